@@ -1,0 +1,42 @@
+// Command cbload measures whether a circuit breaker prevents a cascading
+// failure when a dependency goes bad. See README.md for the tour.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the process exit code. It is
+// main without os.Exit, so tests can drive the whole CLI in-process.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	if !errors.Is(err, errSilent) {
+		fmt.Fprintf(stderr, "cbload: %v\n", err)
+	}
+	if code == exitUsage {
+		var ue *usageError
+		if errors.As(err, &ue) && ue.hint != "" {
+			fmt.Fprintln(stderr, ue.hint)
+		}
+	}
+	return code
+}
