@@ -24,14 +24,15 @@ const (
 	ArmNoBreaker = "no-breaker"
 )
 
-// Breaker states as they appear in Series and Transitions. StateUnknown is
-// used where the state is not observable (an arm without a breaker, or a
-// user's own service).
+// Breaker states as they appear in Series and Transitions. StateNone marks
+// an arm without a breaker; StateUnknown a user's own service, whose breaker
+// cannot be seen from outside.
 const (
 	StateClosed   = "closed"
 	StateOpen     = "open"
 	StateHalfOpen = "half-open"
-	StateUnknown  = ""
+	StateNone     = "none"
+	StateUnknown  = "unknown"
 )
 
 // Report is the outcome of one cbload experiment: its configuration, the
@@ -68,6 +69,7 @@ type Config struct {
 	GatewayWorkers  int      `json:"gateway_workers"`
 	QueueTimeout    Duration `json:"queue_timeout"`
 	CallTimeout     Duration `json:"call_timeout"`
+	LocalWork       Duration `json:"local_work"`
 	Breaker         Breaker  `json:"breaker"`
 	Upstream        Upstream `json:"upstream"`
 	Arms            []string `json:"arms"`
