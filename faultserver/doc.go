@@ -1,0 +1,44 @@
+// Package faultserver is an HTTP upstream whose misbehaviour can be switched
+// on, off and changed while load runs against it.
+//
+// A Server answers every path. Healthy, it replies 200 with a small JSON body
+// after a service time (Config.ServiceTime, with optional Config.Jitter); in
+// proxy mode (Config.ProxyTo) it forwards to a real upstream instead. Faults
+// sit in front of either: see Kinds for the table of fault kinds and
+// ParseSpec for the spec grammar "KIND[:ARG][,key=value...]".
+//
+// # Several active faults
+//
+// Each request rolls the active faults in the order they were given. A fault
+// whose path= prefix does not match the request path is skipped without a
+// roll. Every other fault takes one draw from the seeded source and applies
+// when the draw is below its rate= (so rate=1 always applies). Faults that
+// need more randomness (latency jitter) draw again right after their roll.
+// Rolling stops at the first applied fault that answers the request by
+// itself (error, reset, refuse), since nothing after it could run. Finally, a
+// healthy synthetic response with jitter takes one more draw.
+//
+// The applied faults then act in that same order: latency waits, hang holds,
+// slowbody slows the body that will be written, and error or reset ends the
+// request. A request that reaches the end is answered normally. Responses
+// to faulted requests carry the header X-Cbload-Fault naming the kinds that
+// applied, e.g. "latency,error".
+//
+// All of a request's draws happen at once, under one lock, when the request
+// arrives; so the same Config.Seed and the same request order give the same
+// fault sequence.
+//
+// # Control API
+//
+// When Config.ControlAddr is set, a second listener serves
+//
+//	GET    /faults   {"faults": ["latency:200ms", ...]}  the active faults, normalised
+//	PUT    /faults   {"faults": [...]} replaces the set atomically; 400 and no change on a bad spec
+//	DELETE /faults   back to healthy; held requests are released at once
+//	GET    /stats    the counters of Stats
+//
+// Errors are JSON objects {"error": "one line"} with status 400 (bad input),
+// 401 (missing or wrong bearer token when Config.ControlToken is set), 404,
+// 405 or 413 (a request body over 1 MiB). The same operations are available
+// in-process as Server.Faults, Server.SetFaults and Server.Stats.
+package faultserver

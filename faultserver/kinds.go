@@ -1,0 +1,162 @@
+package faultserver
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Kind describes one fault kind: its name in specs, an example spec, the
+// argument used when a spec gives none, and what it does.
+type Kind struct {
+	Name        string `json:"name"`
+	Example     string `json:"example"`
+	DefaultArg  string `json:"default_arg,omitempty"`
+	Description string `json:"description"`
+}
+
+// kindDef is a row of the kinds table: the public description plus how to
+// parse the kind-specific part of a spec.
+type kindDef struct {
+	Kind
+	// form is the accepted spec form, quoted in parse errors.
+	form string
+	// keys are the kind-specific keys, besides the common rate= and path=.
+	keys []string
+	// parse builds the fault from ARG ("" when absent) and the kind-specific
+	// key=values.
+	parse func(arg string, kv map[string]string) (fault, error)
+	// connLevel kinds act on connections, not requests: rate= and path= do
+	// not apply to them.
+	connLevel bool
+}
+
+// kindTable lists every fault kind, in the order Kinds reports them. The
+// index of a kind in this table is its index in the injected counters.
+var kindTable = [...]kindDef{
+	{
+		Kind: Kind{Name: "latency", Example: "latency:2s,jitter=200ms", DefaultArg: "1s",
+			Description: "adds a delay before the response; jitter spreads it uniformly (dist=uniform) or adds an exponential tail with mean jitter (dist=exp)"},
+		form:  "latency[:DURATION][,jitter=DURATION][,dist=uniform|exp]",
+		keys:  []string{"jitter", "dist"},
+		parse: parseLatency,
+	},
+	{
+		Kind: Kind{Name: "error", Example: "error:503,rate=0.5", DefaultArg: "503",
+			Description: "answers the status without doing the work; retry-after= adds a Retry-After header"},
+		form:  "error[:STATUS][,retry-after=DURATION]",
+		keys:  []string{"retry-after"},
+		parse: parseStatus,
+	},
+	{
+		Kind: Kind{Name: "hang", Example: "hang:30s",
+			Description: "holds the request without answering until the client gives up, the hold ends, the fault is cleared or the server closes"},
+		form:  "hang[:DURATION]",
+		parse: parseHang,
+	},
+	{
+		Kind: Kind{Name: "refuse", Example: "refuse",
+			Description: "closes the data listener so new connections are refused, and drops requests on open connections; the listener reopens on the same address when the fault clears"},
+		form:      "refuse",
+		parse:     parseRefuse,
+		connLevel: true,
+	},
+	{
+		Kind: Kind{Name: "reset", Example: "reset,rate=0.2",
+			Description: "aborts the connection with a TCP RST instead of a response"},
+		form:  "reset",
+		parse: parseReset,
+	},
+	{
+		Kind: Kind{Name: "slowbody", Example: "slowbody:1KiB/s", DefaultArg: "1KiB/s",
+			Description: "sends headers promptly, then trickles the body at the bandwidth; synthetic bodies are padded to size= (default 4KiB)"},
+		form:  "slowbody[:BANDWIDTH][,size=BYTES]",
+		keys:  []string{"size"},
+		parse: parseSlowBody,
+	},
+}
+
+// Kinds returns the fault kinds this package implements, in a fixed order.
+// The harness uses DefaultArg to fill in a bare kind name; ParseSpec does
+// the same.
+func Kinds() []Kind {
+	ks := make([]Kind, len(kindTable))
+	for i := range kindTable {
+		ks[i] = kindTable[i].Kind
+	}
+	return ks
+}
+
+// kindIndex returns the table index of the named kind, or -1.
+func kindIndex(name string) int {
+	for i := range kindTable {
+		if kindTable[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func kindNames() string {
+	names := make([]string, len(kindTable))
+	for i := range kindTable {
+		names[i] = kindTable[i].Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// fault is one kind's parsed configuration. A fault is immutable once parsed
+// and shared by every request it applies to.
+type fault interface {
+	// arg returns the normalised ARG ("" when the kind takes none) and the
+	// kind-specific key=value pairs in normal order, without defaults.
+	arg() string
+	params() []string
+	// answers reports whether the fault ends the request by itself, so
+	// faults after it are not rolled.
+	answers() bool
+	// plan makes the per-request decisions that need randomness. It runs
+	// under the server's random-source lock: it must only draw and compute.
+	plan(rnd randSource) action
+}
+
+// randSource is the part of *rand.Rand the faults draw from.
+type randSource interface {
+	Float64() float64
+	ExpFloat64() float64
+}
+
+// action is what one applied fault does to one request.
+type action interface {
+	// act runs the fault. It returns true when it has answered or aborted
+	// the request, so nothing after it runs.
+	act(rc *reqCtx) (done bool)
+}
+
+// reqCtx is what an action may touch for one request.
+type reqCtx struct {
+	w       http.ResponseWriter
+	r       *http.Request
+	release <-chan struct{} // closed when the fault behind a hang is removed
+	// wrap, set by slowbody, wraps the writer the final response goes to.
+	wrap func(http.ResponseWriter) http.ResponseWriter
+	// size is the synthetic body size wanted by slowbody; 0 means normal.
+	size int64
+}
+
+// wait blocks for d, or until the client gives up or the server closes (the
+// request context is canceled in both cases). It reports whether the full
+// duration passed.
+func (rc *reqCtx) wait(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-rc.r.Context().Done():
+		return false
+	}
+}
