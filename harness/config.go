@@ -1,0 +1,241 @@
+// Package harness runs cbload's A/B experiment: a gateway with bounded
+// capacity that calls a fault-injecting upstream through a circuit breaker,
+// driven by a constant-rate load through baseline → fault → recovery phases,
+// once with the breaker and once without.
+//
+// Run is the single entry point; it returns a reports.Report.
+package harness
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cbload/cbload/faultserver"
+)
+
+// Config describes one experiment. Start from DefaultConfig and change what
+// you need; Validate reports the first field that cannot be used.
+type Config struct {
+	// Phases is the schedule each arm runs through. Faults apply only in
+	// phases that list them.
+	Phases []Phase
+	// Arms lists the arms to run, in order: "breaker", "no-breaker".
+	Arms []string
+
+	// Rate is the offered load in requests per second (open model: requests
+	// are sent on schedule whether or not earlier ones have returned).
+	Rate float64
+	// CollateralShare is the fraction of requests sent to /local.
+	CollateralShare float64
+	// ClientTimeout is the load runner's own timeout per request.
+	ClientTimeout time.Duration
+
+	Gateway  GatewayConfig
+	Breaker  BreakerConfig
+	Upstream UpstreamConfig
+
+	// Seed drives every random choice: the request mix and the upstream's
+	// fault rolls. Both arms use the same seed.
+	Seed int64
+
+	// Progress, when set, is called once per second with a live snapshot.
+	// It must return quickly.
+	Progress func(Progress)
+}
+
+// Phase is one stretch of the schedule.
+type Phase struct {
+	Name     string
+	Duration time.Duration
+	Faults   []faultserver.Spec
+}
+
+// GatewayConfig sizes the gateway.
+type GatewayConfig struct {
+	// Workers is the fixed number of requests the gateway serves at once,
+	// shared by /api and /local.
+	Workers int
+	// QueueTimeout is how long a request waits for a worker before the
+	// gateway answers 503 "saturated".
+	QueueTimeout time.Duration
+	// CallTimeout bounds each call to the upstream, reading the body included.
+	CallTimeout time.Duration
+	// LocalWork is how long /local holds its worker (a stand-in for a cache
+	// lookup or a small computation).
+	LocalWork time.Duration
+}
+
+// BreakerConfig configures the circuit breaker (sony/gobreaker v2) and the
+// trip policy.
+type BreakerConfig struct {
+	// Timeout is how long the breaker stays open before it lets probes through.
+	Timeout time.Duration
+	// MaxRequests is the number of probes admitted while half-open; that many
+	// consecutive successes close the breaker.
+	MaxRequests uint32
+	// Interval is the rolling window over which counts are kept while closed;
+	// BucketPeriod is its granularity.
+	Interval     time.Duration
+	BucketPeriod time.Duration
+	// The breaker trips when ConsecutiveFailures calls in a row fail, or when
+	// at least MinRequests calls completed in the window and the failure ratio
+	// reaches FailureRatio. Zero disables a rule.
+	ConsecutiveFailures uint32
+	FailureRatio        float64
+	MinRequests         uint32
+}
+
+// UpstreamConfig is the fault-injecting upstream's healthy behaviour.
+type UpstreamConfig struct {
+	ServiceTime time.Duration
+	Jitter      time.Duration
+}
+
+// Progress is a live snapshot, reported once per second.
+type Progress struct {
+	Arm      string
+	Phase    string
+	Elapsed  time.Duration
+	Total    time.Duration
+	RPS      float64 // responses received in the last second
+	OKRatio  float64
+	P99      time.Duration
+	Inflight int64
+	State    string
+}
+
+// DefaultConfig returns the configuration of the default experiment: sized
+// for a 2-core machine so that, with a latency fault, the arm without a
+// breaker saturates the gateway while the arm with one stays healthy.
+func DefaultConfig() Config {
+	return Config{
+		Phases: []Phase{
+			{Name: "baseline", Duration: 5 * time.Second},
+			{Name: "fault", Duration: 15 * time.Second},
+			{Name: "recovery", Duration: 10 * time.Second},
+		},
+		Arms:            []string{"breaker", "no-breaker"},
+		Rate:            200,
+		CollateralShare: 0.2,
+		ClientTimeout:   3 * time.Second,
+		Gateway: GatewayConfig{
+			Workers:      32,
+			QueueTimeout: time.Second,
+			CallTimeout:  500 * time.Millisecond,
+			LocalWork:    time.Millisecond,
+		},
+		Breaker: BreakerConfig{
+			Timeout:             2 * time.Second,
+			MaxRequests:         3,
+			Interval:            10 * time.Second,
+			BucketPeriod:        time.Second,
+			ConsecutiveFailures: 5,
+			FailureRatio:        0.5,
+			MinRequests:         20,
+		},
+		Upstream: UpstreamConfig{
+			ServiceTime: 2 * time.Millisecond,
+			Jitter:      time.Millisecond,
+		},
+	}
+}
+
+// Validate returns an error naming the first field that cannot be used and
+// the accepted form.
+func (c *Config) Validate() error {
+	if len(c.Phases) == 0 {
+		return fmt.Errorf("phases: need at least one phase")
+	}
+	names := map[string]bool{}
+	for i, p := range c.Phases {
+		if p.Name == "" {
+			return fmt.Errorf("phases[%d].name: must not be empty", i)
+		}
+		if names[p.Name] {
+			return fmt.Errorf("phases[%d].name: %q is used twice; phase names must be unique", i, p.Name)
+		}
+		names[p.Name] = true
+		if p.Duration < time.Second {
+			return fmt.Errorf("phases[%d] (%s): duration %v is too short; want at least 1s", i, p.Name, p.Duration)
+		}
+		if p.Duration%time.Second != 0 {
+			return fmt.Errorf("phases[%d] (%s): duration %v must be a whole number of seconds", i, p.Name, p.Duration)
+		}
+	}
+	if len(c.Arms) == 0 {
+		return fmt.Errorf("arms: need at least one of breaker, no-breaker")
+	}
+	seen := map[string]bool{}
+	for _, a := range c.Arms {
+		if a != "breaker" && a != "no-breaker" {
+			return fmt.Errorf("arms: unknown arm %q; want breaker, no-breaker or both", a)
+		}
+		if seen[a] {
+			return fmt.Errorf("arms: %q listed twice", a)
+		}
+		seen[a] = true
+	}
+	switch {
+	case c.Rate <= 0:
+		return fmt.Errorf("rate: %v must be positive (requests per second)", c.Rate)
+	case c.Rate > 20000:
+		return fmt.Errorf("rate: %v is more than this load runner sends reliably; want at most 20000", c.Rate)
+	case c.CollateralShare < 0 || c.CollateralShare >= 1:
+		return fmt.Errorf("collateral-share: %v must be in [0, 1)", c.CollateralShare)
+	case c.ClientTimeout <= 0:
+		return fmt.Errorf("client-timeout: %v must be positive", c.ClientTimeout)
+	case c.Gateway.Workers < 1 || c.Gateway.Workers > 100000:
+		return fmt.Errorf("gateway-workers: %d must be between 1 and 100000", c.Gateway.Workers)
+	case c.Gateway.QueueTimeout <= 0:
+		return fmt.Errorf("queue-timeout: %v must be positive", c.Gateway.QueueTimeout)
+	case c.Gateway.CallTimeout <= 0:
+		return fmt.Errorf("call-timeout: %v must be positive", c.Gateway.CallTimeout)
+	case c.Gateway.LocalWork < 0:
+		return fmt.Errorf("local-work: %v must not be negative", c.Gateway.LocalWork)
+	case c.ClientTimeout <= c.Gateway.QueueTimeout+c.Gateway.CallTimeout:
+		return fmt.Errorf("client-timeout: %v must exceed queue-timeout + call-timeout (%v), or the load runner gives up before the gateway can answer",
+			c.ClientTimeout, c.Gateway.QueueTimeout+c.Gateway.CallTimeout)
+	case c.Breaker.Timeout <= 0:
+		return fmt.Errorf("breaker-timeout: %v must be positive", c.Breaker.Timeout)
+	case c.Breaker.MaxRequests < 1:
+		return fmt.Errorf("breaker-max-requests: must be at least 1")
+	case c.Breaker.Interval < 0:
+		return fmt.Errorf("breaker-interval: %v must not be negative (0 keeps counts until the state changes)", c.Breaker.Interval)
+	case c.Breaker.BucketPeriod < 0 || (c.Breaker.BucketPeriod > 0 && c.Breaker.BucketPeriod > c.Breaker.Interval):
+		return fmt.Errorf("breaker-bucket-period: %v must be between 0 and breaker-interval (%v)", c.Breaker.BucketPeriod, c.Breaker.Interval)
+	case c.Breaker.ConsecutiveFailures == 0 && c.Breaker.FailureRatio == 0:
+		return fmt.Errorf("breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set")
+	case c.Breaker.FailureRatio < 0 || c.Breaker.FailureRatio > 1:
+		return fmt.Errorf("breaker-failure-ratio: %v must be in [0, 1]", c.Breaker.FailureRatio)
+	case c.Upstream.ServiceTime < 0:
+		return fmt.Errorf("service-time: %v must not be negative", c.Upstream.ServiceTime)
+	case c.Upstream.Jitter < 0:
+		return fmt.Errorf("jitter: %v must not be negative", c.Upstream.Jitter)
+	}
+	return nil
+}
+
+// TotalDuration is the length of one arm.
+func (c *Config) TotalDuration() time.Duration {
+	var d time.Duration
+	for _, p := range c.Phases {
+		d += p.Duration
+	}
+	return d
+}
+
+func specStrings(specs []faultserver.Spec) []string {
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.String()
+	}
+	return out
+}
+
+func (p Phase) String() string {
+	if len(p.Faults) == 0 {
+		return p.Name
+	}
+	return p.Name + " [" + strings.Join(specStrings(p.Faults), " ") + "]"
+}

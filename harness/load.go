@@ -1,0 +1,132 @@
+package harness
+
+import (
+	"context"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// loadRunner drives a constant open-model rate at a gateway with vegeta,
+// sending a seeded share of requests to the collateral endpoint.
+type loadRunner struct {
+	attacker *vegeta.Attacker
+	client   *http.Client
+	// stop cancels requests still in flight when the run is cut short, so an
+	// interrupt ends the load within a second instead of a client timeout.
+	stop context.CancelFunc
+}
+
+// newLoadRunner builds a load runner; rt, when not nil, wraps the transport
+// (for tracing). The caller must call close after the attack's results
+// channel is drained.
+func newLoadRunner(rate float64, timeout time.Duration, wrap func(http.RoundTripper) http.RoundTripper) *loadRunner {
+	stopCtx, stop := context.WithCancel(context.Background())
+	tr := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
+		MaxIdleConnsPerHost: 10000,
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	}
+	var rt http.RoundTripper = tr
+	if wrap != nil {
+		rt = wrap(rt)
+	}
+	client := &http.Client{
+		Timeout:   timeout,
+		Transport: cancelOn{ctx: stopCtx, next: rt},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	// Without a cap, vegeta's workers grow to rate × timeout during an
+	// outage; that is the open model working as intended, but bound it so a
+	// hung target cannot exhaust the machine.
+	maxWorkers := uint64(rate*timeout.Seconds()) + 100
+	return &loadRunner{
+		attacker: vegeta.NewAttacker(
+			vegeta.Workers(16),
+			vegeta.MaxWorkers(maxWorkers),
+			vegeta.MaxBody(0),
+			vegeta.Client(client), // last: options before it may reconfigure the transport it replaces
+		),
+		client: client,
+		stop:   stop,
+	}
+}
+
+// attack sends requests at rate for du. Results are delivered on the
+// returned channel, which closes when the attack is over.
+func (l *loadRunner) attack(tr vegeta.Targeter, rate float64, du time.Duration) <-chan *vegeta.Result {
+	// Per a thousand seconds, so fractional rates such as 0.5/s are exact.
+	pacer := vegeta.ConstantPacer{Freq: int(math.Round(rate * 1000)), Per: 1000 * time.Second}
+	return l.attacker.Attack(tr, pacer, du, "cbload")
+}
+
+// abort stops sending and cancels requests in flight.
+func (l *loadRunner) abort() {
+	l.attacker.Stop()
+	l.stop()
+}
+
+func (l *loadRunner) close() {
+	l.stop()
+	l.client.CloseIdleConnections()
+}
+
+type cancelOn struct {
+	ctx  context.Context
+	next http.RoundTripper
+}
+
+func (c cancelOn) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(c.ctx, cancel)
+	resp, err := c.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		stop()
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, done: func() { stop(); cancel() }}
+	return resp, nil
+}
+
+type cancelBody struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.done)
+	return err
+}
+
+// mixTargeter returns a targeter that sends each request to /local with
+// probability share and to /api otherwise, from a seeded source, so the same
+// seed gives the same request sequence.
+func mixTargeter(base string, share float64, seed int64) vegeta.Targeter {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x6362_6c6f_6164)) // "cbload"
+	api, local := base+"/api", base+"/local"
+	return func(t *vegeta.Target) error {
+		mu.Lock()
+		collateral := rng.Float64() < share
+		mu.Unlock()
+		t.Method = http.MethodGet
+		t.URL = api
+		if collateral {
+			t.URL = local
+		}
+		return nil
+	}
+}

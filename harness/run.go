@@ -1,0 +1,225 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/reports"
+)
+
+// SetupError reports that the experiment could not start: a server could not
+// listen, say. No load was sent for the arm that failed.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// Run validates cfg and runs each arm in turn, each with a fresh upstream and
+// gateway on loopback, the same schedule, rate and seed. It returns the
+// report; the caller fills in CbloadVersion and Command.
+//
+// When ctx is cancelled, Run stops the load within about a second, cancels
+// requests in flight, and returns the report of what was measured, marked
+// Partial, together with ctx's error. Every server and goroutine Run starts
+// has stopped when it returns.
+func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &reports.Report{
+		Schema:    reports.Schema,
+		StartedAt: time.Now().UTC(),
+		Seed:      cfg.Seed,
+		Config:    reportConfig(&cfg),
+		Arms:      []reports.Arm{},
+	}
+	r.RunID = fmt.Sprintf("%s-%d", r.StartedAt.Format("20060102T150405Z"), cfg.Seed)
+	var at time.Duration
+	for _, p := range cfg.Phases {
+		r.Phases = append(r.Phases, reports.Phase{
+			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: specStrings(p.Faults),
+		})
+		at += p.Duration
+	}
+
+	var runErr error
+	for _, name := range cfg.Arms {
+		arm, err := runArm(ctx, &cfg, name)
+		if arm != nil {
+			r.Arms = append(r.Arms, *arm)
+		}
+		if err != nil {
+			runErr = err
+			break
+		}
+	}
+	r.FinishedAt = time.Now().UTC()
+	if runErr != nil {
+		r.Partial = true
+		r.PartialReason = partialReason(runErr)
+	}
+	r.Verdict = Verdict(r)
+	return r, runErr
+}
+
+func partialReason(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline exceeded"
+	}
+	return err.Error()
+}
+
+// runArm runs one arm. It returns the arm's measurements even when it stops
+// early (with the error that stopped it), and nil only when nothing ran.
+func runArm(ctx context.Context, cfg *Config, name string) (*reports.Arm, error) {
+	withBreaker := name == reports.ArmBreaker
+	up, err := faultserver.New(faultserver.Config{
+		Addr:        "127.0.0.1:0",
+		Seed:        cfg.Seed,
+		ServiceTime: cfg.Upstream.ServiceTime,
+		Jitter:      cfg.Upstream.Jitter,
+		Faults:      cfg.Phases[0].Faults,
+	})
+	if err != nil {
+		return nil, &SetupError{fmt.Errorf("start upstream: %w", err)}
+	}
+	defer up.Close()
+
+	var br *breaker
+	if withBreaker {
+		br = newBreaker("upstream", cfg.Breaker, time.Now())
+	}
+	gw, err := newGateway(cfg.Gateway, up.URL(), br)
+	if err != nil {
+		return nil, &SetupError{fmt.Errorf("start gateway: %w", err)}
+	}
+	defer gw.close()
+
+	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, nil)
+	defer lr.close()
+
+	start := time.Now()
+	if br != nil {
+		br.start = start // nothing has called the breaker yet
+	}
+	total := cfg.TotalDuration()
+	totalSecs := int(total / time.Second)
+	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, withBreaker)
+	results := lr.attack(mixTargeter(gw.url(), cfg.CollateralShare, cfg.Seed), cfg.Rate, total)
+
+	phase := 0
+	phaseEnd := start.Add(cfg.Phases[0].Duration)
+	phaseTimer := time.NewTimer(cfg.Phases[0].Duration)
+	defer phaseTimer.Stop()
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+
+	done := ctx.Done()
+	var stopErr error
+	sampled := -1
+	lastUp := up.Stats().Requests
+	sample := func(now time.Time, sec int) {
+		reqs := up.Stats().Requests
+		g := gauge{
+			state:            reports.StateNone,
+			inflightPeak:     gw.takePeak(),
+			goroutines:       runtime.NumGoroutine(),
+			upstreamRequests: reqs - lastUp,
+		}
+		lastUp = reqs
+		if br != nil {
+			g.state = br.stateAt(now)
+		}
+		rec.sample(sec, g)
+		sampled = sec
+	}
+
+loop:
+	for {
+		select {
+		case res, ok := <-results:
+			if !ok {
+				break loop
+			}
+			rec.add(res, isCollateral(res.URL))
+		case now := <-phaseTimer.C:
+			if phase+1 < len(cfg.Phases) {
+				phase++
+				up.SetFaults(cfg.Phases[phase].Faults)
+				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
+				phaseTimer.Reset(phaseEnd.Sub(now))
+			}
+		case now := <-ticker.C:
+			sec := int((now.Sub(start)+500*time.Millisecond)/time.Second) - 1
+			if sec <= sampled || sec >= totalSecs {
+				continue
+			}
+			sample(now, sec)
+			rec.flush(now, false)
+			if cfg.Progress != nil {
+				n, okRatio, p99 := rec.takeLive()
+				state := ""
+				if br != nil {
+					state = br.stateAt(now)
+				}
+				cfg.Progress(Progress{
+					Arm: name, Phase: cfg.Phases[phase].Name, Elapsed: now.Sub(start), Total: total,
+					RPS: float64(n), OKRatio: okRatio, P99: p99, Inflight: gw.inflight.Load(), State: state,
+				})
+			}
+		case <-done:
+			stopErr = ctx.Err()
+			done = nil
+			lr.abort()
+			up.SetFaults(nil) // release held requests at once
+		}
+	}
+	now := time.Now()
+	// The attack can end before the last second's tick; sample it here.
+	if last := min(int(now.Sub(start)/time.Second), totalSecs) - 1; sampled < last {
+		sample(now, last)
+	}
+	rec.flush(now, true)
+	var transitions []reports.Transition
+	if br != nil {
+		transitions = br.log(now)
+	}
+	arm := rec.arm(name, transitions)
+	if stopErr != nil {
+		return &arm, stopErr
+	}
+	return &arm, nil
+}
+
+func reportConfig(c *Config) reports.Config {
+	return reports.Config{
+		Rate:            c.Rate,
+		CollateralShare: c.CollateralShare,
+		ClientTimeout:   reports.Duration(c.ClientTimeout),
+		GatewayWorkers:  c.Gateway.Workers,
+		QueueTimeout:    reports.Duration(c.Gateway.QueueTimeout),
+		CallTimeout:     reports.Duration(c.Gateway.CallTimeout),
+		LocalWork:       reports.Duration(c.Gateway.LocalWork),
+		Breaker: reports.Breaker{
+			Timeout:             reports.Duration(c.Breaker.Timeout),
+			MaxRequests:         c.Breaker.MaxRequests,
+			Interval:            reports.Duration(c.Breaker.Interval),
+			BucketPeriod:        reports.Duration(c.Breaker.BucketPeriod),
+			ConsecutiveFailures: c.Breaker.ConsecutiveFailures,
+			FailureRatio:        c.Breaker.FailureRatio,
+			MinRequests:         c.Breaker.MinRequests,
+		},
+		Upstream: reports.Upstream{
+			ServiceTime: reports.Duration(c.Upstream.ServiceTime),
+			Jitter:      reports.Duration(c.Upstream.Jitter),
+		},
+		Arms: append([]string(nil), c.Arms...),
+	}
+}

@@ -1,0 +1,132 @@
+package harness
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// Degradation thresholds of the verdict rule. The collateral endpoint
+// /local is "degraded" during the fault when fewer than collateralHealthy of
+// its requests succeed, or when its p99 exceeds both collateralSlowMS and
+// collateralSlowFactor × its p99 before the fault.
+const (
+	collateralHealthy    = 0.99
+	collateralSlowMS     = 250
+	collateralSlowFactor = 5
+	// apiWorseMargin is how much lower /api success with the breaker may be
+	// than without it before the breaker is said to make things worse.
+	apiWorseMargin = 0.10
+)
+
+// Verdict decides whether the breaker prevented a cascade. The rule compares
+// the arms on collateral health during the fault:
+//
+//   - the breaker arm degraded and the no-breaker arm did not: worse;
+//   - neither degraded: nothing to prevent — unless /api succeeded markedly
+//     less with the breaker (a partial failure turned into total rejection),
+//     which is worse;
+//   - only the no-breaker arm degraded: prevented;
+//   - both degraded: not prevented.
+//
+// With fewer than both arms, or no fault phase, the verdict is inconclusive.
+func Verdict(r *reports.Report) reports.Verdict {
+	b, n := r.Arm(reports.ArmBreaker), r.Arm(reports.ArmNoBreaker)
+	if r.FaultPhase() == nil {
+		return reports.Verdict{Outcome: reports.OutcomeInconclusive,
+			Summary: "Inconclusive: no phase injected a fault, so there was nothing to compare.",
+			Reasons: []string{}}
+	}
+	if b == nil || n == nil || len(b.Series) == 0 || len(n.Series) == 0 {
+		return reports.Verdict{Outcome: reports.OutcomeInconclusive,
+			Summary: "Inconclusive: the verdict needs both the breaker and the no-breaker arm.",
+			Reasons: armReasons(r, b, n)}
+	}
+	bDeg, bWhy := degraded(r, b)
+	nDeg, nWhy := degraded(r, n)
+	reasons := []string{
+		fmt.Sprintf("with the breaker, /local during the fault: %s", bWhy),
+		fmt.Sprintf("without the breaker, /local during the fault: %s", nWhy),
+		fmt.Sprintf("upstream requests during the fault: %d with the breaker, %d without", b.Figures.UpstreamRequestsDuringFault, n.Figures.UpstreamRequestsDuringFault),
+		fmt.Sprintf("/api success during the fault: %s with the breaker, %s without", pct(b.Figures.APISuccessDuringFault), pct(n.Figures.APISuccessDuringFault)),
+	}
+	v := reports.Verdict{Reasons: reasons}
+	switch {
+	case bDeg && !nDeg:
+		v.Outcome = reports.OutcomeWorse
+		v.Summary = fmt.Sprintf("The breaker made things worse: /local succeeded %s with it and %s without it during the fault.",
+			pct(b.Figures.CollateralSuccessDuringFault), pct(n.Figures.CollateralSuccessDuringFault))
+	case !nDeg && b.Figures.APISuccessDuringFault < n.Figures.APISuccessDuringFault-apiWorseMargin:
+		v.Outcome = reports.OutcomeWorse
+		v.Summary = fmt.Sprintf("The breaker made things worse: it turned a partial failure into rejection — /api succeeded %s with it and %s without it during the fault, and /local was healthy either way.",
+			pct(b.Figures.APISuccessDuringFault), pct(n.Figures.APISuccessDuringFault))
+	case !nDeg:
+		v.Outcome = reports.OutcomeNothingToPrevent
+		v.Summary = fmt.Sprintf("Nothing to prevent: without the breaker /local stayed healthy (%s) during the fault, so there was no cascade.",
+			pct(n.Figures.CollateralSuccessDuringFault))
+		if shed := loadShed(b, n); shed != "" {
+			v.Summary += " The breaker still " + shed + "."
+		}
+	case !bDeg:
+		v.Outcome = reports.OutcomePrevented
+		v.CascadePrevented = true
+		v.Summary = fmt.Sprintf("The breaker prevented the cascade: during the fault /local stayed at %s success with it and fell to %s without it.",
+			pct(b.Figures.CollateralSuccessDuringFault), pct(n.Figures.CollateralSuccessDuringFault))
+	default:
+		v.Outcome = reports.OutcomeNotPrevented
+		v.Summary = fmt.Sprintf("The breaker did not prevent the cascade: /local degraded with it (%s) as well as without it (%s).",
+			pct(b.Figures.CollateralSuccessDuringFault), pct(n.Figures.CollateralSuccessDuringFault))
+	}
+	if r.Partial {
+		v.Summary = "Partial run (" + r.PartialReason + "): " + v.Summary
+	}
+	return v
+}
+
+// degraded applies the collateral rule to one arm and says why.
+func degraded(r *reports.Report, a *reports.Arm) (bool, string) {
+	ok := a.Figures.CollateralSuccessDuringFault
+	p99 := a.Figures.CollateralP99DuringFaultMS
+	before := 0.0
+	if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
+		before = a.Summary[r.Phases[0].Name].Collateral.LatencyMS.P99
+	}
+	limit := math.Max(collateralSlowMS, collateralSlowFactor*before)
+	why := fmt.Sprintf("%s success, p99 %.1f ms", pct(ok), p99)
+	switch {
+	case ok < collateralHealthy:
+		return true, why + fmt.Sprintf(" (degraded: success below %s)", pct(collateralHealthy))
+	case p99 > limit:
+		return true, why + fmt.Sprintf(" (degraded: p99 above %.0f ms)", limit)
+	}
+	return false, why + " (healthy)"
+}
+
+func loadShed(b, n *reports.Arm) string {
+	bu, nu := b.Figures.UpstreamRequestsDuringFault, n.Figures.UpstreamRequestsDuringFault
+	if bu <= 0 || nu < 2*bu {
+		return ""
+	}
+	return fmt.Sprintf("cut the requests reaching the sick upstream %.1f× (%d vs %d)", float64(nu)/float64(bu), bu, nu)
+}
+
+func armReasons(r *reports.Report, arms ...*reports.Arm) []string {
+	out := []string{}
+	for _, a := range arms {
+		if a == nil || len(a.Series) == 0 {
+			continue
+		}
+		_, why := degraded(r, a)
+		out = append(out, fmt.Sprintf("%s arm, /local during the fault: %s", a.Name, why))
+	}
+	return out
+}
+
+func pct(v float64) string {
+	s := fmt.Sprintf("%.1f%%", v*100)
+	if v < 1 && s == "100.0%" {
+		s = "99.9%"
+	}
+	return s
+}

@@ -1,0 +1,80 @@
+package harness
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// verdictReport builds a two-arm report with the given collateral success
+// and /api success during the fault for each arm.
+func verdictReport(bLocal, nLocal, bAPI, nAPI float64) *reports.Report {
+	arm := func(name string, local, api float64, up int64) reports.Arm {
+		return reports.Arm{
+			Name:   name,
+			Series: []reports.Second{{T: 0}},
+			Summary: map[string]reports.PhaseSummary{
+				"baseline": {Collateral: reports.Stats{LatencyMS: reports.Latency{P99: 4}}},
+			},
+			Figures: reports.Figures{
+				CollateralSuccessDuringFault: local,
+				CollateralP99DuringFaultMS:   5,
+				APISuccessDuringFault:        api,
+				UpstreamRequestsDuringFault:  up,
+			},
+		}
+	}
+	return &reports.Report{
+		Phases: []reports.Phase{{Name: "baseline"}, {Name: "fault", Faults: []string{"latency:1s"}}, {Name: "recovery"}},
+		Arms:   []reports.Arm{arm("breaker", bLocal, bAPI, 100), arm("no-breaker", nLocal, nAPI, 3000)},
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	tests := []struct {
+		name            string
+		r               *reports.Report
+		want            string
+		prevented       bool
+		summaryContains string
+	}{
+		{"prevented", verdictReport(1, 0.3, 0.1, 0.05), reports.OutcomePrevented, true, "prevented the cascade"},
+		{"nothing to prevent", verdictReport(1, 1, 0.1, 0.1), reports.OutcomeNothingToPrevent, false, "cut the requests reaching the sick upstream 30.0×"},
+		{"breaker hurt collateral", verdictReport(0.5, 1, 0.1, 0.1), reports.OutcomeWorse, false, "made things worse"},
+		{"partial failure turned total", verdictReport(1, 1, 0.3, 0.7), reports.OutcomeWorse, false, "turned a partial failure into rejection"},
+		{"both cascaded", verdictReport(0.6, 0.3, 0.1, 0.05), reports.OutcomeNotPrevented, false, "did not prevent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Verdict(tt.r)
+			if v.Outcome != tt.want || v.CascadePrevented != tt.prevented {
+				t.Errorf("Verdict() = %s, prevented=%v; want %s, %v (%s)", v.Outcome, v.CascadePrevented, tt.want, tt.prevented, v.Summary)
+			}
+			if !strings.Contains(v.Summary, tt.summaryContains) {
+				t.Errorf("Verdict().Summary = %q; want it to contain %q", v.Summary, tt.summaryContains)
+			}
+		})
+	}
+}
+
+func TestVerdictSlowCollateralIsDegraded(t *testing.T) {
+	r := verdictReport(1, 1, 0.1, 0.1)
+	r.Arms[1].Figures.CollateralP99DuringFaultMS = 900
+	if v := Verdict(r); v.Outcome != reports.OutcomePrevented {
+		t.Errorf("Verdict() with /local p99 900 ms without the breaker = %s; want prevented", v.Outcome)
+	}
+}
+
+func TestVerdictInconclusive(t *testing.T) {
+	r := verdictReport(1, 0.3, 0.1, 0.1)
+	r.Arms = r.Arms[:1]
+	if v := Verdict(r); v.Outcome != reports.OutcomeInconclusive {
+		t.Errorf("Verdict() with one arm = %s; want inconclusive", v.Outcome)
+	}
+	r = verdictReport(1, 0.3, 0.1, 0.1)
+	r.Partial, r.PartialReason = true, "interrupted"
+	if v := Verdict(r); !strings.HasPrefix(v.Summary, "Partial run (interrupted): ") {
+		t.Errorf("Verdict().Summary of a partial run = %q; want it to start with the partial notice", v.Summary)
+	}
+}
