@@ -1,0 +1,179 @@
+package harness
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+func get(t testing.TB, client *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get(outcomeHeader)
+}
+
+func TestGatewayOutcomes(t *testing.T) {
+	var status int
+	var delay time.Duration
+	var mu sync.Mutex
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		s, d := status, delay
+		mu.Unlock()
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+		w.WriteHeader(s)
+	}))
+	defer up.Close()
+	set := func(s int, d time.Duration) { mu.Lock(); status, delay = s, d; mu.Unlock() }
+
+	cfg := GatewayConfig{Workers: 2, QueueTimeout: 100 * time.Millisecond, CallTimeout: 100 * time.Millisecond}
+	br := newBreaker("t", BreakerConfig{Timeout: time.Hour, MaxRequests: 1, ConsecutiveFailures: 3}, time.Now())
+	gw, err := newGateway(cfg, up.URL, br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.close()
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+
+	tests := []struct {
+		status      int
+		delay       time.Duration
+		path        string
+		wantCode    int
+		wantOutcome string
+	}{
+		{200, 0, "/api", 200, outcomeOK},
+		{200, 0, "/local", 200, outcomeOK},
+		{500, 0, "/api", 502, outcomeUpstreamError},
+		{200, time.Second, "/api", 504, outcomeTimeout},
+		{503, 0, "/api", 502, outcomeUpstreamError},
+		// Three failures in a row: the breaker is open now.
+		{200, 0, "/api", 503, outcomeRejected},
+		{200, 0, "/local", 200, outcomeOK},
+	}
+	for i, tt := range tests {
+		set(tt.status, tt.delay)
+		code, outcome := get(t, client, gw.url()+tt.path)
+		if code != tt.wantCode || outcome != tt.wantOutcome {
+			t.Errorf("step %d: GET %s with upstream %d after %v = %d %s; want %d %s", i, tt.path, tt.status, tt.delay, code, outcome, tt.wantCode, tt.wantOutcome)
+		}
+	}
+	if got := br.log(time.Now()); len(got) != 1 || got[0].To != "open" {
+		t.Errorf("transitions = %v; want one, to open", got)
+	}
+}
+
+func TestGatewaySaturates(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer up.Close()
+	defer close(release)
+	cfg := GatewayConfig{Workers: 1, QueueTimeout: 50 * time.Millisecond, CallTimeout: 5 * time.Second}
+	gw, err := newGateway(cfg, up.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.close()
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	busy := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, gw.url()+"/api", nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		busy <- err
+	}()
+	for gw.inflight.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	code, outcome := get(t, client, gw.url()+"/local")
+	waited := time.Since(start)
+	if code != 503 || outcome != outcomeSaturated {
+		t.Errorf("GET /local with the only worker busy = %d %s; want 503 saturated", code, outcome)
+	}
+	if waited < 50*time.Millisecond || waited > 500*time.Millisecond {
+		t.Errorf("saturated answer after %v; want after the 50ms queue timeout", waited)
+	}
+	if peak := gw.takePeak(); peak != 2 {
+		t.Errorf("in-flight peak = %d; want 2", peak)
+	}
+	cancel()
+	<-busy
+}
+
+// BenchmarkGatewayAPI measures the gateway's per-request overhead — worker
+// pool, breaker and recording — over a real loopback upstream.
+func BenchmarkGatewayAPI(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	defer up.Close()
+	for _, withBreaker := range []bool{false, true} {
+		name := "no-breaker"
+		var br *breaker
+		if withBreaker {
+			name = "breaker"
+			br = newBreaker("bench", DefaultConfig().Breaker, time.Now())
+		}
+		b.Run(name, func(b *testing.B) {
+			gw, err := newGateway(GatewayConfig{Workers: 64, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL, br)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer gw.close()
+			start := time.Now()
+			rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, time.Second, withBreaker)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			defer client.CloseIdleConnections()
+			url := gw.url() + "/api"
+			b.ResetTimer()
+			for b.Loop() {
+				t0 := time.Now()
+				resp, err := client.Get(url)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				rec.add(result(start, t0.Sub(start), time.Since(t0), uint16(resp.StatusCode), resp.Header.Get(outcomeHeader)), false)
+			}
+		})
+	}
+}
+
+// BenchmarkBreakerAllow measures the breaker wrapper alone.
+func BenchmarkBreakerAllow(b *testing.B) {
+	br := newBreaker("bench", DefaultConfig().Breaker, time.Now())
+	for b.Loop() {
+		done, _, err := br.allow(time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		done(nil)
+	}
+}
