@@ -20,11 +20,10 @@ type slowBody struct {
 }
 
 func parseSlowBody(arg string, kv map[string]string) (fault, error) {
-	num, ok := strings.CutSuffix(strings.ToLower(arg), "/s")
-	if !ok {
+	if len(arg) < 2 || !strings.EqualFold(arg[len(arg)-2:], "/s") {
 		return nil, fmt.Errorf("bandwidth %q is not a size per second like 512B/s, 10KB/s or 1KiB/s", arg)
 	}
-	bps, err := parseBytes(arg[:len(num)])
+	bps, err := parseBytes(arg[:len(arg)-2])
 	if err != nil {
 		return nil, fmt.Errorf("bandwidth %q: %v", arg, err)
 	}
