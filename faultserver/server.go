@@ -302,10 +302,12 @@ func (s *Server) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
-		s.cancelBase()
+		// Connections close before held requests are released, so a
+		// released request cannot answer on its way out.
 		if err := s.data.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.closeErr = err
 		}
+		s.cancelBase()
 		s.ln.Close()
 		if s.ctl != nil {
 			s.ctl.Close()
