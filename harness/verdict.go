@@ -13,7 +13,7 @@ import (
 // collateralSlowFactor × its p99 before the fault.
 const (
 	collateralHealthy    = 0.99
-	collateralSlowMS     = 250
+	collateralSlowMS     = 500
 	collateralSlowFactor = 5
 	// apiWorseMargin is how much lower /api success with the breaker may be
 	// than without it before the breaker is said to make things worse.

@@ -26,5 +26,8 @@ shows whether the breaker kept the rest of the service healthy.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{err: err, hint: "Run '" + c.CommandPath() + " --help' for usage."}
 	})
+	root.AddCommand(
+		newRunCmd(stdout, stderr),
+	)
 	return root
 }

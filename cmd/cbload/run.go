@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/reports"
+)
+
+// runOptions holds the flags of `cbload run`.
+type runOptions struct {
+	cfg      harness.Config
+	phases   string
+	faults   []string
+	arms     []string
+	out      string
+	force    bool
+	progress string
+	args     []string // the command line, for the report's repro command
+}
+
+func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
+	opts := &runOptions{cfg: harness.DefaultConfig()}
+	d := &opts.cfg
+	cmd := &cobra.Command{
+		Use:   "run --fault KIND|SPEC [flags]",
+		Short: "Run the A/B experiment: the same fault with and without a circuit breaker",
+		Long: `Run starts, in-process on loopback, a fault-injecting upstream and a gateway
+with a bounded worker pool whose /api calls the upstream (through a circuit
+breaker in the "breaker" arm) and whose /local never does. It drives a
+constant-rate load through baseline → fault → recovery, once per arm, and
+writes report.json, report.md and report.html.
+
+The defaults are sized for a 2-core machine so that a latency fault saturates
+the gateway without the breaker: 200 req/s, 32 workers, 500ms call timeout.
+The breaker opens after 5 consecutive failures, or when ≥ 50% of at least
+20 calls in its 10s window failed; it stays open 2s, then admits 3 probes;
+3 successes close it. With --fault=latency (1s ≫ the 500ms call timeout)
+that gives a clean open → half-open → closed cycle.
+
+Fault kinds (a bare kind takes the default argument shown):
+` + faultKindsHelp() + `
+Exit codes: 0 done, 2 bad input, 3 could not run, 130 interrupted.`,
+		Example: `  cbload run --fault=latency
+  cbload run --fault=hang --phases 3s,10s,5s
+  cbload run --fault 'error:503,rate=0.3' --fault 'latency:300ms,rate=0.5'
+  cbload run --fault=latency --arms breaker --rate 100 --out ./out --force`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.args = os.Args[1:]
+			return runRun(cmd.Context(), opts, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.phases, "phases", "5s,15s,10s", "baseline,fault,recovery durations (whole seconds)")
+	f.StringArrayVar(&opts.faults, "fault", nil, "fault for the fault phase: a kind or a spec KIND[:ARG][,key=value...] (repeatable)")
+	f.StringSliceVar(&opts.arms, "arms", d.Arms, "arms to run, in order: breaker, no-breaker")
+	f.Float64Var(&d.Rate, "rate", d.Rate, "offered load in requests per second (constant, open model)")
+	f.Float64Var(&d.CollateralShare, "collateral-share", d.CollateralShare, "fraction of requests sent to /local, in [0,1)")
+	f.DurationVar(&d.ClientTimeout, "client-timeout", d.ClientTimeout, "load runner timeout per request")
+	f.IntVar(&d.Gateway.Workers, "gateway-workers", d.Gateway.Workers, "gateway worker pool size, shared by /api and /local")
+	f.DurationVar(&d.Gateway.QueueTimeout, "queue-timeout", d.Gateway.QueueTimeout, "how long a request waits for a worker before 503 saturated")
+	f.DurationVar(&d.Gateway.CallTimeout, "call-timeout", d.Gateway.CallTimeout, "deadline of each upstream call, body included")
+	f.DurationVar(&d.Gateway.LocalWork, "local-work", d.Gateway.LocalWork, "time /local holds its worker")
+	f.DurationVar(&d.Breaker.Timeout, "breaker-timeout", d.Breaker.Timeout, "how long the breaker stays open before half-open")
+	f.Uint32Var(&d.Breaker.MaxRequests, "breaker-max-requests", d.Breaker.MaxRequests, "probes admitted while half-open; that many successes close it")
+	f.DurationVar(&d.Breaker.Interval, "breaker-interval", d.Breaker.Interval, "rolling window for counts while closed (0: until a state change)")
+	f.DurationVar(&d.Breaker.BucketPeriod, "breaker-bucket-period", d.Breaker.BucketPeriod, "granularity of the rolling window")
+	f.Uint32Var(&d.Breaker.ConsecutiveFailures, "breaker-consecutive-failures", d.Breaker.ConsecutiveFailures, "trip after this many failures in a row (0: off)")
+	f.Float64Var(&d.Breaker.FailureRatio, "breaker-failure-ratio", d.Breaker.FailureRatio, "trip when this failure ratio is reached in the window (0: off)")
+	f.Uint32Var(&d.Breaker.MinRequests, "breaker-min-requests", d.Breaker.MinRequests, "completed calls needed before the ratio rule applies")
+	f.DurationVar(&d.Upstream.ServiceTime, "service-time", d.Upstream.ServiceTime, "healthy upstream service time")
+	f.DurationVar(&d.Upstream.Jitter, "jitter", d.Upstream.Jitter, "healthy upstream jitter")
+	f.Int64Var(&d.Seed, "seed", 0, "seed for every random choice (0: pick one and print it)")
+	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/<time>-seed<seed>)")
+	f.BoolVar(&opts.force, "force", false, "overwrite an existing report in --out")
+	f.StringVar(&opts.progress, "progress", "auto", "live progress on stderr: auto (when a terminal), always, never")
+	return cmd
+}
+
+func faultKindsHelp() string {
+	var b strings.Builder
+	for _, k := range faultserver.Kinds() {
+		name := k.Name
+		if k.DefaultArg != "" {
+			name += ":" + k.DefaultArg
+		}
+		fmt.Fprintf(&b, "  %-16s %s\n", name, k.Description)
+	}
+	return b.String()
+}
+
+// parsePhases turns "5s,15s,10s" into baseline, fault and recovery phases;
+// the faults apply in the middle one.
+func parsePhases(s string, faults []faultserver.Spec) ([]harness.Phase, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return nil, usagef("--phases %q: want three durations baseline,fault,recovery like 5s,15s,10s", s)
+	}
+	names := []string{"baseline", "fault", "recovery"}
+	var phases []harness.Phase
+	for i, p := range parts {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil {
+			return nil, usagef("--phases: %s duration %q: want a duration like 5s", names[i], p)
+		}
+		ph := harness.Phase{Name: names[i], Duration: d}
+		if i == 1 {
+			ph.Faults = faults
+		}
+		phases = append(phases, ph)
+	}
+	return phases, nil
+}
+
+func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) error {
+	cfg := opts.cfg
+	if len(opts.faults) == 0 {
+		return usagef("--fault: required; give a kind (%s) or a spec like latency:2s", strings.Join(kindNames(), ", "))
+	}
+	faults, err := faultserver.ParseSpecs(opts.faults)
+	if err != nil {
+		return usagef("--fault: %v", err)
+	}
+	if cfg.Phases, err = parsePhases(opts.phases, faults); err != nil {
+		return err
+	}
+	cfg.Arms = opts.arms
+	switch opts.progress {
+	case "auto", "always", "never":
+	default:
+		return usagef("--progress %q: want auto, always or never", opts.progress)
+	}
+	if err := cfg.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = randomSeed()
+	}
+	fmt.Fprintf(stderr, "cbload: seed %d\n", cfg.Seed)
+
+	dir := opts.out
+	if dir == "" {
+		dir = filepath.Join("cbload-out", time.Now().Format("20060102-150405")+fmt.Sprintf("-seed%d", cfg.Seed))
+	}
+	if err := prepareOut(dir, opts.force); err != nil {
+		return err
+	}
+	if opts.progress == "always" || (opts.progress == "auto" && isTerminal(stderr)) {
+		cfg.Progress = func(p harness.Progress) { fmt.Fprintln(stderr, progressLine(p)) }
+	}
+
+	rep, runErr := harness.Run(ctx, cfg)
+	var setup *harness.SetupError
+	if errors.As(runErr, &setup) && (rep == nil || len(rep.Arms) == 0) {
+		return withCode(exitCouldNotRun, runErr)
+	}
+	if rep == nil {
+		return runErr
+	}
+	rep.CbloadVersion = version
+	rep.Command = reproCommand(opts.args, cfg.Seed)
+	paths, werr := writeReports(dir, rep)
+	if werr != nil {
+		return withCode(exitCouldNotRun, fmt.Errorf("write report: %w", werr))
+	}
+	writeSummary(stdout, rep)
+	for _, p := range paths {
+		fmt.Fprintf(stdout, "report: %s\n", p)
+	}
+	switch {
+	case runErr == nil:
+		return nil
+	case errors.Is(runErr, context.Canceled):
+		fmt.Fprintln(stderr, "cbload: interrupted; the partial report was written")
+		return withCode(exitInterrupted, errSilent)
+	default:
+		return withCode(exitCouldNotRun, runErr)
+	}
+}
+
+func kindNames() []string {
+	var out []string
+	for _, k := range faultserver.Kinds() {
+		out = append(out, k.Name)
+	}
+	return out
+}
+
+func randomSeed() int64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	s := int64(binary.LittleEndian.Uint64(b[:]) >> 2)
+	if s == 0 {
+		s = 1
+	}
+	return s
+}
+
+// prepareOut creates the output folder, refusing to overwrite an existing
+// report unless forced, and checks it is writable before any load is sent.
+func prepareOut(dir string, force bool) error {
+	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && !force {
+		return usagef("--out %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
+	}
+	probe, err := os.CreateTemp(dir, ".cbload-write-check-*")
+	if err != nil {
+		return withCode(exitCouldNotRun, fmt.Errorf("--out %s: not writable: %w", dir, err))
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// reproCommand returns a command line that reruns the experiment, with the
+// seed made explicit.
+func reproCommand(args []string, seed int64) string {
+	var parts []string
+	skip := false
+	for _, a := range args {
+		switch {
+		case skip:
+			skip = false
+			continue
+		case a == "--seed" || a == "--out":
+			skip = true
+			continue
+		case strings.HasPrefix(a, "--seed=") || strings.HasPrefix(a, "--out=") || a == "--force":
+			continue
+		}
+		parts = append(parts, shellQuote(a))
+	}
+	parts = append(parts, fmt.Sprintf("--seed=%d", seed))
+	return "cbload " + strings.Join(parts, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=.,:/%+", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func progressLine(p harness.Progress) string {
+	state := p.State
+	if state == "" {
+		state = "-"
+	}
+	return fmt.Sprintf("[%-10s] %-9s %4s/%-4s %5.0f rps  ok %5.1f%%  p99 %8s  in-flight %4d  breaker %s",
+		p.Arm, p.Phase, p.Elapsed.Round(time.Second), p.Total, p.RPS, p.OKRatio*100,
+		p.P99.Round(100*time.Microsecond), p.Inflight, state)
+}
+
+// writeSummary prints the A/B key figures and the verdict.
+func writeSummary(w io.Writer, r *reports.Report) {
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-34s", "during the fault")
+	for _, a := range r.Arms {
+		fmt.Fprintf(w, "%14s", a.Name)
+	}
+	fmt.Fprintln(w)
+	row := func(label string, f func(a *reports.Arm) string) {
+		fmt.Fprintf(w, "%-34s", label)
+		for i := range r.Arms {
+			fmt.Fprintf(w, "%14s", f(&r.Arms[i]))
+		}
+		fmt.Fprintln(w)
+	}
+	row("/local success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.CollateralSuccessDuringFault*100) })
+	row("/local p99", func(a *reports.Arm) string { return fmt.Sprintf("%.1f ms", a.Figures.CollateralP99DuringFaultMS) })
+	row("/api success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
+	row("requests reaching the upstream", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.UpstreamRequestsDuringFault) })
+	row("gateway in-flight peak", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
+	row("time to open", func(a *reports.Arm) string { return seconds(a.Figures.TimeToOpenS) })
+	row("time to recover", func(a *reports.Arm) string { return seconds(a.Figures.TimeToRecoverS) })
+	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
+}
+
+func seconds(v *float64) string {
+	if v == nil {
+		return "never"
+	}
+	return fmt.Sprintf("%.2f s", *v)
+}
+
+// writeReports writes report.json into dir atomically.
+func writeReports(dir string, r *reports.Report) ([]string, error) {
+	tmp, err := os.CreateTemp(dir, ".report.json-*")
+	if err != nil {
+		return nil, err
+	}
+	enc := json.NewEncoder(tmp)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	path := filepath.Join(dir, "report.json")
+	return []string{path}, os.Rename(tmp.Name(), path)
+}
