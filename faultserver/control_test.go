@@ -1,0 +1,204 @@
+package faultserver
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// call makes one control API request and returns the status and body.
+func call(t *testing.T, c *http.Client, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, url, err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %s: Content-Type = %q; want application/json", method, url, ct)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestControlAPI(t *testing.T) {
+	s := start(t, Config{ControlAddr: "127.0.0.1:0", Faults: mustSpecs(t, "latency:1ms")})
+	c := newClient(t, 5*time.Second)
+	ctl := s.ControlURL()
+
+	steps := []struct {
+		method, path, body string
+		status             int
+		want               string
+	}{
+		{"GET", "/faults", "", 200, `{"faults":["latency:1ms"]}`},
+		{"PUT", "/faults", `{"faults": ["error:503,rate=1", "latency:200ms, jitter=0s"]}`, 200, `{"faults":["error:503","latency:200ms"]}`},
+		{"GET", "/faults", "", 200, `{"faults":["error:503","latency:200ms"]}`},
+		{"DELETE", "/faults", "", 200, `{"faults":[]}`},
+		{"GET", "/faults", "", 200, `{"faults":[]}`},
+		{"PUT", "/faults", `{"faults": []}`, 200, `{"faults":[]}`},
+	}
+	for _, st := range steps {
+		status, body := call(t, c, st.method, ctl+st.path, "", st.body)
+		if status != st.status || strings.TrimSpace(body) != st.want {
+			t.Errorf("%s %s %s = %d %s; want %d %s", st.method, st.path, st.body, status, body, st.status, st.want)
+		}
+	}
+
+	// A fault switched at runtime applies to the next data request.
+	call(t, c, "PUT", ctl+"/faults", "", `{"faults":["error:502"]}`)
+	if r := get(c, s.URL()+"/"); r.status != 502 {
+		t.Errorf("GET after PUT error:502 = %d %v; want 502", r.status, r.err)
+	}
+	call(t, c, "DELETE", ctl+"/faults", "", "")
+	if r := get(c, s.URL()+"/"); r.status != 200 {
+		t.Errorf("GET after DELETE = %d %v; want 200", r.status, r.err)
+	}
+
+	status, body := call(t, c, "GET", ctl+"/stats", "", "")
+	var st Stats
+	if err := json.Unmarshal([]byte(body), &st); status != 200 || err != nil {
+		t.Fatalf("GET /stats = %d %s (%v); want 200 with Stats JSON", status, body, err)
+	}
+	want := Stats{Requests: 2, Injected: map[string]int64{"latency": 0, "error": 1, "hang": 0, "refuse": 0, "reset": 0, "slowbody": 0}, InFlightPeak: 1}
+	if diff := cmp.Diff(want, st); diff != "" {
+		t.Errorf("GET /stats (-want +got):\n%s", diff)
+	}
+}
+
+func TestControlAPIBadInput(t *testing.T) {
+	s := start(t, Config{ControlAddr: "127.0.0.1:0", Faults: mustSpecs(t, "latency:1ms")})
+	c := newClient(t, 5*time.Second)
+	tests := []struct {
+		method, path, body string
+		status             int
+		want               string // in the error message
+	}{
+		{"PUT", "/faults", `{"faults": ["latency:1s", "bogus"]}`, 400, `unknown kind \"bogus\"`},
+		{"PUT", "/faults", `{"faults": ["error:200"]}`, 400, `status \"200\"`},
+		{"PUT", "/faults", `{"faults": "latency:1s"}`, 400, "bad body"},
+		{"PUT", "/faults", `{"fault": ["latency:1s"]}`, 400, `unknown field \"fault\"`},
+		{"PUT", "/faults", `{}`, 400, `no \"faults\" list`},
+		{"PUT", "/faults", ``, 400, "bad body: EOF"},
+		{"PUT", "/faults", `{"faults": []} {"faults": []}`, 400, "data after the JSON object"},
+		{"PUT", "/faults", `{"faults": [` + strings.Repeat(`"latency:1s",`, 100000) + `"latency:1s"]}`, 413, "request body over 1048576 bytes"},
+		{"POST", "/faults", `{"faults": []}`, 405, "method POST not allowed"},
+		{"DELETE", "/stats", ``, 405, "method DELETE not allowed"},
+		{"GET", "/nope", ``, 404, `no such endpoint \"/nope\"`},
+	}
+	for _, tt := range tests {
+		status, body := call(t, c, tt.method, s.ControlURL()+tt.path, "", tt.body)
+		var e struct{ Error string }
+		if status != tt.status || json.Unmarshal([]byte(body), &e) != nil || !strings.Contains(body, tt.want) ||
+			strings.Count(strings.TrimSpace(body), "\n") != 0 {
+			name := tt.body
+			if len(name) > 40 {
+				name = name[:40] + "..."
+			}
+			t.Errorf("%s %s %s = %d %s; want %d with a one-line JSON error containing %s",
+				tt.method, tt.path, name, status, body, tt.status, tt.want)
+		}
+	}
+	// Every bad PUT left the previous set in place.
+	if _, body := call(t, c, "GET", s.ControlURL()+"/faults", "", ""); strings.TrimSpace(body) != `{"faults":["latency:1ms"]}` {
+		t.Errorf("GET /faults after bad PUTs = %s; want the previous set", body)
+	}
+}
+
+func TestControlToken(t *testing.T) {
+	s := start(t, Config{ControlAddr: "127.0.0.1:0", ControlToken: "s3cret"})
+	c := newClient(t, 5*time.Second)
+	tests := []struct {
+		token  string
+		status int
+	}{
+		{"", 401},
+		{"wrong", 401},
+		{"s3cret2", 401},
+		{"s3cret", 200},
+	}
+	for _, tt := range tests {
+		if status, body := call(t, c, "GET", s.ControlURL()+"/stats", tt.token, ""); status != tt.status {
+			t.Errorf("GET /stats with token %q = %d %s; want %d", tt.token, status, body, tt.status)
+		}
+	}
+}
+
+// TestControlAPIWhileHanging checks the control API answers promptly while a
+// thousand requests hang on the data port (Toxiproxy issues #159 and #558).
+func TestControlAPIWhileHanging(t *testing.T) {
+	const (
+		n         = 1000
+		tolerance = time.Second // "promptly", on a loaded 2-core machine with -race
+	)
+	s := start(t, Config{ControlAddr: "127.0.0.1:0", Faults: mustSpecs(t, "hang")})
+	c := newClient(t, 10*time.Second)
+
+	// Raw connections keep the client side to one goroutine.
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, conn := range conns {
+			conn.Close()
+		}
+	}()
+	for i := range n {
+		conn, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns = append(conns, conn)
+		if _, err := io.WriteString(conn, "GET /held HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	waitFor(t, "a thousand held requests", 20*time.Second, func() bool { return s.Stats().InFlight == n })
+
+	for _, op := range []struct{ method, path, body string }{
+		{"GET", "/stats", ""},
+		{"GET", "/faults", ""},
+		{"PUT", "/faults", `{"faults": ["hang", "latency:1ms,path=/other"]}`},
+		{"GET", "/stats", ""},
+	} {
+		t0 := time.Now()
+		status, body := call(t, c, op.method, s.ControlURL()+op.path, "", op.body)
+		if d := time.Since(t0); status != 200 || d > tolerance {
+			t.Errorf("%s %s with %d requests held = %d in %v (%s); want 200 within %v", op.method, op.path, n, status, d, body, tolerance)
+		}
+	}
+
+	t0 := time.Now()
+	if status, body := call(t, c, "DELETE", s.ControlURL()+"/faults", "", ""); status != 200 {
+		t.Fatalf("DELETE /faults = %d %s", status, body)
+	}
+	for i, conn := range conns {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("held request %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("held request %d = %d; want 200 once released", i, resp.StatusCode)
+		}
+	}
+	if d := time.Since(t0); d > 5*tolerance {
+		t.Errorf("releasing %d held requests took %v; want at once (within %v)", n, d, 5*tolerance)
+	}
+}

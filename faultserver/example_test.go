@@ -1,0 +1,74 @@
+package faultserver_test
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+
+	"github.com/cbload/cbload/faultserver"
+)
+
+func ExampleNew() {
+	faults, err := faultserver.ParseSpecs([]string{"error:503,path=/api"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := faultserver.New(faultserver.Config{Seed: 7, Faults: faults})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	for _, path := range []string{"/api/users", "/health"} {
+		resp, err := client.Get(s.URL() + path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		fmt.Printf("%s %d fault=%q\n", path, resp.StatusCode, resp.Header.Get(faultserver.FaultHeader))
+	}
+
+	// Switch the fault off while the server runs, as a load phase ends.
+	s.SetFaults(nil)
+	resp, err := client.Get(s.URL() + "/api/users")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println("/api/users", resp.StatusCode, "after SetFaults(nil)")
+	// Output:
+	// /api/users 503 fault="error"
+	// /health 200 fault=""
+	// /api/users 200 after SetFaults(nil)
+}
+
+func ExampleParseSpec() {
+	spec, err := faultserver.ParseSpec("latency:1500ms, jitter=200ms, rate=0.30, path=/api")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(spec.Kind, spec.Rate, spec.Path)
+	fmt.Println(spec)
+
+	_, err = faultserver.ParseSpec("error:200")
+	fmt.Println(err)
+	// Output:
+	// latency 0.3 /api
+	// latency:1.5s,jitter=200ms,rate=0.3,path=/api
+	// fault spec "error:200": status "200" is not an HTTP error status 400-599 (form: error[:STATUS][,retry-after=DURATION][,rate=P][,path=/PREFIX])
+}
+
+func ExampleKinds() {
+	for _, k := range faultserver.Kinds() {
+		fmt.Printf("%-8s %s\n", k.Name, k.Example)
+	}
+	// Output:
+	// latency  latency:2s,jitter=200ms
+	// error    error:503,rate=0.5
+	// hang     hang:30s
+	// refuse   refuse
+	// reset    reset,rate=0.2
+	// slowbody slowbody:1KiB/s
+}
