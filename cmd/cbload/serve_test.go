@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// syncBuffer is an io.Writer that a test can read while a command writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var listenRE = regexp.MustCompile(`(upstream|control)\s+(http://127\.0\.0\.1:\d+)`)
+
+// startServe runs `cbload serve args...` until the test ends and returns the
+// upstream and control URLs it printed.
+func startServe(t *testing.T, args ...string) (upstream, control string, stdout *syncBuffer) {
+	t.Helper()
+	stdout = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		root := newRootCmd(stdout, io.Discard)
+		root.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0"}, args...))
+		done <- root.ExecuteContext(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v after cancel; want nil", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("serve did not return within 10s of cancel")
+		}
+	})
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		urls := map[string]string{}
+		for _, m := range listenRE.FindAllStringSubmatch(stdout.String(), -1) {
+			urls[m[1]] = m[2]
+		}
+		if urls["upstream"] != "" && urls["control"] != "" {
+			return urls["upstream"], urls["control"], stdout
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve returned %v before listening; output:\n%s", err, stdout)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve printed no addresses within 10s; output:\n%s", stdout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkLeaks fails the test if it leaves goroutines behind. It runs after
+// every other cleanup, including the serve shutdown.
+func checkLeaks(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+}
+
+func do(t *testing.T, c *http.Client, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+func TestServe(t *testing.T) {
+	checkLeaks(t)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+
+	up, ctl, out := startServe(t, "--fault", "error:418", "--fault", "latency:1ms,path=/slow", "--seed", "7")
+	if !strings.Contains(out.String(), "seed 7\n") || !strings.Contains(out.String(), "error:418  latency:1ms,path=/slow") {
+		t.Errorf("serve output = %q; want the seed and the normalised faults", out)
+	}
+	if status, _ := do(t, c, "GET", up+"/", "", ""); status != 418 {
+		t.Errorf("GET / with --fault error:418 = %d; want 418", status)
+	}
+	if status, body := do(t, c, "PUT", ctl+"/faults", "", `{"faults": ["error:502"]}`); status != 200 || body != `{"faults":["error:502"]}` {
+		t.Errorf("PUT /faults = %d %s; want 200 and the new set", status, body)
+	}
+	if status, _ := do(t, c, "GET", up+"/", "", ""); status != 502 {
+		t.Errorf("GET / after PUT error:502 = %d; want 502", status)
+	}
+	if status, _ := do(t, c, "DELETE", ctl+"/faults", "", ""); status != 200 {
+		t.Errorf("DELETE /faults = %d; want 200", status)
+	}
+	if status, body := do(t, c, "GET", up+"/", "", ""); status != 200 || body != `{"status":"ok"}` {
+		t.Errorf("GET / after DELETE = %d %s; want 200 {\"status\":\"ok\"}", status, body)
+	}
+}
+
+func TestServeRandomSeedAndToken(t *testing.T) {
+	checkLeaks(t)
+	t.Setenv(controlTokenEnv, "from-env")
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+
+	_, ctl, out := startServe(t)
+	if !regexp.MustCompile(`seed (\d+) \(random; pass --seed (\d+) to repeat\)`).MatchString(out.String()) {
+		t.Errorf("serve output = %q; want the random seed printed", out)
+	}
+	if !strings.Contains(out.String(), "bearer token required") {
+		t.Errorf("serve output = %q; want it to say the control API needs a token", out)
+	}
+	if status, _ := do(t, c, "GET", ctl+"/stats", "", ""); status != 401 {
+		t.Errorf("GET /stats without token = %d; want 401", status)
+	}
+	if status, _ := do(t, c, "GET", ctl+"/stats", "from-env", ""); status != 200 {
+		t.Errorf("GET /stats with $%s token = %d; want 200", controlTokenEnv, status)
+	}
+}
+
+func TestServeBadInput(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"serve", "--fault", "bogus"}, exitUsage, `--fault: fault spec "bogus": unknown kind`},
+		{[]string{"serve", "--fault", "latency:1s", "--fault", "error:200"}, exitUsage, `status "200"`},
+		{[]string{"serve", "--service-time", "-1ms"}, exitUsage, "--service-time -1ms"},
+		{[]string{"serve", "--jitter", "-1ms"}, exitUsage, "--jitter -1ms"},
+		{[]string{"serve", "--service-time", "soon"}, exitUsage, "invalid argument"},
+		{[]string{"serve", "--proxy-to", "localhost:9000"}, exitUsage, "--proxy-to"},
+		{[]string{"serve", "--nope"}, exitUsage, "unknown flag"},
+		{[]string{"serve", "extra"}, exitUsage, "serve takes no arguments"},
+		{[]string{"serve", "--addr", busy.Addr().String(), "--control-addr", ""}, exitCouldNotRun, "address already in use"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", busy.Addr().String()}, exitCouldNotRun, "address already in use"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(tt.args, &stdout, &stderr)
+		if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("cbload %q = exit %d, stderr %q; want exit %d, stderr containing %q",
+				tt.args, code, stderr.String(), tt.code, tt.want)
+		}
+	}
+}
