@@ -31,7 +31,16 @@ const (
 //   - both degraded: not prevented.
 //
 // With fewer than both arms, or no fault phase, the verdict is inconclusive.
+// The summary of a partial run starts by saying so.
 func Verdict(r *reports.Report) reports.Verdict {
+	v := decide(r)
+	if r.Partial {
+		v.Summary = "Partial run (" + r.PartialReason + "): " + v.Summary
+	}
+	return v
+}
+
+func decide(r *reports.Report) reports.Verdict {
 	b, n := r.Arm(reports.ArmBreaker), r.Arm(reports.ArmNoBreaker)
 	if r.FaultPhase() == nil {
 		return reports.Verdict{Outcome: reports.OutcomeInconclusive,
@@ -77,9 +86,6 @@ func Verdict(r *reports.Report) reports.Verdict {
 		v.Outcome = reports.OutcomeNotPrevented
 		v.Summary = fmt.Sprintf("The breaker did not prevent the cascade: /local degraded with it (%s) as well as without it (%s).",
 			pct(b.Figures.CollateralSuccessDuringFault), pct(n.Figures.CollateralSuccessDuringFault))
-	}
-	if r.Partial {
-		v.Summary = "Partial run (" + r.PartialReason + "): " + v.Summary
 	}
 	return v
 }

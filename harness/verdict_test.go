@@ -72,9 +72,12 @@ func TestVerdictInconclusive(t *testing.T) {
 	if v := Verdict(r); v.Outcome != reports.OutcomeInconclusive {
 		t.Errorf("Verdict() with one arm = %s; want inconclusive", v.Outcome)
 	}
-	r = verdictReport(1, 0.3, 0.1, 0.1)
-	r.Partial, r.PartialReason = true, "interrupted"
-	if v := Verdict(r); !strings.HasPrefix(v.Summary, "Partial run (interrupted): ") {
-		t.Errorf("Verdict().Summary of a partial run = %q; want it to start with the partial notice", v.Summary)
+	for _, arms := range []int{1, 2} {
+		r = verdictReport(1, 0.3, 0.1, 0.1)
+		r.Arms = r.Arms[:arms]
+		r.Partial, r.PartialReason = true, "interrupted"
+		if v := Verdict(r); !strings.HasPrefix(v.Summary, "Partial run (interrupted): ") {
+			t.Errorf("Verdict().Summary of a partial run with %d arms = %q; want it to start with the partial notice", arms, v.Summary)
+		}
 	}
 }
