@@ -52,6 +52,13 @@ func decide(r *reports.Report) reports.Verdict {
 			Summary: "Inconclusive: the verdict needs both the breaker and the no-breaker arm.",
 			Reasons: armReasons(r, b, n)}
 	}
+	for _, a := range []*reports.Arm{b, n} {
+		if !coversFault(r, a) {
+			return reports.Verdict{Outcome: reports.OutcomeInconclusive,
+				Summary: fmt.Sprintf("Inconclusive: the %s arm stopped before the fault ended, so the arms cannot be compared.", a.Name),
+				Reasons: armReasons(r, b, n)}
+		}
+	}
 	bDeg, bWhy := degraded(r, b)
 	nDeg, nWhy := degraded(r, n)
 	reasons := []string{
@@ -88,6 +95,18 @@ func decide(r *reports.Report) reports.Verdict {
 			pct(b.Figures.CollateralSuccessDuringFault), pct(n.Figures.CollateralSuccessDuringFault))
 	}
 	return v
+}
+
+// coversFault reports whether the arm's series reaches the end of the last
+// fault phase.
+func coversFault(r *reports.Report, a *reports.Arm) bool {
+	end := 0.0
+	for _, p := range r.Phases {
+		if len(p.Faults) > 0 {
+			end = p.EndS
+		}
+	}
+	return len(a.Series) > 0 && float64(a.Series[len(a.Series)-1].T+1) >= end
 }
 
 // degraded applies the collateral rule to one arm and says why.

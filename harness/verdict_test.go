@@ -13,7 +13,7 @@ func verdictReport(bLocal, nLocal, bAPI, nAPI float64) *reports.Report {
 	arm := func(name string, local, api float64, up int64) reports.Arm {
 		return reports.Arm{
 			Name:   name,
-			Series: []reports.Second{{T: 0}},
+			Series: []reports.Second{{T: 0}, {T: 1}, {T: 2}},
 			Summary: map[string]reports.PhaseSummary{
 				"baseline": {Collateral: reports.Stats{LatencyMS: reports.Latency{P99: 4}}},
 			},
@@ -26,7 +26,11 @@ func verdictReport(bLocal, nLocal, bAPI, nAPI float64) *reports.Report {
 		}
 	}
 	return &reports.Report{
-		Phases: []reports.Phase{{Name: "baseline"}, {Name: "fault", Faults: []string{"latency:1s"}}, {Name: "recovery"}},
+		Phases: []reports.Phase{
+			{Name: "baseline", StartS: 0, EndS: 1},
+			{Name: "fault", StartS: 1, EndS: 2, Faults: []string{"latency:1s"}},
+			{Name: "recovery", StartS: 2, EndS: 3},
+		},
 		Arms:   []reports.Arm{arm("breaker", bLocal, bAPI, 100), arm("no-breaker", nLocal, nAPI, 3000)},
 	}
 }
@@ -71,6 +75,11 @@ func TestVerdictInconclusive(t *testing.T) {
 	r.Arms = r.Arms[:1]
 	if v := Verdict(r); v.Outcome != reports.OutcomeInconclusive {
 		t.Errorf("Verdict() with one arm = %s; want inconclusive", v.Outcome)
+	}
+	r = verdictReport(1, 0.3, 0.1, 0.1)
+	r.Arms[1].Series = r.Arms[1].Series[:1] // stopped during the baseline
+	if v := Verdict(r); v.Outcome != reports.OutcomeInconclusive {
+		t.Errorf("Verdict() with the no-breaker arm stopped before the fault = %s; want inconclusive", v.Outcome)
 	}
 	for _, arms := range []int{1, 2} {
 		r = verdictReport(1, 0.3, 0.1, 0.1)
