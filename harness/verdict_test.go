@@ -31,7 +31,7 @@ func verdictReport(bLocal, nLocal, bAPI, nAPI float64) *reports.Report {
 			{Name: "fault", StartS: 1, EndS: 2, Faults: []string{"latency:1s"}},
 			{Name: "recovery", StartS: 2, EndS: 3},
 		},
-		Arms:   []reports.Arm{arm("breaker", bLocal, bAPI, 100), arm("no-breaker", nLocal, nAPI, 3000)},
+		Arms: []reports.Arm{arm("breaker", bLocal, bAPI, 100), arm("no-breaker", nLocal, nAPI, 3000)},
 	}
 }
 
