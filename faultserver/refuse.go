@@ -9,7 +9,9 @@ import (
 // data listener is closed, so new connections are refused by the kernel, and
 // a request arriving on a connection opened before is dropped by closing its
 // connection. When the fault clears, the listener reopens on the same
-// address. The listener side lives in listener.go; this is the request side.
+// address (should the address be taken meanwhile, the listener retries
+// every 100ms). The listener side lives in listener.go; this is the request
+// side.
 type refuse struct{}
 
 func parseRefuse(arg string, _ map[string]string) (fault, error) {

@@ -51,3 +51,20 @@ func TestRefuseFromStart(t *testing.T) {
 		t.Errorf("GET after refuse cleared = %d %v; want 200", r.status, r.err)
 	}
 }
+
+// TestRefuseReopenRetries covers an address taken by someone else while the
+// listener was closed: the server keeps retrying and serves once it is free.
+func TestRefuseReopenRetries(t *testing.T) {
+	s := start(t, Config{Faults: mustSpecs(t, "refuse")})
+	squatter, err := net.Listen("tcp", s.Addr())
+	if err != nil {
+		t.Fatalf("taking the refused address: %v", err)
+	}
+	s.SetFaults(nil)
+	squatter.Close()
+	c := newClient(t, 5*time.Second)
+	waitFor(t, "the listener to reopen", 5*time.Second, func() bool {
+		r := get(c, s.URL()+"/")
+		return r.err == nil && r.status == 200
+	})
+}

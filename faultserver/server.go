@@ -332,6 +332,15 @@ func (s *Server) enter() bool {
 	return true
 }
 
+// raisePeak records n in-flight requests as the peak if it is one.
+func (s *Server) raisePeak(n int64) {
+	for p := s.peak.Load(); n > p; p = s.peak.Load() {
+		if s.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
 // step is one applied fault's action for one request.
 type step struct {
 	act     action
@@ -380,10 +389,8 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.handlers.Done()
 	s.requests.Add(1)
-	n := s.inFlight.Add(1)
+	s.raisePeak(s.inFlight.Add(1))
 	defer s.inFlight.Add(-1)
-	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
-	}
 
 	var buf [maxSteps]step
 	steps, service := s.decide(r.URL.Path, buf[:0])
