@@ -1,0 +1,833 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// This file is the threshold language: a check that names a value in the
+// report by its path and compares it, like
+//
+//	breaker.fault.collateral.success_ratio >= 99%
+//	breaker.fault.api.latency_ms.p99 < 600ms
+//	breaker.figures.time_to_open_s <= 2s
+//	verdict.cascade_prevented == true
+//	breaker.fault.upstream_requests < 0.2 * no-breaker.fault.upstream_requests
+//
+// Grammar:
+//
+//	check   = operand op operand
+//	op      = "<" | "<=" | ">" | ">=" | "==" | "!="
+//	operand = factor { ("*" | "/") factor }
+//	factor  = number [ "%" | "ms" | "s" ] | path | "true" | "false" | outcome
+//	path    = segment { "." segment }   segment = letter { letter | digit | "_" | "-" }
+//
+// Paths follow report.json: <arm>.<phase>.<api|collateral>.<stat>,
+// <arm>.<phase>.upstream_requests, <arm>.figures.<figure>,
+// verdict.cascade_prevented, verdict.outcome and partial. A plain number
+// compared with a path is read in that path's unit (success_ratio 0.99,
+// latency_ms 600, time_to_open_s 2); units convert (600ms = 0.6s, 99% = 0.99).
+
+// Threshold is a parsed threshold check. Build one with ParseThreshold, check
+// its paths with Check before the run, and Evaluate it against the report.
+type Threshold struct {
+	expr        string
+	left, right operand
+	op          string
+}
+
+// ThresholdError is a threshold that cannot be used: malformed, or naming a
+// value the report does not have. Its message names the bad part.
+type ThresholdError struct {
+	Expr string
+	Msg  string
+}
+
+func (e *ThresholdError) Error() string { return fmt.Sprintf("threshold %q: %s", e.Expr, e.Msg) }
+
+// String returns the expression as given.
+func (t Threshold) String() string { return t.expr }
+
+// valueKind is what a report value means, which decides its unit.
+type valueKind int
+
+const (
+	kindNone    valueKind = iota // a plain number
+	kindCount                    // a number of requests or events
+	kindRatio                    // a fraction in [0,1], written as a percentage
+	kindMS                       // a duration stored in milliseconds
+	kindSeconds                  // a duration stored in seconds
+	kindBool
+	kindOutcome // one of the verdict outcomes
+)
+
+type factor struct {
+	pos  int
+	num  float64   // a number literal, already converted by its unit
+	unit valueKind // kindNone, kindRatio (%), kindMS (ms), kindSeconds (s) for literals
+	path string
+	word string // true, false or an outcome name
+}
+
+type operand struct {
+	factors []factor
+	ops     []byte // '*' or '/' between factors
+	text    string
+}
+
+// outcomes are the words a verdict.outcome check may compare with.
+var outcomes = []string{OutcomePrevented, OutcomeNotPrevented, OutcomeNothingToPrevent, OutcomeWorse, OutcomeInconclusive}
+
+// ParseThreshold parses a threshold expression. It checks only the syntax;
+// Check verifies the paths against a run's arms and phases.
+func ParseThreshold(s string) (Threshold, error) {
+	p := &thParser{src: s}
+	t, err := p.parse()
+	if err != nil {
+		return Threshold{}, &ThresholdError{Expr: s, Msg: err.Error()}
+	}
+	t.expr = strings.TrimSpace(s)
+	return t, nil
+}
+
+type thParser struct {
+	src string
+	i   int
+}
+
+var comparisons = []string{"<=", ">=", "==", "!=", "<", ">"}
+
+func (p *thParser) parse() (Threshold, error) {
+	if strings.TrimSpace(p.src) == "" {
+		return Threshold{}, errors.New("empty; want PATH OP VALUE like breaker.fault.collateral.success_ratio >= 99%")
+	}
+	var t Threshold
+	var err error
+	if t.left, err = p.operand(); err != nil {
+		return t, err
+	}
+	p.space()
+	for _, op := range comparisons {
+		if strings.HasPrefix(p.src[p.i:], op) {
+			t.op = op
+			p.i += len(op)
+			break
+		}
+	}
+	if t.op == "" {
+		if p.i < len(p.src) && p.src[p.i] == '=' {
+			return t, fmt.Errorf("at column %d: \"=\" is not a comparison; write ==", p.i+1)
+		}
+		if p.i >= len(p.src) {
+			return t, errors.New("missing comparison; want one of < <= > >= == != and a value after it")
+		}
+		return t, fmt.Errorf("at column %d: unexpected %q; want a comparison (< <= > >= == !=)", p.i+1, p.rest())
+	}
+	if t.right, err = p.operand(); err != nil {
+		return t, err
+	}
+	p.space()
+	if p.i < len(p.src) {
+		return t, fmt.Errorf("at column %d: unexpected %q after the comparison", p.i+1, p.rest())
+	}
+	return t, typeCheckSyntax(t)
+}
+
+func (p *thParser) rest() string {
+	r := p.src[p.i:]
+	if len(r) > 20 {
+		r = r[:20] + "…"
+	}
+	return r
+}
+
+func (p *thParser) space() {
+	for p.i < len(p.src) && (p.src[p.i] == ' ' || p.src[p.i] == '\t') {
+		p.i++
+	}
+}
+
+func (p *thParser) operand() (operand, error) {
+	var o operand
+	p.space()
+	start := p.i
+	for {
+		f, err := p.factor()
+		if err != nil {
+			return o, err
+		}
+		o.factors = append(o.factors, f)
+		p.space()
+		if p.i < len(p.src) && (p.src[p.i] == '*' || p.src[p.i] == '/') {
+			o.ops = append(o.ops, p.src[p.i])
+			p.i++
+			continue
+		}
+		o.text = strings.TrimSpace(p.src[start:p.i])
+		return o, nil
+	}
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+
+func (p *thParser) factor() (factor, error) {
+	p.space()
+	f := factor{pos: p.i + 1}
+	if p.i >= len(p.src) {
+		return f, errors.New("missing a value at the end; want a number, a path or true/false")
+	}
+	c := p.src[p.i]
+	switch {
+	case isDigit(c) || c == '.' || (c == '-' && p.i+1 < len(p.src) && (isDigit(p.src[p.i+1]) || p.src[p.i+1] == '.')):
+		return p.number(f)
+	case isLetter(c):
+		j := p.i
+		for j < len(p.src) && (isLetter(p.src[j]) || isDigit(p.src[j]) || strings.IndexByte("_-.", p.src[j]) >= 0) {
+			j++
+		}
+		w := p.src[p.i:j]
+		p.i = j
+		if strings.HasSuffix(w, ".") || strings.Contains(w, "..") {
+			return f, fmt.Errorf("at column %d: %q has an empty path segment", f.pos, w)
+		}
+		for _, seg := range strings.Split(w, ".") {
+			if !isLetter(seg[0]) {
+				return f, fmt.Errorf("at column %d: path segment %q must start with a letter", f.pos, seg)
+			}
+		}
+		switch {
+		case w == "true" || w == "false" || slices.Contains(outcomes, w):
+			f.word = w
+		default:
+			f.path = w
+		}
+		return f, nil
+	}
+	return f, fmt.Errorf("at column %d: unexpected %q; want a number, a path or true/false", f.pos, p.rest())
+}
+
+func (p *thParser) number(f factor) (factor, error) {
+	j := p.i
+	if p.src[j] == '-' {
+		j++
+	}
+	for j < len(p.src) && (isDigit(p.src[j]) || p.src[j] == '.') {
+		j++
+	}
+	text := p.src[p.i:j]
+	v, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		return f, fmt.Errorf("at column %d: %q is not a number", f.pos, text)
+	}
+	k := j
+	for k < len(p.src) && (isLetter(p.src[k]) || p.src[k] == '%' || p.src[k] == '_') {
+		k++
+	}
+	unit := p.src[j:k]
+	p.i = k
+	switch unit {
+	case "":
+		f.num = v
+	case "%":
+		f.num, f.unit = v/100, kindRatio
+	case "ms":
+		f.num, f.unit = v/1000, kindMS // durations are compared in seconds
+	case "s":
+		f.num, f.unit = v, kindSeconds
+	default:
+		return f, fmt.Errorf("at column %d: unknown unit %q after %s; want %%, ms or s", j+1, unit, text)
+	}
+	return f, nil
+}
+
+// typeCheckSyntax rejects what is wrong whatever the report holds: no path
+// at all, words inside arithmetic.
+func typeCheckSyntax(t Threshold) error {
+	paths := 0
+	for _, o := range []operand{t.left, t.right} {
+		for i, f := range o.factors {
+			if f.path != "" {
+				paths++
+			}
+			if f.word != "" && len(o.factors) > 1 {
+				return fmt.Errorf("at column %d: %s cannot be multiplied or divided", f.pos, f.word)
+			}
+			if i > 0 && o.ops[i-1] == '/' && f.num == 0 && f.path == "" && f.word == "" {
+				return fmt.Errorf("at column %d: division by zero", f.pos)
+			}
+		}
+	}
+	if paths == 0 {
+		return errors.New("names no report value; put a path on one side, like breaker.fault.collateral.success_ratio")
+	}
+	return nil
+}
+
+// Check verifies that every path names a value a run with these arms and
+// phases reports, and that units and comparisons fit. Its error names the
+// bad part and lists the valid paths near it.
+func (t Threshold) Check(arms, phases []string) error {
+	root := pathTree(arms, phases)
+	if _, err := t.kinds(root); err != nil {
+		return &ThresholdError{Expr: t.expr, Msg: err.Error()}
+	}
+	return nil
+}
+
+// kinds resolves both sides' kinds against the tree.
+func (t Threshold) kinds(root *pathNode) ([2]valueKind, error) {
+	var ks [2]valueKind
+	for i, o := range []operand{t.left, t.right} {
+		k, err := o.kind(root)
+		if err != nil {
+			return ks, err
+		}
+		ks[i] = k
+	}
+	l, r := ks[0], ks[1]
+	eqOnly := t.op == "==" || t.op == "!="
+	switch {
+	case l == kindBool || r == kindBool:
+		if l != r || !eqOnly {
+			return ks, fmt.Errorf("%s is true or false: compare it with == true, == false or != …", boolSide(t, ks))
+		}
+	case l == kindOutcome || r == kindOutcome:
+		if l != r || !eqOnly {
+			return ks, fmt.Errorf("verdict.outcome is a word: compare it with == or != and one of %s", strings.Join(outcomes, ", "))
+		}
+	case durationKind(l) && (r == kindRatio || r == kindCount) || durationKind(r) && (l == kindRatio || l == kindCount):
+		return ks, fmt.Errorf("%s and %s have different units (%s vs %s)", t.left.text, t.right.text, kindName(l), kindName(r))
+	case l == kindRatio && r == kindCount || l == kindCount && r == kindRatio:
+		return ks, fmt.Errorf("%s and %s have different units (%s vs %s)", t.left.text, t.right.text, kindName(l), kindName(r))
+	}
+	// A bare number above 1 against a ratio is almost surely a percentage
+	// without its sign.
+	for i, o := range []operand{t.left, t.right} {
+		if ks[1-i] == kindRatio && len(o.factors) == 1 && o.factors[0].path == "" && o.factors[0].unit == kindNone && o.factors[0].num > 1 {
+			return ks, fmt.Errorf("%s is a ratio from 0 to 1: write %s%% or %s", t.sideWithPath(1-i).text, o.text, strconv.FormatFloat(o.factors[0].num/100, 'f', -1, 64))
+		}
+	}
+	return ks, nil
+}
+
+func (t Threshold) sideWithPath(i int) operand {
+	if i == 0 {
+		return t.left
+	}
+	return t.right
+}
+
+func boolSide(t Threshold, ks [2]valueKind) string {
+	if ks[0] == kindBool {
+		return t.left.text
+	}
+	return t.right.text
+}
+
+func durationKind(k valueKind) bool { return k == kindMS || k == kindSeconds }
+
+func kindName(k valueKind) string {
+	switch k {
+	case kindCount:
+		return "a count"
+	case kindRatio:
+		return "a ratio"
+	case kindMS, kindSeconds:
+		return "a duration"
+	case kindBool:
+		return "true/false"
+	case kindOutcome:
+		return "an outcome"
+	}
+	return "a number"
+}
+
+// kind is the operand's kind: that of its one dimensioned factor, or none.
+func (o operand) kind(root *pathNode) (valueKind, error) {
+	k := kindNone
+	for i, f := range o.factors {
+		fk := f.unit
+		switch {
+		case f.path != "":
+			n, err := root.lookup(f.path)
+			if err != nil {
+				return 0, err
+			}
+			fk = n.kind
+		case f.word == "true" || f.word == "false":
+			fk = kindBool
+		case f.word != "":
+			fk = kindOutcome
+		}
+		if fk == kindNone {
+			continue
+		}
+		if len(o.factors) > 1 && (fk == kindBool || fk == kindOutcome) {
+			return 0, fmt.Errorf("%s is not a number and cannot be multiplied or divided", f.path)
+		}
+		if i > 0 && o.ops[i-1] == '/' {
+			return 0, fmt.Errorf("in %q: divide only by plain numbers (a value with a unit cannot be a divisor)", o.text)
+		}
+		if k != kindNone {
+			return 0, fmt.Errorf("in %q: at most one value with a unit per side; scale it with plain numbers, like 0.2 * no-breaker.fault.upstream_requests", o.text)
+		}
+		k = fk
+	}
+	return k, nil
+}
+
+// pathNode is one segment of the tree of values a threshold may name.
+type pathNode struct {
+	name     string
+	children []*pathNode
+	kind     valueKind
+	get      func(r *Report) (float64, error) // leaves only
+}
+
+func (n *pathNode) child(name string) *pathNode {
+	for _, c := range n.children {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (n *pathNode) add(c *pathNode) *pathNode {
+	n.children = append(n.children, c)
+	return c
+}
+
+func (n *pathNode) names() []string {
+	out := make([]string, len(n.children))
+	for i, c := range n.children {
+		out[i] = c.name
+	}
+	return out
+}
+
+// lookup walks the tree. Its error names the first unknown segment and the
+// valid choices at that point.
+func (n *pathNode) lookup(path string) (*pathNode, error) {
+	segs := strings.Split(path, ".")
+	cur := n
+	for i, s := range segs {
+		next := cur.child(s)
+		if next == nil {
+			at := strings.Join(segs[:i], ".")
+			where := "a path starts with"
+			if at != "" {
+				where = "after " + at + " comes"
+			}
+			msg := fmt.Sprintf("unknown path %s: %q is not a value here; %s one of: %s", path, s, where, strings.Join(cur.names(), ", "))
+			if guess := closest(s, cur.names()); guess != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(append(segs[:i:i], guess), "."))
+			}
+			return nil, errors.New(msg)
+		}
+		cur = next
+	}
+	if cur.get == nil {
+		var leaves []string
+		for _, c := range cur.children {
+			if c.get != nil {
+				leaves = append(leaves, path+"."+c.name)
+			} else {
+				leaves = append(leaves, path+"."+c.name+".…")
+			}
+		}
+		return nil, fmt.Errorf("%s is a group, not a value; name one inside it: %s", path, strings.Join(leaves, ", "))
+	}
+	return cur, nil
+}
+
+// closest returns the candidate nearest to s by edit distance when it is
+// near enough to be a typo, or one that s is a prefix of; otherwise "".
+func closest(s string, cands []string) string {
+	best, bestD := "", len(s)
+	for _, c := range cands {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best != "" && bestD <= max(1, min(3, len(s)/3)) {
+		return best
+	}
+	for _, c := range cands {
+		if len(s) >= 2 && strings.HasPrefix(c, s) {
+			return c
+		}
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// errNoData is a value the report lacks: an arm that did not run, a breaker
+// that never opened.
+type errNoData struct{ why string }
+
+func (e errNoData) Error() string { return e.why }
+
+var statLeaves = []struct {
+	name string
+	kind valueKind
+	get  func(s Stats) float64
+}{
+	{"requests", kindCount, func(s Stats) float64 { return float64(s.Requests) }},
+	{"ok", kindCount, func(s Stats) float64 { return float64(s.OK) }},
+	{"success_ratio", kindRatio, func(s Stats) float64 { return s.SuccessRatio }},
+}
+
+var outcomeLeaves = []struct {
+	name string
+	get  func(o Outcomes) int64
+}{
+	{"ok", func(o Outcomes) int64 { return o.OK }},
+	{"upstream_error", func(o Outcomes) int64 { return o.UpstreamError }},
+	{"timeout", func(o Outcomes) int64 { return o.Timeout }},
+	{"rejected", func(o Outcomes) int64 { return o.Rejected }},
+	{"saturated", func(o Outcomes) int64 { return o.Saturated }},
+	{"client_error", func(o Outcomes) int64 { return o.ClientError }},
+}
+
+var latencyLeaves = []struct {
+	name string
+	get  func(l Latency) float64
+}{
+	{"p50", func(l Latency) float64 { return l.P50 }},
+	{"p90", func(l Latency) float64 { return l.P90 }},
+	{"p99", func(l Latency) float64 { return l.P99 }},
+	{"max", func(l Latency) float64 { return l.Max }},
+}
+
+func optional(v *float64, what string) (float64, error) {
+	if v == nil {
+		return 0, errNoData{what}
+	}
+	return *v, nil
+}
+
+var figureLeaves = []struct {
+	name string
+	kind valueKind
+	get  func(f Figures) (float64, error)
+}{
+	{"time_to_open_s", kindSeconds, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
+	{"time_to_recover_s", kindSeconds, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
+	{"upstream_requests_during_fault", kindCount, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
+	{"collateral_success_during_fault", kindRatio, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
+	{"collateral_p99_during_fault_ms", kindMS, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
+	{"api_success_during_fault", kindRatio, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
+	{"inflight_peak", kindCount, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
+	{"opens", kindCount, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
+}
+
+// ThresholdPaths lists every value a threshold may name in a run with these
+// arms and phases, in report order.
+func ThresholdPaths(arms, phases []string) []string {
+	var out []string
+	var walk func(prefix string, n *pathNode)
+	walk = func(prefix string, n *pathNode) {
+		for _, c := range n.children {
+			p := c.name
+			if prefix != "" {
+				p = prefix + "." + c.name
+			}
+			if c.get != nil {
+				out = append(out, p)
+			}
+			walk(p, c)
+		}
+	}
+	walk("", pathTree(arms, phases))
+	return out
+}
+
+// pathTree builds the tree of values for a run with these arms and phases.
+func pathTree(arms, phases []string) *pathNode {
+	root := &pathNode{}
+	for _, armName := range arms {
+		a := root.add(&pathNode{name: armName})
+		armOf := func(r *Report) (*Arm, error) {
+			if arm := r.Arm(armName); arm != nil {
+				return arm, nil
+			}
+			return nil, errNoData{"arm " + armName + " did not run"}
+		}
+		for _, phName := range phases {
+			ph := a.add(&pathNode{name: phName})
+			summary := func(r *Report) (PhaseSummary, error) {
+				arm, err := armOf(r)
+				if err != nil {
+					return PhaseSummary{}, err
+				}
+				s, ok := arm.Summary[phName]
+				if !ok {
+					return s, errNoData{"arm " + armName + " has no phase " + phName}
+				}
+				return s, nil
+			}
+			for _, ep := range []string{"api", "collateral"} {
+				stats := func(r *Report) (Stats, error) {
+					s, err := summary(r)
+					if ep == "api" {
+						return s.API, err
+					}
+					return s.Collateral, err
+				}
+				e := ph.add(&pathNode{name: ep})
+				for _, l := range statLeaves {
+					e.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
+						s, err := stats(r)
+						return l.get(s), err
+					}})
+				}
+				oc := e.add(&pathNode{name: "outcomes"})
+				for _, l := range outcomeLeaves {
+					oc.add(&pathNode{name: l.name, kind: kindCount, get: func(r *Report) (float64, error) {
+						s, err := stats(r)
+						return float64(l.get(s.Outcomes)), err
+					}})
+				}
+				lat := e.add(&pathNode{name: "latency_ms"})
+				for _, l := range latencyLeaves {
+					lat.add(&pathNode{name: l.name, kind: kindMS, get: func(r *Report) (float64, error) {
+						s, err := stats(r)
+						return l.get(s.LatencyMS), err
+					}})
+				}
+			}
+			ph.add(&pathNode{name: "upstream_requests", kind: kindCount, get: func(r *Report) (float64, error) {
+				s, err := summary(r)
+				return float64(s.UpstreamRequests), err
+			}})
+			ph.add(&pathNode{name: "inflight_peak", kind: kindCount, get: func(r *Report) (float64, error) {
+				s, err := summary(r)
+				return float64(s.InflightPeak), err
+			}})
+		}
+		fig := a.add(&pathNode{name: "figures"})
+		for _, l := range figureLeaves {
+			fig.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
+				arm, err := armOf(r)
+				if err != nil {
+					return 0, err
+				}
+				return l.get(arm.Figures)
+			}})
+		}
+	}
+	v := root.add(&pathNode{name: "verdict"})
+	v.add(&pathNode{name: "cascade_prevented", kind: kindBool, get: func(r *Report) (float64, error) {
+		return boolValue(r.Verdict.CascadePrevented), nil
+	}})
+	v.add(&pathNode{name: "outcome", kind: kindOutcome, get: func(r *Report) (float64, error) {
+		i := slices.Index(outcomes, r.Verdict.Outcome)
+		if i < 0 {
+			return 0, errNoData{"no verdict"}
+		}
+		return float64(i), nil
+	}})
+	root.add(&pathNode{name: "partial", kind: kindBool, get: func(r *Report) (float64, error) {
+		return boolValue(r.Partial), nil
+	}})
+	return root
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Evaluate checks the threshold against a report. A value the report lacks
+// (an arm that did not run, a breaker that never opened) fails the check
+// with a message saying so. Value and Measured are the left side's.
+func (t Threshold) Evaluate(r *Report) ThresholdResult {
+	res := ThresholdResult{Expr: t.expr}
+	arms := make([]string, len(r.Arms))
+	for i, a := range r.Arms {
+		arms[i] = a.Name
+	}
+	phases := make([]string, len(r.Phases))
+	for i, p := range r.Phases {
+		phases[i] = p.Name
+	}
+	root := pathTree(arms, phases)
+	ks, err := t.kinds(root)
+	if err != nil {
+		res.Measured = "n/a"
+		res.Message = "no data: " + err.Error()
+		return res
+	}
+	// The unit both sides are shown in: the first path's.
+	unit := ks[0]
+	if unit == kindNone {
+		unit = ks[1]
+	}
+	lv, lerr := t.left.value(r, root, unit)
+	rv, rerr := t.right.value(r, root, unit)
+	res.Value = nativeValue(lv, unit)
+	res.Measured = formatValue(lv, unit)
+	want := t.op + " " + formatValue(rv, unit)
+	if t.right.hasPath() {
+		want += " (" + t.right.text + ")"
+	}
+	switch {
+	case lerr != nil:
+		res.Measured = "n/a"
+		res.Message = "no data: " + lerr.Error()
+		return res
+	case rerr != nil:
+		res.Message = "no data: " + rerr.Error()
+		return res
+	}
+	res.Pass = compare(lv, t.op, rv)
+	res.Message = "want " + want
+	return res
+}
+
+func (o operand) hasPath() bool {
+	for _, f := range o.factors {
+		if f.path != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// value computes the operand with durations in seconds and plain numbers
+// read in unit (the path's) when the operand has no unit of its own.
+func (o operand) value(r *Report, root *pathNode, unit valueKind) (float64, error) {
+	var v float64
+	own := kindNone
+	for i, f := range o.factors {
+		var x float64
+		switch {
+		case f.path != "":
+			n, err := root.lookup(f.path)
+			if err != nil {
+				return 0, err
+			}
+			if x, err = n.get(r); err != nil {
+				return 0, fmt.Errorf("%s: %w", f.path, err)
+			}
+			if n.kind == kindMS {
+				x /= 1000
+			}
+			own = n.kind
+		case f.word == "true":
+			x = 1
+		case f.word == "false":
+			x = 0
+		case f.word != "":
+			x = float64(slices.Index(outcomes, f.word))
+		default:
+			x = f.num
+			if f.unit != kindNone {
+				own = f.unit
+			}
+		}
+		switch {
+		case i == 0:
+			v = x
+		case o.ops[i-1] == '*':
+			v *= x
+		default:
+			v /= x
+		}
+	}
+	if own == kindNone && unit == kindMS {
+		v /= 1000 // a plain number next to a _ms path is milliseconds
+	}
+	return v, nil
+}
+
+// nativeValue turns an internal value back into the report's unit: ms for
+// _ms paths, a fraction for ratios, seconds for _s paths.
+func nativeValue(v float64, unit valueKind) float64 {
+	if unit == kindMS {
+		return v * 1000
+	}
+	return v
+}
+
+func formatValue(v float64, unit valueKind) string {
+	switch unit {
+	case kindRatio:
+		return strconv.FormatFloat(v*100, 'f', 2, 64) + "%"
+	case kindMS:
+		return strconv.FormatFloat(v*1000, 'f', 1, 64) + "ms"
+	case kindSeconds:
+		return strconv.FormatFloat(v, 'f', 3, 64) + "s"
+	case kindBool:
+		return strconv.FormatBool(v != 0)
+	case kindOutcome:
+		if i := int(v); i >= 0 && i < len(outcomes) {
+			return outcomes[i]
+		}
+		return "?"
+	case kindCount:
+		if v == math.Trunc(v) {
+			return strconv.FormatFloat(v, 'f', 0, 64)
+		}
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+func compare(l float64, op string, r float64) bool {
+	const eps = 1e-9
+	switch op {
+	case "<":
+		return l < r
+	case "<=":
+		return l <= r+eps
+	case ">":
+		return l > r
+	case ">=":
+		return l >= r-eps
+	case "==":
+		return math.Abs(l-r) <= eps
+	default:
+		return math.Abs(l-r) > eps
+	}
+}
+
+// EvaluateThresholds evaluates every threshold against r, in order, and
+// reports whether all passed.
+func EvaluateThresholds(ts []Threshold, r *Report) ([]ThresholdResult, bool) {
+	out := make([]ThresholdResult, 0, len(ts))
+	ok := true
+	for _, t := range ts {
+		res := t.Evaluate(r)
+		ok = ok && res.Pass
+		out = append(out, res)
+	}
+	return out, ok
+}
