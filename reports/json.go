@@ -1,0 +1,119 @@
+package reports
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+)
+
+// ErrSchema means a file is not a report this version of cbload can read: its
+// "schema" field is missing or names another version of the contract.
+var ErrSchema = errors.New("unsupported report schema")
+
+// ErrMalformed means a file is not valid JSON, or a field does not have the
+// type the contract gives it.
+var ErrMalformed = errors.New("malformed report")
+
+// JSONSchema is the JSON Schema (draft 2020-12) of the cbload/report/v1
+// contract, the same document as reports/schema/report.v1.schema.json.
+//
+//go:embed schema/report.v1.schema.json
+var JSONSchema []byte
+
+// WriteJSON writes r as indented JSON, the report.json that CI jobs parse.
+func WriteJSON(w io.Writer, r *Report) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+// ReadJSON decodes a report written by WriteJSON. Errors about the content
+// wrap ErrSchema (a missing or unknown "schema") or ErrMalformed (invalid
+// JSON, wrong field types) and fit on one line; errors reading rd are
+// returned as they are.
+//
+// Unknown fields are ignored: additive changes keep the schema version, so an
+// older cbload can read a newer v1 report.
+func ReadJSON(rd io.Reader) (*Report, error) {
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		Schema *string `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, malformed(data, err)
+	}
+	switch {
+	case head.Schema == nil:
+		return nil, fmt.Errorf("%w: no \"schema\" field; not a cbload report", ErrSchema)
+	case *head.Schema != Schema:
+		return nil, fmt.Errorf("%w %q: this cbload reads %q", ErrSchema, *head.Schema, Schema)
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, malformed(data, err)
+	}
+	return &r, nil
+}
+
+// malformed describes a decoding error on one line, with the position of a
+// syntax or type error as line:column.
+func malformed(data []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case len(bytes.TrimSpace(data)) == 0:
+		return fmt.Errorf("%w: the file is empty", ErrMalformed)
+	case errors.As(err, &syn):
+		line, col := position(data, syn.Offset)
+		return fmt.Errorf("%w: line %d, column %d: %v", ErrMalformed, line, col, syn)
+	case errors.As(err, &typ):
+		line, col := position(data, typ.Offset)
+		field := typ.Field
+		if field == "" {
+			field = "the document"
+		}
+		return fmt.Errorf("%w: line %d, column %d: %s must be %s, not a JSON %s", ErrMalformed, line, col, field, jsonKind(typ.Type), typ.Value)
+	}
+	return fmt.Errorf("%w: %v", ErrMalformed, err)
+}
+
+// jsonKind names what a Go type looks like in JSON.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return t.String()
+}
+
+// position converts the offset json reports (the bytes read when the error
+// was found) into the 1-based line and column of the last byte read.
+func position(data []byte, off int64) (line, col int) {
+	off = min(max(off-1, 0), int64(len(data)))
+	before := data[:off]
+	line = bytes.Count(before, []byte{'\n'}) + 1
+	col = int(off) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}

@@ -1,0 +1,72 @@
+package reports_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cbload/cbload/reports"
+)
+
+func TestJSONRoundTrip(t *testing.T) {
+	want := sample(t)
+	var b bytes.Buffer
+	if err := reports.WriteJSON(&b, want); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "{\n  \"schema\": \"cbload/report/v1\",") {
+		t.Errorf("WriteJSON output starts %q; want indented JSON with the schema first", b.String()[:40])
+	}
+	got, err := reports.ReadJSON(&b)
+	if err != nil {
+		t.Fatalf("ReadJSON(WriteJSON(sample)): %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("round trip changed the report (-want +got):\n%s", diff)
+	}
+}
+
+func TestReadJSONErrors(t *testing.T) {
+	tests := []struct {
+		name, in string
+		is       error
+		want     string
+	}{
+		{"empty", "", reports.ErrMalformed, "malformed report: the file is empty"},
+		{"not json", "hello", reports.ErrMalformed, "malformed report: line 1, column 1: invalid character 'h'"},
+		{"truncated", "{\n  \"schema\": \"cbload/report/v1\",\n  \"arms\": [", reports.ErrMalformed, "malformed report: line 3, column 11: unexpected end of JSON input"},
+		{"array", "[1, 2]", reports.ErrMalformed, "malformed report: line 1, column 1: the document must be an object, not a JSON array"},
+		{"no schema", `{"seed": 1}`, reports.ErrSchema, `unsupported report schema: no "schema" field; not a cbload report`},
+		{"other version", `{"schema": "cbload/report/v2"}`, reports.ErrSchema, `unsupported report schema "cbload/report/v2": this cbload reads "cbload/report/v1"`},
+		{"wrong type", "{\"schema\": \"cbload/report/v1\",\n\"seed\": \"42\"}", reports.ErrMalformed, "malformed report: line 2, column 12: seed must be an integer, not a JSON string"},
+		{"bad duration", `{"schema": "cbload/report/v1", "config": {"call_timeout": "fast"}}`, reports.ErrMalformed, `malformed report: duration "fast": want a Go duration`},
+		{"trailing data", `{"schema": "cbload/report/v1"} {}`, reports.ErrMalformed, "malformed report: line 1, column 32: invalid character '{' after top-level value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := reports.ReadJSON(strings.NewReader(tt.in))
+			if !errors.Is(err, tt.is) {
+				t.Fatalf("ReadJSON(%q) = %v; want an error wrapping %v", tt.in, err, tt.is)
+			}
+			if !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("ReadJSON(%q) = %q; want it to start %q", tt.in, err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("ReadJSON(%q) error spans lines: %q", tt.in, err)
+			}
+		})
+	}
+}
+
+func TestReadJSONIgnoresUnknownFields(t *testing.T) {
+	r, err := reports.ReadJSON(strings.NewReader(`{"schema": "cbload/report/v1", "seed": 7, "added_later": {"x": 1}}`))
+	if err != nil {
+		t.Fatalf("ReadJSON with an unknown field: %v", err)
+	}
+	if r.Seed != 7 {
+		t.Errorf("Seed = %d; want 7", r.Seed)
+	}
+}
