@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build test run bench bench-go stability lint fuzz clean
+.PHONY: build test run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down
 
 build: ## build bin/cbload
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cbload ./cmd/cbload
@@ -31,3 +31,26 @@ lint: ## gofmt check and vet
 
 clean:
 	rm -rf $(BIN) cbload-out
+
+# Jaeger v2 built from source (tools/jaeger is its own module declaring it as
+# a tool; the Go build cache makes rebuilds fast). It runs all-in-one with
+# in-memory storage: OTLP on 127.0.0.1:4317 (gRPC) and :4318 (HTTP), query
+# API on http://127.0.0.1:16686.
+JAEGER_PID ?= $(BIN)/jaeger.pid
+JAEGER_LOG ?= $(BIN)/jaeger.log
+
+jaeger: ## build bin/jaeger (Jaeger v1.76.0 from tools/jaeger)
+	cd tools/jaeger && $(GO) build -o ../../$(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+
+jaeger-up: ## start bin/jaeger on loopback in the background
+	@test -x $(BIN)/jaeger || $(MAKE) jaeger
+	@if [ -f $(JAEGER_PID) ] && kill -0 $$(cat $(JAEGER_PID)) 2>/dev/null; then echo "jaeger already running (pid $$(cat $(JAEGER_PID)))"; exit 0; fi; \
+	JAEGER_LISTEN_HOST=127.0.0.1 nohup $(BIN)/jaeger \
+		--set=extensions.jaeger_query.http.endpoint=127.0.0.1:16686 \
+		--set=extensions.jaeger_query.grpc.endpoint=127.0.0.1:16685 \
+		>$(JAEGER_LOG) 2>&1 & echo $$! >$(JAEGER_PID); \
+	for i in $$(seq 50); do curl -sf http://127.0.0.1:13133/status >/dev/null 2>&1 && break; sleep 0.1; done; \
+	echo "jaeger up (pid $$(cat $(JAEGER_PID))): OTLP http://127.0.0.1:4318, API http://127.0.0.1:16686, log $(JAEGER_LOG)"
+
+jaeger-down: ## stop the bin/jaeger started by jaeger-up
+	@if [ -f $(JAEGER_PID) ]; then kill $$(cat $(JAEGER_PID)) 2>/dev/null || true; rm -f $(JAEGER_PID); echo "jaeger stopped"; else echo "jaeger not running"; fi
