@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const sampleReport = "../../reports/testdata/report.json"
+
+// copySample puts the sample report.json into a fresh folder.
+func copySample(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(sampleReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "report.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestRunReportDefaultsToInputFolder(t *testing.T) {
+	in := copySample(t)
+	before, _ := os.ReadFile(in)
+	var stdout, stderr bytes.Buffer
+	err := runReport(context.Background(), &reportOptions{input: in, formats: "html,md,json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("runReport: %v", err)
+	}
+	dir := filepath.Dir(in)
+	want := "report: " + filepath.Join(dir, "report.html") + "\n" +
+		"report: " + filepath.Join(dir, "report.md") + "\n" +
+		"report: " + in + " (the input, left as it is)\n"
+	if diff := cmp.Diff(want, stdout.String()); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	after, _ := os.ReadFile(in)
+	if !bytes.Equal(before, after) {
+		t.Error("runReport rewrote its input report.json")
+	}
+	for _, name := range []string{"report.html", "report.md"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s not written: %v", name, err)
+		}
+	}
+}
+
+func TestRunReportOutAndFormat(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "new", "folder")
+	var stdout bytes.Buffer
+	err := runReport(context.Background(), &reportOptions{input: sampleReport, out: out, formats: "md,json"}, &stdout, &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("runReport: %v", err)
+	}
+	want := "report: " + filepath.Join(out, "report.md") + "\nreport: " + filepath.Join(out, "report.json") + "\n"
+	if diff := cmp.Diff(want, stdout.String()); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	entries, _ := os.ReadDir(out)
+	if len(entries) != 2 {
+		t.Errorf("--out holds %d files; want report.md and report.json", len(entries))
+	}
+}
+
+// TestReportExitCodes drives the whole CLI: bad input exits 2 with a
+// one-line message.
+func TestReportExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"ok", []string{"report", sampleReport, "--out", filepath.Join(dir, "ok"), "--format", "md"}, exitOK, ""},
+		{"unknown schema", []string{"report", write("v9.json", `{"schema": "cbload/report/v9"}`)}, exitUsage, `unsupported report schema "cbload/report/v9"`},
+		{"no schema", []string{"report", write("other.json", `{"name": "x"}`)}, exitUsage, "not a cbload report"},
+		{"malformed", []string{"report", write("bad.json", "{\"schema\": \"cbload/report/v1\",\n  \"arms\": [")}, exitUsage, "malformed report: line 2"},
+		{"missing file", []string{"report", filepath.Join(dir, "nope.json")}, exitUsage, "no such file"},
+		{"no argument", []string{"report"}, exitUsage, "want one argument"},
+		{"bad format", []string{"report", sampleReport, "--format", "pdf"}, exitUsage, `unknown report format "pdf"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tt.args, &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("cbload %s exited %d; want %d (stderr %q)", strings.Join(tt.args, " "), code, tt.code, stderr.String())
+			}
+			if tt.want == "" {
+				return
+			}
+			msg := stderr.String()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("stderr = %q; want it to contain %q", msg, tt.want)
+			}
+			if first, _, _ := strings.Cut(msg, "\n"); !strings.HasPrefix(first, "cbload: ") {
+				t.Errorf("stderr first line = %q; want a one-line cbload: message", first)
+			}
+		})
+	}
+}

@@ -1,0 +1,206 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// This file holds the formatting shared by the Markdown and HTML renderers,
+// so both say the same thing in the same words.
+
+// headline is the first line of a rendered report: the verdict's outcome in
+// a few words, and whether the run was cut short.
+func headline(r *Report) string {
+	label := outcomeLabel(r.Verdict.Outcome)
+	if r.Partial {
+		return "Partial run · " + strings.ToLower(label[:1]) + label[1:]
+	}
+	return label
+}
+
+func outcomeLabel(outcome string) string {
+	switch outcome {
+	case OutcomePrevented:
+		return "Cascade prevented"
+	case OutcomeNotPrevented:
+		return "Cascade not prevented"
+	case OutcomeNothingToPrevent:
+		return "Nothing to prevent"
+	case OutcomeWorse:
+		return "The breaker made things worse"
+	default:
+		return "Inconclusive"
+	}
+}
+
+// outcomeEmoji marks the outcome in Markdown, where there is no colour.
+func outcomeEmoji(r *Report) string {
+	if r.Partial {
+		return "⚠️"
+	}
+	switch r.Verdict.Outcome {
+	case OutcomePrevented:
+		return "✅"
+	case OutcomeNotPrevented, OutcomeWorse:
+		return "❌"
+	case OutcomeNothingToPrevent:
+		return "➖"
+	default:
+		return "❔"
+	}
+}
+
+// partialNote explains a partial report in one sentence, or returns "".
+func partialNote(r *Report) string {
+	if !r.Partial {
+		return ""
+	}
+	why := r.PartialReason
+	if why == "" {
+		why = "no reason recorded"
+	}
+	return fmt.Sprintf("This run did not finish (%s): the report holds what was measured until it stopped.", why)
+}
+
+// faultText lists the faults of the fault phase.
+func faultText(r *Report) string {
+	fp := r.FaultPhase()
+	if fp == nil {
+		return "none"
+	}
+	return strings.Join(fp.Faults, ", ")
+}
+
+// phasesText is the schedule in one line: "baseline 0–3 s · fault 3–11 s …".
+func phasesText(r *Report) string {
+	var parts []string
+	for _, p := range r.Phases {
+		parts = append(parts, fmt.Sprintf("%s %s–%s s", p.Name, num(p.StartS), num(p.EndS)))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// pct formats a ratio in [0,1] as a percentage with one decimal, never
+// rounding a ratio below 1 up to 100%.
+func pct(v float64) string {
+	s := strconv.FormatFloat(v*100, 'f', 1, 64) + "%"
+	if v < 1 && s == "100.0%" {
+		s = "99.9%"
+	}
+	return s
+}
+
+// ratio formats ok/n as a percentage, or "—" when n is zero.
+func ratio(ok, n int64) string {
+	if n == 0 {
+		return "—"
+	}
+	return pct(float64(ok) / float64(n))
+}
+
+// ms formats milliseconds with precision that suits their size.
+func ms(v float64) string {
+	switch {
+	case v == 0:
+		return "0 ms"
+	case v < 10:
+		return strconv.FormatFloat(v, 'f', 2, 64) + " ms"
+	case v < 1000:
+		return strconv.FormatFloat(v, 'f', 1, 64) + " ms"
+	default:
+		return strconv.FormatFloat(v/1000, 'f', 2, 64) + " s"
+	}
+}
+
+// secs formats an optional duration in seconds; nil means it never happened.
+func secs(v *float64) string {
+	if v == nil {
+		return "never"
+	}
+	return strconv.FormatFloat(*v, 'f', 2, 64) + " s"
+}
+
+// num formats a number without trailing zeros.
+func num(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// count formats an integer with thin thousands separators for reading.
+func count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// outcomeText lists the non-zero outcome counts: "ok 482 · timeout 45".
+func outcomeText(o Outcomes) string {
+	var parts []string
+	for _, oc := range outcomeColumns {
+		if n := oc.get(o); n > 0 {
+			parts = append(parts, oc.key+" "+count(n))
+		}
+	}
+	if len(parts) == 0 {
+		return "—"
+	}
+	return strings.Join(parts, " · ")
+}
+
+// outcomeColumns is the order outcomes are shown in, from good to bad.
+var outcomeColumns = []struct {
+	key, label, color string
+	get               func(Outcomes) int64
+}{
+	{"ok", "ok", "#16a34a", func(o Outcomes) int64 { return o.OK }},
+	{"upstream_error", "upstream 5xx", "#dc2626", func(o Outcomes) int64 { return o.UpstreamError }},
+	{"timeout", "timeout", "#9333ea", func(o Outcomes) int64 { return o.Timeout }},
+	{"rejected", "rejected (breaker)", "#eab308", func(o Outcomes) int64 { return o.Rejected }},
+	{"saturated", "saturated (queue)", "#7f1d1d", func(o Outcomes) int64 { return o.Saturated }},
+	{"client_error", "client error", "#64748b", func(o Outcomes) int64 { return o.ClientError }},
+}
+
+// keyFigure is one row of the A/B comparison: a label and a formatter.
+type keyFigure struct {
+	label string
+	hint  string
+	value func(a *Arm) string
+}
+
+// keyFigures are the numbers compared between arms, in the order shown.
+var keyFigures = []keyFigure{
+	{"/local success during the fault", "collateral health: the cascade evidence",
+		func(a *Arm) string { return pct(a.Figures.CollateralSuccessDuringFault) }},
+	{"/local p99 during the fault", "latency of the endpoint that never calls the upstream",
+		func(a *Arm) string { return ms(a.Figures.CollateralP99DuringFaultMS) }},
+	{"/api success during the fault", "the endpoint that calls the sick upstream",
+		func(a *Arm) string { return pct(a.Figures.APISuccessDuringFault) }},
+	{"Requests reaching the upstream during the fault", "load the breaker shed from the sick dependency",
+		func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) }},
+	{"Gateway in-flight peak", "requests held at once, queued or running",
+		func(a *Arm) string { return count(a.Figures.InflightPeak) }},
+	{"Time to open", "from the start of the fault to the first open",
+		func(a *Arm) string {
+			if !a.Breaker {
+				return "no breaker"
+			}
+			return secs(a.Figures.TimeToOpenS)
+		}},
+	{"Time to recover", "from the end of the fault until /api is ≥ 99% again",
+		func(a *Arm) string { return secs(a.Figures.TimeToRecoverS) }},
+}

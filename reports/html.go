@@ -1,0 +1,357 @@
+package reports
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tsenart/vegeta/v12/lib/plot"
+)
+
+// The charts use uPlot as shipped inside vegeta's lib/plot package (already
+// a dependency for the load runner): a maintained, small (50 KB) canvas
+// charting library that can be inlined whole, so the page needs no network.
+
+//go:embed templates/report.html.tmpl
+var htmlTemplateText string
+
+var htmlTemplate = template.Must(template.New("report.html").Funcs(template.FuncMap{
+	"pct":      pct,
+	"ms":       ms,
+	"count":    count,
+	"num":      num,
+	"secs":     secs,
+	"ratio":    ratio,
+	"outcomes": outcomeText,
+	"time": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"f2": func(v float64) string { return fmt.Sprintf("%.2f", v) },
+}).Parse(htmlTemplateText))
+
+// uplotAssets reads uPlot's script and stylesheet from vegeta's embedded
+// assets once per process.
+var uplotAssets = sync.OnceValues(func() ([2]string, error) {
+	var out [2]string
+	for i, name := range []string{"uPlot.min.js", "uPlot.min.css"} {
+		f, err := plot.Assets.Open(name)
+		if err != nil {
+			return out, fmt.Errorf("open chart asset %s: %w", name, err)
+		}
+		b, err := io.ReadAll(f)
+		f.Close()
+		if err != nil {
+			return out, fmt.Errorf("read chart asset %s: %w", name, err)
+		}
+		out[i] = string(b)
+	}
+	if strings.Contains(strings.ToLower(out[0]), "</script") {
+		return out, fmt.Errorf("chart asset uPlot.min.js cannot be inlined: it contains </script")
+	}
+	return out, nil
+})
+
+// WriteHTML writes r as one self-contained HTML page: the verdict, the key
+// figures of both arms side by side, six time-series charts on a shared time
+// axis with the fault shaded and the breaker state drawn under each, and the
+// tables behind them. The page loads nothing from the network (its content
+// security policy forbids it), so it can be mailed or attached to a ticket.
+func WriteHTML(w io.Writer, r *Report) error {
+	assets, err := uplotAssets()
+	if err != nil {
+		return err
+	}
+	v := newHTMLView(r)
+	v.UPlotJS = template.JS(assets[0])
+	v.UPlotCSS = template.CSS(assets[1])
+	var b bytes.Buffer
+	if err := htmlTemplate.Execute(&b, v); err != nil {
+		return fmt.Errorf("render html: %w", err)
+	}
+	_, err = w.Write(b.Bytes())
+	return err
+}
+
+// htmlView is what the template shows; everything in it is taken from the
+// report or formatted from it.
+type htmlView struct {
+	R           *Report
+	Headline    string
+	Tone        string // good, bad, neutral or warn: the headline's colour
+	PartialNote string
+	Fault       string
+	PhasesText  string
+	Arms        []armView
+	Figures     []figureView
+	Phases      []phaseView
+	Config      [][2]string
+	LittleText  string
+	Data        chartData
+	UPlotJS     template.JS
+	UPlotCSS    template.CSS
+}
+
+type armView struct {
+	Name  string
+	Color string
+	Arm   *Arm
+}
+
+type figureView struct {
+	Label, Hint string
+	Values      []string
+}
+
+type phaseView struct {
+	Phase Phase
+	Rows  []phaseRow
+}
+
+type phaseRow struct {
+	Arm     armView
+	Summary *PhaseSummary
+}
+
+// chartData is embedded in the page as JSON for the chart script.
+type chartData struct {
+	XMax     float64        `json:"x_max"`
+	Phases   []chartPhase   `json:"phases"`
+	Workers  int            `json:"workers"`
+	Little   float64        `json:"little"`
+	Arms     []chartArm     `json:"arms"`
+	Outcomes []chartOutcome `json:"outcomes"`
+}
+
+type chartPhase struct {
+	Name   string  `json:"name"`
+	Start  float64 `json:"start"`
+	End    float64 `json:"end"`
+	Faults string  `json:"faults"`
+}
+
+type chartOutcome struct {
+	Key   string `json:"key"`
+	Label string `json:"label"`
+	Color string `json:"color"`
+}
+
+// chartArm is one arm's per-second series. X is the middle of each
+// one-second bucket; a nil latency or ratio means no request in that second.
+type chartArm struct {
+	Name       string             `json:"name"`
+	Color      string             `json:"color"`
+	Breaker    bool               `json:"breaker"`
+	X          []float64          `json:"x"`
+	Phase      []string           `json:"phase"`
+	State      []string           `json:"state"`
+	Segments   []segment          `json:"segments"`
+	APIOffered []int64            `json:"api_offered"`
+	APIOK      []int64            `json:"api_ok"`
+	APIP50     []*float64         `json:"api_p50"`
+	APIP99     []*float64         `json:"api_p99"`
+	LocalOK    []*float64         `json:"local_ok_pct"`
+	LocalP99   []*float64         `json:"local_p99"`
+	Inflight   []int64            `json:"inflight"`
+	Upstream   []int64            `json:"upstream"`
+	Outcomes   map[string][]int64 `json:"outcomes"`
+}
+
+// segment is a stretch of time in one breaker state.
+type segment struct {
+	From  float64 `json:"from"`
+	To    float64 `json:"to"`
+	State string  `json:"state"`
+}
+
+type color struct{ hex, name string }
+
+// armColor gives each arm the colour it has everywhere in a report: blue
+// with the breaker, orange without (a pair that colour-blind readers can
+// tell apart), then other hues for a user's own targets.
+func armColor(r *Report, i int) color {
+	switch r.Arms[i].Name {
+	case ArmBreaker:
+		return color{"#2563eb", "blue"}
+	case ArmNoBreaker:
+		return color{"#ea580c", "orange"}
+	}
+	others := []color{{"#0d9488", "teal"}, {"#9333ea", "purple"}, {"#be185d", "pink"}, {"#4d7c0f", "olive"}}
+	return others[i%len(others)]
+}
+
+func tone(r *Report) string {
+	if r.Partial {
+		return "warn"
+	}
+	switch r.Verdict.Outcome {
+	case OutcomePrevented:
+		return "good"
+	case OutcomeNotPrevented, OutcomeWorse:
+		return "bad"
+	}
+	return "neutral"
+}
+
+func newHTMLView(r *Report) *htmlView {
+	v := &htmlView{
+		R:           r,
+		Headline:    headline(r),
+		Tone:        tone(r),
+		PartialNote: partialNote(r),
+		Fault:       faultText(r),
+		PhasesText:  phasesText(r),
+	}
+	for i := range r.Arms {
+		v.Arms = append(v.Arms, armView{Name: r.Arms[i].Name, Color: armColor(r, i).hex, Arm: &r.Arms[i]})
+	}
+	for _, kf := range keyFigures {
+		f := figureView{Label: kf.label, Hint: kf.hint}
+		for i := range r.Arms {
+			f.Values = append(f.Values, kf.value(&r.Arms[i]))
+		}
+		v.Figures = append(v.Figures, f)
+	}
+	for _, p := range r.Phases {
+		pv := phaseView{Phase: p}
+		for _, a := range v.Arms {
+			row := phaseRow{Arm: a}
+			if s, ok := a.Arm.Summary[p.Name]; ok {
+				row.Summary = &s
+			}
+			pv.Rows = append(pv.Rows, row)
+		}
+		v.Phases = append(v.Phases, pv)
+	}
+	c := r.Config
+	apiRate := c.Rate * (1 - c.CollateralShare)
+	little := apiRate * time.Duration(c.CallTimeout).Seconds()
+	v.LittleText = fmt.Sprintf("λ × call timeout = %s /api req/s × %s = %s", num(math.Round(apiRate*10)/10), c.CallTimeout, num(math.Round(little*10)/10))
+	v.Config = configRows(r)
+	v.Data = newChartData(r, little)
+	return v
+}
+
+func configRows(r *Report) [][2]string {
+	c := r.Config
+	b := c.Breaker
+	rows := [][2]string{
+		{"Fault", faultText(r)},
+		{"Phases", phasesText(r)},
+		{"Offered load", num(c.Rate) + " req/s, constant (open model)"},
+		{"Share sent to /local", pct(c.CollateralShare)},
+		{"Client timeout", c.ClientTimeout.String()},
+		{"Gateway workers", fmt.Sprint(c.GatewayWorkers)},
+		{"Queue timeout", c.QueueTimeout.String()},
+		{"Call timeout", c.CallTimeout.String()},
+		{"/local work", c.LocalWork.String()},
+		{"Breaker open timeout", b.Timeout.String()},
+		{"Half-open probes", fmt.Sprint(b.MaxRequests)},
+		{"Window", fmt.Sprintf("%s in %s buckets", b.Interval, b.BucketPeriod)},
+		{"Trip policy", tripPolicy(b)},
+		{"Upstream service time", fmt.Sprintf("%s ± %s", c.Upstream.ServiceTime, c.Upstream.Jitter)},
+		{"Arms", strings.Join(c.Arms, ", ")},
+	}
+	for _, t := range c.Targets {
+		rows = append(rows, [2]string{"Target " + t.Name, t.URL})
+	}
+	return rows
+}
+
+func tripPolicy(b Breaker) string {
+	var parts []string
+	if b.ConsecutiveFailures > 0 {
+		parts = append(parts, fmt.Sprintf("%d consecutive failures", b.ConsecutiveFailures))
+	}
+	if b.FailureRatio > 0 {
+		parts = append(parts, fmt.Sprintf("failure ratio ≥ %s over ≥ %d calls", pct(b.FailureRatio), b.MinRequests))
+	}
+	if len(parts) == 0 {
+		return "never trips"
+	}
+	return strings.Join(parts, ", or ")
+}
+
+func newChartData(r *Report, little float64) chartData {
+	d := chartData{Workers: r.Config.GatewayWorkers, Little: little}
+	for _, p := range r.Phases {
+		d.Phases = append(d.Phases, chartPhase{Name: p.Name, Start: p.StartS, End: p.EndS, Faults: strings.Join(p.Faults, ", ")})
+		d.XMax = math.Max(d.XMax, p.EndS)
+	}
+	for _, oc := range outcomeColumns {
+		d.Outcomes = append(d.Outcomes, chartOutcome{Key: oc.key, Label: oc.label, Color: oc.color})
+	}
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		ca := chartArm{Name: a.Name, Color: armColor(r, i).hex, Breaker: a.Breaker, Outcomes: map[string][]int64{}}
+		for _, s := range a.Series {
+			ca.X = append(ca.X, float64(s.T)+0.5)
+			ca.Phase = append(ca.Phase, s.Phase)
+			ca.State = append(ca.State, s.State)
+			ca.APIOffered = append(ca.APIOffered, s.API.Requests)
+			ca.APIOK = append(ca.APIOK, s.API.Outcomes.OK)
+			ca.APIP50 = append(ca.APIP50, latency(s.API, s.API.LatencyMS.P50))
+			ca.APIP99 = append(ca.APIP99, latency(s.API, s.API.LatencyMS.P99))
+			ca.LocalP99 = append(ca.LocalP99, latency(s.Collateral, s.Collateral.LatencyMS.P99))
+			var ok *float64
+			if s.Collateral.Requests > 0 {
+				v := 100 * float64(s.Collateral.Outcomes.OK) / float64(s.Collateral.Requests)
+				ok = &v
+			}
+			ca.LocalOK = append(ca.LocalOK, ok)
+			ca.Inflight = append(ca.Inflight, s.InflightPeak)
+			ca.Upstream = append(ca.Upstream, s.UpstreamRequests)
+			all := s.API.Outcomes.Add(s.Collateral.Outcomes)
+			for _, oc := range outcomeColumns {
+				ca.Outcomes[oc.key] = append(ca.Outcomes[oc.key], oc.get(all))
+			}
+			d.XMax = math.Max(d.XMax, float64(s.T+1))
+		}
+		ca.Segments = segments(a)
+		d.Arms = append(d.Arms, ca)
+	}
+	return d
+}
+
+func latency(b Bucket, v float64) *float64 {
+	if b.Requests == 0 {
+		return nil
+	}
+	return &v
+}
+
+// segments turns an arm's transitions into the stretches of time the breaker
+// spent in each state, up to the end of its series.
+func segments(a *Arm) []segment {
+	if len(a.Series) == 0 {
+		return nil
+	}
+	end := float64(a.Series[len(a.Series)-1].T + 1)
+	if !a.Breaker || len(a.Transitions) == 0 {
+		state := a.Series[0].State
+		if !a.Breaker && state == "" {
+			state = StateNone
+		}
+		return []segment{{0, end, state}}
+	}
+	var out []segment
+	from, state := 0.0, a.Transitions[0].From
+	for _, t := range a.Transitions {
+		if t.T > from {
+			out = append(out, segment{from, math.Min(t.T, end), state})
+		}
+		from, state = t.T, t.To
+	}
+	if from < end {
+		out = append(out, segment{from, end, state})
+	}
+	return out
+}

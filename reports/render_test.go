@@ -1,0 +1,174 @@
+package reports_test
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// golden compares got with testdata/name, or rewrites it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("updated %s", path)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s; run go test ./reports -update and review the diff", path)
+	}
+}
+
+func render(t *testing.T, write func(io.Writer, *reports.Report) error, r *reports.Report) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := write(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestMarkdownGolden(t *testing.T) {
+	golden(t, "report.golden.md", []byte(render(t, reports.WriteMarkdown, sample(t))))
+}
+
+func TestHTMLGolden(t *testing.T) {
+	golden(t, "report.golden.html", []byte(render(t, reports.WriteHTML, sample(t))))
+}
+
+func TestMarkdownPartialGolden(t *testing.T) {
+	golden(t, "partial.golden.md", []byte(render(t, reports.WriteMarkdown, variants(t)["partial"])))
+}
+
+// TestFirstLine checks that every outcome is stated in the first line of the
+// Markdown and in the headline of the HTML, the first text on the page.
+func TestFirstLine(t *testing.T) {
+	want := map[string]string{
+		"prevented":     "Cascade prevented",
+		"nothing":       "Nothing to prevent",
+		"worse":         "The breaker made things worse",
+		"partial":       "Partial run · cascade prevented",
+		"not-prevented": "Cascade not prevented",
+	}
+	headline := regexp.MustCompile(`<div class="badge" id="headline">([^<]*)</div>`)
+	for name, r := range variants(t) {
+		t.Run(name, func(t *testing.T) {
+			md := render(t, reports.WriteMarkdown, r)
+			first, _, _ := strings.Cut(md, "\n")
+			if !strings.Contains(first, want[name]) {
+				t.Errorf("Markdown first line = %q; want it to contain %q", first, want[name])
+			}
+			html := render(t, reports.WriteHTML, r)
+			body := html[strings.Index(html, "<body>"):]
+			m := headline.FindStringSubmatch(body)
+			if m == nil || strings.Index(body, m[0]) > strings.Index(body, "<h1") {
+				t.Fatalf("HTML has no headline before the summary")
+			}
+			if got := m[1]; got != want[name] {
+				t.Errorf("HTML headline = %q; want %q", got, want[name])
+			}
+			if !strings.Contains(html, "<title>cbload · "+want[name]) {
+				t.Errorf("HTML title does not state %q", want[name])
+			}
+		})
+	}
+}
+
+func TestMarkdownSize(t *testing.T) {
+	// A default run is 30 s per arm; a 10-minute one with a flapping
+	// breaker must still fit a GitHub step summary.
+	for _, seconds := range []int{30, 600} {
+		r := stretch(sample(t), seconds)
+		md := render(t, reports.WriteMarkdown, r)
+		if len(md) >= 64<<10 {
+			t.Errorf("Markdown for a %d s run is %d bytes; want < 64 KiB", seconds, len(md))
+		}
+	}
+}
+
+// stretch repeats each arm's series and transitions to n seconds.
+func stretch(r *reports.Report, n int) *reports.Report {
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		src, trs := a.Series, a.Transitions
+		a.Series = nil
+		for t := 0; t < n; t++ {
+			s := src[t%len(src)]
+			s.T = t
+			a.Series = append(a.Series, s)
+		}
+		for k := 1; len(trs) > 0 && len(a.Transitions) < n; k++ {
+			for _, tr := range trs {
+				tr.T += float64(k * len(src))
+				a.Transitions = append(a.Transitions, tr)
+			}
+		}
+	}
+	return r
+}
+
+func TestRenderersEscape(t *testing.T) {
+	r := sample(t)
+	evil := `<script>alert(1)</script> | **x** [y](javascript:alert(1))`
+	r.Verdict.Summary = evil
+	r.Verdict.Reasons = []string{evil}
+	r.Command = evil
+	r.Arms[0].Notes = []string{evil}
+	r.Arms[0].Exemplars = []reports.Exemplar{{Phase: "fault", Kind: evil, TraceID: "abc", URL: "javascript:alert(1)"}}
+
+	html := render(t, reports.WriteHTML, r)
+	if strings.Contains(html, "<script>alert") {
+		t.Error("HTML contains an unescaped <script> from the report")
+	}
+	if strings.Contains(html, `href="javascript:`) {
+		t.Error("HTML links to a javascript: URL from the report")
+	}
+	md := render(t, reports.WriteMarkdown, r)
+	// Inside a fenced code block, text is shown as it is.
+	md = regexp.MustCompile("(?s)```sh\n.*?```").ReplaceAllString(md, "")
+	if strings.Contains(md, "<script>") || regexp.MustCompile(`(^|[^\\])\]\(javascript:`).MatchString(md) {
+		t.Errorf("Markdown passes through markup from the report:\n%s", md)
+	}
+}
+
+// TestHTMLSelfContained checks the page references nothing outside itself:
+// no src or stylesheet link, no url() in styles, and a content security
+// policy that blocks any request a future change might add.
+func TestHTMLSelfContained(t *testing.T) {
+	html := render(t, reports.WriteHTML, sample(t))
+	for _, bad := range []string{" src=", "<link rel=\"stylesheet\"", "url(", "@import", "http-equiv=\"refresh\""} {
+		if strings.Contains(html, bad) {
+			t.Errorf("HTML contains %q", bad)
+		}
+	}
+	if !strings.Contains(html, `content="default-src 'none';`) {
+		t.Error("HTML has no default-src 'none' content security policy")
+	}
+	if !strings.Contains(html, "uPlot") {
+		t.Error("HTML does not inline uPlot")
+	}
+}
+
+func TestRenderEmptyReport(t *testing.T) {
+	r := &reports.Report{Schema: reports.Schema, Partial: true, PartialReason: "could not start"}
+	for name, write := range map[string]func(io.Writer, *reports.Report) error{
+		"json": reports.WriteJSON, "md": reports.WriteMarkdown, "html": reports.WriteHTML,
+	} {
+		var b bytes.Buffer
+		if err := write(&b, r); err != nil {
+			t.Errorf("Write %s of an empty partial report: %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package reports
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Formats are the formats WriteAll knows, in the order it writes them by
+// default: report.json, report.md and report.html.
+var Formats = []string{"json", "md", "html"}
+
+// ErrFormat means a format name is not one of Formats.
+var ErrFormat = errors.New("unknown report format")
+
+var writers = map[string]struct {
+	file  string
+	write func(io.Writer, *Report) error
+}{
+	"json": {"report.json", WriteJSON},
+	"md":   {"report.md", WriteMarkdown},
+	"html": {"report.html", WriteHTML},
+}
+
+// ParseFormats parses a comma-separated list such as "html,md", dropping
+// duplicates. An empty list means every format.
+func ParseFormats(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return Formats, nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "markdown" {
+			f = "md"
+		}
+		if _, ok := writers[f]; !ok {
+			return nil, fmt.Errorf("%w %q: want %s", ErrFormat, f, strings.Join(Formats, ", "))
+		}
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// WriteAll renders r in each of formats (names from Formats; nil means all)
+// and writes report.json, report.md and report.html into dir, which must
+// exist. Each file is written to a temporary file in dir and renamed into
+// place, so a reader never sees half a report. It returns the paths written,
+// in the order of formats. Nothing is written if any format fails to render.
+func WriteAll(dir string, r *Report, formats []string) ([]string, error) {
+	if formats == nil {
+		formats = Formats
+	}
+	type out struct {
+		path string
+		data []byte
+	}
+	var outs []out
+	for _, f := range formats {
+		w, ok := writers[f]
+		if !ok {
+			return nil, fmt.Errorf("%w %q: want %s", ErrFormat, f, strings.Join(Formats, ", "))
+		}
+		var b bytes.Buffer
+		if err := w.write(&b, r); err != nil {
+			return nil, fmt.Errorf("render %s: %w", w.file, err)
+		}
+		outs = append(outs, out{filepath.Join(dir, w.file), b.Bytes()})
+	}
+	var paths []string
+	for _, o := range outs {
+		if err := writeFileAtomic(o.path, o.data); err != nil {
+			return paths, err
+		}
+		paths = append(paths, o.path)
+	}
+	return paths, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// folder and a rename.
+func writeFileAtomic(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package reports_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cbload/cbload/reports"
+)
+
+func TestParseFormats(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", []string{"json", "md", "html"}},
+		{"html", []string{"html"}},
+		{"html, md,json", []string{"html", "md", "json"}},
+		{"MD,markdown,md", []string{"md"}},
+	}
+	for _, tt := range tests {
+		got, err := reports.ParseFormats(tt.in)
+		if err != nil {
+			t.Errorf("ParseFormats(%q) error: %v", tt.in, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("ParseFormats(%q) (-want +got):\n%s", tt.in, diff)
+		}
+	}
+	for _, in := range []string{"pdf", "html,", "html,png"} {
+		if _, err := reports.ParseFormats(in); !errors.Is(err, reports.ErrFormat) {
+			t.Errorf("ParseFormats(%q) = %v; want ErrFormat", in, err)
+		}
+	}
+}
+
+func TestWriteAll(t *testing.T) {
+	dir := t.TempDir()
+	r := sample(t)
+	paths, err := reports.WriteAll(dir, r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "report.json"), filepath.Join(dir, "report.md"), filepath.Join(dir, "report.html")}
+	if diff := cmp.Diff(want, paths); diff != "" {
+		t.Errorf("WriteAll paths (-want +got):\n%s", diff)
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+		info, _ := e.Info()
+		if info.Mode().Perm() != 0o644 {
+			t.Errorf("%s mode = %v; want 0644", e.Name(), info.Mode().Perm())
+		}
+	}
+	if !slices.Equal(names, []string{"report.html", "report.json", "report.md"}) {
+		t.Errorf("folder holds %q; want the three reports and no temporary files", names)
+	}
+	f, err := os.Open(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := reports.ReadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, got); diff != "" {
+		t.Errorf("report.json does not read back as written (-want +got):\n%s", diff)
+	}
+
+	// Writing again replaces the files in place.
+	if _, err := reports.WriteAll(dir, r, []string{"md"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWriteAllUnknownFormatWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	_, err := reports.WriteAll(dir, sample(t), []string{"md", "pdf"})
+	if !errors.Is(err, reports.ErrFormat) {
+		t.Fatalf("WriteAll with pdf = %v; want ErrFormat", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("WriteAll wrote %d files before failing; want none", len(entries))
+	}
+}
+
+func TestWriteAllMissingDir(t *testing.T) {
+	_, err := reports.WriteAll(filepath.Join(t.TempDir(), "missing"), sample(t), []string{"md"})
+	if err == nil {
+		t.Fatal("WriteAll into a missing folder succeeded")
+	}
+}
