@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
@@ -29,7 +30,7 @@ type runOptions struct {
 	out      string
 	force    bool
 	progress string
-	args     []string // the command line, for the report's repro command
+	repro    string // the command line that reruns this experiment, without --seed
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -58,9 +59,14 @@ Exit codes: 0 done, 2 bad input, 3 could not run, 130 interrupted.`,
   cbload run --fault=hang --phases 3s,10s,5s
   cbload run --fault 'error:503,rate=0.3' --fault 'latency:300ms,rate=0.5'
   cbload run --fault=latency --arms breaker --rate 100 --out ./out --force`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("run takes no arguments, got %q; faults go in --fault", args)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.args = os.Args[1:]
+			opts.repro = reproCommand(cmd)
 			return runRun(cmd.Context(), opts, stdout, stderr)
 		},
 	}
@@ -172,7 +178,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		return runErr
 	}
 	rep.CbloadVersion = version
-	rep.Command = reproCommand(opts.args, cfg.Seed)
+	rep.Command = opts.repro + fmt.Sprintf(" --seed=%d", cfg.Seed)
 	paths, werr := writeReports(dir, rep)
 	if werr != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("write report: %w", werr))
@@ -227,26 +233,29 @@ func prepareOut(dir string, force bool) error {
 	return os.Remove(probe.Name())
 }
 
-// reproCommand returns a command line that reruns the experiment, with the
-// seed made explicit.
-func reproCommand(args []string, seed int64) string {
-	var parts []string
-	skip := false
-	for _, a := range args {
-		switch {
-		case skip:
-			skip = false
-			continue
-		case a == "--seed" || a == "--out":
-			skip = true
-			continue
-		case strings.HasPrefix(a, "--seed=") || strings.HasPrefix(a, "--out=") || a == "--force":
-			continue
+// reproCommand returns the command line that reruns cmd as the user gave
+// it, without the flags that only say where output goes; the caller appends
+// the seed actually used.
+func reproCommand(cmd *cobra.Command) string {
+	parts := []string{"cbload", cmd.Name()}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "seed", "out", "force", "progress":
+			return
 		}
-		parts = append(parts, shellQuote(a))
-	}
-	parts = append(parts, fmt.Sprintf("--seed=%d", seed))
-	return "cbload " + strings.Join(parts, " ")
+		value := f.Value.String()
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			if f.Value.Type() == "stringArray" {
+				for _, v := range sv.GetSlice() {
+					parts = append(parts, "--"+f.Name, shellQuote(v))
+				}
+				return
+			}
+			value = strings.Join(sv.GetSlice(), ",")
+		}
+		parts = append(parts, "--"+f.Name+"="+shellQuote(value))
+	})
+	return strings.Join(parts, " ")
 }
 
 func shellQuote(s string) string {

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// TestRunBadFlags feeds `cbload run` typical mistakes: each must exit 2 with
+// one line that names the flag — no panic, no usage dump, no stack trace.
+func TestRunBadFlags(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	out := t.TempDir()
+	tests := []struct {
+		args []string
+		want string // a part of the one-line message
+	}{
+		{[]string{}, "--fault: required"},
+		{[]string{"--fault", "latncy"}, "latncy"},
+		{[]string{"--fault", "latency:fast"}, "latency"},
+		{[]string{"--fault", "error:503,rate=2"}, "rate"},
+		{[]string{"--fault", "latency", "--rate", "-5"}, "rate: -5 must be positive"},
+		{[]string{"--fault", "latency", "--rate", "0"}, "rate: 0 must be positive"},
+		{[]string{"--fault", "latency", "--rate", "1e9"}, "rate: 1e+09 is more than"},
+		{[]string{"--fault", "latency", "--rate", "fast"}, `"--rate"`},
+		{[]string{"--fault", "latency", "--phases", "5s,15s"}, "--phases"},
+		{[]string{"--fault", "latency", "--phases", "5s,x,10s"}, `fault duration "x"`},
+		{[]string{"--fault", "latency", "--phases", "5s,0s,10s"}, "phases[1] (fault): duration 0s is too short"},
+		{[]string{"--fault", "latency", "--phases", "5s,1500ms,10s"}, "whole number of seconds"},
+		{[]string{"--fault", "latency", "--arms", "breakr"}, `arms: unknown arm "breakr"`},
+		{[]string{"--fault", "latency", "--arms", ""}, "arms"},
+		{[]string{"--fault", "latency", "--collateral-share", "1.5"}, "collateral-share"},
+		{[]string{"--fault", "latency", "--gateway-workers", "0"}, "gateway-workers"},
+		{[]string{"--fault", "latency", "--queue-timeout", "0s"}, "queue-timeout"},
+		{[]string{"--fault", "latency", "--call-timeout", "-1s"}, "call-timeout"},
+		{[]string{"--fault", "latency", "--call-timeout", "500"}, `"--call-timeout"`},
+		{[]string{"--fault", "latency", "--client-timeout", "1s"}, "client-timeout: 1s must exceed"},
+		{[]string{"--fault", "latency", "--breaker-timeout", "0s"}, "breaker-timeout"},
+		{[]string{"--fault", "latency", "--breaker-max-requests", "0"}, "breaker-max-requests"},
+		{[]string{"--fault", "latency", "--breaker-max-requests", "-1"}, `"--breaker-max-requests"`},
+		{[]string{"--fault", "latency", "--breaker-failure-ratio", "1.5"}, "breaker-failure-ratio"},
+		{[]string{"--fault", "latency", "--breaker-bucket-period", "1m"}, "breaker-bucket-period"},
+		{[]string{"--fault", "latency", "--service-time", "-1ms"}, "service-time"},
+		{[]string{"--fault", "latency", "--progress", "sometimes"}, "--progress"},
+		{[]string{"--fault", "latency", "--nope"}, "unknown flag: --nope"},
+		{[]string{"--fault", "latency", "extra"}, "run takes no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"run", "--out", filepath.Join(out, "never")}, tt.args...)
+			code := run(args, &stdout, &stderr)
+			msg := stderr.String()
+			if code != exitUsage {
+				t.Errorf("exit code = %d; want %d (stderr %q)", code, exitUsage, msg)
+			}
+			first, _, _ := strings.Cut(msg, "\n")
+			if !strings.Contains(first, tt.want) {
+				t.Errorf("first stderr line = %q; want it to contain %q", first, tt.want)
+			}
+			if strings.Contains(msg, "goroutine ") || strings.Contains(msg, "panic") {
+				t.Errorf("stderr has a stack trace: %q", msg)
+			}
+			if lines := strings.Count(strings.TrimSpace(msg), "\n"); lines > 1 {
+				t.Errorf("stderr has %d lines; want the error and at most a hint:\n%s", lines+1, msg)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(out, "never")); err == nil {
+		t.Errorf("a rejected command created its output folder")
+	}
+}
+
+func TestRunRefusesToOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--fault", "latency", "--out", dir}, &stdout, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "--force") {
+		t.Errorf("run into a folder with a report = %d, %q; want exit 2 naming --force", code, stderr.String())
+	}
+}
+
+// TestRunShort runs a real, short, one-arm experiment through the CLI and
+// checks what a user sees: the summary, the report path and a valid report
+// with the seed and a command that reproduces it.
+func TestRunShort(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--fault", "error:503", "--phases", "1s,2s,1s", "--rate", "50",
+		"--arms", "breaker", "--seed", "7", "--out", dir}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit code = %d; want 0\nstderr: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "seed 7") {
+		t.Errorf("stderr %q does not print the seed", stderr.String())
+	}
+	for _, want := range []string{"/local success", "verdict: Inconclusive", "report: " + filepath.Join(dir, "report.json")} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout does not contain %q:\n%s", want, stdout.String())
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r reports.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Schema != reports.Schema || r.Seed != 7 || r.Partial || len(r.Arms) != 1 {
+		t.Errorf("report schema=%q seed=%d partial=%v arms=%d; want %q, 7, false, 1", r.Schema, r.Seed, r.Partial, len(r.Arms), reports.Schema)
+	}
+	if !strings.Contains(r.Command, "--seed=7") || !strings.HasPrefix(r.Command, "cbload run ") || !strings.Contains(r.Command, " --fault error:503 ") || !strings.Contains(r.Command, " --arms=breaker ") {
+		t.Errorf("repro command %q; want the fault and --seed=7", r.Command)
+	}
+}
