@@ -46,12 +46,17 @@ func (f hang) act(rc *reqCtx) bool {
 		defer t.Stop()
 		timeout = t.C
 	}
+	start := time.Now()
+	endedBy := "hold"
 	select {
 	case <-timeout:
-		return false
 	case <-rc.release:
-		return false
+		endedBy = "cleared"
 	case <-rc.r.Context().Done(): // client gone or server closing
 		return true
 	}
+	if rc.onHangEnd != nil {
+		rc.onHangEnd(rc.r, time.Since(start), endedBy)
+	}
+	return false
 }

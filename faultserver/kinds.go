@@ -142,6 +142,8 @@ type reqCtx struct {
 	wrap func(http.ResponseWriter) http.ResponseWriter
 	// size is the synthetic body size wanted by slowbody; 0 means normal.
 	size int64
+	// onHangEnd is Config.OnHangEnd.
+	onHangEnd func(r *http.Request, held time.Duration, endedBy string)
 }
 
 // wait blocks for d, or until the client gives up or the server closes (the

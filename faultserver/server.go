@@ -57,6 +57,11 @@ type Config struct {
 	// r.Context carries what Middleware put there, such as a span. It must
 	// return quickly and must not keep applied.
 	OnApplied func(r *http.Request, applied []Spec)
+	// OnHangEnd, when set, is called on the request's goroutine when a hang
+	// stops holding a request that then goes on: endedBy is "hold" when its
+	// duration passed and "cleared" when the fault was removed. It is not
+	// called when the client gave up or the server closed.
+	OnHangEnd func(r *http.Request, held time.Duration, endedBy string)
 }
 
 // Server is a running fault-injecting upstream. Create one with New; the
@@ -412,7 +417,7 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(FaultHeader, strings.Join(names, ","))
 	}
 
-	rc := &reqCtx{w: w, r: r}
+	rc := &reqCtx{w: w, r: r, onHangEnd: s.cfg.OnHangEnd}
 	for _, st := range steps {
 		rc.release = st.release
 		if st.act.act(rc) {

@@ -35,6 +35,10 @@ type Config struct {
 	Breaker  BreakerConfig
 	Upstream UpstreamConfig
 
+	// Tracing configures OpenTelemetry traces across the load runner, the
+	// gateway and the upstream; off unless an OTLP endpoint is set.
+	Tracing TracingConfig
+
 	// Seed drives every random choice: the request mix and the upstream's
 	// fault rolls. Both arms use the same seed.
 	Seed int64
@@ -138,6 +142,7 @@ func DefaultConfig() Config {
 			ServiceTime: 2 * time.Millisecond,
 			Jitter:      time.Millisecond,
 		},
+		Tracing: TracingConfig{JaegerURL: DefaultJaegerURL},
 	}
 }
 
@@ -213,7 +218,7 @@ func (c *Config) Validate() error {
 	case c.Upstream.Jitter < 0:
 		return fmt.Errorf("jitter: %v must not be negative", c.Upstream.Jitter)
 	}
-	return nil
+	return c.Tracing.validate()
 }
 
 // TotalDuration is the length of one arm.

@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Outcome classes the gateway reports in the X-Cbload-Outcome header, so the
@@ -39,8 +42,10 @@ type gateway struct {
 	cfg      GatewayConfig
 	upstream string
 	client   *http.Client
+	idle     func()   // closes the upstream client's idle connections
 	breaker  *breaker // nil in the no-breaker arm
 	workers  chan struct{}
+	tel      *gatewayTracing // nil when tracing is off
 
 	inflight atomic.Int64
 	peak     atomic.Int64
@@ -54,6 +59,13 @@ type gateway struct {
 // newGateway starts a gateway on a free loopback port. The caller must call
 // close.
 func newGateway(cfg GatewayConfig, upstreamURL string, br *breaker) (*gateway, error) {
+	return newTracedGateway(cfg, upstreamURL, br, nil)
+}
+
+// newTracedGateway is newGateway with tracing through tel, when not nil: its
+// handler and upstream client are instrumented with otelhttp and its breaker
+// traces each decision. The caller must call close.
+func newTracedGateway(cfg GatewayConfig, upstreamURL string, br *breaker, tel *gatewayTracing) (*gateway, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("gateway listen: %w", err)
@@ -72,11 +84,21 @@ func newGateway(cfg GatewayConfig, upstreamURL string, br *breaker) (*gateway, e
 		}},
 		ln:     ln,
 		served: make(chan struct{}),
+		tel:    tel,
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api", g.withWorker(g.api))
 	mux.HandleFunc("GET /local", g.withWorker(g.local))
-	g.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	g.idle = g.client.Transport.(*http.Transport).CloseIdleConnections
+	var h http.Handler = mux
+	if tel != nil {
+		h = otelhttp.NewHandler(mux, "gateway", tel.opts...)
+		g.client.Transport = otelhttp.NewTransport(g.client.Transport, tel.opts...)
+		if br != nil {
+			br.traceWith(tel)
+		}
+	}
+	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		defer close(g.served)
 		_ = g.srv.Serve(ln) // returns http.ErrServerClosed after close
@@ -91,7 +113,7 @@ func (g *gateway) url() string { return "http://" + g.ln.Addr().String() }
 func (g *gateway) close() error {
 	err := g.srv.Close()
 	<-g.served
-	g.client.CloseIdleConnections()
+	g.idle()
 	return err
 }
 
@@ -112,15 +134,23 @@ func (g *gateway) withWorker(h http.HandlerFunc) http.HandlerFunc {
 		select {
 		case g.workers <- struct{}{}:
 		default:
+			var wait trace.Span
+			if g.tel != nil {
+				wait = g.tel.startWait(r.Context())
+			}
+			start := time.Now()
 			t := time.NewTimer(g.cfg.QueueTimeout)
 			select {
 			case g.workers <- struct{}{}:
 				t.Stop()
+				endWait(r.Context(), wait, time.Since(start), false)
 			case <-t.C:
+				endWait(r.Context(), wait, time.Since(start), true)
 				reply(w, http.StatusServiceUnavailable, outcomeSaturated, "no worker free within the queue timeout")
 				return
 			case <-r.Context().Done():
 				t.Stop()
+				endWait(r.Context(), wait, time.Since(start), false)
 				return
 			}
 		}
@@ -143,6 +173,10 @@ func (g *gateway) local(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *gateway) api(w http.ResponseWriter, r *http.Request) {
+	if g.tel != nil {
+		g.apiTraced(w, r)
+		return
+	}
 	var err error
 	if g.breaker == nil {
 		err = g.call(r.Context())
@@ -155,14 +189,45 @@ func (g *gateway) api(w http.ResponseWriter, r *http.Request) {
 		err = g.call(r.Context())
 		done(err)
 	}
+	answer(w, err)
+}
+
+// apiTraced is api with the breaker's decision traced and the outcome noted
+// on the server span.
+func (g *gateway) apiTraced(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	server := trace.SpanFromContext(ctx)
+	var err error
+	if g.breaker == nil {
+		err = g.call(ctx)
+	} else {
+		callCtx, d, aerr := g.breaker.decide(ctx, time.Now())
+		if aerr != nil {
+			server.SetAttributes(attrOutcome.String(outcomeRejected))
+			reply(w, http.StatusServiceUnavailable, outcomeRejected, "circuit breaker open")
+			return
+		}
+		err = g.call(callCtx)
+		d.finish(err)
+	}
+	server.SetAttributes(attrOutcome.String(answer(w, err)))
+}
+
+// answer replies to /api after an upstream call that returned err, and
+// returns the outcome class.
+func answer(w http.ResponseWriter, err error) string {
 	switch {
 	case err == nil:
 		reply(w, http.StatusOK, outcomeOK, "upstream ok")
+		return outcomeOK
 	case errors.Is(err, errClientGone):
+		return "client_gone"
 	case errors.Is(err, context.DeadlineExceeded):
 		reply(w, http.StatusGatewayTimeout, outcomeTimeout, "upstream call timed out")
+		return outcomeTimeout
 	default:
 		reply(w, http.StatusBadGateway, outcomeUpstreamError, err.Error())
+		return outcomeUpstreamError
 	}
 }
 

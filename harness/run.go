@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime"
 	"time"
 
@@ -46,9 +47,14 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		at += p.Duration
 	}
 
+	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(cfg.Arms)))
+	if err != nil {
+		return nil, &SetupError{fmt.Errorf("set up tracing: %w", err)}
+	}
+
 	var runErr error
 	for _, name := range cfg.Arms {
-		arm, err := runArm(ctx, &cfg, name)
+		arm, err := runArm(ctx, &cfg, name, tel)
 		if arm != nil {
 			r.Arms = append(r.Arms, *arm)
 		}
@@ -58,6 +64,10 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		}
 	}
 	r.FinishedAt = time.Now().UTC()
+	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
+	if tel != nil {
+		r.Tracing = tel.shutdown()
+	}
 	if runErr != nil {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
@@ -78,15 +88,29 @@ func partialReason(err error) string {
 
 // runArm runs one arm. It returns the arm's measurements even when it stops
 // early (with the error that stopped it), and nil only when nothing ran.
-func runArm(ctx context.Context, cfg *Config, name string) (*reports.Arm, error) {
+func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*reports.Arm, error) {
 	withBreaker := name == reports.ArmBreaker
-	up, err := faultserver.New(faultserver.Config{
+	upCfg := faultserver.Config{
 		Addr:        "127.0.0.1:0",
 		Seed:        cfg.Seed,
 		ServiceTime: cfg.Upstream.ServiceTime,
 		Jitter:      cfg.Upstream.Jitter,
 		Faults:      cfg.Phases[0].Faults,
-	})
+	}
+	// Traced tiers; all nil when tracing is off.
+	var (
+		ex   *exemplars
+		gtel *gatewayTracing
+		wrap func(http.RoundTripper) http.RoundTripper
+	)
+	if tel != nil {
+		tel.instrumentUpstream(&upCfg)
+		ex = newExemplars(time.Now(), cfg.Phases, tel.jaegerURL)
+		gtel = tel.forGateway(ex)
+		wrap = tel.loadTransport
+		tel.setPhase(name, cfg.Phases[0].Name)
+	}
+	up, err := faultserver.New(upCfg)
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("start upstream: %w", err)}
 	}
@@ -96,18 +120,21 @@ func runArm(ctx context.Context, cfg *Config, name string) (*reports.Arm, error)
 	if withBreaker {
 		br = newBreaker("upstream", cfg.Breaker, time.Now())
 	}
-	gw, err := newGateway(cfg.Gateway, up.URL(), br)
+	gw, err := newTracedGateway(cfg.Gateway, up.URL(), br, gtel)
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("start gateway: %w", err)}
 	}
 	defer gw.close()
 
-	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, nil)
+	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, wrap)
 	defer lr.close()
 
 	start := time.Now()
 	if br != nil {
 		br.start = start // nothing has called the breaker yet
+	}
+	if ex != nil {
+		ex.start = start
 	}
 	total := cfg.TotalDuration()
 	totalSecs := int(total / time.Second)
@@ -149,9 +176,11 @@ loop:
 				break loop
 			}
 			rec.add(res, isCollateral(res.URL))
+			ex.observe(res)
 		case now := <-phaseTimer.C:
 			if phase+1 < len(cfg.Phases) {
 				phase++
+				tel.setPhase(name, cfg.Phases[phase].Name)
 				up.SetFaults(cfg.Phases[phase].Faults)
 				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
 				phaseTimer.Reset(phaseEnd.Sub(now))
@@ -192,6 +221,7 @@ loop:
 		transitions = br.log(now)
 	}
 	arm := rec.arm(name, transitions)
+	arm.Exemplars = ex.list()
 	if stopErr != nil {
 		return &arm, stopErr
 	}

@@ -271,16 +271,27 @@ type ThresholdResult struct {
 	Message  string  `json:"message,omitempty"`
 }
 
-// Tracing says what was traced and exported.
+// Tracing says what was traced and exported. Enabled is false when no OTLP
+// endpoint was set; the other fields are then empty.
 type Tracing struct {
-	Enabled       bool    `json:"enabled"`
-	Endpoint      string  `json:"endpoint,omitempty"`
-	Protocol      string  `json:"protocol,omitempty"`
-	Sampler       string  `json:"sampler"`
-	SamplerArg    float64 `json:"sampler_arg"`
-	SpansExported int64   `json:"spans_exported"`
-	SpansDropped  int64   `json:"spans_dropped"`
-	JaegerURL     string  `json:"jaeger_url,omitempty"`
+	Enabled  bool   `json:"enabled"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Protocol string `json:"protocol,omitempty"`
+	// Sampler is named as OTEL_TRACES_SAMPLER spells it; SamplerArg is the
+	// fraction of requests sampled.
+	Sampler    string  `json:"sampler"`
+	SamplerArg float64 `json:"sampler_arg"`
+	// Description says in words what was sampled.
+	Description   string `json:"description,omitempty"`
+	SpansExported int64  `json:"spans_exported"`
+	// SpansDropped were sampled but never sent: the export queue was full,
+	// or the run ended before they could be flushed.
+	SpansDropped int64 `json:"spans_dropped"`
+	// SpansFailed were sent but not accepted by the collector; LastError is
+	// the last export error.
+	SpansFailed int64  `json:"spans_failed"`
+	LastError   string `json:"last_error,omitempty"`
+	JaegerURL   string `json:"jaeger_url,omitempty"`
 }
 
 // Duration is a time.Duration that travels as a Go duration string ("250ms").

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +31,9 @@ type runOptions struct {
 	out      string
 	force    bool
 	progress string
-	repro    string // the command line that reruns this experiment, without --seed
+	// traceSample is --trace-sample: "auto" or a ratio in [0,1].
+	traceSample string
+	repro       string // the command line that reruns this experiment, without --seed
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -54,6 +57,16 @@ that gives a clean open → half-open → closed cycle.
 
 Fault kinds (a bare kind takes the default argument shown):
 ` + faultKindsHelp() + `
+Tracing: with --otlp-endpoint (or the standard OTEL_EXPORTER_OTLP_ENDPOINT,
+OTEL_EXPORTER_OTLP_PROTOCOL=grpc|http/protobuf, ...) the load runner
+(cbload-loadgen), the gateway (cbload-gateway) and the upstream
+(cbload-upstream) export OpenTelemetry traces; one request is one trace across
+all three. --trace-sample sets the fraction of requests traced; the default,
+auto, traces every request of a run offering up to 20,000 (the default run
+offers 12,000) and proportionally fewer beyond, unless OTEL_TRACES_SAMPLER
+says otherwise. Breaker state changes are always traced. The report lists
+exemplar traces per arm and phase, linked to --jaeger-url.
+
 Exit codes: 0 done, 2 bad input, 3 could not run, 130 interrupted.`,
 		Example: `  cbload run --fault=latency
   cbload run --fault=hang --phases 3s,10s,5s
@@ -94,6 +107,10 @@ Exit codes: 0 done, 2 bad input, 3 could not run, 130 interrupted.`,
 	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/<time>-seed<seed>)")
 	f.BoolVar(&opts.force, "force", false, "overwrite an existing report in --out")
 	f.StringVar(&opts.progress, "progress", "auto", "live progress on stderr: auto (when a terminal), always, never")
+	f.StringVar(&d.Tracing.Endpoint, "otlp-endpoint", "", "export traces to this OTLP collector, e.g. http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT; none: no traces)")
+	f.StringVar(&d.Tracing.Protocol, "otlp-protocol", "", "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)")
+	f.StringVar(&opts.traceSample, "trace-sample", "auto", "fraction of requests traced, in [0,1], or auto")
+	f.StringVar(&d.Tracing.JaegerURL, "jaeger-url", d.Tracing.JaegerURL, "Jaeger UI base URL for the report's exemplar trace links")
 	return cmd
 }
 
@@ -150,6 +167,14 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	default:
 		return usagef("--progress %q: want auto, always or never", opts.progress)
 	}
+	if opts.traceSample != "auto" {
+		v, err := strconv.ParseFloat(opts.traceSample, 64)
+		if err != nil || !(v >= 0 && v <= 1) {
+			return usagef("--trace-sample %q: want a fraction in [0,1] like 0.1, or auto", opts.traceSample)
+		}
+		cfg.Tracing.SampleRatio = &v
+	}
+	cfg.Tracing.Version = version
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
@@ -157,6 +182,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		cfg.Seed = randomSeed()
 	}
 	fmt.Fprintf(stderr, "cbload: seed %d\n", cfg.Seed)
+	if !cfg.Tracing.Exporting() {
+		fmt.Fprintln(stderr, "cbload: tracing off: no OTLP endpoint (set --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT to export traces)")
+	}
 
 	dir := opts.out
 	if dir == "" {
@@ -178,6 +206,12 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		return runErr
 	}
 	rep.CbloadVersion = version
+	if t := rep.Tracing; t != nil && t.Enabled {
+		fmt.Fprintf(stderr, "cbload: traces: %d spans exported to %s, %d dropped, %d failed\n", t.SpansExported, t.Endpoint, t.SpansDropped, t.SpansFailed)
+		if t.LastError != "" {
+			fmt.Fprintf(stderr, "cbload: traces: last export error: %s\n", t.LastError)
+		}
+	}
 	rep.Command = opts.repro + fmt.Sprintf(" --seed=%d", cfg.Seed)
 	paths, werr := writeReports(dir, rep)
 	if werr != nil {

@@ -1,0 +1,141 @@
+package harness
+
+import (
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// Exemplar kinds, in the order the report lists them within a phase.
+const (
+	exSlowestAPI = iota
+	exSlowestLocal
+	exTrippedBreaker
+	exFirstRejection
+	exHalfOpenProbe
+	numExemplarKinds
+)
+
+var exemplarKindNames = [numExemplarKinds]string{
+	"slowest_api", "slowest_local", "tripped_breaker", "first_rejection", "half_open_probe",
+}
+
+// exemplars keeps, per phase and kind, the one trace most worth opening: the
+// slowest answered request to each endpoint, the request that tripped the
+// breaker, the first rejection and the first half-open probe. It holds a
+// fixed number of picks whatever the run's length. Only sampled traces are
+// offered, so every pick can be found in the tracing backend.
+//
+// It is safe for concurrent use: the run loop offers results and the
+// gateway's handlers offer breaker decisions.
+type exemplars struct {
+	start  time.Time
+	ends   []time.Duration // each phase's end offset
+	names  []string
+	mu     sync.Mutex
+	picks  [][numExemplarKinds]pick
+	linkTo string // Jaeger base URL; "" for no links
+}
+
+type pick struct {
+	id    trace.TraceID
+	at    time.Time
+	score time.Duration
+}
+
+func newExemplars(start time.Time, phases []Phase, jaegerURL string) *exemplars {
+	e := &exemplars{start: start, picks: make([][numExemplarKinds]pick, len(phases)), linkTo: jaegerURL}
+	var at time.Duration
+	for _, p := range phases {
+		at += p.Duration
+		e.ends = append(e.ends, at)
+		e.names = append(e.names, p.Name)
+	}
+	return e
+}
+
+func (e *exemplars) phase(at time.Time) int {
+	off := at.Sub(e.start)
+	for i, end := range e.ends {
+		if off < end {
+			return i
+		}
+	}
+	return len(e.ends) - 1
+}
+
+// first keeps id as the kind's pick for the phase of at unless an earlier
+// one is kept.
+func (e *exemplars) first(kind int, at time.Time, id trace.TraceID) {
+	if e == nil || !id.IsValid() {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := &e.picks[e.phase(at)][kind]
+	if !p.id.IsValid() || at.Before(p.at) {
+		*p = pick{id: id, at: at}
+	}
+}
+
+// slowest keeps id as the kind's pick for the phase of at if it took longer
+// than the one kept.
+func (e *exemplars) slowest(kind int, at time.Time, id trace.TraceID, took time.Duration) {
+	if e == nil || !id.IsValid() {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := &e.picks[e.phase(at)][kind]
+	if !p.id.IsValid() || took > p.score {
+		*p = pick{id: id, at: at, score: took}
+	}
+}
+
+// observe offers a load runner result: the load runner's transport stamped
+// the trace id of sampled requests on the response.
+func (e *exemplars) observe(res *vegeta.Result) {
+	if e == nil || res.Code == 0 {
+		return
+	}
+	h := res.Headers.Get(traceIDHeader)
+	if h == "" {
+		return
+	}
+	id, err := trace.TraceIDFromHex(h)
+	if err != nil {
+		return
+	}
+	kind := exSlowestAPI
+	if isCollateral(res.URL) {
+		kind = exSlowestLocal
+	}
+	e.slowest(kind, res.Timestamp, id, res.Latency)
+}
+
+// list returns the picks in phase order, then kind order.
+func (e *exemplars) list() []reports.Exemplar {
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []reports.Exemplar
+	for i := range e.picks {
+		for k, p := range e.picks[i] {
+			if !p.id.IsValid() {
+				continue
+			}
+			x := reports.Exemplar{Phase: e.names[i], Kind: exemplarKindNames[k], TraceID: p.id.String()}
+			if e.linkTo != "" {
+				x.URL = e.linkTo + "/trace/" + x.TraceID
+			}
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,617 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/reports"
+)
+
+// Service names, one OpenTelemetry resource per tier.
+const (
+	serviceLoadgen  = "cbload-loadgen"
+	serviceGateway  = "cbload-gateway"
+	serviceUpstream = "cbload-upstream"
+)
+
+// Span attribute keys. No semantic convention exists for circuit breakers
+// yet, so they live in cbload's namespace.
+const (
+	attrArm            = attribute.Key("cbload.arm")
+	attrPhase          = attribute.Key("cbload.phase")
+	attrOutcome        = attribute.Key("cbload.outcome")
+	attrQueueWaitMS    = attribute.Key("cbload.gateway.queue_wait_ms")
+	attrSaturated      = attribute.Key("cbload.gateway.saturated")
+	attrBreakerName    = attribute.Key("cbload.breaker.name")
+	attrBreakerState   = attribute.Key("cbload.breaker.state")
+	attrBreakerOutcome = attribute.Key("cbload.breaker.outcome")
+	attrBreakerFrom    = attribute.Key("cbload.breaker.from")
+	attrBreakerTo      = attribute.Key("cbload.breaker.to")
+	attrFaultKinds     = attribute.Key("cbload.fault.kinds")
+	attrFaultSpecs     = attribute.Key("cbload.fault.specs")
+	attrHeld           = attribute.Key("cbload.fault.hang.held_ms")
+	attrHangEnd        = attribute.Key("cbload.fault.hang.ended_by")
+	attrRunID          = attribute.Key("cbload.run_id")
+)
+
+// stateChangeSpan is the name of the span recorded for each breaker
+// transition; such spans are always sampled.
+const stateChangeSpan = "breaker state_change"
+
+// traceIDHeader is set by the load runner's own transport on each response
+// of a sampled request, so a vegeta result can be tied to its trace. It
+// never travels on the wire.
+const traceIDHeader = "X-Cbload-Trace-Id"
+
+// DefaultJaegerURL is where exemplar links point unless told otherwise.
+const DefaultJaegerURL = "http://localhost:16686"
+
+// DefaultTraceBudget is how many request traces the default sampler aims for
+// per run: every request of a run that offers at most this many (the
+// default run offers 12,000), a proportional share of longer ones. About
+// six spans a trace keeps a run under ~120k spans, which an in-memory
+// Jaeger holds comfortably, while a run as short as the default one is
+// traced completely, so the request that tripped the breaker and the
+// half-open probes are in the traces.
+const DefaultTraceBudget = 20000
+
+// Tracing timings: export batches often enough that Jaeger shows a run while
+// it runs, give up on an export quickly, and flush within 5 s at the end.
+const (
+	traceQueueSize     = 16384
+	traceBatchSize     = 1024
+	traceBatchTimeout  = time.Second
+	traceExportTimeout = 3 * time.Second
+	traceFlushBudget   = 4 * time.Second
+	traceAbortGrace    = 900 * time.Millisecond
+)
+
+// TracingConfig configures OpenTelemetry tracing of a run. Nothing is traced
+// unless an OTLP endpoint is set, here or in the standard environment
+// variables.
+type TracingConfig struct {
+	// Endpoint is the OTLP collector, e.g. "http://127.0.0.1:4318" (a URL
+	// without a path gets /v1/traces for http/protobuf). Empty means
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT; with
+	// neither set, tracing is off.
+	Endpoint string
+	// Protocol is "grpc" or "http/protobuf". Empty means
+	// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL, else
+	// http/protobuf.
+	Protocol string
+	// SampleRatio, when not nil, is the fraction of requests traced: the
+	// load runner decides and the gateway and upstream follow the parent.
+	// Nil means OTEL_TRACES_SAMPLER(_ARG) when set, else the default: every
+	// request up to DefaultTraceBudget per run, proportionally fewer beyond.
+	SampleRatio *float64
+	// JaegerURL is the base of exemplar links, <JaegerURL>/trace/<id>.
+	JaegerURL string
+	// Version is cbload's version, for the service.version resource
+	// attribute.
+	Version string
+}
+
+// Exporting reports whether an OTLP endpoint is set, by c or by the
+// environment, and tracing is not disabled (OTEL_SDK_DISABLED,
+// OTEL_TRACES_EXPORTER=none).
+func (c TracingConfig) Exporting() bool {
+	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") ||
+		strings.EqualFold(os.Getenv("OTEL_TRACES_EXPORTER"), "none") {
+		return false
+	}
+	return c.endpoint() != ""
+}
+
+func (c TracingConfig) endpoint() string {
+	for _, e := range []string{c.Endpoint, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")} {
+		if e != "" {
+			return e
+		}
+	}
+	return ""
+}
+
+func (c TracingConfig) protocol() string {
+	for _, p := range []string{c.Protocol, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")} {
+		if p != "" {
+			return p
+		}
+	}
+	return "http/protobuf"
+}
+
+func (c TracingConfig) validate() error {
+	if r := c.SampleRatio; r != nil && !(*r >= 0 && *r <= 1) {
+		return fmt.Errorf("trace-sample: %v must be in [0, 1]", *r)
+	}
+	if !c.Exporting() {
+		return nil
+	}
+	switch p := c.protocol(); p {
+	case "grpc", "http/protobuf":
+	default:
+		return fmt.Errorf("otlp protocol %q: want grpc or http/protobuf", p)
+	}
+	if c.Endpoint != "" {
+		if _, err := endpointURL(c.Endpoint); err != nil {
+			return err
+		}
+	}
+	if c.JaegerURL != "" {
+		u, err := url.Parse(c.JaegerURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("jaeger-url %q: want an http:// or https:// URL", c.JaegerURL)
+		}
+	}
+	return nil
+}
+
+// endpointURL reads --otlp-endpoint: a URL, or host:port meaning http://.
+func endpointURL(s string) (*url.URL, error) {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("otlp-endpoint %q: want a URL like http://127.0.0.1:4318 or host:port", s)
+	}
+	return u, nil
+}
+
+// samplerChoice is the resolved sampling policy of a run.
+type samplerChoice struct {
+	name  string  // as OTEL_TRACES_SAMPLER spells it
+	ratio float64 // the fraction of root requests sampled
+	desc  string  // for the report
+}
+
+// chooseSampler resolves the sampling policy from the flag, the environment
+// and the default, in that order; requests is how many requests the run
+// offers in total.
+func chooseSampler(c TracingConfig, requests float64) samplerChoice {
+	if c.SampleRatio != nil {
+		return ratioChoice(*c.SampleRatio, "--trace-sample")
+	}
+	name := strings.ToLower(strings.TrimSpace(os.Getenv("OTEL_TRACES_SAMPLER")))
+	arg := 1.0
+	if s := os.Getenv("OTEL_TRACES_SAMPLER_ARG"); s != "" {
+		if v, err := strconv.ParseFloat(s, 64); err == nil && v >= 0 && v <= 1 {
+			arg = v
+		}
+	}
+	switch name {
+	case "always_on", "parentbased_always_on":
+		return samplerChoice{name, 1, "every request (OTEL_TRACES_SAMPLER=" + name + ")"}
+	case "always_off", "parentbased_always_off":
+		return samplerChoice{name, 0, "no requests (OTEL_TRACES_SAMPLER=" + name + "); breaker transitions only"}
+	case "traceidratio", "parentbased_traceidratio":
+		c := ratioChoice(arg, "OTEL_TRACES_SAMPLER="+name)
+		c.name = name
+		return c
+	}
+	ratio := 1.0
+	if requests > DefaultTraceBudget {
+		ratio = DefaultTraceBudget / requests
+	}
+	c2 := ratioChoice(ratio, fmt.Sprintf("the default: at most about %d request traces per run", DefaultTraceBudget))
+	if name != "" {
+		c2.desc += fmt.Sprintf(" (OTEL_TRACES_SAMPLER=%s is not supported)", name)
+	}
+	return c2
+}
+
+func ratioChoice(r float64, from string) samplerChoice {
+	return samplerChoice{
+		name:  "parentbased_traceidratio",
+		ratio: r,
+		desc: fmt.Sprintf("%s of requests, decided by the load runner and followed by the gateway and upstream, from %s; breaker state changes always",
+			strconv.FormatFloat(r*100, 'g', 4, 64)+"%", from),
+	}
+}
+
+func (s samplerChoice) sampler() sdktrace.Sampler {
+	var root sdktrace.Sampler
+	switch {
+	case s.ratio >= 1:
+		root = sdktrace.AlwaysSample()
+	case s.ratio <= 0:
+		root = sdktrace.NeverSample()
+	default:
+		root = sdktrace.TraceIDRatioBased(s.ratio)
+	}
+	if strings.HasPrefix(s.name, "parentbased_") {
+		return keepStateChanges{sdktrace.ParentBased(root)}
+	}
+	return keepStateChanges{root}
+}
+
+// keepStateChanges samples every breaker state_change span, whatever the
+// request ratio: they are few and they are what a reader searches for.
+type keepStateChanges struct{ next sdktrace.Sampler }
+
+func (k keepStateChanges) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if p.Name == stateChangeSpan {
+		return sdktrace.SamplingResult{
+			Decision:   sdktrace.RecordAndSample,
+			Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState(),
+		}
+	}
+	return k.next.ShouldSample(p)
+}
+
+func (k keepStateChanges) Description() string {
+	return "KeepStateChanges{" + k.next.Description() + "}"
+}
+
+// runLabels holds the arm and phase that every span started now is stamped
+// with. The run loop updates it; span processors read it.
+type runLabels struct {
+	v atomic.Pointer[[2]attribute.KeyValue]
+}
+
+func (l *runLabels) set(arm, phase string) {
+	l.v.Store(&[2]attribute.KeyValue{attrArm.String(arm), attrPhase.String(phase)})
+}
+
+// labelProcessor stamps cbload.arm and cbload.phase on every recording span
+// and hands sampled spans to the shared batch processor. Its Shutdown does
+// nothing: the tracing that owns the batch processor shuts it down once,
+// after all three providers.
+type labelProcessor struct {
+	labels *runLabels
+	ended  *atomic.Int64
+	next   sdktrace.SpanProcessor
+}
+
+func (p labelProcessor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
+	if l := p.labels.v.Load(); l != nil {
+		s.SetAttributes(l[:]...)
+	}
+}
+
+func (p labelProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s.SpanContext().IsSampled() {
+		p.ended.Add(1)
+		p.next.OnEnd(s)
+	}
+}
+
+func (labelProcessor) Shutdown(context.Context) error   { return nil }
+func (labelProcessor) ForceFlush(context.Context) error { return nil }
+
+// countingExporter counts what the OTLP exporter accepted and what failed,
+// and swallows the errors so an unreachable collector is reported once, in
+// the report, instead of on stderr for every batch. Once abort is called,
+// exports still pending fail at once.
+type countingExporter struct {
+	next      sdktrace.SpanExporter
+	closeIdle func() // closes the HTTP exporter's idle connections; may be nil
+
+	abortCtx context.Context
+	abort    context.CancelFunc
+
+	exported, failed atomic.Int64
+	mu               sync.Mutex
+	lastErr          error
+	stopped          chan struct{} // closed when Shutdown has returned
+}
+
+func newCountingExporter(next sdktrace.SpanExporter, closeIdle func()) *countingExporter {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &countingExporter{next: next, closeIdle: closeIdle, abortCtx: ctx, abort: cancel, stopped: make(chan struct{})}
+}
+
+func (e *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	n := int64(len(spans))
+	if e.abortCtx.Err() != nil {
+		e.failed.Add(n)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(e.abortCtx, cancel)
+	defer stop()
+	if err := e.next.ExportSpans(ctx, spans); err != nil {
+		e.failed.Add(n)
+		e.mu.Lock()
+		e.lastErr = err
+		e.mu.Unlock()
+		return nil
+	}
+	e.exported.Add(n)
+	return nil
+}
+
+func (e *countingExporter) Shutdown(ctx context.Context) error {
+	defer close(e.stopped)
+	err := e.next.Shutdown(ctx)
+	if e.closeIdle != nil {
+		e.closeIdle()
+	}
+	return err
+}
+
+// tracing is one run's OpenTelemetry setup: a tracer provider per tier,
+// sharing one bounded batch processor and exporter. The caller must call
+// shutdown.
+type tracing struct {
+	loadgen, gateway, upstream *sdktrace.TracerProvider
+	prop                       propagation.TextMapPropagator
+	labels                     runLabels
+	jaegerURL                  string
+
+	bsp      sdktrace.SpanProcessor
+	exporter *countingExporter
+	ended    atomic.Int64
+	info     reports.Tracing
+}
+
+// newTracing sets up tracing for a run offering requests requests in total,
+// or returns nil when nothing is to be exported.
+func newTracing(ctx context.Context, c TracingConfig, runID string, requests float64) (*tracing, error) {
+	if !c.Exporting() {
+		return nil, nil
+	}
+	proto := c.protocol()
+	exp, closeIdle, err := newExporter(ctx, c, proto)
+	if err != nil {
+		return nil, err
+	}
+	choice := chooseSampler(c, requests)
+	t := &tracing{
+		prop:      propagation.TraceContext{},
+		jaegerURL: strings.TrimRight(c.JaegerURL, "/"),
+		exporter:  newCountingExporter(exp, closeIdle),
+		info: reports.Tracing{
+			Enabled:     true,
+			Endpoint:    c.endpoint(),
+			Protocol:    proto,
+			Sampler:     choice.name,
+			SamplerArg:  choice.ratio,
+			Description: choice.desc,
+			JaegerURL:   c.JaegerURL,
+		},
+	}
+	t.bsp = sdktrace.NewBatchSpanProcessor(t.exporter,
+		sdktrace.WithMaxQueueSize(traceQueueSize),
+		sdktrace.WithMaxExportBatchSize(traceBatchSize),
+		sdktrace.WithBatchTimeout(traceBatchTimeout),
+		sdktrace.WithExportTimeout(traceExportTimeout),
+	)
+	sampler := choice.sampler()
+	provider := func(service string) *sdktrace.TracerProvider {
+		res, _ := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
+			semconv.ServiceName(service),
+			semconv.ServiceNamespace("cbload"),
+			semconv.ServiceVersion(c.Version),
+			attrRunID.String(runID),
+		))
+		return sdktrace.NewTracerProvider(
+			sdktrace.WithResource(res),
+			sdktrace.WithSampler(sampler),
+			sdktrace.WithSpanProcessor(labelProcessor{labels: &t.labels, ended: &t.ended, next: t.bsp}),
+		)
+	}
+	t.loadgen = provider(serviceLoadgen)
+	t.gateway = provider(serviceGateway)
+	t.upstream = provider(serviceUpstream)
+	return t, nil
+}
+
+// newExporter builds the OTLP exporter. Options given here override the
+// OTEL_EXPORTER_OTLP_* variables; everything else (headers, TLS, timeouts)
+// comes from them.
+func newExporter(ctx context.Context, c TracingConfig, proto string) (sdktrace.SpanExporter, func(), error) {
+	// Retry briefly: a batch that cannot be sent within the export timeout is
+	// counted as failed rather than held.
+	if proto == "grpc" {
+		opts := []otlptracegrpc.Option{otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{
+			Enabled: true, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, MaxElapsedTime: 2 * time.Second,
+		})}
+		if c.Endpoint != "" {
+			u, err := endpointURL(c.Endpoint)
+			if err != nil {
+				return nil, nil, err
+			}
+			opts = append(opts, otlptracegrpc.WithEndpointURL(u.String()))
+		}
+		exp, err := otlptracegrpc.New(ctx, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("otlp grpc exporter: %w", err)
+		}
+		return exp, nil, nil
+	}
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 2 * time.Second,
+		MaxIdleConnsPerHost: 2,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	opts := []otlptracehttp.Option{
+		otlptracehttp.WithHTTPClient(&http.Client{Transport: tr}),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
+			Enabled: true, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, MaxElapsedTime: 2 * time.Second,
+		}),
+	}
+	if c.Endpoint != "" {
+		u, err := endpointURL(c.Endpoint)
+		if err != nil {
+			return nil, nil, err
+		}
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/v1/traces"
+		}
+		opts = append(opts, otlptracehttp.WithEndpointURL(u.String()))
+	}
+	exp, err := otlptracehttp.New(ctx, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("otlp http exporter: %w", err)
+	}
+	return exp, tr.CloseIdleConnections, nil
+}
+
+// setPhase stamps spans started from now on with arm and phase.
+func (t *tracing) setPhase(arm, phase string) {
+	if t != nil {
+		t.labels.set(arm, phase)
+	}
+}
+
+// shutdown flushes what is queued within about 5 s, abandons the rest, and
+// returns what was traced. Every goroutine of the exporter has stopped when
+// it returns, unless the exporter itself ignores cancellation.
+func (t *tracing) shutdown() *reports.Tracing {
+	ctx, cancel := context.WithTimeout(context.Background(), traceFlushBudget)
+	defer cancel()
+	for _, tp := range []*sdktrace.TracerProvider{t.loadgen, t.gateway, t.upstream} {
+		_ = tp.Shutdown(ctx) // only marks it stopped: its processor does not own the batch processor
+	}
+	if err := t.bsp.Shutdown(ctx); err != nil {
+		// The collector is slow or gone: fail what is left at once.
+		t.exporter.abort()
+	}
+	select {
+	case <-t.exporter.stopped:
+	case <-time.After(traceAbortGrace):
+	}
+	t.exporter.abort()
+
+	info := t.info
+	info.SpansExported = t.exporter.exported.Load()
+	info.SpansFailed = t.exporter.failed.Load()
+	info.SpansDropped = max(0, t.ended.Load()-info.SpansExported-info.SpansFailed)
+	t.exporter.mu.Lock()
+	if err := t.exporter.lastErr; err != nil {
+		info.LastError = err.Error()
+	}
+	t.exporter.mu.Unlock()
+	return &info
+}
+
+func (t *tracing) httpOptions(tp trace.TracerProvider) []otelhttp.Option {
+	return []otelhttp.Option{
+		otelhttp.WithTracerProvider(tp),
+		otelhttp.WithPropagators(t.prop),
+		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+		otelhttp.WithSpanNameFormatter(spanName),
+	}
+}
+
+// spanName names HTTP spans "GET /api": cbload's paths are few and fixed.
+func spanName(_ string, r *http.Request) string {
+	switch p := r.URL.Path; p {
+	case "/api", "/local", "/work":
+		return r.Method + " " + p
+	}
+	return r.Method
+}
+
+// loadTransport wraps the load runner's transport: otelhttp starts a client
+// span per request (a trace root, as vegeta's requests carry no context),
+// and the inner transport stamps the sampled trace id on the response.
+func (t *tracing) loadTransport(next http.RoundTripper) http.RoundTripper {
+	return otelhttp.NewTransport(traceIDTransport{next}, t.httpOptions(t.loadgen)...)
+}
+
+type traceIDTransport struct{ next http.RoundTripper }
+
+func (t traceIDTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err == nil {
+		if sc := trace.SpanContextFromContext(r.Context()); sc.IsSampled() {
+			resp.Header.Set(traceIDHeader, sc.TraceID().String())
+		}
+	}
+	return resp, err
+}
+
+// forGateway returns the gateway's tracing, reporting exemplars to ex.
+func (t *tracing) forGateway(ex *exemplars) *gatewayTracing {
+	return &gatewayTracing{
+		opts:      t.httpOptions(t.gateway),
+		tracer:    t.gateway.Tracer("github.com/cbload/cbload/harness"),
+		exemplars: ex,
+	}
+}
+
+// upstream fills the faultserver's hooks: otelhttp server spans, the faults
+// applied to each request as attributes, and an event when a hang ends.
+func (t *tracing) instrumentUpstream(cfg *faultserver.Config) {
+	opts := t.httpOptions(t.upstream)
+	cfg.Middleware = func(h http.Handler) http.Handler { return otelhttp.NewHandler(h, "upstream", opts...) }
+	cfg.OnApplied = func(r *http.Request, applied []faultserver.Spec) {
+		span := trace.SpanFromContext(r.Context())
+		if !span.IsRecording() || len(applied) == 0 {
+			return
+		}
+		kinds := make([]string, len(applied))
+		specs := make([]string, len(applied))
+		for i, s := range applied {
+			kinds[i], specs[i] = s.Kind, s.String()
+		}
+		span.SetAttributes(attrFaultKinds.StringSlice(kinds), attrFaultSpecs.StringSlice(specs))
+	}
+	cfg.OnHangEnd = func(r *http.Request, held time.Duration, endedBy string) {
+		span := trace.SpanFromContext(r.Context())
+		if !span.IsRecording() {
+			return
+		}
+		span.AddEvent("hang released", trace.WithAttributes(
+			attrHeld.Float64(float64(held.Microseconds())/1000), attrHangEnd.String(endedBy)))
+	}
+}
+
+// gatewayTracing is what the gateway and its breaker need to trace.
+type gatewayTracing struct {
+	opts      []otelhttp.Option
+	tracer    trace.Tracer
+	exemplars *exemplars
+}
+
+// startWait opens the worker-wait span of a request that found no worker
+// free, or returns nil when the request is not recorded.
+func (g *gatewayTracing) startWait(ctx context.Context) trace.Span {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return nil
+	}
+	_, s := g.tracer.Start(ctx, "wait for worker", trace.WithSpanKind(trace.SpanKindInternal))
+	return s
+}
+
+// endWait closes a worker-wait span and notes the wait on the server span.
+func endWait(ctx context.Context, s trace.Span, waited time.Duration, saturated bool) {
+	if s == nil {
+		return
+	}
+	server := trace.SpanFromContext(ctx)
+	server.SetAttributes(attrQueueWaitMS.Float64(float64(waited.Microseconds()) / 1000))
+	if saturated {
+		s.SetAttributes(attrSaturated.Bool(true))
+		s.SetStatus(codes.Error, "no worker free within the queue timeout")
+		server.SetAttributes(attrSaturated.Bool(true), attrOutcome.String(outcomeSaturated))
+	}
+	s.End()
+}
