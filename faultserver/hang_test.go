@@ -109,3 +109,42 @@ func TestHangKeptWhenFaultStays(t *testing.T) {
 		}
 	}
 }
+
+func TestOnHangEnd(t *testing.T) {
+	type end struct {
+		held    time.Duration
+		endedBy string
+	}
+	tests := []struct {
+		spec, want string
+		clear      bool
+	}{
+		{"hang:100ms", "hold", false},
+		{"hang", "cleared", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			ends := make(chan end, 1)
+			s := start(t, Config{
+				Faults:    mustSpecs(t, tt.spec),
+				OnHangEnd: func(_ *http.Request, held time.Duration, endedBy string) { ends <- end{held, endedBy} },
+			})
+			c := newClient(t, 10*time.Second)
+			held := hold(t, s, c, 1)
+			if tt.clear {
+				s.SetFaults(nil)
+			}
+			if r := <-held; r.err != nil || r.status != 200 {
+				t.Fatalf("GET = %d %v; want 200", r.status, r.err)
+			}
+			select {
+			case got := <-ends:
+				if got.endedBy != tt.want || got.held <= 0 {
+					t.Errorf("OnHangEnd(held %v, %q); want ended by %q after a positive hold", got.held, got.endedBy, tt.want)
+				}
+			default:
+				t.Errorf("OnHangEnd not called before the response")
+			}
+		})
+	}
+}
