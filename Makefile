@@ -53,4 +53,6 @@ jaeger-up: ## start bin/jaeger on loopback in the background
 	echo "jaeger up (pid $$(cat $(JAEGER_PID))): OTLP http://127.0.0.1:4318, API http://127.0.0.1:16686, log $(JAEGER_LOG)"
 
 jaeger-down: ## stop the bin/jaeger started by jaeger-up
-	@if [ -f $(JAEGER_PID) ]; then kill $$(cat $(JAEGER_PID)) 2>/dev/null || true; rm -f $(JAEGER_PID); echo "jaeger stopped"; else echo "jaeger not running"; fi
+	@if [ -f $(JAEGER_PID) ]; then pid=$$(cat $(JAEGER_PID)); kill $$pid 2>/dev/null || true; \
+		for i in $$(seq 100); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
+		rm -f $(JAEGER_PID); echo "jaeger stopped"; else echo "jaeger not running"; fi
