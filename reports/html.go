@@ -109,6 +109,9 @@ type armView struct {
 type figureView struct {
 	Label, Hint string
 	Values      []string
+	// Bars holds, for the lead figure (/local success), each arm's value
+	// as a CSS width, so the gap between the arms shows at a glance.
+	Bars []string
 }
 
 type phaseView struct {
@@ -213,10 +216,13 @@ func newHTMLView(r *Report) *htmlView {
 	for i := range r.Arms {
 		v.Arms = append(v.Arms, armView{Name: r.Arms[i].Name, Color: armColor(r, i).hex, Arm: &r.Arms[i]})
 	}
-	for _, kf := range keyFigures {
+	for k, kf := range keyFigures {
 		f := figureView{Label: kf.label, Hint: kf.hint}
 		for i := range r.Arms {
 			f.Values = append(f.Values, kf.value(&r.Arms[i]))
+			if k == 0 {
+				f.Bars = append(f.Bars, fmt.Sprintf("%.1f%%", 100*math.Max(0, math.Min(1, r.Arms[i].Figures.CollateralSuccessDuringFault))))
+			}
 		}
 		v.Figures = append(v.Figures, f)
 	}

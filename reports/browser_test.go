@@ -1,0 +1,303 @@
+package reports_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/reports"
+)
+
+// chromium returns the path of a Chromium binary. Without one the browser
+// tests skip, saying so, except in CI (the CI variable is set), where a
+// missing browser must fail rather than silently skip.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("CBLOAD_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	msg := "Chromium is not installed (looked for $CBLOAD_CHROMIUM and /usr/bin/chromium): the browser test of the HTML report did not run; install it with: apt-get install -y chromium"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// artifactDir is where screenshots go: $CBLOAD_ARTIFACTS, or
+// testdata/artifacts (ignored by git).
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("CBLOAD_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("testdata", "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// chartStatus is window.cbloadCharts, which the page's script fills in.
+type chartStatus struct {
+	Ready  bool     `json:"ready"`
+	Errors []string `json:"errors"`
+	Charts map[string]struct {
+		Title  string `json:"title"`
+		Series int    `json:"series"`
+		Points int    `json:"points"`
+		Drawn  bool   `json:"drawn"`
+	} `json:"charts"`
+}
+
+// colourPixels counts, per chart canvas, the pixels drawn in each arm's
+// colour and in the "ok" outcome colour: proof that series were drawn, not
+// only axes and grid.
+const colourPixels = `(() => {
+  const want = {breaker: [37, 99, 235], "no-breaker": [234, 88, 12], ok: [22, 163, 74]};
+  return Array.from(document.querySelectorAll(".chart")).flatMap(card =>
+    Array.from(card.querySelectorAll(".uplot canvas")).map((c, i) => {
+      const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      const n = {chart: card.id + "#" + i};
+      for (const k in want) n[k] = 0;
+      for (let p = 0; p < d.length; p += 4) {
+        if (d[p + 3] < 200) continue;
+        for (const k in want) {
+          const w = want[k];
+          if (Math.abs(d[p] - w[0]) < 12 && Math.abs(d[p + 1] - w[1]) < 12 && Math.abs(d[p + 2] - w[2]) < 12) n[k]++;
+        }
+      }
+      return n;
+    }));
+})()`
+
+// checkInBrowser opens the HTML rendering of r in headless Chromium and
+// checks that every chart drew its data, that nothing was logged as an error
+// and that the page made no network request; it saves a full-page
+// screenshot as name.png in the artifact folder.
+func checkInBrowser(t *testing.T, r *reports.Report, name string) {
+	t.Helper()
+	exe := chromium(t)
+	dir := t.TempDir()
+	paths, err := reports.WriteAll(dir, r, []string{"html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := "file://" + paths[0]
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(filepath.Join(dir, "chromium-profile")),
+		chromedp.WindowSize(1400, 1000),
+	)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+
+	var mu sync.Mutex
+	var requests []string
+	err = chromedp.Listen(bctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			requests = append(requests, e.Request.URL)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatalf("start Chromium (%s): %v", exe, err)
+	}
+	// Console subscribes now; a goroutine owned by this test drains it
+	// until cancelConsole, so no message is lost or left queued.
+	cctx, cancelConsole := context.WithCancel(bctx)
+	messages := chromedp.Console(cctx)
+	var problems []string
+	consoleDone := make(chan struct{})
+	go func() {
+		defer close(consoleDone)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			switch m.Type {
+			case chromedp.ConsoleError, chromedp.ConsoleWarning, chromedp.ConsoleException:
+				mu.Lock()
+				problems = append(problems, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	defer func() { cancelConsole(); <-consoleDone }()
+
+	if _, err := chromedp.Call(bctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("Network.enable: %v", err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(page)); err != nil {
+		t.Fatalf("open %s: %v", page, err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`window.cbloadCharts && window.cbloadCharts.ready`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		raw, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.cbloadCharts || null)`))
+		t.Fatalf("charts never became ready: %v (window.cbloadCharts = %s)", err, raw)
+	}
+	raw, err := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.cbloadCharts)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pixels, err := chromedp.Run(bctx, chromedp.Evaluate[[]map[string]any](colourPixels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hover the middle of the /local chart: the synced cursor moves on every
+	// chart and the readout names the second, its phase and breaker state.
+	box, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](`(() => {
+	  const over = document.querySelector("#chart-local .u-over");
+	  over.scrollIntoView({block: "center"});
+	  const o = over.getBoundingClientRect();
+	  return [o.left + o.width / 2, o.top + o.height / 2];
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(bctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0], box[1])); err != nil {
+		t.Fatal(err)
+	}
+	readout, err := chromedp.Run(bctx, chromedp.Poll[string](`(() => {
+	  const r = document.querySelector("#chart-local .readout").textContent;
+	  return r.startsWith("second ") ? r : false;
+	})()`, chromedp.WithPollingTimeout(5*time.Second)))
+	if err != nil {
+		readout, _ = chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#chart-local .readout").textContent`))
+	}
+	if !strings.HasPrefix(readout, "second ") {
+		t.Errorf("hovering the /local chart shows %q; want the values of a second", readout)
+	}
+	legend, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#chart-local .u-legend").textContent`))
+	if !strings.Contains(legend, "%") {
+		t.Errorf("hovering the /local chart leaves its legend without values: %q", legend)
+	}
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(artifactDir(t), name+".png")
+	if err := os.WriteFile(out, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", out)
+
+	var st chartStatus
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		t.Fatalf("window.cbloadCharts = %s: %v", raw, err)
+	}
+	if len(st.Errors) > 0 {
+		t.Errorf("page script errors: %q", st.Errors)
+	}
+	wantCharts := []string{"load", "latency", "local", "inflight", "upstream"}
+	for _, a := range r.Arms {
+		wantCharts = append(wantCharts, "outcomes-"+a.Name)
+	}
+	for _, id := range wantCharts {
+		c, ok := st.Charts[id]
+		switch {
+		case !ok:
+			t.Errorf("chart %q missing from the page", id)
+		case !c.Drawn:
+			t.Errorf("chart %q (%s) was never drawn", id, c.Title)
+		case c.Points == 0:
+			t.Errorf("chart %q (%s) has no data points", id, c.Title)
+		}
+	}
+	if len(st.Charts) != len(wantCharts) {
+		t.Errorf("page has %d charts; want %d", len(st.Charts), len(wantCharts))
+	}
+	for _, p := range pixels {
+		chart := p["chart"].(string)
+		colours := []string{}
+		if strings.HasPrefix(chart, "chart-outcomes") {
+			colours = append(colours, "ok")
+		} else {
+			for _, a := range r.Arms {
+				colours = append(colours, a.Name)
+			}
+		}
+		for _, k := range colours {
+			if n, _ := p[k].(float64); n < 20 {
+				t.Errorf("canvas %s has %v pixels in the %s colour; want a drawn series", chart, p[k], k)
+			}
+		}
+	}
+	if len(pixels) != len(wantCharts) {
+		t.Errorf("page has %d chart canvases; want %d", len(pixels), len(wantCharts))
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, u := range requests {
+		if u != page && !strings.HasPrefix(u, "data:") {
+			t.Errorf("the page requested %s; it must load nothing", u)
+		}
+	}
+	for _, p := range problems {
+		t.Errorf("browser reported: %s", p)
+	}
+}
+
+func TestBrowserSample(t *testing.T) {
+	checkInBrowser(t, sample(t), "report-sample")
+}
+
+func TestBrowserPartial(t *testing.T) {
+	checkInBrowser(t, variants(t)["partial"], "report-partial")
+}
+
+// TestBrowserRealRun renders the report of a real, short run of both arms.
+func TestBrowserRealRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a real A/B run takes about 20 s; skipped with -short")
+	}
+	chromium(t)
+	faults, err := faultserver.ParseSpecs([]string{"latency"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := harness.DefaultConfig()
+	cfg.Seed = 1
+	cfg.Phases = []harness.Phase{
+		{Name: "baseline", Duration: 2 * time.Second},
+		{Name: "fault", Duration: 5 * time.Second, Faults: faults},
+		{Name: "recovery", Duration: 3 * time.Second},
+	}
+	r, err := harness.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("harness.Run: %v", err)
+	}
+	checkInBrowser(t, r, "report-real-run")
+}
