@@ -59,6 +59,17 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	}
 	writeMarkdownThresholds(&b, r)
 	writeMarkdownExemplars(&b, r)
+	if tr := r.Tracing; tr != nil && tr.Enabled {
+		fmt.Fprintf(&b, "Tracing: %s spans exported, %s dropped, %s refused",
+			count(tr.SpansExported), count(tr.SpansDropped), count(tr.SpansFailed))
+		if tr.Description != "" {
+			fmt.Fprintf(&b, " · %s", mdEscape(tr.Description))
+		}
+		if u := safeURL(tr.JaegerURL); u != "" {
+			fmt.Fprintf(&b, " · [Jaeger](%s)", u)
+		}
+		b.WriteString("\n\n")
+	}
 	notes := false
 	for _, a := range r.Arms {
 		for _, n := range a.Notes {

@@ -48,6 +48,34 @@ func TestHTMLGolden(t *testing.T) {
 	golden(t, "report.golden.html", []byte(render(t, reports.WriteHTML, sample(t))))
 }
 
+// TestFullGolden renders the optional sections: thresholds, exemplar
+// traces, tracing and notes.
+func TestFullGolden(t *testing.T) {
+	r := sample(t)
+	r.Thresholds = []reports.ThresholdResult{
+		{Expr: "breaker.fault.collateral.success_ratio >= 0.99", Value: 1, Measured: "100.0%", Pass: true},
+		{Expr: "no-breaker.fault.collateral.success_ratio >= 0.99", Value: 0.529, Measured: "52.9%", Pass: false, Message: "below 99.0%"},
+	}
+	r.Tracing = &reports.Tracing{Enabled: true, Endpoint: "http://127.0.0.1:4318", Protocol: "http/protobuf",
+		Sampler: "parentbased_traceidratio", SamplerArg: 0.05, Description: "5% of requests", SpansExported: 1234, SpansDropped: 2,
+		JaegerURL: "http://127.0.0.1:16686"}
+	r.Arms[0].Exemplars = []reports.Exemplar{{Phase: "fault", Kind: "first_rejection", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+		URL: "http://127.0.0.1:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736"}}
+	r.Arms[1].Notes = []string{"a note about this arm"}
+	golden(t, "full.golden.md", []byte(render(t, reports.WriteMarkdown, r)))
+	html := render(t, reports.WriteHTML, r)
+	for _, want := range []string{
+		`<a href="http://127.0.0.1:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736">4bf92f3577b34da6a3ce929d0e0e4736</a>`,
+		`<span class="fail">fail</span> · below 99.0%`,
+		"1,234 exported, 2 dropped, 0 refused by the collector",
+		"a note about this arm",
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+}
+
 func TestMarkdownPartialGolden(t *testing.T) {
 	golden(t, "partial.golden.md", []byte(render(t, reports.WriteMarkdown, variants(t)["partial"])))
 }
