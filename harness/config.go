@@ -39,6 +39,13 @@ type Config struct {
 	// gateway and the upstream; off unless an OTLP endpoint is set.
 	Tracing TracingConfig
 
+	// Targets, when set, replace the built-in gateway with a user's own
+	// service: each target is an arm, and the upstream listens at
+	// UpstreamAddr, where the service is configured to call it. Arms and
+	// the gateway settings are then unused. See target.go.
+	Targets      []Target
+	UpstreamAddr string
+
 	// Seed drives every random choice: the request mix and the upstream's
 	// fault rolls. Both arms use the same seed.
 	Seed int64
@@ -217,6 +224,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("service-time: %v must not be negative", c.Upstream.ServiceTime)
 	case c.Upstream.Jitter < 0:
 		return fmt.Errorf("jitter: %v must not be negative", c.Upstream.Jitter)
+	}
+	if err := c.validateTargets(); err != nil {
+		return err
 	}
 	return c.Tracing.validate()
 }

@@ -31,6 +31,9 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if len(cfg.Targets) > 0 {
+		return runTargets(ctx, cfg)
+	}
 	r := &reports.Report{
 		Schema:    reports.Schema,
 		StartedAt: time.Now().UTC(),

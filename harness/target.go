@@ -1,0 +1,568 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/reports"
+)
+
+// Target is one endpoint of a user's own service under test. When Config
+// lists targets, cbload does not start its gateway: it starts the
+// fault-injecting upstream at Config.UpstreamAddr — the service must be
+// configured to call it — and drives the load at each target in turn, each
+// as one arm of the report.
+type Target struct {
+	// Name names the arm. Name the targets "breaker" and "no-breaker" to get
+	// the A/B verdict.
+	Name string
+	// URL is the endpoint that calls the upstream; it gets the /api share of
+	// the load.
+	URL string
+	// Collateral, if set, is an endpoint of the same service that does not
+	// call the upstream; it gets the collateral share. Without it there is
+	// no collateral evidence and the verdict is inconclusive.
+	Collateral string
+	// BreakerStateURL, if set, is polled for the service's breaker state as
+	// JSON: {"state": "closed" | "open" | "half-open"} or a bare string.
+	BreakerStateURL string
+}
+
+// statePollInterval is how often a target's breaker state URL is polled;
+// transition times are accurate to about this much.
+const statePollInterval = 200 * time.Millisecond
+
+// fastFailure is how quickly a failed response must come back to count as a
+// fast failure, the outside signature of an open breaker.
+const fastFailure = 10 * time.Millisecond
+
+var targetNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// reservedNames cannot name an arm: threshold paths start with them.
+var reservedNames = []string{"verdict", "partial"}
+
+// validateTargets checks the target settings; it is part of Validate.
+func (c *Config) validateTargets() error {
+	if len(c.Targets) == 0 {
+		if c.UpstreamAddr != "" {
+			return fmt.Errorf("upstream-addr: only used with --target (cbload's own gateway picks a free port)")
+		}
+		return nil
+	}
+	if err := checkLoopbackAddr(c.UpstreamAddr); err != nil {
+		return fmt.Errorf("upstream-addr: %w", err)
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Targets {
+		switch {
+		case !targetNameRE.MatchString(t.Name):
+			return fmt.Errorf("targets[%d].name %q: want a letter followed by letters, digits, _ or -", i, t.Name)
+		case seen[t.Name]:
+			return fmt.Errorf("targets[%d].name %q: used twice; target names must be unique", i, t.Name)
+		}
+		for _, r := range reservedNames {
+			if t.Name == r {
+				return fmt.Errorf("targets[%d].name %q: reserved; choose another name", i, t.Name)
+			}
+		}
+		seen[t.Name] = true
+		for _, u := range []struct{ field, url string }{{"url", t.URL}, {"collateral", t.Collateral}, {"breaker_state_url", t.BreakerStateURL}} {
+			if u.url == "" && u.field != "url" {
+				continue
+			}
+			if err := CheckLoopbackURL(u.url); err != nil {
+				return fmt.Errorf("targets[%d] (%s).%s: %w", i, t.Name, u.field, err)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckLoopbackURL returns an error unless u is an absolute http(s) URL
+// whose host is localhost or a loopback address. cbload sends load only to
+// this machine.
+func CheckLoopbackURL(u string) error {
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		return fmt.Errorf("%q: want an absolute http:// URL like http://127.0.0.1:8080/api", u)
+	}
+	if !isLoopbackHost(pu.Hostname()) {
+		return fmt.Errorf("%q: host %s is not loopback; cbload sends load only to 127.0.0.0/8, ::1 or localhost", u, pu.Hostname())
+	}
+	return nil
+}
+
+func checkLoopbackAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		return fmt.Errorf("%q: want a loopback host:port your service calls, like 127.0.0.1:9090", addr)
+	}
+	if !isLoopbackHost(host) {
+		return fmt.Errorf("%q: host %s is not loopback; want 127.0.0.1 or ::1", addr, host)
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// runTargets is Run for a user's own service: one shared upstream at the
+// configured address, each target an arm through the same phases.
+func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
+	r := &reports.Report{
+		Schema:    reports.Schema,
+		StartedAt: time.Now().UTC(),
+		Seed:      cfg.Seed,
+		Config:    reportConfig(&cfg),
+		Arms:      []reports.Arm{},
+	}
+	r.RunID = fmt.Sprintf("%s-%d", r.StartedAt.Format("20060102T150405Z"), cfg.Seed)
+	r.Config.Upstream.Addr = cfg.UpstreamAddr
+	r.Config.Arms = nil
+	for _, t := range cfg.Targets {
+		r.Config.Arms = append(r.Config.Arms, t.Name)
+		r.Config.Targets = append(r.Config.Targets, reports.Target{Name: t.Name, URL: t.URL})
+	}
+	var at time.Duration
+	for _, p := range cfg.Phases {
+		r.Phases = append(r.Phases, reports.Phase{
+			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: specStrings(p.Faults),
+		})
+		at += p.Duration
+	}
+
+	// One upstream for every target: the service keeps calling one address,
+	// and nothing else can take the port between arms.
+	up, err := faultserver.New(faultserver.Config{
+		Addr:        cfg.UpstreamAddr,
+		Seed:        cfg.Seed,
+		ServiceTime: cfg.Upstream.ServiceTime,
+		Jitter:      cfg.Upstream.Jitter,
+	})
+	if err != nil {
+		return nil, &SetupError{fmt.Errorf("start upstream at %s: %w", cfg.UpstreamAddr, err)}
+	}
+	defer up.Close()
+	if err := probeTargets(ctx, cfg.Targets); err != nil {
+		return nil, &SetupError{err}
+	}
+
+	var runErr error
+	for _, t := range cfg.Targets {
+		arm, err := runTarget(ctx, &cfg, t, up)
+		if arm != nil {
+			r.Arms = append(r.Arms, *arm)
+		}
+		if err != nil {
+			runErr = err
+			break
+		}
+	}
+	r.FinishedAt = time.Now().UTC()
+	if runErr != nil {
+		r.Partial = true
+		r.PartialReason = partialReason(runErr)
+	}
+	r.Verdict = Verdict(r)
+	for _, t := range cfg.Targets {
+		if t.Collateral == "" && r.Verdict.Outcome != reports.OutcomeInconclusive {
+			r.Verdict = reports.Verdict{Outcome: reports.OutcomeInconclusive,
+				Summary: "Inconclusive: target " + t.Name + " has no collateral endpoint, and the verdict compares collateral health during the fault.",
+				Reasons: []string{"give each target a collateral endpoint (--collateral) that does not call the upstream"}}
+			break
+		}
+	}
+	return r, runErr
+}
+
+// probeTargets sends one GET to every URL of every target and fails on the
+// first that cannot be reached at all; any HTTP answer will do.
+func probeTargets(ctx context.Context, targets []Target) error {
+	tr := &http.Transport{Proxy: nil}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 3 * time.Second}
+	for _, t := range targets {
+		for _, u := range []string{t.URL, t.Collateral, t.BreakerStateURL} {
+			if u == "" {
+				continue
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			if err != nil {
+				return fmt.Errorf("target %s: %w", t.Name, err)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				return fmt.Errorf("target %s unreachable at %s: %w", t.Name, u, errors.Unwrap(err))
+			}
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+		}
+	}
+	return nil
+}
+
+// runTarget runs one target through the phases. Like runArm, it returns what
+// was measured even when stopped early.
+func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Server) (*reports.Arm, error) {
+	up.SetFaults(cfg.Phases[0].Faults)
+	defer up.SetFaults(nil)
+
+	var inflight, peak atomic.Int64
+	share := cfg.CollateralShare
+	if t.Collateral == "" {
+		share = 0
+	}
+	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, func(next http.RoundTripper) http.RoundTripper {
+		return &countingTransport{next: next, inflight: &inflight, peak: &peak}
+	})
+	defer lr.close()
+
+	var poll *statePoller
+	if t.BreakerStateURL != "" {
+		poll = startStatePoller(t.BreakerStateURL)
+		defer poll.stop()
+	}
+
+	start := time.Now()
+	if poll != nil {
+		poll.setStart(start)
+	}
+	total := cfg.TotalDuration()
+	totalSecs := int(total / time.Second)
+	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, false)
+	results := lr.attack(targetMix(t.URL, t.Collateral, share, cfg.Seed), cfg.Rate, total)
+
+	faulty := make([]bool, len(cfg.Phases))
+	for i, p := range cfg.Phases {
+		faulty[i] = len(p.Faults) > 0
+	}
+	var fastFails, fails int64
+	phase := 0
+	phaseEnd := start.Add(cfg.Phases[0].Duration)
+	phaseTimer := time.NewTimer(cfg.Phases[0].Duration)
+	defer phaseTimer.Stop()
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+
+	done := ctx.Done()
+	var stopErr error
+	sampled := -1
+	lastUp := up.Stats().Requests
+	stateAt := func(now time.Time) string {
+		if poll == nil {
+			return reports.StateUnknown
+		}
+		return poll.state()
+	}
+	sample := func(now time.Time, sec int) {
+		reqs := up.Stats().Requests
+		rec.sample(sec, gauge{
+			state:            stateAt(now),
+			inflightPeak:     peak.Swap(inflight.Load()),
+			goroutines:       runtime.NumGoroutine(),
+			upstreamRequests: reqs - lastUp,
+		})
+		lastUp = reqs
+		sampled = sec
+	}
+
+loop:
+	for {
+		select {
+		case res, ok := <-results:
+			if !ok {
+				break loop
+			}
+			collateral := t.Collateral != "" && res.URL == t.Collateral
+			rec.add(res, collateral)
+			if !collateral && faulty[rec.phaseIndex(res.Timestamp.Sub(start))] && classify(res) != oOK {
+				fails++
+				if res.Code != 0 && res.Latency < fastFailure {
+					fastFails++
+				}
+			}
+		case now := <-phaseTimer.C:
+			if phase+1 < len(cfg.Phases) {
+				phase++
+				up.SetFaults(cfg.Phases[phase].Faults)
+				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
+				phaseTimer.Reset(phaseEnd.Sub(now))
+			}
+		case now := <-ticker.C:
+			sec := int((now.Sub(start)+500*time.Millisecond)/time.Second) - 1
+			if sec <= sampled || sec >= totalSecs {
+				continue
+			}
+			sample(now, sec)
+			rec.flush(now, false)
+			if cfg.Progress != nil {
+				n, okRatio, p99 := rec.takeLive()
+				cfg.Progress(Progress{
+					Arm: t.Name, Phase: cfg.Phases[phase].Name, Elapsed: now.Sub(start), Total: total,
+					RPS: float64(n), OKRatio: okRatio, P99: p99, Inflight: inflight.Load(), State: stateAt(now),
+				})
+			}
+		case <-done:
+			stopErr = ctx.Err()
+			done = nil
+			lr.abort()
+			up.SetFaults(nil)
+		}
+	}
+	now := time.Now()
+	if last := min(int(now.Sub(start)/time.Second), totalSecs) - 1; sampled < last {
+		sample(now, last)
+	}
+	rec.flush(now, true)
+	var transitions []reports.Transition
+	if poll != nil {
+		poll.stop()
+		transitions = poll.transitions()
+		rec.breaker = poll.sawBreaker()
+	}
+	arm := rec.arm(t.Name, transitions)
+	arm.Notes = targetNotes(&arm, cfg, t, poll, fastFails, fails)
+	return &arm, stopErr
+}
+
+// targetNotes says what cbload could not see inside the service and what it
+// inferred from outside instead.
+func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, fastFails, fails int64) []string {
+	var notes []string
+	switch {
+	case poll == nil:
+		notes = append(notes, "breaker state: not visible from outside (no breaker state URL); the load shed and fast failures below are inferred from what the upstream received and how quickly failures came back")
+	case !poll.sawBreaker():
+		notes = append(notes, fmt.Sprintf("breaker state: %s never reported closed, open or half-open (last answer %q); treated as a service without a breaker", t.BreakerStateURL, poll.lastRaw()))
+	default:
+		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", t.BreakerStateURL, statePollInterval))
+	}
+	var base, fault struct{ api, up int64 }
+	for i, p := range cfg.Phases {
+		s := a.Summary[p.Name]
+		if len(p.Faults) > 0 {
+			fault.api += s.API.Requests
+			fault.up += s.UpstreamRequests
+		} else if i == 0 {
+			base.api, base.up = s.API.Requests, s.UpstreamRequests
+		}
+	}
+	if fault.api > 0 {
+		n := fmt.Sprintf("load shed (inferred): the upstream received %.2f requests per /api request during the fault", float64(fault.up)/float64(fault.api))
+		if base.api > 0 {
+			n += fmt.Sprintf(", %.2f before it", float64(base.up)/float64(base.api))
+		}
+		notes = append(notes, n+"; a breaker that opens drives this towards 0")
+	}
+	if fails > 0 {
+		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed /api responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, fastFailure))
+	}
+	if t.Collateral == "" {
+		notes = append(notes, "collateral: none given, so there is no evidence of cascading failure")
+	}
+	notes = append(notes, "in-flight: measured at the load runner (requests sent and not yet answered), not inside the service; outcomes are classified by status code unless the service sets the X-Cbload-Outcome header")
+	return notes
+}
+
+// targetMix is mixTargeter for explicit URLs.
+func targetMix(api, collateral string, share float64, seed int64) vegeta.Targeter {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x6362_6c6f_6164))
+	return func(t *vegeta.Target) error {
+		mu.Lock()
+		c := rng.Float64() < share
+		mu.Unlock()
+		t.Method = http.MethodGet
+		t.URL = api
+		if c {
+			t.URL = collateral
+		}
+		return nil
+	}
+}
+
+// countingTransport counts requests sent and not yet answered.
+type countingTransport struct {
+	next           http.RoundTripper
+	inflight, peak *atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	n := c.inflight.Add(1)
+	for {
+		p := c.peak.Load()
+		if n <= p || c.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	resp, err := c.next.RoundTrip(r)
+	if err != nil {
+		c.inflight.Add(-1)
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, done: func() { c.inflight.Add(-1) }}
+	return resp, nil
+}
+
+// statePoller polls a breaker state URL until stopped and keeps the
+// transitions it saw, timed when it saw them.
+type statePoller struct {
+	url    string
+	client *http.Client
+	// ctx is cancelled by stop, which aborts a poll in flight.
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+
+	mu      sync.Mutex
+	start   time.Time
+	cur     string
+	raw     string
+	trans   []reports.Transition
+	breaker bool
+}
+
+// startStatePoller starts polling at once; the caller must call stop.
+func startStatePoller(u string) *statePoller {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &statePoller{
+		url:    u,
+		client: &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: statePollInterval * 4},
+		ctx:    ctx,
+		cancel: cancel,
+		done:   make(chan struct{}),
+		start:  time.Now(),
+		cur:    reports.StateUnknown,
+	}
+	go p.loop()
+	return p
+}
+
+func (p *statePoller) setStart(t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.start = t
+	p.trans = nil
+}
+
+func (p *statePoller) loop() {
+	defer close(p.done)
+	tick := time.NewTicker(statePollInterval)
+	defer tick.Stop()
+	for {
+		p.pollOnce()
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *statePoller) pollOnce() {
+	req, err := http.NewRequestWithContext(p.ctx, http.MethodGet, p.url, nil)
+	if err != nil {
+		return
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	raw, state := parseState(body)
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.raw = raw
+	if state == reports.StateClosed || state == reports.StateOpen || state == reports.StateHalfOpen {
+		p.breaker = true
+	}
+	if state != p.cur {
+		if p.cur != reports.StateUnknown && state != reports.StateUnknown && !now.Before(p.start) {
+			p.trans = append(p.trans, reports.Transition{T: round3(now.Sub(p.start).Seconds()), From: p.cur, To: state})
+		}
+		p.cur = state
+	}
+}
+
+// parseState reads {"state": "..."} or a bare JSON string and maps it to a
+// report state.
+func parseState(body []byte) (raw, state string) {
+	var obj struct {
+		State string `json:"state"`
+	}
+	if json.Unmarshal(body, &obj) != nil || obj.State == "" {
+		if json.Unmarshal(body, &raw) != nil {
+			raw = strings.TrimSpace(string(body))
+		}
+	} else {
+		raw = obj.State
+	}
+	switch strings.NewReplacer("_", "-", " ", "-").Replace(strings.ToLower(strings.TrimSpace(raw))) {
+	case "closed":
+		return raw, reports.StateClosed
+	case "open":
+		return raw, reports.StateOpen
+	case "half-open", "halfopen":
+		return raw, reports.StateHalfOpen
+	case "none", "disabled", "off":
+		return raw, reports.StateNone
+	}
+	return raw, reports.StateUnknown
+}
+
+func (p *statePoller) state() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cur
+}
+
+func (p *statePoller) transitions() []reports.Transition {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]reports.Transition(nil), p.trans...)
+}
+
+func (p *statePoller) sawBreaker() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.breaker
+}
+
+func (p *statePoller) lastRaw() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.raw
+}
+
+// stop ends polling and waits for the poller; it may be called twice.
+func (p *statePoller) stop() {
+	p.once.Do(func() {
+		p.cancel()
+		<-p.done
+		p.client.CloseIdleConnections()
+	})
+}
