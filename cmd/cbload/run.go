@@ -34,6 +34,7 @@ type runOptions struct {
 	// traceSample is --trace-sample: "auto" or a ratio in [0,1].
 	traceSample string
 	repro       string // the command line that reruns this experiment, without --seed
+	ci          ciOptions
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -67,7 +68,7 @@ offers 12,000) and proportionally fewer beyond, unless OTEL_TRACES_SAMPLER
 says otherwise. Breaker state changes are always traced. The report lists
 exemplar traces per arm and phase, linked to --jaeger-url.
 
-Exit codes: 0 done, 2 bad input, 3 could not run, 130 interrupted.`,
+` + ciHelp,
 		Example: `  cbload run --fault=latency
   cbload run --fault=hang --phases 3s,10s,5s
   cbload run --fault 'error:503,rate=0.3' --fault 'latency:300ms,rate=0.5'
@@ -80,6 +81,9 @@ Exit codes: 0 done, 2 bad input, 3 could not run, 130 interrupted.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.repro = reproCommand(cmd)
+			if err := applyScenario(cmd, opts); err != nil {
+				return err
+			}
 			return runRun(cmd.Context(), opts, stdout, stderr)
 		},
 	}
@@ -111,6 +115,7 @@ Exit codes: 0 done, 2 bad input, 3 could not run, 130 interrupted.`,
 	f.StringVar(&d.Tracing.Protocol, "otlp-protocol", "", "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)")
 	f.StringVar(&opts.traceSample, "trace-sample", "auto", "fraction of requests traced, in [0,1], or auto")
 	f.StringVar(&d.Tracing.JaegerURL, "jaeger-url", d.Tracing.JaegerURL, "Jaeger UI base URL for the report's exemplar trace links")
+	addCIFlags(cmd, &opts.ci)
 	return cmd
 }
 
@@ -151,17 +156,15 @@ func parsePhases(s string, faults []faultserver.Spec) ([]harness.Phase, error) {
 
 func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) error {
 	cfg := opts.cfg
-	if len(opts.faults) == 0 {
-		return usagef("--fault: required; give a kind (%s) or a spec like latency:2s", strings.Join(kindNames(), ", "))
-	}
-	faults, err := faultserver.ParseSpecs(opts.faults)
+	phases, err := schedule(opts)
 	if err != nil {
-		return usagef("--fault: %v", err)
-	}
-	if cfg.Phases, err = parsePhases(opts.phases, faults); err != nil {
 		return err
 	}
+	cfg.Phases = phases
 	cfg.Arms = opts.arms
+	if err := applyCI(&cfg, opts); err != nil {
+		return err
+	}
 	switch opts.progress {
 	case "auto", "always", "never":
 	default:
@@ -177,6 +180,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	cfg.Tracing.Version = version
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
+	}
+	if opts.ci.dryRun {
+		return dryRun(stdout, &cfg, opts)
 	}
 	if cfg.Seed == 0 {
 		cfg.Seed = randomSeed()
@@ -213,6 +219,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		}
 	}
 	rep.Command = opts.repro + fmt.Sprintf(" --seed=%d", cfg.Seed)
+	evaluateThresholds(opts, rep)
 	paths, werr := writeReports(dir, rep)
 	if werr != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("write report: %w", werr))
@@ -221,9 +228,10 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
 	}
+	ciErr := finishCI(stdout, stderr, opts, rep)
 	switch {
 	case runErr == nil:
-		return nil
+		return ciErr
 	case errors.Is(runErr, context.Canceled):
 		fmt.Fprintln(stderr, "cbload: interrupted; the partial report was written")
 		return withCode(exitInterrupted, errSilent)

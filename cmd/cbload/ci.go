@@ -1,0 +1,494 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/reports"
+)
+
+// ciOptions holds the flags of `cbload run` meant for CI: a scenario file,
+// thresholds, JUnit output, the GitHub step summary, and a user's own
+// service as the system under test.
+type ciOptions struct {
+	scenario        string
+	thresholds      []string
+	junit           string
+	noStepSummary   bool
+	targets         []string
+	collateral      string
+	upstreamAddr    string
+	breakerStateURL string
+	dryRun          bool
+
+	// Filled by applyScenario.
+	fileThresholds []scenarioString
+	fileTargets    []scenarioTarget
+	filePhases     []harness.Phase
+	scenarioName   string
+	description    string
+	phasesFlag     bool // --phases was given
+	faultsFlag     bool // --fault was given
+	armsFlag       bool // --arms was given (or arms: in the file)
+	collateralFlag bool // --collateral was given: it overrides every target's
+	stateFlag      bool // --breaker-state-url was given: likewise
+
+	// Filled by applyCI.
+	checks []reports.Threshold
+}
+
+// stepSummaryEnv is set by GitHub Actions to a file whose Markdown is shown
+// on the run's summary page.
+const stepSummaryEnv = "GITHUB_STEP_SUMMARY"
+
+const ciHelp = `Thresholds: --threshold 'EXPR' (repeatable) checks a value of the report:
+  breaker.fault.collateral.success_ratio >= 99%
+  breaker.fault.api.latency_ms.p99 < 600ms
+  breaker.figures.time_to_open_s <= 2s
+  verdict.cascade_prevented == true
+  breaker.fault.upstream_requests < 0.2 * no-breaker.fault.upstream_requests
+Paths: <arm>.<phase>.<api|collateral>.<requests|ok|success_ratio|outcomes.KIND|latency_ms.pNN>,
+<arm>.<phase>.upstream_requests, <arm>.figures.<figure>, verdict.outcome,
+verdict.cascade_prevented, partial. Units: %, ms, s; a plain number is read in
+the path's unit. Each result is printed, stored in report.json and, with
+--junit FILE, written as a JUnit test case (plus one for the verdict). When
+$GITHUB_STEP_SUMMARY is set the Markdown report is appended to it
+(--no-step-summary to opt out).
+
+Scenario files: --scenario FILE.yaml says everything the flags can (load,
+gateway, breaker, upstream, arms, targets, phases with faults and repeat,
+thresholds, output); flags given on the command line override the file, lists
+included. A repeat group's phases are named down-1, up-1, down-2, … See
+examples/*.yaml.
+
+Your own service: --target NAME=URL (repeatable) replaces the built-in gateway.
+cbload starts the fault-injecting upstream at --upstream-addr (your service
+must call it there) and drives the load at each target in turn through the
+same phases; each target is an arm. --collateral URL|/path is an endpoint that
+does not call the upstream; --breaker-state-url URL|/path returns the
+breaker state as JSON ({"state":"open"}); a /path is resolved against each
+target. Name the targets breaker and no-breaker for the A/B verdict. Only
+loopback addresses are accepted.
+
+Exit codes:
+  0    the run completed and every threshold passed
+  1    unexpected error (e.g. the step summary could not be written)
+  2    bad flags, scenario file, fault spec or threshold
+  3    the experiment could not run (address in use, target unreachable,
+       output not writable); no load was sent
+  99   the run completed and a threshold failed
+  130  interrupted (SIGINT/SIGTERM); a partial report was written`
+
+// addCIFlags registers the CI flags on cmd.
+func addCIFlags(cmd *cobra.Command, o *ciOptions) {
+	f := cmd.Flags()
+	f.StringVar(&o.scenario, "scenario", "", "read the experiment from this YAML scenario file; flags override it")
+	f.StringArrayVar(&o.thresholds, "threshold", nil, "check a report value, e.g. 'breaker.fault.collateral.success_ratio >= 99%' (repeatable; exit 99 when one fails)")
+	f.StringVar(&o.junit, "junit", "", "write the threshold and verdict results as JUnit XML to this file")
+	f.BoolVar(&o.noStepSummary, "no-step-summary", false, "do not append the Markdown report to $"+stepSummaryEnv)
+	f.StringArrayVar(&o.targets, "target", nil, "test your own service: NAME=URL of an endpoint that calls the upstream (repeatable; loopback only)")
+	f.StringVar(&o.collateral, "collateral", "", "with --target: an endpoint that does not call the upstream, as a URL or a /path on each target")
+	f.StringVar(&o.upstreamAddr, "upstream-addr", "", "with --target: loopback host:port where the upstream listens and your service calls it")
+	f.BoolVar(&o.dryRun, "dry-run", false, "check the flags, scenario and thresholds, print the plan and exit without running")
+	f.StringVar(&o.breakerStateURL, "breaker-state-url", "", "with --target: URL or /path returning the breaker state as JSON, polled while running")
+}
+
+// applyScenario loads --scenario, if given, into opts wherever the command
+// line did not set the same thing.
+func applyScenario(cmd *cobra.Command, opts *runOptions) error {
+	f := cmd.Flags()
+	ci := &opts.ci
+	ci.phasesFlag, ci.faultsFlag, ci.armsFlag = f.Changed("phases"), f.Changed("fault"), f.Changed("arms")
+	ci.collateralFlag, ci.stateFlag = f.Changed("collateral"), f.Changed("breaker-state-url")
+	if ci.scenario == "" {
+		return nil
+	}
+	s, err := loadScenario(ci.scenario)
+	if err != nil {
+		return err
+	}
+	ci.scenarioName, ci.description = ci.scenario, s.Description
+	d := &opts.cfg
+	set := func(flag string, present bool, apply func()) {
+		if present && !f.Changed(flag) {
+			apply()
+		}
+	}
+	dur := func(v *scenarioDuration) time.Duration { return time.Duration(*v) }
+	set("seed", s.Seed != nil, func() { d.Seed = *s.Seed })
+	set("rate", s.Load.Rate != nil, func() { d.Rate = *s.Load.Rate })
+	set("collateral-share", s.Load.CollateralShare != nil, func() { d.CollateralShare = *s.Load.CollateralShare })
+	set("client-timeout", s.Load.ClientTimeout != nil, func() { d.ClientTimeout = dur(s.Load.ClientTimeout) })
+	set("gateway-workers", s.Gateway.Workers != nil, func() { d.Gateway.Workers = *s.Gateway.Workers })
+	set("queue-timeout", s.Gateway.QueueTimeout != nil, func() { d.Gateway.QueueTimeout = dur(s.Gateway.QueueTimeout) })
+	set("call-timeout", s.Gateway.CallTimeout != nil, func() { d.Gateway.CallTimeout = dur(s.Gateway.CallTimeout) })
+	set("local-work", s.Gateway.LocalWork != nil, func() { d.Gateway.LocalWork = dur(s.Gateway.LocalWork) })
+	b := s.Breaker
+	set("breaker-timeout", b.Timeout != nil, func() { d.Breaker.Timeout = dur(b.Timeout) })
+	set("breaker-max-requests", b.MaxRequests != nil, func() { d.Breaker.MaxRequests = *b.MaxRequests })
+	set("breaker-interval", b.Interval != nil, func() { d.Breaker.Interval = dur(b.Interval) })
+	set("breaker-bucket-period", b.BucketPeriod != nil, func() { d.Breaker.BucketPeriod = dur(b.BucketPeriod) })
+	set("breaker-consecutive-failures", b.ConsecutiveFailures != nil, func() { d.Breaker.ConsecutiveFailures = *b.ConsecutiveFailures })
+	set("breaker-failure-ratio", b.FailureRatio != nil, func() { d.Breaker.FailureRatio = *b.FailureRatio })
+	set("breaker-min-requests", b.MinRequests != nil, func() { d.Breaker.MinRequests = *b.MinRequests })
+	set("service-time", s.Upstream.ServiceTime != nil, func() { d.Upstream.ServiceTime = dur(s.Upstream.ServiceTime) })
+	set("jitter", s.Upstream.Jitter != nil, func() { d.Upstream.Jitter = dur(s.Upstream.Jitter) })
+	set("upstream-addr", s.Upstream.Addr != nil, func() { ci.upstreamAddr = *s.Upstream.Addr })
+	set("arms", s.Arms != nil, func() { opts.arms, ci.armsFlag = s.Arms, true })
+	set("target", s.Targets != nil, func() { ci.fileTargets = s.Targets })
+	set("collateral", s.Collateral != nil, func() { ci.collateral = *s.Collateral })
+	set("breaker-state-url", s.BreakerStateURL != nil, func() { ci.breakerStateURL = *s.BreakerStateURL })
+	set("threshold", s.Thresholds != nil, func() { ci.fileThresholds = s.Thresholds })
+	o := s.Output
+	set("out", o.Dir != nil, func() { opts.out = *o.Dir })
+	set("force", o.Force != nil, func() { opts.force = *o.Force })
+	set("junit", o.JUnit != nil, func() { ci.junit = *o.JUnit })
+	set("progress", o.Progress != nil, func() { opts.progress = *o.Progress })
+	set("no-step-summary", o.StepSummary != nil, func() { ci.noStepSummary = !*o.StepSummary })
+	if s.Phases != nil {
+		if ci.filePhases, err = s.harnessPhases(); err != nil {
+			return usagef("scenario %s: %v", ci.scenario, err)
+		}
+		if len(ci.filePhases) == 0 {
+			return usagef("scenario %s: phases is empty; list at least one phase", ci.scenario)
+		}
+	}
+	return nil
+}
+
+// schedule builds the phases: the scenario's, unless --phases gives the
+// classic baseline,fault,recovery. --fault replaces the faults of every
+// fault phase of the scenario.
+func schedule(opts *runOptions) ([]harness.Phase, error) {
+	ci := &opts.ci
+	var flagFaults []faultserver.Spec
+	if len(opts.faults) > 0 {
+		var err error
+		if flagFaults, err = faultserver.ParseSpecs(opts.faults); err != nil {
+			return nil, usagef("--fault: %v", err)
+		}
+	}
+	if ci.filePhases != nil && !ci.phasesFlag {
+		phases := append([]harness.Phase(nil), ci.filePhases...)
+		if ci.faultsFlag {
+			replaced := false
+			for i := range phases {
+				if len(phases[i].Faults) > 0 {
+					phases[i].Faults, replaced = flagFaults, true
+				}
+			}
+			if !replaced {
+				return nil, usagef("--fault: scenario %s has no phase with faults to replace; give --phases too for a baseline,fault,recovery schedule", ci.scenarioName)
+			}
+		}
+		return phases, nil
+	}
+	faults := flagFaults
+	if len(faults) == 0 {
+		for _, p := range ci.filePhases {
+			if len(p.Faults) > 0 {
+				faults = p.Faults
+				break
+			}
+		}
+	}
+	if len(faults) == 0 {
+		return nil, usagef("--fault: required; give a kind (%s) or a spec like latency:2s, or a --scenario file", strings.Join(kindNames(), ", "))
+	}
+	return parsePhases(opts.phases, faults)
+}
+
+// applyCI sets the targets on cfg and parses and checks the thresholds
+// against the run's arms and phases. It runs before cfg is validated.
+func applyCI(cfg *harness.Config, opts *runOptions) error {
+	ci := &opts.ci
+	targets, err := ci.resolveTargets()
+	if err != nil {
+		return err
+	}
+	if len(targets) > 0 {
+		if ci.armsFlag {
+			return usagef("--arms: not used with --target; each target is an arm (name them breaker and no-breaker for the A/B verdict)")
+		}
+		if ci.upstreamAddr == "" {
+			return usagef("--upstream-addr: required with --target; the loopback host:port your service calls as its upstream, like 127.0.0.1:9090")
+		}
+		cfg.Targets, cfg.UpstreamAddr = targets, ci.upstreamAddr
+	} else {
+		for flag, v := range map[string]string{"collateral": ci.collateral, "breaker-state-url": ci.breakerStateURL, "upstream-addr": ci.upstreamAddr} {
+			if v != "" {
+				return usagef("--%s: only used with --target", flag)
+			}
+		}
+	}
+
+	arms := cfg.Arms
+	if len(targets) > 0 {
+		arms = nil
+		for _, t := range targets {
+			arms = append(arms, t.Name)
+		}
+	}
+	phases := make([]string, len(cfg.Phases))
+	for i, p := range cfg.Phases {
+		phases[i] = p.Name
+	}
+	ci.checks = nil
+	add := func(where, expr string) error {
+		th, err := reports.ParseThreshold(expr)
+		if err == nil {
+			err = th.Check(arms, phases)
+		}
+		if err != nil {
+			return usagef("%s%v", where, err)
+		}
+		ci.checks = append(ci.checks, th)
+		return nil
+	}
+	if len(ci.thresholds) > 0 {
+		for _, t := range ci.thresholds {
+			if err := add("--threshold: ", t); err != nil {
+				return err
+			}
+		}
+	} else {
+		for _, t := range ci.fileThresholds {
+			if err := add(fmt.Sprintf("scenario %s: line %d: ", ci.scenarioName, t.line), t.s); err != nil {
+				return err
+			}
+		}
+	}
+	if ci.junit != "" {
+		if err := checkWritable(ci.junit); err != nil {
+			return withCode(exitCouldNotRun, fmt.Errorf("--junit %s: %w", ci.junit, err))
+		}
+	}
+	return nil
+}
+
+// resolveTargets turns --target flags (or the file's targets) into harness
+// targets, resolving /paths against each target's origin.
+func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
+	var out []harness.Target
+	if len(ci.targets) > 0 {
+		for _, t := range ci.targets {
+			name, u, ok := strings.Cut(t, "=")
+			if !ok || name == "" || u == "" {
+				return nil, usagef("--target %q: want NAME=URL like breaker=http://127.0.0.1:8080/api", t)
+			}
+			if err := harness.CheckLoopbackURL(u); err != nil {
+				return nil, usagef("--target %s: %v", name, err)
+			}
+			out = append(out, harness.Target{Name: name, URL: u})
+		}
+	} else {
+		for i, t := range ci.fileTargets {
+			where := fmt.Sprintf("scenario %s: line %d: targets[%d]", ci.scenarioName, t.line, i)
+			if t.Name == "" || t.URL == "" {
+				return nil, usagef("%s: name and url are required", where)
+			}
+			if err := harness.CheckLoopbackURL(t.URL); err != nil {
+				return nil, usagef("%s.url: %v", where, err)
+			}
+			ht := harness.Target{Name: t.Name, URL: t.URL}
+			var err error
+			if ht.Collateral, err = resolveRef(t.URL, t.Collateral); err != nil {
+				return nil, usagef("%s.collateral: %v", where, err)
+			}
+			if ht.BreakerStateURL, err = resolveRef(t.URL, t.BreakerStateURL); err != nil {
+				return nil, usagef("%s.breaker_state_url: %v", where, err)
+			}
+			out = append(out, ht)
+		}
+	}
+	for i := range out {
+		var err error
+		if ci.collateral != "" && (out[i].Collateral == "" || ci.collateralFlag) {
+			if out[i].Collateral, err = resolveRef(out[i].URL, ci.collateral); err != nil {
+				return nil, usagef("--collateral: %v", err)
+			}
+		}
+		if ci.breakerStateURL != "" && (out[i].BreakerStateURL == "" || ci.stateFlag) {
+			if out[i].BreakerStateURL, err = resolveRef(out[i].URL, ci.breakerStateURL); err != nil {
+				return nil, usagef("--breaker-state-url: %v", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// resolveRef resolves ref against base when it is a /path; otherwise ref
+// must be a loopback URL itself.
+func resolveRef(base, ref string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	if strings.HasPrefix(ref, "/") {
+		b, err := url.Parse(base)
+		if err != nil {
+			return "", err
+		}
+		return b.Scheme + "://" + b.Host + ref, nil
+	}
+	if err := harness.CheckLoopbackURL(ref); err != nil {
+		return "", fmt.Errorf("%v (or give a /path on the target)", err)
+	}
+	return ref, nil
+}
+
+// checkWritable checks a file can be created in path's folder.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	probe, err := os.CreateTemp(dir, ".cbload-write-check-*")
+	if err != nil {
+		return fmt.Errorf("not writable: %w", err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// dryRun prints what a run would do, once everything has been checked.
+func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
+	if opts.ci.scenarioName != "" {
+		fmt.Fprintf(w, "scenario %s", opts.ci.scenarioName)
+		if opts.ci.description != "" {
+			fmt.Fprintf(w, ": %s", opts.ci.description)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(cfg.Targets) > 0 {
+		fmt.Fprintf(w, "upstream: %s (your service calls it)\n", cfg.UpstreamAddr)
+		for _, t := range cfg.Targets {
+			fmt.Fprintf(w, "target %s: %s", t.Name, t.URL)
+			if t.Collateral != "" {
+				fmt.Fprintf(w, "  collateral %s", t.Collateral)
+			}
+			if t.BreakerStateURL != "" {
+				fmt.Fprintf(w, "  breaker state %s", t.BreakerStateURL)
+			}
+			fmt.Fprintln(w)
+		}
+	} else {
+		fmt.Fprintf(w, "arms: %s\n", strings.Join(cfg.Arms, ", "))
+		fmt.Fprintf(w, "gateway: %d workers, queue timeout %v, call timeout %v; breaker timeout %v\n",
+			cfg.Gateway.Workers, cfg.Gateway.QueueTimeout, cfg.Gateway.CallTimeout, cfg.Breaker.Timeout)
+	}
+	fmt.Fprintf(w, "load: %g req/s, collateral share %g, client timeout %v, seed %d\n", cfg.Rate, cfg.CollateralShare, cfg.ClientTimeout, cfg.Seed)
+	fmt.Fprintf(w, "phases (%v per arm):\n", cfg.TotalDuration())
+	var at time.Duration
+	for _, p := range cfg.Phases {
+		faults := make([]string, len(p.Faults))
+		for i, f := range p.Faults {
+			faults[i] = f.String()
+		}
+		fmt.Fprintf(w, "  %-12s %5v – %-5v %s\n", p.Name, at, at+p.Duration, strings.Join(faults, " "))
+		at += p.Duration
+	}
+	if len(opts.ci.checks) > 0 {
+		fmt.Fprintln(w, "thresholds:")
+		for _, t := range opts.ci.checks {
+			fmt.Fprintf(w, "  %s\n", t)
+		}
+	}
+	fmt.Fprintln(w, "dry run: everything checks out; nothing was run")
+	return nil
+}
+
+// evaluateThresholds fills the report's threshold results.
+func evaluateThresholds(opts *runOptions, r *reports.Report) {
+	if len(opts.ci.checks) > 0 {
+		r.Thresholds, _ = reports.EvaluateThresholds(opts.ci.checks, r)
+	}
+}
+
+// finishCI prints one line per threshold, writes the JUnit file and the
+// step summary, and returns the error that sets the exit code: 99 when a
+// threshold failed.
+func finishCI(stdout, stderr io.Writer, opts *runOptions, r *reports.Report) error {
+	failed := 0
+	if len(r.Thresholds) > 0 {
+		fmt.Fprintln(stdout, "\nthresholds:")
+	}
+	for _, t := range r.Thresholds {
+		mark := "PASS"
+		if !t.Pass {
+			mark = "FAIL"
+			failed++
+		}
+		fmt.Fprintf(stdout, "  %s  %s  measured %s; %s\n", mark, t.Expr, t.Measured, t.Message)
+	}
+	var errs []error
+	if opts.ci.junit != "" {
+		var b bytes.Buffer
+		err := reports.WriteJUnit(&b, r)
+		if err == nil {
+			err = writeFileAtomic(opts.ci.junit, b.Bytes())
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--junit: %w", err))
+		} else {
+			fmt.Fprintf(stdout, "junit: %s\n", opts.ci.junit)
+		}
+	}
+	if path := os.Getenv(stepSummaryEnv); path != "" && !opts.ci.noStepSummary {
+		if err := appendStepSummary(path, r); err != nil {
+			errs = append(errs, fmt.Errorf("$%s: %w (pass --no-step-summary to skip it)", stepSummaryEnv, err))
+		}
+	}
+	if failed > 0 {
+		for _, e := range errs {
+			fmt.Fprintf(stderr, "cbload: %v\n", e)
+		}
+		return withCode(exitThreshold, fmt.Errorf("%d of %d thresholds failed", failed, len(r.Thresholds)))
+	}
+	return errors.Join(errs...)
+}
+
+func appendStepSummary(path string, r *reports.Report) error {
+	var b bytes.Buffer
+	if err := reports.WriteMarkdown(&b, r); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b.Bytes(), '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames
+// it into place.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// cbloadProc runs the built cbload binary with args and env added, and
+// returns its exit code and output.
+func cbloadProc(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(buildBinary(t, "github.com/cbload/cbload/cmd/cbload"), args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = t.TempDir()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), o.String(), e.String()
+	}
+	if err != nil {
+		t.Fatalf("run cbload: %v", err)
+	}
+	return 0, o.String(), e.String()
+}
+
+// shortRun is a small single-arm experiment: four seconds, light load.
+func shortRun(out string, extra ...string) []string {
+	return append([]string{"run", "--fault", "latency", "--arms", "breaker", "--phases", "1s,2s,1s",
+		"--rate", "40", "--seed", "11", "--progress", "never", "--out", out}, extra...)
+}
+
+func readReport(t *testing.T, path string) *reports.Report {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read report: %v", err)
+	}
+	var r reports.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("parse %s: %v", path, err)
+	}
+	return &r
+}
+
+func TestExitCodePassAndJUnitAndStepSummary(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	junit := filepath.Join(out, "ci", "junit.xml")
+	summary := filepath.Join(out, "summary.md")
+	if err := os.WriteFile(summary, []byte("# earlier step\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := cbloadProc(t, []string{stepSummaryEnv + "=" + summary}, shortRun(out,
+		"--threshold", "breaker.fault.api.requests > 0",
+		"--threshold", "breaker.baseline.collateral.success_ratio >= 50%",
+		"--junit", junit)...)
+	if code != exitOK {
+		t.Fatalf("exit %d; want %d\nstdout:\n%s\nstderr:\n%s", code, exitOK, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "PASS  breaker.fault.api.requests > 0  measured ") {
+		t.Errorf("stdout lacks the threshold line:\n%s", stdout)
+	}
+	r := readReport(t, filepath.Join(out, "report.json"))
+	if len(r.Thresholds) != 2 || !r.Thresholds[0].Pass || r.Thresholds[0].Expr != "breaker.fault.api.requests > 0" {
+		t.Errorf("report thresholds = %+v; want both, passing, in order", r.Thresholds)
+	}
+
+	b, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatalf("--junit file: %v", err)
+	}
+	var suites struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Cases []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b, &suites); err != nil {
+		t.Fatalf("JUnit does not parse: %v\n%s", err, b)
+	}
+	if suites.Tests != 3 || len(suites.Suites) != 1 || suites.Suites[0].Cases[2].Name != "verdict" {
+		t.Errorf("JUnit = %+v; want 3 cases, the last the verdict", suites)
+	}
+
+	s, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(s), "# earlier step\n") || !strings.Contains(string(s), "breaker.fault.api.requests > 0") {
+		t.Errorf("step summary = %q; want the earlier content followed by the Markdown report with thresholds", s)
+	}
+}
+
+func TestExitCodeThresholdFailed(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	summary := filepath.Join(out, "summary.md")
+	code, stdout, stderr := cbloadProc(t, []string{stepSummaryEnv + "=" + summary}, shortRun(out,
+		"--threshold", "breaker.fault.api.requests < 1",
+		"--threshold", "partial == false",
+		"--no-step-summary")...)
+	if code != exitThreshold {
+		t.Fatalf("exit %d; want %d\nstdout:\n%s\nstderr:\n%s", code, exitThreshold, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "FAIL  breaker.fault.api.requests < 1  measured ") || !strings.Contains(stdout, "PASS  partial == false") {
+		t.Errorf("stdout lacks the threshold lines:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "1 of 2 thresholds failed") {
+		t.Errorf("stderr = %q; want it to count the failures", stderr)
+	}
+	if _, err := os.Stat(summary); !os.IsNotExist(err) {
+		t.Errorf("--no-step-summary: the step summary was written (stat: %v)", err)
+	}
+	r := readReport(t, filepath.Join(out, "report.json"))
+	if len(r.Thresholds) != 2 || r.Thresholds[0].Pass {
+		t.Errorf("report thresholds = %+v; want the first failing", r.Thresholds)
+	}
+}
+
+func TestExitCodeError(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	code, stdout, stderr := cbloadProc(t, []string{stepSummaryEnv + "=" + filepath.Join(out, "missing", "dir", "summary.md")}, shortRun(out)...)
+	if code != exitError {
+		t.Fatalf("exit %d with an unwritable step summary; want %d\nstdout:\n%s\nstderr:\n%s", code, exitError, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "GITHUB_STEP_SUMMARY") || !strings.Contains(stderr, "--no-step-summary") {
+		t.Errorf("stderr = %q; want it to name the variable and the opt-out", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "report.json")); err != nil {
+		t.Errorf("the report should still be written: %v", err)
+	}
+}
+
+func TestExitCodeUsage(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	bad := filepath.Join(out, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("load:\n  rate: 10\n  rps: 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{shortRun(out, "--threshold", "breaker.fault.colateral.success_ratio >= 99%"), "did you mean breaker.fault.collateral"},
+		{[]string{"run", "--scenario", bad}, `line 3: unknown field "rps" in load`},
+		{shortRun(out, "--target", "svc=http://10.1.2.3/api", "--upstream-addr", "127.0.0.1:9"), "not loopback"},
+	} {
+		code, _, stderr := cbloadProc(t, nil, tt.args...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("cbload %q = exit %d, stderr %q; want exit %d and one line containing %q", tt.args, code, stderr, exitUsage, tt.want)
+		}
+	}
+}
+
+func TestExitCodeCouldNotRun(t *testing.T) {
+	t.Parallel()
+	closed := freeAddr(t)
+	upstream := freeAddr(t)
+	out := t.TempDir()
+	start := time.Now()
+	code, stdout, stderr := cbloadProc(t, nil, "run", "--fault", "latency", "--phases", "1s,2s,1s", "--progress", "never",
+		"--out", out, "--target", "svc=http://"+closed+"/api", "--upstream-addr", upstream)
+	if code != exitCouldNotRun || !strings.Contains(stderr, "target svc unreachable at http://"+closed+"/api") {
+		t.Fatalf("exit %d, stderr %q; want %d and the unreachable target named\nstdout:\n%s", code, stderr, exitCouldNotRun, stdout)
+	}
+	if _, err := os.Stat(filepath.Join(out, "report.json")); !os.IsNotExist(err) {
+		t.Errorf("a report was written for a run that could not start (stat: %v)", err)
+	}
+	if d := time.Since(start); d > 3*time.Second+2*time.Second {
+		t.Errorf("took %v; an unreachable target should stop cbload before the 4s schedule", d)
+	}
+}
+
+func TestExitCodeInterrupted(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	cmd := exec.Command(buildBinary(t, "github.com/cbload/cbload/cmd/cbload"), "run", "--fault", "latency", "--arms", "breaker",
+		"--phases", "2s,20s,5s", "--rate", "40", "--progress", "always", "--out", out)
+	cmd.Dir = out
+	stderr := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the first progress line: the load is running.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "[breaker") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no progress line within 20s; stderr:\n%s", stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("after SIGINT: %v; want exit %d\nstderr:\n%s", err, exitInterrupted, stderr)
+	}
+	if r := readReport(t, filepath.Join(out, "report.json")); !r.Partial {
+		t.Errorf("report after SIGINT: partial = false; want true")
+	}
+}
+
+// freeAddr returns a loopback address nothing listens on (it did a moment ago).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}

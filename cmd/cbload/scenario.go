@@ -1,0 +1,363 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/harness"
+)
+
+// A scenario file says in YAML everything `cbload run` flags can say. Flags
+// given on the command line override the file. Decoding is strict: an
+// unknown or mistyped field is an error naming its line.
+//
+//	description: what this scenario teaches
+//	seed: 7
+//	load:     {rate: 200, collateral_share: 0.2, client_timeout: 3s}
+//	gateway:  {workers: 32, queue_timeout: 1s, call_timeout: 500ms, local_work: 1ms}
+//	breaker:  {timeout: 2s, max_requests: 3, interval: 10s, bucket_period: 1s,
+//	           consecutive_failures: 5, failure_ratio: 0.5, min_requests: 20}
+//	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090}
+//	arms: [breaker, no-breaker]
+//	targets:  [{name: breaker, url: http://127.0.0.1:8081/api, collateral: /local, breaker_state_url: /breaker}]
+//	collateral: /local            # default for every target
+//	breaker_state_url: /breaker   # default for every target
+//	phases:
+//	  - {name: baseline, duration: 5s}
+//	  - repeat: 5
+//	    phases:
+//	      - {name: down, duration: 3s, faults: [refuse]}
+//	      - {name: up, duration: 3s}
+//	  - {name: recovery, duration: 10s}
+//	thresholds: ["breaker.figures.opens >= 1"]
+//	output: {dir: out, force: true, junit: junit.xml, progress: never, step_summary: false}
+//
+// A repeated group's phases are named with the repeat number: down-1, up-1,
+// down-2, … so every phase keeps its own summary and threshold paths.
+
+type scenario struct {
+	Description     string           `yaml:"description"`
+	Seed            *int64           `yaml:"seed"`
+	Load            scenarioLoad     `yaml:"load"`
+	Gateway         scenarioGateway  `yaml:"gateway"`
+	Breaker         scenarioBreaker  `yaml:"breaker"`
+	Upstream        scenarioUpstream `yaml:"upstream"`
+	Arms            []string         `yaml:"arms"`
+	Targets         []scenarioTarget `yaml:"targets"`
+	Collateral      *string          `yaml:"collateral"`
+	BreakerStateURL *string          `yaml:"breaker_state_url"`
+	Phases          []scenarioPhase  `yaml:"phases"`
+	Thresholds      []scenarioString `yaml:"thresholds"`
+	Output          scenarioOutput   `yaml:"output"`
+}
+
+type scenarioLoad struct {
+	Rate            *float64          `yaml:"rate"`
+	CollateralShare *float64          `yaml:"collateral_share"`
+	ClientTimeout   *scenarioDuration `yaml:"client_timeout"`
+}
+
+type scenarioGateway struct {
+	Workers      *int              `yaml:"workers"`
+	QueueTimeout *scenarioDuration `yaml:"queue_timeout"`
+	CallTimeout  *scenarioDuration `yaml:"call_timeout"`
+	LocalWork    *scenarioDuration `yaml:"local_work"`
+}
+
+type scenarioBreaker struct {
+	Timeout             *scenarioDuration `yaml:"timeout"`
+	MaxRequests         *uint32           `yaml:"max_requests"`
+	Interval            *scenarioDuration `yaml:"interval"`
+	BucketPeriod        *scenarioDuration `yaml:"bucket_period"`
+	ConsecutiveFailures *uint32           `yaml:"consecutive_failures"`
+	FailureRatio        *float64          `yaml:"failure_ratio"`
+	MinRequests         *uint32           `yaml:"min_requests"`
+}
+
+type scenarioUpstream struct {
+	ServiceTime *scenarioDuration `yaml:"service_time"`
+	Jitter      *scenarioDuration `yaml:"jitter"`
+	Addr        *string           `yaml:"addr"`
+}
+
+type scenarioTarget struct {
+	Name            string `yaml:"name"`
+	URL             string `yaml:"url"`
+	Collateral      string `yaml:"collateral"`
+	BreakerStateURL string `yaml:"breaker_state_url"`
+	line            int
+}
+
+type scenarioPhase struct {
+	Name     string           `yaml:"name"`
+	Duration scenarioDuration `yaml:"duration"`
+	Faults   []scenarioFault  `yaml:"faults"`
+	Repeat   int              `yaml:"repeat"`
+	Phases   []scenarioPhase  `yaml:"phases"`
+	line     int
+}
+
+type scenarioOutput struct {
+	Dir         *string `yaml:"dir"`
+	Force       *bool   `yaml:"force"`
+	JUnit       *string `yaml:"junit"`
+	Progress    *string `yaml:"progress"`
+	StepSummary *bool   `yaml:"step_summary"`
+}
+
+// scenarioDuration is a Go duration string ("250ms", "2s").
+type scenarioDuration time.Duration
+
+func (d *scenarioDuration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return lineErr(n, "%q is not a duration; want a Go duration like 250ms or 2s", n.Value)
+	}
+	*d = scenarioDuration(v)
+	return nil
+}
+
+// scenarioFault is a fault spec, parsed where it stands so an error has its line.
+type scenarioFault struct {
+	spec faultserver.Spec
+}
+
+func (f *scenarioFault) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return lineErr(n, "a fault is a spec string like latency:1s or error:503,rate=0.3")
+	}
+	s, err := faultserver.ParseSpec(n.Value)
+	if err != nil {
+		return lineErr(n, "%v", err)
+	}
+	f.spec = s
+	return nil
+}
+
+// scenarioString is a string that remembers its line, for thresholds.
+type scenarioString struct {
+	s    string
+	line int
+}
+
+func (s *scenarioString) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return lineErr(n, "want a string")
+	}
+	s.s, s.line = n.Value, n.Line
+	return nil
+}
+
+// UnmarshalYAML records the line of a phase entry for later errors.
+func (p *scenarioPhase) UnmarshalYAML(n *yaml.Node) error {
+	if err := n.Decode((*phaseFields)(p)); err != nil {
+		return err
+	}
+	p.line = n.Line
+	return nil
+}
+
+// UnmarshalYAML records the line of a target entry for later errors.
+func (t *scenarioTarget) UnmarshalYAML(n *yaml.Node) error {
+	if err := n.Decode((*targetFields)(t)); err != nil {
+		return err
+	}
+	t.line = n.Line
+	return nil
+}
+
+// phaseFields and targetFields decode without the line-recording methods.
+type (
+	phaseFields  scenarioPhase
+	targetFields scenarioTarget
+)
+
+func lineErr(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, fmt.Sprintf(format, args...))}}
+}
+
+// loadScenario reads and strictly decodes a scenario file.
+func loadScenario(path string) (*scenario, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usagef("--scenario: %v", err)
+	}
+	defer f.Close()
+	return decodeScenario(path, f)
+}
+
+func decodeScenario(name string, r io.Reader) (*scenario, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var s scenario
+	if err := dec.Decode(&s); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, usagef("scenario %s: the file is empty", name)
+		}
+		return nil, usagef("scenario %s: %s", name, yamlMessage(err))
+	}
+	return &s, nil
+}
+
+var (
+	notFoundRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type main\.(\w+)$`)
+	cannotRE   = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `?(.*?)`? into (.+)$")
+)
+
+// sectionTypes names the scenario's sections for error messages.
+var sectionTypes = map[string]struct {
+	name string
+	typ  reflect.Type
+}{
+	"scenario":         {"the top level", reflect.TypeFor[scenario]()},
+	"scenarioLoad":     {"load", reflect.TypeFor[scenarioLoad]()},
+	"scenarioGateway":  {"gateway", reflect.TypeFor[scenarioGateway]()},
+	"scenarioBreaker":  {"breaker", reflect.TypeFor[scenarioBreaker]()},
+	"scenarioUpstream": {"upstream", reflect.TypeFor[scenarioUpstream]()},
+	"scenarioTarget":   {"a target", reflect.TypeFor[scenarioTarget]()},
+	"phaseFields":      {"a phase", reflect.TypeFor[scenarioPhase]()},
+	"targetFields":     {"a target", reflect.TypeFor[scenarioTarget]()},
+	"scenarioOutput":   {"output", reflect.TypeFor[scenarioOutput]()},
+}
+
+// yamlMessage turns a yaml error into one line a user can act on: the first
+// problem with its line number, and how many more there are.
+func yamlMessage(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) || len(te.Errors) == 0 {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	msg := te.Errors[0]
+	if m := notFoundRE.FindStringSubmatch(msg); m != nil {
+		sec := sectionTypes[m[3]]
+		fields := yamlFields(sec.typ)
+		if sec.name == "" {
+			sec.name = "this section"
+		}
+		msg = fmt.Sprintf("line %s: unknown field %q in %s; want one of: %s", m[1], m[2], sec.name, strings.Join(fields, ", "))
+	} else if m := cannotRE.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("line %s: %q is %s; want %s", m[1], m[3], yamlKind(m[2]), goKind(m[4]))
+	}
+	if n := len(te.Errors) - 1; n > 0 {
+		msg += fmt.Sprintf(" (and %d more)", n)
+	}
+	return msg
+}
+
+func yamlFields(t reflect.Type) []string {
+	var out []string
+	if t == nil {
+		return out
+	}
+	for i := range t.NumField() {
+		if tag := t.Field(i).Tag.Get("yaml"); tag != "" {
+			out = append(out, strings.Split(tag, ",")[0])
+		}
+	}
+	return out
+}
+
+func yamlKind(tag string) string {
+	switch tag {
+	case "str":
+		return "a string"
+	case "map":
+		return "a mapping"
+	case "seq":
+		return "a list"
+	case "int", "float":
+		return "a number"
+	case "bool":
+		return "true/false"
+	}
+	return "a " + tag
+}
+
+func goKind(t string) string {
+	t = strings.TrimPrefix(t, "*")
+	switch {
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "bool":
+		return "true or false"
+	case t == "string":
+		return "a string"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	}
+	return "a mapping"
+}
+
+// phaseNameRE is what a phase name must look like to be a threshold path
+// segment.
+var phaseNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// harnessPhases expands the scenario's phases, repeats included.
+func (s *scenario) harnessPhases() ([]harness.Phase, error) {
+	var out []harness.Phase
+	for i, p := range s.Phases {
+		where := fmt.Sprintf("phases[%d] (line %d)", i, p.line)
+		if p.Repeat != 0 || len(p.Phases) > 0 {
+			if p.Name != "" || p.Duration != 0 || len(p.Faults) > 0 {
+				return nil, fmt.Errorf("%s: a repeat group has only repeat and phases; put name, duration and faults on the phases inside it", where)
+			}
+			if p.Repeat < 1 || p.Repeat > 1000 {
+				return nil, fmt.Errorf("%s: repeat %d: want a count from 1 to 1000", where, p.Repeat)
+			}
+			if len(p.Phases) == 0 {
+				return nil, fmt.Errorf("%s: a repeat group needs phases to repeat", where)
+			}
+			for k := 1; k <= p.Repeat; k++ {
+				for j, q := range p.Phases {
+					in := fmt.Sprintf("%s.phases[%d] (line %d)", where, j, q.line)
+					if q.Repeat != 0 || len(q.Phases) > 0 {
+						return nil, fmt.Errorf("%s: repeat groups do not nest", in)
+					}
+					ph, err := q.phase(in)
+					if err != nil {
+						return nil, err
+					}
+					ph.Name += "-" + strconv.Itoa(k)
+					out = append(out, ph)
+				}
+			}
+			continue
+		}
+		ph, err := p.phase(where)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ph)
+	}
+	return out, nil
+}
+
+func (p scenarioPhase) phase(where string) (harness.Phase, error) {
+	switch {
+	case p.Name == "":
+		return harness.Phase{}, fmt.Errorf("%s: name is required", where)
+	case !phaseNameRE.MatchString(p.Name):
+		return harness.Phase{}, fmt.Errorf("%s: name %q: want a letter followed by letters, digits, _ or - (it becomes a threshold path segment)", where, p.Name)
+	case p.Name == "figures":
+		return harness.Phase{}, fmt.Errorf("%s: name %q is reserved for threshold paths; choose another", where, p.Name)
+	case p.Duration == 0:
+		return harness.Phase{}, fmt.Errorf("%s (%s): duration is required, like 5s", where, p.Name)
+	}
+	ph := harness.Phase{Name: p.Name, Duration: time.Duration(p.Duration)}
+	for _, f := range p.Faults {
+		ph.Faults = append(ph.Faults, f.spec)
+	}
+	return ph, nil
+}
