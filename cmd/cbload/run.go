@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -220,7 +219,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	rep.Command = opts.repro + fmt.Sprintf(" --seed=%d", cfg.Seed)
 	evaluateThresholds(opts, rep)
-	paths, werr := writeReports(dir, rep)
+	paths, werr := reports.WriteAll(dir, rep, nil)
 	if werr != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("write report: %w", werr))
 	}
@@ -358,25 +357,4 @@ func seconds(v *float64) string {
 		return "never"
 	}
 	return fmt.Sprintf("%.2f s", *v)
-}
-
-// writeReports writes report.json into dir atomically.
-func writeReports(dir string, r *reports.Report) ([]string, error) {
-	tmp, err := os.CreateTemp(dir, ".report.json-*")
-	if err != nil {
-		return nil, err
-	}
-	enc := json.NewEncoder(tmp)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return nil, err
-	}
-	path := filepath.Join(dir, "report.json")
-	return []string{path}, os.Rename(tmp.Name(), path)
 }
