@@ -347,7 +347,12 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	row("/api success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
 	row("requests reaching the upstream", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.UpstreamRequestsDuringFault) })
 	row("gateway in-flight peak", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
-	row("time to open", func(a *reports.Arm) string { return seconds(a.Figures.TimeToOpenS) })
+	row("time to open", func(a *reports.Arm) string {
+		if !a.Breaker {
+			return "no breaker"
+		}
+		return seconds(a.Figures.TimeToOpenS)
+	})
 	row("time to recover", func(a *reports.Arm) string { return seconds(a.Figures.TimeToRecoverS) })
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
 }
