@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build test run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down
+.PHONY: build test run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples
 
 build: ## build bin/cbload
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cbload ./cmd/cbload
@@ -15,6 +15,13 @@ test: ## vet and run every test with the race detector
 
 run: build ## the main job: the default A/B experiment with a latency fault
 	$(BIN)/cbload run --fault=latency
+
+examples: build ## run every examples/*.yaml scenario in full; fails when a threshold fails (under a minute each)
+	@set -e; for f in examples/*.yaml; do \
+		n=$$(basename $$f .yaml); echo "== $$f"; \
+		$(BIN)/cbload run --scenario $$f --out cbload-out/examples/$$n --force --progress never --no-step-summary \
+			--junit cbload-out/examples/$$n/junit.xml; \
+	done
 
 bench: build ## performance against its goals, side by side (about 15 minutes; see README)
 	$(GO) run ./tools/bench -cbload $(BIN)/cbload

@@ -126,22 +126,22 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 		}
 	}
 	dur := func(v *scenarioDuration) time.Duration { return time.Duration(*v) }
-	set("seed", s.Seed != nil, func() { d.Seed = *s.Seed })
+	set("seed", s.Seed != nil, func() { d.Seed = int64(*s.Seed) })
 	set("rate", s.Load.Rate != nil, func() { d.Rate = *s.Load.Rate })
 	set("collateral-share", s.Load.CollateralShare != nil, func() { d.CollateralShare = *s.Load.CollateralShare })
 	set("client-timeout", s.Load.ClientTimeout != nil, func() { d.ClientTimeout = dur(s.Load.ClientTimeout) })
-	set("gateway-workers", s.Gateway.Workers != nil, func() { d.Gateway.Workers = *s.Gateway.Workers })
+	set("gateway-workers", s.Gateway.Workers != nil, func() { d.Gateway.Workers = int(*s.Gateway.Workers) })
 	set("queue-timeout", s.Gateway.QueueTimeout != nil, func() { d.Gateway.QueueTimeout = dur(s.Gateway.QueueTimeout) })
 	set("call-timeout", s.Gateway.CallTimeout != nil, func() { d.Gateway.CallTimeout = dur(s.Gateway.CallTimeout) })
 	set("local-work", s.Gateway.LocalWork != nil, func() { d.Gateway.LocalWork = dur(s.Gateway.LocalWork) })
 	b := s.Breaker
 	set("breaker-timeout", b.Timeout != nil, func() { d.Breaker.Timeout = dur(b.Timeout) })
-	set("breaker-max-requests", b.MaxRequests != nil, func() { d.Breaker.MaxRequests = *b.MaxRequests })
+	set("breaker-max-requests", b.MaxRequests != nil, func() { d.Breaker.MaxRequests = uint32(*b.MaxRequests) })
 	set("breaker-interval", b.Interval != nil, func() { d.Breaker.Interval = dur(b.Interval) })
 	set("breaker-bucket-period", b.BucketPeriod != nil, func() { d.Breaker.BucketPeriod = dur(b.BucketPeriod) })
-	set("breaker-consecutive-failures", b.ConsecutiveFailures != nil, func() { d.Breaker.ConsecutiveFailures = *b.ConsecutiveFailures })
+	set("breaker-consecutive-failures", b.ConsecutiveFailures != nil, func() { d.Breaker.ConsecutiveFailures = uint32(*b.ConsecutiveFailures) })
 	set("breaker-failure-ratio", b.FailureRatio != nil, func() { d.Breaker.FailureRatio = *b.FailureRatio })
-	set("breaker-min-requests", b.MinRequests != nil, func() { d.Breaker.MinRequests = *b.MinRequests })
+	set("breaker-min-requests", b.MinRequests != nil, func() { d.Breaker.MinRequests = uint32(*b.MinRequests) })
 	set("service-time", s.Upstream.ServiceTime != nil, func() { d.Upstream.ServiceTime = dur(s.Upstream.ServiceTime) })
 	set("jitter", s.Upstream.Jitter != nil, func() { d.Upstream.Jitter = dur(s.Upstream.Jitter) })
 	set("upstream-addr", s.Upstream.Addr != nil, func() { ci.upstreamAddr = *s.Upstream.Addr })

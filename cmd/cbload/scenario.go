@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +48,7 @@ import (
 
 type scenario struct {
 	Description     string           `yaml:"description"`
-	Seed            *int64           `yaml:"seed"`
+	Seed            *scenarioInt     `yaml:"seed"`
 	Load            scenarioLoad     `yaml:"load"`
 	Gateway         scenarioGateway  `yaml:"gateway"`
 	Breaker         scenarioBreaker  `yaml:"breaker"`
@@ -68,7 +69,7 @@ type scenarioLoad struct {
 }
 
 type scenarioGateway struct {
-	Workers      *int              `yaml:"workers"`
+	Workers      *scenarioInt      `yaml:"workers"`
 	QueueTimeout *scenarioDuration `yaml:"queue_timeout"`
 	CallTimeout  *scenarioDuration `yaml:"call_timeout"`
 	LocalWork    *scenarioDuration `yaml:"local_work"`
@@ -76,12 +77,12 @@ type scenarioGateway struct {
 
 type scenarioBreaker struct {
 	Timeout             *scenarioDuration `yaml:"timeout"`
-	MaxRequests         *uint32           `yaml:"max_requests"`
+	MaxRequests         *scenarioCount    `yaml:"max_requests"`
 	Interval            *scenarioDuration `yaml:"interval"`
 	BucketPeriod        *scenarioDuration `yaml:"bucket_period"`
-	ConsecutiveFailures *uint32           `yaml:"consecutive_failures"`
+	ConsecutiveFailures *scenarioCount    `yaml:"consecutive_failures"`
 	FailureRatio        *float64          `yaml:"failure_ratio"`
-	MinRequests         *uint32           `yaml:"min_requests"`
+	MinRequests         *scenarioCount    `yaml:"min_requests"`
 }
 
 type scenarioUpstream struct {
@@ -102,7 +103,7 @@ type scenarioPhase struct {
 	Name     string           `yaml:"name"`
 	Duration scenarioDuration `yaml:"duration"`
 	Faults   []scenarioFault  `yaml:"faults"`
-	Repeat   int              `yaml:"repeat"`
+	Repeat   scenarioInt      `yaml:"repeat"`
 	Phases   []scenarioPhase  `yaml:"phases"`
 	line     int
 }
@@ -158,29 +159,29 @@ func (s *scenarioString) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// UnmarshalYAML records the line of a phase entry for later errors.
-func (p *scenarioPhase) UnmarshalYAML(n *yaml.Node) error {
-	if err := n.Decode((*phaseFields)(p)); err != nil {
-		return err
+// scenarioInt is a whole number; yaml.v3 alone would truncate 1.5 to 1.
+type scenarioInt int64
+
+func (v *scenarioInt) UnmarshalYAML(n *yaml.Node) error {
+	i, err := strconv.ParseInt(n.Value, 0, 64)
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
+		return lineErr(n, "%q is not a whole number", n.Value)
 	}
-	p.line = n.Line
+	*v = scenarioInt(i)
 	return nil
 }
 
-// UnmarshalYAML records the line of a target entry for later errors.
-func (t *scenarioTarget) UnmarshalYAML(n *yaml.Node) error {
-	if err := n.Decode((*targetFields)(t)); err != nil {
-		return err
+// scenarioCount is a whole number from 0 to 2³²-1.
+type scenarioCount uint32
+
+func (v *scenarioCount) UnmarshalYAML(n *yaml.Node) error {
+	i, err := strconv.ParseUint(n.Value, 0, 32)
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
+		return lineErr(n, "%q is not a whole number from 0 to 4294967295", n.Value)
 	}
-	t.line = n.Line
+	*v = scenarioCount(i)
 	return nil
 }
-
-// phaseFields and targetFields decode without the line-recording methods.
-type (
-	phaseFields  scenarioPhase
-	targetFields scenarioTarget
-)
 
 func lineErr(n *yaml.Node, format string, args ...any) error {
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, fmt.Sprintf(format, args...))}}
@@ -197,7 +198,14 @@ func loadScenario(path string) (*scenario, error) {
 }
 
 func decodeScenario(name string, r io.Reader) (*scenario, error) {
-	dec := yaml.NewDecoder(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, usagef("scenario %s: %v", name, err)
+	}
+	// Decoding is strict only through a Decoder with KnownFields; custom
+	// unmarshalers that call Node.Decode would lose it, so line numbers of
+	// phases and targets come from a second pass over the node tree.
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var s scenario
 	if err := dec.Decode(&s); err != nil {
@@ -206,7 +214,48 @@ func decodeScenario(name string, r io.Reader) (*scenario, error) {
 		}
 		return nil, usagef("scenario %s: %s", name, yamlMessage(err))
 	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err == nil && len(root.Content) == 1 {
+		s.recordLines(root.Content[0])
+	}
 	return &s, nil
+}
+
+// recordLines copies the line of every phase and target entry from the node
+// tree into s, for errors found after decoding.
+func (s *scenario) recordLines(doc *yaml.Node) {
+	var phases func(seq *yaml.Node, ps []scenarioPhase)
+	phases = func(seq *yaml.Node, ps []scenarioPhase) {
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, n := range seq.Content {
+			if i < len(ps) {
+				ps[i].line = n.Line
+				phases(mapValue(n, "phases"), ps[i].Phases)
+			}
+		}
+	}
+	phases(mapValue(doc, "phases"), s.Phases)
+	if seq := mapValue(doc, "targets"); seq != nil && seq.Kind == yaml.SequenceNode {
+		for i, n := range seq.Content {
+			if i < len(s.Targets) {
+				s.Targets[i].line = n.Line
+			}
+		}
+	}
+}
+
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }
 
 var (
@@ -225,8 +274,7 @@ var sectionTypes = map[string]struct {
 	"scenarioBreaker":  {"breaker", reflect.TypeFor[scenarioBreaker]()},
 	"scenarioUpstream": {"upstream", reflect.TypeFor[scenarioUpstream]()},
 	"scenarioTarget":   {"a target", reflect.TypeFor[scenarioTarget]()},
-	"phaseFields":      {"a phase", reflect.TypeFor[scenarioPhase]()},
-	"targetFields":     {"a target", reflect.TypeFor[scenarioTarget]()},
+	"scenarioPhase":    {"a phase", reflect.TypeFor[scenarioPhase]()},
 	"scenarioOutput":   {"output", reflect.TypeFor[scenarioOutput]()},
 }
 
@@ -319,7 +367,7 @@ func (s *scenario) harnessPhases() ([]harness.Phase, error) {
 			if len(p.Phases) == 0 {
 				return nil, fmt.Errorf("%s: a repeat group needs phases to repeat", where)
 			}
-			for k := 1; k <= p.Repeat; k++ {
+			for k := 1; k <= int(p.Repeat); k++ {
 				for j, q := range p.Phases {
 					in := fmt.Sprintf("%s.phases[%d] (line %d)", where, j, q.line)
 					if q.Repeat != 0 || len(q.Phases) > 0 {
