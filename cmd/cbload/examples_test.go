@@ -58,7 +58,7 @@ func shortened(t *testing.T, path string) string {
 				if err != nil {
 					t.Fatalf("%s: duration %q: %v", path, c.Value, err)
 				}
-				c.Value = max(time.Second, (d/4).Round(time.Second)).String()
+				c.Value = max(time.Second, (d / 4).Round(time.Second)).String()
 			}
 			walk(c)
 		}
