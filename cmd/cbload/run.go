@@ -71,7 +71,11 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 		Example: `  cbload run --fault=latency
   cbload run --fault=hang --phases 3s,10s,5s
   cbload run --fault 'error:503,rate=0.3' --fault 'latency:300ms,rate=0.5'
-  cbload run --fault=latency --arms breaker --rate 100 --out ./out --force`,
+  cbload run --fault=latency --arms breaker --rate 100 --out ./out --force
+  cbload run --scenario examples/flapping.yaml --junit junit.xml
+  cbload run --fault=latency --threshold 'breaker.fault.collateral.success_ratio >= 99%'
+  cbload run --upstream-addr 127.0.0.1:9090 --fault=hang --collateral /local \
+      --target breaker=http://127.0.0.1:8081/api --target no-breaker=http://127.0.0.1:8082/api`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("run takes no arguments, got %q; faults go in --fault", args)
