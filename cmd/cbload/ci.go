@@ -353,12 +353,7 @@ func checkWritable(path string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	probe, err := os.CreateTemp(dir, ".cbload-write-check-*")
-	if err != nil {
-		return fmt.Errorf("not writable: %w", err)
-	}
-	probe.Close()
-	return os.Remove(probe.Name())
+	return probeDir(dir, 0)
 }
 
 // dryRun prints what a run would do, once everything has been checked.

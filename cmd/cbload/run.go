@@ -267,16 +267,45 @@ func prepareOut(dir string, force bool) error {
 	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && !force {
 		return usagef("--out %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
 	}
+	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
 	}
+	err := probeDir(dir, reportReserve)
+	if err != nil && statErr != nil {
+		os.Remove(dir) // created here, and empty: leave nothing behind
+	}
+	if err != nil {
+		return withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
+	}
+	return nil
+}
+
+// probeDir checks that reserve bytes can be written into dir, by writing
+// and removing a probe file: an unwritable folder or a full disk is found
+// before any load is sent, not when the results are due.
+func probeDir(dir string, reserve int) error {
 	probe, err := os.CreateTemp(dir, ".cbload-write-check-*")
 	if err != nil {
-		return withCode(exitCouldNotRun, fmt.Errorf("--out %s: not writable: %w", dir, err))
+		return fmt.Errorf("not writable: %w", err)
 	}
-	probe.Close()
-	return os.Remove(probe.Name())
+	defer os.Remove(probe.Name())
+	_, err = probe.Write(make([]byte, reserve))
+	if err == nil {
+		err = probe.Sync()
+	}
+	if cerr := probe.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cannot write %d KiB: %w", reserve>>10, err)
+	}
+	return nil
 }
+
+// reportReserve is how much free space prepareOut insists on: a ten-minute
+// run's three reports take about 2 MiB.
+const reportReserve = 8 << 20
 
 // reproCommand returns the command line that reruns cmd as the user gave
 // it, without the flags that only say where output goes; the caller appends
