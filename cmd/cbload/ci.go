@@ -347,13 +347,26 @@ func resolveRef(base, ref string) (string, error) {
 	return ref, nil
 }
 
-// checkWritable checks a file can be created in path's folder.
+// checkWritable checks a file can be created in path's folder. Folders it
+// had to create for the check are removed again: a dry run or a run that
+// fails early leaves nothing behind; the writer creates them when it writes.
 func checkWritable(path string) error {
-	dir := filepath.Dir(path)
+	dir := filepath.Clean(filepath.Dir(path))
+	var created []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		created = append(created, d)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return probeDir(dir, 0)
+	err := probeDir(dir, 0)
+	for _, d := range created {
+		os.Remove(d)
+	}
+	return err
 }
 
 // dryRun prints what a run would do, once everything has been checked.
@@ -472,6 +485,9 @@ func appendStepSummary(path string, r *reports.Report) error {
 // writeFileAtomic writes data to a temporary file next to path and renames
 // it into place.
 func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
