@@ -111,21 +111,20 @@ func (b *cancelBody) Close() error {
 	return err
 }
 
-// mixTargeter returns a targeter that sends each request to /local with
-// probability share and to /api otherwise, from a seeded source, so the same
-// seed gives the same request sequence.
-func mixTargeter(base string, share float64, seed int64) vegeta.Targeter {
+// mixTargeter returns a targeter that sends each request to collateral
+// with probability share and to api otherwise, from a seeded source, so the
+// same seed gives the same request sequence.
+func mixTargeter(api, collateral string, share float64, seed int64) vegeta.Targeter {
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x6362_6c6f_6164)) // "cbload"
-	api, local := base+"/api", base+"/local"
 	return func(t *vegeta.Target) error {
 		mu.Lock()
-		collateral := rng.Float64() < share
+		c := rng.Float64() < share
 		mu.Unlock()
 		t.Method = http.MethodGet
 		t.URL = api
-		if collateral {
-			t.URL = local
+		if c {
+			t.URL = collateral
 		}
 		return nil
 	}

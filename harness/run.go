@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"time"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
@@ -34,22 +36,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	if len(cfg.Targets) > 0 {
 		return runTargets(ctx, cfg)
 	}
-	r := &reports.Report{
-		Schema:    reports.Schema,
-		StartedAt: time.Now().UTC(),
-		Seed:      cfg.Seed,
-		Config:    reportConfig(&cfg),
-		Arms:      []reports.Arm{},
-	}
-	r.RunID = fmt.Sprintf("%s-%d", r.StartedAt.Format("20060102T150405Z"), cfg.Seed)
-	var at time.Duration
-	for _, p := range cfg.Phases {
-		r.Phases = append(r.Phases, reports.Phase{
-			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: specStrings(p.Faults),
-		})
-		at += p.Duration
-	}
-
+	r := newReport(&cfg)
 	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(cfg.Arms)))
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("set up tracing: %w", err)}
@@ -77,6 +64,27 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	}
 	r.Verdict = Verdict(r)
 	return r, runErr
+}
+
+// newReport starts the report of a run of cfg: everything but the arms and
+// the verdict.
+func newReport(cfg *Config) *reports.Report {
+	r := &reports.Report{
+		Schema:    reports.Schema,
+		StartedAt: time.Now().UTC(),
+		Seed:      cfg.Seed,
+		Config:    reportConfig(cfg),
+		Arms:      []reports.Arm{},
+	}
+	r.RunID = fmt.Sprintf("%s-%d", r.StartedAt.Format("20060102T150405Z"), cfg.Seed)
+	var at time.Duration
+	for _, p := range cfg.Phases {
+		r.Phases = append(r.Phases, reports.Phase{
+			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: specStrings(p.Faults),
+		})
+		at += p.Duration
+	}
+	return r
 }
 
 func partialReason(err error) string {
@@ -139,35 +147,85 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	if ex != nil {
 		ex.start = start
 	}
+	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, withBreaker)
+	api, local := gw.url()+"/api", gw.url()+"/local"
+	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed), cfg.Rate, cfg.TotalDuration())
+	state := func(time.Time) string { return reports.StateNone }
+	if br != nil {
+		state = br.stateAt
+	}
+	stopErr := drive(ctx, cfg, armLoop{
+		name: name, start: start, up: up, lr: lr, rec: rec,
+		collateral: func(res *vegeta.Result) bool { return res.URL == local },
+		observe:    ex.observe,
+		state:      state,
+		takePeak:   gw.takePeak,
+		inflight:   gw.inflight.Load,
+		onPhase:    func(phase string) { tel.setPhase(name, phase) },
+	}, results)
+	now := time.Now()
+	var transitions []reports.Transition
+	if br != nil {
+		transitions = br.log(now)
+	}
+	arm := rec.arm(name, transitions)
+	arm.Exemplars = ex.list()
+	return &arm, stopErr
+}
+
+// armLoop is what drive needs from one arm's system under test; it differs
+// between cbload's own gateway and a user's service.
+type armLoop struct {
+	name  string
+	start time.Time
+	up    *faultserver.Server
+	lr    *loadRunner
+	rec   *recorder
+	// collateral says whether a result is from the collateral endpoint.
+	collateral func(*vegeta.Result) bool
+	// observe, when set, sees every result after the recorder.
+	observe func(*vegeta.Result)
+	// state is the breaker state at a time; takePeak returns the most
+	// requests in flight since its last call, inflight the number now.
+	state    func(time.Time) string
+	takePeak func() int64
+	inflight func() int64
+	// onPhase, when set, is told each phase as it starts.
+	onPhase func(phase string)
+}
+
+// drive runs one arm's measurement loop until the load's results channel
+// closes: it feeds results to the recorder, switches the upstream's faults
+// at phase boundaries, samples the gauges once a second and reports
+// progress. When ctx is cancelled it aborts the load, cancelling requests in
+// flight, and releases held requests; it returns ctx's error then. The
+// recorder is flushed when drive returns.
+func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.Result) error {
 	total := cfg.TotalDuration()
 	totalSecs := int(total / time.Second)
-	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, withBreaker)
-	results := lr.attack(mixTargeter(gw.url(), cfg.CollateralShare, cfg.Seed), cfg.Rate, total)
-
 	phase := 0
-	phaseEnd := start.Add(cfg.Phases[0].Duration)
-	phaseTimer := time.NewTimer(cfg.Phases[0].Duration)
+	phaseEnd := a.start.Add(cfg.Phases[0].Duration)
+	phaseTimer := time.NewTimer(time.Until(phaseEnd))
 	defer phaseTimer.Stop()
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
+	if a.onPhase != nil {
+		a.onPhase(cfg.Phases[0].Name)
+	}
 
 	done := ctx.Done()
 	var stopErr error
 	sampled := -1
-	lastUp := up.Stats().Requests
+	lastUp := a.up.Stats().Requests
 	sample := func(now time.Time, sec int) {
-		reqs := up.Stats().Requests
-		g := gauge{
-			state:            reports.StateNone,
-			inflightPeak:     gw.takePeak(),
+		reqs := a.up.Stats().Requests
+		a.rec.sample(sec, gauge{
+			state:            a.state(now),
+			inflightPeak:     a.takePeak(),
 			goroutines:       runtime.NumGoroutine(),
 			upstreamRequests: reqs - lastUp,
-		}
+		})
 		lastUp = reqs
-		if br != nil {
-			g.state = br.stateAt(now)
-		}
-		rec.sample(sec, g)
 		sampled = sec
 	}
 
@@ -178,57 +236,48 @@ loop:
 			if !ok {
 				break loop
 			}
-			rec.add(res, isCollateral(res.URL))
-			ex.observe(res)
+			a.rec.add(res, a.collateral(res))
+			if a.observe != nil {
+				a.observe(res)
+			}
 		case now := <-phaseTimer.C:
 			if phase+1 < len(cfg.Phases) {
 				phase++
-				tel.setPhase(name, cfg.Phases[phase].Name)
-				up.SetFaults(cfg.Phases[phase].Faults)
+				if a.onPhase != nil {
+					a.onPhase(cfg.Phases[phase].Name)
+				}
+				a.up.SetFaults(cfg.Phases[phase].Faults)
 				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
 				phaseTimer.Reset(phaseEnd.Sub(now))
 			}
 		case now := <-ticker.C:
-			sec := int((now.Sub(start)+500*time.Millisecond)/time.Second) - 1
+			sec := int((now.Sub(a.start)+500*time.Millisecond)/time.Second) - 1
 			if sec <= sampled || sec >= totalSecs {
 				continue
 			}
 			sample(now, sec)
-			rec.flush(now, false)
+			a.rec.flush(now, false)
 			if cfg.Progress != nil {
-				n, okRatio, p99 := rec.takeLive()
-				state := ""
-				if br != nil {
-					state = br.stateAt(now)
-				}
+				n, okRatio, p99 := a.rec.takeLive()
 				cfg.Progress(Progress{
-					Arm: name, Phase: cfg.Phases[phase].Name, Elapsed: now.Sub(start), Total: total,
-					RPS: float64(n), OKRatio: okRatio, P99: p99, Inflight: gw.inflight.Load(), State: state,
+					Arm: a.name, Phase: cfg.Phases[phase].Name, Elapsed: now.Sub(a.start), Total: total,
+					RPS: float64(n), OKRatio: okRatio, P99: p99, Inflight: a.inflight(), State: a.state(now),
 				})
 			}
 		case <-done:
 			stopErr = ctx.Err()
 			done = nil
-			lr.abort()
-			up.SetFaults(nil) // release held requests at once
+			a.lr.abort()
+			a.up.SetFaults(nil) // release held requests at once
 		}
 	}
 	now := time.Now()
 	// The attack can end before the last second's tick; sample it here.
-	if last := min(int(now.Sub(start)/time.Second), totalSecs) - 1; sampled < last {
+	if last := min(int(now.Sub(a.start)/time.Second), totalSecs) - 1; sampled < last {
 		sample(now, last)
 	}
-	rec.flush(now, true)
-	var transitions []reports.Transition
-	if br != nil {
-		transitions = br.log(now)
-	}
-	arm := rec.arm(name, transitions)
-	arm.Exemplars = ex.list()
-	if stopErr != nil {
-		return &arm, stopErr
-	}
-	return &arm, nil
+	a.rec.flush(now, true)
+	return stopErr
 }
 
 func reportConfig(c *Config) reports.Config {

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,26 +128,12 @@ func isLoopbackHost(h string) bool {
 // runTargets is Run for a user's own service: one shared upstream at the
 // configured address, each target an arm through the same phases.
 func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
-	r := &reports.Report{
-		Schema:    reports.Schema,
-		StartedAt: time.Now().UTC(),
-		Seed:      cfg.Seed,
-		Config:    reportConfig(&cfg),
-		Arms:      []reports.Arm{},
-	}
-	r.RunID = fmt.Sprintf("%s-%d", r.StartedAt.Format("20060102T150405Z"), cfg.Seed)
+	r := newReport(&cfg)
 	r.Config.Upstream.Addr = cfg.UpstreamAddr
 	r.Config.Arms = nil
 	for _, t := range cfg.Targets {
 		r.Config.Arms = append(r.Config.Arms, t.Name)
 		r.Config.Targets = append(r.Config.Targets, reports.Target{Name: t.Name, URL: t.URL})
-	}
-	var at time.Duration
-	for _, p := range cfg.Phases {
-		r.Phases = append(r.Phases, reports.Phase{
-			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: specStrings(p.Faults),
-		})
-		at += p.Duration
 	}
 
 	// One upstream for every target: the service keeps calling one address,
@@ -248,93 +232,33 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 	if poll != nil {
 		poll.setStart(start)
 	}
-	total := cfg.TotalDuration()
-	totalSecs := int(total / time.Second)
 	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, false)
-	results := lr.attack(targetMix(t.URL, t.Collateral, share, cfg.Seed), cfg.Rate, total)
+	results := lr.attack(mixTargeter(t.URL, t.Collateral, share, cfg.Seed), cfg.Rate, cfg.TotalDuration())
 
-	faulty := make([]bool, len(cfg.Phases))
-	for i, p := range cfg.Phases {
-		faulty[i] = len(p.Faults) > 0
-	}
+	// Failed /api responses during the fault, and how many came back fast:
+	// the outside signature of an open breaker.
 	var fastFails, fails int64
-	phase := 0
-	phaseEnd := start.Add(cfg.Phases[0].Duration)
-	phaseTimer := time.NewTimer(cfg.Phases[0].Duration)
-	defer phaseTimer.Stop()
-	ticker := time.NewTicker(time.Second)
-	defer ticker.Stop()
-
-	done := ctx.Done()
-	var stopErr error
-	sampled := -1
-	lastUp := up.Stats().Requests
-	stateAt := func(now time.Time) string {
-		if poll == nil {
-			return reports.StateUnknown
-		}
-		return poll.state()
+	collateral := func(res *vegeta.Result) bool { return t.Collateral != "" && res.URL == t.Collateral }
+	state := func(time.Time) string { return reports.StateUnknown }
+	if poll != nil {
+		state = func(time.Time) string { return poll.state() }
 	}
-	sample := func(now time.Time, sec int) {
-		reqs := up.Stats().Requests
-		rec.sample(sec, gauge{
-			state:            stateAt(now),
-			inflightPeak:     peak.Swap(inflight.Load()),
-			goroutines:       runtime.NumGoroutine(),
-			upstreamRequests: reqs - lastUp,
-		})
-		lastUp = reqs
-		sampled = sec
-	}
-
-loop:
-	for {
-		select {
-		case res, ok := <-results:
-			if !ok {
-				break loop
+	stopErr := drive(ctx, cfg, armLoop{
+		name: t.Name, start: start, up: up, lr: lr, rec: rec,
+		collateral: collateral,
+		observe: func(res *vegeta.Result) {
+			if collateral(res) || len(cfg.Phases[rec.phaseIndex(res.Timestamp.Sub(start))].Faults) == 0 || classify(res) == oOK {
+				return
 			}
-			collateral := t.Collateral != "" && res.URL == t.Collateral
-			rec.add(res, collateral)
-			if !collateral && faulty[rec.phaseIndex(res.Timestamp.Sub(start))] && classify(res) != oOK {
-				fails++
-				if res.Code != 0 && res.Latency < fastFailure {
-					fastFails++
-				}
+			fails++
+			if res.Code != 0 && res.Latency < fastFailure {
+				fastFails++
 			}
-		case now := <-phaseTimer.C:
-			if phase+1 < len(cfg.Phases) {
-				phase++
-				up.SetFaults(cfg.Phases[phase].Faults)
-				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
-				phaseTimer.Reset(phaseEnd.Sub(now))
-			}
-		case now := <-ticker.C:
-			sec := int((now.Sub(start)+500*time.Millisecond)/time.Second) - 1
-			if sec <= sampled || sec >= totalSecs {
-				continue
-			}
-			sample(now, sec)
-			rec.flush(now, false)
-			if cfg.Progress != nil {
-				n, okRatio, p99 := rec.takeLive()
-				cfg.Progress(Progress{
-					Arm: t.Name, Phase: cfg.Phases[phase].Name, Elapsed: now.Sub(start), Total: total,
-					RPS: float64(n), OKRatio: okRatio, P99: p99, Inflight: inflight.Load(), State: stateAt(now),
-				})
-			}
-		case <-done:
-			stopErr = ctx.Err()
-			done = nil
-			lr.abort()
-			up.SetFaults(nil)
-		}
-	}
-	now := time.Now()
-	if last := min(int(now.Sub(start)/time.Second), totalSecs) - 1; sampled < last {
-		sample(now, last)
-	}
-	rec.flush(now, true)
+		},
+		state:    state,
+		takePeak: func() int64 { return peak.Swap(inflight.Load()) },
+		inflight: inflight.Load,
+	}, results)
 	var transitions []reports.Transition
 	if poll != nil {
 		poll.stop()
@@ -383,23 +307,6 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, fastF
 	}
 	notes = append(notes, "in-flight: measured at the load runner (requests sent and not yet answered), not inside the service; outcomes are classified by status code unless the service sets the X-Cbload-Outcome header")
 	return notes
-}
-
-// targetMix is mixTargeter for explicit URLs.
-func targetMix(api, collateral string, share float64, seed int64) vegeta.Targeter {
-	var mu sync.Mutex
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x6362_6c6f_6164))
-	return func(t *vegeta.Target) error {
-		mu.Lock()
-		c := rng.Float64() < share
-		mu.Unlock()
-		t.Method = http.MethodGet
-		t.URL = api
-		if c {
-			t.URL = collateral
-		}
-		return nil
-	}
 }
 
 // countingTransport counts requests sent and not yet answered.

@@ -352,7 +352,7 @@ func isTerminal(w io.Writer) bool {
 
 func progressLine(p harness.Progress) string {
 	state := p.State
-	if state == "" {
+	if state == "" || state == reports.StateNone {
 		state = "-"
 	}
 	return fmt.Sprintf("[%-10s] %-9s %4s/%-4s %5.0f rps  ok %5.1f%%  p99 %8s  in-flight %4d  breaker %s",
