@@ -3,6 +3,7 @@ package faultserver
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -152,24 +153,7 @@ func TestControlAPIWhileHanging(t *testing.T) {
 	s := start(t, Config{ControlAddr: "127.0.0.1:0", Faults: mustSpecs(t, "hang")})
 	c := newClient(t, 10*time.Second)
 
-	// Raw connections keep the client side to one goroutine.
-	conns := make([]net.Conn, 0, n)
-	defer func() {
-		for _, conn := range conns {
-			conn.Close()
-		}
-	}()
-	for i := range n {
-		conn, err := net.Dial("tcp", s.Addr())
-		if err != nil {
-			t.Fatalf("dial %d: %v", i, err)
-		}
-		conns = append(conns, conn)
-		if _, err := io.WriteString(conn, "GET /held HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
-			t.Fatalf("write %d: %v", i, err)
-		}
-	}
-	waitFor(t, "a thousand held requests", 20*time.Second, func() bool { return s.Stats().InFlight == n })
+	conns := holdRequests(t, s, n)
 
 	// What a user notices is the typical answer: the median of a few calls
 	// must be under 100 ms; each single call gets a looser bound, because
@@ -226,23 +210,7 @@ func TestCloseWithThousandHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns := make([]net.Conn, 0, n)
-	defer func() {
-		for _, conn := range conns {
-			conn.Close()
-		}
-	}()
-	for i := range n {
-		conn, err := net.Dial("tcp", s.Addr())
-		if err != nil {
-			t.Fatalf("dial %d: %v", i, err)
-		}
-		conns = append(conns, conn)
-		if _, err := io.WriteString(conn, "GET /held HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
-			t.Fatalf("write %d: %v", i, err)
-		}
-	}
-	waitFor(t, "a thousand held requests", 20*time.Second, func() bool { return s.Stats().InFlight == n })
+	holdRequests(t, s, n)
 	t0 := time.Now()
 	if err := s.Close(); err != nil {
 		t.Errorf("Close() = %v", err)
@@ -253,4 +221,29 @@ func TestCloseWithThousandHeld(t *testing.T) {
 	if got := s.Stats().InFlight; got != 0 {
 		t.Errorf("in flight after Close = %d; want 0", got)
 	}
+}
+
+// holdRequests sends n requests to s on raw connections — which keeps the
+// client side to one goroutine — and waits until s holds them all. The
+// connections are closed at cleanup.
+func holdRequests(t *testing.T, s *Server, n int) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, 0, n)
+	t.Cleanup(func() {
+		for _, conn := range conns {
+			conn.Close()
+		}
+	})
+	for i := range n {
+		conn, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns = append(conns, conn)
+		if _, err := io.WriteString(conn, "GET /held HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	waitFor(t, fmt.Sprintf("%d held requests", n), 20*time.Second, func() bool { return s.Stats().InFlight == int64(n) })
+	return conns
 }

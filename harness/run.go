@@ -42,17 +42,9 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return nil, &SetupError{fmt.Errorf("set up tracing: %w", err)}
 	}
 
-	var runErr error
-	for _, name := range cfg.Arms {
-		arm, err := runArm(ctx, &cfg, name, tel)
-		if arm != nil {
-			r.Arms = append(r.Arms, *arm)
-		}
-		if err != nil {
-			runErr = err
-			break
-		}
-	}
+	runErr := runEach(r, len(cfg.Arms), func(i int) (*reports.Arm, error) {
+		return runArm(ctx, &cfg, cfg.Arms[i], tel)
+	})
 	r.FinishedAt = time.Now().UTC()
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
 	if tel != nil {
@@ -64,6 +56,21 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	}
 	r.Verdict = Verdict(r)
 	return r, runErr
+}
+
+// runEach runs n arms in turn, appending what each measured to r, and
+// stops at the first error, which it returns.
+func runEach(r *reports.Report, n int, arm func(i int) (*reports.Arm, error)) error {
+	for i := range n {
+		a, err := arm(i)
+		if a != nil {
+			r.Arms = append(r.Arms, *a)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // newReport starts the report of a run of cfg: everything but the arms and

@@ -152,17 +152,9 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return nil, &SetupError{err}
 	}
 
-	var runErr error
-	for _, t := range cfg.Targets {
-		arm, err := runTarget(ctx, &cfg, t, up)
-		if arm != nil {
-			r.Arms = append(r.Arms, *arm)
-		}
-		if err != nil {
-			runErr = err
-			break
-		}
-	}
+	runErr := runEach(r, len(cfg.Targets), func(i int) (*reports.Arm, error) {
+		return runTarget(ctx, &cfg, cfg.Targets[i], up)
+	})
 	r.FinishedAt = time.Now().UTC()
 	if runErr != nil {
 		r.Partial = true
