@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,10 @@ type gateway struct {
 
 	inflight atomic.Int64
 	peak     atomic.Int64
+
+	// calls holds the latency of upstream calls since the last takeCalls.
+	callsMu sync.Mutex
+	calls   histogram
 
 	ln  net.Listener
 	srv *http.Server
@@ -115,6 +120,15 @@ func (g *gateway) close() error {
 	<-g.served
 	g.idle()
 	return err
+}
+
+// takeCalls merges the upstream call latencies measured since the last
+// call into h.
+func (g *gateway) takeCalls(h *histogram) {
+	g.callsMu.Lock()
+	defer g.callsMu.Unlock()
+	h.merge(&g.calls)
+	g.calls.reset()
 }
 
 // takePeak returns the most requests held at once since the last call.
@@ -235,10 +249,15 @@ func answer(w http.ResponseWriter, err error) string {
 func (g *gateway) call(parent context.Context) error {
 	ctx, cancel := context.WithTimeout(parent, g.cfg.CallTimeout)
 	defer cancel()
+	t0 := time.Now()
 	err := g.do(ctx)
 	if err != nil && parent.Err() != nil {
 		return errClientGone
 	}
+	took := time.Since(t0)
+	g.callsMu.Lock()
+	g.calls.record(took)
+	g.callsMu.Unlock()
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("upstream: %w", context.DeadlineExceeded)
 	}

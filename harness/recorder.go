@@ -18,15 +18,17 @@ import (
 //
 // A recorder is owned by one goroutine; it has no locks.
 type recorder struct {
-	start    time.Time
-	phases   []phaseSpan
-	lag      time.Duration // how long after a second ends its results may still arrive
-	breaker  bool
-	seconds  map[int]*secondAcc
-	gauges   map[int]gauge
-	series   []reports.Second
-	perPhase []phaseAcc
-	live     liveAcc
+	start   time.Time
+	phases  []phaseSpan
+	lag     time.Duration // how long after a second ends its results may still arrive
+	breaker bool
+	// gatewayCalls is set once the gateway's call latencies are recorded.
+	gatewayCalls bool
+	seconds      map[int]*secondAcc
+	gauges       map[int]gauge
+	series       []reports.Second
+	perPhase     []phaseAcc
+	live         liveAcc
 }
 
 type phaseSpan struct {
@@ -93,6 +95,7 @@ type phaseAcc struct {
 	api, collateral  endpointAcc
 	upstreamRequests int64
 	inflightPeak     int64
+	calls            histogram // upstream calls as the gateway timed them
 }
 
 // liveAcc counts results by the second they arrived, for the progress line.
@@ -213,6 +216,13 @@ func (r *recorder) sample(sec int, g gauge) {
 	p.inflightPeak = max(p.inflightPeak, g.inflightPeak)
 }
 
+// addCalls lets take merge the gateway's upstream call latencies of second
+// sec into its phase.
+func (r *recorder) addCalls(sec int, take func(*histogram)) {
+	take(&r.perPhase[r.phaseIndex(time.Duration(sec)*time.Second)].calls)
+	r.gatewayCalls = true
+}
+
 // takeLive returns and resets the counts of results that arrived since the
 // last call.
 func (r *recorder) takeLive() (n int64, okRatio float64, p99 time.Duration) {
@@ -283,12 +293,18 @@ func (r *recorder) arm(name string, transitions []reports.Transition) reports.Ar
 	var fault phaseAcc
 	for i, p := range r.phases {
 		pa := &r.perPhase[i]
-		a.Summary[p.name] = reports.PhaseSummary{
+		ps := reports.PhaseSummary{
 			API:              pa.api.stats(),
 			Collateral:       pa.collateral.stats(),
 			UpstreamRequests: pa.upstreamRequests,
 			InflightPeak:     pa.inflightPeak,
 		}
+		if r.gatewayCalls {
+			calls := endpointAcc{hist: pa.calls}
+			l := calls.latency()
+			ps.UpstreamCallMS = &l
+		}
+		a.Summary[p.name] = ps
 		if p.faulty {
 			fault.api.outcomes = fault.api.outcomes.Add(pa.api.outcomes)
 			fault.api.hist.merge(&pa.api.hist)

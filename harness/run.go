@@ -169,6 +169,7 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		takePeak:   gw.takePeak,
 		inflight:   gw.inflight.Load,
 		onPhase:    func(phase string) { tel.setPhase(name, phase) },
+		takeCalls:  gw.takeCalls,
 	}, results)
 	now := time.Now()
 	var transitions []reports.Transition
@@ -199,6 +200,9 @@ type armLoop struct {
 	inflight func() int64
 	// onPhase, when set, is told each phase as it starts.
 	onPhase func(phase string)
+	// takeCalls, when set, merges the gateway's upstream call latencies
+	// since its last call into a histogram.
+	takeCalls func(*histogram)
 }
 
 // drive runs one arm's measurement loop until the load's results channel
@@ -234,6 +238,9 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 		})
 		lastUp = reqs
 		sampled = sec
+		if a.takeCalls != nil {
+			a.rec.addCalls(sec, a.takeCalls)
+		}
 	}
 
 loop:

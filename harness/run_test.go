@@ -137,6 +137,12 @@ func TestRunLatencyBelowCallTimeout(t *testing.T) {
 	if p50 := b.Summary["fault"].API.LatencyMS.P50; p50 < 50 || p50 > 80 {
 		t.Errorf("/api p50 during a 50ms latency fault = %.1f ms; want 50–80 ms", p50)
 	}
+	// The gateway times its own calls: the fault's 50 ms plus the 2ms ± 1ms
+	// healthy service time, with no queueing in it.
+	calls := b.Summary["fault"].UpstreamCallMS
+	if calls == nil || calls.P50 < 51 || calls.P50 > 60 {
+		t.Errorf("gateway-observed upstream call p50 during a 50ms latency fault = %+v; want 51–60 ms", calls)
+	}
 }
 
 func TestRunInterrupted(t *testing.T) {

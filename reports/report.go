@@ -141,6 +141,11 @@ type PhaseSummary struct {
 	UpstreamRequests int64 `json:"upstream_requests"`
 	// InflightPeak is the most requests the gateway held at once.
 	InflightPeak int64 `json:"inflight_peak"`
+	// UpstreamCallMS is the latency of the gateway's calls to the upstream,
+	// as the gateway measured them (body included): what the upstream
+	// cost, without the gateway's queueing or the load runner's share. It
+	// is absent for a user's own service, whose calls cbload cannot see.
+	UpstreamCallMS *Latency `json:"upstream_call_ms,omitempty"`
 }
 
 // Stats summarises the requests to one endpoint over a stretch of time.
