@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -186,40 +185,6 @@ func TestExitCodeCouldNotRun(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second+2*time.Second {
 		t.Errorf("took %v; an unreachable target should stop cbload before the 4s schedule", d)
-	}
-}
-
-func TestExitCodeInterrupted(t *testing.T) {
-	t.Parallel()
-	out := t.TempDir()
-	cmd := exec.Command(buildBinary(t, "github.com/cbload/cbload/cmd/cbload"), "run", "--fault", "latency", "--arms", "breaker",
-		"--phases", "2s,20s,5s", "--rate", "40", "--progress", "always", "--out", out)
-	cmd.Dir = out
-	stderr := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Wait for the first progress line: the load is running.
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(stderr.String(), "[breaker") {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("no progress line within 20s; stderr:\n%s", stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != exitInterrupted {
-		t.Fatalf("after SIGINT: %v; want exit %d\nstderr:\n%s", err, exitInterrupted, stderr)
-	}
-	if r := readReport(t, filepath.Join(out, "report.json")); !r.Partial {
-		t.Errorf("report after SIGINT: partial = false; want true")
 	}
 }
 
