@@ -97,8 +97,12 @@ func newTracedGateway(cfg GatewayConfig, upstreamURL string, br *breaker, tel *g
 	g.idle = g.client.Transport.(*http.Transport).CloseIdleConnections
 	var h http.Handler = mux
 	if tel != nil {
-		h = otelhttp.NewHandler(mux, "gateway", tel.opts...)
-		g.client.Transport = otelhttp.NewTransport(g.client.Transport, tel.opts...)
+		h = tel.sampledOnly(otelhttp.NewHandler(mux, "gateway", tel.opts...), mux)
+		g.client.Transport = sampledOnlyTransport{
+			traced: otelhttp.NewTransport(g.client.Transport, tel.opts...),
+			plain:  g.client.Transport,
+			prop:   tel.prop,
+		}
 		if br != nil {
 			br.traceWith(tel)
 		}

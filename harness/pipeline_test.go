@@ -11,6 +11,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/cbload/cbload/faultserver"
 )
@@ -24,10 +26,11 @@ import (
 const pipelineWorkers = 64
 
 // closedLoop sends b.N requests to url from pipelineWorkers workers and
-// passes each result to record.
-func closedLoop(b *testing.B, target string, record func(*vegeta.Result)) {
+// passes each result to record; wrap, when set, wraps the load runner's
+// transport (for tracing).
+func closedLoop(b *testing.B, target string, wrap func(http.RoundTripper) http.RoundTripper, record func(*vegeta.Result)) {
 	b.Helper()
-	lr := newLoadRunner(0, 5*time.Second, nil)
+	lr := newLoadRunner(0, 5*time.Second, wrap)
 	defer lr.close()
 	var sent atomic.Int64
 	n := int64(b.N)
@@ -59,22 +62,32 @@ func closedLoop(b *testing.B, target string, record func(*vegeta.Result)) {
 }
 
 // BenchmarkPipelineCbload is vegeta → gateway (worker pool, breaker) →
-// faultserver with no fault, every result recorded.
+// faultserver with no fault, every result recorded, and 1% of requests
+// traced through all three tiers to a no-op exporter.
 func BenchmarkPipelineCbload(b *testing.B) {
-	up, err := faultserver.New(faultserver.Config{ServiceTime: time.Microsecond})
+	bsp := sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter(), sdktrace.WithMaxQueueSize(traceQueueSize))
+	tel, stop := testTracing(bsp, samplerChoice{name: "parentbased_traceidratio", ratio: 0.01}.sampler())
+	defer stop()
+	upCfg := faultserver.Config{ServiceTime: time.Microsecond}
+	tel.instrumentUpstream(&upCfg)
+	up, err := faultserver.New(upCfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer up.Close()
 	start := time.Now()
 	br := newBreaker("bench", DefaultConfig().Breaker, start)
-	gw, err := newGateway(GatewayConfig{Workers: 256, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL(), br)
+	ex := newExemplars(start, []Phase{{Name: "p", Duration: time.Hour}}, "")
+	gw, err := newTracedGateway(GatewayConfig{Workers: 256, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL(), br, tel.forGateway(ex))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer gw.close()
 	rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, time.Second, true)
-	closedLoop(b, gw.url()+"/api", func(r *vegeta.Result) { rec.add(r, false) })
+	closedLoop(b, gw.url()+"/api", tel.loadTransport, func(r *vegeta.Result) {
+		rec.add(r, false)
+		ex.observe(r)
+	})
 }
 
 // BenchmarkPipelineBaseline is vegeta → httputil.ReverseProxy → a trivial
@@ -91,5 +104,5 @@ func BenchmarkPipelineBaseline(b *testing.B) {
 	proxy := httptest.NewServer(rp)
 	defer proxy.Close()
 	defer rp.Transport.(*http.Transport).CloseIdleConnections()
-	closedLoop(b, proxy.URL+"/api", func(*vegeta.Result) {})
+	closedLoop(b, proxy.URL+"/api", nil, func(*vegeta.Result) {})
 }

@@ -548,9 +548,42 @@ func (t traceIDTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// sampledOnly serves a request whose W3C parent says "not sampled" with
+// plain, the parent on its context so that calls further down propagate the
+// same decision, and every other request with traced. The load runner makes
+// the sampling decision; at a low ratio most requests then skip otelhttp's
+// per-request work in the gateway and the upstream.
+func (t *tracing) sampledOnly(traced, plain http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && !sc.IsSampled() {
+			plain.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		traced.ServeHTTP(w, r)
+	})
+}
+
+// sampledOnlyTransport is sampledOnly for a client: a request whose context
+// carries an unsampled span only has that span's context injected.
+type sampledOnlyTransport struct {
+	traced, plain http.RoundTripper
+	prop          propagation.TextMapPropagator
+}
+
+func (s sampledOnlyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() && !sc.IsSampled() {
+		r = r.Clone(r.Context()) // a RoundTripper must not change its request
+		s.prop.Inject(r.Context(), propagation.HeaderCarrier(r.Header))
+		return s.plain.RoundTrip(r)
+	}
+	return s.traced.RoundTrip(r)
+}
+
 // forGateway returns the gateway's tracing, reporting exemplars to ex.
 func (t *tracing) forGateway(ex *exemplars) *gatewayTracing {
 	return &gatewayTracing{
+		tracing:   t,
 		opts:      t.httpOptions(t.gateway),
 		tracer:    t.gateway.Tracer("github.com/cbload/cbload/harness"),
 		exemplars: ex,
@@ -561,7 +594,9 @@ func (t *tracing) forGateway(ex *exemplars) *gatewayTracing {
 // applied to each request as attributes, and an event when a hang ends.
 func (t *tracing) instrumentUpstream(cfg *faultserver.Config) {
 	opts := t.httpOptions(t.upstream)
-	cfg.Middleware = func(h http.Handler) http.Handler { return otelhttp.NewHandler(h, "upstream", opts...) }
+	cfg.Middleware = func(h http.Handler) http.Handler {
+		return t.sampledOnly(otelhttp.NewHandler(h, "upstream", opts...), h)
+	}
 	cfg.OnApplied = func(r *http.Request, applied []faultserver.Spec) {
 		span := trace.SpanFromContext(r.Context())
 		if !span.IsRecording() || len(applied) == 0 {
@@ -586,6 +621,7 @@ func (t *tracing) instrumentUpstream(cfg *faultserver.Config) {
 
 // gatewayTracing is what the gateway and its breaker need to trace.
 type gatewayTracing struct {
+	*tracing
 	opts      []otelhttp.Option
 	tracer    trace.Tracer
 	exemplars *exemplars

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -329,5 +331,57 @@ func BenchmarkGatewayTracing(b *testing.B) {
 				resp.Body.Close()
 			}
 		})
+	}
+}
+
+// TestUnsampledRequestsSkipInstrumentation checks the fast path for requests
+// the load runner did not sample: no tier records a span, and the decision
+// still travels to the upstream, so it does not start traces of its own.
+func TestUnsampledRequestsSkipInstrumentation(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tel, stop := testTracing(sr, samplerChoice{name: "parentbased_traceidratio", ratio: 0}.sampler())
+	defer stop()
+	upCfg := faultserver.Config{ServiceTime: time.Microsecond}
+	tel.instrumentUpstream(&upCfg)
+	var unsampledParents atomic.Int64
+	traced := upCfg.Middleware
+	upCfg.Middleware = func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tp := r.Header.Get("traceparent"); strings.HasSuffix(tp, "-00") {
+				unsampledParents.Add(1)
+			}
+			traced(h).ServeHTTP(w, r)
+		})
+	}
+	up, err := faultserver.New(upCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	gw, err := newTracedGateway(GatewayConfig{Workers: 4, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL(), nil, tel.forGateway(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.close()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tel.loadTransport(tr)}
+	const n = 20
+	for range n {
+		resp, err := client.Get(gw.url() + "/api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api = %d; want 200", resp.StatusCode)
+		}
+	}
+	if got := unsampledParents.Load(); got != n {
+		t.Errorf("upstream saw %d requests with an unsampled traceparent; want %d", got, n)
+	}
+	if spans := sr.Ended(); len(spans) != 0 {
+		t.Errorf("%d spans recorded at sampling ratio 0 (first: %q); want none", len(spans), spans[0].Name())
 	}
 }
