@@ -8,6 +8,7 @@ package harness
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -160,6 +161,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("phases: need at least one phase")
 	}
 	names := map[string]bool{}
+	var total time.Duration
 	for i, p := range c.Phases {
 		if p.Name == "" {
 			return fmt.Errorf("phases[%d].name: must not be empty", i)
@@ -174,6 +176,10 @@ func (c *Config) Validate() error {
 		if p.Duration%time.Second != 0 {
 			return fmt.Errorf("phases[%d] (%s): duration %v must be a whole number of seconds", i, p.Name, p.Duration)
 		}
+		if p.Duration > math.MaxInt64-total {
+			return fmt.Errorf("phases[%d] (%s): duration %v makes the schedule longer than %v, the longest a run can be", i, p.Name, p.Duration, time.Duration(math.MaxInt64).Truncate(time.Hour))
+		}
+		total += p.Duration
 	}
 	if len(c.Arms) == 0 {
 		return fmt.Errorf("arms: need at least one of breaker, no-breaker")
@@ -189,11 +195,11 @@ func (c *Config) Validate() error {
 		seen[a] = true
 	}
 	switch {
-	case c.Rate <= 0:
+	case !(c.Rate > 0): // NaN too
 		return fmt.Errorf("rate: %v must be positive (requests per second)", c.Rate)
 	case c.Rate > 20000:
 		return fmt.Errorf("rate: %v is more than this load runner sends reliably; want at most 20000", c.Rate)
-	case c.CollateralShare < 0 || c.CollateralShare >= 1:
+	case !(c.CollateralShare >= 0 && c.CollateralShare < 1):
 		return fmt.Errorf("collateral-share: %v must be in [0, 1)", c.CollateralShare)
 	case c.ClientTimeout <= 0:
 		return fmt.Errorf("client-timeout: %v must be positive", c.ClientTimeout)
@@ -218,7 +224,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("breaker-bucket-period: %v must be between 0 and breaker-interval (%v)", c.Breaker.BucketPeriod, c.Breaker.Interval)
 	case c.Breaker.ConsecutiveFailures == 0 && c.Breaker.FailureRatio == 0:
 		return fmt.Errorf("breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set")
-	case c.Breaker.FailureRatio < 0 || c.Breaker.FailureRatio > 1:
+	case !(c.Breaker.FailureRatio >= 0 && c.Breaker.FailureRatio <= 1):
 		return fmt.Errorf("breaker-failure-ratio: %v must be in [0, 1]", c.Breaker.FailureRatio)
 	case c.Upstream.ServiceTime < 0:
 		return fmt.Errorf("service-time: %v must not be negative", c.Upstream.ServiceTime)
