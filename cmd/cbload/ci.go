@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +39,8 @@ type ciOptions struct {
 	fileThresholds []scenarioString
 	fileTargets    []scenarioTarget
 	filePhases     []harness.Phase
+	filePhaseLines []int                // the line of each of filePhases
+	fileFields     map[string]fileField // by flag name: the values the file set
 	scenarioName   string
 	description    string
 	phasesFlag     bool // --phases was given
@@ -46,6 +51,13 @@ type ciOptions struct {
 
 	// Filled by applyCI.
 	checks []reports.Threshold
+}
+
+// fileField is where a scenario file set a value: the field's path, like
+// load.rate, and its line.
+type fileField struct {
+	path string
+	line int
 }
 
 // stepSummaryEnv is set by GitHub Actions to a file whose Markdown is shown
@@ -120,44 +132,48 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	}
 	ci.scenarioName, ci.description = ci.scenario, s.Description
 	d := &opts.cfg
-	set := func(flag string, present bool, apply func()) {
+	ci.fileFields = map[string]fileField{}
+	// set applies a value of the file unless its flag was given, and
+	// remembers where it came from, for errors found later.
+	set := func(flag, path string, present bool, apply func()) {
 		if present && !f.Changed(flag) {
 			apply()
+			ci.fileFields[flag] = fileField{path: path, line: s.line(path)}
 		}
 	}
 	dur := func(v *scenarioDuration) time.Duration { return time.Duration(*v) }
-	set("seed", s.Seed != nil, func() { d.Seed = int64(*s.Seed) })
-	set("rate", s.Load.Rate != nil, func() { d.Rate = *s.Load.Rate })
-	set("collateral-share", s.Load.CollateralShare != nil, func() { d.CollateralShare = *s.Load.CollateralShare })
-	set("client-timeout", s.Load.ClientTimeout != nil, func() { d.ClientTimeout = dur(s.Load.ClientTimeout) })
-	set("gateway-workers", s.Gateway.Workers != nil, func() { d.Gateway.Workers = int(*s.Gateway.Workers) })
-	set("queue-timeout", s.Gateway.QueueTimeout != nil, func() { d.Gateway.QueueTimeout = dur(s.Gateway.QueueTimeout) })
-	set("call-timeout", s.Gateway.CallTimeout != nil, func() { d.Gateway.CallTimeout = dur(s.Gateway.CallTimeout) })
-	set("local-work", s.Gateway.LocalWork != nil, func() { d.Gateway.LocalWork = dur(s.Gateway.LocalWork) })
+	set("seed", "seed", s.Seed != nil, func() { d.Seed = int64(*s.Seed) })
+	set("rate", "load.rate", s.Load.Rate != nil, func() { d.Rate = *s.Load.Rate })
+	set("collateral-share", "load.collateral_share", s.Load.CollateralShare != nil, func() { d.CollateralShare = *s.Load.CollateralShare })
+	set("client-timeout", "load.client_timeout", s.Load.ClientTimeout != nil, func() { d.ClientTimeout = dur(s.Load.ClientTimeout) })
+	set("gateway-workers", "gateway.workers", s.Gateway.Workers != nil, func() { d.Gateway.Workers = int(*s.Gateway.Workers) })
+	set("queue-timeout", "gateway.queue_timeout", s.Gateway.QueueTimeout != nil, func() { d.Gateway.QueueTimeout = dur(s.Gateway.QueueTimeout) })
+	set("call-timeout", "gateway.call_timeout", s.Gateway.CallTimeout != nil, func() { d.Gateway.CallTimeout = dur(s.Gateway.CallTimeout) })
+	set("local-work", "gateway.local_work", s.Gateway.LocalWork != nil, func() { d.Gateway.LocalWork = dur(s.Gateway.LocalWork) })
 	b := s.Breaker
-	set("breaker-timeout", b.Timeout != nil, func() { d.Breaker.Timeout = dur(b.Timeout) })
-	set("breaker-max-requests", b.MaxRequests != nil, func() { d.Breaker.MaxRequests = uint32(*b.MaxRequests) })
-	set("breaker-interval", b.Interval != nil, func() { d.Breaker.Interval = dur(b.Interval) })
-	set("breaker-bucket-period", b.BucketPeriod != nil, func() { d.Breaker.BucketPeriod = dur(b.BucketPeriod) })
-	set("breaker-consecutive-failures", b.ConsecutiveFailures != nil, func() { d.Breaker.ConsecutiveFailures = uint32(*b.ConsecutiveFailures) })
-	set("breaker-failure-ratio", b.FailureRatio != nil, func() { d.Breaker.FailureRatio = *b.FailureRatio })
-	set("breaker-min-requests", b.MinRequests != nil, func() { d.Breaker.MinRequests = uint32(*b.MinRequests) })
-	set("service-time", s.Upstream.ServiceTime != nil, func() { d.Upstream.ServiceTime = dur(s.Upstream.ServiceTime) })
-	set("jitter", s.Upstream.Jitter != nil, func() { d.Upstream.Jitter = dur(s.Upstream.Jitter) })
-	set("upstream-addr", s.Upstream.Addr != nil, func() { ci.upstreamAddr = *s.Upstream.Addr })
-	set("arms", s.Arms != nil, func() { opts.arms, ci.armsFlag = s.Arms, true })
-	set("target", s.Targets != nil, func() { ci.fileTargets = s.Targets })
-	set("collateral", s.Collateral != nil, func() { ci.collateral = *s.Collateral })
-	set("breaker-state-url", s.BreakerStateURL != nil, func() { ci.breakerStateURL = *s.BreakerStateURL })
-	set("threshold", s.Thresholds != nil, func() { ci.fileThresholds = s.Thresholds })
+	set("breaker-timeout", "breaker.timeout", b.Timeout != nil, func() { d.Breaker.Timeout = dur(b.Timeout) })
+	set("breaker-max-requests", "breaker.max_requests", b.MaxRequests != nil, func() { d.Breaker.MaxRequests = uint32(*b.MaxRequests) })
+	set("breaker-interval", "breaker.interval", b.Interval != nil, func() { d.Breaker.Interval = dur(b.Interval) })
+	set("breaker-bucket-period", "breaker.bucket_period", b.BucketPeriod != nil, func() { d.Breaker.BucketPeriod = dur(b.BucketPeriod) })
+	set("breaker-consecutive-failures", "breaker.consecutive_failures", b.ConsecutiveFailures != nil, func() { d.Breaker.ConsecutiveFailures = uint32(*b.ConsecutiveFailures) })
+	set("breaker-failure-ratio", "breaker.failure_ratio", b.FailureRatio != nil, func() { d.Breaker.FailureRatio = *b.FailureRatio })
+	set("breaker-min-requests", "breaker.min_requests", b.MinRequests != nil, func() { d.Breaker.MinRequests = uint32(*b.MinRequests) })
+	set("service-time", "upstream.service_time", s.Upstream.ServiceTime != nil, func() { d.Upstream.ServiceTime = dur(s.Upstream.ServiceTime) })
+	set("jitter", "upstream.jitter", s.Upstream.Jitter != nil, func() { d.Upstream.Jitter = dur(s.Upstream.Jitter) })
+	set("upstream-addr", "upstream.addr", s.Upstream.Addr != nil, func() { ci.upstreamAddr = *s.Upstream.Addr })
+	set("arms", "arms", s.Arms != nil, func() { opts.arms, ci.armsFlag = s.Arms, true })
+	set("target", "targets", s.Targets != nil, func() { ci.fileTargets = s.Targets })
+	set("collateral", "collateral", s.Collateral != nil, func() { ci.collateral = *s.Collateral })
+	set("breaker-state-url", "breaker_state_url", s.BreakerStateURL != nil, func() { ci.breakerStateURL = *s.BreakerStateURL })
+	set("threshold", "thresholds", s.Thresholds != nil, func() { ci.fileThresholds = s.Thresholds })
 	o := s.Output
-	set("out", o.Dir != nil, func() { opts.out = *o.Dir })
-	set("force", o.Force != nil, func() { opts.force = *o.Force })
-	set("junit", o.JUnit != nil, func() { ci.junit = *o.JUnit })
-	set("progress", o.Progress != nil, func() { opts.progress = *o.Progress })
-	set("no-step-summary", o.StepSummary != nil, func() { ci.noStepSummary = !*o.StepSummary })
+	set("out", "output.dir", o.Dir != nil, func() { opts.out = *o.Dir })
+	set("force", "output.force", o.Force != nil, func() { opts.force = *o.Force })
+	set("junit", "output.junit", o.JUnit != nil, func() { ci.junit = *o.JUnit })
+	set("progress", "output.progress", o.Progress != nil, func() { opts.progress = *o.Progress })
+	set("no-step-summary", "output.step_summary", o.StepSummary != nil, func() { ci.noStepSummary = !*o.StepSummary })
 	if s.Phases != nil {
-		if ci.filePhases, err = s.harnessPhases(); err != nil {
+		if ci.filePhases, ci.filePhaseLines, err = s.harnessPhases(); err != nil {
 			return usagef("scenario %s: %v", ci.scenario, err)
 		}
 		if len(ci.filePhases) == 0 {
@@ -165,6 +181,40 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 		}
 	}
 	return nil
+}
+
+// indexedRE matches an error about one of the phases or targets.
+var indexedRE = regexp.MustCompile(`^(phases|targets)\[(\d+)\]`)
+
+// inFile rewrites a usage error about a value that came from the scenario
+// file, found after the file was read, so that it names the file, the line
+// and the field rather than the flag the user did not give.
+func (ci *ciOptions) inFile(err error) error {
+	var ue *usageError
+	if ci.scenarioName == "" || !errors.As(err, &ue) {
+		return err
+	}
+	msg := err.Error()
+	at := func(line int, rest string) error {
+		return &usageError{err: fmt.Errorf("scenario %s: line %d: %s", ci.scenarioName, line, rest), hint: ue.hint}
+	}
+	for flag, ff := range ci.fileFields {
+		for _, prefix := range []string{"--" + flag, flag} {
+			if rest, ok := strings.CutPrefix(msg, prefix); ok && rest != "" && strings.ContainsRune(": ,", rune(rest[0])) {
+				return at(ff.line, ff.path+rest)
+			}
+		}
+	}
+	if m := indexedRE.FindStringSubmatch(msg); m != nil {
+		i, _ := strconv.Atoi(m[2])
+		switch {
+		case m[1] == "phases" && !ci.phasesFlag && i < len(ci.filePhaseLines):
+			return at(ci.filePhaseLines[i], msg)
+		case m[1] == "targets" && len(ci.targets) == 0 && i < len(ci.fileTargets):
+			return at(ci.fileTargets[i].line, msg)
+		}
+	}
+	return err
 }
 
 // schedule builds the phases: the scenario's, unless --phases gives the
@@ -224,6 +274,13 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		if ci.upstreamAddr == "" {
 			return usagef("--upstream-addr: required with --target; the loopback host:port your service calls as its upstream, like 127.0.0.1:9090")
 		}
+		// The harness checks the host; a port out of range would only fail
+		// at listen time, as if the address were in use.
+		if _, port, err := net.SplitHostPort(ci.upstreamAddr); err == nil {
+			if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+				return usagef("--upstream-addr %q: port %q: want a number from 1 to 65535", ci.upstreamAddr, port)
+			}
+		}
 		cfg.Targets, cfg.UpstreamAddr = targets, ci.upstreamAddr
 	} else {
 		for flag, v := range map[string]string{"collateral": ci.collateral, "breaker-state-url": ci.breakerStateURL, "upstream-addr": ci.upstreamAddr} {
@@ -270,6 +327,9 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		}
 	}
 	if ci.junit != "" {
+		if fi, err := os.Stat(ci.junit); err == nil && fi.IsDir() {
+			return usagef("--junit %s: is a folder; want a file name like %s", ci.junit, filepath.Join(ci.junit, "junit.xml"))
+		}
 		if err := checkWritable(ci.junit); err != nil {
 			return withCode(exitCouldNotRun, fmt.Errorf("--junit %s: %w", ci.junit, err))
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -87,7 +88,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 			if err := applyScenario(cmd, opts); err != nil {
 				return err
 			}
-			return runRun(cmd.Context(), opts, stdout, stderr)
+			return opts.ci.inFile(runRun(cmd.Context(), opts, stdout, stderr))
 		},
 	}
 	f := cmd.Flags()
@@ -179,6 +180,16 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 			return usagef("--trace-sample %q: want a fraction in [0,1] like 0.1, or auto", opts.traceSample)
 		}
 		cfg.Tracing.SampleRatio = &v
+	}
+	// The harness checks these only when there is an endpoint to export
+	// to; a typo in a flag given on purpose is still a mistake.
+	switch p := cfg.Tracing.Protocol; p {
+	case "", "grpc", "http/protobuf":
+	default:
+		return usagef("--otlp-protocol %q: want grpc or http/protobuf", p)
+	}
+	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		return usagef("--jaeger-url %q: want an http:// or https:// URL like %s", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
 	}
 	cfg.Tracing.Version = version
 	if err := cfg.Validate(); err != nil {

@@ -60,6 +60,10 @@ type scenario struct {
 	Phases          []scenarioPhase  `yaml:"phases"`
 	Thresholds      []scenarioString `yaml:"thresholds"`
 	Output          scenarioOutput   `yaml:"output"`
+
+	// doc is the file's node tree, for the lines of errors found after
+	// decoding; nil when the file has no mapping at the top.
+	doc *yaml.Node
 }
 
 type scenarioLoad struct {
@@ -138,6 +142,9 @@ func (f *scenarioFault) UnmarshalYAML(n *yaml.Node) error {
 		return lineErr(n, "a fault is a spec string like latency:1s or error:503,rate=0.3")
 	}
 	s, err := faultserver.ParseSpec(n.Value)
+	if err != nil && !strings.Contains(err.Error(), strconv.Quote(n.Value)) {
+		return lineErr(n, "fault spec %q: %v", n.Value, err)
+	}
 	if err != nil {
 		return lineErr(n, "%v", err)
 	}
@@ -164,6 +171,9 @@ type scenarioInt int64
 
 func (v *scenarioInt) UnmarshalYAML(n *yaml.Node) error {
 	i, err := strconv.ParseInt(n.Value, 0, 64)
+	if n.Kind == yaml.ScalarNode && errors.Is(err, strconv.ErrRange) {
+		return lineErr(n, "%q is too large; want a whole number of at most 19 digits", n.Value)
+	}
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
 		return lineErr(n, "%q is not a whole number", n.Value)
 	}
@@ -205,6 +215,11 @@ func decodeScenario(name string, r io.Reader) (*scenario, error) {
 	// Decoding is strict only through a Decoder with KnownFields; custom
 	// unmarshalers that call Node.Decode would lose it, so line numbers of
 	// phases and targets come from a second pass over the node tree.
+	var doc *yaml.Node
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err == nil && len(root.Content) == 1 {
+		doc = root.Content[0]
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var s scenario
@@ -212,13 +227,69 @@ func decodeScenario(name string, r io.Reader) (*scenario, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, usagef("scenario %s: the file is empty", name)
 		}
-		return nil, usagef("scenario %s: %s", name, yamlMessage(err))
+		return nil, usagef("scenario %s: %s", name, yamlMessage(err, doc))
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err == nil && len(root.Content) == 1 {
-		s.recordLines(root.Content[0])
+	if doc != nil {
+		s.doc = doc
+		s.recordLines(doc)
 	}
 	return &s, nil
+}
+
+// line returns the line of the value at path, a dotted list of keys like
+// "load.rate", or 0 when the file does not have it.
+func (s *scenario) line(path string) int {
+	n := s.doc
+	for _, k := range strings.Split(path, ".") {
+		if n = mapValue(n, k); n == nil {
+			return 0
+		}
+	}
+	return n.Line
+}
+
+// fieldAt returns the path, like "load.rate" or "phases[1].faults[0]", of
+// the first node of kind on line whose value is value (lists and mappings
+// have none), or "" when there is none.
+// yaml's own type errors give only the line and the value; this names the
+// field.
+func fieldAt(n *yaml.Node, line int, kind yaml.Kind, value string) string {
+	// yaml shortens long values in its messages to their start and "...".
+	short, cut := strings.CutSuffix(value, "...")
+	var walk func(n *yaml.Node, path string) string
+	walk = func(n *yaml.Node, path string) string {
+		// The innermost node first: a flow mapping shares its line with
+		// the mapping around it.
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := n.Content[i].Value
+				if path != "" {
+					key = path + "." + key
+				}
+				if p := walk(n.Content[i+1], key); p != "" {
+					return p
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if p := walk(c, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+					return p
+				}
+			}
+		}
+		if n.Line != line || path == "" || n.Kind != kind {
+			return ""
+		}
+		if kind != yaml.ScalarNode || n.Value == value || cut && strings.HasPrefix(n.Value, short) {
+			return path
+		}
+		return ""
+	}
+	if n == nil {
+		return ""
+	}
+	return walk(n, "")
 }
 
 // recordLines copies the line of every phase and target entry from the node
@@ -259,8 +330,11 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 }
 
 var (
+	// valueErrRE matches the errors of cbload's own unmarshalers: lineErr
+	// quotes the value right after the line.
+	valueErrRE = regexp.MustCompile(`^line (\d+): [^"]*("(?:[^"\\]|\\.)*")`)
 	notFoundRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type main\.(\w+)$`)
-	cannotRE   = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `?(.*?)`? into (.+)$")
+	cannotRE   = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `(.*?)`)? into (.+)$")
 )
 
 // sectionTypes names the scenario's sections for error messages.
@@ -280,12 +354,20 @@ var sectionTypes = map[string]struct {
 
 // yamlMessage turns a yaml error into one line a user can act on: the first
 // problem with its line number, and how many more there are.
-func yamlMessage(err error) string {
+func yamlMessage(err error, doc *yaml.Node) string {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) || len(te.Errors) == 0 {
-		return strings.TrimPrefix(err.Error(), "yaml: ")
+		return oneLine(strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	msg := te.Errors[0]
+	// named prefixes a message about the value on line with the field's path.
+	named := func(line string, kind yaml.Kind, value, rest string) string {
+		n, _ := strconv.Atoi(line)
+		if field := fieldAt(doc, n, kind, value); field != "" {
+			return fmt.Sprintf("line %s: %s: %s", line, field, rest)
+		}
+		return fmt.Sprintf("line %s: %s", line, rest)
+	}
 	if m := notFoundRE.FindStringSubmatch(msg); m != nil {
 		sec := sectionTypes[m[3]]
 		fields := yamlFields(sec.typ)
@@ -294,12 +376,31 @@ func yamlMessage(err error) string {
 		}
 		msg = fmt.Sprintf("line %s: unknown field %q in %s; want one of: %s", m[1], m[2], sec.name, strings.Join(fields, ", "))
 	} else if m := cannotRE.FindStringSubmatch(msg); m != nil {
-		msg = fmt.Sprintf("line %s: %q is %s; want %s", m[1], m[3], yamlKind(m[2]), goKind(m[4]))
+		kind, got := yaml.ScalarNode, fmt.Sprintf("%q is %s", m[3], yamlKind(m[2]))
+		switch m[2] {
+		case "map":
+			kind, got = yaml.MappingNode, "got a mapping"
+		case "seq":
+			kind, got = yaml.SequenceNode, "got a list"
+		}
+		msg = named(m[1], kind, m[3], fmt.Sprintf("%s; want %s", got, goKind(m[4])))
+	} else if m := valueErrRE.FindStringSubmatch(msg); m != nil {
+		// cbload's own unmarshalers quote the value they reject.
+		value, err := strconv.Unquote(m[2])
+		if err != nil {
+			value = ""
+		}
+		msg = named(m[1], yaml.ScalarNode, value, msg[len("line "+m[1]+": "):])
 	}
 	if n := len(te.Errors) - 1; n > 0 {
 		msg += fmt.Sprintf(" (and %d more)", n)
 	}
-	return msg
+	return oneLine(msg)
+}
+
+// oneLine keeps an error message on one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func yamlFields(t reflect.Type) []string {
@@ -352,44 +453,46 @@ func goKind(t string) string {
 // segment.
 var phaseNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
-// harnessPhases expands the scenario's phases, repeats included.
-func (s *scenario) harnessPhases() ([]harness.Phase, error) {
+// harnessPhases expands the scenario's phases, repeats included, and
+// returns the line of each.
+func (s *scenario) harnessPhases() ([]harness.Phase, []int, error) {
 	var out []harness.Phase
+	var lines []int
 	for i, p := range s.Phases {
 		where := fmt.Sprintf("phases[%d] (line %d)", i, p.line)
 		if p.Repeat != 0 || len(p.Phases) > 0 {
 			if p.Name != "" || p.Duration != 0 || len(p.Faults) > 0 {
-				return nil, fmt.Errorf("%s: a repeat group has only repeat and phases; put name, duration and faults on the phases inside it", where)
+				return nil, nil, fmt.Errorf("%s: a repeat group has only repeat and phases; put name, duration and faults on the phases inside it", where)
 			}
 			if p.Repeat < 1 || p.Repeat > 1000 {
-				return nil, fmt.Errorf("%s: repeat %d: want a count from 1 to 1000", where, p.Repeat)
+				return nil, nil, fmt.Errorf("%s: repeat %d: want a count from 1 to 1000", where, p.Repeat)
 			}
 			if len(p.Phases) == 0 {
-				return nil, fmt.Errorf("%s: a repeat group needs phases to repeat", where)
+				return nil, nil, fmt.Errorf("%s: a repeat group needs phases to repeat", where)
 			}
 			for k := 1; k <= int(p.Repeat); k++ {
 				for j, q := range p.Phases {
 					in := fmt.Sprintf("%s.phases[%d] (line %d)", where, j, q.line)
 					if q.Repeat != 0 || len(q.Phases) > 0 {
-						return nil, fmt.Errorf("%s: repeat groups do not nest", in)
+						return nil, nil, fmt.Errorf("%s: repeat groups do not nest", in)
 					}
 					ph, err := q.phase(in)
 					if err != nil {
-						return nil, err
+						return nil, nil, err
 					}
 					ph.Name += "-" + strconv.Itoa(k)
-					out = append(out, ph)
+					out, lines = append(out, ph), append(lines, q.line)
 				}
 			}
 			continue
 		}
 		ph, err := p.phase(where)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, ph)
+		out, lines = append(out, ph), append(lines, p.line)
 	}
-	return out, nil
+	return out, lines, nil
 }
 
 func (p scenarioPhase) phase(where string) (harness.Phase, error) {

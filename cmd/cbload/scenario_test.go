@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,14 +30,14 @@ func TestScenarioErrors(t *testing.T) {
 		{"unknown nested field", "load:\n  rate: 10\n  rps: 5\n", `line 3: unknown field "rps" in load; want one of: rate, collateral_share, client_timeout`},
 		{"unknown phase field", "phases:\n  - {name: a, duration: 1s, fault: [hang]}\n", `line 2: unknown field "fault" in a phase; want one of: name, duration, faults, repeat, phases`},
 		{"unknown target field", "targets:\n  - {name: a, url: http://127.0.0.1:1/, colateral: /x}\n", `line 2: unknown field "colateral" in a target`},
-		{"mistyped number", "load:\n  rate: fast\n", `line 2: "fast" is a string; want a number`},
-		{"mistyped int", "gateway:\n  workers: 1.5\n", `line 2: "1.5" is not a whole number`},
-		{"mistyped list", "arms: breaker\n", `line 1: "breaker" is a string; want a list`},
-		{"bad duration", "gateway:\n\n  call_timeout: 500\n", `line 3: "500" is not a duration; want a Go duration like 250ms or 2s`},
-		{"bad fault", "phases:\n  - name: fault\n    duration: 2s\n    faults:\n      - latncy\n", `line 5: fault spec "latncy": unknown kind`},
-		{"two errors", "load:\n  rate: x\n  share: 1\n", `line 2: "x" is a string; want a number (and 1 more)`},
+		{"mistyped number", "load:\n  rate: fast\n", `line 2: load.rate: "fast" is a string; want a number`},
+		{"mistyped int", "gateway:\n  workers: 1.5\n", `line 2: gateway.workers: "1.5" is not a whole number`},
+		{"mistyped list", "arms: breaker\n", `line 1: arms: "breaker" is a string; want a list`},
+		{"bad duration", "gateway:\n\n  call_timeout: 500\n", `line 3: gateway.call_timeout: "500" is not a duration; want a Go duration like 250ms or 2s`},
+		{"bad fault", "phases:\n  - name: fault\n    duration: 2s\n    faults:\n      - latncy\n", `line 5: phases[0].faults[0]: fault spec "latncy": unknown kind`},
+		{"two errors", "load:\n  rate: x\n  share: 1\n", `line 2: load.rate: "x" is a string; want a number (and 1 more)`},
 		{"syntax", "load: [\n", "line 1: did not find expected node content"},
-		{"negative count", "breaker:\n  max_requests: -1\n", `line 2: "-1" is not a whole number from 0 to 4294967295`},
+		{"negative count", "breaker:\n  max_requests: -1\n", `line 2: breaker.max_requests: "-1" is not a whole number from 0 to 4294967295`},
 		{"empty", "", "the file is empty"},
 		{"repeat with name", "phases:\n  - {name: x, repeat: 2, phases: [{name: a, duration: 1s}]}\n", "phases[0] (line 2): a repeat group has only repeat and phases"},
 		{"nested repeat", "phases:\n  - repeat: 2\n    phases:\n      - repeat: 2\n        phases: [{name: a, duration: 1s}]\n", "repeat groups do not nest"},
@@ -48,10 +49,10 @@ func TestScenarioErrors(t *testing.T) {
 		{"threshold path", phases + "thresholds:\n  - breaker.fault.api.sucess_ratio >= 99%\n", `line 5: threshold "breaker.fault.api.sucess_ratio >= 99%": unknown path`},
 		{"threshold on a repeat's base name", "phases:\n  - repeat: 2\n    phases: [{name: down, duration: 1s, faults: [hang]}]\nthresholds: [breaker.down.api.requests > 0]\n", "down-1, down-2"},
 		{"target not loopback", phases + "upstream: {addr: 127.0.0.1:9}\ntargets:\n  - {name: a, url: http://example.com/api}\n", "line 6: targets[0].url: \"http://example.com/api\": host example.com is not loopback"},
-		{"target with arms", phases + "upstream: {addr: 127.0.0.1:9}\narms: [breaker]\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", "--arms: not used with --target"},
+		{"target with arms", phases + "upstream: {addr: 127.0.0.1:9}\narms: [breaker]\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", "line 5: arms: not used with --target"},
 		{"target without upstream", phases + "targets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", "--upstream-addr: required with --target"},
 		{"target reserved name", phases + "upstream: {addr: 127.0.0.1:9}\ntargets:\n  - {name: verdict, url: http://127.0.0.1:1/api}\n", `"verdict": reserved`},
-		{"progress", phases + "output: {progress: sometimes}\n", `--progress "sometimes"`},
+		{"progress", phases + "output: {progress: sometimes}\n", `line 4: output.progress "sometimes": want auto, always or never`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,7 +119,7 @@ phases:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := s.harnessPhases()
+	ps, _, err := s.harnessPhases()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,5 +133,181 @@ phases:
 	}
 	if ps[1].Duration != 3*time.Second {
 		t.Errorf("down-1 duration %v; want 3s", ps[1].Duration)
+	}
+}
+
+// TestScenarioFieldMistakes feeds every field of a scenario file its typical
+// mistakes: negative, zero, huge, wrong unit, empty, wrong type, unknown key.
+// Each must exit 2 with one line that names the line and the field — found
+// while decoding or only when the values are checked together.
+func TestScenarioFieldMistakes(t *testing.T) {
+	// A case puts value at path, in block style, so the field's line is the
+	// number of path segments. The message must name the line and the
+	// field, and say want.
+	tests := []struct {
+		path, value, want string
+	}{
+		{"description", "{a: 1}", "got a mapping; want a string"},
+		{"seed", "1.5", `"1.5" is not a whole number`},
+		{"seed", `""`, "not a whole number"},
+		{"seed", "99999999999999999999", "too large"},
+		{"seed", "seven", "not a whole number"},
+		{"load.rate", "-5", "-5 must be positive"},
+		{"load.rate", "0", "0 must be positive"},
+		{"load.rate", "1e9", "1e+09 is more than"},
+		{"load.rate", ".nan", "NaN must be positive"},
+		{"load.rate", "200rps", `"200rps" is a string; want a number`},
+		{"load.rate", `""`, "want a number"},
+		{"load.rate", "[200]", "got a list; want a number"},
+		{"load.rps", "200", `unknown field "rps" in load`},
+		{"load.collateral_share", "-0.1", "must be in [0, 1)"},
+		{"load.collateral_share", "1", "must be in [0, 1)"},
+		{"load.collateral_share", "20%", "want a number"},
+		{"load.collateral_share", ".nan", "must be in [0, 1)"},
+		{"load.client_timeout", "-1s", "must be positive"},
+		{"load.client_timeout", "0s", "must be positive"},
+		{"load.client_timeout", "3", "not a duration"},
+		{"load.client_timeout", "3 seconds", "not a duration"},
+		{"load.client_timeout", "100000000h", "not a duration"},
+		{"load.client_timeout", "1s", "must exceed queue-timeout + call-timeout"},
+		{"load.client_timeout", `""`, "not a duration"},
+		{"gateway.workers", "-1", "must be between 1 and 100000"},
+		{"gateway.workers", "0", "must be between 1 and 100000"},
+		{"gateway.workers", "1000000", "must be between 1 and 100000"},
+		{"gateway.workers", "32.5", "not a whole number"},
+		{"gateway.workers", `""`, "not a whole number"},
+		{"gateway.worker", "32", `unknown field "worker" in gateway`},
+		{"gateway.queue_timeout", "0s", "must be positive"},
+		{"gateway.queue_timeout", "-1s", "must be positive"},
+		{"gateway.queue_timeout", "1", "not a duration"},
+		{"gateway.call_timeout", "-500ms", "must be positive"},
+		{"gateway.call_timeout", "500", "not a duration"},
+		{"gateway.local_work", "-1ms", "must not be negative"},
+		{"gateway.local_work", "1", "not a duration"},
+		{"breaker.timeout", "0s", "must be positive"},
+		{"breaker.timeout", "2", "not a duration"},
+		{"breaker.max_requests", "0", "must be at least 1"},
+		{"breaker.max_requests", "-1", "not a whole number from 0 to 4294967295"},
+		{"breaker.max_requests", "4294967296", "not a whole number from 0 to 4294967295"},
+		{"breaker.max_requests", "three", "not a whole number"},
+		{"breaker.interval", "-1s", "must not be negative"},
+		{"breaker.interval", "10", "not a duration"},
+		{"breaker.bucket_period", "1m", "must be between 0 and breaker-interval"},
+		{"breaker.bucket_period", "-1s", "must be between 0 and breaker-interval"},
+		{"breaker.consecutive_failures", "-5", "not a whole number"},
+		{"breaker.consecutive_failures", "5.5", "not a whole number"},
+		{"breaker.failure_ratio", "-0.5", "must be in [0, 1]"},
+		{"breaker.failure_ratio", "50%", "want a number"},
+		{"breaker.failure_ratio", "1.5", "must be in [0, 1]"},
+		{"breaker.failure_ratio", ".nan", "must be in [0, 1]"},
+		{"breaker.min_requests", "-1", "not a whole number"},
+		{"breaker.min_request", "20", `unknown field "min_request" in breaker`},
+		{"upstream.service_time", "-1ms", "must not be negative"},
+		{"upstream.service_time", "2", "not a duration"},
+		{"upstream.jitter", "-1ms", "must not be negative"},
+		{"upstream.addr", "127.0.0.1:9090", "only used with --target"},
+		{"upstream.addr", "[1]", "got a list; want a string"},
+		{"arms", "[breakr]", `unknown arm "breakr"`},
+		{"arms", "[]", "need at least one"},
+		{"arms", "[breaker, breaker]", "listed twice"},
+		{"arms", "breaker", "want a list"},
+		{"collateral", "/local", "only used with --target"},
+		{"breaker_state_url", "/breaker", "only used with --target"},
+		{"thresholds", "breaker.fault.api.requests > 0", "want a list"},
+		{"output.progress", "sometimes", "want auto, always or never"},
+		{"output.progress", `""`, "want auto, always or never"},
+		{"output.force", "maybe", "want true or false"},
+		{"output.step_summary", "1", "want true or false"},
+		{"output.dir", "[a]", "want a string"},
+		{"output.junit", "{a: 1}", "want a string"},
+		{"output.format", "md", `unknown field "format" in output`},
+		{"threshold", "[x]", `unknown field "threshold" in the top level`},
+	}
+	for _, tt := range tests {
+		keys := strings.Split(tt.path, ".")
+		var body strings.Builder
+		for i, k := range keys {
+			body.WriteString(strings.Repeat("  ", i) + k + ":")
+			if i == len(keys)-1 {
+				body.WriteString(" " + tt.value)
+			}
+			body.WriteString("\n")
+		}
+		field := fmt.Sprintf("line %d: %s", len(keys), tt.path)
+		if strings.HasPrefix(tt.want, "unknown field") {
+			field = fmt.Sprintf("line %d: %s", len(keys), tt.want)
+		}
+		t.Run(tt.path+"="+tt.value, func(t *testing.T) {
+			checkScenarioError(t, body.String(), field, "--fault", "latency")
+			checkScenarioError(t, body.String(), tt.want, "--fault", "latency")
+		})
+	}
+}
+
+// TestScenarioListMistakes covers the fields inside lists: phases and
+// targets, with the line of the entry or of the value.
+func TestScenarioListMistakes(t *testing.T) {
+	const up = "upstream: {addr: 127.0.0.1:9}\n"
+	const phases = "phases:\n  - {name: baseline, duration: 1s}\n  - {name: fault, duration: 1s, faults: [latency]}\n"
+	tests := []struct {
+		name, body, want string
+	}{
+		{"phases empty", "phases: []\n", "phases is empty"},
+		{"phases not a list", "phases: baseline\n", `line 1: phases: "baseline" is a string; want a list`},
+		{"phase unknown key", "phases:\n  - {name: a, duration: 1s, fautls: [hang]}\n", `line 2: unknown field "fautls" in a phase`},
+		{"phase name empty", "phases:\n  - {name: '', duration: 1s}\n", "phases[0] (line 2): name is required"},
+		{"phase name missing", "phases:\n  - {duration: 1s}\n", "phases[0] (line 2): name is required"},
+		{"phase duration zero", "phases:\n  - {name: a, duration: 0s}\n", "phases[0] (line 2) (a): duration is required"},
+		{"phase duration negative", "phases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: -1s, faults: [hang]}\n", "line 3: phases[1] (b): duration -1s is too short"},
+		{"phase duration fraction", "phases:\n  - {name: a, duration: 1500ms, faults: [hang]}\n", "line 2: phases[0] (a): duration 1.5s must be a whole number of seconds"},
+		{"phase duration unit", "phases:\n  - name: a\n    duration: 5\n", `line 3: phases[0].duration: "5" is not a duration`},
+		{"phase duration huge", "phases:\n  - {name: a, duration: 2000000h, faults: [hang]}\n  - {name: b, duration: 2000000h}\n", "line 3: phases[1] (b): duration 2000000h0m0s makes the schedule longer than"},
+		{"phase duration empty", "phases:\n  - name: a\n    duration: ''\n", `line 3: phases[0].duration: "" is not a duration`},
+		{"phase faults not a list", "phases:\n  - name: a\n    duration: 1s\n    faults: hang\n", `line 4: phases[0].faults: "hang" is a string; want a list`},
+		{"phase fault empty", "phases:\n  - name: a\n    duration: 1s\n    faults: ['']\n", `line 4: phases[0].faults[0]: fault spec "": empty`},
+		{"phase fault bad arg", "phases:\n  - name: a\n    duration: 1s\n    faults: ['latency:-1s']\n", `line 4: phases[0].faults[0]: fault spec "latency:-1s"`},
+		{"phase fault rate", "phases:\n  - name: a\n    duration: 1s\n    faults: ['error:503,rate=2']\n", `line 4: phases[0].faults[0]: fault spec "error:503,rate=2"`},
+		{"phase fault not a string", "phases:\n  - name: a\n    duration: 1s\n    faults: [{kind: hang}]\n", "line 4: a fault is a spec string"},
+		{"repeat negative", "phases:\n  - repeat: -1\n    phases: [{name: a, duration: 1s}]\n", "repeat -1: want a count from 1 to 1000"},
+		{"repeat huge", "phases:\n  - repeat: 1001\n    phases: [{name: a, duration: 1s}]\n", "repeat 1001: want a count from 1 to 1000"},
+		{"repeat not a number", "phases:\n  - repeat: twice\n    phases: [{name: a, duration: 1s}]\n", `line 2: phases[0].repeat: "twice" is not a whole number`},
+		{"repeat without phases", "phases:\n  - repeat: 2\n", "phases[0] (line 2): a repeat group needs phases"},
+		{"threshold empty", phases + "thresholds: ['']\n", `line 4: threshold "": empty`},
+		{"threshold not a string", phases + "thresholds: [{a: 1}]\n", "line 4: want a string"},
+		{"target unknown key", up + "targets:\n  - {name: a, url: http://127.0.0.1:1/api, urls: x}\n", `line 3: unknown field "urls" in a target`},
+		{"target without url", phases + up + "targets:\n  - {name: a}\n", "line 6: targets[0]: name and url are required"},
+		{"target name", phases + up + "targets:\n  - {name: 1a, url: http://127.0.0.1:1/api}\n", `line 6: targets[0].name "1a": want a letter`},
+		{"target name twice", phases + up + "targets:\n  - {name: a, url: http://127.0.0.1:1/api}\n  - {name: a, url: http://127.0.0.1:2/api}\n", `line 7: targets[1].name "a": used twice`},
+		{"target url", phases + up + "targets:\n  - {name: a, url: 127.0.0.1:1/api}\n", "line 6: targets[0].url: "},
+		{"target collateral", phases + up + "targets:\n  - {name: a, url: http://127.0.0.1:1/api, collateral: local}\n", "line 6: targets[0].collateral: "},
+		{"target state url", phases + up + "targets:\n  - {name: a, url: http://127.0.0.1:1/api, breaker_state_url: 'http://10.0.0.1/b'}\n", "line 6: targets[0].breaker_state_url: "},
+		{"targets not a list", phases + up + "targets: http://127.0.0.1:1/api\n", "line 5: targets: "},
+		{"upstream addr no port", phases + "upstream: {addr: 127.0.0.1}\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", `line 4: upstream.addr: "127.0.0.1": want a loopback host:port`},
+		{"upstream addr port", phases + "upstream:\n  addr: 127.0.0.1:99999\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", `line 5: upstream.addr "127.0.0.1:99999": port "99999"`},
+		{"upstream addr not loopback", phases + "upstream:\n  addr: 10.0.0.1:80\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", `line 5: upstream.addr: "10.0.0.1:80": host 10.0.0.1 is not loopback`},
+		{"collateral", phases + up + "collateral: local\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", "line 5: collateral: "},
+		{"breaker state url", phases + up + "breaker_state_url: 'ftp://127.0.0.1/b'\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", "line 5: breaker_state_url: "},
+		{"junit folder", phases + "output: {junit: /}\n", "line 4: output.junit /: is a folder"},
+		{"not a mapping", "- a\n- b\n", `line 1: got a list; want a mapping`},
+		{"a bare word", "hello\n", `line 1: "hello" is a string; want a mapping`},
+		{"tabs", "load:\n\trate: 1\n", "line 2: found character that cannot start any token"},
+		{"duplicate key", "load:\n  rate: 1\n  rate: 2\n", `mapping key "rate" already defined`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkScenarioError(t, tt.body, tt.want)
+		})
+	}
+}
+
+// checkScenarioError runs `cbload run --dry-run` on a scenario file with
+// body and wants exit 2 and one line containing want.
+func checkScenarioError(t *testing.T, body, want string, args ...string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"run", "--scenario", writeScenario(t, body), "--dry-run"}, args...), &stdout, &stderr)
+	msg := strings.TrimSpace(stderr.String())
+	if code != exitUsage || !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+		t.Errorf("scenario %q = exit %d, stderr %q; want exit %d and one line containing %q", body, code, msg, exitUsage, want)
 	}
 }
