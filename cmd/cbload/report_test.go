@@ -95,6 +95,12 @@ func TestReportExitCodes(t *testing.T) {
 		{"missing file", []string{"report", filepath.Join(dir, "nope.json")}, exitUsage, "no such file"},
 		{"no argument", []string{"report"}, exitUsage, "want one argument"},
 		{"bad format", []string{"report", sampleReport, "--format", "pdf"}, exitUsage, `unknown report format "pdf"`},
+		{"two arguments", []string{"report", sampleReport, sampleReport}, exitUsage, "want one argument"},
+		{"a folder", []string{"report", dir}, exitUsage, "is a directory"},
+		{"empty file", []string{"report", write("empty.json", "")}, exitUsage, "the file is empty"},
+		{"not an object", []string{"report", write("list.json", "[]")}, exitUsage, "must be an object"},
+		{"unknown flag", []string{"report", sampleReport, "--fromat", "md"}, exitUsage, "unknown flag: --fromat"},
+		{"unknown command", []string{"reprot", sampleReport}, exitUsage, `unknown command "reprot"; did you mean report?`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

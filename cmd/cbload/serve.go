@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,6 +83,20 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	return cmd
 }
 
+// checkListenAddr checks that addr reads as host:port, so a typo is a usage
+// error rather than a failure to listen (exit 3, which means the address is
+// taken or not this machine's).
+func checkListenAddr(flag, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("%s %q: want host:port like 127.0.0.1:8081", flag, addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return usagef("%s %q: port %q: want a number from 0 (any free port) to 65535", flag, addr, port)
+	}
+	return nil
+}
+
 // runServe runs the upstream until ctx is canceled, then closes it and
 // returns nil.
 func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer) error {
@@ -98,6 +114,14 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		u, err := url.Parse(opts.proxyTo)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usagef("--proxy-to %q: want an http:// or https:// URL with a host", opts.proxyTo)
+		}
+	}
+	if err := checkListenAddr("--addr", opts.addr); err != nil {
+		return err
+	}
+	if opts.controlAddr != "" {
+		if err := checkListenAddr("--control-addr", opts.controlAddr); err != nil {
+			return err
 		}
 	}
 	seed, random := opts.seed, false

@@ -173,6 +173,14 @@ func TestServeBadInput(t *testing.T) {
 		{[]string{"serve", "--proxy-to", "localhost:9000"}, exitUsage, "--proxy-to"},
 		{[]string{"serve", "--nope"}, exitUsage, "unknown flag"},
 		{[]string{"serve", "extra"}, exitUsage, "serve takes no arguments"},
+		{[]string{"serve", "--addr", "8081"}, exitUsage, `--addr "8081": want host:port`},
+		{[]string{"serve", "--addr", ""}, exitUsage, `--addr "": want host:port`},
+		{[]string{"serve", "--addr", "127.0.0.1:99999"}, exitUsage, `--addr "127.0.0.1:99999": port "99999"`},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "localhost"}, exitUsage, `--control-addr "localhost": want host:port`},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:http"}, exitUsage, `--control-addr "127.0.0.1:http": port "http"`},
+		{[]string{"serve", "--seed", "x"}, exitUsage, `"--seed"`},
+		{[]string{"serve", "--service-time", "0s"}, exitUsage, "--service-time 0s"},
+		{[]string{"serve", "--proxy-to", "ftp://127.0.0.1:9000"}, exitUsage, "--proxy-to"},
 		{[]string{"serve", "--addr", busy.Addr().String(), "--control-addr", ""}, exitCouldNotRun, "address already in use"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", busy.Addr().String()}, exitCouldNotRun, "address already in use"},
 	}
@@ -182,6 +190,10 @@ func TestServeBadInput(t *testing.T) {
 		if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("cbload %q = exit %d, stderr %q; want exit %d, stderr containing %q",
 				tt.args, code, stderr.String(), tt.code, tt.want)
+		}
+		// The error, and for a flag parse error a hint: no usage, no trace.
+		if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n"); lines > 1 {
+			t.Errorf("cbload %q: stderr has %d lines; want the error and at most a hint:\n%s", tt.args, lines+1, stderr.String())
 		}
 	}
 }
