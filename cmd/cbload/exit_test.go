@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,22 +172,50 @@ func TestExitCodeUsage(t *testing.T) {
 	}
 }
 
+// TestExitCodeCouldNotRun checks that an experiment that cannot start
+// exits 3 with the reason, before any load is sent and without a report.
 func TestExitCodeCouldNotRun(t *testing.T) {
 	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	var hits atomic.Int64
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer svc.Close()
 	closed := freeAddr(t)
-	upstream := freeAddr(t)
-	out := t.TempDir()
-	start := time.Now()
-	code, stdout, stderr := cbloadProc(t, nil, "run", "--fault", "latency", "--phases", "1s,2s,1s", "--progress", "never",
-		"--out", out, "--target", "svc=http://"+closed+"/api", "--upstream-addr", upstream)
-	if code != exitCouldNotRun || !strings.Contains(stderr, "target svc unreachable at http://"+closed+"/api") {
-		t.Fatalf("exit %d, stderr %q; want %d and the unreachable target named\nstdout:\n%s", code, stderr, exitCouldNotRun, stdout)
+
+	tests := []struct {
+		name, target, upstream, want string
+	}{
+		{"target unreachable", "http://" + closed + "/api", freeAddr(t), "target svc unreachable at http://" + closed + "/api"},
+		{"upstream address in use", svc.URL + "/api", busy.Addr().String(), "start upstream at " + busy.Addr().String() + ": "},
+		{"upstream address in use, said so", svc.URL + "/api", busy.Addr().String(), "address already in use"},
 	}
-	if _, err := os.Stat(filepath.Join(out, "report.json")); !os.IsNotExist(err) {
-		t.Errorf("a report was written for a run that could not start (stat: %v)", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			start := time.Now()
+			code, stdout, stderr := cbloadProc(t, nil, "run", "--fault", "latency", "--phases", "1s,2s,1s", "--progress", "never",
+				"--out", out, "--target", "svc="+tt.target, "--collateral", "/local", "--upstream-addr", tt.upstream)
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if last := lines[len(lines)-1]; code != exitCouldNotRun || !strings.HasPrefix(last, "cbload: ") || !strings.Contains(last, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and a last line containing %q\nstdout:\n%s", code, stderr, exitCouldNotRun, tt.want, stdout)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+				t.Errorf("stderr has a stack trace:\n%s", stderr)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("--out folder left behind by a run that could not start (stat: %v)", err)
+			}
+			if d := time.Since(start); d > 3*time.Second+2*time.Second {
+				t.Errorf("took %v; cbload should stop before the 4s schedule", d)
+			}
+		})
 	}
-	if d := time.Since(start); d > 3*time.Second+2*time.Second {
-		t.Errorf("took %v; an unreachable target should stop cbload before the 4s schedule", d)
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the target got %d requests; want none from a run that could not start", n)
 	}
 }
 

@@ -210,6 +210,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if dir == "" {
 		dir = filepath.Join("cbload-out", time.Now().Format("20060102-150405")+fmt.Sprintf("-seed%d", cfg.Seed))
 	}
+	_, statErr := os.Stat(dir)
 	if err := prepareOut(dir, opts.force); err != nil {
 		return err
 	}
@@ -220,6 +221,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	rep, runErr := harness.Run(ctx, cfg)
 	var setup *harness.SetupError
 	if errors.As(runErr, &setup) && (rep == nil || len(rep.Arms) == 0) {
+		if statErr != nil {
+			os.Remove(dir) // created above, and still empty: leave nothing behind
+		}
 		return withCode(exitCouldNotRun, runErr)
 	}
 	if rep == nil {
