@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
-# Runs the default experiment N times (default 10) and reports how many
-# verdicts agree. A resilience check that flips between runs is worse than
-# none; the defaults must give N/N on a 2-core machine with other work running.
+# Runs the default experiment N times (default 10) with seeds 1..N and
+# reports how many verdicts agree. A resilience check that flips between runs
+# is worse than none; the defaults must give N/N on a 2-core machine with
+# other work running. Reports are kept in $OUT (default cbload-out/stability)
+# so a disagreeing run can be looked at.
 set -euo pipefail
 n=${1:-10}
 bin=${CBLOAD:-bin/cbload}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+out=${OUT:-cbload-out/stability}
 declare -A count
 for i in $(seq 1 "$n"); do
-	"$bin" run --fault=latency --progress=never --seed "$i" --out "$out/$i" >/dev/null
+	"$bin" run --fault=latency --progress=never --seed "$i" --out "$out/$i" --force >/dev/null 2>&1
 	outcome=$(sed -n 's/^ *"outcome": "\([a-z_]*\)".*/\1/p' "$out/$i/report.json" | head -1)
-	echo "run $i (seed $i): $outcome"
+	summary=$(sed -n 's/^ *"summary": "\(.*\)",\{0,1\}$/\1/p' "$out/$i/report.json" | tail -1)
+	echo "run $i (seed $i): $outcome — $summary"
 	count[$outcome]=$(( ${count[$outcome]:-0} + 1 ))
 done
 best=0
 for k in "${!count[@]}"; do
-	(( count[$k] > best )) && best=${count[$k]} && mode=$k
+	if (( count[$k] > best )); then best=${count[$k]}; mode=$k; fi
 done
-echo "stability: $best/$n verdicts agree ($mode)"
+echo "stability: $best/$n verdicts agree ($mode); reports in $out"
 [ "$best" -eq "$n" ]
