@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,8 +109,13 @@ func CheckLoopbackURL(u string) error {
 
 func checkLoopbackAddr(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "" || port == "0" {
+	if err != nil {
 		return fmt.Errorf("%q: want a loopback host:port your service calls, like 127.0.0.1:9090", addr)
+	}
+	// Checked here: a port out of range would otherwise fail at listen
+	// time, as if the address were in use.
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("%q: port %q: want a number from 1 to 65535", addr, port)
 	}
 	if !isLoopbackHost(host) {
 		return fmt.Errorf("%q: host %s is not loopback; want 127.0.0.1 or ::1", addr, host)

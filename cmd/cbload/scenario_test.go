@@ -283,7 +283,7 @@ func TestScenarioListMistakes(t *testing.T) {
 		{"target state url", phases + up + "targets:\n  - {name: a, url: http://127.0.0.1:1/api, breaker_state_url: 'http://10.0.0.1/b'}\n", "line 6: targets[0].breaker_state_url: "},
 		{"targets not a list", phases + up + "targets: http://127.0.0.1:1/api\n", "line 5: targets: "},
 		{"upstream addr no port", phases + "upstream: {addr: 127.0.0.1}\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", `line 4: upstream.addr: "127.0.0.1": want a loopback host:port`},
-		{"upstream addr port", phases + "upstream:\n  addr: 127.0.0.1:99999\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", `line 5: upstream.addr "127.0.0.1:99999": port "99999"`},
+		{"upstream addr port", phases + "upstream:\n  addr: 127.0.0.1:99999\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", `line 5: upstream.addr: "127.0.0.1:99999": port "99999"`},
 		{"upstream addr not loopback", phases + "upstream:\n  addr: 10.0.0.1:80\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", `line 5: upstream.addr: "10.0.0.1:80": host 10.0.0.1 is not loopback`},
 		{"collateral", phases + up + "collateral: local\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", "line 5: collateral: "},
 		{"breaker state url", phases + up + "breaker_state_url: 'ftp://127.0.0.1/b'\ntargets:\n  - {name: a, url: http://127.0.0.1:1/api}\n", "line 5: breaker_state_url: "},
