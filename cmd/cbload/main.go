@@ -21,6 +21,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal asks for a clean stop and a partial report; once it
+	// has arrived, a second one kills the process the default way.
+	context.AfterFunc(ctx, stop)
 
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
