@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -165,6 +166,11 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set("collateral", "collateral", s.Collateral != nil, func() { ci.collateral = *s.Collateral })
 	set("breaker-state-url", "breaker_state_url", s.BreakerStateURL != nil, func() { ci.breakerStateURL = *s.BreakerStateURL })
 	set("threshold", "thresholds", s.Thresholds != nil, func() { ci.fileThresholds = s.Thresholds })
+	tr := s.Tracing
+	set("otlp-endpoint", "tracing.otlp_endpoint", tr.OTLPEndpoint != nil, func() { d.Tracing.Endpoint = *tr.OTLPEndpoint })
+	set("otlp-protocol", "tracing.otlp_protocol", tr.OTLPProtocol != nil, func() { d.Tracing.Protocol = *tr.OTLPProtocol })
+	set("trace-sample", "tracing.sample", tr.Sample != nil, func() { opts.traceSample = *tr.Sample })
+	set("jaeger-url", "tracing.jaeger_url", tr.JaegerURL != nil, func() { d.Tracing.JaegerURL = *tr.JaegerURL })
 	o := s.Output
 	set("out", "output.dir", o.Dir != nil, func() { opts.out = *o.Dir })
 	set("force", "output.force", o.Force != nil, func() { opts.force = *o.Force })
@@ -448,6 +454,13 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
 			cfg.Gateway.Workers, cfg.Gateway.QueueTimeout, cfg.Gateway.CallTimeout, cfg.Breaker.Timeout)
 	}
 	fmt.Fprintf(w, "load: %g req/s, collateral share %g, client timeout %v, seed %d\n", cfg.Rate, cfg.CollateralShare, cfg.ClientTimeout, cfg.Seed)
+	if t := cfg.Tracing; t.Endpoint != "" {
+		sample := "auto"
+		if t.SampleRatio != nil {
+			sample = fmt.Sprint(*t.SampleRatio)
+		}
+		fmt.Fprintf(w, "tracing: %s (%s), sample %s\n", t.Endpoint, cmp.Or(t.Protocol, "protocol from the environment"), sample)
+	}
 	fmt.Fprintf(w, "phases (%v per arm):\n", cfg.TotalDuration())
 	var at time.Duration
 	for _, p := range cfg.Phases {

@@ -41,6 +41,8 @@ import (
 //	      - {name: up, duration: 3s}
 //	  - {name: recovery, duration: 10s}
 //	thresholds: ["breaker.figures.opens >= 1"]
+//	tracing: {otlp_endpoint: http://127.0.0.1:4318, otlp_protocol: http/protobuf, sample: auto,
+//	          jaeger_url: http://localhost:16686}
 //	output: {dir: out, force: true, junit: junit.xml, progress: never, step_summary: false}
 //
 // A repeated group's phases are named with the repeat number: down-1, up-1,
@@ -59,6 +61,7 @@ type scenario struct {
 	BreakerStateURL *string          `yaml:"breaker_state_url"`
 	Phases          []scenarioPhase  `yaml:"phases"`
 	Thresholds      []scenarioString `yaml:"thresholds"`
+	Tracing         scenarioTracing  `yaml:"tracing"`
 	Output          scenarioOutput   `yaml:"output"`
 
 	// doc is the file's node tree, for the lines of errors found after
@@ -110,6 +113,14 @@ type scenarioPhase struct {
 	Repeat   scenarioInt      `yaml:"repeat"`
 	Phases   []scenarioPhase  `yaml:"phases"`
 	line     int
+}
+
+// scenarioTracing is the tracing section; sample is "auto" or a ratio.
+type scenarioTracing struct {
+	OTLPEndpoint *string `yaml:"otlp_endpoint"`
+	OTLPProtocol *string `yaml:"otlp_protocol"`
+	Sample       *string `yaml:"sample"`
+	JaegerURL    *string `yaml:"jaeger_url"`
 }
 
 type scenarioOutput struct {
@@ -349,6 +360,7 @@ var sectionTypes = map[string]struct {
 	"scenarioUpstream": {"upstream", reflect.TypeFor[scenarioUpstream]()},
 	"scenarioTarget":   {"a target", reflect.TypeFor[scenarioTarget]()},
 	"scenarioPhase":    {"a phase", reflect.TypeFor[scenarioPhase]()},
+	"scenarioTracing":  {"tracing", reflect.TypeFor[scenarioTracing]()},
 	"scenarioOutput":   {"output", reflect.TypeFor[scenarioOutput]()},
 }
 

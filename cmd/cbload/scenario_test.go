@@ -28,6 +28,9 @@ func TestScenarioErrors(t *testing.T) {
 	}{
 		{"unknown top-level field", "seed: 1\nthreshold: [x]\n", `line 2: unknown field "threshold" in the top level; want one of: description, seed, load`},
 		{"unknown nested field", "load:\n  rate: 10\n  rps: 5\n", `line 3: unknown field "rps" in load; want one of: rate, collateral_share, client_timeout`},
+		{"unknown tracing field", "tracing:\n  sampler: 0.1\n", `line 2: unknown field "sampler" in tracing; want one of: otlp_endpoint, otlp_protocol, sample, jaeger_url`},
+		{"bad trace sample", "phases:\n  - {name: a, duration: 1s, faults: [hang]}\ntracing:\n  sample: lots\n", `line 4: tracing.sample "lots": want a fraction in [0,1] like 0.1, or auto`},
+		{"bad otlp protocol", "phases:\n  - {name: a, duration: 1s, faults: [hang]}\ntracing:\n  otlp_protocol: udp\n", `line 4: tracing.otlp_protocol`},
 		{"unknown phase field", "phases:\n  - {name: a, duration: 1s, fault: [hang]}\n", `line 2: unknown field "fault" in a phase; want one of: name, duration, faults, repeat, phases`},
 		{"unknown target field", "targets:\n  - {name: a, url: http://127.0.0.1:1/, colateral: /x}\n", `line 2: unknown field "colateral" in a target`},
 		{"mistyped number", "load:\n  rate: fast\n", `line 2: load.rate: "fast" is a string; want a number`},
@@ -81,13 +84,16 @@ phases:
       - {name: down, duration: 1s, faults: [hang]}
       - {name: up, duration: 1s}
 thresholds: [breaker.down-2.api.requests > 0]
+tracing: {otlp_endpoint: "http://127.0.0.1:4318", otlp_protocol: http/protobuf, sample: 0.25}
 `)
 	tests := []struct {
 		args []string
 		want []string
 	}{
 		{nil, []string{"scenario " + s + ": override test", "load: 10 req/s, collateral share 0.5, client timeout 4s, seed 9",
-			"gateway: 4 workers", "down-1", "up-2", "hang", "breaker.down-2.api.requests > 0", "(6s per arm)"}},
+			"gateway: 4 workers", "down-1", "up-2", "hang", "breaker.down-2.api.requests > 0", "(6s per arm)",
+			"tracing: http://127.0.0.1:4318 (http/protobuf), sample 0.25"}},
+		{[]string{"--trace-sample", "0.5", "--otlp-protocol", "grpc"}, []string{"tracing: http://127.0.0.1:4318 (grpc), sample 0.5"}},
 		{[]string{"--rate", "20", "--seed", "3", "--gateway-workers", "6"}, []string{"load: 20 req/s, collateral share 0.5, client timeout 4s, seed 3", "gateway: 6 workers"}},
 		{[]string{"--fault", "error:503"}, []string{"  down-1          2s – 3s    error:503\n", "  down-2          4s – 5s    error:503\n"}},
 		{[]string{"--phases", "1s,3s,1s", "--threshold", "no-breaker.fault.api.requests > 1"}, []string{"  fault           1s – 4s    hang\n", "(5s per arm)", "thresholds:\n  no-breaker.fault.api.requests > 1\ndry run"}},
