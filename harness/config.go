@@ -226,8 +226,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set")
 	case !(c.Breaker.FailureRatio >= 0 && c.Breaker.FailureRatio <= 1):
 		return fmt.Errorf("breaker-failure-ratio: %v must be in [0, 1]", c.Breaker.FailureRatio)
-	case c.Upstream.ServiceTime < 0:
-		return fmt.Errorf("service-time: %v must not be negative", c.Upstream.ServiceTime)
+	case c.Upstream.ServiceTime <= 0:
+		// The faultserver reads zero as "its default", which would surprise
+		// whoever asked for zero.
+		return fmt.Errorf("service-time: %v must be positive; use 1us for a near-instant upstream", c.Upstream.ServiceTime)
 	case c.Upstream.Jitter < 0:
 		return fmt.Errorf("jitter: %v must not be negative", c.Upstream.Jitter)
 	}

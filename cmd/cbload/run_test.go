@@ -48,6 +48,7 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"--fault", "latency", "--breaker-failure-ratio", "1.5"}, "breaker-failure-ratio"},
 		{[]string{"--fault", "latency", "--breaker-bucket-period", "1m"}, "breaker-bucket-period"},
 		{[]string{"--fault", "latency", "--service-time", "-1ms"}, "service-time"},
+		{[]string{"--fault", "latency", "--service-time", "0s"}, "service-time: 0s must be positive"},
 		{[]string{"--fault", "latency", "--progress", "sometimes"}, "--progress"},
 		{[]string{"--fault", "latency", "--rate", "NaN"}, "rate: NaN must be positive"},
 		{[]string{"--fault", "latency", "--collateral-share", "-0.1"}, "collateral-share"},
