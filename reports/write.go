@@ -77,7 +77,7 @@ func WriteAll(dir string, r *Report, formats []string) ([]string, error) {
 	}
 	var paths []string
 	for _, o := range outs {
-		if err := writeFileAtomic(o.path, o.data); err != nil {
+		if err := WriteFileAtomic(o.path, o.data); err != nil {
 			return paths, err
 		}
 		paths = append(paths, o.path)
@@ -85,9 +85,10 @@ func WriteAll(dir string, r *Report, formats []string) ([]string, error) {
 	return paths, nil
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// folder and a rename.
-func writeFileAtomic(path string, data []byte) (err error) {
+// WriteFileAtomic writes data to path through a temporary file in the same
+// folder and a rename, so a reader never sees half a file. The folder must
+// exist.
+func WriteFileAtomic(path string, data []byte) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

@@ -509,7 +509,11 @@ func finishCI(stdout, stderr io.Writer, opts *runOptions, r *reports.Report) err
 		var b bytes.Buffer
 		err := reports.WriteJUnit(&b, r)
 		if err == nil {
-			err = writeFileAtomic(opts.ci.junit, b.Bytes())
+			// checkWritable removed the folders it made for its probe.
+			err = os.MkdirAll(filepath.Dir(opts.ci.junit), 0o755)
+		}
+		if err == nil {
+			err = reports.WriteFileAtomic(opts.ci.junit, b.Bytes())
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--junit: %w", err))
@@ -545,26 +549,4 @@ func appendStepSummary(path string, r *reports.Report) error {
 		return err
 	}
 	return f.Close()
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames
-// it into place.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
