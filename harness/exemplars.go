@@ -96,9 +96,10 @@ func (e *exemplars) slowest(kind int, at time.Time, id trace.TraceID, took time.
 	}
 }
 
-// observe offers a load runner result: the load runner's transport stamped
-// the trace id of sampled requests on the response.
-func (e *exemplars) observe(res *vegeta.Result) {
+// observe offers a load runner result, from the collateral endpoint or from
+// /api: the load runner's transport stamped the trace id of sampled requests
+// on the response.
+func (e *exemplars) observe(res *vegeta.Result, collateral bool) {
 	if e == nil || res.Code == 0 {
 		return
 	}
@@ -111,7 +112,7 @@ func (e *exemplars) observe(res *vegeta.Result) {
 		return
 	}
 	kind := exSlowestAPI
-	if isCollateral(res.URL) {
+	if collateral {
 		kind = exSlowestLocal
 	}
 	e.slowest(kind, res.Timestamp, id, res.Latency)

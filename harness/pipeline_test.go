@@ -86,7 +86,7 @@ func BenchmarkPipelineCbload(b *testing.B) {
 	rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, time.Second, true)
 	closedLoop(b, gw.url()+"/api", tel.loadTransport, func(r *vegeta.Result) {
 		rec.add(r, false)
-		ex.observe(r)
+		ex.observe(r, false)
 	})
 }
 

@@ -3,7 +3,6 @@ package harness
 import (
 	"net/http"
 	"sort"
-	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -379,6 +378,3 @@ func (r *recorder) figures(a *reports.Arm) {
 
 func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
 func round4(v float64) float64 { return float64(int64(v*10000+0.5)) / 10000 }
-
-// isCollateral reports whether a request URL is the collateral probe.
-func isCollateral(u string) bool { return strings.HasSuffix(u, "/local") }

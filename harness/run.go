@@ -191,8 +191,9 @@ type armLoop struct {
 	rec   *recorder
 	// collateral says whether a result is from the collateral endpoint.
 	collateral func(*vegeta.Result) bool
-	// observe, when set, sees every result after the recorder.
-	observe func(*vegeta.Result)
+	// observe, when set, sees every result after the recorder, with
+	// whether it came from the collateral endpoint.
+	observe func(res *vegeta.Result, collateral bool)
 	// state is the breaker state at a time; takePeak returns the most
 	// requests in flight since its last call, inflight the number now.
 	state    func(time.Time) string
@@ -250,9 +251,10 @@ loop:
 			if !ok {
 				break loop
 			}
-			a.rec.add(res, a.collateral(res))
+			collateral := a.collateral(res)
+			a.rec.add(res, collateral)
 			if a.observe != nil {
-				a.observe(res)
+				a.observe(res, collateral)
 			}
 		case now := <-phaseTimer.C:
 			if phase+1 < len(cfg.Phases) {

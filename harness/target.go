@@ -236,16 +236,16 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 	// Failed /api responses during the fault, and how many came back fast:
 	// the outside signature of an open breaker.
 	var fastFails, fails int64
-	collateral := func(res *vegeta.Result) bool { return t.Collateral != "" && res.URL == t.Collateral }
+	fromCollateral := func(res *vegeta.Result) bool { return t.Collateral != "" && res.URL == t.Collateral }
 	state := func(time.Time) string { return reports.StateUnknown }
 	if poll != nil {
 		state = func(time.Time) string { return poll.state() }
 	}
 	stopErr := drive(ctx, cfg, armLoop{
 		name: t.Name, start: start, up: up, lr: lr, rec: rec,
-		collateral: collateral,
-		observe: func(res *vegeta.Result) {
-			if collateral(res) || len(cfg.Phases[rec.phaseIndex(res.Timestamp.Sub(start))].Faults) == 0 || classify(res) == oOK {
+		collateral: fromCollateral,
+		observe: func(res *vegeta.Result, collateral bool) {
+			if collateral || len(cfg.Phases[rec.phaseIndex(res.Timestamp.Sub(start))].Faults) == 0 || classify(res) == oOK {
 				return
 			}
 			fails++
