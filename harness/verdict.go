@@ -65,22 +65,22 @@ func decide(r *reports.Report) reports.Verdict {
 		fmt.Sprintf("with the breaker, /local during the fault: %s", bWhy),
 		fmt.Sprintf("without the breaker, /local during the fault: %s", nWhy),
 		fmt.Sprintf("upstream requests during the fault: %d with the breaker, %d without", b.Figures.UpstreamRequestsDuringFault, n.Figures.UpstreamRequestsDuringFault),
-		fmt.Sprintf("/api success during the fault: %s with the breaker, %s without", pct(b.Figures.APISuccessDuringFault), pct(n.Figures.APISuccessDuringFault)),
+		fmt.Sprintf("/api success during the fault: %s with the breaker, %s without", reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault)),
 	}
 	v := reports.Verdict{Reasons: reasons}
 	switch {
 	case bDeg && !nDeg:
 		v.Outcome = reports.OutcomeWorse
 		v.Summary = fmt.Sprintf("The breaker made things worse: /local succeeded %s with it and %s without it during the fault.",
-			pct(b.Figures.CollateralSuccessDuringFault), pct(n.Figures.CollateralSuccessDuringFault))
+			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	case !nDeg && b.Figures.APISuccessDuringFault < n.Figures.APISuccessDuringFault-apiWorseMargin:
 		v.Outcome = reports.OutcomeWorse
 		v.Summary = fmt.Sprintf("The breaker made things worse: it turned a partial failure into rejection — /api succeeded %s with it and %s without it during the fault, and /local was healthy either way.",
-			pct(b.Figures.APISuccessDuringFault), pct(n.Figures.APISuccessDuringFault))
+			reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault))
 	case !nDeg:
 		v.Outcome = reports.OutcomeNothingToPrevent
 		v.Summary = fmt.Sprintf("Nothing to prevent: without the breaker /local stayed healthy (%s) during the fault, so there was no cascade.",
-			pct(n.Figures.CollateralSuccessDuringFault))
+			reports.Percent(n.Figures.CollateralSuccessDuringFault))
 		if shed := loadShed(b, n); shed != "" {
 			v.Summary += " The breaker still " + shed + "."
 		}
@@ -88,11 +88,11 @@ func decide(r *reports.Report) reports.Verdict {
 		v.Outcome = reports.OutcomePrevented
 		v.CascadePrevented = true
 		v.Summary = fmt.Sprintf("The breaker prevented the cascade: during the fault /local stayed at %s success with it and fell to %s without it.",
-			pct(b.Figures.CollateralSuccessDuringFault), pct(n.Figures.CollateralSuccessDuringFault))
+			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	default:
 		v.Outcome = reports.OutcomeNotPrevented
 		v.Summary = fmt.Sprintf("The breaker did not prevent the cascade: /local degraded with it (%s) as well as without it (%s).",
-			pct(b.Figures.CollateralSuccessDuringFault), pct(n.Figures.CollateralSuccessDuringFault))
+			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	}
 	return v
 }
@@ -118,10 +118,10 @@ func degraded(r *reports.Report, a *reports.Arm) (bool, string) {
 		before = a.Summary[r.Phases[0].Name].Collateral.LatencyMS.P99
 	}
 	limit := math.Max(collateralSlowMS, collateralSlowFactor*before)
-	why := fmt.Sprintf("%s success, p99 %.1f ms", pct(ok), p99)
+	why := fmt.Sprintf("%s success, p99 %.1f ms", reports.Percent(ok), p99)
 	switch {
 	case ok < collateralHealthy:
-		return true, why + fmt.Sprintf(" (degraded: success below %s)", pct(collateralHealthy))
+		return true, why + fmt.Sprintf(" (degraded: success below %s)", reports.Percent(collateralHealthy))
 	case p99 > limit:
 		return true, why + fmt.Sprintf(" (degraded: p99 above %.0f ms)", limit)
 	}
@@ -146,12 +146,4 @@ func armReasons(r *reports.Report, arms ...*reports.Arm) []string {
 		out = append(out, fmt.Sprintf("%s arm, /local during the fault: %s", a.Name, why))
 	}
 	return out
-}
-
-func pct(v float64) string {
-	s := fmt.Sprintf("%.1f%%", v*100)
-	if v < 1 && s == "100.0%" {
-		s = "99.9%"
-	}
-	return s
 }

@@ -82,9 +82,10 @@ func phasesText(r *Report) string {
 	return strings.Join(parts, " · ")
 }
 
-// pct formats a ratio in [0,1] as a percentage with one decimal, never
-// rounding a ratio below 1 up to 100%.
-func pct(v float64) string {
+// Percent formats a ratio in [0,1] as a percentage with one decimal, never
+// rounding a ratio below 1 up to 100%: a report must not call 99.96%
+// success "100%".
+func Percent(v float64) string {
 	s := strconv.FormatFloat(v*100, 'f', 1, 64) + "%"
 	if v < 1 && s == "100.0%" {
 		s = "99.9%"
@@ -97,7 +98,7 @@ func ratio(ok, n int64) string {
 	if n == 0 {
 		return "—"
 	}
-	return pct(float64(ok) / float64(n))
+	return Percent(float64(ok) / float64(n))
 }
 
 // ms formats milliseconds with precision that suits their size.
@@ -185,11 +186,11 @@ type keyFigure struct {
 // keyFigures are the numbers compared between arms, in the order shown.
 var keyFigures = []keyFigure{
 	{"/local success during the fault", "collateral health: the cascade evidence",
-		func(a *Arm) string { return pct(a.Figures.CollateralSuccessDuringFault) }},
+		func(a *Arm) string { return Percent(a.Figures.CollateralSuccessDuringFault) }},
 	{"/local p99 during the fault", "latency of the endpoint that never calls the upstream",
 		func(a *Arm) string { return ms(a.Figures.CollateralP99DuringFaultMS) }},
 	{"/api success during the fault", "the endpoint that calls the sick upstream",
-		func(a *Arm) string { return pct(a.Figures.APISuccessDuringFault) }},
+		func(a *Arm) string { return Percent(a.Figures.APISuccessDuringFault) }},
 	{"Requests reaching the upstream during the fault", "load the breaker shed from the sick dependency",
 		func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) }},
 	{"Gateway in-flight peak", "requests held at once, queued or running",

@@ -22,7 +22,7 @@ import (
 var htmlTemplateText string
 
 var htmlTemplate = template.Must(template.New("report.html").Funcs(template.FuncMap{
-	"pct":      pct,
+	"pct":      Percent,
 	"ms":       ms,
 	"count":    count,
 	"num":      num,
@@ -253,7 +253,7 @@ func configRows(r *Report) [][2]string {
 		{"Fault", faultText(r)},
 		{"Phases", phasesText(r)},
 		{"Offered load", num(c.Rate) + " req/s, constant (open model)"},
-		{"Share sent to /local", pct(c.CollateralShare)},
+		{"Share sent to /local", Percent(c.CollateralShare)},
 		{"Client timeout", c.ClientTimeout.String()},
 		{"Gateway workers", fmt.Sprint(c.GatewayWorkers)},
 		{"Queue timeout", c.QueueTimeout.String()},
@@ -278,7 +278,7 @@ func tripPolicy(b Breaker) string {
 		parts = append(parts, fmt.Sprintf("%d consecutive failures", b.ConsecutiveFailures))
 	}
 	if b.FailureRatio > 0 {
-		parts = append(parts, fmt.Sprintf("failure ratio ≥ %s over ≥ %d calls", pct(b.FailureRatio), b.MinRequests))
+		parts = append(parts, fmt.Sprintf("failure ratio ≥ %s over ≥ %d calls", Percent(b.FailureRatio), b.MinRequests))
 	}
 	if len(parts) == 0 {
 		return "never trips"
