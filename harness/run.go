@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -54,6 +55,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
+	r.Validity = CheckValidity(r)
 	r.Verdict = Verdict(r)
 	return r, runErr
 }
@@ -77,11 +79,12 @@ func runEach(r *reports.Report, n int, arm func(i int) (*reports.Arm, error)) er
 // the verdict.
 func newReport(cfg *Config) *reports.Report {
 	r := &reports.Report{
-		Schema:    reports.Schema,
-		StartedAt: time.Now().UTC(),
-		Seed:      cfg.Seed,
-		Config:    reportConfig(cfg),
-		Arms:      []reports.Arm{},
+		Schema:      reports.Schema,
+		Attribution: reports.AttributionCompletion,
+		StartedAt:   time.Now().UTC(),
+		Seed:        cfg.Seed,
+		Config:      reportConfig(cfg),
+		Arms:        []reports.Arm{},
 	}
 	r.RunID = fmt.Sprintf("%s-%d", r.StartedAt.Format("20060102T150405Z"), cfg.Seed)
 	var at time.Duration
@@ -147,6 +150,8 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, wrap)
 	defer lr.close()
 
+	// start is taken just before the attack, which starts its own clock a
+	// hair later: send lags measured against it err by microseconds.
 	start := time.Now()
 	if br != nil {
 		br.start = start // nothing has called the breaker yet
@@ -154,15 +159,16 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	if ex != nil {
 		ex.start = start
 	}
-	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, withBreaker)
+	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, withBreaker)
 	api, local := gw.url()+"/api", gw.url()+"/local"
-	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed), cfg.Rate, cfg.TotalDuration())
+	var sent atomic.Int64
+	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed, &sent), cfg.Rate, cfg.TotalDuration())
 	state := func(time.Time) string { return reports.StateNone }
 	if br != nil {
 		state = br.stateAt
 	}
-	stopErr := drive(ctx, cfg, armLoop{
-		name: name, start: start, up: up, lr: lr, rec: rec,
+	w, stopErr := drive(ctx, cfg, armLoop{
+		name: name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
 		collateral: func(res *vegeta.Result) bool { return res.URL == local },
 		observe:    ex.observe,
 		state:      state,
@@ -176,7 +182,8 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	if br != nil {
 		transitions = br.log(now)
 	}
-	arm := rec.arm(name, transitions)
+	gwErrs, gwLast := gw.resourceErrors()
+	arm := rec.arm(name, transitions, w, gwErrs, gwLast)
 	arm.Exemplars = ex.list()
 	return &arm, stopErr
 }
@@ -189,6 +196,8 @@ type armLoop struct {
 	up    *faultserver.Server
 	lr    *loadRunner
 	rec   *recorder
+	// sent counts the requests sent so far, as they are sent.
+	sent *atomic.Int64
 	// collateral says whether a result is from the collateral endpoint.
 	collateral func(*vegeta.Result) bool
 	// observe, when set, sees every result after the recorder, with
@@ -209,10 +218,11 @@ type armLoop struct {
 // drive runs one arm's measurement loop until the load's results channel
 // closes: it feeds results to the recorder, switches the upstream's faults
 // at phase boundaries, samples the gauges once a second and reports
-// progress. When ctx is cancelled it aborts the load, cancelling requests in
-// flight, and releases held requests; it returns ctx's error then. The
-// recorder is flushed when drive returns.
-func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.Result) error {
+// progress, while a watchdog looks for stalls. When ctx is cancelled it
+// aborts the load, cancelling requests in flight, and releases held
+// requests; it returns ctx's error then. The recorder is flushed when drive
+// returns, with what the watchdog saw.
+func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.Result) (watchdogReport, error) {
 	total := cfg.TotalDuration()
 	totalSecs := int(total / time.Second)
 	phase := 0
@@ -225,9 +235,11 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 		a.onPhase(cfg.Phases[0].Name)
 	}
 
+	wd := startWatchdog(a.start)
 	done := ctx.Done()
 	var stopErr error
 	sampled := -1
+	var lastSent int64
 	lastUp := a.up.Stats().Requests
 	sample := func(now time.Time, sec int) {
 		reqs := a.up.Stats().Requests
@@ -273,13 +285,16 @@ loop:
 			}
 			sample(now, sec)
 			a.rec.flush(now, false)
+			sent := a.sent.Load()
+			apiOK, localOK := a.rec.takeLive()
 			if cfg.Progress != nil {
-				n, okRatio, p99 := a.rec.takeLive()
 				cfg.Progress(Progress{
-					Arm: a.name, Phase: cfg.Phases[phase].Name, Elapsed: now.Sub(a.start), Total: total,
-					RPS: float64(n), OKRatio: okRatio, P99: p99, Inflight: a.inflight(), State: a.state(now),
+					Arm: a.name, Second: sec, Phase: cfg.Phases[a.rec.phaseIndex(time.Duration(sec)*time.Second)].Name, Total: total,
+					Scheduled: a.rec.scheduled(sec), Sent: sent - lastSent,
+					APIOK: apiOK, LocalOK: localOK, Inflight: a.inflight(), State: a.state(now),
 				})
 			}
+			lastSent = sent
 		case <-done:
 			stopErr = ctx.Err()
 			done = nil
@@ -293,7 +308,7 @@ loop:
 		sample(now, last)
 	}
 	a.rec.flush(now, true)
-	return stopErr
+	return wd.stop(), stopErr
 }
 
 func reportConfig(c *Config) reports.Config {

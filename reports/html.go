@@ -88,16 +88,20 @@ type htmlView struct {
 	Headline    string
 	Tone        string // good, bad, neutral or warn: the headline's colour
 	PartialNote string
-	Fault       string
-	PhasesText  string
-	Arms        []armView
-	Figures     []figureView
-	Phases      []phaseView
-	Config      [][2]string
-	LittleText  string
-	Data        chartData
-	UPlotJS     template.JS
-	UPlotCSS    template.CSS
+	// ValidityNote names the first failed validity check, or is empty.
+	ValidityNote    string
+	Validity        []validityRow
+	AttributionText string
+	Fault           string
+	PhasesText      string
+	Arms            []armView
+	Figures         []figureView
+	Phases          []phaseView
+	Config          [][2]string
+	LittleText      string
+	Data            chartData
+	UPlotJS         template.JS
+	UPlotCSS        template.CSS
 }
 
 type armView struct {
@@ -192,7 +196,7 @@ func armColor(r *Report, i int) color {
 }
 
 func tone(r *Report) string {
-	if r.Partial {
+	if r.Partial || len(r.Validity.Failed()) > 0 {
 		return "warn"
 	}
 	switch r.Verdict.Outcome {
@@ -206,12 +210,15 @@ func tone(r *Report) string {
 
 func newHTMLView(r *Report) *htmlView {
 	v := &htmlView{
-		R:           r,
-		Headline:    headline(r),
-		Tone:        tone(r),
-		PartialNote: partialNote(r),
-		Fault:       faultText(r),
-		PhasesText:  phasesText(r),
+		R:               r,
+		Headline:        headline(r),
+		Tone:            tone(r),
+		PartialNote:     partialNote(r),
+		ValidityNote:    validityNote(r),
+		Validity:        validityRows(r),
+		AttributionText: attributionText(r),
+		Fault:           faultText(r),
+		PhasesText:      phasesText(r),
 	}
 	for i := range r.Arms {
 		v.Arms = append(v.Arms, armView{Name: r.Arms[i].Name, Color: armColor(r, i).hex, Arm: &r.Arms[i]})
@@ -302,7 +309,7 @@ func newChartData(r *Report, little float64) chartData {
 			ca.X = append(ca.X, float64(s.T)+0.5)
 			ca.Phase = append(ca.Phase, s.Phase)
 			ca.State = append(ca.State, s.State)
-			ca.APIOffered = append(ca.APIOffered, s.API.Requests)
+			ca.APIOffered = append(ca.APIOffered, s.API.Sent)
 			ca.APIOK = append(ca.APIOK, s.API.Outcomes.OK)
 			ca.APIP50 = append(ca.APIP50, latency(s.API, s.API.LatencyMS.P50))
 			ca.APIP99 = append(ca.APIP99, latency(s.API, s.API.LatencyMS.P99))

@@ -19,6 +19,9 @@ const maxMarkdownTransitions = 40
 func WriteMarkdown(w io.Writer, r *Report) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "## %s cbload: %s\n\n", outcomeEmoji(r), headline(r))
+	if note := validityNote(r); note != "" {
+		fmt.Fprintf(&b, "> **%s**\n\n", mdEscape(note))
+	}
 	if note := partialNote(r); note != "" {
 		fmt.Fprintf(&b, "> **%s**\n\n", mdEscape(note))
 	}
@@ -53,6 +56,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			b.WriteString("\n")
 		}
 		b.WriteString("\n")
+		writeMarkdownValidity(&b, r)
 		writeMermaid(&b, r)
 		writeMarkdownPhases(&b, r)
 		writeMarkdownTransitions(&b, r)
@@ -176,6 +180,27 @@ func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
 		}
 	}
 	b.WriteString("\n")
+}
+
+// writeMarkdownValidity lists the validity checks, failed ones first.
+func writeMarkdownValidity(b *bytes.Buffer, r *Report) {
+	rows := validityRows(r)
+	if r.Validity == nil {
+		b.WriteString("### Validity\n\nNot checked: this report was upgraded from " + mdEscape(r.UpgradedFrom) + ", which had no validity checks.\n\n")
+		return
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("### Validity\n\n| Check | Arm | Measured | Limit | Result |\n|---|---|--:|---|---|\n")
+	for _, c := range rows {
+		res := "✅ pass"
+		if !c.Pass {
+			res = "❌ fail: " + mdEscape(c.Message)
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s |\n", mdCode(c.Name), mdEscape(c.Arm), mdEscape(c.Measured), mdEscape(c.Limit), res)
+	}
+	b.WriteString("\n" + mdEscape(attributionText(r)) + "\n\n")
 }
 
 func writeMarkdownTransitions(b *bytes.Buffer, r *Report) {

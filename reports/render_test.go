@@ -200,3 +200,21 @@ func TestRenderEmptyReport(t *testing.T) {
 		}
 	}
 }
+
+// A report whose validity checks failed names the first failed check in its
+// first line, in Markdown and in HTML, and lists the checks.
+func TestInvalidReportNamesTheCheckFirst(t *testing.T) {
+	r := invalidSample(t)
+	first := r.Validity.Failed()[0].Name
+	golden(t, "invalid.golden.md", []byte(render(t, reports.WriteMarkdown, r)))
+	md := render(t, reports.WriteMarkdown, r)
+	if line, _, _ := strings.Cut(md, "\n"); !strings.Contains(line, "not valid: "+strings.ReplaceAll(first, "_", `\_`)) && !strings.Contains(line, "not valid: "+first) {
+		t.Errorf("Markdown first line %q does not name %s", line, first)
+	}
+	html := render(t, reports.WriteHTML, r)
+	for _, want := range []string{`id="headline">Inconclusive · not valid: ` + first + `<`, `id="h-validity"`, `id="validity-note"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+}

@@ -28,7 +28,7 @@ import (
 //
 // Paths follow report.json: <arm>.<phase>.<api|collateral>.<stat>,
 // <arm>.<phase>.upstream_requests, <arm>.figures.<figure>,
-// verdict.cascade_prevented, verdict.outcome and partial. A plain number
+// verdict.cascade_prevented, verdict.outcome, validity.valid and partial. A plain number
 // compared with a path is read in that path's unit (success_ratio 0.99,
 // latency_ms 600, time_to_open_s 2); units convert (600ms = 0.6s, 99% = 0.99).
 
@@ -511,7 +511,17 @@ var outcomeLeaves = []struct {
 	{"timeout", func(o Outcomes) int64 { return o.Timeout }},
 	{"rejected", func(o Outcomes) int64 { return o.Rejected }},
 	{"saturated", func(o Outcomes) int64 { return o.Saturated }},
+	{"connection_error", func(o Outcomes) int64 { return o.ConnectionError }},
+	{"redirect", func(o Outcomes) int64 { return o.Redirect }},
 	{"client_error", func(o Outcomes) int64 { return o.ClientError }},
+}
+
+var timeoutAtLeaves = []struct {
+	name string
+	get  func(t TimeoutAt) int64
+}{
+	{"load_runner", func(t TimeoutAt) int64 { return t.LoadRunner }},
+	{"upstream_call", func(t TimeoutAt) int64 { return t.UpstreamCall }},
 }
 
 var latencyLeaves = []struct {
@@ -543,6 +553,7 @@ var figureLeaves = []struct {
 	{"collateral_p99_during_fault_ms", kindMS, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
 	{"api_success_during_fault", kindRatio, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
 	{"inflight_peak", kindCount, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
+	{"inflight_peak_whole_run", kindCount, func(f Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil }},
 	{"opens", kindCount, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
 }
 
@@ -613,6 +624,13 @@ func pathTree(arms, phases []string) *pathNode {
 						return float64(l.get(s.Outcomes)), err
 					}})
 				}
+				at := oc.add(&pathNode{name: "timeout_at"})
+				for _, l := range timeoutAtLeaves {
+					at.add(&pathNode{name: l.name, kind: kindCount, get: func(r *Report) (float64, error) {
+						s, err := stats(r)
+						return float64(l.get(s.Outcomes.TimeoutAt)), err
+					}})
+				}
 				lat := e.add(&pathNode{name: "latency_ms"})
 				for _, l := range latencyLeaves {
 					lat.add(&pathNode{name: l.name, kind: kindMS, get: func(r *Report) (float64, error) {
@@ -651,6 +669,13 @@ func pathTree(arms, phases []string) *pathNode {
 			return 0, errNoData{"no verdict"}
 		}
 		return float64(i), nil
+	}})
+	va := root.add(&pathNode{name: "validity"})
+	va.add(&pathNode{name: "valid", kind: kindBool, get: func(r *Report) (float64, error) {
+		if r.Validity == nil {
+			return 0, errNoData{"the report has no validity checks (upgraded from " + r.UpgradedFrom + ")"}
+		}
+		return boolValue(r.Validity.Valid), nil
 	}})
 	root.add(&pathNode{name: "partial", kind: kindBool, get: func(r *Report) (float64, error) {
 		return boolValue(r.Partial), nil

@@ -99,6 +99,10 @@ Exit codes:
   2    bad flags, scenario file, fault spec or threshold
   3    the experiment could not run (address in use, target unreachable,
        output not writable); no load was sent
+  4    the experiment was not valid: a validity check failed (the load
+       generator did not hold the rate or fell behind, the process stalled,
+       file descriptors or ports ran out, the baseline was unhealthy), so
+       the verdict is inconclusive; the report names the check
   99   the run completed and a threshold failed
   130  interrupted (SIGINT/SIGTERM); a partial report was written`
 
