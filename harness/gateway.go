@@ -13,6 +13,8 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/cbload/cbload/reports"
 )
 
 // Outcome classes the gateway reports in the X-Cbload-Outcome header, so the
@@ -59,7 +61,7 @@ type gateway struct {
 
 	// calls holds the latency of upstream calls since the last takeCalls.
 	callsMu sync.Mutex
-	calls   histogram
+	calls   reports.DenseHistogram
 
 	ln  net.Listener
 	srv *http.Server
@@ -139,11 +141,11 @@ func (g *gateway) close() error {
 
 // takeCalls merges the upstream call latencies measured since the last
 // call into h.
-func (g *gateway) takeCalls(h *histogram) {
+func (g *gateway) takeCalls(h *reports.DenseHistogram) {
 	g.callsMu.Lock()
 	defer g.callsMu.Unlock()
-	h.merge(&g.calls)
-	g.calls.reset()
+	h.Merge(&g.calls)
+	g.calls.Reset()
 }
 
 // resourceErrors returns how many times the gateway ran out of file
@@ -287,7 +289,7 @@ func (g *gateway) call(parent context.Context) error {
 	}
 	took := time.Since(t0)
 	g.callsMu.Lock()
-	g.calls.record(took)
+	g.calls.Record(took)
 	g.callsMu.Unlock()
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("upstream: %w", context.DeadlineExceeded)

@@ -9,6 +9,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -24,10 +25,13 @@ import (
 // (time to recover).
 const slotWidth = 100 * time.Millisecond
 
-// recorder aggregates one arm's results per second and per phase. It keeps a
-// fixed-size histogram per open second, per phase and per endpoint — never
-// the results themselves — so memory does not grow with the run's length
-// beyond one small Second per second and two counters per 100 ms slot.
+// recorder aggregates one arm's results per second. It keeps a fixed-size
+// histogram per open second and per endpoint — never the results
+// themselves — and moves each second into the series as raw aggregates
+// (outcome counts and a sparse histogram), so memory does not grow with the
+// run's length beyond one Second per second and two counters per 100 ms
+// slot. Summaries and figures are derived from those raw aggregates by
+// package analysis, as `cbload merge` derives them for shards.
 //
 // A recorder is owned by one goroutine; it has no locks.
 type recorder struct {
@@ -39,12 +43,9 @@ type recorder struct {
 	interval time.Duration
 	lag      time.Duration // how long after a second ends its results may still arrive
 	breaker  bool
-	// gatewayCalls is set once the gateway's call latencies are recorded.
-	gatewayCalls bool
-	seconds      map[int]*secondAcc
-	gauges       map[int]gauge
-	series       []reports.Second
-	perPhase     []phaseAcc
+	seconds  map[int]*secondAcc
+	gauges   map[int]gauge
+	series   []reports.Second
 	// slots counts /api completions per 100 ms from the start.
 	slots []slot
 	load  loadAcc
@@ -54,14 +55,14 @@ type recorder struct {
 type phaseSpan struct {
 	name       string
 	start, end time.Duration
-	faulty     bool
+	faults     []string
 }
 
-type slot struct{ ok, n int32 }
+type slot struct{ ok, n int64 }
 
 type endpointAcc struct {
 	outcomes reports.Outcomes
-	hist     histogram
+	hist     reports.DenseHistogram
 }
 
 func (e *endpointAcc) add(o outcome, lat time.Duration) {
@@ -87,35 +88,17 @@ func (e *endpointAcc) add(o outcome, lat time.Duration) {
 	default:
 		e.outcomes.ClientError++
 	}
-	e.hist.record(lat)
-}
-
-func (e *endpointAcc) stats() reports.Stats {
-	n := e.outcomes.Total()
-	s := reports.Stats{Requests: n, OK: e.outcomes.OK, Outcomes: e.outcomes, LatencyMS: e.latency()}
-	if n > 0 {
-		s.SuccessRatio = float64(e.outcomes.OK) / float64(n)
-	}
-	return s
-}
-
-func (e *endpointAcc) latency() reports.Latency { return latencyOf(&e.hist) }
-
-func latencyOf(h *histogram) reports.Latency {
-	return reports.Latency{
-		P50: round3(h.quantileMS(0.50)),
-		P90: round3(h.quantileMS(0.90)),
-		P99: round3(h.quantileMS(0.99)),
-		Max: round3(h.quantileMS(1)),
-	}
+	e.hist.Record(lat)
 }
 
 type secondAcc struct {
 	// By send time.
 	sent, apiSent, collateralSent int64
-	sendLag                       histogram
+	sendLag                       reports.DenseHistogram
 	// By completion time.
 	api, collateral endpointAcc
+	// calls holds the gateway's upstream calls timed in this second.
+	calls *reports.Histogram
 }
 
 // gauge is what was sampled at the end of a second.
@@ -126,17 +109,8 @@ type gauge struct {
 	upstreamRequests int64
 }
 
-type phaseAcc struct {
-	api, collateral  endpointAcc
-	upstreamRequests int64
-	inflightPeak     int64
-	calls            histogram // upstream calls as the gateway timed them
-}
-
 // loadAcc is the load generator's check on itself.
 type loadAcc struct {
-	sent           int64
-	sendLag        histogram
 	resourceErrors int64
 	lastResource   string
 }
@@ -154,11 +128,10 @@ func newRecorder(start time.Time, phases []Phase, rate float64, lag time.Duratio
 		breaker:  withBreaker,
 		seconds:  make(map[int]*secondAcc),
 		gauges:   make(map[int]gauge),
-		perPhase: make([]phaseAcc, len(phases)),
 	}
 	var at time.Duration
 	for _, p := range phases {
-		r.phases = append(r.phases, phaseSpan{name: p.Name, start: at, end: at + p.Duration, faulty: len(p.Faults) > 0})
+		r.phases = append(r.phases, phaseSpan{name: p.Name, start: at, end: at + p.Duration, faults: specStrings(p.Faults)})
 		at += p.Duration
 	}
 	r.end = at
@@ -263,21 +236,19 @@ func (r *recorder) secondAt(sec int) *secondAcc {
 }
 
 // add records one result: its send in the second it was sent, its outcome
-// and latency in the second and phase it completed in.
+// and latency in the second it completed in.
 func (r *recorder) add(res *vegeta.Result, collateral bool) {
 	o := classify(res)
 	sentOff := res.Timestamp.Sub(r.start)
 	lag := max(sentOff-time.Duration(res.Seq+1)*r.interval, 0)
 	sent := r.secondAt(int(r.clamp(sentOff) / time.Second))
 	sent.sent++
-	sent.sendLag.record(lag)
+	sent.sendLag.Record(lag)
 	if collateral {
 		sent.collateralSent++
 	} else {
 		sent.apiSent++
 	}
-	r.load.sent++
-	r.load.sendLag.record(lag)
 	if res.Code == 0 && isResourceError(res.Error) {
 		r.load.resourceErrors++
 		r.load.lastResource = res.Error
@@ -285,10 +256,8 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 
 	doneOff := r.clamp(sentOff + res.Latency)
 	done := r.secondAt(int(doneOff / time.Second))
-	p := &r.perPhase[r.phaseIndex(doneOff)]
 	if collateral {
 		done.collateral.add(o, res.Latency)
-		p.collateral.add(o, res.Latency)
 		r.live.local++
 		if o == oOK {
 			r.live.localOK++
@@ -296,7 +265,6 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 		return
 	}
 	done.api.add(o, res.Latency)
-	p.api.add(o, res.Latency)
 	r.live.api++
 	i := int(doneOff / slotWidth)
 	if i >= len(r.slots) {
@@ -310,18 +278,14 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 }
 
 // sample stores the gauges read at the end of second sec.
-func (r *recorder) sample(sec int, g gauge) {
-	r.gauges[sec] = g
-	p := &r.perPhase[r.phaseIndex(time.Duration(sec)*time.Second)]
-	p.upstreamRequests += g.upstreamRequests
-	p.inflightPeak = max(p.inflightPeak, g.inflightPeak)
-}
+func (r *recorder) sample(sec int, g gauge) { r.gauges[sec] = g }
 
-// addCalls lets take merge the gateway's upstream call latencies of second
-// sec into its phase.
-func (r *recorder) addCalls(sec int, take func(*histogram)) {
-	take(&r.perPhase[r.phaseIndex(time.Duration(sec)*time.Second)].calls)
-	r.gatewayCalls = true
+// addCalls stores the gateway's upstream call latencies of second sec,
+// which take merges into a histogram.
+func (r *recorder) addCalls(sec int, take func(*reports.DenseHistogram)) {
+	var h reports.DenseHistogram
+	take(&h)
+	r.secondAt(sec).calls = h.Sparse()
 }
 
 // takeLive returns and resets the /api and /local success ratios of the
@@ -393,69 +357,38 @@ func (r *recorder) second(k int) reports.Second {
 		Goroutines:       g.goroutines,
 		UpstreamRequests: g.upstreamRequests,
 	}
-	if acc := r.seconds[k]; acc != nil {
-		s.Sent = acc.sent
-		s.SendLagMS = reports.Lag{P99: round3(acc.sendLag.quantileMS(0.99)), Max: round3(acc.sendLag.quantileMS(1))}
-		s.API = reports.Bucket{Sent: acc.apiSent, Requests: acc.api.outcomes.Total(), Outcomes: acc.api.outcomes, LatencyMS: acc.api.latency()}
-		s.Collateral = reports.Bucket{Sent: acc.collateralSent, Requests: acc.collateral.outcomes.Total(), Outcomes: acc.collateral.outcomes, LatencyMS: acc.collateral.latency()}
+	acc := r.seconds[k]
+	if acc == nil {
+		acc = &secondAcc{}
 	}
+	s.Sent = acc.sent
+	s.SendLagHist = acc.sendLag.Sparse()
+	s.API = reports.Bucket{Sent: acc.apiSent, Outcomes: acc.api.outcomes, LatencyHist: acc.api.hist.Sparse()}
+	s.Collateral = reports.Bucket{Sent: acc.collateralSent, Outcomes: acc.collateral.outcomes, LatencyHist: acc.collateral.hist.Sparse()}
+	s.UpstreamCallHist = acc.calls
 	return s
 }
 
 // arm assembles the arm's report section from everything recorded; the
-// series must have been flushed. w holds what the watchdog saw, and
+// series must have been flushed. Summaries and figures are derived from the
+// raw aggregates by analysis.Derive. w holds what the watchdog saw, and
 // gatewayResource the gateway's resource errors.
 func (r *recorder) arm(name string, transitions []reports.Transition, w watchdogReport, gatewayResource int64, gatewayLast string) reports.Arm {
 	sort.Slice(r.series, func(i, j int) bool { return r.series[i].T < r.series[j].T })
 	a := reports.Arm{
 		Name:        name,
 		Breaker:     r.breaker,
-		Summary:     make(map[string]reports.PhaseSummary, len(r.phases)),
 		Transitions: transitions,
 		Series:      r.series,
+		APISlots:    &reports.Slots{WidthMS: slotWidth.Milliseconds(), OK: make([]int64, len(r.slots)), N: make([]int64, len(r.slots))},
 	}
 	if a.Transitions == nil {
 		a.Transitions = []reports.Transition{}
 	}
-	var fault phaseAcc
-	for i, p := range r.phases {
-		pa := &r.perPhase[i]
-		ps := reports.PhaseSummary{
-			API:              pa.api.stats(),
-			Collateral:       pa.collateral.stats(),
-			UpstreamRequests: pa.upstreamRequests,
-			InflightPeak:     pa.inflightPeak,
-		}
-		if r.gatewayCalls {
-			l := latencyOf(&pa.calls)
-			ps.UpstreamCallMS = &l
-		}
-		a.Summary[p.name] = ps
-		if p.faulty {
-			fault.api.outcomes = fault.api.outcomes.Add(pa.api.outcomes)
-			fault.api.hist.merge(&pa.api.hist)
-			fault.collateral.outcomes = fault.collateral.outcomes.Add(pa.collateral.outcomes)
-			fault.collateral.hist.merge(&pa.collateral.hist)
-			fault.upstreamRequests += pa.upstreamRequests
-			a.Figures.InflightPeak = max(a.Figures.InflightPeak, pa.inflightPeak)
-		}
-		a.Figures.InflightPeakWholeRun = max(a.Figures.InflightPeakWholeRun, pa.inflightPeak)
-	}
-	fs, cs := fault.api.stats(), fault.collateral.stats()
-	a.Figures.UpstreamRequestsDuringFault = fault.upstreamRequests
-	a.Figures.APISuccessDuringFault = round4(fs.SuccessRatio)
-	a.Figures.CollateralSuccessDuringFault = round4(cs.SuccessRatio)
-	a.Figures.CollateralP99DuringFaultMS = cs.LatencyMS.P99
-	r.figures(&a)
-
-	var scheduled int64
-	for _, s := range a.Series {
-		scheduled += s.Scheduled
+	for i, s := range r.slots {
+		a.APISlots.OK[i], a.APISlots.N[i] = s.ok, s.n
 	}
 	a.Load = &reports.LoadGen{
-		Scheduled:        scheduled,
-		Sent:             r.load.sent,
-		SendLagMS:        latencyOf(&r.load.sendLag),
 		Stalls:           w.stalls,
 		StallThresholdMS: float64(stallThreshold) / float64(time.Millisecond),
 		LongestGapMS:     round3(float64(w.longest) / float64(time.Millisecond)),
@@ -468,93 +401,17 @@ func (r *recorder) arm(name string, transitions []reports.Transition, w watchdog
 	if a.Load.Stalls == nil {
 		a.Load.Stalls = []reports.Stall{}
 	}
+	analysis.Derive(&a, r.reportPhases())
 	return a
 }
 
-// figures fills the breaker timings: time to open from the start of the
-// first fault phase, and time to recover from the end of the last one.
-func (r *recorder) figures(a *reports.Arm) {
-	first, last := -1, -1
+// reportPhases returns the schedule as the report states it.
+func (r *recorder) reportPhases() []reports.Phase {
+	out := make([]reports.Phase, len(r.phases))
 	for i, p := range r.phases {
-		if p.faulty {
-			if first < 0 {
-				first = i
-			}
-			last = i
-		}
+		out[i] = reports.Phase{Name: p.name, StartS: p.start.Seconds(), EndS: p.end.Seconds(), Faults: p.faults}
 	}
-	for _, t := range a.Transitions {
-		if t.To == reports.StateOpen {
-			a.Figures.Opens++
-		}
-	}
-	if first < 0 {
-		return
-	}
-	faultStart := r.phases[first].start.Seconds()
-	for _, t := range a.Transitions {
-		if t.To == reports.StateOpen && t.T >= faultStart {
-			v := round3(t.T - faultStart)
-			a.Figures.TimeToOpenS = &v
-			break
-		}
-	}
-	if at, ok := r.recoveredAt(r.phases[last].end, a.Transitions); ok {
-		v := round3((at - r.phases[last].end).Seconds())
-		a.Figures.TimeToRecoverS = &v
-	}
-}
-
-// recoveryWindow is how long /api must stay healthy, with the breaker
-// closed, to count as recovered; recoveredOK is the success ratio it must
-// hold.
-const (
-	recoveryWindow = time.Second
-	recoveredOK    = 0.99
-)
-
-// recoveredAt returns the start of the first 100 ms slot at or after
-// faultEnd from which a full recoveryWindow of /api completions succeeds
-// at least recoveredOK, with at least one completion, and — with a
-// breaker — the breaker closed at the window's start and no transition
-// inside it. The window must end within the schedule.
-func (r *recorder) recoveredAt(faultEnd time.Duration, transitions []reports.Transition) (time.Duration, bool) {
-	n := int(recoveryWindow / slotWidth)
-	stateAt := func(t float64) string {
-		s := reports.StateClosed
-		for _, tr := range transitions {
-			if tr.T <= t {
-				s = tr.To
-			}
-		}
-		return s
-	}
-	changesIn := func(from, to float64) bool {
-		for _, tr := range transitions {
-			if tr.T > from && tr.T < to {
-				return true
-			}
-		}
-		return false
-	}
-	first := int((faultEnd + slotWidth - 1) / slotWidth)
-	lastStart := int((r.end - recoveryWindow) / slotWidth)
-	for i := first; i <= lastStart; i++ {
-		var ok, total int64
-		for _, s := range r.slots[min(i, len(r.slots)):min(i+n, len(r.slots))] {
-			ok += int64(s.ok)
-			total += int64(s.n)
-		}
-		at := time.Duration(i) * slotWidth
-		from, to := at.Seconds(), (at + recoveryWindow).Seconds()
-		if r.breaker && (stateAt(from) != reports.StateClosed || changesIn(from, to)) {
-			continue
-		}
-		if total > 0 && float64(ok) >= recoveredOK*float64(total) {
-			return at, true
-		}
-	}
-	return 0, false
+	return out
 }
 
 func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }

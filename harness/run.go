@@ -212,7 +212,7 @@ type armLoop struct {
 	onPhase func(phase string)
 	// takeCalls, when set, merges the gateway's upstream call latencies
 	// since its last call into a histogram.
-	takeCalls func(*histogram)
+	takeCalls func(*reports.DenseHistogram)
 }
 
 // drive runs one arm's measurement loop until the load's results channel

@@ -161,6 +161,20 @@ type Arm struct {
 	// Notes says what could not be observed, e.g. the breaker state of a
 	// user's own service.
 	Notes []string `json:"notes,omitempty"`
+	// APISlots counts /api completions per 100 ms, the raw data of
+	// TimeToRecoverS. With it, and the histograms in Series, every summary
+	// and figure of the arm can be recomputed (package analysis), which is
+	// what lets `cbload merge` combine shards exactly. It is nil in reports
+	// upgraded from v1 and in those written before cbload kept raw data.
+	APISlots *Slots `json:"api_slots,omitempty"`
+}
+
+// Slots counts /api completions in consecutive slots of WidthMS from the
+// start of the arm: N completed, OK of them succeeded.
+type Slots struct {
+	WidthMS int64   `json:"width_ms"`
+	OK      []int64 `json:"ok"`
+	N       []int64 `json:"n"`
 }
 
 // PhaseSummary totals one phase of one arm.
@@ -263,12 +277,18 @@ type Second struct {
 	Sent      int64 `json:"sent"`
 	// SendLagMS is how late the requests sent in this second left against
 	// their scheduled send time (p99 and max).
-	SendLagMS        Lag    `json:"send_lag_ms"`
-	InflightPeak     int64  `json:"inflight_peak"`
-	Goroutines       int    `json:"goroutines"`
-	UpstreamRequests int64  `json:"upstream_requests"`
-	API              Bucket `json:"api"`
-	Collateral       Bucket `json:"collateral"`
+	SendLagMS Lag `json:"send_lag_ms"`
+	// SendLagHist is the send lag distribution SendLagMS is read from.
+	SendLagHist      *Histogram `json:"send_lag_hist,omitempty"`
+	InflightPeak     int64      `json:"inflight_peak"`
+	Goroutines       int        `json:"goroutines"`
+	UpstreamRequests int64      `json:"upstream_requests"`
+	API              Bucket     `json:"api"`
+	Collateral       Bucket     `json:"collateral"`
+	// UpstreamCallHist is the latency of the gateway's calls to the
+	// upstream that ended in this second, as the gateway timed them; absent
+	// for a user's own service.
+	UpstreamCallHist *Histogram `json:"upstream_call_hist,omitempty"`
 }
 
 // Lag is a send lag distribution in milliseconds.
@@ -284,6 +304,8 @@ type Bucket struct {
 	Requests  int64    `json:"requests"`
 	Outcomes  Outcomes `json:"outcomes"`
 	LatencyMS Latency  `json:"latency_ms"`
+	// LatencyHist is the latency distribution LatencyMS is read from.
+	LatencyHist *Histogram `json:"latency_hist,omitempty"`
 }
 
 // Transition is a breaker state change, at its true time in seconds from the

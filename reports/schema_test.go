@@ -261,7 +261,9 @@ func TestSchemaCoversReport(t *testing.T) {
 			walk(rt.Elem(), n.AdditionalProperties, path+"{}")
 			return
 		}
-		if rt.Kind() != reflect.Struct || rt == reflect.TypeFor[time.Time]() || seen[rt] {
+		// A type with its own JSON encoding (Histogram) is checked against
+		// its wire form by its own tests.
+		if rt.Kind() != reflect.Struct || rt == reflect.TypeFor[time.Time]() || reflect.PointerTo(rt).Implements(reflect.TypeFor[json.Marshaler]()) || seen[rt] {
 			return
 		}
 		seen[rt] = true

@@ -1,0 +1,219 @@
+// Package analysis derives a report's summaries and figures from the raw
+// aggregates the recorder keeps — per second and per endpoint, outcome
+// counts and the latency histogram itself; per 100 ms, /api completions —
+// and merges the reports of the shards of one run. Everything here is a
+// pure function of report data, so a merged report is computed exactly as
+// a single process's would be: counts add, and percentiles are read from
+// merged histograms, never averaged.
+package analysis
+
+import (
+	"math"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// RecoveryWindowMS is how long /api must stay healthy, with the breaker
+// closed, to count as recovered; RecoveredOK is the success ratio it must
+// hold.
+const (
+	RecoveryWindowMS = 1000
+	RecoveredOK      = 0.99
+)
+
+// HasRaw reports whether arm a carries the raw aggregates Derive needs.
+func HasRaw(a *reports.Arm) bool { return a.APISlots != nil }
+
+// Derive recomputes, from a's raw aggregates, every derived field of the
+// arm: each second's request counts and percentiles, the phase summaries,
+// the figures, and the load generator's totals and send lag. Series must be
+// sorted by T; phases are the report's. Fields that are not derived — the
+// series' raw data and gauges, transitions, stalls, resource errors,
+// exemplars, notes — are left as they are. An arm without raw data
+// (HasRaw false) is left untouched.
+func Derive(a *reports.Arm, phases []reports.Phase) {
+	if !HasRaw(a) || len(phases) == 0 {
+		return
+	}
+	type acc struct {
+		api, collateral reports.Bucket
+		calls           *reports.Histogram
+		upstream, peak  int64
+	}
+	per := make([]acc, len(phases))
+	var sendLag *reports.Histogram
+	var scheduled, sent int64
+	calls := false
+	for i := range a.Series {
+		s := &a.Series[i]
+		p := phaseAt(phases, float64(s.T))
+		s.Phase = phases[p].Name
+		for _, b := range []*reports.Bucket{&s.API, &s.Collateral} {
+			b.Requests = b.Outcomes.Total()
+			b.LatencyMS = b.LatencyHist.Latency()
+		}
+		s.SendLagMS = reports.Lag{P99: s.SendLagHist.Latency().P99, Max: s.SendLagHist.Latency().Max}
+		sendLag = sendLag.Merge(s.SendLagHist)
+		scheduled += s.Scheduled
+		sent += s.Sent
+
+		pa := &per[p]
+		addBucket(&pa.api, &s.API)
+		addBucket(&pa.collateral, &s.Collateral)
+		pa.calls = pa.calls.Merge(s.UpstreamCallHist)
+		calls = calls || s.UpstreamCallHist != nil
+		pa.upstream += s.UpstreamRequests
+		pa.peak = max(pa.peak, s.InflightPeak)
+	}
+
+	a.Summary = make(map[string]reports.PhaseSummary, len(phases))
+	a.Figures = reports.Figures{}
+	var fault acc
+	for i, p := range phases {
+		pa := &per[i]
+		ps := reports.PhaseSummary{
+			API:              stats(&pa.api),
+			Collateral:       stats(&pa.collateral),
+			UpstreamRequests: pa.upstream,
+			InflightPeak:     pa.peak,
+		}
+		if calls {
+			l := pa.calls.Latency()
+			ps.UpstreamCallMS = &l
+		}
+		a.Summary[p.Name] = ps
+		if len(p.Faults) > 0 {
+			addBucket(&fault.api, &pa.api)
+			addBucket(&fault.collateral, &pa.collateral)
+			fault.upstream += pa.upstream
+			a.Figures.InflightPeak = max(a.Figures.InflightPeak, pa.peak)
+		}
+		a.Figures.InflightPeakWholeRun = max(a.Figures.InflightPeakWholeRun, pa.peak)
+	}
+	fs, cs := stats(&fault.api), stats(&fault.collateral)
+	a.Figures.UpstreamRequestsDuringFault = fault.upstream
+	a.Figures.APISuccessDuringFault = round4(fs.SuccessRatio)
+	a.Figures.CollateralSuccessDuringFault = round4(cs.SuccessRatio)
+	a.Figures.CollateralP99DuringFaultMS = cs.LatencyMS.P99
+	timings(a, phases)
+
+	if a.Load != nil {
+		a.Load.Scheduled = scheduled
+		a.Load.Sent = sent
+		a.Load.SendLagMS = sendLag.Latency()
+	}
+}
+
+// phaseAt returns the index of the phase holding second t; seconds past
+// the end belong to the last phase.
+func phaseAt(phases []reports.Phase, t float64) int {
+	for i, p := range phases {
+		if t < p.EndS {
+			return i
+		}
+	}
+	return len(phases) - 1
+}
+
+func addBucket(dst, src *reports.Bucket) {
+	dst.Sent += src.Sent
+	dst.Outcomes = dst.Outcomes.Add(src.Outcomes)
+	dst.LatencyHist = dst.LatencyHist.Merge(src.LatencyHist)
+}
+
+func stats(b *reports.Bucket) reports.Stats {
+	n := b.Outcomes.Total()
+	s := reports.Stats{Requests: n, OK: b.Outcomes.OK, Outcomes: b.Outcomes, LatencyMS: b.LatencyHist.Latency()}
+	if n > 0 {
+		s.SuccessRatio = float64(b.Outcomes.OK) / float64(n)
+	}
+	return s
+}
+
+// timings fills the breaker timings: opens, time to open from the start of
+// the first fault phase, and time to recover from the end of the last one.
+func timings(a *reports.Arm, phases []reports.Phase) {
+	first, last := -1, -1
+	for i, p := range phases {
+		if len(p.Faults) > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	for _, t := range a.Transitions {
+		if t.To == reports.StateOpen {
+			a.Figures.Opens++
+		}
+	}
+	if first < 0 {
+		return
+	}
+	faultStart := phases[first].StartS
+	for _, t := range a.Transitions {
+		if t.To == reports.StateOpen && t.T >= faultStart {
+			v := round3(t.T - faultStart)
+			a.Figures.TimeToOpenS = &v
+			break
+		}
+	}
+	end := phases[len(phases)-1].EndS
+	if at, ok := recoveredAt(a, phases[last].EndS, end); ok {
+		v := round3(at - phases[last].EndS)
+		a.Figures.TimeToRecoverS = &v
+	}
+}
+
+// recoveredAt returns the start, in seconds, of the first slot at or after
+// faultEnd from which a full recovery window of /api completions succeeds
+// at least RecoveredOK, with at least one completion, and — with a breaker
+// — the breaker closed at the window's start and no transition inside it.
+// The window must end within the schedule (end).
+func recoveredAt(a *reports.Arm, faultEnd, end float64) (float64, bool) {
+	sl := a.APISlots
+	if sl.WidthMS <= 0 {
+		return 0, false
+	}
+	n := int(RecoveryWindowMS / sl.WidthMS)
+	stateAt := func(t float64) string {
+		s := reports.StateClosed
+		for _, tr := range a.Transitions {
+			if tr.T <= t {
+				s = tr.To
+			}
+		}
+		return s
+	}
+	changesIn := func(from, to float64) bool {
+		for _, tr := range a.Transitions {
+			if tr.T > from && tr.T < to {
+				return true
+			}
+		}
+		return false
+	}
+	// Slot boundaries are whole milliseconds: compute them in integers.
+	endMS, faultEndMS := int64(math.Round(end*1000)), int64(math.Round(faultEnd*1000))
+	first := int((faultEndMS + sl.WidthMS - 1) / sl.WidthMS)
+	lastStart := int((endMS - RecoveryWindowMS) / sl.WidthMS)
+	for i := first; i <= lastStart; i++ {
+		var ok, total int64
+		for j := i; j < min(i+n, len(sl.N)); j++ {
+			ok += sl.OK[j]
+			total += sl.N[j]
+		}
+		at := float64(int64(i)*sl.WidthMS) / 1000
+		from, to := at, at+RecoveryWindowMS/1000.0
+		if a.Breaker && (stateAt(from) != reports.StateClosed || changesIn(from, to)) {
+			continue
+		}
+		if total > 0 && float64(ok) >= RecoveredOK*float64(total) {
+			return at, true
+		}
+	}
+	return 0, false
+}
+
+func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
+func round4(v float64) float64 { return float64(int64(v*10000+0.5)) / 10000 }

@@ -1,0 +1,59 @@
+package analysis_test
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cbload/cbload/analysis"
+	"github.com/cbload/cbload/reports"
+)
+
+// A report's summaries and figures are exactly what its raw aggregates
+// give: blank every derived field of a real run's report, derive again, and
+// the report is unchanged. This is what lets merge recompute shards.
+func TestDeriveRecomputesWhatTheRunWrote(t *testing.T) {
+	f, err := os.Open("testdata/run.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := reports.ReadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		if !analysis.HasRaw(a) {
+			t.Fatalf("arm %s has no raw aggregates", a.Name)
+		}
+		want := cloneArm(t, a)
+		a.Summary, a.Figures = nil, reports.Figures{}
+		a.Load.Scheduled, a.Load.Sent, a.Load.SendLagMS = 0, 0, reports.Latency{}
+		for j := range a.Series {
+			s := &a.Series[j]
+			s.Phase, s.SendLagMS = "", reports.Lag{}
+			s.API.Requests, s.API.LatencyMS = 0, reports.Latency{}
+			s.Collateral.Requests, s.Collateral.LatencyMS = 0, reports.Latency{}
+		}
+		analysis.Derive(a, r.Phases)
+		if diff := cmp.Diff(want, a); diff != "" {
+			t.Errorf("arm %s derived again differs from the report (-want +got):\n%s", a.Name, diff)
+		}
+	}
+}
+
+func cloneArm(t *testing.T, a *reports.Arm) *reports.Arm {
+	t.Helper()
+	raw, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out reports.Arm
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	return &out
+}
