@@ -48,8 +48,26 @@ type Config struct {
 	UpstreamAddr string
 
 	// Seed drives every random choice: the request mix and the upstream's
-	// fault rolls. Both arms use the same seed.
+	// fault rolls. Both arms use the same seed; a shard uses one derived
+	// from it and its index (ShardSeed).
 	Seed int64
+
+	// StartAt, when set, is the absolute time the first arm starts; arm k
+	// starts at ArmStart(k). Run waits for it (cancelling ctx ends the
+	// wait), and aligns each arm's phases on it even when the load starts
+	// late. The shards of one run share it.
+	StartAt time.Time
+	// Shard makes this run one shard of a run spread over several
+	// processes; it needs StartAt, Targets and UpstreamExternal.
+	Shard Shard
+	// RunID names the run in the report; empty: derived from StartAt (or
+	// the time the run started) and Seed, so shards agree on it.
+	RunID string
+	// UpstreamExternal, with Targets, starts no upstream: another process
+	// runs the one the service calls (one for every shard), injecting the
+	// phases' faults on the run's schedule (UpstreamSchedule). Upstream
+	// request counts are then unknown.
+	UpstreamExternal bool
 
 	// Progress, when set, is called once per second with a live snapshot.
 	// It must return quickly.
@@ -244,6 +262,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("jitter: %v must not be negative", c.Upstream.Jitter)
 	}
 	if err := c.validateTargets(); err != nil {
+		return err
+	}
+	if err := c.validateShard(); err != nil {
 		return err
 	}
 	return c.Tracing.validate()

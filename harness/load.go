@@ -63,10 +63,10 @@ func newLoadRunner(rate float64, timeout time.Duration, wrap func(http.RoundTrip
 	}
 }
 
-// attack sends requests at rate for du. Results are delivered on the
-// returned channel, which closes when the attack is over.
-func (l *loadRunner) attack(tr vegeta.Targeter, rate float64, du time.Duration) <-chan *vegeta.Result {
-	return l.attacker.Attack(tr, pacer(rate), du, "cbload")
+// attack sends requests as p paces them until p stops. Results are
+// delivered on the returned channel, which closes when the attack is over.
+func (l *loadRunner) attack(tr vegeta.Targeter, p *schedulePacer) <-chan *vegeta.Result {
+	return l.attacker.Attack(tr, p, 0, "cbload")
 }
 
 // MinRate and MaxRate bound the rates the load runner paces. Below MinRate
@@ -78,15 +78,9 @@ const (
 	MaxRate = 20000
 )
 
-// pacer paces one request every 1/rate seconds, to the nanosecond: a
-// rounded frequency could turn a small rate into 0, which vegeta reads as
-// "unlimited".
-func pacer(rate float64) vegeta.ConstantPacer {
-	return vegeta.ConstantPacer{Freq: 1, Per: sendInterval(rate)}
-}
-
-// sendInterval is the time between two scheduled requests at rate; vegeta
-// schedules request Seq at (Seq+1) intervals from the attack's start.
+// sendInterval is the time between two scheduled requests at rate, to the
+// nanosecond (schedulePacer paces by it): a rounded frequency could turn a
+// small rate into 0, which vegeta reads as "unlimited".
 func sendInterval(rate float64) time.Duration {
 	return time.Duration(math.Round(float64(time.Second) / rate))
 }

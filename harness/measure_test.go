@@ -80,7 +80,7 @@ func attackOnce(t *testing.T, url string, rate float64, timeout, du time.Duratio
 	start := time.Now()
 	rec := newRecorder(start, phases, rate, time.Second, false)
 	var sent atomic.Int64
-	for res := range lr.attack(mixTargeter(url, url, 0, 1, &sent), rate, du) {
+	for res := range lr.attack(mixTargeter(url, url, 0, 1, &sent), rec.pace) {
 		rec.add(res, false)
 	}
 	rec.flush(time.Now(), true)

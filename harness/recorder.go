@@ -38,10 +38,9 @@ type recorder struct {
 	start  time.Time
 	phases []phaseSpan
 	end    time.Duration // the schedule's length
-	// interval is the pacer's: request Seq was scheduled at
-	// start + (Seq+1) × interval.
-	interval time.Duration
-	lag      time.Duration // how long after a second ends its results may still arrive
+	// pace is the arm's pacer, which says when each request was due.
+	pace *schedulePacer
+	lag  time.Duration // how long after a second ends its results may still arrive
 	breaker  bool
 	seconds  map[int]*secondAcc
 	gauges   map[int]gauge
@@ -123,7 +122,6 @@ type liveAcc struct {
 func newRecorder(start time.Time, phases []Phase, rate float64, lag time.Duration, withBreaker bool) *recorder {
 	r := &recorder{
 		start:    start,
-		interval: sendInterval(rate),
 		lag:      lag,
 		breaker:  withBreaker,
 		seconds:  make(map[int]*secondAcc),
@@ -135,6 +133,7 @@ func newRecorder(start time.Time, phases []Phase, rate float64, lag time.Duratio
 		at += p.Duration
 	}
 	r.end = at
+	r.pace = newSchedulePacer(start, rate, at, Shard{}, start)
 	return r
 }
 
@@ -240,7 +239,7 @@ func (r *recorder) secondAt(sec int) *secondAcc {
 func (r *recorder) add(res *vegeta.Result, collateral bool) {
 	o := classify(res)
 	sentOff := res.Timestamp.Sub(r.start)
-	lag := max(sentOff-time.Duration(res.Seq+1)*r.interval, 0)
+	lag := max(sentOff-r.pace.due(res.Seq), 0)
 	sent := r.secondAt(int(r.clamp(sentOff) / time.Second))
 	sent.sent++
 	sent.sendLag.Record(lag)
@@ -304,21 +303,22 @@ func (r *recorder) takeLive() (apiOK, localOK float64) {
 }
 
 // scheduled returns how many requests the schedule calls for in second
-// sec: those due at k × interval for k = 1 … ⌈end/interval⌉ (vegeta sends
-// a hit whenever the previous one left before the end, so one may be due a
-// hair past it; it counts in the last second, as its answer does).
+// sec from this arm's load runner: those of its share due in it (see
+// schedulePacer; vegeta sends a hit whenever the previous one left before
+// the end, so the last may be due a hair past it: it counts in the last
+// second, as its answer does). Skipped sends count: they were due.
 func (r *recorder) scheduled(sec int) int64 {
-	last := int64((r.end + r.interval - 1) / r.interval)
-	// due(x) is the number of k ≥ 1 with k × interval < x.
+	p := r.pace
+	// due(x) is the number of this arm's sends due before x.
 	due := func(x time.Duration) int64 {
 		if x <= 0 {
 			return 0
 		}
-		return min(int64((x-1)/r.interval), last)
+		return p.sendsUpTo(int64((x - 1) / p.interval))
 	}
 	from, to := time.Duration(sec)*time.Second, time.Duration(sec+1)*time.Second
 	if to >= r.end {
-		return last - due(from)
+		return p.sendsUpTo(p.last) - due(from)
 	}
 	return due(to) - due(from)
 }

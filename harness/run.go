@@ -44,7 +44,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	}
 
 	runErr := runEach(r, len(cfg.Arms), func(i int) (*reports.Arm, error) {
-		return runArm(ctx, &cfg, cfg.Arms[i], tel)
+		return runArm(ctx, &cfg, i, tel)
 	})
 	r.FinishedAt = time.Now().UTC()
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
@@ -86,7 +86,26 @@ func newReport(cfg *Config) *reports.Report {
 		Config:      reportConfig(cfg),
 		Arms:        []reports.Arm{},
 	}
-	r.RunID = fmt.Sprintf("%s-%d", r.StartedAt.Format("20060102T150405Z"), cfg.Seed)
+	r.RunID = cfg.RunID
+	if r.RunID == "" {
+		at := r.StartedAt
+		if !cfg.StartAt.IsZero() {
+			at = cfg.StartAt.UTC()
+			r.StartAt = &at
+		}
+		r.RunID = fmt.Sprintf("%s-%d", at.Format("20060102T150405Z"), cfg.Seed)
+	} else if !cfg.StartAt.IsZero() {
+		at := cfg.StartAt.UTC()
+		r.StartAt = &at
+	}
+	if cfg.Shard.Sharded() {
+		r.Shard = &reports.Shard{
+			Index: cfg.Shard.Index, Count: cfg.Shard.Count,
+			Rate:        cfg.Rate / float64(cfg.Shard.Count),
+			Seed:        ShardSeed(cfg.Seed, cfg.Shard.Index, cfg.Shard.Count),
+			ClockOffset: ClockOffsetUnknown,
+		}
+	}
 	var at time.Duration
 	for _, p := range cfg.Phases {
 		r.Phases = append(r.Phases, reports.Phase{
@@ -107,9 +126,11 @@ func partialReason(err error) string {
 	return err.Error()
 }
 
-// runArm runs one arm. It returns the arm's measurements even when it stops
-// early (with the error that stopped it), and nil only when nothing ran.
-func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*reports.Arm, error) {
+// runArm runs arm k of cfg.Arms. It returns the arm's measurements even
+// when it stops early (with the error that stopped it), and nil only when
+// nothing ran.
+func runArm(ctx context.Context, cfg *Config, k int, tel *tracing) (*reports.Arm, error) {
+	name := cfg.Arms[k]
 	withBreaker := name == reports.ArmBreaker
 	upCfg := faultserver.Config{
 		Addr:        "127.0.0.1:0",
@@ -147,12 +168,16 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	}
 	defer gw.close()
 
-	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, wrap)
+	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, wrap)
 	defer lr.close()
 
-	// start is taken just before the attack, which starts its own clock a
-	// hair later: send lags measured against it err by microseconds.
-	start := time.Now()
+	// The arm's clock starts at its scheduled start, or now; the pacer
+	// times every send against it.
+	begin, err := beginArm(ctx, cfg, k)
+	if err != nil {
+		return nil, err
+	}
+	start := begin.t0
 	if br != nil {
 		br.start = start // nothing has called the breaker yet
 	}
@@ -160,9 +185,10 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		ex.start = start
 	}
 	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, withBreaker)
+	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
 	api, local := gw.url()+"/api", gw.url()+"/local"
 	var sent atomic.Int64
-	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed, &sent), cfg.Rate, cfg.TotalDuration())
+	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.shardSeed(), &sent), rec.pace)
 	state := func(time.Time) string { return reports.StateNone }
 	if br != nil {
 		state = br.stateAt
@@ -185,6 +211,7 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	gwErrs, gwLast := gw.resourceErrors()
 	arm := rec.arm(name, transitions, w, gwErrs, gwLast)
 	arm.Exemplars = ex.list()
+	arm.Start = begin.report(rec.pace)
 	return &arm, stopErr
 }
 
@@ -193,7 +220,7 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 type armLoop struct {
 	name  string
 	start time.Time
-	up    *faultserver.Server
+	up    *faultserver.Server // nil for an external upstream
 	lr    *loadRunner
 	rec   *recorder
 	// sent counts the requests sent so far, as they are sent.
@@ -240,9 +267,17 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 	var stopErr error
 	sampled := -1
 	var lastSent int64
-	lastUp := a.up.Stats().Requests
+	// upstreamRequests is 0 for an external upstream, which this run
+	// cannot see.
+	upstreamRequests := func() int64 {
+		if a.up == nil {
+			return 0
+		}
+		return a.up.Stats().Requests
+	}
+	lastUp := upstreamRequests()
 	sample := func(now time.Time, sec int) {
-		reqs := a.up.Stats().Requests
+		reqs := upstreamRequests()
 		a.rec.sample(sec, gauge{
 			state:            a.state(now),
 			inflightPeak:     a.takePeak(),
@@ -274,7 +309,9 @@ loop:
 				if a.onPhase != nil {
 					a.onPhase(cfg.Phases[phase].Name)
 				}
-				a.up.SetFaults(cfg.Phases[phase].Faults)
+				if a.up != nil {
+					a.up.SetFaults(cfg.Phases[phase].Faults)
+				}
 				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
 				phaseTimer.Reset(phaseEnd.Sub(now))
 			}
@@ -299,7 +336,9 @@ loop:
 			stopErr = ctx.Err()
 			done = nil
 			a.lr.abort()
-			a.up.SetFaults(nil) // release held requests at once
+			if a.up != nil {
+				a.up.SetFaults(nil) // release held requests at once
+			}
 		}
 	}
 	now := time.Now()
@@ -310,6 +349,12 @@ loop:
 	a.rec.flush(now, true)
 	return wd.stop(), stopErr
 }
+
+// shardRate is the rate this process sends: its shard's share.
+func (c *Config) shardRate() float64 { return c.Rate / float64(c.Shard.count()) }
+
+// shardSeed is the seed of this process's random choices.
+func (c *Config) shardSeed() int64 { return ShardSeed(c.Seed, c.Shard.Index, c.Shard.count()) }
 
 func reportConfig(c *Config) reports.Config {
 	return reports.Config{
@@ -332,6 +377,7 @@ func reportConfig(c *Config) reports.Config {
 		Upstream: reports.Upstream{
 			ServiceTime: reports.Duration(c.Upstream.ServiceTime),
 			Jitter:      reports.Duration(c.Upstream.Jitter),
+			External:    c.UpstreamExternal,
 		},
 		Arms: append([]string(nil), c.Arms...),
 	}

@@ -64,8 +64,10 @@ func (c *Config) validateTargets() error {
 		}
 		return nil
 	}
-	if err := checkLoopbackAddr(c.UpstreamAddr); err != nil {
-		return fmt.Errorf("upstream-addr: %w", err)
+	if !c.UpstreamExternal {
+		if err := checkLoopbackAddr(c.UpstreamAddr); err != nil {
+			return fmt.Errorf("upstream-addr: %w", err)
+		}
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
@@ -139,36 +141,50 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	r.Config.Arms = nil
 	for _, t := range cfg.Targets {
 		r.Config.Arms = append(r.Config.Arms, t.Name)
-		r.Config.Targets = append(r.Config.Targets, reports.Target{Name: t.Name, URL: t.URL})
+		r.Config.Targets = append(r.Config.Targets, reports.Target{Name: t.Name, URL: t.URL, Collateral: t.Collateral})
 	}
 
 	// One upstream for every target: the service keeps calling one address,
-	// and nothing else can take the port between arms.
-	up, err := faultserver.New(faultserver.Config{
-		Addr:        cfg.UpstreamAddr,
-		Seed:        cfg.Seed,
-		ServiceTime: cfg.Upstream.ServiceTime,
-		Jitter:      cfg.Upstream.Jitter,
-	})
-	if err != nil {
-		return nil, &SetupError{fmt.Errorf("start upstream at %s: %w", cfg.UpstreamAddr, err)}
+	// and nothing else can take the port between arms. An external one is
+	// run by another process.
+	var up *faultserver.Server
+	if !cfg.UpstreamExternal {
+		var err error
+		up, err = faultserver.New(faultserver.Config{
+			Addr:        cfg.UpstreamAddr,
+			Seed:        cfg.shardSeed(),
+			ServiceTime: cfg.Upstream.ServiceTime,
+			Jitter:      cfg.Upstream.Jitter,
+		})
+		if err != nil {
+			return nil, &SetupError{fmt.Errorf("start upstream at %s: %w", cfg.UpstreamAddr, err)}
+		}
+		defer up.Close()
 	}
-	defer up.Close()
 	if err := probeTargets(ctx, cfg.Targets); err != nil {
 		return nil, &SetupError{err}
 	}
 
 	runErr := runEach(r, len(cfg.Targets), func(i int) (*reports.Arm, error) {
-		return runTarget(ctx, &cfg, cfg.Targets[i], up)
+		return runTarget(ctx, &cfg, i, up)
 	})
 	r.FinishedAt = time.Now().UTC()
 	if runErr != nil {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
+	Judge(r)
+	return r, runErr
+}
+
+// Judge runs the validity checks on r and decides its verdict (CheckValidity
+// and Verdict); for a user's own service, a target without a collateral
+// endpoint makes the verdict inconclusive. It is how a run ends, and how
+// cbload merge judges merged shards.
+func Judge(r *reports.Report) {
 	r.Validity = CheckValidity(r)
 	r.Verdict = Verdict(r)
-	for _, t := range cfg.Targets {
+	for _, t := range r.Config.Targets {
 		if t.Collateral == "" && r.Verdict.Outcome != reports.OutcomeInconclusive {
 			r.Verdict = reports.Verdict{Outcome: reports.OutcomeInconclusive,
 				Summary: "Inconclusive: target " + t.Name + " has no collateral endpoint, and the verdict compares collateral health during the fault.",
@@ -176,7 +192,6 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 			break
 		}
 	}
-	return r, runErr
 }
 
 // noRedirects makes an http.Client return a redirect as the answer instead
@@ -213,16 +228,23 @@ func probeTargets(ctx context.Context, targets []Target) error {
 
 // runTarget runs one target through the phases. Like runArm, it returns what
 // was measured even when stopped early.
-func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Server) (*reports.Arm, error) {
-	up.SetFaults(cfg.Phases[0].Faults)
-	defer up.SetFaults(nil)
+func runTarget(ctx context.Context, cfg *Config, k int, up *faultserver.Server) (*reports.Arm, error) {
+	t := cfg.Targets[k]
+	begin, err := beginArm(ctx, cfg, k)
+	if err != nil {
+		return nil, err
+	}
+	if up != nil {
+		up.SetFaults(cfg.Phases[0].Faults)
+		defer up.SetFaults(nil)
+	}
 
 	var inflight, peak atomic.Int64
 	share := cfg.CollateralShare
 	if t.Collateral == "" {
 		share = 0
 	}
-	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, func(next http.RoundTripper) http.RoundTripper {
+	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, func(next http.RoundTripper) http.RoundTripper {
 		return &countingTransport{next: next, inflight: &inflight, peak: &peak}
 	})
 	defer lr.close()
@@ -233,13 +255,14 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 		defer poll.stop()
 	}
 
-	start := time.Now()
+	start := begin.t0
 	if poll != nil {
 		poll.setStart(start)
 	}
 	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, false)
+	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
 	var sent atomic.Int64
-	results := lr.attack(mixTargeter(t.URL, t.Collateral, share, cfg.Seed, &sent), cfg.Rate, cfg.TotalDuration())
+	results := lr.attack(mixTargeter(t.URL, t.Collateral, share, cfg.shardSeed(), &sent), rec.pace)
 
 	// Failed /api responses during the fault, and how many came back fast:
 	// the outside signature of an open breaker.
@@ -273,6 +296,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 	}
 	arm := rec.arm(t.Name, transitions, w, 0, "")
 	arm.Notes = targetNotes(&arm, cfg, t, poll, fastFails, fails)
+	arm.Start = begin.report(rec.pace)
 	return &arm, stopErr
 }
 
@@ -298,7 +322,9 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, fastF
 			base.api, base.up = s.API.Requests, s.UpstreamRequests
 		}
 	}
-	if fault.api > 0 {
+	if cfg.UpstreamExternal {
+		notes = append(notes, "upstream requests: unknown — the upstream is run by another process (--upstream-external), so this run did not see its faults or count its requests; the load shed cannot be inferred")
+	} else if fault.api > 0 {
 		n := fmt.Sprintf("load shed (inferred): the upstream received %.2f requests per /api request during the fault", float64(fault.up)/float64(fault.api))
 		if base.api > 0 {
 			n += fmt.Sprintf(", %.2f before it", float64(base.up)/float64(base.api))

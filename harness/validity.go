@@ -48,7 +48,7 @@ func CheckValidity(r *reports.Report) *reports.Validity {
 		v.Checks = append(v.Checks, noStall(a), noResourceErrors(a), rateHeld(r, a), sendLag(a))
 		if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
 			v.Checks = append(v.Checks, baselineOK(r, a))
-			if len(r.Config.Targets) > 0 {
+			if len(r.Config.Targets) > 0 && !r.Config.Upstream.External {
 				v.Checks = append(v.Checks, upstreamReached(r, a))
 			}
 		}
@@ -66,7 +66,11 @@ func rateHeld(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
 	if r.Partial && len(series) > 0 {
 		series = series[:len(series)-1]
 	}
-	boundary := r.Config.Rate * boundaryLagMS / 1000
+	rate := r.Config.Rate
+	if r.Shard != nil {
+		rate = r.Shard.Rate
+	}
+	boundary := rate * boundaryLagMS / 1000
 	worst, worstAt, worstSent, worstSched := 0.0, -1, int64(0), int64(0)
 	next := 0
 	check := func(t int, sent, sched int64) {
@@ -84,7 +88,7 @@ func rateHeld(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
 	for _, s := range series {
 		// A second missing from the series sent nothing at all.
 		for ; next < s.T; next++ {
-			check(next, 0, int64(math.Round(r.Config.Rate)))
+			check(next, 0, int64(math.Round(rate)))
 		}
 		check(s.T, s.Sent, s.Scheduled)
 		next = s.T + 1

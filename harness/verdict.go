@@ -77,7 +77,7 @@ func decide(r *reports.Report) reports.Verdict {
 	reasons := []string{
 		fmt.Sprintf("with the breaker, /local during the fault: %s", bWhy),
 		fmt.Sprintf("without the breaker, /local during the fault: %s", nWhy),
-		fmt.Sprintf("upstream requests during the fault: %d with the breaker, %d without", b.Figures.UpstreamRequestsDuringFault, n.Figures.UpstreamRequestsDuringFault),
+		upstreamReason(r, b, n),
 		fmt.Sprintf("/api success during the fault: %s with the breaker, %s without", reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault)),
 	}
 	v := reports.Verdict{Reasons: reasons}
@@ -108,6 +108,13 @@ func decide(r *reports.Report) reports.Verdict {
 			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	}
 	return v
+}
+
+func upstreamReason(r *reports.Report, b, n *reports.Arm) string {
+	if r.Config.Upstream.External {
+		return "upstream requests during the fault: unknown (the upstream was run by another process)"
+	}
+	return fmt.Sprintf("upstream requests during the fault: %d with the breaker, %d without", b.Figures.UpstreamRequestsDuringFault, n.Figures.UpstreamRequestsDuringFault)
 }
 
 // coversFault reports whether the arm's series reaches the end of the last

@@ -84,6 +84,71 @@ type Report struct {
 	// Thresholds holds the result of every --threshold check, in the order given.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	Tracing    *Tracing          `json:"tracing,omitempty"`
+	// StartAt is the absolute time the run's first arm was scheduled to
+	// start (--start-at); each arm's Start says when it did. Absent when
+	// arms simply ran one after the other.
+	StartAt *time.Time `json:"start_at,omitempty"`
+	// Shard is set in the report of one shard of a run spread over several
+	// processes (--shard I/N); Seed is then the run's, the same in every
+	// shard. A report merged from shards has Merge instead.
+	Shard *Shard `json:"shard,omitempty"`
+	// Merge is set in a report merged from shards (cbload merge): which
+	// shards it holds and which are missing.
+	Merge *Merge `json:"merge,omitempty"`
+}
+
+// Merge describes a report merged from the shards of one run. Every count
+// is the sum over the shards and every percentile is read from the merged
+// histograms; breaker transitions and states come from the lowest shard
+// present (every shard watches the same service); per-second in-flight
+// peaks are the sum of the shards' peaks (an upper bound: the shards'
+// peaks need not coincide), goroutines the largest shard's.
+type Merge struct {
+	// Count is the number of shards the run was split into.
+	Count  int           `json:"count"`
+	Shards []MergedShard `json:"shards"`
+	// Missing lists the shard indexes not given to merge; the report is
+	// then Partial.
+	Missing []int `json:"missing"`
+}
+
+// MergedShard is one shard as merge found it.
+type MergedShard struct {
+	Index       int    `json:"index"`
+	Seed        int64  `json:"seed"`
+	Source      string `json:"source"`
+	ClockOffset string `json:"clock_offset"`
+	// Problems says, in words, how this shard started late or fell behind:
+	// its start lag and its own failed validity checks. Empty when it ran
+	// on schedule.
+	Problems []string `json:"problems"`
+}
+
+// Shard is one process's part in a sharded run.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+	// Rate is this shard's share of Config.Rate, the run's total.
+	Rate float64 `json:"rate"`
+	// Seed is this shard's seed, derived from the run's seed and Index.
+	Seed int64 `json:"seed"`
+	// ClockOffset is this machine's clock offset estimate, or "unknown"
+	// with the reason.
+	ClockOffset string `json:"clock_offset"`
+}
+
+// ArmStart is when an arm with a scheduled start began.
+type ArmStart struct {
+	// At is when the arm was scheduled to start; its phases are aligned on
+	// it whatever the lag.
+	At time.Time `json:"at"`
+	// LagMS is how late the load started against At, by this process's
+	// clock.
+	LagMS float64 `json:"lag_ms"`
+	// SkippedSends counts the requests that were due more than 100 ms
+	// before the load started and were not sent, so a late start does not
+	// burst; they show as scheduled but not sent.
+	SkippedSends int64 `json:"skipped_sends"`
 }
 
 // Config is everything needed to rerun an experiment.
@@ -125,12 +190,17 @@ type Upstream struct {
 	ServiceTime Duration `json:"service_time"`
 	Jitter      Duration `json:"jitter"`
 	Addr        string   `json:"addr,omitempty"`
+	// External is true when the upstream was run by another process
+	// (--upstream-external): its faults and request counts were not seen
+	// by this run, and upstream request counts are unknown (reported 0).
+	External bool `json:"external,omitempty"`
 }
 
 // Target is one endpoint of a user's own service under test.
 type Target struct {
-	Name string `json:"name"`
-	URL  string `json:"url"`
+	Name       string `json:"name"`
+	URL        string `json:"url"`
+	Collateral string `json:"collateral,omitempty"`
 }
 
 // Phase is one stretch of the schedule; times are seconds from the start of
@@ -167,6 +237,8 @@ type Arm struct {
 	// what lets `cbload merge` combine shards exactly. It is nil in reports
 	// upgraded from v1 and in those written before cbload kept raw data.
 	APISlots *Slots `json:"api_slots,omitempty"`
+	// Start is set when the arm had a scheduled start (--start-at).
+	Start *ArmStart `json:"start,omitempty"`
 }
 
 // Slots counts /api completions in consecutive slots of WidthMS from the
@@ -395,6 +467,10 @@ const (
 	CheckResourceErrors  = "no_resource_errors"
 	CheckBaselineHealthy = "baseline_healthy"
 	CheckUpstreamReached = "upstream_reached"
+	// In a merged report: every shard started on time and held its own
+	// share of the schedule.
+	CheckShardsOnTime = "shards_on_time"
+	CheckShardsValid  = "shards_valid"
 )
 
 // ValidityCheck is one named check of one arm, with the measured value, the

@@ -280,7 +280,7 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		if ci.armsFlag {
 			return usagef("--arms: not used with --target; each target is an arm (name them breaker and no-breaker for the A/B verdict)")
 		}
-		if ci.upstreamAddr == "" {
+		if ci.upstreamAddr == "" && !opts.shard.upstreamExternal {
 			return usagef("--upstream-addr: required with --target; the loopback host:port your service calls as its upstream, like 127.0.0.1:9090")
 		}
 		cfg.Targets, cfg.UpstreamAddr = targets, ci.upstreamAddr
@@ -289,6 +289,9 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 			if v != "" {
 				return usagef("--%s: only used with --target", flag)
 			}
+		}
+		if opts.shard.upstreamExternal {
+			return usagef("--upstream-external: only used with --target (cbload's own gateway calls its own upstream)")
 		}
 	}
 
@@ -441,7 +444,11 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
 		fmt.Fprintln(w)
 	}
 	if len(cfg.Targets) > 0 {
-		fmt.Fprintf(w, "upstream: %s (your service calls it)\n", cfg.UpstreamAddr)
+		if cfg.UpstreamExternal {
+			fmt.Fprintln(w, "upstream: external (another process runs it on the run's schedule)")
+		} else {
+			fmt.Fprintf(w, "upstream: %s (your service calls it)\n", cfg.UpstreamAddr)
+		}
 		for _, t := range cfg.Targets {
 			fmt.Fprintf(w, "target %s: %s", t.Name, t.URL)
 			if t.Collateral != "" {

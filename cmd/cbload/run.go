@@ -35,6 +35,7 @@ type runOptions struct {
 	traceSample string
 	repro       string // the command line that reruns this experiment, without --seed
 	ci          ciOptions
+	shard       shardOptions
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -81,7 +82,7 @@ offers 12,000) and proportionally fewer beyond, unless OTEL_TRACES_SAMPLER
 says otherwise. Breaker state changes are always traced. The report lists
 exemplar traces per arm and phase, linked to --jaeger-url.
 
-` + ciHelp,
+` + ciHelp + "\n" + shardHelp,
 		Example: `  cbload run --fault=latency
   cbload run --fault=hang --phases 3s,10s,5s
   cbload run --fault 'error:503,rate=0.3' --fault 'latency:300ms,rate=0.5'
@@ -133,6 +134,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.StringVar(&opts.traceSample, "trace-sample", "auto", "fraction of requests traced, in [0,1], or auto")
 	f.StringVar(&d.Tracing.JaegerURL, "jaeger-url", d.Tracing.JaegerURL, "Jaeger UI base URL for the report's exemplar trace links")
 	addCIFlags(cmd, &opts.ci)
+	addShardFlags(f, &opts.shard)
 	return cmd
 }
 
@@ -179,6 +181,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	cfg.Phases = phases
 	cfg.Arms = opts.arms
+	if err := applyShard(&cfg, &opts.shard, cfg.Seed != 0); err != nil {
+		return err
+	}
 	if err := applyCI(&cfg, opts); err != nil {
 		return err
 	}
@@ -215,6 +220,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		cfg.Seed = randomSeed()
 	}
 	fmt.Fprintf(stderr, "cbload: seed %d\n", cfg.Seed)
+	if line := shardLine(&cfg); line != "" {
+		fmt.Fprintf(stderr, "cbload: %s\n", line)
+	}
 	if !cfg.Tracing.Exporting() {
 		fmt.Fprintln(stderr, "cbload: tracing off: no OTLP endpoint (set --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT to export traces)")
 	}
@@ -243,6 +251,13 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	if rep == nil {
 		return runErr
+	}
+	if errors.Is(runErr, context.Canceled) && len(rep.Arms) == 0 {
+		if statErr != nil {
+			os.Remove(dir) // created above, and still empty: leave nothing behind
+		}
+		fmt.Fprintln(stderr, "cbload: interrupted before the start time; no load was sent and no report written")
+		return withCode(exitInterrupted, errSilent)
 	}
 	rep.CbloadVersion = version
 	if t := rep.Tracing; t != nil && t.Enabled {

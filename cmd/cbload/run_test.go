@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -58,6 +59,19 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"--fault", "latency", "--phases", ""}, "--phases"},
 		{[]string{"--fault", "latency", "--phases", "5s,15s,100000000h"}, `recovery duration "100000000h"`},
 		{[]string{"--fault", "latency", "--phases", "2000000h,2000000h,1s"}, "makes the schedule longer than"},
+		{[]string{"--fault", "latency", "--shard", "3/3", "--seed", "1"}, `--shard "3/3": want INDEX/COUNT`},
+		{[]string{"--fault", "latency", "--shard", "x", "--seed", "1"}, `--shard "x": want INDEX/COUNT`},
+		{[]string{"--fault", "latency", "--shard", "0/0", "--seed", "1"}, `--shard "0/0"`},
+		{[]string{"--fault", "latency", "--shard", "0/2"}, "--shard 0/2: needs --seed"},
+		{[]string{"--fault", "latency", "--shard", "0/2", "--seed", "1"}, "shard: needs start-at"},
+		{[]string{"--fault", "latency", "--shard", "0/2", "--seed", "1", "--start-at", "2099-01-01T00:00:00Z"}, "start-at 2099-01-01T00:00:00Z: "},
+		{[]string{"--fault", "latency", "--start-at", "noon"}, `--start-at "noon": want an RFC 3339 time`},
+		{[]string{"--fault", "latency", "--start-at", "2020-01-01T00:00:00Z"}, "the run's schedule ended at"},
+		{[]string{"--fault", "latency", "--shard", "1/2", "--seed", "1", "--start-at", time.Now().Add(time.Minute).Format(time.RFC3339)}, "shard: needs targets"},
+		{[]string{"--fault", "latency", "--shard", "1/2", "--seed", "1", "--start-at", time.Now().Add(time.Minute).Format(time.RFC3339), "--target", "a=http://127.0.0.1:1/api", "--upstream-addr", "127.0.0.1:9"}, "shard: needs upstream-external"},
+		{[]string{"--fault", "latency", "--upstream-external"}, "--upstream-external: only used with --target"},
+		{[]string{"--fault", "latency", "--target", "a=http://127.0.0.1:1/api", "--upstream-external", "--upstream-addr", "127.0.0.1:9"}, "upstream-external: not with upstream-addr"},
+		{[]string{"--fault", "latency", "--run-id", "../x"}, `run-id "../x"`},
 		{[]string{"--fault", "latency", "--gateway-workers", "1000000"}, "gateway-workers: 1000000"},
 		{[]string{"--fault", "latency", "--gateway-workers", "-1"}, "gateway-workers: -1"},
 		{[]string{"--fault", "latency", "--local-work", "-1ms"}, "local-work"},

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cbload/cbload/harness"
+)
+
+// shardOptions holds the flags of a run spread over several processes.
+type shardOptions struct {
+	shard            string // --shard I/N
+	startAt          string // --start-at, RFC 3339
+	runID            string
+	upstreamExternal bool
+}
+
+const shardHelp = `Beyond one machine: --shard I/N --start-at TIME runs this process as shard I
+of N. It sends rate/N, its requests interleaved with the other shards' (send
+times offset by I/rate) so that together they send the same constant-rate
+schedule as one process at --rate; its seed is derived from --seed and I.
+Every shard waits for --start-at (RFC 3339, e.g. 2026-12-01T12:00:00Z; SIGINT
+or SIGTERM ends the wait) and aligns its phases on it; arm k starts at
+start + k × (schedule + client timeout + 1s). Shards need --target (one
+shared service), --upstream-external (one upstream for every shard, run by
+another process on the same schedule) and the same --seed; they share a run
+id derived from the start time and the seed, or --run-id. Each shard's
+report records its start lag; cbload merge combines them exactly.
+`
+
+func addShardFlags(f *pflag.FlagSet, o *shardOptions) {
+	f.StringVar(&o.shard, "shard", "", "run as shard I of N (I/N, 0 ≤ I < N): send rate/N, interleaved with the other shards")
+	f.StringVar(&o.startAt, "start-at", "", "absolute time the first arm starts (RFC 3339, like 2026-12-01T12:00:00Z); the run waits for it")
+	f.StringVar(&o.runID, "run-id", "", "name of the run in the report (default: from the start time and the seed)")
+	f.BoolVar(&o.upstreamExternal, "upstream-external", false, "with --target: start no upstream; another process runs the one your service calls, on the run's schedule")
+}
+
+// applyShard sets the sharding fields of cfg from the flags; it runs
+// before cfg is validated, which checks how they combine.
+func applyShard(cfg *harness.Config, o *shardOptions, seedGiven bool) error {
+	if o.shard != "" {
+		is, ns, ok := strings.Cut(o.shard, "/")
+		i, err1 := strconv.Atoi(is)
+		n, err2 := strconv.Atoi(ns)
+		if !ok || err1 != nil || err2 != nil || n < 1 || n > harness.MaxShards || i < 0 || i >= n {
+			return usagef("--shard %q: want INDEX/COUNT with 0 ≤ INDEX < COUNT ≤ %d, like 0/3", o.shard, harness.MaxShards)
+		}
+		cfg.Shard = harness.Shard{Index: i, Count: n}
+		if n > 1 && !seedGiven {
+			return usagef("--shard %s: needs --seed, the same for every shard (each shard's seed is derived from it and the index)", o.shard)
+		}
+	}
+	if o.startAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, o.startAt)
+		if err != nil {
+			return usagef("--start-at %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", o.startAt)
+		}
+		cfg.StartAt = t
+	}
+	cfg.RunID = o.runID
+	cfg.UpstreamExternal = o.upstreamExternal
+	return nil
+}
+
+// shardLine describes the shard and its start for stderr.
+func shardLine(cfg *harness.Config) string {
+	var b strings.Builder
+	if cfg.Shard.Sharded() {
+		fmt.Fprintf(&b, "shard %d/%d at %g req/s (seed %d, from run seed %d)", cfg.Shard.Index, cfg.Shard.Count,
+			cfg.Rate/float64(cfg.Shard.Count), harness.ShardSeed(cfg.Seed, cfg.Shard.Index, cfg.Shard.Count), cfg.Seed)
+	}
+	if !cfg.StartAt.IsZero() {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "starts at %s", cfg.StartAt.UTC().Format(time.RFC3339Nano))
+		if d := time.Until(cfg.StartAt); d > 0 {
+			fmt.Fprintf(&b, " (in %v)", d.Round(time.Millisecond))
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,271 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/reports"
+)
+
+// Shard places a run among the N processes that share one experiment: shard
+// Index of Count sends Rate/Count, its requests interleaved with the other
+// shards' so that together they send exactly the constant-rate schedule one
+// process at Rate would. The zero value is a run that is not sharded.
+type Shard struct {
+	Index, Count int
+}
+
+// MaxShards is the most shards a run may be split into.
+const MaxShards = 1000
+
+// count returns the number of shards, 1 for the zero value.
+func (s Shard) count() int { return max(s.Count, 1) }
+
+// Sharded reports whether the run is one of several shards.
+func (s Shard) Sharded() bool { return s.Count > 1 }
+
+// ShardSeed returns shard index's seed, derived from the run's seed; a run
+// that is not sharded (count ≤ 1) keeps the run's seed.
+func ShardSeed(seed int64, index, count int) int64 {
+	if count <= 1 {
+		return seed
+	}
+	// splitmix64 of the seed and the index: well spread, and shards of
+	// one run never share a request mix.
+	z := uint64(seed) + uint64(index+1)*0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return int64(z>>2) | 1
+}
+
+// armSettle is the pause between one arm's end and the next arm's start
+// beyond the client timeout, in which the last answers arrive and the
+// servers drain.
+const armSettle = time.Second
+
+// ArmSpan is the time from one arm's scheduled start to the next's in a run
+// with a start time: the schedule, then the client timeout for the last
+// answers, then armSettle.
+func (c *Config) ArmSpan() time.Duration {
+	return c.TotalDuration() + c.ClientTimeout + armSettle
+}
+
+// ArmStart returns when arm k (0-based, in Arms or Targets order) is
+// scheduled to start; zero when the run has no start time and arms start
+// one after the other.
+func (c *Config) ArmStart(k int) time.Time {
+	if c.StartAt.IsZero() {
+		return time.Time{}
+	}
+	return c.StartAt.Add(time.Duration(k) * c.ArmSpan())
+}
+
+// FaultChange is one change of the upstream's faults in a run with a start
+// time: at At, the upstream must inject Faults (none: healthy).
+type FaultChange struct {
+	At     time.Time
+	Arm    string
+	Phase  string
+	Faults []faultserver.Spec
+}
+
+// UpstreamSchedule returns, for a run with a start time, every change of
+// the upstream's faults by wall clock, through every arm's phases and back
+// to healthy after each arm. It is what an upstream shared by the shards of
+// a run (one process in front of the dependency, not in any shard) must
+// follow; nil without a start time.
+func (c *Config) UpstreamSchedule() []FaultChange {
+	if c.StartAt.IsZero() {
+		return nil
+	}
+	var out []FaultChange
+	for k, name := range c.armNames() {
+		at := c.ArmStart(k)
+		for _, p := range c.Phases {
+			out = append(out, FaultChange{At: at, Arm: name, Phase: p.Name, Faults: p.Faults})
+			at = at.Add(p.Duration)
+		}
+		out = append(out, FaultChange{At: at, Arm: name})
+	}
+	return out
+}
+
+// armNames returns the arms' names in run order.
+func (c *Config) armNames() []string {
+	if len(c.Targets) == 0 {
+		return c.Arms
+	}
+	var out []string
+	for _, t := range c.Targets {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+var runIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// maxStartAhead bounds how far in the future a start time may be: further
+// is a typo, and a process waiting a day for it looks hung.
+const maxStartAhead = 24 * time.Hour
+
+// validateShard checks the sharding settings; it is part of Validate.
+func (c *Config) validateShard() error {
+	s := c.Shard
+	switch {
+	case s.Count < 0 || s.Count > MaxShards:
+		return fmt.Errorf("shard: count %d must be between 1 and %d", s.Count, MaxShards)
+	case s.Index < 0 || s.Index >= s.count():
+		return fmt.Errorf("shard: index %d must be in [0, %d)", s.Index, s.count())
+	case c.RunID != "" && !runIDRE.MatchString(c.RunID):
+		return fmt.Errorf("run-id %q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.RunID)
+	case c.UpstreamExternal && len(c.Targets) == 0:
+		return fmt.Errorf("upstream-external: only used with --target (cbload's own gateway calls its own upstream)")
+	case c.UpstreamExternal && c.UpstreamAddr != "":
+		return fmt.Errorf("upstream-external: not with upstream-addr; either this run starts the upstream there, or another process runs it")
+	}
+	if !c.StartAt.IsZero() {
+		if ahead := time.Until(c.StartAt); ahead > maxStartAhead {
+			return fmt.Errorf("start-at %s: %v from now; want a time within %v", c.StartAt.Format(time.RFC3339), ahead.Round(time.Second), maxStartAhead)
+		}
+		n := len(c.armNames())
+		if end := c.ArmStart(n-1).Add(c.TotalDuration()); !end.After(time.Now()) {
+			return fmt.Errorf("start-at %s: the run's schedule ended at %s, before now; want a time at most %v ago", c.StartAt.Format(time.RFC3339), end.Format(time.RFC3339), time.Since(c.StartAt).Round(time.Second))
+		}
+	}
+	if !s.Sharded() {
+		return nil
+	}
+	switch {
+	case c.StartAt.IsZero():
+		return fmt.Errorf("shard: needs start-at, the absolute time every shard starts its schedule at")
+	case len(c.Targets) == 0:
+		return fmt.Errorf("shard: needs targets; each shard would otherwise test its own in-process gateway at rate/%d, not one system at the full rate", s.Count)
+	case !c.UpstreamExternal:
+		return fmt.Errorf("shard: needs upstream-external; every shard's service calls one upstream, which one process (not a shard) runs on the run's schedule")
+	case c.Rate/float64(s.Count) < MinRate:
+		return fmt.Errorf("shard: rate %v over %d shards is %v per shard, below the %d request per second cbload paces", c.Rate, s.Count, c.Rate/float64(s.Count), MinRate)
+	}
+	return nil
+}
+
+// waitUntil blocks until t or until ctx is cancelled, whichever is first,
+// and returns ctx's error in the second case.
+func waitUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// lateSkip is how late a scheduled send may be at the start of an arm and
+// still be sent (at once, catching up); sends due earlier are skipped, so a
+// shard that starts late does not burst, and the seconds it missed show as
+// not sent.
+const lateSkip = 100 * time.Millisecond
+
+// schedulePacer paces one shard's share of the run's constant-rate schedule
+// against an absolute start: the run's request j (j = 1, 2, … last) is due
+// at t0 + j × interval, and shard Index of Count sends those with j ≡
+// Index+1 (mod Count). Unsharded it is vegeta's constant pacer anchored on
+// t0. vegeta's Seq counts this shard's sends; skipped sends due before the
+// attack started are not counted in it.
+type schedulePacer struct {
+	t0           time.Time
+	interval     time.Duration
+	index, count int64
+	last         int64
+	skipped      int64
+}
+
+// newSchedulePacer returns the pacer of shard s at rate (the run's total)
+// for an arm of length end starting at t0, skipping the sends that were due
+// more than lateSkip before now.
+func newSchedulePacer(t0 time.Time, rate float64, end time.Duration, s Shard, now time.Time) *schedulePacer {
+	iv := sendInterval(rate)
+	p := &schedulePacer{t0: t0, interval: iv, index: int64(s.Index), count: int64(s.count()), last: int64((end + iv - 1) / iv)}
+	if late := now.Sub(t0) - lateSkip; late > 0 {
+		// Sends due at j × iv < late: j ≤ (late-1)/iv.
+		p.skipped = p.sendsUpTo(int64((late - 1) / iv))
+	}
+	return p
+}
+
+// j returns the run-wide index of this shard's send number h (0-based,
+// skipped sends included).
+func (p *schedulePacer) j(h int64) int64 { return h*p.count + p.index + 1 }
+
+// due returns when the send vegeta numbered seq was scheduled, from t0.
+func (p *schedulePacer) due(seq uint64) time.Duration {
+	return time.Duration(p.j(int64(seq)+p.skipped)) * p.interval
+}
+
+// sendsUpTo returns how many of this shard's sends have a run-wide index
+// of at most j.
+func (p *schedulePacer) sendsUpTo(j int64) int64 {
+	j = min(j, p.last)
+	if j < p.index+1 {
+		return 0
+	}
+	return (j-p.index-1)/p.count + 1
+}
+
+// Pace implements vegeta.Pacer.
+func (p *schedulePacer) Pace(_ time.Duration, hits uint64) (time.Duration, bool) {
+	j := p.j(int64(hits) + p.skipped)
+	if j > p.last {
+		return 0, true
+	}
+	return time.Until(p.t0.Add(time.Duration(j) * p.interval)), false
+}
+
+// Rate implements vegeta.Pacer: this shard's share of the rate.
+func (p *schedulePacer) Rate(time.Duration) float64 {
+	return float64(time.Second) / float64(p.interval) / float64(p.count)
+}
+
+// armStart is when and how one arm began against its schedule.
+type armStart struct {
+	t0      time.Time // the arm's schedule starts here
+	planned bool      // t0 came from the run's start time
+	lag     time.Duration
+}
+
+// beginArm waits for arm k's scheduled start, if the run has one, and
+// returns the arm's start; ctx's error when it was cancelled while waiting.
+func beginArm(ctx context.Context, cfg *Config, k int) (armStart, error) {
+	at := cfg.ArmStart(k)
+	if at.IsZero() {
+		return armStart{t0: time.Now()}, nil
+	}
+	if err := waitUntil(ctx, at); err != nil {
+		return armStart{}, err
+	}
+	return armStart{t0: at, planned: true, lag: max(time.Since(at), 0)}, nil
+}
+
+// report returns the arm's start as the report states it; nil for an arm
+// without a scheduled start.
+func (s armStart) report(p *schedulePacer) *reports.ArmStart {
+	if !s.planned {
+		return nil
+	}
+	return &reports.ArmStart{At: s.t0.UTC(), LagMS: round3(float64(s.lag) / float64(time.Millisecond)), SkippedSends: p.skipped}
+}
+
+// ClockOffsetUnknown is what a report says of its clock's offset: cbload
+// has no reference clock to measure it against, and relies on the
+// machines' clock sync (NTP or the cluster's); a shard's start lag, which
+// it does measure, is against its own clock.
+const ClockOffsetUnknown = "unknown: cbload has no reference clock and relies on the machines' clock sync (NTP, chrony or the cluster's); start lag is measured against this process's clock"
