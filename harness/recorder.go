@@ -39,12 +39,12 @@ type recorder struct {
 	phases []phaseSpan
 	end    time.Duration // the schedule's length
 	// pace is the arm's pacer, which says when each request was due.
-	pace *schedulePacer
-	lag  time.Duration // how long after a second ends its results may still arrive
-	breaker  bool
-	seconds  map[int]*secondAcc
-	gauges   map[int]gauge
-	series   []reports.Second
+	pace    *schedulePacer
+	lag     time.Duration // how long after a second ends its results may still arrive
+	breaker bool
+	seconds map[int]*secondAcc
+	gauges  map[int]gauge
+	series  []reports.Second
 	// slots counts /api completions per 100 ms from the start.
 	slots []slot
 	load  loadAcc
@@ -121,11 +121,11 @@ type liveAcc struct {
 
 func newRecorder(start time.Time, phases []Phase, rate float64, lag time.Duration, withBreaker bool) *recorder {
 	r := &recorder{
-		start:    start,
-		lag:      lag,
-		breaker:  withBreaker,
-		seconds:  make(map[int]*secondAcc),
-		gauges:   make(map[int]gauge),
+		start:   start,
+		lag:     lag,
+		breaker: withBreaker,
+		seconds: make(map[int]*secondAcc),
+		gauges:  make(map[int]gauge),
 	}
 	var at time.Duration
 	for _, p := range phases {

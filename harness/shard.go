@@ -132,7 +132,7 @@ func (c *Config) validateShard() error {
 			return fmt.Errorf("start-at %s: %v from now; want a time within %v", c.StartAt.Format(time.RFC3339), ahead.Round(time.Second), maxStartAhead)
 		}
 		n := len(c.armNames())
-		if end := c.ArmStart(n-1).Add(c.TotalDuration()); !end.After(time.Now()) {
+		if end := c.ArmStart(n - 1).Add(c.TotalDuration()); !end.After(time.Now()) {
 			return fmt.Errorf("start-at %s: the run's schedule ended at %s, before now; want a time at most %v ago", c.StartAt.Format(time.RFC3339), end.Format(time.RFC3339), time.Since(c.StartAt).Round(time.Second))
 		}
 	}
