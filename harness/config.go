@@ -72,6 +72,21 @@ type Config struct {
 	// Progress, when set, is called once per second with a live snapshot.
 	// It must return quickly.
 	Progress func(Progress)
+	// OnSample, when set, is called with every request as it is recorded,
+	// from the measurement loop; it must return quickly. It gives a
+	// library user (or a test) the raw samples the report aggregates.
+	OnSample func(Sample)
+}
+
+// Sample is one request as the recorder counted it.
+type Sample struct {
+	Arm string
+	// Phase is the phase the request completed in, where its outcome and
+	// latency count.
+	Phase      string
+	Collateral bool
+	OK         bool
+	Latency    time.Duration
 }
 
 // Phase is one stretch of the schedule.

@@ -300,6 +300,11 @@ loop:
 			}
 			collateral := a.collateral(res)
 			a.rec.add(res, collateral)
+			if cfg.OnSample != nil {
+				done := a.rec.clamp(res.Timestamp.Add(res.Latency).Sub(a.start))
+				cfg.OnSample(Sample{Arm: a.name, Phase: a.rec.phases[a.rec.phaseIndex(done)].name,
+					Collateral: collateral, OK: classify(res) == oOK, Latency: res.Latency})
+			}
 			if a.observe != nil {
 				a.observe(res, collateral)
 			}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -34,8 +35,9 @@ const (
 // held the offered rate every second, that its send lag p99 stayed below a
 // limit, and that the baseline (a first phase without faults) was healthy;
 // against a user's own service, also that the upstream was reached during
-// the baseline. Arms without load generator figures (upgraded v1 reports)
-// are skipped.
+// the baseline (unless it is external). In a report merged from shards,
+// first that every shard ran the arm, on time, and passed its own checks.
+// Arms without load generator figures (upgraded v1 reports) are skipped.
 func CheckValidity(r *reports.Report) *reports.Validity {
 	v := &reports.Validity{Valid: true, Checks: []reports.ValidityCheck{}}
 	for i := range r.Arms {
@@ -43,8 +45,12 @@ func CheckValidity(r *reports.Report) *reports.Validity {
 		if a.Load == nil {
 			continue
 		}
-		// Causes before symptoms: a stall or exhausted descriptors also
-		// break the rate, and the first failed check is the one named.
+		// Causes before symptoms: a missing or late shard, a stall or
+		// exhausted descriptors also break the rate, and the first failed
+		// check is the one named.
+		if r.Merge != nil {
+			v.Checks = append(v.Checks, shardChecks(r.Merge, a.Name)...)
+		}
 		v.Checks = append(v.Checks, noStall(a), noResourceErrors(a), rateHeld(r, a), sendLag(a))
 		if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
 			v.Checks = append(v.Checks, baselineOK(r, a))
@@ -57,6 +63,54 @@ func CheckValidity(r *reports.Report) *reports.Validity {
 		v.Valid = v.Valid && c.Pass
 	}
 	return v
+}
+
+// shardChecks are the checks of one arm of a report merged from shards:
+// every shard ran the arm, started it within analysis.LateStartMS of its
+// scheduled start, and passed its own validity checks — so a shard that
+// started late or fell behind is named even when the merged totals hide it.
+func shardChecks(m *reports.Merge, arm string) []reports.ValidityCheck {
+	var absent, late, behind []string
+	worst := 0.0
+	for _, s := range m.Shards {
+		var sa *reports.MergedShardArm
+		for i := range s.Arms {
+			if s.Arms[i].Name == arm {
+				sa = &s.Arms[i]
+			}
+		}
+		name := fmt.Sprintf("%d/%d", s.Index, m.Count)
+		if sa == nil {
+			absent = append(absent, name)
+			continue
+		}
+		worst = math.Max(worst, sa.StartLagMS)
+		if sa.StartLagMS > analysis.LateStartMS {
+			late = append(late, fmt.Sprintf("%s (%.0f ms)", name, sa.StartLagMS))
+		}
+		if len(sa.FailedChecks) > 0 {
+			behind = append(behind, fmt.Sprintf("%s (%s)", name, strings.Join(sa.FailedChecks, ", ")))
+		}
+	}
+	for _, i := range m.Missing {
+		absent = append(absent, fmt.Sprintf("%d/%d", i, m.Count))
+	}
+	present := reports.ValidityCheck{Name: reports.CheckShardsPresent, Arm: arm, Value: float64(len(absent)), Limit: 0, Unit: "count", Pass: len(absent) == 0,
+		Message: fmt.Sprintf("all %d shards ran this arm", m.Count)}
+	if !present.Pass {
+		present.Message = fmt.Sprintf("shard %s did not report this arm, so the merged load is short of the run's rate", strings.Join(absent, ", "))
+	}
+	onTime := reports.ValidityCheck{Name: reports.CheckShardsOnTime, Arm: arm, Value: round3(worst), Limit: analysis.LateStartMS, Unit: "ms", Pass: len(late) == 0,
+		Message: fmt.Sprintf("every shard started within %d ms of the scheduled start (latest %.1f ms)", analysis.LateStartMS, worst)}
+	if !onTime.Pass {
+		onTime.Message = fmt.Sprintf("shard %s started late; the sends it missed were not sent", strings.Join(late, ", "))
+	}
+	valid := reports.ValidityCheck{Name: reports.CheckShardsValid, Arm: arm, Value: float64(len(behind)), Limit: 0, Unit: "count", Pass: len(behind) == 0,
+		Message: "every shard passed its own validity checks"}
+	if !valid.Pass {
+		valid.Message = fmt.Sprintf("shard %s fell behind: its own checks failed", strings.Join(behind, "; "))
+	}
+	return []reports.ValidityCheck{present, onTime, valid}
 }
 
 func rateHeld(r *reports.Report, a *reports.Arm) reports.ValidityCheck {

@@ -118,10 +118,23 @@ type MergedShard struct {
 	Seed        int64  `json:"seed"`
 	Source      string `json:"source"`
 	ClockOffset string `json:"clock_offset"`
+	// Arms says how each of the shard's arms started and which of its own
+	// validity checks failed.
+	Arms []MergedShardArm `json:"arms"`
 	// Problems says, in words, how this shard started late or fell behind:
 	// its start lag and its own failed validity checks. Empty when it ran
 	// on schedule.
 	Problems []string `json:"problems"`
+}
+
+// MergedShardArm is one arm of one merged shard.
+type MergedShardArm struct {
+	Name string `json:"name"`
+	// StartLagMS is how late the shard started the arm (ArmStart.LagMS).
+	StartLagMS float64 `json:"start_lag_ms"`
+	// FailedChecks names the shard's own validity checks of this arm that
+	// failed.
+	FailedChecks []string `json:"failed_checks"`
 }
 
 // Shard is one process's part in a sharded run.
@@ -467,10 +480,11 @@ const (
 	CheckResourceErrors  = "no_resource_errors"
 	CheckBaselineHealthy = "baseline_healthy"
 	CheckUpstreamReached = "upstream_reached"
-	// In a merged report: every shard started on time and held its own
-	// share of the schedule.
-	CheckShardsOnTime = "shards_on_time"
-	CheckShardsValid  = "shards_valid"
+	// In a merged report: every shard is present, started on time and
+	// held its own share of the schedule.
+	CheckShardsPresent = "shards_present"
+	CheckShardsOnTime  = "shards_on_time"
+	CheckShardsValid   = "shards_valid"
 )
 
 // ValidityCheck is one named check of one arm, with the measured value, the

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cbload/cbload/analysis"
+	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/reports"
+)
+
+// mergeOptions holds the arguments and flags of `cbload merge`.
+type mergeOptions struct {
+	inputs []string
+	out    string
+	force  bool
+	ci     ciOptions
+}
+
+// maxMergeInput is the largest report.json merge reads.
+const maxMergeInput = 64 << 20
+
+func newMergeCmd(stdout, stderr io.Writer) *cobra.Command {
+	opts := &mergeOptions{}
+	cmd := &cobra.Command{
+		Use:   "merge REPORT... [--out DIR] [--threshold EXPR]... [--junit FILE]",
+		Short: "Merge the reports of the shards of one run (cbload run --shard I/N) exactly",
+		Long: `Merge reads the report.json of every shard of one run — files, or folders
+holding a report.json or subfolders that each hold one — checks they belong to
+one run (the same run id, seed, configuration, schedule and shard count, each
+shard index once), and writes the report one process at the run's full rate
+would have written: per second, counts add and latency histograms merge, so
+percentiles come from the merged histogram, never from averaged percentiles.
+Summaries, figures, validity checks, thresholds and the verdict are computed
+again on the merged data.
+
+A shard not given is named, and the merged report is partial: the
+shards_present check fails and the verdict is inconclusive (exit 4). So is a
+shard that started more than 100 ms late (shards_on_time) or failed its own
+checks, e.g. fell behind its rate (shards_valid).
+
+It writes report.json, report.md and report.html into --out (default
+./cbload-out/merged-<run id>) and, with --junit, a JUnit file. At most 1000
+reports of at most 64 MiB each are read.
+
+Exit codes, as for cbload run: 0 done, 2 bad input (unreadable or malformed
+reports, reports of different runs, a shard given twice, bad thresholds),
+4 the merged experiment is not valid, 99 a threshold failed, 1 the output
+could not be written.`,
+		Example: `  cbload merge results/shard-0 results/shard-1 results/shard-2
+  cbload merge results/ --out merged --threshold 'breaker.fault.collateral.success_ratio >= 99%' --junit junit.xml`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("merge: want the shards' report.json files or folders, got none")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.inputs = args
+			return runMerge(cmd.Context(), opts, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/merged-<run id>)")
+	f.BoolVar(&opts.force, "force", false, "overwrite an existing report in --out")
+	f.StringArrayVar(&opts.ci.thresholds, "threshold", nil, "check a value of the merged report, e.g. 'breaker.fault.collateral.success_ratio >= 99%' (repeatable; exit 99 when one fails)")
+	f.StringVar(&opts.ci.junit, "junit", "", "write the threshold and verdict results as JUnit XML to this file")
+	f.BoolVar(&opts.ci.noStepSummary, "no-step-summary", false, "do not append the Markdown report to $"+stepSummaryEnv)
+	return cmd
+}
+
+// reportFiles expands the inputs: a file is itself; a folder is its
+// report.json, or else the report.json of each of its subfolders.
+func reportFiles(inputs []string) ([]string, error) {
+	var files []string
+	for _, in := range inputs {
+		st, err := os.Stat(in)
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		if !st.IsDir() {
+			files = append(files, in)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(in, "report.json")); err == nil {
+			files = append(files, filepath.Join(in, "report.json"))
+			continue
+		}
+		found, _ := filepath.Glob(filepath.Join(in, "*", "report.json"))
+		if len(found) == 0 {
+			return nil, usagef("%s: no report.json in it or in its subfolders", in)
+		}
+		sort.Strings(found)
+		files = append(files, found...)
+	}
+	if len(files) > harness.MaxShards {
+		return nil, usagef("merge: %d reports, more than the %d shards a run may have", len(files), harness.MaxShards)
+	}
+	return files, nil
+}
+
+func readShard(path string) (analysis.Shard, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return analysis.Shard{}, usagef("%v", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxMergeInput+1))
+	if err != nil {
+		return analysis.Shard{}, usagef("read %s: %v", path, err)
+	}
+	if len(data) > maxMergeInput {
+		return analysis.Shard{}, usagef("%s: larger than the %d MiB a report may be", path, maxMergeInput>>20)
+	}
+	r, err := reports.ReadJSON(strings.NewReader(string(data)))
+	if err != nil {
+		return analysis.Shard{}, usagef("%s: %v", path, err)
+	}
+	return analysis.Shard{Source: path, Report: r}, nil
+}
+
+// runMerge merges the shards' reports, judges the merged data and writes
+// every format.
+func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer) error {
+	files, err := reportFiles(opts.inputs)
+	if err != nil {
+		return err
+	}
+	var shards []analysis.Shard
+	for _, p := range files {
+		s, err := readShard(p)
+		if err != nil {
+			return err
+		}
+		shards = append(shards, s)
+	}
+	rep, err := analysis.Merge(shards)
+	var mm *analysis.MismatchError
+	if errors.As(err, &mm) {
+		return usagef("merge: %v", err)
+	} else if err != nil {
+		return err
+	}
+	harness.Judge(rep)
+	rep.Command = "cbload merge " + strings.Join(quoteAll(files), " ")
+
+	ro := &runOptions{ci: opts.ci}
+	phases := make([]string, len(rep.Phases))
+	for i, p := range rep.Phases {
+		phases[i] = p.Name
+	}
+	for _, expr := range opts.ci.thresholds {
+		th, err := reports.ParseThreshold(expr)
+		if err == nil {
+			err = th.Check(rep.Config.Arms, phases)
+		}
+		if err != nil {
+			return usagef("--threshold: %v", err)
+		}
+		ro.ci.checks = append(ro.ci.checks, th)
+	}
+	if opts.ci.junit != "" {
+		if err := checkWritable(opts.ci.junit); err != nil {
+			return usagef("--junit %s: %v", opts.ci.junit, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir := opts.out
+	if dir == "" {
+		dir = filepath.Join("cbload-out", "merged-"+rep.RunID)
+	}
+	if err := prepareOut(dir, opts.force); err != nil {
+		return err
+	}
+	evaluateThresholds(ro, rep)
+	paths, werr := reports.WriteAll(dir, rep, nil)
+	if werr != nil {
+		return fmt.Errorf("write report: %w", werr)
+	}
+	m := rep.Merge
+	fmt.Fprintf(stdout, "merged %d of %d shards of run %s\n", len(m.Shards), m.Count, rep.RunID)
+	if len(m.Missing) > 0 {
+		fmt.Fprintf(stdout, "MISSING: shard %s of %d; the merged report is partial\n", joinInts(m.Missing), m.Count)
+	}
+	for _, s := range m.Shards {
+		for _, p := range s.Problems {
+			fmt.Fprintf(stdout, "shard %d/%d: %s\n", s.Index, m.Count, p)
+		}
+	}
+	writeSummary(stdout, rep)
+	for _, p := range paths {
+		fmt.Fprintf(stdout, "report: %s\n", p)
+	}
+	ciErr := finishCI(stdout, stderr, ro, rep)
+	if failed := rep.Validity.Failed(); len(failed) > 0 && (ciErr == nil || exitCode(ciErr) == exitThreshold) {
+		c := failed[0]
+		fmt.Fprintf(stderr, "cbload: the merged experiment was not valid (%s failed for the %s arm); the verdict is inconclusive\n", c.Name, c.Arm)
+		return withCode(exitNotValid, errSilent)
+	}
+	return ciErr
+}
+
+func joinInts(v []int) string {
+	var parts []string
+	for _, i := range v {
+		parts = append(parts, fmt.Sprint(i))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func quoteAll(v []string) []string {
+	out := make([]string, len(v))
+	for i, s := range v {
+		out[i] = shellQuote(s)
+	}
+	return out
+}
