@@ -280,7 +280,12 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		if ci.armsFlag {
 			return usagef("--arms: not used with --target; each target is an arm (name them breaker and no-breaker for the A/B verdict)")
 		}
-		if ci.upstreamAddr == "" && !opts.shard.upstreamExternal {
+		// A shard never starts the upstream: every shard's service calls
+		// one, run by another process (cbload serve) on the run's schedule.
+		if ci.upstreamAddr == "" && cfg.Shard.Sharded() {
+			cfg.UpstreamExternal = true
+		}
+		if ci.upstreamAddr == "" && !cfg.UpstreamExternal {
 			return usagef("--upstream-addr: required with --target; the loopback host:port your service calls as its upstream, like 127.0.0.1:9090")
 		}
 		cfg.Targets, cfg.UpstreamAddr = targets, ci.upstreamAddr

@@ -28,7 +28,7 @@ func runShards(t *testing.T, srv *httptest.Server, parent string) []string {
 		go func() {
 			defer wg.Done()
 			var o, e bytes.Buffer
-			codes[i] = run([]string{"run", "--target", "a=" + srv.URL + "/api", "--collateral", "/local", "--upstream-external",
+			codes[i] = run([]string{"run", "--target", "a=" + srv.URL + "/api", "--collateral", "/local",
 				"--shard", []string{"0/2", "1/2"}[i], "--seed", "3", "--start-at", start, "--phases", "1s,1s,1s", "--fault", "latency",
 				"--rate", "40", "--progress", "never", "--no-step-summary", "--out", dirs[i]}, &o, &e)
 			stderrs[i] = e.String()

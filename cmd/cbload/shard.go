@@ -26,10 +26,11 @@ schedule as one process at --rate; its seed is derived from --seed and I.
 Every shard waits for --start-at (RFC 3339, e.g. 2026-12-01T12:00:00Z; SIGINT
 or SIGTERM ends the wait) and aligns its phases on it; arm k starts at
 start + k × (schedule + client timeout + 1s). Shards need --target (one
-shared service), --upstream-external (one upstream for every shard, run by
-another process on the same schedule) and the same --seed; they share a run
-id derived from the start time and the seed, or --run-id. Each shard's
-report records its start lag; cbload merge combines them exactly.
+shared service) and the same --seed; they start no upstream (implied
+--upstream-external): the one the service calls is run by another process on
+the same schedule (cbload serve). They share a run id derived from the start
+time and the seed, or --run-id. Each shard's report records its start lag;
+cbload merge combines them exactly.
 `
 
 func addShardFlags(f *pflag.FlagSet, o *shardOptions) {
