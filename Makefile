@@ -23,8 +23,13 @@ examples: build ## run every examples/*.yaml scenario in full; fails when a thre
 			--junit cbload-out/examples/$$n/junit.xml; \
 	done
 
-bench: build ## performance against its goals, side by side (about 15 minutes; see README)
-	$(GO) run ./tools/bench -cbload $(BIN)/cbload
+bench: build $(BIN)/vegeta ## performance against its goals, side by side (about 20 minutes; see README)
+	$(GO) run ./tools/bench -cbload $(BIN)/cbload -vegeta $(BIN)/vegeta
+
+# The vegeta CLI that bench compares the highest held rate with, from the Go
+# module proxy at the version cbload's library is.
+$(BIN)/vegeta:
+	GOBIN=$(abspath $(BIN)) $(GO) install github.com/tsenart/vegeta/v12@v12.13.0
 
 bench-go: ## Go benchmarks for the per-request hot paths (compare runs with benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
