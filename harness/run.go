@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,18 +87,13 @@ func newReport(cfg *Config) *reports.Report {
 		Config:      reportConfig(cfg),
 		Arms:        []reports.Arm{},
 	}
-	r.RunID = cfg.RunID
-	if r.RunID == "" {
-		at := r.StartedAt
-		if !cfg.StartAt.IsZero() {
-			at = cfg.StartAt.UTC()
-			r.StartAt = &at
-		}
-		r.RunID = fmt.Sprintf("%s-%d", at.Format("20060102T150405Z"), cfg.Seed)
-	} else if !cfg.StartAt.IsZero() {
-		at := cfg.StartAt.UTC()
-		r.StartAt = &at
+	// Shards agree on the start time and the seed, so on the run id.
+	idAt := r.StartedAt
+	if !cfg.StartAt.IsZero() {
+		idAt = cfg.StartAt.UTC()
+		r.StartAt = &idAt
 	}
+	r.RunID = cmp.Or(cfg.RunID, fmt.Sprintf("%s-%d", idAt.Format("20060102T150405Z"), cfg.Seed))
 	if cfg.Shard.Sharded() {
 		r.Shard = &reports.Shard{
 			Index: cfg.Shard.Index, Count: cfg.Shard.Count,
