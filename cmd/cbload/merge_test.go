@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,5 +143,47 @@ func TestMergeCommand(t *testing.T) {
 	code, _, stderr = merge(filepath.Join(dirs[0], "report.json"), otherPath, "--out", filepath.Join(t.TempDir(), "x"))
 	if code != exitUsage || !strings.Contains(stderr, `run id "another-run"`) {
 		t.Errorf("merge of two runs: exit %d, stderr %q; want exit 2 naming the run id", code, stderr)
+	}
+}
+
+// A run waiting for --start-at stops on SIGTERM at once, sends nothing and
+// leaves no output behind.
+func TestStartAtWaitIsInterruptible(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(buildBinary(t, "github.com/cbload/cbload/cmd/cbload"), "run", "--fault", "latency", "--arms", "breaker",
+		"--phases", "1s,1s,1s", "--seed", "1", "--start-at", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "--out", out, "--progress", "never")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	waiting := false
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "cbload: starts at ") {
+			waiting = true
+			break
+		}
+	}
+	if !waiting {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("cbload never said it was waiting for the start time")
+	}
+	sent := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	rest, _ := io.ReadAll(stderr)
+	err = cmd.Wait()
+	if took := time.Since(sent); took > 10*time.Second {
+		t.Errorf("exit took %v after SIGTERM", took)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted || !strings.Contains(string(rest), "interrupted before the start time") {
+		t.Errorf("exit %v, stderr %q; want %d and the reason", err, rest, exitInterrupted)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("an interrupted wait left %s behind", out)
 	}
 }
