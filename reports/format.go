@@ -249,6 +249,32 @@ func attributionText(r *Report) string {
 	return "Every outcome and latency counts in the second and phase the request completed in, so the fault is never credited with answers given after it ended; sent and scheduled counts are by send time."
 }
 
+// figureValue formats key figure kf for arm a; with several trials, the
+// median followed by the range over the trials.
+func figureValue(r *Report, kf keyFigure, a *Arm) string {
+	v := kf.value(a)
+	ta := r.Trials.TrialArm(a.Name)
+	if ta == nil {
+		return v
+	}
+	lo, hi := *a, *a
+	lo.Figures, hi.Figures = ta.Min, ta.Max
+	l, h := kf.value(&lo), kf.value(&hi)
+	if l == v && h == v {
+		return v
+	}
+	return fmt.Sprintf("%s (%s–%s)", v, l, h)
+}
+
+// figuresHeading heads the key figures: what they cover, and over how many
+// trials.
+func figuresHeading(r *Report) string {
+	if r.Trials == nil {
+		return "During the fault"
+	}
+	return fmt.Sprintf("During the fault — median of %d trials (min–max)", r.Trials.N)
+}
+
 // keyFigure is one row of the A/B comparison: a label and a formatter.
 type keyFigure struct {
 	label string

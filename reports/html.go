@@ -29,6 +29,7 @@ var htmlTemplate = template.Must(template.New("report.html").Funcs(template.Func
 	"secs":     secs,
 	"ratio":    ratio,
 	"outcomes": outcomeText,
+	"join":     strings.Join,
 	"time": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
@@ -94,14 +95,16 @@ type htmlView struct {
 	AttributionText string
 	Fault           string
 	PhasesText      string
-	Arms            []armView
-	Figures         []figureView
-	Phases          []phaseView
-	Config          [][2]string
-	LittleText      string
-	Data            chartData
-	UPlotJS         template.JS
-	UPlotCSS        template.CSS
+	// FiguresHeading heads the key figures (median of N trials, when so).
+	FiguresHeading string
+	Arms           []armView
+	Figures        []figureView
+	Phases         []phaseView
+	Config         [][2]string
+	LittleText     string
+	Data           chartData
+	UPlotJS        template.JS
+	UPlotCSS       template.CSS
 }
 
 type armView struct {
@@ -219,6 +222,7 @@ func newHTMLView(r *Report) *htmlView {
 		AttributionText: attributionText(r),
 		Fault:           faultText(r),
 		PhasesText:      phasesText(r),
+		FiguresHeading:  figuresHeading(r),
 	}
 	for i := range r.Arms {
 		v.Arms = append(v.Arms, armView{Name: r.Arms[i].Name, Color: armColor(r, i).hex, Arm: &r.Arms[i]})
@@ -226,7 +230,7 @@ func newHTMLView(r *Report) *htmlView {
 	for k, kf := range keyFigures {
 		f := figureView{Label: kf.label, Hint: kf.hint}
 		for i := range r.Arms {
-			f.Values = append(f.Values, kf.value(&r.Arms[i]))
+			f.Values = append(f.Values, figureValue(r, kf, &r.Arms[i]))
 			if k == 0 {
 				f.Bars = append(f.Bars, fmt.Sprintf("%.1f%%", 100*math.Max(0, math.Min(1, r.Arms[i].Figures.CollateralSuccessDuringFault))))
 			}

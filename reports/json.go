@@ -98,6 +98,7 @@ func readV1(data []byte) (*Report, error) {
 		return nil, malformed(data, err)
 	}
 	r.UpgradedFrom, r.Schema, r.Attribution = SchemaV1, Schema, AttributionSend
+	r.Config.Trials = 1
 	for i := range r.Arms {
 		a := &r.Arms[i]
 		for j := range a.Series {

@@ -39,7 +39,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 
 	if len(r.Arms) > 0 {
 		b.WriteString("### Key figures\n\n")
-		b.WriteString("| During the fault |")
+		fmt.Fprintf(&b, "| %s |", mdEscape(figuresHeading(r)))
 		for _, a := range r.Arms {
 			fmt.Fprintf(&b, " %s |", mdEscape(a.Name))
 		}
@@ -51,7 +51,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		for _, kf := range keyFigures {
 			fmt.Fprintf(&b, "| %s |", mdEscape(kf.label))
 			for i := range r.Arms {
-				fmt.Fprintf(&b, " %s |", kf.value(&r.Arms[i]))
+				fmt.Fprintf(&b, " %s |", figureValue(r, kf, &r.Arms[i]))
 			}
 			b.WriteString("\n")
 		}

@@ -62,6 +62,12 @@ fault" figures never credit the fault with answers given after it ended. Time
 to recover runs from the end of the fault to the first full second in which
 /api succeeds ≥ 99% with the breaker closed throughout (100 ms resolution).
 
+Trials: --trials N runs each arm N times, interleaved (A B, B A, A B …) so
+drift of the machine lands on both. Every headline figure is then the median
+over the trials with its min–max; thresholds on <arm>.figures.X read the
+median and <arm>.worst.X the worst trial; the verdict is given only when every
+trial agrees, else it is inconclusive ("trials disagree") with the split.
+
 Validity: cbload checks the experiment itself, per arm — the offered rate held
 within 2% every second, send lag p99 ≤ 100ms, no process stall (a watchdog gap
 over 250ms), no file descriptor or port exhaustion, a healthy baseline (/api
@@ -125,6 +131,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.DurationVar(&d.Upstream.ServiceTime, "service-time", d.Upstream.ServiceTime, "healthy upstream service time")
 	f.DurationVar(&d.Upstream.Jitter, "jitter", d.Upstream.Jitter, "healthy upstream jitter")
 	f.Int64Var(&d.Seed, "seed", 0, "seed for every random choice (0: pick one and print it)")
+	f.IntVar(&d.Trials, "trials", d.Trials, "run each arm this many times, interleaved A B B A …; figures become medians with their range, and the verdict needs every trial to agree")
 	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/<time>-seed<seed>)")
 	f.BoolVar(&opts.force, "force", false, "overwrite an existing report in --out")
 	f.StringVar(&opts.progress, "progress", "auto", "live progress on stderr: auto (when a terminal), always, never")
@@ -465,15 +472,21 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	if len(r.Validity.Failed()) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "%-34s", "during the fault")
+	heading, width := "during the fault", 14
+	if r.Trials != nil {
+		heading, width = fmt.Sprintf("during the fault, median of %d trials (min–max)", r.Trials.N), 30
+		fmt.Fprintf(w, "%s\n", heading)
+		heading = ""
+	}
+	fmt.Fprintf(w, "%-34s", heading)
 	for _, a := range r.Arms {
-		fmt.Fprintf(w, "%14s", a.Name)
+		fmt.Fprintf(w, "%*s", width, a.Name)
 	}
 	fmt.Fprintln(w)
 	row := func(label string, f func(a *reports.Arm) string) {
 		fmt.Fprintf(w, "%-34s", label)
 		for i := range r.Arms {
-			fmt.Fprintf(w, "%14s", f(&r.Arms[i]))
+			fmt.Fprintf(w, "%*s", width, withSpread(r, &r.Arms[i], f))
 		}
 		fmt.Fprintln(w)
 	}
@@ -491,6 +504,22 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	})
 	row("time to recover", func(a *reports.Arm) string { return seconds(a.Figures.TimeToRecoverS) })
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
+}
+
+// withSpread formats f for arm a; with several trials, the median followed
+// by the range over the trials.
+func withSpread(r *reports.Report, a *reports.Arm, f func(a *reports.Arm) string) string {
+	v := f(a)
+	ta := r.Trials.TrialArm(a.Name)
+	if ta == nil {
+		return v
+	}
+	lo, hi := *a, *a
+	lo.Figures, hi.Figures = ta.Min, ta.Max
+	if l, h := f(&lo), f(&hi); l != v || h != v {
+		return fmt.Sprintf("%s (%s–%s)", v, l, h)
+	}
+	return v
 }
 
 func seconds(v *float64) string {

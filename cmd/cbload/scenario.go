@@ -63,6 +63,7 @@ type scenario struct {
 	Thresholds      []scenarioString `yaml:"thresholds"`
 	Tracing         scenarioTracing  `yaml:"tracing"`
 	Output          scenarioOutput   `yaml:"output"`
+	Trials          *scenarioInt     `yaml:"trials"`
 
 	// doc is the file's node tree, for the lines of errors found after
 	// decoding; nil when the file has no mapping at the top.
@@ -513,7 +514,7 @@ func (p scenarioPhase) phase(where string) (harness.Phase, error) {
 		return harness.Phase{}, fmt.Errorf("%s: name is required", where)
 	case !phaseNameRE.MatchString(p.Name):
 		return harness.Phase{}, fmt.Errorf("%s: name %q: want a letter followed by letters, digits, _ or - (it becomes a threshold path segment)", where, p.Name)
-	case p.Name == "figures":
+	case p.Name == "figures" || p.Name == "worst":
 		return harness.Phase{}, fmt.Errorf("%s: name %q is reserved for threshold paths; choose another", where, p.Name)
 	case p.Duration == 0:
 		return harness.Phase{}, fmt.Errorf("%s (%s): duration is required, like 5s", where, p.Name)
