@@ -99,7 +99,7 @@ const pageLayout = `(() => {
     const r = tb.getBoundingClientRect();
     const name = tb.id || (tb.closest("section") || {}).id || "table " + i;
     if (tb.scrollWidth > tb.clientWidth + 1 || r.right > doc.clientWidth + 0.5) {
-      out.cut.push(name + ": " + Math.round(tb.scrollWidth) + " px wide in " + Math.round(tb.clientWidth) + " px");
+      out.cut.push(name + ": " + Math.round(tb.scrollWidth) + " px of content in " + Math.round(tb.clientWidth) + " px, ending at " + Math.round(r.right) + " px of a " + doc.clientWidth + " px viewport");
       return;
     }
     tb.querySelectorAll("th, td").forEach(c => {

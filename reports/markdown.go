@@ -197,7 +197,7 @@ func writeMermaid(b *bytes.Buffer, r *Report) {
 		for _, p := range faults {
 			spans = append(spans, fmt.Sprintf("%s %s–%s s", mdEscape(p.Name), num(p.StartS), num(p.EndS)))
 		}
-		fmt.Fprintf(b, " Shaded: the fault (%s).", strings.Join(spans, ", "))
+		fmt.Fprintf(b, " Shaded bars mark the fault phases: %s.", strings.Join(spans, ", "))
 	}
 	b.WriteString("\n\n")
 }
