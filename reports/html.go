@@ -102,8 +102,8 @@ type htmlView struct {
 	ExemplarLinks bool
 	ExemplarNote  string
 	Data          chartData
-	UPlotJS     template.JS
-	UPlotCSS    template.CSS
+	UPlotJS       template.JS
+	UPlotCSS      template.CSS
 }
 
 type armView struct {
