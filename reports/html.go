@@ -457,6 +457,9 @@ func segments(a *Arm) []segment {
 	var out []segment
 	from, state := 0.0, a.Transitions[0].From
 	for _, t := range a.Transitions {
+		if t.T >= end {
+			break // after the last second measured: nothing to draw
+		}
 		if t.T > from {
 			out = append(out, segment{from, math.Min(t.T, end), state})
 		}

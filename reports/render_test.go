@@ -123,14 +123,7 @@ func TestFirstLine(t *testing.T) {
 func TestMarkdownLongRuns(t *testing.T) {
 	for _, seconds := range []int{30, 180, 600} {
 		t.Run(fmt.Sprintf("%ds", seconds), func(t *testing.T) {
-			r := stretch(sample(t), seconds)
-			r.Phases = nil
-			for start := 0; start < seconds; start += 60 {
-				r.Phases = append(r.Phases,
-					reports.Phase{Name: fmt.Sprintf("baseline-%d", start), StartS: float64(start), EndS: float64(start + 20)},
-					reports.Phase{Name: fmt.Sprintf("fault-%d", start), StartS: float64(start + 20), EndS: float64(start + 25), Faults: []string{"latency:1s"}},
-					reports.Phase{Name: fmt.Sprintf("recovery-%d", start), StartS: float64(start + 25), EndS: float64(start + 60)})
-			}
+			r := longRun(t, seconds)
 			// One bad second in a window: the chart must show it, not an average.
 			worst := seconds - 7
 			a := &r.Arms[0]
@@ -190,6 +183,20 @@ func TestMarkdownLongRuns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// longRun is the sample stretched to seconds, with a 5-second fault window
+// every minute and a breaker that flaps throughout.
+func longRun(t *testing.T, seconds int) *reports.Report {
+	r := stretch(sample(t), seconds)
+	r.Phases = nil
+	for start := 0; start < seconds; start += 60 {
+		r.Phases = append(r.Phases,
+			reports.Phase{Name: fmt.Sprintf("baseline-%d", start), StartS: float64(start), EndS: float64(start + 20)},
+			reports.Phase{Name: fmt.Sprintf("fault-%d", start), StartS: float64(start + 20), EndS: float64(start + 25), Faults: []string{"latency:1s"}},
+			reports.Phase{Name: fmt.Sprintf("recovery-%d", start), StartS: float64(start + 25), EndS: float64(min(start+60, seconds))})
+	}
+	return r
 }
 
 // mermaidChart returns the numbers of the x-axis, bar and line statements of
