@@ -14,7 +14,7 @@ const maxMarkdownTransitions = 40
 
 // WriteMarkdown writes r as GitHub-flavoured Markdown for a CI job summary
 // or a pull-request comment: the verdict on the first line, the A/B key
-// figures, a mermaid chart of /local success per second, the per-phase
+// figures, a mermaid chart of /local success over time, the per-phase
 // totals, the breaker transitions, thresholds and exemplar traces.
 func WriteMarkdown(w io.Writer, r *Report) error {
 	var b bytes.Buffer

@@ -299,3 +299,27 @@ func TestRenderEmptyReport(t *testing.T) {
 		}
 	}
 }
+
+// TestMermaidArmNames checks that an arm name from a report cannot end the
+// chart's quoted title or add a mermaid directive.
+func TestMermaidArmNames(t *testing.T) {
+	r := sample(t)
+	r.Arms[1].Name = "x\"]\n%%{init: {}}%%\n```"
+	md := render(t, reports.WriteMarkdown, r)
+	m := regexp.MustCompile("(?s)```mermaid\n(.*?)\n```").FindStringSubmatch(md)
+	if m == nil {
+		t.Fatalf("no mermaid chart in:\n%s", md)
+	}
+	lines := strings.Split(m[1], "\n")
+	if n := strings.Count(m[1], "%%{"); n != 1 {
+		t.Errorf("chart has %d init directives; want 1:\n%s", n, m[1])
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "title") && strings.Count(l, `"`) != 2 {
+			t.Errorf("chart title %q has quotes from the arm name", l)
+		}
+	}
+	if len(lines) != 8 {
+		t.Errorf("chart has %d lines; want 8 (init, xychart, title, x, y, bar, 2 lines):\n%s", len(lines), m[1])
+	}
+}
