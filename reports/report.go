@@ -266,8 +266,8 @@ type Second struct {
 	// State is the breaker state at the end of the second.
 	State string `json:"state"`
 	// Scheduled is the number of requests the constant-rate schedule
-	// called for in this second; Sent the number the load runner actually
-	// sent in it (0 in reports upgraded from v1, which did not record it).
+	// called for in this second (0 in reports upgraded from v1, which did
+	// not record it); Sent the number the load runner actually sent in it.
 	Scheduled int64 `json:"scheduled"`
 	Sent      int64 `json:"sent"`
 	// SendLagMS is how late the requests sent in this second left against
