@@ -175,8 +175,8 @@ func TestRunNoDrift(t *testing.T) {
 			t.Fatalf("Run = %v; want nil", err)
 		}
 		for _, r := range got {
-			if r.Now != r.Due {
-				t.Errorf("switch to %q at %v; want it when due, %v", r.Name, r.Now, r.Due)
+			if want := s.Start(r.Index); r.Now != want || r.Due != want {
+				t.Errorf("switch to %q at %v, due %v; want both at its offset, %v", r.Name, r.Now, r.Due, want)
 			}
 		}
 	})
