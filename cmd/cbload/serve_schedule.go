@@ -41,23 +41,26 @@ type servePlan struct {
 	exitAfter bool
 }
 
-const scheduleHelp = `Run a schedule: --phases 5s,15s,10s with --fault runs baseline, fault and
-recovery, the faults active in the middle one; --scenario FILE runs the
-file's phases (repeat groups included) with their faults, the same file
-cbload run takes: its seed and upstream service time and jitter apply, the
-sections that configure cbload run only (load, gateway, breaker, arms,
-targets, thresholds, tracing, output, upstream.addr) are ignored and named
-in one line on stderr; --fault replaces the faults of the file's fault
-phases, --phases its phases. Without --phases or --scenario, --fault is
-active from the start. The schedule starts at launch, or at --start-at TIME
-(RFC 3339, like 2026-12-01T12:00:00Z, at most 24h ahead; up to 2s in the past
-joins the schedule where the clock stands, more is an error); until then,
-and after the last phase, the upstream is healthy. Each switch prints one
-line on stdout: the time (UTC), the offset from the start, the phase and its
-faults. A PUT or DELETE on the control API's /faults holds until the next
-switch, which sets that phase's faults. After the last phase serve keeps
-serving, healthy, until stopped; with --exit-after-schedule it exits 0.
-SIGINT or SIGTERM before the schedule has ended exits 130.`
+const scheduleHelp = `Run a schedule (instead of faults active from the start):
+  --phases 5s,15s,10s --fault SPEC  baseline, fault and recovery, the --fault
+                       faults active in the middle one
+  --scenario FILE      the phases (repeat groups included) and faults of the
+                       file cbload run takes; its seed, upstream.service_time
+                       and upstream.jitter apply; what configures run only
+                       (load, gateway, breaker, arms, targets, thresholds,
+                       tracing, output, upstream.addr) is ignored, named in
+                       one line on stderr; --fault replaces the faults of its
+                       fault phases, --phases its phases
+  --start-at TIME      start at this RFC 3339 time, like 2026-12-01T12:00:00Z,
+                       at most 24h ahead (default: at launch); up to 2s in the
+                       past joins the schedule where the clock stands, more
+                       is an error
+  --exit-after-schedule  exit 0 after the last phase (default: keep serving)
+Before the start and after the last phase the upstream is healthy. Each
+switch prints one line on stdout: the time (UTC), the offset from the start,
+the phase and its faults. A PUT or DELETE on the control API's /faults holds
+until the next switch, which sets that phase's faults. SIGINT or SIGTERM
+before the schedule has ended exits 130 (after it, 0).`
 
 // addScheduleFlags registers the schedule flags on serve's cmd and adds
 // their help to its long text and examples.
