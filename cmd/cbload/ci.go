@@ -127,9 +127,11 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	if ci.scenario == "" {
 		return nil
 	}
-	s, err := scenario.ReadFile(ci.scenario)
+	s, err := scenario.ReadFile(cmd.Context(), ci.scenario)
 	var se *scenario.Error
 	switch {
+	case cmd.Context().Err() != nil:
+		return errInterrupted
 	case errors.As(err, &se):
 		return asUsage(err)
 	case err != nil:

@@ -15,6 +15,10 @@ const (
 	exitInterrupted = 130 // SIGINT or SIGTERM; a partial report was written
 )
 
+// errInterrupted is returned when a signal stopped a command before it
+// had anything to show.
+var errInterrupted = withCode(exitInterrupted, errors.New("interrupted"))
+
 // errSilent marks an error whose message has already been printed.
 var errSilent = errors.New("already reported")
 

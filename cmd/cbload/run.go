@@ -160,8 +160,14 @@ func parsePhases(s string, faults []faultserver.Spec) ([]harness.Phase, error) {
 
 func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) error {
 	cfg := opts.cfg
+	if err := checkFlagCounts(opts); err != nil {
+		return err
+	}
 	phases, err := schedule(opts)
 	if err != nil {
+		return err
+	}
+	if err := checkSchedule(opts, phases); err != nil {
 		return err
 	}
 	cfg.Phases = phases
