@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
 	"strings"
 	"time"
@@ -280,7 +281,11 @@ func ReadFile(ctx context.Context, path string) (*File, error) {
 	case errors.Is(err, inputfile.ErrTimeout):
 		return nil, &Error{File: path, Msg: fmt.Sprintf("the file was not read to its end within %v; want a regular file (a pipe must be written and closed)", ReadTimeout)}
 	case err != nil:
-		return nil, err
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Op == "open" {
+			return nil, err
+		}
+		return nil, &Error{File: path, Msg: err.Error()}
 	}
 	return Decode(path, bytes.NewReader(data))
 }
