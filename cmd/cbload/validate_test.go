@@ -160,3 +160,16 @@ func TestLibraryErrorsOneLine(t *testing.T) {
 		t.Errorf("stderr = %q; want %q", got, want)
 	}
 }
+
+// TestThresholdOverflowDryRun checks that the dry run refuses a threshold
+// whose numbers alone overflow, which would otherwise fail only after the
+// run, at the JSON writer.
+func TestThresholdOverflowDryRun(t *testing.T) {
+	big := "1" + strings.Repeat("0", 300)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--dry-run", "--fault", "hang", "--threshold", "breaker.fault.api.requests < " + big + " * " + big}, &stdout, &stderr)
+	msg := strings.TrimSpace(stderr.String())
+	if code != exitUsage || !strings.Contains(msg, "is not a finite number") || strings.Contains(msg, "\n") {
+		t.Errorf("dry run with an overflowing threshold = exit %d, stderr %q; want exit %d and one line saying not a finite number", code, msg, exitUsage)
+	}
+}
