@@ -464,8 +464,9 @@ func checkWritable(path string) error {
 	return err
 }
 
-// dryRun prints what a run would do, once everything has been checked.
-func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
+// dryRun prints what a run would do, once everything has been checked;
+// picked says the seed was chosen at random, not given.
+func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) error {
 	if opts.ci.scenarioName != "" {
 		fmt.Fprintf(w, "scenario %s", opts.ci.scenarioName)
 		if opts.ci.description != "" {
@@ -490,7 +491,11 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
 		fmt.Fprintf(w, "gateway: %d workers, queue timeout %v, call timeout %v; breaker timeout %v\n",
 			cfg.Gateway.Workers, cfg.Gateway.QueueTimeout, cfg.Gateway.CallTimeout, cfg.Breaker.Timeout)
 	}
-	fmt.Fprintf(w, "load: %g req/s, collateral share %g, client timeout %v, seed %d\n", cfg.Rate, cfg.CollateralShare, cfg.ClientTimeout, cfg.Seed)
+	seed := strconv.FormatInt(cfg.Seed, 10)
+	if picked {
+		seed += fmt.Sprintf(" (picked at random, as a run without --seed picks its own; add --seed=%d to run with this one)", cfg.Seed)
+	}
+	fmt.Fprintf(w, "load: %g req/s, collateral share %g, client timeout %v, seed %s\n", cfg.Rate, cfg.CollateralShare, cfg.ClientTimeout, seed)
 	if t := cfg.Tracing; t.Endpoint != "" {
 		sample := "auto"
 		if t.SampleRatio != nil {

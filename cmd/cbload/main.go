@@ -28,7 +28,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	quietLibraries(stderr)
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := unknownCommand(root, args)
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return exitOK
 	}

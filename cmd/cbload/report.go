@@ -60,6 +60,7 @@ not be written, 130 interrupted.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.out, "out", "", "output folder (default: the folder of the input report.json)")
 	f.StringVar(&opts.formats, "format", "html,md,json", "formats to write, comma-separated: html, md, json")
+	registerReportCompletions(cmd)
 	return cmd
 }
 

@@ -120,6 +120,8 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.StringVar(&opts.traceSample, "trace-sample", "auto", "fraction of requests traced, in [0,1], or auto")
 	f.StringVar(&d.Tracing.JaegerURL, "jaeger-url", d.Tracing.JaegerURL, "Jaeger UI base URL for the report's exemplar trace links")
 	addCIFlags(cmd, &opts.ci)
+	useGroupedHelp(cmd)
+	registerRunCompletions(cmd)
 	return cmd
 }
 
@@ -213,11 +215,18 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	if opts.ci.dryRun {
-		return dryRun(stdout, &cfg, opts)
+	// Before any other output: a run that would not start says nothing else.
+	if opts.out != "" {
+		if err := outHoldsReport(opts.out, opts.force); err != nil {
+			return err
+		}
 	}
-	if cfg.Seed == 0 {
+	picked := cfg.Seed == 0
+	if picked {
 		cfg.Seed = randomSeed()
+	}
+	if opts.ci.dryRun {
+		return dryRun(stdout, &cfg, opts, picked)
 	}
 	fmt.Fprintf(stderr, "cbload: seed %d\n", cfg.Seed)
 	if !cfg.Tracing.Exporting() {
@@ -338,8 +347,8 @@ func randomSeed() int64 {
 // prepareOut creates the output folder, refusing to overwrite an existing
 // report unless forced, and checks it is writable before any load is sent.
 func prepareOut(dir string, force bool) error {
-	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && !force {
-		return usagef("--out %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
+	if err := outHoldsReport(dir, force); err != nil {
+		return err
 	}
 	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -351,6 +360,15 @@ func prepareOut(dir string, force bool) error {
 	}
 	if err != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
+	}
+	return nil
+}
+
+// outHoldsReport refuses a folder that holds a report.json already, unless
+// forced.
+func outHoldsReport(dir string, force bool) error {
+	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && !force {
+		return usagef("--out %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
 	}
 	return nil
 }
