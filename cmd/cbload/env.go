@@ -186,11 +186,23 @@ func checkStepSummary(path string) error {
 	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
 		return usagef("$%s %q: its folder does not exist; want the file GitHub Actions names (or pass --no-step-summary)", stepSummaryEnv, path)
 	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return withCode(exitCouldNotRun, fmt.Errorf("$%s %q: cannot append to it: %w (pass --no-step-summary to skip it)", stepSummaryEnv, path, errors.Unwrap(err)))
+	// Not created here: a dry run leaves nothing behind.
+	var err error
+	if _, serr := os.Stat(path); serr == nil {
+		var f *os.File
+		if f, err = os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0); err == nil {
+			err = f.Close()
+		}
+		if err != nil {
+			err = errors.Unwrap(err)
+		}
+	} else {
+		err = probeDir(filepath.Dir(path), 0)
 	}
-	return f.Close()
+	if err != nil {
+		return withCode(exitCouldNotRun, fmt.Errorf("$%s %q: cannot append to it: %w (pass --no-step-summary to skip it)", stepSummaryEnv, path, err))
+	}
+	return nil
 }
 
 var (

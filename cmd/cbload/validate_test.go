@@ -173,3 +173,17 @@ func TestThresholdOverflowDryRun(t *testing.T) {
 		t.Errorf("dry run with an overflowing threshold = exit %d, stderr %q; want exit %d and one line saying not a finite number", code, msg, exitUsage)
 	}
 }
+
+// TestStepSummaryDryRun checks that checking $GITHUB_STEP_SUMMARY in a dry
+// run does not create the file.
+func TestStepSummaryDryRun(t *testing.T) {
+	path := t.TempDir() + "/summary.md"
+	t.Setenv(stepSummaryEnv, path)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "--dry-run", "--fault", "hang"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("dry run = exit %d: %s", code, stderr.String())
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the dry run created $%s (stat: %v)", stepSummaryEnv, err)
+	}
+}
