@@ -100,6 +100,9 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	ro.ci.scenario = o.scenario
 	ro.cfg.Seed = opts.seed
 	ro.cfg.Upstream = harness.UpstreamConfig{ServiceTime: opts.serviceTime, Jitter: opts.jitter}
+	if err := checkFlagCounts(ro); err != nil {
+		return nil, err
+	}
 	if err := applyScenario(o.cmd, ro); err != nil {
 		return nil, err
 	}

@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cbload/cbload/scenario"
+	sched "github.com/cbload/cbload/schedule"
 )
 
 // serveLine is a line a serve process printed and when the test read it.
@@ -375,6 +378,15 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
+// TestScheduleLimitsMatchScenario keeps a schedule's limits those of a
+// scenario file, so that a file cbload run takes is one serve takes.
+func TestScheduleLimitsMatchScenario(t *testing.T) {
+	if sched.MaxPhases != scenario.MaxPhases || sched.MaxDuration != scenario.MaxDuration {
+		t.Errorf("schedule limits %d phases, %v; scenario limits %d phases, %v; want them equal",
+			sched.MaxPhases, sched.MaxDuration, scenario.MaxPhases, scenario.MaxDuration)
+	}
+}
+
 func TestServeScheduleBadInput(t *testing.T) {
 	dir := t.TempDir()
 	badYAML := filepath.Join(dir, "bad.yaml")
@@ -386,6 +398,10 @@ func TestServeScheduleBadInput(t *testing.T) {
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	far := time.Now().Add(25 * time.Hour).UTC().Format(time.RFC3339)
 	serve := []string{"serve", "--addr", "127.0.0.1:0", "--control-addr", ""}
+	seventeen := []string{"--phases", "1s,1s,1s"}
+	for range 17 {
+		seventeen = append(seventeen, "--fault", "hang")
+	}
 	tests := []struct {
 		args []string
 		want string
@@ -396,6 +412,7 @@ func TestServeScheduleBadInput(t *testing.T) {
 		{[]string{"--phases", "1s,0s,1s", "--fault", "hang"}, `--phases "1s,0s,1s": phases[1] (fault): duration 0s`},
 		{[]string{"--phases", "59m,2m,1m", "--fault", "hang"}, `--phases "59m,2m,1m": phases[1] (fault): duration 2m0s makes the schedule longer than the limit of 1h0m0s`},
 		{[]string{"--phases", "1s,1s,1s"}, "--fault: required"},
+		{seventeen, "--fault: given 17 times; the limit is 16 faults in one phase"},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "bogus"}, `--fault: fault spec "bogus": unknown kind`},
 		{[]string{"--scenario", filepath.Join(dir, "missing.yaml")}, "--scenario: open " + filepath.Join(dir, "missing.yaml")},
 		{[]string{"--scenario", badYAML}, "scenario " + badYAML + ": line 2: "},
