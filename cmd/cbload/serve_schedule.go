@@ -106,6 +106,14 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	if err := applyScenario(o.cmd, ro); err != nil {
 		return nil, err
 	}
+	// Checked here, where the error can name the file's line; serve checks
+	// the flags' values.
+	switch up := ro.cfg.Upstream; {
+	case up.ServiceTime <= 0 && !flags.Changed("service-time"):
+		return nil, ro.ci.inFile(usagef("--service-time %v: want a positive duration like 2ms", up.ServiceTime))
+	case up.Jitter < 0 && !flags.Changed("jitter"):
+		return nil, ro.ci.inFile(usagef("--jitter %v: want a duration of zero or more", up.Jitter))
+	}
 	phases, err := schedule(ro)
 	if err != nil {
 		return nil, ro.ci.inFile(err)

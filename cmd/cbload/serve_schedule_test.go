@@ -395,6 +395,8 @@ func TestServeScheduleBadInput(t *testing.T) {
 	writeFile(t, negative, "load: {rate: 10}\nphases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: -1s, faults: [hang]}\n")
 	noFaults := filepath.Join(dir, "nofaults.yaml")
 	writeFile(t, noFaults, "phases:\n  - {name: a, duration: 1s}\n")
+	zeroService := filepath.Join(dir, "zero.yaml")
+	writeFile(t, zeroService, "upstream:\n  service_time: 0s\nphases:\n  - {name: a, duration: 1s}\n")
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	far := time.Now().Add(25 * time.Hour).UTC().Format(time.RFC3339)
 	serve := []string{"serve", "--addr", "127.0.0.1:0", "--control-addr", ""}
@@ -417,6 +419,7 @@ func TestServeScheduleBadInput(t *testing.T) {
 		{[]string{"--scenario", filepath.Join(dir, "missing.yaml")}, "--scenario: open " + filepath.Join(dir, "missing.yaml")},
 		{[]string{"--scenario", badYAML}, "scenario " + badYAML + ": line 2: "},
 		{[]string{"--scenario", negative}, "scenario " + negative + ": line 4: phases[1] (b): duration -1s: want a positive duration"},
+		{[]string{"--scenario", zeroService}, "scenario " + zeroService + ": line 2: upstream.service_time 0s: want a positive duration"},
 		{[]string{"--scenario", noFaults, "--fault", "hang"}, "--fault: scenario " + noFaults + " has no phase with faults to replace"},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "tomorrow"}, `--start-at "tomorrow": want an RFC 3339 time like 2026-12-01T12:00:00Z`},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "2026-12-01 12:00:00"}, `--start-at "2026-12-01 12:00:00": want an RFC 3339 time`},
