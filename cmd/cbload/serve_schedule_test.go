@@ -286,16 +286,25 @@ func TestServeScheduleSignals(t *testing.T) {
 		sig    syscall.Signal
 		code   int
 		stderr string
+		probe  string // with the signal due, the upstream answers this
 	}{
-		{"SIGINT while waiting", []string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", later}, "  schedule  ", syscall.SIGINT, exitInterrupted, "cbload: interrupted before the schedule started"},
-		{"SIGTERM while waiting", []string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", later}, "  schedule  ", syscall.SIGTERM, exitInterrupted, "cbload: interrupted before the schedule started"},
-		{"SIGINT in a phase", []string{"--phases", "200ms,30s,1s", "--fault", "hang"}, "phase 2/3 fault", syscall.SIGINT, exitInterrupted, "cbload: interrupted in phase 2/3 fault; the schedule did not finish"},
-		{"SIGINT after the schedule", []string{"--phases", "100ms,100ms,100ms", "--fault", "hang"}, "schedule done", syscall.SIGINT, exitOK, "cbload serve: shutting down"},
+		{"SIGINT while waiting", []string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", later}, "  schedule  ", syscall.SIGINT, exitInterrupted, "cbload: interrupted before the schedule started", ""},
+		{"SIGTERM while waiting", []string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", later}, "  schedule  ", syscall.SIGTERM, exitInterrupted, "cbload: interrupted before the schedule started", ""},
+		{"SIGINT in a phase", []string{"--phases", "200ms,30s,1s", "--fault", "hang"}, "phase 2/3 fault", syscall.SIGINT, exitInterrupted, "cbload: interrupted in phase 2/3 fault; the schedule did not finish", ""},
+		{"SIGINT after the schedule", []string{"--phases", "100ms,100ms,100ms", "--fault", "hang"}, "schedule done", syscall.SIGINT, exitOK, "cbload serve: shutting down", "200 "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startServeProc(t, tt.args...)
 			p.until(t, tt.when, 10*time.Second)
+			if tt.probe != "" {
+				tr := &http.Transport{}
+				c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+				if got := get(t, c, p.upstream+"/", 3); len(got) != 1 || got[0] != tt.probe {
+					t.Errorf("answers = %q; want only %q", got, tt.probe)
+				}
+				tr.CloseIdleConnections()
+			}
 			signalled := time.Now()
 			if err := p.cmd.Process.Signal(tt.sig); err != nil {
 				t.Fatal(err)
@@ -332,11 +341,14 @@ phases:
 thresholds: ["breaker.figures.opens >= 1"]
 `)
 	for _, tt := range []struct {
-		extra []string
-		down  string
+		extra  []string
+		header string
+		want   []string
 	}{
-		{nil, "refuse"},
-		{[]string{"--fault", "error:502,rate=0.5"}, "error:502,rate=0.5"},
+		{nil, "5 phases over 500ms", []string{"1/5 base none", "2/5 down-1 refuse", "3/5 up-1 none", "4/5 down-2 refuse", "5/5 up-2 none"}},
+		{[]string{"--fault", "error:502,rate=0.5"}, "5 phases over 500ms",
+			[]string{"1/5 base none", "2/5 down-1 error:502,rate=0.5", "3/5 up-1 none", "4/5 down-2 error:502,rate=0.5", "5/5 up-2 none"}},
+		{[]string{"--phases", "100ms,200ms,100ms"}, "3 phases over 400ms", []string{"1/3 baseline none", "2/3 fault refuse", "3/3 recovery none"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		root := newRootCmd(&stdout, &stderr)
@@ -348,7 +360,7 @@ thresholds: ["breaker.figures.opens >= 1"]
 			t.Fatalf("serve --scenario %v = %v; want nil\nstderr:\n%s", tt.extra, err, &stderr)
 		}
 		out := stdout.String()
-		for _, want := range []string{"seed 7\n", "after 3ms ± 1ms", "  schedule  5 phases over 500ms, starting at launch\n"} {
+		for _, want := range []string{"seed 7\n", "after 3ms ± 1ms", "  schedule  " + tt.header + ", starting at launch\n"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("serve --scenario %v stdout lacks %q:\n%s", tt.extra, want, out)
 			}
@@ -359,8 +371,7 @@ thresholds: ["breaker.figures.opens >= 1"]
 				got = append(got, strings.TrimPrefix(m[3]+" "+m[7], "phase "))
 			}
 		}
-		wantSwitches := []string{"1/5 base none", "2/5 down-1 " + tt.down, "3/5 up-1 none", "4/5 down-2 " + tt.down, "5/5 up-2 none",
-			"schedule done none; exiting (--exit-after-schedule)"}
+		wantSwitches := append(tt.want, "schedule done none; exiting (--exit-after-schedule)")
 		if strings.Join(got, "\n") != strings.Join(wantSwitches, "\n") {
 			t.Errorf("serve --scenario %v switches:\n%s\nwant:\n%s", tt.extra, strings.Join(got, "\n"), strings.Join(wantSwitches, "\n"))
 		}
@@ -368,6 +379,32 @@ thresholds: ["breaker.figures.opens >= 1"]
 		if first, _, _ := strings.Cut(stderr.String(), "cbload serve: shutting down"); first != wantIgnored {
 			t.Errorf("serve --scenario %v stderr before shutting down = %q; want %q", tt.extra, first, wantIgnored)
 		}
+	}
+}
+
+// TestServeScheduleJoinsLate checks that a --start-at just past joins the
+// schedule where the clock stands.
+func TestServeScheduleJoinsLate(t *testing.T) {
+	checkLeaks(t)
+	var stdout, stderr bytes.Buffer
+	start := time.Now().Add(-time.Second)
+	root := newRootCmd(&stdout, &stderr)
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--phases", "500ms,2s,200ms", "--fault", "error:503",
+		"--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("serve = %v; want nil\nstderr:\n%s", err, &stderr)
+	}
+	var got []switchLine
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		if switchRE.MatchString(l) {
+			got = append(got, parseSwitch(t, serveLine{text: l}))
+		}
+	}
+	if len(got) != 3 || got[0].phase != "fault" || got[1].phase != "recovery" || got[2].phase != "" {
+		t.Fatalf("switches of a schedule started 1s ago:\n%s\nwant fault, recovery and the end", stdout.String())
+	}
+	if !within(got[0].offset, time.Second, 500*time.Millisecond) || !within(got[1].at.Sub(start), 2500*time.Millisecond, 150*time.Millisecond) {
+		t.Errorf("joined at +%v, recovery at +%v; want about +1s and +2.5s", got[0].offset, got[1].at.Sub(start))
 	}
 }
 
