@@ -22,6 +22,7 @@ const controlTokenEnv = "CBLOAD_CONTROL_TOKEN"
 
 // serveOptions holds the flags of `cbload serve`.
 type serveOptions struct {
+	timed        scheduleOptions // the schedule flags, in serve_schedule.go
 	addr         string
 	controlAddr  string
 	controlToken string
@@ -30,7 +31,6 @@ type serveOptions struct {
 	serviceTime  time.Duration
 	jitter       time.Duration
 	proxyTo      string
-	timed        scheduleOptions
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -72,6 +72,7 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 			return runServe(cmd.Context(), opts, stdout, stderr)
 		},
 	}
+	addScheduleFlags(cmd, &opts.timed)
 	f := cmd.Flags()
 	f.StringVar(&opts.addr, "addr", "127.0.0.1:8081", "data listener address")
 	f.StringVar(&opts.controlAddr, "control-addr", "127.0.0.1:8474", `control API address ("" for none)`)
@@ -81,7 +82,6 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.DurationVar(&opts.serviceTime, "service-time", faultserver.DefaultServiceTime, "healthy service time")
 	f.DurationVar(&opts.jitter, "jitter", time.Millisecond, "healthy jitter, spread uniformly around the service time")
 	f.StringVar(&opts.proxyTo, "proxy-to", "", "forward to this upstream base URL instead of answering synthetically")
-	addScheduleFlags(cmd, &opts.timed)
 	return cmd
 }
 
