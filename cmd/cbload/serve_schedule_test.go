@@ -27,9 +27,9 @@ type serveLine struct {
 	at   time.Time
 }
 
-// serveProc is a real `cbload serve` process. Its stdout lines arrive on
+// scheduleProc is a real `cbload serve` process. Its stdout lines arrive on
 // lines, which is closed when the process closes its stdout.
-type serveProc struct {
+type scheduleProc struct {
 	cmd      *exec.Cmd
 	lines    chan serveLine
 	stderr   *syncBuffer
@@ -38,13 +38,13 @@ type serveProc struct {
 	seen     []string // the lines read so far, for failure messages
 }
 
-// startServeProc starts `cbload serve` with args on free loopback ports
+// startScheduleProc starts `cbload serve` with args on free loopback ports
 // and returns once it has printed its addresses. The test's cleanup kills
 // it if it is still running.
-func startServeProc(t *testing.T, args ...string) *serveProc {
+func startScheduleProc(t *testing.T, args ...string) *scheduleProc {
 	t.Helper()
 	bin := buildBinary(t, "github.com/cbload/cbload/cmd/cbload")
-	p := &serveProc{lines: make(chan serveLine, 100), stderr: &syncBuffer{}}
+	p := &scheduleProc{lines: make(chan serveLine, 100), stderr: &syncBuffer{}}
 	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0"}, args...)...)
 	p.cmd.Stderr = p.stderr
 	out, err := p.cmd.StdoutPipe()
@@ -82,7 +82,7 @@ func startServeProc(t *testing.T, args ...string) *serveProc {
 }
 
 // next returns the next line, failing the test if none comes within d.
-func (p *serveProc) next(t *testing.T, d time.Duration) serveLine {
+func (p *scheduleProc) next(t *testing.T, d time.Duration) serveLine {
 	t.Helper()
 	select {
 	case l, ok := <-p.lines:
@@ -99,7 +99,7 @@ func (p *serveProc) next(t *testing.T, d time.Duration) serveLine {
 
 // until returns the first line containing s, failing the test if none
 // comes within d.
-func (p *serveProc) until(t *testing.T, s string, d time.Duration) serveLine {
+func (p *scheduleProc) until(t *testing.T, s string, d time.Duration) serveLine {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -111,7 +111,7 @@ func (p *serveProc) until(t *testing.T, s string, d time.Duration) serveLine {
 
 // wait waits for the process to exit and returns its exit code, failing the
 // test if it does not exit within d.
-func (p *serveProc) wait(t *testing.T, d time.Duration) int {
+func (p *scheduleProc) wait(t *testing.T, d time.Duration) int {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {
@@ -156,9 +156,9 @@ func parseSwitch(t *testing.T, l serveLine) switchLine {
 	return switchLine{at: at, offset: time.Duration(off * float64(time.Second)), phase: m[6], faults: m[7], read: l.at}
 }
 
-// get sends n requests to url and returns the status and X-Cbload-Fault of
+// getAll sends n requests to url and returns the status and X-Cbload-Fault of
 // each distinct answer, like "200 ", "503 error".
-func get(t *testing.T, c *http.Client, url string, n int) []string {
+func getAll(t *testing.T, c *http.Client, url string, n int) []string {
 	t.Helper()
 	var seen []string
 	for range n {
@@ -188,7 +188,7 @@ func TestServeScheduleSwitches(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 
-	p := startServeProc(t, "--phases", "1s,1s,1s", "--fault", "error:503", "--exit-after-schedule", "--seed", "3")
+	p := startScheduleProc(t, "--phases", "1s,1s,1s", "--fault", "error:503", "--exit-after-schedule", "--seed", "3")
 	head := p.until(t, "  schedule  ", 5*time.Second)
 	if head.text != "  schedule  3 phases over 3s, starting at launch" {
 		t.Errorf("schedule line = %q; want it to say 3 phases over 3s, starting at launch", head.text)
@@ -198,14 +198,14 @@ func TestServeScheduleSwitches(t *testing.T) {
 	if first.phase != "baseline" || first.faults != "none" || first.offset > tol {
 		t.Errorf("first switch = %+v; want baseline, no faults, at +0s", first)
 	}
-	if got := get(t, c, p.upstream+"/api", 5); len(got) != 1 || got[0] != "200 " {
+	if got := getAll(t, c, p.upstream+"/api", 5); len(got) != 1 || got[0] != "200 " {
 		t.Errorf("baseline answers = %q; want only 200 without X-Cbload-Fault", got)
 	}
 	// A control-API change holds until the next switch.
 	if status, body := do(t, c, "PUT", p.control+"/faults", "", `{"faults": ["error:418"]}`); status != 200 {
 		t.Fatalf("PUT /faults = %d %s; want 200", status, body)
 	}
-	if got := get(t, c, p.upstream+"/api", 5); len(got) != 1 || got[0] != "418 error" {
+	if got := getAll(t, c, p.upstream+"/api", 5); len(got) != 1 || got[0] != "418 error" {
 		t.Errorf("answers after PUT error:418 in the baseline = %q; want only 418 error", got)
 	}
 
@@ -232,7 +232,7 @@ func TestServeScheduleSwitches(t *testing.T) {
 			t.Errorf("switch to %q printed time %v after the first; want %v ± %v", w.phase, got, w.offset, tol)
 		}
 		if w.answer != "" {
-			if got := get(t, c, p.upstream+"/api", 5); len(got) != 1 || got[0] != w.answer {
+			if got := getAll(t, c, p.upstream+"/api", 5); len(got) != 1 || got[0] != w.answer {
 				t.Errorf("%s answers = %q; want only %q", w.phase, got, w.answer)
 			}
 		}
@@ -252,12 +252,12 @@ func TestServeScheduleStartAt(t *testing.T) {
 	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 
 	start := time.Now().Add(2500 * time.Millisecond).Round(time.Millisecond)
-	p := startServeProc(t, "--phases", "300ms,300ms,300ms", "--fault", "error:503", "--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule")
+	p := startScheduleProc(t, "--phases", "300ms,300ms,300ms", "--fault", "error:503", "--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule")
 	head := p.until(t, "  schedule  ", 5*time.Second)
 	if !strings.Contains(head.text, "starting at "+start.UTC().Format(time.RFC3339)) || !strings.Contains(head.text, "healthy until then") {
 		t.Errorf("schedule line = %q; want the start time and that it is healthy until then", head.text)
 	}
-	if got := get(t, c, p.upstream+"/", 3); len(got) != 1 || got[0] != "200 " {
+	if got := getAll(t, c, p.upstream+"/", 3); len(got) != 1 || got[0] != "200 " {
 		t.Errorf("answers while waiting = %q; want only 200 without X-Cbload-Fault", got)
 	}
 	first := parseSwitch(t, p.next(t, 5*time.Second))
@@ -295,12 +295,12 @@ func TestServeScheduleSignals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := startServeProc(t, tt.args...)
+			p := startScheduleProc(t, tt.args...)
 			p.until(t, tt.when, 10*time.Second)
 			if tt.probe != "" {
 				tr := &http.Transport{}
 				c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-				if got := get(t, c, p.upstream+"/", 3); len(got) != 1 || got[0] != tt.probe {
+				if got := getAll(t, c, p.upstream+"/", 3); len(got) != 1 || got[0] != tt.probe {
 					t.Errorf("answers = %q; want only %q", got, tt.probe)
 				}
 				tr.CloseIdleConnections()
