@@ -1,22 +1,25 @@
 package faultserver
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 )
 
-// maxControlBody caps control API request bodies.
-const maxControlBody = 1 << 20
-
-// apiError is a control API failure with the status it is answered with.
+// apiError is a control API failure with the status it is answered with,
+// and a header to set on the answer when header[0] is not empty.
 type apiError struct {
 	status int
 	msg    string
+	header [2]string
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -32,6 +35,9 @@ func writeError(w http.ResponseWriter, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		status = ae.status
+		if ae.header[0] != "" {
+			w.Header().Set(ae.header[0], ae.header[1])
+		}
 	}
 	writeJSON(w, status, map[string]string{"error": oneLine(err.Error())})
 }
@@ -74,12 +80,13 @@ func (s *Server) controlHandler() http.Handler {
 }
 
 func (s *Server) control(w http.ResponseWriter, r *http.Request) error {
-	if tok := s.cfg.ControlToken; tok != "" {
-		got := r.Header.Get("Authorization")
-		if subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+tok)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="cbload"`)
-			return apiErrorf(http.StatusUnauthorized, "missing or wrong bearer token")
-		}
+	if err := s.authorize(r); err != nil {
+		// Close the connection after the answer instead of reading the
+		// rest of a body nobody asked for: a client that failed to
+		// authenticate must not hold the server.
+		w.Header().Set("Connection", "close")
+		http.NewResponseController(w).SetReadDeadline(time.Now()) //nolint:errcheck // a plain HTTP/1 conn always supports it
+		return err
 	}
 	switch r.URL.Path {
 	case "/faults":
@@ -90,9 +97,11 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
-			s.SetFaults(specs)
+			if err := s.SetFaults(specs); err != nil {
+				return apiErrorf(http.StatusBadRequest, "%v", err)
+			}
 		case http.MethodDelete:
-			s.SetFaults(nil)
+			s.SetFaults(nil) //nolint:errcheck // an empty set is always accepted
 		default:
 			w.Header().Set("Allow", "GET, PUT, DELETE")
 			return apiErrorf(http.StatusMethodNotAllowed, "method %s not allowed on /faults (use GET, PUT or DELETE)", r.Method)
@@ -110,23 +119,110 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readFaults decodes and parses a PUT /faults body.
-func readFaults(w http.ResponseWriter, r *http.Request) ([]Spec, error) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxControlBody))
-	dec.DisallowUnknownFields()
-	var body struct {
-		Faults *[]string `json:"faults"`
+// authorize checks a control request: the bearer token when there is one,
+// and otherwise its Host and Origin, which must name this machine. Without
+// the Host check a web page could drive a token-less control API from the
+// victim's browser through DNS rebinding; without the Origin check, through
+// a cross-site form post.
+func (s *Server) authorize(r *http.Request) error {
+	if tok := s.cfg.ControlToken; tok != "" {
+		got, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+			return &apiError{status: http.StatusUnauthorized, msg: "missing or wrong bearer token (want Authorization: Bearer TOKEN)",
+				header: [2]string{"WWW-Authenticate", `Bearer realm="cbload"`}}
+		}
+		return nil
 	}
-	err := dec.Decode(&body)
+	if !s.hostAllowed(r.Host) {
+		return apiErrorf(http.StatusForbidden, "host %q not allowed: without a token the control API answers only localhost, loopback IPs, its own IP and the configured control hosts", r.Host)
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || !s.hostAllowed(u.Host) {
+			return apiErrorf(http.StatusForbidden, "origin %q not allowed: without a token the control API answers only pages on localhost, loopback IPs, its own IP and the configured control hosts", o)
+		}
+	}
+	return nil
+}
+
+// bearerToken returns the credentials of an Authorization header of the
+// Bearer scheme, whose name is case-insensitive (RFC 7235, section 2.1).
+func bearerToken(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(tok, " "), true
+}
+
+// hostAllowed reports whether hostport (a Host header or an origin's host)
+// names this machine: localhost, a loopback IP, the control listener's own
+// IP, or one of Config.ControlHosts.
+func (s *Server) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host == "" {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || (s.ctlIP != nil && !s.ctlIP.IsUnspecified() && ip.Equal(s.ctlIP))) {
+		return true
+	}
+	for _, h := range s.cfg.ControlHosts {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// readBody reads a control request body of at most MaxControlBody bytes; a
+// larger one is a 413, whatever it holds.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxControlBody {
+		w.Header().Set("Connection", "close")
+		return nil, apiErrorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the limit of %d", r.ContentLength, MaxControlBody)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxControlBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, apiErrorf(http.StatusRequestEntityTooLarge, "request body over the limit of %d bytes", MaxControlBody)
+	case err != nil:
+		return nil, apiErrorf(http.StatusBadRequest, "reading the request body: %v", err)
+	}
+	return b, nil
+}
+
+// decodeBody decodes a whole JSON object into v, strictly: no unknown
+// fields and nothing after the object.
+func decodeBody(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			err = errors.New("data after the JSON object")
 		}
 	}
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return nil, apiErrorf(http.StatusRequestEntityTooLarge, "request body over %d bytes", maxControlBody)
+	return err
+}
+
+// readFaults decodes and parses a PUT /faults body.
+func readFaults(w http.ResponseWriter, r *http.Request) ([]Spec, error) {
+	b, err := readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		Faults *[]string `json:"faults"`
+	}
+	switch err := decodeBody(b, &body); {
 	case err != nil:
 		return nil, apiErrorf(http.StatusBadRequest, `bad body: %v (want {"faults": ["KIND[:ARG][,key=value...]", ...]})`, err)
 	case body.Faults == nil:

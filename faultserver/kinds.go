@@ -142,6 +142,9 @@ type reqCtx struct {
 	wrap func(http.ResponseWriter) http.ResponseWriter
 	// size is the synthetic body size wanted by slowbody; 0 means normal.
 	size int64
+	// bodyDeadline, when set, starts the read deadline for a request body
+	// that faults may have held unread (proxy mode); it is idempotent.
+	bodyDeadline func()
 	// onHangEnd is Config.OnHangEnd.
 	onHangEnd func(r *http.Request, held time.Duration, endedBy string)
 }

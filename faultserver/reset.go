@@ -2,7 +2,6 @@ package faultserver
 
 import (
 	"errors"
-	"net"
 	"net/http"
 )
 
@@ -27,9 +26,9 @@ func (reset) act(rc *reqCtx) bool {
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
-	if tc, ok := conn.(*net.TCPConn); ok {
+	if lc, ok := conn.(interface{ SetLinger(int) error }); ok {
 		// Linger 0 makes Close send RST instead of FIN.
-		tc.SetLinger(0) //nolint:errcheck // best effort: a FIN still aborts the request
+		lc.SetLinger(0) //nolint:errcheck // best effort: a FIN still aborts the request
 	}
 	conn.Close()
 	return true

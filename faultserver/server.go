@@ -1,6 +1,7 @@
 package faultserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 )
 
 // DefaultServiceTime is the healthy service time when Config.ServiceTime is
@@ -62,6 +64,104 @@ type Config struct {
 	// duration passed and "cleared" when the fault was removed. It is not
 	// called when the client gave up or the server closed.
 	OnHangEnd func(r *http.Request, held time.Duration, endedBy string)
+
+	// ControlHosts are extra host names (without port) the control API
+	// accepts in the Host header when ControlToken is empty. Without a
+	// token it accepts only loopback hosts (localhost, 127.0.0.0/8, ::1),
+	// the control listener's own IP and these, so that a web page cannot
+	// reach it through DNS rebinding.
+	ControlHosts []string
+
+	// Slow-client protections; a zero field takes its Default* value (see
+	// limits.go). ReadHeaderTimeout, ReadTimeout and IdleTimeout apply to
+	// both listeners, the control listener's read timeouts being capped at
+	// ControlTimeout. MaxConns and
+	// ControlMaxConns cap the open connections of each listener; a
+	// connection beyond the cap is closed as soon as it is accepted.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
+	MaxConns          int
+	ControlMaxConns   int
+}
+
+// Validate reports the first field of cfg that New would reject, as one
+// line naming the field and the accepted form.
+func (cfg *Config) Validate() error {
+	durations := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"service time", cfg.ServiceTime}, {"jitter", cfg.Jitter},
+		{"read header timeout", cfg.ReadHeaderTimeout}, {"read timeout", cfg.ReadTimeout},
+		{"idle timeout", cfg.IdleTimeout},
+	}
+	for _, d := range durations {
+		if d.d < 0 || d.d > MaxDuration {
+			return fmt.Errorf("%s %v: want a duration from 0 to the limit of %s", d.name, d.d, shortDuration(MaxDuration))
+		}
+	}
+	caps := []struct {
+		name string
+		n    int
+	}{{"max conns", cfg.MaxConns}, {"control max conns", cfg.ControlMaxConns}}
+	for _, c := range caps {
+		if c.n < 0 || c.n > MaxConnsLimit {
+			return fmt.Errorf("%s %d: want a count from 1 to the limit of %d (0 for the default)", c.name, c.n, MaxConnsLimit)
+		}
+	}
+	if err := checkToken(cfg.ControlToken); err != nil {
+		return err
+	}
+	for _, h := range cfg.ControlHosts {
+		if net.ParseIP(h) == nil && (h == "" || strings.ContainsAny(h, " \t\r\n:/[]")) {
+			return fmt.Errorf("control host %q: want a host name or IP without port, like myhost.internal", h)
+		}
+	}
+	if len(cfg.Faults) > MaxFaults {
+		return fmt.Errorf("%d faults, over the limit of %d", len(cfg.Faults), MaxFaults)
+	}
+	if cfg.ProxyTo != "" {
+		if _, err := parseProxyURL(cfg.ProxyTo); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkToken rejects a control token that no client could send as is: one
+// that is blank or holds whitespace or control characters (header values
+// lose their surrounding whitespace on the way).
+func checkToken(tok string) error {
+	if tok == "" {
+		return nil
+	}
+	for _, r := range tok {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			if strings.TrimSpace(tok) == "" {
+				return errors.New("control token is only whitespace: want printable characters, or no token")
+			}
+			return errors.New("control token holds whitespace or control characters: want printable characters only")
+		}
+	}
+	return nil
+}
+
+func parseProxyURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("proxy target %q is not an http:// or https:// URL with a host", raw)
+	}
+	return u, nil
+}
+
+// or returns d, or def when d is zero.
+func or[T comparable](d, def T) T {
+	var zero T
+	if d == zero {
+		return def
+	}
+	return d
 }
 
 // Server is a running fault-injecting upstream. Create one with New; the
@@ -69,8 +169,10 @@ type Config struct {
 type Server struct {
 	cfg         Config
 	serviceTime time.Duration
+	readTimeout time.Duration
 	ln          *switchListener
 	ctlLn       net.Listener
+	ctlIP       net.IP // the control listener's IP, accepted as a Host
 	data        *http.Server
 	ctl         *http.Server
 	proxy       *httputil.ReverseProxy
@@ -86,13 +188,16 @@ type Server struct {
 	handlers sync.WaitGroup // running handlers; Add only under mu while !closed
 
 	serving   sync.WaitGroup // the Serve goroutines
+	conns     sync.WaitGroup // open connections of both listeners, until net/http is done with them
 	closeOnce sync.Once
 	closeErr  error
 
-	requests atomic.Int64
-	injected [len(kindTable)]atomic.Int64
-	inFlight atomic.Int64
-	peak     atomic.Int64
+	requests         atomic.Int64
+	connsRejected    atomic.Int64
+	ctlConnsRejected atomic.Int64
+	injected         [len(kindTable)]atomic.Int64
+	inFlight         atomic.Int64
+	peak             atomic.Int64
 }
 
 // activeFault is one fault of the active set. release is closed when the
@@ -108,11 +213,8 @@ type activeFault struct {
 // is an error here, not later) and starts serving. The caller must call
 // Close.
 func New(cfg Config) (*Server, error) {
-	if cfg.ServiceTime < 0 {
-		return nil, fmt.Errorf("service time %v is negative", cfg.ServiceTime)
-	}
-	if cfg.Jitter < 0 {
-		return nil, fmt.Errorf("jitter %v is negative", cfg.Jitter)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	s := &Server{
 		cfg:         cfg,
@@ -136,11 +238,17 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	s.ln = newSwitchListener(l)
+	dataLn := newCapListener(s.ln, or(cfg.MaxConns, DefaultMaxConns), &s.connsRejected)
+	var ctlLn net.Listener
 	if cfg.ControlAddr != "" {
 		if s.ctlLn, err = net.Listen("tcp", cfg.ControlAddr); err != nil {
 			l.Close()
 			return nil, fmt.Errorf("listen for the control API on %s: %w", cfg.ControlAddr, err)
 		}
+		if tcp, ok := s.ctlLn.Addr().(*net.TCPAddr); ok {
+			s.ctlIP = tcp.IP
+		}
+		ctlLn = newCapListener(s.ctlLn, or(cfg.ControlMaxConns, DefaultControlMaxConns), &s.ctlConnsRejected)
 	}
 
 	baseCtx, cancel := context.WithCancel(context.Background())
@@ -150,22 +258,48 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Middleware != nil {
 		h = cfg.Middleware(h)
 	}
+	readHeader := or(cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	idle := or(cfg.IdleTimeout, DefaultIdleTimeout)
+	s.readTimeout = or(cfg.ReadTimeout, DefaultReadTimeout)
+	// No WriteTimeout: slowbody trickles a response for as long as its
+	// size and bandwidth say. ReadTimeout is safe with hang: net/http
+	// lifts the read deadline once the body is read.
 	s.data = &http.Server{
-		Handler:     h,
-		BaseContext: func(net.Listener) context.Context { return baseCtx },
-		ErrorLog:    discard,
+		Handler:           h,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          discard,
+		ReadHeaderTimeout: readHeader,
+		ReadTimeout:       s.readTimeout,
+		IdleTimeout:       idle,
+		ConnState:         s.trackConn,
 	}
-	s.SetFaults(cfg.Faults)
-	s.serve(s.data, s.ln)
-	if s.ctlLn != nil {
+	s.SetFaults(cfg.Faults) //nolint:errcheck // Validate checked the count
+	s.serve(s.data, dataLn)
+	if ctlLn != nil {
 		s.ctl = &http.Server{
 			Handler:           s.controlHandler(),
-			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          discard,
+			ReadHeaderTimeout: min(readHeader, ControlTimeout),
+			ReadTimeout:       min(s.readTimeout, ControlTimeout),
+			WriteTimeout:      ControlTimeout,
+			IdleTimeout:       idle,
+			ConnState:         s.trackConn,
 		}
-		s.serve(s.ctl, s.ctlLn)
+		s.serve(s.ctl, ctlLn)
 	}
 	return s, nil
+}
+
+// trackConn counts connections from accept until net/http lets go of them,
+// so Close can wait for the ones lingering after a "Connection: close"
+// answer (net/http waits up to 500ms there before closing).
+func (s *Server) trackConn(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		s.conns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		s.conns.Done()
+	}
 }
 
 func (s *Server) serve(srv *http.Server, l net.Listener) {
@@ -177,9 +311,9 @@ func (s *Server) serve(srv *http.Server, l net.Listener) {
 }
 
 func (s *Server) setupProxy(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("proxy target %q is not an http:// or https:// URL with a host", raw)
+	u, err := parseProxyURL(raw)
+	if err != nil {
+		return err
 	}
 	s.transport = http.DefaultTransport.(*http.Transport).Clone()
 	s.transport.MaxIdleConnsPerHost = 256
@@ -221,8 +355,12 @@ func (s *Server) Seed() int64 { return s.cfg.Seed }
 // SetFaults replaces the active faults atomically. A fault equal to one
 // already active (same normalised spec) stays the same fault: its held
 // requests stay held. Requests held by a hang that is not in specs are
-// released at once. Zero Specs are ignored.
-func (s *Server) SetFaults(specs []Spec) {
+// released at once. Zero Specs are ignored. More than MaxFaults specs are
+// an error, and the active set is left as it was.
+func (s *Server) SetFaults(specs []Spec) error {
+	if len(specs) > MaxFaults {
+		return fmt.Errorf("%d faults, over the limit of %d", len(specs), MaxFaults)
+	}
 	s.setMu.Lock()
 	defer s.setMu.Unlock()
 
@@ -258,6 +396,7 @@ func (s *Server) SetFaults(specs []Spec) {
 		}
 	}
 	s.ln.setRefusing(refusing)
+	return nil
 }
 
 // Faults returns the active faults in the order they are rolled.
@@ -282,6 +421,10 @@ type Stats struct {
 	// InFlightPeak the most there have been at once.
 	InFlight     int64 `json:"in_flight"`
 	InFlightPeak int64 `json:"in_flight_peak"`
+	// ConnsRejected and ControlConnsRejected count connections closed at
+	// once because the data or control listener was at its connection cap.
+	ConnsRejected        int64 `json:"conns_rejected"`
+	ControlConnsRejected int64 `json:"control_conns_rejected"`
 }
 
 // Stats returns the counters. It reads atomics only, so it is cheap enough
@@ -292,6 +435,9 @@ func (s *Server) Stats() Stats {
 		Injected:     make(map[string]int64, len(kindTable)),
 		InFlight:     s.inFlight.Load(),
 		InFlightPeak: s.peak.Load(),
+
+		ConnsRejected:        s.connsRejected.Load(),
+		ControlConnsRejected: s.ctlConnsRejected.Load(),
 	}
 	for i := range kindTable {
 		st.Injected[kindTable[i].Name] = s.injected[i].Load()
@@ -300,8 +446,9 @@ func (s *Server) Stats() Stats {
 }
 
 // Close stops both listeners, closes every connection, releases every held
-// request at once and waits for the handlers to return. It is safe to call
-// more than once.
+// request at once and waits for the handlers to return and for net/http to
+// let go of every connection (up to 500ms after a "Connection: close"
+// answer). It is safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -319,6 +466,7 @@ func (s *Server) Close() error {
 		}
 		s.serving.Wait()
 		s.handlers.Wait()
+		s.conns.Wait()
 		if s.transport != nil {
 			s.transport.CloseIdleConnections()
 		}
@@ -418,6 +566,22 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rc := &reqCtx{w: w, r: r, onHangEnd: s.cfg.OnHangEnd}
+	if s.proxy != nil && r.Body != http.NoBody && len(steps) > 0 {
+		// The forward reads the body, after the faults act; they may hold
+		// the request longer than the read timeout. Lift the deadline
+		// while they act and set it again for the forward, or for the
+		// server's own discard of an unread body.
+		ctl := http.NewResponseController(w)
+		ctl.SetReadDeadline(time.Time{}) //nolint:errcheck // a plain HTTP/1 conn always supports it
+		armed := false
+		rc.bodyDeadline = func() {
+			if !armed {
+				armed = true
+				ctl.SetReadDeadline(time.Now().Add(s.readTimeout)) //nolint:errcheck // as above
+			}
+		}
+		defer rc.bodyDeadline()
+	}
 	for _, st := range steps {
 		rc.release = st.release
 		if st.act.act(rc) {
@@ -429,19 +593,43 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		out = rc.wrap(w)
 	}
 	if s.proxy != nil {
+		if rc.bodyDeadline != nil {
+			rc.bodyDeadline()
+		}
 		s.proxy.ServeHTTP(out, r)
 		return
 	}
 	if !rc.wait(service) {
 		return
 	}
-	body := healthyBody
-	if pad := int(rc.size) - len(body); pad > 0 {
-		// Trailing whitespace keeps the padded body valid JSON.
-		body = healthyBody[:len(healthyBody)-1] + strings.Repeat(" ", pad) + "\n"
+	writeHealthy(out, rc.size)
+}
+
+// padding is what a padded synthetic body is streamed from, a piece at a
+// time, so that no body is ever built in memory.
+var padding = bytes.Repeat([]byte(" "), 32<<10)
+
+// writeHealthy answers 200 with the synthetic body, padded to size bytes
+// when size is larger. The padding is trailing whitespace, so the body stays
+// valid JSON.
+func writeHealthy(w http.ResponseWriter, size int64) {
+	n := max(size, int64(len(healthyBody)))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	w.WriteHeader(http.StatusOK)
+	if n == int64(len(healthyBody)) {
+		io.WriteString(w, healthyBody) //nolint:errcheck // the client may be gone
+		return
 	}
-	out.Header().Set("Content-Type", "application/json")
-	out.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	out.WriteHeader(http.StatusOK)
-	io.WriteString(out, body) //nolint:errcheck // the client may be gone
+	if _, err := io.WriteString(w, healthyBody[:len(healthyBody)-1]); err != nil {
+		return
+	}
+	for pad := n - int64(len(healthyBody)); pad > 0; {
+		k := min(pad, int64(len(padding)))
+		if _, err := w.Write(padding[:k]); err != nil {
+			return // the client is gone
+		}
+		pad -= k
+	}
+	io.WriteString(w, "\n") //nolint:errcheck // the client may be gone
 }

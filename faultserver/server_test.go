@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -299,8 +300,18 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"data address in use", Config{Addr: busy.Addr().String()}, "listen on", syscall.EADDRINUSE},
 		{"control address in use", Config{ControlAddr: busy.Addr().String()}, "control API", syscall.EADDRINUSE},
-		{"negative service time", Config{ServiceTime: -time.Millisecond}, "service time -1ms is negative", nil},
-		{"negative jitter", Config{Jitter: -time.Millisecond}, "jitter -1ms is negative", nil},
+		{"negative service time", Config{ServiceTime: -time.Millisecond}, "service time -1ms: want a duration from 0 to the limit of 1h", nil},
+		{"negative jitter", Config{Jitter: -time.Millisecond}, "jitter -1ms: want a duration", nil},
+		{"service time over the limit", Config{ServiceTime: 61 * time.Minute}, "service time 1h1m0s: want a duration from 0 to the limit of 1h", nil},
+		{"read timeout over the limit", Config{ReadTimeout: 2 * time.Hour}, "read timeout 2h0m0s", nil},
+		{"negative idle timeout", Config{IdleTimeout: -1}, "idle timeout -1ns", nil},
+		{"negative max conns", Config{MaxConns: -1}, "max conns -1: want a count from 1 to the limit of 1000000", nil},
+		{"control max conns over the limit", Config{ControlMaxConns: MaxConnsLimit + 1}, "control max conns 1000001", nil},
+		{"too many faults", Config{Faults: slices.Repeat(mustSpecs(t, "latency:1ms"), MaxFaults+1)}, "65 faults, over the limit of 64", nil},
+		{"blank token", Config{ControlToken: "   "}, "control token is only whitespace", nil},
+		{"token with a space", Config{ControlToken: "a b"}, "control token holds whitespace", nil},
+		{"token with a tab", Config{ControlToken: "ab\t"}, "control token holds whitespace", nil},
+		{"bad control host", Config{ControlHosts: []string{"host:80"}}, `control host "host:80": want a host name or IP without port`, nil},
 		{"proxy not a URL", Config{ProxyTo: "localhost:80"}, "proxy target", nil},
 		{"proxy bad scheme", Config{ProxyTo: "ftp://127.0.0.1/"}, "proxy target", nil},
 	}
