@@ -38,7 +38,16 @@
 //	GET    /stats    the counters of Stats
 //
 // Errors are JSON objects {"error": "one line"} with status 400 (bad input),
-// 401 (missing or wrong bearer token when Config.ControlToken is set), 404,
-// 405 or 413 (a request body over 1 MiB). The same operations are available
-// in-process as Server.Faults, Server.SetFaults and Server.Stats.
+// 401 (missing or wrong bearer token when Config.ControlToken is set; the
+// connection is closed after it), 403 (no token is set and the Host or
+// Origin does not name this machine, see Config.ControlHosts), 404, 405 or
+// 413 (a request body over MaxControlBody). The same operations are
+// available in-process as Server.Faults, Server.SetFaults and Server.Stats.
+//
+// # Limits
+//
+// Every size, count and duration a spec or Config can ask for is capped
+// (see MaxDuration and the other constants in limits.go), and both
+// listeners cut slow clients (Config.ReadHeaderTimeout and the fields after
+// it) without cutting the faults that hold requests on purpose.
 package faultserver

@@ -317,6 +317,8 @@ func (s *Server) setupProxy(raw string) error {
 	}
 	s.transport = http.DefaultTransport.(*http.Transport).Clone()
 	s.transport.MaxIdleConnsPerHost = 256
+	// A ReverseProxy never follows redirects: a 3xx from the backend goes
+	// back to the client as it is.
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)

@@ -30,6 +30,13 @@ type serveOptions struct {
 	serviceTime  time.Duration
 	jitter       time.Duration
 	proxyTo      string
+	controlHosts []string
+
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	idleTimeout       time.Duration
+	maxConns          int
+	controlMaxConns   int
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -52,7 +59,12 @@ Faulted responses carry the header X-Cbload-Fault. A spec is
 KIND[:ARG][,key=value...]; every kind but refuse takes rate=P (per request)
 and path=/PREFIX. Fault kinds (a bare kind takes the argument shown):
 ` + faultKindsHelp() + `
-The control API token may also come from $` + controlTokenEnv + `.
+The control API token may also come from $` + controlTokenEnv + `. Without a
+token the control API answers only requests whose Host (and Origin, if any)
+is localhost, a loopback IP, its own IP or a --control-host (403 otherwise),
+so that a web page cannot reach it through DNS rebinding.
+
+` + serveLimitsHelp() + `
 Serve stops cleanly on SIGINT or SIGTERM.`,
 		Example: `  cbload serve --fault latency:200ms --seed 7
   cbload serve --fault 'error:503,rate=0.1' --fault 'latency:300ms,rate=0.3,path=/api'
@@ -80,7 +92,23 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.DurationVar(&opts.serviceTime, "service-time", faultserver.DefaultServiceTime, "healthy service time")
 	f.DurationVar(&opts.jitter, "jitter", time.Millisecond, "healthy jitter, spread uniformly around the service time")
 	f.StringVar(&opts.proxyTo, "proxy-to", "", "forward to this upstream base URL instead of answering synthetically")
+	f.StringArrayVar(&opts.controlHosts, "control-host", nil, "extra Host name the token-less control API answers (repeatable)")
+	f.DurationVar(&opts.readHeaderTimeout, "read-header-timeout", faultserver.DefaultReadHeaderTimeout, "close a connection whose request headers take longer (both listeners)")
+	f.DurationVar(&opts.readTimeout, "read-timeout", faultserver.DefaultReadTimeout, "close a connection whose whole request, body included, takes longer (faults that hold requests are not cut)")
+	f.DurationVar(&opts.idleTimeout, "idle-timeout", faultserver.DefaultIdleTimeout, "close a keep-alive connection idle this long")
+	f.IntVar(&opts.maxConns, "max-conns", faultserver.DefaultMaxConns, "open data connections at most; more are closed at once")
+	f.IntVar(&opts.controlMaxConns, "control-max-conns", faultserver.DefaultControlMaxConns, "open control connections at most; more are closed at once")
 	return cmd
+}
+
+// serveLimitsHelp lists the limits of serve and its fault specs for --help.
+func serveLimitsHelp() string {
+	return fmt.Sprintf(`Limits (beyond them: exit 2, or 400 from the control API):
+  durations in a spec (latency, jitter, hang, retry-after), --service-time, --jitter, timeouts  %v
+  slowbody size= and bandwidth  %s (bodies are streamed)
+  active faults  %d;  one spec  %d bytes;  control request body  %d bytes (413 beyond)
+  --max-conns, --control-max-conns  %d`,
+		"1h", "1GiB", faultserver.MaxFaults, faultserver.MaxSpecLen, faultserver.MaxControlBody, faultserver.MaxConnsLimit)
 }
 
 // checkListenAddr checks that addr reads as host:port, so a typo is a usage
@@ -105,10 +133,10 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		return usagef("--fault: %v", err)
 	}
 	switch {
-	case opts.serviceTime <= 0:
-		return usagef("--service-time %v: want a positive duration like 2ms", opts.serviceTime)
-	case opts.jitter < 0:
-		return usagef("--jitter %v: want a duration of zero or more", opts.jitter)
+	case opts.serviceTime <= 0 || opts.serviceTime > faultserver.MaxDuration:
+		return usagef("--service-time %v: want a positive duration like 2ms, up to the limit of 1h", opts.serviceTime)
+	case opts.jitter < 0 || opts.jitter > faultserver.MaxDuration:
+		return usagef("--jitter %v: want a duration of zero or more, up to the limit of 1h", opts.jitter)
 	}
 	if opts.proxyTo != "" {
 		u, err := url.Parse(opts.proxyTo)
@@ -129,16 +157,48 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		seed, random = randomSeed(), true
 	}
 
-	s, err := faultserver.New(faultserver.Config{
-		Addr:         opts.addr,
-		ControlAddr:  opts.controlAddr,
-		ControlToken: opts.controlToken,
-		Seed:         seed,
-		ServiceTime:  opts.serviceTime,
-		Jitter:       opts.jitter,
-		ProxyTo:      opts.proxyTo,
-		Faults:       faults,
-	})
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"--read-header-timeout", opts.readHeaderTimeout}, {"--read-timeout", opts.readTimeout}, {"--idle-timeout", opts.idleTimeout}} {
+		if f.d <= 0 || f.d > faultserver.MaxDuration {
+			return usagef("%s %v: want a positive duration up to the limit of 1h", f.name, f.d)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"--max-conns", opts.maxConns}, {"--control-max-conns", opts.controlMaxConns}} {
+		if f.n < 1 || f.n > faultserver.MaxConnsLimit {
+			return usagef("%s %d: want a count from 1 to the limit of %d", f.name, f.n, faultserver.MaxConnsLimit)
+		}
+	}
+	cfg := faultserver.Config{
+		Addr:              opts.addr,
+		ControlAddr:       opts.controlAddr,
+		ControlToken:      opts.controlToken,
+		ControlHosts:      opts.controlHosts,
+		Seed:              seed,
+		ServiceTime:       opts.serviceTime,
+		Jitter:            opts.jitter,
+		ProxyTo:           opts.proxyTo,
+		Faults:            faults,
+		ReadHeaderTimeout: opts.readHeaderTimeout,
+		ReadTimeout:       opts.readTimeout,
+		IdleTimeout:       opts.idleTimeout,
+		MaxConns:          opts.maxConns,
+		ControlMaxConns:   opts.controlMaxConns,
+	}
+	if err := cfg.Validate(); err != nil {
+		if opts.controlToken != "" && strings.Contains(err.Error(), "control token") {
+			return usagef("--control-token (or $%s): %v", controlTokenEnv, err)
+		}
+		if len(opts.controlHosts) > 0 && strings.HasPrefix(err.Error(), "control host") {
+			return usagef("--control-host: %v", err)
+		}
+		return asUsage(err)
+	}
+	s, err := faultserver.New(cfg)
 	if err != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("start upstream: %w", err))
 	}
