@@ -63,7 +63,7 @@ var kindTable = [...]kindDef{
 	},
 	{
 		Kind: Kind{Name: "reset", Example: "reset,rate=0.2",
-			Description: "aborts the connection with a TCP RST instead of a response"},
+			Description: "aborts the connection with a TCP RST instead of a response; while it is active keep-alive is off, so no client can take the reset for a stale connection and retry it silently"},
 		form:  "reset",
 		parse: parseReset,
 	},
@@ -145,6 +145,9 @@ type reqCtx struct {
 	// bodyDeadline, when set, starts the read deadline for a request body
 	// that faults may have held unread (proxy mode); it is idempotent.
 	bodyDeadline func()
+	// onSlowStart, when set (proxy mode), is called when slowbody starts
+	// to trickle a backend's answer.
+	onSlowStart func()
 	// onHangEnd is Config.OnHangEnd.
 	onHangEnd func(r *http.Request, held time.Duration, endedBy string)
 }

@@ -28,6 +28,11 @@ const DefaultServiceTime = 2 * time.Millisecond
 // comma-separated in the order they acted, e.g. "latency,error".
 const FaultHeader = "X-Cbload-Fault"
 
+// BackendErrorHeader, in proxy mode, marks a 502 the server answered because
+// the forward to the backend failed; it carries the reason. Such a response
+// has no FaultHeader: the failure is the backend's, not an injected fault.
+const BackendErrorHeader = "X-Cbload-Backend-Error"
+
 // Config configures a Server. The zero Config is a healthy synthetic
 // upstream on a random loopback port with no control API.
 type Config struct {
@@ -179,7 +184,8 @@ type Server struct {
 	transport   *http.Transport
 	cancelBase  context.CancelFunc // cancels every request context, on Close
 
-	setMu sync.Mutex // serialises SetFaults
+	setMu     sync.Mutex // serialises SetFaults
+	resetting bool       // a reset fault is active, so keep-alive is off; guarded by setMu
 
 	mu       sync.Mutex // guards the fields below
 	rnd      *rand.Rand
@@ -193,6 +199,8 @@ type Server struct {
 	closeErr  error
 
 	requests         atomic.Int64
+	backendErrors    atomic.Int64
+	backend5xx       atomic.Int64
 	connsRejected    atomic.Int64
 	ctlConnsRejected atomic.Int64
 	injected         [len(kindTable)]atomic.Int64
@@ -327,11 +335,26 @@ func (s *Server) setupProxy(raw string) error {
 		Transport:     s.transport,
 		FlushInterval: -1, // stream bodies through as they come
 		ErrorLog:      log.New(io.Discard, "", 0),
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode >= 500 {
+				s.backend5xx.Add(1)
+			}
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
 				return // the client gave up or the server is closing
 			}
-			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "proxy: " + oneLine(err.Error())})
+			s.backendErrors.Add(1)
+			// The failure is the backend's: answer at once, not trickled
+			// by slowbody, and without naming the faults that applied.
+			if sw, ok := w.(*slowWriter); ok {
+				w = sw.ResponseWriter
+			}
+			msg := "proxy: " + oneLine(err.Error())
+			w.Header().Del(FaultHeader)
+			w.Header().Set(BackendErrorHeader, msg)
+			writeJSON(w, http.StatusBadGateway, map[string]string{"error": msg})
 		},
 	}
 	return nil
@@ -370,7 +393,7 @@ func (s *Server) SetFaults(specs []Spec) error {
 	old := s.active
 	kept := make([]bool, len(old))
 	next := make([]*activeFault, 0, len(specs))
-	refusing := false
+	refusing, resetting := false, false
 	for _, sp := range specs {
 		if sp.f == nil {
 			continue
@@ -387,6 +410,7 @@ func (s *Server) SetFaults(specs []Spec) error {
 			af = &activeFault{spec: sp, norm: norm, kind: kindIndex(sp.Kind), release: make(chan struct{})}
 		}
 		refusing = refusing || sp.Kind == "refuse"
+		resetting = resetting || (sp.Kind == "reset" && sp.Rate > 0)
 		next = append(next, af)
 	}
 	s.active = next
@@ -398,6 +422,14 @@ func (s *Server) SetFaults(specs []Spec) error {
 		}
 	}
 	s.ln.setRefusing(refusing)
+	if resetting != s.resetting {
+		// See reset.go: with keep-alive off every request comes on a
+		// fresh connection, so no client takes a reset for a stale
+		// keep-alive connection. Turning it off also closes the idle
+		// connections.
+		s.resetting = resetting
+		s.data.SetKeepAlivesEnabled(!resetting)
+	}
 	return nil
 }
 
@@ -416,17 +448,43 @@ func (s *Server) Faults() []Spec {
 type Stats struct {
 	// Requests counts data requests received, faulted or not.
 	Requests int64 `json:"requests"`
-	// Injected counts, per fault kind, the requests that kind applied to.
-	// Every kind is present.
+	// Injected counts, per fault kind, the requests that kind applied to,
+	// counted when the request arrives. In proxy mode slowbody is counted
+	// when the backend's answer starts to trickle, and not at all when the
+	// forward failed. Every kind is present.
 	Injected map[string]int64 `json:"injected"`
 	// InFlight is the number of data requests being handled now, and
 	// InFlightPeak the most there have been at once.
 	InFlight     int64 `json:"in_flight"`
 	InFlightPeak int64 `json:"in_flight_peak"`
+	// BackendErrors counts, in proxy mode, forwards that failed before the
+	// backend answered (unreachable, reset, timed out), answered 502 with
+	// BackendErrorHeader; Backend5xx counts 5xx answers from the backend
+	// itself, passed through. Neither is an injected fault.
+	BackendErrors int64 `json:"backend_errors"`
+	Backend5xx    int64 `json:"backend_5xx"`
 	// ConnsRejected and ControlConnsRejected count connections closed at
 	// once because the data or control listener was at its connection cap.
 	ConnsRejected        int64 `json:"conns_rejected"`
 	ControlConnsRejected int64 `json:"control_conns_rejected"`
+}
+
+// Sub returns the counters of st minus those of prev, an earlier snapshot
+// of the same server: what happened between the two, such as during one
+// phase. The gauges (InFlight, InFlightPeak) are st's own: a peak cannot be
+// split.
+func (st Stats) Sub(prev Stats) Stats {
+	d := st
+	d.Requests -= prev.Requests
+	d.Injected = make(map[string]int64, len(st.Injected))
+	for k, v := range st.Injected {
+		d.Injected[k] = v - prev.Injected[k]
+	}
+	d.BackendErrors -= prev.BackendErrors
+	d.Backend5xx -= prev.Backend5xx
+	d.ConnsRejected -= prev.ConnsRejected
+	d.ControlConnsRejected -= prev.ControlConnsRejected
+	return d
 }
 
 // Stats returns the counters. It reads atomics only, so it is cheap enough
@@ -438,6 +496,8 @@ func (s *Server) Stats() Stats {
 		InFlight:     s.inFlight.Load(),
 		InFlightPeak: s.peak.Load(),
 
+		BackendErrors:        s.backendErrors.Load(),
+		Backend5xx:           s.backend5xx.Load(),
 		ConnsRejected:        s.connsRejected.Load(),
 		ControlConnsRejected: s.ctlConnsRejected.Load(),
 	}
@@ -550,6 +610,9 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	var buf [maxSteps]step
 	steps, service := s.decide(r.URL.Path, buf[:0])
 	for _, st := range steps {
+		if s.proxy != nil && st.kind == slowBodyKind {
+			continue // counted by the slow writer, see Stats.Injected
+		}
 		s.injected[st.kind].Add(1)
 	}
 	if s.cfg.OnApplied != nil {
@@ -568,6 +631,9 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rc := &reqCtx{w: w, r: r, onHangEnd: s.cfg.OnHangEnd}
+	if s.proxy != nil {
+		rc.onSlowStart = func() { s.injected[slowBodyKind].Add(1) }
+	}
 	if s.proxy != nil && r.Body != http.NoBody && len(steps) > 0 {
 		// The forward reads the body, after the faults act; they may hold
 		// the request longer than the read timeout. Lift the deadline

@@ -358,3 +358,31 @@ func BenchmarkDecide(b *testing.B) {
 		s.decide("/api/users", buf[:0])
 	}
 }
+
+// TestStatsSub checks that diffing snapshots taken at phase boundaries
+// gives each phase's own counts, by kind.
+func TestStatsSub(t *testing.T) {
+	s := start(t, Config{Seed: 1})
+	c := newClient(t, 5*time.Second)
+	phase := func(specs []string, n int) Stats {
+		before := s.Stats()
+		if err := s.SetFaults(mustSpecs(t, specs...)); err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			get(c, s.URL()+"/")
+		}
+		return s.Stats().Sub(before)
+	}
+	first := phase([]string{"error:503"}, 5)
+	second := phase([]string{"latency:1ms"}, 3)
+	if first.Requests != 5 || first.Injected["error"] != 5 || first.Injected["latency"] != 0 {
+		t.Errorf("first phase: requests %d, error %d, latency %d; want 5, 5, 0", first.Requests, first.Injected["error"], first.Injected["latency"])
+	}
+	if second.Requests != 3 || second.Injected["error"] != 0 || second.Injected["latency"] != 3 {
+		t.Errorf("second phase: requests %d, error %d, latency %d; want 3, 0, 3", second.Requests, second.Injected["error"], second.Injected["latency"])
+	}
+	if len(second.Injected) != len(Kinds()) {
+		t.Errorf("Sub kept %d kinds; want every kind, %d", len(second.Injected), len(Kinds()))
+	}
+}

@@ -53,7 +53,8 @@ switches them while it runs:
   GET    /faults   the active faults
   PUT    /faults   {"faults": ["latency:200ms", "error:503,rate=0.5"]} replaces them
   DELETE /faults   back to healthy; held requests are released at once
-  GET    /stats    requests, injected faults per kind, in-flight now and peak
+  GET    /stats    requests, injected faults per kind, backend errors (proxy
+                   mode), in-flight now and peak, connections rejected at the cap
 
 Faulted responses carry the header X-Cbload-Fault. A spec is
 KIND[:ARG][,key=value...]; every kind but refuse takes rate=P (per request)
