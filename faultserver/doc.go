@@ -7,6 +7,16 @@
 // sit in front of either: see Kinds for the table of fault kinds and
 // ParseSpec for the spec grammar "KIND[:ARG][,key=value...]".
 //
+// # Finite capacity
+//
+// With Config.Concurrency the synthetic upstream has that many workers and
+// a bounded queue (Config.Queue) in front of them; a request the full queue
+// turns away gets 503 at once. Faults act first, in front of the queue, as
+// the network would; slowdown then scales the service time the request
+// holds its worker for. Work whose caller has gone is done anyway unless
+// Config.HonorCancel, and Stats tells throughput from goodput
+// (Completed, CompletedForGone).
+//
 // # Several active faults
 //
 // Each request rolls the active faults in the order they were given. A fault

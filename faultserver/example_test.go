@@ -71,4 +71,5 @@ func ExampleKinds() {
 	// refuse   refuse
 	// reset    reset,rate=0.2
 	// slowbody slowbody:1KiB/s
+	// slowdown slowdown:3x
 }

@@ -74,6 +74,12 @@ var kindTable = [...]kindDef{
 		keys:  []string{"size"},
 		parse: parseSlowBody,
 	},
+	{
+		Kind: Kind{Name: "slowdown", Example: "slowdown:3x", DefaultArg: "2x",
+			Description: "multiplies the synthetic service time, a capacity cut when the upstream has finite concurrency; not in proxy mode"},
+		form:  "slowdown[:FACTOR]",
+		parse: parseSlowdown,
+	},
 }
 
 // Kinds returns the fault kinds this package implements, in a fixed order.
@@ -142,6 +148,8 @@ type reqCtx struct {
 	wrap func(http.ResponseWriter) http.ResponseWriter
 	// size is the synthetic body size wanted by slowbody; 0 means normal.
 	size int64
+	// slowdown multiplies the synthetic service time; 1 means normal.
+	slowdown float64
 	// bodyDeadline, when set, starts the read deadline for a request body
 	// that faults may have held unread (proxy mode); it is idempotent.
 	bodyDeadline func()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -70,6 +71,24 @@ type Config struct {
 	// called when the client gave up or the server closed.
 	OnHangEnd func(r *http.Request, held time.Duration, endedBy string)
 
+	// Concurrency, when above zero, gives the synthetic upstream finite
+	// capacity: at most Concurrency requests are worked on at once, each
+	// holding a worker for its service time (scaled by slowdown faults);
+	// up to Queue more wait in line, first come first served; beyond that a
+	// request is answered 503 at once (Stats.Rejected). Zero keeps the
+	// unbounded upstream, whose work stops when the caller gives up. Not in
+	// proxy mode.
+	Concurrency int
+	// Queue is the most requests that wait for a worker; zero means none
+	// wait. It needs Concurrency.
+	Queue int
+	// HonorCancel makes queued and running work stop when its caller gives
+	// up (Stats.Abandoned). By default it does not: the work is done in
+	// full for nobody (Stats.CompletedForGone), as a server that cannot
+	// see its callers leave does, which is what sustains a metastable
+	// failure. It needs Concurrency.
+	HonorCancel bool
+
 	// ControlHosts are extra host names (without port) the control API
 	// accepts in the Host header when ControlToken is empty. Without a
 	// token it accepts only loopback hosts (localhost, 127.0.0.0/8, ::1),
@@ -123,12 +142,38 @@ func (cfg *Config) Validate() error {
 			return fmt.Errorf("control host %q: want a host name or IP without port, like myhost.internal", h)
 		}
 	}
-	if len(cfg.Faults) > MaxFaults {
-		return fmt.Errorf("%d faults, over the limit of %d", len(cfg.Faults), MaxFaults)
+	switch {
+	case cfg.Concurrency < 0 || cfg.Concurrency > MaxConcurrency:
+		return fmt.Errorf("concurrency %d: want a number of workers from 0 (unbounded) to the limit of %d", cfg.Concurrency, MaxConcurrency)
+	case cfg.Queue < 0 || cfg.Queue > MaxQueue:
+		return fmt.Errorf("queue %d: want a length from 0 to the limit of %d", cfg.Queue, MaxQueue)
+	case cfg.Concurrency == 0 && (cfg.Queue > 0 || cfg.HonorCancel):
+		return errors.New("queue and honor-cancel need a concurrency above zero")
+	case cfg.Concurrency > 0 && cfg.ProxyTo != "":
+		return errors.New("concurrency models the synthetic upstream: in proxy mode the backend's own capacity applies")
+	}
+	if err := checkFaults(cfg.Faults, cfg.ProxyTo != ""); err != nil {
+		return err
 	}
 	if cfg.ProxyTo != "" {
 		if _, err := parseProxyURL(cfg.ProxyTo); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkFaults reports why specs cannot be the active set: too many, or a
+// slowdown in proxy mode, where there is no service time to scale.
+func checkFaults(specs []Spec, proxy bool) error {
+	if len(specs) > MaxFaults {
+		return fmt.Errorf("%d faults, over the limit of %d", len(specs), MaxFaults)
+	}
+	if proxy {
+		for _, sp := range specs {
+			if sp.Kind == "slowdown" {
+				return fmt.Errorf("fault %q: slowdown scales the synthetic service time, and proxy mode has none", sp.String())
+			}
 		}
 	}
 	return nil
@@ -183,6 +228,7 @@ type Server struct {
 	proxy       *httputil.ReverseProxy
 	transport   *http.Transport
 	cancelBase  context.CancelFunc // cancels every request context, on Close
+	pool        *capacity          // nil: unbounded (Config.Concurrency 0)
 
 	setMu     sync.Mutex // serialises SetFaults
 	resetting bool       // a reset fault is active, so keep-alive is off; guarded by setMu
@@ -199,6 +245,7 @@ type Server struct {
 	closeErr  error
 
 	requests         atomic.Int64
+	completed        atomic.Int64 // synthetic work done without capacity; see capacity for the rest
 	backendErrors    atomic.Int64
 	backend5xx       atomic.Int64
 	connsRejected    atomic.Int64
@@ -261,6 +308,9 @@ func New(cfg Config) (*Server, error) {
 
 	baseCtx, cancel := context.WithCancel(context.Background())
 	s.cancelBase = cancel
+	if cfg.Concurrency > 0 {
+		s.pool = newCapacity(cfg.Concurrency, cfg.Queue, cfg.HonorCancel, baseCtx.Done())
+	}
 	discard := log.New(io.Discard, "", 0)
 	var h http.Handler = http.HandlerFunc(s.serveData)
 	if cfg.Middleware != nil {
@@ -281,7 +331,7 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:       idle,
 		ConnState:         s.trackConn,
 	}
-	s.SetFaults(cfg.Faults) //nolint:errcheck // Validate checked the count
+	s.SetFaults(cfg.Faults) //nolint:errcheck // Validate checked them
 	s.serve(s.data, dataLn)
 	if ctlLn != nil {
 		s.ctl = &http.Server{
@@ -380,11 +430,12 @@ func (s *Server) Seed() int64 { return s.cfg.Seed }
 // SetFaults replaces the active faults atomically. A fault equal to one
 // already active (same normalised spec) stays the same fault: its held
 // requests stay held. Requests held by a hang that is not in specs are
-// released at once. Zero Specs are ignored. More than MaxFaults specs are
-// an error, and the active set is left as it was.
+// released at once. Zero Specs are ignored. More than MaxFaults specs, or
+// a slowdown in proxy mode, are an error, and the active set is left as it
+// was.
 func (s *Server) SetFaults(specs []Spec) error {
-	if len(specs) > MaxFaults {
-		return fmt.Errorf("%d faults, over the limit of %d", len(specs), MaxFaults)
+	if err := checkFaults(specs, s.proxy != nil); err != nil {
+		return err
 	}
 	s.setMu.Lock()
 	defer s.setMu.Unlock()
@@ -457,6 +508,21 @@ type Stats struct {
 	// InFlightPeak the most there have been at once.
 	InFlight     int64 `json:"in_flight"`
 	InFlightPeak int64 `json:"in_flight_peak"`
+	// Completed counts synthetic requests whose work (the service time)
+	// was done; CompletedForGone those of them whose caller had already
+	// gone, work done for nobody (only with Config.Concurrency, since
+	// otherwise work stops when the caller goes). Completed minus
+	// CompletedForGone is the goodput the upstream delivered.
+	Completed        int64 `json:"completed"`
+	CompletedForGone int64 `json:"completed_for_gone"`
+	// With Config.Concurrency: QueueLen and BusyWorkers are the requests
+	// waiting for a worker and being worked on now; Rejected counts
+	// requests answered 503 because the queue was full; Abandoned counts
+	// work dropped because its caller left (Config.HonorCancel).
+	QueueLen    int64 `json:"queue_len"`
+	BusyWorkers int64 `json:"busy_workers"`
+	Rejected    int64 `json:"rejected"`
+	Abandoned   int64 `json:"abandoned"`
 	// BackendErrors counts, in proxy mode, forwards that failed before the
 	// backend answered (unreachable, reset, timed out), answered 502 with
 	// BackendErrorHeader; Backend5xx counts 5xx answers from the backend
@@ -471,8 +537,8 @@ type Stats struct {
 
 // Sub returns the counters of st minus those of prev, an earlier snapshot
 // of the same server: what happened between the two, such as during one
-// phase. The gauges (InFlight, InFlightPeak) are st's own: a peak cannot be
-// split.
+// phase. The gauges (InFlight, InFlightPeak, QueueLen, BusyWorkers) are
+// st's own: a gauge or a peak cannot be split.
 func (st Stats) Sub(prev Stats) Stats {
 	d := st
 	d.Requests -= prev.Requests
@@ -480,6 +546,10 @@ func (st Stats) Sub(prev Stats) Stats {
 	for k, v := range st.Injected {
 		d.Injected[k] = v - prev.Injected[k]
 	}
+	d.Completed -= prev.Completed
+	d.CompletedForGone -= prev.CompletedForGone
+	d.Rejected -= prev.Rejected
+	d.Abandoned -= prev.Abandoned
 	d.BackendErrors -= prev.BackendErrors
 	d.Backend5xx -= prev.Backend5xx
 	d.ConnsRejected -= prev.ConnsRejected
@@ -496,6 +566,7 @@ func (s *Server) Stats() Stats {
 		InFlight:     s.inFlight.Load(),
 		InFlightPeak: s.peak.Load(),
 
+		Completed:            s.completed.Load(),
 		BackendErrors:        s.backendErrors.Load(),
 		Backend5xx:           s.backend5xx.Load(),
 		ConnsRejected:        s.connsRejected.Load(),
@@ -503,6 +574,14 @@ func (s *Server) Stats() Stats {
 	}
 	for i := range kindTable {
 		st.Injected[kindTable[i].Name] = s.injected[i].Load()
+	}
+	if c := s.pool; c != nil {
+		st.Completed += c.completed.Load()
+		st.CompletedForGone = c.completedForGone.Load()
+		st.QueueLen = c.queued.Load()
+		st.BusyWorkers = c.busy.Load()
+		st.Rejected = c.rejected.Load()
+		st.Abandoned = c.abandoned.Load()
 	}
 	return st
 }
@@ -630,7 +709,7 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(FaultHeader, strings.Join(names, ","))
 	}
 
-	rc := &reqCtx{w: w, r: r, onHangEnd: s.cfg.OnHangEnd}
+	rc := &reqCtx{w: w, r: r, onHangEnd: s.cfg.OnHangEnd, slowdown: 1}
 	if s.proxy != nil {
 		rc.onSlowStart = func() { s.injected[slowBodyKind].Add(1) }
 	}
@@ -667,9 +746,17 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		s.proxy.ServeHTTP(out, r)
 		return
 	}
+	if rc.slowdown > 1 {
+		service = time.Duration(min(float64(service)*rc.slowdown, float64(math.MaxInt64)))
+	}
+	if s.pool != nil {
+		s.pool.serve(out, r, service, rc.size)
+		return
+	}
 	if !rc.wait(service) {
 		return
 	}
+	s.completed.Add(1)
 	writeHealthy(out, rc.size)
 }
 

@@ -177,8 +177,8 @@ func TestStatsAndHooks(t *testing.T) {
 	for range 4 {
 		<-held
 	}
-	want2 := Stats{Requests: 7, InFlight: 4, InFlightPeak: 4,
-		Injected: map[string]int64{"latency": 0, "error": 2, "hang": 4, "refuse": 0, "reset": 0, "slowbody": 0}}
+	want2 := Stats{Requests: 7, Completed: 1, InFlight: 4, InFlightPeak: 4,
+		Injected: map[string]int64{"latency": 0, "error": 2, "hang": 4, "refuse": 0, "reset": 0, "slowbody": 0, "slowdown": 0}}
 	if diff := cmp.Diff(want2, st); diff != "" {
 		t.Errorf("Stats() while 4 requests hang (-want +got):\n%s", diff)
 	}

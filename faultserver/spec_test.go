@@ -38,6 +38,11 @@ func TestParseSpecNormalises(t *testing.T) {
 		{"slowbody:1.5kib/s,size=1MiB", "slowbody:1536B/s,size=1MiB"},
 		{"slowbody:2MB/s,size=4KiB", "slowbody:2MB/s"},
 		{"latency:10ms,path=/api/v1=x", "latency:10ms,path=/api/v1=x"},
+		{"slowdown", "slowdown:2x"},
+		{"slowdown:3x", "slowdown:3x"},
+		{"slowdown:3", "slowdown:3x"},
+		{"slowdown:1.5X,rate=0.5,path=/api", "slowdown:1.5x,rate=0.5,path=/api"},
+		{"slowdown:1000x", "slowdown:1000x"},
 	}
 	for _, tt := range tests {
 		got, err := ParseSpec(tt.in)
@@ -105,6 +110,11 @@ func TestParseSpecErrors(t *testing.T) {
 		{"slowbody:1KiB/s,size=0B", `size "0B"`},
 		{"slowbody:1KiB/s,size=1.5GiB", `size "1.5GiB": must be between 1B and the limit of 1GiB`},
 		{"latency:61m", `delay "61m" is over the limit of 1h`},
+		{"slowdown:0.5x", `factor "0.5x" is not a number from 1x to the limit of 1000x`},
+		{"slowdown:1001x", `factor "1001x"`},
+		{"slowdown:x", `factor "x"`},
+		{"slowdown:NaNx", `factor "NaNx"`},
+		{"slowdown:3x,size=1", `unknown key "size" for slowdown`},
 		{"latency:1s,jitter=2h", `jitter "2h" is over the limit of 1h`},
 		{"hang:1000h", `hold "1000h" is over the limit of 1h`},
 		{"error:503,retry-after=3601s", `retry-after "3601s" is over the limit of 1h`},
@@ -174,7 +184,7 @@ func TestSpecJSON(t *testing.T) {
 }
 
 func TestKindsTable(t *testing.T) {
-	want := []string{"latency", "error", "hang", "refuse", "reset", "slowbody"}
+	want := []string{"latency", "error", "hang", "refuse", "reset", "slowbody", "slowdown"}
 	var got []string
 	for _, k := range Kinds() {
 		got = append(got, k.Name)

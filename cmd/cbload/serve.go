@@ -37,6 +37,10 @@ type serveOptions struct {
 	idleTimeout       time.Duration
 	maxConns          int
 	controlMaxConns   int
+
+	concurrency int
+	queue       int
+	honorCancel bool
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -47,14 +51,19 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Serve runs the fault-injecting upstream on its own, for your service or a CI
 job to call. Healthy, it answers every path with 200 and a small JSON body
 after the service time; with --proxy-to it forwards to a real upstream
-instead. The faults given with --fault apply from the start; the control API
+instead. With --upstream-concurrency N it has finite capacity: N workers,
+each request holding one for its service time, a queue of --upstream-queue
+requests, and 503 at once beyond it; work for callers that gave up is done
+anyway unless --upstream-honor-cancel (the slowdown fault is the capacity
+cut). The faults given with --fault apply from the start; the control API
 switches them while it runs:
 
   GET    /faults   the active faults
   PUT    /faults   {"faults": ["latency:200ms", "error:503,rate=0.5"]} replaces them
   DELETE /faults   back to healthy; held requests are released at once
-  GET    /stats    requests, injected faults per kind, backend errors (proxy
-                   mode), in-flight now and peak, connections rejected at the cap
+  GET    /stats    requests, injected faults per kind, work completed (and for
+                   callers already gone), queue and busy workers, rejected,
+                   backend errors (proxy mode), in-flight, rejected connections
 
 Faulted responses carry the header X-Cbload-Fault. A spec is
 KIND[:ARG][,key=value...]; every kind but refuse takes rate=P (per request)
@@ -93,6 +102,9 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.DurationVar(&opts.serviceTime, "service-time", faultserver.DefaultServiceTime, "healthy service time")
 	f.DurationVar(&opts.jitter, "jitter", time.Millisecond, "healthy jitter, spread uniformly around the service time")
 	f.StringVar(&opts.proxyTo, "proxy-to", "", "forward to this upstream base URL instead of answering synthetically")
+	f.IntVar(&opts.concurrency, "upstream-concurrency", 0, "workers of the synthetic upstream; each request holds one for its service time (0: unbounded)")
+	f.IntVar(&opts.queue, "upstream-queue", 0, "requests that wait for a worker; beyond them, 503 at once (needs --upstream-concurrency)")
+	f.BoolVar(&opts.honorCancel, "upstream-honor-cancel", false, "drop queued and running work whose caller gave up (default: do it anyway, for nobody)")
 	f.StringArrayVar(&opts.controlHosts, "control-host", nil, "extra Host name the token-less control API answers (repeatable)")
 	f.DurationVar(&opts.readHeaderTimeout, "read-header-timeout", faultserver.DefaultReadHeaderTimeout, "close a connection whose request headers take longer (both listeners)")
 	f.DurationVar(&opts.readTimeout, "read-timeout", faultserver.DefaultReadTimeout, "close a connection whose whole request, body included, takes longer (faults that hold requests are not cut)")
@@ -106,10 +118,11 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 func serveLimitsHelp() string {
 	return fmt.Sprintf(`Limits (beyond them: exit 2, or 400 from the control API):
   durations in a spec (latency, jitter, hang, retry-after), --service-time, --jitter, timeouts  %v
-  slowbody size= and bandwidth  %s (bodies are streamed)
+  slowbody size= and bandwidth  %s (bodies are streamed);  slowdown factor  %dx
+  --upstream-concurrency  %d;  --upstream-queue  %d
   active faults  %d;  one spec  %d bytes;  control request body  %d bytes (413 beyond)
   --max-conns, --control-max-conns  %d`,
-		"1h", "1GiB", faultserver.MaxFaults, faultserver.MaxSpecLen, faultserver.MaxControlBody, faultserver.MaxConnsLimit)
+		"1h", "1GiB", faultserver.MaxSlowdown, faultserver.MaxConcurrency, faultserver.MaxQueue, faultserver.MaxFaults, faultserver.MaxSpecLen, faultserver.MaxControlBody, faultserver.MaxConnsLimit)
 }
 
 // checkListenAddr checks that addr reads as host:port, so a typo is a usage
@@ -174,6 +187,16 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 			return usagef("%s %d: want a count from 1 to the limit of %d", f.name, f.n, faultserver.MaxConnsLimit)
 		}
 	}
+	switch {
+	case opts.concurrency < 0 || opts.concurrency > faultserver.MaxConcurrency:
+		return usagef("--upstream-concurrency %d: want a number of workers from 0 (unbounded) to the limit of %d", opts.concurrency, faultserver.MaxConcurrency)
+	case opts.queue < 0 || opts.queue > faultserver.MaxQueue:
+		return usagef("--upstream-queue %d: want a length from 0 to the limit of %d", opts.queue, faultserver.MaxQueue)
+	case opts.concurrency == 0 && (opts.queue > 0 || opts.honorCancel):
+		return usagef("--upstream-queue and --upstream-honor-cancel need --upstream-concurrency above 0")
+	case opts.concurrency > 0 && opts.proxyTo != "":
+		return usagef("--upstream-concurrency models the synthetic upstream: with --proxy-to your service's own capacity applies")
+	}
 	cfg := faultserver.Config{
 		Addr:              opts.addr,
 		ControlAddr:       opts.controlAddr,
@@ -189,6 +212,9 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		IdleTimeout:       opts.idleTimeout,
 		MaxConns:          opts.maxConns,
 		ControlMaxConns:   opts.controlMaxConns,
+		Concurrency:       opts.concurrency,
+		Queue:             opts.queue,
+		HonorCancel:       opts.honorCancel,
 	}
 	if err := cfg.Validate(); err != nil {
 		if opts.controlToken != "" && strings.Contains(err.Error(), "control token") {
@@ -211,6 +237,13 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "cbload serve: seed %d\n", seed)
 	}
 	what := fmt.Sprintf("synthetic 200 JSON after %v ± %v", opts.serviceTime, opts.jitter)
+	if opts.concurrency > 0 {
+		abandon := "work for callers that gave up is done anyway"
+		if opts.honorCancel {
+			abandon = "work for callers that gave up is dropped"
+		}
+		what += fmt.Sprintf("; %d workers, queue %d, %s", opts.concurrency, opts.queue, abandon)
+	}
 	if opts.proxyTo != "" {
 		what = "proxy to " + opts.proxyTo
 	}
