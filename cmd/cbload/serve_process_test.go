@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -135,7 +136,8 @@ func TestServeProcessHeldConnections(t *testing.T) {
 	defer over.Close()
 	over.SetReadDeadline(time.Now().Add(5 * time.Second))
 	io.WriteString(over, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	if b, err := io.ReadAll(over); err != nil || len(b) != 0 {
+	// Closed with the request unread, the connection may end in a RST.
+	if b, err := io.ReadAll(over); (err != nil && !errors.Is(err, syscall.ECONNRESET)) || len(b) != 0 {
 		t.Errorf("connection %d over --max-conns %d: read %q, %v; want it closed at once", max+1, max, b, err)
 	}
 	if body := stats(); !strings.Contains(body, `"conns_rejected":1`) {
