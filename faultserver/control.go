@@ -52,18 +52,36 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// faultList is the body of GET, PUT and DELETE /faults.
+// faultList is the answer of every /faults request: the active faults in
+// roll order and, when any is named, their names (Names[i] names Faults[i],
+// "" for an unnamed one).
 type faultList struct {
 	Faults []string `json:"faults"`
+	Names  []string `json:"names,omitempty"`
 }
 
 func (s *Server) faultList() faultList {
-	specs := s.Faults()
-	fl := faultList{Faults: make([]string, len(specs))}
-	for i, sp := range specs {
-		fl.Faults[i] = sp.String()
+	nf := s.NamedFaults()
+	fl := faultList{Faults: make([]string, len(nf))}
+	named := false
+	for i, f := range nf {
+		fl.Faults[i] = f.Spec.String()
+		named = named || f.Name != ""
+	}
+	if named {
+		fl.Names = make([]string, len(nf))
+		for i, f := range nf {
+			fl.Names[i] = f.Name
+		}
 	}
 	return fl
+}
+
+// namedFault is the body of POST /faults and the answer of GET
+// /faults/NAME.
+type namedFault struct {
+	Name  *string `json:"name"`
+	Fault *string `json:"fault"`
 }
 
 // controlHandler serves the control API described in the package comment.
@@ -100,11 +118,17 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) error {
 			if err := s.SetFaults(specs); err != nil {
 				return apiErrorf(http.StatusBadRequest, "%v", err)
 			}
+		case http.MethodPost:
+			if err := s.postFault(w, r); err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusCreated, s.faultList())
+			return nil
 		case http.MethodDelete:
 			s.SetFaults(nil) //nolint:errcheck // an empty set is always accepted
 		default:
-			w.Header().Set("Allow", "GET, PUT, DELETE")
-			return apiErrorf(http.StatusMethodNotAllowed, "method %s not allowed on /faults (use GET, PUT or DELETE)", r.Method)
+			w.Header().Set("Allow", "GET, PUT, POST, DELETE")
+			return apiErrorf(http.StatusMethodNotAllowed, "method %s not allowed on /faults (use GET, PUT, POST or DELETE)", r.Method)
 		}
 		writeJSON(w, http.StatusOK, s.faultList())
 	case "/stats":
@@ -114,9 +138,67 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) error {
 		}
 		writeJSON(w, http.StatusOK, s.Stats())
 	default:
-		return apiErrorf(http.StatusNotFound, "no such endpoint %q (use /faults or /stats)", r.URL.Path)
+		name, ok := strings.CutPrefix(r.URL.Path, "/faults/")
+		if !ok {
+			return apiErrorf(http.StatusNotFound, "no such endpoint %q (use /faults, /faults/NAME or /stats)", r.URL.Path)
+		}
+		return s.oneFault(w, r, name)
 	}
 	return nil
+}
+
+// postFault adds the named fault of a POST /faults body.
+func (s *Server) postFault(w http.ResponseWriter, r *http.Request) error {
+	const want = `(want {"name": "NAME", "fault": "KIND[:ARG][,key=value...]"})`
+	b, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var body namedFault
+	switch err := decodeBody(b, &body); {
+	case err != nil:
+		return apiErrorf(http.StatusBadRequest, "bad body: %v %s", err, want)
+	case body.Name == nil || body.Fault == nil:
+		return apiErrorf(http.StatusBadRequest, `bad body: "name" and "fault" are both required %s`, want)
+	}
+	if err := CheckFaultName(*body.Name); err != nil {
+		return apiErrorf(http.StatusBadRequest, "%v", err)
+	}
+	sp, err := ParseSpec(*body.Fault)
+	if err != nil {
+		return apiErrorf(http.StatusBadRequest, "%v", err)
+	}
+	switch err := s.AddFault(*body.Name, sp); {
+	case errors.Is(err, ErrNameTaken):
+		return apiErrorf(http.StatusConflict, "%v: remove it first, or pick another name", err)
+	case err != nil:
+		return apiErrorf(http.StatusBadRequest, "%v", err)
+	}
+	return nil
+}
+
+// oneFault serves GET and DELETE /faults/NAME.
+func (s *Server) oneFault(w http.ResponseWriter, r *http.Request, name string) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		for _, f := range s.NamedFaults() {
+			if f.Name == name {
+				spec := f.Spec.String()
+				writeJSON(w, http.StatusOK, namedFault{Name: &f.Name, Fault: &spec})
+				return nil
+			}
+		}
+		return apiErrorf(http.StatusNotFound, "fault %q: %v", name, ErrNoSuchFault)
+	case http.MethodDelete:
+		if err := s.RemoveFault(name); err != nil {
+			return apiErrorf(http.StatusNotFound, "%v", err)
+		}
+		writeJSON(w, http.StatusOK, s.faultList())
+		return nil
+	default:
+		w.Header().Set("Allow", "GET, DELETE")
+		return apiErrorf(http.StatusMethodNotAllowed, "method %s not allowed on /faults/NAME (use GET or DELETE)", r.Method)
+	}
 }
 
 // authorize checks a control request: the bearer token when there is one,

@@ -101,7 +101,15 @@ func TestControlAPIBadInput(t *testing.T) {
 		{"PUT", "/faults", ``, 400, "bad body: EOF"},
 		{"PUT", "/faults", `{"faults": []} {"faults": []}`, 400, "data after the JSON object"},
 		{"PUT", "/faults", `{"faults": [` + strings.Repeat(`"latency:1s",`, 100000) + `"latency:1s"]}`, 413, "request body of 1300026 bytes is over the limit of 1048576"},
-		{"POST", "/faults", `{"faults": []}`, 405, "method POST not allowed"},
+		{"PATCH", "/faults", `{"faults": []}`, 405, "method PATCH not allowed"},
+		{"POST", "/faults", `{"faults": []}`, 400, `unknown field \"faults\"`},
+		{"POST", "/faults", `{"name": "a"}`, 400, `\"name\" and \"fault\" are both required`},
+		{"POST", "/faults", `{"name": "a b", "fault": "latency"}`, 400, `fault name \"a b\": want 1 to 64 letters`},
+		{"POST", "/faults", `{"name": "-a", "fault": "latency"}`, 400, `fault name \"-a\"`},
+		{"POST", "/faults", `{"name": "a", "fault": "bogus"}`, 400, `unknown kind \"bogus\"`},
+		{"DELETE", "/faults/nope", ``, 404, `fault \"nope\": no active fault of that name`},
+		{"GET", "/faults/nope", ``, 404, `no active fault of that name`},
+		{"PUT", "/faults/nope", ``, 405, `method PUT not allowed on /faults/NAME`},
 		{"DELETE", "/stats", ``, 405, "method DELETE not allowed"},
 		{"GET", "/nope", ``, 404, `no such endpoint \"/nope\"`},
 	}
@@ -370,5 +378,70 @@ func TestControlBearerScheme(t *testing.T) {
 		if tt.status == 401 && resp.Header.Get("WWW-Authenticate") == "" {
 			t.Errorf("Authorization %q: 401 without WWW-Authenticate", tt.auth)
 		}
+	}
+}
+
+// TestControlNamedFaults adds and removes named faults one at a time and
+// checks that the others — and the requests a named hang holds — are left
+// alone, while PUT and DELETE /faults still replace everything.
+func TestControlNamedFaults(t *testing.T) {
+	s := start(t, Config{ControlAddr: "127.0.0.1:0", Faults: mustSpecs(t, "latency:1ms,path=/x")})
+	c := newClient(t, 10*time.Second)
+	ctl := s.ControlURL()
+	steps := []struct {
+		method, path, body string
+		status             int
+		want               string
+	}{
+		{"POST", "/faults", `{"name": "slow-api", "fault": "latency:200ms,path=/api"}`, 201,
+			`{"faults":["latency:1ms,path=/x","latency:200ms,path=/api"],"names":["","slow-api"]}`},
+		{"POST", "/faults", `{"name": "stuck", "fault": "hang,path=/held"}`, 201,
+			`{"faults":["latency:1ms,path=/x","latency:200ms,path=/api","hang,path=/held"],"names":["","slow-api","stuck"]}`},
+		{"POST", "/faults", `{"name": "slow-api", "fault": "error:503"}`, 409, ""},
+		{"GET", "/faults/slow-api", "", 200, `{"name":"slow-api","fault":"latency:200ms,path=/api"}`},
+	}
+	for _, st := range steps {
+		status, body := call(t, c, st.method, ctl+st.path, "", st.body)
+		if status != st.status || (st.want != "" && strings.TrimSpace(body) != st.want) {
+			t.Errorf("%s %s %s = %d %s; want %d %s", st.method, st.path, st.body, status, body, st.status, st.want)
+		}
+	}
+
+	held := hold(t, s, c, 1) // GETs /held
+	// Removing another fault leaves the hang's request held.
+	if status, body := call(t, c, "DELETE", ctl+"/faults/slow-api", "", ""); status != 200 ||
+		strings.TrimSpace(body) != `{"faults":["latency:1ms,path=/x","hang,path=/held"],"names":["","stuck"]}` {
+		t.Errorf("DELETE /faults/slow-api = %d %s", status, body)
+	}
+	select {
+	case r := <-held:
+		t.Fatalf("removing slow-api released the request stuck holds: %d %v", r.status, r.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if r := get(c, s.URL()+"/api"); r.fault != "" {
+		t.Errorf("GET /api after removing slow-api: fault %q; want none", r.fault)
+	}
+	// Removing the hang releases its request at once.
+	if status, body := call(t, c, "DELETE", ctl+"/faults/stuck", "", ""); status != 200 || strings.TrimSpace(body) != `{"faults":["latency:1ms,path=/x"]}` {
+		t.Errorf("DELETE /faults/stuck = %d %s", status, body)
+	}
+	select {
+	case r := <-held:
+		if r.status != 200 {
+			t.Errorf("released request = %d %v; want 200", r.status, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("removing stuck did not release its request")
+	}
+	// PUT replaces everything, named faults included.
+	call(t, c, "POST", ctl+"/faults", "", `{"name": "n", "fault": "error:502"}`)
+	if status, body := call(t, c, "PUT", ctl+"/faults", "", `{"faults": ["error:500"]}`); status != 200 || strings.TrimSpace(body) != `{"faults":["error:500"]}` {
+		t.Errorf("PUT after POST = %d %s; want only the PUT set", status, body)
+	}
+
+	// The cap holds for additions too.
+	s.SetFaults(slices.Repeat(mustSpecs(t, "latency:1ms"), MaxFaults))
+	if status, body := call(t, c, "POST", ctl+"/faults", "", `{"name": "one-more", "fault": "error:503"}`); status != 400 || !strings.Contains(body, "65 faults, over the limit of 64") {
+		t.Errorf("POST at %d faults = %d %s; want 400 naming the limit", MaxFaults, status, body)
 	}
 }

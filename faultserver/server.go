@@ -255,9 +255,11 @@ type Server struct {
 	peak             atomic.Int64
 }
 
-// activeFault is one fault of the active set. release is closed when the
-// fault leaves the set, which ends the holds of its hangs.
+// activeFault is one fault of the active set, named when it was added by
+// AddFault. release is closed when the fault leaves the set, which ends the
+// holds of its hangs.
 type activeFault struct {
+	name    string
 	spec    Spec
 	norm    string
 	kind    int
@@ -427,48 +429,72 @@ func (s *Server) ControlURL() string {
 // Seed returns the seed of the server's random source.
 func (s *Server) Seed() int64 { return s.cfg.Seed }
 
-// SetFaults replaces the active faults atomically. A fault equal to one
-// already active (same normalised spec) stays the same fault: its held
-// requests stay held. Requests held by a hang that is not in specs are
-// released at once. Zero Specs are ignored. More than MaxFaults specs, or
-// a slowdown in proxy mode, are an error, and the active set is left as it
-// was.
+// SetFaults replaces the active faults atomically, named ones included
+// (the new ones have no name). A fault equal to an unnamed one already
+// active (same normalised spec) stays the same fault: its held requests
+// stay held. Requests held by a hang that is not in specs are released at
+// once. Zero Specs are ignored. More than MaxFaults specs, or a slowdown in
+// proxy mode, are an error, and the active set is left as it was.
 func (s *Server) SetFaults(specs []Spec) error {
 	if err := checkFaults(specs, s.proxy != nil); err != nil {
 		return err
 	}
+	return s.update(func(old []*activeFault) ([]*activeFault, error) {
+		kept := make([]bool, len(old))
+		next := make([]*activeFault, 0, len(specs))
+		for _, sp := range specs {
+			if sp.f == nil {
+				continue
+			}
+			norm := sp.String()
+			var af *activeFault
+			for i, o := range old {
+				if !kept[i] && o.name == "" && o.norm == norm {
+					af, kept[i] = o, true
+					break
+				}
+			}
+			if af == nil {
+				af = newActiveFault("", sp)
+			}
+			next = append(next, af)
+		}
+		return next, nil
+	})
+}
+
+func newActiveFault(name string, sp Spec) *activeFault {
+	return &activeFault{name: name, spec: sp, norm: sp.String(), kind: kindIndex(sp.Kind), release: make(chan struct{})}
+}
+
+// update replaces the active set with what build makes of the current one,
+// then releases the holds of the faults that left it and switches the
+// listener for refuse and keep-alive for reset. build runs under the lock
+// that request decisions take: it must only compute. When it fails, the
+// set stays as it was.
+func (s *Server) update(build func(old []*activeFault) ([]*activeFault, error)) error {
 	s.setMu.Lock()
 	defer s.setMu.Unlock()
 
 	s.mu.Lock()
 	old := s.active
-	kept := make([]bool, len(old))
-	next := make([]*activeFault, 0, len(specs))
-	refusing, resetting := false, false
-	for _, sp := range specs {
-		if sp.f == nil {
-			continue
-		}
-		norm := sp.String()
-		var af *activeFault
-		for i, o := range old {
-			if !kept[i] && o.norm == norm {
-				af, kept[i] = o, true
-				break
-			}
-		}
-		if af == nil {
-			af = &activeFault{spec: sp, norm: norm, kind: kindIndex(sp.Kind), release: make(chan struct{})}
-		}
-		refusing = refusing || sp.Kind == "refuse"
-		resetting = resetting || (sp.Kind == "reset" && sp.Rate > 0)
-		next = append(next, af)
+	next, err := build(old)
+	if err != nil {
+		s.mu.Unlock()
+		return err
 	}
 	s.active = next
 	s.mu.Unlock()
 
-	for i, o := range old {
-		if !kept[i] {
+	stays := make(map[*activeFault]bool, len(next))
+	refusing, resetting := false, false
+	for _, af := range next {
+		stays[af] = true
+		refusing = refusing || af.spec.Kind == "refuse"
+		resetting = resetting || (af.spec.Kind == "reset" && af.spec.Rate > 0)
+	}
+	for _, o := range old {
+		if !stays[o] {
 			close(o.release)
 		}
 	}
