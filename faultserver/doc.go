@@ -42,10 +42,18 @@
 //
 // When Config.ControlAddr is set, a second listener serves
 //
-//	GET    /faults   {"faults": ["latency:200ms", ...]}  the active faults, normalised
-//	PUT    /faults   {"faults": [...]} replaces the set atomically; 400 and no change on a bad spec
-//	DELETE /faults   back to healthy; held requests are released at once
-//	GET    /stats    the counters of Stats
+//	GET    /faults       {"faults": ["latency:200ms", ...]}  the active faults, normalised;
+//	                     with "names": [...] beside it when any is named ("" for unnamed ones)
+//	PUT    /faults       {"faults": [...]} replaces the set atomically, named faults too;
+//	                     400 and no change on a bad spec
+//	POST   /faults       {"name": "slow-api", "fault": "latency:300ms"} adds one named fault (201;
+//	                     409 when the name is taken), leaving the others as they are
+//	DELETE /faults       back to healthy; held requests are released at once
+//	GET    /faults/NAME  {"name": ..., "fault": ...}; 404 when there is none
+//	DELETE /faults/NAME  removes that fault only, releasing what it holds; 404 when none
+//	GET    /stats        the counters of Stats
+//
+// Client is a Go client of this API.
 //
 // Errors are JSON objects {"error": "one line"} with status 400 (bad input),
 // 401 (missing or wrong bearer token when Config.ControlToken is set; the

@@ -60,7 +60,9 @@ switches them while it runs:
 
   GET    /faults   the active faults
   PUT    /faults   {"faults": ["latency:200ms", "error:503,rate=0.5"]} replaces them
-  DELETE /faults   back to healthy; held requests are released at once
+  POST   /faults   {"name": "slow-api", "fault": "latency:300ms"} adds one by name
+  DELETE /faults/NAME  removes that one; DELETE /faults removes them all, and
+                   held requests are released at once
   GET    /stats    requests, injected faults per kind, work completed (and for
                    callers already gone), queue and busy workers, rejected,
                    backend errors (proxy mode), in-flight, rejected connections
@@ -79,7 +81,8 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 		Example: `  cbload serve --fault latency:200ms --seed 7
   cbload serve --fault 'error:503,rate=0.1' --fault 'latency:300ms,rate=0.3,path=/api'
   cbload serve --proxy-to http://127.0.0.1:9000 --fault 'reset,rate=0.05'
-  curl -X PUT http://127.0.0.1:8474/faults -d '{"faults": ["hang"]}'`,
+  curl -X PUT http://127.0.0.1:8474/faults -d '{"faults": ["hang"]}'
+  cbload fault add stuck hang; cbload fault remove stuck`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("serve takes no arguments, got %q", args)
