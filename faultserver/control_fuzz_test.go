@@ -152,3 +152,44 @@ func localOrigin(o string) bool {
 	u, err := url.Parse(o)
 	return err == nil && u.Host != "" && localHost(u.Host)
 }
+
+// FuzzControlPostFault feeds arbitrary bodies to POST /faults: the answer
+// is 201 with the new set, one fault longer, or a 4xx with a one-line JSON
+// error and the set untouched — never a panic or a 5xx. The seed corpus is
+// in testdata/fuzz/FuzzControlPostFault.
+func FuzzControlPostFault(f *testing.F) {
+	s, err := New(Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	handler := s.controlHandler()
+	f.Fuzz(func(t *testing.T, body string) {
+		s.SetFaults(nil)
+		s.AddFault("taken", mustSpecs(t, "latency:1ms")[0])
+		req := httptest.NewRequest(http.MethodPost, "/faults", strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		n := len(s.Faults())
+		switch {
+		case rec.Code == http.StatusCreated:
+			var got faultList
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || n != 2 || len(got.Names) != 2 || got.Names[0] != "taken" {
+				t.Fatalf("201 with %q and %d faults; want the set with one more, named", rec.Body.String(), n)
+			}
+			if err := CheckFaultName(got.Names[1]); err != nil {
+				t.Fatalf("201 added a fault named %q: %v", got.Names[1], err)
+			}
+		case rec.Code >= 400 && rec.Code < 500:
+			var e struct{ Error string }
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" || strings.Contains(e.Error, "\n") {
+				t.Fatalf("%d with body %q; want a one-line JSON error", rec.Code, rec.Body.String())
+			}
+			if n != 1 {
+				t.Fatalf("after a rejected POST there are %d faults; want the 1 kept", n)
+			}
+		default:
+			t.Fatalf("POST /faults %q = %d %q; want 201 or 4xx", body, rec.Code, rec.Body.String())
+		}
+	})
+}
