@@ -49,6 +49,9 @@ const (
 	DefaultReadTimeout = 30 * time.Second
 	// DefaultIdleTimeout closes a keep-alive connection idle this long.
 	DefaultIdleTimeout = 60 * time.Second
+	// DefaultStallTimeout closes a data connection whose client has taken
+	// none of its response for this long.
+	DefaultStallTimeout = 30 * time.Second
 	// DefaultMaxConns caps the data listener's open connections; beyond it
 	// a new connection is closed at once. Requests held by hang or
 	// slowbody count against it.

@@ -99,12 +99,16 @@ type Config struct {
 	// Slow-client protections; a zero field takes its Default* value (see
 	// limits.go). ReadHeaderTimeout, ReadTimeout and IdleTimeout apply to
 	// both listeners, the control listener's read timeouts being capped at
-	// ControlTimeout. MaxConns and
-	// ControlMaxConns cap the open connections of each listener; a
-	// connection beyond the cap is closed as soon as it is accepted.
+	// ControlTimeout. StallTimeout, on the data listener, closes a
+	// connection whose client has taken none of its response for that long
+	// (at least 16 KiB must go per StallTimeout); it bounds no response's
+	// total time. MaxConns and ControlMaxConns cap the open connections of
+	// each listener; a connection beyond the cap is closed as soon as it is
+	// accepted.
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	IdleTimeout       time.Duration
+	StallTimeout      time.Duration
 	MaxConns          int
 	ControlMaxConns   int
 }
@@ -118,7 +122,7 @@ func (cfg *Config) Validate() error {
 	}{
 		{"service time", cfg.ServiceTime}, {"jitter", cfg.Jitter},
 		{"read header timeout", cfg.ReadHeaderTimeout}, {"read timeout", cfg.ReadTimeout},
-		{"idle timeout", cfg.IdleTimeout},
+		{"idle timeout", cfg.IdleTimeout}, {"stall timeout", cfg.StallTimeout},
 	}
 	for _, d := range durations {
 		if d.d < 0 || d.d > MaxDuration {
@@ -217,18 +221,19 @@ func or[T comparable](d, def T) T {
 // Server is a running fault-injecting upstream. Create one with New; the
 // caller must call Close to stop its listeners and goroutines.
 type Server struct {
-	cfg         Config
-	serviceTime time.Duration
-	readTimeout time.Duration
-	ln          *switchListener
-	ctlLn       net.Listener
-	ctlIP       net.IP // the control listener's IP, accepted as a Host
-	data        *http.Server
-	ctl         *http.Server
-	proxy       *httputil.ReverseProxy
-	transport   *http.Transport
-	cancelBase  context.CancelFunc // cancels every request context, on Close
-	pool        *capacity          // nil: unbounded (Config.Concurrency 0)
+	cfg          Config
+	serviceTime  time.Duration
+	readTimeout  time.Duration
+	stallTimeout time.Duration
+	ln           *switchListener
+	ctlLn        net.Listener
+	ctlIP        net.IP // the control listener's IP, accepted as a Host
+	data         *http.Server
+	ctl          *http.Server
+	proxy        *httputil.ReverseProxy
+	transport    *http.Transport
+	cancelBase   context.CancelFunc // cancels every request context, on Close
+	pool         *capacity          // nil: unbounded (Config.Concurrency 0)
 
 	setMu     sync.Mutex // serialises SetFaults
 	resetting bool       // a reset fault is active, so keep-alive is off; guarded by setMu
@@ -321,9 +326,11 @@ func New(cfg Config) (*Server, error) {
 	readHeader := or(cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	idle := or(cfg.IdleTimeout, DefaultIdleTimeout)
 	s.readTimeout = or(cfg.ReadTimeout, DefaultReadTimeout)
+	s.stallTimeout = or(cfg.StallTimeout, DefaultStallTimeout)
 	// No WriteTimeout: slowbody trickles a response for as long as its
-	// size and bandwidth say. ReadTimeout is safe with hang: net/http
-	// lifts the read deadline once the body is read.
+	// size and bandwidth say; stallWriter cuts clients that stop reading
+	// instead. ReadTimeout is safe with hang: net/http lifts the read
+	// deadline once the body is read.
 	s.data = &http.Server{
 		Handler:           h,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
@@ -711,6 +718,7 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
 	s.raisePeak(s.inFlight.Add(1))
 	defer s.inFlight.Add(-1)
+	w = newStallWriter(w, s.stallTimeout)
 
 	var buf [maxSteps]step
 	steps, service := s.decide(r.URL.Path, buf[:0])

@@ -225,3 +225,24 @@ func TestAuthFailureClosesConnection(t *testing.T) {
 		t.Errorf("connection closed %v after the 401; want at once", d)
 	}
 }
+
+// TestStalledReaderIsCut asks for a large body and never reads it: once the
+// socket buffers are full the server must give up after the stall timeout
+// rather than hold the request forever. A client that reads slowly but
+// steadily, for longer than the stall timeout in all, is not cut.
+func TestStalledReaderIsCut(t *testing.T) {
+	s := start(t, Config{StallTimeout: shortTimeout, Faults: mustSpecs(t, "slowbody:1GiB/s,size=1GiB,path=/big", "slowbody:2KiB/s,size=2KiB,path=/slow")})
+	c := dial(t, s.Addr())
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, "the request to start", 5*time.Second, func() bool { return s.Stats().InFlight == 1 })
+	waitFor(t, "the stalled request to be cut", 20*time.Second, func() bool { return s.Stats().InFlight == 0 })
+
+	t0 := time.Now()
+	r := get(newClient(t, 10*time.Second), s.URL()+"/slow")
+	if r.err != nil || r.status != 200 || len(r.body) != 2<<10 {
+		t.Errorf("slowbody over %v = %d, %d bytes, %v; want the whole body", time.Since(t0), r.status, len(r.body), r.err)
+	}
+	if d := time.Since(t0); d < 3*shortTimeout {
+		t.Errorf("slow body took %v; want it to outlast the %v stall timeout", d, shortTimeout)
+	}
+}

@@ -35,6 +35,7 @@ type serveOptions struct {
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
 	idleTimeout       time.Duration
+	stallTimeout      time.Duration
 	maxConns          int
 	controlMaxConns   int
 
@@ -112,6 +113,7 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.DurationVar(&opts.readHeaderTimeout, "read-header-timeout", faultserver.DefaultReadHeaderTimeout, "close a connection whose request headers take longer (both listeners)")
 	f.DurationVar(&opts.readTimeout, "read-timeout", faultserver.DefaultReadTimeout, "close a connection whose whole request, body included, takes longer (faults that hold requests are not cut)")
 	f.DurationVar(&opts.idleTimeout, "idle-timeout", faultserver.DefaultIdleTimeout, "close a keep-alive connection idle this long")
+	f.DurationVar(&opts.stallTimeout, "stall-timeout", faultserver.DefaultStallTimeout, "close a data connection whose client has taken none of its response this long (slowbody is not cut)")
 	f.IntVar(&opts.maxConns, "max-conns", faultserver.DefaultMaxConns, "open data connections at most; more are closed at once")
 	f.IntVar(&opts.controlMaxConns, "control-max-conns", faultserver.DefaultControlMaxConns, "open control connections at most; more are closed at once")
 	return cmd
@@ -177,7 +179,7 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"--read-header-timeout", opts.readHeaderTimeout}, {"--read-timeout", opts.readTimeout}, {"--idle-timeout", opts.idleTimeout}} {
+	}{{"--read-header-timeout", opts.readHeaderTimeout}, {"--read-timeout", opts.readTimeout}, {"--idle-timeout", opts.idleTimeout}, {"--stall-timeout", opts.stallTimeout}} {
 		if f.d <= 0 || f.d > faultserver.MaxDuration {
 			return usagef("%s %v: want a positive duration up to the limit of 1h", f.name, f.d)
 		}
@@ -213,6 +215,7 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		ReadHeaderTimeout: opts.readHeaderTimeout,
 		ReadTimeout:       opts.readTimeout,
 		IdleTimeout:       opts.idleTimeout,
+		StallTimeout:      opts.stallTimeout,
 		MaxConns:          opts.maxConns,
 		ControlMaxConns:   opts.controlMaxConns,
 		Concurrency:       opts.concurrency,

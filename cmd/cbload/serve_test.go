@@ -187,6 +187,7 @@ func TestServeBadInput(t *testing.T) {
 		{[]string{"serve", "--read-timeout", "0s"}, exitUsage, "--read-timeout 0s: want a positive duration up to the limit of 1h"},
 		{[]string{"serve", "--idle-timeout", "90m"}, exitUsage, "--idle-timeout 1h30m0s"},
 		{[]string{"serve", "--read-header-timeout", "-1s"}, exitUsage, "--read-header-timeout -1s"},
+		{[]string{"serve", "--stall-timeout", "0s"}, exitUsage, "--stall-timeout 0s: want a positive duration up to the limit of 1h"},
 		{[]string{"serve", "--max-conns", "0"}, exitUsage, "--max-conns 0: want a count from 1 to the limit of 1000000"},
 		{[]string{"serve", "--control-max-conns", "2000000"}, exitUsage, "--control-max-conns 2000000"},
 		{[]string{"serve", "--control-token", "   "}, exitUsage, "--control-token (or $CBLOAD_CONTROL_TOKEN): control token is only whitespace"},
