@@ -241,6 +241,9 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		}
 		return asUsage(err)
 	}
+	if err := checkPlanFaults(plan, cfg); err != nil {
+		return err
+	}
 	s, err := faultserver.New(cfg)
 	if err != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("start upstream: %w", err))

@@ -176,6 +176,25 @@ func ignoredSections(fields map[string]fileField) []string {
 	return out
 }
 
+// checkPlanFaults checks, before anything starts, that the server cfg
+// configures can take every phase's faults (within the active-fault limit,
+// no slowdown in proxy mode), so that no switch fails halfway through a
+// schedule. The error names the first phase and fault it refuses.
+func checkPlanFaults(plan *servePlan, cfg faultserver.Config) error {
+	if plan == nil {
+		return nil
+	}
+	n := plan.sched.Len()
+	for i := range n {
+		p := plan.sched.Phase(i)
+		cfg.Faults = p.Faults
+		if err := cfg.Validate(); err != nil {
+			return usagef("phase %d/%d %s: %v", i+1, n, p.Name, err)
+		}
+	}
+	return nil
+}
+
 // serveSchedule runs plan against s, printing each switch to stdout, and
 // returns when ctx is done (nil), or when the schedule ends if the plan
 // says to exit then (nil). Canceled before the schedule has ended, it
@@ -195,8 +214,17 @@ func serveSchedule(ctx context.Context, plan *servePlan, s *faultserver.Server, 
 	}
 	fmt.Fprintf(stdout, "  schedule  %d phases over %v, starting %s\n", n, plan.sched.Duration(), when)
 	phase := "" // the phase running, for the interrupted message
-	err := plan.sched.Run(ctx, start, func(sw sched.Switch) {
-		s.SetFaults(sw.Phase.Faults)
+	// checkPlanFaults has checked every phase's faults, so a failed switch
+	// is a bug: it stops the schedule rather than leave the wrong faults on.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var setErr error
+	err := plan.sched.Run(runCtx, start, func(sw sched.Switch) {
+		if err := s.SetFaults(sw.Phase.Faults); err != nil {
+			setErr = fmt.Errorf("phase %d/%d %s: set faults: %w", sw.Index+1, n, sw.Phase.Name, err)
+			stop()
+			return
+		}
 		at := fmt.Sprintf("%s  +%.3fs", sw.Now.UTC().Format("2006-01-02T15:04:05.000Z07:00"), sw.Now.Sub(start).Seconds())
 		if sw.End() {
 			next := "serving healthy until stopped"
@@ -210,6 +238,8 @@ func serveSchedule(ctx context.Context, plan *servePlan, s *faultserver.Server, 
 		fmt.Fprintf(stdout, "%s  %s  faults %s\n", at, phase, faultNames(sw.Phase.Faults))
 	})
 	switch {
+	case setErr != nil:
+		return setErr
 	case err != nil && phase == "":
 		return withCode(exitInterrupted, fmt.Errorf("interrupted before the schedule started"))
 	case err != nil:

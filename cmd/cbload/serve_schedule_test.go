@@ -434,6 +434,8 @@ func TestServeScheduleBadInput(t *testing.T) {
 	writeFile(t, noFaults, "phases:\n  - {name: a, duration: 1s}\n")
 	zeroService := filepath.Join(dir, "zero.yaml")
 	writeFile(t, zeroService, "upstream:\n  service_time: 0s\nphases:\n  - {name: a, duration: 1s}\n")
+	slowdown := filepath.Join(dir, "slowdown.yaml")
+	writeFile(t, slowdown, "phases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: 1s, faults: [hang]}\n  - {name: cut, duration: 1s, faults: [slowdown:3x]}\n")
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	far := time.Now().Add(25 * time.Hour).UTC().Format(time.RFC3339)
 	serve := []string{"serve", "--addr", "127.0.0.1:0", "--control-addr", ""}
@@ -466,6 +468,10 @@ func TestServeScheduleBadInput(t *testing.T) {
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", far}, "--start-at " + far + " is 2"},
 		{[]string{"--start-at", far}, "--start-at: there is no schedule to start; give --phases or --scenario"},
 		{[]string{"--fault", "hang", "--exit-after-schedule"}, "--exit-after-schedule: there is no schedule"},
+		{[]string{"--proxy-to", "http://127.0.0.1:9", "--phases", "1s,1s,1s", "--fault", "slowdown:2x"},
+			`phase 2/3 fault: fault "slowdown:2x": slowdown scales the synthetic service time, and proxy mode has none`},
+		{[]string{"--proxy-to", "http://127.0.0.1:9", "--scenario", slowdown},
+			`phase 3/3 cut: fault "slowdown:3x": slowdown scales the synthetic service time, and proxy mode has none`},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
