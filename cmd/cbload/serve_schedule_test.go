@@ -408,6 +408,41 @@ func TestServeScheduleJoinsLate(t *testing.T) {
 	}
 }
 
+// TestServeScheduleRestartJoins checks that a serve started well after
+// --start-at, as a restarted pod is, joins the schedule that is still
+// running: one line says how late and in which phase, and the later
+// switches come at their offsets from the original start.
+func TestServeScheduleRestartJoins(t *testing.T) {
+	checkLeaks(t)
+	var stdout, stderr bytes.Buffer
+	start := time.Now().Add(-3 * time.Second)
+	root := newRootCmd(&stdout, &stderr)
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--phases", "1s,3s,300ms", "--fault", "error:503",
+		"--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("serve 3s after --start-at = %v; want nil (join the schedule)\nstderr:\n%s", err, &stderr)
+	}
+	m := regexp.MustCompile(`(?m)^  schedule  3 phases over 4.3s, started at \S+; joined (\S+) late, in phase 2/3 fault$`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("stdout:\n%s\nwant a schedule line saying it joined late, in phase 2/3 fault", stdout.String())
+	}
+	if late, err := time.ParseDuration(m[1]); err != nil || !within(late, 3*time.Second, 500*time.Millisecond) {
+		t.Errorf("joined %s late; want about 3s", m[1])
+	}
+	var got []switchLine
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		if switchRE.MatchString(l) {
+			got = append(got, parseSwitch(t, serveLine{text: l}))
+		}
+	}
+	if len(got) != 3 || got[0].phase != "fault" || got[1].phase != "recovery" || got[2].phase != "" {
+		t.Fatalf("switches:\n%s\nwant fault (joined), recovery and the end", stdout.String())
+	}
+	if d := got[1].at.Sub(start); !within(d, 4*time.Second, 150*time.Millisecond) {
+		t.Errorf("recovery at +%v from the original start; want +4s", d)
+	}
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -464,7 +499,8 @@ func TestServeScheduleBadInput(t *testing.T) {
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "2026-12-01 12:00:00"}, `--start-at "2026-12-01 12:00:00": want an RFC 3339 time`},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", past}, "--start-at " + past + " is 1m"},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", far}, "ahead; the limit is 24h0m0s"},
-		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", past}, "in the past; want a time to come (at most 2s late)"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", past}, "in the past: the 3s schedule is over; want a time to come, or one less than 3s ago to join it"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "0001-01-01T00:00:00Z"}, "--start-at 0001-01-01T00:00:00Z is "},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", far}, "--start-at " + far + " is 2"},
 		{[]string{"--start-at", far}, "--start-at: there is no schedule to start; give --phases or --scenario"},
 		{[]string{"--fault", "hang", "--exit-after-schedule"}, "--exit-after-schedule: there is no schedule"},
