@@ -93,7 +93,13 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("control-token") {
-				opts.controlToken = os.Getenv(controlTokenEnv)
+				// Checked here, where the variable is known to be the source,
+				// and untrimmed: a blank token is refused, not skipped.
+				v := os.Getenv(controlTokenEnv)
+				if err := faultserver.CheckToken(v); err != nil {
+					return usagef("$%s %s: %v", controlTokenEnv, quoteValue(controlTokenEnv, v), err)
+				}
+				opts.controlToken = v
 			}
 			return runServe(cmd.Context(), opts, stdout, stderr)
 		},
@@ -234,7 +240,7 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	}
 	if err := cfg.Validate(); err != nil {
 		if opts.controlToken != "" && strings.Contains(err.Error(), "control token") {
-			return usagef("--control-token (or $%s): %v", controlTokenEnv, err)
+			return usagef("--control-token: %v", err)
 		}
 		if len(opts.controlHosts) > 0 && strings.HasPrefix(err.Error(), "control host") {
 			return usagef("--control-host: %v", err)
