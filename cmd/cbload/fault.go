@@ -59,6 +59,7 @@ taken or unknown name, wrong token), 3 the server could not be reached.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.control, "control", "http://127.0.0.1:8474", "the control API's base URL")
 	f.StringVar(&opts.tokenEnv, "token-env", controlTokenEnv, "environment variable that holds the bearer token (unset: no token)")
+	registerFaultCompletions(cmd)
 	return cmd
 }
 

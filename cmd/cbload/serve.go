@@ -124,6 +124,8 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.DurationVar(&opts.stallTimeout, "stall-timeout", faultserver.DefaultStallTimeout, "close a data connection whose client has taken none of its response this long (slowbody is not cut)")
 	f.IntVar(&opts.maxConns, "max-conns", faultserver.DefaultMaxConns, "open data connections at most; more are closed at once")
 	f.IntVar(&opts.controlMaxConns, "control-max-conns", faultserver.DefaultControlMaxConns, "open control connections at most; more are closed at once")
+	useGroupedHelp(cmd)
+	registerServeCompletions(cmd)
 	return cmd
 }
 
