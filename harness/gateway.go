@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"sync"
@@ -107,7 +108,11 @@ func newTracedGateway(cfg GatewayConfig, upstreamURL string, br *breaker, tel *g
 			br.traceWith(tel)
 		}
 	}
-	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	// net/http logs each accept error raw on stderr (a flood of them when
+	// the process runs out of file descriptors) and retries; what the
+	// delay costs shows in the load runner's results. Discarded, as the
+	// faultserver's servers do.
+	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go func() {
 		defer close(g.served)
 		_ = g.srv.Serve(ln) // returns http.ErrServerClosed after close
