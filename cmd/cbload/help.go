@@ -120,22 +120,17 @@ func flagGroups(cmd *cobra.Command) string {
 // run`: fault kinds and specs, enumerations, threshold paths, target names;
 // file names only where a file is wanted.
 func registerRunCompletions(cmd *cobra.Command) {
-	must := func(name string, f cobra.CompletionFunc) {
-		if err := cmd.RegisterFlagCompletionFunc(name, f); err != nil {
-			panic(err) // a flag name in this table that the command lacks
-		}
-	}
-	must("fault", completeFaults)
-	must("arms", completeList(harness.DefaultConfig().Arms...))
-	must("progress", completeValues("auto\tlive lines when stderr is a terminal", "always", "never"))
-	must("otlp-protocol", completeValues("grpc", "http/protobuf"))
-	must("trace-sample", completeValues("auto\tevery request up to 20,000 per run", "1", "0.1", "0.01", "0"))
-	must("threshold", completeThreshold)
-	must("target", completeValues("breaker=http://127.0.0.1:", "no-breaker=http://127.0.0.1:"))
-	must("phases", completeValues("5s,15s,10s\tbaseline,fault,recovery"))
-	must("scenario", cobra.FixedCompletions([]string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt))
-	must("junit", cobra.FixedCompletions([]string{"xml"}, cobra.ShellCompDirectiveFilterFileExt))
-	must("out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs))
+	mustComplete(cmd, "fault", completeFaults)
+	mustComplete(cmd, "arms", completeList(harness.DefaultConfig().Arms...))
+	mustComplete(cmd, "progress", completeValues("auto\tlive lines when stderr is a terminal", "always", "never"))
+	mustComplete(cmd, "otlp-protocol", completeValues("grpc", "http/protobuf"))
+	mustComplete(cmd, "trace-sample", completeValues("auto\tevery request up to 20,000 per run", "1", "0.1", "0.01", "0"))
+	mustComplete(cmd, "threshold", completeThreshold)
+	mustComplete(cmd, "target", completeValues("breaker=http://127.0.0.1:", "no-breaker=http://127.0.0.1:"))
+	mustComplete(cmd, "phases", completeValues("5s,15s,10s\tbaseline,fault,recovery"))
+	mustComplete(cmd, "scenario", cobra.FixedCompletions([]string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt))
+	mustComplete(cmd, "junit", cobra.FixedCompletions([]string{"xml"}, cobra.ShellCompDirectiveFilterFileExt))
+	mustComplete(cmd, "out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs))
 	noFiles(cmd)
 }
 
@@ -143,17 +138,12 @@ func registerRunCompletions(cmd *cobra.Command) {
 // fault kinds and specs, the phases' form, listen addresses and the proxy
 // URL's start; file names only for --scenario.
 func registerServeCompletions(cmd *cobra.Command) {
-	must := func(name string, f cobra.CompletionFunc) {
-		if err := cmd.RegisterFlagCompletionFunc(name, f); err != nil {
-			panic(err) // a flag name in this table that the command lacks
-		}
-	}
-	must("fault", completeFaults)
-	must("phases", completeValues("5s,15s,10s\tbaseline,fault,recovery"))
-	must("scenario", cobra.FixedCompletions([]string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt))
-	must("addr", completeValues("127.0.0.1:8081\tloopback only (the default)", "0.0.0.0:8081\tevery interface (a container)"))
-	must("control-addr", completeValues("127.0.0.1:8474\tloopback only (the default)", "\tno control API"))
-	must("proxy-to", completeValues("http://127.0.0.1:", "https://"))
+	mustComplete(cmd, "fault", completeFaults)
+	mustComplete(cmd, "phases", completeValues("5s,15s,10s\tbaseline,fault,recovery"))
+	mustComplete(cmd, "scenario", cobra.FixedCompletions([]string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt))
+	mustComplete(cmd, "addr", completeValues("127.0.0.1:8081\tloopback only (the default)", "0.0.0.0:8081\tevery interface (a container)"))
+	mustComplete(cmd, "control-addr", completeValues("127.0.0.1:8474\tloopback only (the default)", "\tno control API"))
+	mustComplete(cmd, "proxy-to", completeValues("http://127.0.0.1:", "https://"))
 	noFiles(cmd)
 }
 
@@ -169,9 +159,7 @@ func registerFaultCompletions(cmd *cobra.Command) {
 		}
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	if err := cmd.RegisterFlagCompletionFunc("control", completeValues("http://127.0.0.1:8474")); err != nil {
-		panic(err)
-	}
+	mustComplete(cmd, "control", completeValues("http://127.0.0.1:8474"))
 	noFiles(cmd)
 }
 
@@ -184,13 +172,17 @@ func registerReportCompletions(cmd *cobra.Command) {
 		}
 		return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
 	}
-	if err := cmd.RegisterFlagCompletionFunc("format", completeList(reports.Formats...)); err != nil {
-		panic(err)
-	}
-	if err := cmd.RegisterFlagCompletionFunc("out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs)); err != nil {
-		panic(err)
-	}
+	mustComplete(cmd, "format", completeList(reports.Formats...))
+	mustComplete(cmd, "out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs))
 	noFiles(cmd)
+}
+
+// mustComplete registers f as the completion of cmd's flag name; a name
+// the command lacks is a bug in the caller's table.
+func mustComplete(cmd *cobra.Command, name string, f cobra.CompletionFunc) {
+	if err := cmd.RegisterFlagCompletionFunc(name, f); err != nil {
+		panic(err)
+	}
 }
 
 // noFiles turns off file-name completion for every flag of cmd that has no

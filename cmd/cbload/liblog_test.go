@@ -26,18 +26,6 @@ func rawLines(stderr string) []string {
 	return raw
 }
 
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // TestNoRawLibraryLogs runs `cbload run` as a real process where the
 // libraries under it have something to complain about — a collector that
 // refuses connections, over each OTLP protocol, and a file-descriptor limit
@@ -48,7 +36,7 @@ func TestNoRawLibraryLogs(t *testing.T) {
 	if _, err := exec.LookPath("prlimit"); err != nil {
 		t.Fatalf("prlimit (util-linux) is needed to lower the child's file limit: %v", err)
 	}
-	collector := "http://" + closedPort(t)
+	collector := "http://" + freeAddr(t)
 	tests := []struct {
 		name  string
 		limit string   // prlimit's --nofile, or ""
@@ -72,7 +60,7 @@ func TestNoRawLibraryLogs(t *testing.T) {
 			var stderr string
 			if tt.limit != "" {
 				bin := buildBinary(t, "github.com/cbload/cbload/cmd/cbload")
-				code, _, stderr = runProc(t, "prlimit", append([]string{"--nofile=" + tt.limit + ":" + tt.limit, bin}, args...)...)
+				code, _, stderr = runCmd(t, exec.Command("prlimit", append([]string{"--nofile=" + tt.limit + ":" + tt.limit, bin}, args...)...))
 			} else {
 				code, _, stderr = cbloadProc(t, tt.env, args...)
 			}
@@ -84,24 +72,6 @@ func TestNoRawLibraryLogs(t *testing.T) {
 			}
 		})
 	}
-}
-
-// runProc runs name with args in a temporary folder and returns its exit
-// code and output.
-func runProc(t *testing.T, name string, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = t.TempDir()
-	var o, e strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), o.String(), e.String()
-	}
-	if err != nil {
-		t.Fatalf("run %s: %v", name, err)
-	}
-	return 0, o.String(), e.String()
 }
 
 // TestServeNoRawLibraryLogs floods a real `cbload serve` whose file limit

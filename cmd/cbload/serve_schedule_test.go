@@ -382,64 +382,48 @@ thresholds: ["breaker.figures.opens >= 1"]
 	}
 }
 
-// TestServeScheduleJoinsLate checks that a --start-at just past joins the
-// schedule where the clock stands.
+// TestServeScheduleJoinsLate checks that a serve started after --start-at
+// joins the schedule where the clock stands — one just past, and one well
+// past, as a restarted pod is: one line says how late and in which phase,
+// and the later switches come at their offsets from the original start.
 func TestServeScheduleJoinsLate(t *testing.T) {
 	checkLeaks(t)
-	var stdout, stderr bytes.Buffer
-	start := time.Now().Add(-time.Second)
-	root := newRootCmd(&stdout, &stderr)
-	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--phases", "500ms,2s,200ms", "--fault", "error:503",
-		"--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule"})
-	if err := root.ExecuteContext(context.Background()); err != nil {
-		t.Fatalf("serve = %v; want nil\nstderr:\n%s", err, &stderr)
-	}
-	var got []switchLine
-	for _, l := range strings.Split(stdout.String(), "\n") {
-		if switchRE.MatchString(l) {
-			got = append(got, parseSwitch(t, serveLine{text: l}))
+	for _, tt := range []struct {
+		ago      time.Duration
+		phases   string
+		total    string
+		recovery time.Duration // the recovery phase's offset
+	}{
+		{time.Second, "500ms,2s,200ms", "2.7s", 2500 * time.Millisecond},
+		{3 * time.Second, "1s,3s,300ms", "4.3s", 4 * time.Second},
+	} {
+		var stdout, stderr bytes.Buffer
+		start := time.Now().Add(-tt.ago)
+		root := newRootCmd(&stdout, &stderr)
+		root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--phases", tt.phases, "--fault", "error:503",
+			"--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule"})
+		if err := root.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("serve %v after --start-at = %v; want nil (join the schedule)\nstderr:\n%s", tt.ago, err, &stderr)
 		}
-	}
-	if len(got) != 3 || got[0].phase != "fault" || got[1].phase != "recovery" || got[2].phase != "" {
-		t.Fatalf("switches of a schedule started 1s ago:\n%s\nwant fault, recovery and the end", stdout.String())
-	}
-	if !within(got[0].offset, time.Second, 500*time.Millisecond) || !within(got[1].at.Sub(start), 2500*time.Millisecond, 150*time.Millisecond) {
-		t.Errorf("joined at +%v, recovery at +%v; want about +1s and +2.5s", got[0].offset, got[1].at.Sub(start))
-	}
-}
-
-// TestServeScheduleRestartJoins checks that a serve started well after
-// --start-at, as a restarted pod is, joins the schedule that is still
-// running: one line says how late and in which phase, and the later
-// switches come at their offsets from the original start.
-func TestServeScheduleRestartJoins(t *testing.T) {
-	checkLeaks(t)
-	var stdout, stderr bytes.Buffer
-	start := time.Now().Add(-3 * time.Second)
-	root := newRootCmd(&stdout, &stderr)
-	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--phases", "1s,3s,300ms", "--fault", "error:503",
-		"--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule"})
-	if err := root.ExecuteContext(context.Background()); err != nil {
-		t.Fatalf("serve 3s after --start-at = %v; want nil (join the schedule)\nstderr:\n%s", err, &stderr)
-	}
-	m := regexp.MustCompile(`(?m)^  schedule  3 phases over 4.3s, started at \S+; joined (\S+) late, in phase 2/3 fault$`).FindStringSubmatch(stdout.String())
-	if m == nil {
-		t.Fatalf("stdout:\n%s\nwant a schedule line saying it joined late, in phase 2/3 fault", stdout.String())
-	}
-	if late, err := time.ParseDuration(m[1]); err != nil || !within(late, 3*time.Second, 500*time.Millisecond) {
-		t.Errorf("joined %s late; want about 3s", m[1])
-	}
-	var got []switchLine
-	for _, l := range strings.Split(stdout.String(), "\n") {
-		if switchRE.MatchString(l) {
-			got = append(got, parseSwitch(t, serveLine{text: l}))
+		m := regexp.MustCompile(`(?m)^  schedule  3 phases over ` + regexp.QuoteMeta(tt.total) + `, started at \S+; joined (\S+) late, in phase 2/3 fault$`).FindStringSubmatch(stdout.String())
+		if m == nil {
+			t.Fatalf("%v late: stdout:\n%s\nwant a schedule line saying it joined late, in phase 2/3 fault", tt.ago, stdout.String())
 		}
-	}
-	if len(got) != 3 || got[0].phase != "fault" || got[1].phase != "recovery" || got[2].phase != "" {
-		t.Fatalf("switches:\n%s\nwant fault (joined), recovery and the end", stdout.String())
-	}
-	if d := got[1].at.Sub(start); !within(d, 4*time.Second, 150*time.Millisecond) {
-		t.Errorf("recovery at +%v from the original start; want +4s", d)
+		if late, err := time.ParseDuration(m[1]); err != nil || !within(late, tt.ago, 500*time.Millisecond) {
+			t.Errorf("joined %s late; want about %v", m[1], tt.ago)
+		}
+		var got []switchLine
+		for _, l := range strings.Split(stdout.String(), "\n") {
+			if switchRE.MatchString(l) {
+				got = append(got, parseSwitch(t, serveLine{text: l}))
+			}
+		}
+		if len(got) != 3 || got[0].phase != "fault" || got[1].phase != "recovery" || got[2].phase != "" {
+			t.Fatalf("switches of a schedule started %v ago:\n%s\nwant fault (joined), recovery and the end", tt.ago, stdout.String())
+		}
+		if !within(got[0].offset, tt.ago, 500*time.Millisecond) || !within(got[1].at.Sub(start), tt.recovery, 150*time.Millisecond) {
+			t.Errorf("%v late: joined at +%v, recovery at +%v; want about +%v and +%v", tt.ago, got[0].offset, got[1].at.Sub(start), tt.ago, tt.recovery)
+		}
 	}
 }
 
