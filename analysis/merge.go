@@ -55,6 +55,9 @@ func Merge(shards []Shard) (*reports.Report, error) {
 		if r.Shard == nil {
 			return nil, mismatchf("%s: not a shard's report (it has no \"shard\"); merge combines the reports of cbload run --shard I/N", s.Source)
 		}
+		if r.Trials != nil {
+			return nil, mismatchf("%s: a report of %d trials keeps raw data for its first only, and cannot be merged", s.Source, r.Trials.N)
+		}
 		for i := range r.Arms {
 			if !HasRaw(&r.Arms[i]) {
 				return nil, mismatchf("%s: arm %s has no raw aggregates (api_slots, histograms); it was written by an older cbload and cannot be merged", s.Source, r.Arms[i].Name)

@@ -39,13 +39,17 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return runTargets(ctx, cfg)
 	}
 	r := newReport(&cfg)
-	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(cfg.Arms)))
+	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(cfg.Arms)*max(cfg.Trials, 1)))
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("set up tracing: %w", err)}
 	}
 
-	runErr := runEach(r, len(cfg.Arms), func(i int) (*reports.Arm, error) {
-		return runArm(ctx, &cfg, i, tel)
+	// seq counts the arm runs (trials interleave them): run k starts at
+	// ArmStart(k) when the run has a start time.
+	seq := 0
+	runs, order, runErr := runTrials(cfg.Trials, cfg.Arms, func(name string) (*reports.Arm, error) {
+		seq++
+		return runArm(ctx, &cfg, name, seq-1, tel)
 	})
 	r.FinishedAt = time.Now().UTC()
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
@@ -56,24 +60,8 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
-	r.Validity = CheckValidity(r)
-	r.Verdict = Verdict(r)
+	finish(r, runs, order, cfg.Trials)
 	return r, runErr
-}
-
-// runEach runs n arms in turn, appending what each measured to r, and
-// stops at the first error, which it returns.
-func runEach(r *reports.Report, n int, arm func(i int) (*reports.Arm, error)) error {
-	for i := range n {
-		a, err := arm(i)
-		if a != nil {
-			r.Arms = append(r.Arms, *a)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // newReport starts the report of a run of cfg: everything but the arms and
@@ -122,11 +110,10 @@ func partialReason(err error) string {
 	return err.Error()
 }
 
-// runArm runs arm k of cfg.Arms. It returns the arm's measurements even
-// when it stops early (with the error that stopped it), and nil only when
-// nothing ran.
-func runArm(ctx context.Context, cfg *Config, k int, tel *tracing) (*reports.Arm, error) {
-	name := cfg.Arms[k]
+// runArm runs arm name as the run's k-th arm run (0-based; trials repeat
+// arms). It returns the arm's measurements even when it stops early (with
+// the error that stopped it), and nil only when nothing ran.
+func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) (*reports.Arm, error) {
 	withBreaker := name == reports.ArmBreaker
 	upCfg := faultserver.Config{
 		Addr:        "127.0.0.1:0",
@@ -380,6 +367,7 @@ func reportConfig(c *Config) reports.Config {
 			Jitter:      reports.Duration(c.Upstream.Jitter),
 			External:    c.UpstreamExternal,
 		},
-		Arms: append([]string(nil), c.Arms...),
+		Arms:   append([]string(nil), c.Arms...),
+		Trials: max(c.Trials, 1),
 	}
 }

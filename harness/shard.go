@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/cbload/cbload/faultserver"
@@ -83,7 +84,7 @@ func (c *Config) UpstreamSchedule() []FaultChange {
 		return nil
 	}
 	var out []FaultChange
-	for k, name := range c.armNames() {
+	for k, name := range c.armRuns() {
 		at := c.ArmStart(k)
 		for _, p := range c.Phases {
 			out = append(out, FaultChange{At: at, Arm: name, Phase: p.Name, Faults: p.Faults})
@@ -94,14 +95,23 @@ func (c *Config) UpstreamSchedule() []FaultChange {
 	return out
 }
 
-// armNames returns the arms' names in run order.
-func (c *Config) armNames() []string {
-	if len(c.Targets) == 0 {
-		return c.Arms
+// armRuns returns the arm runs in the order they run: every arm per trial,
+// interleaved as runTrials runs them (A B, then B A, …).
+func (c *Config) armRuns() []string {
+	names := c.Arms
+	if len(c.Targets) > 0 {
+		names = nil
+		for _, t := range c.Targets {
+			names = append(names, t.Name)
+		}
 	}
 	var out []string
-	for _, t := range c.Targets {
-		out = append(out, t.Name)
+	for t := range max(c.Trials, 1) {
+		seq := slices.Clone(names)
+		if t%2 == 1 {
+			slices.Reverse(seq)
+		}
+		out = append(out, seq...)
 	}
 	return out
 }
@@ -131,7 +141,7 @@ func (c *Config) validateShard() error {
 		if ahead := time.Until(c.StartAt); ahead > maxStartAhead {
 			return fmt.Errorf("start-at %s: %v from now; want a time within %v", c.StartAt.Format(time.RFC3339), ahead.Round(time.Second), maxStartAhead)
 		}
-		n := len(c.armNames())
+		n := len(c.armRuns())
 		if end := c.ArmStart(n - 1).Add(c.TotalDuration()); !end.After(time.Now()) {
 			return fmt.Errorf("start-at %s: the run's schedule ended at %s, before now; want a time at most %v ago", c.StartAt.Format(time.RFC3339), end.Format(time.RFC3339), time.Since(c.StartAt).Round(time.Second))
 		}
@@ -146,6 +156,8 @@ func (c *Config) validateShard() error {
 		return fmt.Errorf("shard: needs targets; each shard would otherwise test its own in-process gateway at rate/%d, not one system at the full rate", s.Count)
 	case !c.UpstreamExternal:
 		return fmt.Errorf("shard: needs upstream-external; every shard's service calls one upstream, which one process (not a shard) runs on the run's schedule")
+	case c.Trials > 1:
+		return fmt.Errorf("shard: not with trials; merging shards needs every second's raw data, which a report keeps for one trial")
 	case c.Rate/float64(s.Count) < MinRate:
 		return fmt.Errorf("shard: rate %v over %d shards is %v per shard, below the %d request per second cbload paces", c.Rate, s.Count, c.Rate/float64(s.Count), MinRate)
 	}

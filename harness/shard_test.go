@@ -127,6 +127,9 @@ func TestShardConfigValidate(t *testing.T) {
 		{"long past", func(c *Config) { c.StartAt = time.Now().Add(-time.Hour) }, "start-at "},
 		{"bad run id", func(c *Config) { c.RunID = "a b" }, `run-id "a b"`},
 		{"external without target", func(c *Config) { c.UpstreamExternal = true }, "upstream-external: only used with --target"},
+		{"trials", func(c *Config) {
+			c.Shard, c.StartAt, c.Targets, c.UpstreamExternal, c.Trials = Shard{Count: 2}, future, target, true, 3
+		}, "shard: not with trials"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,6 +167,20 @@ func TestArmStartsAndUpstreamSchedule(t *testing.T) {
 	}
 	if got := sch[5]; got.Faults != nil || !got.At.Equal(c.StartAt.Add(span+5*time.Second)) {
 		t.Errorf("change 5 = %+v; want healthy at the arm's end", got)
+	}
+	// Trials interleave the arms: breaker, no-breaker, then no-breaker,
+	// breaker; run k starts at ArmStart(k).
+	c.Trials = 2
+	sch = c.UpstreamSchedule()
+	var arms []string
+	for i := 0; i < len(sch); i += 3 {
+		arms = append(arms, sch[i].Arm)
+		if !sch[i].At.Equal(c.ArmStart(i / 3)) {
+			t.Errorf("arm run %d starts at %v; want ArmStart(%d) = %v", i/3, sch[i].At, i/3, c.ArmStart(i/3))
+		}
+	}
+	if got := strings.Join(arms, ","); got != "breaker,no-breaker,no-breaker,breaker" {
+		t.Errorf("arm runs %s; want breaker,no-breaker,no-breaker,breaker", got)
 	}
 }
 

@@ -165,25 +165,41 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return nil, &SetupError{err}
 	}
 
-	runErr := runEach(r, len(cfg.Targets), func(i int) (*reports.Arm, error) {
-		return runTarget(ctx, &cfg, i, up)
+	byName := map[string]Target{}
+	var names []string
+	for _, t := range cfg.Targets {
+		byName[t.Name] = t
+		names = append(names, t.Name)
+	}
+	// seq counts the arm runs (trials interleave them): run k starts at
+	// ArmStart(k) when the run has a start time.
+	seq := 0
+	runs, order, runErr := runTrials(cfg.Trials, names, func(name string) (*reports.Arm, error) {
+		seq++
+		return runTarget(ctx, &cfg, byName[name], seq-1, up)
 	})
 	r.FinishedAt = time.Now().UTC()
 	if runErr != nil {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
-	Judge(r)
+	finish(r, runs, order, cfg.Trials)
+	collateralRule(r)
 	return r, runErr
 }
 
-// Judge runs the validity checks on r and decides its verdict (CheckValidity
-// and Verdict); for a user's own service, a target without a collateral
-// endpoint makes the verdict inconclusive. It is how a run ends, and how
-// cbload merge judges merged shards.
+// Judge runs the validity checks on a report of one trial and decides its
+// verdict (CheckValidity, Verdict and, for a user's own service, the
+// collateral rule). It is how cbload merge judges merged shards.
 func Judge(r *reports.Report) {
 	r.Validity = CheckValidity(r)
 	r.Verdict = Verdict(r)
+	collateralRule(r)
+}
+
+// collateralRule makes the verdict inconclusive when a target has no
+// collateral endpoint: the verdict compares collateral health.
+func collateralRule(r *reports.Report) {
 	for _, t := range r.Config.Targets {
 		if t.Collateral == "" && r.Verdict.Outcome != reports.OutcomeInconclusive {
 			r.Verdict = reports.Verdict{Outcome: reports.OutcomeInconclusive,
@@ -228,8 +244,7 @@ func probeTargets(ctx context.Context, targets []Target) error {
 
 // runTarget runs one target through the phases. Like runArm, it returns what
 // was measured even when stopped early.
-func runTarget(ctx context.Context, cfg *Config, k int, up *faultserver.Server) (*reports.Arm, error) {
-	t := cfg.Targets[k]
+func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *faultserver.Server) (*reports.Arm, error) {
 	begin, err := beginArm(ctx, cfg, k)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -24,9 +26,6 @@ type mergeOptions struct {
 	force  bool
 	ci     ciOptions
 }
-
-// maxMergeInput is the largest report.json merge reads.
-const maxMergeInput = 64 << 20
 
 func newMergeCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &mergeOptions{}
@@ -53,8 +52,8 @@ reports of at most 64 MiB each are read.
 
 Exit codes, as for cbload run: 0 done, 2 bad input (unreadable or malformed
 reports, reports of different runs, a shard given twice, bad thresholds),
-4 the merged experiment is not valid, 99 a threshold failed, 1 the output
-could not be written.`,
+4 the merged experiment is not valid, 5 a result file could not be written,
+99 a threshold failed.`,
 		Example: `  cbload merge results/shard-0 results/shard-1 results/shard-2
   cbload merge results/ --out merged --threshold 'breaker.fault.collateral.success_ratio >= 99%' --junit junit.xml`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -107,20 +106,20 @@ func reportFiles(inputs []string) ([]string, error) {
 	return files, nil
 }
 
-func readShard(path string) (analysis.Shard, error) {
-	f, err := os.Open(path)
-	if err != nil {
+func readShard(ctx context.Context, path string) (analysis.Shard, error) {
+	data, err := inputfile.Read(ctx, path, reports.MaxJSONSize, reportReadTimeout)
+	var tl *inputfile.TooLargeError
+	switch {
+	case ctx.Err() != nil:
+		return analysis.Shard{}, errInterrupted
+	case errors.As(err, &tl):
+		return analysis.Shard{}, usagef("%s: larger than the %s limit for a report.json", path, inputfile.Size(tl.Limit))
+	case errors.Is(err, inputfile.ErrTimeout):
+		return analysis.Shard{}, usagef("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", path, reportReadTimeout)
+	case err != nil:
 		return analysis.Shard{}, usagef("%v", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxMergeInput+1))
-	if err != nil {
-		return analysis.Shard{}, usagef("read %s: %v", path, err)
-	}
-	if len(data) > maxMergeInput {
-		return analysis.Shard{}, usagef("%s: larger than the %d MiB a report may be", path, maxMergeInput>>20)
-	}
-	r, err := reports.ReadJSON(strings.NewReader(string(data)))
+	r, err := reports.ReadJSON(bytes.NewReader(data))
 	if err != nil {
 		return analysis.Shard{}, usagef("%s: %v", path, err)
 	}
@@ -136,7 +135,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	}
 	var shards []analysis.Shard
 	for _, p := range files {
-		s, err := readShard(p)
+		s, err := readShard(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -183,10 +182,6 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		return err
 	}
 	evaluateThresholds(ro, rep)
-	paths, werr := reports.WriteAll(dir, rep, nil)
-	if werr != nil {
-		return fmt.Errorf("write report: %w", werr)
-	}
 	m := rep.Merge
 	fmt.Fprintf(stdout, "merged %d of %d shards of run %s\n", len(m.Shards), m.Count, rep.RunID)
 	if len(m.Missing) > 0 {
@@ -197,17 +192,27 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 			fmt.Fprintf(stdout, "shard %d/%d: %s\n", s.Index, m.Count, p)
 		}
 	}
+	// As cbload run: the summary first, then the files.
 	writeSummary(stdout, rep)
+	paths, writeErrs := writeReports(dir, rep)
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
 	}
-	ciErr := finishCI(stdout, stderr, ro, rep)
-	if failed := rep.Validity.Failed(); len(failed) > 0 && (ciErr == nil || exitCode(ciErr) == exitThreshold) {
-		c := failed[0]
+	ciErrs, thresholdErr := finishCI(stdout, ro, rep)
+	writeErrs = append(writeErrs, ciErrs...)
+	for _, e := range writeErrs {
+		fmt.Fprintf(stderr, "cbload: %v\n", e)
+	}
+	switch {
+	case len(writeErrs) > 0:
+		return withCode(exitNotWritten, fmt.Errorf("the merge's summary above is complete, but %d result file(s) could not be written", len(writeErrs)))
+	case len(rep.Validity.Failed()) > 0:
+		c := rep.Validity.Failed()[0]
 		fmt.Fprintf(stderr, "cbload: the merged experiment was not valid (%s failed for the %s arm); the verdict is inconclusive\n", c.Name, c.Arm)
 		return withCode(exitNotValid, errSilent)
+	default:
+		return thresholdErr
 	}
-	return ciErr
 }
 
 func joinInts(v []int) string {
