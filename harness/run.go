@@ -330,8 +330,14 @@ loop:
 		}
 	}
 	now := time.Now()
-	// The attack can end before the last second's tick; sample it here.
-	if last := min(int(now.Sub(a.start)/time.Second), totalSecs) - 1; sampled < last {
+	// The attack can end before the last second's tick — a shard's last
+	// send may be due up to N intervals before the schedule's end — so
+	// sample it here; an interrupted arm, up to where it stopped.
+	last := totalSecs - 1
+	if stopErr != nil {
+		last = min(int(now.Sub(a.start)/time.Second), totalSecs) - 1
+	}
+	if sampled < last {
 		sample(now, last)
 	}
 	a.rec.flush(now, true)

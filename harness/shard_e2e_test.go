@@ -157,6 +157,15 @@ func TestShardsMergeLikeOneProcess(t *testing.T) {
 			t.Fatalf("shard %d: %v", i, err)
 		}
 	}
+	for _, sh := range shards {
+		for _, a := range sh.Report.Arms {
+			for _, sec := range a.Series {
+				if sec.State == "" {
+					t.Errorf("%s arm %s second %d has no state: its gauges were never sampled", sh.Source, a.Name, sec.T)
+				}
+			}
+		}
+	}
 	merged, err := analysis.Merge(shards)
 	if err != nil {
 		t.Fatalf("Merge: %v", err)
