@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,6 +80,9 @@ func TestMergeCommand(t *testing.T) {
 	code, stdout, stderr := merge(parent, "--out", out, "--junit", junit, "--threshold", "a.baseline.api.requests > 0")
 	if code != wantOK {
 		t.Fatalf("merge: exit %d; want %d\n%s\n%s", code, wantOK, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "merged 2 of 2 shards of run "+r0.RunID) || !regexp.MustCompile(`requests reaching the upstream\s+unknown`).MatchString(stdout) {
+		t.Errorf("merge stdout does not name the shards merged, or shows the external upstream's requests as a count:\n%s", stdout)
 	}
 	m := readReport(t, filepath.Join(out, "report.json"))
 	if m.Merge == nil || m.Merge.Count != 2 || len(m.Merge.Shards) != 2 || len(m.Merge.Missing) != 0 || m.Partial {

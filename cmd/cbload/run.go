@@ -585,7 +585,12 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	row("/local success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.CollateralSuccessDuringFault*100) })
 	row("/local p99", func(a *reports.Arm) string { return reports.Millis(a.Figures.CollateralP99DuringFaultMS) })
 	row("/api success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
-	row("requests reaching the upstream", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.UpstreamRequestsDuringFault) })
+	row("requests reaching the upstream", func(a *reports.Arm) string {
+		if r.Config.Upstream.External {
+			return "unknown" // another process runs it
+		}
+		return fmt.Sprint(a.Figures.UpstreamRequestsDuringFault)
+	})
 	row("gateway in-flight peak", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
 	row("  (whole run)", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeakWholeRun) })
 	row("time to open", func(a *reports.Arm) string {
