@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/policy"
 )
 
 // Config describes one experiment. Start from DefaultConfig and change what
@@ -78,25 +79,9 @@ type GatewayConfig struct {
 	LocalWork time.Duration
 }
 
-// BreakerConfig configures the circuit breaker (sony/gobreaker v2) and the
-// trip policy.
-type BreakerConfig struct {
-	// Timeout is how long the breaker stays open before it lets probes through.
-	Timeout time.Duration
-	// MaxRequests is the number of probes admitted while half-open; that many
-	// consecutive successes close the breaker.
-	MaxRequests uint32
-	// Interval is the rolling window over which counts are kept while closed;
-	// BucketPeriod is its granularity.
-	Interval     time.Duration
-	BucketPeriod time.Duration
-	// The breaker trips when ConsecutiveFailures calls in a row fail, or when
-	// at least MinRequests calls completed in the window and the failure ratio
-	// reaches FailureRatio. Zero disables a rule.
-	ConsecutiveFailures uint32
-	FailureRatio        float64
-	MinRequests         uint32
-}
+// BreakerConfig configures the breaker arm's circuit breaker; it is
+// defined, with the breaker, in package policy.
+type BreakerConfig = policy.BreakerConfig
 
 // UpstreamConfig is the fault-injecting upstream's healthy behaviour.
 type UpstreamConfig struct {

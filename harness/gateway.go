@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/cbload/cbload/internal/pool"
+	"github.com/cbload/cbload/policy"
 )
 
 // Outcome classes the gateway reports in the X-Cbload-Outcome header, so the
@@ -28,7 +30,7 @@ const (
 
 // errClientGone marks a call abandoned because the gateway's own caller went
 // away; it says nothing about the upstream's health.
-var errClientGone = errors.New("client went away")
+var errClientGone = policy.ErrClientGone
 
 // upstreamStatusError is an upstream answer with a 5xx status: net/http does
 // not treat it as an error, the breaker must.
@@ -37,19 +39,16 @@ type upstreamStatusError struct{ code int }
 func (e *upstreamStatusError) Error() string { return fmt.Sprintf("upstream answered %d", e.code) }
 
 // gateway is the system under test: an HTTP service with a fixed pool of
-// workers shared by /api, which calls the upstream (through the breaker when
-// there is one), and /local, which never does.
+// workers shared by /api, which calls the upstream through the arm's policy,
+// and /local, which never does.
 type gateway struct {
 	cfg      GatewayConfig
 	upstream string
 	client   *http.Client
-	idle     func()   // closes the upstream client's idle connections
-	breaker  *breaker // nil in the no-breaker arm
-	workers  chan struct{}
+	idle     func() // closes the upstream client's idle connections
+	admit    admitter
+	pool     *pool.Pool
 	tel      *gatewayTracing // nil when tracing is off
-
-	inflight atomic.Int64
-	peak     atomic.Int64
 
 	// calls holds the latency of upstream calls since the last takeCalls.
 	callsMu sync.Mutex
@@ -61,16 +60,11 @@ type gateway struct {
 	served chan struct{}
 }
 
-// newGateway starts a gateway on a free loopback port. The caller must call
-// close.
-func newGateway(cfg GatewayConfig, upstreamURL string, br *breaker) (*gateway, error) {
-	return newTracedGateway(cfg, upstreamURL, br, nil)
-}
-
-// newTracedGateway is newGateway with tracing through tel, when not nil: its
-// handler and upstream client are instrumented with otelhttp and its breaker
-// traces each decision. The caller must call close.
-func newTracedGateway(cfg GatewayConfig, upstreamURL string, br *breaker, tel *gatewayTracing) (*gateway, error) {
+// newGateway starts a gateway on a free loopback port whose upstream calls
+// go through adm. With tel not nil it is traced: its handler and upstream
+// client are instrumented with otelhttp (adm is then the traced policy).
+// The caller must call close.
+func newGateway(cfg GatewayConfig, upstreamURL string, adm admitter, tel *gatewayTracing) (*gateway, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("gateway listen: %w", err)
@@ -78,8 +72,8 @@ func newTracedGateway(cfg GatewayConfig, upstreamURL string, br *breaker, tel *g
 	g := &gateway{
 		cfg:      cfg,
 		upstream: upstreamURL + "/work",
-		breaker:  br,
-		workers:  make(chan struct{}, cfg.Workers),
+		admit:    adm,
+		pool:     pool.New(cfg.Workers, cfg.QueueTimeout),
 		client: &http.Client{Transport: &http.Transport{
 			Proxy:               nil,
 			DialContext:         (&net.Dialer{Timeout: cfg.CallTimeout}).DialContext,
@@ -102,9 +96,6 @@ func newTracedGateway(cfg GatewayConfig, upstreamURL string, br *breaker, tel *g
 			traced: otelhttp.NewTransport(g.client.Transport, tel.opts...),
 			plain:  g.client.Transport,
 			prop:   tel.prop,
-		}
-		if br != nil {
-			br.traceWith(tel)
 		}
 	}
 	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
@@ -135,44 +126,27 @@ func (g *gateway) takeCalls(h *histogram) {
 	g.calls.reset()
 }
 
-// takePeak returns the most requests held at once since the last call.
-func (g *gateway) takePeak() int64 {
-	return g.peak.Swap(g.inflight.Load())
-}
-
 // withWorker admits a request into the bounded pool: it waits up to the
 // queue timeout for a worker and answers 503 "saturated" otherwise.
 func (g *gateway) withWorker(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		n := g.inflight.Add(1)
-		defer g.inflight.Add(-1)
-		for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
-		}
-
-		select {
-		case g.workers <- struct{}{}:
-		default:
-			var wait trace.Span
-			if g.tel != nil {
-				wait = g.tel.startWait(r.Context())
-			}
-			start := time.Now()
-			t := time.NewTimer(g.cfg.QueueTimeout)
-			select {
-			case g.workers <- struct{}{}:
-				t.Stop()
-				endWait(r.Context(), wait, time.Since(start), false)
-			case <-t.C:
-				endWait(r.Context(), wait, time.Since(start), true)
-				reply(w, http.StatusServiceUnavailable, outcomeSaturated, "no worker free within the queue timeout")
-				return
-			case <-r.Context().Done():
-				t.Stop()
-				endWait(r.Context(), wait, time.Since(start), false)
-				return
+		leave := g.pool.Enter()
+		defer leave()
+		var onWait func() func(time.Duration, error)
+		if g.tel != nil {
+			onWait = func() func(time.Duration, error) {
+				wait := g.tel.startWait(r.Context())
+				return func(d time.Duration, err error) { endWait(r.Context(), wait, d, errors.Is(err, pool.ErrTimeout)) }
 			}
 		}
-		defer func() { <-g.workers }()
+		switch err := g.pool.Acquire(r.Context(), onWait); {
+		case errors.Is(err, pool.ErrTimeout):
+			reply(w, http.StatusServiceUnavailable, outcomeSaturated, "no worker free within the queue timeout")
+			return
+		case err != nil: // the caller went away
+			return
+		}
+		defer g.pool.Release()
 		h(w, r)
 	}
 }
@@ -191,44 +165,20 @@ func (g *gateway) local(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *gateway) api(w http.ResponseWriter, r *http.Request) {
-	if g.tel != nil {
-		g.apiTraced(w, r)
-		return
-	}
-	var err error
-	if g.breaker == nil {
-		err = g.call(r.Context())
-	} else {
-		done, _, aerr := g.breaker.allow(time.Now())
-		if aerr != nil {
-			reply(w, http.StatusServiceUnavailable, outcomeRejected, "circuit breaker open")
-			return
-		}
-		err = g.call(r.Context())
-		done(err)
-	}
-	answer(w, err)
-}
-
-// apiTraced is api with the breaker's decision traced and the outcome noted
-// on the server span.
-func (g *gateway) apiTraced(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	server := trace.SpanFromContext(ctx)
-	var err error
-	if g.breaker == nil {
-		err = g.call(ctx)
+	callCtx, done, err := g.admit.admit(ctx, time.Now(), 0)
+	var outcome string
+	if err != nil {
+		outcome = outcomeRejected
+		reply(w, http.StatusServiceUnavailable, outcomeRejected, err.Error())
 	} else {
-		callCtx, d, aerr := g.breaker.decide(ctx, time.Now())
-		if aerr != nil {
-			server.SetAttributes(attrOutcome.String(outcomeRejected))
-			reply(w, http.StatusServiceUnavailable, outcomeRejected, "circuit breaker open")
-			return
-		}
 		err = g.call(callCtx)
-		d.finish(err)
+		done(err)
+		outcome = answer(w, err)
 	}
-	server.SetAttributes(attrOutcome.String(answer(w, err)))
+	if g.tel != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attrOutcome.String(outcome))
+	}
 }
 
 // answer replies to /api after an upstream call that returned err, and

@@ -134,11 +134,11 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	}
 	defer up.Close()
 
-	var br *breaker
-	if withBreaker {
-		br = newBreaker("upstream", cfg.Breaker, time.Now())
+	pol, adm, err := newPolicy(name, "upstream", cfg, gtel)
+	if err != nil {
+		return nil, &SetupError{fmt.Errorf("arm %s: %w", name, err)}
 	}
-	gw, err := newTracedGateway(cfg.Gateway, up.URL(), br, gtel)
+	gw, err := newGateway(cfg.Gateway, up.URL(), adm, gtel)
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("start gateway: %w", err)}
 	}
@@ -148,35 +148,23 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	defer lr.close()
 
 	start := time.Now()
-	if br != nil {
-		br.start = start // nothing has called the breaker yet
-	}
 	if ex != nil {
 		ex.start = start
 	}
 	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, withBreaker)
 	api, local := gw.url()+"/api", gw.url()+"/local"
 	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed), cfg.Rate, cfg.TotalDuration())
-	state := func(time.Time) string { return reports.StateNone }
-	if br != nil {
-		state = br.stateAt
-	}
 	stopErr := drive(ctx, cfg, armLoop{
 		name: name, start: start, up: up, lr: lr, rec: rec,
 		collateral: func(res *vegeta.Result) bool { return res.URL == local },
 		observe:    ex.observe,
-		state:      state,
-		takePeak:   gw.takePeak,
-		inflight:   gw.inflight.Load,
+		state:      pol.State,
+		takePeak:   gw.pool.TakePeak,
+		inflight:   gw.pool.InFlight,
 		onPhase:    func(phase string) { tel.setPhase(name, phase) },
 		takeCalls:  gw.takeCalls,
 	}, results)
-	now := time.Now()
-	var transitions []reports.Transition
-	if br != nil {
-		transitions = br.log(now)
-	}
-	arm := rec.arm(name, transitions)
+	arm := rec.arm(name, transitions(pol.Transitions(time.Now()), start))
 	arm.Exemplars = ex.list()
 	return &arm, stopErr
 }
