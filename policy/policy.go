@@ -74,8 +74,14 @@ func (r *Rejection) Unwrap() error { return r.cause }
 // settings and ignores the others'.
 type Options struct {
 	// Name names the policy instance, e.g. "upstream"; traces use it.
-	Name    string
-	Breaker BreakerConfig
+	Name        string
+	Breaker     BreakerConfig
+	RetryBudget RetryBudgetConfig
+	Throttle    ThrottleConfig
+	// Epoch is when rolling windows start; Seed drives a policy's random
+	// draws.
+	Epoch time.Time
+	Seed  uint64
 	// OnChange, when set, is called on every state change. It may run while
 	// the policy holds its own lock: it must only record the change and
 	// return, never call back into the policy.
@@ -92,6 +98,8 @@ type kind struct {
 var kinds = []kind{
 	{"breaker", func(o Options) Policy { return NewBreaker(o.Name, o.Breaker, o.OnChange) }},
 	{"no-breaker", func(Options) Policy { return None{} }},
+	{"retry-budget", func(o Options) Policy { return NewRetryBudget(o.RetryBudget, o.Epoch) }},
+	{"throttle", func(o Options) Policy { return NewThrottle(o.Throttle, o.Epoch, o.Seed) }},
 }
 
 // Arms returns the arm names New accepts, in the table's order.

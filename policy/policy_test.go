@@ -19,7 +19,7 @@ func TestNew(t *testing.T) {
 		}
 		done(nil)
 	}
-	if _, err := New("breakr", Options{}); err == nil || err.Error() != `unknown arm "breakr"; want breaker, no-breaker` {
+	if _, err := New("breakr", Options{}); err == nil || err.Error() != `unknown arm "breakr"; want breaker, no-breaker, retry-budget, throttle` {
 		t.Errorf(`New("breakr") error = %v; want unknown arm naming the accepted ones`, err)
 	}
 	if p, _ := New("no-breaker", Options{}); p.State(time.Now()) != reports.StateNone || len(p.Transitions(time.Now())) != 0 {
