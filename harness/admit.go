@@ -170,10 +170,11 @@ func (t *tracedPolicy) traceChanges(changes []policy.Change, cause trace.SpanCon
 	}
 }
 
-// newPolicy builds the policy of arm for the gateway's upstream calls,
-// traced through tel when tel is not nil and the policy decides anything.
-func newPolicy(arm, name string, cfg *Config, tel *gatewayTracing) (policy.Policy, admitter, error) {
-	opts := policy.Options{Name: name, Breaker: cfg.Breaker}
+// newPolicy builds the policy of arm for a gateway's upstream calls, with
+// rolling windows from epoch and draws from seed, traced through tel when
+// tel is not nil and the policy decides anything.
+func newPolicy(arm, name string, cfg *Config, tel *gatewayTracing, epoch time.Time, seed uint64) (policy.Policy, admitter, error) {
+	opts := policy.Options{Name: name, Breaker: cfg.Breaker, RetryBudget: cfg.RetryBudget, Throttle: cfg.Throttle, Epoch: epoch, Seed: seed}
 	var tp *tracedPolicy
 	if tel != nil {
 		tp = newTracedPolicy(arm, name, tel)

@@ -43,7 +43,7 @@ func TestGatewayOutcomes(t *testing.T) {
 
 	cfg := GatewayConfig{Workers: 2, QueueTimeout: 100 * time.Millisecond, CallTimeout: 100 * time.Millisecond}
 	pol, adm := testPolicy(t, "breaker", BreakerConfig{Timeout: time.Hour, MaxRequests: 1, ConsecutiveFailures: 3}, nil)
-	gw, err := newGateway(cfg, up.URL, adm, nil)
+	gw, err := newGateway(cfg, up.URL+"/work", false, adm, nil, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestGatewaySaturates(t *testing.T) {
 	defer up.Close()
 	defer close(release)
 	cfg := GatewayConfig{Workers: 1, QueueTimeout: 50 * time.Millisecond, CallTimeout: 5 * time.Second}
-	gw, err := newGateway(cfg, up.URL, plainAdmitter{policy.None{}}, nil)
+	gw, err := newGateway(cfg, up.URL+"/work", false, plainAdmitter{policy.None{}}, nil, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,9 @@ func TestGatewaySaturates(t *testing.T) {
 // through tel when not nil.
 func testPolicy(t testing.TB, arm string, bc BreakerConfig, tel *gatewayTracing) (policy.Policy, admitter) {
 	t.Helper()
-	pol, adm, err := newPolicy(arm, "up", &Config{Breaker: bc}, tel)
+	cfg := DefaultConfig()
+	cfg.Breaker = bc
+	pol, adm, err := newPolicy(arm, "up", &cfg, tel, time.Now(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +151,7 @@ func BenchmarkGatewayAPI(b *testing.B) {
 	for _, arm := range policy.Arms() {
 		b.Run(arm, func(b *testing.B) {
 			_, adm := testPolicy(b, arm, DefaultConfig().Breaker, nil)
-			gw, err := newGateway(GatewayConfig{Workers: 64, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL, adm, nil)
+			gw, err := newGateway(GatewayConfig{Workers: 64, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL+"/work", false, adm, nil, 1)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -79,7 +79,7 @@ func BenchmarkPipelineCbload(b *testing.B) {
 	ex := newExemplars(start, []Phase{{Name: "p", Duration: time.Hour}}, "")
 	gtel := tel.forGateway(ex)
 	_, adm := testPolicy(b, "breaker", DefaultConfig().Breaker, gtel)
-	gw, err := newGateway(GatewayConfig{Workers: 256, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL(), adm, gtel)
+	gw, err := newGateway(GatewayConfig{Workers: 256, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL()+"/work", false, adm, gtel, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -134,15 +134,12 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	}
 	defer up.Close()
 
-	pol, adm, err := newPolicy(name, "upstream", cfg, gtel)
+	ch, err := startChain(cfg, name, up.URL(), gtel)
 	if err != nil {
-		return nil, &SetupError{fmt.Errorf("arm %s: %w", name, err)}
+		return nil, &SetupError{err}
 	}
-	gw, err := newGateway(cfg.Gateway, up.URL(), adm, gtel)
-	if err != nil {
-		return nil, &SetupError{fmt.Errorf("start gateway: %w", err)}
-	}
-	defer gw.close()
+	defer ch.close()
+	gw, pol := ch.top(), ch.topPolicy()
 
 	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, wrap)
 	defer lr.close()
@@ -162,7 +159,7 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		takePeak:   gw.pool.TakePeak,
 		inflight:   gw.pool.InFlight,
 		onPhase:    func(phase string) { tel.setPhase(name, phase) },
-		takeCalls:  gw.takeCalls,
+		takeCalls:  ch.bottom().takeCalls,
 	}, results)
 	arm := rec.arm(name, transitions(pol.Transitions(time.Now()), start))
 	arm.Exemplars = ex.list()

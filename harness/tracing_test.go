@@ -178,7 +178,7 @@ func TestBreakerSpans(t *testing.T) {
 	ex := newExemplars(start, []Phase{{Name: "p", Duration: time.Hour}}, "http://jaeger")
 	gtel := tel.forGateway(ex)
 	_, adm := testPolicy(t, "breaker", BreakerConfig{Timeout: 100 * time.Millisecond, MaxRequests: 1, ConsecutiveFailures: 2}, gtel)
-	gw, err := newGateway(GatewayConfig{Workers: 4, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL, adm, gtel)
+	gw, err := newGateway(GatewayConfig{Workers: 4, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL+"/work", false, adm, gtel, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func BenchmarkGatewayTracing(b *testing.B) {
 			up := httptest.NewServer(upH)
 			defer up.Close()
 			_, adm := testPolicy(b, "breaker", DefaultConfig().Breaker, gtel)
-			gw, err := newGateway(GatewayConfig{Workers: 64, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL, adm, gtel)
+			gw, err := newGateway(GatewayConfig{Workers: 64, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL+"/work", false, adm, gtel, 1)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -360,7 +360,7 @@ func TestUnsampledRequestsSkipInstrumentation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer up.Close()
-	gw, err := newGateway(GatewayConfig{Workers: 4, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL(), plainAdmitter{policy.None{}}, tel.forGateway(nil))
+	gw, err := newGateway(GatewayConfig{Workers: 4, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL()+"/work", false, plainAdmitter{policy.None{}}, tel.forGateway(nil), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
