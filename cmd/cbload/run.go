@@ -19,18 +19,22 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/policy"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/scenario"
 )
 
 // runOptions holds the flags of `cbload run`.
 type runOptions struct {
-	cfg      harness.Config
-	phases   string
-	faults   []string
-	arms     []string
-	out      string
-	force    bool
-	progress string
+	cfg    harness.Config
+	phases string
+	faults []string
+	arms   []string
+	// retryBudget is --retry-budget: a share like 10% or 0.1.
+	retryBudget string
+	out         string
+	force       bool
+	progress    string
 	// traceSample is --trace-sample: "auto" or a ratio in [0,1].
 	traceSample string
 	repro       string // the command line that reruns this experiment, without --seed
@@ -94,7 +98,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f := cmd.Flags()
 	f.StringVar(&opts.phases, "phases", "5s,15s,10s", "baseline,fault,recovery durations (whole seconds)")
 	f.StringArrayVar(&opts.faults, "fault", nil, "fault for the fault phase: a kind or a spec KIND[:ARG][,key=value...] (repeatable)")
-	f.StringSliceVar(&opts.arms, "arms", d.Arms, "arms to run, in order: breaker, no-breaker")
+	f.StringSliceVar(&opts.arms, "arms", d.Arms, "arms to run, in order: "+strings.Join(policy.Arms(), ", "))
 	f.Float64Var(&d.Rate, "rate", d.Rate, "offered load in requests per second (constant, open model)")
 	f.Float64Var(&d.CollateralShare, "collateral-share", d.CollateralShare, "fraction of requests sent to /local, in [0,1)")
 	f.DurationVar(&d.ClientTimeout, "client-timeout", d.ClientTimeout, "load runner timeout per request")
@@ -102,6 +106,13 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.DurationVar(&d.Gateway.QueueTimeout, "queue-timeout", d.Gateway.QueueTimeout, "how long a request waits for a worker before 503 saturated")
 	f.DurationVar(&d.Gateway.CallTimeout, "call-timeout", d.Gateway.CallTimeout, "deadline of each upstream call, body included")
 	f.DurationVar(&d.Gateway.LocalWork, "local-work", d.Gateway.LocalWork, "time /local holds its worker")
+	f.IntVar(&d.Tiers, "tiers", d.Tiers, fmt.Sprintf("gateways chained before the upstream, each with its own pool, timeouts, retries and policy (1–%d)", harness.MaxTiers))
+	f.IntVar(&d.Gateway.Retries, "retries", d.Gateway.Retries, fmt.Sprintf("extra attempts per /api request after a failure the breaker would count, at every tier (0–%d)", harness.MaxRetries))
+	f.DurationVar(&d.Gateway.RetryBackoff, "retry-backoff", d.Gateway.RetryBackoff, "base of the full-jitter backoff: retry n waits up to base·2^(n−1) (0: retry at once)")
+	f.StringVar(&opts.retryBudget, "retry-budget", reports.Percent(d.RetryBudget.Ratio), "retry-budget arm: retries at most this share of requests over the window, e.g. 10% or 0.1")
+	f.DurationVar(&d.RetryBudget.Window, "retry-budget-window", d.RetryBudget.Window, "retry-budget arm: rolling window of the budget")
+	f.Float64Var(&d.Throttle.K, "throttle-k", d.Throttle.K, "throttle arm: reject locally once requests exceed K × accepts over the window")
+	f.DurationVar(&d.Throttle.Window, "throttle-window", d.Throttle.Window, "throttle arm: rolling window of requests and accepts")
 	f.DurationVar(&d.Breaker.Timeout, "breaker-timeout", d.Breaker.Timeout, "how long the breaker stays open before half-open")
 	f.Uint32Var(&d.Breaker.MaxRequests, "breaker-max-requests", d.Breaker.MaxRequests, "probes admitted while half-open; that many successes close it")
 	f.DurationVar(&d.Breaker.Interval, "breaker-interval", d.Breaker.Interval, "rolling window for counts while closed (0: until a state change)")
@@ -166,6 +177,11 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	cfg.Phases = phases
 	cfg.Arms = opts.arms
+	share, err := scenario.ParseShare(opts.retryBudget)
+	if err != nil {
+		return usagef("--retry-budget %q: want a share of requests like 10%% or 0.1", opts.retryBudget)
+	}
+	cfg.RetryBudget.Ratio = share
 	if err := applyCI(&cfg, opts); err != nil {
 		return err
 	}
