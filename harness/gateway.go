@@ -197,32 +197,9 @@ func (g *gateway) local(w http.ResponseWriter, r *http.Request) {
 // header counts the attempts that reached the upstream below this tier.
 func (g *gateway) api(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	var (
-		err      error
-		attempts int64
-		outcome  string
-	)
-	for attempt := 0; attempt <= g.cfg.Retries; attempt++ {
-		if attempt > 0 && !g.backoff(ctx, attempt) {
-			err = errClientGone
-			break
-		}
-		callCtx, done, aerr := g.admit.admit(ctx, time.Now(), attempt)
-		if aerr != nil {
-			if attempt == 0 {
-				err = aerr
-			}
-			break
-		}
-		var n int64
-		n, err = g.call(callCtx)
-		attempts += n
-		done(err)
-		if err == nil || errors.Is(err, errClientGone) {
-			break
-		}
-	}
+	attempts, err := g.try(ctx, g.call)
 	w.Header().Set(attemptsHeader, strconv.FormatInt(attempts, 10))
+	var outcome string
 	if errors.Is(err, policy.ErrRejected) {
 		outcome = outcomeRejected
 		reply(w, http.StatusServiceUnavailable, outcomeRejected, err.Error())
@@ -232,6 +209,33 @@ func (g *gateway) api(w http.ResponseWriter, r *http.Request) {
 	if g.tel != nil {
 		trace.SpanFromContext(ctx).SetAttributes(attrOutcome.String(outcome), attrAttempts.Int64(attempts))
 	}
+}
+
+// try makes up to 1 + Retries attempts of call, each admitted by the
+// policy, and returns the attempts that reached the upstream and the error
+// to answer with: the last attempt's, or the policy's rejection of the
+// first.
+func (g *gateway) try(ctx context.Context, call func(context.Context) (int64, error)) (attempts int64, err error) {
+	for attempt := 0; attempt <= g.cfg.Retries; attempt++ {
+		if attempt > 0 && !g.backoff(ctx, attempt) {
+			return attempts, errClientGone
+		}
+		callCtx, done, aerr := g.admit.admit(ctx, time.Now(), attempt)
+		if aerr != nil {
+			if attempt == 0 {
+				err = aerr
+			}
+			return attempts, err
+		}
+		var n int64
+		n, err = call(callCtx)
+		attempts += n
+		done(err)
+		if err == nil || errors.Is(err, errClientGone) {
+			return attempts, err
+		}
+	}
+	return attempts, err
 }
 
 // backoff waits backoffDelay(attempt) before a retry. It returns false when

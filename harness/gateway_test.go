@@ -2,6 +2,8 @@ package harness
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -173,5 +175,37 @@ func BenchmarkGatewayAPI(b *testing.B) {
 				rec.add(result(start, t0.Sub(start), time.Since(t0), uint16(resp.StatusCode), resp.Header.Get(outcomeHeader)), false)
 			}
 		})
+	}
+}
+
+// BenchmarkGatewayTry measures the gateway's own per-request cost of the
+// policy and the retry loop, without HTTP: every arm's policy, with a call
+// that succeeds at once and one that fails twice before it succeeds
+// (3 attempts, 2 of them retries; the retry-budget arm admits fewer).
+func BenchmarkGatewayTry(b *testing.B) {
+	bc := BreakerConfig{Timeout: time.Second, MaxRequests: 1, ConsecutiveFailures: 1 << 30}
+	errFail := errors.New("fail")
+	for _, arm := range policy.Arms() {
+		for _, failures := range []int{0, 2} {
+			b.Run(fmt.Sprintf("%s/failures=%d", arm, failures), func(b *testing.B) {
+				_, adm := testPolicy(b, arm, bc, nil)
+				g := &gateway{cfg: GatewayConfig{Retries: 3}, admit: adm}
+				ctx := context.Background()
+				n := 0
+				call := func(context.Context) (int64, error) {
+					n++
+					if n%(failures+1) != 0 {
+						return 1, errFail
+					}
+					return 1, nil
+				}
+				for b.Loop() {
+					n = 0
+					if _, err := g.try(ctx, call); err != nil && !errors.Is(err, errFail) && !errors.Is(err, policy.ErrRejected) {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

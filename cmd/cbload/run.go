@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,6 +33,7 @@ type runOptions struct {
 	arms   []string
 	// retryBudget is --retry-budget: a share like 10% or 0.1.
 	retryBudget string
+	rateFlag    bool // --rate was given
 	out         string
 	force       bool
 	progress    string
@@ -89,6 +91,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.repro = reproCommand(cmd)
+			opts.rateFlag = cmd.Flags().Changed("rate")
 			if err := applyScenario(cmd, opts); err != nil {
 				return err
 			}
@@ -134,6 +137,23 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	return cmd
 }
 
+// stormRate is the default rate of a chain of tiers that retry: the default
+// divided by (1 + retries)^(tiers − 1), so that when every attempt fails the
+// bottom tier is asked for no more than one tier is at the default rate.
+// Without that a 3 × 3 retry storm at 200 req/s would need ~13k requests/s
+// across the tiers, more than a 2-core machine serves, and the pools'
+// saturation — not the retries — would set what reaches the upstream. why
+// is empty when the default rate stands.
+func stormRate(cfg harness.Config) (rate float64, why string) {
+	if cfg.Tiers <= 1 || cfg.Gateway.Retries == 0 {
+		return cfg.Rate, ""
+	}
+	div := math.Pow(float64(1+cfg.Gateway.Retries), float64(cfg.Tiers-1))
+	rate = cfg.Rate / div
+	return rate, fmt.Sprintf("--rate defaults to %g req/s with %d tiers × %d retries (%g / %g), so a retry storm fits on this machine; set --rate to override",
+		rate, cfg.Tiers, cfg.Gateway.Retries, cfg.Rate, div)
+}
+
 func faultKindsHelp() string {
 	var b strings.Builder
 	for _, k := range faultserver.Kinds() {
@@ -177,6 +197,12 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	cfg.Phases = phases
 	cfg.Arms = opts.arms
+	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
+		if r, why := stormRate(cfg); why != "" {
+			cfg.Rate = r
+			fmt.Fprintln(stderr, "cbload: "+why)
+		}
+	}
 	share, err := scenario.ParseShare(opts.retryBudget)
 	if err != nil {
 		return usagef("--retry-budget %q: want a share of requests like 10%% or 0.1", opts.retryBudget)

@@ -207,3 +207,34 @@ func TestRunShort(t *testing.T) {
 		t.Errorf("repro command %q; want the fault and --seed=7", r.Command)
 	}
 }
+
+// TestRunStormRate checks the default rate of a chain of retrying tiers:
+// divided by (1 + retries)^(tiers − 1) and said on stderr, unless --rate or
+// the scenario sets it.
+func TestRunStormRate(t *testing.T) {
+	scen := writeScenario(t, "load: {rate: 40}\nphases: [{name: f, duration: 2s, faults: [error:503]}]\n")
+	tests := []struct {
+		args     []string
+		wantLoad string
+		wantNote bool
+	}{
+		{[]string{"--fault", "error:503", "--tiers", "3", "--retries", "3"}, "load: 12.5 req/s", true},
+		{[]string{"--fault", "error:503", "--tiers", "2", "--retries", "1"}, "load: 100 req/s", true},
+		{[]string{"--fault", "error:503", "--tiers", "3"}, "load: 200 req/s", false},
+		{[]string{"--fault", "error:503", "--retries", "3"}, "load: 200 req/s", false},
+		{[]string{"--fault", "error:503", "--tiers", "3", "--retries", "3", "--rate", "50"}, "load: 50 req/s", false},
+		{[]string{"--scenario", scen, "--tiers", "3", "--retries", "3"}, "load: 40 req/s", false},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		if code := run(append([]string{"run", "--dry-run"}, tt.args...), &stdout, &stderr); code != exitOK {
+			t.Fatalf("run %v = %d, %s; want 0", tt.args, code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), tt.wantLoad) {
+			t.Errorf("run %v: plan %q; want %q", tt.args, stdout.String(), tt.wantLoad)
+		}
+		if got := strings.Contains(stderr.String(), "--rate defaults to"); got != tt.wantNote {
+			t.Errorf("run %v: stderr %q; want the default-rate note: %v", tt.args, stderr.String(), tt.wantNote)
+		}
+	}
+}
