@@ -1,0 +1,139 @@
+package harness
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// Thresholds of the metastability rule.
+const (
+	// recoveredShare: an arm has recovered once its /api goodput — the
+	// share of /api requests the client got a success for within its
+	// timeout — is back to at least this share of its baseline goodput
+	// in every second to the end of the run.
+	recoveredShare = 0.90
+	// retrySustained: after the trigger, an arm whose attempts reaching
+	// the upstream per /api request are at least this many is kept down by
+	// its retries.
+	retrySustained = 1.5
+)
+
+// recovery is what the metastability rule found for one arm.
+type recovery struct {
+	// recovered says goodput came back to recoveredShare of the baseline
+	// by the end of the run; at is then when, in seconds after the
+	// trigger ended.
+	recovered bool
+	at        float64
+	// baseline and final are the goodput of the first phase and of the
+	// run's last second.
+	baseline, final float64
+	// amplification is the attempts reaching the upstream per /api
+	// request from the end of the trigger to the end of the run.
+	amplification float64
+}
+
+// armRecovery applies the metastability rule to a: after the last fault
+// phase (the trigger) ended, did /api goodput return to at least
+// recoveredShare of its goodput in the first phase, and stay there to the
+// end? It reports false when the rule does not apply: no faultless first
+// phase, no fault phase, no time after the trigger, or no /api requests in
+// the baseline.
+func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
+	if len(r.Phases) < 3 || len(r.Phases[0].Faults) > 0 {
+		return recovery{}, false
+	}
+	end := -1.0
+	for _, p := range r.Phases {
+		if len(p.Faults) > 0 {
+			end = p.EndS
+		}
+	}
+	last := r.Phases[len(r.Phases)-1]
+	if end < 0 || end >= last.EndS {
+		return recovery{}, false
+	}
+	base := a.Summary[r.Phases[0].Name].API
+	if base.Requests == 0 || base.OK == 0 {
+		return recovery{}, false
+	}
+	rec := recovery{baseline: float64(base.OK) / float64(base.Requests)}
+	bar := recoveredShare * rec.baseline
+	var reqs, upstream int64
+	from := -1 // the first second of the current run of good seconds
+	for _, s := range a.Series {
+		if float64(s.T) < end || s.API.Requests == 0 {
+			continue
+		}
+		reqs += s.API.Requests
+		upstream += s.UpstreamRequests
+		g := float64(s.API.Outcomes.OK) / float64(s.API.Requests)
+		rec.final = g
+		switch {
+		case g < bar:
+			from = -1
+		case from < 0:
+			from = s.T
+		}
+	}
+	if reqs > 0 {
+		rec.amplification = float64(upstream) / float64(reqs)
+	}
+	if from >= 0 {
+		rec.recovered, rec.at = true, float64(from)-end
+	}
+	return rec, true
+}
+
+// stuckReason says what kept an arm down after the trigger, as far as
+// cbload can tell: retries when the attempts per /api request stayed at or
+// above retrySustained; otherwise the work the upstream kept doing for
+// callers that had gone, which cbload cannot yet count, so it is inferred.
+func (rec recovery) stuckReason() string {
+	if rec.amplification >= retrySustained {
+		return fmt.Sprintf("sustained by retries: %.1f attempts reached the upstream per /api request after the trigger", rec.amplification)
+	}
+	return fmt.Sprintf("sustained by abandoned work (inferred: %.1f attempts per /api request after the trigger, so not by retries)", rec.amplification)
+}
+
+// describe says in one phrase whether the arm recovered.
+func (rec recovery) describe() string {
+	if rec.recovered {
+		return fmt.Sprintf("recovered %.0f s after the trigger ended (goodput back to ≥ %s of its baseline %s)",
+			rec.at, reports.Percent(recoveredShare), reports.Percent(rec.baseline))
+	}
+	return fmt.Sprintf("did not recover (stuck: %s); goodput %s at the end against %s before the trigger, time to recover none",
+		rec.stuckReason(), reports.Percent(rec.final), reports.Percent(rec.baseline))
+}
+
+// addRecovery adds the metastability rule's findings to v: one reason per
+// arm it applies to, and, when the no-breaker arm did not recover, a
+// sentence saying which arms did.
+func addRecovery(r *reports.Report, v *reports.Verdict) {
+	var stuck bool
+	var rescued []string
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		rec, ok := armRecovery(r, a)
+		if !ok {
+			continue
+		}
+		v.Reasons = append(v.Reasons, fmt.Sprintf("%s arm after the trigger: %s", a.Name, rec.describe()))
+		switch {
+		case a.Name == reports.ArmNoBreaker:
+			stuck = !rec.recovered
+		case rec.recovered:
+			rescued = append(rescued, a.Name)
+		}
+	}
+	if !stuck {
+		return
+	}
+	s := " Without protection the system did not recover after the trigger ended (metastable)"
+	if len(rescued) > 0 {
+		s += "; it recovered with " + strings.Join(rescued, ", ")
+	}
+	v.Summary += s + "."
+}

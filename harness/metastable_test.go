@@ -1,0 +1,106 @@
+package harness
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// seriesReport builds a report of one arm whose /api goodput in each second
+// is ok[t] of 100 requests, with amp attempts per request reaching the
+// upstream, over phases baseline 0–3 s, fault 3–5 s, recovery 5–end.
+func seriesReport(ok []int64, amp int64) (*reports.Report, *reports.Arm) {
+	n := float64(len(ok))
+	r := &reports.Report{Phases: []reports.Phase{
+		{Name: "baseline", StartS: 0, EndS: 3},
+		{Name: "fault", StartS: 3, EndS: 5, Faults: []string{"slowdown:3x"}},
+		{Name: "recovery", StartS: 5, EndS: n},
+	}}
+	a := &reports.Arm{Name: "no-breaker", Summary: map[string]reports.PhaseSummary{}}
+	var base reports.Stats
+	for t, k := range ok {
+		a.Series = append(a.Series, reports.Second{T: t, UpstreamRequests: 100 * amp,
+			API: reports.Bucket{Requests: 100, Outcomes: reports.Outcomes{OK: k, Timeout: 100 - k}}})
+		if t < 3 {
+			base.Requests += 100
+			base.OK += k
+		}
+	}
+	a.Summary["baseline"] = reports.PhaseSummary{API: base}
+	return r, a
+}
+
+func TestArmRecovery(t *testing.T) {
+	tests := []struct {
+		name      string
+		ok        []int64
+		amp       int64
+		recovered bool
+		at        float64
+		reason    string
+	}{
+		{"back at once", []int64{100, 100, 100, 0, 0, 95, 100, 100}, 1, true, 0, ""},
+		{"back after 2 s", []int64{100, 100, 100, 0, 0, 10, 50, 92, 100}, 1, true, 2, ""},
+		// A good second that does not last is not recovery.
+		{"relapse", []int64{100, 100, 100, 0, 0, 95, 20, 95, 30}, 4, false, 0, "sustained by retries: 4.0 attempts"},
+		{"stuck without retries", []int64{100, 100, 100, 0, 0, 5, 5, 5, 5}, 1, false, 0, "sustained by abandoned work (inferred"},
+		// Goodput at 90% of a 90% baseline is enough.
+		{"relative to baseline", []int64{90, 90, 90, 0, 0, 81, 81, 81}, 1, true, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, a := seriesReport(tt.ok, tt.amp)
+			rec, ok := armRecovery(r, a)
+			if !ok {
+				t.Fatal("armRecovery does not apply; want it to")
+			}
+			if rec.recovered != tt.recovered || (tt.recovered && rec.at != tt.at) {
+				t.Errorf("armRecovery = recovered %v at %v; want %v at %v", rec.recovered, rec.at, tt.recovered, tt.at)
+			}
+			if got := rec.describe(); !tt.recovered && !strings.Contains(got, tt.reason) {
+				t.Errorf("describe() = %q; want it to say %q", got, tt.reason)
+			}
+			if got := rec.describe(); !tt.recovered && !strings.Contains(got, "did not recover") {
+				t.Errorf("describe() = %q; want \"did not recover\"", got)
+			}
+		})
+	}
+}
+
+func TestArmRecoveryDoesNotApply(t *testing.T) {
+	r, a := seriesReport([]int64{100, 100, 100, 0, 0, 100}, 1)
+	r.Phases[2].EndS = 5 // nothing after the trigger
+	r.Phases = r.Phases[:2]
+	if _, ok := armRecovery(r, a); ok {
+		t.Errorf("armRecovery applies without a phase after the trigger; want not")
+	}
+	r, a = seriesReport([]int64{0, 0, 0, 0, 0, 100}, 1)
+	if _, ok := armRecovery(r, a); ok {
+		t.Errorf("armRecovery applies with no baseline goodput; want not")
+	}
+}
+
+func TestAddRecovery(t *testing.T) {
+	r, n := seriesReport([]int64{100, 100, 100, 0, 0, 5, 5, 5}, 4)
+	_, b := seriesReport([]int64{100, 100, 100, 0, 0, 100, 100, 100}, 1)
+	b.Name = reports.ArmBreaker
+	r.Arms = []reports.Arm{*b, *n}
+	v := reports.Verdict{Summary: "S."}
+	addRecovery(r, &v)
+	if want := "S. Without protection the system did not recover after the trigger ended (metastable); it recovered with breaker."; v.Summary != want {
+		t.Errorf("summary %q; want %q", v.Summary, want)
+	}
+	if len(v.Reasons) != 2 || !strings.HasPrefix(v.Reasons[0], "breaker arm after the trigger: recovered") ||
+		!strings.HasPrefix(v.Reasons[1], "no-breaker arm after the trigger: did not recover (stuck: sustained by retries") {
+		t.Errorf("reasons %q; want the breaker recovered, the no-breaker stuck by retries", v.Reasons)
+	}
+	// Both recover: the summary is left alone.
+	r.Arms = []reports.Arm{*b, *b}
+	r.Arms[1].Name = reports.ArmNoBreaker
+	v = reports.Verdict{Summary: "S."}
+	addRecovery(r, &v)
+	if v.Summary != "S." {
+		t.Errorf("summary %q when every arm recovered; want it unchanged", v.Summary)
+	}
+}
