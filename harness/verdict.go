@@ -34,6 +34,7 @@ const (
 // The summary of a partial run starts by saying so.
 func Verdict(r *reports.Report) reports.Verdict {
 	v := decide(r)
+	addComparisons(r, &v)
 	addRecovery(r, &v)
 	if r.Partial {
 		v.Summary = "Partial run (" + r.PartialReason + "): " + v.Summary
