@@ -109,10 +109,13 @@ func (rec recovery) describe() string {
 }
 
 // addRecovery adds the metastability rule's findings to v: one reason per
-// arm it applies to, and, when the no-breaker arm did not recover, a
-// sentence saying which arms did.
+// arm it applies to. When the no-breaker arm did not recover, the failure
+// was metastable — a cascade in time rather than across endpoints — and it
+// decides the verdict: prevented when the breaker arm recovered, not
+// prevented when it did not; the summary names the other arms that
+// recovered too.
 func addRecovery(r *reports.Report, v *reports.Verdict) {
-	var stuck bool
+	var none, brk *recovery
 	var rescued []string
 	for i := range r.Arms {
 		a := &r.Arms[i]
@@ -123,17 +126,31 @@ func addRecovery(r *reports.Report, v *reports.Verdict) {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("%s arm after the trigger: %s", a.Name, rec.describe()))
 		switch {
 		case a.Name == reports.ArmNoBreaker:
-			stuck = !rec.recovered
-		case rec.recovered:
+			none = &rec
+		case a.Name == reports.ArmBreaker:
+			brk = &rec
+		}
+		if a.Name != reports.ArmNoBreaker && rec.recovered {
 			rescued = append(rescued, a.Name)
 		}
 	}
-	if !stuck {
+	if none == nil || none.recovered {
 		return
 	}
-	s := " Without protection the system did not recover after the trigger ended (metastable)"
-	if len(rescued) > 0 {
-		s += "; it recovered with " + strings.Join(rescued, ", ")
+	v.Reasons = append([]string{"across endpoints: " + v.Summary}, v.Reasons...)
+	stuck := fmt.Sprintf("without it /api goodput stayed at %s after the trigger ended (%s)", reports.Percent(none.final), none.stuckReason())
+	switch {
+	case brk != nil && brk.recovered:
+		v.Outcome, v.CascadePrevented = reports.OutcomePrevented, true
+		v.Summary = fmt.Sprintf("The breaker let the system recover from a metastable failure: %s; with it goodput was back to ≥ %s of its baseline %.0f s after the trigger.",
+			stuck, reports.Percent(recoveredShare), brk.at)
+	case brk != nil:
+		v.Outcome, v.CascadePrevented = reports.OutcomeNotPrevented, false
+		v.Summary = fmt.Sprintf("The breaker did not prevent a metastable failure: %s, and with it too.", stuck)
+	default:
+		v.Summary = fmt.Sprintf("A metastable failure: %s.", strings.ToUpper(stuck[:1])+stuck[1:])
 	}
-	v.Summary += s + "."
+	if len(rescued) > 0 {
+		v.Summary += " Arms that recovered: " + strings.Join(rescued, ", ") + "."
+	}
 }

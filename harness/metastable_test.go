@@ -86,21 +86,35 @@ func TestAddRecovery(t *testing.T) {
 	_, b := seriesReport([]int64{100, 100, 100, 0, 0, 100, 100, 100}, 1)
 	b.Name = reports.ArmBreaker
 	r.Arms = []reports.Arm{*b, *n}
-	v := reports.Verdict{Summary: "S."}
+	v := reports.Verdict{Outcome: reports.OutcomeNothingToPrevent, Summary: "Nothing to prevent: S."}
 	addRecovery(r, &v)
-	if want := "S. Without protection the system did not recover after the trigger ended (metastable); it recovered with breaker."; v.Summary != want {
-		t.Errorf("summary %q; want %q", v.Summary, want)
+	if want := "The breaker let the system recover from a metastable failure: without it /api goodput stayed at 5.0% after the trigger ended (sustained by retries: 4.0 attempts reached the upstream per /api request after the trigger); with it goodput was back to ≥ 90.0% of its baseline 0 s after the trigger. Arms that recovered: breaker."; v.Summary != want {
+		t.Errorf("summary\n%s\nwant\n%s", v.Summary, want)
 	}
-	if len(v.Reasons) != 2 || !strings.HasPrefix(v.Reasons[0], "breaker arm after the trigger: recovered") ||
-		!strings.HasPrefix(v.Reasons[1], "no-breaker arm after the trigger: did not recover (stuck: sustained by retries") {
-		t.Errorf("reasons %q; want the breaker recovered, the no-breaker stuck by retries", v.Reasons)
+	if v.Outcome != reports.OutcomePrevented || !v.CascadePrevented {
+		t.Errorf("outcome %s, prevented %v; want prevented", v.Outcome, v.CascadePrevented)
 	}
-	// Both recover: the summary is left alone.
+	if len(v.Reasons) != 3 || v.Reasons[0] != "across endpoints: Nothing to prevent: S." ||
+		!strings.HasPrefix(v.Reasons[1], "breaker arm after the trigger: recovered") ||
+		!strings.HasPrefix(v.Reasons[2], "no-breaker arm after the trigger: did not recover (stuck: sustained by retries") {
+		t.Errorf("reasons %q; want the collateral verdict, the breaker recovered, the no-breaker stuck by retries", v.Reasons)
+	}
+
+	// Both stuck: not prevented.
+	r.Arms = []reports.Arm{*n, *n}
+	r.Arms[0].Name = reports.ArmBreaker
+	v = reports.Verdict{Outcome: reports.OutcomeNothingToPrevent, Summary: "S."}
+	addRecovery(r, &v)
+	if v.Outcome != reports.OutcomeNotPrevented || !strings.HasPrefix(v.Summary, "The breaker did not prevent a metastable failure") {
+		t.Errorf("both stuck: %s %q; want not_prevented", v.Outcome, v.Summary)
+	}
+
+	// Both recover: the verdict is left alone.
 	r.Arms = []reports.Arm{*b, *b}
 	r.Arms[1].Name = reports.ArmNoBreaker
-	v = reports.Verdict{Summary: "S."}
+	v = reports.Verdict{Outcome: reports.OutcomeNothingToPrevent, Summary: "S."}
 	addRecovery(r, &v)
-	if v.Summary != "S." {
-		t.Errorf("summary %q when every arm recovered; want it unchanged", v.Summary)
+	if v.Summary != "S." || v.Outcome != reports.OutcomeNothingToPrevent {
+		t.Errorf("every arm recovered: %s %q; want the verdict unchanged", v.Outcome, v.Summary)
 	}
 }
