@@ -31,8 +31,9 @@ type recovery struct {
 	// run's last second.
 	baseline, final float64
 	// amplification is the attempts reaching the upstream per /api
-	// request from the end of the trigger to the end of the run.
-	amplification float64
+	// request from the end of the trigger to the end of the run, and
+	// rejected the share of those requests the arm's policy rejected.
+	amplification, rejected float64
 }
 
 // armRecovery applies the metastability rule to a: after the last fault
@@ -61,7 +62,7 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 	}
 	rec := recovery{baseline: float64(base.OK) / float64(base.Requests)}
 	bar := recoveredShare * rec.baseline
-	var reqs, upstream int64
+	var reqs, upstream, rejected int64
 	from := -1 // the first second of the current run of good seconds
 	for _, s := range a.Series {
 		if float64(s.T) < end || s.API.Requests == 0 {
@@ -69,6 +70,7 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 		}
 		reqs += s.API.Requests
 		upstream += s.UpstreamRequests
+		rejected += s.API.Outcomes.Rejected
 		g := float64(s.API.Outcomes.OK) / float64(s.API.Requests)
 		rec.final = g
 		switch {
@@ -80,6 +82,7 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 	}
 	if reqs > 0 {
 		rec.amplification = float64(upstream) / float64(reqs)
+		rec.rejected = float64(rejected) / float64(reqs)
 	}
 	if from >= 0 {
 		rec.recovered, rec.at = true, float64(from)-end
@@ -88,10 +91,14 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 }
 
 // stuckReason says what kept an arm down after the trigger, as far as
-// cbload can tell: retries when the attempts per /api request stayed at or
-// above retrySustained; otherwise the work the upstream kept doing for
-// callers that had gone, which cbload cannot yet count, so it is inferred.
+// cbload can tell: the arm's own policy when it rejected most /api
+// requests; retries when the attempts per /api request stayed at or above
+// retrySustained; otherwise the work the upstream kept doing for callers
+// that had gone, which cbload does not count yet, so it is inferred.
 func (rec recovery) stuckReason() string {
+	if rec.rejected >= 0.5 {
+		return fmt.Sprintf("held down by its own policy: it rejected %s of /api requests after the trigger", reports.Percent(rec.rejected))
+	}
 	if rec.amplification >= retrySustained {
 		return fmt.Sprintf("sustained by retries: %.1f attempts reached the upstream per /api request after the trigger", rec.amplification)
 	}

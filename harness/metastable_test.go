@@ -21,7 +21,7 @@ func seriesReport(ok []int64, amp int64) (*reports.Report, *reports.Arm) {
 	var base reports.Stats
 	for t, k := range ok {
 		a.Series = append(a.Series, reports.Second{T: t, UpstreamRequests: 100 * amp,
-			API: reports.Bucket{Requests: 100, Outcomes: reports.Outcomes{OK: k, Timeout: 100 - k}}})
+			API: reports.Bucket{Requests: 100, Outcomes: failed(k, amp)}})
 		if t < 3 {
 			base.Requests += 100
 			base.OK += k
@@ -29,6 +29,15 @@ func seriesReport(ok []int64, amp int64) (*reports.Report, *reports.Arm) {
 	}
 	a.Summary["baseline"] = reports.PhaseSummary{API: base}
 	return r, a
+}
+
+// failed counts 100 − ok requests as rejected when amp is 0 (nothing
+// reached the upstream), as timeouts otherwise.
+func failed(ok, amp int64) reports.Outcomes {
+	if amp == 0 {
+		return reports.Outcomes{OK: ok, Rejected: 100 - ok}
+	}
+	return reports.Outcomes{OK: ok, Timeout: 100 - ok}
 }
 
 func TestArmRecovery(t *testing.T) {
@@ -45,6 +54,7 @@ func TestArmRecovery(t *testing.T) {
 		// A good second that does not last is not recovery.
 		{"relapse", []int64{100, 100, 100, 0, 0, 95, 20, 95, 30}, 4, false, 0, "sustained by retries: 4.0 attempts"},
 		{"stuck without retries", []int64{100, 100, 100, 0, 0, 5, 5, 5, 5}, 1, false, 0, "sustained by abandoned work (inferred"},
+		{"held down by rejections", []int64{100, 100, 100, 0, 0, 5, 5, 5, 5}, 0, false, 0, "held down by its own policy: it rejected 95.0% of /api requests"},
 		// Goodput at 90% of a 90% baseline is enough.
 		{"relative to baseline", []int64{90, 90, 90, 0, 0, 81, 81, 81}, 1, true, 0, ""},
 	}
