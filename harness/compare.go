@@ -49,3 +49,33 @@ func addComparisons(r *reports.Report, v *reports.Verdict) {
 		v.Reasons = append(v.Reasons, s)
 	}
 }
+
+// analyseCascades fills the figures of retries and metastability in every
+// arm of r: attempts per /api request in each phase and during the fault,
+// and the metastability rule's finding after the trigger.
+func analyseCascades(r *reports.Report) {
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		for name, s := range a.Summary {
+			if s.API.Requests > 0 {
+				s.AttemptsPerRequest = round4(float64(s.UpstreamRequests) / float64(s.API.Requests))
+				a.Summary[name] = s
+			}
+		}
+		if amp, ok := faultAmplification(r, a); ok {
+			a.Figures.AttemptsPerRequestDuringFault = round4(amp)
+		}
+		a.Figures.AfterTrigger = nil
+		if rec, ok := armRecovery(r, a); ok {
+			f := &reports.Recovery{Recovered: rec.recovered, BaselineGoodput: round4(rec.baseline),
+				FinalGoodput: round4(rec.final), AttemptsPerRequest: round4(rec.amplification)}
+			if rec.recovered {
+				at := rec.at
+				f.TimeToRecoverS = &at
+			} else {
+				f.StuckBy = rec.stuckReason()
+			}
+			a.Figures.AfterTrigger = f
+		}
+	}
+}

@@ -3,6 +3,7 @@ package harness
 import (
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -80,6 +81,7 @@ func (e *endpointAcc) latency() reports.Latency {
 type secondAcc struct {
 	offered         int64
 	api, collateral endpointAcc
+	apiAttempts     int64 // summed X-Cbload-Attempts of the /api answers
 }
 
 // gauge is what was sampled at the end of a second.
@@ -174,6 +176,20 @@ func classify(res *vegeta.Result) outcome {
 	}
 }
 
+// attempts returns the attempts reaching the upstream that an /api answer
+// says it made (X-Cbload-Attempts), 0 when it says nothing.
+func attempts(res *vegeta.Result) int64 {
+	v := res.Headers.Get(attemptsHeader)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
 // add records one result, bucketed by the second it was sent in.
 func (r *recorder) add(res *vegeta.Result, collateral bool) {
 	o := classify(res)
@@ -199,6 +215,7 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 	} else {
 		acc.api.add(o, res.Latency)
 		p.api.add(o, res.Latency)
+		acc.apiAttempts += attempts(res)
 	}
 	r.live.n++
 	if o == oOK {
@@ -269,6 +286,7 @@ func (r *recorder) second(k int) reports.Second {
 	}
 	if acc := r.seconds[k]; acc != nil {
 		s.Offered = acc.offered
+		s.APIAttempts = acc.apiAttempts
 		s.API = reports.Bucket{Requests: acc.api.outcomes.Total(), Outcomes: acc.api.outcomes, LatencyMS: acc.api.latency()}
 		s.Collateral = reports.Bucket{Requests: acc.collateral.outcomes.Total(), Outcomes: acc.collateral.outcomes, LatencyMS: acc.collateral.latency()}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -54,6 +55,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
+	analyseCascades(r)
 	r.Verdict = Verdict(r)
 	return r, runErr
 }
@@ -282,7 +284,7 @@ loop:
 }
 
 func reportConfig(c *Config) reports.Config {
-	return reports.Config{
+	rc := reports.Config{
 		Rate:            c.Rate,
 		CollateralShare: c.CollateralShare,
 		ClientTimeout:   reports.Duration(c.ClientTimeout),
@@ -303,6 +305,16 @@ func reportConfig(c *Config) reports.Config {
 			ServiceTime: reports.Duration(c.Upstream.ServiceTime),
 			Jitter:      reports.Duration(c.Upstream.Jitter),
 		},
-		Arms: append([]string(nil), c.Arms...),
+		Arms:         append([]string(nil), c.Arms...),
+		Tiers:        c.Tiers,
+		Retries:      c.Gateway.Retries,
+		RetryBackoff: reports.Duration(c.Gateway.RetryBackoff),
 	}
+	if slices.Contains(c.Arms, "retry-budget") {
+		rc.RetryBudget = &reports.RetryBudget{Ratio: c.RetryBudget.Ratio, Window: reports.Duration(c.RetryBudget.Window)}
+	}
+	if slices.Contains(c.Arms, "throttle") {
+		rc.Throttle = &reports.Throttle{K: c.Throttle.K, Window: reports.Duration(c.Throttle.Window)}
+	}
+	return rc
 }

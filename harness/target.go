@@ -172,6 +172,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
+	analyseCascades(r)
 	r.Verdict = Verdict(r)
 	for _, t := range cfg.Targets {
 		if t.Collateral == "" && r.Verdict.Outcome != reports.OutcomeInconclusive {

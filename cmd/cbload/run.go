@@ -513,6 +513,9 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	row("/local p99", func(a *reports.Arm) string { return reports.Millis(a.Figures.CollateralP99DuringFaultMS) })
 	row("/api success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
 	row("requests reaching the upstream", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.UpstreamRequestsDuringFault) })
+	if r.Config.Retries > 0 || r.Config.Tiers > 1 {
+		row("attempts per /api request", reports.AttemptsPerRequest)
+	}
 	row("gateway in-flight peak", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
 	row("time to open", func(a *reports.Arm) string {
 		if !a.Breaker {
@@ -521,6 +524,7 @@ func writeSummary(w io.Writer, r *reports.Report) {
 		return seconds(a.Figures.TimeToOpenS)
 	})
 	row("time to recover", func(a *reports.Arm) string { return seconds(a.Figures.TimeToRecoverS) })
+	row("after the trigger", reports.AfterTrigger)
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
 }
 
