@@ -117,6 +117,15 @@ type ThrottleConfig = policy.ThrottleConfig
 type UpstreamConfig struct {
 	ServiceTime time.Duration
 	Jitter      time.Duration
+	// Concurrency, when above zero, gives the upstream finite capacity:
+	// that many requests worked on at once, up to Queue more waiting, the
+	// rest answered 503 at once. By default queued and running work is
+	// done in full when its caller has gone — the sustaining effect of a
+	// metastable failure; HonorCancel drops it instead. Zero keeps the
+	// unbounded upstream. See faultserver.Config.
+	Concurrency int
+	Queue       int
+	HonorCancel bool
 }
 
 // Progress is a live snapshot, reported once per second.
@@ -265,6 +274,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("service-time: %v must be positive; use 1us for a near-instant upstream", c.Upstream.ServiceTime)
 	case c.Upstream.Jitter < 0:
 		return fmt.Errorf("jitter: %v must not be negative", c.Upstream.Jitter)
+	case c.Upstream.Concurrency < 0 || c.Upstream.Concurrency > faultserver.MaxConcurrency:
+		return fmt.Errorf("upstream-concurrency: %d must be between 0 (unbounded) and %d", c.Upstream.Concurrency, faultserver.MaxConcurrency)
+	case c.Upstream.Queue < 0 || c.Upstream.Queue > faultserver.MaxQueue:
+		return fmt.Errorf("upstream-queue: %d must be between 0 and %d", c.Upstream.Queue, faultserver.MaxQueue)
+	case c.Upstream.Concurrency == 0 && c.Upstream.Queue > 0:
+		return fmt.Errorf("upstream-queue: needs upstream-concurrency above 0")
+	case c.Upstream.Concurrency == 0 && c.Upstream.HonorCancel:
+		return fmt.Errorf("upstream-honor-cancel: needs upstream-concurrency above 0")
 	}
 	if err := c.validateTargets(); err != nil {
 		return err

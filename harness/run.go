@@ -115,6 +115,9 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		Seed:        cfg.Seed,
 		ServiceTime: cfg.Upstream.ServiceTime,
 		Jitter:      cfg.Upstream.Jitter,
+		Concurrency: cfg.Upstream.Concurrency,
+		Queue:       cfg.Upstream.Queue,
+		HonorCancel: cfg.Upstream.HonorCancel,
 		Faults:      cfg.Phases[0].Faults,
 	}
 	// Traced tiers; all nil when tracing is off.
@@ -304,6 +307,9 @@ func reportConfig(c *Config) reports.Config {
 		Upstream: reports.Upstream{
 			ServiceTime: reports.Duration(c.Upstream.ServiceTime),
 			Jitter:      reports.Duration(c.Upstream.Jitter),
+			Concurrency: c.Upstream.Concurrency,
+			Queue:       c.Upstream.Queue,
+			HonorCancel: c.Upstream.HonorCancel,
 		},
 		Arms:         append([]string(nil), c.Arms...),
 		Tiers:        c.Tiers,

@@ -261,17 +261,17 @@ func AttemptsPerRequest(a *Arm) string {
 }
 
 // AfterTrigger formats the metastability rule's finding for an arm:
-// "recovered in N s", "did not recover", or "—" when the rule does not
-// apply.
+// "back in N s", "stuck" (it did not recover), or "—" when the rule does
+// not apply.
 func AfterTrigger(a *Arm) string {
 	t := a.Figures.AfterTrigger
 	switch {
 	case t == nil:
 		return "—"
 	case t.Recovered && t.TimeToRecoverS != nil:
-		return "recovered in " + strconv.FormatFloat(*t.TimeToRecoverS, 'f', 0, 64) + " s"
+		return "back in " + strconv.FormatFloat(*t.TimeToRecoverS, 'f', 0, 64) + " s"
 	case t.Recovered:
-		return "recovered"
+		return "back"
 	}
-	return "did not recover"
+	return "stuck"
 }

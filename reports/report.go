@@ -123,6 +123,11 @@ type Upstream struct {
 	ServiceTime Duration `json:"service_time"`
 	Jitter      Duration `json:"jitter"`
 	Addr        string   `json:"addr,omitempty"`
+	// Concurrency, Queue and HonorCancel are the upstream's finite
+	// capacity (absent: unbounded).
+	Concurrency int  `json:"concurrency,omitempty"`
+	Queue       int  `json:"queue,omitempty"`
+	HonorCancel bool `json:"honor_cancel,omitempty"`
 }
 
 // Target is one endpoint of a user's own service under test.

@@ -14,7 +14,8 @@
 //	           consecutive_failures: 5, failure_ratio: 0.5, min_requests: 20}
 //	retry_budget: {ratio: 10%, window: 10s}
 //	throttle: {k: 2, window: 10s}
-//	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090}
+//	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090,
+//	           concurrency: 4, queue: 200, honor_cancel: false}
 //	arms: [breaker, no-breaker]   # also retry-budget, throttle
 //	targets:  [{name: breaker, url: http://127.0.0.1:8081/api, collateral: /local, breaker_state_url: /breaker}]
 //	collateral: /local            # default for every target
@@ -153,6 +154,9 @@ type Upstream struct {
 	ServiceTime *Duration `yaml:"service_time"`
 	Jitter      *Duration `yaml:"jitter"`
 	Addr        *string   `yaml:"addr"`
+	Concurrency *Int      `yaml:"concurrency"`
+	Queue       *Int      `yaml:"queue"`
+	HonorCancel *bool     `yaml:"honor_cancel"`
 }
 
 // Target is one entry of targets: a user's own service as an arm.

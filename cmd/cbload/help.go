@@ -31,7 +31,7 @@ var runFlagGroups = []struct {
 		"breaker-consecutive-failures", "breaker-failure-ratio", "breaker-min-requests"}},
 	{"Retries and tiers", []string{"retries", "retry-backoff", "tiers"}},
 	{"Other policies (arms retry-budget, throttle)", []string{"retry-budget", "retry-budget-window", "throttle-k", "throttle-window"}},
-	{"Upstream (faults apply to it)", []string{"service-time", "jitter"}},
+	{"Upstream (faults apply to it)", []string{"service-time", "jitter", "upstream-concurrency", "upstream-queue", "upstream-honor-cancel"}},
 	{"Tracing", []string{"otlp-endpoint", "otlp-protocol", "trace-sample", "jaeger-url"}},
 	{"Help", []string{"help"}},
 }
