@@ -234,10 +234,10 @@ type Second struct {
 	// State is the breaker state at the end of the second.
 	State string `json:"state"`
 	// Offered is the number of requests sent in this second.
-	Offered          int64  `json:"offered"`
-	InflightPeak     int64  `json:"inflight_peak"`
-	Goroutines       int    `json:"goroutines"`
-	UpstreamRequests int64  `json:"upstream_requests"`
+	Offered          int64 `json:"offered"`
+	InflightPeak     int64 `json:"inflight_peak"`
+	Goroutines       int   `json:"goroutines"`
+	UpstreamRequests int64 `json:"upstream_requests"`
 	// APIAttempts is the attempts that reached the upstream on behalf of
 	// this second's /api requests, as their answers' X-Cbload-Attempts
 	// headers tell (a lower bound: an answer lost to a timeout tells
