@@ -34,6 +34,9 @@ type recovery struct {
 	// request from the end of the trigger to the end of the run, and
 	// rejected the share of those requests the arm's policy rejected.
 	amplification, rejected float64
+	// completed and forGone are the upstream's work after the trigger and
+	// the part of it done for callers that had gone.
+	completed, forGone int64
 }
 
 // armRecovery applies the metastability rule to a: after the last fault
@@ -71,6 +74,8 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 		reqs += s.API.Requests
 		upstream += s.UpstreamRequests
 		rejected += s.API.Outcomes.Rejected
+		rec.completed += s.UpstreamCompleted
+		rec.forGone += s.UpstreamCompletedForGone
 		g := float64(s.API.Outcomes.OK) / float64(s.API.Requests)
 		rec.final = g
 		switch {
@@ -92,17 +97,25 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 
 // stuckReason says what kept an arm down after the trigger, as far as
 // cbload can tell: the arm's own policy when it rejected most /api
-// requests; retries when the attempts per /api request stayed at or above
-// retrySustained; otherwise the work the upstream kept doing for callers
-// that had gone, which cbload does not count yet, so it is inferred.
+// requests; otherwise retries, when the attempts per /api request stayed at
+// or above retrySustained, and abandoned work, when at least half the
+// upstream's work was for callers that had gone.
 func (rec recovery) stuckReason() string {
 	if rec.rejected >= 0.5 {
 		return fmt.Sprintf("held down by its own policy: it rejected %s of /api requests after the trigger", reports.Percent(rec.rejected))
 	}
+	var by []string
 	if rec.amplification >= retrySustained {
-		return fmt.Sprintf("sustained by retries: %.1f attempts reached the upstream per /api request after the trigger", rec.amplification)
+		by = append(by, fmt.Sprintf("by retries: %.1f attempts reached the upstream per /api request after the trigger", rec.amplification))
 	}
-	return fmt.Sprintf("sustained by abandoned work (inferred: %.1f attempts per /api request after the trigger, so not by retries)", rec.amplification)
+	if rec.completed > 0 && 2*rec.forGone >= rec.completed {
+		by = append(by, fmt.Sprintf("by abandoned work: %s of the upstream's work after the trigger was for callers that had gone",
+			reports.Percent(float64(rec.forGone)/float64(rec.completed))))
+	}
+	if len(by) == 0 {
+		return fmt.Sprintf("cause unknown: %.1f attempts per /api request and %d of %d completions for gone callers after the trigger", rec.amplification, rec.forGone, rec.completed)
+	}
+	return "sustained " + strings.Join(by, ", and ")
 }
 
 // describe says in one phrase whether the arm recovered.

@@ -77,6 +77,13 @@ func TestMetastableBreakerRecovers(t *testing.T) {
 	if n.Recovered || !b.Recovered {
 		t.Errorf("recovered: no-breaker %v, breaker %v; want false, true (%+v, %+v)", n.Recovered, b.Recovered, *n, *b)
 	}
+	// Brooker's "throughput is great… goodput is zero": the upstream
+	// keeps completing work, mostly for callers that have gone.
+	rs := r.Arm(reports.ArmNoBreaker).Summary["recovery"]
+	if rs.UpstreamCompleted < 500 || 2*rs.UpstreamCompletedForGone < rs.UpstreamCompleted || rs.API.OK*10 > rs.UpstreamCompleted {
+		t.Errorf("no-breaker recovery: upstream completed %d, %d of them for gone callers, /api ok %d; want high throughput, mostly for nobody, and little goodput",
+			rs.UpstreamCompleted, rs.UpstreamCompletedForGone, rs.API.OK)
+	}
 	if r.Verdict.Outcome != reports.OutcomePrevented || !strings.Contains(r.Verdict.Summary, "metastable") {
 		t.Errorf("verdict %s: %s; want prevented, naming the metastable failure", r.Verdict.Outcome, r.Verdict.Summary)
 	}

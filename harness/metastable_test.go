@@ -21,6 +21,7 @@ func seriesReport(ok []int64, amp int64) (*reports.Report, *reports.Arm) {
 	var base reports.Stats
 	for t, k := range ok {
 		a.Series = append(a.Series, reports.Second{T: t, UpstreamRequests: 100 * amp,
+			UpstreamCompleted: 100, UpstreamCompletedForGone: 100 - k,
 			API: reports.Bucket{Requests: 100, Outcomes: failed(k, amp)}})
 		if t < 3 {
 			base.Requests += 100
@@ -53,7 +54,8 @@ func TestArmRecovery(t *testing.T) {
 		{"back after 2 s", []int64{100, 100, 100, 0, 0, 10, 50, 92, 100}, 1, true, 2, ""},
 		// A good second that does not last is not recovery.
 		{"relapse", []int64{100, 100, 100, 0, 0, 95, 20, 95, 30}, 4, false, 0, "sustained by retries: 4.0 attempts"},
-		{"stuck without retries", []int64{100, 100, 100, 0, 0, 5, 5, 5, 5}, 1, false, 0, "sustained by abandoned work (inferred"},
+		{"stuck without retries", []int64{100, 100, 100, 0, 0, 5, 5, 5, 5}, 1, false, 0, "sustained by abandoned work: 95.0% of the upstream's work"},
+		{"stuck by both", []int64{100, 100, 100, 0, 0, 5, 5, 5, 5}, 3, false, 0, "sustained by retries: 3.0 attempts reached the upstream per /api request after the trigger, and by abandoned work: 95.0%"},
 		{"held down by rejections", []int64{100, 100, 100, 0, 0, 5, 5, 5, 5}, 0, false, 0, "held down by its own policy: it rejected 95.0% of /api requests"},
 		// Goodput at 90% of a 90% baseline is enough.
 		{"relative to baseline", []int64{90, 90, 90, 0, 0, 81, 81, 81}, 1, true, 0, ""},
@@ -98,7 +100,7 @@ func TestAddRecovery(t *testing.T) {
 	r.Arms = []reports.Arm{*b, *n}
 	v := reports.Verdict{Outcome: reports.OutcomeNothingToPrevent, Summary: "Nothing to prevent: S."}
 	addRecovery(r, &v)
-	if want := "The breaker let the system recover from a metastable failure: without it /api goodput stayed at 5.0% after the trigger ended (sustained by retries: 4.0 attempts reached the upstream per /api request after the trigger); with it goodput was back to ≥ 90.0% of its baseline 0 s after the trigger. Arms that recovered: breaker."; v.Summary != want {
+	if want := "The breaker let the system recover from a metastable failure: without it /api goodput stayed at 5.0% after the trigger ended (sustained by retries: 4.0 attempts reached the upstream per /api request after the trigger, and by abandoned work: 95.0% of the upstream's work after the trigger was for callers that had gone); with it goodput was back to ≥ 90.0% of its baseline 0 s after the trigger. Arms that recovered: breaker."; v.Summary != want {
 		t.Errorf("summary\n%s\nwant\n%s", v.Summary, want)
 	}
 	if v.Outcome != reports.OutcomePrevented || !v.CascadePrevented {

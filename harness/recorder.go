@@ -90,11 +90,16 @@ type gauge struct {
 	inflightPeak     int64
 	goroutines       int
 	upstreamRequests int64
+	// The upstream's work completed in the second, the part of it for
+	// callers that had gone, and its queue at the end of the second.
+	completed, completedForGone, queueLen int64
 }
 
 type phaseAcc struct {
 	api, collateral  endpointAcc
 	upstreamRequests int64
+	completed        int64
+	completedForGone int64
 	inflightPeak     int64
 	calls            histogram // upstream calls as the gateway timed them
 }
@@ -229,6 +234,8 @@ func (r *recorder) sample(sec int, g gauge) {
 	r.gauges[sec] = g
 	p := &r.perPhase[r.phaseIndex(time.Duration(sec)*time.Second)]
 	p.upstreamRequests += g.upstreamRequests
+	p.completed += g.completed
+	p.completedForGone += g.completedForGone
 	p.inflightPeak = max(p.inflightPeak, g.inflightPeak)
 }
 
@@ -277,12 +284,15 @@ func (r *recorder) flush(now time.Time, all bool) {
 func (r *recorder) second(k int) reports.Second {
 	g := r.gauges[k]
 	s := reports.Second{
-		T:                k,
-		Phase:            r.phases[r.phaseIndex(time.Duration(k)*time.Second)].name,
-		State:            g.state,
-		InflightPeak:     g.inflightPeak,
-		Goroutines:       g.goroutines,
-		UpstreamRequests: g.upstreamRequests,
+		T:                        k,
+		Phase:                    r.phases[r.phaseIndex(time.Duration(k)*time.Second)].name,
+		State:                    g.state,
+		InflightPeak:             g.inflightPeak,
+		Goroutines:               g.goroutines,
+		UpstreamRequests:         g.upstreamRequests,
+		UpstreamCompleted:        g.completed,
+		UpstreamCompletedForGone: g.completedForGone,
+		UpstreamQueueLen:         g.queueLen,
 	}
 	if acc := r.seconds[k]; acc != nil {
 		s.Offered = acc.offered
@@ -311,10 +321,12 @@ func (r *recorder) arm(name string, transitions []reports.Transition) reports.Ar
 	for i, p := range r.phases {
 		pa := &r.perPhase[i]
 		ps := reports.PhaseSummary{
-			API:              pa.api.stats(),
-			Collateral:       pa.collateral.stats(),
-			UpstreamRequests: pa.upstreamRequests,
-			InflightPeak:     pa.inflightPeak,
+			API:                      pa.api.stats(),
+			Collateral:               pa.collateral.stats(),
+			UpstreamRequests:         pa.upstreamRequests,
+			UpstreamCompleted:        pa.completed,
+			UpstreamCompletedForGone: pa.completedForGone,
+			InflightPeak:             pa.inflightPeak,
 		}
 		if r.gatewayCalls {
 			calls := endpointAcc{hist: pa.calls}

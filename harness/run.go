@@ -218,16 +218,19 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 	done := ctx.Done()
 	var stopErr error
 	sampled := -1
-	lastUp := a.up.Stats().Requests
+	last := a.up.Stats()
 	sample := func(now time.Time, sec int) {
-		reqs := a.up.Stats().Requests
+		st := a.up.Stats()
 		a.rec.sample(sec, gauge{
 			state:            a.state(now),
 			inflightPeak:     a.takePeak(),
 			goroutines:       runtime.NumGoroutine(),
-			upstreamRequests: reqs - lastUp,
+			upstreamRequests: st.Requests - last.Requests,
+			completed:        st.Completed - last.Completed,
+			completedForGone: st.CompletedForGone - last.CompletedForGone,
+			queueLen:         st.QueueLen,
 		})
-		lastUp = reqs
+		last = st
 		sampled = sec
 		if a.takeCalls != nil {
 			a.rec.addCalls(sec, a.takeCalls)

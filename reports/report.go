@@ -172,6 +172,11 @@ type PhaseSummary struct {
 	// retries).
 	UpstreamRequests   int64   `json:"upstream_requests"`
 	AttemptsPerRequest float64 `json:"attempts_per_request"`
+	// UpstreamCompleted is the work the upstream completed over the
+	// phase, UpstreamCompletedForGone the part of it for callers that had
+	// gone (throughput against goodput, API.OK).
+	UpstreamCompleted        int64 `json:"upstream_completed"`
+	UpstreamCompletedForGone int64 `json:"upstream_completed_for_gone"`
 	// InflightPeak is the most requests the gateway held at once.
 	InflightPeak int64 `json:"inflight_peak"`
 	// UpstreamCallMS is the latency of the gateway's calls to the upstream,
@@ -242,9 +247,17 @@ type Second struct {
 	// this second's /api requests, as their answers' X-Cbload-Attempts
 	// headers tell (a lower bound: an answer lost to a timeout tells
 	// nothing); UpstreamRequests is the upstream's own count.
-	APIAttempts int64  `json:"api_attempts"`
-	API         Bucket `json:"api"`
-	Collateral  Bucket `json:"collateral"`
+	APIAttempts int64 `json:"api_attempts"`
+	// UpstreamCompleted is the work the upstream completed in this second
+	// (its throughput), UpstreamCompletedForGone the part of it done for
+	// callers that had already gone — work for nobody; goodput is API's
+	// ok count. UpstreamQueueLen is the upstream's queue at the end of the
+	// second (0 without finite capacity). Absent for a user's service.
+	UpstreamCompleted        int64  `json:"upstream_completed"`
+	UpstreamCompletedForGone int64  `json:"upstream_completed_for_gone"`
+	UpstreamQueueLen         int64  `json:"upstream_queue_len"`
+	API                      Bucket `json:"api"`
+	Collateral               Bucket `json:"collateral"`
 }
 
 // Bucket is one endpoint's requests within one second.
