@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -123,7 +124,11 @@ func newGateway(cfg GatewayConfig, target string, chained bool, adm admitter, te
 			prop:   tel.prop,
 		}
 	}
-	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	// net/http logs each accept error raw on stderr (a flood of them when
+	// the process runs out of file descriptors) and retries; what the
+	// delay costs shows in the load runner's results. Discarded, as the
+	// faultserver's servers do.
+	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go func() {
 		defer close(g.served)
 		_ = g.srv.Serve(ln) // returns http.ErrServerClosed after close
