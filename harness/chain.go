@@ -56,6 +56,21 @@ func (c *chain) topPolicy() policy.Policy { return c.policies[0] }
 // arm's upstream call latencies.
 func (c *chain) bottom() *gateway { return c.tiers[len(c.tiers)-1] }
 
+// resourceErrors sums every tier's resource errors (file descriptors,
+// ports) and returns the last one seen, the top tier's first.
+func (c *chain) resourceErrors() (int64, string) {
+	var n int64
+	var last string
+	for _, g := range c.tiers {
+		k, l := g.resourceErrors()
+		n += k
+		if last == "" {
+			last = l
+		}
+	}
+	return n, last
+}
+
 // close stops every tier that was started, top first.
 func (c *chain) close() error {
 	var errs []error

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -73,6 +73,12 @@ type gateway struct {
 	jitterMu sync.Mutex
 	jitter   *rand.Rand // retry backoff draws; guarded by jitterMu
 
+	// errLog receives the HTTP server's own log lines; resourceErrs counts
+	// upstream calls that failed for lack of file descriptors or ports.
+	errLog       serverLog
+	resourceErrs atomic.Int64
+	lastResource atomic.Pointer[string]
+
 	// calls holds the latency of upstream calls since the last takeCalls.
 	callsMu sync.Mutex
 	calls   histogram
@@ -100,13 +106,18 @@ func newGateway(cfg GatewayConfig, target string, chained bool, adm admitter, te
 		jitter:  rand.New(rand.NewPCG(seed, 0x6a69_7474_6572)), // "jitter"
 		admit:   adm,
 		pool:    pool.New(cfg.Workers, cfg.QueueTimeout),
-		client: &http.Client{Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: cfg.CallTimeout}).DialContext,
-			MaxIdleConnsPerHost: cfg.Workers,
-			IdleConnTimeout:     30 * time.Second,
-			DisableCompression:  true,
-		}},
+		client: &http.Client{
+			Transport: &http.Transport{
+				Proxy:               nil,
+				DialContext:         (&net.Dialer{Timeout: cfg.CallTimeout}).DialContext,
+				MaxIdleConnsPerHost: cfg.Workers,
+				IdleConnTimeout:     30 * time.Second,
+				DisableCompression:  true,
+			},
+			// A redirect is the upstream's answer; following it could take
+			// the call to another address.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 		ln:     ln,
 		served: make(chan struct{}),
 		tel:    tel,
@@ -124,11 +135,10 @@ func newGateway(cfg GatewayConfig, target string, chained bool, adm admitter, te
 			prop:   tel.prop,
 		}
 	}
-	// net/http logs each accept error raw on stderr (a flood of them when
-	// the process runs out of file descriptors) and retries; what the
-	// delay costs shows in the load runner's results. Discarded, as the
-	// faultserver's servers do.
-	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	// net/http logs each accept error raw (a flood of them when the
+	// process runs out of file descriptors) and retries: errLog counts them
+	// for the validity checks and never prints them.
+	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: g.errLog.logger()}
 	go func() {
 		defer close(g.served)
 		_ = g.srv.Serve(ln) // returns http.ErrServerClosed after close
@@ -154,6 +164,17 @@ func (g *gateway) takeCalls(h *histogram) {
 	defer g.callsMu.Unlock()
 	h.merge(&g.calls)
 	g.calls.reset()
+}
+
+// resourceErrors returns how many times the gateway ran out of file
+// descriptors or ports — accepting connections or calling the upstream —
+// and the last such error.
+func (g *gateway) resourceErrors() (int64, string) {
+	n, last := g.errLog.resourceErrors()
+	if p := g.lastResource.Load(); p != nil {
+		last = *p
+	}
+	return n + g.resourceErrs.Load(), last
 }
 
 // withWorker admits a request into the bounded pool: it waits up to the
@@ -313,6 +334,11 @@ func (g *gateway) call(parent context.Context) (int64, error) {
 	}
 	if err != nil && parent.Err() != nil {
 		return n, errClientGone
+	}
+	if err != nil && isResourceError(err.Error()) {
+		g.resourceErrs.Add(1)
+		msg := err.Error()
+		g.lastResource.Store(&msg)
 	}
 	took := time.Since(t0)
 	g.callsMu.Lock()

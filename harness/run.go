@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -38,13 +39,13 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return runTargets(ctx, cfg)
 	}
 	r := newReport(&cfg)
-	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(cfg.Arms)))
+	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(cfg.Arms)*max(cfg.Trials, 1)))
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("set up tracing: %w", err)}
 	}
 
-	runErr := runEach(r, len(cfg.Arms), func(i int) (*reports.Arm, error) {
-		return runArm(ctx, &cfg, cfg.Arms[i], tel)
+	runs, order, runErr := runTrials(cfg.Trials, cfg.Arms, func(name string) (*reports.Arm, error) {
+		return runArm(ctx, &cfg, name, tel)
 	})
 	r.FinishedAt = time.Now().UTC()
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
@@ -55,35 +56,20 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
-	analyseCascades(r)
-	r.Verdict = Verdict(r)
+	finish(r, runs, order, cfg.Trials)
 	return r, runErr
-}
-
-// runEach runs n arms in turn, appending what each measured to r, and
-// stops at the first error, which it returns.
-func runEach(r *reports.Report, n int, arm func(i int) (*reports.Arm, error)) error {
-	for i := range n {
-		a, err := arm(i)
-		if a != nil {
-			r.Arms = append(r.Arms, *a)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // newReport starts the report of a run of cfg: everything but the arms and
 // the verdict.
 func newReport(cfg *Config) *reports.Report {
 	r := &reports.Report{
-		Schema:    reports.Schema,
-		StartedAt: time.Now().UTC(),
-		Seed:      cfg.Seed,
-		Config:    reportConfig(cfg),
-		Arms:      []reports.Arm{},
+		Schema:      reports.Schema,
+		Attribution: reports.AttributionCompletion,
+		StartedAt:   time.Now().UTC(),
+		Seed:        cfg.Seed,
+		Config:      reportConfig(cfg),
+		Arms:        []reports.Arm{},
 	}
 	r.RunID = fmt.Sprintf("%s-%d", r.StartedAt.Format("20060102T150405Z"), cfg.Seed)
 	var at time.Duration
@@ -149,15 +135,18 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, wrap)
 	defer lr.close()
 
+	// start is taken just before the attack, which starts its own clock a
+	// hair later: send lags measured against it err by microseconds.
 	start := time.Now()
 	if ex != nil {
 		ex.start = start
 	}
-	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, withBreaker)
+	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, withBreaker)
 	api, local := gw.url()+"/api", gw.url()+"/local"
-	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed), cfg.Rate, cfg.TotalDuration())
-	stopErr := drive(ctx, cfg, armLoop{
-		name: name, start: start, up: up, lr: lr, rec: rec,
+	var sent atomic.Int64
+	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed, &sent), cfg.Rate, cfg.TotalDuration())
+	w, stopErr := drive(ctx, cfg, armLoop{
+		name: name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
 		collateral: func(res *vegeta.Result) bool { return res.URL == local },
 		observe:    ex.observe,
 		state:      pol.State,
@@ -166,7 +155,8 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		onPhase:    func(phase string) { tel.setPhase(name, phase) },
 		takeCalls:  ch.bottom().takeCalls,
 	}, results)
-	arm := rec.arm(name, transitions(pol.Transitions(time.Now()), start))
+	gwErrs, gwLast := ch.resourceErrors()
+	arm := rec.arm(name, transitions(pol.Transitions(time.Now()), start), w, gwErrs, gwLast)
 	arm.Exemplars = ex.list()
 	return &arm, stopErr
 }
@@ -179,6 +169,8 @@ type armLoop struct {
 	up    *faultserver.Server
 	lr    *loadRunner
 	rec   *recorder
+	// sent counts the requests sent so far, as they are sent.
+	sent *atomic.Int64
 	// collateral says whether a result is from the collateral endpoint.
 	collateral func(*vegeta.Result) bool
 	// observe, when set, sees every result after the recorder, with
@@ -199,10 +191,11 @@ type armLoop struct {
 // drive runs one arm's measurement loop until the load's results channel
 // closes: it feeds results to the recorder, switches the upstream's faults
 // at phase boundaries, samples the gauges once a second and reports
-// progress. When ctx is cancelled it aborts the load, cancelling requests in
-// flight, and releases held requests; it returns ctx's error then. The
-// recorder is flushed when drive returns.
-func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.Result) error {
+// progress, while a watchdog looks for stalls. When ctx is cancelled it
+// aborts the load, cancelling requests in flight, and releases held
+// requests; it returns ctx's error then. The recorder is flushed when drive
+// returns, with what the watchdog saw.
+func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.Result) (watchdogReport, error) {
 	total := cfg.TotalDuration()
 	totalSecs := int(total / time.Second)
 	phase := 0
@@ -215,9 +208,11 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 		a.onPhase(cfg.Phases[0].Name)
 	}
 
+	wd := startWatchdog(a.start)
 	done := ctx.Done()
 	var stopErr error
 	sampled := -1
+	var lastSent int64
 	last := a.up.Stats()
 	sample := func(now time.Time, sec int) {
 		st := a.up.Stats()
@@ -266,13 +261,16 @@ loop:
 			}
 			sample(now, sec)
 			a.rec.flush(now, false)
+			sent := a.sent.Load()
+			apiOK, localOK := a.rec.takeLive()
 			if cfg.Progress != nil {
-				n, okRatio, p99 := a.rec.takeLive()
 				cfg.Progress(Progress{
-					Arm: a.name, Phase: cfg.Phases[phase].Name, Elapsed: now.Sub(a.start), Total: total,
-					RPS: float64(n), OKRatio: okRatio, P99: p99, Inflight: a.inflight(), State: a.state(now),
+					Arm: a.name, Second: sec, Phase: cfg.Phases[a.rec.phaseIndex(time.Duration(sec)*time.Second)].Name, Total: total,
+					Scheduled: a.rec.scheduled(sec), Sent: sent - lastSent,
+					APIOK: apiOK, LocalOK: localOK, Inflight: a.inflight(), State: a.state(now),
 				})
 			}
+			lastSent = sent
 		case <-done:
 			stopErr = ctx.Err()
 			done = nil
@@ -286,7 +284,7 @@ loop:
 		sample(now, last)
 	}
 	a.rec.flush(now, true)
-	return stopErr
+	return wd.stop(), stopErr
 }
 
 func reportConfig(c *Config) reports.Config {
@@ -315,6 +313,7 @@ func reportConfig(c *Config) reports.Config {
 			HonorCancel: c.Upstream.HonorCancel,
 		},
 		Arms:         append([]string(nil), c.Arms...),
+		Trials:       max(c.Trials, 1),
 		Tiers:        c.Tiers,
 		Retries:      c.Gateway.Retries,
 		RetryBackoff: reports.Duration(c.Gateway.RetryBackoff),

@@ -54,7 +54,7 @@ const fastFailure = 10 * time.Millisecond
 var targetNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
 // reservedNames cannot name an arm: threshold paths start with them.
-var reservedNames = []string{"verdict", "partial"}
+var reservedNames = []string{"verdict", "partial", "validity"}
 
 // validateTargets checks the target settings; it is part of Validate.
 func (c *Config) validateTargets() error {
@@ -164,16 +164,21 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return nil, &SetupError{err}
 	}
 
-	runErr := runEach(r, len(cfg.Targets), func(i int) (*reports.Arm, error) {
-		return runTarget(ctx, &cfg, cfg.Targets[i], up)
+	byName := map[string]Target{}
+	var names []string
+	for _, t := range cfg.Targets {
+		byName[t.Name] = t
+		names = append(names, t.Name)
+	}
+	runs, order, runErr := runTrials(cfg.Trials, names, func(name string) (*reports.Arm, error) {
+		return runTarget(ctx, &cfg, byName[name], up)
 	})
 	r.FinishedAt = time.Now().UTC()
 	if runErr != nil {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
-	analyseCascades(r)
-	r.Verdict = Verdict(r)
+	finish(r, runs, order, cfg.Trials)
 	for _, t := range cfg.Targets {
 		if t.Collateral == "" && r.Verdict.Outcome != reports.OutcomeInconclusive {
 			r.Verdict = reports.Verdict{Outcome: reports.OutcomeInconclusive,
@@ -185,12 +190,18 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	return r, runErr
 }
 
+// noRedirects makes an http.Client return a redirect as the answer instead
+// of following it: a redirect could lead anywhere, and cbload sends only to
+// the loopback addresses it was given.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
 // probeTargets sends one GET to every URL of every target and fails on the
-// first that cannot be reached at all; any HTTP answer will do.
+// first that cannot be reached at all; any HTTP answer will do, a redirect
+// included (it is not followed).
 func probeTargets(ctx context.Context, targets []Target) error {
 	tr := &http.Transport{Proxy: nil}
 	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 3 * time.Second}
+	c := &http.Client{Transport: tr, Timeout: 3 * time.Second, CheckRedirect: noRedirects}
 	for _, t := range targets {
 		for _, u := range []string{t.URL, t.Collateral, t.BreakerStateURL} {
 			if u == "" {
@@ -237,8 +248,9 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 	if poll != nil {
 		poll.setStart(start)
 	}
-	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, false)
-	results := lr.attack(mixTargeter(t.URL, t.Collateral, share, cfg.Seed), cfg.Rate, cfg.TotalDuration())
+	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, false)
+	var sent atomic.Int64
+	results := lr.attack(mixTargeter(t.URL, t.Collateral, share, cfg.Seed, &sent), cfg.Rate, cfg.TotalDuration())
 
 	// Failed /api responses during the fault, and how many came back fast:
 	// the outside signature of an open breaker.
@@ -248,11 +260,11 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 	if poll != nil {
 		state = func(time.Time) string { return poll.state() }
 	}
-	stopErr := drive(ctx, cfg, armLoop{
-		name: t.Name, start: start, up: up, lr: lr, rec: rec,
+	w, stopErr := drive(ctx, cfg, armLoop{
+		name: t.Name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
 		collateral: fromCollateral,
 		observe: func(res *vegeta.Result, collateral bool) {
-			if collateral || len(cfg.Phases[rec.phaseIndex(res.Timestamp.Sub(start))].Faults) == 0 || classify(res) == oOK {
+			if collateral || len(cfg.Phases[rec.phaseIndex(res.Timestamp.Add(res.Latency).Sub(start))].Faults) == 0 || classify(res) == oOK {
 				return
 			}
 			fails++
@@ -270,7 +282,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 		transitions = poll.transitions()
 		rec.breaker = poll.sawBreaker()
 	}
-	arm := rec.arm(t.Name, transitions)
+	arm := rec.arm(t.Name, transitions, w, 0, "")
 	arm.Notes = targetNotes(&arm, cfg, t, poll, fastFails, fails)
 	return &arm, stopErr
 }
@@ -361,7 +373,7 @@ func startStatePoller(u string) *statePoller {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &statePoller{
 		url:    u,
-		client: &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: statePollInterval * 4},
+		client: &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: statePollInterval * 4, CheckRedirect: noRedirects},
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),
@@ -405,6 +417,9 @@ func (p *statePoller) pollOnce() {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	raw, state := parseState(body)
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		raw, state = fmt.Sprintf("HTTP %d redirect to %s, not followed", resp.StatusCode, resp.Header.Get("Location")), reports.StateUnknown
+	}
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -27,8 +27,9 @@ import (
 //	path    = segment { "." segment }   segment = letter { letter | digit | "_" | "-" }
 //
 // Paths follow report.json: <arm>.<phase>.<api|collateral>.<stat>,
-// <arm>.<phase>.upstream_requests, <arm>.figures.<figure>,
-// verdict.cascade_prevented, verdict.outcome and partial. A plain number
+// <arm>.<phase>.upstream_requests, <arm>.figures.<figure> (the median over
+// trials when there were several), <arm>.worst.<figure> (the worst trial),
+// verdict.cascade_prevented, verdict.outcome, validity.valid and partial. A plain number
 // compared with a path is read in that path's unit (success_ratio 0.99,
 // latency_ms 600, time_to_open_s 2); units convert (600ms = 0.6s, 99% = 0.99).
 
@@ -546,7 +547,17 @@ var outcomeLeaves = []struct {
 	{"timeout", func(o Outcomes) int64 { return o.Timeout }},
 	{"rejected", func(o Outcomes) int64 { return o.Rejected }},
 	{"saturated", func(o Outcomes) int64 { return o.Saturated }},
+	{"connection_error", func(o Outcomes) int64 { return o.ConnectionError }},
+	{"redirect", func(o Outcomes) int64 { return o.Redirect }},
 	{"client_error", func(o Outcomes) int64 { return o.ClientError }},
+}
+
+var timeoutAtLeaves = []struct {
+	name string
+	get  func(t TimeoutAt) int64
+}{
+	{"load_runner", func(t TimeoutAt) int64 { return t.LoadRunner }},
+	{"upstream_call", func(t TimeoutAt) int64 { return t.UpstreamCall }},
 }
 
 var latencyLeaves = []struct {
@@ -566,32 +577,58 @@ func optional(v *float64, what string) (float64, error) {
 	return *v, nil
 }
 
+// figureLeaves are the figures a threshold may name. worse says which way
+// a figure gets worse (+1: higher is worse, -1: lower is), for the
+// <arm>.worst.<figure> paths over several trials.
 var figureLeaves = []struct {
-	name string
-	kind valueKind
-	get  func(f Figures) (float64, error)
+	name  string
+	kind  valueKind
+	worse int
+	get   func(f Figures) (float64, error)
 }{
-	{"time_to_open_s", kindSeconds, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
-	{"time_to_recover_s", kindSeconds, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
-	{"upstream_requests_during_fault", kindCount, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
-	{"collateral_success_during_fault", kindRatio, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
-	{"collateral_p99_during_fault_ms", kindMS, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
-	{"api_success_during_fault", kindRatio, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
-	{"inflight_peak", kindCount, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
-	{"opens", kindCount, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
-	{"attempts_per_request_during_fault", kindNone, func(f Figures) (float64, error) { return f.AttemptsPerRequestDuringFault, nil }},
-	{"recovered_after_trigger", kindBool, func(f Figures) (float64, error) {
+	{"time_to_open_s", kindSeconds, +1, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
+	{"time_to_recover_s", kindSeconds, +1, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
+	{"upstream_requests_during_fault", kindCount, +1, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
+	{"collateral_success_during_fault", kindRatio, -1, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
+	{"collateral_p99_during_fault_ms", kindMS, +1, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
+	{"api_success_during_fault", kindRatio, -1, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
+	{"inflight_peak", kindCount, +1, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
+	{"inflight_peak_whole_run", kindCount, +1, func(f Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil }},
+	{"opens", kindCount, +1, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
+	{"attempts_per_request_during_fault", kindNone, +1, func(f Figures) (float64, error) { return f.AttemptsPerRequestDuringFault, nil }},
+	{"recovered_after_trigger", kindBool, -1, func(f Figures) (float64, error) {
 		if f.AfterTrigger == nil {
 			return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
 		}
 		return boolValue(f.AfterTrigger.Recovered), nil
 	}},
-	{"time_to_recover_goodput_s", kindSeconds, func(f Figures) (float64, error) {
+	{"time_to_recover_goodput_s", kindSeconds, +1, func(f Figures) (float64, error) {
 		if f.AfterTrigger == nil {
 			return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
 		}
 		return optional(f.AfterTrigger.TimeToRecoverS, "its goodput never recovered")
 	}},
+}
+
+// worstRun returns the worst value of a figure over an arm's trials (the
+// arm's own figure when it ran once); a figure that never happened in some
+// trial is no data.
+func worstRun(r *Report, a *Arm, worse int, get func(f Figures) (float64, error)) (float64, error) {
+	ta := r.Trials.TrialArm(a.Name)
+	if ta == nil {
+		return get(a.Figures)
+	}
+	var w float64
+	for i, f := range ta.Runs {
+		v, err := get(f)
+		if err != nil {
+			return 0, errNoData{fmt.Sprintf("%s in trial %d", err, i+1)}
+		}
+		if i == 0 || float64(worse)*(v-w) > 0 {
+			w = v
+		}
+	}
+	return w, nil
 }
 
 // ThresholdPaths lists every value a threshold may name in a run with these
@@ -661,6 +698,13 @@ func pathTree(arms, phases []string) *pathNode {
 						return float64(l.get(s.Outcomes)), err
 					}})
 				}
+				at := oc.add(&pathNode{name: "timeout_at"})
+				for _, l := range timeoutAtLeaves {
+					at.add(&pathNode{name: l.name, kind: kindCount, get: func(r *Report) (float64, error) {
+						s, err := stats(r)
+						return float64(l.get(s.Outcomes.TimeoutAt)), err
+					}})
+				}
 				lat := e.add(&pathNode{name: "latency_ms"})
 				for _, l := range latencyLeaves {
 					lat.add(&pathNode{name: l.name, kind: kindMS, get: func(r *Report) (float64, error) {
@@ -692,6 +736,16 @@ func pathTree(arms, phases []string) *pathNode {
 				return l.get(arm.Figures)
 			}})
 		}
+		worst := a.add(&pathNode{name: "worst"})
+		for _, l := range figureLeaves {
+			worst.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
+				arm, err := armOf(r)
+				if err != nil {
+					return 0, err
+				}
+				return worstRun(r, arm, l.worse, l.get)
+			}})
+		}
 	}
 	v := root.add(&pathNode{name: "verdict"})
 	v.add(&pathNode{name: "cascade_prevented", kind: kindBool, get: func(r *Report) (float64, error) {
@@ -703,6 +757,13 @@ func pathTree(arms, phases []string) *pathNode {
 			return 0, errNoData{"no verdict"}
 		}
 		return float64(i), nil
+	}})
+	va := root.add(&pathNode{name: "validity"})
+	va.add(&pathNode{name: "valid", kind: kindBool, get: func(r *Report) (float64, error) {
+		if r.Validity == nil {
+			return 0, errNoData{"the report has no validity checks (upgraded from " + r.UpgradedFrom + ")"}
+		}
+		return boolValue(r.Validity.Valid), nil
 	}})
 	root.add(&pathNode{name: "partial", kind: kindBool, get: func(r *Report) (float64, error) {
 		return boolValue(r.Partial), nil

@@ -24,7 +24,7 @@ type flagGroup struct {
 // listed. A new flag needs its name in one row; TestHelpGroups fails for
 // a flag in none.
 var runFlagGroups = []flagGroup{
-	{"Experiment: faults and schedule", []string{"fault", "phases", "scenario", "dry-run", "seed"}},
+	{"Experiment: faults and schedule", []string{"fault", "phases", "scenario", "dry-run", "seed", "trials"}},
 	{"Load", []string{"rate", "collateral-share", "client-timeout"}},
 	{"Thresholds", []string{"threshold"}},
 	{"Output", []string{"out", "force", "progress", "junit", "no-step-summary"}},
