@@ -39,6 +39,8 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		api, collateral reports.Bucket
 		calls           *reports.Histogram
 		upstream, peak  int64
+		// the upstream's work done, and done for callers that had gone
+		completed, forGone int64
 	}
 	per := make([]acc, len(phases))
 	var sendLag *reports.Histogram
@@ -63,6 +65,8 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		pa.calls = pa.calls.Merge(s.UpstreamCallHist)
 		calls = calls || s.UpstreamCallHist != nil
 		pa.upstream += s.UpstreamRequests
+		pa.completed += s.UpstreamCompleted
+		pa.forGone += s.UpstreamCompletedForGone
 		pa.peak = max(pa.peak, s.InflightPeak)
 	}
 
@@ -72,10 +76,12 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 	for i, p := range phases {
 		pa := &per[i]
 		ps := reports.PhaseSummary{
-			API:              stats(&pa.api),
-			Collateral:       stats(&pa.collateral),
-			UpstreamRequests: pa.upstream,
-			InflightPeak:     pa.peak,
+			API:                      stats(&pa.api),
+			Collateral:               stats(&pa.collateral),
+			UpstreamRequests:         pa.upstream,
+			UpstreamCompleted:        pa.completed,
+			UpstreamCompletedForGone: pa.forGone,
+			InflightPeak:             pa.peak,
 		}
 		if calls {
 			l := pa.calls.Latency()

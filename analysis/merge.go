@@ -256,6 +256,10 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 			m.InflightPeak += s.InflightPeak
 			m.Goroutines = max(m.Goroutines, s.Goroutines)
 			m.UpstreamRequests += s.UpstreamRequests
+			m.APIAttempts += s.APIAttempts
+			m.UpstreamCompleted += s.UpstreamCompleted
+			m.UpstreamCompletedForGone += s.UpstreamCompletedForGone
+			m.UpstreamQueueLen += s.UpstreamQueueLen
 			m.UpstreamCallHist = m.UpstreamCallHist.Merge(s.UpstreamCallHist)
 			for _, pair := range [][2]*reports.Bucket{{&m.API, &s.API}, {&m.Collateral, &s.Collateral}} {
 				dst, src := pair[0], pair[1]

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,7 +98,8 @@ type secondAcc struct {
 	// By completion time.
 	api, collateral endpointAcc
 	// calls holds the gateway's upstream calls timed in this second.
-	calls *reports.Histogram
+	calls       *reports.Histogram
+	apiAttempts int64 // summed X-Cbload-Attempts of the /api answers
 }
 
 // gauge is what was sampled at the end of a second.
@@ -106,6 +108,9 @@ type gauge struct {
 	inflightPeak     int64
 	goroutines       int
 	upstreamRequests int64
+	// The upstream's work completed in the second, the part of it for
+	// callers that had gone, and its queue at the end of the second.
+	completed, completedForGone, queueLen int64
 }
 
 // loadAcc is the load generator's check on itself.
@@ -234,6 +239,20 @@ func (r *recorder) secondAt(sec int) *secondAcc {
 	return acc
 }
 
+// attempts returns the attempts reaching the upstream that an /api answer
+// says it made (X-Cbload-Attempts), 0 when it says nothing.
+func attempts(res *vegeta.Result) int64 {
+	v := res.Headers.Get(attemptsHeader)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
 // add records one result: its send in the second it was sent, its outcome
 // and latency in the second it completed in.
 func (r *recorder) add(res *vegeta.Result, collateral bool) {
@@ -264,6 +283,7 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 		return
 	}
 	done.api.add(o, res.Latency)
+	done.apiAttempts += attempts(res)
 	r.live.api++
 	i := int(doneOff / slotWidth)
 	if i >= len(r.slots) {
@@ -349,19 +369,23 @@ func (r *recorder) flush(now time.Time, all bool) {
 func (r *recorder) second(k int) reports.Second {
 	g := r.gauges[k]
 	s := reports.Second{
-		T:                k,
-		Phase:            r.phases[r.phaseIndex(time.Duration(k)*time.Second)].name,
-		State:            g.state,
-		Scheduled:        r.scheduled(k),
-		InflightPeak:     g.inflightPeak,
-		Goroutines:       g.goroutines,
-		UpstreamRequests: g.upstreamRequests,
+		T:                        k,
+		Phase:                    r.phases[r.phaseIndex(time.Duration(k)*time.Second)].name,
+		State:                    g.state,
+		Scheduled:                r.scheduled(k),
+		InflightPeak:             g.inflightPeak,
+		Goroutines:               g.goroutines,
+		UpstreamRequests:         g.upstreamRequests,
+		UpstreamCompleted:        g.completed,
+		UpstreamCompletedForGone: g.completedForGone,
+		UpstreamQueueLen:         g.queueLen,
 	}
 	acc := r.seconds[k]
 	if acc == nil {
 		acc = &secondAcc{}
 	}
 	s.Sent = acc.sent
+	s.APIAttempts = acc.apiAttempts
 	s.SendLagHist = acc.sendLag.Sparse()
 	s.API = reports.Bucket{Sent: acc.apiSent, Outcomes: acc.api.outcomes, LatencyHist: acc.api.hist.Sparse()}
 	s.Collateral = reports.Bucket{Sent: acc.collateralSent, Outcomes: acc.collateral.outcomes, LatencyHist: acc.collateral.hist.Sparse()}

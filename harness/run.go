@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -120,6 +121,9 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) 
 		Seed:        cfg.Seed,
 		ServiceTime: cfg.Upstream.ServiceTime,
 		Jitter:      cfg.Upstream.Jitter,
+		Concurrency: cfg.Upstream.Concurrency,
+		Queue:       cfg.Upstream.Queue,
+		HonorCancel: cfg.Upstream.HonorCancel,
 		Faults:      cfg.Phases[0].Faults,
 	}
 	// Traced tiers; all nil when tracing is off.
@@ -141,15 +145,12 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) 
 	}
 	defer up.Close()
 
-	var br *breaker
-	if withBreaker {
-		br = newBreaker("upstream", cfg.Breaker, time.Now())
-	}
-	gw, err := newTracedGateway(cfg.Gateway, up.URL(), br, gtel)
+	ch, err := startChain(cfg, name, up.URL(), gtel)
 	if err != nil {
-		return nil, &SetupError{fmt.Errorf("start gateway: %w", err)}
+		return nil, &SetupError{err}
 	}
-	defer gw.close()
+	defer ch.close()
+	gw, pol := ch.top(), ch.topPolicy()
 
 	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, wrap)
 	defer lr.close()
@@ -161,9 +162,6 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) 
 		return nil, err
 	}
 	start := begin.t0
-	if br != nil {
-		br.start = start // nothing has called the breaker yet
-	}
 	if ex != nil {
 		ex.start = start
 	}
@@ -172,27 +170,18 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) 
 	api, local := gw.url()+"/api", gw.url()+"/local"
 	var sent atomic.Int64
 	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.shardSeed(), &sent), rec.pace)
-	state := func(time.Time) string { return reports.StateNone }
-	if br != nil {
-		state = br.stateAt
-	}
 	w, stopErr := drive(ctx, cfg, armLoop{
 		name: name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
 		collateral: func(res *vegeta.Result) bool { return res.URL == local },
 		observe:    ex.observe,
-		state:      state,
-		takePeak:   gw.takePeak,
-		inflight:   gw.inflight.Load,
+		state:      pol.State,
+		takePeak:   gw.pool.TakePeak,
+		inflight:   gw.pool.InFlight,
 		onPhase:    func(phase string) { tel.setPhase(name, phase) },
-		takeCalls:  gw.takeCalls,
+		takeCalls:  ch.bottom().takeCalls,
 	}, results)
-	now := time.Now()
-	var transitions []reports.Transition
-	if br != nil {
-		transitions = br.log(now)
-	}
-	gwErrs, gwLast := gw.resourceErrors()
-	arm := rec.arm(name, transitions, w, gwErrs, gwLast)
+	gwErrs, gwLast := ch.resourceErrors()
+	arm := rec.arm(name, transitions(pol.Transitions(time.Now()), start), w, gwErrs, gwLast)
 	arm.Exemplars = ex.list()
 	arm.Start = begin.report(rec.pace)
 	return &arm, stopErr
@@ -250,24 +239,26 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 	var stopErr error
 	sampled := -1
 	var lastSent int64
-	// upstreamRequests is 0 for an external upstream, which this run
-	// cannot see.
-	upstreamRequests := func() int64 {
+	// An external upstream, which this run cannot see, counts nothing.
+	stats := func() faultserver.Stats {
 		if a.up == nil {
-			return 0
+			return faultserver.Stats{}
 		}
-		return a.up.Stats().Requests
+		return a.up.Stats()
 	}
-	lastUp := upstreamRequests()
+	last := stats()
 	sample := func(now time.Time, sec int) {
-		reqs := upstreamRequests()
+		st := stats()
 		a.rec.sample(sec, gauge{
 			state:            a.state(now),
 			inflightPeak:     a.takePeak(),
 			goroutines:       runtime.NumGoroutine(),
-			upstreamRequests: reqs - lastUp,
+			upstreamRequests: st.Requests - last.Requests,
+			completed:        st.Completed - last.Completed,
+			completedForGone: st.CompletedForGone - last.CompletedForGone,
+			queueLen:         st.QueueLen,
 		})
-		lastUp = reqs
+		last = st
 		sampled = sec
 		if a.takeCalls != nil {
 			a.rec.addCalls(sec, a.takeCalls)
@@ -333,12 +324,12 @@ loop:
 	// The attack can end before the last second's tick — a shard's last
 	// send may be due up to N intervals before the schedule's end — so
 	// sample it here; an interrupted arm, up to where it stopped.
-	last := totalSecs - 1
+	lastSec := totalSecs - 1
 	if stopErr != nil {
-		last = min(int(now.Sub(a.start)/time.Second), totalSecs) - 1
+		lastSec = min(int(now.Sub(a.start)/time.Second), totalSecs) - 1
 	}
-	if sampled < last {
-		sample(now, last)
+	if sampled < lastSec {
+		sample(now, lastSec)
 	}
 	a.rec.flush(now, true)
 	return wd.stop(), stopErr
@@ -351,7 +342,7 @@ func (c *Config) shardRate() float64 { return c.Rate / float64(c.Shard.count()) 
 func (c *Config) shardSeed() int64 { return ShardSeed(c.Seed, c.Shard.Index, c.Shard.count()) }
 
 func reportConfig(c *Config) reports.Config {
-	return reports.Config{
+	rc := reports.Config{
 		Rate:            c.Rate,
 		CollateralShare: c.CollateralShare,
 		ClientTimeout:   reports.Duration(c.ClientTimeout),
@@ -371,9 +362,22 @@ func reportConfig(c *Config) reports.Config {
 		Upstream: reports.Upstream{
 			ServiceTime: reports.Duration(c.Upstream.ServiceTime),
 			Jitter:      reports.Duration(c.Upstream.Jitter),
+			Concurrency: c.Upstream.Concurrency,
+			Queue:       c.Upstream.Queue,
+			HonorCancel: c.Upstream.HonorCancel,
 			External:    c.UpstreamExternal,
 		},
-		Arms:   append([]string(nil), c.Arms...),
-		Trials: max(c.Trials, 1),
+		Arms:         append([]string(nil), c.Arms...),
+		Trials:       max(c.Trials, 1),
+		Tiers:        c.Tiers,
+		Retries:      c.Gateway.Retries,
+		RetryBackoff: reports.Duration(c.Gateway.RetryBackoff),
 	}
+	if slices.Contains(c.Arms, "retry-budget") {
+		rc.RetryBudget = &reports.RetryBudget{Ratio: c.RetryBudget.Ratio, Window: reports.Duration(c.RetryBudget.Window)}
+	}
+	if slices.Contains(c.Arms, "throttle") {
+		rc.Throttle = &reports.Throttle{K: c.Throttle.K, Window: reports.Duration(c.Throttle.Window)}
+	}
+	return rc
 }

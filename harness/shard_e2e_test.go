@@ -20,7 +20,7 @@ import (
 // front of it, one with a breaker and one without.
 type sharedSystem struct {
 	up      *faultserver.Server
-	gws     []*gateway
+	chains  []*chain
 	targets []Target
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -34,15 +34,12 @@ func startSharedSystem(t *testing.T, cfg Config) *sharedSystem {
 	}
 	s := &sharedSystem{up: up, done: make(chan struct{})}
 	for _, name := range []string{reports.ArmBreaker, reports.ArmNoBreaker} {
-		var br *breaker
-		if name == reports.ArmBreaker {
-			br = newBreaker("upstream", cfg.Breaker, time.Now())
-		}
-		gw, err := newGateway(cfg.Gateway, up.URL(), br)
+		ch, err := startChain(&cfg, name, up.URL(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.gws = append(s.gws, gw)
+		s.chains = append(s.chains, ch)
+		gw := ch.top()
 		s.targets = append(s.targets, Target{Name: name, URL: gw.url() + "/api", Collateral: gw.url() + "/local"})
 	}
 	return s
@@ -68,8 +65,8 @@ func (s *sharedSystem) close() {
 		s.cancel()
 		<-s.done
 	}
-	for _, gw := range s.gws {
-		gw.close()
+	for _, ch := range s.chains {
+		ch.close()
 	}
 	s.up.Close()
 }

@@ -69,6 +69,12 @@ func (c *Config) validateTargets() error {
 			return fmt.Errorf("upstream-addr: %w", err)
 		}
 	}
+	switch {
+	case c.Tiers > 1:
+		return fmt.Errorf("tiers: only used with cbload's own gateway, not with --target")
+	case c.Gateway.Retries > 0:
+		return fmt.Errorf("retries: only used with cbload's own gateway, not with --target")
+	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
 		switch {
@@ -188,10 +194,12 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	return r, runErr
 }
 
-// Judge runs the validity checks on a report of one trial and decides its
-// verdict (CheckValidity, Verdict and, for a user's own service, the
-// collateral rule). It is how cbload merge judges merged shards.
+// Judge analyses a report of one trial for cascades (attempts per request,
+// recovery), runs its validity checks and decides its verdict
+// (CheckValidity, Verdict and, for a user's own service, the collateral
+// rule), as the end of a run does. It is how cbload merge judges merged shards.
 func Judge(r *reports.Report) {
+	analyseCascades(r)
 	r.Validity = CheckValidity(r)
 	r.Verdict = Verdict(r)
 	collateralRule(r)
