@@ -1,9 +1,13 @@
 package analysis_test
 
 import (
+	"bytes"
 	"errors"
+	"flag"
+	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -289,6 +293,69 @@ func TestParseRule(t *testing.T) {
 			t.Errorf("Check(%q) = %v; want nil", tt.in, err)
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("Check(%q) = %v; want an error containing %q", tt.in, err, tt.want)
+		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestCompareGolden renders the comparison of the v1 and v2 testdata runs
+// with a failing and a passing rule in every format.
+func TestCompareGolden(t *testing.T) {
+	c, err := analysis.Compare(load(t, "report.v1.json"), load(t, "report.json"), analysis.CompareOptions{
+		BaseLabel: "v1/report.json", NewLabel: "v2/report.json",
+		Rules: rules(t, "no-breaker.fault.collateral.success_ratio < -1%", "breaker.figures.time_to_recover_s > +10%"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer, *reports.Comparison) error
+	}{
+		{"compare.golden.txt", reports.WriteComparisonText},
+		{"compare.golden.md", reports.WriteComparisonMarkdown},
+		{"compare.golden.xml", reports.WriteComparisonJUnit},
+	} {
+		var b bytes.Buffer
+		if err := f.write(&b, c); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join("testdata", f.name)
+		if *update {
+			if err := os.MkdirAll("testdata", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run go test ./analysis -update to create it)", err)
+		}
+		if !bytes.Equal(b.Bytes(), want) {
+			t.Errorf("%s differs; run go test ./analysis -update and review the diff", path)
+		}
+	}
+}
+
+// TestCompareMarkdownEscapes: names from a report cannot break the
+// Markdown of a PR comment.
+func TestCompareMarkdownEscapes(t *testing.T) {
+	base, next := load(t, "report.json"), load(t, "report.json")
+	next.Phases[1].Faults = []string{"<img src=x onerror=alert(1)>|`x`"}
+	c, err := analysis.Compare(base, next, analysis.CompareOptions{BaseLabel: "a`|b.json", NewLabel: "n.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := reports.WriteComparisonMarkdown(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"<img", "a`|b", "|`x`"} {
+		if strings.Contains(b.String(), bad) {
+			t.Errorf("markdown carries %q unescaped:\n%s", bad, b.String())
 		}
 	}
 }
