@@ -123,6 +123,10 @@ func TestCompareExitCodes(t *testing.T) {
 	write("two/b/report.json", string(sample))
 	write("one/run-1/report.json", string(sample))
 	write("empty/notes.txt", "")
+	huge := write("huge.json", "")
+	if err := os.Truncate(huge, maxCompareInput+1); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -139,6 +143,7 @@ func TestCompareExitCodes(t *testing.T) {
 		{"missing file", []string{filepath.Join(dir, "nope.json"), td + "report.json"}, exitUsage, "no such file"},
 		{"not a report", []string{write("x.json", `{"a": 1}`), td + "report.json"}, exitUsage, `no "schema" field`},
 		{"malformed", []string{write("y.json", `{"schema": "cbload/report/v2", "arms": 3}`), td + "report.json"}, exitUsage, "malformed report"},
+		{"too large", []string{huge, td + "report.json"}, exitUsage, "larger than the 64 MiB limit for a report.json"},
 		{"one argument", []string{td + "report.json"}, exitUsage, "want two arguments"},
 		{"bad rule", []string{td + "report.json", td + "report.json", "--fail-on", "breaker.fault.collateral.success_ratio == 1%"}, exitUsage, `"==" is not a comparison`},
 		{"rule on unknown path", []string{td + "report.json", td + "report.json", "--fail-on", "breaker.fault.local.success_ratio < -1%"}, exitUsage, `"local" is not a value here`},
