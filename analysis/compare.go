@@ -26,7 +26,7 @@ type CompareOptions struct {
 	Rules               []Rule
 	// All shows every value a threshold can name; otherwise the key ones:
 	// every figure, and per phase and endpoint the requests, success
-	// ratio and latency percentiles, the upstream requests and the
+	// ratio and latency p50, p95 and p99, the upstream requests and the
 	// in-flight peak — plus every value a rule names.
 	All bool
 }
@@ -328,8 +328,8 @@ func isRunLevel(seg string) bool {
 
 // keyNames are the per-phase values shown without --all.
 var keyNames = []string{
-	"api.requests", "api.success_ratio", "api.latency_ms.p50", "api.latency_ms.p99",
-	"collateral.requests", "collateral.success_ratio", "collateral.latency_ms.p50", "collateral.latency_ms.p99",
+	"api.requests", "api.success_ratio", "api.latency_ms.p50", "api.latency_ms.p95", "api.latency_ms.p99",
+	"collateral.requests", "collateral.success_ratio", "collateral.latency_ms.p50", "collateral.latency_ms.p95", "collateral.latency_ms.p99",
 	"upstream_requests", "inflight_peak",
 }
 

@@ -13,6 +13,7 @@ type histogram struct {
 	counts [histBuckets]uint32
 	n      int64
 	max    time.Duration
+	sum    time.Duration // for the exact mean
 }
 
 const (
@@ -50,6 +51,7 @@ func (h *histogram) record(d time.Duration) {
 	}
 	h.counts[histIndex(uint64(d/time.Microsecond))]++
 	h.n++
+	h.sum += d
 	if d > h.max {
 		h.max = d
 	}
@@ -60,12 +62,21 @@ func (h *histogram) merge(o *histogram) {
 		h.counts[i] += c
 	}
 	h.n += o.n
+	h.sum += o.sum
 	if o.max > h.max {
 		h.max = o.max
 	}
 }
 
 func (h *histogram) reset() { *h = histogram{} }
+
+// meanMS returns the exact mean in milliseconds, 0 when empty.
+func (h *histogram) meanMS() float64 {
+	if h.n == 0 {
+		return 0
+	}
+	return float64(h.sum) / float64(h.n) / float64(time.Millisecond)
+}
 
 // quantile returns the q-quantile (0 < q ≤ 1) in milliseconds; the maximum
 // is exact, the rest are within the bucket's width.

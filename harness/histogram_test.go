@@ -59,6 +59,13 @@ func TestHistogramEmptyAndMerge(t *testing.T) {
 	if a.n != 2 || a.max != 30*time.Millisecond {
 		t.Errorf("merged n=%d max=%v; want 2, 30ms", a.n, a.max)
 	}
+	if got := a.meanMS(); got != 20 {
+		t.Errorf("merged meanMS = %v; want 20 (exact, not from buckets)", got)
+	}
+	var empty histogram
+	if got := empty.meanMS(); got != 0 {
+		t.Errorf("empty meanMS = %v; want 0", got)
+	}
 }
 
 func BenchmarkHistogramRecord(b *testing.B) {

@@ -3,9 +3,12 @@ package harness
 import (
 	"cmp"
 	"net/http"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -103,11 +106,83 @@ func (e *endpointAcc) latency() reports.Latency { return latencyOf(&e.hist) }
 
 func latencyOf(h *histogram) reports.Latency {
 	return reports.Latency{
-		P50: round3(h.quantileMS(0.50)),
-		P90: round3(h.quantileMS(0.90)),
-		P99: round3(h.quantileMS(0.99)),
-		Max: round3(h.quantileMS(1)),
+		P50:  round3(h.quantileMS(0.50)),
+		P90:  round3(h.quantileMS(0.90)),
+		P95:  round3(h.quantileMS(0.95)),
+		P99:  round3(h.quantileMS(0.99)),
+		Max:  round3(h.quantileMS(1)),
+		Mean: round3(h.meanMS()),
 	}
+}
+
+// detailAcc tallies, for one endpoint and phase, what the requests got
+// beyond their outcome: status codes, the error set and body bytes. Its
+// size is bounded whatever the run's length: net/http accepts only
+// three-digit codes, and at most reports.MaxErrorTexts texts of at most
+// reports.MaxErrorText bytes are kept.
+type detailAcc struct {
+	codes             map[uint16]int64
+	errors            map[string]int64
+	errorsOther       int64
+	bytesIn, bytesOut int64
+}
+
+func (d *detailAcc) add(res *vegeta.Result) {
+	if d.codes == nil {
+		d.codes = make(map[uint16]int64)
+		d.errors = make(map[string]int64)
+	}
+	d.codes[res.Code]++
+	if n, err := strconv.ParseInt(res.Headers.Get(bodyBytesHeader), 10, 64); err == nil && n > 0 {
+		d.bytesIn += n
+	}
+	d.bytesOut += int64(res.BytesOut)
+	if res.Error == "" {
+		return
+	}
+	text := errorText(res.Error)
+	if _, ok := d.errors[text]; ok || len(d.errors) < reports.MaxErrorTexts {
+		d.errors[text]++
+	} else {
+		d.errorsOther++
+	}
+}
+
+// localPort matches the local address of a connection in a net error
+// ("read tcp 127.0.0.1:54321->127.0.0.1:8080: …"): its port differs per
+// connection.
+var localPort = regexp.MustCompile(`((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]):\d+->`)
+
+// errorText is an error as the error set keeps it: the local port written
+// as *, cut at reports.MaxErrorText bytes on a character boundary.
+func errorText(msg string) string {
+	msg = localPort.ReplaceAllString(msg, "$1:*->")
+	if len(msg) > reports.MaxErrorText {
+		cut := reports.MaxErrorText
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}
+
+// fill writes the tallies into s; the error set most frequent first.
+func (d *detailAcc) fill(s *reports.Stats) {
+	s.StatusCodes = make(map[string]int64, len(d.codes))
+	for c, n := range d.codes {
+		s.StatusCodes[strconv.Itoa(int(c))] = n
+	}
+	s.Errors = make([]reports.ErrorCount, 0, len(d.errors))
+	for e, n := range d.errors {
+		s.Errors = append(s.Errors, reports.ErrorCount{Error: e, Count: n})
+	}
+	sort.Slice(s.Errors, func(i, j int) bool {
+		a, b := s.Errors[i], s.Errors[j]
+		return a.Count > b.Count || a.Count == b.Count && a.Error < b.Error
+	})
+	s.ErrorsOther = d.errorsOther
+	s.BytesIn, s.BytesOut = d.bytesIn, d.bytesOut
 }
 
 type secondAcc struct {
@@ -128,6 +203,8 @@ type gauge struct {
 
 type phaseAcc struct {
 	api, collateral  endpointAcc
+	apiDetail        detailAcc
+	collateralDetail detailAcc
 	upstreamRequests int64
 	inflightPeak     int64
 	calls            histogram // upstream calls as the gateway timed them
@@ -289,6 +366,7 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 	if collateral {
 		done.collateral.add(o, res.Latency)
 		p.collateral.add(o, res.Latency)
+		p.collateralDetail.add(res)
 		r.live.local++
 		if o == oOK {
 			r.live.localOK++
@@ -297,6 +375,7 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 	}
 	done.api.add(o, res.Latency)
 	p.api.add(o, res.Latency)
+	p.apiDetail.add(res)
 	r.live.api++
 	i := int(doneOff / slotWidth)
 	if i >= len(r.slots) {
@@ -426,6 +505,8 @@ func (r *recorder) arm(name string, transitions []reports.Transition, w watchdog
 			UpstreamRequests: pa.upstreamRequests,
 			InflightPeak:     pa.inflightPeak,
 		}
+		pa.apiDetail.fill(&ps.API)
+		pa.collateralDetail.fill(&ps.Collateral)
 		if r.gatewayCalls {
 			l := latencyOf(&pa.calls)
 			ps.UpstreamCallMS = &l

@@ -22,13 +22,15 @@ import (
 var htmlTemplateText string
 
 var htmlTemplate = template.Must(template.New("report.html").Funcs(template.FuncMap{
-	"pct":      Percent,
-	"ms":       ms,
-	"count":    count,
-	"num":      num,
-	"secs":     secs,
-	"ratio":    ratio,
-	"outcomes": outcomeText,
+	"pct":           Percent,
+	"ms":            ms,
+	"count":         count,
+	"num":           num,
+	"secs":          secs,
+	"ratio":         ratio,
+	"outcomes":      outcomeText,
+	"details":       htmlDetails,
+	"maxErrorTexts": func() int { return MaxErrorTexts },
 	"time": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"

@@ -1,6 +1,9 @@
 package reports
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // This file exposes the threshold path table (pathTree in threshold.go) to
 // other readers of a report — `cbload compare` above all — so that every
@@ -71,19 +74,47 @@ func armsAndPhases(r *Report) (arms, phases []string) {
 	return arms, phases
 }
 
-// Values returns every value a threshold may name in r, in report order.
+// Values returns every value a threshold may name in r, in report order,
+// with each status code the report counted (…status_codes.503) after the
+// status classes of its endpoint.
 func Values(r *Report) []PathValue {
 	arms, phases := armsAndPhases(r)
 	root := pathTree(arms, phases)
 	var out []PathValue
-	for _, p := range ThresholdPaths(arms, phases) {
-		n, err := root.lookup(p)
-		if err != nil {
-			continue // cannot happen: the paths come from the same tree
+	add := func(p string) {
+		if n, err := root.lookup(p); err == nil {
+			out = append(out, valueAt(r, p, n))
 		}
-		out = append(out, valueAt(r, p, n))
+	}
+	for _, p := range ThresholdPaths(arms, phases) {
+		add(p)
+		prefix, ok := strings.CutSuffix(p, ".status_codes.5xx")
+		if !ok {
+			continue
+		}
+		for _, code := range statusCodesAt(r, prefix) {
+			add(prefix + ".status_codes." + code)
+		}
 	}
 	return out
+}
+
+// statusCodesAt lists, in order, the status codes counted at
+// <arm>.<phase>.<endpoint>.
+func statusCodesAt(r *Report, prefix string) []string {
+	segs := strings.Split(prefix, ".")
+	if len(segs) != 3 {
+		return nil
+	}
+	a := r.Arm(segs[0])
+	if a == nil {
+		return nil
+	}
+	s := a.Summary[segs[1]].API
+	if segs[2] == "collateral" {
+		s = a.Summary[segs[1]].Collateral
+	}
+	return sortedCodes(s.StatusCodes)
 }
 
 // Lookup returns the value at path in r. Its error is a threshold's for an

@@ -60,7 +60,7 @@ or nothing (absolute, in the path's unit; pp are percentage points):
 A rule whose value either report lacks (the breaker never opened) fails.
 
 Without --all it shows every figure and, per phase and endpoint, requests,
-success ratio and latency p50/p99, plus upstream requests, in-flight peak and
+success ratio and latency p50/p95/p99, plus upstream requests, in-flight peak and
 every value a rule names. --format text (default), md (for a pull-request
 comment) or junit; -o FILE writes that format to FILE (the text form still
 goes to stdout).

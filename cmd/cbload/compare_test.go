@@ -23,6 +23,11 @@ func realRun(t *testing.T, extra ...string) (string, bool) {
 		code := run(args, &stdout, &stderr)
 		switch {
 		case code == exitOK:
+			for _, want := range []string{"requests completed in phase fault:", " · p95 ", "status 200 ×", "503 Service Unavailable ×"} {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("the run's summary lacks %q:\n%s", want, stdout.String())
+				}
+			}
 			return out, true
 		case code != exitNotValid:
 			t.Fatalf("cbload %s: exit %d\n%s\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
