@@ -24,9 +24,11 @@ import (
 //	op      = "<" | "<=" | ">" | ">=" | "==" | "!="
 //	operand = factor { ("*" | "/") factor }
 //	factor  = number [ "%" | "ms" | "s" ] | path | "true" | "false" | outcome
-//	path    = segment { "." segment }   segment = letter { letter | digit | "_" | "-" }
+//	path    = letter segment { "." (letter | digit) segment }   segment = { letter | digit | "_" | "-" }
 //
-// Paths follow report.json: <arm>.<phase>.<api|collateral>.<stat>,
+// Paths follow report.json: <arm>.<phase>.<api|collateral>.<stat> (stats
+// include status_codes.<code> and .<1xx…5xx>, errors.<total|distinct|other>,
+// bytes_in and bytes_out),
 // <arm>.<phase>.upstream_requests, <arm>.figures.<figure>,
 // verdict.cascade_prevented, verdict.outcome, validity.valid and partial. A plain number
 // compared with a path is read in that path's unit (success_ratio 0.99,
