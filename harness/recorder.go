@@ -156,7 +156,9 @@ var localPort = regexp.MustCompile(`((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\])
 // errorText is an error as the error set keeps it: the local port written
 // as *, cut at reports.MaxErrorText bytes on a character boundary.
 func errorText(msg string) string {
-	msg = localPort.ReplaceAllString(msg, "$1:*->")
+	if strings.Contains(msg, "->") { // most texts are status lines: skip the regexp
+		msg = localPort.ReplaceAllString(msg, "$1:*->")
+	}
 	if len(msg) > reports.MaxErrorText {
 		cut := reports.MaxErrorText
 		for cut > 0 && !utf8.RuneStart(msg[cut]) {
