@@ -51,6 +51,11 @@ type Config struct {
 	// fault rolls. Both arms use the same seed.
 	Seed int64
 
+	// Trials is how many times each arm runs, interleaved A B, B A, A B …;
+	// 0 or 1 runs each once. With several, the figures are medians over
+	// the trials and the verdict needs every trial to agree.
+	Trials int
+
 	// Progress, when set, is called once per second with a live snapshot.
 	// It must return quickly.
 	Progress func(Progress)
@@ -136,6 +141,7 @@ func DefaultConfig() Config {
 			{Name: "recovery", Duration: 10 * time.Second},
 		},
 		Arms:            []string{"breaker", "no-breaker"},
+		Trials:          1,
 		Rate:            200,
 		CollateralShare: 0.2,
 		ClientTimeout:   3 * time.Second,
@@ -211,6 +217,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("rate: %v is more than this load runner sends reliably; want at most %d", c.Rate, MaxRate)
 	case !(c.CollateralShare >= 0 && c.CollateralShare < 1):
 		return fmt.Errorf("collateral-share: %v must be in [0, 1)", c.CollateralShare)
+	case c.Trials < 1 || c.Trials > MaxTrials:
+		return fmt.Errorf("trials: %d must be between 1 and %d", c.Trials, MaxTrials)
 	case c.ClientTimeout <= 0:
 		return fmt.Errorf("client-timeout: %v must be positive", c.ClientTimeout)
 	case c.Gateway.Workers < 1 || c.Gateway.Workers > 100000:

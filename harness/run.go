@@ -38,13 +38,13 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return runTargets(ctx, cfg)
 	}
 	r := newReport(&cfg)
-	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(cfg.Arms)))
+	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(cfg.Arms)*max(cfg.Trials, 1)))
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("set up tracing: %w", err)}
 	}
 
-	runErr := runEach(r, len(cfg.Arms), func(i int) (*reports.Arm, error) {
-		return runArm(ctx, &cfg, cfg.Arms[i], tel)
+	runs, order, runErr := runTrials(cfg.Trials, cfg.Arms, func(name string) (*reports.Arm, error) {
+		return runArm(ctx, &cfg, name, tel)
 	})
 	r.FinishedAt = time.Now().UTC()
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
@@ -55,24 +55,8 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
-	r.Validity = CheckValidity(r)
-	r.Verdict = Verdict(r)
+	finish(r, runs, order, cfg.Trials)
 	return r, runErr
-}
-
-// runEach runs n arms in turn, appending what each measured to r, and
-// stops at the first error, which it returns.
-func runEach(r *reports.Report, n int, arm func(i int) (*reports.Arm, error)) error {
-	for i := range n {
-		a, err := arm(i)
-		if a != nil {
-			r.Arms = append(r.Arms, *a)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // newReport starts the report of a run of cfg: everything but the arms and
@@ -333,6 +317,7 @@ func reportConfig(c *Config) reports.Config {
 			ServiceTime: reports.Duration(c.Upstream.ServiceTime),
 			Jitter:      reports.Duration(c.Upstream.Jitter),
 		},
-		Arms: append([]string(nil), c.Arms...),
+		Arms:   append([]string(nil), c.Arms...),
+		Trials: max(c.Trials, 1),
 	}
 }

@@ -9,11 +9,10 @@ import (
 // serverLog is the ErrorLog of cbload's own HTTP servers: net/http logs
 // accept errors ("accept4: too many open files; retrying in 5ms") and
 // handler panics there, and those raw lines must never reach stderr. It
-// counts the lines instead, and the ones about exhausted resources apart,
-// for the report's validity checks.
+// drops them, counting the ones about exhausted resources for the report's
+// validity checks.
 type serverLog struct {
 	mu       sync.Mutex
-	lines    int64
 	resource int64
 	last     string
 }
@@ -25,7 +24,6 @@ func (l *serverLog) Write(p []byte) (int, error) {
 	msg := strings.TrimSpace(string(p))
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lines++
 	if isResourceError(msg) {
 		l.resource++
 		l.last = msg

@@ -158,16 +158,21 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return nil, &SetupError{err}
 	}
 
-	runErr := runEach(r, len(cfg.Targets), func(i int) (*reports.Arm, error) {
-		return runTarget(ctx, &cfg, cfg.Targets[i], up)
+	byName := map[string]Target{}
+	var names []string
+	for _, t := range cfg.Targets {
+		byName[t.Name] = t
+		names = append(names, t.Name)
+	}
+	runs, order, runErr := runTrials(cfg.Trials, names, func(name string) (*reports.Arm, error) {
+		return runTarget(ctx, &cfg, byName[name], up)
 	})
 	r.FinishedAt = time.Now().UTC()
 	if runErr != nil {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
-	r.Validity = CheckValidity(r)
-	r.Verdict = Verdict(r)
+	finish(r, runs, order, cfg.Trials)
 	for _, t := range cfg.Targets {
 		if t.Collateral == "" && r.Verdict.Outcome != reports.OutcomeInconclusive {
 			r.Verdict = reports.Verdict{Outcome: reports.OutcomeInconclusive,

@@ -10,19 +10,18 @@ import (
 
 // Limits of the validity checks.
 const (
-	// rateTolerance is how far the requests sent in any one second may be
-	// from the schedule, as a share of it, beyond what a send lag of
-	// boundaryLagMS can move across a second boundary (rate × that lag)
-	// and at least rateSlack requests: a hiccup of a few tens of
-	// milliseconds moves requests between seconds without changing the
-	// rate offered.
-	rateTolerance = 0.02
-	rateSlack     = 2
-	boundaryLagMS = 50
 	// sendLagLimitMS is the highest p99 send lag accepted: the resolution
 	// of the report's timings (100 ms slots), below which a late send
 	// changes no figure.
 	sendLagLimitMS = 100
+	// rateTolerance is how far the requests sent in any one second may be
+	// from the schedule, as a share of it, beyond what a send lag within
+	// the limit can move across a second boundary (rate × sendLagLimitMS)
+	// and at least rateSlack requests: a hiccup that the send lag check
+	// accepts moves requests between seconds without changing the rate
+	// offered, and must not fail this check either.
+	rateTolerance = 0.02
+	rateSlack     = 2
 	// baselineHealthy is the success both endpoints must reach in the
 	// baseline for the comparison to mean anything.
 	baselineHealthy = 0.99
@@ -66,7 +65,7 @@ func rateHeld(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
 	if r.Partial && len(series) > 0 {
 		series = series[:len(series)-1]
 	}
-	boundary := r.Config.Rate * boundaryLagMS / 1000
+	boundary := r.Config.Rate * sendLagLimitMS / 1000
 	worst, worstAt, worstSent, worstSched := 0.0, -1, int64(0), int64(0)
 	next := 0
 	check := func(t int, sent, sched int64) {
@@ -95,7 +94,7 @@ func rateHeld(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
 		verdict = "not held"
 	}
 	c.Message = fmt.Sprintf("offered rate %s: every second within %s of the schedule, plus the %.0f requests a %d ms send lag moves across a second boundary; worst second %d: %d sent of %d scheduled",
-		verdict, reports.Percent(rateTolerance), math.Max(boundary, rateSlack), boundaryLagMS, worstAt, worstSent, worstSched)
+		verdict, reports.Percent(rateTolerance), math.Max(boundary, rateSlack), sendLagLimitMS, worstAt, worstSent, worstSched)
 	if worstAt < 0 {
 		c.Message = "no complete second to check"
 	}

@@ -33,10 +33,15 @@ const (
 // With fewer than both arms, or no fault phase, the verdict is inconclusive.
 // So it is when a validity check failed (r.Validity, see CheckValidity):
 // the summary then names the failed check first, and the reasons say what
-// the rule would have decided. The summary of a partial run starts by
-// saying so.
+// the rule would have decided. With several trials (r.Trials) the verdict
+// is given only when every trial's outcome agrees, and is inconclusive,
+// "trials disagree", with the split otherwise. The summary of a partial
+// run starts by saying so.
 func Verdict(r *reports.Report) reports.Verdict {
 	v := decide(r)
+	if r.Trials != nil {
+		v = trialsVerdict(r, v)
+	}
 	if failed := r.Validity.Failed(); len(failed) > 0 {
 		would := v
 		c := failed[0]
@@ -131,7 +136,7 @@ func degraded(r *reports.Report, a *reports.Arm) (bool, string) {
 		before = a.Summary[r.Phases[0].Name].Collateral.LatencyMS.P99
 	}
 	limit := math.Max(collateralSlowMS, collateralSlowFactor*before)
-	why := fmt.Sprintf("%s success, p99 %.1f ms", reports.Percent(ok), p99)
+	why := fmt.Sprintf("%s success, p99 %s", reports.Percent(ok), reports.Millis(p99))
 	switch {
 	case ok < collateralHealthy:
 		return true, why + fmt.Sprintf(" (degraded: success below %s)", reports.Percent(collateralHealthy))

@@ -127,7 +127,7 @@ func shown(v PathValue) string {
 	case KindRatio:
 		return Percent(v.Value)
 	case KindMS:
-		return ms(v.Value)
+		return Millis(v.Value)
 	case KindSeconds:
 		return strconv.FormatFloat(v.Value, 'f', 3, 64) + " s"
 	case KindCount:
@@ -154,7 +154,7 @@ func signed(v float64, kind string) string {
 		}
 		return sign + strconv.FormatFloat(a*100, 'f', prec, 64) + " pp"
 	case KindMS:
-		return sign + ms(a)
+		return sign + Millis(a)
 	case KindSeconds:
 		return sign + strconv.FormatFloat(a, 'f', 3, 64) + " s"
 	case KindCount:

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,11 +15,11 @@ import (
 // "p50 2.70 ms · p95 3.47 ms · p99 4.32 ms · max 5.72 ms · mean 2.82 ms".
 // Upgraded v1 reports, which lacked p95 and the mean, show them as unknown.
 func LatencyText(r *Report, l Latency) string {
-	p95, mean := ms(l.P95), ms(l.Mean)
+	p95, mean := Millis(l.P95), Millis(l.Mean)
 	if r.UpgradedFrom != "" {
 		p95, mean = "unknown", "unknown"
 	}
-	return "p50 " + ms(l.P50) + " · p95 " + p95 + " · p99 " + ms(l.P99) + " · max " + ms(l.Max) + " · mean " + mean
+	return "p50 " + Millis(l.P50) + " · p95 " + p95 + " · p99 " + Millis(l.P99) + " · max " + Millis(l.Max) + " · mean " + mean
 }
 
 // StatusCodesText lists the status codes in numeric order with their
@@ -122,6 +123,16 @@ func BytesText(r *Report, s Stats) string {
 	return Bytes(s.BytesIn) + " / " + Bytes(s.BytesOut)
 }
 
+// TrialScope says which trial per-phase details come from: "" for a single
+// trial, " (trial 1 of N)" when there were several, whose summaries are
+// trial 1's.
+func TrialScope(r *Report) string {
+	if r.Trials == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (trial 1 of %d)", r.Trials.N)
+}
+
 // detailRow is one endpoint of one arm in one phase, as the renderers show
 // its details.
 type detailRow struct {
@@ -168,7 +179,7 @@ func htmlDetails(r *Report) []htmlDetail {
 	for _, d := range detailRows(r) {
 		l := d.Stats.LatencyMS
 		h := htmlDetail{Phase: d.Phase, Arm: d.Arm, Endpoint: d.Endpoint, Requests: count(d.Stats.Requests),
-			P50: ms(l.P50), P95: ms(l.P95), P99: ms(l.P99), Max: ms(l.Max), Mean: ms(l.Mean),
+			P50: Millis(l.P50), P95: Millis(l.P95), P99: Millis(l.P99), Max: Millis(l.Max), Mean: Millis(l.Mean),
 			Codes: StatusCodesText(r, d.Stats), Bytes: BytesText(r, d.Stats)}
 		if r.UpgradedFrom != "" {
 			h.P95, h.Mean = "unknown", "unknown"

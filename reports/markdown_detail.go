@@ -14,14 +14,13 @@ const (
 )
 
 // writeMarkdownDetail writes, per phase, arm and endpoint, the latency
-// p50/p95/p99/max/mean, the status codes, the error set and the bytes, in
-// a collapsed block.
+// p50/p95/p99/max/mean, the status codes, the error set and the bytes.
 func writeMarkdownDetail(b *bytes.Buffer, r *Report) {
 	rows := detailRows(r)
 	if len(rows) == 0 {
 		return
 	}
-	b.WriteString("<details><summary>Requests in detail: latency, status codes, errors, bytes</summary>\n\n")
+	fmt.Fprintf(b, "### Requests in detail%s\n\n", TrialScope(r))
 	b.WriteString("| Phase | Arm | Endpoint | Requests | Latency | Status codes | Errors | Bytes in / out |\n")
 	b.WriteString("|---|---|---|--:|---|---|---|--:|\n")
 	for _, d := range rows {
@@ -30,6 +29,6 @@ func writeMarkdownDetail(b *bytes.Buffer, r *Report) {
 			mdEscape(LatencyText(r, d.Stats.LatencyMS)), mdEscape(StatusCodesText(r, d.Stats)),
 			mdEscape(ErrorSetText(r, d.Stats, mdErrorTexts, mdErrorWidth)), mdEscape(BytesText(r, d.Stats)))
 	}
-	fmt.Fprintf(b, "\nLatency from send to the end of the response (p50–p99 within about 1%%; max and mean exact). Errors are the distinct error texts the load runner saw, most frequent first (here at most %d, cut at %d characters; report.json keeps the first %d distinct texts and counts later ones as other).\n\n</details>\n\n",
+	fmt.Fprintf(b, "\nLatency from send to the end of the response (p50–p99 within about 1%%; max and mean exact). Errors are the distinct error texts the load runner saw, most frequent first (here at most %d, cut at %d characters; report.json keeps the first %d distinct texts and counts later ones as other).\n\n",
 		mdErrorTexts, mdErrorWidth, MaxErrorTexts)
 }

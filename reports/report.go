@@ -80,7 +80,12 @@ type Report struct {
 	// baseline was healthy. A failed check makes the verdict inconclusive.
 	// It is nil only in a report upgraded from v1, which had no checks.
 	Validity *Validity `json:"validity,omitempty"`
-	Verdict  Verdict   `json:"verdict"`
+	// Trials is set when the experiment ran more than one trial: each
+	// arm's figures per trial and their spread, and each trial's verdict.
+	// Arms then hold the median figures, and trial 1's series, summaries
+	// and transitions.
+	Trials  *Trials `json:"trials,omitempty"`
+	Verdict Verdict `json:"verdict"`
 	// Thresholds holds the result of every --threshold check, in the order given.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	Tracing    *Tracing          `json:"tracing,omitempty"`
@@ -100,6 +105,8 @@ type Config struct {
 	Breaker         Breaker  `json:"breaker"`
 	Upstream        Upstream `json:"upstream"`
 	Arms            []string `json:"arms"`
+	// Trials is how many times each arm ran (1 unless --trials said more).
+	Trials int `json:"trials"`
 	// Targets is set when the system under test is the user's own service
 	// (--target) instead of cbload's built-in gateway.
 	Targets []Target `json:"targets,omitempty"`
@@ -153,8 +160,10 @@ type Arm struct {
 	Summary     map[string]PhaseSummary `json:"summary"`
 	Transitions []Transition            `json:"transitions"`
 	Series      []Second                `json:"series"`
-	Figures     Figures                 `json:"figures"`
-	Exemplars   []Exemplar              `json:"exemplars,omitempty"`
+	// Figures are this arm's key numbers; with several trials, the median
+	// of each over the trials (Report.Trials has every trial's).
+	Figures   Figures    `json:"figures"`
+	Exemplars []Exemplar `json:"exemplars,omitempty"`
 	// Load is the load generator's check on itself; nil in reports
 	// upgraded from v1.
 	Load *LoadGen `json:"load_generator,omitempty"`
@@ -291,8 +300,8 @@ type Second struct {
 	// State is the breaker state at the end of the second.
 	State string `json:"state"`
 	// Scheduled is the number of requests the constant-rate schedule
-	// called for in this second; Sent the number the load runner actually
-	// sent in it (0 in reports upgraded from v1, which did not record it).
+	// called for in this second (0 in reports upgraded from v1, which did
+	// not record it); Sent the number the load runner actually sent in it.
 	Scheduled int64 `json:"scheduled"`
 	Sent      int64 `json:"sent"`
 	// SendLagMS is how late the requests sent in this second left against
@@ -411,14 +420,55 @@ const (
 
 // ValidityCheck is one named check of one arm, with the measured value, the
 // limit it was held to and the unit both are in ("ratio", "ms", "count").
+// Trial numbers the trial (from 1) when the experiment ran several.
 type ValidityCheck struct {
 	Name    string  `json:"name"`
 	Arm     string  `json:"arm"`
+	Trial   int     `json:"trial,omitempty"`
 	Pass    bool    `json:"pass"`
 	Value   float64 `json:"value"`
 	Limit   float64 `json:"limit"`
 	Unit    string  `json:"unit"`
 	Message string  `json:"message"`
+}
+
+// Trials is the outcome of repeated trials of the experiment. The arms ran
+// interleaved — A B, then B A, then A B … — so slow drift of the machine
+// lands on both.
+type Trials struct {
+	N int `json:"n"`
+	// Order lists the arm runs in the order they ran, as "arm#trial".
+	Order []string `json:"order"`
+	// Outcomes is each trial's verdict outcome, in trial order; Agree is
+	// true when they are all the same.
+	Outcomes []string   `json:"outcomes"`
+	Agree    bool       `json:"agree"`
+	Arms     []TrialArm `json:"arms"`
+}
+
+// TrialArm is one arm's figures over the trials: Runs in trial order, and
+// per figure the median (the lower median for an even count, so every
+// value is one a trial measured), minimum and maximum. A time that never
+// happened in a trial counts as longer than any that did.
+type TrialArm struct {
+	Name   string    `json:"name"`
+	Runs   []Figures `json:"runs"`
+	Median Figures   `json:"median"`
+	Min    Figures   `json:"min"`
+	Max    Figures   `json:"max"`
+}
+
+// TrialArm returns the trial figures of the named arm, or nil.
+func (t *Trials) TrialArm(name string) *TrialArm {
+	if t == nil {
+		return nil
+	}
+	for i := range t.Arms {
+		if t.Arms[i].Name == name {
+			return &t.Arms[i]
+		}
+	}
+	return nil
 }
 
 // Failed returns the checks that failed, in order.

@@ -28,8 +28,9 @@ import (
 //
 // Paths follow report.json: <arm>.<phase>.<api|collateral>.<stat> (stats
 // include status_codes.<code> and .<1xx…5xx>, errors.<total|distinct|other>,
-// bytes_in and bytes_out),
-// <arm>.<phase>.upstream_requests, <arm>.figures.<figure>,
+// bytes_in and bytes_out), <arm>.<phase>.upstream_requests,
+// <arm>.figures.<figure> (the median over trials when there were several),
+// <arm>.worst.<figure> (the worst trial),
 // verdict.cascade_prevented, verdict.outcome, validity.valid and partial. A plain number
 // compared with a path is read in that path's unit (success_ratio 0.99,
 // latency_ms 600, time_to_open_s 2); units convert (600ms = 0.6s, 99% = 0.99).
@@ -266,8 +267,43 @@ func typeCheckSyntax(t Threshold) error {
 	if paths == 0 {
 		return errors.New("names no report value; put a path on one side, like breaker.fault.collateral.success_ratio")
 	}
+	// With every value taken as 1, a side whose literals alone overflow
+	// (1e200 * 1e200, x / 1e-320) can never give a finite number.
+	for _, o := range []operand{t.left, t.right} {
+		if v := o.withValuesOne(); math.IsInf(v, 0) || math.IsNaN(v) {
+			return fmt.Errorf("%q is not a finite number (its numbers alone give %v); use smaller factors", o.text, v)
+		}
+	}
 	return nil
 }
+
+// combine folds factor i, of value x, into v, the value of the factors
+// before it, by the operator between them; factor 0 starts the value.
+func (o operand) combine(i int, v, x float64) float64 {
+	switch {
+	case i == 0:
+		return x
+	case o.ops[i-1] == '*':
+		return v * x
+	}
+	return v / x
+}
+
+// withValuesOne computes the operand with every path and word taken as 1.
+func (o operand) withValuesOne() float64 {
+	v := 1.0
+	for i, f := range o.factors {
+		x := 1.0
+		if f.path == "" && f.word == "" {
+			x = f.num
+		}
+		v = o.combine(i, v, x)
+	}
+	return v
+}
+
+// finite reports whether v is neither infinite nor NaN.
+func finite(v float64) bool { return !math.IsInf(v, 0) && !math.IsNaN(v) }
 
 // Check verifies that every path names a value a run with these arms and
 // phases reports, and that units and comparisons fit. Its error names the
@@ -567,20 +603,45 @@ func optional(v *float64, what string) (float64, error) {
 	return *v, nil
 }
 
+// figureLeaves are the figures a threshold may name. worse says which way
+// a figure gets worse (+1: higher is worse, -1: lower is), for the
+// <arm>.worst.<figure> paths over several trials.
 var figureLeaves = []struct {
-	name string
-	kind valueKind
-	get  func(f Figures) (float64, error)
+	name  string
+	kind  valueKind
+	worse int
+	get   func(f Figures) (float64, error)
 }{
-	{"time_to_open_s", kindSeconds, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
-	{"time_to_recover_s", kindSeconds, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
-	{"upstream_requests_during_fault", kindCount, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
-	{"collateral_success_during_fault", kindRatio, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
-	{"collateral_p99_during_fault_ms", kindMS, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
-	{"api_success_during_fault", kindRatio, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
-	{"inflight_peak", kindCount, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
-	{"inflight_peak_whole_run", kindCount, func(f Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil }},
-	{"opens", kindCount, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
+	{"time_to_open_s", kindSeconds, +1, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
+	{"time_to_recover_s", kindSeconds, +1, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
+	{"upstream_requests_during_fault", kindCount, +1, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
+	{"collateral_success_during_fault", kindRatio, -1, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
+	{"collateral_p99_during_fault_ms", kindMS, +1, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
+	{"api_success_during_fault", kindRatio, -1, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
+	{"inflight_peak", kindCount, +1, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
+	{"inflight_peak_whole_run", kindCount, +1, func(f Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil }},
+	{"opens", kindCount, +1, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
+}
+
+// worstRun returns the worst value of a figure over an arm's trials (the
+// arm's own figure when it ran once); a figure that never happened in some
+// trial is no data.
+func worstRun(r *Report, a *Arm, worse int, get func(f Figures) (float64, error)) (float64, error) {
+	ta := r.Trials.TrialArm(a.Name)
+	if ta == nil {
+		return get(a.Figures)
+	}
+	var w float64
+	for i, f := range ta.Runs {
+		v, err := get(f)
+		if err != nil {
+			return 0, errNoData{fmt.Sprintf("%s in trial %d", err, i+1)}
+		}
+		if i == 0 || float64(worse)*(v-w) > 0 {
+			w = v
+		}
+	}
+	return w, nil
 }
 
 // ThresholdPaths lists every value a threshold may name in a run with these
@@ -732,6 +793,16 @@ func pathTree(arms, phases []string) *pathNode {
 				return l.get(arm.Figures)
 			}})
 		}
+		worst := a.add(&pathNode{name: "worst"})
+		for _, l := range figureLeaves {
+			worst.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
+				arm, err := armOf(r)
+				if err != nil {
+					return 0, err
+				}
+				return worstRun(r, arm, l.worse, l.get)
+			}})
+		}
 	}
 	v := root.add(&pathNode{name: "verdict"})
 	v.add(&pathNode{name: "cascade_prevented", kind: kindBool, get: func(r *Report) (float64, error) {
@@ -805,6 +876,16 @@ func (t Threshold) Evaluate(r *Report) ThresholdResult {
 	case rerr != nil:
 		res.Message = "no data: " + rerr.Error()
 		return res
+	case !finite(nativeValue(lv, unit)) || !finite(nativeValue(rv, unit)):
+		// JSON has no Inf or NaN: the report could not be written.
+		side, v := t.left.text, nativeValue(lv, unit)
+		if finite(v) {
+			side, v = t.right.text, nativeValue(rv, unit)
+		} else {
+			res.Value, res.Measured = 0, "n/a"
+		}
+		res.Message = fmt.Sprintf("not a finite number: %s gives %v", side, v)
+		return res
 	}
 	res.Pass = compare(lv, t.op, rv)
 	res.Message = "want " + want
@@ -852,14 +933,7 @@ func (o operand) value(r *Report, root *pathNode, unit valueKind) (float64, erro
 				own = f.unit
 			}
 		}
-		switch {
-		case i == 0:
-			v = x
-		case o.ops[i-1] == '*':
-			v *= x
-		default:
-			v /= x
-		}
+		v = o.combine(i, v, x)
 	}
 	if own == kindNone && unit == kindMS {
 		v /= 1000 // a plain number next to a _ms path is milliseconds
@@ -877,6 +951,9 @@ func nativeValue(v float64, unit valueKind) float64 {
 }
 
 func formatValue(v float64, unit valueKind) string {
+	if math.Abs(v) >= 1e15 {
+		return strconv.FormatFloat(v, 'g', 6, 64) // not hundreds of digits
+	}
 	switch unit {
 	case kindRatio:
 		return strconv.FormatFloat(v*100, 'f', 2, 64) + "%"

@@ -19,6 +19,7 @@ import (
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/scenario"
 )
 
 // ciOptions holds the flags of `cbload run` meant for CI: a scenario file,
@@ -36,8 +37,8 @@ type ciOptions struct {
 	dryRun          bool
 
 	// Filled by applyScenario.
-	fileThresholds []scenarioString
-	fileTargets    []scenarioTarget
+	fileThresholds []scenario.Threshold
+	fileTargets    []scenario.Target
 	filePhases     []harness.Phase
 	filePhaseLines []int                // the line of each of filePhases
 	fileFields     map[string]fileField // by flag name: the values the file set
@@ -71,8 +72,9 @@ const ciHelp = `Thresholds: --threshold 'EXPR' (repeatable) checks a value of th
   verdict.cascade_prevented == true
   breaker.fault.upstream_requests < 0.2 * no-breaker.fault.upstream_requests
 Paths: <arm>.<phase>.<api|collateral>.<requests|ok|success_ratio|outcomes.KIND|latency_ms.pNN>,
-<arm>.<phase>.upstream_requests, <arm>.figures.<figure>, verdict.outcome,
-verdict.cascade_prevented, partial. Units: %, ms, s; a plain number is read in
+<arm>.<phase>.upstream_requests, <arm>.figures.<figure> (the median with
+--trials), <arm>.worst.<figure> (the worst trial), verdict.outcome,
+verdict.cascade_prevented, validity.valid, partial. Units: %, ms, s; a plain number is read in
 the path's unit. Each result is printed, stored in report.json and, with
 --junit FILE, written as a JUnit test case (plus one for the verdict). When
 $GITHUB_STEP_SUMMARY is set the Markdown report is appended to it
@@ -95,7 +97,7 @@ loopback addresses are accepted.
 
 Exit codes:
   0    the run completed and every threshold passed
-  1    unexpected error (e.g. the step summary could not be written)
+  1    unexpected internal error
   2    bad flags, scenario file, fault spec or threshold
   3    the experiment could not run (address in use, target unreachable,
        output not writable); no load was sent
@@ -103,6 +105,8 @@ Exit codes:
        generator did not hold the rate or fell behind, the process stalled,
        file descriptors or ports ran out, the baseline was unhealthy), so
        the verdict is inconclusive; the report names the check
+  5    load ran, the summary was printed, but a result file (report,
+       --junit, step summary) could not be written; the rest was
   99   the run completed and a threshold failed
   130  interrupted (SIGINT/SIGTERM); a partial report was written`
 
@@ -130,9 +134,15 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	if ci.scenario == "" {
 		return nil
 	}
-	s, err := loadScenario(ci.scenario)
-	if err != nil {
-		return err
+	s, err := scenario.ReadFile(cmd.Context(), ci.scenario)
+	var se *scenario.Error
+	switch {
+	case cmd.Context().Err() != nil:
+		return errInterrupted
+	case errors.As(err, &se):
+		return asUsage(err)
+	case err != nil:
+		return usagef("--scenario: %v", err)
 	}
 	ci.scenarioName, ci.description = ci.scenario, s.Description
 	d := &opts.cfg
@@ -142,11 +152,12 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set := func(flag, path string, present bool, apply func()) {
 		if present && !f.Changed(flag) {
 			apply()
-			ci.fileFields[flag] = fileField{path: path, line: s.line(path)}
+			ci.fileFields[flag] = fileField{path: path, line: s.Line(path)}
 		}
 	}
-	dur := func(v *scenarioDuration) time.Duration { return time.Duration(*v) }
+	dur := func(v *scenario.Duration) time.Duration { return time.Duration(*v) }
 	set("seed", "seed", s.Seed != nil, func() { d.Seed = int64(*s.Seed) })
+	set("trials", "trials", s.Trials != nil, func() { d.Trials = int(*s.Trials) })
 	set("rate", "load.rate", s.Load.Rate != nil, func() { d.Rate = *s.Load.Rate })
 	set("collateral-share", "load.collateral_share", s.Load.CollateralShare != nil, func() { d.CollateralShare = *s.Load.CollateralShare })
 	set("client-timeout", "load.client_timeout", s.Load.ClientTimeout != nil, func() { d.ClientTimeout = dur(s.Load.ClientTimeout) })
@@ -182,8 +193,8 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set("progress", "output.progress", o.Progress != nil, func() { opts.progress = *o.Progress })
 	set("no-step-summary", "output.step_summary", o.StepSummary != nil, func() { ci.noStepSummary = !*o.StepSummary })
 	if s.Phases != nil {
-		if ci.filePhases, ci.filePhaseLines, err = s.harnessPhases(); err != nil {
-			return usagef("scenario %s: %v", ci.scenario, err)
+		if ci.filePhases, ci.filePhaseLines, err = s.ExpandPhases(); err != nil {
+			return asUsage(err)
 		}
 		if len(ci.filePhases) == 0 {
 			return usagef("scenario %s: phases is empty; list at least one phase", ci.scenario)
@@ -220,7 +231,7 @@ func (ci *ciOptions) inFile(err error) error {
 		case m[1] == "phases" && !ci.phasesFlag && i < len(ci.filePhaseLines):
 			return at(ci.filePhaseLines[i], msg)
 		case m[1] == "targets" && len(ci.targets) == 0 && i < len(ci.fileTargets):
-			return at(ci.fileTargets[i].line, msg)
+			return at(ci.fileTargets[i].Line, msg)
 		}
 	}
 	return err
@@ -323,7 +334,7 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		}
 	} else {
 		for _, t := range ci.fileThresholds {
-			if err := add(fmt.Sprintf("scenario %s: line %d: ", ci.scenarioName, t.line), t.s); err != nil {
+			if err := add(fmt.Sprintf("scenario %s: line %d: ", ci.scenarioName, t.Line), t.Expr); err != nil {
 				return err
 			}
 		}
@@ -349,18 +360,18 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 			if !ok || name == "" || u == "" {
 				return nil, usagef("--target %q: want NAME=URL like breaker=http://127.0.0.1:8080/api", t)
 			}
-			if err := harness.CheckLoopbackURL(u); err != nil {
+			if err := checkURL(u); err != nil {
 				return nil, usagef("--target %s: %v", name, err)
 			}
 			out = append(out, harness.Target{Name: name, URL: u})
 		}
 	} else {
 		for i, t := range ci.fileTargets {
-			where := fmt.Sprintf("scenario %s: line %d: targets[%d]", ci.scenarioName, t.line, i)
+			where := fmt.Sprintf("scenario %s: line %d: targets[%d]", ci.scenarioName, t.Line, i)
 			if t.Name == "" || t.URL == "" {
 				return nil, usagef("%s: name and url are required", where)
 			}
-			if err := harness.CheckLoopbackURL(t.URL); err != nil {
+			if err := checkURL(t.URL); err != nil {
 				return nil, usagef("%s.url: %v", where, err)
 			}
 			ht := harness.Target{Name: t.Name, URL: t.URL}
@@ -403,10 +414,38 @@ func resolveRef(base, ref string) (string, error) {
 		}
 		return b.Scheme + "://" + b.Host + ref, nil
 	}
-	if err := harness.CheckLoopbackURL(ref); err != nil {
+	if err := checkURL(ref); err != nil {
 		return "", fmt.Errorf("%v (or give a /path on the target)", err)
 	}
 	return ref, nil
+}
+
+// checkURL checks a URL cbload will send requests to: loopback, http(s),
+// and a port, when given, from 1 to 65535. The port is checked here, with
+// the rest, so a bad one is a usage error rather than an unreachable
+// target.
+func checkURL(raw string) error {
+	if err := harness.CheckLoopbackURL(raw); err != nil {
+		return err
+	}
+	return checkPort(raw)
+}
+
+// checkPort checks the port of an absolute URL, if it has one.
+func checkPort(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q: want an absolute URL like http://127.0.0.1:8080/api", raw)
+	}
+	if strings.HasSuffix(u.Host, ":") {
+		return fmt.Errorf("%q: empty port; want a port from 1 to 65535 after the colon, or none", raw)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("%q: port %q: want a number from 1 to 65535", raw, p)
+		}
+	}
+	return nil
 }
 
 // checkWritable checks a file can be created in path's folder. Folders it
@@ -431,8 +470,9 @@ func checkWritable(path string) error {
 	return err
 }
 
-// dryRun prints what a run would do, once everything has been checked.
-func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
+// dryRun prints what a run would do, once everything has been checked;
+// picked says the seed was chosen at random, not given.
+func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) error {
 	if opts.ci.scenarioName != "" {
 		fmt.Fprintf(w, "scenario %s", opts.ci.scenarioName)
 		if opts.ci.description != "" {
@@ -457,13 +497,20 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
 		fmt.Fprintf(w, "gateway: %d workers, queue timeout %v, call timeout %v; breaker timeout %v\n",
 			cfg.Gateway.Workers, cfg.Gateway.QueueTimeout, cfg.Gateway.CallTimeout, cfg.Breaker.Timeout)
 	}
-	fmt.Fprintf(w, "load: %g req/s, collateral share %g, client timeout %v, seed %d\n", cfg.Rate, cfg.CollateralShare, cfg.ClientTimeout, cfg.Seed)
+	seed := strconv.FormatInt(cfg.Seed, 10)
+	if picked {
+		seed += fmt.Sprintf(" (picked at random, as a run without --seed picks its own; add --seed=%d to run with this one)", cfg.Seed)
+	}
+	fmt.Fprintf(w, "load: %g req/s, collateral share %g, client timeout %v, seed %s\n", cfg.Rate, cfg.CollateralShare, cfg.ClientTimeout, seed)
 	if t := cfg.Tracing; t.Endpoint != "" {
 		sample := "auto"
 		if t.SampleRatio != nil {
 			sample = fmt.Sprint(*t.SampleRatio)
 		}
 		fmt.Fprintf(w, "tracing: %s (%s), sample %s\n", t.Endpoint, cmp.Or(t.Protocol, "protocol from the environment"), sample)
+	}
+	if cfg.Trials > 1 {
+		fmt.Fprintf(w, "trials: %d per arm, interleaved\n", cfg.Trials)
 	}
 	fmt.Fprintf(w, "phases (%v per arm):\n", cfg.TotalDuration())
 	var at time.Duration
@@ -492,10 +539,10 @@ func evaluateThresholds(opts *runOptions, r *reports.Report) {
 	}
 }
 
-// finishCI prints one line per threshold, writes the JUnit file and the
-// step summary, and returns the error that sets the exit code: 99 when a
-// threshold failed.
-func finishCI(stdout, stderr io.Writer, opts *runOptions, r *reports.Report) error {
+// finishCI prints one line per threshold and writes the JUnit file and the
+// step summary. It returns the outputs that could not be written and the
+// threshold outcome (exit 99 when one failed).
+func finishCI(stdout io.Writer, opts *runOptions, r *reports.Report) (writeErrs []error, thresholdErr error) {
 	failed := 0
 	if len(r.Thresholds) > 0 {
 		fmt.Fprintln(stdout, "\nthresholds:")
@@ -520,23 +567,20 @@ func finishCI(stdout, stderr io.Writer, opts *runOptions, r *reports.Report) err
 			err = reports.WriteFileAtomic(opts.ci.junit, b.Bytes())
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("--junit: %w", err))
+			errs = append(errs, fmt.Errorf("could not write --junit %s: %w", opts.ci.junit, unwrapWrite(err)))
 		} else {
 			fmt.Fprintf(stdout, "junit: %s\n", opts.ci.junit)
 		}
 	}
 	if path := os.Getenv(stepSummaryEnv); path != "" && !opts.ci.noStepSummary {
 		if err := appendStepSummary(path, r); err != nil {
-			errs = append(errs, fmt.Errorf("$%s: %w (pass --no-step-summary to skip it)", stepSummaryEnv, err))
+			errs = append(errs, fmt.Errorf("could not append to $%s: %w (pass --no-step-summary to skip it)", stepSummaryEnv, unwrapWrite(err)))
 		}
 	}
 	if failed > 0 {
-		for _, e := range errs {
-			fmt.Fprintf(stderr, "cbload: %v\n", e)
-		}
-		return withCode(exitThreshold, fmt.Errorf("%d of %d thresholds failed", failed, len(r.Thresholds)))
+		return errs, withCode(exitThreshold, fmt.Errorf("%d of %d thresholds failed", failed, len(r.Thresholds)))
 	}
-	return errors.Join(errs...)
+	return errs, nil
 }
 
 func appendStepSummary(path string, r *reports.Report) error {

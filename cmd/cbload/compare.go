@@ -24,9 +24,6 @@ type compareOptions struct {
 	all        bool
 }
 
-// maxCompareInput caps each report.json compare reads, like `cbload report`.
-const maxCompareInput = 64 << 20
-
 // maxRules caps --fail-on.
 const maxRules = 100
 
@@ -160,49 +157,15 @@ func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Wri
 }
 
 // readCompared reads the report at path — a report.json, or a folder that
-// holds one or holds exactly one run folder with one — and returns it with
-// the path of the file read.
+// holds one or holds exactly one run folder with one — like `cbload report`
+// does, and returns it with the path of the file read.
 func readCompared(ctx context.Context, path string) (*reports.Report, string, error) {
 	file, err := reportFile(path)
 	if err != nil {
 		return nil, "", err
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, "", usagef("%v", err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > maxCompareInput {
-		return nil, "", usagef("%s: larger than the %d MiB limit for a report.json", file, maxCompareInput>>20)
-	}
-	data, err := io.ReadAll(io.LimitReader(ctxReader{ctx, f}, maxCompareInput+1))
-	switch {
-	case ctx.Err() != nil:
-		return nil, "", withCode(exitInterrupted, fmt.Errorf("interrupted while reading %s", file))
-	case err != nil:
-		return nil, "", usagef("read %s: %v", file, err)
-	case len(data) > maxCompareInput:
-		return nil, "", usagef("%s: larger than the %d MiB limit for a report.json", file, maxCompareInput>>20)
-	}
-	r, err := reports.ReadJSON(bytes.NewReader(data))
-	if err != nil {
-		return nil, "", usagef("%s: %v", file, err)
-	}
-	return r, file, nil
-}
-
-// ctxReader stops reading once ctx is done, so an endless input cannot
-// outlive a signal.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+	r, err := readReportFile(ctx, file)
+	return r, file, err
 }
 
 // reportFile resolves a compare argument to a report.json.

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cbload/cbload/reports"
 )
 
 // realRun runs `cbload run` with a latency fault, the breaker arm only and
@@ -129,7 +131,7 @@ func TestCompareExitCodes(t *testing.T) {
 	write("one/run-1/report.json", string(sample))
 	write("empty/notes.txt", "")
 	huge := write("huge.json", "")
-	if err := os.Truncate(huge, maxCompareInput+1); err != nil { // sparse: no disk used
+	if err := os.Truncate(huge, reports.MaxJSONSize+1); err != nil { // sparse: no disk used
 		t.Fatal(err)
 	}
 	tests := []struct {

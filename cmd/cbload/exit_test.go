@@ -24,6 +24,13 @@ func cbloadProc(t *testing.T, env []string, args ...string) (code int, stdout, s
 	t.Helper()
 	cmd := exec.Command(buildBinary(t, "github.com/cbload/cbload/cmd/cbload"), args...)
 	cmd.Env = append(os.Environ(), env...)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd in a temporary folder and returns its exit code and
+// output.
+func runCmd(t *testing.T, cmd *exec.Cmd) (code int, stdout, stderr string) {
+	t.Helper()
 	cmd.Dir = t.TempDir()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -32,7 +39,7 @@ func cbloadProc(t *testing.T, env []string, args ...string) (code int, stdout, s
 		return ee.ExitCode(), o.String(), e.String()
 	}
 	if err != nil {
-		t.Fatalf("run cbload: %v", err)
+		t.Fatalf("run %s: %v", cmd.Path, err)
 	}
 	return 0, o.String(), e.String()
 }
@@ -136,15 +143,31 @@ func TestExitCodeThresholdFailed(t *testing.T) {
 	}
 }
 
-func TestExitCodeError(t *testing.T) {
+// TestExitCodeStepSummary checks $GITHUB_STEP_SUMMARY like a flag: a
+// missing folder is refused before any load (exit 2); a file that fills up
+// at the end (/dev/full) costs only itself: the summary is printed, the
+// reports are written and the exit code is 5, not 3 "no load was sent".
+func TestExitCodeStepSummary(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
 	code, stdout, stderr := cbloadProc(t, []string{stepSummaryEnv + "=" + filepath.Join(out, "missing", "dir", "summary.md")}, shortRun(out)...)
-	if code != exitError {
-		t.Fatalf("exit %d with an unwritable step summary; want %d\nstdout:\n%s\nstderr:\n%s", code, exitError, stdout, stderr)
+	if code != exitUsage || !strings.Contains(stderr, "$GITHUB_STEP_SUMMARY") || !strings.Contains(stderr, "--no-step-summary") || strings.Contains(stdout, "verdict") {
+		t.Errorf("a step summary in a missing folder = exit %d, stderr %q; want exit %d naming the variable and the opt-out, before any load", code, stderr, exitUsage)
 	}
-	if !strings.Contains(stderr, "GITHUB_STEP_SUMMARY") || !strings.Contains(stderr, "--no-step-summary") {
-		t.Errorf("stderr = %q; want it to name the variable and the opt-out", stderr)
+
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	out = t.TempDir()
+	code, stdout, stderr = cbloadProc(t, []string{stepSummaryEnv + "=/dev/full"}, shortRun(out)...)
+	if code != exitNotWritten {
+		t.Fatalf("exit %d with a full step summary; want %d\nstdout:\n%s\nstderr:\n%s", code, exitNotWritten, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "could not append to $GITHUB_STEP_SUMMARY: no space left on device (pass --no-step-summary to skip it)") {
+		t.Errorf("stderr = %q; want it to name the variable, the error and the opt-out", stderr)
+	}
+	if strings.Contains(stderr, "no load was sent") || !strings.Contains(stdout, "verdict: ") {
+		t.Errorf("stdout = %q; want the summary", stdout)
 	}
 	if _, err := os.Stat(filepath.Join(out, "report.json")); err != nil {
 		t.Errorf("the report should still be written: %v", err)

@@ -62,6 +62,12 @@ fault" figures never credit the fault with answers given after it ended. Time
 to recover runs from the end of the fault to the first full second in which
 /api succeeds ≥ 99% with the breaker closed throughout (100 ms resolution).
 
+Trials: --trials N runs each arm N times, interleaved (A B, B A, A B …) so
+drift of the machine lands on both. Every headline figure is then the median
+over the trials with its min–max; thresholds on <arm>.figures.X read the
+median and <arm>.worst.X the worst trial; the verdict is given only when every
+trial agrees, else it is inconclusive ("trials disagree") with the split.
+
 Validity: cbload checks the experiment itself, per arm — the offered rate held
 within 2% every second, send lag p99 ≤ 100ms, no process stall (a watchdog gap
 over 250ms), no file descriptor or port exhaustion, a healthy baseline (/api
@@ -125,6 +131,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.DurationVar(&d.Upstream.ServiceTime, "service-time", d.Upstream.ServiceTime, "healthy upstream service time")
 	f.DurationVar(&d.Upstream.Jitter, "jitter", d.Upstream.Jitter, "healthy upstream jitter")
 	f.Int64Var(&d.Seed, "seed", 0, "seed for every random choice (0: pick one and print it)")
+	f.IntVar(&d.Trials, "trials", d.Trials, "run each arm this many times, interleaved A B B A …; figures become medians with their range, and the verdict needs every trial to agree")
 	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/<time>-seed<seed>)")
 	f.BoolVar(&opts.force, "force", false, "overwrite an existing report in --out")
 	f.StringVar(&opts.progress, "progress", "auto", "live progress on stderr: auto (when a terminal), always, never")
@@ -133,6 +140,8 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.StringVar(&opts.traceSample, "trace-sample", "auto", "fraction of requests traced, in [0,1], or auto")
 	f.StringVar(&d.Tracing.JaegerURL, "jaeger-url", d.Tracing.JaegerURL, "Jaeger UI base URL for the report's exemplar trace links")
 	addCIFlags(cmd, &opts.ci)
+	useGroupedHelp(cmd)
+	registerRunCompletions(cmd)
 	return cmd
 }
 
@@ -173,8 +182,17 @@ func parsePhases(s string, faults []faultserver.Spec) ([]harness.Phase, error) {
 
 func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) error {
 	cfg := opts.cfg
+	if err := checkFlagCounts(opts); err != nil {
+		return err
+	}
+	if err := checkEnv(!opts.ci.noStepSummary); err != nil {
+		return err
+	}
 	phases, err := schedule(opts)
 	if err != nil {
+		return err
+	}
+	if err := checkSchedule(opts, phases); err != nil {
 		return err
 	}
 	cfg.Phases = phases
@@ -201,18 +219,34 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	default:
 		return usagef("--otlp-protocol %q: want grpc or http/protobuf", p)
 	}
-	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-		return usagef("--jaeger-url %q: want an http:// or https:// URL like %s", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
+	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || checkPort(cfg.Tracing.JaegerURL) != nil) {
+		return usagef("--jaeger-url %q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
+	}
+	if e := cfg.Tracing.Endpoint; e != "" {
+		// host:port means http://, as the harness reads it.
+		if !strings.Contains(e, "://") {
+			e = "http://" + e
+		}
+		if err := checkEndpointURL(e); err != nil {
+			return usagef("--otlp-endpoint %q: %v, or host:port", cfg.Tracing.Endpoint, err)
+		}
 	}
 	cfg.Tracing.Version = version
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	if opts.ci.dryRun {
-		return dryRun(stdout, &cfg, opts)
+	// Before any other output: a run that would not start says nothing else.
+	if opts.out != "" {
+		if err := outHoldsReport(opts.out, opts.force); err != nil {
+			return err
+		}
 	}
-	if cfg.Seed == 0 {
+	picked := cfg.Seed == 0
+	if picked {
 		cfg.Seed = randomSeed()
+	}
+	if opts.ci.dryRun {
+		return dryRun(stdout, &cfg, opts, picked)
 	}
 	fmt.Fprintf(stderr, "cbload: seed %d\n", cfg.Seed)
 	if !cfg.Tracing.Exporting() {
@@ -239,9 +273,15 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		if statErr != nil {
 			os.Remove(dir) // created above, and still empty: leave nothing behind
 		}
+		if ctx.Err() != nil {
+			return errInterrupted // a signal during setup or the target probe
+		}
 		return withCode(exitCouldNotRun, runErr)
 	}
 	if rep == nil {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
 		return runErr
 	}
 	rep.CbloadVersion = version
@@ -253,28 +293,63 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	rep.Command = opts.repro + fmt.Sprintf(" --seed=%d", cfg.Seed)
 	evaluateThresholds(opts, rep)
-	paths, werr := reports.WriteAll(dir, rep, nil)
-	if werr != nil {
-		return withCode(exitCouldNotRun, fmt.Errorf("write report: %w", werr))
-	}
+	// Load was sent: the summary comes first, so the measured results reach
+	// the user even when no file can be written.
 	writeSummary(stdout, rep)
+	paths, writeErrs := writeReports(dir, rep)
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
 	}
-	ciErr := finishCI(stdout, stderr, opts, rep)
+	ciErrs, thresholdErr := finishCI(stdout, opts, rep)
+	writeErrs = append(writeErrs, ciErrs...)
+	for _, e := range writeErrs {
+		fmt.Fprintf(stderr, "cbload: %v\n", e)
+	}
 	switch {
-	case runErr == nil && len(rep.Validity.Failed()) > 0 && (ciErr == nil || exitCode(ciErr) == exitThreshold):
+	case errors.Is(runErr, context.Canceled):
+		what := "the partial report was written"
+		if len(writeErrs) > 0 {
+			what = "the partial report could not all be written"
+		}
+		fmt.Fprintf(stderr, "cbload: interrupted; %s\n", what)
+		return withCode(exitInterrupted, errSilent)
+	case len(writeErrs) > 0:
+		return withCode(exitNotWritten, fmt.Errorf("load ran and the summary above is complete, but %d result file(s) could not be written", len(writeErrs)))
+	case runErr != nil:
+		return withCode(exitCouldNotRun, runErr)
+	case len(rep.Validity.Failed()) > 0:
 		c := rep.Validity.Failed()[0]
 		fmt.Fprintf(stderr, "cbload: the experiment was not valid (%s failed for the %s arm); the verdict is inconclusive\n", c.Name, c.Arm)
 		return withCode(exitNotValid, errSilent)
-	case runErr == nil:
-		return ciErr
-	case errors.Is(runErr, context.Canceled):
-		fmt.Fprintln(stderr, "cbload: interrupted; the partial report was written")
-		return withCode(exitInterrupted, errSilent)
 	default:
-		return withCode(exitCouldNotRun, runErr)
+		return thresholdErr
 	}
+}
+
+// writeReports writes report.json, report.md and report.html into dir, each
+// on its own, in that order: when the disk fills, what fits is written,
+// JSON first, and each file that could not be written has its error.
+func writeReports(dir string, rep *reports.Report) ([]string, []error) {
+	var paths []string
+	var errs []error
+	for _, f := range reports.Formats {
+		p, err := reports.WriteAll(dir, rep, []string{f})
+		paths = append(paths, p...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("could not write %s: %w", filepath.Join(dir, "report."+f), unwrapWrite(err)))
+		}
+	}
+	return paths, errs
+}
+
+// unwrapWrite drops the "write PATH:" that WriteFileAtomic puts in front of
+// an error, for a message that names the path once.
+func unwrapWrite(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func kindNames() []string {
@@ -298,8 +373,8 @@ func randomSeed() int64 {
 // prepareOut creates the output folder, refusing to overwrite an existing
 // report unless forced, and checks it is writable before any load is sent.
 func prepareOut(dir string, force bool) error {
-	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && !force {
-		return usagef("--out %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
+	if err := outHoldsReport(dir, force); err != nil {
+		return err
 	}
 	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -311,6 +386,15 @@ func prepareOut(dir string, force bool) error {
 	}
 	if err != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
+	}
+	return nil
+}
+
+// outHoldsReport refuses a folder that holds a report.json already, unless
+// forced.
+func outHoldsReport(dir string, force bool) error {
+	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && !force {
+		return usagef("--out %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
 	}
 	return nil
 }
@@ -465,20 +549,26 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	if len(r.Validity.Failed()) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "%-34s", "during the fault")
+	heading, width := "during the fault", 14
+	if r.Trials != nil {
+		heading, width = fmt.Sprintf("during the fault, median of %d trials (min–max)", r.Trials.N), 30
+		fmt.Fprintf(w, "%s\n", heading)
+		heading = ""
+	}
+	fmt.Fprintf(w, "%-34s", heading)
 	for _, a := range r.Arms {
-		fmt.Fprintf(w, "%14s", a.Name)
+		fmt.Fprintf(w, "%*s", width, a.Name)
 	}
 	fmt.Fprintln(w)
 	row := func(label string, f func(a *reports.Arm) string) {
 		fmt.Fprintf(w, "%-34s", label)
 		for i := range r.Arms {
-			fmt.Fprintf(w, "%14s", f(&r.Arms[i]))
+			fmt.Fprintf(w, "%*s", width, withSpread(r, &r.Arms[i], f))
 		}
 		fmt.Fprintln(w)
 	}
 	row("/local success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.CollateralSuccessDuringFault*100) })
-	row("/local p99", func(a *reports.Arm) string { return fmt.Sprintf("%.1f ms", a.Figures.CollateralP99DuringFaultMS) })
+	row("/local p99", func(a *reports.Arm) string { return reports.Millis(a.Figures.CollateralP99DuringFaultMS) })
 	row("/api success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
 	row("requests reaching the upstream", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.UpstreamRequestsDuringFault) })
 	row("gateway in-flight peak", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
@@ -511,7 +601,7 @@ func writeDetailSummary(w io.Writer, r *reports.Report) {
 			return
 		}
 		shown++
-		fmt.Fprintf(w, "\nrequests completed in phase %s:\n", p.Name)
+		fmt.Fprintf(w, "\nrequests completed in phase %s%s:\n", p.Name, reports.TrialScope(r))
 		for _, a := range r.Arms {
 			s, ok := a.Summary[p.Name]
 			if !ok {
@@ -529,6 +619,22 @@ func writeDetailSummary(w io.Writer, r *reports.Report) {
 			}
 		}
 	}
+}
+
+// withSpread formats f for arm a; with several trials, the median followed
+// by the range over the trials.
+func withSpread(r *reports.Report, a *reports.Arm, f func(a *reports.Arm) string) string {
+	v := f(a)
+	ta := r.Trials.TrialArm(a.Name)
+	if ta == nil {
+		return v
+	}
+	lo, hi := *a, *a
+	lo.Figures, hi.Figures = ta.Min, ta.Max
+	if l, h := f(&lo), f(&hi); l != v || h != v {
+		return fmt.Sprintf("%s (%s–%s)", v, l, h)
+	}
+	return v
 }
 
 func seconds(v *float64) string {

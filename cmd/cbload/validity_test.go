@@ -16,10 +16,10 @@ import (
 	"github.com/cbload/cbload/reports"
 )
 
-// runProcess runs cbload with args in dir; onLine, when set, sees each
+// runWatched runs cbload with args in dir; onLine, when set, sees each
 // stderr line as it comes and may act on the process. It returns the exit
 // code, stdout and stderr.
-func runProcess(t *testing.T, bin, dir string, args []string, onLine func(p *os.Process, line string)) (int, string, string) {
+func runWatched(t *testing.T, bin, dir string, args []string, onLine func(p *os.Process, line string)) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
@@ -109,7 +109,7 @@ func TestRunStoppedProcessIsNotValid(t *testing.T) {
 	args := []string{"run", "--fault", "latency", "--phases", "2s,4s,2s", "--rate", "50", "--arms", "breaker",
 		"--seed", "3", "--progress", "always", "--out", out}
 	stopped := false
-	code, stdout, stderr := runProcess(t, bin, out, args, func(p *os.Process, line string) {
+	code, stdout, stderr := runWatched(t, bin, out, args, func(p *os.Process, line string) {
 		if m := progressRE.FindStringSubmatch(line); !stopped && m != nil && m[2] == "fault" {
 			stopped = true
 			if err := p.Signal(syscall.SIGSTOP); err != nil {
@@ -140,7 +140,7 @@ func TestRunUnsendableRateIsNotValid(t *testing.T) {
 	out := t.TempDir()
 	args := []string{"run", "--fault", "error", "--phases", "1s,1s,1s", "--rate", "20000", "--arms", "no-breaker",
 		"--seed", "3", "--progress", "never", "--out", out}
-	code, stdout, stderr := runProcess(t, bin, out, args, nil)
+	code, stdout, stderr := runWatched(t, bin, out, args, nil)
 	assertInvalid(t, out, code, stdout, stderr, reports.CheckOfferedRate, reports.CheckSendLag)
 	for _, raw := range []string{"accept", "too many open files", "http: "} {
 		if strings.Contains(stderr, raw) {
@@ -162,7 +162,7 @@ func TestRunOutOfFileDescriptorsIsNotValid(t *testing.T) {
 	out := t.TempDir()
 	args := []string{"--nofile=120:120", bin, "run", "--fault", "hang", "--phases", "1s,2s,1s", "--rate", "400", "--arms", "no-breaker",
 		"--gateway-workers", "200", "--seed", "3", "--progress", "never", "--out", out}
-	code, stdout, stderr := runProcess(t, prlimit, out, args, nil)
+	code, stdout, stderr := runWatched(t, prlimit, out, args, nil)
 	r := assertInvalid(t, out, code, stdout, stderr, reports.CheckResourceErrors)
 	if e := r.Arm("no-breaker").Load.ResourceErrors; e.LoadRunner+e.Gateway == 0 || !strings.Contains(e.Last, "too many open files") {
 		t.Errorf("resource errors = %+v; want some, the last naming the cause", e)
