@@ -86,6 +86,16 @@ rule), 1 the output could not be written.`,
 	f.StringVar(&opts.format, "format", "text", "output format: text, md or junit")
 	f.StringVarP(&opts.out, "output", "o", "", "write the --format output to this file (default: stdout)")
 	f.BoolVar(&opts.all, "all", false, "show every value a threshold can name, not only the key ones")
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) >= 2 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return nil, cobra.ShellCompDirectiveDefault // a report.json or a folder
+	}
+	mustComplete(cmd, "fail-on", completeThreshold) // the same paths
+	mustComplete(cmd, "format", completeList("text", "md", "junit"))
+	mustComplete(cmd, "output", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault)) // a file name
+	noFiles(cmd)
 	return cmd
 }
 
