@@ -193,6 +193,7 @@ type secondAcc struct {
 	sendLag                       histogram
 	// By completion time.
 	api, collateral endpointAcc
+	apiAttempts     int64 // summed X-Cbload-Attempts of the /api answers
 }
 
 // gauge is what was sampled at the end of a second.
@@ -201,6 +202,9 @@ type gauge struct {
 	inflightPeak     int64
 	goroutines       int
 	upstreamRequests int64
+	// The upstream's work completed in the second, the part of it for
+	// callers that had gone, and its queue at the end of the second.
+	completed, completedForGone, queueLen int64
 }
 
 type phaseAcc struct {
@@ -208,6 +212,8 @@ type phaseAcc struct {
 	apiDetail        detailAcc
 	collateralDetail detailAcc
 	upstreamRequests int64
+	completed        int64
+	completedForGone int64
 	inflightPeak     int64
 	calls            histogram // upstream calls as the gateway timed them
 }
@@ -341,6 +347,20 @@ func (r *recorder) secondAt(sec int) *secondAcc {
 	return acc
 }
 
+// attempts returns the attempts reaching the upstream that an /api answer
+// says it made (X-Cbload-Attempts), 0 when it says nothing.
+func attempts(res *vegeta.Result) int64 {
+	v := res.Headers.Get(attemptsHeader)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
 // add records one result: its send in the second it was sent, its outcome
 // and latency in the second and phase it completed in.
 func (r *recorder) add(res *vegeta.Result, collateral bool) {
@@ -378,6 +398,7 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 	done.api.add(o, res.Latency)
 	p.api.add(o, res.Latency)
 	p.apiDetail.add(res)
+	done.apiAttempts += attempts(res)
 	r.live.api++
 	i := int(doneOff / slotWidth)
 	if i >= len(r.slots) {
@@ -395,6 +416,8 @@ func (r *recorder) sample(sec int, g gauge) {
 	r.gauges[sec] = g
 	p := &r.perPhase[r.phaseIndex(time.Duration(sec)*time.Second)]
 	p.upstreamRequests += g.upstreamRequests
+	p.completed += g.completed
+	p.completedForGone += g.completedForGone
 	p.inflightPeak = max(p.inflightPeak, g.inflightPeak)
 }
 
@@ -466,17 +489,21 @@ func (r *recorder) flush(now time.Time, all bool) {
 func (r *recorder) second(k int) reports.Second {
 	g := r.gauges[k]
 	s := reports.Second{
-		T:                k,
-		Phase:            r.phases[r.phaseIndex(time.Duration(k)*time.Second)].name,
-		State:            g.state,
-		Scheduled:        r.scheduled(k),
-		InflightPeak:     g.inflightPeak,
-		Goroutines:       g.goroutines,
-		UpstreamRequests: g.upstreamRequests,
+		T:                        k,
+		Phase:                    r.phases[r.phaseIndex(time.Duration(k)*time.Second)].name,
+		State:                    g.state,
+		Scheduled:                r.scheduled(k),
+		InflightPeak:             g.inflightPeak,
+		Goroutines:               g.goroutines,
+		UpstreamRequests:         g.upstreamRequests,
+		UpstreamCompleted:        g.completed,
+		UpstreamCompletedForGone: g.completedForGone,
+		UpstreamQueueLen:         g.queueLen,
 	}
 	if acc := r.seconds[k]; acc != nil {
 		s.Sent = acc.sent
 		s.SendLagMS = reports.Lag{P99: round3(acc.sendLag.quantileMS(0.99)), Max: round3(acc.sendLag.quantileMS(1))}
+		s.APIAttempts = acc.apiAttempts
 		s.API = reports.Bucket{Sent: acc.apiSent, Requests: acc.api.outcomes.Total(), Outcomes: acc.api.outcomes, LatencyMS: acc.api.latency()}
 		s.Collateral = reports.Bucket{Sent: acc.collateralSent, Requests: acc.collateral.outcomes.Total(), Outcomes: acc.collateral.outcomes, LatencyMS: acc.collateral.latency()}
 	}
@@ -502,10 +529,12 @@ func (r *recorder) arm(name string, transitions []reports.Transition, w watchdog
 	for i, p := range r.phases {
 		pa := &r.perPhase[i]
 		ps := reports.PhaseSummary{
-			API:              pa.api.stats(),
-			Collateral:       pa.collateral.stats(),
-			UpstreamRequests: pa.upstreamRequests,
-			InflightPeak:     pa.inflightPeak,
+			API:                      pa.api.stats(),
+			Collateral:               pa.collateral.stats(),
+			UpstreamRequests:         pa.upstreamRequests,
+			UpstreamCompleted:        pa.completed,
+			UpstreamCompletedForGone: pa.completedForGone,
+			InflightPeak:             pa.inflightPeak,
 		}
 		pa.apiDetail.fill(&ps.API)
 		pa.collateralDetail.fill(&ps.Collateral)
