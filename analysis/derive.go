@@ -1,10 +1,3 @@
-// Package analysis derives a report's summaries and figures from the raw
-// aggregates the recorder keeps — per second and per endpoint, outcome
-// counts and the latency histogram itself; per 100 ms, /api completions —
-// and merges the reports of the shards of one run. Everything here is a
-// pure function of report data, so a merged report is computed exactly as
-// a single process's would be: counts add, and percentiles are read from
-// merged histograms, never averaged.
 package analysis
 
 import (
@@ -70,6 +63,9 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		pa.peak = max(pa.peak, s.InflightPeak)
 	}
 
+	// The per-phase details (status codes, error sets, bytes) are raw data
+	// kept per phase only: carried over, not derived.
+	old := a.Summary
 	a.Summary = make(map[string]reports.PhaseSummary, len(phases))
 	a.Figures = reports.Figures{}
 	var fault acc
@@ -86,6 +82,10 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		if calls {
 			l := pa.calls.Latency()
 			ps.UpstreamCallMS = &l
+		}
+		if o, ok := old[p.Name]; ok {
+			copyDetail(&ps.API, &o.API)
+			copyDetail(&ps.Collateral, &o.Collateral)
 		}
 		a.Summary[p.Name] = ps
 		if len(p.Faults) > 0 {
@@ -108,6 +108,11 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		a.Load.Sent = sent
 		a.Load.SendLagMS = sendLag.Latency()
 	}
+}
+
+func copyDetail(dst, src *reports.Stats) {
+	dst.StatusCodes, dst.Errors, dst.ErrorsOther = src.StatusCodes, src.Errors, src.ErrorsOther
+	dst.BytesIn, dst.BytesOut = src.BytesIn, src.BytesOut
 }
 
 // phaseAt returns the index of the phase holding second t; seconds past

@@ -237,7 +237,14 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 		"merged from %d of %d shards (%s): counts are sums and percentiles come from the merged histograms; the breaker state and transitions are shard %d's; in-flight peaks per second are the sum of the shards' peaks (an upper bound), goroutines the largest shard's",
 		len(arms), n, joinInts(from), from[0]))
 	seconds := map[int]*reports.Second{}
+	out.Summary = map[string]reports.PhaseSummary{}
 	for k, a := range arms {
+		for name, ps := range a.Summary {
+			m := out.Summary[name]
+			addDetail(&m.API, &ps.API)
+			addDetail(&m.Collateral, &ps.Collateral)
+			out.Summary[name] = m
+		}
 		if a.APISlots.WidthMS != out.APISlots.WidthMS {
 			return nil, fmt.Errorf("shard %d counts /api per %d ms, shard %d per %d ms", from[k], a.APISlots.WidthMS, from[0], out.APISlots.WidthMS)
 		}
@@ -291,6 +298,37 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 	sort.Slice(out.Series, func(i, j int) bool { return out.Series[i].T < out.Series[j].T })
 	sort.Slice(out.Load.Stalls, func(i, j int) bool { return out.Load.Stalls[i].TS < out.Load.Stalls[j].TS })
 	return out, nil
+}
+
+// addDetail adds src's status codes, error set and bytes to dst; the
+// error set keeps at most reports.MaxErrorTexts texts, the most frequent,
+// and counts the rest in ErrorsOther.
+func addDetail(dst, src *reports.Stats) {
+	if src.StatusCodes != nil && dst.StatusCodes == nil {
+		dst.StatusCodes = map[string]int64{}
+	}
+	for c, n := range src.StatusCodes {
+		dst.StatusCodes[c] += n
+	}
+	counts := map[string]int64{}
+	for _, e := range append(slices.Clone(dst.Errors), src.Errors...) {
+		counts[e.Error] += e.Count
+	}
+	dst.Errors = make([]reports.ErrorCount, 0, len(counts))
+	for e, n := range counts {
+		dst.Errors = append(dst.Errors, reports.ErrorCount{Error: e, Count: n})
+	}
+	sort.Slice(dst.Errors, func(i, j int) bool {
+		a, b := dst.Errors[i], dst.Errors[j]
+		return a.Count > b.Count || a.Count == b.Count && a.Error < b.Error
+	})
+	dst.ErrorsOther += src.ErrorsOther
+	for _, e := range dst.Errors[min(len(dst.Errors), reports.MaxErrorTexts):] {
+		dst.ErrorsOther += e.Count
+	}
+	dst.Errors = dst.Errors[:min(len(dst.Errors), reports.MaxErrorTexts)]
+	dst.BytesIn += src.BytesIn
+	dst.BytesOut += src.BytesOut
 }
 
 func addSlots(dst, src []int64) []int64 {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,14 +111,31 @@ func (c cancelOn) RoundTrip(r *http.Request) (*http.Response, error) {
 		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, done: func() { stop(); cancel() }}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, header: resp.Header, done: func() { stop(); cancel() }}
 	return resp, nil
 }
 
+// bodyBytesHeader carries the size of a response body to the recorder:
+// vegeta, told to keep no body (MaxBody(0)), reports 0 bytes in, so the
+// load runner's transport counts them and, once the body has been read to
+// its end, sets this header on the response vegeta hands back.
+const bodyBytesHeader = "X-Cbload-Body-Bytes"
+
 type cancelBody struct {
 	io.ReadCloser
-	once sync.Once
-	done func()
+	header http.Header
+	n      int64
+	once   sync.Once
+	done   func()
+}
+
+func (b *cancelBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if err == io.EOF && b.header != nil {
+		b.header.Set(bodyBytesHeader, strconv.FormatInt(b.n, 10))
+	}
+	return n, err
 }
 
 func (b *cancelBody) Close() error {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -176,5 +177,24 @@ func TestNoClientFollowsRedirects(t *testing.T) {
 	}
 	if n := trapped.Load(); n != 0 {
 		t.Errorf("the redirect target got %d requests; want none", n)
+	}
+}
+
+// Bytes in are the body bytes really read, although vegeta keeps no body;
+// a 404 body counts like any other, and the status code and its error text
+// are recorded.
+func TestLoadRunnerCountsBodyBytes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, strings.Repeat("x", 1500)) // more than one read
+	}))
+	defer srv.Close()
+	a := attackOnce(t, srv.URL, 20, time.Second, time.Second)
+	s := a.Summary["p"].API
+	if s.Requests == 0 || s.BytesIn != 1500*s.Requests {
+		t.Errorf("%d requests, %d bytes in; want 1500 per request", s.Requests, s.BytesIn)
+	}
+	if s.StatusCodes["404"] != s.Requests || len(s.Errors) != 1 || s.Errors[0].Error != "404 Not Found" || s.Errors[0].Count != s.Requests {
+		t.Errorf("status codes %v, errors %+v; want every request a 404 with vegeta's text", s.StatusCodes, s.Errors)
 	}
 }

@@ -3,10 +3,12 @@ package harness
 import (
 	"cmp"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -46,6 +48,7 @@ type recorder struct {
 	seconds map[int]*secondAcc
 	gauges  map[int]gauge
 	series  []reports.Second
+	details []phaseDetail // by completion phase
 	// slots counts /api completions per 100 ms from the start.
 	slots []slot
 	load  loadAcc
@@ -91,6 +94,78 @@ func (e *endpointAcc) add(o outcome, lat time.Duration) {
 	e.hist.Record(lat)
 }
 
+// detailAcc tallies, for one endpoint and phase, what the requests got
+// beyond their outcome: status codes, the error set and body bytes. Its
+// size is bounded whatever the run's length: net/http accepts only
+// three-digit codes, and at most reports.MaxErrorTexts texts of at most
+// reports.MaxErrorText bytes are kept.
+type detailAcc struct {
+	codes             map[uint16]int64
+	errors            map[string]int64
+	errorsOther       int64
+	bytesIn, bytesOut int64
+}
+
+func (d *detailAcc) add(res *vegeta.Result) {
+	if d.codes == nil {
+		d.codes = make(map[uint16]int64)
+		d.errors = make(map[string]int64)
+	}
+	d.codes[res.Code]++
+	if n, err := strconv.ParseInt(res.Headers.Get(bodyBytesHeader), 10, 64); err == nil && n > 0 {
+		d.bytesIn += n
+	}
+	d.bytesOut += int64(res.BytesOut)
+	if res.Error == "" {
+		return
+	}
+	text := errorText(res.Error)
+	if _, ok := d.errors[text]; ok || len(d.errors) < reports.MaxErrorTexts {
+		d.errors[text]++
+	} else {
+		d.errorsOther++
+	}
+}
+
+// localPort matches the local address of a connection in a net error
+// ("read tcp 127.0.0.1:54321->127.0.0.1:8080: …"): its port differs per
+// connection.
+var localPort = regexp.MustCompile(`((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]):\d+->`)
+
+// errorText is an error as the error set keeps it: the local port written
+// as *, cut at reports.MaxErrorText bytes on a character boundary.
+func errorText(msg string) string {
+	if strings.Contains(msg, "->") { // most texts are status lines: skip the regexp
+		msg = localPort.ReplaceAllString(msg, "$1:*->")
+	}
+	if len(msg) > reports.MaxErrorText {
+		cut := reports.MaxErrorText
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}
+
+// fill writes the tallies into s; the error set most frequent first.
+func (d *detailAcc) fill(s *reports.Stats) {
+	s.StatusCodes = make(map[string]int64, len(d.codes))
+	for c, n := range d.codes {
+		s.StatusCodes[strconv.Itoa(int(c))] = n
+	}
+	s.Errors = make([]reports.ErrorCount, 0, len(d.errors))
+	for e, n := range d.errors {
+		s.Errors = append(s.Errors, reports.ErrorCount{Error: e, Count: n})
+	}
+	sort.Slice(s.Errors, func(i, j int) bool {
+		a, b := s.Errors[i], s.Errors[j]
+		return a.Count > b.Count || a.Count == b.Count && a.Error < b.Error
+	})
+	s.ErrorsOther = d.errorsOther
+	s.BytesIn, s.BytesOut = d.bytesIn, d.bytesOut
+}
+
 type secondAcc struct {
 	// By send time.
 	sent, apiSent, collateralSent int64
@@ -113,6 +188,10 @@ type gauge struct {
 	completed, completedForGone, queueLen int64
 }
 
+// phaseDetail holds what the report keeps per phase only, beside the
+// per-second raw data: the status codes, error set and bytes.
+type phaseDetail struct{ api, collateral detailAcc }
+
 // loadAcc is the load generator's check on itself.
 type loadAcc struct {
 	resourceErrors int64
@@ -131,6 +210,7 @@ func newRecorder(start time.Time, phases []Phase, rate float64, lag time.Duratio
 		breaker: withBreaker,
 		seconds: make(map[int]*secondAcc),
 		gauges:  make(map[int]gauge),
+		details: make([]phaseDetail, len(phases)),
 	}
 	var at time.Duration
 	for _, p := range phases {
@@ -276,6 +356,7 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 	done := r.secondAt(int(doneOff / time.Second))
 	if collateral {
 		done.collateral.add(o, res.Latency)
+		r.details[r.phaseIndex(doneOff)].collateral.add(res)
 		r.live.local++
 		if o == oOK {
 			r.live.localOK++
@@ -283,6 +364,7 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 		return
 	}
 	done.api.add(o, res.Latency)
+	r.details[r.phaseIndex(doneOff)].api.add(res)
 	done.apiAttempts += attempts(res)
 	r.live.api++
 	i := int(doneOff / slotWidth)
@@ -426,6 +508,12 @@ func (r *recorder) arm(name string, transitions []reports.Transition, w watchdog
 		a.Load.Stalls = []reports.Stall{}
 	}
 	analysis.Derive(&a, r.reportPhases())
+	for i, p := range r.phases {
+		ps := a.Summary[p.name]
+		r.details[i].api.fill(&ps.API)
+		r.details[i].collateral.fill(&ps.Collateral)
+		a.Summary[p.name] = ps
+	}
 	return a
 }
 

@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -264,5 +266,81 @@ func BenchmarkRecorderAdd(b *testing.B) {
 		if i%1000 == 999 {
 			rec.flush(res.Timestamp, false)
 		}
+	}
+}
+
+// TestRecorderDetails: status codes, the error set (with local ports folded
+// and a cap with an "other" bucket), bytes and p95/mean per phase and
+// endpoint.
+func TestRecorderDetails(t *testing.T) {
+	start := time.Unix(1000, 0)
+	rec := newRecorder(start, []Phase{{Name: "a", Duration: 2 * time.Second}}, 10, time.Second, true)
+	add := func(code uint16, errText string, lat time.Duration, bodyBytes string, collateral bool) {
+		res := result(start, 100*time.Millisecond, lat, code, "")
+		res.Error = errText
+		if bodyBytes != "" {
+			res.Headers.Set(bodyBytesHeader, bodyBytes)
+		}
+		rec.add(res, collateral)
+	}
+	for i := range 10 {
+		add(200, "", time.Duration(i+1)*time.Millisecond, "100", false)
+	}
+	add(503, "503 Service Unavailable", time.Millisecond, "20", false)
+	add(503, "503 Service Unavailable", time.Millisecond, "20", false)
+	// Two resets on different connections are one failure mode.
+	add(0, `Get "http://127.0.0.1:8080/api": read tcp 127.0.0.1:54321->127.0.0.1:8080: read: connection reset by peer`, time.Millisecond, "", false)
+	add(0, `Get "http://127.0.0.1:8080/api": read tcp 127.0.0.1:40000->127.0.0.1:8080: read: connection reset by peer`, time.Millisecond, "", false)
+	add(0, `dial tcp [::1]:5555->[::1]:80: connect: connection refused`, time.Millisecond, "", false)
+	// Enough distinct texts to pass the cap, on /local.
+	for i := range reports.MaxErrorTexts + 5 {
+		add(0, "weird error "+strconv.Itoa(i), time.Millisecond, "", true)
+	}
+	add(0, "weird error 0", time.Millisecond, "", true) // a kept text still counts
+
+	rec.flush(start.Add(5*time.Second), true)
+	arm := rec.arm("breaker", nil, watchdogReport{}, 0, "")
+	api, local := arm.Summary["a"].API, arm.Summary["a"].Collateral
+
+	if api.StatusCodes["200"] != 10 || api.StatusCodes["503"] != 2 || api.StatusCodes["0"] != 3 || len(api.StatusCodes) != 3 {
+		t.Errorf("/api status codes = %v; want 200:10 503:2 0:3", api.StatusCodes)
+	}
+	wantErrors := []reports.ErrorCount{
+		{Error: "503 Service Unavailable", Count: 2},
+		{Error: `Get "http://127.0.0.1:8080/api": read tcp 127.0.0.1:*->127.0.0.1:8080: read: connection reset by peer`, Count: 2},
+		{Error: `dial tcp [::1]:*->[::1]:80: connect: connection refused`, Count: 1},
+	}
+	if len(api.Errors) != len(wantErrors) {
+		t.Fatalf("/api errors = %+v; want %+v", api.Errors, wantErrors)
+	}
+	for i := range wantErrors {
+		if api.Errors[i] != wantErrors[i] {
+			t.Errorf("/api errors[%d] = %+v; want %+v", i, api.Errors[i], wantErrors[i])
+		}
+	}
+	if api.BytesIn != 10*100+2*20 || api.BytesOut != 0 {
+		t.Errorf("/api bytes in/out = %d/%d; want 1040/0", api.BytesIn, api.BytesOut)
+	}
+	if len(local.Errors) != reports.MaxErrorTexts || local.ErrorsOther != 5 {
+		t.Errorf("/local: %d texts kept, %d other; want %d and 5", len(local.Errors), local.ErrorsOther, reports.MaxErrorTexts)
+	}
+	if local.Errors[0] != (reports.ErrorCount{Error: "weird error 0", Count: 2}) {
+		t.Errorf("/local most frequent error = %+v; want weird error 0 ×2", local.Errors[0])
+	}
+	// /api latencies: ten of 1..10 ms and five of 1 ms.
+	l := api.LatencyMS
+	if wantMean := (55.0 + 5) / 15; l.Mean < wantMean-0.01 || l.Mean > wantMean+0.01 {
+		t.Errorf("/api mean = %v ms; want %.3f", l.Mean, wantMean)
+	}
+	if l.P95 < 9*0.99 || l.P95 > 10*1.01 || l.P95 > l.P99 || l.P95 < l.P90 {
+		t.Errorf("/api p95 = %v ms (p90 %v, p99 %v); want about 9–10 ms, between p90 and p99", l.P95, l.P90, l.P99)
+	}
+}
+
+func TestErrorTextCut(t *testing.T) {
+	long := strings.Repeat("é", reports.MaxErrorText) // 2 bytes each
+	got := errorText(long)
+	if len(got) > reports.MaxErrorText+len("…") || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
+		t.Errorf("errorText(%d bytes) = %d bytes, valid UTF-8 %v; want at most %d plus …", len(long), len(got), utf8.ValidString(got), reports.MaxErrorText)
 	}
 }

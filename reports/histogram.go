@@ -60,6 +60,7 @@ type DenseHistogram struct {
 	counts [HistogramBuckets]uint32
 	n      int64
 	max    time.Duration
+	sum    time.Duration // for the exact mean
 }
 
 // Record adds one value; a negative one counts as zero.
@@ -69,6 +70,7 @@ func (h *DenseHistogram) Record(d time.Duration) {
 	}
 	h.counts[histIndex(uint64(d/time.Microsecond))]++
 	h.n++
+	h.sum += d
 	if d > h.max {
 		h.max = d
 	}
@@ -80,6 +82,7 @@ func (h *DenseHistogram) Merge(o *DenseHistogram) {
 		h.counts[i] += c
 	}
 	h.n += o.n
+	h.sum += o.sum
 	h.max = max(h.max, o.max)
 }
 
@@ -91,7 +94,7 @@ func (h *DenseHistogram) Count() int64 { return h.n }
 
 // Sparse returns h in the report's sparse form.
 func (h *DenseHistogram) Sparse() *Histogram {
-	s := &Histogram{Count: h.n, MaxUS: int64(h.max / time.Microsecond), Buckets: []int64{}}
+	s := &Histogram{Count: h.n, MaxUS: int64(h.max / time.Microsecond), SumNS: int64(h.sum), Buckets: []int64{}}
 	for i, c := range h.counts {
 		if c > 0 {
 			s.Buckets = append(s.Buckets, int64(i), int64(c))
@@ -109,6 +112,8 @@ type Histogram struct {
 	Count int64 `json:"n"`
 	// MaxUS is the largest value, in whole microseconds.
 	MaxUS int64 `json:"max_us"`
+	// SumNS is the sum of the values in nanoseconds, for the exact mean.
+	SumNS int64 `json:"sum_ns"`
 	// Buckets lists the non-empty buckets as flat pairs: bucket index,
 	// count, by increasing index. In JSON it is one string of
 	// "index:count" pairs separated by spaces ("526:2 530:14"), which stays
@@ -119,6 +124,7 @@ type Histogram struct {
 type histogramJSON struct {
 	Count   int64  `json:"n"`
 	MaxUS   int64  `json:"max_us"`
+	SumNS   int64  `json:"sum_ns"`
 	Buckets string `json:"b"`
 }
 
@@ -133,7 +139,7 @@ func (h *Histogram) MarshalJSON() ([]byte, error) {
 		b.WriteByte(':')
 		b.WriteString(strconv.FormatInt(h.Buckets[i+1], 10))
 	}
-	return json.Marshal(histogramJSON{Count: h.Count, MaxUS: h.MaxUS, Buckets: b.String()})
+	return json.Marshal(histogramJSON{Count: h.Count, MaxUS: h.MaxUS, SumNS: h.SumNS, Buckets: b.String()})
 }
 
 // UnmarshalJSON decodes what MarshalJSON writes and checks it (Validate).
@@ -146,7 +152,7 @@ func (h *Histogram) UnmarshalJSON(data []byte) error {
 	if len(pairs) > HistogramBuckets {
 		return fmt.Errorf("histogram: %d buckets, more than the layout's %d", len(pairs), HistogramBuckets)
 	}
-	out := Histogram{Count: raw.Count, MaxUS: raw.MaxUS, Buckets: make([]int64, 0, 2*len(pairs))}
+	out := Histogram{Count: raw.Count, MaxUS: raw.MaxUS, SumNS: raw.SumNS, Buckets: make([]int64, 0, 2*len(pairs))}
 	for _, p := range pairs {
 		is, cs, ok := strings.Cut(p, ":")
 		i, err1 := strconv.ParseInt(is, 10, 64)
@@ -185,7 +191,7 @@ func (h *Histogram) Validate() error {
 		prev = idx
 		sum += c
 	}
-	if sum != h.Count || h.MaxUS < 0 {
+	if sum != h.Count || h.MaxUS < 0 || h.SumNS < 0 {
 		return fmt.Errorf("histogram: bucket counts add up to %d, but n is %d", sum, h.Count)
 	}
 	return nil
@@ -202,7 +208,7 @@ func (h *Histogram) Merge(o *Histogram) *Histogram {
 	case o == nil:
 		o = &Histogram{}
 	}
-	out := &Histogram{Count: h.Count + o.Count, MaxUS: max(h.MaxUS, o.MaxUS), Buckets: make([]int64, 0, max(len(h.Buckets), len(o.Buckets)))}
+	out := &Histogram{Count: h.Count + o.Count, MaxUS: max(h.MaxUS, o.MaxUS), SumNS: h.SumNS + o.SumNS, Buckets: make([]int64, 0, max(len(h.Buckets), len(o.Buckets)))}
 	a, b := h.Buckets, o.Buckets
 	for len(a) > 0 || len(b) > 0 {
 		switch {
@@ -244,14 +250,24 @@ func (h *Histogram) QuantileMS(q float64) float64 {
 	return maxMS
 }
 
-// Latency returns h's p50, p90, p99 and max in milliseconds, rounded to the
-// microsecond.
+// MeanMS returns the exact mean in milliseconds, 0 when empty or nil.
+func (h *Histogram) MeanMS() float64 {
+	if h == nil || h.Count == 0 {
+		return 0
+	}
+	return float64(h.SumNS) / float64(h.Count) / 1e6
+}
+
+// Latency returns h's p50, p90, p95, p99, max and mean in milliseconds,
+// rounded to the microsecond.
 func (h *Histogram) Latency() Latency {
 	return Latency{
-		P50: round3(h.QuantileMS(0.50)),
-		P90: round3(h.QuantileMS(0.90)),
-		P99: round3(h.QuantileMS(0.99)),
-		Max: round3(h.QuantileMS(1)),
+		P50:  round3(h.QuantileMS(0.50)),
+		P90:  round3(h.QuantileMS(0.90)),
+		P95:  round3(h.QuantileMS(0.95)),
+		P99:  round3(h.QuantileMS(0.99)),
+		Max:  round3(h.QuantileMS(1)),
+		Mean: round3(h.MeanMS()),
 	}
 }
 

@@ -47,6 +47,13 @@ func TestHistogramQuantilesWithinRelativeError(t *testing.T) {
 	if got, want := s.QuantileMS(1), float64(vals[len(vals)-1]/time.Microsecond)/1000; got != want {
 		t.Errorf("QuantileMS(1) = %v; want the exact max %v", got, want)
 	}
+	var sum time.Duration
+	for _, v := range vals {
+		sum += v
+	}
+	if got, want := s.MeanMS(), float64(sum)/float64(len(vals))/1e6; math.Abs(got-want) > 1e-9 {
+		t.Errorf("MeanMS() = %v; want the exact mean %v", got, want)
+	}
 }
 
 // The stated bound is the layout's worst case: no value is further than
@@ -125,7 +132,7 @@ func TestHistogramEmptyNilAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := string(raw), `{"n":3,"max_us":10000,"b":"0:1 526:2"}`; got != want {
+	if got, want := string(raw), `{"n":3,"max_us":10000,"sum_ns":20000000,"b":"0:1 526:2"}`; got != want {
 		t.Errorf("JSON = %s; want %s", got, want)
 	}
 	bad := []Histogram{

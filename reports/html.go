@@ -22,14 +22,16 @@ import (
 var htmlTemplateText string
 
 var htmlTemplate = template.Must(template.New("report.html").Funcs(template.FuncMap{
-	"pct":      Percent,
-	"ms":       Millis,
-	"count":    count,
-	"num":      num,
-	"secs":     secs,
-	"ratio":    ratio,
-	"outcomes": outcomeText,
-	"join":     strings.Join,
+	"pct":           Percent,
+	"ms":            Millis,
+	"count":         count,
+	"num":           num,
+	"secs":          secs,
+	"ratio":         ratio,
+	"outcomes":      outcomeText,
+	"join":          strings.Join,
+	"details":       htmlDetails,
+	"maxErrorTexts": func() int { return MaxErrorTexts },
 	"time": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"

@@ -102,7 +102,9 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 // readV1 reads a cbload/report/v1 report and upgrades it to the current
 // contract. v1 bucketed every count by send time, so each bucket's Sent is
 // its Requests and each second's Sent its "offered"; it had no schedule, no
-// validity checks and no load generator figures, which stay empty. Its
+// validity checks, no load generator figures, and no p95, mean, status
+// codes, error set or bytes, which stay empty (renderers and thresholds
+// call them unknown, as UpgradedFrom is set). Its
 // figures.inflight_peak covered the whole run: it becomes
 // InflightPeakWholeRun, and InflightPeak is recomputed over the fault
 // phases from the per-phase peaks.
@@ -131,6 +133,14 @@ func readV1(data []byte) (*Report, error) {
 				s.Sent = old.Arms[i].Series[j].Offered
 			}
 			s.API.Sent, s.Collateral.Sent = s.API.Requests, s.Collateral.Requests
+		}
+		// v1 recorded no status codes, error set or bytes: empty, and shown
+		// as unknown because UpgradedFrom is set.
+		for name, ps := range a.Summary {
+			for _, st := range []*Stats{&ps.API, &ps.Collateral} {
+				st.StatusCodes, st.Errors = map[string]int64{}, []ErrorCount{}
+			}
+			a.Summary[name] = ps
 		}
 		a.Figures.InflightPeakWholeRun = a.Figures.InflightPeak
 		a.Figures.InflightPeak = 0

@@ -118,6 +118,18 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	suite.Tests = len(suite.Cases)
 	doc := junitSuites{Name: "cbload", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped,
 		Time: suite.Time, Suites: []junitSuite{suite}}
+	return writeJUnitDoc(w, doc)
+}
+
+func junitSuffix(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return "; " + msg
+}
+
+// writeJUnitDoc writes doc as an indented JUnit XML document with its header.
+func writeJUnitDoc(w io.Writer, doc junitSuites) error {
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
@@ -128,11 +140,4 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
-}
-
-func junitSuffix(msg string) string {
-	if msg == "" {
-		return ""
-	}
-	return "; " + msg
 }

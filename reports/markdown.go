@@ -63,6 +63,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		writeMarkdownValidity(&b, r)
 		writeMermaid(&b, r)
 		writeMarkdownPhases(&b, r)
+		writeMarkdownDetail(&b, r)
 		writeMarkdownTransitions(&b, r)
 	}
 	writeMarkdownThresholds(&b, r)

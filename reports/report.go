@@ -331,6 +331,36 @@ type Stats struct {
 	SuccessRatio float64  `json:"success_ratio"`
 	Outcomes     Outcomes `json:"outcomes"`
 	LatencyMS    Latency  `json:"latency_ms"`
+	// StatusCodes counts the requests by the HTTP status code the load
+	// runner got, as vegeta reports it: "0" counts those that got no
+	// response (refused, reset, timed out). Nil in a report upgraded from v1.
+	StatusCodes map[string]int64 `json:"status_codes"`
+	// Errors is the error set: each distinct error text the load runner
+	// saw, with how many requests ended with it, most frequent first. A
+	// text is vegeta's — the status line of an answer outside 200–399
+	// ("503 Service Unavailable") or the transport error — with the local
+	// port of a connection written as * (so one failure mode is one
+	// entry) and cut at MaxErrorText bytes. The first MaxErrorTexts
+	// distinct texts are kept; ErrorsOther counts the requests whose text
+	// came after them.
+	Errors      []ErrorCount `json:"errors"`
+	ErrorsOther int64        `json:"errors_other"`
+	// BytesIn is the response body bytes the load runner read, BytesOut
+	// the request body bytes it sent.
+	BytesIn  int64 `json:"bytes_in"`
+	BytesOut int64 `json:"bytes_out"`
+}
+
+// Limits of the error set.
+const (
+	MaxErrorTexts = 20  // distinct error texts kept per endpoint and phase
+	MaxErrorText  = 200 // bytes of one error text
+)
+
+// ErrorCount is one entry of the error set.
+type ErrorCount struct {
+	Error string `json:"error"`
+	Count int64  `json:"count"`
 }
 
 // Outcomes counts requests by how they ended, as seen by the load runner.
@@ -384,13 +414,17 @@ func (o Outcomes) Add(p Outcomes) Outcomes {
 	}
 }
 
-// Latency holds latency percentiles in milliseconds, measured by the load
-// runner from send to the end of the response.
+// Latency holds latency percentiles and the mean in milliseconds, measured
+// by the load runner from send to the end of the response. The percentiles
+// come from a log-linear histogram (within about 1%); Max and Mean are
+// exact. P95 and Mean are 0 in a report upgraded from v1, which lacked them.
 type Latency struct {
-	P50 float64 `json:"p50"`
-	P90 float64 `json:"p90"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
 }
 
 // Second is one point of an arm's time series, the second [T, T+1) from the

@@ -24,11 +24,13 @@ import (
 //	op      = "<" | "<=" | ">" | ">=" | "==" | "!="
 //	operand = factor { ("*" | "/") factor }
 //	factor  = number [ "%" | "ms" | "s" ] | path | "true" | "false" | outcome
-//	path    = segment { "." segment }   segment = letter { letter | digit | "_" | "-" }
+//	path    = letter segment { "." (letter | digit) segment }   segment = { letter | digit | "_" | "-" }
 //
-// Paths follow report.json: <arm>.<phase>.<api|collateral>.<stat>,
-// <arm>.<phase>.upstream_requests, <arm>.figures.<figure> (the median over
-// trials when there were several), <arm>.worst.<figure> (the worst trial),
+// Paths follow report.json: <arm>.<phase>.<api|collateral>.<stat> (stats
+// include status_codes.<code> and .<1xx…5xx>, errors.<total|distinct|other>,
+// bytes_in and bytes_out), <arm>.<phase>.upstream_requests,
+// <arm>.figures.<figure> (the median over trials when there were several),
+// <arm>.worst.<figure> (the worst trial),
 // verdict.cascade_prevented, verdict.outcome, validity.valid and partial. A plain number
 // compared with a path is read in that path's unit (success_ratio 0.99,
 // latency_ms 600, time_to_open_s 2); units convert (600ms = 0.6s, 99% = 0.99).
@@ -196,10 +198,9 @@ func (p *thParser) factor() (factor, error) {
 		if strings.HasSuffix(w, ".") || strings.Contains(w, "..") {
 			return f, fmt.Errorf("at column %d: %q has an empty path segment", f.pos, w)
 		}
-		for _, seg := range strings.Split(w, ".") {
-			if !isLetter(seg[0]) {
-				return f, fmt.Errorf("at column %d: path segment %q must start with a letter", f.pos, seg)
-			}
+		// Later segments may start with a digit: status_codes.503.
+		if seg := strings.Split(w, ".")[0]; !isLetter(seg[0]) {
+			return f, fmt.Errorf("at column %d: path segment %q must start with a letter", f.pos, seg)
 		}
 		switch {
 		case w == "true" || w == "false" || slices.Contains(outcomes, w):
@@ -423,6 +424,10 @@ type pathNode struct {
 	children []*pathNode
 	kind     valueKind
 	get      func(r *Report) (float64, error) // leaves only
+	// dynamic, when set, makes a child for a name not among children
+	// (a status code), or returns nil; dynamicName shows what it accepts.
+	dynamic     func(name string) *pathNode
+	dynamicName string
 }
 
 func (n *pathNode) child(name string) *pathNode {
@@ -430,6 +435,9 @@ func (n *pathNode) child(name string) *pathNode {
 		if c.name == name {
 			return c
 		}
+	}
+	if n.dynamic != nil {
+		return n.dynamic(name)
 	}
 	return nil
 }
@@ -443,6 +451,9 @@ func (n *pathNode) names() []string {
 	out := make([]string, len(n.children))
 	for i, c := range n.children {
 		out[i] = c.name
+	}
+	if n.dynamic != nil {
+		out = append(out, n.dynamicName)
 	}
 	return out
 }
@@ -561,14 +572,29 @@ var timeoutAtLeaves = []struct {
 }
 
 var latencyLeaves = []struct {
-	name string
-	get  func(l Latency) float64
+	name  string
+	get   func(l Latency) float64
+	since bool // added in v2: no data in a report upgraded from v1
 }{
-	{"p50", func(l Latency) float64 { return l.P50 }},
-	{"p90", func(l Latency) float64 { return l.P90 }},
-	{"p99", func(l Latency) float64 { return l.P99 }},
-	{"max", func(l Latency) float64 { return l.Max }},
+	{"p50", func(l Latency) float64 { return l.P50 }, false},
+	{"p90", func(l Latency) float64 { return l.P90 }, false},
+	{"p95", func(l Latency) float64 { return l.P95 }, true},
+	{"p99", func(l Latency) float64 { return l.P99 }, false},
+	{"max", func(l Latency) float64 { return l.Max }, false},
+	{"mean", func(l Latency) float64 { return l.Mean }, true},
 }
+
+// notInV1 is the missing-data error for a value v1 reports did not record.
+func notInV1(r *Report, what string) error {
+	if r.UpgradedFrom != "" {
+		return errNoData{"the report was upgraded from " + r.UpgradedFrom + ", which did not record " + what}
+	}
+	return nil
+}
+
+// statusClasses are the status_codes.<class> leaves: every code in the
+// hundred, as a sum.
+var statusClasses = []string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 
 func optional(v *float64, what string) (float64, error) {
 	if v == nil {
@@ -709,9 +735,57 @@ func pathTree(arms, phases []string) *pathNode {
 				for _, l := range latencyLeaves {
 					lat.add(&pathNode{name: l.name, kind: kindMS, get: func(r *Report) (float64, error) {
 						s, err := stats(r)
+						if err == nil && l.since {
+							err = notInV1(r, "latency "+l.name)
+						}
 						return l.get(s.LatencyMS), err
 					}})
 				}
+				detail := func(what string, get func(s Stats) float64) func(r *Report) (float64, error) {
+					return func(r *Report) (float64, error) {
+						s, err := stats(r)
+						if err == nil {
+							err = notInV1(r, what)
+						}
+						return get(s), err
+					}
+				}
+				sc := e.add(&pathNode{name: "status_codes", dynamicName: "<code>"})
+				for _, class := range statusClasses {
+					sc.add(&pathNode{name: class, kind: kindCount, get: detail("status codes", func(s Stats) float64 {
+						var n int64
+						for code, c := range s.StatusCodes {
+							if len(code) == 3 && code[0] == class[0] {
+								n += c
+							}
+						}
+						return float64(n)
+					})})
+				}
+				sc.dynamic = func(code string) *pathNode {
+					if n, err := strconv.Atoi(code); err != nil || n < 0 || n > 999 || strconv.Itoa(n) != code {
+						return nil
+					}
+					return &pathNode{name: code, kind: kindCount, get: detail("status codes", func(s Stats) float64 {
+						return float64(s.StatusCodes[code])
+					})}
+				}
+				er := e.add(&pathNode{name: "errors"})
+				er.add(&pathNode{name: "total", kind: kindCount, get: detail("the error set", func(s Stats) float64 {
+					n := s.ErrorsOther
+					for _, e := range s.Errors {
+						n += e.Count
+					}
+					return float64(n)
+				})})
+				er.add(&pathNode{name: "distinct", kind: kindCount, get: detail("the error set", func(s Stats) float64 {
+					return float64(len(s.Errors))
+				})})
+				er.add(&pathNode{name: "other", kind: kindCount, get: detail("the error set", func(s Stats) float64 {
+					return float64(s.ErrorsOther)
+				})})
+				e.add(&pathNode{name: "bytes_in", kind: kindCount, get: detail("bytes", func(s Stats) float64 { return float64(s.BytesIn) })})
+				e.add(&pathNode{name: "bytes_out", kind: kindCount, get: detail("bytes", func(s Stats) float64 { return float64(s.BytesOut) })})
 			}
 			ph.add(&pathNode{name: "upstream_requests", kind: kindCount, get: func(r *Report) (float64, error) {
 				s, err := summary(r)

@@ -68,30 +68,41 @@ not be written, 130 interrupted.`,
 // no one writes to cannot hold the process.
 const reportReadTimeout = 10 * time.Second
 
+// readReportFile reads the report.json at path with the size cap and
+// deadline of every report cbload reads; its errors are ready for the exit
+// code: 2 for a file that cannot be used, 130 when ctx was cancelled.
+func readReportFile(ctx context.Context, path string) (*reports.Report, error) {
+	data, err := inputfile.Read(ctx, path, reports.MaxJSONSize, reportReadTimeout)
+	var tl *inputfile.TooLargeError
+	switch {
+	case ctx.Err() != nil:
+		return nil, errInterrupted
+	case errors.As(err, &tl):
+		return nil, usagef("%s: larger than the %s limit for a report.json", path, inputfile.Size(tl.Limit))
+	case errors.Is(err, inputfile.ErrTimeout):
+		return nil, usagef("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", path, reportReadTimeout)
+	case err != nil:
+		return nil, usagef("%v", err)
+	}
+	r, err := reports.ReadJSON(bytes.NewReader(data))
+	switch {
+	case errors.Is(err, reports.ErrSchema), errors.Is(err, reports.ErrMalformed), errors.Is(err, reports.ErrTooLarge):
+		return nil, usagef("%s: %v", path, err)
+	case err != nil:
+		return nil, asUsage(fmt.Errorf("read %s: %w", path, err))
+	}
+	return r, nil
+}
+
 // runReport renders opts.input into opts.out and prints the paths written.
 func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Writer) error {
 	formats, err := reports.ParseFormats(opts.formats)
 	if err != nil {
 		return usagef("--format: %v", err)
 	}
-	data, err := inputfile.Read(ctx, opts.input, reports.MaxJSONSize, reportReadTimeout)
-	var tl *inputfile.TooLargeError
-	switch {
-	case ctx.Err() != nil:
-		return errInterrupted
-	case errors.As(err, &tl):
-		return usagef("%s: larger than the %s limit for a report.json", opts.input, inputfile.Size(tl.Limit))
-	case errors.Is(err, inputfile.ErrTimeout):
-		return usagef("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", opts.input, reportReadTimeout)
-	case err != nil:
-		return usagef("%v", err)
-	}
-	r, err := reports.ReadJSON(bytes.NewReader(data))
-	switch {
-	case errors.Is(err, reports.ErrSchema), errors.Is(err, reports.ErrMalformed), errors.Is(err, reports.ErrTooLarge):
-		return usagef("%s: %v", opts.input, err)
-	case err != nil:
-		return asUsage(fmt.Errorf("read %s: %w", opts.input, err))
+	r, err := readReportFile(ctx, opts.input)
+	if err != nil {
+		return err
 	}
 	dir := opts.out
 	if dir == "" {

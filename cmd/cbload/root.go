@@ -36,6 +36,7 @@ shows whether the breaker kept the rest of the service healthy.`,
 	root.AddCommand(
 		newRunCmd(stdout, stderr),
 		newReportCmd(stdout, stderr),
+		newCompareCmd(stdout, stderr),
 		newServeCmd(stdout, stderr),
 		newMergeCmd(stdout, stderr),
 		newFaultCmd(stdout, stderr),

@@ -649,7 +649,45 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	})
 	row("time to recover", func(a *reports.Arm) string { return seconds(a.Figures.TimeToRecoverS) })
 	row("after the trigger", reports.AfterTrigger)
+	writeDetailSummary(w, r)
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
+}
+
+// maxSummaryPhases bounds the fault phases the terminal summary details;
+// the reports hold them all.
+const maxSummaryPhases = 3
+
+// writeDetailSummary prints, for each fault phase, arm and endpoint, the
+// latency p50/p95/p99/max/mean, status codes, bytes and the error set.
+func writeDetailSummary(w io.Writer, r *reports.Report) {
+	shown := 0
+	for _, p := range r.Phases {
+		if len(p.Faults) == 0 {
+			continue
+		}
+		if shown == maxSummaryPhases {
+			fmt.Fprintf(w, "\n(more fault phases in report.md and report.html)\n")
+			return
+		}
+		shown++
+		fmt.Fprintf(w, "\nrequests completed in phase %s%s:\n", p.Name, reports.TrialScope(r))
+		for _, a := range r.Arms {
+			s, ok := a.Summary[p.Name]
+			if !ok {
+				continue
+			}
+			for _, e := range []struct {
+				name  string
+				stats reports.Stats
+			}{{"/api", s.API}, {"/local", s.Collateral}} {
+				fmt.Fprintf(w, "  %-12s %-7s %s\n", a.Name, e.name, reports.LatencyText(r, e.stats.LatencyMS))
+				fmt.Fprintf(w, "  %-12s %-7s status %s · bytes in/out %s\n", "", "", reports.StatusCodesText(r, e.stats), reports.BytesText(r, e.stats))
+				if errs := reports.ErrorSetText(r, e.stats, 3, 100); errs != "none" {
+					fmt.Fprintf(w, "  %-12s %-7s errors %s\n", "", "", errs)
+				}
+			}
+		}
+	}
 }
 
 // withSpread formats f for arm a; with several trials, the median followed

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cbload/cbload/analysis"
+	"github.com/cbload/cbload/reports"
+)
+
+// compareOptions holds the arguments and flags of `cbload compare`.
+type compareOptions struct {
+	base, next string
+	failOn     []string
+	format     string // text, md or junit
+	out        string // "" means stdout
+	all        bool
+}
+
+// maxRules caps --fail-on.
+const maxRules = 100
+
+func newCompareCmd(stdout, stderr io.Writer) *cobra.Command {
+	opts := &compareOptions{}
+	cmd := &cobra.Command{
+		Use:   "compare BASE NEW [--fail-on 'PATH OP CHANGE']... [--format text|md|junit] [-o FILE]",
+		Short: "Compare two runs figure by figure and fail CI on a regression",
+		Long: `Compare reads two reports — BASE, e.g. the main branch's last run, and NEW,
+the run to judge — and lines up their values for every arm both ran, phase by
+phase, with the change from BASE to NEW, absolute and relative. Each of BASE
+and NEW is a report.json or a folder holding one (cbload run's --out folder,
+or a folder with exactly one such run folder in it). v1 reports are upgraded
+on read.
+
+The reports must share the schedule (phase names and times) and at least one
+arm; otherwise compare exits 2 with one line saying what differs. Other
+differences — an arm only one report has, another rate, breaker setting or
+fault — are listed as notes and the rest is compared.
+
+--fail-on 'PATH OP CHANGE' (repeatable) fails the comparison (exit 99) when
+a value changed that way. PATH is a --threshold path; OP is <, <=, > or >=;
+CHANGE is a signed number with % (relative to the base value) or pp, ms, s
+or nothing (absolute, in the path's unit; pp are percentage points):
+
+  breaker.fault.collateral.success_ratio < -1%     fell by more than 1%
+  breaker.fault.collateral.success_ratio < -0.5pp  fell by more than 0.5 points
+  breaker.fault.api.latency_ms.p99 > +50ms         rose by more than 50 ms
+  breaker.figures.time_to_recover_s > 20%          took 20% longer to recover
+
+A rule whose value either report lacks (the breaker never opened) fails.
+
+Without --all it shows every figure and, per phase and endpoint, requests,
+success ratio and latency p50/p95/p99, plus upstream requests, in-flight peak and
+every value a rule names. --format text (default), md (for a pull-request
+comment) or junit; -o FILE writes that format to FILE (the text form still
+goes to stdout).
+
+Exit codes: 0 no rule failed, 99 a rule failed, 4 either report failed a
+validity check (its verdict is inconclusive, so the comparison is not
+valid), 2 bad input (unreadable, malformed or incompatible reports, a bad
+rule), 1 the output could not be written.`,
+		Example: `  cbload compare main/report.json pr/report.json
+  cbload compare base-run/ cbload-out/20261201-101500-seed42 \
+      --fail-on 'breaker.fault.collateral.success_ratio < -1%' \
+      --fail-on 'breaker.fault.api.latency_ms.p99 > +20%' --format md -o comment.md`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usagef("compare: want two arguments, BASE and NEW (each a report.json or a folder holding one); got %d", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.base, opts.next = args[0], args[1]
+			return runCompare(cmd.Context(), opts, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.failOn, "fail-on", nil, "fail (exit 99) when a value changed like this: 'PATH OP CHANGE', e.g. 'breaker.fault.collateral.success_ratio < -1%' (repeatable)")
+	f.StringVar(&opts.format, "format", "text", "output format: text, md or junit")
+	f.StringVarP(&opts.out, "output", "o", "", "write the --format output to this file (default: stdout)")
+	f.BoolVar(&opts.all, "all", false, "show every value a threshold can name, not only the key ones")
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) >= 2 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return nil, cobra.ShellCompDirectiveDefault // a report.json or a folder
+	}
+	mustComplete(cmd, "fail-on", completeThreshold) // the same paths
+	mustComplete(cmd, "format", completeList("text", "md", "junit"))
+	mustComplete(cmd, "output", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault)) // a file name
+	noFiles(cmd)
+	return cmd
+}
+
+var compareFormats = map[string]func(io.Writer, *reports.Comparison) error{
+	"text":  reports.WriteComparisonText,
+	"md":    reports.WriteComparisonMarkdown,
+	"junit": reports.WriteComparisonJUnit,
+}
+
+// runCompare compares opts.base with opts.next and writes the comparison.
+func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Writer) error {
+	format := strings.ToLower(strings.TrimSpace(opts.format))
+	if format == "markdown" {
+		format = "md"
+	}
+	write, ok := compareFormats[format]
+	if !ok {
+		return usagef("--format %q: want text, md or junit", opts.format)
+	}
+	if len(opts.failOn) > maxRules {
+		return usagef("--fail-on: %d rules; at most %d", len(opts.failOn), maxRules)
+	}
+	var rules []analysis.Rule
+	for _, s := range opts.failOn {
+		r, err := analysis.ParseRule(s)
+		if err != nil {
+			return asUsage(err)
+		}
+		rules = append(rules, r)
+	}
+	base, baseLabel, err := readCompared(ctx, opts.base)
+	if err != nil {
+		return err
+	}
+	next, nextLabel, err := readCompared(ctx, opts.next)
+	if err != nil {
+		return err
+	}
+	c, err := analysis.Compare(base, next, analysis.CompareOptions{BaseLabel: baseLabel, NewLabel: nextLabel, Rules: rules, All: opts.all})
+	if err != nil {
+		return asUsage(err)
+	}
+	if opts.out == "" {
+		err = write(stdout, c)
+	} else {
+		var b bytes.Buffer
+		if err = write(&b, c); err == nil {
+			err = reports.WriteFileAtomic(opts.out, b.Bytes())
+		}
+		if err != nil {
+			return fmt.Errorf("-o %s: %w", opts.out, err)
+		}
+		if format != "text" {
+			err = reports.WriteComparisonText(stdout, c)
+		}
+		fmt.Fprintf(stdout, "compare: %s\n", opts.out)
+	}
+	if err != nil {
+		return err
+	}
+	if len(c.Invalid) > 0 {
+		fmt.Fprintf(stderr, "cbload: the comparison is not valid: %s\n", c.Invalid[0])
+		return withCode(exitNotValid, errSilent)
+	}
+	if failed := c.Failed(); len(failed) > 0 {
+		return withCode(exitThreshold, fmt.Errorf("%d of %d --fail-on rules failed: %s (%s)", len(failed), len(c.Rules), failed[0].Rule, failed[0].Message))
+	}
+	return nil
+}
+
+// readCompared reads the report at path — a report.json, or a folder that
+// holds one or holds exactly one run folder with one — like `cbload report`
+// does, and returns it with the path of the file read.
+func readCompared(ctx context.Context, path string) (*reports.Report, string, error) {
+	file, err := reportFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := readReportFile(ctx, file)
+	return r, file, err
+}
+
+// reportFile resolves a compare argument to a report.json.
+func reportFile(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", usagef("%v", err)
+	}
+	if !fi.IsDir() {
+		return path, nil
+	}
+	direct := filepath.Join(path, "report.json")
+	if _, err := os.Stat(direct); err == nil {
+		return direct, nil
+	}
+	found, _ := filepath.Glob(filepath.Join(path, "*", "report.json"))
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", usagef("%s: a folder with no report.json in it or in a run folder below it; name the report.json", path)
+	}
+	var rel []string
+	for _, f := range found[:min(len(found), 3)] {
+		rel = append(rel, strings.TrimPrefix(f, path+string(filepath.Separator)))
+	}
+	more := ""
+	if len(found) > 3 {
+		more = ", …"
+	}
+	return "", usagef("%s: holds %d runs (%s%s); name the one to compare", path, len(found), strings.Join(rel, ", "), more)
+}
