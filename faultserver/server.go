@@ -2,6 +2,7 @@ package faultserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,9 @@ type Config struct {
 	// duration passed and "cleared" when the fault was removed. It is not
 	// called when the client gave up or the server closed.
 	OnHangEnd func(r *http.Request, held time.Duration, endedBy string)
+	// TLS, when set, makes the data listener serve HTTPS with it (the
+	// control API stays plain HTTP). Faults act the same over TLS.
+	TLS *tls.Config
 }
 
 // Server is a running fault-injecting upstream. Create one with New; the
@@ -156,7 +160,11 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:    discard,
 	}
 	s.SetFaults(cfg.Faults)
-	s.serve(s.data, s.ln)
+	if cfg.TLS != nil {
+		s.serve(s.data, tls.NewListener(s.ln, cfg.TLS))
+	} else {
+		s.serve(s.data, s.ln)
+	}
 	if s.ctlLn != nil {
 		s.ctl = &http.Server{
 			Handler:           s.controlHandler(),
@@ -201,8 +209,14 @@ func (s *Server) setupProxy(raw string) error {
 	return nil
 }
 
-// URL returns the data listener's base URL, such as "http://127.0.0.1:8081".
-func (s *Server) URL() string { return "http://" + s.Addr() }
+// URL returns the data listener's base URL, such as "http://127.0.0.1:8081"
+// (https:// with Config.TLS).
+func (s *Server) URL() string {
+	if s.cfg.TLS != nil {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
 
 // Addr returns the data listener's address, host:port.
 func (s *Server) Addr() string { return s.ln.Addr().String() }

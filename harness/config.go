@@ -46,6 +46,15 @@ type Config struct {
 	// the gateway settings are then unused. See target.go.
 	Targets      []Target
 	UpstreamAddr string
+	// Expect lists the checks every api response of a target must meet to
+	// count as ok (--expect); see expect.go. Empty: the status decides.
+	Expect []Expectation
+	// TargetTLS says how the targets' HTTPS certificates are checked.
+	TargetTLS TargetTLS
+	// UpstreamTLSDir, when set, makes the upstream serve HTTPS with the
+	// certificate kept in that folder (created there on first use); the
+	// user's service must trust its UpstreamCAFile. See network.go.
+	UpstreamTLSDir string
 
 	// Seed drives every random choice: the request mix and the upstream's
 	// fault rolls. Both arms use the same seed.

@@ -53,6 +53,8 @@ func (e *endpointAcc) add(o outcome, lat time.Duration) {
 		e.outcomes.Rejected++
 	case oSaturated:
 		e.outcomes.Saturated++
+	case oAssertionFailed:
+		e.outcomes.AssertionFailed++
 	default:
 		e.outcomes.ClientError++
 	}
@@ -141,6 +143,7 @@ const (
 	oRejected
 	oSaturated
 	oClientError
+	oAssertionFailed
 )
 
 // classify maps a vegeta result to its outcome class using the gateway's
@@ -161,6 +164,8 @@ func classify(res *vegeta.Result) outcome {
 		return oTimeout
 	case outcomeUpstreamError:
 		return oUpstreamError
+	case outcomeAssertionFailed:
+		return oAssertionFailed
 	}
 	switch {
 	case res.Code < 400:

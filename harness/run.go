@@ -144,7 +144,7 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	}
 	defer gw.close()
 
-	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, wrap)
+	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, nil, wrap)
 	defer lr.close()
 
 	start := time.Now()

@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +43,32 @@ type Target struct {
 	// BreakerStateURL, if set, is polled for the service's breaker state as
 	// JSON: {"state": "closed" | "open" | "half-open"} or a bare string.
 	BreakerStateURL string
+	// Requests, when set, is the load sent to this target instead of GET
+	// URL and GET Collateral: method, headers and body of each, tagged api
+	// or collateral. Every URL must be absolute; see RebaseRequests.
+	Requests []Request
+}
+
+// requests returns the target's load mix.
+func (t Target) requests() []Request {
+	if len(t.Requests) > 0 {
+		return t.Requests
+	}
+	rs := []Request{{Method: http.MethodGet, URL: t.URL}}
+	if t.Collateral != "" {
+		rs = append(rs, Request{Method: http.MethodGet, URL: t.Collateral, Collateral: true})
+	}
+	return rs
+}
+
+// hasCollateral says whether any of the target's requests is collateral.
+func (t Target) hasCollateral() bool {
+	for _, r := range t.requests() {
+		if r.Collateral {
+			return true
+		}
+	}
+	return false
 }
 
 // statePollInterval is how often a target's breaker state URL is polled;
@@ -61,6 +89,14 @@ func (c *Config) validateTargets() error {
 	if len(c.Targets) == 0 {
 		if c.UpstreamAddr != "" {
 			return fmt.Errorf("upstream-addr: only used with --target (cbload's own gateway picks a free port)")
+		}
+		switch {
+		case len(c.Expect) > 0:
+			return fmt.Errorf("expect: only used with --target; cbload's own gateway says how each request ended")
+		case c.TargetTLS.Insecure || len(c.TargetTLS.CAPEM) > 0:
+			return fmt.Errorf("insecure, ca-cert: only used with --target; cbload's own gateway is plain HTTP")
+		case c.UpstreamTLSDir != "":
+			return fmt.Errorf("upstream-tls: only used with --target; cbload's own gateway calls its upstream over plain HTTP")
 		}
 		return nil
 	}
@@ -89,6 +125,25 @@ func (c *Config) validateTargets() error {
 				return fmt.Errorf("targets[%d] (%s).%s: %w", i, t.Name, u.field, err)
 			}
 		}
+		api := false
+		for j, r := range t.Requests {
+			if !methodRE.MatchString(r.Method) {
+				return fmt.Errorf("targets[%d] (%s).requests[%d]: method %q: want an HTTP method in capitals like GET", i, t.Name, j, r.Method)
+			}
+			if err := CheckLoopbackURL(r.URL); err != nil {
+				return fmt.Errorf("targets[%d] (%s).requests[%d]: %w", i, t.Name, j, err)
+			}
+			api = api || !r.Collateral
+		}
+		if len(t.Requests) > 0 && !api {
+			return fmt.Errorf("targets[%d] (%s): every request is collateral; at least one must be an api request, one that calls the upstream", i, t.Name)
+		}
+		if err := checkRoles(fmt.Sprintf("targets[%d] (%s)", i, t.Name), t.Requests); err != nil {
+			return err
+		}
+	}
+	if err := c.TargetTLS.validate(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -136,30 +191,50 @@ func isLoopbackHost(h string) bool {
 func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	r := newReport(&cfg)
 	r.Config.Upstream.Addr = cfg.UpstreamAddr
+	r.Config.Upstream.TLS = cfg.UpstreamTLSDir != ""
 	r.Config.Arms = nil
 	for _, t := range cfg.Targets {
 		r.Config.Arms = append(r.Config.Arms, t.Name)
-		r.Config.Targets = append(r.Config.Targets, reports.Target{Name: t.Name, URL: t.URL})
+		rt := reports.Target{Name: t.Name, URL: t.URL}
+		for _, q := range t.requests() {
+			rt.Requests = append(rt.Requests, requestLabel(q))
+		}
+		r.Config.Targets = append(r.Config.Targets, rt)
+	}
+	for _, e := range cfg.Expect {
+		r.Config.Expect = append(r.Config.Expect, e.String())
+	}
+	tune, err := targetTransport(cfg.TargetTLS)
+	if err != nil {
+		return nil, err
 	}
 
 	// One upstream for every target: the service keeps calling one address,
 	// and nothing else can take the port between arms.
-	up, err := faultserver.New(faultserver.Config{
+	upCfg := faultserver.Config{
 		Addr:        cfg.UpstreamAddr,
 		Seed:        cfg.Seed,
 		ServiceTime: cfg.Upstream.ServiceTime,
 		Jitter:      cfg.Upstream.Jitter,
-	})
+	}
+	if cfg.UpstreamTLSDir != "" {
+		cert, _, err := upstreamCert(cfg.UpstreamTLSDir)
+		if err != nil {
+			return nil, &SetupError{err}
+		}
+		upCfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	up, err := faultserver.New(upCfg)
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("start upstream at %s: %w", cfg.UpstreamAddr, err)}
 	}
 	defer up.Close()
-	if err := probeTargets(ctx, cfg.Targets); err != nil {
+	if err := probeTargets(ctx, cfg.Targets, tune); err != nil {
 		return nil, &SetupError{err}
 	}
 
 	runErr := runEach(r, len(cfg.Targets), func(i int) (*reports.Arm, error) {
-		return runTarget(ctx, &cfg, cfg.Targets[i], up)
+		return runTarget(ctx, &cfg, cfg.Targets[i], up, tune)
 	})
 	r.FinishedAt = time.Now().UTC()
 	if runErr != nil {
@@ -168,7 +243,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	}
 	r.Verdict = Verdict(r)
 	for _, t := range cfg.Targets {
-		if t.Collateral == "" && r.Verdict.Outcome != reports.OutcomeInconclusive {
+		if !t.hasCollateral() && r.Verdict.Outcome != reports.OutcomeInconclusive {
 			r.Verdict = reports.Verdict{Outcome: reports.OutcomeInconclusive,
 				Summary: "Inconclusive: target " + t.Name + " has no collateral endpoint, and the verdict compares collateral health during the fault.",
 				Reasons: []string{"give each target a collateral endpoint (--collateral) that does not call the upstream"}}
@@ -178,24 +253,43 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	return r, runErr
 }
 
-// probeTargets sends one GET to every URL of every target and fails on the
-// first that cannot be reached at all; any HTTP answer will do.
-func probeTargets(ctx context.Context, targets []Target) error {
+// requestLabel names a request in reports: method and URL, never its
+// headers or body, which may hold secrets.
+func requestLabel(q Request) string {
+	s := q.Method + " " + q.URL
+	if q.Collateral {
+		s += " (collateral)"
+	}
+	return s
+}
+
+// probeTargets sends every request of every target once, and a GET to its
+// state URL, and fails on the first that cannot be reached at all; any HTTP
+// answer will do.
+func probeTargets(ctx context.Context, targets []Target, tune func(*http.Transport)) error {
 	tr := &http.Transport{Proxy: nil}
+	tune(tr)
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 3 * time.Second}
 	for _, t := range targets {
-		for _, u := range []string{t.URL, t.Collateral, t.BreakerStateURL} {
-			if u == "" {
-				continue
-			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		probes := t.requests()
+		if t.BreakerStateURL != "" {
+			probes = append(probes, Request{Method: http.MethodGet, URL: t.BreakerStateURL})
+		}
+		for _, q := range probes {
+			req, err := http.NewRequestWithContext(ctx, q.Method, q.URL, bytes.NewReader(q.Body))
 			if err != nil {
 				return fmt.Errorf("target %s: %w", t.Name, err)
 			}
+			for k, vs := range q.Header {
+				req.Header[k] = vs
+			}
+			if h := q.Header.Get("Host"); h != "" {
+				req.Host = h
+			}
 			resp, err := c.Do(req)
 			if err != nil {
-				return fmt.Errorf("target %s unreachable at %s: %w", t.Name, u, errors.Unwrap(err))
+				return fmt.Errorf("target %s unreachable at %s: %w", t.Name, q.URL, errors.Unwrap(err))
 			}
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 			resp.Body.Close()
@@ -206,17 +300,20 @@ func probeTargets(ctx context.Context, targets []Target) error {
 
 // runTarget runs one target through the phases. Like runArm, it returns what
 // was measured even when stopped early.
-func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Server) (*reports.Arm, error) {
+func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Server, tune func(*http.Transport)) (*reports.Arm, error) {
 	up.SetFaults(cfg.Phases[0].Faults)
 	defer up.SetFaults(nil)
 
 	var inflight, peak atomic.Int64
-	share := cfg.CollateralShare
-	if t.Collateral == "" {
-		share = 0
-	}
-	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, func(next http.RoundTripper) http.RoundTripper {
-		return &countingTransport{next: next, inflight: &inflight, peak: &peak}
+	m := newMix(t.requests())
+	var checks *expectTransport
+	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, tune, func(next http.RoundTripper) http.RoundTripper {
+		next = &countingTransport{next: next, inflight: &inflight, peak: &peak}
+		if len(cfg.Expect) > 0 {
+			checks = newExpectTransport(next, cfg.Expect, m.collateralRequest)
+			next = checks
+		}
+		return next
 	})
 	defer lr.close()
 
@@ -231,19 +328,18 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 		poll.setStart(start)
 	}
 	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, false)
-	results := lr.attack(mixTargeter(t.URL, t.Collateral, share, cfg.Seed), cfg.Rate, cfg.TotalDuration())
+	results := lr.attack(m.targeter(cfg.CollateralShare, cfg.Seed), cfg.Rate, cfg.TotalDuration())
 
 	// Failed /api responses during the fault, and how many came back fast:
 	// the outside signature of an open breaker.
 	var fastFails, fails int64
-	fromCollateral := func(res *vegeta.Result) bool { return t.Collateral != "" && res.URL == t.Collateral }
 	state := func(time.Time) string { return reports.StateUnknown }
 	if poll != nil {
 		state = func(time.Time) string { return poll.state() }
 	}
 	stopErr := drive(ctx, cfg, armLoop{
 		name: t.Name, start: start, up: up, lr: lr, rec: rec,
-		collateral: fromCollateral,
+		collateral: m.collateralResult,
 		observe: func(res *vegeta.Result, collateral bool) {
 			if collateral || len(cfg.Phases[rec.phaseIndex(res.Timestamp.Sub(start))].Faults) == 0 || classify(res) == oOK {
 				return
@@ -265,6 +361,9 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 	}
 	arm := rec.arm(t.Name, transitions)
 	arm.Notes = targetNotes(&arm, cfg, t, poll, fastFails, fails)
+	if checks != nil {
+		arm.Notes = append(arm.Notes, checks.notes()...)
+	}
 	return &arm, stopErr
 }
 
@@ -300,7 +399,7 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, fastF
 	if fails > 0 {
 		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed /api responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, fastFailure))
 	}
-	if t.Collateral == "" {
+	if !t.hasCollateral() {
 		notes = append(notes, "collateral: none given, so there is no evidence of cascading failure")
 	}
 	notes = append(notes, "in-flight: measured at the load runner (requests sent and not yet answered), not inside the service; outcomes are classified by status code unless the service sets the X-Cbload-Outcome header")

@@ -174,6 +174,7 @@ var outcomeColumns = []struct {
 	{"rejected", "rejected (breaker)", "#eab308", func(o Outcomes) int64 { return o.Rejected }},
 	{"saturated", "saturated (queue)", "#7f1d1d", func(o Outcomes) int64 { return o.Saturated }},
 	{"client_error", "client error", "#64748b", func(o Outcomes) int64 { return o.ClientError }},
+	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
 }
 
 // keyFigure is one row of the A/B comparison: a label and a formatter.

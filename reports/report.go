@@ -76,6 +76,9 @@ type Config struct {
 	// Targets is set when the system under test is the user's own service
 	// (--target) instead of cbload's built-in gateway.
 	Targets []Target `json:"targets,omitempty"`
+	// Expect lists the --expect checks an api response had to meet to count
+	// as ok.
+	Expect []string `json:"expect,omitempty"`
 }
 
 // Breaker is the circuit breaker's configuration (sony/gobreaker v2 settings
@@ -98,12 +101,18 @@ type Upstream struct {
 	ServiceTime Duration `json:"service_time"`
 	Jitter      Duration `json:"jitter"`
 	Addr        string   `json:"addr,omitempty"`
+	// TLS is true when the upstream served HTTPS (--upstream-tls).
+	TLS bool `json:"tls,omitempty"`
 }
 
 // Target is one endpoint of a user's own service under test.
 type Target struct {
 	Name string `json:"name"`
 	URL  string `json:"url"`
+	// Requests lists the load mix sent to the target, as "METHOD URL", with
+	// " (collateral)" after collateral requests; headers and bodies are
+	// never written, as they may hold secrets.
+	Requests []string `json:"requests,omitempty"`
 }
 
 // Phase is one stretch of the schedule; times are seconds from the start of
@@ -165,22 +174,26 @@ type Outcomes struct {
 	Rejected      int64 `json:"rejected"`       // the breaker failed the call fast
 	Saturated     int64 `json:"saturated"`      // no gateway worker within the queue timeout
 	ClientError   int64 `json:"client_error"`   // the load runner's own timeout or transport error
+	// AssertionFailed counts answers that would have counted as ok but
+	// missed a --expect check: a fallback is not a success.
+	AssertionFailed int64 `json:"assertion_failed"`
 }
 
 // Total returns the number of requests counted.
 func (o Outcomes) Total() int64 {
-	return o.OK + o.UpstreamError + o.Timeout + o.Rejected + o.Saturated + o.ClientError
+	return o.OK + o.UpstreamError + o.Timeout + o.Rejected + o.Saturated + o.ClientError + o.AssertionFailed
 }
 
 // Add returns the element-wise sum of o and p.
 func (o Outcomes) Add(p Outcomes) Outcomes {
 	return Outcomes{
-		OK:            o.OK + p.OK,
-		UpstreamError: o.UpstreamError + p.UpstreamError,
-		Timeout:       o.Timeout + p.Timeout,
-		Rejected:      o.Rejected + p.Rejected,
-		Saturated:     o.Saturated + p.Saturated,
-		ClientError:   o.ClientError + p.ClientError,
+		OK:              o.OK + p.OK,
+		UpstreamError:   o.UpstreamError + p.UpstreamError,
+		Timeout:         o.Timeout + p.Timeout,
+		Rejected:        o.Rejected + p.Rejected,
+		Saturated:       o.Saturated + p.Saturated,
+		ClientError:     o.ClientError + p.ClientError,
+		AssertionFailed: o.AssertionFailed + p.AssertionFailed,
 	}
 }
 

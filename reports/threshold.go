@@ -512,6 +512,7 @@ var outcomeLeaves = []struct {
 	{"rejected", func(o Outcomes) int64 { return o.Rejected }},
 	{"saturated", func(o Outcomes) int64 { return o.Saturated }},
 	{"client_error", func(o Outcomes) int64 { return o.ClientError }},
+	{"assertion_failed", func(o Outcomes) int64 { return o.AssertionFailed }},
 }
 
 var latencyLeaves = []struct {

@@ -447,6 +447,10 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
 				fmt.Fprintf(w, "  breaker state %s", t.BreakerStateURL)
 			}
 			fmt.Fprintln(w)
+			printRequests(w, t)
+		}
+		for _, e := range cfg.Expect {
+			fmt.Fprintf(w, "expect: %s\n", e)
 		}
 	} else {
 		fmt.Fprintf(w, "arms: %s\n", strings.Join(cfg.Arms, ", "))

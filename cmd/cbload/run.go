@@ -35,6 +35,7 @@ type runOptions struct {
 	traceSample string
 	repro       string // the command line that reruns this experiment, without --seed
 	ci          ciOptions
+	req         requestOptions
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -68,7 +69,7 @@ offers 12,000) and proportionally fewer beyond, unless OTEL_TRACES_SAMPLER
 says otherwise. Breaker state changes are always traced. The report lists
 exemplar traces per arm and phase, linked to --jaeger-url.
 
-` + ciHelp,
+` + ciHelp + "\n\n" + requestHelp,
 		Example: `  cbload run --fault=latency
   cbload run --fault=hang --phases 3s,10s,5s
   cbload run --fault 'error:503,rate=0.3' --fault 'latency:300ms,rate=0.5'
@@ -120,6 +121,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.StringVar(&opts.traceSample, "trace-sample", "auto", "fraction of requests traced, in [0,1], or auto")
 	f.StringVar(&d.Tracing.JaegerURL, "jaeger-url", d.Tracing.JaegerURL, "Jaeger UI base URL for the report's exemplar trace links")
 	addCIFlags(cmd, &opts.ci)
+	addRequestFlags(cmd, &opts.req)
 	return cmd
 }
 
@@ -167,6 +169,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	cfg.Phases = phases
 	cfg.Arms = opts.arms
 	if err := applyCI(&cfg, opts); err != nil {
+		return err
+	}
+	if err := applyRequests(&cfg, &opts.req); err != nil {
 		return err
 	}
 	switch opts.progress {
@@ -241,6 +246,13 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	paths, werr := reports.WriteAll(dir, rep, nil)
 	if werr != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("write report: %w", werr))
+	}
+	if cfg.UpstreamTLSDir != "" {
+		ca, err := copyUpstreamCA(cfg.UpstreamTLSDir, dir)
+		if err != nil {
+			return withCode(exitCouldNotRun, fmt.Errorf("write report: %w", err))
+		}
+		paths = append(paths, ca)
 	}
 	writeSummary(stdout, rep)
 	for _, p := range paths {
@@ -336,6 +348,9 @@ func reproCommand(cmd *cobra.Command) string {
 		if sv, ok := f.Value.(pflag.SliceValue); ok {
 			if f.Value.Type() == "stringArray" {
 				for _, v := range sv.GetSlice() {
+					if f.Name == "header" {
+						v = redactHeader(v)
+					}
 					parts = append(parts, "--"+f.Name, shellQuote(v))
 				}
 				return

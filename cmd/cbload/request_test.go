@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+func TestRequestFlagsBad(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	badFile := write("bad.txt", "GET /a\nAccept application/json\n")
+	goodFile := write("good.txt", "GET /a\n")
+	big := write("big.bin", strings.Repeat("x", 1<<20+1))
+	tgt := []string{"--fault", "latency", "--upstream-addr", "127.0.0.1:9", "--target", "svc=http://127.0.0.1:1/api"}
+	t.Setenv("EMPTY_TOKEN", "")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--fault", "latency", "--header", "A: b"}, "--header: only used with --target"},
+		{[]string{"--fault", "latency", "--expect", "status=200"}, "--expect: only used with --target"},
+		{[]string{"--fault", "latency", "--upstream-tls", dir}, "--upstream-tls: only used with --target"},
+		{append(tgt, "--header", "no colon"), `--header "no colon": want 'Name: value'`},
+		{append(tgt, "--header", "Authorization Bearer x"), `--header "Authorization Bearer x"`},
+		{append(tgt, "--header-env", "Authorization"), `--header-env "Authorization": want Name=ENV_VAR`},
+		{append(tgt, "--header-env", "Authorization=NOT_SET_ANYWHERE_1"), "$NOT_SET_ANYWHERE_1 is not set or empty"},
+		{append(tgt, "--header-env", "Authorization=EMPTY_TOKEN"), "$EMPTY_TOKEN is not set or empty"},
+		{append(tgt, "--method", "post"), `--method "post": want an HTTP method in capitals`},
+		{append(tgt, "--body", "x", "--body-file", goodFile), "--body, --body-file: give one or the other"},
+		{append(tgt, "--body-file", filepath.Join(dir, "missing")), "--body-file: open "},
+		{append(tgt, "--body-file", big), "larger than 1048576 bytes"},
+		{append(tgt, "--targets", badFile), `--targets: ` + badFile + `:2: "Accept application/json": want a header`},
+		{append(tgt, "--targets", filepath.Join(dir, "missing")), "--targets: open "},
+		{append(tgt, "--targets", goodFile), "--target svc: with --targets the paths come from the request file; give the origin only, like http://127.0.0.1:1"},
+		{[]string{"--fault", "latency", "--upstream-addr", "127.0.0.1:9", "--target", "svc=http://127.0.0.1:1", "--targets", goodFile, "--method", "POST"}, "--method: not used with --targets"},
+		{[]string{"--fault", "latency", "--upstream-addr", "127.0.0.1:9", "--target", "svc=http://127.0.0.1:1", "--targets", goodFile, "--collateral", "/local"}, "--collateral: not used with --targets"},
+		{append(tgt, "--expect", "status=ok"), `--expect "status=ok": status "ok" is not a code`},
+		{append(tgt, "--expect", "json:source=x"), `--expect "json:source=x": path "source": starts with .`},
+		{append(tgt, "--ca-cert", goodFile), "ca-cert: no PEM certificate found"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"run", "--out", filepath.Join(dir, "never")}, tt.args...), &stdout, &stderr)
+			first, _, _ := strings.Cut(stderr.String(), "\n")
+			if code != exitUsage || !strings.Contains(first, tt.want) {
+				t.Errorf("exit %d, first stderr line %q; want %d and %q", code, first, exitUsage, tt.want)
+			}
+		})
+	}
+}
+
+// TestRequestFlagsSecretNeverWritten runs cbload against a service that
+// needs a bearer token, given with --header-env, and checks the token is
+// sent and appears in no output, report or repro command.
+func TestRequestFlagsSecretNeverWritten(t *testing.T) {
+	t.Parallel()
+	const secret = "tok-3f9a1c"
+	upstream := freeAddr(t)
+	var authorized, unauthorized atomic.Int64
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("Authorization") != "Bearer "+secret || r.Header.Get("X-Tenant") != "acme" || r.Method != http.MethodPut || string(body) != "payload" {
+			unauthorized.Add(1)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		authorized.Add(1)
+		if resp, err := client.Get("http://" + upstream + "/work"); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer svc.Close()
+	out := t.TempDir()
+	code, stdout, stderr := cbloadProc(t, []string{"SVC_TOKEN=Bearer " + secret}, "run", "--upstream-addr", upstream, "--fault", "latency:10ms",
+		"--phases", "1s,1s,1s", "--rate", "20", "--seed", "3", "--progress", "never", "--out", out,
+		"--target", "svc="+svc.URL+"/orders/1", "--method", "PUT", "--body", "payload",
+		"--header-env", "Authorization=SVC_TOKEN", "--header", "X-Tenant: acme", "--header", "X-Api-Key: k-123")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if authorized.Load() == 0 || unauthorized.Load() > 0 {
+		t.Errorf("service saw %d requests with the method, headers and body, %d without", authorized.Load(), unauthorized.Load())
+	}
+	everything := stdout + stderr
+	for _, name := range []string{"report.json", "report.md", "report.html"} {
+		b, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		everything += string(b)
+	}
+	if strings.Contains(everything, secret) || strings.Contains(everything, "k-123") {
+		t.Errorf("a header's secret value appears in cbload's output or reports")
+	}
+	r := readReport(t, filepath.Join(out, "report.json"))
+	if !strings.Contains(r.Command, "--header-env Authorization=SVC_TOKEN") || !strings.Contains(r.Command, "X-Tenant: acme") {
+		t.Errorf("repro command %q; want the --header-env variable's name and the plain header", r.Command)
+	}
+}
