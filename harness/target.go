@@ -229,7 +229,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return nil, &SetupError{fmt.Errorf("start upstream at %s: %w", cfg.UpstreamAddr, err)}
 	}
 	defer up.Close()
-	if err := probeTargets(ctx, cfg.Targets, tune); err != nil {
+	if err := probeTargets(ctx, cfg.Targets, cfg.Expect, cfg.UpstreamAddr, tune); err != nil {
 		return nil, &SetupError{err}
 	}
 
@@ -264,19 +264,23 @@ func requestLabel(q Request) string {
 }
 
 // probeTargets sends every request of every target once, and a GET to its
-// state URL, and fails on the first that cannot be reached at all; any HTTP
-// answer will do.
-func probeTargets(ctx context.Context, targets []Target, tune func(*http.Transport)) error {
+// state URL, before any load, and fails on the first that cannot be reached
+// or whose answer shows a setup mistake: an api answer must meet the
+// checks (2xx without a status check), a collateral or state URL must
+// answer 2xx. Redirects are not followed: a redirect is the answer.
+func probeTargets(ctx context.Context, targets []Target, checks expectations, upstream string, tune func(*http.Transport)) error {
 	tr := &http.Transport{Proxy: nil}
 	tune(tr)
 	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 3 * time.Second}
+	c := &http.Client{Transport: tr, Timeout: 3 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, t := range targets {
 		probes := t.requests()
 		if t.BreakerStateURL != "" {
 			probes = append(probes, Request{Method: http.MethodGet, URL: t.BreakerStateURL})
 		}
-		for _, q := range probes {
+		for i, q := range probes {
+			state := i == len(probes)-1 && t.BreakerStateURL != ""
 			req, err := http.NewRequestWithContext(ctx, q.Method, q.URL, bytes.NewReader(q.Body))
 			if err != nil {
 				return fmt.Errorf("target %s: %w", t.Name, err)
@@ -291,9 +295,55 @@ func probeTargets(ctx context.Context, targets []Target, tune func(*http.Transpo
 			if err != nil {
 				return fmt.Errorf("target %s unreachable at %s: %w", t.Name, q.URL, errors.Unwrap(err))
 			}
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxCheckedBody+1))
 			resp.Body.Close()
+			what := fmt.Sprintf("target %s: %s %s", t.Name, q.Method, q.URL)
+			if state {
+				what = fmt.Sprintf("target %s: breaker state URL %s", t.Name, q.URL)
+			}
+			if err := probeAnswer(resp, body, checks, !q.Collateral && !state, upstream); err != nil {
+				return fmt.Errorf("%s %v", what, err)
+			}
 		}
+	}
+	return nil
+}
+
+// probeAnswer judges one probe's answer; api says whether the checks apply.
+func probeAnswer(resp *http.Response, body []byte, checks expectations, api bool, upstream string) error {
+	code := resp.StatusCode
+	accepted, want := code >= 200 && code <= 299, "200-299"
+	if api {
+		accepted, want = checks.acceptsStatus(code), checks.statusForms()
+	}
+	if !accepted {
+		status := fmt.Sprintf("%d %s", code, http.StatusText(code))
+		hint := ""
+		switch {
+		case code >= 300 && code <= 399:
+			hint = fmt.Sprintf(" (a redirect to %q, not followed)", resp.Header.Get("Location"))
+		case code == http.StatusNotFound || code == http.StatusMethodNotAllowed:
+			hint = " — check the path and method"
+		case code == http.StatusUnauthorized || code == http.StatusForbidden:
+			hint = " — does it need a header (--header, --header-env)?"
+		case code >= 500:
+			hint = fmt.Sprintf(" before any fault — is it healthy, and does it reach the upstream at %s?", upstream)
+		}
+		change := ""
+		if api {
+			change = " (--expect status=... changes the statuses accepted)"
+		}
+		return fmt.Errorf("answered %s%s; want %s%s", status, hint, want, change)
+	}
+	if !api {
+		return nil
+	}
+	truncated := len(body) > maxCheckedBody
+	if truncated {
+		body = body[:maxCheckedBody]
+	}
+	if i, got := checks.failure(code, body, truncated); i >= 0 {
+		return fmt.Errorf("missed --expect %s before any fault: got %s — is the service calling the upstream at %s, or is the check wrong?", checks[i], got, upstream)
 	}
 	return nil
 }

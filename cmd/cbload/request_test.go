@@ -114,3 +114,29 @@ func TestRequestFlagsSecretNeverWritten(t *testing.T) {
 		t.Errorf("repro command %q; want the --header-env variable's name and the plain header", r.Command)
 	}
 }
+
+// TestTypoPathExitsCouldNotRun checks that a typo in the target's path ends
+// with exit 3 and a one-line cause, never a verdict.
+func TestTypoPathExitsCouldNotRun(t *testing.T) {
+	t.Parallel()
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer svc.Close()
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := cbloadProc(t, nil, "run", "--upstream-addr", freeAddr(t), "--fault", "latency",
+		"--phases", "1s,1s,1s", "--progress", "never", "--out", out, "--target", "svc="+svc.URL+"/apii")
+	want := "cbload: target svc: GET " + svc.URL + "/apii answered 404 Not Found — check the path and method"
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; code != exitCouldNotRun || !strings.HasPrefix(last, want) {
+		t.Errorf("exit %d, last stderr line %q; want %d and %q", code, last, exitCouldNotRun, want)
+	}
+	if strings.Contains(stdout, "verdict") {
+		t.Errorf("stdout %q has a verdict", stdout)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("the failed run left %s behind", out)
+	}
+}
