@@ -51,6 +51,10 @@ type Config struct {
 	Expect []Expectation
 	// TargetTLS says how the targets' HTTPS certificates are checked.
 	TargetTLS TargetTLS
+	// AllowRemote lists where, besides 127.0.0.1, ::1 and localhost,
+	// targets, state URLs and the upstream's listen address may be
+	// (--allow-remote); empty by default.
+	AllowRemote AllowList
 	// UpstreamTLSDir, when set, makes the upstream serve HTTPS with the
 	// certificate kept in that folder (created there on first use); the
 	// user's service must trust its UpstreamCAFile. See network.go.

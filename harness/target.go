@@ -8,11 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,10 +94,12 @@ func (c *Config) validateTargets() error {
 			return fmt.Errorf("insecure, ca-cert: only used with --target; cbload's own gateway is plain HTTP")
 		case c.UpstreamTLSDir != "":
 			return fmt.Errorf("upstream-tls: only used with --target; cbload's own gateway calls its upstream over plain HTTP")
+		case len(c.AllowRemote) > 0:
+			return fmt.Errorf("allow-remote: only used with --target; cbload's own gateway runs on loopback")
 		}
 		return nil
 	}
-	if err := checkLoopbackAddr(c.UpstreamAddr); err != nil {
+	if err := c.AllowRemote.checkListenAddr(c.UpstreamAddr); err != nil {
 		return fmt.Errorf("upstream-addr: %w", err)
 	}
 	seen := map[string]bool{}
@@ -121,7 +120,7 @@ func (c *Config) validateTargets() error {
 			if u.url == "" && u.field != "url" {
 				continue
 			}
-			if err := CheckLoopbackURL(u.url); err != nil {
+			if err := CheckTargetURL(u.url, c.AllowRemote); err != nil {
 				return fmt.Errorf("targets[%d] (%s).%s: %w", i, t.Name, u.field, err)
 			}
 		}
@@ -130,7 +129,7 @@ func (c *Config) validateTargets() error {
 			if !methodRE.MatchString(r.Method) {
 				return fmt.Errorf("targets[%d] (%s).requests[%d]: method %q: want an HTTP method in capitals like GET", i, t.Name, j, r.Method)
 			}
-			if err := CheckLoopbackURL(r.URL); err != nil {
+			if err := CheckTargetURL(r.URL, c.AllowRemote); err != nil {
 				return fmt.Errorf("targets[%d] (%s).requests[%d]: %w", i, t.Name, j, err)
 			}
 			api = api || !r.Collateral
@@ -146,44 +145,6 @@ func (c *Config) validateTargets() error {
 		return err
 	}
 	return nil
-}
-
-// CheckLoopbackURL returns an error unless u is an absolute http(s) URL
-// whose host is localhost or a loopback address. cbload sends load only to
-// this machine.
-func CheckLoopbackURL(u string) error {
-	pu, err := url.Parse(u)
-	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-		return fmt.Errorf("%q: want an absolute http:// URL like http://127.0.0.1:8080/api", u)
-	}
-	if !isLoopbackHost(pu.Hostname()) {
-		return fmt.Errorf("%q: host %s is not loopback; cbload sends load only to 127.0.0.0/8, ::1 or localhost", u, pu.Hostname())
-	}
-	return nil
-}
-
-func checkLoopbackAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%q: want a loopback host:port your service calls, like 127.0.0.1:9090", addr)
-	}
-	// Checked here: a port out of range would otherwise fail at listen
-	// time, as if the address were in use.
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("%q: port %q: want a number from 1 to 65535", addr, port)
-	}
-	if !isLoopbackHost(host) {
-		return fmt.Errorf("%q: host %s is not loopback; want 127.0.0.1 or ::1", addr, host)
-	}
-	return nil
-}
-
-func isLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // runTargets is Run for a user's own service: one shared upstream at the
@@ -204,7 +165,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	for _, e := range cfg.Expect {
 		r.Config.Expect = append(r.Config.Expect, e.String())
 	}
-	tune, err := targetTransport(cfg.TargetTLS)
+	tune, err := targetTransport(cfg.TargetTLS, cfg.AllowRemote)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +330,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 
 	var poll *statePoller
 	if t.BreakerStateURL != "" {
-		poll = startStatePoller(t.BreakerStateURL)
+		poll = startStatePoller(t.BreakerStateURL, tune)
 		defer poll.stop()
 	}
 
@@ -498,12 +459,16 @@ type statePoller struct {
 	breaker bool
 }
 
-// startStatePoller starts polling at once; the caller must call stop.
-func startStatePoller(u string) *statePoller {
+// startStatePoller starts polling at once; tune adjusts its transport as
+// for every client of the user's service. The caller must call stop.
+func startStatePoller(u string, tune func(*http.Transport)) *statePoller {
 	ctx, cancel := context.WithCancel(context.Background())
+	tr := &http.Transport{Proxy: nil}
+	tune(tr)
 	p := &statePoller{
-		url:    u,
-		client: &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: statePollInterval * 4},
+		url: u,
+		client: &http.Client{Transport: tr, Timeout: statePollInterval * 4,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),

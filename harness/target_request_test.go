@@ -96,7 +96,8 @@ func TestTargetRealRequests(t *testing.T) {
 	svc := startFallbackService(t, "https://"+upAddr, ca)
 
 	cfg := testConfig(t, "error:503")
-	cfg.Rate = 50
+	cfg.Rate = 25
+	cfg.ClientTimeout = 5 * time.Second // TLS under -race on a loaded machine
 	cfg.Phases = []Phase{
 		{Name: "baseline", Duration: 2 * time.Second},
 		{Name: "fault", Duration: 2 * time.Second, Faults: cfg.Phases[1].Faults},

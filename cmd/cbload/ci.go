@@ -34,6 +34,7 @@ type ciOptions struct {
 	upstreamAddr    string
 	breakerStateURL string
 	dryRun          bool
+	allow           harness.AllowList // --allow-remote, parsed by runRun
 
 	// Filled by applyScenario.
 	fileThresholds []scenarioString
@@ -345,7 +346,7 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 			if !ok || name == "" || u == "" {
 				return nil, usagef("--target %q: want NAME=URL like breaker=http://127.0.0.1:8080/api", t)
 			}
-			if err := harness.CheckLoopbackURL(u); err != nil {
+			if err := harness.CheckTargetURL(u, ci.allow); err != nil {
 				return nil, usagef("--target %s: %v", name, err)
 			}
 			out = append(out, harness.Target{Name: name, URL: u})
@@ -356,15 +357,15 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 			if t.Name == "" || t.URL == "" {
 				return nil, usagef("%s: name and url are required", where)
 			}
-			if err := harness.CheckLoopbackURL(t.URL); err != nil {
+			if err := harness.CheckTargetURL(t.URL, ci.allow); err != nil {
 				return nil, usagef("%s.url: %v", where, err)
 			}
 			ht := harness.Target{Name: t.Name, URL: t.URL}
 			var err error
-			if ht.Collateral, err = resolveRef(t.URL, t.Collateral); err != nil {
+			if ht.Collateral, err = resolveRef(t.URL, t.Collateral, ci.allow); err != nil {
 				return nil, usagef("%s.collateral: %v", where, err)
 			}
-			if ht.BreakerStateURL, err = resolveRef(t.URL, t.BreakerStateURL); err != nil {
+			if ht.BreakerStateURL, err = resolveRef(t.URL, t.BreakerStateURL, ci.allow); err != nil {
 				return nil, usagef("%s.breaker_state_url: %v", where, err)
 			}
 			out = append(out, ht)
@@ -373,12 +374,12 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 	for i := range out {
 		var err error
 		if ci.collateral != "" && (out[i].Collateral == "" || ci.collateralFlag) {
-			if out[i].Collateral, err = resolveRef(out[i].URL, ci.collateral); err != nil {
+			if out[i].Collateral, err = resolveRef(out[i].URL, ci.collateral, ci.allow); err != nil {
 				return nil, usagef("--collateral: %v", err)
 			}
 		}
 		if ci.breakerStateURL != "" && (out[i].BreakerStateURL == "" || ci.stateFlag) {
-			if out[i].BreakerStateURL, err = resolveRef(out[i].URL, ci.breakerStateURL); err != nil {
+			if out[i].BreakerStateURL, err = resolveRef(out[i].URL, ci.breakerStateURL, ci.allow); err != nil {
 				return nil, usagef("--breaker-state-url: %v", err)
 			}
 		}
@@ -387,8 +388,8 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 }
 
 // resolveRef resolves ref against base when it is a /path; otherwise ref
-// must be a loopback URL itself.
-func resolveRef(base, ref string) (string, error) {
+// must be a URL cbload may send to itself.
+func resolveRef(base, ref string, allow harness.AllowList) (string, error) {
 	if ref == "" {
 		return "", nil
 	}
@@ -399,7 +400,7 @@ func resolveRef(base, ref string) (string, error) {
 		}
 		return b.Scheme + "://" + b.Host + ref, nil
 	}
-	if err := harness.CheckLoopbackURL(ref); err != nil {
+	if err := harness.CheckTargetURL(ref, allow); err != nil {
 		return "", fmt.Errorf("%v (or give a /path on the target)", err)
 	}
 	return ref, nil

@@ -31,6 +31,7 @@ type requestOptions struct {
 	insecure   bool
 	caCert     string
 	upstreamTL string // --upstream-tls DIR
+	allow      string // --allow-remote CIDR,...
 }
 
 const requestHelp = `Requests to your service: --method, --header 'Name: value', --body or
@@ -50,7 +51,11 @@ assertion_failed, so a fallback 200 is not a success. HTTPS targets:
 --ca-cert FILE trusts that CA, --insecure skips verification. --upstream-tls
 DIR serves the upstream over HTTPS with a self-signed certificate kept in DIR
 (created on first use): your service must trust DIR/upstream-ca.pem; a copy
-is written next to the report.`
+is written next to the report. Remote services: cbload sends only to
+127.0.0.1, ::1 and localhost unless --allow-remote CIDR,... names more
+ranges; every connection is checked as it is dialled, redirects are never
+followed, and --upstream-addr may then be an address of this machine in
+those ranges (a container bridge, say).`
 
 // addRequestFlags registers the request flags on cmd.
 func addRequestFlags(cmd *cobra.Command, o *requestOptions) {
@@ -64,7 +69,20 @@ func addRequestFlags(cmd *cobra.Command, o *requestOptions) {
 	f.StringArrayVar(&o.expect, "expect", nil, "with --target: check an api answer must meet to count as ok: "+harness.ExpectForms+" (repeatable)")
 	f.BoolVar(&o.insecure, "insecure", false, "with --target: do not verify HTTPS targets' certificates")
 	f.StringVar(&o.caCert, "ca-cert", "", "with --target: PEM file of the CA that signed the HTTPS targets' certificates")
+	f.StringVar(&o.allow, "allow-remote", "", "with --target: CIDR ranges besides 127.0.0.1/::1 that targets, state URLs and --upstream-addr may be in, like 10.0.0.0/8 (never by default)")
 	f.StringVar(&o.upstreamTL, "upstream-tls", "", "with --target: serve the upstream over HTTPS with the certificate kept in this folder (created on first use)")
+}
+
+// parseAllow parses --allow-remote.
+func (o *requestOptions) parseAllow() (harness.AllowList, error) {
+	if o.allow == "" {
+		return nil, nil
+	}
+	a, err := harness.ParseAllowList(o.allow)
+	if err != nil {
+		return nil, usagef("--allow-remote %v", err)
+	}
+	return a, nil
 }
 
 var headerEnvNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -72,14 +90,14 @@ var headerEnvNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // applyRequests turns the request flags into the targets' requests and
 // the run's checks. It runs after the targets are resolved, before cfg is
 // validated.
-func applyRequests(cfg *harness.Config, o *requestOptions) error {
+func applyRequests(cfg *harness.Config, o *requestOptions, allow harness.AllowList) error {
 	given := map[string]bool{
 		"method": o.method != "" && o.method != http.MethodGet, "header": len(o.headers) > 0, "header-env": len(o.headerEnv) > 0,
 		"body": o.body != "", "body-file": o.bodyFile != "", "targets": o.targets != "", "expect": len(o.expect) > 0,
-		"insecure": o.insecure, "ca-cert": o.caCert != "", "upstream-tls": o.upstreamTL != "",
+		"insecure": o.insecure, "ca-cert": o.caCert != "", "upstream-tls": o.upstreamTL != "", "allow-remote": len(allow) > 0,
 	}
 	if len(cfg.Targets) == 0 {
-		for _, name := range []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls"} {
+		for _, name := range []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls", "allow-remote"} {
 			if given[name] {
 				return usagef("--%s: only used with --target", name)
 			}
@@ -191,6 +209,7 @@ func applyRequests(cfg *harness.Config, o *requestOptions) error {
 		cfg.TargetTLS.CAPEM = b
 	}
 	cfg.UpstreamTLSDir = o.upstreamTL
+	cfg.AllowRemote = allow
 	return nil
 }
 

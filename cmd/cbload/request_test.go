@@ -140,3 +140,33 @@ func TestTypoPathExitsCouldNotRun(t *testing.T) {
 		t.Errorf("the failed run left %s behind", out)
 	}
 }
+
+// TestAllowRemoteDryRun checks --allow-remote's validation with --dry-run,
+// which sends nothing: a 10.x target is refused without it and accepted
+// with 10.0.0.0/8; 127.0.0.3 is refused when only 127.0.0.2 is allowed.
+func TestAllowRemoteDryRun(t *testing.T) {
+	base := []string{"run", "--dry-run", "--fault", "latency", "--upstream-addr", "127.0.0.1:9"}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--target", "svc=http://10.1.2.3:8080/api"}, exitUsage, "--target svc: \"http://10.1.2.3:8080/api\": host 10.1.2.3 is not loopback; cbload sends only to 127.0.0.1, ::1 and localhost unless --allow-remote CIDR names its range"},
+		{[]string{"--target", "svc=http://10.1.2.3:8080/api", "--allow-remote", "10.0.0.0/8", "--breaker-state-url", "/breaker"}, exitOK, "target svc: http://10.1.2.3:8080/api  breaker state http://10.1.2.3:8080/breaker"},
+		{[]string{"--target", "svc=http://127.0.0.3:8080/api", "--allow-remote", "127.0.0.2/32"}, exitUsage, "host 127.0.0.3 is another loopback address than 127.0.0.1 and ::1 and not in --allow-remote 127.0.0.2/32"},
+		{[]string{"--target", "svc=http://127.0.0.2:8080/api", "--allow-remote", "127.0.0.2", "--collateral", "http://127.0.0.3:8080/local"}, exitUsage, "--collateral: \"http://127.0.0.3:8080/local\": host 127.0.0.3"},
+		{[]string{"--target", "svc=http://127.0.0.2:8080/api", "--allow-remote", "0.0.0.0/0"}, exitUsage, `--allow-remote "0.0.0.0/0": allows every address`},
+		{[]string{"--allow-remote", "10.0.0.0/8"}, exitUsage, "--allow-remote: only used with --target"},
+	} {
+		var stdout, stderr bytes.Buffer
+		args := append(append([]string{}, base...), tt.args...)
+		if !strings.HasPrefix(tt.args[0], "--target") {
+			args = append([]string{"run", "--dry-run", "--fault", "latency"}, tt.args...)
+		}
+		code := run(args, &stdout, &stderr)
+		got := stderr.String() + stdout.String()
+		if code != tt.code || !strings.Contains(got, tt.want) {
+			t.Errorf("%v: exit %d, output %q; want %d and %q", tt.args, code, got, tt.code, tt.want)
+		}
+	}
+}

@@ -168,10 +168,15 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	cfg.Phases = phases
 	cfg.Arms = opts.arms
+	allow, err := opts.req.parseAllow()
+	if err != nil {
+		return err
+	}
+	opts.ci.allow = allow
 	if err := applyCI(&cfg, opts); err != nil {
 		return err
 	}
-	if err := applyRequests(&cfg, &opts.req); err != nil {
+	if err := applyRequests(&cfg, &opts.req, allow); err != nil {
 		return err
 	}
 	switch opts.progress {
