@@ -19,6 +19,7 @@ import (
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/scenario"
 )
 
 // ciOptions holds the flags of `cbload run` meant for CI: a scenario file,
@@ -37,8 +38,8 @@ type ciOptions struct {
 	allow           harness.AllowList // --allow-remote, parsed by runRun
 
 	// Filled by applyScenario.
-	fileThresholds []scenarioString
-	fileTargets    []scenarioTarget
+	fileThresholds []scenario.Threshold
+	fileTargets    []scenario.Target
 	filePhases     []harness.Phase
 	filePhaseLines []int                // the line of each of filePhases
 	fileFields     map[string]fileField // by flag name: the values the file set
@@ -127,9 +128,13 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	if ci.scenario == "" {
 		return nil
 	}
-	s, err := loadScenario(ci.scenario)
-	if err != nil {
-		return err
+	s, err := scenario.ReadFile(ci.scenario)
+	var se *scenario.Error
+	switch {
+	case errors.As(err, &se):
+		return asUsage(err)
+	case err != nil:
+		return usagef("--scenario: %v", err)
 	}
 	ci.scenarioName, ci.description = ci.scenario, s.Description
 	d := &opts.cfg
@@ -139,10 +144,10 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set := func(flag, path string, present bool, apply func()) {
 		if present && !f.Changed(flag) {
 			apply()
-			ci.fileFields[flag] = fileField{path: path, line: s.line(path)}
+			ci.fileFields[flag] = fileField{path: path, line: s.Line(path)}
 		}
 	}
-	dur := func(v *scenarioDuration) time.Duration { return time.Duration(*v) }
+	dur := func(v *scenario.Duration) time.Duration { return time.Duration(*v) }
 	set("seed", "seed", s.Seed != nil, func() { d.Seed = int64(*s.Seed) })
 	set("rate", "load.rate", s.Load.Rate != nil, func() { d.Rate = *s.Load.Rate })
 	set("collateral-share", "load.collateral_share", s.Load.CollateralShare != nil, func() { d.CollateralShare = *s.Load.CollateralShare })
@@ -179,8 +184,8 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set("progress", "output.progress", o.Progress != nil, func() { opts.progress = *o.Progress })
 	set("no-step-summary", "output.step_summary", o.StepSummary != nil, func() { ci.noStepSummary = !*o.StepSummary })
 	if s.Phases != nil {
-		if ci.filePhases, ci.filePhaseLines, err = s.harnessPhases(); err != nil {
-			return usagef("scenario %s: %v", ci.scenario, err)
+		if ci.filePhases, ci.filePhaseLines, err = s.ExpandPhases(); err != nil {
+			return asUsage(err)
 		}
 		if len(ci.filePhases) == 0 {
 			return usagef("scenario %s: phases is empty; list at least one phase", ci.scenario)
@@ -217,7 +222,7 @@ func (ci *ciOptions) inFile(err error) error {
 		case m[1] == "phases" && !ci.phasesFlag && i < len(ci.filePhaseLines):
 			return at(ci.filePhaseLines[i], msg)
 		case m[1] == "targets" && len(ci.targets) == 0 && i < len(ci.fileTargets):
-			return at(ci.fileTargets[i].line, msg)
+			return at(ci.fileTargets[i].Line, msg)
 		}
 	}
 	return err
@@ -320,7 +325,7 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		}
 	} else {
 		for _, t := range ci.fileThresholds {
-			if err := add(fmt.Sprintf("scenario %s: line %d: ", ci.scenarioName, t.line), t.s); err != nil {
+			if err := add(fmt.Sprintf("scenario %s: line %d: ", ci.scenarioName, t.Line), t.Expr); err != nil {
 				return err
 			}
 		}
@@ -353,7 +358,7 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 		}
 	} else {
 		for i, t := range ci.fileTargets {
-			where := fmt.Sprintf("scenario %s: line %d: targets[%d]", ci.scenarioName, t.line, i)
+			where := fmt.Sprintf("scenario %s: line %d: targets[%d]", ci.scenarioName, t.Line, i)
 			if t.Name == "" || t.URL == "" {
 				return nil, usagef("%s: name and url are required", where)
 			}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func writeScenario(t *testing.T, body string) string {
@@ -110,35 +109,6 @@ tracing: {otlp_endpoint: "http://127.0.0.1:4318", otlp_protocol: http/protobuf, 
 				t.Errorf("--scenario with %q: plan lacks %q:\n%s", tt.args, w, stdout.String())
 			}
 		}
-	}
-}
-
-func TestHarnessPhasesRepeat(t *testing.T) {
-	s, err := decodeScenario("x", strings.NewReader(`
-phases:
-  - {name: baseline, duration: 2s}
-  - repeat: 3
-    phases:
-      - {name: down, duration: 3s, faults: [refuse, "latency:200ms,rate=0.5"]}
-      - {name: up, duration: 1s}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, _, err := s.harnessPhases()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, p := range ps {
-		got = append(got, p.String()+"/"+p.Duration.String())
-	}
-	want := "baseline/2s down-1 [refuse latency:200ms,rate=0.5]/3s up-1/1s down-2 [refuse latency:200ms,rate=0.5]/3s up-2/1s down-3 [refuse latency:200ms,rate=0.5]/3s up-3/1s"
-	if strings.Join(got, " ") != want {
-		t.Errorf("harnessPhases = %q; want %q", strings.Join(got, " "), want)
-	}
-	if ps[1].Duration != 3*time.Second {
-		t.Errorf("down-1 duration %v; want 3s", ps[1].Duration)
 	}
 }
 
@@ -317,52 +287,4 @@ func checkScenarioError(t *testing.T, body, want string, args ...string) {
 	if code != exitUsage || !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
 		t.Errorf("scenario %q = exit %d, stderr %q; want exit %d and one line containing %q", body, code, msg, exitUsage, want)
 	}
-}
-
-// FuzzScenario checks that no scenario file makes the parser panic, and that
-// every error it gives is one line naming the file.
-func FuzzScenario(f *testing.F) {
-	examples, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*.yaml"))
-	for _, p := range examples {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(string(b))
-	}
-	for _, s := range []string{
-		"",
-		"seed: 7\nload: {rate: 200, collateral_share: 0.2, client_timeout: 3s}\n",
-		"gateway: {workers: 1.5, call_timeout: 500}\n",
-		"breaker: {max_requests: -1, failure_ratio: .nan}\n",
-		"phases:\n  - {name: baseline, duration: 5s}\n  - repeat: 3\n    phases:\n      - {name: down, duration: 3s, faults: [refuse, 'latency:200ms,rate=0.5']}\n",
-		"phases:\n  - repeat: 2\n    phases:\n      - repeat: 2\n        phases: [{name: a, duration: 1s}]\n",
-		"targets:\n  - {name: a, url: http://127.0.0.1:1/api, collateral: /x}\nupstream: {addr: 127.0.0.1:9}\n",
-		"thresholds: [breaker.fault.api.requests > 0, {a: 1}]\n",
-		"load:\n  rate: x\n  share: 1\n",
-		"- a\n- b\n",
-		"load: &a {rate: *a}\n",
-		"description: {a: 1}\noutput: {junit: [x]}\n",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, body string) {
-		s, err := decodeScenario("fuzz.yaml", strings.NewReader(body))
-		if err == nil {
-			_, _, err = s.harnessPhases()
-			if err != nil {
-				err = usagef("scenario fuzz.yaml: %v", err)
-			}
-		}
-		if err == nil {
-			return
-		}
-		msg := err.Error()
-		if strings.ContainsAny(msg, "\n\r") || !strings.HasPrefix(msg, "scenario fuzz.yaml: ") {
-			t.Errorf("decodeScenario(%q) error %q; want one line starting with the file name", body, msg)
-		}
-		if exitCode(err) != exitUsage {
-			t.Errorf("decodeScenario(%q) error %q exits %d; want %d", body, msg, exitCode(err), exitUsage)
-		}
-	})
 }

@@ -1,0 +1,332 @@
+// Package scenario reads cbload's scenario files: YAML that says everything
+// the flags of `cbload run` can say. Decoding is strict (an unknown or
+// mistyped field is an error) and every error is one line naming the file,
+// the line and the field's path, like "load.rate" or "phases[1].faults[0]".
+//
+// A file looks like this:
+//
+//	description: what this scenario teaches
+//	seed: 7
+//	load:     {rate: 200, collateral_share: 0.2, client_timeout: 3s}
+//	gateway:  {workers: 32, queue_timeout: 1s, call_timeout: 500ms, local_work: 1ms}
+//	breaker:  {timeout: 2s, max_requests: 3, interval: 10s, bucket_period: 1s,
+//	           consecutive_failures: 5, failure_ratio: 0.5, min_requests: 20}
+//	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090}
+//	arms: [breaker, no-breaker]
+//	targets:  [{name: breaker, url: http://127.0.0.1:8081/api, collateral: /local, breaker_state_url: /breaker}]
+//	collateral: /local            # default for every target
+//	breaker_state_url: /breaker   # default for every target
+//	phases:
+//	  - {name: baseline, duration: 5s}
+//	  - repeat: 5
+//	    phases:
+//	      - {name: down, duration: 3s, faults: [refuse]}
+//	      - {name: up, duration: 3s}
+//	  - {name: recovery, duration: 10s}
+//	thresholds: ["breaker.figures.opens >= 1"]
+//	tracing: {otlp_endpoint: http://127.0.0.1:4318, otlp_protocol: http/protobuf, sample: auto,
+//	          jaeger_url: http://localhost:16686}
+//	output: {dir: out, force: true, junit: junit.xml, progress: never, step_summary: false}
+//
+// A repeated group's phases are named with the repeat number: down-1, up-1,
+// down-2, … so every phase keeps its own summary and threshold paths.
+//
+// To add a section: add a struct with yaml tags and a field of that type to
+// File, and a row to sections (for the "unknown field" message). Fields that
+// a flag can override are pointers, so "not in the file" is nil.
+package scenario
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cbload/cbload/faultserver"
+)
+
+// File is a decoded scenario file. Build one with ReadFile or Decode.
+type File struct {
+	Description     string      `yaml:"description"`
+	Seed            *Int        `yaml:"seed"`
+	Load            Load        `yaml:"load"`
+	Gateway         Gateway     `yaml:"gateway"`
+	Breaker         Breaker     `yaml:"breaker"`
+	Upstream        Upstream    `yaml:"upstream"`
+	Arms            []string    `yaml:"arms"`
+	Targets         []Target    `yaml:"targets"`
+	Collateral      *string     `yaml:"collateral"`
+	BreakerStateURL *string     `yaml:"breaker_state_url"`
+	Phases          []Phase     `yaml:"phases"`
+	Thresholds      []Threshold `yaml:"thresholds"`
+	Tracing         Tracing     `yaml:"tracing"`
+	Output          Output      `yaml:"output"`
+
+	// name is the file's name, for errors found after decoding.
+	name string
+	// doc is the file's node tree, for the lines of errors found after
+	// decoding; nil when the file has no mapping at the top.
+	doc *yaml.Node
+}
+
+// Load is the load section: the offered load.
+type Load struct {
+	Rate            *float64  `yaml:"rate"`
+	CollateralShare *float64  `yaml:"collateral_share"`
+	ClientTimeout   *Duration `yaml:"client_timeout"`
+}
+
+// Gateway is the gateway section: the built-in gateway's capacity.
+type Gateway struct {
+	Workers      *Int      `yaml:"workers"`
+	QueueTimeout *Duration `yaml:"queue_timeout"`
+	CallTimeout  *Duration `yaml:"call_timeout"`
+	LocalWork    *Duration `yaml:"local_work"`
+}
+
+// Breaker is the breaker section: the circuit breaker's settings.
+type Breaker struct {
+	Timeout             *Duration `yaml:"timeout"`
+	MaxRequests         *Count    `yaml:"max_requests"`
+	Interval            *Duration `yaml:"interval"`
+	BucketPeriod        *Duration `yaml:"bucket_period"`
+	ConsecutiveFailures *Count    `yaml:"consecutive_failures"`
+	FailureRatio        *float64  `yaml:"failure_ratio"`
+	MinRequests         *Count    `yaml:"min_requests"`
+}
+
+// Upstream is the upstream section: the healthy fault server.
+type Upstream struct {
+	ServiceTime *Duration `yaml:"service_time"`
+	Jitter      *Duration `yaml:"jitter"`
+	Addr        *string   `yaml:"addr"`
+}
+
+// Target is one entry of targets: a user's own service as an arm.
+type Target struct {
+	Name            string `yaml:"name"`
+	URL             string `yaml:"url"`
+	Collateral      string `yaml:"collateral"`
+	BreakerStateURL string `yaml:"breaker_state_url"`
+	// Line is the entry's line in the file.
+	Line int `yaml:"-"`
+}
+
+// Phase is one entry of phases: a phase, or a repeat group of phases.
+type Phase struct {
+	Name     string   `yaml:"name"`
+	Duration Duration `yaml:"duration"`
+	Faults   []Fault  `yaml:"faults"`
+	Repeat   Int      `yaml:"repeat"`
+	Phases   []Phase  `yaml:"phases"`
+	// Line is the entry's line in the file.
+	Line int `yaml:"-"`
+}
+
+// Tracing is the tracing section; Sample is "auto" or a ratio.
+type Tracing struct {
+	OTLPEndpoint *string `yaml:"otlp_endpoint"`
+	OTLPProtocol *string `yaml:"otlp_protocol"`
+	Sample       *string `yaml:"sample"`
+	JaegerURL    *string `yaml:"jaeger_url"`
+}
+
+// Output is the output section: where the reports go.
+type Output struct {
+	Dir         *string `yaml:"dir"`
+	Force       *bool   `yaml:"force"`
+	JUnit       *string `yaml:"junit"`
+	Progress    *string `yaml:"progress"`
+	StepSummary *bool   `yaml:"step_summary"`
+}
+
+// Duration is a Go duration string ("250ms", "2s").
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return lineErr(n, "%q is not a duration; want a Go duration like 250ms or 2s", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Fault is a fault spec, parsed where it stands so an error has its line.
+type Fault struct {
+	Spec faultserver.Spec
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (f *Fault) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return lineErr(n, "a fault is a spec string like latency:1s or error:503,rate=0.3")
+	}
+	s, err := faultserver.ParseSpec(n.Value)
+	if err != nil && !strings.Contains(err.Error(), strconv.Quote(n.Value)) {
+		return lineErr(n, "fault spec %q: %v", n.Value, err)
+	}
+	if err != nil {
+		return lineErr(n, "%v", err)
+	}
+	f.Spec = s
+	return nil
+}
+
+// Threshold is a threshold expression and its line; the caller parses it.
+type Threshold struct {
+	Expr string
+	Line int
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *Threshold) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return lineErr(n, "want a string")
+	}
+	s.Expr, s.Line = n.Value, n.Line
+	return nil
+}
+
+// Int is a whole number; yaml.v3 alone would truncate 1.5 to 1.
+type Int int64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (v *Int) UnmarshalYAML(n *yaml.Node) error {
+	i, err := strconv.ParseInt(n.Value, 0, 64)
+	if n.Kind == yaml.ScalarNode && errors.Is(err, strconv.ErrRange) {
+		return lineErr(n, "%q is too large; want a whole number of at most 19 digits", n.Value)
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
+		return lineErr(n, "%q is not a whole number", n.Value)
+	}
+	*v = Int(i)
+	return nil
+}
+
+// Count is a whole number from 0 to 2³²-1.
+type Count uint32
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (v *Count) UnmarshalYAML(n *yaml.Node) error {
+	i, err := strconv.ParseUint(n.Value, 0, 32)
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
+		return lineErr(n, "%q is not a whole number from 0 to 4294967295", n.Value)
+	}
+	*v = Count(i)
+	return nil
+}
+
+func lineErr(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, fmt.Sprintf(format, args...))}}
+}
+
+// Error is a problem with a scenario file. Its message is one line:
+// "scenario NAME: " and Msg, which names the line and the field.
+type Error struct {
+	File string // the file's name as given
+	Line int    // the line of the problem; 0 when not known
+	Path string // the field, like "load.rate" or "phases[1]"; "" when not known
+	Msg  string // the message after the file's name
+}
+
+func (e *Error) Error() string { return "scenario " + e.File + ": " + e.Msg }
+
+// ReadFile reads and strictly decodes the scenario file at path. An error
+// opening or reading the file is returned as it is; every other error is an
+// *Error.
+func ReadFile(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Decode(path, f)
+}
+
+// Decode reads and strictly decodes a scenario file; name is the file's
+// name for error messages. Errors are *Error.
+func Decode(name string, r io.Reader) (*File, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, &Error{File: name, Msg: err.Error()}
+	}
+	// Decoding is strict only through a Decoder with KnownFields; custom
+	// unmarshalers that call Node.Decode would lose it, so line numbers of
+	// phases and targets come from a second pass over the node tree.
+	var doc *yaml.Node
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err == nil && len(root.Content) == 1 {
+		doc = root.Content[0]
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	s := File{name: name}
+	if err := dec.Decode(&s); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: name, Msg: "the file is empty"}
+		}
+		return nil, yamlError(name, err, doc)
+	}
+	if doc != nil {
+		s.doc = doc
+		s.recordLines(doc)
+	}
+	return &s, nil
+}
+
+// Line returns the line of the value at path, a dotted list of keys like
+// "load.rate", or 0 when the file does not have it.
+func (s *File) Line(path string) int {
+	n := s.doc
+	for _, k := range strings.Split(path, ".") {
+		if n = mapValue(n, k); n == nil {
+			return 0
+		}
+	}
+	return n.Line
+}
+
+// recordLines copies the line of every phase and target entry from the node
+// tree into s, for errors found after decoding.
+func (s *File) recordLines(doc *yaml.Node) {
+	var phases func(seq *yaml.Node, ps []Phase)
+	phases = func(seq *yaml.Node, ps []Phase) {
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, n := range seq.Content {
+			if i < len(ps) {
+				ps[i].Line = n.Line
+				phases(mapValue(n, "phases"), ps[i].Phases)
+			}
+		}
+	}
+	phases(mapValue(doc, "phases"), s.Phases)
+	if seq := mapValue(doc, "targets"); seq != nil && seq.Kind == yaml.SequenceNode {
+		for i, n := range seq.Content {
+			if i < len(s.Targets) {
+				s.Targets[i].Line = n.Line
+			}
+		}
+	}
+}
+
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
