@@ -75,6 +75,15 @@ func targetTransport(t TargetTLS, allow AllowList) (func(*http.Transport), error
 	}, nil
 }
 
+// EnsureUpstreamCert creates the HTTPS upstream's certificate in dir
+// unless it is already there, so the user can make their service trust
+// dir/UpstreamCAFile before the first run; it reports whether it created
+// it.
+func EnsureUpstreamCert(dir string) (bool, error) {
+	_, created, err := upstreamCert(dir)
+	return created, err
+}
+
 // Files of an HTTPS upstream's certificate, in Config.UpstreamTLSDir.
 const (
 	UpstreamCAFile  = "upstream-ca.pem"

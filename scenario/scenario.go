@@ -11,11 +11,17 @@
 //	gateway:  {workers: 32, queue_timeout: 1s, call_timeout: 500ms, local_work: 1ms}
 //	breaker:  {timeout: 2s, max_requests: 3, interval: 10s, bucket_period: 1s,
 //	           consecutive_failures: 5, failure_ratio: 0.5, min_requests: 20}
-//	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090}
+//	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090, tls_dir: cbload-tls}
 //	arms: [breaker, no-breaker]
 //	targets:  [{name: breaker, url: http://127.0.0.1:8081/api, collateral: /local, breaker_state_url: /breaker}]
 //	collateral: /local            # default for every target
 //	breaker_state_url: /breaker   # default for every target
+//	request:  {method: POST, headers: {Content-Type: application/json},
+//	           header_env: {Authorization: API_TOKEN}, body: '{"id":1}',
+//	           body_file: order.json, targets_file: requests.txt}
+//	expect: ["status=200-299", "json:.source=primary"]
+//	tls: {insecure: false, ca_cert: ca.pem}
+//	allow_remote: [10.0.0.0/8]
 //	phases:
 //	  - {name: baseline, duration: 5s}
 //	  - repeat: 5
@@ -30,6 +36,9 @@
 //
 // A repeated group's phases are named with the repeat number: down-1, up-1,
 // down-2, … so every phase keeps its own summary and threshold paths.
+//
+// Paths in the file (body_file, targets_file, ca_cert, tls_dir, output) are
+// relative to the working directory, as on the command line.
 //
 // To add a section: add a struct with yaml tags and a field of that type to
 // File, and a row to sections (for the "unknown field" message). Fields that
@@ -63,6 +72,10 @@ type File struct {
 	Targets         []Target    `yaml:"targets"`
 	Collateral      *string     `yaml:"collateral"`
 	BreakerStateURL *string     `yaml:"breaker_state_url"`
+	Request         Request     `yaml:"request"`
+	Expect          []string    `yaml:"expect"`
+	TLS             TLS         `yaml:"tls"`
+	AllowRemote     []string    `yaml:"allow_remote"`
 	Phases          []Phase     `yaml:"phases"`
 	Thresholds      []Threshold `yaml:"thresholds"`
 	Tracing         Tracing     `yaml:"tracing"`
@@ -106,6 +119,28 @@ type Upstream struct {
 	ServiceTime *Duration `yaml:"service_time"`
 	Jitter      *Duration `yaml:"jitter"`
 	Addr        *string   `yaml:"addr"`
+	// TLSDir is --upstream-tls: the folder of the HTTPS upstream's
+	// certificate.
+	TLSDir *string `yaml:"tls_dir"`
+}
+
+// Request is the request section: what is sent to each target (the
+// --method, --header, --header-env, --body, --body-file and --targets
+// flags). Headers and HeaderEnv map a header's name to its value and to the
+// environment variable holding its value.
+type Request struct {
+	Method      *string           `yaml:"method"`
+	Headers     map[string]string `yaml:"headers"`
+	HeaderEnv   map[string]string `yaml:"header_env"`
+	Body        *string           `yaml:"body"`
+	BodyFile    *string           `yaml:"body_file"`
+	TargetsFile *string           `yaml:"targets_file"`
+}
+
+// TLS is the tls section: how HTTPS targets' certificates are checked.
+type TLS struct {
+	Insecure *bool   `yaml:"insecure"`
+	CACert   *string `yaml:"ca_cert"`
 }
 
 // Target is one entry of targets: a user's own service as an arm.

@@ -177,6 +177,7 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set("otlp-protocol", "tracing.otlp_protocol", tr.OTLPProtocol != nil, func() { d.Tracing.Protocol = *tr.OTLPProtocol })
 	set("trace-sample", "tracing.sample", tr.Sample != nil, func() { opts.traceSample = *tr.Sample })
 	set("jaeger-url", "tracing.jaeger_url", tr.JaegerURL != nil, func() { d.Tracing.JaegerURL = *tr.JaegerURL })
+	applyRequestScenario(s, set, &opts.req)
 	o := s.Output
 	set("out", "output.dir", o.Dir != nil, func() { opts.out = *o.Dir })
 	set("force", "output.force", o.Force != nil, func() { opts.force = *o.Force })
@@ -486,6 +487,17 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
 		for _, t := range opts.ci.checks {
 			fmt.Fprintf(w, "  %s\n", t)
 		}
+	}
+	if dir := cfg.UpstreamTLSDir; dir != "" {
+		created, err := harness.EnsureUpstreamCert(dir)
+		if err != nil {
+			return withCode(exitCouldNotRun, err)
+		}
+		verb := "uses"
+		if created {
+			verb = "created"
+		}
+		fmt.Fprintf(w, "upstream TLS: %s %s; your service must trust it\n", verb, filepath.Join(dir, harness.UpstreamCAFile))
 	}
 	fmt.Fprintln(w, "dry run: everything checks out; nothing was run")
 	return nil

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/scenario"
 )
 
 // requestOptions holds the flags that say what cbload sends to a user's
@@ -284,4 +286,32 @@ func printRequests(w io.Writer, t harness.Target) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// applyRequestScenario applies the scenario's request, expect, tls and
+// allow_remote sections, and upstream.tls_dir, through set (see
+// applyScenario): a flag given on the command line wins.
+func applyRequestScenario(s *scenario.File, set func(flag, path string, present bool, apply func()), o *requestOptions) {
+	r := s.Request
+	set("method", "request.method", r.Method != nil, func() { o.method = *r.Method })
+	set("header", "request.headers", r.Headers != nil, func() {
+		o.headers = nil
+		for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
+			o.headers = append(o.headers, k+": "+r.Headers[k])
+		}
+	})
+	set("header-env", "request.header_env", r.HeaderEnv != nil, func() {
+		o.headerEnv = nil
+		for _, k := range slices.Sorted(maps.Keys(r.HeaderEnv)) {
+			o.headerEnv = append(o.headerEnv, k+"="+r.HeaderEnv[k])
+		}
+	})
+	set("body", "request.body", r.Body != nil, func() { o.body = *r.Body })
+	set("body-file", "request.body_file", r.BodyFile != nil, func() { o.bodyFile = *r.BodyFile })
+	set("targets", "request.targets_file", r.TargetsFile != nil, func() { o.targets = *r.TargetsFile })
+	set("expect", "expect", s.Expect != nil, func() { o.expect = s.Expect })
+	set("insecure", "tls.insecure", s.TLS.Insecure != nil, func() { o.insecure = *s.TLS.Insecure })
+	set("ca-cert", "tls.ca_cert", s.TLS.CACert != nil, func() { o.caCert = *s.TLS.CACert })
+	set("allow-remote", "allow_remote", s.AllowRemote != nil, func() { o.allow = strings.Join(s.AllowRemote, ",") })
+	set("upstream-tls", "upstream.tls_dir", s.Upstream.TLSDir != nil, func() { o.upstreamTL = *s.Upstream.TLSDir })
 }

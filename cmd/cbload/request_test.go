@@ -170,3 +170,66 @@ func TestAllowRemoteDryRun(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestScenario checks the scenario file's request, expect, tls,
+// allow_remote and upstream.tls_dir sections, and that an error in one names
+// the file's line.
+func TestRequestScenario(t *testing.T) {
+	dir := t.TempDir()
+	reqs := filepath.Join(dir, "requests.txt")
+	if err := os.WriteFile(reqs, []byte("POST /orders\n\n# cbload: collateral\nGET /health\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SCENARIO_TOKEN", "Bearer xyz-secret")
+	body := `phases:
+  - {name: baseline, duration: 1s}
+  - {name: fault, duration: 1s, faults: [latency]}
+upstream: {addr: "10.9.9.9:9090", tls_dir: ` + filepath.Join(dir, "tls") + `}
+targets: [{name: svc, url: "http://10.1.2.3:8080"}]
+request:
+  headers: {Accept: application/json}
+  header_env: {Authorization: SCENARIO_TOKEN}
+  targets_file: ` + reqs + `
+expect: ["status=200-299", "json:.source=primary"]
+allow_remote: [10.0.0.0/8]
+tls: {insecure: true}
+`
+	path := filepath.Join(dir, "s.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--dry-run", "--scenario", path}, &stdout, &stderr)
+	out := stdout.String()
+	for _, want := range []string{
+		"api        POST http://10.1.2.3:8080/orders  headers Accept, Authorization",
+		"collateral GET http://10.1.2.3:8080/health  headers Accept, Authorization",
+		"expect: json:.source=primary",
+		"upstream TLS: created " + filepath.Join(dir, "tls", "upstream-ca.pem") + "; your service must trust it",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != exitOK || strings.Contains(out+stderr.String(), "xyz-secret") {
+		t.Errorf("exit %d (stderr %q); want 0 and the token nowhere", code, stderr.String())
+	}
+
+	bad := strings.Replace(body, `"json:.source=primary"`, `"json:source=primary"`, 1)
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	code = run([]string{"run", "--dry-run", "--scenario", path}, &stdout, &stderr)
+	if want := "scenario " + path + ": line 10: expect"; code != exitUsage || !strings.Contains(stderr.String(), want) {
+		t.Errorf("bad expect in a scenario: exit %d, %q; want %d and %q", code, stderr.String(), exitUsage, want)
+	}
+	stderr.Reset()
+	code = run([]string{"run", "--dry-run", "--scenario", path, "--expect", "status=ok"}, &stdout, &stderr)
+	if want := `--expect "status=ok"`; code != exitUsage || !strings.Contains(stderr.String(), want) {
+		t.Errorf("--expect overriding the file: exit %d, %q; want the flag named", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tls", "upstream-ca.pem")); err != nil {
+		t.Errorf("the dry run did not create the upstream's CA for the service to trust: %v", err)
+	}
+}
