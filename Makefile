@@ -3,15 +3,16 @@ GO      ?= go
 BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
+ROOT    := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
 .PHONY: build test run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples
 
 build: ## build bin/cbload
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cbload ./cmd/cbload
 
-test: ## vet and run every test with the race detector
+test: ## vet and run every test with the race detector (the Jaeger UI test uses JAEGER_UI)
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 12m ./...
+	JAEGER_UI='$(if $(JAEGER_UI),$(abspath $(JAEGER_UI)))' $(GO) test -race -count=1 -timeout 12m ./...
 
 run: build ## the main job: the default A/B experiment with a latency fault
 	$(BIN)/cbload run --fault=latency
@@ -42,22 +43,31 @@ clean:
 # Jaeger v2 built from source (tools/jaeger is its own module declaring it as
 # a tool; the Go build cache makes rebuilds fast). It runs all-in-one with
 # in-memory storage: OTLP on 127.0.0.1:4317 (gRPC) and :4318 (HTTP), query
-# API on http://127.0.0.1:16686.
+# API and UI on http://127.0.0.1:16686 (harness.DefaultJaegerURL, where
+# exemplar links point). The Go module has no UI assets: JAEGER_UI names a
+# folder of built jaeger-ui (v1.76.0, matching the binary); it defaults to
+# ../shared/jaeger-ui beside the repository when that folder exists.
 JAEGER_PID ?= $(BIN)/jaeger.pid
 JAEGER_LOG ?= $(BIN)/jaeger.log
+JAEGER_UI  ?= $(wildcard $(ROOT)/../shared/jaeger-ui)
 
 jaeger: ## build bin/jaeger (Jaeger v1.76.0 from tools/jaeger)
 	cd tools/jaeger && $(GO) build -o ../../$(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 
-jaeger-up: ## start bin/jaeger on loopback in the background
+jaeger-up: ## start bin/jaeger on loopback in the background, with the UI from JAEGER_UI when set
 	@test -x $(BIN)/jaeger || $(MAKE) jaeger
-	@if [ -f $(JAEGER_PID) ] && kill -0 $$(cat $(JAEGER_PID)) 2>/dev/null; then echo "jaeger already running (pid $$(cat $(JAEGER_PID)))"; exit 0; fi; \
+	@ui='$(if $(JAEGER_UI),$(abspath $(JAEGER_UI)))'; \
+	if [ -n "$$ui" ] && [ ! -f "$$ui/index.html" ]; then echo "JAEGER_UI=$(JAEGER_UI): no index.html there; want a folder of built jaeger-ui assets (see README, View traces in Jaeger)" >&2; exit 2; fi; \
+	if [ -f $(JAEGER_PID) ] && kill -0 $$(cat $(JAEGER_PID)) 2>/dev/null; then echo "jaeger already running (pid $$(cat $(JAEGER_PID)))"; exit 0; fi; \
 	JAEGER_LISTEN_HOST=127.0.0.1 nohup $(BIN)/jaeger \
 		--set=extensions.jaeger_query.http.endpoint=127.0.0.1:16686 \
 		--set=extensions.jaeger_query.grpc.endpoint=127.0.0.1:16685 \
+		$${ui:+--set=extensions.jaeger_query.ui.assets_path=$$ui} \
 		>$(JAEGER_LOG) 2>&1 & echo $$! >$(JAEGER_PID); \
 	for i in $$(seq 50); do curl -sf http://127.0.0.1:13133/status >/dev/null 2>&1 && break; sleep 0.1; done; \
-	echo "jaeger up (pid $$(cat $(JAEGER_PID))): OTLP http://127.0.0.1:4318, API http://127.0.0.1:16686, log $(JAEGER_LOG)"
+	if [ -n "$$ui" ]; then what="UI and API http://127.0.0.1:16686 (UI assets $$ui)"; \
+	else what="API http://127.0.0.1:16686 (no UI: set JAEGER_UI to a built jaeger-ui folder, see README)"; fi; \
+	echo "jaeger up (pid $$(cat $(JAEGER_PID))): OTLP http://127.0.0.1:4318, $$what, log $(JAEGER_LOG)"
 
 jaeger-down: ## stop the bin/jaeger started by jaeger-up
 	@if [ -f $(JAEGER_PID) ]; then pid=$$(cat $(JAEGER_PID)); kill $$pid 2>/dev/null || true; \

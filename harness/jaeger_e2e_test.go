@@ -83,7 +83,7 @@ extensions:
           max_traces: 100000
   jaeger_query:
     storage:
-      traces: mem
+      traces: mem%s
     http:
       endpoint: 127.0.0.1:%d
     grpc:
@@ -107,14 +107,19 @@ exporters:
 `
 
 // startJaeger starts Jaeger and waits until it is healthy; it is killed when
-// the test ends.
-func startJaeger(t *testing.T) *jaeger {
+// the test ends. With ui, a folder of built Jaeger UI assets, it serves that
+// UI beside the query API.
+func startJaeger(t *testing.T, ui string) *jaeger {
 	t.Helper()
 	bin := jaegerBinary(t)
 	dir := t.TempDir()
 	queryHTTP, queryGRPC, health, grpcPort, httpPort := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 	cfgPath := filepath.Join(dir, "jaeger.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, jaegerConfig, queryHTTP, queryGRPC, health, grpcPort, httpPort), 0o644); err != nil {
+	var uiBlock string
+	if ui != "" {
+		uiBlock = fmt.Sprintf("\n    ui:\n      assets_path: %q", ui)
+	}
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, jaegerConfig, uiBlock, queryHTTP, queryGRPC, health, grpcPort, httpPort), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logf, err := os.Create(filepath.Join(dir, "jaeger.log"))
@@ -324,7 +329,8 @@ func TestJaegerEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Jaeger and a 24-second experiment")
 	}
-	j := startJaeger(t)
+	ui, uiMissing := jaegerUIAssets()
+	j := startJaeger(t, ui)
 
 	cfg := testConfig(t, "latency:1s")
 	cfg.Tracing = TracingConfig{Endpoint: j.otlpHTTP, Protocol: "http/protobuf", JaegerURL: "http://jaeger.example:16686", Version: "e2e"}
@@ -496,6 +502,14 @@ func TestJaegerEndToEnd(t *testing.T) {
 			}
 		}
 		exemplarID(t, br, "fault", "half_open_probe")
+	})
+
+	// The same traces in Jaeger's web UI, in a browser.
+	t.Run("ui", func(t *testing.T) {
+		if uiMissing != "" {
+			skipOrFail(t, uiMissing+"; the Jaeger UI test did not run")
+		}
+		checkJaegerUI(t, j, r)
 	})
 
 	// The gRPC exporter too.

@@ -65,8 +65,11 @@ const stateChangeSpan = "breaker state_change"
 // never travels on the wire.
 const traceIDHeader = "X-Cbload-Trace-Id"
 
-// DefaultJaegerURL is where exemplar links point unless told otherwise.
-const DefaultJaegerURL = "http://localhost:16686"
+// DefaultJaegerURL is where exemplar links point unless told otherwise: the
+// Jaeger UI that make jaeger-up starts (or a Docker Jaeger publishing port
+// 16686). It is 127.0.0.1, not localhost, because make jaeger-up binds IPv4
+// loopback only and localhost may resolve to ::1 first.
+const DefaultJaegerURL = "http://127.0.0.1:16686"
 
 // DefaultTraceBudget is how many request traces the default sampler aims for
 // per run: every request of a run that offers at most this many (the

@@ -6,6 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -383,5 +387,24 @@ func TestUnsampledRequestsSkipInstrumentation(t *testing.T) {
 	}
 	if spans := sr.Ended(); len(spans) != 0 {
 		t.Errorf("%d spans recorded at sampling ratio 0 (first: %q); want none", len(spans), spans[0].Name())
+	}
+}
+
+// The default exemplar links open the UI that make jaeger-up starts.
+func TestDefaultJaegerURLIsMakeJaegerUp(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`extensions\.jaeger_query\.http\.endpoint=(\S+)`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile: jaeger-up sets no extensions.jaeger_query.http.endpoint")
+	}
+	u, err := url.Parse(DefaultJaegerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Scheme != "http" || u.Host != string(m[1]) || u.Path != "" {
+		t.Errorf("DefaultJaegerURL = %s; want http://%s, where make jaeger-up serves the UI", DefaultJaegerURL, m[1])
 	}
 }

@@ -31,7 +31,7 @@
 //	  - {name: recovery, duration: 10s}
 //	thresholds: ["breaker.figures.opens >= 1"]
 //	tracing: {otlp_endpoint: http://127.0.0.1:4318, otlp_protocol: http/protobuf, sample: auto,
-//	          jaeger_url: http://localhost:16686}
+//	          jaeger_url: http://127.0.0.1:16686}
 //	output: {dir: out, force: true, junit: junit.xml, progress: never, step_summary: false}
 //
 // A repeated group's phases are named with the repeat number: down-1, up-1,
