@@ -46,6 +46,10 @@ type Config struct {
 	// the gateway settings are then unused. See target.go.
 	Targets      []Target
 	UpstreamAddr string
+	// Upstreams, instead of UpstreamAddr, names several dependencies of the
+	// service, each its own fault-injecting upstream with its own faults
+	// per phase (Phase.UpstreamFaults). See upstreams.go.
+	Upstreams []NamedUpstream
 	// Expect lists the checks every api response of a target must meet to
 	// count as ok (--expect); see expect.go. Empty: the status decides.
 	Expect []Expectation
@@ -73,7 +77,12 @@ type Config struct {
 type Phase struct {
 	Name     string
 	Duration time.Duration
-	Faults   []faultserver.Spec
+	// Faults apply to cbload's own upstream, or to the only upstream of a
+	// user's service.
+	Faults []faultserver.Spec
+	// UpstreamFaults apply to the named upstreams of a user's service
+	// (Config.Upstreams), by name.
+	UpstreamFaults map[string][]faultserver.Spec
 }
 
 // GatewayConfig sizes the gateway.
@@ -270,8 +279,8 @@ func specStrings(specs []faultserver.Spec) []string {
 }
 
 func (p Phase) String() string {
-	if len(p.Faults) == 0 {
+	if !p.Faulty() {
 		return p.Name
 	}
-	return p.Name + " [" + strings.Join(specStrings(p.Faults), " ") + "]"
+	return p.Name + " [" + strings.Join(p.FaultStrings(), " ") + "]"
 }

@@ -116,7 +116,7 @@ func newRecorder(start time.Time, phases []Phase, lag time.Duration, withBreaker
 	}
 	var at time.Duration
 	for _, p := range phases {
-		r.phases = append(r.phases, phaseSpan{name: p.Name, start: at, end: at + p.Duration, faulty: len(p.Faults) > 0})
+		r.phases = append(r.phases, phaseSpan{name: p.Name, start: at, end: at + p.Duration, faulty: p.Faulty()})
 		at += p.Duration
 	}
 	return r

@@ -87,7 +87,7 @@ func newReport(cfg *Config) *reports.Report {
 	var at time.Duration
 	for _, p := range cfg.Phases {
 		r.Phases = append(r.Phases, reports.Phase{
-			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: specStrings(p.Faults),
+			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: p.FaultStrings(),
 		})
 		at += p.Duration
 	}
@@ -128,17 +128,18 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		wrap = tel.loadTransport
 		tel.setPhase(name, cfg.Phases[0].Name)
 	}
-	up, err := faultserver.New(upCfg)
+	srv, err := faultserver.New(upCfg)
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("start upstream: %w", err)}
 	}
-	defer up.Close()
+	defer srv.Close()
+	up := &upstreamSet{names: []string{DefaultUpstream}, servers: []*faultserver.Server{srv}, phases: cfg.Phases}
 
 	var br *breaker
 	if withBreaker {
 		br = newBreaker("upstream", cfg.Breaker, time.Now())
 	}
-	gw, err := newTracedGateway(cfg.Gateway, up.URL(), br, gtel)
+	gw, err := newTracedGateway(cfg.Gateway, srv.URL(), br, gtel)
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("start gateway: %w", err)}
 	}
@@ -155,6 +156,7 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		ex.start = start
 	}
 	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, withBreaker)
+	up.begin()
 	api, local := gw.url()+"/api", gw.url()+"/local"
 	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed), cfg.Rate, cfg.TotalDuration())
 	state := func(time.Time) string { return reports.StateNone }
@@ -177,6 +179,7 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		transitions = br.log(now)
 	}
 	arm := rec.arm(name, transitions)
+	addUpstreamCounts(&arm, up.finish())
 	arm.Exemplars = ex.list()
 	return &arm, stopErr
 }
@@ -186,9 +189,10 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 type armLoop struct {
 	name  string
 	start time.Time
-	up    *faultserver.Server
-	lr    *loadRunner
-	rec   *recorder
+	// up is switched to each phase's faults as it starts.
+	up  *upstreamSet
+	lr  *loadRunner
+	rec *recorder
 	// collateral says whether a result is from the collateral endpoint.
 	collateral func(*vegeta.Result) bool
 	// observe, when set, sees every result after the recorder, with
@@ -228,9 +232,9 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 	done := ctx.Done()
 	var stopErr error
 	sampled := -1
-	lastUp := a.up.Stats().Requests
+	lastUp := a.up.requests()
 	sample := func(now time.Time, sec int) {
-		reqs := a.up.Stats().Requests
+		reqs := a.up.requests()
 		a.rec.sample(sec, gauge{
 			state:            a.state(now),
 			inflightPeak:     a.takePeak(),
@@ -262,7 +266,7 @@ loop:
 				if a.onPhase != nil {
 					a.onPhase(cfg.Phases[phase].Name)
 				}
-				a.up.SetFaults(cfg.Phases[phase].Faults)
+				a.up.next()
 				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
 				phaseTimer.Reset(phaseEnd.Sub(now))
 			}
@@ -284,7 +288,7 @@ loop:
 			stopErr = ctx.Err()
 			done = nil
 			a.lr.abort()
-			a.up.SetFaults(nil) // release held requests at once
+			a.up.release() // release held requests at once
 		}
 	}
 	now := time.Now()

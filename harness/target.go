@@ -17,7 +17,6 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -84,8 +83,13 @@ var reservedNames = []string{"verdict", "partial"}
 // validateTargets checks the target settings; it is part of Validate.
 func (c *Config) validateTargets() error {
 	if len(c.Targets) == 0 {
-		if c.UpstreamAddr != "" {
+		if c.UpstreamAddr != "" || len(c.Upstreams) > 0 {
 			return fmt.Errorf("upstream-addr: only used with --target (cbload's own gateway picks a free port)")
+		}
+		for i, p := range c.Phases {
+			if len(p.UpstreamFaults) > 0 {
+				return fmt.Errorf("phases[%d] (%s): faults for named upstreams are only used with --target and --upstream NAME=ADDR", i, p.Name)
+			}
 		}
 		switch {
 		case len(c.Expect) > 0:
@@ -99,8 +103,8 @@ func (c *Config) validateTargets() error {
 		}
 		return nil
 	}
-	if err := c.AllowRemote.checkListenAddr(c.UpstreamAddr); err != nil {
-		return fmt.Errorf("upstream-addr: %w", err)
+	if err := c.validateUpstreams(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
@@ -152,6 +156,9 @@ func (c *Config) validateTargets() error {
 func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	r := newReport(&cfg)
 	r.Config.Upstream.Addr = cfg.UpstreamAddr
+	for _, u := range cfg.Upstreams {
+		r.Config.Upstreams = append(r.Config.Upstreams, reports.NamedUpstream{Name: u.Name, Addr: u.Addr})
+	}
 	r.Config.Upstream.TLS = cfg.UpstreamTLSDir != ""
 	r.Config.Arms = nil
 	for _, t := range cfg.Targets {
@@ -170,27 +177,26 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return nil, err
 	}
 
-	// One upstream for every target: the service keeps calling one address,
-	// and nothing else can take the port between arms.
-	upCfg := faultserver.Config{
-		Addr:        cfg.UpstreamAddr,
-		Seed:        cfg.Seed,
-		ServiceTime: cfg.Upstream.ServiceTime,
-		Jitter:      cfg.Upstream.Jitter,
-	}
+	// The same upstreams for every target: the service keeps calling the
+	// same addresses, and nothing else can take the ports between arms.
+	var upTLS *tls.Config
 	if cfg.UpstreamTLSDir != "" {
 		cert, _, err := upstreamCert(cfg.UpstreamTLSDir)
 		if err != nil {
 			return nil, &SetupError{err}
 		}
-		upCfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		upTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	up, err := faultserver.New(upCfg)
+	up, err := startUpstreams(&cfg, upTLS)
 	if err != nil {
-		return nil, &SetupError{fmt.Errorf("start upstream at %s: %w", cfg.UpstreamAddr, err)}
+		return nil, &SetupError{err}
 	}
-	defer up.Close()
-	if err := probeTargets(ctx, cfg.Targets, cfg.Expect, cfg.UpstreamAddr, tune); err != nil {
+	defer up.close()
+	var addrs []string
+	for _, u := range cfg.upstreamList() {
+		addrs = append(addrs, u.Addr)
+	}
+	if err := probeTargets(ctx, cfg.Targets, cfg.Expect, strings.Join(addrs, ", "), tune); err != nil {
 		return nil, &SetupError{err}
 	}
 
@@ -311,9 +317,9 @@ func probeAnswer(resp *http.Response, body []byte, checks expectations, api bool
 
 // runTarget runs one target through the phases. Like runArm, it returns what
 // was measured even when stopped early.
-func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Server, tune func(*http.Transport)) (*reports.Arm, error) {
-	up.SetFaults(cfg.Phases[0].Faults)
-	defer up.SetFaults(nil)
+func runTarget(ctx context.Context, cfg *Config, t Target, up *upstreamSet, tune func(*http.Transport)) (*reports.Arm, error) {
+	up.begin()
+	defer up.release()
 
 	var inflight, peak atomic.Int64
 	m := newMix(t.requests())
@@ -352,7 +358,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 		name: t.Name, start: start, up: up, lr: lr, rec: rec,
 		collateral: m.collateralResult,
 		observe: func(res *vegeta.Result, collateral bool) {
-			if collateral || len(cfg.Phases[rec.phaseIndex(res.Timestamp.Sub(start))].Faults) == 0 || classify(res) == oOK {
+			if collateral || !cfg.Phases[rec.phaseIndex(res.Timestamp.Sub(start))].Faulty() || classify(res) == oOK {
 				return
 			}
 			fails++
@@ -371,6 +377,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *faultserver.Serve
 		rec.breaker = poll.sawBreaker()
 	}
 	arm := rec.arm(t.Name, transitions)
+	addUpstreamCounts(&arm, up.finish())
 	arm.Notes = targetNotes(&arm, cfg, t, poll, fastFails, fails)
 	if checks != nil {
 		arm.Notes = append(arm.Notes, checks.notes()...)
@@ -393,7 +400,7 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, fastF
 	var base, fault struct{ api, up int64 }
 	for i, p := range cfg.Phases {
 		s := a.Summary[p.Name]
-		if len(p.Faults) > 0 {
+		if p.Faulty() {
 			fault.api += s.API.Requests
 			fault.up += s.UpstreamRequests
 		} else if i == 0 {

@@ -76,6 +76,9 @@ type Config struct {
 	// Targets is set when the system under test is the user's own service
 	// (--target) instead of cbload's built-in gateway.
 	Targets []Target `json:"targets,omitempty"`
+	// Upstreams lists the named dependencies of the user's service
+	// (--upstream NAME=ADDR), each a fault-injecting upstream of its own.
+	Upstreams []NamedUpstream `json:"upstreams,omitempty"`
 	// Expect lists the --expect checks an api response had to meet to count
 	// as ok.
 	Expect []string `json:"expect,omitempty"`
@@ -103,6 +106,12 @@ type Upstream struct {
 	Addr        string   `json:"addr,omitempty"`
 	// TLS is true when the upstream served HTTPS (--upstream-tls).
 	TLS bool `json:"tls,omitempty"`
+}
+
+// NamedUpstream is one named dependency of a user's service.
+type NamedUpstream struct {
+	Name string `json:"name"`
+	Addr string `json:"addr"`
 }
 
 // Target is one endpoint of a user's own service under test.
@@ -155,6 +164,19 @@ type PhaseSummary struct {
 	// cost, without the gateway's queueing or the load runner's share. It
 	// is absent for a user's own service, whose calls cbload cannot see.
 	UpstreamCallMS *Latency `json:"upstream_call_ms,omitempty"`
+	// Upstreams counts, per upstream by name ("upstream" when there is
+	// one), what it received and what it injected during the phase, from
+	// its own counters read at the phase's boundaries.
+	Upstreams map[string]UpstreamPhase `json:"upstreams,omitempty"`
+}
+
+// UpstreamPhase is what one fault-injecting upstream saw in one phase.
+type UpstreamPhase struct {
+	// Requests counts every request it received, faulted or not.
+	Requests int64 `json:"requests"`
+	// Injected counts, per fault kind, the requests that kind acted on;
+	// kinds that acted on none are left out.
+	Injected map[string]int64 `json:"injected"`
 }
 
 // Stats summarises the requests to one endpoint over a stretch of time.

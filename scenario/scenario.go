@@ -12,6 +12,7 @@
 //	breaker:  {timeout: 2s, max_requests: 3, interval: 10s, bucket_period: 1s,
 //	           consecutive_failures: 5, failure_ratio: 0.5, min_requests: 20}
 //	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090, tls_dir: cbload-tls}
+//	upstreams: {payments: 127.0.0.1:3001, search: 127.0.0.1:3002}   # instead of upstream.addr
 //	arms: [breaker, no-breaker]
 //	targets:  [{name: breaker, url: http://127.0.0.1:8081/api, collateral: /local, breaker_state_url: /breaker}]
 //	collateral: /local            # default for every target
@@ -26,7 +27,7 @@
 //	  - {name: baseline, duration: 5s}
 //	  - repeat: 5
 //	    phases:
-//	      - {name: down, duration: 3s, faults: [refuse]}
+//	      - {name: down, duration: 3s, faults: [refuse]}   # or ["payments=refuse"]
 //	      - {name: up, duration: 3s}
 //	  - {name: recovery, duration: 10s}
 //	thresholds: ["breaker.figures.opens >= 1"]
@@ -58,28 +59,33 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/harness"
 )
 
 // File is a decoded scenario file. Build one with ReadFile or Decode.
 type File struct {
-	Description     string      `yaml:"description"`
-	Seed            *Int        `yaml:"seed"`
-	Load            Load        `yaml:"load"`
-	Gateway         Gateway     `yaml:"gateway"`
-	Breaker         Breaker     `yaml:"breaker"`
-	Upstream        Upstream    `yaml:"upstream"`
-	Arms            []string    `yaml:"arms"`
-	Targets         []Target    `yaml:"targets"`
-	Collateral      *string     `yaml:"collateral"`
-	BreakerStateURL *string     `yaml:"breaker_state_url"`
-	Request         Request     `yaml:"request"`
-	Expect          []string    `yaml:"expect"`
-	TLS             TLS         `yaml:"tls"`
-	AllowRemote     []string    `yaml:"allow_remote"`
-	Phases          []Phase     `yaml:"phases"`
-	Thresholds      []Threshold `yaml:"thresholds"`
-	Tracing         Tracing     `yaml:"tracing"`
-	Output          Output      `yaml:"output"`
+	Description string   `yaml:"description"`
+	Seed        *Int     `yaml:"seed"`
+	Load        Load     `yaml:"load"`
+	Gateway     Gateway  `yaml:"gateway"`
+	Breaker     Breaker  `yaml:"breaker"`
+	Upstream    Upstream `yaml:"upstream"`
+	// Upstreams maps the names of several dependencies to the addresses
+	// their upstreams listen on (--upstream NAME=ADDR); a fault for one is
+	// NAME=SPEC.
+	Upstreams       map[string]string `yaml:"upstreams"`
+	Arms            []string          `yaml:"arms"`
+	Targets         []Target          `yaml:"targets"`
+	Collateral      *string           `yaml:"collateral"`
+	BreakerStateURL *string           `yaml:"breaker_state_url"`
+	Request         Request           `yaml:"request"`
+	Expect          []string          `yaml:"expect"`
+	TLS             TLS               `yaml:"tls"`
+	AllowRemote     []string          `yaml:"allow_remote"`
+	Phases          []Phase           `yaml:"phases"`
+	Thresholds      []Threshold       `yaml:"thresholds"`
+	Tracing         Tracing           `yaml:"tracing"`
+	Output          Output            `yaml:"output"`
 
 	// name is the file's name, for errors found after decoding.
 	name string
@@ -194,9 +200,12 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Fault is a fault spec, parsed where it stands so an error has its line.
+// Fault is a fault spec, parsed where it stands so an error has its line:
+// SPEC, or NAME=SPEC for one of several named upstreams.
 type Fault struct {
-	Spec faultserver.Spec
+	// Upstream names the upstream the fault is for; "" for the only one.
+	Upstream string
+	Spec     faultserver.Spec
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
@@ -204,14 +213,14 @@ func (f *Fault) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return lineErr(n, "a fault is a spec string like latency:1s or error:503,rate=0.3")
 	}
-	s, err := faultserver.ParseSpec(n.Value)
+	name, s, err := harness.ParseUpstreamFault(n.Value)
 	if err != nil && !strings.Contains(err.Error(), strconv.Quote(n.Value)) {
 		return lineErr(n, "fault spec %q: %v", n.Value, err)
 	}
 	if err != nil {
 		return lineErr(n, "%v", err)
 	}
-	f.Spec = s
+	f.Upstream, f.Spec = name, s
 	return nil
 }
 

@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/reports"
 	"github.com/cbload/cbload/scenario"
@@ -234,20 +233,22 @@ func (ci *ciOptions) inFile(err error) error {
 // fault phase of the scenario.
 func schedule(opts *runOptions) ([]harness.Phase, error) {
 	ci := &opts.ci
-	var flagFaults []faultserver.Spec
-	if len(opts.faults) > 0 {
-		var err error
-		if flagFaults, err = faultserver.ParseSpecs(opts.faults); err != nil {
+	// flagFaults holds the --fault faults, NAME=SPEC ones by upstream.
+	var flagFaults harness.Phase
+	for _, f := range opts.faults {
+		name, spec, err := harness.ParseUpstreamFault(f)
+		if err != nil {
 			return nil, usagef("--fault: %v", err)
 		}
+		flagFaults.AddFault(name, spec)
 	}
 	if ci.filePhases != nil && !ci.phasesFlag {
 		phases := append([]harness.Phase(nil), ci.filePhases...)
 		if ci.faultsFlag {
 			replaced := false
 			for i := range phases {
-				if len(phases[i].Faults) > 0 {
-					phases[i].Faults, replaced = flagFaults, true
+				if phases[i].Faulty() {
+					phases[i].Faults, phases[i].UpstreamFaults, replaced = flagFaults.Faults, flagFaults.UpstreamFaults, true
 				}
 			}
 			if !replaced {
@@ -257,15 +258,15 @@ func schedule(opts *runOptions) ([]harness.Phase, error) {
 		return phases, nil
 	}
 	faults := flagFaults
-	if len(faults) == 0 {
+	if !faults.Faulty() {
 		for _, p := range ci.filePhases {
-			if len(p.Faults) > 0 {
-				faults = p.Faults
+			if p.Faulty() {
+				faults = p
 				break
 			}
 		}
 	}
-	if len(faults) == 0 {
+	if !faults.Faulty() {
 		return nil, usagef("--fault: required; give a kind (%s) or a spec like latency:2s, or a --scenario file", strings.Join(kindNames(), ", "))
 	}
 	return parsePhases(opts.phases, faults)
@@ -283,8 +284,8 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		if ci.armsFlag {
 			return usagef("--arms: not used with --target; each target is an arm (name them breaker and no-breaker for the A/B verdict)")
 		}
-		if ci.upstreamAddr == "" {
-			return usagef("--upstream-addr: required with --target; the loopback host:port your service calls as its upstream, like 127.0.0.1:9090")
+		if ci.upstreamAddr == "" && len(opts.req.upstreams) == 0 {
+			return usagef("--upstream-addr: required with --target; the loopback host:port your service calls as its upstream, like 127.0.0.1:9090 (or --upstream NAME=ADDR for each of several)")
 		}
 		cfg.Targets, cfg.UpstreamAddr = targets, ci.upstreamAddr
 	} else {
@@ -444,7 +445,12 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
 		fmt.Fprintln(w)
 	}
 	if len(cfg.Targets) > 0 {
-		fmt.Fprintf(w, "upstream: %s (your service calls it)\n", cfg.UpstreamAddr)
+		if cfg.UpstreamAddr != "" {
+			fmt.Fprintf(w, "upstream: %s (your service calls it)\n", cfg.UpstreamAddr)
+		}
+		for _, u := range cfg.Upstreams {
+			fmt.Fprintf(w, "upstream %s: %s (your service calls it)\n", u.Name, u.Addr)
+		}
 		for _, t := range cfg.Targets {
 			fmt.Fprintf(w, "target %s: %s", t.Name, t.URL)
 			if t.Collateral != "" {
@@ -475,11 +481,7 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
 	fmt.Fprintf(w, "phases (%v per arm):\n", cfg.TotalDuration())
 	var at time.Duration
 	for _, p := range cfg.Phases {
-		faults := make([]string, len(p.Faults))
-		for i, f := range p.Faults {
-			faults[i] = f.String()
-		}
-		fmt.Fprintf(w, "  %-12s %5v – %-5v %s\n", p.Name, at, at+p.Duration, strings.Join(faults, " "))
+		fmt.Fprintf(w, "  %-12s %5v – %-5v %s\n", p.Name, at, at+p.Duration, strings.Join(p.FaultStrings(), " "))
 		at += p.Duration
 	}
 	if len(opts.ci.checks) > 0 {

@@ -32,8 +32,9 @@ type requestOptions struct {
 	expect     []string
 	insecure   bool
 	caCert     string
-	upstreamTL string // --upstream-tls DIR
-	allow      string // --allow-remote CIDR,...
+	upstreamTL string   // --upstream-tls DIR
+	allow      string   // --allow-remote CIDR,...
+	upstreams  []string // --upstream NAME=ADDR
 }
 
 const requestHelp = `Requests to your service: --method, --header 'Name: value', --body or
@@ -57,7 +58,11 @@ is written next to the report. Remote services: cbload sends only to
 127.0.0.1, ::1 and localhost unless --allow-remote CIDR,... names more
 ranges; every connection is checked as it is dialled, redirects are never
 followed, and --upstream-addr may then be an address of this machine in
-those ranges (a container bridge, say).`
+those ranges (a container bridge, say). Several dependencies: --upstream
+NAME=ADDR (repeatable, instead of --upstream-addr) starts one upstream per
+dependency; a fault for one is NAME=SPEC (--fault 'payments=latency:1s'),
+each phase's faults apply to the upstreams they name, and the report counts
+what each upstream received and injected.`
 
 // addRequestFlags registers the request flags on cmd.
 func addRequestFlags(cmd *cobra.Command, o *requestOptions) {
@@ -71,6 +76,7 @@ func addRequestFlags(cmd *cobra.Command, o *requestOptions) {
 	f.StringArrayVar(&o.expect, "expect", nil, "with --target: check an api answer must meet to count as ok: "+harness.ExpectForms+" (repeatable)")
 	f.BoolVar(&o.insecure, "insecure", false, "with --target: do not verify HTTPS targets' certificates")
 	f.StringVar(&o.caCert, "ca-cert", "", "with --target: PEM file of the CA that signed the HTTPS targets' certificates")
+	f.StringArrayVar(&o.upstreams, "upstream", nil, "with --target: a named dependency NAME=ADDR your service calls, each its own upstream; faults for it are NAME=SPEC (repeatable, instead of --upstream-addr)")
 	f.StringVar(&o.allow, "allow-remote", "", "with --target: CIDR ranges besides 127.0.0.1/::1 that targets, state URLs and --upstream-addr may be in, like 10.0.0.0/8 (never by default)")
 	f.StringVar(&o.upstreamTL, "upstream-tls", "", "with --target: serve the upstream over HTTPS with the certificate kept in this folder (created on first use)")
 }
@@ -97,9 +103,10 @@ func applyRequests(cfg *harness.Config, o *requestOptions, allow harness.AllowLi
 		"method": o.method != "" && o.method != http.MethodGet, "header": len(o.headers) > 0, "header-env": len(o.headerEnv) > 0,
 		"body": o.body != "", "body-file": o.bodyFile != "", "targets": o.targets != "", "expect": len(o.expect) > 0,
 		"insecure": o.insecure, "ca-cert": o.caCert != "", "upstream-tls": o.upstreamTL != "", "allow-remote": len(allow) > 0,
+		"upstream": len(o.upstreams) > 0,
 	}
 	if len(cfg.Targets) == 0 {
-		for _, name := range []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls", "allow-remote"} {
+		for _, name := range []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls", "allow-remote", "upstream"} {
 			if given[name] {
 				return usagef("--%s: only used with --target", name)
 			}
@@ -212,6 +219,13 @@ func applyRequests(cfg *harness.Config, o *requestOptions, allow harness.AllowLi
 	}
 	cfg.UpstreamTLSDir = o.upstreamTL
 	cfg.AllowRemote = allow
+	for _, u := range o.upstreams {
+		name, addr, ok := strings.Cut(u, "=")
+		if !ok || name == "" || addr == "" {
+			return usagef("--upstream %q: want NAME=ADDR like payments=127.0.0.1:3001", u)
+		}
+		cfg.Upstreams = append(cfg.Upstreams, harness.NamedUpstream{Name: name, Addr: addr})
+	}
 	return nil
 }
 
@@ -313,5 +327,11 @@ func applyRequestScenario(s *scenario.File, set func(flag, path string, present 
 	set("insecure", "tls.insecure", s.TLS.Insecure != nil, func() { o.insecure = *s.TLS.Insecure })
 	set("ca-cert", "tls.ca_cert", s.TLS.CACert != nil, func() { o.caCert = *s.TLS.CACert })
 	set("allow-remote", "allow_remote", s.AllowRemote != nil, func() { o.allow = strings.Join(s.AllowRemote, ",") })
+	set("upstream", "upstreams", s.Upstreams != nil, func() {
+		o.upstreams = nil
+		for _, k := range slices.Sorted(maps.Keys(s.Upstreams)) {
+			o.upstreams = append(o.upstreams, k+"="+s.Upstreams[k])
+		}
+	})
 	set("upstream-tls", "upstream.tls_dir", s.Upstream.TLSDir != nil, func() { o.upstreamTL = *s.Upstream.TLSDir })
 }

@@ -233,3 +233,57 @@ tls: {insecure: true}
 		t.Errorf("the dry run did not create the upstream's CA for the service to trust: %v", err)
 	}
 }
+
+// TestSeveralUpstreamsFlags checks --upstream NAME=ADDR with faults named
+// by upstream, and the scenario's upstreams and NAME=SPEC faults.
+func TestSeveralUpstreamsFlags(t *testing.T) {
+	base := []string{"run", "--dry-run", "--target", "svc=http://127.0.0.1:8080/api", "--phases", "1s,2s,1s"}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--upstream", "payments=127.0.0.1:3001", "--upstream", "search=127.0.0.1:3002", "--fault", "payments=latency:1s", "--fault", "search=error:503,rate=0.5"},
+			exitOK, "upstream payments: 127.0.0.1:3001 (your service calls it)\nupstream search: 127.0.0.1:3002 (your service calls it)"},
+		{[]string{"--upstream", "payments=127.0.0.1:3001", "--upstream", "search=127.0.0.1:3002", "--fault", "payments=latency:1s", "--fault", "search=error:503,rate=0.5"},
+			exitOK, "fault           1s – 3s    payments=latency:1s search=error:503,rate=0.5"},
+		{[]string{"--upstream", "payments=127.0.0.1:3001", "--upstream", "search=127.0.0.1:3002", "--fault", "latency"}, exitUsage, "say which upstream it is for, like payments=latency:1s"},
+		{[]string{"--upstream", "payments=127.0.0.1:3001", "--fault", "billing=latency"}, exitUsage, `fault for upstream "billing": no such upstream`},
+		{[]string{"--upstream", "payments", "--fault", "latency"}, exitUsage, `--upstream "payments": want NAME=ADDR`},
+		{[]string{"--upstream", "payments=127.0.0.1:3001", "--upstream-addr", "127.0.0.1:3002", "--fault", "latency"}, exitUsage, "not both"},
+		{[]string{"--upstream-addr", "127.0.0.1:3002", "--fault", "payments=latency"}, exitUsage, `fault for upstream "payments": no such upstream`},
+		{[]string{"--fault", "pay ments=latency", "--upstream-addr", "127.0.0.1:3002"}, exitUsage, `--fault: upstream "pay ments"`},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(append(append([]string{}, base...), tt.args...), &stdout, &stderr)
+		if got := stdout.String() + stderr.String(); code != tt.code || !strings.Contains(got, tt.want) {
+			t.Errorf("%v: exit %d, output %q; want %d and %q", tt.args, code, got, tt.code, tt.want)
+		}
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.yaml")
+	body := `upstreams: {payments: "127.0.0.1:3001", search: "127.0.0.1:3002"}
+targets: [{name: svc, url: "http://127.0.0.1:8080/api"}]
+phases:
+  - {name: baseline, duration: 1s}
+  - {name: fault, duration: 2s, faults: ["payments=latency:1s", "search=refuse"]}
+`
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--dry-run", "--scenario", path}, &stdout, &stderr)
+	if want := "payments=latency:1s search=refuse"; code != exitOK || !strings.Contains(stdout.String(), want) || !strings.Contains(stdout.String(), "upstream search: 127.0.0.1:3002") {
+		t.Errorf("scenario with upstreams: exit %d, %q %q; want %q", code, stdout.String(), stderr.String(), want)
+	}
+	bad := strings.Replace(body, `"search=refuse"`, `"billing=refuse"`, 1)
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	code = run([]string{"run", "--dry-run", "--scenario", path}, &stdout, &stderr)
+	if want := "line 5: phases[1] (fault): fault for upstream \"billing\": no such upstream"; code != exitUsage || !strings.Contains(stderr.String(), want) {
+		t.Errorf("scenario with a fault for an unknown upstream: exit %d, %q; want %q", code, stderr.String(), want)
+	}
+}

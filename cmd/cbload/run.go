@@ -138,8 +138,8 @@ func faultKindsHelp() string {
 }
 
 // parsePhases turns "5s,15s,10s" into baseline, fault and recovery phases;
-// the faults apply in the middle one.
-func parsePhases(s string, faults []faultserver.Spec) ([]harness.Phase, error) {
+// the faults of faults apply in the middle one.
+func parsePhases(s string, faults harness.Phase) ([]harness.Phase, error) {
 	parts := strings.Split(s, ",")
 	if len(parts) != 3 {
 		return nil, usagef("--phases %q: want three durations baseline,fault,recovery like 5s,15s,10s", s)
@@ -153,7 +153,7 @@ func parsePhases(s string, faults []faultserver.Spec) ([]harness.Phase, error) {
 		}
 		ph := harness.Phase{Name: names[i], Duration: d}
 		if i == 1 {
-			ph.Faults = faults
+			ph.Faults, ph.UpstreamFaults = faults.Faults, faults.UpstreamFaults
 		}
 		phases = append(phases, ph)
 	}
