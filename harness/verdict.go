@@ -118,7 +118,7 @@ func degraded(r *reports.Report, a *reports.Arm) (bool, string) {
 		before = a.Summary[r.Phases[0].Name].Collateral.LatencyMS.P99
 	}
 	limit := math.Max(collateralSlowMS, collateralSlowFactor*before)
-	why := fmt.Sprintf("%s success, p99 %.1f ms", reports.Percent(ok), p99)
+	why := fmt.Sprintf("%s success, p99 %s", reports.Percent(ok), reports.Millis(p99))
 	switch {
 	case ok < collateralHealthy:
 		return true, why + fmt.Sprintf(" (degraded: success below %s)", reports.Percent(collateralHealthy))

@@ -3,8 +3,11 @@ package reports_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -87,10 +90,62 @@ const colourPixels = `(() => {
     }));
 })()`
 
-// checkInBrowser opens the HTML rendering of r in headless Chromium and
-// checks that every chart drew its data, that nothing was logged as an error
-// and that the page made no network request; it saves a full-page
-// screenshot as name.png in the artifact folder.
+// pageLayout measures what a reader at this width would see go wrong: the
+// page scrolling sideways, a table cutting its last columns, and a breaker
+// state label clipped by its segment (the "h" of a short half-open).
+const pageLayout = `(() => {
+  const doc = document.documentElement;
+  const out = {scrollWidth: doc.scrollWidth, viewport: doc.clientWidth, cut: [], clipped: [], wide: []};
+  // The innermost elements that end past the viewport say what overflows.
+  document.querySelectorAll("body *").forEach(e => {
+    if (e.getBoundingClientRect().right > doc.clientWidth + 0.5 &&
+        !Array.from(e.children).some(c => c.getBoundingClientRect().right > doc.clientWidth + 0.5)) {
+      out.wide.push(e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && e.className.baseVal === undefined ? "." + e.className.split(" ").join(".") : ""));
+    }
+  });
+  out.wide = out.wide.slice(0, 5);
+  document.querySelectorAll("table").forEach((tb, i) => {
+    const r = tb.getBoundingClientRect();
+    const name = tb.id || (tb.closest("section") || {}).id || "table " + i;
+    if (tb.scrollWidth > tb.clientWidth + 1 || r.right > doc.clientWidth + 0.5) {
+      out.cut.push(name + ": " + Math.round(tb.scrollWidth) + " px of content in " + Math.round(tb.clientWidth) + " px, ending at " + Math.round(r.right) + " px of a " + doc.clientWidth + " px viewport");
+      return;
+    }
+    tb.querySelectorAll("th, td").forEach(c => {
+      const cr = c.getBoundingClientRect();
+      if (cr.width > 0 && cr.right > r.right + 0.5) out.cut.push(name + ": cell " + JSON.stringify(c.textContent.trim()) + " ends past the table");
+    });
+  });
+  document.querySelectorAll(".band .seg").forEach(s => {
+    if (s.textContent && s.scrollWidth > s.clientWidth + 0.5) out.clipped.push(s.textContent + " in " + s.clientWidth + " px (" + s.title + ")");
+  });
+  return out;
+})()`
+
+// legendValues lists, per chart, the value every legend shows: before any
+// hover they must be numbers at the focus second, not dashes.
+const legendValues = `Array.from(document.querySelectorAll(".chart .u-legend")).map(l => ({
+  chart: l.closest(".chart").id,
+  values: Array.from(l.querySelectorAll(".u-series")).map(s => {
+    const label = s.querySelector(".u-label"), value = s.querySelector(".u-value");
+    return (label ? label.textContent : "") + "=" + (value ? value.textContent : "");
+  })
+}))`
+
+type layout struct {
+	ScrollWidth float64  `json:"scrollWidth"`
+	Viewport    float64  `json:"viewport"`
+	Cut         []string `json:"cut"`
+	Clipped     []string `json:"clipped"`
+	Wide        []string `json:"wide"`
+}
+
+// checkInBrowser opens the HTML rendering of r in headless Chromium at 800
+// and 1400 px and checks that the page does not scroll sideways, that no
+// table cuts a column and no state label is clipped, that every legend
+// carries numbers before any hover, that every chart drew its data, that
+// nothing was logged as an error and that the page made no network request.
+// It saves a full-page screenshot as name-WIDTH.png in the artifact folder.
 func checkInBrowser(t *testing.T, r *reports.Report, name string) {
 	t.Helper()
 	exe := chromium(t)
@@ -101,7 +156,7 @@ func checkInBrowser(t *testing.T, r *reports.Report, name string) {
 	}
 	page := "file://" + paths[0]
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(exe),
@@ -160,6 +215,30 @@ func checkInBrowser(t *testing.T, r *reports.Report, name string) {
 	if _, err := chromedp.Call(bctx, network.Enable, network.EnableParams{}); err != nil {
 		t.Fatalf("Network.enable: %v", err)
 	}
+	for _, width := range []int64{800, 1400} {
+		t.Run(fmt.Sprintf("%dpx", width), func(t *testing.T) {
+			checkAtWidth(t, bctx, r, page, width, filepath.Join(artifactDir(t), fmt.Sprintf("%s-%d.png", name, width)))
+		})
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, u := range requests {
+		if u != page && !strings.HasPrefix(u, "data:") {
+			t.Errorf("the page requested %s; it must load nothing", u)
+		}
+	}
+	for _, p := range problems {
+		t.Errorf("browser reported: %s", p)
+	}
+}
+
+// checkAtWidth loads page in a viewport width px wide and checks it as
+// checkInBrowser describes, saving a full-page screenshot to shot.
+func checkAtWidth(t *testing.T, bctx context.Context, r *reports.Report, page string, width int64, shot string) {
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(width, 1000)); err != nil {
+		t.Fatalf("set the viewport to %d px: %v", width, err)
+	}
 	if err := chromedp.Do(bctx, chromedp.Navigate(page)); err != nil {
 		t.Fatalf("open %s: %v", page, err)
 	}
@@ -175,43 +254,96 @@ func checkInBrowser(t *testing.T, r *reports.Report, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Hover the middle of the /local chart: the synced cursor moves on every
-	// chart and the readout names the second, its phase and breaker state.
-	box, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](`(() => {
+	lay, err := chromedp.Run(bctx, chromedp.Evaluate[layout](pageLayout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lay.ScrollWidth > lay.Viewport {
+		t.Errorf("at %d px the page is %v px wide: it scrolls sideways (too wide: %s)", width, lay.ScrollWidth, strings.Join(lay.Wide, ", "))
+	}
+	for _, c := range lay.Cut {
+		t.Errorf("at %d px a table is cut: %s", width, c)
+	}
+	for _, c := range lay.Clipped {
+		t.Errorf("at %d px a breaker state label is clipped: %s", width, c)
+	}
+	// Before any hover, every legend shows the values of the focus second,
+	// so a screenshot or a printout carries numbers.
+	legends, err := chromedp.Run(bctx, chromedp.Evaluate[[]struct {
+		Chart  string   `json:"chart"`
+		Values []string `json:"values"`
+	}](legendValues))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(legends) == 0 {
+		t.Error("the page has no chart legends")
+	}
+	digit := regexp.MustCompile(`=.*[0-9]`)
+	for _, l := range legends {
+		for _, v := range l.Values {
+			if !digit.MatchString(v) {
+				t.Errorf("before any hover, the legend of %s shows %q; want a number", l.Chart, v)
+			}
+		}
+	}
+	// "Hover for the values" is said once on the page, not under every chart.
+	hovers, err := chromedp.Run(bctx, chromedp.Evaluate[int](`(document.body.innerText.match(/hover/gi) || []).length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hovers != 1 {
+		t.Errorf("the page text mentions hovering %d times; want once", hovers)
+	}
+	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", shot)
+
+	// Hover the middle of a second near the middle of the /local chart: the
+	// synced cursor moves on every chart, the legend shows that second and
+	// the readout names it, its phase and breaker state.
+	hover, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](`(() => {
+	  const d = JSON.parse(document.getElementById("cbload-data").textContent), xMax = d.x_max;
+	  let k = Math.floor(xMax * 0.45);
+	  if (Math.abs(k - d.focus.t) < 2) k = d.focus.t + 2 < xMax ? d.focus.t + 2 : d.focus.t - 2; // not the second shown before hovering
 	  const over = document.querySelector("#chart-local .u-over");
 	  over.scrollIntoView({block: "center"});
 	  const o = over.getBoundingClientRect();
-	  return [o.left + o.width / 2, o.top + o.height / 2];
+	  return [o.left + o.width * (k + 0.5) / xMax, o.top + o.height / 2, k, o.width / xMax, d.focus.t];
 	})()`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(bctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0], box[1])); err != nil {
+	if err := chromedp.Do(bctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, hover[0], hover[1])); err != nil {
 		t.Fatal(err)
 	}
-	readout, err := chromedp.Run(bctx, chromedp.Poll[string](`(() => {
-	  const r = document.querySelector("#chart-local .readout").textContent;
-	  return r.startsWith("second ") ? r : false;
-	})()`, chromedp.WithPollingTimeout(5*time.Second)))
-	if err != nil {
-		readout, _ = chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#chart-local .readout").textContent`))
+	// On a long run a second is under a pixel wide: the cursor may land on
+	// a neighbour.
+	k, slack := int(hover[2]), 0
+	if pxPerSecond := hover[3]; pxPerSecond < 4 {
+		slack = 1
 	}
-	if !strings.HasPrefix(readout, "second ") {
-		t.Errorf("hovering the /local chart shows %q; want the values of a second", readout)
+	shown := regexp.MustCompile(`second ?(\d+)–(\d+) s`)
+	legend, _ := chromedp.Run(bctx, chromedp.Poll[string](fmt.Sprintf(`(() => {
+	  const l = document.querySelector("#chart-local .u-legend").textContent;
+	  return l.includes("second%d–") ? false : l;
+	})()`, int(hover[4])), chromedp.WithPollingTimeout(5*time.Second)))
+	readout, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#chart-local .readout").textContent`))
+	for what, text := range map[string]string{"legend": legend, "readout": readout} {
+		m := shown.FindStringSubmatch(text)
+		got := -1
+		if m != nil {
+			got, _ = strconv.Atoi(m[1])
+		}
+		if got < k-slack || got > k+slack || (what == "legend" && !strings.Contains(text, "%")) {
+			t.Errorf("hovering second %d–%d s of the /local chart shows the %s %q; want that second's values", k, k+1, what, text)
+		}
 	}
-	legend, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#chart-local .u-legend").textContent`))
-	if !strings.Contains(legend, "%") {
-		t.Errorf("hovering the /local chart leaves its legend without values: %q", legend)
-	}
-	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(artifactDir(t), name+".png")
-	if err := os.WriteFile(out, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", out)
 
 	var st chartStatus
 	if err := json.Unmarshal([]byte(raw), &st); err != nil {
@@ -257,17 +389,6 @@ func checkInBrowser(t *testing.T, r *reports.Report, name string) {
 	if len(pixels) != len(wantCharts) {
 		t.Errorf("page has %d chart canvases; want %d", len(pixels), len(wantCharts))
 	}
-
-	mu.Lock()
-	defer mu.Unlock()
-	for _, u := range requests {
-		if u != page && !strings.HasPrefix(u, "data:") {
-			t.Errorf("the page requested %s; it must load nothing", u)
-		}
-	}
-	for _, p := range problems {
-		t.Errorf("browser reported: %s", p)
-	}
 }
 
 func TestBrowserSample(t *testing.T) {
@@ -276,6 +397,12 @@ func TestBrowserSample(t *testing.T) {
 
 func TestBrowserPartial(t *testing.T) {
 	checkInBrowser(t, variants(t)["partial"], "report-partial")
+}
+
+// TestBrowserLongRun renders a 10-minute run with a fault every minute and
+// a flapping breaker: hundreds of state segments, most too short to name.
+func TestBrowserLongRun(t *testing.T) {
+	checkInBrowser(t, longRun(t, 600), "report-long-run")
 }
 
 // TestBrowserRealRun renders the report of a real, short run of both arms.

@@ -101,14 +101,16 @@ func ratio(ok, n int64) string {
 	return Percent(float64(ok) / float64(n))
 }
 
-// ms formats milliseconds with precision that suits their size.
-func ms(v float64) string {
+// Millis formats a latency given in milliseconds, the one way every report
+// and summary shows latency: milliseconds below 1 s ("2.45 ms", "259.1 ms")
+// and seconds from 1 s up ("1.00 s"), never "1003.5 ms".
+func Millis(v float64) string {
 	switch {
 	case v == 0:
 		return "0 ms"
-	case v < 10:
+	case v < 9.995: // would round to "10.00 ms"
 		return strconv.FormatFloat(v, 'f', 2, 64) + " ms"
-	case v < 1000:
+	case v < 999.95: // would round to "1000.0 ms"
 		return strconv.FormatFloat(v, 'f', 1, 64) + " ms"
 	default:
 		return strconv.FormatFloat(v/1000, 'f', 2, 64) + " s"
@@ -173,7 +175,7 @@ var outcomeColumns = []struct {
 	{"timeout", "timeout", "#9333ea", func(o Outcomes) int64 { return o.Timeout }},
 	{"rejected", "rejected (breaker)", "#eab308", func(o Outcomes) int64 { return o.Rejected }},
 	{"saturated", "saturated (queue)", "#7f1d1d", func(o Outcomes) int64 { return o.Saturated }},
-	{"client_error", "client error", "#64748b", func(o Outcomes) int64 { return o.ClientError }},
+	{"client_error", "client error", "#db2777", func(o Outcomes) int64 { return o.ClientError }},
 	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
 }
 
@@ -184,25 +186,62 @@ type keyFigure struct {
 	value func(a *Arm) string
 }
 
-// keyFigures are the numbers compared between arms, in the order shown.
-var keyFigures = []keyFigure{
-	{"/local success during the fault", "collateral health: the cascade evidence",
-		func(a *Arm) string { return Percent(a.Figures.CollateralSuccessDuringFault) }},
-	{"/local p99 during the fault", "latency of the endpoint that never calls the upstream",
-		func(a *Arm) string { return ms(a.Figures.CollateralP99DuringFaultMS) }},
-	{"/api success during the fault", "the endpoint that calls the sick upstream",
-		func(a *Arm) string { return Percent(a.Figures.APISuccessDuringFault) }},
-	{"Requests reaching the upstream during the fault", "load the breaker shed from the sick dependency",
-		func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) }},
-	{"Gateway in-flight peak", "requests held at once, queued or running",
-		func(a *Arm) string { return count(a.Figures.InflightPeak) }},
-	{"Time to open", "from the start of the fault to the first open",
-		func(a *Arm) string {
-			if !a.Breaker {
-				return "no breaker"
-			}
-			return secs(a.Figures.TimeToOpenS)
-		}},
-	{"Time to recover", "from the end of the fault until /api is ≥ 99% again",
-		func(a *Arm) string { return secs(a.Figures.TimeToRecoverS) }},
+// figureGroup is a set of key figures that apply to the same stretch of the
+// run, shown under one heading so that, say, the time to recover is not read
+// as something measured during the fault.
+type figureGroup struct {
+	id, title string
+	figures   []keyFigure
+}
+
+// keyFigureGroups are the numbers compared between arms, grouped by when
+// they apply, in the order shown. The first figure of the first group is the
+// lead: the cascade evidence.
+var keyFigureGroups = []figureGroup{
+	{"fault", "During the fault", []keyFigure{
+		{"/local success", "collateral health: the cascade evidence",
+			func(a *Arm) string { return Percent(a.Figures.CollateralSuccessDuringFault) }},
+		{"/local p99", "latency of the endpoint that never calls the upstream",
+			func(a *Arm) string { return Millis(a.Figures.CollateralP99DuringFaultMS) }},
+		{"/api success", "the endpoint that calls the sick upstream",
+			func(a *Arm) string { return Percent(a.Figures.APISuccessDuringFault) }},
+		{"Requests reaching the upstream", "load the breaker shed from the sick dependency",
+			func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) }},
+	}},
+	{"edges", "At the start and end of the fault", []keyFigure{
+		{"Time to open", "from the start of the fault to the breaker's first open",
+			func(a *Arm) string {
+				if !a.Breaker {
+					return "no breaker"
+				}
+				return secs(a.Figures.TimeToOpenS)
+			}},
+		{"Time to recover", "from the end of the fault until /api is ≥ 99% again",
+			func(a *Arm) string { return secs(a.Figures.TimeToRecoverS) }},
+	}},
+	{"run", "Over the whole run", []keyFigure{
+		{"Gateway in-flight peak", "most requests held at once, queued or running",
+			func(a *Arm) string { return count(a.Figures.InflightPeak) }},
+	}},
+}
+
+// exemplarLinks says whether the exemplar traces can be linked to the
+// tracing backend: only when spans reached the collector, since a link to a
+// trace that was never exported opens nothing. why explains a missing or
+// doubtful link in one sentence, or is "".
+func exemplarLinks(r *Report) (links bool, why string) {
+	tr := r.Tracing
+	switch {
+	case tr == nil || !tr.Enabled:
+		return false, "No links: tracing was off, so no trace was exported."
+	case tr.SpansExported == 0:
+		why = fmt.Sprintf("No links: no span reached the collector (%s dropped, %s refused)", count(tr.SpansDropped), count(tr.SpansFailed))
+		if tr.LastError != "" {
+			why += "; last export error: " + tr.LastError
+		}
+		return false, why + "."
+	case tr.SpansDropped > 0 || tr.SpansFailed > 0:
+		return true, fmt.Sprintf("Some spans were not exported (%s dropped, %s refused): a linked trace may be incomplete or missing.", count(tr.SpansDropped), count(tr.SpansFailed))
+	}
+	return true, ""
 }

@@ -23,7 +23,7 @@ var htmlTemplateText string
 
 var htmlTemplate = template.Must(template.New("report.html").Funcs(template.FuncMap{
 	"pct":      Percent,
-	"ms":       ms,
+	"ms":       Millis,
 	"count":    count,
 	"num":      num,
 	"secs":     secs,
@@ -35,7 +35,8 @@ var htmlTemplate = template.Must(template.New("report.html").Funcs(template.Func
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
-	"f2": func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"f2":  func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"inc": func(i int) int { return i + 1 },
 }).Parse(htmlTemplateText))
 
 // uplotAssets reads uPlot's script and stylesheet from vegeta's embedded
@@ -91,19 +92,31 @@ type htmlView struct {
 	Fault       string
 	PhasesText  string
 	Arms        []armView
-	Figures     []figureView
+	Groups      []figureGroupView
 	Phases      []phaseView
 	Config      [][2]string
-	LittleText  string
-	Data        chartData
-	UPlotJS     template.JS
-	UPlotCSS    template.CSS
+	// InflightNote explains the in-flight chart's reference lines.
+	InflightNote string
+	// ExemplarLinks is false when no span reached the collector: the trace
+	// IDs are then shown without links, and ExemplarNote says why.
+	ExemplarLinks bool
+	ExemplarNote  string
+	Data          chartData
+	UPlotJS       template.JS
+	UPlotCSS      template.CSS
 }
 
 type armView struct {
 	Name  string
 	Color string
 	Arm   *Arm
+}
+
+// figureGroupView is a set of key figures that apply to the same stretch
+// of the run.
+type figureGroupView struct {
+	ID, Title string
+	Figures   []figureView
 }
 
 type figureView struct {
@@ -126,12 +139,28 @@ type phaseRow struct {
 
 // chartData is embedded in the page as JSON for the chart script.
 type chartData struct {
-	XMax     float64        `json:"x_max"`
-	Phases   []chartPhase   `json:"phases"`
-	Workers  int            `json:"workers"`
-	Little   float64        `json:"little"`
+	XMax   float64      `json:"x_max"`
+	Phases []chartPhase `json:"phases"`
+	// Focus is the second the legends show before any hover.
+	Focus chartFocus `json:"focus"`
+	// Refs are the in-flight chart's reference lines.
+	Refs     []chartRef     `json:"refs"`
 	Arms     []chartArm     `json:"arms"`
 	Outcomes []chartOutcome `json:"outcomes"`
+}
+
+// chartFocus is the second whose values the chart legends show until the
+// reader hovers another one, so that a screenshot or a printout of the page
+// carries numbers rather than dashes.
+type chartFocus struct {
+	T   int    `json:"t"`   // the second from T to T+1
+	Why string `json:"why"` // what makes this second worth showing
+}
+
+// chartRef is a horizontal reference line, labelled with what it is.
+type chartRef struct {
+	Label string  `json:"label"`
+	Value float64 `json:"value"`
 }
 
 type chartPhase struct {
@@ -216,15 +245,19 @@ func newHTMLView(r *Report) *htmlView {
 	for i := range r.Arms {
 		v.Arms = append(v.Arms, armView{Name: r.Arms[i].Name, Color: armColor(r, i).hex, Arm: &r.Arms[i]})
 	}
-	for k, kf := range keyFigures {
-		f := figureView{Label: kf.label, Hint: kf.hint}
-		for i := range r.Arms {
-			f.Values = append(f.Values, kf.value(&r.Arms[i]))
-			if k == 0 {
-				f.Bars = append(f.Bars, fmt.Sprintf("%.1f%%", 100*math.Max(0, math.Min(1, r.Arms[i].Figures.CollateralSuccessDuringFault))))
+	for g, kg := range keyFigureGroups {
+		gv := figureGroupView{ID: kg.id, Title: kg.title}
+		for k, kf := range kg.figures {
+			f := figureView{Label: kf.label, Hint: kf.hint}
+			for i := range r.Arms {
+				f.Values = append(f.Values, kf.value(&r.Arms[i]))
+				if g == 0 && k == 0 {
+					f.Bars = append(f.Bars, fmt.Sprintf("%.1f%%", 100*math.Max(0, math.Min(1, r.Arms[i].Figures.CollateralSuccessDuringFault))))
+				}
 			}
+			gv.Figures = append(gv.Figures, f)
 		}
-		v.Figures = append(v.Figures, f)
+		v.Groups = append(v.Groups, gv)
 	}
 	for _, p := range r.Phases {
 		pv := phaseView{Phase: p}
@@ -237,13 +270,86 @@ func newHTMLView(r *Report) *htmlView {
 		}
 		v.Phases = append(v.Phases, pv)
 	}
-	c := r.Config
-	apiRate := c.Rate * (1 - c.CollateralShare)
-	little := apiRate * time.Duration(c.CallTimeout).Seconds()
-	v.LittleText = fmt.Sprintf("λ × call timeout = %s /api req/s × %s = %s", num(math.Round(apiRate*10)/10), c.CallTimeout, num(math.Round(little*10)/10))
+	v.ExemplarLinks, v.ExemplarNote = exemplarLinks(r)
 	v.Config = configRows(r)
-	v.Data = newChartData(r, little)
+	v.Data = newChartData(r)
+	v.Data.Refs, v.InflightNote = inflightRefs(r.Config)
 	return v
+}
+
+// inflightRefs returns the reference lines of the in-flight chart and a
+// sentence explaining them: the worker pool, and what in-flight settles at
+// when a fault makes every /api call wait out the call timeout. If /api then
+// needs more workers than the pool has (λ(/api) × call timeout > pool), the
+// pool fills and every other request reaching the gateway waits up to the
+// queue timeout: in-flight plateaus near pool + λ × queue timeout, λ being
+// all requests reaching the gateway. Otherwise it settles at λ(/api) × call
+// timeout. A user's own service has no gateway pool cbload knows of, so it
+// gets no lines.
+func inflightRefs(c Config) ([]chartRef, string) {
+	if c.GatewayWorkers <= 0 || len(c.Targets) > 0 {
+		return nil, ""
+	}
+	round := func(v float64) float64 { return math.Round(v*10) / 10 }
+	pool := float64(c.GatewayWorkers)
+	rate, apiRate := c.Rate, c.Rate*(1-c.CollateralShare)
+	callT, queueT := time.Duration(c.CallTimeout), time.Duration(c.QueueTimeout)
+	need := round(apiRate * callT.Seconds())
+	refs := []chartRef{{Label: fmt.Sprintf("worker pool (%d)", c.GatewayWorkers), Value: pool}}
+	if need <= pool {
+		refs = append(refs, chartRef{Label: "λ(/api) × call timeout", Value: need})
+		return refs, fmt.Sprintf("When every /api call waits out the call timeout, in-flight settles near λ(/api) × call timeout = %s req/s × %s = %s, within the %d workers: the pool does not fill.",
+			num(round(apiRate)), callT, num(need), c.GatewayWorkers)
+	}
+	plateau := round(pool + rate*queueT.Seconds())
+	refs = append(refs, chartRef{Label: "pool + λ × queue timeout", Value: plateau})
+	return refs, fmt.Sprintf("When every /api call waits out the call timeout, /api needs λ(/api) × call timeout = %s req/s × %s = %s workers, more than the %d in the pool: the pool fills, every other request waits up to the queue timeout, and in-flight plateaus near pool + λ × queue timeout = %d + %s req/s × %s = %s (λ: all requests reaching the gateway).",
+		num(round(apiRate)), callT, num(need), c.GatewayWorkers, c.GatewayWorkers, num(round(rate)), queueT, num(plateau))
+}
+
+// focusSecond picks the second the legends show before any hover: the
+// fault's worst second for /local (the cascade evidence), else for /api,
+// else the middle of the fault. Without a fault phase the whole run is
+// searched the same way.
+func focusSecond(r *Report) chartFocus {
+	var faults []Phase
+	for _, p := range r.Phases {
+		if len(p.Faults) > 0 {
+			faults = append(faults, p)
+		}
+	}
+	where := "the fault's"
+	if len(faults) == 0 {
+		where = "the run's"
+	}
+	for _, ep := range []struct {
+		name string
+		get  func(Second) Bucket
+	}{{"/local", func(s Second) Bucket { return s.Collateral }}, {"/api", func(s Second) Bucket { return s.API }}} {
+		best, worst, arm := -1, 1.0, ""
+		for _, a := range r.Arms {
+			for _, s := range a.Series {
+				b := ep.get(s)
+				if b.Requests == 0 || (len(faults) > 0 && !inFault(faults, float64(s.T), float64(s.T+1))) {
+					continue
+				}
+				if v := float64(b.Outcomes.OK) / float64(b.Requests); v < worst {
+					best, worst, arm = s.T, v, a.Name
+				}
+			}
+		}
+		if best >= 0 {
+			return chartFocus{T: best, Why: fmt.Sprintf("%s worst second for %s (%s: %s ok)", where, ep.name, arm, Percent(worst))}
+		}
+	}
+	if len(faults) > 0 {
+		return chartFocus{T: int((faults[0].StartS + faults[0].EndS) / 2), Why: "the middle of the fault"}
+	}
+	n := 0
+	for _, a := range r.Arms {
+		n = max(n, len(a.Series))
+	}
+	return chartFocus{T: n / 2, Why: "the middle of the run"}
 }
 
 func configRows(r *Report) [][2]string {
@@ -286,8 +392,8 @@ func tripPolicy(b Breaker) string {
 	return strings.Join(parts, ", or ")
 }
 
-func newChartData(r *Report, little float64) chartData {
-	d := chartData{Workers: r.Config.GatewayWorkers, Little: little}
+func newChartData(r *Report) chartData {
+	d := chartData{Focus: focusSecond(r)}
 	for _, p := range r.Phases {
 		d.Phases = append(d.Phases, chartPhase{Name: p.Name, Start: p.StartS, End: p.EndS, Faults: strings.Join(p.Faults, ", ")})
 		d.XMax = math.Max(d.XMax, p.EndS)
@@ -351,6 +457,9 @@ func segments(a *Arm) []segment {
 	var out []segment
 	from, state := 0.0, a.Transitions[0].From
 	for _, t := range a.Transitions {
+		if t.T >= end {
+			break // after the last second measured: nothing to draw
+		}
 		if t.T > from {
 			out = append(out, segment{from, math.Min(t.T, end), state})
 		}

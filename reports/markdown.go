@@ -14,7 +14,7 @@ const maxMarkdownTransitions = 40
 
 // WriteMarkdown writes r as GitHub-flavoured Markdown for a CI job summary
 // or a pull-request comment: the verdict on the first line, the A/B key
-// figures, a mermaid chart of /local success per second, the per-phase
+// figures, a mermaid chart of /local success over time, the per-phase
 // totals, the breaker transitions, thresholds and exemplar traces.
 func WriteMarkdown(w io.Writer, r *Report) error {
 	var b bytes.Buffer
@@ -36,7 +36,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 
 	if len(r.Arms) > 0 {
 		b.WriteString("### Key figures\n\n")
-		b.WriteString("| During the fault |")
+		b.WriteString("| Figure |")
 		for _, a := range r.Arms {
 			fmt.Fprintf(&b, " %s |", mdEscape(a.Name))
 		}
@@ -45,12 +45,15 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			b.WriteString("--:|")
 		}
 		b.WriteString("\n")
-		for _, kf := range keyFigures {
-			fmt.Fprintf(&b, "| %s |", mdEscape(kf.label))
-			for i := range r.Arms {
-				fmt.Fprintf(&b, " %s |", kf.value(&r.Arms[i]))
+		for _, g := range keyFigureGroups {
+			fmt.Fprintf(&b, "| **%s** |%s\n", g.title, strings.Repeat(" |", len(r.Arms)))
+			for _, kf := range g.figures {
+				fmt.Fprintf(&b, "| %s |", mdEscape(kf.label))
+				for i := range r.Arms {
+					fmt.Fprintf(&b, " %s |", kf.value(&r.Arms[i]))
+				}
+				b.WriteString("\n")
 			}
-			b.WriteString("\n")
 		}
 		b.WriteString("\n")
 		writeMermaid(&b, r)
@@ -89,9 +92,17 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	return err
 }
 
-// writeMermaid draws /local success per second for every arm as a mermaid
-// xychart, which GitHub renders. xychart has no legend, so the colours are
-// fixed and named in the title.
+// maxChartPoints bounds the mermaid chart: one x label per second of a
+// 3-minute run (180) is an unreadable smear, and 600 of them for 10 minutes
+// bloat the summary.
+const maxChartPoints = 60
+
+// writeMermaid draws /local success for every arm as a mermaid xychart,
+// which GitHub renders. A long run is downsampled to at most maxChartPoints
+// windows of equal width, each showing the lowest per-second success in it,
+// so a dip is never averaged away. Every fault window is a shaded bar behind
+// the lines. xychart has no legend, so the colours are fixed and named in
+// the title and in the sentence under the chart.
 func writeMermaid(b *bytes.Buffer, r *Report) {
 	n := 0
 	for _, a := range r.Arms {
@@ -100,58 +111,117 @@ func writeMermaid(b *bytes.Buffer, r *Report) {
 	if n == 0 {
 		return
 	}
+	width := (n + maxChartPoints - 1) / maxChartPoints // seconds per point
+	points := (n + width - 1) / width
+	var faults []Phase
+	for _, p := range r.Phases {
+		if len(p.Faults) > 0 {
+			faults = append(faults, p)
+		}
+	}
 	var colors, names []string
+	if len(faults) > 0 {
+		colors = append(colors, "#fecaca") // the fault bars, drawn first
+	}
 	for i, a := range r.Arms {
 		c := armColor(r, i)
 		colors = append(colors, c.hex)
-		names = append(names, c.name+" = "+a.Name)
+		names = append(names, c.name+" = "+mermaidText(a.Name))
 	}
-	b.WriteString("### /local success per second\n\n")
+	if len(faults) > 0 {
+		names = append(names, "shaded = fault")
+	}
+	b.WriteString("### /local success over time\n\n")
 	b.WriteString("```mermaid\n")
 	fmt.Fprintf(b, "%%%%{init: {\"themeVariables\": {\"xyChart\": {\"plotColorPalette\": \"%s\"}}}}%%%%\n", strings.Join(colors, ", "))
 	b.WriteString("xychart-beta\n")
-	fmt.Fprintf(b, "    title \"/local success %% per second (%s)\"\n", strings.Join(names, ", "))
+	fmt.Fprintf(b, "    title \"/local success %% (%s)\"\n", strings.Join(names, ", "))
 	label := "second"
-	if fp := r.FaultPhase(); fp != nil {
-		label = fmt.Sprintf("second (fault from %s s to %s s)", num(fp.StartS), num(fp.EndS))
+	if width > 1 {
+		label = fmt.Sprintf("second (lowest per %d s window)", width)
 	}
 	fmt.Fprintf(b, "    x-axis \"%s\" [", label)
-	for t := range n {
-		if t > 0 {
+	for k := range points {
+		if k > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(strconv.Itoa(t))
+		b.WriteString(strconv.Itoa(k * width))
 	}
 	b.WriteString("]\n")
 	b.WriteString("    y-axis \"success %\" 0 --> 100\n")
-	for _, a := range r.Arms {
-		b.WriteString("    line [")
-		for i, s := range a.Series {
-			if i > 0 {
+	if len(faults) > 0 {
+		b.WriteString("    bar [")
+		for k := range points {
+			if k > 0 {
 				b.WriteString(", ")
 			}
-			// A second without /local requests has no ratio; the chart
-			// cannot show a gap, so it repeats the previous value.
-			v := 100.0
-			if s.Collateral.Requests > 0 {
-				v = 100 * float64(s.Collateral.Outcomes.OK) / float64(s.Collateral.Requests)
-			} else if i > 0 {
-				v = lastMermaidValue(a.Series[:i])
+			v := "0"
+			if inFault(faults, float64(k*width), float64(min((k+1)*width, n))) {
+				v = "100"
 			}
+			b.WriteString(v)
+		}
+		b.WriteString("]\n")
+	}
+	for _, a := range r.Arms {
+		b.WriteString("    line [")
+		prev := 100.0
+		for k := 0; k*width < len(a.Series); k++ {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			// A window without /local requests has no ratio; the chart
+			// cannot show a gap, so it repeats the previous value.
+			v, seen := 100.0, false
+			for _, s := range a.Series[k*width : min((k+1)*width, len(a.Series))] {
+				if c := s.Collateral; c.Requests > 0 {
+					v, seen = min(v, 100*float64(c.Outcomes.OK)/float64(c.Requests)), true
+				}
+			}
+			if !seen {
+				v = prev
+			}
+			prev = v
 			b.WriteString(strconv.FormatFloat(v, 'f', 1, 64))
 		}
 		b.WriteString("]\n")
 	}
 	b.WriteString("```\n\n")
+	if width > 1 {
+		fmt.Fprintf(b, "Downsampled: each point is the lowest /local success of one %d-second window (%d s in %d points).", width, n, points)
+	} else {
+		b.WriteString("Each point is one second.")
+	}
+	if len(faults) > 0 {
+		var spans []string
+		for _, p := range faults {
+			spans = append(spans, fmt.Sprintf("%s %s–%s s", mdEscape(p.Name), num(p.StartS), num(p.EndS)))
+		}
+		fmt.Fprintf(b, " Shaded bars mark the fault phases: %s.", strings.Join(spans, ", "))
+	}
+	b.WriteString("\n\n")
 }
 
-func lastMermaidValue(ss []Second) float64 {
-	for i := len(ss) - 1; i >= 0; i-- {
-		if c := ss[i].Collateral; c.Requests > 0 {
-			return 100 * float64(c.Outcomes.OK) / float64(c.Requests)
+// inFault reports whether the stretch [from, to) seconds overlaps a fault.
+func inFault(faults []Phase, from, to float64) bool {
+	for _, p := range faults {
+		if p.StartS < to && p.EndS > from {
+			return true
 		}
 	}
-	return 100
+	return false
+}
+
+// mermaidText keeps only characters that cannot end a quoted mermaid string
+// or start a directive, so an arm name from a report cannot break the chart.
+func mermaidText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"', r == '%', r == '`', r == '\\', r == '{', r == '}', r == '[', r == ']', r < ' ':
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
@@ -170,8 +240,8 @@ func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
 			}
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 				mdEscape(p.Name), mdEscape(a.Name),
-				count(s.API.Requests), ratio(s.API.OK, s.API.Requests), ms(s.API.LatencyMS.P99),
-				count(s.Collateral.Requests), ratio(s.Collateral.OK, s.Collateral.Requests), ms(s.Collateral.LatencyMS.P99),
+				count(s.API.Requests), ratio(s.API.OK, s.API.Requests), Millis(s.API.LatencyMS.P99),
+				count(s.Collateral.Requests), ratio(s.Collateral.OK, s.Collateral.Requests), Millis(s.Collateral.LatencyMS.P99),
 				count(s.UpstreamRequests), count(s.InflightPeak))
 		}
 	}
@@ -228,12 +298,13 @@ func writeMarkdownThresholds(b *bytes.Buffer, r *Report) {
 }
 
 func writeMarkdownExemplars(b *bytes.Buffer, r *Report) {
+	links, why := exemplarLinks(r)
 	var lines []string
 	for _, a := range r.Arms {
 		for _, e := range a.Exemplars {
 			what := fmt.Sprintf("%s, %s, %s", a.Name, e.Phase, e.Kind)
 			id := "`" + mdCode(e.TraceID) + "`"
-			if u := safeURL(e.URL); u != "" {
+			if u := safeURL(e.URL); u != "" && links {
 				id = fmt.Sprintf("[%s](%s)", mdCode(e.TraceID), u)
 			}
 			lines = append(lines, fmt.Sprintf("- %s: %s", mdEscape(what), id))
@@ -245,6 +316,9 @@ func writeMarkdownExemplars(b *bytes.Buffer, r *Report) {
 	b.WriteString("### Exemplar traces\n\n")
 	b.WriteString(strings.Join(lines, "\n"))
 	b.WriteString("\n\n")
+	if why != "" {
+		fmt.Fprintf(b, "> %s\n\n", mdEscape(why))
+	}
 }
 
 // mdEscape keeps text from a report from being read as Markdown or HTML

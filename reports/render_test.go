@@ -2,10 +2,12 @@ package reports_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -114,16 +116,113 @@ func TestFirstLine(t *testing.T) {
 	}
 }
 
-func TestMarkdownSize(t *testing.T) {
-	// A default run is 30 s per arm; a 10-minute one with a flapping
-	// breaker must still fit a GitHub step summary.
-	for _, seconds := range []int{30, 600} {
-		r := stretch(sample(t), seconds)
-		md := render(t, reports.WriteMarkdown, r)
-		if len(md) >= 64<<10 {
-			t.Errorf("Markdown for a %d s run is %d bytes; want < 64 KiB", seconds, len(md))
+// TestMarkdownLongRuns renders synthetic 3- and 10-minute runs with a fault
+// window every minute and a breaker that flaps throughout: the chart must
+// keep at most 60 points, shade every fault window, keep the worst second of
+// each window, and the whole file must fit a GitHub step summary (64 KiB).
+func TestMarkdownLongRuns(t *testing.T) {
+	for _, seconds := range []int{30, 180, 600} {
+		t.Run(fmt.Sprintf("%ds", seconds), func(t *testing.T) {
+			r := longRun(t, seconds)
+			// One bad second in a window: the chart must show it, not an average.
+			worst := seconds - 7
+			a := &r.Arms[0]
+			a.Series[worst].Collateral.Requests = 40
+			a.Series[worst].Collateral.Outcomes = reports.Outcomes{OK: 3, Saturated: 37}
+
+			md := render(t, reports.WriteMarkdown, r)
+			if len(md) >= 64<<10 {
+				t.Errorf("Markdown for a %d s run is %d bytes; want < 64 KiB", seconds, len(md))
+			}
+			chart := mermaidChart(t, md)
+			labels := chart["x-axis"]
+			if len(labels) > 60 || len(labels) == 0 {
+				t.Fatalf("chart has %d x labels; want 1–60", len(labels))
+			}
+			width := 1
+			if len(labels) > 1 {
+				width = int(labels[1] - labels[0])
+			}
+			if got := len(labels) * width; got < seconds {
+				t.Errorf("%d points of %d s cover %d s of a %d s run", len(labels), width, got, seconds)
+			}
+			for _, l := range chart["line"] {
+				if l > 100 || l < 0 {
+					t.Errorf("line value %v outside 0–100", l)
+				}
+			}
+			if n := len(chart["line"]); n != len(r.Arms)*len(labels) {
+				t.Errorf("chart has %d line values for %d arms and %d labels", n, len(r.Arms), len(labels))
+			}
+			if got, want := chart["line"][worst/width], 7.5; got != want {
+				t.Errorf("breaker point holding second %d (3 of 40 ok) = %v; want %v, the window's lowest", worst, got, want)
+			}
+			bars := chart["bar"]
+			if len(bars) != len(labels) {
+				t.Fatalf("chart has %d fault bars for %d labels", len(bars), len(labels))
+			}
+			for k, v := range bars {
+				from, to := float64(k*width), float64((k+1)*width)
+				fault := false
+				for _, p := range r.Phases {
+					if len(p.Faults) > 0 && p.StartS < to && p.EndS > from {
+						fault = true
+					}
+				}
+				if want := map[bool]float64{true: 100, false: 0}[fault]; v != want {
+					t.Errorf("fault bar of window %v–%v s = %v; want %v", from, to, v, want)
+				}
+			}
+			for _, p := range r.Phases {
+				if len(p.Faults) > 0 && !strings.Contains(md, fmt.Sprintf("%s %v–%v s", p.Name, p.StartS, p.EndS)) {
+					t.Errorf("Markdown does not name fault window %s %v–%v s", p.Name, p.StartS, p.EndS)
+				}
+			}
+			if downsampled := strings.Contains(md, "Downsampled: each point is the lowest /local success of one"); downsampled != (width > 1) {
+				t.Errorf("Markdown says it is downsampled: %v; want %v (%d s per point)", downsampled, width > 1, width)
+			}
+		})
+	}
+}
+
+// longRun is the sample stretched to seconds, with a 5-second fault window
+// every minute and a breaker that flaps throughout.
+func longRun(t *testing.T, seconds int) *reports.Report {
+	r := stretch(sample(t), seconds)
+	r.Phases = nil
+	for start := 0; start < seconds; start += 60 {
+		r.Phases = append(r.Phases,
+			reports.Phase{Name: fmt.Sprintf("baseline-%d", start), StartS: float64(start), EndS: float64(start + 20)},
+			reports.Phase{Name: fmt.Sprintf("fault-%d", start), StartS: float64(start + 20), EndS: float64(start + 25), Faults: []string{"latency:1s"}},
+			reports.Phase{Name: fmt.Sprintf("recovery-%d", start), StartS: float64(start + 25), EndS: float64(min(start+60, seconds))})
+	}
+	return r
+}
+
+// mermaidChart returns the numbers of the x-axis, bar and line statements of
+// the Markdown's mermaid chart, lines concatenated in order.
+func mermaidChart(t *testing.T, md string) map[string][]float64 {
+	t.Helper()
+	m := regexp.MustCompile("(?s)```mermaid\n(.*?)```").FindStringSubmatch(md)
+	if m == nil {
+		t.Fatalf("no mermaid chart in:\n%s", md)
+	}
+	out := map[string][]float64{}
+	stmt := regexp.MustCompile(`^\s*(x-axis|bar|line)\b.*\[(.*)\]\s*$`)
+	for _, l := range strings.Split(m[1], "\n") {
+		sm := stmt.FindStringSubmatch(l)
+		if sm == nil {
+			continue
+		}
+		for _, f := range strings.Split(sm[2], ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil {
+				t.Fatalf("mermaid %s value %q: %v", sm[1], f, err)
+			}
+			out[sm[1]] = append(out[sm[1]], v)
 		}
 	}
+	return out
 }
 
 // stretch repeats each arm's series and transitions to n seconds.
@@ -198,5 +297,29 @@ func TestRenderEmptyReport(t *testing.T) {
 		if err := write(&b, r); err != nil {
 			t.Errorf("Write %s of an empty partial report: %v", name, err)
 		}
+	}
+}
+
+// TestMermaidArmNames checks that an arm name from a report cannot end the
+// chart's quoted title or add a mermaid directive.
+func TestMermaidArmNames(t *testing.T) {
+	r := sample(t)
+	r.Arms[1].Name = "x\"]\n%%{init: {}}%%\n```"
+	md := render(t, reports.WriteMarkdown, r)
+	m := regexp.MustCompile("(?s)```mermaid\n(.*?)\n```").FindStringSubmatch(md)
+	if m == nil {
+		t.Fatalf("no mermaid chart in:\n%s", md)
+	}
+	lines := strings.Split(m[1], "\n")
+	if n := strings.Count(m[1], "%%{"); n != 1 {
+		t.Errorf("chart has %d init directives; want 1:\n%s", n, m[1])
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "title") && strings.Count(l, `"`) != 2 {
+			t.Errorf("chart title %q has quotes from the arm name", l)
+		}
+	}
+	if len(lines) != 8 {
+		t.Errorf("chart has %d lines; want 8 (init, xychart, title, x, y, bar, 2 lines):\n%s", len(lines), m[1])
 	}
 }

@@ -411,7 +411,7 @@ func writeSummary(w io.Writer, r *reports.Report) {
 		fmt.Fprintln(w)
 	}
 	row("/local success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.CollateralSuccessDuringFault*100) })
-	row("/local p99", func(a *reports.Arm) string { return fmt.Sprintf("%.1f ms", a.Figures.CollateralP99DuringFaultMS) })
+	row("/local p99", func(a *reports.Arm) string { return reports.Millis(a.Figures.CollateralP99DuringFaultMS) })
 	row("/api success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
 	row("requests reaching the upstream", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.UpstreamRequestsDuringFault) })
 	row("gateway in-flight peak", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
