@@ -10,9 +10,10 @@ ROOT    := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 build: ## build bin/cbload
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cbload ./cmd/cbload
 
-test: ## vet and run every test with the race detector (the Jaeger UI test uses JAEGER_UI)
+test: ## vet and run every test with the race detector (the Jaeger UI test uses JAEGER_UI), then the k8s manifest checks (tools/k8s)
 	$(GO) vet ./...
 	JAEGER_UI='$(if $(JAEGER_UI),$(abspath $(JAEGER_UI)))' $(GO) test -race -count=1 -timeout 12m ./...
+	cd tools/k8s && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 run: build ## the main job: the default A/B experiment with a latency fault
 	$(BIN)/cbload run --fault=latency
