@@ -378,6 +378,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *upstreamSet, tune
 	}
 	arm := rec.arm(t.Name, transitions)
 	addUpstreamCounts(&arm, up.finish())
+	addSymptoms(&arm, cfg.Phases)
 	arm.Notes = targetNotes(&arm, cfg, t, poll, fastFails, fails)
 	if checks != nil {
 		arm.Notes = append(arm.Notes, checks.notes()...)

@@ -168,7 +168,24 @@ type PhaseSummary struct {
 	// one), what it received and what it injected during the phase, from
 	// its own counters read at the phase's boundaries.
 	Upstreams map[string]UpstreamPhase `json:"upstreams,omitempty"`
+	// UpstreamAttemptsPerAPIRequest is every upstream's requests over the
+	// /api requests answered in the phase: above the baseline's when the
+	// service retries (amplification), below when it sheds calls.
+	UpstreamAttemptsPerAPIRequest *float64 `json:"upstream_attempts_per_api_request,omitempty"`
+	// UpstreamEffect names what UpstreamAttemptsPerAPIRequest shows next
+	// to the baseline's: one of the Effect constants.
+	UpstreamEffect string `json:"upstream_effect,omitempty"`
 }
+
+// What a phase's upstream attempts per /api request show, next to the
+// baseline's (the first phase, fault-free; one attempt per request when
+// there is none). The margin is 10%.
+const (
+	EffectBaseline      = "baseline"      // this is the baseline
+	EffectAsBaseline    = "as_baseline"   // within 10% of the baseline
+	EffectAmplification = "amplification" // more calls per request: retries
+	EffectShedding      = "shedding"      // fewer calls per request: a breaker, a queue, a fallback
+)
 
 // UpstreamPhase is what one fault-injecting upstream saw in one phase.
 type UpstreamPhase struct {
