@@ -29,6 +29,7 @@ var htmlTemplate = template.Must(template.New("report.html").Funcs(template.Func
 	"secs":     secs,
 	"ratio":    ratio,
 	"outcomes": outcomeText,
+	"symptoms": SymptomRows,
 	"time": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"

@@ -58,6 +58,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		b.WriteString("\n")
 		writeMermaid(&b, r)
 		writeMarkdownPhases(&b, r)
+		writeMarkdownSymptoms(&b, r)
 		writeMarkdownTransitions(&b, r)
 	}
 	writeMarkdownThresholds(&b, r)
