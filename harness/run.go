@@ -179,6 +179,7 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		transitions = br.log(now)
 	}
 	arm := rec.arm(name, transitions)
+	arm.StartedAt = start.UTC()
 	addUpstreamCounts(&arm, up.finish())
 	addSymptoms(&arm, cfg.Phases)
 	arm.Exemplars = ex.list()

@@ -377,6 +377,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *upstreamSet, tune
 		rec.breaker = poll.sawBreaker()
 	}
 	arm := rec.arm(t.Name, transitions)
+	arm.StartedAt = start.UTC()
 	addUpstreamCounts(&arm, up.finish())
 	addSymptoms(&arm, cfg.Phases)
 	arm.Notes = targetNotes(&arm, cfg, t, poll, fastFails, fails)

@@ -140,6 +140,9 @@ type Arm struct {
 	Name string `json:"name"`
 	// Breaker is true when the arm ran with the circuit breaker.
 	Breaker bool `json:"breaker"`
+	// StartedAt is when the arm's load began: the wall-clock time of its
+	// t_s = 0, to line its seconds up with the service's own logs.
+	StartedAt time.Time `json:"started_at,omitzero"`
 	// Summary maps a phase name to the totals over that phase.
 	Summary     map[string]PhaseSummary `json:"summary"`
 	Transitions []Transition            `json:"transitions"`

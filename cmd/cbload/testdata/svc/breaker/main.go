@@ -1,6 +1,7 @@
 // Command breaker is a small service for cbload's end-to-end test: GET /api
-// calls the upstream through a sony/gobreaker v2 breaker and answers 503
-// while it is open; GET /local never calls the upstream. Both share a
+// calls the upstream through a sony/gobreaker v2 breaker (directly with
+// -breaker=false) and answers 503 while it is open; GET /local never calls
+// the upstream. Both share a
 // fixed pool of workers. Every state change is appended to -state-log as
 // "<unix nanoseconds> <from> <to>", the service's own record to check
 // cbload's inferred figures against.
@@ -31,6 +32,7 @@ func main() {
 	workers := flag.Int("workers", 8, "requests served at once")
 	callTimeout := flag.Duration("call-timeout", 300*time.Millisecond, "deadline of each upstream call")
 	openFor := flag.Duration("open-for", time.Second, "how long the breaker stays open")
+	withBreaker := flag.Bool("breaker", true, "call the upstream through the breaker")
 	flag.Parse()
 
 	var mu sync.Mutex
@@ -65,7 +67,12 @@ func main() {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api", withWorker(func(w http.ResponseWriter, r *http.Request) {
-		_, err := cb.Execute(func() (struct{}, error) { return struct{}{}, call(r.Context(), client, *upstream, *callTimeout) })
+		var err error
+		if *withBreaker {
+			_, err = cb.Execute(func() (struct{}, error) { return struct{}{}, call(r.Context(), client, *upstream, *callTimeout) })
+		} else {
+			err = call(r.Context(), client, *upstream, *callTimeout)
+		}
 		switch {
 		case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
 			http.Error(w, "circuit open", http.StatusServiceUnavailable)

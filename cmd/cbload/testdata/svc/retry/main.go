@@ -1,7 +1,8 @@
 // Command retry is a small service for cbload's end-to-end test: GET /api
 // calls the upstream with a client that retries a failed call (transport
 // error or 5xx) at once, up to -attempts calls in all, the way fasthttp's
-// client does by default; it has no breaker.
+// client does by default; it has no breaker. GET /stats returns the /api
+// requests it answered and the upstream calls it made, as JSON.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -27,10 +29,16 @@ func main() {
 	flag.Parse()
 
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
+	var requests, calls atomic.Int64
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"requests":%d,"calls":%d}`, requests.Load(), calls.Load())
+	})
 	mux.HandleFunc("GET /api", func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
 		var err error
 		for range *attempts {
+			calls.Add(1)
 			if err = call(r.Context(), client, *upstream, *callTimeout); err == nil {
 				io.WriteString(w, `{"source":"primary"}`)
 				return
