@@ -7,16 +7,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // ErrSchema means a file is not a report this version of cbload can read: its
 // "schema" field is missing or names another version of the contract.
 var ErrSchema = errors.New("unsupported report schema")
 
-// ErrMalformed means a file is not valid JSON, or a field does not have the
-// type the contract gives it.
+// ErrMalformed means a file is not valid JSON, a field does not have the
+// type the contract gives it, or a name or enumerated value is not one the
+// contract allows.
 var ErrMalformed = errors.New("malformed report")
+
+// ErrTooLarge means a report is larger than MaxJSONSize.
+var ErrTooLarge = errors.New("report too large")
+
+// MaxJSONSize is the largest report.json ReadJSON reads. The longest run
+// cbload accepts (8 arms of 1 h) writes about 40 MiB.
+const MaxJSONSize = 64 << 20
 
 // JSONSchema is the JSON Schema (draft 2020-12) of the cbload/report/v1
 // contract, the same document as reports/schema/report.v1.schema.json.
@@ -42,10 +55,18 @@ func WriteJSON(w io.Writer, r *Report) error {
 //
 // Unknown fields are ignored: additive changes keep the schema version, so an
 // older cbload can read a newer v1 report.
+//
+// Names (arms, phases, targets) and enumerations (breaker states, verdict
+// outcomes, exemplar kinds) are checked against the contract, so that a
+// hostile file cannot smuggle markup into the renderers; reading stops
+// after MaxJSONSize bytes with ErrTooLarge.
 func ReadJSON(rd io.Reader) (*Report, error) {
-	data, err := io.ReadAll(rd)
+	data, err := io.ReadAll(io.LimitReader(rd, MaxJSONSize+1))
 	if err != nil {
 		return nil, err
+	}
+	if len(data) > MaxJSONSize {
+		return nil, fmt.Errorf("%w: larger than the %d MiB limit", ErrTooLarge, MaxJSONSize>>20)
 	}
 	var head struct {
 		Schema *string `json:"schema"`
@@ -63,7 +84,99 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, malformed(data, err)
 	}
+	if err := checkContract(&r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
 	return &r, nil
+}
+
+// Patterns and enumerations of the contract, as the JSON Schema states them.
+var (
+	nameRE    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+	kindRE    = regexp.MustCompile(`^[a-z][a-z_]*$`)
+	traceIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	states    = []string{StateClosed, StateOpen, StateHalfOpen, StateNone, StateUnknown}
+	protocols = []string{"", "grpc", "http/protobuf"}
+)
+
+// checkContract checks the names and enumerated values of r, which the
+// renderers put into Markdown, HTML and mermaid.
+func checkContract(r *Report) error {
+	name := func(path, v string) error {
+		if !nameRE.MatchString(v) {
+			return fmt.Errorf("%s %s: want a letter followed by letters, digits, _ or -", path, shortQuote(v))
+		}
+		return nil
+	}
+	oneOf := func(path, v string, allowed []string) error {
+		if !slices.Contains(allowed, v) {
+			return fmt.Errorf("%s %s: want one of %s", path, shortQuote(v), strings.Join(allowed, ", "))
+		}
+		return nil
+	}
+	var first error
+	more := 0
+	add := func(err error) {
+		switch {
+		case err == nil:
+		case first == nil:
+			first = err
+		default:
+			more++
+		}
+	}
+	for i, a := range r.Config.Arms {
+		add(name(fmt.Sprintf("config.arms[%d]", i), a))
+	}
+	for i, t := range r.Config.Targets {
+		add(name(fmt.Sprintf("config.targets[%d].name", i), t.Name))
+	}
+	for i, p := range r.Phases {
+		add(name(fmt.Sprintf("phases[%d].name", i), p.Name))
+	}
+	for i, a := range r.Arms {
+		at := fmt.Sprintf("arms[%d]", i)
+		add(name(at+".name", a.Name))
+		for _, k := range slices.Sorted(maps.Keys(a.Summary)) {
+			add(name(at+".summary key", k))
+		}
+		for j, t := range a.Transitions {
+			add(oneOf(fmt.Sprintf("%s.transitions[%d].from", at, j), t.From, states))
+			add(oneOf(fmt.Sprintf("%s.transitions[%d].to", at, j), t.To, states))
+		}
+		for j, s := range a.Series {
+			add(name(fmt.Sprintf("%s.series[%d].phase", at, j), s.Phase))
+			add(oneOf(fmt.Sprintf("%s.series[%d].state", at, j), s.State, states))
+		}
+		for j, e := range a.Exemplars {
+			ex := fmt.Sprintf("%s.exemplars[%d]", at, j)
+			add(name(ex+".phase", e.Phase))
+			if !kindRE.MatchString(e.Kind) {
+				add(fmt.Errorf("%s.kind %s: want lower-case letters and _", ex, shortQuote(e.Kind)))
+			}
+			if !traceIDRE.MatchString(e.TraceID) {
+				add(fmt.Errorf("%s.trace_id %s: want 32 lower-case hex digits", ex, shortQuote(e.TraceID)))
+			}
+		}
+	}
+	if r.Verdict.Outcome != "" { // absent in a report cut short
+		add(oneOf("verdict.outcome", r.Verdict.Outcome, outcomes))
+	}
+	if r.Tracing != nil {
+		add(oneOf("tracing.protocol", r.Tracing.Protocol, protocols))
+	}
+	if first == nil || more == 0 {
+		return first
+	}
+	return fmt.Errorf("%v (and %d more)", first, more)
+}
+
+// shortQuote quotes v for a one-line message, shortened to 40 runes.
+func shortQuote(v string) string {
+	if r := []rune(v); len(r) > 40 {
+		v = string(r[:40]) + "…"
+	}
+	return strconv.Quote(v)
 }
 
 // malformed describes a decoding error on one line, with the position of a

@@ -3,6 +3,7 @@ package reports_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -69,4 +70,113 @@ func TestReadJSONIgnoresUnknownFields(t *testing.T) {
 	if r.Seed != 7 {
 		t.Errorf("Seed = %d; want 7", r.Seed)
 	}
+}
+
+// TestReadJSONContract feeds reports whose names and enumerations break the
+// schema, each as a hostile report.json might: each must be refused with one
+// line naming the field.
+func TestReadJSONContract(t *testing.T) {
+	var base bytes.Buffer
+	if err := reports.WriteJSON(&base, sample(t)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		change func(r *reports.Report)
+		want   string
+	}{
+		{"arm name", func(r *reports.Report) { r.Arms[0].Name = "<script>alert(1)</script>" }, `arms[0].name "<script>alert(1)</script>": want a letter`},
+		{"arm name fence", func(r *reports.Report) { r.Arms[1].Name = "a```" }, `arms[1].name "a` + "```" + `"`},
+		{"config arm", func(r *reports.Report) { r.Config.Arms = []string{"breaker", "x y"} }, `config.arms[1] "x y"`},
+		{"target name", func(r *reports.Report) { r.Config.Targets = []reports.Target{{Name: "<b>", URL: "http://127.0.0.1/"}} }, `config.targets[0].name "<b>"`},
+		{"phase name", func(r *reports.Report) { r.Phases[1].Name = "<img src=x onerror=alert(1)>" }, `phases[1].name "<img src=x onerror=alert(1)>"`},
+		{"summary key", func(r *reports.Report) { r.Arms[0].Summary["a|b"] = reports.PhaseSummary{} }, `arms[0].summary key "a|b"`},
+		{"transition from", func(r *reports.Report) { r.Arms[0].Transitions[0].From = "<script>" }, `arms[0].transitions[0].from "<script>": want one of closed, open, half-open, none, unknown`},
+		{"transition to", func(r *reports.Report) { r.Arms[0].Transitions[0].To = "opened" }, `arms[0].transitions[0].to "opened"`},
+		{"series state", func(r *reports.Report) { r.Arms[1].Series[2].State = "" }, `arms[1].series[2].state ""`},
+		{"series phase", func(r *reports.Report) { r.Arms[1].Series[0].Phase = "\n" }, `arms[1].series[0].phase "\n"`},
+		{"outcome", func(r *reports.Report) { r.Verdict.Outcome = "great" }, `verdict.outcome "great": want one of prevented`},
+		{"exemplar kind", func(r *reports.Report) {
+			r.Arms[0].Exemplars = []reports.Exemplar{{Phase: "fault", Kind: "<i>", TraceID: strings.Repeat("a", 32)}}
+		}, `arms[0].exemplars[0].kind "<i>"`},
+		{"exemplar trace", func(r *reports.Report) {
+			r.Arms[0].Exemplars = []reports.Exemplar{{Phase: "fault", Kind: "slowest_api", TraceID: "x)"}}
+		}, `arms[0].exemplars[0].trace_id "x)"`},
+		{"protocol", func(r *reports.Report) { r.Tracing = &reports.Tracing{Protocol: "<x>"} }, `tracing.protocol "<x>"`},
+		{"long value", func(r *reports.Report) { r.Arms[0].Name = strings.Repeat("<", 100) }, `"` + strings.Repeat("<", 40) + `…"`},
+		{"several", func(r *reports.Report) { r.Arms[0].Name, r.Arms[1].Name = "<a>", "<b>" }, "(and 1 more)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := reports.ReadJSON(bytes.NewReader(base.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.change(r)
+			var b bytes.Buffer
+			if err := reports.WriteJSON(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			_, err = reports.ReadJSON(&b)
+			if !errors.Is(err, reports.ErrMalformed) || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("ReadJSON = %v; want one line wrapping ErrMalformed containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestReadJSONTooLarge checks that reading stops after MaxJSONSize bytes.
+func TestReadJSONTooLarge(t *testing.T) {
+	zeros := &countingReader{n: 1 << 40}
+	_, err := reports.ReadJSON(zeros)
+	if !errors.Is(err, reports.ErrTooLarge) || !strings.Contains(err.Error(), "64 MiB") {
+		t.Errorf("ReadJSON(endless) = %v; want ErrTooLarge naming the 64 MiB limit", err)
+	}
+	if read := int64(1<<40) - zeros.n; read > reports.MaxJSONSize+1<<20 {
+		t.Errorf("ReadJSON read %d bytes of an endless input; want at most about MaxJSONSize", read)
+	}
+}
+
+// countingReader yields n spaces.
+type countingReader struct{ n int64 }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), c.n)
+	for i := range k {
+		p[i] = ' '
+	}
+	c.n -= k
+	return int(k), nil
+}
+
+// FuzzReadJSON checks that no input makes the report reader panic, that
+// every error is one line wrapping ErrSchema or ErrMalformed, and that what
+// it accepts renders in every format, with no raw HTML from the input in
+// the Markdown.
+func FuzzReadJSON(f *testing.F) {
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := reports.ReadJSON(bytes.NewReader(in))
+		if err != nil {
+			if !errors.Is(err, reports.ErrSchema) && !errors.Is(err, reports.ErrMalformed) {
+				t.Errorf("ReadJSON(%q) = %v; want ErrSchema or ErrMalformed", in, err)
+			}
+			if strings.ContainsAny(err.Error(), "\n\r") {
+				t.Errorf("ReadJSON(%q) error spans lines: %q", in, err)
+			}
+			return
+		}
+		for _, w := range []func(io.Writer, *reports.Report) error{reports.WriteJSON, reports.WriteMarkdown, reports.WriteHTML} {
+			if err := w(io.Discard, r); err != nil {
+				t.Errorf("render of an accepted report %q: %v", in, err)
+			}
+		}
+		var md bytes.Buffer
+		_ = reports.WriteMarkdown(&md, r)
+		if ps := markdownProblems(md.String()); len(ps) > 0 {
+			t.Errorf("Markdown of an accepted report: %s", strings.Join(ps, "; "))
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // maxMarkdownTransitions bounds the transition list so a flapping breaker
@@ -85,7 +86,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		b.WriteString("\n")
 	}
 	if r.Command != "" {
-		fmt.Fprintf(&b, "Reproduce:\n\n```sh\n%s\n```\n\n", strings.ReplaceAll(r.Command, "```", "` ` `"))
+		fmt.Fprintf(&b, "Reproduce:\n\n```sh\n%s\n```\n\n", fenceText(r.Command))
 	}
 	fmt.Fprintf(&b, "<sub>cbload %s · %s · run %s</sub>\n",
 		mdEscape(r.CbloadVersion), r.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"), mdEscape(r.RunID))
@@ -213,18 +214,6 @@ func inFault(faults []Phase, from, to float64) bool {
 	return false
 }
 
-// mermaidText keeps only characters that cannot end a quoted mermaid string
-// or start a directive, so an arm name from a report cannot break the chart.
-func mermaidText(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '"', r == '%', r == '`', r == '\\', r == '{', r == '}', r == '[', r == ']', r < ' ':
-			return ' '
-		}
-		return r
-	}, s)
-}
-
 func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
 	if len(r.Phases) == 0 {
 		return
@@ -274,7 +263,7 @@ func writeMarkdownTransitions(b *bytes.Buffer, r *Report) {
 			if i == 0 {
 				sep = ""
 			}
-			fmt.Fprintf(b, "%s %s s %s → %s", sep, strconv.FormatFloat(t.T, 'f', 2, 64), t.From, t.To)
+			fmt.Fprintf(b, "%s %s s %s → %s", sep, strconv.FormatFloat(t.T, 'f', 2, 64), mdEscape(t.From), mdEscape(t.To))
 		}
 		b.WriteString("\n\n")
 	}
@@ -322,18 +311,59 @@ func writeMarkdownExemplars(b *bytes.Buffer, r *Report) {
 	}
 }
 
-// mdEscape keeps text from a report from being read as Markdown or HTML
-// structure inside a table cell or a paragraph.
+// mdReplacer escapes what GitHub-flavoured Markdown reads as structure:
+// HTML and entities, emphasis, code, links, table cells and line breaks.
 var mdReplacer = strings.NewReplacer(
-	`\`, `\\`, "|", `\|`, "<", "&lt;", ">", "&gt;", "*", `\*`, "_", `\_`,
-	"`", "\\`", "[", `\[`, "]", `\]`, "\n", " ", "\r", " ",
+	`\`, `\\`, "|", `\|`, "<", "&lt;", ">", "&gt;", "&", "&amp;", "*", `\*`, "_", `\_`,
+	"`", "\\`", "[", `\[`, "]", `\]`, "~", `\~`, "\n", " ", "\r", " ",
 )
 
-func mdEscape(s string) string { return mdReplacer.Replace(s) }
+// mdEscape keeps text from a report from being read as Markdown or HTML
+// structure inside a table cell or a paragraph.
+func mdEscape(s string) string { return mdReplacer.Replace(noControls(s)) }
 
-// mdCode makes s safe inside a single-backtick code span.
+// mdCode makes s safe inside a single-backtick code span, where HTML is
+// not interpreted but a backtick, a line break or a table bar would end it.
 func mdCode(s string) string {
-	return strings.NewReplacer("`", "'", "\n", " ", "|", `\|`).Replace(s)
+	return strings.NewReplacer("`", "'", "\n", " ", "\r", " ", "|", `\|`).Replace(noControls(s))
+}
+
+// fenceText makes s safe inside a ``` fenced block: with no two backticks
+// in a row left, no line of it can close the fence.
+func fenceText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r != '\n' && (unicode.IsControl(r) || r == '\u2028' || r == '\u2029') {
+			return ' '
+		}
+		return r
+	}, s)
+	for strings.Contains(s, "``") || strings.Contains(s, "~~~") {
+		s = strings.NewReplacer("``", "` `", "~~~", "~ ~ ~").Replace(s)
+	}
+	return s
+}
+
+// noControls replaces control characters, and the Unicode line and
+// paragraph separators, with spaces.
+func noControls(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// mermaidText keeps only letters, digits, spaces and -_.,:/()=+ of s, for a
+// quoted mermaid label: a quote, a backtick, a bracket or a line break would
+// end the label, the chart or the code fence around it.
+func mermaidText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == ' ' || strings.ContainsRune("-_.,:/()=+", r) {
+			return r
+		}
+		return '?'
+	}, s)
 }
 
 // safeURL returns u if it is an http(s) URL that cannot break out of a
@@ -342,7 +372,9 @@ func safeURL(u string) string {
 	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return ""
 	}
-	if strings.ContainsAny(u, " ()<>\n\r\"'`") {
+	if strings.IndexFunc(u, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune("()<>\"'`[]|\\", r)
+	}) >= 0 {
 		return ""
 	}
 	return u

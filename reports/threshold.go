@@ -265,8 +265,38 @@ func typeCheckSyntax(t Threshold) error {
 	if paths == 0 {
 		return errors.New("names no report value; put a path on one side, like breaker.fault.collateral.success_ratio")
 	}
+	// With every value taken as 1, a side whose literals alone overflow
+	// (1e200 * 1e200, x / 1e-320) can never give a finite number.
+	for _, o := range []operand{t.left, t.right} {
+		if v := o.withValuesOne(); math.IsInf(v, 0) || math.IsNaN(v) {
+			return fmt.Errorf("%q is not a finite number (its numbers alone give %v); use smaller factors", o.text, v)
+		}
+	}
 	return nil
 }
+
+// withValuesOne computes the operand with every path and word taken as 1.
+func (o operand) withValuesOne() float64 {
+	v := 1.0
+	for i, f := range o.factors {
+		x := 1.0
+		if f.path == "" && f.word == "" {
+			x = f.num
+		}
+		switch {
+		case i == 0:
+			v = x
+		case o.ops[i-1] == '*':
+			v *= x
+		default:
+			v /= x
+		}
+	}
+	return v
+}
+
+// finite reports whether v is neither infinite nor NaN.
+func finite(v float64) bool { return !math.IsInf(v, 0) && !math.IsNaN(v) }
 
 // Check verifies that every path names a value a run with these arms and
 // phases reports, and that units and comparisons fit. Its error names the
@@ -707,6 +737,16 @@ func (t Threshold) Evaluate(r *Report) ThresholdResult {
 	case rerr != nil:
 		res.Message = "no data: " + rerr.Error()
 		return res
+	case !finite(nativeValue(lv, unit)) || !finite(nativeValue(rv, unit)):
+		// JSON has no Inf or NaN: the report could not be written.
+		side, v := t.left.text, nativeValue(lv, unit)
+		if finite(v) {
+			side, v = t.right.text, nativeValue(rv, unit)
+		} else {
+			res.Value, res.Measured = 0, "n/a"
+		}
+		res.Message = fmt.Sprintf("not a finite number: %s gives %v", side, v)
+		return res
 	}
 	res.Pass = compare(lv, t.op, rv)
 	res.Message = "want " + want
@@ -779,6 +819,9 @@ func nativeValue(v float64, unit valueKind) float64 {
 }
 
 func formatValue(v float64, unit valueKind) string {
+	if math.Abs(v) >= 1e15 {
+		return strconv.FormatFloat(v, 'g', 6, 64) // not hundreds of digits
+	}
 	switch unit {
 	case kindRatio:
 		return strconv.FormatFloat(v*100, 'f', 2, 64) + "%"

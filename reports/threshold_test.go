@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -255,7 +256,56 @@ func FuzzParseThreshold(f *testing.F) {
 			t.Errorf("ParseThreshold(%q).String() = %q", s, th.String())
 		}
 		if th.Check(thArms, thPhases) == nil {
-			_ = th.Evaluate(r)
+			res := th.Evaluate(r)
+			if _, err := json.Marshal(res); err != nil {
+				t.Errorf("Evaluate(%q) = %+v cannot go into report.json: %v", s, res, err)
+			}
 		}
 	})
+}
+
+// TestThresholdNotFinite checks that arithmetic that overflows or divides
+// by a measured zero fails the threshold with "not a finite number" and
+// leaves a result report.json can hold; what the literals alone show is
+// refused when parsing (the dry run).
+func TestThresholdNotFinite(t *testing.T) {
+	r := thReport()
+	big := "1" + strings.Repeat("0", 300)         // 1e300, written out: the grammar has no exponents
+	tiny := "0." + strings.Repeat("0", 319) + "1" // 1e-320
+	for _, expr := range []string{
+		// Finite literals, but the measured values make the product overflow.
+		"breaker.fault.upstream_requests * " + big + " * " + "1" + strings.Repeat("0", 7) + " > 1",
+		"breaker.fault.api.latency_ms.p99 * " + big + " * 100000000 < 1s",
+		"breaker.fault.api.requests / 0." + strings.Repeat("0", 306) + "1 > 1",
+		"1 < no-breaker.fault.api.requests * " + big + " * 1000000 / 2",
+	} {
+		th, err := ParseThreshold(expr)
+		if err != nil {
+			t.Errorf("ParseThreshold(%q): %v", expr, err)
+			continue
+		}
+		if err := th.Check(thArms, thPhases); err != nil {
+			t.Errorf("Check(%q): %v", expr, err)
+			continue
+		}
+		res := th.Evaluate(r)
+		if res.Pass || !strings.Contains(res.Message, "not a finite number") {
+			t.Errorf("Evaluate(%q) = %+v; want a failure saying not a finite number", expr, res)
+		}
+		if _, err := json.Marshal(res); err != nil {
+			t.Errorf("Evaluate(%q) = %+v: %v", expr, res, err)
+		}
+	}
+	// What the literals alone show is refused before the run.
+	for _, expr := range []string{
+		"breaker.fault.api.requests > " + big + " * " + big,
+		"breaker.fault.api.requests * " + big + " * " + big + " > 1",
+		"breaker.fault.api.requests / " + tiny + " / " + tiny + " > 1",
+		"breaker.fault.api.requests < " + big + " * " + big + " * no-breaker.fault.api.requests",
+	} {
+		_, err := ParseThreshold(expr)
+		if err == nil || !strings.Contains(err.Error(), "not a finite number") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseThreshold(%q) = %v; want an error saying not a finite number", expr, err)
+		}
+	}
 }

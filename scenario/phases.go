@@ -13,9 +13,6 @@ import (
 // segment.
 var phaseNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
-// maxRepeat is the largest count a repeat group may have.
-const maxRepeat = 1000
-
 // ExpandPhases expands the file's phases, repeat groups included, into the
 // harness's phases, and returns the line of each. Errors are *Error.
 func (s *File) ExpandPhases() ([]harness.Phase, []int, error) {
@@ -31,12 +28,13 @@ func (s *File) ExpandPhases() ([]harness.Phase, []int, error) {
 			if p.Name != "" || p.Duration != 0 || len(p.Faults) > 0 {
 				return nil, nil, fail(path, p.Line, "%s: a repeat group has only repeat and phases; put name, duration and faults on the phases inside it", where)
 			}
-			if p.Repeat < 1 || p.Repeat > maxRepeat {
-				return nil, nil, fail(path+".repeat", p.Line, "%s: repeat %d: want a count from 1 to %d", where, p.Repeat, maxRepeat)
+			if p.Repeat < 1 || p.Repeat > MaxRepeat {
+				return nil, nil, fail(path+".repeat", p.Line, "%s: repeat %d: want a count from 1 to %d", where, p.Repeat, MaxRepeat)
 			}
 			if len(p.Phases) == 0 {
 				return nil, nil, fail(path, p.Line, "%s: a repeat group needs phases to repeat", where)
 			}
+			// Decode has held the count to MaxPhases already.
 			for k := 1; k <= int(p.Repeat); k++ {
 				for j, q := range p.Phases {
 					qpath := fmt.Sprintf("%s.phases[%d]", path, j)
@@ -59,6 +57,13 @@ func (s *File) ExpandPhases() ([]harness.Phase, []int, error) {
 			return nil, nil, fail(path, p.Line, "%v", err)
 		}
 		out, lines = append(out, ph), append(lines, p.Line)
+	}
+	var total time.Duration
+	for i, p := range out {
+		if p.Duration > MaxDuration-total {
+			return nil, nil, fail("", lines[i], "line %d: phase %s (duration %v) makes the schedule longer than the limit of %v per arm", lines[i], p.Name, p.Duration, MaxDuration)
+		}
+		total += max(p.Duration, 0)
 	}
 	return out, lines, nil
 }

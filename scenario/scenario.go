@@ -48,10 +48,11 @@ package scenario
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,32 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/inputfile"
+)
+
+// Limits on what a scenario can ask for; beyond them it is an error. The
+// README's limits table lists them. Flags that say the same things are held
+// to the same limits by the CLI.
+const (
+	// MaxFileSize is the largest scenario file read.
+	MaxFileSize = 1 << 20
+	// ReadTimeout is how long reading the file may take, so a FIFO no one
+	// writes to cannot hold the process.
+	ReadTimeout = 10 * time.Second
+	// MaxPhases is the most phases a run can have, counted after repeat
+	// groups are expanded.
+	MaxPhases = 200
+	// MaxRepeat is the largest count of a repeat group.
+	MaxRepeat = 1000
+	// MaxDuration is the longest schedule, the sum of the phases' durations,
+	// that one arm can run.
+	MaxDuration = time.Hour
+	// MaxFaults is the most fault specs one phase can list.
+	MaxFaults = 16
+	// MaxThresholds is the most thresholds a run can check.
+	MaxThresholds = 100
+	// MaxTargets is the most targets (arms) a run can drive.
+	MaxTargets = 8
 )
 
 // File is a decoded scenario file. Build one with ReadFile or Decode.
@@ -283,24 +310,39 @@ type Error struct {
 
 func (e *Error) Error() string { return "scenario " + e.File + ": " + e.Msg }
 
-// ReadFile reads and strictly decodes the scenario file at path. An error
-// opening or reading the file is returned as it is; every other error is an
-// *Error.
-func ReadFile(path string) (*File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// ReadFile reads and strictly decodes the scenario file at path, reading at
+// most MaxFileSize bytes within ReadTimeout. It returns ctx's error as soon
+// as ctx is done, even while waiting for a FIFO's writer, and an error
+// opening the file as it is; every other error is an *Error.
+func ReadFile(ctx context.Context, path string) (*File, error) {
+	data, err := inputfile.Read(ctx, path, MaxFileSize, ReadTimeout)
+	var tl *inputfile.TooLargeError
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.As(err, &tl):
+		return nil, &Error{File: path, Msg: fmt.Sprintf("the file is larger than the %s limit for scenario files", inputfile.Size(tl.Limit))}
+	case errors.Is(err, inputfile.ErrTimeout):
+		return nil, &Error{File: path, Msg: fmt.Sprintf("the file was not read to its end within %v; want a regular file (a pipe must be written and closed)", ReadTimeout)}
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Op == "open" {
+			return nil, err
+		}
+		return nil, &Error{File: path, Msg: err.Error()}
 	}
-	defer f.Close()
-	return Decode(path, f)
+	return Decode(path, bytes.NewReader(data))
 }
 
-// Decode reads and strictly decodes a scenario file; name is the file's
-// name for error messages. Errors are *Error.
+// Decode reads and strictly decodes a scenario file of at most MaxFileSize
+// bytes; name is the file's name for error messages. Errors are *Error.
 func Decode(name string, r io.Reader) (*File, error) {
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
 		return nil, &Error{File: name, Msg: err.Error()}
+	}
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("the file is larger than the %s limit for scenario files", inputfile.Size(MaxFileSize))}
 	}
 	// Decoding is strict only through a Decoder with KnownFields; custom
 	// unmarshalers that call Node.Decode would lose it, so line numbers of
@@ -319,20 +361,103 @@ func Decode(name string, r io.Reader) (*File, error) {
 		}
 		return nil, yamlError(name, err, doc)
 	}
+	if err := oneDocument(name, data); err != nil {
+		return nil, err
+	}
 	if doc != nil {
 		s.doc = doc
 		s.recordLines(doc)
 	}
+	if err := s.checkCounts(); err != nil {
+		return nil, err
+	}
 	return &s, nil
 }
 
+// oneDocument checks that data holds exactly one YAML document and that it
+// is not empty: a second document, even an empty one after a trailing ---,
+// would otherwise be ignored without a word.
+func oneDocument(name string, data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var first, second yaml.Node
+	if err := dec.Decode(&first); err != nil {
+		// The strict decoder has accepted the first document already.
+		return &Error{File: name, Msg: "the file is empty"}
+	}
+	err := dec.Decode(&second)
+	switch {
+	case err == nil:
+		return &Error{File: name, Line: second.Line, Msg: fmt.Sprintf("line %d: a second YAML document (after ---); a scenario file holds one document", second.Line)}
+	case !errors.Is(err, io.EOF):
+		return yamlError(name, err, nil)
+	}
+	if len(first.Content) == 1 && first.Content[0].Tag == "!!null" {
+		return &Error{File: name, Line: first.Line, Msg: "the file is empty"}
+	}
+	return nil
+}
+
+// checkCounts holds every list of the file to its limit. It runs before the
+// phases are expanded, so a huge repeat count is refused without allocating.
+func (s *File) checkCounts() error {
+	fail := func(path string, n, limit int, what string) error {
+		line := s.Line(path)
+		return &Error{File: s.name, Line: line, Path: path,
+			Msg: fmt.Sprintf("line %d: %s: %d %s; the limit is %d", line, path, n, what, limit)}
+	}
+	if n := len(s.Thresholds); n > MaxThresholds {
+		return fail("thresholds", n, MaxThresholds, "thresholds")
+	}
+	if n := len(s.Targets); n > MaxTargets {
+		return fail("targets", n, MaxTargets, "targets")
+	}
+	total := 0
+	for i, p := range s.Phases {
+		path := fmt.Sprintf("phases[%d]", i)
+		if n := len(p.Faults); n > MaxFaults {
+			return fail(path+".faults", n, MaxFaults, "faults in one phase")
+		}
+		n := 1
+		if p.Repeat != 0 || len(p.Phases) > 0 {
+			if p.Repeat < 1 || p.Repeat > MaxRepeat {
+				// Named with its line by ExpandPhases.
+				return nil
+			}
+			for j, q := range p.Phases {
+				if n := len(q.Faults); n > MaxFaults {
+					return fail(fmt.Sprintf("%s.phases[%d].faults", path, j), n, MaxFaults, "faults in one phase")
+				}
+			}
+			n = int(p.Repeat) * len(p.Phases)
+			if n > MaxPhases {
+				line := p.Line
+				return &Error{File: s.name, Line: line, Path: path + ".repeat",
+					Msg: fmt.Sprintf("line %d: %s.repeat: %d × %d phases make %d phases; the limit is %d phases in all, after repeat", line, path, p.Repeat, len(p.Phases), n, MaxPhases)}
+			}
+		}
+		if total += n; total > MaxPhases {
+			return &Error{File: s.name, Line: p.Line, Path: path,
+				Msg: fmt.Sprintf("line %d: %s: the phases up to here make %d phases; the limit is %d phases in all, after repeat", p.Line, path, total, MaxPhases)}
+		}
+	}
+	return nil
+}
+
 // Line returns the line of the value at path, a dotted list of keys like
-// "load.rate", or 0 when the file does not have it.
+// "load.rate" or "phases[2].faults", or 0 when the file does not have it.
 func (s *File) Line(path string) int {
 	n := s.doc
-	for _, k := range strings.Split(path, ".") {
-		if n = mapValue(n, k); n == nil {
+	for _, seg := range strings.Split(path, ".") {
+		key, idx, indexed := strings.Cut(seg, "[")
+		if n = mapValue(n, key); n == nil {
 			return 0
+		}
+		if indexed {
+			i, err := strconv.Atoi(strings.TrimSuffix(idx, "]"))
+			if err != nil || n.Kind != yaml.SequenceNode || i >= len(n.Content) {
+				return 0
+			}
+			n = n.Content[i]
 		}
 	}
 	return n.Line

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cbload/cbload/harness"
 )
 
 func TestExpandPhasesRepeat(t *testing.T) {
@@ -97,8 +99,10 @@ func TestLine(t *testing.T) {
 	}
 }
 
-// FuzzScenario checks that no scenario file makes the parser panic, and that
-// every error it gives is one line naming the file.
+// FuzzScenario checks that no scenario file makes the parser panic, that
+// every error it gives is one line naming the file, and that no file
+// expands to more than MaxPhases phases. Its corpus is in
+// testdata/fuzz/FuzzScenario.
 func FuzzScenario(f *testing.F) {
 	examples, _ := filepath.Glob(filepath.Join("..", "examples", "*.yaml"))
 	for _, p := range examples {
@@ -127,7 +131,11 @@ func FuzzScenario(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		s, err := Decode("fuzz.yaml", strings.NewReader(body))
 		if err == nil {
-			_, _, err = s.ExpandPhases()
+			var ps []harness.Phase
+			ps, _, err = s.ExpandPhases()
+			if err == nil && len(ps) > MaxPhases {
+				t.Errorf("Decode(%q) expands to %d phases; the limit is %d", body, len(ps), MaxPhases)
+			}
 		}
 		if err == nil {
 			return

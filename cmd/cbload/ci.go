@@ -96,10 +96,12 @@ loopback addresses are accepted.
 
 Exit codes:
   0    the run completed and every threshold passed
-  1    unexpected error (e.g. the step summary could not be written)
+  1    unexpected internal error
   2    bad flags, scenario file, fault spec or threshold
   3    the experiment could not run (address in use, target unreachable,
        output not writable); no load was sent
+  5    load ran, the summary was printed, but a result file (report,
+       --junit, step summary) could not be written; the rest was
   99   the run completed and a threshold failed
   130  interrupted (SIGINT/SIGTERM); a partial report was written`
 
@@ -127,9 +129,11 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	if ci.scenario == "" {
 		return nil
 	}
-	s, err := scenario.ReadFile(ci.scenario)
+	s, err := scenario.ReadFile(cmd.Context(), ci.scenario)
 	var se *scenario.Error
 	switch {
+	case cmd.Context().Err() != nil:
+		return errInterrupted
 	case errors.As(err, &se):
 		return asUsage(err)
 	case err != nil:
@@ -353,7 +357,7 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 			if !ok || name == "" || u == "" {
 				return nil, usagef("--target %q: want NAME=URL like breaker=http://127.0.0.1:8080/api", t)
 			}
-			if err := harness.CheckTargetURL(u, ci.allow); err != nil {
+			if err := checkURL(u, ci.allow); err != nil {
 				return nil, usagef("--target %s: %v", name, err)
 			}
 			out = append(out, harness.Target{Name: name, URL: u})
@@ -364,7 +368,7 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 			if t.Name == "" || t.URL == "" {
 				return nil, usagef("%s: name and url are required", where)
 			}
-			if err := harness.CheckTargetURL(t.URL, ci.allow); err != nil {
+			if err := checkURL(t.URL, ci.allow); err != nil {
 				return nil, usagef("%s.url: %v", where, err)
 			}
 			ht := harness.Target{Name: t.Name, URL: t.URL}
@@ -407,10 +411,38 @@ func resolveRef(base, ref string, allow harness.AllowList) (string, error) {
 		}
 		return b.Scheme + "://" + b.Host + ref, nil
 	}
-	if err := harness.CheckTargetURL(ref, allow); err != nil {
+	if err := checkURL(ref, allow); err != nil {
 		return "", fmt.Errorf("%v (or give a /path on the target)", err)
 	}
 	return ref, nil
+}
+
+// checkURL checks a URL cbload will send requests to: loopback, http(s),
+// and a port, when given, from 1 to 65535. The port is checked here, with
+// the rest, so a bad one is a usage error rather than an unreachable
+// target.
+func checkURL(raw string, allow harness.AllowList) error {
+	if err := harness.CheckTargetURL(raw, allow); err != nil {
+		return err
+	}
+	return checkPort(raw)
+}
+
+// checkPort checks the port of an absolute URL, if it has one.
+func checkPort(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q: want an absolute URL like http://127.0.0.1:8080/api", raw)
+	}
+	if strings.HasSuffix(u.Host, ":") {
+		return fmt.Errorf("%q: empty port; want a port from 1 to 65535 after the colon, or none", raw)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("%q: port %q: want a number from 1 to 65535", raw, p)
+		}
+	}
+	return nil
 }
 
 // checkWritable checks a file can be created in path's folder. Folders it
@@ -435,8 +467,9 @@ func checkWritable(path string) error {
 	return err
 }
 
-// dryRun prints what a run would do, once everything has been checked.
-func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
+// dryRun prints what a run would do, once everything has been checked;
+// picked says the seed was chosen at random, not given.
+func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) error {
 	if opts.ci.scenarioName != "" {
 		fmt.Fprintf(w, "scenario %s", opts.ci.scenarioName)
 		if opts.ci.description != "" {
@@ -470,7 +503,11 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions) error {
 		fmt.Fprintf(w, "gateway: %d workers, queue timeout %v, call timeout %v; breaker timeout %v\n",
 			cfg.Gateway.Workers, cfg.Gateway.QueueTimeout, cfg.Gateway.CallTimeout, cfg.Breaker.Timeout)
 	}
-	fmt.Fprintf(w, "load: %g req/s, collateral share %g, client timeout %v, seed %d\n", cfg.Rate, cfg.CollateralShare, cfg.ClientTimeout, cfg.Seed)
+	seed := strconv.FormatInt(cfg.Seed, 10)
+	if picked {
+		seed += fmt.Sprintf(" (picked at random, as a run without --seed picks its own; add --seed=%d to run with this one)", cfg.Seed)
+	}
+	fmt.Fprintf(w, "load: %g req/s, collateral share %g, client timeout %v, seed %s\n", cfg.Rate, cfg.CollateralShare, cfg.ClientTimeout, seed)
 	if t := cfg.Tracing; t.Endpoint != "" {
 		sample := "auto"
 		if t.SampleRatio != nil {
@@ -512,10 +549,10 @@ func evaluateThresholds(opts *runOptions, r *reports.Report) {
 	}
 }
 
-// finishCI prints one line per threshold, writes the JUnit file and the
-// step summary, and returns the error that sets the exit code: 99 when a
-// threshold failed.
-func finishCI(stdout, stderr io.Writer, opts *runOptions, r *reports.Report) error {
+// finishCI prints one line per threshold and writes the JUnit file and the
+// step summary. It returns the outputs that could not be written and the
+// threshold outcome (exit 99 when one failed).
+func finishCI(stdout io.Writer, opts *runOptions, r *reports.Report) (writeErrs []error, thresholdErr error) {
 	failed := 0
 	if len(r.Thresholds) > 0 {
 		fmt.Fprintln(stdout, "\nthresholds:")
@@ -540,23 +577,20 @@ func finishCI(stdout, stderr io.Writer, opts *runOptions, r *reports.Report) err
 			err = reports.WriteFileAtomic(opts.ci.junit, b.Bytes())
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("--junit: %w", err))
+			errs = append(errs, fmt.Errorf("could not write --junit %s: %w", opts.ci.junit, unwrapWrite(err)))
 		} else {
 			fmt.Fprintf(stdout, "junit: %s\n", opts.ci.junit)
 		}
 	}
 	if path := os.Getenv(stepSummaryEnv); path != "" && !opts.ci.noStepSummary {
 		if err := appendStepSummary(path, r); err != nil {
-			errs = append(errs, fmt.Errorf("$%s: %w (pass --no-step-summary to skip it)", stepSummaryEnv, err))
+			errs = append(errs, fmt.Errorf("could not append to $%s: %w (pass --no-step-summary to skip it)", stepSummaryEnv, unwrapWrite(err)))
 		}
 	}
 	if failed > 0 {
-		for _, e := range errs {
-			fmt.Fprintf(stderr, "cbload: %v\n", e)
-		}
-		return withCode(exitThreshold, fmt.Errorf("%d of %d thresholds failed", failed, len(r.Thresholds)))
+		return errs, withCode(exitThreshold, fmt.Errorf("%d of %d thresholds failed", failed, len(r.Thresholds)))
 	}
-	return errors.Join(errs...)
+	return errs, nil
 }
 
 func appendStepSummary(path string, r *reports.Report) error {

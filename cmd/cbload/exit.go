@@ -11,9 +11,14 @@ const (
 	exitError       = 1   // an unexpected internal error
 	exitUsage       = 2   // bad flags, fault specs, scenario files or thresholds
 	exitCouldNotRun = 3   // the experiment could not start (address in use, target unreachable, unwritable output)
+	exitNotWritten  = 5   // load ran and the summary was printed, but a result file could not be written
 	exitThreshold   = 99  // the run completed but a threshold failed
 	exitInterrupted = 130 // SIGINT or SIGTERM; a partial report was written
 )
+
+// errInterrupted is returned when a signal stopped a command before it
+// had anything to show.
+var errInterrupted = withCode(exitInterrupted, errors.New("interrupted"))
 
 // errSilent marks an error whose message has already been printed.
 var errSilent = errors.New("already reported")

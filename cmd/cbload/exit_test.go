@@ -135,15 +135,31 @@ func TestExitCodeThresholdFailed(t *testing.T) {
 	}
 }
 
-func TestExitCodeError(t *testing.T) {
+// TestExitCodeStepSummary checks $GITHUB_STEP_SUMMARY like a flag: a
+// missing folder is refused before any load (exit 2); a file that fills up
+// at the end (/dev/full) costs only itself: the summary is printed, the
+// reports are written and the exit code is 5, not 3 "no load was sent".
+func TestExitCodeStepSummary(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
 	code, stdout, stderr := cbloadProc(t, []string{stepSummaryEnv + "=" + filepath.Join(out, "missing", "dir", "summary.md")}, shortRun(out)...)
-	if code != exitError {
-		t.Fatalf("exit %d with an unwritable step summary; want %d\nstdout:\n%s\nstderr:\n%s", code, exitError, stdout, stderr)
+	if code != exitUsage || !strings.Contains(stderr, "$GITHUB_STEP_SUMMARY") || !strings.Contains(stderr, "--no-step-summary") || strings.Contains(stdout, "verdict") {
+		t.Errorf("a step summary in a missing folder = exit %d, stderr %q; want exit %d naming the variable and the opt-out, before any load", code, stderr, exitUsage)
 	}
-	if !strings.Contains(stderr, "GITHUB_STEP_SUMMARY") || !strings.Contains(stderr, "--no-step-summary") {
-		t.Errorf("stderr = %q; want it to name the variable and the opt-out", stderr)
+
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	out = t.TempDir()
+	code, stdout, stderr = cbloadProc(t, []string{stepSummaryEnv + "=/dev/full"}, shortRun(out)...)
+	if code != exitNotWritten {
+		t.Fatalf("exit %d with a full step summary; want %d\nstdout:\n%s\nstderr:\n%s", code, exitNotWritten, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "could not append to $GITHUB_STEP_SUMMARY: no space left on device (pass --no-step-summary to skip it)") {
+		t.Errorf("stderr = %q; want it to name the variable, the error and the opt-out", stderr)
+	}
+	if strings.Contains(stderr, "no load was sent") || !strings.Contains(stdout, "verdict: ") {
+		t.Errorf("stdout = %q; want the summary", stdout)
 	}
 	if _, err := os.Stat(filepath.Join(out, "report.json")); err != nil {
 		t.Errorf("the report should still be written: %v", err)

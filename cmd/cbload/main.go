@@ -25,9 +25,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// has arrived, a second one kills the process the default way.
 	context.AfterFunc(ctx, stop)
 
+	quietLibraries(stderr)
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := unknownCommand(root, args)
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return exitOK
 	}

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -33,8 +36,13 @@ network), report.md (for a CI job summary or a pull-request comment) and
 report.json into --out, which defaults to the folder of the input file, and
 prints the paths it wrote.
 
-Exit codes: 0 done, 2 bad input (unreadable, malformed or unknown schema
-version), 1 the output could not be written.`,
+The input may be at most 64 MiB and must be read within 10s. Names and
+enumerated values (arms, phases, breaker states, outcomes) are checked
+against the schema, so a hostile file cannot put markup into report.md.
+
+Exit codes: 0 done, 2 bad input (unreadable, too large, malformed, a value
+the schema does not allow, or an unknown schema version), 1 the output could
+not be written, 130 interrupted.`,
 		Example: `  cbload report cbload-out/20261127-024214-seed42/report.json
   cbload report report.json --format md --out /tmp/summary
   cbload report report.json --format md && cat report.md >> "$GITHUB_STEP_SUMMARY"`,
@@ -52,8 +60,13 @@ version), 1 the output could not be written.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.out, "out", "", "output folder (default: the folder of the input report.json)")
 	f.StringVar(&opts.formats, "format", "html,md,json", "formats to write, comma-separated: html, md, json")
+	registerReportCompletions(cmd)
 	return cmd
 }
+
+// reportReadTimeout is how long reading a report.json may take, so a FIFO
+// no one writes to cannot hold the process.
+const reportReadTimeout = 10 * time.Second
 
 // runReport renders opts.input into opts.out and prints the paths written.
 func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Writer) error {
@@ -61,20 +74,24 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	if err != nil {
 		return usagef("--format: %v", err)
 	}
-	f, err := os.Open(opts.input)
-	if err != nil {
+	data, err := inputfile.Read(ctx, opts.input, reports.MaxJSONSize, reportReadTimeout)
+	var tl *inputfile.TooLargeError
+	switch {
+	case ctx.Err() != nil:
+		return errInterrupted
+	case errors.As(err, &tl):
+		return usagef("%s: larger than the %s limit for a report.json", opts.input, inputfile.Size(tl.Limit))
+	case errors.Is(err, inputfile.ErrTimeout):
+		return usagef("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", opts.input, reportReadTimeout)
+	case err != nil:
 		return usagef("%v", err)
 	}
-	r, err := reports.ReadJSON(f)
-	f.Close()
+	r, err := reports.ReadJSON(bytes.NewReader(data))
 	switch {
-	case errors.Is(err, reports.ErrSchema), errors.Is(err, reports.ErrMalformed):
+	case errors.Is(err, reports.ErrSchema), errors.Is(err, reports.ErrMalformed), errors.Is(err, reports.ErrTooLarge):
 		return usagef("%s: %v", opts.input, err)
 	case err != nil:
 		return asUsage(fmt.Errorf("read %s: %w", opts.input, err))
-	}
-	if err := ctx.Err(); err != nil {
-		return err
 	}
 	dir := opts.out
 	if dir == "" {
@@ -97,6 +114,9 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 			continue
 		}
 		write = append(write, f)
+	}
+	if ctx.Err() != nil {
+		return errInterrupted
 	}
 	paths, err := reports.WriteAll(dir, r, write)
 	for _, p := range paths {

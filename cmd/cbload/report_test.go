@@ -122,3 +122,37 @@ func TestReportExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestReportHostile renders report.json files edited to carry markup in
+// names and enumerations: `cbload report` must refuse each with exit 2 and
+// one line naming the field, and write nothing.
+func TestReportHostile(t *testing.T) {
+	b, err := os.ReadFile(sampleReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ old, new, want string }{
+		{`"name": "breaker"`, `"name": "<script>alert(1)</script>"`, `arms[0].name "<script>alert(1)</script>": want a letter`},
+		{`"from": "closed"`, `"from": "<img src=x onerror=alert(1)>"`, `arms[0].transitions[0].from "<img src=x onerror=alert(1)>": want one of closed, open`},
+		{`"state": "closed"`, `"state": "shut"`, `arms[0].series[0].state "shut"`},
+		{`"outcome": "prevented"`, `"outcome": "won"`, `verdict.outcome "won"`},
+		{`"name": "fault"`, "\"name\": \"a```\"", `phases[1].name "a` + "```" + `"`},
+	}
+	for _, tt := range tests {
+		body := strings.Replace(string(b), tt.old, tt.new, 1)
+		dir := t.TempDir()
+		in := filepath.Join(dir, "report.json")
+		if err := os.WriteFile(in, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"report", in}, &stdout, &stderr)
+		msg := strings.TrimSpace(stderr.String())
+		if code != exitUsage || !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+			t.Errorf("cbload report with %s = exit %d, stderr %q; want exit %d and one line containing %q", tt.new, code, msg, exitUsage, tt.want)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+			t.Errorf("cbload report with %s wrote files: %v", tt.new, entries)
+		}
+	}
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -25,14 +23,7 @@ shows whether the breaker kept the rest of the service healthy.`,
 		// Without Args, cobra reports an unknown command as a plain error,
 		// which would exit 1; without RunE it would not check Args at all.
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				msg := fmt.Sprintf("unknown command %q", args[0])
-				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-					msg += fmt.Sprintf("; did you mean %s?", s[0])
-				}
-				return &usageError{err: errors.New(msg), hint: "Run 'cbload --help' for usage."}
-			}
-			return nil
+			return unknownCommand(cmd, args)
 		},
 		RunE:                       func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		SuggestionsMinimumDistance: 2,

@@ -122,6 +122,8 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.StringVar(&d.Tracing.JaegerURL, "jaeger-url", d.Tracing.JaegerURL, "Jaeger UI base URL for the report's exemplar trace links")
 	addCIFlags(cmd, &opts.ci)
 	addRequestFlags(cmd, &opts.req)
+	useGroupedHelp(cmd)
+	registerRunCompletions(cmd)
 	return cmd
 }
 
@@ -162,8 +164,17 @@ func parsePhases(s string, faults harness.Phase) ([]harness.Phase, error) {
 
 func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) error {
 	cfg := opts.cfg
+	if err := checkFlagCounts(opts); err != nil {
+		return err
+	}
+	if err := checkEnv(!opts.ci.noStepSummary); err != nil {
+		return err
+	}
 	phases, err := schedule(opts)
 	if err != nil {
+		return err
+	}
+	if err := checkSchedule(opts, phases); err != nil {
 		return err
 	}
 	cfg.Phases = phases
@@ -198,18 +209,34 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	default:
 		return usagef("--otlp-protocol %q: want grpc or http/protobuf", p)
 	}
-	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-		return usagef("--jaeger-url %q: want an http:// or https:// URL like %s", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
+	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || checkPort(cfg.Tracing.JaegerURL) != nil) {
+		return usagef("--jaeger-url %q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
+	}
+	if e := cfg.Tracing.Endpoint; e != "" {
+		// host:port means http://, as the harness reads it.
+		if !strings.Contains(e, "://") {
+			e = "http://" + e
+		}
+		if err := checkEndpointURL(e); err != nil {
+			return usagef("--otlp-endpoint %q: %v, or host:port", cfg.Tracing.Endpoint, err)
+		}
 	}
 	cfg.Tracing.Version = version
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	if opts.ci.dryRun {
-		return dryRun(stdout, &cfg, opts)
+	// Before any other output: a run that would not start says nothing else.
+	if opts.out != "" {
+		if err := outHoldsReport(opts.out, opts.force); err != nil {
+			return err
+		}
 	}
-	if cfg.Seed == 0 {
+	picked := cfg.Seed == 0
+	if picked {
 		cfg.Seed = randomSeed()
+	}
+	if opts.ci.dryRun {
+		return dryRun(stdout, &cfg, opts, picked)
 	}
 	fmt.Fprintf(stderr, "cbload: seed %d\n", cfg.Seed)
 	if !cfg.Tracing.Exporting() {
@@ -234,9 +261,15 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		if statErr != nil {
 			os.Remove(dir) // created above, and still empty: leave nothing behind
 		}
+		if ctx.Err() != nil {
+			return errInterrupted // a signal during setup or the target probe
+		}
 		return withCode(exitCouldNotRun, runErr)
 	}
 	if rep == nil {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
 		return runErr
 	}
 	rep.CbloadVersion = version
@@ -248,31 +281,67 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	rep.Command = opts.repro + fmt.Sprintf(" --seed=%d", cfg.Seed)
 	evaluateThresholds(opts, rep)
-	paths, werr := reports.WriteAll(dir, rep, nil)
-	if werr != nil {
-		return withCode(exitCouldNotRun, fmt.Errorf("write report: %w", werr))
-	}
+	// Load was sent: the summary comes first, so the measured results reach
+	// the user even when no file can be written.
+	writeSummary(stdout, rep)
+	paths, writeErrs := writeReports(dir, rep)
 	if cfg.UpstreamTLSDir != "" {
 		ca, err := copyUpstreamCA(cfg.UpstreamTLSDir, dir)
 		if err != nil {
-			return withCode(exitCouldNotRun, fmt.Errorf("write report: %w", err))
+			writeErrs = append(writeErrs, fmt.Errorf("could not copy the upstream's CA: %w", err))
+		} else {
+			paths = append(paths, ca)
 		}
-		paths = append(paths, ca)
 	}
-	writeSummary(stdout, rep)
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
 	}
-	ciErr := finishCI(stdout, stderr, opts, rep)
-	switch {
-	case runErr == nil:
-		return ciErr
-	case errors.Is(runErr, context.Canceled):
-		fmt.Fprintln(stderr, "cbload: interrupted; the partial report was written")
-		return withCode(exitInterrupted, errSilent)
-	default:
-		return withCode(exitCouldNotRun, runErr)
+	ciErrs, thresholdErr := finishCI(stdout, opts, rep)
+	writeErrs = append(writeErrs, ciErrs...)
+	for _, e := range writeErrs {
+		fmt.Fprintf(stderr, "cbload: %v\n", e)
 	}
+	switch {
+	case errors.Is(runErr, context.Canceled):
+		what := "the partial report was written"
+		if len(writeErrs) > 0 {
+			what = "the partial report could not all be written"
+		}
+		fmt.Fprintf(stderr, "cbload: interrupted; %s\n", what)
+		return withCode(exitInterrupted, errSilent)
+	case len(writeErrs) > 0:
+		return withCode(exitNotWritten, fmt.Errorf("load ran and the summary above is complete, but %d result file(s) could not be written", len(writeErrs)))
+	case runErr != nil:
+		return withCode(exitCouldNotRun, runErr)
+	default:
+		return thresholdErr
+	}
+}
+
+// writeReports writes report.json, report.md and report.html into dir, each
+// on its own, in that order: when the disk fills, what fits is written,
+// JSON first, and each file that could not be written has its error.
+func writeReports(dir string, rep *reports.Report) ([]string, []error) {
+	var paths []string
+	var errs []error
+	for _, f := range reports.Formats {
+		p, err := reports.WriteAll(dir, rep, []string{f})
+		paths = append(paths, p...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("could not write %s: %w", filepath.Join(dir, "report."+f), unwrapWrite(err)))
+		}
+	}
+	return paths, errs
+}
+
+// unwrapWrite drops the "write PATH:" that WriteFileAtomic puts in front of
+// an error, for a message that names the path once.
+func unwrapWrite(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func kindNames() []string {
@@ -296,8 +365,8 @@ func randomSeed() int64 {
 // prepareOut creates the output folder, refusing to overwrite an existing
 // report unless forced, and checks it is writable before any load is sent.
 func prepareOut(dir string, force bool) error {
-	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && !force {
-		return usagef("--out %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
+	if err := outHoldsReport(dir, force); err != nil {
+		return err
 	}
 	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -309,6 +378,15 @@ func prepareOut(dir string, force bool) error {
 	}
 	if err != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
+	}
+	return nil
+}
+
+// outHoldsReport refuses a folder that holds a report.json already, unless
+// forced.
+func outHoldsReport(dir string, force bool) error {
+	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && !force {
+		return usagef("--out %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"--fault", "latency", "--breaker-failure-ratio", "50%"}, `"--breaker-failure-ratio"`},
 		{[]string{"--fault", "latency", "--phases", ""}, "--phases"},
 		{[]string{"--fault", "latency", "--phases", "5s,15s,100000000h"}, `recovery duration "100000000h"`},
-		{[]string{"--fault", "latency", "--phases", "2000000h,2000000h,1s"}, "makes the schedule longer than"},
+		{[]string{"--fault", "latency", "--phases", "2000000h,2000000h,1s"}, "the schedule is longer than the limit of 1h0m0s per arm"},
 		{[]string{"--fault", "latency", "--gateway-workers", "1000000"}, "gateway-workers: 1000000"},
 		{[]string{"--fault", "latency", "--gateway-workers", "-1"}, "gateway-workers: -1"},
 		{[]string{"--fault", "latency", "--local-work", "-1ms"}, "local-work"},

@@ -238,7 +238,7 @@ func TestScenarioListMistakes(t *testing.T) {
 		{"phase duration negative", "phases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: -1s, faults: [hang]}\n", "line 3: phases[1] (b): duration -1s is too short"},
 		{"phase duration fraction", "phases:\n  - {name: a, duration: 1500ms, faults: [hang]}\n", "line 2: phases[0] (a): duration 1.5s must be a whole number of seconds"},
 		{"phase duration unit", "phases:\n  - name: a\n    duration: 5\n", `line 3: phases[0].duration: "5" is not a duration`},
-		{"phase duration huge", "phases:\n  - {name: a, duration: 2000000h, faults: [hang]}\n  - {name: b, duration: 2000000h}\n", "line 3: phases[1] (b): duration 2000000h0m0s makes the schedule longer than"},
+		{"phase duration huge", "phases:\n  - {name: a, duration: 2000000h, faults: [hang]}\n  - {name: b, duration: 2000000h}\n", "line 2: phase a (duration 2000000h0m0s) makes the schedule longer than the limit of 1h0m0s per arm"},
 		{"phase duration empty", "phases:\n  - name: a\n    duration: ''\n", `line 3: phases[0].duration: "" is not a duration`},
 		{"phase faults not a list", "phases:\n  - name: a\n    duration: 1s\n    faults: hang\n", `line 4: phases[0].faults: "hang" is a string; want a list`},
 		{"phase fault empty", "phases:\n  - name: a\n    duration: 1s\n    faults: ['']\n", `line 4: phases[0].faults[0]: fault spec "": empty`},
@@ -286,5 +286,99 @@ func checkScenarioError(t *testing.T, body, want string, args ...string) {
 	msg := strings.TrimSpace(stderr.String())
 	if code != exitUsage || !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
 		t.Errorf("scenario %q = exit %d, stderr %q; want exit %d and one line containing %q", body, code, msg, exitUsage, want)
+	}
+}
+
+// TestLimits asks for more than each documented limit, in a scenario file
+// and with flags: each must exit 2 with one line naming the field and the
+// limit. A huge repeat is refused before it is expanded.
+func TestLimits(t *testing.T) {
+	phases := func(n int, faults int) string {
+		var b strings.Builder
+		b.WriteString("phases:\n")
+		f := strings.TrimSuffix(strings.Repeat("hang, ", faults), ", ")
+		for i := range n {
+			fmt.Fprintf(&b, "  - {name: p%d, duration: 1s, faults: [%s]}\n", i, f)
+		}
+		return b.String()
+	}
+	repeat := func(times, n int) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "phases:\n  - {name: warm, duration: 1s}\n  - repeat: %d\n    phases:\n", times)
+		for i := range n {
+			fmt.Fprintf(&b, "      - {name: p%d, duration: 1s, faults: [hang]}\n", i)
+		}
+		return b.String()
+	}
+	list := func(key, item string, n int) string {
+		return phases(1, 1) + key + ":\n" + strings.Repeat("  - "+item+"\n", n)
+	}
+	up := "upstream: {addr: 127.0.0.1:9}\n"
+	tests := []struct {
+		name, body, want string
+	}{
+		{"repeat × phases", repeat(1000, 300), "line 3: phases[1].repeat: 1000 × 300 phases make 300000 phases; the limit is 200 phases in all, after repeat"},
+		{"repeat × phases just over", repeat(100, 2), "line 3: phases[1]: the phases up to here make 201 phases; the limit is 200"},
+		{"phases", phases(201, 1), "line 202: phases[200]: the phases up to here make 201 phases; the limit is 200"},
+		{"phases after repeat", "phases:\n  - repeat: 150\n    phases: [{name: a, duration: 1s, faults: [hang]}]\n  - repeat: 60\n    phases: [{name: b, duration: 1s}]\n", "line 4: phases[1]: the phases up to here make 210 phases; the limit is 200"},
+		{"faults", phases(1, 17), "line 2: phases[0].faults: 17 faults in one phase; the limit is 16"},
+		{"faults in a repeat", "phases:\n  - repeat: 2\n    phases:\n      - {name: a, duration: 1s, faults: [" + strings.TrimSuffix(strings.Repeat("hang, ", 17), ", ") + "]}\n", "phases[0].phases[0].faults: 17 faults in one phase; the limit is 16"},
+		{"thresholds", list("thresholds", "breaker.p0.api.requests > 0", 101), "thresholds: 101 thresholds; the limit is 100"},
+		{"targets", up + list("targets", "{name: a, url: 'http://127.0.0.1:1/'}", 9), "targets: 9 targets; the limit is 8"},
+		{"duration", "phases:\n  - {name: a, duration: 50m, faults: [hang]}\n  - {name: b, duration: 11m}\n", "line 3: phase b (duration 11m0s) makes the schedule longer than the limit of 1h0m0s per arm"},
+		{"duration in a repeat", "phases:\n  - repeat: 100\n    phases: [{name: a, duration: 1m, faults: [hang]}]\n", "line 3: phase a-61 (duration 1m0s) makes the schedule longer than the limit of 1h0m0s"},
+		{"file size", "description: " + strings.Repeat("x", 1<<20) + "\n", "the file is larger than the 1 MiB limit for scenario files"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkScenarioError(t, tt.body, tt.want)
+		})
+	}
+
+	flags := func(flag, value string, n int) []string {
+		var out []string
+		for range n {
+			out = append(out, flag, value)
+		}
+		return out
+	}
+	flagTests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"--fault", flags("--fault", "hang", 17), "--fault: given 17 times; the limit is 16 faults in one phase"},
+		{"--threshold", append(flags("--threshold", "breaker.fault.api.requests > 0", 101), "--fault", "hang"), "--threshold: given 101 times; the limit is 100 thresholds"},
+		{"--target", append(flags("--target", "a=http://127.0.0.1:1/", 9), "--fault", "hang", "--upstream-addr", "127.0.0.1:9"), "--target: given 9 times; the limit is 8 targets"},
+		{"--phases", []string{"--fault", "hang", "--phases", "1s,3600s,1s"}, `--phases "1s,3600s,1s": the schedule is longer than the limit of 1h0m0s per arm`},
+	}
+	for _, tt := range flagTests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"run", "--dry-run"}, tt.args...), &stdout, &stderr)
+			msg := strings.TrimSpace(stderr.String())
+			if code != exitUsage || !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Errorf("run %s ×n = exit %d, stderr %q; want exit %d and one line containing %q", tt.name, code, msg, exitUsage, tt.want)
+			}
+		})
+	}
+}
+
+// TestScenarioDocuments checks that a scenario file is exactly one YAML
+// document: a second one is an error, even an empty one or one that would
+// itself be wrong, and an empty first document is not read as "no settings".
+func TestScenarioDocuments(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{"seed: 1\n---\nseed: 2\n", "line 2: a second YAML document (after ---); a scenario file holds one document"},
+		{"seed: 1\n---\nfoo: 2\n", "line 2: a second YAML document"},
+		{"---\n---\nseed: 1\n", "line 2: a second YAML document"},
+		{"---\nseed: 1\n---\n", "line 3: a second YAML document"},
+		{"seed: 1\n---\nload: [\n", "line 3: did not find expected node content"},
+		{"---\n", "the file is empty"},
+		{"~\n", "the file is empty"},
+		{"# only a comment\n", "the file is empty"},
+	}
+	for _, tt := range tests {
+		checkScenarioError(t, tt.body, tt.want, "--fault", "hang")
 	}
 }

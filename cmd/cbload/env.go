@@ -1,0 +1,253 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/go-logr/logr"
+	"go.opentelemetry.io/otel"
+	"google.golang.org/grpc/grpclog"
+)
+
+// An environment variable cbload honours, with the check that holds it to
+// the same standard as a flag: one line naming the variable and the
+// accepted form, exit 2. Values are trimmed of spaces, as the OpenTelemetry
+// SDK trims them.
+type envVar struct {
+	name  string
+	check func(v string) error
+}
+
+var (
+	otlpProtocols = []string{"grpc", "http/protobuf"}
+	samplers      = []string{"always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"}
+)
+
+// envVars lists every variable `cbload run` reads, directly or through the
+// OpenTelemetry SDK; the README's environment table is the same list.
+var envVars = []envVar{
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", checkEndpointURL},
+	{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", checkEndpointURL},
+	{"OTEL_EXPORTER_OTLP_PROTOCOL", oneOf(otlpProtocols...)},
+	{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", oneOf(otlpProtocols...)},
+	{"OTEL_EXPORTER_OTLP_INSECURE", boolean},
+	{"OTEL_EXPORTER_OTLP_TRACES_INSECURE", boolean},
+	{"OTEL_EXPORTER_OTLP_HEADERS", checkKeyValues},
+	{"OTEL_EXPORTER_OTLP_TRACES_HEADERS", checkKeyValues},
+	{"OTEL_EXPORTER_OTLP_TIMEOUT", milliseconds},
+	{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", milliseconds},
+	{"OTEL_EXPORTER_OTLP_COMPRESSION", oneOf("gzip", "none")},
+	{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", oneOf("gzip", "none")},
+	{"OTEL_EXPORTER_OTLP_CERTIFICATE", readableFile},
+	{"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", readableFile},
+	{"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", readableFile},
+	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", readableFile},
+	{"OTEL_EXPORTER_OTLP_CLIENT_KEY", readableFile},
+	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", readableFile},
+	{"OTEL_TRACES_SAMPLER", oneOf(samplers...)},
+	{"OTEL_TRACES_SAMPLER_ARG", fraction},
+	{"OTEL_TRACES_EXPORTER", oneOf("otlp", "none")},
+	{"OTEL_SDK_DISABLED", boolean},
+	{"OTEL_SERVICE_NAME", serviceName},
+	{"OTEL_RESOURCE_ATTRIBUTES", checkKeyValues},
+}
+
+// checkEnv checks every variable of envVars that is set, then
+// $GITHUB_STEP_SUMMARY unless the step summary is off.
+func checkEnv(stepSummary bool) error {
+	for _, e := range envVars {
+		v, ok := os.LookupEnv(e.name)
+		if !ok || strings.TrimSpace(v) == "" {
+			continue
+		}
+		if err := e.check(strings.TrimSpace(v)); err != nil {
+			return usagef("$%s %s: %v", e.name, quoteValue(e.name, v), err)
+		}
+	}
+	if v := os.Getenv(stepSummaryEnv); v != "" && stepSummary {
+		if err := checkStepSummary(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quoteValue quotes a value for a message, except secrets: headers carry
+// credentials and are never printed.
+func quoteValue(name, v string) string {
+	if strings.HasSuffix(name, "_HEADERS") {
+		return "(value not shown)"
+	}
+	if len(v) > 60 {
+		v = v[:60] + "…"
+	}
+	return strconv.Quote(v)
+}
+
+func oneOf(allowed ...string) func(string) error {
+	return func(v string) error {
+		if !slices.Contains(allowed, v) {
+			if len(allowed) == 1 {
+				return fmt.Errorf("want %s, the only value cbload supports", allowed[0])
+			}
+			return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
+		}
+		return nil
+	}
+}
+
+func boolean(v string) error {
+	if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
+		return errors.New("want true or false")
+	}
+	return nil
+}
+
+func milliseconds(v string) error {
+	if n, err := strconv.Atoi(v); err != nil || n < 0 {
+		return errors.New("want a whole number of milliseconds like 10000")
+	}
+	return nil
+}
+
+func fraction(v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f >= 0 && f <= 1) {
+		return errors.New("want a fraction in [0,1] like 0.1")
+	}
+	return nil
+}
+
+func readableFile(v string) error {
+	f, err := os.Open(v)
+	if err != nil {
+		return errors.New("want a readable PEM file: " + errors.Unwrap(err).Error())
+	}
+	fi, err := f.Stat()
+	f.Close()
+	if err != nil || !fi.Mode().IsRegular() {
+		return errors.New("want a readable PEM file, not a folder or device")
+	}
+	return nil
+}
+
+func serviceName(v string) error {
+	if len(v) > 255 || strings.IndexFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
+		return errors.New("want a name of at most 255 printable characters (cbload names its three services itself: cbload-loadgen, cbload-gateway, cbload-upstream)")
+	}
+	return nil
+}
+
+// checkEndpointURL checks an OTLP endpoint as the SDK reads it: a URL with
+// an http or https scheme and a host; a valid port when it has one.
+func checkEndpointURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return errors.New("want a URL like http://127.0.0.1:4318 (http:// or https://, then host[:port])")
+	}
+	if err := checkPort(v); err != nil {
+		return errors.New("want a URL like http://127.0.0.1:4318 with a port from 1 to 65535")
+	}
+	return nil
+}
+
+// checkKeyValues checks a W3C-baggage-like list, key=value,key=value, with
+// percent-encoded values, as OTEL_EXPORTER_OTLP_HEADERS and
+// OTEL_RESOURCE_ATTRIBUTES are written.
+func checkKeyValues(v string) error {
+	for _, kv := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t\"(),/:;<=>?@[\\]{}") {
+			return errors.New("want key=value pairs separated by commas, like key1=value1,key2=value2")
+		}
+		if _, err := url.PathUnescape(val); err != nil {
+			return errors.New("want percent-encoded values (%XX) in key=value pairs")
+		}
+	}
+	return nil
+}
+
+// checkStepSummary checks $GITHUB_STEP_SUMMARY before any load is sent: a
+// folder or a missing folder is bad input; a file that cannot be appended
+// to means the run could not report, like an unwritable --junit.
+func checkStepSummary(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return usagef("$%s %q: is a folder; want the file GitHub Actions names (or pass --no-step-summary)", stepSummaryEnv, path)
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return usagef("$%s %q: its folder does not exist; want the file GitHub Actions names (or pass --no-step-summary)", stepSummaryEnv, path)
+	}
+	// Not created here: a dry run leaves nothing behind.
+	var err error
+	if _, serr := os.Stat(path); serr == nil {
+		var f *os.File
+		if f, err = os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0); err == nil {
+			err = f.Close()
+		}
+		if err != nil {
+			err = errors.Unwrap(err)
+		}
+	} else {
+		err = probeDir(filepath.Dir(path), 0)
+	}
+	if err != nil {
+		return withCode(exitCouldNotRun, fmt.Errorf("$%s %q: cannot append to it: %w (pass --no-step-summary to skip it)", stepSummaryEnv, path, err))
+	}
+	return nil
+}
+
+var (
+	quietOnce  sync.Once
+	libHandler = &onceHandler{seen: map[string]bool{}}
+)
+
+// quietLibraries routes what OpenTelemetry and gRPC would log on their own
+// to w as one line each, prefixed like cbload's messages and printed once
+// per distinct message: the SDK's logger and error handler, and gRPC's
+// logger, default to raw multi-part lines on stderr. These are process-wide
+// settings, so main makes them; each call sends later messages to w.
+func quietLibraries(w io.Writer) {
+	libHandler.reset(w)
+	quietOnce.Do(func() {
+		otel.SetErrorHandler(libHandler)
+		otel.SetLogger(logr.Discard())
+		grpclog.SetLoggerV2(grpclog.NewLoggerV2(io.Discard, io.Discard, io.Discard))
+	})
+}
+
+// onceHandler prints each distinct library error once, on one line, and
+// at most maxLibraryErrors of them.
+type onceHandler struct {
+	mu   sync.Mutex
+	w    io.Writer
+	seen map[string]bool
+}
+
+const maxLibraryErrors = 5
+
+func (h *onceHandler) reset(w io.Writer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.w, h.seen = w, map[string]bool{}
+}
+
+// Handle implements otel.ErrorHandler.
+func (h *onceHandler) Handle(err error) {
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.w == nil || h.seen[msg] || len(h.seen) >= maxLibraryErrors {
+		return
+	}
+	h.seen[msg] = true
+	fmt.Fprintf(h.w, "cbload: tracing: %s\n", msg)
+}
