@@ -180,6 +180,7 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	}
 	arm := rec.arm(name, transitions)
 	arm.StartedAt = start.UTC()
+	arm.BreakerFigures = reports.BreakerMeasured
 	addUpstreamCounts(&arm, up.finish())
 	addSymptoms(&arm, cfg.Phases)
 	arm.Exemplars = ex.list()

@@ -344,6 +344,10 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *upstreamSet, tune
 	if poll != nil {
 		poll.setStart(start)
 	}
+	// /api requests sent and upstream requests received per slot, for the
+	// breaker inference.
+	apiSent := newSlotCounter(start, cfg.TotalDuration())
+	up.countArrivals(start, cfg.TotalDuration())
 	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, false)
 	results := lr.attack(m.targeter(cfg.CollateralShare, cfg.Seed), cfg.Rate, cfg.TotalDuration())
 
@@ -358,6 +362,9 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *upstreamSet, tune
 		name: t.Name, start: start, up: up, lr: lr, rec: rec,
 		collateral: m.collateralResult,
 		observe: func(res *vegeta.Result, collateral bool) {
+			if !collateral {
+				apiSent.add(res.Timestamp)
+			}
 			if collateral || !cfg.Phases[rec.phaseIndex(res.Timestamp.Sub(start))].Faulty() || classify(res) == oOK {
 				return
 			}
@@ -371,16 +378,42 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *upstreamSet, tune
 		inflight: inflight.Load,
 	}, results)
 	var transitions []reports.Transition
+	figures := reports.BreakerMeasured
 	if poll != nil {
 		poll.stop()
 		transitions = poll.transitions()
 		rec.breaker = poll.sawBreaker()
 	}
+	// Without a state URL that reports a state (or says there is no
+	// breaker), the breaker is inferred from outside, or unknown.
+	var inf *inference
+	if poll == nil || (!poll.sawBreaker() && poll.state() != reports.StateNone) {
+		n := int(cfg.TotalDuration() / slotWidth)
+		base := 0
+		if !cfg.Phases[0].Faulty() {
+			base = int(cfg.Phases[0].Duration / slotWidth)
+		}
+		gi, _ := up.guarded()
+		in := inferBreaker(apiSent.slots(n), up.arrivalSlots(gi, n), base)
+		inf = &in
+		figures = reports.BreakerUnknown
+		if in.ok {
+			figures, transitions, rec.breaker = reports.BreakerInferred, in.transitions, true
+		}
+		for i := range rec.series {
+			rec.series[i].State = in.stateAt(float64(rec.series[i].T + 1))
+		}
+	}
 	arm := rec.arm(t.Name, transitions)
+	arm.BreakerFigures = figures
+	if inf != nil {
+		// A breaker is claimed only on evidence of one.
+		arm.Breaker = len(inf.transitions) > 0
+	}
 	arm.StartedAt = start.UTC()
 	addUpstreamCounts(&arm, up.finish())
 	addSymptoms(&arm, cfg.Phases)
-	arm.Notes = targetNotes(&arm, cfg, t, poll, fastFails, fails)
+	arm.Notes = targetNotes(&arm, cfg, t, poll, inf, up, fastFails, fails)
 	if checks != nil {
 		arm.Notes = append(arm.Notes, checks.notes()...)
 	}
@@ -389,15 +422,25 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *upstreamSet, tune
 
 // targetNotes says what cbload could not see inside the service and what it
 // inferred from outside instead.
-func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, fastFails, fails int64) []string {
+func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *inference, up *upstreamSet, fastFails, fails int64) []string {
 	var notes []string
 	switch {
-	case poll == nil:
-		notes = append(notes, "breaker state: not visible from outside (no breaker state URL); the load shed and fast failures below are inferred from what the upstream received and how quickly failures came back")
-	case !poll.sawBreaker():
-		notes = append(notes, fmt.Sprintf("breaker state: %s never reported closed, open or half-open (last answer %q); treated as a service without a breaker", t.BreakerStateURL, poll.lastRaw()))
-	default:
+	case poll != nil && poll.sawBreaker():
 		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", t.BreakerStateURL, statePollInterval))
+	case poll != nil && inf == nil:
+		notes = append(notes, fmt.Sprintf("breaker state: %s reported that the service has no breaker (%q)", t.BreakerStateURL, poll.lastRaw()))
+	default:
+		why := "no breaker state URL"
+		if poll != nil {
+			why = fmt.Sprintf("%s never reported closed, open or half-open (last answer %q)", t.BreakerStateURL, poll.lastRaw())
+		}
+		if !inf.ok {
+			notes = append(notes, fmt.Sprintf("breaker state: unknown (%s): nothing to infer it from — %s; breaker figures have no data", why, inf.why))
+			break
+		}
+		_, name := up.guarded()
+		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from upstream %s's arrivals per %v against the /api requests sent: open while it received under %.0f%% of the baseline's %.2f calls per /api request for %v, closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
+			why, name, slotWidth, shedRatio*100, inf.baselineRatio, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
 	}
 	var base, fault struct{ api, up int64 }
 	for i, p := range cfg.Phases {

@@ -4,9 +4,12 @@ import (
 	"crypto/tls"
 	"fmt"
 	"maps"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
@@ -153,19 +156,28 @@ type upstreamSet struct {
 	last  []faultserver.Stats
 	// counts[phase][upstream] is filled as each phase ends.
 	counts []map[string]reports.UpstreamPhase
+	// arrivals[i] counts upstream i's requests per slot of the current
+	// arm, for the breaker inference; nil until countArrivals.
+	arrivals []atomic.Pointer[slotCounter]
 }
 
 // startUpstreams listens on every upstream's address. The caller must call
 // close.
 func startUpstreams(cfg *Config, tlsCfg *tls.Config) (*upstreamSet, error) {
-	s := &upstreamSet{phases: cfg.Phases}
-	for _, u := range cfg.upstreamList() {
+	list := cfg.upstreamList()
+	s := &upstreamSet{phases: cfg.Phases, arrivals: make([]atomic.Pointer[slotCounter], len(list))}
+	for i, u := range list {
 		srv, err := faultserver.New(faultserver.Config{
 			Addr:        u.Addr,
 			Seed:        cfg.Seed,
 			ServiceTime: cfg.Upstream.ServiceTime,
 			Jitter:      cfg.Upstream.Jitter,
 			TLS:         tlsCfg,
+			OnApplied: func(*http.Request, []faultserver.Spec) {
+				if c := s.arrivals[i].Load(); c != nil {
+					c.add(time.Now())
+				}
+			},
 		})
 		if err != nil {
 			s.close()
@@ -218,6 +230,35 @@ func (s *upstreamSet) endPhase() {
 	}
 	s.counts[s.phase] = m
 	s.last = now
+}
+
+// countArrivals starts counting each upstream's requests per slot from
+// start, for an arm of length total.
+func (s *upstreamSet) countArrivals(start time.Time, total time.Duration) {
+	for i := range s.arrivals {
+		s.arrivals[i].Store(newSlotCounter(start, total))
+	}
+}
+
+// guarded returns the index of the upstream a breaker most likely guards —
+// the first, by name, that any phase injects faults into — and its name.
+func (s *upstreamSet) guarded() (int, string) {
+	for i, name := range s.names {
+		for _, p := range s.phases {
+			if len(p.faultsFor(name)) > 0 {
+				return i, name
+			}
+		}
+	}
+	return 0, s.names[0]
+}
+
+// arrivalSlots returns upstream i's requests per slot, n slots long.
+func (s *upstreamSet) arrivalSlots(i, n int) []int64 {
+	if c := s.arrivals[i].Load(); c != nil {
+		return c.slots(n)
+	}
+	return make([]int64, n)
 }
 
 // next moves to the following phase.

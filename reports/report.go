@@ -35,6 +35,19 @@ const (
 	StateUnknown  = "unknown"
 )
 
+// Where an arm's breaker states come from (Arm.BreakerFigures).
+const (
+	// BreakerMeasured: cbload's own breaker, or a user's service whose
+	// breaker state URL reported its states.
+	BreakerMeasured = "measured"
+	// BreakerInferred: inferred from outside a user's service, from the
+	// upstream's arrivals per 100 ms against the /api requests sent.
+	BreakerInferred = "inferred"
+	// BreakerUnknown: not observable; there is no state URL and nothing to
+	// infer from (the upstream received nothing in the baseline).
+	BreakerUnknown = "unknown"
+)
+
 // Report is the outcome of one cbload experiment: its configuration, the
 // phase schedule, per-arm measurements and the verdict.
 type Report struct {
@@ -140,6 +153,11 @@ type Arm struct {
 	Name string `json:"name"`
 	// Breaker is true when the arm ran with the circuit breaker.
 	Breaker bool `json:"breaker"`
+	// BreakerFigures says where the breaker's states, transitions and the
+	// figures drawn from them (opens, time to open, time to recover) come
+	// from: one of the Breaker constants. Empty in reports of cbload
+	// versions without it.
+	BreakerFigures string `json:"breaker_figures,omitempty"`
 	// StartedAt is when the arm's load began: the wall-clock time of its
 	// t_s = 0, to line its seconds up with the service's own logs.
 	StartedAt time.Time `json:"started_at,omitzero"`

@@ -417,6 +417,9 @@ type pathNode struct {
 	children []*pathNode
 	kind     valueKind
 	get      func(r *Report) (float64, error) // leaves only
+	// inferred, when set, says whether the leaf's value in r is inferred
+	// rather than measured.
+	inferred func(r *Report) bool
 }
 
 func (n *pathNode) child(name string) *pathNode {
@@ -562,19 +565,22 @@ func optional(v *float64, what string) (float64, error) {
 	return *v, nil
 }
 
+// figureLeaves are the figures a threshold can name; breaker marks those
+// that rest on the breaker's state, which a user's service may not show.
 var figureLeaves = []struct {
-	name string
-	kind valueKind
-	get  func(f Figures) (float64, error)
+	name    string
+	kind    valueKind
+	breaker bool
+	get     func(f Figures) (float64, error)
 }{
-	{"time_to_open_s", kindSeconds, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
-	{"time_to_recover_s", kindSeconds, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
-	{"upstream_requests_during_fault", kindCount, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
-	{"collateral_success_during_fault", kindRatio, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
-	{"collateral_p99_during_fault_ms", kindMS, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
-	{"api_success_during_fault", kindRatio, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
-	{"inflight_peak", kindCount, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
-	{"opens", kindCount, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
+	{"time_to_open_s", kindSeconds, true, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
+	{"time_to_recover_s", kindSeconds, true, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
+	{"upstream_requests_during_fault", kindCount, false, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
+	{"collateral_success_during_fault", kindRatio, false, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
+	{"collateral_p99_during_fault_ms", kindMS, false, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
+	{"api_success_during_fault", kindRatio, false, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
+	{"inflight_peak", kindCount, false, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
+	{"opens", kindCount, true, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
 }
 
 // ThresholdPaths lists every value a threshold may name in a run with these
@@ -663,13 +669,22 @@ func pathTree(arms, phases []string) *pathNode {
 		}
 		fig := a.add(&pathNode{name: "figures"})
 		for _, l := range figureLeaves {
-			fig.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
+			n := fig.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
 				arm, err := armOf(r)
 				if err != nil {
 					return 0, err
 				}
+				if l.breaker && arm.BreakerFigures == BreakerUnknown {
+					return 0, errNoData{"breaker state is not observable"}
+				}
 				return l.get(arm.Figures)
 			}})
+			if l.breaker {
+				n.inferred = func(r *Report) bool {
+					arm, err := armOf(r)
+					return err == nil && arm.BreakerFigures == BreakerInferred
+				}
+			}
 		}
 	}
 	v := root.add(&pathNode{name: "verdict"})
@@ -750,7 +765,27 @@ func (t Threshold) Evaluate(r *Report) ThresholdResult {
 	}
 	res.Pass = compare(lv, t.op, rv)
 	res.Message = "want " + want
+	if inf := t.inferredPaths(r, root); len(inf) > 0 {
+		res.Message += "; inferred: " + strings.Join(inf, ", ") + " from the upstream's arrivals, not from the service's own breaker state"
+	}
 	return res
+}
+
+// inferredPaths lists the threshold's paths whose values in r are
+// inferred.
+func (t Threshold) inferredPaths(r *Report, root *pathNode) []string {
+	var out []string
+	for _, o := range []operand{t.left, t.right} {
+		for _, f := range o.factors {
+			if f.path == "" {
+				continue
+			}
+			if n, err := root.lookup(f.path); err == nil && n.inferred != nil && n.inferred(r) {
+				out = append(out, f.path)
+			}
+		}
+	}
+	return out
 }
 
 func (o operand) hasPath() bool {
