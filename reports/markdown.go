@@ -46,7 +46,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			b.WriteString("--:|")
 		}
 		b.WriteString("\n")
-		for _, g := range keyFigureGroups {
+		for _, g := range reportFigureGroups(r) {
 			fmt.Fprintf(&b, "| **%s** |%s\n", g.title, strings.Repeat(" |", len(r.Arms)))
 			for _, kf := range g.figures {
 				fmt.Fprintf(&b, "| %s |", mdEscape(kf.label))
@@ -219,7 +219,8 @@ func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
 		return
 	}
 	b.WriteString("### Per phase\n\n")
-	b.WriteString("| Phase | Arm | /api requests | /api ok | /api p99 | /local requests | /local ok | /local p99 | Upstream requests | In-flight peak |\n")
+	api, coll, _ := Endpoints(r)
+	fmt.Fprintf(b, "| Phase | Arm | %[1]s requests | %[1]s ok | %[1]s p99 | %[2]s requests | %[2]s ok | %[2]s p99 | Upstream requests | In-flight peak |\n", mdEscape(api), mdEscape(coll))
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, p := range r.Phases {
 		for _, a := range r.Arms {

@@ -488,18 +488,36 @@ func writeSummary(w io.Writer, r *reports.Report) {
 		}
 		fmt.Fprintln(w)
 	}
-	row("/local success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.CollateralSuccessDuringFault*100) })
-	row("/local p99", func(a *reports.Arm) string { return reports.Millis(a.Figures.CollateralP99DuringFaultMS) })
-	row("/api success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
+	api, coll, hasColl := reports.Endpoints(r)
+	if hasColl {
+		row(coll+" success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.CollateralSuccessDuringFault*100) })
+		row(coll+" p99", func(a *reports.Arm) string { return reports.Millis(a.Figures.CollateralP99DuringFaultMS) })
+	}
+	row(api+" success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
 	row("requests reaching the upstream", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.UpstreamRequestsDuringFault) })
-	row("gateway in-flight peak", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
+	inflight := "gateway in-flight peak"
+	if len(r.Config.Targets) > 0 {
+		inflight = "in-flight peak at the load runner"
+	}
+	row(inflight, func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
+	breaker := func(v *float64) func(a *reports.Arm) string {
+		return func(a *reports.Arm) string {
+			switch a.BreakerFigures {
+			case reports.BreakerUnknown:
+				return "unknown"
+			case reports.BreakerInferred:
+				return seconds(v) + " (inferred)"
+			}
+			return seconds(v)
+		}
+	}
 	row("time to open", func(a *reports.Arm) string {
-		if !a.Breaker {
+		if !a.Breaker && a.BreakerFigures != reports.BreakerInferred && a.BreakerFigures != reports.BreakerUnknown {
 			return "no breaker"
 		}
-		return seconds(a.Figures.TimeToOpenS)
+		return breaker(a.Figures.TimeToOpenS)(a)
 	})
-	row("time to recover", func(a *reports.Arm) string { return seconds(a.Figures.TimeToRecoverS) })
+	row("time to recover", func(a *reports.Arm) string { return breaker(a.Figures.TimeToRecoverS)(a) })
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
 }
 
