@@ -22,6 +22,7 @@ const controlTokenEnv = "CBLOAD_CONTROL_TOKEN"
 
 // serveOptions holds the flags of `cbload serve`.
 type serveOptions struct {
+	timed        scheduleOptions // the schedule flags, in serve_schedule.go
 	addr         string
 	controlAddr  string
 	controlToken string
@@ -71,11 +72,12 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 			return runServe(cmd.Context(), opts, stdout, stderr)
 		},
 	}
+	addScheduleFlags(cmd, &opts.timed)
 	f := cmd.Flags()
 	f.StringVar(&opts.addr, "addr", "127.0.0.1:8081", "data listener address")
 	f.StringVar(&opts.controlAddr, "control-addr", "127.0.0.1:8474", `control API address ("" for none)`)
 	f.StringVar(&opts.controlToken, "control-token", "", "bearer token the control API requires (default $"+controlTokenEnv+")")
-	f.StringArrayVar(&opts.faults, "fault", nil, "fault active from the start: KIND[:ARG][,key=value...] (repeatable)")
+	f.StringArrayVar(&opts.faults, "fault", nil, "fault active from the start, or with --phases in the fault phase: KIND[:ARG][,key=value...] (repeatable)")
 	f.Int64Var(&opts.seed, "seed", 0, "seed for every random choice (0: pick one and print it)")
 	f.DurationVar(&opts.serviceTime, "service-time", faultserver.DefaultServiceTime, "healthy service time")
 	f.DurationVar(&opts.jitter, "jitter", time.Millisecond, "healthy jitter, spread uniformly around the service time")
@@ -97,12 +99,20 @@ func checkListenAddr(flag, addr string) error {
 	return nil
 }
 
-// runServe runs the upstream until ctx is canceled, then closes it and
-// returns nil.
+// runServe runs the upstream, and its schedule if one was given, until ctx
+// is canceled (or the schedule ends, with --exit-after-schedule), then
+// closes it.
 func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer) error {
 	faults, err := faultserver.ParseSpecs(opts.faults)
 	if err != nil {
 		return usagef("--fault: %v", err)
+	}
+	plan, err := opts.timed.load(opts, time.Now(), stderr)
+	if err != nil {
+		return err
+	}
+	if plan != nil {
+		faults = nil // they are the schedule's
 	}
 	switch {
 	case opts.serviceTime <= 0:
@@ -170,10 +180,10 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stdout, "  faults    %s\n", strings.Join(names, "  "))
 
-	<-ctx.Done()
+	waitErr := serveSchedule(ctx, plan, s, stdout)
 	fmt.Fprintln(stderr, "cbload serve: shutting down")
 	if err := s.Close(); err != nil {
 		return fmt.Errorf("close upstream: %w", err)
 	}
-	return nil
+	return waitErr
 }

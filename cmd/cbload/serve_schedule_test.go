@@ -1,0 +1,483 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cbload/cbload/scenario"
+	sched "github.com/cbload/cbload/schedule"
+)
+
+// serveLine is a line a serve process printed and when the test read it.
+type serveLine struct {
+	text string
+	at   time.Time
+}
+
+// scheduleProc is a real `cbload serve` process. Its stdout lines arrive on
+// lines, which is closed when the process closes its stdout.
+type scheduleProc struct {
+	cmd      *exec.Cmd
+	lines    chan serveLine
+	stderr   *syncBuffer
+	upstream string
+	control  string
+	seen     []string // the lines read so far, for failure messages
+}
+
+// startScheduleProc starts `cbload serve` with args on free loopback ports
+// and returns once it has printed its addresses. The test's cleanup kills
+// it if it is still running.
+func startScheduleProc(t *testing.T, args ...string) *scheduleProc {
+	t.Helper()
+	bin := buildBinary(t, "github.com/cbload/cbload/cmd/cbload")
+	p := &scheduleProc{lines: make(chan serveLine, 100), stderr: &syncBuffer{}}
+	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0"}, args...)...)
+	p.cmd.Stderr = p.stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		defer close(p.lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			p.lines <- serveLine{sc.Text(), time.Now()}
+		}
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		for range p.lines {
+		}
+		<-read
+		p.cmd.Wait()
+	})
+	for p.upstream == "" || p.control == "" {
+		l := p.next(t, 10*time.Second)
+		if m := listenRE.FindStringSubmatch(l.text); m != nil && m[1] == "upstream" {
+			p.upstream = m[2]
+		} else if m != nil {
+			p.control = m[2]
+		}
+	}
+	return p
+}
+
+// next returns the next line, failing the test if none comes within d.
+func (p *scheduleProc) next(t *testing.T, d time.Duration) serveLine {
+	t.Helper()
+	select {
+	case l, ok := <-p.lines:
+		if !ok {
+			t.Fatalf("serve closed its stdout; it printed:\n%s\nstderr:\n%s", strings.Join(p.seen, "\n"), p.stderr)
+		}
+		p.seen = append(p.seen, l.text)
+		return l
+	case <-time.After(d):
+		t.Fatalf("serve printed nothing more within %v; it printed:\n%s", d, strings.Join(p.seen, "\n"))
+	}
+	panic("unreachable")
+}
+
+// until returns the first line containing s, failing the test if none
+// comes within d.
+func (p *scheduleProc) until(t *testing.T, s string, d time.Duration) serveLine {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if l := p.next(t, time.Until(deadline)); strings.Contains(l.text, s) {
+			return l
+		}
+	}
+}
+
+// wait waits for the process to exit and returns its exit code, failing the
+// test if it does not exit within d.
+func (p *scheduleProc) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		for l := range p.lines {
+			p.seen = append(p.seen, l.text)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		p.cmd.Process.Kill()
+		<-done
+		t.Fatalf("serve did not exit within %v", d)
+	}
+	p.cmd.Wait()
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// switchRE reads a switch line: time, offset, and the phase or the end.
+var switchRE = regexp.MustCompile(`^(\S+Z)  \+(\d+\.\d{3})s  (phase (\d+)/(\d+) (\S+)|schedule done)  faults (.*)$`)
+
+type switchLine struct {
+	at     time.Time // printed
+	offset time.Duration
+	phase  string // "" for the end
+	faults string
+	read   time.Time // when the test read it
+}
+
+func parseSwitch(t *testing.T, l serveLine) switchLine {
+	t.Helper()
+	m := switchRE.FindStringSubmatch(l.text)
+	if m == nil {
+		t.Fatalf("line %q is not a switch line", l.text)
+	}
+	at, err := time.Parse(time.RFC3339Nano, m[1])
+	if err != nil {
+		t.Fatalf("switch line %q: time: %v", l.text, err)
+	}
+	off, _ := strconv.ParseFloat(m[2], 64)
+	return switchLine{at: at, offset: time.Duration(off * float64(time.Second)), phase: m[6], faults: m[7], read: l.at}
+}
+
+// getAll sends n requests to url and returns the status and X-Cbload-Fault of
+// each distinct answer, like "200 ", "503 error".
+func getAll(t *testing.T, c *http.Client, url string, n int) []string {
+	t.Helper()
+	var seen []string
+	for range n {
+		resp, err := c.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		s := fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("X-Cbload-Fault"))
+		if len(seen) == 0 || seen[len(seen)-1] != s {
+			seen = append(seen, s)
+		}
+	}
+	return seen
+}
+
+func within(got, want, tol time.Duration) bool { return got >= want-tol && got <= want+tol }
+
+// TestServeScheduleSwitches runs a 3-phase schedule of 1s phases in a real
+// serve process: the switch lines come at their offsets, each phase has its
+// faults, a control-API change holds until the next switch, and
+// --exit-after-schedule exits 0 after the end line.
+func TestServeScheduleSwitches(t *testing.T) {
+	const tol = 150 * time.Millisecond
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+
+	p := startScheduleProc(t, "--phases", "1s,1s,1s", "--fault", "error:503", "--exit-after-schedule", "--seed", "3")
+	head := p.until(t, "  schedule  ", 5*time.Second)
+	if head.text != "  schedule  3 phases over 3s, starting at launch" {
+		t.Errorf("schedule line = %q; want it to say 3 phases over 3s, starting at launch", head.text)
+	}
+
+	first := parseSwitch(t, p.next(t, 5*time.Second))
+	if first.phase != "baseline" || first.faults != "none" || first.offset > tol {
+		t.Errorf("first switch = %+v; want baseline, no faults, at +0s", first)
+	}
+	if got := getAll(t, c, p.upstream+"/api", 5); len(got) != 1 || got[0] != "200 " {
+		t.Errorf("baseline answers = %q; want only 200 without X-Cbload-Fault", got)
+	}
+	// A control-API change holds until the next switch.
+	if status, body := do(t, c, "PUT", p.control+"/faults", "", `{"faults": ["error:418"]}`); status != 200 {
+		t.Fatalf("PUT /faults = %d %s; want 200", status, body)
+	}
+	if got := getAll(t, c, p.upstream+"/api", 5); len(got) != 1 || got[0] != "418 error" {
+		t.Errorf("answers after PUT error:418 in the baseline = %q; want only 418 error", got)
+	}
+
+	want := []struct {
+		phase, faults, answer string
+		offset                time.Duration
+	}{
+		{"fault", "error:503", "503 error", time.Second},
+		{"recovery", "none", "200 ", 2 * time.Second},
+		{"", "none; exiting (--exit-after-schedule)", "", 3 * time.Second},
+	}
+	for _, w := range want {
+		sw := parseSwitch(t, p.next(t, 5*time.Second))
+		if sw.phase != w.phase || sw.faults != w.faults {
+			t.Errorf("switch = phase %q faults %q; want phase %q faults %q", sw.phase, sw.faults, w.phase, w.faults)
+		}
+		if got := sw.read.Sub(first.read); !within(got, w.offset, tol) {
+			t.Errorf("switch to %q read %v after the first; want %v ± %v", w.phase, got, w.offset, tol)
+		}
+		if got := sw.offset; !within(got, w.offset, tol) {
+			t.Errorf("switch to %q printed offset +%v; want %v ± %v", w.phase, got, w.offset, tol)
+		}
+		if got := sw.at.Sub(first.at); !within(got, w.offset, tol) {
+			t.Errorf("switch to %q printed time %v after the first; want %v ± %v", w.phase, got, w.offset, tol)
+		}
+		if w.answer != "" {
+			if got := getAll(t, c, p.upstream+"/api", 5); len(got) != 1 || got[0] != w.answer {
+				t.Errorf("%s answers = %q; want only %q", w.phase, got, w.answer)
+			}
+		}
+	}
+	tr.CloseIdleConnections()
+	if code := p.wait(t, 5*time.Second); code != exitOK {
+		t.Errorf("serve --exit-after-schedule exited %d after the schedule; want 0\nstderr:\n%s", code, p.stderr)
+	}
+}
+
+// TestServeScheduleStartAt checks that --start-at in the near future
+// serves healthy until then and starts the schedule on time.
+func TestServeScheduleStartAt(t *testing.T) {
+	const tol = 150 * time.Millisecond
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+
+	start := time.Now().Add(2500 * time.Millisecond).Round(time.Millisecond)
+	p := startScheduleProc(t, "--phases", "300ms,300ms,300ms", "--fault", "error:503", "--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule")
+	head := p.until(t, "  schedule  ", 5*time.Second)
+	if !strings.Contains(head.text, "starting at "+start.UTC().Format(time.RFC3339)) || !strings.Contains(head.text, "healthy until then") {
+		t.Errorf("schedule line = %q; want the start time and that it is healthy until then", head.text)
+	}
+	if got := getAll(t, c, p.upstream+"/", 3); len(got) != 1 || got[0] != "200 " {
+		t.Errorf("answers while waiting = %q; want only 200 without X-Cbload-Fault", got)
+	}
+	first := parseSwitch(t, p.next(t, 5*time.Second))
+	if first.phase != "baseline" || !within(first.read.Sub(start), 0, tol) || !within(first.at.Sub(start), 0, tol) {
+		t.Errorf("first switch %q printed at %v, read at %v; want baseline at %v ± %v", first.phase, first.at, first.read, start, tol)
+	}
+	fault := parseSwitch(t, p.next(t, 5*time.Second))
+	if fault.phase != "fault" || !within(fault.at.Sub(start), 300*time.Millisecond, tol) {
+		t.Errorf("second switch %q printed at %v; want fault at %v ± %v", fault.phase, fault.at.Sub(start), 300*time.Millisecond, tol)
+	}
+	tr.CloseIdleConnections()
+	if code := p.wait(t, 5*time.Second); code != exitOK {
+		t.Errorf("serve exited %d; want 0 after the schedule\nstderr:\n%s", code, p.stderr)
+	}
+}
+
+// TestServeScheduleSignals checks the exit code and the time to exit when
+// SIGINT or SIGTERM comes while waiting for --start-at, during a phase and
+// after the schedule.
+func TestServeScheduleSignals(t *testing.T) {
+	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	tests := []struct {
+		name   string
+		args   []string
+		when   string // signal once a line contains this
+		sig    syscall.Signal
+		code   int
+		stderr string
+		probe  string // with the signal due, the upstream answers this
+	}{
+		{"SIGINT while waiting", []string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", later}, "  schedule  ", syscall.SIGINT, exitInterrupted, "cbload: interrupted before the schedule started", ""},
+		{"SIGTERM while waiting", []string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", later}, "  schedule  ", syscall.SIGTERM, exitInterrupted, "cbload: interrupted before the schedule started", ""},
+		{"SIGINT in a phase", []string{"--phases", "200ms,30s,1s", "--fault", "hang"}, "phase 2/3 fault", syscall.SIGINT, exitInterrupted, "cbload: interrupted in phase 2/3 fault; the schedule did not finish", ""},
+		{"SIGINT after the schedule", []string{"--phases", "100ms,100ms,100ms", "--fault", "hang"}, "schedule done", syscall.SIGINT, exitOK, "cbload serve: shutting down", "200 "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startScheduleProc(t, tt.args...)
+			p.until(t, tt.when, 10*time.Second)
+			if tt.probe != "" {
+				tr := &http.Transport{}
+				c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+				if got := getAll(t, c, p.upstream+"/", 3); len(got) != 1 || got[0] != tt.probe {
+					t.Errorf("answers = %q; want only %q", got, tt.probe)
+				}
+				tr.CloseIdleConnections()
+			}
+			signalled := time.Now()
+			if err := p.cmd.Process.Signal(tt.sig); err != nil {
+				t.Fatal(err)
+			}
+			code := p.wait(t, 5*time.Second)
+			if took := time.Since(signalled); took > time.Second {
+				t.Errorf("serve took %v to exit after the signal; want under 1s", took)
+			}
+			if code != tt.code || !strings.Contains(p.stderr.String(), tt.stderr) {
+				t.Errorf("serve exited %d, stderr %q; want %d and %q", code, p.stderr, tt.code, tt.stderr)
+			}
+		})
+	}
+}
+
+// TestServeScheduleScenario runs a scenario file shared with cbload run:
+// its seed, service time and phases (a repeat group included) apply, the
+// sections for run are named once on stderr, and --fault replaces the
+// faults of its fault phases.
+func TestServeScheduleScenario(t *testing.T) {
+	checkLeaks(t)
+	file := filepath.Join(t.TempDir(), "s.yaml")
+	writeFile(t, file, `seed: 7
+load: {rate: 100}
+gateway: {workers: 4}
+upstream: {service_time: 3ms, addr: 127.0.0.1:9999}
+arms: [breaker]
+phases:
+  - {name: base, duration: 100ms}
+  - repeat: 2
+    phases:
+      - {name: down, duration: 100ms, faults: [refuse]}
+      - {name: up, duration: 100ms}
+thresholds: ["breaker.figures.opens >= 1"]
+`)
+	for _, tt := range []struct {
+		extra  []string
+		header string
+		want   []string
+	}{
+		{nil, "5 phases over 500ms", []string{"1/5 base none", "2/5 down-1 refuse", "3/5 up-1 none", "4/5 down-2 refuse", "5/5 up-2 none"}},
+		{[]string{"--fault", "error:502,rate=0.5"}, "5 phases over 500ms",
+			[]string{"1/5 base none", "2/5 down-1 error:502,rate=0.5", "3/5 up-1 none", "4/5 down-2 error:502,rate=0.5", "5/5 up-2 none"}},
+		{[]string{"--phases", "100ms,200ms,100ms"}, "3 phases over 400ms", []string{"1/3 baseline none", "2/3 fault refuse", "3/3 recovery none"}},
+	} {
+		var stdout, stderr bytes.Buffer
+		root := newRootCmd(&stdout, &stderr)
+		root.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--scenario", file, "--exit-after-schedule"}, tt.extra...))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := root.ExecuteContext(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("serve --scenario %v = %v; want nil\nstderr:\n%s", tt.extra, err, &stderr)
+		}
+		out := stdout.String()
+		for _, want := range []string{"seed 7\n", "after 3ms ± 1ms", "  schedule  " + tt.header + ", starting at launch\n"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("serve --scenario %v stdout lacks %q:\n%s", tt.extra, want, out)
+			}
+		}
+		var got []string
+		for _, l := range strings.Split(out, "\n") {
+			if m := switchRE.FindStringSubmatch(l); m != nil {
+				got = append(got, strings.TrimPrefix(m[3]+" "+m[7], "phase "))
+			}
+		}
+		wantSwitches := append(tt.want, "schedule done none; exiting (--exit-after-schedule)")
+		if strings.Join(got, "\n") != strings.Join(wantSwitches, "\n") {
+			t.Errorf("serve --scenario %v switches:\n%s\nwant:\n%s", tt.extra, strings.Join(got, "\n"), strings.Join(wantSwitches, "\n"))
+		}
+		wantIgnored := "cbload serve: scenario " + file + ": ignoring load, gateway, upstream.addr, arms, thresholds (they configure cbload run)\n"
+		if first, _, _ := strings.Cut(stderr.String(), "cbload serve: shutting down"); first != wantIgnored {
+			t.Errorf("serve --scenario %v stderr before shutting down = %q; want %q", tt.extra, first, wantIgnored)
+		}
+	}
+}
+
+// TestServeScheduleJoinsLate checks that a --start-at just past joins the
+// schedule where the clock stands.
+func TestServeScheduleJoinsLate(t *testing.T) {
+	checkLeaks(t)
+	var stdout, stderr bytes.Buffer
+	start := time.Now().Add(-time.Second)
+	root := newRootCmd(&stdout, &stderr)
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--phases", "500ms,2s,200ms", "--fault", "error:503",
+		"--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("serve = %v; want nil\nstderr:\n%s", err, &stderr)
+	}
+	var got []switchLine
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		if switchRE.MatchString(l) {
+			got = append(got, parseSwitch(t, serveLine{text: l}))
+		}
+	}
+	if len(got) != 3 || got[0].phase != "fault" || got[1].phase != "recovery" || got[2].phase != "" {
+		t.Fatalf("switches of a schedule started 1s ago:\n%s\nwant fault, recovery and the end", stdout.String())
+	}
+	if !within(got[0].offset, time.Second, 500*time.Millisecond) || !within(got[1].at.Sub(start), 2500*time.Millisecond, 150*time.Millisecond) {
+		t.Errorf("joined at +%v, recovery at +%v; want about +1s and +2.5s", got[0].offset, got[1].at.Sub(start))
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestScheduleLimitsMatchScenario keeps a schedule's limits those of a
+// scenario file, so that a file cbload run takes is one serve takes.
+func TestScheduleLimitsMatchScenario(t *testing.T) {
+	if sched.MaxPhases != scenario.MaxPhases || sched.MaxDuration != scenario.MaxDuration {
+		t.Errorf("schedule limits %d phases, %v; scenario limits %d phases, %v; want them equal",
+			sched.MaxPhases, sched.MaxDuration, scenario.MaxPhases, scenario.MaxDuration)
+	}
+}
+
+func TestServeScheduleBadInput(t *testing.T) {
+	dir := t.TempDir()
+	badYAML := filepath.Join(dir, "bad.yaml")
+	writeFile(t, badYAML, "phases:\n  - {name: a, duration: 1s, fautls: [hang]}\n")
+	negative := filepath.Join(dir, "negative.yaml")
+	writeFile(t, negative, "load: {rate: 10}\nphases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: -1s, faults: [hang]}\n")
+	noFaults := filepath.Join(dir, "nofaults.yaml")
+	writeFile(t, noFaults, "phases:\n  - {name: a, duration: 1s}\n")
+	zeroService := filepath.Join(dir, "zero.yaml")
+	writeFile(t, zeroService, "upstream:\n  service_time: 0s\nphases:\n  - {name: a, duration: 1s}\n")
+	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	far := time.Now().Add(25 * time.Hour).UTC().Format(time.RFC3339)
+	serve := []string{"serve", "--addr", "127.0.0.1:0", "--control-addr", ""}
+	seventeen := []string{"--phases", "1s,1s,1s"}
+	for range 17 {
+		seventeen = append(seventeen, "--fault", "hang")
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--phases", "1s,1s", "--fault", "hang"}, `--phases "1s,1s": want three durations baseline,fault,recovery`},
+		{[]string{"--phases", "1s,soon,1s", "--fault", "hang"}, `--phases: fault duration "soon"`},
+		{[]string{"--phases", "1s,-1s,1s", "--fault", "hang"}, `--phases "1s,-1s,1s": phases[1] (fault): duration -1s: want a positive duration`},
+		{[]string{"--phases", "1s,0s,1s", "--fault", "hang"}, `--phases "1s,0s,1s": phases[1] (fault): duration 0s`},
+		{[]string{"--phases", "59m,2m,1m", "--fault", "hang"}, `--phases "59m,2m,1m": phases[1] (fault): duration 2m0s makes the schedule longer than the limit of 1h0m0s`},
+		{[]string{"--phases", "1s,1s,1s"}, "--fault: required"},
+		{seventeen, "--fault: given 17 times; the limit is 16 faults in one phase"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "bogus"}, `--fault: fault spec "bogus": unknown kind`},
+		{[]string{"--scenario", filepath.Join(dir, "missing.yaml")}, "--scenario: open " + filepath.Join(dir, "missing.yaml")},
+		{[]string{"--scenario", badYAML}, "scenario " + badYAML + ": line 2: "},
+		{[]string{"--scenario", negative}, "scenario " + negative + ": line 4: phases[1] (b): duration -1s: want a positive duration"},
+		{[]string{"--scenario", zeroService}, "scenario " + zeroService + ": line 2: upstream.service_time 0s: want a positive duration"},
+		{[]string{"--scenario", noFaults, "--fault", "hang"}, "--fault: scenario " + noFaults + " has no phase with faults to replace"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "tomorrow"}, `--start-at "tomorrow": want an RFC 3339 time like 2026-12-01T12:00:00Z`},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "2026-12-01 12:00:00"}, `--start-at "2026-12-01 12:00:00": want an RFC 3339 time`},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", past}, "--start-at " + past + " is 1m"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", far}, "ahead; the limit is 24h0m0s"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", past}, "in the past; want a time to come (at most 2s late)"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", far}, "--start-at " + far + " is 2"},
+		{[]string{"--start-at", far}, "--start-at: there is no schedule to start; give --phases or --scenario"},
+		{[]string{"--fault", "hang", "--exit-after-schedule"}, "--exit-after-schedule: there is no schedule"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(append(serve, tt.args...), &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("cbload serve %q = exit %d, stderr %q; want exit 2, stderr containing %q", tt.args, code, stderr.String(), tt.want)
+		}
+		if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n"); lines > 0 {
+			t.Errorf("cbload serve %q: stderr has %d lines; want one:\n%s", tt.args, lines+1, stderr.String())
+		}
+		if stdout.Len() > 0 {
+			t.Errorf("cbload serve %q: stdout = %q; want nothing (it must not start)", tt.args, stdout.String())
+		}
+	}
+}
