@@ -432,6 +432,8 @@ func TestServeScheduleBadInput(t *testing.T) {
 	writeFile(t, negative, "load: {rate: 10}\nphases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: -1s, faults: [hang]}\n")
 	noFaults := filepath.Join(dir, "nofaults.yaml")
 	writeFile(t, noFaults, "phases:\n  - {name: a, duration: 1s}\n")
+	named := filepath.Join(dir, "named.yaml")
+	writeFile(t, named, "phases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: 1s, faults: [payments=hang]}\n")
 	zeroService := filepath.Join(dir, "zero.yaml")
 	writeFile(t, zeroService, "upstream:\n  service_time: 0s\nphases:\n  - {name: a, duration: 1s}\n")
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
@@ -466,6 +468,7 @@ func TestServeScheduleBadInput(t *testing.T) {
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", far}, "--start-at " + far + " is 2"},
 		{[]string{"--start-at", far}, "--start-at: there is no schedule to start; give --phases or --scenario"},
 		{[]string{"--fault", "hang", "--exit-after-schedule"}, "--exit-after-schedule: there is no schedule"},
+		{[]string{"--scenario", named}, "scenario " + named + ": line 3: phases[1] (b): fault payments=hang: serve runs one upstream; faults named NAME=SPEC are for cbload run --upstream NAME=ADDR"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

@@ -113,7 +113,7 @@ func trueBreakerTimes(log []stateChange, start time.Time, faultStart, faultEnd f
 }
 
 // within checks an inferred figure against the service's own log.
-func within(t *testing.T, what string, inferred *float64, truth float64, tol float64) {
+func withinLog(t *testing.T, what string, inferred *float64, truth float64, tol float64) {
 	t.Helper()
 	if inferred != nil {
 		t.Logf("%s: inferred %.3f s, the service's state log %.3f s", what, *inferred, truth)
@@ -186,12 +186,12 @@ func TestServicesEndToEnd(t *testing.T) {
 			t.Errorf("breaker arm's figures are %q; want inferred (no state URL)", b.BreakerFigures)
 		}
 		opened, closed := trueBreakerTimes(readStateLog(t, stateLog), b.StartedAt, faultStart, faultEnd)
-		within(t, "time to open", b.Figures.TimeToOpenS, opened-faultStart, tol)
+		withinLog(t, "time to open", b.Figures.TimeToOpenS, opened-faultStart, tol)
 		if len(b.Transitions) == 0 || b.Transitions[len(b.Transitions)-1].To != reports.StateClosed {
 			t.Fatalf("inferred transitions %v; want the last one closing", b.Transitions)
 		}
 		last := b.Transitions[len(b.Transitions)-1].T
-		within(t, "the close after the fault", &last, closed, tol)
+		withinLog(t, "the close after the fault", &last, closed, tol)
 		if n.Figures.TimeToOpenS != nil || n.Figures.Opens != 0 {
 			t.Errorf("no-breaker arm: inferred %d opens, time to open %v; want none (its pool sheds, but it has no breaker)", n.Figures.Opens, *n.Figures.TimeToOpenS)
 		}
@@ -217,10 +217,10 @@ func TestServicesEndToEnd(t *testing.T) {
 			t.Errorf("fault phase: the upstream received %d and injected %v; want error on every request", up.Requests, up.Injected)
 		}
 		opened, closed := trueBreakerTimes(readStateLog(t, stateLog), a.StartedAt, faultStart, faultEnd)
-		within(t, "time to open", a.Figures.TimeToOpenS, opened-faultStart, tol)
+		withinLog(t, "time to open", a.Figures.TimeToOpenS, opened-faultStart, tol)
 		if len(a.Transitions) > 0 {
 			last := a.Transitions[len(a.Transitions)-1].T
-			within(t, "the close after the fault", &last, closed, tol)
+			withinLog(t, "the close after the fault", &last, closed, tol)
 		}
 		if r.Verdict.Outcome != reports.OutcomeInconclusive {
 			t.Errorf("verdict %q; want inconclusive: one arm cannot be compared", r.Verdict.Outcome)
