@@ -98,8 +98,9 @@ Exit codes:
   0    the run completed and every threshold passed
   1    unexpected internal error
   2    bad flags, scenario file, fault spec or threshold
-  3    the experiment could not run (address in use, target unreachable,
-       output not writable); no load was sent
+  3    the experiment could not run (address in use, target unreachable or
+       answering the probe outside the expected statuses, output not
+       writable); no load was sent
   5    load ran, the summary was printed, but a result file (report,
        --junit, step summary) could not be written; the rest was
   99   the run completed and a threshold failed
