@@ -7,6 +7,16 @@
 // sit in front of either: see Kinds for the table of fault kinds and
 // ParseSpec for the spec grammar "KIND[:ARG][,key=value...]".
 //
+// # Finite capacity
+//
+// With Config.Concurrency the synthetic upstream has that many workers and
+// a bounded queue (Config.Queue) in front of them; a request the full queue
+// turns away gets 503 at once. Faults act first, in front of the queue, as
+// the network would; slowdown then scales the service time the request
+// holds its worker for. Work whose caller has gone is done anyway unless
+// Config.HonorCancel, and Stats tells throughput from goodput
+// (Completed, CompletedForGone).
+//
 // # Several active faults
 //
 // Each request rolls the active faults in the order they were given. A fault
@@ -32,13 +42,30 @@
 //
 // When Config.ControlAddr is set, a second listener serves
 //
-//	GET    /faults   {"faults": ["latency:200ms", ...]}  the active faults, normalised
-//	PUT    /faults   {"faults": [...]} replaces the set atomically; 400 and no change on a bad spec
-//	DELETE /faults   back to healthy; held requests are released at once
-//	GET    /stats    the counters of Stats
+//	GET    /faults       {"faults": ["latency:200ms", ...]}  the active faults, normalised;
+//	                     with "names": [...] beside it when any is named ("" for unnamed ones)
+//	PUT    /faults       {"faults": [...]} replaces the set atomically, named faults too;
+//	                     400 and no change on a bad spec
+//	POST   /faults       {"name": "slow-api", "fault": "latency:300ms"} adds one named fault (201;
+//	                     409 when the name is taken), leaving the others as they are
+//	DELETE /faults       back to healthy; held requests are released at once
+//	GET    /faults/NAME  {"name": ..., "fault": ...}; 404 when there is none
+//	DELETE /faults/NAME  removes that fault only, releasing what it holds; 404 when none
+//	GET    /stats        the counters of Stats
+//
+// Client is a Go client of this API.
 //
 // Errors are JSON objects {"error": "one line"} with status 400 (bad input),
-// 401 (missing or wrong bearer token when Config.ControlToken is set), 404,
-// 405 or 413 (a request body over 1 MiB). The same operations are available
-// in-process as Server.Faults, Server.SetFaults and Server.Stats.
+// 401 (missing or wrong bearer token when Config.ControlToken is set; the
+// connection is closed after it), 403 (no token is set and the Host or
+// Origin does not name this machine, see Config.ControlHosts), 404, 405 or
+// 413 (a request body over MaxControlBody). The same operations are
+// available in-process as Server.Faults, Server.SetFaults and Server.Stats.
+//
+// # Limits
+//
+// Every size, count and duration a spec or Config can ask for is capped
+// (see MaxDuration and the other constants in limits.go), and both
+// listeners cut slow clients (Config.ReadHeaderTimeout and the fields after
+// it) without cutting the faults that hold requests on purpose.
 package faultserver

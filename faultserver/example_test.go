@@ -1,6 +1,7 @@
 package faultserver_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"net/http"
@@ -71,4 +72,33 @@ func ExampleKinds() {
 	// refuse   refuse
 	// reset    reset,rate=0.2
 	// slowbody slowbody:1KiB/s
+	// slowdown slowdown:3x
+}
+
+func ExampleClient() {
+	s, err := faultserver.New(faultserver.Config{ControlAddr: "127.0.0.1:0"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	c, err := faultserver.NewClient(s.ControlURL(), "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if _, err := c.SetFaults(ctx, []string{"latency:200ms,path=/api"}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.AddFault(ctx, "db-down", "error:503,path=/db"); err != nil {
+		log.Fatal(err)
+	}
+	faults, err := c.RemoveFault(ctx, "db-down")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(faults)
+	// Output:
+	// [{ latency:200ms,path=/api}]
 }

@@ -63,7 +63,7 @@ var kindTable = [...]kindDef{
 	},
 	{
 		Kind: Kind{Name: "reset", Example: "reset,rate=0.2",
-			Description: "aborts the connection with a TCP RST instead of a response"},
+			Description: "aborts the connection with a TCP RST instead of a response; while it is active keep-alive is off, so no client can take the reset for a stale connection and retry it silently"},
 		form:  "reset",
 		parse: parseReset,
 	},
@@ -73,6 +73,12 @@ var kindTable = [...]kindDef{
 		form:  "slowbody[:BANDWIDTH][,size=BYTES]",
 		keys:  []string{"size"},
 		parse: parseSlowBody,
+	},
+	{
+		Kind: Kind{Name: "slowdown", Example: "slowdown:3x", DefaultArg: "2x",
+			Description: "multiplies the synthetic service time, a capacity cut when the upstream has finite concurrency; not in proxy mode"},
+		form:  "slowdown[:FACTOR]",
+		parse: parseSlowdown,
 	},
 }
 
@@ -142,6 +148,14 @@ type reqCtx struct {
 	wrap func(http.ResponseWriter) http.ResponseWriter
 	// size is the synthetic body size wanted by slowbody; 0 means normal.
 	size int64
+	// slowdown multiplies the synthetic service time; 1 means normal.
+	slowdown float64
+	// bodyDeadline, when set, starts the read deadline for a request body
+	// that faults may have held unread (proxy mode); it is idempotent.
+	bodyDeadline func()
+	// onSlowStart, when set (proxy mode), is called when slowbody starts
+	// to trickle a backend's answer.
+	onSlowStart func()
 	// onHangEnd is Config.OnHangEnd.
 	onHangEnd func(r *http.Request, held time.Duration, endedBy string)
 }

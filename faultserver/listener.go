@@ -3,6 +3,7 @@ package faultserver
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -112,3 +113,56 @@ func (l *switchListener) Close() error {
 }
 
 func (l *switchListener) Addr() net.Addr { return l.addr }
+
+// capListener caps the open connections accepted through it. A connection
+// beyond the cap is closed as soon as it is accepted, which the client sees
+// at once as a closed connection, instead of waiting in the kernel's
+// backlog: slow or idle clients cannot use up the process's file
+// descriptors, and the other listener keeps answering.
+type capListener struct {
+	net.Listener
+	max      int64
+	open     atomic.Int64
+	rejected *atomic.Int64 // counts connections closed at the cap
+}
+
+func newCapListener(l net.Listener, max int, rejected *atomic.Int64) *capListener {
+	return &capListener{Listener: l, max: int64(max), rejected: rejected}
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.open.Add(1) > l.max {
+			l.open.Add(-1)
+			l.rejected.Add(1)
+			c.Close()
+			continue
+		}
+		return &capConn{Conn: c, l: l}, nil
+	}
+}
+
+// capConn gives its slot back when it closes.
+type capConn struct {
+	net.Conn
+	l    *capListener
+	once sync.Once
+}
+
+func (c *capConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.l.open.Add(-1) })
+	return err
+}
+
+// SetLinger reaches the TCP connection underneath, for the reset fault.
+func (c *capConn) SetLinger(sec int) error {
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
+		return tc.SetLinger(sec)
+	}
+	return nil
+}

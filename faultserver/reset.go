@@ -3,12 +3,28 @@ package faultserver
 import (
 	"crypto/tls"
 	"errors"
-	"net"
 	"net/http"
 )
 
 // reset aborts the connection with a TCP RST and no response, like a crashed
 // process or a stateful middlebox losing the flow.
+//
+// HTTP clients silently retry an idempotent request once when a connection
+// they reused from their keep-alive pool fails before any response byte,
+// taking it for a connection the server had closed while idle. A reset on
+// a reused connection was therefore invisible to Go clients: reset,rate=0.2
+// gave them 4.6% failures. So while a reset fault is active the data
+// listener turns keep-alive off (Server.SetFaults): idle connections are
+// closed, every response carries "Connection: close", and every request
+// arrives on a connection of its own. The cost is a TCP handshake per
+// request while the fault is active.
+//
+// What clients see, measured with rate=0.2 and 500 GETs each: Go net/http
+// 20% "read: connection reset by peer"; Python requests and urllib 18-20%
+// ConnectionResetError. Java's HttpClient and HttpURLConnection retry a GET
+// once after a connection failure even on a new connection, so they see
+// about rate² (5.4% "header parser received no bytes" and 3.6% "Connection
+// reset"); no server-side choice can stop a client's own retry.
 type reset struct{}
 
 func parseReset(arg string, _ map[string]string) (fault, error) {
@@ -31,9 +47,9 @@ func (reset) act(rc *reqCtx) bool {
 	if c, ok := conn.(*tls.Conn); ok {
 		conn = c.NetConn() // an RST aborts TLS too
 	}
-	if tc, ok := conn.(*net.TCPConn); ok {
+	if lc, ok := conn.(interface{ SetLinger(int) error }); ok {
 		// Linger 0 makes Close send RST instead of FIN.
-		tc.SetLinger(0) //nolint:errcheck // best effort: a FIN still aborts the request
+		lc.SetLinger(0) //nolint:errcheck // best effort: a FIN still aborts the request
 	}
 	conn.Close()
 	return true

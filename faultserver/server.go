@@ -1,12 +1,14 @@
 package faultserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 )
 
 // DefaultServiceTime is the healthy service time when Config.ServiceTime is
@@ -26,6 +29,11 @@ const DefaultServiceTime = 2 * time.Millisecond
 // FaultHeader is the response header naming the faults applied to a request,
 // comma-separated in the order they acted, e.g. "latency,error".
 const FaultHeader = "X-Cbload-Fault"
+
+// BackendErrorHeader, in proxy mode, marks a 502 the server answered because
+// the forward to the backend failed; it carries the reason. Such a response
+// has no FaultHeader: the failure is the backend's, not an injected fault.
+const BackendErrorHeader = "X-Cbload-Backend-Error"
 
 // Config configures a Server. The zero Config is a healthy synthetic
 // upstream on a random loopback port with no control API.
@@ -63,25 +71,177 @@ type Config struct {
 	// duration passed and "cleared" when the fault was removed. It is not
 	// called when the client gave up or the server closed.
 	OnHangEnd func(r *http.Request, held time.Duration, endedBy string)
+
+	// Concurrency, when above zero, gives the synthetic upstream finite
+	// capacity: at most Concurrency requests are worked on at once, each
+	// holding a worker for its service time (scaled by slowdown faults);
+	// up to Queue more wait in line, first come first served; beyond that a
+	// request is answered 503 at once (Stats.Rejected). Zero keeps the
+	// unbounded upstream, whose work stops when the caller gives up. Not in
+	// proxy mode.
+	Concurrency int
+	// Queue is the most requests that wait for a worker; zero means none
+	// wait. It needs Concurrency.
+	Queue int
+	// HonorCancel makes queued and running work stop when its caller gives
+	// up (Stats.Abandoned). By default it does not: the work is done in
+	// full for nobody (Stats.CompletedForGone), as a server that cannot
+	// see its callers leave does, which is what sustains a metastable
+	// failure. It needs Concurrency.
+	HonorCancel bool
+
+	// ControlHosts are extra host names (without port) the control API
+	// accepts in the Host header when ControlToken is empty. Without a
+	// token it accepts only loopback hosts (localhost, 127.0.0.0/8, ::1),
+	// the control listener's own IP and these, so that a web page cannot
+	// reach it through DNS rebinding.
+	ControlHosts []string
+
+	// Slow-client protections; a zero field takes its Default* value (see
+	// limits.go). ReadHeaderTimeout, ReadTimeout and IdleTimeout apply to
+	// both listeners, the control listener's read timeouts being capped at
+	// ControlTimeout. StallTimeout, on the data listener, closes a
+	// connection whose client has taken none of its response for that long
+	// (at least 16 KiB must go per StallTimeout); it bounds no response's
+	// total time. MaxConns and ControlMaxConns cap the open connections of
+	// each listener; a connection beyond the cap is closed as soon as it is
+	// accepted.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
+	StallTimeout      time.Duration
+	MaxConns          int
+	ControlMaxConns   int
+
 	// TLS, when set, makes the data listener serve HTTPS with it (the
 	// control API stays plain HTTP). Faults act the same over TLS.
 	TLS *tls.Config
 }
 
+// Validate reports the first field of cfg that New would reject, as one
+// line naming the field and the accepted form.
+func (cfg *Config) Validate() error {
+	durations := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"service time", cfg.ServiceTime}, {"jitter", cfg.Jitter},
+		{"read header timeout", cfg.ReadHeaderTimeout}, {"read timeout", cfg.ReadTimeout},
+		{"idle timeout", cfg.IdleTimeout}, {"stall timeout", cfg.StallTimeout},
+	}
+	for _, d := range durations {
+		if d.d < 0 || d.d > MaxDuration {
+			return fmt.Errorf("%s %v: want a duration from 0 to the limit of %s", d.name, d.d, shortDuration(MaxDuration))
+		}
+	}
+	caps := []struct {
+		name string
+		n    int
+	}{{"max conns", cfg.MaxConns}, {"control max conns", cfg.ControlMaxConns}}
+	for _, c := range caps {
+		if c.n < 0 || c.n > MaxConnsLimit {
+			return fmt.Errorf("%s %d: want a count from 1 to the limit of %d (0 for the default)", c.name, c.n, MaxConnsLimit)
+		}
+	}
+	if err := checkToken(cfg.ControlToken); err != nil {
+		return err
+	}
+	for _, h := range cfg.ControlHosts {
+		if net.ParseIP(h) == nil && (h == "" || strings.ContainsAny(h, " \t\r\n:/[]")) {
+			return fmt.Errorf("control host %q: want a host name or IP without port, like myhost.internal", h)
+		}
+	}
+	switch {
+	case cfg.Concurrency < 0 || cfg.Concurrency > MaxConcurrency:
+		return fmt.Errorf("concurrency %d: want a number of workers from 0 (unbounded) to the limit of %d", cfg.Concurrency, MaxConcurrency)
+	case cfg.Queue < 0 || cfg.Queue > MaxQueue:
+		return fmt.Errorf("queue %d: want a length from 0 to the limit of %d", cfg.Queue, MaxQueue)
+	case cfg.Concurrency == 0 && (cfg.Queue > 0 || cfg.HonorCancel):
+		return errors.New("queue and honor-cancel need a concurrency above zero")
+	case cfg.Concurrency > 0 && cfg.ProxyTo != "":
+		return errors.New("concurrency models the synthetic upstream: in proxy mode the backend's own capacity applies")
+	}
+	if err := checkFaults(cfg.Faults, cfg.ProxyTo != ""); err != nil {
+		return err
+	}
+	if cfg.ProxyTo != "" {
+		if _, err := parseProxyURL(cfg.ProxyTo); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkFaults reports why specs cannot be the active set: too many, or a
+// slowdown in proxy mode, where there is no service time to scale.
+func checkFaults(specs []Spec, proxy bool) error {
+	if len(specs) > MaxFaults {
+		return fmt.Errorf("%d faults, over the limit of %d", len(specs), MaxFaults)
+	}
+	if proxy {
+		for _, sp := range specs {
+			if sp.Kind == "slowdown" {
+				return fmt.Errorf("fault %q: slowdown scales the synthetic service time, and proxy mode has none", sp.String())
+			}
+		}
+	}
+	return nil
+}
+
+// checkToken rejects a control token that no client could send as is: one
+// that is blank or holds whitespace or control characters (header values
+// lose their surrounding whitespace on the way).
+func checkToken(tok string) error {
+	if tok == "" {
+		return nil
+	}
+	for _, r := range tok {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			if strings.TrimSpace(tok) == "" {
+				return errors.New("control token is only whitespace: want printable characters, or no token")
+			}
+			return errors.New("control token holds whitespace or control characters: want printable characters only")
+		}
+	}
+	return nil
+}
+
+func parseProxyURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("proxy target %q is not an http:// or https:// URL with a host", raw)
+	}
+	return u, nil
+}
+
+// or returns d, or def when d is zero.
+func or[T comparable](d, def T) T {
+	var zero T
+	if d == zero {
+		return def
+	}
+	return d
+}
+
 // Server is a running fault-injecting upstream. Create one with New; the
 // caller must call Close to stop its listeners and goroutines.
 type Server struct {
-	cfg         Config
-	serviceTime time.Duration
-	ln          *switchListener
-	ctlLn       net.Listener
-	data        *http.Server
-	ctl         *http.Server
-	proxy       *httputil.ReverseProxy
-	transport   *http.Transport
-	cancelBase  context.CancelFunc // cancels every request context, on Close
+	cfg          Config
+	serviceTime  time.Duration
+	readTimeout  time.Duration
+	stallTimeout time.Duration
+	ln           *switchListener
+	ctlLn        net.Listener
+	ctlIP        net.IP // the control listener's IP, accepted as a Host
+	data         *http.Server
+	ctl          *http.Server
+	proxy        *httputil.ReverseProxy
+	transport    *http.Transport
+	cancelBase   context.CancelFunc // cancels every request context, on Close
+	pool         *capacity          // nil: unbounded (Config.Concurrency 0)
 
-	setMu sync.Mutex // serialises SetFaults
+	setMu     sync.Mutex // serialises SetFaults
+	resetting bool       // a reset fault is active, so keep-alive is off; guarded by setMu
 
 	mu       sync.Mutex // guards the fields below
 	rnd      *rand.Rand
@@ -90,18 +250,26 @@ type Server struct {
 	handlers sync.WaitGroup // running handlers; Add only under mu while !closed
 
 	serving   sync.WaitGroup // the Serve goroutines
+	conns     sync.WaitGroup // open connections of both listeners, until net/http is done with them
 	closeOnce sync.Once
 	closeErr  error
 
-	requests atomic.Int64
-	injected [len(kindTable)]atomic.Int64
-	inFlight atomic.Int64
-	peak     atomic.Int64
+	requests         atomic.Int64
+	completed        atomic.Int64 // synthetic work done without capacity; see capacity for the rest
+	backendErrors    atomic.Int64
+	backend5xx       atomic.Int64
+	connsRejected    atomic.Int64
+	ctlConnsRejected atomic.Int64
+	injected         [len(kindTable)]atomic.Int64
+	inFlight         atomic.Int64
+	peak             atomic.Int64
 }
 
-// activeFault is one fault of the active set. release is closed when the
-// fault leaves the set, which ends the holds of its hangs.
+// activeFault is one fault of the active set, named when it was added by
+// AddFault. release is closed when the fault leaves the set, which ends the
+// holds of its hangs.
 type activeFault struct {
+	name    string
 	spec    Spec
 	norm    string
 	kind    int
@@ -112,11 +280,8 @@ type activeFault struct {
 // is an error here, not later) and starts serving. The caller must call
 // Close.
 func New(cfg Config) (*Server, error) {
-	if cfg.ServiceTime < 0 {
-		return nil, fmt.Errorf("service time %v is negative", cfg.ServiceTime)
-	}
-	if cfg.Jitter < 0 {
-		return nil, fmt.Errorf("jitter %v is negative", cfg.Jitter)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	s := &Server{
 		cfg:         cfg,
@@ -140,40 +305,77 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	s.ln = newSwitchListener(l)
+	dataLn := newCapListener(s.ln, or(cfg.MaxConns, DefaultMaxConns), &s.connsRejected)
+	var ctlLn net.Listener
 	if cfg.ControlAddr != "" {
 		if s.ctlLn, err = net.Listen("tcp", cfg.ControlAddr); err != nil {
 			l.Close()
 			return nil, fmt.Errorf("listen for the control API on %s: %w", cfg.ControlAddr, err)
 		}
+		if tcp, ok := s.ctlLn.Addr().(*net.TCPAddr); ok {
+			s.ctlIP = tcp.IP
+		}
+		ctlLn = newCapListener(s.ctlLn, or(cfg.ControlMaxConns, DefaultControlMaxConns), &s.ctlConnsRejected)
 	}
 
 	baseCtx, cancel := context.WithCancel(context.Background())
 	s.cancelBase = cancel
+	if cfg.Concurrency > 0 {
+		s.pool = newCapacity(cfg.Concurrency, cfg.Queue, cfg.HonorCancel, baseCtx.Done())
+	}
 	discard := log.New(io.Discard, "", 0)
 	var h http.Handler = http.HandlerFunc(s.serveData)
 	if cfg.Middleware != nil {
 		h = cfg.Middleware(h)
 	}
+	readHeader := or(cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	idle := or(cfg.IdleTimeout, DefaultIdleTimeout)
+	s.readTimeout = or(cfg.ReadTimeout, DefaultReadTimeout)
+	s.stallTimeout = or(cfg.StallTimeout, DefaultStallTimeout)
+	// No WriteTimeout: slowbody trickles a response for as long as its
+	// size and bandwidth say; stallWriter cuts clients that stop reading
+	// instead. ReadTimeout is safe with hang: net/http lifts the read
+	// deadline once the body is read.
 	s.data = &http.Server{
-		Handler:     h,
-		BaseContext: func(net.Listener) context.Context { return baseCtx },
-		ErrorLog:    discard,
+		Handler:           h,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          discard,
+		ReadHeaderTimeout: readHeader,
+		ReadTimeout:       s.readTimeout,
+		IdleTimeout:       idle,
+		ConnState:         s.trackConn,
 	}
-	s.SetFaults(cfg.Faults)
+	s.SetFaults(cfg.Faults) //nolint:errcheck // Validate checked them
 	if cfg.TLS != nil {
-		s.serve(s.data, tls.NewListener(s.ln, cfg.TLS))
+		s.serve(s.data, tls.NewListener(dataLn, cfg.TLS))
 	} else {
-		s.serve(s.data, s.ln)
+		s.serve(s.data, dataLn)
 	}
-	if s.ctlLn != nil {
+	if ctlLn != nil {
 		s.ctl = &http.Server{
 			Handler:           s.controlHandler(),
-			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          discard,
+			ReadHeaderTimeout: min(readHeader, ControlTimeout),
+			ReadTimeout:       min(s.readTimeout, ControlTimeout),
+			WriteTimeout:      ControlTimeout,
+			IdleTimeout:       idle,
+			ConnState:         s.trackConn,
 		}
-		s.serve(s.ctl, s.ctlLn)
+		s.serve(s.ctl, ctlLn)
 	}
 	return s, nil
+}
+
+// trackConn counts connections from accept until net/http lets go of them,
+// so Close can wait for the ones lingering after a "Connection: close"
+// answer (net/http waits up to 500ms there before closing).
+func (s *Server) trackConn(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		s.conns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		s.conns.Done()
+	}
 }
 
 func (s *Server) serve(srv *http.Server, l net.Listener) {
@@ -185,12 +387,14 @@ func (s *Server) serve(srv *http.Server, l net.Listener) {
 }
 
 func (s *Server) setupProxy(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("proxy target %q is not an http:// or https:// URL with a host", raw)
+	u, err := parseProxyURL(raw)
+	if err != nil {
+		return err
 	}
 	s.transport = http.DefaultTransport.(*http.Transport).Clone()
 	s.transport.MaxIdleConnsPerHost = 256
+	// A ReverseProxy never follows redirects: a 3xx from the backend goes
+	// back to the client as it is.
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
@@ -199,11 +403,26 @@ func (s *Server) setupProxy(raw string) error {
 		Transport:     s.transport,
 		FlushInterval: -1, // stream bodies through as they come
 		ErrorLog:      log.New(io.Discard, "", 0),
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode >= 500 {
+				s.backend5xx.Add(1)
+			}
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
 				return // the client gave up or the server is closing
 			}
-			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "proxy: " + oneLine(err.Error())})
+			s.backendErrors.Add(1)
+			// The failure is the backend's: answer at once, not trickled
+			// by slowbody, and without naming the faults that applied.
+			if sw, ok := w.(*slowWriter); ok {
+				w = sw.ResponseWriter
+			}
+			msg := "proxy: " + oneLine(err.Error())
+			w.Header().Del(FaultHeader)
+			w.Header().Set(BackendErrorHeader, msg)
+			writeJSON(w, http.StatusBadGateway, map[string]string{"error": msg})
 		},
 	}
 	return nil
@@ -232,46 +451,85 @@ func (s *Server) ControlURL() string {
 // Seed returns the seed of the server's random source.
 func (s *Server) Seed() int64 { return s.cfg.Seed }
 
-// SetFaults replaces the active faults atomically. A fault equal to one
-// already active (same normalised spec) stays the same fault: its held
-// requests stay held. Requests held by a hang that is not in specs are
-// released at once. Zero Specs are ignored.
-func (s *Server) SetFaults(specs []Spec) {
+// SetFaults replaces the active faults atomically, named ones included
+// (the new ones have no name). A fault equal to an unnamed one already
+// active (same normalised spec) stays the same fault: its held requests
+// stay held. Requests held by a hang that is not in specs are released at
+// once. Zero Specs are ignored. More than MaxFaults specs, or a slowdown in
+// proxy mode, are an error, and the active set is left as it was.
+func (s *Server) SetFaults(specs []Spec) error {
+	if err := checkFaults(specs, s.proxy != nil); err != nil {
+		return err
+	}
+	return s.update(func(old []*activeFault) ([]*activeFault, error) {
+		kept := make([]bool, len(old))
+		next := make([]*activeFault, 0, len(specs))
+		for _, sp := range specs {
+			if sp.f == nil {
+				continue
+			}
+			norm := sp.String()
+			var af *activeFault
+			for i, o := range old {
+				if !kept[i] && o.name == "" && o.norm == norm {
+					af, kept[i] = o, true
+					break
+				}
+			}
+			if af == nil {
+				af = newActiveFault("", sp)
+			}
+			next = append(next, af)
+		}
+		return next, nil
+	})
+}
+
+func newActiveFault(name string, sp Spec) *activeFault {
+	return &activeFault{name: name, spec: sp, norm: sp.String(), kind: kindIndex(sp.Kind), release: make(chan struct{})}
+}
+
+// update replaces the active set with what build makes of the current one,
+// then releases the holds of the faults that left it and switches the
+// listener for refuse and keep-alive for reset. build runs under the lock
+// that request decisions take: it must only compute. When it fails, the
+// set stays as it was.
+func (s *Server) update(build func(old []*activeFault) ([]*activeFault, error)) error {
 	s.setMu.Lock()
 	defer s.setMu.Unlock()
 
 	s.mu.Lock()
 	old := s.active
-	kept := make([]bool, len(old))
-	next := make([]*activeFault, 0, len(specs))
-	refusing := false
-	for _, sp := range specs {
-		if sp.f == nil {
-			continue
-		}
-		norm := sp.String()
-		var af *activeFault
-		for i, o := range old {
-			if !kept[i] && o.norm == norm {
-				af, kept[i] = o, true
-				break
-			}
-		}
-		if af == nil {
-			af = &activeFault{spec: sp, norm: norm, kind: kindIndex(sp.Kind), release: make(chan struct{})}
-		}
-		refusing = refusing || sp.Kind == "refuse"
-		next = append(next, af)
+	next, err := build(old)
+	if err != nil {
+		s.mu.Unlock()
+		return err
 	}
 	s.active = next
 	s.mu.Unlock()
 
-	for i, o := range old {
-		if !kept[i] {
+	stays := make(map[*activeFault]bool, len(next))
+	refusing, resetting := false, false
+	for _, af := range next {
+		stays[af] = true
+		refusing = refusing || af.spec.Kind == "refuse"
+		resetting = resetting || (af.spec.Kind == "reset" && af.spec.Rate > 0)
+	}
+	for _, o := range old {
+		if !stays[o] {
 			close(o.release)
 		}
 	}
 	s.ln.setRefusing(refusing)
+	if resetting != s.resetting {
+		// See reset.go: with keep-alive off every request comes on a
+		// fresh connection, so no client takes a reset for a stale
+		// keep-alive connection. Turning it off also closes the idle
+		// connections.
+		s.resetting = resetting
+		s.data.SetKeepAlivesEnabled(!resetting)
+	}
+	return nil
 }
 
 // Faults returns the active faults in the order they are rolled.
@@ -289,13 +547,62 @@ func (s *Server) Faults() []Spec {
 type Stats struct {
 	// Requests counts data requests received, faulted or not.
 	Requests int64 `json:"requests"`
-	// Injected counts, per fault kind, the requests that kind applied to.
-	// Every kind is present.
+	// Injected counts, per fault kind, the requests that kind applied to,
+	// counted when the request arrives. In proxy mode slowbody is counted
+	// when the backend's answer starts to trickle, and not at all when the
+	// forward failed. Every kind is present.
 	Injected map[string]int64 `json:"injected"`
 	// InFlight is the number of data requests being handled now, and
 	// InFlightPeak the most there have been at once.
 	InFlight     int64 `json:"in_flight"`
 	InFlightPeak int64 `json:"in_flight_peak"`
+	// Completed counts synthetic requests whose work (the service time)
+	// was done; CompletedForGone those of them whose caller had already
+	// gone, work done for nobody (only with Config.Concurrency, since
+	// otherwise work stops when the caller goes). Completed minus
+	// CompletedForGone is the goodput the upstream delivered.
+	Completed        int64 `json:"completed"`
+	CompletedForGone int64 `json:"completed_for_gone"`
+	// With Config.Concurrency: QueueLen and BusyWorkers are the requests
+	// waiting for a worker and being worked on now; Rejected counts
+	// requests answered 503 because the queue was full; Abandoned counts
+	// work dropped because its caller left (Config.HonorCancel).
+	QueueLen    int64 `json:"queue_len"`
+	BusyWorkers int64 `json:"busy_workers"`
+	Rejected    int64 `json:"rejected"`
+	Abandoned   int64 `json:"abandoned"`
+	// BackendErrors counts, in proxy mode, forwards that failed before the
+	// backend answered (unreachable, reset, timed out), answered 502 with
+	// BackendErrorHeader; Backend5xx counts 5xx answers from the backend
+	// itself, passed through. Neither is an injected fault.
+	BackendErrors int64 `json:"backend_errors"`
+	Backend5xx    int64 `json:"backend_5xx"`
+	// ConnsRejected and ControlConnsRejected count connections closed at
+	// once because the data or control listener was at its connection cap.
+	ConnsRejected        int64 `json:"conns_rejected"`
+	ControlConnsRejected int64 `json:"control_conns_rejected"`
+}
+
+// Sub returns the counters of st minus those of prev, an earlier snapshot
+// of the same server: what happened between the two, such as during one
+// phase. The gauges (InFlight, InFlightPeak, QueueLen, BusyWorkers) are
+// st's own: a gauge or a peak cannot be split.
+func (st Stats) Sub(prev Stats) Stats {
+	d := st
+	d.Requests -= prev.Requests
+	d.Injected = make(map[string]int64, len(st.Injected))
+	for k, v := range st.Injected {
+		d.Injected[k] = v - prev.Injected[k]
+	}
+	d.Completed -= prev.Completed
+	d.CompletedForGone -= prev.CompletedForGone
+	d.Rejected -= prev.Rejected
+	d.Abandoned -= prev.Abandoned
+	d.BackendErrors -= prev.BackendErrors
+	d.Backend5xx -= prev.Backend5xx
+	d.ConnsRejected -= prev.ConnsRejected
+	d.ControlConnsRejected -= prev.ControlConnsRejected
+	return d
 }
 
 // Stats returns the counters. It reads atomics only, so it is cheap enough
@@ -306,16 +613,31 @@ func (s *Server) Stats() Stats {
 		Injected:     make(map[string]int64, len(kindTable)),
 		InFlight:     s.inFlight.Load(),
 		InFlightPeak: s.peak.Load(),
+
+		Completed:            s.completed.Load(),
+		BackendErrors:        s.backendErrors.Load(),
+		Backend5xx:           s.backend5xx.Load(),
+		ConnsRejected:        s.connsRejected.Load(),
+		ControlConnsRejected: s.ctlConnsRejected.Load(),
 	}
 	for i := range kindTable {
 		st.Injected[kindTable[i].Name] = s.injected[i].Load()
+	}
+	if c := s.pool; c != nil {
+		st.Completed += c.completed.Load()
+		st.CompletedForGone = c.completedForGone.Load()
+		st.QueueLen = c.queued.Load()
+		st.BusyWorkers = c.busy.Load()
+		st.Rejected = c.rejected.Load()
+		st.Abandoned = c.abandoned.Load()
 	}
 	return st
 }
 
 // Close stops both listeners, closes every connection, releases every held
-// request at once and waits for the handlers to return. It is safe to call
-// more than once.
+// request at once and waits for the handlers to return and for net/http to
+// let go of every connection (up to 500ms after a "Connection: close"
+// answer). It is safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -333,6 +655,7 @@ func (s *Server) Close() error {
 		}
 		s.serving.Wait()
 		s.handlers.Wait()
+		s.conns.Wait()
 		if s.transport != nil {
 			s.transport.CloseIdleConnections()
 		}
@@ -410,10 +733,14 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
 	s.raisePeak(s.inFlight.Add(1))
 	defer s.inFlight.Add(-1)
+	w = newStallWriter(w, s.stallTimeout)
 
 	var buf [maxSteps]step
 	steps, service := s.decide(r.URL.Path, buf[:0])
 	for _, st := range steps {
+		if s.proxy != nil && st.kind == slowBodyKind {
+			continue // counted by the slow writer, see Stats.Injected
+		}
 		s.injected[st.kind].Add(1)
 	}
 	if s.cfg.OnApplied != nil {
@@ -431,7 +758,26 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(FaultHeader, strings.Join(names, ","))
 	}
 
-	rc := &reqCtx{w: w, r: r, onHangEnd: s.cfg.OnHangEnd}
+	rc := &reqCtx{w: w, r: r, onHangEnd: s.cfg.OnHangEnd, slowdown: 1}
+	if s.proxy != nil {
+		rc.onSlowStart = func() { s.injected[slowBodyKind].Add(1) }
+	}
+	if s.proxy != nil && r.Body != http.NoBody && len(steps) > 0 {
+		// The forward reads the body, after the faults act; they may hold
+		// the request longer than the read timeout. Lift the deadline
+		// while they act and set it again for the forward, or for the
+		// server's own discard of an unread body.
+		ctl := http.NewResponseController(w)
+		ctl.SetReadDeadline(time.Time{}) //nolint:errcheck // a plain HTTP/1 conn always supports it
+		armed := false
+		rc.bodyDeadline = func() {
+			if !armed {
+				armed = true
+				ctl.SetReadDeadline(time.Now().Add(s.readTimeout)) //nolint:errcheck // as above
+			}
+		}
+		defer rc.bodyDeadline()
+	}
 	for _, st := range steps {
 		rc.release = st.release
 		if st.act.act(rc) {
@@ -443,19 +789,51 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		out = rc.wrap(w)
 	}
 	if s.proxy != nil {
+		if rc.bodyDeadline != nil {
+			rc.bodyDeadline()
+		}
 		s.proxy.ServeHTTP(out, r)
+		return
+	}
+	if rc.slowdown > 1 {
+		service = time.Duration(min(float64(service)*rc.slowdown, float64(math.MaxInt64)))
+	}
+	if s.pool != nil {
+		s.pool.serve(out, r, service, rc.size)
 		return
 	}
 	if !rc.wait(service) {
 		return
 	}
-	body := healthyBody
-	if pad := int(rc.size) - len(body); pad > 0 {
-		// Trailing whitespace keeps the padded body valid JSON.
-		body = healthyBody[:len(healthyBody)-1] + strings.Repeat(" ", pad) + "\n"
+	s.completed.Add(1)
+	writeHealthy(out, rc.size)
+}
+
+// padding is what a padded synthetic body is streamed from, a piece at a
+// time, so that no body is ever built in memory.
+var padding = bytes.Repeat([]byte(" "), 32<<10)
+
+// writeHealthy answers 200 with the synthetic body, padded to size bytes
+// when size is larger. The padding is trailing whitespace, so the body stays
+// valid JSON.
+func writeHealthy(w http.ResponseWriter, size int64) {
+	n := max(size, int64(len(healthyBody)))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	w.WriteHeader(http.StatusOK)
+	if n == int64(len(healthyBody)) {
+		io.WriteString(w, healthyBody) //nolint:errcheck // the client may be gone
+		return
 	}
-	out.Header().Set("Content-Type", "application/json")
-	out.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	out.WriteHeader(http.StatusOK)
-	io.WriteString(out, body) //nolint:errcheck // the client may be gone
+	if _, err := io.WriteString(w, healthyBody[:len(healthyBody)-1]); err != nil {
+		return
+	}
+	for pad := n - int64(len(healthyBody)); pad > 0; {
+		k := min(pad, int64(len(padding)))
+		if _, err := w.Write(padding[:k]); err != nil {
+			return // the client is gone
+		}
+		pad -= k
+	}
+	io.WriteString(w, "\n") //nolint:errcheck // the client may be gone
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -176,8 +177,8 @@ func TestStatsAndHooks(t *testing.T) {
 	for range 4 {
 		<-held
 	}
-	want2 := Stats{Requests: 7, InFlight: 4, InFlightPeak: 4,
-		Injected: map[string]int64{"latency": 0, "error": 2, "hang": 4, "refuse": 0, "reset": 0, "slowbody": 0}}
+	want2 := Stats{Requests: 7, Completed: 1, InFlight: 4, InFlightPeak: 4,
+		Injected: map[string]int64{"latency": 0, "error": 2, "hang": 4, "refuse": 0, "reset": 0, "slowbody": 0, "slowdown": 0}}
 	if diff := cmp.Diff(want2, st); diff != "" {
 		t.Errorf("Stats() while 4 requests hang (-want +got):\n%s", diff)
 	}
@@ -299,8 +300,18 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"data address in use", Config{Addr: busy.Addr().String()}, "listen on", syscall.EADDRINUSE},
 		{"control address in use", Config{ControlAddr: busy.Addr().String()}, "control API", syscall.EADDRINUSE},
-		{"negative service time", Config{ServiceTime: -time.Millisecond}, "service time -1ms is negative", nil},
-		{"negative jitter", Config{Jitter: -time.Millisecond}, "jitter -1ms is negative", nil},
+		{"negative service time", Config{ServiceTime: -time.Millisecond}, "service time -1ms: want a duration from 0 to the limit of 1h", nil},
+		{"negative jitter", Config{Jitter: -time.Millisecond}, "jitter -1ms: want a duration", nil},
+		{"service time over the limit", Config{ServiceTime: 61 * time.Minute}, "service time 1h1m0s: want a duration from 0 to the limit of 1h", nil},
+		{"read timeout over the limit", Config{ReadTimeout: 2 * time.Hour}, "read timeout 2h0m0s", nil},
+		{"negative idle timeout", Config{IdleTimeout: -1}, "idle timeout -1ns", nil},
+		{"negative max conns", Config{MaxConns: -1}, "max conns -1: want a count from 1 to the limit of 1000000", nil},
+		{"control max conns over the limit", Config{ControlMaxConns: MaxConnsLimit + 1}, "control max conns 1000001", nil},
+		{"too many faults", Config{Faults: slices.Repeat(mustSpecs(t, "latency:1ms"), MaxFaults+1)}, "65 faults, over the limit of 64", nil},
+		{"blank token", Config{ControlToken: "   "}, "control token is only whitespace", nil},
+		{"token with a space", Config{ControlToken: "a b"}, "control token holds whitespace", nil},
+		{"token with a tab", Config{ControlToken: "ab\t"}, "control token holds whitespace", nil},
+		{"bad control host", Config{ControlHosts: []string{"host:80"}}, `control host "host:80": want a host name or IP without port`, nil},
 		{"proxy not a URL", Config{ProxyTo: "localhost:80"}, "proxy target", nil},
 		{"proxy bad scheme", Config{ProxyTo: "ftp://127.0.0.1/"}, "proxy target", nil},
 	}
@@ -345,5 +356,33 @@ func BenchmarkDecide(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.decide("/api/users", buf[:0])
+	}
+}
+
+// TestStatsSub checks that diffing snapshots taken at phase boundaries
+// gives each phase's own counts, by kind.
+func TestStatsSub(t *testing.T) {
+	s := start(t, Config{Seed: 1})
+	c := newClient(t, 5*time.Second)
+	phase := func(specs []string, n int) Stats {
+		before := s.Stats()
+		if err := s.SetFaults(mustSpecs(t, specs...)); err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			get(c, s.URL()+"/")
+		}
+		return s.Stats().Sub(before)
+	}
+	first := phase([]string{"error:503"}, 5)
+	second := phase([]string{"latency:1ms"}, 3)
+	if first.Requests != 5 || first.Injected["error"] != 5 || first.Injected["latency"] != 0 {
+		t.Errorf("first phase: requests %d, error %d, latency %d; want 5, 5, 0", first.Requests, first.Injected["error"], first.Injected["latency"])
+	}
+	if second.Requests != 3 || second.Injected["error"] != 0 || second.Injected["latency"] != 3 {
+		t.Errorf("second phase: requests %d, error %d, latency %d; want 3, 0, 3", second.Requests, second.Injected["error"], second.Injected["latency"])
+	}
+	if len(second.Injected) != len(Kinds()) {
+		t.Errorf("Sub kept %d kinds; want every kind, %d", len(second.Injected), len(Kinds()))
 	}
 }

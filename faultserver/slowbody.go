@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// slowBodyKind is slowbody's index in kindTable.
+var slowBodyKind = kindIndex("slowbody")
+
 // defaultSlowBodySize is the synthetic body size under slowbody: big enough
 // that the trickle lasts seconds at the usual bandwidths.
 const defaultSlowBodySize = 4 << 10
@@ -76,6 +79,9 @@ func (w *slowWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (w *slowWriter) WriteHeader(code int) {
 	if !w.start.IsZero() {
 		return
+	}
+	if w.rc.onSlowStart != nil {
+		w.rc.onSlowStart()
 	}
 	w.ResponseWriter.WriteHeader(code)
 	http.NewResponseController(w.ResponseWriter).Flush() //nolint:errcheck // headers go out with the first byte otherwise

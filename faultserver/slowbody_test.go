@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -55,4 +56,30 @@ func TestSlowBodyClientGivesUp(t *testing.T) {
 		t.Fatalf("GET = %d with %d bytes; want a client timeout", r.status, len(r.body))
 	}
 	waitFor(t, "the server to stop trickling", releaseTolerance, func() bool { return s.Stats().InFlight == 0 })
+}
+
+// TestSlowBodyStreamsLargeBodies checks that a large synthetic body is
+// streamed, not built: a 256 MiB body costs the process far less than its
+// size in allocations (building it took twice its size, and size=1GiB ran
+// the process out of memory).
+func TestSlowBodyStreamsLargeBodies(t *testing.T) {
+	const size = 256 << 20
+	s := start(t, Config{Faults: mustSpecs(t, "slowbody:1GiB/s,size=256MiB")})
+	c := newClient(t, time.Minute)
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	resp, err := c.Get(s.URL() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	runtime.ReadMemStats(&after)
+	if err != nil || n != size {
+		t.Fatalf("body: %d bytes, error %v; want %d bytes", n, err, size)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > size/8 {
+		t.Errorf("serving a %d MiB body allocated %d MiB; want under %d MiB (streamed)", size>>20, alloc>>20, size/8>>20)
+	}
 }

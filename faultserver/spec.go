@@ -92,6 +92,9 @@ const commonForm = "[,rate=P][,path=/PREFIX]"
 // accepted form.
 func ParseSpec(s string) (Spec, error) {
 	in := s
+	if len(s) > MaxSpecLen {
+		return Spec{}, fmt.Errorf("fault spec %.40q...: %d bytes, over the limit of %d", s, len(s), MaxSpecLen)
+	}
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return Spec{}, fmt.Errorf("empty fault spec (form: KIND[:ARG][,key=value...], KIND one of %s)", kindNames())
@@ -162,7 +165,11 @@ func ParseSpec(s string) (Spec, error) {
 }
 
 // ParseSpecs parses each string with ParseSpec and returns the first error.
+// More than MaxFaults specs are an error.
 func ParseSpecs(ss []string) ([]Spec, error) {
+	if len(ss) > MaxFaults {
+		return nil, fmt.Errorf("%d fault specs, over the limit of %d", len(ss), MaxFaults)
+	}
 	specs := make([]Spec, 0, len(ss))
 	for _, s := range ss {
 		sp, err := ParseSpec(s)
@@ -198,11 +205,15 @@ func checkPath(p string) error {
 	return nil
 }
 
-// parseDuration parses a non-negative duration for the named part.
+// parseDuration parses a non-negative duration for the named part, up to
+// MaxDuration.
 func parseDuration(what, s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
 		return 0, fmt.Errorf("%s %q is not a duration like 250ms or 2s", what, s)
+	}
+	if d > MaxDuration {
+		return 0, fmt.Errorf("%s %q is over the limit of %s", what, s, shortDuration(MaxDuration))
 	}
 	return d, nil
 }
@@ -217,10 +228,8 @@ var byteUnits = []struct {
 	{"B", 1},
 }
 
-const maxBytes = 1 << 30
-
 // parseBytes parses a size such as "512B", "10KB" or "1.5KiB", between one
-// byte and 1 GiB.
+// byte and MaxBytes.
 func parseBytes(s string) (int64, error) {
 	i := strings.IndexFunc(s, func(r rune) bool { return !(r >= '0' && r <= '9' || r == '.') })
 	if i <= 0 {
@@ -234,8 +243,8 @@ func parseBytes(s string) (int64, error) {
 	for _, u := range byteUnits {
 		if strings.EqualFold(unit, u.name) {
 			n := math.Round(v * float64(u.n))
-			if n < 1 || n > maxBytes {
-				return 0, errors.New("must be between 1B and 1GiB")
+			if n < 1 || n > MaxBytes {
+				return 0, fmt.Errorf("must be between 1B and the limit of %s", formatBytes(MaxBytes))
 			}
 			return int64(n), nil
 		}

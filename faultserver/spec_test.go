@@ -2,6 +2,7 @@ package faultserver
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,11 @@ func TestParseSpecNormalises(t *testing.T) {
 		{"slowbody:1.5kib/s,size=1MiB", "slowbody:1536B/s,size=1MiB"},
 		{"slowbody:2MB/s,size=4KiB", "slowbody:2MB/s"},
 		{"latency:10ms,path=/api/v1=x", "latency:10ms,path=/api/v1=x"},
+		{"slowdown", "slowdown:2x"},
+		{"slowdown:3x", "slowdown:3x"},
+		{"slowdown:3", "slowdown:3x"},
+		{"slowdown:1.5X,rate=0.5,path=/api", "slowdown:1.5x,rate=0.5,path=/api"},
+		{"slowdown:1000x", "slowdown:1000x"},
 	}
 	for _, tt := range tests {
 		got, err := ParseSpec(tt.in)
@@ -99,10 +105,21 @@ func TestParseSpecErrors(t *testing.T) {
 		{"slowbody:1KB", `bandwidth "1KB"`},
 		{"slowbody:fastB/s", `bandwidth "fastB/s"`},
 		{"slowbody:10XB/s", `unknown unit "XB"`},
-		{"slowbody:0B/s", "between 1B and 1GiB"},
-		{"slowbody:2GiB/s", "between 1B and 1GiB"},
+		{"slowbody:0B/s", "between 1B and the limit of 1GiB"},
+		{"slowbody:2GiB/s", "between 1B and the limit of 1GiB"},
 		{"slowbody:1KiB/s,size=0B", `size "0B"`},
+		{"slowbody:1KiB/s,size=1.5GiB", `size "1.5GiB": must be between 1B and the limit of 1GiB`},
+		{"latency:61m", `delay "61m" is over the limit of 1h`},
+		{"slowdown:0.5x", `factor "0.5x" is not a number from 1x to the limit of 1000x`},
+		{"slowdown:1001x", `factor "1001x"`},
+		{"slowdown:x", `factor "x"`},
+		{"slowdown:NaNx", `factor "NaNx"`},
+		{"slowdown:3x,size=1", `unknown key "size" for slowdown`},
+		{"latency:1s,jitter=2h", `jitter "2h" is over the limit of 1h`},
+		{"hang:1000h", `hold "1000h" is over the limit of 1h`},
+		{"error:503,retry-after=3601s", `retry-after "3601s" is over the limit of 1h`},
 		{"latency:1s\nerror", `"latency:1s\nerror"`},
+		{"latency:1s,path=/" + strings.Repeat("a", MaxSpecLen), "1041 bytes, over the limit of 1024"},
 	}
 	for _, tt := range tests {
 		_, err := ParseSpec(tt.in)
@@ -117,7 +134,7 @@ func TestParseSpecErrors(t *testing.T) {
 		if strings.ContainsAny(msg, "\n\r") {
 			t.Errorf("ParseSpec(%q) error = %q; want one line", tt.in, msg)
 		}
-		if tt.in != "" && strings.TrimSpace(tt.in) != "" && !strings.Contains(msg, "form: ") {
+		if tt.in != "" && strings.TrimSpace(tt.in) != "" && len(tt.in) <= MaxSpecLen && !strings.Contains(msg, "form: ") {
 			t.Errorf("ParseSpec(%q) error = %q; want it to show the accepted form", tt.in, msg)
 		}
 	}
@@ -137,6 +154,12 @@ func TestParseSpecs(t *testing.T) {
 	}
 	if _, err := ParseSpecs([]string{"latency:200ms", "nope"}); err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Errorf("ParseSpecs with a bad spec: error = %v; want one naming \"nope\"", err)
+	}
+	if _, err := ParseSpecs(slices.Repeat([]string{"latency:1ms"}, MaxFaults+1)); err == nil || err.Error() != "65 fault specs, over the limit of 64" {
+		t.Errorf("ParseSpecs of %d specs: error = %v; want the limit of %d named", MaxFaults+1, err, MaxFaults)
+	}
+	if _, err := ParseSpecs(slices.Repeat([]string{"latency:1ms"}, MaxFaults)); err != nil {
+		t.Errorf("ParseSpecs of %d specs: error = %v; want none at the limit", MaxFaults, err)
 	}
 }
 
@@ -161,7 +184,7 @@ func TestSpecJSON(t *testing.T) {
 }
 
 func TestKindsTable(t *testing.T) {
-	want := []string{"latency", "error", "hang", "refuse", "reset", "slowbody"}
+	want := []string{"latency", "error", "hang", "refuse", "reset", "slowbody", "slowdown"}
 	var got []string
 	for _, k := range Kinds() {
 		got = append(got, k.Name)

@@ -37,6 +37,7 @@ shows whether the breaker kept the rest of the service healthy.`,
 		newRunCmd(stdout, stderr),
 		newReportCmd(stdout, stderr),
 		newServeCmd(stdout, stderr),
+		newFaultCmd(stdout, stderr),
 	)
 	return root
 }

@@ -31,6 +31,18 @@ type serveOptions struct {
 	serviceTime  time.Duration
 	jitter       time.Duration
 	proxyTo      string
+	controlHosts []string
+
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	idleTimeout       time.Duration
+	stallTimeout      time.Duration
+	maxConns          int
+	controlMaxConns   int
+
+	concurrency int
+	queue       int
+	honorCancel bool
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -41,24 +53,38 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Serve runs the fault-injecting upstream on its own, for your service or a CI
 job to call. Healthy, it answers every path with 200 and a small JSON body
 after the service time; with --proxy-to it forwards to a real upstream
-instead. The faults given with --fault apply from the start; the control API
+instead. With --upstream-concurrency N it has finite capacity: N workers,
+each request holding one for its service time, a queue of --upstream-queue
+requests, and 503 at once beyond it; work for callers that gave up is done
+anyway unless --upstream-honor-cancel (the slowdown fault is the capacity
+cut). The faults given with --fault apply from the start; the control API
 switches them while it runs:
 
   GET    /faults   the active faults
   PUT    /faults   {"faults": ["latency:200ms", "error:503,rate=0.5"]} replaces them
-  DELETE /faults   back to healthy; held requests are released at once
-  GET    /stats    requests, injected faults per kind, in-flight now and peak
+  POST   /faults   {"name": "slow-api", "fault": "latency:300ms"} adds one by name
+  DELETE /faults/NAME  removes that one; DELETE /faults removes them all, and
+                   held requests are released at once
+  GET    /stats    requests, injected faults per kind, work completed (and for
+                   callers already gone), queue and busy workers, rejected,
+                   backend errors (proxy mode), in-flight, rejected connections
 
 Faulted responses carry the header X-Cbload-Fault. A spec is
 KIND[:ARG][,key=value...]; every kind but refuse takes rate=P (per request)
 and path=/PREFIX. Fault kinds (a bare kind takes the argument shown):
 ` + faultKindsHelp() + `
-The control API token may also come from $` + controlTokenEnv + `.
+The control API token may also come from $` + controlTokenEnv + `. Without a
+token the control API answers only requests whose Host (and Origin, if any)
+is localhost, a loopback IP, its own IP or a --control-host (403 otherwise),
+so that a web page cannot reach it through DNS rebinding.
+
+` + serveLimitsHelp() + `
 Serve stops cleanly on SIGINT or SIGTERM.`,
 		Example: `  cbload serve --fault latency:200ms --seed 7
   cbload serve --fault 'error:503,rate=0.1' --fault 'latency:300ms,rate=0.3,path=/api'
   cbload serve --proxy-to http://127.0.0.1:9000 --fault 'reset,rate=0.05'
-  curl -X PUT http://127.0.0.1:8474/faults -d '{"faults": ["hang"]}'`,
+  curl -X PUT http://127.0.0.1:8474/faults -d '{"faults": ["hang"]}'
+  cbload fault add stuck hang; cbload fault remove stuck`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("serve takes no arguments, got %q", args)
@@ -82,7 +108,28 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.DurationVar(&opts.serviceTime, "service-time", faultserver.DefaultServiceTime, "healthy service time")
 	f.DurationVar(&opts.jitter, "jitter", time.Millisecond, "healthy jitter, spread uniformly around the service time")
 	f.StringVar(&opts.proxyTo, "proxy-to", "", "forward to this upstream base URL instead of answering synthetically")
+	f.IntVar(&opts.concurrency, "upstream-concurrency", 0, "workers of the synthetic upstream; each request holds one for its service time (0: unbounded)")
+	f.IntVar(&opts.queue, "upstream-queue", 0, "requests that wait for a worker; beyond them, 503 at once (needs --upstream-concurrency)")
+	f.BoolVar(&opts.honorCancel, "upstream-honor-cancel", false, "drop queued and running work whose caller gave up (default: do it anyway, for nobody)")
+	f.StringArrayVar(&opts.controlHosts, "control-host", nil, "extra Host name the token-less control API answers (repeatable)")
+	f.DurationVar(&opts.readHeaderTimeout, "read-header-timeout", faultserver.DefaultReadHeaderTimeout, "close a connection whose request headers take longer (both listeners)")
+	f.DurationVar(&opts.readTimeout, "read-timeout", faultserver.DefaultReadTimeout, "close a connection whose whole request, body included, takes longer (faults that hold requests are not cut)")
+	f.DurationVar(&opts.idleTimeout, "idle-timeout", faultserver.DefaultIdleTimeout, "close a keep-alive connection idle this long")
+	f.DurationVar(&opts.stallTimeout, "stall-timeout", faultserver.DefaultStallTimeout, "close a data connection whose client has taken none of its response this long (slowbody is not cut)")
+	f.IntVar(&opts.maxConns, "max-conns", faultserver.DefaultMaxConns, "open data connections at most; more are closed at once")
+	f.IntVar(&opts.controlMaxConns, "control-max-conns", faultserver.DefaultControlMaxConns, "open control connections at most; more are closed at once")
 	return cmd
+}
+
+// serveLimitsHelp lists the limits of serve and its fault specs for --help.
+func serveLimitsHelp() string {
+	return fmt.Sprintf(`Limits (beyond them: exit 2, or 400 from the control API):
+  durations in a spec (latency, jitter, hang, retry-after), --service-time, --jitter, timeouts  %v
+  slowbody size= and bandwidth  %s (bodies are streamed);  slowdown factor  %dx
+  --upstream-concurrency  %d;  --upstream-queue  %d
+  active faults  %d;  one spec  %d bytes;  control request body  %d bytes (413 beyond)
+  --max-conns, --control-max-conns  %d`,
+		"1h", "1GiB", faultserver.MaxSlowdown, faultserver.MaxConcurrency, faultserver.MaxQueue, faultserver.MaxFaults, faultserver.MaxSpecLen, faultserver.MaxControlBody, faultserver.MaxConnsLimit)
 }
 
 // checkListenAddr checks that addr reads as host:port, so a typo is a usage
@@ -115,10 +162,10 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		faults = nil // they are the schedule's
 	}
 	switch {
-	case opts.serviceTime <= 0:
-		return usagef("--service-time %v: want a positive duration like 2ms", opts.serviceTime)
-	case opts.jitter < 0:
-		return usagef("--jitter %v: want a duration of zero or more", opts.jitter)
+	case opts.serviceTime <= 0 || opts.serviceTime > faultserver.MaxDuration:
+		return usagef("--service-time %v: want a positive duration like 2ms, up to the limit of 1h", opts.serviceTime)
+	case opts.jitter < 0 || opts.jitter > faultserver.MaxDuration:
+		return usagef("--jitter %v: want a duration of zero or more, up to the limit of 1h", opts.jitter)
 	}
 	if opts.proxyTo != "" {
 		u, err := url.Parse(opts.proxyTo)
@@ -139,16 +186,62 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		seed, random = randomSeed(), true
 	}
 
-	s, err := faultserver.New(faultserver.Config{
-		Addr:         opts.addr,
-		ControlAddr:  opts.controlAddr,
-		ControlToken: opts.controlToken,
-		Seed:         seed,
-		ServiceTime:  opts.serviceTime,
-		Jitter:       opts.jitter,
-		ProxyTo:      opts.proxyTo,
-		Faults:       faults,
-	})
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"--read-header-timeout", opts.readHeaderTimeout}, {"--read-timeout", opts.readTimeout}, {"--idle-timeout", opts.idleTimeout}, {"--stall-timeout", opts.stallTimeout}} {
+		if f.d <= 0 || f.d > faultserver.MaxDuration {
+			return usagef("%s %v: want a positive duration up to the limit of 1h", f.name, f.d)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"--max-conns", opts.maxConns}, {"--control-max-conns", opts.controlMaxConns}} {
+		if f.n < 1 || f.n > faultserver.MaxConnsLimit {
+			return usagef("%s %d: want a count from 1 to the limit of %d", f.name, f.n, faultserver.MaxConnsLimit)
+		}
+	}
+	switch {
+	case opts.concurrency < 0 || opts.concurrency > faultserver.MaxConcurrency:
+		return usagef("--upstream-concurrency %d: want a number of workers from 0 (unbounded) to the limit of %d", opts.concurrency, faultserver.MaxConcurrency)
+	case opts.queue < 0 || opts.queue > faultserver.MaxQueue:
+		return usagef("--upstream-queue %d: want a length from 0 to the limit of %d", opts.queue, faultserver.MaxQueue)
+	case opts.concurrency == 0 && (opts.queue > 0 || opts.honorCancel):
+		return usagef("--upstream-queue and --upstream-honor-cancel need --upstream-concurrency above 0")
+	case opts.concurrency > 0 && opts.proxyTo != "":
+		return usagef("--upstream-concurrency models the synthetic upstream: with --proxy-to your service's own capacity applies")
+	}
+	cfg := faultserver.Config{
+		Addr:              opts.addr,
+		ControlAddr:       opts.controlAddr,
+		ControlToken:      opts.controlToken,
+		ControlHosts:      opts.controlHosts,
+		Seed:              seed,
+		ServiceTime:       opts.serviceTime,
+		Jitter:            opts.jitter,
+		ProxyTo:           opts.proxyTo,
+		Faults:            faults,
+		ReadHeaderTimeout: opts.readHeaderTimeout,
+		ReadTimeout:       opts.readTimeout,
+		IdleTimeout:       opts.idleTimeout,
+		StallTimeout:      opts.stallTimeout,
+		MaxConns:          opts.maxConns,
+		ControlMaxConns:   opts.controlMaxConns,
+		Concurrency:       opts.concurrency,
+		Queue:             opts.queue,
+		HonorCancel:       opts.honorCancel,
+	}
+	if err := cfg.Validate(); err != nil {
+		if opts.controlToken != "" && strings.Contains(err.Error(), "control token") {
+			return usagef("--control-token (or $%s): %v", controlTokenEnv, err)
+		}
+		if len(opts.controlHosts) > 0 && strings.HasPrefix(err.Error(), "control host") {
+			return usagef("--control-host: %v", err)
+		}
+		return asUsage(err)
+	}
+	s, err := faultserver.New(cfg)
 	if err != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("start upstream: %w", err))
 	}
@@ -160,6 +253,13 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "cbload serve: seed %d\n", seed)
 	}
 	what := fmt.Sprintf("synthetic 200 JSON after %v ± %v", opts.serviceTime, opts.jitter)
+	if opts.concurrency > 0 {
+		abandon := "work for callers that gave up is done anyway"
+		if opts.honorCancel {
+			abandon = "work for callers that gave up is dropped"
+		}
+		what += fmt.Sprintf("; %d workers, queue %d, %s", opts.concurrency, opts.queue, abandon)
+	}
 	if opts.proxyTo != "" {
 		what = "proxy to " + opts.proxyTo
 	}

@@ -181,6 +181,25 @@ func TestServeBadInput(t *testing.T) {
 		{[]string{"serve", "--seed", "x"}, exitUsage, `"--seed"`},
 		{[]string{"serve", "--service-time", "0s"}, exitUsage, "--service-time 0s"},
 		{[]string{"serve", "--proxy-to", "ftp://127.0.0.1:9000"}, exitUsage, "--proxy-to"},
+		{[]string{"serve", "--service-time", "2h"}, exitUsage, "--service-time 2h0m0s: want a positive duration like 2ms, up to the limit of 1h"},
+		{[]string{"serve", "--fault", "latency:2h"}, exitUsage, `delay "2h" is over the limit of 1h`},
+		{[]string{"serve", "--fault", "slowbody:1KiB/s,size=2GiB"}, exitUsage, `size "2GiB": must be between 1B and the limit of 1GiB`},
+		{[]string{"serve", "--read-timeout", "0s"}, exitUsage, "--read-timeout 0s: want a positive duration up to the limit of 1h"},
+		{[]string{"serve", "--idle-timeout", "90m"}, exitUsage, "--idle-timeout 1h30m0s"},
+		{[]string{"serve", "--read-header-timeout", "-1s"}, exitUsage, "--read-header-timeout -1s"},
+		{[]string{"serve", "--stall-timeout", "0s"}, exitUsage, "--stall-timeout 0s: want a positive duration up to the limit of 1h"},
+		{[]string{"serve", "--max-conns", "0"}, exitUsage, "--max-conns 0: want a count from 1 to the limit of 1000000"},
+		{[]string{"serve", "--control-max-conns", "2000000"}, exitUsage, "--control-max-conns 2000000"},
+		{[]string{"serve", "--control-token", "   "}, exitUsage, "--control-token (or $CBLOAD_CONTROL_TOKEN): control token is only whitespace"},
+		{[]string{"serve", "--control-token", "two words"}, exitUsage, "control token holds whitespace"},
+		{[]string{"serve", "--control-host", "host:80"}, exitUsage, `--control-host: control host "host:80"`},
+		{[]string{"serve", "--upstream-concurrency", "-1"}, exitUsage, "--upstream-concurrency -1: want a number of workers from 0 (unbounded) to the limit of 100000"},
+		{[]string{"serve", "--upstream-concurrency", "4", "--upstream-queue", "2000000"}, exitUsage, "--upstream-queue 2000000"},
+		{[]string{"serve", "--upstream-queue", "10"}, exitUsage, "need --upstream-concurrency above 0"},
+		{[]string{"serve", "--upstream-honor-cancel"}, exitUsage, "need --upstream-concurrency above 0"},
+		{[]string{"serve", "--upstream-concurrency", "4", "--proxy-to", "http://127.0.0.1:9000"}, exitUsage, "with --proxy-to your service's own capacity applies"},
+		{[]string{"serve", "--proxy-to", "http://127.0.0.1:9000", "--fault", "slowdown:3x"}, exitUsage, "proxy mode has none"},
+		{[]string{"serve", "--fault", "slowdown:0.5x"}, exitUsage, `factor "0.5x"`},
 		{[]string{"serve", "--addr", busy.Addr().String(), "--control-addr", ""}, exitCouldNotRun, "address already in use"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", busy.Addr().String()}, exitCouldNotRun, "address already in use"},
 	}
@@ -195,5 +214,42 @@ func TestServeBadInput(t *testing.T) {
 		if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n"); lines > 1 {
 			t.Errorf("cbload %q: stderr has %d lines; want the error and at most a hint:\n%s", tt.args, lines+1, stderr.String())
 		}
+	}
+}
+
+// TestServeCapacity runs serve with two workers and no queue: of three
+// concurrent requests one is turned away at once with 503, and /stats
+// shows the work.
+func TestServeCapacity(t *testing.T) {
+	checkLeaks(t)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	up, ctl, out := startServe(t, "--upstream-concurrency", "2", "--service-time", "300ms", "--jitter", "0s")
+	if !strings.Contains(out.String(), "2 workers, queue 0, work for callers that gave up is done anyway") {
+		t.Errorf("serve output = %q; want the capacity described", out)
+	}
+	codes := make(chan int, 3)
+	for range 3 {
+		go func() {
+			resp, err := c.Get(up + "/")
+			if err != nil {
+				codes <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	got := map[int]int{}
+	for range 3 {
+		got[<-codes]++
+	}
+	if got[200] != 2 || got[503] != 1 {
+		t.Errorf("3 requests to 2 workers without a queue: %v; want two 200 and one 503", got)
+	}
+	if _, body := do(t, c, "GET", ctl+"/stats", "", ""); !strings.Contains(body, `"completed":2`) || !strings.Contains(body, `"rejected":1`) {
+		t.Errorf("/stats = %s; want completed 2, rejected 1", body)
 	}
 }

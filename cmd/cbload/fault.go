@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cbload/cbload/faultserver"
+)
+
+// faultOptions holds the flags of `cbload fault`.
+type faultOptions struct {
+	control     string
+	tokenEnv    string
+	tokenEnvSet bool // --token-env was given: its variable must then be set
+}
+
+func newFaultCmd(stdout, stderr io.Writer) *cobra.Command {
+	opts := &faultOptions{}
+	cmd := &cobra.Command{
+		Use:   "fault list|set|add|remove|clear [args] [flags]",
+		Short: "Change the faults of a running cbload serve through its control API",
+		Long: `Fault is a client of the control API of a running 'cbload serve': it lists
+the active faults, replaces them, adds or removes one named fault at a time,
+or clears them (held requests are released at once).
+
+  cbload fault list                    the active faults, with their names
+  cbload fault set SPEC...             replace every fault (named ones too)
+  cbload fault add NAME SPEC           add one fault under NAME
+  cbload fault remove NAME             remove the fault named NAME
+  cbload fault clear                   back to healthy
+
+A spec is KIND[:ARG][,key=value...], as for serve --fault; a name is 1 to 64
+letters, digits, '.', '_' or '-'. The bearer token, when the server needs
+one, is read from the environment variable --token-env names, and never
+printed. Exit codes: 0 done, 2 bad input (or refused by the server: bad spec,
+taken or unknown name, wrong token), 3 the server could not be reached.`,
+		Example: `  cbload fault add slow-api 'latency:300ms,path=/api'
+  cbload fault list
+  cbload fault remove slow-api
+  CBLOAD_CONTROL_TOKEN=s3cret cbload fault set 'error:503,rate=0.3' --control http://127.0.0.1:8474`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("fault needs an action: list, set, add, remove or clear")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.tokenEnvSet = cmd.Flags().Changed("token-env")
+			return runFault(cmd.Context(), opts, args[0], args[1:], stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.control, "control", "http://127.0.0.1:8474", "the control API's base URL")
+	f.StringVar(&opts.tokenEnv, "token-env", controlTokenEnv, "environment variable that holds the bearer token (unset: no token)")
+	return cmd
+}
+
+// runFault runs one fault action against the control API and prints the
+// active faults it leaves.
+func runFault(ctx context.Context, opts *faultOptions, action string, args []string, stdout io.Writer) error {
+	call, err := faultAction(action, args)
+	if err != nil {
+		return err
+	}
+	if opts.tokenEnv == "" || strings.ContainsAny(opts.tokenEnv, "= \t\n") {
+		return usagef("--token-env %q: want the name of an environment variable, like %s", opts.tokenEnv, controlTokenEnv)
+	}
+	token := os.Getenv(opts.tokenEnv)
+	if token == "" && opts.tokenEnvSet {
+		return usagef("--token-env %s: $%s is not set", opts.tokenEnv, opts.tokenEnv)
+	}
+	c, err := faultserver.NewClient(opts.control, token)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "control URL") {
+			return usagef("--control: %v", err)
+		}
+		return usagef("$%s: %v", opts.tokenEnv, err)
+	}
+	defer c.Close()
+
+	faults, err := call(ctx, c)
+	var ae *faultserver.APIError
+	switch {
+	case errors.As(err, &ae) && ae.Status < 500:
+		return asUsage(err)
+	case errors.As(err, &ae):
+		return err
+	case err != nil && ctx.Err() != nil:
+		return withCode(exitInterrupted, errors.New("interrupted"))
+	case err != nil:
+		return withCode(exitCouldNotRun, err)
+	}
+	return printFaults(stdout, faults)
+}
+
+// faultAction checks an action's arguments, specs and names locally (so
+// bad input is exit 2 without a server) and returns the call to make.
+func faultAction(action string, args []string) (func(context.Context, *faultserver.Client) ([]faultserver.Fault, error), error) {
+	want := map[string]int{"list": 0, "clear": 0, "add": 2, "remove": 1}
+	if n, ok := want[action]; ok && len(args) != n {
+		forms := map[string]string{"list": "fault list", "clear": "fault clear", "add": "fault add NAME SPEC", "remove": "fault remove NAME"}
+		return nil, usagef("%s takes %d argument(s), got %d (form: %s)", action, n, len(args), forms[action])
+	}
+	switch action {
+	case "list":
+		return func(ctx context.Context, c *faultserver.Client) ([]faultserver.Fault, error) {
+			return c.Faults(ctx)
+		}, nil
+	case "clear":
+		return func(ctx context.Context, c *faultserver.Client) ([]faultserver.Fault, error) {
+			return nil, c.ClearFaults(ctx)
+		}, nil
+	case "set":
+		if len(args) == 0 {
+			return nil, usagef("set needs at least one spec (form: fault set SPEC...); to remove every fault, use fault clear")
+		}
+		if _, err := faultserver.ParseSpecs(args); err != nil {
+			return nil, usagef("set: %v", err)
+		}
+		return func(ctx context.Context, c *faultserver.Client) ([]faultserver.Fault, error) {
+			return c.SetFaults(ctx, args)
+		}, nil
+	case "add":
+		if err := faultserver.CheckFaultName(args[0]); err != nil {
+			return nil, usagef("add: %v", err)
+		}
+		if _, err := faultserver.ParseSpec(args[1]); err != nil {
+			return nil, usagef("add: %v", err)
+		}
+		return func(ctx context.Context, c *faultserver.Client) ([]faultserver.Fault, error) {
+			return c.AddFault(ctx, args[0], args[1])
+		}, nil
+	case "remove":
+		if err := faultserver.CheckFaultName(args[0]); err != nil {
+			return nil, usagef("remove: %v", err)
+		}
+		return func(ctx context.Context, c *faultserver.Client) ([]faultserver.Fault, error) {
+			return c.RemoveFault(ctx, args[0])
+		}, nil
+	}
+	return nil, usagef("unknown fault action %q: want list, set, add, remove or clear", action)
+}
+
+// printFaults writes the active faults as a table, or says there are none.
+func printFaults(w io.Writer, faults []faultserver.Fault) error {
+	if len(faults) == 0 {
+		_, err := fmt.Fprintln(w, "no faults (healthy)")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tFAULT")
+	for _, f := range faults {
+		name := f.Name
+		if name == "" {
+			name = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", name, f.Spec)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,104 @@
+package faultserver
+
+import (
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// capacity gives the synthetic upstream a finite number of workers and a
+// bounded queue in front of them, the server side of a metastable failure
+// (Config.Concurrency). A request takes a worker for its whole service
+// time; when none is free it waits in line, and when the line is full it is
+// answered 503 at once. By default neither the line nor a worker lets go of
+// a request whose caller has gone — the server cannot tell, and that work
+// for nobody is what keeps an overloaded system down — unless honorCancel
+// is set.
+type capacity struct {
+	workers     chan struct{} // one token per busy worker
+	queueMax    int64
+	honorCancel bool
+	closing     <-chan struct{} // closed when the server closes
+
+	queued, busy                                     atomic.Int64
+	completed, completedForGone, rejected, abandoned atomic.Int64
+}
+
+func newCapacity(workers, queue int, honorCancel bool, closing <-chan struct{}) *capacity {
+	return &capacity{
+		workers:     make(chan struct{}, workers),
+		queueMax:    int64(queue),
+		honorCancel: honorCancel,
+		closing:     closing,
+	}
+}
+
+// atCapacityBody is the answer to a request the full queue turned away.
+const atCapacityBody = `{"error":"upstream at capacity","status":503}` + "\n"
+
+// serve runs one request's work of duration d through the workers and
+// answers it: 200 when the work is done and the caller still there, 503 at
+// once when the queue is full, nothing when the caller gave up (and the
+// work was abandoned or done for nobody) or the server closed.
+func (c *capacity) serve(w http.ResponseWriter, r *http.Request, d time.Duration, size int64) {
+	var gone <-chan struct{} // nil, which never fires, unless cancellation is honoured
+	if c.honorCancel {
+		gone = r.Context().Done()
+	}
+	select {
+	case c.workers <- struct{}{}:
+	default:
+		if c.queued.Add(1) > c.queueMax {
+			c.queued.Add(-1)
+			c.rejected.Add(1)
+			h := w.Header()
+			h.Set("Content-Type", "application/json")
+			h.Set("Content-Length", strconv.Itoa(len(atCapacityBody)))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(atCapacityBody)) //nolint:errcheck // the client may be gone
+			return
+		}
+		select {
+		case c.workers <- struct{}{}:
+			c.queued.Add(-1)
+		case <-gone:
+			c.queued.Add(-1)
+			c.abandoned.Add(1)
+			return
+		case <-c.closing:
+			c.queued.Add(-1)
+			return
+		}
+	}
+	c.busy.Add(1)
+	done := c.work(d, gone)
+	c.busy.Add(-1)
+	<-c.workers
+	if !done {
+		return
+	}
+	c.completed.Add(1)
+	if r.Context().Err() != nil {
+		c.completedForGone.Add(1)
+		return
+	}
+	writeHealthy(w, size)
+}
+
+// work holds a worker for d. It reports whether the work was done; it stops
+// early only when gone fires (the caller left and cancellation is honoured)
+// or the server closes.
+func (c *capacity) work(d time.Duration, gone <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-gone:
+		c.abandoned.Add(1)
+		return false
+	case <-c.closing:
+		return false
+	}
+}
