@@ -113,6 +113,9 @@ type Config struct {
 	MaxConns          int
 	ControlMaxConns   int
 
+	// ProxyDial, when set, dials the backend in proxy mode, so the caller
+	// can decide which addresses it may reach.
+	ProxyDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// TLS, when set, makes the data listener serve HTTPS with it (the
 	// control API stays plain HTTP). Faults act the same over TLS.
 	TLS *tls.Config
@@ -393,6 +396,9 @@ func (s *Server) setupProxy(raw string) error {
 	}
 	s.transport = http.DefaultTransport.(*http.Transport).Clone()
 	s.transport.MaxIdleConnsPerHost = 256
+	if s.cfg.ProxyDial != nil {
+		s.transport.DialContext = s.cfg.ProxyDial
+	}
 	// A ReverseProxy never follows redirects: a 3xx from the backend goes
 	// back to the client as it is.
 	s.proxy = &httputil.ReverseProxy{

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -71,7 +72,7 @@ func targetTransport(t TargetTLS, allow AllowList) (func(*http.Transport), error
 		if tc != nil {
 			tr.TLSClientConfig = tc.Clone()
 		}
-		tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: allow.control}).DialContext
+		tr.DialContext = allow.DialContext(30 * time.Second)
 	}, nil
 }
 
@@ -235,6 +236,36 @@ func CheckTargetURL(u string, a AllowList) error {
 		return fmt.Errorf("%q: %w", u, err)
 	}
 	return nil
+}
+
+// CheckHost returns an error unless cbload may connect to host: see
+// CheckTargetURL.
+func (a AllowList) CheckHost(host string) error { return a.checkHost(host) }
+
+// CheckListenHost returns an error unless host is an address of this
+// machine a server may listen on: localhost, 127.0.0.1, ::1 or an address
+// in a. Every interface (0.0.0.0, ::, "") is never accepted: it would
+// expose the server to every network this machine is on.
+func (a AllowList) CheckListenHost(host string) error {
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case host == "" || (err == nil && ip.IsUnspecified()):
+		return fmt.Errorf("every interface: name one address, 127.0.0.1 or an address of this machine allowed with --allow-remote")
+	case err != nil:
+		return fmt.Errorf("host %s: want an IP address, not a name", host)
+	case !a.allows(ip):
+		return errors.New(a.refusal(host))
+	}
+	return nil
+}
+
+// DialContext dials like net.Dialer with timeout, refusing before any packet
+// is sent an address the list does not allow.
+func (a AllowList) DialContext(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: a.control}).DialContext
 }
 
 func (a AllowList) checkHost(h string) error {

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -285,5 +287,56 @@ phases:
 	code = run([]string{"run", "--dry-run", "--scenario", path}, &stdout, &stderr)
 	if want := "line 5: phases[1] (fault): fault for upstream \"billing\": no such upstream"; code != exitUsage || !strings.Contains(stderr.String(), want) {
 		t.Errorf("scenario with a fault for an unknown upstream: exit %d, %q; want %q", code, stderr.String(), want)
+	}
+}
+
+// TestServeAllowRemote checks that cbload serve follows cbload run's rule
+// for its listeners and --proxy-to: this machine's loopback, other
+// addresses only with --allow-remote, every interface never.
+func TestServeAllowRemote(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--addr", "0.0.0.0:8081"}, `--addr "0.0.0.0:8081": every interface: name one address`},
+		{[]string{"--addr", ":8081"}, `--addr ":8081": every interface`},
+		{[]string{"--addr", "127.0.0.1:0", "--control-addr", "[::]:0"}, `--control-addr "[::]:0": every interface`},
+		{[]string{"--addr", "10.0.0.5:8081"}, `--addr "10.0.0.5:8081": host 10.0.0.5 is not loopback; cbload sends only to 127.0.0.1, ::1 and localhost unless --allow-remote`},
+		{[]string{"--addr", "127.0.0.1:0", "--proxy-to", "http://127.0.0.3:9000"}, `--proxy-to "http://127.0.0.3:9000": host 127.0.0.3 is another loopback address`},
+		{[]string{"--addr", "127.0.0.1:0", "--proxy-to", "http://127.0.0.3:9000", "--allow-remote", "127.0.0.2/32"}, "not in --allow-remote 127.0.0.2/32"},
+		{[]string{"--addr", "127.0.0.1:0", "--proxy-to", "http://backend.internal:9000"}, "host backend.internal is not loopback"},
+		{[]string{"--addr", "127.0.0.1:0", "--allow-remote", "0.0.0.0/0"}, "allows every address"},
+	} {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"serve", "--control-addr", ""}, tt.args...)
+		if slices.Contains(tt.args, "--control-addr") {
+			args = append([]string{"serve"}, tt.args...)
+		}
+		code := run(args, &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("serve %v: exit %d, %q; want %d and %q", tt.args, code, stderr.String(), exitUsage, tt.want)
+		}
+		stderr.Reset()
+	}
+
+	// Allowed: proxying to a backend on 127.0.0.2, dialled through the
+	// allow list.
+	backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "backend") }))
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("cannot listen on 127.0.0.2: %v", err)
+	}
+	backend.Listener = ln
+	backend.Start()
+	defer backend.Close()
+	upstream, _, _ := startServe(t, "--proxy-to", backend.URL, "--allow-remote", "127.0.0.2/32")
+	resp, err := http.Get(upstream + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "backend" {
+		t.Errorf("through the proxy: %q; want the backend's answer", b)
 	}
 }
