@@ -47,6 +47,9 @@ func TestTargetReportsSpeakOfTheService(t *testing.T) {
 			t.Errorf("html config shows %q, a setting that is not the user's", bad)
 		}
 	}
+	if strings.Contains(md.String(), "success over time") {
+		t.Errorf("markdown draws a collateral chart for a service without a collateral endpoint")
+	}
 	if !strings.Contains(md.String(), "| Phase | Arm | /orders requests |") {
 		t.Errorf("markdown per-phase table does not use the service's path")
 	}

@@ -106,6 +106,10 @@ const maxChartPoints = 60
 // the lines. xychart has no legend, so the colours are fixed and named in
 // the title and in the sentence under the chart.
 func writeMermaid(b *bytes.Buffer, r *Report) {
+	_, coll, hasColl := Endpoints(r)
+	if !hasColl {
+		return // nothing to draw: the service has no collateral endpoint
+	}
 	n := 0
 	for _, a := range r.Arms {
 		n = max(n, len(a.Series))
@@ -133,11 +137,11 @@ func writeMermaid(b *bytes.Buffer, r *Report) {
 	if len(faults) > 0 {
 		names = append(names, "shaded = fault")
 	}
-	b.WriteString("### /local success over time\n\n")
+	fmt.Fprintf(b, "### %s success over time\n\n", mdEscape(coll))
 	b.WriteString("```mermaid\n")
 	fmt.Fprintf(b, "%%%%{init: {\"themeVariables\": {\"xyChart\": {\"plotColorPalette\": \"%s\"}}}}%%%%\n", strings.Join(colors, ", "))
 	b.WriteString("xychart-beta\n")
-	fmt.Fprintf(b, "    title \"/local success %% (%s)\"\n", strings.Join(names, ", "))
+	fmt.Fprintf(b, "    title \"%s success %% (%s)\"\n", mermaidText(coll), strings.Join(names, ", "))
 	label := "second"
 	if width > 1 {
 		label = fmt.Sprintf("second (lowest per %d s window)", width)
