@@ -19,7 +19,7 @@ func TestTargetReportsSpeakOfTheService(t *testing.T) {
 		}, Upstream: Upstream{Addr: "127.0.0.1:3001"}},
 		Phases: []Phase{{Name: "fault", Faults: []string{"latency:1s"}, EndS: 1}},
 		Arms: []Arm{
-			{Name: "seen", BreakerFigures: BreakerInferred, Figures: Figures{TimeToOpenS: &open}, Summary: map[string]PhaseSummary{}},
+			{Name: "seen", BreakerFigures: BreakerInferred, Figures: Figures{TimeToOpenS: &open}, Summary: map[string]PhaseSummary{}, Series: []Second{{T: 0, Phase: "fault"}}},
 			{Name: "blind", BreakerFigures: BreakerUnknown, Summary: map[string]PhaseSummary{}},
 		},
 	}
