@@ -68,6 +68,11 @@ type Config struct {
 	// fault rolls. Both arms use the same seed.
 	Seed int64
 
+	// Trials is how many times each arm runs, interleaved A B, B A, A B …;
+	// 0 or 1 runs each once. With several, the figures are medians over
+	// the trials and the verdict needs every trial to agree.
+	Trials int
+
 	// Progress, when set, is called once per second with a live snapshot.
 	// It must return quickly.
 	Progress func(Progress)
@@ -126,15 +131,23 @@ type UpstreamConfig struct {
 	Jitter      time.Duration
 }
 
-// Progress is a live snapshot, reported once per second.
+// Progress is a live snapshot of the second that just ended, reported once
+// per second.
 type Progress struct {
-	Arm      string
-	Phase    string
-	Elapsed  time.Duration
-	Total    time.Duration
-	RPS      float64 // responses received in the last second
-	OKRatio  float64
-	P99      time.Duration
+	Arm string
+	// Second is the second described, [Second, Second+1) from the start
+	// of the arm; Phase is the phase it belongs to.
+	Second int
+	Phase  string
+	Total  time.Duration
+	// Scheduled is how many requests the schedule called for in the
+	// second, Sent how many the load runner sent.
+	Scheduled, Sent int64
+	// APIOK and LocalOK are the success ratios of the /api and /local
+	// answers that arrived in the second; -1 when none did.
+	APIOK, LocalOK float64
+	// Inflight is the gateway's (a target's: the load runner's) requests
+	// in flight at the end of the second; State the breaker state then.
 	Inflight int64
 	State    string
 }
@@ -150,6 +163,7 @@ func DefaultConfig() Config {
 			{Name: "recovery", Duration: 10 * time.Second},
 		},
 		Arms:            []string{"breaker", "no-breaker"},
+		Trials:          1,
 		Rate:            200,
 		CollateralShare: 0.2,
 		ClientTimeout:   3 * time.Second,
@@ -219,10 +233,14 @@ func (c *Config) Validate() error {
 	switch {
 	case !(c.Rate > 0): // NaN too
 		return fmt.Errorf("rate: %v must be positive (requests per second)", c.Rate)
-	case c.Rate > 20000:
-		return fmt.Errorf("rate: %v is more than this load runner sends reliably; want at most 20000", c.Rate)
+	case c.Rate < MinRate:
+		return fmt.Errorf("rate: %v is below %d request per second, the slowest rate cbload paces; want %d to %d", c.Rate, MinRate, MinRate, MaxRate)
+	case c.Rate > MaxRate:
+		return fmt.Errorf("rate: %v is more than this load runner sends reliably; want at most %d", c.Rate, MaxRate)
 	case !(c.CollateralShare >= 0 && c.CollateralShare < 1):
 		return fmt.Errorf("collateral-share: %v must be in [0, 1)", c.CollateralShare)
+	case c.Trials < 1 || c.Trials > MaxTrials:
+		return fmt.Errorf("trials: %d must be between 1 and %d", c.Trials, MaxTrials)
 	case c.ClientTimeout <= 0:
 		return fmt.Errorf("client-timeout: %v must be positive", c.ClientTimeout)
 	case c.Gateway.Workers < 1 || c.Gateway.Workers > 100000:

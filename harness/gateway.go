@@ -51,6 +51,12 @@ type gateway struct {
 	inflight atomic.Int64
 	peak     atomic.Int64
 
+	// errLog receives the HTTP server's own log lines; resourceErrs counts
+	// upstream calls that failed for lack of file descriptors or ports.
+	errLog       serverLog
+	resourceErrs atomic.Int64
+	lastResource atomic.Pointer[string]
+
 	// calls holds the latency of upstream calls since the last takeCalls.
 	callsMu sync.Mutex
 	calls   histogram
@@ -80,13 +86,18 @@ func newTracedGateway(cfg GatewayConfig, upstreamURL string, br *breaker, tel *g
 		upstream: upstreamURL + "/work",
 		breaker:  br,
 		workers:  make(chan struct{}, cfg.Workers),
-		client: &http.Client{Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: cfg.CallTimeout}).DialContext,
-			MaxIdleConnsPerHost: cfg.Workers,
-			IdleConnTimeout:     30 * time.Second,
-			DisableCompression:  true,
-		}},
+		client: &http.Client{
+			Transport: &http.Transport{
+				Proxy:               nil,
+				DialContext:         (&net.Dialer{Timeout: cfg.CallTimeout}).DialContext,
+				MaxIdleConnsPerHost: cfg.Workers,
+				IdleConnTimeout:     30 * time.Second,
+				DisableCompression:  true,
+			},
+			// A redirect is the upstream's answer; following it could take
+			// the call to another address.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 		ln:     ln,
 		served: make(chan struct{}),
 		tel:    tel,
@@ -107,7 +118,7 @@ func newTracedGateway(cfg GatewayConfig, upstreamURL string, br *breaker, tel *g
 			br.traceWith(tel)
 		}
 	}
-	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: g.errLog.logger()}
 	go func() {
 		defer close(g.served)
 		_ = g.srv.Serve(ln) // returns http.ErrServerClosed after close
@@ -133,6 +144,17 @@ func (g *gateway) takeCalls(h *histogram) {
 	defer g.callsMu.Unlock()
 	h.merge(&g.calls)
 	g.calls.reset()
+}
+
+// resourceErrors returns how many times the gateway ran out of file
+// descriptors or ports — accepting connections or calling the upstream —
+// and the last such error.
+func (g *gateway) resourceErrors() (int64, string) {
+	n, last := g.errLog.resourceErrors()
+	if p := g.lastResource.Load(); p != nil {
+		last = *p
+	}
+	return n + g.resourceErrs.Load(), last
 }
 
 // takePeak returns the most requests held at once since the last call.
@@ -257,6 +279,11 @@ func (g *gateway) call(parent context.Context) error {
 	err := g.do(ctx)
 	if err != nil && parent.Err() != nil {
 		return errClientGone
+	}
+	if err != nil && isResourceError(err.Error()) {
+		g.resourceErrs.Add(1)
+		msg := err.Error()
+		g.lastResource.Store(&msg)
 	}
 	took := time.Since(t0)
 	g.callsMu.Lock()

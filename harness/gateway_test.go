@@ -147,7 +147,7 @@ func BenchmarkGatewayAPI(b *testing.B) {
 			}
 			defer gw.close()
 			start := time.Now()
-			rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, time.Second, withBreaker)
+			rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, 200, time.Second, withBreaker)
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			defer client.CloseIdleConnections()
 			url := gw.url() + "/api"

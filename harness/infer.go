@@ -18,8 +18,8 @@ import (
 // open spans the breaker's open and half-open time. The figures are
 // accurate to about a slot, and they are marked inferred wherever they
 // appear.
+// The slots are the recorder's (slotWidth, 100 ms).
 const (
-	slotWidth   = 100 * time.Millisecond
 	shedRatio   = 0.1
 	openSlots   = 2
 	closedRatio = 0.5

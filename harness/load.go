@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -53,7 +54,7 @@ func newLoadRunner(rate float64, timeout time.Duration, tune func(*http.Transpor
 	// Without a cap, vegeta's workers grow to rate × timeout during an
 	// outage; that is the open model working as intended, but bound it so a
 	// hung target cannot exhaust the machine.
-	maxWorkers := uint64(rate*timeout.Seconds()) + 100
+	maxWorkers := uint64(math.Ceil(rate*timeout.Seconds())) + 100
 	return &loadRunner{
 		attacker: vegeta.NewAttacker(
 			vegeta.Workers(16),
@@ -69,9 +70,29 @@ func newLoadRunner(rate float64, timeout time.Duration, tune func(*http.Transpor
 // attack sends requests at rate for du. Results are delivered on the
 // returned channel, which closes when the attack is over.
 func (l *loadRunner) attack(tr vegeta.Targeter, rate float64, du time.Duration) <-chan *vegeta.Result {
-	// Per a thousand seconds, so fractional rates such as 0.5/s are exact.
-	pacer := vegeta.ConstantPacer{Freq: int(math.Round(rate * 1000)), Per: 1000 * time.Second}
-	return l.attacker.Attack(tr, pacer, du, "cbload")
+	return l.attacker.Attack(tr, pacer(rate), du, "cbload")
+}
+
+// MinRate and MaxRate bound the rates the load runner paces. Below MinRate
+// vegeta's pacer would sleep more than a second between requests, which an
+// interrupt cannot cut short; above MaxRate this load runner does not send
+// reliably.
+const (
+	MinRate = 1
+	MaxRate = 20000
+)
+
+// pacer paces one request every 1/rate seconds, to the nanosecond: a
+// rounded frequency could turn a small rate into 0, which vegeta reads as
+// "unlimited".
+func pacer(rate float64) vegeta.ConstantPacer {
+	return vegeta.ConstantPacer{Freq: 1, Per: sendInterval(rate)}
+}
+
+// sendInterval is the time between two scheduled requests at rate; vegeta
+// schedules request Seq at (Seq+1) intervals from the attack's start.
+func sendInterval(rate float64) time.Duration {
+	return time.Duration(math.Round(float64(time.Second) / rate))
 }
 
 // abort stops sending and cancels requests in flight.
@@ -117,14 +138,16 @@ func (b *cancelBody) Close() error {
 
 // mixTargeter returns a targeter that sends each request to collateral
 // with probability share and to api otherwise, from a seeded source, so the
-// same seed gives the same request sequence.
-func mixTargeter(api, collateral string, share float64, seed int64) vegeta.Targeter {
+// same seed gives the same request sequence. vegeta calls it as it sends
+// each request, so it counts the sends in sent as they happen.
+func mixTargeter(api, collateral string, share float64, seed int64, sent *atomic.Int64) vegeta.Targeter {
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x6362_6c6f_6164)) // "cbload"
 	return func(t *vegeta.Target) error {
 		mu.Lock()
 		c := rng.Float64() < share
 		mu.Unlock()
+		sent.Add(1)
 		t.Method = http.MethodGet
 		t.URL = api
 		if c {

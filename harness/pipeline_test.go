@@ -83,7 +83,7 @@ func BenchmarkPipelineCbload(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer gw.close()
-	rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, time.Second, true)
+	rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, 200, time.Second, true)
 	closedLoop(b, gw.url()+"/api", tel.loadTransport, func(r *vegeta.Result) {
 		rec.add(r, false)
 		ex.observe(r, false)

@@ -1,8 +1,10 @@
 package harness
 
 import (
+	"cmp"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -10,24 +12,43 @@ import (
 	"github.com/cbload/cbload/reports"
 )
 
+// Attribution. A request is counted where it completed (sent + latency):
+// its outcome and latency go into the second and the phase it completed
+// in, so a figure describes what the system did at that moment and the
+// fault is never credited with answers given after it ended. Send-time
+// counts (sent, scheduled, send lag) are kept beside them, for the load
+// generator's own checks. Completions after the schedule's end count in
+// its last second and phase.
+
+// slotWidth is the resolution of the timings derived from completions
+// (time to recover).
+const slotWidth = 100 * time.Millisecond
+
 // recorder aggregates one arm's results per second and per phase. It keeps a
 // fixed-size histogram per open second, per phase and per endpoint — never
 // the results themselves — so memory does not grow with the run's length
-// beyond one small Second per second.
+// beyond one small Second per second and two counters per 100 ms slot.
 //
 // A recorder is owned by one goroutine; it has no locks.
 type recorder struct {
-	start   time.Time
-	phases  []phaseSpan
-	lag     time.Duration // how long after a second ends its results may still arrive
-	breaker bool
+	start  time.Time
+	phases []phaseSpan
+	end    time.Duration // the schedule's length
+	// interval is the pacer's: request Seq was scheduled at
+	// start + (Seq+1) × interval.
+	interval time.Duration
+	lag      time.Duration // how long after a second ends its results may still arrive
+	breaker  bool
 	// gatewayCalls is set once the gateway's call latencies are recorded.
 	gatewayCalls bool
 	seconds      map[int]*secondAcc
 	gauges       map[int]gauge
 	series       []reports.Second
 	perPhase     []phaseAcc
-	live         liveAcc
+	// slots counts /api completions per 100 ms from the start.
+	slots []slot
+	load  loadAcc
+	live  liveAcc
 }
 
 type phaseSpan struct {
@@ -35,6 +56,8 @@ type phaseSpan struct {
 	start, end time.Duration
 	faulty     bool
 }
+
+type slot struct{ ok, n int32 }
 
 type endpointAcc struct {
 	outcomes reports.Outcomes
@@ -47,12 +70,20 @@ func (e *endpointAcc) add(o outcome, lat time.Duration) {
 		e.outcomes.OK++
 	case oUpstreamError:
 		e.outcomes.UpstreamError++
-	case oTimeout:
+	case oTimeoutUpstream:
 		e.outcomes.Timeout++
+		e.outcomes.TimeoutAt.UpstreamCall++
+	case oTimeoutClient:
+		e.outcomes.Timeout++
+		e.outcomes.TimeoutAt.LoadRunner++
 	case oRejected:
 		e.outcomes.Rejected++
 	case oSaturated:
 		e.outcomes.Saturated++
+	case oConnection:
+		e.outcomes.ConnectionError++
+	case oRedirect:
+		e.outcomes.Redirect++
 	case oAssertionFailed:
 		e.outcomes.AssertionFailed++
 	default:
@@ -70,17 +101,22 @@ func (e *endpointAcc) stats() reports.Stats {
 	return s
 }
 
-func (e *endpointAcc) latency() reports.Latency {
+func (e *endpointAcc) latency() reports.Latency { return latencyOf(&e.hist) }
+
+func latencyOf(h *histogram) reports.Latency {
 	return reports.Latency{
-		P50: round3(e.hist.quantileMS(0.50)),
-		P90: round3(e.hist.quantileMS(0.90)),
-		P99: round3(e.hist.quantileMS(0.99)),
-		Max: round3(e.hist.quantileMS(1)),
+		P50: round3(h.quantileMS(0.50)),
+		P90: round3(h.quantileMS(0.90)),
+		P99: round3(h.quantileMS(0.99)),
+		Max: round3(h.quantileMS(1)),
 	}
 }
 
 type secondAcc struct {
-	offered         int64
+	// By send time.
+	sent, apiSent, collateralSent int64
+	sendLag                       histogram
+	// By completion time.
 	api, collateral endpointAcc
 }
 
@@ -99,15 +135,23 @@ type phaseAcc struct {
 	calls            histogram // upstream calls as the gateway timed them
 }
 
-// liveAcc counts results by the second they arrived, for the progress line.
-type liveAcc struct {
-	n, ok int64
-	hist  histogram
+// loadAcc is the load generator's check on itself.
+type loadAcc struct {
+	sent           int64
+	sendLag        histogram
+	resourceErrors int64
+	lastResource   string
 }
 
-func newRecorder(start time.Time, phases []Phase, lag time.Duration, withBreaker bool) *recorder {
+// liveAcc counts results by the second they arrived, for the progress line.
+type liveAcc struct {
+	api, apiOK, local, localOK int64
+}
+
+func newRecorder(start time.Time, phases []Phase, rate float64, lag time.Duration, withBreaker bool) *recorder {
 	r := &recorder{
 		start:    start,
+		interval: sendInterval(rate),
 		lag:      lag,
 		breaker:  withBreaker,
 		seconds:  make(map[int]*secondAcc),
@@ -119,6 +163,7 @@ func newRecorder(start time.Time, phases []Phase, lag time.Duration, withBreaker
 		r.phases = append(r.phases, phaseSpan{name: p.Name, start: at, end: at + p.Duration, faulty: p.Faulty()})
 		at += p.Duration
 	}
+	r.end = at
 	return r
 }
 
@@ -139,19 +184,23 @@ type outcome uint8
 const (
 	oOK outcome = iota
 	oUpstreamError
-	oTimeout
+	oTimeoutUpstream // the gateway's upstream call timed out
+	oTimeoutClient   // the load runner's own deadline
 	oRejected
 	oSaturated
+	oConnection
+	oRedirect
 	oClientError
 	oAssertionFailed
 )
 
 // classify maps a vegeta result to its outcome class using the gateway's
 // X-Cbload-Outcome header; a target that is not cbload's gateway (a user's
-// own service) is classified by status code alone.
+// own service) is classified by status code alone. A result without a
+// status is classified by its error.
 func classify(res *vegeta.Result) outcome {
 	if res.Code == 0 {
-		return oClientError
+		return classifyError(res.Error)
 	}
 	switch res.Headers.Get(outcomeHeader) {
 	case outcomeOK:
@@ -161,17 +210,19 @@ func classify(res *vegeta.Result) outcome {
 	case outcomeSaturated:
 		return oSaturated
 	case outcomeTimeout:
-		return oTimeout
+		return oTimeoutUpstream
 	case outcomeUpstreamError:
 		return oUpstreamError
 	case outcomeAssertionFailed:
 		return oAssertionFailed
 	}
 	switch {
-	case res.Code < 400:
+	case res.Code >= 200 && res.Code < 300:
 		return oOK
+	case res.Code >= 300 && res.Code < 400:
+		return oRedirect
 	case res.Code == http.StatusGatewayTimeout:
-		return oTimeout
+		return oTimeoutUpstream
 	case res.Code >= 500:
 		return oUpstreamError
 	default:
@@ -179,37 +230,88 @@ func classify(res *vegeta.Result) outcome {
 	}
 }
 
-// add records one result, bucketed by the second it was sent in.
-func (r *recorder) add(res *vegeta.Result, collateral bool) {
-	o := classify(res)
-	off := res.Timestamp.Sub(r.start)
-	if off < 0 {
-		off = 0
+// classifyError classifies a request that got no response by the error
+// net/http gave the load runner (vegeta keeps only its text).
+func classifyError(msg string) outcome {
+	switch {
+	case strings.Contains(msg, "Client.Timeout"), strings.Contains(msg, "deadline exceeded"), strings.Contains(msg, "i/o timeout"):
+		return oTimeoutClient
+	case isResourceError(msg),
+		strings.Contains(msg, "connection refused"), strings.Contains(msg, "connection reset"),
+		strings.Contains(msg, "broken pipe"), strings.Contains(msg, "EOF"),
+		strings.Contains(msg, "server closed idle connection"), strings.Contains(msg, "no such host"),
+		strings.Contains(msg, "network is unreachable"):
+		return oConnection
 	}
-	// vegeta may send the last hit a hair after the schedule's end.
-	if end := r.phases[len(r.phases)-1].end; off >= end {
-		off = end - 1
-	}
-	sec := int(off / time.Second)
+	return oClientError
+}
+
+// isResourceError reports whether an error message says a local resource
+// ran out: file descriptors or ephemeral ports.
+func isResourceError(msg string) bool {
+	return strings.Contains(msg, "too many open files") || strings.Contains(msg, "cannot assign requested address")
+}
+
+// clamp keeps an offset within the schedule: vegeta may send the last hit a
+// hair after its end, and answers arrive after it.
+func (r *recorder) clamp(off time.Duration) time.Duration {
+	return min(max(off, 0), r.end-1)
+}
+
+func (r *recorder) secondAt(sec int) *secondAcc {
 	acc := r.seconds[sec]
 	if acc == nil {
 		acc = &secondAcc{}
 		r.seconds[sec] = acc
 	}
-	acc.offered++
-	p := &r.perPhase[r.phaseIndex(off)]
+	return acc
+}
+
+// add records one result: its send in the second it was sent, its outcome
+// and latency in the second and phase it completed in.
+func (r *recorder) add(res *vegeta.Result, collateral bool) {
+	o := classify(res)
+	sentOff := res.Timestamp.Sub(r.start)
+	lag := max(sentOff-time.Duration(res.Seq+1)*r.interval, 0)
+	sent := r.secondAt(int(r.clamp(sentOff) / time.Second))
+	sent.sent++
+	sent.sendLag.record(lag)
 	if collateral {
-		acc.collateral.add(o, res.Latency)
-		p.collateral.add(o, res.Latency)
+		sent.collateralSent++
 	} else {
-		acc.api.add(o, res.Latency)
-		p.api.add(o, res.Latency)
+		sent.apiSent++
 	}
-	r.live.n++
+	r.load.sent++
+	r.load.sendLag.record(lag)
+	if res.Code == 0 && isResourceError(res.Error) {
+		r.load.resourceErrors++
+		r.load.lastResource = res.Error
+	}
+
+	doneOff := r.clamp(sentOff + res.Latency)
+	done := r.secondAt(int(doneOff / time.Second))
+	p := &r.perPhase[r.phaseIndex(doneOff)]
+	if collateral {
+		done.collateral.add(o, res.Latency)
+		p.collateral.add(o, res.Latency)
+		r.live.local++
+		if o == oOK {
+			r.live.localOK++
+		}
+		return
+	}
+	done.api.add(o, res.Latency)
+	p.api.add(o, res.Latency)
+	r.live.api++
+	i := int(doneOff / slotWidth)
+	if i >= len(r.slots) {
+		r.slots = append(r.slots, make([]slot, i+1-len(r.slots))...)
+	}
+	r.slots[i].n++
 	if o == oOK {
-		r.live.ok++
+		r.slots[i].ok++
+		r.live.apiOK++
 	}
-	r.live.hist.record(res.Latency)
 }
 
 // sample stores the gauges read at the end of second sec.
@@ -227,16 +329,39 @@ func (r *recorder) addCalls(sec int, take func(*histogram)) {
 	r.gatewayCalls = true
 }
 
-// takeLive returns and resets the counts of results that arrived since the
-// last call.
-func (r *recorder) takeLive() (n int64, okRatio float64, p99 time.Duration) {
-	n = r.live.n
-	if n > 0 {
-		okRatio = float64(r.live.ok) / float64(n)
-		p99 = time.Duration(r.live.hist.quantileMS(0.99) * float64(time.Millisecond))
+// takeLive returns and resets the /api and /local success ratios of the
+// results that arrived since the last call; a ratio is -1 when there was
+// none.
+func (r *recorder) takeLive() (apiOK, localOK float64) {
+	ratio := func(ok, n int64) float64 {
+		if n == 0 {
+			return -1
+		}
+		return float64(ok) / float64(n)
 	}
+	apiOK, localOK = ratio(r.live.apiOK, r.live.api), ratio(r.live.localOK, r.live.local)
 	r.live = liveAcc{}
-	return n, okRatio, p99
+	return apiOK, localOK
+}
+
+// scheduled returns how many requests the schedule calls for in second
+// sec: those due at k × interval for k = 1 … ⌈end/interval⌉ (vegeta sends
+// a hit whenever the previous one left before the end, so one may be due a
+// hair past it; it counts in the last second, as its answer does).
+func (r *recorder) scheduled(sec int) int64 {
+	last := int64((r.end + r.interval - 1) / r.interval)
+	// due(x) is the number of k ≥ 1 with k × interval < x.
+	due := func(x time.Duration) int64 {
+		if x <= 0 {
+			return 0
+		}
+		return min(int64((x-1)/r.interval), last)
+	}
+	from, to := time.Duration(sec)*time.Second, time.Duration(sec+1)*time.Second
+	if to >= r.end {
+		return last - due(from)
+	}
+	return due(to) - due(from)
 }
 
 // flush moves every second that ended before now-lag into the series. With
@@ -268,21 +393,24 @@ func (r *recorder) second(k int) reports.Second {
 		T:                k,
 		Phase:            r.phases[r.phaseIndex(time.Duration(k)*time.Second)].name,
 		State:            g.state,
+		Scheduled:        r.scheduled(k),
 		InflightPeak:     g.inflightPeak,
 		Goroutines:       g.goroutines,
 		UpstreamRequests: g.upstreamRequests,
 	}
 	if acc := r.seconds[k]; acc != nil {
-		s.Offered = acc.offered
-		s.API = reports.Bucket{Requests: acc.api.outcomes.Total(), Outcomes: acc.api.outcomes, LatencyMS: acc.api.latency()}
-		s.Collateral = reports.Bucket{Requests: acc.collateral.outcomes.Total(), Outcomes: acc.collateral.outcomes, LatencyMS: acc.collateral.latency()}
+		s.Sent = acc.sent
+		s.SendLagMS = reports.Lag{P99: round3(acc.sendLag.quantileMS(0.99)), Max: round3(acc.sendLag.quantileMS(1))}
+		s.API = reports.Bucket{Sent: acc.apiSent, Requests: acc.api.outcomes.Total(), Outcomes: acc.api.outcomes, LatencyMS: acc.api.latency()}
+		s.Collateral = reports.Bucket{Sent: acc.collateralSent, Requests: acc.collateral.outcomes.Total(), Outcomes: acc.collateral.outcomes, LatencyMS: acc.collateral.latency()}
 	}
 	return s
 }
 
 // arm assembles the arm's report section from everything recorded; the
-// series must have been flushed.
-func (r *recorder) arm(name string, transitions []reports.Transition) reports.Arm {
+// series must have been flushed. w holds what the watchdog saw, and
+// gatewayResource the gateway's resource errors.
+func (r *recorder) arm(name string, transitions []reports.Transition, w watchdogReport, gatewayResource int64, gatewayLast string) reports.Arm {
 	sort.Slice(r.series, func(i, j int) bool { return r.series[i].T < r.series[j].T })
 	a := reports.Arm{
 		Name:        name,
@@ -304,8 +432,7 @@ func (r *recorder) arm(name string, transitions []reports.Transition) reports.Ar
 			InflightPeak:     pa.inflightPeak,
 		}
 		if r.gatewayCalls {
-			calls := endpointAcc{hist: pa.calls}
-			l := calls.latency()
+			l := latencyOf(&pa.calls)
 			ps.UpstreamCallMS = &l
 		}
 		a.Summary[p.name] = ps
@@ -315,8 +442,9 @@ func (r *recorder) arm(name string, transitions []reports.Transition) reports.Ar
 			fault.collateral.outcomes = fault.collateral.outcomes.Add(pa.collateral.outcomes)
 			fault.collateral.hist.merge(&pa.collateral.hist)
 			fault.upstreamRequests += pa.upstreamRequests
+			a.Figures.InflightPeak = max(a.Figures.InflightPeak, pa.inflightPeak)
 		}
-		a.Figures.InflightPeak = max(a.Figures.InflightPeak, pa.inflightPeak)
+		a.Figures.InflightPeakWholeRun = max(a.Figures.InflightPeakWholeRun, pa.inflightPeak)
 	}
 	fs, cs := fault.api.stats(), fault.collateral.stats()
 	a.Figures.UpstreamRequestsDuringFault = fault.upstreamRequests
@@ -324,6 +452,27 @@ func (r *recorder) arm(name string, transitions []reports.Transition) reports.Ar
 	a.Figures.CollateralSuccessDuringFault = round4(cs.SuccessRatio)
 	a.Figures.CollateralP99DuringFaultMS = cs.LatencyMS.P99
 	r.figures(&a)
+
+	var scheduled int64
+	for _, s := range a.Series {
+		scheduled += s.Scheduled
+	}
+	a.Load = &reports.LoadGen{
+		Scheduled:        scheduled,
+		Sent:             r.load.sent,
+		SendLagMS:        latencyOf(&r.load.sendLag),
+		Stalls:           w.stalls,
+		StallThresholdMS: float64(stallThreshold) / float64(time.Millisecond),
+		LongestGapMS:     round3(float64(w.longest) / float64(time.Millisecond)),
+		ResourceErrors: reports.ResourceErrors{
+			LoadRunner: r.load.resourceErrors,
+			Gateway:    gatewayResource,
+			Last:       cmp.Or(r.load.lastResource, gatewayLast),
+		},
+	}
+	if a.Load.Stalls == nil {
+		a.Load.Stalls = []reports.Stall{}
+	}
 	return a
 }
 
@@ -348,7 +497,6 @@ func (r *recorder) figures(a *reports.Arm) {
 		return
 	}
 	faultStart := r.phases[first].start.Seconds()
-	faultEnd := r.phases[last].end.Seconds()
 	for _, t := range a.Transitions {
 		if t.To == reports.StateOpen && t.T >= faultStart {
 			v := round3(t.T - faultStart)
@@ -356,29 +504,62 @@ func (r *recorder) figures(a *reports.Arm) {
 			break
 		}
 	}
-	// Recovered: the first second after the fault in which the breaker ends
-	// closed (or there is no breaker) and /api succeeds ≥ 99%. If the
-	// breaker closed within that second, recovery is dated at the close.
-	for _, s := range a.Series {
-		if float64(s.T) < faultEnd || s.API.Requests == 0 {
-			continue
-		}
-		if r.breaker && s.State != reports.StateClosed {
-			continue
-		}
-		if float64(s.API.Outcomes.OK)/float64(s.API.Requests) < 0.99 {
-			continue
-		}
-		at := float64(s.T)
-		for _, t := range a.Transitions {
-			if t.To == reports.StateClosed && t.T > at && t.T < at+1 {
-				at = t.T
+	if at, ok := r.recoveredAt(r.phases[last].end, a.Transitions); ok {
+		v := round3((at - r.phases[last].end).Seconds())
+		a.Figures.TimeToRecoverS = &v
+	}
+}
+
+// recoveryWindow is how long /api must stay healthy, with the breaker
+// closed, to count as recovered; recoveredOK is the success ratio it must
+// hold.
+const (
+	recoveryWindow = time.Second
+	recoveredOK    = 0.99
+)
+
+// recoveredAt returns the start of the first 100 ms slot at or after
+// faultEnd from which a full recoveryWindow of /api completions succeeds
+// at least recoveredOK, with at least one completion, and — with a
+// breaker — the breaker closed at the window's start and no transition
+// inside it. The window must end within the schedule.
+func (r *recorder) recoveredAt(faultEnd time.Duration, transitions []reports.Transition) (time.Duration, bool) {
+	n := int(recoveryWindow / slotWidth)
+	stateAt := func(t float64) string {
+		s := reports.StateClosed
+		for _, tr := range transitions {
+			if tr.T <= t {
+				s = tr.To
 			}
 		}
-		v := round3(at - faultEnd)
-		a.Figures.TimeToRecoverS = &v
-		return
+		return s
 	}
+	changesIn := func(from, to float64) bool {
+		for _, tr := range transitions {
+			if tr.T > from && tr.T < to {
+				return true
+			}
+		}
+		return false
+	}
+	first := int((faultEnd + slotWidth - 1) / slotWidth)
+	lastStart := int((r.end - recoveryWindow) / slotWidth)
+	for i := first; i <= lastStart; i++ {
+		var ok, total int64
+		for _, s := range r.slots[min(i, len(r.slots)):min(i+n, len(r.slots))] {
+			ok += int64(s.ok)
+			total += int64(s.n)
+		}
+		at := time.Duration(i) * slotWidth
+		from, to := at.Seconds(), (at + recoveryWindow).Seconds()
+		if r.breaker && (stateAt(from) != reports.StateClosed || changesIn(from, to)) {
+			continue
+		}
+		if total > 0 && float64(ok) >= recoveredOK*float64(total) {
+			return at, true
+		}
+	}
+	return 0, false
 }
 
 func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }

@@ -3,11 +3,13 @@ package harness
 import (
 	"net/http"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -19,42 +21,163 @@ func result(start time.Time, off, lat time.Duration, code uint16, outcome string
 	return &vegeta.Result{Timestamp: start.Add(off), Latency: lat, Code: code, Headers: h}
 }
 
-func TestRecorderBucketsBySendSecondAndPhase(t *testing.T) {
+// Outcomes and latencies count where a request completed; sends count
+// where it was sent.
+func TestRecorderBucketsByCompletion(t *testing.T) {
 	start := time.Unix(1000, 0)
 	phases := []Phase{{Name: "a", Duration: 2 * time.Second}, {Name: "b", Duration: 2 * time.Second}}
-	rec := newRecorder(start, phases, time.Second, true)
+	rec := newRecorder(start, phases, 10, time.Second, true)
 	rec.add(result(start, 100*time.Millisecond, 5*time.Millisecond, 200, outcomeOK), false)
-	// Sent in second 1, answered in second 3: it belongs to second 1, phase a.
+	// Sent in second 1 (phase a), answered in second 3 (phase b).
 	rec.add(result(start, 1900*time.Millisecond, 1500*time.Millisecond, 503, outcomeSaturated), true)
 	rec.add(result(start, 2100*time.Millisecond, 2*time.Millisecond, 503, outcomeRejected), false)
-	rec.add(result(start, 3500*time.Millisecond, 0, 0, ""), false)
+	// Answered after the schedule's end: it counts in the last second.
+	rec.add(result(start, 3500*time.Millisecond, 2*time.Second, 0, ""), false)
 	for s := range 4 {
 		rec.sample(s, gauge{state: reports.StateClosed, inflightPeak: int64(s), upstreamRequests: 10})
 	}
 	rec.flush(start.Add(10*time.Second), true)
-	arm := rec.arm("breaker", nil)
+	arm := rec.arm("breaker", nil, watchdogReport{}, 0, "")
 
 	if got := len(arm.Series); got != 4 {
 		t.Fatalf("series has %d seconds; want 4", got)
 	}
-	if got := arm.Series[1].Collateral.Outcomes.Saturated; got != 1 {
-		t.Errorf("second 1 collateral saturated = %d; want 1", got)
+	s1, s3 := arm.Series[1], arm.Series[3]
+	if s1.Sent != 1 || s1.Collateral.Sent != 1 || s1.Collateral.Requests != 0 {
+		t.Errorf("second 1: sent %d, /local sent %d, /local completed %d; want 1, 1, 0", s1.Sent, s1.Collateral.Sent, s1.Collateral.Requests)
+	}
+	if got := s3.Collateral.Outcomes.Saturated; got != 1 {
+		t.Errorf("second 3 collateral saturated = %d; want 1 (completed at 3.4 s)", got)
 	}
 	if got := arm.Series[2].API.Outcomes.Rejected; got != 1 {
 		t.Errorf("second 2 api rejected = %d; want 1", got)
 	}
-	if got := arm.Series[3].API.Outcomes.ClientError; got != 1 {
-		t.Errorf("second 3 api client errors = %d; want 1", got)
+	if got := s3.API.Outcomes.ClientError; got != 1 {
+		t.Errorf("second 3 api client errors = %d; want 1 (completed after the end)", got)
 	}
-	if got := arm.Series[3].Phase; got != "b" {
+	if got := s3.Phase; got != "b" {
 		t.Errorf("second 3 phase = %q; want b", got)
 	}
 	a := arm.Summary["a"]
-	if a.API.Requests != 1 || a.Collateral.Requests != 1 || a.UpstreamRequests != 20 || a.InflightPeak != 1 {
-		t.Errorf("phase a summary = %+v; want 1 api, 1 collateral, 20 upstream, peak 1", a)
+	if a.API.Requests != 1 || a.Collateral.Requests != 0 || a.UpstreamRequests != 20 || a.InflightPeak != 1 {
+		t.Errorf("phase a summary = %+v; want 1 api, 0 collateral, 20 upstream, peak 1", a)
 	}
-	if got := arm.Summary["b"].API.SuccessRatio; got != 0 {
-		t.Errorf("phase b api success = %v; want 0", got)
+	if got := arm.Summary["b"].Collateral.Outcomes.Saturated; got != 1 {
+		t.Errorf("phase b collateral saturated = %d; want 1", got)
+	}
+	if got := arm.Load.Sent; got != 4 {
+		t.Errorf("load generator sent = %d; want 4", got)
+	}
+	if got := arm.Load.Scheduled; got != 40 {
+		t.Errorf("load generator scheduled = %d; want 40 (10/s for 4 s)", got)
+	}
+}
+
+// Figures under "during the fault" cover the fault phases only.
+func TestRecorderFaultFiguresArePhaseTrue(t *testing.T) {
+	start := time.Unix(1000, 0)
+	phases := []Phase{{Name: "base", Duration: 2 * time.Second}, {Name: "fault", Duration: 2 * time.Second, Faults: faults(t, "hang")}, {Name: "rec", Duration: 2 * time.Second}}
+	rec := newRecorder(start, phases, 10, time.Second, false)
+	peaks := []int64{40, 3, 7, 2, 90, 1}
+	for s, p := range peaks {
+		rec.sample(s, gauge{inflightPeak: p})
+	}
+	rec.flush(start.Add(10*time.Second), true)
+	arm := rec.arm("no-breaker", nil, watchdogReport{}, 0, "")
+	if arm.Figures.InflightPeak != 7 || arm.Figures.InflightPeakWholeRun != 90 {
+		t.Errorf("in-flight peak: during the fault %d, whole run %d; want 7, 90", arm.Figures.InflightPeak, arm.Figures.InflightPeakWholeRun)
+	}
+}
+
+func faults(t *testing.T, specs ...string) []faultserver.Spec {
+	t.Helper()
+	var out []faultserver.Spec
+	for _, s := range specs {
+		sp, err := faultserver.ParseSpec(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+// Time to recover is dated at 100 ms resolution from the transition log and
+// the /api completions, not at whole seconds.
+func TestRecorderTimeToRecover(t *testing.T) {
+	start := time.Unix(1000, 0)
+	phases := []Phase{{Name: "base", Duration: 2 * time.Second}, {Name: "fault", Duration: 4 * time.Second, Faults: faults(t, "hang")}, {Name: "rec", Duration: 4 * time.Second}}
+	tests := []struct {
+		name    string
+		breaker bool
+		closeAt float64 // seconds; the breaker rejects until then
+		failTo  time.Duration
+		want    *float64
+	}{
+		{"breaker closes mid-second", true, 7.05, 0, ptr(1.1)},
+		{"breaker closes on a slot boundary", true, 6.3, 0, ptr(0.3)},
+		{"no breaker, failures until 6.45 s", false, 0, 6450 * time.Millisecond, ptr(0.5)},
+		{"never closes", true, 99, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := newRecorder(start, phases, 100, time.Second, tt.breaker)
+			var trans []reports.Transition
+			if tt.breaker {
+				trans = []reports.Transition{{T: 2.5, From: "closed", To: "open"}, {T: 3.5, From: "open", To: "half-open"}, {T: 3.6, From: "half-open", To: "open"}}
+				if tt.closeAt < 10 {
+					trans = append(trans, reports.Transition{T: tt.closeAt - 0.01, From: "open", To: "half-open"}, reports.Transition{T: tt.closeAt, From: "half-open", To: "closed"})
+				}
+			}
+			for i := range 1000 {
+				off := time.Duration(i) * 10 * time.Millisecond
+				bad := off < 6*time.Second && off >= 2*time.Second || off < tt.failTo ||
+					tt.breaker && off.Seconds() < tt.closeAt && off >= 2*time.Second
+				res := result(start, off, time.Millisecond, 200, outcomeOK)
+				if bad {
+					res = result(start, off, time.Millisecond, 503, outcomeRejected)
+				}
+				res.Seq = uint64(i)
+				rec.add(res, false)
+			}
+			rec.flush(start.Add(20*time.Second), true)
+			arm := rec.arm("a", trans, watchdogReport{}, 0, "")
+			got := arm.Figures.TimeToRecoverS
+			switch {
+			case tt.want == nil && got != nil:
+				t.Errorf("time to recover = %v; want never", *got)
+			case tt.want != nil && (got == nil || *got != *tt.want):
+				t.Errorf("time to recover = %v; want %v", show(got), *tt.want)
+			}
+		})
+	}
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func show(v *float64) string {
+	if v == nil {
+		return "never"
+	}
+	return strconv.FormatFloat(*v, 'f', -1, 64)
+}
+
+// The schedule counts the requests vegeta's constant pacer sends: one every
+// 1/rate, the first after one interval, the last at or just past the end.
+func TestRecorderScheduled(t *testing.T) {
+	for _, rate := range []float64{1, 2.5, 3, 200, 20000} {
+		rec := newRecorder(time.Now(), []Phase{{Name: "p", Duration: 4 * time.Second}}, rate, time.Second, false)
+		var total int64
+		for s := range 4 {
+			got := rec.scheduled(s)
+			total += got
+			if lo := int64(rate) - 1; got < lo || got > int64(rate)+2 {
+				t.Errorf("rate %v: scheduled(%d) = %d; want about %v", rate, s, got, rate)
+			}
+		}
+		if want := int64((4*time.Second + sendInterval(rate) - 1) / sendInterval(rate)); total != want {
+			t.Errorf("rate %v: %d scheduled over 4 s; want %d", rate, total, want)
+		}
 	}
 }
 
@@ -63,23 +186,34 @@ func TestClassify(t *testing.T) {
 	tests := []struct {
 		code    uint16
 		outcome string
+		err     string
 		want    outcome
 	}{
-		{200, outcomeOK, oOK},
-		{503, outcomeRejected, oRejected},
-		{503, outcomeSaturated, oSaturated},
-		{504, outcomeTimeout, oTimeout},
-		{502, outcomeUpstreamError, oUpstreamError},
-		{0, "", oClientError},
+		{200, outcomeOK, "", oOK},
+		{503, outcomeRejected, "", oRejected},
+		{503, outcomeSaturated, "", oSaturated},
+		{504, outcomeTimeout, "", oTimeoutUpstream},
+		{502, outcomeUpstreamError, "", oUpstreamError},
+		{0, "", `Get "http://127.0.0.1:1/api": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`, oTimeoutClient},
+		{0, "", `Get "http://127.0.0.1:1/api": dial tcp 127.0.0.1:1: i/o timeout`, oTimeoutClient},
+		{0, "", `Get "http://127.0.0.1:1/api": dial tcp 127.0.0.1:1: connect: connection refused`, oConnection},
+		{0, "", `Get "http://127.0.0.1:1/api": read tcp 127.0.0.1:5->127.0.0.1:1: read: connection reset by peer`, oConnection},
+		{0, "", `Get "http://127.0.0.1:1/api": EOF`, oConnection},
+		{0, "", `Get "http://127.0.0.1:1/api": dial tcp 127.0.0.1:1: socket: too many open files`, oConnection},
+		{0, "", `Get "http://127.0.0.1:1/api": context canceled`, oClientError},
 		// A user's own service: no header, status code only.
-		{204, "", oOK},
-		{504, "", oTimeout},
-		{500, "", oUpstreamError},
-		{404, "", oClientError},
+		{204, "", "", oOK},
+		{302, "", "", oRedirect},
+		{304, "", "", oRedirect},
+		{504, "", "", oTimeoutUpstream},
+		{500, "", "", oUpstreamError},
+		{404, "", "", oClientError},
 	}
 	for _, tt := range tests {
-		if got := classify(result(start, 0, 0, tt.code, tt.outcome)); got != tt.want {
-			t.Errorf("classify(%d, %q) = %v; want %v", tt.code, tt.outcome, got, tt.want)
+		res := result(start, 0, 0, tt.code, tt.outcome)
+		res.Error = tt.err
+		if got := classify(res); got != tt.want {
+			t.Errorf("classify(%d, %q, %q) = %v; want %v", tt.code, tt.outcome, tt.err, got, tt.want)
 		}
 	}
 }
@@ -90,7 +224,7 @@ func TestRecorderMemoryIsFlat(t *testing.T) {
 	start := time.Unix(0, 0)
 	const rate = 500
 	phases := []Phase{{Name: "only", Duration: 600 * time.Second}}
-	rec := newRecorder(start, phases, 2*time.Second, true)
+	rec := newRecorder(start, phases, rate, 2*time.Second, true)
 	heapAt := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
@@ -121,7 +255,7 @@ func TestRecorderMemoryIsFlat(t *testing.T) {
 
 func BenchmarkRecorderAdd(b *testing.B) {
 	start := time.Now()
-	rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, time.Second, true)
+	rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, 200, time.Second, true)
 	res := result(start, 0, 3*time.Millisecond, 200, outcomeOK)
 	for i := 0; b.Loop(); i++ {
 		res.Timestamp = start.Add(time.Duration(i) * time.Millisecond)

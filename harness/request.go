@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
@@ -351,8 +352,9 @@ func (m *mix) collateralRequest(r *http.Request) bool {
 // targeter sends each request to a collateral request with probability
 // share (when there are any) and to an api request otherwise, taking the
 // requests of each kind in turn; the draws come from a seeded source, so
-// the same seed gives the same request sequence.
-func (m *mix) targeter(share float64, seed int64) vegeta.Targeter {
+// the same seed gives the same request sequence. sent counts the requests
+// as they are sent.
+func (m *mix) targeter(share float64, seed int64, sent *atomic.Int64) vegeta.Targeter {
 	if len(m.collateral) == 0 {
 		share = 0
 	}
@@ -370,6 +372,7 @@ func (m *mix) targeter(share float64, seed int64) vegeta.Targeter {
 			nextAPI++
 		}
 		mu.Unlock()
+		sent.Add(1)
 		t.Method, t.URL, t.Body = r.Method, r.URL, r.Body
 		t.Header = r.Header.Clone() // vegeta's request may keep it
 		return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -136,7 +137,8 @@ func TestMixTargeter(t *testing.T) {
 		{Method: "POST", URL: "http://127.0.0.1:1/a", Body: []byte("x")},
 		{Method: "GET", URL: "http://127.0.0.1:1/c", Collateral: true},
 	})
-	tr := m.targeter(0.25, 7)
+	var sent atomic.Int64
+	tr := m.targeter(0.25, 7, &sent)
 	counts := map[string]int{}
 	var first []string
 	for i := range 4000 {
@@ -153,13 +155,16 @@ func TestMixTargeter(t *testing.T) {
 			t.Fatalf("collateralResult(%s) is wrong", k)
 		}
 	}
+	if n := sent.Load(); n != 4000 {
+		t.Errorf("sent counted %d; want 4000", n)
+	}
 	if c := counts["GET http://127.0.0.1:1/c"]; c < 900 || c > 1100 {
 		t.Errorf("collateral requests: %d of 4000; want about 1000 (share 0.25)", c)
 	}
 	if g, p := counts["GET http://127.0.0.1:1/a"], counts["POST http://127.0.0.1:1/a"]; g-p > 1 || p-g > 1 {
 		t.Errorf("api requests: %d GET, %d POST; want them taken in turn", g, p)
 	}
-	again := m.targeter(0.25, 7)
+	again := m.targeter(0.25, 7, &sent)
 	for i, want := range first {
 		var tg vegeta.Target
 		_ = again(&tg)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -37,13 +38,13 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return runTargets(ctx, cfg)
 	}
 	r := newReport(&cfg)
-	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(cfg.Arms)))
+	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(cfg.Arms)*max(cfg.Trials, 1)))
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("set up tracing: %w", err)}
 	}
 
-	runErr := runEach(r, len(cfg.Arms), func(i int) (*reports.Arm, error) {
-		return runArm(ctx, &cfg, cfg.Arms[i], tel)
+	runs, order, runErr := runTrials(cfg.Trials, cfg.Arms, func(name string) (*reports.Arm, error) {
+		return runArm(ctx, &cfg, name, tel)
 	})
 	r.FinishedAt = time.Now().UTC()
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
@@ -54,34 +55,20 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
-	r.Verdict = Verdict(r)
+	finish(r, runs, order, cfg.Trials)
 	return r, runErr
-}
-
-// runEach runs n arms in turn, appending what each measured to r, and
-// stops at the first error, which it returns.
-func runEach(r *reports.Report, n int, arm func(i int) (*reports.Arm, error)) error {
-	for i := range n {
-		a, err := arm(i)
-		if a != nil {
-			r.Arms = append(r.Arms, *a)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // newReport starts the report of a run of cfg: everything but the arms and
 // the verdict.
 func newReport(cfg *Config) *reports.Report {
 	r := &reports.Report{
-		Schema:    reports.Schema,
-		StartedAt: time.Now().UTC(),
-		Seed:      cfg.Seed,
-		Config:    reportConfig(cfg),
-		Arms:      []reports.Arm{},
+		Schema:      reports.Schema,
+		Attribution: reports.AttributionCompletion,
+		StartedAt:   time.Now().UTC(),
+		Seed:        cfg.Seed,
+		Config:      reportConfig(cfg),
+		Arms:        []reports.Arm{},
 	}
 	r.RunID = fmt.Sprintf("%s-%d", r.StartedAt.Format("20060102T150405Z"), cfg.Seed)
 	var at time.Duration
@@ -148,6 +135,8 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, nil, wrap)
 	defer lr.close()
 
+	// start is taken just before the attack, which starts its own clock a
+	// hair later: send lags measured against it err by microseconds.
 	start := time.Now()
 	if br != nil {
 		br.start = start // nothing has called the breaker yet
@@ -155,16 +144,17 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	if ex != nil {
 		ex.start = start
 	}
-	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, withBreaker)
+	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, withBreaker)
 	up.begin()
 	api, local := gw.url()+"/api", gw.url()+"/local"
-	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed), cfg.Rate, cfg.TotalDuration())
+	var sent atomic.Int64
+	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed, &sent), cfg.Rate, cfg.TotalDuration())
 	state := func(time.Time) string { return reports.StateNone }
 	if br != nil {
 		state = br.stateAt
 	}
-	stopErr := drive(ctx, cfg, armLoop{
-		name: name, start: start, up: up, lr: lr, rec: rec,
+	w, stopErr := drive(ctx, cfg, armLoop{
+		name: name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
 		collateral: func(res *vegeta.Result) bool { return res.URL == local },
 		observe:    ex.observe,
 		state:      state,
@@ -178,7 +168,8 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	if br != nil {
 		transitions = br.log(now)
 	}
-	arm := rec.arm(name, transitions)
+	gwErrs, gwLast := gw.resourceErrors()
+	arm := rec.arm(name, transitions, w, gwErrs, gwLast)
 	arm.StartedAt = start.UTC()
 	arm.BreakerFigures = reports.BreakerMeasured
 	addUpstreamCounts(&arm, up.finish())
@@ -196,6 +187,8 @@ type armLoop struct {
 	up  *upstreamSet
 	lr  *loadRunner
 	rec *recorder
+	// sent counts the requests sent so far, as they are sent.
+	sent *atomic.Int64
 	// collateral says whether a result is from the collateral endpoint.
 	collateral func(*vegeta.Result) bool
 	// observe, when set, sees every result after the recorder, with
@@ -216,10 +209,11 @@ type armLoop struct {
 // drive runs one arm's measurement loop until the load's results channel
 // closes: it feeds results to the recorder, switches the upstream's faults
 // at phase boundaries, samples the gauges once a second and reports
-// progress. When ctx is cancelled it aborts the load, cancelling requests in
-// flight, and releases held requests; it returns ctx's error then. The
-// recorder is flushed when drive returns.
-func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.Result) error {
+// progress, while a watchdog looks for stalls. When ctx is cancelled it
+// aborts the load, cancelling requests in flight, and releases held
+// requests; it returns ctx's error then. The recorder is flushed when drive
+// returns, with what the watchdog saw.
+func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.Result) (watchdogReport, error) {
 	total := cfg.TotalDuration()
 	totalSecs := int(total / time.Second)
 	phase := 0
@@ -232,9 +226,11 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 		a.onPhase(cfg.Phases[0].Name)
 	}
 
+	wd := startWatchdog(a.start)
 	done := ctx.Done()
 	var stopErr error
 	sampled := -1
+	var lastSent int64
 	lastUp := a.up.requests()
 	sample := func(now time.Time, sec int) {
 		reqs := a.up.requests()
@@ -280,13 +276,16 @@ loop:
 			}
 			sample(now, sec)
 			a.rec.flush(now, false)
+			sent := a.sent.Load()
+			apiOK, localOK := a.rec.takeLive()
 			if cfg.Progress != nil {
-				n, okRatio, p99 := a.rec.takeLive()
 				cfg.Progress(Progress{
-					Arm: a.name, Phase: cfg.Phases[phase].Name, Elapsed: now.Sub(a.start), Total: total,
-					RPS: float64(n), OKRatio: okRatio, P99: p99, Inflight: a.inflight(), State: a.state(now),
+					Arm: a.name, Second: sec, Phase: cfg.Phases[a.rec.phaseIndex(time.Duration(sec)*time.Second)].Name, Total: total,
+					Scheduled: a.rec.scheduled(sec), Sent: sent - lastSent,
+					APIOK: apiOK, LocalOK: localOK, Inflight: a.inflight(), State: a.state(now),
 				})
 			}
+			lastSent = sent
 		case <-done:
 			stopErr = ctx.Err()
 			done = nil
@@ -300,7 +299,7 @@ loop:
 		sample(now, last)
 	}
 	a.rec.flush(now, true)
-	return stopErr
+	return wd.stop(), stopErr
 }
 
 func reportConfig(c *Config) reports.Config {
@@ -325,6 +324,7 @@ func reportConfig(c *Config) reports.Config {
 			ServiceTime: reports.Duration(c.Upstream.ServiceTime),
 			Jitter:      reports.Duration(c.Upstream.Jitter),
 		},
-		Arms: append([]string(nil), c.Arms...),
+		Arms:   append([]string(nil), c.Arms...),
+		Trials: max(c.Trials, 1),
 	}
 }

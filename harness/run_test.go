@@ -36,11 +36,22 @@ func testConfig(t *testing.T, fault string) Config {
 	return cfg
 }
 
+// runOrFail runs cfg and fails the test unless the run completed. A run
+// whose validity checks failed (the machine stalled the process, or could
+// not send the rate) measured the machine, not the code: it is run once
+// more, and only a second invalid run fails the test.
 func runOrFail(t *testing.T, cfg Config) *reports.Report {
 	t.Helper()
 	r, err := Run(context.Background(), cfg)
+	if err == nil && !r.Validity.Valid {
+		t.Logf("run not valid (%s); running it again", r.Verdict.Summary)
+		r, err = Run(context.Background(), cfg)
+	}
 	if err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	if !r.Validity.Valid {
+		t.Fatalf("run not valid twice, the machine is too busy for this test: %s", r.Verdict.Summary)
 	}
 	if r.Partial {
 		t.Fatalf("report is partial (%s); want complete", r.PartialReason)
@@ -151,7 +162,7 @@ func TestRunInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stoppedAt time.Time
 	cfg.Progress = func(p Progress) {
-		if p.Phase == "fault" && p.Elapsed > 3*time.Second && stoppedAt.IsZero() {
+		if p.Phase == "fault" && p.Second >= 3 && stoppedAt.IsZero() {
 			stoppedAt = time.Now()
 			cancel()
 		}

@@ -78,7 +78,7 @@ const fastFailure = 10 * time.Millisecond
 var targetNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
 // reservedNames cannot name an arm: threshold paths start with them.
-var reservedNames = []string{"verdict", "partial"}
+var reservedNames = []string{"verdict", "partial", "validity"}
 
 // validateTargets checks the target settings; it is part of Validate.
 func (c *Config) validateTargets() error {
@@ -200,15 +200,21 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return nil, &SetupError{err}
 	}
 
-	runErr := runEach(r, len(cfg.Targets), func(i int) (*reports.Arm, error) {
-		return runTarget(ctx, &cfg, cfg.Targets[i], up, tune)
+	byName := map[string]Target{}
+	var names []string
+	for _, t := range cfg.Targets {
+		byName[t.Name] = t
+		names = append(names, t.Name)
+	}
+	runs, order, runErr := runTrials(cfg.Trials, names, func(name string) (*reports.Arm, error) {
+		return runTarget(ctx, &cfg, byName[name], up, tune)
 	})
 	r.FinishedAt = time.Now().UTC()
 	if runErr != nil {
 		r.Partial = true
 		r.PartialReason = partialReason(runErr)
 	}
-	r.Verdict = Verdict(r)
+	finish(r, runs, order, cfg.Trials)
 	for _, t := range cfg.Targets {
 		if !t.hasCollateral() && r.Verdict.Outcome != reports.OutcomeInconclusive {
 			r.Verdict = reports.Verdict{Outcome: reports.OutcomeInconclusive,
@@ -219,6 +225,11 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	}
 	return r, runErr
 }
+
+// noRedirects makes an http.Client return a redirect as the answer instead
+// of following it: a redirect could lead anywhere, and cbload sends only to
+// the loopback addresses it was given.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // requestLabel names a request in reports: method and URL, never its
 // headers or body, which may hold secrets.
@@ -239,8 +250,7 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 	tr := &http.Transport{Proxy: nil}
 	tune(tr)
 	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 3 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Transport: tr, Timeout: 3 * time.Second, CheckRedirect: noRedirects}
 	for _, t := range targets {
 		probes := t.requests()
 		if t.BreakerStateURL != "" {
@@ -348,8 +358,9 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *upstreamSet, tune
 	// breaker inference.
 	apiSent := newSlotCounter(start, cfg.TotalDuration())
 	up.countArrivals(start, cfg.TotalDuration())
-	rec := newRecorder(start, cfg.Phases, cfg.ClientTimeout+time.Second, false)
-	results := lr.attack(m.targeter(cfg.CollateralShare, cfg.Seed), cfg.Rate, cfg.TotalDuration())
+	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, false)
+	var sent atomic.Int64
+	results := lr.attack(m.targeter(cfg.CollateralShare, cfg.Seed, &sent), cfg.Rate, cfg.TotalDuration())
 
 	// Failed /api responses during the fault, and how many came back fast:
 	// the outside signature of an open breaker.
@@ -358,14 +369,14 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *upstreamSet, tune
 	if poll != nil {
 		state = func(time.Time) string { return poll.state() }
 	}
-	stopErr := drive(ctx, cfg, armLoop{
-		name: t.Name, start: start, up: up, lr: lr, rec: rec,
+	w, stopErr := drive(ctx, cfg, armLoop{
+		name: t.Name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
 		collateral: m.collateralResult,
 		observe: func(res *vegeta.Result, collateral bool) {
 			if !collateral {
 				apiSent.add(res.Timestamp)
 			}
-			if collateral || !cfg.Phases[rec.phaseIndex(res.Timestamp.Sub(start))].Faulty() || classify(res) == oOK {
+			if collateral || !cfg.Phases[rec.phaseIndex(res.Timestamp.Add(res.Latency).Sub(start))].Faulty() || classify(res) == oOK {
 				return
 			}
 			fails++
@@ -404,7 +415,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, up *upstreamSet, tune
 			rec.series[i].State = in.stateAt(float64(rec.series[i].T + 1))
 		}
 	}
-	arm := rec.arm(t.Name, transitions)
+	arm := rec.arm(t.Name, transitions, w, 0, "")
 	arm.BreakerFigures = figures
 	if inf != nil {
 		// A breaker is claimed only on evidence of one.
@@ -518,9 +529,8 @@ func startStatePoller(u string, tune func(*http.Transport)) *statePoller {
 	tr := &http.Transport{Proxy: nil}
 	tune(tr)
 	p := &statePoller{
-		url: u,
-		client: &http.Client{Transport: tr, Timeout: statePollInterval * 4,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		url:    u,
+		client: &http.Client{Transport: tr, Timeout: statePollInterval * 4, CheckRedirect: noRedirects},
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),
@@ -564,6 +574,9 @@ func (p *statePoller) pollOnce() {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	raw, state := parseState(body)
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		raw, state = fmt.Sprintf("HTTP %d redirect to %s, not followed", resp.StatusCode, resp.Header.Get("Location")), reports.StateUnknown
+	}
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()

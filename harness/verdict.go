@@ -31,9 +31,27 @@ const (
 //   - both degraded: not prevented.
 //
 // With fewer than both arms, or no fault phase, the verdict is inconclusive.
-// The summary of a partial run starts by saying so.
+// So it is when a validity check failed (r.Validity, see CheckValidity):
+// the summary then names the failed check first, and the reasons say what
+// the rule would have decided. With several trials (r.Trials) the verdict
+// is given only when every trial's outcome agrees, and is inconclusive,
+// "trials disagree", with the split otherwise. The summary of a partial
+// run starts by saying so.
 func Verdict(r *reports.Report) reports.Verdict {
 	v := decide(r)
+	if r.Trials != nil {
+		v = trialsVerdict(r, v)
+	}
+	if failed := r.Validity.Failed(); len(failed) > 0 {
+		would := v
+		c := failed[0]
+		v = reports.Verdict{Outcome: reports.OutcomeInconclusive,
+			Summary: fmt.Sprintf("Inconclusive: the experiment was not valid — %s failed for the %s arm: %s.", c.Name, c.Arm, c.Message)}
+		for _, f := range failed {
+			v.Reasons = append(v.Reasons, fmt.Sprintf("validity check %s failed (%s arm): %s", f.Name, f.Arm, f.Message))
+		}
+		v.Reasons = append(v.Reasons, "had the experiment been valid, the rule would have said: "+would.Summary)
+	}
 	if r.Partial {
 		v.Summary = "Partial run (" + r.PartialReason + "): " + v.Summary
 	}

@@ -19,7 +19,7 @@ func ExampleReadJSON() {
 		log.Fatal(err) // errors.Is(err, reports.ErrSchema) for another version
 	}
 	fmt.Println(r.Schema, r.Verdict.Outcome, r.Arm(reports.ArmBreaker).Figures.Opens > 0)
-	// Output: cbload/report/v1 prevented true
+	// Output: cbload/report/v2 prevented true
 }
 
 func ExampleWriteAll() {

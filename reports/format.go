@@ -14,6 +14,9 @@ import (
 // a few words, and whether the run was cut short.
 func headline(r *Report) string {
 	label := outcomeLabel(r.Verdict.Outcome)
+	if failed := r.Validity.Failed(); len(failed) > 0 {
+		label += " · not valid: " + failed[0].Name
+	}
 	if r.Partial {
 		return "Partial run · " + strings.ToLower(label[:1]) + label[1:]
 	}
@@ -37,7 +40,7 @@ func outcomeLabel(outcome string) string {
 
 // outcomeEmoji marks the outcome in Markdown, where there is no colour.
 func outcomeEmoji(r *Report) string {
-	if r.Partial {
+	if r.Partial || len(r.Validity.Failed()) > 0 {
 		return "⚠️"
 	}
 	switch r.Verdict.Outcome {
@@ -175,8 +178,104 @@ var outcomeColumns = []struct {
 	{"timeout", "timeout", "#9333ea", func(o Outcomes) int64 { return o.Timeout }},
 	{"rejected", "rejected (breaker)", "#eab308", func(o Outcomes) int64 { return o.Rejected }},
 	{"saturated", "saturated (queue)", "#7f1d1d", func(o Outcomes) int64 { return o.Saturated }},
+	{"connection_error", "connection error", "#0e7490", func(o Outcomes) int64 { return o.ConnectionError }},
+	{"redirect", "redirect (3xx)", "#a16207", func(o Outcomes) int64 { return o.Redirect }},
 	{"client_error", "client error", "#db2777", func(o Outcomes) int64 { return o.ClientError }},
 	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
+}
+
+// validityRow is one validity check as the renderers show it.
+type validityRow struct {
+	Name, Arm, Measured, Limit, Message string
+	Pass                                bool
+}
+
+// validityRows lists the checks, failed ones first, each with its value
+// and limit formatted in its unit.
+func validityRows(r *Report) []validityRow {
+	if r.Validity == nil {
+		return nil
+	}
+	var failed, passed []validityRow
+	for _, c := range r.Validity.Checks {
+		row := validityRow{Name: c.Name, Arm: c.Arm, Measured: unitValue(c.Value, c.Unit), Limit: checkLimit(c), Message: c.Message, Pass: c.Pass}
+		if c.Pass {
+			passed = append(passed, row)
+		} else {
+			failed = append(failed, row)
+		}
+	}
+	return append(failed, passed...)
+}
+
+func checkLimit(c ValidityCheck) string {
+	switch c.Name {
+	case CheckOfferedRate:
+		return "within " + unitValue(c.Limit, c.Unit) + " every second"
+	case CheckBaselineHealthy:
+		return "≥ " + unitValue(c.Limit, c.Unit)
+	case CheckUpstreamReached:
+		return "≥ " + unitValue(c.Limit, c.Unit)
+	case CheckNoStall:
+		return "no gap > " + unitValue(c.Limit, c.Unit)
+	}
+	return "≤ " + unitValue(c.Limit, c.Unit)
+}
+
+func unitValue(v float64, unit string) string {
+	switch unit {
+	case "ratio":
+		return Percent(v)
+	case "ms":
+		return Millis(v)
+	}
+	return count(int64(v))
+}
+
+// validityNote says in one sentence why the verdict is withheld, or "".
+func validityNote(r *Report) string {
+	failed := r.Validity.Failed()
+	if len(failed) == 0 {
+		return ""
+	}
+	c := failed[0]
+	return fmt.Sprintf("The experiment was not valid: %s failed for the %s arm (measured %s; limit: %s), so there is no verdict.",
+		c.Name, c.Arm, unitValue(c.Value, c.Unit), checkLimit(c))
+}
+
+// attributionText explains how requests are attributed to seconds and
+// phases, for "How to read this".
+func attributionText(r *Report) string {
+	if r.Attribution == AttributionSend {
+		return "This report was upgraded from " + r.UpgradedFrom + ", which counted every request in the second and phase it was sent in."
+	}
+	return "Every outcome and latency counts in the second and phase the request completed in, so the fault is never credited with answers given after it ended; sent and scheduled counts are by send time."
+}
+
+// figureValue formats key figure kf for arm a; with several trials, the
+// median followed by the range over the trials.
+func figureValue(r *Report, kf keyFigure, a *Arm) string {
+	v := kf.value(a)
+	ta := r.Trials.TrialArm(a.Name)
+	if ta == nil {
+		return v
+	}
+	lo, hi := *a, *a
+	lo.Figures, hi.Figures = ta.Min, ta.Max
+	l, h := kf.value(&lo), kf.value(&hi)
+	if l == v && h == v {
+		return v
+	}
+	return fmt.Sprintf("%s (%s–%s)", v, l, h)
+}
+
+// figuresHeading heads the key figures' column of labels: with several
+// trials, that the values are medians with their range.
+func figuresHeading(r *Report) string {
+	if r.Trials == nil {
+		return "Figure"
+	}
+	return fmt.Sprintf("Figure (median of %d trials, min–max)", r.Trials.N)
 }
 
 // keyFigure is one row of the A/B comparison: a label and a formatter.
@@ -207,21 +306,23 @@ var keyFigureGroups = []figureGroup{
 			func(a *Arm) string { return Percent(a.Figures.APISuccessDuringFault) }},
 		{"Requests reaching the upstream", "load the breaker shed from the sick dependency",
 			func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) }},
+		{"Gateway in-flight peak", "most requests held at once during the fault, queued or running",
+			func(a *Arm) string { return count(a.Figures.InflightPeak) }},
 	}},
 	{"edges", "At the start and end of the fault", []keyFigure{
-		{"Time to open", "from the start of the fault to the breaker's first open",
+		{"Time to open", "from the start of the fault to the breaker's first open, from its transition log",
 			func(a *Arm) string {
 				if !a.Breaker {
 					return "no breaker"
 				}
 				return secs(a.Figures.TimeToOpenS)
 			}},
-		{"Time to recover", "from the end of the fault until /api is ≥ 99% again",
+		{"Time to recover", "from the end of the fault until /api stays ≥ 99% for a full second with the breaker closed (100 ms resolution)",
 			func(a *Arm) string { return secs(a.Figures.TimeToRecoverS) }},
 	}},
 	{"run", "Over the whole run", []keyFigure{
-		{"Gateway in-flight peak", "most requests held at once, queued or running",
-			func(a *Arm) string { return count(a.Figures.InflightPeak) }},
+		{"Gateway in-flight peak", "most requests held at once over every phase, queued or running",
+			func(a *Arm) string { return count(a.Figures.InflightPeakWholeRun) }},
 	}},
 }
 

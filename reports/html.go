@@ -32,6 +32,7 @@ var htmlTemplate = template.Must(template.New("report.html").Funcs(template.Func
 	"symptoms": SymptomRows,
 	"api":      func(r *Report) string { a, _, _ := Endpoints(r); return a },
 	"coll":     func(r *Report) string { _, c, _ := Endpoints(r); return c },
+	"join":     strings.Join,
 	"time": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
@@ -92,12 +93,18 @@ type htmlView struct {
 	Headline    string
 	Tone        string // good, bad, neutral or warn: the headline's colour
 	PartialNote string
-	Fault       string
-	PhasesText  string
-	Arms        []armView
-	Groups      []figureGroupView
-	Phases      []phaseView
-	Config      [][2]string
+	// ValidityNote names the first failed validity check, or is empty.
+	ValidityNote    string
+	Validity        []validityRow
+	AttributionText string
+	Fault           string
+	PhasesText      string
+	// FiguresHeading heads the key figures (median of N trials, when so).
+	FiguresHeading string
+	Arms           []armView
+	Groups         []figureGroupView
+	Phases         []phaseView
+	Config         [][2]string
 	// InflightNote explains the in-flight chart's reference lines.
 	InflightNote string
 	// ExemplarLinks is false when no span reached the collector: the trace
@@ -228,7 +235,7 @@ func armColor(r *Report, i int) color {
 }
 
 func tone(r *Report) string {
-	if r.Partial {
+	if r.Partial || len(r.Validity.Failed()) > 0 {
 		return "warn"
 	}
 	switch r.Verdict.Outcome {
@@ -242,12 +249,16 @@ func tone(r *Report) string {
 
 func newHTMLView(r *Report) *htmlView {
 	v := &htmlView{
-		R:           r,
-		Headline:    headline(r),
-		Tone:        tone(r),
-		PartialNote: partialNote(r),
-		Fault:       faultText(r),
-		PhasesText:  phasesText(r),
+		R:               r,
+		Headline:        headline(r),
+		Tone:            tone(r),
+		PartialNote:     partialNote(r),
+		ValidityNote:    validityNote(r),
+		Validity:        validityRows(r),
+		AttributionText: attributionText(r),
+		Fault:           faultText(r),
+		PhasesText:      phasesText(r),
+		FiguresHeading:  figuresHeading(r),
 	}
 	for i := range r.Arms {
 		v.Arms = append(v.Arms, armView{Name: r.Arms[i].Name, Color: armColor(r, i).hex, Arm: &r.Arms[i]})
@@ -257,7 +268,7 @@ func newHTMLView(r *Report) *htmlView {
 		for _, kf := range kg.figures {
 			f := figureView{Label: kf.label, Hint: kf.hint}
 			for i := range r.Arms {
-				f.Values = append(f.Values, kf.value(&r.Arms[i]))
+				f.Values = append(f.Values, figureValue(r, kf.keyFigure, &r.Arms[i]))
 				if kf.bar {
 					f.Bars = append(f.Bars, fmt.Sprintf("%.1f%%", 100*math.Max(0, math.Min(1, r.Arms[i].Figures.CollateralSuccessDuringFault))))
 				}
@@ -419,7 +430,7 @@ func newChartData(r *Report) chartData {
 			ca.X = append(ca.X, float64(s.T)+0.5)
 			ca.Phase = append(ca.Phase, s.Phase)
 			ca.State = append(ca.State, s.State)
-			ca.APIOffered = append(ca.APIOffered, s.API.Requests)
+			ca.APIOffered = append(ca.APIOffered, s.API.Sent)
 			ca.APIOK = append(ca.APIOK, s.API.Outcomes.OK)
 			ca.APIP50 = append(ca.APIP50, latency(s.API, s.API.LatencyMS.P50))
 			ca.APIP99 = append(ca.APIP99, latency(s.API, s.API.LatencyMS.P99))

@@ -31,11 +31,17 @@ var ErrTooLarge = errors.New("report too large")
 // cbload accepts (8 arms of 1 h) writes about 40 MiB.
 const MaxJSONSize = 64 << 20
 
-// JSONSchema is the JSON Schema (draft 2020-12) of the cbload/report/v1
-// contract, the same document as reports/schema/report.v1.schema.json.
+// JSONSchema is the JSON Schema (draft 2020-12) of the cbload/report/v2
+// contract, the same document as reports/schema/report.v2.schema.json.
+//
+//go:embed schema/report.v2.schema.json
+var JSONSchema []byte
+
+// JSONSchemaV1 is the schema of the previous contract, cbload/report/v1,
+// which ReadJSON still reads.
 //
 //go:embed schema/report.v1.schema.json
-var JSONSchema []byte
+var JSONSchemaV1 []byte
 
 // WriteJSON writes r as indented JSON, the report.json that CI jobs parse.
 func WriteJSON(w io.Writer, r *Report) error {
@@ -54,12 +60,13 @@ func WriteJSON(w io.Writer, r *Report) error {
 // returned as they are.
 //
 // Unknown fields are ignored: additive changes keep the schema version, so an
-// older cbload can read a newer v1 report.
+// older cbload can read a newer v2 report. A cbload/report/v1 report is
+// upgraded on read (see readV1) and has UpgradedFrom set.
 //
 // Names (arms, phases, targets) and enumerations (breaker states, verdict
-// outcomes, exemplar kinds) are checked against the contract, so that a
-// hostile file cannot smuggle markup into the renderers; reading stops
-// after MaxJSONSize bytes with ErrTooLarge.
+// outcomes, exemplar kinds, validity checks) are checked against the
+// contract, so that a hostile file cannot smuggle markup into the
+// renderers; reading stops after MaxJSONSize bytes with ErrTooLarge.
 func ReadJSON(rd io.Reader) (*Report, error) {
 	data, err := io.ReadAll(io.LimitReader(rd, MaxJSONSize+1))
 	if err != nil {
@@ -77,12 +84,61 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	switch {
 	case head.Schema == nil:
 		return nil, fmt.Errorf("%w: no \"schema\" field; not a cbload report", ErrSchema)
+	case *head.Schema == SchemaV1:
+		return readV1(data)
 	case *head.Schema != Schema:
-		return nil, fmt.Errorf("%w %q: this cbload reads %q", ErrSchema, *head.Schema, Schema)
+		return nil, fmt.Errorf("%w %q: this cbload reads %q and %q", ErrSchema, *head.Schema, Schema, SchemaV1)
 	}
 	var r Report
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, malformed(data, err)
+	}
+	if err := checkContract(&r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return &r, nil
+}
+
+// readV1 reads a cbload/report/v1 report and upgrades it to the current
+// contract. v1 bucketed every count by send time, so each bucket's Sent is
+// its Requests and each second's Sent its "offered"; it had no schedule, no
+// validity checks and no load generator figures, which stay empty. Its
+// figures.inflight_peak covered the whole run: it becomes
+// InflightPeakWholeRun, and InflightPeak is recomputed over the fault
+// phases from the per-phase peaks.
+func readV1(data []byte) (*Report, error) {
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, malformed(data, err)
+	}
+	var old struct {
+		Arms []struct {
+			Series []struct {
+				Offered int64 `json:"offered"`
+			} `json:"series"`
+		} `json:"arms"`
+	}
+	if err := json.Unmarshal(data, &old); err != nil {
+		return nil, malformed(data, err)
+	}
+	r.UpgradedFrom, r.Schema, r.Attribution = SchemaV1, Schema, AttributionSend
+	r.Config.Trials = 1
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		for j := range a.Series {
+			s := &a.Series[j]
+			if i < len(old.Arms) && j < len(old.Arms[i].Series) {
+				s.Sent = old.Arms[i].Series[j].Offered
+			}
+			s.API.Sent, s.Collateral.Sent = s.API.Requests, s.Collateral.Requests
+		}
+		a.Figures.InflightPeakWholeRun = a.Figures.InflightPeak
+		a.Figures.InflightPeak = 0
+		for _, p := range r.Phases {
+			if len(p.Faults) > 0 {
+				a.Figures.InflightPeak = max(a.Figures.InflightPeak, a.Summary[p.Name].InflightPeak)
+			}
+		}
 	}
 	if err := checkContract(&r); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -97,6 +153,8 @@ var (
 	traceIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 	states    = []string{StateClosed, StateOpen, StateHalfOpen, StateNone, StateUnknown}
 	protocols = []string{"", "grpc", "http/protobuf"}
+	// validityChecks are the names a validity check may have.
+	validityChecks = []string{CheckOfferedRate, CheckSendLag, CheckNoStall, CheckResourceErrors, CheckBaselineHealthy, CheckUpstreamReached}
 )
 
 // checkContract checks the names and enumerated values of r, which the
@@ -157,6 +215,20 @@ func checkContract(r *Report) error {
 			if !traceIDRE.MatchString(e.TraceID) {
 				add(fmt.Errorf("%s.trace_id %s: want 32 lower-case hex digits", ex, shortQuote(e.TraceID)))
 			}
+		}
+	}
+	if v := r.Validity; v != nil {
+		for i, c := range v.Checks {
+			add(oneOf(fmt.Sprintf("validity.checks[%d].name", i), c.Name, validityChecks))
+			add(name(fmt.Sprintf("validity.checks[%d].arm", i), c.Arm))
+		}
+	}
+	if t := r.Trials; t != nil {
+		for i, a := range t.Arms {
+			add(name(fmt.Sprintf("trials.arms[%d].name", i), a.Name))
+		}
+		for i, o := range t.Outcomes {
+			add(oneOf(fmt.Sprintf("trials.outcomes[%d]", i), o, outcomes))
 		}
 	}
 	if r.Verdict.Outcome != "" { // absent in a report cut short

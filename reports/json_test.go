@@ -2,8 +2,10 @@ package reports_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -18,7 +20,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	if err := reports.WriteJSON(&b, want); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(b.String(), "{\n  \"schema\": \"cbload/report/v1\",") {
+	if !strings.HasPrefix(b.String(), "{\n  \"schema\": \"cbload/report/v2\",") {
 		t.Errorf("WriteJSON output starts %q; want indented JSON with the schema first", b.String()[:40])
 	}
 	got, err := reports.ReadJSON(&b)
@@ -41,7 +43,7 @@ func TestReadJSONErrors(t *testing.T) {
 		{"truncated", "{\n  \"schema\": \"cbload/report/v1\",\n  \"arms\": [", reports.ErrMalformed, "malformed report: line 3, column 11: unexpected end of JSON input"},
 		{"array", "[1, 2]", reports.ErrMalformed, "malformed report: line 1, column 1: the document must be an object, not a JSON array"},
 		{"no schema", `{"seed": 1}`, reports.ErrSchema, `unsupported report schema: no "schema" field; not a cbload report`},
-		{"other version", `{"schema": "cbload/report/v2"}`, reports.ErrSchema, `unsupported report schema "cbload/report/v2": this cbload reads "cbload/report/v1"`},
+		{"other version", `{"schema": "cbload/report/v3"}`, reports.ErrSchema, `unsupported report schema "cbload/report/v3": this cbload reads "cbload/report/v2" and "cbload/report/v1"`},
 		{"wrong type", "{\"schema\": \"cbload/report/v1\",\n\"seed\": \"42\"}", reports.ErrMalformed, "malformed report: line 2, column 12: seed must be an integer, not a JSON string"},
 		{"bad duration", `{"schema": "cbload/report/v1", "config": {"call_timeout": "fast"}}`, reports.ErrMalformed, `malformed report: duration "fast": want a Go duration`},
 		{"trailing data", `{"schema": "cbload/report/v1"} {}`, reports.ErrMalformed, "malformed report: line 1, column 32: invalid character '{' after top-level value"},
@@ -62,8 +64,58 @@ func TestReadJSONErrors(t *testing.T) {
 	}
 }
 
+// A v1 report is upgraded on read: its send-time buckets are kept and said
+// to be so, its whole-run in-flight peak keeps its meaning under the new
+// name, and the fault figure is recomputed from the fault phases.
+func TestReadJSONUpgradesV1(t *testing.T) {
+	raw, err := os.ReadFile("testdata/report.v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old struct {
+		Arms []struct {
+			Figures struct {
+				InflightPeak int64 `json:"inflight_peak"`
+			} `json:"figures"`
+			Series []struct {
+				Offered int64 `json:"offered"`
+			} `json:"series"`
+		} `json:"arms"`
+	}
+	if err := json.Unmarshal(raw, &old); err != nil {
+		t.Fatal(err)
+	}
+	r, err := reports.ReadJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("ReadJSON(v1): %v", err)
+	}
+	if r.Schema != reports.Schema || r.UpgradedFrom != reports.SchemaV1 || r.Attribution != reports.AttributionSend || r.Validity != nil {
+		t.Errorf("upgraded report: schema %q, from %q, attribution %q, validity %v; want %q, %q, %q, nil",
+			r.Schema, r.UpgradedFrom, r.Attribution, r.Validity, reports.Schema, reports.SchemaV1, reports.AttributionSend)
+	}
+	for i, a := range r.Arms {
+		if got, want := a.Figures.InflightPeakWholeRun, old.Arms[i].Figures.InflightPeak; got != want {
+			t.Errorf("%s: inflight_peak_whole_run = %d; want v1's inflight_peak %d", a.Name, got, want)
+		}
+		if got, want := a.Figures.InflightPeak, a.Summary["fault"].InflightPeak; got != want {
+			t.Errorf("%s: inflight_peak = %d; want the fault phase's %d", a.Name, got, want)
+		}
+		for j, s := range a.Series {
+			if s.Sent != old.Arms[i].Series[j].Offered || s.API.Sent != s.API.Requests {
+				t.Errorf("%s second %d: sent %d, /api sent %d of %d; want v1's offered %d and every request sent in its second",
+					a.Name, s.T, s.Sent, s.API.Sent, s.API.Requests, old.Arms[i].Series[j].Offered)
+				break
+			}
+		}
+	}
+	md := render(t, reports.WriteMarkdown, r)
+	if !strings.Contains(md, "Not checked: this report was upgraded from cbload/report/v1") {
+		t.Errorf("Markdown of an upgraded report does not say validity was not checked:\n%s", md)
+	}
+}
+
 func TestReadJSONIgnoresUnknownFields(t *testing.T) {
-	r, err := reports.ReadJSON(strings.NewReader(`{"schema": "cbload/report/v1", "seed": 7, "added_later": {"x": 1}}`))
+	r, err := reports.ReadJSON(strings.NewReader(`{"schema": "cbload/report/v2", "seed": 7, "added_later": {"x": 1}}`))
 	if err != nil {
 		t.Fatalf("ReadJSON with an unknown field: %v", err)
 	}

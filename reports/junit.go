@@ -60,9 +60,10 @@ type junitSkipped struct {
 // WriteJUnit writes r as JUnit XML: a test case per threshold, failing with
 // the measured value when the threshold failed, and one for the verdict,
 // which fails when the breaker did not prevent a cascade or made things
-// worse and is skipped when the verdict is inconclusive. The process exit
-// code depends on thresholds only; add `verdict.outcome != worse` to gate on
-// the verdict.
+// worse and is skipped when the verdict is inconclusive, and one per
+// validity check, failing when the check failed (the process exits 4 then).
+// Otherwise the process exit code depends on thresholds only; add
+// `verdict.outcome != worse` to gate on the verdict.
 func WriteJUnit(w io.Writer, r *Report) error {
 	suite := junitSuite{
 		Name: "cbload",
@@ -90,6 +91,16 @@ func WriteJUnit(w io.Writer, r *Report) error {
 			suite.Failures++
 		}
 		suite.Cases = append(suite.Cases, c)
+	}
+	if r.Validity != nil {
+		for _, c := range r.Validity.Checks {
+			jc := junitCase{Name: c.Name + " (" + c.Arm + ")", Classname: "cbload.validity", Time: "0", SystemOut: c.Message}
+			if !c.Pass {
+				jc.Failure = &junitFailure{Message: c.Message, Type: "validity", Text: c.Message + "\n"}
+				suite.Failures++
+			}
+			suite.Cases = append(suite.Cases, jc)
+		}
 	}
 	v := junitCase{Name: "verdict", Classname: "cbload.verdict", Time: "0",
 		SystemOut: r.Verdict.Summary + "\n" + strings.Join(r.Verdict.Reasons, "\n")}

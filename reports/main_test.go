@@ -32,6 +32,22 @@ func sample(t testing.TB) *reports.Report {
 	return r
 }
 
+// invalidSample loads testdata/report.invalid.json, the report of the same
+// command on a machine so busy that the validity checks failed.
+func invalidSample(t testing.TB) *reports.Report {
+	t.Helper()
+	f, err := os.Open("testdata/report.invalid.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := reports.ReadJSON(f)
+	if err != nil {
+		t.Fatalf("ReadJSON(testdata/report.invalid.json): %v", err)
+	}
+	return r
+}
+
 // variants are the verdicts a report must state in its first line, made from
 // the sample by changing only the verdict and the partial flag.
 func variants(t testing.TB) map[string]*reports.Report {

@@ -20,6 +20,9 @@ const maxMarkdownTransitions = 40
 func WriteMarkdown(w io.Writer, r *Report) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "## %s cbload: %s\n\n", outcomeEmoji(r), headline(r))
+	if note := validityNote(r); note != "" {
+		fmt.Fprintf(&b, "> **%s**\n\n", mdEscape(note))
+	}
 	if note := partialNote(r); note != "" {
 		fmt.Fprintf(&b, "> **%s**\n\n", mdEscape(note))
 	}
@@ -37,7 +40,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 
 	if len(r.Arms) > 0 {
 		b.WriteString("### Key figures\n\n")
-		b.WriteString("| Figure |")
+		fmt.Fprintf(&b, "| %s |", mdEscape(figuresHeading(r)))
 		for _, a := range r.Arms {
 			fmt.Fprintf(&b, " %s |", mdEscape(a.Name))
 		}
@@ -51,12 +54,13 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			for _, kf := range g.figures {
 				fmt.Fprintf(&b, "| %s |", mdEscape(kf.label))
 				for i := range r.Arms {
-					fmt.Fprintf(&b, " %s |", kf.value(&r.Arms[i]))
+					fmt.Fprintf(&b, " %s |", figureValue(r, kf.keyFigure, &r.Arms[i]))
 				}
 				b.WriteString("\n")
 			}
 		}
 		b.WriteString("\n")
+		writeMarkdownValidity(&b, r)
 		writeMermaid(&b, r)
 		writeMarkdownPhases(&b, r)
 		writeMarkdownSymptoms(&b, r)
@@ -241,6 +245,27 @@ func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
 		}
 	}
 	b.WriteString("\n")
+}
+
+// writeMarkdownValidity lists the validity checks, failed ones first.
+func writeMarkdownValidity(b *bytes.Buffer, r *Report) {
+	rows := validityRows(r)
+	if r.Validity == nil {
+		b.WriteString("### Validity\n\nNot checked: this report was upgraded from " + mdEscape(r.UpgradedFrom) + ", which had no validity checks.\n\n")
+		return
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("### Validity\n\n| Check | Arm | Measured | Limit | Result |\n|---|---|--:|---|---|\n")
+	for _, c := range rows {
+		res := "✅ pass"
+		if !c.Pass {
+			res = "❌ fail: " + mdEscape(c.Message)
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s |\n", mdCode(c.Name), mdEscape(c.Arm), mdEscape(c.Measured), mdEscape(c.Limit), res)
+	}
+	b.WriteString("\n" + mdEscape(attributionText(r)) + "\n\n")
 }
 
 func writeMarkdownTransitions(b *bytes.Buffer, r *Report) {

@@ -300,6 +300,48 @@ func TestRenderEmptyReport(t *testing.T) {
 	}
 }
 
+// A report whose validity checks failed names the first failed check in its
+// first line, in Markdown and in HTML, and lists the checks.
+func TestInvalidReportNamesTheCheckFirst(t *testing.T) {
+	r := invalidSample(t)
+	first := r.Validity.Failed()[0].Name
+	golden(t, "invalid.golden.md", []byte(render(t, reports.WriteMarkdown, r)))
+	md := render(t, reports.WriteMarkdown, r)
+	if line, _, _ := strings.Cut(md, "\n"); !strings.Contains(line, "not valid: "+strings.ReplaceAll(first, "_", `\_`)) && !strings.Contains(line, "not valid: "+first) {
+		t.Errorf("Markdown first line %q does not name %s", line, first)
+	}
+	html := render(t, reports.WriteHTML, r)
+	for _, want := range []string{`id="headline">Inconclusive · not valid: ` + first + `<`, `id="h-validity"`, `id="validity-note"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+}
+
+// With several trials, every key figure shows the median and its range.
+func TestTrialsRenderMedianAndRange(t *testing.T) {
+	r := sample(t)
+	b, n := r.Arms[0].Figures, r.Arms[1].Figures
+	lo, hi := b, b
+	lo.CollateralP99DuringFaultMS, hi.CollateralP99DuringFaultMS = b.CollateralP99DuringFaultMS-10, b.CollateralP99DuringFaultMS+20
+	r.Trials = &reports.Trials{N: 3, Order: []string{"breaker#1", "no-breaker#1", "no-breaker#2", "breaker#2", "breaker#3", "no-breaker#3"},
+		Outcomes: []string{"prevented", "prevented", "prevented"}, Agree: true,
+		Arms: []reports.TrialArm{{Name: r.Arms[0].Name, Runs: []reports.Figures{b, lo, hi}, Median: b, Min: lo, Max: hi},
+			{Name: r.Arms[1].Name, Runs: []reports.Figures{n, n, n}, Median: n, Min: n, Max: n}}}
+	md := render(t, reports.WriteMarkdown, r)
+	html := render(t, reports.WriteHTML, r)
+	for _, out := range []string{md, html} {
+		if !strings.Contains(out, "median of 3 trials") {
+			t.Errorf("output does not say the figures are medians of 3 trials")
+		}
+		p99 := reports.Millis
+		want := p99(b.CollateralP99DuringFaultMS) + " (" + p99(lo.CollateralP99DuringFaultMS) + "–" + p99(hi.CollateralP99DuringFaultMS) + ")"
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks the /local p99 median with its range %q", want)
+		}
+	}
+}
+
 // TestMermaidArmNames checks that an arm name from a report cannot end the
 // chart's quoted title or add a mermaid directive.
 func TestMermaidArmNames(t *testing.T) {

@@ -1,6 +1,6 @@
-// Package reports defines cbload's report — the cbload/report/v1 contract
+// Package reports defines cbload's report — the cbload/report/v2 contract
 // that CI jobs parse — and renders it as JSON, Markdown and self-contained
-// HTML.
+// HTML. ReadJSON also reads v1 reports, upgrading them on read.
 //
 // A Report is produced by harness.Run and is plain data: renderers never
 // recompute measurements, they only present them, so a saved report.json can
@@ -16,7 +16,21 @@ import (
 // Schema is the value of Report.Schema for this version of the contract.
 // Additive changes keep the version; removing or changing the meaning of a
 // field needs a new one.
-const Schema = "cbload/report/v1"
+const Schema = "cbload/report/v2"
+
+// SchemaV1 is the previous version of the contract, which ReadJSON upgrades:
+// v1 bucketed requests by the second they were sent and had no validity
+// checks.
+const SchemaV1 = "cbload/report/v1"
+
+// Attribution rules: how a request that spans a phase or second boundary is
+// counted. AttributionCompletion (v2) counts outcomes and latencies in the
+// second and phase the request completed in; AttributionSend (v1 reports)
+// counted them where it was sent.
+const (
+	AttributionCompletion = "completion"
+	AttributionSend       = "send"
+)
 
 // Arm names.
 const (
@@ -62,10 +76,28 @@ type Report struct {
 	Partial       bool   `json:"partial"`
 	PartialReason string `json:"partial_reason,omitempty"`
 	// Command is a cbload command line that reproduces this run.
-	Command string  `json:"command"`
-	Config  Config  `json:"config"`
-	Phases  []Phase `json:"phases"`
-	Arms    []Arm   `json:"arms"`
+	Command string `json:"command"`
+	// UpgradedFrom names the schema the report was read from when ReadJSON
+	// upgraded it (cbload/report/v1); empty for a report written as v2.
+	UpgradedFrom string `json:"upgraded_from,omitempty"`
+	// Attribution is AttributionCompletion: the series' outcomes and
+	// latencies, the phase summaries and the figures count each request
+	// when it completed; Second.Sent and Second.Scheduled count by send
+	// time. Upgraded v1 reports say AttributionSend.
+	Attribution string  `json:"attribution"`
+	Config      Config  `json:"config"`
+	Phases      []Phase `json:"phases"`
+	Arms        []Arm   `json:"arms"`
+	// Validity holds the checks that the experiment itself was sound: the
+	// load generator held its rate, the process did not stall, the
+	// baseline was healthy. A failed check makes the verdict inconclusive.
+	// It is nil only in a report upgraded from v1, which had no checks.
+	Validity *Validity `json:"validity,omitempty"`
+	// Trials is set when the experiment ran more than one trial: each
+	// arm's figures per trial and their spread, and each trial's verdict.
+	// Arms then hold the median figures, and trial 1's series, summaries
+	// and transitions.
+	Trials  *Trials `json:"trials,omitempty"`
 	Verdict Verdict `json:"verdict"`
 	// Thresholds holds the result of every --threshold check, in the order given.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
@@ -86,6 +118,8 @@ type Config struct {
 	Breaker         Breaker  `json:"breaker"`
 	Upstream        Upstream `json:"upstream"`
 	Arms            []string `json:"arms"`
+	// Trials is how many times each arm ran (1 unless --trials said more).
+	Trials int `json:"trials"`
 	// Targets is set when the system under test is the user's own service
 	// (--target) instead of cbload's built-in gateway.
 	Targets []Target `json:"targets,omitempty"`
@@ -165,8 +199,13 @@ type Arm struct {
 	Summary     map[string]PhaseSummary `json:"summary"`
 	Transitions []Transition            `json:"transitions"`
 	Series      []Second                `json:"series"`
-	Figures     Figures                 `json:"figures"`
-	Exemplars   []Exemplar              `json:"exemplars,omitempty"`
+	// Figures are this arm's key numbers; with several trials, the median
+	// of each over the trials (Report.Trials has every trial's).
+	Figures   Figures    `json:"figures"`
+	Exemplars []Exemplar `json:"exemplars,omitempty"`
+	// Load is the load generator's check on itself; nil in reports
+	// upgraded from v1.
+	Load *LoadGen `json:"load_generator,omitempty"`
 	// Notes says what could not be observed, e.g. the breaker state of a
 	// user's own service.
 	Notes []string `json:"notes,omitempty"`
@@ -208,7 +247,9 @@ const (
 	EffectShedding      = "shedding"      // fewer calls per request: a breaker, a queue, a fallback
 )
 
-// UpstreamPhase is what one fault-injecting upstream saw in one phase.
+// UpstreamPhase is what one fault-injecting upstream saw in one phase, read
+// from its counters as the phase switched: a request in flight across the
+// switch may be booked in the next phase.
 type UpstreamPhase struct {
 	// Requests counts every request it received, faulted or not.
 	Requests int64 `json:"requests"`
@@ -227,31 +268,55 @@ type Stats struct {
 }
 
 // Outcomes counts requests by how they ended, as seen by the load runner.
+// The classes are exclusive: every request is in exactly one, so they add
+// up to the requests counted.
 type Outcomes struct {
 	OK            int64 `json:"ok"`
-	UpstreamError int64 `json:"upstream_error"` // the gateway relayed an upstream 5xx or transport error
-	Timeout       int64 `json:"timeout"`        // the gateway's call to the upstream timed out
-	Rejected      int64 `json:"rejected"`       // the breaker failed the call fast
-	Saturated     int64 `json:"saturated"`      // no gateway worker within the queue timeout
-	ClientError   int64 `json:"client_error"`   // the load runner's own timeout or transport error
+	UpstreamError int64 `json:"upstream_error"` // the gateway relayed an upstream 5xx or transport error (a user's service: any 5xx but 504)
+	// Timeout counts deadlines that expired: the load runner's own client
+	// timeout, or the gateway's call to the upstream (a user's service: a
+	// 504). TimeoutAt says which. A wait for a gateway worker that times
+	// out is Saturated.
+	Timeout   int64     `json:"timeout"`
+	TimeoutAt TimeoutAt `json:"timeout_at"`
+	Rejected  int64     `json:"rejected"`  // the breaker failed the call fast
+	Saturated int64     `json:"saturated"` // timed out in the gateway queue: no worker within the queue timeout
+	// ConnectionError counts requests the load runner could not deliver or
+	// whose connection failed: refused, reset, closed early, out of file
+	// descriptors or ports.
+	ConnectionError int64 `json:"connection_error"`
+	Redirect        int64 `json:"redirect"`     // a 3xx answer; cbload never follows redirects
+	ClientError     int64 `json:"client_error"` // a 4xx answer, or another error of the load runner's (e.g. cancelled by an interrupt)
 	// AssertionFailed counts answers that would have counted as ok but
 	// missed a --expect check: a fallback is not a success.
 	AssertionFailed int64 `json:"assertion_failed"`
 }
 
+// TimeoutAt splits Outcomes.Timeout by where the deadline expired.
+type TimeoutAt struct {
+	LoadRunner   int64 `json:"load_runner"`   // the load runner's client timeout
+	UpstreamCall int64 `json:"upstream_call"` // the gateway's upstream call timeout (a user's service: it answered 504)
+}
+
 // Total returns the number of requests counted.
 func (o Outcomes) Total() int64 {
-	return o.OK + o.UpstreamError + o.Timeout + o.Rejected + o.Saturated + o.ClientError + o.AssertionFailed
+	return o.OK + o.UpstreamError + o.Timeout + o.Rejected + o.Saturated + o.ConnectionError + o.Redirect + o.ClientError + o.AssertionFailed
 }
 
 // Add returns the element-wise sum of o and p.
 func (o Outcomes) Add(p Outcomes) Outcomes {
 	return Outcomes{
-		OK:              o.OK + p.OK,
-		UpstreamError:   o.UpstreamError + p.UpstreamError,
-		Timeout:         o.Timeout + p.Timeout,
+		OK:            o.OK + p.OK,
+		UpstreamError: o.UpstreamError + p.UpstreamError,
+		Timeout:       o.Timeout + p.Timeout,
+		TimeoutAt: TimeoutAt{
+			LoadRunner:   o.TimeoutAt.LoadRunner + p.TimeoutAt.LoadRunner,
+			UpstreamCall: o.TimeoutAt.UpstreamCall + p.TimeoutAt.UpstreamCall,
+		},
 		Rejected:        o.Rejected + p.Rejected,
 		Saturated:       o.Saturated + p.Saturated,
+		ConnectionError: o.ConnectionError + p.ConnectionError,
+		Redirect:        o.Redirect + p.Redirect,
 		ClientError:     o.ClientError + p.ClientError,
 		AssertionFailed: o.AssertionFailed + p.AssertionFailed,
 	}
@@ -266,15 +331,23 @@ type Latency struct {
 	Max float64 `json:"max"`
 }
 
-// Second is one point of an arm's time series. Requests are bucketed by the
-// second they were sent in.
+// Second is one point of an arm's time series, the second [T, T+1) from the
+// start of the arm. Outcomes and latencies count the requests that
+// completed in it; Scheduled, Sent and SendLagMS count by send time.
+// Requests completing after the schedule's end count in its last second.
 type Second struct {
 	T     int    `json:"t_s"`
 	Phase string `json:"phase"`
 	// State is the breaker state at the end of the second.
 	State string `json:"state"`
-	// Offered is the number of requests sent in this second.
-	Offered          int64  `json:"offered"`
+	// Scheduled is the number of requests the constant-rate schedule
+	// called for in this second (0 in reports upgraded from v1, which did
+	// not record it); Sent the number the load runner actually sent in it.
+	Scheduled int64 `json:"scheduled"`
+	Sent      int64 `json:"sent"`
+	// SendLagMS is how late the requests sent in this second left against
+	// their scheduled send time (p99 and max).
+	SendLagMS        Lag    `json:"send_lag_ms"`
 	InflightPeak     int64  `json:"inflight_peak"`
 	Goroutines       int    `json:"goroutines"`
 	UpstreamRequests int64  `json:"upstream_requests"`
@@ -282,8 +355,16 @@ type Second struct {
 	Collateral       Bucket `json:"collateral"`
 }
 
-// Bucket is one endpoint's requests within one second.
+// Lag is a send lag distribution in milliseconds.
+type Lag struct {
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Bucket is one endpoint's requests within one second: Sent by send time,
+// the rest by completion time.
 type Bucket struct {
+	Sent      int64    `json:"sent"`
 	Requests  int64    `json:"requests"`
 	Outcomes  Outcomes `json:"outcomes"`
 	LatencyMS Latency  `json:"latency_ms"`
@@ -299,20 +380,150 @@ type Transition struct {
 }
 
 // Figures are the key numbers of one arm. A nil pointer means the event never
-// happened (the breaker never opened, or never recovered).
+// happened (the breaker never opened, or never recovered). Figures named
+// "during fault", and InflightPeak, cover the fault phases only, counting
+// requests by completion time; InflightPeakWholeRun covers every phase.
 type Figures struct {
-	// TimeToOpenS is from the start of the fault to the first open.
+	// TimeToOpenS is from the start of the fault to the first open, from
+	// the breaker's transition log.
 	TimeToOpenS *float64 `json:"time_to_open_s"`
-	// TimeToRecoverS is from the end of the fault until the breaker is
-	// closed and /api succeeds ≥ 99% over a whole second.
+	// TimeToRecoverS is from the end of the last fault phase to the start
+	// of the first full second (a window of ten 100 ms slots) in which
+	// /api completions succeed ≥ 99% and, for an arm with a breaker, the
+	// breaker stays closed throughout. Resolution 100 ms.
 	TimeToRecoverS               *float64 `json:"time_to_recover_s"`
 	UpstreamRequestsDuringFault  int64    `json:"upstream_requests_during_fault"`
 	CollateralSuccessDuringFault float64  `json:"collateral_success_during_fault"`
 	CollateralP99DuringFaultMS   float64  `json:"collateral_p99_during_fault_ms"`
 	APISuccessDuringFault        float64  `json:"api_success_during_fault"`
-	InflightPeak                 int64    `json:"inflight_peak"`
+	// InflightPeak is the most requests the gateway held at once during
+	// the fault phases.
+	InflightPeak         int64 `json:"inflight_peak"`
+	InflightPeakWholeRun int64 `json:"inflight_peak_whole_run"`
 	// Opens counts transitions into the open state.
 	Opens int `json:"opens"`
+}
+
+// LoadGen is the load generator's check on itself over one arm.
+type LoadGen struct {
+	// Scheduled is how many requests the constant-rate schedule called
+	// for; Sent how many the load runner sent.
+	Scheduled int64 `json:"scheduled"`
+	Sent      int64 `json:"sent"`
+	// SendLagMS is how late requests left against their scheduled send
+	// time (vegeta's Seq: scheduled = start + (Seq+1)/rate).
+	SendLagMS Latency `json:"send_lag_ms"`
+	// Stalls are the gaps longer than StallThresholdMS that a wall-clock
+	// watchdog saw between its 50 ms ticks: the process did not run (it
+	// was stopped, or starved of CPU). LongestGapMS is the longest gap
+	// seen, stall or not.
+	Stalls           []Stall `json:"stalls"`
+	StallThresholdMS float64 `json:"stall_threshold_ms"`
+	LongestGapMS     float64 `json:"longest_gap_ms"`
+	// ResourceErrors counts failures for lack of local resources (file
+	// descriptors, ephemeral ports), in the load runner and in cbload's
+	// own gateway.
+	ResourceErrors ResourceErrors `json:"resource_errors"`
+}
+
+// Stall is one gap the watchdog saw: it started at TS seconds from the
+// start of the arm and lasted GapMS.
+type Stall struct {
+	TS    float64 `json:"t_s"`
+	GapMS float64 `json:"gap_ms"`
+}
+
+// ResourceErrors counts "too many open files" and "cannot assign requested
+// address" errors, and what the gateway's HTTP server logged about them.
+type ResourceErrors struct {
+	LoadRunner int64 `json:"load_runner"`
+	Gateway    int64 `json:"gateway"`
+	// Last is the last such error message, for the report's reader.
+	Last string `json:"last,omitempty"`
+}
+
+// Validity says whether the experiment can be trusted. Valid is false when
+// any check failed; the verdict is then inconclusive.
+type Validity struct {
+	Valid  bool            `json:"valid"`
+	Checks []ValidityCheck `json:"checks"`
+}
+
+// Validity check names.
+const (
+	CheckOfferedRate     = "offered_rate_held"
+	CheckSendLag         = "send_lag_p99"
+	CheckNoStall         = "no_stall"
+	CheckResourceErrors  = "no_resource_errors"
+	CheckBaselineHealthy = "baseline_healthy"
+	CheckUpstreamReached = "upstream_reached"
+)
+
+// ValidityCheck is one named check of one arm, with the measured value, the
+// limit it was held to and the unit both are in ("ratio", "ms", "count").
+// Trial numbers the trial (from 1) when the experiment ran several.
+type ValidityCheck struct {
+	Name    string  `json:"name"`
+	Arm     string  `json:"arm"`
+	Trial   int     `json:"trial,omitempty"`
+	Pass    bool    `json:"pass"`
+	Value   float64 `json:"value"`
+	Limit   float64 `json:"limit"`
+	Unit    string  `json:"unit"`
+	Message string  `json:"message"`
+}
+
+// Trials is the outcome of repeated trials of the experiment. The arms ran
+// interleaved — A B, then B A, then A B … — so slow drift of the machine
+// lands on both.
+type Trials struct {
+	N int `json:"n"`
+	// Order lists the arm runs in the order they ran, as "arm#trial".
+	Order []string `json:"order"`
+	// Outcomes is each trial's verdict outcome, in trial order; Agree is
+	// true when they are all the same.
+	Outcomes []string   `json:"outcomes"`
+	Agree    bool       `json:"agree"`
+	Arms     []TrialArm `json:"arms"`
+}
+
+// TrialArm is one arm's figures over the trials: Runs in trial order, and
+// per figure the median (the lower median for an even count, so every
+// value is one a trial measured), minimum and maximum. A time that never
+// happened in a trial counts as longer than any that did.
+type TrialArm struct {
+	Name   string    `json:"name"`
+	Runs   []Figures `json:"runs"`
+	Median Figures   `json:"median"`
+	Min    Figures   `json:"min"`
+	Max    Figures   `json:"max"`
+}
+
+// TrialArm returns the trial figures of the named arm, or nil.
+func (t *Trials) TrialArm(name string) *TrialArm {
+	if t == nil {
+		return nil
+	}
+	for i := range t.Arms {
+		if t.Arms[i].Name == name {
+			return &t.Arms[i]
+		}
+	}
+	return nil
+}
+
+// Failed returns the checks that failed, in order.
+func (v *Validity) Failed() []ValidityCheck {
+	if v == nil {
+		return nil
+	}
+	var out []ValidityCheck
+	for _, c := range v.Checks {
+		if !c.Pass {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Exemplar is a trace worth opening in a tracing backend.
@@ -329,7 +540,7 @@ const (
 	OutcomeNotPrevented     = "not_prevented"      // both arms cascaded
 	OutcomeNothingToPrevent = "nothing_to_prevent" // the no-breaker arm did not cascade either
 	OutcomeWorse            = "worse"              // the breaker arm fared worse than the no-breaker arm
-	OutcomeInconclusive     = "inconclusive"       // not enough data (e.g. a single arm, or an interrupted run)
+	OutcomeInconclusive     = "inconclusive"       // not enough data (e.g. a single arm, or an interrupted run), or a validity check failed
 )
 
 // Verdict says whether the breaker prevented the cascade, and why.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -36,8 +37,13 @@ type schemaNode struct {
 
 func loadSchema(t *testing.T) *schemaNode {
 	t.Helper()
+	return parseSchema(t, reports.JSONSchema)
+}
+
+func parseSchema(t *testing.T, doc []byte) *schemaNode {
+	t.Helper()
 	var s schemaNode
-	dec := json.NewDecoder(bytes.NewReader(reports.JSONSchema))
+	dec := json.NewDecoder(bytes.NewReader(doc))
 	if err := dec.Decode(&s); err != nil {
 		t.Fatalf("parse the embedded JSON Schema: %v", err)
 	}
@@ -180,13 +186,37 @@ func TestFullReportMatchesSchema(t *testing.T) {
 	validateReport(t, r)
 }
 
+// The v1 schema stays in the repository, and v1 reports still match it.
+func TestV1SampleMatchesV1Schema(t *testing.T) {
+	raw, err := os.ReadFile("testdata/report.v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	root := parseSchema(t, reports.JSONSchemaV1)
+	for _, e := range validate(root, root, v, "$") {
+		t.Error(e)
+	}
+}
+
+func TestInvalidSampleMatchesSchema(t *testing.T) {
+	validateReport(t, invalidSample(t))
+}
+
 func TestSchemaRejects(t *testing.T) {
 	root := loadSchema(t)
 	tests := []struct {
 		name, doc, want string
 	}{
-		{"other version", `{"schema": "cbload/report/v2"}`, "$.schema: want cbload/report/v1"},
-		{"missing arms", `{"schema": "cbload/report/v1"}`, `$: missing required "arms"`},
+		{"other version", `{"schema": "cbload/report/v1"}`, "$.schema: want cbload/report/v2"},
+		{"missing arms", `{"schema": "cbload/report/v2"}`, `$: missing required "arms"`},
+		{"missing validity", `{"schema": "cbload/report/v2"}`, `$: missing required "validity"`},
+		{"unknown check", `{"validity": {"valid": false, "checks": [{"name": "vibes"}]}}`, "$.validity.checks[0].name: vibes is not one of"},
 		{"bad outcome", `{"verdict": {"outcome": "great"}}`, "$.verdict.outcome: great is not one of"},
 		{"ratio above 1", `{"arms": [{"figures": {"collateral_success_during_fault": 1.5}}]}`, "$.arms[0].figures.collateral_success_during_fault: 1.5 is above the maximum 1"},
 		{"numeric duration", `{"config": {"call_timeout": 500}}`, "$.config.call_timeout: want type [string]"},

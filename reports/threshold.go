@@ -27,8 +27,9 @@ import (
 //	path    = segment { "." segment }   segment = letter { letter | digit | "_" | "-" }
 //
 // Paths follow report.json: <arm>.<phase>.<api|collateral>.<stat>,
-// <arm>.<phase>.upstream_requests, <arm>.figures.<figure>,
-// verdict.cascade_prevented, verdict.outcome and partial. A plain number
+// <arm>.<phase>.upstream_requests, <arm>.figures.<figure> (the median over
+// trials when there were several), <arm>.worst.<figure> (the worst trial),
+// verdict.cascade_prevented, verdict.outcome, validity.valid and partial. A plain number
 // compared with a path is read in that path's unit (success_ratio 0.99,
 // latency_ms 600, time_to_open_s 2); units convert (600ms = 0.6s, 99% = 0.99).
 
@@ -544,8 +545,18 @@ var outcomeLeaves = []struct {
 	{"timeout", func(o Outcomes) int64 { return o.Timeout }},
 	{"rejected", func(o Outcomes) int64 { return o.Rejected }},
 	{"saturated", func(o Outcomes) int64 { return o.Saturated }},
+	{"connection_error", func(o Outcomes) int64 { return o.ConnectionError }},
+	{"redirect", func(o Outcomes) int64 { return o.Redirect }},
 	{"client_error", func(o Outcomes) int64 { return o.ClientError }},
 	{"assertion_failed", func(o Outcomes) int64 { return o.AssertionFailed }},
+}
+
+var timeoutAtLeaves = []struct {
+	name string
+	get  func(t TimeoutAt) int64
+}{
+	{"load_runner", func(t TimeoutAt) int64 { return t.LoadRunner }},
+	{"upstream_call", func(t TimeoutAt) int64 { return t.UpstreamCall }},
 }
 
 var latencyLeaves = []struct {
@@ -565,22 +576,48 @@ func optional(v *float64, what string) (float64, error) {
 	return *v, nil
 }
 
-// figureLeaves are the figures a threshold can name; breaker marks those
-// that rest on the breaker's state, which a user's service may not show.
+// figureLeaves are the figures a threshold may name. worse says which way
+// a figure gets worse (+1: higher is worse, -1: lower is), for the
+// <arm>.worst.<figure> paths over several trials.
 var figureLeaves = []struct {
-	name    string
-	kind    valueKind
+	name  string
+	kind  valueKind
+	worse int
+	// breaker marks the figures that rest on the breaker's state, which a
+	// user's service may not show.
 	breaker bool
 	get     func(f Figures) (float64, error)
 }{
-	{"time_to_open_s", kindSeconds, true, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
-	{"time_to_recover_s", kindSeconds, true, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
-	{"upstream_requests_during_fault", kindCount, false, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
-	{"collateral_success_during_fault", kindRatio, false, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
-	{"collateral_p99_during_fault_ms", kindMS, false, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
-	{"api_success_during_fault", kindRatio, false, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
-	{"inflight_peak", kindCount, false, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
-	{"opens", kindCount, true, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
+	{"time_to_open_s", kindSeconds, +1, true, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
+	{"time_to_recover_s", kindSeconds, +1, true, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
+	{"upstream_requests_during_fault", kindCount, +1, false, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
+	{"collateral_success_during_fault", kindRatio, -1, false, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
+	{"collateral_p99_during_fault_ms", kindMS, +1, false, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
+	{"api_success_during_fault", kindRatio, -1, false, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
+	{"inflight_peak", kindCount, +1, false, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
+	{"inflight_peak_whole_run", kindCount, +1, false, func(f Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil }},
+	{"opens", kindCount, +1, true, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
+}
+
+// worstRun returns the worst value of a figure over an arm's trials (the
+// arm's own figure when it ran once); a figure that never happened in some
+// trial is no data.
+func worstRun(r *Report, a *Arm, worse int, get func(f Figures) (float64, error)) (float64, error) {
+	ta := r.Trials.TrialArm(a.Name)
+	if ta == nil {
+		return get(a.Figures)
+	}
+	var w float64
+	for i, f := range ta.Runs {
+		v, err := get(f)
+		if err != nil {
+			return 0, errNoData{fmt.Sprintf("%s in trial %d", err, i+1)}
+		}
+		if i == 0 || float64(worse)*(v-w) > 0 {
+			w = v
+		}
+	}
+	return w, nil
 }
 
 // ThresholdPaths lists every value a threshold may name in a run with these
@@ -650,6 +687,13 @@ func pathTree(arms, phases []string) *pathNode {
 						return float64(l.get(s.Outcomes)), err
 					}})
 				}
+				at := oc.add(&pathNode{name: "timeout_at"})
+				for _, l := range timeoutAtLeaves {
+					at.add(&pathNode{name: l.name, kind: kindCount, get: func(r *Report) (float64, error) {
+						s, err := stats(r)
+						return float64(l.get(s.Outcomes.TimeoutAt)), err
+					}})
+				}
 				lat := e.add(&pathNode{name: "latency_ms"})
 				for _, l := range latencyLeaves {
 					lat.add(&pathNode{name: l.name, kind: kindMS, get: func(r *Report) (float64, error) {
@@ -686,6 +730,16 @@ func pathTree(arms, phases []string) *pathNode {
 				}
 			}
 		}
+		worst := a.add(&pathNode{name: "worst"})
+		for _, l := range figureLeaves {
+			worst.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
+				arm, err := armOf(r)
+				if err != nil {
+					return 0, err
+				}
+				return worstRun(r, arm, l.worse, l.get)
+			}})
+		}
 	}
 	v := root.add(&pathNode{name: "verdict"})
 	v.add(&pathNode{name: "cascade_prevented", kind: kindBool, get: func(r *Report) (float64, error) {
@@ -697,6 +751,13 @@ func pathTree(arms, phases []string) *pathNode {
 			return 0, errNoData{"no verdict"}
 		}
 		return float64(i), nil
+	}})
+	va := root.add(&pathNode{name: "validity"})
+	va.add(&pathNode{name: "valid", kind: kindBool, get: func(r *Report) (float64, error) {
+		if r.Validity == nil {
+			return 0, errNoData{"the report has no validity checks (upgraded from " + r.UpgradedFrom + ")"}
+		}
+		return boolValue(r.Validity.Valid), nil
 	}})
 	root.add(&pathNode{name: "partial", kind: kindBool, get: func(r *Report) (float64, error) {
 		return boolValue(r.Partial), nil

@@ -133,7 +133,7 @@ func TestThresholdErrors(t *testing.T) {
 		{"breaker.fault.collateral.success_ratio >= 99pct", []string{`unknown unit "pct"`, "want %, ms or s"}},
 		{"breaker.fault.collateral.success_ratio >= 99", []string{"ratio from 0 to 1", "write 99% or 0.99"}},
 		{"breaker.fault.colateral.success_ratio >= 99%", []string{`"colateral" is not a value here`, "after breaker.fault comes one of: api, collateral", "did you mean breaker.fault.collateral"}},
-		{"breakr.fault.api.requests > 1", []string{`"breakr"`, "a path starts with one of: breaker, no-breaker, verdict, partial", "did you mean breaker"}},
+		{"breakr.fault.api.requests > 1", []string{`"breakr"`, "a path starts with one of: breaker, no-breaker, verdict, validity, partial", "did you mean breaker"}},
 		{"breaker.faults.api.requests > 1", []string{"baseline, fault, recovery, figures", "did you mean breaker.fault"}},
 		{"breaker.fault.api > 1", []string{"is a group, not a value", "breaker.fault.api.success_ratio"}},
 		{"breaker.fault.api.latency_ms.p99 < 99%", []string{"different units"}},
@@ -200,7 +200,7 @@ func TestThresholdPaths(t *testing.T) {
 	for _, p := range paths {
 		expr := p + " >= 0"
 		switch {
-		case strings.HasPrefix(p, "verdict.cascade") || p == "partial":
+		case strings.HasPrefix(p, "verdict.cascade") || p == "partial" || p == "validity.valid":
 			expr = p + " == true"
 		case p == "verdict.outcome":
 			expr = p + " == worse"

@@ -74,7 +74,7 @@ func (p Phase) phase(where string) (harness.Phase, error) {
 		return harness.Phase{}, fmt.Errorf("%s: name is required", where)
 	case !phaseNameRE.MatchString(p.Name):
 		return harness.Phase{}, fmt.Errorf("%s: name %q: want a letter followed by letters, digits, _ or - (it becomes a threshold path segment)", where, p.Name)
-	case p.Name == "figures":
+	case p.Name == "figures" || p.Name == "worst":
 		return harness.Phase{}, fmt.Errorf("%s: name %q is reserved for threshold paths; choose another", where, p.Name)
 	case p.Duration == 0:
 		return harness.Phase{}, fmt.Errorf("%s (%s): duration is required, like 5s", where, p.Name)

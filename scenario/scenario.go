@@ -113,6 +113,8 @@ type File struct {
 	Thresholds      []Threshold       `yaml:"thresholds"`
 	Tracing         Tracing           `yaml:"tracing"`
 	Output          Output            `yaml:"output"`
+	// Trials is how many times each arm runs, interleaved (--trials).
+	Trials *Int `yaml:"trials"`
 
 	// name is the file's name, for errors found after decoding.
 	name string

@@ -10,7 +10,11 @@ bin=${CBLOAD:-bin/cbload}
 out=${OUT:-cbload-out/stability}
 declare -A count
 for i in $(seq 1 "$n"); do
-	"$bin" run --fault=latency --progress=never --seed "$i" --out "$out/$i" --force >/dev/null 2>&1
+	# Exit 4 (the experiment was not valid) still writes a report, whose
+	# inconclusive verdict then counts as a disagreement.
+	code=0
+	"$bin" run --fault=latency --progress=never --seed "$i" --out "$out/$i" --force >/dev/null 2>&1 || code=$?
+	if [ "$code" -ne 0 ] && [ "$code" -ne 4 ]; then echo "run $i: cbload exited $code" >&2; exit 1; fi
 	outcome=$(sed -n 's/^ *"outcome": "\([a-z_]*\)".*/\1/p' "$out/$i/report.json" | head -1)
 	summary=$(sed -n 's/^ *"summary": "\(.*\)",\{0,1\}$/\1/p' "$out/$i/report.json" | tail -1)
 	echo "run $i (seed $i): $outcome — $summary"

@@ -72,8 +72,9 @@ const ciHelp = `Thresholds: --threshold 'EXPR' (repeatable) checks a value of th
   verdict.cascade_prevented == true
   breaker.fault.upstream_requests < 0.2 * no-breaker.fault.upstream_requests
 Paths: <arm>.<phase>.<api|collateral>.<requests|ok|success_ratio|outcomes.KIND|latency_ms.pNN>,
-<arm>.<phase>.upstream_requests, <arm>.figures.<figure>, verdict.outcome,
-verdict.cascade_prevented, partial. Units: %, ms, s; a plain number is read in
+<arm>.<phase>.upstream_requests, <arm>.figures.<figure> (the median with
+--trials), <arm>.worst.<figure> (the worst trial), verdict.outcome,
+verdict.cascade_prevented, validity.valid, partial. Units: %, ms, s; a plain number is read in
 the path's unit. Each result is printed, stored in report.json and, with
 --junit FILE, written as a JUnit test case (plus one for the verdict). When
 $GITHUB_STEP_SUMMARY is set the Markdown report is appended to it
@@ -101,6 +102,10 @@ Exit codes:
   3    the experiment could not run (address in use, target unreachable or
        answering the probe outside the expected statuses, output not
        writable); no load was sent
+  4    the experiment was not valid: a validity check failed (the load
+       generator did not hold the rate or fell behind, the process stalled,
+       file descriptors or ports ran out, the baseline was unhealthy), so
+       the verdict is inconclusive; the report names the check
   5    load ran, the summary was printed, but a result file (report,
        --junit, step summary) could not be written; the rest was
   99   the run completed and a threshold failed
@@ -153,6 +158,7 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	}
 	dur := func(v *scenario.Duration) time.Duration { return time.Duration(*v) }
 	set("seed", "seed", s.Seed != nil, func() { d.Seed = int64(*s.Seed) })
+	set("trials", "trials", s.Trials != nil, func() { d.Trials = int(*s.Trials) })
 	set("rate", "load.rate", s.Load.Rate != nil, func() { d.Rate = *s.Load.Rate })
 	set("collateral-share", "load.collateral_share", s.Load.CollateralShare != nil, func() { d.CollateralShare = *s.Load.CollateralShare })
 	set("client-timeout", "load.client_timeout", s.Load.ClientTimeout != nil, func() { d.ClientTimeout = dur(s.Load.ClientTimeout) })
@@ -515,6 +521,9 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) err
 			sample = fmt.Sprint(*t.SampleRatio)
 		}
 		fmt.Fprintf(w, "tracing: %s (%s), sample %s\n", t.Endpoint, cmp.Or(t.Protocol, "protocol from the environment"), sample)
+	}
+	if cfg.Trials > 1 {
+		fmt.Fprintf(w, "trials: %d per arm, interleaved\n", cfg.Trials)
 	}
 	fmt.Fprintf(w, "phases (%v per arm):\n", cfg.TotalDuration())
 	var at time.Duration

@@ -82,10 +82,17 @@ func TestExamplesRunShortened(t *testing.T) {
 			out := t.TempDir()
 			var stdout, stderr bytes.Buffer
 			code := run([]string{"run", "--scenario", shortened(t, f), "--out", out, "--no-step-summary"}, &stdout, &stderr)
-			if code != exitOK && code != exitThreshold {
-				t.Fatalf("exit %d; want 0 or 99 (thresholds may not hold at a quarter of the length)\n%s\n%s", code, stdout.String(), stderr.String())
+			// Exit 4: the examples run side by side in one process, and a
+			// busy machine can stall them; the report must then say why.
+			if code != exitOK && code != exitThreshold && code != exitNotValid {
+				t.Fatalf("exit %d; want 0, 99 (thresholds may not hold at a quarter of the length) or 4\n%s\n%s", code, stdout.String(), stderr.String())
 			}
 			r := readReport(t, filepath.Join(out, "report.json"))
+			if (code == exitNotValid) != (r.Validity != nil && !r.Validity.Valid) {
+				t.Errorf("exit %d with validity %+v; want exit 4 exactly when a validity check failed", code, r.Validity)
+			} else if code == exitNotValid {
+				t.Logf("not valid on this machine: %s", r.Verdict.Summary)
+			}
 			if r.Partial || len(r.Arms) != 2 {
 				t.Fatalf("report partial %v with %d arms; want complete with both", r.Partial, len(r.Arms))
 			}

@@ -11,6 +11,7 @@ const (
 	exitError       = 1   // an unexpected internal error
 	exitUsage       = 2   // bad flags, fault specs, scenario files or thresholds
 	exitCouldNotRun = 3   // the experiment could not start (address in use, target unreachable, unwritable output)
+	exitNotValid    = 4   // the run completed but a validity check failed: the verdict is inconclusive
 	exitNotWritten  = 5   // load ran and the summary was printed, but a result file could not be written
 	exitThreshold   = 99  // the run completed but a threshold failed
 	exitInterrupted = 130 // SIGINT or SIGTERM; a partial report was written

@@ -96,8 +96,9 @@ func TestExitCodePassAndJUnitAndStepSummary(t *testing.T) {
 	if err := xml.Unmarshal(b, &suites); err != nil {
 		t.Fatalf("JUnit does not parse: %v\n%s", err, b)
 	}
-	if suites.Tests != 3 || len(suites.Suites) != 1 || suites.Suites[0].Cases[2].Name != "verdict" {
-		t.Errorf("JUnit = %+v; want 3 cases, the last the verdict", suites)
+	// Two thresholds, five validity checks of the one arm, the verdict.
+	if suites.Tests != 8 || len(suites.Suites) != 1 || suites.Suites[0].Cases[7].Name != "verdict" || suites.Suites[0].Cases[2].Name != "no_stall (breaker)" {
+		t.Errorf("JUnit = %+v; want 8 cases: the thresholds, the validity checks, the verdict", suites)
 	}
 
 	s, err := os.ReadFile(summary)

@@ -21,7 +21,7 @@ var runFlagGroups = []struct {
 	title string
 	flags []string
 }{
-	{"Experiment: faults and schedule", []string{"fault", "phases", "scenario", "dry-run", "seed"}},
+	{"Experiment: faults and schedule", []string{"fault", "phases", "scenario", "dry-run", "seed", "trials"}},
 	{"Load", []string{"rate", "collateral-share", "client-timeout"}},
 	{"Thresholds", []string{"threshold"}},
 	{"Output", []string{"out", "force", "progress", "junit", "no-step-summary"}},

@@ -57,6 +57,25 @@ The breaker opens after 5 consecutive failures, or when ≥ 50% of at least
 3 successes close it. With --fault=latency (1s ≫ the 500ms call timeout)
 that gives a clean open → half-open → closed cycle.
 
+Measurements: every outcome and latency counts in the second and phase the
+request completed in (sent and scheduled counts by send time), so "during the
+fault" figures never credit the fault with answers given after it ended. Time
+to recover runs from the end of the fault to the first full second in which
+/api succeeds ≥ 99% with the breaker closed throughout (100 ms resolution).
+
+Trials: --trials N runs each arm N times, interleaved (A B, B A, A B …) so
+drift of the machine lands on both. Every headline figure is then the median
+over the trials with its min–max; thresholds on <arm>.figures.X read the
+median and <arm>.worst.X the worst trial; the verdict is given only when every
+trial agrees, else it is inconclusive ("trials disagree") with the split.
+
+Validity: cbload checks the experiment itself, per arm — the offered rate held
+within 2% every second, send lag p99 ≤ 100ms, no process stall (a watchdog gap
+over 250ms), no file descriptor or port exhaustion, a healthy baseline (/api
+and /local ≥ 99%) and, with --target, the upstream reached in the baseline. A
+failed check makes the verdict inconclusive, names the check first in every
+report and exits 4.
+
 Fault kinds (a bare kind takes the default argument shown):
 ` + faultKindsHelp() + `
 Tracing: with --otlp-endpoint (or the standard OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -113,6 +132,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.DurationVar(&d.Upstream.ServiceTime, "service-time", d.Upstream.ServiceTime, "healthy upstream service time")
 	f.DurationVar(&d.Upstream.Jitter, "jitter", d.Upstream.Jitter, "healthy upstream jitter")
 	f.Int64Var(&d.Seed, "seed", 0, "seed for every random choice (0: pick one and print it)")
+	f.IntVar(&d.Trials, "trials", d.Trials, "run each arm this many times, interleaved A B B A …; figures become medians with their range, and the verdict needs every trial to agree")
 	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/<time>-seed<seed>)")
 	f.BoolVar(&opts.force, "force", false, "overwrite an existing report in --out")
 	f.StringVar(&opts.progress, "progress", "auto", "live progress on stderr: auto (when a terminal), always, never")
@@ -251,11 +271,13 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if err := prepareOut(dir, opts.force); err != nil {
 		return err
 	}
-	if opts.progress == "always" || (opts.progress == "auto" && isTerminal(stderr)) {
-		cfg.Progress = func(p harness.Progress) { fmt.Fprintln(stderr, progressLine(p)) }
+	progress := newProgressPrinter(opts.progress, stderr)
+	if progress != nil {
+		cfg.Progress = progress.show
 	}
 
 	rep, runErr := harness.Run(ctx, cfg)
+	progress.done()
 	var setup *harness.SetupError
 	if errors.As(runErr, &setup) && (rep == nil || len(rep.Arms) == 0) {
 		if statErr != nil {
@@ -313,6 +335,10 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		return withCode(exitNotWritten, fmt.Errorf("load ran and the summary above is complete, but %d result file(s) could not be written", len(writeErrs)))
 	case runErr != nil:
 		return withCode(exitCouldNotRun, runErr)
+	case len(rep.Validity.Failed()) > 0:
+		c := rep.Validity.Failed()[0]
+		fmt.Fprintf(stderr, "cbload: the experiment was not valid (%s failed for the %s arm); the verdict is inconclusive\n", c.Name, c.Arm)
+		return withCode(exitNotValid, errSilent)
 	default:
 		return thresholdErr
 	}
@@ -463,28 +489,102 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
+// progressLine describes the second that just ended: its phase and span,
+// requests sent against the schedule, /api and /local success of the
+// answers that arrived in it, in-flight requests and the breaker state.
 func progressLine(p harness.Progress) string {
 	state := p.State
 	if state == "" || state == reports.StateNone {
 		state = "-"
 	}
-	return fmt.Sprintf("[%-10s] %-9s %4s/%-4s %5.0f rps  ok %5.1f%%  p99 %8s  in-flight %4d  breaker %s",
-		p.Arm, p.Phase, p.Elapsed.Round(time.Second), p.Total, p.RPS, p.OKRatio*100,
-		p.P99.Round(100*time.Microsecond), p.Inflight, state)
+	pct := func(v float64) string {
+		if v < 0 {
+			return "     —"
+		}
+		return fmt.Sprintf("%5.1f%%", v*100)
+	}
+	return fmt.Sprintf("[%-10s] %-9s %4s/%-4s sent %5d/%-5d  /api ok %s  /local ok %s  in-flight %4d  breaker %s",
+		p.Arm, p.Phase, fmt.Sprintf("%d–%ds", p.Second, p.Second+1), p.Total, p.Sent, p.Scheduled,
+		pct(p.APIOK), pct(p.LocalOK), p.Inflight, state)
 }
 
-// writeSummary prints the A/B key figures and the verdict.
+// progressPrinter shows the live line. On a terminal it keeps one line per
+// arm and rewrites it in place every second; elsewhere it prints a plain
+// line every `every` seconds.
+type progressPrinter struct {
+	w       io.Writer
+	inPlace bool
+	every   int
+	arm     string
+}
+
+// newProgressPrinter returns the printer for --progress mode on w, or nil
+// for never: auto rewrites a line in place on a terminal and prints a
+// heartbeat every 5 s elsewhere; always prints every second.
+func newProgressPrinter(mode string, w io.Writer) *progressPrinter {
+	term := isTerminal(w)
+	switch {
+	case mode == "never":
+		return nil
+	case term:
+		return &progressPrinter{w: w, inPlace: true, every: 1}
+	case mode == "always":
+		return &progressPrinter{w: w, every: 1}
+	}
+	return &progressPrinter{w: w, every: heartbeatSeconds}
+}
+
+// heartbeatSeconds is how often the live line is printed when stderr is not
+// a terminal and --progress is auto.
+const heartbeatSeconds = 5
+
+func (p *progressPrinter) show(pr harness.Progress) {
+	if p.inPlace {
+		if p.arm != "" && p.arm != pr.Arm {
+			fmt.Fprintln(p.w)
+		}
+		p.arm = pr.Arm
+		fmt.Fprintf(p.w, "\r\033[K%s", progressLine(pr))
+		return
+	}
+	if (pr.Second+1)%p.every == 0 {
+		fmt.Fprintln(p.w, progressLine(pr))
+	}
+}
+
+// done ends the line being rewritten, if any.
+func (p *progressPrinter) done() {
+	if p != nil && p.inPlace && p.arm != "" {
+		fmt.Fprintln(p.w)
+		p.arm = ""
+	}
+}
+
+// writeSummary prints the failed validity checks, the A/B key figures and
+// the verdict.
 func writeSummary(w io.Writer, r *reports.Report) {
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-34s", "during the fault")
+	for _, c := range r.Validity.Failed() {
+		fmt.Fprintf(w, "NOT VALID: %s failed for the %s arm: %s\n", c.Name, c.Arm, c.Message)
+	}
+	if len(r.Validity.Failed()) > 0 {
+		fmt.Fprintln(w)
+	}
+	heading, width := "during the fault", 14
+	if r.Trials != nil {
+		heading, width = fmt.Sprintf("during the fault, median of %d trials (min–max)", r.Trials.N), 30
+		fmt.Fprintf(w, "%s\n", heading)
+		heading = ""
+	}
+	fmt.Fprintf(w, "%-34s", heading)
 	for _, a := range r.Arms {
-		fmt.Fprintf(w, "%14s", a.Name)
+		fmt.Fprintf(w, "%*s", width, a.Name)
 	}
 	fmt.Fprintln(w)
 	row := func(label string, f func(a *reports.Arm) string) {
 		fmt.Fprintf(w, "%-34s", label)
 		for i := range r.Arms {
-			fmt.Fprintf(w, "%14s", f(&r.Arms[i]))
+			fmt.Fprintf(w, "%*s", width, withSpread(r, &r.Arms[i], f))
 		}
 		fmt.Fprintln(w)
 	}
@@ -500,6 +600,7 @@ func writeSummary(w io.Writer, r *reports.Report) {
 		inflight = "in-flight peak at the load runner"
 	}
 	row(inflight, func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
+	row("  (whole run)", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeakWholeRun) })
 	breaker := func(v *float64) func(a *reports.Arm) string {
 		return func(a *reports.Arm) string {
 			switch a.BreakerFigures {
@@ -519,6 +620,22 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	})
 	row("time to recover", func(a *reports.Arm) string { return breaker(a.Figures.TimeToRecoverS)(a) })
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
+}
+
+// withSpread formats f for arm a; with several trials, the median followed
+// by the range over the trials.
+func withSpread(r *reports.Report, a *reports.Arm, f func(a *reports.Arm) string) string {
+	v := f(a)
+	ta := r.Trials.TrialArm(a.Name)
+	if ta == nil {
+		return v
+	}
+	lo, hi := *a, *a
+	lo.Figures, hi.Figures = ta.Min, ta.Max
+	if l, h := f(&lo), f(&hi); l != v || h != v {
+		return fmt.Sprintf("%s (%s–%s)", v, l, h)
+	}
+	return v
 }
 
 func seconds(v *float64) string {

@@ -254,4 +254,19 @@ func TestServicesEndToEnd(t *testing.T) {
 			t.Errorf("retrying client: %d inferred opens (%q); want none, inferred", a.Figures.Opens, a.BreakerFigures)
 		}
 	})
+
+	t.Run("wrong upstream port", func(t *testing.T) {
+		t.Parallel()
+		upstream := freeAddr(t)
+		// The service calls another port, and its fallback hides it from
+		// the probe: only the baseline check can tell.
+		svc := startTestService(t, "fallback", "-upstream", "http://"+freeAddr(t), "-state-log", os.DevNull)
+		out := t.TempDir()
+		code, stdout, stderr := cbloadProc(t, nil, "run", "--upstream-addr", upstream, "--fault", "latency", "--phases", "1s,1s,1s",
+			"--rate", "50", "--progress", "never", "--out", out, "--target", "svc="+svc+"/api")
+		want := "your service did not call the upstream at " + upstream + " — is it configured to?"
+		if code != exitNotValid || !strings.Contains(stderr+stdout, want) {
+			t.Errorf("exit %d; want %d and %q\nstdout:\n%s\nstderr:\n%s", code, exitNotValid, want, stdout, stderr)
+		}
+	})
 }

@@ -1,0 +1,197 @@
+package harness
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// Limits of the validity checks.
+const (
+	// sendLagLimitMS is the highest p99 send lag accepted: the resolution
+	// of the report's timings (100 ms slots), below which a late send
+	// changes no figure.
+	sendLagLimitMS = 100
+	// rateTolerance is how far the requests sent in any one second may be
+	// from the schedule, as a share of it, beyond what a send lag within
+	// the limit can move across a second boundary (rate × sendLagLimitMS)
+	// and at least rateSlack requests: a hiccup that the send lag check
+	// accepts moves requests between seconds without changing the rate
+	// offered, and must not fail this check either.
+	rateTolerance = 0.02
+	rateSlack     = 2
+	// baselineHealthy is the success both endpoints must reach in the
+	// baseline for the comparison to mean anything.
+	baselineHealthy = 0.99
+)
+
+// CheckValidity runs the validity checks on a report's arms: for each arm,
+// that the process never stalled, that neither the load runner nor the
+// gateway ran out of file descriptors or ports, that the load generator
+// held the offered rate every second, that its send lag p99 stayed below a
+// limit, and that the baseline (a first phase without faults) was healthy;
+// against a user's own service, also that the upstream was reached during
+// the baseline. Arms without load generator figures (upgraded v1 reports)
+// are skipped.
+func CheckValidity(r *reports.Report) *reports.Validity {
+	v := &reports.Validity{Valid: true, Checks: []reports.ValidityCheck{}}
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		if a.Load == nil {
+			continue
+		}
+		// Causes before symptoms: a stall or exhausted descriptors also
+		// break the rate, and the first failed check is the one named.
+		v.Checks = append(v.Checks, noStall(a), noResourceErrors(a), rateHeld(r, a), sendLag(a))
+		if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
+			v.Checks = append(v.Checks, baselineOK(r, a))
+			if len(r.Config.Targets) > 0 {
+				v.Checks = append(v.Checks, upstreamReached(r, a))
+			}
+		}
+	}
+	for _, c := range v.Checks {
+		v.Valid = v.Valid && c.Pass
+	}
+	return v
+}
+
+func rateHeld(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
+	c := reports.ValidityCheck{Name: reports.CheckOfferedRate, Arm: a.Name, Pass: true, Limit: rateTolerance, Unit: "ratio"}
+	series := a.Series
+	// The second an interrupted run stopped in was cut short.
+	if r.Partial && len(series) > 0 {
+		series = series[:len(series)-1]
+	}
+	boundary := r.Config.Rate * sendLagLimitMS / 1000
+	worst, worstAt, worstSent, worstSched := 0.0, -1, int64(0), int64(0)
+	next := 0
+	check := func(t int, sent, sched int64) {
+		if sched <= 0 {
+			return
+		}
+		dev := math.Abs(float64(sent - sched))
+		if dev > math.Max(rateTolerance*float64(sched)+boundary, rateSlack) {
+			c.Pass = false
+		}
+		if rel := dev / float64(sched); rel > worst || worstAt < 0 {
+			worst, worstAt, worstSent, worstSched = rel, t, sent, sched
+		}
+	}
+	for _, s := range series {
+		// A second missing from the series sent nothing at all.
+		for ; next < s.T; next++ {
+			check(next, 0, int64(math.Round(r.Config.Rate)))
+		}
+		check(s.T, s.Sent, s.Scheduled)
+		next = s.T + 1
+	}
+	c.Value = round4(worst)
+	verdict := "held"
+	if !c.Pass {
+		verdict = "not held"
+	}
+	c.Message = fmt.Sprintf("offered rate %s: every second within %s of the schedule, plus the %.0f requests a %d ms send lag moves across a second boundary; worst second %d: %d sent of %d scheduled",
+		verdict, reports.Percent(rateTolerance), math.Max(boundary, rateSlack), sendLagLimitMS, worstAt, worstSent, worstSched)
+	if worstAt < 0 {
+		c.Message = "no complete second to check"
+	}
+	return c
+}
+
+func sendLag(a *reports.Arm) reports.ValidityCheck {
+	l := a.Load.SendLagMS
+	c := reports.ValidityCheck{Name: reports.CheckSendLag, Arm: a.Name, Value: l.P99, Limit: sendLagLimitMS, Unit: "ms", Pass: l.P99 <= sendLagLimitMS}
+	c.Message = fmt.Sprintf("requests left %.1f ms after their scheduled time at p99 (max %.1f ms); limit %d ms", l.P99, l.Max, sendLagLimitMS)
+	return c
+}
+
+func noStall(a *reports.Arm) reports.ValidityCheck {
+	l := a.Load
+	c := reports.ValidityCheck{Name: reports.CheckNoStall, Arm: a.Name, Value: l.LongestGapMS, Limit: l.StallThresholdMS, Unit: "ms", Pass: len(l.Stalls) == 0}
+	if c.Pass {
+		c.Message = fmt.Sprintf("the process ran throughout: the longest gap between watchdog ticks was %.0f ms (a stall is over %.0f ms)", l.LongestGapMS, l.StallThresholdMS)
+		return c
+	}
+	s := l.Stalls[0]
+	c.Message = fmt.Sprintf("the process stalled %d time(s), first at %.1f s for %.0f ms (longest %.0f ms): it was stopped or starved of CPU, so the load was not sent on schedule",
+		len(l.Stalls), s.TS, s.GapMS, l.LongestGapMS)
+	return c
+}
+
+func noResourceErrors(a *reports.Arm) reports.ValidityCheck {
+	e := a.Load.ResourceErrors
+	n := e.LoadRunner + e.Gateway
+	c := reports.ValidityCheck{Name: reports.CheckResourceErrors, Arm: a.Name, Value: float64(n), Limit: 0, Unit: "count", Pass: n == 0}
+	c.Message = "no file descriptor or port ran out"
+	if !c.Pass {
+		c.Message = fmt.Sprintf("ran out of file descriptors or ports %d times (load runner %d, gateway %d), last: %s; raise the limit (ulimit -n) or lower the rate",
+			n, e.LoadRunner, e.Gateway, e.Last)
+	}
+	return c
+}
+
+func baselineOK(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
+	p := r.Phases[0].Name
+	s := a.Summary[p]
+	c := reports.ValidityCheck{Name: reports.CheckBaselineHealthy, Arm: a.Name, Limit: baselineHealthy, Unit: "ratio", Value: 1}
+	var parts []string
+	api, coll, _ := reports.Endpoints(r)
+	for _, ep := range []struct {
+		name string
+		st   reports.Stats
+	}{{api, s.API}, {coll, s.Collateral}} {
+		if ep.st.Requests == 0 {
+			if ep.name == api {
+				c.Value = 0
+				parts = append(parts, api+" got no answers")
+			}
+			continue
+		}
+		c.Value = math.Min(c.Value, ep.st.SuccessRatio)
+		parts = append(parts, fmt.Sprintf("%s %s", ep.name, reports.Percent(ep.st.SuccessRatio)))
+	}
+	c.Value = round4(c.Value)
+	c.Pass = c.Value >= baselineHealthy
+	c.Message = fmt.Sprintf("success in the %s phase, before any fault: %s; both must reach %s",
+		p, strings.Join(parts, ", "), reports.Percent(baselineHealthy))
+	return c
+}
+
+// upstreamReached checks that the service called every upstream during
+// the baseline: one it never called is one it is not configured to call,
+// and its faults cannot reach the service. Value is the fewest requests
+// any upstream received.
+func upstreamReached(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
+	p := r.Phases[0].Name
+	s := a.Summary[p]
+	type up struct {
+		name, addr string
+		n          int64
+	}
+	var ups []up
+	if len(r.Config.Upstreams) > 0 {
+		for _, u := range r.Config.Upstreams {
+			ups = append(ups, up{"upstream " + u.Name, u.Addr, s.Upstreams[u.Name].Requests})
+		}
+	} else {
+		ups = []up{{"the upstream", r.Config.Upstream.Addr, s.UpstreamRequests}}
+	}
+	c := reports.ValidityCheck{Name: reports.CheckUpstreamReached, Arm: a.Name, Limit: 1, Unit: "count", Pass: true, Value: math.MaxInt64}
+	var got, missed []string
+	for _, u := range ups {
+		c.Value = math.Min(c.Value, float64(u.n))
+		got = append(got, fmt.Sprintf("%s at %s received %d", u.name, u.addr, u.n))
+		if u.n < 1 {
+			c.Pass = false
+			missed = append(missed, fmt.Sprintf("%s at %s", u.name, u.addr))
+		}
+	}
+	c.Message = fmt.Sprintf("%s requests during the %s phase", strings.Join(got, ", "), p)
+	if !c.Pass {
+		c.Message = fmt.Sprintf("your service did not call %s — is it configured to? (no request reached it during the %s phase, so its faults could not reach the service)", strings.Join(missed, " or "), p)
+	}
+	return c
+}
