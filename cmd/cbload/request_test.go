@@ -94,7 +94,9 @@ func TestRequestFlagsSecretNeverWritten(t *testing.T) {
 		"--phases", "1s,1s,1s", "--rate", "20", "--seed", "3", "--progress", "never", "--out", out,
 		"--target", "svc="+svc.URL+"/orders/1", "--method", "PUT", "--body", "payload",
 		"--header-env", "Authorization=SVC_TOKEN", "--header", "X-Tenant: acme", "--header", "X-Api-Key: k-123")
-	if code != exitOK {
+	// What is checked here does not depend on timing: a run a loaded
+	// machine made invalid (exit 4) writes the same reports.
+	if code != exitOK && code != exitNotValid {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	if authorized.Load() == 0 || unauthorized.Load() > 0 {
