@@ -48,7 +48,7 @@ func NewClient(controlURL, token string) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("control URL %q: want http://HOST:PORT or https://HOST:PORT", controlURL)
 	}
-	if err := checkToken(token); err != nil {
+	if err := CheckToken(token); err != nil {
 		return nil, err
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")

@@ -146,7 +146,7 @@ func (cfg *Config) Validate() error {
 			return fmt.Errorf("%s %d: want a count from 1 to the limit of %d (0 for the default)", c.name, c.n, MaxConnsLimit)
 		}
 	}
-	if err := checkToken(cfg.ControlToken); err != nil {
+	if err := CheckToken(cfg.ControlToken); err != nil {
 		return err
 	}
 	for _, h := range cfg.ControlHosts {
@@ -191,10 +191,11 @@ func checkFaults(specs []Spec, proxy bool) error {
 	return nil
 }
 
-// checkToken rejects a control token that no client could send as is: one
+// CheckToken rejects a control token that no client could send as is: one
 // that is blank or holds whitespace or control characters (header values
-// lose their surrounding whitespace on the way).
-func checkToken(tok string) error {
+// lose their surrounding whitespace on the way). The empty token, none, is
+// accepted.
+func CheckToken(tok string) error {
 	if tok == "" {
 		return nil
 	}

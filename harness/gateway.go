@@ -118,6 +118,9 @@ func newTracedGateway(cfg GatewayConfig, upstreamURL string, br *breaker, tel *g
 			br.traceWith(tel)
 		}
 	}
+	// net/http logs each accept error raw (a flood of them when the
+	// process runs out of file descriptors) and retries: errLog counts them
+	// for the validity checks and never prints them.
 	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: g.errLog.logger()}
 	go func() {
 		defer close(g.served)

@@ -276,6 +276,18 @@ func typeCheckSyntax(t Threshold) error {
 	return nil
 }
 
+// combine folds factor i, of value x, into v, the value of the factors
+// before it, by the operator between them; factor 0 starts the value.
+func (o operand) combine(i int, v, x float64) float64 {
+	switch {
+	case i == 0:
+		return x
+	case o.ops[i-1] == '*':
+		return v * x
+	}
+	return v / x
+}
+
 // withValuesOne computes the operand with every path and word taken as 1.
 func (o operand) withValuesOne() float64 {
 	v := 1.0
@@ -284,14 +296,7 @@ func (o operand) withValuesOne() float64 {
 		if f.path == "" && f.word == "" {
 			x = f.num
 		}
-		switch {
-		case i == 0:
-			v = x
-		case o.ops[i-1] == '*':
-			v *= x
-		default:
-			v /= x
-		}
+		v = o.combine(i, v, x)
 	}
 	return v
 }
@@ -890,14 +895,7 @@ func (o operand) value(r *Report, root *pathNode, unit valueKind) (float64, erro
 				own = f.unit
 			}
 		}
-		switch {
-		case i == 0:
-			v = x
-		case o.ops[i-1] == '*':
-			v *= x
-		default:
-			v /= x
-		}
+		v = o.combine(i, v, x)
 	}
 	if own == kindNone && unit == kindMS {
 		v /= 1000 // a plain number next to a _ms path is milliseconds

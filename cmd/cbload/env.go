@@ -80,10 +80,10 @@ func checkEnv(stepSummary bool) error {
 	return nil
 }
 
-// quoteValue quotes a value for a message, except secrets: headers carry
-// credentials and are never printed.
+// quoteValue quotes a value for a message, except secrets: headers and
+// tokens carry credentials and are never printed.
 func quoteValue(name, v string) string {
-	if strings.HasSuffix(name, "_HEADERS") {
+	if strings.HasSuffix(name, "_HEADERS") || strings.HasSuffix(name, "_TOKEN") {
 		return "(value not shown)"
 	}
 	if len(v) > 60 {

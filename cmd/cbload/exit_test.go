@@ -24,6 +24,13 @@ func cbloadProc(t *testing.T, env []string, args ...string) (code int, stdout, s
 	t.Helper()
 	cmd := exec.Command(buildBinary(t, "github.com/cbload/cbload/cmd/cbload"), args...)
 	cmd.Env = append(os.Environ(), env...)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd in a temporary folder and returns its exit code and
+// output.
+func runCmd(t *testing.T, cmd *exec.Cmd) (code int, stdout, stderr string) {
+	t.Helper()
 	cmd.Dir = t.TempDir()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -32,7 +39,7 @@ func cbloadProc(t *testing.T, env []string, args ...string) (code int, stdout, s
 		return ee.ExitCode(), o.String(), e.String()
 	}
 	if err != nil {
-		t.Fatalf("run cbload: %v", err)
+		t.Fatalf("run %s: %v", cmd.Path, err)
 	}
 	return 0, o.String(), e.String()
 }

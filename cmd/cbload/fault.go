@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/harness"
 )
 
 // faultOptions holds the flags of `cbload fault`.
@@ -57,8 +59,9 @@ taken or unknown name, wrong token), 3 the server could not be reached.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.control, "control", "http://127.0.0.1:8474", "the control API's base URL")
+	f.StringVar(&opts.control, "control", "http://127.0.0.1:8474", "the control API's base URL, on loopback (redirects are not followed)")
 	f.StringVar(&opts.tokenEnv, "token-env", controlTokenEnv, "environment variable that holds the bearer token (unset: no token)")
+	registerFaultCompletions(cmd)
 	return cmd
 }
 
@@ -84,6 +87,9 @@ func runFault(ctx context.Context, opts *faultOptions, action string, args []str
 		return usagef("$%s: %v", opts.tokenEnv, err)
 	}
 	defer c.Close()
+	if err := checkControlURL(opts.control); err != nil {
+		return err
+	}
 
 	faults, err := call(ctx, c)
 	var ae *faultserver.APIError
@@ -98,6 +104,21 @@ func runFault(ctx context.Context, opts *faultOptions, action string, args []str
 		return withCode(exitCouldNotRun, err)
 	}
 	return printFaults(stdout, faults)
+}
+
+// checkControlURL holds --control, once NewClient has read it as a URL, to
+// the address rule of cbload run's URLs without --allow-remote: 127.0.0.1,
+// ::1 or localhost, and a port from 1 to 65535, so that no control call
+// leaves the machine. The client follows no redirect either.
+func checkControlURL(raw string) error {
+	if harness.CheckTargetURL(raw, nil) != nil {
+		u, _ := url.Parse(raw) // NewClient parsed it
+		return usagef("--control %q: host %s is not loopback; want a control API on this machine, like http://127.0.0.1:8474 (127.0.0.1, [::1] or localhost)", raw, u.Hostname())
+	}
+	if err := checkPort(raw); err != nil {
+		return usagef("--control %v", err)
+	}
+	return nil
 }
 
 // faultAction checks an action's arguments, specs and names locally (so

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cbload/cbload/faultserver"
@@ -66,6 +69,13 @@ func TestFaultCommandErrors(t *testing.T) {
 	}
 	dead := "http://" + l.Addr().String()
 	l.Close()
+	// A loopback server that redirects to the real control API: the
+	// client must not follow it.
+	var hits atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer target.Close()
+	redirect := httptest.NewServer(http.RedirectHandler(target.URL+"/faults", http.StatusTemporaryRedirect))
+	defer redirect.Close()
 	t.Setenv("GOOD", "s3cret")
 	t.Setenv("BAD", "wrong-token-value")
 	t.Setenv("BLANK", "  ")
@@ -94,6 +104,11 @@ func TestFaultCommandErrors(t *testing.T) {
 		{[]string{"fault", "add", "taken", "error:503", "--control", open.ControlURL()}, exitUsage, "409 Conflict"},
 		{[]string{"fault", "remove", "nope", "--control", open.ControlURL()}, exitUsage, "404 Not Found"},
 		{[]string{"fault", "list", "--control", dead}, exitCouldNotRun, "connection refused"},
+		{[]string{"fault", "list", "--control", "http://10.0.0.7:8474"}, exitUsage,
+			`--control "http://10.0.0.7:8474": host 10.0.0.7 is not loopback; want a control API on this machine, like http://127.0.0.1:8474`},
+		{[]string{"fault", "clear", "--control", "https://example.com"}, exitUsage, "host example.com is not loopback"},
+		{[]string{"fault", "list", "--control", "http://127.0.0.1:99999"}, exitUsage, `--control "http://127.0.0.1:99999": port "99999": want a number from 1 to 65535`},
+		{[]string{"fault", "list", "--control", redirect.URL}, exitCouldNotRun, "redirect"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := cbload(tt.args...)
@@ -108,6 +123,9 @@ func TestFaultCommandErrors(t *testing.T) {
 				t.Errorf("cbload %q printed the token: %q", tt.args, stderr)
 			}
 		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the redirect's target got %d requests; want none", n)
 	}
 	if got := len(s.Faults()) + len(open.Faults()); got != 1 {
 		t.Errorf("servers hold %d faults after only bad input; want the 1 set up", got)

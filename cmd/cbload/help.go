@@ -13,14 +13,17 @@ import (
 	"github.com/cbload/cbload/reports"
 )
 
-// runFlagGroups groups the flags of `cbload run --help`: groups in the
-// order shown, what most runs set first, and the flags of each in the order
-// listed. A new flag needs its name in one row; TestRunHelpGroups fails for
-// a flag in none.
-var runFlagGroups = []struct {
+// flagGroup is one titled group of flags in a command's --help.
+type flagGroup struct {
 	title string
 	flags []string
-}{
+}
+
+// runFlagGroups groups the flags of `cbload run --help`: groups in the
+// order shown, what most runs set first, and the flags of each in the order
+// listed. A new flag needs its name in one row; TestHelpGroups fails for
+// a flag in none.
+var runFlagGroups = []flagGroup{
 	{"Experiment: faults and schedule", []string{"fault", "phases", "scenario", "dry-run", "seed", "trials"}},
 	{"Load", []string{"rate", "collateral-share", "client-timeout"}},
 	{"Thresholds", []string{"threshold"}},
@@ -34,6 +37,20 @@ var runFlagGroups = []struct {
 	{"Tracing", []string{"otlp-endpoint", "otlp-protocol", "trace-sample", "jaeger-url"}},
 	{"Help", []string{"help"}},
 }
+
+// serveFlagGroups groups the flags of `cbload serve --help`, as
+// runFlagGroups does run's.
+var serveFlagGroups = []flagGroup{
+	{"Faults and schedule", []string{"fault", "phases", "scenario", "start-at", "exit-after-schedule", "seed"}},
+	{"Upstream", []string{"service-time", "jitter", "proxy-to", "upstream-concurrency", "upstream-queue", "upstream-honor-cancel"}},
+	{"Listeners and control API", []string{"addr", "control-addr", "control-token", "control-host"}},
+	{"Slow clients and connection caps", []string{"read-header-timeout", "read-timeout", "idle-timeout", "stall-timeout", "max-conns", "control-max-conns"}},
+	{"Help", []string{"help"}},
+}
+
+// commandFlagGroups holds the groups of each command with grouped help, by
+// command name.
+var commandFlagGroups = map[string][]flagGroup{"run": runFlagGroups, "serve": serveFlagGroups}
 
 // groupedHelpTemplate shows the usage line, the examples and the flags by
 // group before the long explanation: the common cases first.
@@ -55,14 +72,18 @@ func init() {
 	cobra.AddTemplateFunc("flagGroups", flagGroups)
 }
 
-// useGroupedHelp gives cmd the grouped help of `cbload run`.
+// useGroupedHelp gives cmd grouped help: usage, examples, then its flags
+// under the titles of its commandFlagGroups entry, then the long text.
 func useGroupedHelp(cmd *cobra.Command) {
+	if _, ok := commandFlagGroups[cmd.Name()]; !ok {
+		panic("no flag groups for " + cmd.Name()) // a command missing from commandFlagGroups
+	}
 	cmd.SetHelpTemplate(groupedHelpTemplate)
 	cmd.SetUsageTemplate(groupedUsageTemplate)
 }
 
-// flagGroups renders cmd's flags under the titles of runFlagGroups; flags
-// in no group come last, under "Other flags".
+// flagGroups renders cmd's flags under the titles of its groups; flags in
+// no group come last, under "Other flags".
 func flagGroups(cmd *cobra.Command) string {
 	var b strings.Builder
 	listed := map[string]bool{}
@@ -76,7 +97,7 @@ func flagGroups(cmd *cobra.Command) string {
 			fmt.Fprintf(&b, "%s:\n%s\n", title, set.FlagUsages())
 		}
 	}
-	for _, g := range runFlagGroups {
+	for _, g := range commandFlagGroups[cmd.Name()] {
 		var flags []*pflag.Flag
 		for _, name := range g.flags {
 			if f := cmd.Flags().Lookup(name); f != nil {
@@ -100,22 +121,46 @@ func flagGroups(cmd *cobra.Command) string {
 // run`: fault kinds and specs, enumerations, threshold paths, target names;
 // file names only where a file is wanted.
 func registerRunCompletions(cmd *cobra.Command) {
-	must := func(name string, f cobra.CompletionFunc) {
-		if err := cmd.RegisterFlagCompletionFunc(name, f); err != nil {
-			panic(err) // a flag name in this table that the command lacks
+	mustComplete(cmd, "fault", completeFaults)
+	mustComplete(cmd, "arms", completeList(harness.DefaultConfig().Arms...))
+	mustComplete(cmd, "progress", completeValues("auto\tlive lines when stderr is a terminal", "always", "never"))
+	mustComplete(cmd, "otlp-protocol", completeValues("grpc", "http/protobuf"))
+	mustComplete(cmd, "trace-sample", completeValues("auto\tevery request up to 20,000 per run", "1", "0.1", "0.01", "0"))
+	mustComplete(cmd, "threshold", completeThreshold)
+	mustComplete(cmd, "target", completeValues("breaker=http://127.0.0.1:", "no-breaker=http://127.0.0.1:"))
+	mustComplete(cmd, "phases", completeValues("5s,15s,10s\tbaseline,fault,recovery"))
+	mustComplete(cmd, "scenario", cobra.FixedCompletions([]string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt))
+	mustComplete(cmd, "junit", cobra.FixedCompletions([]string{"xml"}, cobra.ShellCompDirectiveFilterFileExt))
+	mustComplete(cmd, "out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs))
+	noFiles(cmd)
+}
+
+// registerServeCompletions completes the values of `cbload serve`'s flags:
+// fault kinds and specs, the phases' form, listen addresses and the proxy
+// URL's start; file names only for --scenario.
+func registerServeCompletions(cmd *cobra.Command) {
+	mustComplete(cmd, "fault", completeFaults)
+	mustComplete(cmd, "phases", completeValues("5s,15s,10s\tbaseline,fault,recovery"))
+	mustComplete(cmd, "scenario", cobra.FixedCompletions([]string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt))
+	mustComplete(cmd, "addr", completeValues("127.0.0.1:8081\tloopback only (the default)", "0.0.0.0:8081\tevery interface (a container)"))
+	mustComplete(cmd, "control-addr", completeValues("127.0.0.1:8474\tloopback only (the default)", "\tno control API"))
+	mustComplete(cmd, "proxy-to", completeValues("http://127.0.0.1:", "https://"))
+	noFiles(cmd)
+}
+
+// registerFaultCompletions completes `cbload fault`: the action, then
+// fault specs where the action takes one.
+func registerFaultCompletions(cmd *cobra.Command) {
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		switch {
+		case len(args) == 0:
+			return []string{"list\tthe active faults", "set\treplace every fault", "add\tadd one named fault", "remove\tremove a named fault", "clear\tback to healthy"}, cobra.ShellCompDirectiveNoFileComp
+		case args[0] == "set" || (args[0] == "add" && len(args) == 2):
+			return completeFaults(cmd, args, toComplete)
 		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	must("fault", completeFaults)
-	must("arms", completeList(harness.DefaultConfig().Arms...))
-	must("progress", completeValues("auto\tlive lines when stderr is a terminal", "always", "never"))
-	must("otlp-protocol", completeValues("grpc", "http/protobuf"))
-	must("trace-sample", completeValues("auto\tevery request up to 20,000 per run", "1", "0.1", "0.01", "0"))
-	must("threshold", completeThreshold)
-	must("target", completeValues("breaker=http://127.0.0.1:", "no-breaker=http://127.0.0.1:"))
-	must("phases", completeValues("5s,15s,10s\tbaseline,fault,recovery"))
-	must("scenario", cobra.FixedCompletions([]string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt))
-	must("junit", cobra.FixedCompletions([]string{"xml"}, cobra.ShellCompDirectiveFilterFileExt))
-	must("out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs))
+	mustComplete(cmd, "control", completeValues("http://127.0.0.1:8474"))
 	noFiles(cmd)
 }
 
@@ -128,13 +173,17 @@ func registerReportCompletions(cmd *cobra.Command) {
 		}
 		return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
 	}
-	if err := cmd.RegisterFlagCompletionFunc("format", completeList(reports.Formats...)); err != nil {
-		panic(err)
-	}
-	if err := cmd.RegisterFlagCompletionFunc("out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs)); err != nil {
-		panic(err)
-	}
+	mustComplete(cmd, "format", completeList(reports.Formats...))
+	mustComplete(cmd, "out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs))
 	noFiles(cmd)
+}
+
+// mustComplete registers f as the completion of cmd's flag name; a name
+// the command lacks is a bug in the caller's table.
+func mustComplete(cmd *cobra.Command, name string, f cobra.CompletionFunc) {
+	if err := cmd.RegisterFlagCompletionFunc(name, f); err != nil {
+		panic(err)
+	}
 }
 
 // noFiles turns off file-name completion for every flag of cmd that has no

@@ -8,56 +8,72 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-// TestRunHelpGroups checks that every flag of `cbload run` is in one of
-// the help's groups, and that the help shows usage, examples and the groups
-// in their order before the long explanation.
-func TestRunHelpGroups(t *testing.T) {
-	cmd := newRunCmd(&bytes.Buffer{}, &bytes.Buffer{})
-	cmd.InitDefaultHelpFlag()
-	seen := map[string]string{}
-	for _, g := range runFlagGroups {
-		for _, f := range g.flags {
-			if prev, ok := seen[f]; ok {
-				t.Errorf("flag --%s is in groups %q and %q", f, prev, g.title)
-			}
-			seen[f] = g.title
-			if cmd.Flags().Lookup(f) == nil {
-				t.Errorf("group %q lists --%s, which run does not have", g.title, f)
+// TestHelpGroups checks, for each command with grouped help, that every
+// flag is in exactly one of its groups, and that the help shows usage,
+// examples and the groups in their order before the long explanation.
+func TestHelpGroups(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		cmd        *cobra.Command
+		example    string // the start of the examples
+		long, last string // the start of the long text, and a line after it
+		first      string // the first group's first flag
+	}{
+		{"run", newRunCmd(&bytes.Buffer{}, &bytes.Buffer{}), "cbload run --fault=latency", "Run starts, in-process", "Exit codes:", "--fault stringArray"},
+		{"serve", newServeCmd(&bytes.Buffer{}, &bytes.Buffer{}), "cbload serve --fault latency:200ms", "Serve runs the fault-injecting upstream", "Run a schedule", "--fault stringArray"},
+	} {
+		groups := commandFlagGroups[tt.name]
+		if len(groups) == 0 {
+			t.Fatalf("commandFlagGroups has no groups for %s", tt.name)
+		}
+		cmd := tt.cmd
+		cmd.InitDefaultHelpFlag()
+		seen := map[string]string{}
+		for _, g := range groups {
+			for _, f := range g.flags {
+				if prev, ok := seen[f]; ok {
+					t.Errorf("%s: flag --%s is in groups %q and %q", tt.name, f, prev, g.title)
+				}
+				seen[f] = g.title
+				if cmd.Flags().Lookup(f) == nil {
+					t.Errorf("%s: group %q lists --%s, which %s does not have", tt.name, g.title, f, tt.name)
+				}
 			}
 		}
-	}
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if _, ok := seen[f.Name]; !ok {
-			t.Errorf("flag --%s is in no group of runFlagGroups (help.go): add it to one", f.Name)
-		}
-	})
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if _, ok := seen[f.Name]; !ok {
+				t.Errorf("%s: flag --%s is in no group of its commandFlagGroups entry (help.go): add it to one", tt.name, f.Name)
+			}
+		})
 
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"run", "--help"}, &stdout, &stderr); code != exitOK {
-		t.Fatalf("run --help = exit %d: %s", code, stderr.String())
-	}
-	help := stdout.String()
-	want := []string{"Usage:\n  cbload run", "Examples:\n  cbload run --fault=latency"}
-	for _, g := range runFlagGroups {
-		want = append(want, "\n"+g.title+":\n")
-	}
-	want = append(want, "Run starts, in-process", "Exit codes:")
-	at := 0
-	for _, w := range want {
-		i := strings.Index(help[at:], w)
-		if i < 0 {
-			t.Fatalf("run --help lacks %q after position %d (or has it out of order):\n%s", w, at, help)
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{tt.name, "--help"}, &stdout, &stderr); code != exitOK {
+			t.Fatalf("%s --help = exit %d: %s", tt.name, code, stderr.String())
 		}
-		at += i + len(w)
-	}
-	if strings.Contains(help, "Other flags:") {
-		t.Errorf("run --help has ungrouped flags:\n%s", help)
-	}
-	if i, j := strings.Index(help, "--fault stringArray"), strings.Index(help, "\nLoad:\n"); i < 0 || i > j {
-		t.Errorf("--fault is not the first group's:\n%s", help)
+		help := stdout.String()
+		want := []string{"Usage:\n  cbload " + tt.name, "Examples:\n  " + tt.example}
+		for _, g := range groups {
+			want = append(want, "\n"+g.title+":\n")
+		}
+		want = append(want, tt.long, tt.last)
+		at := 0
+		for _, w := range want {
+			i := strings.Index(help[at:], w)
+			if i < 0 {
+				t.Fatalf("%s --help lacks %q after position %d (or has it out of order):\n%s", tt.name, w, at, help)
+			}
+			at += i + len(w)
+		}
+		if strings.Contains(help, "Other flags:") {
+			t.Errorf("%s --help has ungrouped flags:\n%s", tt.name, help)
+		}
+		if i, j := strings.Index(help, tt.first), strings.Index(help, "\n"+groups[1].title+":\n"); i < 0 || i > j {
+			t.Errorf("%s --help: %s is not in the first group:\n%s", tt.name, tt.first, help)
+		}
 	}
 }
 
@@ -106,6 +122,18 @@ func TestCompletion(t *testing.T) {
 		{[]string{"report", "--format", ""}, []string{"json", "md", "html"}, noFiles},
 		{[]string{"report", "--format", "md,"}, []string{"md,json", "md,html"}, noFiles},
 		{[]string{"report", ""}, []string{"json"}, fileExt},
+		{[]string{"serve", "--fault", ""}, []string{"latency:1s", "slowdown:2x", "hang"}, noFiles},
+		{[]string{"serve", "--phases", ""}, []string{"5s,15s,10s"}, noFiles},
+		{[]string{"serve", "--scenario", ""}, []string{"yaml", "yml"}, fileExt},
+		{[]string{"serve", "--addr", ""}, []string{"127.0.0.1:8081", "0.0.0.0:8081"}, noFiles},
+		{[]string{"serve", "--proxy-to", ""}, []string{"http://127.0.0.1:"}, noFiles},
+		{[]string{"serve", "--start-at", ""}, nil, noFiles},
+		{[]string{"serve", "--service-time", ""}, nil, noFiles},
+		{[]string{"fault", ""}, []string{"list", "set", "add", "remove", "clear"}, noFiles},
+		{[]string{"fault", "set", ""}, []string{"latency:1s", "error:503"}, noFiles},
+		{[]string{"fault", "add", "slow", ""}, []string{"latency:1s"}, noFiles},
+		{[]string{"fault", "--control", ""}, []string{"http://127.0.0.1:8474"}, noFiles},
+		{[]string{"fault", "--token-env", ""}, nil, noFiles},
 	}
 	for _, tt := range tests {
 		got, directive := completions(t, tt.args...)

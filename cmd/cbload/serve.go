@@ -95,7 +95,13 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("control-token") {
-				opts.controlToken = os.Getenv(controlTokenEnv)
+				// Checked here, where the variable is known to be the source,
+				// and untrimmed: a blank token is refused, not skipped.
+				v := os.Getenv(controlTokenEnv)
+				if err := faultserver.CheckToken(v); err != nil {
+					return usagef("$%s %s: %v", controlTokenEnv, quoteValue(controlTokenEnv, v), err)
+				}
+				opts.controlToken = v
 			}
 			return runServe(cmd.Context(), opts, stdout, stderr)
 		},
@@ -121,6 +127,8 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.DurationVar(&opts.stallTimeout, "stall-timeout", faultserver.DefaultStallTimeout, "close a data connection whose client has taken none of its response this long (slowbody is not cut)")
 	f.IntVar(&opts.maxConns, "max-conns", faultserver.DefaultMaxConns, "open data connections at most; more are closed at once")
 	f.IntVar(&opts.controlMaxConns, "control-max-conns", faultserver.DefaultControlMaxConns, "open control connections at most; more are closed at once")
+	useGroupedHelp(cmd)
+	registerServeCompletions(cmd)
 	return cmd
 }
 
@@ -265,12 +273,15 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	}
 	if err := cfg.Validate(); err != nil {
 		if opts.controlToken != "" && strings.Contains(err.Error(), "control token") {
-			return usagef("--control-token (or $%s): %v", controlTokenEnv, err)
+			return usagef("--control-token: %v", err)
 		}
 		if len(opts.controlHosts) > 0 && strings.HasPrefix(err.Error(), "control host") {
 			return usagef("--control-host: %v", err)
 		}
 		return asUsage(err)
+	}
+	if err := checkPlanFaults(plan, cfg); err != nil {
+		return err
 	}
 	s, err := faultserver.New(cfg)
 	if err != nil {

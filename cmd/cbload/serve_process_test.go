@@ -206,11 +206,17 @@ func TestServeProcessLargeBodyUnderMemoryCap(t *testing.T) {
 	}
 }
 
-// TestServeProcessBlankToken checks that a whitespace-only token from the
-// environment stops serve at startup with exit 2 and one line.
-func TestServeProcessBlankToken(t *testing.T) {
-	code, _, stderr := cbloadProc(t, []string{controlTokenEnv + "=  \t"}, "serve", "--addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0")
-	if code != exitUsage || !strings.Contains(stderr, "control token is only whitespace") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
-		t.Errorf("serve with a blank $%s = exit %d, stderr %q; want exit 2 and one line", controlTokenEnv, code, stderr)
+// TestServeProcessBadEnvToken checks that a token from the environment that
+// no client could send stops serve at startup with exit 2 and one line
+// naming the variable, as env.go names run's, without the value.
+func TestServeProcessBadEnvToken(t *testing.T) {
+	for _, tt := range []struct{ value, want string }{
+		{"  \t", "cbload: $CBLOAD_CONTROL_TOKEN (value not shown): control token is only whitespace"},
+		{"s3cret two", "cbload: $CBLOAD_CONTROL_TOKEN (value not shown): control token holds whitespace or control characters"},
+	} {
+		code, _, stderr := cbloadProc(t, []string{controlTokenEnv + "=" + tt.value}, "serve", "--addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0")
+		if code != exitUsage || !strings.HasPrefix(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || strings.Contains(stderr, "s3cret") {
+			t.Errorf("serve with $%s=%q = exit %d, stderr %q; want exit 2 and one line starting %q, the value not shown", controlTokenEnv, tt.value, code, stderr, tt.want)
+		}
 	}
 }

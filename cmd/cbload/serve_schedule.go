@@ -16,13 +16,11 @@ import (
 	sched "github.com/cbload/cbload/schedule"
 )
 
-// The --start-at limits. A start up to startAtTolerance in the past joins
-// the schedule where the clock stands, so that a time written as "now" to
-// the second, or a process that took a moment to start, still works.
-const (
-	startAtTolerance = 2 * time.Second
-	maxStartAhead    = 24 * time.Hour
-)
+// maxStartAhead is how far ahead --start-at may be. A start in the past
+// joins the schedule where the clock stands, as long as the schedule has
+// not ended: a serve restarted during the run (a Kubernetes pod, say)
+// takes up the same schedule again.
+const maxStartAhead = 24 * time.Hour
 
 // scheduleOptions holds the flags of `cbload serve` that run a timed fault
 // schedule.
@@ -52,9 +50,10 @@ const scheduleHelp = `Run a schedule (instead of faults active from the start):
                        one line on stderr; --fault replaces the faults of its
                        fault phases, --phases its phases
   --start-at TIME      start at this RFC 3339 time, like 2026-12-01T12:00:00Z,
-                       at most 24h ahead (default: at launch); up to 2s in the
-                       past joins the schedule where the clock stands, more
-                       is an error
+                       at most 24h ahead (default: at launch); a time past
+                       joins the schedule where the clock stands (a restarted
+                       serve takes it up again, saying how late and in which
+                       phase); once the whole schedule is over, it is an error
   --exit-after-schedule  exit 0 after the last phase (default: keep serving)
 Before the start and after the last phase the upstream is healthy. Each
 switch prints one line on stdout: the time (UTC), the offset from the start,
@@ -140,8 +139,8 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 			return nil, usagef("--start-at %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", o.startAt)
 		}
 		switch {
-		case now.Sub(t) > startAtTolerance:
-			return nil, usagef("--start-at %s is %v in the past; want a time to come (at most %v late)", o.startAt, now.Sub(t).Round(time.Second), startAtTolerance)
+		case now.Sub(t) >= s.Duration():
+			return nil, usagef("--start-at %s is %v in the past: the %v schedule is over; want a time to come, or one less than %v ago to join it", o.startAt, now.Sub(t).Round(time.Second), s.Duration(), s.Duration())
 		case t.Sub(now) > maxStartAhead:
 			return nil, usagef("--start-at %s is %v ahead; the limit is %v", o.startAt, t.Sub(now).Round(time.Second), maxStartAhead)
 		}
@@ -180,6 +179,25 @@ func ignoredSections(fields map[string]fileField) []string {
 	return out
 }
 
+// checkPlanFaults checks, before anything starts, that the server cfg
+// configures can take every phase's faults (within the active-fault limit,
+// no slowdown in proxy mode), so that no switch fails halfway through a
+// schedule. The error names the first phase and fault it refuses.
+func checkPlanFaults(plan *servePlan, cfg faultserver.Config) error {
+	if plan == nil {
+		return nil
+	}
+	n := plan.sched.Len()
+	for i := range n {
+		p := plan.sched.Phase(i)
+		cfg.Faults = p.Faults
+		if err := cfg.Validate(); err != nil {
+			return usagef("phase %d/%d %s: %v", i+1, n, p.Name, err)
+		}
+	}
+	return nil
+}
+
 // serveSchedule runs plan against s, printing each switch to stdout, and
 // returns when ctx is done (nil), or when the schedule ends if the plan
 // says to exit then (nil). Canceled before the schedule has ended, it
@@ -191,16 +209,30 @@ func serveSchedule(ctx context.Context, plan *servePlan, s *faultserver.Server, 
 	}
 	n := plan.sched.Len()
 	start := plan.start
-	when := "at launch"
-	if start.IsZero() {
+	when := "starting at launch"
+	switch late := time.Since(start); {
+	case start.IsZero():
 		start = time.Now()
-	} else {
-		when = fmt.Sprintf("at %s (in %v); healthy until then", start.UTC().Format(time.RFC3339), time.Until(start).Round(time.Second))
+	case late > 0:
+		// Run joins the phase the clock stands in; say so once, here.
+		i := min(plan.sched.At(late), n-1)
+		when = fmt.Sprintf("started at %s; joined %v late, in phase %d/%d %s", start.UTC().Format(time.RFC3339Nano), late.Round(100*time.Millisecond), i+1, n, plan.sched.Phase(i).Name)
+	default:
+		when = fmt.Sprintf("starting at %s (in %v); healthy until then", start.UTC().Format(time.RFC3339), (-late).Round(time.Second))
 	}
-	fmt.Fprintf(stdout, "  schedule  %d phases over %v, starting %s\n", n, plan.sched.Duration(), when)
+	fmt.Fprintf(stdout, "  schedule  %d phases over %v, %s\n", n, plan.sched.Duration(), when)
 	phase := "" // the phase running, for the interrupted message
-	err := plan.sched.Run(ctx, start, func(sw sched.Switch) {
-		s.SetFaults(sw.Phase.Faults)
+	// checkPlanFaults has checked every phase's faults, so a failed switch
+	// is a bug: it stops the schedule rather than leave the wrong faults on.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var setErr error
+	err := plan.sched.Run(runCtx, start, func(sw sched.Switch) {
+		if err := s.SetFaults(sw.Phase.Faults); err != nil {
+			setErr = fmt.Errorf("phase %d/%d %s: set faults: %w", sw.Index+1, n, sw.Phase.Name, err)
+			stop()
+			return
+		}
 		at := fmt.Sprintf("%s  +%.3fs", sw.Now.UTC().Format("2006-01-02T15:04:05.000Z07:00"), sw.Now.Sub(start).Seconds())
 		if sw.End() {
 			next := "serving healthy until stopped"
@@ -214,6 +246,8 @@ func serveSchedule(ctx context.Context, plan *servePlan, s *faultserver.Server, 
 		fmt.Fprintf(stdout, "%s  %s  faults %s\n", at, phase, faultNames(sw.Phase.Faults))
 	})
 	switch {
+	case setErr != nil:
+		return setErr
 	case err != nil && phase == "":
 		return withCode(exitInterrupted, fmt.Errorf("interrupted before the schedule started"))
 	case err != nil:

@@ -382,29 +382,48 @@ thresholds: ["breaker.figures.opens >= 1"]
 	}
 }
 
-// TestServeScheduleJoinsLate checks that a --start-at just past joins the
-// schedule where the clock stands.
+// TestServeScheduleJoinsLate checks that a serve started after --start-at
+// joins the schedule where the clock stands — one just past, and one well
+// past, as a restarted pod is: one line says how late and in which phase,
+// and the later switches come at their offsets from the original start.
 func TestServeScheduleJoinsLate(t *testing.T) {
 	checkLeaks(t)
-	var stdout, stderr bytes.Buffer
-	start := time.Now().Add(-time.Second)
-	root := newRootCmd(&stdout, &stderr)
-	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--phases", "500ms,2s,200ms", "--fault", "error:503",
-		"--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule"})
-	if err := root.ExecuteContext(context.Background()); err != nil {
-		t.Fatalf("serve = %v; want nil\nstderr:\n%s", err, &stderr)
-	}
-	var got []switchLine
-	for _, l := range strings.Split(stdout.String(), "\n") {
-		if switchRE.MatchString(l) {
-			got = append(got, parseSwitch(t, serveLine{text: l}))
+	for _, tt := range []struct {
+		ago      time.Duration
+		phases   string
+		total    string
+		recovery time.Duration // the recovery phase's offset
+	}{
+		{time.Second, "500ms,2s,200ms", "2.7s", 2500 * time.Millisecond},
+		{3 * time.Second, "1s,3s,300ms", "4.3s", 4 * time.Second},
+	} {
+		var stdout, stderr bytes.Buffer
+		start := time.Now().Add(-tt.ago)
+		root := newRootCmd(&stdout, &stderr)
+		root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--phases", tt.phases, "--fault", "error:503",
+			"--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule"})
+		if err := root.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("serve %v after --start-at = %v; want nil (join the schedule)\nstderr:\n%s", tt.ago, err, &stderr)
 		}
-	}
-	if len(got) != 3 || got[0].phase != "fault" || got[1].phase != "recovery" || got[2].phase != "" {
-		t.Fatalf("switches of a schedule started 1s ago:\n%s\nwant fault, recovery and the end", stdout.String())
-	}
-	if !within(got[0].offset, time.Second, 500*time.Millisecond) || !within(got[1].at.Sub(start), 2500*time.Millisecond, 150*time.Millisecond) {
-		t.Errorf("joined at +%v, recovery at +%v; want about +1s and +2.5s", got[0].offset, got[1].at.Sub(start))
+		m := regexp.MustCompile(`(?m)^  schedule  3 phases over ` + regexp.QuoteMeta(tt.total) + `, started at \S+; joined (\S+) late, in phase 2/3 fault$`).FindStringSubmatch(stdout.String())
+		if m == nil {
+			t.Fatalf("%v late: stdout:\n%s\nwant a schedule line saying it joined late, in phase 2/3 fault", tt.ago, stdout.String())
+		}
+		if late, err := time.ParseDuration(m[1]); err != nil || !within(late, tt.ago, 500*time.Millisecond) {
+			t.Errorf("joined %s late; want about %v", m[1], tt.ago)
+		}
+		var got []switchLine
+		for _, l := range strings.Split(stdout.String(), "\n") {
+			if switchRE.MatchString(l) {
+				got = append(got, parseSwitch(t, serveLine{text: l}))
+			}
+		}
+		if len(got) != 3 || got[0].phase != "fault" || got[1].phase != "recovery" || got[2].phase != "" {
+			t.Fatalf("switches of a schedule started %v ago:\n%s\nwant fault (joined), recovery and the end", tt.ago, stdout.String())
+		}
+		if !within(got[0].offset, tt.ago, 500*time.Millisecond) || !within(got[1].at.Sub(start), tt.recovery, 150*time.Millisecond) {
+			t.Errorf("%v late: joined at +%v, recovery at +%v; want about +%v and +%v", tt.ago, got[0].offset, got[1].at.Sub(start), tt.ago, tt.recovery)
+		}
 	}
 }
 
@@ -436,6 +455,8 @@ func TestServeScheduleBadInput(t *testing.T) {
 	writeFile(t, named, "phases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: 1s, faults: [payments=hang]}\n")
 	zeroService := filepath.Join(dir, "zero.yaml")
 	writeFile(t, zeroService, "upstream:\n  service_time: 0s\nphases:\n  - {name: a, duration: 1s}\n")
+	slowdown := filepath.Join(dir, "slowdown.yaml")
+	writeFile(t, slowdown, "phases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: 1s, faults: [hang]}\n  - {name: cut, duration: 1s, faults: [slowdown:3x]}\n")
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	far := time.Now().Add(25 * time.Hour).UTC().Format(time.RFC3339)
 	serve := []string{"serve", "--addr", "127.0.0.1:0", "--control-addr", ""}
@@ -464,11 +485,16 @@ func TestServeScheduleBadInput(t *testing.T) {
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "2026-12-01 12:00:00"}, `--start-at "2026-12-01 12:00:00": want an RFC 3339 time`},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", past}, "--start-at " + past + " is 1m"},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", far}, "ahead; the limit is 24h0m0s"},
-		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", past}, "in the past; want a time to come (at most 2s late)"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", past}, "in the past: the 3s schedule is over; want a time to come, or one less than 3s ago to join it"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "0001-01-01T00:00:00Z"}, "--start-at 0001-01-01T00:00:00Z is "},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", far}, "--start-at " + far + " is 2"},
 		{[]string{"--start-at", far}, "--start-at: there is no schedule to start; give --phases or --scenario"},
 		{[]string{"--fault", "hang", "--exit-after-schedule"}, "--exit-after-schedule: there is no schedule"},
 		{[]string{"--scenario", named}, "scenario " + named + ": line 3: phases[1] (b): fault payments=hang: serve runs one upstream; faults named NAME=SPEC are for cbload run --upstream NAME=ADDR"},
+		{[]string{"--proxy-to", "http://127.0.0.1:9", "--phases", "1s,1s,1s", "--fault", "slowdown:2x"},
+			`phase 2/3 fault: fault "slowdown:2x": slowdown scales the synthetic service time, and proxy mode has none`},
+		{[]string{"--proxy-to", "http://127.0.0.1:9", "--scenario", slowdown},
+			`phase 3/3 cut: fault "slowdown:3x": slowdown scales the synthetic service time, and proxy mode has none`},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

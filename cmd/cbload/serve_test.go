@@ -190,7 +190,7 @@ func TestServeBadInput(t *testing.T) {
 		{[]string{"serve", "--stall-timeout", "0s"}, exitUsage, "--stall-timeout 0s: want a positive duration up to the limit of 1h"},
 		{[]string{"serve", "--max-conns", "0"}, exitUsage, "--max-conns 0: want a count from 1 to the limit of 1000000"},
 		{[]string{"serve", "--control-max-conns", "2000000"}, exitUsage, "--control-max-conns 2000000"},
-		{[]string{"serve", "--control-token", "   "}, exitUsage, "--control-token (or $CBLOAD_CONTROL_TOKEN): control token is only whitespace"},
+		{[]string{"serve", "--control-token", "   "}, exitUsage, "cbload: --control-token: control token is only whitespace"},
 		{[]string{"serve", "--control-token", "two words"}, exitUsage, "control token holds whitespace"},
 		{[]string{"serve", "--control-host", "host:80"}, exitUsage, `--control-host: control host "host:80"`},
 		{[]string{"serve", "--upstream-concurrency", "-1"}, exitUsage, "--upstream-concurrency -1: want a number of workers from 0 (unbounded) to the limit of 100000"},
