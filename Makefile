@@ -39,7 +39,7 @@ bench: build ## performance against its goals, side by side (about 15 minutes; s
 bench-go: ## Go benchmarks for the per-request hot paths (compare runs with benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-stability: build ## run the default experiment 10 times; all verdicts must agree
+stability: build ## run the default experiment and examples/metastable.yaml 10 times each; all must agree
 	CBLOAD=$(BIN)/cbload ./tools/stability.sh 10
 
 lint: ## gofmt check and vet

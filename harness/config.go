@@ -9,10 +9,12 @@ package harness
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/policy"
 )
 
 // Config describes one experiment. Start from DefaultConfig and change what
@@ -32,8 +34,17 @@ type Config struct {
 	// ClientTimeout is the load runner's own timeout per request.
 	ClientTimeout time.Duration
 
-	Gateway  GatewayConfig
-	Breaker  BreakerConfig
+	Gateway GatewayConfig
+	// Tiers is how many gateways are chained in front of the upstream, each
+	// with its own pool, call timeout, retries and policy; 1 by default, at
+	// most MaxTiers.
+	Tiers int
+
+	// Each arm's policy reads its own settings.
+	Breaker     BreakerConfig
+	RetryBudget RetryBudgetConfig
+	Throttle    ThrottleConfig
+
 	Upstream UpstreamConfig
 
 	// Tracing configures OpenTelemetry traces across the load runner, the
@@ -103,32 +114,45 @@ type GatewayConfig struct {
 	// LocalWork is how long /local holds its worker (a stand-in for a cache
 	// lookup or a small computation).
 	LocalWork time.Duration
+	// Retries is how many extra attempts /api makes after a failure the
+	// breaker would count, at most MaxRetries.
+	Retries int
+	// RetryBackoff is the base of the full-jitter backoff before a retry:
+	// retry n waits a uniform draw from [0, RetryBackoff·2^(n−1)). Zero
+	// retries at once.
+	RetryBackoff time.Duration
 }
 
-// BreakerConfig configures the circuit breaker (sony/gobreaker v2) and the
-// trip policy.
-type BreakerConfig struct {
-	// Timeout is how long the breaker stays open before it lets probes through.
-	Timeout time.Duration
-	// MaxRequests is the number of probes admitted while half-open; that many
-	// consecutive successes close the breaker.
-	MaxRequests uint32
-	// Interval is the rolling window over which counts are kept while closed;
-	// BucketPeriod is its granularity.
-	Interval     time.Duration
-	BucketPeriod time.Duration
-	// The breaker trips when ConsecutiveFailures calls in a row fail, or when
-	// at least MinRequests calls completed in the window and the failure ratio
-	// reaches FailureRatio. Zero disables a rule.
-	ConsecutiveFailures uint32
-	FailureRatio        float64
-	MinRequests         uint32
-}
+// Limits of the retry and tier settings.
+const (
+	MaxRetries      = 10
+	MaxTiers        = 5
+	MaxRetryBackoff = 10 * time.Second
+)
+
+// BreakerConfig configures the breaker arm's circuit breaker; it is
+// defined, with the breaker, in package policy.
+type BreakerConfig = policy.BreakerConfig
+
+// RetryBudgetConfig configures the retry-budget arm (package policy).
+type RetryBudgetConfig = policy.RetryBudgetConfig
+
+// ThrottleConfig configures the throttle arm (package policy).
+type ThrottleConfig = policy.ThrottleConfig
 
 // UpstreamConfig is the fault-injecting upstream's healthy behaviour.
 type UpstreamConfig struct {
 	ServiceTime time.Duration
 	Jitter      time.Duration
+	// Concurrency, when above zero, gives the upstream finite capacity:
+	// that many requests worked on at once, up to Queue more waiting, the
+	// rest answered 503 at once. By default queued and running work is
+	// done in full when its caller has gone — the sustaining effect of a
+	// metastable failure; HonorCancel drops it instead. Zero keeps the
+	// unbounded upstream. See faultserver.Config.
+	Concurrency int
+	Queue       int
+	HonorCancel bool
 }
 
 // Progress is a live snapshot of the second that just ended, reported once
@@ -173,6 +197,7 @@ func DefaultConfig() Config {
 			CallTimeout:  500 * time.Millisecond,
 			LocalWork:    time.Millisecond,
 		},
+		Tiers: 1,
 		Breaker: BreakerConfig{
 			Timeout:             2 * time.Second,
 			MaxRequests:         3,
@@ -182,6 +207,8 @@ func DefaultConfig() Config {
 			FailureRatio:        0.5,
 			MinRequests:         20,
 		},
+		RetryBudget: RetryBudgetConfig{Ratio: 0.1, Window: 10 * time.Second},
+		Throttle:    ThrottleConfig{K: 2, Window: 10 * time.Second},
 		Upstream: UpstreamConfig{
 			ServiceTime: 2 * time.Millisecond,
 			Jitter:      time.Millisecond,
@@ -217,13 +244,14 @@ func (c *Config) Validate() error {
 		}
 		total += p.Duration
 	}
+	arms := strings.Join(policy.Arms(), ", ")
 	if len(c.Arms) == 0 {
-		return fmt.Errorf("arms: need at least one of breaker, no-breaker")
+		return fmt.Errorf("arms: need at least one of %s", arms)
 	}
 	seen := map[string]bool{}
 	for _, a := range c.Arms {
-		if a != "breaker" && a != "no-breaker" {
-			return fmt.Errorf("arms: unknown arm %q; want breaker, no-breaker or both", a)
+		if !slices.Contains(policy.Arms(), a) {
+			return fmt.Errorf("arms: unknown arm %q; want one or more of %s", a, arms)
 		}
 		if seen[a] {
 			return fmt.Errorf("arms: %q listed twice", a)
@@ -266,12 +294,34 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set")
 	case !(c.Breaker.FailureRatio >= 0 && c.Breaker.FailureRatio <= 1):
 		return fmt.Errorf("breaker-failure-ratio: %v must be in [0, 1]", c.Breaker.FailureRatio)
+	case c.Tiers < 1 || c.Tiers > MaxTiers:
+		return fmt.Errorf("tiers: %d must be between 1 and %d", c.Tiers, MaxTiers)
+	case c.Gateway.Retries < 0 || c.Gateway.Retries > MaxRetries:
+		return fmt.Errorf("retries: %d must be between 0 and %d (extra attempts after a failure)", c.Gateway.Retries, MaxRetries)
+	case c.Gateway.RetryBackoff < 0 || c.Gateway.RetryBackoff > MaxRetryBackoff:
+		return fmt.Errorf("retry-backoff: %v must be between 0 (retry at once) and %v", c.Gateway.RetryBackoff, MaxRetryBackoff)
+	case !(c.RetryBudget.Ratio > 0 && c.RetryBudget.Ratio <= 1):
+		return fmt.Errorf("retry-budget: %v must be a share of requests in (0, 1], e.g. 10%% or 0.1", c.RetryBudget.Ratio)
+	case c.RetryBudget.Window < time.Second || c.RetryBudget.Window > time.Hour:
+		return fmt.Errorf("retry-budget-window: %v must be between 1s and 1h", c.RetryBudget.Window)
+	case !(c.Throttle.K >= 1 && c.Throttle.K <= 10):
+		return fmt.Errorf("throttle-k: %v must be between 1 and 10 (the SRE book uses 2)", c.Throttle.K)
+	case c.Throttle.Window < time.Second || c.Throttle.Window > time.Hour:
+		return fmt.Errorf("throttle-window: %v must be between 1s and 1h", c.Throttle.Window)
 	case c.Upstream.ServiceTime <= 0:
 		// The faultserver reads zero as "its default", which would surprise
 		// whoever asked for zero.
 		return fmt.Errorf("service-time: %v must be positive; use 1us for a near-instant upstream", c.Upstream.ServiceTime)
 	case c.Upstream.Jitter < 0:
 		return fmt.Errorf("jitter: %v must not be negative", c.Upstream.Jitter)
+	case c.Upstream.Concurrency < 0 || c.Upstream.Concurrency > faultserver.MaxConcurrency:
+		return fmt.Errorf("upstream-concurrency: %d must be between 0 (unbounded) and %d", c.Upstream.Concurrency, faultserver.MaxConcurrency)
+	case c.Upstream.Queue < 0 || c.Upstream.Queue > faultserver.MaxQueue:
+		return fmt.Errorf("upstream-queue: %d must be between 0 and %d", c.Upstream.Queue, faultserver.MaxQueue)
+	case c.Upstream.Concurrency == 0 && c.Upstream.Queue > 0:
+		return fmt.Errorf("upstream-queue: needs upstream-concurrency above 0")
+	case c.Upstream.Concurrency == 0 && c.Upstream.HonorCancel:
+		return fmt.Errorf("upstream-honor-cancel: needs upstream-concurrency above 0")
 	}
 	if err := c.validateTargets(); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"strconv"
 	"sync"
 	"time"
 
@@ -17,16 +18,19 @@ const (
 	exTrippedBreaker
 	exFirstRejection
 	exHalfOpenProbe
+	exMostAttempts
 	numExemplarKinds
 )
 
 var exemplarKindNames = [numExemplarKinds]string{
-	"slowest_api", "slowest_local", "tripped_breaker", "first_rejection", "half_open_probe",
+	"slowest_api", "slowest_local", "tripped_breaker", "first_rejection", "half_open_probe", "most_attempts",
 }
 
 // exemplars keeps, per phase and kind, the one trace most worth opening: the
 // slowest answered request to each endpoint, the request that tripped the
-// breaker, the first rejection and the first half-open probe. It holds a
+// breaker, the first rejection, the first half-open probe and the retried
+// request whose attempts reached the upstream most often (one trace, every
+// attempt at every tier a span). It holds a
 // fixed number of picks whatever the run's length. Only sampled traces are
 // offered, so every pick can be found in the tracing backend.
 //
@@ -44,7 +48,7 @@ type exemplars struct {
 type pick struct {
 	id    trace.TraceID
 	at    time.Time
-	score time.Duration
+	score int64 // a latency in nanoseconds, or a count of attempts
 }
 
 func newExemplars(start time.Time, phases []Phase, jaegerURL string) *exemplars {
@@ -85,14 +89,20 @@ func (e *exemplars) first(kind int, at time.Time, id trace.TraceID) {
 // slowest keeps id as the kind's pick for the phase of at if it took longer
 // than the one kept.
 func (e *exemplars) slowest(kind int, at time.Time, id trace.TraceID, took time.Duration) {
+	e.most(kind, at, id, int64(took))
+}
+
+// most keeps id as the kind's pick for the phase of at if its score is
+// higher than the kept one's.
+func (e *exemplars) most(kind int, at time.Time, id trace.TraceID, score int64) {
 	if e == nil || !id.IsValid() {
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := &e.picks[e.phase(at)][kind]
-	if !p.id.IsValid() || took > p.score {
-		*p = pick{id: id, at: at, score: took}
+	if !p.id.IsValid() || score > p.score {
+		*p = pick{id: id, at: at, score: score}
 	}
 }
 
@@ -111,11 +121,14 @@ func (e *exemplars) observe(res *vegeta.Result, collateral bool) {
 	if err != nil {
 		return
 	}
-	kind := exSlowestAPI
 	if collateral {
-		kind = exSlowestLocal
+		e.slowest(exSlowestLocal, res.Timestamp, id, res.Latency)
+		return
 	}
-	e.slowest(kind, res.Timestamp, id, res.Latency)
+	e.slowest(exSlowestAPI, res.Timestamp, id, res.Latency)
+	if n, err := strconv.ParseInt(res.Headers.Get(attemptsHeader), 10, 64); err == nil && n > 1 {
+		e.most(exMostAttempts, res.Timestamp, id, n)
+	}
 }
 
 // list returns the picks in phase order, then kind order.

@@ -5,14 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/cbload/cbload/internal/pool"
+	"github.com/cbload/cbload/policy"
 )
 
 // Outcome classes the gateway reports in the X-Cbload-Outcome header, so the
@@ -26,30 +31,47 @@ const (
 	outcomeSaturated     = "saturated"
 )
 
+// attemptsHeader carries, on every /api answer, the number of attempts that
+// reached the upstream on behalf of the request, summed over the tiers
+// below the one answering.
+const attemptsHeader = "X-Cbload-Attempts"
+
 // errClientGone marks a call abandoned because the gateway's own caller went
 // away; it says nothing about the upstream's health.
-var errClientGone = errors.New("client went away")
+var errClientGone = policy.ErrClientGone
 
 // upstreamStatusError is an upstream answer with a 5xx status: net/http does
-// not treat it as an error, the breaker must.
-type upstreamStatusError struct{ code int }
+// not treat it as an error, the breaker must. outcome is a lower tier's
+// X-Cbload-Outcome, empty from the upstream itself.
+type upstreamStatusError struct {
+	code    int
+	outcome string
+}
 
-func (e *upstreamStatusError) Error() string { return fmt.Sprintf("upstream answered %d", e.code) }
+func (e *upstreamStatusError) Error() string {
+	if e.outcome != "" {
+		return fmt.Sprintf("upstream answered %d %s", e.code, e.outcome)
+	}
+	return fmt.Sprintf("upstream answered %d", e.code)
+}
 
 // gateway is the system under test: an HTTP service with a fixed pool of
-// workers shared by /api, which calls the upstream (through the breaker when
-// there is one), and /local, which never does.
+// workers shared by /api, which calls the upstream through the arm's policy,
+// and /local, which never does.
 type gateway struct {
-	cfg      GatewayConfig
-	upstream string
-	client   *http.Client
-	idle     func()   // closes the upstream client's idle connections
-	breaker  *breaker // nil in the no-breaker arm
-	workers  chan struct{}
-	tel      *gatewayTracing // nil when tracing is off
+	cfg GatewayConfig
+	// target is what /api calls: the upstream's /work, or the next tier's
+	// /api when chained.
+	target  string
+	chained bool
+	client  *http.Client
+	idle    func() // closes the upstream client's idle connections
+	admit   admitter
+	pool    *pool.Pool
+	tel     *gatewayTracing // nil when tracing is off
 
-	inflight atomic.Int64
-	peak     atomic.Int64
+	jitterMu sync.Mutex
+	jitter   *rand.Rand // retry backoff draws; guarded by jitterMu
 
 	// errLog receives the HTTP server's own log lines; resourceErrs counts
 	// upstream calls that failed for lack of file descriptors or ports.
@@ -67,25 +89,23 @@ type gateway struct {
 	served chan struct{}
 }
 
-// newGateway starts a gateway on a free loopback port. The caller must call
-// close.
-func newGateway(cfg GatewayConfig, upstreamURL string, br *breaker) (*gateway, error) {
-	return newTracedGateway(cfg, upstreamURL, br, nil)
-}
-
-// newTracedGateway is newGateway with tracing through tel, when not nil: its
-// handler and upstream client are instrumented with otelhttp and its breaker
-// traces each decision. The caller must call close.
-func newTracedGateway(cfg GatewayConfig, upstreamURL string, br *breaker, tel *gatewayTracing) (*gateway, error) {
+// newGateway starts a gateway on a free loopback port whose /api calls
+// target — an upstream's /work, or with chained another gateway's /api —
+// through adm. Retry backoffs are drawn from seed. With tel not nil it is
+// traced: its handler and upstream client are instrumented with otelhttp
+// (adm is then the traced policy). The caller must call close.
+func newGateway(cfg GatewayConfig, target string, chained bool, adm admitter, tel *gatewayTracing, seed uint64) (*gateway, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("gateway listen: %w", err)
 	}
 	g := &gateway{
-		cfg:      cfg,
-		upstream: upstreamURL + "/work",
-		breaker:  br,
-		workers:  make(chan struct{}, cfg.Workers),
+		cfg:     cfg,
+		target:  target,
+		chained: chained,
+		jitter:  rand.New(rand.NewPCG(seed, 0x6a69_7474_6572)), // "jitter"
+		admit:   adm,
+		pool:    pool.New(cfg.Workers, cfg.QueueTimeout),
 		client: &http.Client{
 			Transport: &http.Transport{
 				Proxy:               nil,
@@ -113,9 +133,6 @@ func newTracedGateway(cfg GatewayConfig, upstreamURL string, br *breaker, tel *g
 			traced: otelhttp.NewTransport(g.client.Transport, tel.opts...),
 			plain:  g.client.Transport,
 			prop:   tel.prop,
-		}
-		if br != nil {
-			br.traceWith(tel)
 		}
 	}
 	// net/http logs each accept error raw (a flood of them when the
@@ -160,44 +177,27 @@ func (g *gateway) resourceErrors() (int64, string) {
 	return n + g.resourceErrs.Load(), last
 }
 
-// takePeak returns the most requests held at once since the last call.
-func (g *gateway) takePeak() int64 {
-	return g.peak.Swap(g.inflight.Load())
-}
-
 // withWorker admits a request into the bounded pool: it waits up to the
 // queue timeout for a worker and answers 503 "saturated" otherwise.
 func (g *gateway) withWorker(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		n := g.inflight.Add(1)
-		defer g.inflight.Add(-1)
-		for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
-		}
-
-		select {
-		case g.workers <- struct{}{}:
-		default:
-			var wait trace.Span
-			if g.tel != nil {
-				wait = g.tel.startWait(r.Context())
-			}
-			start := time.Now()
-			t := time.NewTimer(g.cfg.QueueTimeout)
-			select {
-			case g.workers <- struct{}{}:
-				t.Stop()
-				endWait(r.Context(), wait, time.Since(start), false)
-			case <-t.C:
-				endWait(r.Context(), wait, time.Since(start), true)
-				reply(w, http.StatusServiceUnavailable, outcomeSaturated, "no worker free within the queue timeout")
-				return
-			case <-r.Context().Done():
-				t.Stop()
-				endWait(r.Context(), wait, time.Since(start), false)
-				return
+		leave := g.pool.Enter()
+		defer leave()
+		var onWait func() func(time.Duration, error)
+		if g.tel != nil {
+			onWait = func() func(time.Duration, error) {
+				wait := g.tel.startWait(r.Context())
+				return func(d time.Duration, err error) { endWait(r.Context(), wait, d, errors.Is(err, pool.ErrTimeout)) }
 			}
 		}
-		defer func() { <-g.workers }()
+		switch err := g.pool.Acquire(r.Context(), onWait); {
+		case errors.Is(err, pool.ErrTimeout):
+			reply(w, http.StatusServiceUnavailable, outcomeSaturated, "no worker free within the queue timeout")
+			return
+		case err != nil: // the caller went away
+			return
+		}
+		defer g.pool.Release()
 		h(w, r)
 	}
 }
@@ -215,50 +215,90 @@ func (g *gateway) local(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, outcomeOK, "local")
 }
 
+// api serves /api: up to 1 + Retries attempts at the upstream, each
+// admitted by the policy, retrying after a failure the breaker would count
+// (any error but the caller going away) with a full-jitter backoff. The
+// answer is the last attempt's; a rejection of the first attempt is a
+// rejection, of a later one ends the retries. The answer's X-Cbload-Attempts
+// header counts the attempts that reached the upstream below this tier.
 func (g *gateway) api(w http.ResponseWriter, r *http.Request) {
-	if g.tel != nil {
-		g.apiTraced(w, r)
-		return
-	}
-	var err error
-	if g.breaker == nil {
-		err = g.call(r.Context())
+	ctx := r.Context()
+	attempts, err := g.try(ctx, g.call)
+	w.Header().Set(attemptsHeader, strconv.FormatInt(attempts, 10))
+	var outcome string
+	if errors.Is(err, policy.ErrRejected) {
+		outcome = outcomeRejected
+		reply(w, http.StatusServiceUnavailable, outcomeRejected, err.Error())
 	} else {
-		done, _, aerr := g.breaker.allow(time.Now())
-		if aerr != nil {
-			reply(w, http.StatusServiceUnavailable, outcomeRejected, "circuit breaker open")
-			return
-		}
-		err = g.call(r.Context())
-		done(err)
+		outcome = answer(w, err)
 	}
-	answer(w, err)
+	if g.tel != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attrOutcome.String(outcome), attrAttempts.Int64(attempts))
+	}
 }
 
-// apiTraced is api with the breaker's decision traced and the outcome noted
-// on the server span.
-func (g *gateway) apiTraced(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	server := trace.SpanFromContext(ctx)
-	var err error
-	if g.breaker == nil {
-		err = g.call(ctx)
-	} else {
-		callCtx, d, aerr := g.breaker.decide(ctx, time.Now())
-		if aerr != nil {
-			server.SetAttributes(attrOutcome.String(outcomeRejected))
-			reply(w, http.StatusServiceUnavailable, outcomeRejected, "circuit breaker open")
-			return
+// try makes up to 1 + Retries attempts of call, each admitted by the
+// policy, and returns the attempts that reached the upstream and the error
+// to answer with: the last attempt's, or the policy's rejection of the
+// first.
+func (g *gateway) try(ctx context.Context, call func(context.Context) (int64, error)) (attempts int64, err error) {
+	for attempt := 0; attempt <= g.cfg.Retries; attempt++ {
+		if attempt > 0 && !g.backoff(ctx, attempt) {
+			return attempts, errClientGone
 		}
-		err = g.call(callCtx)
-		d.finish(err)
+		callCtx, done, aerr := g.admit.admit(ctx, time.Now(), attempt)
+		if aerr != nil {
+			if attempt == 0 {
+				err = aerr
+			}
+			return attempts, err
+		}
+		var n int64
+		n, err = call(callCtx)
+		attempts += n
+		done(err)
+		if err == nil || errors.Is(err, errClientGone) {
+			return attempts, err
+		}
 	}
-	server.SetAttributes(attrOutcome.String(answer(w, err)))
+	return attempts, err
+}
+
+// backoff waits backoffDelay(attempt) before a retry. It returns false when
+// the caller went away first.
+func (g *gateway) backoff(ctx context.Context, attempt int) bool {
+	d := g.backoffDelay(attempt)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// backoffDelay draws the wait before retry number attempt (1, 2, …)
+// uniformly from [0, RetryBackoff·2^(attempt−1)): "full jitter", so that
+// retries of requests that failed together do not arrive together.
+func (g *gateway) backoffDelay(attempt int) time.Duration {
+	if g.cfg.RetryBackoff <= 0 {
+		return 0
+	}
+	ceil := g.cfg.RetryBackoff << (attempt - 1)
+	g.jitterMu.Lock()
+	defer g.jitterMu.Unlock()
+	return time.Duration(g.jitter.Int64N(int64(ceil)))
 }
 
 // answer replies to /api after an upstream call that returned err, and
-// returns the outcome class.
+// returns the outcome class. A lower tier's outcome class is passed on, so
+// the client sees where in the chain the call failed.
 func answer(w http.ResponseWriter, err error) string {
+	var se *upstreamStatusError
 	switch {
 	case err == nil:
 		reply(w, http.StatusOK, outcomeOK, "upstream ok")
@@ -268,6 +308,12 @@ func answer(w http.ResponseWriter, err error) string {
 	case errors.Is(err, context.DeadlineExceeded):
 		reply(w, http.StatusGatewayTimeout, outcomeTimeout, "upstream call timed out")
 		return outcomeTimeout
+	case errors.As(err, &se) && (se.outcome == outcomeRejected || se.outcome == outcomeSaturated):
+		reply(w, http.StatusServiceUnavailable, se.outcome, err.Error())
+		return se.outcome
+	case errors.As(err, &se) && se.outcome == outcomeTimeout:
+		reply(w, http.StatusGatewayTimeout, outcomeTimeout, err.Error())
+		return outcomeTimeout
 	default:
 		reply(w, http.StatusBadGateway, outcomeUpstreamError, err.Error())
 		return outcomeUpstreamError
@@ -275,13 +321,19 @@ func answer(w http.ResponseWriter, err error) string {
 }
 
 // call makes one upstream call, reading the body, within the call timeout.
-func (g *gateway) call(parent context.Context) error {
+// It returns the attempts that reached the upstream: 1 when the target is
+// the upstream itself, a lower tier's X-Cbload-Attempts otherwise (0 when
+// that tier's answer was lost, so the count is a lower bound).
+func (g *gateway) call(parent context.Context) (int64, error) {
 	ctx, cancel := context.WithTimeout(parent, g.cfg.CallTimeout)
 	defer cancel()
 	t0 := time.Now()
-	err := g.do(ctx)
+	n, err := g.do(ctx)
+	if !g.chained {
+		n = 1
+	}
 	if err != nil && parent.Err() != nil {
-		return errClientGone
+		return n, errClientGone
 	}
 	if err != nil && isResourceError(err.Error()) {
 		g.resourceErrs.Add(1)
@@ -293,28 +345,33 @@ func (g *gateway) call(parent context.Context) error {
 	g.calls.record(took)
 	g.callsMu.Unlock()
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("upstream: %w", context.DeadlineExceeded)
+		return n, fmt.Errorf("upstream: %w", context.DeadlineExceeded)
 	}
-	return err
+	return n, err
 }
 
-func (g *gateway) do(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.upstream, nil)
+// do sends one request to the target and reads the answer; n is the
+// answer's X-Cbload-Attempts, 0 without one.
+func (g *gateway) do(ctx context.Context) (n int64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.target, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	resp, err := g.client.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
+	if v := resp.Header.Get(attemptsHeader); v != "" {
+		n, _ = strconv.ParseInt(v, 10, 64) // a lower tier's; a bad value counts 0
+	}
 	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)); err != nil {
-		return err
+		return n, err
 	}
 	if resp.StatusCode >= 500 {
-		return &upstreamStatusError{code: resp.StatusCode}
+		return n, &upstreamStatusError{code: resp.StatusCode, outcome: resp.Header.Get(outcomeHeader)}
 	}
-	return nil
+	return n, nil
 }
 
 func reply(w http.ResponseWriter, code int, outcome, msg string) {

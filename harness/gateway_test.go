@@ -2,12 +2,16 @@ package harness
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cbload/cbload/policy"
 )
 
 func get(t testing.TB, client *http.Client, url string) (int, string) {
@@ -40,8 +44,8 @@ func TestGatewayOutcomes(t *testing.T) {
 	set := func(s int, d time.Duration) { mu.Lock(); status, delay = s, d; mu.Unlock() }
 
 	cfg := GatewayConfig{Workers: 2, QueueTimeout: 100 * time.Millisecond, CallTimeout: 100 * time.Millisecond}
-	br := newBreaker("t", BreakerConfig{Timeout: time.Hour, MaxRequests: 1, ConsecutiveFailures: 3}, time.Now())
-	gw, err := newGateway(cfg, up.URL, br)
+	pol, adm := testPolicy(t, "breaker", BreakerConfig{Timeout: time.Hour, MaxRequests: 1, ConsecutiveFailures: 3}, nil)
+	gw, err := newGateway(cfg, up.URL+"/work", false, adm, nil, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +76,7 @@ func TestGatewayOutcomes(t *testing.T) {
 			t.Errorf("step %d: GET %s with upstream %d after %v = %d %s; want %d %s", i, tt.path, tt.status, tt.delay, code, outcome, tt.wantCode, tt.wantOutcome)
 		}
 	}
-	if got := br.log(time.Now()); len(got) != 1 || got[0].To != "open" {
+	if got := pol.Transitions(time.Now()); len(got) != 1 || got[0].To != "open" {
 		t.Errorf("transitions = %v; want one, to open", got)
 	}
 }
@@ -88,7 +92,7 @@ func TestGatewaySaturates(t *testing.T) {
 	defer up.Close()
 	defer close(release)
 	cfg := GatewayConfig{Workers: 1, QueueTimeout: 50 * time.Millisecond, CallTimeout: 5 * time.Second}
-	gw, err := newGateway(cfg, up.URL, nil)
+	gw, err := newGateway(cfg, up.URL+"/work", false, plainAdmitter{policy.None{}}, nil, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +111,7 @@ func TestGatewaySaturates(t *testing.T) {
 		}
 		busy <- err
 	}()
-	for gw.inflight.Load() == 0 {
+	for gw.pool.InFlight() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	start := time.Now()
@@ -119,35 +123,43 @@ func TestGatewaySaturates(t *testing.T) {
 	if waited < 50*time.Millisecond || waited > 500*time.Millisecond {
 		t.Errorf("saturated answer after %v; want after the 50ms queue timeout", waited)
 	}
-	if peak := gw.takePeak(); peak != 2 {
+	if peak := gw.pool.TakePeak(); peak != 2 {
 		t.Errorf("in-flight peak = %d; want 2", peak)
 	}
 	cancel()
 	<-busy
 }
 
+// testPolicy builds the policy of arm with breaker settings bc, traced
+// through tel when not nil.
+func testPolicy(t testing.TB, arm string, bc BreakerConfig, tel *gatewayTracing) (policy.Policy, admitter) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Breaker = bc
+	pol, adm, err := newPolicy(arm, "up", &cfg, tel, time.Now(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol, adm
+}
+
 // BenchmarkGatewayAPI measures the gateway's per-request overhead — worker
-// pool, breaker and recording — over a real loopback upstream.
+// pool, policy and recording — over a real loopback upstream.
 func BenchmarkGatewayAPI(b *testing.B) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"ok":true}`)
 	}))
 	defer up.Close()
-	for _, withBreaker := range []bool{false, true} {
-		name := "no-breaker"
-		var br *breaker
-		if withBreaker {
-			name = "breaker"
-			br = newBreaker("bench", DefaultConfig().Breaker, time.Now())
-		}
-		b.Run(name, func(b *testing.B) {
-			gw, err := newGateway(GatewayConfig{Workers: 64, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL, br)
+	for _, arm := range policy.Arms() {
+		b.Run(arm, func(b *testing.B) {
+			_, adm := testPolicy(b, arm, DefaultConfig().Breaker, nil)
+			gw, err := newGateway(GatewayConfig{Workers: 64, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL+"/work", false, adm, nil, 1)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer gw.close()
 			start := time.Now()
-			rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, 200, time.Second, withBreaker)
+			rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, 200, time.Second, arm == "breaker")
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			defer client.CloseIdleConnections()
 			url := gw.url() + "/api"
@@ -166,14 +178,34 @@ func BenchmarkGatewayAPI(b *testing.B) {
 	}
 }
 
-// BenchmarkBreakerAllow measures the breaker wrapper alone.
-func BenchmarkBreakerAllow(b *testing.B) {
-	br := newBreaker("bench", DefaultConfig().Breaker, time.Now())
-	for b.Loop() {
-		done, _, err := br.allow(time.Now())
-		if err != nil {
-			b.Fatal(err)
+// BenchmarkGatewayTry measures the gateway's own per-request cost of the
+// policy and the retry loop, without HTTP: every arm's policy, with a call
+// that succeeds at once and one that fails twice before it succeeds
+// (3 attempts, 2 of them retries; the retry-budget arm admits fewer).
+func BenchmarkGatewayTry(b *testing.B) {
+	bc := BreakerConfig{Timeout: time.Second, MaxRequests: 1, ConsecutiveFailures: 1 << 30}
+	errFail := errors.New("fail")
+	for _, arm := range policy.Arms() {
+		for _, failures := range []int{0, 2} {
+			b.Run(fmt.Sprintf("%s/failures=%d", arm, failures), func(b *testing.B) {
+				_, adm := testPolicy(b, arm, bc, nil)
+				g := &gateway{cfg: GatewayConfig{Retries: 3}, admit: adm}
+				ctx := context.Background()
+				n := 0
+				call := func(context.Context) (int64, error) {
+					n++
+					if n%(failures+1) != 0 {
+						return 1, errFail
+					}
+					return 1, nil
+				}
+				for b.Loop() {
+					n = 0
+					if _, err := g.try(ctx, call); err != nil && !errors.Is(err, errFail) && !errors.Is(err, policy.ErrRejected) {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
-		done(nil)
 	}
 }

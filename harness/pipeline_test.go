@@ -76,9 +76,10 @@ func BenchmarkPipelineCbload(b *testing.B) {
 	}
 	defer up.Close()
 	start := time.Now()
-	br := newBreaker("bench", DefaultConfig().Breaker, start)
 	ex := newExemplars(start, []Phase{{Name: "p", Duration: time.Hour}}, "")
-	gw, err := newTracedGateway(GatewayConfig{Workers: 256, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL(), br, tel.forGateway(ex))
+	gtel := tel.forGateway(ex)
+	_, adm := testPolicy(b, "breaker", DefaultConfig().Breaker, gtel)
+	gw, err := newGateway(GatewayConfig{Workers: 256, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL()+"/work", false, adm, gtel, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

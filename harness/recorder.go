@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,6 +119,7 @@ type secondAcc struct {
 	sendLag                       histogram
 	// By completion time.
 	api, collateral endpointAcc
+	apiAttempts     int64 // summed X-Cbload-Attempts of the /api answers
 }
 
 // gauge is what was sampled at the end of a second.
@@ -126,11 +128,16 @@ type gauge struct {
 	inflightPeak     int64
 	goroutines       int
 	upstreamRequests int64
+	// The upstream's work completed in the second, the part of it for
+	// callers that had gone, and its queue at the end of the second.
+	completed, completedForGone, queueLen int64
 }
 
 type phaseAcc struct {
 	api, collateral  endpointAcc
 	upstreamRequests int64
+	completed        int64
+	completedForGone int64
 	inflightPeak     int64
 	calls            histogram // upstream calls as the gateway timed them
 }
@@ -267,6 +274,20 @@ func (r *recorder) secondAt(sec int) *secondAcc {
 	return acc
 }
 
+// attempts returns the attempts reaching the upstream that an /api answer
+// says it made (X-Cbload-Attempts), 0 when it says nothing.
+func attempts(res *vegeta.Result) int64 {
+	v := res.Headers.Get(attemptsHeader)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
 // add records one result: its send in the second it was sent, its outcome
 // and latency in the second and phase it completed in.
 func (r *recorder) add(res *vegeta.Result, collateral bool) {
@@ -302,6 +323,7 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 	}
 	done.api.add(o, res.Latency)
 	p.api.add(o, res.Latency)
+	done.apiAttempts += attempts(res)
 	r.live.api++
 	i := int(doneOff / slotWidth)
 	if i >= len(r.slots) {
@@ -319,6 +341,8 @@ func (r *recorder) sample(sec int, g gauge) {
 	r.gauges[sec] = g
 	p := &r.perPhase[r.phaseIndex(time.Duration(sec)*time.Second)]
 	p.upstreamRequests += g.upstreamRequests
+	p.completed += g.completed
+	p.completedForGone += g.completedForGone
 	p.inflightPeak = max(p.inflightPeak, g.inflightPeak)
 }
 
@@ -390,17 +414,21 @@ func (r *recorder) flush(now time.Time, all bool) {
 func (r *recorder) second(k int) reports.Second {
 	g := r.gauges[k]
 	s := reports.Second{
-		T:                k,
-		Phase:            r.phases[r.phaseIndex(time.Duration(k)*time.Second)].name,
-		State:            g.state,
-		Scheduled:        r.scheduled(k),
-		InflightPeak:     g.inflightPeak,
-		Goroutines:       g.goroutines,
-		UpstreamRequests: g.upstreamRequests,
+		T:                        k,
+		Phase:                    r.phases[r.phaseIndex(time.Duration(k)*time.Second)].name,
+		State:                    g.state,
+		Scheduled:                r.scheduled(k),
+		InflightPeak:             g.inflightPeak,
+		Goroutines:               g.goroutines,
+		UpstreamRequests:         g.upstreamRequests,
+		UpstreamCompleted:        g.completed,
+		UpstreamCompletedForGone: g.completedForGone,
+		UpstreamQueueLen:         g.queueLen,
 	}
 	if acc := r.seconds[k]; acc != nil {
 		s.Sent = acc.sent
 		s.SendLagMS = reports.Lag{P99: round3(acc.sendLag.quantileMS(0.99)), Max: round3(acc.sendLag.quantileMS(1))}
+		s.APIAttempts = acc.apiAttempts
 		s.API = reports.Bucket{Sent: acc.apiSent, Requests: acc.api.outcomes.Total(), Outcomes: acc.api.outcomes, LatencyMS: acc.api.latency()}
 		s.Collateral = reports.Bucket{Sent: acc.collateralSent, Requests: acc.collateral.outcomes.Total(), Outcomes: acc.collateral.outcomes, LatencyMS: acc.collateral.latency()}
 	}
@@ -426,10 +454,12 @@ func (r *recorder) arm(name string, transitions []reports.Transition, w watchdog
 	for i, p := range r.phases {
 		pa := &r.perPhase[i]
 		ps := reports.PhaseSummary{
-			API:              pa.api.stats(),
-			Collateral:       pa.collateral.stats(),
-			UpstreamRequests: pa.upstreamRequests,
-			InflightPeak:     pa.inflightPeak,
+			API:                      pa.api.stats(),
+			Collateral:               pa.collateral.stats(),
+			UpstreamRequests:         pa.upstreamRequests,
+			UpstreamCompleted:        pa.completed,
+			UpstreamCompletedForGone: pa.completedForGone,
+			InflightPeak:             pa.inflightPeak,
 		}
 		if r.gatewayCalls {
 			l := latencyOf(&pa.calls)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -100,6 +101,9 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		Seed:        cfg.Seed,
 		ServiceTime: cfg.Upstream.ServiceTime,
 		Jitter:      cfg.Upstream.Jitter,
+		Concurrency: cfg.Upstream.Concurrency,
+		Queue:       cfg.Upstream.Queue,
+		HonorCancel: cfg.Upstream.HonorCancel,
 		Faults:      cfg.Phases[0].Faults,
 	}
 	// Traced tiers; all nil when tracing is off.
@@ -122,15 +126,12 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	defer srv.Close()
 	up := &upstreamSet{names: []string{DefaultUpstream}, servers: []*faultserver.Server{srv}, phases: cfg.Phases}
 
-	var br *breaker
-	if withBreaker {
-		br = newBreaker("upstream", cfg.Breaker, time.Now())
-	}
-	gw, err := newTracedGateway(cfg.Gateway, srv.URL(), br, gtel)
+	ch, err := startChain(cfg, name, srv.URL(), gtel)
 	if err != nil {
-		return nil, &SetupError{fmt.Errorf("start gateway: %w", err)}
+		return nil, &SetupError{err}
 	}
-	defer gw.close()
+	defer ch.close()
+	gw, pol := ch.top(), ch.topPolicy()
 
 	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, nil, wrap)
 	defer lr.close()
@@ -138,9 +139,6 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	// start is taken just before the attack, which starts its own clock a
 	// hair later: send lags measured against it err by microseconds.
 	start := time.Now()
-	if br != nil {
-		br.start = start // nothing has called the breaker yet
-	}
 	if ex != nil {
 		ex.start = start
 	}
@@ -149,27 +147,18 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	api, local := gw.url()+"/api", gw.url()+"/local"
 	var sent atomic.Int64
 	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed, &sent), cfg.Rate, cfg.TotalDuration())
-	state := func(time.Time) string { return reports.StateNone }
-	if br != nil {
-		state = br.stateAt
-	}
 	w, stopErr := drive(ctx, cfg, armLoop{
 		name: name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
 		collateral: func(res *vegeta.Result) bool { return res.URL == local },
 		observe:    ex.observe,
-		state:      state,
-		takePeak:   gw.takePeak,
-		inflight:   gw.inflight.Load,
+		state:      pol.State,
+		takePeak:   gw.pool.TakePeak,
+		inflight:   gw.pool.InFlight,
 		onPhase:    func(phase string) { tel.setPhase(name, phase) },
-		takeCalls:  gw.takeCalls,
+		takeCalls:  ch.bottom().takeCalls,
 	}, results)
-	now := time.Now()
-	var transitions []reports.Transition
-	if br != nil {
-		transitions = br.log(now)
-	}
-	gwErrs, gwLast := gw.resourceErrors()
-	arm := rec.arm(name, transitions, w, gwErrs, gwLast)
+	gwErrs, gwLast := ch.resourceErrors()
+	arm := rec.arm(name, transitions(pol.Transitions(time.Now()), start), w, gwErrs, gwLast)
 	arm.StartedAt = start.UTC()
 	arm.BreakerFigures = reports.BreakerMeasured
 	addUpstreamCounts(&arm, up.finish())
@@ -231,16 +220,19 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 	var stopErr error
 	sampled := -1
 	var lastSent int64
-	lastUp := a.up.requests()
+	last := a.up.Stats()
 	sample := func(now time.Time, sec int) {
-		reqs := a.up.requests()
+		st := a.up.Stats()
 		a.rec.sample(sec, gauge{
 			state:            a.state(now),
 			inflightPeak:     a.takePeak(),
 			goroutines:       runtime.NumGoroutine(),
-			upstreamRequests: reqs - lastUp,
+			upstreamRequests: st.Requests - last.Requests,
+			completed:        st.Completed - last.Completed,
+			completedForGone: st.CompletedForGone - last.CompletedForGone,
+			queueLen:         st.QueueLen,
 		})
-		lastUp = reqs
+		last = st
 		sampled = sec
 		if a.takeCalls != nil {
 			a.rec.addCalls(sec, a.takeCalls)
@@ -303,7 +295,7 @@ loop:
 }
 
 func reportConfig(c *Config) reports.Config {
-	return reports.Config{
+	rc := reports.Config{
 		Rate:            c.Rate,
 		CollateralShare: c.CollateralShare,
 		ClientTimeout:   reports.Duration(c.ClientTimeout),
@@ -323,8 +315,21 @@ func reportConfig(c *Config) reports.Config {
 		Upstream: reports.Upstream{
 			ServiceTime: reports.Duration(c.Upstream.ServiceTime),
 			Jitter:      reports.Duration(c.Upstream.Jitter),
+			Concurrency: c.Upstream.Concurrency,
+			Queue:       c.Upstream.Queue,
+			HonorCancel: c.Upstream.HonorCancel,
 		},
-		Arms:   append([]string(nil), c.Arms...),
-		Trials: max(c.Trials, 1),
+		Arms:         append([]string(nil), c.Arms...),
+		Trials:       max(c.Trials, 1),
+		Tiers:        c.Tiers,
+		Retries:      c.Gateway.Retries,
+		RetryBackoff: reports.Duration(c.Gateway.RetryBackoff),
 	}
+	if slices.Contains(c.Arms, "retry-budget") {
+		rc.RetryBudget = &reports.RetryBudget{Ratio: c.RetryBudget.Ratio, Window: reports.Duration(c.RetryBudget.Window)}
+	}
+	if slices.Contains(c.Arms, "throttle") {
+		rc.Throttle = &reports.Throttle{K: c.Throttle.K, Window: reports.Duration(c.Throttle.Window)}
+	}
+	return rc
 }

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -202,7 +203,17 @@ func TestValidate(t *testing.T) {
 		{"no workers", func(c *Config) { c.Gateway.Workers = 0 }, "gateway-workers: 0 must be between 1 and 100000"},
 		{"client gives up first", func(c *Config) { c.ClientTimeout = time.Second },
 			"client-timeout: 1s must exceed queue-timeout + call-timeout (1.5s), or the load runner gives up before the gateway can answer"},
-		{"unknown arm", func(c *Config) { c.Arms = []string{"breakr"} }, `arms: unknown arm "breakr"; want breaker, no-breaker or both`},
+		{"unknown arm", func(c *Config) { c.Arms = []string{"breakr"} }, `arms: unknown arm "breakr"; want one or more of breaker, no-breaker, retry-budget, throttle`},
+		{"no tiers", func(c *Config) { c.Tiers = 0 }, "tiers: 0 must be between 1 and 5"},
+		{"too many tiers", func(c *Config) { c.Tiers = 6 }, "tiers: 6 must be between 1 and 5"},
+		{"negative retries", func(c *Config) { c.Gateway.Retries = -1 }, "retries: -1 must be between 0 and 10 (extra attempts after a failure)"},
+		{"too many retries", func(c *Config) { c.Gateway.Retries = 11 }, "retries: 11 must be between 0 and 10 (extra attempts after a failure)"},
+		{"negative backoff", func(c *Config) { c.Gateway.RetryBackoff = -time.Millisecond }, "retry-backoff: -1ms must be between 0 (retry at once) and 10s"},
+		{"zero budget", func(c *Config) { c.RetryBudget.Ratio = 0 }, "retry-budget: 0 must be a share of requests in (0, 1], e.g. 10% or 0.1"},
+		{"NaN budget", func(c *Config) { c.RetryBudget.Ratio = math.NaN() }, "retry-budget: NaN must be a share of requests in (0, 1], e.g. 10% or 0.1"},
+		{"short budget window", func(c *Config) { c.RetryBudget.Window = 500 * time.Millisecond }, "retry-budget-window: 500ms must be between 1s and 1h"},
+		{"throttle k below one", func(c *Config) { c.Throttle.K = 0.5 }, "throttle-k: 0.5 must be between 1 and 10 (the SRE book uses 2)"},
+		{"throttle window", func(c *Config) { c.Throttle.Window = 0 }, "throttle-window: 0s must be between 1s and 1h"},
 		{"fractional phase", func(c *Config) { c.Phases[0].Duration = 1500 * time.Millisecond }, "phases[0] (baseline): duration 1.5s must be a whole number of seconds"},
 		{"no trip rule", func(c *Config) { c.Breaker.ConsecutiveFailures, c.Breaker.FailureRatio = 0, 0 },
 			"breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set"},

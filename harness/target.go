@@ -106,6 +106,12 @@ func (c *Config) validateTargets() error {
 	if err := c.validateUpstreams(); err != nil {
 		return err
 	}
+	switch {
+	case c.Tiers > 1:
+		return fmt.Errorf("tiers: only used with cbload's own gateway, not with --target")
+	case c.Gateway.Retries > 0:
+		return fmt.Errorf("retries: only used with cbload's own gateway, not with --target")
+	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
 		switch {

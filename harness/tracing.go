@@ -42,6 +42,7 @@ const (
 	attrArm            = attribute.Key("cbload.arm")
 	attrPhase          = attribute.Key("cbload.phase")
 	attrOutcome        = attribute.Key("cbload.outcome")
+	attrAttempts       = attribute.Key("cbload.gateway.attempts")
 	attrQueueWaitMS    = attribute.Key("cbload.gateway.queue_wait_ms")
 	attrSaturated      = attribute.Key("cbload.gateway.saturated")
 	attrBreakerName    = attribute.Key("cbload.breaker.name")

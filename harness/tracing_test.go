@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/policy"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -179,8 +180,9 @@ func TestBreakerSpans(t *testing.T) {
 	defer stop()
 	start := time.Now()
 	ex := newExemplars(start, []Phase{{Name: "p", Duration: time.Hour}}, "http://jaeger")
-	br := newBreaker("up", BreakerConfig{Timeout: 100 * time.Millisecond, MaxRequests: 1, ConsecutiveFailures: 2}, start)
-	gw, err := newTracedGateway(GatewayConfig{Workers: 4, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL, br, tel.forGateway(ex))
+	gtel := tel.forGateway(ex)
+	_, adm := testPolicy(t, "breaker", BreakerConfig{Timeout: 100 * time.Millisecond, MaxRequests: 1, ConsecutiveFailures: 2}, gtel)
+	gw, err := newGateway(GatewayConfig{Workers: 4, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL+"/work", false, adm, gtel, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,8 +313,8 @@ func BenchmarkGatewayTracing(b *testing.B) {
 			defer stop()
 			up := httptest.NewServer(upH)
 			defer up.Close()
-			br := newBreaker("bench", DefaultConfig().Breaker, time.Now())
-			gw, err := newTracedGateway(GatewayConfig{Workers: 64, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL, br, gtel)
+			_, adm := testPolicy(b, "breaker", DefaultConfig().Breaker, gtel)
+			gw, err := newGateway(GatewayConfig{Workers: 64, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL+"/work", false, adm, gtel, 1)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -362,7 +364,7 @@ func TestUnsampledRequestsSkipInstrumentation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer up.Close()
-	gw, err := newTracedGateway(GatewayConfig{Workers: 4, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL(), nil, tel.forGateway(nil))
+	gw, err := newGateway(GatewayConfig{Workers: 4, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL()+"/work", false, plainAdmitter{policy.None{}}, tel.forGateway(nil), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

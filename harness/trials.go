@@ -54,6 +54,12 @@ func runTrials(trials int, names []string, arm func(name string) (*reports.Arm, 
 // figures when there are several trials), the validity checks of every
 // trial, the trials' spread and the verdict.
 func finish(r *reports.Report, runs [][]reports.Arm, order []string, n int) {
+	analyseCascades(r)
+	for _, arms := range runs {
+		one := *r
+		one.Arms = arms
+		analyseCascades(&one)
+	}
 	if len(runs) == 0 {
 		r.Validity = CheckValidity(r)
 		r.Verdict = Verdict(r)

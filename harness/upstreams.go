@@ -277,13 +277,18 @@ func (s *upstreamSet) release() {
 	}
 }
 
-// requests is the total the upstreams have received.
-func (s *upstreamSet) requests() int64 {
-	var n int64
+// Stats sums the upstreams' counters: requests, completions and queue
+// lengths (the per-kind counts are left out).
+func (s *upstreamSet) Stats() faultserver.Stats {
+	var t faultserver.Stats
 	for _, srv := range s.servers {
-		n += srv.Stats().Requests
+		st := srv.Stats()
+		t.Requests += st.Requests
+		t.Completed += st.Completed
+		t.CompletedForGone += st.CompletedForGone
+		t.QueueLen += st.QueueLen
 	}
-	return n
+	return t
 }
 
 // finish books the current phase and returns the counts per phase name;

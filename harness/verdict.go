@@ -39,6 +39,8 @@ const (
 // run starts by saying so.
 func Verdict(r *reports.Report) reports.Verdict {
 	v := decide(r)
+	addComparisons(r, &v)
+	addRecovery(r, &v)
 	if r.Trials != nil {
 		v = trialsVerdict(r, v)
 	}

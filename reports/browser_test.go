@@ -352,7 +352,7 @@ func checkAtWidth(t *testing.T, bctx context.Context, r *reports.Report, page st
 	if len(st.Errors) > 0 {
 		t.Errorf("page script errors: %q", st.Errors)
 	}
-	wantCharts := []string{"load", "latency", "local", "inflight", "upstream"}
+	wantCharts := []string{"load", "latency", "local", "inflight", "upstream", "attempts"}
 	for _, a := range r.Arms {
 		wantCharts = append(wantCharts, "outcomes-"+a.Name)
 	}

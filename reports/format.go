@@ -306,6 +306,8 @@ var keyFigureGroups = []figureGroup{
 			func(a *Arm) string { return Percent(a.Figures.APISuccessDuringFault) }},
 		{"Requests reaching the upstream", "load the breaker shed from the sick dependency",
 			func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) }},
+		{"Attempts per /api request", "the upstream's requests over /api requests: above 1 with retries (amplification)",
+			func(a *Arm) string { return AttemptsPerRequest(a) }},
 		{"Gateway in-flight peak", "most requests held at once during the fault, queued or running",
 			func(a *Arm) string { return count(a.Figures.InflightPeak) }},
 	}},
@@ -319,6 +321,8 @@ var keyFigureGroups = []figureGroup{
 			}},
 		{"Time to recover", "from the end of the fault until /api stays ≥ 99% for a full second with the breaker closed (100 ms resolution)",
 			func(a *Arm) string { return secs(a.Figures.TimeToRecoverS) }},
+		{"After the trigger", "did /api goodput come back to ≥ 90% of its baseline and stay (metastability)",
+			func(a *Arm) string { return AfterTrigger(a) }},
 	}},
 	{"run", "Over the whole run", []keyFigure{
 		{"Gateway in-flight peak", "most requests held at once over every phase, queued or running",
@@ -345,4 +349,31 @@ func exemplarLinks(r *Report) (links bool, why string) {
 		return true, fmt.Sprintf("Some spans were not exported (%s dropped, %s refused): a linked trace may be incomplete or missing.", count(tr.SpansDropped), count(tr.SpansFailed))
 	}
 	return true, ""
+}
+
+// AttemptsPerRequest formats an arm's attempts reaching the upstream per
+// /api request during the fault, or "—" when the report does not have it
+// (a report written before cbload measured it).
+func AttemptsPerRequest(a *Arm) string {
+	f := a.Figures
+	if f.AttemptsPerRequestDuringFault == 0 && f.UpstreamRequestsDuringFault > 0 {
+		return "—"
+	}
+	return strconv.FormatFloat(f.AttemptsPerRequestDuringFault, 'f', 2, 64) + "×"
+}
+
+// AfterTrigger formats the metastability rule's finding for an arm:
+// "back in N s", "stuck" (it did not recover), or "—" when the rule does
+// not apply.
+func AfterTrigger(a *Arm) string {
+	t := a.Figures.AfterTrigger
+	switch {
+	case t == nil:
+		return "—"
+	case t.Recovered && t.TimeToRecoverS != nil:
+		return "back in " + strconv.FormatFloat(*t.TimeToRecoverS, 'f', 0, 64) + " s"
+	case t.Recovered:
+		return "back"
+	}
+	return "stuck"
 }

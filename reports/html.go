@@ -193,22 +193,24 @@ type chartOutcome struct {
 // chartArm is one arm's per-second series. X is the middle of each
 // one-second bucket; a nil latency or ratio means no request in that second.
 type chartArm struct {
-	Name       string             `json:"name"`
-	Color      string             `json:"color"`
-	Breaker    bool               `json:"breaker"`
-	X          []float64          `json:"x"`
-	Phase      []string           `json:"phase"`
-	State      []string           `json:"state"`
-	Segments   []segment          `json:"segments"`
-	APIOffered []int64            `json:"api_offered"`
-	APIOK      []int64            `json:"api_ok"`
-	APIP50     []*float64         `json:"api_p50"`
-	APIP99     []*float64         `json:"api_p99"`
-	LocalOK    []*float64         `json:"local_ok_pct"`
-	LocalP99   []*float64         `json:"local_p99"`
-	Inflight   []int64            `json:"inflight"`
-	Upstream   []int64            `json:"upstream"`
-	Outcomes   map[string][]int64 `json:"outcomes"`
+	Name       string     `json:"name"`
+	Color      string     `json:"color"`
+	Breaker    bool       `json:"breaker"`
+	X          []float64  `json:"x"`
+	Phase      []string   `json:"phase"`
+	State      []string   `json:"state"`
+	Segments   []segment  `json:"segments"`
+	APIOffered []int64    `json:"api_offered"`
+	APIOK      []int64    `json:"api_ok"`
+	APIP50     []*float64 `json:"api_p50"`
+	APIP99     []*float64 `json:"api_p99"`
+	LocalOK    []*float64 `json:"local_ok_pct"`
+	LocalP99   []*float64 `json:"local_p99"`
+	Inflight   []int64    `json:"inflight"`
+	Upstream   []int64    `json:"upstream"`
+	// Completed is the upstream's completed work per second (throughput).
+	Completed []int64            `json:"upstream_completed"`
+	Outcomes  map[string][]int64 `json:"outcomes"`
 }
 
 // segment is a stretch of time in one breaker state.
@@ -443,6 +445,7 @@ func newChartData(r *Report) chartData {
 			ca.LocalOK = append(ca.LocalOK, ok)
 			ca.Inflight = append(ca.Inflight, s.InflightPeak)
 			ca.Upstream = append(ca.Upstream, s.UpstreamRequests)
+			ca.Completed = append(ca.Completed, s.UpstreamCompleted)
 			all := s.API.Outcomes.Add(s.Collateral.Outcomes)
 			for _, oc := range outcomeColumns {
 				ca.Outcomes[oc.key] = append(ca.Outcomes[oc.key], oc.get(all))

@@ -120,6 +120,16 @@ type Config struct {
 	Arms            []string `json:"arms"`
 	// Trials is how many times each arm ran (1 unless --trials said more).
 	Trials int `json:"trials"`
+	// Tiers is the number of gateways chained before the upstream (1 when
+	// absent); Retries the extra attempts each makes after a failure,
+	// RetryBackoff the base of its full-jitter backoff.
+	Tiers        int      `json:"tiers,omitempty"`
+	Retries      int      `json:"retries,omitempty"`
+	RetryBackoff Duration `json:"retry_backoff,omitempty"`
+	// RetryBudget and Throttle are the settings of the retry-budget and
+	// throttle arms, present when those arms ran.
+	RetryBudget *RetryBudget `json:"retry_budget,omitempty"`
+	Throttle    *Throttle    `json:"throttle,omitempty"`
 	// Targets is set when the system under test is the user's own service
 	// (--target) instead of cbload's built-in gateway.
 	Targets []Target `json:"targets,omitempty"`
@@ -146,11 +156,31 @@ type Breaker struct {
 	MinRequests         uint32  `json:"min_requests"`
 }
 
+// RetryBudget is the retry-budget arm's configuration: retries at most
+// Ratio of requests over Window.
+type RetryBudget struct {
+	Ratio  float64  `json:"ratio"`
+	Window Duration `json:"window"`
+}
+
+// Throttle is the throttle arm's configuration (client-side adaptive
+// throttling): reject locally with probability
+// max(0, (requests − K·accepts)/(requests + 1)) over Window.
+type Throttle struct {
+	K      float64  `json:"k"`
+	Window Duration `json:"window"`
+}
+
 // Upstream is the fault-injecting upstream's healthy behaviour.
 type Upstream struct {
 	ServiceTime Duration `json:"service_time"`
 	Jitter      Duration `json:"jitter"`
 	Addr        string   `json:"addr,omitempty"`
+	// Concurrency, Queue and HonorCancel are the upstream's finite
+	// capacity (absent: unbounded).
+	Concurrency int  `json:"concurrency,omitempty"`
+	Queue       int  `json:"queue,omitempty"`
+	HonorCancel bool `json:"honor_cancel,omitempty"`
 	// TLS is true when the upstream served HTTPS (--upstream-tls).
 	TLS bool `json:"tls,omitempty"`
 }
@@ -215,8 +245,16 @@ type Arm struct {
 type PhaseSummary struct {
 	API        Stats `json:"api"`
 	Collateral Stats `json:"collateral"`
-	// UpstreamRequests is the number of requests the upstream received.
-	UpstreamRequests int64 `json:"upstream_requests"`
+	// UpstreamRequests is the number of requests the upstream received;
+	// AttemptsPerRequest is that over the /api requests (above 1 with
+	// retries).
+	UpstreamRequests   int64   `json:"upstream_requests"`
+	AttemptsPerRequest float64 `json:"attempts_per_request"`
+	// UpstreamCompleted is the work the upstream completed over the
+	// phase, UpstreamCompletedForGone the part of it for callers that had
+	// gone (throughput against goodput, API.OK).
+	UpstreamCompleted        int64 `json:"upstream_completed"`
+	UpstreamCompletedForGone int64 `json:"upstream_completed_for_gone"`
 	// InflightPeak is the most requests the gateway held at once.
 	InflightPeak int64 `json:"inflight_peak"`
 	// UpstreamCallMS is the latency of the gateway's calls to the upstream,
@@ -347,12 +385,25 @@ type Second struct {
 	Sent      int64 `json:"sent"`
 	// SendLagMS is how late the requests sent in this second left against
 	// their scheduled send time (p99 and max).
-	SendLagMS        Lag    `json:"send_lag_ms"`
-	InflightPeak     int64  `json:"inflight_peak"`
-	Goroutines       int    `json:"goroutines"`
-	UpstreamRequests int64  `json:"upstream_requests"`
-	API              Bucket `json:"api"`
-	Collateral       Bucket `json:"collateral"`
+	SendLagMS        Lag   `json:"send_lag_ms"`
+	InflightPeak     int64 `json:"inflight_peak"`
+	Goroutines       int   `json:"goroutines"`
+	UpstreamRequests int64 `json:"upstream_requests"`
+	// APIAttempts is the attempts that reached the upstream on behalf of
+	// this second's /api requests, as their answers' X-Cbload-Attempts
+	// headers tell (a lower bound: an answer lost to a timeout tells
+	// nothing); UpstreamRequests is the upstream's own count.
+	APIAttempts int64 `json:"api_attempts"`
+	// UpstreamCompleted is the work the upstream completed in this second
+	// (its throughput), UpstreamCompletedForGone the part of it done for
+	// callers that had already gone — work for nobody; goodput is API's
+	// ok count. UpstreamQueueLen is the upstream's queue at the end of the
+	// second (0 without finite capacity). Absent for a user's service.
+	UpstreamCompleted        int64  `json:"upstream_completed"`
+	UpstreamCompletedForGone int64  `json:"upstream_completed_for_gone"`
+	UpstreamQueueLen         int64  `json:"upstream_queue_len"`
+	API                      Bucket `json:"api"`
+	Collateral               Bucket `json:"collateral"`
 }
 
 // Lag is a send lag distribution in milliseconds.
@@ -402,6 +453,36 @@ type Figures struct {
 	InflightPeakWholeRun int64 `json:"inflight_peak_whole_run"`
 	// Opens counts transitions into the open state.
 	Opens int `json:"opens"`
+	// AttemptsPerRequestDuringFault is the attempts that reached the
+	// upstream per /api request during the fault phases: the upstream's own
+	// request count over the /api requests sent (above 1 with retries).
+	AttemptsPerRequestDuringFault float64 `json:"attempts_per_request_during_fault"`
+	// AfterTrigger is the metastability rule's finding: whether /api
+	// goodput came back after the last fault phase (the trigger) ended.
+	// Absent when the rule does not apply (no faultless first phase, or
+	// nothing after the trigger).
+	AfterTrigger *Recovery `json:"after_trigger,omitempty"`
+}
+
+// Recovery says whether an arm's /api goodput — the share of /api requests
+// the client got a success for within its timeout — returned after the
+// trigger: to at least 90% of its goodput in the first phase, in every
+// second from then to the end of the run.
+type Recovery struct {
+	Recovered bool `json:"recovered"`
+	// TimeToRecoverS is from the end of the trigger to the first of those
+	// seconds; nil when the arm did not recover.
+	TimeToRecoverS *float64 `json:"time_to_recover_s"`
+	// BaselineGoodput is the first phase's goodput; FinalGoodput the last
+	// second's.
+	BaselineGoodput float64 `json:"baseline_goodput"`
+	FinalGoodput    float64 `json:"final_goodput"`
+	// AttemptsPerRequest is the attempts reaching the upstream per /api
+	// request from the end of the trigger to the end of the run.
+	AttemptsPerRequest float64 `json:"attempts_per_request"`
+	// StuckBy says what kept an arm that did not recover down, as far as
+	// cbload can tell ("inferred" marks a guess); empty when it recovered.
+	StuckBy string `json:"stuck_by,omitempty"`
 }
 
 // LoadGen is the load generator's check on itself over one arm.

@@ -602,6 +602,19 @@ var figureLeaves = []struct {
 	{"inflight_peak", kindCount, +1, false, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
 	{"inflight_peak_whole_run", kindCount, +1, false, func(f Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil }},
 	{"opens", kindCount, +1, true, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
+	{"attempts_per_request_during_fault", kindNone, +1, false, func(f Figures) (float64, error) { return f.AttemptsPerRequestDuringFault, nil }},
+	{"recovered_after_trigger", kindBool, -1, false, func(f Figures) (float64, error) {
+		if f.AfterTrigger == nil {
+			return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
+		}
+		return boolValue(f.AfterTrigger.Recovered), nil
+	}},
+	{"time_to_recover_goodput_s", kindSeconds, +1, false, func(f Figures) (float64, error) {
+		if f.AfterTrigger == nil {
+			return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
+		}
+		return optional(f.AfterTrigger.TimeToRecoverS, "its goodput never recovered")
+	}},
 }
 
 // worstRun returns the worst value of a figure over an arm's trials (the
@@ -710,6 +723,10 @@ func pathTree(arms, phases []string) *pathNode {
 			ph.add(&pathNode{name: "upstream_requests", kind: kindCount, get: func(r *Report) (float64, error) {
 				s, err := summary(r)
 				return float64(s.UpstreamRequests), err
+			}})
+			ph.add(&pathNode{name: "attempts_per_request", kind: kindNone, get: func(r *Report) (float64, error) {
+				s, err := summary(r)
+				return s.AttemptsPerRequest, err
 			}})
 			ph.add(&pathNode{name: "inflight_peak", kind: kindCount, get: func(r *Report) (float64, error) {
 				s, err := summary(r)

@@ -200,7 +200,7 @@ func TestThresholdPaths(t *testing.T) {
 	for _, p := range paths {
 		expr := p + " >= 0"
 		switch {
-		case strings.HasPrefix(p, "verdict.cascade") || p == "partial" || p == "validity.valid":
+		case strings.HasPrefix(p, "verdict.cascade") || p == "partial" || p == "validity.valid" || strings.HasSuffix(p, ".recovered_after_trigger"):
 			expr = p + " == true"
 		case p == "verdict.outcome":
 			expr = p + " == worse"
@@ -306,6 +306,33 @@ func TestThresholdNotFinite(t *testing.T) {
 		_, err := ParseThreshold(expr)
 		if err == nil || !strings.Contains(err.Error(), "not a finite number") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("ParseThreshold(%q) = %v; want an error saying not a finite number", expr, err)
+		}
+	}
+}
+
+func TestThresholdRecoveredAfterTrigger(t *testing.T) {
+	r := thReport()
+	at := 2.0
+	r.Arms[0].Figures.AfterTrigger = &Recovery{Recovered: true, TimeToRecoverS: &at}
+	r.Arms[0].Figures.AttemptsPerRequestDuringFault = 0.1
+	tests := []struct {
+		expr string
+		pass bool
+		msg  string // part of the message
+	}{
+		{r.Arms[0].Name + ".figures.recovered_after_trigger == true", true, ""},
+		{r.Arms[0].Name + ".figures.time_to_recover_goodput_s <= 3s", true, ""},
+		{r.Arms[0].Name + ".figures.attempts_per_request_during_fault <= 2", true, ""},
+		{r.Arms[1].Name + ".figures.recovered_after_trigger == false", false, "no faultless first phase"},
+	}
+	for _, tt := range tests {
+		th, err := ParseThreshold(tt.expr)
+		if err != nil {
+			t.Fatalf("ParseThreshold(%q): %v", tt.expr, err)
+		}
+		res := th.Evaluate(r)
+		if res.Pass != tt.pass || !strings.Contains(res.Message, tt.msg) {
+			t.Errorf("Evaluate(%q) = pass %v, %q; want pass %v, message with %q", tt.expr, res.Pass, res.Message, tt.pass, tt.msg)
 		}
 	}
 }

@@ -8,12 +8,16 @@
 //	description: what this scenario teaches
 //	seed: 7
 //	load:     {rate: 200, collateral_share: 0.2, client_timeout: 3s}
-//	gateway:  {workers: 32, queue_timeout: 1s, call_timeout: 500ms, local_work: 1ms}
+//	gateway:  {workers: 32, queue_timeout: 1s, call_timeout: 500ms, local_work: 1ms,
+//	           tiers: 1, retries: 0, retry_backoff: 0s}
 //	breaker:  {timeout: 2s, max_requests: 3, interval: 10s, bucket_period: 1s,
 //	           consecutive_failures: 5, failure_ratio: 0.5, min_requests: 20}
-//	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090, tls_dir: cbload-tls}
+//	retry_budget: {ratio: 10%, window: 10s}
+//	throttle: {k: 2, window: 10s}
+//	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090,
+//	           concurrency: 4, queue: 200, honor_cancel: false, tls_dir: cbload-tls}
 //	upstreams: {payments: 127.0.0.1:3001, search: 127.0.0.1:3002}   # instead of upstream.addr
-//	arms: [breaker, no-breaker]
+//	arms: [breaker, no-breaker]   # also retry-budget, throttle
 //	targets:  [{name: breaker, url: http://127.0.0.1:8081/api, collateral: /local, breaker_state_url: /breaker}]
 //	collateral: /local            # default for every target
 //	breaker_state_url: /breaker   # default for every target
@@ -91,12 +95,14 @@ const (
 
 // File is a decoded scenario file. Build one with ReadFile or Decode.
 type File struct {
-	Description string   `yaml:"description"`
-	Seed        *Int     `yaml:"seed"`
-	Load        Load     `yaml:"load"`
-	Gateway     Gateway  `yaml:"gateway"`
-	Breaker     Breaker  `yaml:"breaker"`
-	Upstream    Upstream `yaml:"upstream"`
+	Description string      `yaml:"description"`
+	Seed        *Int        `yaml:"seed"`
+	Load        Load        `yaml:"load"`
+	Gateway     Gateway     `yaml:"gateway"`
+	Breaker     Breaker     `yaml:"breaker"`
+	RetryBudget RetryBudget `yaml:"retry_budget"`
+	Throttle    Throttle    `yaml:"throttle"`
+	Upstream    Upstream    `yaml:"upstream"`
 	// Upstreams maps the names of several dependencies to the addresses
 	// their upstreams listen on (--upstream NAME=ADDR); a fault for one is
 	// NAME=SPEC.
@@ -136,6 +142,21 @@ type Gateway struct {
 	QueueTimeout *Duration `yaml:"queue_timeout"`
 	CallTimeout  *Duration `yaml:"call_timeout"`
 	LocalWork    *Duration `yaml:"local_work"`
+	Tiers        *Int      `yaml:"tiers"`
+	Retries      *Int      `yaml:"retries"`
+	RetryBackoff *Duration `yaml:"retry_backoff"`
+}
+
+// RetryBudget is the retry_budget section: the retry-budget arm's settings.
+type RetryBudget struct {
+	Ratio  *Share    `yaml:"ratio"`
+	Window *Duration `yaml:"window"`
+}
+
+// Throttle is the throttle section: the throttle arm's settings.
+type Throttle struct {
+	K      *float64  `yaml:"k"`
+	Window *Duration `yaml:"window"`
 }
 
 // Breaker is the breaker section: the circuit breaker's settings.
@@ -154,28 +175,12 @@ type Upstream struct {
 	ServiceTime *Duration `yaml:"service_time"`
 	Jitter      *Duration `yaml:"jitter"`
 	Addr        *string   `yaml:"addr"`
+	Concurrency *Int      `yaml:"concurrency"`
+	Queue       *Int      `yaml:"queue"`
+	HonorCancel *bool     `yaml:"honor_cancel"`
 	// TLSDir is --upstream-tls: the folder of the HTTPS upstream's
 	// certificate.
 	TLSDir *string `yaml:"tls_dir"`
-}
-
-// Request is the request section: what is sent to each target (the
-// --method, --header, --header-env, --body, --body-file and --targets
-// flags). Headers and HeaderEnv map a header's name to its value and to the
-// environment variable holding its value.
-type Request struct {
-	Method      *string           `yaml:"method"`
-	Headers     map[string]string `yaml:"headers"`
-	HeaderEnv   map[string]string `yaml:"header_env"`
-	Body        *string           `yaml:"body"`
-	BodyFile    *string           `yaml:"body_file"`
-	TargetsFile *string           `yaml:"targets_file"`
-}
-
-// TLS is the tls section: how HTTPS targets' certificates are checked.
-type TLS struct {
-	Insecure *bool   `yaml:"insecure"`
-	CACert   *string `yaml:"ca_cert"`
 }
 
 // Target is one entry of targets: a user's own service as an arm.
@@ -229,8 +234,6 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Fault is a fault spec, parsed where it stands so an error has its line:
-// SPEC, or NAME=SPEC for one of several named upstreams.
 type Fault struct {
 	// Upstream names the upstream the fault is for; "" for the only one.
 	Upstream string
@@ -500,4 +503,51 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// Request is the request section: what is sent to each target (the
+// --method, --header, --header-env, --body, --body-file and --targets
+// flags). Headers and HeaderEnv map a header's name to its value and to the
+// environment variable holding its value.
+type Request struct {
+	Method      *string           `yaml:"method"`
+	Headers     map[string]string `yaml:"headers"`
+	HeaderEnv   map[string]string `yaml:"header_env"`
+	Body        *string           `yaml:"body"`
+	BodyFile    *string           `yaml:"body_file"`
+	TargetsFile *string           `yaml:"targets_file"`
+}
+
+// TLS is the tls section: how HTTPS targets' certificates are checked.
+type TLS struct {
+	Insecure *bool   `yaml:"insecure"`
+	CACert   *string `yaml:"ca_cert"`
+}
+
+// Share is a fraction written as a percentage ("10%") or a number (0.1).
+type Share float64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (v *Share) UnmarshalYAML(n *yaml.Node) error {
+	f, err := ParseShare(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return lineErr(n, "%q is not a share; want a percentage like 10%% or a fraction like 0.1", n.Value)
+	}
+	*v = Share(f)
+	return nil
+}
+
+// ParseShare reads a share written as a percentage ("10%") or a fraction
+// ("0.1"). It does not check the range.
+func ParseShare(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	scale := 1.0
+	if t, ok := strings.CutSuffix(s, "%"); ok {
+		s, scale = strings.TrimSpace(t), 100
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, err
+	}
+	return f / scale, nil
 }

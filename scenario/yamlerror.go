@@ -25,17 +25,19 @@ var sections = map[string]struct {
 	name string
 	typ  reflect.Type
 }{
-	"File":     {"the top level", reflect.TypeFor[File]()},
-	"Load":     {"load", reflect.TypeFor[Load]()},
-	"Gateway":  {"gateway", reflect.TypeFor[Gateway]()},
-	"Breaker":  {"breaker", reflect.TypeFor[Breaker]()},
-	"Upstream": {"upstream", reflect.TypeFor[Upstream]()},
-	"Target":   {"a target", reflect.TypeFor[Target]()},
-	"Phase":    {"a phase", reflect.TypeFor[Phase]()},
-	"Tracing":  {"tracing", reflect.TypeFor[Tracing]()},
-	"Output":   {"output", reflect.TypeFor[Output]()},
-	"Request":  {"request", reflect.TypeFor[Request]()},
-	"TLS":      {"tls", reflect.TypeFor[TLS]()},
+	"File":        {"the top level", reflect.TypeFor[File]()},
+	"Load":        {"load", reflect.TypeFor[Load]()},
+	"Gateway":     {"gateway", reflect.TypeFor[Gateway]()},
+	"Breaker":     {"breaker", reflect.TypeFor[Breaker]()},
+	"RetryBudget": {"retry_budget", reflect.TypeFor[RetryBudget]()},
+	"Throttle":    {"throttle", reflect.TypeFor[Throttle]()},
+	"Upstream":    {"upstream", reflect.TypeFor[Upstream]()},
+	"Target":      {"a target", reflect.TypeFor[Target]()},
+	"Phase":       {"a phase", reflect.TypeFor[Phase]()},
+	"Tracing":     {"tracing", reflect.TypeFor[Tracing]()},
+	"Output":      {"output", reflect.TypeFor[Output]()},
+	"Request":     {"request", reflect.TypeFor[Request]()},
+	"TLS":         {"tls", reflect.TypeFor[TLS]()},
 }
 
 // yamlError turns a yaml error into one line a user can act on: the first

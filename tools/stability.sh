@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the default experiment N times (default 10) with seeds 1..N and
-# reports how many verdicts agree. A resilience check that flips between runs
+# reports how many verdicts agree; then examples/metastable.yaml N times,
+# each of which must pass its thresholds (no-breaker did not recover,
+# breaker did). A resilience check that flips between runs
 # is worse than none; the defaults must give N/N on a 2-core machine with
 # other work running. Reports are kept in $OUT (default cbload-out/stability)
 # so a disagreeing run can be looked at.
@@ -25,4 +27,13 @@ for k in "${!count[@]}"; do
 	if (( count[$k] > best )); then best=${count[$k]}; mode=$k; fi
 done
 echo "stability: $best/$n verdicts agree ($mode); reports in $out"
-[ "$best" -eq "$n" ]
+meta=0
+for i in $(seq 1 "$n"); do
+	if "$bin" run --scenario examples/metastable.yaml --seed "$i" --out "$out/metastable-$i" --force --no-step-summary >/dev/null 2>&1; then
+		meta=$((meta + 1)); echo "metastable run $i (seed $i): thresholds pass"
+	else
+		echo "metastable run $i (seed $i): a threshold failed; see $out/metastable-$i/report.md"
+	fi
+done
+echo "stability: $meta/$n metastable runs pass (no-breaker stuck, breaker recovered)"
+[ "$best" -eq "$n" ] && [ "$meta" -eq "$n" ]

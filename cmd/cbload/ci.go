@@ -166,6 +166,14 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set("queue-timeout", "gateway.queue_timeout", s.Gateway.QueueTimeout != nil, func() { d.Gateway.QueueTimeout = dur(s.Gateway.QueueTimeout) })
 	set("call-timeout", "gateway.call_timeout", s.Gateway.CallTimeout != nil, func() { d.Gateway.CallTimeout = dur(s.Gateway.CallTimeout) })
 	set("local-work", "gateway.local_work", s.Gateway.LocalWork != nil, func() { d.Gateway.LocalWork = dur(s.Gateway.LocalWork) })
+	set("tiers", "gateway.tiers", s.Gateway.Tiers != nil, func() { d.Tiers = int(*s.Gateway.Tiers) })
+	set("retries", "gateway.retries", s.Gateway.Retries != nil, func() { d.Gateway.Retries = int(*s.Gateway.Retries) })
+	set("retry-backoff", "gateway.retry_backoff", s.Gateway.RetryBackoff != nil, func() { d.Gateway.RetryBackoff = dur(s.Gateway.RetryBackoff) })
+	rb, th := s.RetryBudget, s.Throttle
+	set("retry-budget", "retry_budget.ratio", rb.Ratio != nil, func() { opts.retryBudget = strconv.FormatFloat(float64(*rb.Ratio), 'g', -1, 64) })
+	set("retry-budget-window", "retry_budget.window", rb.Window != nil, func() { d.RetryBudget.Window = dur(rb.Window) })
+	set("throttle-k", "throttle.k", th.K != nil, func() { d.Throttle.K = *th.K })
+	set("throttle-window", "throttle.window", th.Window != nil, func() { d.Throttle.Window = dur(th.Window) })
 	b := s.Breaker
 	set("breaker-timeout", "breaker.timeout", b.Timeout != nil, func() { d.Breaker.Timeout = dur(b.Timeout) })
 	set("breaker-max-requests", "breaker.max_requests", b.MaxRequests != nil, func() { d.Breaker.MaxRequests = uint32(*b.MaxRequests) })
@@ -176,6 +184,9 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set("breaker-min-requests", "breaker.min_requests", b.MinRequests != nil, func() { d.Breaker.MinRequests = uint32(*b.MinRequests) })
 	set("service-time", "upstream.service_time", s.Upstream.ServiceTime != nil, func() { d.Upstream.ServiceTime = dur(s.Upstream.ServiceTime) })
 	set("jitter", "upstream.jitter", s.Upstream.Jitter != nil, func() { d.Upstream.Jitter = dur(s.Upstream.Jitter) })
+	set("upstream-concurrency", "upstream.concurrency", s.Upstream.Concurrency != nil, func() { d.Upstream.Concurrency = int(*s.Upstream.Concurrency) })
+	set("upstream-queue", "upstream.queue", s.Upstream.Queue != nil, func() { d.Upstream.Queue = int(*s.Upstream.Queue) })
+	set("upstream-honor-cancel", "upstream.honor_cancel", s.Upstream.HonorCancel != nil, func() { d.Upstream.HonorCancel = *s.Upstream.HonorCancel })
 	set("upstream-addr", "upstream.addr", s.Upstream.Addr != nil, func() { ci.upstreamAddr = *s.Upstream.Addr })
 	set("arms", "arms", s.Arms != nil, func() { opts.arms, ci.armsFlag = s.Arms, true })
 	set("target", "targets", s.Targets != nil, func() { ci.fileTargets = s.Targets })
@@ -509,6 +520,10 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) err
 		fmt.Fprintf(w, "arms: %s\n", strings.Join(cfg.Arms, ", "))
 		fmt.Fprintf(w, "gateway: %d workers, queue timeout %v, call timeout %v; breaker timeout %v\n",
 			cfg.Gateway.Workers, cfg.Gateway.QueueTimeout, cfg.Gateway.CallTimeout, cfg.Breaker.Timeout)
+		if cfg.Tiers > 1 || cfg.Gateway.Retries > 0 {
+			fmt.Fprintf(w, "tiers: %d, each retrying %d times (backoff %v, full jitter); retry-budget arm: %s of requests over %v; throttle arm: K %g over %v\n",
+				cfg.Tiers, cfg.Gateway.Retries, cfg.Gateway.RetryBackoff, reports.Percent(cfg.RetryBudget.Ratio), cfg.RetryBudget.Window, cfg.Throttle.K, cfg.Throttle.Window)
+		}
 	}
 	seed := strconv.FormatInt(cfg.Seed, 10)
 	if picked {

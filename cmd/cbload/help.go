@@ -33,7 +33,9 @@ var runFlagGroups = []flagGroup{
 	{"Gateway", []string{"gateway-workers", "queue-timeout", "call-timeout", "local-work"}},
 	{"Breaker", []string{"arms", "breaker-timeout", "breaker-max-requests", "breaker-interval", "breaker-bucket-period",
 		"breaker-consecutive-failures", "breaker-failure-ratio", "breaker-min-requests"}},
-	{"Upstream (faults apply to it)", []string{"service-time", "jitter"}},
+	{"Retries and tiers", []string{"retries", "retry-backoff", "tiers"}},
+	{"Other policies (arms retry-budget, throttle)", []string{"retry-budget", "retry-budget-window", "throttle-k", "throttle-window"}},
+	{"Upstream (faults apply to it)", []string{"service-time", "jitter", "upstream-concurrency", "upstream-queue", "upstream-honor-cancel"}},
 	{"Tracing", []string{"otlp-endpoint", "otlp-protocol", "trace-sample", "jaeger-url"}},
 	{"Help", []string{"help"}},
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,18 +20,23 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/policy"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/scenario"
 )
 
 // runOptions holds the flags of `cbload run`.
 type runOptions struct {
-	cfg      harness.Config
-	phases   string
-	faults   []string
-	arms     []string
-	out      string
-	force    bool
-	progress string
+	cfg    harness.Config
+	phases string
+	faults []string
+	arms   []string
+	// retryBudget is --retry-budget: a share like 10% or 0.1.
+	retryBudget string
+	rateFlag    bool // --rate was given
+	out         string
+	force       bool
+	progress    string
 	// traceSample is --trace-sample: "auto" or a ratio in [0,1].
 	traceSample string
 	repro       string // the command line that reruns this experiment, without --seed
@@ -105,6 +111,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.repro = reproCommand(cmd)
+			opts.rateFlag = cmd.Flags().Changed("rate")
 			if err := applyScenario(cmd, opts); err != nil {
 				return err
 			}
@@ -114,7 +121,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f := cmd.Flags()
 	f.StringVar(&opts.phases, "phases", "5s,15s,10s", "baseline,fault,recovery durations (whole seconds)")
 	f.StringArrayVar(&opts.faults, "fault", nil, "fault for the fault phase: a kind or a spec KIND[:ARG][,key=value...] (repeatable)")
-	f.StringSliceVar(&opts.arms, "arms", d.Arms, "arms to run, in order: breaker, no-breaker")
+	f.StringSliceVar(&opts.arms, "arms", d.Arms, "arms to run, in order: "+strings.Join(policy.Arms(), ", "))
 	f.Float64Var(&d.Rate, "rate", d.Rate, "offered load in requests per second (constant, open model)")
 	f.Float64Var(&d.CollateralShare, "collateral-share", d.CollateralShare, "fraction of requests sent to /local, in [0,1)")
 	f.DurationVar(&d.ClientTimeout, "client-timeout", d.ClientTimeout, "load runner timeout per request")
@@ -122,6 +129,13 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.DurationVar(&d.Gateway.QueueTimeout, "queue-timeout", d.Gateway.QueueTimeout, "how long a request waits for a worker before 503 saturated")
 	f.DurationVar(&d.Gateway.CallTimeout, "call-timeout", d.Gateway.CallTimeout, "deadline of each upstream call, body included")
 	f.DurationVar(&d.Gateway.LocalWork, "local-work", d.Gateway.LocalWork, "time /local holds its worker")
+	f.IntVar(&d.Tiers, "tiers", d.Tiers, fmt.Sprintf("gateways chained before the upstream, each with its own pool, timeouts, retries and policy (1–%d)", harness.MaxTiers))
+	f.IntVar(&d.Gateway.Retries, "retries", d.Gateway.Retries, fmt.Sprintf("extra attempts per /api request after a failure the breaker would count, at every tier (0–%d)", harness.MaxRetries))
+	f.DurationVar(&d.Gateway.RetryBackoff, "retry-backoff", d.Gateway.RetryBackoff, "base of the full-jitter backoff: retry n waits up to base·2^(n−1) (0: retry at once)")
+	f.StringVar(&opts.retryBudget, "retry-budget", reports.Percent(d.RetryBudget.Ratio), "retry-budget arm: retries at most this share of requests over the window, e.g. 10% or 0.1")
+	f.DurationVar(&d.RetryBudget.Window, "retry-budget-window", d.RetryBudget.Window, "retry-budget arm: rolling window of the budget")
+	f.Float64Var(&d.Throttle.K, "throttle-k", d.Throttle.K, "throttle arm: reject locally once requests exceed K × accepts over the window")
+	f.DurationVar(&d.Throttle.Window, "throttle-window", d.Throttle.Window, "throttle arm: rolling window of requests and accepts")
 	f.DurationVar(&d.Breaker.Timeout, "breaker-timeout", d.Breaker.Timeout, "how long the breaker stays open before half-open")
 	f.Uint32Var(&d.Breaker.MaxRequests, "breaker-max-requests", d.Breaker.MaxRequests, "probes admitted while half-open; that many successes close it")
 	f.DurationVar(&d.Breaker.Interval, "breaker-interval", d.Breaker.Interval, "rolling window for counts while closed (0: until a state change)")
@@ -131,6 +145,9 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.Uint32Var(&d.Breaker.MinRequests, "breaker-min-requests", d.Breaker.MinRequests, "completed calls needed before the ratio rule applies")
 	f.DurationVar(&d.Upstream.ServiceTime, "service-time", d.Upstream.ServiceTime, "healthy upstream service time")
 	f.DurationVar(&d.Upstream.Jitter, "jitter", d.Upstream.Jitter, "healthy upstream jitter")
+	f.IntVar(&d.Upstream.Concurrency, "upstream-concurrency", d.Upstream.Concurrency, "upstream workers: finite capacity, each request holding one for its service time (0: unbounded)")
+	f.IntVar(&d.Upstream.Queue, "upstream-queue", d.Upstream.Queue, "requests that wait for an upstream worker; beyond them 503 at once (needs --upstream-concurrency)")
+	f.BoolVar(&d.Upstream.HonorCancel, "upstream-honor-cancel", d.Upstream.HonorCancel, "drop upstream work whose caller gave up (default: do it anyway, for nobody)")
 	f.Int64Var(&d.Seed, "seed", 0, "seed for every random choice (0: pick one and print it)")
 	f.IntVar(&d.Trials, "trials", d.Trials, "run each arm this many times, interleaved A B B A …; figures become medians with their range, and the verdict needs every trial to agree")
 	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/<time>-seed<seed>)")
@@ -145,6 +162,23 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	useGroupedHelp(cmd)
 	registerRunCompletions(cmd)
 	return cmd
+}
+
+// stormRate is the default rate of a chain of tiers that retry: the default
+// divided by (1 + retries)^(tiers − 1), so that when every attempt fails the
+// bottom tier is asked for no more than one tier is at the default rate.
+// Without that a 3 × 3 retry storm at 200 req/s would need ~13k requests/s
+// across the tiers, more than a 2-core machine serves, and the pools'
+// saturation — not the retries — would set what reaches the upstream. why
+// is empty when the default rate stands.
+func stormRate(cfg harness.Config) (rate float64, why string) {
+	if cfg.Tiers <= 1 || cfg.Gateway.Retries == 0 {
+		return cfg.Rate, ""
+	}
+	div := math.Pow(float64(1+cfg.Gateway.Retries), float64(cfg.Tiers-1))
+	rate = cfg.Rate / div
+	return rate, fmt.Sprintf("--rate defaults to %g req/s with %d tiers × %d retries (%g / %g), so a retry storm fits on this machine; set --rate to override",
+		rate, cfg.Tiers, cfg.Gateway.Retries, cfg.Rate, div)
 }
 
 func faultKindsHelp() string {
@@ -204,6 +238,17 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		return err
 	}
 	opts.ci.allow = allow
+	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
+		if r, why := stormRate(cfg); why != "" {
+			cfg.Rate = r
+			fmt.Fprintln(stderr, "cbload: "+why)
+		}
+	}
+	share, err := scenario.ParseShare(opts.retryBudget)
+	if err != nil {
+		return usagef("--retry-budget %q: want a share of requests like 10%% or 0.1", opts.retryBudget)
+	}
+	cfg.RetryBudget.Ratio = share
 	if err := applyCI(&cfg, opts); err != nil {
 		return err
 	}
@@ -595,6 +640,9 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	}
 	row(api+" success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
 	row("requests reaching the upstream", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.UpstreamRequestsDuringFault) })
+	if r.Config.Retries > 0 || r.Config.Tiers > 1 {
+		row("attempts per /api request", reports.AttemptsPerRequest)
+	}
 	inflight := "gateway in-flight peak"
 	if len(r.Config.Targets) > 0 {
 		inflight = "in-flight peak at the load runner"
@@ -619,6 +667,7 @@ func writeSummary(w io.Writer, r *reports.Report) {
 		return breaker(a.Figures.TimeToOpenS)(a)
 	})
 	row("time to recover", func(a *reports.Arm) string { return breaker(a.Figures.TimeToRecoverS)(a) })
+	row("after the trigger", reports.AfterTrigger)
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
 }
 

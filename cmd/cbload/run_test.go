@@ -72,6 +72,30 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"--fault", "latency", "--seed", "99999999999999999999"}, `"--seed"`},
 		{[]string{"--fault", ""}, "--fault: empty fault spec"},
 		{[]string{"--fault", "latency", "--arms", "breaker,breaker"}, "listed twice"},
+		{[]string{"--fault", "latency", "--arms", "throtle"}, `arms: unknown arm "throtle"; want one or more of breaker, no-breaker, retry-budget, throttle`},
+		{[]string{"--fault", "latency", "--tiers", "0"}, "tiers: 0 must be between 1 and 5"},
+		{[]string{"--fault", "latency", "--upstream-concurrency", "-1"}, "upstream-concurrency: -1 must be between 0 (unbounded) and 100000"},
+		{[]string{"--fault", "latency", "--upstream-queue", "10"}, "upstream-queue: needs upstream-concurrency above 0"},
+		{[]string{"--fault", "latency", "--upstream-concurrency", "4", "--upstream-queue", "-1"}, "upstream-queue: -1 must be between 0 and 1000000"},
+		{[]string{"--fault", "latency", "--upstream-honor-cancel"}, "upstream-honor-cancel: needs upstream-concurrency above 0"},
+		{[]string{"--fault", "latency", "--upstream-concurrency", "many"}, `"--upstream-concurrency"`},
+		{[]string{"--fault", "latency", "--tiers", "9"}, "tiers: 9 must be between 1 and 5"},
+		{[]string{"--fault", "latency", "--tiers", "two"}, `"--tiers"`},
+		{[]string{"--fault", "latency", "--retries", "-1"}, "retries: -1 must be between 0 and 10"},
+		{[]string{"--fault", "latency", "--retries", "100"}, "retries: 100 must be between 0 and 10"},
+		{[]string{"--fault", "latency", "--retry-backoff", "-5ms"}, "retry-backoff: -5ms must be between 0"},
+		{[]string{"--fault", "latency", "--retry-backoff", "1m"}, "retry-backoff: 1m0s must be between 0"},
+		{[]string{"--fault", "latency", "--retry-backoff", "10"}, `"--retry-backoff"`},
+		{[]string{"--fault", "latency", "--retry-budget", "ten"}, `--retry-budget "ten": want a share of requests like 10% or 0.1`},
+		{[]string{"--fault", "latency", "--retry-budget", "0%"}, "retry-budget: 0 must be a share of requests in (0, 1]"},
+		{[]string{"--fault", "latency", "--retry-budget", "150%"}, "retry-budget: 1.5 must be a share of requests in (0, 1]"},
+		{[]string{"--fault", "latency", "--retry-budget", "NaN"}, "retry-budget: NaN must be a share"},
+		{[]string{"--fault", "latency", "--retry-budget-window", "100ms"}, "retry-budget-window: 100ms must be between 1s and 1h"},
+		{[]string{"--fault", "latency", "--throttle-k", "0"}, "throttle-k: 0 must be between 1 and 10"},
+		{[]string{"--fault", "latency", "--throttle-k", "NaN"}, "throttle-k: NaN must be between 1 and 10"},
+		{[]string{"--fault", "latency", "--throttle-window", "0s"}, "throttle-window: 0s must be between 1s and 1h"},
+		{[]string{"--fault", "latency", "--target", "svc=http://127.0.0.1:1/api", "--upstream-addr", "127.0.0.1:9", "--tiers", "2"}, "tiers: only used with cbload's own gateway"},
+		{[]string{"--fault", "latency", "--target", "svc=http://127.0.0.1:1/api", "--upstream-addr", "127.0.0.1:9", "--retries", "2"}, "retries: only used with cbload's own gateway"},
 		{[]string{"--fault", "latency", "--force=maybe"}, `"--force"`},
 		{[]string{"--fault", "latency", "--no-step-summary=maybe"}, `"--no-step-summary"`},
 		{[]string{"--fault", "latency", "--dry-run=maybe"}, `"--dry-run"`},
@@ -186,5 +210,36 @@ func TestRunShort(t *testing.T) {
 	}
 	if !strings.Contains(r.Command, "--seed=7") || !strings.HasPrefix(r.Command, "cbload run ") || !strings.Contains(r.Command, " --fault error:503 ") || !strings.Contains(r.Command, " --arms=breaker ") {
 		t.Errorf("repro command %q; want the fault and --seed=7", r.Command)
+	}
+}
+
+// TestRunStormRate checks the default rate of a chain of retrying tiers:
+// divided by (1 + retries)^(tiers − 1) and said on stderr, unless --rate or
+// the scenario sets it.
+func TestRunStormRate(t *testing.T) {
+	scen := writeScenario(t, "load: {rate: 40}\nphases: [{name: f, duration: 2s, faults: [error:503]}]\n")
+	tests := []struct {
+		args     []string
+		wantLoad string
+		wantNote bool
+	}{
+		{[]string{"--fault", "error:503", "--tiers", "3", "--retries", "3"}, "load: 12.5 req/s", true},
+		{[]string{"--fault", "error:503", "--tiers", "2", "--retries", "1"}, "load: 100 req/s", true},
+		{[]string{"--fault", "error:503", "--tiers", "3"}, "load: 200 req/s", false},
+		{[]string{"--fault", "error:503", "--retries", "3"}, "load: 200 req/s", false},
+		{[]string{"--fault", "error:503", "--tiers", "3", "--retries", "3", "--rate", "50"}, "load: 50 req/s", false},
+		{[]string{"--scenario", scen, "--tiers", "3", "--retries", "3"}, "load: 40 req/s", false},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		if code := run(append([]string{"run", "--dry-run"}, tt.args...), &stdout, &stderr); code != exitOK {
+			t.Fatalf("run %v = %d, %s; want 0", tt.args, code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), tt.wantLoad) {
+			t.Errorf("run %v: plan %q; want %q", tt.args, stdout.String(), tt.wantLoad)
+		}
+		if got := strings.Contains(stderr.String(), "--rate defaults to"); got != tt.wantNote {
+			t.Errorf("run %v: stderr %q; want the default-rate note: %v", tt.args, stderr.String(), tt.wantNote)
+		}
 	}
 }

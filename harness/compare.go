@@ -1,0 +1,81 @@
+package harness
+
+import (
+	"fmt"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// faultAmplification is the attempts that reached the upstream per /api
+// request over the fault phases: the upstream's own request count over the
+// /api requests sent. ok is false when no /api request was sent during a
+// fault.
+func faultAmplification(r *reports.Report, a *reports.Arm) (amp float64, ok bool) {
+	var up, api int64
+	for _, p := range r.Phases {
+		if len(p.Faults) == 0 {
+			continue
+		}
+		s := a.Summary[p.Name]
+		up += s.UpstreamRequests
+		api += s.API.Requests
+	}
+	if api == 0 {
+		return 0, false
+	}
+	return float64(up) / float64(api), true
+}
+
+// addComparisons adds to v one reason per arm other than no-breaker,
+// comparing it with the no-breaker arm during the fault: /local and /api
+// success, and the attempts reaching the upstream per /api request.
+func addComparisons(r *reports.Report, v *reports.Verdict) {
+	n := r.Arm(reports.ArmNoBreaker)
+	if n == nil || r.FaultPhase() == nil {
+		return
+	}
+	nAmp, nOK := faultAmplification(r, n)
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		if a.Name == reports.ArmNoBreaker || len(a.Series) == 0 {
+			continue
+		}
+		s := fmt.Sprintf("%s vs no-breaker during the fault: /local success %s vs %s, /api success %s vs %s",
+			a.Name, reports.Percent(a.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault),
+			reports.Percent(a.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault))
+		if amp, ok := faultAmplification(r, a); ok && nOK {
+			s += fmt.Sprintf(", attempts reaching the upstream per /api request %.2f vs %.2f", amp, nAmp)
+		}
+		v.Reasons = append(v.Reasons, s)
+	}
+}
+
+// analyseCascades fills the figures of retries and metastability in every
+// arm of r: attempts per /api request in each phase and during the fault,
+// and the metastability rule's finding after the trigger.
+func analyseCascades(r *reports.Report) {
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		for name, s := range a.Summary {
+			if s.API.Requests > 0 {
+				s.AttemptsPerRequest = round4(float64(s.UpstreamRequests) / float64(s.API.Requests))
+				a.Summary[name] = s
+			}
+		}
+		if amp, ok := faultAmplification(r, a); ok {
+			a.Figures.AttemptsPerRequestDuringFault = round4(amp)
+		}
+		a.Figures.AfterTrigger = nil
+		if rec, ok := armRecovery(r, a); ok {
+			f := &reports.Recovery{Recovered: rec.recovered, BaselineGoodput: round4(rec.baseline),
+				FinalGoodput: round4(rec.final), AttemptsPerRequest: round4(rec.amplification)}
+			if rec.recovered {
+				at := rec.at
+				f.TimeToRecoverS = &at
+			} else {
+				f.StuckBy = rec.stuckReason()
+			}
+			a.Figures.AfterTrigger = f
+		}
+	}
+}

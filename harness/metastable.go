@@ -1,0 +1,176 @@
+package harness
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// Thresholds of the metastability rule.
+const (
+	// recoveredShare: an arm has recovered once its /api goodput — the
+	// share of /api requests the client got a success for within its
+	// timeout — is back to at least this share of its baseline goodput
+	// in every second to the end of the run.
+	recoveredShare = 0.90
+	// retrySustained: after the trigger, an arm whose attempts reaching
+	// the upstream per /api request are at least this many is kept down by
+	// its retries.
+	retrySustained = 1.5
+)
+
+// recovery is what the metastability rule found for one arm.
+type recovery struct {
+	// recovered says goodput came back to recoveredShare of the baseline
+	// by the end of the run; at is then when, in seconds after the
+	// trigger ended.
+	recovered bool
+	at        float64
+	// baseline and final are the goodput of the first phase and of the
+	// run's last second.
+	baseline, final float64
+	// amplification is the attempts reaching the upstream per /api
+	// request from the end of the trigger to the end of the run, and
+	// rejected the share of those requests the arm's policy rejected.
+	amplification, rejected float64
+	// completed and forGone are the upstream's work after the trigger and
+	// the part of it done for callers that had gone.
+	completed, forGone int64
+}
+
+// armRecovery applies the metastability rule to a: after the last fault
+// phase (the trigger) ended, did /api goodput return to at least
+// recoveredShare of its goodput in the first phase, and stay there to the
+// end? It reports false when the rule does not apply: no faultless first
+// phase, no fault phase, no time after the trigger, or no /api requests in
+// the baseline.
+func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
+	if len(r.Phases) < 3 || len(r.Phases[0].Faults) > 0 {
+		return recovery{}, false
+	}
+	end := -1.0
+	for _, p := range r.Phases {
+		if len(p.Faults) > 0 {
+			end = p.EndS
+		}
+	}
+	last := r.Phases[len(r.Phases)-1]
+	if end < 0 || end >= last.EndS {
+		return recovery{}, false
+	}
+	base := a.Summary[r.Phases[0].Name].API
+	if base.Requests == 0 || base.OK == 0 {
+		return recovery{}, false
+	}
+	rec := recovery{baseline: float64(base.OK) / float64(base.Requests)}
+	bar := recoveredShare * rec.baseline
+	var reqs, upstream, rejected int64
+	from := -1 // the first second of the current run of good seconds
+	for _, s := range a.Series {
+		if float64(s.T) < end || s.API.Requests == 0 {
+			continue
+		}
+		reqs += s.API.Requests
+		upstream += s.UpstreamRequests
+		rejected += s.API.Outcomes.Rejected
+		rec.completed += s.UpstreamCompleted
+		rec.forGone += s.UpstreamCompletedForGone
+		g := float64(s.API.Outcomes.OK) / float64(s.API.Requests)
+		rec.final = g
+		switch {
+		case g < bar:
+			from = -1
+		case from < 0:
+			from = s.T
+		}
+	}
+	if reqs > 0 {
+		rec.amplification = float64(upstream) / float64(reqs)
+		rec.rejected = float64(rejected) / float64(reqs)
+	}
+	if from >= 0 {
+		rec.recovered, rec.at = true, float64(from)-end
+	}
+	return rec, true
+}
+
+// stuckReason says what kept an arm down after the trigger, as far as
+// cbload can tell: the arm's own policy when it rejected most /api
+// requests; otherwise retries, when the attempts per /api request stayed at
+// or above retrySustained, and abandoned work, when at least half the
+// upstream's work was for callers that had gone.
+func (rec recovery) stuckReason() string {
+	if rec.rejected >= 0.5 {
+		return fmt.Sprintf("held down by its own policy: it rejected %s of /api requests after the trigger", reports.Percent(rec.rejected))
+	}
+	var by []string
+	if rec.amplification >= retrySustained {
+		by = append(by, fmt.Sprintf("by retries: %.1f attempts reached the upstream per /api request after the trigger", rec.amplification))
+	}
+	if rec.completed > 0 && 2*rec.forGone >= rec.completed {
+		by = append(by, fmt.Sprintf("by abandoned work: %s of the upstream's work after the trigger was for callers that had gone",
+			reports.Percent(float64(rec.forGone)/float64(rec.completed))))
+	}
+	if len(by) == 0 {
+		return fmt.Sprintf("cause unknown: %.1f attempts per /api request and %d of %d completions for gone callers after the trigger", rec.amplification, rec.forGone, rec.completed)
+	}
+	return "sustained " + strings.Join(by, ", and ")
+}
+
+// describe says in one phrase whether the arm recovered.
+func (rec recovery) describe() string {
+	if rec.recovered {
+		return fmt.Sprintf("recovered %.0f s after the trigger ended (goodput back to ≥ %s of its baseline %s)",
+			rec.at, reports.Percent(recoveredShare), reports.Percent(rec.baseline))
+	}
+	return fmt.Sprintf("did not recover (stuck: %s); goodput %s at the end against %s before the trigger, time to recover none",
+		rec.stuckReason(), reports.Percent(rec.final), reports.Percent(rec.baseline))
+}
+
+// addRecovery adds the metastability rule's findings to v: one reason per
+// arm it applies to. When the no-breaker arm did not recover, the failure
+// was metastable — a cascade in time rather than across endpoints — and it
+// decides the verdict: prevented when the breaker arm recovered, not
+// prevented when it did not; the summary names the other arms that
+// recovered too.
+func addRecovery(r *reports.Report, v *reports.Verdict) {
+	var none, brk *recovery
+	var rescued []string
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		rec, ok := armRecovery(r, a)
+		if !ok {
+			continue
+		}
+		v.Reasons = append(v.Reasons, fmt.Sprintf("%s arm after the trigger: %s", a.Name, rec.describe()))
+		switch {
+		case a.Name == reports.ArmNoBreaker:
+			none = &rec
+		case a.Name == reports.ArmBreaker:
+			brk = &rec
+		}
+		if a.Name != reports.ArmNoBreaker && rec.recovered {
+			rescued = append(rescued, a.Name)
+		}
+	}
+	if none == nil || none.recovered {
+		return
+	}
+	v.Reasons = append([]string{"across endpoints: " + v.Summary}, v.Reasons...)
+	stuck := fmt.Sprintf("without it /api goodput stayed at %s after the trigger ended (%s)", reports.Percent(none.final), none.stuckReason())
+	switch {
+	case brk != nil && brk.recovered:
+		v.Outcome, v.CascadePrevented = reports.OutcomePrevented, true
+		v.Summary = fmt.Sprintf("The breaker let the system recover from a metastable failure: %s; with it goodput was back to ≥ %s of its baseline %.0f s after the trigger.",
+			stuck, reports.Percent(recoveredShare), brk.at)
+	case brk != nil:
+		v.Outcome, v.CascadePrevented = reports.OutcomeNotPrevented, false
+		v.Summary = fmt.Sprintf("The breaker did not prevent a metastable failure: %s, and with it too.", stuck)
+	default:
+		v.Summary = fmt.Sprintf("A metastable failure: %s.", strings.ToUpper(stuck[:1])+stuck[1:])
+	}
+	if len(rescued) > 0 {
+		v.Summary += " Arms that recovered: " + strings.Join(rescued, ", ") + "."
+	}
+}
