@@ -87,6 +87,8 @@ func (e *endpointAcc) add(o outcome, lat time.Duration) {
 		e.outcomes.ConnectionError++
 	case oRedirect:
 		e.outcomes.Redirect++
+	case oAssertionFailed:
+		e.outcomes.AssertionFailed++
 	default:
 		e.outcomes.ClientError++
 	}
@@ -243,7 +245,7 @@ func newRecorder(start time.Time, phases []Phase, rate float64, lag time.Duratio
 	}
 	var at time.Duration
 	for _, p := range phases {
-		r.phases = append(r.phases, phaseSpan{name: p.Name, start: at, end: at + p.Duration, faulty: len(p.Faults) > 0})
+		r.phases = append(r.phases, phaseSpan{name: p.Name, start: at, end: at + p.Duration, faulty: p.Faulty()})
 		at += p.Duration
 	}
 	r.end = at
@@ -274,6 +276,7 @@ const (
 	oConnection
 	oRedirect
 	oClientError
+	oAssertionFailed
 )
 
 // classify maps a vegeta result to its outcome class using the gateway's
@@ -295,6 +298,8 @@ func classify(res *vegeta.Result) outcome {
 		return oTimeoutUpstream
 	case outcomeUpstreamError:
 		return oUpstreamError
+	case outcomeAssertionFailed:
+		return oAssertionFailed
 	}
 	switch {
 	case res.Code >= 200 && res.Code < 300:

@@ -75,7 +75,7 @@ func newReport(cfg *Config) *reports.Report {
 	var at time.Duration
 	for _, p := range cfg.Phases {
 		r.Phases = append(r.Phases, reports.Phase{
-			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: specStrings(p.Faults),
+			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: p.FaultStrings(),
 		})
 		at += p.Duration
 	}
@@ -119,20 +119,21 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		wrap = tel.loadTransport
 		tel.setPhase(name, cfg.Phases[0].Name)
 	}
-	up, err := faultserver.New(upCfg)
+	srv, err := faultserver.New(upCfg)
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("start upstream: %w", err)}
 	}
-	defer up.Close()
+	defer srv.Close()
+	up := &upstreamSet{names: []string{DefaultUpstream}, servers: []*faultserver.Server{srv}, phases: cfg.Phases}
 
-	ch, err := startChain(cfg, name, up.URL(), gtel)
+	ch, err := startChain(cfg, name, srv.URL(), gtel)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
 	defer ch.close()
 	gw, pol := ch.top(), ch.topPolicy()
 
-	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, wrap)
+	lr := newLoadRunner(cfg.Rate, cfg.ClientTimeout, nil, wrap)
 	defer lr.close()
 
 	// start is taken just before the attack, which starts its own clock a
@@ -142,6 +143,7 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 		ex.start = start
 	}
 	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, withBreaker)
+	up.begin()
 	api, local := gw.url()+"/api", gw.url()+"/local"
 	var sent atomic.Int64
 	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.Seed, &sent), cfg.Rate, cfg.TotalDuration())
@@ -157,6 +159,10 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 	}, results)
 	gwErrs, gwLast := ch.resourceErrors()
 	arm := rec.arm(name, transitions(pol.Transitions(time.Now()), start), w, gwErrs, gwLast)
+	arm.StartedAt = start.UTC()
+	arm.BreakerFigures = reports.BreakerMeasured
+	addUpstreamCounts(&arm, up.finish())
+	addSymptoms(&arm, cfg.Phases)
 	arm.Exemplars = ex.list()
 	return &arm, stopErr
 }
@@ -166,9 +172,10 @@ func runArm(ctx context.Context, cfg *Config, name string, tel *tracing) (*repor
 type armLoop struct {
 	name  string
 	start time.Time
-	up    *faultserver.Server
-	lr    *loadRunner
-	rec   *recorder
+	// up is switched to each phase's faults as it starts.
+	up  *upstreamSet
+	lr  *loadRunner
+	rec *recorder
 	// sent counts the requests sent so far, as they are sent.
 	sent *atomic.Int64
 	// collateral says whether a result is from the collateral endpoint.
@@ -250,7 +257,7 @@ loop:
 				if a.onPhase != nil {
 					a.onPhase(cfg.Phases[phase].Name)
 				}
-				a.up.SetFaults(cfg.Phases[phase].Faults)
+				a.up.next()
 				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
 				phaseTimer.Reset(phaseEnd.Sub(now))
 			}
@@ -275,7 +282,7 @@ loop:
 			stopErr = ctx.Err()
 			done = nil
 			a.lr.abort()
-			a.up.SetFaults(nil) // release held requests at once
+			a.up.release() // release held requests at once
 		}
 	}
 	now := time.Now()
