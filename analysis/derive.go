@@ -63,29 +63,28 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		pa.peak = max(pa.peak, s.InflightPeak)
 	}
 
-	// The per-phase details (status codes, error sets, bytes) are raw data
-	// kept per phase only: carried over, not derived.
+	// The per-phase details (status codes, error sets, bytes, per-upstream
+	// counts) are raw data kept per phase only: carried over, not derived.
 	old := a.Summary
 	a.Summary = make(map[string]reports.PhaseSummary, len(phases))
 	a.Figures = reports.Figures{}
 	var fault acc
 	for i, p := range phases {
 		pa := &per[i]
-		ps := reports.PhaseSummary{
-			API:                      stats(&pa.api),
-			Collateral:               stats(&pa.collateral),
-			UpstreamRequests:         pa.upstream,
-			UpstreamCompleted:        pa.completed,
-			UpstreamCompletedForGone: pa.forGone,
-			InflightPeak:             pa.peak,
-		}
+		// What is not derived here (per-upstream counts, symptoms,
+		// attempts) is carried over from the summary as it was.
+		ps := old[p.Name]
+		api, coll := stats(&pa.api), stats(&pa.collateral)
+		copyDetail(&api, &ps.API)
+		copyDetail(&coll, &ps.Collateral)
+		ps.API, ps.Collateral = api, coll
+		ps.UpstreamRequests = pa.upstream
+		ps.UpstreamCompleted, ps.UpstreamCompletedForGone = pa.completed, pa.forGone
+		ps.InflightPeak = pa.peak
+		ps.UpstreamCallMS = nil
 		if calls {
 			l := pa.calls.Latency()
 			ps.UpstreamCallMS = &l
-		}
-		if o, ok := old[p.Name]; ok {
-			copyDetail(&ps.API, &o.API)
-			copyDetail(&ps.Collateral, &o.Collateral)
 		}
 		a.Summary[p.Name] = ps
 		if len(p.Faults) > 0 {

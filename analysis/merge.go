@@ -237,12 +237,30 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 		"merged from %d of %d shards (%s): counts are sums and percentiles come from the merged histograms; the breaker state and transitions are shard %d's; in-flight peaks per second are the sum of the shards' peaks (an upper bound), goroutines the largest shard's",
 		len(arms), n, joinInts(from), from[0]))
 	seconds := map[int]*reports.Second{}
+	// Per-phase raw data: details and per-upstream counts add. The
+	// fault → symptom reading of each phase is not recomputed, and left
+	// out.
 	out.Summary = map[string]reports.PhaseSummary{}
+	out.BreakerFigures, out.StartedAt = base.BreakerFigures, base.StartedAt
 	for k, a := range arms {
 		for name, ps := range a.Summary {
 			m := out.Summary[name]
 			addDetail(&m.API, &ps.API)
 			addDetail(&m.Collateral, &ps.Collateral)
+			for u, c := range ps.Upstreams {
+				if m.Upstreams == nil {
+					m.Upstreams = map[string]reports.UpstreamPhase{}
+				}
+				mc := m.Upstreams[u]
+				mc.Requests += c.Requests
+				for kind, n := range c.Injected {
+					if mc.Injected == nil {
+						mc.Injected = map[string]int64{}
+					}
+					mc.Injected[kind] += n
+				}
+				m.Upstreams[u] = mc
+			}
 			out.Summary[name] = m
 		}
 		if a.APISlots.WidthMS != out.APISlots.WidthMS {

@@ -1,6 +1,7 @@
 package faultserver
 
 import (
+	"crypto/tls"
 	"errors"
 	"net/http"
 )
@@ -42,6 +43,9 @@ func (reset) act(rc *reqCtx) bool {
 	conn, _, err := http.NewResponseController(rc.w).Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
+	}
+	if c, ok := conn.(*tls.Conn); ok {
+		conn = c.NetConn() // an RST aborts TLS too
 	}
 	if lc, ok := conn.(interface{ SetLinger(int) error }); ok {
 		// Linger 0 makes Close send RST instead of FIN.

@@ -3,6 +3,7 @@ package faultserver
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -111,6 +112,13 @@ type Config struct {
 	StallTimeout      time.Duration
 	MaxConns          int
 	ControlMaxConns   int
+
+	// ProxyDial, when set, dials the backend in proxy mode, so the caller
+	// can decide which addresses it may reach.
+	ProxyDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS, when set, makes the data listener serve HTTPS with it (the
+	// control API stays plain HTTP). Faults act the same over TLS.
+	TLS *tls.Config
 }
 
 // Validate reports the first field of cfg that New would reject, as one
@@ -342,7 +350,11 @@ func New(cfg Config) (*Server, error) {
 		ConnState:         s.trackConn,
 	}
 	s.SetFaults(cfg.Faults) //nolint:errcheck // Validate checked them
-	s.serve(s.data, dataLn)
+	if cfg.TLS != nil {
+		s.serve(s.data, tls.NewListener(dataLn, cfg.TLS))
+	} else {
+		s.serve(s.data, dataLn)
+	}
 	if ctlLn != nil {
 		s.ctl = &http.Server{
 			Handler:           s.controlHandler(),
@@ -385,6 +397,9 @@ func (s *Server) setupProxy(raw string) error {
 	}
 	s.transport = http.DefaultTransport.(*http.Transport).Clone()
 	s.transport.MaxIdleConnsPerHost = 256
+	if s.cfg.ProxyDial != nil {
+		s.transport.DialContext = s.cfg.ProxyDial
+	}
 	// A ReverseProxy never follows redirects: a 3xx from the backend goes
 	// back to the client as it is.
 	s.proxy = &httputil.ReverseProxy{
@@ -420,8 +435,14 @@ func (s *Server) setupProxy(raw string) error {
 	return nil
 }
 
-// URL returns the data listener's base URL, such as "http://127.0.0.1:8081".
-func (s *Server) URL() string { return "http://" + s.Addr() }
+// URL returns the data listener's base URL, such as "http://127.0.0.1:8081"
+// (https:// with Config.TLS).
+func (s *Server) URL() string {
+	if s.cfg.TLS != nil {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
 
 // Addr returns the data listener's address, host:port.
 func (s *Server) Addr() string { return s.ln.Addr().String() }

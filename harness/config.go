@@ -57,6 +57,23 @@ type Config struct {
 	// the gateway settings are then unused. See target.go.
 	Targets      []Target
 	UpstreamAddr string
+	// Upstreams, instead of UpstreamAddr, names several dependencies of the
+	// service, each its own fault-injecting upstream with its own faults
+	// per phase (Phase.UpstreamFaults). See upstreams.go.
+	Upstreams []NamedUpstream
+	// Expect lists the checks every api response of a target must meet to
+	// count as ok (--expect); see expect.go. Empty: the status decides.
+	Expect []Expectation
+	// TargetTLS says how the targets' HTTPS certificates are checked.
+	TargetTLS TargetTLS
+	// AllowRemote lists where, besides 127.0.0.1, ::1 and localhost,
+	// targets, state URLs and the upstream's listen address may be
+	// (--allow-remote); empty by default.
+	AllowRemote AllowList
+	// UpstreamTLSDir, when set, makes the upstream serve HTTPS with the
+	// certificate kept in that folder (created there on first use); the
+	// user's service must trust its UpstreamCAFile. See network.go.
+	UpstreamTLSDir string
 
 	// Seed drives every random choice: the request mix and the upstream's
 	// fault rolls. Both arms use the same seed; a shard uses one derived
@@ -108,7 +125,12 @@ type Sample struct {
 type Phase struct {
 	Name     string
 	Duration time.Duration
-	Faults   []faultserver.Spec
+	// Faults apply to cbload's own upstream, or to the only upstream of a
+	// user's service.
+	Faults []faultserver.Spec
+	// UpstreamFaults apply to the named upstreams of a user's service
+	// (Config.Upstreams), by name.
+	UpstreamFaults map[string][]faultserver.Spec
 }
 
 // GatewayConfig sizes the gateway.
@@ -360,8 +382,8 @@ func specStrings(specs []faultserver.Spec) []string {
 }
 
 func (p Phase) String() string {
-	if len(p.Faults) == 0 {
+	if !p.Faulty() {
 		return p.Name
 	}
-	return p.Name + " [" + strings.Join(specStrings(p.Faults), " ") + "]"
+	return p.Name + " [" + strings.Join(p.FaultStrings(), " ") + "]"
 }

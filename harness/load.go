@@ -25,10 +25,11 @@ type loadRunner struct {
 	stop context.CancelFunc
 }
 
-// newLoadRunner builds a load runner; rt, when not nil, wraps the transport
-// (for tracing). The caller must call close after the attack's results
-// channel is drained.
-func newLoadRunner(rate float64, timeout time.Duration, wrap func(http.RoundTripper) http.RoundTripper) *loadRunner {
+// newLoadRunner builds a load runner; tune, when not nil, adjusts the
+// transport (TLS, which addresses it may dial), and wrap, when not nil,
+// wraps it (for tracing, counting, checking answers). The caller must call
+// close after the attack's results channel is drained.
+func newLoadRunner(rate float64, timeout time.Duration, tune func(*http.Transport), wrap func(http.RoundTripper) http.RoundTripper) *loadRunner {
 	stopCtx, stop := context.WithCancel(context.Background())
 	tr := &http.Transport{
 		Proxy:               nil,
@@ -36,6 +37,9 @@ func newLoadRunner(rate float64, timeout time.Duration, wrap func(http.RoundTrip
 		MaxIdleConnsPerHost: 10000,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
+	}
+	if tune != nil {
+		tune(tr)
 	}
 	var rt http.RoundTripper = tr
 	if wrap != nil {

@@ -83,7 +83,7 @@ func TestRunFaultFiguresArePhaseTrue(t *testing.T) {
 // results, returning the arm.
 func attackOnce(t *testing.T, url string, rate float64, timeout, du time.Duration) reports.Arm {
 	t.Helper()
-	lr := newLoadRunner(rate, timeout, nil)
+	lr := newLoadRunner(rate, timeout, nil, nil)
 	defer lr.close()
 	phases := []Phase{{Name: "p", Duration: du}}
 	start := time.Now()
@@ -162,10 +162,12 @@ func redirectTrap(t *testing.T) (redirector string, trapped *atomic.Int64) {
 // its own outcome.
 func TestNoClientFollowsRedirects(t *testing.T) {
 	red, trapped := redirectTrap(t)
-	if err := probeTargets(context.Background(), []Target{{Name: "svc", URL: red + "/api", Collateral: red + "/local", BreakerStateURL: red + "/breaker"}}); err != nil {
-		t.Errorf("probeTargets: %v; want a redirect to count as reachable", err)
+	// A redirect is the probe's answer, and outside the expected statuses.
+	err := probeTargets(context.Background(), []Target{{Name: "svc", URL: red + "/api", Collateral: red + "/local", BreakerStateURL: red + "/breaker"}}, nil, "127.0.0.1:1", func(*http.Transport) {})
+	if err == nil || !strings.Contains(err.Error(), "not followed") {
+		t.Errorf("probeTargets: %v; want the redirect refused, not followed", err)
 	}
-	p := startStatePoller(red + "/breaker")
+	p := startStatePoller(red+"/breaker", func(*http.Transport) {})
 	time.Sleep(3 * statePollInterval)
 	p.stop()
 	if got := p.state(); got != reports.StateUnknown {

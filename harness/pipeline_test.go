@@ -30,7 +30,7 @@ const pipelineWorkers = 64
 // transport (for tracing).
 func closedLoop(b *testing.B, target string, wrap func(http.RoundTripper) http.RoundTripper, record func(*vegeta.Result)) {
 	b.Helper()
-	lr := newLoadRunner(0, 5*time.Second, wrap)
+	lr := newLoadRunner(0, 5*time.Second, nil, wrap)
 	defer lr.close()
 	var sent atomic.Int64
 	n := int64(b.N)

@@ -88,6 +88,8 @@ func (e *endpointAcc) add(o outcome, lat time.Duration) {
 		e.outcomes.ConnectionError++
 	case oRedirect:
 		e.outcomes.Redirect++
+	case oAssertionFailed:
+		e.outcomes.AssertionFailed++
 	default:
 		e.outcomes.ClientError++
 	}
@@ -214,7 +216,7 @@ func newRecorder(start time.Time, phases []Phase, rate float64, lag time.Duratio
 	}
 	var at time.Duration
 	for _, p := range phases {
-		r.phases = append(r.phases, phaseSpan{name: p.Name, start: at, end: at + p.Duration, faults: specStrings(p.Faults)})
+		r.phases = append(r.phases, phaseSpan{name: p.Name, start: at, end: at + p.Duration, faults: p.FaultStrings()})
 		at += p.Duration
 	}
 	r.end = at
@@ -246,6 +248,7 @@ const (
 	oConnection
 	oRedirect
 	oClientError
+	oAssertionFailed
 )
 
 // classify maps a vegeta result to its outcome class using the gateway's
@@ -267,6 +270,8 @@ func classify(res *vegeta.Result) outcome {
 		return oTimeoutUpstream
 	case outcomeUpstreamError:
 		return oUpstreamError
+	case outcomeAssertionFailed:
+		return oAssertionFailed
 	}
 	switch {
 	case res.Code >= 200 && res.Code < 300:

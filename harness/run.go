@@ -94,7 +94,7 @@ func newReport(cfg *Config) *reports.Report {
 	var at time.Duration
 	for _, p := range cfg.Phases {
 		r.Phases = append(r.Phases, reports.Phase{
-			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: specStrings(p.Faults),
+			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: p.FaultStrings(),
 		})
 		at += p.Duration
 	}
@@ -139,20 +139,21 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) 
 		wrap = tel.loadTransport
 		tel.setPhase(name, cfg.Phases[0].Name)
 	}
-	up, err := faultserver.New(upCfg)
+	srv, err := faultserver.New(upCfg)
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("start upstream: %w", err)}
 	}
-	defer up.Close()
+	defer srv.Close()
+	up := &upstreamSet{names: []string{DefaultUpstream}, servers: []*faultserver.Server{srv}, phases: cfg.Phases}
 
-	ch, err := startChain(cfg, name, up.URL(), gtel)
+	ch, err := startChain(cfg, name, srv.URL(), gtel)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
 	defer ch.close()
 	gw, pol := ch.top(), ch.topPolicy()
 
-	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, wrap)
+	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, nil, wrap)
 	defer lr.close()
 
 	// The arm's clock starts at its scheduled start, or now; the pacer
@@ -167,6 +168,7 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) 
 	}
 	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, withBreaker)
 	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
+	up.begin()
 	api, local := gw.url()+"/api", gw.url()+"/local"
 	var sent atomic.Int64
 	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.shardSeed(), &sent), rec.pace)
@@ -182,6 +184,10 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) 
 	}, results)
 	gwErrs, gwLast := ch.resourceErrors()
 	arm := rec.arm(name, transitions(pol.Transitions(time.Now()), start), w, gwErrs, gwLast)
+	arm.StartedAt = start.UTC()
+	arm.BreakerFigures = reports.BreakerMeasured
+	addUpstreamCounts(&arm, up.finish())
+	addSymptoms(&arm, cfg.Phases)
 	arm.Exemplars = ex.list()
 	arm.Start = begin.report(rec.pace)
 	return &arm, stopErr
@@ -192,9 +198,10 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) 
 type armLoop struct {
 	name  string
 	start time.Time
-	up    *faultserver.Server // nil for an external upstream
-	lr    *loadRunner
-	rec   *recorder
+	// up is switched to each phase's faults as it starts.
+	up  *upstreamSet
+	lr  *loadRunner
+	rec *recorder
 	// sent counts the requests sent so far, as they are sent.
 	sent *atomic.Int64
 	// collateral says whether a result is from the collateral endpoint.
@@ -239,16 +246,11 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 	var stopErr error
 	sampled := -1
 	var lastSent int64
-	// An external upstream, which this run cannot see, counts nothing.
-	stats := func() faultserver.Stats {
-		if a.up == nil {
-			return faultserver.Stats{}
-		}
-		return a.up.Stats()
-	}
-	last := stats()
+	// An external upstream, which this run cannot see, is an empty set:
+	// it counts nothing.
+	last := a.up.Stats()
 	sample := func(now time.Time, sec int) {
-		st := stats()
+		st := a.up.Stats()
 		a.rec.sample(sec, gauge{
 			state:            a.state(now),
 			inflightPeak:     a.takePeak(),
@@ -288,9 +290,7 @@ loop:
 				if a.onPhase != nil {
 					a.onPhase(cfg.Phases[phase].Name)
 				}
-				if a.up != nil {
-					a.up.SetFaults(cfg.Phases[phase].Faults)
-				}
+				a.up.next()
 				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
 				phaseTimer.Reset(phaseEnd.Sub(now))
 			}
@@ -315,9 +315,7 @@ loop:
 			stopErr = ctx.Err()
 			done = nil
 			a.lr.abort()
-			if a.up != nil {
-				a.up.SetFaults(nil) // release held requests at once
-			}
+			a.up.release() // release held requests at once
 		}
 	}
 	now := time.Now()

@@ -1,16 +1,16 @@
 package harness
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +18,6 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -41,6 +40,32 @@ type Target struct {
 	// BreakerStateURL, if set, is polled for the service's breaker state as
 	// JSON: {"state": "closed" | "open" | "half-open"} or a bare string.
 	BreakerStateURL string
+	// Requests, when set, is the load sent to this target instead of GET
+	// URL and GET Collateral: method, headers and body of each, tagged api
+	// or collateral. Every URL must be absolute; see RebaseRequests.
+	Requests []Request
+}
+
+// requests returns the target's load mix.
+func (t Target) requests() []Request {
+	if len(t.Requests) > 0 {
+		return t.Requests
+	}
+	rs := []Request{{Method: http.MethodGet, URL: t.URL}}
+	if t.Collateral != "" {
+		rs = append(rs, Request{Method: http.MethodGet, URL: t.Collateral, Collateral: true})
+	}
+	return rs
+}
+
+// hasCollateral says whether any of the target's requests is collateral.
+func (t Target) hasCollateral() bool {
+	for _, r := range t.requests() {
+		if r.Collateral {
+			return true
+		}
+	}
+	return false
 }
 
 // statePollInterval is how often a target's breaker state URL is polled;
@@ -59,14 +84,32 @@ var reservedNames = []string{"verdict", "partial", "validity"}
 // validateTargets checks the target settings; it is part of Validate.
 func (c *Config) validateTargets() error {
 	if len(c.Targets) == 0 {
-		if c.UpstreamAddr != "" {
+		if c.UpstreamAddr != "" || len(c.Upstreams) > 0 {
 			return fmt.Errorf("upstream-addr: only used with --target (cbload's own gateway picks a free port)")
+		}
+		for i, p := range c.Phases {
+			if len(p.UpstreamFaults) > 0 {
+				return fmt.Errorf("phases[%d] (%s): faults for named upstreams are only used with --target and --upstream NAME=ADDR", i, p.Name)
+			}
+		}
+		switch {
+		case len(c.Expect) > 0:
+			return fmt.Errorf("expect: only used with --target; cbload's own gateway says how each request ended")
+		case c.TargetTLS.Insecure || len(c.TargetTLS.CAPEM) > 0:
+			return fmt.Errorf("insecure, ca-cert: only used with --target; cbload's own gateway is plain HTTP")
+		case c.UpstreamTLSDir != "":
+			return fmt.Errorf("upstream-tls: only used with --target; cbload's own gateway calls its upstream over plain HTTP")
+		case len(c.AllowRemote) > 0:
+			return fmt.Errorf("allow-remote: only used with --target; cbload's own gateway runs on loopback")
 		}
 		return nil
 	}
+	if c.UpstreamExternal && (c.UpstreamAddr != "" || len(c.Upstreams) > 0) {
+		return fmt.Errorf("upstream-external: not with upstream-addr or upstream; either this run starts the upstreams, or another process runs them")
+	}
 	if !c.UpstreamExternal {
-		if err := checkLoopbackAddr(c.UpstreamAddr); err != nil {
-			return fmt.Errorf("upstream-addr: %w", err)
+		if err := c.validateUpstreams(); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -93,50 +136,31 @@ func (c *Config) validateTargets() error {
 			if u.url == "" && u.field != "url" {
 				continue
 			}
-			if err := CheckLoopbackURL(u.url); err != nil {
+			if err := CheckTargetURL(u.url, c.AllowRemote); err != nil {
 				return fmt.Errorf("targets[%d] (%s).%s: %w", i, t.Name, u.field, err)
 			}
 		}
+		api := false
+		for j, r := range t.Requests {
+			if !methodRE.MatchString(r.Method) {
+				return fmt.Errorf("targets[%d] (%s).requests[%d]: method %q: want an HTTP method in capitals like GET", i, t.Name, j, r.Method)
+			}
+			if err := CheckTargetURL(r.URL, c.AllowRemote); err != nil {
+				return fmt.Errorf("targets[%d] (%s).requests[%d]: %w", i, t.Name, j, err)
+			}
+			api = api || !r.Collateral
+		}
+		if len(t.Requests) > 0 && !api {
+			return fmt.Errorf("targets[%d] (%s): every request is collateral; at least one must be an api request, one that calls the upstream", i, t.Name)
+		}
+		if err := checkRoles(fmt.Sprintf("targets[%d] (%s)", i, t.Name), t.Requests); err != nil {
+			return err
+		}
+	}
+	if err := c.TargetTLS.validate(); err != nil {
+		return err
 	}
 	return nil
-}
-
-// CheckLoopbackURL returns an error unless u is an absolute http(s) URL
-// whose host is localhost or a loopback address. cbload sends load only to
-// this machine.
-func CheckLoopbackURL(u string) error {
-	pu, err := url.Parse(u)
-	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-		return fmt.Errorf("%q: want an absolute http:// URL like http://127.0.0.1:8080/api", u)
-	}
-	if !isLoopbackHost(pu.Hostname()) {
-		return fmt.Errorf("%q: host %s is not loopback; cbload sends load only to 127.0.0.0/8, ::1 or localhost", u, pu.Hostname())
-	}
-	return nil
-}
-
-func checkLoopbackAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%q: want a loopback host:port your service calls, like 127.0.0.1:9090", addr)
-	}
-	// Checked here: a port out of range would otherwise fail at listen
-	// time, as if the address were in use.
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("%q: port %q: want a number from 1 to 65535", addr, port)
-	}
-	if !isLoopbackHost(host) {
-		return fmt.Errorf("%q: host %s is not loopback; want 127.0.0.1 or ::1", addr, host)
-	}
-	return nil
-}
-
-func isLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // runTargets is Run for a user's own service: one shared upstream at the
@@ -144,30 +168,52 @@ func isLoopbackHost(h string) bool {
 func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	r := newReport(&cfg)
 	r.Config.Upstream.Addr = cfg.UpstreamAddr
+	for _, u := range cfg.Upstreams {
+		r.Config.Upstreams = append(r.Config.Upstreams, reports.NamedUpstream{Name: u.Name, Addr: u.Addr})
+	}
+	r.Config.Upstream.TLS = cfg.UpstreamTLSDir != ""
 	r.Config.Arms = nil
 	for _, t := range cfg.Targets {
 		r.Config.Arms = append(r.Config.Arms, t.Name)
-		r.Config.Targets = append(r.Config.Targets, reports.Target{Name: t.Name, URL: t.URL, Collateral: t.Collateral})
+		rt := reports.Target{Name: t.Name, URL: t.URL}
+		for _, q := range t.requests() {
+			rt.Requests = append(rt.Requests, requestLabel(q))
+		}
+		r.Config.Targets = append(r.Config.Targets, rt)
+	}
+	for _, e := range cfg.Expect {
+		r.Config.Expect = append(r.Config.Expect, e.String())
+	}
+	tune, err := targetTransport(cfg.TargetTLS, cfg.AllowRemote)
+	if err != nil {
+		return nil, err
 	}
 
-	// One upstream for every target: the service keeps calling one address,
-	// and nothing else can take the port between arms. An external one is
-	// run by another process.
-	var up *faultserver.Server
-	if !cfg.UpstreamExternal {
-		var err error
-		up, err = faultserver.New(faultserver.Config{
-			Addr:        cfg.UpstreamAddr,
-			Seed:        cfg.shardSeed(),
-			ServiceTime: cfg.Upstream.ServiceTime,
-			Jitter:      cfg.Upstream.Jitter,
-		})
+	// The same upstreams for every target: the service keeps calling the
+	// same addresses, and nothing else can take the ports between arms.
+	var upTLS *tls.Config
+	if cfg.UpstreamTLSDir != "" {
+		cert, _, err := upstreamCert(cfg.UpstreamTLSDir)
 		if err != nil {
-			return nil, &SetupError{fmt.Errorf("start upstream at %s: %w", cfg.UpstreamAddr, err)}
+			return nil, &SetupError{err}
 		}
-		defer up.Close()
+		upTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if err := probeTargets(ctx, cfg.Targets); err != nil {
+	// An external upstream is run by another process: the set is empty,
+	// and counts nothing.
+	up := &upstreamSet{phases: cfg.Phases}
+	addrs := []string{"the external upstream"}
+	if !cfg.UpstreamExternal {
+		if up, err = startUpstreams(&cfg, upTLS); err != nil {
+			return nil, &SetupError{err}
+		}
+		addrs = nil
+		for _, u := range cfg.upstreamList() {
+			addrs = append(addrs, u.Addr)
+		}
+	}
+	defer up.close()
+	if err := probeTargets(ctx, cfg.Targets, cfg.Expect, strings.Join(addrs, ", "), tune); err != nil {
 		return nil, &SetupError{err}
 	}
 
@@ -182,7 +228,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	seq := 0
 	runs, order, runErr := runTrials(cfg.Trials, names, func(name string) (*reports.Arm, error) {
 		seq++
-		return runTarget(ctx, &cfg, byName[name], seq-1, up)
+		return runTarget(ctx, &cfg, byName[name], seq-1, up, tune)
 	})
 	r.FinishedAt = time.Now().UTC()
 	if runErr != nil {
@@ -197,7 +243,8 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 // Judge analyses a report of one trial for cascades (attempts per request,
 // recovery), runs its validity checks and decides its verdict
 // (CheckValidity, Verdict and, for a user's own service, the collateral
-// rule), as the end of a run does. It is how cbload merge judges merged shards.
+// rule), as the end of a run does. It is how cbload merge judges merged
+// shards.
 func Judge(r *reports.Report) {
 	analyseCascades(r)
 	r.Validity = CheckValidity(r)
@@ -206,10 +253,10 @@ func Judge(r *reports.Report) {
 }
 
 // collateralRule makes the verdict inconclusive when a target has no
-// collateral endpoint: the verdict compares collateral health.
+// collateral request: the verdict compares collateral health.
 func collateralRule(r *reports.Report) {
 	for _, t := range r.Config.Targets {
-		if t.Collateral == "" && r.Verdict.Outcome != reports.OutcomeInconclusive {
+		if !slices.ContainsFunc(t.Requests, func(q string) bool { return strings.HasSuffix(q, collateralLabel) }) && r.Verdict.Outcome != reports.OutcomeInconclusive {
 			r.Verdict = reports.Verdict{Outcome: reports.OutcomeInconclusive,
 				Summary: "Inconclusive: target " + t.Name + " has no collateral endpoint, and the verdict compares collateral health during the fault.",
 				Reasons: []string{"give each target a collateral endpoint (--collateral) that does not call the upstream"}}
@@ -223,58 +270,129 @@ func collateralRule(r *reports.Report) {
 // the loopback addresses it was given.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// probeTargets sends one GET to every URL of every target and fails on the
-// first that cannot be reached at all; any HTTP answer will do, a redirect
-// included (it is not followed).
-func probeTargets(ctx context.Context, targets []Target) error {
+// requestLabel names a request in reports: method and URL, never its
+// headers or body, which may hold secrets.
+func requestLabel(q Request) string {
+	s := q.Method + " " + q.URL
+	if q.Collateral {
+		s += collateralLabel
+	}
+	return s
+}
+
+// collateralLabel ends the label of a collateral request.
+const collateralLabel = " (collateral)"
+
+// probeTargets sends every request of every target once, and a GET to its
+// state URL, before any load, and fails on the first that cannot be reached
+// or whose answer shows a setup mistake: an api answer must meet the
+// checks (2xx without a status check), a collateral or state URL must
+// answer 2xx. Redirects are not followed: a redirect is the answer.
+func probeTargets(ctx context.Context, targets []Target, checks expectations, upstream string, tune func(*http.Transport)) error {
 	tr := &http.Transport{Proxy: nil}
+	tune(tr)
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 3 * time.Second, CheckRedirect: noRedirects}
 	for _, t := range targets {
-		for _, u := range []string{t.URL, t.Collateral, t.BreakerStateURL} {
-			if u == "" {
-				continue
-			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		probes := t.requests()
+		if t.BreakerStateURL != "" {
+			probes = append(probes, Request{Method: http.MethodGet, URL: t.BreakerStateURL})
+		}
+		for i, q := range probes {
+			state := i == len(probes)-1 && t.BreakerStateURL != ""
+			req, err := http.NewRequestWithContext(ctx, q.Method, q.URL, bytes.NewReader(q.Body))
 			if err != nil {
 				return fmt.Errorf("target %s: %w", t.Name, err)
 			}
+			for k, vs := range q.Header {
+				req.Header[k] = vs
+			}
+			if h := q.Header.Get("Host"); h != "" {
+				req.Host = h
+			}
 			resp, err := c.Do(req)
 			if err != nil {
-				return fmt.Errorf("target %s unreachable at %s: %w", t.Name, u, errors.Unwrap(err))
+				return fmt.Errorf("target %s unreachable at %s: %w", t.Name, q.URL, errors.Unwrap(err))
 			}
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxCheckedBody+1))
 			resp.Body.Close()
+			what := fmt.Sprintf("target %s: %s %s", t.Name, q.Method, q.URL)
+			if state {
+				what = fmt.Sprintf("target %s: breaker state URL %s", t.Name, q.URL)
+			}
+			if err := probeAnswer(resp, body, checks, !q.Collateral && !state, upstream); err != nil {
+				return fmt.Errorf("%s %v", what, err)
+			}
 		}
+	}
+	return nil
+}
+
+// probeAnswer judges one probe's answer; api says whether the checks apply.
+func probeAnswer(resp *http.Response, body []byte, checks expectations, api bool, upstream string) error {
+	code := resp.StatusCode
+	accepted, want := code >= 200 && code <= 299, "200-299"
+	if api {
+		accepted, want = checks.acceptsStatus(code), checks.statusForms()
+	}
+	if !accepted {
+		status := fmt.Sprintf("%d %s", code, http.StatusText(code))
+		hint := ""
+		switch {
+		case code >= 300 && code <= 399:
+			hint = fmt.Sprintf(" (a redirect to %q, not followed)", resp.Header.Get("Location"))
+		case code == http.StatusNotFound || code == http.StatusMethodNotAllowed:
+			hint = " — check the path and method"
+		case code == http.StatusUnauthorized || code == http.StatusForbidden:
+			hint = " — does it need a header (--header, --header-env)?"
+		case code >= 500:
+			hint = fmt.Sprintf(" before any fault — is it healthy, and does it reach the upstream at %s?", upstream)
+		}
+		change := ""
+		if api {
+			change = " (--expect status=... changes the statuses accepted)"
+		}
+		return fmt.Errorf("answered %s%s; want %s%s", status, hint, want, change)
+	}
+	if !api {
+		return nil
+	}
+	truncated := len(body) > maxCheckedBody
+	if truncated {
+		body = body[:maxCheckedBody]
+	}
+	if i, got := checks.failure(code, body, truncated); i >= 0 {
+		return fmt.Errorf("missed --expect %s before any fault: got %s — is the service calling the upstream at %s, or is the check wrong?", checks[i], got, upstream)
 	}
 	return nil
 }
 
 // runTarget runs one target through the phases. Like runArm, it returns what
 // was measured even when stopped early.
-func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *faultserver.Server) (*reports.Arm, error) {
+func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSet, tune func(*http.Transport)) (*reports.Arm, error) {
 	begin, err := beginArm(ctx, cfg, k)
 	if err != nil {
 		return nil, err
 	}
-	if up != nil {
-		up.SetFaults(cfg.Phases[0].Faults)
-		defer up.SetFaults(nil)
-	}
+	up.begin()
+	defer up.release()
 
 	var inflight, peak atomic.Int64
-	share := cfg.CollateralShare
-	if t.Collateral == "" {
-		share = 0
-	}
-	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, func(next http.RoundTripper) http.RoundTripper {
-		return &countingTransport{next: next, inflight: &inflight, peak: &peak}
+	m := newMix(t.requests())
+	var checks *expectTransport
+	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, tune, func(next http.RoundTripper) http.RoundTripper {
+		next = &countingTransport{next: next, inflight: &inflight, peak: &peak}
+		if len(cfg.Expect) > 0 {
+			checks = newExpectTransport(next, cfg.Expect, m.collateralRequest)
+			next = checks
+		}
+		return next
 	})
 	defer lr.close()
 
 	var poll *statePoller
 	if t.BreakerStateURL != "" {
-		poll = startStatePoller(t.BreakerStateURL)
+		poll = startStatePoller(t.BreakerStateURL, tune)
 		defer poll.stop()
 	}
 
@@ -282,24 +400,30 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *faultserve
 	if poll != nil {
 		poll.setStart(start)
 	}
+	// /api requests sent and upstream requests received per slot, for the
+	// breaker inference.
+	apiSent := newSlotCounter(start, cfg.TotalDuration())
+	up.countArrivals(start, cfg.TotalDuration())
 	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, false)
 	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
 	var sent atomic.Int64
-	results := lr.attack(mixTargeter(t.URL, t.Collateral, share, cfg.shardSeed(), &sent), rec.pace)
+	results := lr.attack(m.targeter(cfg.CollateralShare, cfg.shardSeed(), &sent), rec.pace)
 
 	// Failed /api responses during the fault, and how many came back fast:
 	// the outside signature of an open breaker.
 	var fastFails, fails int64
-	fromCollateral := func(res *vegeta.Result) bool { return t.Collateral != "" && res.URL == t.Collateral }
 	state := func(time.Time) string { return reports.StateUnknown }
 	if poll != nil {
 		state = func(time.Time) string { return poll.state() }
 	}
 	w, stopErr := drive(ctx, cfg, armLoop{
 		name: t.Name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
-		collateral: fromCollateral,
+		collateral: m.collateralResult,
 		observe: func(res *vegeta.Result, collateral bool) {
-			if collateral || len(cfg.Phases[rec.phaseIndex(res.Timestamp.Add(res.Latency).Sub(start))].Faults) == 0 || classify(res) == oOK {
+			if !collateral {
+				apiSent.add(res.Timestamp)
+			}
+			if collateral || !cfg.Phases[rec.phaseIndex(res.Timestamp.Add(res.Latency).Sub(start))].Faulty() || classify(res) == oOK {
 				return
 			}
 			fails++
@@ -312,42 +436,86 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *faultserve
 		inflight: inflight.Load,
 	}, results)
 	var transitions []reports.Transition
+	figures := reports.BreakerMeasured
 	if poll != nil {
 		poll.stop()
 		transitions = poll.transitions()
 		rec.breaker = poll.sawBreaker()
 	}
+	// Without a state URL that reports a state (or says there is no
+	// breaker), the breaker is inferred from outside, or unknown; it
+	// cannot be inferred from an external upstream's arrivals, which this
+	// run does not see.
+	var inf *inference
+	if (poll == nil || (!poll.sawBreaker() && poll.state() != reports.StateNone)) && cfg.UpstreamExternal {
+		figures = reports.BreakerUnknown
+	} else if poll == nil || (!poll.sawBreaker() && poll.state() != reports.StateNone) {
+		n := int(cfg.TotalDuration() / slotWidth)
+		base := 0
+		if !cfg.Phases[0].Faulty() {
+			base = int(cfg.Phases[0].Duration / slotWidth)
+		}
+		gi, _ := up.guarded()
+		in := inferBreaker(apiSent.slots(n), up.arrivalSlots(gi, n), base)
+		inf = &in
+		figures = reports.BreakerUnknown
+		if in.ok {
+			figures, transitions, rec.breaker = reports.BreakerInferred, in.transitions, true
+		}
+		for i := range rec.series {
+			rec.series[i].State = in.stateAt(float64(rec.series[i].T + 1))
+		}
+	}
 	arm := rec.arm(t.Name, transitions, w, 0, "")
-	arm.Notes = targetNotes(&arm, cfg, t, poll, fastFails, fails)
+	arm.BreakerFigures = figures
+	if inf != nil {
+		// A breaker is claimed only on evidence of one.
+		arm.Breaker = len(inf.transitions) > 0
+	}
+	arm.StartedAt = start.UTC()
+	addUpstreamCounts(&arm, up.finish())
+	addSymptoms(&arm, cfg.Phases)
+	arm.Notes = targetNotes(&arm, cfg, t, poll, inf, up, fastFails, fails)
+	if checks != nil {
+		arm.Notes = append(arm.Notes, checks.notes()...)
+	}
 	arm.Start = begin.report(rec.pace)
 	return &arm, stopErr
 }
 
 // targetNotes says what cbload could not see inside the service and what it
 // inferred from outside instead.
-func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, fastFails, fails int64) []string {
+func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *inference, up *upstreamSet, fastFails, fails int64) []string {
 	var notes []string
 	switch {
-	case poll == nil:
-		notes = append(notes, "breaker state: not visible from outside (no breaker state URL); the load shed and fast failures below are inferred from what the upstream received and how quickly failures came back")
-	case !poll.sawBreaker():
-		notes = append(notes, fmt.Sprintf("breaker state: %s never reported closed, open or half-open (last answer %q); treated as a service without a breaker", t.BreakerStateURL, poll.lastRaw()))
-	default:
+	case poll != nil && poll.sawBreaker():
 		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", t.BreakerStateURL, statePollInterval))
+	case poll != nil && inf == nil:
+		notes = append(notes, fmt.Sprintf("breaker state: %s reported that the service has no breaker (%q)", t.BreakerStateURL, poll.lastRaw()))
+	default:
+		why := "no breaker state URL"
+		if poll != nil {
+			why = fmt.Sprintf("%s never reported closed, open or half-open (last answer %q)", t.BreakerStateURL, poll.lastRaw())
+		}
+		if !inf.ok {
+			notes = append(notes, fmt.Sprintf("breaker state: unknown (%s): nothing to infer it from — %s; breaker figures have no data", why, inf.why))
+			break
+		}
+		_, name := up.guarded()
+		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from upstream %s's arrivals per %v against the /api requests sent: open while it received under %.0f%% of the baseline's %.2f calls per /api request for %v, closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
+			why, name, slotWidth, shedRatio*100, inf.baselineRatio, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
 	}
 	var base, fault struct{ api, up int64 }
 	for i, p := range cfg.Phases {
 		s := a.Summary[p.Name]
-		if len(p.Faults) > 0 {
+		if p.Faulty() {
 			fault.api += s.API.Requests
 			fault.up += s.UpstreamRequests
 		} else if i == 0 {
 			base.api, base.up = s.API.Requests, s.UpstreamRequests
 		}
 	}
-	if cfg.UpstreamExternal {
-		notes = append(notes, "upstream requests: unknown — the upstream is run by another process (--upstream-external), so this run did not see its faults or count its requests; the load shed cannot be inferred")
-	} else if fault.api > 0 {
+	if fault.api > 0 {
 		n := fmt.Sprintf("load shed (inferred): the upstream received %.2f requests per /api request during the fault", float64(fault.up)/float64(fault.api))
 		if base.api > 0 {
 			n += fmt.Sprintf(", %.2f before it", float64(base.up)/float64(base.api))
@@ -357,7 +525,7 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, fastF
 	if fails > 0 {
 		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed /api responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, fastFailure))
 	}
-	if t.Collateral == "" {
+	if !t.hasCollateral() {
 		notes = append(notes, "collateral: none given, so there is no evidence of cascading failure")
 	}
 	notes = append(notes, "in-flight: measured at the load runner (requests sent and not yet answered), not inside the service; outcomes are classified by status code unless the service sets the X-Cbload-Outcome header")
@@ -406,12 +574,15 @@ type statePoller struct {
 	breaker bool
 }
 
-// startStatePoller starts polling at once; the caller must call stop.
-func startStatePoller(u string) *statePoller {
+// startStatePoller starts polling at once; tune adjusts its transport as
+// for every client of the user's service. The caller must call stop.
+func startStatePoller(u string, tune func(*http.Transport)) *statePoller {
 	ctx, cancel := context.WithCancel(context.Background())
+	tr := &http.Transport{Proxy: nil}
+	tune(tr)
 	p := &statePoller{
 		url:    u,
-		client: &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: statePollInterval * 4, CheckRedirect: noRedirects},
+		client: &http.Client{Transport: tr, Timeout: statePollInterval * 4, CheckRedirect: noRedirects},
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),

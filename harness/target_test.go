@@ -3,8 +3,12 @@ package harness
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cbload/cbload/reports"
@@ -81,5 +85,82 @@ func TestRunTargetsUnreachable(t *testing.T) {
 	var se *SetupError
 	if !errors.As(err, &se) || r != nil || !strings.Contains(err.Error(), "target svc unreachable") {
 		t.Errorf("Run with an unreachable target = %v, %v; want a SetupError naming the target and no report", r, err)
+	}
+}
+
+// TestProbeRefusesBadAnswers checks that the probe stops the run, before
+// any load, when a target's answer shows a setup mistake, and says why in
+// one line.
+func TestProbeRefusesBadAnswers(t *testing.T) {
+	var loadSeen atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"source":"primary"}`) })
+	mux.HandleFunc("/fallback", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"source":"cache"}`) })
+	mux.HandleFunc("/down", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "who?", http.StatusUnauthorized) })
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
+	mux.HandleFunc("/created", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		loadSeen.Add(1)
+		mux.ServeHTTP(w, r)
+	}))
+	defer svc.Close()
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upAddr := up.Addr().String()
+	up.Close()
+	expect := func(ss ...string) []Expectation {
+		var out []Expectation
+		for _, s := range ss {
+			e, err := ParseExpectation(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		target Target
+		expect []Expectation
+		want   string // "" when the probe passes
+	}{
+		{Target{URL: svc.URL + "/okk"}, nil, "GET " + svc.URL + "/okk answered 404 Not Found — check the path and method; want 200-299 (--expect status=... changes the statuses accepted)"},
+		{Target{URL: svc.URL + "/down"}, nil, "answered 503 Service Unavailable before any fault — is it healthy, and does it reach the upstream at " + upAddr + "?"},
+		{Target{URL: svc.URL + "/login"}, nil, "answered 401 Unauthorized — does it need a header"},
+		{Target{URL: svc.URL + "/moved"}, nil, `answered 302 Found (a redirect to "/ok", not followed); want 200-299`},
+		{Target{URL: svc.URL + "/moved"}, expect("status=200-399"), ""},
+		{Target{URL: svc.URL + "/created"}, expect("status=200"), "answered 201 Created; want 200 (--expect"},
+		{Target{URL: svc.URL + "/ok", Collateral: svc.URL + "/nope"}, nil, "GET " + svc.URL + "/nope answered 404 Not Found — check the path and method; want 200-299\n"},
+		{Target{URL: svc.URL + "/ok", BreakerStateURL: svc.URL + "/state"}, nil, "breaker state URL " + svc.URL + "/state answered 404"},
+		{Target{URL: svc.URL + "/fallback"}, expect("json:.source=primary"), `missed --expect json:.source=primary before any fault: got .source = "cache" — is the service calling the upstream at ` + upAddr + ", or is the check wrong?"},
+		{Target{URL: svc.URL + "/ok"}, expect("status=200", "json:.source=primary"), ""},
+	} {
+		tt.target.Name = "svc"
+		targets := []Target{tt.target}
+		before := loadSeen.Load()
+		err := probeTargets(context.Background(), targets, tt.expect, upAddr, func(*http.Transport) {})
+		got := ""
+		if err != nil {
+			got = err.Error() + "\n"
+		}
+		if (tt.want == "") != (err == nil) || !strings.Contains(got, tt.want) || strings.Count(got, "\n") > 1 {
+			t.Errorf("probe %s with %v = %q; want one line containing %q", tt.target.URL, tt.expect, got, tt.want)
+		}
+		if n := loadSeen.Load() - before; n > 3 {
+			t.Errorf("probe %s sent %d requests; want one per URL", tt.target.URL, n)
+		}
+	}
+
+	// Through Run: a SetupError and no report, so cbload exits 3.
+	cfg := testConfig(t, "latency:1s")
+	cfg.Targets = []Target{{Name: "svc", URL: svc.URL + "/okk"}}
+	cfg.UpstreamAddr = upAddr
+	r, err := Run(context.Background(), cfg)
+	var se *SetupError
+	if !errors.As(err, &se) || r != nil || !strings.Contains(err.Error(), "404 Not Found") {
+		t.Errorf("Run with a typo in the path = %v, %v; want a SetupError naming the 404 and no report", r, err)
 	}
 }

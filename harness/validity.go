@@ -196,14 +196,15 @@ func baselineOK(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
 	s := a.Summary[p]
 	c := reports.ValidityCheck{Name: reports.CheckBaselineHealthy, Arm: a.Name, Limit: baselineHealthy, Unit: "ratio", Value: 1}
 	var parts []string
+	api, coll, _ := reports.Endpoints(r)
 	for _, ep := range []struct {
 		name string
 		st   reports.Stats
-	}{{"/api", s.API}, {"/local", s.Collateral}} {
+	}{{api, s.API}, {coll, s.Collateral}} {
 		if ep.st.Requests == 0 {
-			if ep.name == "/api" {
+			if ep.name == api {
 				c.Value = 0
-				parts = append(parts, "/api got no answers")
+				parts = append(parts, api+" got no answers")
 			}
 			continue
 		}
@@ -217,13 +218,38 @@ func baselineOK(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
 	return c
 }
 
+// upstreamReached checks that the service called every upstream during
+// the baseline: one it never called is one it is not configured to call,
+// and its faults cannot reach the service. Value is the fewest requests
+// any upstream received.
 func upstreamReached(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
 	p := r.Phases[0].Name
-	n := a.Summary[p].UpstreamRequests
-	c := reports.ValidityCheck{Name: reports.CheckUpstreamReached, Arm: a.Name, Value: float64(n), Limit: 1, Unit: "count", Pass: n >= 1}
-	c.Message = fmt.Sprintf("the upstream at %s received %d requests during the %s phase", r.Config.Upstream.Addr, n, p)
+	s := a.Summary[p]
+	type up struct {
+		name, addr string
+		n          int64
+	}
+	var ups []up
+	if len(r.Config.Upstreams) > 0 {
+		for _, u := range r.Config.Upstreams {
+			ups = append(ups, up{"upstream " + u.Name, u.Addr, s.Upstreams[u.Name].Requests})
+		}
+	} else {
+		ups = []up{{"the upstream", r.Config.Upstream.Addr, s.UpstreamRequests}}
+	}
+	c := reports.ValidityCheck{Name: reports.CheckUpstreamReached, Arm: a.Name, Limit: 1, Unit: "count", Pass: true, Value: math.MaxInt64}
+	var got, missed []string
+	for _, u := range ups {
+		c.Value = math.Min(c.Value, float64(u.n))
+		got = append(got, fmt.Sprintf("%s at %s received %d", u.name, u.addr, u.n))
+		if u.n < 1 {
+			c.Pass = false
+			missed = append(missed, fmt.Sprintf("%s at %s", u.name, u.addr))
+		}
+	}
+	c.Message = fmt.Sprintf("%s requests during the %s phase", strings.Join(got, ", "), p)
 	if !c.Pass {
-		c.Message += "; the service does not call it there, so its faults cannot reach the service"
+		c.Message = fmt.Sprintf("your service did not call %s — is it configured to? (no request reached it during the %s phase, so its faults could not reach the service)", strings.Join(missed, " or "), p)
 	}
 	return c
 }

@@ -181,6 +181,7 @@ var outcomeColumns = []struct {
 	{"connection_error", "connection error", "#0e7490", func(o Outcomes) int64 { return o.ConnectionError }},
 	{"redirect", "redirect (3xx)", "#a16207", func(o Outcomes) int64 { return o.Redirect }},
 	{"client_error", "client error", "#db2777", func(o Outcomes) int64 { return o.ClientError }},
+	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
 }
 
 // validityRow is one validity check as the renderers show it.

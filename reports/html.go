@@ -29,6 +29,9 @@ var htmlTemplate = template.Must(template.New("report.html").Funcs(template.Func
 	"secs":          secs,
 	"ratio":         ratio,
 	"outcomes":      outcomeText,
+	"symptoms":      SymptomRows,
+	"api":           func(r *Report) string { a, _, _ := Endpoints(r); return a },
+	"coll":          func(r *Report) string { _, c, _ := Endpoints(r); return c },
 	"join":          strings.Join,
 	"details":       htmlDetails,
 	"maxErrorTexts": func() int { return MaxErrorTexts },
@@ -156,6 +159,10 @@ type chartData struct {
 	Refs     []chartRef     `json:"refs"`
 	Arms     []chartArm     `json:"arms"`
 	Outcomes []chartOutcome `json:"outcomes"`
+	// API and Collateral name the endpoints in chart labels: /api and
+	// /local, or a user's service's paths.
+	API        string `json:"api"`
+	Collateral string `json:"collateral"`
 }
 
 // chartFocus is the second whose values the chart legends show until the
@@ -260,13 +267,13 @@ func newHTMLView(r *Report) *htmlView {
 	for i := range r.Arms {
 		v.Arms = append(v.Arms, armView{Name: r.Arms[i].Name, Color: armColor(r, i).hex, Arm: &r.Arms[i]})
 	}
-	for g, kg := range keyFigureGroups {
+	for _, kg := range reportFigureGroups(r) {
 		gv := figureGroupView{ID: kg.id, Title: kg.title}
-		for k, kf := range kg.figures {
+		for _, kf := range kg.figures {
 			f := figureView{Label: kf.label, Hint: kf.hint}
 			for i := range r.Arms {
-				f.Values = append(f.Values, figureValue(r, kf, &r.Arms[i]))
-				if g == 0 && k == 0 {
+				f.Values = append(f.Values, figureValue(r, kf.keyFigure, &r.Arms[i]))
+				if kf.bar {
 					f.Bars = append(f.Bars, fmt.Sprintf("%.1f%%", 100*math.Max(0, math.Min(1, r.Arms[i].Figures.CollateralSuccessDuringFault))))
 				}
 			}
@@ -369,6 +376,9 @@ func focusSecond(r *Report) chartFocus {
 
 func configRows(r *Report) [][2]string {
 	c := r.Config
+	if len(c.Targets) > 0 {
+		return targetConfigRows(r)
+	}
 	b := c.Breaker
 	rows := [][2]string{
 		{"Fault", faultText(r)},
@@ -409,6 +419,7 @@ func tripPolicy(b Breaker) string {
 
 func newChartData(r *Report) chartData {
 	d := chartData{Focus: focusSecond(r)}
+	d.API, d.Collateral, _ = Endpoints(r)
 	for _, p := range r.Phases {
 		d.Phases = append(d.Phases, chartPhase{Name: p.Name, Start: p.StartS, End: p.EndS, Faults: strings.Join(p.Faults, ", ")})
 		d.XMax = math.Max(d.XMax, p.EndS)

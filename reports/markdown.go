@@ -49,12 +49,12 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			b.WriteString("--:|")
 		}
 		b.WriteString("\n")
-		for _, g := range keyFigureGroups {
+		for _, g := range reportFigureGroups(r) {
 			fmt.Fprintf(&b, "| **%s** |%s\n", g.title, strings.Repeat(" |", len(r.Arms)))
 			for _, kf := range g.figures {
 				fmt.Fprintf(&b, "| %s |", mdEscape(kf.label))
 				for i := range r.Arms {
-					fmt.Fprintf(&b, " %s |", figureValue(r, kf, &r.Arms[i]))
+					fmt.Fprintf(&b, " %s |", figureValue(r, kf.keyFigure, &r.Arms[i]))
 				}
 				b.WriteString("\n")
 			}
@@ -63,6 +63,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		writeMarkdownValidity(&b, r)
 		writeMermaid(&b, r)
 		writeMarkdownPhases(&b, r)
+		writeMarkdownSymptoms(&b, r)
 		writeMarkdownDetail(&b, r)
 		writeMarkdownTransitions(&b, r)
 	}
@@ -110,6 +111,10 @@ const maxChartPoints = 60
 // the lines. xychart has no legend, so the colours are fixed and named in
 // the title and in the sentence under the chart.
 func writeMermaid(b *bytes.Buffer, r *Report) {
+	_, coll, hasColl := Endpoints(r)
+	if !hasColl {
+		return // nothing to draw: the service has no collateral endpoint
+	}
 	n := 0
 	for _, a := range r.Arms {
 		n = max(n, len(a.Series))
@@ -137,11 +142,11 @@ func writeMermaid(b *bytes.Buffer, r *Report) {
 	if len(faults) > 0 {
 		names = append(names, "shaded = fault")
 	}
-	b.WriteString("### /local success over time\n\n")
+	fmt.Fprintf(b, "### %s success over time\n\n", mdEscape(coll))
 	b.WriteString("```mermaid\n")
 	fmt.Fprintf(b, "%%%%{init: {\"themeVariables\": {\"xyChart\": {\"plotColorPalette\": \"%s\"}}}}%%%%\n", strings.Join(colors, ", "))
 	b.WriteString("xychart-beta\n")
-	fmt.Fprintf(b, "    title \"/local success %% (%s)\"\n", strings.Join(names, ", "))
+	fmt.Fprintf(b, "    title \"%s success %% (%s)\"\n", mermaidText(coll), strings.Join(names, ", "))
 	label := "second"
 	if width > 1 {
 		label = fmt.Sprintf("second (lowest per %d s window)", width)
@@ -223,7 +228,8 @@ func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
 		return
 	}
 	b.WriteString("### Per phase\n\n")
-	b.WriteString("| Phase | Arm | /api requests | /api ok | /api p99 | /local requests | /local ok | /local p99 | Upstream requests | In-flight peak |\n")
+	api, coll, _ := Endpoints(r)
+	fmt.Fprintf(b, "| Phase | Arm | %[1]s requests | %[1]s ok | %[1]s p99 | %[2]s requests | %[2]s ok | %[2]s p99 | Upstream requests | In-flight peak |\n", mdEscape(api), mdEscape(coll))
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, p := range r.Phases {
 		for _, a := range r.Arms {

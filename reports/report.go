@@ -49,6 +49,19 @@ const (
 	StateUnknown  = "unknown"
 )
 
+// Where an arm's breaker states come from (Arm.BreakerFigures).
+const (
+	// BreakerMeasured: cbload's own breaker, or a user's service whose
+	// breaker state URL reported its states.
+	BreakerMeasured = "measured"
+	// BreakerInferred: inferred from outside a user's service, from the
+	// upstream's arrivals per 100 ms against the /api requests sent.
+	BreakerInferred = "inferred"
+	// BreakerUnknown: not observable; there is no state URL and nothing to
+	// infer from (the upstream received nothing in the baseline).
+	BreakerUnknown = "unknown"
+)
+
 // Report is the outcome of one cbload experiment: its configuration, the
 // phase schedule, per-arm measurements and the verdict.
 type Report struct {
@@ -198,6 +211,12 @@ type Config struct {
 	// Targets is set when the system under test is the user's own service
 	// (--target) instead of cbload's built-in gateway.
 	Targets []Target `json:"targets,omitempty"`
+	// Upstreams lists the named dependencies of the user's service
+	// (--upstream NAME=ADDR), each a fault-injecting upstream of its own.
+	Upstreams []NamedUpstream `json:"upstreams,omitempty"`
+	// Expect lists the --expect checks an api response had to meet to count
+	// as ok.
+	Expect []string `json:"expect,omitempty"`
 }
 
 // Breaker is the circuit breaker's configuration (sony/gobreaker v2 settings
@@ -244,13 +263,24 @@ type Upstream struct {
 	// (--upstream-external): its faults and request counts were not seen
 	// by this run, and upstream request counts are unknown (reported 0).
 	External bool `json:"external,omitempty"`
+	// TLS is true when the upstream served HTTPS (--upstream-tls).
+	TLS bool `json:"tls,omitempty"`
+}
+
+// NamedUpstream is one named dependency of a user's service.
+type NamedUpstream struct {
+	Name string `json:"name"`
+	Addr string `json:"addr"`
 }
 
 // Target is one endpoint of a user's own service under test.
 type Target struct {
-	Name       string `json:"name"`
-	URL        string `json:"url"`
-	Collateral string `json:"collateral,omitempty"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// Requests lists the load mix sent to the target, as "METHOD URL", with
+	// " (collateral)" after collateral requests; headers and bodies are
+	// never written, as they may hold secrets.
+	Requests []string `json:"requests,omitempty"`
 }
 
 // Phase is one stretch of the schedule; times are seconds from the start of
@@ -269,6 +299,14 @@ type Arm struct {
 	Name string `json:"name"`
 	// Breaker is true when the arm ran with the circuit breaker.
 	Breaker bool `json:"breaker"`
+	// BreakerFigures says where the breaker's states, transitions and the
+	// figures drawn from them (opens, time to open, time to recover) come
+	// from: one of the Breaker constants. Empty in reports of cbload
+	// versions without it.
+	BreakerFigures string `json:"breaker_figures,omitempty"`
+	// StartedAt is when the arm's load began: the wall-clock time of its
+	// t_s = 0, to line its seconds up with the service's own logs.
+	StartedAt time.Time `json:"started_at,omitzero"`
 	// Summary maps a phase name to the totals over that phase.
 	Summary     map[string]PhaseSummary `json:"summary"`
 	Transitions []Transition            `json:"transitions"`
@@ -322,6 +360,38 @@ type PhaseSummary struct {
 	// cost, without the gateway's queueing or the load runner's share. It
 	// is absent for a user's own service, whose calls cbload cannot see.
 	UpstreamCallMS *Latency `json:"upstream_call_ms,omitempty"`
+	// Upstreams counts, per upstream by name ("upstream" when there is
+	// one), what it received and what it injected during the phase, from
+	// its own counters read at the phase's boundaries.
+	Upstreams map[string]UpstreamPhase `json:"upstreams,omitempty"`
+	// UpstreamAttemptsPerAPIRequest is every upstream's requests over the
+	// /api requests answered in the phase: above the baseline's when the
+	// service retries (amplification), below when it sheds calls.
+	UpstreamAttemptsPerAPIRequest *float64 `json:"upstream_attempts_per_api_request,omitempty"`
+	// UpstreamEffect names what UpstreamAttemptsPerAPIRequest shows next
+	// to the baseline's: one of the Effect constants.
+	UpstreamEffect string `json:"upstream_effect,omitempty"`
+}
+
+// What a phase's upstream attempts per /api request show, next to the
+// baseline's (the first phase, fault-free; one attempt per request when
+// there is none). The margin is 10%.
+const (
+	EffectBaseline      = "baseline"      // this is the baseline
+	EffectAsBaseline    = "as_baseline"   // within 10% of the baseline
+	EffectAmplification = "amplification" // more calls per request: retries
+	EffectShedding      = "shedding"      // fewer calls per request: a breaker, a queue, a fallback
+)
+
+// UpstreamPhase is what one fault-injecting upstream saw in one phase, read
+// from its counters as the phase switched: a request in flight across the
+// switch may be booked in the next phase.
+type UpstreamPhase struct {
+	// Requests counts every request it received, faulted or not.
+	Requests int64 `json:"requests"`
+	// Injected counts, per fault kind, the requests that kind acted on;
+	// kinds that acted on none are left out.
+	Injected map[string]int64 `json:"injected"`
 }
 
 // Stats summarises the requests to one endpoint over a stretch of time.
@@ -383,6 +453,9 @@ type Outcomes struct {
 	ConnectionError int64 `json:"connection_error"`
 	Redirect        int64 `json:"redirect"`     // a 3xx answer; cbload never follows redirects
 	ClientError     int64 `json:"client_error"` // a 4xx answer, or another error of the load runner's (e.g. cancelled by an interrupt)
+	// AssertionFailed counts answers that would have counted as ok but
+	// missed a --expect check: a fallback is not a success.
+	AssertionFailed int64 `json:"assertion_failed"`
 }
 
 // TimeoutAt splits Outcomes.Timeout by where the deadline expired.
@@ -393,7 +466,7 @@ type TimeoutAt struct {
 
 // Total returns the number of requests counted.
 func (o Outcomes) Total() int64 {
-	return o.OK + o.UpstreamError + o.Timeout + o.Rejected + o.Saturated + o.ConnectionError + o.Redirect + o.ClientError
+	return o.OK + o.UpstreamError + o.Timeout + o.Rejected + o.Saturated + o.ConnectionError + o.Redirect + o.ClientError + o.AssertionFailed
 }
 
 // Add returns the element-wise sum of o and p.
@@ -411,6 +484,7 @@ func (o Outcomes) Add(p Outcomes) Outcomes {
 		ConnectionError: o.ConnectionError + p.ConnectionError,
 		Redirect:        o.Redirect + p.Redirect,
 		ClientError:     o.ClientError + p.ClientError,
+		AssertionFailed: o.AssertionFailed + p.AssertionFailed,
 	}
 }
 

@@ -428,6 +428,9 @@ type pathNode struct {
 	// (a status code), or returns nil; dynamicName shows what it accepts.
 	dynamic     func(name string) *pathNode
 	dynamicName string
+	// inferred, when set, says whether the leaf's value in r is inferred
+	// rather than measured.
+	inferred func(r *Report) bool
 }
 
 func (n *pathNode) child(name string) *pathNode {
@@ -561,6 +564,7 @@ var outcomeLeaves = []struct {
 	{"connection_error", func(o Outcomes) int64 { return o.ConnectionError }},
 	{"redirect", func(o Outcomes) int64 { return o.Redirect }},
 	{"client_error", func(o Outcomes) int64 { return o.ClientError }},
+	{"assertion_failed", func(o Outcomes) int64 { return o.AssertionFailed }},
 }
 
 var timeoutAtLeaves = []struct {
@@ -610,25 +614,28 @@ var figureLeaves = []struct {
 	name  string
 	kind  valueKind
 	worse int
-	get   func(f Figures) (float64, error)
+	// breaker marks the figures that rest on the breaker's state, which a
+	// user's service may not show.
+	breaker bool
+	get     func(f Figures) (float64, error)
 }{
-	{"time_to_open_s", kindSeconds, +1, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
-	{"time_to_recover_s", kindSeconds, +1, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
-	{"upstream_requests_during_fault", kindCount, +1, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
-	{"collateral_success_during_fault", kindRatio, -1, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
-	{"collateral_p99_during_fault_ms", kindMS, +1, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
-	{"api_success_during_fault", kindRatio, -1, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
-	{"inflight_peak", kindCount, +1, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
-	{"inflight_peak_whole_run", kindCount, +1, func(f Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil }},
-	{"opens", kindCount, +1, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
-	{"attempts_per_request_during_fault", kindNone, +1, func(f Figures) (float64, error) { return f.AttemptsPerRequestDuringFault, nil }},
-	{"recovered_after_trigger", kindBool, -1, func(f Figures) (float64, error) {
+	{"time_to_open_s", kindSeconds, +1, true, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
+	{"time_to_recover_s", kindSeconds, +1, true, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
+	{"upstream_requests_during_fault", kindCount, +1, false, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
+	{"collateral_success_during_fault", kindRatio, -1, false, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
+	{"collateral_p99_during_fault_ms", kindMS, +1, false, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
+	{"api_success_during_fault", kindRatio, -1, false, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
+	{"inflight_peak", kindCount, +1, false, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
+	{"inflight_peak_whole_run", kindCount, +1, false, func(f Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil }},
+	{"opens", kindCount, +1, true, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
+	{"attempts_per_request_during_fault", kindNone, +1, false, func(f Figures) (float64, error) { return f.AttemptsPerRequestDuringFault, nil }},
+	{"recovered_after_trigger", kindBool, -1, false, func(f Figures) (float64, error) {
 		if f.AfterTrigger == nil {
 			return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
 		}
 		return boolValue(f.AfterTrigger.Recovered), nil
 	}},
-	{"time_to_recover_goodput_s", kindSeconds, +1, func(f Figures) (float64, error) {
+	{"time_to_recover_goodput_s", kindSeconds, +1, false, func(f Figures) (float64, error) {
 		if f.AfterTrigger == nil {
 			return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
 		}
@@ -802,13 +809,22 @@ func pathTree(arms, phases []string) *pathNode {
 		}
 		fig := a.add(&pathNode{name: "figures"})
 		for _, l := range figureLeaves {
-			fig.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
+			n := fig.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
 				arm, err := armOf(r)
 				if err != nil {
 					return 0, err
 				}
+				if l.breaker && arm.BreakerFigures == BreakerUnknown {
+					return 0, errNoData{"breaker state is not observable"}
+				}
 				return l.get(arm.Figures)
 			}})
+			if l.breaker {
+				n.inferred = func(r *Report) bool {
+					arm, err := armOf(r)
+					return err == nil && arm.BreakerFigures == BreakerInferred
+				}
+			}
 		}
 		worst := a.add(&pathNode{name: "worst"})
 		for _, l := range figureLeaves {
@@ -906,7 +922,27 @@ func (t Threshold) Evaluate(r *Report) ThresholdResult {
 	}
 	res.Pass = compare(lv, t.op, rv)
 	res.Message = "want " + want
+	if inf := t.inferredPaths(r, root); len(inf) > 0 {
+		res.Message += "; inferred: " + strings.Join(inf, ", ") + " from the upstream's arrivals, not from the service's own breaker state"
+	}
 	return res
+}
+
+// inferredPaths lists the threshold's paths whose values in r are
+// inferred.
+func (t Threshold) inferredPaths(r *Report, root *pathNode) []string {
+	var out []string
+	for _, o := range []operand{t.left, t.right} {
+		for _, f := range o.factors {
+			if f.path == "" {
+				continue
+			}
+			if n, err := root.lookup(f.path); err == nil && n.inferred != nil && n.inferred(r) {
+				out = append(out, f.path)
+			}
+		}
+	}
+	return out
 }
 
 func (o operand) hasPath() bool {

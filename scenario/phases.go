@@ -81,7 +81,7 @@ func (p Phase) phase(where string) (harness.Phase, error) {
 	}
 	ph := harness.Phase{Name: p.Name, Duration: time.Duration(p.Duration)}
 	for _, f := range p.Faults {
-		ph.Faults = append(ph.Faults, f.Spec)
+		ph.AddFault(f.Upstream, f.Spec)
 	}
 	return ph, nil
 }

@@ -15,16 +15,23 @@
 //	retry_budget: {ratio: 10%, window: 10s}
 //	throttle: {k: 2, window: 10s}
 //	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090,
-//	           concurrency: 4, queue: 200, honor_cancel: false}
+//	           concurrency: 4, queue: 200, honor_cancel: false, tls_dir: cbload-tls}
+//	upstreams: {payments: 127.0.0.1:3001, search: 127.0.0.1:3002}   # instead of upstream.addr
 //	arms: [breaker, no-breaker]   # also retry-budget, throttle
 //	targets:  [{name: breaker, url: http://127.0.0.1:8081/api, collateral: /local, breaker_state_url: /breaker}]
 //	collateral: /local            # default for every target
 //	breaker_state_url: /breaker   # default for every target
+//	request:  {method: POST, headers: {Content-Type: application/json},
+//	           header_env: {Authorization: API_TOKEN}, body: '{"id":1}',
+//	           body_file: order.json, targets_file: requests.txt}
+//	expect: ["status=200-299", "json:.source=primary"]
+//	tls: {insecure: false, ca_cert: ca.pem}
+//	allow_remote: [10.0.0.0/8]
 //	phases:
 //	  - {name: baseline, duration: 5s}
 //	  - repeat: 5
 //	    phases:
-//	      - {name: down, duration: 3s, faults: [refuse]}
+//	      - {name: down, duration: 3s, faults: [refuse]}   # or ["payments=refuse"]
 //	      - {name: up, duration: 3s}
 //	  - {name: recovery, duration: 10s}
 //	thresholds: ["breaker.figures.opens >= 1"]
@@ -34,6 +41,9 @@
 //
 // A repeated group's phases are named with the repeat number: down-1, up-1,
 // down-2, … so every phase keeps its own summary and threshold paths.
+//
+// Paths in the file (body_file, targets_file, ca_cert, tls_dir, output) are
+// relative to the working directory, as on the command line.
 //
 // To add a section: add a struct with yaml tags and a field of that type to
 // File, and a row to sections (for the "unknown field" message). Fields that
@@ -54,6 +64,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
 )
 
@@ -84,22 +95,30 @@ const (
 
 // File is a decoded scenario file. Build one with ReadFile or Decode.
 type File struct {
-	Description     string      `yaml:"description"`
-	Seed            *Int        `yaml:"seed"`
-	Load            Load        `yaml:"load"`
-	Gateway         Gateway     `yaml:"gateway"`
-	Breaker         Breaker     `yaml:"breaker"`
-	RetryBudget     RetryBudget `yaml:"retry_budget"`
-	Throttle        Throttle    `yaml:"throttle"`
-	Upstream        Upstream    `yaml:"upstream"`
-	Arms            []string    `yaml:"arms"`
-	Targets         []Target    `yaml:"targets"`
-	Collateral      *string     `yaml:"collateral"`
-	BreakerStateURL *string     `yaml:"breaker_state_url"`
-	Phases          []Phase     `yaml:"phases"`
-	Thresholds      []Threshold `yaml:"thresholds"`
-	Tracing         Tracing     `yaml:"tracing"`
-	Output          Output      `yaml:"output"`
+	Description string      `yaml:"description"`
+	Seed        *Int        `yaml:"seed"`
+	Load        Load        `yaml:"load"`
+	Gateway     Gateway     `yaml:"gateway"`
+	Breaker     Breaker     `yaml:"breaker"`
+	RetryBudget RetryBudget `yaml:"retry_budget"`
+	Throttle    Throttle    `yaml:"throttle"`
+	Upstream    Upstream    `yaml:"upstream"`
+	// Upstreams maps the names of several dependencies to the addresses
+	// their upstreams listen on (--upstream NAME=ADDR); a fault for one is
+	// NAME=SPEC.
+	Upstreams       map[string]string `yaml:"upstreams"`
+	Arms            []string          `yaml:"arms"`
+	Targets         []Target          `yaml:"targets"`
+	Collateral      *string           `yaml:"collateral"`
+	BreakerStateURL *string           `yaml:"breaker_state_url"`
+	Request         Request           `yaml:"request"`
+	Expect          []string          `yaml:"expect"`
+	TLS             TLS               `yaml:"tls"`
+	AllowRemote     []string          `yaml:"allow_remote"`
+	Phases          []Phase           `yaml:"phases"`
+	Thresholds      []Threshold       `yaml:"thresholds"`
+	Tracing         Tracing           `yaml:"tracing"`
+	Output          Output            `yaml:"output"`
 	// Trials is how many times each arm runs, interleaved (--trials).
 	Trials *Int `yaml:"trials"`
 
@@ -159,6 +178,9 @@ type Upstream struct {
 	Concurrency *Int      `yaml:"concurrency"`
 	Queue       *Int      `yaml:"queue"`
 	HonorCancel *bool     `yaml:"honor_cancel"`
+	// TLSDir is --upstream-tls: the folder of the HTTPS upstream's
+	// certificate.
+	TLSDir *string `yaml:"tls_dir"`
 }
 
 // Target is one entry of targets: a user's own service as an arm.
@@ -212,37 +234,10 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Share is a fraction written as a percentage ("10%") or a number (0.1).
-type Share float64
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (v *Share) UnmarshalYAML(n *yaml.Node) error {
-	f, err := ParseShare(n.Value)
-	if n.Kind != yaml.ScalarNode || err != nil {
-		return lineErr(n, "%q is not a share; want a percentage like 10%% or a fraction like 0.1", n.Value)
-	}
-	*v = Share(f)
-	return nil
-}
-
-// ParseShare reads a share written as a percentage ("10%") or a fraction
-// ("0.1"). It does not check the range.
-func ParseShare(s string) (float64, error) {
-	s = strings.TrimSpace(s)
-	scale := 1.0
-	if t, ok := strings.CutSuffix(s, "%"); ok {
-		s, scale = strings.TrimSpace(t), 100
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, err
-	}
-	return f / scale, nil
-}
-
-// Fault is a fault spec, parsed where it stands so an error has its line.
 type Fault struct {
-	Spec faultserver.Spec
+	// Upstream names the upstream the fault is for; "" for the only one.
+	Upstream string
+	Spec     faultserver.Spec
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
@@ -250,14 +245,14 @@ func (f *Fault) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return lineErr(n, "a fault is a spec string like latency:1s or error:503,rate=0.3")
 	}
-	s, err := faultserver.ParseSpec(n.Value)
+	name, s, err := harness.ParseUpstreamFault(n.Value)
 	if err != nil && !strings.Contains(err.Error(), strconv.Quote(n.Value)) {
 		return lineErr(n, "fault spec %q: %v", n.Value, err)
 	}
 	if err != nil {
 		return lineErr(n, "%v", err)
 	}
-	f.Spec = s
+	f.Upstream, f.Spec = name, s
 	return nil
 }
 
@@ -508,4 +503,51 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// Request is the request section: what is sent to each target (the
+// --method, --header, --header-env, --body, --body-file and --targets
+// flags). Headers and HeaderEnv map a header's name to its value and to the
+// environment variable holding its value.
+type Request struct {
+	Method      *string           `yaml:"method"`
+	Headers     map[string]string `yaml:"headers"`
+	HeaderEnv   map[string]string `yaml:"header_env"`
+	Body        *string           `yaml:"body"`
+	BodyFile    *string           `yaml:"body_file"`
+	TargetsFile *string           `yaml:"targets_file"`
+}
+
+// TLS is the tls section: how HTTPS targets' certificates are checked.
+type TLS struct {
+	Insecure *bool   `yaml:"insecure"`
+	CACert   *string `yaml:"ca_cert"`
+}
+
+// Share is a fraction written as a percentage ("10%") or a number (0.1).
+type Share float64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (v *Share) UnmarshalYAML(n *yaml.Node) error {
+	f, err := ParseShare(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return lineErr(n, "%q is not a share; want a percentage like 10%% or a fraction like 0.1", n.Value)
+	}
+	*v = Share(f)
+	return nil
+}
+
+// ParseShare reads a share written as a percentage ("10%") or a fraction
+// ("0.1"). It does not check the range.
+func ParseShare(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	scale := 1.0
+	if t, ok := strings.CutSuffix(s, "%"); ok {
+		s, scale = strings.TrimSpace(t), 100
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, err
+	}
+	return f / scale, nil
 }

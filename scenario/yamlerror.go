@@ -36,6 +36,8 @@ var sections = map[string]struct {
 	"Phase":       {"a phase", reflect.TypeFor[Phase]()},
 	"Tracing":     {"tracing", reflect.TypeFor[Tracing]()},
 	"Output":      {"output", reflect.TypeFor[Output]()},
+	"Request":     {"request", reflect.TypeFor[Request]()},
+	"TLS":         {"tls", reflect.TypeFor[TLS]()},
 }
 
 // yamlError turns a yaml error into one line a user can act on: the first

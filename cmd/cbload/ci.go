@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/reports"
 	"github.com/cbload/cbload/scenario"
@@ -35,6 +34,7 @@ type ciOptions struct {
 	upstreamAddr    string
 	breakerStateURL string
 	dryRun          bool
+	allow           harness.AllowList // --allow-remote, parsed by runRun
 
 	// Filled by applyScenario.
 	fileThresholds []scenario.Threshold
@@ -99,8 +99,9 @@ Exit codes:
   0    the run completed and every threshold passed
   1    unexpected internal error
   2    bad flags, scenario file, fault spec or threshold
-  3    the experiment could not run (address in use, target unreachable,
-       output not writable); no load was sent
+  3    the experiment could not run (address in use, target unreachable or
+       answering the probe outside the expected statuses, output not
+       writable); no load was sent
   4    the experiment was not valid: a validity check failed (the load
        generator did not hold the rate or fell behind, the process stalled,
        file descriptors or ports ran out, the baseline was unhealthy), so
@@ -197,6 +198,7 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set("otlp-protocol", "tracing.otlp_protocol", tr.OTLPProtocol != nil, func() { d.Tracing.Protocol = *tr.OTLPProtocol })
 	set("trace-sample", "tracing.sample", tr.Sample != nil, func() { opts.traceSample = *tr.Sample })
 	set("jaeger-url", "tracing.jaeger_url", tr.JaegerURL != nil, func() { d.Tracing.JaegerURL = *tr.JaegerURL })
+	applyRequestScenario(s, set, &opts.req)
 	o := s.Output
 	set("out", "output.dir", o.Dir != nil, func() { opts.out = *o.Dir })
 	set("force", "output.force", o.Force != nil, func() { opts.force = *o.Force })
@@ -253,20 +255,22 @@ func (ci *ciOptions) inFile(err error) error {
 // fault phase of the scenario.
 func schedule(opts *runOptions) ([]harness.Phase, error) {
 	ci := &opts.ci
-	var flagFaults []faultserver.Spec
-	if len(opts.faults) > 0 {
-		var err error
-		if flagFaults, err = faultserver.ParseSpecs(opts.faults); err != nil {
+	// flagFaults holds the --fault faults, NAME=SPEC ones by upstream.
+	var flagFaults harness.Phase
+	for _, f := range opts.faults {
+		name, spec, err := harness.ParseUpstreamFault(f)
+		if err != nil {
 			return nil, usagef("--fault: %v", err)
 		}
+		flagFaults.AddFault(name, spec)
 	}
 	if ci.filePhases != nil && !ci.phasesFlag {
 		phases := append([]harness.Phase(nil), ci.filePhases...)
 		if ci.faultsFlag {
 			replaced := false
 			for i := range phases {
-				if len(phases[i].Faults) > 0 {
-					phases[i].Faults, replaced = flagFaults, true
+				if phases[i].Faulty() {
+					phases[i].Faults, phases[i].UpstreamFaults, replaced = flagFaults.Faults, flagFaults.UpstreamFaults, true
 				}
 			}
 			if !replaced {
@@ -276,15 +280,15 @@ func schedule(opts *runOptions) ([]harness.Phase, error) {
 		return phases, nil
 	}
 	faults := flagFaults
-	if len(faults) == 0 {
+	if !faults.Faulty() {
 		for _, p := range ci.filePhases {
-			if len(p.Faults) > 0 {
-				faults = p.Faults
+			if p.Faulty() {
+				faults = p
 				break
 			}
 		}
 	}
-	if len(faults) == 0 {
+	if !faults.Faulty() {
 		return nil, usagef("--fault: required; give a kind (%s) or a spec like latency:2s, or a --scenario file", strings.Join(kindNames(), ", "))
 	}
 	return parsePhases(opts.phases, faults)
@@ -304,11 +308,11 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		}
 		// A shard never starts the upstream: every shard's service calls
 		// one, run by another process (cbload serve) on the run's schedule.
-		if ci.upstreamAddr == "" && cfg.Shard.Sharded() {
+		if ci.upstreamAddr == "" && len(opts.req.upstreams) == 0 && cfg.Shard.Sharded() {
 			cfg.UpstreamExternal = true
 		}
-		if ci.upstreamAddr == "" && !cfg.UpstreamExternal {
-			return usagef("--upstream-addr: required with --target; the loopback host:port your service calls as its upstream, like 127.0.0.1:9090")
+		if ci.upstreamAddr == "" && len(opts.req.upstreams) == 0 && !cfg.UpstreamExternal {
+			return usagef("--upstream-addr: required with --target; the loopback host:port your service calls as its upstream, like 127.0.0.1:9090 (or --upstream NAME=ADDR for each of several)")
 		}
 		cfg.Targets, cfg.UpstreamAddr = targets, ci.upstreamAddr
 	} else {
@@ -379,7 +383,7 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 			if !ok || name == "" || u == "" {
 				return nil, usagef("--target %q: want NAME=URL like breaker=http://127.0.0.1:8080/api", t)
 			}
-			if err := checkURL(u); err != nil {
+			if err := checkURL(u, ci.allow); err != nil {
 				return nil, usagef("--target %s: %v", name, err)
 			}
 			out = append(out, harness.Target{Name: name, URL: u})
@@ -390,15 +394,15 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 			if t.Name == "" || t.URL == "" {
 				return nil, usagef("%s: name and url are required", where)
 			}
-			if err := checkURL(t.URL); err != nil {
+			if err := checkURL(t.URL, ci.allow); err != nil {
 				return nil, usagef("%s.url: %v", where, err)
 			}
 			ht := harness.Target{Name: t.Name, URL: t.URL}
 			var err error
-			if ht.Collateral, err = resolveRef(t.URL, t.Collateral); err != nil {
+			if ht.Collateral, err = resolveRef(t.URL, t.Collateral, ci.allow); err != nil {
 				return nil, usagef("%s.collateral: %v", where, err)
 			}
-			if ht.BreakerStateURL, err = resolveRef(t.URL, t.BreakerStateURL); err != nil {
+			if ht.BreakerStateURL, err = resolveRef(t.URL, t.BreakerStateURL, ci.allow); err != nil {
 				return nil, usagef("%s.breaker_state_url: %v", where, err)
 			}
 			out = append(out, ht)
@@ -407,12 +411,12 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 	for i := range out {
 		var err error
 		if ci.collateral != "" && (out[i].Collateral == "" || ci.collateralFlag) {
-			if out[i].Collateral, err = resolveRef(out[i].URL, ci.collateral); err != nil {
+			if out[i].Collateral, err = resolveRef(out[i].URL, ci.collateral, ci.allow); err != nil {
 				return nil, usagef("--collateral: %v", err)
 			}
 		}
 		if ci.breakerStateURL != "" && (out[i].BreakerStateURL == "" || ci.stateFlag) {
-			if out[i].BreakerStateURL, err = resolveRef(out[i].URL, ci.breakerStateURL); err != nil {
+			if out[i].BreakerStateURL, err = resolveRef(out[i].URL, ci.breakerStateURL, ci.allow); err != nil {
 				return nil, usagef("--breaker-state-url: %v", err)
 			}
 		}
@@ -421,8 +425,8 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 }
 
 // resolveRef resolves ref against base when it is a /path; otherwise ref
-// must be a loopback URL itself.
-func resolveRef(base, ref string) (string, error) {
+// must be a URL cbload may send to itself.
+func resolveRef(base, ref string, allow harness.AllowList) (string, error) {
 	if ref == "" {
 		return "", nil
 	}
@@ -433,7 +437,7 @@ func resolveRef(base, ref string) (string, error) {
 		}
 		return b.Scheme + "://" + b.Host + ref, nil
 	}
-	if err := checkURL(ref); err != nil {
+	if err := checkURL(ref, allow); err != nil {
 		return "", fmt.Errorf("%v (or give a /path on the target)", err)
 	}
 	return ref, nil
@@ -443,8 +447,8 @@ func resolveRef(base, ref string) (string, error) {
 // and a port, when given, from 1 to 65535. The port is checked here, with
 // the rest, so a bad one is a usage error rather than an unreachable
 // target.
-func checkURL(raw string) error {
-	if err := harness.CheckLoopbackURL(raw); err != nil {
+func checkURL(raw string, allow harness.AllowList) error {
+	if err := harness.CheckTargetURL(raw, allow); err != nil {
 		return err
 	}
 	return checkPort(raw)
@@ -502,8 +506,12 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) err
 	if len(cfg.Targets) > 0 {
 		if cfg.UpstreamExternal {
 			fmt.Fprintln(w, "upstream: external (another process runs it on the run's schedule)")
-		} else {
+		}
+		if cfg.UpstreamAddr != "" {
 			fmt.Fprintf(w, "upstream: %s (your service calls it)\n", cfg.UpstreamAddr)
+		}
+		for _, u := range cfg.Upstreams {
+			fmt.Fprintf(w, "upstream %s: %s (your service calls it)\n", u.Name, u.Addr)
 		}
 		for _, t := range cfg.Targets {
 			fmt.Fprintf(w, "target %s: %s", t.Name, t.URL)
@@ -514,6 +522,10 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) err
 				fmt.Fprintf(w, "  breaker state %s", t.BreakerStateURL)
 			}
 			fmt.Fprintln(w)
+			printRequests(w, t)
+		}
+		for _, e := range cfg.Expect {
+			fmt.Fprintf(w, "expect: %s\n", e)
 		}
 	} else {
 		fmt.Fprintf(w, "arms: %s\n", strings.Join(cfg.Arms, ", "))
@@ -542,11 +554,7 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) err
 	fmt.Fprintf(w, "phases (%v per arm):\n", cfg.TotalDuration())
 	var at time.Duration
 	for _, p := range cfg.Phases {
-		faults := make([]string, len(p.Faults))
-		for i, f := range p.Faults {
-			faults[i] = f.String()
-		}
-		fmt.Fprintf(w, "  %-12s %5v – %-5v %s\n", p.Name, at, at+p.Duration, strings.Join(faults, " "))
+		fmt.Fprintf(w, "  %-12s %5v – %-5v %s\n", p.Name, at, at+p.Duration, strings.Join(p.FaultStrings(), " "))
 		at += p.Duration
 	}
 	if len(opts.ci.checks) > 0 {
@@ -554,6 +562,17 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) err
 		for _, t := range opts.ci.checks {
 			fmt.Fprintf(w, "  %s\n", t)
 		}
+	}
+	if dir := cfg.UpstreamTLSDir; dir != "" {
+		created, err := harness.EnsureUpstreamCert(dir)
+		if err != nil {
+			return withCode(exitCouldNotRun, err)
+		}
+		verb := "uses"
+		if created {
+			verb = "created"
+		}
+		fmt.Fprintf(w, "upstream TLS: %s %s; your service must trust it\n", verb, filepath.Join(dir, harness.UpstreamCAFile))
 	}
 	fmt.Fprintln(w, "dry run: everything checks out; nothing was run")
 	return nil

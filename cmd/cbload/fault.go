@@ -107,13 +107,13 @@ func runFault(ctx context.Context, opts *faultOptions, action string, args []str
 }
 
 // checkControlURL holds --control, once NewClient has read it as a URL, to
-// the address rule of cbload run's URLs: loopback only (127.0.0.0/8, ::1 or
-// localhost) and a port from 1 to 65535, so that no control call leaves
-// the machine. The client follows no redirect either.
+// the address rule of cbload run's URLs without --allow-remote: 127.0.0.1,
+// ::1 or localhost, and a port from 1 to 65535, so that no control call
+// leaves the machine. The client follows no redirect either.
 func checkControlURL(raw string) error {
-	if harness.CheckLoopbackURL(raw) != nil {
+	if harness.CheckTargetURL(raw, nil) != nil {
 		u, _ := url.Parse(raw) // NewClient parsed it
-		return usagef("--control %q: host %s is not loopback; want a control API on this machine, like http://127.0.0.1:8474 (127.0.0.0/8, [::1] or localhost)", raw, u.Hostname())
+		return usagef("--control %q: host %s is not loopback; want a control API on this machine, like http://127.0.0.1:8474 (127.0.0.1, [::1] or localhost)", raw, u.Hostname())
 	}
 	if err := checkPort(raw); err != nil {
 		return usagef("--control %v", err)

@@ -28,7 +28,8 @@ var runFlagGroups = []flagGroup{
 	{"Load", []string{"rate", "collateral-share", "client-timeout"}},
 	{"Thresholds", []string{"threshold"}},
 	{"Output", []string{"out", "force", "progress", "junit", "no-step-summary"}},
-	{"Your own service (targets)", []string{"target", "upstream-addr", "upstream-external", "collateral", "breaker-state-url"}},
+	{"Your own service (targets)", []string{"target", "upstream-addr", "upstream", "upstream-external", "collateral", "breaker-state-url", "allow-remote"}},
+	{"Requests to your service", []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls"}},
 	{"Beyond one machine (shards)", []string{"shard", "start-at", "run-id"}},
 	{"Gateway", []string{"gateway-workers", "queue-timeout", "call-timeout", "local-work"}},
 	{"Breaker", []string{"arms", "breaker-timeout", "breaker-max-requests", "breaker-interval", "breaker-bucket-period",
@@ -45,7 +46,7 @@ var runFlagGroups = []flagGroup{
 var serveFlagGroups = []flagGroup{
 	{"Faults and schedule", []string{"fault", "phases", "scenario", "start-at", "exit-after-schedule", "seed"}},
 	{"Upstream", []string{"service-time", "jitter", "proxy-to", "upstream-concurrency", "upstream-queue", "upstream-honor-cancel"}},
-	{"Listeners and control API", []string{"addr", "control-addr", "control-token", "control-host"}},
+	{"Listeners and control API", []string{"addr", "control-addr", "control-token", "control-host", "allow-remote"}},
 	{"Slow clients and connection caps", []string{"read-header-timeout", "read-timeout", "idle-timeout", "stall-timeout", "max-conns", "control-max-conns"}},
 	{"Help", []string{"help"}},
 }

@@ -42,6 +42,7 @@ type runOptions struct {
 	repro       string // the command line that reruns this experiment, without --seed
 	ci          ciOptions
 	shard       shardOptions
+	req         requestOptions
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -94,7 +95,7 @@ offers 12,000) and proportionally fewer beyond, unless OTEL_TRACES_SAMPLER
 says otherwise. Breaker state changes are always traced. The report lists
 exemplar traces per arm and phase, linked to --jaeger-url.
 
-` + ciHelp + "\n" + shardHelp,
+` + ciHelp + "\n\n" + requestHelp + "\n" + shardHelp,
 		Example: `  cbload run --fault=latency
   cbload run --fault=hang --phases 3s,10s,5s
   cbload run --fault 'error:503,rate=0.3' --fault 'latency:300ms,rate=0.5'
@@ -159,6 +160,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.StringVar(&d.Tracing.JaegerURL, "jaeger-url", d.Tracing.JaegerURL, "Jaeger UI base URL for the report's exemplar trace links")
 	addCIFlags(cmd, &opts.ci)
 	addShardFlags(f, &opts.shard)
+	addRequestFlags(cmd, &opts.req)
 	useGroupedHelp(cmd)
 	registerRunCompletions(cmd)
 	return cmd
@@ -194,8 +196,8 @@ func faultKindsHelp() string {
 }
 
 // parsePhases turns "5s,15s,10s" into baseline, fault and recovery phases;
-// the faults apply in the middle one.
-func parsePhases(s string, faults []faultserver.Spec) ([]harness.Phase, error) {
+// the faults of faults apply in the middle one.
+func parsePhases(s string, faults harness.Phase) ([]harness.Phase, error) {
 	parts := strings.Split(s, ",")
 	if len(parts) != 3 {
 		return nil, usagef("--phases %q: want three durations baseline,fault,recovery like 5s,15s,10s", s)
@@ -209,7 +211,7 @@ func parsePhases(s string, faults []faultserver.Spec) ([]harness.Phase, error) {
 		}
 		ph := harness.Phase{Name: names[i], Duration: d}
 		if i == 1 {
-			ph.Faults = faults
+			ph.Faults, ph.UpstreamFaults = faults.Faults, faults.UpstreamFaults
 		}
 		phases = append(phases, ph)
 	}
@@ -236,6 +238,11 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if err := applyShard(&cfg, &opts.shard, cfg.Seed != 0); err != nil {
 		return err
 	}
+	allow, err := opts.req.parseAllow()
+	if err != nil {
+		return err
+	}
+	opts.ci.allow = allow
 	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
 		if r, why := stormRate(cfg); why != "" {
 			cfg.Rate = r
@@ -248,6 +255,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	cfg.RetryBudget.Ratio = share
 	if err := applyCI(&cfg, opts); err != nil {
+		return err
+	}
+	if err := applyRequests(&cfg, &opts.req, allow); err != nil {
 		return err
 	}
 	switch opts.progress {
@@ -357,6 +367,14 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	// the user even when no file can be written.
 	writeSummary(stdout, rep)
 	paths, writeErrs := writeReports(dir, rep)
+	if cfg.UpstreamTLSDir != "" {
+		ca, err := copyUpstreamCA(cfg.UpstreamTLSDir, dir)
+		if err != nil {
+			writeErrs = append(writeErrs, fmt.Errorf("could not copy the upstream's CA: %w", err))
+		} else {
+			paths = append(paths, ca)
+		}
+	}
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
 	}
@@ -499,6 +517,9 @@ func reproCommand(cmd *cobra.Command) string {
 		if sv, ok := f.Value.(pflag.SliceValue); ok {
 			if f.Value.Type() == "stringArray" {
 				for _, v := range sv.GetSlice() {
+					if f.Name == "header" {
+						v = redactHeader(v)
+					}
 					parts = append(parts, "--"+f.Name, shellQuote(v))
 				}
 				return
@@ -627,9 +648,12 @@ func writeSummary(w io.Writer, r *reports.Report) {
 		}
 		fmt.Fprintln(w)
 	}
-	row("/local success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.CollateralSuccessDuringFault*100) })
-	row("/local p99", func(a *reports.Arm) string { return reports.Millis(a.Figures.CollateralP99DuringFaultMS) })
-	row("/api success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
+	api, coll, hasColl := reports.Endpoints(r)
+	if hasColl {
+		row(coll+" success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.CollateralSuccessDuringFault*100) })
+		row(coll+" p99", func(a *reports.Arm) string { return reports.Millis(a.Figures.CollateralP99DuringFaultMS) })
+	}
+	row(api+" success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
 	row("requests reaching the upstream", func(a *reports.Arm) string {
 		if r.Config.Upstream.External {
 			return "unknown" // another process runs it
@@ -639,15 +663,30 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	if r.Config.Retries > 0 || r.Config.Tiers > 1 {
 		row("attempts per /api request", reports.AttemptsPerRequest)
 	}
-	row("gateway in-flight peak", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
+	inflight := "gateway in-flight peak"
+	if len(r.Config.Targets) > 0 {
+		inflight = "in-flight peak at the load runner"
+	}
+	row(inflight, func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
 	row("  (whole run)", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeakWholeRun) })
+	breaker := func(v *float64) func(a *reports.Arm) string {
+		return func(a *reports.Arm) string {
+			switch a.BreakerFigures {
+			case reports.BreakerUnknown:
+				return "unknown"
+			case reports.BreakerInferred:
+				return seconds(v) + " (inferred)"
+			}
+			return seconds(v)
+		}
+	}
 	row("time to open", func(a *reports.Arm) string {
-		if !a.Breaker {
+		if !a.Breaker && a.BreakerFigures != reports.BreakerInferred && a.BreakerFigures != reports.BreakerUnknown {
 			return "no breaker"
 		}
-		return seconds(a.Figures.TimeToOpenS)
+		return breaker(a.Figures.TimeToOpenS)(a)
 	})
-	row("time to recover", func(a *reports.Arm) string { return seconds(a.Figures.TimeToRecoverS) })
+	row("time to recover", func(a *reports.Arm) string { return breaker(a.Figures.TimeToRecoverS)(a) })
 	row("after the trigger", reports.AfterTrigger)
 	writeDetailSummary(w, r)
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)

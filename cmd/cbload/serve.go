@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/harness"
 )
 
 // controlTokenEnv names the environment variable that supplies the control
@@ -23,6 +24,7 @@ const controlTokenEnv = "CBLOAD_CONTROL_TOKEN"
 // serveOptions holds the flags of `cbload serve`.
 type serveOptions struct {
 	timed        scheduleOptions // the schedule flags, in serve_schedule.go
+	allowRemote  string          // --allow-remote, as for cbload run
 	addr         string
 	controlAddr  string
 	controlToken string
@@ -114,6 +116,7 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.DurationVar(&opts.serviceTime, "service-time", faultserver.DefaultServiceTime, "healthy service time")
 	f.DurationVar(&opts.jitter, "jitter", time.Millisecond, "healthy jitter, spread uniformly around the service time")
 	f.StringVar(&opts.proxyTo, "proxy-to", "", "forward to this upstream base URL instead of answering synthetically")
+	f.StringVar(&opts.allowRemote, "allow-remote", "", "CIDR ranges besides 127.0.0.1/::1 that --addr, --control-addr and --proxy-to may be in, like 172.17.0.0/16 (never by default)")
 	f.IntVar(&opts.concurrency, "upstream-concurrency", 0, "workers of the synthetic upstream; each request holds one for its service time (0: unbounded)")
 	f.IntVar(&opts.queue, "upstream-queue", 0, "requests that wait for a worker; beyond them, 503 at once (needs --upstream-concurrency)")
 	f.BoolVar(&opts.honorCancel, "upstream-honor-cancel", false, "drop queued and running work whose caller gave up (default: do it anyway, for nobody)")
@@ -154,6 +157,16 @@ func checkListenAddr(flag, addr string) error {
 	return nil
 }
 
+// checkListenHost checks that a listen address's host is one serve may
+// listen on: see harness.AllowList.CheckListenHost.
+func checkListenHost(flag, addr string, allow harness.AllowList) error {
+	host, _, _ := net.SplitHostPort(addr)
+	if err := allow.CheckListenHost(host); err != nil {
+		return usagef("%s %q: %v", flag, addr, err)
+	}
+	return nil
+}
+
 // runServe runs the upstream, and its schedule if one was given, until ctx
 // is canceled (or the schedule ends, with --exit-after-schedule), then
 // closes it.
@@ -175,17 +188,34 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	case opts.jitter < 0 || opts.jitter > faultserver.MaxDuration:
 		return usagef("--jitter %v: want a duration of zero or more, up to the limit of 1h", opts.jitter)
 	}
+	// The same rule as cbload run's: this machine's loopback, and other
+	// addresses only in ranges the user names.
+	var allow harness.AllowList
+	if opts.allowRemote != "" {
+		if allow, err = harness.ParseAllowList(opts.allowRemote); err != nil {
+			return usagef("--allow-remote %v", err)
+		}
+	}
 	if opts.proxyTo != "" {
 		u, err := url.Parse(opts.proxyTo)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usagef("--proxy-to %q: want an http:// or https:// URL with a host", opts.proxyTo)
 		}
+		if err := allow.CheckHost(u.Hostname()); err != nil {
+			return usagef("--proxy-to %q: %v", opts.proxyTo, err)
+		}
 	}
 	if err := checkListenAddr("--addr", opts.addr); err != nil {
 		return err
 	}
+	if err := checkListenHost("--addr", opts.addr, allow); err != nil {
+		return err
+	}
 	if opts.controlAddr != "" {
 		if err := checkListenAddr("--control-addr", opts.controlAddr); err != nil {
+			return err
+		}
+		if err := checkListenHost("--control-addr", opts.controlAddr, allow); err != nil {
 			return err
 		}
 	}
@@ -229,6 +259,7 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		ServiceTime:       opts.serviceTime,
 		Jitter:            opts.jitter,
 		ProxyTo:           opts.proxyTo,
+		ProxyDial:         allow.DialContext(30 * time.Second),
 		Faults:            faults,
 		ReadHeaderTimeout: opts.readHeaderTimeout,
 		ReadTimeout:       opts.readTimeout,

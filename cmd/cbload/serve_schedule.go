@@ -119,6 +119,10 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	}
 	ps := make([]sched.Phase, len(phases))
 	for i, p := range phases {
+		// serve is one upstream: a fault for a named one has nowhere to go.
+		if len(p.UpstreamFaults) > 0 {
+			return nil, ro.ci.inFile(usagef("phases[%d] (%s): fault %s: serve runs one upstream; faults named NAME=SPEC are for cbload run --upstream NAME=ADDR", i, p.Name, p.FaultStrings()[len(p.Faults)]))
+		}
 		ps[i] = sched.Phase{Name: p.Name, Duration: p.Duration, Faults: p.Faults}
 	}
 	s, err := sched.New(ps)

@@ -451,6 +451,8 @@ func TestServeScheduleBadInput(t *testing.T) {
 	writeFile(t, negative, "load: {rate: 10}\nphases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: -1s, faults: [hang]}\n")
 	noFaults := filepath.Join(dir, "nofaults.yaml")
 	writeFile(t, noFaults, "phases:\n  - {name: a, duration: 1s}\n")
+	named := filepath.Join(dir, "named.yaml")
+	writeFile(t, named, "phases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: 1s, faults: [payments=hang]}\n")
 	zeroService := filepath.Join(dir, "zero.yaml")
 	writeFile(t, zeroService, "upstream:\n  service_time: 0s\nphases:\n  - {name: a, duration: 1s}\n")
 	slowdown := filepath.Join(dir, "slowdown.yaml")
@@ -488,6 +490,7 @@ func TestServeScheduleBadInput(t *testing.T) {
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", far}, "--start-at " + far + " is 2"},
 		{[]string{"--start-at", far}, "--start-at: there is no schedule to start; give --phases or --scenario"},
 		{[]string{"--fault", "hang", "--exit-after-schedule"}, "--exit-after-schedule: there is no schedule"},
+		{[]string{"--scenario", named}, "scenario " + named + ": line 3: phases[1] (b): fault payments=hang: serve runs one upstream; faults named NAME=SPEC are for cbload run --upstream NAME=ADDR"},
 		{[]string{"--proxy-to", "http://127.0.0.1:9", "--phases", "1s,1s,1s", "--fault", "slowdown:2x"},
 			`phase 2/3 fault: fault "slowdown:2x": slowdown scales the synthetic service time, and proxy mode has none`},
 		{[]string{"--proxy-to", "http://127.0.0.1:9", "--scenario", slowdown},

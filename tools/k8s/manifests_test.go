@@ -79,7 +79,7 @@ func TestExamplesMistakes(t *testing.T) {
 		{"request above limit", "faults.yaml", "cpu: 500m", "cpu: \"4\"", "above its limit"},
 		{"two fault schedules", "faults.yaml", "replicas: 1", "replicas: 2", "one fault schedule"},
 		{"no proxy", "faults.yaml", "--proxy-to=http://my-dependency:8080", "--proxy-to=", "--proxy-to"},
-		{"serve on loopback", "faults.yaml", "--addr=0.0.0.0:8081", "--addr=127.0.0.1:8081", "non-loopback"},
+		{"serve on loopback", "faults.yaml", "--addr=$(POD_IP):8081", "--addr=127.0.0.1:8081", "non-loopback"},
 		{"Service selects nothing", "faults.yaml", "  selector:\n    app.kubernetes.io/name: cbload\n    app.kubernetes.io/component: faults\n  ports:", "  selector:\n    app.kubernetes.io/name: cbload\n    app.kubernetes.io/component: fault\n  ports:", "does not select"},
 		{"scenario not mounted", "faults.yaml", "--scenario=/etc/cbload/scenario.yaml", "--scenario=/scenario.yaml", "not in a mounted ConfigMap"},
 		{"scenario key missing", "run-config.yaml", "  scenario.yaml: |", "  scenarios.yaml: |", "has no key scenario.yaml"},

@@ -1,0 +1,337 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/scenario"
+)
+
+// requestOptions holds the flags that say what cbload sends to a user's
+// service and what a good answer looks like.
+type requestOptions struct {
+	method     string
+	headers    []string // "Name: value"
+	headerEnv  []string // "Name=ENV_VAR"
+	body       string
+	bodyFile   string
+	targets    string // a request file in vegeta's targets format
+	expect     []string
+	insecure   bool
+	caCert     string
+	upstreamTL string   // --upstream-tls DIR
+	allow      string   // --allow-remote CIDR,...
+	upstreams  []string // --upstream NAME=ADDR
+}
+
+const requestHelp = `Requests to your service: --method, --header 'Name: value', --body or
+--body-file shape the request sent to each --target URL (its --collateral
+endpoint gets a GET with the same headers). --header-env 'Name=VAR' sends the
+value of $VAR as header Name — use it for tokens: cbload never writes header
+values to reports or logs, and the repro command keeps only the variable's
+name. --targets FILE is a request mix in vegeta's targets format (http or
+JSON); each request is sent to every target's origin (give --target
+NAME=http://127.0.0.1:8081), and "# cbload: collateral" before a request (or
+"cbload":"collateral" in JSON) makes it collateral. --expect CHECK
+(repeatable) says what a real success looks like:
+  status=200-299   body-contains=TEXT   body-lacks=TEXT
+  json:.source=primary   json:.fallback!=true
+An answer that would count as ok but misses a check counts as
+assertion_failed, so a fallback 200 is not a success. HTTPS targets:
+--ca-cert FILE trusts that CA, --insecure skips verification. --upstream-tls
+DIR serves the upstream over HTTPS with a self-signed certificate kept in DIR
+(created on first use): your service must trust DIR/upstream-ca.pem; a copy
+is written next to the report. Remote services: cbload sends only to
+127.0.0.1, ::1 and localhost unless --allow-remote CIDR,... names more
+ranges; every connection is checked as it is dialled, redirects are never
+followed, and --upstream-addr may then be an address of this machine in
+those ranges (a container bridge, say). Several dependencies: --upstream
+NAME=ADDR (repeatable, instead of --upstream-addr) starts one upstream per
+dependency; a fault for one is NAME=SPEC (--fault 'payments=latency:1s'),
+each phase's faults apply to the upstreams they name, and the report counts
+what each upstream received and injected.`
+
+// addRequestFlags registers the request flags on cmd.
+func addRequestFlags(cmd *cobra.Command, o *requestOptions) {
+	f := cmd.Flags()
+	f.StringVar(&o.method, "method", http.MethodGet, "with --target: HTTP method of the api request")
+	f.StringArrayVar(&o.headers, "header", nil, "with --target: header 'Name: value' on every request (repeatable; use --header-env for secrets)")
+	f.StringArrayVar(&o.headerEnv, "header-env", nil, "with --target: header Name=ENV_VAR whose value is read from $ENV_VAR, never printed (repeatable)")
+	f.StringVar(&o.body, "body", "", "with --target: body of the api request")
+	f.StringVar(&o.bodyFile, "body-file", "", "with --target: file holding the body of the api request")
+	f.StringVar(&o.targets, "targets", "", "with --target NAME=ORIGIN: request file in vegeta's targets format (http or JSON), sent to each target")
+	f.StringArrayVar(&o.expect, "expect", nil, "with --target: check an api answer must meet to count as ok: "+harness.ExpectForms+" (repeatable)")
+	f.BoolVar(&o.insecure, "insecure", false, "with --target: do not verify HTTPS targets' certificates")
+	f.StringVar(&o.caCert, "ca-cert", "", "with --target: PEM file of the CA that signed the HTTPS targets' certificates")
+	f.StringArrayVar(&o.upstreams, "upstream", nil, "with --target: a named dependency NAME=ADDR your service calls, each its own upstream; faults for it are NAME=SPEC (repeatable, instead of --upstream-addr)")
+	f.StringVar(&o.allow, "allow-remote", "", "with --target: CIDR ranges besides 127.0.0.1/::1 that targets, state URLs and --upstream-addr may be in, like 10.0.0.0/8 (never by default)")
+	f.StringVar(&o.upstreamTL, "upstream-tls", "", "with --target: serve the upstream over HTTPS with the certificate kept in this folder (created on first use)")
+}
+
+// parseAllow parses --allow-remote.
+func (o *requestOptions) parseAllow() (harness.AllowList, error) {
+	if o.allow == "" {
+		return nil, nil
+	}
+	a, err := harness.ParseAllowList(o.allow)
+	if err != nil {
+		return nil, usagef("--allow-remote %v", err)
+	}
+	return a, nil
+}
+
+var headerEnvNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// applyRequests turns the request flags into the targets' requests and
+// the run's checks. It runs after the targets are resolved, before cfg is
+// validated.
+func applyRequests(cfg *harness.Config, o *requestOptions, allow harness.AllowList) error {
+	given := map[string]bool{
+		"method": o.method != "" && o.method != http.MethodGet, "header": len(o.headers) > 0, "header-env": len(o.headerEnv) > 0,
+		"body": o.body != "", "body-file": o.bodyFile != "", "targets": o.targets != "", "expect": len(o.expect) > 0,
+		"insecure": o.insecure, "ca-cert": o.caCert != "", "upstream-tls": o.upstreamTL != "", "allow-remote": len(allow) > 0,
+		"upstream": len(o.upstreams) > 0,
+	}
+	if len(cfg.Targets) == 0 {
+		for _, name := range []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls", "allow-remote", "upstream"} {
+			if given[name] {
+				return usagef("--%s: only used with --target", name)
+			}
+		}
+		return nil
+	}
+	header := http.Header{}
+	for _, h := range o.headers {
+		k, v, ok := strings.Cut(h, ":")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || !validHeaderName(k) {
+			return usagef("--header %q: want 'Name: value' like 'Accept: application/json'", redactHeader(h))
+		}
+		header.Add(k, v)
+	}
+	for _, h := range o.headerEnv {
+		k, env, ok := strings.Cut(h, "=")
+		if !ok || !validHeaderName(k) || !headerEnvNameRE.MatchString(env) {
+			return usagef("--header-env %q: want Name=ENV_VAR like Authorization=API_TOKEN", h)
+		}
+		v, set := os.LookupEnv(env)
+		if !set || v == "" {
+			return usagef("--header-env %s: $%s is not set or empty; export it with the header's value", h, env)
+		}
+		header.Set(k, v)
+	}
+	if o.method != "" && !methodName(o.method) {
+		return usagef("--method %q: want an HTTP method in capitals like GET or POST", o.method)
+	}
+	var body []byte
+	switch {
+	case given["body"] && given["body-file"]:
+		return usagef("--body, --body-file: give one or the other")
+	case o.bodyFile != "":
+		b, err := readCapped(o.bodyFile, harness.MaxBodySize)
+		if err != nil {
+			return usagef("--body-file: %v", err)
+		}
+		body = b
+	case given["body"]:
+		if len(o.body) > harness.MaxBodySize {
+			return usagef("--body: %d bytes; a body holds at most %d (1 MiB)", len(o.body), harness.MaxBodySize)
+		}
+		body = []byte(o.body)
+	}
+
+	if o.targets != "" {
+		for _, name := range []string{"method", "body", "body-file"} {
+			if given[name] {
+				return usagef("--%s: not used with --targets; the request file says each request's method, body and role", name)
+			}
+		}
+		for _, t := range cfg.Targets {
+			if t.Collateral != "" {
+				return usagef("--collateral: not used with --targets; tag collateral requests in the file with \"# cbload: collateral\"")
+			}
+		}
+		data, err := readCapped(o.targets, harness.MaxRequestFileSize)
+		if err != nil {
+			return usagef("--targets: %v", err)
+		}
+		dir := filepath.Dir(o.targets)
+		reqs, err := harness.ParseRequestFile(o.targets, data, func(p string) ([]byte, error) {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			return readCapped(p, harness.MaxBodySize)
+		})
+		if err != nil {
+			return usagef("--targets: %v", err)
+		}
+		for i := range cfg.Targets {
+			t := &cfg.Targets[i]
+			if u, err := url.Parse(t.URL); err == nil && u.Path != "" && u.Path != "/" {
+				return usagef("--target %s: with --targets the paths come from the request file; give the origin only, like %s://%s", t.Name, u.Scheme, u.Host)
+			}
+			if t.Requests, err = harness.RebaseRequests(reqs, t.URL); err != nil {
+				return usagef("--target %s: %v", t.Name, err)
+			}
+			for j := range t.Requests {
+				for k, vs := range header {
+					t.Requests[j].Header[k] = vs
+				}
+			}
+		}
+	} else if len(header) > 0 || body != nil || given["method"] {
+		for i := range cfg.Targets {
+			t := &cfg.Targets[i]
+			t.Requests = []harness.Request{{Method: cmp.Or(o.method, http.MethodGet), URL: t.URL, Header: header.Clone(), Body: body}}
+			if t.Collateral != "" {
+				t.Requests = append(t.Requests, harness.Request{Method: http.MethodGet, URL: t.Collateral, Header: header.Clone(), Collateral: true})
+			}
+		}
+	}
+
+	for _, e := range o.expect {
+		x, err := harness.ParseExpectation(e)
+		if err != nil {
+			return usagef("--expect %v", err)
+		}
+		cfg.Expect = append(cfg.Expect, x)
+	}
+	cfg.TargetTLS.Insecure = o.insecure
+	if o.caCert != "" {
+		b, err := readCapped(o.caCert, 1<<20)
+		if err != nil {
+			return usagef("--ca-cert: %v", err)
+		}
+		cfg.TargetTLS.CAPEM = b
+	}
+	cfg.UpstreamTLSDir = o.upstreamTL
+	cfg.AllowRemote = allow
+	for _, u := range o.upstreams {
+		name, addr, ok := strings.Cut(u, "=")
+		if !ok || name == "" || addr == "" {
+			return usagef("--upstream %q: want NAME=ADDR like payments=127.0.0.1:3001", u)
+		}
+		cfg.Upstreams = append(cfg.Upstreams, harness.NamedUpstream{Name: name, Addr: addr})
+	}
+	return nil
+}
+
+// readCapped reads a file of at most limit bytes.
+func readCapped(path string, limit int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes, the most cbload reads", path, limit)
+	}
+	return b, nil
+}
+
+var (
+	headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	methodNameRE = regexp.MustCompile(`^[A-Z]+$`)
+)
+
+func validHeaderName(s string) bool { return headerNameRE.MatchString(s) }
+func methodName(s string) bool      { return methodNameRE.MatchString(s) }
+
+// sensitiveHeaderRE matches header names whose values are credentials.
+var sensitiveHeaderRE = regexp.MustCompile(`(?i)^(authorization|proxy-authorization|cookie|set-cookie)$|token|secret|key|auth|session|password`)
+
+// redactHeader hides the value of a --header that carries a credential, for
+// the repro command and error messages.
+func redactHeader(h string) string {
+	k, _, ok := strings.Cut(h, ":")
+	if ok && sensitiveHeaderRE.MatchString(strings.TrimSpace(k)) {
+		return strings.TrimSpace(k) + ": <redacted; pass it with --header-env>"
+	}
+	return h
+}
+
+// copyUpstreamCA copies the HTTPS upstream's CA certificate from the
+// folder it is kept in into the report folder and returns the copy's path.
+func copyUpstreamCA(tlsDir, outDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(tlsDir, harness.UpstreamCAFile))
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(outDir, harness.UpstreamCAFile)
+	return p, reports.WriteFileAtomic(p, b)
+}
+
+// printRequests lists a target's requests for --dry-run: method, URL and
+// header names, never header values.
+func printRequests(w io.Writer, t harness.Target) {
+	for _, q := range t.Requests {
+		role := "api"
+		if q.Collateral {
+			role = "collateral"
+		}
+		var names []string
+		for k := range q.Header {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		fmt.Fprintf(w, "  %-10s %s %s", role, q.Method, q.URL)
+		if len(names) > 0 {
+			fmt.Fprintf(w, "  headers %s", strings.Join(names, ", "))
+		}
+		if len(q.Body) > 0 {
+			fmt.Fprintf(w, "  body %d bytes", len(q.Body))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// applyRequestScenario applies the scenario's request, expect, tls and
+// allow_remote sections, and upstream.tls_dir, through set (see
+// applyScenario): a flag given on the command line wins.
+func applyRequestScenario(s *scenario.File, set func(flag, path string, present bool, apply func()), o *requestOptions) {
+	r := s.Request
+	set("method", "request.method", r.Method != nil, func() { o.method = *r.Method })
+	set("header", "request.headers", r.Headers != nil, func() {
+		o.headers = nil
+		for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
+			o.headers = append(o.headers, k+": "+r.Headers[k])
+		}
+	})
+	set("header-env", "request.header_env", r.HeaderEnv != nil, func() {
+		o.headerEnv = nil
+		for _, k := range slices.Sorted(maps.Keys(r.HeaderEnv)) {
+			o.headerEnv = append(o.headerEnv, k+"="+r.HeaderEnv[k])
+		}
+	})
+	set("body", "request.body", r.Body != nil, func() { o.body = *r.Body })
+	set("body-file", "request.body_file", r.BodyFile != nil, func() { o.bodyFile = *r.BodyFile })
+	set("targets", "request.targets_file", r.TargetsFile != nil, func() { o.targets = *r.TargetsFile })
+	set("expect", "expect", s.Expect != nil, func() { o.expect = s.Expect })
+	set("insecure", "tls.insecure", s.TLS.Insecure != nil, func() { o.insecure = *s.TLS.Insecure })
+	set("ca-cert", "tls.ca_cert", s.TLS.CACert != nil, func() { o.caCert = *s.TLS.CACert })
+	set("allow-remote", "allow_remote", s.AllowRemote != nil, func() { o.allow = strings.Join(s.AllowRemote, ",") })
+	set("upstream", "upstreams", s.Upstreams != nil, func() {
+		o.upstreams = nil
+		for _, k := range slices.Sorted(maps.Keys(s.Upstreams)) {
+			o.upstreams = append(o.upstreams, k+"="+s.Upstreams[k])
+		}
+	})
+	set("upstream-tls", "upstream.tls_dir", s.Upstream.TLSDir != nil, func() { o.upstreamTL = *s.Upstream.TLSDir })
+}

@@ -1,0 +1,323 @@
+package harness
+
+import (
+	"crypto/tls"
+	"fmt"
+	"maps"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/reports"
+)
+
+// NamedUpstream is one dependency of a user's service: cbload runs a
+// fault-injecting upstream at Addr, and the service must be configured to
+// call it there.
+type NamedUpstream struct {
+	Name string
+	Addr string
+}
+
+// DefaultUpstream names the one upstream of a run that gives only
+// UpstreamAddr.
+const DefaultUpstream = "upstream"
+
+var upstreamNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// upstreamList returns the run's upstreams: Upstreams, or the one at
+// UpstreamAddr named DefaultUpstream.
+func (c *Config) upstreamList() []NamedUpstream {
+	if len(c.Upstreams) > 0 {
+		return c.Upstreams
+	}
+	return []NamedUpstream{{Name: DefaultUpstream, Addr: c.UpstreamAddr}}
+}
+
+// ParseUpstreamFault parses a fault for a named upstream, NAME=SPEC like
+// "payments=latency:1s", or a plain SPEC, for the only upstream; name is
+// "" then. A spec never has "=" before its first ":" or ",", so the two
+// cannot be confused.
+func ParseUpstreamFault(s string) (name string, spec faultserver.Spec, err error) {
+	if i := strings.IndexAny(s, "=:,"); i > 0 && s[i] == '=' {
+		name, s = s[:i], s[i+1:]
+		if !upstreamNameRE.MatchString(name) {
+			return "", faultserver.Spec{}, fmt.Errorf("upstream %q: want NAME=SPEC with a name of letters, digits, _ or -, like payments=latency:1s", name)
+		}
+	}
+	spec, err = faultserver.ParseSpec(s)
+	return name, spec, err
+}
+
+// AddFault adds a fault for the named upstream, or for the only upstream
+// when name is "".
+func (p *Phase) AddFault(name string, spec faultserver.Spec) {
+	if name == "" {
+		p.Faults = append(p.Faults, spec)
+		return
+	}
+	if p.UpstreamFaults == nil {
+		p.UpstreamFaults = map[string][]faultserver.Spec{}
+	}
+	p.UpstreamFaults[name] = append(p.UpstreamFaults[name], spec)
+}
+
+// Faulty says whether the phase injects any fault, into any upstream.
+func (p Phase) Faulty() bool {
+	if len(p.Faults) > 0 {
+		return true
+	}
+	for _, fs := range p.UpstreamFaults {
+		if len(fs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// faultsFor returns the faults the phase injects into the named upstream:
+// its own, and the unnamed ones, which apply to the only upstream.
+func (p Phase) faultsFor(name string) []faultserver.Spec {
+	return append(append([]faultserver.Spec(nil), p.Faults...), p.UpstreamFaults[name]...)
+}
+
+// FaultStrings lists the phase's faults for the report, each named by its
+// upstream when upstreams are named: "payments=latency:1s".
+func (p Phase) FaultStrings() []string {
+	out := specStrings(p.Faults)
+	for _, name := range slices.Sorted(maps.Keys(p.UpstreamFaults)) {
+		for _, s := range p.UpstreamFaults[name] {
+			out = append(out, name+"="+s.String())
+		}
+	}
+	return out
+}
+
+// validateUpstreams checks the named upstreams and the faults keyed by
+// them; it is part of validateTargets.
+func (c *Config) validateUpstreams() error {
+	if len(c.Upstreams) > 0 && c.UpstreamAddr != "" {
+		return fmt.Errorf("upstream-addr, upstream: give one upstream with --upstream-addr or name each with --upstream NAME=ADDR, not both")
+	}
+	if len(c.Upstreams) > maxUpstreams {
+		return fmt.Errorf("upstream: %d upstreams; at most %d", len(c.Upstreams), maxUpstreams)
+	}
+	names := map[string]bool{}
+	addrs := map[string]string{}
+	for i, u := range c.upstreamList() {
+		switch {
+		case len(c.Upstreams) > 0 && !upstreamNameRE.MatchString(u.Name):
+			return fmt.Errorf("upstreams[%d].name %q: want a letter followed by letters, digits, _ or -", i, u.Name)
+		case names[u.Name]:
+			return fmt.Errorf("upstreams[%d].name %q: used twice; upstream names must be unique", i, u.Name)
+		case addrs[u.Addr] != "":
+			return fmt.Errorf("upstreams[%d] (%s).addr %q: also the address of %s; each upstream needs its own", i, u.Name, u.Addr, addrs[u.Addr])
+		}
+		where := "upstream-addr"
+		if len(c.Upstreams) > 0 {
+			where = fmt.Sprintf("upstreams[%d] (%s).addr", i, u.Name)
+		}
+		if err := c.AllowRemote.checkListenAddr(u.Addr); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		names[u.Name], addrs[u.Addr] = true, u.Name
+	}
+	for i, p := range c.Phases {
+		if len(p.Faults) > 0 && len(c.Upstreams) > 1 {
+			return fmt.Errorf("phases[%d] (%s): fault %s: say which upstream it is for, like %s=%s (upstreams: %s)",
+				i, p.Name, p.Faults[0], c.Upstreams[0].Name, p.Faults[0], strings.Join(slices.Sorted(maps.Keys(names)), ", "))
+		}
+		for name := range p.UpstreamFaults {
+			if !names[name] || len(c.Upstreams) == 0 {
+				return fmt.Errorf("phases[%d] (%s): fault for upstream %q: no such upstream; name upstreams with --upstream NAME=ADDR (upstreams: %s)",
+					i, p.Name, name, strings.Join(slices.Sorted(maps.Keys(names)), ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// maxUpstreams caps the named upstreams of one run.
+const maxUpstreams = 16
+
+// upstreamSet is the fault-injecting upstreams a user's service calls, one
+// per dependency, switched together at phase boundaries. It counts, per
+// phase and upstream, what each received and injected.
+type upstreamSet struct {
+	names   []string
+	servers []*faultserver.Server
+	phases  []Phase
+	// phase is the current phase; last the stats at its start.
+	phase int
+	last  []faultserver.Stats
+	// counts[phase][upstream] is filled as each phase ends.
+	counts []map[string]reports.UpstreamPhase
+	// arrivals[i] counts upstream i's requests per slot of the current
+	// arm, for the breaker inference; nil until countArrivals.
+	arrivals []atomic.Pointer[slotCounter]
+}
+
+// startUpstreams listens on every upstream's address. The caller must call
+// close.
+func startUpstreams(cfg *Config, tlsCfg *tls.Config) (*upstreamSet, error) {
+	list := cfg.upstreamList()
+	s := &upstreamSet{phases: cfg.Phases, arrivals: make([]atomic.Pointer[slotCounter], len(list))}
+	for i, u := range list {
+		srv, err := faultserver.New(faultserver.Config{
+			Addr:        u.Addr,
+			Seed:        cfg.Seed,
+			ServiceTime: cfg.Upstream.ServiceTime,
+			Jitter:      cfg.Upstream.Jitter,
+			TLS:         tlsCfg,
+			OnApplied: func(*http.Request, []faultserver.Spec) {
+				if c := s.arrivals[i].Load(); c != nil {
+					c.add(time.Now())
+				}
+			},
+		})
+		if err != nil {
+			s.close()
+			what := "upstream"
+			if len(cfg.Upstreams) > 0 {
+				what += " " + u.Name
+			}
+			return nil, fmt.Errorf("start %s at %s: %w", what, u.Addr, err)
+		}
+		s.names = append(s.names, u.Name)
+		s.servers = append(s.servers, srv)
+	}
+	return s, nil
+}
+
+// begin starts an arm: the first phase's faults, fresh counts.
+func (s *upstreamSet) begin() {
+	s.phase = 0
+	s.counts = make([]map[string]reports.UpstreamPhase, len(s.phases))
+	s.last = s.stats()
+	s.apply()
+}
+
+func (s *upstreamSet) apply() {
+	for i, srv := range s.servers {
+		srv.SetFaults(s.phases[s.phase].faultsFor(s.names[i]))
+	}
+}
+
+func (s *upstreamSet) stats() []faultserver.Stats {
+	out := make([]faultserver.Stats, len(s.servers))
+	for i, srv := range s.servers {
+		out[i] = srv.Stats()
+	}
+	return out
+}
+
+// endPhase books what each upstream received since the phase began.
+func (s *upstreamSet) endPhase() {
+	now := s.stats()
+	m := make(map[string]reports.UpstreamPhase, len(s.servers))
+	for i := range s.servers {
+		up := reports.UpstreamPhase{Requests: now[i].Requests - s.last[i].Requests, Injected: map[string]int64{}}
+		for k, n := range now[i].Injected {
+			if d := n - s.last[i].Injected[k]; d > 0 {
+				up.Injected[k] = d
+			}
+		}
+		m[s.names[i]] = up
+	}
+	s.counts[s.phase] = m
+	s.last = now
+}
+
+// countArrivals starts counting each upstream's requests per slot from
+// start, for an arm of length total.
+func (s *upstreamSet) countArrivals(start time.Time, total time.Duration) {
+	for i := range s.arrivals {
+		s.arrivals[i].Store(newSlotCounter(start, total))
+	}
+}
+
+// guarded returns the index of the upstream a breaker most likely guards —
+// the first, by name, that any phase injects faults into — and its name.
+func (s *upstreamSet) guarded() (int, string) {
+	for i, name := range s.names {
+		for _, p := range s.phases {
+			if len(p.faultsFor(name)) > 0 {
+				return i, name
+			}
+		}
+	}
+	return 0, s.names[0]
+}
+
+// arrivalSlots returns upstream i's requests per slot, n slots long.
+func (s *upstreamSet) arrivalSlots(i, n int) []int64 {
+	if c := s.arrivals[i].Load(); c != nil {
+		return c.slots(n)
+	}
+	return make([]int64, n)
+}
+
+// next moves to the following phase.
+func (s *upstreamSet) next() {
+	s.endPhase()
+	if s.phase+1 < len(s.phases) {
+		s.phase++
+		s.apply()
+	}
+}
+
+// release clears every fault, letting held requests go at once.
+func (s *upstreamSet) release() {
+	for _, srv := range s.servers {
+		srv.SetFaults(nil)
+	}
+}
+
+// Stats sums the upstreams' counters: requests, completions and queue
+// lengths (the per-kind counts are left out).
+func (s *upstreamSet) Stats() faultserver.Stats {
+	var t faultserver.Stats
+	for _, srv := range s.servers {
+		st := srv.Stats()
+		t.Requests += st.Requests
+		t.Completed += st.Completed
+		t.CompletedForGone += st.CompletedForGone
+		t.QueueLen += st.QueueLen
+	}
+	return t
+}
+
+// finish books the current phase and returns the counts per phase name;
+// phases never reached have none.
+func (s *upstreamSet) finish() map[string]map[string]reports.UpstreamPhase {
+	s.endPhase()
+	s.release()
+	out := map[string]map[string]reports.UpstreamPhase{}
+	for i, c := range s.counts {
+		if c != nil {
+			out[s.phases[i].Name] = c
+		}
+	}
+	return out
+}
+
+// addUpstreamCounts puts each phase's upstream counts into the arm's
+// summary.
+func addUpstreamCounts(a *reports.Arm, counts map[string]map[string]reports.UpstreamPhase) {
+	for phase, c := range counts {
+		if ps, ok := a.Summary[phase]; ok {
+			ps.Upstreams = c
+			a.Summary[phase] = ps
+		}
+	}
+}
+
+func (s *upstreamSet) close() {
+	for _, srv := range s.servers {
+		srv.Close()
+	}
+}

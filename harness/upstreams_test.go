@@ -1,0 +1,160 @@
+package harness
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cbload/cbload/faultserver"
+)
+
+func TestParseUpstreamFault(t *testing.T) {
+	for _, tt := range []struct{ in, name, spec, err string }{
+		{"latency:1s", "", "latency:1s", ""},
+		{"error:503,rate=0.3", "", "error:503,rate=0.3", ""},
+		{"latency,rate=0.5", "", "latency:1s,rate=0.5", ""},
+		{"payments=latency:1s", "payments", "latency:1s", ""},
+		{"search=error:503,rate=0.3", "search", "error:503,rate=0.3", ""},
+		{"payments=refuse", "payments", "refuse", ""},
+		{"pay ments=refuse", "", "", `upstream "pay ments"`},
+		{"payments=", "", "", "empty"},
+		{"payments=latncy", "", "", "latncy"},
+	} {
+		name, spec, err := ParseUpstreamFault(tt.in)
+		if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("ParseUpstreamFault(%q) error %v; want %q", tt.in, err, tt.err)
+			continue
+		}
+		if err == nil && (name != tt.name || spec.String() != tt.spec) {
+			t.Errorf("ParseUpstreamFault(%q) = %q, %q; want %q, %q", tt.in, name, spec, tt.name, tt.spec)
+		}
+	}
+}
+
+func TestValidateUpstreams(t *testing.T) {
+	lat, _ := faultserver.ParseSpec("latency:1s")
+	two := []NamedUpstream{{"payments", "127.0.0.1:3001"}, {"search", "127.0.0.1:3002"}}
+	for _, tt := range []struct {
+		ups   []NamedUpstream
+		addr  string
+		plain bool
+		named string
+		want  string
+	}{
+		{two, "", false, "payments", ""},
+		{two[:1], "", true, "", ""}, // one named upstream: a plain fault is its
+		{two, "", true, "", "phases[1] (fault): fault latency:1s: say which upstream it is for, like payments=latency:1s (upstreams: payments, search)"},
+		{two, "", false, "billing", `phases[1] (fault): fault for upstream "billing": no such upstream`},
+		{nil, "127.0.0.1:3001", false, "payments", `fault for upstream "payments": no such upstream`},
+		{two, "127.0.0.1:3001", false, "", "not both"},
+		{[]NamedUpstream{{"payments", "127.0.0.1:3001"}, {"payments", "127.0.0.1:3002"}}, "", false, "", `upstreams[1].name "payments": used twice`},
+		{[]NamedUpstream{{"payments", "127.0.0.1:3001"}, {"search", "127.0.0.1:3001"}}, "", false, "", `upstreams[1] (search).addr "127.0.0.1:3001": also the address of payments`},
+		{[]NamedUpstream{{"1pay", "127.0.0.1:3001"}}, "", false, "", `upstreams[0].name "1pay"`},
+		{[]NamedUpstream{{"payments", "10.0.0.1:3001"}}, "", false, "", "upstreams[0] (payments).addr"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Targets = []Target{{Name: "svc", URL: "http://127.0.0.1:8080/api"}}
+		cfg.Upstreams, cfg.UpstreamAddr = tt.ups, tt.addr
+		cfg.Phases[1].Faults = nil
+		if tt.plain {
+			cfg.Phases[1].AddFault("", lat)
+		}
+		if tt.named != "" {
+			cfg.Phases[1].AddFault(tt.named, lat)
+		}
+		err := cfg.Validate()
+		if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("Validate(upstreams %v, addr %q) = %v; want %q", tt.ups, tt.addr, err, tt.want)
+		}
+	}
+}
+
+// TestTargetSeveralUpstreams runs a service that calls two dependencies
+// per request, with a fault in only one of them, and checks each upstream
+// is counted on its own: requests and injected faults per phase.
+func TestTargetSeveralUpstreams(t *testing.T) {
+	addr := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	payments, search := addr(), addr()
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: time.Second}
+	defer client.CloseIdleConnections()
+	var calls atomic.Int64
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		failed := false
+		for _, u := range []string{payments, search} {
+			calls.Add(1)
+			resp, err := client.Get("http://" + u + "/work")
+			if err != nil {
+				failed = true
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			failed = failed || resp.StatusCode >= 500
+		}
+		if failed {
+			http.Error(w, "dependency failed", http.StatusBadGateway)
+		}
+	}))
+	defer svc.Close()
+
+	cfg := testConfig(t, "latency:1s")
+	cfg.Rate = 40
+	cfg.Phases = []Phase{{Name: "baseline", Duration: time.Second}, {Name: "fault", Duration: 2 * time.Second}, {Name: "recovery", Duration: time.Second}}
+	e503, _ := faultserver.ParseSpec("error:503")
+	cfg.Phases[1].AddFault("payments", e503)
+	cfg.Targets = []Target{{Name: "svc", URL: svc.URL + "/api"}}
+	cfg.Upstreams = []NamedUpstream{{"payments", payments}, {"search", search}}
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Phases[1].Faults; len(got) != 1 || got[0] != "payments=error:503" {
+		t.Errorf("report phase faults %q; want [payments=error:503]", got)
+	}
+	a := r.Arm("svc")
+	var total int64
+	for _, phase := range []string{"baseline", "fault", "recovery"} {
+		ups := a.Summary[phase].Upstreams
+		p, s := ups["payments"], ups["search"]
+		if p.Requests == 0 || s.Requests == 0 {
+			t.Errorf("%s: payments received %d, search %d; want both called", phase, p.Requests, s.Requests)
+		}
+		if d := p.Requests - s.Requests; d < -2 || d > 2 {
+			t.Errorf("%s: payments received %d, search %d; the service calls both once per request", phase, p.Requests, s.Requests)
+		}
+		if len(s.Injected) != 0 {
+			t.Errorf("%s: search injected %v; want nothing (no fault for it)", phase, s.Injected)
+		}
+		if phase == "fault" {
+			if p.Injected["error"] < p.Requests*9/10 {
+				t.Errorf("fault: payments injected %v into %d requests; want error on nearly all", p.Injected, p.Requests)
+			}
+			if api := a.Summary[phase].API; api.Outcomes.UpstreamError < api.Requests*9/10 {
+				t.Errorf("fault: /api outcomes %+v; want the service's 502s", api.Outcomes)
+			}
+		} else if p.Injected["error"] > 2 {
+			// A request the fault acted on as the phase switched may be
+			// booked in the next phase; more would be a fault outside it.
+			t.Errorf("%s: payments injected %v; want nothing outside the fault but at its edge", phase, p.Injected)
+		}
+		total += p.Requests + s.Requests
+	}
+	// Calls made after the last phase ended (in-flight at the end) are not
+	// booked; everything else is.
+	if c := calls.Load(); total > c || total < c-10 {
+		t.Errorf("upstreams booked %d requests; the service made %d calls", total, c)
+	}
+}

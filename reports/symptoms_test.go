@@ -1,0 +1,49 @@
+package reports
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestSymptomRows(t *testing.T) {
+	four, tenth := 4.0, 0.05
+	r := &Report{
+		Phases: []Phase{{Name: "baseline"}, {Name: "fault", Faults: []string{"payments=error:503"}}},
+		Arms: []Arm{{Name: "svc", Summary: map[string]PhaseSummary{
+			"baseline": {API: Stats{Requests: 100, Outcomes: Outcomes{OK: 100}}, Upstreams: map[string]UpstreamPhase{"payments": {Requests: 100, Injected: map[string]int64{}}}},
+			"fault": {API: Stats{Requests: 100, Outcomes: Outcomes{OK: 2, UpstreamError: 98}},
+				Upstreams:                     map[string]UpstreamPhase{"payments": {Requests: 400, Injected: map[string]int64{"error": 392}}, "inventory": {Requests: 5, Injected: map[string]int64{}}},
+				UpstreamAttemptsPerAPIRequest: &four, UpstreamEffect: EffectAmplification},
+		}}, {Name: "old", Summary: map[string]PhaseSummary{"fault": {UpstreamAttemptsPerAPIRequest: &tenth, UpstreamEffect: EffectShedding, Upstreams: map[string]UpstreamPhase{}}}}},
+	}
+	rows := SymptomRows(r)
+	if len(rows) != 3 {
+		t.Fatalf("SymptomRows = %+v; want 3 rows", rows)
+	}
+	f := rows[1]
+	if f.Phase != "fault" || f.Arm != "svc" || f.Injected != "inventory: 5 received, no fault; payments: 400 received, error 392" ||
+		!strings.Contains(f.Answered, "98") || !strings.HasPrefix(f.Attempts, "4.00 — amplification") {
+		t.Errorf("fault row = %+v", f)
+	}
+	if !strings.HasPrefix(rows[2].Attempts, "0.05 — shedding") {
+		t.Errorf("shedding row = %+v", rows[2])
+	}
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "### Fault → symptom") || !strings.Contains(md.String(), "| fault | svc | inventory: 5 received, no fault; payments: 400 received, error 392 |") {
+		t.Errorf("Markdown lacks the fault → symptom table:\n%s", md.String())
+	}
+	var html bytes.Buffer
+	if err := WriteHTML(&html, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), `id="symptoms"`) || !strings.Contains(html.String(), "payments: 400 received, error 392") {
+		t.Errorf("HTML lacks the fault → symptom table")
+	}
+	if SymptomRows(&Report{Phases: r.Phases, Arms: []Arm{{Name: "x", Summary: map[string]PhaseSummary{"fault": {}}}}}) != nil {
+		t.Errorf("rows for a report without upstream counts; want none")
+	}
+}
