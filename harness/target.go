@@ -449,6 +449,10 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	var inf *inference
 	if (poll == nil || (!poll.sawBreaker() && poll.state() != reports.StateNone)) && cfg.UpstreamExternal {
 		figures = reports.BreakerUnknown
+		inf = &inference{why: "the upstream is run by another process (--upstream-external), so its arrivals are not seen here"}
+		for i := range rec.series {
+			rec.series[i].State = reports.StateUnknown
+		}
 	} else if poll == nil || (!poll.sawBreaker() && poll.state() != reports.StateNone) {
 		n := int(cfg.TotalDuration() / slotWidth)
 		base := 0
@@ -515,7 +519,9 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 			base.api, base.up = s.API.Requests, s.UpstreamRequests
 		}
 	}
-	if fault.api > 0 {
+	if cfg.UpstreamExternal {
+		notes = append(notes, "upstream requests: unknown — the upstream is run by another process (--upstream-external), so this run did not see its faults or count its requests; the load shed cannot be inferred")
+	} else if fault.api > 0 {
 		n := fmt.Sprintf("load shed (inferred): the upstream received %.2f requests per /api request during the fault", float64(fault.up)/float64(fault.api))
 		if base.api > 0 {
 			n += fmt.Sprintf(", %.2f before it", float64(base.up)/float64(base.api))
