@@ -2,8 +2,10 @@ package harness
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
+	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -91,8 +93,46 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 	}
 	if from >= 0 {
 		rec.recovered, rec.at = true, float64(from)-end
+		if at, ok := goodputBackAt(a.APISlots, end, last.EndS, bar); ok && at <= rec.at {
+			rec.at = at
+		}
 	}
 	return rec, true
+}
+
+// goodputBackAt dates recovery at the resolution of the /api slots, like
+// time to recover: the time after the trigger ended (faultEnd) of the
+// first slot from which every full second of /api completions to the end
+// of the run (end) has goodput of at least bar; a second with no
+// completions neither breaks nor starts the run. It reports false without
+// slots (a report upgraded from v1) or when no such slot exists.
+func goodputBackAt(sl *reports.Slots, faultEnd, end, bar float64) (float64, bool) {
+	if sl == nil || sl.WidthMS <= 0 {
+		return 0, false
+	}
+	n := int(analysis.RecoveryWindowMS / sl.WidthMS)
+	endMS, faultEndMS := int64(math.Round(end*1000)), int64(math.Round(faultEnd*1000))
+	first := int((faultEndMS + sl.WidthMS - 1) / sl.WidthMS)
+	lastStart := min(int((endMS-analysis.RecoveryWindowMS)/sl.WidthMS), len(sl.N)-1)
+	at := -1
+	for i := lastStart; i >= first; i-- {
+		var ok, total int64
+		for j := i; j < min(i+n, len(sl.N)); j++ {
+			ok += sl.OK[j]
+			total += sl.N[j]
+		}
+		if total == 0 {
+			continue
+		}
+		if float64(ok) < bar*float64(total) {
+			break
+		}
+		at = i
+	}
+	if at < 0 {
+		return 0, false
+	}
+	return round3(float64(int64(at)*sl.WidthMS-faultEndMS) / 1000), true
 }
 
 // stuckReason says what kept an arm down after the trigger, as far as

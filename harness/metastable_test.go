@@ -80,6 +80,32 @@ func TestArmRecovery(t *testing.T) {
 	}
 }
 
+// With /api slots, recovery after the trigger is dated at their 100 ms
+// resolution, not at the whole second the series shows.
+func TestArmRecoveryAtSlotResolution(t *testing.T) {
+	r, a := seriesReport([]int64{100, 100, 100, 0, 0, 60, 100, 100, 100}, 1)
+	// Slots of 100 ms, 10 completions each: all fail until 5.4 s, then all
+	// succeed (the series' second 5 is 60% ok).
+	sl := &reports.Slots{WidthMS: 100}
+	for i := range 90 {
+		ok := int64(10)
+		if i >= 30 && i < 54 {
+			ok = 0
+		}
+		sl.OK, sl.N = append(sl.OK, ok), append(sl.N, 10)
+	}
+	a.APISlots = sl
+	rec, _ := armRecovery(r, a)
+	// The second from 5.3 s holds one failed slot of ten: 90%, the bar.
+	if !rec.recovered || rec.at != 0.3 {
+		t.Errorf("armRecovery = recovered %v at %v s; want recovered at 0.3 s", rec.recovered, rec.at)
+	}
+	a.APISlots = nil
+	if rec, _ := armRecovery(r, a); !rec.recovered || rec.at != 1 {
+		t.Errorf("without slots: recovered %v at %v s; want at 1 s (whole seconds)", rec.recovered, rec.at)
+	}
+}
+
 func TestArmRecoveryDoesNotApply(t *testing.T) {
 	r, a := seriesReport([]int64{100, 100, 100, 0, 0, 100}, 1)
 	r.Phases[2].EndS = 5 // nothing after the trigger

@@ -363,7 +363,7 @@ func AttemptsPerRequest(a *Arm) string {
 }
 
 // AfterTrigger formats the metastability rule's finding for an arm:
-// "back in N s", "stuck" (it did not recover), or "—" when the rule does
+// "back in 1.30 s" (formatted like the other times), "stuck" (it did not recover), or "—" when the rule does
 // not apply.
 func AfterTrigger(a *Arm) string {
 	t := a.Figures.AfterTrigger
@@ -371,7 +371,7 @@ func AfterTrigger(a *Arm) string {
 	case t == nil:
 		return "—"
 	case t.Recovered && t.TimeToRecoverS != nil:
-		return "back in " + strconv.FormatFloat(*t.TimeToRecoverS, 'f', 0, 64) + " s"
+		return "back in " + secs(t.TimeToRecoverS)
 	case t.Recovered:
 		return "back"
 	}
