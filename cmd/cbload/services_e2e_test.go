@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,49 +19,7 @@ import (
 // process until the test ends and returns its base URL.
 func startTestService(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(buildBinary(t, "github.com/cbload/cbload/cmd/cbload/testdata/svc/"+name), args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Errorf("service %s did not stop within 10s of SIGTERM", name)
-		}
-	})
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				lines <- m[1]
-				break
-			}
-		}
-		io.Copy(io.Discard, out)
-		close(lines)
-	}()
-	select {
-	case u, ok := <-lines:
-		if !ok {
-			t.Fatalf("service %s exited without listening", name)
-		}
-		return u
-	case <-time.After(30 * time.Second):
-		t.Fatalf("service %s did not say it was listening within 30s", name)
-	}
-	return ""
+	return startListening(t, "github.com/cbload/cbload/cmd/cbload/testdata/svc/"+name, args...)
 }
 
 // stateChange is one line of a test service's state log.

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,15 +24,25 @@ var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 // test ends and returns its base URL.
 func startService(t *testing.T, upstream string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(buildBinary(t, "github.com/cbload/cbload/examples/service"),
+	return startListening(t, "github.com/cbload/cbload/examples/service",
 		append([]string{"-addr", "127.0.0.1:0", "-upstream", "http://" + upstream, "-workers", "8", "-call-timeout", "300ms", "-queue-timeout", "500ms"}, args...)...)
+}
+
+// startListening builds the program pkg, runs it with args until the test
+// ends (SIGTERM, then a kill after 10 s) and returns the base URL it prints
+// in its "listening on" line.
+func startListening(t *testing.T, pkg string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(buildBinary(t, pkg), args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	name := path.Base(pkg)
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
@@ -40,7 +52,7 @@ func startService(t *testing.T, upstream string, args ...string) string {
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 			<-done
-			t.Errorf("service %v did not stop within 10s of SIGTERM", args)
+			t.Errorf("service %s did not stop within 10s of SIGTERM", name)
 		}
 	})
 	lines := make(chan string, 1)
@@ -58,11 +70,11 @@ func startService(t *testing.T, upstream string, args ...string) string {
 	select {
 	case u, ok := <-lines:
 		if !ok {
-			t.Fatalf("service %v exited without listening", args)
+			t.Fatalf("service %s exited without listening", name)
 		}
 		return u
 	case <-time.After(30 * time.Second):
-		t.Fatalf("service %v did not say it was listening within 30s", args)
+		t.Fatalf("service %s did not say it was listening within 30s", name)
 	}
 	return ""
 }
