@@ -175,12 +175,8 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	r.Config.Arms = nil
 	for _, t := range cfg.Targets {
 		r.Config.Arms = append(r.Config.Arms, t.Name)
-		rt := reports.Target{Name: t.Name, URL: t.URL}
-		for _, q := range t.requests() {
-			rt.Requests = append(rt.Requests, requestLabel(q))
-		}
-		r.Config.Targets = append(r.Config.Targets, rt)
 	}
+	r.Config.Targets = reportTargets(cfg.Targets)
 	for _, e := range cfg.Expect {
 		r.Config.Expect = append(r.Config.Expect, e.String())
 	}
@@ -238,6 +234,27 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	finish(r, runs, order, cfg.Trials)
 	collateralRule(r)
 	return r, runErr
+}
+
+// reportTargets describes the targets as a report does: name, URL and the
+// load mix, never headers or bodies.
+func reportTargets(targets []Target) []reports.Target {
+	var out []reports.Target
+	for _, t := range targets {
+		rt := reports.Target{Name: t.Name, URL: t.URL}
+		for _, q := range t.requests() {
+			rt.Requests = append(rt.Requests, requestLabel(q))
+		}
+		out = append(out, rt)
+	}
+	return out
+}
+
+// Terms returns the words the run's report will use for its system under
+// test (reports.Terms), for output written before the report exists, such
+// as the live progress line.
+func (c *Config) Terms() reports.Terms {
+	return reports.TermsOf(reports.Config{Targets: reportTargets(c.Targets)})
 }
 
 // Judge analyses a report of one trial for cascades (attempts per request,
@@ -491,6 +508,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 // inferred from outside instead.
 func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *inference, up *upstreamSet, fastFails, fails int64) []string {
 	var notes []string
+	api := cfg.Terms().API
 	switch {
 	case poll != nil && poll.sawBreaker():
 		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", t.BreakerStateURL, statePollInterval))
@@ -506,8 +524,8 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 			break
 		}
 		_, name := up.guarded()
-		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from upstream %s's arrivals per %v against the /api requests sent: open while it received under %.0f%% of the baseline's %.2f calls per /api request for %v, closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
-			why, name, slotWidth, shedRatio*100, inf.baselineRatio, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
+		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from upstream %s's arrivals per %v against the %s requests sent: open while it received under %.0f%% of the baseline's %.2f calls per %s request for %v, closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
+			why, name, slotWidth, api, shedRatio*100, inf.baselineRatio, api, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
 	}
 	var base, fault struct{ api, up int64 }
 	for i, p := range cfg.Phases {
@@ -522,14 +540,14 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 	if cfg.UpstreamExternal {
 		notes = append(notes, "upstream requests: unknown — the upstream is run by another process (--upstream-external), so this run did not see its faults or count its requests; the load shed cannot be inferred")
 	} else if fault.api > 0 {
-		n := fmt.Sprintf("load shed (inferred): the upstream received %.2f requests per /api request during the fault", float64(fault.up)/float64(fault.api))
+		n := fmt.Sprintf("load shed (inferred): the upstream received %.2f requests per %s request during the fault", float64(fault.up)/float64(fault.api), api)
 		if base.api > 0 {
 			n += fmt.Sprintf(", %.2f before it", float64(base.up)/float64(base.api))
 		}
 		notes = append(notes, n+"; a breaker that opens drives this towards 0")
 	}
 	if fails > 0 {
-		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed /api responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, fastFailure))
+		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed %s responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, api, fastFailure))
 	}
 	if !t.hasCollateral() {
 		notes = append(notes, "collateral: none given, so there is no evidence of cascading failure")
