@@ -160,6 +160,11 @@ func (c *Config) validateTargets() error {
 	if err := c.TargetTLS.validate(); err != nil {
 		return err
 	}
+	for _, e := range c.Expect {
+		if e.scope == scopeCollateral && !slices.ContainsFunc(c.Targets, Target.hasCollateral) {
+			return fmt.Errorf("expect %q: judges collateral answers, and no target has a collateral endpoint (--collateral, or a collateral request in --targets)", e)
+		}
+	}
 	return nil
 }
 
@@ -302,9 +307,10 @@ const collateralLabel = " (collateral)"
 
 // probeTargets sends every request of every target once, and a GET to its
 // state URL, before any load, and fails on the first that cannot be reached
-// or whose answer shows a setup mistake: an api answer must meet the
-// checks (2xx without a status check), a collateral or state URL must
-// answer 2xx. Redirects are not followed: a redirect is the answer.
+// or whose answer shows a setup mistake: an api or collateral answer must
+// meet the checks that judge its kind (2xx without a status check), a state
+// URL must answer 2xx. Redirects are not followed: a redirect is the
+// answer.
 func probeTargets(ctx context.Context, targets []Target, checks expectations, upstream string, tune func(*http.Transport)) error {
 	tr := &http.Transport{Proxy: nil}
 	tune(tr)
@@ -337,7 +343,11 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 			if state {
 				what = fmt.Sprintf("target %s: breaker state URL %s", t.Name, q.URL)
 			}
-			if err := probeAnswer(resp, body, checks, !q.Collateral && !state, upstream); err != nil {
+			var judge expectations // none for the state URL: 2xx
+			if !state {
+				judge = checks.scoped(q.Collateral)
+			}
+			if err := probeAnswer(resp, body, judge, state, q.Collateral, upstream); err != nil {
 				return fmt.Errorf("%s %v", what, err)
 			}
 		}
@@ -345,13 +355,12 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 	return nil
 }
 
-// probeAnswer judges one probe's answer; api says whether the checks apply.
-func probeAnswer(resp *http.Response, body []byte, checks expectations, api bool, upstream string) error {
+// probeAnswer judges one probe's answer against checks, those that judge
+// its kind; state says it is the answer of a breaker state URL, collateral
+// that of a collateral request.
+func probeAnswer(resp *http.Response, body []byte, checks expectations, state, collateral bool, upstream string) error {
 	code := resp.StatusCode
-	accepted, want := code >= 200 && code <= 299, "200-299"
-	if api {
-		accepted, want = checks.acceptsStatus(code), checks.statusForms()
-	}
+	accepted, want := checks.acceptsStatus(code), checks.statusForms()
 	if !accepted {
 		status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 		hint := ""
@@ -365,20 +374,22 @@ func probeAnswer(resp *http.Response, body []byte, checks expectations, api bool
 		case code >= 500:
 			hint = fmt.Sprintf(" before any fault — is it healthy, and does it reach the upstream at %s?", upstream)
 		}
-		change := ""
-		if api {
-			change = " (--expect status=... changes the statuses accepted)"
+		change := " (--expect status=... changes the statuses accepted)"
+		switch {
+		case state:
+			change = ""
+		case collateral:
+			change = " (--expect collateral:status=... changes the statuses accepted)"
 		}
 		return fmt.Errorf("answered %s%s; want %s%s", status, hint, want, change)
-	}
-	if !api {
-		return nil
 	}
 	truncated := len(body) > maxCheckedBody
 	if truncated {
 		body = body[:maxCheckedBody]
 	}
-	if i, got := checks.failure(code, body, truncated); i >= 0 {
+	if i, got := checks.failure(code, body, truncated); i >= 0 && collateral {
+		return fmt.Errorf("missed --expect %s before any fault: got %s — is the collateral endpoint healthy, or is the check meant for api answers only (unscoped or api:)?", checks[i], got)
+	} else if i >= 0 {
 		return fmt.Errorf("missed --expect %s before any fault: got %s — is the service calling the upstream at %s, or is the check wrong?", checks[i], got, upstream)
 	}
 	return nil

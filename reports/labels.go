@@ -268,7 +268,7 @@ func targetConfigRows(r *Report) [][2]string {
 	}
 	rows = append(rows, [2]string{"Upstream service time", fmt.Sprintf("%s ± %s", c.Upstream.ServiceTime, c.Upstream.Jitter)})
 	if len(c.Expect) > 0 {
-		rows = append(rows, [2]string{"Expect (api answers)", strings.Join(c.Expect, ", ")})
+		rows = append(rows, [2]string{"Expect (unscoped: api answers)", strings.Join(c.Expect, ", ")})
 	}
 	for _, t := range c.Targets {
 		v := t.URL
