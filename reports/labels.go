@@ -167,7 +167,7 @@ func BreakerBand(a *Arm) string {
 
 // BreakerText says in a sentence where an arm's breaker states come from,
 // for the transitions section; "" for cbload's own breaker, whose states
-// are its own.
+// are its own, and for reports of versions that did not record it.
 func BreakerText(r *Report, a *Arm) string {
 	if len(r.Config.Targets) == 0 {
 		return ""
@@ -177,11 +177,13 @@ func BreakerText(r *Report, a *Arm) string {
 		return "Inferred from the upstream's arrivals against the requests sent, not read from the service: half-open cannot be told from open."
 	case BreakerUnknown:
 		return "The service's breaker state is unknown: it is not observable from outside, so no transition is shown."
+	case BreakerMeasured:
+		if a.Breaker {
+			return "Measured: polled from the service's breaker state URL."
+		}
+		return "The service's breaker state URL reported no breaker."
 	}
-	if a.Breaker {
-		return "Measured: polled from the service's breaker state URL."
-	}
-	return "The service's breaker state URL reported no breaker."
+	return "" // a report of a version that did not say
 }
 
 // reportFigure is a key figure as one report shows it.
