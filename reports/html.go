@@ -41,6 +41,9 @@ var htmlTemplate = template.Must(template.New("report.html").Funcs(template.Func
 	},
 	"f2":  func(v float64) string { return fmt.Sprintf("%.2f", v) },
 	"inc": func(i int) int { return i + 1 },
+	// wraps says a key figure's value is words that may need more than a
+	// line: the breaker state of a user's service that cannot be seen.
+	"wraps": func(v string) bool { return strings.HasPrefix(v, "unknown") },
 }).Parse(htmlTemplateText))
 
 // uplotAssets reads uPlot's script and stylesheet from vegeta's embedded
