@@ -169,7 +169,7 @@ func TestServeBadInput(t *testing.T) {
 		{[]string{"serve", "--fault", "latency:1s", "--fault", "error:200"}, exitUsage, `status "200"`},
 		{[]string{"serve", "--service-time", "-1ms"}, exitUsage, "--service-time -1ms"},
 		{[]string{"serve", "--jitter", "-1ms"}, exitUsage, "--jitter -1ms"},
-		{[]string{"serve", "--service-time", "soon"}, exitUsage, "invalid argument"},
+		{[]string{"serve", "--service-time", "soon"}, exitUsage, "--service-time \"soon\": want a duration like 500ms"},
 		{[]string{"serve", "--proxy-to", "localhost:9000"}, exitUsage, "--proxy-to"},
 		{[]string{"serve", "--nope"}, exitUsage, "unknown flag"},
 		{[]string{"serve", "extra"}, exitUsage, "serve takes no arguments"},

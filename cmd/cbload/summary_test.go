@@ -63,3 +63,29 @@ func TestWriteColumnsWidensToTheLongestCell(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
+
+// TestFlagValueErrorsSayTheAcceptedForm checks that a flag value pflag
+// cannot parse gets one line naming the flag, the value and what it
+// accepts, never a Go parse error.
+func TestFlagValueErrorsSayTheAcceptedForm(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--rate", "abc"}, `cbload: --rate "abc": want a number like 200 or 0.5`},
+		{[]string{"run", "--trials", "x"}, `cbload: --trials "x": want a whole number like 32`},
+		{[]string{"run", "--call-timeout", "5"}, `cbload: --call-timeout "5": want a duration like 500ms, 2s or 1m30s`},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(tc.args, &stdout, &stderr); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", tc.args, code, exitUsage)
+		}
+		first, _, _ := strings.Cut(stderr.String(), "\n")
+		if first != tc.want {
+			t.Errorf("%v: stderr first line %q, want %q", tc.args, first, tc.want)
+		}
+		if strings.Contains(stderr.String(), "strconv") {
+			t.Errorf("%v: a Go parse error reached the user: %q", tc.args, stderr.String())
+		}
+	}
+}
