@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -52,8 +53,12 @@ shows whether the breaker kept the rest of the service healthy.`,
 // parsing "abc": invalid syntax").
 var acceptedForms = map[string]string{
 	"float64":  "a number like 200 or 0.5",
+	"float32":  "a number like 200 or 0.5",
 	"int":      "a whole number like 32",
+	"int32":    "a whole number like 32",
 	"int64":    "a whole number like 32",
+	"uint":     "a whole number of 0 or more like 42",
+	"uint32":   "a whole number of 0 or more like 42",
 	"uint64":   "a whole number of 0 or more like 42",
 	"duration": "a duration like 500ms, 2s or 1m30s",
 	"bool":     "true or false",
@@ -70,6 +75,9 @@ func flagValueError(err error) error {
 	}
 	f := bad.GetFlag()
 	if form, ok := acceptedForms[f.Value.Type()]; ok {
+		if errors.Is(bad, strconv.ErrRange) {
+			return fmt.Errorf("--%s %q: out of range; want %s", f.Name, bad.GetValue(), form)
+		}
 		return fmt.Errorf("--%s %q: want %s", f.Name, bad.GetValue(), form)
 	}
 	return fmt.Errorf("--%s %q: %v", f.Name, bad.GetValue(), errors.Unwrap(bad))

@@ -178,7 +178,7 @@ func TestServeBadInput(t *testing.T) {
 		{[]string{"serve", "--addr", "127.0.0.1:99999"}, exitUsage, `--addr "127.0.0.1:99999": port "99999"`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "localhost"}, exitUsage, `--control-addr "localhost": want host:port`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:http"}, exitUsage, `--control-addr "127.0.0.1:http": port "http"`},
-		{[]string{"serve", "--seed", "x"}, exitUsage, `"--seed"`},
+		{[]string{"serve", "--seed", "x"}, exitUsage, `--seed "x": want a whole number`},
 		{[]string{"serve", "--service-time", "0s"}, exitUsage, "--service-time 0s"},
 		{[]string{"serve", "--proxy-to", "ftp://127.0.0.1:9000"}, exitUsage, "--proxy-to"},
 		{[]string{"serve", "--service-time", "2h"}, exitUsage, "--service-time 2h0m0s: want a positive duration like 2ms, up to the limit of 1h"},
