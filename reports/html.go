@@ -511,3 +511,17 @@ func segments(a *Arm) []segment {
 	}
 	return out
 }
+
+// LoadSub is the offered-load chart's subtitle: it names the dashed
+// upstream throughput only when the chart draws it (some arm's upstream
+// completed work that cbload measured).
+func (v *htmlView) LoadSub() string {
+	for _, a := range v.Data.Arms {
+		for _, n := range a.Completed {
+			if n > 0 {
+				return "requests per second · dashed: the upstream's throughput"
+			}
+		}
+	}
+	return "requests per second"
+}
