@@ -353,6 +353,9 @@ func checkAtWidth(t *testing.T, bctx context.Context, r *reports.Report, page st
 		t.Errorf("page script errors: %q", st.Errors)
 	}
 	wantCharts := []string{"load", "latency", "local", "inflight", "upstream", "attempts"}
+	if measured, _ := reports.UpstreamQueue(r); measured {
+		wantCharts = append(wantCharts, "queue")
+	}
 	for _, a := range r.Arms {
 		wantCharts = append(wantCharts, "outcomes-"+a.Name)
 	}
@@ -393,6 +396,12 @@ func checkAtWidth(t *testing.T, bctx context.Context, r *reports.Report, page st
 
 func TestBrowserSample(t *testing.T) {
 	checkInBrowser(t, sample(t), "report-sample")
+}
+
+// A run whose upstream has finite capacity draws its queue, and one of 3
+// tiers lists every tier's transitions.
+func TestBrowserQueueAndTiers(t *testing.T) {
+	checkInBrowser(t, queueSample(t), "report-queue-tiers")
 }
 
 func TestBrowserPartial(t *testing.T) {
