@@ -2,9 +2,9 @@ package harness
 
 import (
 	"io"
-	"slices"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
