@@ -173,3 +173,8 @@ func TestRenderLowerTierTransitions(t *testing.T) {
 		t.Error("HTML of a one-tier run has a tier column")
 	}
 }
+
+// The queue and tier fields are in the v2 schema.
+func TestQueueSampleMatchesSchema(t *testing.T) {
+	validateReport(t, queueSample(t))
+}
