@@ -308,8 +308,9 @@ func (s *upstreamSet) takeQueuePeak() int64 {
 	return n
 }
 
-// queueFigures says whether the set's queues are measured: an external
-// upstream (an empty set) is unknown, one with unlimited capacity has none.
+// queueFigures says whether a run of cfg measures its upstreams' queue
+// (reports.Arm.UpstreamQueue): an external upstream's is unknown, one with
+// unlimited capacity has none.
 func queueFigures(cfg *Config) string {
 	switch {
 	case cfg.UpstreamExternal:
