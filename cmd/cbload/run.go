@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -630,23 +631,22 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	if len(r.Validity.Failed()) > 0 {
 		fmt.Fprintln(w)
 	}
-	heading, width := "during the fault", 14
+	heading := "during the fault"
 	if r.Trials != nil {
-		heading, width = fmt.Sprintf("during the fault, median of %d trials (min–max)", r.Trials.N), 30
-		fmt.Fprintf(w, "%s\n", heading)
+		fmt.Fprintf(w, "during the fault, median of %d trials (min–max)\n", r.Trials.N)
 		heading = ""
 	}
-	fmt.Fprintf(w, "%-34s", heading)
+	head := []string{heading}
 	for _, a := range r.Arms {
-		fmt.Fprintf(w, "%*s", width, a.Name)
+		head = append(head, a.Name)
 	}
-	fmt.Fprintln(w)
+	rows := [][]string{head}
 	row := func(label string, f func(a *reports.Arm) string) {
-		fmt.Fprintf(w, "%-34s", label)
+		cells := []string{label}
 		for i := range r.Arms {
-			fmt.Fprintf(w, "%*s", width, withSpread(r, &r.Arms[i], f))
+			cells = append(cells, withSpread(r, &r.Arms[i], f))
 		}
-		fmt.Fprintln(w)
+		rows = append(rows, cells)
 	}
 	api, coll, hasColl := reports.Endpoints(r)
 	if hasColl {
@@ -688,8 +688,40 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	})
 	row("time to recover", func(a *reports.Arm) string { return breaker(a.Figures.TimeToRecoverS)(a) })
 	row("after the trigger", reports.AfterTrigger)
+	writeColumns(w, rows)
 	writeDetailSummary(w, r)
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
+}
+
+// writeColumns prints rows as a table: the first column left-aligned at
+// least 34 wide, every other column right-aligned at least 14 wide and wide
+// enough for its longest cell, so values never run into each other.
+func writeColumns(w io.Writer, rows [][]string) {
+	var widths []int
+	for _, cells := range rows {
+		for i, c := range cells {
+			min := 14
+			if i == 0 {
+				min = 34
+			}
+			if i == len(widths) {
+				widths = append(widths, min)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c)+2)
+		}
+	}
+	for _, cells := range rows {
+		var b strings.Builder
+		for i, c := range cells {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
+			if i == 0 {
+				b.WriteString(c + pad)
+			} else {
+				b.WriteString(pad + c)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
 }
 
 // maxSummaryPhases bounds the fault phases the terminal summary details;
