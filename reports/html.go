@@ -227,10 +227,10 @@ type chartArm struct {
 	// Completed is the upstream's completed work per second (throughput).
 	Completed []int64 `json:"upstream_completed"`
 	// QueueMeasured says whether this arm measured the upstream's queue:
-	// its peak and end-of-second length per second.
+	// its peak and end-of-second length per second, absent otherwise.
 	QueueMeasured bool               `json:"queue_measured"`
-	QueuePeak     []int64            `json:"upstream_queue_peak"`
-	QueueLen      []int64            `json:"upstream_queue_len"`
+	QueuePeak     []int64            `json:"upstream_queue_peak,omitempty"`
+	QueueLen      []int64            `json:"upstream_queue_len,omitempty"`
 	Outcomes      map[string][]int64 `json:"outcomes"`
 }
 
@@ -482,8 +482,10 @@ func newChartData(r *Report) chartData {
 			ca.Inflight = append(ca.Inflight, s.InflightPeak)
 			ca.Upstream = append(ca.Upstream, s.UpstreamRequests)
 			ca.Completed = append(ca.Completed, s.UpstreamCompleted)
-			ca.QueuePeak = append(ca.QueuePeak, s.UpstreamQueuePeak)
-			ca.QueueLen = append(ca.QueueLen, s.UpstreamQueueLen)
+			if ca.QueueMeasured {
+				ca.QueuePeak = append(ca.QueuePeak, s.UpstreamQueuePeak)
+				ca.QueueLen = append(ca.QueueLen, s.UpstreamQueueLen)
+			}
 			all := s.API.Outcomes.Add(s.Collateral.Outcomes)
 			for _, oc := range outcomeColumns {
 				ca.Outcomes[oc.key] = append(ca.Outcomes[oc.key], oc.get(all))
