@@ -161,8 +161,8 @@ func (rec recovery) stuckReason() string {
 // describe says in one phrase whether the arm recovered.
 func (rec recovery) describe() string {
 	if rec.recovered {
-		return fmt.Sprintf("recovered %.0f s after the trigger ended (goodput back to ≥ %s of its baseline %s)",
-			rec.at, reports.Percent(recoveredShare), reports.Percent(rec.baseline))
+		return fmt.Sprintf("recovered %s after the trigger ended (goodput back to ≥ %s of its baseline %s)",
+			reports.Seconds(rec.at), reports.Percent(recoveredShare), reports.Percent(rec.baseline))
 	}
 	return fmt.Sprintf("did not recover (stuck: %s); goodput %s at the end against %s before the trigger, time to recover none",
 		rec.stuckReason(), reports.Percent(rec.final), reports.Percent(rec.baseline))
@@ -202,8 +202,8 @@ func addRecovery(r *reports.Report, v *reports.Verdict) {
 	switch {
 	case brk != nil && brk.recovered:
 		v.Outcome, v.CascadePrevented = reports.OutcomePrevented, true
-		v.Summary = fmt.Sprintf("The breaker let the system recover from a metastable failure: %s; with it goodput was back to ≥ %s of its baseline %.0f s after the trigger.",
-			stuck, reports.Percent(recoveredShare), brk.at)
+		v.Summary = fmt.Sprintf("The breaker let the system recover from a metastable failure: %s; with it goodput was back to ≥ %s of its baseline %s after the trigger.",
+			stuck, reports.Percent(recoveredShare), reports.Seconds(brk.at))
 	case brk != nil:
 		v.Outcome, v.CascadePrevented = reports.OutcomeNotPrevented, false
 		v.Summary = fmt.Sprintf("The breaker did not prevent a metastable failure: %s, and with it too.", stuck)

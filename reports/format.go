@@ -125,7 +125,13 @@ func secs(v *float64) string {
 	if v == nil {
 		return "never"
 	}
-	return strconv.FormatFloat(*v, 'f', 2, 64) + " s"
+	return Seconds(*v)
+}
+
+// Seconds formats a time in seconds at the 10 ms precision cbload dates
+// transitions and recoveries with, like "1.60 s".
+func Seconds(v float64) string {
+	return strconv.FormatFloat(v, 'f', 2, 64) + " s"
 }
 
 // num formats a number without trailing zeros.

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,15 +14,7 @@ import (
 // ("back in 0.00 s", "0.53 s (inferred)") still leaves a gap before the next
 // one: the terminal summary once printed "back in 0.00 sback in 0.10 s".
 func TestWriteSummaryColumnsNeverTouch(t *testing.T) {
-	f, err := os.Open(sampleReport)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := reports.ReadJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := readReport(t, sampleReport)
 	zero, tenth := 0.0, 0.1
 	for i, v := range []*float64{&zero, &tenth} {
 		if i < len(r.Arms) {
@@ -61,5 +52,31 @@ func TestWriteColumnsWidensToTheLongestCell(t *testing.T) {
 		"during the fault", "breaker", "no-breaker", "time to open", "0.53 s (inferred)", "no breaker")
 	if out.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+// TestFlagValueErrorsSayTheAcceptedForm checks that a flag value pflag
+// cannot parse gets one line naming the flag, the value and what it
+// accepts, never a Go parse error.
+func TestFlagValueErrorsSayTheAcceptedForm(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--rate", "abc"}, `cbload: --rate "abc": want a number like 200 or 0.5`},
+		{[]string{"run", "--trials", "x"}, `cbload: --trials "x": want a whole number like 32`},
+		{[]string{"run", "--call-timeout", "5"}, `cbload: --call-timeout "5": want a duration like 500ms, 2s or 1m30s`},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(tc.args, &stdout, &stderr); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", tc.args, code, exitUsage)
+		}
+		first, _, _ := strings.Cut(stderr.String(), "\n")
+		if first != tc.want {
+			t.Errorf("%v: stderr first line %q, want %q", tc.args, first, tc.want)
+		}
+		if strings.Contains(stderr.String(), "strconv") {
+			t.Errorf("%v: a Go parse error reached the user: %q", tc.args, stderr.String())
+		}
 	}
 }
