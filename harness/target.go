@@ -107,6 +107,9 @@ func (c *Config) validateTargets() error {
 	if c.UpstreamExternal && (c.UpstreamAddr != "" || len(c.Upstreams) > 0) {
 		return fmt.Errorf("upstream-external: not with upstream-addr or upstream; either this run starts the upstreams, or another process runs them")
 	}
+	if c.UpstreamExternal && c.Upstream.Concurrency > 0 {
+		return fmt.Errorf("upstream-concurrency: not with upstream-external; the process that runs the upstream sets its capacity (cbload serve --upstream-concurrency)")
+	}
 	if !c.UpstreamExternal {
 		if err := c.validateUpstreams(); err != nil {
 			return err
@@ -433,6 +436,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	apiSent := newSlotCounter(start, cfg.TotalDuration())
 	up.countArrivals(start, cfg.TotalDuration())
 	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, false)
+	rec.queue = queueFigures(cfg)
 	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
 	var sent atomic.Int64
 	results := lr.attack(m.targeter(cfg.CollateralShare, cfg.shardSeed(), &sent), rec.pace)
