@@ -44,12 +44,20 @@ var JSONSchema []byte
 var JSONSchemaV1 []byte
 
 // WriteJSON writes r as indented JSON, the report.json that CI jobs parse.
-func WriteJSON(w io.Writer, r *Report) error {
+// It refuses, with ErrTooLarge, a report larger than MaxJSONSize, which
+// ReadJSON could not read back; FitJSON makes room first.
+func WriteJSON(w io.Writer, r *Report) error { return writeJSON(w, r, MaxJSONSize) }
+
+// writeJSON is WriteJSON with the limit as a parameter, for tests.
+func writeJSON(w io.Writer, r *Report, limit int) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
 	b = append(b, '\n')
+	if len(b) > limit {
+		return fmt.Errorf("%w: %s, over the %s that cbload report, compare and merge read", ErrTooLarge, mebibytes(len(b)), mebibytes(limit))
+	}
 	_, err = w.Write(b)
 	return err
 }
