@@ -60,7 +60,7 @@ func Merge(shards []Shard) (*reports.Report, error) {
 		}
 		for i := range r.Arms {
 			if !HasRaw(&r.Arms[i]) {
-				return nil, mismatchf("%s: arm %s has no raw aggregates (api_slots, histograms); it was written by an older cbload and cannot be merged", s.Source, r.Arms[i].Name)
+				return nil, mismatchf("%s: arm %s has no raw aggregates (api_slots, histograms): it was written by an older cbload, or too large to keep them (its notes say so), and cannot be merged", s.Source, r.Arms[i].Name)
 			}
 		}
 		if first == nil {

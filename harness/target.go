@@ -18,6 +18,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -478,7 +479,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	}
 	arm.StartedAt = start.UTC()
 	addUpstreamCounts(&arm, up.finish())
-	addSymptoms(&arm, cfg.Phases)
+	analysis.Symptoms(&arm, rec.reportPhases())
 	arm.Notes = targetNotes(&arm, cfg, t, poll, inf, up, fastFails, fails)
 	if checks != nil {
 		arm.Notes = append(arm.Notes, checks.notes()...)

@@ -27,9 +27,13 @@ var ErrMalformed = errors.New("malformed report")
 // ErrTooLarge means a report is larger than MaxJSONSize.
 var ErrTooLarge = errors.New("report too large")
 
-// MaxJSONSize is the largest report.json ReadJSON reads. The longest run
-// cbload accepts (8 arms of 1 h) writes about 40 MiB.
-const MaxJSONSize = 64 << 20
+// MaxJSONSize is the largest report.json ReadJSON reads, and WriteJSON
+// writes. The largest run the caps allow (8 arms of 1 h, 200 phases, full
+// error sets; TestLargestReportReadsBack) writes about 120 MiB without its
+// per-second histograms and 160 MiB with them at the density of cbload's
+// default run; with every histogram bucket full it would be about 1 GiB,
+// and FitJSON leaves the histograms out.
+const MaxJSONSize = 256 << 20
 
 // JSONSchema is the JSON Schema (draft 2020-12) of the cbload/report/v2
 // contract, the same document as reports/schema/report.v2.schema.json.

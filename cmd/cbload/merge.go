@@ -194,7 +194,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	}
 	// As cbload run: the summary first, then the files.
 	writeSummary(stdout, rep)
-	paths, writeErrs := writeReports(dir, rep)
+	paths, writeErrs := writeReports(dir, rep, stderr)
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
 	}
