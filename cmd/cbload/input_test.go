@@ -83,8 +83,8 @@ func TestInputSizeCaps(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"report", "/dev/zero"}, "/dev/zero: larger than the 64 MiB limit for a report.json"},
-		{[]string{"report", huge}, "larger than the 64 MiB limit for a report.json"},
+		{[]string{"report", "/dev/zero"}, "/dev/zero: larger than the 256 MiB limit for a report.json"},
+		{[]string{"report", huge}, "larger than the 256 MiB limit for a report.json"},
 		{[]string{"run", "--scenario", "/dev/zero", "--dry-run"}, "scenario /dev/zero: the file is larger than the 1 MiB limit for scenario files"},
 		{[]string{"run", "--scenario", huge, "--dry-run"}, "the file is larger than the 1 MiB limit for scenario files"},
 	}
