@@ -79,6 +79,10 @@ const fastFailure = 10 * time.Millisecond
 
 var targetNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
+// ValidTargetName reports whether name may name a target (an arm): a
+// letter followed by letters, digits, _ or -.
+func ValidTargetName(name string) bool { return targetNameRE.MatchString(name) }
+
 // reservedNames cannot name an arm: threshold paths start with them.
 var reservedNames = []string{"verdict", "partial", "validity"}
 

@@ -259,6 +259,8 @@ func (o *scheduleOptions) armNames(ro *runOptions) ([]string, error) {
 		switch {
 		case n == "":
 			return nil, usagef("%s: an empty name; want the run's target names, like breaker,no-breaker", where(i))
+		case !harness.ValidTargetName(n):
+			return nil, usagef("%s: %q: want a target name, a letter followed by letters, digits, _ or -", where(i), n)
 		case slices.Index(names, n) < i:
 			return nil, usagef("%s: %q is named twice; want each of the run's target names once", where(i), n)
 		}

@@ -501,6 +501,7 @@ func TestServeScheduleBadInput(t *testing.T) {
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--arms", "a,b,a"}, `--arms "a,b,a": "a" is named twice; want each of the run's target names once`},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--arms", ""}, "--arms: empty; want the run's target names in order"},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--arms", "a,,b"}, `--arms "a,,b": an empty name`},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--arms", "a,b c"}, `--arms "a,b c": "b c": want a target name, a letter followed by letters, digits, _ or -`},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--trials", "0"}, "--trials 0: want 1 to 20, the run's --trials"},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--trials", "21"}, "--trials 21: want 1 to 20"},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--client-timeout", "0s"}, "--client-timeout 0s: want a positive duration like 3s"},
