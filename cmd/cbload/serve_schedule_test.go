@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -672,5 +674,78 @@ func TestServeScheduleJoinsLateInLaterArm(t *testing.T) {
 		if err != nil || !within(at.Sub(start), tt.second, 150*time.Millisecond) {
 			t.Errorf("%v late: second switch %q; want it at +%v ± 150ms", tt.ago, lines[1], tt.second)
 		}
+	}
+}
+
+// TestServeScheduleWithTwoArmRun runs what the shards of a run do, on one
+// machine: a real serve process follows a scenario of two targets from
+// --start-at, and cbload run takes the same file and start time with its
+// upstream external — serve's, which a small service calls. Both arms meet
+// the fault in their fault phase and a healthy upstream in their baseline
+// and recovery: the second arm too, which starts one arm span later.
+func TestServeScheduleWithTwoArmRun(t *testing.T) {
+	var upstream atomic.Value // serve's URL, once it listens
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 2 * time.Second}
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api" {
+			return
+		}
+		u, _ := upstream.Load().(string)
+		resp, err := client.Get(u + "/dep")
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	defer svc.Close()
+	file := filepath.Join(t.TempDir(), "s.yaml")
+	writeFile(t, file, `seed: 5
+load: {rate: 40, client_timeout: 1s}
+collateral: /local
+targets:
+  - {name: a, url: "`+svc.URL+`/api"}
+  - {name: b, url: "`+svc.URL+`/api"}
+phases:
+  - {name: baseline, duration: 1s}
+  - {name: fault, duration: 2s, faults: ["error:503"]}
+  - {name: recovery, duration: 1s}
+`)
+	buildBinary(t, "github.com/cbload/cbload/cmd/cbload")
+	start := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
+	p := startScheduleProc(t, "--scenario", file, "--start-at", start, "--exit-after-schedule")
+	upstream.Store(p.upstream)
+
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--scenario", file, "--start-at", start, "--upstream-external", "--progress", "never", "--no-step-summary", "--out", out}, &stdout, &stderr)
+	// 4: a loaded test machine may fail a timing check.
+	if code != exitOK && code != exitNotValid {
+		t.Fatalf("cbload run: exit %d\n%s\n%s", code, &stdout, &stderr)
+	}
+	r := readReport(t, filepath.Join(out, "report.json"))
+	for _, name := range []string{"a", "b"} {
+		a := r.Arm(name)
+		if a == nil {
+			t.Fatalf("the report has no arm %s", name)
+		}
+		for _, ph := range []struct {
+			name   string
+			lo, hi float64
+		}{{"baseline", 0.8, 1}, {"fault", 0, 0.2}, {"recovery", 0.8, 1}} {
+			if s := a.Summary[ph.name].API; s.Requests == 0 || s.SuccessRatio < ph.lo || s.SuccessRatio > ph.hi {
+				t.Errorf("arm %s %s: /api success %.2f of %d; want %.1f to %.1f (the upstream's faults on the run's schedule)", name, ph.name, s.SuccessRatio, s.Requests, ph.lo, ph.hi)
+			}
+		}
+	}
+	p.until(t, "arm 2/2 b phase 2/3 fault  faults error:503", 15*time.Second)
+	if code := p.wait(t, 15*time.Second); code != exitOK {
+		t.Errorf("serve exited %d; want 0 after the schedule\nstderr:\n%s", code, p.stderr)
 	}
 }
