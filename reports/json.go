@@ -31,7 +31,7 @@ var ErrTooLarge = errors.New("report too large")
 // writes. The largest run the caps allow (8 arms of 1 h, 200 phases, full
 // error sets; TestLargestReportReadsBack) writes about 120 MiB without its
 // per-second histograms and 160 MiB with them at the density of cbload's
-// default run; with every histogram bucket full it would be about 1 GiB,
+// default run; with every histogram bucket full it would be about 750 MiB,
 // and FitJSON leaves the histograms out.
 const MaxJSONSize = 256 << 20
 

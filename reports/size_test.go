@@ -206,6 +206,9 @@ func TestLargestReportReadsBack(t *testing.T) {
 		t.Errorf("the largest run with every bucket full writes %.1f MiB, within MaxJSONSize; the test no longer shows FitJSON is needed", float64(n)/(1<<20))
 	}
 
+	if testing.Short() {
+		t.Skip("writes and reads a 120 MiB report")
+	}
 	r := largestReport(t, noRaw, capSeconds)
 	var b bytes.Buffer
 	if err := reports.WriteJSON(&b, r); err != nil {
