@@ -59,6 +59,14 @@ func (p *servePlan) changes(start time.Time) []harness.FaultChange {
 	return c.UpstreamSchedule()
 }
 
+// total returns how long the whole schedule lasts, from the first arm
+// run's start to the last one's end.
+func (p *servePlan) total() time.Duration {
+	epoch := time.Unix(0, 0) // any time but the zero one, which means none
+	ch := p.changes(epoch)
+	return ch[len(ch)-1].At.Sub(epoch)
+}
+
 // runs returns the number of arm runs: every arm once per trial.
 func (p *servePlan) runs() int { return len(p.run.Arms) * p.run.Trials }
 
@@ -219,8 +227,7 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 		if err != nil {
 			return nil, usagef("--start-at %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", o.startAt)
 		}
-		ch := plan.changes(t)
-		switch total := ch[len(ch)-1].At.Sub(t); {
+		switch total := plan.total(); {
 		case now.Sub(t) >= total:
 			return nil, usagef("--start-at %s is %v in the past: the %v schedule is over; want a time to come, or one less than %v ago to join it", o.startAt, now.Sub(t).Round(time.Second), total, total)
 		case t.Sub(now) > maxStartAhead:
@@ -341,7 +348,7 @@ func serveSchedule(ctx context.Context, plan *servePlan, s *faultserver.Server, 
 	default:
 		when = fmt.Sprintf("starting at %s (in %v); healthy until then", start.UTC().Format(time.RFC3339), (-late).Round(time.Second))
 	}
-	fmt.Fprintf(stdout, "  schedule  %s, %s\n", plan.describe(changes[last].At.Sub(start)), when)
+	fmt.Fprintf(stdout, "  schedule  %s, %s\n", plan.describe(), when)
 	phase := "" // where the schedule stands, for the interrupted message
 	// checkPlanFaults has checked every phase's faults, so a failed switch
 	// is a bug: it stops the schedule rather than leave the wrong faults on.
@@ -391,9 +398,9 @@ func serveSchedule(ctx context.Context, plan *servePlan, s *faultserver.Server, 
 }
 
 // describe says what the schedule is, for the schedule line: its phases
-// and, for several arm runs, which, how far apart, and total, how long
-// they take in all.
-func (p *servePlan) describe(total time.Duration) string {
+// and, for several arm runs, which, how far apart, and how long they take
+// in all.
+func (p *servePlan) describe() string {
 	one := fmt.Sprintf("%d phases over %v", p.sched.Len(), p.sched.Duration())
 	switch {
 	case p.runs() == 1 && p.named:
@@ -402,7 +409,7 @@ func (p *servePlan) describe(total time.Duration) string {
 		return one
 	}
 	var names []string
-	for _, c := range p.changes(time.Unix(0, 0)) {
+	for _, c := range p.changes(time.Unix(0, 0)) { // any start: only the order matters
 		if c.Index == 0 && p.named {
 			names = append(names, c.Arm)
 		}
@@ -411,7 +418,7 @@ func (p *servePlan) describe(total time.Duration) string {
 	if p.named {
 		list = " (" + strings.Join(names, ", ") + ")"
 	}
-	return fmt.Sprintf("%s for each of %d arm runs%s, one every %v: %v in all", one, p.runs(), list, p.run.ArmSpan(), total)
+	return fmt.Sprintf("%s for each of %d arm runs%s, one every %v: %v in all", one, p.runs(), list, p.run.ArmSpan(), p.total())
 }
 
 // faultNames lists specs as they would be given, or says there are none.

@@ -707,7 +707,7 @@ func TestServeScheduleWithTwoArmRun(t *testing.T) {
 	defer svc.Close()
 	file := filepath.Join(t.TempDir(), "s.yaml")
 	writeFile(t, file, `seed: 5
-load: {rate: 40, client_timeout: 1s}
+load: {rate: 40, client_timeout: 2s}
 collateral: /local
 targets:
   - {name: a, url: "`+svc.URL+`/api"}
