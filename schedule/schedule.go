@@ -5,7 +5,9 @@
 //
 // A Schedule is immutable once built with New, so one may be shared. Run
 // calls back at each switch; what a switch does (set a fault server's
-// faults, print a line) is up to the caller.
+// faults, print a line) is up to the caller. RunTimes walks any ascending
+// list of wall-clock times the same way: serve uses it for the switches of
+// a whole run, every arm run's phases one after another.
 package schedule
 
 import (
@@ -129,13 +131,38 @@ func (sw Switch) End() bool { return sw.Phase.Name == "" }
 // called at once for the phase active now, and phases already over are
 // skipped (so is every phase a stalled process slept through). Run returns
 // ctx's error as soon as ctx is done. onPhase runs on Run's goroutine and
-// should return quickly: the next switch waits for it.
+// should return quickly: the next switch waits for it. Run is RunTimes over
+// the phases' start times and the end.
 func (s *Schedule) Run(ctx context.Context, start time.Time, onPhase func(Switch)) error {
+	times := make([]time.Time, len(s.starts))
+	for i, off := range s.starts {
+		times[i] = start.Add(off)
+	}
+	return RunTimes(ctx, times, func(i int, now time.Time) {
+		sw := Switch{Index: i, Due: times[i], Now: now}
+		if i < len(s.phases) {
+			sw.Phase = s.phases[i]
+		}
+		onPhase(sw)
+	})
+}
+
+// RunTimes calls on(i, now) when the clock reaches times[i], for each i in
+// order, and returns nil after the last; times must be ascending. Each call
+// is due at its own time, so a late callback does not delay later ones. A
+// time already past is joined: on is called at once for the last time not
+// after now, and the earlier ones are skipped (so is every time a stalled
+// process slept through). RunTimes returns ctx's error as soon as ctx is
+// done. on runs on RunTimes's goroutine and should return quickly: the next
+// call waits for it.
+func RunTimes(ctx context.Context, times []time.Time, on func(i int, now time.Time)) error {
+	if len(times) == 0 {
+		return nil
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	next := 0 // the first switch not yet made; len(s.phases) is the end
-	for {
-		due := start.Add(s.starts[next])
+	for next := 0; ; next++ {
+		due := times[next]
 		// The loop, not the timer alone, decides: a due time read from a
 		// wall clock can be reached later than the timer's monotonic wait
 		// when the wall clock is stepped back.
@@ -151,17 +178,12 @@ func (s *Schedule) Run(ctx context.Context, start time.Time, onPhase func(Switch
 			return err
 		}
 		now := time.Now()
-		if i := s.At(now.Sub(start)); i > next {
-			next, due = i, start.Add(s.starts[i])
+		for next+1 < len(times) && !times[next+1].After(now) {
+			next++
 		}
-		sw := Switch{Index: next, Due: due, Now: now}
-		if next < len(s.phases) {
-			sw.Phase = s.phases[next]
-		}
-		onPhase(sw)
-		if next == len(s.phases) {
+		on(next, now)
+		if next == len(times)-1 {
 			return nil
 		}
-		next++
 	}
 }

@@ -291,3 +291,29 @@ func ExampleSchedule_Run() {
 	// fault [error:503]
 	// end: healthy
 }
+
+// TestRunTimes walks times that no Schedule could hold (hours apart, beyond
+// MaxDuration), joining late at the last time past, and returns at once for
+// none.
+func TestRunTimes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := time.Now()
+		if err := RunTimes(t.Context(), nil, func(int, time.Time) { t.Error("called for no times") }); err != nil {
+			t.Errorf("RunTimes(none) = %v; want nil", err)
+		}
+		times := []time.Time{base.Add(-3 * time.Hour), base.Add(-time.Hour), base.Add(2 * time.Hour), base.Add(5 * time.Hour)}
+		type call struct {
+			I   int
+			Off time.Duration
+		}
+		var got []call
+		err := RunTimes(t.Context(), times, func(i int, now time.Time) { got = append(got, call{i, now.Sub(base)}) })
+		if err != nil {
+			t.Fatalf("RunTimes = %v; want nil", err)
+		}
+		want := []call{{1, 0}, {2, 2 * time.Hour}, {3, 5 * time.Hour}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("calls (-want +got):\n%s", diff)
+		}
+	})
+}

@@ -48,7 +48,7 @@ checks, e.g. fell behind its rate (shards_valid).
 
 It writes report.json, report.md and report.html into --out (default
 ./cbload-out/merged-<run id>) and, with --junit, a JUnit file. At most 1000
-reports of at most 64 MiB each are read.
+reports of at most 256 MiB each are read.
 
 Exit codes, as for cbload run: 0 done, 2 bad input (unreadable or malformed
 reports, reports of different runs, a shard given twice, bad thresholds),
@@ -194,7 +194,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	}
 	// As cbload run: the summary first, then the files.
 	writeSummary(stdout, rep)
-	paths, writeErrs := writeReports(dir, rep)
+	paths, writeErrs := writeReports(dir, rep, stderr)
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
 	}

@@ -98,6 +98,21 @@ func TestMergeCommand(t *testing.T) {
 	if _, err := os.Stat(junit); err != nil {
 		t.Errorf("junit not written: %v", err)
 	}
+	// Fault → symptom: the /api answers are the shards' sums, and what the
+	// one shared upstream injected is unknown, not a shard's count.
+	for _, p := range m.Phases {
+		got, want := a.Summary[p.Name].API.Outcomes, a0.Summary[p.Name].API.Outcomes.Add(a1.Summary[p.Name].API.Outcomes)
+		if got != want {
+			t.Errorf("merged %s /api outcomes %+v; want the shards' sum %+v", p.Name, got, want)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "### Fault → symptom") || !strings.Contains(string(md), "| fault | a | "+reports.ExternalInjected+" | ") {
+		t.Errorf("merged report.md has no fault → symptom row for the fault phase with the shared upstream's faults unknown:\n%s", md)
+	}
 	for _, f := range []string{"report.md", "report.html"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)

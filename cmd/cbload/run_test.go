@@ -69,6 +69,7 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"--fault", "latency", "--start-at", "2020-01-01T00:00:00Z"}, "the run's schedule ended at"},
 		{[]string{"--fault", "latency", "--shard", "1/2", "--seed", "1", "--start-at", time.Now().Add(time.Minute).Format(time.RFC3339)}, "shard: needs targets"},
 		{[]string{"--fault", "latency", "--shard", "1/2", "--seed", "1", "--start-at", time.Now().Add(time.Minute).Format(time.RFC3339), "--target", "a=http://127.0.0.1:1/api", "--upstream-addr", "127.0.0.1:9"}, "shard: needs upstream-external"},
+		{[]string{"--fault", "latency", "--shard", "1/2", "--seed", "1", "--trials", "2", "--start-at", time.Now().Add(time.Minute).Format(time.RFC3339), "--target", "a=http://127.0.0.1:1/api"}, "trials: 2 with shard 1/2: not supported; cbload merge needs every second's raw data (the histograms), which a report keeps for its first trial only"},
 		{[]string{"--fault", "latency", "--target", "a=http://127.0.0.1:1/api"}, "--upstream-addr: required with --target"},
 		{[]string{"--fault", "latency", "--upstream-external"}, "--upstream-external: only used with --target"},
 		{[]string{"--fault", "latency", "--target", "a=http://127.0.0.1:1/api", "--upstream-external", "--upstream-addr", "127.0.0.1:9"}, "upstream-external: not with upstream-addr"},
