@@ -3,11 +3,11 @@
 // `cbload serve --phases` or `--scenario`, switched at the offsets the
 // phases give from a start time.
 //
-// A Schedule is immutable once built with New, so one may be shared. Run
-// calls back at each switch; what a switch does (set a fault server's
-// faults, print a line) is up to the caller. RunTimes walks any ascending
-// list of wall-clock times the same way: serve uses it for the switches of
-// a whole run, every arm run's phases one after another.
+// A Schedule is immutable once built with New, so one may be shared.
+// RunTimes walks an ascending list of wall-clock times — a schedule's phase
+// starts, or the switches of a whole run, every arm run's phases one after
+// another, as serve uses it — calling back at each; what a switch does (set
+// a fault server's faults, print a line) is up to the caller.
 package schedule
 
 import (
@@ -102,49 +102,6 @@ func (s *Schedule) At(off time.Duration) int {
 		}
 	}
 	return len(s.phases)
-}
-
-// Switch is one call of Run's callback: a phase begins, or the schedule
-// ends.
-type Switch struct {
-	// Index is the phase now active, or Len() when the schedule has ended.
-	Index int
-	// Phase is that phase; the zero Phase when the schedule has ended.
-	Phase Phase
-	// Due is when the phase was due to begin (or the schedule to end):
-	// the start plus the phase's offset.
-	Due time.Time
-	// Now is the clock's reading when the callback was called; it is Due
-	// or a little later, or later still when Run joined the phase after it
-	// had begun.
-	Now time.Time
-}
-
-// End reports whether the switch is the schedule's end.
-func (sw Switch) End() bool { return sw.Phase.Name == "" }
-
-// Run walks the schedule from start: it waits until start if that is in the
-// future, then calls onPhase as each phase begins and once more, with an
-// End switch, when the last one ends, and returns nil. Each switch is due
-// at start plus its offset, so a late callback does not delay later ones.
-// A start in the past joins the schedule where the clock stands: onPhase is
-// called at once for the phase active now, and phases already over are
-// skipped (so is every phase a stalled process slept through). Run returns
-// ctx's error as soon as ctx is done. onPhase runs on Run's goroutine and
-// should return quickly: the next switch waits for it. Run is RunTimes over
-// the phases' start times and the end.
-func (s *Schedule) Run(ctx context.Context, start time.Time, onPhase func(Switch)) error {
-	times := make([]time.Time, len(s.starts))
-	for i, off := range s.starts {
-		times[i] = start.Add(off)
-	}
-	return RunTimes(ctx, times, func(i int, now time.Time) {
-		sw := Switch{Index: i, Due: times[i], Now: now}
-		if i < len(s.phases) {
-			sw.Phase = s.phases[i]
-		}
-		onPhase(sw)
-	})
 }
 
 // RunTimes calls on(i, now) when the clock reaches times[i], for each i in
