@@ -206,3 +206,29 @@ func TestStartAtWaitIsInterruptible(t *testing.T) {
 		t.Errorf("an interrupted wait left %s behind", out)
 	}
 }
+
+// TestMergeTotalInputCap checks that merge refuses, before reading any,
+// reports that together pass the 2 GiB it may hold in memory (sparse files
+// here: their size is all that is read).
+func TestMergeTotalInputCap(t *testing.T) {
+	dir := t.TempDir()
+	var args []string
+	for _, name := range []string{"a.json", "b.json"} {
+		p := filepath.Join(dir, name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(1100 << 20); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		args = append(args, p)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"merge"}, args...), &stdout, &stderr)
+	first, _, _ := strings.Cut(stderr.String(), "\n")
+	if code != exitUsage || !strings.Contains(first, "more than the 2048 MiB limit") {
+		t.Errorf("merge of 2.1 GiB of reports: exit %d, %q; want exit %d and the 2 GiB limit named", code, first, exitUsage)
+	}
+}

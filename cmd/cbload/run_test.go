@@ -83,6 +83,7 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"--fault", "latency", "--breaker-consecutive-failures", "0", "--breaker-failure-ratio", "0"}, "at least one trip rule"},
 		{[]string{"--fault", "latency", "--breaker-min-requests", "x"}, `--breaker-min-requests "x": `},
 		{[]string{"--fault", "latency", "--breaker-timeout", "2"}, `--breaker-timeout "2": `},
+		{[]string{"--fault", "latency", "--breaker-timeout", "10ms"}, "breaker-timeout: 10ms must be at least 50ms"},
 		{[]string{"--fault", "latency", "--jitter", "-1ms"}, "jitter"},
 		{[]string{"--fault", "latency", "--client-timeout", "0s"}, "client-timeout: 0s must be positive"},
 		{[]string{"--fault", "latency", "--seed", "x"}, `--seed "x": `},
