@@ -107,6 +107,9 @@ func (c *Config) validateTargets() error {
 	if c.UpstreamExternal && (c.UpstreamAddr != "" || len(c.Upstreams) > 0) {
 		return fmt.Errorf("upstream-external: not with upstream-addr or upstream; either this run starts the upstreams, or another process runs them")
 	}
+	if c.UpstreamExternal && c.Upstream.Concurrency > 0 {
+		return fmt.Errorf("upstream-concurrency: not with upstream-external; the process that runs the upstream sets its capacity (cbload serve --upstream-concurrency)")
+	}
 	if !c.UpstreamExternal {
 		if err := c.validateUpstreams(); err != nil {
 			return err

@@ -172,6 +172,11 @@ func startUpstreams(cfg *Config, tlsCfg *tls.Config) (*upstreamSet, error) {
 			Seed:        cfg.Seed,
 			ServiceTime: cfg.Upstream.ServiceTime,
 			Jitter:      cfg.Upstream.Jitter,
+			// Each dependency has the run's capacity, so a slowdown is
+			// a capacity cut at the service's upstreams too.
+			Concurrency: cfg.Upstream.Concurrency,
+			Queue:       cfg.Upstream.Queue,
+			HonorCancel: cfg.Upstream.HonorCancel,
 			TLS:         tlsCfg,
 			OnApplied: func(*http.Request, []faultserver.Spec) {
 				if c := s.arrivals[i].Load(); c != nil {

@@ -158,3 +158,62 @@ func TestTargetSeveralUpstreams(t *testing.T) {
 		t.Errorf("upstreams booked %d requests; the service made %d calls", total, c)
 	}
 }
+
+// TestTargetUpstreamCapacity checks that the upstreams a user's service
+// calls have the run's capacity (--upstream-concurrency, --upstream-queue),
+// as cbload's own upstream does: beyond the workers and the queue, a
+// request gets 503 at once — so slowdown is a capacity cut in target mode
+// too. It also checks that an external upstream, whose capacity another
+// process sets, refuses the setting.
+func TestTargetUpstreamCapacity(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := DefaultConfig()
+	cfg.Targets = []Target{{Name: "svc", URL: "http://127.0.0.1:1/api"}}
+	cfg.UpstreamAddr = addr
+	cfg.Upstream.ServiceTime, cfg.Upstream.Jitter = 400*time.Millisecond, 0
+	cfg.Upstream.Concurrency, cfg.Upstream.Queue = 1, 0
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	up, err := startUpstreams(&cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.close()
+	up.begin()
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 2 * time.Second}
+	defer client.CloseIdleConnections()
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() {
+			resp, err := client.Get("http://" + addr + "/work")
+			if err != nil {
+				codes <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	got := map[int]int{}
+	for range 2 {
+		got[<-codes]++
+	}
+	if got[http.StatusOK] != 1 || got[http.StatusServiceUnavailable] != 1 {
+		t.Errorf("two requests at once to an upstream of 1 worker and no queue got %v; want one 200 and one 503 (at capacity)", got)
+	}
+
+	ext := DefaultConfig()
+	ext.Targets = cfg.Targets
+	ext.UpstreamExternal = true
+	ext.Upstream.Concurrency = 4
+	if err := ext.Validate(); err == nil || !strings.Contains(err.Error(), "upstream-concurrency") {
+		t.Errorf("Validate(upstream-external with upstream-concurrency 4) = %v; want an error naming upstream-concurrency", err)
+	}
+}
