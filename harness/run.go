@@ -187,7 +187,7 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) 
 	arm.StartedAt = start.UTC()
 	arm.BreakerFigures = reports.BreakerMeasured
 	addUpstreamCounts(&arm, up.finish())
-	addSymptoms(&arm, cfg.Phases)
+	addSymptoms(&arm, cfg.Phases, up.names)
 	arm.Exemplars = ex.list()
 	arm.Start = begin.report(rec.pace)
 	return &arm, stopErr

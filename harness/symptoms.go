@@ -11,26 +11,36 @@ import (
 const effectMargin = 0.1
 
 // addSymptoms fills, for each phase of the arm, the upstream attempts per
-// /api request — all upstreams' requests over the /api requests answered —
-// and what it says next to the baseline's (the first phase, when it has no
-// faults; otherwise one attempt per request): amplification when the
-// service made more calls per request (retries), shedding when fewer (a
-// breaker, a queue, a fallback that skips the call), as in the baseline
-// otherwise. The upstreams' counts must be in the summary already.
-func addSymptoms(a *reports.Arm, phases []Phase) {
-	attempts := func(ps reports.PhaseSummary) (float64, bool) {
-		if ps.API.Requests == 0 || ps.Upstreams == nil {
+// /api request — all upstreams' requests over the /api requests sent in
+// the phase — and what it says next to the baseline's (the first phase,
+// when it has no faults; otherwise one attempt per request): amplification
+// when the service made more calls per request (retries), shedding when
+// fewer (a breaker, a queue, a fallback that skips the call), as in the
+// baseline otherwise. Both counts are by send time: an upstream request
+// is counted when it arrives, so counting the /api requests by completion
+// would credit a slow phase's calls to the next one (a latency fault of
+// 1.5 s would look like amplification, its recovery like shedding). In a
+// phase where an upstream refuses connections the calls the service tried
+// never became requests and cannot be counted: the attempts are unknown
+// there. The upstreams' counts must be in the summary already.
+func addSymptoms(a *reports.Arm, phases []Phase, upstreams []string) {
+	sent := map[string]int64{}
+	for _, s := range a.Series {
+		sent[s.Phase] += s.API.Sent
+	}
+	attempts := func(name string, ps reports.PhaseSummary) (float64, bool) {
+		if sent[name] == 0 || ps.Upstreams == nil {
 			return 0, false
 		}
 		var n int64
 		for _, u := range ps.Upstreams {
 			n += u.Requests
 		}
-		return float64(n) / float64(ps.API.Requests), true
+		return float64(n) / float64(sent[name]), true
 	}
 	base, baseOK := 1.0, false
 	if len(phases) > 0 && !phases[0].Faulty() {
-		if v, ok := attempts(a.Summary[phases[0].Name]); ok && v > 0 {
+		if v, ok := attempts(phases[0].Name, a.Summary[phases[0].Name]); ok && v > 0 {
 			base, baseOK = v, true
 		}
 	}
@@ -39,8 +49,13 @@ func addSymptoms(a *reports.Arm, phases []Phase) {
 		if !ok {
 			continue
 		}
-		v, ok := attempts(ps)
+		v, ok := attempts(p.Name, ps)
 		if !ok {
+			continue
+		}
+		if len(refusing(p, upstreams)) > 0 {
+			ps.UpstreamAttemptsPerAPIRequest, ps.UpstreamEffect = nil, reports.EffectUnknown
+			a.Summary[p.Name] = ps
 			continue
 		}
 		v = round3(v)
@@ -57,4 +72,19 @@ func addSymptoms(a *reports.Arm, phases []Phase) {
 		}
 		a.Summary[p.Name] = ps
 	}
+}
+
+// refusing returns the upstreams, of those named, that the phase makes
+// refuse connections: what the service sends them is not counted.
+func refusing(p Phase, upstreams []string) []string {
+	var out []string
+	for _, name := range upstreams {
+		for _, f := range p.faultsFor(name) {
+			if f.Kind == "refuse" {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	return out
 }

@@ -10,8 +10,12 @@ import (
 
 func TestAddSymptoms(t *testing.T) {
 	lat, _ := faultserver.ParseSpec("latency:1s")
+	refuse, _ := faultserver.ParseSpec("refuse")
 	phases := []Phase{{Name: "baseline", Duration: time.Second}, {Name: "retry", Duration: time.Second, Faults: []faultserver.Spec{lat}},
-		{Name: "shed", Duration: time.Second, Faults: []faultserver.Spec{lat}}, {Name: "recovery", Duration: time.Second}, {Name: "idle", Duration: time.Second}}
+		{Name: "shed", Duration: time.Second, Faults: []faultserver.Spec{lat}}, {Name: "slow", Duration: time.Second, Faults: []faultserver.Spec{lat}},
+		{Name: "recovery", Duration: time.Second}, {Name: "refused", Duration: time.Second}, {Name: "idle", Duration: time.Second}}
+	phases[5].AddFault("b", refuse)
+	// api is the /api requests answered in the phase, sent those sent in it.
 	ps := func(api int64, ups ...int64) reports.PhaseSummary {
 		s := reports.PhaseSummary{API: reports.Stats{Requests: api}, Upstreams: map[string]reports.UpstreamPhase{}}
 		for i, n := range ups {
@@ -23,10 +27,21 @@ func TestAddSymptoms(t *testing.T) {
 		"baseline": ps(100, 100, 100), // two dependencies, one call each
 		"retry":    ps(100, 400, 400),
 		"shed":     ps(100, 5, 5),
-		"recovery": ps(100, 105, 100),
+		// A slow fault: 100 sent and called once each, but only 40
+		// answered before the phase ended; the rest count in the next.
+		"slow":     ps(40, 100, 100),
+		"recovery": ps(160, 105, 100),
+		"refused":  ps(100, 100, 0),
 		"idle":     ps(0, 0, 0),
 	}}
-	addSymptoms(&a, phases)
+	for i, p := range phases {
+		sent := int64(100)
+		if p.Name == "idle" {
+			sent = 0
+		}
+		a.Series = append(a.Series, reports.Second{T: i, Phase: p.Name, API: reports.Bucket{Sent: sent}})
+	}
+	addSymptoms(&a, phases, []string{"a", "b"})
 	for _, tt := range []struct {
 		phase, effect string
 		attempts      float64
@@ -34,6 +49,7 @@ func TestAddSymptoms(t *testing.T) {
 		{"baseline", reports.EffectBaseline, 2},
 		{"retry", reports.EffectAmplification, 8},
 		{"shed", reports.EffectShedding, 0.1},
+		{"slow", reports.EffectAsBaseline, 2},
 		{"recovery", reports.EffectAsBaseline, 2.05},
 	} {
 		s := a.Summary[tt.phase]
@@ -41,13 +57,19 @@ func TestAddSymptoms(t *testing.T) {
 			t.Errorf("%s: effect %q attempts %v; want %q %v", tt.phase, s.UpstreamEffect, s.UpstreamAttemptsPerAPIRequest, tt.effect, tt.attempts)
 		}
 	}
+	// Upstream b refused connections: the calls it was sent are not
+	// counted, so the attempts are unknown, not shedding.
+	if s := a.Summary["refused"]; s.UpstreamAttemptsPerAPIRequest != nil || s.UpstreamEffect != reports.EffectUnknown {
+		t.Errorf("a phase with a refusing upstream: %v %q; want no attempts and effect %q", s.UpstreamAttemptsPerAPIRequest, s.UpstreamEffect, reports.EffectUnknown)
+	}
 	if s := a.Summary["idle"]; s.UpstreamAttemptsPerAPIRequest != nil || s.UpstreamEffect != "" {
 		t.Errorf("a phase without /api requests: %v %q; want nothing", s.UpstreamAttemptsPerAPIRequest, s.UpstreamEffect)
 	}
 
 	// Without a fault-free baseline, one attempt per request is the yardstick.
-	b := reports.Arm{Summary: map[string]reports.PhaseSummary{"retry": ps(100, 300)}}
-	addSymptoms(&b, phases[1:2])
+	b := reports.Arm{Summary: map[string]reports.PhaseSummary{"retry": ps(100, 300)},
+		Series: []reports.Second{{Phase: "retry", API: reports.Bucket{Sent: 100}}}}
+	addSymptoms(&b, phases[1:2], []string{"a"})
 	if s := b.Summary["retry"]; s.UpstreamEffect != reports.EffectAmplification {
 		t.Errorf("no baseline, 3 attempts per request: %q; want amplification", s.UpstreamEffect)
 	}
