@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -633,20 +634,26 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	heading, width := "during the fault", 14
 	if r.Trials != nil {
 		heading, width = fmt.Sprintf("during the fault, median of %d trials (min–max)", r.Trials.N), 30
-		fmt.Fprintf(w, "%s\n", heading)
-		heading = ""
 	}
-	fmt.Fprintf(w, "%-34s", heading)
-	for _, a := range r.Arms {
-		fmt.Fprintf(w, "%*s", width, a.Name)
+	// Rows are laid out once all cells are known: a column is as wide as
+	// its widest cell, so "0.00 s (inferred)" never runs into its
+	// neighbour.
+	type line struct {
+		label string
+		cells []string
 	}
-	fmt.Fprintln(w)
+	var lines []line
 	row := func(label string, f func(a *reports.Arm) string) {
-		fmt.Fprintf(w, "%-34s", label)
+		l := line{label: label}
 		for i := range r.Arms {
-			fmt.Fprintf(w, "%*s", width, withSpread(r, &r.Arms[i], f))
+			c := withSpread(r, &r.Arms[i], f)
+			width = max(width, utf8.RuneCountInString(c)+2)
+			l.cells = append(l.cells, c)
 		}
-		fmt.Fprintln(w)
+		lines = append(lines, l)
+	}
+	for _, a := range r.Arms {
+		width = max(width, utf8.RuneCountInString(a.Name)+2)
 	}
 	api, coll, hasColl := reports.Endpoints(r)
 	if hasColl {
@@ -688,6 +695,22 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	})
 	row("time to recover", func(a *reports.Arm) string { return breaker(a.Figures.TimeToRecoverS)(a) })
 	row("after the trigger", reports.AfterTrigger)
+	if r.Trials != nil {
+		fmt.Fprintf(w, "%s\n", heading)
+		heading = ""
+	}
+	fmt.Fprintf(w, "%-34s", heading)
+	for _, a := range r.Arms {
+		fmt.Fprintf(w, "%*s", width, a.Name)
+	}
+	fmt.Fprintln(w)
+	for _, l := range lines {
+		fmt.Fprintf(w, "%-34s", l.label)
+		for _, c := range l.cells {
+			fmt.Fprintf(w, "%*s", width, c) // fmt pads by runes
+		}
+		fmt.Fprintln(w)
+	}
 	writeDetailSummary(w, r)
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
 }
@@ -710,15 +733,23 @@ func writeDetailSummary(w io.Writer, r *reports.Report) {
 		}
 		shown++
 		fmt.Fprintf(w, "\nrequests completed in phase %s%s:\n", p.Name, reports.TrialScope(r))
+		api, coll, hasColl := reports.Endpoints(r)
 		for _, a := range r.Arms {
 			s, ok := a.Summary[p.Name]
 			if !ok {
 				continue
 			}
-			for _, e := range []struct {
+			eps := []struct {
 				name  string
 				stats reports.Stats
-			}{{"/api", s.API}, {"/local", s.Collateral}} {
+			}{{api, s.API}}
+			if hasColl {
+				eps = append(eps, struct {
+					name  string
+					stats reports.Stats
+				}{coll, s.Collateral})
+			}
+			for _, e := range eps {
 				fmt.Fprintf(w, "  %-12s %-7s %s\n", a.Name, e.name, reports.LatencyText(r, e.stats.LatencyMS))
 				fmt.Fprintf(w, "  %-12s %-7s status %s · bytes in/out %s\n", "", "", reports.StatusCodesText(r, e.stats), reports.BytesText(r, e.stats))
 				if errs := reports.ErrorSetText(r, e.stats, 3, 100); errs != "none" {
