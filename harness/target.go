@@ -407,6 +407,14 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	// breaker inference.
 	apiSent := newSlotCounter(start, cfg.TotalDuration())
 	up.countArrivals(start, cfg.TotalDuration())
+	// The upstream's in-flight requests per slot tell a breaker's drop in
+	// arrivals from a concurrency limit's (see inferBreaker).
+	var inflightAt *slotSampler
+	if !cfg.UpstreamExternal {
+		gi, _ := up.guarded()
+		inflightAt = startSlotSampler(start, cfg.TotalDuration(), func() int64 { return up.inFlight(gi) })
+		defer inflightAt.halt()
+	}
 	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, false)
 	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
 	var sent atomic.Int64
@@ -472,7 +480,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 				base = int(cfg.Phases[0].Duration / slotWidth)
 			}
 			gi, _ := up.guarded()
-			in := inferBreaker(apiSent.slots(n), up.arrivalSlots(gi, n), base)
+			in := inferBreaker(apiSent.slots(n), up.arrivalSlots(gi, n), inflightAt.slots(n), base)
 			inf = &in
 			if in.ok {
 				figures, transitions, rec.breaker = reports.BreakerInferred, in.transitions, true
@@ -518,8 +526,11 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 			break
 		}
 		_, name := up.guarded()
-		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from %s's arrivals per %v against the /api requests sent: open while it received under %.0f%% of the baseline's %.2f calls per /api request for %v, closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
+		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from %s's arrivals per %v against the /api requests sent: open while it received under %.0f%% of the baseline's %.2f calls per /api request for %v and its requests in flight drained to none (a concurrency limit keeps them up), closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
 			why, upstreamLabel(name), slotWidth, shedRatio*100, inf.baselineRatio, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
+		for _, h := range inf.held {
+			notes = append(notes, fmt.Sprintf("breaker state: the open inferred at %.1f s is dated by the calls in flight at %s draining to none; from %.1f s the service already made almost no new calls while calls stayed in flight — a concurrency limit (bulkhead, throttle, connection pool) or the breaker itself — so it opened between %.1f s and %.1f s", h.T, upstreamLabel(name), h.From, h.From, h.T))
+		}
 	}
 	notes = append(notes, callsNote(a, cfg, up)...)
 	if fails > 0 {
@@ -594,7 +605,11 @@ func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet) []string {
 		notes = append(notes, fmt.Sprintf("upstream calls: unknown in phase %s — an upstream refused connections there, so the calls your service tried were never requests it could count", strings.Join(refused, ", ")))
 	}
 	if failing > 0 && answered > 0 && ok == answered {
-		notes = append(notes, fmt.Sprintf("the faults did not reach the answers: the upstreams failed %d requests (error, reset) during the fault, yet all %d api answers counted as ok — the service ignores its dependency's failures (such as status codes), retries until a call succeeds, or answers a fallback; mark a fallback and check for it with --expect", failing, answered))
+		who := "the upstream"
+		if len(up.names) > 1 {
+			who = "the upstreams"
+		}
+		notes = append(notes, fmt.Sprintf("the faults did not reach the answers: %s failed %d requests (error, reset) during the fault, yet all %d api answers counted as ok — the service ignores its dependency's failures (such as status codes), retries until a call succeeds, or answers a fallback; mark a fallback and check for it with --expect", who, failing, answered))
 	}
 	return notes
 }

@@ -266,6 +266,11 @@ func (s *upstreamSet) arrivalSlots(i, n int) []int64 {
 	return make([]int64, n)
 }
 
+// inFlight returns the requests upstream i is handling now.
+func (s *upstreamSet) inFlight(i int) int64 {
+	return s.servers[i].Stats().InFlight
+}
+
 // next moves to the following phase.
 func (s *upstreamSet) next() {
 	s.endPhase()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/reports"
 )
 
 func TestParseUpstreamFault(t *testing.T) {
@@ -216,4 +217,78 @@ func TestTargetUpstreamCapacity(t *testing.T) {
 	if err := ext.Validate(); err == nil || !strings.Contains(err.Error(), "upstream-concurrency") {
 		t.Errorf("Validate(upstream-external with upstream-concurrency 4) = %v; want an error naming upstream-concurrency", err)
 	}
+}
+
+// TestTargetFaultsUnseen runs a service without a breaker against faults
+// whose effect cbload cannot see from the upstream's side or the answers:
+// refused connections (the calls never arrive, so no breaker may be
+// inferred from their absence, and the calls per request are unknown) and
+// 503s the service ignores (all its answers stay ok, which the notes must
+// say).
+func TestTargetFaultsUnseen(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: time.Second}
+	defer client.CloseIdleConnections()
+	// The service calls the upstream once per request and ignores its
+	// status code, as sony/gobreaker's example does; a transport error is
+	// a 502.
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/local" {
+			return
+		}
+		resp, err := client.Get("http://" + addr + "/dep")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}))
+	defer svc.Close()
+	run := func(fault string) *reports.Arm {
+		t.Helper()
+		cfg := testConfig(t, fault)
+		cfg.Rate = 40
+		cfg.Phases = []Phase{{Name: "baseline", Duration: time.Second}, {Name: "fault", Duration: 2 * time.Second, Faults: cfg.Phases[1].Faults}, {Name: "recovery", Duration: time.Second}}
+		cfg.Targets = []Target{{Name: "svc", URL: svc.URL + "/api", Collateral: svc.URL + "/local"}}
+		cfg.UpstreamAddr = addr
+		r, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", fault, err)
+		}
+		return r.Arm("svc")
+	}
+
+	a := run("refuse")
+	if a.BreakerFigures != reports.BreakerUnknown || a.Breaker || len(a.Transitions) != 0 {
+		t.Errorf("refuse: breaker figures %q, breaker %v, transitions %v; want unknown, no breaker claimed, none", a.BreakerFigures, a.Breaker, a.Transitions)
+	}
+	if s := a.Summary["fault"]; s.UpstreamEffect != reports.EffectUnknown || s.UpstreamAttemptsPerAPIRequest != nil {
+		t.Errorf("refuse: fault phase effect %q attempts %v; want %q and none", s.UpstreamEffect, s.UpstreamAttemptsPerAPIRequest, reports.EffectUnknown)
+	}
+	if !hasNote(a.Notes, "refused connections in phase fault") {
+		t.Errorf("refuse: notes %q; want one saying the refused calls hide the breaker", a.Notes)
+	}
+
+	a = run("error:503")
+	if !hasNote(a.Notes, "the faults did not reach the answers") {
+		t.Errorf("ignored 503s: notes %q; want one saying the faults did not reach the answers", a.Notes)
+	}
+	if hasNote(a.Notes, "shed") {
+		t.Errorf("ignored 503s, one call per request: notes %q; want no shedding", a.Notes)
+	}
+}
+
+func hasNote(notes []string, part string) bool {
+	for _, n := range notes {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
 }
