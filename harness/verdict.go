@@ -95,8 +95,14 @@ func decide(r *reports.Report) reports.Verdict {
 			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	case !nDeg && b.Figures.APISuccessDuringFault < n.Figures.APISuccessDuringFault-apiWorseMargin:
 		v.Outcome = reports.OutcomeWorse
-		v.Summary = fmt.Sprintf("The breaker made things worse: it turned a partial failure into rejection — /api succeeded %s with it and %s without it during the fault, and /local was healthy either way.",
-			reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault))
+		what := "turned a partial failure into rejection"
+		if n.Figures.APISuccessDuringFault >= collateralHealthy {
+			// Without it nearly every call succeeded (a slow upstream, say):
+			// there was no partial failure, only calls it failed.
+			what = "failed calls that would have succeeded"
+		}
+		v.Summary = fmt.Sprintf("The breaker made things worse: it %s — /api succeeded %s with it and %s without it during the fault, and /local was healthy either way.",
+			what, reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault))
 	case !nDeg:
 		v.Outcome = reports.OutcomeNothingToPrevent
 		v.Summary = fmt.Sprintf("Nothing to prevent: without the breaker /local stayed healthy (%s) during the fault, so there was no cascade.",
