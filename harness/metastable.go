@@ -45,6 +45,8 @@ type recovery struct {
 	// measured or inferred.
 	openFrom float64
 	figures  string
+	// api names the api endpoint in the text (reports.Terms).
+	api string
 }
 
 // armRecovery applies the metastability rule to a: after the last fault
@@ -71,7 +73,7 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 	if base.Requests == 0 || base.OK == 0 {
 		return recovery{}, false
 	}
-	rec := recovery{baseline: float64(base.OK) / float64(base.Requests), openFrom: -1, figures: a.BreakerFigures}
+	rec := recovery{baseline: float64(base.OK) / float64(base.Requests), openFrom: -1, figures: a.BreakerFigures, api: reports.TermsOf(r.Config).API}
 	if n := len(a.Transitions); a.Breaker && n > 0 && a.Transitions[n-1].To != reports.StateClosed {
 		rec.openFrom = a.Transitions[n-1].T
 		for i := n - 1; i >= 0 && a.Transitions[i].To != reports.StateClosed; i-- {
@@ -162,18 +164,18 @@ func (rec recovery) stuckReason() string {
 		return fmt.Sprintf("held down by its breaker: open%s from %.1f s to the end of the run, never closed again — its open timeout, or probes that kept failing, outlasted the recovery", how, rec.openFrom)
 	}
 	if rec.rejected >= 0.5 {
-		return fmt.Sprintf("held down by its own policy: it rejected %s of /api requests after the trigger", reports.Percent(rec.rejected))
+		return fmt.Sprintf("held down by its own policy: it rejected %s of %s requests after the trigger", reports.Percent(rec.rejected), rec.api)
 	}
 	var by []string
 	if rec.amplification >= retrySustained {
-		by = append(by, fmt.Sprintf("by retries: %.1f attempts reached the upstream per /api request after the trigger", rec.amplification))
+		by = append(by, fmt.Sprintf("by retries: %.1f attempts reached the upstream per %s request after the trigger", rec.amplification, rec.api))
 	}
 	if rec.completed > 0 && 2*rec.forGone >= rec.completed {
 		by = append(by, fmt.Sprintf("by abandoned work: %s of the upstream's work after the trigger was for callers that had gone",
 			reports.Percent(float64(rec.forGone)/float64(rec.completed))))
 	}
 	if len(by) == 0 {
-		return fmt.Sprintf("cause unknown: %.1f attempts per /api request and %d of %d completions for gone callers after the trigger", rec.amplification, rec.forGone, rec.completed)
+		return fmt.Sprintf("cause unknown: %.1f attempts per %s request and %d of %d completions for gone callers after the trigger", rec.amplification, rec.api, rec.forGone, rec.completed)
 	}
 	return "sustained " + strings.Join(by, ", and ")
 }
@@ -181,8 +183,8 @@ func (rec recovery) stuckReason() string {
 // describe says in one phrase whether the arm recovered.
 func (rec recovery) describe() string {
 	if rec.recovered {
-		return fmt.Sprintf("recovered %.0f s after the trigger ended (goodput back to ≥ %s of its baseline %s)",
-			rec.at, reports.Percent(recoveredShare), reports.Percent(rec.baseline))
+		return fmt.Sprintf("recovered %s after the trigger ended (goodput back to ≥ %s of its baseline %s)",
+			reports.Seconds(rec.at), reports.Percent(recoveredShare), reports.Percent(rec.baseline))
 	}
 	return fmt.Sprintf("did not recover (stuck: %s); goodput %s at the end against %s before the trigger, time to recover none",
 		rec.stuckReason(), reports.Percent(rec.final), reports.Percent(rec.baseline))
@@ -218,12 +220,12 @@ func addRecovery(r *reports.Report, v *reports.Verdict) {
 		return
 	}
 	v.Reasons = append([]string{"across endpoints: " + v.Summary}, v.Reasons...)
-	stuck := fmt.Sprintf("without it /api goodput stayed at %s after the trigger ended (%s)", reports.Percent(none.final), none.stuckReason())
+	stuck := fmt.Sprintf("without it %s goodput stayed at %s after the trigger ended (%s)", none.api, reports.Percent(none.final), none.stuckReason())
 	switch {
 	case brk != nil && brk.recovered:
 		v.Outcome, v.CascadePrevented = reports.OutcomePrevented, true
-		v.Summary = fmt.Sprintf("The breaker let the system recover from a metastable failure: %s; with it goodput was back to ≥ %s of its baseline %.0f s after the trigger.",
-			stuck, reports.Percent(recoveredShare), brk.at)
+		v.Summary = fmt.Sprintf("The breaker let the system recover from a metastable failure: %s; with it goodput was back to ≥ %s of its baseline %s after the trigger.",
+			stuck, reports.Percent(recoveredShare), reports.Seconds(brk.at))
 	case brk != nil:
 		v.Outcome, v.CascadePrevented = reports.OutcomeNotPrevented, false
 		v.Summary = fmt.Sprintf("The breaker did not prevent a metastable failure: %s, and with it too.", stuck)

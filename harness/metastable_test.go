@@ -157,7 +157,7 @@ func TestAddRecovery(t *testing.T) {
 	r.Arms = []reports.Arm{*b, *n}
 	v := reports.Verdict{Outcome: reports.OutcomeNothingToPrevent, Summary: "Nothing to prevent: S."}
 	addRecovery(r, &v)
-	if want := "The breaker let the system recover from a metastable failure: without it /api goodput stayed at 5.0% after the trigger ended (sustained by retries: 4.0 attempts reached the upstream per /api request after the trigger, and by abandoned work: 95.0% of the upstream's work after the trigger was for callers that had gone); with it goodput was back to ≥ 90.0% of its baseline 0 s after the trigger. Arms that recovered: breaker."; v.Summary != want {
+	if want := "The breaker let the system recover from a metastable failure: without it /api goodput stayed at 5.0% after the trigger ended (sustained by retries: 4.0 attempts reached the upstream per /api request after the trigger, and by abandoned work: 95.0% of the upstream's work after the trigger was for callers that had gone); with it goodput was back to ≥ 90.0% of its baseline 0.00 s after the trigger. Arms that recovered: breaker."; v.Summary != want {
 		t.Errorf("summary\n%s\nwant\n%s", v.Summary, want)
 	}
 	if v.Outcome != reports.OutcomePrevented || !v.CascadePrevented {

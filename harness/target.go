@@ -163,6 +163,11 @@ func (c *Config) validateTargets() error {
 	if err := c.TargetTLS.validate(); err != nil {
 		return err
 	}
+	for _, e := range c.Expect {
+		if e.scope == scopeCollateral && !slices.ContainsFunc(c.Targets, Target.hasCollateral) {
+			return fmt.Errorf("expect %q: judges collateral answers, and no target has a collateral endpoint (--collateral, or a collateral request in --targets)", e)
+		}
+	}
 	return nil
 }
 
@@ -178,12 +183,8 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	r.Config.Arms = nil
 	for _, t := range cfg.Targets {
 		r.Config.Arms = append(r.Config.Arms, t.Name)
-		rt := reports.Target{Name: t.Name, URL: t.URL}
-		for _, q := range t.requests() {
-			rt.Requests = append(rt.Requests, requestLabel(q))
-		}
-		r.Config.Targets = append(r.Config.Targets, rt)
 	}
+	r.Config.Targets = reportTargets(cfg.Targets)
 	for _, e := range cfg.Expect {
 		r.Config.Expect = append(r.Config.Expect, e.String())
 	}
@@ -243,6 +244,27 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	return r, runErr
 }
 
+// reportTargets describes the targets as a report does: name, URL and the
+// load mix, never headers or bodies.
+func reportTargets(targets []Target) []reports.Target {
+	var out []reports.Target
+	for _, t := range targets {
+		rt := reports.Target{Name: t.Name, URL: t.URL}
+		for _, q := range t.requests() {
+			rt.Requests = append(rt.Requests, requestLabel(q))
+		}
+		out = append(out, rt)
+	}
+	return out
+}
+
+// Terms returns the words the run's report will use for its system under
+// test (reports.Terms), for output written before the report exists, such
+// as the live progress line.
+func (c *Config) Terms() reports.Terms {
+	return reports.TermsOf(reports.Config{Targets: reportTargets(c.Targets)})
+}
+
 // Judge analyses a report of one trial for cascades (attempts per request,
 // recovery), runs its validity checks and decides its verdict
 // (CheckValidity, Verdict and, for a user's own service, the collateral
@@ -288,9 +310,10 @@ const collateralLabel = " (collateral)"
 
 // probeTargets sends every request of every target once, and a GET to its
 // state URL, before any load, and fails on the first that cannot be reached
-// or whose answer shows a setup mistake: an api answer must meet the
-// checks (2xx without a status check), a collateral or state URL must
-// answer 2xx. Redirects are not followed: a redirect is the answer.
+// or whose answer shows a setup mistake: an api or collateral answer must
+// meet the checks that judge its kind (2xx without a status check), a state
+// URL must answer 2xx. Redirects are not followed: a redirect is the
+// answer.
 func probeTargets(ctx context.Context, targets []Target, checks expectations, upstream string, tune func(*http.Transport)) error {
 	tr := &http.Transport{Proxy: nil}
 	tune(tr)
@@ -323,7 +346,11 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 			if state {
 				what = fmt.Sprintf("target %s: breaker state URL %s", t.Name, q.URL)
 			}
-			if err := probeAnswer(resp, body, checks, !q.Collateral && !state, upstream); err != nil {
+			var judge expectations // none for the state URL: 2xx
+			if !state {
+				judge = checks.scoped(q.Collateral)
+			}
+			if err := probeAnswer(resp, body, judge, state, q.Collateral, upstream); err != nil {
 				return fmt.Errorf("%s %v", what, err)
 			}
 		}
@@ -331,13 +358,12 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 	return nil
 }
 
-// probeAnswer judges one probe's answer; api says whether the checks apply.
-func probeAnswer(resp *http.Response, body []byte, checks expectations, api bool, upstream string) error {
+// probeAnswer judges one probe's answer against checks, those that judge
+// its kind; state says it is the answer of a breaker state URL, collateral
+// that of a collateral request.
+func probeAnswer(resp *http.Response, body []byte, checks expectations, state, collateral bool, upstream string) error {
 	code := resp.StatusCode
-	accepted, want := code >= 200 && code <= 299, "200-299"
-	if api {
-		accepted, want = checks.acceptsStatus(code), checks.statusForms()
-	}
+	accepted, want := checks.acceptsStatus(code), checks.statusForms()
 	if !accepted {
 		status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 		hint := ""
@@ -351,20 +377,22 @@ func probeAnswer(resp *http.Response, body []byte, checks expectations, api bool
 		case code >= 500:
 			hint = fmt.Sprintf(" before any fault — is it healthy, and does it reach the upstream at %s?", upstream)
 		}
-		change := ""
-		if api {
-			change = " (--expect status=... changes the statuses accepted)"
+		change := " (--expect status=... changes the statuses accepted)"
+		switch {
+		case state:
+			change = ""
+		case collateral:
+			change = " (--expect collateral:status=... changes the statuses accepted)"
 		}
 		return fmt.Errorf("answered %s%s; want %s%s", status, hint, want, change)
-	}
-	if !api {
-		return nil
 	}
 	truncated := len(body) > maxCheckedBody
 	if truncated {
 		body = body[:maxCheckedBody]
 	}
-	if i, got := checks.failure(code, body, truncated); i >= 0 {
+	if i, got := checks.failure(code, body, truncated); i >= 0 && collateral {
+		return fmt.Errorf("missed --expect %s before any fault: got %s — is the collateral endpoint healthy, or is the check meant for api answers only (unscoped or api:)?", checks[i], got)
+	} else if i >= 0 {
 		return fmt.Errorf("missed --expect %s before any fault: got %s — is the service calling the upstream at %s, or is the check wrong?", checks[i], got, upstream)
 	}
 	return nil
@@ -511,6 +539,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 // inferred from outside instead.
 func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *inference, up *upstreamSet, fastFails, fails int64) []string {
 	var notes []string
+	api := cfg.Terms().API
 	switch {
 	case poll != nil && poll.sawBreaker():
 		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", t.BreakerStateURL, statePollInterval))
@@ -526,15 +555,15 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 			break
 		}
 		_, name := up.guarded()
-		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from %s's arrivals per %v against the /api requests sent: open while it received under %.0f%% of the baseline's %.2f calls per /api request for %v and its requests in flight drained to none (a concurrency limit keeps them up), closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
-			why, upstreamLabel(name), slotWidth, shedRatio*100, inf.baselineRatio, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
+		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from %s's arrivals per %v against the %s requests sent: open while it received under %.0f%% of the baseline's %.2f calls per %s request for %v and its requests in flight drained to none (a concurrency limit keeps them up), closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
+			why, upstreamLabel(name), slotWidth, api, shedRatio*100, inf.baselineRatio, api, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
 		for _, h := range inf.held {
 			notes = append(notes, fmt.Sprintf("breaker state: the open inferred at %.1f s is dated by the calls in flight at %s draining to none; from %.1f s the service already made almost no new calls while calls stayed in flight — a concurrency limit (bulkhead, throttle, connection pool) or the breaker itself — so it opened between %.1f s and %.1f s", h.T, upstreamLabel(name), h.From, h.From, h.T))
 		}
 	}
-	notes = append(notes, callsNote(a, cfg, up)...)
+	notes = append(notes, callsNote(a, cfg, up, api)...)
 	if fails > 0 {
-		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed /api responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, fastFailure))
+		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed %s responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, api, fastFailure))
 	}
 	if !t.hasCollateral() {
 		notes = append(notes, "collateral: none given, so there is no evidence of cascading failure")
@@ -548,9 +577,9 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 // table, over all fault phases — and whether the faults reached the
 // service's answers at all. Phases in which an upstream refused
 // connections are left out: the calls refused there were never counted.
-func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet) []string {
+func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet, api string) []string {
 	if cfg.UpstreamExternal {
-		return []string{"upstream requests: unknown — the upstream is run by another process (--upstream-external), so this run did not see its faults or count its requests; the calls per /api request cannot be told"}
+		return []string{fmt.Sprintf("upstream requests: unknown — the upstream is run by another process (--upstream-external), so this run did not see its faults or count its requests; the calls per %s request cannot be told", api)}
 	}
 	sent := map[string]int64{}
 	for _, s := range a.Series {
@@ -586,7 +615,7 @@ func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet) []string {
 	}
 	if fault.sent > 0 {
 		v, b := float64(fault.up)/float64(fault.sent), 1.0
-		n := fmt.Sprintf("upstream calls per /api request: %.2f during the fault", v)
+		n := fmt.Sprintf("upstream calls per %s request: %.2f during the fault", api, v)
 		if base.sent > 0 && base.up > 0 {
 			b = float64(base.up) / float64(base.sent)
 			n += fmt.Sprintf(", %.2f before it", b)
@@ -609,7 +638,7 @@ func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet) []string {
 		if len(up.names) > 1 {
 			who = "the upstreams"
 		}
-		notes = append(notes, fmt.Sprintf("the faults did not reach the answers: %s failed %d requests (error, reset) during the fault, yet all %d api answers counted as ok — the service ignores its dependency's failures (such as status codes), retries until a call succeeds, or answers a fallback; mark a fallback and check for it with --expect", who, failing, answered))
+		notes = append(notes, fmt.Sprintf("the faults did not reach the answers: %s failed %d requests (error, reset) during the fault, yet all %d %s answers counted as ok — the service ignores its dependency's failures (such as status codes), retries until a call succeeds, or answers a fallback; mark a fallback and check for it with --expect", who, failing, answered, api))
 	}
 	return notes
 }

@@ -30,8 +30,6 @@ var htmlTemplate = template.Must(template.New("report.html").Funcs(template.Func
 	"ratio":         ratio,
 	"outcomes":      outcomeText,
 	"symptoms":      SymptomRows,
-	"api":           func(r *Report) string { a, _, _ := Endpoints(r); return a },
-	"coll":          func(r *Report) string { _, c, _ := Endpoints(r); return c },
 	"join":          strings.Join,
 	"details":       htmlDetails,
 	"maxErrorTexts": func() int { return MaxErrorTexts },
@@ -43,6 +41,9 @@ var htmlTemplate = template.Must(template.New("report.html").Funcs(template.Func
 	},
 	"f2":  func(v float64) string { return fmt.Sprintf("%.2f", v) },
 	"inc": func(i int) int { return i + 1 },
+	// wraps says a key figure's value is words that may need more than a
+	// line: the breaker state of a user's service that cannot be seen.
+	"wraps": func(v string) bool { return strings.HasPrefix(v, "unknown") },
 }).Parse(htmlTemplateText))
 
 // uplotAssets reads uPlot's script and stylesheet from vegeta's embedded
@@ -91,7 +92,9 @@ func WriteHTML(w io.Writer, r *Report) error {
 // htmlView is what the template shows; everything in it is taken from the
 // report or formatted from it.
 type htmlView struct {
-	R           *Report
+	R *Report
+	// T are the words for the system under test.
+	T           Terms
 	Headline    string
 	Tone        string // good, bad, neutral or warn: the headline's colour
 	PartialNote string
@@ -122,6 +125,8 @@ type armView struct {
 	Name  string
 	Color string
 	Arm   *Arm
+	// BreakerText says where a user's service's breaker states come from.
+	BreakerText string
 }
 
 // figureGroupView is a set of key figures that apply to the same stretch
@@ -134,8 +139,10 @@ type figureGroupView struct {
 type figureView struct {
 	Label, Hint string
 	Values      []string
-	// Bars holds, for the lead figure (/local success), each arm's value
-	// as a CSS width, so the gap between the arms shows at a glance.
+	// Lead marks the lead figure, collateral success; Bars holds each
+	// arm's value of it as a CSS width, so the gap between the arms shows
+	// at a glance.
+	Lead bool
 	Bars []string
 }
 
@@ -160,9 +167,11 @@ type chartData struct {
 	Arms     []chartArm     `json:"arms"`
 	Outcomes []chartOutcome `json:"outcomes"`
 	// API and Collateral name the endpoints in chart labels: /api and
-	// /local, or a user's service's paths.
+	// /local, or a user's service's paths; Inflight names the in-flight
+	// chart (Terms).
 	API        string `json:"api"`
 	Collateral string `json:"collateral"`
+	Inflight   string `json:"inflight"`
 }
 
 // chartFocus is the second whose values the chart legends show until the
@@ -195,9 +204,11 @@ type chartOutcome struct {
 // chartArm is one arm's per-second series. X is the middle of each
 // one-second bucket; a nil latency or ratio means no request in that second.
 type chartArm struct {
-	Name       string     `json:"name"`
-	Color      string     `json:"color"`
-	Breaker    bool       `json:"breaker"`
+	Name    string `json:"name"`
+	Color   string `json:"color"`
+	Breaker bool   `json:"breaker"`
+	// Band names the arm's breaker-state band (BreakerBand).
+	Band       string     `json:"band"`
 	X          []float64  `json:"x"`
 	Phase      []string   `json:"phase"`
 	State      []string   `json:"state"`
@@ -254,6 +265,7 @@ func tone(r *Report) string {
 func newHTMLView(r *Report) *htmlView {
 	v := &htmlView{
 		R:               r,
+		T:               TermsOf(r.Config),
 		Headline:        headline(r),
 		Tone:            tone(r),
 		PartialNote:     partialNote(r),
@@ -265,15 +277,15 @@ func newHTMLView(r *Report) *htmlView {
 		FiguresHeading:  figuresHeading(r),
 	}
 	for i := range r.Arms {
-		v.Arms = append(v.Arms, armView{Name: r.Arms[i].Name, Color: armColor(r, i).hex, Arm: &r.Arms[i]})
+		v.Arms = append(v.Arms, armView{Name: r.Arms[i].Name, Color: armColor(r, i).hex, Arm: &r.Arms[i], BreakerText: BreakerText(r, &r.Arms[i])})
 	}
 	for _, kg := range reportFigureGroups(r) {
 		gv := figureGroupView{ID: kg.id, Title: kg.title}
 		for _, kf := range kg.figures {
-			f := figureView{Label: kf.label, Hint: kf.hint}
+			f := figureView{Label: kf.label, Hint: kf.hint, Lead: kf.lead}
 			for i := range r.Arms {
 				f.Values = append(f.Values, figureValue(r, kf.keyFigure, &r.Arms[i]))
-				if kf.bar {
+				if kf.lead {
 					f.Bars = append(f.Bars, fmt.Sprintf("%.1f%%", 100*math.Max(0, math.Min(1, r.Arms[i].Figures.CollateralSuccessDuringFault))))
 				}
 			}
@@ -330,9 +342,9 @@ func inflightRefs(c Config) ([]chartRef, string) {
 }
 
 // focusSecond picks the second the legends show before any hover: the
-// fault's worst second for /local (the cascade evidence), else for /api,
-// else the middle of the fault. Without a fault phase the whole run is
-// searched the same way.
+// fault's worst second for the collateral endpoint (the cascade evidence),
+// else for the api endpoint, else the middle of the fault. Without a fault
+// phase the whole run is searched the same way.
 func focusSecond(r *Report) chartFocus {
 	var faults []Phase
 	for _, p := range r.Phases {
@@ -344,10 +356,11 @@ func focusSecond(r *Report) chartFocus {
 	if len(faults) == 0 {
 		where = "the run's"
 	}
+	t := TermsOf(r.Config)
 	for _, ep := range []struct {
 		name string
 		get  func(Second) Bucket
-	}{{"/local", func(s Second) Bucket { return s.Collateral }}, {"/api", func(s Second) Bucket { return s.API }}} {
+	}{{t.Collateral, func(s Second) Bucket { return s.Collateral }}, {t.API, func(s Second) Bucket { return s.API }}} {
 		best, worst, arm := -1, 1.0, ""
 		for _, a := range r.Arms {
 			for _, s := range a.Series {
@@ -419,7 +432,8 @@ func tripPolicy(b Breaker) string {
 
 func newChartData(r *Report) chartData {
 	d := chartData{Focus: focusSecond(r)}
-	d.API, d.Collateral, _ = Endpoints(r)
+	t := TermsOf(r.Config)
+	d.API, d.Collateral, d.Inflight = t.API, t.Collateral, t.Inflight()
 	for _, p := range r.Phases {
 		d.Phases = append(d.Phases, chartPhase{Name: p.Name, Start: p.StartS, End: p.EndS, Faults: strings.Join(p.Faults, ", ")})
 		d.XMax = math.Max(d.XMax, p.EndS)
@@ -429,7 +443,7 @@ func newChartData(r *Report) chartData {
 	}
 	for i := range r.Arms {
 		a := &r.Arms[i]
-		ca := chartArm{Name: a.Name, Color: armColor(r, i).hex, Breaker: a.Breaker, Outcomes: map[string][]int64{}}
+		ca := chartArm{Name: a.Name, Color: armColor(r, i).hex, Breaker: a.Breaker, Band: BreakerBand(a), Outcomes: map[string][]int64{}}
 		for _, s := range a.Series {
 			ca.X = append(ca.X, float64(s.T)+0.5)
 			ca.Phase = append(ca.Phase, s.Phase)

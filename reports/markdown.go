@@ -199,7 +199,7 @@ func writeMermaid(b *bytes.Buffer, r *Report) {
 	}
 	b.WriteString("```\n\n")
 	if width > 1 {
-		fmt.Fprintf(b, "Downsampled: each point is the lowest /local success of one %d-second window (%d s in %d points).", width, n, points)
+		fmt.Fprintf(b, "Downsampled: each point is the lowest %s success of one %d-second window (%d s in %d points).", mdEscape(coll), width, n, points)
 	} else {
 		b.WriteString("Each point is one second.")
 	}
@@ -228,21 +228,37 @@ func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
 		return
 	}
 	b.WriteString("### Per phase\n\n")
-	api, coll, _ := Endpoints(r)
-	fmt.Fprintf(b, "| Phase | Arm | %[1]s requests | %[1]s ok | %[1]s p99 | %[2]s requests | %[2]s ok | %[2]s p99 | Upstream requests | In-flight peak |\n", mdEscape(api), mdEscape(coll))
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	t := TermsOf(r.Config)
+	// Columns per endpoint: there are none for a collateral endpoint a
+	// user's service does not have.
+	eps := []struct {
+		name string
+		get  func(PhaseSummary) Stats
+	}{{t.API, func(s PhaseSummary) Stats { return s.API }}}
+	if t.HasCollateral {
+		eps = append(eps, struct {
+			name string
+			get  func(PhaseSummary) Stats
+		}{t.Collateral, func(s PhaseSummary) Stats { return s.Collateral }})
+	}
+	b.WriteString("| Phase | Arm |")
+	for _, ep := range eps {
+		fmt.Fprintf(b, " %[1]s requests | %[1]s ok | %[1]s p99 |", mdEscape(ep.name))
+	}
+	fmt.Fprintf(b, " Upstream requests | %s |\n|---|---|%s--:|--:|\n", t.InflightPeak(), strings.Repeat("--:|--:|--:|", len(eps)))
 	for _, p := range r.Phases {
 		for _, a := range r.Arms {
+			fmt.Fprintf(b, "| %s | %s |", mdEscape(p.Name), mdEscape(a.Name))
 			s, ok := a.Summary[p.Name]
 			if !ok {
-				fmt.Fprintf(b, "| %s | %s | — | — | — | — | — | — | — | — |\n", mdEscape(p.Name), mdEscape(a.Name))
+				b.WriteString(strings.Repeat(" — |", 3*len(eps)+2) + "\n")
 				continue
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-				mdEscape(p.Name), mdEscape(a.Name),
-				count(s.API.Requests), ratio(s.API.OK, s.API.Requests), Millis(s.API.LatencyMS.P99),
-				count(s.Collateral.Requests), ratio(s.Collateral.OK, s.Collateral.Requests), Millis(s.Collateral.LatencyMS.P99),
-				count(s.UpstreamRequests), count(s.InflightPeak))
+			for _, ep := range eps {
+				st := ep.get(s)
+				fmt.Fprintf(b, " %s | %s | %s |", count(st.Requests), ratio(st.OK, st.Requests), Millis(st.LatencyMS.P99))
+			}
+			fmt.Fprintf(b, " %s | %s |\n", count(s.UpstreamRequests), count(s.InflightPeak))
 		}
 	}
 	b.WriteString("\n")
@@ -284,7 +300,11 @@ func writeMarkdownTransitions(b *bytes.Buffer, r *Report) {
 		if len(a.Transitions) == 0 {
 			continue
 		}
-		fmt.Fprintf(b, "**%s** (%d opens):", mdEscape(a.Name), a.Figures.Opens)
+		inferred := ""
+		if a.BreakerFigures == BreakerInferred {
+			inferred = ", inferred from the upstream's arrivals"
+		}
+		fmt.Fprintf(b, "**%s** (%d opens%s):", mdEscape(a.Name), a.Figures.Opens, inferred)
 		for i, t := range a.Transitions {
 			if i == maxMarkdownTransitions {
 				fmt.Fprintf(b, " … and %d more", len(a.Transitions)-i)

@@ -214,8 +214,9 @@ type Config struct {
 	// Upstreams lists the named dependencies of the user's service
 	// (--upstream NAME=ADDR), each a fault-injecting upstream of its own.
 	Upstreams []NamedUpstream `json:"upstreams,omitempty"`
-	// Expect lists the --expect checks an api response had to meet to count
-	// as ok.
+	// Expect lists the --expect checks an answer had to meet to count as
+	// ok, as given: an unscoped check (or api:CHECK) judged api answers,
+	// collateral:CHECK collateral answers and all:CHECK every answer.
 	Expect []string `json:"expect,omitempty"`
 }
 

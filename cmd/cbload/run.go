@@ -325,7 +325,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if err := prepareOut(dir, opts.force); err != nil {
 		return err
 	}
-	progress := newProgressPrinter(opts.progress, stderr)
+	progress := newProgressPrinter(opts.progress, stderr, cfg.Terms())
 	if progress != nil {
 		cfg.Progress = progress.show
 	}
@@ -551,9 +551,10 @@ func isTerminal(w io.Writer) bool {
 }
 
 // progressLine describes the second that just ended: its phase and span,
-// requests sent against the schedule, /api and /local success of the
-// answers that arrived in it, in-flight requests and the breaker state.
-func progressLine(p harness.Progress) string {
+// requests sent against the schedule, api and collateral success of the
+// answers that arrived in it (named in t's terms; no collateral without a
+// collateral endpoint), in-flight requests and the breaker state.
+func progressLine(p harness.Progress, t reports.Terms) string {
 	state := p.State
 	if state == "" || state == reports.StateNone {
 		state = "-"
@@ -564,9 +565,17 @@ func progressLine(p harness.Progress) string {
 		}
 		return fmt.Sprintf("%5.1f%%", v*100)
 	}
-	return fmt.Sprintf("[%-10s] %-9s %4s/%-4s sent %5d/%-5d  /api ok %s  /local ok %s  in-flight %4d  breaker %s",
+	coll := ""
+	if t.HasCollateral {
+		coll = fmt.Sprintf("  %s ok %s", t.Collateral, pct(p.LocalOK))
+	}
+	inflight := "in-flight"
+	if t.Target {
+		inflight = "in flight at the load runner"
+	}
+	return fmt.Sprintf("[%-10s] %-9s %4s/%-4s sent %5d/%-5d  %s ok %s%s  %s %4d  breaker %s",
 		p.Arm, p.Phase, fmt.Sprintf("%d–%ds", p.Second, p.Second+1), p.Total, p.Sent, p.Scheduled,
-		pct(p.APIOK), pct(p.LocalOK), p.Inflight, state)
+		t.API, pct(p.APIOK), coll, inflight, p.Inflight, state)
 }
 
 // progressPrinter shows the live line. On a terminal it keeps one line per
@@ -577,22 +586,23 @@ type progressPrinter struct {
 	inPlace bool
 	every   int
 	arm     string
+	terms   reports.Terms
 }
 
 // newProgressPrinter returns the printer for --progress mode on w, or nil
 // for never: auto rewrites a line in place on a terminal and prints a
 // heartbeat every 5 s elsewhere; always prints every second.
-func newProgressPrinter(mode string, w io.Writer) *progressPrinter {
+func newProgressPrinter(mode string, w io.Writer, terms reports.Terms) *progressPrinter {
 	term := isTerminal(w)
 	switch {
 	case mode == "never":
 		return nil
 	case term:
-		return &progressPrinter{w: w, inPlace: true, every: 1}
+		return &progressPrinter{w: w, inPlace: true, every: 1, terms: terms}
 	case mode == "always":
-		return &progressPrinter{w: w, every: 1}
+		return &progressPrinter{w: w, every: 1, terms: terms}
 	}
-	return &progressPrinter{w: w, every: heartbeatSeconds}
+	return &progressPrinter{w: w, every: heartbeatSeconds, terms: terms}
 }
 
 // heartbeatSeconds is how often the live line is printed when stderr is not
@@ -605,11 +615,11 @@ func (p *progressPrinter) show(pr harness.Progress) {
 			fmt.Fprintln(p.w)
 		}
 		p.arm = pr.Arm
-		fmt.Fprintf(p.w, "\r\033[K%s", progressLine(pr))
+		fmt.Fprintf(p.w, "\r\033[K%s", progressLine(pr, p.terms))
 		return
 	}
 	if (pr.Second+1)%p.every == 0 {
-		fmt.Fprintln(p.w, progressLine(pr))
+		fmt.Fprintln(p.w, progressLine(pr, p.terms))
 	}
 }
 
@@ -631,32 +641,26 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	if len(r.Validity.Failed()) > 0 {
 		fmt.Fprintln(w)
 	}
-	heading, width := "during the fault", 14
+	heading := "during the fault"
 	if r.Trials != nil {
-		heading, width = fmt.Sprintf("during the fault, median of %d trials (min–max)", r.Trials.N), 30
+		fmt.Fprintf(w, "during the fault, median of %d trials (min–max)\n", r.Trials.N)
+		heading = ""
 	}
-	// Rows are laid out once all cells are known: a column is as wide as
-	// its widest cell, so "0.00 s (inferred)" never runs into its
-	// neighbour.
-	type line struct {
-		label string
-		cells []string
-	}
-	var lines []line
-	row := func(label string, f func(a *reports.Arm) string) {
-		l := line{label: label}
-		for i := range r.Arms {
-			c := withSpread(r, &r.Arms[i], f)
-			width = max(width, utf8.RuneCountInString(c)+2)
-			l.cells = append(l.cells, c)
-		}
-		lines = append(lines, l)
-	}
+	head := []string{heading}
 	for _, a := range r.Arms {
-		width = max(width, utf8.RuneCountInString(a.Name)+2)
+		head = append(head, a.Name)
 	}
-	api, coll, hasColl := reports.Endpoints(r)
-	if hasColl {
+	rows := [][]string{head}
+	row := func(label string, f func(a *reports.Arm) string) {
+		cells := []string{label}
+		for i := range r.Arms {
+			cells = append(cells, withSpread(r, &r.Arms[i], f))
+		}
+		rows = append(rows, cells)
+	}
+	t := reports.TermsOf(r.Config)
+	api, coll := t.API, t.Collateral
+	if t.HasCollateral {
 		row(coll+" success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.CollateralSuccessDuringFault*100) })
 		row(coll+" p99", func(a *reports.Arm) string { return reports.Millis(a.Figures.CollateralP99DuringFaultMS) })
 	}
@@ -668,13 +672,9 @@ func writeSummary(w io.Writer, r *reports.Report) {
 		return fmt.Sprint(a.Figures.UpstreamRequestsDuringFault)
 	})
 	if r.Config.Retries > 0 || r.Config.Tiers > 1 {
-		row("attempts per /api request", reports.AttemptsPerRequest)
+		row("attempts per "+api+" request", reports.AttemptsPerRequest)
 	}
-	inflight := "gateway in-flight peak"
-	if len(r.Config.Targets) > 0 {
-		inflight = "in-flight peak at the load runner"
-	}
-	row(inflight, func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
+	row(t.Label("gateway in-flight peak"), func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
 	row("  (whole run)", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeakWholeRun) })
 	breaker := func(v *float64) func(a *reports.Arm) string {
 		return func(a *reports.Arm) string {
@@ -695,24 +695,40 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	})
 	row("time to recover", func(a *reports.Arm) string { return breaker(a.Figures.TimeToRecoverS)(a) })
 	row("after the trigger", reports.AfterTrigger)
-	if r.Trials != nil {
-		fmt.Fprintf(w, "%s\n", heading)
-		heading = ""
-	}
-	fmt.Fprintf(w, "%-34s", heading)
-	for _, a := range r.Arms {
-		fmt.Fprintf(w, "%*s", width, a.Name)
-	}
-	fmt.Fprintln(w)
-	for _, l := range lines {
-		fmt.Fprintf(w, "%-34s", l.label)
-		for _, c := range l.cells {
-			fmt.Fprintf(w, "%*s", width, c) // fmt pads by runes
-		}
-		fmt.Fprintln(w)
-	}
+	writeColumns(w, rows)
 	writeDetailSummary(w, r)
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
+}
+
+// writeColumns prints rows as a table: the first column left-aligned at
+// least 34 wide, every other column right-aligned at least 14 wide and wide
+// enough for its longest cell, so values never run into each other.
+func writeColumns(w io.Writer, rows [][]string) {
+	var widths []int
+	for _, cells := range rows {
+		for i, c := range cells {
+			min := 14
+			if i == 0 {
+				min = 34
+			}
+			if i == len(widths) {
+				widths = append(widths, min)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c)+2)
+		}
+	}
+	for _, cells := range rows {
+		var b strings.Builder
+		for i, c := range cells {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
+			if i == 0 {
+				b.WriteString(c + pad)
+			} else {
+				b.WriteString(pad + c)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
 }
 
 // maxSummaryPhases bounds the fault phases the terminal summary details;
@@ -722,6 +738,7 @@ const maxSummaryPhases = 3
 // writeDetailSummary prints, for each fault phase, arm and endpoint, the
 // latency p50/p95/p99/max/mean, status codes, bytes and the error set.
 func writeDetailSummary(w io.Writer, r *reports.Report) {
+	t := reports.TermsOf(r.Config)
 	shown := 0
 	for _, p := range r.Phases {
 		if len(p.Faults) == 0 {
@@ -733,7 +750,6 @@ func writeDetailSummary(w io.Writer, r *reports.Report) {
 		}
 		shown++
 		fmt.Fprintf(w, "\nrequests completed in phase %s%s:\n", p.Name, reports.TrialScope(r))
-		api, coll, hasColl := reports.Endpoints(r)
 		for _, a := range r.Arms {
 			s, ok := a.Summary[p.Name]
 			if !ok {
@@ -742,12 +758,9 @@ func writeDetailSummary(w io.Writer, r *reports.Report) {
 			eps := []struct {
 				name  string
 				stats reports.Stats
-			}{{api, s.API}}
-			if hasColl {
-				eps = append(eps, struct {
-					name  string
-					stats reports.Stats
-				}{coll, s.Collateral})
+			}{{t.API, s.API}, {t.Collateral, s.Collateral}}
+			if !t.HasCollateral {
+				eps = eps[:1]
 			}
 			for _, e := range eps {
 				fmt.Fprintf(w, "  %-12s %-7s %s\n", a.Name, e.name, reports.LatencyText(r, e.stats.LatencyMS))
