@@ -103,6 +103,14 @@ func TestArmRecoveryHeldOpen(t *testing.T) {
 		if got := rec.describe(); !strings.Contains(got, want) {
 			t.Errorf("%s: describe() = %q; want it to say %q", figures, got, want)
 		}
+		// Without the breaker figures (unknown: the upstream refused
+		// connections during the fault), no calls after the trigger still
+		// say who held the arm down.
+		b := *a
+		b.Breaker, b.BreakerFigures, b.Transitions = false, reports.BreakerUnknown, nil
+		if rec, _ := armRecovery(r, &b); !strings.Contains(rec.describe(), "held down by the service itself: it made 0.00 calls") {
+			t.Errorf("%s, breaker unknown: describe() = %q; want it held down by the service itself", figures, rec.describe())
+		}
 		// Closed again before the end: not held down by it.
 		a.Transitions = append(a.Transitions, reports.Transition{T: 6, From: reports.StateOpen, To: reports.StateClosed})
 		if rec, _ := armRecovery(r, a); strings.Contains(rec.describe(), "held down by its breaker") {
