@@ -45,6 +45,9 @@ type recorder struct {
 	pace    *schedulePacer
 	lag     time.Duration // how long after a second ends its results may still arrive
 	breaker bool
+	// queue says whether the upstream's queue is measured
+	// (reports.Arm.UpstreamQueue).
+	queue   string
 	seconds map[int]*secondAcc
 	gauges  map[int]gauge
 	series  []reports.Second
@@ -186,8 +189,9 @@ type gauge struct {
 	goroutines       int
 	upstreamRequests int64
 	// The upstream's work completed in the second, the part of it for
-	// callers that had gone, and its queue at the end of the second.
-	completed, completedForGone, queueLen int64
+	// callers that had gone, and its queue: the most waiting at once in
+	// the second, and the number waiting at its end.
+	completed, completedForGone, queuePeak, queueLen int64
 }
 
 // phaseDetail holds what the report keeps per phase only, beside the
@@ -465,6 +469,7 @@ func (r *recorder) second(k int) reports.Second {
 		UpstreamRequests:         g.upstreamRequests,
 		UpstreamCompleted:        g.completed,
 		UpstreamCompletedForGone: g.completedForGone,
+		UpstreamQueuePeak:        g.queuePeak,
 		UpstreamQueueLen:         g.queueLen,
 	}
 	acc := r.seconds[k]
@@ -487,11 +492,12 @@ func (r *recorder) second(k int) reports.Second {
 func (r *recorder) arm(name string, transitions []reports.Transition, w watchdogReport, gatewayResource int64, gatewayLast string) reports.Arm {
 	sort.Slice(r.series, func(i, j int) bool { return r.series[i].T < r.series[j].T })
 	a := reports.Arm{
-		Name:        name,
-		Breaker:     r.breaker,
-		Transitions: transitions,
-		Series:      r.series,
-		APISlots:    &reports.Slots{WidthMS: slotWidth.Milliseconds(), OK: make([]int64, len(r.slots)), N: make([]int64, len(r.slots))},
+		Name:          name,
+		Breaker:       r.breaker,
+		UpstreamQueue: r.queue,
+		Transitions:   transitions,
+		Series:        r.series,
+		APISlots:      &reports.Slots{WidthMS: slotWidth.Milliseconds(), OK: make([]int64, len(r.slots)), N: make([]int64, len(r.slots))},
 	}
 	if a.Transitions == nil {
 		a.Transitions = []reports.Transition{}

@@ -444,6 +444,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 		defer inflightAt.halt()
 	}
 	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, false)
+	rec.queue = queueFigures(cfg)
 	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
 	var sent atomic.Int64
 	results := lr.attack(m.targeter(cfg.CollateralShare, cfg.shardSeed(), &sent), rec.pace)

@@ -363,6 +363,9 @@ func checkAtWidth(t *testing.T, bctx context.Context, r *reports.Report, page st
 	if !terms.HasCollateral {
 		wantCharts = slices.DeleteFunc(wantCharts, func(c string) bool { return c == "local" })
 	}
+	if measured, _ := reports.UpstreamQueue(r); measured {
+		wantCharts = append(wantCharts, "queue")
+	}
 	if c := st.Charts["inflight"]; c.Title != terms.Inflight() {
 		t.Errorf("the in-flight chart is titled %q; want %q", c.Title, terms.Inflight())
 	}
@@ -406,6 +409,12 @@ func checkAtWidth(t *testing.T, bctx context.Context, r *reports.Report, page st
 
 func TestBrowserSample(t *testing.T) {
 	checkInBrowser(t, sample(t), "report-sample")
+}
+
+// A run whose upstream has finite capacity draws its queue, and one of 3
+// tiers lists every tier's transitions.
+func TestBrowserQueueAndTiers(t *testing.T) {
+	checkInBrowser(t, queueSample(t), "report-queue-tiers")
 }
 
 func TestBrowserPartial(t *testing.T) {

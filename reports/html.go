@@ -112,6 +112,11 @@ type htmlView struct {
 	Config         [][2]string
 	// InflightNote explains the in-flight chart's reference lines.
 	InflightNote string
+	// QueueNote says why the upstream queue chart is not drawn (no arm
+	// measured the queue), or is empty; QueueCaption describes the chart
+	// when it is: the upstream's capacity and each phase's peak.
+	QueueNote    string
+	QueueCaption string
 	// ExemplarLinks is false when no span reached the collector: the trace
 	// IDs are then shown without links, and ExemplarNote says why.
 	ExemplarLinks bool
@@ -127,6 +132,11 @@ type armView struct {
 	Arm   *Arm
 	// BreakerText says where a user's service's breaker states come from.
 	BreakerText string
+	// Transitions are every tier's, by time; Tiers is set when lower tiers
+	// changed state too, and TierOpens then counts the opens per tier.
+	Transitions []tierTransition
+	Tiers       bool
+	TierOpens   string
 }
 
 // figureGroupView is a set of key figures that apply to the same stretch
@@ -163,7 +173,11 @@ type chartData struct {
 	// Focus is the second the legends show before any hover.
 	Focus chartFocus `json:"focus"`
 	// Refs are the in-flight chart's reference lines.
-	Refs     []chartRef     `json:"refs"`
+	Refs []chartRef `json:"refs"`
+	// Queue is set when an arm measured the upstream's queue, whose
+	// length limit is QueueMax.
+	Queue    bool           `json:"queue"`
+	QueueMax int            `json:"queue_max"`
 	Arms     []chartArm     `json:"arms"`
 	Outcomes []chartOutcome `json:"outcomes"`
 	// API and Collateral name the endpoints in chart labels: /api and
@@ -222,8 +236,13 @@ type chartArm struct {
 	Inflight   []int64    `json:"inflight"`
 	Upstream   []int64    `json:"upstream"`
 	// Completed is the upstream's completed work per second (throughput).
-	Completed []int64            `json:"upstream_completed"`
-	Outcomes  map[string][]int64 `json:"outcomes"`
+	Completed []int64 `json:"upstream_completed"`
+	// QueueMeasured says whether this arm measured the upstream's queue:
+	// its peak and end-of-second length per second, absent otherwise.
+	QueueMeasured bool               `json:"queue_measured"`
+	QueuePeak     []int64            `json:"upstream_queue_peak,omitempty"`
+	QueueLen      []int64            `json:"upstream_queue_len,omitempty"`
+	Outcomes      map[string][]int64 `json:"outcomes"`
 }
 
 // segment is a stretch of time in one breaker state.
@@ -277,7 +296,12 @@ func newHTMLView(r *Report) *htmlView {
 		FiguresHeading:  figuresHeading(r),
 	}
 	for i := range r.Arms {
-		v.Arms = append(v.Arms, armView{Name: r.Arms[i].Name, Color: armColor(r, i).hex, Arm: &r.Arms[i], BreakerText: BreakerText(r, &r.Arms[i])})
+		a := &r.Arms[i]
+		av := armView{Name: a.Name, Color: armColor(r, i).hex, Arm: a, BreakerText: BreakerText(r, a), Transitions: tierTransitions(a), Tiers: len(a.LowerTierTransitions) > 0}
+		if av.Tiers {
+			av.TierOpens = "opens: " + tierOpensText(a)
+		}
+		v.Arms = append(v.Arms, av)
 	}
 	for _, kg := range reportFigureGroups(r) {
 		gv := figureGroupView{ID: kg.id, Title: kg.title}
@@ -308,6 +332,15 @@ func newHTMLView(r *Report) *htmlView {
 	v.Config = configRows(r)
 	v.Data = newChartData(r)
 	v.Data.Refs, v.InflightNote = inflightRefs(r.Config)
+	if measured, why := UpstreamQueue(r); measured {
+		v.Data.Queue, v.Data.QueueMax = true, r.Config.Upstream.Queue
+		v.QueueCaption = "The upstream has " + queueLimitText(r.Config) + "."
+		if peaks := queuePeaksText(r); len(peaks) > 0 {
+			v.QueueCaption += " Peak per phase — " + strings.Join(peaks, "; ") + "."
+		}
+	} else {
+		v.QueueNote = why
+	}
 	return v
 }
 
@@ -443,7 +476,8 @@ func newChartData(r *Report) chartData {
 	}
 	for i := range r.Arms {
 		a := &r.Arms[i]
-		ca := chartArm{Name: a.Name, Color: armColor(r, i).hex, Breaker: a.Breaker, Band: BreakerBand(a), Outcomes: map[string][]int64{}}
+		ca := chartArm{Name: a.Name, Color: armColor(r, i).hex, Breaker: a.Breaker, Band: BreakerBand(a), Outcomes: map[string][]int64{},
+			QueueMeasured: a.UpstreamQueue == QueueMeasured}
 		for _, s := range a.Series {
 			ca.X = append(ca.X, float64(s.T)+0.5)
 			ca.Phase = append(ca.Phase, s.Phase)
@@ -462,6 +496,10 @@ func newChartData(r *Report) chartData {
 			ca.Inflight = append(ca.Inflight, s.InflightPeak)
 			ca.Upstream = append(ca.Upstream, s.UpstreamRequests)
 			ca.Completed = append(ca.Completed, s.UpstreamCompleted)
+			if ca.QueueMeasured {
+				ca.QueuePeak = append(ca.QueuePeak, s.UpstreamQueuePeak)
+				ca.QueueLen = append(ca.QueueLen, s.UpstreamQueueLen)
+			}
 			all := s.API.Outcomes.Add(s.Collateral.Outcomes)
 			for _, oc := range outcomeColumns {
 				ca.Outcomes[oc.key] = append(ca.Outcomes[oc.key], oc.get(all))
@@ -510,4 +548,18 @@ func segments(a *Arm) []segment {
 		out = append(out, segment{from, end, state})
 	}
 	return out
+}
+
+// LoadSub is the offered-load chart's subtitle: it names the dashed
+// upstream throughput only when the chart draws it (some arm's upstream
+// completed work that cbload measured).
+func (v *htmlView) LoadSub() string {
+	for _, a := range v.Data.Arms {
+		for _, n := range a.Completed {
+			if n > 0 {
+				return "requests per second · dashed: the upstream's throughput"
+			}
+		}
+	}
+	return "requests per second"
 }
