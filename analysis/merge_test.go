@@ -141,7 +141,13 @@ func TestMergeAddsUpstreamCounts(t *testing.T) {
 		if u.Requests != 300 || u.Injected["latency"] != 30 {
 			t.Errorf("%s fault: upstream %+v; want the shards' sums, 300 received and 30 latency", a.Name, u)
 		}
-		want := float64(int64(300.0/float64(f.API.Requests)*1000+0.5)) / 1000
+		var sent int64 // attempts are over the /api requests sent in the phase
+		for _, s := range a.Series {
+			if s.Phase == "fault" {
+				sent += s.API.Sent
+			}
+		}
+		want := float64(int64(300.0/float64(sent)*1000+0.5)) / 1000
 		if v := f.UpstreamAttemptsPerAPIRequest; v == nil || *v != want || f.UpstreamEffect == "" {
 			t.Errorf("%s fault: attempts per /api request %v, effect %q; want %v from the merged counts", a.Name, v, f.UpstreamEffect, want)
 		}

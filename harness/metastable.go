@@ -20,6 +20,10 @@ const (
 	// the upstream per /api request are at least this many is kept down by
 	// its retries.
 	retrySustained = 1.5
+	// shedAfterTrigger: after the trigger, an arm whose attempts reaching
+	// the upstream per /api request are below this many has stopped
+	// calling it.
+	shedAfterTrigger = 0.1
 )
 
 // recovery is what the metastability rule found for one arm.
@@ -39,8 +43,17 @@ type recovery struct {
 	// completed and forGone are the upstream's work after the trigger and
 	// the part of it done for callers that had gone.
 	completed, forGone int64
+	// openFrom is when, in seconds from the start, the arm's breaker last
+	// left closed without closing again before the run ended (-1: it
+	// ended closed, or there is no breaker); figures says whether that is
+	// measured or inferred.
+	openFrom float64
+	figures  string
 	// api names the api endpoint in the text (reports.Terms).
 	api string
+	// calls says the upstream's request counts are known (not an
+	// external upstream's), so amplification means what it says.
+	calls bool
 }
 
 // armRecovery applies the metastability rule to a: after the last fault
@@ -67,7 +80,13 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 	if base.Requests == 0 || base.OK == 0 {
 		return recovery{}, false
 	}
-	rec := recovery{baseline: float64(base.OK) / float64(base.Requests), api: reports.TermsOf(r.Config).API}
+	rec := recovery{baseline: float64(base.OK) / float64(base.Requests), openFrom: -1, figures: a.BreakerFigures, api: reports.TermsOf(r.Config).API, calls: !r.Config.Upstream.External}
+	if n := len(a.Transitions); a.Breaker && n > 0 && a.Transitions[n-1].To != reports.StateClosed {
+		rec.openFrom = a.Transitions[n-1].T
+		for i := n - 1; i >= 0 && a.Transitions[i].To != reports.StateClosed; i-- {
+			rec.openFrom = a.Transitions[i].T
+		}
+	}
 	bar := recoveredShare * rec.baseline
 	var reqs, upstream, rejected int64
 	from := -1 // the first second of the current run of good seconds
@@ -138,11 +157,23 @@ func goodputBackAt(sl *reports.Slots, faultEnd, end, bar float64) (float64, bool
 }
 
 // stuckReason says what kept an arm down after the trigger, as far as
-// cbload can tell: the arm's own policy when it rejected most /api
-// requests; otherwise retries, when the attempts per /api request stayed at
-// or above retrySustained, and abandoned work, when at least half the
-// upstream's work was for callers that had gone.
+// cbload can tell: its breaker, when it never closed again before the run
+// ended; the arm's own policy when it rejected most /api requests; the
+// service itself when it all but stopped calling the upstream;
+// otherwise retries, when the attempts per /api request stayed at or above
+// retrySustained, and abandoned work, when at least half the upstream's
+// work was for callers that had gone.
 func (rec recovery) stuckReason() string {
+	if rec.openFrom >= 0 {
+		how := ""
+		if rec.figures == reports.BreakerInferred {
+			how = " (inferred)"
+		}
+		return fmt.Sprintf("held down by its breaker: open%s from %.1f s to the end of the run, never closed again — its open timeout, or probes that kept failing, outlasted the recovery", how, rec.openFrom)
+	}
+	if rec.rejected < 0.5 && rec.calls && rec.amplification < shedAfterTrigger {
+		return fmt.Sprintf("held down by the service itself: it made %.2f calls per %s request to its upstream after the trigger, which no longer failed them — a breaker still open, or a fallback that stopped calling", rec.amplification, rec.api)
+	}
 	if rec.rejected >= 0.5 {
 		return fmt.Sprintf("held down by its own policy: it rejected %s of %s requests after the trigger", reports.Percent(rec.rejected), rec.api)
 	}

@@ -80,6 +80,45 @@ func TestArmRecovery(t *testing.T) {
 	}
 }
 
+// TestArmRecoveryHeldOpen checks that an arm whose breaker opened in the
+// fault and never closed again — gobreaker's default 60 s open timeout
+// outlasting the recovery phase — is said to be held down by its breaker,
+// inferred or measured, not by a cause unknown.
+func TestArmRecoveryHeldOpen(t *testing.T) {
+	for _, figures := range []string{reports.BreakerInferred, reports.BreakerMeasured} {
+		r, a := seriesReport([]int64{100, 100, 100, 0, 0, 0, 0, 0, 0}, 0)
+		for i := range a.Series {
+			a.Series[i].API.Outcomes = reports.Outcomes{OK: a.Series[i].API.Outcomes.OK, UpstreamError: 100 - a.Series[i].API.Outcomes.OK}
+		}
+		a.Breaker, a.BreakerFigures = true, figures
+		a.Transitions = []reports.Transition{{T: 3.1, From: reports.StateClosed, To: reports.StateOpen}}
+		rec, ok := armRecovery(r, a)
+		if !ok || rec.recovered {
+			t.Fatalf("%s: armRecovery = %+v, %v; want it to apply and not recover", figures, rec, ok)
+		}
+		want := "held down by its breaker: open from 3.1 s to the end of the run"
+		if figures == reports.BreakerInferred {
+			want = "held down by its breaker: open (inferred) from 3.1 s"
+		}
+		if got := rec.describe(); !strings.Contains(got, want) {
+			t.Errorf("%s: describe() = %q; want it to say %q", figures, got, want)
+		}
+		// Without the breaker figures (unknown: the upstream refused
+		// connections during the fault), no calls after the trigger still
+		// say who held the arm down.
+		b := *a
+		b.Breaker, b.BreakerFigures, b.Transitions = false, reports.BreakerUnknown, nil
+		if rec, _ := armRecovery(r, &b); !strings.Contains(rec.describe(), "held down by the service itself: it made 0.00 calls") {
+			t.Errorf("%s, breaker unknown: describe() = %q; want it held down by the service itself", figures, rec.describe())
+		}
+		// Closed again before the end: not held down by it.
+		a.Transitions = append(a.Transitions, reports.Transition{T: 6, From: reports.StateOpen, To: reports.StateClosed})
+		if rec, _ := armRecovery(r, a); strings.Contains(rec.describe(), "held down by its breaker") {
+			t.Errorf("%s: a breaker that closed again: describe() = %q; want another reason", figures, rec.describe())
+		}
+	}
+}
+
 // With /api slots, recovery after the trigger is dated at their 100 ms
 // resolution, not at the whole second the series shows.
 func TestArmRecoveryAtSlotResolution(t *testing.T) {

@@ -440,6 +440,14 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	// breaker inference.
 	apiSent := newSlotCounter(start, cfg.TotalDuration())
 	up.countArrivals(start, cfg.TotalDuration())
+	// The upstream's in-flight requests per slot tell a breaker's drop in
+	// arrivals from a concurrency limit's (see inferBreaker).
+	var inflightAt *slotSampler
+	if !cfg.UpstreamExternal {
+		gi, _ := up.guarded()
+		inflightAt = startSlotSampler(start, cfg.TotalDuration(), func() int64 { return up.inFlight(gi) })
+		defer inflightAt.halt()
+	}
 	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, false)
 	rec.queue = queueFigures(cfg)
 	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
@@ -481,30 +489,39 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	}
 	// Without a state URL that reports a state (or says there is no
 	// breaker), the breaker is inferred from outside, or unknown; it
-	// cannot be inferred from an external upstream's arrivals, which this
-	// run does not see.
+	// cannot be inferred from arrivals this run does not see: an external
+	// upstream's, or those of an upstream refusing connections (a refused
+	// call never arrives, breaker or not).
 	var inf *inference
-	if (poll == nil || (!poll.sawBreaker() && poll.state() != reports.StateNone)) && cfg.UpstreamExternal {
+	if poll == nil || (!poll.sawBreaker() && poll.state() != reports.StateNone) {
+		blind := ""
+		if cfg.UpstreamExternal {
+			blind = "the upstream is run by another process (--upstream-external), so its arrivals are not seen here"
+		} else if _, name := up.guarded(); len(refusingPhases(cfg.Phases, name)) > 0 {
+			blind = fmt.Sprintf("%s refused connections in phase %s, so the calls your service made then never arrived to be counted, and a breaker that stopped them cannot be told from the refusal",
+				upstreamLabel(name), strings.Join(refusingPhases(cfg.Phases, name), ", "))
+		}
 		figures = reports.BreakerUnknown
-		inf = &inference{why: "the upstream is run by another process (--upstream-external), so its arrivals are not seen here"}
-		for i := range rec.series {
-			rec.series[i].State = reports.StateUnknown
-		}
-	} else if poll == nil || (!poll.sawBreaker() && poll.state() != reports.StateNone) {
-		n := int(cfg.TotalDuration() / slotWidth)
-		base := 0
-		if !cfg.Phases[0].Faulty() {
-			base = int(cfg.Phases[0].Duration / slotWidth)
-		}
-		gi, _ := up.guarded()
-		in := inferBreaker(apiSent.slots(n), up.arrivalSlots(gi, n), base)
-		inf = &in
-		figures = reports.BreakerUnknown
-		if in.ok {
-			figures, transitions, rec.breaker = reports.BreakerInferred, in.transitions, true
-		}
-		for i := range rec.series {
-			rec.series[i].State = in.stateAt(float64(rec.series[i].T + 1))
+		if blind != "" {
+			inf = &inference{why: blind}
+			for i := range rec.series {
+				rec.series[i].State = reports.StateUnknown
+			}
+		} else {
+			n := int(cfg.TotalDuration() / slotWidth)
+			base := 0
+			if !cfg.Phases[0].Faulty() {
+				base = int(cfg.Phases[0].Duration / slotWidth)
+			}
+			gi, _ := up.guarded()
+			in := inferBreaker(apiSent.slots(n), up.arrivalSlots(gi, n), inflightAt.slots(n), base)
+			inf = &in
+			if in.ok {
+				figures, transitions, rec.breaker = reports.BreakerInferred, in.transitions, true
+			}
+			for i := range rec.series {
+				rec.series[i].State = in.stateAt(float64(rec.series[i].T + 1))
+			}
 		}
 	}
 	arm := rec.arm(t.Name, transitions, w, 0, "")
@@ -544,28 +561,13 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 			break
 		}
 		_, name := up.guarded()
-		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from upstream %s's arrivals per %v against the %s requests sent: open while it received under %.0f%% of the baseline's %.2f calls per %s request for %v, closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
-			why, name, slotWidth, api, shedRatio*100, inf.baselineRatio, api, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
-	}
-	var base, fault struct{ api, up int64 }
-	for i, p := range cfg.Phases {
-		s := a.Summary[p.Name]
-		if p.Faulty() {
-			fault.api += s.API.Requests
-			fault.up += s.UpstreamRequests
-		} else if i == 0 {
-			base.api, base.up = s.API.Requests, s.UpstreamRequests
+		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from %s's arrivals per %v against the %s requests sent: open while it received under %.0f%% of the baseline's %.2f calls per %s request for %v and its requests in flight drained to none (a concurrency limit keeps them up), closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
+			why, upstreamLabel(name), slotWidth, api, shedRatio*100, inf.baselineRatio, api, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
+		for _, h := range inf.held {
+			notes = append(notes, fmt.Sprintf("breaker state: the open inferred at %.1f s is dated by the calls in flight at %s draining to none; from %.1f s the service already made almost no new calls while calls stayed in flight — a concurrency limit (bulkhead, throttle, connection pool) or the breaker itself — so it opened between %.1f s and %.1f s", h.T, upstreamLabel(name), h.From, h.From, h.T))
 		}
 	}
-	if cfg.UpstreamExternal {
-		notes = append(notes, "upstream requests: unknown — the upstream is run by another process (--upstream-external), so this run did not see its faults or count its requests; the load shed cannot be inferred")
-	} else if fault.api > 0 {
-		n := fmt.Sprintf("load shed (inferred): the upstream received %.2f requests per %s request during the fault", float64(fault.up)/float64(fault.api), api)
-		if base.api > 0 {
-			n += fmt.Sprintf(", %.2f before it", float64(base.up)/float64(base.api))
-		}
-		notes = append(notes, n+"; a breaker that opens drives this towards 0")
-	}
+	notes = append(notes, callsNote(a, cfg, up, api)...)
 	if fails > 0 {
 		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed %s responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, api, fastFailure))
 	}
@@ -574,6 +576,98 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 	}
 	notes = append(notes, "in-flight: measured at the load runner (requests sent and not yet answered), not inside the service; outcomes are classified by status code unless the service sets the X-Cbload-Outcome header")
 	return notes
+}
+
+// callsNote says what the upstream calls per /api request show during the
+// fault next to the baseline's — the same reading as the fault → symptom
+// table, over all fault phases — and whether the faults reached the
+// service's answers at all. Phases in which an upstream refused
+// connections are left out: the calls refused there were never counted.
+func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet, api string) []string {
+	if cfg.UpstreamExternal {
+		return []string{fmt.Sprintf("upstream requests: unknown — the upstream is run by another process (--upstream-external), so this run did not see its faults or count its requests; the calls per %s request cannot be told", api)}
+	}
+	sent := map[string]int64{}
+	for _, s := range a.Series {
+		sent[s.Phase] += s.API.Sent
+	}
+	calls := func(ps reports.PhaseSummary) (n int64) {
+		for _, u := range ps.Upstreams {
+			n += u.Requests
+		}
+		return n
+	}
+	var notes []string
+	var fault, base struct{ sent, up int64 }
+	var refused []string
+	var failing, ok, answered int64
+	for i, p := range cfg.Phases {
+		ps := a.Summary[p.Name]
+		if !p.Faulty() {
+			if i == 0 {
+				base.sent, base.up = sent[p.Name], calls(ps)
+			}
+			continue
+		}
+		for _, u := range ps.Upstreams {
+			failing += u.Injected["error"] + u.Injected["reset"]
+		}
+		ok, answered = ok+ps.API.OK, answered+ps.API.Requests
+		if r := refusing(p, up.names); len(r) > 0 {
+			refused = append(refused, p.Name)
+			continue
+		}
+		fault.sent, fault.up = fault.sent+sent[p.Name], fault.up+calls(ps)
+	}
+	if fault.sent > 0 {
+		v, b := float64(fault.up)/float64(fault.sent), 1.0
+		n := fmt.Sprintf("upstream calls per %s request: %.2f during the fault", api, v)
+		if base.sent > 0 && base.up > 0 {
+			b = float64(base.up) / float64(base.sent)
+			n += fmt.Sprintf(", %.2f before it", b)
+		}
+		switch {
+		case v > b*(1+analysis.EffectMargin):
+			n += " — amplification: the service made more calls per request (retries)"
+		case v < b*(1-analysis.EffectMargin):
+			n += " — shedding: the service skipped calls (a breaker, a concurrency limit, a queue or a fallback)"
+		default:
+			n += " — as in the baseline: the service kept calling its upstream"
+		}
+		notes = append(notes, n)
+	}
+	if len(refused) > 0 {
+		notes = append(notes, fmt.Sprintf("upstream calls: unknown in phase %s — an upstream refused connections there, so the calls your service tried were never requests it could count", strings.Join(refused, ", ")))
+	}
+	if failing > 0 && answered > 0 && ok == answered {
+		who := "the upstream"
+		if len(up.names) > 1 {
+			who = "the upstreams"
+		}
+		notes = append(notes, fmt.Sprintf("the faults did not reach the answers: %s failed %d requests (error, reset) during the fault, yet all %d %s answers counted as ok — the service ignores its dependency's failures (such as status codes), retries until a call succeeds, or answers a fallback; mark a fallback and check for it with --expect", who, failing, answered, api))
+	}
+	return notes
+}
+
+// refusingPhases names the phases that make the named upstream refuse
+// connections.
+func refusingPhases(phases []Phase, name string) []string {
+	var out []string
+	for _, p := range phases {
+		if len(refusing(p, []string{name})) > 0 {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// upstreamLabel names an upstream in notes: "the upstream" when the run has
+// only the default one, "upstream payments" otherwise.
+func upstreamLabel(name string) string {
+	if name == DefaultUpstream {
+		return "the upstream"
+	}
+	return "upstream " + name
 }
 
 // countingTransport counts requests sent and not yet answered.

@@ -85,6 +85,21 @@ func (p Phase) faultsFor(name string) []faultserver.Spec {
 	return append(append([]faultserver.Spec(nil), p.Faults...), p.UpstreamFaults[name]...)
 }
 
+// refusing returns the upstreams, of those named, that the phase makes
+// refuse connections: what the service sends them is not counted.
+func refusing(p Phase, upstreams []string) []string {
+	var out []string
+	for _, name := range upstreams {
+		for _, f := range p.faultsFor(name) {
+			if f.Kind == "refuse" {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // FaultStrings lists the phase's faults for the report, each named by its
 // upstream when upstreams are named: "payments=latency:1s".
 func (p Phase) FaultStrings() []string {
@@ -264,6 +279,11 @@ func (s *upstreamSet) arrivalSlots(i, n int) []int64 {
 		return c.slots(n)
 	}
 	return make([]int64, n)
+}
+
+// inFlight returns the requests upstream i is handling now.
+func (s *upstreamSet) inFlight(i int) int64 {
+	return s.servers[i].Stats().InFlight
 }
 
 // next moves to the following phase.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/reports"
 )
 
 func TestParseUpstreamFault(t *testing.T) {
@@ -157,4 +158,137 @@ func TestTargetSeveralUpstreams(t *testing.T) {
 	if c := calls.Load(); total > c || total < c-10 {
 		t.Errorf("upstreams booked %d requests; the service made %d calls", total, c)
 	}
+}
+
+// TestTargetUpstreamCapacity checks that the upstreams a user's service
+// calls have the run's capacity (--upstream-concurrency, --upstream-queue),
+// as cbload's own upstream does: beyond the workers and the queue, a
+// request gets 503 at once — so slowdown is a capacity cut in target mode
+// too. It also checks that an external upstream, whose capacity another
+// process sets, refuses the setting.
+func TestTargetUpstreamCapacity(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := DefaultConfig()
+	cfg.Targets = []Target{{Name: "svc", URL: "http://127.0.0.1:1/api"}}
+	cfg.UpstreamAddr = addr
+	cfg.Upstream.ServiceTime, cfg.Upstream.Jitter = 400*time.Millisecond, 0
+	cfg.Upstream.Concurrency, cfg.Upstream.Queue = 1, 0
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	up, err := startUpstreams(&cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.close()
+	up.begin()
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 2 * time.Second}
+	defer client.CloseIdleConnections()
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() {
+			resp, err := client.Get("http://" + addr + "/work")
+			if err != nil {
+				codes <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	got := map[int]int{}
+	for range 2 {
+		got[<-codes]++
+	}
+	if got[http.StatusOK] != 1 || got[http.StatusServiceUnavailable] != 1 {
+		t.Errorf("two requests at once to an upstream of 1 worker and no queue got %v; want one 200 and one 503 (at capacity)", got)
+	}
+
+	ext := DefaultConfig()
+	ext.Targets = cfg.Targets
+	ext.UpstreamExternal = true
+	ext.Upstream.Concurrency = 4
+	if err := ext.Validate(); err == nil || !strings.Contains(err.Error(), "upstream-concurrency") {
+		t.Errorf("Validate(upstream-external with upstream-concurrency 4) = %v; want an error naming upstream-concurrency", err)
+	}
+}
+
+// TestTargetFaultsUnseen runs a service without a breaker against faults
+// whose effect cbload cannot see from the upstream's side or the answers:
+// refused connections (the calls never arrive, so no breaker may be
+// inferred from their absence, and the calls per request are unknown) and
+// 503s the service ignores (all its answers stay ok, which the notes must
+// say).
+func TestTargetFaultsUnseen(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: time.Second}
+	defer client.CloseIdleConnections()
+	// The service calls the upstream once per request and ignores its
+	// status code, as sony/gobreaker's example does; a transport error is
+	// a 502.
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/local" {
+			return
+		}
+		resp, err := client.Get("http://" + addr + "/dep")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}))
+	defer svc.Close()
+	run := func(fault string) *reports.Arm {
+		t.Helper()
+		cfg := testConfig(t, fault)
+		cfg.Rate = 40
+		cfg.Phases = []Phase{{Name: "baseline", Duration: time.Second}, {Name: "fault", Duration: 2 * time.Second, Faults: cfg.Phases[1].Faults}, {Name: "recovery", Duration: time.Second}}
+		cfg.Targets = []Target{{Name: "svc", URL: svc.URL + "/api", Collateral: svc.URL + "/local"}}
+		cfg.UpstreamAddr = addr
+		r, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", fault, err)
+		}
+		return r.Arm("svc")
+	}
+
+	a := run("refuse")
+	if a.BreakerFigures != reports.BreakerUnknown || a.Breaker || len(a.Transitions) != 0 {
+		t.Errorf("refuse: breaker figures %q, breaker %v, transitions %v; want unknown, no breaker claimed, none", a.BreakerFigures, a.Breaker, a.Transitions)
+	}
+	if s := a.Summary["fault"]; s.UpstreamEffect != reports.EffectUnknown || s.UpstreamAttemptsPerAPIRequest != nil {
+		t.Errorf("refuse: fault phase effect %q attempts %v; want %q and none", s.UpstreamEffect, s.UpstreamAttemptsPerAPIRequest, reports.EffectUnknown)
+	}
+	if !hasNote(a.Notes, "refused connections in phase fault") {
+		t.Errorf("refuse: notes %q; want one saying the refused calls hide the breaker", a.Notes)
+	}
+
+	a = run("error:503")
+	if !hasNote(a.Notes, "the faults did not reach the answers") {
+		t.Errorf("ignored 503s: notes %q; want one saying the faults did not reach the answers", a.Notes)
+	}
+	if hasNote(a.Notes, "shed") {
+		t.Errorf("ignored 503s, one call per request: notes %q; want no shedding", a.Notes)
+	}
+}
+
+func hasNote(notes []string, part string) bool {
+	for _, n := range notes {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
 }

@@ -97,8 +97,14 @@ func decide(r *reports.Report) reports.Verdict {
 			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	case !nDeg && b.Figures.APISuccessDuringFault < n.Figures.APISuccessDuringFault-apiWorseMargin:
 		v.Outcome = reports.OutcomeWorse
-		v.Summary = fmt.Sprintf("The breaker made things worse: it turned a partial failure into rejection — %s succeeded %s with it and %s without it during the fault, and %s was healthy either way.",
-			api, reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault), coll)
+		what := "turned a partial failure into rejection"
+		if n.Figures.APISuccessDuringFault >= collateralHealthy {
+			// Without it nearly every call succeeded (a slow upstream, say):
+			// there was no partial failure, only calls it failed.
+			what = "failed calls that would have succeeded"
+		}
+		v.Summary = fmt.Sprintf("The breaker made things worse: it %s — %s succeeded %s with it and %s without it during the fault, and %s was healthy either way.",
+			what, api, reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault), coll)
 	case !nDeg:
 		v.Outcome = reports.OutcomeNothingToPrevent
 		v.Summary = fmt.Sprintf("Nothing to prevent: without the breaker %s stayed healthy (%s) during the fault, so there was no cascade.", coll,

@@ -47,6 +47,7 @@ func TestVerdict(t *testing.T) {
 		{"nothing to prevent", verdictReport(1, 1, 0.1, 0.1), reports.OutcomeNothingToPrevent, false, "cut the requests reaching the sick upstream 30.0×"},
 		{"breaker hurt collateral", verdictReport(0.5, 1, 0.1, 0.1), reports.OutcomeWorse, false, "made things worse"},
 		{"partial failure turned total", verdictReport(1, 1, 0.3, 0.7), reports.OutcomeWorse, false, "turned a partial failure into rejection"},
+		{"calls that would have succeeded failed", verdictReport(1, 1, 0, 1), reports.OutcomeWorse, false, "failed calls that would have succeeded"},
 		{"both cascaded", verdictReport(0.6, 0.3, 0.1, 0.05), reports.OutcomeNotPrevented, false, "did not prevent"},
 	}
 	for _, tt := range tests {

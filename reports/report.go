@@ -404,8 +404,10 @@ type PhaseSummary struct {
 	// its own counters read at the phase's boundaries.
 	Upstreams map[string]UpstreamPhase `json:"upstreams,omitempty"`
 	// UpstreamAttemptsPerAPIRequest is every upstream's requests over the
-	// /api requests answered in the phase: above the baseline's when the
-	// service retries (amplification), below when it sheds calls.
+	// /api requests sent in the phase: above the baseline's when the
+	// service retries (amplification), below when it sheds calls. Absent
+	// when it is unknown: in a phase where an upstream refused
+	// connections, the calls refused were never counted.
 	UpstreamAttemptsPerAPIRequest *float64 `json:"upstream_attempts_per_api_request,omitempty"`
 	// UpstreamEffect names what UpstreamAttemptsPerAPIRequest shows next
 	// to the baseline's: one of the Effect constants.
@@ -420,6 +422,7 @@ const (
 	EffectAsBaseline    = "as_baseline"   // within 10% of the baseline
 	EffectAmplification = "amplification" // more calls per request: retries
 	EffectShedding      = "shedding"      // fewer calls per request: a breaker, a queue, a fallback
+	EffectUnknown       = "unknown"       // an upstream refused connections: its calls were not counted
 )
 
 // UpstreamPhase is what one fault-injecting upstream saw in one phase, read

@@ -32,6 +32,9 @@ var effectText = map[string]string{
 	EffectShedding:      "shedding: fewer calls per request than in the baseline (a breaker, a queue or a fallback skipped them)",
 }
 
+// unknownAttempts says why a phase's attempts are unknown.
+const unknownAttempts = "unknown — an upstream refused connections, so the calls the service tried were never requests it could count"
+
 // SymptomRows returns the fault → symptom rows of every arm and phase that
 // has upstream counts, in phase order, or nil when no phase has them. With
 // an external upstream (another process runs it, as for the shards of a
@@ -51,6 +54,8 @@ func SymptomRows(r *Report) []SymptomRow {
 				row.Injected, row.Attempts = ExternalInjected, "unknown"
 			case v != nil:
 				row.Attempts = fmt.Sprintf("%.2f — %s", *v, effectText[s.UpstreamEffect])
+			case s.UpstreamEffect == EffectUnknown:
+				row.Attempts = unknownAttempts
 			}
 			rows = append(rows, row)
 		}

@@ -261,3 +261,43 @@ func TestRunStormRate(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteSummaryLayout checks the terminal summary about a user's service:
+// every column is wider than its widest cell, so an inferred figure never
+// runs into the next arm's, and the per-phase detail names the service's
+// own paths, without a collateral line when it has no collateral endpoint.
+func TestWriteSummaryLayout(t *testing.T) {
+	open, recover := 0.2, 0.3
+	r := &reports.Report{
+		Config: reports.Config{Targets: []reports.Target{
+			{Name: "breaker", URL: "http://127.0.0.1:8081/orders", Requests: []string{"POST http://127.0.0.1:8081/orders"}},
+			{Name: "no-breaker", URL: "http://127.0.0.1:8082/orders", Requests: []string{"POST http://127.0.0.1:8082/orders"}},
+		}},
+		Phases: []reports.Phase{{Name: "baseline", EndS: 1}, {Name: "fault", StartS: 1, EndS: 2, Faults: []string{"latency:1s"}}},
+		Arms: []reports.Arm{
+			{Name: "breaker", BreakerFigures: reports.BreakerInferred, Breaker: true,
+				Figures: reports.Figures{TimeToOpenS: &open, TimeToRecoverS: &recover}, Summary: map[string]reports.PhaseSummary{"fault": {}}},
+			{Name: "no-breaker", BreakerFigures: reports.BreakerInferred, Summary: map[string]reports.PhaseSummary{"fault": {}}},
+		},
+		Validity: &reports.Validity{Valid: true},
+	}
+	var b strings.Builder
+	writeSummary(&b, r)
+	out := b.String()
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "time to open") || strings.HasPrefix(line, "time to recover") {
+			if strings.Contains(line, ")0") || strings.Contains(line, ")n") {
+				t.Errorf("summary line %q: the cells run together", line)
+			}
+		}
+	}
+	if !strings.Contains(out, "0.20 s (inferred)  ") && !strings.Contains(out, "0.20 s (inferred) ") {
+		t.Errorf("summary:\n%s\nwant the inferred time to open followed by a space", out)
+	}
+	if strings.Contains(out, "/local") || strings.Contains(out, "/api ") {
+		t.Errorf("summary:\n%s\nwant no /local or /api: the service's path is /orders and it has no collateral endpoint", out)
+	}
+	if !strings.Contains(out, "breaker      /orders") {
+		t.Errorf("summary:\n%s\nwant the detail lines to name /orders", out)
+	}
+}

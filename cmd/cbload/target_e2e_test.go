@@ -124,8 +124,8 @@ func TestTargetEndToEnd(t *testing.T) {
 		t.Errorf("verdict %q (%s); want prevented", r.Verdict.Outcome, r.Verdict.Summary)
 	}
 	notes := strings.Join(n.Notes, "\n")
-	if !strings.Contains(notes, "load shed (inferred)") || !strings.Contains(notes, "reported that the service has no breaker") {
-		t.Errorf("no-breaker notes = %q; want the inferred load shed and the state URL's answer", notes)
+	if !strings.Contains(notes, "upstream calls per /api request") || !strings.Contains(notes, "reported that the service has no breaker") {
+		t.Errorf("no-breaker notes = %q; want the upstream calls per /api request and the state URL's answer", notes)
 	}
 	if !strings.Contains(strings.Join(b.Notes, "\n"), "polled from "+withBreaker+"/breaker") {
 		t.Errorf("breaker notes = %q; want the polled state URL", b.Notes)
