@@ -21,12 +21,16 @@ type reportOptions struct {
 	input   string // path to a report.json
 	out     string // output folder; "" means the input's folder
 	formats string // comma-separated: html, md, json
+	// template is --template: a text/template rendered over the report to
+	// stdout; formatSet says --format was given too.
+	template  string
+	formatSet bool
 }
 
 func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &reportOptions{}
 	cmd := &cobra.Command{
-		Use:   "report path/to/report.json [--out DIR] [--format html,md,json]",
+		Use:   "report path/to/report.json [--out DIR] [--format html,md,json] [--template FILE.tmpl]",
 		Short: "Render a saved report.json again as HTML, Markdown and JSON",
 		Long: `Report reads a report.json written by 'cbload run' and renders it again, so
 a newer cbload can present an old experiment without rerunning it.
@@ -40,12 +44,26 @@ The input may be at most 64 MiB and must be read within 10s. Names and
 enumerated values (arms, phases, breaker states, outcomes) are checked
 against the schema, so a hostile file cannot put markup into report.md.
 
+--template FILE.tmpl renders your own summary instead (k6's handleSummary,
+without running code): a Go text/template executed over the report — the v2
+report struct, each field by its Go name as documented in package reports
+(.Verdict.Outcome, .Partial, .PartialReason, .Phases, .Thresholds, and per
+arm in .Arms: .Name, .Figures.CollateralSuccessDuringFault, .Summary (by
+phase name) .API.LatencyMS.P99, …). Besides the builtins it may call
+percent (0.991 → 99.1%), millis (12.5 → 12.5 ms), seconds (a *float64 such
+as .Figures.TimeToOpenS → 1.20 s, nil → never) and arm (arm $r "breaker").
+The output goes to stdout, and only when the whole template ran: at most
+4 MiB, from a template of at most 1 MiB; a missing map key is an error.
+With --template the other formats are written only when --format is given.
+
 Exit codes: 0 done, 2 bad input (unreadable, too large, malformed, a value
-the schema does not allow, or an unknown schema version), 1 the output could
-not be written, 130 interrupted.`,
+the schema does not allow, or an unknown schema version; a template that does
+not parse or fails to run, named by its line), 1 the output could not be
+written, 130 interrupted.`,
 		Example: `  cbload report cbload-out/20261127-024214-seed42/report.json
   cbload report report.json --format md --out /tmp/summary
-  cbload report report.json --format md && cat report.md >> "$GITHUB_STEP_SUMMARY"`,
+  cbload report report.json --format md && cat report.md >> "$GITHUB_STEP_SUMMARY"
+  cbload report report.json --template summary.tmpl > summary.txt`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("report: want one argument, the path to a report.json; got %d", len(args))
@@ -54,12 +72,14 @@ not be written, 130 interrupted.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.input = args[0]
+			opts.formatSet = cmd.Flags().Changed("format")
 			return runReport(cmd.Context(), opts, stdout, stderr)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.out, "out", "", "output folder (default: the folder of the input report.json)")
 	f.StringVar(&opts.formats, "format", "html,md,json", "formats to write, comma-separated: html, md, json")
+	f.StringVar(&opts.template, "template", "", "render this Go text/template over the report to stdout (see above for the data it gets)")
 	registerReportCompletions(cmd)
 	return cmd
 }
@@ -100,9 +120,23 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	if err != nil {
 		return usagef("--format: %v", err)
 	}
+	var tmpl *reports.SummaryTemplate
+	if opts.template != "" {
+		if tmpl, err = readSummaryTemplate(ctx, opts.template); err != nil {
+			return err
+		}
+	}
 	r, err := readReportFile(ctx, opts.input)
 	if err != nil {
 		return err
+	}
+	if tmpl != nil {
+		if err := renderSummary(stdout, tmpl, opts.template, r); err != nil {
+			return err
+		}
+		if !opts.formatSet {
+			return nil
+		}
 	}
 	dir := opts.out
 	if dir == "" {
@@ -135,6 +169,39 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	}
 	if same && err == nil {
 		fmt.Fprintf(stdout, "report: %s (the input, left as it is)\n", opts.input)
+	}
+	return err
+}
+
+// readSummaryTemplate reads and parses a --template file, with the size cap
+// and deadline of every file cbload reads.
+func readSummaryTemplate(ctx context.Context, path string) (*reports.SummaryTemplate, error) {
+	data, err := inputfile.Read(ctx, path, reports.MaxSummaryTemplate, reportReadTimeout)
+	var tl *inputfile.TooLargeError
+	switch {
+	case ctx.Err() != nil:
+		return nil, errInterrupted
+	case errors.As(err, &tl):
+		return nil, usagef("--template %s: larger than the %s limit for a template", path, inputfile.Size(tl.Limit))
+	case errors.Is(err, inputfile.ErrTimeout):
+		return nil, usagef("--template %s: not read to its end within %v; want a regular file", path, reportReadTimeout)
+	case err != nil:
+		return nil, usagef("--template: %v", err)
+	}
+	t, err := reports.ParseSummaryTemplate(string(data))
+	if err != nil {
+		return nil, usagef("--template %s: %v", path, err)
+	}
+	return t, nil
+}
+
+// renderSummary executes the template over r onto w: a template that fails
+// while it runs is bad input, like one that does not parse.
+func renderSummary(w io.Writer, t *reports.SummaryTemplate, path string, r *reports.Report) error {
+	err := t.Execute(w, r)
+	var te *reports.TemplateError
+	if errors.As(err, &te) || errors.Is(err, reports.ErrSummaryTooLarge) {
+		return usagef("--template %s: %v", path, err)
 	}
 	return err
 }
