@@ -363,7 +363,11 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		}
 	}
 	rep.Command = opts.repro + fmt.Sprintf(" --seed=%d", cfg.Seed)
-	evaluateThresholds(opts, rep)
+	var abort *harness.AbortError
+	if !errors.As(runErr, &abort) {
+		abort = nil
+	}
+	evaluateThresholds(opts, rep, abort)
 	// Load was sent: the summary comes first, so the measured results reach
 	// the user even when no file can be written.
 	writeSummary(stdout, rep)
@@ -394,12 +398,15 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		return withCode(exitInterrupted, errSilent)
 	case len(writeErrs) > 0:
 		return withCode(exitNotWritten, fmt.Errorf("load ran and the summary above is complete, but %d result file(s) could not be written", len(writeErrs)))
-	case runErr != nil:
+	case runErr != nil && abort == nil:
 		return withCode(exitCouldNotRun, runErr)
 	case len(rep.Validity.Failed()) > 0:
 		c := rep.Validity.Failed()[0]
 		fmt.Fprintf(stderr, "cbload: the experiment was not valid (%s failed for the %s arm); the verdict is inconclusive\n", c.Name, c.Arm)
 		return withCode(exitNotValid, errSilent)
+	case abort != nil:
+		fmt.Fprintf(stderr, "cbload: %s; the partial report was written\n", abort.Reason)
+		return withCode(exitThreshold, errSilent)
 	default:
 		return thresholdErr
 	}
