@@ -284,13 +284,13 @@ func (s *Threshold) UnmarshalYAML(n *yaml.Node) error {
 		switch k.Value {
 		case "check":
 			if v.Kind != yaml.ScalarNode {
-				return lineErr(v, "check: want a threshold expression as a string")
+				return lineErr(v, "want a threshold expression as a string")
 			}
 			s.Expr, check = v.Value, true
 		case "abort_on_fail":
 			b, err := strconv.ParseBool(v.Value)
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || err != nil {
-				return lineErr(v, "abort_on_fail: %q: want true or false", v.Value)
+				return lineErr(v, "%q: want true or false", v.Value)
 			}
 			s.AbortOnFail = b
 		default:
