@@ -118,6 +118,9 @@ type Config struct {
 	// runs, and Run returns the report, Partial with the answer as its
 	// PartialReason, and an *AbortError.
 	OnCheckpoint func(r *reports.Report, at Checkpoint) (stop string)
+	// Results, when set, gets every result as it completes (--results);
+	// the caller closes it after Run.
+	Results *ResultsFile
 }
 
 // Sample is one request as the recorder counted it.

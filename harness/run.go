@@ -348,10 +348,13 @@ loop:
 			}
 			collateral := a.collateral(res)
 			a.rec.add(res, collateral)
-			if cfg.OnSample != nil {
+			if cfg.OnSample != nil || cfg.Results != nil {
 				done := a.rec.clamp(res.Timestamp.Add(res.Latency).Sub(a.start))
-				cfg.OnSample(Sample{Arm: a.name, Phase: a.rec.phases[a.rec.phaseIndex(done)].name,
-					Collateral: collateral, OK: classify(res) == oOK, Latency: res.Latency})
+				phase := a.rec.phases[a.rec.phaseIndex(done)].name
+				cfg.Results.add(res, a.name, phase)
+				if cfg.OnSample != nil {
+					cfg.OnSample(Sample{Arm: a.name, Phase: phase, Collateral: collateral, OK: classify(res) == oOK, Latency: res.Latency})
+				}
 			}
 			if a.observe != nil {
 				a.observe(res, collateral)
@@ -378,6 +381,7 @@ loop:
 			sample(now, sec)
 			checkSettled()
 			a.rec.flush(now, false)
+			cfg.Results.flush() // a crash loses at most a second of results
 			sent := a.sent.Load()
 			apiOK, localOK := a.rec.takeLive()
 			if cfg.Progress != nil {

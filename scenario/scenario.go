@@ -219,6 +219,8 @@ type Output struct {
 	JUnit       *string `yaml:"junit"`
 	Progress    *string `yaml:"progress"`
 	StepSummary *bool   `yaml:"step_summary"`
+	// Results is a file to stream every raw result to (--results).
+	Results *string `yaml:"results"`
 }
 
 // Duration is a Go duration string ("250ms", "2s").

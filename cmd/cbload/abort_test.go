@@ -161,3 +161,35 @@ func TestAbortOnFailNeedsThreshold(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 2 and a line naming --abort-on-fail", code, stderr.String())
 	}
 }
+
+// TestRunResults: --results (or output.results) streams the raw results
+// beside the report, which records the file; a folder is refused up front.
+func TestRunResults(t *testing.T) {
+	dir := t.TempDir()
+	res := filepath.Join(dir, "raw", "results.json")
+	scen := writeScenario(t, "load: {rate: 40}\nseed: 2\narms: [breaker]\nphases: [{name: f, duration: 2s, faults: [error:503]}]\noutput: {progress: never, results: "+res+"}\n")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--scenario", scen, "--out", filepath.Join(dir, "out")}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstderr %s", code, stderr.String())
+	}
+	r := readReport(t, filepath.Join(dir, "out", "report.json"))
+	b, err := os.ReadFile(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Arms[0].Summary["f"]
+	lines := int64(strings.Count(string(b), "\n"))
+	if rf := r.Results; rf == nil || rf.Path != res || rf.Written != lines || lines != s.API.Requests+s.Collateral.Requests || rf.Bytes != int64(len(b)) {
+		t.Errorf("report's results_file %+v; file has %d lines, %d bytes; the report counts %d requests", rf, lines, len(b), s.API.Requests+s.Collateral.Requests)
+	}
+	if !strings.Contains(stdout.String(), "results: "+res+" (") {
+		t.Errorf("stdout does not name the results file:\n%s", stdout.String())
+	}
+
+	stderr.Reset()
+	code = run([]string{"run", "--fault", "hang", "--results", dir, "--dry-run"}, &stdout, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "--results "+dir+": is a folder") {
+		t.Errorf("--results on a folder: exit %d, stderr %q; want 2 and a line naming --results", code, stderr.String())
+	}
+}

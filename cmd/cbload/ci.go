@@ -212,6 +212,7 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set("junit", "output.junit", o.JUnit != nil, func() { ci.junit = *o.JUnit })
 	set("progress", "output.progress", o.Progress != nil, func() { opts.progress = *o.Progress })
 	set("no-step-summary", "output.step_summary", o.StepSummary != nil, func() { ci.noStepSummary = !*o.StepSummary })
+	set("results", "output.results", o.Results != nil, func() { opts.results = *o.Results })
 	if s.Phases != nil {
 		if ci.filePhases, ci.filePhaseLines, err = s.ExpandPhases(); err != nil {
 			return asUsage(err)
