@@ -81,7 +81,14 @@ Paths: <arm>.<phase>.<api|collateral>.<requests|ok|success_ratio|outcomes.KIND|l
 <arm>.<phase>.upstream_requests, <arm>.figures.<figure> (the median with
 --trials), <arm>.worst.<figure> (the worst trial), verdict.outcome,
 verdict.cascade_prevented, validity.valid, partial. Units: %, ms, s; a plain number is read in
-the path's unit. Each result is printed, stored in report.json and, with
+the path's unit. --abort-on-fail (or abort_on_fail: true on a scenario
+threshold, written {check: EXPR, abort_on_fail: true}) stops the run as soon
+as a threshold has failed and can no longer pass: when every value it reads
+is final — a phase's once every request sent before the phase ended has been
+answered, an arm's figures once all its trials ended (verdict, validity and
+partial only at the end) — and fails over them; it is checked at each phase
+end and arm end, the load stops within a second, the arms left never run,
+and every report is written, partial, with the reason; exit 99. Each result is printed, stored in report.json and, with
 --junit FILE, written as a JUnit test case (plus one for the verdict). When
 $GITHUB_STEP_SUMMARY is set the Markdown report is appended to it
 (--no-step-summary to opt out).
@@ -114,7 +121,8 @@ Exit codes:
        the verdict is inconclusive; the report names the check
   5    load ran, the summary was printed, but a result file (report,
        --junit, step summary) could not be written; the rest was
-  99   the run completed and a threshold failed
+  99   the run completed and a threshold failed, or --abort-on-fail
+       stopped it
   130  interrupted (SIGINT/SIGTERM); a partial report was written`
 
 // addCIFlags registers the CI flags on cmd.
