@@ -384,6 +384,19 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 	}
 }
 
+// lastSecond returns the last second anything was recorded in, -1 when
+// nothing was.
+func (r *recorder) lastSecond() int {
+	last := -1
+	for _, s := range r.series {
+		last = max(last, s.T)
+	}
+	for k := range r.seconds {
+		last = max(last, k)
+	}
+	return last
+}
+
 // sample stores the gauges read at the end of second sec.
 func (r *recorder) sample(sec int, g gauge) { r.gauges[sec] = g }
 

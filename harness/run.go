@@ -399,13 +399,16 @@ loop:
 	now := time.Now()
 	// The attack can end before the last second's tick — a shard's last
 	// send may be due up to N intervals before the schedule's end — so
-	// sample it here; an interrupted arm, up to where it stopped.
+	// sample it here; a stopped arm, up to the last second it recorded
+	// anything in (the one it stopped in, cut short, or one an answer cut
+	// off by the stop completed in), so that every second of the series
+	// has its gauges and state.
 	lastSec := totalSecs - 1
 	if stopErr != nil {
-		lastSec = min(int(now.Sub(a.start)/time.Second), totalSecs) - 1
+		lastSec = min(a.rec.lastSecond(), totalSecs-1)
 	}
-	if sampled < lastSec {
-		sample(now, lastSec)
+	for sec := sampled + 1; sec <= lastSec; sec++ {
+		sample(now, sec) // the first takes what the gauges counted since the last
 	}
 	a.rec.flush(now, true)
 	return wd.stop(), stopErr

@@ -59,6 +59,10 @@ func TestAbortOnFail(t *testing.T) {
 	if th := r.Thresholds[2]; th.Pass || !strings.Contains(th.Message, "no-breaker did not run") || !strings.Contains(th.Message, "not final: the run was aborted") {
 		t.Errorf("threshold on the arm that never ran: %+v; want no data, not final", th)
 	}
+	// The partial report reads back: every second has its state.
+	if _, err := readReportFile(t.Context(), filepath.Join(dir, "report.json")); err != nil {
+		t.Errorf("cbload report cannot read the partial report: %v", err)
+	}
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	unescaped := strings.NewReplacer(`\`, "", "&gt;", ">", "&lt;", "<").Replace(string(md))
 	if err != nil || !strings.Contains(unescaped, reason) {
