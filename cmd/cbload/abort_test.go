@@ -157,12 +157,21 @@ func TestAbortOnFailArmEnd(t *testing.T) {
 	}
 }
 
-// TestAbortOnFailNeedsThreshold: --abort-on-fail alone is a usage error.
-func TestAbortOnFailNeedsThreshold(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"run", "--fault", "error:503", "--abort-on-fail", "--dry-run"}, &stdout, &stderr)
-	if code != exitUsage || !strings.Contains(stderr.String(), "--abort-on-fail: no threshold to abort on") {
-		t.Errorf("exit %d, stderr %q; want 2 and a line naming --abort-on-fail", code, stderr.String())
+// TestAbortOnFailUsage: --abort-on-fail needs a threshold, and a shard
+// cannot stop the run alone.
+func TestAbortOnFailUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--abort-on-fail"}, "--abort-on-fail: no threshold to abort on"},
+		{[]string{"--abort-on-fail", "--threshold", "breaker.fault.api.requests > 0", "--shard", "1/2", "--seed", "3"}, "--abort-on-fail: not with --shard"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"run", "--fault", "error:503", "--dry-run"}, tt.args...), &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), tt.want) || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line containing %q", tt.args, code, stderr.String(), tt.want)
+		}
 	}
 }
 

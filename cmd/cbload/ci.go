@@ -383,6 +383,9 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		return usagef("--abort-on-fail: no threshold to abort on; give --threshold 'EXPR' (or thresholds: in the scenario)")
 	}
 	if slices.Contains(ci.abort, true) {
+		if cfg.Shard.Sharded() {
+			return usagef("--abort-on-fail: not with --shard; a shard sees only its share of the load and cannot stop the others (check the thresholds with cbload merge)")
+		}
 		cfg.OnCheckpoint = ci.abortCheck
 	}
 	if ci.junit != "" {
