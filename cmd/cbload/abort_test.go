@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/xml"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAbortOnFail runs a real A/B experiment whose threshold on the
@@ -204,5 +208,44 @@ func TestRunResults(t *testing.T) {
 	code = run([]string{"run", "--fault", "hang", "--results", dir, "--dry-run"}, &stdout, &stderr)
 	if code != exitUsage || !strings.Contains(stderr.String(), "--results "+dir+": is a folder") {
 		t.Errorf("--results on a folder: exit %d, stderr %q; want 2 and a line naming --results", code, stderr.String())
+	}
+}
+
+// TestAbortOnFailTarget: against a user's own services (here two small
+// in-process ones that call the upstream) an abort works the same: the
+// first target's fault phase fails its threshold and the second never runs.
+func TestAbortOnFailTarget(t *testing.T) {
+	upstream := freeAddr(t)
+	client := &http.Client{Timeout: time.Second}
+	svc := func() string {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/api", func(w http.ResponseWriter, r *http.Request) {
+			resp, err := client.Get("http://" + upstream + "/")
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			w.WriteHeader(resp.StatusCode)
+		})
+		mux.HandleFunc("/local", func(w http.ResponseWriter, r *http.Request) {})
+		s := httptest.NewServer(mux)
+		t.Cleanup(s.Close)
+		return s.URL
+	}
+	a, b := svc(), svc()
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--upstream-addr", upstream, "--fault", "error:503", "--phases", "1s,2s,2s", "--rate", "40", "--seed", "8",
+		"--target", "a=" + a + "/api", "--target", "b=" + b + "/api", "--collateral", "/local",
+		"--threshold", "a.fault.api.success_ratio >= 99%", "--abort-on-fail", "--progress", "never", "--out", dir}, &stdout, &stderr)
+	if code != exitThreshold {
+		t.Fatalf("exit %d; want %d\nstderr %s", code, exitThreshold, stderr.String())
+	}
+	r := readReport(t, filepath.Join(dir, "report.json"))
+	const reason = "aborted: threshold a.fault.api.success_ratio >= 99% failed and could no longer pass, after phase fault of arm a"
+	if r.PartialReason != reason || len(r.Arms) != 1 || r.Arms[0].Name != "a" {
+		t.Errorf("reason %q with %d arms; want %q and only a", r.PartialReason, len(r.Arms), reason)
 	}
 }
