@@ -34,6 +34,7 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		upstream, peak  int64
 		// the upstream's work done, and done for callers that had gone
 		completed, forGone int64
+		queuePeak          int64
 	}
 	per := make([]acc, len(phases))
 	var sendLag *reports.Histogram
@@ -61,6 +62,7 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		pa.completed += s.UpstreamCompleted
 		pa.forGone += s.UpstreamCompletedForGone
 		pa.peak = max(pa.peak, s.InflightPeak)
+		pa.queuePeak = max(pa.queuePeak, s.UpstreamQueuePeak)
 	}
 
 	// The per-phase details (status codes, error sets, bytes, per-upstream
@@ -81,6 +83,11 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		ps.UpstreamRequests = pa.upstream
 		ps.UpstreamCompleted, ps.UpstreamCompletedForGone = pa.completed, pa.forGone
 		ps.InflightPeak = pa.peak
+		ps.UpstreamQueuePeak = nil
+		if a.UpstreamQueue == reports.QueueMeasured {
+			q := pa.queuePeak
+			ps.UpstreamQueuePeak = &q
+		}
 		ps.UpstreamCallMS = nil
 		if calls {
 			l := pa.calls.Latency()

@@ -223,18 +223,20 @@ func mergedShard(s Shard) reports.MergedShard {
 func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 	base := arms[0]
 	out := &reports.Arm{
-		Name:        base.Name,
-		Breaker:     base.Breaker,
-		Transitions: base.Transitions,
-		Notes:       slices.Clone(base.Notes),
-		APISlots:    &reports.Slots{WidthMS: base.APISlots.WidthMS, OK: []int64{}, N: []int64{}},
+		Name:                 base.Name,
+		Breaker:              base.Breaker,
+		Transitions:          base.Transitions,
+		LowerTierTransitions: base.LowerTierTransitions,
+		UpstreamQueue:        base.UpstreamQueue,
+		Notes:                slices.Clone(base.Notes),
+		APISlots:             &reports.Slots{WidthMS: base.APISlots.WidthMS, OK: []int64{}, N: []int64{}},
 		Load: &reports.LoadGen{
 			Stalls:           []reports.Stall{},
 			StallThresholdMS: base.Load.StallThresholdMS,
 		},
 	}
 	out.Notes = append(out.Notes, fmt.Sprintf(
-		"merged from %d of %d shards (%s): counts are sums and percentiles come from the merged histograms; the breaker state and transitions are shard %d's; in-flight peaks per second are the sum of the shards' peaks (an upper bound), goroutines the largest shard's",
+		"merged from %d of %d shards (%s): counts are sums and percentiles come from the merged histograms; the breaker state and transitions are shard %d's; in-flight peaks per second are the sum of the shards' peaks (an upper bound), goroutines and the upstream's queue the largest shard's",
 		len(arms), n, joinInts(from), from[0]))
 	seconds := map[int]*reports.Second{}
 	// Per-phase raw data: details and per-upstream counts add. The
@@ -284,7 +286,10 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 			m.APIAttempts += s.APIAttempts
 			m.UpstreamCompleted += s.UpstreamCompleted
 			m.UpstreamCompletedForGone += s.UpstreamCompletedForGone
-			m.UpstreamQueueLen += s.UpstreamQueueLen
+			// Every shard watches the same upstream: its queue is the
+			// largest any shard saw, not their sum.
+			m.UpstreamQueuePeak = max(m.UpstreamQueuePeak, s.UpstreamQueuePeak)
+			m.UpstreamQueueLen = max(m.UpstreamQueueLen, s.UpstreamQueueLen)
 			m.UpstreamCallHist = m.UpstreamCallHist.Merge(s.UpstreamCallHist)
 			for _, pair := range [][2]*reports.Bucket{{&m.API, &s.API}, {&m.Collateral, &s.Collateral}} {
 				dst, src := pair[0], pair[1]

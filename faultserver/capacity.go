@@ -23,6 +23,9 @@ type capacity struct {
 
 	queued, busy                                     atomic.Int64
 	completed, completedForGone, rejected, abandoned atomic.Int64
+	// queuePeak is the most requests waiting at once since the last
+	// takeQueuePeak.
+	queuePeak atomic.Int64
 }
 
 func newCapacity(workers, queue int, honorCancel bool, closing <-chan struct{}) *capacity {
@@ -49,7 +52,8 @@ func (c *capacity) serve(w http.ResponseWriter, r *http.Request, d time.Duration
 	select {
 	case c.workers <- struct{}{}:
 	default:
-		if c.queued.Add(1) > c.queueMax {
+		n := c.queued.Add(1)
+		if n > c.queueMax {
 			c.queued.Add(-1)
 			c.rejected.Add(1)
 			h := w.Header()
@@ -58,6 +62,8 @@ func (c *capacity) serve(w http.ResponseWriter, r *http.Request, d time.Duration
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte(atCapacityBody)) //nolint:errcheck // the client may be gone
 			return
+		}
+		for p := c.queuePeak.Load(); n > p && !c.queuePeak.CompareAndSwap(p, n); p = c.queuePeak.Load() {
 		}
 		select {
 		case c.workers <- struct{}{}:
@@ -102,3 +108,8 @@ func (c *capacity) work(d time.Duration, gone <-chan struct{}) bool {
 		return false
 	}
 }
+
+// takeQueuePeak returns the most requests that waited in the queue at once
+// since its last call (since the start, the first time), and starts the
+// next period from the number waiting now.
+func (c *capacity) takeQueuePeak() int64 { return c.queuePeak.Swap(c.queued.Load()) }

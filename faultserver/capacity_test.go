@@ -82,6 +82,13 @@ func TestCapacityQueuesAndRejects(t *testing.T) {
 	if peakQueue != 2 || peakBusy != 2 {
 		t.Errorf("peak queue %d, busy %d while loaded; want 2 and 2", peakQueue, peakBusy)
 	}
+	// The queue emptied before the snapshot; its peak was kept.
+	if p := s.TakeQueuePeak(); p != 2 {
+		t.Errorf("TakeQueuePeak = %d after the burst; want 2, the most that waited at once", p)
+	}
+	if p := s.TakeQueuePeak(); p != 0 {
+		t.Errorf("TakeQueuePeak = %d again; want 0: nothing waited since the last call", p)
+	}
 }
 
 // TestCapacityWorkOutlivesCallers checks the default: callers that give up

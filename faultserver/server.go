@@ -641,6 +641,19 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
+// TakeQueuePeak returns the most requests that waited at once for a worker
+// (Config.Concurrency) since its last call — since the server started, the
+// first time — and starts the next period from the number waiting now.
+// Called once a second it gives the queue's peak per second, which a
+// snapshot of Stats.QueueLen would miss. Without Config.Concurrency there
+// is no queue and it returns 0.
+func (s *Server) TakeQueuePeak() int64 {
+	if s.pool == nil {
+		return 0
+	}
+	return s.pool.takeQueuePeak()
+}
+
 // Close stops both listeners, closes every connection, releases every held
 // request at once and waits for the handlers to return and for net/http to
 // let go of every connection (up to 500ms after a "Connection: close"

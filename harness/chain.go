@@ -3,9 +3,11 @@ package harness
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/cbload/cbload/policy"
+	"github.com/cbload/cbload/reports"
 )
 
 // chain is an arm's gateway tiers, top (the one the load runner calls)
@@ -51,6 +53,21 @@ func startChain(cfg *Config, arm, upstreamURL string, tel *gatewayTracing) (*cha
 func (c *chain) top() *gateway { return c.tiers[0] }
 
 func (c *chain) topPolicy() policy.Policy { return c.policies[0] }
+
+// lowerTransitions returns the state changes up to now of the policies of
+// tiers 2 … N (tier 1 is the top's), in seconds from start, each with its
+// tier, by time; nil when none changed state.
+func (c *chain) lowerTransitions(now, start time.Time) []reports.Transition {
+	var out []reports.Transition
+	for i := 1; i < len(c.policies); i++ {
+		for _, t := range transitions(c.policies[i].Transitions(now), start) {
+			t.Tier = i + 1
+			out = append(out, t)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].T < out[j].T })
+	return out
+}
 
 // bottom is the tier that calls the upstream; its call latencies are the
 // arm's upstream call latencies.

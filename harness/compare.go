@@ -27,24 +27,28 @@ func faultAmplification(r *reports.Report, a *reports.Arm) (amp float64, ok bool
 }
 
 // addComparisons adds to v one reason per arm other than no-breaker,
-// comparing it with the no-breaker arm during the fault: /local and /api
-// success, and the attempts reaching the upstream per /api request.
+// comparing it with the no-breaker arm during the fault: collateral (when
+// there is a collateral endpoint) and api success, and the attempts
+// reaching the upstream per api request, in r's terms.
 func addComparisons(r *reports.Report, v *reports.Verdict) {
 	n := r.Arm(reports.ArmNoBreaker)
 	if n == nil || r.FaultPhase() == nil {
 		return
 	}
 	nAmp, nOK := faultAmplification(r, n)
+	t := reports.TermsOf(r.Config)
 	for i := range r.Arms {
 		a := &r.Arms[i]
 		if a.Name == reports.ArmNoBreaker || len(a.Series) == 0 {
 			continue
 		}
-		s := fmt.Sprintf("%s vs no-breaker during the fault: /local success %s vs %s, /api success %s vs %s",
-			a.Name, reports.Percent(a.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault),
-			reports.Percent(a.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault))
+		s := fmt.Sprintf("%s vs no-breaker during the fault: ", a.Name)
+		if t.HasCollateral {
+			s += fmt.Sprintf("%s success %s vs %s, ", t.Collateral, reports.Percent(a.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
+		}
+		s += fmt.Sprintf("%s success %s vs %s", t.API, reports.Percent(a.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault))
 		if amp, ok := faultAmplification(r, a); ok && nOK {
-			s += fmt.Sprintf(", attempts reaching the upstream per /api request %.2f vs %.2f", amp, nAmp)
+			s += fmt.Sprintf(", attempts reaching the upstream per %s request %.2f vs %.2f", t.API, amp, nAmp)
 		}
 		v.Reasons = append(v.Reasons, s)
 	}

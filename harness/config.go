@@ -62,8 +62,9 @@ type Config struct {
 	// service, each its own fault-injecting upstream with its own faults
 	// per phase (Phase.UpstreamFaults). See upstreams.go.
 	Upstreams []NamedUpstream
-	// Expect lists the checks every api response of a target must meet to
-	// count as ok (--expect); see expect.go. Empty: the status decides.
+	// Expect lists the checks a target's answers must meet to count as ok
+	// (--expect): each judges api answers, collateral ones or every one, as
+	// scoped (see Expectation). Empty: the status decides.
 	Expect []Expectation
 	// TargetTLS says how the targets' HTTPS certificates are checked.
 	TargetTLS TargetTLS

@@ -7,17 +7,23 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 )
 
-// Expectation is one check of an api response (--expect): what a real
-// success looks like, so that a fallback the service answers with 200
-// counts as an assertion failure rather than a success.
+// Expectation is one check of a response (--expect): what a real success
+// looks like, so that a fallback the service answers with 200 counts as an
+// assertion failure rather than a success. A check applies to api answers
+// unless scoped: "collateral:CHECK" judges collateral answers, "all:CHECK"
+// every answer, and "api:CHECK" says the default outright. Unscoped checks
+// keep the meaning they had before scopes existed, in flags, scenario
+// files and reports alike.
 type Expectation struct {
-	raw  string
-	kind expectKind
+	raw   string
+	scope expectScope
+	kind  expectKind
 	// statuses, for status=: the accepted ranges.
 	statuses []statusRange
 	// text, for body-contains= and body-lacks=.
@@ -39,6 +45,34 @@ const (
 
 type statusRange struct{ lo, hi int }
 
+// expectScope says which answers a check judges.
+type expectScope uint8
+
+const (
+	scopeAPI expectScope = iota // api answers: the default
+	scopeCollateral
+	scopeAll
+)
+
+// expectScopes maps a scope prefix (before the ":") to its scope.
+var expectScopes = map[string]expectScope{"api": scopeAPI, "collateral": scopeCollateral, "all": scopeAll}
+
+// scopeRE matches what looks like a scope: a word and a colon before any
+// "=", as in "colateral:status=200". "json:" is a check, not a scope.
+var scopeRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9_-]*):`)
+
+// applies says whether the check judges an answer to an api request
+// (collateral false) or to a collateral one.
+func (e Expectation) applies(collateral bool) bool {
+	switch e.scope {
+	case scopeAll:
+		return true
+	case scopeCollateral:
+		return collateral
+	}
+	return !collateral
+}
+
 // pathStep is one step of a JSON path: a key, or an index when key is "".
 type pathStep struct {
 	key   string
@@ -46,7 +80,7 @@ type pathStep struct {
 }
 
 // ExpectForms lists the accepted forms of an expectation, for help and errors.
-const ExpectForms = `status=200-299 (codes and ranges, comma-separated; 2xx for a class), body-contains=TEXT, body-lacks=TEXT, json:.PATH=VALUE or json:.PATH!=VALUE (PATH like .source or .items[0].id)`
+const ExpectForms = `status=200-299 (codes and ranges, comma-separated; 2xx for a class), body-contains=TEXT, body-lacks=TEXT, json:.PATH=VALUE or json:.PATH!=VALUE (PATH like .source or .items[0].id); a check judges api answers unless prefixed collateral: (collateral answers) or all: (every answer)`
 
 // outcomeAssertionFailed is the X-Cbload-Outcome expectTransport sets on
 // an answer that missed a check.
@@ -68,6 +102,13 @@ func ParseExpectation(s string) (Expectation, error) {
 	e := Expectation{raw: s}
 	bad := func(format string, args ...any) (Expectation, error) {
 		return Expectation{}, fmt.Errorf("%q: %s; want %s", clip(s), fmt.Sprintf(format, args...), ExpectForms)
+	}
+	if m := scopeRE.FindStringSubmatch(s); m != nil && m[1] != "json" {
+		scope, ok := expectScopes[m[1]]
+		if !ok {
+			return bad("scope %q is not api, collateral or all", clip(m[1]))
+		}
+		e.scope, s = scope, s[len(m[0]):]
 	}
 	switch {
 	case strings.HasPrefix(s, "status="):
@@ -252,14 +293,16 @@ func pathString(p []pathStep) string {
 // expectations is the list of --expect checks of a run.
 type expectations []Expectation
 
-// needsBody says whether any check reads the body.
-func (es expectations) needsBody() bool {
+// scoped returns the checks that judge api answers (collateral false) or
+// collateral ones.
+func (es expectations) scoped(collateral bool) expectations {
+	var out expectations
 	for _, e := range es {
-		if e.needsBody() {
-			return true
+		if e.applies(collateral) {
+			out = append(out, e)
 		}
 	}
-	return false
+	return out
 }
 
 // acceptsStatus says whether code is a status the checks accept: every
@@ -282,7 +325,8 @@ func (es expectations) statusForms() string {
 	var s []string
 	for _, e := range es {
 		if e.kind == expectStatus {
-			s = append(s, strings.TrimPrefix(e.raw, "status="))
+			_, codes, _ := strings.Cut(e.raw, "status=")
+			s = append(s, codes)
 		}
 	}
 	if len(s) == 0 {
@@ -302,21 +346,24 @@ func (es expectations) failure(code int, body []byte, truncated bool) (int, stri
 	return -1, ""
 }
 
-// expectTransport checks every api response against the expectations. A
-// response that cbload would count as OK (status below 400, and no other
-// outcome claimed by the service's X-Cbload-Outcome) but misses a check is
-// marked with the assertion-failed outcome, which the recorder counts on
-// its own: a fallback is not a success. It keeps, per check, how many
-// responses missed it and what the first one got instead.
+// expectTransport checks every response against the expectations that
+// judge its kind, api or collateral. A response that cbload would count as
+// OK (status below 400, and no other outcome claimed by the service's
+// X-Cbload-Outcome) but misses a check is marked with the assertion-failed
+// outcome, which the recorder counts on its own, in the api or the
+// collateral bucket: a fallback is not a success. It keeps, per check and
+// kind, how many responses missed it and what the first one got instead.
 type expectTransport struct {
-	next   http.RoundTripper
+	next http.RoundTripper
+	// checks are all the checks; byKind[0] those of api answers, byKind[1]
+	// those of collateral ones, as indexes into checks.
 	checks expectations
-	// collateral says whether a request is a collateral one; those are not
-	// checked.
+	byKind [2][]int
+	// collateral says whether a request is a collateral one.
 	collateral func(*http.Request) bool
 
 	mu     sync.Mutex
-	missed []expectMiss
+	missed [][2]expectMiss // per check, per kind
 }
 
 type expectMiss struct {
@@ -325,13 +372,29 @@ type expectMiss struct {
 }
 
 func newExpectTransport(next http.RoundTripper, checks expectations, collateral func(*http.Request) bool) *expectTransport {
-	return &expectTransport{next: next, checks: checks, collateral: collateral, missed: make([]expectMiss, len(checks))}
+	t := &expectTransport{next: next, checks: checks, collateral: collateral, missed: make([][2]expectMiss, len(checks))}
+	for i, e := range checks {
+		for k, coll := range []bool{false, true} {
+			if e.applies(coll) {
+				t.byKind[k] = append(t.byKind[k], i)
+			}
+		}
+	}
+	return t
 }
 
 func (t *expectTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
-	if err != nil || t.collateral(r) {
+	if err != nil {
 		return resp, err
+	}
+	kind := 0
+	if t.collateral(r) {
+		kind = 1
+	}
+	idx := t.byKind[kind]
+	if len(idx) == 0 {
+		return resp, nil
 	}
 	if resp.StatusCode >= 400 {
 		return resp, nil // a failure already; its status says which
@@ -341,7 +404,7 @@ func (t *expectTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	var body []byte
 	truncated := false
-	if t.checks.needsBody() {
+	if slices.ContainsFunc(idx, func(i int) bool { return t.checks[i].needsBody() }) {
 		body, err = io.ReadAll(io.LimitReader(resp.Body, maxCheckedBody+1))
 		if err != nil {
 			resp.Body.Close()
@@ -352,14 +415,19 @@ func (t *expectTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		resp.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(body), resp.Body), Closer: resp.Body}
 	}
-	if i, got := t.checks.failure(resp.StatusCode, body, truncated); i >= 0 {
+	for _, i := range idx {
+		got := t.checks[i].check(resp.StatusCode, body, truncated)
+		if got == "" {
+			continue
+		}
 		resp.Header.Set(outcomeHeader, outcomeAssertionFailed)
 		t.mu.Lock()
-		if t.missed[i].n == 0 {
-			t.missed[i].first = got
+		if t.missed[i][kind].n == 0 {
+			t.missed[i][kind].first = got
 		}
-		t.missed[i].n++
+		t.missed[i][kind].n++
 		t.mu.Unlock()
+		break
 	}
 	return resp, nil
 }
@@ -369,15 +437,17 @@ type readCloser struct {
 	io.Closer
 }
 
-// notes says, per check that api responses missed, how many and what the
-// first one got instead.
+// notes says, per check and kind of answer that missed it, how many and
+// what the first one got instead.
 func (t *expectTransport) notes() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []string
 	for i, m := range t.missed {
-		if m.n > 0 {
-			out = append(out, fmt.Sprintf("assertion failed: %d api responses missed --expect %s (the first got %s); they count as assertion_failed, not ok", m.n, t.checks[i], m.first))
+		for k, kind := range []string{"api", "collateral"} {
+			if m[k].n > 0 {
+				out = append(out, fmt.Sprintf("assertion failed: %d %s responses missed --expect %s (the first got %s); they count as assertion_failed, not ok", m[k].n, kind, t.checks[i], m[k].first))
+			}
 		}
 	}
 	return out

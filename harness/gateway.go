@@ -132,7 +132,7 @@ func newGateway(cfg GatewayConfig, target string, chained bool, adm admitter, te
 	if tel != nil {
 		h = tel.sampledOnly(otelhttp.NewHandler(mux, "gateway", tel.opts...), mux)
 		g.client.Transport = sampledOnlyTransport{
-			traced: otelhttp.NewTransport(g.client.Transport, tel.opts...),
+			traced: otelhttp.NewTransport(attemptTransport{g.client.Transport}, tel.opts...),
 			plain:  g.client.Transport,
 			prop:   tel.prop,
 		}
@@ -255,6 +255,9 @@ func (g *gateway) try(ctx context.Context, call func(context.Context) (int64, er
 			}
 			return attempts, err
 		}
+		if g.tel != nil && trace.SpanFromContext(callCtx).IsRecording() {
+			callCtx = context.WithValue(callCtx, attemptKey{}, attempt+1)
+		}
 		var n int64
 		n, err = call(callCtx)
 		attempts += n
@@ -264,6 +267,22 @@ func (g *gateway) try(ctx context.Context, call func(context.Context) (int64, er
 		}
 	}
 	return attempts, err
+}
+
+// attemptKey carries, in a traced call's context, which attempt of its
+// request the call is: 1 for the first, 2 … for the retries.
+type attemptKey struct{}
+
+// attemptTransport runs inside otelhttp's client transport and labels the
+// call's client span with its attempt number (cbload.gateway.attempt), so
+// that in a retried request's trace each attempt's span says which it is.
+type attemptTransport struct{ next http.RoundTripper }
+
+func (t attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if n, ok := r.Context().Value(attemptKey{}).(int); ok {
+		trace.SpanFromContext(r.Context()).SetAttributes(attrAttempt.Int(n))
+	}
+	return t.next.RoundTrip(r)
 }
 
 // backoff waits backoffDelay(attempt) before a retry. It returns false when

@@ -39,6 +39,8 @@ type recovery struct {
 	// completed and forGone are the upstream's work after the trigger and
 	// the part of it done for callers that had gone.
 	completed, forGone int64
+	// api names the api endpoint in the text (reports.Terms).
+	api string
 }
 
 // armRecovery applies the metastability rule to a: after the last fault
@@ -65,7 +67,7 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 	if base.Requests == 0 || base.OK == 0 {
 		return recovery{}, false
 	}
-	rec := recovery{baseline: float64(base.OK) / float64(base.Requests)}
+	rec := recovery{baseline: float64(base.OK) / float64(base.Requests), api: reports.TermsOf(r.Config).API}
 	bar := recoveredShare * rec.baseline
 	var reqs, upstream, rejected int64
 	from := -1 // the first second of the current run of good seconds
@@ -142,18 +144,18 @@ func goodputBackAt(sl *reports.Slots, faultEnd, end, bar float64) (float64, bool
 // upstream's work was for callers that had gone.
 func (rec recovery) stuckReason() string {
 	if rec.rejected >= 0.5 {
-		return fmt.Sprintf("held down by its own policy: it rejected %s of /api requests after the trigger", reports.Percent(rec.rejected))
+		return fmt.Sprintf("held down by its own policy: it rejected %s of %s requests after the trigger", reports.Percent(rec.rejected), rec.api)
 	}
 	var by []string
 	if rec.amplification >= retrySustained {
-		by = append(by, fmt.Sprintf("by retries: %.1f attempts reached the upstream per /api request after the trigger", rec.amplification))
+		by = append(by, fmt.Sprintf("by retries: %.1f attempts reached the upstream per %s request after the trigger", rec.amplification, rec.api))
 	}
 	if rec.completed > 0 && 2*rec.forGone >= rec.completed {
 		by = append(by, fmt.Sprintf("by abandoned work: %s of the upstream's work after the trigger was for callers that had gone",
 			reports.Percent(float64(rec.forGone)/float64(rec.completed))))
 	}
 	if len(by) == 0 {
-		return fmt.Sprintf("cause unknown: %.1f attempts per /api request and %d of %d completions for gone callers after the trigger", rec.amplification, rec.forGone, rec.completed)
+		return fmt.Sprintf("cause unknown: %.1f attempts per %s request and %d of %d completions for gone callers after the trigger", rec.amplification, rec.api, rec.forGone, rec.completed)
 	}
 	return "sustained " + strings.Join(by, ", and ")
 }
@@ -198,7 +200,7 @@ func addRecovery(r *reports.Report, v *reports.Verdict) {
 		return
 	}
 	v.Reasons = append([]string{"across endpoints: " + v.Summary}, v.Reasons...)
-	stuck := fmt.Sprintf("without it /api goodput stayed at %s after the trigger ended (%s)", reports.Percent(none.final), none.stuckReason())
+	stuck := fmt.Sprintf("without it %s goodput stayed at %s after the trigger ended (%s)", none.api, reports.Percent(none.final), none.stuckReason())
 	switch {
 	case brk != nil && brk.recovered:
 		v.Outcome, v.CascadePrevented = reports.OutcomePrevented, true

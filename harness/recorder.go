@@ -46,6 +46,9 @@ type recorder struct {
 	pace    *schedulePacer
 	lag     time.Duration // how long after a second ends its results may still arrive
 	breaker bool
+	// queue says whether the upstream's queue is measured
+	// (reports.Arm.UpstreamQueue).
+	queue   string
 	seconds map[int]*secondAcc
 	gauges  map[int]gauge
 	series  []reports.Second
@@ -187,8 +190,9 @@ type gauge struct {
 	goroutines       int
 	upstreamRequests int64
 	// The upstream's work completed in the second, the part of it for
-	// callers that had gone, and its queue at the end of the second.
-	completed, completedForGone, queueLen int64
+	// callers that had gone, and its queue: the most waiting at once in
+	// the second, and the number waiting at its end.
+	completed, completedForGone, queuePeak, queueLen int64
 }
 
 // phaseDetail holds what the report keeps per phase only, beside the
@@ -479,6 +483,7 @@ func (r *recorder) second(k int) reports.Second {
 		UpstreamRequests:         g.upstreamRequests,
 		UpstreamCompleted:        g.completed,
 		UpstreamCompletedForGone: g.completedForGone,
+		UpstreamQueuePeak:        g.queuePeak,
 		UpstreamQueueLen:         g.queueLen,
 	}
 	acc := r.seconds[k]
@@ -522,11 +527,12 @@ func (r *recorder) snapshot(name string) reports.Arm {
 func (r *recorder) build(name string, series []reports.Second, transitions []reports.Transition, w watchdogReport, gatewayResource int64, gatewayLast string) reports.Arm {
 	sort.Slice(series, func(i, j int) bool { return series[i].T < series[j].T })
 	a := reports.Arm{
-		Name:        name,
-		Breaker:     r.breaker,
-		Transitions: transitions,
-		Series:      series,
-		APISlots:    &reports.Slots{WidthMS: slotWidth.Milliseconds(), OK: make([]int64, len(r.slots)), N: make([]int64, len(r.slots))},
+		Name:          name,
+		Breaker:       r.breaker,
+		UpstreamQueue: r.queue,
+		Transitions:   transitions,
+		Series:        series,
+		APISlots:      &reports.Slots{WidthMS: slotWidth.Milliseconds(), OK: make([]int64, len(r.slots)), N: make([]int64, len(r.slots))},
 	}
 	if a.Transitions == nil {
 		a.Transitions = []reports.Transition{}

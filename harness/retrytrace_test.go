@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,8 +15,9 @@ import (
 
 // TestRetriedRequestTrace sends one traced request through 2 tiers, each
 // retrying twice over a failing upstream: one trace holds every attempt of
-// every tier as a span, and the request is the phase's most_attempts
-// exemplar.
+// every tier as a client span, each labelled with its attempt number under
+// the server span of the request it retries, and the request is the
+// phase's most_attempts exemplar.
 func TestRetriedRequestTrace(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -48,6 +50,8 @@ func TestRetriedRequestTrace(t *testing.T) {
 
 	var toUpstream, toTier2 int
 	traces := map[string]bool{}
+	// The attempt numbers of the client spans, by the span they retry under.
+	attemptsUnder := map[string][]int64{}
 	for _, s := range sr.Ended() {
 		traces[s.SpanContext().TraceID().String()] = true
 		if s.SpanKind().String() != "client" {
@@ -58,6 +62,22 @@ func TestRetriedRequestTrace(t *testing.T) {
 			toUpstream++
 		case "GET /api":
 			toTier2++
+		}
+		for _, kv := range s.Attributes() {
+			if kv.Key == attrAttempt {
+				parent := s.Parent().SpanID().String()
+				attemptsUnder[parent] = append(attemptsUnder[parent], kv.Value.AsInt64())
+			}
+		}
+	}
+	// Tier 1 retries the one request 3 times; tier 2 each of those 3.
+	if len(attemptsUnder) != 1+3 {
+		t.Errorf("attempt-labelled spans under %d parents; want 4 (tier 1's request, and tier 2's 3)", len(attemptsUnder))
+	}
+	for parent, got := range attemptsUnder {
+		slices.Sort(got)
+		if !slices.Equal(got, []int64{1, 2, 3}) {
+			t.Errorf("attempts under span %s: %v; want 1, 2, 3", parent, got)
 		}
 	}
 	// The load runner's own client span is a GET /api too.

@@ -166,6 +166,7 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing, 
 		ex.start = start
 	}
 	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, withBreaker)
+	rec.queue = queueFigures(cfg)
 	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
 	up.begin()
 	api, local := gw.url()+"/api", gw.url()+"/local"
@@ -183,7 +184,9 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing, 
 		settled:    cp.settledFunc(name, k, rec),
 	}, results)
 	gwErrs, gwLast := ch.resourceErrors()
-	arm := rec.arm(name, transitions(pol.Transitions(time.Now()), start), w, gwErrs, gwLast)
+	end := time.Now()
+	arm := rec.arm(name, transitions(pol.Transitions(end), start), w, gwErrs, gwLast)
+	arm.LowerTierTransitions = ch.lowerTransitions(end, start)
 	arm.StartedAt = start.UTC()
 	arm.BreakerFigures = reports.BreakerMeasured
 	addUpstreamCounts(&arm, up.finish())
@@ -330,6 +333,7 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 			upstreamRequests: st.Requests - last.Requests,
 			completed:        st.Completed - last.Completed,
 			completedForGone: st.CompletedForGone - last.CompletedForGone,
+			queuePeak:        a.up.takeQueuePeak(),
 			queueLen:         st.QueueLen,
 		})
 		last = st

@@ -48,4 +48,31 @@ func TestRetryStorm(t *testing.T) {
 	if b > 2 {
 		t.Errorf("breaker amplification %.2f; want ≤ 2", b)
 	}
+
+	// Every tier's breaker opened on the failures below it, and the
+	// report has each tier's: tier 1's in the transitions, the lower
+	// tiers' with their tier number.
+	a := r.Arm(reports.ArmBreaker)
+	opened := map[int]bool{}
+	for _, tr := range a.Transitions {
+		if tr.Tier != 0 {
+			t.Errorf("tier 1 transition %+v names tier %d; want none", tr, tr.Tier)
+		}
+		opened[1] = opened[1] || tr.To == reports.StateOpen
+	}
+	for i, tr := range a.LowerTierTransitions {
+		if tr.Tier < 2 || tr.Tier > 3 {
+			t.Errorf("lower tier transition %+v; want tier 2 or 3", tr)
+		}
+		if i > 0 && tr.T < a.LowerTierTransitions[i-1].T {
+			t.Errorf("lower tier transitions out of order at %d: %v after %v", i, tr.T, a.LowerTierTransitions[i-1].T)
+		}
+		opened[tr.Tier] = opened[tr.Tier] || tr.To == reports.StateOpen
+	}
+	if !opened[1] || !opened[2] || !opened[3] {
+		t.Errorf("breakers opened at tiers %v; want 1, 2 and 3 (lower tiers: %+v)", opened, a.LowerTierTransitions)
+	}
+	if n := r.Arm(reports.ArmNoBreaker); len(n.LowerTierTransitions) != 0 {
+		t.Errorf("no-breaker arm has lower tier transitions %+v; want none", n.LowerTierTransitions)
+	}
 }

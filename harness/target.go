@@ -107,6 +107,9 @@ func (c *Config) validateTargets() error {
 	if c.UpstreamExternal && (c.UpstreamAddr != "" || len(c.Upstreams) > 0) {
 		return fmt.Errorf("upstream-external: not with upstream-addr or upstream; either this run starts the upstreams, or another process runs them")
 	}
+	if c.UpstreamExternal && c.Upstream.Concurrency > 0 {
+		return fmt.Errorf("upstream-concurrency: not with upstream-external; the process that runs the upstream sets its capacity (cbload serve --upstream-concurrency)")
+	}
 	if !c.UpstreamExternal {
 		if err := c.validateUpstreams(); err != nil {
 			return err
@@ -160,6 +163,11 @@ func (c *Config) validateTargets() error {
 	if err := c.TargetTLS.validate(); err != nil {
 		return err
 	}
+	for _, e := range c.Expect {
+		if e.scope == scopeCollateral && !slices.ContainsFunc(c.Targets, Target.hasCollateral) {
+			return fmt.Errorf("expect %q: judges collateral answers, and no target has a collateral endpoint (--collateral, or a collateral request in --targets)", e)
+		}
+	}
 	return nil
 }
 
@@ -175,12 +183,8 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	r.Config.Arms = nil
 	for _, t := range cfg.Targets {
 		r.Config.Arms = append(r.Config.Arms, t.Name)
-		rt := reports.Target{Name: t.Name, URL: t.URL}
-		for _, q := range t.requests() {
-			rt.Requests = append(rt.Requests, requestLabel(q))
-		}
-		r.Config.Targets = append(r.Config.Targets, rt)
 	}
+	r.Config.Targets = reportTargets(cfg.Targets)
 	for _, e := range cfg.Expect {
 		r.Config.Expect = append(r.Config.Expect, e.String())
 	}
@@ -239,6 +243,27 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	return r, runErr
 }
 
+// reportTargets describes the targets as a report does: name, URL and the
+// load mix, never headers or bodies.
+func reportTargets(targets []Target) []reports.Target {
+	var out []reports.Target
+	for _, t := range targets {
+		rt := reports.Target{Name: t.Name, URL: t.URL}
+		for _, q := range t.requests() {
+			rt.Requests = append(rt.Requests, requestLabel(q))
+		}
+		out = append(out, rt)
+	}
+	return out
+}
+
+// Terms returns the words the run's report will use for its system under
+// test (reports.Terms), for output written before the report exists, such
+// as the live progress line.
+func (c *Config) Terms() reports.Terms {
+	return reports.TermsOf(reports.Config{Targets: reportTargets(c.Targets)})
+}
+
 // Judge analyses a report of one trial for cascades (attempts per request,
 // recovery), runs its validity checks and decides its verdict
 // (CheckValidity, Verdict and, for a user's own service, the collateral
@@ -284,9 +309,10 @@ const collateralLabel = " (collateral)"
 
 // probeTargets sends every request of every target once, and a GET to its
 // state URL, before any load, and fails on the first that cannot be reached
-// or whose answer shows a setup mistake: an api answer must meet the
-// checks (2xx without a status check), a collateral or state URL must
-// answer 2xx. Redirects are not followed: a redirect is the answer.
+// or whose answer shows a setup mistake: an api or collateral answer must
+// meet the checks that judge its kind (2xx without a status check), a state
+// URL must answer 2xx. Redirects are not followed: a redirect is the
+// answer.
 func probeTargets(ctx context.Context, targets []Target, checks expectations, upstream string, tune func(*http.Transport)) error {
 	tr := &http.Transport{Proxy: nil}
 	tune(tr)
@@ -319,7 +345,11 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 			if state {
 				what = fmt.Sprintf("target %s: breaker state URL %s", t.Name, q.URL)
 			}
-			if err := probeAnswer(resp, body, checks, !q.Collateral && !state, upstream); err != nil {
+			var judge expectations // none for the state URL: 2xx
+			if !state {
+				judge = checks.scoped(q.Collateral)
+			}
+			if err := probeAnswer(resp, body, judge, state, q.Collateral, upstream); err != nil {
 				return fmt.Errorf("%s %v", what, err)
 			}
 		}
@@ -327,13 +357,12 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 	return nil
 }
 
-// probeAnswer judges one probe's answer; api says whether the checks apply.
-func probeAnswer(resp *http.Response, body []byte, checks expectations, api bool, upstream string) error {
+// probeAnswer judges one probe's answer against checks, those that judge
+// its kind; state says it is the answer of a breaker state URL, collateral
+// that of a collateral request.
+func probeAnswer(resp *http.Response, body []byte, checks expectations, state, collateral bool, upstream string) error {
 	code := resp.StatusCode
-	accepted, want := code >= 200 && code <= 299, "200-299"
-	if api {
-		accepted, want = checks.acceptsStatus(code), checks.statusForms()
-	}
+	accepted, want := checks.acceptsStatus(code), checks.statusForms()
 	if !accepted {
 		status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 		hint := ""
@@ -347,20 +376,22 @@ func probeAnswer(resp *http.Response, body []byte, checks expectations, api bool
 		case code >= 500:
 			hint = fmt.Sprintf(" before any fault — is it healthy, and does it reach the upstream at %s?", upstream)
 		}
-		change := ""
-		if api {
-			change = " (--expect status=... changes the statuses accepted)"
+		change := " (--expect status=... changes the statuses accepted)"
+		switch {
+		case state:
+			change = ""
+		case collateral:
+			change = " (--expect collateral:status=... changes the statuses accepted)"
 		}
 		return fmt.Errorf("answered %s%s; want %s%s", status, hint, want, change)
-	}
-	if !api {
-		return nil
 	}
 	truncated := len(body) > maxCheckedBody
 	if truncated {
 		body = body[:maxCheckedBody]
 	}
-	if i, got := checks.failure(code, body, truncated); i >= 0 {
+	if i, got := checks.failure(code, body, truncated); i >= 0 && collateral {
+		return fmt.Errorf("missed --expect %s before any fault: got %s — is the collateral endpoint healthy, or is the check meant for api answers only (unscoped or api:)?", checks[i], got)
+	} else if i >= 0 {
 		return fmt.Errorf("missed --expect %s before any fault: got %s — is the service calling the upstream at %s, or is the check wrong?", checks[i], got, upstream)
 	}
 	return nil
@@ -405,6 +436,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	apiSent := newSlotCounter(start, cfg.TotalDuration())
 	up.countArrivals(start, cfg.TotalDuration())
 	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, false)
+	rec.queue = queueFigures(cfg)
 	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
 	var sent atomic.Int64
 	results := lr.attack(m.targeter(cfg.CollateralShare, cfg.shardSeed(), &sent), rec.pace)
@@ -492,6 +524,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 // inferred from outside instead.
 func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *inference, up *upstreamSet, fastFails, fails int64) []string {
 	var notes []string
+	api := cfg.Terms().API
 	switch {
 	case poll != nil && poll.sawBreaker():
 		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", t.BreakerStateURL, statePollInterval))
@@ -507,8 +540,8 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 			break
 		}
 		_, name := up.guarded()
-		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from upstream %s's arrivals per %v against the /api requests sent: open while it received under %.0f%% of the baseline's %.2f calls per /api request for %v, closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
-			why, name, slotWidth, shedRatio*100, inf.baselineRatio, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
+		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from upstream %s's arrivals per %v against the %s requests sent: open while it received under %.0f%% of the baseline's %.2f calls per %s request for %v, closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
+			why, name, slotWidth, api, shedRatio*100, inf.baselineRatio, api, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
 	}
 	var base, fault struct{ api, up int64 }
 	for i, p := range cfg.Phases {
@@ -523,14 +556,14 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 	if cfg.UpstreamExternal {
 		notes = append(notes, "upstream requests: unknown — the upstream is run by another process (--upstream-external), so this run did not see its faults or count its requests; the load shed cannot be inferred")
 	} else if fault.api > 0 {
-		n := fmt.Sprintf("load shed (inferred): the upstream received %.2f requests per /api request during the fault", float64(fault.up)/float64(fault.api))
+		n := fmt.Sprintf("load shed (inferred): the upstream received %.2f requests per %s request during the fault", float64(fault.up)/float64(fault.api), api)
 		if base.api > 0 {
 			n += fmt.Sprintf(", %.2f before it", float64(base.up)/float64(base.api))
 		}
 		notes = append(notes, n+"; a breaker that opens drives this towards 0")
 	}
 	if fails > 0 {
-		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed /api responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, fastFailure))
+		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed %s responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, api, fastFailure))
 	}
 	if !t.hasCollateral() {
 		notes = append(notes, "collateral: none given, so there is no evidence of cascading failure")

@@ -133,7 +133,11 @@ func TestProbeRefusesBadAnswers(t *testing.T) {
 		{Target{URL: svc.URL + "/moved"}, nil, `answered 302 Found (a redirect to "/ok", not followed); want 200-299`},
 		{Target{URL: svc.URL + "/moved"}, expect("status=200-399"), ""},
 		{Target{URL: svc.URL + "/created"}, expect("status=200"), "answered 201 Created; want 200 (--expect"},
-		{Target{URL: svc.URL + "/ok", Collateral: svc.URL + "/nope"}, nil, "GET " + svc.URL + "/nope answered 404 Not Found — check the path and method; want 200-299\n"},
+		{Target{URL: svc.URL + "/ok", Collateral: svc.URL + "/nope"}, nil, "GET " + svc.URL + "/nope answered 404 Not Found — check the path and method; want 200-299 (--expect collateral:status=... changes the statuses accepted)\n"},
+		{Target{URL: svc.URL + "/ok", Collateral: svc.URL + "/created"}, expect("status=200"), ""}, // an unscoped check judges api answers only
+		{Target{URL: svc.URL + "/ok", Collateral: svc.URL + "/created"}, expect("all:status=200"), "GET " + svc.URL + "/created answered 201 Created; want 200 (--expect collateral:status="},
+		{Target{URL: svc.URL + "/ok", Collateral: svc.URL + "/fallback"}, expect("json:.source=primary"), ""},
+		{Target{URL: svc.URL + "/ok", Collateral: svc.URL + "/fallback"}, expect("collateral:json:.source=primary"), `GET ` + svc.URL + `/fallback missed --expect collateral:json:.source=primary before any fault: got .source = "cache" — is the collateral endpoint healthy, or is the check meant for api answers only (unscoped or api:)?`},
 		{Target{URL: svc.URL + "/ok", BreakerStateURL: svc.URL + "/state"}, nil, "breaker state URL " + svc.URL + "/state answered 404"},
 		{Target{URL: svc.URL + "/fallback"}, expect("json:.source=primary"), `missed --expect json:.source=primary before any fault: got .source = "cache" — is the service calling the upstream at ` + upAddr + ", or is the check wrong?"},
 		{Target{URL: svc.URL + "/ok"}, expect("status=200", "json:.source=primary"), ""},

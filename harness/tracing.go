@@ -43,6 +43,7 @@ const (
 	attrPhase          = attribute.Key("cbload.phase")
 	attrOutcome        = attribute.Key("cbload.outcome")
 	attrAttempts       = attribute.Key("cbload.gateway.attempts")
+	attrAttempt        = attribute.Key("cbload.gateway.attempt")
 	attrQueueWaitMS    = attribute.Key("cbload.gateway.queue_wait_ms")
 	attrSaturated      = attribute.Key("cbload.gateway.saturated")
 	attrBreakerName    = attribute.Key("cbload.breaker.name")

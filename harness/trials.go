@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -190,6 +191,8 @@ func spread(runs []reports.Figures) (med, lo, hi reports.Figures) {
 	floats(func(f *reports.Figures) *float64 { return &f.APISuccessDuringFault })
 	ints(func(f *reports.Figures) *int64 { return &f.InflightPeak })
 	ints(func(f *reports.Figures) *int64 { return &f.InflightPeakWholeRun })
+	floats(func(f *reports.Figures) *float64 { return &f.AttemptsPerRequestDuringFault })
+	med.AfterTrigger, lo.AfterTrigger, hi.AfterTrigger = spreadRecovery(runs)
 	var opens []int
 	for _, f := range runs {
 		opens = append(opens, f.Opens)
@@ -197,4 +200,44 @@ func spread(runs []reports.Figures) (med, lo, hi reports.Figures) {
 	slices.Sort(opens)
 	med.Opens, lo.Opens, hi.Opens = opens[(len(opens)-1)/2], opens[0], opens[len(opens)-1]
 	return med, lo, hi
+}
+
+// spreadRecovery returns the lower median, the best and the worst of the
+// trials' metastability findings (Figures.AfterTrigger), over the trials
+// the rule applied to (nil when it applied to none). Findings are ordered
+// by their time to recover, a trial that did not recover after every one
+// that did, so the median says recovered or stuck as most trials did, with
+// that trial's time and cause; each goodput and attempts figure is the
+// median, minimum and maximum of its own.
+func spreadRecovery(runs []reports.Figures) (med, lo, hi *reports.Recovery) {
+	var rs []reports.Recovery
+	for _, f := range runs {
+		if f.AfterTrigger != nil {
+			rs = append(rs, *f.AfterTrigger)
+		}
+	}
+	if len(rs) == 0 {
+		return nil, nil, nil
+	}
+	at := func(r reports.Recovery) float64 {
+		if !r.Recovered || r.TimeToRecoverS == nil {
+			return math.Inf(1)
+		}
+		return *r.TimeToRecoverS
+	}
+	slices.SortStableFunc(rs, func(a, b reports.Recovery) int { return cmp.Compare(at(a), at(b)) })
+	m, l, h := rs[(len(rs)-1)/2], rs[0], rs[len(rs)-1]
+	for _, get := range []func(r *reports.Recovery) *float64{
+		func(r *reports.Recovery) *float64 { return &r.BaselineGoodput },
+		func(r *reports.Recovery) *float64 { return &r.FinalGoodput },
+		func(r *reports.Recovery) *float64 { return &r.AttemptsPerRequest },
+	} {
+		var v []float64
+		for i := range rs {
+			v = append(v, *get(&rs[i]))
+		}
+		slices.Sort(v)
+		*get(&m), *get(&l), *get(&h) = v[(len(v)-1)/2], v[0], v[len(v)-1]
+	}
+	return &m, &l, &h
 }

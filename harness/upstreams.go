@@ -172,6 +172,9 @@ func startUpstreams(cfg *Config, tlsCfg *tls.Config) (*upstreamSet, error) {
 			Seed:        cfg.Seed,
 			ServiceTime: cfg.Upstream.ServiceTime,
 			Jitter:      cfg.Upstream.Jitter,
+			Concurrency: cfg.Upstream.Concurrency,
+			Queue:       cfg.Upstream.Queue,
+			HonorCancel: cfg.Upstream.HonorCancel,
 			TLS:         tlsCfg,
 			OnApplied: func(*http.Request, []faultserver.Spec) {
 				if c := s.arrivals[i].Load(); c != nil {
@@ -193,11 +196,13 @@ func startUpstreams(cfg *Config, tlsCfg *tls.Config) (*upstreamSet, error) {
 	return s, nil
 }
 
-// begin starts an arm: the first phase's faults, fresh counts.
+// begin starts an arm: the first phase's faults, fresh counts, and a queue
+// peak that starts now, not with an earlier arm.
 func (s *upstreamSet) begin() {
 	s.phase = 0
 	s.counts = make([]map[string]reports.UpstreamPhase, len(s.phases))
 	s.last = s.stats()
+	s.takeQueuePeak()
 	s.apply()
 }
 
@@ -289,6 +294,31 @@ func (s *upstreamSet) Stats() faultserver.Stats {
 		t.QueueLen += st.QueueLen
 	}
 	return t
+}
+
+// takeQueuePeak sums the upstreams' queue peaks since its last call
+// (faultserver.Server.TakeQueuePeak): with several upstreams an upper
+// bound of the most requests waiting at once, as their peaks need not
+// coincide.
+func (s *upstreamSet) takeQueuePeak() int64 {
+	var n int64
+	for _, srv := range s.servers {
+		n += srv.TakeQueuePeak()
+	}
+	return n
+}
+
+// queueFigures says whether a run of cfg measures its upstreams' queue
+// (reports.Arm.UpstreamQueue): an external upstream's is unknown, one with
+// unlimited capacity has none.
+func queueFigures(cfg *Config) string {
+	switch {
+	case cfg.UpstreamExternal:
+		return reports.QueueUnknown
+	case cfg.Upstream.Concurrency == 0:
+		return reports.QueueNotModelled
+	}
+	return reports.QueueMeasured
 }
 
 // finish books the current phase and returns the counts per phase name;

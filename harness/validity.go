@@ -50,7 +50,7 @@ func CheckValidity(r *reports.Report) *reports.Validity {
 		if r.Merge != nil {
 			v.Checks = append(v.Checks, shardChecks(r.Merge, a.Name)...)
 		}
-		v.Checks = append(v.Checks, noStall(a), noResourceErrors(a), rateHeld(r, a), sendLag(a))
+		v.Checks = append(v.Checks, noStall(a), noResourceErrors(r, a), rateHeld(r, a), sendLag(a))
 		if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
 			v.Checks = append(v.Checks, baselineOK(r, a))
 			if len(r.Config.Targets) > 0 && !r.Config.Upstream.External {
@@ -179,14 +179,18 @@ func noStall(a *reports.Arm) reports.ValidityCheck {
 	return c
 }
 
-func noResourceErrors(a *reports.Arm) reports.ValidityCheck {
+func noResourceErrors(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
 	e := a.Load.ResourceErrors
 	n := e.LoadRunner + e.Gateway
 	c := reports.ValidityCheck{Name: reports.CheckResourceErrors, Arm: a.Name, Value: float64(n), Limit: 0, Unit: "count", Pass: n == 0}
 	c.Message = "no file descriptor or port ran out"
 	if !c.Pass {
-		c.Message = fmt.Sprintf("ran out of file descriptors or ports %d times (load runner %d, gateway %d), last: %s; raise the limit (ulimit -n) or lower the rate",
-			n, e.LoadRunner, e.Gateway, e.Last)
+		where := fmt.Sprintf("load runner %d, gateway %d", e.LoadRunner, e.Gateway)
+		if reports.TermsOf(r.Config).Target {
+			where = "in the load runner" // a user's service has no gateway of cbload's
+		}
+		c.Message = fmt.Sprintf("ran out of file descriptors or ports %d times (%s), last: %s; raise the limit (ulimit -n) or lower the rate",
+			n, where, e.Last)
 	}
 	return c
 }
@@ -196,11 +200,16 @@ func baselineOK(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
 	s := a.Summary[p]
 	c := reports.ValidityCheck{Name: reports.CheckBaselineHealthy, Arm: a.Name, Limit: baselineHealthy, Unit: "ratio", Value: 1}
 	var parts []string
-	api, coll, _ := reports.Endpoints(r)
-	for _, ep := range []struct {
+	api, coll, hasColl := reports.Endpoints(r)
+	eps := []struct {
 		name string
 		st   reports.Stats
-	}{{api, s.API}, {coll, s.Collateral}} {
+	}{{api, s.API}, {coll, s.Collateral}}
+	must := "both must reach"
+	if !hasColl {
+		eps, must = eps[:1], "it must reach"
+	}
+	for _, ep := range eps {
 		if ep.st.Requests == 0 {
 			if ep.name == api {
 				c.Value = 0
@@ -213,8 +222,8 @@ func baselineOK(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
 	}
 	c.Value = round4(c.Value)
 	c.Pass = c.Value >= baselineHealthy
-	c.Message = fmt.Sprintf("success in the %s phase, before any fault: %s; both must reach %s",
-		p, strings.Join(parts, ", "), reports.Percent(baselineHealthy))
+	c.Message = fmt.Sprintf("success in the %s phase, before any fault: %s; %s %s",
+		p, strings.Join(parts, ", "), must, reports.Percent(baselineHealthy))
 	return c
 }
 

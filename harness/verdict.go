@@ -79,27 +79,29 @@ func decide(r *reports.Report) reports.Verdict {
 				Reasons: armReasons(r, b, n)}
 		}
 	}
+	t := reports.TermsOf(r.Config)
+	api, coll := t.API, t.Collateral
 	bDeg, bWhy := degraded(r, b)
 	nDeg, nWhy := degraded(r, n)
 	reasons := []string{
-		fmt.Sprintf("with the breaker, /local during the fault: %s", bWhy),
-		fmt.Sprintf("without the breaker, /local during the fault: %s", nWhy),
+		fmt.Sprintf("with the breaker, %s during the fault: %s", coll, bWhy),
+		fmt.Sprintf("without the breaker, %s during the fault: %s", coll, nWhy),
 		upstreamReason(r, b, n),
-		fmt.Sprintf("/api success during the fault: %s with the breaker, %s without", reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault)),
+		fmt.Sprintf("%s success during the fault: %s with the breaker, %s without", api, reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault)),
 	}
 	v := reports.Verdict{Reasons: reasons}
 	switch {
 	case bDeg && !nDeg:
 		v.Outcome = reports.OutcomeWorse
-		v.Summary = fmt.Sprintf("The breaker made things worse: /local succeeded %s with it and %s without it during the fault.",
+		v.Summary = fmt.Sprintf("The breaker made things worse: %s succeeded %s with it and %s without it during the fault.", coll,
 			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	case !nDeg && b.Figures.APISuccessDuringFault < n.Figures.APISuccessDuringFault-apiWorseMargin:
 		v.Outcome = reports.OutcomeWorse
-		v.Summary = fmt.Sprintf("The breaker made things worse: it turned a partial failure into rejection — /api succeeded %s with it and %s without it during the fault, and /local was healthy either way.",
-			reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault))
+		v.Summary = fmt.Sprintf("The breaker made things worse: it turned a partial failure into rejection — %s succeeded %s with it and %s without it during the fault, and %s was healthy either way.",
+			api, reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault), coll)
 	case !nDeg:
 		v.Outcome = reports.OutcomeNothingToPrevent
-		v.Summary = fmt.Sprintf("Nothing to prevent: without the breaker /local stayed healthy (%s) during the fault, so there was no cascade.",
+		v.Summary = fmt.Sprintf("Nothing to prevent: without the breaker %s stayed healthy (%s) during the fault, so there was no cascade.", coll,
 			reports.Percent(n.Figures.CollateralSuccessDuringFault))
 		if shed := loadShed(b, n); shed != "" {
 			v.Summary += " The breaker still " + shed + "."
@@ -107,11 +109,11 @@ func decide(r *reports.Report) reports.Verdict {
 	case !bDeg:
 		v.Outcome = reports.OutcomePrevented
 		v.CascadePrevented = true
-		v.Summary = fmt.Sprintf("The breaker prevented the cascade: during the fault /local stayed at %s success with it and fell to %s without it.",
+		v.Summary = fmt.Sprintf("The breaker prevented the cascade: during the fault %s stayed at %s success with it and fell to %s without it.", coll,
 			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	default:
 		v.Outcome = reports.OutcomeNotPrevented
-		v.Summary = fmt.Sprintf("The breaker did not prevent the cascade: /local degraded with it (%s) as well as without it (%s).",
+		v.Summary = fmt.Sprintf("The breaker did not prevent the cascade: %s degraded with it (%s) as well as without it (%s).", coll,
 			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	}
 	return v
@@ -165,12 +167,16 @@ func loadShed(b, n *reports.Arm) string {
 
 func armReasons(r *reports.Report, arms ...*reports.Arm) []string {
 	out := []string{}
+	t := reports.TermsOf(r.Config)
+	if !t.HasCollateral {
+		return out // nothing to say about a collateral endpoint there is none of
+	}
 	for _, a := range arms {
 		if a == nil || len(a.Series) == 0 {
 			continue
 		}
 		_, why := degraded(r, a)
-		out = append(out, fmt.Sprintf("%s arm, /local during the fault: %s", a.Name, why))
+		out = append(out, fmt.Sprintf("%s arm, %s during the fault: %s", a.Name, t.Collateral, why))
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -304,14 +305,20 @@ func checkAtWidth(t *testing.T, bctx context.Context, r *reports.Report, page st
 	}
 	t.Logf("screenshot: %s", shot)
 
-	// Hover the middle of a second near the middle of the /local chart: the
+	// Hover the middle of a second near the middle of the collateral chart
+	// (the latency chart of a service without a collateral endpoint): the
 	// synced cursor moves on every chart, the legend shows that second and
 	// the readout names it, its phase and breaker state.
+	terms := reports.TermsOf(r.Config)
+	hovered, unit := "#chart-local", "%"
+	if !terms.HasCollateral {
+		hovered, unit = "#chart-latency", "ms"
+	}
 	hover, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](`(() => {
 	  const d = JSON.parse(document.getElementById("cbload-data").textContent), xMax = d.x_max;
 	  let k = Math.floor(xMax * 0.45);
 	  if (Math.abs(k - d.focus.t) < 2) k = d.focus.t + 2 < xMax ? d.focus.t + 2 : d.focus.t - 2; // not the second shown before hovering
-	  const over = document.querySelector("#chart-local .u-over");
+	  const over = document.querySelector("`+hovered+` .u-over");
 	  over.scrollIntoView({block: "center"});
 	  const o = over.getBoundingClientRect();
 	  return [o.left + o.width * (k + 0.5) / xMax, o.top + o.height / 2, k, o.width / xMax, d.focus.t];
@@ -330,18 +337,18 @@ func checkAtWidth(t *testing.T, bctx context.Context, r *reports.Report, page st
 	}
 	shown := regexp.MustCompile(`second ?(\d+)–(\d+) s`)
 	legend, _ := chromedp.Run(bctx, chromedp.Poll[string](fmt.Sprintf(`(() => {
-	  const l = document.querySelector("#chart-local .u-legend").textContent;
+	  const l = document.querySelector("%s .u-legend").textContent;
 	  return l.includes("second%d–") ? false : l;
-	})()`, int(hover[4])), chromedp.WithPollingTimeout(5*time.Second)))
-	readout, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#chart-local .readout").textContent`))
+	})()`, hovered, int(hover[4])), chromedp.WithPollingTimeout(5*time.Second)))
+	readout, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("`+hovered+` .readout").textContent`))
 	for what, text := range map[string]string{"legend": legend, "readout": readout} {
 		m := shown.FindStringSubmatch(text)
 		got := -1
 		if m != nil {
 			got, _ = strconv.Atoi(m[1])
 		}
-		if got < k-slack || got > k+slack || (what == "legend" && !strings.Contains(text, "%")) {
-			t.Errorf("hovering second %d–%d s of the /local chart shows the %s %q; want that second's values", k, k+1, what, text)
+		if got < k-slack || got > k+slack || (what == "legend" && !strings.Contains(text, unit)) {
+			t.Errorf("hovering second %d–%d s of the %s chart shows the %s %q; want that second's values", k, k+1, hovered, what, text)
 		}
 	}
 
@@ -353,6 +360,15 @@ func checkAtWidth(t *testing.T, bctx context.Context, r *reports.Report, page st
 		t.Errorf("page script errors: %q", st.Errors)
 	}
 	wantCharts := []string{"load", "latency", "local", "inflight", "upstream", "attempts"}
+	if !terms.HasCollateral {
+		wantCharts = slices.DeleteFunc(wantCharts, func(c string) bool { return c == "local" })
+	}
+	if measured, _ := reports.UpstreamQueue(r); measured {
+		wantCharts = append(wantCharts, "queue")
+	}
+	if c := st.Charts["inflight"]; c.Title != terms.Inflight() {
+		t.Errorf("the in-flight chart is titled %q; want %q", c.Title, terms.Inflight())
+	}
 	for _, a := range r.Arms {
 		wantCharts = append(wantCharts, "outcomes-"+a.Name)
 	}
@@ -395,6 +411,12 @@ func TestBrowserSample(t *testing.T) {
 	checkInBrowser(t, sample(t), "report-sample")
 }
 
+// A run whose upstream has finite capacity draws its queue, and one of 3
+// tiers lists every tier's transitions.
+func TestBrowserQueueAndTiers(t *testing.T) {
+	checkInBrowser(t, queueSample(t), "report-queue-tiers")
+}
+
 func TestBrowserPartial(t *testing.T) {
 	checkInBrowser(t, variants(t)["partial"], "report-partial")
 }
@@ -403,6 +425,18 @@ func TestBrowserPartial(t *testing.T) {
 // a flapping breaker: hundreds of state segments, most too short to name.
 func TestBrowserLongRun(t *testing.T) {
 	checkInBrowser(t, longRun(t, 600), "report-long-run")
+}
+
+// TestBrowserTarget renders reports of a user's service: with a collateral
+// endpoint and an inferred breaker, and without one and with an unknown
+// breaker (no collateral chart).
+func TestBrowserTarget(t *testing.T) {
+	t.Run("collateral", func(t *testing.T) {
+		checkInBrowser(t, targetSample(t, true, reports.BreakerInferred), "report-target")
+	})
+	t.Run("no-collateral", func(t *testing.T) {
+		checkInBrowser(t, targetSample(t, false, reports.BreakerUnknown), "report-target-no-collateral")
+	})
 }
 
 // TestBrowserRealRun renders the report of a real, short run of both arms.

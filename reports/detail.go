@@ -140,10 +140,12 @@ type detailRow struct {
 	Stats                Stats
 }
 
-// detailRows lists, phase by phase and arm by arm, /api then /local, every
-// endpoint that had requests.
+// detailRows lists, phase by phase and arm by arm, the api then the
+// collateral endpoint (named in r's terms), every endpoint that had
+// requests.
 func detailRows(r *Report) []detailRow {
 	var out []detailRow
+	t := TermsOf(r.Config)
 	for _, p := range r.Phases {
 		for _, a := range r.Arms {
 			s, ok := a.Summary[p.Name]
@@ -153,7 +155,7 @@ func detailRows(r *Report) []detailRow {
 			for _, e := range []struct {
 				name  string
 				stats Stats
-			}{{"/api", s.API}, {"/local", s.Collateral}} {
+			}{{t.API, s.API}, {t.Collateral, s.Collateral}} {
 				if e.stats.Requests > 0 {
 					out = append(out, detailRow{Phase: p.Name, Arm: a.Name, Endpoint: e.name, Stats: e.stats})
 				}

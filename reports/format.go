@@ -285,10 +285,14 @@ func figuresHeading(r *Report) string {
 }
 
 // keyFigure is one row of the A/B comparison: a label and a formatter.
+// Label and hint are written in the built-in gateway's words (Terms.Label
+// rewrites them); targetHint, when set, replaces the hint for a user's
+// service.
 type keyFigure struct {
-	label string
-	hint  string
-	value func(a *Arm) string
+	label      string
+	hint       string
+	value      func(a *Arm) string
+	targetHint string
 }
 
 // figureGroup is a set of key figures that apply to the same stretch of the
@@ -304,35 +308,39 @@ type figureGroup struct {
 // lead: the cascade evidence.
 var keyFigureGroups = []figureGroup{
 	{"fault", "During the fault", []keyFigure{
-		{"/local success", "collateral health: the cascade evidence",
-			func(a *Arm) string { return Percent(a.Figures.CollateralSuccessDuringFault) }},
-		{"/local p99", "latency of the endpoint that never calls the upstream",
-			func(a *Arm) string { return Millis(a.Figures.CollateralP99DuringFaultMS) }},
-		{"/api success", "the endpoint that calls the sick upstream",
-			func(a *Arm) string { return Percent(a.Figures.APISuccessDuringFault) }},
-		{"Requests reaching the upstream", "load the breaker shed from the sick dependency",
-			func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) }},
-		{"Attempts per /api request", "the upstream's requests over /api requests: above 1 with retries (amplification)",
-			func(a *Arm) string { return AttemptsPerRequest(a) }},
-		{"Gateway in-flight peak", "most requests held at once during the fault, queued or running",
-			func(a *Arm) string { return count(a.Figures.InflightPeak) }},
+		{label: "/local success", hint: "collateral health: the cascade evidence",
+			value: func(a *Arm) string { return Percent(a.Figures.CollateralSuccessDuringFault) }},
+		{label: "/local p99", hint: "latency of the endpoint that never calls the upstream",
+			value: func(a *Arm) string { return Millis(a.Figures.CollateralP99DuringFaultMS) }},
+		{label: "/api success", hint: "the endpoint that calls the sick upstream",
+			value: func(a *Arm) string { return Percent(a.Figures.APISuccessDuringFault) }},
+		{label: "Requests reaching the upstream", hint: "load the breaker shed from the sick dependency",
+			value:      func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) },
+			targetHint: "as the upstream counted them: what the service's breaker, cache or fallback kept from the sick dependency"},
+		{label: "Attempts per /api request", hint: "the upstream's requests over /api requests: above 1 with retries (amplification)",
+			value: func(a *Arm) string { return AttemptsPerRequest(a) }},
+		{label: "Gateway in-flight peak", hint: "most requests held at once during the fault, queued or running",
+			value:      func(a *Arm) string { return count(a.Figures.InflightPeak) },
+			targetHint: "requests sent and not yet answered during the fault: the service's own in-flight count is not visible"},
 	}},
 	{"edges", "At the start and end of the fault", []keyFigure{
-		{"Time to open", "from the start of the fault to the breaker's first open, from its transition log",
-			func(a *Arm) string {
+		{label: "Time to open", hint: "from the start of the fault to the breaker's first open, from its transition log",
+			value: func(a *Arm) string {
 				if !a.Breaker {
 					return "no breaker"
 				}
 				return secs(a.Figures.TimeToOpenS)
-			}},
-		{"Time to recover", "from the end of the fault until /api stays ≥ 99% for a full second with the breaker closed (100 ms resolution)",
-			func(a *Arm) string { return secs(a.Figures.TimeToRecoverS) }},
-		{"After the trigger", "did /api goodput come back to ≥ 90% of its baseline and stay (metastability)",
-			func(a *Arm) string { return AfterTrigger(a) }},
+			},
+			targetHint: "from the start of the fault to the service's breaker's first open: measured from its state URL, else inferred from the upstream's arrivals, else unknown"},
+		{label: "Time to recover", hint: "from the end of the fault until /api stays ≥ 99% for a full second with the breaker closed (100 ms resolution)",
+			value: func(a *Arm) string { return secs(a.Figures.TimeToRecoverS) }},
+		{label: "After the trigger", hint: "did /api goodput come back to ≥ 90% of its baseline and stay (metastability)",
+			value: func(a *Arm) string { return AfterTrigger(a) }},
 	}},
 	{"run", "Over the whole run", []keyFigure{
-		{"Gateway in-flight peak", "most requests held at once over every phase, queued or running",
-			func(a *Arm) string { return count(a.Figures.InflightPeakWholeRun) }},
+		{label: "Gateway in-flight peak", hint: "most requests held at once over every phase, queued or running",
+			value:      func(a *Arm) string { return count(a.Figures.InflightPeakWholeRun) },
+			targetHint: "requests sent and not yet answered, over every phase"},
 	}},
 }
 

@@ -30,8 +30,6 @@ var htmlTemplate = template.Must(template.New("report.html").Funcs(template.Func
 	"ratio":         ratio,
 	"outcomes":      outcomeText,
 	"symptoms":      SymptomRows,
-	"api":           func(r *Report) string { a, _, _ := Endpoints(r); return a },
-	"coll":          func(r *Report) string { _, c, _ := Endpoints(r); return c },
 	"join":          strings.Join,
 	"details":       htmlDetails,
 	"maxErrorTexts": func() int { return MaxErrorTexts },
@@ -43,6 +41,9 @@ var htmlTemplate = template.Must(template.New("report.html").Funcs(template.Func
 	},
 	"f2":  func(v float64) string { return fmt.Sprintf("%.2f", v) },
 	"inc": func(i int) int { return i + 1 },
+	// wraps says a key figure's value is words that may need more than a
+	// line: the breaker state of a user's service that cannot be seen.
+	"wraps": func(v string) bool { return strings.HasPrefix(v, "unknown") },
 }).Parse(htmlTemplateText))
 
 // uplotAssets reads uPlot's script and stylesheet from vegeta's embedded
@@ -91,7 +92,9 @@ func WriteHTML(w io.Writer, r *Report) error {
 // htmlView is what the template shows; everything in it is taken from the
 // report or formatted from it.
 type htmlView struct {
-	R           *Report
+	R *Report
+	// T are the words for the system under test.
+	T           Terms
 	Headline    string
 	Tone        string // good, bad, neutral or warn: the headline's colour
 	PartialNote string
@@ -109,6 +112,11 @@ type htmlView struct {
 	Config         [][2]string
 	// InflightNote explains the in-flight chart's reference lines.
 	InflightNote string
+	// QueueNote says why the upstream queue chart is not drawn (no arm
+	// measured the queue), or is empty; QueueCaption describes the chart
+	// when it is: the upstream's capacity and each phase's peak.
+	QueueNote    string
+	QueueCaption string
 	// ExemplarLinks is false when no span reached the collector: the trace
 	// IDs are then shown without links, and ExemplarNote says why.
 	ExemplarLinks bool
@@ -122,6 +130,13 @@ type armView struct {
 	Name  string
 	Color string
 	Arm   *Arm
+	// BreakerText says where a user's service's breaker states come from.
+	BreakerText string
+	// Transitions are every tier's, by time; Tiers is set when lower tiers
+	// changed state too, and TierOpens then counts the opens per tier.
+	Transitions []tierTransition
+	Tiers       bool
+	TierOpens   string
 }
 
 // figureGroupView is a set of key figures that apply to the same stretch
@@ -134,8 +149,10 @@ type figureGroupView struct {
 type figureView struct {
 	Label, Hint string
 	Values      []string
-	// Bars holds, for the lead figure (/local success), each arm's value
-	// as a CSS width, so the gap between the arms shows at a glance.
+	// Lead marks the lead figure, collateral success; Bars holds each
+	// arm's value of it as a CSS width, so the gap between the arms shows
+	// at a glance.
+	Lead bool
 	Bars []string
 }
 
@@ -156,13 +173,19 @@ type chartData struct {
 	// Focus is the second the legends show before any hover.
 	Focus chartFocus `json:"focus"`
 	// Refs are the in-flight chart's reference lines.
-	Refs     []chartRef     `json:"refs"`
+	Refs []chartRef `json:"refs"`
+	// Queue is set when an arm measured the upstream's queue, whose
+	// length limit is QueueMax.
+	Queue    bool           `json:"queue"`
+	QueueMax int            `json:"queue_max"`
 	Arms     []chartArm     `json:"arms"`
 	Outcomes []chartOutcome `json:"outcomes"`
 	// API and Collateral name the endpoints in chart labels: /api and
-	// /local, or a user's service's paths.
+	// /local, or a user's service's paths; Inflight names the in-flight
+	// chart (Terms).
 	API        string `json:"api"`
 	Collateral string `json:"collateral"`
+	Inflight   string `json:"inflight"`
 }
 
 // chartFocus is the second whose values the chart legends show until the
@@ -195,9 +218,11 @@ type chartOutcome struct {
 // chartArm is one arm's per-second series. X is the middle of each
 // one-second bucket; a nil latency or ratio means no request in that second.
 type chartArm struct {
-	Name       string     `json:"name"`
-	Color      string     `json:"color"`
-	Breaker    bool       `json:"breaker"`
+	Name    string `json:"name"`
+	Color   string `json:"color"`
+	Breaker bool   `json:"breaker"`
+	// Band names the arm's breaker-state band (BreakerBand).
+	Band       string     `json:"band"`
 	X          []float64  `json:"x"`
 	Phase      []string   `json:"phase"`
 	State      []string   `json:"state"`
@@ -211,8 +236,13 @@ type chartArm struct {
 	Inflight   []int64    `json:"inflight"`
 	Upstream   []int64    `json:"upstream"`
 	// Completed is the upstream's completed work per second (throughput).
-	Completed []int64            `json:"upstream_completed"`
-	Outcomes  map[string][]int64 `json:"outcomes"`
+	Completed []int64 `json:"upstream_completed"`
+	// QueueMeasured says whether this arm measured the upstream's queue:
+	// its peak and end-of-second length per second, absent otherwise.
+	QueueMeasured bool               `json:"queue_measured"`
+	QueuePeak     []int64            `json:"upstream_queue_peak,omitempty"`
+	QueueLen      []int64            `json:"upstream_queue_len,omitempty"`
+	Outcomes      map[string][]int64 `json:"outcomes"`
 }
 
 // segment is a stretch of time in one breaker state.
@@ -254,6 +284,7 @@ func tone(r *Report) string {
 func newHTMLView(r *Report) *htmlView {
 	v := &htmlView{
 		R:               r,
+		T:               TermsOf(r.Config),
 		Headline:        headline(r),
 		Tone:            tone(r),
 		PartialNote:     partialNote(r),
@@ -265,15 +296,20 @@ func newHTMLView(r *Report) *htmlView {
 		FiguresHeading:  figuresHeading(r),
 	}
 	for i := range r.Arms {
-		v.Arms = append(v.Arms, armView{Name: r.Arms[i].Name, Color: armColor(r, i).hex, Arm: &r.Arms[i]})
+		a := &r.Arms[i]
+		av := armView{Name: a.Name, Color: armColor(r, i).hex, Arm: a, BreakerText: BreakerText(r, a), Transitions: tierTransitions(a), Tiers: len(a.LowerTierTransitions) > 0}
+		if av.Tiers {
+			av.TierOpens = "opens: " + tierOpensText(a)
+		}
+		v.Arms = append(v.Arms, av)
 	}
 	for _, kg := range reportFigureGroups(r) {
 		gv := figureGroupView{ID: kg.id, Title: kg.title}
 		for _, kf := range kg.figures {
-			f := figureView{Label: kf.label, Hint: kf.hint}
+			f := figureView{Label: kf.label, Hint: kf.hint, Lead: kf.lead}
 			for i := range r.Arms {
 				f.Values = append(f.Values, figureValue(r, kf.keyFigure, &r.Arms[i]))
-				if kf.bar {
+				if kf.lead {
 					f.Bars = append(f.Bars, fmt.Sprintf("%.1f%%", 100*math.Max(0, math.Min(1, r.Arms[i].Figures.CollateralSuccessDuringFault))))
 				}
 			}
@@ -296,6 +332,15 @@ func newHTMLView(r *Report) *htmlView {
 	v.Config = configRows(r)
 	v.Data = newChartData(r)
 	v.Data.Refs, v.InflightNote = inflightRefs(r.Config)
+	if measured, why := UpstreamQueue(r); measured {
+		v.Data.Queue, v.Data.QueueMax = true, r.Config.Upstream.Queue
+		v.QueueCaption = "The upstream has " + queueLimitText(r.Config) + "."
+		if peaks := queuePeaksText(r); len(peaks) > 0 {
+			v.QueueCaption += " Peak per phase — " + strings.Join(peaks, "; ") + "."
+		}
+	} else {
+		v.QueueNote = why
+	}
 	return v
 }
 
@@ -330,9 +375,9 @@ func inflightRefs(c Config) ([]chartRef, string) {
 }
 
 // focusSecond picks the second the legends show before any hover: the
-// fault's worst second for /local (the cascade evidence), else for /api,
-// else the middle of the fault. Without a fault phase the whole run is
-// searched the same way.
+// fault's worst second for the collateral endpoint (the cascade evidence),
+// else for the api endpoint, else the middle of the fault. Without a fault
+// phase the whole run is searched the same way.
 func focusSecond(r *Report) chartFocus {
 	var faults []Phase
 	for _, p := range r.Phases {
@@ -344,10 +389,11 @@ func focusSecond(r *Report) chartFocus {
 	if len(faults) == 0 {
 		where = "the run's"
 	}
+	t := TermsOf(r.Config)
 	for _, ep := range []struct {
 		name string
 		get  func(Second) Bucket
-	}{{"/local", func(s Second) Bucket { return s.Collateral }}, {"/api", func(s Second) Bucket { return s.API }}} {
+	}{{t.Collateral, func(s Second) Bucket { return s.Collateral }}, {t.API, func(s Second) Bucket { return s.API }}} {
 		best, worst, arm := -1, 1.0, ""
 		for _, a := range r.Arms {
 			for _, s := range a.Series {
@@ -419,7 +465,8 @@ func tripPolicy(b Breaker) string {
 
 func newChartData(r *Report) chartData {
 	d := chartData{Focus: focusSecond(r)}
-	d.API, d.Collateral, _ = Endpoints(r)
+	t := TermsOf(r.Config)
+	d.API, d.Collateral, d.Inflight = t.API, t.Collateral, t.Inflight()
 	for _, p := range r.Phases {
 		d.Phases = append(d.Phases, chartPhase{Name: p.Name, Start: p.StartS, End: p.EndS, Faults: strings.Join(p.Faults, ", ")})
 		d.XMax = math.Max(d.XMax, p.EndS)
@@ -429,7 +476,8 @@ func newChartData(r *Report) chartData {
 	}
 	for i := range r.Arms {
 		a := &r.Arms[i]
-		ca := chartArm{Name: a.Name, Color: armColor(r, i).hex, Breaker: a.Breaker, Outcomes: map[string][]int64{}}
+		ca := chartArm{Name: a.Name, Color: armColor(r, i).hex, Breaker: a.Breaker, Band: BreakerBand(a), Outcomes: map[string][]int64{},
+			QueueMeasured: a.UpstreamQueue == QueueMeasured}
 		for _, s := range a.Series {
 			ca.X = append(ca.X, float64(s.T)+0.5)
 			ca.Phase = append(ca.Phase, s.Phase)
@@ -448,6 +496,10 @@ func newChartData(r *Report) chartData {
 			ca.Inflight = append(ca.Inflight, s.InflightPeak)
 			ca.Upstream = append(ca.Upstream, s.UpstreamRequests)
 			ca.Completed = append(ca.Completed, s.UpstreamCompleted)
+			if ca.QueueMeasured {
+				ca.QueuePeak = append(ca.QueuePeak, s.UpstreamQueuePeak)
+				ca.QueueLen = append(ca.QueueLen, s.UpstreamQueueLen)
+			}
 			all := s.API.Outcomes.Add(s.Collateral.Outcomes)
 			for _, oc := range outcomeColumns {
 				ca.Outcomes[oc.key] = append(ca.Outcomes[oc.key], oc.get(all))
@@ -496,4 +548,18 @@ func segments(a *Arm) []segment {
 		out = append(out, segment{from, end, state})
 	}
 	return out
+}
+
+// LoadSub is the offered-load chart's subtitle: it names the dashed
+// upstream throughput only when the chart draws it (some arm's upstream
+// completed work that cbload measured).
+func (v *htmlView) LoadSub() string {
+	for _, a := range v.Data.Arms {
+		for _, n := range a.Completed {
+			if n > 0 {
+				return "requests per second · dashed: the upstream's throughput"
+			}
+		}
+	}
+	return "requests per second"
 }

@@ -1,6 +1,7 @@
 package reports_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -177,5 +178,34 @@ func TestMillis(t *testing.T) {
 		if got := reports.Millis(c.in); got != c.want {
 			t.Errorf("Millis(%v) = %q; want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestHTMLLoadChartNamesThroughputOnlyWhenDrawn checks the offered-load
+// chart's subtitle: it mentions the dashed upstream throughput only when
+// some arm measured upstream completions, which is when the line is drawn
+// (never for an upstream cbload does not run).
+func TestHTMLLoadChartNamesThroughputOnlyWhenDrawn(t *testing.T) {
+	const dashed = "dashed: the upstream&#39;s throughput"
+	r := sample(t)
+	for i := range r.Arms {
+		for j := range r.Arms[i].Series {
+			r.Arms[i].Series[j].UpstreamCompleted = 0
+		}
+	}
+	var without bytes.Buffer
+	if err := reports.WriteHTML(&without, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(without.String(), dashed) {
+		t.Error("no arm measured upstream completions, yet the load chart's subtitle names a dashed throughput line")
+	}
+	r.Arms[0].Series[len(r.Arms[0].Series)/2].UpstreamCompleted = 7
+	var with bytes.Buffer
+	if err := reports.WriteHTML(&with, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(with.String(), dashed) {
+		t.Errorf("an arm measured upstream completions, but the load chart's subtitle does not say %q", dashed)
 	}
 }

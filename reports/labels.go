@@ -8,18 +8,32 @@ import (
 
 // Reports about a user's own service speak of that service: its paths
 // instead of cbload's /api and /local, in-flight counted at the load
-// runner, no collateral figures when it has no collateral endpoint, and
-// breaker figures marked inferred or unknown when they are.
+// runner, no collateral wording when it has no collateral endpoint, and
+// breaker figures marked measured, inferred or unknown. Terms is the one
+// place that knows both vocabularies; every renderer, the terminal summary
+// and the verdict's text ask it.
 
-// Endpoints names the run's api and collateral endpoints for labels:
-// cbload's /api and /local, or a user's service's paths (the first
-// target's; "api" or "collateral" when that target has several), and
-// whether there is a collateral endpoint at all.
-func Endpoints(r *Report) (api, collateral string, hasCollateral bool) {
-	if len(r.Config.Targets) == 0 {
-		return "/api", "/local", true
+// Terms are the words a report uses for its system under test: cbload's
+// own gateway (its /api and /local, its shared worker pool and breaker),
+// or a user's service (--target).
+type Terms struct {
+	// Target is true for a user's own service.
+	Target bool
+	// API and Collateral name the endpoints: /api and /local, or the
+	// service's paths (the first target's; "api" or "collateral" when it
+	// has several of a kind).
+	API, Collateral string
+	// HasCollateral says whether any target has a collateral endpoint;
+	// always true for cbload's own gateway.
+	HasCollateral bool
+}
+
+// TermsOf returns the terms of a run with configuration c.
+func TermsOf(c Config) Terms {
+	if len(c.Targets) == 0 {
+		return Terms{API: "/api", Collateral: "/local", HasCollateral: true}
 	}
-	t := r.Config.Targets[0]
+	t := c.Targets[0]
 	var apis, colls []string
 	for _, q := range t.Requests {
 		label, isColl := strings.CutSuffix(q, " (collateral)")
@@ -40,28 +54,144 @@ func Endpoints(r *Report) (api, collateral string, hasCollateral bool) {
 			apis = []string{pu.Path}
 		}
 	}
-	for _, tt := range r.Config.Targets {
+	terms := Terms{Target: true, API: "api", Collateral: "collateral"}
+	for _, tt := range c.Targets {
 		for _, q := range tt.Requests {
 			if strings.HasSuffix(q, " (collateral)") {
-				hasCollateral = true
+				terms.HasCollateral = true
 			}
 		}
 	}
-	api, collateral = "api", "collateral"
 	if len(apis) == 1 {
-		api = apis[0]
+		terms.API = apis[0]
 	}
 	if len(colls) == 1 {
-		collateral = colls[0]
+		terms.Collateral = colls[0]
 	}
-	return api, collateral, hasCollateral
+	return terms
+}
+
+// Endpoints names the run's api and collateral endpoints for labels, and
+// says whether there is a collateral endpoint at all (see Terms).
+func Endpoints(r *Report) (api, collateral string, hasCollateral bool) {
+	t := TermsOf(r.Config)
+	return t.API, t.Collateral, t.HasCollateral
+}
+
+// Label rewrites a label written in the built-in gateway's words for the
+// system under test: /api and /local become the service's paths, and the
+// gateway's in-flight count becomes the load runner's.
+func (t Terms) Label(s string) string {
+	if !t.Target {
+		return s
+	}
+	return strings.NewReplacer(
+		"/api", t.API, "/local", t.Collateral,
+		"Gateway in-flight peak", "In-flight peak at the load runner",
+		"gateway in-flight peak", "in-flight peak at the load runner",
+		"Gateway in-flight", "In flight at the load runner",
+		"gateway in-flight", "in flight at the load runner",
+	).Replace(s)
+}
+
+// Inflight names the in-flight chart.
+func (t Terms) Inflight() string { return t.Label("Gateway in-flight") }
+
+// InflightPeak heads a column of per-phase in-flight peaks.
+func (t Terms) InflightPeak() string {
+	if t.Target {
+		return "In-flight peak at the load runner"
+	}
+	return "In-flight peak"
+}
+
+// InflightHint says what the in-flight count counts.
+func (t Terms) InflightHint() string {
+	if t.Target {
+		return "peak per second: requests sent and not yet answered (the service's own in-flight count is not visible)"
+	}
+	return "peak per second, queued or running"
+}
+
+// AllEndpoints names every endpoint requests went to: "/api + /local", or
+// the api path alone when there is no collateral endpoint.
+func (t Terms) AllEndpoints() string {
+	if !t.HasCollateral {
+		return t.API
+	}
+	return t.API + " + " + t.Collateral
+}
+
+// UpstreamHint says what the chart of requests reaching the upstream shows.
+func (t Terms) UpstreamHint() string {
+	if t.Target {
+		return "per second, as the upstream counted them: what the service kept from it"
+	}
+	return "per second: what the breaker shed"
+}
+
+// LeadNote explains the lead figure, collateral success; "" without a
+// collateral endpoint.
+func (t Terms) LeadNote() string {
+	switch {
+	case !t.HasCollateral:
+		return ""
+	case t.Target:
+		return fmt.Sprintf("%s does not call the upstream: if its success drops while only the upstream is sick, the fault has spread inside the service — through a pool, a connection limit or a queue it shares with %s.", t.Collateral, t.API)
+	}
+	return "/local never calls the upstream: if its success drops while only the upstream is sick, the fault has spread through the gateway's shared worker pool."
+}
+
+// FiguresTitle heads the key figures.
+func (t Terms) FiguresTitle() string {
+	if t.Target {
+		return "Key figures, target by target"
+	}
+	return "Key figures, with and without the breaker"
+}
+
+// BreakerBand names an arm's breaker-state band under the charts: the arm,
+// marked inferred or unknown when so, or "no breaker".
+func BreakerBand(a *Arm) string {
+	switch a.BreakerFigures {
+	case BreakerInferred:
+		return a.Name + " (inferred)"
+	case BreakerUnknown:
+		return a.Name + " (unknown)"
+	}
+	if !a.Breaker {
+		return "no breaker"
+	}
+	return a.Name
+}
+
+// BreakerText says in a sentence where an arm's breaker states come from,
+// for the transitions section; "" for cbload's own breaker, whose states
+// are its own, and for reports of versions that did not record it.
+func BreakerText(r *Report, a *Arm) string {
+	if len(r.Config.Targets) == 0 {
+		return ""
+	}
+	switch a.BreakerFigures {
+	case BreakerInferred:
+		return "Inferred from the upstream's arrivals against the requests sent, not read from the service: half-open cannot be told from open."
+	case BreakerUnknown:
+		return "The service's breaker state is unknown: it is not observable from outside, so no transition is shown."
+	case BreakerMeasured:
+		if a.Breaker {
+			return "Measured: polled from the service's breaker state URL."
+		}
+		return "The service's breaker state URL reported no breaker."
+	}
+	return "" // a report of a version that did not say
 }
 
 // reportFigure is a key figure as one report shows it.
 type reportFigure struct {
 	keyFigure
-	// bar says whether the figure is the collateral success, drawn as bars.
-	bar bool
+	// lead says whether the figure is the lead, collateral success, drawn
+	// as bars with the lead note under it.
+	lead bool
 }
 
 type reportFigureGroup struct {
@@ -69,27 +199,23 @@ type reportFigureGroup struct {
 	figures   []reportFigure
 }
 
-// reportFigureGroups returns the key figures as r shows them: labelled
-// with r's endpoints, without collateral figures when there is no
-// collateral endpoint, and with breaker figures marked inferred or
-// unknown.
+// reportFigureGroups returns the key figures as r shows them: labelled in
+// r's terms, without collateral figures when there is no collateral
+// endpoint, and with breaker figures marked inferred or unknown.
 func reportFigureGroups(r *Report) []reportFigureGroup {
-	api, coll, hasColl := Endpoints(r)
-	target := len(r.Config.Targets) > 0
+	t := TermsOf(r.Config)
 	var out []reportFigureGroup
 	for _, g := range keyFigureGroups {
 		rg := reportFigureGroup{id: g.id, title: g.title}
 		for i, kf := range g.figures {
-			isColl := strings.HasPrefix(kf.label, "/local")
-			if isColl && !hasColl {
+			if strings.HasPrefix(kf.label, "/local") && !t.HasCollateral {
 				continue
 			}
-			f := reportFigure{keyFigure: kf, bar: g.id == keyFigureGroups[0].id && i == 0}
-			f.label = strings.NewReplacer("/local", coll, "/api", api).Replace(kf.label)
-			if target && strings.HasPrefix(kf.label, "Gateway in-flight") {
-				f.label = "In-flight peak at the load runner"
-				f.hint = "requests sent and not yet answered: the service's own in-flight count is not visible"
+			f := reportFigure{keyFigure: kf, lead: g.id == keyFigureGroups[0].id && i == 0}
+			if t.Target && kf.targetHint != "" {
+				f.hint = kf.targetHint
 			}
+			f.label, f.hint = t.Label(f.label), t.Label(f.hint)
 			if kf.label == "Time to open" || kf.label == "Time to recover" {
 				f.value = breakerValue(kf.label == "Time to open", kf.value)
 			}
@@ -144,7 +270,7 @@ func targetConfigRows(r *Report) [][2]string {
 	}
 	rows = append(rows, [2]string{"Upstream service time", fmt.Sprintf("%s ± %s", c.Upstream.ServiceTime, c.Upstream.Jitter)})
 	if len(c.Expect) > 0 {
-		rows = append(rows, [2]string{"Expect (api answers)", strings.Join(c.Expect, ", ")})
+		rows = append(rows, [2]string{"Expect (unscoped: api answers)", strings.Join(c.Expect, ", ")})
 	}
 	for _, t := range c.Targets {
 		v := t.URL

@@ -63,6 +63,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		writeMarkdownValidity(&b, r)
 		writeMermaid(&b, r)
 		writeMarkdownPhases(&b, r)
+		writeMarkdownQueue(&b, r)
 		writeMarkdownSymptoms(&b, r)
 		writeMarkdownDetail(&b, r)
 		writeMarkdownTransitions(&b, r)
@@ -199,7 +200,7 @@ func writeMermaid(b *bytes.Buffer, r *Report) {
 	}
 	b.WriteString("```\n\n")
 	if width > 1 {
-		fmt.Fprintf(b, "Downsampled: each point is the lowest /local success of one %d-second window (%d s in %d points).", width, n, points)
+		fmt.Fprintf(b, "Downsampled: each point is the lowest %s success of one %d-second window (%d s in %d points).", mdEscape(coll), width, n, points)
 	} else {
 		b.WriteString("Each point is one second.")
 	}
@@ -228,21 +229,37 @@ func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
 		return
 	}
 	b.WriteString("### Per phase\n\n")
-	api, coll, _ := Endpoints(r)
-	fmt.Fprintf(b, "| Phase | Arm | %[1]s requests | %[1]s ok | %[1]s p99 | %[2]s requests | %[2]s ok | %[2]s p99 | Upstream requests | In-flight peak |\n", mdEscape(api), mdEscape(coll))
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	t := TermsOf(r.Config)
+	// Columns per endpoint: there are none for a collateral endpoint a
+	// user's service does not have.
+	eps := []struct {
+		name string
+		get  func(PhaseSummary) Stats
+	}{{t.API, func(s PhaseSummary) Stats { return s.API }}}
+	if t.HasCollateral {
+		eps = append(eps, struct {
+			name string
+			get  func(PhaseSummary) Stats
+		}{t.Collateral, func(s PhaseSummary) Stats { return s.Collateral }})
+	}
+	b.WriteString("| Phase | Arm |")
+	for _, ep := range eps {
+		fmt.Fprintf(b, " %[1]s requests | %[1]s ok | %[1]s p99 |", mdEscape(ep.name))
+	}
+	fmt.Fprintf(b, " Upstream requests | %s |\n|---|---|%s--:|--:|\n", t.InflightPeak(), strings.Repeat("--:|--:|--:|", len(eps)))
 	for _, p := range r.Phases {
 		for _, a := range r.Arms {
+			fmt.Fprintf(b, "| %s | %s |", mdEscape(p.Name), mdEscape(a.Name))
 			s, ok := a.Summary[p.Name]
 			if !ok {
-				fmt.Fprintf(b, "| %s | %s | — | — | — | — | — | — | — | — |\n", mdEscape(p.Name), mdEscape(a.Name))
+				b.WriteString(strings.Repeat(" — |", 3*len(eps)+2) + "\n")
 				continue
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-				mdEscape(p.Name), mdEscape(a.Name),
-				count(s.API.Requests), ratio(s.API.OK, s.API.Requests), Millis(s.API.LatencyMS.P99),
-				count(s.Collateral.Requests), ratio(s.Collateral.OK, s.Collateral.Requests), Millis(s.Collateral.LatencyMS.P99),
-				count(s.UpstreamRequests), count(s.InflightPeak))
+			for _, ep := range eps {
+				st := ep.get(s)
+				fmt.Fprintf(b, " %s | %s | %s |", count(st.Requests), ratio(st.OK, st.Requests), Millis(st.LatencyMS.P99))
+			}
+			fmt.Fprintf(b, " %s | %s |\n", count(s.UpstreamRequests), count(s.InflightPeak))
 		}
 	}
 	b.WriteString("\n")
@@ -269,35 +286,126 @@ func writeMarkdownValidity(b *bytes.Buffer, r *Report) {
 	b.WriteString("\n" + mdEscape(attributionText(r)) + "\n\n")
 }
 
+// writeMarkdownTransitions lists each arm's breaker transitions; with
+// several tiers, every tier's, by time, each naming its tier.
 func writeMarkdownTransitions(b *bytes.Buffer, r *Report) {
 	any := false
 	for _, a := range r.Arms {
-		if len(a.Transitions) > 0 {
+		if len(a.Transitions)+len(a.LowerTierTransitions) > 0 {
 			any = true
 		}
 	}
 	if !any {
 		return
 	}
+	tiers := hasLowerTiers(r)
 	b.WriteString("### Breaker transitions\n\n")
+	if tiers {
+		b.WriteString("Tier 1 is the gateway the load runner calls; the last tier calls the upstream. The breaker figures are tier 1's.\n\n")
+	}
 	for _, a := range r.Arms {
-		if len(a.Transitions) == 0 {
+		all := tierTransitions(&a)
+		if len(all) == 0 {
 			continue
 		}
-		fmt.Fprintf(b, "**%s** (%d opens):", mdEscape(a.Name), a.Figures.Opens)
-		for i, t := range a.Transitions {
+		inferred := ""
+		if a.BreakerFigures == BreakerInferred {
+			inferred = ", inferred from the upstream's arrivals"
+		}
+		if tiers {
+			fmt.Fprintf(b, "**%s** (opens: %s%s):", mdEscape(a.Name), tierOpensText(&a), inferred)
+		} else {
+			fmt.Fprintf(b, "**%s** (%d opens%s):", mdEscape(a.Name), a.Figures.Opens, inferred)
+		}
+		for i, t := range all {
 			if i == maxMarkdownTransitions {
-				fmt.Fprintf(b, " … and %d more", len(a.Transitions)-i)
+				fmt.Fprintf(b, " … and %d more", len(all)-i)
 				break
 			}
 			sep := ","
 			if i == 0 {
 				sep = ""
 			}
-			fmt.Fprintf(b, "%s %s s %s → %s", sep, strconv.FormatFloat(t.T, 'f', 2, 64), mdEscape(t.From), mdEscape(t.To))
+			at := ""
+			if tiers {
+				at = fmt.Sprintf(" tier %d", t.Tier)
+			}
+			fmt.Fprintf(b, "%s %s s%s %s → %s", sep, strconv.FormatFloat(t.T, 'f', 2, 64), at, mdEscape(t.From), mdEscape(t.To))
 		}
 		b.WriteString("\n\n")
 	}
+}
+
+// writeMarkdownQueue draws the upstream's queue peak per second for every
+// arm that measured it, as a mermaid xychart (downsampled like the /local
+// chart, each point the highest peak of its window), with each phase's
+// peak; when no arm measured it, one sentence says why instead.
+func writeMarkdownQueue(b *bytes.Buffer, r *Report) {
+	measured, why := UpstreamQueue(r)
+	if !measured {
+		fmt.Fprintf(b, "Upstream queue: %s\n\n", mdEscape(why))
+		return
+	}
+	n := 0
+	var top int64 = 1
+	var arms []*Arm
+	var colors, names []string
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		if a.UpstreamQueue != QueueMeasured {
+			continue
+		}
+		arms = append(arms, a)
+		c := armColor(r, i)
+		colors = append(colors, c.hex)
+		names = append(names, c.name+" = "+mermaidText(a.Name))
+		n = max(n, len(a.Series))
+		for _, s := range a.Series {
+			top = max(top, s.UpstreamQueuePeak)
+		}
+	}
+	b.WriteString("### Upstream queue\n\n")
+	if n > 0 {
+		width := (n + maxChartPoints - 1) / maxChartPoints
+		points := (n + width - 1) / width
+		b.WriteString("```mermaid\n")
+		fmt.Fprintf(b, "%%%%{init: {\"themeVariables\": {\"xyChart\": {\"plotColorPalette\": \"%s\"}}}}%%%%\n", strings.Join(colors, ", "))
+		b.WriteString("xychart-beta\n")
+		fmt.Fprintf(b, "    title \"Upstream queue peak (%s)\"\n", strings.Join(names, ", "))
+		label := "second"
+		if width > 1 {
+			label = fmt.Sprintf("second (highest per %d s window)", width)
+		}
+		fmt.Fprintf(b, "    x-axis \"%s\" [", label)
+		for k := range points {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.Itoa(k * width))
+		}
+		b.WriteString("]\n")
+		fmt.Fprintf(b, "    y-axis \"requests waiting\" 0 --> %d\n", top)
+		for _, a := range arms {
+			b.WriteString("    line [")
+			for k := 0; k*width < len(a.Series); k++ {
+				if k > 0 {
+					b.WriteString(", ")
+				}
+				var v int64
+				for _, s := range a.Series[k*width : min((k+1)*width, len(a.Series))] {
+					v = max(v, s.UpstreamQueuePeak)
+				}
+				b.WriteString(strconv.FormatInt(v, 10))
+			}
+			b.WriteString("]\n")
+		}
+		b.WriteString("```\n\n")
+	}
+	fmt.Fprintf(b, "The most requests waiting at once for an upstream worker, per second; the upstream has %s.", mdEscape(queueLimitText(r.Config)))
+	if peaks := queuePeaksText(r); len(peaks) > 0 {
+		fmt.Fprintf(b, " Peak per phase — %s.", mdEscape(strings.Join(peaks, "; ")))
+	}
+	b.WriteString("\n\n")
 }
 
 func writeMarkdownThresholds(b *bytes.Buffer, r *Report) {

@@ -62,6 +62,19 @@ const (
 	BreakerUnknown = "unknown"
 )
 
+// Where an arm's upstream queue figures come from (Arm.UpstreamQueue).
+const (
+	// QueueMeasured: cbload's own upstream with finite capacity
+	// (--upstream-concurrency), whose queue it reads every second.
+	QueueMeasured = "measured"
+	// QueueNotModelled: the upstream has unlimited capacity
+	// (--upstream-concurrency 0): no request ever waits, there is no queue.
+	QueueNotModelled = "not_modelled"
+	// QueueUnknown: the upstream is run by another process
+	// (--upstream-external), whose queue this run cannot see.
+	QueueUnknown = "unknown"
+)
+
 // Report is the outcome of one cbload experiment: its configuration, the
 // phase schedule, per-arm measurements and the verdict.
 type Report struct {
@@ -123,7 +136,9 @@ type Report struct {
 // histograms; breaker transitions and states come from the lowest shard
 // present (every shard watches the same service); per-second in-flight
 // peaks are the sum of the shards' peaks (an upper bound: the shards'
-// peaks need not coincide), goroutines the largest shard's.
+// peaks need not coincide), goroutines the largest shard's, and the
+// upstream's queue (peak and length) the largest any shard saw, since every
+// shard calls the same upstream.
 type Merge struct {
 	// Count is the number of shards the run was split into.
 	Count  int           `json:"count"`
@@ -217,13 +232,19 @@ type Config struct {
 	// Upstreams lists the named dependencies of the user's service
 	// (--upstream NAME=ADDR), each a fault-injecting upstream of its own.
 	Upstreams []NamedUpstream `json:"upstreams,omitempty"`
-	// Expect lists the --expect checks an api response had to meet to count
-	// as ok.
+	// Expect lists the --expect checks an answer had to meet to count as
+	// ok, as given: an unscoped check (or api:CHECK) judged api answers,
+	// collateral:CHECK collateral answers and all:CHECK every answer.
 	Expect []string `json:"expect,omitempty"`
 }
 
 // Breaker is the circuit breaker's configuration (sony/gobreaker v2 settings
-// plus cbload's trip policy).
+// plus cbload's trip policy) as the report carries it. The settings are
+// declared and documented once, in package policy (policy.BreakerConfig),
+// and defaulted once, in harness.DefaultConfig; this is their wire form,
+// with durations as strings, filled field by field by package harness (a
+// test there checks that no setting is missing). The same holds for
+// RetryBudget and Throttle.
 type Breaker struct {
 	Timeout      Duration `json:"timeout"`
 	MaxRequests  uint32   `json:"max_requests"`
@@ -307,13 +328,26 @@ type Arm struct {
 	// from: one of the Breaker constants. Empty in reports of cbload
 	// versions without it.
 	BreakerFigures string `json:"breaker_figures,omitempty"`
+	// UpstreamQueue says whether the upstream's queue was measured: one of
+	// the Queue constants. Only with QueueMeasured do the series' queue
+	// fields and the summaries' UpstreamQueuePeak hold measurements; the
+	// series' are 0 otherwise. Empty in reports of cbload versions
+	// without it.
+	UpstreamQueue string `json:"upstream_queue,omitempty"`
 	// StartedAt is when the arm's load began: the wall-clock time of its
 	// t_s = 0, to line its seconds up with the service's own logs.
 	StartedAt time.Time `json:"started_at,omitzero"`
 	// Summary maps a phase name to the totals over that phase.
-	Summary     map[string]PhaseSummary `json:"summary"`
-	Transitions []Transition            `json:"transitions"`
-	Series      []Second                `json:"series"`
+	Summary map[string]PhaseSummary `json:"summary"`
+	// Transitions are the state changes of the policy of the gateway the
+	// load runner calls — tier 1, nearest the client — and the source of
+	// the breaker figures.
+	Transitions []Transition `json:"transitions"`
+	// LowerTierTransitions are, with --tiers above 1, the state changes of
+	// the policies of tiers 2 … N (tier N calls the upstream), each with
+	// its Tier, oldest first. Absent when no lower tier changed state.
+	LowerTierTransitions []Transition `json:"lower_tier_transitions,omitempty"`
+	Series               []Second     `json:"series"`
 	// Figures are this arm's key numbers; with several trials, the median
 	// of each over the trials (Report.Trials has every trial's).
 	Figures   Figures    `json:"figures"`
@@ -358,6 +392,11 @@ type PhaseSummary struct {
 	UpstreamCompletedForGone int64 `json:"upstream_completed_for_gone"`
 	// InflightPeak is the most requests the gateway held at once.
 	InflightPeak int64 `json:"inflight_peak"`
+	// UpstreamQueuePeak is the most requests that waited at once in the
+	// upstream's queue for a worker during the phase (the largest of the
+	// series' per-second peaks); nil unless Arm.UpstreamQueue is
+	// QueueMeasured.
+	UpstreamQueuePeak *int64 `json:"upstream_queue_peak,omitempty"`
 	// UpstreamCallMS is the latency of the gateway's calls to the upstream,
 	// as the gateway measured them (body included): what the upstream
 	// cost, without the gateway's queueing or the load runner's share. It
@@ -534,13 +573,19 @@ type Second struct {
 	// UpstreamCompleted is the work the upstream completed in this second
 	// (its throughput), UpstreamCompletedForGone the part of it done for
 	// callers that had already gone — work for nobody; goodput is API's
-	// ok count. UpstreamQueueLen is the upstream's queue at the end of the
-	// second (0 without finite capacity). Absent for a user's service.
-	UpstreamCompleted        int64  `json:"upstream_completed"`
-	UpstreamCompletedForGone int64  `json:"upstream_completed_for_gone"`
-	UpstreamQueueLen         int64  `json:"upstream_queue_len"`
-	API                      Bucket `json:"api"`
-	Collateral               Bucket `json:"collateral"`
+	// ok count.
+	UpstreamCompleted        int64 `json:"upstream_completed"`
+	UpstreamCompletedForGone int64 `json:"upstream_completed_for_gone"`
+	// UpstreamQueuePeak is the most requests that waited at once for an
+	// upstream worker during the second, UpstreamQueueLen the number
+	// waiting at its end (the sums over the upstreams, when a user's
+	// service has several). Both are 0 unless Arm.UpstreamQueue is
+	// QueueMeasured: without finite capacity there is no queue, and an
+	// external upstream's is not seen.
+	UpstreamQueuePeak int64  `json:"upstream_queue_peak"`
+	UpstreamQueueLen  int64  `json:"upstream_queue_len"`
+	API               Bucket `json:"api"`
+	Collateral        Bucket `json:"collateral"`
 	// UpstreamCallHist is the latency of the gateway's calls to the
 	// upstream that ended in this second, as the gateway timed them; absent
 	// for a user's own service.
@@ -571,6 +616,10 @@ type Transition struct {
 	T    float64 `json:"t_s"`
 	From string  `json:"from"`
 	To   string  `json:"to"`
+	// Tier numbers the gateway tier whose policy changed state, in
+	// Arm.LowerTierTransitions (2 … N); absent in Arm.Transitions, which
+	// are tier 1's.
+	Tier int `json:"tier,omitempty"`
 }
 
 // Figures are the key numbers of one arm. A nil pointer means the event never

@@ -76,8 +76,9 @@ func writeMarkdownSymptoms(b *bytes.Buffer, r *Report) {
 		return
 	}
 	b.WriteString("### Fault → symptom\n\n")
-	b.WriteString("What each upstream received and injected, what the service answered on /api, and the upstream attempts per /api request.\n\n")
-	b.WriteString("| Phase | Arm | Upstream: received, injected | /api answered | Attempts per /api request |\n|---|---|---|---|---|\n")
+	api := mdEscape(TermsOf(r.Config).API)
+	fmt.Fprintf(b, "What each upstream received and injected, what the service answered on %[1]s, and the upstream attempts per %[1]s request.\n\n", api)
+	fmt.Fprintf(b, "| Phase | Arm | Upstream: received, injected | %[1]s answered | Attempts per %[1]s request |\n|---|---|---|---|---|\n", api)
 	for _, row := range rows {
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mdEscape(row.Phase), mdEscape(row.Arm), mdEscape(row.Injected), mdEscape(row.Answered), mdEscape(row.Attempts))
 	}

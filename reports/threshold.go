@@ -857,6 +857,20 @@ func pathTree(arms, phases []string) *pathNode {
 				s, err := summary(r)
 				return float64(s.InflightPeak), err
 			}})
+			ph.add(&pathNode{name: "upstream_queue_peak", kind: kindCount, get: func(r *Report) (float64, error) {
+				s, err := summary(r)
+				if err == nil && s.UpstreamQueuePeak == nil {
+					why := "not measured in this phase"
+					if _, w := UpstreamQueue(r); w != "" {
+						why = strings.ToLower(w[:1]) + strings.TrimSuffix(w[1:], ".")
+					}
+					return 0, errNoData{"the upstream's queue is " + why}
+				}
+				if err != nil {
+					return 0, err
+				}
+				return float64(*s.UpstreamQueuePeak), nil
+			}})
 		}
 		fig := a.add(&pathNode{name: "figures"})
 		for _, l := range figureLeaves {

@@ -373,3 +373,39 @@ func TestThresholdSettled(t *testing.T) {
 		}
 	}
 }
+
+// A phase's upstream queue peak can be held to a limit when the queue was
+// measured; otherwise the threshold fails saying why there is no queue.
+func TestThresholdUpstreamQueuePeak(t *testing.T) {
+	r := thReport()
+	peak := int64(40)
+	r.Arms[1].UpstreamQueue = QueueMeasured
+	s := r.Arms[1].Summary["fault"]
+	s.UpstreamQueuePeak = &peak
+	r.Arms[1].Summary["fault"] = s
+	r.Arms[0].UpstreamQueue = QueueMeasured
+	for _, tt := range []struct {
+		expr string
+		pass bool
+		msg  string
+	}{
+		{"no-breaker.fault.upstream_queue_peak <= 50", true, ""},
+		{"no-breaker.fault.upstream_queue_peak < 40", false, ""},
+		{"breaker.fault.upstream_queue_peak < 40", false, "the upstream's queue is not measured in this phase"},
+	} {
+		th, err := ParseThreshold(tt.expr)
+		if err != nil {
+			t.Fatalf("ParseThreshold(%q): %v", tt.expr, err)
+		}
+		if res := th.Evaluate(r); res.Pass != tt.pass || !strings.Contains(res.Message, tt.msg) {
+			t.Errorf("Evaluate(%q) = pass %v, %q; want pass %v, message with %q", tt.expr, res.Pass, res.Message, tt.pass, tt.msg)
+		}
+	}
+	r.Arms[0].UpstreamQueue, r.Arms[1].UpstreamQueue = QueueNotModelled, QueueNotModelled
+	s.UpstreamQueuePeak = nil
+	r.Arms[1].Summary["fault"] = s
+	th, _ := ParseThreshold("no-breaker.fault.upstream_queue_peak <= 50")
+	if res := th.Evaluate(r); res.Pass || !strings.Contains(res.Message, "the upstream's queue is not modelled: the upstream has unlimited capacity") {
+		t.Errorf("Evaluate without a queue = pass %v, %q; want a failure saying it is not modelled", res.Pass, res.Message)
+	}
+}

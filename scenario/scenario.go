@@ -24,7 +24,7 @@
 //	request:  {method: POST, headers: {Content-Type: application/json},
 //	           header_env: {Authorization: API_TOKEN}, body: '{"id":1}',
 //	           body_file: order.json, targets_file: requests.txt}
-//	expect: ["status=200-299", "json:.source=primary"]
+//	expect: ["status=200-299", "json:.source=primary", "collateral:body-contains=ok"]
 //	tls: {insecure: false, ca_cert: ca.pem}
 //	allow_remote: [10.0.0.0/8]
 //	phases:

@@ -566,7 +566,11 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) err
 	if picked {
 		seed += fmt.Sprintf(" (picked at random, as a run without --seed picks its own; add --seed=%d to run with this one)", cfg.Seed)
 	}
-	fmt.Fprintf(w, "load: %g req/s, collateral share %g, client timeout %v, seed %s\n", cfg.Rate, cfg.CollateralShare, cfg.ClientTimeout, seed)
+	share := fmt.Sprintf(", collateral share %g", cfg.CollateralShare)
+	if !cfg.Terms().HasCollateral {
+		share = "" // a service without a collateral endpoint gets none
+	}
+	fmt.Fprintf(w, "load: %g req/s%s, client timeout %v, seed %s\n", cfg.Rate, share, cfg.ClientTimeout, seed)
 	if t := cfg.Tracing; t.Endpoint != "" {
 		sample := "auto"
 		if t.SampleRatio != nil {

@@ -49,8 +49,12 @@ NAME=http://127.0.0.1:8081), and "# cbload: collateral" before a request (or
 (repeatable) says what a real success looks like:
   status=200-299   body-contains=TEXT   body-lacks=TEXT
   json:.source=primary   json:.fallback!=true
+A check judges api answers; prefix it to judge others:
+  collateral:body-contains=ok   (collateral answers only)
+  all:status=200-299            (every answer)
 An answer that would count as ok but misses a check counts as
-assertion_failed, so a fallback 200 is not a success. HTTPS targets:
+assertion_failed, in the api or collateral figures, so a fallback 200 is
+not a success. HTTPS targets:
 --ca-cert FILE trusts that CA, --insecure skips verification. --upstream-tls
 DIR serves the upstream over HTTPS with a self-signed certificate kept in DIR
 (created on first use): your service must trust DIR/upstream-ca.pem; a copy
@@ -73,7 +77,7 @@ func addRequestFlags(cmd *cobra.Command, o *requestOptions) {
 	f.StringVar(&o.body, "body", "", "with --target: body of the api request")
 	f.StringVar(&o.bodyFile, "body-file", "", "with --target: file holding the body of the api request")
 	f.StringVar(&o.targets, "targets", "", "with --target NAME=ORIGIN: request file in vegeta's targets format (http or JSON), sent to each target")
-	f.StringArrayVar(&o.expect, "expect", nil, "with --target: check an api answer must meet to count as ok: "+harness.ExpectForms+" (repeatable)")
+	f.StringArrayVar(&o.expect, "expect", nil, "with --target: check an answer must meet to count as ok: "+harness.ExpectForms+" (repeatable)")
 	f.BoolVar(&o.insecure, "insecure", false, "with --target: do not verify HTTPS targets' certificates")
 	f.StringVar(&o.caCert, "ca-cert", "", "with --target: PEM file of the CA that signed the HTTPS targets' certificates")
 	f.StringArrayVar(&o.upstreams, "upstream", nil, "with --target: a named dependency NAME=ADDR your service calls, each its own upstream; faults for it are NAME=SPEC (repeatable, instead of --upstream-addr)")

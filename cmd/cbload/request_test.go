@@ -51,6 +51,8 @@ func TestRequestFlagsBad(t *testing.T) {
 		{[]string{"--fault", "latency", "--upstream-addr", "127.0.0.1:9", "--target", "svc=http://127.0.0.1:1", "--targets", goodFile, "--collateral", "/local"}, "--collateral: not used with --targets"},
 		{append(tgt, "--expect", "status=ok"), `--expect "status=ok": status "ok" is not a code`},
 		{append(tgt, "--expect", "json:source=x"), `--expect "json:source=x": path "source": starts with .`},
+		{append(tgt, "--expect", "colateral:body-contains=ok"), `--expect "colateral:body-contains=ok": scope "colateral" is not api, collateral or all; want status=`},
+		{append(tgt, "--expect", "collateral:body-contains=ok"), `expect "collateral:body-contains=ok": judges collateral answers, and no target has a collateral endpoint`},
 		{append(tgt, "--ca-cert", goodFile), "ca-cert: no PEM certificate found"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

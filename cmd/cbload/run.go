@@ -349,7 +349,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 			return withCode(exitCouldNotRun, fmt.Errorf("--results %s: %w", opts.results, unwrapWrite(err)))
 		}
 	}
-	progress := newProgressPrinter(opts.progress, stderr)
+	progress := newProgressPrinter(opts.progress, stderr, cfg.Terms())
 	if progress != nil {
 		cfg.Progress = progress.show
 	}
@@ -600,9 +600,10 @@ func isTerminal(w io.Writer) bool {
 }
 
 // progressLine describes the second that just ended: its phase and span,
-// requests sent against the schedule, /api and /local success of the
-// answers that arrived in it, in-flight requests and the breaker state.
-func progressLine(p harness.Progress) string {
+// requests sent against the schedule, api and collateral success of the
+// answers that arrived in it (named in t's terms; no collateral without a
+// collateral endpoint), in-flight requests and the breaker state.
+func progressLine(p harness.Progress, t reports.Terms) string {
 	state := p.State
 	if state == "" || state == reports.StateNone {
 		state = "-"
@@ -613,9 +614,17 @@ func progressLine(p harness.Progress) string {
 		}
 		return fmt.Sprintf("%5.1f%%", v*100)
 	}
-	return fmt.Sprintf("[%-10s] %-9s %4s/%-4s sent %5d/%-5d  /api ok %s  /local ok %s  in-flight %4d  breaker %s",
+	coll := ""
+	if t.HasCollateral {
+		coll = fmt.Sprintf("  %s ok %s", t.Collateral, pct(p.LocalOK))
+	}
+	inflight := "in-flight"
+	if t.Target {
+		inflight = "in flight at the load runner"
+	}
+	return fmt.Sprintf("[%-10s] %-9s %4s/%-4s sent %5d/%-5d  %s ok %s%s  %s %4d  breaker %s",
 		p.Arm, p.Phase, fmt.Sprintf("%d–%ds", p.Second, p.Second+1), p.Total, p.Sent, p.Scheduled,
-		pct(p.APIOK), pct(p.LocalOK), p.Inflight, state)
+		t.API, pct(p.APIOK), coll, inflight, p.Inflight, state)
 }
 
 // progressPrinter shows the live line. On a terminal it keeps one line per
@@ -626,22 +635,23 @@ type progressPrinter struct {
 	inPlace bool
 	every   int
 	arm     string
+	terms   reports.Terms
 }
 
 // newProgressPrinter returns the printer for --progress mode on w, or nil
 // for never: auto rewrites a line in place on a terminal and prints a
 // heartbeat every 5 s elsewhere; always prints every second.
-func newProgressPrinter(mode string, w io.Writer) *progressPrinter {
+func newProgressPrinter(mode string, w io.Writer, terms reports.Terms) *progressPrinter {
 	term := isTerminal(w)
 	switch {
 	case mode == "never":
 		return nil
 	case term:
-		return &progressPrinter{w: w, inPlace: true, every: 1}
+		return &progressPrinter{w: w, inPlace: true, every: 1, terms: terms}
 	case mode == "always":
-		return &progressPrinter{w: w, every: 1}
+		return &progressPrinter{w: w, every: 1, terms: terms}
 	}
-	return &progressPrinter{w: w, every: heartbeatSeconds}
+	return &progressPrinter{w: w, every: heartbeatSeconds, terms: terms}
 }
 
 // heartbeatSeconds is how often the live line is printed when stderr is not
@@ -654,11 +664,11 @@ func (p *progressPrinter) show(pr harness.Progress) {
 			fmt.Fprintln(p.w)
 		}
 		p.arm = pr.Arm
-		fmt.Fprintf(p.w, "\r\033[K%s", progressLine(pr))
+		fmt.Fprintf(p.w, "\r\033[K%s", progressLine(pr, p.terms))
 		return
 	}
 	if (pr.Second+1)%p.every == 0 {
-		fmt.Fprintln(p.w, progressLine(pr))
+		fmt.Fprintln(p.w, progressLine(pr, p.terms))
 	}
 }
 
@@ -697,8 +707,9 @@ func writeSummary(w io.Writer, r *reports.Report) {
 		}
 		rows = append(rows, cells)
 	}
-	api, coll, hasColl := reports.Endpoints(r)
-	if hasColl {
+	t := reports.TermsOf(r.Config)
+	api, coll := t.API, t.Collateral
+	if t.HasCollateral {
 		row(coll+" success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.CollateralSuccessDuringFault*100) })
 		row(coll+" p99", func(a *reports.Arm) string { return reports.Millis(a.Figures.CollateralP99DuringFaultMS) })
 	}
@@ -710,13 +721,9 @@ func writeSummary(w io.Writer, r *reports.Report) {
 		return fmt.Sprint(a.Figures.UpstreamRequestsDuringFault)
 	})
 	if r.Config.Retries > 0 || r.Config.Tiers > 1 {
-		row("attempts per /api request", reports.AttemptsPerRequest)
+		row("attempts per "+api+" request", reports.AttemptsPerRequest)
 	}
-	inflight := "gateway in-flight peak"
-	if len(r.Config.Targets) > 0 {
-		inflight = "in-flight peak at the load runner"
-	}
-	row(inflight, func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
+	row(t.Label("gateway in-flight peak"), func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeak) })
 	row("  (whole run)", func(a *reports.Arm) string { return fmt.Sprint(a.Figures.InflightPeakWholeRun) })
 	breaker := func(v *float64) func(a *reports.Arm) string {
 		return func(a *reports.Arm) string {
@@ -780,6 +787,7 @@ const maxSummaryPhases = 3
 // writeDetailSummary prints, for each fault phase, arm and endpoint, the
 // latency p50/p95/p99/max/mean, status codes, bytes and the error set.
 func writeDetailSummary(w io.Writer, r *reports.Report) {
+	t := reports.TermsOf(r.Config)
 	shown := 0
 	for _, p := range r.Phases {
 		if len(p.Faults) == 0 {
@@ -796,10 +804,14 @@ func writeDetailSummary(w io.Writer, r *reports.Report) {
 			if !ok {
 				continue
 			}
-			for _, e := range []struct {
+			eps := []struct {
 				name  string
 				stats reports.Stats
-			}{{"/api", s.API}, {"/local", s.Collateral}} {
+			}{{t.API, s.API}, {t.Collateral, s.Collateral}}
+			if !t.HasCollateral {
+				eps = eps[:1]
+			}
+			for _, e := range eps {
 				fmt.Fprintf(w, "  %-12s %-7s %s\n", a.Name, e.name, reports.LatencyText(r, e.stats.LatencyMS))
 				fmt.Fprintf(w, "  %-12s %-7s status %s · bytes in/out %s\n", "", "", reports.StatusCodesText(r, e.stats), reports.BytesText(r, e.stats))
 				if errs := reports.ErrorSetText(r, e.stats, 3, 100); errs != "none" {

@@ -72,6 +72,7 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"--fault", "latency", "--target", "a=http://127.0.0.1:1/api"}, "--upstream-addr: required with --target"},
 		{[]string{"--fault", "latency", "--upstream-external"}, "--upstream-external: only used with --target"},
 		{[]string{"--fault", "latency", "--target", "a=http://127.0.0.1:1/api", "--upstream-external", "--upstream-addr", "127.0.0.1:9"}, "upstream-external: not with upstream-addr"},
+		{[]string{"--fault", "latency", "--target", "a=http://127.0.0.1:1/api", "--upstream-external", "--upstream-concurrency", "4"}, "upstream-concurrency: not with upstream-external"},
 		{[]string{"--fault", "latency", "--run-id", "../x"}, `run-id "../x"`},
 		{[]string{"--fault", "latency", "--gateway-workers", "1000000"}, "gateway-workers: 1000000"},
 		{[]string{"--fault", "latency", "--gateway-workers", "-1"}, "gateway-workers: -1"},

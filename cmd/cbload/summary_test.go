@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,15 +14,7 @@ import (
 // ("back in 0.00 s", "0.53 s (inferred)") still leaves a gap before the next
 // one: the terminal summary once printed "back in 0.00 sback in 0.10 s".
 func TestWriteSummaryColumnsNeverTouch(t *testing.T) {
-	f, err := os.Open(sampleReport)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := reports.ReadJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := readReport(t, sampleReport)
 	zero, tenth := 0.0, 0.1
 	for i, v := range []*float64{&zero, &tenth} {
 		if i < len(r.Arms) {
