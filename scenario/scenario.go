@@ -221,6 +221,9 @@ type Output struct {
 	StepSummary *bool   `yaml:"step_summary"`
 	// Results is a file to stream every raw result to (--results).
 	Results *string `yaml:"results"`
+	// SummaryTemplate is a text/template rendered over the report into
+	// summary.txt (--summary-template).
+	SummaryTemplate *string `yaml:"summary_template"`
 }
 
 // Duration is a Go duration string ("250ms", "2s").

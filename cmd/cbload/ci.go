@@ -221,6 +221,7 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set("progress", "output.progress", o.Progress != nil, func() { opts.progress = *o.Progress })
 	set("no-step-summary", "output.step_summary", o.StepSummary != nil, func() { ci.noStepSummary = !*o.StepSummary })
 	set("results", "output.results", o.Results != nil, func() { opts.results = *o.Results })
+	set("summary-template", "output.summary_template", o.SummaryTemplate != nil, func() { opts.summaryTemplate = *o.SummaryTemplate })
 	if s.Phases != nil {
 		if ci.filePhases, ci.filePhaseLines, err = s.ExpandPhases(); err != nil {
 			return asUsage(err)

@@ -27,7 +27,7 @@ var runFlagGroups = []flagGroup{
 	{"Experiment: faults and schedule", []string{"fault", "phases", "scenario", "dry-run", "seed", "trials"}},
 	{"Load", []string{"rate", "collateral-share", "client-timeout"}},
 	{"Thresholds", []string{"threshold", "abort-on-fail"}},
-	{"Output", []string{"out", "force", "progress", "junit", "results", "no-step-summary"}},
+	{"Output", []string{"out", "force", "progress", "junit", "results", "summary-template", "no-step-summary"}},
 	{"Your own service (targets)", []string{"target", "upstream-addr", "upstream", "upstream-external", "collateral", "breaker-state-url", "allow-remote"}},
 	{"Requests to your service", []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls"}},
 	{"Beyond one machine (shards)", []string{"shard", "start-at", "run-id"}},
@@ -135,6 +135,7 @@ func registerRunCompletions(cmd *cobra.Command) {
 	mustComplete(cmd, "scenario", cobra.FixedCompletions([]string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt))
 	mustComplete(cmd, "junit", cobra.FixedCompletions([]string{"xml"}, cobra.ShellCompDirectiveFilterFileExt))
 	mustComplete(cmd, "results", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault))
+	mustComplete(cmd, "summary-template", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault))
 	mustComplete(cmd, "out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs))
 	noFiles(cmd)
 }

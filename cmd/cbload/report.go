@@ -8,10 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/reports"
 )
@@ -122,7 +124,7 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	}
 	var tmpl *reports.SummaryTemplate
 	if opts.template != "" {
-		if tmpl, err = readSummaryTemplate(ctx, opts.template); err != nil {
+		if tmpl, err = readSummaryTemplate(ctx, opts.template, "--template"); err != nil {
 			return err
 		}
 	}
@@ -173,24 +175,24 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	return err
 }
 
-// readSummaryTemplate reads and parses a --template file, with the size cap
-// and deadline of every file cbload reads.
-func readSummaryTemplate(ctx context.Context, path string) (*reports.SummaryTemplate, error) {
+// readSummaryTemplate reads and parses the template file of flag, with the
+// size cap and deadline of every file cbload reads.
+func readSummaryTemplate(ctx context.Context, path, flag string) (*reports.SummaryTemplate, error) {
 	data, err := inputfile.Read(ctx, path, reports.MaxSummaryTemplate, reportReadTimeout)
 	var tl *inputfile.TooLargeError
 	switch {
 	case ctx.Err() != nil:
 		return nil, errInterrupted
 	case errors.As(err, &tl):
-		return nil, usagef("--template %s: larger than the %s limit for a template", path, inputfile.Size(tl.Limit))
+		return nil, usagef("%s %s: larger than the %s limit for a template", flag, path, inputfile.Size(tl.Limit))
 	case errors.Is(err, inputfile.ErrTimeout):
-		return nil, usagef("--template %s: not read to its end within %v; want a regular file", path, reportReadTimeout)
+		return nil, usagef("%s %s: not read to its end within %v; want a regular file", flag, path, reportReadTimeout)
 	case err != nil:
-		return nil, usagef("--template: %v", err)
+		return nil, usagef("%s: %v", flag, err)
 	}
 	t, err := reports.ParseSummaryTemplate(string(data))
 	if err != nil {
-		return nil, usagef("--template %s: %v", path, err)
+		return nil, usagef("%s %s: %v", flag, path, err)
 	}
 	return t, nil
 }
@@ -204,4 +206,48 @@ func renderSummary(w io.Writer, t *reports.SummaryTemplate, path string, r *repo
 		return usagef("--template %s: %v", path, err)
 	}
 	return err
+}
+
+// writeSummaryFile renders the --summary-template of a run over r into
+// summary.txt in dir and returns its path. The load has run: a template
+// that fails now is a result that could not be written.
+func writeSummaryFile(dir string, t *reports.SummaryTemplate, path string, r *reports.Report) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, r); err != nil {
+		return "", fmt.Errorf("--summary-template %s: %w", path, err)
+	}
+	out := filepath.Join(dir, "summary.txt")
+	if err := reports.WriteFileAtomic(out, b.Bytes()); err != nil {
+		return "", fmt.Errorf("could not write %s: %w", out, unwrapWrite(err))
+	}
+	return out, nil
+}
+
+// checkSummaryFields runs a --summary-template over an empty report with
+// the run's arms and phases, before any load is sent, and refuses one that
+// names a field the report does not have: that is wrong whatever the run
+// measures. Other failures may depend on what it measures (a figure that
+// stays nil), and wait for the real report.
+func checkSummaryFields(t *reports.SummaryTemplate, path string, cfg *harness.Config) error {
+	r := &reports.Report{Schema: reports.Schema, Arms: []reports.Arm{}}
+	sum := map[string]reports.PhaseSummary{}
+	for _, p := range cfg.Phases {
+		r.Phases = append(r.Phases, reports.Phase{Name: p.Name})
+		sum[p.Name] = reports.PhaseSummary{}
+	}
+	arms := cfg.Arms
+	if len(cfg.Targets) > 0 {
+		arms = nil
+		for _, tg := range cfg.Targets {
+			arms = append(arms, tg.Name)
+		}
+	}
+	for _, a := range arms {
+		r.Arms = append(r.Arms, reports.Arm{Name: a, Summary: sum})
+	}
+	var te *reports.TemplateError
+	if err := t.Execute(io.Discard, r); errors.As(err, &te) && strings.Contains(te.Msg, "can't evaluate field") {
+		return usagef("--summary-template %s: %v", path, err)
+	}
+	return nil
 }

@@ -40,6 +40,10 @@ type runOptions struct {
 	progress    string
 	// results is --results: a file for every raw result, vegeta's JSON.
 	results string
+	// summaryTemplate is --summary-template: a text/template rendered over
+	// the report into summary.txt; summary is it parsed.
+	summaryTemplate string
+	summary         *reports.SummaryTemplate
 	// traceSample is --trace-sample: "auto" or a ratio in [0,1].
 	traceSample string
 	repro       string // the command line that reruns this experiment, without --seed
@@ -157,6 +161,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/<time>-seed<seed>)")
 	f.BoolVar(&opts.force, "force", false, "overwrite an existing report in --out")
 	f.StringVar(&opts.results, "results", "", fmt.Sprintf("stream every request's result to this file as it completes, in vegeta's JSON results encoding (vegeta report/plot read it); at most %d GiB", harness.MaxResultsFile>>30))
+	f.StringVar(&opts.summaryTemplate, "summary-template", "", "also render this Go text/template over the report into summary.txt in --out (as 'cbload report --template' does)")
 	f.StringVar(&opts.progress, "progress", "auto", "live progress on stderr: auto (when a terminal), always, never")
 	f.StringVar(&d.Tracing.Endpoint, "otlp-endpoint", "", "export traces to this OTLP collector, e.g. http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT; none: no traces)")
 	f.StringVar(&d.Tracing.Protocol, "otlp-protocol", "", "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)")
@@ -305,6 +310,14 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	if opts.summaryTemplate != "" {
+		if opts.summary, err = readSummaryTemplate(ctx, opts.summaryTemplate, "--summary-template"); err != nil {
+			return err
+		}
+		if err := checkSummaryFields(opts.summary, opts.summaryTemplate, &cfg); err != nil {
+			return err
+		}
+	}
 	if opts.results != "" {
 		if fi, err := os.Stat(opts.results); err == nil && fi.IsDir() {
 			return usagef("--results %s: is a folder; want a file name like %s", opts.results, filepath.Join(opts.results, "results.json"))
@@ -424,6 +437,14 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	if resultsErr != nil {
 		writeErrs = append(writeErrs, fmt.Errorf("could not write all results: %w", resultsErr))
+	}
+	if opts.summary != nil {
+		p, err := writeSummaryFile(dir, opts.summary, opts.summaryTemplate, rep)
+		if err != nil {
+			writeErrs = append(writeErrs, err)
+		} else {
+			fmt.Fprintf(stdout, "summary: %s\n", p)
+		}
 	}
 	ciErrs, thresholdErr := finishCI(stdout, opts, rep)
 	writeErrs = append(writeErrs, ciErrs...)

@@ -108,3 +108,50 @@ func TestReportTemplateErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRunSummaryTemplate: cbload run --summary-template renders the user's
+// template over the run's report into summary.txt, a line per arm; one
+// that does not parse, or names a field the report does not have, is
+// refused before any load is sent.
+func TestRunSummaryTemplate(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tmpl := write("s.tmpl", "{{range .Arms}}arm {{.Name}}: {{(index .Summary \"fault\").API.Requests}} /api requests in the fault\n{{end}}")
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--fault", "error:503", "--phases", "1s,1s,1s", "--rate", "40", "--seed", "2", "--progress", "never",
+		"--summary-template", tmpl, "--out", out}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstderr %s", code, stderr.String())
+	}
+	r := readReport(t, filepath.Join(out, "report.json"))
+	var want strings.Builder
+	for _, a := range r.Arms {
+		fmt.Fprintf(&want, "arm %s: %d /api requests in the fault\n", a.Name, a.Summary["fault"].API.Requests)
+	}
+	got, err := os.ReadFile(filepath.Join(out, "summary.txt"))
+	if err != nil || string(got) != want.String() || len(r.Arms) != 2 {
+		t.Errorf("summary.txt = %q (%v); want %q", got, err, want.String())
+	}
+	if !strings.Contains(stdout.String(), "summary: "+filepath.Join(out, "summary.txt")+"\n") {
+		t.Errorf("stdout does not name summary.txt:\n%s", stdout.String())
+	}
+
+	for _, tt := range []struct{ name, text, want string }{
+		{"parse", "{{if}}", "b.tmpl: line 1: missing value for if"},
+		{"field", "x\n{{range .Arms}}{{.Figures.Nope}}{{end}}", "b.tmpl: line 2, column 25: at <.Figures.Nope>: can't evaluate field Nope in type reports.Figures"},
+	} {
+		stderr.Reset()
+		bad := write("b.tmpl", tt.text)
+		code := run([]string{"run", "--fault", "error:503", "--summary-template", bad, "--dry-run"}, &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), "--summary-template "+bad) || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", tt.name, code, stderr.String(), tt.want)
+		}
+	}
+}
