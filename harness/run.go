@@ -30,7 +30,8 @@ func (e *SetupError) Unwrap() error { return e.Err }
 //
 // When ctx is cancelled, Run stops the load within about a second, cancels
 // requests in flight, and returns the report of what was measured, marked
-// Partial, together with ctx's error. Every server and goroutine Run starts
+// Partial, together with ctx's error; when cfg.OnCheckpoint stops it, the
+// same, with an *AbortError. Every server and goroutine Run starts
 // has stopped when it returns.
 func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	if err := cfg.Validate(); err != nil {

@@ -249,3 +249,26 @@ func TestAbortOnFailTarget(t *testing.T) {
 		t.Errorf("reason %q with %d arms; want %q and only a", r.PartialReason, len(r.Arms), reason)
 	}
 }
+
+// TestAbortOnFailTrials: with trials a figure is the median over every
+// trial of the arm, so it is final only once the arm's last trial ended —
+// here the third, which runs first in trial 3 (A B, B A, A B): the run
+// stops there, and no-breaker's third trial never runs.
+func TestAbortOnFailTrials(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--fault", "error:503", "--phases", "1s,1s,1s", "--rate", "40", "--seed", "6", "--trials", "3",
+		"--threshold", "breaker.figures.api_success_during_fault >= 99%", "--abort-on-fail",
+		"--progress", "never", "--out", dir}, &stdout, &stderr)
+	if code != exitThreshold {
+		t.Fatalf("exit %d; want %d\nstderr %s", code, exitThreshold, stderr.String())
+	}
+	r := readReport(t, filepath.Join(dir, "report.json"))
+	const reason = "aborted: threshold breaker.figures.api_success_during_fault >= 99% failed and could no longer pass, after arm breaker (trial 3)"
+	if r.PartialReason != reason {
+		t.Errorf("reason %q; want %q", r.PartialReason, reason)
+	}
+	if r.Trials == nil || strings.Join(r.Trials.Order, " ") != "breaker#1 no-breaker#1 no-breaker#2 breaker#2 breaker#3" {
+		t.Errorf("trials %+v; want the order up to breaker#3", r.Trials)
+	}
+}
