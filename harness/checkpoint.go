@@ -126,7 +126,8 @@ func (c *checkpoints) armEnded(name string, k int, a reports.Arm) error {
 }
 
 // check judges the report as it stands — the arm runs that ended, and
-// running when not nil — and asks OnCheckpoint.
+// running when not nil; partial, since the run goes on — and asks
+// OnCheckpoint.
 func (c *checkpoints) check(name string, k int, phase string, settled int, running *reports.Arm) error {
 	at := Checkpoint{Arm: name, Trial: c.trialOf(k) + 1, Phase: phase, trials: max(c.cfg.Trials, 1),
 		done: maps.Clone(c.done), settled: settled}
@@ -159,6 +160,7 @@ func (c *checkpoints) check(name string, k int, phase string, settled int, runni
 	r := *c.head
 	r.Arms = []reports.Arm{}
 	r.FinishedAt = time.Now().UTC()
+	r.Partial, r.PartialReason = true, "still running, "+at.String()
 	finish(&r, runs, order, c.cfg.Trials)
 	if c.targets {
 		collateralRule(&r)

@@ -113,7 +113,8 @@ type Config struct {
 	// OnCheckpoint, when set, is called as the run's results settle (see
 	// Checkpoint) with the report as it stands then — judged as the end of
 	// the run judges the final one, from the arm runs that ended and the
-	// one running, up to the phase that settled — and where the run is. It
+	// one running, up to the phase that settled, and marked Partial — and
+	// where the run is. It
 	// runs in the measurement loop and must return quickly. A non-empty
 	// answer stops the run: the load stops within a second, no other arm
 	// runs, and Run returns the report, Partial with the answer as its
