@@ -172,12 +172,18 @@ func (c *checkpoints) check(name string, k int, phase string, settled int, runni
 }
 
 // settledFunc returns, for drive, the settled hook of the k-th arm run, of
-// arm name, recorded by rec; nil without checkpoints.
-func (c *checkpoints) settledFunc(name string, k int, rec *recorder) func(phase int) error {
+// arm name, recorded by rec, with the upstreams' counts of up; nil without
+// checkpoints.
+func (c *checkpoints) settledFunc(name string, k int, rec *recorder, up *upstreamSet) func(phase int) error {
 	if c == nil {
 		return nil
 	}
-	return func(i int) error { return c.phase(name, k, i, rec.snapshot(name)) }
+	return func(i int) error {
+		a := rec.snapshot(name)
+		addUpstreamCounts(&a, up.booked())
+		addSymptoms(&a, c.cfg.Phases)
+		return c.phase(name, k, i, a)
+	}
 }
 
 // runTrials runs the trials as the package's runTrials does, telling the

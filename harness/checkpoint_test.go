@@ -1,8 +1,13 @@
 package harness
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cbload/cbload/reports"
 )
 
 // TestSettler: a phase settles once every request sent before its end has
@@ -55,5 +60,52 @@ func TestCheckpointDone(t *testing.T) {
 	}
 	if got, want := c.String(), "after phase fault of arm breaker (trial 1)"; got != want {
 		t.Errorf("String() = %q; want %q", got, want)
+	}
+}
+
+// TestCheckpointsFinal runs a real A/B experiment whose slow answers
+// straddle the phase ends and checks the promise of a checkpoint: a
+// phase's summary at the checkpoint where it settled, and an arm's figures
+// where it ended, are those of the final report.
+func TestCheckpointsFinal(t *testing.T) {
+	cfg := testConfig(t, "latency:400ms")
+	cfg.Phases[0].Duration, cfg.Phases[1].Duration, cfg.Phases[2].Duration = 2*time.Second, 2*time.Second, 2*time.Second
+	type seen struct {
+		at      Checkpoint
+		summary reports.PhaseSummary
+		figures reports.Figures
+	}
+	var got []seen
+	cfg.OnCheckpoint = func(r *reports.Report, at Checkpoint) string {
+		a := r.Arm(at.Arm)
+		if a == nil {
+			t.Errorf("checkpoint %v: the report has no arm %s", at, at.Arm)
+			return ""
+		}
+		got = append(got, seen{at: at, summary: a.Summary[at.Phase], figures: a.Figures})
+		return ""
+	}
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range got {
+		names = append(names, s.at.String())
+		final := r.Arm(s.at.Arm)
+		if s.at.Phase == "" {
+			if diff := cmp.Diff(final.Figures, s.figures); diff != "" {
+				t.Errorf("%v: figures differ from the final report's (-final +checkpoint):\n%s", s.at, diff)
+			}
+			continue
+		}
+		if diff := cmp.Diff(final.Summary[s.at.Phase], s.summary); diff != "" {
+			t.Errorf("%v: phase summary differs from the final report's (-final +checkpoint):\n%s", s.at, diff)
+		}
+	}
+	want := []string{"after phase baseline of arm breaker", "after phase fault of arm breaker", "after arm breaker",
+		"after phase baseline of arm no-breaker", "after phase fault of arm no-breaker"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("checkpoints (-want +got):\n%s", diff)
 	}
 }

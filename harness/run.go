@@ -182,7 +182,7 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing, 
 		inflight:   gw.pool.InFlight,
 		onPhase:    func(phase string) { tel.setPhase(name, phase) },
 		takeCalls:  ch.bottom().takeCalls,
-		settled:    cp.settledFunc(name, k, rec),
+		settled:    cp.settledFunc(name, k, rec, up),
 	}, results)
 	gwErrs, gwLast := ch.resourceErrors()
 	end := time.Now()
@@ -312,9 +312,10 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 		settle = newSettler(cfg.Phases)
 	}
 	sampled := -1
-	// checkSettled tells a.settled of each phase that has settled.
+	// checkSettled tells a.settled of each phase that has settled: its
+	// results are in, its gauges sampled and the upstreams have booked it.
 	checkSettled := func() {
-		for settle != nil && stopErr == nil && settle.next < len(cfg.Phases)-1 && settle.ready(sampled) {
+		for settle != nil && stopErr == nil && settle.next < len(cfg.Phases)-1 && settle.next < phase && settle.ready(sampled) {
 			settle.next++
 			if err := a.settled(settle.next - 1); err != nil {
 				stop(err)
@@ -377,6 +378,7 @@ loop:
 				a.up.next()
 				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
 				phaseTimer.Reset(phaseEnd.Sub(now))
+				checkSettled()
 			}
 		case now := <-ticker.C:
 			sec := int((now.Sub(a.start)+500*time.Millisecond)/time.Second) - 1

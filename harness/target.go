@@ -466,7 +466,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 		state:    state,
 		takePeak: func() int64 { return peak.Swap(inflight.Load()) },
 		inflight: inflight.Load,
-		settled:  cp.settledFunc(t.Name, k, rec),
+		settled:  cp.settledFunc(t.Name, k, rec, up),
 	}, results)
 	var transitions []reports.Transition
 	figures := reports.BreakerMeasured
