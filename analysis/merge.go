@@ -60,7 +60,7 @@ func Merge(shards []Shard) (*reports.Report, error) {
 		}
 		for i := range r.Arms {
 			if !HasRaw(&r.Arms[i]) {
-				return nil, mismatchf("%s: arm %s has no raw aggregates (api_slots, histograms); it was written by an older cbload and cannot be merged", s.Source, r.Arms[i].Name)
+				return nil, mismatchf("%s: arm %s has no raw aggregates (api_slots, histograms): it was written by an older cbload, or too large to keep them (its notes say so), and cannot be merged", s.Source, r.Arms[i].Name)
 			}
 		}
 		if first == nil {
@@ -137,6 +137,10 @@ func Merge(shards []Shard) (*reports.Report, error) {
 			return nil, mismatchf("arm %s: %v", name, err)
 		}
 		Derive(a, out.Phases)
+		Symptoms(a, out.Phases)
+		if first.Config.Upstream.External {
+			a.Notes = append(a.Notes, SharedUpstreamNote)
+		}
 		out.Arms = append(out.Arms, *a)
 	}
 	if len(partial) > 0 {
@@ -145,6 +149,11 @@ func Merge(shards []Shard) (*reports.Report, error) {
 	}
 	return out, nil
 }
+
+// SharedUpstreamNote is the note of every arm merged from shards whose
+// upstream is external: one upstream shared by every shard, which counts
+// what it injects once, for the whole run, where no shard sees it.
+const SharedUpstreamNote = "fault → symptom: the /api answers are the sums over the shards; what the upstream received and injected is unknown here — it is one upstream shared by every shard (each shard's report says upstream external), counted once for the whole run by the process that runs it (cbload serve: its /stats), and seen by no shard, so no shard's count is added, let alone multiplied by the number of shards"
 
 // sameRun returns what differs between two shards' runs, if anything.
 func sameRun(a, b *reports.Report) error {
@@ -239,9 +248,9 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 		"merged from %d of %d shards (%s): counts are sums and percentiles come from the merged histograms; the breaker state and transitions are shard %d's; in-flight peaks per second are the sum of the shards' peaks (an upper bound), goroutines and the upstream's queue the largest shard's",
 		len(arms), n, joinInts(from), from[0]))
 	seconds := map[int]*reports.Second{}
-	// Per-phase raw data: details and per-upstream counts add. The
-	// fault → symptom reading of each phase is not recomputed, and left
-	// out.
+	// Per-phase raw data: details and the counts of upstreams each shard
+	// ran for itself add; Merge reads the fault → symptom figures from the
+	// sums. A shared upstream (external) is counted by no shard.
 	out.Summary = map[string]reports.PhaseSummary{}
 	out.BreakerFigures, out.StartedAt = base.BreakerFigures, base.StartedAt
 	for k, a := range arms {

@@ -1,7 +1,10 @@
 package analysis_test
 
 import (
+	"bytes"
+	"fmt"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -87,4 +90,99 @@ func readRun(t *testing.T) *reports.Report {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// shardsOf returns n copies of the real run in testdata/run.json as the
+// shards of one run, each arm's phases given upstream counts by up(i,
+// phase).
+func shardsOf(t *testing.T, n int, external bool, up func(i int, phase string) map[string]reports.UpstreamPhase) []analysis.Shard {
+	t.Helper()
+	data, err := os.ReadFile("testdata/run.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []analysis.Shard
+	for i := range n {
+		r, err := reports.ReadJSON(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.RunID, r.Shard = "run-1", &reports.Shard{Index: i, Count: n, Seed: int64(i + 1), ClockOffset: "unknown"}
+		r.Config.Upstream.External = external
+		for _, a := range r.Arms {
+			for name, ps := range a.Summary {
+				ps.Upstreams = up(i, name)
+				a.Summary[name] = ps
+			}
+		}
+		out = append(out, analysis.Shard{Source: fmt.Sprintf("shard-%d", i), Report: r})
+	}
+	return out
+}
+
+// Shards that count their own upstreams: the counts add, and the fault →
+// symptom figures are read from the sums, as the run reads them from its
+// own counts.
+func TestMergeAddsUpstreamCounts(t *testing.T) {
+	shards := shardsOf(t, 2, false, func(i int, phase string) map[string]reports.UpstreamPhase {
+		u := reports.UpstreamPhase{Requests: int64(100 * (i + 1)), Injected: map[string]int64{}}
+		if phase == "fault" {
+			u.Injected["latency"] = int64(10 * (i + 1))
+		}
+		return map[string]reports.UpstreamPhase{"upstream": u}
+	})
+	m, err := analysis.Merge(shards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range m.Arms {
+		f := a.Summary["fault"]
+		u := f.Upstreams["upstream"]
+		if u.Requests != 300 || u.Injected["latency"] != 30 {
+			t.Errorf("%s fault: upstream %+v; want the shards' sums, 300 received and 30 latency", a.Name, u)
+		}
+		want := float64(int64(300.0/float64(f.API.Requests)*1000+0.5)) / 1000
+		if v := f.UpstreamAttemptsPerAPIRequest; v == nil || *v != want || f.UpstreamEffect == "" {
+			t.Errorf("%s fault: attempts per /api request %v, effect %q; want %v from the merged counts", a.Name, v, f.UpstreamEffect, want)
+		}
+		if slices.Contains(a.Notes, analysis.SharedUpstreamNote) {
+			t.Errorf("%s: notes say the upstream is shared; it is each shard's own", a.Name)
+		}
+	}
+	rows := reports.SymptomRows(m)
+	if len(rows) != len(m.Phases)*len(m.Arms) || rows[len(m.Arms)].Injected != "upstream: 300 received, latency 30" {
+		t.Errorf("merged fault → symptom rows %+v; want one per phase and arm, the fault's showing the sums", rows)
+	}
+}
+
+// Shards of one shared upstream (external, as every sharded run's is)
+// count nothing of it: the merged rows show the /api answers summed and
+// what the upstream injected as unknown, never a shard's count times N.
+func TestMergeSharedUpstreamUnknown(t *testing.T) {
+	shards := shardsOf(t, 3, true, func(int, string) map[string]reports.UpstreamPhase { return nil })
+	m, err := analysis.Merge(shards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := reports.SymptomRows(m)
+	if len(rows) != len(m.Phases)*len(m.Arms) {
+		t.Fatalf("merged fault → symptom rows: %d; want one per phase and arm, %d", len(rows), len(m.Phases)*len(m.Arms))
+	}
+	for _, row := range rows {
+		if row.Injected != reports.ExternalInjected || row.Attempts != "unknown" {
+			t.Errorf("row %+v; want the injected faults and attempts unknown", row)
+		}
+	}
+	for _, a := range m.Arms {
+		var want reports.Outcomes
+		for _, s := range shards {
+			want = want.Add(s.Report.Arm(a.Name).Summary["fault"].API.Outcomes)
+		}
+		if got := a.Summary["fault"].API.Outcomes; got != want {
+			t.Errorf("%s fault: merged /api outcomes %+v; want the shards' sum %+v", a.Name, got, want)
+		}
+		if !slices.Contains(a.Notes, analysis.SharedUpstreamNote) {
+			t.Errorf("%s: notes %q; want the shared upstream's note", a.Name, a.Notes)
+		}
+	}
 }

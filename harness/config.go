@@ -264,6 +264,12 @@ func DefaultConfig() Config {
 	}
 }
 
+// MinBreakerTimeout is the shortest open timeout a breaker may have. A
+// breaker opens, waits out the timeout and tries again, so it changes state
+// at most about three times per timeout: 50ms bounds a one-hour arm to
+// about 216,000 recorded transitions (a few MB in report.json).
+const MinBreakerTimeout = 50 * time.Millisecond
+
 // Validate returns an error naming the first field that cannot be used and
 // the accepted form.
 func (c *Config) Validate() error {
@@ -329,8 +335,8 @@ func (c *Config) Validate() error {
 	case c.ClientTimeout <= c.Gateway.QueueTimeout+c.Gateway.CallTimeout:
 		return fmt.Errorf("client-timeout: %v must exceed queue-timeout + call-timeout (%v), or the load runner gives up before the gateway can answer",
 			c.ClientTimeout, c.Gateway.QueueTimeout+c.Gateway.CallTimeout)
-	case c.Breaker.Timeout <= 0:
-		return fmt.Errorf("breaker-timeout: %v must be positive", c.Breaker.Timeout)
+	case c.Breaker.Timeout < MinBreakerTimeout:
+		return fmt.Errorf("breaker-timeout: %v must be at least %v (the breaker changes state at most about three times per open timeout, which bounds the transitions a run records)", c.Breaker.Timeout, MinBreakerTimeout)
 	case c.Breaker.MaxRequests < 1:
 		return fmt.Errorf("breaker-max-requests: must be at least 1")
 	case c.Breaker.Interval < 0:

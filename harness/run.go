@@ -13,6 +13,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
@@ -191,7 +192,7 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing, 
 	arm.StartedAt = start.UTC()
 	arm.BreakerFigures = reports.BreakerMeasured
 	addUpstreamCounts(&arm, up.finish())
-	addSymptoms(&arm, cfg.Phases)
+	analysis.Symptoms(&arm, rec.reportPhases())
 	arm.Exemplars = ex.list()
 	arm.Start = begin.report(rec.pace)
 	return &arm, stopErr

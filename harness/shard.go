@@ -68,8 +68,17 @@ func (c *Config) ArmStart(k int) time.Time {
 // FaultChange is one change of the upstream's faults in a run with a start
 // time: at At, the upstream must inject Faults (none: healthy).
 type FaultChange struct {
-	At     time.Time
-	Arm    string
+	At time.Time
+	// Run is the arm run the change belongs to, 0-based in running order
+	// (it starts at ArmStart(Run)); Arm is its arm's name and Trial its
+	// trial, 0-based.
+	Run   int
+	Arm   string
+	Trial int
+	// Index is the phase beginning, 0-based in Phases, and Phase its name;
+	// at the arm run's end, back to healthy, Index is len(Phases) and Phase
+	// is empty.
+	Index  int
 	Phase  string
 	Faults []faultserver.Spec
 }
@@ -78,19 +87,21 @@ type FaultChange struct {
 // the upstream's faults by wall clock, through every arm's phases and back
 // to healthy after each arm. It is what an upstream shared by the shards of
 // a run (one process in front of the dependency, not in any shard) must
-// follow; nil without a start time.
+// follow — cbload serve --start-at follows it; nil without a start time.
 func (c *Config) UpstreamSchedule() []FaultChange {
 	if c.StartAt.IsZero() {
 		return nil
 	}
 	var out []FaultChange
-	for k, name := range c.armRuns() {
+	runs := c.armRuns()
+	perTrial := len(runs) / max(c.Trials, 1)
+	for k, name := range runs {
 		at := c.ArmStart(k)
-		for _, p := range c.Phases {
-			out = append(out, FaultChange{At: at, Arm: name, Phase: p.Name, Faults: p.Faults})
+		for i, p := range c.Phases {
+			out = append(out, FaultChange{At: at, Run: k, Arm: name, Trial: k / perTrial, Index: i, Phase: p.Name, Faults: p.Faults})
 			at = at.Add(p.Duration)
 		}
-		out = append(out, FaultChange{At: at, Arm: name})
+		out = append(out, FaultChange{At: at, Run: k, Arm: name, Trial: k / perTrial, Index: len(c.Phases)})
 	}
 	return out
 }
@@ -157,7 +168,7 @@ func (c *Config) validateShard() error {
 	case !c.UpstreamExternal:
 		return fmt.Errorf("shard: needs upstream-external; every shard's service calls one upstream, which one process (not a shard) runs on the run's schedule")
 	case c.Trials > 1:
-		return fmt.Errorf("shard: not with trials; merging shards needs every second's raw data, which a report keeps for one trial")
+		return fmt.Errorf("trials: %d with shard %d/%d: not supported; cbload merge needs every second's raw data (the histograms), which a report keeps for its first trial only; run each trial as its own sharded run (its own --start-at and --run-id), or the trials without --shard", c.Trials, s.Index, s.Count)
 	case c.Rate/float64(s.Count) < MinRate:
 		return fmt.Errorf("shard: rate %v over %d shards is %v per shard, below the %d request per second cbload paces", c.Rate, s.Count, c.Rate/float64(s.Count), MinRate)
 	}

@@ -129,7 +129,7 @@ func TestShardConfigValidate(t *testing.T) {
 		{"external without target", func(c *Config) { c.UpstreamExternal = true }, "upstream-external: only used with --target"},
 		{"trials", func(c *Config) {
 			c.Shard, c.StartAt, c.Targets, c.UpstreamExternal, c.Trials = Shard{Count: 2}, future, target, true, 3
-		}, "shard: not with trials"},
+		}, "trials: 3 with shard 0/2: not supported; cbload merge needs every second's raw data"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -77,6 +78,10 @@ const statePollInterval = 200 * time.Millisecond
 const fastFailure = 10 * time.Millisecond
 
 var targetNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// ValidTargetName reports whether name may name a target (an arm): a
+// letter followed by letters, digits, _ or -.
+func ValidTargetName(name string) bool { return targetNameRE.MatchString(name) }
 
 // reservedNames cannot name an arm: threshold paths start with them.
 var reservedNames = []string{"verdict", "partial", "validity"}
@@ -511,7 +516,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	}
 	arm.StartedAt = start.UTC()
 	addUpstreamCounts(&arm, up.finish())
-	addSymptoms(&arm, cfg.Phases)
+	analysis.Symptoms(&arm, rec.reportPhases())
 	arm.Notes = targetNotes(&arm, cfg, t, poll, inf, up, fastFails, fails)
 	if checks != nil {
 		arm.Notes = append(arm.Notes, checks.notes()...)

@@ -27,9 +27,13 @@ var ErrMalformed = errors.New("malformed report")
 // ErrTooLarge means a report is larger than MaxJSONSize.
 var ErrTooLarge = errors.New("report too large")
 
-// MaxJSONSize is the largest report.json ReadJSON reads. The longest run
-// cbload accepts (8 arms of 1 h) writes about 40 MiB.
-const MaxJSONSize = 64 << 20
+// MaxJSONSize is the largest report.json ReadJSON reads, and WriteJSON
+// writes. The largest run the caps allow (8 arms of 1 h, 200 phases, full
+// error sets; TestLargestReportReadsBack) writes about 120 MiB without its
+// per-second histograms and 160 MiB with them at the density of cbload's
+// default run; with every histogram bucket full it would be about 750 MiB,
+// and FitJSON leaves the histograms out.
+const MaxJSONSize = 256 << 20
 
 // JSONSchema is the JSON Schema (draft 2020-12) of the cbload/report/v2
 // contract, the same document as reports/schema/report.v2.schema.json.
@@ -44,12 +48,20 @@ var JSONSchema []byte
 var JSONSchemaV1 []byte
 
 // WriteJSON writes r as indented JSON, the report.json that CI jobs parse.
-func WriteJSON(w io.Writer, r *Report) error {
+// It refuses, with ErrTooLarge, a report larger than MaxJSONSize, which
+// ReadJSON could not read back; FitJSON makes room first.
+func WriteJSON(w io.Writer, r *Report) error { return writeJSON(w, r, MaxJSONSize) }
+
+// writeJSON is WriteJSON with the limit as a parameter, for tests.
+func writeJSON(w io.Writer, r *Report, limit int) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
 	b = append(b, '\n')
+	if len(b) > limit {
+		return fmt.Errorf("%w: %s, over the %s that cbload report, compare and merge read", ErrTooLarge, mebibytes(len(b)), mebibytes(limit))
+	}
 	_, err = w.Write(b)
 	return err
 }

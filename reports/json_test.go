@@ -181,8 +181,8 @@ func TestReadJSONContract(t *testing.T) {
 func TestReadJSONTooLarge(t *testing.T) {
 	zeros := &countingReader{n: 1 << 40}
 	_, err := reports.ReadJSON(zeros)
-	if !errors.Is(err, reports.ErrTooLarge) || !strings.Contains(err.Error(), "64 MiB") {
-		t.Errorf("ReadJSON(endless) = %v; want ErrTooLarge naming the 64 MiB limit", err)
+	if !errors.Is(err, reports.ErrTooLarge) || !strings.Contains(err.Error(), "256 MiB") {
+		t.Errorf("ReadJSON(endless) = %v; want ErrTooLarge naming the 256 MiB limit", err)
 	}
 	if read := int64(1<<40) - zeros.n; read > reports.MaxJSONSize+1<<20 {
 		t.Errorf("ReadJSON read %d bytes of an endless input; want at most about MaxJSONSize", read)

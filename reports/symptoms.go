@@ -33,18 +33,23 @@ var effectText = map[string]string{
 }
 
 // SymptomRows returns the fault → symptom rows of every arm and phase that
-// has upstream counts, in phase order, or nil when no phase has them.
+// has upstream counts, in phase order, or nil when no phase has them. With
+// an external upstream (another process runs it, as for the shards of a
+// run) every phase has a row, its injected faults and attempts unknown.
 func SymptomRows(r *Report) []SymptomRow {
 	var rows []SymptomRow
 	for _, p := range r.Phases {
 		for _, a := range r.Arms {
 			s, ok := a.Summary[p.Name]
-			if !ok || s.Upstreams == nil {
+			if !ok || (s.Upstreams == nil && !r.Config.Upstream.External) {
 				continue
 			}
 			row := SymptomRow{Arm: a.Name, Phase: p.Name, Injected: injectedText(s.Upstreams), Answered: outcomeText(s.API.Outcomes)}
 			row.Attempts = "—"
-			if v := s.UpstreamAttemptsPerAPIRequest; v != nil {
+			switch v := s.UpstreamAttemptsPerAPIRequest; {
+			case s.Upstreams == nil:
+				row.Injected, row.Attempts = ExternalInjected, "unknown"
+			case v != nil:
 				row.Attempts = fmt.Sprintf("%.2f — %s", *v, effectText[s.UpstreamEffect])
 			}
 			rows = append(rows, row)
@@ -52,6 +57,10 @@ func SymptomRows(r *Report) []SymptomRow {
 	}
 	return rows
 }
+
+// ExternalInjected is the injected column of a row whose upstream another
+// process runs.
+const ExternalInjected = "unknown: the upstream is run by another process (external), which counts what it injects — once for the whole run when shards share it (cbload serve's /stats)"
 
 func injectedText(ups map[string]UpstreamPhase) string {
 	var parts []string

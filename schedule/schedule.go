@@ -3,9 +3,11 @@
 // `cbload serve --phases` or `--scenario`, switched at the offsets the
 // phases give from a start time.
 //
-// A Schedule is immutable once built with New, so one may be shared. Run
-// calls back at each switch; what a switch does (set a fault server's
-// faults, print a line) is up to the caller.
+// A Schedule is immutable once built with New, so one may be shared.
+// RunTimes walks an ascending list of wall-clock times — a schedule's phase
+// starts, or the switches of a whole run, every arm run's phases one after
+// another, as serve uses it — calling back at each; what a switch does (set
+// a fault server's faults, print a line) is up to the caller.
 package schedule
 
 import (
@@ -102,40 +104,22 @@ func (s *Schedule) At(off time.Duration) int {
 	return len(s.phases)
 }
 
-// Switch is one call of Run's callback: a phase begins, or the schedule
-// ends.
-type Switch struct {
-	// Index is the phase now active, or Len() when the schedule has ended.
-	Index int
-	// Phase is that phase; the zero Phase when the schedule has ended.
-	Phase Phase
-	// Due is when the phase was due to begin (or the schedule to end):
-	// the start plus the phase's offset.
-	Due time.Time
-	// Now is the clock's reading when the callback was called; it is Due
-	// or a little later, or later still when Run joined the phase after it
-	// had begun.
-	Now time.Time
-}
-
-// End reports whether the switch is the schedule's end.
-func (sw Switch) End() bool { return sw.Phase.Name == "" }
-
-// Run walks the schedule from start: it waits until start if that is in the
-// future, then calls onPhase as each phase begins and once more, with an
-// End switch, when the last one ends, and returns nil. Each switch is due
-// at start plus its offset, so a late callback does not delay later ones.
-// A start in the past joins the schedule where the clock stands: onPhase is
-// called at once for the phase active now, and phases already over are
-// skipped (so is every phase a stalled process slept through). Run returns
-// ctx's error as soon as ctx is done. onPhase runs on Run's goroutine and
-// should return quickly: the next switch waits for it.
-func (s *Schedule) Run(ctx context.Context, start time.Time, onPhase func(Switch)) error {
+// RunTimes calls on(i, now) when the clock reaches times[i], for each i in
+// order, and returns nil after the last; times must be ascending. Each call
+// is due at its own time, so a late callback does not delay later ones. A
+// time already past is joined: on is called at once for the last time not
+// after now, and the earlier ones are skipped (so is every time a stalled
+// process slept through). RunTimes returns ctx's error as soon as ctx is
+// done. on runs on RunTimes's goroutine and should return quickly: the next
+// call waits for it.
+func RunTimes(ctx context.Context, times []time.Time, on func(i int, now time.Time)) error {
+	if len(times) == 0 {
+		return nil
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	next := 0 // the first switch not yet made; len(s.phases) is the end
-	for {
-		due := start.Add(s.starts[next])
+	for next := 0; ; next++ {
+		due := times[next]
 		// The loop, not the timer alone, decides: a due time read from a
 		// wall clock can be reached later than the timer's monotonic wait
 		// when the wall clock is stepped back.
@@ -151,17 +135,12 @@ func (s *Schedule) Run(ctx context.Context, start time.Time, onPhase func(Switch
 			return err
 		}
 		now := time.Now()
-		if i := s.At(now.Sub(start)); i > next {
-			next, due = i, start.Add(s.starts[i])
+		for next+1 < len(times) && !times[next+1].After(now) {
+			next++
 		}
-		sw := Switch{Index: next, Due: due, Now: now}
-		if next < len(s.phases) {
-			sw.Phase = s.phases[next]
-		}
-		onPhase(sw)
-		if next == len(s.phases) {
+		on(next, now)
+		if next == len(times)-1 {
 			return nil
 		}
-		next++
 	}
 }

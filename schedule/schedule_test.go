@@ -118,7 +118,7 @@ type record struct {
 
 func run(ctx context.Context, s *Schedule, start time.Time, base time.Time, onPhase func(Switch)) ([]record, error) {
 	var got []record
-	err := s.Run(ctx, start, func(sw Switch) {
+	err := runPhases(ctx, s, start, func(sw Switch) {
 		var f []string
 		for _, sp := range sw.Phase.Faults {
 			f = append(f, sp.String())
@@ -270,7 +270,7 @@ func TestRunRealClock(t *testing.T) {
 	}
 }
 
-func ExampleSchedule_Run() {
+func ExampleRunTimes() {
 	faults, _ := faultserver.ParseSpecs([]string{"error:503"})
 	s, err := New([]Phase{
 		{Name: "baseline", Duration: 20 * time.Millisecond},
@@ -279,15 +279,99 @@ func ExampleSchedule_Run() {
 	if err != nil {
 		panic(err)
 	}
-	_ = s.Run(context.Background(), time.Now(), func(sw Switch) {
-		if sw.End() {
+	// Every phase's start, then the end, from now.
+	start := time.Now()
+	var times []time.Time
+	for i := range s.Len() {
+		times = append(times, start.Add(s.Start(i)))
+	}
+	times = append(times, start.Add(s.Duration()))
+	_ = RunTimes(context.Background(), times, func(i int, now time.Time) {
+		if i == s.Len() {
 			fmt.Println("end: healthy")
 			return
 		}
-		fmt.Println(sw.Phase.Name, sw.Phase.Faults)
+		fmt.Println(s.Phase(i).Name, s.Phase(i).Faults)
 	})
 	// Output:
 	// baseline []
 	// fault [error:503]
 	// end: healthy
+}
+
+// TestRunTimes walks times that no Schedule could hold (hours apart, beyond
+// MaxDuration), joining late at the last time past, and returns at once for
+// none.
+func TestRunTimes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := time.Now()
+		if err := RunTimes(t.Context(), nil, func(int, time.Time) { t.Error("called for no times") }); err != nil {
+			t.Errorf("RunTimes(none) = %v; want nil", err)
+		}
+		times := []time.Time{base.Add(-3 * time.Hour), base.Add(-time.Hour), base.Add(2 * time.Hour), base.Add(5 * time.Hour)}
+		type call struct {
+			I   int
+			Off time.Duration
+		}
+		var got []call
+		err := RunTimes(t.Context(), times, func(i int, now time.Time) { got = append(got, call{i, now.Sub(base)}) })
+		if err != nil {
+			t.Fatalf("RunTimes = %v; want nil", err)
+		}
+		want := []call{{1, 0}, {2, 2 * time.Hour}, {3, 5 * time.Hour}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("calls (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// Switch is one call of runPhases's callback: a phase begins, or the schedule
+// ends.
+type Switch struct {
+	// Index is the phase now active, or Len() when the schedule has ended.
+	Index int
+	// Phase is that phase; the zero Phase when the schedule has ended.
+	Phase Phase
+	// Due is when the phase was due to begin (or the schedule to end):
+	// the start plus the phase's offset.
+	Due time.Time
+	// Now is the clock's reading when the callback was called; it is Due
+	// or a little later, or later still when runPhases joined the phase after it
+	// had begun.
+	Now time.Time
+}
+
+// End reports whether the switch is the schedule's end.
+func (sw Switch) End() bool { return sw.Phase.Name == "" }
+
+// runPhases walks the schedule from start: it waits until start if that is in the
+// future, then calls onPhase as each phase begins and once more, with an
+// End switch, when the last one ends, and returns nil. Each switch is due
+// at start plus its offset, so a late callback does not delay later ones.
+// A start in the past joins the schedule where the clock stands: onPhase is
+// called at once for the phase active now, and phases already over are
+// skipped (so is every phase a stalled process slept through). It returns
+// ctx's error as soon as ctx is done. onPhase runs on its goroutine and
+// should return quickly: the next switch waits for it. It is RunTimes over
+// the phases' start times and the end, the way a caller walks one schedule;
+// the tests check RunTimes through it.
+func runPhases(ctx context.Context, s *Schedule, start time.Time, onPhase func(Switch)) error {
+	var phases []Phase
+	var starts []time.Duration
+	for i := range s.Len() {
+		phases = append(phases, s.Phase(i))
+		starts = append(starts, s.Start(i))
+	}
+	starts = append(starts, s.Duration())
+	times := make([]time.Time, len(starts))
+	for i, off := range starts {
+		times[i] = start.Add(off)
+	}
+	return RunTimes(ctx, times, func(i int, now time.Time) {
+		sw := Switch{Index: i, Due: times[i], Now: now}
+		if i < len(phases) {
+			sw.Phase = phases[i]
+		}
+		onPhase(sw)
+	})
 }

@@ -150,7 +150,7 @@ func TestCompareExitCodes(t *testing.T) {
 		{"missing file", []string{filepath.Join(dir, "nope.json"), td + "report.json"}, exitUsage, "no such file"},
 		{"not a report", []string{write("x.json", `{"a": 1}`), td + "report.json"}, exitUsage, `no "schema" field`},
 		{"malformed", []string{write("y.json", `{"schema": "cbload/report/v2", "arms": 3}`), td + "report.json"}, exitUsage, "malformed report"},
-		{"too large", []string{huge, td + "report.json"}, exitUsage, "larger than the 64 MiB limit for a report.json"},
+		{"too large", []string{huge, td + "report.json"}, exitUsage, "larger than the 256 MiB limit for a report.json"},
 		{"one argument", []string{td + "report.json"}, exitUsage, "want two arguments"},
 		{"bad rule", []string{td + "report.json", td + "report.json", "--fail-on", "breaker.fault.collateral.success_ratio == 1%"}, exitUsage, `"==" is not a comparison`},
 		{"rule on unknown path", []string{td + "report.json", td + "report.json", "--fail-on", "breaker.fault.local.success_ratio < -1%"}, exitUsage, `"local" is not a value here`},

@@ -13,9 +13,10 @@ import (
 )
 
 // memLimitKiB caps the address space of the processes runProcess starts
-// (ulimit -v): enough for cbload, far too little for reading /dev/zero to
-// the end, so a missing size cap fails fast instead of filling memory.
-const memLimitKiB = 2 << 20
+// (ulimit -v): enough for cbload reading a report up to its 256 MiB limit,
+// far too little for reading /dev/zero to the end, so a missing size cap
+// fails fast instead of filling memory.
+const memLimitKiB = 4 << 20
 
 // runProcess runs the cbload binary with args under memLimitKiB, sends sig
 // after delay (0: none), and returns the exit code, stderr and how long the
@@ -75,7 +76,7 @@ func TestInputSizeCaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Truncate(200 << 20); err != nil { // 200 MiB, sparse
+	if err := f.Truncate(300 << 20); err != nil { // 300 MiB, sparse: over every limit
 		t.Fatal(err)
 	}
 	f.Close()
@@ -83,8 +84,8 @@ func TestInputSizeCaps(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"report", "/dev/zero"}, "/dev/zero: larger than the 64 MiB limit for a report.json"},
-		{[]string{"report", huge}, "larger than the 64 MiB limit for a report.json"},
+		{[]string{"report", "/dev/zero"}, "/dev/zero: larger than the 256 MiB limit for a report.json"},
+		{[]string{"report", huge}, "larger than the 256 MiB limit for a report.json"},
 		{[]string{"run", "--scenario", "/dev/zero", "--dry-run"}, "scenario /dev/zero: the file is larger than the 1 MiB limit for scenario files"},
 		{[]string{"run", "--scenario", huge, "--dry-run"}, "the file is larger than the 1 MiB limit for scenario files"},
 	}

@@ -48,7 +48,7 @@ checks, e.g. fell behind its rate (shards_valid).
 
 It writes report.json, report.md and report.html into --out (default
 ./cbload-out/merged-<run id>) and, with --junit, a JUnit file. At most 1000
-reports of at most 64 MiB each are read.
+reports of at most 256 MiB each, and 2 GiB in all, are read.
 
 Exit codes, as for cbload run: 0 done, 2 bad input (unreadable or malformed
 reports, reports of different runs, a shard given twice, bad thresholds),
@@ -106,6 +106,10 @@ func reportFiles(inputs []string) ([]string, error) {
 	return files, nil
 }
 
+// maxMergeInput bounds the bytes of all the reports one merge reads: it
+// holds every report in memory at once, a few times its size decoded.
+const maxMergeInput = 2 << 30
+
 func readShard(ctx context.Context, path string) (analysis.Shard, error) {
 	data, err := inputfile.Read(ctx, path, reports.MaxJSONSize, reportReadTimeout)
 	var tl *inputfile.TooLargeError
@@ -132,6 +136,15 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	files, err := reportFiles(opts.inputs)
 	if err != nil {
 		return err
+	}
+	var total int64
+	for _, p := range files {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			total += st.Size()
+		}
+	}
+	if total > maxMergeInput {
+		return usagef("merge: the %d reports hold %s in all, more than the %s limit (merge holds every report in memory); want fewer or smaller shard reports", len(files), inputfile.Size(total), inputfile.Size(maxMergeInput))
 	}
 	var shards []analysis.Shard
 	for _, p := range files {
@@ -194,7 +207,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	}
 	// As cbload run: the summary first, then the files.
 	writeSummary(stdout, rep)
-	paths, writeErrs := writeReports(dir, rep)
+	paths, writeErrs := writeReports(dir, rep, stderr)
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
 	}

@@ -98,6 +98,21 @@ func TestMergeCommand(t *testing.T) {
 	if _, err := os.Stat(junit); err != nil {
 		t.Errorf("junit not written: %v", err)
 	}
+	// Fault → symptom: the /api answers are the shards' sums, and what the
+	// one shared upstream injected is unknown, not a shard's count.
+	for _, p := range m.Phases {
+		got, want := a.Summary[p.Name].API.Outcomes, a0.Summary[p.Name].API.Outcomes.Add(a1.Summary[p.Name].API.Outcomes)
+		if got != want {
+			t.Errorf("merged %s /api outcomes %+v; want the shards' sum %+v", p.Name, got, want)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "### Fault → symptom") || !strings.Contains(string(md), "| fault | a | "+reports.ExternalInjected+" | ") {
+		t.Errorf("merged report.md has no fault → symptom row for the fault phase with the shared upstream's faults unknown:\n%s", md)
+	}
 	for _, f := range []string{"report.md", "report.html"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)
@@ -189,5 +204,31 @@ func TestStartAtWaitIsInterruptible(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("an interrupted wait left %s behind", out)
+	}
+}
+
+// TestMergeTotalInputCap checks that merge refuses, before reading any,
+// reports that together pass the 2 GiB it may hold in memory (sparse files
+// here: their size is all that is read).
+func TestMergeTotalInputCap(t *testing.T) {
+	dir := t.TempDir()
+	var args []string
+	for _, name := range []string{"a.json", "b.json"} {
+		p := filepath.Join(dir, name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(1100 << 20); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		args = append(args, p)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"merge"}, args...), &stdout, &stderr)
+	first, _, _ := strings.Cut(stderr.String(), "\n")
+	if code != exitUsage || !strings.Contains(first, "more than the 2048 MiB limit") {
+		t.Errorf("merge of 2.1 GiB of reports: exit %d, %q; want exit %d and the 2 GiB limit named", code, first, exitUsage)
 	}
 }

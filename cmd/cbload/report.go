@@ -42,7 +42,7 @@ network), report.md (for a CI job summary or a pull-request comment) and
 report.json into --out, which defaults to the folder of the input file, and
 prints the paths it wrote.
 
-The input may be at most 64 MiB and must be read within 10s. Names and
+The input may be at most 256 MiB and must be read within 10s. Names and
 enumerated values (arms, phases, breaker states, outcomes) are checked
 against the schema, so a hostile file cannot put markup into report.md.
 

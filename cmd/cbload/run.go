@@ -417,7 +417,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	// Load was sent: the summary comes first, so the measured results reach
 	// the user even when no file can be written.
 	writeSummary(stdout, rep)
-	paths, writeErrs := writeReports(dir, rep)
+	paths, writeErrs := writeReports(dir, rep, stderr)
 	if cfg.UpstreamTLSDir != "" {
 		ca, err := copyUpstreamCA(cfg.UpstreamTLSDir, dir)
 		if err != nil {
@@ -477,10 +477,17 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 
 // writeReports writes report.json, report.md and report.html into dir, each
 // on its own, in that order: when the disk fills, what fits is written,
-// JSON first, and each file that could not be written has its error.
-func writeReports(dir string, rep *reports.Report) ([]string, []error) {
+// JSON first, and each file that could not be written has its error. A
+// report too large for cbload to read back loses its raw per-second data
+// first (reports.FitJSON), which it says on stderr.
+func writeReports(dir string, rep *reports.Report, stderr io.Writer) ([]string, []error) {
 	var paths []string
 	var errs []error
+	if n, err := reports.FitJSON(rep); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		fmt.Fprintf(stderr, "cbload: report.json would be %.1f MiB with every second's histograms, over the %d MiB cbload reads back: they are left out (the figures stay; the report cannot be merged), as its notes say\n", float64(n)/(1<<20), reports.MaxJSONSize>>20)
+	}
 	for _, f := range reports.Formats {
 		p, err := reports.WriteAll(dir, rep, []string{f})
 		paths = append(paths, p...)

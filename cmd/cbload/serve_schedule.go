@@ -13,6 +13,7 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/scenario"
 	sched "github.com/cbload/cbload/schedule"
 )
 
@@ -25,41 +26,107 @@ const maxStartAhead = 24 * time.Hour
 // scheduleOptions holds the flags of `cbload serve` that run a timed fault
 // schedule.
 type scheduleOptions struct {
-	scenario  string
-	phases    string
-	startAt   string
-	exitAfter bool
-	cmd       *cobra.Command // for which flags were given
+	scenario      string
+	phases        string
+	startAt       string
+	exitAfter     bool
+	arms          []string       // --arms: the run's arms (its targets' names)
+	trials        int            // --trials, as the run's
+	clientTimeout time.Duration  // --client-timeout, as the run's
+	cmd           *cobra.Command // for which flags were given
 }
 
-// servePlan is a checked schedule and when to start it.
+// servePlan is a checked schedule and when to start it: the phases of one
+// arm, and the run they are for, whose every arm run (each arm once per
+// trial) serve follows by the same rule as cbload run --start-at.
 type servePlan struct {
-	sched     *sched.Schedule
+	sched *sched.Schedule // one arm's phases
+	// run is the run the schedule is for: its Phases, Arms (the targets'
+	// names; one unnamed arm when none were given), Trials and
+	// ClientTimeout, which set when each arm run starts.
+	run       harness.Config
+	named     bool      // the arms have names, from --arms or the scenario's targets
 	start     time.Time // zero: at launch
 	exitAfter bool
+}
+
+// changes returns every switch of the plan started at start: the run's
+// UpstreamSchedule, the one the shards of a run with that start time align
+// their arms on.
+func (p *servePlan) changes(start time.Time) []harness.FaultChange {
+	c := p.run
+	c.StartAt = start
+	return c.UpstreamSchedule()
+}
+
+// total returns how long the whole schedule lasts, from the first arm
+// run's start to the last one's end.
+func (p *servePlan) total() time.Duration {
+	epoch := time.Unix(0, 0) // any time but the zero one, which means none
+	ch := p.changes(epoch)
+	return ch[len(ch)-1].At.Sub(epoch)
+}
+
+// runs returns the number of arm runs: every arm once per trial.
+func (p *servePlan) runs() int { return len(p.run.Arms) * p.run.Trials }
+
+// armLabel names the arm run of c, like "arm 2/4 no-breaker trial 1/2 ",
+// with a trailing space; empty for a plan of one unnamed arm run.
+func (p *servePlan) armLabel(c harness.FaultChange) string {
+	if p.runs() == 1 && !p.named {
+		return ""
+	}
+	l := fmt.Sprintf("arm %d/%d", c.Run+1, p.runs())
+	if p.named {
+		l += " " + c.Arm
+	}
+	if p.run.Trials > 1 {
+		l += fmt.Sprintf(" trial %d/%d", c.Trial+1, p.run.Trials)
+	}
+	return l + " "
+}
+
+// where says where in the schedule c is: a phase of an arm run, or the
+// healthy pause after one.
+func (p *servePlan) where(c harness.FaultChange) string {
+	n := p.sched.Len()
+	if c.Index == n {
+		return "the healthy pause after " + strings.TrimSpace(p.armLabel(c))
+	}
+	return fmt.Sprintf("%sphase %d/%d %s", p.armLabel(c), c.Index+1, n, c.Phase)
 }
 
 const scheduleHelp = `Run a schedule (instead of faults active from the start):
   --phases 5s,15s,10s --fault SPEC  baseline, fault and recovery, the --fault
                        faults active in the middle one
   --scenario FILE      the phases (repeat groups included) and faults of the
-                       file cbload run takes; its seed, upstream.service_time
-                       and upstream.jitter apply; what configures run only
-                       (load, gateway, breaker, arms, targets, thresholds,
-                       tracing, output, upstream.addr) is ignored, named in
+                       file cbload run takes; its seed, upstream.service_time,
+                       upstream.jitter, trials, load.client_timeout and the
+                       names of its targets apply; what configures run only
+                       (the rest of load, gateway, breaker, arms, thresholds,
+                       tracing, output, upstream.addr, …) is ignored, named in
                        one line on stderr; --fault replaces the faults of its
                        fault phases, --phases its phases
+  --arms A,B --trials N --client-timeout D  the run the schedule is for, as
+                       cbload run has them: its targets' names in order
+                       (default: the scenario's targets; without any, one
+                       arm), its trials (default 1) and client timeout
+                       (default 3s). Serve follows every arm run — each arm
+                       once per trial, interleaved A B, B A — by the run's
+                       rule: arm run k starts at the start + k × (schedule +
+                       client timeout + 1s), healthy in between
   --start-at TIME      start at this RFC 3339 time, like 2026-12-01T12:00:00Z,
                        at most 24h ahead (default: at launch); a time past
                        joins the schedule where the clock stands (a restarted
                        serve takes it up again, saying how late and in which
                        phase); once the whole schedule is over, it is an error
   --exit-after-schedule  exit 0 after the last phase (default: keep serving)
-Before the start and after the last phase the upstream is healthy. Each
-switch prints one line on stdout: the time (UTC), the offset from the start,
-the phase and its faults. A PUT or DELETE on the control API's /faults holds
-until the next switch, which sets that phase's faults. SIGINT or SIGTERM
-before the schedule has ended exits 130 (after it, 0).`
+Before the start, between arm runs and after the last phase the upstream is
+healthy. Each switch prints one line on stdout: the time (UTC), the offset
+from the start, the arm run (when named or several), the phase and its
+faults. A PUT or DELETE on the control API's /faults holds until the next
+switch, which sets that phase's faults. SIGINT or SIGTERM before the
+schedule has ended exits 130 (after it, 0).`
 
 // addScheduleFlags registers the schedule flags on serve's cmd and adds
 // their help to its long text and examples.
@@ -70,10 +137,14 @@ func addScheduleFlags(cmd *cobra.Command, o *scheduleOptions) {
 	f.StringVar(&o.phases, "phases", "", "run baseline,fault,recovery phases of these durations, like 5s,15s,10s, the --fault faults in the middle one")
 	f.StringVar(&o.startAt, "start-at", "", "start the schedule at this RFC 3339 time, like 2026-12-01T12:00:00Z (default: at launch)")
 	f.BoolVar(&o.exitAfter, "exit-after-schedule", false, "exit 0 when the schedule ends (default: keep serving, healthy)")
+	f.StringSliceVar(&o.arms, "arms", nil, "the run's arms in order, the names of its targets, like breaker,no-breaker: the schedule runs once for each (default: the scenario's targets, else once)")
+	f.IntVar(&o.trials, "trials", 1, "the run's --trials: every arm runs this many times, interleaved A B, B A")
+	f.DurationVar(&o.clientTimeout, "client-timeout", harness.DefaultConfig().ClientTimeout, "the run's --client-timeout, part of the pause between arm runs")
 	cmd.Long += "\n\n" + scheduleHelp
 	cmd.Example += `
   cbload serve --phases 5s,15s,10s --fault latency:1s
-  cbload serve --scenario examples/flapping.yaml --start-at 2026-12-01T12:00:00Z --exit-after-schedule`
+  cbload serve --scenario examples/flapping.yaml --start-at 2026-12-01T12:00:00Z --exit-after-schedule
+  cbload serve --phases 5s,15s,10s --fault latency:1s --arms breaker,no-breaker --start-at 2026-12-01T12:00:00Z`
 }
 
 // load builds the schedule from --scenario, --phases and --fault, and
@@ -90,6 +161,11 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 		case o.exitAfter:
 			return nil, usagef("--exit-after-schedule: there is no schedule; give --phases or --scenario")
 		}
+		for _, name := range []string{"arms", "trials", "client-timeout"} {
+			if flags.Changed(name) {
+				return nil, usagef("--%s: describes the run a schedule is for, and there is no schedule; give --phases or --scenario", name)
+			}
+		}
 		return nil, nil
 	}
 	ro := &runOptions{phases: o.phases, faults: opts.faults}
@@ -98,6 +174,7 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	}
 	ro.ci.scenario = o.scenario
 	ro.cfg.Seed = opts.seed
+	ro.cfg.Trials, ro.cfg.ClientTimeout = o.trials, o.clientTimeout
 	ro.cfg.Upstream = harness.UpstreamConfig{ServiceTime: opts.serviceTime, Jitter: opts.jitter}
 	if err := checkFlagCounts(ro); err != nil {
 		return nil, err
@@ -112,6 +189,14 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 		return nil, ro.ci.inFile(usagef("--service-time %v: want a positive duration like 2ms", up.ServiceTime))
 	case up.Jitter < 0 && !flags.Changed("jitter"):
 		return nil, ro.ci.inFile(usagef("--jitter %v: want a duration of zero or more", up.Jitter))
+	case ro.cfg.Trials < 1 || ro.cfg.Trials > harness.MaxTrials:
+		return nil, ro.ci.inFile(usagef("--trials %d: want 1 to %d, the run's --trials", ro.cfg.Trials, harness.MaxTrials))
+	case ro.cfg.ClientTimeout <= 0:
+		return nil, ro.ci.inFile(usagef("--client-timeout %v: want a positive duration like 3s, the run's --client-timeout", ro.cfg.ClientTimeout))
+	}
+	arms, err := o.armNames(ro)
+	if err != nil {
+		return nil, err
 	}
 	phases, err := schedule(ro)
 	if err != nil {
@@ -132,15 +217,19 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	case err != nil:
 		return nil, ro.ci.inFile(usagef("%v", err))
 	}
-	plan := &servePlan{sched: s, exitAfter: o.exitAfter}
+	plan := &servePlan{sched: s, exitAfter: o.exitAfter, named: len(arms) > 0,
+		run: harness.Config{Phases: phases, Arms: arms, Trials: ro.cfg.Trials, ClientTimeout: ro.cfg.ClientTimeout}}
+	if !plan.named {
+		plan.run.Arms = []string{""}
+	}
 	if o.startAt != "" {
 		t, err := time.Parse(time.RFC3339, o.startAt)
 		if err != nil {
 			return nil, usagef("--start-at %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", o.startAt)
 		}
-		switch {
-		case now.Sub(t) >= s.Duration():
-			return nil, usagef("--start-at %s is %v in the past: the %v schedule is over; want a time to come, or one less than %v ago to join it", o.startAt, now.Sub(t).Round(time.Second), s.Duration(), s.Duration())
+		switch total := plan.total(); {
+		case now.Sub(t) >= total:
+			return nil, usagef("--start-at %s is %v in the past: the %v schedule is over; want a time to come, or one less than %v ago to join it", o.startAt, now.Sub(t).Round(time.Second), total, total)
 		case t.Sub(now) > maxStartAhead:
 			return nil, usagef("--start-at %s is %v ahead; the limit is %v", o.startAt, t.Sub(now).Round(time.Second), maxStartAhead)
 		}
@@ -153,18 +242,51 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	return plan, nil
 }
 
+// armNames returns the arms of the run the schedule is for: --arms, else
+// the names of the scenario's targets, else none (one unnamed arm). Each
+// name must be given once: cbload run refuses a repeated target name.
+func (o *scheduleOptions) armNames(ro *runOptions) ([]string, error) {
+	names, where := o.arms, func(int) string { return fmt.Sprintf("--arms %q", strings.Join(o.arms, ",")) }
+	if !o.cmd.Flags().Changed("arms") {
+		names = nil
+		for _, t := range ro.ci.fileTargets {
+			names = append(names, t.Name)
+		}
+		where = func(i int) string {
+			return fmt.Sprintf("scenario %s: line %d: targets[%d].name", ro.ci.scenarioName, ro.ci.fileTargets[i].Line, i)
+		}
+	}
+	switch {
+	case o.cmd.Flags().Changed("arms") && len(names) == 0:
+		return nil, usagef("--arms: empty; want the run's target names in order, like breaker,no-breaker")
+	case len(names) > scenario.MaxTargets:
+		return nil, usagef("%s: %d arms; the limit is %d, that of targets", where(scenario.MaxTargets), len(names), scenario.MaxTargets)
+	}
+	for i, n := range names {
+		switch {
+		case n == "":
+			return nil, usagef("%s: an empty name; want the run's target names, like breaker,no-breaker", where(i))
+		case !harness.ValidTargetName(n):
+			return nil, usagef("%s: %q: want a target name, a letter followed by letters, digits, _ or -", where(i), n)
+		case slices.Index(names, n) < i:
+			return nil, usagef("%s: %q is named twice; want each of the run's target names once", where(i), n)
+		}
+	}
+	return names, nil
+}
+
 // ignoredSections names, in file order, what the scenario file set that
-// serve does not use: a section, or a field of the upstream section, which
-// serve uses in part.
+// serve does not use: a section, or a field of the upstream or load
+// section, which serve uses in part (the targets only for their names).
 func ignoredSections(fields map[string]fileField) []string {
 	var used []fileField
 	for flag, ff := range fields {
 		switch flag {
-		case "seed", "service-time", "jitter":
+		case "seed", "service-time", "jitter", "trials", "client-timeout", "target":
 			continue
 		}
 		section, _, _ := strings.Cut(ff.path, ".")
-		if section != "upstream" {
+		if section != "upstream" && section != "load" {
 			ff.path = section
 		}
 		used = append(used, ff)
@@ -207,43 +329,59 @@ func serveSchedule(ctx context.Context, plan *servePlan, s *faultserver.Server, 
 		<-ctx.Done()
 		return nil
 	}
-	n := plan.sched.Len()
 	start := plan.start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	changes := plan.changes(start)
+	last := len(changes) - 1
 	when := "starting at launch"
 	switch late := time.Since(start); {
-	case start.IsZero():
-		start = time.Now()
+	case plan.start.IsZero():
 	case late > 0:
-		// Run joins the phase the clock stands in; say so once, here.
-		i := min(plan.sched.At(late), n-1)
-		when = fmt.Sprintf("started at %s; joined %v late, in phase %d/%d %s", start.UTC().Format(time.RFC3339Nano), late.Round(100*time.Millisecond), i+1, n, plan.sched.Phase(i).Name)
+		// The run joins where the clock stands; say so once, here.
+		i := 0
+		for i < last && !changes[i+1].At.After(start.Add(late)) {
+			i++
+		}
+		when = fmt.Sprintf("started at %s; joined %v late, in %s", start.UTC().Format(time.RFC3339Nano), late.Round(100*time.Millisecond), plan.where(changes[i]))
 	default:
 		when = fmt.Sprintf("starting at %s (in %v); healthy until then", start.UTC().Format(time.RFC3339), (-late).Round(time.Second))
 	}
-	fmt.Fprintf(stdout, "  schedule  %d phases over %v, %s\n", n, plan.sched.Duration(), when)
-	phase := "" // the phase running, for the interrupted message
+	fmt.Fprintf(stdout, "  schedule  %s, %s\n", plan.describe(), when)
+	phase := "" // where the schedule stands, for the interrupted message
 	// checkPlanFaults has checked every phase's faults, so a failed switch
 	// is a bug: it stops the schedule rather than leave the wrong faults on.
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var setErr error
-	err := plan.sched.Run(runCtx, start, func(sw sched.Switch) {
-		if err := s.SetFaults(sw.Phase.Faults); err != nil {
-			setErr = fmt.Errorf("phase %d/%d %s: set faults: %w", sw.Index+1, n, sw.Phase.Name, err)
+	times := make([]time.Time, len(changes))
+	for i, c := range changes {
+		times[i] = c.At
+	}
+	err := sched.RunTimes(runCtx, times, func(i int, now time.Time) {
+		c := changes[i]
+		if err := s.SetFaults(c.Faults); err != nil {
+			setErr = fmt.Errorf("%s: set faults: %w", plan.where(c), err)
 			stop()
 			return
 		}
-		at := fmt.Sprintf("%s  +%.3fs", sw.Now.UTC().Format("2006-01-02T15:04:05.000Z07:00"), sw.Now.Sub(start).Seconds())
-		if sw.End() {
+		at := fmt.Sprintf("%s  +%.3fs", now.UTC().Format("2006-01-02T15:04:05.000Z07:00"), now.Sub(start).Seconds())
+		switch {
+		case i == last:
 			next := "serving healthy until stopped"
 			if plan.exitAfter {
 				next = "exiting (--exit-after-schedule)"
 			}
 			fmt.Fprintf(stdout, "%s  schedule done  faults none; %s\n", at, next)
-			return
+		case c.Index == plan.sched.Len():
+			phase = plan.where(c)
+			n := changes[i+1]
+			fmt.Fprintf(stdout, "%s  %sdone  faults none; healthy until %sat %s\n", at, plan.armLabel(c), plan.armLabel(n), n.At.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+		default:
+			phase = plan.where(c)
+			fmt.Fprintf(stdout, "%s  %s  faults %s\n", at, phase, faultNames(c.Faults))
 		}
-		phase = fmt.Sprintf("phase %d/%d %s", sw.Index+1, n, sw.Phase.Name)
-		fmt.Fprintf(stdout, "%s  %s  faults %s\n", at, phase, faultNames(sw.Phase.Faults))
 	})
 	switch {
 	case setErr != nil:
@@ -257,6 +395,30 @@ func serveSchedule(ctx context.Context, plan *servePlan, s *faultserver.Server, 
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// describe says what the schedule is, for the schedule line: its phases
+// and, for several arm runs, which, how far apart, and how long they take
+// in all.
+func (p *servePlan) describe() string {
+	one := fmt.Sprintf("%d phases over %v", p.sched.Len(), p.sched.Duration())
+	switch {
+	case p.runs() == 1 && p.named:
+		return one + " for arm " + p.run.Arms[0]
+	case p.runs() == 1:
+		return one
+	}
+	var names []string
+	for _, c := range p.changes(time.Unix(0, 0)) { // any start: only the order matters
+		if c.Index == 0 && p.named {
+			names = append(names, c.Arm)
+		}
+	}
+	list := ""
+	if p.named {
+		list = " (" + strings.Join(names, ", ") + ")"
+	}
+	return fmt.Sprintf("%s for each of %d arm runs%s, one every %v: %v in all", one, p.runs(), list, p.run.ArmSpan(), p.total())
 }
 
 // faultNames lists specs as they would be given, or says there are none.

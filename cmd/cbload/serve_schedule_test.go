@@ -7,16 +7,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/scenario"
 	sched "github.com/cbload/cbload/schedule"
 )
@@ -375,7 +379,7 @@ thresholds: ["breaker.figures.opens >= 1"]
 		if strings.Join(got, "\n") != strings.Join(wantSwitches, "\n") {
 			t.Errorf("serve --scenario %v switches:\n%s\nwant:\n%s", tt.extra, strings.Join(got, "\n"), strings.Join(wantSwitches, "\n"))
 		}
-		wantIgnored := "cbload serve: scenario " + file + ": ignoring load, gateway, upstream.addr, arms, thresholds (they configure cbload run)\n"
+		wantIgnored := "cbload serve: scenario " + file + ": ignoring load.rate, gateway, upstream.addr, arms, thresholds (they configure cbload run)\n"
 		if first, _, _ := strings.Cut(stderr.String(), "cbload serve: shutting down"); first != wantIgnored {
 			t.Errorf("serve --scenario %v stderr before shutting down = %q; want %q", tt.extra, first, wantIgnored)
 		}
@@ -457,6 +461,10 @@ func TestServeScheduleBadInput(t *testing.T) {
 	writeFile(t, zeroService, "upstream:\n  service_time: 0s\nphases:\n  - {name: a, duration: 1s}\n")
 	slowdown := filepath.Join(dir, "slowdown.yaml")
 	writeFile(t, slowdown, "phases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: 1s, faults: [hang]}\n  - {name: cut, duration: 1s, faults: [slowdown:3x]}\n")
+	trials := filepath.Join(dir, "trials.yaml")
+	writeFile(t, trials, "phases:\n  - {name: a, duration: 1s, faults: [hang]}\ntrials: 0\n")
+	twice := filepath.Join(dir, "twice.yaml")
+	writeFile(t, twice, "targets:\n  - {name: a, url: \"http://127.0.0.1:1/\"}\n  - {name: a, url: \"http://127.0.0.1:2/\"}\nphases:\n  - {name: a, duration: 1s, faults: [hang]}\n")
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	far := time.Now().Add(25 * time.Hour).UTC().Format(time.RFC3339)
 	serve := []string{"serve", "--addr", "127.0.0.1:0", "--control-addr", ""}
@@ -489,6 +497,19 @@ func TestServeScheduleBadInput(t *testing.T) {
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "0001-01-01T00:00:00Z"}, "--start-at 0001-01-01T00:00:00Z is "},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", far}, "--start-at " + far + " is 2"},
 		{[]string{"--start-at", far}, "--start-at: there is no schedule to start; give --phases or --scenario"},
+		{[]string{"--arms", "a,b"}, "--arms: describes the run a schedule is for, and there is no schedule; give --phases or --scenario"},
+		{[]string{"--trials", "2"}, "--trials: describes the run a schedule is for"},
+		{[]string{"--client-timeout", "1s"}, "--client-timeout: describes the run a schedule is for"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--arms", "a,b,a"}, `--arms "a,b,a": "a" is named twice; want each of the run's target names once`},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--arms", ""}, "--arms: empty; want the run's target names in order"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--arms", "a,,b"}, `--arms "a,,b": an empty name`},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--arms", "a,b c"}, `--arms "a,b c": "b c": want a target name, a letter followed by letters, digits, _ or -`},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--trials", "0"}, "--trials 0: want 1 to 20, the run's --trials"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--trials", "21"}, "--trials 21: want 1 to 20"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--client-timeout", "0s"}, "--client-timeout 0s: want a positive duration like 3s"},
+		{[]string{"--scenario", trials}, "scenario " + trials + ": line 3: trials 0: want 1 to 20, the run's --trials"},
+		{[]string{"--scenario", twice}, "scenario " + twice + ": line 3: targets[1].name: \"a\" is named twice"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--arms", "a,b", "--start-at", past}, "in the past: the 10s schedule is over; want a time to come, or one less than 10s ago to join it"},
 		{[]string{"--fault", "hang", "--exit-after-schedule"}, "--exit-after-schedule: there is no schedule"},
 		{[]string{"--scenario", named}, "scenario " + named + ": line 3: phases[1] (b): fault payments=hang: serve runs one upstream; faults named NAME=SPEC are for cbload run --upstream NAME=ADDR"},
 		{[]string{"--proxy-to", "http://127.0.0.1:9", "--phases", "1s,1s,1s", "--fault", "slowdown:2x"},
@@ -508,5 +529,223 @@ func TestServeScheduleBadInput(t *testing.T) {
 		if stdout.Len() > 0 {
 			t.Errorf("cbload serve %q: stdout = %q; want nothing (it must not start)", tt.args, stdout.String())
 		}
+	}
+}
+
+// TestServeScheduleFollowsEveryArmRun runs a real serve process on a
+// scenario of two targets and two trials, as the one upstream of a run
+// started with --start-at: it follows the whole run's schedule, the one
+// harness gives the run's arms (UpstreamSchedule) — every switch printed at
+// that schedule's time with its arm run and phase, healthy between arm
+// runs — and the second arm's fault phase injects the fault at its
+// wall-clock time, not only the first arm's.
+func TestServeScheduleFollowsEveryArmRun(t *testing.T) {
+	const tol = 200 * time.Millisecond
+	file := filepath.Join(t.TempDir(), "s.yaml")
+	writeFile(t, file, `trials: 2
+load: {rate: 50, client_timeout: 200ms}
+targets:
+  - {name: a, url: "http://127.0.0.1:1/api"}
+  - {name: b, url: "http://127.0.0.1:2/api"}
+phases:
+  - {name: base, duration: 300ms}
+  - {name: down, duration: 600ms, faults: ["error:503"]}
+  - {name: up, duration: 300ms}
+`)
+	fault, err := faultserver.ParseSpec("error:503")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(2 * time.Second).Round(time.Millisecond)
+	run := harness.Config{
+		StartAt: start, Trials: 2, ClientTimeout: 200 * time.Millisecond,
+		Targets: []harness.Target{{Name: "a"}, {Name: "b"}},
+		Phases: []harness.Phase{
+			{Name: "base", Duration: 300 * time.Millisecond},
+			{Name: "down", Duration: 600 * time.Millisecond, Faults: []faultserver.Spec{fault}},
+			{Name: "up", Duration: 300 * time.Millisecond},
+		},
+	}
+	want := run.UpstreamSchedule()
+	if len(want) != 16 || want[5].Run != 1 || want[5].Arm != "b" || want[5].Phase != "down" {
+		t.Fatalf("the run's schedule has %d changes, change 5 %+v; want 4 per arm run, change 5 arm b's fault", len(want), want[5])
+	}
+
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	p := startScheduleProc(t, "--scenario", file, "--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule")
+	head := p.until(t, "  schedule  ", 5*time.Second)
+	wantHead := "  schedule  3 phases over 1.2s for each of 4 arm runs (a, b, b, a), one every 2.4s: 8.4s in all, starting at " + start.UTC().Format(time.RFC3339)
+	if !strings.HasPrefix(head.text, wantHead) {
+		t.Errorf("schedule line = %q; want it to start %q", head.text, wantHead)
+	}
+	stamp := func(at time.Time) string { return at.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+	label := func(c harness.FaultChange) string {
+		return fmt.Sprintf("arm %d/4 %s trial %d/2 ", c.Run+1, c.Arm, c.Trial+1)
+	}
+	lineRE := regexp.MustCompile(`^(\S+Z)  \+\d+\.\d{3}s  (.*)$`)
+	for i, w := range want {
+		l := p.next(t, 10*time.Second)
+		m := lineRE.FindStringSubmatch(l.text)
+		if m == nil {
+			t.Fatalf("line %q is not a switch line", l.text)
+		}
+		var what string
+		switch {
+		case i == len(want)-1:
+			what = "schedule done  faults none; exiting (--exit-after-schedule)"
+		case w.Index == len(run.Phases):
+			what = fmt.Sprintf("%sdone  faults none; healthy until %sat %s", label(w), label(want[i+1]), stamp(want[i+1].At))
+		default:
+			what = fmt.Sprintf("%sphase %d/3 %s  faults %s", label(w), w.Index+1, w.Phase, faultNames(w.Faults))
+		}
+		if m[2] != what {
+			t.Errorf("switch %d = %q; want %q", i, m[2], what)
+		}
+		at, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil || !within(at.Sub(w.At), 0, tol) || !within(l.at.Sub(w.At), 0, tol) {
+			t.Errorf("switch %d (%s) printed at %s, read at %v; want %v ± %v", i, m[2], m[1], l.at.UTC(), w.At.UTC(), tol)
+		}
+		// The second arm run's own fault, and its healthy end.
+		switch {
+		case w.Run == 1 && w.Phase == "down":
+			if got := getAll(t, c, p.upstream+"/api", 3); len(got) != 1 || got[0] != "503 error" {
+				t.Errorf("answers in arm b's fault phase = %q; want only 503 error", got)
+			}
+		case w.Run == 1 && w.Index == len(run.Phases):
+			if got := getAll(t, c, p.upstream+"/api", 3); len(got) != 1 || got[0] != "200 " {
+				t.Errorf("answers after arm b's run = %q; want only 200", got)
+			}
+		}
+	}
+	tr.CloseIdleConnections()
+	if code := p.wait(t, 5*time.Second); code != exitOK {
+		t.Errorf("serve exited %d; want 0 after the schedule\nstderr:\n%s", code, p.stderr)
+	}
+}
+
+// TestServeScheduleJoinsLateInLaterArm checks that a serve (re)started
+// while the run's second arm runs, or in the pause before it, joins there:
+// it names the arm run and phase, and the later switches come at the run's
+// times.
+func TestServeScheduleJoinsLateInLaterArm(t *testing.T) {
+	checkLeaks(t)
+	// One arm run: 500ms + 1s + 500ms; the next starts 2s + 100ms + 1s on.
+	const span = 3100 * time.Millisecond
+	for _, tt := range []struct {
+		ago    time.Duration
+		where  string
+		first  string // the first switch line's text after the offset
+		second time.Duration
+	}{
+		{span + 700*time.Millisecond, "arm 2/2 b phase 2/3 fault", "arm 2/2 b phase 2/3 fault  faults error:503", span + 1500*time.Millisecond},
+		{2500 * time.Millisecond, "the healthy pause after arm 1/2 a", "arm 1/2 a done  faults none; healthy until arm 2/2 b at ", span},
+	} {
+		var stdout, stderr bytes.Buffer
+		start := time.Now().Add(-tt.ago)
+		root := newRootCmd(&stdout, &stderr)
+		root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--phases", "500ms,1s,500ms", "--fault", "error:503",
+			"--arms", "a,b", "--client-timeout", "100ms", "--start-at", start.UTC().Format(time.RFC3339Nano), "--exit-after-schedule"})
+		if err := root.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("serve %v after --start-at = %v; want nil (join the schedule)\nstderr:\n%s", tt.ago, err, &stderr)
+		}
+		out := stdout.String()
+		m := regexp.MustCompile(`(?m)^  schedule  3 phases over 2s for each of 2 arm runs \(a, b\), one every 3.1s: 5.1s in all, started at \S+; joined (\S+) late, in ` + regexp.QuoteMeta(tt.where) + `$`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("%v late: stdout:\n%s\nwant a schedule line saying it joined late, in %s", tt.ago, out, tt.where)
+		}
+		if late, err := time.ParseDuration(m[1]); err != nil || !within(late, tt.ago, 500*time.Millisecond) {
+			t.Errorf("joined %s late; want about %v", m[1], tt.ago)
+		}
+		var lines []string
+		for _, l := range strings.Split(out, "\n") {
+			if _, rest, ok := strings.Cut(l, "s  "); ok && strings.HasPrefix(l, "20") {
+				lines = append(lines, l)
+				if len(lines) == 1 && !strings.HasPrefix(rest, tt.first) {
+					t.Errorf("%v late: first switch %q; want it to start %q", tt.ago, rest, tt.first)
+				}
+			}
+		}
+		if len(lines) < 2 {
+			t.Fatalf("%v late: switches:\n%s\nwant at least two", tt.ago, out)
+		}
+		at, err := time.Parse(time.RFC3339Nano, strings.Fields(lines[1])[0])
+		if err != nil || !within(at.Sub(start), tt.second, 150*time.Millisecond) {
+			t.Errorf("%v late: second switch %q; want it at +%v ± 150ms", tt.ago, lines[1], tt.second)
+		}
+	}
+}
+
+// TestServeScheduleWithTwoArmRun runs what the shards of a run do, on one
+// machine: a real serve process follows a scenario of two targets from
+// --start-at, and cbload run takes the same file and start time with its
+// upstream external — serve's, which a small service calls. Both arms meet
+// the fault in their fault phase and a healthy upstream in their baseline
+// and recovery: the second arm too, which starts one arm span later.
+func TestServeScheduleWithTwoArmRun(t *testing.T) {
+	var upstream atomic.Value // serve's URL, once it listens
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 2 * time.Second}
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api" {
+			return
+		}
+		u, _ := upstream.Load().(string)
+		resp, err := client.Get(u + "/dep")
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	defer svc.Close()
+	file := filepath.Join(t.TempDir(), "s.yaml")
+	writeFile(t, file, `seed: 5
+load: {rate: 40, client_timeout: 2s}
+collateral: /local
+targets:
+  - {name: a, url: "`+svc.URL+`/api"}
+  - {name: b, url: "`+svc.URL+`/api"}
+phases:
+  - {name: baseline, duration: 1s}
+  - {name: fault, duration: 2s, faults: ["error:503"]}
+  - {name: recovery, duration: 1s}
+`)
+	buildBinary(t, "github.com/cbload/cbload/cmd/cbload")
+	start := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
+	p := startScheduleProc(t, "--scenario", file, "--start-at", start, "--exit-after-schedule")
+	upstream.Store(p.upstream)
+
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--scenario", file, "--start-at", start, "--upstream-external", "--progress", "never", "--no-step-summary", "--out", out}, &stdout, &stderr)
+	// 4: a loaded test machine may fail a timing check.
+	if code != exitOK && code != exitNotValid {
+		t.Fatalf("cbload run: exit %d\n%s\n%s", code, &stdout, &stderr)
+	}
+	r := readReport(t, filepath.Join(out, "report.json"))
+	for _, name := range []string{"a", "b"} {
+		a := r.Arm(name)
+		if a == nil {
+			t.Fatalf("the report has no arm %s", name)
+		}
+		for _, ph := range []struct {
+			name   string
+			lo, hi float64
+		}{{"baseline", 0.8, 1}, {"fault", 0, 0.2}, {"recovery", 0.8, 1}} {
+			if s := a.Summary[ph.name].API; s.Requests == 0 || s.SuccessRatio < ph.lo || s.SuccessRatio > ph.hi {
+				t.Errorf("arm %s %s: /api success %.2f of %d; want %.1f to %.1f (the upstream's faults on the run's schedule)", name, ph.name, s.SuccessRatio, s.Requests, ph.lo, ph.hi)
+			}
+		}
+	}
+	p.until(t, "arm 2/2 b phase 2/3 fault  faults error:503", 15*time.Second)
+	if code := p.wait(t, 15*time.Second); code != exitOK {
+		t.Errorf("serve exited %d; want 0 after the schedule\nstderr:\n%s", code, p.stderr)
 	}
 }

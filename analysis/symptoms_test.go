@@ -1,17 +1,15 @@
-package harness
+package analysis_test
 
 import (
 	"testing"
-	"time"
 
-	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/reports"
 )
 
-func TestAddSymptoms(t *testing.T) {
-	lat, _ := faultserver.ParseSpec("latency:1s")
-	phases := []Phase{{Name: "baseline", Duration: time.Second}, {Name: "retry", Duration: time.Second, Faults: []faultserver.Spec{lat}},
-		{Name: "shed", Duration: time.Second, Faults: []faultserver.Spec{lat}}, {Name: "recovery", Duration: time.Second}, {Name: "idle", Duration: time.Second}}
+func TestSymptoms(t *testing.T) {
+	lat := []string{"latency:1s"}
+	phases := []reports.Phase{{Name: "baseline"}, {Name: "retry", Faults: lat}, {Name: "shed", Faults: lat}, {Name: "recovery"}, {Name: "idle"}}
 	ps := func(api int64, ups ...int64) reports.PhaseSummary {
 		s := reports.PhaseSummary{API: reports.Stats{Requests: api}, Upstreams: map[string]reports.UpstreamPhase{}}
 		for i, n := range ups {
@@ -26,7 +24,7 @@ func TestAddSymptoms(t *testing.T) {
 		"recovery": ps(100, 105, 100),
 		"idle":     ps(0, 0, 0),
 	}}
-	addSymptoms(&a, phases)
+	analysis.Symptoms(&a, phases)
 	for _, tt := range []struct {
 		phase, effect string
 		attempts      float64
@@ -47,7 +45,7 @@ func TestAddSymptoms(t *testing.T) {
 
 	// Without a fault-free baseline, one attempt per request is the yardstick.
 	b := reports.Arm{Summary: map[string]reports.PhaseSummary{"retry": ps(100, 300)}}
-	addSymptoms(&b, phases[1:2])
+	analysis.Symptoms(&b, phases[1:2])
 	if s := b.Summary["retry"]; s.UpstreamEffect != reports.EffectAmplification {
 		t.Errorf("no baseline, 3 attempts per request: %q; want amplification", s.UpstreamEffect)
 	}

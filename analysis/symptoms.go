@@ -1,4 +1,4 @@
-package harness
+package analysis
 
 import (
 	"github.com/cbload/cbload/reports"
@@ -10,14 +10,16 @@ import (
 // less than this.
 const effectMargin = 0.1
 
-// addSymptoms fills, for each phase of the arm, the upstream attempts per
-// /api request — all upstreams' requests over the /api requests answered —
-// and what it says next to the baseline's (the first phase, when it has no
+// Symptoms fills, for each phase of the arm, the upstream attempts per /api
+// request — all upstreams' requests over the /api requests answered — and
+// what it says next to the baseline's (the first phase, when it has no
 // faults; otherwise one attempt per request): amplification when the
 // service made more calls per request (retries), shedding when fewer (a
 // breaker, a queue, a fallback that skips the call), as in the baseline
-// otherwise. The upstreams' counts must be in the summary already.
-func addSymptoms(a *reports.Arm, phases []Phase) {
+// otherwise. The upstreams' counts must be in the summary already; a phase
+// without them is left as it is. cbload run calls it at the end of each
+// arm, and cbload merge on the merged counts.
+func Symptoms(a *reports.Arm, phases []reports.Phase) {
 	attempts := func(ps reports.PhaseSummary) (float64, bool) {
 		if ps.API.Requests == 0 || ps.Upstreams == nil {
 			return 0, false
@@ -29,7 +31,7 @@ func addSymptoms(a *reports.Arm, phases []Phase) {
 		return float64(n) / float64(ps.API.Requests), true
 	}
 	base, baseOK := 1.0, false
-	if len(phases) > 0 && !phases[0].Faulty() {
+	if len(phases) > 0 && len(phases[0].Faults) == 0 {
 		if v, ok := attempts(a.Summary[phases[0].Name]); ok && v > 0 {
 			base, baseOK = v, true
 		}
