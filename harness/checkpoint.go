@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -181,7 +182,7 @@ func (c *checkpoints) settledFunc(name string, k int, rec *recorder, up *upstrea
 	return func(i int) error {
 		a := rec.snapshot(name)
 		addUpstreamCounts(&a, up.booked())
-		addSymptoms(&a, c.cfg.Phases)
+		analysis.Symptoms(&a, rec.reportPhases())
 		return c.phase(name, k, i, a)
 	}
 }
