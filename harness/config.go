@@ -15,6 +15,7 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/policy"
+	"github.com/cbload/cbload/reports"
 )
 
 // Config describes one experiment. Start from DefaultConfig and change what
@@ -109,6 +110,19 @@ type Config struct {
 	// from the measurement loop; it must return quickly. It gives a
 	// library user (or a test) the raw samples the report aggregates.
 	OnSample func(Sample)
+	// OnCheckpoint, when set, is called as the run's results settle (see
+	// Checkpoint) with the report as it stands then — judged as the end of
+	// the run judges the final one, from the arm runs that ended and the
+	// one running, up to the phase that settled, and marked Partial — and
+	// where the run is. It
+	// runs in the measurement loop and must return quickly. A non-empty
+	// answer stops the run: the load stops within a second, no other arm
+	// runs, and Run returns the report, Partial with the answer as its
+	// PartialReason, and an *AbortError.
+	OnCheckpoint func(r *reports.Report, at Checkpoint) (stop string)
+	// Results, when set, gets every result as it completes (--results);
+	// the caller closes it after Run.
+	Results *ResultsFile
 }
 
 // Sample is one request as the recorder counted it.

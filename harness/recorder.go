@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -387,6 +388,19 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 	}
 }
 
+// lastSecond returns the last second anything was recorded in, -1 when
+// nothing was.
+func (r *recorder) lastSecond() int {
+	last := -1
+	for _, s := range r.series {
+		last = max(last, s.T)
+	}
+	for k := range r.seconds {
+		last = max(last, k)
+	}
+	return last
+}
+
 // sample stores the gauges read at the end of second sec.
 func (r *recorder) sample(sec int, g gauge) { r.gauges[sec] = g }
 
@@ -490,13 +504,34 @@ func (r *recorder) second(k int) reports.Second {
 // raw aggregates by analysis.Derive. w holds what the watchdog saw, and
 // gatewayResource the gateway's resource errors.
 func (r *recorder) arm(name string, transitions []reports.Transition, w watchdogReport, gatewayResource int64, gatewayLast string) reports.Arm {
-	sort.Slice(r.series, func(i, j int) bool { return r.series[i].T < r.series[j].T })
+	return r.build(name, r.series, transitions, w, gatewayResource, gatewayLast)
+}
+
+// snapshot returns the arm as recorded so far, the seconds still open
+// included as they stand, and leaves the recorder as it is. Its phases that
+// have settled are as the arm's end will report them.
+func (r *recorder) snapshot(name string) reports.Arm {
+	series := slices.Clone(r.series)
+	for k := range r.seconds {
+		series = append(series, r.second(k))
+	}
+	for k := range r.gauges {
+		if _, ok := r.seconds[k]; !ok {
+			series = append(series, r.second(k))
+		}
+	}
+	return r.build(name, series, nil, watchdogReport{}, 0, "")
+}
+
+// build assembles the arm from series and everything else recorded.
+func (r *recorder) build(name string, series []reports.Second, transitions []reports.Transition, w watchdogReport, gatewayResource int64, gatewayLast string) reports.Arm {
+	sort.Slice(series, func(i, j int) bool { return series[i].T < series[j].T })
 	a := reports.Arm{
 		Name:          name,
 		Breaker:       r.breaker,
 		UpstreamQueue: r.queue,
 		Transitions:   transitions,
-		Series:        r.series,
+		Series:        series,
 		APISlots:      &reports.Slots{WidthMS: slotWidth.Milliseconds(), OK: make([]int64, len(r.slots)), N: make([]int64, len(r.slots))},
 	}
 	if a.Transitions == nil {

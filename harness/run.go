@@ -31,7 +31,8 @@ func (e *SetupError) Unwrap() error { return e.Err }
 //
 // When ctx is cancelled, Run stops the load within about a second, cancels
 // requests in flight, and returns the report of what was measured, marked
-// Partial, together with ctx's error. Every server and goroutine Run starts
+// Partial, together with ctx's error; when cfg.OnCheckpoint stops it, the
+// same, with an *AbortError. Every server and goroutine Run starts
 // has stopped when it returns.
 func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	if err := cfg.Validate(); err != nil {
@@ -46,12 +47,11 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return nil, &SetupError{fmt.Errorf("set up tracing: %w", err)}
 	}
 
-	// seq counts the arm runs (trials interleave them): run k starts at
+	// k counts the arm runs (trials interleave them): run k starts at
 	// ArmStart(k) when the run has a start time.
-	seq := 0
-	runs, order, runErr := runTrials(cfg.Trials, cfg.Arms, func(name string) (*reports.Arm, error) {
-		seq++
-		return runArm(ctx, &cfg, name, seq-1, tel)
+	cp := newCheckpoints(&cfg, r, cfg.Arms, false)
+	runs, order, runErr := cp.runTrials(cfg.Trials, cfg.Arms, func(name string, k int) (*reports.Arm, error) {
+		return runArm(ctx, &cfg, name, k, tel, cp)
 	})
 	r.FinishedAt = time.Now().UTC()
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
@@ -113,9 +113,9 @@ func partialReason(err error) string {
 }
 
 // runArm runs arm name as the run's k-th arm run (0-based; trials repeat
-// arms). It returns the arm's measurements even when it stops early (with
+// arms), telling cp of each phase that settles. It returns the arm's measurements even when it stops early (with
 // the error that stopped it), and nil only when nothing ran.
-func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) (*reports.Arm, error) {
+func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing, cp *checkpoints) (*reports.Arm, error) {
 	withBreaker := name == reports.ArmBreaker
 	upCfg := faultserver.Config{
 		Addr:        "127.0.0.1:0",
@@ -183,6 +183,7 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing) 
 		inflight:   gw.pool.InFlight,
 		onPhase:    func(phase string) { tel.setPhase(name, phase) },
 		takeCalls:  ch.bottom().takeCalls,
+		settled:    cp.settledFunc(name, k, rec, up),
 	}, results)
 	gwErrs, gwLast := ch.resourceErrors()
 	end := time.Now()
@@ -223,14 +224,67 @@ type armLoop struct {
 	// takeCalls, when set, merges the gateway's upstream call latencies
 	// since its last call into a histogram.
 	takeCalls func(*reports.DenseHistogram)
+	// settled, when set, is told each phase but the last (by index) once
+	// its results are all in; its error stops the arm as a cancelled ctx
+	// does, and drive returns it.
+	settled func(phase int) error
+}
+
+// settler tells when a phase's results are all in. vegeta numbers the
+// requests of an attack in the order it sends them (Seq; Timestamp never
+// decreases with it), so once every request up to one sent at or after a
+// phase's end has been answered, so has every request sent before the end:
+// nothing answered later can count in the phase. Its memory holds only the
+// answers that arrived ahead of an earlier request's.
+type settler struct {
+	ends    []time.Duration // each phase's end, from the arm's start
+	lastSec []int           // each phase's last second
+	next    int             // the first phase not yet settled
+	low     uint64          // every request numbered below low was answered
+	lowSent time.Duration   // when request low-1 was sent
+	ahead   map[uint64]time.Duration
+}
+
+func newSettler(phases []Phase) *settler {
+	s := &settler{ahead: map[uint64]time.Duration{}}
+	var at time.Duration
+	for _, p := range phases {
+		at += p.Duration
+		s.ends = append(s.ends, at)
+		s.lastSec = append(s.lastSec, int((at-1)/time.Second))
+	}
+	return s
+}
+
+// add notes the answer to request seq, sent at offset sent.
+func (s *settler) add(seq uint64, sent time.Duration) {
+	if seq != s.low {
+		s.ahead[seq] = sent
+		return
+	}
+	s.low, s.lowSent = s.low+1, sent
+	for {
+		t, ok := s.ahead[s.low]
+		if !ok {
+			return
+		}
+		delete(s.ahead, s.low)
+		s.low, s.lowSent = s.low+1, t
+	}
+}
+
+// ready reports whether phase s.next has settled, the gauges having been
+// sampled up to second sampled.
+func (s *settler) ready(sampled int) bool {
+	return s.low > 0 && s.lowSent >= s.ends[s.next] && sampled >= s.lastSec[s.next]
 }
 
 // drive runs one arm's measurement loop until the load's results channel
 // closes: it feeds results to the recorder, switches the upstream's faults
 // at phase boundaries, samples the gauges once a second and reports
-// progress, while a watchdog looks for stalls. When ctx is cancelled it
-// aborts the load, cancelling requests in flight, and releases held
-// requests; it returns ctx's error then. The recorder is flushed when drive
+// progress, while a watchdog looks for stalls. When ctx is cancelled, or
+// a.settled returns an error, it aborts the load, cancelling requests in
+// flight, and releases held requests; it returns that error then. The recorder is flushed when drive
 // returns, with what the watchdog saw.
 func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.Result) (watchdogReport, error) {
 	total := cfg.TotalDuration()
@@ -248,7 +302,27 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 	wd := startWatchdog(a.start)
 	done := ctx.Done()
 	var stopErr error
+	stop := func(err error) {
+		stopErr = err
+		done = nil
+		a.lr.abort()
+		a.up.release() // release held requests at once
+	}
+	var settle *settler
+	if a.settled != nil {
+		settle = newSettler(cfg.Phases)
+	}
 	sampled := -1
+	// checkSettled tells a.settled of each phase that has settled: its
+	// results are in, its gauges sampled and the upstreams have booked it.
+	checkSettled := func() {
+		for settle != nil && stopErr == nil && settle.next < len(cfg.Phases)-1 && settle.next < phase && settle.ready(sampled) {
+			settle.next++
+			if err := a.settled(settle.next - 1); err != nil {
+				stop(err)
+			}
+		}
+	}
 	var lastSent int64
 	// An external upstream, which this run cannot see, is an empty set:
 	// it counts nothing.
@@ -281,13 +355,20 @@ loop:
 			}
 			collateral := a.collateral(res)
 			a.rec.add(res, collateral)
-			if cfg.OnSample != nil {
+			if cfg.OnSample != nil || cfg.Results != nil {
 				done := a.rec.clamp(res.Timestamp.Add(res.Latency).Sub(a.start))
-				cfg.OnSample(Sample{Arm: a.name, Phase: a.rec.phases[a.rec.phaseIndex(done)].name,
-					Collateral: collateral, OK: classify(res) == oOK, Latency: res.Latency})
+				phase := a.rec.phases[a.rec.phaseIndex(done)].name
+				cfg.Results.add(res, a.name, phase)
+				if cfg.OnSample != nil {
+					cfg.OnSample(Sample{Arm: a.name, Phase: phase, Collateral: collateral, OK: classify(res) == oOK, Latency: res.Latency})
+				}
 			}
 			if a.observe != nil {
 				a.observe(res, collateral)
+			}
+			if settle != nil {
+				settle.add(res.Seq, res.Timestamp.Sub(a.start))
+				checkSettled()
 			}
 		case now := <-phaseTimer.C:
 			if phase+1 < len(cfg.Phases) {
@@ -298,6 +379,7 @@ loop:
 				a.up.next()
 				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
 				phaseTimer.Reset(phaseEnd.Sub(now))
+				checkSettled()
 			}
 		case now := <-ticker.C:
 			sec := int((now.Sub(a.start)+500*time.Millisecond)/time.Second) - 1
@@ -305,7 +387,9 @@ loop:
 				continue
 			}
 			sample(now, sec)
+			checkSettled()
 			a.rec.flush(now, false)
+			cfg.Results.flush() // a crash loses at most a second of results
 			sent := a.sent.Load()
 			apiOK, localOK := a.rec.takeLive()
 			if cfg.Progress != nil {
@@ -317,22 +401,22 @@ loop:
 			}
 			lastSent = sent
 		case <-done:
-			stopErr = ctx.Err()
-			done = nil
-			a.lr.abort()
-			a.up.release() // release held requests at once
+			stop(ctx.Err())
 		}
 	}
 	now := time.Now()
 	// The attack can end before the last second's tick — a shard's last
 	// send may be due up to N intervals before the schedule's end — so
-	// sample it here; an interrupted arm, up to where it stopped.
+	// sample it here; a stopped arm, up to the last second it recorded
+	// anything in (the one it stopped in, cut short, or one an answer cut
+	// off by the stop completed in), so that every second of the series
+	// has its gauges and state.
 	lastSec := totalSecs - 1
 	if stopErr != nil {
-		lastSec = min(int(now.Sub(a.start)/time.Second), totalSecs) - 1
+		lastSec = min(a.rec.lastSecond(), totalSecs-1)
 	}
-	if sampled < lastSec {
-		sample(now, lastSec)
+	for sec := sampled + 1; sec <= lastSec; sec++ {
+		sample(now, sec) // the first takes what the gauges counted since the last
 	}
 	a.rec.flush(now, true)
 	return wd.stop(), stopErr

@@ -187,6 +187,13 @@ func TestRunInterrupted(t *testing.T) {
 	if got := a.Summary["baseline"].API.Requests; got == 0 {
 		t.Errorf("baseline /api requests = 0; want the baseline kept")
 	}
+	// Every second, the one it stopped in too, has its gauges: a second
+	// without a state is a report.json that cannot be read back.
+	for _, s := range a.Series {
+		if s.State == "" {
+			t.Errorf("second %d of the partial report has no breaker state", s.T)
+		}
+	}
 	if r.Verdict.Outcome != reports.OutcomeInconclusive {
 		t.Errorf("verdict of a one-arm partial run = %s; want inconclusive", r.Verdict.Outcome)
 	}

@@ -232,12 +232,11 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 		byName[t.Name] = t
 		names = append(names, t.Name)
 	}
-	// seq counts the arm runs (trials interleave them): run k starts at
+	// k counts the arm runs (trials interleave them): run k starts at
 	// ArmStart(k) when the run has a start time.
-	seq := 0
-	runs, order, runErr := runTrials(cfg.Trials, names, func(name string) (*reports.Arm, error) {
-		seq++
-		return runTarget(ctx, &cfg, byName[name], seq-1, up, tune)
+	cp := newCheckpoints(&cfg, r, names, true)
+	runs, order, runErr := cp.runTrials(cfg.Trials, names, func(name string, k int) (*reports.Arm, error) {
+		return runTarget(ctx, &cfg, byName[name], k, up, tune, cp)
 	})
 	r.FinishedAt = time.Now().UTC()
 	if runErr != nil {
@@ -403,9 +402,10 @@ func probeAnswer(resp *http.Response, body []byte, checks expectations, state, c
 	return nil
 }
 
-// runTarget runs one target through the phases. Like runArm, it returns what
-// was measured even when stopped early.
-func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSet, tune func(*http.Transport)) (*reports.Arm, error) {
+// runTarget runs one target through the phases, telling cp of each phase
+// that settles. Like runArm, it returns what was measured even when
+// stopped early.
+func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSet, tune func(*http.Transport), cp *checkpoints) (*reports.Arm, error) {
 	begin, err := beginArm(ctx, cfg, k)
 	if err != nil {
 		return nil, err
@@ -479,6 +479,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 		state:    state,
 		takePeak: func() int64 { return peak.Swap(inflight.Load()) },
 		inflight: inflight.Load,
+		settled:  cp.settledFunc(t.Name, k, rec, up),
 	}, results)
 	var transitions []reports.Transition
 	figures := reports.BreakerMeasured

@@ -346,6 +346,12 @@ func queueFigures(cfg *Config) string {
 func (s *upstreamSet) finish() map[string]map[string]reports.UpstreamPhase {
 	s.endPhase()
 	s.release()
+	return s.booked()
+}
+
+// booked returns the counts of the phases booked so far, by name: those
+// that have ended.
+func (s *upstreamSet) booked() map[string]map[string]reports.UpstreamPhase {
 	out := map[string]map[string]reports.UpstreamPhase{}
 	for i, c := range s.counts {
 		if c != nil {

@@ -73,6 +73,9 @@ func WriteJUnit(w io.Writer, r *Report) error {
 			{"partial", fmt.Sprint(r.Partial)},
 		},
 	}
+	if r.PartialReason != "" {
+		suite.Properties = append(suite.Properties, junitProperty{"partial_reason", r.PartialReason})
+	}
 	if !r.StartedAt.IsZero() {
 		suite.Timestamp = r.StartedAt.UTC().Format("2006-01-02T15:04:05")
 	}

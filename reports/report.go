@@ -115,6 +115,9 @@ type Report struct {
 	// Thresholds holds the result of every --threshold check, in the order given.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	Tracing    *Tracing          `json:"tracing,omitempty"`
+	// Results describes the raw results file the run streamed (--results);
+	// absent when it streamed none.
+	Results *ResultsFile `json:"results_file,omitempty"`
 	// StartAt is the absolute time the run's first arm was scheduled to
 	// start (--start-at); each arm's Start says when it did. Absent when
 	// arms simply ran one after the other.
@@ -837,6 +840,28 @@ type ThresholdResult struct {
 	Pass     bool    `json:"pass"`
 	Message  string  `json:"message,omitempty"`
 }
+
+// ResultsFile is the file of raw results a run streamed, one line per
+// request as it completed, in vegeta's JSON results encoding: `vegeta
+// report` and `vegeta plot` read it as it is. Each result's attack is its
+// arm, and its X-Cbload-Phase header the phase it completed in.
+type ResultsFile struct {
+	Path   string `json:"path"`
+	Format string `json:"format"` // ResultsFormat
+	// Written is the results in the file, Bytes its size.
+	Written int64 `json:"written"`
+	Bytes   int64 `json:"bytes"`
+	// LimitBytes is the most the file may hold; Dropped the results not
+	// written once it was reached.
+	LimitBytes int64 `json:"limit_bytes"`
+	Dropped    int64 `json:"dropped"`
+	// Error, when set, is the write error that stopped the file; the
+	// results after it are counted in Dropped.
+	Error string `json:"error,omitempty"`
+}
+
+// ResultsFormat names the encoding of a ResultsFile.
+const ResultsFormat = "vegeta-json"
 
 // Tracing says what was traced and exported. Enabled is false when no OTLP
 // endpoint was set; the other fields are then empty.

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -431,6 +432,9 @@ type pathNode struct {
 	// inferred, when set, says whether the leaf's value in r is inferred
 	// rather than measured.
 	inferred func(r *Report) bool
+	// arm and phase, on an arm's node and on a phase's node under it, say
+	// what the values below rest on (see Settled).
+	arm, phase string
 }
 
 func (n *pathNode) child(name string) *pathNode {
@@ -664,6 +668,53 @@ func worstRun(r *Report, a *Arm, worse int, get func(f Figures) (float64, error)
 	return w, nil
 }
 
+// Settled reports whether every value the threshold reads is final — no
+// later measurement of the run can change it — in a run with these arms and
+// phases, given which arms have finished all their trials and which phases
+// of an arm are final. A value under <arm>.<phase> needs that phase of that
+// arm; one under <arm>.figures or <arm>.worst the whole arm; verdict,
+// validity and partial the whole run, so they are never settled before it
+// ends. A threshold that does not Check against arms and phases is not
+// settled.
+func (t Threshold) Settled(arms, phases []string, armDone func(arm string) bool, phaseDone func(arm, phase string) bool) bool {
+	root := pathTree(arms, phases)
+	if _, err := t.kinds(root); err != nil {
+		return false
+	}
+	for _, o := range []operand{t.left, t.right} {
+		for _, f := range o.factors {
+			if f.path == "" {
+				continue
+			}
+			arm, phase := root.scope(f.path)
+			switch {
+			case arm == "":
+				return false
+			case phase == "":
+				if !armDone(arm) {
+					return false
+				}
+			case !phaseDone(arm, phase):
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// scope returns the arm and phase the value at path rests on: both for a
+// phase's value, the arm alone for an arm's figures, neither for the run's.
+func (n *pathNode) scope(path string) (arm, phase string) {
+	cur := n
+	for _, s := range strings.Split(path, ".") {
+		if cur = cur.child(s); cur == nil {
+			return "", ""
+		}
+		arm, phase = cmp.Or(cur.arm, arm), cmp.Or(cur.phase, phase)
+	}
+	return arm, phase
+}
+
 // ThresholdPaths lists every value a threshold may name in a run with these
 // arms and phases, in report order.
 func ThresholdPaths(arms, phases []string) []string {
@@ -689,7 +740,7 @@ func ThresholdPaths(arms, phases []string) []string {
 func pathTree(arms, phases []string) *pathNode {
 	root := &pathNode{}
 	for _, armName := range arms {
-		a := root.add(&pathNode{name: armName})
+		a := root.add(&pathNode{name: armName, arm: armName})
 		armOf := func(r *Report) (*Arm, error) {
 			if arm := r.Arm(armName); arm != nil {
 				return arm, nil
@@ -697,7 +748,7 @@ func pathTree(arms, phases []string) *pathNode {
 			return nil, errNoData{"arm " + armName + " did not run"}
 		}
 		for _, phName := range phases {
-			ph := a.add(&pathNode{name: phName})
+			ph := a.add(&pathNode{name: phName, phase: phName})
 			summary := func(r *Report) (PhaseSummary, error) {
 				arm, err := armOf(r)
 				if err != nil {
@@ -887,9 +938,13 @@ func boolValue(b bool) float64 {
 // with a message saying so. Value and Measured are the left side's.
 func (t Threshold) Evaluate(r *Report) ThresholdResult {
 	res := ThresholdResult{Expr: t.expr}
-	arms := make([]string, len(r.Arms))
-	for i, a := range r.Arms {
-		arms[i] = a.Name
+	// The arms the run was to run, so that one a partial run never reached
+	// is "did not run", not an unknown path.
+	arms := slices.Clone(r.Config.Arms)
+	for _, a := range r.Arms {
+		if !slices.Contains(arms, a.Name) {
+			arms = append(arms, a.Name)
+		}
 	}
 	phases := make([]string, len(r.Phases))
 	for i, p := range r.Phases {

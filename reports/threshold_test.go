@@ -339,6 +339,41 @@ func TestThresholdRecoveredAfterTrigger(t *testing.T) {
 	}
 }
 
+// TestThresholdSettled: a threshold is settled only when every path it
+// reads rests on what is final — a phase, a whole arm, never the run.
+func TestThresholdSettled(t *testing.T) {
+	arms, phases := []string{"breaker", "no-breaker"}, []string{"baseline", "fault", "recovery"}
+	// breaker has ended whole; no-breaker has settled its baseline only.
+	armDone := func(a string) bool { return a == "breaker" }
+	phaseDone := func(a, p string) bool { return a == "breaker" || p == "baseline" }
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{"breaker.fault.api.success_ratio >= 99%", true},
+		{"no-breaker.baseline.collateral.latency_ms.p99 < 100ms", true},
+		{"no-breaker.baseline.api.status_codes.503 == 0", true},
+		{"no-breaker.fault.api.success_ratio >= 99%", false},
+		{"breaker.figures.time_to_open_s <= 2s", true},
+		{"no-breaker.figures.inflight_peak < 10", false},
+		{"no-breaker.worst.inflight_peak < 10", false},
+		{"breaker.fault.upstream_requests < 0.2 * no-breaker.fault.upstream_requests", false},
+		{"breaker.fault.upstream_requests < 0.2 * no-breaker.baseline.upstream_requests", true},
+		{"verdict.cascade_prevented == true", false},
+		{"validity.valid == true", false},
+		{"partial == false", false},
+	}
+	for _, tt := range tests {
+		th, err := ParseThreshold(tt.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := th.Settled(arms, phases, armDone, phaseDone); got != tt.want {
+			t.Errorf("Settled(%q) = %v; want %v", tt.expr, got, tt.want)
+		}
+	}
+}
+
 // A phase's upstream queue peak can be held to a limit when the queue was
 // measured; otherwise the threshold fails saying why there is no queue.
 func TestThresholdUpstreamQueuePeak(t *testing.T) {

@@ -219,6 +219,11 @@ type Output struct {
 	JUnit       *string `yaml:"junit"`
 	Progress    *string `yaml:"progress"`
 	StepSummary *bool   `yaml:"step_summary"`
+	// Results is a file to stream every raw result to (--results).
+	Results *string `yaml:"results"`
+	// SummaryTemplate is a text/template rendered over the report into
+	// summary.txt (--summary-template).
+	SummaryTemplate *string `yaml:"summary_template"`
 }
 
 // Duration is a Go duration string ("250ms", "2s").
@@ -257,17 +262,49 @@ func (f *Fault) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // Threshold is a threshold expression and its line; the caller parses it.
+// In the file it is the expression itself, or a mapping {check: EXPR,
+// abort_on_fail: true} for one that stops the run as soon as it has failed
+// and can no longer pass.
 type Threshold struct {
-	Expr string
-	Line int
+	Expr        string
+	AbortOnFail bool
+	Line        int
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (s *Threshold) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return lineErr(n, "want a string")
+	const want = `want an expression, or a mapping like {check: "breaker.fault.collateral.success_ratio >= 99%", abort_on_fail: true}`
+	s.Line = n.Line
+	switch n.Kind {
+	case yaml.ScalarNode:
+		s.Expr = n.Value
+		return nil
+	case yaml.MappingNode:
+	default:
+		return lineErr(n, "%s", want)
 	}
-	s.Expr, s.Line = n.Value, n.Line
+	check := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "check":
+			if v.Kind != yaml.ScalarNode {
+				return lineErr(v, "want a threshold expression as a string")
+			}
+			s.Expr, check = v.Value, true
+		case "abort_on_fail":
+			b, err := strconv.ParseBool(v.Value)
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || err != nil {
+				return lineErr(v, "%q: want true or false", v.Value)
+			}
+			s.AbortOnFail = b
+		default:
+			return lineErr(k, "unknown field %q in a threshold; %s", k.Value, want)
+		}
+	}
+	if !check {
+		return lineErr(n, "a threshold mapping needs check: the expression; %s", want)
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,8 +51,13 @@ type ciOptions struct {
 	collateralFlag bool // --collateral was given: it overrides every target's
 	stateFlag      bool // --breaker-state-url was given: likewise
 
+	abortOnFail bool // --abort-on-fail: every threshold stops the run once it cannot pass
+
 	// Filled by applyCI.
 	checks []reports.Threshold
+	abort  []bool // by check: stop the run once it has failed and can no longer pass
+	// arms and phases are the run's, for thresholds' paths.
+	arms, phases []string
 }
 
 // fileField is where a scenario file set a value: the field's path, like
@@ -75,7 +81,14 @@ Paths: <arm>.<phase>.<api|collateral>.<requests|ok|success_ratio|outcomes.KIND|l
 <arm>.<phase>.upstream_requests, <arm>.figures.<figure> (the median with
 --trials), <arm>.worst.<figure> (the worst trial), verdict.outcome,
 verdict.cascade_prevented, validity.valid, partial. Units: %, ms, s; a plain number is read in
-the path's unit. Each result is printed, stored in report.json and, with
+the path's unit. --abort-on-fail (or abort_on_fail: true on a scenario
+threshold, written {check: EXPR, abort_on_fail: true}) stops the run as soon
+as a threshold has failed and can no longer pass: when every value it reads
+is final — a phase's once every request sent before the phase ended has been
+answered, an arm's figures once all its trials ended (verdict, validity and
+partial only at the end) — and fails over them; it is checked at each phase
+end and arm end, the load stops within a second, the arms left never run,
+and every report is written, partial, with the reason; exit 99. Each result is printed, stored in report.json and, with
 --junit FILE, written as a JUnit test case (plus one for the verdict). When
 $GITHUB_STEP_SUMMARY is set the Markdown report is appended to it
 (--no-step-summary to opt out).
@@ -108,7 +121,8 @@ Exit codes:
        the verdict is inconclusive; the report names the check
   5    load ran, the summary was printed, but a result file (report,
        --junit, step summary) could not be written; the rest was
-  99   the run completed and a threshold failed
+  99   the run completed and a threshold failed, or --abort-on-fail
+       stopped it
   130  interrupted (SIGINT/SIGTERM); a partial report was written`
 
 // addCIFlags registers the CI flags on cmd.
@@ -116,6 +130,7 @@ func addCIFlags(cmd *cobra.Command, o *ciOptions) {
 	f := cmd.Flags()
 	f.StringVar(&o.scenario, "scenario", "", "read the experiment from this YAML scenario file; flags override it")
 	f.StringArrayVar(&o.thresholds, "threshold", nil, "check a report value, e.g. 'breaker.fault.collateral.success_ratio >= 99%' (repeatable; exit 99 when one fails)")
+	f.BoolVar(&o.abortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold has failed and can no longer pass (every threshold; in a scenario, abort_on_fail per threshold); exit 99")
 	f.StringVar(&o.junit, "junit", "", "write the threshold and verdict results as JUnit XML to this file")
 	f.BoolVar(&o.noStepSummary, "no-step-summary", false, "do not append the Markdown report to $"+stepSummaryEnv)
 	f.StringArrayVar(&o.targets, "target", nil, "test your own service: NAME=URL of an endpoint that calls the upstream (repeatable; loopback only)")
@@ -205,6 +220,8 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set("junit", "output.junit", o.JUnit != nil, func() { ci.junit = *o.JUnit })
 	set("progress", "output.progress", o.Progress != nil, func() { opts.progress = *o.Progress })
 	set("no-step-summary", "output.step_summary", o.StepSummary != nil, func() { ci.noStepSummary = !*o.StepSummary })
+	set("results", "output.results", o.Results != nil, func() { opts.results = *o.Results })
+	set("summary-template", "output.summary_template", o.SummaryTemplate != nil, func() { opts.summaryTemplate = *o.SummaryTemplate })
 	if s.Phases != nil {
 		if ci.filePhases, ci.filePhaseLines, err = s.ExpandPhases(); err != nil {
 			return asUsage(err)
@@ -337,8 +354,8 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 	for i, p := range cfg.Phases {
 		phases[i] = p.Name
 	}
-	ci.checks = nil
-	add := func(where, expr string) error {
+	ci.checks, ci.abort, ci.arms, ci.phases = nil, nil, arms, phases
+	add := func(where, expr string, abort bool) error {
 		th, err := reports.ParseThreshold(expr)
 		if err == nil {
 			err = th.Check(arms, phases)
@@ -347,20 +364,30 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 			return usagef("%s%v", where, err)
 		}
 		ci.checks = append(ci.checks, th)
+		ci.abort = append(ci.abort, abort || ci.abortOnFail)
 		return nil
 	}
 	if len(ci.thresholds) > 0 {
 		for _, t := range ci.thresholds {
-			if err := add("--threshold: ", t); err != nil {
+			if err := add("--threshold: ", t, false); err != nil {
 				return err
 			}
 		}
 	} else {
 		for _, t := range ci.fileThresholds {
-			if err := add(fmt.Sprintf("scenario %s: line %d: ", ci.scenarioName, t.Line), t.Expr); err != nil {
+			if err := add(fmt.Sprintf("scenario %s: line %d: ", ci.scenarioName, t.Line), t.Expr, t.AbortOnFail); err != nil {
 				return err
 			}
 		}
+	}
+	if ci.abortOnFail && len(ci.checks) == 0 {
+		return usagef("--abort-on-fail: no threshold to abort on; give --threshold 'EXPR' (or thresholds: in the scenario)")
+	}
+	if slices.Contains(ci.abort, true) {
+		if cfg.Shard.Sharded() {
+			return usagef("--abort-on-fail: not with --shard; a shard sees only its share of the load and cannot stop the others (check the thresholds with cbload merge)")
+		}
+		cfg.OnCheckpoint = ci.abortCheck
 	}
 	if ci.junit != "" {
 		if fi, err := os.Stat(ci.junit); err == nil && fi.IsDir() {
@@ -563,8 +590,12 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) err
 	}
 	if len(opts.ci.checks) > 0 {
 		fmt.Fprintln(w, "thresholds:")
-		for _, t := range opts.ci.checks {
-			fmt.Fprintf(w, "  %s\n", t)
+		for i, t := range opts.ci.checks {
+			abort := ""
+			if opts.ci.abort[i] {
+				abort = "  (abort on fail)"
+			}
+			fmt.Fprintf(w, "  %s%s\n", t, abort)
 		}
 	}
 	if dir := cfg.UpstreamTLSDir; dir != "" {
@@ -582,10 +613,44 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) err
 	return nil
 }
 
-// evaluateThresholds fills the report's threshold results.
-func evaluateThresholds(opts *runOptions, r *reports.Report) {
-	if len(opts.ci.checks) > 0 {
-		r.Thresholds, _ = reports.EvaluateThresholds(opts.ci.checks, r)
+// abortCheck is the run's OnCheckpoint with an abort_on_fail threshold:
+// it stops the run, naming the first such threshold whose every input has
+// settled and that fails over them, so that no later measurement could
+// make it pass.
+func (ci *ciOptions) abortCheck(r *reports.Report, at harness.Checkpoint) string {
+	for i, t := range ci.checks {
+		if !ci.abort[i] || !t.Settled(ci.arms, ci.phases, at.ArmDone, at.PhaseDone) {
+			continue
+		}
+		if !t.Evaluate(r).Pass {
+			return fmt.Sprintf("aborted: threshold %s failed and could no longer pass, %s", t, at)
+		}
+	}
+	return ""
+}
+
+// evaluateThresholds fills the report's threshold results. After an
+// abort, each result says whether it stopped the run or was judged before
+// all of its inputs were measured.
+func evaluateThresholds(opts *runOptions, r *reports.Report, abort *harness.AbortError) {
+	ci := &opts.ci
+	if len(ci.checks) == 0 {
+		return
+	}
+	r.Thresholds, _ = reports.EvaluateThresholds(ci.checks, r)
+	if abort == nil {
+		return
+	}
+	stopped := false
+	for i, t := range ci.checks {
+		res := &r.Thresholds[i]
+		switch {
+		case !t.Settled(ci.arms, ci.phases, abort.At.ArmDone, abort.At.PhaseDone):
+			res.Message += "; not final: the run was aborted before all of its inputs were measured"
+		case ci.abort[i] && !res.Pass && !stopped:
+			res.Message += "; aborted the run " + abort.At.String()
+			stopped = true
+		}
 	}
 }
 

@@ -26,8 +26,8 @@ type flagGroup struct {
 var runFlagGroups = []flagGroup{
 	{"Experiment: faults and schedule", []string{"fault", "phases", "scenario", "dry-run", "seed", "trials"}},
 	{"Load", []string{"rate", "collateral-share", "client-timeout"}},
-	{"Thresholds", []string{"threshold"}},
-	{"Output", []string{"out", "force", "progress", "junit", "no-step-summary"}},
+	{"Thresholds", []string{"threshold", "abort-on-fail"}},
+	{"Output", []string{"out", "force", "progress", "junit", "results", "summary-template", "no-step-summary"}},
 	{"Your own service (targets)", []string{"target", "upstream-addr", "upstream", "upstream-external", "collateral", "breaker-state-url", "allow-remote"}},
 	{"Requests to your service", []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls"}},
 	{"Beyond one machine (shards)", []string{"shard", "start-at", "run-id"}},
@@ -135,6 +135,8 @@ func registerRunCompletions(cmd *cobra.Command) {
 	mustComplete(cmd, "phases", completeValues("5s,15s,10s\tbaseline,fault,recovery"))
 	mustComplete(cmd, "scenario", cobra.FixedCompletions([]string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt))
 	mustComplete(cmd, "junit", cobra.FixedCompletions([]string{"xml"}, cobra.ShellCompDirectiveFilterFileExt))
+	mustComplete(cmd, "results", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault))
+	mustComplete(cmd, "summary-template", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault))
 	mustComplete(cmd, "out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs))
 	noFiles(cmd)
 }
@@ -169,7 +171,7 @@ func registerFaultCompletions(cmd *cobra.Command) {
 }
 
 // registerReportCompletions completes `cbload report`: report.json files,
-// the formats and an output folder.
+// the formats, a template file and an output folder.
 func registerReportCompletions(cmd *cobra.Command) {
 	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) > 0 {
@@ -178,6 +180,7 @@ func registerReportCompletions(cmd *cobra.Command) {
 		return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
 	}
 	mustComplete(cmd, "format", completeList(reports.Formats...))
+	mustComplete(cmd, "template", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault))
 	mustComplete(cmd, "out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs))
 	noFiles(cmd)
 }

@@ -194,7 +194,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	if err := prepareOut(dir, opts.force); err != nil {
 		return err
 	}
-	evaluateThresholds(ro, rep)
+	evaluateThresholds(ro, rep, nil)
 	m := rep.Merge
 	fmt.Fprintf(stdout, "merged %d of %d shards of run %s\n", len(m.Shards), m.Count, rep.RunID)
 	if len(m.Missing) > 0 {

@@ -8,10 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/reports"
 )
@@ -21,12 +23,16 @@ type reportOptions struct {
 	input   string // path to a report.json
 	out     string // output folder; "" means the input's folder
 	formats string // comma-separated: html, md, json
+	// template is --template: a text/template rendered over the report to
+	// stdout; formatSet says --format was given too.
+	template  string
+	formatSet bool
 }
 
 func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &reportOptions{}
 	cmd := &cobra.Command{
-		Use:   "report path/to/report.json [--out DIR] [--format html,md,json]",
+		Use:   "report path/to/report.json [--out DIR] [--format html,md,json] [--template FILE.tmpl]",
 		Short: "Render a saved report.json again as HTML, Markdown and JSON",
 		Long: `Report reads a report.json written by 'cbload run' and renders it again, so
 a newer cbload can present an old experiment without rerunning it.
@@ -40,12 +46,26 @@ The input may be at most 256 MiB and must be read within 10s. Names and
 enumerated values (arms, phases, breaker states, outcomes) are checked
 against the schema, so a hostile file cannot put markup into report.md.
 
+--template FILE.tmpl renders your own summary instead (k6's handleSummary,
+without running code): a Go text/template executed over the report — the v2
+report struct, each field by its Go name as documented in package reports
+(.Verdict.Outcome, .Partial, .PartialReason, .Phases, .Thresholds, and per
+arm in .Arms: .Name, .Figures.CollateralSuccessDuringFault, .Summary (by
+phase name) .API.LatencyMS.P99, …). Besides the builtins it may call
+percent (0.991 → 99.1%), millis (12.5 → 12.5 ms), seconds (a *float64 such
+as .Figures.TimeToOpenS → 1.20 s, nil → never) and arm (arm $r "breaker").
+The output goes to stdout, and only when the whole template ran: at most
+4 MiB, from a template of at most 1 MiB; a missing map key is an error.
+With --template the other formats are written only when --format is given.
+
 Exit codes: 0 done, 2 bad input (unreadable, too large, malformed, a value
-the schema does not allow, or an unknown schema version), 1 the output could
-not be written, 130 interrupted.`,
+the schema does not allow, or an unknown schema version; a template that does
+not parse or fails to run, named by its line), 1 the output could not be
+written, 130 interrupted.`,
 		Example: `  cbload report cbload-out/20261127-024214-seed42/report.json
   cbload report report.json --format md --out /tmp/summary
-  cbload report report.json --format md && cat report.md >> "$GITHUB_STEP_SUMMARY"`,
+  cbload report report.json --format md && cat report.md >> "$GITHUB_STEP_SUMMARY"
+  cbload report report.json --template summary.tmpl > summary.txt`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("report: want one argument, the path to a report.json; got %d", len(args))
@@ -54,12 +74,14 @@ not be written, 130 interrupted.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.input = args[0]
+			opts.formatSet = cmd.Flags().Changed("format")
 			return runReport(cmd.Context(), opts, stdout, stderr)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.out, "out", "", "output folder (default: the folder of the input report.json)")
 	f.StringVar(&opts.formats, "format", "html,md,json", "formats to write, comma-separated: html, md, json")
+	f.StringVar(&opts.template, "template", "", "render this Go text/template over the report to stdout (see above for the data it gets)")
 	registerReportCompletions(cmd)
 	return cmd
 }
@@ -100,9 +122,23 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	if err != nil {
 		return usagef("--format: %v", err)
 	}
+	var tmpl *reports.SummaryTemplate
+	if opts.template != "" {
+		if tmpl, err = readSummaryTemplate(ctx, opts.template, "--template"); err != nil {
+			return err
+		}
+	}
 	r, err := readReportFile(ctx, opts.input)
 	if err != nil {
 		return err
+	}
+	if tmpl != nil {
+		if err := renderSummary(stdout, tmpl, opts.template, r); err != nil {
+			return err
+		}
+		if !opts.formatSet {
+			return nil
+		}
 	}
 	dir := opts.out
 	if dir == "" {
@@ -137,4 +173,81 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "report: %s (the input, left as it is)\n", opts.input)
 	}
 	return err
+}
+
+// readSummaryTemplate reads and parses the template file of flag, with the
+// size cap and deadline of every file cbload reads.
+func readSummaryTemplate(ctx context.Context, path, flag string) (*reports.SummaryTemplate, error) {
+	data, err := inputfile.Read(ctx, path, reports.MaxSummaryTemplate, reportReadTimeout)
+	var tl *inputfile.TooLargeError
+	switch {
+	case ctx.Err() != nil:
+		return nil, errInterrupted
+	case errors.As(err, &tl):
+		return nil, usagef("%s %s: larger than the %s limit for a template", flag, path, inputfile.Size(tl.Limit))
+	case errors.Is(err, inputfile.ErrTimeout):
+		return nil, usagef("%s %s: not read to its end within %v; want a regular file", flag, path, reportReadTimeout)
+	case err != nil:
+		return nil, usagef("%s: %v", flag, err)
+	}
+	t, err := reports.ParseSummaryTemplate(string(data))
+	if err != nil {
+		return nil, usagef("%s %s: %v", flag, path, err)
+	}
+	return t, nil
+}
+
+// renderSummary executes the template over r onto w: a template that fails
+// while it runs is bad input, like one that does not parse.
+func renderSummary(w io.Writer, t *reports.SummaryTemplate, path string, r *reports.Report) error {
+	err := t.Execute(w, r)
+	var te *reports.TemplateError
+	if errors.As(err, &te) || errors.Is(err, reports.ErrSummaryTooLarge) {
+		return usagef("--template %s: %v", path, err)
+	}
+	return err
+}
+
+// writeSummaryFile renders the --summary-template of a run over r into
+// summary.txt in dir and returns its path. The load has run: a template
+// that fails now is a result that could not be written.
+func writeSummaryFile(dir string, t *reports.SummaryTemplate, path string, r *reports.Report) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, r); err != nil {
+		return "", fmt.Errorf("--summary-template %s: %w", path, err)
+	}
+	out := filepath.Join(dir, "summary.txt")
+	if err := reports.WriteFileAtomic(out, b.Bytes()); err != nil {
+		return "", fmt.Errorf("could not write %s: %w", out, unwrapWrite(err))
+	}
+	return out, nil
+}
+
+// checkSummaryFields runs a --summary-template over an empty report with
+// the run's arms and phases, before any load is sent, and refuses one that
+// names a field the report does not have: that is wrong whatever the run
+// measures. Other failures may depend on what it measures (a figure that
+// stays nil), and wait for the real report.
+func checkSummaryFields(t *reports.SummaryTemplate, path string, cfg *harness.Config) error {
+	r := &reports.Report{Schema: reports.Schema, Arms: []reports.Arm{}}
+	sum := map[string]reports.PhaseSummary{}
+	for _, p := range cfg.Phases {
+		r.Phases = append(r.Phases, reports.Phase{Name: p.Name})
+		sum[p.Name] = reports.PhaseSummary{}
+	}
+	arms := cfg.Arms
+	if len(cfg.Targets) > 0 {
+		arms = nil
+		for _, tg := range cfg.Targets {
+			arms = append(arms, tg.Name)
+		}
+	}
+	for _, a := range arms {
+		r.Arms = append(r.Arms, reports.Arm{Name: a, Summary: sum})
+	}
+	var te *reports.TemplateError
+	if err := t.Execute(io.Discard, r); errors.As(err, &te) && strings.Contains(te.Msg, "can't evaluate field") {
+		return usagef("--summary-template %s: %v", path, err)
+	}
+	return nil
 }

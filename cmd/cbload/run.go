@@ -38,6 +38,12 @@ type runOptions struct {
 	out         string
 	force       bool
 	progress    string
+	// results is --results: a file for every raw result, vegeta's JSON.
+	results string
+	// summaryTemplate is --summary-template: a text/template rendered over
+	// the report into summary.txt; summary is it parsed.
+	summaryTemplate string
+	summary         *reports.SummaryTemplate
 	// traceSample is --trace-sample: "auto" or a ratio in [0,1].
 	traceSample string
 	repro       string // the command line that reruns this experiment, without --seed
@@ -154,6 +160,8 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.IntVar(&d.Trials, "trials", d.Trials, "run each arm this many times, interleaved A B B A …; figures become medians with their range, and the verdict needs every trial to agree")
 	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/<time>-seed<seed>)")
 	f.BoolVar(&opts.force, "force", false, "overwrite an existing report in --out")
+	f.StringVar(&opts.results, "results", "", fmt.Sprintf("stream every request's result to this file as it completes, in vegeta's JSON results encoding (vegeta report/plot read it); at most %d GiB", harness.MaxResultsFile>>30))
+	f.StringVar(&opts.summaryTemplate, "summary-template", "", "also render this Go text/template over the report into summary.txt in --out (as 'cbload report --template' does)")
 	f.StringVar(&opts.progress, "progress", "auto", "live progress on stderr: auto (when a terminal), always, never")
 	f.StringVar(&d.Tracing.Endpoint, "otlp-endpoint", "", "export traces to this OTLP collector, e.g. http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT; none: no traces)")
 	f.StringVar(&d.Tracing.Protocol, "otlp-protocol", "", "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)")
@@ -302,6 +310,22 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	if opts.summaryTemplate != "" {
+		if opts.summary, err = readSummaryTemplate(ctx, opts.summaryTemplate, "--summary-template"); err != nil {
+			return err
+		}
+		if err := checkSummaryFields(opts.summary, opts.summaryTemplate, &cfg); err != nil {
+			return err
+		}
+	}
+	if opts.results != "" {
+		if fi, err := os.Stat(opts.results); err == nil && fi.IsDir() {
+			return usagef("--results %s: is a folder; want a file name like %s", opts.results, filepath.Join(opts.results, "results.json"))
+		}
+		if err := checkWritable(opts.results); err != nil {
+			return withCode(exitCouldNotRun, fmt.Errorf("--results %s: %w", opts.results, err))
+		}
+	}
 	picked := cfg.Seed == 0
 	if picked {
 		cfg.Seed = randomSeed()
@@ -325,6 +349,19 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if err := prepareOut(dir, opts.force); err != nil {
 		return err
 	}
+	if opts.results != "" {
+		// checkWritable removed the folders it made for its probe.
+		err := os.MkdirAll(filepath.Dir(opts.results), 0o755)
+		if err == nil {
+			cfg.Results, err = harness.CreateResultsFile(opts.results, harness.MaxResultsFile)
+		}
+		if err != nil {
+			if statErr != nil {
+				os.Remove(dir)
+			}
+			return withCode(exitCouldNotRun, fmt.Errorf("--results %s: %w", opts.results, unwrapWrite(err)))
+		}
+	}
 	progress := newProgressPrinter(opts.progress, stderr, cfg.Terms())
 	if progress != nil {
 		cfg.Progress = progress.show
@@ -332,6 +369,14 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 
 	rep, runErr := harness.Run(ctx, cfg)
 	progress.done()
+	var resultsSum *reports.ResultsFile
+	var resultsErr error
+	if cfg.Results != nil {
+		resultsSum, resultsErr = cfg.Results.Close()
+		if resultsSum.Written == 0 && (rep == nil || len(rep.Arms) == 0) {
+			os.Remove(resultsSum.Path) // no load was sent: leave nothing behind
+		}
+	}
 	var setup *harness.SetupError
 	if errors.As(runErr, &setup) && (rep == nil || len(rep.Arms) == 0) {
 		if statErr != nil {
@@ -356,6 +401,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		return withCode(exitInterrupted, errSilent)
 	}
 	rep.CbloadVersion = version
+	rep.Results = resultsSum
 	if t := rep.Tracing; t != nil && t.Enabled {
 		fmt.Fprintf(stderr, "cbload: traces: %d spans exported to %s, %d dropped, %d failed\n", t.SpansExported, t.Endpoint, t.SpansDropped, t.SpansFailed)
 		if t.LastError != "" {
@@ -363,7 +409,11 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		}
 	}
 	rep.Command = opts.repro + fmt.Sprintf(" --seed=%d", cfg.Seed)
-	evaluateThresholds(opts, rep)
+	var abort *harness.AbortError
+	if !errors.As(runErr, &abort) {
+		abort = nil
+	}
+	evaluateThresholds(opts, rep, abort)
 	// Load was sent: the summary comes first, so the measured results reach
 	// the user even when no file can be written.
 	writeSummary(stdout, rep)
@@ -378,6 +428,23 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
+	}
+	if s := resultsSum; s != nil {
+		fmt.Fprintf(stdout, "results: %s (%d results, vegeta JSON)\n", s.Path, s.Written)
+		if s.Dropped > 0 && s.Error == "" {
+			fmt.Fprintf(stderr, "cbload: --results %s: reached its limit of %d GiB; the last %d results were not written\n", s.Path, s.LimitBytes>>30, s.Dropped)
+		}
+	}
+	if resultsErr != nil {
+		writeErrs = append(writeErrs, fmt.Errorf("could not write all results: %w", resultsErr))
+	}
+	if opts.summary != nil {
+		p, err := writeSummaryFile(dir, opts.summary, opts.summaryTemplate, rep)
+		if err != nil {
+			writeErrs = append(writeErrs, err)
+		} else {
+			fmt.Fprintf(stdout, "summary: %s\n", p)
+		}
 	}
 	ciErrs, thresholdErr := finishCI(stdout, opts, rep)
 	writeErrs = append(writeErrs, ciErrs...)
@@ -394,12 +461,15 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		return withCode(exitInterrupted, errSilent)
 	case len(writeErrs) > 0:
 		return withCode(exitNotWritten, fmt.Errorf("load ran and the summary above is complete, but %d result file(s) could not be written", len(writeErrs)))
-	case runErr != nil:
+	case runErr != nil && abort == nil:
 		return withCode(exitCouldNotRun, runErr)
 	case len(rep.Validity.Failed()) > 0:
 		c := rep.Validity.Failed()[0]
 		fmt.Fprintf(stderr, "cbload: the experiment was not valid (%s failed for the %s arm); the verdict is inconclusive\n", c.Name, c.Arm)
 		return withCode(exitNotValid, errSilent)
+	case abort != nil:
+		fmt.Fprintf(stderr, "cbload: %s; the partial report was written\n", abort.Reason)
+		return withCode(exitThreshold, errSilent)
 	default:
 		return thresholdErr
 	}
