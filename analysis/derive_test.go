@@ -2,7 +2,6 @@ package analysis_test
 
 import (
 	"encoding/json"
-	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -16,15 +15,7 @@ import (
 // give: blank every derived field of a real run's report, derive again, and
 // the report is unchanged. This is what lets merge recompute shards.
 func TestDeriveRecomputesWhatTheRunWrote(t *testing.T) {
-	f, err := os.Open("testdata/run.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := reports.ReadJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := readRun(t)
 	for i := range r.Arms {
 		a := &r.Arms[i]
 		if !analysis.HasRaw(a) {

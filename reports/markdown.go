@@ -144,22 +144,7 @@ func writeMermaid(b *bytes.Buffer, r *Report) {
 		names = append(names, "shaded = fault")
 	}
 	fmt.Fprintf(b, "### %s success over time\n\n", mdEscape(coll))
-	b.WriteString("```mermaid\n")
-	fmt.Fprintf(b, "%%%%{init: {\"themeVariables\": {\"xyChart\": {\"plotColorPalette\": \"%s\"}}}}%%%%\n", strings.Join(colors, ", "))
-	b.WriteString("xychart-beta\n")
-	fmt.Fprintf(b, "    title \"%s success %% (%s)\"\n", mermaidText(coll), strings.Join(names, ", "))
-	label := "second"
-	if width > 1 {
-		label = fmt.Sprintf("second (lowest per %d s window)", width)
-	}
-	fmt.Fprintf(b, "    x-axis \"%s\" [", label)
-	for k := range points {
-		if k > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(strconv.Itoa(k * width))
-	}
-	b.WriteString("]\n")
+	writeMermaidHead(b, colors, fmt.Sprintf("%s success %% (%s)", mermaidText(coll), strings.Join(names, ", ")), "lowest", width, points)
 	b.WriteString("    y-axis \"success %\" 0 --> 100\n")
 	if len(faults) > 0 {
 		b.WriteString("    bar [")
@@ -368,22 +353,7 @@ func writeMarkdownQueue(b *bytes.Buffer, r *Report) {
 	if n > 0 {
 		width := (n + maxChartPoints - 1) / maxChartPoints
 		points := (n + width - 1) / width
-		b.WriteString("```mermaid\n")
-		fmt.Fprintf(b, "%%%%{init: {\"themeVariables\": {\"xyChart\": {\"plotColorPalette\": \"%s\"}}}}%%%%\n", strings.Join(colors, ", "))
-		b.WriteString("xychart-beta\n")
-		fmt.Fprintf(b, "    title \"Upstream queue peak (%s)\"\n", strings.Join(names, ", "))
-		label := "second"
-		if width > 1 {
-			label = fmt.Sprintf("second (highest per %d s window)", width)
-		}
-		fmt.Fprintf(b, "    x-axis \"%s\" [", label)
-		for k := range points {
-			if k > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(strconv.Itoa(k * width))
-		}
-		b.WriteString("]\n")
+		writeMermaidHead(b, colors, fmt.Sprintf("Upstream queue peak (%s)", strings.Join(names, ", ")), "highest", width, points)
 		fmt.Fprintf(b, "    y-axis \"requests waiting\" 0 --> %d\n", top)
 		for _, a := range arms {
 			b.WriteString("    line [")
@@ -517,4 +487,27 @@ func safeURL(u string) string {
 		return ""
 	}
 	return u
+}
+
+// writeMermaidHead opens a mermaid xychart: the series colours, the title
+// (already escaped for mermaid) and an x axis of points seconds, each
+// point a window of width seconds whose value is the window's which
+// ("lowest", "highest") when width is over 1.
+func writeMermaidHead(b *bytes.Buffer, colors []string, title, which string, width, points int) {
+	b.WriteString("```mermaid\n")
+	fmt.Fprintf(b, "%%%%{init: {\"themeVariables\": {\"xyChart\": {\"plotColorPalette\": \"%s\"}}}}%%%%\n", strings.Join(colors, ", "))
+	b.WriteString("xychart-beta\n")
+	fmt.Fprintf(b, "    title \"%s\"\n", title)
+	label := "second"
+	if width > 1 {
+		label = fmt.Sprintf("second (%s per %d s window)", which, width)
+	}
+	fmt.Fprintf(b, "    x-axis \"%s\" [", label)
+	for k := range points {
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(k * width))
+	}
+	b.WriteString("]\n")
 }
