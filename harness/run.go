@@ -117,16 +117,8 @@ func partialReason(err error) string {
 // the error that stopped it), and nil only when nothing ran.
 func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing, cp *checkpoints) (*reports.Arm, error) {
 	withBreaker := name == reports.ArmBreaker
-	upCfg := faultserver.Config{
-		Addr:        "127.0.0.1:0",
-		Seed:        cfg.Seed,
-		ServiceTime: cfg.Upstream.ServiceTime,
-		Jitter:      cfg.Upstream.Jitter,
-		Concurrency: cfg.Upstream.Concurrency,
-		Queue:       cfg.Upstream.Queue,
-		HonorCancel: cfg.Upstream.HonorCancel,
-		Faults:      cfg.Phases[0].Faults,
-	}
+	upCfg := cfg.upstreamServer("127.0.0.1:0")
+	upCfg.Faults = cfg.Phases[0].Faults
 	// Traced tiers; all nil when tracing is off.
 	var (
 		ex   *exemplars

@@ -176,27 +176,36 @@ type upstreamSet struct {
 	arrivals []atomic.Pointer[slotCounter]
 }
 
+// upstreamServer is the fault server of an upstream cbload runs at addr:
+// the run's seed, service time and capacity. The built-in gateway's
+// upstream and a user's service's upstreams both start from it, so a
+// setting cannot reach one and miss the other.
+func (c *Config) upstreamServer(addr string) faultserver.Config {
+	return faultserver.Config{
+		Addr:        addr,
+		Seed:        c.Seed,
+		ServiceTime: c.Upstream.ServiceTime,
+		Jitter:      c.Upstream.Jitter,
+		Concurrency: c.Upstream.Concurrency,
+		Queue:       c.Upstream.Queue,
+		HonorCancel: c.Upstream.HonorCancel,
+	}
+}
+
 // startUpstreams listens on every upstream's address. The caller must call
 // close.
 func startUpstreams(cfg *Config, tlsCfg *tls.Config) (*upstreamSet, error) {
 	list := cfg.upstreamList()
 	s := &upstreamSet{phases: cfg.Phases, arrivals: make([]atomic.Pointer[slotCounter], len(list))}
 	for i, u := range list {
-		srv, err := faultserver.New(faultserver.Config{
-			Addr:        u.Addr,
-			Seed:        cfg.Seed,
-			ServiceTime: cfg.Upstream.ServiceTime,
-			Jitter:      cfg.Upstream.Jitter,
-			Concurrency: cfg.Upstream.Concurrency,
-			Queue:       cfg.Upstream.Queue,
-			HonorCancel: cfg.Upstream.HonorCancel,
-			TLS:         tlsCfg,
-			OnApplied: func(*http.Request, []faultserver.Spec) {
-				if c := s.arrivals[i].Load(); c != nil {
-					c.add(time.Now())
-				}
-			},
-		})
+		fc := cfg.upstreamServer(u.Addr)
+		fc.TLS = tlsCfg
+		fc.OnApplied = func(*http.Request, []faultserver.Spec) {
+			if c := s.arrivals[i].Load(); c != nil {
+				c.add(time.Now())
+			}
+		}
+		srv, err := faultserver.New(fc)
 		if err != nil {
 			s.close()
 			what := "upstream"
