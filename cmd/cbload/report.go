@@ -15,6 +15,7 @@ import (
 
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
+	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -27,6 +28,7 @@ type reportOptions struct {
 	// stdout; formatSet says --format was given too.
 	template  string
 	formatSet bool
+	force     bool // --force: overwrite another run's report in --out
 }
 
 func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -81,6 +83,7 @@ written, 130 interrupted.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.out, "out", "", "output folder (default: the folder of the input report.json)")
 	f.StringVar(&opts.formats, "format", "html,md,json", "formats to write, comma-separated: html, md, json")
+	f.BoolVar(&opts.force, "force", false, "overwrite the report of another run in --out")
 	f.StringVar(&opts.template, "template", "", "render this Go text/template over the report to stdout (see above for the data it gets)")
 	registerReportCompletions(cmd)
 	return cmd
@@ -144,28 +147,38 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	if dir == "" {
 		dir = filepath.Dir(opts.input)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
-	}
 	// Rewriting the input itself would only drop the fields of a newer v1
 	// report that this cbload does not know: leave it as it is.
-	same := false
-	if in, err := os.Stat(opts.input); err == nil {
-		if out, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && os.SameFile(in, out) {
-			same = true
-		}
-	}
-	var write []string
+	same := sameFile(opts.input, filepath.Join(dir, "report.json"))
+	var write, names []string
 	for _, f := range formats {
 		if f == "json" && same {
 			continue
 		}
 		write = append(write, f)
+		names = append(names, "report."+f)
 	}
+	if err := checkOutputDir("--out", dir, names, []namedPath{{"the input report", opts.input}}); err != nil {
+		return err
+	}
+	// A report.json that is not the input is another run's.
+	if !same && !opts.force {
+		if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil {
+			return usagef("--out %s: already holds the report of another run; pass --force to overwrite it or choose another folder", dir)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	release, err := lockOut(dir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if ctx.Err() != nil {
 		return errInterrupted
 	}
-	paths, err := reports.WriteAll(dir, r, write)
+	paths, err := reports.WriteAll(ctx, dir, r, write)
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
 	}
@@ -211,13 +224,13 @@ func renderSummary(w io.Writer, t *reports.SummaryTemplate, path string, r *repo
 // writeSummaryFile renders the --summary-template of a run over r into
 // summary.txt in dir and returns its path. The load has run: a template
 // that fails now is a result that could not be written.
-func writeSummaryFile(dir string, t *reports.SummaryTemplate, path string, r *reports.Report) (string, error) {
+func writeSummaryFile(ctx context.Context, dir string, t *reports.SummaryTemplate, path string, r *reports.Report) (string, error) {
 	var b bytes.Buffer
 	if err := t.Execute(&b, r); err != nil {
 		return "", fmt.Errorf("--summary-template %s: %w", path, err)
 	}
 	out := filepath.Join(dir, "summary.txt")
-	if err := reports.WriteFileAtomic(out, b.Bytes()); err != nil {
+	if err := outfile.Write(ctx, out, b.Bytes()); err != nil {
 		return "", fmt.Errorf("could not write %s: %w", out, unwrapWrite(err))
 	}
 	return out, nil
