@@ -50,8 +50,13 @@ It writes report.json, report.md and report.html into --out (default
 ./cbload-out/merged-<run id>) and, with --junit, a JUnit file. At most 1000
 reports of at most 256 MiB each, and 2 GiB in all, are read.
 
+No output may be one of the shards' reports (not even with --force), and
+--junit may not be a folder; a run id read from the shards is held to
+--run-id's rule before it names the default folder.
+
 Exit codes, as for cbload run: 0 done, 2 bad input (unreadable or malformed
-reports, reports of different runs, a shard given twice, bad thresholds),
+reports, reports of different runs, a shard given twice, bad thresholds,
+an output that is an input or a folder),
 4 the merged experiment is not valid, 5 a result file could not be written,
 99 a threshold failed.`,
 		Example: `  cbload merge results/shard-0 results/shard-1 results/shard-2

@@ -42,7 +42,8 @@ a newer cbload can present an old experiment without rerunning it.
 It writes report.html (one self-contained page that loads nothing from the
 network), report.md (for a CI job summary or a pull-request comment) and
 report.json into --out, which defaults to the folder of the input file, and
-prints the paths it wrote.
+prints the paths it wrote. It never overwrites its input, nor without
+--force an --out folder that holds another run's report.json.
 
 The input may be at most 256 MiB and must be read within 10s. Names and
 enumerated values (arms, phases, breaker states, outcomes) are checked
@@ -62,8 +63,9 @@ With --template the other formats are written only when --format is given.
 
 Exit codes: 0 done, 2 bad input (unreadable, too large, malformed, a value
 the schema does not allow, or an unknown schema version; a template that does
-not parse or fails to run, named by its line), 1 the output could not be
-written, 130 interrupted.`,
+not parse or fails to run, named by its line; an --out holding another
+run's report without --force, or another cbload writing into it now),
+1 the output could not be written, 130 interrupted.`,
 		Example: `  cbload report cbload-out/20261127-024214-seed42/report.json
   cbload report report.json --format md --out /tmp/summary
   cbload report report.json --format md && cat report.md >> "$GITHUB_STEP_SUMMARY"
