@@ -697,7 +697,7 @@ func finishCI(ctx context.Context, stdout io.Writer, opts *runOptions, r *report
 		}
 	}
 	if path := os.Getenv(stepSummaryEnv); path != "" && !opts.ci.noStepSummary {
-		if err := appendStepSummary(path, r); err != nil {
+		if err := appendStepSummary(ctx, path, r); err != nil {
 			errs = append(errs, fmt.Errorf("could not append to $%s: %w (pass --no-step-summary to skip it)", stepSummaryEnv, unwrapWrite(err)))
 		}
 	}
@@ -707,18 +707,10 @@ func finishCI(ctx context.Context, stdout io.Writer, opts *runOptions, r *report
 	return errs, nil
 }
 
-func appendStepSummary(path string, r *reports.Report) error {
+func appendStepSummary(ctx context.Context, path string, r *reports.Report) error {
 	var b bytes.Buffer
 	if err := reports.WriteMarkdown(&b, r); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b.Bytes(), '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return outfile.Append(ctx, path, append(b.Bytes(), '\n'))
 }

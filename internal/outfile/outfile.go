@@ -131,8 +131,15 @@ func CheckWritable(t Target) error {
 
 // Write writes data to path as the package documents: atomically for a
 // new path or a regular file (following a link), through the file for a
-// device or a FIFO. Errors name path.
+// device or a FIFO. A file it creates is readable by all (0644). Errors
+// name path.
 func Write(ctx context.Context, path string, data []byte) error {
+	return WritePerm(ctx, path, data, 0o644)
+}
+
+// WritePerm is Write with the permissions of a file it creates, such as
+// 0600 for a private key.
+func WritePerm(ctx context.Context, path string, data []byte, perm fs.FileMode) error {
 	t, err := Resolve(path)
 	if err != nil {
 		return &fs.PathError{Op: "write", Path: path, Err: err}
@@ -142,14 +149,13 @@ func Write(ctx context.Context, path string, data []byte) error {
 		if err != nil {
 			return &fs.PathError{Op: "write", Path: path, Err: err}
 		}
-		// Unblocks a write to a FIFO nobody reads.
-		stop := context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Now()) })
+		stop := bound(ctx, t, f)
 		_, err = f.Write(data)
 		stop()
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
-		if err != nil && ctx.Err() != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
 		if err != nil {
@@ -157,13 +163,13 @@ func Write(ctx context.Context, path string, data []byte) error {
 		}
 		return nil
 	}
-	if err := writeAtomic(t.Path, data); err != nil {
+	if err := writeAtomic(t.Path, data, perm); err != nil {
 		return &fs.PathError{Op: "write", Path: path, Err: unwrap(err)}
 	}
 	return nil
 }
 
-func writeAtomic(path string, data []byte) (err error) {
+func writeAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
@@ -177,7 +183,7 @@ func writeAtomic(path string, data []byte) (err error) {
 	if _, err = tmp.Write(data); err != nil {
 		return err
 	}
-	if err = tmp.Chmod(0o644); err != nil {
+	if err = tmp.Chmod(perm); err != nil {
 		return err
 	}
 	if err = tmp.Sync(); err != nil {
@@ -187,6 +193,43 @@ func writeAtomic(path string, data []byte) (err error) {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// Append appends data to path (the GitHub step summary), creating a
+// missing file readable by all: a symbolic link's file is appended to, a
+// device or FIFO written through as Write does; a folder, a socket or a
+// link to nothing is refused. A regular file is synced, so that a full
+// disk is an error. Errors name path.
+func Append(ctx context.Context, path string, data []byte) error {
+	t, err := Resolve(path)
+	if err != nil {
+		return &fs.PathError{Op: "append", Path: path, Err: err}
+	}
+	var f *os.File
+	if t.Special() {
+		f, err = openSpecial(ctx, t)
+	} else {
+		f, err = os.OpenFile(t.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	}
+	if err != nil {
+		return &fs.PathError{Op: "append", Path: path, Err: unwrap(err)}
+	}
+	stop := bound(ctx, t, f)
+	_, err = f.Write(data)
+	stop()
+	if err == nil && !t.Special() {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		return &fs.PathError{Op: "append", Path: path, Err: unwrap(err)}
+	}
+	return nil
 }
 
 // unwrap drops a *fs.PathError's path: Write names the path once.
@@ -226,12 +269,7 @@ func Create(ctx context.Context, path string) (*File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: unwrap(err)}
 	}
-	out := &File{f: f, target: t, special: t.Special()}
-	if out.special {
-		// Unblocks a write to a FIFO nobody reads any more.
-		out.stop = context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Now()) })
-	}
-	return out, nil
+	return &File{f: f, target: t, special: t.Special(), stop: bound(ctx, t, f)}, nil
 }
 
 // Write writes p, all of it or an error.
@@ -253,6 +291,22 @@ func (o *File) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// stopGrace is how long a write to a FIFO may still take once ctx is
+// done: what an interrupted run writes last (its partial report) reaches
+// a reader that is reading, and one that is not cannot hold the process.
+const stopGrace = 500 * time.Millisecond
+
+// bound ends a write to a FIFO blocked on a reader that does not read,
+// stopGrace after ctx is done. Other files are not bounded: a regular
+// file or a device does not wait on another process. The caller must call
+// the returned stop once it is done writing.
+func bound(ctx context.Context, t Target, f *os.File) (stop func() bool) {
+	if t.Kind != FIFO {
+		return func() bool { return true }
+	}
+	return context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Now().Add(stopGrace)) })
 }
 
 // openSpecial opens a device or FIFO for writing without creating or

@@ -173,12 +173,16 @@ func TestWriteDevice(t *testing.T) {
 }
 
 // TestWriteFullDevice: a full disk at the write is an error, also through
-// a device (the full device: every write is ENOSPC).
+// a device (the full device: every write is ENOSPC), for Write, Append
+// and a File.
 func TestWriteFullDevice(t *testing.T) {
 	p := mknod(t, "full", 1, 7)
 	err := Write(context.Background(), p, []byte("x"))
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("Write to the full device = %v; want ENOSPC", err)
+	}
+	if err := Append(context.Background(), p, []byte("x")); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Append to the full device = %v; want ENOSPC", err)
 	}
 	f, err := Create(context.Background(), p)
 	if err != nil {
@@ -264,5 +268,66 @@ func TestLock(t *testing.T) {
 	again()
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("the lock left files: %v", entries)
+	}
+}
+
+// TestAppend: a regular file grows, a link's file grows and the link
+// stays, a link to nothing is refused.
+func TestAppend(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "summary.md")
+	os.WriteFile(real, []byte("a\n"), 0o644)
+	link := filepath.Join(dir, "link")
+	os.Symlink(real, link)
+	for _, p := range []string{real, link} {
+		if err := Append(context.Background(), p, []byte("b\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := read(t, real); got != "a\nb\nb\n" {
+		t.Errorf("content = %q; want three lines", got)
+	}
+	if li, _ := os.Lstat(link); li.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced")
+	}
+	dangling := filepath.Join(dir, "dangling")
+	os.Symlink(filepath.Join(dir, "none"), dangling)
+	var re *RefusedError
+	if err := Append(context.Background(), dangling, []byte("x")); !errors.As(err, &re) {
+		t.Errorf("Append to a dangling link = %v; want a refusal", err)
+	}
+}
+
+func TestWritePerm(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "key.pem")
+	if err := WritePerm(context.Background(), p, []byte("k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v; want 0600", fi.Mode().Perm())
+	}
+}
+
+// TestWriteFIFOInterrupted: once ctx is done, a write to a FIFO whose
+// reader does not read ends within the grace period.
+func TestWriteFIFOInterrupted(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0) // opens, never reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = Write(ctx, p, make([]byte, 1<<20)) // more than the pipe holds
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Write = %v; want the context's error", err)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond+stopGrace+time.Second {
+		t.Errorf("Write took %v; want about %v", d, 100*time.Millisecond+stopGrace)
 	}
 }
