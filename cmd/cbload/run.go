@@ -364,6 +364,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 			if statErr != nil {
 				os.Remove(dir)
 			}
+			if ctx.Err() != nil {
+				return errInterrupted // a signal while a FIFO waited for its reader
+			}
 			return withCode(exitCouldNotRun, fmt.Errorf("--results %s: %w", opts.results, unwrapWrite(err)))
 		}
 	}
