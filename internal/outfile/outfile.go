@@ -116,9 +116,10 @@ func Resolve(path string) (Target, error) {
 	return Target{}, &RefusedError{path, fmt.Sprintf("is not a regular file (%v)", m.Type())}
 }
 
-// CheckWritable checks, without writing to it, that t can be written: a
-// special file must be open to writing, a new or regular file's folder
-// must exist. It does not check for free space.
+// CheckWritable checks, without writing to it or opening it (opening a
+// FIFO would be seen by its reader), that the device or FIFO t may be
+// written to. For a new or regular file it checks nothing: the caller
+// probes the folder t.Path is in, which is where the file is created.
 func CheckWritable(t Target) error {
 	if t.Special() {
 		if err := syscall.Access(t.Path, 2 /* W_OK */); err != nil {
