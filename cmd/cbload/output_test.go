@@ -410,3 +410,47 @@ func TestConcurrentRunsOneOut(t *testing.T) {
 	}
 	release()
 }
+
+// TestOutputFullDisk runs `cbload compare -o` as a process into a full
+// tmpfs: an error naming the full disk (never exit 0), the file that was
+// there kept whole, no temporary file left. Mounting needs root; CI runs
+// as root.
+func TestOutputFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs; CI runs it")
+	}
+	mnt := t.TempDir()
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=64k"); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v); CI runs it", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mnt, 0); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	out := filepath.Join(mnt, "comment.md")
+	if err := os.WriteFile(out, []byte("the last comparison\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	filler, err := os.Create(filepath.Join(mnt, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := filler.Write(make([]byte, 4096)); err != nil {
+			break // the disk is full
+		}
+	}
+	filler.Close()
+	code, _, stderr := cbloadProc(t, nil, "compare", mustAbs(t, testdataReport), mustAbs(t, testdataReport), "--format", "md", "-o", out)
+	if code == exitOK || !strings.Contains(stderr, "-o "+out+": no space left on device") {
+		t.Errorf("exit %d, stderr %q; want an error naming -o and the full disk", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "the last comparison\n" {
+		t.Errorf("%s = %q; want the file that was there, whole", out, b)
+	}
+	entries, _ := os.ReadDir(mnt)
+	if len(entries) != 2 {
+		t.Errorf("left behind in the full disk: %v", entries)
+	}
+}
