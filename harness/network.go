@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cbload/cbload/internal/outfile"
 )
 
 // TargetTLS says how cbload checks the certificates of HTTPS targets and
@@ -135,10 +137,12 @@ func upstreamCert(dir string) (tls.Certificate, bool, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return tls.Certificate{}, false, fmt.Errorf("upstream-tls %s: %w", dir, err)
 	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	// Written as every output (outfile): a folder or socket in the way is
+	// refused, a link's file replaced, the key readable by the user only.
+	if err := outfile.WritePerm(context.Background(), keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		return tls.Certificate{}, false, fmt.Errorf("upstream-tls %s: %w", dir, err)
 	}
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := outfile.Write(context.Background(), certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})); err != nil {
 		return tls.Certificate{}, false, fmt.Errorf("upstream-tls %s: %w", dir, err)
 	}
 	c, err := tls.LoadX509KeyPair(certPath, keyPath)

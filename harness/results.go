@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -31,7 +33,7 @@ const phaseHeader = "X-Cbload-Phase"
 // limit it writes nothing more and counts what it dropped. A ResultsFile is
 // used by one goroutine at a time (Run's, then the caller's Close).
 type ResultsFile struct {
-	f     *os.File
+	f     *outfile.File
 	buf   bytes.Buffer
 	line  bytes.Buffer
 	enc   vegeta.Encoder
@@ -40,9 +42,12 @@ type ResultsFile struct {
 }
 
 // CreateResultsFile creates (or truncates) the results file at path, to
-// hold at most limit bytes. The caller must Close it after the run.
-func CreateResultsFile(path string, limit int64) (*ResultsFile, error) {
-	f, err := os.Create(path)
+// hold at most limit bytes; a device or FIFO there is written through
+// (outfile.Create), a symbolic link's file truncated. ctx ends a wait for
+// a FIFO's reader and a write blocked on it. The caller must Close it
+// after the run.
+func CreateResultsFile(ctx context.Context, path string, limit int64) (*ResultsFile, error) {
+	f, err := outfile.Create(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -117,8 +122,10 @@ func (rf *ResultsFile) Close() (*reports.ResultsFile, error) {
 		rf.sum.Error = err.Error()
 	}
 	sum := rf.sum
-	if st, err := os.Stat(sum.Path); err == nil {
-		sum.Bytes = st.Size()
+	if t := rf.f.Target(); !t.Special() {
+		if st, err := os.Stat(t.Path); err == nil {
+			sum.Bytes = st.Size()
+		}
 	}
 	if sum.Error != "" {
 		return &sum, fmt.Errorf("results file %s: %s", sum.Path, sum.Error)

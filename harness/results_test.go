@@ -51,7 +51,7 @@ func TestRunResultsFile(t *testing.T) {
 	cfg.Seed, cfg.Rate = 9, 60
 	cfg.Phases = []Phase{{Name: "baseline", Duration: time.Second}, {Name: "fault", Duration: time.Second, Faults: []faultserver.Spec{spec}}}
 	path := filepath.Join(t.TempDir(), "results.json")
-	if cfg.Results, err = CreateResultsFile(path, MaxResultsFile); err != nil {
+	if cfg.Results, err = CreateResultsFile(context.Background(), path, MaxResultsFile); err != nil {
 		t.Fatal(err)
 	}
 	r, err := Run(context.Background(), cfg)
@@ -93,7 +93,7 @@ func TestRunResultsFile(t *testing.T) {
 // counts them as dropped, and what it holds still decodes whole.
 func TestResultsFileLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "r.json")
-	rf, err := CreateResultsFile(path, 2000)
+	rf, err := CreateResultsFile(context.Background(), path, 2000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,7 @@ func checkInBrowser(t *testing.T, r *reports.Report, name string) {
 	t.Helper()
 	exe := chromium(t)
 	dir := t.TempDir()
-	paths, err := reports.WriteAll(dir, r, []string{"html"})
+	paths, err := reports.WriteAll(context.Background(), dir, r, []string{"html"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package reports_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"os"
@@ -37,7 +38,7 @@ func ExampleWriteAll() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	paths, err := reports.WriteAll(dir, r, []string{"md", "html"})
+	paths, err := reports.WriteAll(context.Background(), dir, r, []string{"md", "html"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -2,12 +2,14 @@ package reports
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cbload/cbload/internal/outfile"
 )
 
 // Formats are the formats WriteAll knows, in the order it writes them by
@@ -52,10 +54,14 @@ func ParseFormats(s string) ([]string, error) {
 
 // WriteAll renders r in each of formats (names from Formats; nil means all)
 // and writes report.json, report.md and report.html into dir, which must
-// exist. Each file is written to a temporary file in dir and renamed into
-// place, so a reader never sees half a report. It returns the paths written,
-// in the order of formats. Nothing is written if any format fails to render.
-func WriteAll(dir string, r *Report, formats []string) ([]string, error) {
+// exist. Each file is written as every output of cbload is (package
+// internal/outfile): a new or regular file is written to a temporary file
+// in dir and renamed into place, so a reader never sees half a report; a
+// symbolic link's file is replaced, the link kept; a device or FIFO is
+// written through; a folder or socket in the way is an error. ctx ends a
+// wait for a FIFO's reader. It returns the paths written, in the order of
+// formats. Nothing is written if any format fails to render.
+func WriteAll(ctx context.Context, dir string, r *Report, formats []string) ([]string, error) {
 	if formats == nil {
 		formats = Formats
 	}
@@ -77,42 +83,10 @@ func WriteAll(dir string, r *Report, formats []string) ([]string, error) {
 	}
 	var paths []string
 	for _, o := range outs {
-		if err := WriteFileAtomic(o.path, o.data); err != nil {
+		if err := outfile.Write(ctx, o.path, o.data); err != nil {
 			return paths, err
 		}
 		paths = append(paths, o.path)
 	}
 	return paths, nil
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// folder and a rename, so a reader never sees half a file. The folder must
-// exist.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

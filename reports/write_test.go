@@ -1,10 +1,12 @@
 package reports_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -42,7 +44,7 @@ func TestParseFormats(t *testing.T) {
 func TestWriteAll(t *testing.T) {
 	dir := t.TempDir()
 	r := sample(t)
-	paths, err := reports.WriteAll(dir, r, nil)
+	paths, err := reports.WriteAll(context.Background(), dir, r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,14 +78,14 @@ func TestWriteAll(t *testing.T) {
 	}
 
 	// Writing again replaces the files in place.
-	if _, err := reports.WriteAll(dir, r, []string{"md"}); err != nil {
+	if _, err := reports.WriteAll(context.Background(), dir, r, []string{"md"}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestWriteAllUnknownFormatWritesNothing(t *testing.T) {
 	dir := t.TempDir()
-	_, err := reports.WriteAll(dir, sample(t), []string{"md", "pdf"})
+	_, err := reports.WriteAll(context.Background(), dir, sample(t), []string{"md", "pdf"})
 	if !errors.Is(err, reports.ErrFormat) {
 		t.Fatalf("WriteAll with pdf = %v; want ErrFormat", err)
 	}
@@ -93,8 +95,38 @@ func TestWriteAllUnknownFormatWritesNothing(t *testing.T) {
 }
 
 func TestWriteAllMissingDir(t *testing.T) {
-	_, err := reports.WriteAll(filepath.Join(t.TempDir(), "missing"), sample(t), []string{"md"})
+	_, err := reports.WriteAll(context.Background(), filepath.Join(t.TempDir(), "missing"), sample(t), []string{"md"})
 	if err == nil {
 		t.Fatal("WriteAll into a missing folder succeeded")
+	}
+}
+
+// TestWriteAllSpecialFiles: a report file that is a symbolic link keeps
+// being one (its file gets the report), and a folder in the way of one is
+// an error, not replaced.
+func TestWriteAllSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	elsewhere := filepath.Join(t.TempDir(), "kept.md")
+	if err := os.WriteFile(elsewhere, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(dir, "report.md")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "report.html"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := reports.WriteAll(context.Background(), dir, sample(t), []string{"md", "html"})
+	if err == nil {
+		t.Fatal("WriteAll over a folder named report.html succeeded")
+	}
+	if li, err := os.Lstat(filepath.Join(dir, "report.md")); err != nil || li.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("report.md, a symbolic link, was replaced (%v)", err)
+	}
+	if b, _ := os.ReadFile(elsewhere); !strings.Contains(string(b), "#") {
+		t.Errorf("the linked file did not get the report: %q", b)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "report.html")); err != nil || !fi.IsDir() {
+		t.Errorf("the folder report.html was replaced (%v)", err)
 	}
 }

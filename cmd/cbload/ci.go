@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
 	"github.com/cbload/cbload/scenario"
 )
@@ -390,8 +392,8 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		cfg.OnCheckpoint = ci.abortCheck
 	}
 	if ci.junit != "" {
-		if fi, err := os.Stat(ci.junit); err == nil && fi.IsDir() {
-			return usagef("--junit %s: is a folder; want a file name like %s", ci.junit, filepath.Join(ci.junit, "junit.xml"))
+		if err := checkOutputFile("--junit", ci.junit, "junit.xml", runOutputs(opts, "--junit"), opts.force); err != nil {
+			return err
 		}
 		if err := checkWritable(ci.junit); err != nil {
 			return withCode(exitCouldNotRun, fmt.Errorf("--junit %s: %w", ci.junit, err))
@@ -502,7 +504,14 @@ func checkPort(raw string) error {
 // had to create for the check are removed again: a dry run or a run that
 // fails early leaves nothing behind; the writer creates them when it writes.
 func checkWritable(path string) error {
-	dir := filepath.Clean(filepath.Dir(path))
+	t, err := outfile.Resolve(path)
+	if err != nil {
+		return err
+	}
+	if t.Special() {
+		return outfile.CheckWritable(t) // written through: nothing to create
+	}
+	dir := filepath.Clean(filepath.Dir(t.Path))
 	var created []string
 	for d := dir; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
@@ -513,7 +522,7 @@ func checkWritable(path string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	err := probeDir(dir, 0)
+	err = probeDir(dir, 0)
 	for _, d := range created {
 		os.Remove(d)
 	}
@@ -657,7 +666,7 @@ func evaluateThresholds(opts *runOptions, r *reports.Report, abort *harness.Abor
 // finishCI prints one line per threshold and writes the JUnit file and the
 // step summary. It returns the outputs that could not be written and the
 // threshold outcome (exit 99 when one failed).
-func finishCI(stdout io.Writer, opts *runOptions, r *reports.Report) (writeErrs []error, thresholdErr error) {
+func finishCI(ctx context.Context, stdout io.Writer, opts *runOptions, r *reports.Report) (writeErrs []error, thresholdErr error) {
 	failed := 0
 	if len(r.Thresholds) > 0 {
 		fmt.Fprintln(stdout, "\nthresholds:")
@@ -679,7 +688,7 @@ func finishCI(stdout io.Writer, opts *runOptions, r *reports.Report) (writeErrs 
 			err = os.MkdirAll(filepath.Dir(opts.ci.junit), 0o755)
 		}
 		if err == nil {
-			err = reports.WriteFileAtomic(opts.ci.junit, b.Bytes())
+			err = outfile.Write(ctx, opts.ci.junit, b.Bytes())
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("could not write --junit %s: %w", opts.ci.junit, unwrapWrite(err)))
@@ -688,7 +697,7 @@ func finishCI(stdout io.Writer, opts *runOptions, r *reports.Report) (writeErrs 
 		}
 	}
 	if path := os.Getenv(stepSummaryEnv); path != "" && !opts.ci.noStepSummary {
-		if err := appendStepSummary(path, r); err != nil {
+		if err := appendStepSummary(ctx, path, r); err != nil {
 			errs = append(errs, fmt.Errorf("could not append to $%s: %w (pass --no-step-summary to skip it)", stepSummaryEnv, unwrapWrite(err)))
 		}
 	}
@@ -698,18 +707,10 @@ func finishCI(stdout io.Writer, opts *runOptions, r *reports.Report) (writeErrs 
 	return errs, nil
 }
 
-func appendStepSummary(path string, r *reports.Report) error {
+func appendStepSummary(ctx context.Context, path string, r *reports.Report) error {
 	var b bytes.Buffer
 	if err := reports.WriteMarkdown(&b, r); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b.Bytes(), '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return outfile.Append(ctx, path, append(b.Bytes(), '\n'))
 }

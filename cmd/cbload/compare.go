@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/analysis"
+	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -22,6 +23,7 @@ type compareOptions struct {
 	format     string // text, md or junit
 	out        string // "" means stdout
 	all        bool
+	force      bool // --force: -o may overwrite a cbload report
 }
 
 // maxRules caps --fail-on.
@@ -60,12 +62,15 @@ Without --all it shows every figure and, per phase and endpoint, requests,
 success ratio and latency p50/p95/p99, plus upstream requests, in-flight peak and
 every value a rule names. --format text (default), md (for a pull-request
 comment) or junit; -o FILE writes that format to FILE (the text form still
-goes to stdout).
+goes to stdout). -o never overwrites BASE or NEW, nor without --force
+another cbload report; a device or FIFO (-o /dev/stdout) is written
+through, a symbolic link's file replaced.
 
 Exit codes: 0 no rule failed, 99 a rule failed, 4 either report failed a
 validity check (its verdict is inconclusive, so the comparison is not
 valid), 2 bad input (unreadable, malformed or incompatible reports, a bad
-rule), 1 the output could not be written.`,
+rule, an -o that is a folder, an input or a report), 1 the output could
+not be written.`,
 		Example: `  cbload compare main/report.json pr/report.json
   cbload compare base-run/ cbload-out/20261201-101500-seed42 \
       --fail-on 'breaker.fault.collateral.success_ratio < -1%' \
@@ -85,6 +90,7 @@ rule), 1 the output could not be written.`,
 	f.StringArrayVar(&opts.failOn, "fail-on", nil, "fail (exit 99) when a value changed like this: 'PATH OP CHANGE', e.g. 'breaker.fault.collateral.success_ratio < -1%' (repeatable)")
 	f.StringVar(&opts.format, "format", "text", "output format: text, md or junit")
 	f.StringVarP(&opts.out, "output", "o", "", "write the --format output to this file (default: stdout)")
+	f.BoolVar(&opts.force, "force", false, "let -o overwrite a file that holds a cbload report (never BASE or NEW)")
 	f.BoolVar(&opts.all, "all", false, "show every value a threshold can name, not only the key ones")
 	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) >= 2 {
@@ -134,6 +140,12 @@ func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	if opts.out != "" {
+		inputs := []namedPath{{"BASE", baseLabel}, {"NEW", nextLabel}}
+		if err := checkOutputFile("-o", opts.out, "compare.md", inputs, opts.force); err != nil {
+			return err
+		}
+	}
 	c, err := analysis.Compare(base, next, analysis.CompareOptions{BaseLabel: baseLabel, NewLabel: nextLabel, Rules: rules, All: opts.all})
 	if err != nil {
 		return asUsage(err)
@@ -143,10 +155,10 @@ func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Wri
 	} else {
 		var b bytes.Buffer
 		if err = write(&b, c); err == nil {
-			err = reports.WriteFileAtomic(opts.out, b.Bytes())
+			err = outfile.Write(ctx, opts.out, b.Bytes())
 		}
 		if err != nil {
-			return fmt.Errorf("-o %s: %w", opts.out, err)
+			return fmt.Errorf("-o %s: %w", opts.out, unwrapWrite(err))
 		}
 		if format != "text" {
 			err = reports.WriteComparisonText(stdout, c)

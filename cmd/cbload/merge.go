@@ -50,8 +50,13 @@ It writes report.json, report.md and report.html into --out (default
 ./cbload-out/merged-<run id>) and, with --junit, a JUnit file. At most 1000
 reports of at most 256 MiB each, and 2 GiB in all, are read.
 
+No output may be one of the shards' reports (not even with --force), and
+--junit may not be a folder; a run id read from the shards is held to
+--run-id's rule before it names the default folder.
+
 Exit codes, as for cbload run: 0 done, 2 bad input (unreadable or malformed
-reports, reports of different runs, a shard given twice, bad thresholds),
+reports, reports of different runs, a shard given twice, bad thresholds,
+an output that is an input or a folder),
 4 the merged experiment is not valid, 5 a result file could not be written,
 99 a threshold failed.`,
 		Example: `  cbload merge results/shard-0 results/shard-1 results/shard-2
@@ -127,6 +132,11 @@ func readShard(ctx context.Context, path string) (analysis.Shard, error) {
 	if err != nil {
 		return analysis.Shard{}, usagef("%s: %v", path, err)
 	}
+	// The run id names the default output folder and terminal lines: it is
+	// held to what --run-id accepts.
+	if err := harness.CheckRunID(r.RunID); err != nil {
+		return analysis.Shard{}, usagef("%s: run_id %v", path, err)
+	}
 	return analysis.Shard{Source: path, Report: r}, nil
 }
 
@@ -145,6 +155,24 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	}
 	if total > maxMergeInput {
 		return usagef("merge: the %d reports hold %s in all, more than the %s limit (merge holds every report in memory); want fewer or smaller shard reports", len(files), inputfile.Size(total), inputfile.Size(maxMergeInput))
+	}
+	var inputs []namedPath
+	for _, p := range files {
+		inputs = append(inputs, namedPath{"the shard report " + p, p})
+	}
+	if opts.ci.junit != "" {
+		others := inputs
+		if opts.out != "" {
+			for _, n := range reportFileNames {
+				others = append(others, namedPath{"the " + n + " of --out", filepath.Join(opts.out, n)})
+			}
+		}
+		if err := checkOutputFile("--junit", opts.ci.junit, "junit.xml", others, opts.force); err != nil {
+			return err
+		}
+		if err := checkWritable(opts.ci.junit); err != nil {
+			return usagef("--junit %s: %v", opts.ci.junit, err)
+		}
 	}
 	var shards []analysis.Shard
 	for _, p := range files {
@@ -179,11 +207,6 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		}
 		ro.ci.checks = append(ro.ci.checks, th)
 	}
-	if opts.ci.junit != "" {
-		if err := checkWritable(opts.ci.junit); err != nil {
-			return usagef("--junit %s: %v", opts.ci.junit, err)
-		}
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -191,9 +214,21 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	if dir == "" {
 		dir = filepath.Join("cbload-out", "merged-"+rep.RunID)
 	}
-	if err := prepareOut(dir, opts.force); err != nil {
+	if err := checkOutputDir("--out", dir, reportFileNames, inputs); err != nil {
 		return err
 	}
+	if opts.ci.junit != "" {
+		for _, n := range reportFileNames {
+			if p := filepath.Join(dir, n); sameFile(p, opts.ci.junit) {
+				return usagef("--junit %s: is the %s of --out %s; choose another file", opts.ci.junit, n, dir)
+			}
+		}
+	}
+	release, err := prepareOut(dir, opts.force)
+	if err != nil {
+		return err
+	}
+	defer release()
 	evaluateThresholds(ro, rep, nil)
 	m := rep.Merge
 	fmt.Fprintf(stdout, "merged %d of %d shards of run %s\n", len(m.Shards), m.Count, rep.RunID)
@@ -207,11 +242,11 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	}
 	// As cbload run: the summary first, then the files.
 	writeSummary(stdout, rep)
-	paths, writeErrs := writeReports(dir, rep, stderr)
+	paths, writeErrs := writeReports(ctx, dir, rep, stderr)
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
 	}
-	ciErrs, thresholdErr := finishCI(stdout, ro, rep)
+	ciErrs, thresholdErr := finishCI(ctx, stdout, ro, rep)
 	writeErrs = append(writeErrs, ciErrs...)
 	for _, e := range writeErrs {
 		fmt.Fprintf(stderr, "cbload: %v\n", e)

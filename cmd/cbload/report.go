@@ -15,6 +15,7 @@ import (
 
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
+	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -27,6 +28,7 @@ type reportOptions struct {
 	// stdout; formatSet says --format was given too.
 	template  string
 	formatSet bool
+	force     bool // --force: overwrite another run's report in --out
 }
 
 func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -40,7 +42,8 @@ a newer cbload can present an old experiment without rerunning it.
 It writes report.html (one self-contained page that loads nothing from the
 network), report.md (for a CI job summary or a pull-request comment) and
 report.json into --out, which defaults to the folder of the input file, and
-prints the paths it wrote.
+prints the paths it wrote. It never overwrites its input, nor without
+--force an --out folder that holds another run's report.json.
 
 The input may be at most 256 MiB and must be read within 10s. Names and
 enumerated values (arms, phases, breaker states, outcomes) are checked
@@ -60,8 +63,9 @@ With --template the other formats are written only when --format is given.
 
 Exit codes: 0 done, 2 bad input (unreadable, too large, malformed, a value
 the schema does not allow, or an unknown schema version; a template that does
-not parse or fails to run, named by its line), 1 the output could not be
-written, 130 interrupted.`,
+not parse or fails to run, named by its line; an --out holding another
+run's report without --force, or another cbload writing into it now),
+1 the output could not be written, 130 interrupted.`,
 		Example: `  cbload report cbload-out/20261127-024214-seed42/report.json
   cbload report report.json --format md --out /tmp/summary
   cbload report report.json --format md && cat report.md >> "$GITHUB_STEP_SUMMARY"
@@ -81,6 +85,7 @@ written, 130 interrupted.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.out, "out", "", "output folder (default: the folder of the input report.json)")
 	f.StringVar(&opts.formats, "format", "html,md,json", "formats to write, comma-separated: html, md, json")
+	f.BoolVar(&opts.force, "force", false, "overwrite the report of another run in --out")
 	f.StringVar(&opts.template, "template", "", "render this Go text/template over the report to stdout (see above for the data it gets)")
 	registerReportCompletions(cmd)
 	return cmd
@@ -144,28 +149,38 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	if dir == "" {
 		dir = filepath.Dir(opts.input)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
-	}
 	// Rewriting the input itself would only drop the fields of a newer v1
 	// report that this cbload does not know: leave it as it is.
-	same := false
-	if in, err := os.Stat(opts.input); err == nil {
-		if out, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && os.SameFile(in, out) {
-			same = true
-		}
-	}
-	var write []string
+	same := sameFile(opts.input, filepath.Join(dir, "report.json"))
+	var write, names []string
 	for _, f := range formats {
 		if f == "json" && same {
 			continue
 		}
 		write = append(write, f)
+		names = append(names, "report."+f)
 	}
+	if err := checkOutputDir("--out", dir, names, []namedPath{{"the input report", opts.input}}); err != nil {
+		return err
+	}
+	// A report.json that is not the input is another run's.
+	if !same && !opts.force {
+		if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil {
+			return usagef("--out %s: already holds the report of another run; pass --force to overwrite it or choose another folder", dir)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	release, err := lockOut(dir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if ctx.Err() != nil {
 		return errInterrupted
 	}
-	paths, err := reports.WriteAll(dir, r, write)
+	paths, err := reports.WriteAll(ctx, dir, r, write)
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)
 	}
@@ -211,13 +226,13 @@ func renderSummary(w io.Writer, t *reports.SummaryTemplate, path string, r *repo
 // writeSummaryFile renders the --summary-template of a run over r into
 // summary.txt in dir and returns its path. The load has run: a template
 // that fails now is a result that could not be written.
-func writeSummaryFile(dir string, t *reports.SummaryTemplate, path string, r *reports.Report) (string, error) {
+func writeSummaryFile(ctx context.Context, dir string, t *reports.SummaryTemplate, path string, r *reports.Report) (string, error) {
 	var b bytes.Buffer
 	if err := t.Execute(&b, r); err != nil {
 		return "", fmt.Errorf("--summary-template %s: %w", path, err)
 	}
 	out := filepath.Join(dir, "summary.txt")
-	if err := reports.WriteFileAtomic(out, b.Bytes()); err != nil {
+	if err := outfile.Write(ctx, out, b.Bytes()); err != nil {
 		return "", fmt.Errorf("could not write %s: %w", out, unwrapWrite(err))
 	}
 	return out, nil

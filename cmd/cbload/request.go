@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -16,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/harness"
-	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/scenario"
 )
 
@@ -273,13 +274,13 @@ func redactHeader(h string) string {
 
 // copyUpstreamCA copies the HTTPS upstream's CA certificate from the
 // folder it is kept in into the report folder and returns the copy's path.
-func copyUpstreamCA(tlsDir, outDir string) (string, error) {
+func copyUpstreamCA(ctx context.Context, tlsDir, outDir string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(tlsDir, harness.UpstreamCAFile))
 	if err != nil {
 		return "", err
 	}
 	p := filepath.Join(outDir, harness.UpstreamCAFile)
-	return p, reports.WriteFileAtomic(p, b)
+	return p, outfile.Write(ctx, p, b)
 }
 
 // printRequests lists a target's requests for --dry-run: method, URL and

@@ -309,6 +309,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		if err := outHoldsReport(opts.out, opts.force); err != nil {
 			return err
 		}
+		if err := checkOutputDir("--out", opts.out, append(reportFileNames, "summary.txt"), runInputs(opts)); err != nil {
+			return err
+		}
 	}
 	if opts.summaryTemplate != "" {
 		if opts.summary, err = readSummaryTemplate(ctx, opts.summaryTemplate, "--summary-template"); err != nil {
@@ -319,8 +322,8 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		}
 	}
 	if opts.results != "" {
-		if fi, err := os.Stat(opts.results); err == nil && fi.IsDir() {
-			return usagef("--results %s: is a folder; want a file name like %s", opts.results, filepath.Join(opts.results, "results.json"))
+		if err := checkOutputFile("--results", opts.results, "results.json", runOutputs(opts, "--results"), opts.force); err != nil {
+			return err
 		}
 		if err := checkWritable(opts.results); err != nil {
 			return withCode(exitCouldNotRun, fmt.Errorf("--results %s: %w", opts.results, err))
@@ -346,18 +349,23 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		dir = filepath.Join("cbload-out", time.Now().Format("20060102-150405")+fmt.Sprintf("-seed%d", cfg.Seed))
 	}
 	_, statErr := os.Stat(dir)
-	if err := prepareOut(dir, opts.force); err != nil {
+	release, err := prepareOut(dir, opts.force)
+	if err != nil {
 		return err
 	}
+	defer release()
 	if opts.results != "" {
 		// checkWritable removed the folders it made for its probe.
 		err := os.MkdirAll(filepath.Dir(opts.results), 0o755)
 		if err == nil {
-			cfg.Results, err = harness.CreateResultsFile(opts.results, harness.MaxResultsFile)
+			cfg.Results, err = harness.CreateResultsFile(ctx, opts.results, harness.MaxResultsFile)
 		}
 		if err != nil {
 			if statErr != nil {
 				os.Remove(dir)
+			}
+			if ctx.Err() != nil {
+				return errInterrupted // a signal while a FIFO waited for its reader
 			}
 			return withCode(exitCouldNotRun, fmt.Errorf("--results %s: %w", opts.results, unwrapWrite(err)))
 		}
@@ -417,9 +425,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	// Load was sent: the summary comes first, so the measured results reach
 	// the user even when no file can be written.
 	writeSummary(stdout, rep)
-	paths, writeErrs := writeReports(dir, rep, stderr)
+	paths, writeErrs := writeReports(ctx, dir, rep, stderr)
 	if cfg.UpstreamTLSDir != "" {
-		ca, err := copyUpstreamCA(cfg.UpstreamTLSDir, dir)
+		ca, err := copyUpstreamCA(ctx, cfg.UpstreamTLSDir, dir)
 		if err != nil {
 			writeErrs = append(writeErrs, fmt.Errorf("could not copy the upstream's CA: %w", err))
 		} else {
@@ -439,14 +447,14 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		writeErrs = append(writeErrs, fmt.Errorf("could not write all results: %w", resultsErr))
 	}
 	if opts.summary != nil {
-		p, err := writeSummaryFile(dir, opts.summary, opts.summaryTemplate, rep)
+		p, err := writeSummaryFile(ctx, dir, opts.summary, opts.summaryTemplate, rep)
 		if err != nil {
 			writeErrs = append(writeErrs, err)
 		} else {
 			fmt.Fprintf(stdout, "summary: %s\n", p)
 		}
 	}
-	ciErrs, thresholdErr := finishCI(stdout, opts, rep)
+	ciErrs, thresholdErr := finishCI(ctx, stdout, opts, rep)
 	writeErrs = append(writeErrs, ciErrs...)
 	for _, e := range writeErrs {
 		fmt.Fprintf(stderr, "cbload: %v\n", e)
@@ -480,7 +488,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 // JSON first, and each file that could not be written has its error. A
 // report too large for cbload to read back loses its raw per-second data
 // first (reports.FitJSON), which it says on stderr.
-func writeReports(dir string, rep *reports.Report, stderr io.Writer) ([]string, []error) {
+func writeReports(ctx context.Context, dir string, rep *reports.Report, stderr io.Writer) ([]string, []error) {
 	var paths []string
 	var errs []error
 	if n, err := reports.FitJSON(rep); err != nil {
@@ -489,7 +497,7 @@ func writeReports(dir string, rep *reports.Report, stderr io.Writer) ([]string, 
 		fmt.Fprintf(stderr, "cbload: report.json would be %.1f MiB with every second's histograms, over the %d MiB cbload reads back: they are left out (the figures stay; the report cannot be merged), as its notes say\n", float64(n)/(1<<20), reports.MaxJSONSize>>20)
 	}
 	for _, f := range reports.Formats {
-		p, err := reports.WriteAll(dir, rep, []string{f})
+		p, err := reports.WriteAll(ctx, dir, rep, []string{f})
 		paths = append(paths, p...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("could not write %s: %w", filepath.Join(dir, "report."+f), unwrapWrite(err)))
@@ -498,7 +506,7 @@ func writeReports(dir string, rep *reports.Report, stderr io.Writer) ([]string, 
 	return paths, errs
 }
 
-// unwrapWrite drops the "write PATH:" that WriteFileAtomic puts in front of
+// unwrapWrite drops the "write PATH:" that outfile.Write puts in front of
 // an error, for a message that names the path once.
 func unwrapWrite(err error) error {
 	var pe *os.PathError
@@ -527,23 +535,35 @@ func randomSeed() int64 {
 }
 
 // prepareOut creates the output folder, refusing to overwrite an existing
-// report unless forced, and checks it is writable before any load is sent.
-func prepareOut(dir string, force bool) error {
+// report unless forced, takes its lock (lockOut) and checks it is writable
+// before any load is sent. The caller must call release when it has
+// written its files.
+func prepareOut(dir string, force bool) (release func(), err error) {
 	if err := outHoldsReport(dir, force); err != nil {
-		return err
+		return nil, err
 	}
 	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
+		return nil, withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
 	}
-	err := probeDir(dir, reportReserve)
-	if err != nil && statErr != nil {
-		os.Remove(dir) // created here, and empty: leave nothing behind
+	release, err = lockOut(dir)
+	if err == nil {
+		// Again under the lock: a run that finished meanwhile wrote one.
+		if err = outHoldsReport(dir, force); err != nil {
+			release()
+		}
 	}
 	if err != nil {
-		return withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
+		return nil, err
 	}
-	return nil
+	if err = probeDir(dir, reportReserve); err != nil {
+		release()
+		if statErr != nil {
+			os.Remove(dir) // created here, and empty: leave nothing behind
+		}
+		return nil, withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
+	}
+	return release, nil
 }
 
 // outHoldsReport refuses a folder that holds a report.json already, unless
