@@ -5,15 +5,25 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 ROOT    := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
-.PHONY: build test run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples
+.PHONY: build test e2e run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples
 
 build: ## build bin/cbload
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cbload ./cmd/cbload
 
-test: ## vet and run every test with the race detector (the Jaeger UI test uses JAEGER_UI), then the k8s manifest checks (tools/k8s)
+# The long real-time experiments: each runs whole schedules (a 24 s A/B run,
+# trials, metastable sweeps, shards, real processes, a browser over a real
+# run) and together they take most of the suite's time. `make test` runs
+# everything else; `make e2e` runs exactly these; CI runs both, so it covers
+# every test. A new test that runs a real schedule belongs in this list.
+E2E := ^(TestRunTrials|TestRunCascadeFaults|TestShardsMergeLikeOneProcess|TestMetastableTriggerSweep|TestMetastableBreakerRecovers|TestRunFaultFiguresArePhaseTrue|TestRunErrorFaultNothingToPrevent|TestRunLatencyBelowCallTimeout|TestTracingBadCollector|TestRetryStorm|TestRunTimeToRecoverFollowsTheClose|TestCheckpointsFinal|TestRunUpstreamQueue|TestCollateralExpectationDegradesVerdict|TestTargetFaultsUnseen|TestJaegerEndToEnd|TestReadmeVerdictExamples|TestRunUnsendableRateIsNotValid|TestTargetEndToEnd|TestServicesEndToEnd|TestCompareRealRuns|TestNoRawLibraryLogs|TestExitCodeInterrupted|TestFaultCommandProcess|TestAbortOnFailTrials|TestAbortOnFailPasses|TestServeScheduleWithTwoArmRun|TestServeScheduleFollowsEveryArmRun|TestRunStoppedProcessIsNotValid|TestExamplesRunShortened|TestBrowserRealRun|TestBrowserTarget|TestBrowserLongRun|TestLargestReportReadsBack)$$
+
+test: ## vet, then every test but the long experiments (make e2e) with the race detector, then the k8s manifest checks (tools/k8s)
 	$(GO) vet ./...
-	JAEGER_UI='$(if $(JAEGER_UI),$(abspath $(JAEGER_UI)))' $(GO) test -race -count=1 -timeout 12m ./...
+	$(GO) test -race -count=1 -timeout 12m -skip '$(E2E)' ./...
 	cd tools/k8s && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+e2e: ## the long real-time experiments (see E2E) with the race detector; the Jaeger UI test uses JAEGER_UI
+	JAEGER_UI='$(if $(JAEGER_UI),$(abspath $(JAEGER_UI)))' $(GO) test -race -count=1 -timeout 30m -run '$(E2E)' ./...
 
 run: build ## the main job: the default A/B experiment with a latency fault
 	$(BIN)/cbload run --fault=latency
