@@ -163,9 +163,6 @@ func (c *checkpoints) check(name string, k int, phase string, settled int, runni
 	r.FinishedAt = time.Now().UTC()
 	r.Partial, r.PartialReason = true, "still running, "+at.String()
 	finish(&r, runs, order, c.cfg.Trials)
-	if c.targets {
-		collateralRule(&r)
-	}
 	if why := c.cfg.OnCheckpoint(&r, at); why != "" {
 		return &AbortError{Reason: why, At: at}
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
@@ -19,8 +20,8 @@ type Shard struct {
 	Index, Count int
 }
 
-// MaxShards is the most shards a run may be split into.
-const MaxShards = 1000
+// MaxShards is the most shards a run may be split into (analysis.MaxShards).
+const MaxShards = analysis.MaxShards
 
 // count returns the number of shards, 1 for the zero value.
 func (s Shard) count() int { return max(s.Count, 1) }

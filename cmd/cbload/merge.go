@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/analysis"
-	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/reports"
 )
@@ -100,8 +99,8 @@ func reportFiles(inputs []string) ([]string, error) {
 		sort.Strings(found)
 		files = append(files, found...)
 	}
-	if len(files) > harness.MaxShards {
-		return nil, usagef("merge: %d reports, more than the %d shards a run may have", len(files), harness.MaxShards)
+	if len(files) > analysis.MaxShards {
+		return nil, usagef("merge: %d reports, more than the %d shards a run may have", len(files), analysis.MaxShards)
 	}
 	return files, nil
 }
@@ -161,7 +160,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	} else if err != nil {
 		return err
 	}
-	harness.Judge(rep)
+	analysis.Judge(rep)
 	rep.Command = "cbload merge " + strings.Join(quoteAll(files), " ")
 
 	ro := &runOptions{ci: opts.ci}

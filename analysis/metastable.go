@@ -1,11 +1,10 @@
-package harness
+package analysis
 
 import (
 	"fmt"
 	"math"
 	"strings"
 
-	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -131,10 +130,10 @@ func goodputBackAt(sl *reports.Slots, faultEnd, end, bar float64) (float64, bool
 	if sl == nil || sl.WidthMS <= 0 {
 		return 0, false
 	}
-	n := int(analysis.RecoveryWindowMS / sl.WidthMS)
+	n := int(RecoveryWindowMS / sl.WidthMS)
 	endMS, faultEndMS := int64(math.Round(end*1000)), int64(math.Round(faultEnd*1000))
 	first := int((faultEndMS + sl.WidthMS - 1) / sl.WidthMS)
-	lastStart := min(int((endMS-analysis.RecoveryWindowMS)/sl.WidthMS), len(sl.N)-1)
+	lastStart := min(int((endMS-RecoveryWindowMS)/sl.WidthMS), len(sl.N)-1)
 	at := -1
 	for i := lastStart; i >= first; i-- {
 		var ok, total int64
