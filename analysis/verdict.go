@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/cbload/cbload/reports"
 )
@@ -20,31 +21,48 @@ const (
 	apiWorseMargin = 0.10
 )
 
-// Verdict decides whether the breaker prevented a cascade. The rule compares
-// the arms on collateral health during the fault:
+// Verdict decides whether each policy arm prevented a cascade, judged
+// against the control arm (reports.ArmNoBreaker). The rule compares a
+// policy arm with the control arm on collateral health during the fault:
 //
-//   - the breaker arm degraded and the no-breaker arm did not: worse;
+//   - the policy arm degraded and the control arm did not: worse;
 //   - neither degraded: nothing to prevent — unless /api succeeded markedly
-//     less with the breaker (a partial failure turned into total rejection),
-//     which is worse;
-//   - only the no-breaker arm degraded: prevented;
+//     less with the policy (a partial failure turned into total
+//     rejection), which is worse;
+//   - only the control arm degraded: prevented;
 //   - both degraded: not prevented.
 //
-// With fewer than both arms, or no fault phase, the verdict is inconclusive.
-// So it is when a validity check failed (r.Validity, see CheckValidity):
-// the summary then names the failed check first, and the reasons say what
-// the rule would have decided. With several trials (r.Trials) the verdict
-// is given only when every trial's outcome agrees, and is inconclusive,
-// "trials disagree", with the split otherwise. The summary of a partial
-// run starts by saying so.
+// The headline (Outcome, Summary, Reasons) is the breaker arm's, or the
+// first policy arm's when there is no breaker arm; Verdict.Arms holds every
+// policy arm's, and the reasons end with one line per policy arm other
+// than the headline's. With no control or policy arm, or no fault phase,
+// the verdict is inconclusive. So it is when a validity check failed
+// (r.Validity, see CheckValidity): the summary then names the failed check
+// first, and the reasons say what the rule would have decided. With
+// several trials (r.Trials) the headline is given only when every trial's
+// outcome agrees, and is inconclusive, "trials disagree", with the split
+// otherwise; the other policy arms are judged on the median figures. The
+// summary of a partial run starts by saying so.
 func Verdict(r *reports.Report) reports.Verdict {
-	v := decide(r)
+	head := headArm(r)
+	v := decide(r, head)
 	addComparisons(r, &v)
-	addRecovery(r, &v)
+	addRecovery(r, &v, head)
 	if r.Trials != nil {
 		v = trialsVerdict(r, v)
 	}
-	if failed := r.Validity.Failed(); len(failed) > 0 {
+	control := r.Arm(reports.ArmNoBreaker) != nil
+	var others []reports.ArmVerdict
+	for _, a := range policyArms(r) {
+		if a == head || !control {
+			continue
+		}
+		av := decide(r, a)
+		addRecovery(r, &av, a)
+		others = append(others, reports.ArmVerdict{Arm: a, Outcome: av.Outcome, CascadePrevented: av.CascadePrevented, Summary: av.Summary})
+	}
+	failed := r.Validity.Failed()
+	if len(failed) > 0 {
 		would := v
 		c := failed[0]
 		v = reports.Verdict{Outcome: reports.OutcomeInconclusive,
@@ -57,11 +75,65 @@ func Verdict(r *reports.Report) reports.Verdict {
 	if r.Partial {
 		v.Summary = "Partial run (" + r.PartialReason + "): " + v.Summary
 	}
+	if head != "" && control {
+		v.Arms = append(v.Arms, reports.ArmVerdict{Arm: head, Outcome: v.Outcome, CascadePrevented: v.CascadePrevented, Summary: v.Summary})
+	}
+	for _, av := range others {
+		switch {
+		case len(failed) > 0:
+			av = reports.ArmVerdict{Arm: av.Arm, Outcome: reports.OutcomeInconclusive,
+				Summary: "Inconclusive: the experiment was not valid; had it been, the rule would have said: " + av.Summary}
+		case r.Trials != nil:
+			av.Summary = "On the median figures of the trials: " + av.Summary
+		}
+		v.Arms = append(v.Arms, av)
+		v.Reasons = append(v.Reasons, fmt.Sprintf("%s arm against %s: %s — %s", av.Arm, reports.ArmNoBreaker, av.Outcome, av.Summary))
+	}
+	slices.SortStableFunc(v.Arms, func(x, y reports.ArmVerdict) int { return armIndex(r, x.Arm) - armIndex(r, y.Arm) })
 	return v
 }
 
-func decide(r *reports.Report) reports.Verdict {
-	b, n := r.Arm(reports.ArmBreaker), r.Arm(reports.ArmNoBreaker)
+// policyArms returns the names of the arms judged against the control arm:
+// every arm but the control arm, in the report's order.
+func policyArms(r *reports.Report) []string {
+	var out []string
+	for _, a := range r.Arms {
+		if a.Name != reports.ArmNoBreaker {
+			out = append(out, a.Name)
+		}
+	}
+	return out
+}
+
+// headArm returns the arm the headline verdict is about: the breaker arm,
+// else the first policy arm, else "".
+func headArm(r *reports.Report) string {
+	if r.Arm(reports.ArmBreaker) != nil {
+		return reports.ArmBreaker
+	}
+	if p := policyArms(r); len(p) > 0 {
+		return p[0]
+	}
+	return ""
+}
+
+func armIndex(r *reports.Report, name string) int {
+	return slices.IndexFunc(r.Arms, func(a reports.Arm) bool { return a.Name == name })
+}
+
+// policyName is how the verdict's text names the policy of arm: "breaker"
+// for the breaker arm, "<arm> policy" otherwise.
+func policyName(arm string) string {
+	if arm == reports.ArmBreaker {
+		return "breaker"
+	}
+	return arm + " policy"
+}
+
+// decide applies the rule to the policy arm named arm against the control
+// arm.
+func decide(r *reports.Report, arm string) reports.Verdict {
+	b, n := r.Arm(arm), r.Arm(reports.ArmNoBreaker)
 	if r.FaultPhase() == nil {
 		return reports.Verdict{Outcome: reports.OutcomeInconclusive,
 			Summary: "Inconclusive: no phase injected a fault, so there was nothing to compare.",
@@ -81,19 +153,21 @@ func decide(r *reports.Report) reports.Verdict {
 	}
 	t := reports.TermsOf(r.Config)
 	api, coll := t.API, t.Collateral
+	pol := policyName(arm)
+	The := "The " + pol
 	bDeg, bWhy := degraded(r, b)
 	nDeg, nWhy := degraded(r, n)
 	reasons := []string{
-		fmt.Sprintf("with the breaker, %s during the fault: %s", coll, bWhy),
-		fmt.Sprintf("without the breaker, %s during the fault: %s", coll, nWhy),
-		upstreamReason(r, b, n),
-		fmt.Sprintf("%s success during the fault: %s with the breaker, %s without", api, reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault)),
+		fmt.Sprintf("with the %s, %s during the fault: %s", pol, coll, bWhy),
+		fmt.Sprintf("without the %s, %s during the fault: %s", pol, coll, nWhy),
+		upstreamReason(r, b, n, pol),
+		fmt.Sprintf("%s success during the fault: %s with the %s, %s without", api, reports.Percent(b.Figures.APISuccessDuringFault), pol, reports.Percent(n.Figures.APISuccessDuringFault)),
 	}
 	v := reports.Verdict{Reasons: reasons}
 	switch {
 	case bDeg && !nDeg:
 		v.Outcome = reports.OutcomeWorse
-		v.Summary = fmt.Sprintf("The breaker made things worse: %s succeeded %s with it and %s without it during the fault.", coll,
+		v.Summary = fmt.Sprintf("%s made things worse: %s succeeded %s with it and %s without it during the fault.", The, coll,
 			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	case !nDeg && b.Figures.APISuccessDuringFault < n.Figures.APISuccessDuringFault-apiWorseMargin:
 		v.Outcome = reports.OutcomeWorse
@@ -103,33 +177,33 @@ func decide(r *reports.Report) reports.Verdict {
 			// there was no partial failure, only calls it failed.
 			what = "failed calls that would have succeeded"
 		}
-		v.Summary = fmt.Sprintf("The breaker made things worse: it %s — %s succeeded %s with it and %s without it during the fault, and %s was healthy either way.",
-			what, api, reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault), coll)
+		v.Summary = fmt.Sprintf("%s made things worse: it %s — %s succeeded %s with it and %s without it during the fault, and %s was healthy either way.",
+			The, what, api, reports.Percent(b.Figures.APISuccessDuringFault), reports.Percent(n.Figures.APISuccessDuringFault), coll)
 	case !nDeg:
 		v.Outcome = reports.OutcomeNothingToPrevent
-		v.Summary = fmt.Sprintf("Nothing to prevent: without the breaker %s stayed healthy (%s) during the fault, so there was no cascade.", coll,
+		v.Summary = fmt.Sprintf("Nothing to prevent: without the %s %s stayed healthy (%s) during the fault, so there was no cascade.", pol, coll,
 			reports.Percent(n.Figures.CollateralSuccessDuringFault))
 		if shed := loadShed(b, n); shed != "" {
-			v.Summary += " The breaker still " + shed + "."
+			v.Summary += " " + The + " still " + shed + "."
 		}
 	case !bDeg:
 		v.Outcome = reports.OutcomePrevented
 		v.CascadePrevented = true
-		v.Summary = fmt.Sprintf("The breaker prevented the cascade: during the fault %s stayed at %s success with it and fell to %s without it.", coll,
+		v.Summary = fmt.Sprintf("%s prevented the cascade: during the fault %s stayed at %s success with it and fell to %s without it.", The, coll,
 			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	default:
 		v.Outcome = reports.OutcomeNotPrevented
-		v.Summary = fmt.Sprintf("The breaker did not prevent the cascade: %s degraded with it (%s) as well as without it (%s).", coll,
+		v.Summary = fmt.Sprintf("%s did not prevent the cascade: %s degraded with it (%s) as well as without it (%s).", The, coll,
 			reports.Percent(b.Figures.CollateralSuccessDuringFault), reports.Percent(n.Figures.CollateralSuccessDuringFault))
 	}
 	return v
 }
 
-func upstreamReason(r *reports.Report, b, n *reports.Arm) string {
+func upstreamReason(r *reports.Report, b, n *reports.Arm, pol string) string {
 	if r.Config.Upstream.External {
 		return "upstream requests during the fault: unknown (the upstream was run by another process)"
 	}
-	return fmt.Sprintf("upstream requests during the fault: %d with the breaker, %d without", b.Figures.UpstreamRequestsDuringFault, n.Figures.UpstreamRequestsDuringFault)
+	return fmt.Sprintf("upstream requests during the fault: %d with the %s, %d without", b.Figures.UpstreamRequestsDuringFault, pol, n.Figures.UpstreamRequestsDuringFault)
 }
 
 // coversFault reports whether the arm's series reaches the end of the last

@@ -91,3 +91,51 @@ func TestVerdictInconclusive(t *testing.T) {
 		}
 	}
 }
+
+// Every policy arm is judged against the control arm: a third arm gets a
+// verdict of its own, and without a breaker arm the first policy arm is
+// the headline, in its own name.
+func TestVerdictEveryPolicyArm(t *testing.T) {
+	r := verdictReport(1, 0.3, 0.1, 0.05)
+	th := verdictReport(0.4, 0.3, 0.1, 0.05).Arms[0]
+	th.Name = "throttle"
+	r.Arms = append(r.Arms, th)
+	v := Verdict(r)
+	if v.Outcome != reports.OutcomePrevented || !strings.HasPrefix(v.Summary, "The breaker prevented the cascade") {
+		t.Errorf("headline %s: %q; want the breaker's, prevented", v.Outcome, v.Summary)
+	}
+	if len(v.Arms) != 2 || v.Arms[0].Arm != "breaker" || v.Arms[0].Outcome != reports.OutcomePrevented || v.Arms[0].Summary != v.Summary ||
+		v.Arms[1].Arm != "throttle" || v.Arms[1].Outcome != reports.OutcomeNotPrevented || !strings.HasPrefix(v.Arms[1].Summary, "The throttle policy did not prevent the cascade") {
+		t.Errorf("arm verdicts %+v; want breaker prevented (the headline), throttle not prevented", v.Arms)
+	}
+	if last := v.Reasons[len(v.Reasons)-1]; !strings.HasPrefix(last, "throttle arm against no-breaker: not_prevented — The throttle policy did not prevent") {
+		t.Errorf("last reason %q; want the throttle arm's verdict", last)
+	}
+
+	// No breaker arm: the throttle arm is the headline.
+	r.Arms = r.Arms[1:]
+	v = Verdict(r)
+	if v.Outcome != reports.OutcomeNotPrevented || !strings.HasPrefix(v.Summary, "The throttle policy did not prevent the cascade") ||
+		!strings.Contains(strings.Join(v.Reasons, "\n"), "with the throttle policy, /local during the fault") {
+		t.Errorf("without a breaker arm: %s %q, reasons %q; want the throttle arm's verdict in its name", v.Outcome, v.Summary, v.Reasons)
+	}
+	if len(v.Arms) != 1 || v.Arms[0].Arm != "throttle" {
+		t.Errorf("arm verdicts %+v; want the throttle arm's alone", v.Arms)
+	}
+
+	// A failed validity check withholds every arm's verdict.
+	r = verdictReport(1, 0.3, 0.1, 0.05)
+	r.Arms = append(r.Arms, th)
+	r.Validity = &reports.Validity{Checks: []reports.ValidityCheck{{Name: reports.CheckSendLag, Arm: "throttle", Message: "late"}}}
+	for _, av := range Verdict(r).Arms {
+		if av.Outcome != reports.OutcomeInconclusive {
+			t.Errorf("invalid run: arm %s verdict %s; want inconclusive", av.Arm, av.Outcome)
+		}
+	}
+	// Without the control arm there is no arm verdict.
+	r.Validity = nil
+	r.Arms = []reports.Arm{r.Arms[0], r.Arms[2]}
+	if v := Verdict(r); len(v.Arms) != 0 || v.Outcome != reports.OutcomeInconclusive {
+		t.Errorf("without the control arm: %s, arm verdicts %+v; want inconclusive and none", v.Outcome, v.Arms)
+	}
+}

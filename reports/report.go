@@ -830,6 +830,30 @@ type Verdict struct {
 	Outcome          string   `json:"outcome"`
 	Summary          string   `json:"summary"`
 	Reasons          []string `json:"reasons"`
+	// Arms is the verdict on each policy arm, each judged against the
+	// control arm (ArmNoBreaker) by the same rule, in the report's arm
+	// order. The headline (Outcome, Summary) is the breaker arm's, or the
+	// first policy arm's when there is no breaker arm. Empty without a
+	// control arm and a policy arm.
+	Arms []ArmVerdict `json:"arms,omitempty"`
+}
+
+// ArmVerdict is the verdict on one policy arm against the control arm.
+type ArmVerdict struct {
+	Arm              string `json:"arm"`
+	CascadePrevented bool   `json:"cascade_prevented"`
+	Outcome          string `json:"outcome"`
+	Summary          string `json:"summary"`
+}
+
+// ArmVerdict returns the verdict on the policy arm named arm, or nil.
+func (v *Verdict) ArmVerdict(arm string) *ArmVerdict {
+	for i := range v.Arms {
+		if v.Arms[i].Arm == arm {
+			return &v.Arms[i]
+		}
+	}
+	return nil
 }
 
 // ThresholdResult is the outcome of one threshold check.

@@ -32,7 +32,9 @@ import (
 // bytes_in and bytes_out), <arm>.<phase>.upstream_requests,
 // <arm>.figures.<figure> (the median over trials when there were several),
 // <arm>.worst.<figure> (the worst trial),
-// verdict.cascade_prevented, verdict.outcome, validity.valid and partial. A plain number
+// verdict.cascade_prevented, verdict.outcome (the headline: the breaker
+// arm's), verdict.<arm>.cascade_prevented and verdict.<arm>.outcome for
+// each other policy arm, validity.valid and partial. A plain number
 // compared with a path is read in that path's unit (success_ratio 0.99,
 // latency_ms 600, time_to_open_s 2); units convert (600ms = 0.6s, 99% = 0.99).
 
@@ -913,6 +915,38 @@ func pathTree(arms, phases []string) *pathNode {
 		}
 		return float64(i), nil
 	}})
+	// Each policy arm but the breaker, whose verdict is the headline's
+	// above, has a verdict of its own against the control arm.
+	for _, armName := range arms {
+		if armName == ArmBreaker || armName == ArmNoBreaker {
+			continue
+		}
+		armVerdict := func(r *Report) (*ArmVerdict, error) {
+			if av := r.Verdict.ArmVerdict(armName); av != nil {
+				return av, nil
+			}
+			return nil, errNoData{"no verdict on arm " + armName + " (it is judged against the " + ArmNoBreaker + " arm)"}
+		}
+		av := v.add(&pathNode{name: armName})
+		av.add(&pathNode{name: "cascade_prevented", kind: kindBool, get: func(r *Report) (float64, error) {
+			a, err := armVerdict(r)
+			if err != nil {
+				return 0, err
+			}
+			return boolValue(a.CascadePrevented), nil
+		}})
+		av.add(&pathNode{name: "outcome", kind: kindOutcome, get: func(r *Report) (float64, error) {
+			a, err := armVerdict(r)
+			if err != nil {
+				return 0, err
+			}
+			i := slices.Index(outcomes, a.Outcome)
+			if i < 0 {
+				return 0, errNoData{"no verdict on arm " + armName}
+			}
+			return float64(i), nil
+		}})
+	}
 	va := root.add(&pathNode{name: "validity"})
 	va.add(&pathNode{name: "valid", kind: kindBool, get: func(r *Report) (float64, error) {
 		if r.Validity == nil {

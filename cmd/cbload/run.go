@@ -775,6 +775,11 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	writeColumns(w, rows)
 	writeDetailSummary(w, r)
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
+	for _, av := range r.Verdict.Arms {
+		if av.Summary != r.Verdict.Summary { // every policy arm but the headline's
+			fmt.Fprintf(w, "verdict, %s arm: %s\n", av.Arm, av.Summary)
+		}
+	}
 }
 
 // writeColumns prints rows as a table: the first column left-aligned at
