@@ -97,6 +97,9 @@ func Judge(r *reports.Report) {
 // collateralRule makes the verdict inconclusive when a target has no
 // collateral request: the verdict compares collateral health.
 func collateralRule(r *reports.Report) {
+	if r.Verdict.Steady != nil {
+		return // the verdict on one arm says what it cannot judge without one
+	}
 	for _, t := range r.Config.Targets {
 		if !slices.ContainsFunc(t.Requests, func(q string) bool { return strings.HasSuffix(q, collateralLabel) }) && r.Verdict.Outcome != reports.OutcomeInconclusive {
 			r.Verdict = reports.Verdict{Outcome: reports.OutcomeInconclusive,

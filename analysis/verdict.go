@@ -21,7 +21,10 @@ const (
 	apiWorseMargin = 0.10
 )
 
-// Verdict decides whether each policy arm prevented a cascade, judged
+// Verdict decides, in a run with a single target (a user's service), the
+// verdict on that one arm: did the service's steady state hold against its
+// own baseline (see reports.SteadyState)? Otherwise it decides whether
+// each policy arm prevented a cascade, judged
 // against the control arm (reports.ArmNoBreaker). The rule compares a
 // policy arm with the control arm on collateral health during the fault:
 //
@@ -45,9 +48,20 @@ const (
 // summary of a partial run starts by saying so.
 func Verdict(r *reports.Report) reports.Verdict {
 	head := headArm(r)
-	v := decide(r, head)
-	addComparisons(r, &v)
-	addRecovery(r, &v, head)
+	var v reports.Verdict
+	if single, ok := singleTarget(r); ok {
+		head = ""
+		v = reports.Verdict{Outcome: reports.OutcomeInconclusive, Reasons: []string{},
+			Summary: fmt.Sprintf("Inconclusive: the %s arm did not run.", single)}
+		if a := r.Arm(single); a != nil {
+			v = steadyVerdict(r, a)
+		}
+	} else {
+		v = decide(r, head)
+		addComparisons(r, &v)
+		addRecovery(r, &v, head)
+	}
+	steady := v.Steady
 	if r.Trials != nil {
 		v = trialsVerdict(r, v)
 	}
@@ -75,6 +89,7 @@ func Verdict(r *reports.Report) reports.Verdict {
 	if r.Partial {
 		v.Summary = "Partial run (" + r.PartialReason + "): " + v.Summary
 	}
+	v.Steady = steady
 	if head != "" && control {
 		v.Arms = append(v.Arms, reports.ArmVerdict{Arm: head, Outcome: v.Outcome, CascadePrevented: v.CascadePrevented, Summary: v.Summary})
 	}
@@ -91,6 +106,16 @@ func Verdict(r *reports.Report) reports.Verdict {
 	}
 	slices.SortStableFunc(v.Arms, func(x, y reports.ArmVerdict) int { return armIndex(r, x.Arm) - armIndex(r, y.Arm) })
 	return v
+}
+
+// singleTarget returns the name of the one target of a run against a
+// user's service with a single target: such a run is judged by the
+// verdict on one arm (steadyVerdict), as the service is.
+func singleTarget(r *reports.Report) (string, bool) {
+	if len(r.Config.Targets) != 1 {
+		return "", false
+	}
+	return r.Config.Targets[0].Name, true
 }
 
 // policyArms returns the names of the arms judged against the control arm:

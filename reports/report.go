@@ -836,6 +836,10 @@ type Verdict struct {
 	// first policy arm's when there is no breaker arm. Empty without a
 	// control arm and a policy arm.
 	Arms []ArmVerdict `json:"arms,omitempty"`
+	// Steady is the verdict on one arm, the service as it is, when a run
+	// had a single target (its Outcome is one of OutcomeHeld, …); nil
+	// otherwise.
+	Steady *SteadyState `json:"steady_state,omitempty"`
 }
 
 // ArmVerdict is the verdict on one policy arm against the control arm.

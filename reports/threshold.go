@@ -34,7 +34,9 @@ import (
 // <arm>.worst.<figure> (the worst trial),
 // verdict.cascade_prevented, verdict.outcome (the headline: the breaker
 // arm's), verdict.<arm>.cascade_prevented and verdict.<arm>.outcome for
-// each other policy arm, validity.valid and partial. A plain number
+// each other policy arm, verdict.contained, verdict.shed,
+// verdict.failed_fast and verdict.recovered (the verdict on one arm, with
+// a single target), validity.valid and partial. A plain number
 // compared with a path is read in that path's unit (success_ratio 0.99,
 // latency_ms 600, time_to_open_s 2); units convert (600ms = 0.6s, 99% = 0.99).
 
@@ -86,7 +88,8 @@ type operand struct {
 }
 
 // outcomes are the words a verdict.outcome check may compare with.
-var outcomes = []string{OutcomePrevented, OutcomeNotPrevented, OutcomeNothingToPrevent, OutcomeWorse, OutcomeInconclusive}
+var outcomes = []string{OutcomePrevented, OutcomeNotPrevented, OutcomeNothingToPrevent, OutcomeWorse, OutcomeInconclusive,
+	OutcomeHeld, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure}
 
 // ParseThreshold parses a threshold expression. It checks only the syntax;
 // Check verifies the paths against a run's arms and phases.
@@ -915,6 +918,28 @@ func pathTree(arms, phases []string) *pathNode {
 		}
 		return float64(i), nil
 	}})
+	// The parts of the verdict on one arm (a run with a single target).
+	for _, part := range []struct {
+		name string
+		get  func(st *SteadyState) SteadyCheck
+	}{
+		{"contained", func(st *SteadyState) SteadyCheck { return st.Contained }},
+		{"shed", func(st *SteadyState) SteadyCheck { return st.Shed }},
+		{"failed_fast", func(st *SteadyState) SteadyCheck { return st.FailedFast }},
+		{"recovered", func(st *SteadyState) SteadyCheck { return st.Recovered }},
+	} {
+		v.add(&pathNode{name: part.name, kind: kindBool, get: func(r *Report) (float64, error) {
+			st := r.Verdict.Steady
+			if st == nil {
+				return 0, errNoData{"no verdict on one arm: verdict." + part.name + " judges a run with a single target"}
+			}
+			c := part.get(st)
+			if !c.Judged {
+				return 0, errNoData{"verdict." + part.name + " cannot be judged: " + c.Finding}
+			}
+			return boolValue(c.Held), nil
+		}})
+	}
 	// Each policy arm but the breaker, whose verdict is the headline's
 	// above, has a verdict of its own against the control arm.
 	for _, armName := range arms {

@@ -202,7 +202,7 @@ func TestThresholdPaths(t *testing.T) {
 	for _, p := range paths {
 		expr := p + " >= 0"
 		switch {
-		case strings.HasSuffix(p, "cascade_prevented") || p == "partial" || p == "validity.valid" || strings.HasSuffix(p, ".recovered_after_trigger"):
+		case strings.HasSuffix(p, "cascade_prevented") || p == "verdict.contained" || p == "verdict.shed" || p == "verdict.failed_fast" || p == "verdict.recovered" || p == "partial" || p == "validity.valid" || strings.HasSuffix(p, ".recovered_after_trigger"):
 			expr = p + " == true"
 		case strings.HasPrefix(p, "verdict.") && strings.HasSuffix(p, ".outcome"):
 			expr = p + " == worse"
