@@ -258,6 +258,7 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 	out.Summary = map[string]reports.PhaseSummary{}
 	out.BreakerFigures, out.StartedAt = base.BreakerFigures, base.StartedAt
 	for k, a := range arms {
+		out.SuspectOK += a.SuspectOK // each shard's suspect answers are its own
 		for name, ps := range a.Summary {
 			m := out.Summary[name]
 			addDetail(&m.API, &ps.API)

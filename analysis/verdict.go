@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/cbload/cbload/reports"
 )
@@ -45,7 +46,9 @@ const (
 // several trials (r.Trials) the headline is given only when every trial's
 // outcome agrees, and is inconclusive, "trials disagree", with the split
 // otherwise; the other policy arms are judged on the median figures. The
-// summary of a partial run starts by saying so.
+// summary of a partial run starts by saying so. A verdict never rests on
+// successes the report itself suspects (reports.Arm.SuspectOK): without
+// --expect to check the answers, it is inconclusive with that reason.
 func Verdict(r *reports.Report) reports.Verdict {
 	head := headArm(r)
 	var v reports.Verdict
@@ -86,6 +89,14 @@ func Verdict(r *reports.Report) reports.Verdict {
 		}
 		v.Reasons = append(v.Reasons, "had the experiment been valid, the rule would have said: "+would.Summary)
 	}
+	suspect := len(failed) == 0 && len(r.Config.Expect) == 0 && suspectOK(r) != ""
+	if suspect {
+		would := v
+		v = reports.Verdict{Outcome: reports.OutcomeInconclusive,
+			Summary: "Inconclusive: " + suspectOK(r) + " — fallbacks? The verdict does not rest on successes the report itself suspects: check the answers with --expect.",
+			Reasons: []string{"had those answers been checked and found true, the rule would have said: " + would.Summary}}
+		v.Reasons = append(v.Reasons, would.Reasons...)
+	}
 	if r.Partial {
 		v.Summary = "Partial run (" + r.PartialReason + "): " + v.Summary
 	}
@@ -98,6 +109,9 @@ func Verdict(r *reports.Report) reports.Verdict {
 		case len(failed) > 0:
 			av = reports.ArmVerdict{Arm: av.Arm, Outcome: reports.OutcomeInconclusive,
 				Summary: "Inconclusive: the experiment was not valid; had it been, the rule would have said: " + av.Summary}
+		case suspect:
+			av = reports.ArmVerdict{Arm: av.Arm, Outcome: reports.OutcomeInconclusive,
+				Summary: "Inconclusive: the report suspects successes (check them with --expect); had they been true, the rule would have said: " + av.Summary}
 		case r.Trials != nil:
 			av.Summary = "On the median figures of the trials: " + av.Summary
 		}
@@ -106,6 +120,19 @@ func Verdict(r *reports.Report) reports.Verdict {
 	}
 	slices.SortStableFunc(v.Arms, func(x, y reports.ArmVerdict) int { return armIndex(r, x.Arm) - armIndex(r, y.Arm) })
 	return v
+}
+
+// suspectOK says which arms had ok answers the report suspects
+// (reports.Arm.SuspectOK), or "" when none had.
+func suspectOK(r *reports.Report) string {
+	api := reports.TermsOf(r.Config).API
+	var parts []string
+	for _, a := range r.Arms {
+		if a.SuspectOK > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s answers of the %s arm were ok while their upstream call failed", a.SuspectOK, api, a.Name))
+		}
+	}
+	return strings.Join(parts, ", and ")
 }
 
 // singleTarget returns the name of the one target of a run against a

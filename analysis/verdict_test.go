@@ -139,3 +139,33 @@ func TestVerdictEveryPolicyArm(t *testing.T) {
 		t.Errorf("without the control arm: %s, arm verdicts %+v; want inconclusive and none", v.Outcome, v.Arms)
 	}
 }
+
+// A verdict never rests on successes the report itself suspects: without
+// --expect it is inconclusive, naming them and what the rule would have
+// said; with --expect the answers were checked, and the rule decides.
+func TestVerdictSuspectSuccesses(t *testing.T) {
+	r := verdictReport(1, 1, 1, 1)
+	r.Arms[1].SuspectOK = 120
+	v := Verdict(r)
+	if v.Outcome != reports.OutcomeInconclusive ||
+		v.Summary != "Inconclusive: 120 /api answers of the no-breaker arm were ok while their upstream call failed — fallbacks? The verdict does not rest on successes the report itself suspects: check the answers with --expect." ||
+		!strings.HasPrefix(v.Reasons[0], "had those answers been checked and found true, the rule would have said: Nothing to prevent") {
+		t.Errorf("suspect successes: %s %q, reasons %q; want inconclusive, naming them", v.Outcome, v.Summary, v.Reasons)
+	}
+	for _, av := range v.Arms {
+		if av.Outcome != reports.OutcomeInconclusive {
+			t.Errorf("suspect successes: arm %s verdict %s; want inconclusive", av.Arm, av.Outcome)
+		}
+	}
+	r.Config.Expect = []string{"body-contains=ok"}
+	if v := Verdict(r); v.Outcome != reports.OutcomeNothingToPrevent {
+		t.Errorf("suspect successes checked with --expect: %s %q; want the rule's nothing to prevent", v.Outcome, v.Summary)
+	}
+
+	// The verdict on one arm too.
+	s := steadyReport(breakerService())
+	s.Arms[0].SuspectOK = 7
+	if v := Verdict(s); v.Outcome != reports.OutcomeInconclusive || !strings.Contains(v.Summary, "7 /api answers of the svc arm were ok while their upstream call failed") || v.Steady == nil {
+		t.Errorf("one arm with suspect successes: %s %q; want inconclusive, the parts kept", v.Outcome, v.Summary)
+	}
+}

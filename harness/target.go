@@ -615,6 +615,7 @@ func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet, api string) []strin
 		notes = append(notes, fmt.Sprintf("upstream calls: unknown in phase %s — an upstream refused connections there, so the calls your service tried were never requests it could count", strings.Join(refused, ", ")))
 	}
 	if failing > 0 && answered > 0 && ok == answered {
+		a.SuspectOK = min(failing, ok) // the verdict's to weigh (analysis.Verdict)
 		who := "the upstream"
 		if len(up.names) > 1 {
 			who = "the upstreams"

@@ -358,6 +358,12 @@ type Arm struct {
 	// Notes says what could not be observed, e.g. the breaker state of a
 	// user's own service.
 	Notes []string `json:"notes,omitempty"`
+	// SuspectOK is the answers counted ok during the fault that the
+	// report suspects: the service answered ok while its upstream call
+	// failed, timed out or was never made (a fallback?). The verdict does
+	// not rest on them: without --expect to check the answers it is
+	// inconclusive. 0 when none is suspected.
+	SuspectOK int64 `json:"suspect_ok,omitempty"`
 	// APISlots counts /api completions per 100 ms, the raw data of
 	// TimeToRecoverS. With it, and the histograms in Series, every summary
 	// and figure of the arm can be recomputed (package analysis), which is
