@@ -25,9 +25,9 @@ const (
 // Verdict decides, in a run with a single target (a user's service), the
 // verdict on that one arm: did the service's steady state hold against its
 // own baseline (see reports.SteadyState)? Otherwise it decides whether
-// each policy arm prevented a cascade, judged
-// against the control arm (reports.ArmNoBreaker). The rule compares a
-// policy arm with the control arm on collateral health during the fault:
+// each policy arm prevented a cascade, judged against the control arm
+// (reports.ArmNoBreaker). The rule compares a policy arm with the control
+// arm on collateral health during the fault:
 //
 //   - the policy arm degraded and the control arm did not: worse;
 //   - neither degraded: nothing to prevent — unless /api succeeded markedly
