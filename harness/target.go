@@ -234,7 +234,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	}
 	// k counts the arm runs (trials interleave them): run k starts at
 	// ArmStart(k) when the run has a start time.
-	cp := newCheckpoints(&cfg, r, names, true)
+	cp := newCheckpoints(&cfg, r, names)
 	runs, order, runErr := cp.runTrials(cfg.Trials, names, func(name string, k int) (*reports.Arm, error) {
 		return runTarget(ctx, &cfg, byName[name], k, up, tune, cp)
 	})
