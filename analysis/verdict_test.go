@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -167,5 +168,31 @@ func TestVerdictSuspectSuccesses(t *testing.T) {
 	s.Arms[0].SuspectOK = 7
 	if v := Verdict(s); v.Outcome != reports.OutcomeInconclusive || !strings.Contains(v.Summary, "7 /api answers of the svc arm were ok while their upstream call failed") || v.Steady == nil {
 		t.Errorf("one arm with suspect successes: %s %q; want inconclusive, the parts kept", v.Outcome, v.Summary)
+	}
+}
+
+// A policy arm's verdict reaches every format: the reasons the Markdown,
+// HTML and JUnit reports show, and the JSON's verdict.arms.
+func TestVerdictEveryPolicyArmEveryFormat(t *testing.T) {
+	r := verdictReport(1, 0.3, 0.1, 0.05)
+	th := verdictReport(0.4, 0.3, 0.1, 0.05).Arms[0]
+	th.Name = "throttle"
+	r.Arms = append(r.Arms, th)
+	r.Schema = reports.Schema
+	r.Verdict = Verdict(r)
+	var md, html, junit, js bytes.Buffer
+	for _, err := range []error{reports.WriteMarkdown(&md, r), reports.WriteHTML(&html, r), reports.WriteJUnit(&junit, r), reports.WriteJSON(&js, r)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Markdown escapes the outcome's underscore.
+	for name, out := range map[string]string{"markdown": strings.ReplaceAll(md.String(), `\_`, "_"), "html": html.String(), "junit": junit.String()} {
+		if !strings.Contains(out, "throttle arm against no-breaker: not_prevented — The throttle policy did not prevent the cascade") {
+			t.Errorf("%s lacks the throttle arm's verdict", name)
+		}
+	}
+	if !strings.Contains(js.String(), `"arm": "throttle"`) {
+		t.Errorf("json lacks the throttle arm's verdict")
 	}
 }
