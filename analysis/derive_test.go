@@ -41,7 +41,7 @@ func TestDeriveRecomputesWhatTheRunWrote(t *testing.T) {
 		}
 		analysis.Derive(a, r.Phases)
 		// Attempts per request and the recovery after the trigger are the
-		// cascade analysis's (harness.Judge), run after Derive.
+		// cascade analysis's (analysis.Judge), run after Derive.
 		ignore := cmpopts.IgnoreFields(reports.PhaseSummary{}, "AttemptsPerRequest")
 		ignoreFig := cmpopts.IgnoreFields(reports.Figures{}, "AttemptsPerRequestDuringFault", "AfterTrigger")
 		if diff := cmp.Diff(want, a, ignore, ignoreFig); diff != "" {

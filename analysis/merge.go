@@ -32,6 +32,10 @@ func mismatchf(format string, args ...any) error {
 // names it: the report's timing resolution.
 const LateStartMS = 100
 
+// MaxShards is the most shards a run may be split into, so the most
+// reports Merge combines.
+const MaxShards = 1000
+
 // Merge combines the reports of the shards of one run (cbload run --shard)
 // into the report one process at the run's full rate would have written:
 // per second, outcome counts, sends and schedules add and histograms merge
@@ -41,7 +45,7 @@ const LateStartMS = 100
 // shard count, configuration and schedule and have distinct indexes; the
 // shards not given are listed in Merge.Missing and make the report
 // Partial. Validity and the verdict are left for the caller to judge on
-// the merged data (harness.Judge). Each merged arm's start lag is its
+// the merged data (Judge). Each merged arm's start lag is its
 // latest shard's, and its skipped sends the shards' sum. A mismatch is a
 // *MismatchError.
 func Merge(shards []Shard) (*reports.Report, error) {
@@ -254,6 +258,7 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 	out.Summary = map[string]reports.PhaseSummary{}
 	out.BreakerFigures, out.StartedAt = base.BreakerFigures, base.StartedAt
 	for k, a := range arms {
+		out.SuspectOK += a.SuspectOK // each shard's suspect answers are its own
 		for name, ps := range a.Summary {
 			m := out.Summary[name]
 			addDetail(&m.API, &ps.API)

@@ -73,22 +73,21 @@ func (e *AbortError) Error() string { return e.Reason }
 // ended, by trial, and judges a copy of the report at each checkpoint as
 // the end of the run judges the real one. A nil *checkpoints does nothing.
 type checkpoints struct {
-	cfg     *Config
-	head    *reports.Report // the report before any arm ran
-	names   []string        // the arms, in report order
-	targets bool            // the arms are a user's targets
-	runs    []map[string]reports.Arm
-	order   []string
-	done    map[string]int
+	cfg   *Config
+	head  *reports.Report // the report before any arm ran
+	names []string        // the arms, in report order
+	runs  []map[string]reports.Arm
+	order []string
+	done  map[string]int
 }
 
 // newCheckpoints returns the checkpoints of a run whose report starts as
 // head, or nil when cfg has no OnCheckpoint.
-func newCheckpoints(cfg *Config, head *reports.Report, names []string, targets bool) *checkpoints {
+func newCheckpoints(cfg *Config, head *reports.Report, names []string) *checkpoints {
 	if cfg.OnCheckpoint == nil {
 		return nil
 	}
-	return &checkpoints{cfg: cfg, head: head, names: names, targets: targets, done: map[string]int{}}
+	return &checkpoints{cfg: cfg, head: head, names: names, done: map[string]int{}}
 }
 
 // trialOf returns the trial (from 0) of the run's k-th arm run.
@@ -163,9 +162,6 @@ func (c *checkpoints) check(name string, k int, phase string, settled int, runni
 	r.FinishedAt = time.Now().UTC()
 	r.Partial, r.PartialReason = true, "still running, "+at.String()
 	finish(&r, runs, order, c.cfg.Trials)
-	if c.targets {
-		collateralRule(&r)
-	}
 	if why := c.cfg.OnCheckpoint(&r, at); why != "" {
 		return &AbortError{Reason: why, At: at}
 	}

@@ -49,7 +49,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 
 	// k counts the arm runs (trials interleave them): run k starts at
 	// ArmStart(k) when the run has a start time.
-	cp := newCheckpoints(&cfg, r, cfg.Arms, false)
+	cp := newCheckpoints(&cfg, r, cfg.Arms)
 	runs, order, runErr := cp.runTrials(cfg.Trials, cfg.Arms, func(name string, k int) (*reports.Arm, error) {
 		return runArm(ctx, &cfg, name, k, tel, cp)
 	})

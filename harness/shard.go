@@ -3,10 +3,10 @@ package harness
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"time"
 
+	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
@@ -19,8 +19,8 @@ type Shard struct {
 	Index, Count int
 }
 
-// MaxShards is the most shards a run may be split into.
-const MaxShards = 1000
+// MaxShards is the most shards a run may be split into (analysis.MaxShards).
+const MaxShards = analysis.MaxShards
 
 // count returns the number of shards, 1 for the zero value.
 func (s Shard) count() int { return max(s.Count, 1) }
@@ -127,24 +127,6 @@ func (c *Config) armRuns() []string {
 	return out
 }
 
-var runIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
-// CheckRunID checks a run id — from --run-id or read from a report — the
-// one way: it names folders (cbload merge's default --out) and terminal
-// lines, so it is 1 to 64 letters, digits, '.', '_' or '-', starting with
-// a letter or digit. Its error starts with the id, quoted and cut to 64
-// characters.
-func CheckRunID(id string) error {
-	if runIDRE.MatchString(id) {
-		return nil
-	}
-	shown := id
-	if len(shown) > 64 {
-		shown = shown[:64] + "…"
-	}
-	return fmt.Errorf("%q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", shown)
-}
-
 // maxStartAhead bounds how far in the future a start time may be: further
 // is a typo, and a process waiting a day for it looks hung.
 const maxStartAhead = 24 * time.Hour
@@ -157,8 +139,8 @@ func (c *Config) validateShard() error {
 		return fmt.Errorf("shard: count %d must be between 1 and %d", s.Count, MaxShards)
 	case s.Index < 0 || s.Index >= s.count():
 		return fmt.Errorf("shard: index %d must be in [0, %d)", s.Index, s.count())
-	case c.RunID != "" && CheckRunID(c.RunID) != nil:
-		return fmt.Errorf("run-id %w", CheckRunID(c.RunID))
+	case c.RunID != "" && reports.CheckRunID(c.RunID) != nil:
+		return fmt.Errorf("run-id %w", reports.CheckRunID(c.RunID))
 	case c.UpstreamExternal && len(c.Targets) == 0:
 		return fmt.Errorf("upstream-external: only used with --target (cbload's own gateway calls its own upstream)")
 	case c.UpstreamExternal && c.UpstreamAddr != "":

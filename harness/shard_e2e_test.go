@@ -112,7 +112,7 @@ func ruleOutcome(r *reports.Report) string {
 	c := *r
 	c.Validity = nil
 	c.Partial = false
-	return Verdict(&c).Outcome
+	return analysis.Verdict(&c).Outcome
 }
 
 // Three shards at 300 req/s in total, against one shared system, merge into
@@ -167,7 +167,7 @@ func TestShardsMergeLikeOneProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Merge: %v", err)
 	}
-	Judge(merged)
+	analysis.Judge(merged)
 
 	// One process at the full rate, on the same seed and schedule.
 	single := shardTestConfig(t)
@@ -253,7 +253,7 @@ func TestShardsMergeLikeOneProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Merge of 2 of 3: %v", err)
 	}
-	Judge(part)
+	analysis.Judge(part)
 	if !part.Partial || !slices.Equal(part.Merge.Missing, []int{1}) || !strings.Contains(part.PartialReason, "shards missing: 1 of 3") {
 		t.Errorf("merge without shard 1: partial %v (%q), missing %v; want partial, naming shard 1", part.Partial, part.PartialReason, part.Merge.Missing)
 	}

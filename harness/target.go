@@ -234,7 +234,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	}
 	// k counts the arm runs (trials interleave them): run k starts at
 	// ArmStart(k) when the run has a start time.
-	cp := newCheckpoints(&cfg, r, names, true)
+	cp := newCheckpoints(&cfg, r, names)
 	runs, order, runErr := cp.runTrials(cfg.Trials, names, func(name string, k int) (*reports.Arm, error) {
 		return runTarget(ctx, &cfg, byName[name], k, up, tune, cp)
 	})
@@ -244,7 +244,6 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 		r.PartialReason = partialReason(runErr)
 	}
 	finish(r, runs, order, cfg.Trials)
-	collateralRule(r)
 	return r, runErr
 }
 
@@ -267,31 +266,6 @@ func reportTargets(targets []Target) []reports.Target {
 // as the live progress line.
 func (c *Config) Terms() reports.Terms {
 	return reports.TermsOf(reports.Config{Targets: reportTargets(c.Targets)})
-}
-
-// Judge analyses a report of one trial for cascades (attempts per request,
-// recovery), runs its validity checks and decides its verdict
-// (CheckValidity, Verdict and, for a user's own service, the collateral
-// rule), as the end of a run does. It is how cbload merge judges merged
-// shards.
-func Judge(r *reports.Report) {
-	analyseCascades(r)
-	r.Validity = CheckValidity(r)
-	r.Verdict = Verdict(r)
-	collateralRule(r)
-}
-
-// collateralRule makes the verdict inconclusive when a target has no
-// collateral request: the verdict compares collateral health.
-func collateralRule(r *reports.Report) {
-	for _, t := range r.Config.Targets {
-		if !slices.ContainsFunc(t.Requests, func(q string) bool { return strings.HasSuffix(q, collateralLabel) }) && r.Verdict.Outcome != reports.OutcomeInconclusive {
-			r.Verdict = reports.Verdict{Outcome: reports.OutcomeInconclusive,
-				Summary: "Inconclusive: target " + t.Name + " has no collateral endpoint, and the verdict compares collateral health during the fault.",
-				Reasons: []string{"give each target a collateral endpoint (--collateral) that does not call the upstream"}}
-			break
-		}
-	}
 }
 
 // noRedirects makes an http.Client return a redirect as the answer instead
@@ -641,6 +615,7 @@ func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet, api string) []strin
 		notes = append(notes, fmt.Sprintf("upstream calls: unknown in phase %s — an upstream refused connections there, so the calls your service tried were never requests it could count", strings.Join(refused, ", ")))
 	}
 	if failing > 0 && answered > 0 && ok == answered {
+		a.SuspectOK = min(failing, ok) // the verdict's to weigh (analysis.Verdict)
 		who := "the upstream"
 		if len(up.names) > 1 {
 			who = "the upstreams"

@@ -250,6 +250,7 @@ func TestTargetFaultsUnseen(t *testing.T) {
 		resp.Body.Close()
 	}))
 	defer svc.Close()
+	var last *reports.Report
 	run := func(fault string) *reports.Arm {
 		t.Helper()
 		cfg := testConfig(t, fault)
@@ -261,6 +262,7 @@ func TestTargetFaultsUnseen(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", fault, err)
 		}
+		last = r
 		return r.Arm("svc")
 	}
 
@@ -281,6 +283,13 @@ func TestTargetFaultsUnseen(t *testing.T) {
 	}
 	if hasNote(a.Notes, "shed") {
 		t.Errorf("ignored 503s, one call per request: notes %q; want no shedding", a.Notes)
+	}
+	// The verdict does not rest on the answers the report suspects.
+	if a.SuspectOK == 0 || a.SuspectOK > a.Summary["fault"].API.OK {
+		t.Errorf("ignored 503s: suspect ok answers %d of %d ok; want them counted", a.SuspectOK, a.Summary["fault"].API.OK)
+	}
+	if v := last.Verdict; v.Outcome != reports.OutcomeInconclusive || !strings.Contains(v.Summary, "answers of the svc arm were ok while their upstream call failed") || !strings.Contains(v.Summary, "--expect") {
+		t.Errorf("ignored 503s: verdict %s %q; want inconclusive, naming the suspect answers and --expect", v.Outcome, v.Summary)
 	}
 }
 

@@ -33,6 +33,16 @@ func outcomeLabel(outcome string) string {
 		return "Nothing to prevent"
 	case OutcomeWorse:
 		return "The breaker made things worse"
+	case OutcomeHeld:
+		return "Steady state held"
+	case OutcomeNotContained:
+		return "Damage not contained"
+	case OutcomeStuck:
+		return "Did not recover"
+	case OutcomeNotShed:
+		return "Kept calling the sick dependency"
+	case OutcomeSlowFailure:
+		return "Failed slowly"
 	default:
 		return "Inconclusive"
 	}
@@ -44,9 +54,9 @@ func outcomeEmoji(r *Report) string {
 		return "⚠️"
 	}
 	switch r.Verdict.Outcome {
-	case OutcomePrevented:
+	case OutcomePrevented, OutcomeHeld:
 		return "✅"
-	case OutcomeNotPrevented, OutcomeWorse:
+	case OutcomeNotPrevented, OutcomeWorse, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure:
 		return "❌"
 	case OutcomeNothingToPrevent:
 		return "➖"

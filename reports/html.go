@@ -273,9 +273,9 @@ func tone(r *Report) string {
 		return "warn"
 	}
 	switch r.Verdict.Outcome {
-	case OutcomePrevented:
+	case OutcomePrevented, OutcomeHeld:
 		return "good"
-	case OutcomeNotPrevented, OutcomeWorse:
+	case OutcomeNotPrevented, OutcomeWorse, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure:
 		return "bad"
 	}
 	return "neutral"

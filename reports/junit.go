@@ -108,11 +108,11 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	v := junitCase{Name: "verdict", Classname: "cbload.verdict", Time: "0",
 		SystemOut: r.Verdict.Summary + "\n" + strings.Join(r.Verdict.Reasons, "\n")}
 	switch r.Verdict.Outcome {
-	case OutcomeNotPrevented, OutcomeWorse:
+	case OutcomeNotPrevented, OutcomeWorse, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure:
 		v.Failure = &junitFailure{Message: r.Verdict.Outcome + ": " + r.Verdict.Summary, Type: "verdict",
 			Text: strings.Join(r.Verdict.Reasons, "\n")}
 		suite.Failures++
-	case OutcomePrevented, OutcomeNothingToPrevent:
+	case OutcomePrevented, OutcomeNothingToPrevent, OutcomeHeld:
 	default:
 		v.Skipped = &junitSkipped{Message: r.Verdict.Summary}
 		suite.Skipped++

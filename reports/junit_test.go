@@ -64,6 +64,12 @@ func TestWriteJUnitVerdict(t *testing.T) {
 		{OutcomeWorse, true, false},
 		{OutcomeNotPrevented, true, false},
 		{OutcomeInconclusive, false, true},
+		// The verdict on one arm (a single target).
+		{OutcomeHeld, false, false},
+		{OutcomeNotContained, true, false},
+		{OutcomeStuck, true, false},
+		{OutcomeNotShed, true, false},
+		{OutcomeSlowFailure, true, false},
 	} {
 		r := &Report{Verdict: Verdict{Outcome: tt.outcome, Summary: "s", Reasons: []string{"a", "b"}}}
 		var buf bytes.Buffer

@@ -358,6 +358,12 @@ type Arm struct {
 	// Notes says what could not be observed, e.g. the breaker state of a
 	// user's own service.
 	Notes []string `json:"notes,omitempty"`
+	// SuspectOK is the answers counted ok during the fault that the
+	// report suspects: the service answered ok while its upstream call
+	// failed, timed out or was never made (a fallback?). The verdict does
+	// not rest on them: without --expect to check the answers it is
+	// inconclusive. 0 when none is suspected.
+	SuspectOK int64 `json:"suspect_ok,omitempty"`
 	// APISlots counts /api completions per 100 ms, the raw data of
 	// TimeToRecoverS. With it, and the histograms in Series, every summary
 	// and figure of the arm can be recomputed (package analysis), which is
@@ -830,6 +836,34 @@ type Verdict struct {
 	Outcome          string   `json:"outcome"`
 	Summary          string   `json:"summary"`
 	Reasons          []string `json:"reasons"`
+	// Arms is the verdict on each policy arm, each judged against the
+	// control arm (ArmNoBreaker) by the same rule, in the report's arm
+	// order. The headline (Outcome, Summary) is the breaker arm's, or the
+	// first policy arm's when there is no breaker arm. Empty without a
+	// control arm and a policy arm.
+	Arms []ArmVerdict `json:"arms,omitempty"`
+	// Steady is the verdict on one arm, the service as it is, when a run
+	// had a single target (its Outcome is one of OutcomeHeld, …); nil
+	// otherwise.
+	Steady *SteadyState `json:"steady_state,omitempty"`
+}
+
+// ArmVerdict is the verdict on one policy arm against the control arm.
+type ArmVerdict struct {
+	Arm              string `json:"arm"`
+	CascadePrevented bool   `json:"cascade_prevented"`
+	Outcome          string `json:"outcome"`
+	Summary          string `json:"summary"`
+}
+
+// ArmVerdict returns the verdict on the policy arm named arm, or nil.
+func (v *Verdict) ArmVerdict(arm string) *ArmVerdict {
+	for i := range v.Arms {
+		if v.Arms[i].Arm == arm {
+			return &v.Arms[i]
+		}
+	}
+	return nil
 }
 
 // ThresholdResult is the outcome of one threshold check.

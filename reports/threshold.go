@@ -32,7 +32,11 @@ import (
 // bytes_in and bytes_out), <arm>.<phase>.upstream_requests,
 // <arm>.figures.<figure> (the median over trials when there were several),
 // <arm>.worst.<figure> (the worst trial),
-// verdict.cascade_prevented, verdict.outcome, validity.valid and partial. A plain number
+// verdict.cascade_prevented, verdict.outcome (the headline: the breaker
+// arm's), verdict.<arm>.cascade_prevented and verdict.<arm>.outcome for
+// each other policy arm, verdict.contained, verdict.shed,
+// verdict.failed_fast and verdict.recovered (the verdict on one arm, with
+// a single target), validity.valid and partial. A plain number
 // compared with a path is read in that path's unit (success_ratio 0.99,
 // latency_ms 600, time_to_open_s 2); units convert (600ms = 0.6s, 99% = 0.99).
 
@@ -84,7 +88,8 @@ type operand struct {
 }
 
 // outcomes are the words a verdict.outcome check may compare with.
-var outcomes = []string{OutcomePrevented, OutcomeNotPrevented, OutcomeNothingToPrevent, OutcomeWorse, OutcomeInconclusive}
+var outcomes = []string{OutcomePrevented, OutcomeNotPrevented, OutcomeNothingToPrevent, OutcomeWorse, OutcomeInconclusive,
+	OutcomeHeld, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure}
 
 // ParseThreshold parses a threshold expression. It checks only the syntax;
 // Check verifies the paths against a run's arms and phases.
@@ -913,6 +918,60 @@ func pathTree(arms, phases []string) *pathNode {
 		}
 		return float64(i), nil
 	}})
+	// The parts of the verdict on one arm (a run with a single target).
+	for _, part := range []struct {
+		name string
+		get  func(st *SteadyState) SteadyCheck
+	}{
+		{"contained", func(st *SteadyState) SteadyCheck { return st.Contained }},
+		{"shed", func(st *SteadyState) SteadyCheck { return st.Shed }},
+		{"failed_fast", func(st *SteadyState) SteadyCheck { return st.FailedFast }},
+		{"recovered", func(st *SteadyState) SteadyCheck { return st.Recovered }},
+	} {
+		v.add(&pathNode{name: part.name, kind: kindBool, get: func(r *Report) (float64, error) {
+			st := r.Verdict.Steady
+			if st == nil {
+				return 0, errNoData{"no verdict on one arm: verdict." + part.name + " judges a run with a single target"}
+			}
+			c := part.get(st)
+			if !c.Judged {
+				return 0, errNoData{"verdict." + part.name + " cannot be judged: " + c.Finding}
+			}
+			return boolValue(c.Held), nil
+		}})
+	}
+	// Each policy arm but the breaker, whose verdict is the headline's
+	// above, has a verdict of its own against the control arm.
+	for _, armName := range arms {
+		if armName == ArmBreaker || armName == ArmNoBreaker {
+			continue
+		}
+		armVerdict := func(r *Report) (*ArmVerdict, error) {
+			if av := r.Verdict.ArmVerdict(armName); av != nil {
+				return av, nil
+			}
+			return nil, errNoData{"no verdict on arm " + armName + " (it is judged against the " + ArmNoBreaker + " arm)"}
+		}
+		av := v.add(&pathNode{name: armName})
+		av.add(&pathNode{name: "cascade_prevented", kind: kindBool, get: func(r *Report) (float64, error) {
+			a, err := armVerdict(r)
+			if err != nil {
+				return 0, err
+			}
+			return boolValue(a.CascadePrevented), nil
+		}})
+		av.add(&pathNode{name: "outcome", kind: kindOutcome, get: func(r *Report) (float64, error) {
+			a, err := armVerdict(r)
+			if err != nil {
+				return 0, err
+			}
+			i := slices.Index(outcomes, a.Outcome)
+			if i < 0 {
+				return 0, errNoData{"no verdict on arm " + armName}
+			}
+			return float64(i), nil
+		}})
+	}
 	va := root.add(&pathNode{name: "validity"})
 	va.add(&pathNode{name: "valid", kind: kindBool, get: func(r *Report) (float64, error) {
 		if r.Validity == nil {

@@ -202,9 +202,9 @@ func TestThresholdPaths(t *testing.T) {
 	for _, p := range paths {
 		expr := p + " >= 0"
 		switch {
-		case strings.HasPrefix(p, "verdict.cascade") || p == "partial" || p == "validity.valid" || strings.HasSuffix(p, ".recovered_after_trigger"):
+		case strings.HasSuffix(p, "cascade_prevented") || p == "verdict.contained" || p == "verdict.shed" || p == "verdict.failed_fast" || p == "verdict.recovered" || p == "partial" || p == "validity.valid" || strings.HasSuffix(p, ".recovered_after_trigger"):
 			expr = p + " == true"
-		case p == "verdict.outcome":
+		case strings.HasPrefix(p, "verdict.") && strings.HasSuffix(p, ".outcome"):
 			expr = p + " == worse"
 		}
 		th, err := ParseThreshold(expr)
@@ -407,5 +407,47 @@ func TestThresholdUpstreamQueuePeak(t *testing.T) {
 	th, _ := ParseThreshold("no-breaker.fault.upstream_queue_peak <= 50")
 	if res := th.Evaluate(r); res.Pass || !strings.Contains(res.Message, "the upstream's queue is not modelled: the upstream has unlimited capacity") {
 		t.Errorf("Evaluate without a queue = pass %v, %q; want a failure saying it is not modelled", res.Pass, res.Message)
+	}
+}
+
+// Every policy arm but the breaker (the headline's verdict.outcome) has a
+// verdict of its own, verdict.<arm>.outcome; it is a run's value, settled
+// only at the end.
+func TestThresholdArmVerdict(t *testing.T) {
+	r := thReport()
+	r.Arms = append(r.Arms, Arm{Name: "throttle"})
+	r.Verdict.Arms = []ArmVerdict{{Arm: ArmBreaker, Outcome: OutcomePrevented, CascadePrevented: true}, {Arm: "throttle", Outcome: OutcomeWorse}}
+	arms := []string{ArmBreaker, ArmNoBreaker, "throttle"}
+	paths := strings.Join(ThresholdPaths(arms, thPhases), " ")
+	if !strings.Contains(paths, "verdict.throttle.outcome") || !strings.Contains(paths, "verdict.throttle.cascade_prevented") || strings.Contains(paths, "verdict.breaker.") || strings.Contains(paths, "verdict.no-breaker.") {
+		t.Errorf("ThresholdPaths = %s; want verdict.throttle.outcome and .cascade_prevented, none for breaker or no-breaker", paths)
+	}
+	for _, tt := range []struct {
+		expr string
+		pass bool
+	}{
+		{"verdict.throttle.outcome == worse", true},
+		{"verdict.throttle.outcome != worse", false},
+		{"verdict.throttle.cascade_prevented == true", false},
+		{"verdict.outcome == prevented", true},
+	} {
+		th, err := ParseThreshold(tt.expr)
+		if err == nil {
+			err = th.Check(arms, thPhases)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tt.expr, err)
+		}
+		if res := th.Evaluate(r); res.Pass != tt.pass {
+			t.Errorf("Evaluate(%q) = %v (%s %s); want %v", tt.expr, res.Pass, res.Measured, res.Message, tt.pass)
+		}
+		if th.Settled(arms, thPhases, func(string) bool { return true }, func(string, string) bool { return true }) {
+			t.Errorf("Settled(%q) = true; want a verdict settled only at the end of the run", tt.expr)
+		}
+	}
+	r.Verdict.Arms = nil
+	th, _ := ParseThreshold("verdict.throttle.outcome != worse")
+	if res := th.Evaluate(r); res.Pass || !strings.Contains(res.Message, "no verdict on arm throttle") {
+		t.Errorf("without the arm's verdict: %v %q; want a failure saying there is none", res.Pass, res.Message)
 	}
 }

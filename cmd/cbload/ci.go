@@ -107,8 +107,9 @@ must call it there) and drives the load at each target in turn through the
 same phases; each target is an arm. --collateral URL|/path is an endpoint that
 does not call the upstream; --breaker-state-url URL|/path returns the
 breaker state as JSON ({"state":"open"}); a /path is resolved against each
-target. Name the targets breaker and no-breaker for the A/B verdict. Only
-loopback addresses are accepted.
+target. Name the targets breaker and no-breaker for the A/B verdict; a single
+target gets the verdict on one arm (contained, shed, failed fast, recovered
+against its own baseline). Only loopback addresses are accepted.
 
 Exit codes:
   0    the run completed and every threshold passed

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/analysis"
-	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/reports"
 )
@@ -105,8 +104,8 @@ func reportFiles(inputs []string) ([]string, error) {
 		sort.Strings(found)
 		files = append(files, found...)
 	}
-	if len(files) > harness.MaxShards {
-		return nil, usagef("merge: %d reports, more than the %d shards a run may have", len(files), harness.MaxShards)
+	if len(files) > analysis.MaxShards {
+		return nil, usagef("merge: %d reports, more than the %d shards a run may have", len(files), analysis.MaxShards)
 	}
 	return files, nil
 }
@@ -134,7 +133,7 @@ func readShard(ctx context.Context, path string) (analysis.Shard, error) {
 	}
 	// The run id names the default output folder and terminal lines: it is
 	// held to what --run-id accepts.
-	if err := harness.CheckRunID(r.RunID); err != nil {
+	if err := reports.CheckRunID(r.RunID); err != nil {
 		return analysis.Shard{}, usagef("%s: run_id %v", path, err)
 	}
 	return analysis.Shard{Source: path, Report: r}, nil
@@ -189,7 +188,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	} else if err != nil {
 		return err
 	}
-	harness.Judge(rep)
+	analysis.Judge(rep)
 	rep.Command = "cbload merge " + strings.Join(quoteAll(files), " ")
 
 	ro := &runOptions{ci: opts.ci}

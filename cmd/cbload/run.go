@@ -795,6 +795,23 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	writeColumns(w, rows)
 	writeDetailSummary(w, r)
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
+	if st := r.Verdict.Steady; st != nil {
+		for _, p := range []struct {
+			name string
+			c    reports.SteadyCheck
+		}{{"contained", st.Contained}, {"shed", st.Shed}, {"failed fast", st.FailedFast}, {"recovered", st.Recovered}} {
+			held := "cannot be judged"
+			if p.c.Judged {
+				held = map[bool]string{true: "yes", false: "no"}[p.c.Held]
+			}
+			fmt.Fprintf(w, "  %s: %s — %s\n", p.name, held, p.c.Finding)
+		}
+	}
+	for _, av := range r.Verdict.Arms {
+		if av.Summary != r.Verdict.Summary { // every policy arm but the headline's
+			fmt.Fprintf(w, "verdict, %s arm: %s\n", av.Arm, av.Summary)
+		}
+	}
 }
 
 // writeColumns prints rows as a table: the first column left-aligned at

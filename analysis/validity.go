@@ -1,11 +1,10 @@
-package harness
+package analysis
 
 import (
 	"fmt"
 	"math"
 	"strings"
 
-	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -65,7 +64,7 @@ func CheckValidity(r *reports.Report) *reports.Validity {
 }
 
 // shardChecks are the checks of one arm of a report merged from shards:
-// every shard ran the arm, started it within analysis.LateStartMS of its
+// every shard ran the arm, started it within LateStartMS of its
 // scheduled start, and passed its own validity checks — so a shard that
 // started late or fell behind is named even when the merged totals hide it.
 func shardChecks(m *reports.Merge, arm string) []reports.ValidityCheck {
@@ -84,7 +83,7 @@ func shardChecks(m *reports.Merge, arm string) []reports.ValidityCheck {
 			continue
 		}
 		worst = math.Max(worst, sa.StartLagMS)
-		if sa.StartLagMS > analysis.LateStartMS {
+		if sa.StartLagMS > LateStartMS {
 			late = append(late, fmt.Sprintf("%s (%.0f ms)", name, sa.StartLagMS))
 		}
 		if len(sa.FailedChecks) > 0 {
@@ -99,8 +98,8 @@ func shardChecks(m *reports.Merge, arm string) []reports.ValidityCheck {
 	if !present.Pass {
 		present.Message = fmt.Sprintf("shard %s did not report this arm, so the merged load is short of the run's rate", strings.Join(absent, ", "))
 	}
-	onTime := reports.ValidityCheck{Name: reports.CheckShardsOnTime, Arm: arm, Value: round3(worst), Limit: analysis.LateStartMS, Unit: "ms", Pass: len(late) == 0,
-		Message: fmt.Sprintf("every shard started within %d ms of the scheduled start (latest %.1f ms)", analysis.LateStartMS, worst)}
+	onTime := reports.ValidityCheck{Name: reports.CheckShardsOnTime, Arm: arm, Value: round3(worst), Limit: LateStartMS, Unit: "ms", Pass: len(late) == 0,
+		Message: fmt.Sprintf("every shard started within %d ms of the scheduled start (latest %.1f ms)", LateStartMS, worst)}
 	if !onTime.Pass {
 		onTime.Message = fmt.Sprintf("shard %s started late; the sends it missed were not sent", strings.Join(late, ", "))
 	}

@@ -1,7 +1,9 @@
-package harness
+package analysis
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/cbload/cbload/reports"
 )
@@ -54,10 +56,10 @@ func addComparisons(r *reports.Report, v *reports.Verdict) {
 	}
 }
 
-// analyseCascades fills the figures of retries and metastability in every
-// arm of r: attempts per /api request in each phase and during the fault,
-// and the metastability rule's finding after the trigger.
-func analyseCascades(r *reports.Report) {
+// Cascades fills the figures of retries and metastability in every arm of
+// r: attempts per /api request in each phase and during the fault, and the
+// metastability rule's finding after the trigger.
+func Cascades(r *reports.Report) {
 	for i := range r.Arms {
 		a := &r.Arms[i]
 		for name, s := range a.Summary {
@@ -83,3 +85,31 @@ func analyseCascades(r *reports.Report) {
 		}
 	}
 }
+
+// Judge analyses a report of one trial for cascades (Cascades), runs its
+// validity checks and decides its verdict (CheckValidity, Verdict and, for
+// a user's own service, the collateral rule), as the end of a run does. It
+// is how cbload merge judges merged shards.
+func Judge(r *reports.Report) {
+	JudgeTrials(r, nil, nil, 1)
+}
+
+// collateralRule makes the verdict inconclusive when a target has no
+// collateral request: the verdict compares collateral health.
+func collateralRule(r *reports.Report) {
+	if r.Verdict.Steady != nil {
+		return // the verdict on one arm says what it cannot judge without one
+	}
+	for _, t := range r.Config.Targets {
+		if !slices.ContainsFunc(t.Requests, func(q string) bool { return strings.HasSuffix(q, collateralLabel) }) && r.Verdict.Outcome != reports.OutcomeInconclusive {
+			r.Verdict = reports.Verdict{Outcome: reports.OutcomeInconclusive,
+				Summary: "Inconclusive: target " + t.Name + " has no collateral endpoint, and the verdict compares collateral health during the fault.",
+				Reasons: []string{"give each target a collateral endpoint (--collateral) that does not call the upstream"}}
+			break
+		}
+	}
+}
+
+// collateralLabel ends the label of a collateral request in the report's
+// target list (reports.Target.Requests).
+const collateralLabel = " (collateral)"

@@ -1,11 +1,10 @@
-package harness
+package analysis
 
 import (
 	"fmt"
 	"math"
 	"strings"
 
-	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -131,10 +130,10 @@ func goodputBackAt(sl *reports.Slots, faultEnd, end, bar float64) (float64, bool
 	if sl == nil || sl.WidthMS <= 0 {
 		return 0, false
 	}
-	n := int(analysis.RecoveryWindowMS / sl.WidthMS)
+	n := int(RecoveryWindowMS / sl.WidthMS)
 	endMS, faultEndMS := int64(math.Round(end*1000)), int64(math.Round(faultEnd*1000))
 	first := int((faultEndMS + sl.WidthMS - 1) / sl.WidthMS)
-	lastStart := min(int((endMS-analysis.RecoveryWindowMS)/sl.WidthMS), len(sl.N)-1)
+	lastStart := min(int((endMS-RecoveryWindowMS)/sl.WidthMS), len(sl.N)-1)
 	at := -1
 	for i := lastStart; i >= first; i-- {
 		var ok, total int64
@@ -202,12 +201,12 @@ func (rec recovery) describe() string {
 }
 
 // addRecovery adds the metastability rule's findings to v: one reason per
-// arm it applies to. When the no-breaker arm did not recover, the failure
-// was metastable — a cascade in time rather than across endpoints — and it
-// decides the verdict: prevented when the breaker arm recovered, not
-// prevented when it did not; the summary names the other arms that
-// recovered too.
-func addRecovery(r *reports.Report, v *reports.Verdict) {
+// arm it applies to. When the control arm (no-breaker) did not recover,
+// the failure was metastable — a cascade in time rather than across
+// endpoints — and it decides the verdict on the policy arm named arm:
+// prevented when it recovered, not prevented when it did not; the summary
+// names the other arms that recovered too.
+func addRecovery(r *reports.Report, v *reports.Verdict, arm string) {
 	var none, brk *recovery
 	var rescued []string
 	for i := range r.Arms {
@@ -220,7 +219,7 @@ func addRecovery(r *reports.Report, v *reports.Verdict) {
 		switch {
 		case a.Name == reports.ArmNoBreaker:
 			none = &rec
-		case a.Name == reports.ArmBreaker:
+		case a.Name == arm:
 			brk = &rec
 		}
 		if a.Name != reports.ArmNoBreaker && rec.recovered {
@@ -232,14 +231,15 @@ func addRecovery(r *reports.Report, v *reports.Verdict) {
 	}
 	v.Reasons = append([]string{"across endpoints: " + v.Summary}, v.Reasons...)
 	stuck := fmt.Sprintf("without it %s goodput stayed at %s after the trigger ended (%s)", none.api, reports.Percent(none.final), none.stuckReason())
+	The := "The " + policyName(arm)
 	switch {
 	case brk != nil && brk.recovered:
 		v.Outcome, v.CascadePrevented = reports.OutcomePrevented, true
-		v.Summary = fmt.Sprintf("The breaker let the system recover from a metastable failure: %s; with it goodput was back to ≥ %s of its baseline %s after the trigger.",
-			stuck, reports.Percent(recoveredShare), reports.Seconds(brk.at))
+		v.Summary = fmt.Sprintf("%s let the system recover from a metastable failure: %s; with it goodput was back to ≥ %s of its baseline %s after the trigger.",
+			The, stuck, reports.Percent(recoveredShare), reports.Seconds(brk.at))
 	case brk != nil:
 		v.Outcome, v.CascadePrevented = reports.OutcomeNotPrevented, false
-		v.Summary = fmt.Sprintf("The breaker did not prevent a metastable failure: %s, and with it too.", stuck)
+		v.Summary = fmt.Sprintf("%s did not prevent a metastable failure: %s, and with it too.", The, stuck)
 	default:
 		v.Summary = fmt.Sprintf("A metastable failure: %s.", strings.ToUpper(stuck[:1])+stuck[1:])
 	}

@@ -1,4 +1,4 @@
-package harness
+package analysis
 
 import (
 	"strings"
@@ -164,7 +164,7 @@ func TestAddRecovery(t *testing.T) {
 	b.Name = reports.ArmBreaker
 	r.Arms = []reports.Arm{*b, *n}
 	v := reports.Verdict{Outcome: reports.OutcomeNothingToPrevent, Summary: "Nothing to prevent: S."}
-	addRecovery(r, &v)
+	addRecovery(r, &v, reports.ArmBreaker)
 	if want := "The breaker let the system recover from a metastable failure: without it /api goodput stayed at 5.0% after the trigger ended (sustained by retries: 4.0 attempts reached the upstream per /api request after the trigger, and by abandoned work: 95.0% of the upstream's work after the trigger was for callers that had gone); with it goodput was back to ≥ 90.0% of its baseline 0.00 s after the trigger. Arms that recovered: breaker."; v.Summary != want {
 		t.Errorf("summary\n%s\nwant\n%s", v.Summary, want)
 	}
@@ -181,7 +181,7 @@ func TestAddRecovery(t *testing.T) {
 	r.Arms = []reports.Arm{*n, *n}
 	r.Arms[0].Name = reports.ArmBreaker
 	v = reports.Verdict{Outcome: reports.OutcomeNothingToPrevent, Summary: "S."}
-	addRecovery(r, &v)
+	addRecovery(r, &v, reports.ArmBreaker)
 	if v.Outcome != reports.OutcomeNotPrevented || !strings.HasPrefix(v.Summary, "The breaker did not prevent a metastable failure") {
 		t.Errorf("both stuck: %s %q; want not_prevented", v.Outcome, v.Summary)
 	}
@@ -190,7 +190,7 @@ func TestAddRecovery(t *testing.T) {
 	r.Arms = []reports.Arm{*b, *b}
 	r.Arms[1].Name = reports.ArmNoBreaker
 	v = reports.Verdict{Outcome: reports.OutcomeNothingToPrevent, Summary: "S."}
-	addRecovery(r, &v)
+	addRecovery(r, &v, reports.ArmBreaker)
 	if v.Summary != "S." || v.Outcome != reports.OutcomeNothingToPrevent {
 		t.Errorf("every arm recovered: %s %q; want the verdict unchanged", v.Outcome, v.Summary)
 	}

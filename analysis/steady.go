@@ -1,0 +1,274 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// Limits of the verdict on one arm (steadyVerdict).
+const (
+	// shedShare: the service shed its sick dependency when its calls per
+	// api request in the fault's second half were at most this share of
+	// its baseline's.
+	shedShare = 0.5
+	// apiHealthyMargin: a service whose api success during the fault
+	// stayed within this of its baseline's had nothing to shed.
+	apiHealthyMargin = 0.01
+)
+
+// steadyVerdict is the verdict on the single arm a, the service as it is
+// (reports.SteadyState): judged against its own baseline, was the damage
+// contained (the collateral rule), did the service shed the sick
+// dependency and how fast, did it fail fast, and did it recover? The
+// outcome is the first part that did not hold, in that order of weight —
+// not contained, stuck, not shed, slow failure — or held. A part that
+// cannot be judged says why, and decides nothing.
+func steadyVerdict(r *reports.Report, a *reports.Arm) reports.Verdict {
+	if r.FaultPhase() == nil {
+		return reports.Verdict{Outcome: reports.OutcomeInconclusive,
+			Summary: "Inconclusive: no phase injected a fault, so there was nothing to judge.",
+			Reasons: []string{}}
+	}
+	if len(a.Series) == 0 || !coversFault(r, a) {
+		return reports.Verdict{Outcome: reports.OutcomeInconclusive,
+			Summary: fmt.Sprintf("Inconclusive: the %s arm stopped before the fault ended, so the service cannot be judged.", a.Name),
+			Reasons: []string{}}
+	}
+	t := reports.TermsOf(r.Config)
+	st := &reports.SteadyState{Arm: a.Name}
+	st.Contained = contained(r, a, t)
+	st.FailedFast = failedFast(r, a, t)
+	st.Shed = shed(r, a, t, st)
+	st.Recovered = recoveredPart(r, a, t)
+
+	v := reports.Verdict{Steady: st, Outcome: reports.OutcomeHeld}
+	parts := []struct {
+		name    string
+		c       reports.SteadyCheck
+		outcome string
+		says    string
+	}{
+		{"contained", st.Contained, reports.OutcomeNotContained, "The damage was not contained"},
+		{"recovered", st.Recovered, reports.OutcomeStuck, "The service did not recover"},
+		{"shed", st.Shed, reports.OutcomeNotShed, "The service kept calling the sick dependency"},
+		{"failed fast", st.FailedFast, reports.OutcomeSlowFailure, "The service failed slowly"},
+	}
+	var held, unjudged []string
+	for _, p := range parts {
+		switch {
+		case !p.c.Judged:
+			v.Reasons = append(v.Reasons, p.name+": cannot be judged — "+p.c.Finding)
+			unjudged = append(unjudged, p.name)
+		case p.c.Held:
+			v.Reasons = append(v.Reasons, p.name+": yes — "+p.c.Finding)
+			held = append(held, p.name)
+		default:
+			v.Reasons = append(v.Reasons, p.name+": no — "+p.c.Finding)
+			if v.Outcome == reports.OutcomeHeld {
+				v.Outcome = p.outcome
+				v.Summary = p.says + ": " + p.c.Finding + "."
+			}
+		}
+	}
+	switch {
+	case v.Outcome != reports.OutcomeHeld:
+	case len(held) == 0:
+		v.Outcome = reports.OutcomeInconclusive
+		v.Summary = "Inconclusive: no part of the service's steady state could be judged."
+	default:
+		v.Summary = fmt.Sprintf("The service held its steady state against its own baseline: %s.", strings.Join(held, ", "))
+	}
+	if len(unjudged) > 0 {
+		v.Summary += fmt.Sprintf(" Not judged: %s (see the reasons).", strings.Join(unjudged, ", "))
+	}
+	return v
+}
+
+// contained applies the A/B verdict's collateral rule to the one arm.
+func contained(r *reports.Report, a *reports.Arm, t reports.Terms) reports.SteadyCheck {
+	if !t.HasCollateral {
+		return reports.SteadyCheck{Finding: "the target has no collateral endpoint (--collateral: one of the service's endpoints that does not call the sick dependency), so whether the damage spread cannot be seen"}
+	}
+	deg, why := degraded(r, a)
+	return reports.SteadyCheck{Judged: true, Held: !deg, Finding: fmt.Sprintf("%s during the fault: %s", t.Collateral, why)}
+}
+
+// faultWindow returns the start of the first fault phase and the end of
+// the last.
+func faultWindow(r *reports.Report) (start, end float64) {
+	start = -1
+	for _, p := range r.Phases {
+		if len(p.Faults) > 0 {
+			if start < 0 {
+				start = p.StartS
+			}
+			end = p.EndS
+		}
+	}
+	return start, end
+}
+
+// callsPerRequest is the upstream's arrivals over the api requests sent in
+// the arm's seconds [from, to): both by send time. ok is false when no api
+// request was sent.
+func callsPerRequest(a *reports.Arm, from, to float64) (v float64, ok bool) {
+	var up, sent int64
+	for _, s := range a.Series {
+		if float64(s.T) >= from && float64(s.T)+1 <= to {
+			up += s.UpstreamRequests
+			sent += s.API.Sent
+		}
+	}
+	if sent == 0 {
+		return 0, false
+	}
+	return float64(up) / float64(sent), true
+}
+
+// shed judges whether the service cut its calls to the sick dependency:
+// its calls per api request in the fault's second half against its
+// baseline's, and how fast — the first second of the fault from which the
+// calls stayed at or below that share, and the time to open.
+func shed(r *reports.Report, a *reports.Arm, t reports.Terms, st *reports.SteadyState) reports.SteadyCheck {
+	if r.Config.Upstream.External {
+		return reports.SteadyCheck{Finding: "the upstream is run by another process (--upstream-external), so the service's calls to it are not counted"}
+	}
+	if len(r.Phases) == 0 || len(r.Phases[0].Faults) > 0 {
+		return reports.SteadyCheck{Finding: "there is no faultless first phase to take the service's usual calls per request from"}
+	}
+	for _, p := range r.Phases {
+		if len(p.Faults) > 0 && Refuses(p, a.Summary[p.Name]) {
+			return reports.SteadyCheck{Finding: fmt.Sprintf("an upstream refused connections in phase %s, so the calls the service tried were never requests that could be counted", p.Name)}
+		}
+	}
+	base, ok := callsPerRequest(a, r.Phases[0].StartS, r.Phases[0].EndS)
+	if !ok || base == 0 {
+		return reports.SteadyCheck{Finding: fmt.Sprintf("the service made no calls to the upstream per %s request in the %s phase, so there was nothing to shed", t.API, r.Phases[0].Name)}
+	}
+	fs, fe := faultWindow(r)
+	mid := math.Floor(fs + (fe-fs)/2)
+	late, ok := callsPerRequest(a, mid, fe)
+	if !ok {
+		return reports.SteadyCheck{Finding: fmt.Sprintf("no %s request was sent in the fault's second half", t.API)}
+	}
+	c := reports.SteadyCheck{Judged: true, Held: late <= shedShare*base}
+	c.Finding = fmt.Sprintf("%.2f upstream calls per %s request in the fault's second half against %.2f in the baseline (by send time)", late, t.API, base)
+	if c.Held {
+		if at, ok := shedFrom(a, fs, fe, shedShare*base); ok {
+			c.Finding += fmt.Sprintf(", at most %s of it from %s into the fault", reports.Percent(shedShare), reports.Seconds(at-fs))
+		}
+	}
+	c.Finding += "; " + timeToOpen(a)
+	if !c.Held && st.FailedFast.Held && a.Figures.APISuccessDuringFault >= baselineAPISuccess(r, a)-apiHealthyMargin {
+		// The service answered as well and as fast as in its baseline:
+		// whatever the dependency's fault was, it had nothing to shed.
+		c.Held = true
+		c.Finding = fmt.Sprintf("nothing to shed: %s succeeded %s during the fault and answered fast, so calling the dependency cost nothing; ", t.API, reports.Percent(a.Figures.APISuccessDuringFault)) + c.Finding
+	}
+	return c
+}
+
+// shedFrom returns the first second of the fault window from which every
+// second's calls per api request (by send time) is at most limit.
+func shedFrom(a *reports.Arm, fs, fe, limit float64) (float64, bool) {
+	at := -1.0
+	for _, s := range a.Series {
+		ts := float64(s.T)
+		if ts < fs || ts+1 > fe || s.API.Sent == 0 {
+			continue
+		}
+		if float64(s.UpstreamRequests) > limit*float64(s.API.Sent) {
+			at = -1
+		} else if at < 0 {
+			at = ts
+		}
+	}
+	return at, at >= 0
+}
+
+// timeToOpen says the arm's time to open and how it is known.
+func timeToOpen(a *reports.Arm) string {
+	switch {
+	case a.BreakerFigures == reports.BreakerUnknown:
+		return "time to open unknown (the service's breaker state is not observable)"
+	case a.Figures.TimeToOpenS == nil:
+		return "its breaker never opened"
+	case a.BreakerFigures == reports.BreakerInferred:
+		return "time to open " + reports.Seconds(*a.Figures.TimeToOpenS) + " (inferred from the upstream's arrivals)"
+	}
+	return "time to open " + reports.Seconds(*a.Figures.TimeToOpenS) + " (measured)"
+}
+
+// baselineAPISuccess is the arm's api success in the first phase (1 when
+// it had no answers).
+func baselineAPISuccess(r *reports.Report, a *reports.Arm) float64 {
+	if len(r.Phases) == 0 {
+		return 1
+	}
+	s := a.Summary[r.Phases[0].Name].API
+	if s.Requests == 0 {
+		return 1
+	}
+	return s.SuccessRatio
+}
+
+// failedFast judges the api answers' latency in the fault's second half
+// against the baseline's (the collateral rule's limit: max(500 ms, 5× the
+// baseline p99)) and the client's timeout: an answer the client gave up
+// on was not fast.
+func failedFast(r *reports.Report, a *reports.Arm, t reports.Terms) reports.SteadyCheck {
+	fs, fe := faultWindow(r)
+	mid := math.Floor(fs + (fe-fs)/2)
+	var h *reports.Histogram
+	var timeouts, answers int64
+	for _, s := range a.Series {
+		if float64(s.T) >= mid && float64(s.T)+1 <= fe {
+			h = h.Merge(s.API.LatencyHist)
+			timeouts += s.API.Outcomes.Timeout
+			answers += s.API.Requests
+		}
+	}
+	if answers == 0 {
+		return reports.SteadyCheck{Finding: fmt.Sprintf("no %s answer completed in the fault's second half", t.API)}
+	}
+	p99 := 0.0
+	if h != nil && h.Count > 0 {
+		p99 = h.QuantileMS(0.99)
+	} else if fp := r.FaultPhase(); fp != nil {
+		p99 = a.Summary[fp.Name].API.LatencyMS.P99 // a report without histograms
+	}
+	before := 0.0
+	if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
+		before = a.Summary[r.Phases[0].Name].API.LatencyMS.P99
+	}
+	limit := math.Max(collateralSlowMS, collateralSlowFactor*before)
+	timeout := float64(time.Duration(r.Config.ClientTimeout).Milliseconds())
+	c := reports.SteadyCheck{Judged: true}
+	c.Finding = fmt.Sprintf("%s p99 %s in the fault's second half against %s in the baseline (limit %.0f ms)", t.API, reports.Millis(p99), reports.Millis(before), limit)
+	if timeout > 0 {
+		c.Finding += fmt.Sprintf("; the client waits %s", reports.Millis(timeout))
+	}
+	c.Held = p99 <= limit && timeouts == 0
+	if timeouts > 0 {
+		c.Finding += fmt.Sprintf("; %d of %d answers timed out at the client", timeouts, answers)
+	}
+	return c
+}
+
+// recoveredPart is the metastability rule's finding on the arm, with its
+// time to recover.
+func recoveredPart(r *reports.Report, a *reports.Arm, t reports.Terms) reports.SteadyCheck {
+	rec, ok := armRecovery(r, a)
+	if !ok {
+		return reports.SteadyCheck{Finding: fmt.Sprintf("the run has no faultless first phase with %s answers and no phase after the fault, so there is no baseline to come back to", t.API)}
+	}
+	c := reports.SteadyCheck{Judged: true, Held: rec.recovered, Finding: rec.describe()}
+	if rec.recovered && a.Figures.TimeToRecoverS != nil {
+		c.Finding += fmt.Sprintf("; time to recover %s", reports.Seconds(*a.Figures.TimeToRecoverS))
+	}
+	return c
+}
