@@ -156,6 +156,11 @@ type reqCtx struct {
 	// onSlowStart, when set (proxy mode), is called when slowbody starts
 	// to trickle a backend's answer.
 	onSlowStart func()
+	// bodyRead is set once readBody has read the whole request body, so
+	// nothing after it reads from the connection; heldBody is how many of
+	// MaxHeldBodies' bytes it keeps for the forward (proxy mode).
+	bodyRead bool
+	heldBody int64
 	// onHangEnd is Config.OnHangEnd.
 	onHangEnd func(r *http.Request, held time.Duration, endedBy string)
 }

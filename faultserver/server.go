@@ -267,6 +267,7 @@ type Server struct {
 	injected         [len(kindTable)]atomic.Int64
 	inFlight         atomic.Int64
 	peak             atomic.Int64
+	heldBytes        atomic.Int64 // request bodies kept for the forward, see body.go
 }
 
 // activeFault is one fault of the active set, named when it was added by
@@ -782,11 +783,20 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	if s.proxy != nil {
 		rc.onSlowStart = func() { s.injected[slowBodyKind].Add(1) }
 	}
-	if s.proxy != nil && r.Body != http.NoBody && len(steps) > 0 {
-		// The forward reads the body, after the faults act; they may hold
-		// the request longer than the read timeout. Lift the deadline
-		// while they act and set it again for the forward, or for the
-		// server's own discard of an unread body.
+	if s.readsBody(steps) {
+		ok := s.readBody(rc, 0)
+		defer func() { s.heldBytes.Add(-rc.heldBody) }()
+		if !ok {
+			// Returning would answer an implicit 200; abort instead,
+			// so net/http closes the connection.
+			panic(http.ErrAbortHandler)
+		}
+	}
+	if s.proxy != nil && r.Body != http.NoBody && len(steps) > 0 && !rc.bodyRead {
+		// The forward reads the rest of a body too large to keep, after
+		// the faults act; they may hold the request longer than the read
+		// timeout. Lift the deadline while they act and set it again for
+		// the forward, or for the server's own discard of an unread body.
 		ctl := http.NewResponseController(w)
 		ctl.SetReadDeadline(time.Time{}) //nolint:errcheck // a plain HTTP/1 conn always supports it
 		armed := false

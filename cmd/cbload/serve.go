@@ -139,8 +139,10 @@ func serveLimitsHelp() string {
   slowbody size= and bandwidth  %s (bodies are streamed);  slowdown factor  %dx
   --upstream-concurrency  %d;  --upstream-queue  %d
   active faults  %d;  one spec  %d bytes;  control request body  %d bytes (413 beyond)
+  a request body kept while a fault holds it (--proxy-to)  %d bytes, %d in all
   --max-conns, --control-max-conns  %d`,
-		"1h", "1GiB", faultserver.MaxSlowdown, faultserver.MaxConcurrency, faultserver.MaxQueue, faultserver.MaxFaults, faultserver.MaxSpecLen, faultserver.MaxControlBody, faultserver.MaxConnsLimit)
+		"1h", "1GiB", faultserver.MaxSlowdown, faultserver.MaxConcurrency, faultserver.MaxQueue, faultserver.MaxFaults, faultserver.MaxSpecLen, faultserver.MaxControlBody,
+		faultserver.MaxHeldBody, faultserver.MaxHeldBodies, faultserver.MaxConnsLimit)
 }
 
 // checkListenAddr checks that addr reads as host:port, so a typo is a usage
