@@ -23,10 +23,18 @@ import (
 // readsBody reports whether a request with these steps has its body read
 // before they act: always for the synthetic upstream, which holds every
 // request for its service time; in proxy mode when a fault applies.
-// Either way not when the first step answers at once (error, reset),
-// which needs no body.
+// Either way not when the first step answers without the body (error,
+// reset, refuse). The kinds that close a connection after or instead of an
+// answer (empty, garbage, truncate) read it: closing a socket with unread
+// bytes sends a RST, and the client would see a reset rather than the
+// fault. A slowupload reads it whatever else applies.
 func (s *Server) readsBody(steps []step) bool {
-	if len(steps) > 0 && steps[0].spec.f.answers() {
+	for _, st := range steps {
+		if _, ok := st.act.(slowUpload); ok {
+			return true
+		}
+	}
+	if len(steps) > 0 && kindTable[steps[0].kind].answersUnread {
 		return false
 	}
 	return s.proxy == nil || len(steps) > 0

@@ -164,7 +164,7 @@ func (cfg *Config) Validate() error {
 	case cfg.Concurrency > 0 && cfg.ProxyTo != "":
 		return errors.New("concurrency models the synthetic upstream: in proxy mode the backend's own capacity applies")
 	}
-	if err := checkFaults(cfg.Faults, cfg.ProxyTo != ""); err != nil {
+	if err := checkFaults(cfg.Faults, cfg.ProxyTo != "", cfg.TLS != nil); err != nil {
 		return err
 	}
 	if cfg.ProxyTo != "" {
@@ -175,17 +175,19 @@ func (cfg *Config) Validate() error {
 	return nil
 }
 
-// checkFaults reports why specs cannot be the active set: too many, or a
-// slowdown in proxy mode, where there is no service time to scale.
-func checkFaults(specs []Spec, proxy bool) error {
+// checkFaults reports why specs cannot be the active set: too many, a
+// slowdown in proxy mode, where there is no service time to scale, or a tls
+// fault on a plain HTTP upstream.
+func checkFaults(specs []Spec, proxy, https bool) error {
 	if len(specs) > MaxFaults {
 		return fmt.Errorf("%d faults, over the limit of %d", len(specs), MaxFaults)
 	}
-	if proxy {
-		for _, sp := range specs {
-			if sp.Kind == "slowdown" {
-				return fmt.Errorf("fault %q: slowdown scales the synthetic service time, and proxy mode has none", sp.String())
-			}
+	for _, sp := range specs {
+		switch {
+		case proxy && sp.Kind == "slowdown":
+			return fmt.Errorf("fault %q: slowdown scales the synthetic service time, and proxy mode has none", sp.String())
+		case !https && sp.Kind == "tls":
+			return fmt.Errorf("fault %q: tls faults need an HTTPS upstream (--upstream-tls)", sp.String())
 		}
 	}
 	return nil
@@ -245,7 +247,7 @@ type Server struct {
 	pool         *capacity          // nil: unbounded (Config.Concurrency 0)
 
 	setMu     sync.Mutex // serialises SetFaults
-	resetting bool       // a reset fault is active, so keep-alive is off; guarded by setMu
+	resetting bool       // a reset, empty or tls fault is active, so keep-alive is off; guarded by setMu
 
 	mu       sync.Mutex // guards the fields below
 	rnd      *rand.Rand
@@ -352,7 +354,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.SetFaults(cfg.Faults) //nolint:errcheck // Validate checked them
 	if cfg.TLS != nil {
-		s.serve(s.data, tls.NewListener(dataLn, cfg.TLS))
+		tcfg, err := s.newTLSFaults(cfg.TLS)
+		if err != nil {
+			cancel()
+			l.Close()
+			if s.ctlLn != nil {
+				s.ctlLn.Close()
+			}
+			return nil, err
+		}
+		s.serve(s.data, tls.NewListener(dataLn, tcfg))
 	} else {
 		s.serve(s.data, dataLn)
 	}
@@ -423,10 +434,9 @@ func (s *Server) setupProxy(raw string) error {
 			}
 			s.backendErrors.Add(1)
 			// The failure is the backend's: answer at once, not trickled
-			// by slowbody, and without naming the faults that applied.
-			if sw, ok := w.(*slowWriter); ok {
-				w = sw.ResponseWriter
-			}
+			// by slowbody nor cut by truncate, and without naming the
+			// faults that applied.
+			w = unwrapFaults(w)
 			msg := "proxy: " + oneLine(err.Error())
 			w.Header().Del(FaultHeader)
 			w.Header().Set(BackendErrorHeader, msg)
@@ -466,7 +476,7 @@ func (s *Server) Seed() int64 { return s.cfg.Seed }
 // once. Zero Specs are ignored. More than MaxFaults specs, or a slowdown in
 // proxy mode, are an error, and the active set is left as it was.
 func (s *Server) SetFaults(specs []Spec) error {
-	if err := checkFaults(specs, s.proxy != nil); err != nil {
+	if err := checkFaults(specs, s.proxy != nil, s.cfg.TLS != nil); err != nil {
 		return err
 	}
 	return s.update(func(old []*activeFault) ([]*activeFault, error) {
@@ -521,7 +531,7 @@ func (s *Server) update(build func(old []*activeFault) ([]*activeFault, error)) 
 	for _, af := range next {
 		stays[af] = true
 		refusing = refusing || af.spec.Kind == "refuse"
-		resetting = resetting || (af.spec.Kind == "reset" && af.spec.Rate > 0)
+		resetting = resetting || (kindTable[af.kind].noKeepAlive && af.spec.Rate > 0)
 	}
 	for _, o := range old {
 		if !stays[o] {
@@ -532,8 +542,8 @@ func (s *Server) update(build func(old []*activeFault) ([]*activeFault, error)) 
 	if resetting != s.resetting {
 		// See reset.go: with keep-alive off every request comes on a
 		// fresh connection, so no client takes a reset for a stale
-		// keep-alive connection. Turning it off also closes the idle
-		// connections.
+		// keep-alive connection, and a tls fault acts on every request.
+		// Turning it off also closes the idle connections.
 		s.resetting = resetting
 		s.data.SetKeepAlivesEnabled(!resetting)
 	}
@@ -724,8 +734,8 @@ func (s *Server) decide(path string, steps []step) ([]step, time.Duration) {
 	defer s.mu.Unlock()
 	answered := false
 	for _, af := range s.active {
-		if !af.spec.matches(path) {
-			continue
+		if kindTable[af.kind].perConn || !af.spec.matches(path) {
+			continue // handshake faults are rolled per connection, in rollTLS
 		}
 		if s.rnd.Float64() >= af.spec.Rate {
 			continue
@@ -784,7 +794,14 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		rc.onSlowStart = func() { s.injected[slowBodyKind].Add(1) }
 	}
 	if s.readsBody(steps) {
-		ok := s.readBody(rc, 0)
+		var bps int64
+		for _, st := range steps {
+			if u, ok := st.act.(slowUpload); ok {
+				bps = u.bps // the first applied slowupload sets the pace
+				break
+			}
+		}
+		ok := s.readBody(rc, bps)
 		defer func() { s.heldBytes.Add(-rc.heldBody) }()
 		if !ok {
 			// Returning would answer an implicit 200; abort instead,
@@ -815,9 +832,14 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out := w
-	if rc.wrap != nil {
-		out = rc.wrap(w)
+	for _, wrap := range rc.wraps {
+		out = wrap(out)
 	}
+	defer func() {
+		for _, f := range rc.after {
+			f()
+		}
+	}()
 	if s.proxy != nil {
 		if rc.bodyDeadline != nil {
 			rc.bodyDeadline()
@@ -828,15 +850,36 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	if rc.slowdown > 1 {
 		service = time.Duration(min(float64(service)*rc.slowdown, float64(math.MaxInt64)))
 	}
+	answer := writeHealthy
+	if rc.answer != nil {
+		answer = rc.answer
+	}
 	if s.pool != nil {
-		s.pool.serve(out, r, service, rc.size)
+		s.pool.serve(out, r, service, rc.size, answer)
 		return
 	}
 	if !rc.wait(service) {
 		return
 	}
 	s.completed.Add(1)
-	writeHealthy(out, rc.size)
+	answer(out, rc.size)
+}
+
+// faultWriter marks the writers faults wrap a response in.
+type faultWriter interface {
+	http.ResponseWriter
+	faultWrapped() http.ResponseWriter
+}
+
+// unwrapFaults returns the writer under every fault's wrapper.
+func unwrapFaults(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		fw, ok := w.(faultWriter)
+		if !ok {
+			return w
+		}
+		w = fw.faultWrapped()
+	}
 }
 
 // padding is what a padded synthetic body is streamed from, a piece at a

@@ -199,6 +199,15 @@ func TestRunInterrupted(t *testing.T) {
 	}
 }
 
+// mustSpec parses a fault spec a test knows is good.
+func mustSpec(s string) faultserver.Spec {
+	sp, err := faultserver.ParseSpec(s)
+	if err != nil {
+		panic(err)
+	}
+	return sp
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -225,6 +234,10 @@ func TestValidate(t *testing.T) {
 		{"no trip rule", func(c *Config) { c.Breaker.ConsecutiveFailures, c.Breaker.FailureRatio = 0, 0 },
 			"breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set"},
 		{"ratio above one", func(c *Config) { c.Breaker.FailureRatio = 1.5 }, "breaker-failure-ratio: 1.5 must be in [0, 1]"},
+		{"tls fault on plain HTTP", func(c *Config) { c.Phases[1].AddFault("", mustSpec("tls:expired")) },
+			`phases[1] (fault): fault "tls:expired" needs an HTTPS upstream: give --upstream-tls DIR (with --target)`},
+		{"named tls fault on plain HTTP", func(c *Config) { c.Phases[1].AddFault("payments", mustSpec("tls,rate=0.5")) },
+			`phases[1] (fault): fault "tls:handshake,rate=0.5" needs an HTTPS upstream: give --upstream-tls DIR (with --target)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

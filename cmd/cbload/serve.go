@@ -72,8 +72,10 @@ switches them while it runs:
                    backend errors (proxy mode), in-flight, rejected connections
 
 Faulted responses carry the header X-Cbload-Fault. A spec is
-KIND[:ARG][,key=value...]; every kind but refuse takes rate=P (per request)
-and path=/PREFIX. Fault kinds (a bare kind takes the argument shown):
+KIND[:ARG][,key=value...]; every kind but refuse takes rate=P (per request;
+for tls, per connection) and path=/PREFIX (not tls). A request's body is read
+before a fault holds it, so a caller that gives up is seen at once. Fault
+kinds (a bare kind takes the argument shown):
 ` + faultKindsHelp() + `
 The control API token may also come from $` + controlTokenEnv + `. Without a
 token the control API answers only requests whose Host (and Origin, if any)
