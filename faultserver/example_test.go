@@ -79,6 +79,7 @@ func ExampleKinds() {
 	// slowclose  slowclose:2s
 	// slowupload slowupload:1KiB/s
 	// tls        tls:expired,rate=0.5
+	// grpc-error grpc-error:UNAVAILABLE,rate=0.5
 }
 
 func ExampleClient() {

@@ -36,6 +36,8 @@ type kindDef struct {
 	// answersUnread kinds answer or abort a request without reading its
 	// body (see Server.readsBody).
 	answersUnread bool
+	// grpcOK kinds act on gRPC calls too (Config.GRPC).
+	grpcOK bool
 	// noKeepAlive kinds turn keep-alive off while they are active (rate
 	// above zero): they fail a connection before any response byte, which
 	// a client would otherwise take for a stale keep-alive connection and
@@ -49,9 +51,10 @@ var kindTable = [...]kindDef{
 	{
 		Kind: Kind{Name: "latency", Example: "latency:2s,jitter=200ms", DefaultArg: "1s",
 			Description: "adds a delay before the response; jitter spreads it uniformly (dist=uniform) or adds an exponential tail with mean jitter (dist=exp)"},
-		form:  "latency[:DURATION][,jitter=DURATION][,dist=uniform|exp]",
-		keys:  []string{"jitter", "dist"},
-		parse: parseLatency,
+		form:   "latency[:DURATION][,jitter=DURATION][,dist=uniform|exp]",
+		keys:   []string{"jitter", "dist"},
+		parse:  parseLatency,
+		grpcOK: true,
 	},
 	{
 		Kind: Kind{Name: "error", Example: "error:503,rate=0.5", DefaultArg: "503",
@@ -64,8 +67,9 @@ var kindTable = [...]kindDef{
 	{
 		Kind: Kind{Name: "hang", Example: "hang:30s",
 			Description: "holds the request without answering until the client gives up, the hold ends, the fault is cleared or the server closes"},
-		form:  "hang[:DURATION]",
-		parse: parseHang,
+		form:   "hang[:DURATION]",
+		parse:  parseHang,
+		grpcOK: true,
 	},
 	{
 		Kind: Kind{Name: "refuse", Example: "refuse",
@@ -93,8 +97,9 @@ var kindTable = [...]kindDef{
 	{
 		Kind: Kind{Name: "slowdown", Example: "slowdown:3x", DefaultArg: "2x",
 			Description: "multiplies the synthetic service time, a capacity cut when the upstream has finite concurrency; not in proxy mode"},
-		form:  "slowdown[:FACTOR]",
-		parse: parseSlowdown,
+		form:   "slowdown[:FACTOR]",
+		parse:  parseSlowdown,
+		grpcOK: true,
 	},
 	{
 		Kind: Kind{Name: "truncate", Example: "truncate:1KiB,framing=chunked", DefaultArg: "1KiB",
@@ -136,6 +141,25 @@ var kindTable = [...]kindDef{
 		perConn:     true,
 		noKeepAlive: true,
 	},
+	{
+		Kind: Kind{Name: "grpc-error", Example: "grpc-error:UNAVAILABLE,rate=0.5", DefaultArg: "UNAVAILABLE",
+			Description: "gRPC upstreams only (--grpc): ends the call with the status code, a name like UNAVAILABLE, DEADLINE_EXCEEDED or RESOURCE_EXHAUSTED (or its number); path= is a prefix of /package.Service/Method"},
+		form:          "grpc-error[:CODE]",
+		parse:         parseGRPCError,
+		answersUnread: true,
+		grpcOK:        true,
+	},
+}
+
+// grpcKindNames lists the kinds a gRPC upstream takes.
+func grpcKindNames() string {
+	var names []string
+	for i := range kindTable {
+		if kindTable[i].grpcOK {
+			names = append(names, kindTable[i].Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // Kinds returns the fault kinds this package implements, in a fixed order.

@@ -119,6 +119,10 @@ type Config struct {
 	// TLS, when set, makes the data listener serve HTTPS with it (the
 	// control API stays plain HTTP). Faults act the same over TLS.
 	TLS *tls.Config
+	// GRPC makes the data listener serve gRPC (plain HTTP/2) instead of
+	// HTTP/1: any method answered with an empty message, faults in gRPC's
+	// terms (see grpc.go). Not with ProxyTo, TLS or Concurrency.
+	GRPC bool
 }
 
 // Validate reports the first field of cfg that New would reject, as one
@@ -163,8 +167,10 @@ func (cfg *Config) Validate() error {
 		return errors.New("queue and honor-cancel need a concurrency above zero")
 	case cfg.Concurrency > 0 && cfg.ProxyTo != "":
 		return errors.New("concurrency models the synthetic upstream: in proxy mode the backend's own capacity applies")
+	case cfg.GRPC && (cfg.ProxyTo != "" || cfg.TLS != nil || cfg.Concurrency > 0):
+		return errors.New("grpc: the gRPC upstream answers synthetically over plain HTTP/2; proxy, TLS and concurrency are for the HTTP upstream")
 	}
-	if err := checkFaults(cfg.Faults, cfg.ProxyTo != "", cfg.TLS != nil); err != nil {
+	if err := checkFaults(cfg.Faults, cfg); err != nil {
 		return err
 	}
 	if cfg.ProxyTo != "" {
@@ -175,18 +181,24 @@ func (cfg *Config) Validate() error {
 	return nil
 }
 
-// checkFaults reports why specs cannot be the active set: too many, a
-// slowdown in proxy mode, where there is no service time to scale, or a tls
-// fault on a plain HTTP upstream.
-func checkFaults(specs []Spec, proxy, https bool) error {
+// checkFaults reports why specs cannot be the active set of a server with
+// cfg: too many, a slowdown in proxy mode, where there is no service time
+// to scale, a tls fault on a plain HTTP upstream, or a kind that does not
+// fit the protocol (HTTP or gRPC).
+func checkFaults(specs []Spec, cfg *Config) error {
 	if len(specs) > MaxFaults {
 		return fmt.Errorf("%d faults, over the limit of %d", len(specs), MaxFaults)
 	}
 	for _, sp := range specs {
+		def := kindIndex(sp.Kind)
 		switch {
-		case proxy && sp.Kind == "slowdown":
+		case cfg.GRPC && def >= 0 && !kindTable[def].grpcOK:
+			return fmt.Errorf("fault %q: %s is an HTTP fault; a gRPC upstream takes %s", sp.String(), sp.Kind, grpcKindNames())
+		case !cfg.GRPC && sp.Kind == "grpc-error":
+			return fmt.Errorf("fault %q: grpc-error needs a gRPC upstream (--grpc)", sp.String())
+		case cfg.ProxyTo != "" && sp.Kind == "slowdown":
 			return fmt.Errorf("fault %q: slowdown scales the synthetic service time, and proxy mode has none", sp.String())
-		case !https && sp.Kind == "tls":
+		case cfg.TLS == nil && sp.Kind == "tls":
 			return fmt.Errorf("fault %q: tls faults need an HTTPS upstream (--upstream-tls)", sp.String())
 		}
 	}
@@ -264,6 +276,8 @@ type Server struct {
 	completed        atomic.Int64 // synthetic work done without capacity; see capacity for the rest
 	backendErrors    atomic.Int64
 	backend5xx       atomic.Int64
+	grpc             *grpcServer // with Config.GRPC; see grpc.go
+	grpcCalls        grpcCounts
 	connsRejected    atomic.Int64
 	ctlConnsRejected atomic.Int64
 	injected         [len(kindTable)]atomic.Int64
@@ -353,7 +367,15 @@ func New(cfg Config) (*Server, error) {
 		ConnState:         s.trackConn,
 	}
 	s.SetFaults(cfg.Faults) //nolint:errcheck // Validate checked them
-	if cfg.TLS != nil {
+	switch {
+	case cfg.GRPC:
+		s.grpc = s.newGRPC()
+		s.serving.Add(1)
+		go func() {
+			defer s.serving.Done()
+			s.grpc.Serve(dataLn) //nolint:errcheck // returns once Stop closed the listener
+		}()
+	case cfg.TLS != nil:
 		tcfg, err := s.newTLSFaults(cfg.TLS)
 		if err != nil {
 			cancel()
@@ -364,7 +386,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.serve(s.data, tls.NewListener(dataLn, tcfg))
-	} else {
+	default:
 		s.serve(s.data, dataLn)
 	}
 	if ctlLn != nil {
@@ -447,8 +469,11 @@ func (s *Server) setupProxy(raw string) error {
 }
 
 // URL returns the data listener's base URL, such as "http://127.0.0.1:8081"
-// (https:// with Config.TLS).
+// (https:// with Config.TLS, grpc:// with Config.GRPC).
 func (s *Server) URL() string {
+	if s.cfg.GRPC {
+		return "grpc://" + s.Addr()
+	}
 	if s.cfg.TLS != nil {
 		return "https://" + s.Addr()
 	}
@@ -476,7 +501,7 @@ func (s *Server) Seed() int64 { return s.cfg.Seed }
 // once. Zero Specs are ignored. More than MaxFaults specs, or a slowdown in
 // proxy mode, are an error, and the active set is left as it was.
 func (s *Server) SetFaults(specs []Spec) error {
-	if err := checkFaults(specs, s.proxy != nil, s.cfg.TLS != nil); err != nil {
+	if err := checkFaults(specs, &s.cfg); err != nil {
 		return err
 	}
 	return s.update(func(old []*activeFault) ([]*activeFault, error) {
@@ -599,6 +624,11 @@ type Stats struct {
 	// once because the data or control listener was at its connection cap.
 	ConnsRejected        int64 `json:"conns_rejected"`
 	ControlConnsRejected int64 `json:"control_conns_rejected"`
+	// GRPC counts, with Config.GRPC, the calls by full method name and
+	// status code name ("/shop.Payments/Charge": {"OK": 10,
+	// "UNAVAILABLE": 4}); methods beyond the 256th are counted together
+	// as "(other)".
+	GRPC map[string]map[string]int64 `json:"grpc,omitempty"`
 }
 
 // Sub returns the counters of st minus those of prev, an earlier snapshot
@@ -620,6 +650,16 @@ func (st Stats) Sub(prev Stats) Stats {
 	d.Backend5xx -= prev.Backend5xx
 	d.ConnsRejected -= prev.ConnsRejected
 	d.ControlConnsRejected -= prev.ControlConnsRejected
+	if st.GRPC != nil {
+		d.GRPC = make(map[string]map[string]int64, len(st.GRPC))
+		for m, byCode := range st.GRPC {
+			c := make(map[string]int64, len(byCode))
+			for k, v := range byCode {
+				c[k] = v - prev.GRPC[m][k]
+			}
+			d.GRPC[m] = c
+		}
+	}
 	return d
 }
 
@@ -637,6 +677,7 @@ func (s *Server) Stats() Stats {
 		Backend5xx:           s.backend5xx.Load(),
 		ConnsRejected:        s.connsRejected.Load(),
 		ControlConnsRejected: s.ctlConnsRejected.Load(),
+		GRPC:                 s.grpcCalls.snapshot(),
 	}
 	for i := range kindTable {
 		st.Injected[kindTable[i].Name] = s.injected[i].Load()
@@ -680,6 +721,9 @@ func (s *Server) Close() error {
 			s.closeErr = err
 		}
 		s.cancelBase()
+		if s.grpc != nil {
+			s.grpc.Stop() // closes its connections and cancels its calls
+		}
 		s.ln.Close()
 		if s.ctl != nil {
 			s.ctl.Close()
@@ -848,7 +892,7 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rc.slowdown > 1 {
-		service = time.Duration(min(float64(service)*rc.slowdown, float64(math.MaxInt64)))
+		service = scaleDuration(service, rc.slowdown)
 	}
 	answer := writeHealthy
 	if rc.answer != nil {
@@ -863,6 +907,11 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	}
 	s.completed.Add(1)
 	answer(out, rc.size)
+}
+
+// scaleDuration returns d times f, clamped to the longest Duration.
+func scaleDuration(d time.Duration, f float64) time.Duration {
+	return time.Duration(min(float64(d)*f, float64(math.MaxInt64)))
 }
 
 // faultWriter marks the writers faults wrap a response in.

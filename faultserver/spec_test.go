@@ -208,7 +208,7 @@ func TestSpecJSON(t *testing.T) {
 }
 
 func TestKindsTable(t *testing.T) {
-	want := []string{"latency", "error", "hang", "refuse", "reset", "slowbody", "slowdown", "truncate", "empty", "garbage", "slowclose", "slowupload", "tls"}
+	want := []string{"latency", "error", "hang", "refuse", "reset", "slowbody", "slowdown", "truncate", "empty", "garbage", "slowclose", "slowupload", "tls", "grpc-error"}
 	var got []string
 	for _, k := range Kinds() {
 		got = append(got, k.Name)
