@@ -303,8 +303,14 @@ func (c *Config) Validate() error {
 				fs = p.UpstreamFaults[name]
 			}
 			for _, f := range fs {
-				if f.Kind == "tls" && c.UpstreamTLSDir == "" {
+				// An external upstream (another process) injects the
+				// faults itself, and may be HTTPS or gRPC.
+				switch {
+				case c.UpstreamExternal:
+				case f.Kind == "tls" && c.UpstreamTLSDir == "":
 					return fmt.Errorf("phases[%d] (%s): fault %q needs an HTTPS upstream: give --upstream-tls DIR (with --target)", i, p.Name, f.String())
+				case f.Kind == "grpc-error":
+					return fmt.Errorf("phases[%d] (%s): fault %q needs a gRPC upstream, and cbload run's upstreams speak HTTP: run one with cbload serve --grpc", i, p.Name, f.String())
 				}
 			}
 		}
