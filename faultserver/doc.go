@@ -43,6 +43,14 @@
 // arrives; so the same Config.Seed and the same request order give the same
 // fault sequence.
 //
+// # gRPC
+//
+// With Config.GRPC the data listener serves gRPC instead: any method of any
+// service is answered with an empty message (valid for every proto3 type),
+// faults act in gRPC's terms (grpc-error:CODE, latency, hang, slowdown;
+// path= is a prefix of /package.Service/Method), and Stats.GRPC counts the
+// calls by method and status code. The control API is the same.
+//
 // # Control API
 //
 // When Config.ControlAddr is set, a second listener serves
