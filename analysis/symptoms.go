@@ -23,7 +23,8 @@ const EffectMargin = 0.1
 // a slow phase's calls to the next one (a latency fault of 1.5 s would look
 // like amplification, its recovery like shedding). In a phase where an
 // upstream refuses connections the calls the service tried never became
-// requests and cannot be counted: the attempts are unknown there. The
+// requests and cannot be counted, nor those whose TLS handshake a tls
+// fault failed: the attempts are unknown there. The
 // upstreams' counts must be in the summary already; a phase without them is
 // left as it is. cbload run calls it at the end of each arm, and cbload
 // merge on the merged counts.
@@ -57,7 +58,7 @@ func Symptoms(a *reports.Arm, phases []reports.Phase) {
 		if !ok {
 			continue
 		}
-		if Refuses(p, ps) {
+		if Refuses(p, ps) || FailsHandshakes(p, ps) {
 			ps.UpstreamAttemptsPerAPIRequest, ps.UpstreamEffect = nil, reports.EffectUnknown
 			a.Summary[p.Name] = ps
 			continue
@@ -82,6 +83,19 @@ func Symptoms(a *reports.Arm, phases []reports.Phase) {
 // its summary counts) refuse connections: a fault "refuse…" applies to
 // every upstream, "NAME=refuse…" to the one named.
 func Refuses(p reports.Phase, ps reports.PhaseSummary) bool {
+	return injects(p, ps, "refuse")
+}
+
+// FailsHandshakes reports, in the same way, whether the phase makes one of
+// the arm's upstreams fail TLS handshakes (a tls fault): the calls it
+// failed never became requests either, so its count misses them.
+func FailsHandshakes(p reports.Phase, ps reports.PhaseSummary) bool {
+	return injects(p, ps, "tls")
+}
+
+// injects reports whether the phase injects a fault of the kind into one
+// of the upstreams the arm's summary counts.
+func injects(p reports.Phase, ps reports.PhaseSummary, want string) bool {
 	for _, f := range p.Faults {
 		spec := f
 		// "NAME=SPEC" names an upstream; in a spec itself '=' only follows
@@ -92,7 +106,7 @@ func Refuses(p reports.Phase, ps reports.PhaseSummary) bool {
 			}
 			spec = rest
 		}
-		if kind, _, _ := strings.Cut(strings.SplitN(spec, ",", 2)[0], ":"); kind == "refuse" {
+		if kind, _, _ := strings.Cut(strings.SplitN(spec, ",", 2)[0], ":"); kind == want {
 			return true
 		}
 	}

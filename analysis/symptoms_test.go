@@ -94,3 +94,35 @@ func TestRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestFailsHandshakes: a tls fault hides the calls it fails from the
+// upstream's count, as refuse does, so a phase with one has unknown
+// attempts rather than shedding.
+func TestFailsHandshakes(t *testing.T) {
+	ps := reports.PhaseSummary{Upstreams: map[string]reports.UpstreamPhase{"payments": {}}}
+	for _, tt := range []struct {
+		faults []string
+		want   bool
+	}{
+		{[]string{"tls:expired"}, true},
+		{[]string{"payments=tls:handshake,rate=0.5"}, true},
+		{[]string{"other=tls"}, false},
+		{[]string{"truncate:1KiB"}, false},
+	} {
+		if got := analysis.FailsHandshakes(reports.Phase{Faults: tt.faults}, ps); got != tt.want {
+			t.Errorf("FailsHandshakes(%q) = %v; want %v", tt.faults, got, tt.want)
+		}
+	}
+	phases := []reports.Phase{{Name: "baseline"}, {Name: "tls", Faults: []string{"tls:expired"}}}
+	a := reports.Arm{
+		Summary: map[string]reports.PhaseSummary{
+			"baseline": {API: reports.Stats{Requests: 100}, Upstreams: map[string]reports.UpstreamPhase{"u": {Requests: 100}}},
+			"tls":      {API: reports.Stats{Requests: 100}, Upstreams: map[string]reports.UpstreamPhase{"u": {Requests: 0}}},
+		},
+		Series: []reports.Second{{Phase: "baseline", API: reports.Bucket{Sent: 100}}, {T: 1, Phase: "tls", API: reports.Bucket{Sent: 100}}},
+	}
+	analysis.Symptoms(&a, phases)
+	if s := a.Summary["tls"]; s.UpstreamAttemptsPerAPIRequest != nil || s.UpstreamEffect != reports.EffectUnknown {
+		t.Errorf("a phase whose upstream fails every handshake: %v %q; want no attempts and effect %q, not shedding", s.UpstreamAttemptsPerAPIRequest, s.UpstreamEffect, reports.EffectUnknown)
+	}
+}

@@ -41,10 +41,10 @@ func newCapacity(workers, queue int, honorCancel bool, closing <-chan struct{}) 
 const atCapacityBody = `{"error":"upstream at capacity","status":503}` + "\n"
 
 // serve runs one request's work of duration d through the workers and
-// answers it: 200 when the work is done and the caller still there, 503 at
+// answers it with answer (writeHealthy, or a fault's): 200 when the work is done and the caller still there, 503 at
 // once when the queue is full, nothing when the caller gave up (and the
 // work was abandoned or done for nobody) or the server closed.
-func (c *capacity) serve(w http.ResponseWriter, r *http.Request, d time.Duration, size int64) {
+func (c *capacity) serve(w http.ResponseWriter, r *http.Request, d time.Duration, size int64, answer func(http.ResponseWriter, int64)) {
 	var gone <-chan struct{} // nil, which never fires, unless cancellation is honoured
 	if c.honorCancel {
 		gone = r.Context().Done()
@@ -89,7 +89,7 @@ func (c *capacity) serve(w http.ResponseWriter, r *http.Request, d time.Duration
 		c.completedForGone.Add(1)
 		return
 	}
-	writeHealthy(w, size)
+	answer(w, size)
 }
 
 // work holds a worker for d. It reports whether the work was done; it stops

@@ -79,7 +79,7 @@ func TestControlAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &st); status != 200 || err != nil {
 		t.Fatalf("GET /stats = %d %s (%v); want 200 with Stats JSON", status, body, err)
 	}
-	want := Stats{Requests: 2, Completed: 1, Injected: map[string]int64{"latency": 0, "error": 1, "hang": 0, "refuse": 0, "reset": 0, "slowbody": 0, "slowdown": 0}, InFlightPeak: 1}
+	want := Stats{Requests: 2, Completed: 1, Injected: map[string]int64{"latency": 0, "error": 1, "hang": 0, "refuse": 0, "reset": 0, "slowbody": 0, "slowdown": 0, "truncate": 0, "empty": 0, "garbage": 0, "slowclose": 0, "slowupload": 0, "tls": 0, "grpc-error": 0}, InFlightPeak: 1}
 	if diff := cmp.Diff(want, st); diff != "" {
 		t.Errorf("GET /stats (-want +got):\n%s", diff)
 	}

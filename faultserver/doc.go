@@ -25,18 +25,31 @@
 // when the draw is below its rate= (so rate=1 always applies). Faults that
 // need more randomness (latency jitter) draw again right after their roll.
 // Rolling stops at the first applied fault that answers the request by
-// itself (error, reset, refuse), since nothing after it could run. Finally, a
-// healthy synthetic response with jitter takes one more draw.
+// itself (error, reset, refuse, empty, garbage), since nothing after it
+// could run. Finally, a healthy synthetic response with jitter takes one
+// more draw. A tls fault is rolled apart, once per TLS handshake, from the
+// same source.
 //
 // The applied faults then act in that same order: latency waits, hang holds,
-// slowbody slows the body that will be written, and error or reset ends the
-// request. A request that reaches the end is answered normally. Responses
+// slowbody slows the body that will be written, truncate and slowclose
+// change how it ends, and error, reset, empty or garbage ends the request.
+// The request body is read before any of them holds the request (at
+// slowupload's pace when one applies), so a caller that leaves is seen at
+// once. A request that reaches the end is answered normally. Responses
 // to faulted requests carry the header X-Cbload-Fault naming the kinds that
 // applied, e.g. "latency,error".
 //
 // All of a request's draws happen at once, under one lock, when the request
 // arrives; so the same Config.Seed and the same request order give the same
 // fault sequence.
+//
+// # gRPC
+//
+// With Config.GRPC the data listener serves gRPC instead: any method of any
+// service is answered with an empty message (valid for every proto3 type),
+// faults act in gRPC's terms (grpc-error:CODE, latency, hang, slowdown;
+// path= is a prefix of /package.Service/Method), and Stats.GRPC counts the
+// calls by method and status code. The control API is the same.
 //
 // # Control API
 //

@@ -63,16 +63,23 @@ func ExampleParseSpec() {
 
 func ExampleKinds() {
 	for _, k := range faultserver.Kinds() {
-		fmt.Printf("%-8s %s\n", k.Name, k.Example)
+		fmt.Printf("%-10s %s\n", k.Name, k.Example)
 	}
 	// Output:
-	// latency  latency:2s,jitter=200ms
-	// error    error:503,rate=0.5
-	// hang     hang:30s
-	// refuse   refuse
-	// reset    reset,rate=0.2
-	// slowbody slowbody:1KiB/s
-	// slowdown slowdown:3x
+	// latency    latency:2s,jitter=200ms
+	// error      error:503,rate=0.5
+	// hang       hang:30s
+	// refuse     refuse
+	// reset      reset,rate=0.2
+	// slowbody   slowbody:1KiB/s
+	// slowdown   slowdown:3x
+	// truncate   truncate:1KiB,framing=chunked
+	// empty      empty,rate=0.2
+	// garbage    garbage:64B
+	// slowclose  slowclose:2s
+	// slowupload slowupload:1KiB/s
+	// tls        tls:expired,rate=0.5
+	// grpc-error grpc-error:UNAVAILABLE,rate=0.5
 }
 
 func ExampleClient() {

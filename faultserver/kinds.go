@@ -29,6 +29,20 @@ type kindDef struct {
 	// connLevel kinds act on connections, not requests: rate= and path= do
 	// not apply to them.
 	connLevel bool
+	// perConn kinds act on each new connection's TLS handshake, before any
+	// request: rate= applies per connection, path= does not. They are
+	// never among a request's steps.
+	perConn bool
+	// answersUnread kinds answer or abort a request without reading its
+	// body (see Server.readsBody).
+	answersUnread bool
+	// grpcOK kinds act on gRPC calls too (Config.GRPC).
+	grpcOK bool
+	// noKeepAlive kinds turn keep-alive off while they are active (rate
+	// above zero): they fail a connection before any response byte, which
+	// a client would otherwise take for a stale keep-alive connection and
+	// retry silently (reset.go), or they act per connection (tls).
+	noKeepAlive bool
 }
 
 // kindTable lists every fault kind, in the order Kinds reports them. The
@@ -37,35 +51,41 @@ var kindTable = [...]kindDef{
 	{
 		Kind: Kind{Name: "latency", Example: "latency:2s,jitter=200ms", DefaultArg: "1s",
 			Description: "adds a delay before the response; jitter spreads it uniformly (dist=uniform) or adds an exponential tail with mean jitter (dist=exp)"},
-		form:  "latency[:DURATION][,jitter=DURATION][,dist=uniform|exp]",
-		keys:  []string{"jitter", "dist"},
-		parse: parseLatency,
+		form:   "latency[:DURATION][,jitter=DURATION][,dist=uniform|exp]",
+		keys:   []string{"jitter", "dist"},
+		parse:  parseLatency,
+		grpcOK: true,
 	},
 	{
 		Kind: Kind{Name: "error", Example: "error:503,rate=0.5", DefaultArg: "503",
 			Description: "answers the status without doing the work; retry-after= adds a Retry-After header"},
-		form:  "error[:STATUS][,retry-after=DURATION]",
-		keys:  []string{"retry-after"},
-		parse: parseStatus,
+		form:          "error[:STATUS][,retry-after=DURATION]",
+		keys:          []string{"retry-after"},
+		parse:         parseStatus,
+		answersUnread: true,
 	},
 	{
 		Kind: Kind{Name: "hang", Example: "hang:30s",
 			Description: "holds the request without answering until the client gives up, the hold ends, the fault is cleared or the server closes"},
-		form:  "hang[:DURATION]",
-		parse: parseHang,
+		form:   "hang[:DURATION]",
+		parse:  parseHang,
+		grpcOK: true,
 	},
 	{
 		Kind: Kind{Name: "refuse", Example: "refuse",
 			Description: "closes the data listener so new connections are refused, and drops requests on open connections; the listener reopens on the same address when the fault clears"},
-		form:      "refuse",
-		parse:     parseRefuse,
-		connLevel: true,
+		form:          "refuse",
+		parse:         parseRefuse,
+		connLevel:     true,
+		answersUnread: true,
 	},
 	{
 		Kind: Kind{Name: "reset", Example: "reset,rate=0.2",
 			Description: "aborts the connection with a TCP RST instead of a response; while it is active keep-alive is off, so no client can take the reset for a stale connection and retry it silently"},
-		form:  "reset",
-		parse: parseReset,
+		form:          "reset",
+		parse:         parseReset,
+		answersUnread: true,
+		noKeepAlive:   true,
 	},
 	{
 		Kind: Kind{Name: "slowbody", Example: "slowbody:1KiB/s", DefaultArg: "1KiB/s",
@@ -77,9 +97,69 @@ var kindTable = [...]kindDef{
 	{
 		Kind: Kind{Name: "slowdown", Example: "slowdown:3x", DefaultArg: "2x",
 			Description: "multiplies the synthetic service time, a capacity cut when the upstream has finite concurrency; not in proxy mode"},
-		form:  "slowdown[:FACTOR]",
-		parse: parseSlowdown,
+		form:   "slowdown[:FACTOR]",
+		parse:  parseSlowdown,
+		grpcOK: true,
 	},
+	{
+		Kind: Kind{Name: "truncate", Example: "truncate:1KiB,framing=chunked", DefaultArg: "1KiB",
+			Description: "answers 200 promising the whole body (Content-Length, or framing=chunked: a chunk cut midway), sends the first BYTES and closes the connection; clients see unexpected EOF reading the body, and one that checks only the status sees a success; synthetic bodies are padded to size= (default 4KiB)"},
+		form:  "truncate[:BYTES][,size=BYTES][,framing=length|chunked]",
+		keys:  []string{"size", "framing"},
+		parse: parseTruncate,
+	},
+	{
+		Kind: Kind{Name: "empty", Example: "empty,rate=0.2",
+			Description: "closes the connection without a byte of response (clients see EOF); while it is active keep-alive is off, as with reset"},
+		form:        "empty",
+		parse:       parseEmpty,
+		noKeepAlive: true,
+	},
+	{
+		Kind: Kind{Name: "garbage", Example: "garbage:64B", DefaultArg: "64B",
+			Description: "sends random bytes (from the seed) instead of a response, then closes the connection (clients see a malformed HTTP response)"},
+		form:  "garbage[:BYTES]",
+		parse: parseGarbage,
+	},
+	{
+		Kind: Kind{Name: "slowclose", Example: "slowclose:2s", DefaultArg: "1s",
+			Description: "answers in full with a body that the connection's close ends, and closes it the delay later: every byte arrives at once, yet the answer takes the delay longer"},
+		form:  "slowclose[:DURATION]",
+		parse: parseSlowClose,
+	},
+	{
+		Kind: Kind{Name: "slowupload", Example: "slowupload:1KiB/s", DefaultArg: "1KiB/s",
+			Description: "reads the request body at the bandwidth before anything else, a slow uplink: the answer comes body-size/bandwidth late"},
+		form:  "slowupload[:BANDWIDTH]",
+		parse: parseSlowUpload,
+	},
+	{
+		Kind: Kind{Name: "tls", Example: "tls:expired,rate=0.5", DefaultArg: "handshake",
+			Description: "HTTPS upstreams only (--upstream-tls): fails the TLS handshake of a connection — handshake (an alert), expired (an expired certificate) or wrongname (a certificate for another name); rate= is per connection, path= does not apply, and keep-alive is off while it is active"},
+		form:        "tls[:handshake|expired|wrongname]",
+		parse:       parseTLS,
+		perConn:     true,
+		noKeepAlive: true,
+	},
+	{
+		Kind: Kind{Name: "grpc-error", Example: "grpc-error:UNAVAILABLE,rate=0.5", DefaultArg: "UNAVAILABLE",
+			Description: "gRPC upstreams only (--grpc): ends the call with the status code, a name like UNAVAILABLE, DEADLINE_EXCEEDED or RESOURCE_EXHAUSTED (or its number); path= is a prefix of /package.Service/Method"},
+		form:          "grpc-error[:CODE]",
+		parse:         parseGRPCError,
+		answersUnread: true,
+		grpcOK:        true,
+	},
+}
+
+// grpcKindNames lists the kinds a gRPC upstream takes.
+func grpcKindNames() string {
+	var names []string
+	for i := range kindTable {
+		if kindTable[i].grpcOK {
+			names = append(names, kindTable[i].Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // Kinds returns the fault kinds this package implements, in a fixed order.
@@ -144,9 +224,16 @@ type reqCtx struct {
 	w       http.ResponseWriter
 	r       *http.Request
 	release <-chan struct{} // closed when the fault behind a hang is removed
-	// wrap, set by slowbody, wraps the writer the final response goes to.
-	wrap func(http.ResponseWriter) http.ResponseWriter
-	// size is the synthetic body size wanted by slowbody; 0 means normal.
+	// wraps, added by slowbody, truncate and slowclose, wrap the writer
+	// the final response goes to, in order (the last is outermost).
+	wraps []func(http.ResponseWriter) http.ResponseWriter
+	// answer, when set by truncate, writes the synthetic answer in place
+	// of writeHealthy. It may hijack the connection.
+	answer func(w http.ResponseWriter, size int64)
+	// after, added by slowclose, runs once the final response is written.
+	after []func()
+	// size is the synthetic body size wanted by slowbody or truncate; 0
+	// means normal.
 	size int64
 	// slowdown multiplies the synthetic service time; 1 means normal.
 	slowdown float64
@@ -156,6 +243,11 @@ type reqCtx struct {
 	// onSlowStart, when set (proxy mode), is called when slowbody starts
 	// to trickle a backend's answer.
 	onSlowStart func()
+	// bodyRead is set once readBody has read the whole request body, so
+	// nothing after it reads from the connection; heldBody is how many of
+	// MaxHeldBodies' bytes it keeps for the forward (proxy mode).
+	bodyRead bool
+	heldBody int64
 	// onHangEnd is Config.OnHangEnd.
 	onHangEnd func(r *http.Request, held time.Duration, endedBy string)
 }

@@ -17,6 +17,12 @@ const (
 	// MaxBytes bounds slowbody's size= and bandwidth (per second). Bodies
 	// are streamed, so a large size costs time, not memory.
 	MaxBytes = 1 << 30
+	// MaxHeldBody and MaxHeldBodies bound the request bodies kept in memory
+	// in proxy mode while a fault holds their requests, one and all
+	// together: the body is read first so the hold sees its caller leave,
+	// and a body beyond either is forwarded unread, as it comes.
+	MaxHeldBody   = 1 << 20
+	MaxHeldBodies = 64 << 20
 	// MaxSlowdown bounds slowdown's factor, and the product of the factors
 	// of every slowdown applied to one request.
 	MaxSlowdown = 1000
@@ -43,9 +49,11 @@ const (
 	// listeners.
 	DefaultReadHeaderTimeout = 10 * time.Second
 	// DefaultReadTimeout bounds reading a whole data request, body
-	// included. It does not bound how long a fault holds a request: once
-	// the body is read the deadline is lifted, and in proxy mode it is
-	// lifted while a fault holds the request and set again for the forward.
+	// included. It does not bound how long a fault holds a request: the
+	// body is read before the hold and the deadline is lifted then; in
+	// proxy mode a body too large to keep (MaxHeldBody) is left unread,
+	// the deadline lifted while a fault holds the request and set again
+	// for the forward.
 	DefaultReadTimeout = 30 * time.Second
 	// DefaultIdleTimeout closes a keep-alive connection idle this long.
 	DefaultIdleTimeout = 60 * time.Second

@@ -41,7 +41,7 @@ func (s *Server) AddFault(name string, sp Spec) error {
 	if sp.f == nil {
 		return errors.New("add fault: zero Spec")
 	}
-	if err := checkFaults([]Spec{sp}, s.proxy != nil); err != nil {
+	if err := checkFaults([]Spec{sp}, &s.cfg); err != nil {
 		return err
 	}
 	return s.update(func(old []*activeFault) ([]*activeFault, error) {

@@ -119,6 +119,10 @@ type Config struct {
 	// TLS, when set, makes the data listener serve HTTPS with it (the
 	// control API stays plain HTTP). Faults act the same over TLS.
 	TLS *tls.Config
+	// GRPC makes the data listener serve gRPC (plain HTTP/2) instead of
+	// HTTP/1: any method answered with an empty message, faults in gRPC's
+	// terms (see grpc.go). Not with ProxyTo, TLS or Concurrency.
+	GRPC bool
 }
 
 // Validate reports the first field of cfg that New would reject, as one
@@ -163,8 +167,10 @@ func (cfg *Config) Validate() error {
 		return errors.New("queue and honor-cancel need a concurrency above zero")
 	case cfg.Concurrency > 0 && cfg.ProxyTo != "":
 		return errors.New("concurrency models the synthetic upstream: in proxy mode the backend's own capacity applies")
+	case cfg.GRPC && (cfg.ProxyTo != "" || cfg.TLS != nil || cfg.Concurrency > 0):
+		return errors.New("grpc: the gRPC upstream answers synthetically over plain HTTP/2; proxy, TLS and concurrency are for the HTTP upstream")
 	}
-	if err := checkFaults(cfg.Faults, cfg.ProxyTo != ""); err != nil {
+	if err := checkFaults(cfg.Faults, cfg); err != nil {
 		return err
 	}
 	if cfg.ProxyTo != "" {
@@ -175,17 +181,25 @@ func (cfg *Config) Validate() error {
 	return nil
 }
 
-// checkFaults reports why specs cannot be the active set: too many, or a
-// slowdown in proxy mode, where there is no service time to scale.
-func checkFaults(specs []Spec, proxy bool) error {
+// checkFaults reports why specs cannot be the active set of a server with
+// cfg: too many, a slowdown in proxy mode, where there is no service time
+// to scale, a tls fault on a plain HTTP upstream, or a kind that does not
+// fit the protocol (HTTP or gRPC).
+func checkFaults(specs []Spec, cfg *Config) error {
 	if len(specs) > MaxFaults {
 		return fmt.Errorf("%d faults, over the limit of %d", len(specs), MaxFaults)
 	}
-	if proxy {
-		for _, sp := range specs {
-			if sp.Kind == "slowdown" {
-				return fmt.Errorf("fault %q: slowdown scales the synthetic service time, and proxy mode has none", sp.String())
-			}
+	for _, sp := range specs {
+		def := kindIndex(sp.Kind)
+		switch {
+		case cfg.GRPC && def >= 0 && !kindTable[def].grpcOK:
+			return fmt.Errorf("fault %q: %s is an HTTP fault; a gRPC upstream takes %s", sp.String(), sp.Kind, grpcKindNames())
+		case !cfg.GRPC && sp.Kind == "grpc-error":
+			return fmt.Errorf("fault %q: grpc-error needs a gRPC upstream (--grpc)", sp.String())
+		case cfg.ProxyTo != "" && sp.Kind == "slowdown":
+			return fmt.Errorf("fault %q: slowdown scales the synthetic service time, and proxy mode has none", sp.String())
+		case cfg.TLS == nil && sp.Kind == "tls":
+			return fmt.Errorf("fault %q: tls faults need an HTTPS upstream (--upstream-tls)", sp.String())
 		}
 	}
 	return nil
@@ -245,7 +259,7 @@ type Server struct {
 	pool         *capacity          // nil: unbounded (Config.Concurrency 0)
 
 	setMu     sync.Mutex // serialises SetFaults
-	resetting bool       // a reset fault is active, so keep-alive is off; guarded by setMu
+	resetting bool       // a reset, empty or tls fault is active, so keep-alive is off; guarded by setMu
 
 	mu       sync.Mutex // guards the fields below
 	rnd      *rand.Rand
@@ -262,11 +276,14 @@ type Server struct {
 	completed        atomic.Int64 // synthetic work done without capacity; see capacity for the rest
 	backendErrors    atomic.Int64
 	backend5xx       atomic.Int64
+	grpc             *grpcServer // with Config.GRPC; see grpc.go
+	grpcCalls        grpcCounts
 	connsRejected    atomic.Int64
 	ctlConnsRejected atomic.Int64
 	injected         [len(kindTable)]atomic.Int64
 	inFlight         atomic.Int64
 	peak             atomic.Int64
+	heldBytes        atomic.Int64 // request bodies kept for the forward, see body.go
 }
 
 // activeFault is one fault of the active set, named when it was added by
@@ -350,9 +367,26 @@ func New(cfg Config) (*Server, error) {
 		ConnState:         s.trackConn,
 	}
 	s.SetFaults(cfg.Faults) //nolint:errcheck // Validate checked them
-	if cfg.TLS != nil {
-		s.serve(s.data, tls.NewListener(dataLn, cfg.TLS))
-	} else {
+	switch {
+	case cfg.GRPC:
+		s.grpc = s.newGRPC()
+		s.serving.Add(1)
+		go func() {
+			defer s.serving.Done()
+			s.grpc.Serve(dataLn) //nolint:errcheck // returns once Stop closed the listener
+		}()
+	case cfg.TLS != nil:
+		tcfg, err := s.newTLSFaults(cfg.TLS)
+		if err != nil {
+			cancel()
+			l.Close()
+			if s.ctlLn != nil {
+				s.ctlLn.Close()
+			}
+			return nil, err
+		}
+		s.serve(s.data, tls.NewListener(dataLn, tcfg))
+	default:
 		s.serve(s.data, dataLn)
 	}
 	if ctlLn != nil {
@@ -422,10 +456,9 @@ func (s *Server) setupProxy(raw string) error {
 			}
 			s.backendErrors.Add(1)
 			// The failure is the backend's: answer at once, not trickled
-			// by slowbody, and without naming the faults that applied.
-			if sw, ok := w.(*slowWriter); ok {
-				w = sw.ResponseWriter
-			}
+			// by slowbody nor cut by truncate, and without naming the
+			// faults that applied.
+			w = unwrapFaults(w)
 			msg := "proxy: " + oneLine(err.Error())
 			w.Header().Del(FaultHeader)
 			w.Header().Set(BackendErrorHeader, msg)
@@ -436,8 +469,11 @@ func (s *Server) setupProxy(raw string) error {
 }
 
 // URL returns the data listener's base URL, such as "http://127.0.0.1:8081"
-// (https:// with Config.TLS).
+// (https:// with Config.TLS, grpc:// with Config.GRPC).
 func (s *Server) URL() string {
+	if s.cfg.GRPC {
+		return "grpc://" + s.Addr()
+	}
 	if s.cfg.TLS != nil {
 		return "https://" + s.Addr()
 	}
@@ -465,7 +501,7 @@ func (s *Server) Seed() int64 { return s.cfg.Seed }
 // once. Zero Specs are ignored. More than MaxFaults specs, or a slowdown in
 // proxy mode, are an error, and the active set is left as it was.
 func (s *Server) SetFaults(specs []Spec) error {
-	if err := checkFaults(specs, s.proxy != nil); err != nil {
+	if err := checkFaults(specs, &s.cfg); err != nil {
 		return err
 	}
 	return s.update(func(old []*activeFault) ([]*activeFault, error) {
@@ -520,7 +556,7 @@ func (s *Server) update(build func(old []*activeFault) ([]*activeFault, error)) 
 	for _, af := range next {
 		stays[af] = true
 		refusing = refusing || af.spec.Kind == "refuse"
-		resetting = resetting || (af.spec.Kind == "reset" && af.spec.Rate > 0)
+		resetting = resetting || (kindTable[af.kind].noKeepAlive && af.spec.Rate > 0)
 	}
 	for _, o := range old {
 		if !stays[o] {
@@ -531,8 +567,8 @@ func (s *Server) update(build func(old []*activeFault) ([]*activeFault, error)) 
 	if resetting != s.resetting {
 		// See reset.go: with keep-alive off every request comes on a
 		// fresh connection, so no client takes a reset for a stale
-		// keep-alive connection. Turning it off also closes the idle
-		// connections.
+		// keep-alive connection, and a tls fault acts on every request.
+		// Turning it off also closes the idle connections.
 		s.resetting = resetting
 		s.data.SetKeepAlivesEnabled(!resetting)
 	}
@@ -588,6 +624,11 @@ type Stats struct {
 	// once because the data or control listener was at its connection cap.
 	ConnsRejected        int64 `json:"conns_rejected"`
 	ControlConnsRejected int64 `json:"control_conns_rejected"`
+	// GRPC counts, with Config.GRPC, the calls by full method name and
+	// status code name ("/shop.Payments/Charge": {"OK": 10,
+	// "UNAVAILABLE": 4}); methods beyond the 256th are counted together
+	// as "(other)".
+	GRPC map[string]map[string]int64 `json:"grpc,omitempty"`
 }
 
 // Sub returns the counters of st minus those of prev, an earlier snapshot
@@ -609,6 +650,16 @@ func (st Stats) Sub(prev Stats) Stats {
 	d.Backend5xx -= prev.Backend5xx
 	d.ConnsRejected -= prev.ConnsRejected
 	d.ControlConnsRejected -= prev.ControlConnsRejected
+	if st.GRPC != nil {
+		d.GRPC = make(map[string]map[string]int64, len(st.GRPC))
+		for m, byCode := range st.GRPC {
+			c := make(map[string]int64, len(byCode))
+			for k, v := range byCode {
+				c[k] = v - prev.GRPC[m][k]
+			}
+			d.GRPC[m] = c
+		}
+	}
 	return d
 }
 
@@ -626,6 +677,7 @@ func (s *Server) Stats() Stats {
 		Backend5xx:           s.backend5xx.Load(),
 		ConnsRejected:        s.connsRejected.Load(),
 		ControlConnsRejected: s.ctlConnsRejected.Load(),
+		GRPC:                 s.grpcCalls.snapshot(),
 	}
 	for i := range kindTable {
 		st.Injected[kindTable[i].Name] = s.injected[i].Load()
@@ -669,6 +721,9 @@ func (s *Server) Close() error {
 			s.closeErr = err
 		}
 		s.cancelBase()
+		if s.grpc != nil {
+			s.grpc.Stop() // closes its connections and cancels its calls
+		}
 		s.ln.Close()
 		if s.ctl != nil {
 			s.ctl.Close()
@@ -723,8 +778,8 @@ func (s *Server) decide(path string, steps []step) ([]step, time.Duration) {
 	defer s.mu.Unlock()
 	answered := false
 	for _, af := range s.active {
-		if !af.spec.matches(path) {
-			continue
+		if kindTable[af.kind].perConn || !af.spec.matches(path) {
+			continue // handshake faults are rolled per connection, in rollTLS
 		}
 		if s.rnd.Float64() >= af.spec.Rate {
 			continue
@@ -782,11 +837,27 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	if s.proxy != nil {
 		rc.onSlowStart = func() { s.injected[slowBodyKind].Add(1) }
 	}
-	if s.proxy != nil && r.Body != http.NoBody && len(steps) > 0 {
-		// The forward reads the body, after the faults act; they may hold
-		// the request longer than the read timeout. Lift the deadline
-		// while they act and set it again for the forward, or for the
-		// server's own discard of an unread body.
+	if s.readsBody(steps) {
+		var bps int64
+		for _, st := range steps {
+			if u, ok := st.act.(slowUpload); ok {
+				bps = u.bps // the first applied slowupload sets the pace
+				break
+			}
+		}
+		ok := s.readBody(rc, bps)
+		defer func() { s.heldBytes.Add(-rc.heldBody) }()
+		if !ok {
+			// Returning would answer an implicit 200; abort instead,
+			// so net/http closes the connection.
+			panic(http.ErrAbortHandler)
+		}
+	}
+	if s.proxy != nil && r.Body != http.NoBody && len(steps) > 0 && !rc.bodyRead {
+		// The forward reads the rest of a body too large to keep, after
+		// the faults act; they may hold the request longer than the read
+		// timeout. Lift the deadline while they act and set it again for
+		// the forward, or for the server's own discard of an unread body.
 		ctl := http.NewResponseController(w)
 		ctl.SetReadDeadline(time.Time{}) //nolint:errcheck // a plain HTTP/1 conn always supports it
 		armed := false
@@ -805,9 +876,14 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out := w
-	if rc.wrap != nil {
-		out = rc.wrap(w)
+	for _, wrap := range rc.wraps {
+		out = wrap(out)
 	}
+	defer func() {
+		for _, f := range rc.after {
+			f()
+		}
+	}()
 	if s.proxy != nil {
 		if rc.bodyDeadline != nil {
 			rc.bodyDeadline()
@@ -816,17 +892,43 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rc.slowdown > 1 {
-		service = time.Duration(min(float64(service)*rc.slowdown, float64(math.MaxInt64)))
+		service = scaleDuration(service, rc.slowdown)
+	}
+	answer := writeHealthy
+	if rc.answer != nil {
+		answer = rc.answer
 	}
 	if s.pool != nil {
-		s.pool.serve(out, r, service, rc.size)
+		s.pool.serve(out, r, service, rc.size, answer)
 		return
 	}
 	if !rc.wait(service) {
 		return
 	}
 	s.completed.Add(1)
-	writeHealthy(out, rc.size)
+	answer(out, rc.size)
+}
+
+// scaleDuration returns d times f, clamped to the longest Duration.
+func scaleDuration(d time.Duration, f float64) time.Duration {
+	return time.Duration(min(float64(d)*f, float64(math.MaxInt64)))
+}
+
+// faultWriter marks the writers faults wrap a response in.
+type faultWriter interface {
+	http.ResponseWriter
+	faultWrapped() http.ResponseWriter
+}
+
+// unwrapFaults returns the writer under every fault's wrapper.
+func unwrapFaults(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		fw, ok := w.(faultWriter)
+		if !ok {
+			return w
+		}
+		w = fw.faultWrapped()
+	}
 }
 
 // padding is what a padded synthetic body is streamed from, a piece at a

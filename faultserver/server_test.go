@@ -178,7 +178,7 @@ func TestStatsAndHooks(t *testing.T) {
 		<-held
 	}
 	want2 := Stats{Requests: 7, Completed: 1, InFlight: 4, InFlightPeak: 4,
-		Injected: map[string]int64{"latency": 0, "error": 2, "hang": 4, "refuse": 0, "reset": 0, "slowbody": 0, "slowdown": 0}}
+		Injected: map[string]int64{"latency": 0, "error": 2, "hang": 4, "refuse": 0, "reset": 0, "slowbody": 0, "slowdown": 0, "truncate": 0, "empty": 0, "garbage": 0, "slowclose": 0, "slowupload": 0, "tls": 0, "grpc-error": 0}}
 	if diff := cmp.Diff(want2, st); diff != "" {
 		t.Errorf("Stats() while 4 requests hang (-want +got):\n%s", diff)
 	}

@@ -52,10 +52,10 @@ func (f slowBody) answers() bool          { return false }
 func (f slowBody) plan(randSource) action { return f }
 
 func (f slowBody) act(rc *reqCtx) bool {
-	rc.size = f.size
-	rc.wrap = func(w http.ResponseWriter) http.ResponseWriter {
+	rc.size = max(rc.size, f.size)
+	rc.wraps = append(rc.wraps, func(w http.ResponseWriter) http.ResponseWriter {
 		return &slowWriter{ResponseWriter: w, rc: rc, bps: f.bps}
-	}
+	})
 	return false
 }
 
@@ -75,6 +75,8 @@ type slowWriter struct {
 
 // Unwrap lets http.ResponseController reach the real writer.
 func (w *slowWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *slowWriter) faultWrapped() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *slowWriter) WriteHeader(code int) {
 	if !w.start.IsZero() {

@@ -108,12 +108,14 @@ func TestSlowClientsAreCut(t *testing.T) {
 
 // TestHoldsOutlastReadTimeout checks that hang and slowbody, which hold a
 // request on purpose, keep working past the read timeout, with and without
-// a request body, synthetic and proxied. The proxied body is larger than
-// net/http's read buffer, so the forward must read it from the socket after
-// the hold.
+// a request body, synthetic and proxied. The proxied bodies are larger than
+// net/http's read buffer; one is kept in memory during the hold, the other
+// is too large to keep, so the forward must read its rest from the socket
+// after the hold.
 func TestHoldsOutlastReadTimeout(t *testing.T) {
 	hold := 3 * shortTimeout
 	big := strings.Repeat("b", 256<<10)
+	huge := strings.Repeat("h", MaxHeldBody+100<<10) // kept in part, the rest read by the forward
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
 		if err != nil {
@@ -125,6 +127,9 @@ func TestHoldsOutlastReadTimeout(t *testing.T) {
 	defer backend.Close()
 	synthetic := start(t, Config{ReadTimeout: shortTimeout, Faults: mustSpecs(t, "hang:"+hold.String())})
 	proxied := start(t, Config{ReadTimeout: shortTimeout, ProxyTo: backend.URL, Faults: mustSpecs(t, "hang:"+hold.String())})
+	// Reading a megabyte takes a loaded machine under -race more than
+	// shortTimeout: this one has a longer read timeout, and holds longer.
+	proxiedHuge := start(t, Config{ReadTimeout: time.Second, ProxyTo: backend.URL, Faults: mustSpecs(t, "hang:1500ms")})
 	slow := start(t, Config{ReadTimeout: shortTimeout, Faults: mustSpecs(t, "slowbody:2KiB/s,size=2KiB")})
 	c := newClient(t, 10*time.Second)
 	for _, tt := range []struct {
@@ -135,6 +140,7 @@ func TestHoldsOutlastReadTimeout(t *testing.T) {
 		{"hang POST", synthetic.URL(), "a small body", `{"status":"ok"}`, hold},
 		{"proxied hang GET", proxied.URL(), "", `{"status":"ok","read":0}`, hold},
 		{"proxied hang POST", proxied.URL(), big, fmt.Sprintf(`{"status":"ok","read":%d}`, len(big)), hold},
+		{"proxied hang POST over MaxHeldBody", proxiedHuge.URL(), huge, fmt.Sprintf(`{"status":"ok","read":%d}`, len(huge)), 3 * time.Second / 2},
 		{"slowbody GET", slow.URL(), "", `{"status":"ok"}`, time.Second},
 	} {
 		t0 := time.Now()
@@ -152,6 +158,9 @@ func TestHoldsOutlastReadTimeout(t *testing.T) {
 		if took < tt.took-50*time.Millisecond {
 			t.Errorf("%s took %v; want the full %v hold", tt.name, took, tt.took)
 		}
+	}
+	if n := proxied.heldBytes.Load() + proxiedHuge.heldBytes.Load(); n != 0 {
+		t.Errorf("held body bytes after every request ended = %d; want 0", n)
 	}
 }
 

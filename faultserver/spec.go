@@ -108,7 +108,10 @@ func ParseSpec(s string) (Spec, error) {
 	}
 	def := &kindTable[idx]
 	form := def.form
-	if !def.connLevel {
+	switch {
+	case def.perConn:
+		form += "[,rate=P]"
+	case !def.connLevel:
 		form += commonForm
 	}
 	bad := func(format string, args ...any) error {
@@ -136,6 +139,8 @@ func ParseSpec(s string) (Spec, error) {
 		switch {
 		case (k == "rate" || k == "path") && def.connLevel:
 			return Spec{}, bad("%s= does not apply to %s: it acts on the listener, not on requests", k, name)
+		case k == "path" && def.perConn:
+			return Spec{}, bad("path= does not apply to %s: it acts on the TLS handshake, before any request", name)
 		case k == "rate":
 			r, err := strconv.ParseFloat(v, 64)
 			if err != nil || !(r >= 0 && r <= 1) {

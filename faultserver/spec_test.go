@@ -43,6 +43,21 @@ func TestParseSpecNormalises(t *testing.T) {
 		{"slowdown:3", "slowdown:3x"},
 		{"slowdown:1.5X,rate=0.5,path=/api", "slowdown:1.5x,rate=0.5,path=/api"},
 		{"slowdown:1000x", "slowdown:1000x"},
+		{"truncate", "truncate:1KiB"},
+		{"truncate:0", "truncate:0B"},
+		{"truncate:100B,size=4KiB,framing=length", "truncate:100B"},
+		{"truncate:1KiB,size=1MiB,framing=chunked,rate=0.5", "truncate:1KiB,size=1MiB,framing=chunked,rate=0.5"},
+		{"empty", "empty"},
+		{"empty,rate=0.2,path=/api", "empty,rate=0.2,path=/api"},
+		{"garbage", "garbage:64B"},
+		{"garbage:1KiB", "garbage:1KiB"},
+		{"slowclose", "slowclose:1s"},
+		{"slowclose:2500ms", "slowclose:2.5s"},
+		{"slowupload", "slowupload:1KiB/s"},
+		{"slowupload:10KB/s,path=/upload", "slowupload:10KB/s,path=/upload"},
+		{"tls", "tls:handshake"},
+		{"tls:expired,rate=0.5", "tls:expired,rate=0.5"},
+		{"tls:wrongname", "tls:wrongname"},
 	}
 	for _, tt := range tests {
 		got, err := ParseSpec(tt.in)
@@ -119,6 +134,15 @@ func TestParseSpecErrors(t *testing.T) {
 		{"hang:1000h", `hold "1000h" is over the limit of 1h`},
 		{"error:503,retry-after=3601s", `retry-after "3601s" is over the limit of 1h`},
 		{"latency:1s\nerror", `"latency:1s\nerror"`},
+		{"truncate:4KiB", "must be below the body size 4KiB"},
+		{"truncate:1KiB,framing=gzip", `framing "gzip"`},
+		{"truncate:-1B", `bytes to send "-1B"`},
+		{"empty:1", "empty takes no argument"},
+		{"garbage:2MiB", "over the limit of 1MiB"},
+		{"slowclose:soon", `delay "soon"`},
+		{"slowupload:1KB", `bandwidth "1KB"`},
+		{"tls:selfsigned", `"selfsigned" is not handshake, expired or wrongname`},
+		{"tls:expired,path=/api", "path= does not apply to tls"},
 		{"latency:1s,path=/" + strings.Repeat("a", MaxSpecLen), "1041 bytes, over the limit of 1024"},
 	}
 	for _, tt := range tests {
@@ -184,7 +208,7 @@ func TestSpecJSON(t *testing.T) {
 }
 
 func TestKindsTable(t *testing.T) {
-	want := []string{"latency", "error", "hang", "refuse", "reset", "slowbody", "slowdown"}
+	want := []string{"latency", "error", "hang", "refuse", "reset", "slowbody", "slowdown", "truncate", "empty", "garbage", "slowclose", "slowupload", "tls", "grpc-error"}
 	var got []string
 	for _, k := range Kinds() {
 		got = append(got, k.Name)

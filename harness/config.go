@@ -8,6 +8,7 @@ package harness
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -296,6 +297,23 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("phases[%d] (%s): duration %v makes the schedule longer than %v, the longest a run can be", i, p.Name, p.Duration, time.Duration(math.MaxInt64).Truncate(time.Hour))
 		}
 		total += p.Duration
+		for _, name := range append([]string{""}, slices.Sorted(maps.Keys(p.UpstreamFaults))...) {
+			fs := p.Faults
+			if name != "" {
+				fs = p.UpstreamFaults[name]
+			}
+			for _, f := range fs {
+				// An external upstream (another process) injects the
+				// faults itself, and may be HTTPS or gRPC.
+				switch {
+				case c.UpstreamExternal:
+				case f.Kind == "tls" && c.UpstreamTLSDir == "":
+					return fmt.Errorf("phases[%d] (%s): fault %q needs an HTTPS upstream: give --upstream-tls DIR (with --target)", i, p.Name, f.String())
+				case f.Kind == "grpc-error":
+					return fmt.Errorf("phases[%d] (%s): fault %q needs a gRPC upstream, and cbload run's upstreams speak HTTP: run one with cbload serve --grpc", i, p.Name, f.String())
+				}
+			}
+		}
 	}
 	arms := strings.Join(policy.Arms(), ", ")
 	if len(c.Arms) == 0 {

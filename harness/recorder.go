@@ -302,7 +302,10 @@ func classifyError(msg string) outcome {
 		strings.Contains(msg, "connection refused"), strings.Contains(msg, "connection reset"),
 		strings.Contains(msg, "broken pipe"), strings.Contains(msg, "EOF"),
 		strings.Contains(msg, "server closed idle connection"), strings.Contains(msg, "no such host"),
-		strings.Contains(msg, "network is unreachable"):
+		strings.Contains(msg, "network is unreachable"),
+		// A broken answer (faultserver's garbage) or a failed TLS
+		// handshake (its tls faults): the connection gave nothing usable.
+		strings.Contains(msg, "malformed HTTP"), strings.Contains(msg, "tls: "), strings.Contains(msg, "x509: "):
 		return oConnection
 	}
 	return oClientError

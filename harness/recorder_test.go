@@ -201,6 +201,13 @@ func TestClassify(t *testing.T) {
 		{0, "", `Get "http://127.0.0.1:1/api": dial tcp 127.0.0.1:1: connect: connection refused`, oConnection},
 		{0, "", `Get "http://127.0.0.1:1/api": read tcp 127.0.0.1:5->127.0.0.1:1: read: connection reset by peer`, oConnection},
 		{0, "", `Get "http://127.0.0.1:1/api": EOF`, oConnection},
+		// Broken answers (faultserver's truncate, garbage and tls kinds).
+		{0, "", `unexpected EOF`, oConnection},
+		{0, "", `Get "http://127.0.0.1:1/api": net/http: HTTP/1.x transport connection broken: malformed HTTP response "\x9c"`, oConnection},
+		{0, "", `Get "https://127.0.0.1:1/api": remote error: tls: internal error`, oConnection},
+		{0, "", `Get "https://127.0.0.1:1/api": tls: failed to verify certificate: x509: certificate has expired or is not yet valid`, oConnection},
+		{0, "", `Get "https://localhost:1/api": tls: failed to verify certificate: x509: certificate is valid for wrong-name.invalid, not localhost`, oConnection},
+		{0, "", `Get "http://127.0.0.1:1/api": context deadline exceeded (Client.Timeout or context cancellation while reading body)`, oTimeoutClient},
 		{0, "", `Get "http://127.0.0.1:1/api": dial tcp 127.0.0.1:1: socket: too many open files`, oConnection},
 		{0, "", `Get "http://127.0.0.1:1/api": context canceled`, oClientError},
 		// A user's own service: no header, status code only.

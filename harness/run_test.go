@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,6 +200,15 @@ func TestRunInterrupted(t *testing.T) {
 	}
 }
 
+// mustSpec parses a fault spec a test knows is good.
+func mustSpec(s string) faultserver.Spec {
+	sp, err := faultserver.ParseSpec(s)
+	if err != nil {
+		panic(err)
+	}
+	return sp
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -225,6 +235,12 @@ func TestValidate(t *testing.T) {
 		{"no trip rule", func(c *Config) { c.Breaker.ConsecutiveFailures, c.Breaker.FailureRatio = 0, 0 },
 			"breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set"},
 		{"ratio above one", func(c *Config) { c.Breaker.FailureRatio = 1.5 }, "breaker-failure-ratio: 1.5 must be in [0, 1]"},
+		{"tls fault on plain HTTP", func(c *Config) { c.Phases[1].AddFault("", mustSpec("tls:expired")) },
+			`phases[1] (fault): fault "tls:expired" needs an HTTPS upstream: give --upstream-tls DIR (with --target)`},
+		{"grpc fault", func(c *Config) { c.Phases[1].AddFault("", mustSpec("grpc-error")) },
+			`phases[1] (fault): fault "grpc-error:UNAVAILABLE" needs a gRPC upstream, and cbload run's upstreams speak HTTP: run one with cbload serve --grpc`},
+		{"named tls fault on plain HTTP", func(c *Config) { c.Phases[1].AddFault("payments", mustSpec("tls,rate=0.5")) },
+			`phases[1] (fault): fault "tls:handshake,rate=0.5" needs an HTTPS upstream: give --upstream-tls DIR (with --target)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,5 +255,13 @@ func TestValidate(t *testing.T) {
 	def := DefaultConfig()
 	if err := def.Validate(); err != nil {
 		t.Errorf("DefaultConfig().Validate() = %v; want nil", err)
+	}
+	// An external upstream injects the faults itself: cbload serve --grpc
+	// takes grpc-error.
+	ext := DefaultConfig()
+	ext.UpstreamExternal = true
+	ext.Phases[1].Faults = []faultserver.Spec{mustSpec("grpc-error:UNAVAILABLE")}
+	if err := ext.Validate(); err != nil && strings.Contains(err.Error(), "grpc") {
+		t.Errorf("Validate() with an external upstream and grpc-error = %v; want no complaint about the fault", err)
 	}
 }

@@ -30,6 +30,7 @@ var htmlTemplate = template.Must(template.New("report.html").Funcs(template.Func
 	"ratio":         ratio,
 	"outcomes":      outcomeText,
 	"symptoms":      SymptomRows,
+	"symptomNotes":  SymptomNotes,
 	"join":          strings.Join,
 	"details":       htmlDetails,
 	"maxErrorTexts": func() int { return MaxErrorTexts },

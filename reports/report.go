@@ -431,7 +431,7 @@ const (
 	EffectAsBaseline    = "as_baseline"   // within 10% of the baseline
 	EffectAmplification = "amplification" // more calls per request: retries
 	EffectShedding      = "shedding"      // fewer calls per request: a breaker, a queue, a fallback
-	EffectUnknown       = "unknown"       // an upstream refused connections: its calls were not counted
+	EffectUnknown       = "unknown"       // an upstream refused connections or failed TLS handshakes: its calls were not counted
 )
 
 // UpstreamPhase is what one fault-injecting upstream saw in one phase, read
@@ -499,8 +499,9 @@ type Outcomes struct {
 	Rejected  int64     `json:"rejected"`  // the breaker failed the call fast
 	Saturated int64     `json:"saturated"` // timed out in the gateway queue: no worker within the queue timeout
 	// ConnectionError counts requests the load runner could not deliver or
-	// whose connection failed: refused, reset, closed early, out of file
-	// descriptors or ports.
+	// whose connection failed: refused, reset, closed early or cut mid-body
+	// (unexpected EOF), an answer that is not HTTP, a failed TLS handshake
+	// or certificate, out of file descriptors or ports.
 	ConnectionError int64 `json:"connection_error"`
 	Redirect        int64 `json:"redirect"`     // a 3xx answer; cbload never follows redirects
 	ClientError     int64 `json:"client_error"` // a 4xx answer, or another error of the load runner's (e.g. cancelled by an interrupt)

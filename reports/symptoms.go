@@ -33,7 +33,7 @@ var effectText = map[string]string{
 }
 
 // unknownAttempts says why a phase's attempts are unknown.
-const unknownAttempts = "unknown — an upstream refused connections, so the calls the service tried were never requests it could count"
+const unknownAttempts = "unknown — an upstream refused connections or failed TLS handshakes, so the calls the service tried were never requests it could count"
 
 // SymptomRows returns the fault → symptom rows of every arm and phase that
 // has upstream counts, in phase order, or nil when no phase has them. With
@@ -83,6 +83,43 @@ func injectedText(ups map[string]UpstreamPhase) string {
 	return strings.Join(parts, "; ")
 }
 
+// kindSymptoms says, for the fault kinds whose symptom is not their name,
+// what a client of the upstream sees: what the service under test met on
+// its calls, to read its answers by.
+var kindSymptoms = []struct{ kind, text string }{
+	{"truncate", "answers cut mid-body after a 200 — a client sees unexpected EOF only if it reads the body; one that checks the status alone (and its breaker) takes them for successes"},
+	{"empty", "connections closed without an answer — a client sees EOF, a failure for any breaker"},
+	{"garbage", "bytes that are not HTTP instead of an answer — a client sees a malformed HTTP response, a failure for any breaker"},
+	{"slowclose", "whole answers whose end (the close) comes late — a client whose timeout does not cover the body fails after a 200, which a breaker looking at the status counts a success"},
+	{"slowupload", "request bodies read at a low bandwidth — answers come late, or the client's timeout fires while it sends"},
+	{"tls", "failed TLS handshakes (an alert, an expired certificate, another name) — no request reached the upstream, so they are not in its received count; every client fails, and a breaker counts it"},
+}
+
+// SymptomNotes returns, for each fault kind of the report's phases whose
+// symptom needs saying, "kind: what a client sees", in a fixed order; nil
+// when there is none.
+func SymptomNotes(r *Report) []string {
+	used := map[string]bool{}
+	for _, p := range r.Phases {
+		for _, f := range p.Faults {
+			spec := f
+			// "NAME=SPEC": in a spec itself '=' only follows a ','.
+			if name, rest, ok := strings.Cut(f, "="); ok && !strings.ContainsAny(name, ",:") {
+				spec = rest
+			}
+			kind, _, _ := strings.Cut(strings.SplitN(spec, ",", 2)[0], ":")
+			used[strings.TrimSpace(kind)] = true
+		}
+	}
+	var notes []string
+	for _, k := range kindSymptoms {
+		if used[k.kind] {
+			notes = append(notes, k.kind+": "+k.text)
+		}
+	}
+	return notes
+}
+
 // writeMarkdownSymptoms writes the fault → symptom table.
 func writeMarkdownSymptoms(b *bytes.Buffer, r *Report) {
 	rows := SymptomRows(r)
@@ -97,4 +134,10 @@ func writeMarkdownSymptoms(b *bytes.Buffer, r *Report) {
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mdEscape(row.Phase), mdEscape(row.Arm), mdEscape(row.Injected), mdEscape(row.Answered), mdEscape(row.Attempts))
 	}
 	b.WriteString("\n")
+	if notes := SymptomNotes(r); len(notes) > 0 {
+		for _, n := range notes {
+			fmt.Fprintf(b, "- %s\n", mdEscape(n))
+		}
+		b.WriteString("\n")
+	}
 }

@@ -47,3 +47,35 @@ func TestSymptomRows(t *testing.T) {
 		t.Errorf("rows for a report without upstream counts; want none")
 	}
 }
+
+// TestSymptomNotes checks that the kinds whose symptom is not their name
+// are explained under the fault → symptom table, once each, and only when
+// a phase injects them.
+func TestSymptomNotes(t *testing.T) {
+	r := &Report{
+		Phases: []Phase{{Name: "baseline"}, {Name: "cut", Faults: []string{"payments=truncate:1KiB,rate=0.5", "latency:1s"}}, {Name: "tls", Faults: []string{"tls:expired", "truncate"}}},
+		Arms: []Arm{{Name: "svc", Summary: map[string]PhaseSummary{
+			"cut": {API: Stats{Requests: 10, Outcomes: Outcomes{OK: 10}}, Upstreams: map[string]UpstreamPhase{"payments": {Requests: 10, Injected: map[string]int64{"truncate": 5}}}},
+		}}},
+	}
+	notes := SymptomNotes(r)
+	if len(notes) != 2 || !strings.HasPrefix(notes[0], "truncate: answers cut mid-body") || !strings.HasPrefix(notes[1], "tls: failed TLS handshakes") {
+		t.Errorf("SymptomNotes = %q; want truncate's, then tls's", notes)
+	}
+	var md, html bytes.Buffer
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "- truncate: answers cut mid-body after a 200") {
+		t.Errorf("Markdown lacks the truncate note:\n%s", md.String())
+	}
+	if err := WriteHTML(&html, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), `id="symptom-notes"`) || !strings.Contains(html.String(), "tls: failed TLS handshakes") {
+		t.Errorf("HTML lacks the symptom notes")
+	}
+	if n := SymptomNotes(&Report{Phases: []Phase{{Name: "f", Faults: []string{"latency:1s", "b=error:503"}}}}); n != nil {
+		t.Errorf("SymptomNotes for latency and error = %q; want none", n)
+	}
+}

@@ -46,7 +46,7 @@ var runFlagGroups = []flagGroup{
 var serveFlagGroups = []flagGroup{
 	{"Faults and schedule", []string{"fault", "phases", "scenario", "start-at", "exit-after-schedule", "seed"}},
 	{"The run the schedule is for", []string{"arms", "trials", "client-timeout"}},
-	{"Upstream", []string{"service-time", "jitter", "proxy-to", "upstream-concurrency", "upstream-queue", "upstream-honor-cancel"}},
+	{"Upstream", []string{"service-time", "jitter", "proxy-to", "grpc", "upstream-concurrency", "upstream-queue", "upstream-honor-cancel"}},
 	{"Listeners and control API", []string{"addr", "control-addr", "control-token", "control-host", "allow-remote"}},
 	{"Slow clients and connection caps", []string{"read-header-timeout", "read-timeout", "idle-timeout", "stall-timeout", "max-conns", "control-max-conns"}},
 	{"Help", []string{"help"}},

@@ -126,7 +126,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"compare", "--fail-on", "breaker.fault.collateral.s"}, []string{"breaker.fault.collateral.success_ratio"}, ":6"},
 		{[]string{"compare", "-o", ""}, nil, ":0"},
 		{[]string{"compare", "a.json", "b.json", ""}, nil, noFiles},
-		{[]string{"serve", "--fault", ""}, []string{"latency:1s", "slowdown:2x", "hang"}, noFiles},
+		{[]string{"serve", "--fault", ""}, []string{"latency:1s", "slowdown:2x", "hang", "truncate:1KiB", "empty", "garbage:64B", "slowclose:1s", "slowupload:1KiB/s", "tls:handshake"}, noFiles},
 		{[]string{"serve", "--phases", ""}, []string{"5s,15s,10s"}, noFiles},
 		{[]string{"serve", "--scenario", ""}, []string{"yaml", "yml"}, fileExt},
 		{[]string{"serve", "--addr", ""}, []string{"127.0.0.1:8081", "0.0.0.0:8081"}, noFiles},

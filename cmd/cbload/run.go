@@ -199,7 +199,7 @@ func faultKindsHelp() string {
 		if k.DefaultArg != "" {
 			name += ":" + k.DefaultArg
 		}
-		fmt.Fprintf(&b, "  %-16s %s\n", name, k.Description)
+		fmt.Fprintf(&b, "  %-18s %s\n", name, k.Description)
 	}
 	return b.String()
 }

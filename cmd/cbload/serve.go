@@ -33,6 +33,7 @@ type serveOptions struct {
 	serviceTime  time.Duration
 	jitter       time.Duration
 	proxyTo      string
+	grpc         bool
 	controlHosts []string
 
 	readHeaderTimeout time.Duration
@@ -55,7 +56,11 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Serve runs the fault-injecting upstream on its own, for your service or a CI
 job to call. Healthy, it answers every path with 200 and a small JSON body
 after the service time; with --proxy-to it forwards to a real upstream
-instead. With --upstream-concurrency N it has finite capacity: N workers,
+instead. With --grpc it is a gRPC dependency: any method of any service is
+answered with an empty message (a valid answer of any proto3 type), faults
+act in gRPC's terms (grpc-error:CODE, latency, hang, slowdown; path= is a
+prefix of /package.Service/Method), and /stats counts calls by method and
+status code. With --upstream-concurrency N it has finite capacity: N workers,
 each request holding one for its service time, a queue of --upstream-queue
 requests, and 503 at once beyond it; work for callers that gave up is done
 anyway unless --upstream-honor-cancel (the slowdown fault is the capacity
@@ -72,8 +77,10 @@ switches them while it runs:
                    backend errors (proxy mode), in-flight, rejected connections
 
 Faulted responses carry the header X-Cbload-Fault. A spec is
-KIND[:ARG][,key=value...]; every kind but refuse takes rate=P (per request)
-and path=/PREFIX. Fault kinds (a bare kind takes the argument shown):
+KIND[:ARG][,key=value...]; every kind but refuse takes rate=P (per request;
+for tls, per connection) and path=/PREFIX (not tls). A request's body is read
+before a fault holds it, so a caller that gives up is seen at once. Fault
+kinds (a bare kind takes the argument shown):
 ` + faultKindsHelp() + `
 The control API token may also come from $` + controlTokenEnv + `. Without a
 token the control API answers only requests whose Host (and Origin, if any)
@@ -85,6 +92,7 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 		Example: `  cbload serve --fault latency:200ms --seed 7
   cbload serve --fault 'error:503,rate=0.1' --fault 'latency:300ms,rate=0.3,path=/api'
   cbload serve --proxy-to http://127.0.0.1:9000 --fault 'reset,rate=0.05'
+  cbload serve --grpc --fault 'grpc-error:UNAVAILABLE,rate=0.5,path=/shop.Payments/'
   curl -X PUT http://127.0.0.1:8474/faults -d '{"faults": ["hang"]}'
   cbload fault add stuck hang; cbload fault remove stuck`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -116,6 +124,7 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.DurationVar(&opts.serviceTime, "service-time", faultserver.DefaultServiceTime, "healthy service time")
 	f.DurationVar(&opts.jitter, "jitter", time.Millisecond, "healthy jitter, spread uniformly around the service time")
 	f.StringVar(&opts.proxyTo, "proxy-to", "", "forward to this upstream base URL instead of answering synthetically")
+	f.BoolVar(&opts.grpc, "grpc", false, "serve gRPC (plain HTTP/2) instead of HTTP: any method answered with an empty message; faults grpc-error, latency, hang, slowdown")
 	f.StringVar(&opts.allowRemote, "allow-remote", "", "CIDR ranges besides 127.0.0.1/::1 that --addr, --control-addr and --proxy-to may be in, like 172.17.0.0/16 (never by default)")
 	f.IntVar(&opts.concurrency, "upstream-concurrency", 0, "workers of the synthetic upstream; each request holds one for its service time (0: unbounded)")
 	f.IntVar(&opts.queue, "upstream-queue", 0, "requests that wait for a worker; beyond them, 503 at once (needs --upstream-concurrency)")
@@ -139,8 +148,10 @@ func serveLimitsHelp() string {
   slowbody size= and bandwidth  %s (bodies are streamed);  slowdown factor  %dx
   --upstream-concurrency  %d;  --upstream-queue  %d
   active faults  %d;  one spec  %d bytes;  control request body  %d bytes (413 beyond)
+  a request body kept while a fault holds it (--proxy-to)  %d bytes, %d in all
   --max-conns, --control-max-conns  %d`,
-		"1h", "1GiB", faultserver.MaxSlowdown, faultserver.MaxConcurrency, faultserver.MaxQueue, faultserver.MaxFaults, faultserver.MaxSpecLen, faultserver.MaxControlBody, faultserver.MaxConnsLimit)
+		"1h", "1GiB", faultserver.MaxSlowdown, faultserver.MaxConcurrency, faultserver.MaxQueue, faultserver.MaxFaults, faultserver.MaxSpecLen, faultserver.MaxControlBody,
+		faultserver.MaxHeldBody, faultserver.MaxHeldBodies, faultserver.MaxConnsLimit)
 }
 
 // checkListenAddr checks that addr reads as host:port, so a typo is a usage
@@ -270,6 +281,7 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		Concurrency:       opts.concurrency,
 		Queue:             opts.queue,
 		HonorCancel:       opts.honorCancel,
+		GRPC:              opts.grpc,
 	}
 	if err := cfg.Validate(); err != nil {
 		if opts.controlToken != "" && strings.Contains(err.Error(), "control token") {
@@ -304,6 +316,9 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	}
 	if opts.proxyTo != "" {
 		what = "proxy to " + opts.proxyTo
+	}
+	if opts.grpc {
+		what = fmt.Sprintf("gRPC: any method, an empty message after %v ± %v", opts.serviceTime, opts.jitter)
 	}
 	fmt.Fprintf(stdout, "  upstream  %s  (%s)\n", s.URL(), what)
 	if c := s.ControlURL(); c != "" {

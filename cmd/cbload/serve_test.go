@@ -33,7 +33,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-var listenRE = regexp.MustCompile(`(upstream|control)\s+(http://127\.0\.0\.1:\d+)`)
+var listenRE = regexp.MustCompile(`(upstream|control)\s+((?:http|grpc)://127\.0\.0\.1:\d+)`)
 
 // startServe runs `cbload serve args...` until the test ends and returns the
 // upstream and control URLs it printed.
@@ -200,6 +200,10 @@ func TestServeBadInput(t *testing.T) {
 		{[]string{"serve", "--upstream-concurrency", "4", "--proxy-to", "http://127.0.0.1:9000"}, exitUsage, "with --proxy-to your service's own capacity applies"},
 		{[]string{"serve", "--proxy-to", "http://127.0.0.1:9000", "--fault", "slowdown:3x"}, exitUsage, "proxy mode has none"},
 		{[]string{"serve", "--fault", "slowdown:0.5x"}, exitUsage, `factor "0.5x"`},
+		{[]string{"serve", "--grpc", "--fault", "truncate"}, exitUsage, `fault "truncate:1KiB": truncate is an HTTP fault; a gRPC upstream takes latency, hang, slowdown, grpc-error`},
+		{[]string{"serve", "--fault", "grpc-error:UNAVAILABLE"}, exitUsage, "grpc-error needs a gRPC upstream (--grpc)"},
+		{[]string{"serve", "--grpc", "--proxy-to", "http://127.0.0.1:9000"}, exitUsage, "grpc: the gRPC upstream answers synthetically"},
+		{[]string{"serve", "--fault", "tls:expired"}, exitUsage, "tls faults need an HTTPS upstream"},
 		{[]string{"serve", "--addr", busy.Addr().String(), "--control-addr", ""}, exitCouldNotRun, "address already in use"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", busy.Addr().String()}, exitCouldNotRun, "address already in use"},
 	}
