@@ -9,22 +9,63 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 )
 
+// signalGrace is how long a command has, after the first SIGINT or
+// SIGTERM, to stop by itself (writing its partial report) before the
+// process ends anyway: a step that cannot look at its context — a
+// template, a file system call — must not make the signal wait.
+const signalGrace = time.Second
+
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		// The first signal asks for a clean stop and a partial report.
+		cancel()
+		watchdog(sigs, signalGrace, os.Stderr)
+	}()
+	exit(runContext(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exiting makes the process's exit happen once: the command's own, or the
+// watchdog's, whichever comes first.
+var exiting sync.Mutex
+
+func exit(code int) {
+	exiting.Lock()
+	os.Exit(code)
+}
+
+// watchdog ends the process with exit 130 once grace has passed since the
+// first signal, or at once on a second signal, unless the command has
+// returned by then.
+func watchdog(sigs <-chan os.Signal, grace time.Duration, stderr io.Writer) {
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-sigs:
+	}
+	exiting.Lock()
+	fmt.Fprintf(stderr, "cbload: interrupted; stopped without waiting for the current step to finish\n")
+	os.Exit(exitInterrupted)
 }
 
 // run executes the command line and returns the process exit code. It is
-// main without os.Exit, so tests can drive the whole CLI in-process.
+// main without os.Exit and without signal handling, so tests can drive the
+// whole CLI in-process.
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// The first signal asks for a clean stop and a partial report; once it
-	// has arrived, a second one kills the process the default way.
-	context.AfterFunc(ctx, stop)
+	return runContext(context.Background(), args, stdout, stderr)
+}
 
+// runContext is run under ctx, which main cancels on the first signal.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	quietLibraries(stderr)
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
@@ -35,7 +76,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// A step that only saw its context end: the signal is the news.
+		err = errInterrupted
+	}
 	code := exitCode(err)
+	if ctx.Err() != nil {
+		// 130 wins over every other failure.
+		code = exitInterrupted
+	}
 	if !errors.Is(err, errSilent) {
 		fmt.Fprintf(stderr, "cbload: %v\n", err)
 	}

@@ -232,7 +232,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if err := checkFlagCounts(opts); err != nil {
 		return err
 	}
-	if err := checkEnv(!opts.ci.noStepSummary); err != nil {
+	if err := checkEnv(ctx, !opts.ci.noStepSummary); err != nil {
 		return err
 	}
 	phases, err := schedule(opts)
@@ -266,7 +266,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if err := applyCI(&cfg, opts); err != nil {
 		return err
 	}
-	if err := applyRequests(&cfg, &opts.req, allow); err != nil {
+	if err := applyRequests(ctx, &cfg, &opts.req, allow); err != nil {
 		return err
 	}
 	switch opts.progress {
@@ -331,7 +331,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		cfg.Seed = randomSeed()
 	}
 	if opts.ci.dryRun {
-		return dryRun(stdout, &cfg, opts, picked)
+		return dryRun(ctx, stdout, &cfg, opts, picked)
 	}
 	fmt.Fprintf(stderr, "cbload: seed %d\n", cfg.Seed)
 	if line := shardLine(&cfg); line != "" {
@@ -419,7 +419,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	writeSummary(stdout, rep)
 	paths, writeErrs := writeReports(dir, rep, stderr)
 	if cfg.UpstreamTLSDir != "" {
-		ca, err := copyUpstreamCA(cfg.UpstreamTLSDir, dir)
+		// After a signal too, like the partial report: the file is a
+		// regular one (the run loaded it), which cannot block.
+		ca, err := copyUpstreamCA(context.WithoutCancel(ctx), cfg.UpstreamTLSDir, dir)
 		if err != nil {
 			writeErrs = append(writeErrs, fmt.Errorf("could not copy the upstream's CA: %w", err))
 		} else {
