@@ -26,6 +26,10 @@ type gate struct {
 	path string
 	data string
 	hold bool
+	// after is how long to wait before the signal once the gate is
+	// passed, for cbload to get to the step the test is about; the
+	// outcome must be the same however far it got.
+	after time.Duration
 }
 
 // signalProcess runs cbload in dir with args and the extra environment
@@ -72,6 +76,11 @@ func signalProcess(t *testing.T, dir string, env []string, g gate, sig syscall.S
 			defer w.Close()
 		} else {
 			w.Close()
+		}
+		select {
+		case <-time.After(g.after):
+		case <-exited:
+			return
 		}
 		sent = time.Now()
 		cmd.Process.Signal(sig)
@@ -196,7 +205,7 @@ func TestSignalBlockedInputs(t *testing.T) {
 				if sig == syscall.SIGINT || c.code != 0 {
 					write(t, scen, c.scenario)
 				} else {
-					g = gate{path: fifo(t, scen), data: c.scenario}
+					g = gate{path: fifo(t, scen), data: c.scenario, after: 300 * time.Millisecond}
 				}
 				args = append(args, "--scenario", scen)
 				res := signalProcess(t, dir, env, g, sig, args...)
@@ -244,7 +253,7 @@ func TestSignalBlindStep(t *testing.T) {
 			if err := syscall.Mkfifo(tmpl, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			g := gate{path: tmpl, data: "{{range 1000000000000}}{{end}}"}
+			g := gate{path: tmpl, data: "{{range 1000000000000}}{{end}}", after: 300 * time.Millisecond}
 			res := signalProcess(t, dir, nil, g, sig, "report", "--template", tmpl, rep)
 			if res.code != exitInterrupted || res.took > 1500*time.Millisecond {
 				t.Errorf("cbload report --template (a endless loop) signalled with %v = exit %d %v after the signal; want exit %d within a second\nstderr: %s",
