@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cbload/cbload/internal/printable"
 )
 
 // signalGrace is how long a command has, after the first SIGINT or
@@ -65,7 +67,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // runContext is run under ctx, which main cancels on the first signal.
+// Everything the commands print goes through printable.Writer: text from
+// outside cbload (a service's status line, a report file's values, a
+// control API's answer) cannot put control sequences on the terminal.
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = &printable.Writer{W: stdout}, &printable.Writer{W: stderr}
 	quietLibraries(stderr)
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
@@ -95,4 +101,14 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	return code
+}
+
+// rawWriter returns the writer under a printable.Writer, for the one
+// output that writes control sequences on purpose: the progress line
+// rewritten in place on a terminal.
+func rawWriter(w io.Writer) io.Writer {
+	if p, ok := w.(*printable.Writer); ok {
+		return p.W
+	}
+	return w
 }

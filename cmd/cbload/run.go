@@ -21,6 +21,7 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/policy"
 	"github.com/cbload/cbload/reports"
 	"github.com/cbload/cbload/scenario"
@@ -672,12 +673,13 @@ type progressPrinter struct {
 // for never: auto rewrites a line in place on a terminal and prints a
 // heartbeat every 5 s elsewhere; always prints every second.
 func newProgressPrinter(mode string, w io.Writer, terms reports.Terms) *progressPrinter {
-	term := isTerminal(w)
+	term := isTerminal(rawWriter(w))
 	switch {
 	case mode == "never":
 		return nil
 	case term:
-		return &progressPrinter{w: w, inPlace: true, every: 1, terms: terms}
+		// Its own control sequences must reach the terminal as they are.
+		return &progressPrinter{w: rawWriter(w), inPlace: true, every: 1, terms: terms}
 	case mode == "always":
 		return &progressPrinter{w: w, every: 1, terms: terms}
 	}
@@ -694,7 +696,7 @@ func (p *progressPrinter) show(pr harness.Progress) {
 			fmt.Fprintln(p.w)
 		}
 		p.arm = pr.Arm
-		fmt.Fprintf(p.w, "\r\033[K%s", progressLine(pr, p.terms))
+		fmt.Fprintf(p.w, "\r\033[K%s", printable.String(progressLine(pr, p.terms), 0))
 		return
 	}
 	if (pr.Second+1)%p.every == 0 {
