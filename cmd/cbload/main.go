@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,14 +45,34 @@ func exit(code int) {
 	os.Exit(code)
 }
 
+// holdUntil is when a command writing what it measured asked the watchdog
+// to wait until (Unix nanoseconds; see holdWatchdog).
+var holdUntil atomic.Int64
+
+// holdWatchdog asks the watchdog to wait up to d from now before ending
+// the process after a signal: `cbload run` calls it once the load has
+// stopped, so that writing its partial results (a large report can take
+// seconds) is not cut short — losing what was measured would be worse
+// than a late exit. A second signal still ends the process at once.
+func holdWatchdog(d time.Duration) {
+	holdUntil.Store(time.Now().Add(d).UnixNano())
+}
+
 // watchdog ends the process with exit 130 once grace has passed since the
-// first signal, or at once on a second signal, unless the command has
-// returned by then.
+// first signal (or the time asked for with holdWatchdog, when later), or
+// at once on a second signal, unless the command has returned by then.
 func watchdog(sigs <-chan os.Signal, grace time.Duration, stderr io.Writer) {
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		if d := time.Until(time.Unix(0, holdUntil.Load())); d > 0 {
+			t.Reset(d)
+			select {
+			case <-t.C:
+			case <-sigs:
+			}
+		}
 	case <-sigs:
 	}
 	exiting.Lock()

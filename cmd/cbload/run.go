@@ -369,6 +369,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 
 	rep, runErr := harness.Run(ctx, cfg)
+	// The load has stopped: what follows writes what was measured, after
+	// a signal too.
+	holdWatchdog(resultsWriteGrace)
 	progress.done()
 	var resultsSum *reports.ResultsFile
 	var resultsErr error
@@ -579,6 +582,11 @@ func probeDir(dir string, reserve int) error {
 	}
 	return nil
 }
+
+// resultsWriteGrace is how long writing a run's results may hold off the
+// exit after a signal: the largest report the limits allow (about 160
+// MiB) is written in a few seconds.
+const resultsWriteGrace = 15 * time.Second
 
 // reportReserve is how much free space prepareOut insists on: a ten-minute
 // run's three reports take about 2 MiB.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,5 +265,38 @@ func TestSignalBlindStep(t *testing.T) {
 				t.Errorf("stderr %q does not say cbload was interrupted", res.stderr)
 			}
 		})
+	}
+}
+
+// TestSignalSlowCollector interrupts a traced run whose OTLP collector
+// never answers: the flush of the spans left must give way, so that cbload
+// still exits 130 within a second, with its partial report written.
+func TestSignalSlowCollector(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t, "github.com/cbload/cbload/cmd/cbload")
+	release := make(chan struct{})
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // hold every export until cbload gives up on it
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer collector.Close()
+	defer close(release)
+	out := t.TempDir()
+	args := []string{"run", "--fault", "latency", "--phases", "2s,2s,2s", "--rate", "20", "--seed", "5",
+		"--progress", "always", "--out", out, "--otlp-endpoint", collector.URL}
+	res := interruptAt(bin, out, args, "breaker", "fault", syscall.SIGINT)
+	if res.err != nil {
+		t.Fatalf("%v\nstderr:\n%s", res.err, res.stderr)
+	}
+	if res.code != exitInterrupted || res.took > 1500*time.Millisecond {
+		t.Errorf("exit %d %v after the signal; want %d within a second\nstderr:\n%s", res.code, res.took.Round(time.Millisecond), exitInterrupted, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "cbload: interrupted; the partial report was written") {
+		t.Errorf("stderr does not say the partial report was written:\n%s", res.stderr)
+	}
+	if r := readReport(t, filepath.Join(out, "report.json")); !r.Partial {
+		t.Errorf("report partial = false; want true")
 	}
 }
