@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/grpclog"
 
 	"github.com/cbload/cbload/internal/inputfile"
+	"github.com/cbload/cbload/internal/printable"
 )
 
 // An environment variable cbload honours, with the check that holds it to
@@ -228,6 +229,10 @@ func checkStepSummary(path string) error {
 	return nil
 }
 
+// maxLibraryText is where a library's error message (which may quote a
+// collector's answer) is cut on the terminal.
+const maxLibraryText = 400
+
 var (
 	quietOnce  sync.Once
 	libHandler = &onceHandler{seen: map[string]bool{}}
@@ -265,7 +270,8 @@ func (h *onceHandler) reset(w io.Writer) {
 
 // Handle implements otel.ErrorHandler.
 func (h *onceHandler) Handle(err error) {
-	msg := strings.Join(strings.Fields(err.Error()), " ")
+	// A collector's answer may be quoted in it: one line, escaped, cut.
+	msg := printable.String(strings.Join(strings.Fields(err.Error()), " "), maxLibraryText)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.w == nil || h.seen[msg] || len(h.seen) >= maxLibraryErrors {
