@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -298,5 +299,35 @@ func TestSignalSlowCollector(t *testing.T) {
 	}
 	if r := readReport(t, filepath.Join(out, "report.json")); !r.Partial {
 		t.Errorf("report partial = false; want true")
+	}
+}
+
+// TestOpenAppend appends to a regular file, and fails at once, naming the
+// reason, on a FIFO that nothing reads (a plain open would wait for a
+// reader forever).
+func TestOpenAppend(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "summary.md")
+	for range 2 {
+		f, err := openAppend(p, os.O_CREATE)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("line\n")
+		f.Close()
+	}
+	if b, _ := os.ReadFile(p); string(b) != "line\nline\n" {
+		t.Errorf("appended %q; want two lines", b)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := openAppend(fifo, 0); !errors.Is(err, errNoReader) {
+		t.Errorf("openAppend(FIFO without a reader) = %v; want errNoReader", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("openAppend(FIFO without a reader) took %v; want at once", d)
 	}
 }
