@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/cbload/cbload/internal/printable"
 )
 
 // Client is a client of a Server's control API, for another process (a CLI,
@@ -30,14 +32,16 @@ type Fault struct {
 }
 
 // APIError is an error answer of the control API: its status and the
-// one-line message it carried.
+// one-line message it carried. Error escapes the message's control
+// characters and cuts it at printable.MaxLen bytes: it is the server's
+// text, on its way to a terminal.
 type APIError struct {
 	Status  int
 	Message string
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("control API: %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+	return fmt.Sprintf("control API: %d %s: %s", e.Status, http.StatusText(e.Status), printable.Clip(e.Message))
 }
 
 // NewClient returns a client of the control API at controlURL (such as

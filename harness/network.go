@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/internal/outfile"
 )
 
@@ -82,8 +83,8 @@ func targetTransport(t TargetTLS, allow AllowList) (func(*http.Transport), error
 // unless it is already there, so the user can make their service trust
 // dir/UpstreamCAFile before the first run; it reports whether it created
 // it.
-func EnsureUpstreamCert(dir string) (bool, error) {
-	_, created, err := upstreamCert(dir)
+func EnsureUpstreamCert(ctx context.Context, dir string) (bool, error) {
+	_, created, err := upstreamCert(ctx, dir)
 	return created, err
 }
 
@@ -93,17 +94,46 @@ const (
 	upstreamKeyFile = "upstream-key.pem"
 )
 
+// maxPEMFile is the most cbload reads of a certificate or key file.
+const maxPEMFile = 1 << 20
+
+// loadKeyPair is tls.LoadX509KeyPair reading both files through
+// inputfile: capped, and given up on ctx's end.
+func loadKeyPair(ctx context.Context, certPath, keyPath string) (tls.Certificate, error) {
+	cert, err := inputfile.ReadRegular(ctx, certPath, maxPEMFile, inputfile.Timeout)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := inputfile.ReadRegular(ctx, keyPath, maxPEMFile, inputfile.Timeout)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(cert, key)
+}
+
 // upstreamCert loads the HTTPS upstream's certificate from dir, creating
 // a self-signed one first when dir has none: valid for localhost and every
 // loopback address, and for two years. Keeping it in dir lets the user's
 // service trust UpstreamCAFile once, across runs. It reports whether it
-// created the files.
-func upstreamCert(dir string) (tls.Certificate, bool, error) {
+// created the files. Both files must be regular files (the user's service
+// reads the certificate too): a FIFO or a device there is an error, never
+// waited on.
+func upstreamCert(ctx context.Context, dir string) (tls.Certificate, bool, error) {
 	certPath, keyPath := filepath.Join(dir, UpstreamCAFile), filepath.Join(dir, upstreamKeyFile)
-	if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil {
+	for _, p := range []string{certPath, keyPath} {
+		if err := inputfile.CheckRegular(p); errors.Is(err, inputfile.ErrNotRegular) {
+			return tls.Certificate{}, false, fmt.Errorf("upstream-tls %s: %s is %w; want the PEM file cbload created, or none", dir, filepath.Base(p), err)
+		}
+	}
+	if _, statErr := os.Stat(certPath); statErr == nil {
+		c, err := loadKeyPair(ctx, certPath, keyPath)
+		if err != nil {
+			if ctx.Err() != nil {
+				return tls.Certificate{}, false, err
+			}
+			return tls.Certificate{}, false, fmt.Errorf("upstream-tls %s: %s and %s do not load as a key pair: %w; remove both to have cbload create new ones", dir, UpstreamCAFile, upstreamKeyFile, err)
+		}
 		return c, false, nil
-	} else if _, statErr := os.Stat(certPath); statErr == nil {
-		return tls.Certificate{}, false, fmt.Errorf("upstream-tls %s: %s and %s do not load as a key pair: %w; remove both to have cbload create new ones", dir, UpstreamCAFile, upstreamKeyFile, err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

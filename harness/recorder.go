@@ -14,6 +14,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/cbload/cbload/analysis"
+	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -139,8 +140,11 @@ func (d *detailAcc) add(res *vegeta.Result) {
 var localPort = regexp.MustCompile(`((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]):\d+->`)
 
 // errorText is an error as the error set keeps it: the local port written
-// as *, cut at reports.MaxErrorText bytes on a character boundary.
+// as *, control characters escaped (a status line is the service's text:
+// its reason may hold ESC sequences or line breaks), cut at
+// reports.MaxErrorText bytes on a character boundary.
 func errorText(msg string) string {
+	msg = printable.String(msg, 0)
 	if strings.Contains(msg, "->") { // most texts are status lines: skip the regexp
 		msg = localPort.ReplaceAllString(msg, "$1:*->")
 	}

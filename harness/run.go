@@ -56,7 +56,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	r.FinishedAt = time.Now().UTC()
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
 	if tel != nil {
-		r.Tracing = tel.shutdown()
+		r.Tracing = tel.shutdown(ctx.Err() != nil)
 	}
 	if runErr != nil {
 		r.Partial = true

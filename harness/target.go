@@ -202,7 +202,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	// same addresses, and nothing else can take the ports between arms.
 	var upTLS *tls.Config
 	if cfg.UpstreamTLSDir != "" {
-		cert, _, err := upstreamCert(cfg.UpstreamTLSDir)
+		cert, _, err := upstreamCert(ctx, cfg.UpstreamTLSDir)
 		if err != nil {
 			return nil, &SetupError{err}
 		}

@@ -86,7 +86,7 @@ func TestTargetRealRequests(t *testing.T) {
 	tlsDir := t.TempDir()
 	// The service must trust the upstream's CA before the run: create it
 	// the way the first run does.
-	if _, created, err := upstreamCert(tlsDir); err != nil || !created {
+	if _, created, err := upstreamCert(context.Background(), tlsDir); err != nil || !created {
 		t.Fatalf("upstreamCert = %v, created %v", err, created)
 	}
 	ca, err := os.ReadFile(filepath.Join(tlsDir, UpstreamCAFile))
@@ -184,7 +184,7 @@ func TestTargetTLSUntrusted(t *testing.T) {
 }
 
 func TestFaultserverTLSReset(t *testing.T) {
-	cert, _, err := upstreamCert(t.TempDir())
+	cert, _, err := upstreamCert(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

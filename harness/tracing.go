@@ -91,6 +91,10 @@ const (
 	traceExportTimeout = 3 * time.Second
 	traceFlushBudget   = 4 * time.Second
 	traceAbortGrace    = 900 * time.Millisecond
+	// After a signal: what a local collector takes in that time is
+	// delivered; a slow or gone one loses the rest.
+	traceFlushInterrupted = 400 * time.Millisecond
+	traceAbortInterrupted = 150 * time.Millisecond
 )
 
 // TracingConfig configures OpenTelemetry tracing of a run. Nothing is traced
@@ -485,11 +489,17 @@ func (t *tracing) setPhase(arm, phase string) {
 	}
 }
 
-// shutdown flushes what is queued within about 5 s, abandons the rest, and
-// returns what was traced. Every goroutine of the exporter has stopped when
-// it returns, unless the exporter itself ignores cancellation.
-func (t *tracing) shutdown() *reports.Tracing {
-	ctx, cancel := context.WithTimeout(context.Background(), traceFlushBudget)
+// shutdown flushes what is queued within about 5 s (half a second after a
+// signal, interrupted, which must end cbload within a second), abandons
+// the rest, and returns what was traced. Every goroutine of the exporter
+// has stopped when it returns, unless the exporter itself ignores
+// cancellation.
+func (t *tracing) shutdown(interrupted bool) *reports.Tracing {
+	budget, grace := traceFlushBudget, traceAbortGrace
+	if interrupted {
+		budget, grace = traceFlushInterrupted, traceAbortInterrupted
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	for _, tp := range []*sdktrace.TracerProvider{t.loadgen, t.gateway, t.upstream} {
 		_ = tp.Shutdown(ctx) // only marks it stopped: its processor does not own the batch processor
@@ -500,7 +510,7 @@ func (t *tracing) shutdown() *reports.Tracing {
 	}
 	select {
 	case <-t.exporter.stopped:
-	case <-time.After(traceAbortGrace):
+	case <-time.After(grace):
 	}
 	t.exporter.abort()
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cbload/cbload/internal/printable"
 )
 
 // This file formats the request details every renderer shows the same way:
@@ -74,7 +76,8 @@ func ErrorSetText(r *Report, s Stats, top, width int) string {
 			restC += e.Count
 			continue
 		}
-		text := e.Error
+		// A report file's text, maybe from an older cbload: escaped.
+		text := printable.String(e.Error, 0)
 		if width > 0 && len(text) > width {
 			cut := width
 			for cut > 0 && text[cut]&0xC0 == 0x80 {

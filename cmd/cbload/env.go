@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,9 @@ import (
 	"github.com/go-logr/logr"
 	"go.opentelemetry.io/otel"
 	"google.golang.org/grpc/grpclog"
+
+	"github.com/cbload/cbload/internal/inputfile"
+	"github.com/cbload/cbload/internal/printable"
 )
 
 // An environment variable cbload honours, with the check that holds it to
@@ -22,7 +26,9 @@ import (
 // accepted form, exit 2. Values are trimmed of spaces, as the OpenTelemetry
 // SDK trims them.
 type envVar struct {
-	name  string
+	name string
+	// check is nil for a variable naming a PEM file that the OpenTelemetry
+	// SDK reads by its name: readableFile checks those.
 	check func(v string) error
 }
 
@@ -46,12 +52,13 @@ var envVars = []envVar{
 	{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", milliseconds},
 	{"OTEL_EXPORTER_OTLP_COMPRESSION", oneOf("gzip", "none")},
 	{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", oneOf("gzip", "none")},
-	{"OTEL_EXPORTER_OTLP_CERTIFICATE", readableFile},
-	{"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", readableFile},
-	{"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", readableFile},
-	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", readableFile},
-	{"OTEL_EXPORTER_OTLP_CLIENT_KEY", readableFile},
-	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", readableFile},
+	// nil: a PEM file the SDK reads by its name, see readableFile.
+	{"OTEL_EXPORTER_OTLP_CERTIFICATE", nil},
+	{"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", nil},
+	{"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", nil},
+	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", nil},
+	{"OTEL_EXPORTER_OTLP_CLIENT_KEY", nil},
+	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", nil},
 	{"OTEL_TRACES_SAMPLER", oneOf(samplers...)},
 	{"OTEL_TRACES_SAMPLER_ARG", fraction},
 	{"OTEL_TRACES_EXPORTER", oneOf("otlp", "none")},
@@ -61,14 +68,24 @@ var envVars = []envVar{
 }
 
 // checkEnv checks every variable of envVars that is set, then
-// $GITHUB_STEP_SUMMARY unless the step summary is off.
-func checkEnv(stepSummary bool) error {
+// $GITHUB_STEP_SUMMARY unless the step summary is off. A signal (ctx's
+// end) while reading a file a variable names is errInterrupted.
+func checkEnv(ctx context.Context, stepSummary bool) error {
 	for _, e := range envVars {
 		v, ok := os.LookupEnv(e.name)
 		if !ok || strings.TrimSpace(v) == "" {
 			continue
 		}
-		if err := e.check(strings.TrimSpace(v)); err != nil {
+		var err error
+		if e.check == nil {
+			err = readableFile(ctx, strings.TrimSpace(v))
+		} else {
+			err = e.check(strings.TrimSpace(v))
+		}
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
+		if err != nil {
 			return usagef("$%s %s: %v", e.name, quoteValue(e.name, v), err)
 		}
 	}
@@ -126,18 +143,25 @@ func fraction(v string) error {
 	return nil
 }
 
-func readableFile(v string) error {
-	f, err := os.Open(v)
-	if err != nil {
-		return errors.New("want a readable PEM file: " + errors.Unwrap(err).Error())
+// readableFile checks a PEM file that the OpenTelemetry SDK will read by
+// its name: it must be a regular file (the SDK's own read of a FIFO or a
+// device could block forever, out of reach of a signal), and cbload reads
+// it first, through inputfile, so that an unreadable or huge file is bad
+// input now rather than an exporter error later.
+func readableFile(ctx context.Context, v string) error {
+	_, err := inputfile.ReadRegular(ctx, v, maxPEMFile, inputfile.Timeout)
+	var pe *os.PathError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe):
+		return errors.New("want a readable PEM file: " + pe.Err.Error())
 	}
-	fi, err := f.Stat()
-	f.Close()
-	if err != nil || !fi.Mode().IsRegular() {
-		return errors.New("want a readable PEM file, not a folder or device")
-	}
-	return nil
+	return fmt.Errorf("want a readable PEM file: %w", err)
 }
+
+// maxPEMFile is the most cbload reads of a certificate or key file.
+const maxPEMFile = 1 << 20
 
 func serviceName(v string) error {
 	if len(v) > 255 || strings.IndexFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
@@ -190,7 +214,7 @@ func checkStepSummary(path string) error {
 	var err error
 	if _, serr := os.Stat(path); serr == nil {
 		var f *os.File
-		if f, err = os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0); err == nil {
+		if f, err = openAppend(path, 0); err == nil {
 			err = f.Close()
 		}
 		if err != nil {
@@ -204,6 +228,10 @@ func checkStepSummary(path string) error {
 	}
 	return nil
 }
+
+// maxLibraryText is where a library's error message (which may quote a
+// collector's answer) is cut on the terminal.
+const maxLibraryText = 400
 
 var (
 	quietOnce  sync.Once
@@ -242,7 +270,8 @@ func (h *onceHandler) reset(w io.Writer) {
 
 // Handle implements otel.ErrorHandler.
 func (h *onceHandler) Handle(err error) {
-	msg := strings.Join(strings.Fields(err.Error()), " ")
+	// A collector's answer may be quoted in it: one line, escaped, cut.
+	msg := printable.String(strings.Join(strings.Fields(err.Error()), " "), maxLibraryText)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.w == nil || h.seen[msg] || len(h.seen) >= maxLibraryErrors {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/printable"
 )
 
 // faultOptions holds the flags of `cbload fault`.
@@ -182,7 +183,9 @@ func printFaults(w io.Writer, faults []faultserver.Fault) error {
 		if name == "" {
 			name = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", name, f.Spec)
+		// The server's words: escaped, so a tab or line break in them
+		// cannot break the table, nor an ESC reach the terminal.
+		fmt.Fprintf(tw, "%s\t%s\n", printable.Clip(name), printable.Clip(f.Spec))
 	}
 	return tw.Flush()
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/internal/inputfile"
+	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -230,7 +231,9 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	defer release()
 	evaluateThresholds(ro, rep, nil)
 	m := rep.Merge
-	fmt.Fprintf(stdout, "merged %d of %d shards of run %s\n", len(m.Shards), m.Count, rep.RunID)
+	// The run id comes from the shards' files: printed escaped, so that a
+	// line break in it cannot forge a line of the output.
+	fmt.Fprintf(stdout, "merged %d of %d shards of run %s\n", len(m.Shards), m.Count, printable.Clip(rep.RunID))
 	if len(m.Missing) > 0 {
 		fmt.Fprintf(stdout, "MISSING: shard %s of %d; the merged report is partial\n", joinInts(m.Missing), m.Count)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/scenario"
 )
@@ -103,7 +105,7 @@ var headerEnvNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // applyRequests turns the request flags into the targets' requests and
 // the run's checks. It runs after the targets are resolved, before cfg is
 // validated.
-func applyRequests(cfg *harness.Config, o *requestOptions, allow harness.AllowList) error {
+func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, allow harness.AllowList) error {
 	given := map[string]bool{
 		"method": o.method != "" && o.method != http.MethodGet, "header": len(o.headers) > 0, "header-env": len(o.headerEnv) > 0,
 		"body": o.body != "", "body-file": o.bodyFile != "", "targets": o.targets != "", "expect": len(o.expect) > 0,
@@ -146,7 +148,7 @@ func applyRequests(cfg *harness.Config, o *requestOptions, allow harness.AllowLi
 	case given["body"] && given["body-file"]:
 		return usagef("--body, --body-file: give one or the other")
 	case o.bodyFile != "":
-		b, err := readCapped(o.bodyFile, harness.MaxBodySize)
+		b, err := readCapped(ctx, o.bodyFile, harness.MaxBodySize)
 		if err != nil {
 			return usagef("--body-file: %v", err)
 		}
@@ -169,7 +171,7 @@ func applyRequests(cfg *harness.Config, o *requestOptions, allow harness.AllowLi
 				return usagef("--collateral: not used with --targets; tag collateral requests in the file with \"# cbload: collateral\"")
 			}
 		}
-		data, err := readCapped(o.targets, harness.MaxRequestFileSize)
+		data, err := readCapped(ctx, o.targets, harness.MaxRequestFileSize)
 		if err != nil {
 			return usagef("--targets: %v", err)
 		}
@@ -178,7 +180,7 @@ func applyRequests(cfg *harness.Config, o *requestOptions, allow harness.AllowLi
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(dir, p)
 			}
-			return readCapped(p, harness.MaxBodySize)
+			return readCapped(ctx, p, harness.MaxBodySize)
 		})
 		if err != nil {
 			return usagef("--targets: %v", err)
@@ -216,7 +218,7 @@ func applyRequests(cfg *harness.Config, o *requestOptions, allow harness.AllowLi
 	}
 	cfg.TargetTLS.Insecure = o.insecure
 	if o.caCert != "" {
-		b, err := readCapped(o.caCert, 1<<20)
+		b, err := readCapped(ctx, o.caCert, 1<<20)
 		if err != nil {
 			return usagef("--ca-cert: %v", err)
 		}
@@ -234,21 +236,20 @@ func applyRequests(cfg *harness.Config, o *requestOptions, allow harness.AllowLi
 	return nil
 }
 
-// readCapped reads a file of at most limit bytes.
-func readCapped(path string, limit int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > limit {
+// readCapped reads a file of at most limit bytes through inputfile, so a
+// FIFO no one writes to gives up after inputfile.Timeout or on a signal.
+func readCapped(ctx context.Context, path string, limit int) ([]byte, error) {
+	b, err := inputfile.Read(ctx, path, int64(limit), inputfile.Timeout)
+	var tl *inputfile.TooLargeError
+	switch {
+	case ctx.Err() != nil:
+		return nil, errInterrupted
+	case errors.As(err, &tl):
 		return nil, fmt.Errorf("%s: larger than %d bytes, the most cbload reads", path, limit)
+	case errors.Is(err, inputfile.ErrTimeout):
+		return nil, fmt.Errorf("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", path, inputfile.Timeout)
 	}
-	return b, nil
+	return b, err
 }
 
 var (
@@ -275,7 +276,7 @@ func redactHeader(h string) string {
 // copyUpstreamCA copies the HTTPS upstream's CA certificate from the
 // folder it is kept in into the report folder and returns the copy's path.
 func copyUpstreamCA(ctx context.Context, tlsDir, outDir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(tlsDir, harness.UpstreamCAFile))
+	b, err := inputfile.ReadRegular(ctx, filepath.Join(tlsDir, harness.UpstreamCAFile), 1<<20, inputfile.Timeout)
 	if err != nil {
 		return "", err
 	}

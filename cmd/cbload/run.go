@@ -21,6 +21,7 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/policy"
 	"github.com/cbload/cbload/reports"
 	"github.com/cbload/cbload/scenario"
@@ -232,7 +233,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if err := checkFlagCounts(opts); err != nil {
 		return err
 	}
-	if err := checkEnv(!opts.ci.noStepSummary); err != nil {
+	if err := checkEnv(ctx, !opts.ci.noStepSummary); err != nil {
 		return err
 	}
 	phases, err := schedule(opts)
@@ -266,7 +267,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if err := applyCI(&cfg, opts); err != nil {
 		return err
 	}
-	if err := applyRequests(&cfg, &opts.req, allow); err != nil {
+	if err := applyRequests(ctx, &cfg, &opts.req, allow); err != nil {
 		return err
 	}
 	switch opts.progress {
@@ -334,7 +335,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		cfg.Seed = randomSeed()
 	}
 	if opts.ci.dryRun {
-		return dryRun(stdout, &cfg, opts, picked)
+		return dryRun(ctx, stdout, &cfg, opts, picked)
 	}
 	fmt.Fprintf(stderr, "cbload: seed %d\n", cfg.Seed)
 	if line := shardLine(&cfg); line != "" {
@@ -376,6 +377,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 
 	rep, runErr := harness.Run(ctx, cfg)
+	// The load has stopped: what follows writes what was measured, after
+	// a signal too.
+	holdWatchdog(resultsWriteGrace)
 	progress.done()
 	var resultsSum *reports.ResultsFile
 	var resultsErr error
@@ -413,7 +417,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if t := rep.Tracing; t != nil && t.Enabled {
 		fmt.Fprintf(stderr, "cbload: traces: %d spans exported to %s, %d dropped, %d failed\n", t.SpansExported, t.Endpoint, t.SpansDropped, t.SpansFailed)
 		if t.LastError != "" {
-			fmt.Fprintf(stderr, "cbload: traces: last export error: %s\n", t.LastError)
+			fmt.Fprintf(stderr, "cbload: traces: last export error: %s\n", printable.String(t.LastError, maxLibraryText))
 		}
 	}
 	rep.Command = opts.repro + fmt.Sprintf(" --seed=%d", cfg.Seed)
@@ -427,7 +431,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	writeSummary(stdout, rep)
 	paths, writeErrs := writeReports(ctx, dir, rep, stderr)
 	if cfg.UpstreamTLSDir != "" {
-		ca, err := copyUpstreamCA(ctx, cfg.UpstreamTLSDir, dir)
+		// After a signal too, like the partial report: the file is a
+		// regular one (the run loaded it), which cannot block.
+		ca, err := copyUpstreamCA(context.WithoutCancel(ctx), cfg.UpstreamTLSDir, dir)
 		if err != nil {
 			writeErrs = append(writeErrs, fmt.Errorf("could not copy the upstream's CA: %w", err))
 		} else {
@@ -597,6 +603,11 @@ func probeDir(dir string, reserve int) error {
 	return nil
 }
 
+// resultsWriteGrace is how long writing a run's results may hold off the
+// exit after a signal: the largest report the limits allow (about 160
+// MiB) is written in a few seconds.
+const resultsWriteGrace = 15 * time.Second
+
 // reportReserve is how much free space prepareOut insists on: a ten-minute
 // run's three reports take about 2 MiB.
 const reportReserve = 8 << 20
@@ -690,12 +701,13 @@ type progressPrinter struct {
 // for never: auto rewrites a line in place on a terminal and prints a
 // heartbeat every 5 s elsewhere; always prints every second.
 func newProgressPrinter(mode string, w io.Writer, terms reports.Terms) *progressPrinter {
-	term := isTerminal(w)
+	term := isTerminal(rawWriter(w))
 	switch {
 	case mode == "never":
 		return nil
 	case term:
-		return &progressPrinter{w: w, inPlace: true, every: 1, terms: terms}
+		// Its own control sequences must reach the terminal as they are.
+		return &progressPrinter{w: rawWriter(w), inPlace: true, every: 1, terms: terms}
 	case mode == "always":
 		return &progressPrinter{w: w, every: 1, terms: terms}
 	}
@@ -712,7 +724,7 @@ func (p *progressPrinter) show(pr harness.Progress) {
 			fmt.Fprintln(p.w)
 		}
 		p.arm = pr.Arm
-		fmt.Fprintf(p.w, "\r\033[K%s", progressLine(pr, p.terms))
+		fmt.Fprintf(p.w, "\r\033[K%s", printable.String(progressLine(pr, p.terms), 0))
 		return
 	}
 	if (pr.Second+1)%p.every == 0 {

@@ -103,7 +103,7 @@ func TestEnvValidated(t *testing.T) {
 		{"OTEL_EXPORTER_OTLP_HEADERS", "a=%zz", "want percent-encoded values"},
 		{"OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", "want one of gzip, none"},
 		{"OTEL_EXPORTER_OTLP_CERTIFICATE", dir + "/none.pem", "want a readable PEM file"},
-		{"OTEL_EXPORTER_OTLP_CLIENT_KEY", dir, "not a folder"},
+		{"OTEL_EXPORTER_OTLP_CLIENT_KEY", dir, "want a readable PEM file: a folder, not a regular file"},
 		{"OTEL_TRACES_SAMPLER", "bogus", `$OTEL_TRACES_SAMPLER "bogus": want one of always_on, always_off, traceidratio`},
 		{"OTEL_TRACES_SAMPLER_ARG", "2", "want a fraction in [0,1]"},
 		{"OTEL_TRACES_EXPORTER", "console", "want one of otlp, none"},

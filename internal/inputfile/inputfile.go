@@ -1,7 +1,15 @@
 // Package inputfile reads the files a user hands cbload (a scenario, a
-// report) with a size cap, a deadline and cancellation, so that /dev/zero,
-// a FIFO nobody writes to or a huge file cannot exhaust memory or outlive a
-// signal.
+// report, a request file, a body, a certificate) with a size cap, a
+// deadline and cancellation, so that /dev/zero, a FIFO nobody writes to or
+// a huge file cannot exhaust memory or outlive a signal. Every file cbload
+// reads because a user named it goes through Read or ReadRegular.
+//
+// Special files are read, not refused: `--targets <(generate)` and a FIFO
+// written by another process are real uses. Opening and reading happen in a
+// goroutine, so a FIFO's open (which waits for a writer) and its reads
+// (which wait for data) give up at the deadline or on cancellation. A file
+// that something else opens again by its name afterwards (a library given
+// a certificate path) must be a regular file: ReadRegular.
 package inputfile
 
 import (
@@ -14,6 +22,15 @@ import (
 	"syscall"
 	"time"
 )
+
+// Timeout is the deadline for reading one input file that the callers in
+// cbload use: long enough for a slow disk or a generator writing a FIFO,
+// short enough that a forgotten FIFO is reported.
+const Timeout = 10 * time.Second
+
+// ErrNotRegular means a file that must be regular is a folder, a FIFO, a
+// device or a socket.
+var ErrNotRegular = errors.New("not a regular file")
 
 // ErrTimeout means the file did not deliver all its bytes within the
 // deadline, like a FIFO that no one writes to.
@@ -110,6 +127,47 @@ func Read(ctx context.Context, path string, limit int64, timeout time.Duration) 
 		return nil, &TooLargeError{Limit: limit}
 	}
 	return r.data, nil
+}
+
+// ReadRegular is Read for a file that must be a regular file: one that
+// another reader (a library given its path) opens again later, which must
+// not block on it. A folder, a FIFO, a device or a socket fails with an
+// error wrapping ErrNotRegular, without being opened.
+func ReadRegular(ctx context.Context, path string, limit int64, timeout time.Duration) ([]byte, error) {
+	if err := CheckRegular(path); err != nil {
+		return nil, err
+	}
+	return Read(ctx, path, limit, timeout)
+}
+
+// CheckRegular returns nil when path is a regular file (or a link to one),
+// an error wrapping ErrNotRegular that says what it is instead ("a FIFO,
+// not a regular file") when it is not, and os.Stat's error when there is
+// nothing there. It opens nothing, so it cannot block.
+func CheckRegular(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s, %w", kind(fi.Mode()), ErrNotRegular)
+	}
+	return nil
+}
+
+// kind names a file mode's type for a message.
+func kind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
 }
 
 // waitUnblocking waits for the reader goroutine. One blocked in opening a

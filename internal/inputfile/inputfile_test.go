@@ -119,3 +119,26 @@ func TestSize(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRegular refuses a FIFO and a folder without opening them (an
+// open of the FIFO would block: no one writes to it) and reads a regular
+// file.
+func TestReadRegular(t *testing.T) {
+	dir := t.TempDir()
+	for path, want := range map[string]string{mkfifo(t): "a FIFO, not a regular file", dir: "a folder, not a regular file"} {
+		_, err := ReadRegular(context.Background(), path, 1<<20, time.Minute)
+		if !errors.Is(err, ErrNotRegular) || err.Error() != want {
+			t.Errorf("ReadRegular(%s) = %v; want %q", path, err, want)
+		}
+	}
+	p := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(p, []byte("pem"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadRegular(context.Background(), p, 1<<20, time.Minute); err != nil || string(got) != "pem" {
+		t.Errorf("ReadRegular(regular file) = %q, %v; want its content", got, err)
+	}
+	if _, err := ReadRegular(context.Background(), filepath.Join(dir, "none"), 1<<20, time.Minute); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadRegular(missing) = %v; want ErrNotExist", err)
+	}
+}

@@ -1,0 +1,118 @@
+// Package printable makes text that comes from outside cbload — a
+// service's status line or body, a control API's answer, a value read from
+// a report file — safe to print on a terminal: a status reason holding
+// ESC sequences could otherwise clear the screen, set the window title or
+// forge lines of cbload's own output.
+package printable
+
+import (
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxLen is the length String cuts outside text at by default: enough for
+// a status line or an error message, short enough for one terminal line.
+const MaxLen = 200
+
+// String returns s fit to print: every control character (C0, DEL and
+// C1, line breaks and tabs too), every other non-printing rune (bidi
+// overrides, zero-width and private-use characters, separators other than
+// the ASCII space) and every byte that is not UTF-8 is written as a
+// visible escape — \x1b, \n, \u202e, \xff — and the result is cut at max
+// bytes on a character boundary, with "…" after the cut (max 0: no cut).
+// Printable text, backslashes and quotes included, stays as it is.
+func String(s string, max int) string {
+	if clean(s) && (max <= 0 || len(s) <= max) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		var part string
+		switch {
+		case r == utf8.RuneError && n == 1:
+			part = `\x` + strconv.FormatUint(uint64(s[i])|0x100, 16)[1:]
+		case r == ' ' || strconv.IsPrint(r):
+			part = s[i : i+n]
+		default:
+			q := strconv.QuoteRuneToASCII(r) // '\x1b', '\n', '\u202e'
+			part = q[1 : len(q)-1]
+		}
+		if max > 0 && b.Len()+len(part) > max {
+			b.WriteString("…")
+			break
+		}
+		b.WriteString(part)
+		i += n
+	}
+	return b.String()
+}
+
+// Clip is String with the default cut, MaxLen.
+func Clip(s string) string { return String(s, MaxLen) }
+
+// Lines is String for a message of cbload's own that may quote outside
+// text: line breaks and tabs stay, every other control character is
+// escaped, nothing is cut. main passes every error message through it
+// before printing, as the last line of defence.
+func Lines(s string) string {
+	if clean(strings.NewReplacer("\n", "", "\t", "").Replace(s)) {
+		return s
+	}
+	var b strings.Builder
+	for i, line := range strings.Split(s, "\n") {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		for j, part := range strings.Split(line, "\t") {
+			if j > 0 {
+				b.WriteByte('\t')
+			}
+			b.WriteString(String(part, 0))
+		}
+	}
+	return b.String()
+}
+
+// clean says whether s needs no escaping.
+func clean(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c >= 0x7f {
+			return cleanSlow(s[i:])
+		}
+	}
+	return true
+}
+
+func cleanSlow(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || (r != ' ' && !strconv.IsPrint(r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Writer passes what is written through Lines to W: line breaks and tabs
+// go through, every other control character comes out as a visible
+// escape. A rune split across two writes comes out as \x escapes of its
+// bytes; fmt's functions write whole strings, so that does not happen to
+// their output.
+type Writer struct {
+	W io.Writer
+}
+
+// Write writes Lines(p) to W and returns len(p) when all of it was
+// written.
+func (w *Writer) Write(p []byte) (int, error) {
+	s := string(p)
+	if out := Lines(s); out != s {
+		if _, err := io.WriteString(w.W, out); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return w.W.Write(p)
+}

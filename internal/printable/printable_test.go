@@ -1,0 +1,60 @@
+package printable
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestString(t *testing.T) {
+	tests := []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"503 Service Unavailable", 0, "503 Service Unavailable"},
+		{"503 \x1b]0;pwned\x07\x1b[2J", 0, `503 \x1b]0;pwned\a\x1b[2J`},
+		{"run-1\nfake line\r", 0, `run-1\nfake line\r`},
+		{"tab\there", 0, `tab\there`},
+		{"bidi \u202eevil", 0, `bidi \u202eevil`},
+		{"c1 \u009b31m", 0, `c1 \u009b31m`},
+		{"bad \xff\xfe utf8", 0, `bad \xff\xfe utf8`},
+		{`C:\path "quoted" é ✓`, 0, `C:\path "quoted" é ✓`},
+		{"abcdef", 4, "abcd…"},
+		{"ab\x1bcd", 4, "ab…"},
+		{"ééé", 3, "é…"},
+		{"", 5, ""},
+	}
+	for _, tt := range tests {
+		if got := String(tt.in, tt.max); got != tt.want {
+			t.Errorf("String(%q, %d) = %q; want %q", tt.in, tt.max, got, tt.want)
+		}
+	}
+	if got := Clip(strings.Repeat("x", 300)); len(got) != MaxLen+len("…") {
+		t.Errorf("Clip(300 x) has %d bytes; want %d", len(got), MaxLen+len("…"))
+	}
+}
+
+func TestLines(t *testing.T) {
+	for in, want := range map[string]string{
+		"cbload: one\n\tand two": "cbload: one\n\tand two",
+		"status \x1b[2J\nnext":   "status \\x1b[2J\nnext",
+		"clean":                  "clean",
+	} {
+		if got := Lines(in); got != want {
+			t.Errorf("Lines(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func TestWriter(t *testing.T) {
+	var b strings.Builder
+	w := &Writer{W: &b}
+	in := "verdict: \x1b[2Jok\n\tnext\r\n"
+	n, err := w.Write([]byte(in))
+	if err != nil || n != len(in) {
+		t.Errorf("Write = %d, %v; want %d, nil", n, err, len(in))
+	}
+	if got, want := b.String(), "verdict: \\x1b[2Jok\n\tnext\\r\n"; got != want {
+		t.Errorf("written %q; want %q", got, want)
+	}
+}
