@@ -228,7 +228,7 @@ func failedFast(r *reports.Report, a *reports.Arm, t reports.Terms) reports.Stea
 	for _, s := range a.Series {
 		if float64(s.T) >= mid && float64(s.T)+1 <= fe {
 			h = h.Merge(s.API.LatencyHist)
-			timeouts += s.API.Outcomes.Timeout
+			timeouts += s.API.Outcomes.TimeoutAt.LoadRunner // the service's own 504s were fast answers
 			answers += s.API.Requests
 		}
 	}

@@ -255,3 +255,32 @@ func TestSteadyVerdictEveryFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestSteadyFailedFastTimeouts: the service's own 504s (an upstream call
+// that timed out inside it, answered at once) are fast failures; only
+// answers the load runner gave up on are not.
+func TestSteadyFailedFastTimeouts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   reports.TimeoutAt
+		held bool
+	}{
+		{"the service's own 504s", reports.TimeoutAt{UpstreamCall: 5}, true},
+		{"the client gave up", reports.TimeoutAt{LoadRunner: 5}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := steadyReport(breakerService())
+			a := &r.Arms[0]
+			for i := 5; i < 7; i++ {
+				o := &a.Series[i].API.Outcomes
+				o.UpstreamError -= 5
+				o.Timeout += 5
+				o.TimeoutAt = tc.at
+			}
+			c := failedFast(r, a, reports.TermsOf(r.Config))
+			if c.Held != tc.held {
+				t.Errorf("failed fast held = %v; want %v (%s)", c.Held, tc.held, c.Finding)
+			}
+		})
+	}
+}
