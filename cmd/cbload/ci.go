@@ -541,12 +541,12 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) err
 			fmt.Fprintf(w, "upstream %s: %s (your service calls it)\n", u.Name, u.Addr)
 		}
 		for _, t := range cfg.Targets {
-			fmt.Fprintf(w, "target %s: %s", t.Name, t.URL)
+			fmt.Fprintf(w, "target %s: %s", t.Name, harness.RedactURL(t.URL))
 			if t.Collateral != "" {
-				fmt.Fprintf(w, "  collateral %s", t.Collateral)
+				fmt.Fprintf(w, "  collateral %s", harness.RedactURL(t.Collateral))
 			}
 			if t.BreakerStateURL != "" {
-				fmt.Fprintf(w, "  breaker state %s", t.BreakerStateURL)
+				fmt.Fprintf(w, "  breaker state %s", harness.RedactURL(t.BreakerStateURL))
 			}
 			fmt.Fprintln(w)
 			printRequests(w, t)
@@ -577,7 +577,7 @@ func dryRun(w io.Writer, cfg *harness.Config, opts *runOptions, picked bool) err
 		if t.SampleRatio != nil {
 			sample = fmt.Sprint(*t.SampleRatio)
 		}
-		fmt.Fprintf(w, "tracing: %s (%s), sample %s\n", t.Endpoint, cmp.Or(t.Protocol, "protocol from the environment"), sample)
+		fmt.Fprintf(w, "tracing: %s (%s), sample %s\n", harness.RedactURL(t.Endpoint), cmp.Or(t.Protocol, "protocol from the environment"), sample)
 	}
 	if cfg.Trials > 1 {
 		fmt.Fprintf(w, "trials: %d per arm, interleaved\n", cfg.Trials)

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/cbload/cbload/harness"
 )
 
 func main() {
@@ -37,7 +39,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	code := exitCode(err)
 	if !errors.Is(err, errSilent) {
-		fmt.Fprintf(stderr, "cbload: %v\n", err)
+		// A message may quote a URL cbload was given, or net/http's error
+		// for it: neither may show its userinfo.
+		fmt.Fprintf(stderr, "cbload: %s\n", harness.RedactText(err.Error()))
 	}
 	if code == exitUsage {
 		var ue *usageError

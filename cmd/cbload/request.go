@@ -282,8 +282,8 @@ func copyUpstreamCA(tlsDir, outDir string) (string, error) {
 	return p, reports.WriteFileAtomic(p, b)
 }
 
-// printRequests lists a target's requests for --dry-run: method, URL and
-// header names, never header values.
+// printRequests lists a target's requests for --dry-run: method, URL (its
+// userinfo redacted) and header names, never header values.
 func printRequests(w io.Writer, t harness.Target) {
 	for _, q := range t.Requests {
 		role := "api"
@@ -295,7 +295,7 @@ func printRequests(w io.Writer, t harness.Target) {
 			names = append(names, k)
 		}
 		slices.Sort(names)
-		fmt.Fprintf(w, "  %-10s %s %s", role, q.Method, q.URL)
+		fmt.Fprintf(w, "  %-10s %s %s", role, q.Method, harness.RedactURL(q.URL))
 		if len(names) > 0 {
 			fmt.Fprintf(w, "  headers %s", strings.Join(names, ", "))
 		}

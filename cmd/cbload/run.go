@@ -582,8 +582,9 @@ func probeDir(dir string, reserve int) error {
 const reportReserve = 8 << 20
 
 // reproCommand returns the command line that reruns cmd as the user gave
-// it, without the flags that only say where output goes; the caller appends
-// the seed actually used.
+// it, without the flags that only say where output goes and with the
+// userinfo of every URL and the values of credential headers redacted; the
+// caller appends the seed actually used.
 func reproCommand(cmd *cobra.Command) string {
 	parts := []string{"cbload", cmd.Name()}
 	cmd.Flags().Visit(func(f *pflag.Flag) {
@@ -598,13 +599,16 @@ func reproCommand(cmd *cobra.Command) string {
 					if f.Name == "header" {
 						v = redactHeader(v)
 					}
-					parts = append(parts, "--"+f.Name, shellQuote(v))
+					parts = append(parts, "--"+f.Name, shellQuote(harness.RedactText(v)))
 				}
 				return
 			}
 			value = strings.Join(sv.GetSlice(), ",")
 		}
-		parts = append(parts, "--"+f.Name+"="+shellQuote(value))
+		if f.Name == "otlp-endpoint" {
+			value = harness.RedactURL(value) // may be host:port, no scheme
+		}
+		parts = append(parts, "--"+f.Name+"="+shellQuote(harness.RedactText(value)))
 	})
 	return strings.Join(parts, " ")
 }

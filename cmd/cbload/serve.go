@@ -303,7 +303,7 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		what += fmt.Sprintf("; %d workers, queue %d, %s", opts.concurrency, opts.queue, abandon)
 	}
 	if opts.proxyTo != "" {
-		what = "proxy to " + opts.proxyTo
+		what = "proxy to " + harness.RedactURL(opts.proxyTo)
 	}
 	fmt.Fprintf(stdout, "  upstream  %s  (%s)\n", s.URL(), what)
 	if c := s.ControlURL(); c != "" {
