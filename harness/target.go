@@ -156,6 +156,9 @@ func (c *Config) validateTargets() error {
 			if err := CheckTargetURL(r.URL, c.AllowRemote); err != nil {
 				return fmt.Errorf("targets[%d] (%s).requests[%d]: %w", i, t.Name, j, err)
 			}
+			if err := checkHeaders(r.Header); err != nil {
+				return fmt.Errorf("targets[%d] (%s).requests[%d]: %w", i, t.Name, j, err)
+			}
 			api = api || !r.Collateral
 		}
 		if len(t.Requests) > 0 && !api {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"unicode/utf8"
+
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/scenario"
 )
@@ -17,12 +19,25 @@ func checkFlagCounts(opts *runOptions) error {
 		{"fault", len(opts.faults), scenario.MaxFaults, "faults in one phase"},
 		{"threshold", len(opts.ci.thresholds), scenario.MaxThresholds, "thresholds"},
 		{"target", len(opts.ci.targets), scenario.MaxTargets, "targets"},
+		{headerFlags(&opts.req), len(opts.req.headers) + len(opts.req.headerEnv), scenario.MaxHeaders, "headers (--header and --header-env together)"},
+		{"expect", len(opts.req.expect), scenario.MaxExpect, "checks"},
 	} {
 		if c.n > c.limit {
 			return usagef("--%s: given %d times; the limit is %d %s", c.flag, c.n, c.limit, c.what)
 		}
 	}
 	return nil
+}
+
+// headerFlags names the header flags given, for a message about their count.
+func headerFlags(o *requestOptions) string {
+	switch {
+	case len(o.headers) == 0:
+		return "header-env"
+	case len(o.headerEnv) == 0:
+		return "header"
+	}
+	return "header, --header-env"
 }
 
 // checkSchedule holds the schedule built from --phases to the length a
@@ -39,4 +54,23 @@ func checkSchedule(opts *runOptions, phases []harness.Phase) error {
 		total += max(int64(p.Duration), 0)
 	}
 	return nil
+}
+
+// maxEchoed is how many characters of a value a message quotes back.
+const maxEchoed = 64
+
+// clipInput shortens a value quoted in a message to its first maxEchoed
+// characters and "…": a 5000-character flag is named, not echoed whole.
+func clipInput(s string) string {
+	if utf8.RuneCountInString(s) <= maxEchoed {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == maxEchoed {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
 }

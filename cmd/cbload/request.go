@@ -122,18 +122,24 @@ func applyRequests(cfg *harness.Config, o *requestOptions, allow harness.AllowLi
 		k, v, ok := strings.Cut(h, ":")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || !validHeaderName(k) {
-			return usagef("--header %q: want 'Name: value' like 'Accept: application/json'", redactHeader(h))
+			return usagef("--header %q: want 'Name: value' like 'Accept: application/json'", clipInput(redactHeader(h)))
+		}
+		if err := harness.CheckHeader(k, v); err != nil {
+			return usagef("--header %s: %v", clipInput(k), err)
 		}
 		header.Add(k, v)
 	}
 	for _, h := range o.headerEnv {
 		k, env, ok := strings.Cut(h, "=")
 		if !ok || !validHeaderName(k) || !headerEnvNameRE.MatchString(env) {
-			return usagef("--header-env %q: want Name=ENV_VAR like Authorization=API_TOKEN", h)
+			return usagef("--header-env %q: want Name=ENV_VAR like Authorization=API_TOKEN", clipInput(h))
 		}
 		v, set := os.LookupEnv(env)
 		if !set || v == "" {
 			return usagef("--header-env %s: $%s is not set or empty; export it with the header's value", h, env)
+		}
+		if err := harness.CheckHeader(k, v); err != nil {
+			return usagef("--header-env %s: $%s: %v", h, env, err)
 		}
 		header.Set(k, v)
 	}

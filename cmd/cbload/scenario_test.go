@@ -348,6 +348,8 @@ func TestLimits(t *testing.T) {
 		{"faults in a repeat", "phases:\n  - repeat: 2\n    phases:\n      - {name: a, duration: 1s, faults: [" + strings.TrimSuffix(strings.Repeat("hang, ", 17), ", ") + "]}\n", "phases[0].phases[0].faults: 17 faults in one phase; the limit is 16"},
 		{"thresholds", list("thresholds", "breaker.p0.api.requests > 0", 101), "thresholds: 101 thresholds; the limit is 100"},
 		{"targets", up + list("targets", "{name: a, url: 'http://127.0.0.1:1/'}", 9), "targets: 9 targets; the limit is 8"},
+		{"headers", "request:\n  headers:\n" + headerLines(101), "request.headers: 101 headers (headers and header_env together); the limit is 100"},
+		{"expect", list("expect", "status=200", 101), "expect: 101 checks; the limit is 100"},
 		{"duration", "phases:\n  - {name: a, duration: 50m, faults: [hang]}\n  - {name: b, duration: 11m}\n", "line 3: phase b (duration 11m0s) makes the schedule longer than the limit of 1h0m0s per arm"},
 		{"duration in a repeat", "phases:\n  - repeat: 100\n    phases: [{name: a, duration: 1m, faults: [hang]}]\n", "line 3: phase a-61 (duration 1m0s) makes the schedule longer than the limit of 1h0m0s"},
 		{"file size", "description: " + strings.Repeat("x", 1<<20) + "\n", "the file is larger than the 1 MiB limit for scenario files"},
@@ -373,6 +375,9 @@ func TestLimits(t *testing.T) {
 		{"--fault", flags("--fault", "hang", 17), "--fault: given 17 times; the limit is 16 faults in one phase"},
 		{"--threshold", append(flags("--threshold", "breaker.fault.api.requests > 0", 101), "--fault", "hang"), "--threshold: given 101 times; the limit is 100 thresholds"},
 		{"--target", append(flags("--target", "a=http://127.0.0.1:1/", 9), "--fault", "hang", "--upstream-addr", "127.0.0.1:9"), "--target: given 9 times; the limit is 8 targets"},
+		{"--header", append(flags("--header", "X-A: v", 101), "--fault", "hang"), "--header: given 101 times; the limit is 100 headers (--header and --header-env together)"},
+		{"--header-env", append(append(flags("--header", "X-A: v", 50), flags("--header-env", "X-B=HOME", 51)...), "--fault", "hang"), "--header, --header-env: given 101 times; the limit is 100 headers"},
+		{"--expect", append(flags("--expect", "status=200", 101), "--fault", "hang"), "--expect: given 101 times; the limit is 100 checks"},
 		{"--phases", []string{"--fault", "hang", "--phases", "1s,3600s,1s"}, `--phases "1s,3600s,1s": the schedule is longer than the limit of 1h0m0s per arm`},
 	}
 	for _, tt := range flagTests {
@@ -404,4 +409,13 @@ func TestScenarioDocuments(t *testing.T) {
 	for _, tt := range tests {
 		checkScenarioError(t, tt.body, tt.want, "--fault", "hang")
 	}
+}
+
+// headerLines is n distinct headers of a scenario's request.headers map.
+func headerLines(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "    X-%d: v\n", i)
+	}
+	return b.String()
 }
