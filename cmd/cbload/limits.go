@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cbload/cbload/harness"
@@ -73,4 +75,21 @@ func clipInput(s string) string {
 		n++
 	}
 	return s
+}
+
+// roughSpan says how far t is from now for a message: a duration up to a
+// few days, beyond that in days or years (a time.Duration saturates at
+// about 292 years, which would print as 2562047h47m16s).
+func roughSpan(now, t time.Time) string {
+	a, b := now, t
+	if b.Before(a) {
+		a, b = b, a
+	}
+	switch years := b.Year() - a.Year(); {
+	case years > 2:
+		return fmt.Sprintf("about %d years", years)
+	case b.Sub(a) > 72*time.Hour:
+		return fmt.Sprintf("about %d days", int(b.Sub(a).Hours()/24))
+	}
+	return b.Sub(a).Round(time.Second).String()
 }

@@ -253,7 +253,14 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	opts.ci.allow = allow
 	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
-		if r, why := stormRate(cfg); why != "" {
+		// Out-of-range tiers or retries are named by Validate, not here.
+		if r, why := stormRate(cfg); why != "" && cfg.Tiers <= harness.MaxTiers && cfg.Gateway.Retries <= harness.MaxRetries {
+			if r < harness.MinRate {
+				// One line that says what to change, not the note and then
+				// the rate's own error.
+				return usagef("--tiers %d, --retries %d: the default rate for them is %.3g req/s (%g / (1+%d)^%d, so a retry storm fits on this machine), below the %d req/s cbload paces; give --rate (%d to %d), or fewer tiers or retries",
+					cfg.Tiers, cfg.Gateway.Retries, r, cfg.Rate, cfg.Gateway.Retries, cfg.Tiers-1, harness.MinRate, harness.MinRate, harness.MaxRate)
+			}
 			cfg.Rate = r
 			fmt.Fprintln(stderr, "cbload: "+why)
 		}

@@ -201,6 +201,9 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usagef("--proxy-to %q: want an http:// or https:// URL with a host", opts.proxyTo)
 		}
+		if err := checkPort(opts.proxyTo); err != nil {
+			return usagef("--proxy-to %v", err)
+		}
 		if err := allow.CheckHost(u.Hostname()); err != nil {
 			return usagef("--proxy-to %q: %v", opts.proxyTo, err)
 		}
