@@ -230,10 +230,10 @@ func (a AllowList) refusal(host string) string {
 func CheckTargetURL(u string, a AllowList) error {
 	pu, err := url.Parse(u)
 	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-		return fmt.Errorf("%q: want an absolute http:// URL like http://127.0.0.1:8080/api", u)
+		return fmt.Errorf("%q: want an absolute http:// URL like http://127.0.0.1:8080/api", clip(RedactURL(u)))
 	}
 	if err := a.checkHost(pu.Hostname()); err != nil {
-		return fmt.Errorf("%q: %w", u, err)
+		return fmt.Errorf("%q: %w", clip(RedactURL(u)), err)
 	}
 	return nil
 }
@@ -290,13 +290,14 @@ func (a AllowList) checkHost(h string) error {
 // service can reach, say a container bridge).
 func (a AllowList) checkListenAddr(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
+	shown, shownHost := clip(RedactURL(addr)), RedactURL(host) // in messages
 	if err != nil {
-		return fmt.Errorf("%q: want a loopback host:port your service calls, like 127.0.0.1:9090", addr)
+		return fmt.Errorf("%q: want a loopback host:port your service calls, like 127.0.0.1:9090", shown)
 	}
 	// Checked here: a port out of range would otherwise fail at listen
 	// time, as if the address were in use.
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("%q: port %q: want a number from 1 to 65535", addr, port)
+		return fmt.Errorf("%q: port %q: want a number from 1 to 65535", shown, clip(port))
 	}
 	if strings.EqualFold(host, "localhost") {
 		return nil
@@ -304,9 +305,9 @@ func (a AllowList) checkListenAddr(addr string) error {
 	ip, err := netip.ParseAddr(host)
 	if err != nil || !a.allows(ip) {
 		if len(a) == 0 {
-			return fmt.Errorf("%q: host %s is not loopback; want 127.0.0.1 or ::1 (or an address of this machine allowed with --allow-remote)", addr, host)
+			return fmt.Errorf("%q: host %s is not loopback; want 127.0.0.1 or ::1 (or an address of this machine allowed with --allow-remote)", shown, shownHost)
 		}
-		return fmt.Errorf("%q: host %s: want 127.0.0.1, ::1 or an address of this machine in --allow-remote %s", addr, host, a)
+		return fmt.Errorf("%q: host %s: want 127.0.0.1, ::1 or an address of this machine in --allow-remote %s", shown, shownHost, a)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"net/url"
 	"regexp"
 	"strings"
 )
@@ -18,25 +17,27 @@ var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s<>]+@`)
 
 // RedactURL returns u with its userinfo — user name and password, either of
 // which may be a credential — replaced by RedactedUserinfo, for every place
-// a URL cbload was given is echoed. A string that does not parse as a URL
-// is redacted as text (RedactText).
+// a URL cbload was given is echoed. It reads the authority as url.Parse
+// does (up to the first "/", "?" or "#"; the userinfo up to its last "@"),
+// but also in a URL that does not parse, such as one with a blank in its
+// password, and in a host:port without a scheme (--otlp-endpoint's form).
 func RedactURL(u string) string {
 	if !strings.Contains(u, "@") {
 		return u
 	}
-	if !strings.Contains(u, "://") { // host:port, as --otlp-endpoint takes it
-		authority, _, _ := strings.Cut(u, "/")
-		if i := strings.LastIndex(authority, "@"); i >= 0 {
-			return RedactedUserinfo + u[i:]
-		}
+	prefix, rest := "", u
+	if i := strings.Index(u, "://"); i >= 0 {
+		prefix, rest = u[:i+3], u[i+3:]
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
 		return u
 	}
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return RedactText(u)
-	}
-	p.User = url.User(RedactedUserinfo)
-	return p.String()
+	return prefix + RedactedUserinfo + rest[at:]
 }
 
 // RedactText returns s with the userinfo of every URL in it replaced by

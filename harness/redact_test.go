@@ -14,6 +14,9 @@ func TestRedactURL(t *testing.T) {
 		{"admin:hunter2@127.0.0.1:4318", "xxxxx@127.0.0.1:4318"},
 		{"/local?mail=a@b", "/local?mail=a@b"},
 		{"http://admin:hunter2@127.0.0.1:99999999/api", "http://xxxxx@127.0.0.1:99999999/api"}, // does not parse
+		{"http://admin:hun ter2@127.0.0.1:1/api", "http://xxxxx@127.0.0.1:1/api"},
+		{"admin:hunter2@127.0.0.1:7", "xxxxx@127.0.0.1:7"},
+		{"http://127.0.0.1:1/a@b#c@d", "http://127.0.0.1:1/a@b#c@d"},
 	} {
 		if got := RedactURL(c.in); got != c.want {
 			t.Errorf("RedactURL(%q) = %q; want %q", c.in, got, c.want)

@@ -485,14 +485,14 @@ func checkURL(raw string, allow harness.AllowList) error {
 func checkPort(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%q: want an absolute URL like http://127.0.0.1:8080/api", raw)
+		return fmt.Errorf("%q: want an absolute URL like http://127.0.0.1:8080/api", clipInput(harness.RedactURL(raw)))
 	}
 	if strings.HasSuffix(u.Host, ":") {
-		return fmt.Errorf("%q: empty port; want a port from 1 to 65535 after the colon, or none", raw)
+		return fmt.Errorf("%q: empty port; want a port from 1 to 65535 after the colon, or none", clipInput(harness.RedactURL(raw)))
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
-			return fmt.Errorf("%q: port %q: want a number from 1 to 65535", raw, p)
+			return fmt.Errorf("%q: port %q: want a number from 1 to 65535", clipInput(harness.RedactURL(raw)), clipInput(p))
 		}
 	}
 	return nil

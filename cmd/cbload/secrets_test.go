@@ -110,6 +110,26 @@ func TestSecretsNeverWritten(t *testing.T) {
 		checkNoSecrets(t, "--dry-run stderr", stderr)
 	})
 
+	t.Run("bad input", func(t *testing.T) {
+		creds := secretUser + ":" + secretPassword + "@"
+		for _, args := range [][]string{
+			{"run", "--fault", "latency", "--dry-run", "--target", "svc=http://" + creds + "127.0.0.1:99999/api", "--upstream-addr", "127.0.0.1:9"},
+			{"run", "--fault", "latency", "--dry-run", "--target", "svc=http://" + secretUser + ":a " + secretPassword + "@127.0.0.1:1/api", "--upstream-addr", "127.0.0.1:9"},
+			{"run", "--fault", "latency", "--dry-run", "--target", "svc=http://127.0.0.1:1/api", "--upstream-addr", creds + "127.0.0.1:9"},
+			{"run", "--fault", "latency", "--dry-run", "--target", "svc=http://127.0.0.1:1/api", "--upstream", "p=http://" + creds + "127.0.0.1:9"},
+			{"run", "--fault", "latency", "--dry-run", "--otlp-endpoint", "http://" + creds + "127.0.0.1:99999"},
+			{"serve", "--proxy-to", "http://" + creds + "127.0.0.1:0"},
+			{"serve", "--proxy-to", "ftp://" + creds + "127.0.0.1:1"},
+		} {
+			code, stdout, stderr := cbloadProc(t, nil, args...)
+			if code != exitUsage || !strings.Contains(stderr, "xxxxx@") {
+				t.Errorf("cbload %q = exit %d, stderr %q; want %d naming the redacted URL", args, code, stderr, exitUsage)
+			}
+			checkNoSecrets(t, "stdout", stdout)
+			checkNoSecrets(t, "stderr", stderr)
+		}
+	})
+
 	t.Run("unreachable", func(t *testing.T) {
 		closed := "http://" + freeAddr(t)
 		code, stdout, stderr := cbloadProc(t, env, args(filepath.Join(t.TempDir(), "out"), withCreds(closed, "/api"))...)
