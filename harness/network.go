@@ -153,16 +153,24 @@ func upstreamCert(dir string) (tls.Certificate, bool, error) {
 // nor a redirect can lead elsewhere.
 type AllowList []netip.Prefix
 
+// MaxAllowRanges is the most ranges --allow-remote (allow_remote) lists;
+// every connection is checked against each.
+const MaxAllowRanges = 100
+
 // ParseAllowList parses a comma-separated list of CIDR ranges or single
 // addresses, like "10.0.0.0/8,192.168.1.7".
 func ParseAllowList(s string) (AllowList, error) {
 	var out AllowList
-	for _, part := range strings.Split(s, ",") {
+	parts := strings.Split(s, ",")
+	if len(parts) > MaxAllowRanges {
+		return nil, fmt.Errorf("lists %d ranges; the limit is %d", len(parts), MaxAllowRanges)
+	}
+	for _, part := range parts {
 		part = strings.TrimSpace(part)
 		var p netip.Prefix
 		var err error
 		if strings.Contains(part, "%") {
-			return nil, fmt.Errorf("%q: zones are not supported; give the address without %%zone", part)
+			return nil, fmt.Errorf("%q: zones are not supported; give the address without %%zone", clip(part))
 		}
 		if strings.Contains(part, "/") {
 			p, err = netip.ParsePrefix(part)
@@ -174,7 +182,7 @@ func ParseAllowList(s string) (AllowList, error) {
 		}
 		switch {
 		case err != nil:
-			return nil, fmt.Errorf("%q: want CIDR ranges or addresses like 10.0.0.0/8,192.168.1.7", part)
+			return nil, fmt.Errorf("%q: want CIDR ranges or addresses like 10.0.0.0/8,192.168.1.7", clip(part))
 		case p.Bits() == 0:
 			return nil, fmt.Errorf("%q: allows every address; name the networks your service is in, like 10.0.0.0/8", part)
 		}
