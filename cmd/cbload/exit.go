@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Exit codes. They are part of cbload's contract with CI jobs: keep them stable.
@@ -35,44 +34,9 @@ type usageError struct {
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
-// usagef returns a usageError with a formatted message. A string it
-// quotes (%q) — by convention, the value the user gave — is cut to its
-// first maxEchoed characters: the message names a 5000-character flag, it
-// does not echo it.
+// usagef returns a usageError with a formatted message.
 func usagef(format string, args ...any) error {
-	for i, verb := range verbs(format) {
-		if i >= len(args) {
-			break
-		}
-		if s, ok := args[i].(string); ok && verb == 'q' {
-			args[i] = clipInput(s)
-		}
-	}
 	return &usageError{err: fmt.Errorf(format, args...)}
-}
-
-// verbs returns the verb of each argument format takes, in order (%% takes
-// none). Explicit argument indexes and * widths are not used in cbload's
-// messages; with them the list is cut short, which only clips less.
-func verbs(format string) []rune {
-	var out []rune
-	for i := 0; i < len(format); i++ {
-		if format[i] != '%' {
-			continue
-		}
-		j := i + 1
-		for j < len(format) && strings.IndexByte("+-# 0123456789.", format[j]) >= 0 {
-			j++
-		}
-		if j >= len(format) || format[j] == '[' || format[j] == '*' {
-			return out
-		}
-		if format[j] != '%' {
-			out = append(out, rune(format[j]))
-		}
-		i = j
-	}
-	return out
 }
 
 // asUsage wraps err as a usageError; nil stays nil.

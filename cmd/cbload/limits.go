@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -92,4 +93,69 @@ func roughSpan(now, t time.Time) string {
 		return fmt.Sprintf("about %d days", int(b.Sub(a).Hours()/24))
 	}
 	return b.Sub(a).Round(time.Second).String()
+}
+
+// clipQuoted cuts every quoted value in msg ("…", as %q writes it) longer
+// than maxEchoed characters to its first maxEchoed and "…": an error names
+// the 5000-character value it refuses, whichever package or library wrote
+// the message (pflag quotes a flag's value whole), and does not echo it.
+func clipQuoted(msg string) string {
+	if len(msg) <= maxEchoed {
+		return msg
+	}
+	var b strings.Builder
+	for {
+		start := strings.IndexByte(msg, '"')
+		if start < 0 {
+			break
+		}
+		end := start + 1
+		for end < len(msg) && msg[end] != '"' {
+			if msg[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end >= len(msg) {
+			break // no closing quote: not a quoted value
+		}
+		b.WriteString(msg[:start+1])
+		inner := msg[start+1 : end]
+		if cut := clipInput(inner); cut != inner {
+			inner = trimEscape(strings.TrimSuffix(cut, "…")) + "…"
+		}
+		b.WriteString(inner)
+		b.WriteByte('"')
+		msg = msg[end+1:]
+	}
+	b.WriteString(msg)
+	return b.String()
+}
+
+// trimEscape drops an escape sequence (as %q writes them: \", \n, \x1b,
+// \u00e9, \U0001f600, \000) that the end of s cut short.
+func trimEscape(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		n := 2
+		if i+1 < len(s) {
+			switch s[i+1] {
+			case 'x':
+				n = 4
+			case 'u':
+				n = 6
+			case 'U':
+				n = 10
+			case '0', '1', '2', '3', '4', '5', '6', '7':
+				n = 4
+			}
+		}
+		if i+n > len(s) {
+			return s[:i]
+		}
+		i += n - 1
+	}
+	return s
 }

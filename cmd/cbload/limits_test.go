@@ -39,12 +39,16 @@ func TestRunCeilings(t *testing.T) {
 		{[]string{"--run-id", "/" + long}, `run-id "/` + long[:56] + `...": want 1 to 64 letters`},
 		{[]string{"--start-at", long}, `--start-at "` + long[:64] + `…": want an RFC 3339 time`},
 		{[]string{"--phases", long}, `--phases "` + long[:64] + `…": want three durations`},
+		{[]string{"--rate", long}, `--rate "` + long[:64] + `…": want a number like 200 or 0.5`},
+		{[]string{"--threshold", long}, `--threshold: threshold "` + long[:64] + `…": missing comparison`},
+		{[]string{"--arms", long}, `arms: unknown arm "` + long[:64] + `…"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " ")[:min(40, len(strings.Join(tt.args, " ")))], func(t *testing.T) {
 			t.Parallel()
 			code, stdout, stderr := cbloadProc(t, nil, append([]string{"run", "--fault", "latency", "--dry-run"}, tt.args...)...)
 			msg := strings.TrimSpace(stderr)
+			msg = strings.TrimSuffix(msg, "\nRun 'cbload run --help' for usage.") // a flag's hint
 			if code != exitUsage || msg != "cbload: "+tt.want && !strings.HasPrefix(msg, "cbload: "+tt.want) || strings.Contains(msg, "\n") {
 				t.Errorf("exit %d, stderr %q; want %d and one line starting %q\nstdout:\n%s", code, msg, exitUsage, "cbload: "+tt.want, stdout)
 			}
@@ -73,11 +77,20 @@ func TestRoughSpan(t *testing.T) {
 	}
 }
 
-func TestUsagefClipsQuotedInput(t *testing.T) {
+func TestClipQuoted(t *testing.T) {
 	long := strings.Repeat("é", 100)
-	got := usagef("--x %q: want %s; got %d%% of %q", long, long, 5, "short").Error()
-	want := `--x "` + strings.Repeat("é", 64) + `…": want ` + long + `; got 5% of "short"`
-	if got != want {
-		t.Errorf("usagef = %q; want %q", got, want)
+	for _, c := range []struct{ in, want string }{
+		{`--x "short": want y`, `--x "short": want y`},
+		{`--x "` + long + `": want ` + long, `--x "` + strings.Repeat("é", 64) + `…": want ` + long},
+		{`a "` + strings.Repeat(`\"`, 40) + `" b "` + strings.Repeat("c", 70) + `"`, `a "` + strings.Repeat(`\"`, 32) + `…" b "` + strings.Repeat("c", 64) + `…"`},
+		{`bad "` + strings.Repeat("x", 60) + `\x1b[2J` + strings.Repeat("y", 10) + `"`, `bad "` + strings.Repeat("x", 60) + `\x1b…"`},
+		{`bad "` + strings.Repeat("x", 62) + `\x1b[2J` + strings.Repeat("y", 10) + `"`, `bad "` + strings.Repeat("x", 62) + `…"`},
+		{`unclosed "` + strings.Repeat("z", 100), `unclosed "` + strings.Repeat("z", 100)},
+		{`e "` + strings.Repeat("x", 62) + `\u00e9" f`, `e "` + strings.Repeat("x", 62) + `…" f`},
+		{`e "` + strings.Repeat("x", 58) + `\u00e9y" f`, `e "` + strings.Repeat("x", 58) + `\u00e9…" f`},
+	} {
+		if got := clipQuoted(c.in); got != c.want {
+			t.Errorf("clipQuoted(%q) = %q; want %q", c.in, got, c.want)
+		}
 	}
 }

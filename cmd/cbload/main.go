@@ -40,8 +40,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	code := exitCode(err)
 	if !errors.Is(err, errSilent) {
 		// A message may quote a URL cbload was given, or net/http's error
-		// for it: neither may show its userinfo.
-		fmt.Fprintf(stderr, "cbload: %s\n", harness.RedactText(err.Error()))
+		// for it: neither may show its userinfo. A long value is named, not
+		// echoed whole.
+		fmt.Fprintf(stderr, "cbload: %s\n", clipQuoted(harness.RedactText(err.Error())))
 	}
 	if code == exitUsage {
 		var ue *usageError
