@@ -49,3 +49,60 @@ func RedactText(s string) string {
 	}
 	return userinfoRE.ReplaceAllString(s, "${1}"+RedactedUserinfo+"@")
 }
+
+// secrets are the header values of a run's requests (--header, --header-env,
+// a request file's), which cbload sends and never writes: a service that
+// echoes one in an answer a check quotes, or in its breaker state, must not
+// get it into a report or a message.
+type secrets []string
+
+// minSecret is the shortest header value hidden in text: a shorter one
+// would mangle ordinary words, and is no credential worth the name.
+const minSecret = 8
+
+// requestSecrets collects the header values of every target's requests.
+func requestSecrets(targets []Target) secrets {
+	seen := map[string]bool{}
+	var s secrets
+	for _, t := range targets {
+		for _, q := range t.Requests {
+			for _, vs := range q.Header {
+				for _, v := range vs {
+					if len(v) >= minSecret && !seen[v] {
+						seen[v] = true
+						s = append(s, v)
+					}
+				}
+			}
+		}
+	}
+	return s
+}
+
+// redact returns text with URL userinfo (RedactText) and every secret
+// replaced by RedactedUserinfo.
+func (s secrets) redact(text string) string {
+	text = RedactText(text)
+	for _, v := range s {
+		text = strings.ReplaceAll(text, v, RedactedUserinfo)
+	}
+	return text
+}
+
+// redactErr returns err with its message redacted, still wrapping err (a
+// cancelled probe stays errors.Is context.Canceled).
+func (s secrets) redactErr(err error) error {
+	if msg := s.redact(err.Error()); msg != err.Error() {
+		return &redactedError{msg: msg, err: err}
+	}
+	return err
+}
+
+// redactedError is an error whose message was redacted.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

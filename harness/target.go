@@ -226,7 +226,8 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	}
 	defer up.close()
 	if err := probeTargets(ctx, cfg.Targets, cfg.Expect, strings.Join(addrs, ", "), tune); err != nil {
-		return nil, &SetupError{err}
+		// An answer a check quotes may echo a header the service was sent.
+		return nil, &SetupError{requestSecrets(cfg.Targets).redactErr(err)}
 	}
 
 	byName := map[string]Target{}
@@ -540,6 +541,12 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	arm.Notes = targetNotes(&arm, cfg, t, poll, inf, up, fastFails, fails)
 	if checks != nil {
 		arm.Notes = append(arm.Notes, checks.notes()...)
+	}
+	// The notes quote answers (a check's miss, the state URL's body), which
+	// may echo a header the service was sent.
+	sec := requestSecrets(cfg.Targets)
+	for i, n := range arm.Notes {
+		arm.Notes[i] = sec.redact(n)
 	}
 	arm.Start = begin.report(rec.pace)
 	return &arm, stopErr

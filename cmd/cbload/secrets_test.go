@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -44,13 +45,16 @@ func TestSecretsNeverWritten(t *testing.T) {
 		case "/breaker":
 			w.Write([]byte("closed"))
 		case "/api":
-			if n.Add(1)%2 == 0 {
+			switch i := n.Add(1); {
+			case i == 1: // the probe
+				w.Write([]byte(`{"source":"primary"}`))
+			case i%2 == 0:
 				if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
 					c.Close()
 				}
-				return
+			default: // an answer that echoes the token, as a debug endpoint might
+				json.NewEncoder(w).Encode(map[string]string{"source": r.Header.Get("Authorization")})
 			}
-			w.Write([]byte("ok"))
 		default:
 			w.Write([]byte("ok"))
 		}
@@ -64,7 +68,8 @@ func TestSecretsNeverWritten(t *testing.T) {
 		return append([]string{"run", "--fault", "latency", "--phases", "1s,2s,1s", "--rate", "40", "--seed", "3", "--progress", "never",
 			"--out", out, "--upstream-addr", freeAddr(t), "--target", "svc=" + target, "--collateral", "/local",
 			"--breaker-state-url", withCreds(svc.URL, "/breaker"),
-			"--header-env", "Authorization=CBLOAD_TEST_TOKEN", "--header", "Cookie: sid=" + secretCookie}, extra...)
+			"--header-env", "Authorization=CBLOAD_TEST_TOKEN", "--header", "Cookie: sid=" + secretCookie,
+			"--expect", "json:.source=primary"}, extra...)
 	}
 
 	t.Run("run", func(t *testing.T) {
@@ -95,6 +100,9 @@ func TestSecretsNeverWritten(t *testing.T) {
 			t.Errorf("results file has no error quoting the redacted URL; want the connections closed by the service to show as errors")
 		}
 		r := readReport(t, filepath.Join(out, "report.json"))
+		if notes := strings.Join(r.Arms[0].Notes, "\n"); !strings.Contains(notes, `(the first got .source = "xxxxx")`) {
+			t.Errorf("notes %q; want the check's miss quoting the echoed token as xxxxx", notes)
+		}
 		if len(r.Config.Targets) != 1 || !strings.HasPrefix(r.Config.Targets[0].URL, "http://xxxxx@127.0.0.1:") {
 			t.Errorf("report targets %+v; want the URL with its userinfo redacted as xxxxx", r.Config.Targets)
 		}
@@ -128,6 +136,19 @@ func TestSecretsNeverWritten(t *testing.T) {
 			checkNoSecrets(t, "stdout", stdout)
 			checkNoSecrets(t, "stderr", stderr)
 		}
+	})
+
+	t.Run("probe quotes an echoed token", func(t *testing.T) {
+		echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			json.NewEncoder(w).Encode(map[string]string{"source": r.Header.Get("Authorization")})
+		}))
+		defer echo.Close()
+		code, stdout, stderr := cbloadProc(t, env, args(filepath.Join(t.TempDir(), "out"), echo.URL+"/api")...)
+		if code != exitCouldNotRun || !strings.Contains(stderr, `got .source = "xxxxx"`) {
+			t.Fatalf("exit %d, stderr:\n%s\nwant %d quoting the echoed token as xxxxx", code, stderr, exitCouldNotRun)
+		}
+		checkNoSecrets(t, "stdout", stdout)
+		checkNoSecrets(t, "stderr", stderr)
 	})
 
 	t.Run("unreachable", func(t *testing.T) {
