@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/scenario"
 )
 
 // TestRunCeilings runs cbload run --dry-run as a process with a duration or
@@ -92,5 +95,16 @@ func TestClipQuoted(t *testing.T) {
 		if got := clipQuoted(c.in); got != c.want {
 			t.Errorf("clipQuoted(%q) = %q; want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestHeaderLimitsMatch checks that a scenario's and the flags' header
+// count is the one a request file is held to.
+func TestHeaderLimitsMatch(t *testing.T) {
+	if scenario.MaxHeaders != harness.MaxHeaders {
+		t.Errorf("scenario.MaxHeaders = %d, harness.MaxHeaders = %d; want one limit", scenario.MaxHeaders, harness.MaxHeaders)
+	}
+	if scenario.MaxDuration != harness.MaxSchedule {
+		t.Errorf("scenario.MaxDuration = %v, harness.MaxSchedule = %v; want one limit", scenario.MaxDuration, harness.MaxSchedule)
 	}
 }
