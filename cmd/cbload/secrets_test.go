@@ -33,7 +33,7 @@ func checkNoSecrets(t *testing.T, what, text string) {
 // TestSecretsNeverWritten runs cbload against a service on loopback with
 // credentials in the target URLs' userinfo, a --header-env token and a
 // cookie, and checks that no output — report.json/md/html, the results
-// file, JUnit, the --dry-run plan, stdout, stderr and the error messages
+// file, JUnit, the step summary, the --dry-run plan, stdout, stderr and the error messages
 // of a target that cannot be reached — holds any of them. Half the api
 // requests have their connection closed, so the error set and the results
 // file quote the URL as net/http's errors do.
@@ -75,15 +75,15 @@ func TestSecretsNeverWritten(t *testing.T) {
 	t.Run("run", func(t *testing.T) {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "out")
-		results, junit := filepath.Join(dir, "results.jsonl"), filepath.Join(dir, "junit.xml")
-		code, stdout, stderr := cbloadProc(t, env, args(out, withCreds(svc.URL, "/api"), "--results", results, "--junit", junit,
+		results, junit, summary := filepath.Join(dir, "results.jsonl"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "summary.md")
+		code, stdout, stderr := cbloadProc(t, append(env, stepSummaryEnv+"="+summary), args(out, withCreds(svc.URL, "/api"), "--results", results, "--junit", junit,
 			"--threshold", "svc.fault.api.requests > 0")...)
 		if code != exitOK && code != exitNotValid {
 			t.Fatalf("exit %d; want %d or %d\nstdout:\n%s\nstderr:\n%s", code, exitOK, exitNotValid, stdout, stderr)
 		}
 		checkNoSecrets(t, "stdout", stdout)
 		checkNoSecrets(t, "stderr", stderr)
-		files := []string{results, junit}
+		files := []string{results, junit, summary}
 		for _, name := range []string{"report.json", "report.md", "report.html"} {
 			files = append(files, filepath.Join(out, name))
 		}
