@@ -33,10 +33,11 @@ func checkNoSecrets(t *testing.T, what, text string) {
 // TestSecretsNeverWritten runs cbload against a service on loopback with
 // credentials in the target URLs' userinfo, a --header-env token and a
 // cookie, and checks that no output — report.json/md/html, the results
-// file, JUnit, the step summary, the --dry-run plan, stdout, stderr and the error messages
-// of a target that cannot be reached — holds any of them. Half the api
-// requests have their connection closed, so the error set and the results
-// file quote the URL as net/http's errors do.
+// file, JUnit, the step summary, the --dry-run plan, stdout, stderr, the
+// messages of bad input and of a target that cannot be reached — holds any
+// of them. Half the api requests have their connection closed, so the
+// error set and the results file quote the URL as net/http's errors do;
+// the others echo the token, which a check's miss quotes.
 func TestSecretsNeverWritten(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int64
