@@ -9,7 +9,6 @@ package harness
 import (
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -178,6 +177,25 @@ const (
 	MaxRetryBackoff = 10 * time.Second
 )
 
+// Ceilings of the other settings. Each keeps the sums cbload makes of them
+// (an arm's span: schedule + client timeout; queue + call timeout) far from
+// overflowing, and none is a value a real experiment needs more of.
+const (
+	// MaxSchedule is the longest schedule of one arm, the sum of its
+	// phases' durations (scenario.MaxDuration for files and flags).
+	MaxSchedule = time.Hour
+	// MaxTimeout bounds every other duration: the client, queue and call
+	// timeouts, local work, the breaker's timeout and interval, and the
+	// upstream's service time and jitter.
+	MaxTimeout = time.Hour
+	// MaxBreakerCount bounds the breaker's counts: max requests,
+	// consecutive failures and min requests.
+	MaxBreakerCount = 1_000_000
+	// MaxBreakerBuckets bounds the buckets of the breaker's rolling window
+	// (interval / bucket period), each of which it allocates.
+	MaxBreakerBuckets = 10_000
+)
+
 // BreakerConfig configures the breaker arm's circuit breaker; it is
 // defined, with the breaker, in package policy.
 type BreakerConfig = policy.BreakerConfig
@@ -293,8 +311,8 @@ func (c *Config) Validate() error {
 		if p.Duration%time.Second != 0 {
 			return fmt.Errorf("phases[%d] (%s): duration %v must be a whole number of seconds", i, p.Name, p.Duration)
 		}
-		if p.Duration > math.MaxInt64-total {
-			return fmt.Errorf("phases[%d] (%s): duration %v makes the schedule longer than %v, the longest a run can be", i, p.Name, p.Duration, time.Duration(math.MaxInt64).Truncate(time.Hour))
+		if p.Duration > MaxSchedule-total {
+			return fmt.Errorf("phases[%d] (%s): duration %v makes the schedule longer than the limit of %v per arm", i, p.Name, p.Duration, MaxSchedule)
 		}
 		total += p.Duration
 		for _, name := range append([]string{""}, slices.Sorted(maps.Keys(p.UpstreamFaults))...) {
@@ -340,27 +358,36 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("collateral-share: %v must be in [0, 1)", c.CollateralShare)
 	case c.Trials < 1 || c.Trials > MaxTrials:
 		return fmt.Errorf("trials: %d must be between 1 and %d", c.Trials, MaxTrials)
-	case c.ClientTimeout <= 0:
-		return fmt.Errorf("client-timeout: %v must be positive", c.ClientTimeout)
+	case c.ClientTimeout <= 0 || c.ClientTimeout > MaxTimeout:
+		return fmt.Errorf("client-timeout: %v must be positive and at most %v", c.ClientTimeout, MaxTimeout)
 	case c.Gateway.Workers < 1 || c.Gateway.Workers > 100000:
 		return fmt.Errorf("gateway-workers: %d must be between 1 and 100000", c.Gateway.Workers)
-	case c.Gateway.QueueTimeout <= 0:
-		return fmt.Errorf("queue-timeout: %v must be positive", c.Gateway.QueueTimeout)
-	case c.Gateway.CallTimeout <= 0:
-		return fmt.Errorf("call-timeout: %v must be positive", c.Gateway.CallTimeout)
-	case c.Gateway.LocalWork < 0:
-		return fmt.Errorf("local-work: %v must not be negative", c.Gateway.LocalWork)
+	case c.Gateway.QueueTimeout <= 0 || c.Gateway.QueueTimeout > MaxTimeout:
+		return fmt.Errorf("queue-timeout: %v must be positive and at most %v", c.Gateway.QueueTimeout, MaxTimeout)
+	case c.Gateway.CallTimeout <= 0 || c.Gateway.CallTimeout > MaxTimeout:
+		return fmt.Errorf("call-timeout: %v must be positive and at most %v", c.Gateway.CallTimeout, MaxTimeout)
+	case c.Gateway.LocalWork < 0 || c.Gateway.LocalWork > MaxTimeout:
+		return fmt.Errorf("local-work: %v must be between 0 and %v", c.Gateway.LocalWork, MaxTimeout)
 	case c.ClientTimeout <= c.Gateway.QueueTimeout+c.Gateway.CallTimeout:
 		return fmt.Errorf("client-timeout: %v must exceed queue-timeout + call-timeout (%v), or the load runner gives up before the gateway can answer",
 			c.ClientTimeout, c.Gateway.QueueTimeout+c.Gateway.CallTimeout)
 	case c.Breaker.Timeout < MinBreakerTimeout:
 		return fmt.Errorf("breaker-timeout: %v must be at least %v (the breaker changes state at most about three times per open timeout, which bounds the transitions a run records)", c.Breaker.Timeout, MinBreakerTimeout)
-	case c.Breaker.MaxRequests < 1:
-		return fmt.Errorf("breaker-max-requests: must be at least 1")
-	case c.Breaker.Interval < 0:
-		return fmt.Errorf("breaker-interval: %v must not be negative (0 keeps counts until the state changes)", c.Breaker.Interval)
+	case c.Breaker.Timeout > MaxTimeout:
+		return fmt.Errorf("breaker-timeout: %v must be at most %v", c.Breaker.Timeout, MaxTimeout)
+	case c.Breaker.MaxRequests < 1 || c.Breaker.MaxRequests > MaxBreakerCount:
+		return fmt.Errorf("breaker-max-requests: %d must be between 1 and %d", c.Breaker.MaxRequests, MaxBreakerCount)
+	case c.Breaker.ConsecutiveFailures > MaxBreakerCount:
+		return fmt.Errorf("breaker-consecutive-failures: %d must be between 0 (off) and %d", c.Breaker.ConsecutiveFailures, MaxBreakerCount)
+	case c.Breaker.MinRequests > MaxBreakerCount:
+		return fmt.Errorf("breaker-min-requests: %d must be between 0 and %d", c.Breaker.MinRequests, MaxBreakerCount)
+	case c.Breaker.Interval < 0 || c.Breaker.Interval > MaxTimeout:
+		return fmt.Errorf("breaker-interval: %v must be between 0 (keep counts until the state changes) and %v", c.Breaker.Interval, MaxTimeout)
 	case c.Breaker.BucketPeriod < 0 || (c.Breaker.BucketPeriod > 0 && c.Breaker.BucketPeriod > c.Breaker.Interval):
 		return fmt.Errorf("breaker-bucket-period: %v must be between 0 and breaker-interval (%v)", c.Breaker.BucketPeriod, c.Breaker.Interval)
+	case c.Breaker.BucketPeriod > 0 && c.Breaker.Interval/c.Breaker.BucketPeriod > MaxBreakerBuckets:
+		return fmt.Errorf("breaker-bucket-period: %v splits breaker-interval %v into %d buckets; want at most %d, a period of at least %v",
+			c.Breaker.BucketPeriod, c.Breaker.Interval, c.Breaker.Interval/c.Breaker.BucketPeriod, MaxBreakerBuckets, (c.Breaker.Interval+MaxBreakerBuckets-1)/MaxBreakerBuckets)
 	case c.Breaker.ConsecutiveFailures == 0 && c.Breaker.FailureRatio == 0:
 		return fmt.Errorf("breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set")
 	case !(c.Breaker.FailureRatio >= 0 && c.Breaker.FailureRatio <= 1):
@@ -383,8 +410,10 @@ func (c *Config) Validate() error {
 		// The faultserver reads zero as "its default", which would surprise
 		// whoever asked for zero.
 		return fmt.Errorf("service-time: %v must be positive; use 1us for a near-instant upstream", c.Upstream.ServiceTime)
-	case c.Upstream.Jitter < 0:
-		return fmt.Errorf("jitter: %v must not be negative", c.Upstream.Jitter)
+	case c.Upstream.ServiceTime > MaxTimeout:
+		return fmt.Errorf("service-time: %v must be at most %v", c.Upstream.ServiceTime, MaxTimeout)
+	case c.Upstream.Jitter < 0 || c.Upstream.Jitter > MaxTimeout:
+		return fmt.Errorf("jitter: %v must be between 0 and %v", c.Upstream.Jitter, MaxTimeout)
 	case c.Upstream.Concurrency < 0 || c.Upstream.Concurrency > faultserver.MaxConcurrency:
 		return fmt.Errorf("upstream-concurrency: %d must be between 0 (unbounded) and %d", c.Upstream.Concurrency, faultserver.MaxConcurrency)
 	case c.Upstream.Queue < 0 || c.Upstream.Queue > faultserver.MaxQueue:

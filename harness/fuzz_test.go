@@ -23,6 +23,11 @@ func FuzzParseRequestFile(f *testing.F) {
 			if !methodRE.MatchString(r.Method) || checkRequestURL(r.URL) != nil {
 				t.Fatalf("accepted %q %q", r.Method, r.URL)
 			}
+			// A header net/http would refuse only as the request is sent
+			// must be refused here, where the error can name the line.
+			if err := checkHeaders(r.Header); err != nil {
+				t.Fatalf("accepted a header net/http refuses: %v", err)
+			}
 		}
 	})
 }

@@ -187,16 +187,24 @@ func upstreamCert(ctx context.Context, dir string) (tls.Certificate, bool, error
 // nor a redirect can lead elsewhere.
 type AllowList []netip.Prefix
 
+// MaxAllowRanges is the most ranges --allow-remote (allow_remote) lists;
+// every connection is checked against each.
+const MaxAllowRanges = 100
+
 // ParseAllowList parses a comma-separated list of CIDR ranges or single
 // addresses, like "10.0.0.0/8,192.168.1.7".
 func ParseAllowList(s string) (AllowList, error) {
 	var out AllowList
-	for _, part := range strings.Split(s, ",") {
+	parts := strings.Split(s, ",")
+	if len(parts) > MaxAllowRanges {
+		return nil, fmt.Errorf("lists %d ranges; the limit is %d", len(parts), MaxAllowRanges)
+	}
+	for _, part := range parts {
 		part = strings.TrimSpace(part)
 		var p netip.Prefix
 		var err error
 		if strings.Contains(part, "%") {
-			return nil, fmt.Errorf("%q: zones are not supported; give the address without %%zone", part)
+			return nil, fmt.Errorf("%q: zones are not supported; give the address without %%zone", clip(part))
 		}
 		if strings.Contains(part, "/") {
 			p, err = netip.ParsePrefix(part)
@@ -208,7 +216,7 @@ func ParseAllowList(s string) (AllowList, error) {
 		}
 		switch {
 		case err != nil:
-			return nil, fmt.Errorf("%q: want CIDR ranges or addresses like 10.0.0.0/8,192.168.1.7", part)
+			return nil, fmt.Errorf("%q: want CIDR ranges or addresses like 10.0.0.0/8,192.168.1.7", clip(part))
 		case p.Bits() == 0:
 			return nil, fmt.Errorf("%q: allows every address; name the networks your service is in, like 10.0.0.0/8", part)
 		}
@@ -264,10 +272,10 @@ func (a AllowList) refusal(host string) string {
 func CheckTargetURL(u string, a AllowList) error {
 	pu, err := url.Parse(u)
 	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-		return fmt.Errorf("%q: want an absolute http:// URL like http://127.0.0.1:8080/api", u)
+		return fmt.Errorf("%q: want an absolute http:// URL like http://127.0.0.1:8080/api", clip(RedactURL(u)))
 	}
 	if err := a.checkHost(pu.Hostname()); err != nil {
-		return fmt.Errorf("%q: %w", u, err)
+		return fmt.Errorf("%q: %w", clip(RedactURL(u)), err)
 	}
 	return nil
 }
@@ -324,13 +332,14 @@ func (a AllowList) checkHost(h string) error {
 // service can reach, say a container bridge).
 func (a AllowList) checkListenAddr(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
+	shown, shownHost := clip(RedactURL(addr)), RedactURL(host) // in messages
 	if err != nil {
-		return fmt.Errorf("%q: want a loopback host:port your service calls, like 127.0.0.1:9090", addr)
+		return fmt.Errorf("%q: want a loopback host:port your service calls, like 127.0.0.1:9090", shown)
 	}
 	// Checked here: a port out of range would otherwise fail at listen
 	// time, as if the address were in use.
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("%q: port %q: want a number from 1 to 65535", addr, port)
+		return fmt.Errorf("%q: port %q: want a number from 1 to 65535", shown, clip(port))
 	}
 	if strings.EqualFold(host, "localhost") {
 		return nil
@@ -338,9 +347,9 @@ func (a AllowList) checkListenAddr(addr string) error {
 	ip, err := netip.ParseAddr(host)
 	if err != nil || !a.allows(ip) {
 		if len(a) == 0 {
-			return fmt.Errorf("%q: host %s is not loopback; want 127.0.0.1 or ::1 (or an address of this machine allowed with --allow-remote)", addr, host)
+			return fmt.Errorf("%q: host %s is not loopback; want 127.0.0.1 or ::1 (or an address of this machine allowed with --allow-remote)", shown, shownHost)
 		}
-		return fmt.Errorf("%q: host %s: want 127.0.0.1, ::1 or an address of this machine in --allow-remote %s", addr, host, a)
+		return fmt.Errorf("%q: host %s: want 127.0.0.1, ::1 or an address of this machine in --allow-remote %s", shown, shownHost, a)
 	}
 	return nil
 }

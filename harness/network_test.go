@@ -16,6 +16,7 @@ func TestParseAllowList(t *testing.T) {
 		{"10.1.2.3/8, 192.168.1.7", "10.0.0.0/8,192.168.1.7/32", ""},
 		{"fd00::/8,::ffff:10.0.0.1", "fd00::/8,::ffff:10.0.0.1/128", ""},
 		{"", "", `"": want CIDR ranges`},
+		{strings.Repeat("10.0.0.1,", MaxAllowRanges) + "10.0.0.2", "", "lists 101 ranges; the limit is 100"},
 		{"10.0.0.0/33", "", `"10.0.0.0/33": want CIDR ranges`},
 		{"example.com", "", `"example.com": want CIDR`},
 		{"0.0.0.0/0", "", "allows every address"},

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Request is one request of the load mix sent to a user's service: the
@@ -44,6 +45,55 @@ var (
 	methodRE     = regexp.MustCompile(`^[A-Z]+$`)
 	headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 )
+
+// Limits of the headers of one request: every flag, scenario field and
+// request-file line that adds a header counts.
+const (
+	MaxHeaders         = 100     // headers of one request
+	MaxHeaderValueSize = 8 << 10 // bytes of one header value
+)
+
+// CheckHeader says what is wrong with a header cbload would send, in words
+// that fit after the flag, variable or line that gave it and the header's
+// name; nil if nothing.
+// It never quotes the value, which may be a credential. (net/http refuses
+// such a header only as the request is sent, which would fail the run's
+// probe as if the target were unreachable.)
+func CheckHeader(name, value string) error {
+	switch {
+	case !httpguts.ValidHeaderFieldName(name):
+		return fmt.Errorf("name %q: want a token like X-Request-Id (letters, digits and !#$%%&'*+-.^_`|~)", clip(name))
+	case !httpguts.ValidHeaderFieldValue(value):
+		return errors.New("the value holds a control character (CR, LF, NUL or another below space); want one line of printable text")
+	case len(value) > MaxHeaderValueSize:
+		return fmt.Errorf("the value is %d bytes; a header value holds at most %d (8 KiB)", len(value), MaxHeaderValueSize)
+	}
+	return nil
+}
+
+// checkHeaders checks every header of a request, and their number.
+func checkHeaders(h http.Header) error {
+	for k, vs := range h {
+		for _, v := range vs {
+			if err := CheckHeader(k, v); err != nil {
+				return fmt.Errorf("header %s: %w", clip(k), err)
+			}
+		}
+	}
+	if n := headerCount(h); n > MaxHeaders {
+		return fmt.Errorf("%d headers; a request has at most %d", n, MaxHeaders)
+	}
+	return nil
+}
+
+// headerCount is the number of header lines h makes.
+func headerCount(h http.Header) int {
+	n := 0
+	for _, vs := range h {
+		n += len(vs)
+	}
+	return n
+}
 
 // roleComment tags the request it precedes or belongs to in the http format.
 const roleComment = "# cbload:"
@@ -136,7 +186,11 @@ func parseHTTPRequests(name string, data []byte, readBody func(string) ([]byte, 
 				return nil, at("more than %d requests; a request file holds at most %d", MaxRequests, MaxRequests)
 			}
 			u := strings.TrimSpace(rest)
-			if err := checkRequestURL(u); err != nil {
+			if err := checkRequestURL(u); err != nil && cur != nil {
+				// Among a request's headers, a line like "X TOKEN: v" is
+				// more likely a header gone wrong than a request line.
+				return nil, at("%q: want a header like \"Accept: application/json\" (no blank in the name), a body \"@file\", or a blank line before the next request", clip(line))
+			} else if err != nil {
 				return nil, at("%v", err)
 			}
 			reqs = append(reqs, Request{Method: method, URL: u, Header: http.Header{}})
@@ -171,6 +225,12 @@ func parseHTTPRequests(name string, data []byte, readBody func(string) ([]byte, 
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || !headerNameRE.MatchString(k) || v == "" {
 			return nil, at("%q: want a header like \"Accept: application/json\", a body \"@file\", or a blank line before the next request", clip(line))
+		}
+		if err := CheckHeader(k, v); err != nil {
+			return nil, at("header %s: %v", clip(k), err)
+		}
+		if n := headerCount(cur.Header); n >= MaxHeaders {
+			return nil, at("header %s: more than %d headers; a request has at most %d", k, MaxHeaders, MaxHeaders)
 		}
 		cur.Header[k] = append(cur.Header[k], v)
 	}
@@ -222,9 +282,12 @@ func parseJSONRequests(name string, data []byte) ([]Request, error) {
 		r := Request{Method: jr.Method, URL: jr.URL, Header: http.Header{}, Body: jr.Body}
 		for k, vs := range jr.Header {
 			if !headerNameRE.MatchString(k) {
-				return nil, at("header %q: not a valid header name", k)
+				return nil, at("header %q: not a valid header name", clip(k))
 			}
 			r.Header[k] = append([]string(nil), vs...)
+		}
+		if err := checkHeaders(r.Header); err != nil {
+			return nil, at("%v", err)
 		}
 		switch jr.Cbload {
 		case "", "api":

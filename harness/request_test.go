@@ -89,6 +89,15 @@ func TestParseRequestFileErrors(t *testing.T) {
 		{`{"method":"GET","url":"/a"} {"method":"GET","url":"/b"}`, "t:1: more than one JSON value"},
 		{strings.Repeat("GET /a\n", MaxRequests+1), fmt.Sprintf("t:%d: more than %d requests", MaxRequests+1, MaxRequests)},
 		{strings.Repeat("#", MaxRequestFileSize+1), "t: 1048577 bytes; a request file holds at most 1048576"},
+		// A header line that starts like a request line is named as a header.
+		{"GET /a\nX TOKEN: abc\n", `t:2: "X TOKEN: abc": want a header like "Accept: application/json" (no blank in the name)`},
+		{"GET /a\nX-A: 1\nDNT 1\n", `t:3: "DNT 1": want a header`},
+		{"GET /a\nX-A: v\rw\n", "t:2: header X-A: the value holds a control character"},
+		{"GET /a\nX-A: v\x00w\n", "t:2: header X-A: the value holds a control character"},
+		{"GET /a\nX-A: " + strings.Repeat("v", MaxHeaderValueSize+1) + "\n", "t:2: header X-A: the value is 8193 bytes; a header value holds at most 8192"},
+		{"GET /a\n" + strings.Repeat("X-A: v\n", MaxHeaders+1), fmt.Sprintf("t:%d: header X-A: more than %d headers", MaxHeaders+2, MaxHeaders)},
+		{`{"method":"GET","url":"/a","header":{"X-A":["v\r\nInjected: 1"]}}`, "t:1: header X-A: the value holds a control character"},
+		{`{"method":"GET","url":"/a","header":{"X-A":["v\u0000"]}}`, "t:1: header X-A: the value holds a control character"},
 	} {
 		_, err := ParseRequestFile("t", []byte(tt.file), read)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {

@@ -346,6 +346,9 @@ loop:
 				break loop
 			}
 			collateral := a.collateral(res)
+			// From here on the result is written down: in the error set, the
+			// results file. net/http's errors quote the URL, userinfo too.
+			res.URL, res.Error = RedactURL(res.URL), RedactText(res.Error)
 			a.rec.add(res, collateral)
 			if cfg.OnSample != nil || cfg.Results != nil {
 				done := a.rec.clamp(res.Timestamp.Add(res.Latency).Sub(a.start))

@@ -147,12 +147,15 @@ func (c *Config) validateShard() error {
 		return fmt.Errorf("upstream-external: not with upstream-addr; either this run starts the upstream there, or another process runs it")
 	}
 	if !c.StartAt.IsZero() {
-		if ahead := time.Until(c.StartAt); ahead > maxStartAhead {
-			return fmt.Errorf("start-at %s: %v from now; want a time within %v", c.StartAt.Format(time.RFC3339), ahead.Round(time.Second), maxStartAhead)
+		// Compared as times: the duration to a time centuries away
+		// saturates, and would print as 2562047h47m16s.
+		now := time.Now()
+		if c.StartAt.After(now.Add(maxStartAhead)) {
+			return fmt.Errorf("start-at %s: more than %v from now; want a time within %v", c.StartAt.Format(time.RFC3339), maxStartAhead, maxStartAhead)
 		}
 		n := len(c.armRuns())
-		if end := c.ArmStart(n - 1).Add(c.TotalDuration()); !end.After(time.Now()) {
-			return fmt.Errorf("start-at %s: the run's schedule ended at %s, before now; want a time at most %v ago", c.StartAt.Format(time.RFC3339), end.Format(time.RFC3339), time.Since(c.StartAt).Round(time.Second))
+		if end := c.ArmStart(n - 1).Add(c.TotalDuration()); !end.After(now) {
+			return fmt.Errorf("start-at %s: the run's schedule ended at %s, before now; want a time less than %v ago, the length of the run's schedule", c.StartAt.Format(time.RFC3339), end.Format(time.RFC3339), end.Sub(c.StartAt))
 		}
 	}
 	if !s.Sharded() {

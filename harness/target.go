@@ -156,6 +156,9 @@ func (c *Config) validateTargets() error {
 			if err := CheckTargetURL(r.URL, c.AllowRemote); err != nil {
 				return fmt.Errorf("targets[%d] (%s).requests[%d]: %w", i, t.Name, j, err)
 			}
+			if err := checkHeaders(r.Header); err != nil {
+				return fmt.Errorf("targets[%d] (%s).requests[%d]: %w", i, t.Name, j, err)
+			}
 			api = api || !r.Collateral
 		}
 		if len(t.Requests) > 0 && !api {
@@ -223,7 +226,8 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	}
 	defer up.close()
 	if err := probeTargets(ctx, cfg.Targets, cfg.Expect, strings.Join(addrs, ", "), tune); err != nil {
-		return nil, &SetupError{err}
+		// An answer a check quotes may echo a header the service was sent.
+		return nil, &SetupError{requestSecrets(cfg.Targets).redactErr(err)}
 	}
 
 	byName := map[string]Target{}
@@ -252,7 +256,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 func reportTargets(targets []Target) []reports.Target {
 	var out []reports.Target
 	for _, t := range targets {
-		rt := reports.Target{Name: t.Name, URL: t.URL}
+		rt := reports.Target{Name: t.Name, URL: RedactURL(t.URL)}
 		for _, q := range t.requests() {
 			rt.Requests = append(rt.Requests, requestLabel(q))
 		}
@@ -273,10 +277,10 @@ func (c *Config) Terms() reports.Terms {
 // the loopback addresses it was given.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// requestLabel names a request in reports: method and URL, never its
-// headers or body, which may hold secrets.
+// requestLabel names a request in reports: method and URL (its userinfo
+// redacted), never its headers or body, which may hold secrets.
 func requestLabel(q Request) string {
-	s := q.Method + " " + q.URL
+	s := q.Method + " " + RedactURL(q.URL)
 	if q.Collateral {
 		s += collateralLabel
 	}
@@ -306,7 +310,7 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 			state := i == len(probes)-1 && t.BreakerStateURL != ""
 			req, err := http.NewRequestWithContext(ctx, q.Method, q.URL, bytes.NewReader(q.Body))
 			if err != nil {
-				return fmt.Errorf("target %s: %w", t.Name, err)
+				return fmt.Errorf("target %s: %s", t.Name, RedactText(err.Error()))
 			}
 			for k, vs := range q.Header {
 				req.Header[k] = vs
@@ -316,13 +320,13 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 			}
 			resp, err := c.Do(req)
 			if err != nil {
-				return fmt.Errorf("target %s unreachable at %s: %w", t.Name, q.URL, errors.Unwrap(err))
+				return fmt.Errorf("target %s unreachable at %s: %w", t.Name, RedactURL(q.URL), errors.Unwrap(err))
 			}
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxCheckedBody+1))
 			resp.Body.Close()
-			what := fmt.Sprintf("target %s: %s %s", t.Name, q.Method, q.URL)
+			what := fmt.Sprintf("target %s: %s %s", t.Name, q.Method, RedactURL(q.URL))
 			if state {
-				what = fmt.Sprintf("target %s: breaker state URL %s", t.Name, q.URL)
+				what = fmt.Sprintf("target %s: breaker state URL %s", t.Name, RedactURL(q.URL))
 			}
 			var judge expectations // none for the state URL: 2xx
 			if !state {
@@ -512,6 +516,12 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	if checks != nil {
 		arm.Notes = append(arm.Notes, checks.notes()...)
 	}
+	// The notes quote answers (a check's miss, the state URL's body), which
+	// may echo a header the service was sent.
+	sec := requestSecrets(cfg.Targets)
+	for i, n := range arm.Notes {
+		arm.Notes[i] = sec.redact(n)
+	}
 	arm.Start = begin.report(rec.pace)
 	return &arm, stopErr
 }
@@ -523,13 +533,13 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 	api := cfg.Terms().API
 	switch {
 	case poll != nil && poll.sawBreaker():
-		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", t.BreakerStateURL, statePollInterval))
+		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", RedactURL(t.BreakerStateURL), statePollInterval))
 	case poll != nil && inf == nil:
-		notes = append(notes, fmt.Sprintf("breaker state: %s reported that the service has no breaker (%q)", t.BreakerStateURL, poll.lastRaw()))
+		notes = append(notes, fmt.Sprintf("breaker state: %s reported that the service has no breaker (%q)", RedactURL(t.BreakerStateURL), poll.lastRaw()))
 	default:
 		why := "no breaker state URL"
 		if poll != nil {
-			why = fmt.Sprintf("%s never reported closed, open or half-open (last answer %q)", t.BreakerStateURL, poll.lastRaw())
+			why = fmt.Sprintf("%s never reported closed, open or half-open (last answer %q)", RedactURL(t.BreakerStateURL), poll.lastRaw())
 		}
 		if !inf.ok {
 			notes = append(notes, fmt.Sprintf("breaker state: unknown (%s): nothing to infer it from — %s; breaker figures have no data", why, inf.why))

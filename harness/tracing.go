@@ -391,16 +391,16 @@ func newTracing(ctx context.Context, c TracingConfig, runID string, requests flo
 	choice := chooseSampler(c, requests)
 	t := &tracing{
 		prop:      propagation.TraceContext{},
-		jaegerURL: strings.TrimRight(c.JaegerURL, "/"),
+		jaegerURL: strings.TrimRight(RedactURL(c.JaegerURL), "/"),
 		exporter:  newCountingExporter(exp, closeIdle),
 		info: reports.Tracing{
 			Enabled:     true,
-			Endpoint:    c.endpoint(),
+			Endpoint:    RedactURL(c.endpoint()),
 			Protocol:    proto,
 			Sampler:     choice.name,
 			SamplerArg:  choice.ratio,
 			Description: choice.desc,
-			JaegerURL:   c.JaegerURL,
+			JaegerURL:   RedactURL(c.JaegerURL),
 		},
 	}
 	t.bsp = sdktrace.NewBatchSpanProcessor(t.exporter,
@@ -520,7 +520,7 @@ func (t *tracing) shutdown(interrupted bool) *reports.Tracing {
 	info.SpansDropped = max(0, t.ended.Load()-info.SpansExported-info.SpansFailed)
 	t.exporter.mu.Lock()
 	if err := t.exporter.lastErr; err != nil {
-		info.LastError = err.Error()
+		info.LastError = RedactText(err.Error())
 	}
 	t.exporter.mu.Unlock()
 	return &info

@@ -91,6 +91,11 @@ const (
 	MaxThresholds = 100
 	// MaxTargets is the most targets (arms) a run can drive.
 	MaxTargets = 8
+	// MaxHeaders is the most headers (request.headers and
+	// request.header_env together) sent with each request.
+	MaxHeaders = 100
+	// MaxExpect is the most checks (expect) an answer is held to.
+	MaxExpect = 100
 )
 
 // File is a decoded scenario file. Build one with ReadFile or Decode.
@@ -452,6 +457,16 @@ func (s *File) checkCounts() error {
 	}
 	if n := len(s.Targets); n > MaxTargets {
 		return fail("targets", n, MaxTargets, "targets")
+	}
+	if n := len(s.Request.Headers) + len(s.Request.HeaderEnv); n > MaxHeaders {
+		path := "request.headers"
+		if s.Request.Headers == nil {
+			path = "request.header_env"
+		}
+		return fail(path, n, MaxHeaders, "headers (headers and header_env together)")
+	}
+	if n := len(s.Expect); n > MaxExpect {
+		return fail("expect", n, MaxExpect, "checks")
 	}
 	total := 0
 	for i, p := range s.Phases {

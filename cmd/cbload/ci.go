@@ -489,14 +489,14 @@ func checkURL(raw string, allow harness.AllowList) error {
 func checkPort(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%q: want an absolute URL like http://127.0.0.1:8080/api", raw)
+		return fmt.Errorf("%q: want an absolute URL like http://127.0.0.1:8080/api", clipInput(harness.RedactURL(raw)))
 	}
 	if strings.HasSuffix(u.Host, ":") {
-		return fmt.Errorf("%q: empty port; want a port from 1 to 65535 after the colon, or none", raw)
+		return fmt.Errorf("%q: empty port; want a port from 1 to 65535 after the colon, or none", clipInput(harness.RedactURL(raw)))
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
-			return fmt.Errorf("%q: port %q: want a number from 1 to 65535", raw, p)
+			return fmt.Errorf("%q: port %q: want a number from 1 to 65535", clipInput(harness.RedactURL(raw)), clipInput(p))
 		}
 	}
 	return nil
@@ -552,12 +552,12 @@ func dryRun(ctx context.Context, w io.Writer, cfg *harness.Config, opts *runOpti
 			fmt.Fprintf(w, "upstream %s: %s (your service calls it)\n", u.Name, u.Addr)
 		}
 		for _, t := range cfg.Targets {
-			fmt.Fprintf(w, "target %s: %s", t.Name, t.URL)
+			fmt.Fprintf(w, "target %s: %s", t.Name, harness.RedactURL(t.URL))
 			if t.Collateral != "" {
-				fmt.Fprintf(w, "  collateral %s", t.Collateral)
+				fmt.Fprintf(w, "  collateral %s", harness.RedactURL(t.Collateral))
 			}
 			if t.BreakerStateURL != "" {
-				fmt.Fprintf(w, "  breaker state %s", t.BreakerStateURL)
+				fmt.Fprintf(w, "  breaker state %s", harness.RedactURL(t.BreakerStateURL))
 			}
 			fmt.Fprintln(w)
 			printRequests(w, t)
@@ -588,7 +588,7 @@ func dryRun(ctx context.Context, w io.Writer, cfg *harness.Config, opts *runOpti
 		if t.SampleRatio != nil {
 			sample = fmt.Sprint(*t.SampleRatio)
 		}
-		fmt.Fprintf(w, "tracing: %s (%s), sample %s\n", t.Endpoint, cmp.Or(t.Protocol, "protocol from the environment"), sample)
+		fmt.Fprintf(w, "tracing: %s (%s), sample %s\n", harness.RedactURL(t.Endpoint), cmp.Or(t.Protocol, "protocol from the environment"), sample)
 	}
 	if cfg.Trials > 1 {
 		fmt.Fprintf(w, "trials: %d per arm, interleaved\n", cfg.Trials)

@@ -12,11 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	"go.opentelemetry.io/otel"
 	"google.golang.org/grpc/grpclog"
 
+	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/internal/printable"
 )
@@ -46,8 +48,8 @@ var envVars = []envVar{
 	{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", oneOf(otlpProtocols...)},
 	{"OTEL_EXPORTER_OTLP_INSECURE", boolean},
 	{"OTEL_EXPORTER_OTLP_TRACES_INSECURE", boolean},
-	{"OTEL_EXPORTER_OTLP_HEADERS", checkKeyValues},
-	{"OTEL_EXPORTER_OTLP_TRACES_HEADERS", checkKeyValues},
+	{"OTEL_EXPORTER_OTLP_HEADERS", checkHeaderList},
+	{"OTEL_EXPORTER_OTLP_TRACES_HEADERS", checkHeaderList},
 	{"OTEL_EXPORTER_OTLP_TIMEOUT", milliseconds},
 	{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", milliseconds},
 	{"OTEL_EXPORTER_OTLP_COMPRESSION", oneOf("gzip", "none")},
@@ -128,9 +130,13 @@ func boolean(v string) error {
 	return nil
 }
 
+// maxMilliseconds is the longest export timeout, 1h, harness.MaxTimeout:
+// the SDK multiplies the number into a time.Duration, which overflows.
+const maxMilliseconds = int(harness.MaxTimeout / time.Millisecond)
+
 func milliseconds(v string) error {
-	if n, err := strconv.Atoi(v); err != nil || n < 0 {
-		return errors.New("want a whole number of milliseconds like 10000")
+	if n, err := strconv.Atoi(v); err != nil || n < 0 || n > maxMilliseconds {
+		return fmt.Errorf("want a whole number of milliseconds from 0 to %d (1h) like 10000", maxMilliseconds)
 	}
 	return nil
 }
@@ -195,6 +201,23 @@ func checkKeyValues(v string) error {
 		}
 		if _, err := url.PathUnescape(val); err != nil {
 			return errors.New("want percent-encoded values (%XX) in key=value pairs")
+		}
+	}
+	return nil
+}
+
+// checkHeaderList checks OTEL_EXPORTER_OTLP_HEADERS: key=value pairs whose
+// decoded values are sent as header values, so may hold no CR, LF or NUL
+// (the exporter would fail each export instead).
+func checkHeaderList(v string) error {
+	if err := checkKeyValues(v); err != nil {
+		return err
+	}
+	for _, kv := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(kv, "=")
+		val, _ = url.PathUnescape(val)
+		if err := harness.CheckHeader(strings.TrimSpace(k), strings.TrimSpace(val)); err != nil {
+			return fmt.Errorf("key %s: %v", clipInput(strings.TrimSpace(k)), err)
 		}
 	}
 	return nil

@@ -98,7 +98,9 @@ func runFault(ctx context.Context, opts *faultOptions, action string, args []str
 	case errors.As(err, &ae) && ae.Status < 500:
 		return asUsage(err)
 	case errors.As(err, &ae):
-		return err
+		// The control API failed on its side: the change could not be made,
+		// as when it cannot be reached; not cbload's own failure (1).
+		return withCode(exitCouldNotRun, err)
 	case err != nil && ctx.Err() != nil:
 		return withCode(exitInterrupted, errors.New("interrupted"))
 	case err != nil:

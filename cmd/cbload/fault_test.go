@@ -149,6 +149,21 @@ func TestFaultCommandProcess(t *testing.T) {
 	if code, _, stderr := cbloadProc(t, nil, "fault", "list", "--control", dead); code != exitCouldNotRun || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 		t.Errorf("cbload fault list against nothing = exit %d, stderr %q; want exit 3 and one line", code, stderr)
 	}
+	// A control API failing on its side is exit 3, as one that cannot be
+	// reached: the change was not made.
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte(`{"error":"store unavailable"}`))
+	}))
+	defer failing.Close()
+	for _, action := range [][]string{{"list"}, {"set", "latency"}, {"clear"}} {
+		args := append(append([]string{"fault"}, action...), "--control", failing.URL)
+		code, stdout, stderr := cbloadProc(t, nil, args...)
+		if code != exitCouldNotRun || !strings.Contains(stderr, "store unavailable") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || stdout != "" {
+			t.Errorf("cbload %q against a control API answering 500 = exit %d, stdout %q, stderr %q; want exit %d and one line with its error", args, code, stdout, stderr, exitCouldNotRun)
+		}
+	}
 }
 
 func mustParse(t *testing.T, s string) faultserver.Spec {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/cbload/cbload/internal/printable"
+
+	"github.com/cbload/cbload/harness"
 )
 
 // signalGrace is how long a command has, after the first SIGINT or
@@ -113,7 +115,10 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		code = exitInterrupted
 	}
 	if !errors.Is(err, errSilent) {
-		fmt.Fprintf(stderr, "cbload: %v\n", err)
+		// A message may quote a URL cbload was given, or net/http's error
+		// for it: neither may show its userinfo. A long value is named, not
+		// echoed whole.
+		fmt.Fprintf(stderr, "cbload: %s\n", clipQuoted(harness.RedactText(err.Error())))
 	}
 	if code == exitUsage {
 		var ue *usageError

@@ -125,18 +125,24 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 		k, v, ok := strings.Cut(h, ":")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || !validHeaderName(k) {
-			return usagef("--header %q: want 'Name: value' like 'Accept: application/json'", redactHeader(h))
+			return usagef("--header %q: want 'Name: value' like 'Accept: application/json'", clipInput(redactHeader(h)))
+		}
+		if err := harness.CheckHeader(k, v); err != nil {
+			return usagef("--header %s: %v", clipInput(k), err)
 		}
 		header.Add(k, v)
 	}
 	for _, h := range o.headerEnv {
 		k, env, ok := strings.Cut(h, "=")
 		if !ok || !validHeaderName(k) || !headerEnvNameRE.MatchString(env) {
-			return usagef("--header-env %q: want Name=ENV_VAR like Authorization=API_TOKEN", h)
+			return usagef("--header-env %q: want Name=ENV_VAR like Authorization=API_TOKEN", clipInput(h))
 		}
 		v, set := os.LookupEnv(env)
 		if !set || v == "" {
 			return usagef("--header-env %s: $%s is not set or empty; export it with the header's value", h, env)
+		}
+		if err := harness.CheckHeader(k, v); err != nil {
+			return usagef("--header-env %s: $%s: %v", h, env, err)
 		}
 		header.Set(k, v)
 	}
@@ -284,8 +290,8 @@ func copyUpstreamCA(ctx context.Context, tlsDir, outDir string) (string, error) 
 	return p, outfile.Write(ctx, p, b)
 }
 
-// printRequests lists a target's requests for --dry-run: method, URL and
-// header names, never header values.
+// printRequests lists a target's requests for --dry-run: method, URL (its
+// userinfo redacted) and header names, never header values.
 func printRequests(w io.Writer, t harness.Target) {
 	for _, q := range t.Requests {
 		role := "api"
@@ -297,7 +303,7 @@ func printRequests(w io.Writer, t harness.Target) {
 			names = append(names, k)
 		}
 		slices.Sort(names)
-		fmt.Fprintf(w, "  %-10s %s %s", role, q.Method, q.URL)
+		fmt.Fprintf(w, "  %-10s %s %s", role, q.Method, harness.RedactURL(q.URL))
 		if len(names) > 0 {
 			fmt.Fprintf(w, "  headers %s", strings.Join(names, ", "))
 		}

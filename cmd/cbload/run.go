@@ -254,7 +254,14 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	opts.ci.allow = allow
 	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
-		if r, why := stormRate(cfg); why != "" {
+		// Out-of-range tiers or retries are named by Validate, not here.
+		if r, why := stormRate(cfg); why != "" && cfg.Tiers <= harness.MaxTiers && cfg.Gateway.Retries <= harness.MaxRetries {
+			if r < harness.MinRate {
+				// One line that says what to change, not the note and then
+				// the rate's own error.
+				return usagef("--tiers %d, --retries %d: the default rate for them is %.3g req/s (%g / (1+%d)^%d, so a retry storm fits on this machine), below the %d req/s cbload paces; give --rate (%d to %d), or fewer tiers or retries",
+					cfg.Tiers, cfg.Gateway.Retries, r, cfg.Rate, cfg.Gateway.Retries, cfg.Tiers-1, harness.MinRate, harness.MinRate, harness.MaxRate)
+			}
 			cfg.Rate = r
 			fmt.Fprintln(stderr, "cbload: "+why)
 		}
@@ -613,8 +620,9 @@ const resultsWriteGrace = 15 * time.Second
 const reportReserve = 8 << 20
 
 // reproCommand returns the command line that reruns cmd as the user gave
-// it, without the flags that only say where output goes; the caller appends
-// the seed actually used.
+// it, without the flags that only say where output goes and with the
+// userinfo of every URL and the values of credential headers redacted; the
+// caller appends the seed actually used.
 func reproCommand(cmd *cobra.Command) string {
 	parts := []string{"cbload", cmd.Name()}
 	cmd.Flags().Visit(func(f *pflag.Flag) {
@@ -629,13 +637,16 @@ func reproCommand(cmd *cobra.Command) string {
 					if f.Name == "header" {
 						v = redactHeader(v)
 					}
-					parts = append(parts, "--"+f.Name, shellQuote(v))
+					parts = append(parts, "--"+f.Name, shellQuote(harness.RedactText(v)))
 				}
 				return
 			}
 			value = strings.Join(sv.GetSlice(), ",")
 		}
-		parts = append(parts, "--"+f.Name+"="+shellQuote(value))
+		if f.Name == "otlp-endpoint" {
+			value = harness.RedactURL(value) // may be host:port, no scheme
+		}
+		parts = append(parts, "--"+f.Name+"="+shellQuote(harness.RedactText(value)))
 	})
 	return strings.Join(parts, " ")
 }

@@ -142,6 +142,7 @@ func TestScenarioFieldMistakes(t *testing.T) {
 		{"load.collateral_share", ".nan", "must be in [0, 1)"},
 		{"load.client_timeout", "-1s", "must be positive"},
 		{"load.client_timeout", "0s", "must be positive"},
+		{"load.client_timeout", "2h", "2h0m0s must be positive and at most 1h0m0s"},
 		{"load.client_timeout", "3", "not a duration"},
 		{"load.client_timeout", "3 seconds", "not a duration"},
 		{"load.client_timeout", "100000000h", "not a duration"},
@@ -158,7 +159,7 @@ func TestScenarioFieldMistakes(t *testing.T) {
 		{"gateway.queue_timeout", "1", "not a duration"},
 		{"gateway.call_timeout", "-500ms", "must be positive"},
 		{"gateway.call_timeout", "500", "not a duration"},
-		{"gateway.local_work", "-1ms", "must not be negative"},
+		{"gateway.local_work", "-1ms", "-1ms must be between 0 and 1h0m0s"},
 		{"gateway.local_work", "1", "not a duration"},
 		{"gateway.tiers", "0", "tiers: 0 must be between 1 and 5"},
 		{"gateway.tiers", "2.5", "not a whole number"},
@@ -181,11 +182,13 @@ func TestScenarioFieldMistakes(t *testing.T) {
 		{"breaker.timeout", "0s", "must be at least 50ms"},
 		{"breaker.timeout", "20ms", "must be at least 50ms"},
 		{"breaker.timeout", "2", "not a duration"},
-		{"breaker.max_requests", "0", "must be at least 1"},
+		{"breaker.max_requests", "0", "0 must be between 1 and 1000000"},
+		{"breaker.min_requests", "2000000", "2000000 must be between 0 and 1000000"},
 		{"breaker.max_requests", "-1", "not a whole number from 0 to 4294967295"},
 		{"breaker.max_requests", "4294967296", "not a whole number from 0 to 4294967295"},
 		{"breaker.max_requests", "three", "not a whole number"},
-		{"breaker.interval", "-1s", "must not be negative"},
+		{"breaker.interval", "-1s", "-1s must be between 0 (keep counts until the state changes) and 1h0m0s"},
+		{"breaker.timeout", "2h", "2h0m0s must be at most 1h0m0s"},
 		{"breaker.interval", "10", "not a duration"},
 		{"breaker.bucket_period", "1m", "must be between 0 and breaker-interval"},
 		{"breaker.bucket_period", "-1s", "must be between 0 and breaker-interval"},
@@ -200,7 +203,8 @@ func TestScenarioFieldMistakes(t *testing.T) {
 		{"upstream.service_time", "-1ms", "must be positive"},
 		{"upstream.service_time", "0s", "use 1us for a near-instant upstream"},
 		{"upstream.service_time", "2", "not a duration"},
-		{"upstream.jitter", "-1ms", "must not be negative"},
+		{"upstream.jitter", "-1ms", "-1ms must be between 0 and 1h0m0s"},
+		{"upstream.service_time", "2h", "2h0m0s must be at most 1h0m0s"},
 		{"upstream.addr", "127.0.0.1:9090", "only used with --target"},
 		{"upstream.addr", "[1]", "got a list; want a string"},
 		{"arms", "[breakr]", `unknown arm "breakr"`},
@@ -348,6 +352,8 @@ func TestLimits(t *testing.T) {
 		{"faults in a repeat", "phases:\n  - repeat: 2\n    phases:\n      - {name: a, duration: 1s, faults: [" + strings.TrimSuffix(strings.Repeat("hang, ", 17), ", ") + "]}\n", "phases[0].phases[0].faults: 17 faults in one phase; the limit is 16"},
 		{"thresholds", list("thresholds", "breaker.p0.api.requests > 0", 101), "thresholds: 101 thresholds; the limit is 100"},
 		{"targets", up + list("targets", "{name: a, url: 'http://127.0.0.1:1/'}", 9), "targets: 9 targets; the limit is 8"},
+		{"headers", "request:\n  headers:\n" + headerLines(101), "request.headers: 101 headers (headers and header_env together); the limit is 100"},
+		{"expect", list("expect", "status=200", 101), "expect: 101 checks; the limit is 100"},
 		{"duration", "phases:\n  - {name: a, duration: 50m, faults: [hang]}\n  - {name: b, duration: 11m}\n", "line 3: phase b (duration 11m0s) makes the schedule longer than the limit of 1h0m0s per arm"},
 		{"duration in a repeat", "phases:\n  - repeat: 100\n    phases: [{name: a, duration: 1m, faults: [hang]}]\n", "line 3: phase a-61 (duration 1m0s) makes the schedule longer than the limit of 1h0m0s"},
 		{"file size", "description: " + strings.Repeat("x", 1<<20) + "\n", "the file is larger than the 1 MiB limit for scenario files"},
@@ -373,6 +379,9 @@ func TestLimits(t *testing.T) {
 		{"--fault", flags("--fault", "hang", 17), "--fault: given 17 times; the limit is 16 faults in one phase"},
 		{"--threshold", append(flags("--threshold", "breaker.fault.api.requests > 0", 101), "--fault", "hang"), "--threshold: given 101 times; the limit is 100 thresholds"},
 		{"--target", append(flags("--target", "a=http://127.0.0.1:1/", 9), "--fault", "hang", "--upstream-addr", "127.0.0.1:9"), "--target: given 9 times; the limit is 8 targets"},
+		{"--header", append(flags("--header", "X-A: v", 101), "--fault", "hang"), "--header: given 101 times; the limit is 100 headers (--header and --header-env together)"},
+		{"--header-env", append(append(flags("--header", "X-A: v", 50), flags("--header-env", "X-B=HOME", 51)...), "--fault", "hang"), "--header, --header-env: given 101 times; the limit is 100 headers"},
+		{"--expect", append(flags("--expect", "status=200", 101), "--fault", "hang"), "--expect: given 101 times; the limit is 100 checks"},
 		{"--phases", []string{"--fault", "hang", "--phases", "1s,3600s,1s"}, `--phases "1s,3600s,1s": the schedule is longer than the limit of 1h0m0s per arm`},
 	}
 	for _, tt := range flagTests {
@@ -404,4 +413,13 @@ func TestScenarioDocuments(t *testing.T) {
 	for _, tt := range tests {
 		checkScenarioError(t, tt.body, tt.want, "--fault", "hang")
 	}
+}
+
+// headerLines is n distinct headers of a scenario's request.headers map.
+func headerLines(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "    X-%d: v\n", i)
+	}
+	return b.String()
 }

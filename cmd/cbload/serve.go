@@ -210,10 +210,13 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	if opts.proxyTo != "" {
 		u, err := url.Parse(opts.proxyTo)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return usagef("--proxy-to %q: want an http:// or https:// URL with a host", opts.proxyTo)
+			return usagef("--proxy-to %q: want an http:// or https:// URL with a host", harness.RedactURL(opts.proxyTo))
+		}
+		if err := checkPort(opts.proxyTo); err != nil {
+			return usagef("--proxy-to %v", err)
 		}
 		if err := allow.CheckHost(u.Hostname()); err != nil {
-			return usagef("--proxy-to %q: %v", opts.proxyTo, err)
+			return usagef("--proxy-to %q: %v", harness.RedactURL(opts.proxyTo), err)
 		}
 	}
 	if err := checkListenAddr("--addr", opts.addr); err != nil {
@@ -315,7 +318,7 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		what += fmt.Sprintf("; %d workers, queue %d, %s", opts.concurrency, opts.queue, abandon)
 	}
 	if opts.proxyTo != "" {
-		what = "proxy to " + opts.proxyTo
+		what = "proxy to " + harness.RedactURL(opts.proxyTo)
 	}
 	if opts.grpc {
 		what = fmt.Sprintf("gRPC: any method, an empty message after %v ± %v", opts.serviceTime, opts.jitter)

@@ -191,8 +191,8 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 		return nil, ro.ci.inFile(usagef("--jitter %v: want a duration of zero or more", up.Jitter))
 	case ro.cfg.Trials < 1 || ro.cfg.Trials > harness.MaxTrials:
 		return nil, ro.ci.inFile(usagef("--trials %d: want 1 to %d, the run's --trials", ro.cfg.Trials, harness.MaxTrials))
-	case ro.cfg.ClientTimeout <= 0:
-		return nil, ro.ci.inFile(usagef("--client-timeout %v: want a positive duration like 3s, the run's --client-timeout", ro.cfg.ClientTimeout))
+	case ro.cfg.ClientTimeout <= 0 || ro.cfg.ClientTimeout > harness.MaxTimeout:
+		return nil, ro.ci.inFile(usagef("--client-timeout %v: want a positive duration up to %v like 3s, the run's --client-timeout", ro.cfg.ClientTimeout, harness.MaxTimeout))
 	}
 	arms, err := o.armNames(ro)
 	if err != nil {
@@ -225,13 +225,15 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	if o.startAt != "" {
 		t, err := time.Parse(time.RFC3339, o.startAt)
 		if err != nil {
-			return nil, usagef("--start-at %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", o.startAt)
+			return nil, usagef("--start-at %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", clipInput(o.startAt))
 		}
+		// Compared as times, not as the durations between them, which
+		// saturate at about 292 years (year 9999 is not "2562047h ahead").
 		switch total := plan.total(); {
-		case now.Sub(t) >= total:
-			return nil, usagef("--start-at %s is %v in the past: the %v schedule is over; want a time to come, or one less than %v ago to join it", o.startAt, now.Sub(t).Round(time.Second), total, total)
-		case t.Sub(now) > maxStartAhead:
-			return nil, usagef("--start-at %s is %v ahead; the limit is %v", o.startAt, t.Sub(now).Round(time.Second), maxStartAhead)
+		case !t.After(now.Add(-total)):
+			return nil, usagef("--start-at %s is %s in the past: the %v schedule is over; want a time to come, or one less than %v ago to join it", o.startAt, roughSpan(now, t), total, total)
+		case t.After(now.Add(maxStartAhead)):
+			return nil, usagef("--start-at %s is %s ahead; the limit is %v", o.startAt, roughSpan(now, t), maxStartAhead)
 		}
 		plan.start = t
 	}

@@ -467,6 +467,7 @@ func TestServeScheduleBadInput(t *testing.T) {
 	writeFile(t, twice, "targets:\n  - {name: a, url: \"http://127.0.0.1:1/\"}\n  - {name: a, url: \"http://127.0.0.1:2/\"}\nphases:\n  - {name: a, duration: 1s, faults: [hang]}\n")
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	far := time.Now().Add(25 * time.Hour).UTC().Format(time.RFC3339)
+	soon := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339)
 	serve := []string{"serve", "--addr", "127.0.0.1:0", "--control-addr", ""}
 	seventeen := []string{"--phases", "1s,1s,1s"}
 	for range 17 {
@@ -506,7 +507,18 @@ func TestServeScheduleBadInput(t *testing.T) {
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--arms", "a,b c"}, `--arms "a,b c": "b c": want a target name, a letter followed by letters, digits, _ or -`},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--trials", "0"}, "--trials 0: want 1 to 20, the run's --trials"},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--trials", "21"}, "--trials 21: want 1 to 20"},
-		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--client-timeout", "0s"}, "--client-timeout 0s: want a positive duration like 3s"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--client-timeout", "0s"}, "--client-timeout 0s: want a positive duration up to 1h0m0s like 3s"},
+		// The arm spacing (schedule + client timeout) once overflowed: a
+		// start 3s ahead was "-2s in the past: the -1944095h… schedule is over".
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--client-timeout", "2562047h", "--start-at", soon},
+			"--client-timeout 2562047h0m0s: want a positive duration up to 1h0m0s like 3s"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "9999-12-31T23:59:59Z"},
+			"--start-at 9999-12-31T23:59:59Z is about " + strconv.Itoa(9999-time.Now().Year()) + " years ahead; the limit is 24h0m0s"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "0001-01-01T00:00:00Z"},
+			"--start-at 0001-01-01T00:00:00Z is about " + strconv.Itoa(time.Now().Year()-1) + " years in the past"},
+		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", strings.Repeat("9", 5000)},
+			`--start-at "` + strings.Repeat("9", 64) + `…": want an RFC 3339 time`},
+		{[]string{"--proxy-to", "http://127.0.0.1:0"}, `--proxy-to "http://127.0.0.1:0": port "0": want a number from 1 to 65535`},
 		{[]string{"--scenario", trials}, "scenario " + trials + ": line 3: trials 0: want 1 to 20, the run's --trials"},
 		{[]string{"--scenario", twice}, "scenario " + twice + ": line 3: targets[1].name: \"a\" is named twice"},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--arms", "a,b", "--start-at", past}, "in the past: the 10s schedule is over; want a time to come, or one less than 10s ago to join it"},

@@ -101,6 +101,8 @@ func TestEnvValidated(t *testing.T) {
 		{"OTEL_EXPORTER_OTLP_TIMEOUT", "5s", "want a whole number of milliseconds"},
 		{"OTEL_EXPORTER_OTLP_HEADERS", "authorization", "$OTEL_EXPORTER_OTLP_HEADERS (value not shown): want key=value pairs"},
 		{"OTEL_EXPORTER_OTLP_HEADERS", "a=%zz", "want percent-encoded values"},
+		{"OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20x%0D%0AInjected:%201", "(value not shown): key authorization: the value holds a control character"},
+		{"OTEL_EXPORTER_OTLP_TIMEOUT", "99999999999999", "want a whole number of milliseconds from 0 to 3600000 (1h)"},
 		{"OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", "want one of gzip, none"},
 		{"OTEL_EXPORTER_OTLP_CERTIFICATE", dir + "/none.pem", "want a readable PEM file"},
 		{"OTEL_EXPORTER_OTLP_CLIENT_KEY", dir, "want a readable PEM file: a folder, not a regular file"},
