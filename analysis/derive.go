@@ -213,7 +213,8 @@ func recoveredAt(a *reports.Arm, faultEnd, end float64) (float64, bool) {
 	// Slot boundaries are whole milliseconds: compute them in integers.
 	endMS, faultEndMS := int64(math.Round(end*1000)), int64(math.Round(faultEnd*1000))
 	first := int((faultEndMS + sl.WidthMS - 1) / sl.WidthMS)
-	lastStart := int((endMS - RecoveryWindowMS) / sl.WidthMS)
+	// Past the last slot no window holds a completion.
+	lastStart := min(int((endMS-RecoveryWindowMS)/sl.WidthMS), len(sl.N)-1)
 	for i := first; i <= lastStart; i++ {
 		var ok, total int64
 		for j := i; j < min(i+n, len(sl.N)); j++ {

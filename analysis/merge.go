@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -44,7 +45,11 @@ const LateStartMS = 100
 // the merged data (harness.Judge). Each merged arm's start lag is its
 // latest shard's, and its skipped sends the shards' sum. A mismatch is a
 // *MismatchError.
-func Merge(shards []Shard) (*reports.Report, error) {
+//
+// The reports must have been read by reports.ReadJSON (or passed
+// reports.Validate): its limits bound the work. Merge returns ctx's error
+// when ctx is cancelled.
+func Merge(ctx context.Context, shards []Shard) (*reports.Report, error) {
 	if len(shards) == 0 {
 		return nil, mismatchf("no reports to merge")
 	}
@@ -55,12 +60,21 @@ func Merge(shards []Shard) (*reports.Report, error) {
 		if r.Shard == nil {
 			return nil, mismatchf("%s: not a shard's report (it has no \"shard\"); merge combines the reports of cbload run --shard I/N", s.Source)
 		}
+		if c := r.Shard.Count; c < 1 || c > reports.MaxShards || r.Shard.Index < 0 || r.Shard.Index >= c {
+			return nil, mismatchf("%s: shard %d/%d: want index 0..count-1 and count 1..%d", s.Source, r.Shard.Index, c, reports.MaxShards)
+		}
+		if len(shards) > r.Shard.Count {
+			return nil, mismatchf("%s: a run of %d shards, but %d reports were given; each shard must be given once", s.Source, r.Shard.Count, len(shards))
+		}
 		if r.Trials != nil {
 			return nil, mismatchf("%s: a report of %d trials keeps raw data for its first only, and cannot be merged", s.Source, r.Trials.N)
 		}
 		for i := range r.Arms {
 			if !HasRaw(&r.Arms[i]) {
 				return nil, mismatchf("%s: arm %s has no raw aggregates (api_slots, histograms): it was written by an older cbload, or too large to keep them (its notes say so), and cannot be merged", s.Source, r.Arms[i].Name)
+			}
+			if r.Arms[i].Load == nil {
+				return nil, mismatchf("%s: arm %s has no load_generator, and cannot be merged", s.Source, r.Arms[i].Name)
 			}
 		}
 		if first == nil {
@@ -132,7 +146,10 @@ func Merge(shards []Shard) (*reports.Report, error) {
 		if len(arms) == 0 {
 			continue
 		}
-		a, err := mergeArm(arms, from, n)
+		a, err := mergeArm(ctx, arms, from, n)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if err != nil {
 			return nil, mismatchf("arm %s: %v", name, err)
 		}
@@ -229,7 +246,7 @@ func mergedShard(s Shard) reports.MergedShard {
 // mergeArm merges one arm of several shards (from holds their indexes,
 // lowest first; n is the shard count). The breaker's transitions and
 // states come from the lowest shard: every shard watches the same service.
-func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
+func mergeArm(ctx context.Context, arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 	base := arms[0]
 	out := &reports.Arm{
 		Name:                 base.Name,
@@ -254,6 +271,9 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 	out.Summary = map[string]reports.PhaseSummary{}
 	out.BreakerFigures, out.StartedAt = base.BreakerFigures, base.StartedAt
 	for k, a := range arms {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		for name, ps := range a.Summary {
 			m := out.Summary[name]
 			addDetail(&m.API, &ps.API)
@@ -280,6 +300,9 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 		out.APISlots.OK = addSlots(out.APISlots.OK, a.APISlots.OK)
 		out.APISlots.N = addSlots(out.APISlots.N, a.APISlots.N)
 		for i := range a.Series {
+			if i%256 == 255 && ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			s := &a.Series[i]
 			m := seconds[s.T]
 			if m == nil {

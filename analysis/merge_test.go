@@ -2,6 +2,7 @@ package analysis_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -39,7 +40,7 @@ func TestMergeUpstreamQueue(t *testing.T) {
 		}
 		shards = append(shards, analysis.Shard{Source: []string{"a", "b"}[i], Report: r})
 	}
-	m, err := analysis.Merge(shards)
+	m, err := analysis.Merge(context.Background(), shards)
 	if err != nil {
 		t.Fatalf("Merge: %v", err)
 	}
@@ -131,7 +132,7 @@ func TestMergeAddsUpstreamCounts(t *testing.T) {
 		}
 		return map[string]reports.UpstreamPhase{"upstream": u}
 	})
-	m, err := analysis.Merge(shards)
+	m, err := analysis.Merge(context.Background(), shards)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestMergeAddsUpstreamCounts(t *testing.T) {
 // what the upstream injected as unknown, never a shard's count times N.
 func TestMergeSharedUpstreamUnknown(t *testing.T) {
 	shards := shardsOf(t, 3, true, func(int, string) map[string]reports.UpstreamPhase { return nil })
-	m, err := analysis.Merge(shards)
+	m, err := analysis.Merge(context.Background(), shards)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,6 +177,11 @@ const (
 	MaxRetryBackoff = 10 * time.Second
 )
 
+// MaxBreakerBuckets is the most buckets a breaker's rolling window may
+// have (breaker-interval over breaker-bucket-period, rounded up):
+// gobreaker allocates them all when the breaker is built, one per tier.
+const MaxBreakerBuckets = 10000
+
 // BreakerConfig configures the breaker arm's circuit breaker; it is
 // defined, with the breaker, in package policy.
 type BreakerConfig = policy.BreakerConfig
@@ -343,6 +348,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("breaker-interval: %v must not be negative (0 keeps counts until the state changes)", c.Breaker.Interval)
 	case c.Breaker.BucketPeriod < 0 || (c.Breaker.BucketPeriod > 0 && c.Breaker.BucketPeriod > c.Breaker.Interval):
 		return fmt.Errorf("breaker-bucket-period: %v must be between 0 and breaker-interval (%v)", c.Breaker.BucketPeriod, c.Breaker.Interval)
+	case c.Breaker.BucketPeriod > 0 && (c.Breaker.Interval-1)/c.Breaker.BucketPeriod >= MaxBreakerBuckets:
+		return fmt.Errorf("breaker-interval, breaker-bucket-period: %v in buckets of %v is more than %d buckets; want a bucket period of at least interval/%d (%v)",
+			c.Breaker.Interval, c.Breaker.BucketPeriod, MaxBreakerBuckets, MaxBreakerBuckets, (c.Breaker.Interval+MaxBreakerBuckets-1)/MaxBreakerBuckets)
 	case c.Breaker.ConsecutiveFailures == 0 && c.Breaker.FailureRatio == 0:
 		return fmt.Errorf("breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set")
 	case !(c.Breaker.FailureRatio >= 0 && c.Breaker.FailureRatio <= 1):

@@ -19,8 +19,9 @@ type Shard struct {
 	Index, Count int
 }
 
-// MaxShards is the most shards a run may be split into.
-const MaxShards = 1000
+// MaxShards is the most shards a run may be split into: the most a report
+// read back may claim (reports.MaxShards).
+const MaxShards = reports.MaxShards
 
 // count returns the number of shards, 1 for the zero value.
 func (s Shard) count() int { return max(s.Count, 1) }
