@@ -133,7 +133,7 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 		return err
 	}
 	if tmpl != nil {
-		if err := renderSummary(stdout, tmpl, opts.template, r); err != nil {
+		if err := renderSummary(ctx, stdout, tmpl, opts.template, r); err != nil {
 			return err
 		}
 		if !opts.formatSet {
@@ -198,10 +198,14 @@ func readSummaryTemplate(ctx context.Context, path, flag string) (*reports.Summa
 }
 
 // renderSummary executes the template over r onto w: a template that fails
-// while it runs is bad input, like one that does not parse.
-func renderSummary(w io.Writer, t *reports.SummaryTemplate, path string, r *reports.Report) error {
-	err := t.Execute(w, r)
+// while it runs, or runs past its limits, is bad input, like one that does
+// not parse.
+func renderSummary(ctx context.Context, w io.Writer, t *reports.SummaryTemplate, path string, r *reports.Report) error {
+	err := t.Execute(ctx, w, r)
 	var te *reports.TemplateError
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
 	if errors.As(err, &te) || errors.Is(err, reports.ErrSummaryTooLarge) {
 		return usagef("--template %s: %v", path, err)
 	}
@@ -210,10 +214,16 @@ func renderSummary(w io.Writer, t *reports.SummaryTemplate, path string, r *repo
 
 // writeSummaryFile renders the --summary-template of a run over r into
 // summary.txt in dir and returns its path. The load has run: a template
-// that fails now is a result that could not be written.
-func writeSummaryFile(dir string, t *reports.SummaryTemplate, path string, r *reports.Report) (string, error) {
+// that fails now is a result that could not be written. After an
+// interrupt (ctx cancelled), the partial report's summary gets a second.
+func writeSummaryFile(ctx context.Context, dir string, t *reports.SummaryTemplate, path string, r *reports.Report) (string, error) {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, r); err != nil {
+	if err := t.Execute(ctx, &b, r); err != nil {
 		return "", fmt.Errorf("--summary-template %s: %w", path, err)
 	}
 	out := filepath.Join(dir, "summary.txt")
@@ -228,7 +238,7 @@ func writeSummaryFile(dir string, t *reports.SummaryTemplate, path string, r *re
 // names a field the report does not have: that is wrong whatever the run
 // measures. Other failures may depend on what it measures (a figure that
 // stays nil), and wait for the real report.
-func checkSummaryFields(t *reports.SummaryTemplate, path string, cfg *harness.Config) error {
+func checkSummaryFields(ctx context.Context, t *reports.SummaryTemplate, path string, cfg *harness.Config) error {
 	r := &reports.Report{Schema: reports.Schema, Arms: []reports.Arm{}}
 	sum := map[string]reports.PhaseSummary{}
 	for _, p := range cfg.Phases {
@@ -246,7 +256,11 @@ func checkSummaryFields(t *reports.SummaryTemplate, path string, cfg *harness.Co
 		r.Arms = append(r.Arms, reports.Arm{Name: a, Summary: sum})
 	}
 	var te *reports.TemplateError
-	if err := t.Execute(io.Discard, r); errors.As(err, &te) && strings.Contains(te.Msg, "can't evaluate field") {
+	err := t.Execute(ctx, io.Discard, r)
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	if errors.As(err, &te) && strings.Contains(te.Msg, "can't evaluate field") {
 		return usagef("--summary-template %s: %v", path, err)
 	}
 	return nil

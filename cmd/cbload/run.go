@@ -314,7 +314,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		if opts.summary, err = readSummaryTemplate(ctx, opts.summaryTemplate, "--summary-template"); err != nil {
 			return err
 		}
-		if err := checkSummaryFields(opts.summary, opts.summaryTemplate, &cfg); err != nil {
+		if err := checkSummaryFields(ctx, opts.summary, opts.summaryTemplate, &cfg); err != nil {
 			return err
 		}
 	}
@@ -439,7 +439,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		writeErrs = append(writeErrs, fmt.Errorf("could not write all results: %w", resultsErr))
 	}
 	if opts.summary != nil {
-		p, err := writeSummaryFile(dir, opts.summary, opts.summaryTemplate, rep)
+		p, err := writeSummaryFile(ctx, dir, opts.summary, opts.summaryTemplate, rep)
 		if err != nil {
 			writeErrs = append(writeErrs, err)
 		} else {
