@@ -164,6 +164,14 @@ func Merge(ctx context.Context, shards []Shard) (*reports.Report, error) {
 		out.Partial = true
 		out.PartialReason = strings.Join(partial, "; ")
 	}
+	// The merged report must read back, in cbload report and compare:
+	// the shards' counts may add up past what a report may hold. Its
+	// validity is judged later, by the caller.
+	check := *out
+	check.Validity = &reports.Validity{Checks: []reports.ValidityCheck{}}
+	if err := reports.Validate(&check); err != nil {
+		return nil, mismatchf("the merged report would not be a valid report: %v", err)
+	}
 	return out, nil
 }
 
