@@ -101,3 +101,29 @@ func TestSummaryTemplateCancel(t *testing.T) {
 		t.Errorf("Execute with a cancelled context = %v; want context.Canceled", err)
 	}
 }
+
+// FuzzSummaryTemplate checks the template renderer's limits: no template
+// makes it panic, write past MaxSummaryOutput or run past its time limit,
+// and every error is one line.
+func FuzzSummaryTemplate(f *testing.F) {
+	f.Add(doubling(40))
+	r := sample(f)
+	f.Fuzz(func(t *testing.T, text string) {
+		tmpl, err := reports.ParseSummaryTemplate(text)
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		start := time.Now()
+		err = tmpl.Execute(context.Background(), &out, r)
+		if took := time.Since(start); took > reports.SummaryTimeout+time.Second {
+			t.Errorf("Execute(%q) took %v; want at most the %v limit", text, took, reports.SummaryTimeout)
+		}
+		if out.Len() > reports.MaxSummaryOutput {
+			t.Errorf("Execute(%q) wrote %d bytes; want at most %d", text, out.Len(), reports.MaxSummaryOutput)
+		}
+		if err != nil && strings.ContainsAny(err.Error(), "\n\r") {
+			t.Errorf("Execute(%q) error spans lines: %q", text, err)
+		}
+	})
+}
