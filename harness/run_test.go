@@ -225,6 +225,10 @@ func TestValidate(t *testing.T) {
 		{"no trip rule", func(c *Config) { c.Breaker.ConsecutiveFailures, c.Breaker.FailureRatio = 0, 0 },
 			"breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set"},
 		{"ratio above one", func(c *Config) { c.Breaker.FailureRatio = 1.5 }, "breaker-failure-ratio: 1.5 must be in [0, 1]"},
+		{"too many buckets", func(c *Config) { c.Breaker.Interval, c.Breaker.BucketPeriod = time.Hour, time.Nanosecond },
+			"breaker-interval, breaker-bucket-period: 1h0m0s in buckets of 1ns is more than 10000 buckets; want a bucket period of at least interval/10000 (360ms)"},
+		{"one bucket too many", func(c *Config) { c.Breaker.Interval, c.Breaker.BucketPeriod = 10*time.Second+1, time.Millisecond },
+			"breaker-interval, breaker-bucket-period: 10.000000001s in buckets of 1ms is more than 10000 buckets; want a bucket period of at least interval/10000 (1.000001ms)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
