@@ -46,6 +46,9 @@ type SummaryTemplate struct{ t *template.Template }
 type TemplateError struct {
 	Line, Column int // from 1; 0 when unknown
 	Msg          string
+	// Limit is true when the template ran past one of its limits (built
+	// strings, steps, time) rather than failing on the data.
+	Limit bool
 }
 
 func (e *TemplateError) Error() string {
@@ -158,7 +161,7 @@ func (b *budget) step(n int64) error {
 		return stopped(err)
 	}
 	if b.steps += n; n > MaxSummarySteps || b.steps > MaxSummarySteps {
-		return fmt.Errorf("more than the %d loop iterations and template calls a template may run", MaxSummarySteps)
+		return limitError(fmt.Sprintf("more than the %d loop iterations and template calls a template may run", MaxSummarySteps))
 	}
 	return nil
 }
@@ -170,18 +173,23 @@ func (b *budget) build(est int64, f func() string) (string, error) {
 		return "", stopped(err)
 	}
 	if b.built+est > MaxSummaryBuilt {
-		return "", fmt.Errorf("more than the %d MiB of strings a template may build", MaxSummaryBuilt>>20)
+		return "", limitError(fmt.Sprintf("more than the %d MiB of strings a template may build", MaxSummaryBuilt>>20))
 	}
 	s := f()
 	if len(s) > MaxSummaryOutput {
-		return "", fmt.Errorf("a string of %d bytes, more than the %d MiB output limit", len(s), MaxSummaryOutput>>20)
+		return "", limitError(fmt.Sprintf("a string of %d bytes, more than the %d MiB output limit", len(s), MaxSummaryOutput>>20))
 	}
 	b.built += int64(len(s))
 	return s, nil
 }
 
+// limitError is a template past one of its limits.
+type limitError string
+
+func (e limitError) Error() string { return string(e) }
+
 // errSummaryTimeout is a template that ran past SummaryTimeout.
-var errSummaryTimeout = fmt.Errorf("ran longer than the %v limit", SummaryTimeout)
+var errSummaryTimeout = limitError(fmt.Sprintf("ran longer than the %v limit", SummaryTimeout))
 
 // stopped is the error of a guard or write after ctx ended.
 func stopped(err error) error {
@@ -301,7 +309,7 @@ func (s *SummaryTemplate) Execute(ctx context.Context, w io.Writer, r *Report) e
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		if errors.Is(cerr, context.DeadlineExceeded) {
-			return &TemplateError{Msg: errSummaryTimeout.Error()}
+			return &TemplateError{Msg: errSummaryTimeout.Error(), Limit: true}
 		}
 		return cerr
 	}
@@ -309,7 +317,10 @@ func (s *SummaryTemplate) Execute(ctx context.Context, w io.Writer, r *Report) e
 		if errors.Is(err, ErrSummaryTooLarge) {
 			return ErrSummaryTooLarge
 		}
-		return templateError(err)
+		te := templateError(err)
+		var le limitError
+		te.Limit = errors.As(err, &le)
+		return te
 	}
 	_, err = w.Write(out.buf)
 	return err

@@ -51,6 +51,8 @@ func TestSummaryTemplateLimits(t *testing.T) {
 			var te *reports.TemplateError
 			if !errors.As(err, &te) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Execute = %v; want a TemplateError containing %q", err, tt.want)
+			} else if wantLimit := !strings.Contains(tt.want, "depth"); te.Limit != wantLimit {
+				t.Errorf("Execute = %v, Limit %v; want Limit %v", err, te.Limit, wantLimit)
 			}
 			if out.Len() != 0 {
 				t.Errorf("Execute wrote %d bytes; want nothing on error", out.Len())

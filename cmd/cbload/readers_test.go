@@ -93,6 +93,7 @@ func TestMergeRefusesBadShards(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
+			buildBinary(t, "github.com/cbload/cbload/cmd/cbload") // not timed below
 			s0 := shardFile(t, dir, "s0", 0, 2, nil)
 			s1 := shardFile(t, dir, "s1", tt.index, tt.count, tt.edit)
 			out := filepath.Join(dir, "merged")
@@ -176,6 +177,7 @@ func TestReadersRefuseInvalidReports(t *testing.T) {
 // loop for ages end the real process with exit 2 and one line, quickly.
 func TestReportTemplateLimitsProcess(t *testing.T) {
 	dir := t.TempDir()
+	buildBinary(t, "github.com/cbload/cbload/cmd/cbload") // not timed below
 	tests := []struct{ name, text, want string }{
 		{"doubled 40 times", `{{$x := "ab"}}` + strings.Repeat(`{{$x = printf "%s%s" $x $x}}`, 40) + `{{$x}}`, "MiB of strings a template may build"},
 		{"range over 10^12", `{{range 1000000000000}}{{end}}`, "more than the 1000000 loop iterations"},
@@ -198,6 +200,23 @@ func TestReportTemplateLimitsProcess(t *testing.T) {
 				t.Errorf("report --template took %v; want it stopped within the %v limit", took, reports.SummaryTimeout)
 			}
 		})
+	}
+}
+
+// TestRunSummaryTemplateLimits: a --summary-template past a limit over a
+// report with no data yet is refused before any load is sent, with exit 2
+// naming the flag — not a crash after the run, before its JUnit.
+func TestRunSummaryTemplateLimits(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "doubling.tmpl")
+	if err := os.WriteFile(p, []byte(`{{$x := "ab"}}`+strings.Repeat(`{{$x = printf "%s%s" $x $x}}`, 40)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := cbloadProc(t, nil, "run", "--fault", "latency", "--dry-run", "--summary-template", p)
+	if code != exitUsage || !strings.Contains(stderr, "--summary-template "+p+": line 1") || !strings.Contains(stderr, "MiB of strings a template may build") {
+		t.Errorf("run --summary-template: exit %d, stderr %.300q; want %d naming the flag and the limit", code, stderr, exitUsage)
+	}
+	if strings.Contains(stdout, "plan") {
+		t.Errorf("stdout %.200q; want no plan", stdout)
 	}
 }
 

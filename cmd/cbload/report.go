@@ -235,9 +235,10 @@ func writeSummaryFile(ctx context.Context, dir string, t *reports.SummaryTemplat
 
 // checkSummaryFields runs a --summary-template over an empty report with
 // the run's arms and phases, before any load is sent, and refuses one that
-// names a field the report does not have: that is wrong whatever the run
-// measures. Other failures may depend on what it measures (a figure that
-// stays nil), and wait for the real report.
+// names a field the report does not have, or runs past a limit (strings
+// built, steps, time, output) over a report with no data yet: that is
+// wrong whatever the run measures. Other failures may depend on what it
+// measures (a figure that stays nil), and wait for the real report.
 func checkSummaryFields(ctx context.Context, t *reports.SummaryTemplate, path string, cfg *harness.Config) error {
 	r := &reports.Report{Schema: reports.Schema, Arms: []reports.Arm{}}
 	sum := map[string]reports.PhaseSummary{}
@@ -260,7 +261,8 @@ func checkSummaryFields(ctx context.Context, t *reports.SummaryTemplate, path st
 	if ctx.Err() != nil {
 		return errInterrupted
 	}
-	if errors.As(err, &te) && strings.Contains(te.Msg, "can't evaluate field") {
+	// Past a limit over a report with no data yet: past it over any.
+	if errors.As(err, &te) && (strings.Contains(te.Msg, "can't evaluate field") || te.Limit) || errors.Is(err, reports.ErrSummaryTooLarge) {
 		return usagef("--summary-template %s: %v", path, err)
 	}
 	return nil
