@@ -188,6 +188,9 @@ func (h *Histogram) Validate() error {
 		if c <= 0 {
 			return fmt.Errorf("histogram bucket %d: count %d, want > 0", idx, c)
 		}
+		if c > h.Count-sum { // checked before adding, so no sum can overflow
+			return fmt.Errorf("histogram: bucket counts add up to more than n (%d)", h.Count)
+		}
 		prev = idx
 		sum += c
 	}

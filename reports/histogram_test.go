@@ -141,6 +141,8 @@ func TestHistogramEmptyNilAndJSON(t *testing.T) {
 		{Count: 1, Buckets: []int64{HistogramBuckets, 1}},
 		{Count: 1, Buckets: []int64{5, 0}},
 		{Count: 2, Buckets: []int64{5, 1}},
+		// Counts whose sum wraps around to n.
+		{Count: 5, Buckets: []int64{1, 1 << 62, 2, 1 << 62, 3, 1 << 62, 4, 1<<62 + 5}},
 	}
 	for _, h := range bad {
 		if err := h.Validate(); err == nil {

@@ -55,8 +55,9 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
 
 // Validate checks r against the rules of the report's JSON Schema
-// (reports/schema: types, required arrays and objects, ranges, patterns,
-// enumerations) and the invariants of the run that wrote it: shard index
+// (reports/schema: ranges, patterns, enumerations, and the arrays and
+// objects that hold the data present) and the invariants of the run that
+// wrote it: shard index
 // below the shard count and the count at most MaxShards, a schedule of 1 to
 // MaxPhases increasing phases within MaxScheduleS, arms named once and
 // listed in config.arms, seconds in order within the schedule, /api slots
