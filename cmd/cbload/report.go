@@ -42,9 +42,10 @@ network), report.md (for a CI job summary or a pull-request comment) and
 report.json into --out, which defaults to the folder of the input file, and
 prints the paths it wrote.
 
-The input may be at most 256 MiB and must be read within 10s. Names and
-enumerated values (arms, phases, breaker states, outcomes) are checked
-against the schema, so a hostile file cannot put markup into report.md.
+The input may be at most 256 MiB and must be read within 10s. It is checked
+against the schema and the run's own limits (names, enumerated values,
+ranges, shard count, phases, arms named once, counts up to 2^53), so a
+hostile file cannot put markup into report.md nor be written out again.
 
 --template FILE.tmpl renders your own summary instead (k6's handleSummary,
 without running code): a Go text/template executed over the report — the v2
@@ -55,7 +56,9 @@ phase name) .API.LatencyMS.P99, …). Besides the builtins it may call
 percent (0.991 → 99.1%), millis (12.5 → 12.5 ms), seconds (a *float64 such
 as .Figures.TimeToOpenS → 1.20 s, nil → never) and arm (arm $r "breaker").
 The output goes to stdout, and only when the whole template ran: at most
-4 MiB, from a template of at most 1 MiB; a missing map key is an error.
+4 MiB, from a template of at most 1 MiB; a missing map key is an error. As
+it runs, a template may build 16 MiB of strings (printf, print, println),
+run 1,000,000 loop iterations and template calls, and take 10s.
 With --template the other formats are written only when --format is given.
 
 Exit codes: 0 done, 2 bad input (unreadable, too large, malformed, a value
