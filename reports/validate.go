@@ -61,8 +61,9 @@ func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
 // below the shard count and the count at most MaxShards, a schedule of 1 to
 // MaxPhases increasing phases within MaxScheduleS, arms named once and
 // listed in config.arms, seconds in order within the schedule, /api slots
-// of a width that divides a second, outcomes that add up to the requests,
-// counts and their sums at most MaxCount. It is what ReadJSON checks. The
+// of a width that divides a second, outcomes that add up to the requests
+// and seconds that add up to the phase summaries, counts and their sums at
+// most MaxCount. It is what ReadJSON checks. The
 // error names the first field that breaks a rule, and how many more do
 // when more than one does; it is a *FieldError but for a name or
 // enumerated value that could smuggle markup into the renderers, checked
@@ -524,6 +525,23 @@ func (v *validator) arm(r *Report, a *Arm, at string, end float64) {
 		}
 		sums.add(v, si, reflect.ValueOf(s).Elem())
 		if v.first != nil {
+			return
+		}
+	}
+	// The seconds are the raw data, the summaries what they add up to:
+	// seconds emptied or cut would be data lost without a word.
+	if r.UpgradedFrom == "" {
+		var inSeries, inSummary [2]int64
+		for i := range a.Series {
+			inSeries[0] += a.Series[i].API.Requests
+			inSeries[1] += a.Series[i].Collateral.Requests
+		}
+		for _, ps := range a.Summary {
+			inSummary[0] += ps.API.Requests
+			inSummary[1] += ps.Collateral.Requests
+		}
+		if inSeries != inSummary {
+			v.failAt(at+".series", "its seconds hold %d /api and %d collateral requests, its summary %d and %d; want the same", inSeries[0], inSeries[1], inSummary[0], inSummary[1])
 			return
 		}
 	}

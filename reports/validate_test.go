@@ -117,6 +117,7 @@ func TestReadJSONRefusesBrokenInvariants(t *testing.T) {
 		{"merge lists one twice", func(r map[string]any) {
 			r["merge"] = map[string]any{"count": 2, "shards": []any{}, "missing": []any{1, 1}}
 		}, "merge.missing[1]: index 1: listed twice"},
+		{"series emptied", func(r map[string]any) { obj(r, "arms", 1)["series"] = []any{} }, "arms[1].series: its seconds hold 0 /api and 0 collateral requests, its summary"},
 		{"summary of no phase", func(r map[string]any) {
 			s := obj(r, "arms", 0, "summary")
 			s["later"] = s["fault"]
