@@ -166,3 +166,11 @@ func BenchmarkHistogramRecord(b *testing.B) {
 		h.Record(time.Duration(i%5000) * time.Microsecond)
 	}
 }
+
+// Merging saturates the latency sum instead of wrapping it around.
+func TestHistogramMergeSaturates(t *testing.T) {
+	a := &Histogram{Count: 1, MaxUS: 1, SumNS: math.MaxInt64 - 5, Buckets: []int64{1, 1}}
+	if got := a.Merge(a).SumNS; got != math.MaxInt64 {
+		t.Errorf("merged SumNS = %d; want it saturated at %d", got, int64(math.MaxInt64))
+	}
+}

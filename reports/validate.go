@@ -289,7 +289,7 @@ func (v *validator) walk(n *schemaNode, rv reflect.Value) {
 		}
 		x := rv.Int()
 		v.number(n, float64(x))
-		if x > MaxCount {
+		if x > MaxCount && v.path[len(v.path)-1].key != "sum_ns" { // a sum of nanoseconds is no count
 			v.failf("%d: want at most %d", x, int64(MaxCount))
 		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
@@ -601,8 +601,8 @@ func (c *counter) add(v *validator, at string, sv reflect.Value) {
 			}
 		case reflect.Int, reflect.Int64:
 			x := rv.Int()
-			if x <= 0 {
-				return
+			if x <= 0 || strings.HasSuffix(key, ".sum_ns") || strings.HasSuffix(key, ".max_us") {
+				return // a sum of nanoseconds or a maximum, not a count
 			}
 			if c.sums[key] += x; c.sums[key] > MaxCount {
 				v.failAt(at+key, "%d: the arm's seconds add up to more than %d", x, int64(MaxCount))

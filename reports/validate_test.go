@@ -164,3 +164,28 @@ func TestValidateAcceptsWhatCbloadWrites(t *testing.T) {
 		}
 	}
 }
+
+// A sum of latencies is no count: a long run's may pass 2^53 ns (104
+// days) over an arm's seconds, and reads; one larger than its n values of
+// at most max_us can add up to is refused.
+func TestValidateLatencySums(t *testing.T) {
+	good, err := os.ReadFile("../analysis/testdata/run.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := mutate(t, good, func(r map[string]any) {
+		for i := range 8 {
+			h := obj(r, "arms", 0, "series", i, "api", "latency_hist")
+			h["max_us"], h["sum_ns"] = json.Number("100000000000"), json.Number("4000000000000000")
+		}
+	})
+	if _, err := reports.ReadJSON(bytes.NewReader(long)); err != nil {
+		t.Errorf("ReadJSON of seconds whose latencies add up past 2^53 ns = %v; want it read", err)
+	}
+	bad := mutate(t, good, func(r map[string]any) {
+		obj(r, "arms", 0, "series", 2, "api", "latency_hist")["sum_ns"] = json.Number("9000000000000000000")
+	})
+	if _, err := reports.ReadJSON(bytes.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "sum_ns 9000000000000000000 is more than 64 values of at most 501525 µs add up to") {
+		t.Errorf("ReadJSON of a latency sum past its values = %v; want it refused", err)
+	}
+}
