@@ -303,9 +303,15 @@ func (s *SummaryTemplate) Execute(ctx context.Context, w io.Writer, r *Report) e
 	case err = <-done:
 	case <-ctx.Done():
 		// Every write and guard now fails, which ends the template at
-		// its next one; the work between two is bounded by
-		// MaxSummarySteps.
-		err = <-done
+		// its next one. Only one builtin can stand between two — fmt
+		// printing a large part of the report — and the caller does not
+		// wait more than a second for it: the goroutine then ends on its
+		// own, at that write.
+		select {
+		case err = <-done:
+		case <-time.After(time.Second):
+			err = ctx.Err()
+		}
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		if errors.Is(cerr, context.DeadlineExceeded) {
