@@ -1,7 +1,9 @@
 package analysis
 
 import (
+	"cmp"
 	"math"
+	"slices"
 
 	"github.com/cbload/cbload/reports"
 )
@@ -193,27 +195,34 @@ func recoveredAt(a *reports.Arm, faultEnd, end float64) (float64, bool) {
 		return 0, false
 	}
 	n := int(RecoveryWindowMS / sl.WidthMS)
-	stateAt := func(t float64) string {
-		s := reports.StateClosed
-		for _, tr := range a.Transitions {
+	// Transitions are recorded in time order; sorted here all the same,
+	// so each slot looks them up in log time, not a pass over all.
+	trs := slices.Clone(a.Transitions)
+	slices.SortStableFunc(trs, func(x, y reports.Transition) int { return cmp.Compare(x.T, y.T) })
+	after := func(t float64) int { // the first transition after t
+		k, _ := slices.BinarySearchFunc(trs, t, func(tr reports.Transition, t float64) int {
 			if tr.T <= t {
-				s = tr.To
+				return -1
 			}
+			return 1
+		})
+		return k
+	}
+	stateAt := func(t float64) string {
+		if k := after(t); k > 0 {
+			return trs[k-1].To
 		}
-		return s
+		return reports.StateClosed
 	}
 	changesIn := func(from, to float64) bool {
-		for _, tr := range a.Transitions {
-			if tr.T > from && tr.T < to {
-				return true
-			}
-		}
-		return false
+		k := after(from)
+		return k < len(trs) && trs[k].T < to
 	}
 	// Slot boundaries are whole milliseconds: compute them in integers.
 	endMS, faultEndMS := int64(math.Round(end*1000)), int64(math.Round(faultEnd*1000))
 	first := int((faultEndMS + sl.WidthMS - 1) / sl.WidthMS)
-	lastStart := int((endMS - RecoveryWindowMS) / sl.WidthMS)
+	// Past the last slot no window holds a completion.
+	lastStart := min(int((endMS-RecoveryWindowMS)/sl.WidthMS), len(sl.N)-1)
 	for i := first; i <= lastStart; i++ {
 		var ok, total int64
 		for j := i; j < min(i+n, len(sl.N)); j++ {

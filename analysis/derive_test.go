@@ -3,6 +3,7 @@ package analysis_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -61,4 +62,31 @@ func cloneArm(t *testing.T, a *reports.Arm) *reports.Arm {
 		t.Fatal(err)
 	}
 	return &out
+}
+
+// Derive's recovery search stops at the last /api slot: a schedule that
+// claims to end 10^12 s after the fault (reports.Validate refuses one; a
+// caller may not have validated) is no loop over 10^13 empty slots.
+func TestDeriveStopsAtTheLastSlot(t *testing.T) {
+	r := readRun(t)
+	a := &r.Arms[0]
+	phases := append([]reports.Phase(nil), r.Phases...)
+	phases[len(phases)-1].EndS = 1e12
+	// An arm that never recovers: the search runs to its end.
+	for i := range a.APISlots.OK {
+		a.APISlots.OK[i] = 0
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		analysis.Derive(a, phases)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Derive over a schedule ending at 1e12 s did not return within 20 s")
+	}
+	if a.Figures.TimeToRecoverS != nil {
+		t.Errorf("time to recover %v; want nil, as no /api call succeeded", *a.Figures.TimeToRecoverS)
+	}
 }

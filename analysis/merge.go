@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -34,7 +35,7 @@ const LateStartMS = 100
 
 // MaxShards is the most shards a run may be split into, so the most
 // reports Merge combines.
-const MaxShards = 1000
+const MaxShards = reports.MaxShards
 
 // Merge combines the reports of the shards of one run (cbload run --shard)
 // into the report one process at the run's full rate would have written:
@@ -48,7 +49,11 @@ const MaxShards = 1000
 // the merged data (Judge). Each merged arm's start lag is its
 // latest shard's, and its skipped sends the shards' sum. A mismatch is a
 // *MismatchError.
-func Merge(shards []Shard) (*reports.Report, error) {
+//
+// The reports must have been read by reports.ReadJSON (or passed
+// reports.Validate): its limits bound the work. Merge returns ctx's error
+// when ctx is cancelled.
+func Merge(ctx context.Context, shards []Shard) (*reports.Report, error) {
 	if len(shards) == 0 {
 		return nil, mismatchf("no reports to merge")
 	}
@@ -59,12 +64,21 @@ func Merge(shards []Shard) (*reports.Report, error) {
 		if r.Shard == nil {
 			return nil, mismatchf("%s: not a shard's report (it has no \"shard\"); merge combines the reports of cbload run --shard I/N", s.Source)
 		}
+		if c := r.Shard.Count; c < 1 || c > reports.MaxShards || r.Shard.Index < 0 || r.Shard.Index >= c {
+			return nil, mismatchf("%s: shard %d/%d: want index 0..count-1 and count 1..%d", s.Source, r.Shard.Index, c, reports.MaxShards)
+		}
+		if len(shards) > r.Shard.Count {
+			return nil, mismatchf("%s: a run of %d shards, but %d reports were given; each shard must be given once", s.Source, r.Shard.Count, len(shards))
+		}
 		if r.Trials != nil {
 			return nil, mismatchf("%s: a report of %d trials keeps raw data for its first only, and cannot be merged", s.Source, r.Trials.N)
 		}
 		for i := range r.Arms {
 			if !HasRaw(&r.Arms[i]) {
 				return nil, mismatchf("%s: arm %s has no raw aggregates (api_slots, histograms): it was written by an older cbload, or too large to keep them (its notes say so), and cannot be merged", s.Source, r.Arms[i].Name)
+			}
+			if r.Arms[i].Load == nil {
+				return nil, mismatchf("%s: arm %s has no load_generator, and cannot be merged", s.Source, r.Arms[i].Name)
 			}
 		}
 		if first == nil {
@@ -136,7 +150,10 @@ func Merge(shards []Shard) (*reports.Report, error) {
 		if len(arms) == 0 {
 			continue
 		}
-		a, err := mergeArm(arms, from, n)
+		a, err := mergeArm(ctx, arms, from, n)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if err != nil {
 			return nil, mismatchf("arm %s: %v", name, err)
 		}
@@ -150,6 +167,14 @@ func Merge(shards []Shard) (*reports.Report, error) {
 	if len(partial) > 0 {
 		out.Partial = true
 		out.PartialReason = strings.Join(partial, "; ")
+	}
+	// The merged report must read back, in cbload report and compare:
+	// the shards' counts may add up past what a report may hold. Its
+	// validity is judged later, by the caller.
+	check := *out
+	check.Validity = &reports.Validity{Checks: []reports.ValidityCheck{}}
+	if err := reports.Validate(&check); err != nil {
+		return nil, mismatchf("the merged report would not be a valid report: %v", err)
 	}
 	return out, nil
 }
@@ -233,7 +258,7 @@ func mergedShard(s Shard) reports.MergedShard {
 // mergeArm merges one arm of several shards (from holds their indexes,
 // lowest first; n is the shard count). The breaker's transitions and
 // states come from the lowest shard: every shard watches the same service.
-func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
+func mergeArm(ctx context.Context, arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 	base := arms[0]
 	out := &reports.Arm{
 		Name:                 base.Name,
@@ -259,6 +284,9 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 	out.BreakerFigures, out.StartedAt = base.BreakerFigures, base.StartedAt
 	for k, a := range arms {
 		out.SuspectOK += a.SuspectOK // each shard's suspect answers are its own
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		for name, ps := range a.Summary {
 			m := out.Summary[name]
 			addDetail(&m.API, &ps.API)
@@ -285,6 +313,9 @@ func mergeArm(arms []*reports.Arm, from []int, n int) (*reports.Arm, error) {
 		out.APISlots.OK = addSlots(out.APISlots.OK, a.APISlots.OK)
 		out.APISlots.N = addSlots(out.APISlots.N, a.APISlots.N)
 		for i := range a.Series {
+			if i%256 == 255 && ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			s := &a.Series[i]
 			m := seconds[s.T]
 			if m == nil {

@@ -2,9 +2,12 @@ package analysis_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -39,7 +42,7 @@ func TestMergeUpstreamQueue(t *testing.T) {
 		}
 		shards = append(shards, analysis.Shard{Source: []string{"a", "b"}[i], Report: r})
 	}
-	m, err := analysis.Merge(shards)
+	m, err := analysis.Merge(context.Background(), shards)
 	if err != nil {
 		t.Fatalf("Merge: %v", err)
 	}
@@ -131,7 +134,7 @@ func TestMergeAddsUpstreamCounts(t *testing.T) {
 		}
 		return map[string]reports.UpstreamPhase{"upstream": u}
 	})
-	m, err := analysis.Merge(shards)
+	m, err := analysis.Merge(context.Background(), shards)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +169,7 @@ func TestMergeAddsUpstreamCounts(t *testing.T) {
 // what the upstream injected as unknown, never a shard's count times N.
 func TestMergeSharedUpstreamUnknown(t *testing.T) {
 	shards := shardsOf(t, 3, true, func(int, string) map[string]reports.UpstreamPhase { return nil })
-	m, err := analysis.Merge(shards)
+	m, err := analysis.Merge(context.Background(), shards)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,5 +193,41 @@ func TestMergeSharedUpstreamUnknown(t *testing.T) {
 		if !slices.Contains(a.Notes, analysis.SharedUpstreamNote) {
 			t.Errorf("%s: notes %q; want the shared upstream's note", a.Name, a.Notes)
 		}
+	}
+}
+
+// Merge refuses what would drop a shard without a word — an index past
+// the count, more reports than shards, an arm without load figures — and
+// stops when its context ends.
+func TestMergeRefusesAndStops(t *testing.T) {
+	none := func(int, string) map[string]reports.UpstreamPhase { return nil }
+	tests := []struct {
+		name string
+		edit func(s []analysis.Shard) []analysis.Shard
+		want string
+	}{
+		{"index past the count", func(s []analysis.Shard) []analysis.Shard { s[1].Report.Shard.Index = 5; return s }, "shard-1: shard 5/2: want index 0..count-1"},
+		{"more reports than shards", func(s []analysis.Shard) []analysis.Shard {
+			for _, x := range s {
+				x.Report.Shard.Count = 1
+			}
+			s[1].Report.Shard.Index = 0
+			return s
+		}, "shard-0: a run of 1 shards, but 2 reports were given"},
+		{"no load figures", func(s []analysis.Shard) []analysis.Shard { s[1].Report.Arms[0].Load = nil; return s }, "shard-1: arm breaker has no load_generator"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := analysis.Merge(context.Background(), tt.edit(shardsOf(t, 2, false, none)))
+			var mm *analysis.MismatchError
+			if !errors.As(err, &mm) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Merge = %v; want a *MismatchError containing %q", err, tt.want)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := analysis.Merge(ctx, shardsOf(t, 2, false, none)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Merge with a cancelled context = %v; want context.Canceled", err)
 	}
 }

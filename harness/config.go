@@ -385,9 +385,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("breaker-interval: %v must be between 0 (keep counts until the state changes) and %v", c.Breaker.Interval, MaxTimeout)
 	case c.Breaker.BucketPeriod < 0 || (c.Breaker.BucketPeriod > 0 && c.Breaker.BucketPeriod > c.Breaker.Interval):
 		return fmt.Errorf("breaker-bucket-period: %v must be between 0 and breaker-interval (%v)", c.Breaker.BucketPeriod, c.Breaker.Interval)
-	case c.Breaker.BucketPeriod > 0 && c.Breaker.Interval/c.Breaker.BucketPeriod > MaxBreakerBuckets:
-		return fmt.Errorf("breaker-bucket-period: %v splits breaker-interval %v into %d buckets; want at most %d, a period of at least %v",
-			c.Breaker.BucketPeriod, c.Breaker.Interval, c.Breaker.Interval/c.Breaker.BucketPeriod, MaxBreakerBuckets, (c.Breaker.Interval+MaxBreakerBuckets-1)/MaxBreakerBuckets)
+	case c.Breaker.BucketPeriod > 0 && (c.Breaker.Interval-1)/c.Breaker.BucketPeriod >= MaxBreakerBuckets:
+		return fmt.Errorf("breaker-interval, breaker-bucket-period: %v in buckets of %v is more than %d buckets; want a bucket period of at least interval/%d (%v)",
+			c.Breaker.Interval, c.Breaker.BucketPeriod, MaxBreakerBuckets, MaxBreakerBuckets, (c.Breaker.Interval+MaxBreakerBuckets-1)/MaxBreakerBuckets)
 	case c.Breaker.ConsecutiveFailures == 0 && c.Breaker.FailureRatio == 0:
 		return fmt.Errorf("breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set")
 	case !(c.Breaker.FailureRatio >= 0 && c.Breaker.FailureRatio <= 1):

@@ -241,6 +241,10 @@ func TestValidate(t *testing.T) {
 			`phases[1] (fault): fault "grpc-error:UNAVAILABLE" needs a gRPC upstream, and cbload run's upstreams speak HTTP: run one with cbload serve --grpc`},
 		{"named tls fault on plain HTTP", func(c *Config) { c.Phases[1].AddFault("payments", mustSpec("tls,rate=0.5")) },
 			`phases[1] (fault): fault "tls:handshake,rate=0.5" needs an HTTPS upstream: give --upstream-tls DIR (with --target)`},
+		{"too many buckets", func(c *Config) { c.Breaker.Interval, c.Breaker.BucketPeriod = time.Hour, time.Nanosecond },
+			"breaker-interval, breaker-bucket-period: 1h0m0s in buckets of 1ns is more than 10000 buckets; want a bucket period of at least interval/10000 (360ms)"},
+		{"one bucket too many", func(c *Config) { c.Breaker.Interval, c.Breaker.BucketPeriod = 10*time.Second+1, time.Millisecond },
+			"breaker-interval, breaker-bucket-period: 10.000000001s in buckets of 1ms is more than 10000 buckets; want a bucket period of at least interval/10000 (1.000001ms)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

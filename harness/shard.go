@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
@@ -19,8 +18,9 @@ type Shard struct {
 	Index, Count int
 }
 
-// MaxShards is the most shards a run may be split into (analysis.MaxShards).
-const MaxShards = analysis.MaxShards
+// MaxShards is the most shards a run may be split into: the most a report
+// read back may claim (reports.MaxShards).
+const MaxShards = reports.MaxShards
 
 // count returns the number of shards, 1 for the zero value.
 func (s Shard) count() int { return max(s.Count, 1) }

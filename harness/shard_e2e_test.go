@@ -163,7 +163,7 @@ func TestShardsMergeLikeOneProcess(t *testing.T) {
 			}
 		}
 	}
-	merged, err := analysis.Merge(shards)
+	merged, err := analysis.Merge(context.Background(), shards)
 	if err != nil {
 		t.Fatalf("Merge: %v", err)
 	}
@@ -249,7 +249,7 @@ func TestShardsMergeLikeOneProcess(t *testing.T) {
 	}
 
 	// Without shard 1 the merge is partial, says so, and names it.
-	part, err := analysis.Merge([]analysis.Shard{shards[0], shards[2]})
+	part, err := analysis.Merge(context.Background(), []analysis.Shard{shards[0], shards[2]})
 	if err != nil {
 		t.Fatalf("Merge of 2 of 3: %v", err)
 	}

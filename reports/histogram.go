@@ -3,6 +3,7 @@ package reports
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -188,11 +189,18 @@ func (h *Histogram) Validate() error {
 		if c <= 0 {
 			return fmt.Errorf("histogram bucket %d: count %d, want > 0", idx, c)
 		}
+		if c > h.Count-sum { // checked before adding, so no sum can overflow
+			return fmt.Errorf("histogram: bucket counts add up to more than n (%d)", h.Count)
+		}
 		prev = idx
 		sum += c
 	}
 	if sum != h.Count || h.MaxUS < 0 || h.SumNS < 0 {
 		return fmt.Errorf("histogram: bucket counts add up to %d, but n is %d", sum, h.Count)
+	}
+	// n values of at most max_us add up to at most n·(max_us+1) µs.
+	if float64(h.SumNS) > float64(h.Count)*(float64(h.MaxUS)+1)*1000 {
+		return fmt.Errorf("histogram: sum_ns %d is more than %d values of at most %d µs add up to", h.SumNS, h.Count, h.MaxUS)
 	}
 	return nil
 }
@@ -208,7 +216,13 @@ func (h *Histogram) Merge(o *Histogram) *Histogram {
 	case o == nil:
 		o = &Histogram{}
 	}
-	out := &Histogram{Count: h.Count + o.Count, MaxUS: max(h.MaxUS, o.MaxUS), SumNS: h.SumNS + o.SumNS, Buckets: make([]int64, 0, max(len(h.Buckets), len(o.Buckets)))}
+	// The sum saturates: a mean can be wrong past 292 years of latency in
+	// one histogram, but no sum wraps around.
+	sumNS := h.SumNS + o.SumNS
+	if h.SumNS > 0 && o.SumNS > 0 && sumNS < 0 {
+		sumNS = math.MaxInt64
+	}
+	out := &Histogram{Count: h.Count + o.Count, MaxUS: max(h.MaxUS, o.MaxUS), SumNS: sumNS, Buckets: make([]int64, 0, max(len(h.Buckets), len(o.Buckets)))}
 	a, b := h.Buckets, o.Buckets
 	for len(a) > 0 || len(b) > 0 {
 		switch {

@@ -141,6 +141,8 @@ func TestHistogramEmptyNilAndJSON(t *testing.T) {
 		{Count: 1, Buckets: []int64{HistogramBuckets, 1}},
 		{Count: 1, Buckets: []int64{5, 0}},
 		{Count: 2, Buckets: []int64{5, 1}},
+		// Counts whose sum wraps around to n.
+		{Count: 5, Buckets: []int64{1, 1 << 62, 2, 1 << 62, 3, 1 << 62, 4, 1<<62 + 5}},
 	}
 	for _, h := range bad {
 		if err := h.Validate(); err == nil {
@@ -162,5 +164,13 @@ func BenchmarkHistogramRecord(b *testing.B) {
 	var h DenseHistogram
 	for i := 0; b.Loop(); i++ {
 		h.Record(time.Duration(i%5000) * time.Microsecond)
+	}
+}
+
+// Merging saturates the latency sum instead of wrapping it around.
+func TestHistogramMergeSaturates(t *testing.T) {
+	a := &Histogram{Count: 1, MaxUS: 1, SumNS: math.MaxInt64 - 5, Buckets: []int64{1, 1}}
+	if got := a.Merge(a).SumNS; got != math.MaxInt64 {
+		t.Errorf("merged SumNS = %d; want it saturated at %d", got, int64(math.MaxInt64))
 	}
 }

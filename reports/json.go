@@ -75,10 +75,12 @@ func writeJSON(w io.Writer, r *Report, limit int) error {
 // older cbload can read a newer v2 report. A cbload/report/v1 report is
 // upgraded on read (see readV1) and has UpgradedFrom set.
 //
-// Names (arms, phases, targets) and enumerations (breaker states, verdict
-// outcomes, exemplar kinds, validity checks) are checked against the
-// contract, so that a hostile file cannot smuggle markup into the
-// renderers; reading stops after MaxJSONSize bytes with ErrTooLarge.
+// The report is checked against the contract (Validate): names (arms,
+// phases, targets) and enumerations, so that a hostile file cannot smuggle
+// markup into the renderers; ranges and counts, so that merge, compare and
+// the renderers allocate and loop only as much as a real run needs; and
+// the run's invariants, so that no data is dropped without a word. Reading
+// stops after MaxJSONSize bytes with ErrTooLarge.
 func ReadJSON(rd io.Reader) (*Report, error) {
 	data, err := io.ReadAll(io.LimitReader(rd, MaxJSONSize+1))
 	if err != nil {
@@ -105,8 +107,8 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, malformed(data, err)
 	}
-	if err := checkContract(&r); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if err := Validate(&r); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return &r, nil
 }
@@ -162,8 +164,8 @@ func readV1(data []byte) (*Report, error) {
 			}
 		}
 	}
-	if err := checkContract(&r); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if err := Validate(&r); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return &r, nil
 }

@@ -115,12 +115,17 @@ func TestReadJSONUpgradesV1(t *testing.T) {
 }
 
 func TestReadJSONIgnoresUnknownFields(t *testing.T) {
-	r, err := reports.ReadJSON(strings.NewReader(`{"schema": "cbload/report/v2", "seed": 7, "added_later": {"x": 1}}`))
+	data, err := os.ReadFile("testdata/report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := `{"added_later": {"x": 1}, "arms_v3": [1, 2],` + strings.TrimPrefix(strings.TrimSpace(string(data)), "{")
+	r, err := reports.ReadJSON(strings.NewReader(doc))
 	if err != nil {
 		t.Fatalf("ReadJSON with an unknown field: %v", err)
 	}
-	if r.Seed != 7 {
-		t.Errorf("Seed = %d; want 7", r.Seed)
+	if want := sample(t).Seed; r.Seed != want {
+		t.Errorf("Seed = %d; want %d", r.Seed, want)
 	}
 }
 

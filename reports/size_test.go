@@ -125,8 +125,8 @@ func largestReport(t testing.TB, d density, seconds int) *reports.Report {
 			sec := reports.Second{T: s, Phase: r.Phases[min(s/perPhase, capPhases-1)].Name, State: reports.StateHalfOpen,
 				Scheduled: 20000, Sent: 20000, SendLagMS: reports.Lag{P99: 99.999, Max: 99.999}, SendLagHist: hist(d.lag, d.perBucket),
 				InflightPeak: 99999, Goroutines: 99999, UpstreamRequests: 99999, APIAttempts: 99999, UpstreamCompleted: 99999, UpstreamCompletedForGone: 99999, UpstreamQueueLen: 99999,
-				API:        reports.Bucket{Sent: 19999, Requests: 19999, Outcomes: outcomes, LatencyMS: big, LatencyHist: hist(d.api, d.perBucket)},
-				Collateral: reports.Bucket{Sent: 19999, Requests: 19999, Outcomes: outcomes, LatencyMS: big, LatencyHist: hist(d.collateral, d.perBucket)}}
+				API:        reports.Bucket{Sent: 19999, Requests: outcomes.Total(), Outcomes: outcomes, LatencyMS: big, LatencyHist: hist(d.api, d.perBucket)},
+				Collateral: reports.Bucket{Sent: 19999, Requests: outcomes.Total(), Outcomes: outcomes, LatencyMS: big, LatencyHist: hist(d.collateral, d.perBucket)}}
 			if d.upstreamCall {
 				sec.UpstreamCallHist = hist(d.api, d.perBucket)
 			}
@@ -147,6 +147,18 @@ func largestReport(t testing.TB, d density, seconds int) *reports.Report {
 				arm.APISlots.OK = append(arm.APISlots.OK, 1999)
 				arm.APISlots.N = append(arm.APISlots.N, 1999)
 			}
+		}
+		// Each phase's requests are what its seconds hold, as in a
+		// report a run writes.
+		for name, ps := range arm.Summary {
+			ps.API.Requests, ps.Collateral.Requests = 0, 0
+			arm.Summary[name] = ps
+		}
+		for _, sec := range arm.Series {
+			ps := arm.Summary[sec.Phase]
+			ps.API.Requests += sec.API.Requests
+			ps.Collateral.Requests += sec.Collateral.Requests
+			arm.Summary[sec.Phase] = ps
 		}
 		arm.Notes = append(arm.Notes, long("raw data left out: ", 400))
 		r.Arms = append(r.Arms, arm)

@@ -28,7 +28,7 @@ func TestRunCeilings(t *testing.T) {
 		{[]string{"--local-work", "2h"}, "local-work: 2h0m0s must be between 0 and 1h0m0s"},
 		{[]string{"--breaker-timeout", "2h"}, "breaker-timeout: 2h0m0s must be at most 1h0m0s"},
 		{[]string{"--breaker-interval", "2h"}, "breaker-interval: 2h0m0s must be between 0 (keep counts until the state changes) and 1h0m0s"},
-		{[]string{"--breaker-interval", "1h", "--breaker-bucket-period", "1ns"}, "breaker-bucket-period: 1ns splits breaker-interval 1h0m0s into 3600000000000 buckets; want at most 10000, a period of at least 360ms"},
+		{[]string{"--breaker-interval", "1h", "--breaker-bucket-period", "1ns"}, "breaker-interval, breaker-bucket-period: 1h0m0s in buckets of 1ns is more than 10000 buckets; want a bucket period of at least interval/10000 (360ms)"},
 		{[]string{"--breaker-max-requests", "4000000000"}, "breaker-max-requests: 4000000000 must be between 1 and 1000000"},
 		{[]string{"--breaker-consecutive-failures", "4000000000"}, "breaker-consecutive-failures: 4000000000 must be between 0 (off) and 1000000"},
 		{[]string{"--breaker-min-requests", "4000000000"}, "breaker-min-requests: 4000000000 must be between 0 and 1000000"},

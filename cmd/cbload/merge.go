@@ -182,9 +182,11 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		}
 		shards = append(shards, s)
 	}
-	rep, err := analysis.Merge(shards)
+	rep, err := analysis.Merge(ctx, shards)
 	var mm *analysis.MismatchError
-	if errors.As(err, &mm) {
+	if ctx.Err() != nil {
+		return errInterrupted
+	} else if errors.As(err, &mm) {
 		return usagef("merge: %v", err)
 	} else if err != nil {
 		return err

@@ -45,9 +45,10 @@ report.json into --out, which defaults to the folder of the input file, and
 prints the paths it wrote. It never overwrites its input, nor without
 --force an --out folder that holds another run's report.json.
 
-The input may be at most 256 MiB and must be read within 10s. Names and
-enumerated values (arms, phases, breaker states, outcomes) are checked
-against the schema, so a hostile file cannot put markup into report.md.
+The input may be at most 256 MiB and must be read within 10s. It is checked
+against the schema and the run's own limits (names, enumerated values,
+ranges, shard count, phases, arms named once, counts up to 2^53), so a
+hostile file cannot put markup into report.md nor be written out again.
 
 --template FILE.tmpl renders your own summary instead (k6's handleSummary,
 without running code): a Go text/template executed over the report — the v2
@@ -58,7 +59,9 @@ phase name) .API.LatencyMS.P99, …). Besides the builtins it may call
 percent (0.991 → 99.1%), millis (12.5 → 12.5 ms), seconds (a *float64 such
 as .Figures.TimeToOpenS → 1.20 s, nil → never) and arm (arm $r "breaker").
 The output goes to stdout, and only when the whole template ran: at most
-4 MiB, from a template of at most 1 MiB; a missing map key is an error.
+4 MiB, from a template of at most 1 MiB; a missing map key is an error. As
+it runs, a template may build 16 MiB of strings (printf, print, println),
+run 1,000,000 loop iterations and template calls, and take 10s.
 With --template the other formats are written only when --format is given.
 
 Exit codes: 0 done, 2 bad input (unreadable, too large, malformed, a value
@@ -138,7 +141,7 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 		return err
 	}
 	if tmpl != nil {
-		if err := renderSummary(stdout, tmpl, opts.template, r); err != nil {
+		if err := renderSummary(ctx, stdout, tmpl, opts.template, r); err != nil {
 			return err
 		}
 		if !opts.formatSet {
@@ -213,10 +216,14 @@ func readSummaryTemplate(ctx context.Context, path, flag string) (*reports.Summa
 }
 
 // renderSummary executes the template over r onto w: a template that fails
-// while it runs is bad input, like one that does not parse.
-func renderSummary(w io.Writer, t *reports.SummaryTemplate, path string, r *reports.Report) error {
-	err := t.Execute(w, r)
+// while it runs, or runs past its limits, is bad input, like one that does
+// not parse.
+func renderSummary(ctx context.Context, w io.Writer, t *reports.SummaryTemplate, path string, r *reports.Report) error {
+	err := t.Execute(ctx, w, r)
 	var te *reports.TemplateError
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
 	if errors.As(err, &te) || errors.Is(err, reports.ErrSummaryTooLarge) {
 		return usagef("--template %s: %v", path, err)
 	}
@@ -225,10 +232,16 @@ func renderSummary(w io.Writer, t *reports.SummaryTemplate, path string, r *repo
 
 // writeSummaryFile renders the --summary-template of a run over r into
 // summary.txt in dir and returns its path. The load has run: a template
-// that fails now is a result that could not be written.
+// that fails now is a result that could not be written. After an
+// interrupt (ctx cancelled), the partial report's summary gets a second.
 func writeSummaryFile(ctx context.Context, dir string, t *reports.SummaryTemplate, path string, r *reports.Report) (string, error) {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, r); err != nil {
+	if err := t.Execute(ctx, &b, r); err != nil {
 		return "", fmt.Errorf("--summary-template %s: %w", path, err)
 	}
 	out := filepath.Join(dir, "summary.txt")
@@ -240,10 +253,11 @@ func writeSummaryFile(ctx context.Context, dir string, t *reports.SummaryTemplat
 
 // checkSummaryFields runs a --summary-template over an empty report with
 // the run's arms and phases, before any load is sent, and refuses one that
-// names a field the report does not have: that is wrong whatever the run
-// measures. Other failures may depend on what it measures (a figure that
-// stays nil), and wait for the real report.
-func checkSummaryFields(t *reports.SummaryTemplate, path string, cfg *harness.Config) error {
+// names a field the report does not have, or runs past a limit (strings
+// built, steps, time, output) over a report with no data yet: that is
+// wrong whatever the run measures. Other failures may depend on what it
+// measures (a figure that stays nil), and wait for the real report.
+func checkSummaryFields(ctx context.Context, t *reports.SummaryTemplate, path string, cfg *harness.Config) error {
 	r := &reports.Report{Schema: reports.Schema, Arms: []reports.Arm{}}
 	sum := map[string]reports.PhaseSummary{}
 	for _, p := range cfg.Phases {
@@ -261,7 +275,12 @@ func checkSummaryFields(t *reports.SummaryTemplate, path string, cfg *harness.Co
 		r.Arms = append(r.Arms, reports.Arm{Name: a, Summary: sum})
 	}
 	var te *reports.TemplateError
-	if err := t.Execute(io.Discard, r); errors.As(err, &te) && strings.Contains(te.Msg, "can't evaluate field") {
+	err := t.Execute(ctx, io.Discard, r)
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	// Past a limit over a report with no data yet: past it over any.
+	if errors.As(err, &te) && (strings.Contains(te.Msg, "can't evaluate field") || te.Limit) || errors.Is(err, reports.ErrSummaryTooLarge) {
 		return usagef("--summary-template %s: %v", path, err)
 	}
 	return nil

@@ -325,7 +325,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		if opts.summary, err = readSummaryTemplate(ctx, opts.summaryTemplate, "--summary-template"); err != nil {
 			return err
 		}
-		if err := checkSummaryFields(opts.summary, opts.summaryTemplate, &cfg); err != nil {
+		if err := checkSummaryFields(ctx, opts.summary, opts.summaryTemplate, &cfg); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,614 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Limits a report is held to when it is read: the run that wrote it was
+// held to the same (harness, scenario), so a report past one was not
+// written by cbload. They bound every allocation and loop of merge,
+// compare and the renderers by what was validated.
+const (
+	// MaxShards is the most shards a run may be split into (--shard I/N).
+	MaxShards = 1000
+	// MaxArms is the most arms (built-in arms or targets) a run has.
+	MaxArms = 8
+	// MaxPhases is the most phases of a schedule.
+	MaxPhases = 200
+	// MaxScheduleS is the longest schedule of one arm, in seconds.
+	MaxScheduleS = 3600
+	// MaxTrials is the most trials of one experiment.
+	MaxTrials = 20
+	// MaxCount is the largest count a report may hold, and the largest
+	// sum of one count over an arm's seconds or slots: 2^53, exact in
+	// every JSON reader, and small enough that the sums of MaxShards
+	// shards cannot overflow an int64.
+	MaxCount = 1 << 53
+	// MaxTransitions is the most breaker transitions one arm records (a
+	// breaker changes state about three times per open timeout of at
+	// least 50 ms, over MaxScheduleS; the lower tiers' as many per tier).
+	MaxTransitions = 3 * MaxScheduleS * 20 * 5
+	// MinSlotMS and MaxSlotMS bound api_slots.width_ms, which must also
+	// divide a second: cbload writes 100.
+	MinSlotMS, MaxSlotMS = 10, 1000
+)
+
+// FieldError is a report that breaks a rule of the contract: the field,
+// by its JSON path (shard.count, arms[1].series[3].t_s), and what is wrong
+// with its value.
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// Validate checks r against the rules of the report's JSON Schema
+// (reports/schema: ranges, patterns, enumerations, and the arrays and
+// objects that hold the data present) and the invariants of the run that
+// wrote it: shard index
+// below the shard count and the count at most MaxShards, a schedule of 1 to
+// MaxPhases increasing phases within MaxScheduleS, arms named once and
+// listed in config.arms, seconds in order within the schedule, /api slots
+// of a width that divides a second, outcomes that add up to the requests
+// and seconds that add up to the phase summaries, counts and their sums at
+// most MaxCount. It is what ReadJSON checks. The
+// error names the first field that breaks a rule, and how many more do
+// when more than one does; it is a *FieldError but for a name or
+// enumerated value that could smuggle markup into the renderers, checked
+// first.
+func Validate(r *Report) error {
+	// Names first: they are what a hostile file would use to smuggle
+	// markup into the renderers.
+	if err := checkContract(r); err != nil {
+		return err
+	}
+	v := &validator{root: schemaRoot()}
+	v.shards(r) // the whole range in words, before the schema's minimum
+	if v.first == nil {
+		v.walk(v.root, reflect.ValueOf(r).Elem())
+	}
+	if v.first == nil {
+		v.invariants(r)
+	}
+	if v.first == nil {
+		return nil
+	}
+	if v.more > 0 {
+		return &FieldError{Path: v.first.Path, Msg: fmt.Sprintf("%s (and %d more)", v.first.Msg, v.more)}
+	}
+	return v.first
+}
+
+// schemaNode is the subset of JSON Schema that report.v2.schema.json uses.
+type schemaNode struct {
+	Ref                  string                 `json:"$ref"`
+	Type                 any                    `json:"type"` // a string or a list of strings
+	Const                any                    `json:"const"`
+	Enum                 []any                  `json:"enum"`
+	Required             []string               `json:"required"`
+	Properties           map[string]*schemaNode `json:"properties"`
+	AdditionalProperties *schemaNode            `json:"additionalProperties"`
+	Items                *schemaNode            `json:"items"`
+	Minimum              *float64               `json:"minimum"`
+	Maximum              *float64               `json:"maximum"`
+	MaxItems             *int                   `json:"maxItems"`
+	Pattern              string                 `json:"pattern"`
+	Defs                 map[string]*schemaNode `json:"$defs"`
+
+	re *regexp.Regexp
+}
+
+// schemaRoot is JSONSchema, parsed once.
+var schemaRoot = sync.OnceValue(func() *schemaNode {
+	var s schemaNode
+	if err := json.NewDecoder(bytes.NewReader(JSONSchema)).Decode(&s); err != nil {
+		panic(fmt.Sprintf("reports: the embedded JSON Schema does not parse: %v", err))
+	}
+	var compile func(n *schemaNode)
+	compile = func(n *schemaNode) {
+		if n == nil {
+			return
+		}
+		if n.Pattern != "" {
+			n.re = regexp.MustCompile(n.Pattern)
+		}
+		for _, c := range n.Properties {
+			compile(c)
+		}
+		for _, c := range n.Defs {
+			compile(c)
+		}
+		compile(n.AdditionalProperties)
+		compile(n.Items)
+	}
+	compile(&s)
+	return &s
+})
+
+// nullable reports whether n allows null.
+func (n *schemaNode) nullable() bool {
+	if l, ok := n.Type.([]any); ok {
+		return slices.Contains(l, any("null"))
+	}
+	return false
+}
+
+// pathStep is one step of a JSON path: a field name, or an index when key
+// is empty.
+type pathStep struct {
+	key string
+	idx int
+}
+
+// validator walks a report, keeping the path it is at and the first error.
+type validator struct {
+	root  *schemaNode
+	path  []pathStep
+	first *FieldError
+	more  int
+}
+
+func (v *validator) push(key string) { v.path = append(v.path, pathStep{key: key}) }
+func (v *validator) pushIdx(i int)   { v.path = append(v.path, pathStep{idx: i}) }
+func (v *validator) pop()            { v.path = v.path[:len(v.path)-1] }
+
+// enter pushes the steps of path (strings are fields, ints indexes) and
+// returns the func that pops them.
+func (v *validator) enter(path ...any) func() {
+	for _, p := range path {
+		switch p := p.(type) {
+		case string:
+			v.push(p)
+		case int:
+			v.pushIdx(p)
+		}
+	}
+	return func() { v.path = v.path[:len(v.path)-len(path)] }
+}
+
+// pathString formats the current path like shard.count or arms[1].name.
+func (v *validator) pathString() string {
+	var b strings.Builder
+	for _, s := range v.path {
+		switch {
+		case s.key == "":
+			fmt.Fprintf(&b, "[%d]", s.idx)
+		case nameRE.MatchString(s.key) || strings.HasPrefix(s.key, "{"):
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s.key)
+		default: // a map key from the file
+			b.WriteString("[" + shortQuote(s.key) + "]")
+		}
+	}
+	if b.Len() == 0 {
+		return "the report"
+	}
+	return b.String()
+}
+
+// failf records a rule broken at the current path.
+func (v *validator) failf(format string, args ...any) {
+	if v.first != nil {
+		v.more++
+		return
+	}
+	v.first = &FieldError{Path: v.pathString(), Msg: fmt.Sprintf(format, args...)}
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// dataFields are the required arrays and objects that hold a run's data:
+// null in one of them is data lost, where merge would merge the rest and
+// the renderers show nothing. Other required arrays (a verdict's reasons,
+// an error set) may be null in a report an older cbload wrote, or one cut
+// short, and read as empty.
+var dataFields = map[string]bool{"phases": true, "arms": true, "series": true, "summary": true}
+
+// walk checks rv against the schema node n.
+func (v *validator) walk(n *schemaNode, rv reflect.Value) {
+	for n.Ref != "" {
+		name, ok := strings.CutPrefix(n.Ref, "#/$defs/")
+		if !ok || v.root.Defs[name] == nil {
+			panic("reports: unresolvable $ref " + n.Ref)
+		}
+		n = v.root.Defs[name]
+	}
+	switch rv.Kind() {
+	case reflect.Pointer:
+		if !rv.IsNil() {
+			v.walk(n, rv.Elem())
+		}
+	case reflect.Struct:
+		if rv.Type() == timeType {
+			return
+		}
+		for i := range rv.NumField() {
+			f := rv.Type().Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			p := n.Properties[name]
+			if name == "" || name == "-" || p == nil {
+				continue
+			}
+			fv := rv.Field(i)
+			if (strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero")) && fv.IsZero() {
+				continue // absent from the file
+			}
+			v.push(name)
+			switch {
+			case fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map:
+				if !fv.IsNil() {
+					v.walk(p, fv)
+				} else if dataFields[name] && slices.Contains(n.Required, name) && !p.nullable() && fv.Kind() != reflect.Pointer {
+					v.failf("missing or null; want %s", schemaKind(v.root, p))
+				}
+			default:
+				v.walk(p, fv)
+			}
+			v.pop()
+		}
+	case reflect.Slice:
+		if n.MaxItems != nil && rv.Len() > *n.MaxItems {
+			v.failf("%d items; want at most %d", rv.Len(), *n.MaxItems)
+		}
+		if n.Items == nil {
+			return
+		}
+		for i := range rv.Len() {
+			v.pushIdx(i)
+			v.walk(n.Items, rv.Index(i))
+			v.pop()
+		}
+	case reflect.Map:
+		if n.AdditionalProperties == nil {
+			return
+		}
+		keys := rv.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			v.push(k.String())
+			v.walk(n.AdditionalProperties, rv.MapIndex(k))
+			v.pop()
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n.Minimum == nil && n.Maximum == nil {
+			return // a seed, or a duration (a string on the wire)
+		}
+		x := rv.Int()
+		v.number(n, float64(x))
+		if x > MaxCount && v.path[len(v.path)-1].key != "sum_ns" { // a sum of nanoseconds is no count
+			v.failf("%d: want at most %d", x, int64(MaxCount))
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.number(n, float64(rv.Uint()))
+	case reflect.Float32, reflect.Float64:
+		v.number(n, rv.Float())
+	case reflect.String:
+		s := rv.String()
+		if s == "" && n.Enum != nil && v.pathString() == "verdict.outcome" {
+			return // absent in a report cut short
+		}
+		switch {
+		case n.Const != nil && fmt.Sprint(n.Const) != s:
+			v.failf("%s: want %v", shortQuote(s), n.Const)
+		case n.Enum != nil && !slices.ContainsFunc(n.Enum, func(e any) bool { return fmt.Sprint(e) == s }):
+			var names []string
+			for _, e := range n.Enum {
+				names = append(names, fmt.Sprint(e))
+			}
+			v.failf("%s: want one of %s", shortQuote(s), strings.Join(names, ", "))
+		case n.re != nil && !n.re.MatchString(s):
+			v.failf("%s: does not match %s", shortQuote(s), n.Pattern)
+		}
+	}
+}
+
+// number checks x against n's minimum and maximum.
+func (v *validator) number(n *schemaNode, x float64) {
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		v.failf("%v: want a finite number", x)
+	case n.Minimum != nil && x < *n.Minimum:
+		v.failf("%s: want at least %s", fmtNum(x), fmtNum(*n.Minimum))
+	case n.Maximum != nil && x > *n.Maximum:
+		v.failf("%s: want at most %s", fmtNum(x), fmtNum(*n.Maximum))
+	}
+}
+
+func fmtNum(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+
+// schemaKind names what n wants, for "missing or null" messages.
+func schemaKind(root *schemaNode, n *schemaNode) string {
+	for n.Ref != "" {
+		n = root.Defs[strings.TrimPrefix(n.Ref, "#/$defs/")]
+	}
+	switch t, _ := n.Type.(string); t {
+	case "array":
+		return "an array"
+	case "object":
+		return "an object"
+	case "":
+		return "a value"
+	default:
+		return "a " + t
+	}
+}
+
+// failAt records a rule broken at rel, a path below the current one
+// ("count", "[3].t_s").
+func (v *validator) failAt(rel string, format string, args ...any) {
+	if v.first != nil {
+		v.more++
+		return
+	}
+	v.failf(format, args...)
+	switch p := v.first.Path; {
+	case p == "the report":
+		v.first.Path = strings.TrimPrefix(rel, ".")
+	case strings.HasPrefix(rel, "["):
+		v.first.Path = p + rel
+	case rel != "":
+		v.first.Path = p + "." + rel
+	}
+}
+
+// invariants checks what the schema cannot say: the rules every report a
+// run writes keeps, which merge, compare and the renderers rely on.
+func (v *validator) invariants(r *Report) {
+	v.path = v.path[:0]
+	if r.Validity == nil && r.UpgradedFrom == "" {
+		v.failAt("validity", "missing or null; want an object")
+	}
+	if t := r.Trials; t != nil && (t.N > MaxTrials || len(t.Order) > MaxTrials*MaxArms || len(t.Outcomes) > t.N || len(t.Arms) > MaxArms) {
+		v.failAt("trials", "%d trials of %d arms, %d outcomes, %d runs: want at most %d trials of at most %d arms, an outcome per trial", t.N, len(t.Arms), len(t.Outcomes), len(t.Order), MaxTrials, MaxArms)
+	}
+	switch n := len(r.Config.Arms); {
+	case n < 1 || n > MaxArms:
+		v.failAt("config.arms", "%d arms: want 1..%d", n, MaxArms)
+	default:
+		seen := map[string]bool{}
+		for i, a := range r.Config.Arms {
+			if seen[a] {
+				v.failAt(fmt.Sprintf("config.arms[%d]", i), "%s: named twice; want each arm once", shortQuote(a))
+			}
+			seen[a] = true
+		}
+	}
+	end := v.phases(r.Phases)
+	if v.first != nil {
+		return // the arms are checked against the schedule
+	}
+	names := map[string]bool{}
+	for i := range r.Arms {
+		a := &r.Arms[i]
+		at := fmt.Sprintf("arms[%d]", i)
+		if names[a.Name] {
+			v.failAt(at+".name", "%s: a second arm of that name; want each arm once", shortQuote(a.Name))
+		} else if !slices.Contains(r.Config.Arms, a.Name) {
+			v.failAt(at+".name", "%s: not in config.arms", shortQuote(a.Name))
+		}
+		names[a.Name] = true
+		v.arm(r, a, at, end)
+		if v.first != nil {
+			return
+		}
+	}
+}
+
+// shards checks a shard's index and count, and a merged report's shards.
+func (v *validator) shards(r *Report) {
+	if s := r.Shard; s != nil {
+		switch {
+		case s.Count < 1 || s.Count > MaxShards:
+			v.failAt("shard.count", "%d: want 1..%d", s.Count, MaxShards)
+		case s.Index < 0 || s.Index >= s.Count:
+			v.failAt("shard.index", "%d: want 0..%d, below the count %d", s.Index, s.Count-1, s.Count)
+		}
+	}
+	if m := r.Merge; m != nil {
+		v.merge(r, m)
+	}
+}
+
+// merge checks a merged report's shard list: every index below the count
+// once, given or missing.
+func (v *validator) merge(r *Report, m *Merge) {
+	switch {
+	case r.Shard != nil:
+		v.failAt("merge", "a report has shard or merge, not both")
+		return
+	case m.Count < 1 || m.Count > MaxShards:
+		v.failAt("merge.count", "%d: want 1..%d", m.Count, MaxShards)
+		return
+	case len(m.Shards)+len(m.Missing) != m.Count:
+		v.failAt("merge", "%d shards merged and %d missing: want the %d of the count", len(m.Shards), len(m.Missing), m.Count)
+		return
+	}
+	seen := make([]bool, m.Count)
+	check := func(at string, idx int) {
+		switch {
+		case idx < 0 || idx >= m.Count:
+			v.failAt(at, "index %d: want 0..%d", idx, m.Count-1)
+		case seen[idx]:
+			v.failAt(at, "index %d: listed twice; want each shard once", idx)
+		default:
+			seen[idx] = true
+		}
+	}
+	for i, s := range m.Shards {
+		check(fmt.Sprintf("merge.shards[%d].index", i), s.Index)
+	}
+	for i, idx := range m.Missing {
+		check(fmt.Sprintf("merge.missing[%d]", i), idx)
+	}
+}
+
+// phases checks the schedule and returns its end in seconds.
+func (v *validator) phases(ps []Phase) float64 {
+	if len(ps) < 1 || len(ps) > MaxPhases {
+		v.failAt("phases", "%d phases: want 1..%d", len(ps), MaxPhases)
+		return 0
+	}
+	seen := map[string]bool{}
+	prev := 0.0
+	for i, p := range ps {
+		at := fmt.Sprintf("phases[%d]", i)
+		switch {
+		case seen[p.Name]:
+			v.failAt(at+".name", "%s: a second phase of that name; want each phase once", shortQuote(p.Name))
+		case p.StartS < prev:
+			v.failAt(at+".start_s", "%s: before the end of the phase before it (%s); want phases in order", fmtNum(p.StartS), fmtNum(prev))
+		case !(p.EndS >= p.StartS && p.EndS <= MaxScheduleS):
+			v.failAt(at+".end_s", "%s: want %s..%d, from the phase's start to the limit of a schedule", fmtNum(p.EndS), fmtNum(p.StartS), MaxScheduleS)
+		}
+		seen[p.Name] = true
+		prev = max(prev, p.EndS)
+	}
+	return prev
+}
+
+// arm checks one arm, at path at, against the schedule, which ends at end
+// seconds.
+func (v *validator) arm(r *Report, a *Arm, at string, end float64) {
+	phase := map[string]bool{}
+	for _, p := range r.Phases {
+		phase[p.Name] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.Summary)) {
+		if !phase[k] {
+			v.failAt(at+".summary["+shortQuote(k)+"]", "no phase of that name")
+		}
+	}
+	if n := len(a.Transitions) + len(a.LowerTierTransitions); n > MaxTransitions {
+		v.failAt(at+".transitions", "%d transitions: want at most %d", n, MaxTransitions)
+	}
+	if a.Load == nil && r.UpgradedFrom == "" {
+		v.failAt(at+".load_generator", "missing or null; want an object")
+	}
+	// Seconds: in order, within the schedule (requests completing after
+	// its end count in its last second).
+	lastT := int(math.Ceil(end))
+	var sums counter
+	prev := -1
+	for i := range a.Series {
+		s := &a.Series[i]
+		si := fmt.Sprintf("%s.series[%d]", at, i)
+		switch {
+		case s.T <= prev:
+			v.failAt(si+".t_s", "%d: not after the second before it (%d); want seconds in order, each once", s.T, prev)
+		case s.T > lastT:
+			v.failAt(si+".t_s", "%d: after the schedule's end at %s s", s.T, fmtNum(end))
+		case s.Phase != "" && !phase[s.Phase]:
+			v.failAt(si+".phase", "%s: no phase of that name", shortQuote(s.Phase))
+		}
+		prev = s.T
+		for _, b := range []struct {
+			name string
+			b    *Bucket
+		}{{"api", &s.API}, {"collateral", &s.Collateral}} {
+			if t := b.b.Outcomes.Total(); t != b.b.Requests && r.UpgradedFrom == "" {
+				v.failAt(si+"."+b.name+".requests", "%d, but its outcomes add up to %d", b.b.Requests, t)
+			}
+		}
+		sums.add(v, si, reflect.ValueOf(s).Elem())
+		if v.first != nil {
+			return
+		}
+	}
+	// The seconds are the raw data, the summaries what they add up to:
+	// seconds emptied or cut would be data lost without a word.
+	if r.UpgradedFrom == "" {
+		var inSeries, inSummary [2]int64
+		for i := range a.Series {
+			inSeries[0] += a.Series[i].API.Requests
+			inSeries[1] += a.Series[i].Collateral.Requests
+		}
+		for _, ps := range a.Summary {
+			inSummary[0] += ps.API.Requests
+			inSummary[1] += ps.Collateral.Requests
+		}
+		if inSeries != inSummary {
+			v.failAt(at+".series", "its seconds hold %d /api and %d collateral requests, its summary %d and %d; want the same", inSeries[0], inSeries[1], inSummary[0], inSummary[1])
+			return
+		}
+	}
+	sl := a.APISlots
+	if sl == nil {
+		return
+	}
+	maxSlots := int(math.Ceil(end*1000/float64(max(sl.WidthMS, 1)))) + MaxSlotMS
+	switch {
+	case sl.WidthMS < MinSlotMS || sl.WidthMS > MaxSlotMS || 1000%sl.WidthMS != 0:
+		v.failAt(at+".api_slots.width_ms", "%d: want %d..%d ms, dividing a second", sl.WidthMS, MinSlotMS, MaxSlotMS)
+	case len(sl.OK) != len(sl.N):
+		v.failAt(at+".api_slots", "%d ok counts and %d n counts: want one of each per slot", len(sl.OK), len(sl.N))
+	case len(sl.N) > maxSlots:
+		v.failAt(at+".api_slots.n", "%d slots of %d ms: more than the schedule of %s s holds", len(sl.N), sl.WidthMS, fmtNum(end))
+	default:
+		var total int64
+		for i := range sl.N {
+			if sl.OK[i] > sl.N[i] {
+				v.failAt(fmt.Sprintf("%s.api_slots.ok[%d]", at, i), "%d: more than the %d completions of its slot", sl.OK[i], sl.N[i])
+				return
+			}
+			if total += sl.N[i]; total > MaxCount {
+				v.failAt(fmt.Sprintf("%s.api_slots.n[%d]", at, i), "the slots add up to more than %d", int64(MaxCount))
+				return
+			}
+		}
+	}
+}
+
+// counter sums the integer fields of an arm's seconds, by field, to hold
+// each sum to MaxCount.
+type counter struct {
+	sums map[string]int64
+}
+
+// add adds the integers of the struct sv (a Second, at path at) and fails
+// at the field whose sum passes MaxCount.
+func (c *counter) add(v *validator, at string, sv reflect.Value) {
+	if c.sums == nil {
+		c.sums = map[string]int64{}
+	}
+	var walk func(rv reflect.Value, key string)
+	walk = func(rv reflect.Value, key string) {
+		switch rv.Kind() {
+		case reflect.Pointer:
+			if !rv.IsNil() {
+				walk(rv.Elem(), key)
+			}
+		case reflect.Struct:
+			for i := range rv.NumField() {
+				name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ",")
+				if name == "" || name == "-" {
+					continue
+				}
+				walk(rv.Field(i), key+"."+name)
+			}
+		case reflect.Int, reflect.Int64:
+			x := rv.Int()
+			if x <= 0 || strings.HasSuffix(key, ".sum_ns") || strings.HasSuffix(key, ".max_us") {
+				return // a sum of nanoseconds or a maximum, not a count
+			}
+			if c.sums[key] += x; c.sums[key] > MaxCount {
+				v.failAt(at+key, "%d: the arm's seconds add up to more than %d", x, int64(MaxCount))
+				c.sums[key] = math.MinInt64 / 2 // report it once
+			}
+		}
+	}
+	walk(sv, "")
+}
