@@ -374,7 +374,9 @@ func (m *mix) targeter(share float64, seed int64, sent *atomic.Int64) vegeta.Tar
 		mu.Unlock()
 		sent.Add(1)
 		t.Method, t.URL, t.Body = r.Method, r.URL, r.Body
-		t.Header = r.Header.Clone() // vegeta's request may keep it
+		// Shared, not cloned: vegeta only reads it, copying it into the
+		// request it builds (Target.Request).
+		t.Header = r.Header
 		return nil
 	}
 }
