@@ -58,7 +58,8 @@ $(BIN)/vegeta:
 
 bench-go: ## Go benchmarks for the per-request hot paths (compare runs with benchstat), then the load path's allocation budget
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) test -count=1 -v -run '^TestLoadPathAllocs$$' ./harness | grep -E 'allocations per request|^(---|ok|FAIL)'
+	@out=$$($(GO) test -count=1 -v -run '^TestLoadPathAllocs$$' ./harness 2>&1); rc=$$?; \
+		echo "$$out" | grep -E 'allocations per request|^(---|ok|FAIL)'; exit $$rc
 
 stability: build ## run the default experiment and examples/metastable.yaml 10 times each; all must agree
 	CBLOAD=$(BIN)/cbload ./tools/stability.sh 10
