@@ -25,10 +25,11 @@ import (
 // the load path (TestLoadPathAllocs); see CONTRIBUTING.md, Performance.
 // Measured 62.4 after the cuts of issue #25 (88.2 before), with a little
 // headroom for net/http's own variation between Go releases: of the 62,
-// cbload's are 5 (the request's context and timer, its copy carrying
-// them, the two body wrappers); the rest are vegeta's attacker (its
-// Result, the request it builds, its body buffer and headers) and
-// net/http's client and transport.
+// cbload's are 7 (4 for the request's context with its timeout, which a
+// client's own Timeout costs as well; the request's copy carrying it; the
+// two body wrappers); the rest are vegeta's attacker (its Result, the
+// request it builds, its body buffer and headers) and net/http's client
+// and transport.
 const loadPathAllocBudget = 66
 
 // helloResponse is what the hello target of tools/bench answers: net/http
