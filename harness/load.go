@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -45,9 +46,11 @@ func newLoadRunner(rate float64, timeout time.Duration, tune func(*http.Transpor
 	if wrap != nil {
 		rt = wrap(rt)
 	}
+	// The timeout is cancelOn's, not the client's: a client with a
+	// Timeout and a transport it does not know (cancelOn) starts a timer,
+	// a goroutine and a channel per request to enforce it.
 	client := &http.Client{
-		Timeout:   timeout,
-		Transport: cancelOn{ctx: stopCtx, next: rt},
+		Transport: &cancelOn{ctx: stopCtx, timeout: timeout, next: rt},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -57,20 +60,27 @@ func newLoadRunner(rate float64, timeout time.Duration, tune func(*http.Transpor
 	// hung target cannot exhaust the machine.
 	maxWorkers := uint64(math.Ceil(rate*timeout.Seconds())) + 100
 	return &loadRunner{
-		attacker: vegeta.NewAttacker(
-			vegeta.Workers(16),
-			vegeta.MaxWorkers(maxWorkers),
-			vegeta.MaxBody(0),
-			vegeta.Client(client), // last: options before it may reconfigure the transport it replaces
-		),
-		client: client,
-		stop:   stop,
+		attacker: newAttacker(client, maxWorkers),
+		client:   client,
+		stop:     stop,
 	}
+}
+
+// newAttacker returns a vegeta attacker sending with client from 16
+// workers, growing to maxWorkers while all are busy, keeping no bodies.
+// An attacker serves one attack.
+func newAttacker(client *http.Client, maxWorkers uint64) *vegeta.Attacker {
+	return vegeta.NewAttacker(
+		vegeta.Workers(min(16, maxWorkers)),
+		vegeta.MaxWorkers(maxWorkers),
+		vegeta.MaxBody(0),
+		vegeta.Client(client), // last: options before it may reconfigure the transport it replaces
+	)
 }
 
 // attack sends requests as p paces them until p stops. Results are
 // delivered on the returned channel, which closes when the attack is over.
-func (l *loadRunner) attack(tr vegeta.Targeter, p *schedulePacer) <-chan *vegeta.Result {
+func (l *loadRunner) attack(tr vegeta.Targeter, p vegeta.Pacer) <-chan *vegeta.Result {
 	return l.attacker.Attack(tr, p, 0, "cbload")
 }
 
@@ -101,21 +111,41 @@ func (l *loadRunner) close() {
 	l.client.CloseIdleConnections()
 }
 
+// cancelOn gives every request the load runner's timeout and cancels it
+// when ctx is: the request's context is derived from ctx with the timeout,
+// and cancelled once its body is closed.
 type cancelOn struct {
-	ctx  context.Context
-	next http.RoundTripper
+	ctx     context.Context
+	timeout time.Duration
+	next    http.RoundTripper
 }
 
-func (c cancelOn) RoundTrip(r *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(r.Context())
-	stop := context.AfterFunc(c.ctx, cancel)
+// errClientTimeout is why a request that ran out its load runner's timeout
+// ended; its text says so as net/http's own client timeout does, so
+// results and error sets read the same.
+var errClientTimeout = fmt.Errorf("%w (Client.Timeout exceeded)", context.DeadlineExceeded)
+
+func (c *cancelOn) RoundTrip(r *http.Request) (*http.Response, error) {
+	parent := c.ctx
+	var stop func() bool
+	if r.Context().Done() != nil {
+		// A request with its own deadline or cancellation (vegeta's
+		// have none): keep it, and cancel on ctx as well.
+		parent = r.Context()
+	}
+	ctx, cancel := context.WithTimeoutCause(parent, c.timeout, errClientTimeout)
+	if parent != c.ctx {
+		stop = context.AfterFunc(c.ctx, cancel)
+	}
 	resp, err := c.next.RoundTrip(r.WithContext(ctx))
 	if err != nil {
-		stop()
+		if stop != nil {
+			stop()
+		}
 		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, header: resp.Header, done: func() { stop(); cancel() }}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, header: resp.Header, cancel: cancel, stop: stop}
 	return resp, nil
 }
 
@@ -125,27 +155,50 @@ func (c cancelOn) RoundTrip(r *http.Request) (*http.Response, error) {
 // its end, sets this header on the response vegeta hands back.
 const bodyBytesHeader = "X-Cbload-Body-Bytes"
 
+// cancelBody counts a response body's bytes into bodyBytesHeader and ends
+// its request's context when closed.
 type cancelBody struct {
 	io.ReadCloser
 	header http.Header
 	n      int64
-	once   sync.Once
-	done   func()
+	cancel context.CancelFunc
+	stop   func() bool // nil when there is nothing to stop
 }
 
 func (b *cancelBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
 	if err == io.EOF && b.header != nil {
-		b.header.Set(bodyBytesHeader, strconv.FormatInt(b.n, 10))
+		b.header[bodyBytesHeader] = sizeValue(b.n)
 	}
 	return n, err
 }
 
 func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
-	b.once.Do(b.done)
+	if b.stop != nil {
+		b.stop()
+	}
+	b.cancel() // idempotent, as stop is
 	return err
+}
+
+// sizeValues holds the header values of the small body sizes, made once
+// each and shared: nothing changes a result's header values after
+// cancelBody sets them, and most answers are small.
+var sizeValues [4096]atomic.Pointer[[]string]
+
+// sizeValue returns a header value holding n.
+func sizeValue(n int64) []string {
+	if n < 0 || n >= int64(len(sizeValues)) {
+		return []string{strconv.FormatInt(n, 10)}
+	}
+	if v := sizeValues[n].Load(); v != nil {
+		return *v
+	}
+	v := []string{strconv.FormatInt(n, 10)}
+	sizeValues[n].Store(&v)
+	return v
 }
 
 // mixTargeter returns a targeter that sends each request to collateral

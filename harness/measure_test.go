@@ -96,21 +96,40 @@ func attackOnce(t *testing.T, url string, rate float64, timeout, du time.Duratio
 	return rec.arm("a", nil, watchdogReport{}, 0, "")
 }
 
-// A request the load runner gives up on is a timeout, at the load runner.
+// A request the load runner gives up on is a timeout, at the load runner,
+// whether its answer stalls before its headers or in its body, and it is
+// given up at the load runner's timeout.
 func TestLoadRunnerTimeoutIsTimeout(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	a := attackOnce(t, srv.URL, 10, 200*time.Millisecond, time.Second)
-	o := a.Summary["p"].API.Outcomes
-	if o.Total() == 0 || o.Timeout != o.Total() || o.TimeoutAt.LoadRunner != o.Total() || o.ClientError != 0 {
-		t.Errorf("outcomes %+v; want every request a timeout at the load runner", o)
+	for _, tc := range []struct {
+		name     string
+		headSent bool
+	}{{"headers", false}, {"body", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.headSent {
+					w.Header().Set("Content-Length", "10")
+					w.WriteHeader(http.StatusOK)
+					_, _ = w.Write([]byte("12345"))
+					w.(http.Flusher).Flush()
+				}
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}))
+			defer srv.Close()
+			defer close(release)
+			const timeout = 200 * time.Millisecond
+			a := attackOnce(t, srv.URL, 10, timeout, time.Second)
+			o := a.Summary["p"].API.Outcomes
+			if o.Total() == 0 || o.Timeout != o.Total() || o.TimeoutAt.LoadRunner != o.Total() || o.ClientError != 0 {
+				t.Errorf("outcomes %+v; want every request a timeout at the load runner", o)
+			}
+			if l := a.Summary["p"].API.LatencyMS; l.P50 < 200 || l.P50 > 400 {
+				t.Errorf("latency %+v; want the timeout's 200 ms (to 400)", l)
+			}
+		})
 	}
 }
 

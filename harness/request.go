@@ -381,20 +381,22 @@ func RebaseRequests(reqs []Request, origin string) ([]Request, error) {
 // mix is a target's load: its api and collateral requests.
 type mix struct {
 	api, collateral []Request
-	// isCollateral is keyed by method and URL as vegeta reports them,
+	// isCollateral is keyed by method and URL as vegeta reports them
+	// (a struct key: looking it up builds no string per result),
 	// isCollateralURL by method and the URL as net/http re-encodes it.
-	isCollateral, isCollateralURL map[string]bool
+	isCollateral    map[methodURL]bool
+	isCollateralURL map[string]bool
 }
 
 func newMix(reqs []Request) *mix {
-	m := &mix{isCollateral: map[string]bool{}, isCollateralURL: map[string]bool{}}
+	m := &mix{isCollateral: map[methodURL]bool{}, isCollateralURL: map[string]bool{}}
 	for _, r := range reqs {
 		if r.Collateral {
 			m.collateral = append(m.collateral, r)
 		} else {
 			m.api = append(m.api, r)
 		}
-		m.isCollateral[r.Method+" "+r.URL] = r.Collateral
+		m.isCollateral[methodURL{r.Method, r.URL}] = r.Collateral
 		if u, err := url.Parse(r.URL); err == nil {
 			m.isCollateralURL[r.Method+" "+u.String()] = r.Collateral
 		}
@@ -402,9 +404,12 @@ func newMix(reqs []Request) *mix {
 	return m
 }
 
+// methodURL is a request's method and URL.
+type methodURL struct{ method, url string }
+
 // collateralResult says whether a result came from a collateral request.
 func (m *mix) collateralResult(res *vegeta.Result) bool {
-	return m.isCollateral[res.Method+" "+res.URL]
+	return m.isCollateral[methodURL{res.Method, res.URL}]
 }
 
 // collateralRequest says whether an outgoing request is a collateral one.
@@ -437,7 +442,9 @@ func (m *mix) targeter(share float64, seed int64, sent *atomic.Int64) vegeta.Tar
 		mu.Unlock()
 		sent.Add(1)
 		t.Method, t.URL, t.Body = r.Method, r.URL, r.Body
-		t.Header = r.Header.Clone() // vegeta's request may keep it
+		// Shared, not cloned: vegeta only reads it, copying it into the
+		// request it builds (Target.Request).
+		t.Header = r.Header
 		return nil
 	}
 }

@@ -39,6 +39,9 @@ type ResultsFile struct {
 	enc   vegeta.Encoder
 	sum   reports.ResultsFile
 	limit int64
+	// phases holds each phase's header, made once: the encoder only
+	// reads it.
+	phases map[string]http.Header
 }
 
 // CreateResultsFile creates (or truncates) the results file at path, to
@@ -73,7 +76,15 @@ func (rf *ResultsFile) add(res *vegeta.Result, arm, phase string) {
 	if n, err := strconv.ParseUint(res.Headers.Get(bodyBytesHeader), 10, 64); err == nil {
 		out.BytesIn = n
 	}
-	out.Headers = http.Header{phaseHeader: {phase}}
+	h := rf.phases[phase]
+	if h == nil {
+		if rf.phases == nil {
+			rf.phases = map[string]http.Header{}
+		}
+		h = http.Header{phaseHeader: {phase}}
+		rf.phases[phase] = h
+	}
+	out.Headers = h
 	rf.line.Reset()
 	if err := rf.enc.Encode(&out); err != nil {
 		rf.fail(err)

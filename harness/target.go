@@ -675,8 +675,23 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		c.inflight.Add(-1)
 		return nil, err
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, done: func() { c.inflight.Add(-1) }}
+	resp.Body = &countedBody{ReadCloser: resp.Body, inflight: c.inflight}
 	return resp, nil
+}
+
+// countedBody takes its request off the in-flight count when closed.
+type countedBody struct {
+	io.ReadCloser
+	inflight *atomic.Int64
+	closed   atomic.Bool
+}
+
+func (b *countedBody) Close() error {
+	err := b.ReadCloser.Close()
+	if b.closed.CompareAndSwap(false, true) {
+		b.inflight.Add(-1)
+	}
+	return err
 }
 
 // statePoller polls a breaker state URL until stopped and keeps the
