@@ -126,7 +126,7 @@ func TestLoadRunnerTimeoutIsTimeout(t *testing.T) {
 			if o.Total() == 0 || o.Timeout != o.Total() || o.TimeoutAt.LoadRunner != o.Total() || o.ClientError != 0 {
 				t.Errorf("outcomes %+v; want every request a timeout at the load runner", o)
 			}
-			if l := a.Summary["p"].API.LatencyMS; l.P50 < 200 || l.P50 > 400 {
+			if l := a.Summary["p"].API.LatencyMS; l.P50 < 198 || l.P50 > 400 { // the histogram reads within about 1%
 				t.Errorf("latency %+v; want the timeout's 200 ms (to 400)", l)
 			}
 		})
