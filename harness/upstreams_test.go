@@ -301,3 +301,36 @@ func hasNote(notes []string, part string) bool {
 	}
 	return false
 }
+
+// TestValidateGRPCUpstream checks what --upstream-grpc takes: the faults
+// a gRPC upstream acts on, and none of the HTTP upstream's settings.
+func TestValidateGRPCUpstream(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"grpc-error", func(c *Config) { c.Phases[1].Faults = []faultserver.Spec{mustSpec("grpc-error:UNAVAILABLE,rate=0.5")} }, ""},
+		{"latency", func(c *Config) { c.Phases[1].Faults = []faultserver.Spec{mustSpec("latency:1s")} }, ""},
+		{"reset", func(c *Config) { c.Phases[1].Faults = []faultserver.Spec{mustSpec("reset")} }, `fault "reset": reset is an HTTP fault, and --upstream-grpc serves gRPC`},
+		{"named truncate", func(c *Config) {
+			c.UpstreamAddr, c.Upstreams = "", []NamedUpstream{{Name: "payments", Addr: "127.0.0.1:9091"}}
+			c.Phases[1].Faults = nil
+			c.Phases[1].AddFault("payments", mustSpec("truncate"))
+		}, "truncate is an HTTP fault"},
+		{"tls dir", func(c *Config) { c.UpstreamTLSDir = t.TempDir() }, "upstream-grpc: not with upstream-tls"},
+		{"external", func(c *Config) { c.UpstreamAddr, c.UpstreamExternal = "", true }, "upstream-grpc: not with upstream-external"},
+		{"capacity", func(c *Config) { c.Upstream.Concurrency = 4 }, "upstream-concurrency: not with upstream-grpc"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Targets = []Target{{Name: "svc", URL: "http://127.0.0.1:8080/api"}}
+			cfg.UpstreamAddr, cfg.UpstreamGRPC = "127.0.0.1:9090", true
+			tt.mutate(&cfg)
+			err := cfg.Validate()
+			if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("Validate() = %v; want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
