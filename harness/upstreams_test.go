@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -291,6 +292,13 @@ func TestTargetFaultsUnseen(t *testing.T) {
 	if v := last.Verdict; v.Outcome != reports.OutcomeInconclusive || !strings.Contains(v.Summary, "answers of the svc arm were ok while their upstream call failed") || !strings.Contains(v.Summary, "--expect") {
 		t.Errorf("ignored 503s: verdict %s %q; want inconclusive, naming the suspect answers and --expect", v.Outcome, v.Summary)
 	}
+
+	// A body cut short is a failed call too, one the service's client
+	// never notices when it checks the status alone.
+	a = run("truncate:1B")
+	if !hasNote(a.Notes, "the faults did not reach the answers") || !hasNote(a.Notes, "(truncate)") {
+		t.Errorf("ignored truncated bodies: notes %q; want one saying the faults (truncate) did not reach the answers", a.Notes)
+	}
 }
 
 func hasNote(notes []string, part string) bool {
@@ -332,5 +340,16 @@ func TestValidateGRPCUpstream(t *testing.T) {
 				t.Errorf("Validate() = %v; want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestRefusingTLS checks that a phase failing TLS handshakes, like one
+// refusing connections, leaves its upstream's calls uncounted.
+func TestRefusingTLS(t *testing.T) {
+	p := Phase{Name: "fault"}
+	p.AddFault("payments", mustSpec("tls:expired"))
+	p.AddFault("inventory", mustSpec("latency:1s"))
+	if got := refusing(p, []string{"inventory", "payments"}); !slices.Equal(got, []string{"payments"}) {
+		t.Errorf("refusing(tls for payments) = %v; want [payments]", got)
 	}
 }
