@@ -100,8 +100,8 @@ func TestGRPCServiceEndToEnd(t *testing.T) {
 		// finds nothing to prevent; the breaker still sheds the calls.
 		r := twoArms(t, "grpc-error:UNAVAILABLE", reports.OutcomeNothingToPrevent)
 		b, n := grpcCodes(t, r, "breaker", "fault"), grpcCodes(t, r, "no-breaker", "fault")
-		if n["UNAVAILABLE"] < 200 || n["OK"] != 0 || b["UNAVAILABLE"] < 5 || b["UNAVAILABLE"] > n["UNAVAILABLE"]/2 {
-			t.Errorf("fault phase calls by code: breaker %v, no-breaker %v; want only UNAVAILABLE, at least 5 before the breaker opened and most of ~400 without it", b, n)
+		if n["UNAVAILABLE"] < 200 || n["OK"] > 2 || b["UNAVAILABLE"] < 5 || b["UNAVAILABLE"] > n["UNAVAILABLE"]/2 {
+			t.Errorf("fault phase calls by code: breaker %v, no-breaker %v; want UNAVAILABLE (but for a call or two crossing the phase switch), at least 5 before the breaker opened and most of ~400 without it", b, n)
 		}
 		if inj := r.Arm("no-breaker").Summary["fault"].Upstreams["upstream"].Injected["grpc-error"]; inj != n["UNAVAILABLE"] {
 			t.Errorf("no-breaker arm: grpc-error injected %d times, %d calls answered UNAVAILABLE; want the same", inj, n["UNAVAILABLE"])
@@ -121,8 +121,8 @@ func TestGRPCServiceEndToEnd(t *testing.T) {
 		// service's workers wait on the calls and /local starves.
 		r := twoArms(t, "latency:1s", reports.OutcomePrevented)
 		n := grpcCodes(t, r, "no-breaker", "fault")
-		if n["OK"] != 0 || n["CANCELLED"]+n["DEADLINE_EXCEEDED"] < 50 {
-			t.Errorf("no-breaker arm, fault phase: calls by code %v; want them cancelled or past their deadline, none OK", n)
+		if n["OK"] > 2 || n["CANCELLED"]+n["DEADLINE_EXCEEDED"] < 50 {
+			t.Errorf("no-breaker arm, fault phase: calls by code %v; want them cancelled or past their deadline, OK only for a call or two crossing the phase switch", n)
 		}
 	})
 
@@ -135,8 +135,8 @@ func TestGRPCServiceEndToEnd(t *testing.T) {
 		if r.Verdict.Outcome != reports.OutcomeHeld {
 			t.Errorf("single target: verdict %q (%s); want held", r.Verdict.Outcome, r.Verdict.Summary)
 		}
-		if got := grpcCodes(t, r, "svc", "fault"); got["OK"] != 0 || len(got) == 0 {
-			t.Errorf("single target, fault phase: calls by code %v; want failed calls, none OK", got)
+		if got := grpcCodes(t, r, "svc", "fault"); got["OK"] > 2 || got["CANCELLED"]+got["DEADLINE_EXCEEDED"] < 5 {
+			t.Errorf("single target, fault phase: calls by code %v; want failed calls, OK only for a call or two crossing the phase switch", got)
 		}
 	})
 }
