@@ -303,6 +303,17 @@ func mergeArm(ctx context.Context, arms []*reports.Arm, from []int, n int) (*rep
 					}
 					mc.Injected[kind] += n
 				}
+				for method, byCode := range c.GRPC {
+					if mc.GRPC == nil {
+						mc.GRPC = map[string]map[string]int64{}
+					}
+					if mc.GRPC[method] == nil {
+						mc.GRPC[method] = map[string]int64{}
+					}
+					for code, n := range byCode {
+						mc.GRPC[method][code] += n
+					}
+				}
 				m.Upstreams[u] = mc
 			}
 			out.Summary[name] = m

@@ -131,6 +131,7 @@ func TestMergeAddsUpstreamCounts(t *testing.T) {
 		u := reports.UpstreamPhase{Requests: int64(100 * (i + 1)), Injected: map[string]int64{}}
 		if phase == "fault" {
 			u.Injected["latency"] = int64(10 * (i + 1))
+			u.GRPC = map[string]map[string]int64{"/shop.Payments/Charge": {"OK": int64(90 * (i + 1)), "CANCELLED": int64(10 * (i + 1))}}
 		}
 		return map[string]reports.UpstreamPhase{"upstream": u}
 	})
@@ -141,8 +142,8 @@ func TestMergeAddsUpstreamCounts(t *testing.T) {
 	for _, a := range m.Arms {
 		f := a.Summary["fault"]
 		u := f.Upstreams["upstream"]
-		if u.Requests != 300 || u.Injected["latency"] != 30 {
-			t.Errorf("%s fault: upstream %+v; want the shards' sums, 300 received and 30 latency", a.Name, u)
+		if c := u.GRPC["/shop.Payments/Charge"]; u.Requests != 300 || u.Injected["latency"] != 30 || c["OK"] != 270 || c["CANCELLED"] != 30 {
+			t.Errorf("%s fault: upstream %+v; want the shards' sums, 300 received, 30 latency, 270 calls OK and 30 CANCELLED", a.Name, u)
 		}
 		var sent int64 // attempts are over the /api requests sent in the phase
 		for _, s := range a.Series {
@@ -159,7 +160,7 @@ func TestMergeAddsUpstreamCounts(t *testing.T) {
 		}
 	}
 	rows := reports.SymptomRows(m)
-	if len(rows) != len(m.Phases)*len(m.Arms) || rows[len(m.Arms)].Injected != "upstream: 300 received, latency 30" {
+	if len(rows) != len(m.Phases)*len(m.Arms) || rows[len(m.Arms)].Injected != "upstream: 300 received, latency 30; /shop.Payments/Charge: CANCELLED 30, OK 270" {
 		t.Errorf("merged fault → symptom rows %+v; want one per phase and arm, the fault's showing the sums", rows)
 	}
 }

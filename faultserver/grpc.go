@@ -210,10 +210,17 @@ func (s *Server) serveGRPC(_ any, stream grpc.ServerStream) error {
 		s.injected[st.kind].Add(1)
 		names = append(names, kindTable[st.kind].Name)
 	}
+	rc := &reqCtx{r: grpcRequest(ctx, method), slowdown: 1}
+	if s.cfg.OnApplied != nil {
+		applied := make([]Spec, len(steps))
+		for i, st := range steps {
+			applied[i] = *st.spec
+		}
+		s.cfg.OnApplied(rc.r, applied)
+	}
 	if len(names) > 0 {
 		stream.SetHeader(metadata.Pairs(grpcFaultHeader, strings.Join(names, ","))) //nolint:errcheck // only fails once headers went out
 	}
-	rc := &reqCtx{r: grpcRequest(ctx, method), slowdown: 1}
 	gone := func() error {
 		if ctx.Err() != nil {
 			return fail(grpcstatus.FromContextError(ctx.Err()).Err())

@@ -2,7 +2,10 @@ package faultserver
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,5 +172,27 @@ func TestGRPCFaultChecks(t *testing.T) {
 		if _, err := ParseSpec(in); err == nil || !strings.Contains(err.Error(), "is not a gRPC error code") {
 			t.Errorf("ParseSpec(%q) error = %v; want it to say it is not a gRPC error code", in, err)
 		}
+	}
+}
+
+// TestGRPCOnApplied checks that OnApplied sees every gRPC call, named by
+// its full method, with the faults that apply to it, as it sees HTTP
+// requests: the harness counts a dependency's arrivals through it.
+func TestGRPCOnApplied(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	s := start(t, Config{GRPC: true, Faults: mustSpecs(t, "grpc-error:UNAVAILABLE,path=/shop.Payments/"),
+		OnApplied: func(r *http.Request, applied []Spec) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, fmt.Sprint(r.URL.Path, " ", len(applied)))
+		}})
+	cc := grpcClient(t, s)
+	invoke(context.Background(), cc, "/shop.Payments/Charge")
+	invoke(context.Background(), cc, "/shop.Quota/Take")
+	mu.Lock()
+	defer mu.Unlock()
+	if got, want := strings.Join(seen, "; "), "/shop.Payments/Charge 1; /shop.Quota/Take 0"; got != want {
+		t.Errorf("OnApplied saw %q; want %q", got, want)
 	}
 }

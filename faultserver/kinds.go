@@ -153,13 +153,19 @@ var kindTable = [...]kindDef{
 
 // grpcKindNames lists the kinds a gRPC upstream takes.
 func grpcKindNames() string {
+	return strings.Join(GRPCKinds(), ", ")
+}
+
+// GRPCKinds names the fault kinds a gRPC upstream (Config.GRPC) takes, in
+// the kind table's order; the others act on HTTP only.
+func GRPCKinds() []string {
 	var names []string
 	for i := range kindTable {
 		if kindTable[i].grpcOK {
 			names = append(names, kindTable[i].Name)
 		}
 	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 // Kinds returns the fault kinds this package implements, in a fixed order.

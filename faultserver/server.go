@@ -64,7 +64,9 @@ type Config struct {
 	// request's goroutine and before any fault acts, with the faults that
 	// apply to it in the order they will act (empty for a healthy request).
 	// r.Context carries what Middleware put there, such as a span. It must
-	// return quickly and must not keep applied.
+	// return quickly and must not keep applied. With GRPC it is called
+	// for every call, r standing for it: r.URL.Path is the full method
+	// name and r.Context the call's.
 	OnApplied func(r *http.Request, applied []Spec)
 	// OnHangEnd, when set, is called on the request's goroutine when a hang
 	// stops holding a request that then goes on: endedBy is "hold" when its

@@ -76,6 +76,10 @@ type Config struct {
 	// certificate kept in that folder (created there on first use); the
 	// user's service must trust its UpstreamCAFile. See network.go.
 	UpstreamTLSDir string
+	// UpstreamGRPC makes the upstreams serve gRPC: any method answered with
+	// an empty message, faults in gRPC's terms (faultserver.GRPCKinds), the
+	// calls counted by method and status code (--upstream-grpc).
+	UpstreamGRPC bool
 
 	// Seed drives every random choice: the request mix and the upstream's
 	// fault rolls. Both arms use the same seed; a shard uses one derived
@@ -325,10 +329,12 @@ func (c *Config) Validate() error {
 				// faults itself, and may be HTTPS or gRPC.
 				switch {
 				case c.UpstreamExternal:
+				case c.UpstreamGRPC && !slices.Contains(faultserver.GRPCKinds(), f.Kind):
+					return fmt.Errorf("phases[%d] (%s): fault %q: %s is an HTTP fault, and --upstream-grpc serves gRPC; it takes %s", i, p.Name, f.String(), f.Kind, strings.Join(faultserver.GRPCKinds(), ", "))
 				case f.Kind == "tls" && c.UpstreamTLSDir == "":
 					return fmt.Errorf("phases[%d] (%s): fault %q needs an HTTPS upstream: give --upstream-tls DIR (with --target)", i, p.Name, f.String())
-				case f.Kind == "grpc-error":
-					return fmt.Errorf("phases[%d] (%s): fault %q needs a gRPC upstream, and cbload run's upstreams speak HTTP: run one with cbload serve --grpc", i, p.Name, f.String())
+				case f.Kind == "grpc-error" && !c.UpstreamGRPC:
+					return fmt.Errorf("phases[%d] (%s): fault %q needs a gRPC upstream: give --upstream-grpc (with --target), or run one with cbload serve --grpc", i, p.Name, f.String())
 				}
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -104,6 +105,8 @@ func (c *Config) validateTargets() error {
 			return fmt.Errorf("insecure, ca-cert: only used with --target; cbload's own gateway is plain HTTP")
 		case c.UpstreamTLSDir != "":
 			return fmt.Errorf("upstream-tls: only used with --target; cbload's own gateway calls its upstream over plain HTTP")
+		case c.UpstreamGRPC:
+			return fmt.Errorf("upstream-grpc: only used with --target; cbload's own gateway calls its upstream over plain HTTP")
 		case len(c.AllowRemote) > 0:
 			return fmt.Errorf("allow-remote: only used with --target; cbload's own gateway runs on loopback")
 		}
@@ -111,6 +114,14 @@ func (c *Config) validateTargets() error {
 	}
 	if c.UpstreamExternal && (c.UpstreamAddr != "" || len(c.Upstreams) > 0) {
 		return fmt.Errorf("upstream-external: not with upstream-addr or upstream; either this run starts the upstreams, or another process runs them")
+	}
+	switch {
+	case c.UpstreamGRPC && c.UpstreamExternal:
+		return fmt.Errorf("upstream-grpc: not with upstream-external; the process that runs the upstream serves gRPC (cbload serve --grpc)")
+	case c.UpstreamGRPC && c.UpstreamTLSDir != "":
+		return fmt.Errorf("upstream-grpc: not with upstream-tls; the gRPC upstream serves plain HTTP/2")
+	case c.UpstreamGRPC && c.Upstream.Concurrency > 0:
+		return fmt.Errorf("upstream-concurrency: not with upstream-grpc; the gRPC upstream has unbounded capacity")
 	}
 	if c.UpstreamExternal && c.Upstream.Concurrency > 0 {
 		return fmt.Errorf("upstream-concurrency: not with upstream-external; the process that runs the upstream sets its capacity (cbload serve --upstream-concurrency)")
@@ -188,6 +199,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 		r.Config.Upstreams = append(r.Config.Upstreams, reports.NamedUpstream{Name: u.Name, Addr: u.Addr})
 	}
 	r.Config.Upstream.TLS = cfg.UpstreamTLSDir != ""
+	r.Config.Upstream.GRPC = cfg.UpstreamGRPC
 	r.Config.Arms = nil
 	for _, t := range cfg.Targets {
 		r.Config.Arms = append(r.Config.Arms, t.Name)
@@ -586,6 +598,7 @@ func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet, api string) []strin
 	var fault, base struct{ sent, up int64 }
 	var refused []string
 	var failing, ok, answered int64
+	failedBy := map[string]bool{}
 	for i, p := range cfg.Phases {
 		ps := a.Summary[p.Name]
 		if !p.Faulty() {
@@ -595,7 +608,12 @@ func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet, api string) []strin
 			continue
 		}
 		for _, u := range ps.Upstreams {
-			failing += u.Injected["error"] + u.Injected["reset"]
+			for _, k := range failingKinds {
+				if n := u.Injected[k]; n > 0 {
+					failing += n
+					failedBy[k] = true
+				}
+			}
 		}
 		ok, answered = ok+ps.API.OK, answered+ps.API.Requests
 		if r := refusing(p, up.names); len(r) > 0 {
@@ -630,10 +648,16 @@ func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet, api string) []strin
 		if len(up.names) > 1 {
 			who = "the upstreams"
 		}
-		notes = append(notes, fmt.Sprintf("the faults did not reach the answers: %s failed %d requests (error, reset) during the fault, yet all %d %s answers counted as ok — the service ignores its dependency's failures (such as status codes), retries until a call succeeds, or answers a fallback; mark a fallback and check for it with --expect", who, failing, answered, api))
+		notes = append(notes, fmt.Sprintf("the faults did not reach the answers: %s failed %d requests (%s) during the fault, yet all %d %s answers counted as ok — the service ignores its dependency's failures (such as status codes), retries until a call succeeds, or answers a fallback; mark a fallback and check for it with --expect", who, failing, strings.Join(slices.Sorted(maps.Keys(failedBy)), ", "), answered, api))
 	}
 	return notes
 }
+
+// failingKinds are the fault kinds whose injections fail the call that
+// meets them — a status, a reset, a broken or missing answer, a failed
+// handshake, a gRPC status code — rather than slowing it: when every
+// answer is ok through them, the faults did not reach the answers.
+var failingKinds = []string{"error", "reset", "empty", "garbage", "truncate", "tls", "grpc-error"}
 
 // refusingPhases names the phases that make the named upstream refuse
 // connections.

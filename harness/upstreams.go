@@ -86,12 +86,13 @@ func (p Phase) faultsFor(name string) []faultserver.Spec {
 }
 
 // refusing returns the upstreams, of those named, that the phase makes
-// refuse connections: what the service sends them is not counted.
+// refuse connections or fail TLS handshakes: what the service sends them
+// is not counted.
 func refusing(p Phase, upstreams []string) []string {
 	var out []string
 	for _, name := range upstreams {
 		for _, f := range p.faultsFor(name) {
-			if f.Kind == "refuse" {
+			if f.Kind == "refuse" || f.Kind == "tls" {
 				out = append(out, name)
 				break
 			}
@@ -200,6 +201,7 @@ func startUpstreams(cfg *Config, tlsCfg *tls.Config) (*upstreamSet, error) {
 	for i, u := range list {
 		fc := cfg.upstreamServer(u.Addr)
 		fc.TLS = tlsCfg
+		fc.GRPC = cfg.UpstreamGRPC
 		fc.OnApplied = func(*http.Request, []faultserver.Spec) {
 			if c := s.arrivals[i].Load(); c != nil {
 				c.add(time.Now())
@@ -249,10 +251,25 @@ func (s *upstreamSet) endPhase() {
 	now := s.stats()
 	m := make(map[string]reports.UpstreamPhase, len(s.servers))
 	for i := range s.servers {
-		up := reports.UpstreamPhase{Requests: now[i].Requests - s.last[i].Requests, Injected: map[string]int64{}}
-		for k, n := range now[i].Injected {
-			if d := n - s.last[i].Injected[k]; d > 0 {
-				up.Injected[k] = d
+		d := now[i].Sub(s.last[i])
+		up := reports.UpstreamPhase{Requests: d.Requests, Injected: map[string]int64{}}
+		for k, n := range d.Injected {
+			if n > 0 {
+				up.Injected[k] = n
+			}
+		}
+		for m, byCode := range d.GRPC {
+			for c, n := range byCode {
+				if n <= 0 {
+					continue
+				}
+				if up.GRPC == nil {
+					up.GRPC = map[string]map[string]int64{}
+				}
+				if up.GRPC[m] == nil {
+					up.GRPC[m] = map[string]int64{}
+				}
+				up.GRPC[m][c] = n
 			}
 		}
 		m[s.names[i]] = up

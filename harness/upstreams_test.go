@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -291,6 +292,13 @@ func TestTargetFaultsUnseen(t *testing.T) {
 	if v := last.Verdict; v.Outcome != reports.OutcomeInconclusive || !strings.Contains(v.Summary, "answers of the svc arm were ok while their upstream call failed") || !strings.Contains(v.Summary, "--expect") {
 		t.Errorf("ignored 503s: verdict %s %q; want inconclusive, naming the suspect answers and --expect", v.Outcome, v.Summary)
 	}
+
+	// A body cut short is a failed call too, one the service's client
+	// never notices when it checks the status alone.
+	a = run("truncate:1B")
+	if !hasNote(a.Notes, "the faults did not reach the answers") || !hasNote(a.Notes, "(truncate)") {
+		t.Errorf("ignored truncated bodies: notes %q; want one saying the faults (truncate) did not reach the answers", a.Notes)
+	}
 }
 
 func hasNote(notes []string, part string) bool {
@@ -300,4 +308,48 @@ func hasNote(notes []string, part string) bool {
 		}
 	}
 	return false
+}
+
+// TestValidateGRPCUpstream checks what --upstream-grpc takes: the faults
+// a gRPC upstream acts on, and none of the HTTP upstream's settings.
+func TestValidateGRPCUpstream(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"grpc-error", func(c *Config) { c.Phases[1].Faults = []faultserver.Spec{mustSpec("grpc-error:UNAVAILABLE,rate=0.5")} }, ""},
+		{"latency", func(c *Config) { c.Phases[1].Faults = []faultserver.Spec{mustSpec("latency:1s")} }, ""},
+		{"reset", func(c *Config) { c.Phases[1].Faults = []faultserver.Spec{mustSpec("reset")} }, `fault "reset": reset is an HTTP fault, and --upstream-grpc serves gRPC`},
+		{"named truncate", func(c *Config) {
+			c.UpstreamAddr, c.Upstreams = "", []NamedUpstream{{Name: "payments", Addr: "127.0.0.1:9091"}}
+			c.Phases[1].Faults = nil
+			c.Phases[1].AddFault("payments", mustSpec("truncate"))
+		}, "truncate is an HTTP fault"},
+		{"tls dir", func(c *Config) { c.UpstreamTLSDir = t.TempDir() }, "upstream-grpc: not with upstream-tls"},
+		{"external", func(c *Config) { c.UpstreamAddr, c.UpstreamExternal = "", true }, "upstream-grpc: not with upstream-external"},
+		{"capacity", func(c *Config) { c.Upstream.Concurrency = 4 }, "upstream-concurrency: not with upstream-grpc"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Targets = []Target{{Name: "svc", URL: "http://127.0.0.1:8080/api"}}
+			cfg.UpstreamAddr, cfg.UpstreamGRPC = "127.0.0.1:9090", true
+			tt.mutate(&cfg)
+			err := cfg.Validate()
+			if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("Validate() = %v; want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRefusingTLS checks that a phase failing TLS handshakes, like one
+// refusing connections, leaves its upstream's calls uncounted.
+func TestRefusingTLS(t *testing.T) {
+	p := Phase{Name: "fault"}
+	p.AddFault("payments", mustSpec("tls:expired"))
+	p.AddFault("inventory", mustSpec("latency:1s"))
+	if got := refusing(p, []string{"inventory", "payments"}); !slices.Equal(got, []string{"payments"}) {
+		t.Errorf("refusing(tls for payments) = %v; want [payments]", got)
+	}
 }

@@ -259,8 +259,11 @@ func targetConfigRows(r *Report) [][2]string {
 	}
 	rows = append(rows, [2]string{"Client timeout", c.ClientTimeout.String()})
 	scheme := "http"
-	if c.Upstream.TLS {
+	switch {
+	case c.Upstream.TLS:
 		scheme = "https"
+	case c.Upstream.GRPC:
+		scheme = "grpc"
 	}
 	if c.Upstream.Addr != "" {
 		rows = append(rows, [2]string{"Upstream", scheme + "://" + c.Upstream.Addr})

@@ -289,6 +289,8 @@ type Upstream struct {
 	External bool `json:"external,omitempty"`
 	// TLS is true when the upstream served HTTPS (--upstream-tls).
 	TLS bool `json:"tls,omitempty"`
+	// GRPC is true when the upstreams served gRPC (--upstream-grpc).
+	GRPC bool `json:"grpc,omitempty"`
 }
 
 // NamedUpstream is one named dependency of a user's service.
@@ -443,6 +445,10 @@ type UpstreamPhase struct {
 	// Injected counts, per fault kind, the requests that kind acted on;
 	// kinds that acted on none are left out.
 	Injected map[string]int64 `json:"injected"`
+	// GRPC counts, for a gRPC upstream, the calls it answered by full
+	// method name and status code name: {"/shop.Payments/Charge":
+	// {"OK": 10, "UNAVAILABLE": 4}}. Absent for an HTTP upstream.
+	GRPC map[string]map[string]int64 `json:"grpc,omitempty"`
 }
 
 // Stats summarises the requests to one endpoint over a stretch of time.

@@ -15,7 +15,9 @@ import (
 type SymptomRow struct {
 	Arm, Phase string
 	// Injected says, per upstream, what it received and what each fault
-	// kind acted on: "payments: 1203 received, error 1203".
+	// kind acted on: "payments: 1203 received, error 1203"; for a gRPC
+	// upstream also its calls by method and status code: "…;
+	// /grpc.health.v1.Health/Check: OK 600, UNAVAILABLE 603".
 	Injected string
 	// Answered is the /api outcomes: "ok 12 · upstream 5xx 1191".
 	Answered string
@@ -78,6 +80,17 @@ func injectedText(ups map[string]UpstreamPhase) string {
 		for _, k := range slices.Sorted(maps.Keys(u.Injected)) {
 			s += fmt.Sprintf(", %s %s", k, count(u.Injected[k]))
 		}
+		for _, m := range slices.Sorted(maps.Keys(u.GRPC)) {
+			var codes []string
+			for _, c := range slices.Sorted(maps.Keys(u.GRPC[m])) {
+				if n := u.GRPC[m][c]; n > 0 {
+					codes = append(codes, fmt.Sprintf("%s %s", c, count(n)))
+				}
+			}
+			if len(codes) > 0 {
+				s += fmt.Sprintf("; %s: %s", m, strings.Join(codes, ", "))
+			}
+		}
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, "; ")
@@ -92,6 +105,7 @@ var kindSymptoms = []struct{ kind, text string }{
 	{"garbage", "bytes that are not HTTP instead of an answer — a client sees a malformed HTTP response, a failure for any breaker"},
 	{"slowclose", "whole answers whose end (the close) comes late — a client whose timeout does not cover the body fails after a 200, which a breaker looking at the status counts a success"},
 	{"slowupload", "request bodies read at a low bandwidth — answers come late, or the client's timeout fires while it sends"},
+	{"grpc-error", "calls ended with the gRPC status code — a client sees a status error; a breaker counts it only if it counts that code (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED usually)"},
 	{"tls", "failed TLS handshakes (an alert, an expired certificate, another name) — no request reached the upstream, so they are not in its received count; every client fails, and a breaker counts it"},
 }
 

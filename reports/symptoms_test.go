@@ -79,3 +79,24 @@ func TestSymptomNotes(t *testing.T) {
 		t.Errorf("SymptomNotes for latency and error = %q; want none", n)
 	}
 }
+
+// TestSymptomRowsGRPC checks that a gRPC upstream's calls are counted by
+// method and status code in the fault → symptom table, and that a
+// grpc-error fault is explained under it.
+func TestSymptomRowsGRPC(t *testing.T) {
+	r := &Report{
+		Phases: []Phase{{Name: "fault", Faults: []string{"grpc-error:UNAVAILABLE,rate=0.5"}}},
+		Arms: []Arm{{Name: "svc", Summary: map[string]PhaseSummary{
+			"fault": {API: Stats{Requests: 10, Outcomes: Outcomes{OK: 10}}, Upstreams: map[string]UpstreamPhase{"upstream": {Requests: 10, Injected: map[string]int64{"grpc-error": 4},
+				GRPC: map[string]map[string]int64{"/grpc.health.v1.Health/Check": {"OK": 6, "UNAVAILABLE": 4, "CANCELLED": 0}}}}},
+		}}},
+	}
+	rows := SymptomRows(r)
+	const want = "upstream: 10 received, grpc-error 4; /grpc.health.v1.Health/Check: OK 6, UNAVAILABLE 4"
+	if len(rows) != 1 || rows[0].Injected != want {
+		t.Errorf("SymptomRows = %+v; want one row injecting %q", rows, want)
+	}
+	if notes := SymptomNotes(r); len(notes) != 1 || !strings.HasPrefix(notes[0], "grpc-error: ") {
+		t.Errorf("SymptomNotes = %q; want the grpc-error note", notes)
+	}
+}

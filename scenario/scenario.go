@@ -186,6 +186,8 @@ type Upstream struct {
 	// TLSDir is --upstream-tls: the folder of the HTTPS upstream's
 	// certificate.
 	TLSDir *string `yaml:"tls_dir"`
+	// GRPC is --upstream-grpc: the upstreams serve gRPC.
+	GRPC *bool `yaml:"grpc"`
 }
 
 // Target is one entry of targets: a user's own service as an arm.

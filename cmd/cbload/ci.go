@@ -545,11 +545,15 @@ func dryRun(ctx context.Context, w io.Writer, cfg *harness.Config, opts *runOpti
 		if cfg.UpstreamExternal {
 			fmt.Fprintln(w, "upstream: external (another process runs it on the run's schedule)")
 		}
+		calls := "your service calls it"
+		if cfg.UpstreamGRPC {
+			calls = "gRPC; your service calls it"
+		}
 		if cfg.UpstreamAddr != "" {
-			fmt.Fprintf(w, "upstream: %s (your service calls it)\n", cfg.UpstreamAddr)
+			fmt.Fprintf(w, "upstream: %s (%s)\n", cfg.UpstreamAddr, calls)
 		}
 		for _, u := range cfg.Upstreams {
-			fmt.Fprintf(w, "upstream %s: %s (your service calls it)\n", u.Name, u.Addr)
+			fmt.Fprintf(w, "upstream %s: %s (%s)\n", u.Name, u.Addr, calls)
 		}
 		for _, t := range cfg.Targets {
 			fmt.Fprintf(w, "target %s: %s", t.Name, harness.RedactURL(t.URL))

@@ -29,7 +29,7 @@ var runFlagGroups = []flagGroup{
 	{"Thresholds", []string{"threshold", "abort-on-fail"}},
 	{"Output", []string{"out", "force", "progress", "junit", "results", "summary-template", "no-step-summary"}},
 	{"Your own service (targets)", []string{"target", "upstream-addr", "upstream", "upstream-external", "collateral", "breaker-state-url", "allow-remote"}},
-	{"Requests to your service", []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls"}},
+	{"Requests to your service", []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls", "upstream-grpc"}},
 	{"Beyond one machine (shards)", []string{"shard", "start-at", "run-id"}},
 	{"Gateway", []string{"gateway-workers", "queue-timeout", "call-timeout", "local-work"}},
 	{"Breaker", []string{"arms", "breaker-timeout", "breaker-max-requests", "breaker-interval", "breaker-bucket-period",

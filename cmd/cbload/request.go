@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/internal/outfile"
@@ -36,6 +37,7 @@ type requestOptions struct {
 	insecure   bool
 	caCert     string
 	upstreamTL string   // --upstream-tls DIR
+	upstreamGR bool     // --upstream-grpc
 	allow      string   // --allow-remote CIDR,...
 	upstreams  []string // --upstream NAME=ADDR
 }
@@ -61,7 +63,10 @@ not a success. HTTPS targets:
 --ca-cert FILE trusts that CA, --insecure skips verification. --upstream-tls
 DIR serves the upstream over HTTPS with a self-signed certificate kept in DIR
 (created on first use): your service must trust DIR/upstream-ca.pem; a copy
-is written next to the report. Remote services: cbload sends only to
+is written next to the report. --upstream-grpc makes the upstreams gRPC
+servers answering any method with an empty message; their faults are
+grpc-error:CODE, latency, hang and slowdown, and the report counts the
+calls by method and status code. Remote services: cbload sends only to
 127.0.0.1, ::1 and localhost unless --allow-remote CIDR,... names more
 ranges; every connection is checked as it is dialled, redirects are never
 followed, and --upstream-addr may then be an address of this machine in
@@ -86,6 +91,7 @@ func addRequestFlags(cmd *cobra.Command, o *requestOptions) {
 	f.StringArrayVar(&o.upstreams, "upstream", nil, "with --target: a named dependency NAME=ADDR your service calls, each its own upstream; faults for it are NAME=SPEC (repeatable, instead of --upstream-addr)")
 	f.StringVar(&o.allow, "allow-remote", "", "with --target: CIDR ranges besides 127.0.0.1/::1 that targets, state URLs and --upstream-addr may be in, like 10.0.0.0/8 (never by default)")
 	f.StringVar(&o.upstreamTL, "upstream-tls", "", "with --target: serve the upstream over HTTPS with the certificate kept in this folder (created on first use)")
+	f.BoolVar(&o.upstreamGR, "upstream-grpc", false, "with --target: the upstreams serve gRPC, answering any method; faults in gRPC terms ("+strings.Join(faultserver.GRPCKinds(), ", ")+")")
 }
 
 // parseAllow parses --allow-remote.
@@ -109,11 +115,11 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	given := map[string]bool{
 		"method": o.method != "" && o.method != http.MethodGet, "header": len(o.headers) > 0, "header-env": len(o.headerEnv) > 0,
 		"body": o.body != "", "body-file": o.bodyFile != "", "targets": o.targets != "", "expect": len(o.expect) > 0,
-		"insecure": o.insecure, "ca-cert": o.caCert != "", "upstream-tls": o.upstreamTL != "", "allow-remote": len(allow) > 0,
+		"insecure": o.insecure, "ca-cert": o.caCert != "", "upstream-tls": o.upstreamTL != "", "upstream-grpc": o.upstreamGR, "allow-remote": len(allow) > 0,
 		"upstream": len(o.upstreams) > 0,
 	}
 	if len(cfg.Targets) == 0 {
-		for _, name := range []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls", "allow-remote", "upstream"} {
+		for _, name := range []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls", "upstream-grpc", "allow-remote", "upstream"} {
 			if given[name] {
 				return usagef("--%s: only used with --target", name)
 			}
@@ -231,6 +237,7 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 		cfg.TargetTLS.CAPEM = b
 	}
 	cfg.UpstreamTLSDir = o.upstreamTL
+	cfg.UpstreamGRPC = o.upstreamGR
 	cfg.AllowRemote = allow
 	for _, u := range o.upstreams {
 		name, addr, ok := strings.Cut(u, "=")
@@ -346,4 +353,5 @@ func applyRequestScenario(s *scenario.File, set func(flag, path string, present 
 		}
 	})
 	set("upstream-tls", "upstream.tls_dir", s.Upstream.TLSDir != nil, func() { o.upstreamTL = *s.Upstream.TLSDir })
+	set("upstream-grpc", "upstream.grpc", s.Upstream.GRPC != nil, func() { o.upstreamGR = *s.Upstream.GRPC })
 }

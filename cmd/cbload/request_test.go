@@ -344,3 +344,46 @@ func TestServeAllowRemote(t *testing.T) {
 		t.Errorf("through the proxy: %q; want the backend's answer", b)
 	}
 }
+
+// TestUpstreamGRPCFlag checks --upstream-grpc and the scenario's
+// upstream.grpc: gRPC faults taken, HTTP-only kinds refused naming the
+// fault and the flag, and the flag kept to --target runs.
+func TestUpstreamGRPCFlag(t *testing.T) {
+	base := []string{"run", "--dry-run", "--target", "svc=http://127.0.0.1:8080/api", "--phases", "1s,2s,1s", "--upstream-addr", "127.0.0.1:50051"}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--upstream-grpc", "--fault", "grpc-error:UNAVAILABLE,rate=0.5"}, exitOK, "upstream: 127.0.0.1:50051 (gRPC; your service calls it)"},
+		{[]string{"--upstream-grpc", "--fault", "latency:1s"}, exitOK, "fault           1s – 3s    latency:1s"},
+		{[]string{"--upstream-grpc", "--fault", "truncate"}, exitUsage, `fault "truncate:1KiB": truncate is an HTTP fault, and --upstream-grpc serves gRPC; it takes latency, hang, slowdown, grpc-error`},
+		{[]string{"--fault", "grpc-error:DEADLINE_EXCEEDED"}, exitUsage, "needs a gRPC upstream: give --upstream-grpc"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(append(append([]string{}, base...), tt.args...), &stdout, &stderr)
+		if got := stdout.String() + stderr.String(); code != tt.code || !strings.Contains(got, tt.want) {
+			t.Errorf("%v: exit %d, output %q; want %d and %q", tt.args, code, got, tt.code, tt.want)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "--dry-run", "--upstream-grpc", "--fault", "latency"}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "--upstream-grpc: only used with --target") {
+		t.Errorf("--upstream-grpc without --target: exit %d, %q; want %d naming the flag", code, stderr.String(), exitUsage)
+	}
+
+	path := filepath.Join(t.TempDir(), "s.yaml")
+	body := `upstream: {addr: "127.0.0.1:50051", grpc: true}
+targets: [{name: svc, url: "http://127.0.0.1:8080/api"}]
+phases:
+  - {name: baseline, duration: 1s}
+  - {name: fault, duration: 2s, faults: ["grpc-error:RESOURCE_EXHAUSTED"]}
+`
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"run", "--dry-run", "--scenario", path}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "(gRPC; your service calls it)") {
+		t.Errorf("scenario with upstream.grpc: exit %d, %q %q; want a gRPC upstream", code, stdout.String(), stderr.String())
+	}
+}
