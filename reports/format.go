@@ -173,31 +173,15 @@ func count(n int64) string {
 // outcomeText lists the non-zero outcome counts: "ok 482 · timeout 45".
 func outcomeText(o Outcomes) string {
 	var parts []string
-	for _, oc := range outcomeColumns {
-		if n := oc.get(o); n > 0 {
-			parts = append(parts, oc.key+" "+count(n))
+	for _, oc := range OutcomeClasses {
+		if n := oc.Get(o); n > 0 {
+			parts = append(parts, oc.Key+" "+count(n))
 		}
 	}
 	if len(parts) == 0 {
 		return "—"
 	}
 	return strings.Join(parts, " · ")
-}
-
-// outcomeColumns is the order outcomes are shown in, from good to bad.
-var outcomeColumns = []struct {
-	key, label, color string
-	get               func(Outcomes) int64
-}{
-	{"ok", "ok", "#16a34a", func(o Outcomes) int64 { return o.OK }},
-	{"upstream_error", "upstream 5xx", "#dc2626", func(o Outcomes) int64 { return o.UpstreamError }},
-	{"timeout", "timeout", "#9333ea", func(o Outcomes) int64 { return o.Timeout }},
-	{"rejected", "rejected (breaker)", "#eab308", func(o Outcomes) int64 { return o.Rejected }},
-	{"saturated", "saturated (queue)", "#7f1d1d", func(o Outcomes) int64 { return o.Saturated }},
-	{"connection_error", "connection error", "#0e7490", func(o Outcomes) int64 { return o.ConnectionError }},
-	{"redirect", "redirect (3xx)", "#a16207", func(o Outcomes) int64 { return o.Redirect }},
-	{"client_error", "client error", "#db2777", func(o Outcomes) int64 { return o.ClientError }},
-	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
 }
 
 // validityRow is one validity check as the renderers show it.

@@ -471,8 +471,8 @@ func newChartData(r *Report) chartData {
 		d.Phases = append(d.Phases, chartPhase{Name: p.Name, Start: p.StartS, End: p.EndS, Faults: strings.Join(p.Faults, ", ")})
 		d.XMax = math.Max(d.XMax, p.EndS)
 	}
-	for _, oc := range outcomeColumns {
-		d.Outcomes = append(d.Outcomes, chartOutcome{Key: oc.key, Label: oc.label, Color: oc.color})
+	for _, oc := range OutcomeClasses {
+		d.Outcomes = append(d.Outcomes, chartOutcome{Key: oc.Key, Label: oc.Label, Color: oc.Color})
 	}
 	for i := range r.Arms {
 		a := &r.Arms[i]
@@ -501,8 +501,8 @@ func newChartData(r *Report) chartData {
 				ca.QueueLen = append(ca.QueueLen, s.UpstreamQueueLen)
 			}
 			all := s.API.Outcomes.Add(s.Collateral.Outcomes)
-			for _, oc := range outcomeColumns {
-				ca.Outcomes[oc.key] = append(ca.Outcomes[oc.key], oc.get(all))
+			for _, oc := range OutcomeClasses {
+				ca.Outcomes[oc.Key] = append(ca.Outcomes[oc.Key], oc.Get(all))
 			}
 			d.XMax = math.Max(d.XMax, float64(s.T+1))
 		}

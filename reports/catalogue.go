@@ -1,0 +1,205 @@
+package reports
+
+// This file is the value catalogue: every figure of an arm and every
+// outcome class declared once, with its path, words, unit, the way it gets
+// worse, how it is attributed in time and its getter. Thresholds, compare
+// (through Values), the trials' spread, merge, the renderers and the
+// schema's test read these tables; a new figure is its row here plus the
+// field it is measured into.
+
+// Attributions of a figure in time, as Figure.Attribution names them.
+const (
+	// FigureByCompletion counts a request in the second and phase it
+	// completed in.
+	FigureByCompletion = AttributionCompletion
+	// FigureBySend counts a request in the second and phase it was sent in
+	// (for the upstream's arrivals, the gateway's send).
+	FigureBySend = AttributionSend
+	// FigureByEvent dates a figure by an event: a breaker transition, an
+	// in-flight sample, the first healthy window.
+	FigureByEvent = "event"
+)
+
+// Key figure groups, as Figure.Group names them: the stretch of the run a
+// figure applies to, in the order the reports show them.
+const (
+	GroupFault = "fault" // during the fault
+	GroupEdges = "edges" // at the start and end of the fault
+	GroupRun   = "run"   // over the whole run
+)
+
+// FigureGroups are the key figure groups in the order shown, with their
+// headings.
+var FigureGroups = []struct{ ID, Title string }{
+	{GroupFault, "During the fault"},
+	{GroupEdges, "At the start and end of the fault"},
+	{GroupRun, "Over the whole run"},
+}
+
+// Figure is one row of the catalogue: a figure of an arm, named
+// <arm>.figures.<Name> in thresholds and compare and "<Name>" in the
+// report's figures object.
+type Figure struct {
+	// Name is the figure's JSON field and path segment.
+	Name string
+	// Kind is one of the Kind constants: the figure's unit.
+	Kind string
+	// Worse is +1 when a higher value is worse, -1 when a lower one is;
+	// <arm>.worst.<Name> picks the worst trial by it.
+	Worse int
+	// Attribution is FigureByCompletion, FigureBySend or FigureByEvent.
+	Attribution string
+	// Breaker marks a figure resting on the breaker's state, which a
+	// user's service may not show (Arm.BreakerFigures).
+	Breaker bool
+	// Get reads the figure; an errNoData error says why there is none
+	// (the breaker never opened).
+	Get func(f *Figures) (float64, error)
+	// Set stores v, or "never" when ok is false, for the trials' spread;
+	// nil when the figure is spread with others (AfterTrigger).
+	Set func(f *Figures, v float64, ok bool)
+
+	// Group, Order, Label, Hint and TargetHint place the figure in the
+	// key figure tables (every renderer's): Group "" keeps it out of them.
+	// Label and Hint are in the built-in gateway's words (Terms.Label
+	// rewrites them); TargetHint, when set, replaces Hint for a user's
+	// service.
+	Group                   string
+	Order                   int
+	Label, Hint, TargetHint string
+	// Short is the terminal summary's label, in the same words.
+	Short string
+	// Collateral marks a figure of the collateral endpoint, not shown
+	// when there is none.
+	Collateral bool
+	// Text formats the figure for an arm in the key figure tables.
+	Text func(a *Arm) string
+}
+
+// Catalogue lists every figure of an arm, in the order of the report's
+// figures object and of the threshold paths.
+var Catalogue = []Figure{
+	{Name: "time_to_open_s", Kind: KindSeconds, Worse: +1, Attribution: FigureByEvent, Breaker: true,
+		Get:   func(f *Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") },
+		Set:   func(f *Figures, v float64, ok bool) { f.TimeToOpenS = optionalValue(v, ok) },
+		Group: GroupEdges, Order: 1, Label: "Time to open", Short: "time to open",
+		Hint:       "from the start of the fault to the breaker's first open, from its transition log",
+		TargetHint: "from the start of the fault to the service's breaker's first open: measured from its state URL, else inferred from the upstream's arrivals, else unknown",
+		Text: func(a *Arm) string {
+			if !a.Breaker {
+				return "no breaker"
+			}
+			return secs(a.Figures.TimeToOpenS)
+		}},
+	{Name: "time_to_recover_s", Kind: KindSeconds, Worse: +1, Attribution: FigureByEvent, Breaker: true,
+		Get:   func(f *Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") },
+		Set:   func(f *Figures, v float64, ok bool) { f.TimeToRecoverS = optionalValue(v, ok) },
+		Group: GroupEdges, Order: 2, Label: "Time to recover", Short: "time to recover",
+		Hint: "from the end of the fault until /api stays ≥ 99% for a full second with the breaker closed (100 ms resolution)",
+		Text: func(a *Arm) string { return secs(a.Figures.TimeToRecoverS) }},
+	{Name: "upstream_requests_during_fault", Kind: KindCount, Worse: +1, Attribution: FigureBySend,
+		Get:   func(f *Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil },
+		Set:   func(f *Figures, v float64, _ bool) { f.UpstreamRequestsDuringFault = int64(v) },
+		Group: GroupFault, Order: 4, Label: "Requests reaching the upstream", Short: "requests reaching the upstream",
+		Hint:       "load the breaker shed from the sick dependency",
+		TargetHint: "as the upstream counted them: what the service's breaker, cache or fallback kept from the sick dependency",
+		Text:       func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) }},
+	{Name: "collateral_success_during_fault", Kind: KindRatio, Worse: -1, Attribution: FigureByCompletion,
+		Get:   func(f *Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil },
+		Set:   func(f *Figures, v float64, _ bool) { f.CollateralSuccessDuringFault = v },
+		Group: GroupFault, Order: 1, Label: "/local success", Short: "/local success", Collateral: true,
+		Hint: "collateral health: the cascade evidence",
+		Text: func(a *Arm) string { return Percent(a.Figures.CollateralSuccessDuringFault) }},
+	{Name: "collateral_p99_during_fault_ms", Kind: KindMS, Worse: +1, Attribution: FigureByCompletion,
+		Get:   func(f *Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil },
+		Set:   func(f *Figures, v float64, _ bool) { f.CollateralP99DuringFaultMS = v },
+		Group: GroupFault, Order: 2, Label: "/local p99", Short: "/local p99", Collateral: true,
+		Hint: "latency of the endpoint that never calls the upstream",
+		Text: func(a *Arm) string { return Millis(a.Figures.CollateralP99DuringFaultMS) }},
+	{Name: "api_success_during_fault", Kind: KindRatio, Worse: -1, Attribution: FigureByCompletion,
+		Get:   func(f *Figures) (float64, error) { return f.APISuccessDuringFault, nil },
+		Set:   func(f *Figures, v float64, _ bool) { f.APISuccessDuringFault = v },
+		Group: GroupFault, Order: 3, Label: "/api success", Short: "/api success",
+		Hint: "the endpoint that calls the sick upstream",
+		Text: func(a *Arm) string { return Percent(a.Figures.APISuccessDuringFault) }},
+	{Name: "inflight_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent,
+		Get:   func(f *Figures) (float64, error) { return float64(f.InflightPeak), nil },
+		Set:   func(f *Figures, v float64, _ bool) { f.InflightPeak = int64(v) },
+		Group: GroupFault, Order: 6, Label: "Gateway in-flight peak", Short: "gateway in-flight peak",
+		Hint:       "most requests held at once during the fault, queued or running",
+		TargetHint: "requests sent and not yet answered during the fault: the service's own in-flight count is not visible",
+		Text:       func(a *Arm) string { return count(a.Figures.InflightPeak) }},
+	{Name: "inflight_peak_whole_run", Kind: KindCount, Worse: +1, Attribution: FigureByEvent,
+		Get:   func(f *Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil },
+		Set:   func(f *Figures, v float64, _ bool) { f.InflightPeakWholeRun = int64(v) },
+		Group: GroupRun, Order: 1, Label: "Gateway in-flight peak", Short: "  (whole run)",
+		Hint:       "most requests held at once over every phase, queued or running",
+		TargetHint: "requests sent and not yet answered, over every phase",
+		Text:       func(a *Arm) string { return count(a.Figures.InflightPeakWholeRun) }},
+	{Name: "opens", Kind: KindCount, Worse: +1, Attribution: FigureByEvent, Breaker: true,
+		Get: func(f *Figures) (float64, error) { return float64(f.Opens), nil },
+		Set: func(f *Figures, v float64, _ bool) { f.Opens = int(v) }},
+	{Name: "attempts_per_request_during_fault", Kind: KindNumber, Worse: +1, Attribution: FigureBySend,
+		Get:   func(f *Figures) (float64, error) { return f.AttemptsPerRequestDuringFault, nil },
+		Set:   func(f *Figures, v float64, _ bool) { f.AttemptsPerRequestDuringFault = v },
+		Group: GroupFault, Order: 5, Label: "Attempts per /api request", Short: "attempts per /api request",
+		Hint: "the upstream's requests over /api requests: above 1 with retries (amplification)",
+		Text: AttemptsPerRequest},
+	{Name: "recovered_after_trigger", Kind: KindBool, Worse: -1, Attribution: FigureByCompletion,
+		Get: func(f *Figures) (float64, error) {
+			if f.AfterTrigger == nil {
+				return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
+			}
+			return boolValue(f.AfterTrigger.Recovered), nil
+		},
+		Group: GroupEdges, Order: 3, Label: "After the trigger", Short: "after the trigger",
+		Hint: "did /api goodput come back to ≥ 90% of its baseline and stay (metastability)",
+		Text: AfterTrigger},
+	{Name: "time_to_recover_goodput_s", Kind: KindSeconds, Worse: +1, Attribution: FigureByCompletion,
+		Get: func(f *Figures) (float64, error) {
+			if f.AfterTrigger == nil {
+				return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
+			}
+			return optional(f.AfterTrigger.TimeToRecoverS, "its goodput never recovered")
+		}},
+}
+
+// CatalogueFigure returns the catalogue's row named name, or nil.
+func CatalogueFigure(name string) *Figure {
+	for i := range Catalogue {
+		if Catalogue[i].Name == name {
+			return &Catalogue[i]
+		}
+	}
+	return nil
+}
+
+func optionalValue(v float64, ok bool) *float64 {
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
+// OutcomeClass is one row of the outcome table: a class of answers the
+// client got, named <arm>.<phase>.<endpoint>.outcomes.<Key>.
+type OutcomeClass struct {
+	// Key is the class's JSON field and path segment; Label its words in
+	// the reports; Color its colour in the HTML report's charts.
+	Key, Label, Color string
+	Get               func(o Outcomes) int64
+}
+
+// OutcomeClasses lists the outcome classes in the order they are shown,
+// from good to bad.
+var OutcomeClasses = []OutcomeClass{
+	{"ok", "ok", "#16a34a", func(o Outcomes) int64 { return o.OK }},
+	{"upstream_error", "upstream 5xx", "#dc2626", func(o Outcomes) int64 { return o.UpstreamError }},
+	{"timeout", "timeout", "#9333ea", func(o Outcomes) int64 { return o.Timeout }},
+	{"rejected", "rejected (breaker)", "#eab308", func(o Outcomes) int64 { return o.Rejected }},
+	{"saturated", "saturated (queue)", "#7f1d1d", func(o Outcomes) int64 { return o.Saturated }},
+	{"connection_error", "connection error", "#0e7490", func(o Outcomes) int64 { return o.ConnectionError }},
+	{"redirect", "redirect (3xx)", "#a16207", func(o Outcomes) int64 { return o.Redirect }},
+	{"client_error", "client error", "#db2777", func(o Outcomes) int64 { return o.ClientError }},
+	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
+}

@@ -1,0 +1,82 @@
+package reports
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestCatalogueCoversFigures: every field of Figures is read by a row of
+// the catalogue under its own JSON name (AfterTrigger by the two rows of
+// the metastability rule), so a figure cannot be measured and then missed
+// by thresholds, compare and the renderers.
+func TestCatalogueCoversFigures(t *testing.T) {
+	rows := map[string]bool{}
+	for _, f := range Catalogue {
+		if rows[f.Name] {
+			t.Errorf("catalogue row %s declared twice", f.Name)
+		}
+		rows[f.Name] = true
+	}
+	typ := reflect.TypeOf(Figures{})
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if name == "after_trigger" {
+			for _, n := range []string{"recovered_after_trigger", "time_to_recover_goodput_s"} {
+				if !rows[n] {
+					t.Errorf("Figures.AfterTrigger: no catalogue row %s", n)
+				}
+			}
+			continue
+		}
+		if !rows[name] {
+			t.Errorf("Figures.%s (json %q) has no catalogue row", typ.Field(i).Name, name)
+		}
+	}
+}
+
+// TestCatalogueSetGet: a row's Set stores what its Get reads, "never"
+// included, so the trials' spread keeps every figure.
+func TestCatalogueSetGet(t *testing.T) {
+	for _, f := range Catalogue {
+		if f.Set == nil {
+			continue
+		}
+		var fs Figures
+		f.Set(&fs, 7, true)
+		if v, err := f.Get(&fs); err != nil || v != 7 {
+			t.Errorf("%s: Set(7) then Get = %v, %v; want 7", f.Name, v, err)
+		}
+		if f.Kind == KindSeconds {
+			f.Set(&fs, 0, false)
+			if _, err := f.Get(&fs); err == nil {
+				t.Errorf("%s: Set(never) then Get has a value; want no data", f.Name)
+			}
+		}
+	}
+}
+
+// TestCatalogueRows: every row has a kind, a worse direction and an
+// attribution, and one shown in the key figures has its words.
+func TestCatalogueRows(t *testing.T) {
+	groups := map[string]bool{}
+	for _, g := range FigureGroups {
+		groups[g.ID] = true
+	}
+	for _, f := range Catalogue {
+		if kindOf(f.Kind) == kindNone && f.Kind != KindNumber {
+			t.Errorf("%s: unknown kind %q", f.Name, f.Kind)
+		}
+		if f.Worse != 1 && f.Worse != -1 {
+			t.Errorf("%s: Worse = %d; want +1 or -1", f.Name, f.Worse)
+		}
+		switch f.Attribution {
+		case FigureByCompletion, FigureBySend, FigureByEvent:
+		default:
+			t.Errorf("%s: attribution %q", f.Name, f.Attribution)
+		}
+		if f.Group != "" && (!groups[f.Group] || f.Label == "" || f.Hint == "" || f.Short == "" || f.Text == nil) {
+			t.Errorf("%s: shown in group %q without its group, label, hint, short label or text", f.Name, f.Group)
+		}
+	}
+}
