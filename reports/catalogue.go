@@ -1,5 +1,7 @@
 package reports
 
+import "strconv"
+
 // This file is the value catalogue: every figure of an arm and every
 // outcome class declared once, with its path, words, unit, the way it gets
 // worse, how it is attributed in time and its getter. Thresholds, compare
@@ -202,4 +204,30 @@ var OutcomeClasses = []OutcomeClass{
 	{"redirect", "redirect (3xx)", "#a16207", func(o Outcomes) int64 { return o.Redirect }},
 	{"client_error", "client error", "#db2777", func(o Outcomes) int64 { return o.ClientError }},
 	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
+}
+
+// figureNumber formats an arm's figure in its unit without the words a
+// key figure's Text adds ("no breaker"): "never" for a time that did not
+// happen.
+func figureNumber(fig *Figure, a *Arm) string {
+	v, err := fig.Get(&a.Figures)
+	switch {
+	case err != nil && fig.Kind == KindSeconds:
+		return "never"
+	case err != nil:
+		return "—"
+	}
+	switch fig.Kind {
+	case KindSeconds:
+		return Seconds(v)
+	case KindMS:
+		return Millis(v)
+	case KindRatio:
+		return Percent(v)
+	case KindCount:
+		return count(int64(v))
+	case KindBool:
+		return strconv.FormatBool(v != 0)
+	}
+	return num(v)
 }
