@@ -42,8 +42,10 @@ var FigureGroups = []struct{ ID, Title string }{
 // <arm>.figures.<Name> in thresholds and compare and "<Name>" in the
 // report's figures object.
 type Figure struct {
-	// Name is the figure's JSON field and path segment.
-	Name string
+	// Name is the figure's path segment, and its field in the report's
+	// figures object unless Field names another (a figure read from a
+	// finding: after_trigger).
+	Name, Field string
 	// Kind is one of the Kind constants: the figure's unit.
 	Kind string
 	// Worse is +1 when a higher value is worse, -1 when a lower one is;
@@ -147,7 +149,7 @@ var Catalogue = []Figure{
 		Group: GroupFault, Order: 5, Label: "Attempts per /api request", Short: "attempts per /api request",
 		Hint: "the upstream's requests over /api requests: above 1 with retries (amplification)",
 		Text: AttemptsPerRequest},
-	{Name: "recovered_after_trigger", Kind: KindBool, Worse: -1, Attribution: FigureByCompletion,
+	{Name: "recovered_after_trigger", Field: "after_trigger", Kind: KindBool, Worse: -1, Attribution: FigureByCompletion,
 		Get: func(f *Figures) (float64, error) {
 			if f.AfterTrigger == nil {
 				return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
@@ -157,7 +159,7 @@ var Catalogue = []Figure{
 		Group: GroupEdges, Order: 3, Label: "After the trigger", Short: "after the trigger",
 		Hint: "did /api goodput come back to ≥ 90% of its baseline and stay (metastability)",
 		Text: AfterTrigger},
-	{Name: "time_to_recover_goodput_s", Kind: KindSeconds, Worse: +1, Attribution: FigureByCompletion,
+	{Name: "time_to_recover_goodput_s", Field: "after_trigger", Kind: KindSeconds, Worse: +1, Attribution: FigureByCompletion,
 		Get: func(f *Figures) (float64, error) {
 			if f.AfterTrigger == nil {
 				return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
@@ -174,6 +176,15 @@ func CatalogueFigure(name string) *Figure {
 		}
 	}
 	return nil
+}
+
+// JSONField is the field of the report's figures object the figure is
+// read from.
+func (f *Figure) JSONField() string {
+	if f.Field != "" {
+		return f.Field
+	}
+	return f.Name
 }
 
 func optionalValue(v float64, ok bool) *float64 {

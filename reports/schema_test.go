@@ -295,3 +295,43 @@ func TestSchemaCoversReport(t *testing.T) {
 	}
 	walk(reflect.TypeFor[reports.Report](), root, "$")
 }
+
+// TestSchemaFiguresFromCatalogue: the schema's figures object lists the
+// catalogue's figures, each typed by its row's kind, and nothing else.
+func TestSchemaFiguresFromCatalogue(t *testing.T) {
+	props := loadSchema(t).Defs["figures"].Properties
+	seen := map[string]bool{}
+	for _, f := range reports.Catalogue {
+		field := f.JSONField()
+		seen[field] = true
+		p := props[field]
+		if p == nil {
+			t.Errorf("catalogue figure %s: the schema's figures object has no property %q", f.Name, field)
+			continue
+		}
+		if f.Field != "" {
+			continue // a finding with its own definition
+		}
+		types := fmt.Sprint(p.Type)
+		var want string
+		switch f.Kind {
+		case reports.KindCount:
+			want = "integer"
+		case reports.KindSeconds:
+			want = "[number null]"
+		default:
+			want = "number"
+		}
+		if types != want {
+			t.Errorf("schema figures.%s type %s; want %s for a %s", field, types, want, f.Kind)
+		}
+		if f.Kind == reports.KindRatio && (p.Minimum == nil || *p.Minimum != 0 || p.Maximum == nil || *p.Maximum != 1) {
+			t.Errorf("schema figures.%s: a ratio without minimum 0 and maximum 1", field)
+		}
+	}
+	for name := range props {
+		if !seen[name] {
+			t.Errorf("schema figures.%s is no catalogue figure", name)
+		}
+	}
+}
