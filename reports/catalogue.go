@@ -73,6 +73,13 @@ type Figure struct {
 	Label, Hint, TargetHint string
 	// Short is the terminal summary's label, in the same words.
 	Short string
+	// Brief, when set, says whether the terminal summary shows the figure
+	// for r (attempts per request only when something can multiply them);
+	// the reports always show it.
+	Brief func(r *Report) bool
+	// AtUpstream marks a figure counted by the upstream: the terminal says
+	// "unknown" when another process runs the upstream.
+	AtUpstream bool
 	// Collateral marks a figure of the collateral endpoint, not shown
 	// when there is none.
 	Collateral bool
@@ -104,7 +111,7 @@ var Catalogue = []Figure{
 	{Name: "upstream_requests_during_fault", Kind: KindCount, Worse: +1, Attribution: FigureBySend,
 		Get:   func(f *Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil },
 		Set:   func(f *Figures, v float64, _ bool) { f.UpstreamRequestsDuringFault = int64(v) },
-		Group: GroupFault, Order: 4, Label: "Requests reaching the upstream", Short: "requests reaching the upstream",
+		Group: GroupFault, Order: 4, Label: "Requests reaching the upstream", Short: "requests reaching the upstream", AtUpstream: true,
 		Hint:       "load the breaker shed from the sick dependency",
 		TargetHint: "as the upstream counted them: what the service's breaker, cache or fallback kept from the sick dependency",
 		Text:       func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) }},
@@ -147,8 +154,9 @@ var Catalogue = []Figure{
 		Get:   func(f *Figures) (float64, error) { return f.AttemptsPerRequestDuringFault, nil },
 		Set:   func(f *Figures, v float64, _ bool) { f.AttemptsPerRequestDuringFault = v },
 		Group: GroupFault, Order: 5, Label: "Attempts per /api request", Short: "attempts per /api request",
-		Hint: "the upstream's requests over /api requests: above 1 with retries (amplification)",
-		Text: AttemptsPerRequest},
+		Brief: func(r *Report) bool { return r.Config.Retries > 0 || r.Config.Tiers > 1 },
+		Hint:  "the upstream's requests over /api requests: above 1 with retries (amplification)",
+		Text:  AttemptsPerRequest},
 	{Name: "recovered_after_trigger", Field: "after_trigger", Kind: KindBool, Worse: -1, Attribution: FigureByCompletion,
 		Get: func(f *Figures) (float64, error) {
 			if f.AfterTrigger == nil {

@@ -217,7 +217,7 @@ func reportFigureGroups(r *Report) []reportFigureGroup {
 			}
 			f.label, f.hint = t.Label(f.label), t.Label(f.hint)
 			if kf.fig.Breaker {
-				f.value = breakerValue(kf.fig, kf.value)
+				f.value = breakerValue(kf.fig, kf.value, "unknown (breaker state not observable)")
 			}
 			rg.figures = append(rg.figures, f)
 		}
@@ -226,12 +226,13 @@ func reportFigureGroups(r *Report) []reportFigureGroup {
 	return out
 }
 
-// breakerValue marks a breaker figure inferred, or says it is unknown.
-func breakerValue(fig *Figure, value func(a *Arm) string) func(a *Arm) string {
+// breakerValue marks a breaker figure inferred, or says it is unknown in
+// the words given.
+func breakerValue(fig *Figure, value func(a *Arm) string, unknown string) func(a *Arm) string {
 	return func(a *Arm) string {
 		switch a.BreakerFigures {
 		case BreakerUnknown:
-			return "unknown (breaker state not observable)"
+			return unknown
 		case BreakerInferred:
 			return figureNumber(fig, a) + " (inferred)"
 		}
