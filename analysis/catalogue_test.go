@@ -1,0 +1,91 @@
+package analysis_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/cbload/cbload/analysis"
+	"github.com/cbload/cbload/reports"
+)
+
+// TestCatalogueCarried: every figure of the value catalogue reaches
+// thresholds, compare, a merge of shards (derived again from the raw
+// data and judged, as cbload merge does), and — for a key figure — the terminal summary, Markdown and HTML,
+// by its row alone. A figure added to the catalogue is checked here
+// without editing this test.
+func TestCatalogueCarried(t *testing.T) {
+	base := readRun(t)
+	base.Config.Retries = 1 // the terminal shows attempts per request only with retries
+	arms, phases := []string{}, []string{}
+	for _, a := range base.Arms {
+		arms = append(arms, a.Name)
+	}
+	for _, p := range base.Phases {
+		phases = append(phases, p.Name)
+	}
+	var shards []analysis.Shard
+	for i := range 2 {
+		r := readRun(t)
+		r.Shard = &reports.Shard{Index: i, Count: 2}
+		shards = append(shards, analysis.Shard{Source: []string{"a", "b"}[i], Report: r})
+	}
+	merged, err := analysis.Merge(shards)
+	if err != nil {
+		t.Fatalf("Merge: %v", err)
+	}
+	analysis.Judge(merged) // as cbload merge does
+	c, err := analysis.Compare(base, base, analysis.CompareOptions{BaseLabel: "a", NewLabel: "b"})
+	if err != nil {
+		t.Fatalf("Compare: %v", err)
+	}
+	compared := map[string]bool{}
+	for _, row := range c.Rows {
+		compared[row.Path] = true
+	}
+	var term, md, html bytes.Buffer
+	for _, w := range []func() error{
+		func() error { return reports.WriteTerminal(&term, base) },
+		func() error { return reports.WriteMarkdown(&md, base) },
+		func() error { return reports.WriteHTML(&html, base) },
+	} {
+		if err := w(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mergedValues := map[string]reports.PathValue{}
+	for _, v := range reports.Values(merged) {
+		mergedValues[v.Path] = v
+	}
+	for _, f := range reports.Catalogue {
+		path := arms[0] + ".figures." + f.Name
+		check := path + " >= 0"
+		if f.Kind == reports.KindBool {
+			check = path + " != true"
+		}
+		th, err := reports.ParseThreshold(check)
+		if err == nil {
+			err = th.Check(arms, phases)
+		}
+		if err != nil {
+			t.Errorf("%s: threshold: %v", f.Name, err)
+		}
+		if !compared[path] {
+			t.Errorf("%s: compare has no row %s", f.Name, path)
+		}
+		want, _ := reports.Lookup(base, path)
+		if got, ok := mergedValues[path]; !ok || (got.NoData != "") != (want.NoData != "") {
+			t.Errorf("%s: the merged report's %s is %+v; want a value as the shards' (%+v)", f.Name, path, got, want)
+		}
+		if f.Group == "" {
+			continue
+		}
+		for _, out := range []struct {
+			name, text, label string
+		}{{"terminal", term.String(), f.Short}, {"Markdown", md.String(), f.Label}, {"HTML", html.String(), f.Label}} {
+			if !strings.Contains(out.text, out.label) {
+				t.Errorf("%s: the %s summary lacks %q", f.Name, out.name, out.label)
+			}
+		}
+	}
+}
