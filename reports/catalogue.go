@@ -1,6 +1,9 @@
 package reports
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // This file is the value catalogue: every figure of an arm and every
 // outcome class declared once, with its path, words, unit, the way it gets
@@ -200,6 +203,110 @@ func optionalValue(v float64, ok bool) *float64 {
 		return nil
 	}
 	return &v
+}
+
+// PhaseValue is a row of the catalogue for a value each phase of an arm
+// has, named <arm>.<phase>.<Name>.
+type PhaseValue struct {
+	Name string
+	// Kind, Worse and Attribution are as a Figure's.
+	Kind        string
+	Worse       int
+	Attribution string
+	// Key marks a value `cbload compare` shows without --all.
+	Key bool
+	// Get reads the value from the phase's summary; an errNoData error
+	// says why there is none.
+	Get func(r *Report, s *PhaseSummary) (float64, error)
+}
+
+// PhaseValues lists the values of a phase besides its endpoints', in the
+// order of the threshold paths.
+var PhaseValues = []PhaseValue{
+	{Name: "upstream_requests", Kind: KindCount, Worse: +1, Attribution: FigureBySend, Key: true,
+		Get: func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.UpstreamRequests), nil }},
+	{Name: "attempts_per_request", Kind: KindNumber, Worse: +1, Attribution: FigureBySend,
+		Get: func(_ *Report, s *PhaseSummary) (float64, error) { return s.AttemptsPerRequest, nil }},
+	{Name: "inflight_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent, Key: true,
+		Get: func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.InflightPeak), nil }},
+	{Name: "upstream_queue_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent,
+		Get: func(r *Report, s *PhaseSummary) (float64, error) {
+			if s.UpstreamQueuePeak == nil {
+				why := "not measured in this phase"
+				if _, w := UpstreamQueue(r); w != "" {
+					why = strings.ToLower(w[:1]) + strings.TrimSuffix(w[1:], ".")
+				}
+				return 0, errNoData{"the upstream's queue is " + why}
+			}
+			return float64(*s.UpstreamQueuePeak), nil
+		}},
+}
+
+// EndpointValue is a row of the catalogue for a value of each endpoint of
+// a phase, named <arm>.<phase>.<api|collateral>.<Name> (LatencyValues'
+// under latency_ms.).
+type EndpointValue struct {
+	Name string
+	// Kind and Worse are as a Figure's; every endpoint value counts
+	// requests by completion.
+	Kind  string
+	Worse int
+	// Key marks a value `cbload compare` shows without --all.
+	Key bool
+	Get func(s *Stats) float64
+}
+
+// EndpointValues lists an endpoint's request counts and success ratio.
+var EndpointValues = []EndpointValue{
+	{Name: "requests", Kind: KindCount, Worse: -1, Key: true, Get: func(s *Stats) float64 { return float64(s.Requests) }},
+	{Name: "ok", Kind: KindCount, Worse: -1, Get: func(s *Stats) float64 { return float64(s.OK) }},
+	{Name: "success_ratio", Kind: KindRatio, Worse: -1, Key: true, Get: func(s *Stats) float64 { return s.SuccessRatio }},
+}
+
+// LatencyValue is a statistic of an endpoint's latency, named
+// <arm>.<phase>.<endpoint>.latency_ms.<Name>, in milliseconds.
+type LatencyValue struct {
+	Name string
+	// Key marks a value `cbload compare` shows without --all.
+	Key bool
+	// SinceV2 marks a statistic v1 reports did not record.
+	SinceV2 bool
+	Get     func(l *Latency) float64
+}
+
+// LatencyValues lists the latency statistics; higher is worse for each.
+var LatencyValues = []LatencyValue{
+	{Name: "p50", Key: true, Get: func(l *Latency) float64 { return l.P50 }},
+	{Name: "p90", Get: func(l *Latency) float64 { return l.P90 }},
+	{Name: "p95", Key: true, SinceV2: true, Get: func(l *Latency) float64 { return l.P95 }},
+	{Name: "p99", Key: true, Get: func(l *Latency) float64 { return l.P99 }},
+	{Name: "max", Get: func(l *Latency) float64 { return l.Max }},
+	{Name: "mean", SinceV2: true, Get: func(l *Latency) float64 { return l.Mean }},
+}
+
+// KeyPhaseValues lists the paths below <arm>.<phase> that `cbload
+// compare` shows without --all: the Key rows of PhaseValues and, for each
+// endpoint, of EndpointValues and LatencyValues.
+func KeyPhaseValues() []string {
+	var out []string
+	for _, ep := range []string{"api", "collateral"} {
+		for _, v := range EndpointValues {
+			if v.Key {
+				out = append(out, ep+"."+v.Name)
+			}
+		}
+		for _, v := range LatencyValues {
+			if v.Key {
+				out = append(out, ep+".latency_ms."+v.Name)
+			}
+		}
+	}
+	for _, v := range PhaseValues {
+		if v.Key {
+			out = append(out, v.Name)
+		}
+	}
+	return out
 }
 
 // OutcomeClass is one row of the outcome table: a class of answers the

@@ -551,35 +551,12 @@ type errNoData struct{ why string }
 
 func (e errNoData) Error() string { return e.why }
 
-var statLeaves = []struct {
-	name string
-	kind valueKind
-	get  func(s Stats) float64
-}{
-	{"requests", kindCount, func(s Stats) float64 { return float64(s.Requests) }},
-	{"ok", kindCount, func(s Stats) float64 { return float64(s.OK) }},
-	{"success_ratio", kindRatio, func(s Stats) float64 { return s.SuccessRatio }},
-}
-
 var timeoutAtLeaves = []struct {
 	name string
 	get  func(t TimeoutAt) int64
 }{
 	{"load_runner", func(t TimeoutAt) int64 { return t.LoadRunner }},
 	{"upstream_call", func(t TimeoutAt) int64 { return t.UpstreamCall }},
-}
-
-var latencyLeaves = []struct {
-	name  string
-	get   func(l Latency) float64
-	since bool // added in v2: no data in a report upgraded from v1
-}{
-	{"p50", func(l Latency) float64 { return l.P50 }, false},
-	{"p90", func(l Latency) float64 { return l.P90 }, false},
-	{"p95", func(l Latency) float64 { return l.P95 }, true},
-	{"p99", func(l Latency) float64 { return l.P99 }, false},
-	{"max", func(l Latency) float64 { return l.Max }, false},
-	{"mean", func(l Latency) float64 { return l.Mean }, true},
 }
 
 // notInV1 is the missing-data error for a value v1 reports did not record.
@@ -723,10 +700,10 @@ func pathTree(arms, phases []string) *pathNode {
 					return s.Collateral, err
 				}
 				e := ph.add(&pathNode{name: ep})
-				for _, l := range statLeaves {
-					e.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
+				for _, l := range EndpointValues {
+					e.add(&pathNode{name: l.Name, kind: kindOf(l.Kind), get: func(r *Report) (float64, error) {
 						s, err := stats(r)
-						return l.get(s), err
+						return l.Get(&s), err
 					}})
 				}
 				oc := e.add(&pathNode{name: "outcomes"})
@@ -744,13 +721,13 @@ func pathTree(arms, phases []string) *pathNode {
 					}})
 				}
 				lat := e.add(&pathNode{name: "latency_ms"})
-				for _, l := range latencyLeaves {
-					lat.add(&pathNode{name: l.name, kind: kindMS, get: func(r *Report) (float64, error) {
+				for _, l := range LatencyValues {
+					lat.add(&pathNode{name: l.Name, kind: kindMS, get: func(r *Report) (float64, error) {
 						s, err := stats(r)
-						if err == nil && l.since {
-							err = notInV1(r, "latency "+l.name)
+						if err == nil && l.SinceV2 {
+							err = notInV1(r, "latency "+l.Name)
 						}
-						return l.get(s.LatencyMS), err
+						return l.Get(&s.LatencyMS), err
 					}})
 				}
 				detail := func(what string, get func(s Stats) float64) func(r *Report) (float64, error) {
@@ -799,32 +776,15 @@ func pathTree(arms, phases []string) *pathNode {
 				e.add(&pathNode{name: "bytes_in", kind: kindCount, get: detail("bytes", func(s Stats) float64 { return float64(s.BytesIn) })})
 				e.add(&pathNode{name: "bytes_out", kind: kindCount, get: detail("bytes", func(s Stats) float64 { return float64(s.BytesOut) })})
 			}
-			ph.add(&pathNode{name: "upstream_requests", kind: kindCount, get: func(r *Report) (float64, error) {
-				s, err := summary(r)
-				return float64(s.UpstreamRequests), err
-			}})
-			ph.add(&pathNode{name: "attempts_per_request", kind: kindNone, get: func(r *Report) (float64, error) {
-				s, err := summary(r)
-				return s.AttemptsPerRequest, err
-			}})
-			ph.add(&pathNode{name: "inflight_peak", kind: kindCount, get: func(r *Report) (float64, error) {
-				s, err := summary(r)
-				return float64(s.InflightPeak), err
-			}})
-			ph.add(&pathNode{name: "upstream_queue_peak", kind: kindCount, get: func(r *Report) (float64, error) {
-				s, err := summary(r)
-				if err == nil && s.UpstreamQueuePeak == nil {
-					why := "not measured in this phase"
-					if _, w := UpstreamQueue(r); w != "" {
-						why = strings.ToLower(w[:1]) + strings.TrimSuffix(w[1:], ".")
+			for _, l := range PhaseValues {
+				ph.add(&pathNode{name: l.Name, kind: kindOf(l.Kind), get: func(r *Report) (float64, error) {
+					s, err := summary(r)
+					if err != nil {
+						return 0, err
 					}
-					return 0, errNoData{"the upstream's queue is " + why}
-				}
-				if err != nil {
-					return 0, err
-				}
-				return float64(*s.UpstreamQueuePeak), nil
-			}})
+					return l.Get(r, &s)
+				}})
+			}
 		}
 		fig := a.add(&pathNode{name: "figures"})
 		for _, l := range Catalogue {
