@@ -12,7 +12,9 @@ import (
 // TestCatalogueCarried: every figure of the value catalogue reaches
 // thresholds, compare, a merge of shards (derived again from the raw
 // data and judged, as cbload merge does), and — for a key figure — the terminal summary, Markdown and HTML,
-// by its row alone. A figure added to the catalogue is checked here
+// by its row alone; every per-phase value reaches thresholds, a merged
+// report, compare (a key value) and the per-phase tables (one with a
+// column). A figure added to the catalogue is checked here
 // without editing this test.
 func TestCatalogueCarried(t *testing.T) {
 	base := readRun(t)
@@ -86,6 +88,30 @@ func TestCatalogueCarried(t *testing.T) {
 			if !strings.Contains(out.text, out.label) {
 				t.Errorf("%s: the %s summary lacks %q", f.Name, out.name, out.label)
 			}
+		}
+	}
+	t1 := reports.TermsOf(base.Config)
+	for _, v := range reports.PhaseValues {
+		path := arms[0] + "." + phases[len(phases)-1] + "." + v.Name
+		th, err := reports.ParseThreshold(path + " >= 0")
+		if err == nil {
+			err = th.Check(arms, phases)
+		}
+		if err != nil {
+			t.Errorf("%s: threshold: %v", v.Name, err)
+		}
+		if v.Key && !compared[path] {
+			t.Errorf("%s: a key value, but compare has no row %s", v.Name, path)
+		}
+		if _, ok := mergedValues[path]; !ok {
+			t.Errorf("%s: the merged report has no value %s", v.Name, path)
+		}
+		if v.Column == nil {
+			continue
+		}
+		long, short := v.Column(t1)
+		if !strings.Contains(md.String(), "| "+long+" |") || !strings.Contains(html.String(), "<th>"+short+"</th>") {
+			t.Errorf("%s: the per-phase tables lack its column %q (Markdown) or %q (HTML)", v.Name, long, short)
 		}
 	}
 }

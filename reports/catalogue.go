@@ -218,17 +218,26 @@ type PhaseValue struct {
 	// Get reads the value from the phase's summary; an errNoData error
 	// says why there is none.
 	Get func(r *Report, s *PhaseSummary) (float64, error)
+	// Column heads the value's column in the per-phase tables, in t's
+	// words: long in Markdown, short in HTML; nil keeps it out of them,
+	// and Text formats it there.
+	Column func(t Terms) (long, short string)
+	Text   func(s *PhaseSummary) string
 }
 
 // PhaseValues lists the values of a phase besides its endpoints', in the
 // order of the threshold paths.
 var PhaseValues = []PhaseValue{
 	{Name: "upstream_requests", Kind: KindCount, Worse: +1, Attribution: FigureBySend, Key: true,
-		Get: func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.UpstreamRequests), nil }},
+		Get:    func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.UpstreamRequests), nil },
+		Column: func(Terms) (string, string) { return "Upstream requests", "Upstream req" },
+		Text:   func(s *PhaseSummary) string { return count(s.UpstreamRequests) }},
 	{Name: "attempts_per_request", Kind: KindNumber, Worse: +1, Attribution: FigureBySend,
 		Get: func(_ *Report, s *PhaseSummary) (float64, error) { return s.AttemptsPerRequest, nil }},
 	{Name: "inflight_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent, Key: true,
-		Get: func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.InflightPeak), nil }},
+		Get:    func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.InflightPeak), nil },
+		Column: func(t Terms) (string, string) { return t.InflightPeak(), t.InflightPeak() },
+		Text:   func(s *PhaseSummary) string { return count(s.InflightPeak) }},
 	{Name: "upstream_queue_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent,
 		Get: func(r *Report, s *PhaseSummary) (float64, error) {
 			if s.UpstreamQueuePeak == nil {
@@ -240,6 +249,17 @@ var PhaseValues = []PhaseValue{
 			}
 			return float64(*s.UpstreamQueuePeak), nil
 		}},
+}
+
+// phaseColumns are the PhaseValues shown in the per-phase tables.
+func phaseColumns() []*PhaseValue {
+	var out []*PhaseValue
+	for i := range PhaseValues {
+		if PhaseValues[i].Column != nil {
+			out = append(out, &PhaseValues[i])
+		}
+	}
+	return out
 }
 
 // EndpointValue is a row of the catalogue for a value of each endpoint of

@@ -109,7 +109,12 @@ type htmlView struct {
 	Arms           []armView
 	Groups         []figureGroupView
 	Phases         []phaseView
-	Config         [][2]string
+	// PhaseColumns head the per-phase table's catalogue columns, each
+	// row's Values in the same order; PhaseSpan is the table's width in
+	// columns, PhaseSpanData the width after the arm's.
+	PhaseColumns             []string
+	PhaseSpan, PhaseSpanData int
+	Config                   [][2]string
 	// InflightNote explains the in-flight chart's reference lines.
 	InflightNote string
 	// QueueNote says why the upstream queue chart is not drawn (no arm
@@ -164,6 +169,7 @@ type phaseView struct {
 type phaseRow struct {
 	Arm     armView
 	Summary *PhaseSummary
+	Values  []string
 }
 
 // chartData is embedded in the page as JSON for the chart script.
@@ -317,12 +323,25 @@ func newHTMLView(r *Report) *htmlView {
 		}
 		v.Groups = append(v.Groups, gv)
 	}
+	for _, c := range phaseColumns() {
+		_, short := c.Column(TermsOf(r.Config))
+		v.PhaseColumns = append(v.PhaseColumns, short)
+	}
+	// The arm, /api's 4 columns, the collateral's 3, these, the outcomes.
+	v.PhaseSpanData = 4 + len(v.PhaseColumns) + 1
+	if TermsOf(r.Config).HasCollateral {
+		v.PhaseSpanData += 3
+	}
+	v.PhaseSpan = v.PhaseSpanData + 1
 	for _, p := range r.Phases {
 		pv := phaseView{Phase: p}
 		for _, a := range v.Arms {
 			row := phaseRow{Arm: a}
 			if s, ok := a.Arm.Summary[p.Name]; ok {
 				row.Summary = &s
+				for _, c := range phaseColumns() {
+					row.Values = append(row.Values, c.Text(&s))
+				}
 			}
 			pv.Rows = append(pv.Rows, row)
 		}
