@@ -223,21 +223,32 @@ type PhaseValue struct {
 	// and Text formats it there.
 	Column func(t Terms) (long, short string)
 	Text   func(s *PhaseSummary) string
+	// FromSecond, when set, derives the value from the raw seconds
+	// whenever a report's summaries are derived (the end of a run, a
+	// merge): the phase's sum of the second's field, or its largest with
+	// Max; Set stores it in the phase's summary.
+	FromSecond func(s *Second) int64
+	Max        bool
+	Set        func(ps *PhaseSummary, v int64)
 }
 
 // PhaseValues lists the values of a phase besides its endpoints', in the
 // order of the threshold paths.
 var PhaseValues = []PhaseValue{
 	{Name: "upstream_requests", Kind: KindCount, Worse: +1, Attribution: FigureBySend, Key: true,
-		Get:    func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.UpstreamRequests), nil },
-		Column: func(Terms) (string, string) { return "Upstream requests", "Upstream req" },
-		Text:   func(s *PhaseSummary) string { return count(s.UpstreamRequests) }},
+		Get:        func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.UpstreamRequests), nil },
+		Column:     func(Terms) (string, string) { return "Upstream requests", "Upstream req" },
+		Text:       func(s *PhaseSummary) string { return count(s.UpstreamRequests) },
+		FromSecond: func(s *Second) int64 { return s.UpstreamRequests },
+		Set:        func(ps *PhaseSummary, v int64) { ps.UpstreamRequests = v }},
 	{Name: "attempts_per_request", Kind: KindNumber, Worse: +1, Attribution: FigureBySend,
 		Get: func(_ *Report, s *PhaseSummary) (float64, error) { return s.AttemptsPerRequest, nil }},
 	{Name: "inflight_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent, Key: true,
-		Get:    func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.InflightPeak), nil },
-		Column: func(t Terms) (string, string) { return t.InflightPeak(), t.InflightPeak() },
-		Text:   func(s *PhaseSummary) string { return count(s.InflightPeak) }},
+		Get:        func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.InflightPeak), nil },
+		Column:     func(t Terms) (string, string) { return t.InflightPeak(), t.InflightPeak() },
+		Text:       func(s *PhaseSummary) string { return count(s.InflightPeak) },
+		FromSecond: func(s *Second) int64 { return s.InflightPeak }, Max: true,
+		Set: func(ps *PhaseSummary, v int64) { ps.InflightPeak = v }},
 	{Name: "upstream_queue_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent,
 		Get: func(r *Report, s *PhaseSummary) (float64, error) {
 			if s.UpstreamQueuePeak == nil {
