@@ -2,6 +2,7 @@ package analysis_test
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -112,6 +113,44 @@ func TestCatalogueCarried(t *testing.T) {
 		long, short := v.Column(t1)
 		if !strings.Contains(md.String(), "| "+long+" |") || !strings.Contains(html.String(), "<th>"+short+"</th>") {
 			t.Errorf("%s: the per-phase tables lack its column %q (Markdown) or %q (HTML)", v.Name, long, short)
+		}
+	}
+}
+
+// TestMergeKeepsEverySecondCount: every count a second of raw data holds
+// survives a merge of shards (summed or taken at its largest), so a
+// per-phase value derived from a new field of the recorder's seconds is
+// not silently zero in a merged report.
+func TestMergeKeepsEverySecondCount(t *testing.T) {
+	var shards []analysis.Shard
+	for i := range 2 {
+		r := readRun(t)
+		r.Shard = &reports.Shard{Index: i, Count: 2}
+		for k := range r.Arms {
+			for j := range r.Arms[k].Series {
+				v := reflect.ValueOf(&r.Arms[k].Series[j]).Elem()
+				for f := range v.NumField() {
+					if fv := v.Field(f); fv.Kind() == reflect.Int64 {
+						fv.SetInt(1)
+					}
+				}
+			}
+		}
+		shards = append(shards, analysis.Shard{Source: []string{"a", "b"}[i], Report: r})
+	}
+	m, err := analysis.Merge(shards)
+	if err != nil {
+		t.Fatalf("Merge: %v", err)
+	}
+	typ := reflect.TypeOf(reports.Second{})
+	for _, a := range m.Arms {
+		for _, s := range a.Series {
+			v := reflect.ValueOf(s)
+			for f := range v.NumField() {
+				if fv := v.Field(f); fv.Kind() == reflect.Int64 && fv.Int() < 1 {
+					t.Errorf("%s second %d: merged %s = %d; want the shards' 1 summed or kept", a.Name, s.T, typ.Field(f).Name, fv.Int())
+				}
+			}
 		}
 	}
 }
