@@ -335,3 +335,20 @@ func TestSchemaFiguresFromCatalogue(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaPhaseValuesFromCatalogue: the schema's phase summary has a
+// property for each per-phase value of the catalogue, and its stats one
+// for each endpoint value.
+func TestSchemaPhaseValuesFromCatalogue(t *testing.T) {
+	defs := loadSchema(t).Defs
+	for _, v := range reports.PhaseValues {
+		if defs["phase_summary"].Properties[v.Name] == nil {
+			t.Errorf("catalogue per-phase value %s: the schema's phase_summary has no property %q", v.Name, v.Name)
+		}
+	}
+	for _, v := range reports.EndpointValues {
+		if defs["stats"].Properties[v.Name] == nil {
+			t.Errorf("catalogue endpoint value %s: the schema's stats has no property %q", v.Name, v.Name)
+		}
+	}
+}
