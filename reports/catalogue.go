@@ -388,3 +388,50 @@ func figureNumber(fig *Figure, a *Arm) string {
 	}
 	return num(v)
 }
+
+// Tones of a verdict outcome, as VerdictOutcome.Tone names them.
+const (
+	ToneGood    = "good"
+	ToneBad     = "bad"
+	ToneNeutral = "neutral"
+)
+
+// VerdictOutcome is one row of the verdict outcome table: the outcome's
+// word (verdict.outcome), its headline, its mark in Markdown and its tone
+// (the HTML report's colour; a bad one fails the JUnit verdict case).
+type VerdictOutcome struct {
+	Name, Label, Emoji, Tone string
+	// Skip marks the outcome that judged nothing: JUnit skips the verdict
+	// case.
+	Skip bool
+}
+
+// VerdictOutcomes lists every verdict outcome, in the order thresholds
+// number them.
+var VerdictOutcomes = []VerdictOutcome{
+	{OutcomePrevented, "Cascade prevented", "✅", ToneGood, false},
+	{OutcomeNotPrevented, "Cascade not prevented", "❌", ToneBad, false},
+	{OutcomeNothingToPrevent, "Nothing to prevent", "➖", ToneNeutral, false},
+	{OutcomeWorse, "The breaker made things worse", "❌", ToneBad, false},
+	{OutcomeInconclusive, "Inconclusive", "❔", ToneNeutral, true},
+	{OutcomeHeld, "Steady state held", "✅", ToneGood, false},
+	{OutcomeNotContained, "Damage not contained", "❌", ToneBad, false},
+	{OutcomeStuck, "Did not recover", "❌", ToneBad, false},
+	{OutcomeNotShed, "Kept calling the sick dependency", "❌", ToneBad, false},
+	{OutcomeSlowFailure, "Failed slowly", "❌", ToneBad, false},
+}
+
+// verdictOutcome returns the row of outcome, or the inconclusive one for
+// a word the table does not have (no verdict).
+func verdictOutcome(outcome string) VerdictOutcome {
+	inconclusive := VerdictOutcome{}
+	for _, o := range VerdictOutcomes {
+		if o.Name == outcome {
+			return o
+		}
+		if o.Name == OutcomeInconclusive {
+			inconclusive = o
+		}
+	}
+	return inconclusive
+}

@@ -76,3 +76,24 @@ func TestCatalogueRows(t *testing.T) {
 		}
 	}
 }
+
+// TestVerdictOutcomes: each verdict outcome has one row with its words,
+// mark and tone, and a word the table lacks reads as inconclusive.
+func TestVerdictOutcomes(t *testing.T) {
+	seen := map[string]bool{}
+	for _, o := range VerdictOutcomes {
+		if seen[o.Name] {
+			t.Errorf("outcome %s declared twice", o.Name)
+		}
+		seen[o.Name] = true
+		if o.Label == "" || o.Emoji == "" || (o.Tone != ToneGood && o.Tone != ToneBad && o.Tone != ToneNeutral) {
+			t.Errorf("outcome %s: label %q, emoji %q, tone %q", o.Name, o.Label, o.Emoji, o.Tone)
+		}
+		if o.Skip && o.Tone == ToneBad {
+			t.Errorf("outcome %s: both skipped and failed in JUnit", o.Name)
+		}
+	}
+	if got := verdictOutcome("no such outcome"); got.Name != OutcomeInconclusive {
+		t.Errorf("verdictOutcome(unknown) = %s; want %s", got.Name, OutcomeInconclusive)
+	}
+}

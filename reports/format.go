@@ -25,46 +25,14 @@ func headline(r *Report) string {
 	return label
 }
 
-func outcomeLabel(outcome string) string {
-	switch outcome {
-	case OutcomePrevented:
-		return "Cascade prevented"
-	case OutcomeNotPrevented:
-		return "Cascade not prevented"
-	case OutcomeNothingToPrevent:
-		return "Nothing to prevent"
-	case OutcomeWorse:
-		return "The breaker made things worse"
-	case OutcomeHeld:
-		return "Steady state held"
-	case OutcomeNotContained:
-		return "Damage not contained"
-	case OutcomeStuck:
-		return "Did not recover"
-	case OutcomeNotShed:
-		return "Kept calling the sick dependency"
-	case OutcomeSlowFailure:
-		return "Failed slowly"
-	default:
-		return "Inconclusive"
-	}
-}
+func outcomeLabel(outcome string) string { return verdictOutcome(outcome).Label }
 
 // outcomeEmoji marks the outcome in Markdown, where there is no colour.
 func outcomeEmoji(r *Report) string {
 	if r.Partial || len(r.Validity.Failed()) > 0 {
 		return "⚠️"
 	}
-	switch r.Verdict.Outcome {
-	case OutcomePrevented, OutcomeHeld:
-		return "✅"
-	case OutcomeNotPrevented, OutcomeWorse, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure:
-		return "❌"
-	case OutcomeNothingToPrevent:
-		return "➖"
-	default:
-		return "❔"
-	}
+	return verdictOutcome(r.Verdict.Outcome).Emoji
 }
 
 // partialNote explains a partial report in one sentence, or returns "".

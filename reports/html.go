@@ -278,13 +278,7 @@ func tone(r *Report) string {
 	if r.Partial || len(r.Validity.Failed()) > 0 {
 		return "warn"
 	}
-	switch r.Verdict.Outcome {
-	case OutcomePrevented, OutcomeHeld:
-		return "good"
-	case OutcomeNotPrevented, OutcomeWorse, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure:
-		return "bad"
-	}
-	return "neutral"
+	return verdictOutcome(r.Verdict.Outcome).Tone
 }
 
 func newHTMLView(r *Report) *htmlView {

@@ -87,9 +87,15 @@ type operand struct {
 	text    string
 }
 
-// outcomes are the words a verdict.outcome check may compare with.
-var outcomes = []string{OutcomePrevented, OutcomeNotPrevented, OutcomeNothingToPrevent, OutcomeWorse, OutcomeInconclusive,
-	OutcomeHeld, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure}
+// outcomes are the words a verdict.outcome check may compare with, from
+// the verdict outcome table.
+var outcomes = func() []string {
+	var out []string
+	for _, o := range VerdictOutcomes {
+		out = append(out, o.Name)
+	}
+	return out
+}()
 
 // ParseThreshold parses a threshold expression. It checks only the syntax;
 // Check verifies the paths against a run's arms and phases.
