@@ -56,8 +56,9 @@ report struct, each field by its Go name as documented in package reports
 arm in .Arms: .Name, .Figures.CollateralSuccessDuringFault, .Summary (by
 phase name) .API.LatencyMS.P99, …). Besides the builtins it may call
 percent (0.991 → 99.1%), millis (12.5 → 12.5 ms), seconds (a *float64 such
-as .Figures.TimeToOpenS → 1.20 s, nil → never) and arm (arm $r "breaker").
-The output goes to stdout, and only when the whole template ran: at most
+as .Figures.TimeToOpenS → 1.20 s, nil → never), arm (arm $r "breaker") and
+figure (figure $arm "time_to_open_s": any figure by its report.json name, as
+the reports show it). The output goes to stdout, and only when the whole template ran: at most
 4 MiB, from a template of at most 1 MiB; a missing map key is an error.
 With --template the other formats are written only when --format is given.
 
