@@ -29,12 +29,15 @@ type reportOptions struct {
 	template  string
 	formatSet bool
 	force     bool // --force: overwrite another run's report in --out
+	// summary is --summary: the terminal summary run and merge end with,
+	// to stdout; as with --template, files only with --format.
+	summary bool
 }
 
 func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &reportOptions{}
 	cmd := &cobra.Command{
-		Use:   "report path/to/report.json [--out DIR] [--format html,md,json] [--template FILE.tmpl]",
+		Use:   "report path/to/report.json [--out DIR] [--format html,md,json] [--template FILE.tmpl] [--summary]",
 		Short: "Render a saved report.json again as HTML, Markdown and JSON",
 		Long: `Report reads a report.json written by 'cbload run' and renders it again, so
 a newer cbload can present an old experiment without rerunning it.
@@ -88,6 +91,7 @@ run's report without --force, or another cbload writing into it now),
 	f.StringVar(&opts.formats, "format", "html,md,json", "formats to write, comma-separated: html, md, json")
 	f.BoolVar(&opts.force, "force", false, "overwrite the report of another run in --out")
 	f.StringVar(&opts.template, "template", "", "render this Go text/template over the report to stdout (see above for the data it gets)")
+	f.BoolVar(&opts.summary, "summary", false, "print the summary cbload run ends with (key figures, fault phases, verdict) to stdout; other formats are written only with --format")
 	registerReportCompletions(cmd)
 	return cmd
 }
@@ -138,13 +142,18 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	if opts.summary {
+		if err := reports.WriteTerminal(stdout, r); err != nil {
+			return fmt.Errorf("print the summary: %w", err)
+		}
+	}
 	if tmpl != nil {
 		if err := renderSummary(stdout, tmpl, opts.template, r); err != nil {
 			return err
 		}
-		if !opts.formatSet {
-			return nil
-		}
+	}
+	if (tmpl != nil || opts.summary) && !opts.formatSet {
+		return nil
 	}
 	dir := opts.out
 	if dir == "" {
