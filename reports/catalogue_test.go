@@ -97,3 +97,29 @@ func TestVerdictOutcomes(t *testing.T) {
 		t.Errorf("verdictOutcome(unknown) = %s; want %s", got.Name, OutcomeInconclusive)
 	}
 }
+
+// TestOutcomeClassesCoverOutcomes: every count of Outcomes is an outcome
+// class of the table, read by its own getter.
+func TestOutcomeClassesCoverOutcomes(t *testing.T) {
+	classes := map[string]OutcomeClass{}
+	for _, c := range OutcomeClasses {
+		classes[c.Key] = c
+	}
+	typ := reflect.TypeOf(Outcomes{})
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if typ.Field(i).Type.Kind() != reflect.Int64 {
+			continue // timeout_at: where the timeouts happened
+		}
+		c, ok := classes[name]
+		if !ok {
+			t.Errorf("Outcomes.%s (json %q) is no outcome class", typ.Field(i).Name, name)
+			continue
+		}
+		var o Outcomes
+		reflect.ValueOf(&o).Elem().Field(i).SetInt(7)
+		if got := c.Get(o); got != 7 {
+			t.Errorf("outcome class %s reads %d from Outcomes.%s = 7", name, got, typ.Field(i).Name)
+		}
+	}
+}

@@ -352,3 +352,21 @@ func TestSchemaPhaseValuesFromCatalogue(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaOutcomesFromCatalogue: the schema's outcomes object has a
+// property for each outcome class of the catalogue, and no other count.
+func TestSchemaOutcomesFromCatalogue(t *testing.T) {
+	props := loadSchema(t).Defs["outcomes"].Properties
+	keys := map[string]bool{"timeout_at": true} // where the timeouts happened, not a class
+	for _, c := range reports.OutcomeClasses {
+		keys[c.Key] = true
+		if props[c.Key] == nil {
+			t.Errorf("outcome class %s: the schema's outcomes object has no property %q", c.Key, c.Key)
+		}
+	}
+	for name := range props {
+		if !keys[name] {
+			t.Errorf("schema outcomes.%s is no outcome class of the catalogue", name)
+		}
+	}
+}
