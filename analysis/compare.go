@@ -331,12 +331,9 @@ func isRunLevel(seg string) bool {
 	return seg == "verdict" || seg == "validity" || seg == "partial"
 }
 
-// keyNames are the per-phase values shown without --all.
-var keyNames = []string{
-	"api.requests", "api.success_ratio", "api.latency_ms.p50", "api.latency_ms.p95", "api.latency_ms.p99",
-	"collateral.requests", "collateral.success_ratio", "collateral.latency_ms.p50", "collateral.latency_ms.p95", "collateral.latency_ms.p99",
-	"upstream_requests", "inflight_peak",
-}
+// keyNames are the per-phase values shown without --all: the catalogue's
+// key values.
+var keyNames = reports.KeyPhaseValues()
 
 func key(row reports.ComparisonRow) bool {
 	switch {

@@ -33,7 +33,9 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 	type acc struct {
 		api, collateral reports.Bucket
 		calls           *reports.Histogram
-		upstream, peak  int64
+		// values are the catalogue's PhaseValues derived from the seconds
+		// (FromSecond), in its order.
+		values []int64
 		// the upstream's work done, and done for callers that had gone
 		completed, forGone int64
 		queuePeak          int64
@@ -60,10 +62,20 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		addBucket(&pa.collateral, &s.Collateral)
 		pa.calls = pa.calls.Merge(s.UpstreamCallHist)
 		calls = calls || s.UpstreamCallHist != nil
-		pa.upstream += s.UpstreamRequests
 		pa.completed += s.UpstreamCompleted
 		pa.forGone += s.UpstreamCompletedForGone
-		pa.peak = max(pa.peak, s.InflightPeak)
+		if pa.values == nil {
+			pa.values = make([]int64, len(reports.PhaseValues))
+		}
+		for k, v := range reports.PhaseValues {
+			switch {
+			case v.FromSecond == nil:
+			case v.Max:
+				pa.values[k] = max(pa.values[k], v.FromSecond(s))
+			default:
+				pa.values[k] += v.FromSecond(s)
+			}
+		}
 		pa.queuePeak = max(pa.queuePeak, s.UpstreamQueuePeak)
 	}
 
@@ -73,6 +85,7 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 	a.Summary = make(map[string]reports.PhaseSummary, len(phases))
 	a.Figures = reports.Figures{}
 	var fault acc
+	var faultUpstream int64
 	for i, p := range phases {
 		pa := &per[i]
 		// What is not derived here (per-upstream counts, symptoms,
@@ -82,9 +95,16 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		copyDetail(&api, &ps.API)
 		copyDetail(&coll, &ps.Collateral)
 		ps.API, ps.Collateral = api, coll
-		ps.UpstreamRequests = pa.upstream
+		for k, v := range reports.PhaseValues {
+			if v.FromSecond != nil {
+				var x int64
+				if pa.values != nil {
+					x = pa.values[k]
+				}
+				v.Set(&ps, x)
+			}
+		}
 		ps.UpstreamCompleted, ps.UpstreamCompletedForGone = pa.completed, pa.forGone
-		ps.InflightPeak = pa.peak
 		ps.UpstreamQueuePeak = nil
 		if a.UpstreamQueue == reports.QueueMeasured {
 			q := pa.queuePeak
@@ -99,13 +119,13 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		if len(p.Faults) > 0 {
 			addBucket(&fault.api, &pa.api)
 			addBucket(&fault.collateral, &pa.collateral)
-			fault.upstream += pa.upstream
-			a.Figures.InflightPeak = max(a.Figures.InflightPeak, pa.peak)
+			faultUpstream += ps.UpstreamRequests
+			a.Figures.InflightPeak = max(a.Figures.InflightPeak, ps.InflightPeak)
 		}
-		a.Figures.InflightPeakWholeRun = max(a.Figures.InflightPeakWholeRun, pa.peak)
+		a.Figures.InflightPeakWholeRun = max(a.Figures.InflightPeakWholeRun, ps.InflightPeak)
 	}
 	fs, cs := stats(&fault.api), stats(&fault.collateral)
-	a.Figures.UpstreamRequestsDuringFault = fault.upstream
+	a.Figures.UpstreamRequestsDuringFault = faultUpstream
 	a.Figures.APISuccessDuringFault = round4(fs.SuccessRatio)
 	a.Figures.CollateralSuccessDuringFault = round4(cs.SuccessRatio)
 	a.Figures.CollateralP99DuringFaultMS = cs.LatencyMS.P99

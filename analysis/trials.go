@@ -109,60 +109,29 @@ func trialsVerdict(r *reports.Report, v reports.Verdict) reports.Verdict {
 	return v
 }
 
-// spread returns, figure by figure, the lower median, the minimum and the
-// maximum of runs.
+// spread returns, figure by figure (each row of the catalogue), the lower
+// median, the minimum and the maximum of runs.
 func spread(runs []reports.Figures) (med, lo, hi reports.Figures) {
-	ints := func(get func(f *reports.Figures) *int64) {
-		var v []int64
-		for i := range runs {
-			v = append(v, *get(&runs[i]))
+	for _, f := range reports.Catalogue {
+		if f.Set == nil {
+			continue // spread with the others of its finding (AfterTrigger)
 		}
-		slices.Sort(v)
-		*get(&med), *get(&lo), *get(&hi) = v[(len(v)-1)/2], v[0], v[len(v)-1]
-	}
-	floats := func(get func(f *reports.Figures) *float64) {
+		// A value that never happened sorts after every one that did.
 		var v []float64
 		for i := range runs {
-			v = append(v, *get(&runs[i]))
+			x, err := f.Get(&runs[i])
+			if err != nil {
+				x = math.Inf(1)
+			}
+			v = append(v, x)
 		}
 		slices.Sort(v)
-		*get(&med), *get(&lo), *get(&hi) = v[(len(v)-1)/2], v[0], v[len(v)-1]
+		set := func(dst *reports.Figures, x float64) { f.Set(dst, x, !math.IsInf(x, 1)) }
+		set(&med, v[(len(v)-1)/2])
+		set(&lo, v[0])
+		set(&hi, v[len(v)-1])
 	}
-	// A time that never happened sorts after every one that did.
-	times := func(get func(f *reports.Figures) **float64) {
-		var v []float64
-		for i := range runs {
-			if p := *get(&runs[i]); p != nil {
-				v = append(v, *p)
-			} else {
-				v = append(v, math.Inf(1))
-			}
-		}
-		slices.Sort(v)
-		ptr := func(x float64) *float64 {
-			if math.IsInf(x, 1) {
-				return nil
-			}
-			return &x
-		}
-		*get(&med), *get(&lo), *get(&hi) = ptr(v[(len(v)-1)/2]), ptr(v[0]), ptr(v[len(v)-1])
-	}
-	times(func(f *reports.Figures) **float64 { return &f.TimeToOpenS })
-	times(func(f *reports.Figures) **float64 { return &f.TimeToRecoverS })
-	ints(func(f *reports.Figures) *int64 { return &f.UpstreamRequestsDuringFault })
-	floats(func(f *reports.Figures) *float64 { return &f.CollateralSuccessDuringFault })
-	floats(func(f *reports.Figures) *float64 { return &f.CollateralP99DuringFaultMS })
-	floats(func(f *reports.Figures) *float64 { return &f.APISuccessDuringFault })
-	ints(func(f *reports.Figures) *int64 { return &f.InflightPeak })
-	ints(func(f *reports.Figures) *int64 { return &f.InflightPeakWholeRun })
-	floats(func(f *reports.Figures) *float64 { return &f.AttemptsPerRequestDuringFault })
 	med.AfterTrigger, lo.AfterTrigger, hi.AfterTrigger = spreadRecovery(runs)
-	var opens []int
-	for _, f := range runs {
-		opens = append(opens, f.Opens)
-	}
-	slices.Sort(opens)
-	med.Opens, lo.Opens, hi.Opens = opens[(len(opens)-1)/2], opens[0], opens[len(opens)-1]
 	return med, lo, hi
 }
 

@@ -66,3 +66,31 @@ func show(v *float64) string {
 	}
 	return strconv.FormatFloat(*v, 'f', -1, 64)
 }
+
+// TestSpreadEveryCatalogueFigure: each figure of the catalogue gets its
+// median, minimum and maximum over the trials.
+func TestSpreadEveryCatalogueFigure(t *testing.T) {
+	runs := make([]reports.Figures, 3)
+	for i, x := range []float64{1, 3, 2} {
+		for _, f := range reports.Catalogue {
+			if f.Set != nil {
+				f.Set(&runs[i], x, true)
+			}
+		}
+	}
+	med, lo, hi := spread(runs)
+	for _, f := range reports.Catalogue {
+		if f.Set == nil {
+			continue
+		}
+		for _, c := range []struct {
+			name string
+			got  *reports.Figures
+			want float64
+		}{{"median", &med, 2}, {"min", &lo, 1}, {"max", &hi, 3}} {
+			if v, err := f.Get(c.got); err != nil || v != c.want {
+				t.Errorf("%s %s = %v, %v; want %v", f.Name, c.name, v, err, c.want)
+			}
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,46 +25,14 @@ func headline(r *Report) string {
 	return label
 }
 
-func outcomeLabel(outcome string) string {
-	switch outcome {
-	case OutcomePrevented:
-		return "Cascade prevented"
-	case OutcomeNotPrevented:
-		return "Cascade not prevented"
-	case OutcomeNothingToPrevent:
-		return "Nothing to prevent"
-	case OutcomeWorse:
-		return "The breaker made things worse"
-	case OutcomeHeld:
-		return "Steady state held"
-	case OutcomeNotContained:
-		return "Damage not contained"
-	case OutcomeStuck:
-		return "Did not recover"
-	case OutcomeNotShed:
-		return "Kept calling the sick dependency"
-	case OutcomeSlowFailure:
-		return "Failed slowly"
-	default:
-		return "Inconclusive"
-	}
-}
+func outcomeLabel(outcome string) string { return verdictOutcome(outcome).Label }
 
 // outcomeEmoji marks the outcome in Markdown, where there is no colour.
 func outcomeEmoji(r *Report) string {
 	if r.Partial || len(r.Validity.Failed()) > 0 {
 		return "⚠️"
 	}
-	switch r.Verdict.Outcome {
-	case OutcomePrevented, OutcomeHeld:
-		return "✅"
-	case OutcomeNotPrevented, OutcomeWorse, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure:
-		return "❌"
-	case OutcomeNothingToPrevent:
-		return "➖"
-	default:
-		return "❔"
-	}
+	return verdictOutcome(r.Verdict.Outcome).Emoji
 }
 
 // partialNote explains a partial report in one sentence, or returns "".
@@ -173,31 +143,15 @@ func count(n int64) string {
 // outcomeText lists the non-zero outcome counts: "ok 482 · timeout 45".
 func outcomeText(o Outcomes) string {
 	var parts []string
-	for _, oc := range outcomeColumns {
-		if n := oc.get(o); n > 0 {
-			parts = append(parts, oc.key+" "+count(n))
+	for _, oc := range OutcomeClasses {
+		if n := oc.Get(o); n > 0 {
+			parts = append(parts, oc.Key+" "+count(n))
 		}
 	}
 	if len(parts) == 0 {
 		return "—"
 	}
 	return strings.Join(parts, " · ")
-}
-
-// outcomeColumns is the order outcomes are shown in, from good to bad.
-var outcomeColumns = []struct {
-	key, label, color string
-	get               func(Outcomes) int64
-}{
-	{"ok", "ok", "#16a34a", func(o Outcomes) int64 { return o.OK }},
-	{"upstream_error", "upstream 5xx", "#dc2626", func(o Outcomes) int64 { return o.UpstreamError }},
-	{"timeout", "timeout", "#9333ea", func(o Outcomes) int64 { return o.Timeout }},
-	{"rejected", "rejected (breaker)", "#eab308", func(o Outcomes) int64 { return o.Rejected }},
-	{"saturated", "saturated (queue)", "#7f1d1d", func(o Outcomes) int64 { return o.Saturated }},
-	{"connection_error", "connection error", "#0e7490", func(o Outcomes) int64 { return o.ConnectionError }},
-	{"redirect", "redirect (3xx)", "#a16207", func(o Outcomes) int64 { return o.Redirect }},
-	{"client_error", "client error", "#db2777", func(o Outcomes) int64 { return o.ClientError }},
-	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
 }
 
 // validityRow is one validity check as the renderers show it.
@@ -294,15 +248,16 @@ func figuresHeading(r *Report) string {
 	return fmt.Sprintf("Figure (median of %d trials, min–max)", r.Trials.N)
 }
 
-// keyFigure is one row of the A/B comparison: a label and a formatter.
-// Label and hint are written in the built-in gateway's words (Terms.Label
-// rewrites them); targetHint, when set, replaces the hint for a user's
-// service.
+// keyFigure is one row of the A/B comparison: a catalogue figure's label,
+// hint and formatter. Label and hint are written in the built-in gateway's
+// words (Terms.Label rewrites them); targetHint, when set, replaces the
+// hint for a user's service.
 type keyFigure struct {
 	label      string
 	hint       string
 	value      func(a *Arm) string
 	targetHint string
+	fig        *Figure
 }
 
 // figureGroup is a set of key figures that apply to the same stretch of the
@@ -313,46 +268,23 @@ type figureGroup struct {
 	figures   []keyFigure
 }
 
-// keyFigureGroups are the numbers compared between arms, grouped by when
-// they apply, in the order shown. The first figure of the first group is the
-// lead: the cascade evidence.
-var keyFigureGroups = []figureGroup{
-	{"fault", "During the fault", []keyFigure{
-		{label: "/local success", hint: "collateral health: the cascade evidence",
-			value: func(a *Arm) string { return Percent(a.Figures.CollateralSuccessDuringFault) }},
-		{label: "/local p99", hint: "latency of the endpoint that never calls the upstream",
-			value: func(a *Arm) string { return Millis(a.Figures.CollateralP99DuringFaultMS) }},
-		{label: "/api success", hint: "the endpoint that calls the sick upstream",
-			value: func(a *Arm) string { return Percent(a.Figures.APISuccessDuringFault) }},
-		{label: "Requests reaching the upstream", hint: "load the breaker shed from the sick dependency",
-			value:      func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) },
-			targetHint: "as the upstream counted them: what the service's breaker, cache or fallback kept from the sick dependency"},
-		{label: "Attempts per /api request", hint: "the upstream's requests over /api requests: above 1 with retries (amplification)",
-			value: func(a *Arm) string { return AttemptsPerRequest(a) }},
-		{label: "Gateway in-flight peak", hint: "most requests held at once during the fault, queued or running",
-			value:      func(a *Arm) string { return count(a.Figures.InflightPeak) },
-			targetHint: "requests sent and not yet answered during the fault: the service's own in-flight count is not visible"},
-	}},
-	{"edges", "At the start and end of the fault", []keyFigure{
-		{label: "Time to open", hint: "from the start of the fault to the breaker's first open, from its transition log",
-			value: func(a *Arm) string {
-				if !a.Breaker {
-					return "no breaker"
-				}
-				return secs(a.Figures.TimeToOpenS)
-			},
-			targetHint: "from the start of the fault to the service's breaker's first open: measured from its state URL, else inferred from the upstream's arrivals, else unknown"},
-		{label: "Time to recover", hint: "from the end of the fault until /api stays ≥ 99% for a full second with the breaker closed (100 ms resolution)",
-			value: func(a *Arm) string { return secs(a.Figures.TimeToRecoverS) }},
-		{label: "After the trigger", hint: "did /api goodput come back to ≥ 90% of its baseline and stay (metastability)",
-			value: func(a *Arm) string { return AfterTrigger(a) }},
-	}},
-	{"run", "Over the whole run", []keyFigure{
-		{label: "Gateway in-flight peak", hint: "most requests held at once over every phase, queued or running",
-			value:      func(a *Arm) string { return count(a.Figures.InflightPeakWholeRun) },
-			targetHint: "requests sent and not yet answered, over every phase"},
-	}},
-}
+// keyFigureGroups are the numbers compared between arms: the catalogue's
+// figures with a group, grouped by when they apply, in the order shown.
+// The first figure of the first group is the lead: the cascade evidence.
+var keyFigureGroups = func() []figureGroup {
+	var out []figureGroup
+	for _, g := range FigureGroups {
+		fg := figureGroup{id: g.ID, title: g.Title}
+		for i := range Catalogue {
+			if f := &Catalogue[i]; f.Group == g.ID {
+				fg.figures = append(fg.figures, keyFigure{label: f.Label, hint: f.Hint, value: f.Text, targetHint: f.TargetHint, fig: f})
+			}
+		}
+		slices.SortStableFunc(fg.figures, func(a, b keyFigure) int { return cmp.Compare(a.fig.Order, b.fig.Order) })
+		out = append(out, fg)
+	}
+	return out
+}()
 
 // exemplarLinks says whether the exemplar traces can be linked to the
 // tracing backend: only when spans reached the collector, since a link to a

@@ -110,7 +110,12 @@ type htmlView struct {
 	Arms           []armView
 	Groups         []figureGroupView
 	Phases         []phaseView
-	Config         [][2]string
+	// PhaseColumns head the per-phase table's catalogue columns, each
+	// row's Values in the same order; PhaseSpan is the table's width in
+	// columns, PhaseSpanData the width after the arm's.
+	PhaseColumns             []string
+	PhaseSpan, PhaseSpanData int
+	Config                   [][2]string
 	// InflightNote explains the in-flight chart's reference lines.
 	InflightNote string
 	// QueueNote says why the upstream queue chart is not drawn (no arm
@@ -165,6 +170,7 @@ type phaseView struct {
 type phaseRow struct {
 	Arm     armView
 	Summary *PhaseSummary
+	Values  []string
 }
 
 // chartData is embedded in the page as JSON for the chart script.
@@ -273,13 +279,7 @@ func tone(r *Report) string {
 	if r.Partial || len(r.Validity.Failed()) > 0 {
 		return "warn"
 	}
-	switch r.Verdict.Outcome {
-	case OutcomePrevented, OutcomeHeld:
-		return "good"
-	case OutcomeNotPrevented, OutcomeWorse, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure:
-		return "bad"
-	}
-	return "neutral"
+	return verdictOutcome(r.Verdict.Outcome).Tone
 }
 
 func newHTMLView(r *Report) *htmlView {
@@ -318,12 +318,25 @@ func newHTMLView(r *Report) *htmlView {
 		}
 		v.Groups = append(v.Groups, gv)
 	}
+	for _, c := range phaseColumns() {
+		_, short := c.Column(TermsOf(r.Config))
+		v.PhaseColumns = append(v.PhaseColumns, short)
+	}
+	// The arm, /api's 4 columns, the collateral's 3, these, the outcomes.
+	v.PhaseSpanData = 4 + len(v.PhaseColumns) + 1
+	if TermsOf(r.Config).HasCollateral {
+		v.PhaseSpanData += 3
+	}
+	v.PhaseSpan = v.PhaseSpanData + 1
 	for _, p := range r.Phases {
 		pv := phaseView{Phase: p}
 		for _, a := range v.Arms {
 			row := phaseRow{Arm: a}
 			if s, ok := a.Arm.Summary[p.Name]; ok {
 				row.Summary = &s
+				for _, c := range phaseColumns() {
+					row.Values = append(row.Values, c.Text(&s))
+				}
 			}
 			pv.Rows = append(pv.Rows, row)
 		}
@@ -472,8 +485,8 @@ func newChartData(r *Report) chartData {
 		d.Phases = append(d.Phases, chartPhase{Name: p.Name, Start: p.StartS, End: p.EndS, Faults: strings.Join(p.Faults, ", ")})
 		d.XMax = math.Max(d.XMax, p.EndS)
 	}
-	for _, oc := range outcomeColumns {
-		d.Outcomes = append(d.Outcomes, chartOutcome{Key: oc.key, Label: oc.label, Color: oc.color})
+	for _, oc := range OutcomeClasses {
+		d.Outcomes = append(d.Outcomes, chartOutcome{Key: oc.Key, Label: oc.Label, Color: oc.Color})
 	}
 	for i := range r.Arms {
 		a := &r.Arms[i]
@@ -502,8 +515,8 @@ func newChartData(r *Report) chartData {
 				ca.QueueLen = append(ca.QueueLen, s.UpstreamQueueLen)
 			}
 			all := s.API.Outcomes.Add(s.Collateral.Outcomes)
-			for _, oc := range outcomeColumns {
-				ca.Outcomes[oc.key] = append(ca.Outcomes[oc.key], oc.get(all))
+			for _, oc := range OutcomeClasses {
+				ca.Outcomes[oc.Key] = append(ca.Outcomes[oc.Key], oc.Get(all))
 			}
 			d.XMax = math.Max(d.XMax, float64(s.T+1))
 		}

@@ -107,13 +107,12 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	}
 	v := junitCase{Name: "verdict", Classname: "cbload.verdict", Time: "0",
 		SystemOut: r.Verdict.Summary + "\n" + strings.Join(r.Verdict.Reasons, "\n")}
-	switch r.Verdict.Outcome {
-	case OutcomeNotPrevented, OutcomeWorse, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure:
+	switch o := verdictOutcome(r.Verdict.Outcome); {
+	case o.Tone == ToneBad:
 		v.Failure = &junitFailure{Message: r.Verdict.Outcome + ": " + r.Verdict.Summary, Type: "verdict",
 			Text: strings.Join(r.Verdict.Reasons, "\n")}
 		suite.Failures++
-	case OutcomePrevented, OutcomeNothingToPrevent, OutcomeHeld:
-	default:
+	case o.Skip:
 		v.Skipped = &junitSkipped{Message: r.Verdict.Summary}
 		suite.Skipped++
 	}

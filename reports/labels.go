@@ -208,7 +208,7 @@ func reportFigureGroups(r *Report) []reportFigureGroup {
 	for _, g := range keyFigureGroups {
 		rg := reportFigureGroup{id: g.id, title: g.title}
 		for i, kf := range g.figures {
-			if strings.HasPrefix(kf.label, "/local") && !t.HasCollateral {
+			if kf.fig.Collateral && !t.HasCollateral {
 				continue
 			}
 			f := reportFigure{keyFigure: kf, lead: g.id == keyFigureGroups[0].id && i == 0}
@@ -216,8 +216,8 @@ func reportFigureGroups(r *Report) []reportFigureGroup {
 				f.hint = kf.targetHint
 			}
 			f.label, f.hint = t.Label(f.label), t.Label(f.hint)
-			if kf.label == "Time to open" || kf.label == "Time to recover" {
-				f.value = breakerValue(kf.label == "Time to open", kf.value)
+			if kf.fig.Breaker {
+				f.value = breakerValue(kf.fig, kf.value, "unknown (breaker state not observable)")
 			}
 			rg.figures = append(rg.figures, f)
 		}
@@ -226,18 +226,15 @@ func reportFigureGroups(r *Report) []reportFigureGroup {
 	return out
 }
 
-// breakerValue marks a breaker figure inferred, or says it is unknown.
-func breakerValue(open bool, value func(a *Arm) string) func(a *Arm) string {
+// breakerValue marks a breaker figure inferred, or says it is unknown in
+// the words given.
+func breakerValue(fig *Figure, value func(a *Arm) string, unknown string) func(a *Arm) string {
 	return func(a *Arm) string {
 		switch a.BreakerFigures {
 		case BreakerUnknown:
-			return "unknown (breaker state not observable)"
+			return unknown
 		case BreakerInferred:
-			v := a.Figures.TimeToRecoverS
-			if open {
-				v = a.Figures.TimeToOpenS
-			}
-			return secs(v) + " (inferred)"
+			return figureNumber(fig, a) + " (inferred)"
 		}
 		return value(a)
 	}

@@ -231,20 +231,28 @@ func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
 	for _, ep := range eps {
 		fmt.Fprintf(b, " %[1]s requests | %[1]s ok | %[1]s p99 |", mdEscape(ep.name))
 	}
-	fmt.Fprintf(b, " Upstream requests | %s |\n|---|---|%s--:|--:|\n", t.InflightPeak(), strings.Repeat("--:|--:|--:|", len(eps)))
+	cols := phaseColumns()
+	for _, c := range cols {
+		long, _ := c.Column(t)
+		fmt.Fprintf(b, " %s |", long)
+	}
+	fmt.Fprintf(b, "\n|---|---|%s%s\n", strings.Repeat("--:|--:|--:|", len(eps)), strings.Repeat("--:|", len(cols)))
 	for _, p := range r.Phases {
 		for _, a := range r.Arms {
 			fmt.Fprintf(b, "| %s | %s |", mdEscape(p.Name), mdEscape(a.Name))
 			s, ok := a.Summary[p.Name]
 			if !ok {
-				b.WriteString(strings.Repeat(" — |", 3*len(eps)+2) + "\n")
+				b.WriteString(strings.Repeat(" — |", 3*len(eps)+len(cols)) + "\n")
 				continue
 			}
 			for _, ep := range eps {
 				st := ep.get(s)
 				fmt.Fprintf(b, " %s | %s | %s |", count(st.Requests), ratio(st.OK, st.Requests), Millis(st.LatencyMS.P99))
 			}
-			fmt.Fprintf(b, " %s | %s |\n", count(s.UpstreamRequests), count(s.InflightPeak))
+			for _, c := range cols {
+				fmt.Fprintf(b, " %s |", c.Text(&s))
+			}
+			b.WriteString("\n")
 		}
 	}
 	b.WriteString("\n")

@@ -295,3 +295,78 @@ func TestSchemaCoversReport(t *testing.T) {
 	}
 	walk(reflect.TypeFor[reports.Report](), root, "$")
 }
+
+// TestSchemaFiguresFromCatalogue: the schema's figures object lists the
+// catalogue's figures, each typed by its row's kind, and nothing else.
+func TestSchemaFiguresFromCatalogue(t *testing.T) {
+	props := loadSchema(t).Defs["figures"].Properties
+	seen := map[string]bool{}
+	for _, f := range reports.Catalogue {
+		field := f.JSONField()
+		seen[field] = true
+		p := props[field]
+		if p == nil {
+			t.Errorf("catalogue figure %s: the schema's figures object has no property %q", f.Name, field)
+			continue
+		}
+		if f.Field != "" {
+			continue // a finding with its own definition
+		}
+		types := fmt.Sprint(p.Type)
+		var want string
+		switch f.Kind {
+		case reports.KindCount:
+			want = "integer"
+		case reports.KindSeconds:
+			want = "[number null]"
+		default:
+			want = "number"
+		}
+		if types != want {
+			t.Errorf("schema figures.%s type %s; want %s for a %s", field, types, want, f.Kind)
+		}
+		if f.Kind == reports.KindRatio && (p.Minimum == nil || *p.Minimum != 0 || p.Maximum == nil || *p.Maximum != 1) {
+			t.Errorf("schema figures.%s: a ratio without minimum 0 and maximum 1", field)
+		}
+	}
+	for name := range props {
+		if !seen[name] {
+			t.Errorf("schema figures.%s is no catalogue figure", name)
+		}
+	}
+}
+
+// TestSchemaPhaseValuesFromCatalogue: the schema's phase summary has a
+// property for each per-phase value of the catalogue, and its stats one
+// for each endpoint value.
+func TestSchemaPhaseValuesFromCatalogue(t *testing.T) {
+	defs := loadSchema(t).Defs
+	for _, v := range reports.PhaseValues {
+		if defs["phase_summary"].Properties[v.Name] == nil {
+			t.Errorf("catalogue per-phase value %s: the schema's phase_summary has no property %q", v.Name, v.Name)
+		}
+	}
+	for _, v := range reports.EndpointValues {
+		if defs["stats"].Properties[v.Name] == nil {
+			t.Errorf("catalogue endpoint value %s: the schema's stats has no property %q", v.Name, v.Name)
+		}
+	}
+}
+
+// TestSchemaOutcomesFromCatalogue: the schema's outcomes object has a
+// property for each outcome class of the catalogue, and no other count.
+func TestSchemaOutcomesFromCatalogue(t *testing.T) {
+	props := loadSchema(t).Defs["outcomes"].Properties
+	keys := map[string]bool{"timeout_at": true} // where the timeouts happened, not a class
+	for _, c := range reports.OutcomeClasses {
+		keys[c.Key] = true
+		if props[c.Key] == nil {
+			t.Errorf("outcome class %s: the schema's outcomes object has no property %q", c.Key, c.Key)
+		}
+	}
+	for name := range props {
+		if !keys[name] {
+			t.Errorf("schema outcomes.%s is no outcome class of the catalogue", name)
+		}
+	}
+}

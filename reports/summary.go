@@ -75,6 +75,9 @@ var summaryFuncs = template.FuncMap{
 	"millis": Millis,
 	// arm returns the arm of that name, or nil.
 	"arm": func(r *Report, name string) *Arm { return r.Arm(name) },
+	// figure formats an arm's figure, named as in report.json, the way
+	// the reports' key figures do: {{figure $arm "time_to_open_s"}}.
+	"figure": figureText,
 	// seconds formats an optional duration in seconds: nil → "never".
 	"seconds": func(v *float64) string {
 		if v == nil {
@@ -371,4 +374,24 @@ func templateError(err error) *TemplateError {
 	}
 	e.Msg = executingLoc.ReplaceAllString(msg, "")
 	return e
+}
+
+// figureText formats arm a's figure name by its catalogue row: the key
+// figures' text, or the number in its unit for a figure they do not show.
+func figureText(a *Arm, name string) (string, error) {
+	f := CatalogueFigure(name)
+	if f == nil {
+		var names []string
+		for _, c := range Catalogue {
+			names = append(names, c.Name)
+		}
+		return "", fmt.Errorf("unknown figure %q; want one of %s", name, strings.Join(names, ", "))
+	}
+	if a == nil {
+		return "", errors.New("figure: no arm")
+	}
+	if f.Text != nil {
+		return f.Text(a), nil
+	}
+	return figureNumber(f, a), nil
 }

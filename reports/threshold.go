@@ -87,9 +87,15 @@ type operand struct {
 	text    string
 }
 
-// outcomes are the words a verdict.outcome check may compare with.
-var outcomes = []string{OutcomePrevented, OutcomeNotPrevented, OutcomeNothingToPrevent, OutcomeWorse, OutcomeInconclusive,
-	OutcomeHeld, OutcomeNotContained, OutcomeStuck, OutcomeNotShed, OutcomeSlowFailure}
+// outcomes are the words a verdict.outcome check may compare with, from
+// the verdict outcome table.
+var outcomes = func() []string {
+	var out []string
+	for _, o := range VerdictOutcomes {
+		out = append(out, o.Name)
+	}
+	return out
+}()
 
 // ParseThreshold parses a threshold expression. It checks only the syntax;
 // Check verifies the paths against a run's arms and phases.
@@ -551,50 +557,12 @@ type errNoData struct{ why string }
 
 func (e errNoData) Error() string { return e.why }
 
-var statLeaves = []struct {
-	name string
-	kind valueKind
-	get  func(s Stats) float64
-}{
-	{"requests", kindCount, func(s Stats) float64 { return float64(s.Requests) }},
-	{"ok", kindCount, func(s Stats) float64 { return float64(s.OK) }},
-	{"success_ratio", kindRatio, func(s Stats) float64 { return s.SuccessRatio }},
-}
-
-var outcomeLeaves = []struct {
-	name string
-	get  func(o Outcomes) int64
-}{
-	{"ok", func(o Outcomes) int64 { return o.OK }},
-	{"upstream_error", func(o Outcomes) int64 { return o.UpstreamError }},
-	{"timeout", func(o Outcomes) int64 { return o.Timeout }},
-	{"rejected", func(o Outcomes) int64 { return o.Rejected }},
-	{"saturated", func(o Outcomes) int64 { return o.Saturated }},
-	{"connection_error", func(o Outcomes) int64 { return o.ConnectionError }},
-	{"redirect", func(o Outcomes) int64 { return o.Redirect }},
-	{"client_error", func(o Outcomes) int64 { return o.ClientError }},
-	{"assertion_failed", func(o Outcomes) int64 { return o.AssertionFailed }},
-}
-
 var timeoutAtLeaves = []struct {
 	name string
 	get  func(t TimeoutAt) int64
 }{
 	{"load_runner", func(t TimeoutAt) int64 { return t.LoadRunner }},
 	{"upstream_call", func(t TimeoutAt) int64 { return t.UpstreamCall }},
-}
-
-var latencyLeaves = []struct {
-	name  string
-	get   func(l Latency) float64
-	since bool // added in v2: no data in a report upgraded from v1
-}{
-	{"p50", func(l Latency) float64 { return l.P50 }, false},
-	{"p90", func(l Latency) float64 { return l.P90 }, false},
-	{"p95", func(l Latency) float64 { return l.P95 }, true},
-	{"p99", func(l Latency) float64 { return l.P99 }, false},
-	{"max", func(l Latency) float64 { return l.Max }, false},
-	{"mean", func(l Latency) float64 { return l.Mean }, true},
 }
 
 // notInV1 is the missing-data error for a value v1 reports did not record.
@@ -616,53 +584,17 @@ func optional(v *float64, what string) (float64, error) {
 	return *v, nil
 }
 
-// figureLeaves are the figures a threshold may name. worse says which way
-// a figure gets worse (+1: higher is worse, -1: lower is), for the
-// <arm>.worst.<figure> paths over several trials.
-var figureLeaves = []struct {
-	name  string
-	kind  valueKind
-	worse int
-	// breaker marks the figures that rest on the breaker's state, which a
-	// user's service may not show.
-	breaker bool
-	get     func(f Figures) (float64, error)
-}{
-	{"time_to_open_s", kindSeconds, +1, true, func(f Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") }},
-	{"time_to_recover_s", kindSeconds, +1, true, func(f Figures) (float64, error) { return optional(f.TimeToRecoverS, "it never recovered") }},
-	{"upstream_requests_during_fault", kindCount, +1, false, func(f Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil }},
-	{"collateral_success_during_fault", kindRatio, -1, false, func(f Figures) (float64, error) { return f.CollateralSuccessDuringFault, nil }},
-	{"collateral_p99_during_fault_ms", kindMS, +1, false, func(f Figures) (float64, error) { return f.CollateralP99DuringFaultMS, nil }},
-	{"api_success_during_fault", kindRatio, -1, false, func(f Figures) (float64, error) { return f.APISuccessDuringFault, nil }},
-	{"inflight_peak", kindCount, +1, false, func(f Figures) (float64, error) { return float64(f.InflightPeak), nil }},
-	{"inflight_peak_whole_run", kindCount, +1, false, func(f Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil }},
-	{"opens", kindCount, +1, true, func(f Figures) (float64, error) { return float64(f.Opens), nil }},
-	{"attempts_per_request_during_fault", kindNone, +1, false, func(f Figures) (float64, error) { return f.AttemptsPerRequestDuringFault, nil }},
-	{"recovered_after_trigger", kindBool, -1, false, func(f Figures) (float64, error) {
-		if f.AfterTrigger == nil {
-			return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
-		}
-		return boolValue(f.AfterTrigger.Recovered), nil
-	}},
-	{"time_to_recover_goodput_s", kindSeconds, +1, false, func(f Figures) (float64, error) {
-		if f.AfterTrigger == nil {
-			return 0, errNoData{"the run has no faultless first phase or nothing after the last fault phase"}
-		}
-		return optional(f.AfterTrigger.TimeToRecoverS, "its goodput never recovered")
-	}},
-}
-
 // worstRun returns the worst value of a figure over an arm's trials (the
 // arm's own figure when it ran once); a figure that never happened in some
 // trial is no data.
-func worstRun(r *Report, a *Arm, worse int, get func(f Figures) (float64, error)) (float64, error) {
+func worstRun(r *Report, a *Arm, worse int, get func(f *Figures) (float64, error)) (float64, error) {
 	ta := r.Trials.TrialArm(a.Name)
 	if ta == nil {
-		return get(a.Figures)
+		return get(&a.Figures)
 	}
 	var w float64
-	for i, f := range ta.Runs {
-		v, err := get(f)
+	for i := range ta.Runs {
+		v, err := get(&ta.Runs[i])
 		if err != nil {
 			return 0, errNoData{fmt.Sprintf("%s in trial %d", err, i+1)}
 		}
@@ -774,17 +706,17 @@ func pathTree(arms, phases []string) *pathNode {
 					return s.Collateral, err
 				}
 				e := ph.add(&pathNode{name: ep})
-				for _, l := range statLeaves {
-					e.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
+				for _, l := range EndpointValues {
+					e.add(&pathNode{name: l.Name, kind: kindOf(l.Kind), get: func(r *Report) (float64, error) {
 						s, err := stats(r)
-						return l.get(s), err
+						return l.Get(&s), err
 					}})
 				}
 				oc := e.add(&pathNode{name: "outcomes"})
-				for _, l := range outcomeLeaves {
-					oc.add(&pathNode{name: l.name, kind: kindCount, get: func(r *Report) (float64, error) {
+				for _, l := range OutcomeClasses {
+					oc.add(&pathNode{name: l.Key, kind: kindCount, get: func(r *Report) (float64, error) {
 						s, err := stats(r)
-						return float64(l.get(s.Outcomes)), err
+						return float64(l.Get(s.Outcomes)), err
 					}})
 				}
 				at := oc.add(&pathNode{name: "timeout_at"})
@@ -795,13 +727,13 @@ func pathTree(arms, phases []string) *pathNode {
 					}})
 				}
 				lat := e.add(&pathNode{name: "latency_ms"})
-				for _, l := range latencyLeaves {
-					lat.add(&pathNode{name: l.name, kind: kindMS, get: func(r *Report) (float64, error) {
+				for _, l := range LatencyValues {
+					lat.add(&pathNode{name: l.Name, kind: kindMS, get: func(r *Report) (float64, error) {
 						s, err := stats(r)
-						if err == nil && l.since {
-							err = notInV1(r, "latency "+l.name)
+						if err == nil && l.SinceV2 {
+							err = notInV1(r, "latency "+l.Name)
 						}
-						return l.get(s.LatencyMS), err
+						return l.Get(&s.LatencyMS), err
 					}})
 				}
 				detail := func(what string, get func(s Stats) float64) func(r *Report) (float64, error) {
@@ -850,46 +782,29 @@ func pathTree(arms, phases []string) *pathNode {
 				e.add(&pathNode{name: "bytes_in", kind: kindCount, get: detail("bytes", func(s Stats) float64 { return float64(s.BytesIn) })})
 				e.add(&pathNode{name: "bytes_out", kind: kindCount, get: detail("bytes", func(s Stats) float64 { return float64(s.BytesOut) })})
 			}
-			ph.add(&pathNode{name: "upstream_requests", kind: kindCount, get: func(r *Report) (float64, error) {
-				s, err := summary(r)
-				return float64(s.UpstreamRequests), err
-			}})
-			ph.add(&pathNode{name: "attempts_per_request", kind: kindNone, get: func(r *Report) (float64, error) {
-				s, err := summary(r)
-				return s.AttemptsPerRequest, err
-			}})
-			ph.add(&pathNode{name: "inflight_peak", kind: kindCount, get: func(r *Report) (float64, error) {
-				s, err := summary(r)
-				return float64(s.InflightPeak), err
-			}})
-			ph.add(&pathNode{name: "upstream_queue_peak", kind: kindCount, get: func(r *Report) (float64, error) {
-				s, err := summary(r)
-				if err == nil && s.UpstreamQueuePeak == nil {
-					why := "not measured in this phase"
-					if _, w := UpstreamQueue(r); w != "" {
-						why = strings.ToLower(w[:1]) + strings.TrimSuffix(w[1:], ".")
+			for _, l := range PhaseValues {
+				ph.add(&pathNode{name: l.Name, kind: kindOf(l.Kind), get: func(r *Report) (float64, error) {
+					s, err := summary(r)
+					if err != nil {
+						return 0, err
 					}
-					return 0, errNoData{"the upstream's queue is " + why}
-				}
-				if err != nil {
-					return 0, err
-				}
-				return float64(*s.UpstreamQueuePeak), nil
-			}})
+					return l.Get(r, &s)
+				}})
+			}
 		}
 		fig := a.add(&pathNode{name: "figures"})
-		for _, l := range figureLeaves {
-			n := fig.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
+		for _, l := range Catalogue {
+			n := fig.add(&pathNode{name: l.Name, kind: kindOf(l.Kind), get: func(r *Report) (float64, error) {
 				arm, err := armOf(r)
 				if err != nil {
 					return 0, err
 				}
-				if l.breaker && arm.BreakerFigures == BreakerUnknown {
+				if l.Breaker && arm.BreakerFigures == BreakerUnknown {
 					return 0, errNoData{"breaker state is not observable"}
 				}
-				return l.get(arm.Figures)
+				return l.Get(&arm.Figures)
 			}})
-			if l.breaker {
+			if l.Breaker {
 				n.inferred = func(r *Report) bool {
 					arm, err := armOf(r)
 					return err == nil && arm.BreakerFigures == BreakerInferred
@@ -897,13 +812,13 @@ func pathTree(arms, phases []string) *pathNode {
 			}
 		}
 		worst := a.add(&pathNode{name: "worst"})
-		for _, l := range figureLeaves {
-			worst.add(&pathNode{name: l.name, kind: l.kind, get: func(r *Report) (float64, error) {
+		for _, l := range Catalogue {
+			worst.add(&pathNode{name: l.Name, kind: kindOf(l.Kind), get: func(r *Report) (float64, error) {
 				arm, err := armOf(r)
 				if err != nil {
 					return 0, err
 				}
-				return worstRun(r, arm, l.worse, l.get)
+				return worstRun(r, arm, l.Worse, l.Get)
 			}})
 		}
 	}

@@ -245,7 +245,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		}
 	}
 	// As cbload run: the summary first, then the files.
-	writeSummary(stdout, rep)
+	_ = reports.WriteTerminal(stdout, rep) // stdout errors are ignored, as every line before it
 	paths, writeErrs := writeReports(ctx, dir, rep, stderr)
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "report: %s\n", p)

@@ -29,12 +29,15 @@ type reportOptions struct {
 	template  string
 	formatSet bool
 	force     bool // --force: overwrite another run's report in --out
+	// summary is --summary: the terminal summary run and merge end with,
+	// to stdout; as with --template, files only with --format.
+	summary bool
 }
 
 func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &reportOptions{}
 	cmd := &cobra.Command{
-		Use:   "report path/to/report.json [--out DIR] [--format html,md,json] [--template FILE.tmpl]",
+		Use:   "report path/to/report.json [--out DIR] [--format html,md,json] [--template FILE.tmpl] [--summary]",
 		Short: "Render a saved report.json again as HTML, Markdown and JSON",
 		Long: `Report reads a report.json written by 'cbload run' and renders it again, so
 a newer cbload can present an old experiment without rerunning it.
@@ -57,11 +60,13 @@ report struct, each field by its Go name as documented in package reports
 arm in .Arms: .Name, .Figures.CollateralSuccessDuringFault, .Summary (by
 phase name) .API.LatencyMS.P99, …). Besides the builtins it may call
 percent (0.991 → 99.1%), millis (12.5 → 12.5 ms), seconds (a *float64 such
-as .Figures.TimeToOpenS → 1.20 s, nil → never) and arm (arm $r "breaker").
-The output goes to stdout, and only when the whole template ran: at most
-4 MiB, from a template of at most 1 MiB; a missing map key is an error. As
-it runs, a template may build 16 MiB of strings (printf, print, println),
-run 1,000,000 loop iterations and template calls, and take 10s.
+as .Figures.TimeToOpenS → 1.20 s, nil → never), arm (arm $r "breaker") and
+figure (figure $arm "time_to_open_s": any figure by its report.json name, as
+the reports show it). The output goes to stdout, and only when the whole
+template ran: at most 4 MiB, from a template of at most 1 MiB; a missing map
+key is an error. As it runs, a template may build 16 MiB of strings (printf,
+print, println), run 1,000,000 loop iterations and template calls, and take
+10s.
 With --template the other formats are written only when --format is given.
 
 Exit codes: 0 done, 2 bad input (unreadable, too large, malformed, a value
@@ -90,6 +95,7 @@ run's report without --force, or another cbload writing into it now),
 	f.StringVar(&opts.formats, "format", "html,md,json", "formats to write, comma-separated: html, md, json")
 	f.BoolVar(&opts.force, "force", false, "overwrite the report of another run in --out")
 	f.StringVar(&opts.template, "template", "", "render this Go text/template over the report to stdout (see above for the data it gets)")
+	f.BoolVar(&opts.summary, "summary", false, "print the summary cbload run ends with (key figures, fault phases, verdict) to stdout; other formats are written only with --format")
 	registerReportCompletions(cmd)
 	return cmd
 }
@@ -140,13 +146,18 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	if opts.summary {
+		if err := reports.WriteTerminal(stdout, r); err != nil {
+			return fmt.Errorf("print the summary: %w", err)
+		}
+	}
 	if tmpl != nil {
 		if err := renderSummary(ctx, stdout, tmpl, opts.template, r); err != nil {
 			return err
 		}
-		if !opts.formatSet {
-			return nil
-		}
+	}
+	if (tmpl != nil || opts.summary) && !opts.formatSet {
+		return nil
 	}
 	dir := opts.out
 	if dir == "" {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cbload/cbload/reports"
 )
 
 const sampleReport = "../../reports/testdata/report.json"
@@ -154,5 +156,31 @@ func TestReportHostile(t *testing.T) {
 		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 			t.Errorf("cbload report with %s wrote files: %v", tt.new, entries)
 		}
+	}
+}
+
+// TestRunReportSummary: --summary prints the summary run and merge end
+// with — the terminal renderer's — and, without --format, writes no file.
+func TestRunReportSummary(t *testing.T) {
+	in := copySample(t)
+	var stdout bytes.Buffer
+	if err := runReport(context.Background(), &reportOptions{input: in, formats: "html,md,json", summary: true}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatalf("runReport: %v", err)
+	}
+	var want bytes.Buffer
+	if err := reports.WriteTerminal(&want, readReport(t, in)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want.String(), stdout.String()); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	for _, line := range []string{"during the fault", "verdict: "} {
+		if !strings.Contains(stdout.String(), line) {
+			t.Errorf("stdout lacks %q:\n%s", line, stdout.String())
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Dir(in))
+	if len(entries) != 1 {
+		t.Errorf("the folder holds %d files; want only the input: --summary without --format writes nothing", len(entries))
 	}
 }

@@ -282,7 +282,7 @@ func TestWriteSummaryLayout(t *testing.T) {
 		Validity: &reports.Validity{Valid: true},
 	}
 	var b strings.Builder
-	writeSummary(&b, r)
+	_ = reports.WriteTerminal(&b, r)
 	out := b.String()
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "time to open") || strings.HasPrefix(line, "time to recover") {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,7 +21,7 @@ func TestWriteSummaryColumnsNeverTouch(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	writeSummary(&out, r)
+	_ = reports.WriteTerminal(&out, r)
 	gap := regexp.MustCompile(`\S(\s{2,})\S`)
 	for _, line := range strings.Split(out.String(), "\n") {
 		if !strings.HasPrefix(line, "after the trigger") {
@@ -38,21 +37,6 @@ func TestWriteSummaryColumnsNeverTouch(t *testing.T) {
 		return
 	}
 	t.Fatalf("no 'after the trigger' row in:\n%s", out.String())
-}
-
-func TestWriteColumnsWidensToTheLongestCell(t *testing.T) {
-	var out bytes.Buffer
-	writeColumns(&out, [][]string{
-		{"during the fault", "breaker", "no-breaker"},
-		{"time to open", "0.53 s (inferred)", "no breaker"},
-	})
-	// The label column is 34 wide; the breaker column widens to its
-	// longest cell plus a two-space gap (19), the other keeps its 14.
-	want := fmt.Sprintf("%-34s%19s%14s\n%-34s%19s%14s\n",
-		"during the fault", "breaker", "no-breaker", "time to open", "0.53 s (inferred)", "no breaker")
-	if out.String() != want {
-		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
-	}
 }
 
 // TestFlagValueErrorsSayTheAcceptedForm checks that a flag value pflag

@@ -41,7 +41,7 @@ func TestTargetTerminalSpeaksOfTheService(t *testing.T) {
 		Verdict: reports.Verdict{Summary: "Inconclusive: target svc has no collateral endpoint."},
 	}
 	var b strings.Builder
-	writeSummary(&b, r)
+	_ = reports.WriteTerminal(&b, r)
 	out := b.String()
 	for _, want := range []string{"/orders success", "in-flight peak at the load runner", "0.40 s (inferred)", "unknown"} {
 		if !strings.Contains(out, want) {

@@ -1,0 +1,125 @@
+package reports
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestCatalogueCoversFigures: every field of Figures is read by a row of
+// the catalogue under its own JSON name (AfterTrigger by the two rows of
+// the metastability rule), so a figure cannot be measured and then missed
+// by thresholds, compare and the renderers.
+func TestCatalogueCoversFigures(t *testing.T) {
+	rows, fields := map[string]bool{}, map[string]bool{}
+	for _, f := range Catalogue {
+		if rows[f.Name] {
+			t.Errorf("catalogue row %s declared twice", f.Name)
+		}
+		rows[f.Name], fields[f.JSONField()] = true, true
+	}
+	typ := reflect.TypeOf(Figures{})
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if !fields[name] {
+			t.Errorf("Figures.%s (json %q) has no catalogue row", typ.Field(i).Name, name)
+		}
+		delete(fields, name)
+	}
+	for name := range fields {
+		t.Errorf("a catalogue row reads figures.%s, which Figures does not have", name)
+	}
+}
+
+// TestCatalogueSetGet: a row's Set stores what its Get reads, "never"
+// included, so the trials' spread keeps every figure.
+func TestCatalogueSetGet(t *testing.T) {
+	for _, f := range Catalogue {
+		if f.Set == nil {
+			continue
+		}
+		var fs Figures
+		f.Set(&fs, 7, true)
+		if v, err := f.Get(&fs); err != nil || v != 7 {
+			t.Errorf("%s: Set(7) then Get = %v, %v; want 7", f.Name, v, err)
+		}
+		if f.Kind == KindSeconds {
+			f.Set(&fs, 0, false)
+			if _, err := f.Get(&fs); err == nil {
+				t.Errorf("%s: Set(never) then Get has a value; want no data", f.Name)
+			}
+		}
+	}
+}
+
+// TestCatalogueRows: every row has a kind, a worse direction and an
+// attribution, and one shown in the key figures has its words.
+func TestCatalogueRows(t *testing.T) {
+	groups := map[string]bool{}
+	for _, g := range FigureGroups {
+		groups[g.ID] = true
+	}
+	for _, f := range Catalogue {
+		if kindOf(f.Kind) == kindNone && f.Kind != KindNumber {
+			t.Errorf("%s: unknown kind %q", f.Name, f.Kind)
+		}
+		if f.Worse != 1 && f.Worse != -1 {
+			t.Errorf("%s: Worse = %d; want +1 or -1", f.Name, f.Worse)
+		}
+		switch f.Attribution {
+		case FigureByCompletion, FigureBySend, FigureByEvent:
+		default:
+			t.Errorf("%s: attribution %q", f.Name, f.Attribution)
+		}
+		if f.Group != "" && (!groups[f.Group] || f.Label == "" || f.Hint == "" || f.Short == "" || f.Text == nil) {
+			t.Errorf("%s: shown in group %q without its group, label, hint, short label or text", f.Name, f.Group)
+		}
+	}
+}
+
+// TestVerdictOutcomes: each verdict outcome has one row with its words,
+// mark and tone, and a word the table lacks reads as inconclusive.
+func TestVerdictOutcomes(t *testing.T) {
+	seen := map[string]bool{}
+	for _, o := range VerdictOutcomes {
+		if seen[o.Name] {
+			t.Errorf("outcome %s declared twice", o.Name)
+		}
+		seen[o.Name] = true
+		if o.Label == "" || o.Emoji == "" || (o.Tone != ToneGood && o.Tone != ToneBad && o.Tone != ToneNeutral) {
+			t.Errorf("outcome %s: label %q, emoji %q, tone %q", o.Name, o.Label, o.Emoji, o.Tone)
+		}
+		if o.Skip && o.Tone == ToneBad {
+			t.Errorf("outcome %s: both skipped and failed in JUnit", o.Name)
+		}
+	}
+	if got := verdictOutcome("no such outcome"); got.Name != OutcomeInconclusive {
+		t.Errorf("verdictOutcome(unknown) = %s; want %s", got.Name, OutcomeInconclusive)
+	}
+}
+
+// TestOutcomeClassesCoverOutcomes: every count of Outcomes is an outcome
+// class of the table, read by its own getter.
+func TestOutcomeClassesCoverOutcomes(t *testing.T) {
+	classes := map[string]OutcomeClass{}
+	for _, c := range OutcomeClasses {
+		classes[c.Key] = c
+	}
+	typ := reflect.TypeOf(Outcomes{})
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if typ.Field(i).Type.Kind() != reflect.Int64 {
+			continue // timeout_at: where the timeouts happened
+		}
+		c, ok := classes[name]
+		if !ok {
+			t.Errorf("Outcomes.%s (json %q) is no outcome class", typ.Field(i).Name, name)
+			continue
+		}
+		var o Outcomes
+		reflect.ValueOf(&o).Elem().Field(i).SetInt(7)
+		if got := c.Get(o); got != 7 {
+			t.Errorf("outcome class %s reads %d from Outcomes.%s = 7", name, got, typ.Field(i).Name)
+		}
+	}
+}
