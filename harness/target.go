@@ -176,10 +176,20 @@ func (c *Config) validateTargets() error {
 	return nil
 }
 
-// runTargets is Run for a user's own service: one shared upstream at the
-// configured address, each target an arm through the same phases.
-func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
-	r := newReport(&cfg)
+// targetSystem is a user's own service: the targets, each an arm, and the
+// upstreams cbload runs for the service at the configured addresses,
+// shared by every arm.
+type targetSystem struct {
+	cfg    *Config
+	byName map[string]Target
+	up     *upstreamSet
+	tune   func(*http.Transport)
+}
+
+// startTargets starts the upstreams of a run against a user's service,
+// traced by tel when it is not nil, fills in the target settings of r,
+// and probes every target before any load. The caller must call close.
+func startTargets(ctx context.Context, cfg *Config, r *reports.Report, tel *tracing) (*targetSystem, error) {
 	r.Config.Upstream.Addr = cfg.UpstreamAddr
 	for _, u := range cfg.Upstreams {
 		r.Config.Upstreams = append(r.Config.Upstreams, reports.NamedUpstream{Name: u.Name, Addr: u.Addr})
@@ -213,7 +223,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	up := &upstreamSet{phases: cfg.Phases}
 	addrs := []string{"the external upstream"}
 	if !cfg.UpstreamExternal {
-		if up, err = startUpstreams(&cfg, upTLS); err != nil {
+		if up, err = startUpstreams(cfg, upTLS, tel); err != nil {
 			return nil, &SetupError{err}
 		}
 		addrs = nil
@@ -221,32 +231,22 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 			addrs = append(addrs, u.Addr)
 		}
 	}
-	defer up.close()
 	if err := probeTargets(ctx, cfg.Targets, cfg.Expect, strings.Join(addrs, ", "), tune); err != nil {
+		up.close()
 		return nil, &SetupError{err}
 	}
-
-	byName := map[string]Target{}
-	var names []string
+	s := &targetSystem{cfg: cfg, byName: map[string]Target{}, up: up, tune: tune}
 	for _, t := range cfg.Targets {
-		byName[t.Name] = t
-		names = append(names, t.Name)
+		s.byName[t.Name] = t
 	}
-	// k counts the arm runs (trials interleave them): run k starts at
-	// ArmStart(k) when the run has a start time.
-	cp := newCheckpoints(&cfg, r, names, true)
-	runs, order, runErr := cp.runTrials(cfg.Trials, names, func(name string, k int) (*reports.Arm, error) {
-		return runTarget(ctx, &cfg, byName[name], k, up, tune, cp)
-	})
-	r.FinishedAt = time.Now().UTC()
-	if runErr != nil {
-		r.Partial = true
-		r.PartialReason = partialReason(runErr)
-	}
-	finish(r, runs, order, cfg.Trials)
-	collateralRule(r)
-	return r, runErr
+	return s, nil
 }
+
+func (s *targetSystem) runArm(ctx context.Context, a *armRun, cp *checkpoints) (*reports.Arm, error) {
+	return runTarget(ctx, s.cfg, s.byName[a.name], a, s.up, s.tune, cp)
+}
+
+func (s *targetSystem) close() { s.up.close() }
 
 // reportTargets describes the targets as a report does: name, URL and the
 // load mix, never headers or bodies.
@@ -402,29 +402,26 @@ func probeAnswer(resp *http.Response, body []byte, checks expectations, state, c
 	return nil
 }
 
-// runTarget runs one target through the phases, telling cp of each phase
-// that settles. Like runArm, it returns what was measured even when
-// stopped early.
-func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSet, tune func(*http.Transport), cp *checkpoints) (*reports.Arm, error) {
-	begin, err := beginArm(ctx, cfg, k)
-	if err != nil {
-		return nil, err
-	}
-	up.begin()
-	defer up.release()
-
+// runTarget runs arm run a, of target t, through the phases, telling cp
+// of each phase that settles. Like runArm, it returns what was measured
+// even when stopped early.
+func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstreamSet, tune func(*http.Transport), cp *checkpoints) (*reports.Arm, error) {
 	var inflight, peak atomic.Int64
 	m := newMix(t.requests())
 	var checks *expectTransport
-	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, tune, func(next http.RoundTripper) http.RoundTripper {
+	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, tune, a.wrapLoad(func(next http.RoundTripper) http.RoundTripper {
 		next = &countingTransport{next: next, inflight: &inflight, peak: &peak}
 		if len(cfg.Expect) > 0 {
 			checks = newExpectTransport(next, cfg.Expect, m.collateralRequest)
 			next = checks
 		}
 		return next
-	})
+	}))
 	defer lr.close()
+	if err := a.start(ctx, up, false); err != nil {
+		return nil, err
+	}
+	defer up.release()
 
 	var poll *statePoller
 	if t.BreakerStateURL != "" {
@@ -432,7 +429,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 		defer poll.stop()
 	}
 
-	start := begin.t0
+	start := a.t0()
 	if poll != nil {
 		poll.setStart(start)
 	}
@@ -448,11 +445,8 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 		inflightAt = startSlotSampler(start, cfg.TotalDuration(), func() int64 { return up.inFlight(gi) })
 		defer inflightAt.halt()
 	}
-	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, false)
-	rec.queue = queueFigures(cfg)
-	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
-	var sent atomic.Int64
-	results := lr.attack(m.targeter(cfg.CollateralShare, cfg.shardSeed(), &sent), rec.pace)
+	rec := a.rec
+	results := a.attack(lr, m.targeter(cfg.CollateralShare, cfg.shardSeed(), &a.sent))
 
 	// Failed /api responses during the fault, and how many came back fast:
 	// the outside signature of an open breaker.
@@ -461,8 +455,8 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	if poll != nil {
 		state = func(time.Time) string { return poll.state() }
 	}
-	w, stopErr := drive(ctx, cfg, armLoop{
-		name: t.Name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
+	w, stopErr := a.drive(ctx, armLoop{
+		lr:         lr,
 		collateral: m.collateralResult,
 		observe: func(res *vegeta.Result, collateral bool) {
 			if !collateral {
@@ -479,8 +473,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 		state:    state,
 		takePeak: func() int64 { return peak.Swap(inflight.Load()) },
 		inflight: inflight.Load,
-		settled:  cp.settledFunc(t.Name, k, rec, up),
-	}, results)
+	}, up, cp, results)
 	var transitions []reports.Transition
 	figures := reports.BreakerMeasured
 	if poll != nil {
@@ -531,14 +524,11 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 		// A breaker is claimed only on evidence of one.
 		arm.Breaker = len(inf.transitions) > 0
 	}
-	arm.StartedAt = start.UTC()
-	addUpstreamCounts(&arm, up.finish())
-	analysis.Symptoms(&arm, rec.reportPhases())
+	a.finish(&arm, up)
 	arm.Notes = targetNotes(&arm, cfg, t, poll, inf, up, fastFails, fails)
 	if checks != nil {
 		arm.Notes = append(arm.Notes, checks.notes()...)
 	}
-	arm.Start = begin.report(rec.pace)
 	return &arm, stopErr
 }
 

@@ -192,17 +192,24 @@ func (c *Config) upstreamServer(addr string) faultserver.Config {
 	}
 }
 
-// startUpstreams listens on every upstream's address. The caller must call
-// close.
-func startUpstreams(cfg *Config, tlsCfg *tls.Config) (*upstreamSet, error) {
+// startUpstreams listens on every upstream's address, traced by tel when
+// it is not nil. The caller must call close.
+func startUpstreams(cfg *Config, tlsCfg *tls.Config, tel *tracing) (*upstreamSet, error) {
 	list := cfg.upstreamList()
 	s := &upstreamSet{phases: cfg.Phases, arrivals: make([]atomic.Pointer[slotCounter], len(list))}
 	for i, u := range list {
 		fc := cfg.upstreamServer(u.Addr)
 		fc.TLS = tlsCfg
-		fc.OnApplied = func(*http.Request, []faultserver.Spec) {
+		if tel != nil {
+			tel.instrumentUpstream(&fc)
+		}
+		traced := fc.OnApplied
+		fc.OnApplied = func(r *http.Request, applied []faultserver.Spec) {
 			if c := s.arrivals[i].Load(); c != nil {
 				c.add(time.Now())
+			}
+			if traced != nil {
+				traced(r, applied)
 			}
 		}
 		srv, err := faultserver.New(fc)

@@ -181,7 +181,7 @@ func TestTargetUpstreamCapacity(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	up, err := startUpstreams(&cfg, nil)
+	up, err := startUpstreams(&cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
