@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -433,18 +434,15 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 	if poll != nil {
 		poll.setStart(start)
 	}
-	// /api requests sent and upstream requests received per slot, for the
-	// breaker inference.
+	// /api requests sent per slot, and of them those answered within
+	// each of fastBounds, and upstream requests received per slot and
+	// path, for the breaker inference.
 	apiSent := newSlotCounter(start, cfg.TotalDuration())
-	up.countArrivals(start, cfg.TotalDuration())
-	// The upstream's in-flight requests per slot tell a breaker's drop in
-	// arrivals from a concurrency limit's (see inferBreaker).
-	var inflightAt *slotSampler
-	if !cfg.UpstreamExternal {
-		gi, _ := up.guarded()
-		inflightAt = startSlotSampler(start, cfg.TotalDuration(), func() int64 { return up.inFlight(gi) })
-		defer inflightAt.halt()
+	var apiWithin [len(fastBounds)]*slotCounter
+	for i := range apiWithin {
+		apiWithin[i] = newSlotCounter(start, cfg.TotalDuration())
 	}
+	up.countArrivals(start, cfg.TotalDuration())
 	rec := a.rec
 	results := a.attack(lr, m.targeter(cfg.CollateralShare, cfg.shardSeed(), &a.sent))
 
@@ -461,6 +459,11 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 		observe: func(res *vegeta.Result, collateral bool) {
 			if !collateral {
 				apiSent.add(res.Timestamp)
+				for i, b := range fastBounds {
+					if res.Code != 0 && res.Latency < b {
+						apiWithin[i].add(res.Timestamp)
+					}
+				}
 			}
 			if collateral || !cfg.Phases[rec.phaseIndex(res.Timestamp.Add(res.Latency).Sub(start))].Faulty() || classify(res) == oOK {
 				return
@@ -508,7 +511,18 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 				base = int(cfg.Phases[0].Duration / slotWidth)
 			}
 			gi, _ := up.guarded()
-			in := inferBreaker(apiSent.slots(n), up.arrivalSlots(gi, n), inflightAt.slots(n), base)
+			api := apiSent.slots(n)
+			var fast []int64
+			b, quick := fastBoundOf(apiWithin[:], api, base, n)
+			if quick {
+				fast = apiWithin[b].slots(n)
+			}
+			deps, others := dependencyPaths(up.arrivalSlots(gi, n), base, n)
+			in := inferBreaker(api, fast, deps, base)
+			in.otherPaths = others
+			if quick {
+				in.fast = fastBounds[b]
+			}
 			inf = &in
 			if in.ok {
 				figures, transitions, rec.breaker = reports.BreakerInferred, in.transitions, true
@@ -552,10 +566,21 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 			break
 		}
 		_, name := up.guarded()
-		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from %s's arrivals per %v against the %s requests sent: open while it received under %.0f%% of the baseline's %.2f calls per %s request for %v and its requests in flight drained to none (a concurrency limit keeps them up), closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
-			why, upstreamLabel(name), slotWidth, api, shedRatio*100, inf.baselineRatio, api, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
-		for _, h := range inf.held {
-			notes = append(notes, fmt.Sprintf("breaker state: the open inferred at %.1f s is dated by the calls in flight at %s draining to none; from %.1f s the service already made almost no new calls while calls stayed in flight — a concurrency limit (bulkhead, throttle, connection pool) or the breaker itself — so it opened between %.1f s and %.1f s", h.T, upstreamLabel(name), h.From, h.From, h.T))
+		fastText := fmt.Sprintf("most %s answers came back within %v (as fast as half the baseline's)", api, inf.fast)
+		if inf.fast == 0 {
+			fastText = fmt.Sprintf("(the baseline's %s answers were too slow for their speed to tell anything, so the arrivals decide alone)", api)
+		}
+		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from %s's arrivals per %v against the %s requests sent: open while it received under %.0f%% of the baseline's %.2f calls per %s request and %s, for %v; closed again at %.0f%% for %v; the calls in flight date nothing (a service may abandon calls that never end); half-open cannot be told from open, so opens, time to open and time to recover are inferred, each open with the span the evidence puts it in",
+			why, upstreamLabel(name), inf.window, api, shedRatio*100, inf.baselineRatio, api, fastText, openSlots*inf.window, closedRatio*100, closeSlots*inf.window))
+		if inf.window > slotWidth {
+			notes = append(notes, fmt.Sprintf("breaker state: inferred at %v, not %v: at this rate the baseline predicts under %d calls per %v, too few to tell an open from a lull; a higher rate infers more finely", inf.window, slotWidth, minWindowCalls, slotWidth))
+		}
+		if len(inf.otherPaths) > 0 {
+			var parts []string
+			for _, p := range slices.Sorted(maps.Keys(inf.otherPaths)) {
+				parts = append(parts, fmt.Sprintf("%s: %d", sanitizeNote(p, 60), inf.otherPaths[p]))
+			}
+			notes = append(notes, fmt.Sprintf("%s also received calls on other paths than the service's dependency calls (%s) — health probes or the like, which do not follow the requests: counted apart, never read as calls resumed", upstreamLabel(name), strings.Join(parts, ", ")))
 		}
 	}
 	notes = append(notes, callsNote(a, cfg, up, api)...)

@@ -237,10 +237,24 @@ func breakerValue(open bool, value func(a *Arm) string) func(a *Arm) string {
 			if open {
 				v = a.Figures.TimeToOpenS
 			}
+			if open {
+				return TimeToOpenInferred(a)
+			}
 			return secs(v) + " (inferred)"
 		}
 		return value(a)
 	}
+}
+
+// TimeToOpenInferred shows an inferred time to open with the span the
+// evidence puts it in, "5.1 s (inferred, 4.9–5.4 s)", or without one when
+// the report has none.
+func TimeToOpenInferred(a *Arm) string {
+	v, span := a.Figures.TimeToOpenS, a.Figures.TimeToOpenSpanS
+	if v == nil || len(span) != 2 {
+		return secs(v) + " (inferred)"
+	}
+	return fmt.Sprintf("%s (inferred, %.1f–%.1f s)", secs(v), span[0], span[1])
 }
 
 // targetConfigRows is the configuration of a run against a user's own

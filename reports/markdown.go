@@ -315,6 +315,9 @@ func writeMarkdownTransitions(b *bytes.Buffer, r *Report) {
 			if tiers {
 				at = fmt.Sprintf(" tier %d", t.Tier)
 			}
+			if t.EarliestS != nil && t.LatestS != nil {
+				at += fmt.Sprintf(" (%.1f–%.1f s)", *t.EarliestS, *t.LatestS)
+			}
 			fmt.Fprintf(b, "%s %s s%s %s → %s", sep, strconv.FormatFloat(t.T, 'f', 2, 64), at, mdEscape(t.From), mdEscape(t.To))
 		}
 		b.WriteString("\n\n")

@@ -623,6 +623,11 @@ type Transition struct {
 	// Arm.LowerTierTransitions (2 … N); absent in Arm.Transitions, which
 	// are tier 1's.
 	Tier int `json:"tier,omitempty"`
+	// EarliestS and LatestS, set on an inferred transition, bound the
+	// span, in seconds from the arm's start, the evidence puts it in: T
+	// is within them, and so is the true change.
+	EarliestS *float64 `json:"earliest_s,omitempty"`
+	LatestS   *float64 `json:"latest_s,omitempty"`
 }
 
 // Figures are the key numbers of one arm. A nil pointer means the event never
@@ -633,6 +638,10 @@ type Figures struct {
 	// TimeToOpenS is from the start of the fault to the first open, from
 	// the breaker's transition log.
 	TimeToOpenS *float64 `json:"time_to_open_s"`
+	// TimeToOpenSpanS, for an inferred open, is the span [earliest,
+	// latest], from the start of the fault, that the evidence puts the
+	// open in; TimeToOpenS lies within it.
+	TimeToOpenSpanS []float64 `json:"time_to_open_span_s,omitempty"`
 	// TimeToRecoverS is from the end of the last fault phase to the start
 	// of the first full second (a window of ten 100 ms slots) in which
 	// /api completions succeed ≥ 99% and, for an arm with a breaker, the

@@ -768,6 +768,9 @@ func writeSummary(w io.Writer, r *reports.Report) {
 		if !a.Breaker && a.BreakerFigures != reports.BreakerInferred && a.BreakerFigures != reports.BreakerUnknown {
 			return "no breaker"
 		}
+		if a.BreakerFigures == reports.BreakerInferred && a.Figures.TimeToOpenS != nil {
+			return reports.TimeToOpenInferred(a)
+		}
 		return breaker(a.Figures.TimeToOpenS)(a)
 	})
 	row("time to recover", func(a *reports.Arm) string { return breaker(a.Figures.TimeToRecoverS)(a) })
