@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/cbload/cbload/analysis"
@@ -40,8 +42,12 @@ type Target struct {
 	// no collateral evidence and the verdict is inconclusive.
 	Collateral string
 	// BreakerStateURL, if set, is polled for the service's breaker state as
-	// JSON: {"state": "closed" | "open" | "half-open"} or a bare string.
+	// JSON: {"state": "closed" | "open" | "half-open"} or a bare string;
+	// or, with StateMetric, as Prometheus text exposition.
 	BreakerStateURL string
+	// StateMetric, when set, says which series of the Prometheus text page
+	// at BreakerStateURL holds the state and how it maps.
+	StateMetric *StateMetric
 	// Requests, when set, is the load sent to this target instead of GET
 	// URL and GET Collateral: method, headers and body of each, tagged api
 	// or collateral. Every URL must be absolute; see RebaseRequests.
@@ -358,6 +364,11 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 			if err := probeAnswer(resp, body, judge, state, q.Collateral, upstream); err != nil {
 				return fmt.Errorf("%s %v", what, err)
 			}
+			if state {
+				if err := probeState(body, t.StateMetric); err != nil {
+					return fmt.Errorf("%s %v", what, err)
+				}
+			}
 		}
 	}
 	return nil
@@ -426,7 +437,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 
 	var poll *statePoller
 	if t.BreakerStateURL != "" {
-		poll = startStatePoller(t.BreakerStateURL, tune)
+		poll = startStatePoller(t.BreakerStateURL, t.StateMetric, tune)
 		defer poll.stop()
 	}
 
@@ -553,7 +564,11 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 	api := cfg.Terms().API
 	switch {
 	case poll != nil && poll.sawBreaker():
-		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", t.BreakerStateURL, statePollInterval))
+		from := t.BreakerStateURL
+		if t.StateMetric != nil {
+			from += fmt.Sprintf(" (Prometheus series %s)", sanitizeNote(t.StateMetric.String(), maxStateExcerpt))
+		}
+		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", from, statePollInterval))
 	case poll != nil && inf == nil:
 		notes = append(notes, fmt.Sprintf("breaker state: %s reported that the service has no breaker (%q)", t.BreakerStateURL, poll.lastRaw()))
 	default:
@@ -713,6 +728,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // transitions it saw, timed when it saw them.
 type statePoller struct {
 	url    string
+	metric *StateMetric
 	client *http.Client
 	// ctx is cancelled by stop, which aborts a poll in flight.
 	ctx    context.Context
@@ -728,14 +744,16 @@ type statePoller struct {
 	breaker bool
 }
 
-// startStatePoller starts polling at once; tune adjusts its transport as
-// for every client of the user's service. The caller must call stop.
-func startStatePoller(u string, tune func(*http.Transport)) *statePoller {
+// startStatePoller starts polling at once, reading the state as sm says
+// (nil: JSON); tune adjusts its transport as for every client of the
+// user's service. The caller must call stop.
+func startStatePoller(u string, sm *StateMetric, tune func(*http.Transport)) *statePoller {
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := &http.Transport{Proxy: nil}
 	tune(tr)
 	p := &statePoller{
 		url:    u,
+		metric: sm,
 		client: &http.Client{Transport: tr, Timeout: statePollInterval * 4, CheckRedirect: noRedirects},
 		ctx:    ctx,
 		cancel: cancel,
@@ -777,9 +795,19 @@ func (p *statePoller) pollOnce() {
 	if err != nil {
 		return
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxStateBody))
 	resp.Body.Close()
-	raw, state := parseState(body)
+	var raw, state string
+	if p.metric != nil {
+		var err error
+		if raw, state, err = p.metric.state(body); err != nil {
+			raw = err.Error()
+		}
+	} else {
+		raw, state = parseState(body)
+	}
+	// raw goes into notes: a short excerpt, never the page.
+	raw = sanitizeNote(raw, maxStateExcerpt)
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		raw, state = fmt.Sprintf("HTTP %d redirect to %s, not followed", resp.StatusCode, resp.Header.Get("Location")), reports.StateUnknown
 	}
@@ -798,6 +826,35 @@ func (p *statePoller) pollOnce() {
 	}
 }
 
+// maxStateBody caps what is read of a breaker state answer: a Prometheus
+// page of a large service runs to hundreds of KB. maxStateExcerpt caps what
+// of it a note quotes.
+const (
+	maxStateBody    = 4 << 20
+	maxStateExcerpt = 80
+)
+
+// probeState checks a breaker state URL's answer before any load: with sm,
+// the page parses, sm picks exactly one series and its value maps; without,
+// the answer is JSON (or bare) state. The error says in one line what was
+// found instead, quoting at most a short excerpt.
+func probeState(body []byte, sm *StateMetric) error {
+	if sm != nil {
+		if _, _, err := sm.state(body); err != nil {
+			return fmt.Errorf("%v (--breaker-state-metric %s)", err, sm)
+		}
+		return nil
+	}
+	if _, st := parseState(body); st != reports.StateUnknown {
+		return nil
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	if fams, err := p.TextToMetricFamilies(bytes.NewReader(body)); err == nil && len(fams) > 0 {
+		return fmt.Errorf("answered a Prometheus text page (%d metrics), not JSON state; name the series that holds the state with --breaker-state-metric, like resilience4j_circuitbreaker_state{name=\"backend\"} --breaker-state-map label:state", len(fams))
+	}
+	return fmt.Errorf("answered %q, which is not a breaker state; want JSON {\"state\": \"closed\"|\"open\"|\"half-open\"} or a bare state, or Prometheus text with --breaker-state-metric", sanitizeNote(strings.TrimSpace(string(body)), maxStateExcerpt))
+}
+
 // parseState reads {"state": "..."} or a bare JSON string and maps it to a
 // report state.
 func parseState(body []byte) (raw, state string) {
@@ -811,17 +868,7 @@ func parseState(body []byte) (raw, state string) {
 	} else {
 		raw = obj.State
 	}
-	switch strings.NewReplacer("_", "-", " ", "-").Replace(strings.ToLower(strings.TrimSpace(raw))) {
-	case "closed":
-		return raw, reports.StateClosed
-	case "open":
-		return raw, reports.StateOpen
-	case "half-open", "halfopen":
-		return raw, reports.StateHalfOpen
-	case "none", "disabled", "off":
-		return raw, reports.StateNone
-	}
-	return raw, reports.StateUnknown
+	return raw, stateWord(raw)
 }
 
 func (p *statePoller) state() string {
