@@ -309,3 +309,53 @@ func sanitizeNote(s string, max int) string {
 	}
 	return string(out)
 }
+
+// suspectOK counts the ok answers that the upstream's calls do not
+// account for, in the slots fault marks: per second, by send time, the ok
+// answers (ok) beyond the calls the upstream served in full (served) over
+// the baseline's calls per ok answer, learned from its first base slots;
+// a second's shortfall counts only beyond jitter (more than one answer
+// and 5% of its ok answers). False when the baseline does not tell the
+// rate: no ok answers or no calls served.
+func suspectOK(ok, served []int64, base int, fault []bool) (int64, bool) {
+	var o0, s0 int64
+	for i := range min(base, len(ok), len(served)) {
+		o0, s0 = o0+ok[i], s0+served[i]
+	}
+	if o0 == 0 || s0 == 0 {
+		return 0, false
+	}
+	per := float64(s0) / float64(o0)
+	perSec := int(time.Second / slotWidth)
+	var n int64
+	for sec := 0; sec*perSec < len(fault); sec++ {
+		var o, s int64
+		whole := true
+		for i := sec * perSec; i < min((sec+1)*perSec, len(fault)); i++ {
+			whole = whole && fault[i]
+			o, s = o+ok[i], s+served[i]
+		}
+		if !whole {
+			continue
+		}
+		short := float64(o) - float64(s)/per
+		if short > 1 && short > 0.05*float64(o) {
+			n += int64(math.Round(short))
+		}
+	}
+	return n, true
+}
+
+// faultSlots marks the slots, n of them, of phases that inject a fault.
+func faultSlots(phases []Phase, n int) []bool {
+	out := make([]bool, n)
+	var at time.Duration
+	for _, p := range phases {
+		end := at + p.Duration
+		for i := int(at / slotWidth); i < min(int(end/slotWidth), n); i++ {
+			out[i] = p.Faulty()
+		}
+		at = end
+	}
+	return out
+}

@@ -449,6 +449,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 	// each of fastBounds, and upstream requests received per slot and
 	// path, for the breaker inference.
 	apiSent := newSlotCounter(start, cfg.TotalDuration())
+	apiOK := newSlotCounter(start, cfg.TotalDuration())
 	var apiWithin [len(fastBounds)]*slotCounter
 	for i := range apiWithin {
 		apiWithin[i] = newSlotCounter(start, cfg.TotalDuration())
@@ -470,6 +471,9 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 		observe: func(res *vegeta.Result, collateral bool) {
 			if !collateral {
 				apiSent.add(res.Timestamp)
+				if classify(res) == oOK {
+					apiOK.add(res.Timestamp)
+				}
 				for i, b := range fastBounds {
 					if res.Code != 0 && res.Latency < b {
 						apiWithin[i].add(res.Timestamp)
@@ -550,6 +554,18 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 		arm.Breaker = len(inf.transitions) > 0
 	}
 	a.finish(&arm, up)
+	if !cfg.UpstreamExternal {
+		n := int(cfg.TotalDuration() / slotWidth)
+		gi, _ := up.guarded()
+		base := 0
+		if !cfg.Phases[0].Faulty() {
+			base = int(cfg.Phases[0].Duration / slotWidth)
+		}
+		served, _ := dependencyPaths(up.servedSlots(gi, n), base, n)
+		if k, ok := suspectOK(apiOK.slots(n), served, base, faultSlots(cfg.Phases, n)); ok {
+			arm.SuspectOK = &k
+		}
+	}
 	arm.Notes = targetNotes(&arm, cfg, t, poll, inf, up, fastFails, fails)
 	if checks != nil {
 		arm.Notes = append(arm.Notes, checks.notes()...)
@@ -599,6 +615,16 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 		}
 	}
 	notes = append(notes, callsNote(a, cfg, up, api)...)
+	if n := reports.SuspectOKText(a, api); n != "" {
+		notes = append(notes, n)
+	}
+	var shed int64
+	for _, ps := range a.Summary {
+		shed += ps.API.Outcomes.Shed + ps.Collateral.Outcomes.Shed
+	}
+	if shed > 0 {
+		notes = append(notes, fmt.Sprintf("shed: the service answered %d requests with 429, or 503 with Retry-After — it shed the load itself (a rate limiter or load shedder), counted as shed, apart from its dependency's failures; a lower --rate stays under its limit", shed))
+	}
 	if fails > 0 {
 		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed %s responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, api, fastFailure))
 	}

@@ -175,6 +175,10 @@ type upstreamSet struct {
 	// arrivals[i] counts upstream i's requests per slot and path of the
 	// current arm, for the breaker inference; nil until countArrivals.
 	arrivals []atomic.Pointer[pathSlots]
+	// served[i] counts, likewise by arrival, the requests upstream i
+	// answered in full, without an error status, to a caller still there:
+	// the calls that worked.
+	served []atomic.Pointer[pathSlots]
 }
 
 // upstreamServer is the fault server of an upstream cbload runs at addr:
@@ -197,12 +201,19 @@ func (c *Config) upstreamServer(addr string) faultserver.Config {
 // it is not nil. The caller must call close.
 func startUpstreams(cfg *Config, tlsCfg *tls.Config, tel *tracing) (*upstreamSet, error) {
 	list := cfg.upstreamList()
-	s := &upstreamSet{phases: cfg.Phases, arrivals: make([]atomic.Pointer[pathSlots], len(list))}
+	s := &upstreamSet{phases: cfg.Phases, arrivals: make([]atomic.Pointer[pathSlots], len(list)), served: make([]atomic.Pointer[pathSlots], len(list))}
 	for i, u := range list {
 		fc := cfg.upstreamServer(u.Addr)
 		fc.TLS = tlsCfg
 		if tel != nil {
 			tel.instrumentUpstream(&fc)
+		}
+		inner := fc.Middleware
+		fc.Middleware = func(h http.Handler) http.Handler {
+			if inner != nil {
+				h = inner(h)
+			}
+			return countServed(h, &s.served[i])
 		}
 		traced := fc.OnApplied
 		fc.OnApplied = func(r *http.Request, applied []faultserver.Spec) {
@@ -274,6 +285,7 @@ func (s *upstreamSet) endPhase() {
 func (s *upstreamSet) countArrivals(start time.Time, total time.Duration) {
 	for i := range s.arrivals {
 		s.arrivals[i].Store(&pathSlots{start: start, total: total, paths: map[string]*slotCounter{}})
+		s.served[i].Store(&pathSlots{start: start, total: total, paths: map[string]*slotCounter{}})
 	}
 }
 
@@ -298,6 +310,48 @@ func (s *upstreamSet) arrivalSlots(i, n int) map[string][]int64 {
 	}
 	return map[string][]int64{}
 }
+
+// servedSlots returns upstream i's calls that worked per slot, by path,
+// n slots long.
+func (s *upstreamSet) servedSlots(i, n int) map[string][]int64 {
+	if c := s.served[i].Load(); c != nil {
+		return c.slots(n)
+	}
+	return map[string][]int64{}
+}
+
+// countServed counts into *to, by arrival time and path, the requests h
+// answered in full with a status below 500 to a caller still there.
+func countServed(h http.Handler, to *atomic.Pointer[pathSlots]) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r) // a reset panics through: not counted
+		if c := to.Load(); c != nil && sw.status < 500 && r.Context().Err() == nil {
+			c.add(r.URL.Path, arrived)
+		}
+	})
+}
+
+// statusWriter notes the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush and Unwrap keep what the fault server needs of its writer.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // pathSlots counts one upstream's arrivals per slot, apart for each path:
 // the first maxCountedPaths paths, the rest together under otherPaths.

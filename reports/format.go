@@ -188,6 +188,7 @@ var outcomeColumns = []struct {
 	{"redirect", "redirect (3xx)", "#a16207", func(o Outcomes) int64 { return o.Redirect }},
 	{"client_error", "client error", "#db2777", func(o Outcomes) int64 { return o.ClientError }},
 	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
+	{"shed", "shed by the service (429, 503 + Retry-After)", "#475569", func(o Outcomes) int64 { return o.Shed }},
 }
 
 // validityRow is one validity check as the renderers show it.

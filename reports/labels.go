@@ -246,6 +246,16 @@ func breakerValue(open bool, value func(a *Arm) string) func(a *Arm) string {
 	}
 }
 
+// SuspectOKText says, for an arm of a user's service, how many api
+// answers were ok while the upstream call failed, timed out or was never
+// made, and what to do about it; "" when none were, or it is not known.
+func SuspectOKText(a *Arm, api string) string {
+	if a.SuspectOK == nil || *a.SuspectOK == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d %s answers were ok while their upstream call failed, timed out or was never made (per second, by send time): fallbacks? check them with --expect (what a real answer holds, like --expect json:.source=primary)", *a.SuspectOK, api)
+}
+
 // TimeToOpenInferred shows an inferred time to open with the span the
 // evidence puts it in, "5.1 s (inferred, 4.9–5.4 s)", or without one when
 // the report has none.

@@ -328,6 +328,15 @@ type Arm struct {
 	// from: one of the Breaker constants. Empty in reports of cbload
 	// versions without it.
 	BreakerFigures string `json:"breaker_figures,omitempty"`
+	// SuspectOK, for a user's service whose upstream this run saw, counts
+	// the api answers of the fault phases that were ok while the
+	// service's upstream call failed, timed out or was never made: per
+	// second, by send time, the ok answers beyond what the calls the
+	// upstream served in full (at the baseline's calls per ok answer)
+	// account for. They are fallbacks, or successes the service claims
+	// without its dependency; --expect tells them apart. Nil when not
+	// known: cbload's own gateway, or an external upstream.
+	SuspectOK *int64 `json:"suspect_ok,omitempty"`
 	// UpstreamQueue says whether the upstream's queue was measured: one of
 	// the Queue constants. Only with QueueMeasured do the series' queue
 	// fields and the summaries' UpstreamQueuePeak hold measurements; the
@@ -501,6 +510,10 @@ type Outcomes struct {
 	// AssertionFailed counts answers that would have counted as ok but
 	// missed a --expect check: a fallback is not a success.
 	AssertionFailed int64 `json:"assertion_failed"`
+	// Shed counts answers by which a user's service shed load itself: a
+	// 429, or a 503 with Retry-After — its rate limiter or load shedder,
+	// not its dependency failing.
+	Shed int64 `json:"shed,omitempty"`
 }
 
 // TimeoutAt splits Outcomes.Timeout by where the deadline expired.
@@ -511,7 +524,7 @@ type TimeoutAt struct {
 
 // Total returns the number of requests counted.
 func (o Outcomes) Total() int64 {
-	return o.OK + o.UpstreamError + o.Timeout + o.Rejected + o.Saturated + o.ConnectionError + o.Redirect + o.ClientError + o.AssertionFailed
+	return o.OK + o.UpstreamError + o.Timeout + o.Rejected + o.Saturated + o.ConnectionError + o.Redirect + o.ClientError + o.AssertionFailed + o.Shed
 }
 
 // Add returns the element-wise sum of o and p.
@@ -530,6 +543,7 @@ func (o Outcomes) Add(p Outcomes) Outcomes {
 		Redirect:        o.Redirect + p.Redirect,
 		ClientError:     o.ClientError + p.ClientError,
 		AssertionFailed: o.AssertionFailed + p.AssertionFailed,
+		Shed:            o.Shed + p.Shed,
 	}
 }
 

@@ -569,6 +569,7 @@ var outcomeLeaves = []struct {
 	{"redirect", func(o Outcomes) int64 { return o.Redirect }},
 	{"client_error", func(o Outcomes) int64 { return o.ClientError }},
 	{"assertion_failed", func(o Outcomes) int64 { return o.AssertionFailed }},
+	{"shed", func(o Outcomes) int64 { return o.Shed }},
 }
 
 var timeoutAtLeaves = []struct {

@@ -776,6 +776,11 @@ func writeSummary(w io.Writer, r *reports.Report) {
 	row("time to recover", func(a *reports.Arm) string { return breaker(a.Figures.TimeToRecoverS)(a) })
 	row("after the trigger", reports.AfterTrigger)
 	writeColumns(w, rows)
+	for i := range r.Arms {
+		if s := reports.SuspectOKText(&r.Arms[i], api); s != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.Arms[i].Name, s)
+		}
+	}
 	writeDetailSummary(w, r)
 	fmt.Fprintf(w, "\nverdict: %s\n", r.Verdict.Summary)
 }

@@ -1,0 +1,110 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cbload/cbload/reports"
+)
+
+// startDependentService starts a service whose /api calls the upstream's
+// /data with a 200 ms timeout. On a failed call it answers a fallback 200
+// {"coordinates":null} when fallback is set, else a 502. Every shedEvery-th
+// /api request (0: none) it sheds with a 429 before calling anything.
+func startDependentService(t *testing.T, upAddr string, fallback bool, shedEvery int64) string {
+	t.Helper()
+	tr := &http.Transport{Proxy: nil}
+	client := &http.Client{Transport: tr, Timeout: 200 * time.Millisecond}
+	var n atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api", func(w http.ResponseWriter, r *http.Request) {
+		if shedEvery > 0 && n.Add(1)%shedEvery == 0 {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		resp, err := client.Get("http://" + upAddr + "/data")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		switch {
+		case err == nil && resp.StatusCode < 500:
+			io.WriteString(w, `{"coordinates":[1,2]}`)
+		case fallback:
+			io.WriteString(w, `{"coordinates":null}`)
+		default:
+			http.Error(w, "dependency failed", http.StatusBadGateway)
+		}
+	})
+	mux.HandleFunc("GET /local", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { srv.Close(); tr.CloseIdleConnections() })
+	return srv.URL
+}
+
+// TestSuspectSuccesses runs a fallback service and an honest one through a
+// latency fault and a hang: the fallback's ok answers while its calls time
+// out are counted and said in the notes and report.md; the honest
+// service's failures are not suspect, and its 429s are their own class.
+func TestSuspectSuccesses(t *testing.T) {
+	for _, fault := range []string{"latency:1s", "hang"} {
+		t.Run(fault, func(t *testing.T) {
+			upAddr := freeAddr(t)
+			fb := startDependentService(t, upAddr, true, 0)
+			honest := startDependentService(t, upAddr, false, 10)
+			cfg := testConfig(t, fault)
+			cfg.Rate = 50
+			cfg.Phases[1].Duration, cfg.Phases[2].Duration = 3*time.Second, 2*time.Second
+			cfg.Targets = []Target{
+				{Name: "fallback", URL: fb + "/api", Collateral: fb + "/local"},
+				{Name: "honest", URL: honest + "/api", Collateral: honest + "/local"},
+			}
+			if fault == "hang" {
+				cfg.Targets = cfg.Targets[:1]
+			}
+			cfg.UpstreamAddr = upAddr
+			r, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := r.Arm("fallback")
+			fs := a.Summary["fault"].API
+			if a.SuspectOK == nil || *a.SuspectOK < fs.OK*8/10 {
+				t.Errorf("fallback: suspect ok %v of %d ok answers during the fault; want most of them", a.SuspectOK, fs.OK)
+			}
+			want := "answers were ok while their upstream call failed, timed out or was never made (per second, by send time): fallbacks? check them with --expect"
+			if !hasNote(a.Notes, want) {
+				t.Errorf("fallback notes %q; want %q", a.Notes, want)
+			}
+			var md bytes.Buffer
+			if err := reports.WriteMarkdown(&md, r); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(md.String(), want) {
+				t.Errorf("report.md does not say %q", want)
+			}
+			if fault == "hang" {
+				return
+			}
+			h := r.Arm("honest")
+			if h.SuspectOK == nil || *h.SuspectOK > 3 {
+				t.Errorf("honest: suspect ok %v; want none (it fails when its calls do)", h.SuspectOK)
+			}
+			base := h.Summary["baseline"].API.Outcomes
+			if base.Shed == 0 || base.ClientError != 0 {
+				t.Errorf("honest baseline outcomes %+v; want its 429s as shed, none as client_error", base)
+			}
+			if !hasNote(h.Notes, "shed the load itself") {
+				t.Errorf("honest notes %q; want the 429s named as the service shedding", h.Notes)
+			}
+		})
+	}
+}
