@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/cbload/cbload/analysis"
+	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -155,6 +158,13 @@ func (c *Config) validateTargets() error {
 				return fmt.Errorf("targets[%d] (%s).%s: %w", i, t.Name, u.field, err)
 			}
 		}
+		if !c.UpstreamExternal {
+			for _, u := range append(t.requests(), Request{URL: t.BreakerStateURL}) {
+				if up, ok := c.ownUpstream(u.URL); ok {
+					return fmt.Errorf("targets[%d] (%s): %s is cbload's own upstream (%s): the target is your service, the one that calls the upstream", i, t.Name, u.URL, up)
+				}
+			}
+		}
 		api := false
 		for j, r := range t.Requests {
 			if !methodRE.MatchString(r.Method) {
@@ -181,6 +191,42 @@ func (c *Config) validateTargets() error {
 		}
 	}
 	return nil
+}
+
+// ownUpstream reports whether URL u points at one of the upstreams this
+// run starts — the same port on a loopback host, or the same host:port —
+// and names it as the flags do.
+func (c *Config) ownUpstream(u string) (string, bool) {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Host == "" {
+		return "", false
+	}
+	port := pu.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[pu.Scheme]
+	}
+	for _, up := range c.upstreamList() {
+		host, p, err := net.SplitHostPort(up.Addr)
+		if err != nil || p != port {
+			continue
+		}
+		if strings.EqualFold(host, pu.Hostname()) || (isLoopbackName(host) && isLoopbackName(pu.Hostname())) {
+			if len(c.Upstreams) > 0 {
+				return "--upstream " + up.Name + "=" + up.Addr, true
+			}
+			return "--upstream-addr " + up.Addr, true
+		}
+	}
+	return "", false
+}
+
+// isLoopbackName says whether host names the loopback interface.
+func isLoopbackName(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // targetSystem is a user's own service: the targets, each an arm, and the
@@ -361,7 +407,14 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 			if !state {
 				judge = checks.scoped(q.Collateral)
 			}
-			if err := probeAnswer(resp, body, judge, state, q.Collateral, upstream); err != nil {
+			var sent []string // header names only: values may be secrets
+			for k := range q.Header {
+				if k != "Host" {
+					sent = append(sent, k)
+				}
+			}
+			slices.Sort(sent)
+			if err := probeAnswer(resp, body, judge, state, q.Collateral, upstream, sent); err != nil {
 				return fmt.Errorf("%s %v", what, err)
 			}
 			if state {
@@ -374,11 +427,25 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 	return nil
 }
 
+// firstLine returns the first non-empty line of a service's answer,
+// sanitized and cut to 120 characters: a reason quoted in a message.
+func firstLine(body []byte) string {
+	for _, l := range strings.Split(string(body[:min(len(body), 4096)]), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return sanitizeNote(l, 120)
+		}
+	}
+	return ""
+}
+
 // probeAnswer judges one probe's answer against checks, those that judge
 // its kind; state says it is the answer of a breaker state URL, collateral
 // that of a collateral request.
-func probeAnswer(resp *http.Response, body []byte, checks expectations, state, collateral bool, upstream string) error {
+func probeAnswer(resp *http.Response, body []byte, checks expectations, state, collateral bool, upstream string, sent []string) error {
 	code := resp.StatusCode
+	if k := resp.Header.Get(faultserver.FaultHeader); k != "" {
+		return fmt.Errorf("answered with %s: %s — that is a cbload fault server, not your service; the target is the service that calls the upstream", faultserver.FaultHeader, sanitizeNote(k, 40))
+	}
 	accepted, want := checks.acceptsStatus(code), checks.statusForms()
 	if !accepted {
 		status := fmt.Sprintf("%d %s", code, http.StatusText(code))
@@ -388,8 +455,12 @@ func probeAnswer(resp *http.Response, body []byte, checks expectations, state, c
 			hint = fmt.Sprintf(" (a redirect to %q, not followed)", resp.Header.Get("Location"))
 		case code == http.StatusNotFound || code == http.StatusMethodNotAllowed:
 			hint = " — check the path and method"
+		case (code == http.StatusUnauthorized || code == http.StatusForbidden) && len(sent) > 0:
+			hint = fmt.Sprintf(" — it refused the request with header %s: check the value (--header, --header-env)", strings.Join(sent, ", "))
 		case code == http.StatusUnauthorized || code == http.StatusForbidden:
 			hint = " — does it need a header (--header, --header-env)?"
+		case code == http.StatusBadRequest && firstLine(body) != "":
+			hint = fmt.Sprintf(" — it said %q: check the method, body and headers", firstLine(body))
 		case code >= 500:
 			hint = fmt.Sprintf(" before any fault — is it healthy, and does it reach the upstream at %s?", upstream)
 		}
