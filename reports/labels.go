@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -33,25 +34,20 @@ func TermsOf(c Config) Terms {
 	if len(c.Targets) == 0 {
 		return Terms{API: "/api", Collateral: "/local", HasCollateral: true}
 	}
-	t := c.Targets[0]
+	// The words name one path only when every target's is that path: an
+	// arm is never labelled with another target's path.
 	var apis, colls []string
-	for _, q := range t.Requests {
-		label, isColl := strings.CutSuffix(q, " (collateral)")
-		_, u, _ := strings.Cut(label, " ")
-		p := u
-		if pu, err := url.Parse(u); err == nil && pu.Path != "" {
-			p = pu.Path
+	for i, t := range c.Targets {
+		a, cl := targetPaths(t)
+		if i == 0 {
+			apis, colls = a, cl
+			continue
 		}
-		if isColl {
-			colls = append(colls, p)
-		} else {
-			apis = append(apis, p)
+		if !slices.Equal(a, apis) {
+			apis = nil
 		}
-	}
-	if len(t.Requests) == 0 { // reports of versions without the request list
-		apis = []string{t.URL}
-		if pu, err := url.Parse(t.URL); err == nil && pu.Path != "" {
-			apis = []string{pu.Path}
+		if !slices.Equal(cl, colls) {
+			colls = nil
 		}
 	}
 	terms := Terms{Target: true, API: "api", Collateral: "collateral"}
@@ -148,6 +144,31 @@ func (t Terms) FiguresTitle() string {
 		return "Key figures, target by target"
 	}
 	return "Key figures, with and without the breaker"
+}
+
+// targetPaths returns the paths of a target's api and collateral
+// requests, in the order of its request list.
+func targetPaths(t Target) (apis, colls []string) {
+	for _, q := range t.Requests {
+		label, isColl := strings.CutSuffix(q, " (collateral)")
+		_, u, _ := strings.Cut(label, " ")
+		p := u
+		if pu, err := url.Parse(u); err == nil && pu.Path != "" {
+			p = pu.Path
+		}
+		if isColl {
+			colls = append(colls, p)
+		} else {
+			apis = append(apis, p)
+		}
+	}
+	if len(t.Requests) == 0 { // reports of versions without the request list
+		apis = []string{t.URL}
+		if pu, err := url.Parse(t.URL); err == nil && pu.Path != "" {
+			apis = []string{pu.Path}
+		}
+	}
+	return apis, colls
 }
 
 // BreakerBand names an arm's breaker-state band under the charts: the arm,
