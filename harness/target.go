@@ -79,6 +79,12 @@ func (t Target) hasCollateral() bool {
 	return false
 }
 
+// TargetClientTimeout is the load runner's timeout per request with a
+// user's service unless told otherwise: common service timeouts are 1, 3
+// and 5 s, and a service's own timeout answer must arrive as what it is,
+// not be cut off as a client timeout of cbload's.
+const TargetClientTimeout = 10 * time.Second
+
 // statePollInterval is how often a target's breaker state URL is polled;
 // transition times are accurate to about this much.
 const statePollInterval = 200 * time.Millisecond
