@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -106,5 +107,55 @@ func TestSuspectSuccesses(t *testing.T) {
 				t.Errorf("honest notes %q; want the 429s named as the service shedding", h.Notes)
 			}
 		})
+	}
+}
+
+// TestExternalUpstreamUnknown runs a service whose upstream another
+// process runs (--upstream-external): what it received is unknown in
+// every format — no upstream counts in report.json, "unknown" in
+// report.md's phases and fault → symptom and in the key figures of both.
+func TestExternalUpstreamUnknown(t *testing.T) {
+	up, err := faultserver.New(faultserver.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	svc := startDependentService(t, strings.TrimPrefix(up.URL(), "http://"), false, 0)
+	cfg := testConfig(t, "latency:1s")
+	cfg.Rate = 50
+	cfg.Phases = cfg.Phases[:1]
+	cfg.Targets = []Target{{Name: "svc", URL: svc + "/api", Collateral: svc + "/local"}}
+	cfg.UpstreamExternal = true
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Arm("svc").Summary["baseline"]; s.Upstreams != nil || s.UpstreamEffect != "" {
+		t.Errorf("baseline upstreams %v, effect %q; want none counted and no effect: the run did not see them", s.Upstreams, s.UpstreamEffect)
+	}
+	var md, html bytes.Buffer
+	if err := reports.WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := reports.WriteHTML(&html, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"unknown (external upstream)", "| baseline | svc |", "unknown: the upstream is run by another process"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("report.md has no %q", want)
+		}
+	}
+	_, phases, _ := strings.Cut(md.String(), "### Per phase")
+	phases, _, _ = strings.Cut(phases, "###")
+	for _, line := range strings.Split(phases, "\n") {
+		if strings.HasPrefix(line, "| baseline | svc |") && !strings.Contains(line, "unknown") {
+			t.Errorf("report.md row %q: want the upstream requests unknown", line)
+		}
+	}
+	if strings.Contains(md.String(), "shedding") {
+		t.Errorf("report.md calls the unseen upstream shedding")
+	}
+	if !strings.Contains(html.String(), "unknown (external upstream)") {
+		t.Errorf("report.html has no %q", "unknown (external upstream)")
 	}
 }

@@ -510,6 +510,9 @@ func (s *upstreamSet) booked() map[string]map[string]reports.UpstreamPhase {
 // summary.
 func addUpstreamCounts(a *reports.Arm, counts map[string]map[string]reports.UpstreamPhase) {
 	for phase, c := range counts {
+		if len(c) == 0 {
+			continue // an external upstream: what it received is unknown here, not none
+		}
 		if ps, ok := a.Summary[phase]; ok {
 			ps.Upstreams = c
 			a.Summary[phase] = ps

@@ -240,6 +240,9 @@ func reportFigureGroups(r *Report) []reportFigureGroup {
 			if kf.label == "Time to open" || kf.label == "Time to recover" {
 				f.value = breakerValue(kf.label == "Time to open", kf.value)
 			}
+			if r.Config.Upstream.External && (kf.label == "Requests reaching the upstream" || kf.label == "Attempts per /api request") {
+				f.value = func(*Arm) string { return "unknown (external upstream)" }
+			}
 			rg.figures = append(rg.figures, f)
 		}
 		out = append(out, rg)

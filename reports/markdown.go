@@ -244,7 +244,11 @@ func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
 				st := ep.get(s)
 				fmt.Fprintf(b, " %s | %s | %s |", count(st.Requests), ratio(st.OK, st.Requests), Millis(st.LatencyMS.P99))
 			}
-			fmt.Fprintf(b, " %s | %s |\n", count(s.UpstreamRequests), count(s.InflightPeak))
+			up := count(s.UpstreamRequests)
+			if r.Config.Upstream.External {
+				up = "unknown"
+			}
+			fmt.Fprintf(b, " %s | %s |\n", up, count(s.InflightPeak))
 		}
 	}
 	b.WriteString("\n")
