@@ -159,3 +159,42 @@ func TestExternalUpstreamUnknown(t *testing.T) {
 		t.Errorf("report.html has no %q", "unknown (external upstream)")
 	}
 }
+
+// TestRequestMixRows drives a service with two api requests — one that
+// calls the failing upstream, one that does not — and checks that each
+// gets its own figures, in report.json and the notes, besides the whole.
+func TestRequestMixRows(t *testing.T) {
+	upAddr := freeAddr(t)
+	svc := startDependentService(t, upAddr, false, 0)
+	cfg := testConfig(t, "latency:1s")
+	cfg.Rate = 50
+	cfg.Phases[1].Duration, cfg.Phases[2].Duration = 2*time.Second, time.Second
+	cfg.Targets = []Target{{Name: "svc", URL: svc + "/api", Requests: []Request{
+		{Method: http.MethodGet, URL: svc + "/api"},
+		{Method: http.MethodGet, URL: svc + "/local"},
+		{Method: http.MethodGet, URL: svc + "/local?from=collateral", Collateral: true},
+	}}}
+	cfg.UpstreamAddr = upAddr
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := r.Arm("svc")
+	if len(a.RequestMix) != 3 {
+		t.Fatalf("request mix %+v; want a row per request", a.RequestMix)
+	}
+	byName := map[string]reports.RequestFigures{}
+	for _, f := range a.RequestMix {
+		byName[f.Request] = f
+	}
+	api, local := byName["GET /api"], byName["GET /local"]
+	if api.Requests == 0 || api.OK > api.Requests/10 || local.Requests == 0 || local.OK != local.Requests || api.Total < api.Requests {
+		t.Errorf("GET /api %+v, GET /local %+v; want /api failing during the fault and /local all ok", api, local)
+	}
+	if sum := api.Requests + local.Requests; sum != a.Summary["fault"].API.Requests {
+		t.Errorf("the api requests' rows count %d during the fault; the api total is %d (%+v; %+v)", sum, a.Summary["fault"].API.Requests, a.RequestMix, a.Summary["fault"].API.Outcomes)
+	}
+	if !hasNote(a.Notes, "per request, success during the fault: GET /api ") {
+		t.Errorf("notes %q; want each request's success", a.Notes)
+	}
+}

@@ -533,6 +533,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 	}
 	up.countArrivals(start, cfg.TotalDuration())
 	rec := a.rec
+	mixFigures := newRequestMix(t.requests())
 	results := a.attack(lr, m.targeter(cfg.CollateralShare, cfg.shardSeed(), &a.sent))
 
 	// Failed /api responses during the fault, and how many came back fast:
@@ -546,6 +547,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 		lr:         lr,
 		collateral: m.collateralResult,
 		observe: func(res *vegeta.Result, collateral bool) {
+			mixFigures.add(res, cfg.Phases[rec.phaseIndex(res.Timestamp.Add(res.Latency).Sub(start))].Faulty())
 			if !collateral {
 				apiSent.add(res.Timestamp)
 				if classify(res) == oOK {
@@ -631,6 +633,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 		arm.Breaker = len(inf.transitions) > 0
 	}
 	a.finish(&arm, up)
+	arm.RequestMix = mixFigures.figures()
 	if !cfg.UpstreamExternal {
 		n := int(cfg.TotalDuration() / slotWidth)
 		gi, _ := up.guarded()
@@ -690,6 +693,9 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 			}
 			notes = append(notes, fmt.Sprintf("%s also received calls on other paths than the service's dependency calls (%s) — health probes or the like, which do not follow the requests: counted apart, never read as calls resumed", upstreamLabel(name), strings.Join(parts, ", ")))
 		}
+	}
+	if m := reports.RequestMixText(a); m != "" {
+		notes = append(notes, "per request, success during the fault: "+m)
 	}
 	notes = append(notes, callsNote(a, cfg, up, api)...)
 	if n := reports.SuspectOKText(a, api); n != "" {

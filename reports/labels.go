@@ -280,6 +280,39 @@ func SuspectOKText(a *Arm, api string) string {
 	return fmt.Sprintf("%d %s answers were ok while their upstream call failed, timed out or was never made (per second, by send time): fallbacks? check them with --expect (what a real answer holds, like --expect json:.source=primary)", *a.SuspectOK, api)
 }
 
+// RequestMixText lists, for an arm driven with a request mix, each
+// request's success during the fault: "GET /orders/42 98.0% of 120, POST
+// /orders 12.0% of 118"; "" without a mix.
+func RequestMixText(a *Arm) string {
+	var parts []string
+	for _, f := range a.RequestMix {
+		s := fmt.Sprintf("%s %s of %d", f.Request, ratioText(f.OK, f.Requests), f.Requests)
+		if f.Collateral {
+			s += " (collateral)"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// RequestSuccess is one request's success during the fault in arm a, by
+// its label ("GET /orders"), or "—" when a has no such request.
+func RequestSuccess(a *Arm, request string) string {
+	for _, f := range a.RequestMix {
+		if f.Request == request {
+			return ratioText(f.OK, f.Requests)
+		}
+	}
+	return "—"
+}
+
+func ratioText(ok, n int64) string {
+	if n == 0 {
+		return "—"
+	}
+	return Percent(float64(ok) / float64(n))
+}
+
 // TimeToOpenInferred shows an inferred time to open with the span the
 // evidence puts it in, "5.1 s (inferred, 4.9–5.4 s)", or without one when
 // the report has none.

@@ -337,6 +337,11 @@ type Arm struct {
 	// without its dependency; --expect tells them apart. Nil when not
 	// known: cbload's own gateway, or an external upstream.
 	SuspectOK *int64 `json:"suspect_ok,omitempty"`
+	// RequestMix, for a user's service driven with several requests,
+	// gives each request (method and path) its own answers during the
+	// fault and over the whole run, by completion time, beside the
+	// endpoint totals.
+	RequestMix []RequestFigures `json:"request_mix,omitempty"`
 	// UpstreamQueue says whether the upstream's queue was measured: one of
 	// the Queue constants. Only with QueueMeasured do the series' queue
 	// fields and the summaries' UpstreamQueuePeak hold measurements; the
@@ -642,6 +647,20 @@ type Transition struct {
 	// is within them, and so is the true change.
 	EarliestS *float64 `json:"earliest_s,omitempty"`
 	LatestS   *float64 `json:"latest_s,omitempty"`
+}
+
+// RequestFigures are one request of a mix's answers: Request is its
+// method and path ("POST /orders"), Collateral whether it is a collateral
+// request.
+type RequestFigures struct {
+	Request    string `json:"request"`
+	Collateral bool   `json:"collateral,omitempty"`
+	// Requests and OK count the answers during the fault phases, Total
+	// and TotalOK over the whole run.
+	Requests int64 `json:"fault_requests"`
+	OK       int64 `json:"fault_ok"`
+	Total    int64 `json:"requests"`
+	TotalOK  int64 `json:"ok"`
 }
 
 // Figures are the key numbers of one arm. A nil pointer means the event never

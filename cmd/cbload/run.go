@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -749,6 +750,17 @@ func writeSummary(w io.Writer, r *reports.Report) {
 		row(coll+" p99", func(a *reports.Arm) string { return reports.Millis(a.Figures.CollateralP99DuringFaultMS) })
 	}
 	row(api+" success", func(a *reports.Arm) string { return fmt.Sprintf("%.1f%%", a.Figures.APISuccessDuringFault*100) })
+	var mixRows []string
+	for _, a := range r.Arms {
+		for _, f := range a.RequestMix {
+			if !slices.Contains(mixRows, f.Request) {
+				mixRows = append(mixRows, f.Request)
+			}
+		}
+	}
+	for _, q := range mixRows {
+		row("  "+q+" success", func(a *reports.Arm) string { return reports.RequestSuccess(a, q) })
+	}
 	row("requests reaching the upstream", func(a *reports.Arm) string {
 		if r.Config.Upstream.External {
 			return "unknown" // another process runs it
