@@ -426,11 +426,6 @@ func dependencyPaths(byPath map[string][]int64, base, n int) (deps []int64, othe
 	return deps, others
 }
 
-// inFlight returns the requests upstream i is handling now.
-func (s *upstreamSet) inFlight(i int) int64 {
-	return s.servers[i].Stats().InFlight
-}
-
 // next moves to the following phase.
 func (s *upstreamSet) next() {
 	s.endPhase()
