@@ -194,6 +194,9 @@ func timings(a *reports.Arm, phases []reports.Phase) {
 		if t.To == reports.StateOpen && t.T >= faultStart {
 			v := round3(t.T - faultStart)
 			a.Figures.TimeToOpenS = &v
+			if t.EarliestS != nil && t.LatestS != nil {
+				a.Figures.TimeToOpenSpanS = []float64{max(0, round3(*t.EarliestS-faultStart)), round3(*t.LatestS - faultStart)}
+			}
 			break
 		}
 	}

@@ -283,7 +283,12 @@ func mergeArm(ctx context.Context, arms []*reports.Arm, from []int, n int) (*rep
 	out.Summary = map[string]reports.PhaseSummary{}
 	out.BreakerFigures, out.StartedAt = base.BreakerFigures, base.StartedAt
 	for k, a := range arms {
-		out.SuspectOK += a.SuspectOK // each shard's suspect answers are its own
+		if a.SuspectOK != nil { // each shard's suspect answers are its own
+			if out.SuspectOK == nil {
+				out.SuspectOK = new(int64)
+			}
+			*out.SuspectOK += *a.SuspectOK
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

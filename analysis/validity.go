@@ -217,7 +217,11 @@ func baselineOK(r *reports.Report, a *reports.Arm) reports.ValidityCheck {
 			continue
 		}
 		c.Value = math.Min(c.Value, ep.st.SuccessRatio)
-		parts = append(parts, fmt.Sprintf("%s %s", ep.name, reports.Percent(ep.st.SuccessRatio)))
+		part := fmt.Sprintf("%s %s", ep.name, reports.Percent(ep.st.SuccessRatio))
+		if n := ep.st.Outcomes.Shed; n > 0 {
+			part += fmt.Sprintf(" (%d shed by the service itself: 429 or 503 with Retry-After — its rate limiter; send a lower --rate)", n)
+		}
+		parts = append(parts, part)
 	}
 	c.Value = round4(c.Value)
 	c.Pass = c.Value >= baselineHealthy

@@ -123,13 +123,28 @@ func Verdict(r *reports.Report) reports.Verdict {
 }
 
 // suspectOK says which arms had ok answers the report suspects
-// (reports.Arm.SuspectOK), or "" when none had.
+// (reports.Arm.SuspectOK) in a number the verdict could rest on, or ""
+// when none had. A handful at the edges of the fault's seconds (calls
+// booked in a neighbouring second) is not: the verdict weighs suspects
+// from 10 answers and 5% of the arm's ok api answers during the fault; the
+// notes name any.
+const (
+	suspectMin   = 10   // suspect ok answers the verdict weighs at least
+	suspectShare = 0.05 // of an arm's ok api answers during the fault
+)
+
 func suspectOK(r *reports.Report) string {
 	api := reports.TermsOf(r.Config).API
 	var parts []string
 	for _, a := range r.Arms {
-		if a.SuspectOK > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s answers of the %s arm were ok while their upstream call failed", a.SuspectOK, api, a.Name))
+		var okDuring int64
+		for _, p := range r.Phases {
+			if len(p.Faults) > 0 {
+				okDuring += a.Summary[p.Name].API.OK
+			}
+		}
+		if a.SuspectOK != nil && *a.SuspectOK >= max(suspectMin, int64(suspectShare*float64(okDuring))) {
+			parts = append(parts, fmt.Sprintf("%d %s answers of the %s arm were ok while their upstream call failed", *a.SuspectOK, api, a.Name))
 		}
 	}
 	return strings.Join(parts, ", and ")

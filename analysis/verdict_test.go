@@ -146,7 +146,7 @@ func TestVerdictEveryPolicyArm(t *testing.T) {
 // said; with --expect the answers were checked, and the rule decides.
 func TestVerdictSuspectSuccesses(t *testing.T) {
 	r := verdictReport(1, 1, 1, 1)
-	r.Arms[1].SuspectOK = 120
+	r.Arms[1].SuspectOK = new(int64(120))
 	v := Verdict(r)
 	if v.Outcome != reports.OutcomeInconclusive ||
 		v.Summary != "Inconclusive: 120 /api answers of the no-breaker arm were ok while their upstream call failed — fallbacks? The verdict does not rest on successes the report itself suspects: check the answers with --expect." ||
@@ -165,9 +165,23 @@ func TestVerdictSuspectSuccesses(t *testing.T) {
 
 	// The verdict on one arm too.
 	s := steadyReport(breakerService())
-	s.Arms[0].SuspectOK = 7
-	if v := Verdict(s); v.Outcome != reports.OutcomeInconclusive || !strings.Contains(v.Summary, "7 /api answers of the svc arm were ok while their upstream call failed") || v.Steady == nil {
+	s.Arms[0].SuspectOK = new(int64(70))
+	if v := Verdict(s); v.Outcome != reports.OutcomeInconclusive || !strings.Contains(v.Summary, "70 /api answers of the svc arm were ok while their upstream call failed") || v.Steady == nil {
 		t.Errorf("one arm with suspect successes: %s %q; want inconclusive, the parts kept", v.Outcome, v.Summary)
+	}
+
+	// A handful at the edges of the fault's seconds is not what a verdict
+	// rests on: under 10 answers, or under 5% of the arm's ok answers
+	// during the fault.
+	s.Arms[0].SuspectOK = new(int64(7))
+	if v := Verdict(s); v.Outcome != reports.OutcomeHeld {
+		t.Errorf("7 suspect answers: %s %q; want the rule's held", v.Outcome, v.Summary)
+	}
+	r.Config.Expect = nil
+	r.Arms[1].Summary["fault"] = reports.PhaseSummary{API: reports.Stats{Requests: 5000, OK: 5000, SuccessRatio: 1}}
+	r.Arms[1].SuspectOK = new(int64(120))
+	if v := Verdict(r); v.Outcome == reports.OutcomeInconclusive {
+		t.Errorf("120 suspect of 5000 ok answers: %s %q; want the rule's verdict", v.Outcome, v.Summary)
 	}
 }
 

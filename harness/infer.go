@@ -1,39 +1,55 @@
 package harness
 
 import (
-	"slices"
+	"fmt"
+	"math"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/cbload/cbload/reports"
 )
 
 // A user's service whose breaker state cannot be polled shows its breaker
 // only from outside: while the breaker is open, /api requests keep arriving
-// at the service but its calls stop arriving at the upstream. cbload
-// counts both per slot of slotWidth and infers the breaker open while the
+// at the service, its answers come back fast (failures, or fallbacks)
+// and its calls stop arriving at the upstream. cbload counts, per slot of
+// slotWidth, the /api requests sent, those of them answered fast, and the
+// upstream's arrivals on the paths of the service's dependency calls
+// (calls on other paths, such as a health probe, are counted apart: they
+// are not calls for requests). It infers the breaker open while the
 // upstream receives less than shedRatio of what the baseline's calls per
-// /api request predict, for at least openSlots slots in a row, and closed
-// again once it receives at least closedRatio of it for closeSlots slots
-// in a row. Arrivals also drop when the service limits its calls' concurrency
-// (a bulkhead such as hystrix's MaxConcurrentRequests, a throttle, a
-// connection pool) while the fault holds them: then its calls in flight at
-// the upstream stay up, each one that ends replaced by the next, where a
-// breaker that opens lets them drain to none. So an open is inferred only
-// where the upstream's in-flight requests fell to none, dated at the start
-// of that fall (see drained). Half-open probes are too few to tell from open: an inferred
-// open spans the breaker's open and half-open time. The figures are
-// accurate to about a slot, and they are marked inferred wherever they
-// appear.
-// The slots are the recorder's (slotWidth, 100 ms).
+// /api request predict and most answers come back fast, for at least
+// openSlots windows in a row, and closed again once it receives at least
+// closedRatio of it for closeSlots windows in a row. Calls a service
+// abandoned stay in flight at the upstream whatever its breaker does, so
+// the calls in flight do not date anything; a concurrency limit (bulkhead,
+// throttle, connection pool) that holds the calls back without failing
+// fast is not an open, one that rejects fast cannot be told from one.
+// Half-open probes are too few to tell from open: an inferred open spans
+// the breaker's open and half-open time. The window is a slot, or as many
+// slots as it takes for the baseline to predict minWindowCalls calls in
+// one; every inferred open carries the span the evidence puts it in.
 const (
 	shedRatio   = 0.1
 	openSlots   = 2
 	closedRatio = 0.5
 	closeSlots  = 3
-	// minSlotAPI is the fewest /api requests a slot needs to say anything.
+	// minSlotAPI is the fewest /api requests a window needs to say
+	// anything.
 	minSlotAPI = 2
+	// minWindowCalls is the fewest upstream calls the baseline must
+	// predict per window for a drop to none to mean something.
+	minWindowCalls = 4
+	// maxWindowSlots caps the window: at a rate giving fewer calls than
+	// that, nothing is inferred.
+	maxWindowSlots = 20
 )
+
+// fastBounds are the bounds an answer's latency is held against to count
+// as fast: the first that at least half of the baseline's /api answers
+// came back within (fastBound).
+var fastBounds = [...]time.Duration{fastFailure, 25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond}
 
 // slotCounter counts events per slot since a start time. It is safe for
 // concurrent use: the upstream's handlers and the result loop add to it.
@@ -80,34 +96,34 @@ func (c *slotCounter) slots(n int) []int64 {
 // inference is what the outside evidence says about a service's breaker.
 type inference struct {
 	// ok is false when nothing can be inferred: the baseline had no /api
-	// requests or its upstream received nothing.
+	// requests or its upstream received nothing, or too few calls.
 	ok bool
 	// why says what the inference rests on, or why there is none.
 	why string
 	// baselineRatio is the upstream's requests per /api request in the
 	// baseline.
 	baselineRatio float64
+	// window is the resolution the opens and closes were inferred at: a
+	// slot, or several at a low rate.
+	window time.Duration
 	// transitions are the inferred closed → open and open → closed
-	// changes, in seconds from the start of the arm.
+	// changes, in seconds from the start of the arm; each open carries
+	// the span the evidence puts it in.
 	transitions []reports.Transition
-	// held lists the opens dated by the drain of the calls in flight
-	// after the service had already stopped most of its new calls:
-	// between From and T the calls were held by a concurrency limit or
-	// already stopped by the breaker, which the outside cannot tell
-	// apart, so the open happened somewhere in [From, T].
-	held []heldOpen
+	// fast is the bound an answer came back within to count as fast; 0
+	// when the baseline's answers were too slow for any.
+	fast time.Duration
+	// otherPaths counts, by path, the upstream's calls that were not the
+	// service's dependency calls (health probes): not read as calls.
+	otherPaths map[string]int64
 }
 
-// heldOpen is an open inferred at T seconds whose arrivals had dropped
-// from From seconds on.
-type heldOpen struct{ From, T float64 }
-
-// inferBreaker infers the breaker's opens and closes from the /api
-// requests sent and the upstream requests received per slot, and the
-// upstream's requests in flight at the end of each slot (nil, or -1 for a
-// slot not sampled: not used); baseline is the number of slots of the
+// inferBreaker infers the breaker's opens and closes from, per slot, the
+// /api requests sent, those of them answered fast (nil: the answers'
+// speed tells nothing, the arrivals decide alone) and the upstream
+// requests received for them; baseline is the number of slots of the
 // first, fault-free phase (0: none, nothing is inferred).
-func inferBreaker(api, up, inflight []int64, baseline int) inference {
+func inferBreaker(api, fast, up []int64, baseline int) inference {
 	if baseline <= 0 || baseline > len(api) {
 		return inference{why: "no fault-free first phase to learn the service's calls per /api request from"}
 	}
@@ -119,30 +135,58 @@ func inferBreaker(api, up, inflight []int64, baseline int) inference {
 	if a0 == 0 || u0 == 0 {
 		return inference{why: "the upstream received nothing during the baseline, so there is no rate of calls to compare with"}
 	}
-	inf := inference{ok: true, baselineRatio: float64(u0) / float64(a0),
-		why: "inferred from the upstream's arrivals per 100 ms against the /api requests sent in them"}
-	open := false
-	run := 0        // consecutive slots pointing the other way
-	first := 0      // the first slot of that run
-	var edges []int // slots of the opens and closes, alternating
-	for i := range api {
-		// Two slots together, so one slot's jitter does not decide: this
-		// one and the next while closed (the first slot of a drop starts
-		// the open), this one and the one before while open (the first
-		// slot back ends it).
-		lo, hi := i, min(i+2, len(api))
-		if open {
-			lo, hi = max(i-1, 0), i+1
-		}
+	perSlot := float64(u0) / float64(baseline)
+	m := max(1, int(math.Ceil(minWindowCalls/perSlot)))
+	if m > maxWindowSlots {
+		return inference{why: fmt.Sprintf("the upstream received %.1f calls a second in the baseline, too few to tell an open from a lull (at least %d a second are needed); send a higher rate", perSlot*float64(time.Second/slotWidth), minWindowCalls*int(time.Second/slotWidth)/maxWindowSlots)}
+	}
+	inf := inference{ok: true, baselineRatio: float64(u0) / float64(a0), window: time.Duration(m) * slotWidth,
+		why: "inferred from the upstream's arrivals against the /api requests sent and how fast they were answered"}
+	api, up = windows(api, m), windows(up, m)
+	if fast != nil {
+		fast = windows(fast, m)
+	}
+	// ratio is the arrivals over those predicted in windows [lo, hi);
+	// quick says most of their answers came back fast.
+	ratio := func(lo, hi int) (float64, bool) {
 		var a, u int64
 		for j := lo; j < hi; j++ {
 			a, u = a+api[j], u+up[j]
 		}
 		if a < minSlotAPI {
+			return 0, false
+		}
+		return float64(u) / (float64(a) * inf.baselineRatio), true
+	}
+	quick := func(lo, hi int) bool {
+		if fast == nil {
+			return true
+		}
+		var a, f int64
+		for j := lo; j < hi; j++ {
+			a, f = a+api[j], f+fast[j]
+		}
+		return 2*f >= a
+	}
+	open := false
+	run := 0        // consecutive windows pointing the other way
+	first := 0      // the first window of that run
+	var edges []int // windows of the opens and closes, alternating
+	for i := range api {
+		// Two windows together, so one window's jitter does not decide:
+		// this one and the next while closed (the first window of a drop
+		// starts the open), this one and the one before while open (the
+		// first window back ends it).
+		lo, hi := i, min(i+2, len(api))
+		if open {
+			lo, hi = max(i-1, 0), i+1
+		}
+		r, enough := ratio(lo, hi)
+		if !enough {
 			continue // too few requests to say either way
 		}
-		r := float64(u) / (float64(a) * inf.baselineRatio)
-		flip := (!open && r < shedRatio) || (open && r >= closedRatio)
+		// The first window of an open must itself answer fast.
+		flip := (!open && r < shedRatio && quick(i, i+1)) || (open && r >= closedRatio)
 		if !flip {
 			run = 0
 			continue
@@ -161,137 +205,77 @@ func inferBreaker(api, up, inflight []int64, baseline int) inference {
 		edges = append(edges, first)
 		open, run = !open, 0
 	}
-	var dropped []int
-	edges, dropped = drained(edges, inflight)
-	for k := 0; k < len(edges); k += 2 {
-		if dropped[k/2] < edges[k] {
-			inf.held = append(inf.held, heldOpen{From: slotSeconds(dropped[k/2]), T: slotSeconds(edges[k])})
-		}
-	}
+	at := func(j int) float64 { return round3((time.Duration(j*m) * slotWidth).Seconds()) }
 	for k, e := range edges {
-		from, to := reports.StateClosed, reports.StateOpen
+		tr := reports.Transition{T: at(e), From: reports.StateClosed, To: reports.StateOpen}
 		if k%2 == 1 {
-			from, to = reports.StateOpen, reports.StateClosed
+			tr.From, tr.To = reports.StateOpen, reports.StateClosed
+			inf.transitions = append(inf.transitions, tr)
+			continue
 		}
-		inf.transitions = append(inf.transitions, reports.Transition{T: slotSeconds(e), From: from, To: to})
+		// The open lies after the start of the last window before it in
+		// which the service still called (or still held its answers), and
+		// before the end of the first from it that shows it open whole.
+		lo := 0
+		for j := e - 1; j >= 0; j-- {
+			if r, ok := ratio(j, j+1); ok && (r >= closedRatio || !quick(j, j+1)) {
+				lo = j
+				break
+			}
+		}
+		end := len(api)
+		if k+1 < len(edges) {
+			end = edges[k+1]
+		}
+		hi := e
+		for j := e; j < end; j++ {
+			if r, ok := ratio(j, j+1); ok && r < shedRatio && quick(j, j+1) {
+				hi = j
+				break
+			}
+		}
+		early, late := at(lo), at(hi+1)
+		tr.EarliestS, tr.LatestS = &early, &late
+		inf.transitions = append(inf.transitions, tr)
 	}
 	return inf
 }
 
-// slotSeconds returns the start of slot i in seconds.
-func slotSeconds(i int) float64 { return round3((time.Duration(i) * slotWidth).Seconds()) }
-
-// drained checks each inferred open — edges alternate open, close, open …
-// as slot indices — against the upstream's requests in flight: a breaker
-// that opens lets the calls in flight drain to none, where a concurrency
-// limit keeps them up while it lets few new ones through. An open whose
-// span never drains is dropped with its close; one that drains is dated
-// at the start of the fall to none (a limit that held the arrivals down
-// before the breaker opened does not move the open earlier). Spans with a
-// slot not sampled are kept as they are. dropped holds, for each open
-// kept, the slot its arrivals dropped in.
-func drained(edges []int, inflight []int64) (out, dropped []int) {
-	if inflight == nil {
-		for k := 0; k < len(edges); k += 2 {
-			dropped = append(dropped, edges[k])
-		}
-		return edges, dropped
+// windows sums xs over consecutive windows of m slots; a last window
+// shorter than m is left out.
+func windows(xs []int64, m int) []int64 {
+	if m == 1 {
+		return xs
 	}
-	for k := 0; k < len(edges); k += 2 {
-		from, to := edges[k], len(inflight)
-		if k+1 < len(edges) {
-			to = min(edges[k+1], len(inflight))
-		}
-		if from >= to || slices.Contains(inflight[max(from-1, 0):to], -1) {
-			out = append(out, edges[k:min(k+2, len(edges))]...)
-			dropped = append(dropped, from)
-			continue
-		}
-		z := -1
-		for i := from; i < to; i++ {
-			if inflight[i] == 0 {
-				z = i
-				break
-			}
-		}
-		if z < 0 {
-			continue // held level by a limit, not stopped by a breaker
-		}
-		// Walk back along the fall; a slot without change inside it is
-		// noise (a fall before it), at its top the level held before.
-		d := z
-		for d > from {
-			fell := inflight[d-1] > inflight[d]
-			tie := inflight[d-1] == inflight[d] && d >= 2 && inflight[d-2] > inflight[d-1]
-			if !fell && !tie {
-				break
-			}
-			d--
-		}
-		if d > from {
-			d++ // slot d saw no fall: the drain began after it
-		}
-		out, dropped = append(out, d), append(dropped, from)
-		if k+1 < len(edges) {
-			out = append(out, edges[k+1])
+	out := make([]int64, len(xs)/m)
+	for j := range out {
+		for _, x := range xs[j*m : (j+1)*m] {
+			out[j] += x
 		}
 	}
-	return out, dropped
-}
-
-// slotSampler reads a gauge at the end of every slot since a start time,
-// until stopped.
-type slotSampler struct {
-	vals []int64
-	stop chan struct{}
-	done chan struct{}
-}
-
-// startSlotSampler samples read at the end of each slot of a schedule of
-// length total from start. The caller must call stop.
-func startSlotSampler(start time.Time, total time.Duration, read func() int64) *slotSampler {
-	n := int(total/slotWidth) + 1
-	s := &slotSampler{vals: make([]int64, n), stop: make(chan struct{}), done: make(chan struct{})}
-	for i := range s.vals {
-		s.vals[i] = -1
-	}
-	go func() {
-		defer close(s.done)
-		t := time.NewTimer(0)
-		defer t.Stop()
-		for i := range n {
-			t.Reset(time.Until(start.Add(time.Duration(i+1) * slotWidth)))
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-			}
-			s.vals[i] = read()
-		}
-	}()
-	return s
-}
-
-// slots stops the sampler, waits for it and returns the samples, n long;
-// -1 marks a slot not sampled.
-func (s *slotSampler) slots(n int) []int64 {
-	s.halt()
-	out := make([]int64, n)
-	for i := range out {
-		out[i] = -1
-	}
-	copy(out, s.vals)
 	return out
 }
 
-// halt stops the sampler and waits for it; it may be called twice.
-func (s *slotSampler) halt() {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
+// fastBoundOf returns the index of the bound an /api answer must come
+// back within to count as fast: the first of fastBounds that at least
+// half of the baseline's answers (its first base of n slots; api counts
+// them) came back within, by within[i], the answers per slot within
+// fastBounds[i]; false when the baseline was slower than all.
+func fastBoundOf(within []*slotCounter, api []int64, base, n int) (int, bool) {
+	var answered int64
+	for _, x := range api[:min(base, len(api))] {
+		answered += x
 	}
-	<-s.done
+	for i, c := range within {
+		var k int64
+		for _, x := range c.slots(n)[:min(base, n)] {
+			k += x
+		}
+		if answered > 0 && 2*k >= answered {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // stateAt returns the inferred state at t seconds from the start.
@@ -307,4 +291,76 @@ func (inf inference) stateAt(t float64) string {
 		s = tr.To
 	}
 	return s
+}
+
+// sanitizeNote makes text from outside (a path, a service's answer) fit
+// for a note: control characters become spaces, and it is cut to at most
+// max runes, with … when cut.
+func sanitizeNote(s string, max int) string {
+	out := make([]rune, 0, min(len(s), max+1))
+	for _, r := range s {
+		if len(out) == max {
+			return string(out) + "…"
+		}
+		if !unicode.IsPrint(r) {
+			r = ' '
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+// suspectOK counts the ok answers that the upstream's calls do not
+// account for, in the slots fault marks: per second, by send time, the ok
+// answers (ok) beyond the calls the upstream served in full (served) over
+// the baseline's calls per ok answer, learned from its first base slots;
+// a second's shortfall counts only beyond jitter (more than one answer
+// and 5% of its ok answers). A fault's last second does not count: a
+// request sent then may wait in the service's queue and have its call
+// served, in full, once the fault is over. False when the baseline does
+// not tell the rate: no ok answers or no calls served.
+func suspectOK(ok, served []int64, base int, fault []bool) (int64, bool) {
+	var o0, s0 int64
+	for i := range min(base, len(ok), len(served)) {
+		o0, s0 = o0+ok[i], s0+served[i]
+	}
+	if o0 == 0 || s0 == 0 {
+		return 0, false
+	}
+	per := float64(s0) / float64(o0)
+	perSec := int(time.Second / slotWidth)
+	var n int64
+	for sec := 0; sec*perSec < len(fault); sec++ {
+		var o, s int64
+		whole := true
+		for i := sec * perSec; i < min((sec+1)*perSec, len(fault)); i++ {
+			whole = whole && fault[i]
+			o, s = o+ok[i], s+served[i]
+		}
+		if next := (sec + 1) * perSec; next >= len(fault) || !fault[next] {
+			whole = false // the fault's last second
+		}
+		if !whole {
+			continue
+		}
+		short := float64(o) - float64(s)/per
+		if short > 1 && short > 0.05*float64(o) {
+			n += int64(math.Round(short))
+		}
+	}
+	return n, true
+}
+
+// faultSlots marks the slots, n of them, of phases that inject a fault.
+func faultSlots(phases []Phase, n int) []bool {
+	out := make([]bool, n)
+	var at time.Duration
+	for _, p := range phases {
+		end := at + p.Duration
+		for i := int(at / slotWidth); i < min(int(end/slotWidth), n); i++ {
+			out[i] = p.Faulty()
+		}
+		at = end
+	}
+	return out
 }

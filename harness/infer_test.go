@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -32,11 +33,11 @@ func TestInferBreaker(t *testing.T) {
 	// 10 s at 100 ms: baseline 0–2 s, the breaker open 3.0–6.5 s and
 	// 7.2–8.0 s; the service calls the upstream twice per /api request.
 	a, u := slotsOf(100, 10, 2, [2]int{30, 65}, [2]int{72, 80})
-	got := inferBreaker(a, u, nil, 20)
+	got := inferBreaker(a, nil, u, 20)
 	want := []reports.Transition{
-		{T: 3.0, From: reports.StateClosed, To: reports.StateOpen},
+		{T: 3.0, From: reports.StateClosed, To: reports.StateOpen, EarliestS: ptr(2.9), LatestS: ptr(3.1)},
 		{T: 6.5, From: reports.StateOpen, To: reports.StateClosed},
-		{T: 7.2, From: reports.StateClosed, To: reports.StateOpen},
+		{T: 7.2, From: reports.StateClosed, To: reports.StateOpen, EarliestS: ptr(7.1), LatestS: ptr(7.3)},
 		{T: 8.0, From: reports.StateOpen, To: reports.StateClosed},
 	}
 	if !got.ok || got.baselineRatio != 2 {
@@ -61,50 +62,73 @@ func TestInferBreaker(t *testing.T) {
 	for i := 60; i < 80; i++ {
 		u[i] = 3
 	}
-	if got := inferBreaker(a, u, nil, 20); !got.ok || len(got.transitions) != 0 {
+	if got := inferBreaker(a, nil, u, 20); !got.ok || len(got.transitions) != 0 {
 		t.Errorf("retries and a partial slowdown: %+v; want no transitions", got)
 	}
 
 	// A one-slot gap is jitter, not an open breaker.
 	a, u = slotsOf(100, 10, 1, [2]int{40, 41})
-	if got := inferBreaker(a, u, nil, 20); len(got.transitions) != 0 {
+	if got := inferBreaker(a, nil, u, 20); len(got.transitions) != 0 {
 		t.Errorf("one empty slot: %+v; want no transitions", got.transitions)
 	}
 
 	// A concurrency limit (a bulkhead of 10 calls held by a latency fault)
-	// lets one call in 20 through, with 10 always in flight at the
-	// upstream: not a breaker. When the breaker behind it opens at 6.0 s,
-	// the calls in flight drain and the arrivals stop: an open.
+	// lets one call in 20 through and holds the answers: not a breaker,
+	// whatever stays in flight. When the breaker behind it opens at 6.0 s,
+	// the answers come back fast: an open, at 6.0 s, between the last
+	// window of held answers and the first whole window of fast ones.
 	a, u = slotsOf(100, 10, 1)
-	inflight := make([]int64, 100)
+	fast := make([]int64, 100)
+	for i := range fast {
+		fast[i] = 10
+	}
 	for i := 30; i < 80; i++ {
-		u[i], inflight[i] = int64(i%2), 10
+		u[i], fast[i] = int64(i%2), 0
 	}
 	for i := 60; i < 80; i++ {
-		u[i], inflight[i] = 0, max(0, 8-2*int64(i-60))
+		u[i], fast[i] = 0, 10
 	}
-	got = inferBreaker(a, u, inflight, 20)
-	want = []reports.Transition{{T: 6.0, From: reports.StateClosed, To: reports.StateOpen}, {T: 8.0, From: reports.StateOpen, To: reports.StateClosed}}
+	got = inferBreaker(a, fast, u, 20)
+	want = []reports.Transition{{T: 6.0, From: reports.StateClosed, To: reports.StateOpen, EarliestS: ptr(5.9), LatestS: ptr(6.1)}, {T: 8.0, From: reports.StateOpen, To: reports.StateClosed}}
 	if diff := cmp.Diff(want, got.transitions); diff != "" {
 		t.Errorf("a bulkhead, then its breaker opening: transitions (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]heldOpen{{From: 3.0, T: 6.0}}, got.held); diff != "" {
-		t.Errorf("a bulkhead, then its breaker opening: the span the open may lie in (-want +got):\n%s", diff)
+	// Without the answers' speed, the arrivals decide alone.
+	if got := inferBreaker(a, nil, u, 20); len(got.transitions) != 2 || got.transitions[0].T != 3.0 {
+		t.Errorf("no answer speeds: %+v; want the open at 3.0 s and the close", got.transitions)
 	}
-	// Unsampled slots (-1) do not hold an open back.
-	for i := range inflight {
-		inflight[i] = -1
+
+	// At 8 requests a second (0.8 per slot) a slot says nothing: the
+	// window widens to 500 ms, and the open at 3.0 s is dated at that
+	// resolution.
+	a, u = slotsOf(100, 0, 1)
+	for i := range a {
+		if i%10 != 0 && i%10 != 5 {
+			a[i], u[i] = 1, 1
+		}
+		if i >= 30 && i < 65 {
+			u[i] = 0
+		}
 	}
-	a, u = slotsOf(100, 10, 1, [2]int{30, 65})
-	if got := inferBreaker(a, u, inflight, 20); len(got.transitions) != 2 || got.transitions[0].T != 3.0 {
-		t.Errorf("no in-flight samples: %+v; want the open at 3.0 s and the close", got.transitions)
+	got = inferBreaker(a, nil, u, 20)
+	if got.window != 500*time.Millisecond || len(got.transitions) != 2 || got.transitions[0].T != 3.0 ||
+		*got.transitions[0].EarliestS != 2.5 || *got.transitions[0].LatestS != 3.5 {
+		t.Errorf("8 requests a second: window %v, transitions %+v; want 500ms, an open at 3.0 s between 2.5 and 3.5 s, and a close", got.window, got.transitions)
+	}
+	// At 1 request a second nothing is inferred, and the reason says so.
+	a, u = slotsOf(100, 0, 1)
+	for i := 0; i < 100; i += 10 {
+		a[i], u[i] = 1, 1
+	}
+	if got := inferBreaker(a, nil, u, 20); got.ok || !strings.Contains(got.why, "too few") {
+		t.Errorf("1 request a second: %+v; want no inference, too few calls", got)
 	}
 
 	// Nothing to learn from: no baseline, or an upstream never called.
-	if got := inferBreaker(a, u, nil, 0); got.ok || got.stateAt(1) != reports.StateUnknown {
+	if got := inferBreaker(a, nil, u, 0); got.ok || got.stateAt(1) != reports.StateUnknown {
 		t.Errorf("no baseline: %+v; want no inference and state unknown", got)
 	}
-	if got := inferBreaker(a, make([]int64, 100), nil, 20); got.ok {
+	if got := inferBreaker(a, nil, make([]int64, 100), 20); got.ok {
 		t.Errorf("upstream never called: %+v; want no inference", got)
 	}
 }

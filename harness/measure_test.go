@@ -186,7 +186,7 @@ func TestNoClientFollowsRedirects(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not followed") {
 		t.Errorf("probeTargets: %v; want the redirect refused, not followed", err)
 	}
-	p := startStatePoller(red+"/breaker", func(*http.Transport) {})
+	p := startStatePoller(red+"/breaker", nil, func(*http.Transport) {})
 	time.Sleep(3 * statePollInterval)
 	p.stop()
 	if got := p.state(); got != reports.StateUnknown {

@@ -95,6 +95,8 @@ func (e *endpointAcc) add(o outcome, lat time.Duration) {
 		e.outcomes.Redirect++
 	case oAssertionFailed:
 		e.outcomes.AssertionFailed++
+	case oShed:
+		e.outcomes.Shed++
 	default:
 		e.outcomes.ClientError++
 	}
@@ -258,6 +260,7 @@ const (
 	oRedirect
 	oClientError
 	oAssertionFailed
+	oShed // a user's service shed the load: 429, or 503 with Retry-After
 )
 
 // classify maps a vegeta result to its outcome class using the gateway's
@@ -285,6 +288,9 @@ func classify(res *vegeta.Result) outcome {
 	switch {
 	case res.Code >= 200 && res.Code < 300:
 		return oOK
+	case res.Code == http.StatusTooManyRequests,
+		res.Code == http.StatusServiceUnavailable && res.Headers.Get("Retry-After") != "":
+		return oShed
 	case res.Code >= 300 && res.Code < 400:
 		return oRedirect
 	case res.Code == http.StatusGatewayTimeout:

@@ -16,6 +16,8 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/cbload/cbload/reports"
 )
 
 // Request is one request of the load mix sent to a user's service: the
@@ -448,3 +450,63 @@ func (m *mix) targeter(share float64, seed int64, sent *atomic.Int64) vegeta.Tar
 		return nil
 	}
 }
+
+// requestMix counts each request of a mix's answers, when the mix has
+// more than one request of a kind; its zero-length form counts nothing.
+type requestMix struct {
+	index map[string]int // by method and URL as vegeta reports them
+	figs  []reports.RequestFigures
+}
+
+func newRequestMix(reqs []Request) *requestMix {
+	m := &requestMix{index: map[string]int{}}
+	var api, coll int
+	for _, r := range reqs {
+		if r.Collateral {
+			coll++
+		} else {
+			api++
+		}
+	}
+	if api < 2 && coll < 2 {
+		return m // the endpoint totals say it all
+	}
+	for _, r := range reqs {
+		key := r.Method + " " + r.URL
+		if _, dup := m.index[key]; dup {
+			continue
+		}
+		path := r.URL
+		if u, err := url.Parse(r.URL); err == nil {
+			path = u.Path
+			if u.RawQuery != "" {
+				path += "?" + u.RawQuery
+			}
+		}
+		m.index[key] = len(m.figs)
+		m.figs = append(m.figs, reports.RequestFigures{Request: r.Method + " " + path, Collateral: r.Collateral})
+	}
+	return m
+}
+
+// add counts a result; fault says it completed in a fault phase.
+func (m *requestMix) add(res *vegeta.Result, fault bool) {
+	i, ok := m.index[res.Method+" "+res.URL]
+	if !ok {
+		return
+	}
+	f := &m.figs[i]
+	okAnswer := classify(res) == oOK
+	f.Total++
+	if okAnswer {
+		f.TotalOK++
+	}
+	if fault {
+		f.Requests++
+		if okAnswer {
+			f.OK++
+		}
+	}
+}
+
+func (m *requestMix) figures() []reports.RequestFigures { return m.figs }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -13,7 +12,6 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
@@ -38,21 +36,39 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if len(cfg.Targets) > 0 {
-		return runTargets(ctx, cfg)
-	}
 	r := newReport(&cfg)
-	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(cfg.Arms)*max(cfg.Trials, 1)))
+	names := cfg.Arms
+	for i, t := range cfg.Targets {
+		if i == 0 {
+			names = nil
+		}
+		names = append(names, t.Name)
+	}
+	tel, err := newTracing(ctx, cfg.Tracing, r.RunID, cfg.Rate*cfg.TotalDuration().Seconds()*float64(len(names)*max(cfg.Trials, 1)))
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("set up tracing: %w", err)}
+	}
+	var sys system = gatewaySystem{cfg: &cfg}
+	if len(cfg.Targets) > 0 {
+		ts, err := startTargets(ctx, &cfg, r, tel)
+		if err != nil {
+			if tel != nil {
+				tel.shutdown(ctx.Err() != nil)
+			}
+			return nil, err
+		}
+		sys = ts
 	}
 
 	// k counts the arm runs (trials interleave them): run k starts at
 	// ArmStart(k) when the run has a start time.
-	cp := newCheckpoints(&cfg, r, cfg.Arms)
-	runs, order, runErr := cp.runTrials(cfg.Trials, cfg.Arms, func(name string, k int) (*reports.Arm, error) {
-		return runArm(ctx, &cfg, name, k, tel, cp)
+	cp := newCheckpoints(&cfg, r, names)
+	runs, order, runErr := cp.runTrials(cfg.Trials, names, func(name string, k int) (*reports.Arm, error) {
+		return sys.runArm(ctx, newArmRun(&cfg, name, k, tel), cp)
 	})
+	// The upstreams stop before tracing does, so the spans of the calls
+	// they still held are exported.
+	sys.close()
 	r.FinishedAt = time.Now().UTC()
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
 	if tel != nil {
@@ -65,6 +81,29 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	finish(r, runs, order, cfg.Trials)
 	return r, runErr
 }
+
+// system is a run's system under test: cbload's own gateway chain,
+// started afresh for each arm run, or a user's service, with the upstreams
+// cbload runs for it. Every arm run of either starts, drives and finishes
+// through an armRun, which attaches the observers.
+type system interface {
+	// runArm runs a through the phases, telling cp of each phase that
+	// settles. It returns the arm's measurements even when it stops early
+	// (with the error that stopped it), and nil only when nothing ran.
+	runArm(ctx context.Context, a *armRun, cp *checkpoints) (*reports.Arm, error)
+	// close stops what the system started for the whole run.
+	close()
+}
+
+// gatewaySystem is cbload's own gateway chain and upstream, started for
+// each arm run.
+type gatewaySystem struct{ cfg *Config }
+
+func (g gatewaySystem) runArm(ctx context.Context, a *armRun, cp *checkpoints) (*reports.Arm, error) {
+	return runArm(ctx, g.cfg, a, cp)
+}
+
+func (gatewaySystem) close() {}
 
 // newReport starts the report of a run of cfg: everything but the arms and
 // the verdict.
@@ -112,25 +151,17 @@ func partialReason(err error) string {
 	return err.Error()
 }
 
-// runArm runs arm name as the run's k-th arm run (0-based; trials repeat
-// arms), telling cp of each phase that settles. It returns the arm's measurements even when it stops early (with
-// the error that stopped it), and nil only when nothing ran.
-func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing, cp *checkpoints) (*reports.Arm, error) {
-	withBreaker := name == reports.ArmBreaker
+// runArm runs arm run a through cbload's own chain: a fresh upstream and
+// gateway on loopback, the arm's policy, and the load.
+func runArm(ctx context.Context, cfg *Config, a *armRun, cp *checkpoints) (*reports.Arm, error) {
+	withBreaker := a.name == reports.ArmBreaker
 	upCfg := cfg.upstreamServer("127.0.0.1:0")
 	upCfg.Faults = cfg.Phases[0].Faults
-	// Traced tiers; all nil when tracing is off.
-	var (
-		ex   *exemplars
-		gtel *gatewayTracing
-		wrap func(http.RoundTripper) http.RoundTripper
-	)
-	if tel != nil {
-		tel.instrumentUpstream(&upCfg)
-		ex = newExemplars(time.Now(), cfg.Phases, tel.jaegerURL)
-		gtel = tel.forGateway(ex)
-		wrap = tel.loadTransport
-		tel.setPhase(name, cfg.Phases[0].Name)
+	// Traced tiers; nil when tracing is off.
+	var gtel *gatewayTracing
+	if a.tel != nil {
+		a.tel.instrumentUpstream(&upCfg)
+		gtel = a.tel.forGateway(a.ex)
 	}
 	srv, err := faultserver.New(upCfg)
 	if err != nil {
@@ -139,54 +170,38 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing, 
 	defer srv.Close()
 	up := &upstreamSet{names: []string{DefaultUpstream}, servers: []*faultserver.Server{srv}, phases: cfg.Phases}
 
-	ch, err := startChain(cfg, name, srv.URL(), gtel)
+	ch, err := startChain(cfg, a.name, srv.URL(), gtel)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
 	defer ch.close()
 	gw, pol := ch.top(), ch.topPolicy()
 
-	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, nil, wrap)
+	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, nil, a.wrapLoad(nil))
 	defer lr.close()
 
 	// The arm's clock starts at its scheduled start, or now; the pacer
 	// times every send against it.
-	begin, err := beginArm(ctx, cfg, k)
-	if err != nil {
+	if err := a.start(ctx, up, withBreaker); err != nil {
 		return nil, err
 	}
-	start := begin.t0
-	if ex != nil {
-		ex.start = start
-	}
-	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, withBreaker)
-	rec.queue = queueFigures(cfg)
-	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
-	up.begin()
 	api, local := gw.url()+"/api", gw.url()+"/local"
-	var sent atomic.Int64
-	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.shardSeed(), &sent), rec.pace)
-	w, stopErr := drive(ctx, cfg, armLoop{
-		name: name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
+	results := a.attack(lr, mixTargeter(api, local, cfg.CollateralShare, cfg.shardSeed(), &a.sent))
+	w, stopErr := a.drive(ctx, armLoop{
+		lr:         lr,
 		collateral: func(res *vegeta.Result) bool { return res.URL == local },
-		observe:    ex.observe,
 		state:      pol.State,
 		takePeak:   gw.pool.TakePeak,
 		inflight:   gw.pool.InFlight,
-		onPhase:    func(phase string) { tel.setPhase(name, phase) },
 		takeCalls:  ch.bottom().takeCalls,
-		settled:    cp.settledFunc(name, k, rec, up),
-	}, results)
+	}, up, cp, results)
 	gwErrs, gwLast := ch.resourceErrors()
 	end := time.Now()
-	arm := rec.arm(name, transitions(pol.Transitions(end), start), w, gwErrs, gwLast)
+	start := a.t0()
+	arm := a.rec.arm(a.name, transitions(pol.Transitions(end), start), w, gwErrs, gwLast)
 	arm.LowerTierTransitions = ch.lowerTransitions(end, start)
-	arm.StartedAt = start.UTC()
 	arm.BreakerFigures = reports.BreakerMeasured
-	addUpstreamCounts(&arm, up.finish())
-	analysis.Symptoms(&arm, rec.reportPhases())
-	arm.Exemplars = ex.list()
-	arm.Start = begin.report(rec.pace)
+	a.finish(&arm, up)
 	return &arm, stopErr
 }
 

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,9 +19,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/cbload/cbload/analysis"
+	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -40,8 +45,12 @@ type Target struct {
 	// no collateral evidence and the verdict is inconclusive.
 	Collateral string
 	// BreakerStateURL, if set, is polled for the service's breaker state as
-	// JSON: {"state": "closed" | "open" | "half-open"} or a bare string.
+	// JSON: {"state": "closed" | "open" | "half-open"} or a bare string;
+	// or, with StateMetric, as Prometheus text exposition.
 	BreakerStateURL string
+	// StateMetric, when set, says which series of the Prometheus text page
+	// at BreakerStateURL holds the state and how it maps.
+	StateMetric *StateMetric
 	// Requests, when set, is the load sent to this target instead of GET
 	// URL and GET Collateral: method, headers and body of each, tagged api
 	// or collateral. Every URL must be absolute; see RebaseRequests.
@@ -69,6 +78,12 @@ func (t Target) hasCollateral() bool {
 	}
 	return false
 }
+
+// TargetClientTimeout is the load runner's timeout per request with a
+// user's service unless told otherwise: common service timeouts are 1, 3
+// and 5 s, and a service's own timeout answer must arrive as what it is,
+// not be cut off as a client timeout of cbload's.
+const TargetClientTimeout = 10 * time.Second
 
 // statePollInterval is how often a target's breaker state URL is polled;
 // transition times are accurate to about this much.
@@ -159,6 +174,13 @@ func (c *Config) validateTargets() error {
 				return fmt.Errorf("targets[%d] (%s).%s: %w", i, t.Name, u.field, err)
 			}
 		}
+		if !c.UpstreamExternal {
+			for _, u := range append(t.requests(), Request{URL: t.BreakerStateURL}) {
+				if up, ok := c.ownUpstream(u.URL); ok {
+					return fmt.Errorf("targets[%d] (%s): %s is cbload's own upstream (%s): the target is your service, the one that calls the upstream", i, t.Name, u.URL, up)
+				}
+			}
+		}
 		api := false
 		for j, r := range t.Requests {
 			if !methodRE.MatchString(r.Method) {
@@ -190,10 +212,56 @@ func (c *Config) validateTargets() error {
 	return nil
 }
 
-// runTargets is Run for a user's own service: one shared upstream at the
-// configured address, each target an arm through the same phases.
-func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
-	r := newReport(&cfg)
+// ownUpstream reports whether URL u points at one of the upstreams this
+// run starts — the same port on a loopback host, or the same host:port —
+// and names it as the flags do.
+func (c *Config) ownUpstream(u string) (string, bool) {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Host == "" {
+		return "", false
+	}
+	port := pu.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[pu.Scheme]
+	}
+	for _, up := range c.upstreamList() {
+		host, p, err := net.SplitHostPort(up.Addr)
+		if err != nil || p != port {
+			continue
+		}
+		if strings.EqualFold(host, pu.Hostname()) || (isLoopbackName(host) && isLoopbackName(pu.Hostname())) {
+			if len(c.Upstreams) > 0 {
+				return "--upstream " + up.Name + "=" + up.Addr, true
+			}
+			return "--upstream-addr " + up.Addr, true
+		}
+	}
+	return "", false
+}
+
+// isLoopbackName says whether host names the loopback interface.
+func isLoopbackName(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// targetSystem is a user's own service: the targets, each an arm, and the
+// upstreams cbload runs for the service at the configured addresses,
+// shared by every arm.
+type targetSystem struct {
+	cfg    *Config
+	byName map[string]Target
+	up     *upstreamSet
+	tune   func(*http.Transport)
+}
+
+// startTargets starts the upstreams of a run against a user's service,
+// traced by tel when it is not nil, fills in the target settings of r,
+// and probes every target before any load. The caller must call close.
+func startTargets(ctx context.Context, cfg *Config, r *reports.Report, tel *tracing) (*targetSystem, error) {
 	r.Config.Upstream.Addr = cfg.UpstreamAddr
 	for _, u := range cfg.Upstreams {
 		r.Config.Upstreams = append(r.Config.Upstreams, reports.NamedUpstream{Name: u.Name, Addr: u.Addr})
@@ -228,7 +296,7 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 	up := &upstreamSet{phases: cfg.Phases}
 	addrs := []string{"the external upstream"}
 	if !cfg.UpstreamExternal {
-		if up, err = startUpstreams(&cfg, upTLS); err != nil {
+		if up, err = startUpstreams(cfg, upTLS, tel); err != nil {
 			return nil, &SetupError{err}
 		}
 		addrs = nil
@@ -236,32 +304,23 @@ func runTargets(ctx context.Context, cfg Config) (*reports.Report, error) {
 			addrs = append(addrs, u.Addr)
 		}
 	}
-	defer up.close()
 	if err := probeTargets(ctx, cfg.Targets, cfg.Expect, strings.Join(addrs, ", "), tune); err != nil {
+		up.close()
 		// An answer a check quotes may echo a header the service was sent.
 		return nil, &SetupError{requestSecrets(cfg.Targets).redactErr(err)}
 	}
-
-	byName := map[string]Target{}
-	var names []string
+	s := &targetSystem{cfg: cfg, byName: map[string]Target{}, up: up, tune: tune}
 	for _, t := range cfg.Targets {
-		byName[t.Name] = t
-		names = append(names, t.Name)
+		s.byName[t.Name] = t
 	}
-	// k counts the arm runs (trials interleave them): run k starts at
-	// ArmStart(k) when the run has a start time.
-	cp := newCheckpoints(&cfg, r, names)
-	runs, order, runErr := cp.runTrials(cfg.Trials, names, func(name string, k int) (*reports.Arm, error) {
-		return runTarget(ctx, &cfg, byName[name], k, up, tune, cp)
-	})
-	r.FinishedAt = time.Now().UTC()
-	if runErr != nil {
-		r.Partial = true
-		r.PartialReason = partialReason(runErr)
-	}
-	finish(r, runs, order, cfg.Trials)
-	return r, runErr
+	return s, nil
 }
+
+func (s *targetSystem) runArm(ctx context.Context, a *armRun, cp *checkpoints) (*reports.Arm, error) {
+	return runTarget(ctx, s.cfg, s.byName[a.name], a, s.up, s.tune, cp)
+}
+
+func (s *targetSystem) close() { s.up.close() }
 
 // reportTargets describes the targets as a report does: name, URL and the
 // load mix, never headers or bodies.
@@ -344,19 +403,45 @@ func probeTargets(ctx context.Context, targets []Target, checks expectations, up
 			if !state {
 				judge = checks.scoped(q.Collateral)
 			}
-			if err := probeAnswer(resp, body, judge, state, q.Collateral, upstream); err != nil {
+			var sent []string // header names only: values may be secrets
+			for k := range q.Header {
+				if k != "Host" {
+					sent = append(sent, k)
+				}
+			}
+			slices.Sort(sent)
+			if err := probeAnswer(resp, body, judge, state, q.Collateral, upstream, sent); err != nil {
 				return fmt.Errorf("%s %v", what, err)
+			}
+			if state {
+				if err := probeState(body, t.StateMetric); err != nil {
+					return fmt.Errorf("%s %v", what, err)
+				}
 			}
 		}
 	}
 	return nil
 }
 
+// firstLine returns the first non-empty line of a service's answer,
+// sanitized and cut to 120 characters: a reason quoted in a message.
+func firstLine(body []byte) string {
+	for _, l := range strings.Split(string(body[:min(len(body), 4096)]), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return sanitizeNote(l, 120)
+		}
+	}
+	return ""
+}
+
 // probeAnswer judges one probe's answer against checks, those that judge
 // its kind; state says it is the answer of a breaker state URL, collateral
 // that of a collateral request.
-func probeAnswer(resp *http.Response, body []byte, checks expectations, state, collateral bool, upstream string) error {
+func probeAnswer(resp *http.Response, body []byte, checks expectations, state, collateral bool, upstream string, sent []string) error {
 	code := resp.StatusCode
+	if k := resp.Header.Get(faultserver.FaultHeader); k != "" {
+		return fmt.Errorf("answered with %s: %s — that is a cbload fault server, not your service; the target is the service that calls the upstream", faultserver.FaultHeader, sanitizeNote(k, 40))
+	}
 	accepted, want := checks.acceptsStatus(code), checks.statusForms()
 	if !accepted {
 		status := fmt.Sprintf("%d %s", code, http.StatusText(code))
@@ -366,8 +451,12 @@ func probeAnswer(resp *http.Response, body []byte, checks expectations, state, c
 			hint = fmt.Sprintf(" (a redirect to %q, not followed)", resp.Header.Get("Location"))
 		case code == http.StatusNotFound || code == http.StatusMethodNotAllowed:
 			hint = " — check the path and method"
+		case (code == http.StatusUnauthorized || code == http.StatusForbidden) && len(sent) > 0:
+			hint = fmt.Sprintf(" — it refused the request with header %s: check the value (--header, --header-env)", strings.Join(sent, ", "))
 		case code == http.StatusUnauthorized || code == http.StatusForbidden:
 			hint = " — does it need a header (--header, --header-env)?"
+		case code == http.StatusBadRequest && firstLine(body) != "":
+			hint = fmt.Sprintf(" — it said %q: check the method, body and headers", firstLine(body))
 		case code >= 500:
 			hint = fmt.Sprintf(" before any fault — is it healthy, and does it reach the upstream at %s?", upstream)
 		}
@@ -392,57 +481,50 @@ func probeAnswer(resp *http.Response, body []byte, checks expectations, state, c
 	return nil
 }
 
-// runTarget runs one target through the phases, telling cp of each phase
-// that settles. Like runArm, it returns what was measured even when
-// stopped early.
-func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSet, tune func(*http.Transport), cp *checkpoints) (*reports.Arm, error) {
-	begin, err := beginArm(ctx, cfg, k)
-	if err != nil {
-		return nil, err
-	}
-	up.begin()
-	defer up.release()
-
+// runTarget runs arm run a, of target t, through the phases, telling cp
+// of each phase that settles. Like runArm, it returns what was measured
+// even when stopped early.
+func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstreamSet, tune func(*http.Transport), cp *checkpoints) (*reports.Arm, error) {
 	var inflight, peak atomic.Int64
 	m := newMix(t.requests())
 	var checks *expectTransport
-	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, tune, func(next http.RoundTripper) http.RoundTripper {
+	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, tune, a.wrapLoad(func(next http.RoundTripper) http.RoundTripper {
 		next = &countingTransport{next: next, inflight: &inflight, peak: &peak}
 		if len(cfg.Expect) > 0 {
 			checks = newExpectTransport(next, cfg.Expect, m.collateralRequest)
 			next = checks
 		}
 		return next
-	})
+	}))
 	defer lr.close()
+	if err := a.start(ctx, up, false); err != nil {
+		return nil, err
+	}
+	defer up.release()
 
 	var poll *statePoller
 	if t.BreakerStateURL != "" {
-		poll = startStatePoller(t.BreakerStateURL, tune)
+		poll = startStatePoller(t.BreakerStateURL, t.StateMetric, tune)
 		defer poll.stop()
 	}
 
-	start := begin.t0
+	start := a.t0()
 	if poll != nil {
 		poll.setStart(start)
 	}
-	// /api requests sent and upstream requests received per slot, for the
-	// breaker inference.
+	// /api requests sent per slot, and of them those answered within
+	// each of fastBounds, and upstream requests received per slot and
+	// path, for the breaker inference.
 	apiSent := newSlotCounter(start, cfg.TotalDuration())
-	up.countArrivals(start, cfg.TotalDuration())
-	// The upstream's in-flight requests per slot tell a breaker's drop in
-	// arrivals from a concurrency limit's (see inferBreaker).
-	var inflightAt *slotSampler
-	if !cfg.UpstreamExternal {
-		gi, _ := up.guarded()
-		inflightAt = startSlotSampler(start, cfg.TotalDuration(), func() int64 { return up.inFlight(gi) })
-		defer inflightAt.halt()
+	apiOK := newSlotCounter(start, cfg.TotalDuration())
+	var apiWithin [len(fastBounds)]*slotCounter
+	for i := range apiWithin {
+		apiWithin[i] = newSlotCounter(start, cfg.TotalDuration())
 	}
-	rec := newRecorder(start, cfg.Phases, cfg.Rate, cfg.ClientTimeout+time.Second, false)
-	rec.queue = queueFigures(cfg)
-	rec.pace = newSchedulePacer(start, cfg.Rate, cfg.TotalDuration(), cfg.Shard, time.Now())
-	var sent atomic.Int64
-	results := lr.attack(m.targeter(cfg.CollateralShare, cfg.shardSeed(), &sent), rec.pace)
+	up.countArrivals(start, cfg.TotalDuration())
+	rec := a.rec
+	mixFigures := newRequestMix(t.requests())
+	results := a.attack(lr, m.targeter(cfg.CollateralShare, cfg.shardSeed(), &a.sent))
 
 	// Failed /api responses during the fault, and how many came back fast:
 	// the outside signature of an open breaker.
@@ -451,12 +533,21 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	if poll != nil {
 		state = func(time.Time) string { return poll.state() }
 	}
-	w, stopErr := drive(ctx, cfg, armLoop{
-		name: t.Name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
+	w, stopErr := a.drive(ctx, armLoop{
+		lr:         lr,
 		collateral: m.collateralResult,
 		observe: func(res *vegeta.Result, collateral bool) {
+			mixFigures.add(res, cfg.Phases[rec.phaseIndex(res.Timestamp.Add(res.Latency).Sub(start))].Faulty())
 			if !collateral {
 				apiSent.add(res.Timestamp)
+				if classify(res) == oOK {
+					apiOK.add(res.Timestamp)
+				}
+				for i, b := range fastBounds {
+					if res.Code != 0 && res.Latency < b {
+						apiWithin[i].add(res.Timestamp)
+					}
+				}
 			}
 			if collateral || !cfg.Phases[rec.phaseIndex(res.Timestamp.Add(res.Latency).Sub(start))].Faulty() || classify(res) == oOK {
 				return
@@ -469,8 +560,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 		state:    state,
 		takePeak: func() int64 { return peak.Swap(inflight.Load()) },
 		inflight: inflight.Load,
-		settled:  cp.settledFunc(t.Name, k, rec, up),
-	}, results)
+	}, up, cp, results)
 	var transitions []reports.Transition
 	figures := reports.BreakerMeasured
 	if poll != nil {
@@ -505,7 +595,18 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 				base = int(cfg.Phases[0].Duration / slotWidth)
 			}
 			gi, _ := up.guarded()
-			in := inferBreaker(apiSent.slots(n), up.arrivalSlots(gi, n), inflightAt.slots(n), base)
+			api := apiSent.slots(n)
+			var fast []int64
+			b, quick := fastBoundOf(apiWithin[:], api, base, n)
+			if quick {
+				fast = apiWithin[b].slots(n)
+			}
+			deps, others := dependencyPaths(up.arrivalSlots(gi, n), base, n)
+			in := inferBreaker(api, fast, deps, base)
+			in.otherPaths = others
+			if quick {
+				in.fast = fastBounds[b]
+			}
 			inf = &in
 			if in.ok {
 				figures, transitions, rec.breaker = reports.BreakerInferred, in.transitions, true
@@ -521,9 +622,20 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 		// A breaker is claimed only on evidence of one.
 		arm.Breaker = len(inf.transitions) > 0
 	}
-	arm.StartedAt = start.UTC()
-	addUpstreamCounts(&arm, up.finish())
-	analysis.Symptoms(&arm, rec.reportPhases())
+	a.finish(&arm, up)
+	arm.RequestMix = mixFigures.figures()
+	if !cfg.UpstreamExternal {
+		n := int(cfg.TotalDuration() / slotWidth)
+		gi, _ := up.guarded()
+		base := 0
+		if !cfg.Phases[0].Faulty() {
+			base = int(cfg.Phases[0].Duration / slotWidth)
+		}
+		served, _ := dependencyPaths(up.servedSlots(gi, n), base, n)
+		if k, ok := suspectOK(apiOK.slots(n), served, base, faultSlots(cfg.Phases, n)); ok {
+			arm.SuspectOK = &k
+		}
+	}
 	arm.Notes = targetNotes(&arm, cfg, t, poll, inf, up, fastFails, fails)
 	if checks != nil {
 		arm.Notes = append(arm.Notes, checks.notes()...)
@@ -534,7 +646,6 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	for i, n := range arm.Notes {
 		arm.Notes[i] = sec.redact(n)
 	}
-	arm.Start = begin.report(rec.pace)
 	return &arm, stopErr
 }
 
@@ -545,7 +656,11 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 	api := cfg.Terms().API
 	switch {
 	case poll != nil && poll.sawBreaker():
-		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", RedactURL(t.BreakerStateURL), statePollInterval))
+		from := RedactURL(t.BreakerStateURL)
+		if t.StateMetric != nil {
+			from += fmt.Sprintf(" (Prometheus series %s)", sanitizeNote(t.StateMetric.String(), maxStateExcerpt))
+		}
+		notes = append(notes, fmt.Sprintf("breaker state: polled from %s every %v; transition times are accurate to about that", from, statePollInterval))
 	case poll != nil && inf == nil:
 		notes = append(notes, fmt.Sprintf("breaker state: %s reported that the service has no breaker (%q)", RedactURL(t.BreakerStateURL), poll.lastRaw()))
 	default:
@@ -558,13 +673,37 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 			break
 		}
 		_, name := up.guarded()
-		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from %s's arrivals per %v against the %s requests sent: open while it received under %.0f%% of the baseline's %.2f calls per %s request for %v and its requests in flight drained to none (a concurrency limit keeps them up), closed again at %.0f%% for %v; half-open cannot be told from open, so opens, time to open and time to recover are inferred, accurate to about %v",
-			why, upstreamLabel(name), slotWidth, api, shedRatio*100, inf.baselineRatio, api, openSlots*slotWidth, closedRatio*100, closeSlots*slotWidth, 2*slotWidth))
-		for _, h := range inf.held {
-			notes = append(notes, fmt.Sprintf("breaker state: the open inferred at %.1f s is dated by the calls in flight at %s draining to none; from %.1f s the service already made almost no new calls while calls stayed in flight — a concurrency limit (bulkhead, throttle, connection pool) or the breaker itself — so it opened between %.1f s and %.1f s", h.T, upstreamLabel(name), h.From, h.From, h.T))
+		fastText := fmt.Sprintf("most %s answers came back within %v (as fast as half the baseline's)", api, inf.fast)
+		if inf.fast == 0 {
+			fastText = fmt.Sprintf("(the baseline's %s answers were too slow for their speed to tell anything, so the arrivals decide alone)", api)
+		}
+		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from %s's arrivals per %v against the %s requests sent: open while it received under %.0f%% of the baseline's %.2f calls per %s request and %s, for %v; closed again at %.0f%% for %v; the calls in flight date nothing (a service may abandon calls that never end); half-open cannot be told from open, so opens, time to open and time to recover are inferred, each open with the span the evidence puts it in",
+			why, upstreamLabel(name), inf.window, api, shedRatio*100, inf.baselineRatio, api, fastText, openSlots*inf.window, closedRatio*100, closeSlots*inf.window))
+		if inf.window > slotWidth {
+			notes = append(notes, fmt.Sprintf("breaker state: inferred at %v, not %v: at this rate the baseline predicts under %d calls per %v, too few to tell an open from a lull; a higher rate infers more finely", inf.window, slotWidth, minWindowCalls, slotWidth))
+		}
+		if len(inf.otherPaths) > 0 {
+			var parts []string
+			for _, p := range slices.Sorted(maps.Keys(inf.otherPaths)) {
+				parts = append(parts, fmt.Sprintf("%s: %d", sanitizeNote(p, 60), inf.otherPaths[p]))
+			}
+			notes = append(notes, fmt.Sprintf("%s also received calls on other paths than the service's dependency calls (%s) — health probes or the like, which do not follow the requests: counted apart, never read as calls resumed", upstreamLabel(name), strings.Join(parts, ", ")))
 		}
 	}
+	if m := reports.RequestMixText(a); m != "" {
+		notes = append(notes, "per request, success during the fault: "+m)
+	}
 	notes = append(notes, callsNote(a, cfg, up, api)...)
+	if n := reports.SuspectOKText(a, api); n != "" {
+		notes = append(notes, n)
+	}
+	var shed int64
+	for _, ps := range a.Summary {
+		shed += ps.API.Outcomes.Shed + ps.Collateral.Outcomes.Shed
+	}
+	if shed > 0 {
+		notes = append(notes, fmt.Sprintf("shed: the service answered %d requests with 429, or 503 with Retry-After — it shed the load itself (a rate limiter or load shedder), counted as shed, apart from its dependency's failures; a lower --rate stays under its limit", shed))
+	}
 	if fails > 0 {
 		notes = append(notes, fmt.Sprintf("fast failures (inferred): %d of %d failed %s responses during the fault came back in under %v — the outside signature of an open breaker (or of an upstream that itself fails fast)", fastFails, fails, api, fastFailure))
 	}
@@ -643,7 +782,11 @@ func callsNote(a *reports.Arm, cfg *Config, up *upstreamSet, api string) []strin
 		notes = append(notes, fmt.Sprintf("upstream calls: unknown in phase %s — an upstream refused connections there, so the calls your service tried were never requests it could count", strings.Join(refused, ", ")))
 	}
 	if failing > 0 && answered > 0 && ok == answered {
-		a.SuspectOK = min(failing, ok) // the verdict's to weigh (analysis.Verdict)
+		// Every answer ok while the faults failed calls: at least that many
+		// are suspect, whatever the per-second count found.
+		if k := min(failing, ok); a.SuspectOK == nil || *a.SuspectOK < k {
+			a.SuspectOK = &k
+		}
 		who := "the upstream"
 		if len(up.names) > 1 {
 			who = "the upstreams"
@@ -722,6 +865,7 @@ func (b *countedBody) Close() error {
 // transitions it saw, timed when it saw them.
 type statePoller struct {
 	url    string
+	metric *StateMetric
 	client *http.Client
 	// ctx is cancelled by stop, which aborts a poll in flight.
 	ctx    context.Context
@@ -737,14 +881,16 @@ type statePoller struct {
 	breaker bool
 }
 
-// startStatePoller starts polling at once; tune adjusts its transport as
-// for every client of the user's service. The caller must call stop.
-func startStatePoller(u string, tune func(*http.Transport)) *statePoller {
+// startStatePoller starts polling at once, reading the state as sm says
+// (nil: JSON); tune adjusts its transport as for every client of the
+// user's service. The caller must call stop.
+func startStatePoller(u string, sm *StateMetric, tune func(*http.Transport)) *statePoller {
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := &http.Transport{Proxy: nil}
 	tune(tr)
 	p := &statePoller{
 		url:    u,
+		metric: sm,
 		client: &http.Client{Transport: tr, Timeout: statePollInterval * 4, CheckRedirect: noRedirects},
 		ctx:    ctx,
 		cancel: cancel,
@@ -786,9 +932,19 @@ func (p *statePoller) pollOnce() {
 	if err != nil {
 		return
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxStateBody))
 	resp.Body.Close()
-	raw, state := parseState(body)
+	var raw, state string
+	if p.metric != nil {
+		var err error
+		if raw, state, err = p.metric.state(body); err != nil {
+			raw = err.Error()
+		}
+	} else {
+		raw, state = parseState(body)
+	}
+	// raw goes into notes: a short excerpt, never the page.
+	raw = sanitizeNote(raw, maxStateExcerpt)
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		raw, state = fmt.Sprintf("HTTP %d redirect to %s, not followed", resp.StatusCode, resp.Header.Get("Location")), reports.StateUnknown
 	}
@@ -807,6 +963,35 @@ func (p *statePoller) pollOnce() {
 	}
 }
 
+// maxStateBody caps what is read of a breaker state answer: a Prometheus
+// page of a large service runs to hundreds of KB. maxStateExcerpt caps what
+// of it a note quotes.
+const (
+	maxStateBody    = 4 << 20
+	maxStateExcerpt = 80
+)
+
+// probeState checks a breaker state URL's answer before any load: with sm,
+// the page parses, sm picks exactly one series and its value maps; without,
+// the answer is JSON (or bare) state. The error says in one line what was
+// found instead, quoting at most a short excerpt.
+func probeState(body []byte, sm *StateMetric) error {
+	if sm != nil {
+		if _, _, err := sm.state(body); err != nil {
+			return fmt.Errorf("%v (--breaker-state-metric %s)", err, sm)
+		}
+		return nil
+	}
+	if _, st := parseState(body); st != reports.StateUnknown {
+		return nil
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	if fams, err := p.TextToMetricFamilies(bytes.NewReader(body)); err == nil && len(fams) > 0 {
+		return fmt.Errorf("answered a Prometheus text page (%d metrics), not JSON state; name the series that holds the state with --breaker-state-metric, like resilience4j_circuitbreaker_state{name=\"backend\"} --breaker-state-map label:state", len(fams))
+	}
+	return fmt.Errorf("answered %q, which is not a breaker state; want JSON {\"state\": \"closed\"|\"open\"|\"half-open\"} or a bare state, or Prometheus text with --breaker-state-metric", sanitizeNote(strings.TrimSpace(string(body)), maxStateExcerpt))
+}
+
 // parseState reads {"state": "..."} or a bare JSON string and maps it to a
 // report state.
 func parseState(body []byte) (raw, state string) {
@@ -820,17 +1005,7 @@ func parseState(body []byte) (raw, state string) {
 	} else {
 		raw = obj.State
 	}
-	switch strings.NewReplacer("_", "-", " ", "-").Replace(strings.ToLower(strings.TrimSpace(raw))) {
-	case "closed":
-		return raw, reports.StateClosed
-	case "open":
-		return raw, reports.StateOpen
-	case "half-open", "halfopen":
-		return raw, reports.StateHalfOpen
-	case "none", "disabled", "off":
-		return raw, reports.StateNone
-	}
-	return raw, reports.StateUnknown
+	return raw, stateWord(raw)
 }
 
 func (p *statePoller) state() string {

@@ -44,6 +44,8 @@ func TestValidateTargets(t *testing.T) {
 		{[]Target{ok}, "", "upstream-addr"},
 		{[]Target{ok}, "127.0.0.1:0", "upstream-addr"},
 		{[]Target{ok}, "10.0.0.1:9090", "not loopback"},
+		{[]Target{ok}, "127.0.0.1:8080", "targets[0] (svc): http://127.0.0.1:8080/api is cbload's own upstream (--upstream-addr 127.0.0.1:8080)"},
+		{[]Target{{Name: "svc", URL: "http://localhost:8080/api"}}, "127.0.0.1:8080", "is cbload's own upstream"},
 		{[]Target{{Name: "svc", URL: "http://192.168.1.2:8080/api"}}, "127.0.0.1:9090", "host 192.168.1.2 is not loopback"},
 		{[]Target{{Name: "svc", URL: "http://example.com/api"}}, "127.0.0.1:9090", "not loopback"},
 		{[]Target{{Name: "svc", URL: "127.0.0.1:8080/api"}}, "127.0.0.1:9090", "absolute http:// URL"},
@@ -100,6 +102,10 @@ func TestProbeRefusesBadAnswers(t *testing.T) {
 	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "who?", http.StatusUnauthorized) })
 	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
 	mux.HandleFunc("/created", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })
+	mux.HandleFunc("/bad", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "\n  missing query parameter: city\x1b[31m\nat line 2", http.StatusBadRequest)
+	})
+	mux.HandleFunc("/faulted", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Cbload-Fault", "latency") })
 	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		loadSeen.Add(1)
 		mux.ServeHTTP(w, r)
@@ -131,6 +137,9 @@ func TestProbeRefusesBadAnswers(t *testing.T) {
 		{Target{URL: svc.URL + "/down"}, nil, "answered 503 Service Unavailable before any fault — is it healthy, and does it reach the upstream at " + upAddr + "?"},
 		{Target{URL: svc.URL + "/login"}, nil, "answered 401 Unauthorized — does it need a header"},
 		{Target{URL: svc.URL + "/moved"}, nil, `answered 302 Found (a redirect to "/ok", not followed); want 200-299`},
+		{Target{Requests: []Request{{Method: "GET", URL: svc.URL + "/login", Header: http.Header{"Authorization": {"Bearer secret-token"}, "X-Tenant": {"a"}}}}}, nil, "answered 401 Unauthorized — it refused the request with header Authorization, X-Tenant: check the value"},
+		{Target{URL: svc.URL + "/bad"}, nil, `answered 400 Bad Request — it said "missing query parameter: city `},
+		{Target{URL: svc.URL + "/faulted"}, nil, "answered with X-Cbload-Fault: latency — that is a cbload fault server, not your service"},
 		{Target{URL: svc.URL + "/moved"}, expect("status=200-399"), ""},
 		{Target{URL: svc.URL + "/created"}, expect("status=200"), "answered 201 Created; want 200 (--expect"},
 		{Target{URL: svc.URL + "/ok", Collateral: svc.URL + "/nope"}, nil, "GET " + svc.URL + "/nope answered 404 Not Found — check the path and method; want 200-299 (--expect collateral:status=... changes the statuses accepted)\n"},
@@ -150,7 +159,7 @@ func TestProbeRefusesBadAnswers(t *testing.T) {
 		if err != nil {
 			got = err.Error() + "\n"
 		}
-		if (tt.want == "") != (err == nil) || !strings.Contains(got, tt.want) || strings.Count(got, "\n") > 1 {
+		if (tt.want == "") != (err == nil) || !strings.Contains(got, tt.want) || strings.Count(got, "\n") > 1 || strings.Contains(got, "secret-token") {
 			t.Errorf("probe %s with %v = %q; want one line containing %q", tt.target.URL, tt.expect, got, tt.want)
 		}
 		if n := loadSeen.Load() - before; n > 3 {

@@ -235,7 +235,7 @@ func ratioChoice(r float64, from string) samplerChoice {
 	return samplerChoice{
 		name:  "parentbased_traceidratio",
 		ratio: r,
-		desc: fmt.Sprintf("%s of requests, decided by the load runner and followed by the gateway and upstream, from %s; breaker state changes always",
+		desc: fmt.Sprintf("%s of requests, decided by the load runner and followed by the gateway (or your service, when it propagates W3C trace context) and upstream, from %s; breaker state changes always",
 			strconv.FormatFloat(r*100, 'g', 4, 64)+"%", from),
 	}
 }
@@ -545,10 +545,17 @@ func spanName(_ string, r *http.Request) string {
 }
 
 // loadTransport wraps the load runner's transport: otelhttp starts a client
-// span per request (a trace root, as vegeta's requests carry no context),
-// and the inner transport stamps the sampled trace id on the response.
+// span per request (a trace root, as vegeta's requests carry no context)
+// and sends its W3C trace context (traceparent) with the request — to
+// cbload's gateway, or to a user's service, which joins the trace when it
+// is instrumented — and the inner transport stamps the sampled trace id
+// on the response. The spans are named by method and path ("GET /api"):
+// the load's requests are few and fixed.
 func (t *tracing) loadTransport(next http.RoundTripper) http.RoundTripper {
-	return otelhttp.NewTransport(traceIDTransport{next}, t.httpOptions(t.loadgen)...)
+	opts := append(t.httpOptions(t.loadgen), otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+		return r.Method + " " + r.URL.Path
+	}))
+	return otelhttp.NewTransport(traceIDTransport{next}, opts...)
 }
 
 type traceIDTransport struct{ next http.RoundTripper }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -172,9 +173,13 @@ type upstreamSet struct {
 	last  []faultserver.Stats
 	// counts[phase][upstream] is filled as each phase ends.
 	counts []map[string]reports.UpstreamPhase
-	// arrivals[i] counts upstream i's requests per slot of the current
-	// arm, for the breaker inference; nil until countArrivals.
-	arrivals []atomic.Pointer[slotCounter]
+	// arrivals[i] counts upstream i's requests per slot and path of the
+	// current arm, for the breaker inference; nil until countArrivals.
+	arrivals []atomic.Pointer[pathSlots]
+	// served[i] counts, likewise by arrival, the requests upstream i
+	// answered in full, without an error status, to a caller still there:
+	// the calls that worked.
+	served []atomic.Pointer[pathSlots]
 }
 
 // upstreamServer is the fault server of an upstream cbload runs at addr:
@@ -193,18 +198,32 @@ func (c *Config) upstreamServer(addr string) faultserver.Config {
 	}
 }
 
-// startUpstreams listens on every upstream's address. The caller must call
-// close.
-func startUpstreams(cfg *Config, tlsCfg *tls.Config) (*upstreamSet, error) {
+// startUpstreams listens on every upstream's address, traced by tel when
+// it is not nil. The caller must call close.
+func startUpstreams(cfg *Config, tlsCfg *tls.Config, tel *tracing) (*upstreamSet, error) {
 	list := cfg.upstreamList()
-	s := &upstreamSet{phases: cfg.Phases, arrivals: make([]atomic.Pointer[slotCounter], len(list))}
+	s := &upstreamSet{phases: cfg.Phases, arrivals: make([]atomic.Pointer[pathSlots], len(list)), served: make([]atomic.Pointer[pathSlots], len(list))}
 	for i, u := range list {
 		fc := cfg.upstreamServer(u.Addr)
 		fc.TLS = tlsCfg
 		fc.GRPC = cfg.UpstreamGRPC
-		fc.OnApplied = func(*http.Request, []faultserver.Spec) {
+		if tel != nil {
+			tel.instrumentUpstream(&fc)
+		}
+		inner := fc.Middleware
+		fc.Middleware = func(h http.Handler) http.Handler {
+			if inner != nil {
+				h = inner(h)
+			}
+			return countServed(h, &s.served[i])
+		}
+		traced := fc.OnApplied
+		fc.OnApplied = func(r *http.Request, applied []faultserver.Spec) {
 			if c := s.arrivals[i].Load(); c != nil {
-				c.add(time.Now())
+				c.add(r.URL.Path, time.Now())
+			}
+			if traced != nil {
+				traced(r, applied)
 			}
 		}
 		srv, err := faultserver.New(fc)
@@ -282,7 +301,8 @@ func (s *upstreamSet) endPhase() {
 // start, for an arm of length total.
 func (s *upstreamSet) countArrivals(start time.Time, total time.Duration) {
 	for i := range s.arrivals {
-		s.arrivals[i].Store(newSlotCounter(start, total))
+		s.arrivals[i].Store(&pathSlots{start: start, total: total, paths: map[string]*slotCounter{}})
+		s.served[i].Store(&pathSlots{start: start, total: total, paths: map[string]*slotCounter{}})
 	}
 }
 
@@ -299,17 +319,128 @@ func (s *upstreamSet) guarded() (int, string) {
 	return 0, s.names[0]
 }
 
-// arrivalSlots returns upstream i's requests per slot, n slots long.
-func (s *upstreamSet) arrivalSlots(i, n int) []int64 {
+// arrivalSlots returns upstream i's requests per slot, n slots long, by
+// path.
+func (s *upstreamSet) arrivalSlots(i, n int) map[string][]int64 {
 	if c := s.arrivals[i].Load(); c != nil {
 		return c.slots(n)
 	}
-	return make([]int64, n)
+	return map[string][]int64{}
 }
 
-// inFlight returns the requests upstream i is handling now.
-func (s *upstreamSet) inFlight(i int) int64 {
-	return s.servers[i].Stats().InFlight
+// servedSlots returns upstream i's calls that worked per slot, by path,
+// n slots long.
+func (s *upstreamSet) servedSlots(i, n int) map[string][]int64 {
+	if c := s.served[i].Load(); c != nil {
+		return c.slots(n)
+	}
+	return map[string][]int64{}
+}
+
+// countServed counts into *to, by arrival time and path, the requests h
+// answered in full with a status below 500 to a caller still there.
+func countServed(h http.Handler, to *atomic.Pointer[pathSlots]) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r) // a reset panics through: not counted
+		if c := to.Load(); c != nil && sw.status < 500 && r.Context().Err() == nil {
+			c.add(r.URL.Path, arrived)
+		}
+	})
+}
+
+// statusWriter notes the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush and Unwrap keep what the fault server needs of its writer.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// pathSlots counts one upstream's arrivals per slot, apart for each path:
+// the first maxCountedPaths paths, the rest together under otherPaths.
+type pathSlots struct {
+	start time.Time
+	total time.Duration
+	mu    sync.Mutex
+	paths map[string]*slotCounter
+}
+
+// maxCountedPaths caps the paths an upstream's arrivals are counted apart
+// for; otherPaths counts the rest.
+const (
+	maxCountedPaths = 16
+	otherPaths      = "(other paths)"
+)
+
+func (p *pathSlots) add(path string, t time.Time) {
+	p.mu.Lock()
+	c := p.paths[path]
+	if c == nil {
+		if len(p.paths) >= maxCountedPaths {
+			path = otherPaths
+			c = p.paths[path]
+		}
+		if c == nil {
+			c = newSlotCounter(p.start, p.total)
+			p.paths[path] = c
+		}
+	}
+	p.mu.Unlock()
+	c.add(t)
+}
+
+func (p *pathSlots) slots(n int) map[string][]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string][]int64, len(p.paths))
+	for path, c := range p.paths {
+		out[path] = c.slots(n)
+	}
+	return out
+}
+
+// dependencyPaths splits an upstream's arrivals per path into the
+// service's dependency calls — the paths that received, in the baseline's
+// first base slots, at least a quarter of the busiest path's calls — and
+// the rest, such as a health probe, which do not follow the requests:
+// it returns the sum of the first per slot and the total of each of the
+// rest.
+func dependencyPaths(byPath map[string][]int64, base, n int) (deps []int64, others map[string]int64) {
+	sums := map[string]int64{}
+	var top int64
+	for path, xs := range byPath {
+		for _, x := range xs[:min(base, len(xs))] {
+			sums[path] += x
+		}
+		top = max(top, sums[path])
+	}
+	deps, others = make([]int64, n), map[string]int64{}
+	for path, xs := range byPath {
+		if top > 0 && 4*sums[path] < top {
+			for _, x := range xs {
+				others[path] += x
+			}
+			continue
+		}
+		for j, x := range xs[:min(n, len(xs))] {
+			deps[j] += x
+		}
+	}
+	return deps, others
 }
 
 // next moves to the following phase.
@@ -391,6 +522,9 @@ func (s *upstreamSet) booked() map[string]map[string]reports.UpstreamPhase {
 // summary.
 func addUpstreamCounts(a *reports.Arm, counts map[string]map[string]reports.UpstreamPhase) {
 	for phase, c := range counts {
+		if len(c) == 0 {
+			continue // an external upstream: what it received is unknown here, not none
+		}
 		if ps, ok := a.Summary[phase]; ok {
 			ps.Upstreams = c
 			a.Summary[phase] = ps

@@ -182,7 +182,7 @@ func TestTargetUpstreamCapacity(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	up, err := startUpstreams(&cfg, nil)
+	up, err := startUpstreams(&cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,8 +286,8 @@ func TestTargetFaultsUnseen(t *testing.T) {
 		t.Errorf("ignored 503s, one call per request: notes %q; want no shedding", a.Notes)
 	}
 	// The verdict does not rest on the answers the report suspects.
-	if a.SuspectOK == 0 || a.SuspectOK > a.Summary["fault"].API.OK {
-		t.Errorf("ignored 503s: suspect ok answers %d of %d ok; want them counted", a.SuspectOK, a.Summary["fault"].API.OK)
+	if a.SuspectOK == nil || *a.SuspectOK == 0 || *a.SuspectOK > a.Summary["fault"].API.OK {
+		t.Errorf("ignored 503s: suspect ok answers %v of %d ok; want them counted", a.SuspectOK, a.Summary["fault"].API.OK)
 	}
 	if v := last.Verdict; v.Outcome != reports.OutcomeInconclusive || !strings.Contains(v.Summary, "answers of the svc arm were ok while their upstream call failed") || !strings.Contains(v.Summary, "--expect") {
 		t.Errorf("ignored 503s: verdict %s %q; want inconclusive, naming the suspect answers and --expect", v.Outcome, v.Summary)

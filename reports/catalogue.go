@@ -59,6 +59,9 @@ type Figure struct {
 	// Breaker marks a figure resting on the breaker's state, which a
 	// user's service may not show (Arm.BreakerFigures).
 	Breaker bool
+	// SpanField, when set, is the figures field holding the span an
+	// inferred value lies in ([earliest, latest] seconds), shown with it.
+	SpanField string
 	// Get reads the figure; an errNoData error says why there is none
 	// (the breaker never opened).
 	Get func(f *Figures) (float64, error)
@@ -93,7 +96,7 @@ type Figure struct {
 // Catalogue lists every figure of an arm, in the order of the report's
 // figures object and of the threshold paths.
 var Catalogue = []Figure{
-	{Name: "time_to_open_s", Kind: KindSeconds, Worse: +1, Attribution: FigureByEvent, Breaker: true,
+	{Name: "time_to_open_s", Kind: KindSeconds, Worse: +1, Attribution: FigureByEvent, Breaker: true, SpanField: "time_to_open_span_s",
 		Get:   func(f *Figures) (float64, error) { return optional(f.TimeToOpenS, "the breaker never opened") },
 		Set:   func(f *Figures, v float64, ok bool) { f.TimeToOpenS = optionalValue(v, ok) },
 		Group: GroupEdges, Order: 1, Label: "Time to open", Short: "time to open",
@@ -223,6 +226,9 @@ type PhaseValue struct {
 	// and Text formats it there.
 	Column func(t Terms) (long, short string)
 	Text   func(s *PhaseSummary) string
+	// AtUpstream marks a value counted at cbload's upstream: unknown when
+	// another process runs it (--upstream-external).
+	AtUpstream bool
 	// FromSecond, when set, derives the value from the raw seconds
 	// whenever a report's summaries are derived (the end of a run, a
 	// merge): the phase's sum of the second's field, or its largest with
@@ -239,6 +245,7 @@ var PhaseValues = []PhaseValue{
 		Get:        func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.UpstreamRequests), nil },
 		Column:     func(Terms) (string, string) { return "Upstream requests", "Upstream req" },
 		Text:       func(s *PhaseSummary) string { return count(s.UpstreamRequests) },
+		AtUpstream: true,
 		FromSecond: func(s *Second) int64 { return s.UpstreamRequests },
 		Set:        func(ps *PhaseSummary, v int64) { ps.UpstreamRequests = v }},
 	{Name: "attempts_per_request", Kind: KindNumber, Worse: +1, Attribution: FigureBySend,
@@ -361,6 +368,7 @@ var OutcomeClasses = []OutcomeClass{
 	{"redirect", "redirect (3xx)", "#a16207", func(o Outcomes) int64 { return o.Redirect }},
 	{"client_error", "client error", "#db2777", func(o Outcomes) int64 { return o.ClientError }},
 	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
+	{"shed", "shed by the service (429, 503 + Retry-After)", "#475569", func(o Outcomes) int64 { return o.Shed }},
 }
 
 // figureNumber formats an arm's figure in its unit without the words a
@@ -434,4 +442,13 @@ func verdictOutcome(outcome string) VerdictOutcome {
 		}
 	}
 	return inconclusive
+}
+
+// text formats the value for the per-phase tables: "unknown" for a value
+// counted at an upstream another process runs.
+func (v *PhaseValue) text(r *Report, s *PhaseSummary) string {
+	if v.AtUpstream && r.Config.Upstream.External {
+		return "unknown"
+	}
+	return v.Text(s)
 }

@@ -17,6 +17,9 @@ func TestCatalogueCoversFigures(t *testing.T) {
 			t.Errorf("catalogue row %s declared twice", f.Name)
 		}
 		rows[f.Name], fields[f.JSONField()] = true, true
+		if f.SpanField != "" {
+			fields[f.SpanField] = true
+		}
 	}
 	typ := reflect.TypeOf(Figures{})
 	for i := range typ.NumField() {

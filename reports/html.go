@@ -335,7 +335,7 @@ func newHTMLView(r *Report) *htmlView {
 			if s, ok := a.Arm.Summary[p.Name]; ok {
 				row.Summary = &s
 				for _, c := range phaseColumns() {
-					row.Values = append(row.Values, c.Text(&s))
+					row.Values = append(row.Values, c.text(r, &s))
 				}
 			}
 			pv.Rows = append(pv.Rows, row)

@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -33,25 +34,20 @@ func TermsOf(c Config) Terms {
 	if len(c.Targets) == 0 {
 		return Terms{API: "/api", Collateral: "/local", HasCollateral: true}
 	}
-	t := c.Targets[0]
+	// The words name one path only when every target's is that path: an
+	// arm is never labelled with another target's path.
 	var apis, colls []string
-	for _, q := range t.Requests {
-		label, isColl := strings.CutSuffix(q, " (collateral)")
-		_, u, _ := strings.Cut(label, " ")
-		p := u
-		if pu, err := url.Parse(u); err == nil && pu.Path != "" {
-			p = pu.Path
+	for i, t := range c.Targets {
+		a, cl := targetPaths(t)
+		if i == 0 {
+			apis, colls = a, cl
+			continue
 		}
-		if isColl {
-			colls = append(colls, p)
-		} else {
-			apis = append(apis, p)
+		if !slices.Equal(a, apis) {
+			apis = nil
 		}
-	}
-	if len(t.Requests) == 0 { // reports of versions without the request list
-		apis = []string{t.URL}
-		if pu, err := url.Parse(t.URL); err == nil && pu.Path != "" {
-			apis = []string{pu.Path}
+		if !slices.Equal(cl, colls) {
+			colls = nil
 		}
 	}
 	terms := Terms{Target: true, API: "api", Collateral: "collateral"}
@@ -150,6 +146,31 @@ func (t Terms) FiguresTitle() string {
 	return "Key figures, with and without the breaker"
 }
 
+// targetPaths returns the paths of a target's api and collateral
+// requests, in the order of its request list.
+func targetPaths(t Target) (apis, colls []string) {
+	for _, q := range t.Requests {
+		label, isColl := strings.CutSuffix(q, " (collateral)")
+		_, u, _ := strings.Cut(label, " ")
+		p := u
+		if pu, err := url.Parse(u); err == nil && pu.Path != "" {
+			p = pu.Path
+		}
+		if isColl {
+			colls = append(colls, p)
+		} else {
+			apis = append(apis, p)
+		}
+	}
+	if len(t.Requests) == 0 { // reports of versions without the request list
+		apis = []string{t.URL}
+		if pu, err := url.Parse(t.URL); err == nil && pu.Path != "" {
+			apis = []string{pu.Path}
+		}
+	}
+	return apis, colls
+}
+
 // BreakerBand names an arm's breaker-state band under the charts: the arm,
 // marked inferred or unknown when so, or "no breaker".
 func BreakerBand(a *Arm) string {
@@ -219,6 +240,9 @@ func reportFigureGroups(r *Report) []reportFigureGroup {
 			if kf.fig.Breaker {
 				f.value = breakerValue(kf.fig, kf.value, "unknown (breaker state not observable)")
 			}
+			if r.Config.Upstream.External && (kf.label == "Requests reaching the upstream" || kf.label == "Attempts per /api request") {
+				f.value = func(*Arm) string { return "unknown (external upstream)" }
+			}
 			rg.figures = append(rg.figures, f)
 		}
 		out = append(out, rg)
@@ -234,10 +258,67 @@ func breakerValue(fig *Figure, value func(a *Arm) string, unknown string) func(a
 		case BreakerUnknown:
 			return unknown
 		case BreakerInferred:
+			if fig.Name == "time_to_open_s" {
+				return TimeToOpenInferred(a)
+			}
 			return figureNumber(fig, a) + " (inferred)"
 		}
 		return value(a)
 	}
+}
+
+// SuspectOKText says, for an arm of a user's service, how many api
+// answers were ok while the upstream call failed, timed out or was never
+// made, and what to do about it; "" when none were, or it is not known.
+func SuspectOKText(a *Arm, api string) string {
+	if a.SuspectOK == nil || *a.SuspectOK == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d %s answers were ok while their upstream call failed, timed out or was never made (per second, by send time): fallbacks? check them with --expect (what a real answer holds, like --expect json:.source=primary)", *a.SuspectOK, api)
+}
+
+// RequestMixText lists, for an arm driven with a request mix, each
+// request's success during the fault: "GET /orders/42 98.0% of 120, POST
+// /orders 12.0% of 118"; "" without a mix.
+func RequestMixText(a *Arm) string {
+	var parts []string
+	for _, f := range a.RequestMix {
+		s := fmt.Sprintf("%s %s of %d", f.Request, ratioText(f.OK, f.Requests), f.Requests)
+		if f.Collateral {
+			s += " (collateral)"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// RequestSuccess is one request's success during the fault in arm a, by
+// its label ("GET /orders"), or "—" when a has no such request.
+func RequestSuccess(a *Arm, request string) string {
+	for _, f := range a.RequestMix {
+		if f.Request == request {
+			return ratioText(f.OK, f.Requests)
+		}
+	}
+	return "—"
+}
+
+func ratioText(ok, n int64) string {
+	if n == 0 {
+		return "—"
+	}
+	return Percent(float64(ok) / float64(n))
+}
+
+// TimeToOpenInferred shows an inferred time to open with the span the
+// evidence puts it in, "5.1 s (inferred, 4.9–5.4 s)", or without one when
+// the report has none.
+func TimeToOpenInferred(a *Arm) string {
+	v, span := a.Figures.TimeToOpenS, a.Figures.TimeToOpenSpanS
+	if v == nil || len(span) != 2 {
+		return secs(v) + " (inferred)"
+	}
+	return fmt.Sprintf("%s (inferred, %.1f–%.1f s)", secs(v), span[0], span[1])
 }
 
 // targetConfigRows is the configuration of a run against a user's own

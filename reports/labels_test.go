@@ -64,3 +64,28 @@ func TestTargetReportsSpeakOfTheService(t *testing.T) {
 		t.Errorf("built-in gateway report:\n%s", md.String())
 	}
 }
+
+// TestTermsEachArmItsOwnTarget checks that the report's words for the api
+// and collateral endpoints name a path only when every target's is that
+// path: two targets with their own paths are labelled "api", never the
+// first target's path for both.
+func TestTermsEachArmItsOwnTarget(t *testing.T) {
+	for _, tt := range []struct {
+		targets   []Target
+		api, coll string
+	}{
+		{[]Target{
+			{Name: "breaker", URL: "http://127.0.0.1:8080/api", Requests: []string{"GET http://127.0.0.1:8080/api", "GET http://127.0.0.1:8080/local (collateral)"}},
+			{Name: "no-breaker", URL: "http://127.0.0.1:8081/api", Requests: []string{"GET http://127.0.0.1:8081/api", "GET http://127.0.0.1:8081/local (collateral)"}},
+		}, "/api", "/local"},
+		{[]Target{
+			{Name: "breaker", URL: "http://127.0.0.1:8080/api/protected", Requests: []string{"GET http://127.0.0.1:8080/api/protected"}},
+			{Name: "no-breaker", URL: "http://127.0.0.1:8080/api/raw", Requests: []string{"GET http://127.0.0.1:8080/api/raw"}},
+		}, "api", "collateral"},
+	} {
+		got := TermsOf(Config{Targets: tt.targets})
+		if got.API != tt.api || got.Collateral != tt.coll {
+			t.Errorf("TermsOf(%v) = api %q, collateral %q; want %q, %q", tt.targets, got.API, got.Collateral, tt.api, tt.coll)
+		}
+	}
+}

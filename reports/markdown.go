@@ -250,7 +250,7 @@ func writeMarkdownPhases(b *bytes.Buffer, r *Report) {
 				fmt.Fprintf(b, " %s | %s | %s |", count(st.Requests), ratio(st.OK, st.Requests), Millis(st.LatencyMS.P99))
 			}
 			for _, c := range cols {
-				fmt.Fprintf(b, " %s |", c.Text(&s))
+				fmt.Fprintf(b, " %s |", c.text(r, &s))
 			}
 			b.WriteString("\n")
 		}
@@ -322,6 +322,9 @@ func writeMarkdownTransitions(b *bytes.Buffer, r *Report) {
 			at := ""
 			if tiers {
 				at = fmt.Sprintf(" tier %d", t.Tier)
+			}
+			if t.EarliestS != nil && t.LatestS != nil {
+				at += fmt.Sprintf(" (%.1f–%.1f s)", *t.EarliestS, *t.LatestS)
 			}
 			fmt.Fprintf(b, "%s %s s%s %s → %s", sep, strconv.FormatFloat(t.T, 'f', 2, 64), at, mdEscape(t.From), mdEscape(t.To))
 		}

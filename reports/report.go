@@ -330,6 +330,20 @@ type Arm struct {
 	// from: one of the Breaker constants. Empty in reports of cbload
 	// versions without it.
 	BreakerFigures string `json:"breaker_figures,omitempty"`
+	// SuspectOK, for a user's service whose upstream this run saw, counts
+	// the api answers of the fault phases that were ok while the
+	// service's upstream call failed, timed out or was never made: per
+	// second, by send time, the ok answers beyond what the calls the
+	// upstream served in full (at the baseline's calls per ok answer)
+	// account for. They are fallbacks, or successes the service claims
+	// without its dependency; --expect tells them apart. Nil when not
+	// known: cbload's own gateway, or an external upstream.
+	SuspectOK *int64 `json:"suspect_ok,omitempty"`
+	// RequestMix, for a user's service driven with several requests,
+	// gives each request (method and path) its own answers during the
+	// fault and over the whole run, by completion time, beside the
+	// endpoint totals.
+	RequestMix []RequestFigures `json:"request_mix,omitempty"`
 	// UpstreamQueue says whether the upstream's queue was measured: one of
 	// the Queue constants. Only with QueueMeasured do the series' queue
 	// fields and the summaries' UpstreamQueuePeak hold measurements; the
@@ -360,12 +374,6 @@ type Arm struct {
 	// Notes says what could not be observed, e.g. the breaker state of a
 	// user's own service.
 	Notes []string `json:"notes,omitempty"`
-	// SuspectOK is the answers counted ok during the fault that the
-	// report suspects: the service answered ok while its upstream call
-	// failed, timed out or was never made (a fallback?). The verdict does
-	// not rest on them: without --expect to check the answers it is
-	// inconclusive. 0 when none is suspected.
-	SuspectOK int64 `json:"suspect_ok,omitempty"`
 	// APISlots counts /api completions per 100 ms, the raw data of
 	// TimeToRecoverS. With it, and the histograms in Series, every summary
 	// and figure of the arm can be recomputed (package analysis), which is
@@ -514,6 +522,10 @@ type Outcomes struct {
 	// AssertionFailed counts answers that would have counted as ok but
 	// missed a --expect check: a fallback is not a success.
 	AssertionFailed int64 `json:"assertion_failed"`
+	// Shed counts answers by which a user's service shed load itself: a
+	// 429, or a 503 with Retry-After — its rate limiter or load shedder,
+	// not its dependency failing.
+	Shed int64 `json:"shed,omitempty"`
 }
 
 // TimeoutAt splits Outcomes.Timeout by where the deadline expired.
@@ -524,7 +536,7 @@ type TimeoutAt struct {
 
 // Total returns the number of requests counted.
 func (o Outcomes) Total() int64 {
-	return o.OK + o.UpstreamError + o.Timeout + o.Rejected + o.Saturated + o.ConnectionError + o.Redirect + o.ClientError + o.AssertionFailed
+	return o.OK + o.UpstreamError + o.Timeout + o.Rejected + o.Saturated + o.ConnectionError + o.Redirect + o.ClientError + o.AssertionFailed + o.Shed
 }
 
 // Add returns the element-wise sum of o and p.
@@ -543,6 +555,7 @@ func (o Outcomes) Add(p Outcomes) Outcomes {
 		Redirect:        o.Redirect + p.Redirect,
 		ClientError:     o.ClientError + p.ClientError,
 		AssertionFailed: o.AssertionFailed + p.AssertionFailed,
+		Shed:            o.Shed + p.Shed,
 	}
 }
 
@@ -636,6 +649,25 @@ type Transition struct {
 	// Arm.LowerTierTransitions (2 … N); absent in Arm.Transitions, which
 	// are tier 1's.
 	Tier int `json:"tier,omitempty"`
+	// EarliestS and LatestS, set on an inferred transition, bound the
+	// span, in seconds from the arm's start, the evidence puts it in: T
+	// is within them, and so is the true change.
+	EarliestS *float64 `json:"earliest_s,omitempty"`
+	LatestS   *float64 `json:"latest_s,omitempty"`
+}
+
+// RequestFigures are one request of a mix's answers: Request is its
+// method and path ("POST /orders"), Collateral whether it is a collateral
+// request.
+type RequestFigures struct {
+	Request    string `json:"request"`
+	Collateral bool   `json:"collateral,omitempty"`
+	// Requests and OK count the answers during the fault phases, Total
+	// and TotalOK over the whole run.
+	Requests int64 `json:"fault_requests"`
+	OK       int64 `json:"fault_ok"`
+	Total    int64 `json:"requests"`
+	TotalOK  int64 `json:"ok"`
 }
 
 // Figures are the key numbers of one arm. A nil pointer means the event never
@@ -646,6 +678,10 @@ type Figures struct {
 	// TimeToOpenS is from the start of the fault to the first open, from
 	// the breaker's transition log.
 	TimeToOpenS *float64 `json:"time_to_open_s"`
+	// TimeToOpenSpanS, for an inferred open, is the span [earliest,
+	// latest], from the start of the fault, that the evidence puts the
+	// open in; TimeToOpenS lies within it.
+	TimeToOpenSpanS []float64 `json:"time_to_open_span_s,omitempty"`
 	// TimeToRecoverS is from the end of the last fault phase to the start
 	// of the first full second (a window of ten 100 ms slots) in which
 	// /api completions succeed ≥ 99% and, for an arm with a breaker, the

@@ -183,7 +183,7 @@ func TestFullReportMatchesSchema(t *testing.T) {
 	r.Tracing = &reports.Tracing{Enabled: true, Endpoint: "http://127.0.0.1:4318", Protocol: "http/protobuf", Sampler: "parentbased_traceidratio", SamplerArg: 0.1, SpansExported: 10, SpansDropped: 1, JaegerURL: "http://127.0.0.1:16686"}
 	r.Arms[0].Exemplars = []reports.Exemplar{{Phase: "fault", Kind: "first_rejection", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", URL: "http://127.0.0.1:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736"}}
 	r.Arms[0].Notes = []string{"a note"}
-	r.Arms[0].SuspectOK = 3
+	r.Arms[0].SuspectOK = new(int64(3))
 	r.Verdict.Arms = []reports.ArmVerdict{{Arm: "breaker", Outcome: reports.OutcomePrevented, CascadePrevented: true, Summary: "s"}}
 	r.Verdict.Outcome = reports.OutcomeHeld
 	r.Verdict.Steady = &reports.SteadyState{Arm: "api", Contained: reports.SteadyCheck{Finding: "no collateral endpoint"},
@@ -304,6 +304,12 @@ func TestSchemaFiguresFromCatalogue(t *testing.T) {
 	for _, f := range reports.Catalogue {
 		field := f.JSONField()
 		seen[field] = true
+		if f.SpanField != "" {
+			if props[f.SpanField] == nil {
+				t.Errorf("schema figures has no %s, the span of %s", f.SpanField, field)
+			}
+			seen[f.SpanField] = true
+		}
 		p := props[field]
 		if p == nil {
 			t.Errorf("catalogue figure %s: the schema's figures object has no property %q", f.Name, field)

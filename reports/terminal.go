@@ -35,6 +35,12 @@ func WriteTerminal(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "during the fault, median of %d trials (min–max)\n", r.Trials.N)
 	}
 	writeColumns(&b, terminalFigures(r))
+	api := TermsOf(r.Config).API
+	for i := range r.Arms {
+		if s := SuspectOKText(&r.Arms[i], api); s != "" {
+			fmt.Fprintf(&b, "%s: %s\n", r.Arms[i].Name, s)
+		}
+	}
 	writeDetailSummary(&b, r)
 	fmt.Fprintf(&b, "\nverdict: %s\n", r.Verdict.Summary)
 	if st := r.Verdict.Steady; st != nil {
@@ -94,7 +100,32 @@ func terminalFigures(r *Report) [][]string {
 				cells = append(cells, figureValue(r, keyFigure{value: value}, &r.Arms[i]))
 			}
 			rows = append(rows, cells)
+			if f.Name == "api_success_during_fault" {
+				rows = append(rows, requestMixRows(r)...)
+			}
 		}
+	}
+	return rows
+}
+
+// requestMixRows gives each request of a request mix (method and path) its
+// own success row under the api's.
+func requestMixRows(r *Report) [][]string {
+	var reqs []string
+	for _, a := range r.Arms {
+		for _, f := range a.RequestMix {
+			if !slices.Contains(reqs, f.Request) {
+				reqs = append(reqs, f.Request)
+			}
+		}
+	}
+	var rows [][]string
+	for _, q := range reqs {
+		cells := []string{"  " + q + " success"}
+		for i := range r.Arms {
+			cells = append(cells, RequestSuccess(&r.Arms[i], q))
+		}
+		rows = append(rows, cells)
 	}
 	return rows
 }

@@ -37,6 +37,8 @@ type ciOptions struct {
 	collateral      string
 	upstreamAddr    string
 	breakerStateURL string
+	stateMetric     string // --breaker-state-metric
+	stateMap        string // --breaker-state-map
 	dryRun          bool
 	allow           harness.AllowList // --allow-remote, parsed by runRun
 
@@ -142,6 +144,8 @@ func addCIFlags(cmd *cobra.Command, o *ciOptions) {
 	f.StringVar(&o.upstreamAddr, "upstream-addr", "", "with --target: loopback host:port where the upstream listens and your service calls it")
 	f.BoolVar(&o.dryRun, "dry-run", false, "check the flags, scenario and thresholds, print the plan and exit without running")
 	f.StringVar(&o.breakerStateURL, "breaker-state-url", "", "with --target: URL or /path returning the breaker state as JSON, polled while running")
+	f.StringVar(&o.stateMetric, "breaker-state-metric", "", "with --breaker-state-url: the page is Prometheus text; the series holding the state, like resilience4j_circuitbreaker_state{name=\"backend\"} or app_http_circuit_breaker_state{service=\"payments\"}")
+	f.StringVar(&o.stateMap, "breaker-state-map", "", "with --breaker-state-metric: label:NAME (the state is in label NAME, its series at 1: resilience4j) or VALUE=STATE pairs (default "+harness.DefaultStateMap+")")
 }
 
 // applyScenario loads --scenario, if given, into opts wherever the command
@@ -337,7 +341,7 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		}
 		cfg.Targets, cfg.UpstreamAddr = targets, ci.upstreamAddr
 	} else {
-		for flag, v := range map[string]string{"collateral": ci.collateral, "breaker-state-url": ci.breakerStateURL, "upstream-addr": ci.upstreamAddr} {
+		for flag, v := range map[string]string{"collateral": ci.collateral, "breaker-state-url": ci.breakerStateURL, "upstream-addr": ci.upstreamAddr, "breaker-state-metric": ci.stateMetric, "breaker-state-map": ci.stateMap} {
 			if v != "" {
 				return usagef("--%s: only used with --target", flag)
 			}
@@ -450,6 +454,21 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 			if out[i].BreakerStateURL, err = resolveRef(out[i].URL, ci.breakerStateURL, ci.allow); err != nil {
 				return nil, usagef("--breaker-state-url: %v", err)
 			}
+		}
+	}
+	if ci.stateMap != "" && ci.stateMetric == "" {
+		return nil, usagef("--breaker-state-map: only used with --breaker-state-metric")
+	}
+	if ci.stateMetric != "" {
+		sm, err := harness.ParseStateMetric(ci.stateMetric, ci.stateMap)
+		if err != nil {
+			return nil, usagef("--%v", err)
+		}
+		for i := range out {
+			if out[i].BreakerStateURL == "" {
+				return nil, usagef("--breaker-state-metric: target %s has no --breaker-state-url to read it from", out[i].Name)
+			}
+			out[i].StateMetric = sm
 		}
 	}
 	return out, nil

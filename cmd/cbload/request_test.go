@@ -387,3 +387,28 @@ phases:
 		t.Errorf("scenario with upstream.grpc: exit %d, %q %q; want a gRPC upstream", code, stdout.String(), stderr.String())
 	}
 }
+
+// TestTargetClientTimeoutDefault checks the load runner's timeout against
+// a user's service: 10 s by default, past a service's own 1, 3 or 5 s
+// timeout, and whatever --client-timeout says when given; cbload's own
+// gateway keeps its 3 s default. A target at the upstream's own address is
+// refused.
+func TestTargetClientTimeoutDefault(t *testing.T) {
+	target := []string{"run", "--dry-run", "--fault", "latency", "--upstream-addr", "127.0.0.1:9", "--target", "svc=http://127.0.0.1:8080/api"}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{target, exitOK, "client timeout 10s"},
+		{append(append([]string{}, target...), "--client-timeout", "4s"), exitOK, "client timeout 4s"},
+		{[]string{"run", "--dry-run", "--fault", "latency"}, exitOK, "client timeout 3s"},
+		{[]string{"run", "--dry-run", "--fault", "latency", "--upstream-addr", "127.0.0.1:8080", "--target", "svc=http://localhost:8080/api"}, exitUsage, "is cbload's own upstream (--upstream-addr 127.0.0.1:8080)"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(tt.args, &stdout, &stderr)
+		if got := stderr.String() + stdout.String(); code != tt.code || !strings.Contains(got, tt.want) {
+			t.Errorf("%v: exit %d, output %q; want %d and %q", tt.args, code, got, tt.code, tt.want)
+		}
+	}
+}

@@ -35,6 +35,7 @@ type runOptions struct {
 	// retryBudget is --retry-budget: a share like 10% or 0.1.
 	retryBudget string
 	rateFlag    bool // --rate was given
+	timeoutFlag bool // --client-timeout was given
 	out         string
 	force       bool
 	progress    string
@@ -120,6 +121,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.repro = reproCommand(cmd)
 			opts.rateFlag = cmd.Flags().Changed("rate")
+			opts.timeoutFlag = cmd.Flags().Changed("client-timeout")
 			if err := applyScenario(cmd, opts); err != nil {
 				return err
 			}
@@ -132,7 +134,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.StringSliceVar(&opts.arms, "arms", d.Arms, "arms to run, in order: "+strings.Join(policy.Arms(), ", "))
 	f.Float64Var(&d.Rate, "rate", d.Rate, "offered load in requests per second (constant, open model)")
 	f.Float64Var(&d.CollateralShare, "collateral-share", d.CollateralShare, "fraction of requests sent to /local, in [0,1)")
-	f.DurationVar(&d.ClientTimeout, "client-timeout", d.ClientTimeout, "load runner timeout per request")
+	f.DurationVar(&d.ClientTimeout, "client-timeout", d.ClientTimeout, "load runner timeout per request; with --target the default is "+harness.TargetClientTimeout.String()+", past a service's own 1, 3 or 5 s timeout, so its timeout answer arrives instead of counting as cbload's client timeout")
 	f.IntVar(&d.Gateway.Workers, "gateway-workers", d.Gateway.Workers, "gateway worker pool size, shared by /api and /local")
 	f.DurationVar(&d.Gateway.QueueTimeout, "queue-timeout", d.Gateway.QueueTimeout, "how long a request waits for a worker before 503 saturated")
 	f.DurationVar(&d.Gateway.CallTimeout, "call-timeout", d.Gateway.CallTimeout, "deadline of each upstream call, body included")
@@ -272,6 +274,11 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	cfg.RetryBudget.Ratio = share
 	if err := applyCI(&cfg, opts); err != nil {
 		return err
+	}
+	// A user's service answers its own timeouts (commonly 1, 3 or 5 s)
+	// in its own time: the load runner waits past the longest of them.
+	if _, inFile := opts.ci.fileFields["client-timeout"]; len(cfg.Targets) > 0 && !opts.timeoutFlag && !inFile {
+		cfg.ClientTimeout = harness.TargetClientTimeout
 	}
 	if err := applyRequests(ctx, &cfg, &opts.req, allow); err != nil {
 		return err
