@@ -168,14 +168,15 @@ func runArm(ctx context.Context, cfg *Config, name string, k int, tel *tracing, 
 	results := lr.attack(mixTargeter(api, local, cfg.CollateralShare, cfg.shardSeed(), &sent), rec.pace)
 	w, stopErr := drive(ctx, cfg, armLoop{
 		name: name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
-		collateral: func(res *vegeta.Result) bool { return res.URL == local },
-		observe:    ex.observe,
-		state:      pol.State,
-		takePeak:   gw.pool.TakePeak,
-		inflight:   gw.pool.InFlight,
-		onPhase:    func(phase string) { tel.setPhase(name, phase) },
-		takeCalls:  ch.bottom().takeCalls,
-		settled:    cp.settledFunc(name, k, rec, up),
+		collateral:  func(res *vegeta.Result) bool { return res.URL == local },
+		observe:     ex.observe,
+		state:       pol.State,
+		transitions: func(now time.Time) int { return len(pol.Transitions(now)) },
+		takePeak:    gw.pool.TakePeak,
+		inflight:    gw.pool.InFlight,
+		onPhase:     func(phase string) { tel.setPhase(name, phase) },
+		takeCalls:   ch.bottom().takeCalls,
+		settled:     cp.settledFunc(name, k, rec, up),
 	}, results)
 	gwErrs, gwLast := ch.resourceErrors()
 	end := time.Now()
@@ -211,6 +212,9 @@ type armLoop struct {
 	state    func(time.Time) string
 	takePeak func() int64
 	inflight func() int64
+	// transitions, when set, is how many state transitions the breaker
+	// has made up to a time.
+	transitions func(time.Time) int
 	// onPhase, when set, is told each phase as it starts.
 	onPhase func(phase string)
 	// takeCalls, when set, merges the gateway's upstream call latencies
@@ -279,6 +283,8 @@ func (s *settler) ready(sampled int) bool {
 // flight, and releases held requests; it returns that error then. The recorder is flushed when drive
 // returns, with what the watchdog saw.
 func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.Result) (watchdogReport, error) {
+	a, detach := cfg.Metrics.attach(a)
+	defer detach()
 	total := cfg.TotalDuration()
 	totalSecs := int(total / time.Second)
 	phase := 0
