@@ -38,6 +38,11 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	mx, err := startMetricsExport(ctx, &cfg)
+	if err != nil {
+		return nil, &SetupError{fmt.Errorf("set up metrics export: %w", err)}
+	}
+	defer mx.shutdown()
 	if len(cfg.Targets) > 0 {
 		return runTargets(ctx, cfg)
 	}

@@ -36,25 +36,37 @@ var (
 var envVars = []envVar{
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", checkEndpointURL},
 	{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", checkEndpointURL},
+	{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", checkEndpointURL},
 	{"OTEL_EXPORTER_OTLP_PROTOCOL", oneOf(otlpProtocols...)},
 	{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", oneOf(otlpProtocols...)},
+	{"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", oneOf(otlpProtocols...)},
 	{"OTEL_EXPORTER_OTLP_INSECURE", boolean},
 	{"OTEL_EXPORTER_OTLP_TRACES_INSECURE", boolean},
+	{"OTEL_EXPORTER_OTLP_METRICS_INSECURE", boolean},
 	{"OTEL_EXPORTER_OTLP_HEADERS", checkKeyValues},
 	{"OTEL_EXPORTER_OTLP_TRACES_HEADERS", checkKeyValues},
+	{"OTEL_EXPORTER_OTLP_METRICS_HEADERS", checkKeyValues},
 	{"OTEL_EXPORTER_OTLP_TIMEOUT", milliseconds},
 	{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", milliseconds},
+	{"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", milliseconds},
 	{"OTEL_EXPORTER_OTLP_COMPRESSION", oneOf("gzip", "none")},
 	{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", oneOf("gzip", "none")},
+	{"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", oneOf("gzip", "none")},
 	{"OTEL_EXPORTER_OTLP_CERTIFICATE", readableFile},
 	{"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", readableFile},
+	{"OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", readableFile},
 	{"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", readableFile},
 	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", readableFile},
+	{"OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE", readableFile},
 	{"OTEL_EXPORTER_OTLP_CLIENT_KEY", readableFile},
 	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", readableFile},
+	{"OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", readableFile},
 	{"OTEL_TRACES_SAMPLER", oneOf(samplers...)},
 	{"OTEL_TRACES_SAMPLER_ARG", fraction},
 	{"OTEL_TRACES_EXPORTER", oneOf("otlp", "none")},
+	{"OTEL_METRICS_EXPORTER", oneOf("otlp", "none")},
+	{"OTEL_METRIC_EXPORT_INTERVAL", positiveMilliseconds},
+	{"OTEL_METRIC_EXPORT_TIMEOUT", positiveMilliseconds},
 	{"OTEL_SDK_DISABLED", boolean},
 	{"OTEL_SERVICE_NAME", serviceName},
 	{"OTEL_RESOURCE_ATTRIBUTES", checkKeyValues},
@@ -114,6 +126,13 @@ func boolean(v string) error {
 func milliseconds(v string) error {
 	if n, err := strconv.Atoi(v); err != nil || n < 0 {
 		return errors.New("want a whole number of milliseconds like 10000")
+	}
+	return nil
+}
+
+func positiveMilliseconds(v string) error {
+	if n, err := strconv.Atoi(v); err != nil || n <= 0 || n > 3_600_000 {
+		return errors.New("want a whole number of milliseconds from 1 to 3600000 (an hour) like 5000")
 	}
 	return nil
 }
