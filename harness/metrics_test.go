@@ -11,6 +11,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
@@ -259,5 +261,67 @@ func BenchmarkMetricsObserve(b *testing.B) {
 		res.Latency = time.Duration(i%5000) * time.Microsecond
 		o.observe(res, i%4 == 0)
 		i++
+	}
+}
+
+// TestMetricsHistogramFormats checks that the latency histogram has
+// classic buckets in the text format and native buckets when the scraper
+// asks for protobuf, as Prometheus does with native histograms on.
+func TestMetricsHistogramFormats(t *testing.T) {
+	m := NewMetrics()
+	o := m.observer(reports.ArmBreaker)
+	for _, ms := range []int{1, 3, 40, 700} {
+		o.observe(&vegeta.Result{Code: 200, Latency: time.Duration(ms) * time.Millisecond}, true)
+	}
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `cbload_request_duration_seconds_bucket{arm="breaker",endpoint="local",le="0.05"} 3`; !strings.Contains(string(text), want) {
+		t.Errorf("text exposition lacks %q", want)
+	}
+
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var found bool
+	for len(body) > 0 {
+		n, k := protowire.ConsumeVarint(body)
+		if k < 0 || int(n) > len(body)-k {
+			t.Fatalf("bad delimited protobuf")
+		}
+		var f dto.MetricFamily
+		if err := proto.Unmarshal(body[k:k+int(n)], &f); err != nil {
+			t.Fatal(err)
+		}
+		body = body[k+int(n):]
+		if f.GetName() != "cbload_request_duration_seconds" {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			h := mt.GetHistogram()
+			if h.GetSampleCount() == 4 {
+				found = true
+				if len(h.GetPositiveSpan()) == 0 || len(h.GetPositiveDelta()) == 0 {
+					t.Errorf("protobuf histogram has no native buckets: %v", h)
+				}
+				if len(h.GetBucket()) != len(latencyBuckets) {
+					t.Errorf("protobuf histogram has %d classic buckets; want %d as well", len(h.GetBucket()), len(latencyBuckets))
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no histogram with the 4 observations in the protobuf exposition")
 	}
 }
