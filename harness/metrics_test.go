@@ -2,10 +2,12 @@ package harness
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -323,5 +325,75 @@ func TestMetricsHistogramFormats(t *testing.T) {
 	}
 	if !found {
 		t.Error("no histogram with the 4 observations in the protobuf exposition")
+	}
+}
+
+// TestMetricsTarget runs a user's service (a stub whose breaker state URL
+// says open during the fault) with live metrics: the target arm's requests
+// and its polled state and transitions agree with the report.
+func TestMetricsTarget(t *testing.T) {
+	var faulty atomic.Bool
+	var upAddr string
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api":
+			resp, err := client.Get("http://" + upAddr + "/")
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			resp.Body.Close()
+			w.Write([]byte("ok"))
+		case "/breaker":
+			if faulty.Load() {
+				w.Write([]byte(`{"state": "open"}`))
+			} else {
+				w.Write([]byte(`{"state": "closed"}`))
+			}
+		default:
+			w.Write([]byte("ok"))
+		}
+	}))
+	defer svc.Close()
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upAddr = up.Addr().String()
+	up.Close()
+	defer client.CloseIdleConnections()
+
+	cfg := testConfig(t, "latency:1s")
+	cfg.Phases[0].Duration, cfg.Phases[1].Duration, cfg.Phases[2].Duration = 2*time.Second, 2*time.Second, 2*time.Second
+	cfg.Rate = 50
+	cfg.Targets = []Target{{Name: "svc", URL: svc.URL + "/api", Collateral: svc.URL + "/local", BreakerStateURL: svc.URL + "/breaker"}}
+	cfg.UpstreamAddr = upAddr
+	m := NewMetrics()
+	cfg.Metrics = m
+	cfg.Progress = func(p Progress) { faulty.Store(p.Phase == "fault") }
+	r := runOrFail(t, cfg)
+
+	fams := gather(t, m)
+	a := r.Arm("svc")
+	var api, local reports.Outcomes
+	for _, s := range a.Series {
+		add(&api, s.API.Outcomes)
+		add(&local, s.Collateral.Outcomes)
+	}
+	for ep, want := range map[string]int64{endpointAPI: api.Total(), endpointLocal: local.OK} {
+		if got, _ := value(fams, "cbload_request_duration_seconds", map[string]string{"arm": "svc", "endpoint": ep}); ep == endpointAPI && (int64(got) != want || want == 0) {
+			t.Errorf("svc %s requests = %v; the report counts %d (want above 0)", ep, got, want)
+		}
+		if got, _ := value(fams, "cbload_requests_total", map[string]string{"arm": "svc", "endpoint": ep, "outcome": "ok"}); ep == endpointLocal && (int64(got) != want || want == 0) {
+			t.Errorf("svc %s ok = %v; the report counts %d (want above 0)", ep, got, want)
+		}
+	}
+	trans, _ := value(fams, "cbload_breaker_transitions_total", map[string]string{"arm": "svc"})
+	if int(trans) != len(a.Transitions) || trans < 2 {
+		t.Errorf("svc transitions = %v; the report has %d (%v), want at least 2", trans, len(a.Transitions), a.Transitions)
+	}
+	if code, ok := value(fams, "cbload_breaker_state_code", map[string]string{"arm": "svc"}); !ok || code != 0 {
+		t.Errorf("svc final state code = %v (present %v); want 0, closed", code, ok)
 	}
 }

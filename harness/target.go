@@ -458,8 +458,10 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 	// the outside signature of an open breaker.
 	var fastFails, fails int64
 	state := func(time.Time) string { return reports.StateUnknown }
+	var countTransitions func(time.Time) int
 	if poll != nil {
 		state = func(time.Time) string { return poll.state() }
+		countTransitions = func(time.Time) int { return len(poll.transitions()) }
 	}
 	w, stopErr := drive(ctx, cfg, armLoop{
 		name: t.Name, start: start, up: up, lr: lr, rec: rec, sent: &sent,
@@ -476,10 +478,11 @@ func runTarget(ctx context.Context, cfg *Config, t Target, k int, up *upstreamSe
 				fastFails++
 			}
 		},
-		state:    state,
-		takePeak: func() int64 { return peak.Swap(inflight.Load()) },
-		inflight: inflight.Load,
-		settled:  cp.settledFunc(t.Name, k, rec, up),
+		state:       state,
+		transitions: countTransitions,
+		takePeak:    func() int64 { return peak.Swap(inflight.Load()) },
+		inflight:    inflight.Load,
+		settled:     cp.settledFunc(t.Name, k, rec, up),
 	}, results)
 	var transitions []reports.Transition
 	figures := reports.BreakerMeasured
