@@ -133,6 +133,9 @@ func scraping(base string) bool {
 // Prometheus scrapes a short A/B run every second; what it stored must
 // agree with the report.
 func TestPrometheusScrapesRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Prometheus and a 28-second experiment")
+	}
 	promBin, promtool := prometheusBinaries(t)
 	dir := t.TempDir()
 	promPort, metricsPort := freeLoopbackPort(t), freeLoopbackPort(t)
