@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	otelprom "go.opentelemetry.io/contrib/bridges/prometheus"
@@ -65,6 +66,8 @@ func (c TracingConfig) metricsProtocol() string {
 type metricsExport struct {
 	mp        *sdkmetric.MeterProvider
 	closeIdle func()
+	once      sync.Once
+	done      chan struct{}
 }
 
 // startMetricsExport starts exporting cfg.Metrics over OTLP when an
@@ -143,21 +146,38 @@ func startMetricsExport(ctx context.Context, cfg *Config) (*metricsExport, error
 		sdkmetric.WithResource(res),
 		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, readerOpts...)),
 	)
-	return &metricsExport{mp: mp, closeIdle: closeIdle}, nil
+	return &metricsExport{mp: mp, closeIdle: closeIdle, done: make(chan struct{})}, nil
 }
 
-// shutdown exports the final values, within metricsFlushBudget, and stops
-// the pipeline. It is nil-safe. A collector that is gone costs the run the
-// budget, not an error: metrics are a view of the run, the report is its
-// record.
+// begin starts the final export, within metricsFlushBudget, and the
+// pipeline's stop, in the background: the run's end calls it before it
+// flushes its traces, so that the two flushes overlap. It is nil-safe, and
+// only the first call does anything.
+func (e *metricsExport) begin() {
+	if e == nil {
+		return
+	}
+	e.once.Do(func() {
+		go func() {
+			defer close(e.done)
+			ctx, cancel := context.WithTimeout(context.Background(), metricsFlushBudget)
+			defer cancel()
+			_ = e.mp.Shutdown(ctx)
+			if e.closeIdle != nil {
+				e.closeIdle()
+			}
+		}()
+	})
+}
+
+// shutdown exports the final values, if begin has not, and waits until
+// the pipeline has stopped. It is nil-safe. A collector that is gone costs
+// the run the budget, not an error: metrics are a view of the run, the
+// report is its record.
 func (e *metricsExport) shutdown() {
 	if e == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), metricsFlushBudget)
-	defer cancel()
-	_ = e.mp.Shutdown(ctx)
-	if e.closeIdle != nil {
-		e.closeIdle()
-	}
+	e.begin()
+	<-e.done
 }

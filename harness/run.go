@@ -59,6 +59,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 		return runArm(ctx, &cfg, name, k, tel, cp)
 	})
 	r.FinishedAt = time.Now().UTC()
+	mx.begin() // the metrics' final export overlaps the traces' flush
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
 	if tel != nil {
 		r.Tracing = tel.shutdown()
