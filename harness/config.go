@@ -114,6 +114,10 @@ type Config struct {
 	// from the measurement loop; it must return quickly. It gives a
 	// library user (or a test) the raw samples the report aggregates.
 	OnSample func(Sample)
+	// Metrics, when set, is fed live as the run goes — every request as it
+	// completes, the phase, and gauges read when it is scraped — for a
+	// Prometheus endpoint or OTLP metrics (see metrics.go).
+	Metrics *Metrics
 	// OnCheckpoint, when set, is called as the run's results settle (see
 	// Checkpoint) with the report as it stands then — judged as the end of
 	// the run judges the final one, from the arm runs that ended and the

@@ -36,6 +36,11 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	mx, err := startMetricsExport(ctx, &cfg)
+	if err != nil {
+		return nil, &SetupError{fmt.Errorf("set up metrics export: %w", err)}
+	}
+	defer mx.shutdown()
 	r := newReport(&cfg)
 	names := cfg.Arms
 	for i, t := range cfg.Targets {
@@ -70,6 +75,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	// they still held are exported.
 	sys.close()
 	r.FinishedAt = time.Now().UTC()
+	mx.begin() // the metrics' final export overlaps the traces' flush
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
 	if tel != nil {
 		r.Tracing = tel.shutdown(ctx.Err() != nil)
@@ -188,12 +194,13 @@ func runArm(ctx context.Context, cfg *Config, a *armRun, cp *checkpoints) (*repo
 	api, local := gw.url()+"/api", gw.url()+"/local"
 	results := a.attack(lr, mixTargeter(api, local, cfg.CollateralShare, cfg.shardSeed(), &a.sent))
 	w, stopErr := a.drive(ctx, armLoop{
-		lr:         lr,
-		collateral: func(res *vegeta.Result) bool { return res.URL == local },
-		state:      pol.State,
-		takePeak:   gw.pool.TakePeak,
-		inflight:   gw.pool.InFlight,
-		takeCalls:  ch.bottom().takeCalls,
+		lr:          lr,
+		collateral:  func(res *vegeta.Result) bool { return res.URL == local },
+		state:       pol.State,
+		transitions: func(now time.Time) int { return len(pol.Transitions(now)) },
+		takePeak:    gw.pool.TakePeak,
+		inflight:    gw.pool.InFlight,
+		takeCalls:   ch.bottom().takeCalls,
 	}, up, cp, results)
 	gwErrs, gwLast := ch.resourceErrors()
 	end := time.Now()
@@ -226,6 +233,9 @@ type armLoop struct {
 	state    func(time.Time) string
 	takePeak func() int64
 	inflight func() int64
+	// transitions, when set, is how many state transitions the breaker
+	// has made up to a time.
+	transitions func(time.Time) int
 	// onPhase, when set, is told each phase as it starts.
 	onPhase func(phase string)
 	// takeCalls, when set, merges the gateway's upstream call latencies
@@ -294,6 +304,8 @@ func (s *settler) ready(sampled int) bool {
 // flight, and releases held requests; it returns that error then. The recorder is flushed when drive
 // returns, with what the watchdog saw.
 func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.Result) (watchdogReport, error) {
+	a, detach := cfg.Metrics.attach(a)
+	defer detach()
 	total := cfg.TotalDuration()
 	totalSecs := int(total / time.Second)
 	phase := 0

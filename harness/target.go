@@ -530,8 +530,10 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 	// the outside signature of an open breaker.
 	var fastFails, fails int64
 	state := func(time.Time) string { return reports.StateUnknown }
+	var countTransitions func(time.Time) int
 	if poll != nil {
 		state = func(time.Time) string { return poll.state() }
+		countTransitions = func(time.Time) int { return len(poll.transitions()) }
 	}
 	w, stopErr := a.drive(ctx, armLoop{
 		lr:         lr,
@@ -557,9 +559,10 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 				fastFails++
 			}
 		},
-		state:    state,
-		takePeak: func() int64 { return peak.Swap(inflight.Load()) },
-		inflight: inflight.Load,
+		state:       state,
+		transitions: countTransitions,
+		takePeak:    func() int64 { return peak.Swap(inflight.Load()) },
+		inflight:    inflight.Load,
 	}, up, cp, results)
 	var transitions []reports.Transition
 	figures := reports.BreakerMeasured

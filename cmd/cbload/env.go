@@ -44,26 +44,38 @@ var (
 var envVars = []envVar{
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", checkEndpointURL},
 	{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", checkEndpointURL},
+	{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", checkEndpointURL},
 	{"OTEL_EXPORTER_OTLP_PROTOCOL", oneOf(otlpProtocols...)},
 	{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", oneOf(otlpProtocols...)},
+	{"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", oneOf(otlpProtocols...)},
 	{"OTEL_EXPORTER_OTLP_INSECURE", boolean},
 	{"OTEL_EXPORTER_OTLP_TRACES_INSECURE", boolean},
+	{"OTEL_EXPORTER_OTLP_METRICS_INSECURE", boolean},
 	{"OTEL_EXPORTER_OTLP_HEADERS", checkHeaderList},
 	{"OTEL_EXPORTER_OTLP_TRACES_HEADERS", checkHeaderList},
+	{"OTEL_EXPORTER_OTLP_METRICS_HEADERS", checkHeaderList},
 	{"OTEL_EXPORTER_OTLP_TIMEOUT", milliseconds},
 	{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", milliseconds},
+	{"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", milliseconds},
 	{"OTEL_EXPORTER_OTLP_COMPRESSION", oneOf("gzip", "none")},
 	{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", oneOf("gzip", "none")},
+	{"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", oneOf("gzip", "none")},
 	// nil: a PEM file the SDK reads by its name, see readableFile.
 	{"OTEL_EXPORTER_OTLP_CERTIFICATE", nil},
 	{"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", nil},
+	{"OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", nil},
 	{"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", nil},
 	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", nil},
+	{"OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE", nil},
 	{"OTEL_EXPORTER_OTLP_CLIENT_KEY", nil},
 	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", nil},
+	{"OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", nil},
 	{"OTEL_TRACES_SAMPLER", oneOf(samplers...)},
 	{"OTEL_TRACES_SAMPLER_ARG", fraction},
 	{"OTEL_TRACES_EXPORTER", oneOf("otlp", "none")},
+	{"OTEL_METRICS_EXPORTER", oneOf("otlp", "none")},
+	{"OTEL_METRIC_EXPORT_INTERVAL", positiveMilliseconds},
+	{"OTEL_METRIC_EXPORT_TIMEOUT", positiveMilliseconds},
 	{"OTEL_SDK_DISABLED", boolean},
 	{"OTEL_SERVICE_NAME", serviceName},
 	{"OTEL_RESOURCE_ATTRIBUTES", checkKeyValues},
@@ -137,6 +149,13 @@ const maxMilliseconds = int(harness.MaxTimeout / time.Millisecond)
 func milliseconds(v string) error {
 	if n, err := strconv.Atoi(v); err != nil || n < 0 || n > maxMilliseconds {
 		return fmt.Errorf("want a whole number of milliseconds from 0 to %d (1h) like 10000", maxMilliseconds)
+	}
+	return nil
+}
+
+func positiveMilliseconds(v string) error {
+	if n, err := strconv.Atoi(v); err != nil || n <= 0 || n > 3_600_000 {
+		return errors.New("want a whole number of milliseconds from 1 to 3600000 (an hour) like 5000")
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ var runFlagGroups = []flagGroup{
 	{"Retries and tiers", []string{"retries", "retry-backoff", "tiers"}},
 	{"Other policies (arms retry-budget, throttle)", []string{"retry-budget", "retry-budget-window", "throttle-k", "throttle-window"}},
 	{"Upstream (faults apply to it)", []string{"service-time", "jitter", "upstream-concurrency", "upstream-queue", "upstream-honor-cancel"}},
-	{"Tracing", []string{"otlp-endpoint", "otlp-protocol", "trace-sample", "jaeger-url"}},
+	{"Tracing and metrics", []string{"otlp-endpoint", "otlp-protocol", "trace-sample", "jaeger-url", "metrics-addr"}},
 	{"Help", []string{"help"}},
 }
 
@@ -47,7 +47,7 @@ var serveFlagGroups = []flagGroup{
 	{"Faults and schedule", []string{"fault", "phases", "scenario", "start-at", "exit-after-schedule", "seed"}},
 	{"The run the schedule is for", []string{"arms", "trials", "client-timeout"}},
 	{"Upstream", []string{"service-time", "jitter", "proxy-to", "grpc", "upstream-concurrency", "upstream-queue", "upstream-honor-cancel"}},
-	{"Listeners and control API", []string{"addr", "control-addr", "control-token", "control-host", "allow-remote"}},
+	{"Listeners and control API", []string{"addr", "control-addr", "control-token", "control-host", "metrics-addr", "allow-remote"}},
 	{"Slow clients and connection caps", []string{"read-header-timeout", "read-timeout", "idle-timeout", "stall-timeout", "max-conns", "control-max-conns"}},
 	{"Help", []string{"help"}},
 }

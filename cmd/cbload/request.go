@@ -89,7 +89,7 @@ func addRequestFlags(cmd *cobra.Command, o *requestOptions) {
 	f.BoolVar(&o.insecure, "insecure", false, "with --target: do not verify HTTPS targets' certificates")
 	f.StringVar(&o.caCert, "ca-cert", "", "with --target: PEM file of the CA that signed the HTTPS targets' certificates")
 	f.StringArrayVar(&o.upstreams, "upstream", nil, "with --target: a named dependency NAME=ADDR your service calls, each its own upstream; faults for it are NAME=SPEC (repeatable, instead of --upstream-addr)")
-	f.StringVar(&o.allow, "allow-remote", "", "with --target: CIDR ranges besides 127.0.0.1/::1 that targets, state URLs and --upstream-addr may be in, like 10.0.0.0/8 (never by default)")
+	f.StringVar(&o.allow, "allow-remote", "", "CIDR ranges besides 127.0.0.1/::1 that targets, state URLs and --upstream-addr (with --target) and --metrics-addr may be in, like 10.0.0.0/8 (never by default)")
 	f.StringVar(&o.upstreamTL, "upstream-tls", "", "with --target: serve the upstream over HTTPS with the certificate kept in this folder (created on first use)")
 	f.BoolVar(&o.upstreamGR, "upstream-grpc", false, "with --target: the upstreams serve gRPC, answering any method; faults in gRPC terms ("+strings.Join(faultserver.GRPCKinds(), ", ")+")")
 }

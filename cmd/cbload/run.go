@@ -47,6 +47,8 @@ type runOptions struct {
 	summary         *reports.SummaryTemplate
 	// traceSample is --trace-sample: "auto" or a ratio in [0,1].
 	traceSample string
+	// metricsAddr is --metrics-addr: where to serve live metrics.
+	metricsAddr string
 	repro       string // the command line that reruns this experiment, without --seed
 	ci          ciOptions
 	shard       shardOptions
@@ -168,6 +170,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.StringVar(&d.Tracing.Endpoint, "otlp-endpoint", "", "export traces to this OTLP collector, e.g. http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT; none: no traces)")
 	f.StringVar(&d.Tracing.Protocol, "otlp-protocol", "", "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)")
 	f.StringVar(&opts.traceSample, "trace-sample", "auto", "fraction of requests traced, in [0,1], or auto")
+	f.StringVar(&opts.metricsAddr, "metrics-addr", "", metricsFlagHelp)
 	f.StringVar(&d.Tracing.JaegerURL, "jaeger-url", d.Tracing.JaegerURL, "Jaeger UI base URL for the report's exemplar trace links")
 	addCIFlags(cmd, &opts.ci)
 	addShardFlags(f, &opts.shard)
@@ -254,6 +257,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		return err
 	}
 	opts.ci.allow = allow
+	if err := checkMetricsAddr(opts.metricsAddr, allow); err != nil {
+		return err
+	}
 	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
 		// Out-of-range tiers or retries are named by Validate, not here.
 		if r, why := stormRate(cfg); why != "" && cfg.Tiers <= harness.MaxTiers && cfg.Gateway.Retries <= harness.MaxRetries {
@@ -280,7 +286,11 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if _, inFile := opts.ci.fileFields["client-timeout"]; len(cfg.Targets) > 0 && !opts.timeoutFlag && !inFile {
 		cfg.ClientTimeout = harness.TargetClientTimeout
 	}
-	if err := applyRequests(ctx, &cfg, &opts.req, allow); err != nil {
+	reqAllow := allow
+	if len(cfg.Targets) == 0 && opts.metricsAddr != "" {
+		reqAllow = nil // --allow-remote is then for --metrics-addr
+	}
+	if err := applyRequests(ctx, &cfg, &opts.req, reqAllow); err != nil {
 		return err
 	}
 	switch opts.progress {
@@ -356,6 +366,16 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	if !cfg.Tracing.Exporting() {
 		fmt.Fprintln(stderr, "cbload: tracing off: no OTLP endpoint (set --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT to export traces)")
+	}
+
+	if opts.metricsAddr != "" {
+		cfg.Metrics = harness.NewMetrics()
+		ms, err := startMetricsServer(opts.metricsAddr, cfg.Metrics.Handler())
+		if err != nil {
+			return err
+		}
+		defer ms.close()
+		fmt.Fprintf(stderr, "cbload: metrics at %s\n", ms.url)
 	}
 
 	dir := opts.out

@@ -35,6 +35,7 @@ type serveOptions struct {
 	proxyTo      string
 	grpc         bool
 	controlHosts []string
+	metricsAddr  string
 
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
@@ -125,10 +126,11 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.DurationVar(&opts.jitter, "jitter", time.Millisecond, "healthy jitter, spread uniformly around the service time")
 	f.StringVar(&opts.proxyTo, "proxy-to", "", "forward to this upstream base URL instead of answering synthetically")
 	f.BoolVar(&opts.grpc, "grpc", false, "serve gRPC (plain HTTP/2) instead of HTTP: any method answered with an empty message; faults grpc-error, latency, hang, slowdown")
-	f.StringVar(&opts.allowRemote, "allow-remote", "", "CIDR ranges besides 127.0.0.1/::1 that --addr, --control-addr and --proxy-to may be in, like 172.17.0.0/16 (never by default)")
+	f.StringVar(&opts.allowRemote, "allow-remote", "", "CIDR ranges besides 127.0.0.1/::1 that --addr, --control-addr, --metrics-addr and --proxy-to may be in, like 172.17.0.0/16 (never by default)")
 	f.IntVar(&opts.concurrency, "upstream-concurrency", 0, "workers of the synthetic upstream; each request holds one for its service time (0: unbounded)")
 	f.IntVar(&opts.queue, "upstream-queue", 0, "requests that wait for a worker; beyond them, 503 at once (needs --upstream-concurrency)")
 	f.BoolVar(&opts.honorCancel, "upstream-honor-cancel", false, "drop queued and running work whose caller gave up (default: do it anyway, for nobody)")
+	f.StringVar(&opts.metricsAddr, "metrics-addr", "", metricsFlagHelp)
 	f.StringArrayVar(&opts.controlHosts, "control-host", nil, "extra Host name the token-less control API answers (repeatable)")
 	f.DurationVar(&opts.readHeaderTimeout, "read-header-timeout", faultserver.DefaultReadHeaderTimeout, "close a connection whose request headers take longer (both listeners)")
 	f.DurationVar(&opts.readTimeout, "read-timeout", faultserver.DefaultReadTimeout, "close a connection whose whole request, body included, takes longer (faults that hold requests are not cut)")
@@ -233,6 +235,9 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 			return err
 		}
 	}
+	if err := checkMetricsAddr(opts.metricsAddr, allow); err != nil {
+		return err
+	}
 	seed, random := opts.seed, false
 	if seed == 0 {
 		seed, random = randomSeed(), true
@@ -303,6 +308,13 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		return withCode(exitCouldNotRun, fmt.Errorf("start upstream: %w", err))
 	}
 	defer s.Close()
+	var ms *metricsServer
+	if opts.metricsAddr != "" {
+		if ms, err = startMetricsServer(opts.metricsAddr, harness.UpstreamMetrics(s.Stats)); err != nil {
+			return err
+		}
+		defer ms.close()
+	}
 
 	if random {
 		fmt.Fprintf(stdout, "cbload serve: seed %d (random; pass --seed %d to repeat)\n", seed, seed)
@@ -330,6 +342,9 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 			auth = ", bearer token required"
 		}
 		fmt.Fprintf(stdout, "  control   %s  (GET/PUT/DELETE /faults, GET /stats%s)\n", c, auth)
+	}
+	if ms != nil {
+		fmt.Fprintf(stdout, "  metrics   %s  (Prometheus: requests, injected faults, in flight, queue)\n", ms.url)
 	}
 	names := make([]string, len(faults))
 	for i, f := range faults {

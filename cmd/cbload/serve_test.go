@@ -33,7 +33,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-var listenRE = regexp.MustCompile(`(upstream|control)\s+((?:http|grpc)://127\.0\.0\.1:\d+)`)
+var listenRE = regexp.MustCompile(`(upstream|control|metrics)\s+((?:http|grpc)://127\.0\.0\.1:\d+\S*)`)
 
 // startServe runs `cbload serve args...` until the test ends and returns the
 // upstream and control URLs it printed.
@@ -206,6 +206,10 @@ func TestServeBadInput(t *testing.T) {
 		{[]string{"serve", "--fault", "tls:expired"}, exitUsage, "tls faults need an HTTPS upstream"},
 		{[]string{"serve", "--addr", busy.Addr().String(), "--control-addr", ""}, exitCouldNotRun, "address already in use"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", busy.Addr().String()}, exitCouldNotRun, "address already in use"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--metrics-addr", "9464"}, exitUsage, `--metrics-addr "9464": want host:port`},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--metrics-addr", "0.0.0.0:9464"}, exitUsage, `--metrics-addr "0.0.0.0:9464": every interface`},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--metrics-addr", "10.1.2.3:9464"}, exitUsage, `--metrics-addr "10.1.2.3:9464"`},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--control-addr", "", "--metrics-addr", busy.Addr().String()}, exitCouldNotRun, "address already in use"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -255,5 +259,47 @@ func TestServeCapacity(t *testing.T) {
 	}
 	if _, body := do(t, c, "GET", ctl+"/stats", "", ""); !strings.Contains(body, `"completed":2`) || !strings.Contains(body, `"rejected":1`) {
 		t.Errorf("/stats = %s; want completed 2, rejected 1", body)
+	}
+}
+
+// TestServeMetrics checks that serve --metrics-addr exposes the upstream's
+// counters as they are when scraped: requests and injected faults per kind.
+func TestServeMetrics(t *testing.T) {
+	checkLeaks(t)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+
+	up, _, out := startServe(t, "--fault", "error:503,path=/bad", "--seed", "7", "--metrics-addr", "127.0.0.1:0")
+	m := regexp.MustCompile(`metrics\s+(http://127\.0\.0\.1:\d+/metrics)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("serve printed no metrics URL:\n%s", out)
+	}
+	for _, p := range []string{"/bad", "/bad", "/good"} {
+		do(t, c, "GET", up+p, "", "")
+	}
+	status, body := do(t, c, "GET", m[1], "", "")
+	if status != 200 {
+		t.Fatalf("GET %s = %d; want 200", m[1], status)
+	}
+	for _, want := range []string{"cbload_upstream_requests_total 3", `cbload_upstream_faults_injected_total{kind="error"} 2`, `cbload_upstream_faults_injected_total{kind="hang"} 0`, "cbload_upstream_in_flight_requests 0"} {
+		if !strings.Contains(body+"\n", want+"\n") {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+}
+
+// TestRunMetricsAllowRemote checks that --allow-remote lets --metrics-addr
+// listen beyond loopback without --target (where it is otherwise only for
+// targets).
+func TestRunMetricsAllowRemote(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--fault", "latency", "--metrics-addr", "10.1.2.3:9464", "--allow-remote", "10.0.0.0/8", "--dry-run"}, &stdout, &stderr)
+	if code != 0 {
+		t.Errorf("run --metrics-addr 10.1.2.3:9464 --allow-remote 10.0.0.0/8 --dry-run = exit %d, stderr %q; want 0", code, stderr.String())
+	}
+	code = run([]string{"run", "--fault", "latency", "--allow-remote", "10.0.0.0/8", "--dry-run"}, &stdout, &stderr)
+	if code != exitUsage {
+		t.Errorf("run --allow-remote without --target or --metrics-addr = exit %d; want %d", code, exitUsage)
 	}
 }

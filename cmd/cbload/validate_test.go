@@ -109,6 +109,12 @@ func TestEnvValidated(t *testing.T) {
 		{"OTEL_TRACES_SAMPLER", "bogus", `$OTEL_TRACES_SAMPLER "bogus": want one of always_on, always_off, traceidratio`},
 		{"OTEL_TRACES_SAMPLER_ARG", "2", "want a fraction in [0,1]"},
 		{"OTEL_TRACES_EXPORTER", "console", "want one of otlp, none"},
+		{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "ftp://127.0.0.1/", "$OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"},
+		{"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json", "$OTEL_EXPORTER_OTLP_METRICS_PROTOCOL \"http/json\": want one of grpc, http/protobuf"},
+		{"OTEL_EXPORTER_OTLP_METRICS_HEADERS", "token", "$OTEL_EXPORTER_OTLP_METRICS_HEADERS (value not shown)"},
+		{"OTEL_METRICS_EXPORTER", "prometheus", "$OTEL_METRICS_EXPORTER \"prometheus\": want one of otlp, none"},
+		{"OTEL_METRIC_EXPORT_INTERVAL", "5s", "$OTEL_METRIC_EXPORT_INTERVAL \"5s\": want a whole number of milliseconds from 1"},
+		{"OTEL_METRIC_EXPORT_INTERVAL", "0", "want a whole number of milliseconds from 1"},
 		{"OTEL_SDK_DISABLED", "maybe", "want true or false"},
 		{"OTEL_SERVICE_NAME", "a\x01b", "printable"},
 		{"OTEL_RESOURCE_ATTRIBUTES", "team", "want key=value pairs"},
@@ -130,16 +136,19 @@ func TestEnvValidated(t *testing.T) {
 	}
 	// What the variables accept.
 	for name, value := range map[string]string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT":        "http://127.0.0.1:4318",
-		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": " https://[::1]:4318/v1/traces ",
-		"OTEL_EXPORTER_OTLP_PROTOCOL":        "grpc",
-		"OTEL_EXPORTER_OTLP_INSECURE":        "TRUE",
-		"OTEL_EXPORTER_OTLP_HEADERS":         "authorization=Bearer%20x,k=v",
-		"OTEL_EXPORTER_OTLP_TIMEOUT":         "10000",
-		"OTEL_TRACES_SAMPLER":                "parentbased_traceidratio",
-		"OTEL_TRACES_SAMPLER_ARG":            "0.25",
-		"OTEL_RESOURCE_ATTRIBUTES":           "team=sre,env=ci",
-		"OTEL_SERVICE_NAME":                  "checkout",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":         "http://127.0.0.1:4318",
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":  " https://[::1]:4318/v1/traces ",
+		"OTEL_EXPORTER_OTLP_PROTOCOL":         "grpc",
+		"OTEL_EXPORTER_OTLP_INSECURE":         "TRUE",
+		"OTEL_EXPORTER_OTLP_HEADERS":          "authorization=Bearer%20x,k=v",
+		"OTEL_EXPORTER_OTLP_TIMEOUT":          "10000",
+		"OTEL_TRACES_SAMPLER":                 "parentbased_traceidratio",
+		"OTEL_TRACES_SAMPLER_ARG":             "0.25",
+		"OTEL_RESOURCE_ATTRIBUTES":            "team=sre,env=ci",
+		"OTEL_SERVICE_NAME":                   "checkout",
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://127.0.0.1:4318/v1/metrics",
+		"OTEL_METRIC_EXPORT_INTERVAL":         "1000",
+		"OTEL_METRICS_EXPORTER":               "otlp",
 	} {
 		t.Setenv(name, value)
 	}
