@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 ROOT    := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
-.PHONY: build test run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples
+.PHONY: build test run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples k8s-build
 
 build: ## build bin/cbload
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cbload ./cmd/cbload
@@ -87,3 +87,11 @@ jaeger-down: ## stop the bin/jaeger started by jaeger-up
 	@if [ -f $(JAEGER_PID) ]; then pid=$$(cat $(JAEGER_PID)); kill $$pid 2>/dev/null || true; \
 		for i in $$(seq 100); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
 		rm -f $(JAEGER_PID); echo "jaeger stopped"; else echo "jaeger not running"; fi
+
+# The Kubernetes binaries of the test cluster, built from the release
+# tools/kube/go.mod requires into bin/kube/VERSION, once: a present folder is
+# kept (cold: about 10-20 minutes on 2 cores). Needs root for the Debian parts.
+k8s-build: ## build the test cluster's kube-apiserver, controller-manager, scheduler, kubelet, kubectl (cached in bin/kube/VERSION)
+	tools/kube/install-debian.sh
+	GO=$(GO) tools/kube/build.sh
+
