@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 ROOT    := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
-.PHONY: build test run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples k8s-build
+.PHONY: build test run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples k8s-build k8s-up k8s-down k8s-env
 
 build: ## build bin/cbload
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cbload ./cmd/cbload
@@ -88,10 +88,22 @@ jaeger-down: ## stop the bin/jaeger started by jaeger-up
 		for i in $$(seq 100); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
 		rm -f $(JAEGER_PID); echo "jaeger stopped"; else echo "jaeger not running"; fi
 
-# The Kubernetes binaries of the test cluster, built from the release
-# tools/kube/go.mod requires into bin/kube/VERSION, once: a present folder is
-# kept (cold: about 10-20 minutes on 2 cores). Needs root for the Debian parts.
+# A real single-node Kubernetes for the end-to-end test of examples/k8s
+# (tools/kube/cluster.sh says how it is made). Needs root. The Kubernetes
+# binaries are built from the release tools/kube/go.mod requires into
+# bin/kube/VERSION, once: a present folder is kept (cold: about 10-20 minutes
+# on 2 cores). k8s-up leaves the cluster running (KUBECONFIG: make k8s-env);
+# k8s-down stops it and undoes every change.
 k8s-build: ## build the test cluster's kube-apiserver, controller-manager, scheduler, kubelet, kubectl (cached in bin/kube/VERSION)
 	tools/kube/install-debian.sh
 	GO=$(GO) tools/kube/build.sh
+
+k8s-up: k8s-build ## start the single-node test cluster (root; stop it with make k8s-down)
+	GO=$(GO) tools/kube/cluster.sh up
+
+k8s-down: ## stop the test cluster and undo its changes (processes, mounts, cgroups, netns, sysctls)
+	tools/kube/cluster.sh down
+
+k8s-env: ## print the KUBECONFIG export for the test cluster
+	@tools/kube/cluster.sh env
 
