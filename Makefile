@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 ROOT    := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
-.PHONY: build test run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples k8s-build k8s-up k8s-down k8s-env
+.PHONY: build test run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples k8s-build k8s-up k8s-down k8s-env k8s-e2e
 
 build: ## build bin/cbload
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cbload ./cmd/cbload
@@ -93,7 +93,8 @@ jaeger-down: ## stop the bin/jaeger started by jaeger-up
 # binaries are built from the release tools/kube/go.mod requires into
 # bin/kube/VERSION, once: a present folder is kept (cold: about 10-20 minutes
 # on 2 cores). k8s-up leaves the cluster running (KUBECONFIG: make k8s-env);
-# k8s-down stops it and undoes every change.
+# k8s-down stops it and undoes every change; k8s-e2e brings it up, runs the
+# Indexed Job test (tools/kube/e2e.sh) and always tears it down.
 k8s-build: ## build the test cluster's kube-apiserver, controller-manager, scheduler, kubelet, kubectl (cached in bin/kube/VERSION)
 	tools/kube/install-debian.sh
 	GO=$(GO) tools/kube/build.sh
@@ -107,3 +108,5 @@ k8s-down: ## stop the test cluster and undo its changes (processes, mounts, cgro
 k8s-env: ## print the KUBECONFIG export for the test cluster
 	@tools/kube/cluster.sh env
 
+k8s-e2e: k8s-build ## examples/k8s on the test cluster: 3 indexed shards, the merge, a partial merge (about 5 minutes)
+	GO=$(GO) tools/kube/e2e.sh
