@@ -172,8 +172,10 @@ log "check 3: merged report sent $sent, scheduled $sched; want $want within 1%"
 
 # 4. One local process, the same scenario and seed: the same verdict.
 kc get configmap cbload-run -o jsonpath='{.data.scenario\.yaml}' | sed 's#127.0.0.1:8080#127.0.0.1:18080#' >"$WORK/local.yaml"
-in_ns "$ROOT/bin/kube/images/cbload-example-service" -addr 127.0.0.1:18080 -upstream http://127.0.0.1:19090 \
-	>"$OUT/local-service.log" 2>&1 &
+# nsenter itself, not the in_ns function: a function in the background is a
+# subshell, and $! would be its pid, not the service's.
+nsenter --net=/run/netns/$NETNS "$ROOT/bin/kube/images/cbload-example-service" -addr 127.0.0.1:18080 \
+	-upstream http://127.0.0.1:19090 >"$OUT/local-service.log" 2>&1 &
 LOCAL_PIDS="$LOCAL_PIDS $!"
 log "local run: one process, $WORK/local.yaml (the cluster's scenario on other ports)"
 rc=0
