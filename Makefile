@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 ROOT    := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
-.PHONY: build test e2e run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples
+.PHONY: build test e2e run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples k8s-build k8s-up k8s-down k8s-env k8s-e2e
 
 build: ## build bin/cbload
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cbload ./cmd/cbload
@@ -104,3 +104,26 @@ jaeger-down: ## stop the bin/jaeger started by jaeger-up
 	@if [ -f $(JAEGER_PID) ]; then pid=$$(cat $(JAEGER_PID)); kill $$pid 2>/dev/null || true; \
 		for i in $$(seq 100); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
 		rm -f $(JAEGER_PID); echo "jaeger stopped"; else echo "jaeger not running"; fi
+
+# A real single-node Kubernetes for the end-to-end test of examples/k8s
+# (tools/kube/cluster.sh says how it is made). Needs root. The Kubernetes
+# binaries are built from the release tools/kube/go.mod requires into
+# bin/kube/VERSION, once: a present folder is kept (cold: about 22 CPU-minutes,
+# 85 min measured on 2 busy shared cores). k8s-up leaves it running (make k8s-env);
+# k8s-down stops it and undoes every change; k8s-e2e brings it up, runs the
+# Indexed Job test (tools/kube/e2e.sh) and always tears it down.
+k8s-build: ## build the test cluster's kube-apiserver, controller-manager, scheduler, kubelet, kubectl (cached in bin/kube/VERSION)
+	tools/kube/install-debian.sh
+	GO=$(GO) tools/kube/build.sh
+
+k8s-up: k8s-build ## start the single-node test cluster (root; stop it with make k8s-down)
+	GO=$(GO) tools/kube/cluster.sh up
+
+k8s-down: ## stop the test cluster and undo its changes (processes, mounts, cgroups, netns, sysctls)
+	tools/kube/cluster.sh down
+
+k8s-env: ## print the KUBECONFIG export for the test cluster
+	@tools/kube/cluster.sh env
+
+k8s-e2e: k8s-build ## examples/k8s on the test cluster: 3 indexed shards, the merge, a partial merge (about 5 minutes)
+	GO=$(GO) tools/kube/e2e.sh

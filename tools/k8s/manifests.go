@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -356,8 +357,11 @@ func (c *checker) checkLoad(where string, j *batchv1.Job) (shards int, out, star
 		return 0, "", ""
 	}
 	shards = int(*s.Completions)
-	if s.BackoffLimit == nil || *s.BackoffLimit != 0 || s.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
-		c.errorf(where, "Job %s: backoffLimit %v, restartPolicy %q; want 0 and Never (a retried shard starts off the schedule)", j.Name, deref(s.BackoffLimit), s.Template.Spec.RestartPolicy)
+	if s.BackoffLimitPerIndex == nil || *s.BackoffLimitPerIndex != 0 || s.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		c.errorf(where, "Job %s: backoffLimitPerIndex %v, restartPolicy %q; want 0 and Never (a retried shard starts off the schedule)", j.Name, deref(s.BackoffLimitPerIndex), s.Template.Spec.RestartPolicy)
+	}
+	if s.BackoffLimit != nil {
+		c.errorf(where, "Job %s: backoffLimit %d; want it unset (with backoffLimitPerIndex: 0 a failed shard leaves the others running; a Job-wide backoffLimit fails the Job on the first failure and kills them)", j.Name, *s.BackoffLimit)
 	}
 	ctr, cmd := c.checkPod(where, &s.Template.Spec, true)
 	if ctr == nil || cmd.sub != "run" {
@@ -370,8 +374,8 @@ func (c *checker) checkLoad(where string, j *batchv1.Job) (shards int, out, star
 	startAt = c.startAt(where, ctr, cmd)
 	c.scenario(where, &s.Template.Spec, ctr, cmd)
 	out = cmd.flags["out"]
-	if !strings.Contains(out, "$(JOB_COMPLETION_INDEX)") || c.claimAt(&s.Template.Spec, ctr, out) == "" {
-		c.errorf(where, "Job %s: --out=%q; want a folder per shard ($(JOB_COMPLETION_INDEX)) on the shared results volume", j.Name, out)
+	if !strings.Contains(path.Base(out), "$(JOB_COMPLETION_INDEX)") || strings.Contains(path.Dir(out), "$(JOB_COMPLETION_INDEX)") || c.claimAt(&s.Template.Spec, ctr, out) == "" {
+		c.errorf(where, "Job %s: --out=%q; want a folder per shard ($(JOB_COMPLETION_INDEX) in its last element) in one folder of the shared results volume", j.Name, out)
 	}
 	return shards, out, startAt
 }
@@ -439,8 +443,10 @@ func (c *checker) checkServe(where string, d *appsv1.Deployment, svcWhere string
 	return src
 }
 
-// checkMerge checks the merge Job reads every shard's folder from the
-// results volume the shards wrote.
+// checkMerge checks the merge Job reads the folder holding every shard's
+// folder, on the results volume the shards wrote, and writes elsewhere: a
+// shard's folder named one by one and absent would be an input error
+// rather than a missing shard.
 func (c *checker) checkMerge(where string, m, load *batchv1.Job, shards int, out string) {
 	if m.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
 		c.errorf(where, "Job %s: restartPolicy %q; want Never (its exit code is the verdict)", m.Name, m.Spec.Template.Spec.RestartPolicy)
@@ -450,12 +456,12 @@ func (c *checker) checkMerge(where string, m, load *batchv1.Job, shards int, out
 		c.errorf(where, "Job %s: runs cbload %q; want cbload merge", m.Name, cmd.sub)
 		return
 	}
-	var want []string
-	for i := range shards {
-		want = append(want, strings.ReplaceAll(out, "$(JOB_COMPLETION_INDEX)", fmt.Sprint(i)))
+	if shards == 0 || out == "" {
+		return
 	}
+	want := []string{path.Dir(out)}
 	if !slices.Equal(cmd.args, want) {
-		c.errorf(where, "cbload merge %q; want every shard's folder %q", cmd.args, want)
+		c.errorf(where, "cbload merge %q; want the folder of every shard's folder %q (a missing shard is then named, not an input error)", cmd.args, want)
 	}
 	lctr := &load.Spec.Template.Spec.Containers[0]
 	if len(want) > 0 {
@@ -465,6 +471,8 @@ func (c *checker) checkMerge(where string, m, load *batchv1.Job, shards int, out
 	}
 	if o := cmd.flags["out"]; c.claimAt(&m.Spec.Template.Spec, ctr, o) == "" {
 		c.errorf(where, "cbload merge --out=%q; want a folder on the results volume", o)
+	} else if strings.HasPrefix(path.Clean(o)+"/", want[0]+"/") {
+		c.errorf(where, "cbload merge --out=%q; want a folder outside the shards' folder %q (a merged report there would be read as a shard)", o, want[0])
 	}
 }
 
