@@ -149,18 +149,24 @@ func startMetricsExport(ctx context.Context, cfg *Config) (*metricsExport, error
 	return &metricsExport{mp: mp, closeIdle: closeIdle, done: make(chan struct{})}, nil
 }
 
-// begin starts the final export, within metricsFlushBudget, and the
-// pipeline's stop, in the background: the run's end calls it before it
-// flushes its traces, so that the two flushes overlap. It is nil-safe, and
-// only the first call does anything.
-func (e *metricsExport) begin() {
+// begin starts the final export, within metricsFlushBudget (after an
+// interrupt, the traces' shorter traceFlushInterrupted: the partial report
+// must not wait on a collector), and the pipeline's stop, in the
+// background: the run's end calls it before it flushes its traces, so that
+// the two flushes overlap. It is nil-safe, and only the first call does
+// anything.
+func (e *metricsExport) begin(interrupted bool) {
 	if e == nil {
 		return
 	}
 	e.once.Do(func() {
 		go func() {
 			defer close(e.done)
-			ctx, cancel := context.WithTimeout(context.Background(), metricsFlushBudget)
+			budget := metricsFlushBudget
+			if interrupted {
+				budget = traceFlushInterrupted
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), budget)
 			defer cancel()
 			_ = e.mp.Shutdown(ctx)
 			if e.closeIdle != nil {
@@ -178,6 +184,6 @@ func (e *metricsExport) shutdown() {
 	if e == nil {
 		return
 	}
-	e.begin()
+	e.begin(false)
 	<-e.done
 }

@@ -75,7 +75,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	// they still held are exported.
 	sys.close()
 	r.FinishedAt = time.Now().UTC()
-	mx.begin() // the metrics' final export overlaps the traces' flush
+	mx.begin(ctx.Err() != nil) // the metrics' final export overlaps the traces' flush
 	r.Tracing = &reports.Tracing{Sampler: "always_off", Description: "tracing off: no OTLP endpoint was set"}
 	if tel != nil {
 		r.Tracing = tel.shutdown(ctx.Err() != nil)
