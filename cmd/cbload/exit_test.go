@@ -155,11 +155,12 @@ func TestExitCodeStepSummary(t *testing.T) {
 		t.Errorf("a step summary in a missing folder = exit %d, stderr %q; want exit %d naming the variable and the opt-out, before any load", code, stderr, exitUsage)
 	}
 
-	if _, err := os.Stat("/dev/full"); err != nil {
-		t.Skip("no /dev/full here")
-	}
 	out = t.TempDir()
-	code, stdout, stderr = cbloadProc(t, []string{stepSummaryEnv + "=/dev/full"}, shortRun(out)...)
+	full := mknodIn(t.TempDir(), "full", 1, 7) // a /dev/full of the test's own
+	if full == "" {
+		t.Skip("cannot make a device node here; CI runs as root")
+	}
+	code, stdout, stderr = cbloadProc(t, []string{stepSummaryEnv + "=" + full}, shortRun(out)...)
 	if code != exitNotWritten {
 		t.Fatalf("exit %d with a full step summary; want %d\nstdout:\n%s\nstderr:\n%s", code, exitNotWritten, stdout, stderr)
 	}

@@ -37,7 +37,11 @@ func TestReadSmallFile(t *testing.T) {
 
 // TestReadDevZero reads a file with no end: it must stop at the limit.
 func TestReadDevZero(t *testing.T) {
-	_, err := Read(context.Background(), "/dev/zero", 1<<20, 5*time.Second)
+	zero := filepath.Join(t.TempDir(), "zero") // never the machine's /dev
+	if err := syscall.Mknod(zero, syscall.S_IFCHR|0o444, 1<<8|5); err != nil {
+		t.Skipf("cannot make a device node here (%v); CI runs as root", err)
+	}
+	_, err := Read(context.Background(), zero, 1<<20, 5*time.Second)
 	var tl *TooLargeError
 	if !errors.As(err, &tl) {
 		t.Errorf("Read(/dev/zero) = %v; want a TooLargeError", err)
