@@ -10,12 +10,13 @@ ROOT    := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 build: ## build bin/cbload
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cbload ./cmd/cbload
 
-# The long real-time experiments: each runs whole schedules (a 24 s A/B run,
-# trials, metastable sweeps, shards, real processes, a browser over a real
-# run) and together they take most of the suite's time. `make test` runs
+# The long tests: most run whole schedules (a 24 s A/B run, trials,
+# metastable sweeps, shards, real processes, a browser over a real run);
+# the rest wait out real timeouts or drive a browser over saved reports.
+# Together they take most of the suite's time. `make test` runs
 # everything else; `make e2e` runs exactly these; CI runs both, so it covers
 # every test. A new test that runs a real schedule belongs in this list.
-E2E := ^(TestRunTrials|TestRunCascadeFaults|TestShardsMergeLikeOneProcess|TestMetastableTriggerSweep|TestMetastableBreakerRecovers|TestRunFaultFiguresArePhaseTrue|TestRunErrorFaultNothingToPrevent|TestRunLatencyBelowCallTimeout|TestTracingBadCollector|TestRetryStorm|TestRunTimeToRecoverFollowsTheClose|TestCheckpointsFinal|TestRunUpstreamQueue|TestCollateralExpectationDegradesVerdict|TestTargetFaultsUnseen|TestJaegerEndToEnd|TestReadmeVerdictExamples|TestRunUnsendableRateIsNotValid|TestTargetEndToEnd|TestServicesEndToEnd|TestGRPCServiceEndToEnd|TestCompareRealRuns|TestNoRawLibraryLogs|TestExitCodeInterrupted|TestFaultCommandProcess|TestAbortOnFailTrials|TestAbortOnFailPasses|TestServeScheduleWithTwoArmRun|TestServeScheduleFollowsEveryArmRun|TestRunStoppedProcessIsNotValid|TestExamplesRunShortened|TestBrowserRealRun|TestBrowserTarget|TestBrowserLongRun|TestLargestReportReadsBack|TestInferOpenWithCallsInFlight|TestSuspectSuccesses|TestMetricsMatchReport|TestJaegerTargetEndToEnd|TestSingleTargetVerdict|TestPrometheusScrapesRun)$$
+E2E := ^(TestRunTrials|TestRunCascadeFaults|TestShardsMergeLikeOneProcess|TestMetastableTriggerSweep|TestMetastableBreakerRecovers|TestRunFaultFiguresArePhaseTrue|TestRunErrorFaultNothingToPrevent|TestRunLatencyBelowCallTimeout|TestTracingBadCollector|TestRetryStorm|TestRunTimeToRecoverFollowsTheClose|TestCheckpointsFinal|TestRunUpstreamQueue|TestCollateralExpectationDegradesVerdict|TestTargetFaultsUnseen|TestJaegerEndToEnd|TestReadmeVerdictExamples|TestRunUnsendableRateIsNotValid|TestTargetEndToEnd|TestServicesEndToEnd|TestGRPCServiceEndToEnd|TestCompareRealRuns|TestNoRawLibraryLogs|TestExitCodeInterrupted|TestFaultCommandProcess|TestAbortOnFailTrials|TestAbortOnFailPasses|TestServeScheduleWithTwoArmRun|TestServeScheduleFollowsEveryArmRun|TestRunStoppedProcessIsNotValid|TestExamplesRunShortened|TestBrowserRealRun|TestBrowserTarget|TestBrowserLongRun|TestLargestReportReadsBack|TestInferOpenWithCallsInFlight|TestSuspectSuccesses|TestMetricsMatchReport|TestJaegerTargetEndToEnd|TestSingleTargetVerdict|TestPrometheusScrapesRun|TestBrowserSample|TestBrowserPartial|TestBrowserQueueAndTiers|TestFitJSON|TestInputSizeCaps|TestInputTimeout)$$
 
 test: ## vet, then every test but the long experiments (make e2e) with the race detector, then the k8s manifest checks (tools/k8s)
 	$(GO) vet ./...
