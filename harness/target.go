@@ -80,10 +80,11 @@ func (t Target) hasCollateral() bool {
 }
 
 // TargetClientTimeout is the load runner's timeout per request with a
-// user's service unless told otherwise: common service timeouts are 1, 3
-// and 5 s, and a service's own timeout answer must arrive as what it is,
-// not be cut off as a client timeout of cbload's.
-const TargetClientTimeout = 10 * time.Second
+// user's service: past the timeouts services commonly give their own
+// calls — 1, 3 and 5 s, and the 10 s of many Go clients
+// (http.Client{Timeout: 10 * time.Second}) — so the service's own timeout
+// answer arrives and is counted as such, not as cbload giving up first.
+const TargetClientTimeout = 15 * time.Second
 
 // statePollInterval is how often a target's breaker state URL is polled;
 // transition times are accurate to about this much.

@@ -389,7 +389,7 @@ phases:
 }
 
 // TestTargetClientTimeoutDefault checks the load runner's timeout against
-// a user's service: 10 s by default, past a service's own 1, 3 or 5 s
+// a user's service: 15 s by default, past a service's own 1, 3, 5 or 10 s
 // timeout, and whatever --client-timeout says when given; cbload's own
 // gateway keeps its 3 s default. A target at the upstream's own address is
 // refused.
@@ -400,7 +400,7 @@ func TestTargetClientTimeoutDefault(t *testing.T) {
 		code int
 		want string
 	}{
-		{target, exitOK, "client timeout 10s"},
+		{target, exitOK, "client timeout 15s"},
 		{append(append([]string{}, target...), "--client-timeout", "4s"), exitOK, "client timeout 4s"},
 		{[]string{"run", "--dry-run", "--fault", "latency"}, exitOK, "client timeout 3s"},
 		{[]string{"run", "--dry-run", "--fault", "latency", "--upstream-addr", "127.0.0.1:8080", "--target", "svc=http://localhost:8080/api"}, exitUsage, "is cbload's own upstream (--upstream-addr 127.0.0.1:8080)"},

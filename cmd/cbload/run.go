@@ -136,7 +136,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.StringSliceVar(&opts.arms, "arms", d.Arms, "arms to run, in order: "+strings.Join(policy.Arms(), ", "))
 	f.Float64Var(&d.Rate, "rate", d.Rate, "offered load in requests per second (constant, open model)")
 	f.Float64Var(&d.CollateralShare, "collateral-share", d.CollateralShare, "fraction of requests sent to /local, in [0,1)")
-	f.DurationVar(&d.ClientTimeout, "client-timeout", d.ClientTimeout, "load runner timeout per request; with --target the default is "+harness.TargetClientTimeout.String()+", past a service's own 1, 3 or 5 s timeout, so its timeout answer arrives instead of counting as cbload's client timeout")
+	f.DurationVar(&d.ClientTimeout, "client-timeout", d.ClientTimeout, "load runner timeout per request; with --target the default is "+harness.TargetClientTimeout.String()+", past a service's own 1, 3, 5 or 10 s timeout, so its timeout answer arrives instead of counting as cbload's client timeout")
 	f.IntVar(&d.Gateway.Workers, "gateway-workers", d.Gateway.Workers, "gateway worker pool size, shared by /api and /local")
 	f.DurationVar(&d.Gateway.QueueTimeout, "queue-timeout", d.Gateway.QueueTimeout, "how long a request waits for a worker before 503 saturated")
 	f.DurationVar(&d.Gateway.CallTimeout, "call-timeout", d.Gateway.CallTimeout, "deadline of each upstream call, body included")
