@@ -184,6 +184,14 @@ func checkFaults(specs []Spec, cfg *Config) error {
 		case cfg.TLS == nil && sp.Kind == "tls":
 			return fmt.Errorf("fault %q: tls faults need an HTTPS upstream (--upstream-tls)", sp.String())
 		}
+		if t, ok := sp.f.(truncate); ok && cfg.GRPC {
+			if t.chunked {
+				return fmt.Errorf("fault %q: framing= is for HTTP answers; over gRPC truncate cuts the message, with no framing choice", sp.String())
+			}
+			if t.size > MaxGRPCMessage {
+				return fmt.Errorf("fault %q: size %s is over %s, the largest message a gRPC client takes by default; want a smaller size=", sp.String(), formatBytes(t.size), formatBytes(MaxGRPCMessage))
+			}
+		}
 	}
 	return nil
 }

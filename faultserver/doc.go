@@ -48,6 +48,7 @@
 // With Config.GRPC the data listener serves gRPC instead: any method of any
 // service is answered with an empty message (valid for every proto3 type),
 // faults act in gRPC's terms (grpc-error:CODE, latency, hang, slowdown;
+// reset and truncate act on the call's connection, see grpcconn.go;
 // path= is a prefix of /package.Service/Method), and Stats.GRPC counts the
 // calls by method and status code. The control API is the same.
 //

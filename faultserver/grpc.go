@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // With Config.GRPC the data listener speaks gRPC instead of HTTP/1: every
@@ -21,7 +23,8 @@ import (
 // empty message — the encoding of any proto3 message whose fields are all
 // at their defaults, so a valid answer of whatever type the client
 // expects. Faults act in gRPC's terms: grpc-error ends a call with a
-// status code, latency and slowdown delay it, hang holds it; path= is a
+// status code, latency and slowdown delay it, hang holds it, reset aborts
+// its connection and truncate cuts its answer mid-message; path= is a
 // prefix of the full method name, "/package.Service/Method". A faulted
 // answer carries the header metadata x-cbload-fault. Stats.GRPC counts
 // the calls by method and status code.
@@ -227,9 +230,16 @@ func (s *Server) serveGRPC(_ any, stream grpc.ServerStream) error {
 		}
 		return fail(grpcstatus.Error(codes.Unavailable, "cbload upstream closing"))
 	}
+	var cut *truncate
 	for _, st := range steps {
-		if g, ok := st.act.(grpcError); ok {
-			return fail(grpcstatus.Error(g.code, "injected fault"))
+		switch f := st.act.(type) {
+		case grpcError:
+			return fail(grpcstatus.Error(f.code, "injected fault"))
+		case reset:
+			return fail(s.resetCall(ctx))
+		case truncate:
+			cut = &f
+			continue
 		}
 		rc.release = st.release
 		if st.act.act(rc) {
@@ -243,9 +253,82 @@ func (s *Server) serveGRPC(_ any, stream grpc.ServerStream) error {
 		return gone()
 	}
 	s.completed.Add(1)
+	if cut != nil {
+		return fail(s.cutCall(ctx, stream, *cut))
+	}
 	empty := []byte{}
 	if err := stream.SendMsg(&empty); err != nil {
 		return fail(err)
 	}
 	return nil
+}
+
+// errCallCut is the status a call ends with on the server when reset or
+// truncate ended its connection: what a gRPC client sees of a connection
+// lost mid-call, and what Stats.GRPC counts.
+var errCallCut = grpcstatus.Error(codes.Unavailable, "connection ended by an injected fault")
+
+// grpcCutWait bounds how long a cut call waits for the client to close the
+// connection after the cut, before the server closes it whole.
+const grpcCutWait = time.Second
+
+// resetCall aborts the connection of the call of ctx with a TCP RST, and
+// with it every call in flight on that connection.
+func (s *Server) resetCall(ctx context.Context) error {
+	if c := s.grpcLn.conn(ctx); c != nil {
+		c.reset()
+	}
+	return errCallCut
+}
+
+// cutCall answers the call with a message of f.size bytes and cuts the
+// connection after f.n of them: the client has the headers and part of the
+// message when the connection ends. The count includes the HTTP/2 and gRPC
+// framing of the answer (a few dozen bytes) and whatever else the
+// connection sends meanwhile, so the cut falls at about f.n bytes.
+func (s *Server) cutCall(ctx context.Context, stream grpc.ServerStream, f truncate) error {
+	c := s.grpcLn.conn(ctx)
+	if c == nil {
+		return errCallCut
+	}
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
+	c.cutAfter(f.n)
+	msg := s.paddedMessage(f.size)
+	stream.SendMsg(msg) //nolint:errcheck // the cut fails it, or the transport's close does
+	t := time.NewTimer(grpcCutWait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		c.Close() // the client kept the connection open after the cut
+	}
+	return errCallCut
+}
+
+// paddedMessage returns a message of size bytes that every proto3 type
+// decodes, as an unknown field. It is shared by the calls that need one of
+// that size, and never written to.
+func (s *Server) paddedMessage(size int64) *[]byte {
+	if m := s.cutMsg.Load(); m != nil && int64(len(*m)) == size {
+		return m
+	}
+	// The field's length is written as a varint of a fixed five bytes
+	// (valid, if not minimal), so the whole is exactly size bytes.
+	const num, lenSize = protowire.MaxValidNumber, 5
+	msg := make([]byte, 0, size)
+	if head := int64(protowire.SizeTag(num) + lenSize); size >= head {
+		msg = protowire.AppendTag(msg, num, protowire.BytesType)
+		for i, n := 0, uint64(size-head); i < lenSize; i++ {
+			b := byte(n>>(7*i)) & 0x7f
+			if i < lenSize-1 {
+				b |= 0x80
+			}
+			msg = append(msg, b)
+		}
+	}
+	msg = msg[:size] // zero bytes: the rest of the unknown field
+	s.cutMsg.Store(&msg)
+	return &msg
 }

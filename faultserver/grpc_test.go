@@ -151,7 +151,9 @@ func TestGRPCFaultChecks(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{GRPC: true, Faults: mustSpecs(t, "truncate")}, "truncate is an HTTP fault; a gRPC upstream takes latency, hang, slowdown, grpc-error"},
+		{Config{GRPC: true, Faults: mustSpecs(t, "garbage")}, "garbage is an HTTP fault; a gRPC upstream takes latency, hang, reset, slowdown, truncate, grpc-error"},
+		{Config{GRPC: true, Faults: mustSpecs(t, "truncate:1KiB,framing=chunked")}, "framing= is for HTTP answers"},
+		{Config{GRPC: true, Faults: mustSpecs(t, "truncate:1KiB,size=5MiB")}, "size 5MiB is over 4MiB, the largest message a gRPC client takes by default"},
 		{Config{Faults: mustSpecs(t, "grpc-error:UNAVAILABLE")}, "grpc-error needs a gRPC upstream (--grpc)"},
 		{Config{GRPC: true, ProxyTo: "http://127.0.0.1:9"}, "grpc: the gRPC upstream answers synthetically"},
 	} {
@@ -160,8 +162,8 @@ func TestGRPCFaultChecks(t *testing.T) {
 		}
 	}
 	s := start(t, Config{GRPC: true})
-	if err := s.SetFaults(mustSpecs(t, "reset")); err == nil {
-		t.Errorf("SetFaults(reset) on a gRPC upstream succeeded; want an error")
+	if err := s.SetFaults(mustSpecs(t, "empty")); err == nil {
+		t.Errorf("SetFaults(empty) on a gRPC upstream succeeded; want an error")
 	}
 	for _, in := range []string{"grpc-error:unavailable", "grpc-error:14", "grpc-error"} {
 		if sp, err := ParseSpec(in); err != nil || sp.String() != "grpc-error:UNAVAILABLE" {

@@ -81,11 +81,12 @@ var kindTable = [...]kindDef{
 	},
 	{
 		Kind: Kind{Name: "reset", Example: "reset,rate=0.2",
-			Description: "aborts the connection with a TCP RST instead of a response; while it is active keep-alive is off, so no client can take the reset for a stale connection and retry it silently"},
+			Description: "aborts the connection with a TCP RST instead of a response; while it is active keep-alive is off, so no client can take the reset for a stale connection and retry it silently; over gRPC it resets the call's connection (the client sees UNAVAILABLE, as do the other calls in flight on it)"},
 		form:          "reset",
 		parse:         parseReset,
 		answersUnread: true,
 		noKeepAlive:   true,
+		grpcOK:        true,
 	},
 	{
 		Kind: Kind{Name: "slowbody", Example: "slowbody:1KiB/s", DefaultArg: "1KiB/s",
@@ -103,10 +104,11 @@ var kindTable = [...]kindDef{
 	},
 	{
 		Kind: Kind{Name: "truncate", Example: "truncate:1KiB,framing=chunked", DefaultArg: "1KiB",
-			Description: "answers 200 promising the whole body (Content-Length, or framing=chunked: a chunk cut midway), sends the first BYTES and closes the connection; clients see unexpected EOF reading the body, and one that checks only the status sees a success; synthetic bodies are padded to size= (default 4KiB)"},
-		form:  "truncate[:BYTES][,size=BYTES][,framing=length|chunked]",
-		keys:  []string{"size", "framing"},
-		parse: parseTruncate,
+			Description: "answers 200 promising the whole body (Content-Length, or framing=chunked: a chunk cut midway), sends the first BYTES and closes the connection; clients see unexpected EOF reading the body, and one that checks only the status sees a success; synthetic bodies are padded to size= (default 4KiB); over gRPC it cuts the stream mid-message: the answer's headers and about BYTES of a message of size= go out, then the connection closes (the client sees UNAVAILABLE)"},
+		form:   "truncate[:BYTES][,size=BYTES][,framing=length|chunked]",
+		keys:   []string{"size", "framing"},
+		parse:  parseTruncate,
+		grpcOK: true,
 	},
 	{
 		Kind: Kind{Name: "empty", Example: "empty,rate=0.2",

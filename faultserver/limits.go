@@ -23,6 +23,10 @@ const (
 	// and a body beyond either is forwarded unread, as it comes.
 	MaxHeldBody   = 1 << 20
 	MaxHeldBodies = 64 << 20
+	// MaxGRPCMessage bounds truncate's size= on a gRPC upstream: the
+	// message is built in memory (one, shared by the calls), and a client
+	// refuses a larger one by default (grpc-go's 4 MiB) before any cut.
+	MaxGRPCMessage = 4 << 20
 	// MaxSlowdown bounds slowdown's factor, and the product of the factors
 	// of every slowdown applied to one request.
 	MaxSlowdown = 1000

@@ -166,3 +166,12 @@ func (c *capConn) SetLinger(sec int) error {
 	}
 	return nil
 }
+
+// CloseWrite reaches the TCP connection underneath, for the truncate
+// fault over gRPC; on another kind of connection it closes it whole.
+func (c *capConn) CloseWrite() error {
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
+		return tc.CloseWrite()
+	}
+	return c.Close()
+}

@@ -25,6 +25,10 @@ import (
 // once after a connection failure even on a new connection, so they see
 // about rate² (5.4% "header parser received no bytes" and 3.6% "Connection
 // reset"); no server-side choice can stop a client's own retry.
+//
+// Over gRPC (Config.GRPC) reset aborts the connection the call came on
+// (Server.resetCall): the client sees UNAVAILABLE, and so does every other
+// call in flight on that connection.
 type reset struct{}
 
 func parseReset(arg string, _ map[string]string) (fault, error) {

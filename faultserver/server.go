@@ -53,6 +53,8 @@ type Server struct {
 	backend5xx       atomic.Int64
 	grpc             *grpcServer // with Config.GRPC; see grpc.go
 	grpcCalls        grpcCounts
+	grpcLn           *grpcListener          // with Config.GRPC: its connections, for reset and truncate
+	cutMsg           atomic.Pointer[[]byte] // the last message truncate sent over gRPC, see paddedMessage
 	connsRejected    atomic.Int64
 	ctlConnsRejected atomic.Int64
 	injected         [len(kindTable)]atomic.Int64
@@ -145,10 +147,11 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.GRPC:
 		s.grpc = s.newGRPC()
+		s.grpcLn = newGRPCListener(dataLn)
 		s.serving.Add(1)
 		go func() {
 			defer s.serving.Done()
-			s.grpc.Serve(dataLn) //nolint:errcheck // returns once Stop closed the listener
+			s.grpc.Serve(s.grpcLn) //nolint:errcheck // returns once Stop closed the listener
 		}()
 	case cfg.TLS != nil:
 		tcfg, err := s.newTLSFaults(cfg.TLS)

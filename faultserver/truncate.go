@@ -25,6 +25,11 @@ import (
 // ChunkedEncodingError. A client that checks the status and never reads
 // the body (or ignores the read error) takes it for a success, and so does
 // a breaker around it.
+//
+// Over gRPC (Config.GRPC) truncate cuts the stream mid-message
+// (Server.cutCall): the answer's headers and about n bytes of a message of
+// size bytes go out, then the connection closes; the client sees
+// UNAVAILABLE "unexpected EOF". framing= does not apply.
 type truncate struct {
 	n       int64
 	size    int64

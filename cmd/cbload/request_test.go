@@ -357,7 +357,7 @@ func TestUpstreamGRPCFlag(t *testing.T) {
 	}{
 		{[]string{"--upstream-grpc", "--fault", "grpc-error:UNAVAILABLE,rate=0.5"}, exitOK, "upstream: 127.0.0.1:50051 (gRPC; your service calls it)"},
 		{[]string{"--upstream-grpc", "--fault", "latency:1s"}, exitOK, "fault           1s – 3s    latency:1s"},
-		{[]string{"--upstream-grpc", "--fault", "truncate"}, exitUsage, `fault "truncate:1KiB": truncate is an HTTP fault, and --upstream-grpc serves gRPC; it takes latency, hang, slowdown, grpc-error`},
+		{[]string{"--upstream-grpc", "--fault", "garbage"}, exitUsage, `fault "garbage:64B": garbage is an HTTP fault, and --upstream-grpc serves gRPC; it takes latency, hang, reset, slowdown, truncate, grpc-error`},
 		{[]string{"--fault", "grpc-error:DEADLINE_EXCEEDED"}, exitUsage, "needs a gRPC upstream: give --upstream-grpc"},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -59,9 +59,9 @@ job to call. Healthy, it answers every path with 200 and a small JSON body
 after the service time; with --proxy-to it forwards to a real upstream
 instead. With --grpc it is a gRPC dependency: any method of any service is
 answered with an empty message (a valid answer of any proto3 type), faults
-act in gRPC's terms (grpc-error:CODE, latency, hang, slowdown; path= is a
-prefix of /package.Service/Method), and /stats counts calls by method and
-status code. With --upstream-concurrency N it has finite capacity: N workers,
+act in gRPC's terms (` + strings.Join(faultserver.GRPCKinds(), ", ") + `; path=
+is a prefix of /package.Service/Method; reset and truncate end the call's
+connection), and /stats counts calls by method and status code. With --upstream-concurrency N it has finite capacity: N workers,
 each request holding one for its service time, a queue of --upstream-queue
 requests, and 503 at once beyond it; work for callers that gave up is done
 anyway unless --upstream-honor-cancel (the slowdown fault is the capacity
@@ -125,7 +125,7 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.DurationVar(&opts.serviceTime, "service-time", faultserver.DefaultServiceTime, "healthy service time")
 	f.DurationVar(&opts.jitter, "jitter", time.Millisecond, "healthy jitter, spread uniformly around the service time")
 	f.StringVar(&opts.proxyTo, "proxy-to", "", "forward to this upstream base URL instead of answering synthetically")
-	f.BoolVar(&opts.grpc, "grpc", false, "serve gRPC (plain HTTP/2) instead of HTTP: any method answered with an empty message; faults grpc-error, latency, hang, slowdown")
+	f.BoolVar(&opts.grpc, "grpc", false, "serve gRPC (plain HTTP/2) instead of HTTP: any method answered with an empty message; faults "+strings.Join(faultserver.GRPCKinds(), ", "))
 	f.StringVar(&opts.allowRemote, "allow-remote", "", "CIDR ranges besides 127.0.0.1/::1 that --addr, --control-addr, --metrics-addr and --proxy-to may be in, like 172.17.0.0/16 (never by default)")
 	f.IntVar(&opts.concurrency, "upstream-concurrency", 0, "workers of the synthetic upstream; each request holds one for its service time (0: unbounded)")
 	f.IntVar(&opts.queue, "upstream-queue", 0, "requests that wait for a worker; beyond them, 503 at once (needs --upstream-concurrency)")

@@ -50,8 +50,8 @@ func TestServeGRPC(t *testing.T) {
 	if got := call("/shop.Inventory/List"); got != codes.ResourceExhausted {
 		t.Errorf("List after PUT = %v; want RESOURCE_EXHAUSTED", got)
 	}
-	if st, body := do(t, c, "PUT", ctl+"/faults", "", `{"faults": ["reset"]}`); st != 400 || !strings.Contains(body, "reset is an HTTP fault") {
-		t.Errorf("PUT /faults reset = %d %s; want 400 naming the gRPC kinds", st, body)
+	if st, body := do(t, c, "PUT", ctl+"/faults", "", `{"faults": ["empty"]}`); st != 400 || !strings.Contains(body, "empty is an HTTP fault") {
+		t.Errorf("PUT /faults empty = %d %s; want 400 naming the gRPC kinds", st, body)
 	}
 	st, body := do(t, c, "GET", ctl+"/stats", "", "")
 	want := `"grpc":{"/shop.Inventory/List":{"OK":1,"RESOURCE_EXHAUSTED":1},"/shop.Payments/Charge":{"UNAVAILABLE":1}}`

@@ -200,7 +200,7 @@ func TestServeBadInput(t *testing.T) {
 		{[]string{"serve", "--upstream-concurrency", "4", "--proxy-to", "http://127.0.0.1:9000"}, exitUsage, "with --proxy-to your service's own capacity applies"},
 		{[]string{"serve", "--proxy-to", "http://127.0.0.1:9000", "--fault", "slowdown:3x"}, exitUsage, "proxy mode has none"},
 		{[]string{"serve", "--fault", "slowdown:0.5x"}, exitUsage, `factor "0.5x"`},
-		{[]string{"serve", "--grpc", "--fault", "truncate"}, exitUsage, `fault "truncate:1KiB": truncate is an HTTP fault; a gRPC upstream takes latency, hang, slowdown, grpc-error`},
+		{[]string{"serve", "--grpc", "--fault", "garbage"}, exitUsage, `fault "garbage:64B": garbage is an HTTP fault; a gRPC upstream takes latency, hang, reset, slowdown, truncate, grpc-error`},
 		{[]string{"serve", "--fault", "grpc-error:UNAVAILABLE"}, exitUsage, "grpc-error needs a gRPC upstream (--grpc)"},
 		{[]string{"serve", "--grpc", "--proxy-to", "http://127.0.0.1:9000"}, exitUsage, "grpc: the gRPC upstream answers synthetically"},
 		{[]string{"serve", "--fault", "tls:expired"}, exitUsage, "tls faults need an HTTPS upstream"},
