@@ -80,33 +80,50 @@ func injectedText(ups map[string]UpstreamPhase) string {
 		for _, k := range slices.Sorted(maps.Keys(u.Injected)) {
 			s += fmt.Sprintf(", %s %s", k, count(u.Injected[k]))
 		}
-		for _, m := range slices.Sorted(maps.Keys(u.GRPC)) {
-			var codes []string
-			for _, c := range slices.Sorted(maps.Keys(u.GRPC[m])) {
-				if n := u.GRPC[m][c]; n > 0 {
-					codes = append(codes, fmt.Sprintf("%s %s", c, count(n)))
-				}
-			}
-			if len(codes) > 0 {
-				s += fmt.Sprintf("; %s: %s", m, strings.Join(codes, ", "))
-			}
+		for _, m := range grpcMethodsText(u.GRPC) {
+			s += "; " + m
 		}
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, "; ")
 }
 
+// grpcMethodsText says, for each method of a gRPC upstream's calls in
+// name order, its calls by status code: "/shop.Payments/Charge: OK 6,
+// UNAVAILABLE 4". Methods without a call are left out.
+func grpcMethodsText(calls map[string]map[string]int64) []string {
+	var out []string
+	for _, m := range slices.Sorted(maps.Keys(calls)) {
+		var codes []string
+		for _, c := range slices.Sorted(maps.Keys(calls[m])) {
+			if n := calls[m][c]; n > 0 {
+				codes = append(codes, fmt.Sprintf("%s %s", c, count(n)))
+			}
+		}
+		if len(codes) > 0 {
+			out = append(out, fmt.Sprintf("%s: %s", m, strings.Join(codes, ", ")))
+		}
+	}
+	return out
+}
+
+// grpcErrorSymptom is grpc-error's note.
+const grpcErrorSymptom = "calls ended with the gRPC status code — a client sees a status error; a breaker counts it only if it counts that code (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED usually)"
+
 // kindSymptoms says, for the fault kinds whose symptom is not their name,
 // what a client of the upstream sees: what the service under test met on
-// its calls, to read its answers by.
-var kindSymptoms = []struct{ kind, text string }{
-	{"truncate", "answers cut mid-body after a 200 — a client sees unexpected EOF only if it reads the body; one that checks the status alone (and its breaker) takes them for successes"},
-	{"empty", "connections closed without an answer — a client sees EOF, a failure for any breaker"},
-	{"garbage", "bytes that are not HTTP instead of an answer — a client sees a malformed HTTP response, a failure for any breaker"},
-	{"slowclose", "whole answers whose end (the close) comes late — a client whose timeout does not cover the body fails after a 200, which a breaker looking at the status counts a success"},
-	{"slowupload", "request bodies read at a low bandwidth — answers come late, or the client's timeout fires while it sends"},
-	{"grpc-error", "calls ended with the gRPC status code — a client sees a status error; a breaker counts it only if it counts that code (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED usually)"},
-	{"tls", "failed TLS handshakes (an alert, an expired certificate, another name) — no request reached the upstream, so they are not in its received count; every client fails, and a breaker counts it"},
+// its calls, to read its answers by: text for an HTTP upstream, grpc for a
+// gRPC one; a kind with no text there has no note.
+var kindSymptoms = []struct{ kind, text, grpc string }{
+	{"reset", "", "calls whose connection was reset — a client sees UNAVAILABLE for them and for every other call in flight on that connection, so more calls may fail than the rate says"},
+	{"truncate", "answers cut mid-body after a 200 — a client sees unexpected EOF only if it reads the body; one that checks the status alone (and its breaker) takes them for successes",
+		"calls whose stream was cut mid-message (the answer's headers and part of its message, then the connection closed) — a client sees UNAVAILABLE, as for every other call in flight on that connection"},
+	{"empty", "connections closed without an answer — a client sees EOF, a failure for any breaker", ""},
+	{"garbage", "bytes that are not HTTP instead of an answer — a client sees a malformed HTTP response, a failure for any breaker", ""},
+	{"slowclose", "whole answers whose end (the close) comes late — a client whose timeout does not cover the body fails after a 200, which a breaker looking at the status counts a success", ""},
+	{"slowupload", "request bodies read at a low bandwidth — answers come late, or the client's timeout fires while it sends", ""},
+	{"grpc-error", grpcErrorSymptom, grpcErrorSymptom},
+	{"tls", "failed TLS handshakes (an alert, an expired certificate, another name) — no request reached the upstream, so they are not in its received count; every client fails, and a breaker counts it", ""},
 }
 
 // SymptomNotes returns, for each fault kind of the report's phases whose
@@ -127,8 +144,12 @@ func SymptomNotes(r *Report) []string {
 	}
 	var notes []string
 	for _, k := range kindSymptoms {
-		if used[k.kind] {
-			notes = append(notes, k.kind+": "+k.text)
+		text := k.text
+		if r.Config.Upstream.GRPC {
+			text = k.grpc
+		}
+		if used[k.kind] && text != "" {
+			notes = append(notes, k.kind+": "+text)
 		}
 	}
 	return notes

@@ -2,6 +2,8 @@ package reports
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -98,5 +100,53 @@ func TestSymptomRowsGRPC(t *testing.T) {
 	}
 	if notes := SymptomNotes(r); len(notes) != 1 || !strings.HasPrefix(notes[0], "grpc-error: ") {
 		t.Errorf("SymptomNotes = %q; want the grpc-error note", notes)
+	}
+	r.Config.Upstream.GRPC = true
+	r.Phases[0].Faults = append(r.Phases[0].Faults, "truncate:100B,rate=0.1", "reset,rate=0.1")
+	if notes := SymptomNotes(r); len(notes) != 3 || !strings.HasPrefix(notes[0], "reset: calls whose connection was reset") ||
+		!strings.HasPrefix(notes[1], "truncate: calls whose stream was cut mid-message") || !strings.HasPrefix(notes[2], "grpc-error: ") {
+		t.Errorf("SymptomNotes over gRPC = %q; want reset's, truncate's and grpc-error's gRPC notes", notes)
+	}
+	// Every format shows the calls by method and status code.
+	const calls = "/grpc.health.v1.Health/Check: OK 6, UNAVAILABLE 4"
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer, *Report) error
+		want  string
+	}{
+		{"terminal", WriteTerminal, "gRPC calls to upstream: " + calls},
+		{"markdown", WriteMarkdown, "| fault | svc | " + want + " |"},
+		{"html", WriteHTML, calls},
+		{"json", WriteJSON, `"grpc": {`},
+	} {
+		var b bytes.Buffer
+		if err := f.write(&b, r); err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		if !strings.Contains(b.String(), f.want) {
+			t.Errorf("%s output lacks %q:\n%s", f.name, f.want, b.String())
+		}
+	}
+}
+
+// TestTerminalGRPCMethodsCapped checks that the terminal summary counts the
+// calls of a few gRPC methods and points to the report for the rest.
+func TestTerminalGRPCMethodsCapped(t *testing.T) {
+	calls := map[string]map[string]int64{}
+	for i := range 5 {
+		calls[fmt.Sprintf("/s.S/M%d", i)] = map[string]int64{"OK": 1}
+	}
+	r := &Report{
+		Phases: []Phase{{Name: "fault", Faults: []string{"latency:1s"}}},
+		Arms: []Arm{{Name: "svc", Summary: map[string]PhaseSummary{
+			"fault": {API: Stats{Requests: 5, Outcomes: Outcomes{OK: 5}}, Upstreams: map[string]UpstreamPhase{"up": {Requests: 5, Injected: map[string]int64{"latency": 5}, GRPC: calls}}},
+		}}},
+	}
+	var b bytes.Buffer
+	if err := WriteTerminal(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if want := "gRPC calls to up: /s.S/M0: OK 1; /s.S/M1: OK 1; /s.S/M2: OK 1; 2 more methods in report.md\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("WriteTerminal lacks %q:\n%s", want, b.String())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -17,6 +18,10 @@ var terminalGroups = []string{GroupFault, GroupRun, GroupEdges}
 // maxSummaryPhases bounds the fault phases the terminal summary details;
 // the reports hold them all.
 const maxSummaryPhases = 3
+
+// maxSummaryMethods bounds the gRPC methods the terminal summary counts
+// the calls of, per upstream; the reports hold them all.
+const maxSummaryMethods = 3
 
 // WriteTerminal writes the summary `cbload run`, `merge` and `report`
 // print at the end: the failed validity checks, the key figures of every
@@ -193,6 +198,15 @@ func writeDetailSummary(w io.Writer, r *Report) {
 				fmt.Fprintf(w, "  %-12s %-7s status %s · bytes in/out %s\n", "", "", StatusCodesText(r, e.stats), BytesText(r, e.stats))
 				if errs := ErrorSetText(r, e.stats, 3, 100); errs != "none" {
 					fmt.Fprintf(w, "  %-12s %-7s errors %s\n", "", "", errs)
+				}
+			}
+			for _, name := range slices.Sorted(maps.Keys(s.Upstreams)) {
+				calls := grpcMethodsText(s.Upstreams[name].GRPC)
+				if more := len(calls) - maxSummaryMethods; more > 0 {
+					calls = append(calls[:maxSummaryMethods], fmt.Sprintf("%d more methods in report.md", more))
+				}
+				if len(calls) > 0 {
+					fmt.Fprintf(w, "  %-12s %-7s gRPC calls to %s: %s\n", "", "", name, strings.Join(calls, "; "))
 				}
 			}
 		}
