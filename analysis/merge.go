@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -308,17 +309,7 @@ func mergeArm(ctx context.Context, arms []*reports.Arm, from []int, n int) (*rep
 					}
 					mc.Injected[kind] += n
 				}
-				for method, byCode := range c.GRPC {
-					if mc.GRPC == nil {
-						mc.GRPC = map[string]map[string]int64{}
-					}
-					if mc.GRPC[method] == nil {
-						mc.GRPC[method] = map[string]int64{}
-					}
-					for code, n := range byCode {
-						mc.GRPC[method][code] += n
-					}
-				}
+				mc.GRPC = addGRPCCalls(mc.GRPC, c.GRPC)
 				m.Upstreams[u] = mc
 			}
 			out.Summary[name] = m
@@ -421,6 +412,36 @@ func addSlots(dst, src []int64) []int64 {
 	}
 	for i, v := range src {
 		dst[i] += v
+	}
+	return dst
+}
+
+// addGRPCCalls adds the gRPC calls by method and status code of src to
+// dst and returns it. Methods past the first reports.MaxGRPCMethods-1 by
+// name (in name order) are added to reports.GRPCOtherMethod, as the
+// upstream counts them, so the merge of shards that saw different methods
+// stays a report that reads.
+func addGRPCCalls(dst, src map[string]map[string]int64) map[string]map[string]int64 {
+	for _, from := range slices.Sorted(maps.Keys(src)) {
+		method := from
+		if dst == nil {
+			dst = map[string]map[string]int64{}
+		}
+		if dst[method] == nil {
+			named := len(dst)
+			if _, ok := dst[reports.GRPCOtherMethod]; ok {
+				named--
+			}
+			if method != reports.GRPCOtherMethod && named >= reports.MaxGRPCMethods-1 {
+				method = reports.GRPCOtherMethod
+			}
+			if dst[method] == nil {
+				dst[method] = map[string]int64{}
+			}
+		}
+		for code, n := range src[from] {
+			dst[method][code] += n
+		}
 	}
 	return dst
 }

@@ -123,6 +123,29 @@ func shardsOf(t *testing.T, n int, external bool, up func(i int, phase string) m
 	return out
 }
 
+// Shards whose upstreams saw different gRPC methods: the merge counts as
+// many apart as a report holds, and the rest as the upstream would, under
+// reports.GRPCOtherMethod, so that the merged report reads.
+func TestMergeCapsGRPCMethods(t *testing.T) {
+	shards := shardsOf(t, 2, false, func(i int, phase string) map[string]reports.UpstreamPhase {
+		u := reports.UpstreamPhase{Requests: 200, Injected: map[string]int64{}, GRPC: map[string]map[string]int64{reports.GRPCOtherMethod: {"OK": 5}}}
+		for j := range 200 {
+			u.GRPC[fmt.Sprintf("/s.S/M%03d", j+150*i)] = map[string]int64{"OK": 1}
+		}
+		return map[string]reports.UpstreamPhase{"upstream": u}
+	})
+	m, err := analysis.Merge(context.Background(), shards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := m.Arms[0].Summary["fault"].Upstreams["upstream"].GRPC
+	// 350 methods in all, 50 of them in both shards: 256 by name, the 94
+	// past them (1 call each) and the shards' own 10 in "(other)".
+	if len(calls) != reports.MaxGRPCMethods || calls[reports.GRPCOtherMethod]["OK"] != 104 || calls["/s.S/M160"]["OK"] != 2 {
+		t.Errorf("merged calls: %d methods, (other) %v, M160 %v; want %d, OK 104, OK 2", len(calls), calls[reports.GRPCOtherMethod], calls["/s.S/M160"], reports.MaxGRPCMethods)
+	}
+}
+
 // Shards that count their own upstreams: the counts add, and the fault →
 // symptom figures are read from the sums, as the run reads them from its
 // own counts.

@@ -88,12 +88,33 @@ func (f grpcError) act(*reqCtx) bool { panic(http.ErrAbortHandler) }
 
 // maxGRPCMethods bounds the methods Stats.GRPC counts apart; calls to
 // others are counted under grpcOtherMethod, so a client cannot grow the
-// server's memory by inventing method names.
+// server's memory by inventing method names. A report holds the same
+// (reports.MaxGRPCMethods).
 const maxGRPCMethods = 256
 
 // grpcOtherMethod is the Stats.GRPC key of the methods beyond
 // maxGRPCMethods.
 const grpcOtherMethod = "(other)"
+
+// maxGRPCMethodLen bounds the method names Stats.GRPC counts apart.
+const maxGRPCMethodLen = 256
+
+// grpcMethodOK reports whether method is a full method name Stats.GRPC
+// counts apart: /package.Service/Method of letters, digits, _ . and -, at
+// most maxGRPCMethodLen bytes, as a report holds them (reports.Validate).
+// A client may send any path; others are counted as grpcOtherMethod.
+func grpcMethodOK(method string) bool {
+	svc, name, ok := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	if !ok || !strings.HasPrefix(method, "/") || svc == "" || name == "" || len(method) > maxGRPCMethodLen {
+		return false
+	}
+	for _, r := range svc + name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // grpcCounts counts gRPC calls by method and status code.
 type grpcCounts struct {
@@ -102,6 +123,9 @@ type grpcCounts struct {
 }
 
 func (g *grpcCounts) add(method string, code codes.Code) {
+	if !grpcMethodOK(method) {
+		method = grpcOtherMethod
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.m == nil {

@@ -53,6 +53,16 @@ func TestGRPCAnswersAnyMethod(t *testing.T) {
 	if st.Requests != 3 || st.GRPC["/shop.Payments/Charge"]["OK"] != 1 || st.GRPC["/x/y"]["OK"] != 1 {
 		t.Errorf("Stats = %d requests, grpc %v; want 3, one OK per method", st.Requests, st.GRPC)
 	}
+	// A path that is no method name, which a report would refuse, is
+	// answered and counted with the others.
+	for _, m := range []string{"/a/b/c", "/shop.S/M<b>", "/s.S/" + strings.Repeat("m", 300)} {
+		if code, _, _ := invoke(context.Background(), cc, m); code != codes.OK {
+			t.Errorf("%.20s… = %v; want OK", m, code)
+		}
+	}
+	if st := s.Stats(); st.GRPC[grpcOtherMethod]["OK"] != 3 || len(st.GRPC) != 4 {
+		t.Errorf("Stats.GRPC = %v; want the 3 odd paths counted as %s", st.GRPC, grpcOtherMethod)
+	}
 }
 
 // TestGRPCError checks grpc-error at a rate and limited to a service: the

@@ -42,6 +42,24 @@ const (
 	// MinSlotMS and MaxSlotMS bound api_slots.width_ms, which must also
 	// divide a second: cbload writes 100.
 	MinSlotMS, MaxSlotMS = 10, 1000
+	// MaxGRPCMethods is the most methods a gRPC upstream's calls are
+	// counted by in one phase (upstreams[…].grpc): the upstream counts 256
+	// apart and the rest together as GRPCOtherMethod. MaxGRPCMethodLen
+	// bounds a method's name.
+	MaxGRPCMethods   = 257
+	MaxGRPCMethodLen = 256
+)
+
+// GRPCOtherMethod is the upstreams[…].grpc key of the calls to methods
+// beyond the first 256 a gRPC upstream saw.
+const GRPCOtherMethod = "(other)"
+
+// grpcMethodRE is a full gRPC method name, /package.Service/Method, and
+// grpcCodeRE a status code's canonical name or, for a code without one,
+// its number.
+var (
+	grpcMethodRE = regexp.MustCompile(`^/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+	grpcCodeRE   = regexp.MustCompile(`^(OK|CANCELLED|UNKNOWN|INVALID_ARGUMENT|DEADLINE_EXCEEDED|NOT_FOUND|ALREADY_EXISTS|PERMISSION_DENIED|RESOURCE_EXHAUSTED|FAILED_PRECONDITION|ABORTED|OUT_OF_RANGE|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS|UNAUTHENTICATED|[0-9]{1,10})$`)
 )
 
 // FieldError is a report that breaks a rule of the contract: the field,
@@ -495,6 +513,7 @@ func (v *validator) arm(r *Report, a *Arm, at string, end float64) {
 	if n := len(a.Transitions) + len(a.LowerTierTransitions); n > MaxTransitions {
 		v.failAt(at+".transitions", "%d transitions: want at most %d", n, MaxTransitions)
 	}
+	v.grpcCalls(a, at)
 	if a.Load == nil && r.UpgradedFrom == "" {
 		v.failAt(at+".load_generator", "missing or null; want an object")
 	}
@@ -611,4 +630,42 @@ func (c *counter) add(v *validator, at string, sv reflect.Value) {
 		}
 	}
 	walk(sv, "")
+}
+
+// grpcCalls checks each gRPC upstream's calls by method and status code:
+// at most MaxGRPCMethods methods, each a full method name (or
+// GRPCOtherMethod) of at most MaxGRPCMethodLen bytes, each counted by
+// status code names. It reports the first field that breaks a rule.
+func (v *validator) grpcCalls(a *Arm, at string) {
+	for _, phase := range slices.Sorted(maps.Keys(a.Summary)) {
+		ups := a.Summary[phase].Upstreams
+		for _, up := range slices.Sorted(maps.Keys(ups)) {
+			calls := ups[up].GRPC
+			field := at + ".summary" + pathKey(phase) + ".upstreams" + pathKey(up) + ".grpc"
+			if len(calls) > MaxGRPCMethods {
+				v.failAt(field, "%d methods: want at most %d (256 by name, the rest as %q)", len(calls), MaxGRPCMethods, GRPCOtherMethod)
+				return
+			}
+			for _, m := range slices.Sorted(maps.Keys(calls)) {
+				if m != GRPCOtherMethod && (len(m) > MaxGRPCMethodLen || !grpcMethodRE.MatchString(m)) {
+					v.failAt(field, "method %s: want a full method name like /package.Service/Method (letters, digits, _ . -; at most %d bytes) or %q", shortQuote(m), MaxGRPCMethodLen, GRPCOtherMethod)
+					return
+				}
+				for _, c := range slices.Sorted(maps.Keys(calls[m])) {
+					if !grpcCodeRE.MatchString(c) {
+						v.failAt(field+pathKey(m), "status code %s: want a gRPC code name like OK or UNAVAILABLE, or a number", shortQuote(c))
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+// pathKey formats a map key of a field's path as pathString does.
+func pathKey(k string) string {
+	if nameRE.MatchString(k) {
+		return "." + k
+	}
+	return "[" + shortQuote(k) + "]"
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -118,6 +119,19 @@ func TestReadJSONRefusesBrokenInvariants(t *testing.T) {
 			r["merge"] = map[string]any{"count": 2, "shards": []any{}, "missing": []any{1, 1}}
 		}, "merge.missing[1]: index 1: listed twice"},
 		{"series emptied", func(r map[string]any) { obj(r, "arms", 1)["series"] = []any{} }, "arms[1].series: its seconds hold 0 /api and 0 collateral requests, its summary"},
+		{"grpc methods past the cap", grpcCalls(func(calls map[string]any) {
+			for i := range 258 {
+				calls[fmt.Sprintf("/shop.S/M%d", i)] = map[string]any{"OK": 1}
+			}
+		}), `arms[0].summary.fault.upstreams.payments.grpc: 258 methods: want at most 257`},
+		{"grpc method not a method", grpcCalls(func(calls map[string]any) { calls["<b>hi</b>"] = map[string]any{"OK": 1} }),
+			`arms[0].summary.fault.upstreams.payments.grpc: method "<b>hi</b>": want a full method name like /package.Service/Method`},
+		{"grpc method too long", grpcCalls(func(calls map[string]any) { calls["/s.S/"+strings.Repeat("m", 300)] = map[string]any{"OK": 1} }),
+			`arms[0].summary.fault.upstreams.payments.grpc: method "/s.S/mmm`},
+		{"grpc code not a code", grpcCalls(func(calls map[string]any) { calls["/shop.S/M"] = map[string]any{"OK": 1, "BROKEN": 2} }),
+			`arms[0].summary.fault.upstreams.payments.grpc["/shop.S/M"]: status code "BROKEN": want a gRPC code name like OK or UNAVAILABLE, or a number`},
+		{"grpc count negative", grpcCalls(func(calls map[string]any) { calls["/shop.S/M"] = map[string]any{"OK": -1} }),
+			`arms[0].summary.fault.upstreams.payments.grpc["/shop.S/M"].OK: -1: want at least 0`},
 		{"summary of no phase", func(r map[string]any) {
 			s := obj(r, "arms", 0, "summary")
 			s["later"] = s["fault"]
@@ -137,9 +151,31 @@ func TestReadJSONRefusesBrokenInvariants(t *testing.T) {
 		})
 	}
 	// The same file unchanged reads, and so does it with a shard of a
-	// valid count and index.
+	// valid count and index, and with gRPC calls counted as cbload's
+	// upstream counts them.
 	if _, err := reports.ReadJSON(bytes.NewReader(mutate(t, good, shard(2, 3)))); err != nil {
 		t.Errorf("ReadJSON(shard 2/3) = %v; want it read", err)
+	}
+	calls := grpcCalls(func(calls map[string]any) {
+		for i := range 256 {
+			calls[fmt.Sprintf("/shop.v1.S/M_%d", i)] = map[string]any{"OK": 3, "UNAVAILABLE": 1, "17": 1}
+		}
+		calls[reports.GRPCOtherMethod] = map[string]any{"DEADLINE_EXCEEDED": 2}
+	})
+	if _, err := reports.ReadJSON(bytes.NewReader(mutate(t, good, calls))); err != nil {
+		t.Errorf("ReadJSON(257 methods counted by code) = %v; want it read", err)
+	}
+}
+
+// grpcCalls returns an edit giving the first arm's fault phase a gRPC
+// upstream, payments, whose calls by method and status code fill sets.
+func grpcCalls(fill func(calls map[string]any)) func(r map[string]any) {
+	return func(r map[string]any) {
+		calls := map[string]any{}
+		fill(calls)
+		obj(r, "arms", 0, "summary", "fault")["upstreams"] = map[string]any{
+			"payments": map[string]any{"requests": 10, "injected": map[string]any{}, "grpc": calls},
+		}
 	}
 }
 
