@@ -35,6 +35,7 @@ type Config struct {
 	Jitter time.Duration
 	// ProxyTo, when set, is the base URL of a real upstream to forward to
 	// instead of answering synthetically; faults apply in front of it.
+	// With GRPC it is a gRPC backend, grpc://host:port (see grpcproxy.go).
 	ProxyTo string
 	// Faults are active from the start.
 	Faults []Spec
@@ -103,8 +104,9 @@ type Config struct {
 	// control API stays plain HTTP). Faults act the same over TLS.
 	TLS *tls.Config
 	// GRPC makes the data listener serve gRPC (plain HTTP/2) instead of
-	// HTTP/1: any method answered with an empty message, faults in gRPC's
-	// terms (see grpc.go). Not with ProxyTo, TLS or Concurrency.
+	// HTTP/1: any method answered with an empty message, or forwarded to
+	// ProxyTo, faults in gRPC's terms (see grpc.go). Not with TLS or
+	// Concurrency.
 	GRPC bool
 }
 
@@ -150,13 +152,18 @@ func (cfg *Config) Validate() error {
 		return errors.New("queue and honor-cancel need a concurrency above zero")
 	case cfg.Concurrency > 0 && cfg.ProxyTo != "":
 		return errors.New("concurrency models the synthetic upstream: in proxy mode the backend's own capacity applies")
-	case cfg.GRPC && (cfg.ProxyTo != "" || cfg.TLS != nil || cfg.Concurrency > 0):
-		return errors.New("grpc: the gRPC upstream answers synthetically over plain HTTP/2; proxy, TLS and concurrency are for the HTTP upstream")
+	case cfg.GRPC && (cfg.TLS != nil || cfg.Concurrency > 0):
+		return errors.New("grpc: the gRPC upstream serves plain HTTP/2 with unbounded capacity; TLS and concurrency are for the HTTP upstream")
 	}
 	if err := checkFaults(cfg.Faults, cfg); err != nil {
 		return err
 	}
-	if cfg.ProxyTo != "" {
+	switch {
+	case cfg.ProxyTo != "" && cfg.GRPC:
+		if _, err := parseGRPCProxyURL(cfg.ProxyTo); err != nil {
+			return err
+		}
+	case cfg.ProxyTo != "":
 		if _, err := parseProxyURL(cfg.ProxyTo); err != nil {
 			return err
 		}

@@ -47,7 +47,7 @@ func (s *Server) decide(path string, steps []step) ([]step, time.Duration) {
 		}
 	}
 	var service time.Duration
-	if !answered && s.proxy == nil {
+	if !answered && s.cfg.ProxyTo == "" {
 		service = uniformJitter(s.rnd, s.serviceTime, s.cfg.Jitter)
 	}
 	return steps, service

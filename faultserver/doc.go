@@ -50,7 +50,9 @@
 // faults act in gRPC's terms (grpc-error:CODE, latency, hang, slowdown;
 // reset and truncate act on the call's connection, see grpcconn.go;
 // path= is a prefix of /package.Service/Method), and Stats.GRPC counts the
-// calls by method and status code. The control API is the same.
+// calls by method and status code. With a ProxyTo of grpc://host:port it
+// forwards every call to that gRPC backend instead (grpcproxy.go). The
+// control API is the same.
 //
 // # Control API
 //

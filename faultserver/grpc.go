@@ -226,9 +226,13 @@ func (s *Server) serveGRPC(_ any, stream grpc.ServerStream) error {
 
 	// The request message is read first, as for HTTP, so a hold sees the
 	// caller leave (gRPC cancels the call's context on a RST_STREAM anyway).
-	var in []byte
-	if err := stream.RecvMsg(&in); err != nil && !errors.Is(err, io.EOF) {
-		return fail(err)
+	// A proxy forwards the messages as they come instead: a streaming
+	// call's first may wait for the backend's answer.
+	if s.grpcBackend == nil {
+		var in []byte
+		if err := stream.RecvMsg(&in); err != nil && !errors.Is(err, io.EOF) {
+			return fail(err)
+		}
 	}
 	var buf [maxSteps]step
 	steps, service := s.decide(method, buf[:0])
@@ -276,6 +280,9 @@ func (s *Server) serveGRPC(_ any, stream grpc.ServerStream) error {
 	if !rc.wait(service) {
 		return gone()
 	}
+	if s.grpcBackend != nil {
+		return fail(s.forwardGRPC(ctx, stream, method, cut))
+	}
 	s.completed.Add(1)
 	if cut != nil {
 		return fail(s.cutCall(ctx, stream, *cut))
@@ -311,15 +318,20 @@ func (s *Server) resetCall(ctx context.Context) error {
 // framing of the answer (a few dozen bytes) and whatever else the
 // connection sends meanwhile, so the cut falls at about f.n bytes.
 func (s *Server) cutCall(ctx context.Context, stream grpc.ServerStream, f truncate) error {
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
+	return s.cutAnswer(ctx, stream, f.n, s.paddedMessage(f.size))
+}
+
+// cutAnswer sends msg on stream with the connection set to close after n
+// more bytes, and waits for the call to end.
+func (s *Server) cutAnswer(ctx context.Context, stream grpc.ServerStream, n int64, msg *[]byte) error {
 	c := s.grpcLn.conn(ctx)
 	if c == nil {
 		return errCallCut
 	}
-	if err := stream.SendHeader(nil); err != nil {
-		return err
-	}
-	c.cutAfter(f.n)
-	msg := s.paddedMessage(f.size)
+	c.cutAfter(n)
 	stream.SendMsg(msg) //nolint:errcheck // the cut fails it, or the transport's close does
 	t := time.NewTimer(grpcCutWait)
 	defer t.Stop()

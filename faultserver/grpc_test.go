@@ -165,7 +165,7 @@ func TestGRPCFaultChecks(t *testing.T) {
 		{Config{GRPC: true, Faults: mustSpecs(t, "truncate:1KiB,framing=chunked")}, "framing= is for HTTP answers"},
 		{Config{GRPC: true, Faults: mustSpecs(t, "truncate:1KiB,size=5MiB")}, "size 5MiB is over 4MiB, the largest message a gRPC client takes by default"},
 		{Config{Faults: mustSpecs(t, "grpc-error:UNAVAILABLE")}, "grpc-error needs a gRPC upstream (--grpc)"},
-		{Config{GRPC: true, ProxyTo: "http://127.0.0.1:9"}, "grpc: the gRPC upstream answers synthetically"},
+		{Config{GRPC: true, Concurrency: 4}, "grpc: the gRPC upstream serves plain HTTP/2 with unbounded capacity"},
 	} {
 		if err := tt.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Validate(%+v) = %v; want it to say %q", tt.cfg.Faults, err, tt.want)

@@ -17,7 +17,11 @@ const BackendErrorHeader = "X-Cbload-Backend-Error"
 func parseProxyURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("proxy target %q is not an http:// or https:// URL with a host", raw)
+		hint := ""
+		if u != nil && u.Scheme == "grpc" {
+			hint = " (grpc:// needs a gRPC upstream, --grpc)"
+		}
+		return nil, fmt.Errorf("proxy target %q is not an http:// or https:// URL with a host%s", raw, hint)
 	}
 	return u, nil
 }

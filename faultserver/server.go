@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 // Server is a running fault-injecting upstream. Create one with New; the
@@ -54,6 +56,7 @@ type Server struct {
 	grpc             *grpcServer // with Config.GRPC; see grpc.go
 	grpcCalls        grpcCounts
 	grpcLn           *grpcListener          // with Config.GRPC: its connections, for reset and truncate
+	grpcBackend      *grpc.ClientConn       // with Config.GRPC and ProxyTo: the backend, see grpcproxy.go
 	cutMsg           atomic.Pointer[[]byte] // the last message truncate sent over gRPC, see paddedMessage
 	connsRejected    atomic.Int64
 	ctlConnsRejected atomic.Int64
@@ -89,7 +92,12 @@ func New(cfg Config) (*Server, error) {
 	if s.serviceTime == 0 {
 		s.serviceTime = DefaultServiceTime
 	}
-	if cfg.ProxyTo != "" {
+	switch {
+	case cfg.ProxyTo != "" && cfg.GRPC:
+		if err := s.setupGRPCProxy(cfg.ProxyTo); err != nil {
+			return nil, err
+		}
+	case cfg.ProxyTo != "":
 		if err := s.setupProxy(cfg.ProxyTo); err != nil {
 			return nil, err
 		}
@@ -347,6 +355,9 @@ func (s *Server) Close() error {
 		s.conns.Wait()
 		if s.transport != nil {
 			s.transport.CloseIdleConnections()
+		}
+		if s.grpcBackend != nil {
+			s.grpcBackend.Close() // after the handlers: no call uses it now
 		}
 	})
 	return s.closeErr

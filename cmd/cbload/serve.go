@@ -58,7 +58,8 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 job to call. Healthy, it answers every path with 200 and a small JSON body
 after the service time; with --proxy-to it forwards to a real upstream
 instead. With --grpc it is a gRPC dependency: any method of any service is
-answered with an empty message (a valid answer of any proto3 type), faults
+answered with an empty message (a valid answer of any proto3 type), or with
+--proxy-to grpc://host:port forwarded to your real gRPC service, faults
 act in gRPC's terms (` + strings.Join(faultserver.GRPCKinds(), ", ") + `; path=
 is a prefix of /package.Service/Method; reset and truncate end the call's
 connection), and /stats counts calls by method and status code. With --upstream-concurrency N it has finite capacity: N workers,
@@ -94,6 +95,7 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
   cbload serve --fault 'error:503,rate=0.1' --fault 'latency:300ms,rate=0.3,path=/api'
   cbload serve --proxy-to http://127.0.0.1:9000 --fault 'reset,rate=0.05'
   cbload serve --grpc --fault 'grpc-error:UNAVAILABLE,rate=0.5,path=/shop.Payments/'
+  cbload serve --proxy-to grpc://127.0.0.1:50051 --fault 'truncate:100B,rate=0.1'
   curl -X PUT http://127.0.0.1:8474/faults -d '{"faults": ["hang"]}'
   cbload fault add stuck hang; cbload fault remove stuck`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -124,7 +126,7 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.Int64Var(&opts.seed, "seed", 0, "seed for every random choice (0: pick one and print it)")
 	f.DurationVar(&opts.serviceTime, "service-time", faultserver.DefaultServiceTime, "healthy service time")
 	f.DurationVar(&opts.jitter, "jitter", time.Millisecond, "healthy jitter, spread uniformly around the service time")
-	f.StringVar(&opts.proxyTo, "proxy-to", "", "forward to this upstream base URL instead of answering synthetically")
+	f.StringVar(&opts.proxyTo, "proxy-to", "", "forward to this upstream base URL instead of answering synthetically (grpc://host:port: a gRPC backend, implies --grpc)")
 	f.BoolVar(&opts.grpc, "grpc", false, "serve gRPC (plain HTTP/2) instead of HTTP: any method answered with an empty message; faults "+strings.Join(faultserver.GRPCKinds(), ", "))
 	f.StringVar(&opts.allowRemote, "allow-remote", "", "CIDR ranges besides 127.0.0.1/::1 that --addr, --control-addr, --metrics-addr and --proxy-to may be in, like 172.17.0.0/16 (never by default)")
 	f.IntVar(&opts.concurrency, "upstream-concurrency", 0, "workers of the synthetic upstream; each request holds one for its service time (0: unbounded)")
@@ -211,8 +213,11 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	}
 	if opts.proxyTo != "" {
 		u, err := url.Parse(opts.proxyTo)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return usagef("--proxy-to %q: want an http:// or https:// URL with a host", harness.RedactURL(opts.proxyTo))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "grpc") || u.Host == "" {
+			return usagef("--proxy-to %q: want an http:// or https:// URL with a host, or grpc://host:port", harness.RedactURL(opts.proxyTo))
+		}
+		if u.Scheme == "grpc" {
+			opts.grpc = true // a gRPC backend is served as gRPC
 		}
 		if err := checkPort(opts.proxyTo); err != nil {
 			return usagef("--proxy-to %v", err)
@@ -334,6 +339,9 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	}
 	if opts.grpc {
 		what = fmt.Sprintf("gRPC: any method, an empty message after %v ± %v", opts.serviceTime, opts.jitter)
+		if opts.proxyTo != "" {
+			what = "gRPC: any method, proxied to " + harness.RedactURL(opts.proxyTo)
+		}
 	}
 	fmt.Fprintf(stdout, "  upstream  %s  (%s)\n", s.URL(), what)
 	if c := s.ControlURL(); c != "" {
