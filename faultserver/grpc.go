@@ -188,11 +188,19 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 type grpcServer = grpc.Server
 
 // newGRPC makes the gRPC server of the data listener.
+// A synthetic upstream reads request messages of up to MaxHeldBody, a
+// proxy forwards them up to MaxGRPCMessage, the default of gRPC clients
+// and servers.
 func (s *Server) newGRPC() *grpc.Server {
+	maxMsg := MaxHeldBody
+	if s.grpcBackend != nil {
+		maxMsg = MaxGRPCMessage
+	}
 	return grpc.NewServer(
 		grpc.ForceServerCodec(rawCodec{}),
 		grpc.UnknownServiceHandler(s.serveGRPC),
-		grpc.MaxRecvMsgSize(MaxHeldBody),
+		grpc.MaxRecvMsgSize(maxMsg),
+		grpc.MaxSendMsgSize(MaxGRPCMessage),
 	)
 }
 

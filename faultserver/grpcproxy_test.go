@@ -92,6 +92,11 @@ func TestGRPCProxyForwards(t *testing.T) {
 	if err != nil || out.GetValue() != "order 42" || strings.Join(hdr.Get("x-backend"), "") != "echo" || strings.Join(trl.Get("x-backend-done"), "") != "1" {
 		t.Errorf("Echo via the proxy = %q, %v, header %v, trailer %v; want the request echoed with the backend's header and trailer", out.GetValue(), err, hdr, trl)
 	}
+	// Messages up to gRPC's default 4 MiB pass both ways.
+	big := strings.Repeat("x", 3<<20)
+	if err := cc.Invoke(ctx, "/shop.Payments/Echo", wrapperspb.String(big), out); err != nil || out.GetValue() != big {
+		t.Errorf("Echo of 3 MiB via the proxy = %d bytes, %v; want it echoed whole", len(out.GetValue()), err)
+	}
 	err = cc.Invoke(ctx, "/shop.Payments/Fail", wrapperspb.String("x"), out)
 	if st := grpcstatus.Convert(err); st.Code() != codes.ResourceExhausted || st.Message() != "quota" {
 		t.Errorf("Fail via the proxy = %v; want the backend's RESOURCE_EXHAUSTED quota", err)
@@ -100,11 +105,11 @@ func TestGRPCProxyForwards(t *testing.T) {
 	waitFor(t, "the calls to end", releaseTolerance, func() bool { return s.Stats().InFlight <= 1 }) // Watch stays open
 	st := s.Stats()
 	if st.GRPC["/grpc.health.v1.Health/Check"]["OK"] != 1 || st.GRPC["/grpc.health.v1.Health/Check"]["NOT_FOUND"] != 1 ||
-		st.GRPC["/shop.Payments/Echo"]["OK"] != 1 || st.GRPC["/shop.Payments/Fail"]["RESOURCE_EXHAUSTED"] != 1 || st.BackendErrors != 0 {
+		st.GRPC["/shop.Payments/Echo"]["OK"] != 2 || st.GRPC["/shop.Payments/Fail"]["RESOURCE_EXHAUSTED"] != 1 || st.BackendErrors != 0 {
 		t.Errorf("Stats: grpc %v, backend errors %d; want the backend's codes counted, no backend error", st.GRPC, st.BackendErrors)
 	}
-	if n := calls.Load(); n != 5 {
-		t.Errorf("the backend got %d calls; want 5", n)
+	if n := calls.Load(); n != 6 {
+		t.Errorf("the backend got %d calls; want 6", n)
 	}
 }
 
