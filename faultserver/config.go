@@ -180,10 +180,7 @@ func checkFaults(specs []Spec, cfg *Config) error {
 		return fmt.Errorf("%d faults, over the limit of %d", len(specs), MaxFaults)
 	}
 	for _, sp := range specs {
-		def := kindIndex(sp.Kind)
 		switch {
-		case cfg.GRPC && def >= 0 && !kindTable[def].grpcOK:
-			return fmt.Errorf("fault %q: %s is an HTTP fault; a gRPC upstream takes %s", sp.String(), sp.Kind, grpcKindNames())
 		case !cfg.GRPC && sp.Kind == "grpc-error":
 			return fmt.Errorf("fault %q: grpc-error needs a gRPC upstream (--grpc)", sp.String())
 		case cfg.ProxyTo != "" && sp.Kind == "slowdown":
@@ -191,13 +188,28 @@ func checkFaults(specs []Spec, cfg *Config) error {
 		case cfg.TLS == nil && sp.Kind == "tls":
 			return fmt.Errorf("fault %q: tls faults need an HTTPS upstream (--upstream-tls)", sp.String())
 		}
-		if t, ok := sp.f.(truncate); ok && cfg.GRPC {
-			if t.chunked {
-				return fmt.Errorf("fault %q: framing= is for HTTP answers; over gRPC truncate cuts the message, with no framing choice", sp.String())
+		if cfg.GRPC {
+			if err := CheckGRPC(sp); err != nil {
+				return err
 			}
-			if t.size > MaxGRPCMessage {
-				return fmt.Errorf("fault %q: size %s is over %s, the largest message a gRPC client takes by default; want a smaller size=", sp.String(), formatBytes(t.size), formatBytes(MaxGRPCMessage))
-			}
+		}
+	}
+	return nil
+}
+
+// CheckGRPC reports why sp cannot act on a gRPC upstream (Config.GRPC):
+// its kind acts on HTTP only (see GRPCKinds), or it is a truncate with
+// framing= or a size= over MaxGRPCMessage.
+func CheckGRPC(sp Spec) error {
+	if def := kindIndex(sp.Kind); def >= 0 && !kindTable[def].grpcOK {
+		return fmt.Errorf("fault %q: %s is an HTTP fault; a gRPC upstream takes %s", sp.String(), sp.Kind, grpcKindNames())
+	}
+	if t, ok := sp.f.(truncate); ok {
+		if t.chunked {
+			return fmt.Errorf("fault %q: framing= is for HTTP answers; over gRPC truncate cuts the message, with no framing choice", sp.String())
+		}
+		if t.size > MaxGRPCMessage {
+			return fmt.Errorf("fault %q: size %s is over %s, the largest message a gRPC client takes by default; want a smaller size=", sp.String(), formatBytes(t.size), formatBytes(MaxGRPCMessage))
 		}
 	}
 	return nil

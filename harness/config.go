@@ -335,6 +335,8 @@ func (c *Config) Validate() error {
 				case c.UpstreamExternal:
 				case c.UpstreamGRPC && !slices.Contains(faultserver.GRPCKinds(), f.Kind):
 					return fmt.Errorf("phases[%d] (%s): fault %q: %s is an HTTP fault, and --upstream-grpc serves gRPC; it takes %s", i, p.Name, f.String(), f.Kind, strings.Join(faultserver.GRPCKinds(), ", "))
+				case c.UpstreamGRPC && faultserver.CheckGRPC(f) != nil:
+					return fmt.Errorf("phases[%d] (%s): %v", i, p.Name, faultserver.CheckGRPC(f))
 				case f.Kind == "tls" && c.UpstreamTLSDir == "":
 					return fmt.Errorf("phases[%d] (%s): fault %q needs an HTTPS upstream: give --upstream-tls DIR (with --target)", i, p.Name, f.String())
 				case f.Kind == "grpc-error" && !c.UpstreamGRPC:

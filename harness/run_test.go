@@ -241,6 +241,11 @@ func TestValidate(t *testing.T) {
 			`phases[1] (fault): fault "grpc-error:UNAVAILABLE" needs a gRPC upstream: give --upstream-grpc (with --target), or run one with cbload serve --grpc`},
 		{"http fault on a grpc upstream", func(c *Config) { c.UpstreamGRPC = true; c.Phases[1].AddFault("", mustSpec("error:503")) },
 			`phases[1] (fault): fault "error:503": error is an HTTP fault, and --upstream-grpc serves gRPC; it takes latency, hang, reset, slowdown, truncate, grpc-error`},
+		{"http framing on a grpc upstream", func(c *Config) {
+			c.UpstreamGRPC = true
+			c.Phases[1].AddFault("", mustSpec("truncate:1KiB,framing=chunked"))
+		},
+			`phases[1] (fault): fault "truncate:1KiB,framing=chunked": framing= is for HTTP answers; over gRPC truncate cuts the message, with no framing choice`},
 		{"grpc upstream without a target", func(c *Config) { c.UpstreamGRPC = true },
 			"upstream-grpc: only used with --target; cbload's own gateway calls its upstream over plain HTTP"},
 		{"named tls fault on plain HTTP", func(c *Config) { c.Phases[1].AddFault("payments", mustSpec("tls,rate=0.5")) },
