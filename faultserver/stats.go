@@ -30,8 +30,10 @@ type Stats struct {
 	Abandoned   int64 `json:"abandoned"`
 	// BackendErrors counts, in proxy mode, forwards that failed before the
 	// backend answered (unreachable, reset, timed out), answered 502 with
-	// BackendErrorHeader; Backend5xx counts 5xx answers from the backend
-	// itself, passed through. Neither is an injected fault.
+	// BackendErrorHeader (over gRPC: calls that could not be opened on the
+	// backend, answered UNAVAILABLE with the trailer
+	// x-cbload-backend-error); Backend5xx counts 5xx answers from the
+	// backend itself, passed through. Neither is an injected fault.
 	BackendErrors int64 `json:"backend_errors"`
 	Backend5xx    int64 `json:"backend_5xx"`
 	// ConnsRejected and ControlConnsRejected count connections closed at
