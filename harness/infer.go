@@ -25,9 +25,24 @@ import (
 // abandoned stay in flight at the upstream whatever its breaker does, so
 // the calls in flight do not date anything; a concurrency limit (bulkhead,
 // throttle, connection pool) that holds the calls back without failing
-// fast is not an open, one that rejects fast cannot be told from one.
-// Half-open probes are too few to tell from open: an inferred open spans
-// the breaker's open and half-open time. The window is a slot, or as many
+// fast is not an open.
+//
+// A concurrency limit that rejects fast while it is full (hystrix's
+// MaxConcurrentRequests) looks like an open until its held calls end: then
+// new calls start — the upstream receives at least closedRatio of the
+// predicted calls in a window while the answers still fail fast. An open
+// never does that: its upstream receives no new calls for requests. So a
+// quiet stretch that calls come back from, fast answers around them, was a
+// full limit, not an open, unless a held request ended in it (an /api
+// answer that was not fast came back) without a new call taking its place
+// for two windows: capacity freed and not used. After a return, the open
+// is dated at the first such window, its span from the last window the
+// service still called in to the end of that one.
+// Half-open probes are too few to read as calls coming back (fewer than
+// closedRatio of a window's calls); a library that lets many through when
+// half-open (resilience4j's default is 10) reads as a limit for that open.
+// Nor can half-open be told from open: an inferred open spans the
+// breaker's open and half-open time. The window is a slot, or as many
 // slots as it takes for the baseline to predict minWindowCalls calls in
 // one; every inferred open carries the span the evidence puts it in.
 const (
@@ -116,14 +131,19 @@ type inference struct {
 	// otherPaths counts, by path, the upstream's calls that were not the
 	// service's dependency calls (health probes): not read as calls.
 	otherPaths map[string]int64
+	// limited says an open was dated by a full concurrency limit: calls
+	// came back after a quiet stretch while the answers failed fast.
+	limited bool
 }
 
 // inferBreaker infers the breaker's opens and closes from, per slot, the
 // /api requests sent, those of them answered fast (nil: the answers'
-// speed tells nothing, the arrivals decide alone) and the upstream
-// requests received for them; baseline is the number of slots of the
-// first, fault-free phase (0: none, nothing is inferred).
-func inferBreaker(api, fast, up []int64, baseline int) inference {
+// speed tells nothing, the arrivals decide alone), the /api answers that
+// came back not fast, by the slot they came back in (freed: held requests
+// ending; nil: unknown, a limit's open is dated at its first quiet window)
+// and the upstream requests received for them; baseline is the number of
+// slots of the first, fault-free phase (0: none, nothing is inferred).
+func inferBreaker(api, fast, freed, up []int64, baseline int) inference {
 	if baseline <= 0 || baseline > len(api) {
 		return inference{why: "no fault-free first phase to learn the service's calls per /api request from"}
 	}
@@ -145,6 +165,9 @@ func inferBreaker(api, fast, up []int64, baseline int) inference {
 	api, up = windows(api, m), windows(up, m)
 	if fast != nil {
 		fast = windows(fast, m)
+	}
+	if freed != nil {
+		freed = windows(freed, m)
 	}
 	// ratio is the arrivals over those predicted in windows [lo, hi);
 	// quick says most of their answers came back fast.
@@ -206,10 +229,73 @@ func inferBreaker(api, fast, up []int64, baseline int) inference {
 		open, run = !open, 0
 	}
 	at := func(j int) float64 { return round3((time.Duration(j*m) * slotWidth).Seconds()) }
+	// An open the service's calls came back from while its answers still
+	// failed fast was, up to the last return before it, a full concurrency
+	// limit. Its quiet stretches are split at each return; the open is in
+	// the first stretch in which a held request ended and no new call took
+	// its place for two windows (freed): the first stretch from where the
+	// drop began, a later one from that evidence.
+	freedIdle := func(j, end int) bool {
+		r, ok := ratio(j, min(j+2, end))
+		return ok && r < shedRatio && quick(j, j+1) && (freed == nil || freed[j] > 0)
+	}
+	var kept []int
+	limitFrom := map[int]int{} // an open dated by a limit → the return before it
+	for k := 0; k < len(edges); k += 2 {
+		e, end := edges[k], len(api)
+		if k+1 < len(edges) {
+			end = edges[k+1]
+		}
+		var backs []int
+		for j := e + 1; j < end; j++ {
+			if r, ok := ratio(j, j+1); ok && r >= closedRatio {
+				backs = append(backs, j)
+			}
+		}
+		o, from := -1, -1
+		for i := 0; i <= len(backs) && o < 0; i++ {
+			lo, hi := e, end
+			if i > 0 {
+				lo = backs[i-1] + 1
+			}
+			if i < len(backs) {
+				hi = backs[i]
+			}
+			for j := lo; j < hi; j++ {
+				if len(backs) == 0 || freedIdle(j, hi) {
+					o = j
+					if i > 0 {
+						o, from = j, backs[i-1]
+					} else {
+						o = e
+					}
+					break
+				}
+			}
+		}
+		if o < 0 {
+			continue // no open: the limit held throughout, the close goes too
+		}
+		if from >= 0 {
+			limitFrom[o] = from
+		}
+		kept = append(kept, o)
+		if k+1 < len(edges) {
+			kept = append(kept, end)
+		}
+	}
+	edges = kept
 	for k, e := range edges {
 		tr := reports.Transition{T: at(e), From: reports.StateClosed, To: reports.StateOpen}
 		if k%2 == 1 {
 			tr.From, tr.To = reports.StateOpen, reports.StateClosed
+			inf.transitions = append(inf.transitions, tr)
+			continue
+		}
+		if back, ok := limitFrom[e]; ok {
+			inf.limited = true
+			early, late := at(back), at(e+1)
+			tr.EarliestS, tr.LatestS = &early, &late
 			inf.transitions = append(inf.transitions, tr)
 			continue
 		}

@@ -53,9 +53,10 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 	// path, for the breaker inference.
 	apiSent := newSlotCounter(start, cfg.TotalDuration())
 	apiOK := newSlotCounter(start, cfg.TotalDuration())
-	var apiWithin [len(fastBounds)]*slotCounter
+	var apiWithin, apiFreed [len(fastBounds)]*slotCounter
 	for i := range apiWithin {
 		apiWithin[i] = newSlotCounter(start, cfg.TotalDuration())
+		apiFreed[i] = newSlotCounter(start, cfg.TotalDuration())
 	}
 	up.countArrivals(start, cfg.TotalDuration())
 	rec := a.rec
@@ -82,8 +83,12 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 					apiOK.add(res.Timestamp)
 				}
 				for i, b := range fastBounds {
-					if res.Code != 0 && res.Latency < b {
+					switch {
+					case res.Code != 0 && res.Latency < b:
 						apiWithin[i].add(res.Timestamp)
+					case res.Code != 0:
+						// A held request ended: by when it came back.
+						apiFreed[i].add(res.Timestamp.Add(res.Latency))
 					}
 				}
 			}
@@ -135,13 +140,13 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 			}
 			gi, _ := up.guarded()
 			api := apiSent.slots(n)
-			var fast []int64
+			var fast, freed []int64
 			b, quick := fastBoundOf(apiWithin[:], api, base, n)
 			if quick {
-				fast = apiWithin[b].slots(n)
+				fast, freed = apiWithin[b].slots(n), apiFreed[b].slots(n)
 			}
 			deps, others := dependencyPaths(up.arrivalSlots(gi, n), base, n)
-			in := inferBreaker(api, fast, deps, base)
+			in := inferBreaker(api, fast, freed, deps, base)
 			in.otherPaths = others
 			if quick {
 				in.fast = fastBounds[b]
@@ -218,6 +223,9 @@ func targetNotes(a *reports.Arm, cfg *Config, t Target, poll *statePoller, inf *
 		}
 		notes = append(notes, fmt.Sprintf("breaker state: inferred (%s) from %s's arrivals per %v against the %s requests sent: open while it received under %.0f%% of the baseline's %.2f calls per %s request and %s, for %v; closed again at %.0f%% for %v; the calls in flight date nothing (a service may abandon calls that never end); half-open cannot be told from open, so opens, time to open and time to recover are inferred, each open with the span the evidence puts it in",
 			why, upstreamLabel(name), inf.window, api, shedRatio*100, inf.baselineRatio, api, fastText, openSlots*inf.window, closedRatio*100, closeSlots*inf.window))
+		if inf.limited {
+			notes = append(notes, fmt.Sprintf("breaker state: a concurrency limit — calls to %s started again after quiet stretches while the %s answers failed fast, so those stretches were the limit full, not an open; an open is dated at the first window in which a held request ended and no new call took its place, its span from the last window the service still called in", upstreamLabel(name), api))
+		}
 		if inf.window > slotWidth {
 			notes = append(notes, fmt.Sprintf("breaker state: inferred at %v, not %v: at this rate the baseline predicts under %d calls per %v, too few to tell an open from a lull; a higher rate infers more finely", inf.window, slotWidth, minWindowCalls, slotWidth))
 		}
