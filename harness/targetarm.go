@@ -52,7 +52,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 	// each of fastBounds, and upstream requests received per slot and
 	// path, for the breaker inference.
 	apiSent := newSlotCounter(start, cfg.TotalDuration())
-	apiOK := newSlotCounter(start, cfg.TotalDuration())
+	apiOK := newPairCounter(start, cfg.TotalDuration())
 	var apiWithin, apiFreed [len(fastBounds)]*slotCounter
 	for i := range apiWithin {
 		apiWithin[i] = newSlotCounter(start, cfg.TotalDuration())
@@ -80,7 +80,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 			if !collateral {
 				apiSent.add(res.Timestamp)
 				if classify(res) == oOK {
-					apiOK.add(res.Timestamp)
+					apiOK.add(res.Timestamp, res.Timestamp.Add(res.Latency))
 				}
 				for i, b := range fastBounds {
 					switch {
@@ -175,8 +175,8 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 		if !cfg.Phases[0].Faulty() {
 			base = int(cfg.Phases[0].Duration / slotWidth)
 		}
-		served, _ := dependencyPaths(up.servedSlots(gi, n), base, n)
-		if k, ok := suspectOK(apiOK.slots(n), served, base, faultSlots(cfg.Phases, n)); ok {
+		served := up.servedPairs(gi, dependencySet(up.arrivalSlots(gi, n), base))
+		if k, ok := suspectOK(apiOK.pairs(), served, base, faultSlots(cfg.Phases, n)); ok {
 			arm.SuspectOK = &k
 		}
 	}
