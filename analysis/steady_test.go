@@ -284,3 +284,50 @@ func TestSteadyFailedFastTimeouts(t *testing.T) {
 		})
 	}
 }
+
+// A fallback service answers ok throughout, its breaker still open 2 s
+// after the fault: goodput says nothing of recovery, the calls coming back
+// do; without them (never back, or not counted) it did not recover or
+// cannot be judged.
+func TestSteadyRecoveredNotFromFallbacks(t *testing.T) {
+	fallback := func(back int) svc {
+		s := breakerService()
+		s.ok = func(int) int64 { return 100 }
+		s.calls = func(t int) int64 {
+			if t >= 3 && t < back {
+				return 0
+			}
+			return 100
+		}
+		return s
+	}
+	suspect := func(r *reports.Report) *reports.Report {
+		r.Arms[0].SuspectOK = new(int64(300))
+		return r
+	}
+	r := suspect(steadyReport(fallback(9)))
+	Judge(r)
+	c := r.Verdict.Steady.Recovered
+	if !c.Judged || !c.Held || !strings.Contains(c.Finding, "recovered 2.00 s after the trigger ended, judged by its upstream calls coming back") ||
+		!strings.Contains(c.Finding, "300 ok /api answers are suspect") {
+		t.Errorf("breaker open 2 s after the fault, fallbacks ok: %+v; want recovered 2.00 s after, by the calls, saying why", c)
+	}
+	r = suspect(steadyReport(fallback(11)))
+	Judge(r)
+	if c := r.Verdict.Steady.Recovered; !c.Judged || c.Held || !strings.Contains(c.Finding, "did not recover: its upstream calls per /api request stayed under 90.0%") {
+		t.Errorf("calls never back, fallbacks ok: %+v; want not recovered", c)
+	}
+	r = suspect(steadyReport(fallback(11)))
+	r.Config.Upstream.External = true
+	Judge(r)
+	if c := r.Verdict.Steady.Recovered; c.Judged || !strings.Contains(c.Finding, "--upstream-external") {
+		t.Errorf("calls not counted, fallbacks ok: %+v; want not judged, saying why", c)
+	}
+	// Checked with --expect, the answers are true: goodput tells recovery.
+	r = suspect(steadyReport(fallback(11)))
+	r.Config.Expect = []string{"json:.source=primary"}
+	Judge(r)
+	if c := r.Verdict.Steady.Recovered; !c.Held || !strings.Contains(c.Finding, "recovered 0.00 s after the trigger ended") {
+		t.Errorf("answers checked with --expect: %+v; want recovered by goodput", c)
+	}
+}
