@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,9 +131,11 @@ func callsPerRequest(a *reports.Arm, from, to float64) (v float64, ok bool) {
 }
 
 // shed judges whether the service cut its calls to the sick dependency:
-// its calls per api request in the fault's second half against its
-// baseline's, and how fast — the first second of the fault from which the
-// calls stayed at or below that share, and the time to open.
+// in at least half of the seconds of the fault's second half, its calls
+// per api request (by send time) were at most shedShare of its
+// baseline's; and how fast — the first second of the fault from which
+// that held (shedFrom), and the time to open. Whole seconds vote, so one
+// second's burst of calls cannot flip it.
 func shed(r *reports.Report, a *reports.Arm, t reports.Terms, st *reports.SteadyState) reports.SteadyCheck {
 	if r.Config.Upstream.External {
 		return reports.SteadyCheck{Finding: "the upstream is run by another process (--upstream-external), so the service's calls to it are not counted"}
@@ -151,15 +154,26 @@ func shed(r *reports.Report, a *reports.Arm, t reports.Terms, st *reports.Steady
 	}
 	fs, fe := faultWindow(r)
 	mid := math.Floor(fs + (fe-fs)/2)
-	late, ok := callsPerRequest(a, mid, fe)
-	if !ok {
+	limit := shedShare * base
+	ratios := secondRatios(a, mid, fe)
+	if len(ratios) == 0 {
 		return reports.SteadyCheck{Finding: fmt.Sprintf("no %s request was sent in the fault's second half", t.API)}
 	}
-	c := reports.SteadyCheck{Judged: true, Held: late <= shedShare*base}
-	c.Finding = fmt.Sprintf("%.2f upstream calls per %s request in the fault's second half against %.2f in the baseline (by send time)", late, t.API, base)
+	under := 0
+	for _, x := range ratios {
+		if x <= limit {
+			under++
+		}
+	}
+	// The seconds decide, not their sum: a burst of calls in one second
+	// (a half-open trial, retries after it) cannot flip the finding.
+	slices.Sort(ratios)
+	med := ratios[(len(ratios)-1)/2]
+	c := reports.SteadyCheck{Judged: true, Held: 2*under >= len(ratios)}
+	c.Finding = fmt.Sprintf("in %d of the %d seconds of the fault's second half it made at most half its baseline's upstream calls per %s request (median %.2f against %.2f, by send time)", under, len(ratios), t.API, med, base)
 	if c.Held {
-		if at, ok := shedFrom(a, fs, fe, shedShare*base); ok {
-			c.Finding += fmt.Sprintf(", at most %s of it from %s into the fault", reports.Percent(shedShare), reports.Seconds(at-fs))
+		if at, ok := shedFrom(a, fs, fe, limit); ok {
+			c.Finding += fmt.Sprintf(", from %s into the fault on", reports.Seconds(at-fs))
 		}
 	}
 	c.Finding += "; " + timeToOpen(a)
@@ -172,22 +186,45 @@ func shed(r *reports.Report, a *reports.Arm, t reports.Terms, st *reports.Steady
 	return c
 }
 
-// shedFrom returns the first second of the fault window from which every
-// second's calls per api request (by send time) is at most limit.
-func shedFrom(a *reports.Arm, fs, fe, limit float64) (float64, bool) {
-	at := -1.0
+// secondRatios returns, for each second in [from, to) with api requests
+// sent, the upstream's arrivals over them (both by send time).
+func secondRatios(a *reports.Arm, from, to float64) []float64 {
+	var out []float64
 	for _, s := range a.Series {
-		ts := float64(s.T)
-		if ts < fs || ts+1 > fe || s.API.Sent == 0 {
-			continue
-		}
-		if float64(s.UpstreamRequests) > limit*float64(s.API.Sent) {
-			at = -1
-		} else if at < 0 {
-			at = ts
+		if float64(s.T) >= from && float64(s.T)+1 <= to && s.API.Sent > 0 {
+			out = append(out, float64(s.UpstreamRequests)/float64(s.API.Sent))
 		}
 	}
-	return at, at >= 0
+	return out
+}
+
+// shedFrom returns the first second of the fault window whose calls per
+// api request (by send time) were at most limit and from which they were
+// at most limit in at least half of the seconds to the window's end — the
+// rule shed judges the second half by.
+func shedFrom(a *reports.Arm, fs, fe, limit float64) (float64, bool) {
+	rs := secondRatios(a, fs, fe)
+	var ts []float64
+	for _, s := range a.Series {
+		if float64(s.T) >= fs && float64(s.T)+1 <= fe && s.API.Sent > 0 {
+			ts = append(ts, float64(s.T))
+		}
+	}
+	for i := range rs {
+		if rs[i] > limit {
+			continue
+		}
+		under := 0
+		for _, x := range rs[i:] {
+			if x <= limit {
+				under++
+			}
+		}
+		if 2*under >= len(rs)-i {
+			return ts[i], true
+		}
+	}
+	return 0, false
 }
 
 // timeToOpen says the arm's time to open and how it is known.

@@ -116,7 +116,7 @@ func TestSteadyVerdict(t *testing.T) {
 			s.latency = func(t int) time.Duration {
 				return map[bool]time.Duration{true: time.Second, false: 2 * time.Millisecond}[t >= 3 && t < 7]
 			}
-		}, reports.OutcomeNotShed, "The service kept calling the sick dependency: 1.00 upstream calls per /api request in the fault's second half against 1.00 in the baseline",
+		}, reports.OutcomeNotShed, "The service kept calling the sick dependency: in 0 of the 2 seconds of the fault's second half it made at most half its baseline's upstream calls per /api request (median 1.00 against 1.00, by send time)",
 			[4]bool{true, true, true, true}, [4]bool{true, false, false, true}},
 		{"slow failure", func(s *svc) {
 			s.latency = func(t int) time.Duration {
@@ -158,8 +158,8 @@ func TestSteadyVerdictFindings(t *testing.T) {
 	r := steadyReport(breakerService())
 	Judge(r)
 	st := r.Verdict.Steady
-	for _, want := range []string{"0.01 upstream calls per /api request in the fault's second half against 1.00 in the baseline (by send time)",
-		"from 1.00 s into the fault", "time to open 0.50 s (inferred from the upstream's arrivals)"} {
+	for _, want := range []string{"in 2 of the 2 seconds of the fault's second half it made at most half its baseline's upstream calls per /api request (median 0.01 against 1.00, by send time)",
+		", from 1.00 s into the fault on; ", "time to open 0.50 s (inferred from the upstream's arrivals)"} {
 		if !strings.Contains(st.Shed.Finding, want) {
 			t.Errorf("shed finding %q; want it to say %q", st.Shed.Finding, want)
 		}
@@ -329,5 +329,28 @@ func TestSteadyRecoveredNotFromFallbacks(t *testing.T) {
 	Judge(r)
 	if c := r.Verdict.Steady.Recovered; !c.Held || !strings.Contains(c.Finding, "recovered 0.00 s after the trigger ended") {
 		t.Errorf("answers checked with --expect: %+v; want recovered by goodput", c)
+	}
+}
+
+// Whole seconds vote on shed: a burst of calls in one second of the
+// fault's second half (a half-open trial that closed the breaker for a
+// moment, and the retries after it) does not flip the finding, nor move
+// the second it shed from.
+func TestSteadyShedRobust(t *testing.T) {
+	s := breakerService()
+	s.calls = func(t int) int64 {
+		switch {
+		case t == 6:
+			return 180 // a half-open trial, and retries after it
+		case t >= 4 && t < 7:
+			return 1
+		}
+		return 100
+	}
+	r := steadyReport(s)
+	Judge(r)
+	c := r.Verdict.Steady.Shed
+	if !c.Held || !strings.Contains(c.Finding, "in 1 of the 2 seconds") || !strings.Contains(c.Finding, "from 1.00 s into the fault on") {
+		t.Errorf("one burst second: %+v; want shed, from 1.00 s into the fault", c)
 	}
 }
