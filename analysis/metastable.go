@@ -87,13 +87,14 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 		}
 	}
 	bar := recoveredShare * rec.baseline
-	var reqs, upstream, rejected int64
+	var reqs, sent, upstream, rejected int64
 	from := -1 // the first second of the current run of good seconds
 	for _, s := range a.Series {
 		if float64(s.T) < end || s.API.Requests == 0 {
 			continue
 		}
 		reqs += s.API.Requests
+		sent += s.API.Sent
 		upstream += s.UpstreamRequests
 		rejected += s.API.Outcomes.Rejected
 		rec.completed += s.UpstreamCompleted
@@ -107,8 +108,13 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 			from = s.T
 		}
 	}
+	if sent == 0 {
+		sent = reqs // a report from before the seconds kept what was sent
+	}
+	if sent > 0 {
+		rec.amplification = float64(upstream) / float64(sent)
+	}
 	if reqs > 0 {
-		rec.amplification = float64(upstream) / float64(reqs)
 		rec.rejected = float64(rejected) / float64(reqs)
 	}
 	if from >= 0 {
