@@ -177,7 +177,7 @@ func shed(r *reports.Report, a *reports.Arm, t reports.Terms, st *reports.Steady
 		}
 	}
 	c.Finding += "; " + timeToOpen(a)
-	if !c.Held && st.FailedFast.Held && a.Figures.APISuccessDuringFault >= baselineAPISuccess(r, a)-apiHealthyMargin {
+	if !c.Held && answersLate(r, a).fast() && a.Figures.APISuccessDuringFault >= baselineAPISuccess(r, a)-apiHealthyMargin {
 		// The service answered as well and as fast as in its baseline:
 		// whatever the dependency's fault was, it had nothing to shed.
 		c.Held = true
@@ -253,45 +253,64 @@ func baselineAPISuccess(r *reports.Report, a *reports.Arm) float64 {
 	return s.SuccessRatio
 }
 
-// failedFast judges the api answers' latency in the fault's second half
-// against the baseline's (the collateral rule's limit: max(500 ms, 5× the
-// baseline p99)) and the client's timeout: an answer the client gave up
-// on was not fast.
-func failedFast(r *reports.Report, a *reports.Arm, t reports.Terms) reports.SteadyCheck {
+// lateAnswers is what the api answers of the fault's second half show:
+// how many there were, how many failed, how many the client gave up on,
+// their p99 and the limit it is held against.
+type lateAnswers struct {
+	answers, failures, timeouts int64
+	p99, before, limit          float64
+}
+
+// fast says the answers came back within the limit and none timed out at
+// the client.
+func (l lateAnswers) fast() bool { return l.answers > 0 && l.p99 <= l.limit && l.timeouts == 0 }
+
+// answersLate reads the api answers of the fault's second half.
+func answersLate(r *reports.Report, a *reports.Arm) lateAnswers {
 	fs, fe := faultWindow(r)
 	mid := math.Floor(fs + (fe-fs)/2)
 	var h *reports.Histogram
-	var timeouts, answers int64
+	var l lateAnswers
 	for _, s := range a.Series {
 		if float64(s.T) >= mid && float64(s.T)+1 <= fe {
 			h = h.Merge(s.API.LatencyHist)
-			timeouts += s.API.Outcomes.TimeoutAt.LoadRunner // the service's own 504s were fast answers
-			answers += s.API.Requests
+			l.timeouts += s.API.Outcomes.TimeoutAt.LoadRunner // the service's own 504s were fast answers
+			l.answers += s.API.Requests
+			l.failures += s.API.Requests - s.API.Outcomes.OK
 		}
 	}
-	if answers == 0 {
+	if h != nil && h.Count > 0 {
+		l.p99 = h.QuantileMS(0.99)
+	} else if fp := r.FaultPhase(); fp != nil {
+		l.p99 = a.Summary[fp.Name].API.LatencyMS.P99 // a report without histograms
+	}
+	if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
+		l.before = a.Summary[r.Phases[0].Name].API.LatencyMS.P99
+	}
+	l.limit = math.Max(collateralSlowMS, collateralSlowFactor*l.before)
+	return l
+}
+
+// failedFast judges the api answers' latency in the fault's second half
+// against the baseline's (the collateral rule's limit: max(500 ms, 5× the
+// baseline p99)) and the client's timeout: an answer the client gave up
+// on was not fast. With no failed answer there is nothing to judge.
+func failedFast(r *reports.Report, a *reports.Arm, t reports.Terms) reports.SteadyCheck {
+	l := answersLate(r, a)
+	if l.answers == 0 {
 		return reports.SteadyCheck{Finding: fmt.Sprintf("no %s answer completed in the fault's second half", t.API)}
 	}
-	p99 := 0.0
-	if h != nil && h.Count > 0 {
-		p99 = h.QuantileMS(0.99)
-	} else if fp := r.FaultPhase(); fp != nil {
-		p99 = a.Summary[fp.Name].API.LatencyMS.P99 // a report without histograms
+	if l.failures == 0 {
+		return reports.SteadyCheck{Finding: fmt.Sprintf("no failures to judge: all %d %s answers in the fault's second half were ok (p99 %s against %s in the baseline), so nothing failed, fast or slowly", l.answers, t.API, reports.Millis(l.p99), reports.Millis(l.before))}
 	}
-	before := 0.0
-	if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
-		before = a.Summary[r.Phases[0].Name].API.LatencyMS.P99
-	}
-	limit := math.Max(collateralSlowMS, collateralSlowFactor*before)
 	timeout := float64(time.Duration(r.Config.ClientTimeout).Milliseconds())
-	c := reports.SteadyCheck{Judged: true}
-	c.Finding = fmt.Sprintf("%s p99 %s in the fault's second half against %s in the baseline (limit %.0f ms)", t.API, reports.Millis(p99), reports.Millis(before), limit)
+	c := reports.SteadyCheck{Judged: true, Held: l.fast()}
+	c.Finding = fmt.Sprintf("%s p99 %s in the fault's second half against %s in the baseline (limit %.0f ms)", t.API, reports.Millis(l.p99), reports.Millis(l.before), l.limit)
 	if timeout > 0 {
 		c.Finding += fmt.Sprintf("; the client waits %s", reports.Millis(timeout))
 	}
-	c.Held = p99 <= limit && timeouts == 0
-	if timeouts > 0 {
-		c.Finding += fmt.Sprintf("; %d of %d answers timed out at the client", timeouts, answers)
+	if l.timeouts > 0 {
+		c.Finding += fmt.Sprintf("; %d of %d answers timed out at the client", l.timeouts, l.answers)
 	}
 	return c
 }

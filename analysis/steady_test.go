@@ -354,3 +354,25 @@ func TestSteadyShedRobust(t *testing.T) {
 		t.Errorf("one burst second: %+v; want shed, from 1.00 s into the fault", c)
 	}
 }
+
+// A service that answered every request ok in the fault's second half
+// gave no failure to judge: failed fast says so, neither yes nor no.
+func TestSteadyNoFailuresToJudge(t *testing.T) {
+	s := breakerService()
+	s.ok = func(int) int64 { return 100 }
+	s.calls = func(int) int64 { return 100 }
+	s.latency = func(t int) time.Duration {
+		return map[bool]time.Duration{true: 900 * time.Millisecond, false: 2 * time.Millisecond}[t >= 3 && t < 7]
+	}
+	r := steadyReport(s)
+	Judge(r)
+	var b bytes.Buffer
+	if err := reports.WriteTerminal(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	c := r.Verdict.Steady.FailedFast
+	if c.Judged || !strings.Contains(c.Finding, "no failures to judge: all 200 /api answers in the fault's second half were ok") ||
+		!strings.Contains(b.String(), "failed fast: cannot be judged — no failures to judge: all 200") {
+		t.Errorf("every answer ok: %+v; want not judged, no failures to judge\n%s", c, b.String())
+	}
+}
