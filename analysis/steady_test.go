@@ -281,7 +281,38 @@ func TestSteadyFailedFastTimeouts(t *testing.T) {
 			if c.Held != tc.held {
 				t.Errorf("failed fast held = %v; want %v (%s)", c.Held, tc.held, c.Finding)
 			}
+			if late := strings.Contains(c.Finding, "10 of 200 answers had not come when the client gave up"); late == tc.held {
+				t.Errorf("failed fast finding %q; want the answers the client gave up on named as such only when it gave up", c.Finding)
+			}
 		})
+	}
+}
+
+// A service whose call timeout is the 500 ms limit answers its failures
+// at the limit; the histogram's p99 reads a little above it (a bucket's
+// midpoint), which is within the histogram's resolution: fast. Clearly
+// above the limit is slow.
+func TestSteadyFailedFastResolution(t *testing.T) {
+	for _, tc := range []struct {
+		latency time.Duration
+		held    bool
+	}{
+		{501800 * time.Microsecond, true},
+		{503 * time.Millisecond, true},
+		{520 * time.Millisecond, false},
+	} {
+		s := breakerService()
+		s.latency = func(t int) time.Duration {
+			if t >= 3 && t < 7 {
+				return tc.latency
+			}
+			return 2 * time.Millisecond
+		}
+		r := steadyReport(s)
+		c := failedFast(r, &r.Arms[0], reports.TermsOf(r.Config))
+		if c.Held != tc.held || !strings.Contains(c.Finding, "(limit 500 ms, to the latency histogram's 0.8%)") {
+			t.Errorf("answers at %v: failed fast held = %v (%s); want %v, saying the tolerance", tc.latency, c.Held, c.Finding, tc.held)
+		}
 	}
 }
 
