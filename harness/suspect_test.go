@@ -196,12 +196,21 @@ func TestExternalUpstreamUnknown(t *testing.T) {
 	svc := startDependentService(t, strings.TrimPrefix(up.URL(), "http://"), false, 0)
 	cfg := testConfig(t, "latency:1s")
 	cfg.Rate = 50
-	cfg.Phases = cfg.Phases[:1]
+	cfg.Phases[0].Duration, cfg.Phases[1].Duration, cfg.Phases[2].Duration = time.Second, time.Second, 2*time.Second
 	cfg.Targets = []Target{{Name: "svc", URL: svc + "/api", Collateral: svc + "/local"}}
 	cfg.UpstreamExternal = true
 	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The breaker is unknown, so is when it let the service recover: in
+	// the JSON as in every other format.
+	var js bytes.Buffer
+	if err := reports.WriteJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	if a := r.Arm("svc"); a.BreakerFigures != reports.BreakerUnknown || a.Figures.TimeToRecoverS != nil || !strings.Contains(js.String(), `"time_to_recover_s": null`) {
+		t.Errorf("breaker figures %s, time to recover %v; want unknown, and no time to recover in report.json", a.BreakerFigures, a.Figures.TimeToRecoverS)
 	}
 	if s := r.Arm("svc").Summary["baseline"]; s.Upstreams != nil || s.UpstreamEffect != "" {
 		t.Errorf("baseline upstreams %v, effect %q; want none counted and no effect: the run did not see them", s.Upstreams, s.UpstreamEffect)

@@ -162,6 +162,11 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 	}
 	arm := rec.arm(t.Name, transitions, w, 0, "")
 	arm.BreakerFigures = figures
+	if figures == reports.BreakerUnknown {
+		// Derived before the figures were known to be unknown: a time to
+		// recover waits on a breaker state nobody saw.
+		arm.Figures.TimeToRecoverS = nil
+	}
 	if inf != nil {
 		// A breaker is claimed only on evidence of one.
 		arm.Breaker = len(inf.transitions) > 0
