@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 	"unicode"
@@ -246,12 +247,20 @@ func inferBreaker(api, fast, freed, up []int64, baseline int) inference {
 		if k+1 < len(edges) {
 			end = edges[k+1]
 		}
+		// A return is calls coming back that a quiet window follows
+		// before the close: not the first calls of the close itself.
 		var backs []int
-		for j := e + 1; j < end; j++ {
-			if r, ok := ratio(j, j+1); ok && r >= closedRatio {
+		quietAfter := false
+		for j := end - 1; j > e; j-- {
+			r, ok := ratio(j, j+1)
+			switch {
+			case ok && r < shedRatio:
+				quietAfter = true
+			case ok && r >= closedRatio && quietAfter:
 				backs = append(backs, j)
 			}
 		}
+		slices.Reverse(backs)
 		o, from := -1, -1
 		for i := 0; i <= len(backs) && o < 0; i++ {
 			lo, hi := e, end

@@ -53,6 +53,19 @@ func TestInferBreaker(t *testing.T) {
 		t.Errorf("stateAt(9) = %s; want closed", s)
 	}
 
+	// Calls coming back a window before the close is confirmed (half the
+	// calls in the last window of the open) are the close, not a
+	// concurrency limit: the open stands.
+	a, u = slotsOf(100, 10, 2, [2]int{30, 65})
+	u[64] = 10
+	allFast, noneHeld := make([]int64, 100), make([]int64, 100)
+	for i := range allFast {
+		allFast[i] = 10 // an error fault: every answer fast, none held
+	}
+	if got := inferBreaker(a, allFast, noneHeld, u, 20); len(got.transitions) != 2 || got.transitions[0].T != 3.0 || got.limited {
+		t.Errorf("calls back as the breaker closes: %+v; want the open at 3.0 s and its close, no limit", got.transitions)
+	}
+
 	// Retries (4 calls per request) and a slowed upstream letting a third
 	// through are not a breaker.
 	a, u = slotsOf(100, 10, 1)
