@@ -324,31 +324,22 @@ func failedFast(r *reports.Report, a *reports.Arm, t reports.Terms) reports.Stea
 // time to recover. Goodput cannot tell recovery when the report suspects
 // the arm's ok answers (suspectArm) and --expect did not check them: a
 // fallback answers ok while the breaker is still open. Then the service
-// recovered when its calls per api request came back too (callsBackAt),
-// or it cannot be judged when they are not counted.
+// recovered when its calls per api request came back too (armRecovery's
+// byCalls, which the key figure "after the trigger" reads as well), or it
+// cannot be judged when they are not counted.
 func recoveredPart(r *reports.Report, a *reports.Arm, t reports.Terms) reports.SteadyCheck {
 	rec, ok := armRecovery(r, a)
-	if !ok {
-		return reports.SteadyCheck{Finding: fmt.Sprintf("the run has no faultless first phase with %s answers and no phase after the fault, so there is no baseline to come back to", t.API)}
-	}
-	if n, sus := suspectArm(r, a); sus && len(r.Config.Expect) == 0 {
+	if n, sus := suspectArm(r, a); !ok && sus && len(r.Config.Expect) == 0 {
 		why := fmt.Sprintf("goodput does not tell recovery here: %d ok %s answers are suspect (ok while their upstream call failed — fallbacks? check them with --expect), and a fallback answers ok while the breaker is still open", n, t.API)
 		if r.Config.Upstream.External {
 			return reports.SteadyCheck{Finding: why + "; the upstream's calls, which would tell it, are not counted (--upstream-external)"}
 		}
-		base, ok := callsPerRequest(a, r.Phases[0].StartS, r.Phases[0].EndS)
-		if !ok || base == 0 {
+		if len(r.Phases) > 0 {
 			return reports.SteadyCheck{Finding: why + fmt.Sprintf("; the service made no upstream calls in the %s phase to compare with", r.Phases[0].Name)}
 		}
-		_, end := faultWindow(r)
-		c := reports.SteadyCheck{Judged: true}
-		if at, ok := callsBackAt(a, end, recoveredShare*base, recoveredShare*rec.baseline); ok {
-			c.Held = true
-			c.Finding = fmt.Sprintf("recovered %s after the trigger ended, judged by its upstream calls coming back (at least %s of the baseline's %.2f per %s request, by send time) with goodput — %s", reports.Seconds(at-end), reports.Percent(recoveredShare), base, t.API, why)
-		} else {
-			c.Finding = fmt.Sprintf("did not recover: its upstream calls per %s request stayed under %s of the baseline's %.2f (by send time) to the end of the run — %s", t.API, reports.Percent(recoveredShare), base, why)
-		}
-		return c
+	}
+	if !ok {
+		return reports.SteadyCheck{Finding: fmt.Sprintf("the run has no faultless first phase with %s answers and no phase after the fault, so there is no baseline to come back to", t.API)}
 	}
 	c := reports.SteadyCheck{Judged: true, Held: rec.recovered, Finding: rec.describe()}
 	if rec.recovered && a.Figures.TimeToRecoverS != nil {
@@ -371,26 +362,4 @@ func suspectArm(r *reports.Report, a *reports.Arm) (int64, bool) {
 		}
 	}
 	return *a.SuspectOK, *a.SuspectOK >= max(suspectMin, int64(suspectShare*float64(okDuring)))
-}
-
-// callsBackAt returns the first second after end from which, in every
-// second with api requests to the end of the run, the upstream's calls
-// per api request (by send time) were at least calls and the api answers'
-// goodput at least good.
-func callsBackAt(a *reports.Arm, end, calls, good float64) (float64, bool) {
-	at := -1.0
-	for _, s := range a.Series {
-		if float64(s.T) < end || s.API.Sent == 0 || s.API.Requests == 0 {
-			continue
-		}
-		back := float64(s.UpstreamRequests) >= calls*float64(s.API.Sent) &&
-			float64(s.API.Outcomes.OK) >= good*float64(s.API.Requests)
-		switch {
-		case !back:
-			at = -1
-		case at < 0:
-			at = float64(s.T)
-		}
-	}
-	return at, at >= 0
 }

@@ -340,8 +340,12 @@ func TestSteadyRecoveredNotFromFallbacks(t *testing.T) {
 	Judge(r)
 	c := r.Verdict.Steady.Recovered
 	if !c.Judged || !c.Held || !strings.Contains(c.Finding, "recovered 2.00 s after the trigger ended, judged by its upstream calls coming back") ||
-		!strings.Contains(c.Finding, "300 ok /api answers are suspect") {
+		!strings.Contains(c.Finding, "the report suspects its ok answers (fallbacks?)") {
 		t.Errorf("breaker open 2 s after the fault, fallbacks ok: %+v; want recovered 2.00 s after, by the calls, saying why", c)
+	}
+	// The key figure reads recovery by the same rule.
+	if at := r.Arms[0].Figures.AfterTrigger; at == nil || !at.Recovered || at.TimeToRecoverS == nil || *at.TimeToRecoverS != 2 {
+		t.Errorf("after the trigger %+v; want back in 2.00 s, as the verdict says", at)
 	}
 	r = suspect(steadyReport(fallback(11)))
 	Judge(r)
