@@ -10,22 +10,41 @@ import (
 
 // faultAmplification is the attempts that reached the upstream per /api
 // request over the fault phases: the upstream's own request count over the
-// /api requests sent. ok is false when no /api request was sent during a
-// fault.
+// /api requests sent, both by send time (sentByPhase) — the one rule every
+// attempts figure follows, as the fault → symptom table (Symptoms). ok is
+// false when no /api request was sent during a fault.
 func faultAmplification(r *reports.Report, a *reports.Arm) (amp float64, ok bool) {
+	sent := sentByPhase(a)
 	var up, api int64
 	for _, p := range r.Phases {
 		if len(p.Faults) == 0 {
 			continue
 		}
-		s := a.Summary[p.Name]
-		up += s.UpstreamRequests
-		api += s.API.Requests
+		up += a.Summary[p.Name].UpstreamRequests
+		api += sent(p.Name)
 	}
 	if api == 0 {
 		return 0, false
 	}
 	return float64(up) / float64(api), true
+}
+
+// sentByPhase returns the /api requests sent in a phase, from the arm's
+// seconds (by send time); an arm without them (a report from before they
+// were kept) falls back to the phase's answers.
+func sentByPhase(a *reports.Arm) func(phase string) int64 {
+	sent := map[string]int64{}
+	var any int64
+	for _, s := range a.Series {
+		sent[s.Phase] += s.API.Sent
+		any += s.API.Sent
+	}
+	return func(phase string) int64 {
+		if any == 0 {
+			return a.Summary[phase].API.Requests
+		}
+		return sent[phase]
+	}
 }
 
 // addComparisons adds to v one reason per arm other than no-breaker,
@@ -62,9 +81,10 @@ func addComparisons(r *reports.Report, v *reports.Verdict) {
 func Cascades(r *reports.Report) {
 	for i := range r.Arms {
 		a := &r.Arms[i]
+		sent := sentByPhase(a)
 		for name, s := range a.Summary {
-			if s.API.Requests > 0 {
-				s.AttemptsPerRequest = round4(float64(s.UpstreamRequests) / float64(s.API.Requests))
+			if n := sent(name); n > 0 {
+				s.AttemptsPerRequest = round4(float64(s.UpstreamRequests) / float64(n))
 				a.Summary[name] = s
 			}
 		}

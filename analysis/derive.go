@@ -201,6 +201,9 @@ func timings(a *reports.Arm, phases []reports.Phase) {
 		}
 	}
 	end := phases[len(phases)-1].EndS
+	if a.BreakerFigures == reports.BreakerUnknown {
+		return // with the breaker unknown, so is when it let the service recover
+	}
 	if at, ok := recoveredAt(a, phases[last].EndS, end); ok {
 		v := round3(at - phases[last].EndS)
 		a.Figures.TimeToRecoverS = &v

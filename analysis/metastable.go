@@ -53,6 +53,12 @@ type recovery struct {
 	// calls says the upstream's request counts are known (not an
 	// external upstream's), so amplification means what it says.
 	calls bool
+	// byCalls, when the report suspects the arm's ok answers (fallbacks)
+	// and --expect did not check them, is the baseline's calls per api
+	// request: a second is good only when its calls are back to
+	// recoveredShare of it too, since a fallback answers ok while the
+	// breaker is still open. 0: goodput alone.
+	byCalls float64
 }
 
 // armRecovery applies the metastability rule to a: after the last fault
@@ -60,7 +66,9 @@ type recovery struct {
 // recoveredShare of its goodput in the first phase, and stay there to the
 // end? It reports false when the rule does not apply: no faultless first
 // phase, no fault phase, no time after the trigger, or no /api requests in
-// the baseline.
+// the baseline — or when the report suspects the arm's ok answers, --expect
+// did not check them and the upstream's calls, which would tell recovery
+// instead (recovery.byCalls), are not counted.
 func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 	if len(r.Phases) < 3 || len(r.Phases[0].Faults) > 0 {
 		return recovery{}, false
@@ -86,34 +94,48 @@ func armRecovery(r *reports.Report, a *reports.Arm) (recovery, bool) {
 			rec.openFrom = a.Transitions[i].T
 		}
 	}
+	if _, sus := suspectArm(r, a); sus && len(r.Config.Expect) == 0 {
+		base, ok := callsPerRequest(a, r.Phases[0].StartS, r.Phases[0].EndS)
+		if r.Config.Upstream.External || !ok || base == 0 {
+			return recovery{}, false
+		}
+		rec.byCalls = base
+	}
 	bar := recoveredShare * rec.baseline
-	var reqs, upstream, rejected int64
+	var reqs, sent, upstream, rejected int64
 	from := -1 // the first second of the current run of good seconds
 	for _, s := range a.Series {
 		if float64(s.T) < end || s.API.Requests == 0 {
 			continue
 		}
 		reqs += s.API.Requests
+		sent += s.API.Sent
 		upstream += s.UpstreamRequests
 		rejected += s.API.Outcomes.Rejected
 		rec.completed += s.UpstreamCompleted
 		rec.forGone += s.UpstreamCompletedForGone
 		g := float64(s.API.Outcomes.OK) / float64(s.API.Requests)
 		rec.final = g
+		held := rec.byCalls > 0 && float64(s.UpstreamRequests) < recoveredShare*rec.byCalls*float64(s.API.Sent)
 		switch {
-		case g < bar:
+		case g < bar || held:
 			from = -1
 		case from < 0:
 			from = s.T
 		}
 	}
+	if sent == 0 {
+		sent = reqs // a report from before the seconds kept what was sent
+	}
+	if sent > 0 {
+		rec.amplification = float64(upstream) / float64(sent)
+	}
 	if reqs > 0 {
-		rec.amplification = float64(upstream) / float64(reqs)
 		rec.rejected = float64(rejected) / float64(reqs)
 	}
 	if from >= 0 {
 		rec.recovered, rec.at = true, float64(from)-end
-		if at, ok := goodputBackAt(a.APISlots, end, last.EndS, bar); ok && at <= rec.at {
+		if at, ok := goodputBackAt(a.APISlots, end, last.EndS, bar); ok && at <= rec.at && rec.byCalls == 0 {
 			rec.at = at
 		}
 	}
@@ -192,9 +214,17 @@ func (rec recovery) stuckReason() string {
 
 // describe says in one phrase whether the arm recovered.
 func (rec recovery) describe() string {
+	if rec.recovered && rec.byCalls > 0 {
+		return fmt.Sprintf("recovered %s after the trigger ended, judged by its upstream calls coming back (at least %s of the baseline's %.2f per %s request, by send time) with goodput, not by goodput alone: the report suspects its ok answers (fallbacks?), and a fallback answers ok while the breaker is still open",
+			reports.Seconds(rec.at), reports.Percent(recoveredShare), rec.byCalls, rec.api)
+	}
 	if rec.recovered {
 		return fmt.Sprintf("recovered %s after the trigger ended (goodput back to ≥ %s of its baseline %s)",
 			reports.Seconds(rec.at), reports.Percent(recoveredShare), reports.Percent(rec.baseline))
+	}
+	if rec.byCalls > 0 {
+		return fmt.Sprintf("did not recover: its upstream calls per %s request stayed under %s of the baseline's %.2f (by send time) to the end of the run; goodput cannot tell it, as the report suspects its ok answers (fallbacks?) and a fallback answers ok while the breaker is still open",
+			rec.api, reports.Percent(recoveredShare), rec.byCalls)
 	}
 	return fmt.Sprintf("did not recover (stuck: %s); goodput %s at the end against %s before the trigger, time to recover none",
 		rec.stuckReason(), reports.Percent(rec.final), reports.Percent(rec.baseline))

@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,9 +131,11 @@ func callsPerRequest(a *reports.Arm, from, to float64) (v float64, ok bool) {
 }
 
 // shed judges whether the service cut its calls to the sick dependency:
-// its calls per api request in the fault's second half against its
-// baseline's, and how fast — the first second of the fault from which the
-// calls stayed at or below that share, and the time to open.
+// in at least half of the seconds of the fault's second half, its calls
+// per api request (by send time) were at most shedShare of its
+// baseline's; and how fast — the first second of the fault from which
+// that held (shedFrom), and the time to open. Whole seconds vote, so one
+// second's burst of calls cannot flip it.
 func shed(r *reports.Report, a *reports.Arm, t reports.Terms, st *reports.SteadyState) reports.SteadyCheck {
 	if r.Config.Upstream.External {
 		return reports.SteadyCheck{Finding: "the upstream is run by another process (--upstream-external), so the service's calls to it are not counted"}
@@ -151,19 +154,30 @@ func shed(r *reports.Report, a *reports.Arm, t reports.Terms, st *reports.Steady
 	}
 	fs, fe := faultWindow(r)
 	mid := math.Floor(fs + (fe-fs)/2)
-	late, ok := callsPerRequest(a, mid, fe)
-	if !ok {
+	limit := shedShare * base
+	ratios := secondRatios(a, mid, fe)
+	if len(ratios) == 0 {
 		return reports.SteadyCheck{Finding: fmt.Sprintf("no %s request was sent in the fault's second half", t.API)}
 	}
-	c := reports.SteadyCheck{Judged: true, Held: late <= shedShare*base}
-	c.Finding = fmt.Sprintf("%.2f upstream calls per %s request in the fault's second half against %.2f in the baseline (by send time)", late, t.API, base)
+	under := 0
+	for _, x := range ratios {
+		if x <= limit {
+			under++
+		}
+	}
+	// The seconds decide, not their sum: a burst of calls in one second
+	// (a half-open trial, retries after it) cannot flip the finding.
+	slices.Sort(ratios)
+	med := ratios[(len(ratios)-1)/2]
+	c := reports.SteadyCheck{Judged: true, Held: 2*under >= len(ratios)}
+	c.Finding = fmt.Sprintf("in %d of the %d seconds of the fault's second half it made at most half its baseline's upstream calls per %s request (median %.2f against %.2f, by send time)", under, len(ratios), t.API, med, base)
 	if c.Held {
-		if at, ok := shedFrom(a, fs, fe, shedShare*base); ok {
-			c.Finding += fmt.Sprintf(", at most %s of it from %s into the fault", reports.Percent(shedShare), reports.Seconds(at-fs))
+		if at, ok := shedFrom(a, fs, fe, limit); ok {
+			c.Finding += fmt.Sprintf(", from %s into the fault on", reports.Seconds(at-fs))
 		}
 	}
 	c.Finding += "; " + timeToOpen(a)
-	if !c.Held && st.FailedFast.Held && a.Figures.APISuccessDuringFault >= baselineAPISuccess(r, a)-apiHealthyMargin {
+	if !c.Held && answersLate(r, a).fast() && a.Figures.APISuccessDuringFault >= baselineAPISuccess(r, a)-apiHealthyMargin {
 		// The service answered as well and as fast as in its baseline:
 		// whatever the dependency's fault was, it had nothing to shed.
 		c.Held = true
@@ -172,22 +186,45 @@ func shed(r *reports.Report, a *reports.Arm, t reports.Terms, st *reports.Steady
 	return c
 }
 
-// shedFrom returns the first second of the fault window from which every
-// second's calls per api request (by send time) is at most limit.
-func shedFrom(a *reports.Arm, fs, fe, limit float64) (float64, bool) {
-	at := -1.0
+// secondRatios returns, for each second in [from, to) with api requests
+// sent, the upstream's arrivals over them (both by send time).
+func secondRatios(a *reports.Arm, from, to float64) []float64 {
+	var out []float64
 	for _, s := range a.Series {
-		ts := float64(s.T)
-		if ts < fs || ts+1 > fe || s.API.Sent == 0 {
-			continue
-		}
-		if float64(s.UpstreamRequests) > limit*float64(s.API.Sent) {
-			at = -1
-		} else if at < 0 {
-			at = ts
+		if float64(s.T) >= from && float64(s.T)+1 <= to && s.API.Sent > 0 {
+			out = append(out, float64(s.UpstreamRequests)/float64(s.API.Sent))
 		}
 	}
-	return at, at >= 0
+	return out
+}
+
+// shedFrom returns the first second of the fault window whose calls per
+// api request (by send time) were at most limit and from which they were
+// at most limit in at least half of the seconds to the window's end — the
+// rule shed judges the second half by.
+func shedFrom(a *reports.Arm, fs, fe, limit float64) (float64, bool) {
+	rs := secondRatios(a, fs, fe)
+	var ts []float64
+	for _, s := range a.Series {
+		if float64(s.T) >= fs && float64(s.T)+1 <= fe && s.API.Sent > 0 {
+			ts = append(ts, float64(s.T))
+		}
+	}
+	for i := range rs {
+		if rs[i] > limit {
+			continue
+		}
+		under := 0
+		for _, x := range rs[i:] {
+			if x <= limit {
+				under++
+			}
+		}
+		if 2*under >= len(rs)-i {
+			return ts[i], true
+		}
+	}
+	return 0, false
 }
 
 // timeToOpen says the arm's time to open and how it is known.
@@ -216,53 +253,91 @@ func baselineAPISuccess(r *reports.Report, a *reports.Arm) float64 {
 	return s.SuccessRatio
 }
 
-// failedFast judges the api answers' latency in the fault's second half
-// against the baseline's (the collateral rule's limit: max(500 ms, 5× the
-// baseline p99)) and the client's timeout: an answer the client gave up
-// on was not fast.
-func failedFast(r *reports.Report, a *reports.Arm, t reports.Terms) reports.SteadyCheck {
+// lateAnswers is what the api answers of the fault's second half show:
+// how many there were, how many failed, how many the client gave up on,
+// their p99 and the limit it is held against.
+type lateAnswers struct {
+	answers, failures, timeouts int64
+	p99, before, limit          float64
+}
+
+// fast says the answers came back within the limit and none timed out at
+// the client. A p99 read from a histogram is a bucket's midpoint, within
+// reports.HistogramRelativeError of the answers it stands for: one within
+// that of the limit is within it (a service whose call timeout is the
+// limit answers at the limit, and its p99 may read 501.8 ms).
+func (l lateAnswers) fast() bool {
+	return l.answers > 0 && l.p99 <= l.limit*(1+reports.HistogramRelativeError) && l.timeouts == 0
+}
+
+// answersLate reads the api answers of the fault's second half.
+func answersLate(r *reports.Report, a *reports.Arm) lateAnswers {
 	fs, fe := faultWindow(r)
 	mid := math.Floor(fs + (fe-fs)/2)
 	var h *reports.Histogram
-	var timeouts, answers int64
+	var l lateAnswers
 	for _, s := range a.Series {
 		if float64(s.T) >= mid && float64(s.T)+1 <= fe {
 			h = h.Merge(s.API.LatencyHist)
-			timeouts += s.API.Outcomes.TimeoutAt.LoadRunner // the service's own 504s were fast answers
-			answers += s.API.Requests
+			l.timeouts += s.API.Outcomes.TimeoutAt.LoadRunner // the service's own 504s were fast answers
+			l.answers += s.API.Requests
+			l.failures += s.API.Requests - s.API.Outcomes.OK
 		}
 	}
-	if answers == 0 {
+	if h != nil && h.Count > 0 {
+		l.p99 = h.QuantileMS(0.99)
+	} else if fp := r.FaultPhase(); fp != nil {
+		l.p99 = a.Summary[fp.Name].API.LatencyMS.P99 // a report without histograms
+	}
+	if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
+		l.before = a.Summary[r.Phases[0].Name].API.LatencyMS.P99
+	}
+	l.limit = math.Max(collateralSlowMS, collateralSlowFactor*l.before)
+	return l
+}
+
+// failedFast judges the api answers' latency in the fault's second half
+// against the baseline's (the collateral rule's limit: max(500 ms, 5× the
+// baseline p99)) and the client's timeout: an answer the client gave up
+// on was not fast. With no failed answer there is nothing to judge.
+func failedFast(r *reports.Report, a *reports.Arm, t reports.Terms) reports.SteadyCheck {
+	l := answersLate(r, a)
+	if l.answers == 0 {
 		return reports.SteadyCheck{Finding: fmt.Sprintf("no %s answer completed in the fault's second half", t.API)}
 	}
-	p99 := 0.0
-	if h != nil && h.Count > 0 {
-		p99 = h.QuantileMS(0.99)
-	} else if fp := r.FaultPhase(); fp != nil {
-		p99 = a.Summary[fp.Name].API.LatencyMS.P99 // a report without histograms
+	if l.failures == 0 {
+		return reports.SteadyCheck{Finding: fmt.Sprintf("no failures to judge: all %d %s answers in the fault's second half were ok (p99 %s against %s in the baseline), so nothing failed, fast or slowly", l.answers, t.API, reports.Millis(l.p99), reports.Millis(l.before))}
 	}
-	before := 0.0
-	if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
-		before = a.Summary[r.Phases[0].Name].API.LatencyMS.P99
-	}
-	limit := math.Max(collateralSlowMS, collateralSlowFactor*before)
 	timeout := float64(time.Duration(r.Config.ClientTimeout).Milliseconds())
-	c := reports.SteadyCheck{Judged: true}
-	c.Finding = fmt.Sprintf("%s p99 %s in the fault's second half against %s in the baseline (limit %.0f ms)", t.API, reports.Millis(p99), reports.Millis(before), limit)
+	c := reports.SteadyCheck{Judged: true, Held: l.fast()}
+	c.Finding = fmt.Sprintf("%s p99 %s in the fault's second half against %s in the baseline (limit %.0f ms, to the latency histogram's %.1f%%)", t.API, reports.Millis(l.p99), reports.Millis(l.before), l.limit, 100*reports.HistogramRelativeError)
 	if timeout > 0 {
 		c.Finding += fmt.Sprintf("; the client waits %s", reports.Millis(timeout))
 	}
-	c.Held = p99 <= limit && timeouts == 0
-	if timeouts > 0 {
-		c.Finding += fmt.Sprintf("; %d of %d answers timed out at the client", timeouts, answers)
+	if l.timeouts > 0 {
+		c.Finding += fmt.Sprintf("; %d of %d answers had not come when the client gave up (timed out at the client: any answer after that is lost to it)", l.timeouts, l.answers)
 	}
 	return c
 }
 
 // recoveredPart is the metastability rule's finding on the arm, with its
-// time to recover.
+// time to recover. Goodput cannot tell recovery when the report suspects
+// the arm's ok answers (suspectArm) and --expect did not check them: a
+// fallback answers ok while the breaker is still open. Then the service
+// recovered when its calls per api request came back too (armRecovery's
+// byCalls, which the key figure "after the trigger" reads as well), or it
+// cannot be judged when they are not counted.
 func recoveredPart(r *reports.Report, a *reports.Arm, t reports.Terms) reports.SteadyCheck {
 	rec, ok := armRecovery(r, a)
+	if n, sus := suspectArm(r, a); !ok && sus && len(r.Config.Expect) == 0 {
+		why := fmt.Sprintf("goodput does not tell recovery here: %d ok %s answers are suspect (ok while their upstream call failed — fallbacks? check them with --expect), and a fallback answers ok while the breaker is still open", n, t.API)
+		if r.Config.Upstream.External {
+			return reports.SteadyCheck{Finding: why + "; the upstream's calls, which would tell it, are not counted (--upstream-external)"}
+		}
+		if len(r.Phases) > 0 {
+			return reports.SteadyCheck{Finding: why + fmt.Sprintf("; the service made no upstream calls in the %s phase to compare with", r.Phases[0].Name)}
+		}
+	}
 	if !ok {
 		return reports.SteadyCheck{Finding: fmt.Sprintf("the run has no faultless first phase with %s answers and no phase after the fault, so there is no baseline to come back to", t.API)}
 	}
@@ -271,4 +346,20 @@ func recoveredPart(r *reports.Report, a *reports.Arm, t reports.Terms) reports.S
 		c.Finding += fmt.Sprintf("; time to recover %s", reports.Seconds(*a.Figures.TimeToRecoverS))
 	}
 	return c
+}
+
+// suspectArm returns the arm's suspect ok answers (reports.Arm.SuspectOK)
+// and whether they are as many as the verdict weighs (suspectMin, and
+// suspectShare of its ok api answers during the fault).
+func suspectArm(r *reports.Report, a *reports.Arm) (int64, bool) {
+	if a.SuspectOK == nil {
+		return 0, false
+	}
+	var okDuring int64
+	for _, p := range r.Phases {
+		if len(p.Faults) > 0 {
+			okDuring += a.Summary[p.Name].API.OK
+		}
+	}
+	return *a.SuspectOK, *a.SuspectOK >= max(suspectMin, int64(suspectShare*float64(okDuring)))
 }

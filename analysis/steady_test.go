@@ -116,7 +116,7 @@ func TestSteadyVerdict(t *testing.T) {
 			s.latency = func(t int) time.Duration {
 				return map[bool]time.Duration{true: time.Second, false: 2 * time.Millisecond}[t >= 3 && t < 7]
 			}
-		}, reports.OutcomeNotShed, "The service kept calling the sick dependency: 1.00 upstream calls per /api request in the fault's second half against 1.00 in the baseline",
+		}, reports.OutcomeNotShed, "The service kept calling the sick dependency: in 0 of the 2 seconds of the fault's second half it made at most half its baseline's upstream calls per /api request (median 1.00 against 1.00, by send time)",
 			[4]bool{true, true, true, true}, [4]bool{true, false, false, true}},
 		{"slow failure", func(s *svc) {
 			s.latency = func(t int) time.Duration {
@@ -158,8 +158,8 @@ func TestSteadyVerdictFindings(t *testing.T) {
 	r := steadyReport(breakerService())
 	Judge(r)
 	st := r.Verdict.Steady
-	for _, want := range []string{"0.01 upstream calls per /api request in the fault's second half against 1.00 in the baseline (by send time)",
-		"from 1.00 s into the fault", "time to open 0.50 s (inferred from the upstream's arrivals)"} {
+	for _, want := range []string{"in 2 of the 2 seconds of the fault's second half it made at most half its baseline's upstream calls per /api request (median 0.01 against 1.00, by send time)",
+		", from 1.00 s into the fault on; ", "time to open 0.50 s (inferred from the upstream's arrivals)"} {
 		if !strings.Contains(st.Shed.Finding, want) {
 			t.Errorf("shed finding %q; want it to say %q", st.Shed.Finding, want)
 		}
@@ -281,6 +281,133 @@ func TestSteadyFailedFastTimeouts(t *testing.T) {
 			if c.Held != tc.held {
 				t.Errorf("failed fast held = %v; want %v (%s)", c.Held, tc.held, c.Finding)
 			}
+			if late := strings.Contains(c.Finding, "10 of 200 answers had not come when the client gave up"); late == tc.held {
+				t.Errorf("failed fast finding %q; want the answers the client gave up on named as such only when it gave up", c.Finding)
+			}
 		})
+	}
+}
+
+// A service whose call timeout is the 500 ms limit answers its failures
+// at the limit; the histogram's p99 reads a little above it (a bucket's
+// midpoint), which is within the histogram's resolution: fast. Clearly
+// above the limit is slow.
+func TestSteadyFailedFastResolution(t *testing.T) {
+	for _, tc := range []struct {
+		latency time.Duration
+		held    bool
+	}{
+		{501800 * time.Microsecond, true},
+		{503 * time.Millisecond, true},
+		{520 * time.Millisecond, false},
+	} {
+		s := breakerService()
+		s.latency = func(t int) time.Duration {
+			if t >= 3 && t < 7 {
+				return tc.latency
+			}
+			return 2 * time.Millisecond
+		}
+		r := steadyReport(s)
+		c := failedFast(r, &r.Arms[0], reports.TermsOf(r.Config))
+		if c.Held != tc.held || !strings.Contains(c.Finding, "(limit 500 ms, to the latency histogram's 0.8%)") {
+			t.Errorf("answers at %v: failed fast held = %v (%s); want %v, saying the tolerance", tc.latency, c.Held, c.Finding, tc.held)
+		}
+	}
+}
+
+// A fallback service answers ok throughout, its breaker still open 2 s
+// after the fault: goodput says nothing of recovery, the calls coming back
+// do; without them (never back, or not counted) it did not recover or
+// cannot be judged.
+func TestSteadyRecoveredNotFromFallbacks(t *testing.T) {
+	fallback := func(back int) svc {
+		s := breakerService()
+		s.ok = func(int) int64 { return 100 }
+		s.calls = func(t int) int64 {
+			if t >= 3 && t < back {
+				return 0
+			}
+			return 100
+		}
+		return s
+	}
+	suspect := func(r *reports.Report) *reports.Report {
+		r.Arms[0].SuspectOK = new(int64(300))
+		return r
+	}
+	r := suspect(steadyReport(fallback(9)))
+	Judge(r)
+	c := r.Verdict.Steady.Recovered
+	if !c.Judged || !c.Held || !strings.Contains(c.Finding, "recovered 2.00 s after the trigger ended, judged by its upstream calls coming back") ||
+		!strings.Contains(c.Finding, "the report suspects its ok answers (fallbacks?)") {
+		t.Errorf("breaker open 2 s after the fault, fallbacks ok: %+v; want recovered 2.00 s after, by the calls, saying why", c)
+	}
+	// The key figure reads recovery by the same rule.
+	if at := r.Arms[0].Figures.AfterTrigger; at == nil || !at.Recovered || at.TimeToRecoverS == nil || *at.TimeToRecoverS != 2 {
+		t.Errorf("after the trigger %+v; want back in 2.00 s, as the verdict says", at)
+	}
+	r = suspect(steadyReport(fallback(11)))
+	Judge(r)
+	if c := r.Verdict.Steady.Recovered; !c.Judged || c.Held || !strings.Contains(c.Finding, "did not recover: its upstream calls per /api request stayed under 90.0%") {
+		t.Errorf("calls never back, fallbacks ok: %+v; want not recovered", c)
+	}
+	r = suspect(steadyReport(fallback(11)))
+	r.Config.Upstream.External = true
+	Judge(r)
+	if c := r.Verdict.Steady.Recovered; c.Judged || !strings.Contains(c.Finding, "--upstream-external") {
+		t.Errorf("calls not counted, fallbacks ok: %+v; want not judged, saying why", c)
+	}
+	// Checked with --expect, the answers are true: goodput tells recovery.
+	r = suspect(steadyReport(fallback(11)))
+	r.Config.Expect = []string{"json:.source=primary"}
+	Judge(r)
+	if c := r.Verdict.Steady.Recovered; !c.Held || !strings.Contains(c.Finding, "recovered 0.00 s after the trigger ended") {
+		t.Errorf("answers checked with --expect: %+v; want recovered by goodput", c)
+	}
+}
+
+// Whole seconds vote on shed: a burst of calls in one second of the
+// fault's second half (a half-open trial that closed the breaker for a
+// moment, and the retries after it) does not flip the finding, nor move
+// the second it shed from.
+func TestSteadyShedRobust(t *testing.T) {
+	s := breakerService()
+	s.calls = func(t int) int64 {
+		switch {
+		case t == 6:
+			return 180 // a half-open trial, and retries after it
+		case t >= 4 && t < 7:
+			return 1
+		}
+		return 100
+	}
+	r := steadyReport(s)
+	Judge(r)
+	c := r.Verdict.Steady.Shed
+	if !c.Held || !strings.Contains(c.Finding, "in 1 of the 2 seconds") || !strings.Contains(c.Finding, "from 1.00 s into the fault on") {
+		t.Errorf("one burst second: %+v; want shed, from 1.00 s into the fault", c)
+	}
+}
+
+// A service that answered every request ok in the fault's second half
+// gave no failure to judge: failed fast says so, neither yes nor no.
+func TestSteadyNoFailuresToJudge(t *testing.T) {
+	s := breakerService()
+	s.ok = func(int) int64 { return 100 }
+	s.calls = func(int) int64 { return 100 }
+	s.latency = func(t int) time.Duration {
+		return map[bool]time.Duration{true: 900 * time.Millisecond, false: 2 * time.Millisecond}[t >= 3 && t < 7]
+	}
+	r := steadyReport(s)
+	Judge(r)
+	var b bytes.Buffer
+	if err := reports.WriteTerminal(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	c := r.Verdict.Steady.FailedFast
+	if c.Judged || !strings.Contains(c.Finding, "no failures to judge: all 200 /api answers in the fault's second half were ok") ||
+		!strings.Contains(b.String(), "failed fast: cannot be judged — no failures to judge: all 200") {
+		t.Errorf("every answer ok: %+v; want not judged, no failures to judge\n%s", c, b.String())
 	}
 }

@@ -137,14 +137,8 @@ func suspectOK(r *reports.Report) string {
 	api := reports.TermsOf(r.Config).API
 	var parts []string
 	for _, a := range r.Arms {
-		var okDuring int64
-		for _, p := range r.Phases {
-			if len(p.Faults) > 0 {
-				okDuring += a.Summary[p.Name].API.OK
-			}
-		}
-		if a.SuspectOK != nil && *a.SuspectOK >= max(suspectMin, int64(suspectShare*float64(okDuring))) {
-			parts = append(parts, fmt.Sprintf("%d %s answers of the %s arm were ok while their upstream call failed", *a.SuspectOK, api, a.Name))
+		if n, ok := suspectArm(r, &a); ok {
+			parts = append(parts, fmt.Sprintf("%d %s answers of the %s arm were ok while their upstream call failed", n, api, a.Name))
 		}
 	}
 	return strings.Join(parts, ", and ")

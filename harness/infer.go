@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 	"unicode"
@@ -25,9 +26,24 @@ import (
 // abandoned stay in flight at the upstream whatever its breaker does, so
 // the calls in flight do not date anything; a concurrency limit (bulkhead,
 // throttle, connection pool) that holds the calls back without failing
-// fast is not an open, one that rejects fast cannot be told from one.
-// Half-open probes are too few to tell from open: an inferred open spans
-// the breaker's open and half-open time. The window is a slot, or as many
+// fast is not an open.
+//
+// A concurrency limit that rejects fast while it is full (hystrix's
+// MaxConcurrentRequests) looks like an open until its held calls end: then
+// new calls start — the upstream receives at least closedRatio of the
+// predicted calls in a window while the answers still fail fast. An open
+// never does that: its upstream receives no new calls for requests. So a
+// quiet stretch that calls come back from, fast answers around them, was a
+// full limit, not an open, unless a held request ended in it (an /api
+// answer that was not fast came back) without a new call taking its place
+// for two windows: capacity freed and not used. After a return, the open
+// is dated at the first such window, its span from the last window the
+// service still called in to the end of that one.
+// Half-open probes are too few to read as calls coming back (fewer than
+// closedRatio of a window's calls); a library that lets many through when
+// half-open (resilience4j's default is 10) reads as a limit for that open.
+// Nor can half-open be told from open: an inferred open spans the
+// breaker's open and half-open time. The window is a slot, or as many
 // slots as it takes for the baseline to predict minWindowCalls calls in
 // one; every inferred open carries the span the evidence puts it in.
 const (
@@ -116,14 +132,19 @@ type inference struct {
 	// otherPaths counts, by path, the upstream's calls that were not the
 	// service's dependency calls (health probes): not read as calls.
 	otherPaths map[string]int64
+	// limited says an open was dated by a full concurrency limit: calls
+	// came back after a quiet stretch while the answers failed fast.
+	limited bool
 }
 
 // inferBreaker infers the breaker's opens and closes from, per slot, the
 // /api requests sent, those of them answered fast (nil: the answers'
-// speed tells nothing, the arrivals decide alone) and the upstream
-// requests received for them; baseline is the number of slots of the
-// first, fault-free phase (0: none, nothing is inferred).
-func inferBreaker(api, fast, up []int64, baseline int) inference {
+// speed tells nothing, the arrivals decide alone), the /api answers that
+// came back not fast, by the slot they came back in (freed: held requests
+// ending; nil: unknown, a limit's open is dated at its first quiet window)
+// and the upstream requests received for them; baseline is the number of
+// slots of the first, fault-free phase (0: none, nothing is inferred).
+func inferBreaker(api, fast, freed, up []int64, baseline int) inference {
 	if baseline <= 0 || baseline > len(api) {
 		return inference{why: "no fault-free first phase to learn the service's calls per /api request from"}
 	}
@@ -145,6 +166,9 @@ func inferBreaker(api, fast, up []int64, baseline int) inference {
 	api, up = windows(api, m), windows(up, m)
 	if fast != nil {
 		fast = windows(fast, m)
+	}
+	if freed != nil {
+		freed = windows(freed, m)
 	}
 	// ratio is the arrivals over those predicted in windows [lo, hi);
 	// quick says most of their answers came back fast.
@@ -206,10 +230,81 @@ func inferBreaker(api, fast, up []int64, baseline int) inference {
 		open, run = !open, 0
 	}
 	at := func(j int) float64 { return round3((time.Duration(j*m) * slotWidth).Seconds()) }
+	// An open the service's calls came back from while its answers still
+	// failed fast was, up to the last return before it, a full concurrency
+	// limit. Its quiet stretches are split at each return; the open is in
+	// the first stretch in which a held request ended and no new call took
+	// its place for two windows (freed): the first stretch from where the
+	// drop began, a later one from that evidence.
+	freedIdle := func(j, end int) bool {
+		r, ok := ratio(j, min(j+2, end))
+		return ok && r < shedRatio && quick(j, j+1) && (freed == nil || freed[j] > 0)
+	}
+	var kept []int
+	limitFrom := map[int]int{} // an open dated by a limit → the return before it
+	for k := 0; k < len(edges); k += 2 {
+		e, end := edges[k], len(api)
+		if k+1 < len(edges) {
+			end = edges[k+1]
+		}
+		// A return is calls coming back that a quiet window follows
+		// before the close: not the first calls of the close itself.
+		var backs []int
+		quietAfter := false
+		for j := end - 1; j > e; j-- {
+			r, ok := ratio(j, j+1)
+			switch {
+			case ok && r < shedRatio:
+				quietAfter = true
+			case ok && r >= closedRatio && quietAfter:
+				backs = append(backs, j)
+			}
+		}
+		slices.Reverse(backs)
+		o, from := -1, -1
+		for i := 0; i <= len(backs) && o < 0; i++ {
+			lo, hi := e, end
+			if i > 0 {
+				lo = backs[i-1] + 1
+			}
+			if i < len(backs) {
+				hi = backs[i]
+			}
+			for j := lo; j < hi; j++ {
+				if len(backs) == 0 || freedIdle(j, hi) {
+					o = j
+					if i > 0 {
+						o, from = j, backs[i-1]
+					} else {
+						o = e
+					}
+					break
+				}
+			}
+		}
+		if o < 0 {
+			continue // no open: the limit held throughout, the close goes too
+		}
+		if from >= 0 {
+			limitFrom[o] = from
+		}
+		kept = append(kept, o)
+		if k+1 < len(edges) {
+			kept = append(kept, end)
+		}
+	}
+	edges = kept
 	for k, e := range edges {
 		tr := reports.Transition{T: at(e), From: reports.StateClosed, To: reports.StateOpen}
 		if k%2 == 1 {
 			tr.From, tr.To = reports.StateOpen, reports.StateClosed
+			inf.transitions = append(inf.transitions, tr)
+			continue
+		}
+		if back, ok := limitFrom[e]; ok {
+			inf.limited = true
+			early, late := at(back), at(e+1)
+			tr.EarliestS, tr.LatestS = &early, &late
 			inf.transitions = append(inf.transitions, tr)
 			continue
 		}
@@ -308,59 +403,4 @@ func sanitizeNote(s string, max int) string {
 		out = append(out, r)
 	}
 	return string(out)
-}
-
-// suspectOK counts the ok answers that the upstream's calls do not
-// account for, in the slots fault marks: per second, by send time, the ok
-// answers (ok) beyond the calls the upstream served in full (served) over
-// the baseline's calls per ok answer, learned from its first base slots;
-// a second's shortfall counts only beyond jitter (more than one answer
-// and 5% of its ok answers). A fault's last second does not count: a
-// request sent then may wait in the service's queue and have its call
-// served, in full, once the fault is over. False when the baseline does
-// not tell the rate: no ok answers or no calls served.
-func suspectOK(ok, served []int64, base int, fault []bool) (int64, bool) {
-	var o0, s0 int64
-	for i := range min(base, len(ok), len(served)) {
-		o0, s0 = o0+ok[i], s0+served[i]
-	}
-	if o0 == 0 || s0 == 0 {
-		return 0, false
-	}
-	per := float64(s0) / float64(o0)
-	perSec := int(time.Second / slotWidth)
-	var n int64
-	for sec := 0; sec*perSec < len(fault); sec++ {
-		var o, s int64
-		whole := true
-		for i := sec * perSec; i < min((sec+1)*perSec, len(fault)); i++ {
-			whole = whole && fault[i]
-			o, s = o+ok[i], s+served[i]
-		}
-		if next := (sec + 1) * perSec; next >= len(fault) || !fault[next] {
-			whole = false // the fault's last second
-		}
-		if !whole {
-			continue
-		}
-		short := float64(o) - float64(s)/per
-		if short > 1 && short > 0.05*float64(o) {
-			n += int64(math.Round(short))
-		}
-	}
-	return n, true
-}
-
-// faultSlots marks the slots, n of them, of phases that inject a fault.
-func faultSlots(phases []Phase, n int) []bool {
-	out := make([]bool, n)
-	var at time.Duration
-	for _, p := range phases {
-		end := at + p.Duration
-		for i := int(at / slotWidth); i < min(int(end/slotWidth), n); i++ {
-			out[i] = p.Faulty()
-		}
-		at = end
-	}
-	return out
 }

@@ -259,3 +259,130 @@ func TestPrometheusBreakerState(t *testing.T) {
 		t.Errorf("notes %q; want the series the state was read from", a.Notes)
 	}
 }
+
+// limitService is a user's service with a concurrency limit in front of
+// its breaker, as hystrix's MaxConcurrentRequests: at most 10 calls held
+// at once, the rest answered 503 at once; a held call is given up after
+// 600 ms without being cancelled (its ticket returns, the call goes on),
+// and the breaker opens, for 2 s, after 25 calls given up since the last
+// success. Until it opens, new calls start as the held ones are given up.
+type limitService struct {
+	*httptest.Server
+	upstream string
+	client   *http.Client
+	tickets  chan struct{}
+
+	mu        sync.Mutex
+	fails     int
+	openUntil time.Time
+	firstOpen time.Time
+
+	calls sync.WaitGroup // abandoned calls
+}
+
+func startLimitService(t *testing.T, upstreamAddr string) *limitService {
+	t.Helper()
+	tr := &http.Transport{Proxy: nil}
+	s := &limitService{upstream: "http://" + upstreamAddr, client: &http.Client{Transport: tr}, tickets: make(chan struct{}, 10)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api", s.api)
+	mux.HandleFunc("GET /local", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	s.Server = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		s.Close()
+		s.calls.Wait() // the run cleared the faults: held calls have ended
+		tr.CloseIdleConnections()
+	})
+	return s
+}
+
+func (s *limitService) api(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	open := time.Now().Before(s.openUntil)
+	s.mu.Unlock()
+	if open {
+		http.Error(w, "circuit open", http.StatusServiceUnavailable)
+		return
+	}
+	select {
+	case s.tickets <- struct{}{}:
+	default:
+		http.Error(w, "max concurrency", http.StatusServiceUnavailable)
+		return
+	}
+	done := make(chan bool, 1)
+	s.calls.Add(1)
+	go func() {
+		defer s.calls.Done()
+		resp, err := s.client.Get(s.upstream + "/data")
+		ok := err == nil
+		if ok {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			ok = resp.StatusCode < 500
+		}
+		done <- ok
+	}()
+	ok := false
+	select {
+	case ok = <-done:
+	case <-time.After(600 * time.Millisecond): // given up, not cancelled
+	}
+	<-s.tickets
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ok {
+		s.fails = 0
+		io.WriteString(w, "ok")
+		return
+	}
+	if s.fails++; s.fails >= 25 && !time.Now().Before(s.openUntil) {
+		s.openUntil = time.Now().Add(2 * time.Second)
+		if s.firstOpen.IsZero() {
+			s.firstOpen = time.Now()
+		}
+	}
+	http.Error(w, "timeout", http.StatusGatewayTimeout)
+}
+
+// TestInferOpenBehindConcurrencyLimit runs a hang against a service whose
+// full concurrency limit answers fast long before its breaker opens, and
+// checks that the quiet stretches of the full limit are not read as the
+// open: the inferred open is within 0.5 s of the service's own log, its
+// span holds it, and a note says a limit was seen.
+func TestInferOpenBehindConcurrencyLimit(t *testing.T) {
+	upAddr := freeAddr(t)
+	svc := startLimitService(t, upAddr)
+	cfg := testConfig(t, "hang")
+	cfg.Rate = 100
+	cfg.Phases[1].Duration = 4 * time.Second
+	cfg.Phases[2].Duration = 3 * time.Second
+	cfg.Targets = []Target{{Name: "svc", URL: svc.URL + "/api", Collateral: svc.URL + "/local"}}
+	cfg.UpstreamAddr = upAddr
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := r.Arm("svc")
+	svc.mu.Lock()
+	first := svc.firstOpen
+	svc.mu.Unlock()
+	if first.IsZero() {
+		t.Fatal("the service's breaker never opened")
+	}
+	truth := first.Sub(a.StartedAt).Seconds() - r.Phases[1].StartS
+	got, span := a.Figures.TimeToOpenS, a.Figures.TimeToOpenSpanS
+	if a.BreakerFigures != reports.BreakerInferred || got == nil || len(span) != 2 {
+		t.Fatalf("breaker figures %s, time to open %v, span %v; want an inferred open with its span (notes %q)", a.BreakerFigures, got, span, a.Notes)
+	}
+	if d := *got - truth; d < -0.5 || d > 0.5 {
+		t.Errorf("time to open %.2f s (inferred); the service's log says %.2f s: want within 0.5 s (notes %q)", *got, truth, a.Notes)
+	}
+	if truth < span[0]-0.1 || truth > span[1]+0.1 {
+		t.Errorf("time to open span %.1f–%.1f s does not hold the service's %.2f s", span[0], span[1], truth)
+	}
+	if !hasNote(a.Notes, "breaker state: a concurrency limit") {
+		t.Errorf("notes %q; want the concurrency limit named", a.Notes)
+	}
+	t.Logf("time to open %s; the service's log %.2f s", reports.TimeToOpenInferred(a), truth)
+}

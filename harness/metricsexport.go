@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
@@ -144,7 +145,7 @@ func startMetricsExport(ctx context.Context, cfg *Config) (*metricsExport, error
 	))
 	mp := sdkmetric.NewMeterProvider(
 		sdkmetric.WithResource(res),
-		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, readerOpts...)),
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricsExporter{exp}, readerOpts...)),
 	)
 	return &metricsExport{mp: mp, closeIdle: closeIdle, done: make(chan struct{})}, nil
 }
@@ -186,4 +187,41 @@ func (e *metricsExport) shutdown() {
 	}
 	e.begin(false)
 	<-e.done
+}
+
+// SignalError is an error of the OpenTelemetry pipeline that exports one
+// signal ("metrics"), which the SDK reports through its global error
+// handler: the handler names the signal by it, not as tracing.
+type SignalError struct {
+	// Signal is the signal the failed export carried: "metrics".
+	Signal string
+	Err    error
+}
+
+func (e *SignalError) Error() string { return e.Err.Error() }
+func (e *SignalError) Unwrap() error { return e.Err }
+
+// metricsExporter tags the errors of the metrics exporter it wraps as the
+// metrics signal's.
+type metricsExporter struct{ sdkmetric.Exporter }
+
+func (m metricsExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	if err := m.Exporter.Export(ctx, rm); err != nil {
+		return &SignalError{Signal: "metrics", Err: err}
+	}
+	return nil
+}
+
+func (m metricsExporter) ForceFlush(ctx context.Context) error {
+	if err := m.Exporter.ForceFlush(ctx); err != nil {
+		return &SignalError{Signal: "metrics", Err: err}
+	}
+	return nil
+}
+
+func (m metricsExporter) Shutdown(ctx context.Context) error {
+	if err := m.Exporter.Shutdown(ctx); err != nil {
+		return &SignalError{Signal: "metrics", Err: err}
+	}
+	return nil
 }

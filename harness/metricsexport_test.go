@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -153,5 +155,28 @@ func TestOTLPMetrics(t *testing.T) {
 		if got[k] == 0 {
 			t.Errorf("OTLP %s = 0; want the run's count", k)
 		}
+	}
+}
+
+// TestMetricsExportErrorSignal checks that a failed OTLP metrics export
+// reaches the SDK's error handler as the metrics signal's error
+// (SignalError), so it is labelled metrics, not tracing.
+func TestMetricsExportErrorSignal(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		http.Error(w, "bad request", http.StatusBadRequest) // not retried
+	}))
+	defer srv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", srv.URL+"/v1/metrics")
+	cfg := testConfig(t, "hang")
+	e, err := startMetricsExport(context.Background(), &cfg)
+	if err != nil || e == nil {
+		t.Fatalf("startMetricsExport = %v, %v; want a pipeline", e, err)
+	}
+	defer e.shutdown()
+	err = e.mp.ForceFlush(context.Background())
+	var se *SignalError
+	if !errors.As(err, &se) || se.Signal != "metrics" {
+		t.Errorf("ForceFlush against a refusing collector = %v; want a SignalError of the metrics signal", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,6 +117,72 @@ func TestSuspectSuccesses(t *testing.T) {
 	}
 }
 
+// startAbandoningFallback starts a service whose /api calls the
+// upstream's /data with no timeout and gives up waiting after 200 ms,
+// answering a fallback 200 while the call goes on (as opossum's timeout
+// leaves it). It returns its URL; its calls end when the run clears the
+// faults.
+func startAbandoningFallback(t *testing.T, upAddr string) string {
+	t.Helper()
+	tr := &http.Transport{Proxy: nil}
+	client := &http.Client{Transport: tr}
+	var calls sync.WaitGroup
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api", func(w http.ResponseWriter, r *http.Request) {
+		done := make(chan bool, 1)
+		calls.Add(1)
+		go func() {
+			defer calls.Done()
+			resp, err := client.Get("http://" + upAddr + "/data")
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			done <- err == nil && resp.StatusCode < 500
+		}()
+		select {
+		case ok := <-done:
+			if ok {
+				io.WriteString(w, `{"coordinates":[1,2]}`)
+				return
+			}
+		case <-time.After(200 * time.Millisecond): // the call goes on
+		}
+		io.WriteString(w, `{"coordinates":null}`)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { srv.Close(); calls.Wait(); tr.CloseIdleConnections() })
+	return srv.URL
+}
+
+// TestSuspectAbandonedCalls runs a hang against a service that answers a
+// fallback while its call is still held, and serves it in full once the
+// fault clears: those calls ended after the answers, so they fed none, and
+// the answers are suspect — most of the fault's ok answers.
+func TestSuspectAbandonedCalls(t *testing.T) {
+	upAddr := freeAddr(t)
+	svc := startAbandoningFallback(t, upAddr)
+	cfg := testConfig(t, "hang")
+	cfg.Rate = 50
+	cfg.Phases[1].Duration, cfg.Phases[2].Duration = 3*time.Second, 2*time.Second
+	cfg.Targets = []Target{{Name: "svc", URL: svc + "/api"}}
+	cfg.UpstreamAddr = upAddr
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := r.Arm("svc")
+	fs := a.Summary["fault"].API
+	// The fault's last second is not counted: two of its three.
+	if a.SuspectOK == nil || *a.SuspectOK < fs.OK*6/10 {
+		got := int64(-1)
+		if a.SuspectOK != nil {
+			got = *a.SuspectOK
+		}
+		t.Errorf("suspect ok %d of %d ok answers during the fault; want most of them (notes %q)", got, fs.OK, a.Notes)
+	}
+}
+
 // TestExternalUpstreamUnknown runs a service whose upstream another
 // process runs (--upstream-external): what it received is unknown in
 // every format — no upstream counts in report.json, "unknown" in
@@ -129,12 +196,21 @@ func TestExternalUpstreamUnknown(t *testing.T) {
 	svc := startDependentService(t, strings.TrimPrefix(up.URL(), "http://"), false, 0)
 	cfg := testConfig(t, "latency:1s")
 	cfg.Rate = 50
-	cfg.Phases = cfg.Phases[:1]
+	cfg.Phases[0].Duration, cfg.Phases[1].Duration, cfg.Phases[2].Duration = time.Second, time.Second, 2*time.Second
 	cfg.Targets = []Target{{Name: "svc", URL: svc + "/api", Collateral: svc + "/local"}}
 	cfg.UpstreamExternal = true
 	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The breaker is unknown, so is when it let the service recover: in
+	// the JSON as in every other format.
+	var js bytes.Buffer
+	if err := reports.WriteJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	if a := r.Arm("svc"); a.BreakerFigures != reports.BreakerUnknown || a.Figures.TimeToRecoverS != nil || !strings.Contains(js.String(), `"time_to_recover_s": null`) {
+		t.Errorf("breaker figures %s, time to recover %v; want unknown, and no time to recover in report.json", a.BreakerFigures, a.Figures.TimeToRecoverS)
 	}
 	if s := r.Arm("svc").Summary["baseline"]; s.Upstreams != nil || s.UpstreamEffect != "" {
 		t.Errorf("baseline upstreams %v, effect %q; want none counted and no effect: the run did not see them", s.Upstreams, s.UpstreamEffect)

@@ -176,10 +176,11 @@ type upstreamSet struct {
 	// arrivals[i] counts upstream i's requests per slot and path of the
 	// current arm, for the breaker inference; nil until countArrivals.
 	arrivals []atomic.Pointer[pathSlots]
-	// served[i] counts, likewise by arrival, the requests upstream i
-	// answered in full, without an error status, to a caller still there:
-	// the calls that worked.
-	served []atomic.Pointer[pathSlots]
+	// served[i] counts, by arrival and by when it ended, the requests
+	// upstream i answered in full, without an error status, to a caller
+	// still there: the calls that worked, and when they could first feed
+	// an answer.
+	served []atomic.Pointer[pathPairs]
 }
 
 // upstreamServer is the fault server of an upstream cbload runs at addr:
@@ -202,7 +203,7 @@ func (c *Config) upstreamServer(addr string) faultserver.Config {
 // it is not nil. The caller must call close.
 func startUpstreams(cfg *Config, tlsCfg *tls.Config, tel *tracing) (*upstreamSet, error) {
 	list := cfg.upstreamList()
-	s := &upstreamSet{phases: cfg.Phases, arrivals: make([]atomic.Pointer[pathSlots], len(list)), served: make([]atomic.Pointer[pathSlots], len(list))}
+	s := &upstreamSet{phases: cfg.Phases, arrivals: make([]atomic.Pointer[pathSlots], len(list)), served: make([]atomic.Pointer[pathPairs], len(list))}
 	for i, u := range list {
 		fc := cfg.upstreamServer(u.Addr)
 		fc.TLS = tlsCfg
@@ -302,7 +303,7 @@ func (s *upstreamSet) endPhase() {
 func (s *upstreamSet) countArrivals(start time.Time, total time.Duration) {
 	for i := range s.arrivals {
 		s.arrivals[i].Store(&pathSlots{start: start, total: total, paths: map[string]*slotCounter{}})
-		s.served[i].Store(&pathSlots{start: start, total: total, paths: map[string]*slotCounter{}})
+		s.served[i].Store(&pathPairs{start: start, total: total, paths: map[string]*pairCounter{}})
 	}
 }
 
@@ -328,24 +329,32 @@ func (s *upstreamSet) arrivalSlots(i, n int) map[string][]int64 {
 	return map[string][]int64{}
 }
 
-// servedSlots returns upstream i's calls that worked per slot, by path,
-// n slots long.
-func (s *upstreamSet) servedSlots(i, n int) map[string][]int64 {
+// servedPairs returns upstream i's calls that worked, by arrival and end
+// slot, summed over the given paths.
+func (s *upstreamSet) servedPairs(i int, paths map[string]bool) map[slotPair]int64 {
+	out := map[slotPair]int64{}
 	if c := s.served[i].Load(); c != nil {
-		return c.slots(n)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for path, pc := range c.paths {
+			if paths[path] {
+				pc.sumInto(out)
+			}
+		}
 	}
-	return map[string][]int64{}
+	return out
 }
 
-// countServed counts into *to, by arrival time and path, the requests h
-// answered in full with a status below 500 to a caller still there.
-func countServed(h http.Handler, to *atomic.Pointer[pathSlots]) http.Handler {
+// countServed counts into *to, by path, arrival time and the time it
+// ended, the requests h answered in full with a status below 500 to a
+// caller still there.
+func countServed(h http.Handler, to *atomic.Pointer[pathPairs]) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(sw, r) // a reset panics through: not counted
 		if c := to.Load(); c != nil && sw.status < 500 && r.Context().Err() == nil {
-			c.add(r.URL.Path, arrived)
+			c.add(r.URL.Path, arrived, time.Now())
 		}
 	})
 }
@@ -413,13 +422,35 @@ func (p *pathSlots) slots(n int) map[string][]int64 {
 	return out
 }
 
-// dependencyPaths splits an upstream's arrivals per path into the
-// service's dependency calls — the paths that received, in the baseline's
-// first base slots, at least a quarter of the busiest path's calls — and
-// the rest, such as a health probe, which do not follow the requests:
-// it returns the sum of the first per slot and the total of each of the
-// rest.
-func dependencyPaths(byPath map[string][]int64, base, n int) (deps []int64, others map[string]int64) {
+// pathPairs counts one upstream's served calls by path, arrival and end,
+// for the same paths pathSlots keeps apart.
+type pathPairs struct {
+	start time.Time
+	total time.Duration
+	mu    sync.Mutex
+	paths map[string]*pairCounter
+}
+
+func (p *pathPairs) add(path string, at, done time.Time) {
+	p.mu.Lock()
+	c := p.paths[path]
+	if c == nil {
+		if len(p.paths) >= maxCountedPaths {
+			path = otherPaths
+			c = p.paths[path]
+		}
+		if c == nil {
+			c = newPairCounter(p.start, p.total)
+			p.paths[path] = c
+		}
+	}
+	p.mu.Unlock()
+	c.add(at, done)
+}
+
+// dependencySet returns the paths dependencyPaths reads as the service's
+// dependency calls.
+func dependencySet(byPath map[string][]int64, base int) map[string]bool {
 	sums := map[string]int64{}
 	var top int64
 	for path, xs := range byPath {
@@ -428,9 +459,26 @@ func dependencyPaths(byPath map[string][]int64, base, n int) (deps []int64, othe
 		}
 		top = max(top, sums[path])
 	}
+	out := map[string]bool{}
+	for path := range byPath {
+		if top == 0 || 4*sums[path] >= top {
+			out[path] = true
+		}
+	}
+	return out
+}
+
+// dependencyPaths splits an upstream's arrivals per path into the
+// service's dependency calls — the paths that received, in the baseline's
+// first base slots, at least a quarter of the busiest path's calls — and
+// the rest, such as a health probe, which do not follow the requests:
+// it returns the sum of the first per slot and the total of each of the
+// rest.
+func dependencyPaths(byPath map[string][]int64, base, n int) (deps []int64, others map[string]int64) {
+	dep := dependencySet(byPath, base)
 	deps, others = make([]int64, n), map[string]int64{}
 	for path, xs := range byPath {
-		if top > 0 && 4*sums[path] < top {
+		if !dep[path] {
 			for _, x := range xs {
 				others[path] += x
 			}

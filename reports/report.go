@@ -397,8 +397,8 @@ type PhaseSummary struct {
 	API        Stats `json:"api"`
 	Collateral Stats `json:"collateral"`
 	// UpstreamRequests is the number of requests the upstream received;
-	// AttemptsPerRequest is that over the /api requests (above 1 with
-	// retries).
+	// AttemptsPerRequest is that over the /api requests sent in the phase
+	// (above 1 with retries): both by send time, as every attempts figure.
 	UpstreamRequests   int64   `json:"upstream_requests"`
 	AttemptsPerRequest float64 `json:"attempts_per_request"`
 	// UpstreamCompleted is the work the upstream completed over the
@@ -699,7 +699,8 @@ type Figures struct {
 	Opens int `json:"opens"`
 	// AttemptsPerRequestDuringFault is the attempts that reached the
 	// upstream per /api request during the fault phases: the upstream's own
-	// request count over the /api requests sent (above 1 with retries).
+	// request count over the /api requests sent (above 1 with retries),
+	// both by send time, as every attempts figure.
 	AttemptsPerRequestDuringFault float64 `json:"attempts_per_request_during_fault"`
 	// AfterTrigger is the metastability rule's finding: whether /api
 	// goodput came back after the last fault phase (the trigger) ended.
@@ -722,7 +723,8 @@ type Recovery struct {
 	BaselineGoodput float64 `json:"baseline_goodput"`
 	FinalGoodput    float64 `json:"final_goodput"`
 	// AttemptsPerRequest is the attempts reaching the upstream per /api
-	// request from the end of the trigger to the end of the run.
+	// request sent from the end of the trigger to the end of the run (by
+	// send time).
 	AttemptsPerRequest float64 `json:"attempts_per_request"`
 	// StuckBy says what kept an arm that did not recover down, as far as
 	// cbload can tell ("inferred" marks a guess); empty when it recovered.

@@ -21,6 +21,8 @@
 //	targets:  [{name: breaker, url: http://127.0.0.1:8081/api, collateral: /local, breaker_state_url: /breaker}]
 //	collateral: /local            # default for every target
 //	breaker_state_url: /breaker   # default for every target
+//	breaker_state_metric: resilience4j_circuitbreaker_state{name="backend"}  # a Prometheus page
+//	breaker_state_map: label:state
 //	request:  {method: POST, headers: {Content-Type: application/json},
 //	           header_env: {Authorization: API_TOKEN}, body: '{"id":1}',
 //	           body_file: order.json, targets_file: requests.txt}
@@ -116,14 +118,18 @@ type File struct {
 	Targets         []Target          `yaml:"targets"`
 	Collateral      *string           `yaml:"collateral"`
 	BreakerStateURL *string           `yaml:"breaker_state_url"`
-	Request         Request           `yaml:"request"`
-	Expect          []string          `yaml:"expect"`
-	TLS             TLS               `yaml:"tls"`
-	AllowRemote     []string          `yaml:"allow_remote"`
-	Phases          []Phase           `yaml:"phases"`
-	Thresholds      []Threshold       `yaml:"thresholds"`
-	Tracing         Tracing           `yaml:"tracing"`
-	Output          Output            `yaml:"output"`
+	// BreakerStateMetric and BreakerStateMap select the state on a
+	// Prometheus page (--breaker-state-metric, --breaker-state-map).
+	BreakerStateMetric *string     `yaml:"breaker_state_metric"`
+	BreakerStateMap    *string     `yaml:"breaker_state_map"`
+	Request            Request     `yaml:"request"`
+	Expect             []string    `yaml:"expect"`
+	TLS                TLS         `yaml:"tls"`
+	AllowRemote        []string    `yaml:"allow_remote"`
+	Phases             []Phase     `yaml:"phases"`
+	Thresholds         []Threshold `yaml:"thresholds"`
+	Tracing            Tracing     `yaml:"tracing"`
+	Output             Output      `yaml:"output"`
 	// Trials is how many times each arm runs, interleaved (--trials).
 	Trials *Int `yaml:"trials"`
 

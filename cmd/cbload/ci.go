@@ -215,6 +215,8 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	set("target", "targets", s.Targets != nil, func() { ci.fileTargets = s.Targets })
 	set("collateral", "collateral", s.Collateral != nil, func() { ci.collateral = *s.Collateral })
 	set("breaker-state-url", "breaker_state_url", s.BreakerStateURL != nil, func() { ci.breakerStateURL = *s.BreakerStateURL })
+	set("breaker-state-metric", "breaker_state_metric", s.BreakerStateMetric != nil, func() { ci.stateMetric = *s.BreakerStateMetric })
+	set("breaker-state-map", "breaker_state_map", s.BreakerStateMap != nil, func() { ci.stateMap = *s.BreakerStateMap })
 	set("threshold", "thresholds", s.Thresholds != nil, func() { ci.fileThresholds = s.Thresholds })
 	tr := s.Tracing
 	set("otlp-endpoint", "tracing.otlp_endpoint", tr.OTLPEndpoint != nil, func() { d.Tracing.Endpoint = *tr.OTLPEndpoint })
@@ -581,6 +583,9 @@ func dryRun(ctx context.Context, w io.Writer, cfg *harness.Config, opts *runOpti
 			}
 			if t.BreakerStateURL != "" {
 				fmt.Fprintf(w, "  breaker state %s", harness.RedactURL(t.BreakerStateURL))
+				if t.StateMetric != nil {
+					fmt.Fprintf(w, " (Prometheus series %s)", t.StateMetric)
+				}
 			}
 			fmt.Fprintln(w)
 			printRequests(w, t)

@@ -320,5 +320,9 @@ func (h *onceHandler) Handle(err error) {
 		return
 	}
 	h.seen[msg] = true
-	fmt.Fprintf(h.w, "cbload: tracing: %s\n", msg)
+	signal := "tracing"
+	if se := (*harness.SignalError)(nil); errors.As(err, &se) {
+		signal = se.Signal // the metrics exporter's
+	}
+	fmt.Fprintf(h.w, "cbload: %s: %s\n", signal, msg)
 }

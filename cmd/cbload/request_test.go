@@ -412,3 +412,27 @@ func TestTargetClientTimeoutDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestScenarioStateMetric checks that a scenario carries the Prometheus
+// state selector as it carries the state URL: breaker_state_metric and
+// breaker_state_map reach the plan, and a map without a metric is refused
+// as the flag is.
+func TestScenarioStateMetric(t *testing.T) {
+	scen := writeScenario(t, "targets: [{name: svc, url: http://127.0.0.1:8080/api}]\nbreaker_state_url: /actuator/prometheus\n"+
+		"breaker_state_metric: 'resilience4j_circuitbreaker_state{name=\"backend\"}'\nbreaker_state_map: label:state\n"+
+		"upstream: {addr: 127.0.0.1:9}\nphases: [{name: b, duration: 1s}, {name: f, duration: 2s, faults: [hang]}, {name: r, duration: 1s}]\n")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "--dry-run", "--scenario", scen}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("dry run = exit %d: %s", code, stderr.String())
+	}
+	if want := `breaker state http://127.0.0.1:8080/actuator/prometheus (Prometheus series resilience4j_circuitbreaker_state{name="backend"})`; !strings.Contains(stdout.String(), want) {
+		t.Errorf("plan %q; want %q", stdout.String(), want)
+	}
+	scen = writeScenario(t, "targets: [{name: svc, url: http://127.0.0.1:8080/api}]\nbreaker_state_url: /state\nbreaker_state_map: label:state\n"+
+		"upstream: {addr: 127.0.0.1:9}\nphases: [{name: f, duration: 2s, faults: [hang]}]\n")
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"run", "--dry-run", "--scenario", scen}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "line 3: breaker_state_map: only used with --breaker-state-metric") {
+		t.Errorf("a map without a metric = exit %d, %q; want exit %d saying so", code, stderr.String(), exitUsage)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+
+	"github.com/cbload/cbload/harness"
 )
 
 // TestURLPorts gives every flag and field that takes a URL or address a
@@ -168,6 +170,12 @@ func TestLibraryErrorsOneLine(t *testing.T) {
 	otel.Handle(errors.New("export failed:\n  connection refused"))
 	otel.Handle(errors.New("export failed:\n  connection refused"))
 	if got, want := stderr.String(), "cbload: tracing: export failed: connection refused\n"; got != want {
+		t.Errorf("stderr = %q; want %q", got, want)
+	}
+	// The metrics exporter's errors are the metrics signal's.
+	stderr.Reset()
+	otel.Handle(&harness.SignalError{Signal: "metrics", Err: errors.New("failed to upload metrics: connection refused")})
+	if got, want := stderr.String(), "cbload: metrics: failed to upload metrics: connection refused\n"; got != want {
 		t.Errorf("stderr = %q; want %q", got, want)
 	}
 }
