@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -291,6 +292,9 @@ type EndpointValue struct {
 	Worse int
 	// Key marks a value `cbload compare` shows without --all.
 	Key bool
+	// V1, when set, names what v1 reports did not record, so the value is
+	// no data in a report upgraded from one.
+	V1  string
 	Get func(s *Stats) float64
 }
 
@@ -299,6 +303,64 @@ var EndpointValues = []EndpointValue{
 	{Name: "requests", Kind: KindCount, Worse: -1, Key: true, Get: func(s *Stats) float64 { return float64(s.Requests) }},
 	{Name: "ok", Kind: KindCount, Worse: -1, Get: func(s *Stats) float64 { return float64(s.OK) }},
 	{Name: "success_ratio", Kind: KindRatio, Worse: -1, Key: true, Get: func(s *Stats) float64 { return s.SuccessRatio }},
+}
+
+// EndpointDetails lists an endpoint's details: its status codes by class
+// (each code of a report is a path too: status_codes.503), its error set
+// and its bytes, shown after its outcomes and latency.
+var EndpointDetails = func() []EndpointValue {
+	var out []EndpointValue
+	for _, class := range []string{"1xx", "2xx", "3xx", "4xx", "5xx"} {
+		out = append(out, EndpointValue{Name: "status_codes." + class, Kind: KindCount, Worse: +1, V1: "status codes",
+			Get: func(s *Stats) float64 {
+				var n int64
+				for code, c := range s.StatusCodes {
+					if len(code) == 3 && code[0] == class[0] {
+						n += c
+					}
+				}
+				return float64(n)
+			}})
+	}
+	return append(out,
+		EndpointValue{Name: "errors.total", Kind: KindCount, Worse: +1, V1: "the error set", Get: func(s *Stats) float64 {
+			n := s.ErrorsOther
+			for _, e := range s.Errors {
+				n += e.Count
+			}
+			return float64(n)
+		}},
+		EndpointValue{Name: "errors.distinct", Kind: KindCount, Worse: +1, V1: "the error set", Get: func(s *Stats) float64 { return float64(len(s.Errors)) }},
+		EndpointValue{Name: "errors.other", Kind: KindCount, Worse: +1, V1: "the error set", Get: func(s *Stats) float64 { return float64(s.ErrorsOther) }},
+		EndpointValue{Name: "bytes_in", Kind: KindCount, Worse: -1, V1: "bytes", Get: func(s *Stats) float64 { return float64(s.BytesIn) }},
+		EndpointValue{Name: "bytes_out", Kind: KindCount, Worse: -1, V1: "bytes", Get: func(s *Stats) float64 { return float64(s.BytesOut) }},
+	)
+}()
+
+// endpointRows lists every value of an endpoint, in path order: its
+// EndpointValues, its outcome classes (outcomes.<class>) and where the
+// timeouts happened (outcomes.timeout_at.<where>), its LatencyValues
+// (latency_ms.<stat>) and its EndpointDetails.
+func endpointRows() []EndpointValue {
+	out := slices.Clone(EndpointValues)
+	for _, c := range OutcomeClasses {
+		out = append(out, EndpointValue{Name: "outcomes." + c.Key, Kind: KindCount,
+			Get: func(s *Stats) float64 { return float64(c.Get(s.Outcomes)) }})
+	}
+	out = append(out,
+		EndpointValue{Name: "outcomes.timeout_at.load_runner", Kind: KindCount, Worse: +1,
+			Get: func(s *Stats) float64 { return float64(s.Outcomes.TimeoutAt.LoadRunner) }},
+		EndpointValue{Name: "outcomes.timeout_at.upstream_call", Kind: KindCount, Worse: +1,
+			Get: func(s *Stats) float64 { return float64(s.Outcomes.TimeoutAt.UpstreamCall) }})
+	for _, l := range LatencyValues {
+		v := EndpointValue{Name: "latency_ms." + l.Name, Kind: KindMS, Worse: +1, Key: l.Key,
+			Get: func(s *Stats) float64 { return l.Get(&s.LatencyMS) }}
+		if l.SinceV2 {
+			v.V1 = "latency " + l.Name
+		}
+		out = append(out, v)
+	}
+	return append(out, EndpointDetails...)
 }
 
 // LatencyValue is a statistic of an endpoint's latency, named
@@ -395,53 +457,6 @@ func figureNumber(fig *Figure, a *Arm) string {
 		return strconv.FormatBool(v != 0)
 	}
 	return num(v)
-}
-
-// Tones of a verdict outcome, as VerdictOutcome.Tone names them.
-const (
-	ToneGood    = "good"
-	ToneBad     = "bad"
-	ToneNeutral = "neutral"
-)
-
-// VerdictOutcome is one row of the verdict outcome table: the outcome's
-// word (verdict.outcome), its headline, its mark in Markdown and its tone
-// (the HTML report's colour; a bad one fails the JUnit verdict case).
-type VerdictOutcome struct {
-	Name, Label, Emoji, Tone string
-	// Skip marks the outcome that judged nothing: JUnit skips the verdict
-	// case.
-	Skip bool
-}
-
-// VerdictOutcomes lists every verdict outcome, in the order thresholds
-// number them.
-var VerdictOutcomes = []VerdictOutcome{
-	{OutcomePrevented, "Cascade prevented", "✅", ToneGood, false},
-	{OutcomeNotPrevented, "Cascade not prevented", "❌", ToneBad, false},
-	{OutcomeNothingToPrevent, "Nothing to prevent", "➖", ToneNeutral, false},
-	{OutcomeWorse, "The breaker made things worse", "❌", ToneBad, false},
-	{OutcomeInconclusive, "Inconclusive", "❔", ToneNeutral, true},
-	{OutcomeHeld, "Steady state held", "✅", ToneGood, false},
-	{OutcomeNotContained, "Damage not contained", "❌", ToneBad, false},
-	{OutcomeStuck, "Did not recover", "❌", ToneBad, false},
-	{OutcomeNotShed, "Kept calling the sick dependency", "❌", ToneBad, false},
-	{OutcomeSlowFailure, "Failed slowly", "❌", ToneBad, false},
-}
-
-// verdictOutcome returns the row of outcome, or the inconclusive one for
-// a word the table does not have (no verdict).
-func verdictOutcome(outcome string) VerdictOutcome {
-	inconclusive := VerdictOutcome{}
-	for _, o := range VerdictOutcomes {
-		if o.Name == outcome {
-			return o
-		}
-		if o.Name == OutcomeInconclusive {
-			inconclusive = o
-		}
-	}
-	return inconclusive
 }
 
 // text formats the value for the per-phase tables: "unknown" for a value
