@@ -415,22 +415,27 @@ type OutcomeClass struct {
 	// Key is the class's JSON field and path segment; Label its words in
 	// the reports; Color its colour in the HTML report's charts.
 	Key, Label, Color string
-	Get               func(o Outcomes) int64
+	// Count is the class's counter in o: Outcomes.Total and Add, and so
+	// the series, summaries and merge, count every class by it.
+	Count func(o *Outcomes) *int64
 }
+
+// Get returns the class's count in o.
+func (c OutcomeClass) Get(o Outcomes) int64 { return *c.Count(&o) }
 
 // OutcomeClasses lists the outcome classes in the order they are shown,
 // from good to bad.
 var OutcomeClasses = []OutcomeClass{
-	{"ok", "ok", "#16a34a", func(o Outcomes) int64 { return o.OK }},
-	{"upstream_error", "upstream 5xx", "#dc2626", func(o Outcomes) int64 { return o.UpstreamError }},
-	{"timeout", "timeout", "#9333ea", func(o Outcomes) int64 { return o.Timeout }},
-	{"rejected", "rejected (breaker)", "#eab308", func(o Outcomes) int64 { return o.Rejected }},
-	{"saturated", "saturated (queue)", "#7f1d1d", func(o Outcomes) int64 { return o.Saturated }},
-	{"connection_error", "connection error", "#0e7490", func(o Outcomes) int64 { return o.ConnectionError }},
-	{"redirect", "redirect (3xx)", "#a16207", func(o Outcomes) int64 { return o.Redirect }},
-	{"client_error", "client error", "#db2777", func(o Outcomes) int64 { return o.ClientError }},
-	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
-	{"shed", "shed by the service (429, 503 + Retry-After)", "#475569", func(o Outcomes) int64 { return o.Shed }},
+	{"ok", "ok", "#16a34a", func(o *Outcomes) *int64 { return &o.OK }},
+	{"upstream_error", "upstream 5xx", "#dc2626", func(o *Outcomes) *int64 { return &o.UpstreamError }},
+	{"timeout", "timeout", "#9333ea", func(o *Outcomes) *int64 { return &o.Timeout }},
+	{"rejected", "rejected (breaker)", "#eab308", func(o *Outcomes) *int64 { return &o.Rejected }},
+	{"saturated", "saturated (queue)", "#7f1d1d", func(o *Outcomes) *int64 { return &o.Saturated }},
+	{"connection_error", "connection error", "#0e7490", func(o *Outcomes) *int64 { return &o.ConnectionError }},
+	{"redirect", "redirect (3xx)", "#a16207", func(o *Outcomes) *int64 { return &o.Redirect }},
+	{"client_error", "client error", "#db2777", func(o *Outcomes) *int64 { return &o.ClientError }},
+	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o *Outcomes) *int64 { return &o.AssertionFailed }},
+	{"shed", "shed by the service (429, 503 + Retry-After)", "#475569", func(o *Outcomes) *int64 { return &o.Shed }},
 }
 
 // figureNumber formats an arm's figure in its unit without the words a
