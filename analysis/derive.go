@@ -33,13 +33,12 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 	type acc struct {
 		api, collateral reports.Bucket
 		calls           *reports.Histogram
-		// values are the catalogue's PhaseValues derived from the seconds
-		// (FromSecond), in its order.
-		values []int64
-		// the upstream's work done, and done for callers that had gone
-		completed, forGone int64
-		queuePeak          int64
+		// raw are the phase's combined raw counts (reports.RawCounts
+		// with a Phase), in raw's order.
+		raw       []int64
+		queuePeak int64
 	}
+	raw := reports.RawCounts()
 	per := make([]acc, len(phases))
 	var sendLag *reports.Histogram
 	var scheduled, sent int64
@@ -62,18 +61,12 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		addBucket(&pa.collateral, &s.Collateral)
 		pa.calls = pa.calls.Merge(s.UpstreamCallHist)
 		calls = calls || s.UpstreamCallHist != nil
-		pa.completed += s.UpstreamCompleted
-		pa.forGone += s.UpstreamCompletedForGone
-		if pa.values == nil {
-			pa.values = make([]int64, len(reports.PhaseValues))
+		if pa.raw == nil {
+			pa.raw = make([]int64, len(raw))
 		}
-		for k, v := range reports.PhaseValues {
-			switch {
-			case v.FromSecond == nil:
-			case v.Max:
-				pa.values[k] = max(pa.values[k], v.FromSecond(s))
-			default:
-				pa.values[k] += v.FromSecond(s)
+		for k, c := range raw {
+			if c.Phase != nil {
+				pa.raw[k] = reports.Combine(c.Seconds, pa.raw[k], *c.Second(s))
 			}
 		}
 		pa.queuePeak = max(pa.queuePeak, s.UpstreamQueuePeak)
@@ -95,16 +88,15 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		copyDetail(&api, &ps.API)
 		copyDetail(&coll, &ps.Collateral)
 		ps.API, ps.Collateral = api, coll
-		for k, v := range reports.PhaseValues {
-			if v.FromSecond != nil {
+		for k, c := range raw {
+			if c.Phase != nil {
 				var x int64
-				if pa.values != nil {
-					x = pa.values[k]
+				if pa.raw != nil {
+					x = pa.raw[k]
 				}
-				v.Set(&ps, x)
+				*c.Phase(&ps) = x
 			}
 		}
-		ps.UpstreamCompleted, ps.UpstreamCompletedForGone = pa.completed, pa.forGone
 		ps.UpstreamQueuePeak = nil
 		if a.UpstreamQueue == reports.QueueMeasured {
 			q := pa.queuePeak

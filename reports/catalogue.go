@@ -230,13 +230,11 @@ type PhaseValue struct {
 	// AtUpstream marks a value counted at cbload's upstream: unknown when
 	// another process runs it (--upstream-external).
 	AtUpstream bool
-	// FromSecond, when set, derives the value from the raw seconds
-	// whenever a report's summaries are derived (the end of a run, a
-	// merge): the phase's sum of the second's field, or its largest with
-	// Max; Set stores it in the phase's summary.
-	FromSecond func(s *Second) int64
-	Max        bool
-	Set        func(ps *PhaseSummary, v int64)
+	// Raw, when its Second is set, is the raw count of a second the value
+	// is derived from whenever a report's summaries are derived (the end
+	// of a run, a merge), with how it combines over a phase's seconds and
+	// over the shards of a merge.
+	Raw RawCount
 }
 
 // PhaseValues lists the values of a phase besides its endpoints', in the
@@ -247,16 +245,18 @@ var PhaseValues = []PhaseValue{
 		Column:     func(Terms) (string, string) { return "Upstream requests", "Upstream req" },
 		Text:       func(s *PhaseSummary) string { return count(s.UpstreamRequests) },
 		AtUpstream: true,
-		FromSecond: func(s *Second) int64 { return s.UpstreamRequests },
-		Set:        func(ps *PhaseSummary, v int64) { ps.UpstreamRequests = v }},
+		Raw: RawCount{Second: func(s *Second) *int64 { return &s.UpstreamRequests }, Shards: CombineSum,
+			Phase: func(ps *PhaseSummary) *int64 { return &ps.UpstreamRequests }, Seconds: CombineSum}},
 	{Name: "attempts_per_request", Kind: KindNumber, Worse: +1, Attribution: FigureBySend,
 		Get: func(_ *Report, s *PhaseSummary) (float64, error) { return s.AttemptsPerRequest, nil }},
 	{Name: "inflight_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent, Key: true,
-		Get:        func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.InflightPeak), nil },
-		Column:     func(t Terms) (string, string) { return t.InflightPeak(), t.InflightPeak() },
-		Text:       func(s *PhaseSummary) string { return count(s.InflightPeak) },
-		FromSecond: func(s *Second) int64 { return s.InflightPeak }, Max: true,
-		Set: func(ps *PhaseSummary, v int64) { ps.InflightPeak = v }},
+		Get:    func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.InflightPeak), nil },
+		Column: func(t Terms) (string, string) { return t.InflightPeak(), t.InflightPeak() },
+		Text:   func(s *PhaseSummary) string { return count(s.InflightPeak) },
+		// Each shard's peaks add: an upper bound, as they need not
+		// coincide.
+		Raw: RawCount{Second: func(s *Second) *int64 { return &s.InflightPeak }, Shards: CombineSum,
+			Phase: func(ps *PhaseSummary) *int64 { return &ps.InflightPeak }, Seconds: CombineMax}},
 	{Name: "upstream_queue_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent,
 		Get: func(r *Report, s *PhaseSummary) (float64, error) {
 			if s.UpstreamQueuePeak == nil {

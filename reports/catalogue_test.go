@@ -127,3 +127,44 @@ func TestOutcomeClassesCoverOutcomes(t *testing.T) {
 		}
 	}
 }
+
+// TestRawCountsCoverSecond: every count of a second (each int64 field of
+// Second) is one raw count, a PhaseValue's Raw or a row of SecondCounts,
+// with its rules, so a merge and the phase summaries combine it by its
+// row and a new recorder count cannot be dropped or combined by accident.
+func TestRawCountsCoverSecond(t *testing.T) {
+	var s Second
+	base := reflect.ValueOf(&s).Pointer()
+	byOffset := map[uintptr]int{}
+	for _, c := range RawCounts() {
+		byOffset[reflect.ValueOf(c.Second(&s)).Pointer()-base]++
+		if c.Shards != CombineSum && c.Shards != CombineMax {
+			t.Errorf("raw count at offset %d: shards rule %q; want %s or %s", reflect.ValueOf(c.Second(&s)).Pointer()-base, c.Shards, CombineSum, CombineMax)
+		}
+		if c.Phase != nil && c.Seconds != CombineSum && c.Seconds != CombineMax {
+			t.Errorf("raw count at offset %d: seconds rule %q; want %s or %s", reflect.ValueOf(c.Second(&s)).Pointer()-base, c.Seconds, CombineSum, CombineMax)
+		}
+	}
+	typ := reflect.TypeOf(s)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Type.Kind() != reflect.Int64 {
+			continue
+		}
+		if n := byOffset[f.Offset]; n != 1 {
+			t.Errorf("Second.%s is declared by %d raw counts; want 1 (a PhaseValue's Raw or a row of SecondCounts)", f.Name, n)
+		}
+	}
+}
+
+// TestCombine: the combine rules add or keep the largest.
+func TestCombine(t *testing.T) {
+	for _, tc := range []struct {
+		rule       string
+		a, b, want int64
+	}{{CombineSum, 2, 3, 5}, {CombineMax, 2, 3, 3}, {CombineMax, 3, 2, 3}} {
+		if got := Combine(tc.rule, tc.a, tc.b); got != tc.want {
+			t.Errorf("Combine(%s, %d, %d) = %d; want %d", tc.rule, tc.a, tc.b, got, tc.want)
+		}
+	}
+}

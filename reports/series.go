@@ -115,3 +115,66 @@ type ResourceErrors struct {
 	// Last is the last such error message, for the report's reader.
 	Last string `json:"last,omitempty"`
 }
+
+// Rules by which raw counts combine (RawCount).
+const (
+	// CombineSum adds the counts.
+	CombineSum = "sum"
+	// CombineMax keeps the largest: a peak over a phase's seconds, or a
+	// gauge every shard reads alike (the upstream's queue).
+	CombineMax = "max"
+)
+
+// RawCount is a count each second of an arm holds (a field of Second),
+// declared with how it combines: over the shards' same second in a merge
+// and, when Phase is set, over a phase's seconds into the phase's summary.
+// Every count of a Second is one RawCount: a PhaseValue's Raw or a row of
+// SecondCounts.
+type RawCount struct {
+	// Second is the count's field in a second.
+	Second func(s *Second) *int64
+	// Shards is how a merge combines the shards' counts of one second:
+	// CombineSum or CombineMax.
+	Shards string
+	// Phase, when set, is the phase summary's field the phase's seconds
+	// combine into, by Seconds (CombineSum or CombineMax).
+	Phase   func(ps *PhaseSummary) *int64
+	Seconds string
+}
+
+// Combine returns a and b combined by rule.
+func Combine(rule string, a, b int64) int64 {
+	if rule == CombineMax {
+		return max(a, b)
+	}
+	return a + b
+}
+
+// SecondCounts lists the counts of a second that no PhaseValue derives
+// from (those are the PhaseValues' Raw).
+var SecondCounts = []RawCount{
+	{Second: func(s *Second) *int64 { return &s.Scheduled }, Shards: CombineSum},
+	{Second: func(s *Second) *int64 { return &s.Sent }, Shards: CombineSum},
+	{Second: func(s *Second) *int64 { return &s.APIAttempts }, Shards: CombineSum},
+	{Second: func(s *Second) *int64 { return &s.UpstreamCompleted }, Shards: CombineSum,
+		Phase: func(ps *PhaseSummary) *int64 { return &ps.UpstreamCompleted }, Seconds: CombineSum},
+	{Second: func(s *Second) *int64 { return &s.UpstreamCompletedForGone }, Shards: CombineSum,
+		Phase: func(ps *PhaseSummary) *int64 { return &ps.UpstreamCompletedForGone }, Seconds: CombineSum},
+	// Every shard calls the same upstream: its queue is the largest any
+	// shard saw, not their sum. The phase's peak is derived apart, as it
+	// is measured only with a finite upstream (Arm.UpstreamQueue).
+	{Second: func(s *Second) *int64 { return &s.UpstreamQueuePeak }, Shards: CombineMax},
+	{Second: func(s *Second) *int64 { return &s.UpstreamQueueLen }, Shards: CombineMax},
+}
+
+// RawCounts lists every count of a second: the PhaseValues' Raw, then
+// SecondCounts.
+func RawCounts() []RawCount {
+	var out []RawCount
+	for _, v := range PhaseValues {
+		if v.Raw.Second != nil {
+			out = append(out, v.Raw)
+		}
+	}
+	return append(out, SecondCounts...)
+}
