@@ -6,12 +6,16 @@ import (
 	"strings"
 )
 
-// This file is the value catalogue: every figure of an arm and every
-// outcome class declared once, with its path, words, unit, the way it gets
-// worse, how it is attributed in time and its getter. Thresholds, compare
-// (through Values), the trials' spread, merge, the renderers and the
-// schema's test read these tables; a new figure is its row here plus the
-// field it is measured into.
+// This file is the value catalogue: every figure of an arm, every value
+// of a phase and of an endpoint, and every outcome class declared once,
+// with its path, words, unit, the way it gets worse, how it is attributed
+// in time, its getter and, for a value derived from the raw seconds, how
+// it combines (RawCount). Thresholds, compare and the reference page
+// (through the path tree, paths.go), the trials' spread, Derive and merge
+// (analysis), the renderers and the schema (generated from these rows by
+// TestSchemaGeneratedFromCatalogue -update) read these tables; a new
+// figure is its row here plus the field it is measured into. The run's
+// values and the verdict outcome table are in catalogue_run.go.
 
 // Attributions of a figure in time, as Figure.Attribution names them.
 const (
