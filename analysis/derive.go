@@ -78,7 +78,6 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 	a.Summary = make(map[string]reports.PhaseSummary, len(phases))
 	a.Figures = reports.Figures{}
 	var fault acc
-	var faultUpstream int64
 	for i, p := range phases {
 		pa := &per[i]
 		// What is not derived here (per-upstream counts, symptoms,
@@ -111,13 +110,10 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		if len(p.Faults) > 0 {
 			addBucket(&fault.api, &pa.api)
 			addBucket(&fault.collateral, &pa.collateral)
-			faultUpstream += ps.UpstreamRequests
-			a.Figures.InflightPeak = max(a.Figures.InflightPeak, ps.InflightPeak)
 		}
-		a.Figures.InflightPeakWholeRun = max(a.Figures.InflightPeakWholeRun, ps.InflightPeak)
 	}
+	fromPhases(a, phases)
 	fs, cs := stats(&fault.api), stats(&fault.collateral)
-	a.Figures.UpstreamRequestsDuringFault = faultUpstream
 	a.Figures.APISuccessDuringFault = round4(fs.SuccessRatio)
 	a.Figures.CollateralSuccessDuringFault = round4(cs.SuccessRatio)
 	a.Figures.CollateralP99DuringFaultMS = cs.LatencyMS.P99
@@ -127,6 +123,26 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		a.Load.Scheduled = scheduled
 		a.Load.Sent = sent
 		a.Load.SendLagMS = sendLag.Latency()
+	}
+}
+
+// fromPhases derives the figures the catalogue derives from a per-phase
+// value (Figure.FromPhases): the value's phase summaries over the fault
+// phases, or every phase, combined by its rule.
+func fromPhases(a *reports.Arm, phases []reports.Phase) {
+	for _, f := range reports.Catalogue {
+		if f.FromPhases == nil {
+			continue
+		}
+		v := reports.PhaseValueNamed(f.FromPhases.Value)
+		var x int64
+		for _, p := range phases {
+			if f.FromPhases.All || len(p.Faults) > 0 {
+				ps := a.Summary[p.Name]
+				x = reports.Combine(v.Raw.Seconds, x, *v.Raw.Phase(&ps))
+			}
+		}
+		f.Set(&a.Figures, float64(x), true)
 	}
 }
 

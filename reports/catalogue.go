@@ -73,6 +73,11 @@ type Figure struct {
 	// Set stores v, or "never" when ok is false, for the trials' spread;
 	// nil when the figure is spread with others (AfterTrigger).
 	Set func(f *Figures, v float64, ok bool)
+	// FromPhases, when set, derives the figure from a per-phase value
+	// whenever a report's figures are derived (the end of a run, a
+	// merge): its phase summaries combined by the value's rule over the
+	// phases (Raw.Seconds: summed, or the largest).
+	FromPhases *FromPhases
 
 	// Group, Order, Label, Hint and TargetHint place the figure in the
 	// key figure tables (every renderer's): Group "" keeps it out of them.
@@ -120,9 +125,10 @@ var Catalogue = []Figure{
 		Hint: "from the end of the fault until /api stays ≥ 99% for a full second with the breaker closed (100 ms resolution)",
 		Text: func(a *Arm) string { return secs(a.Figures.TimeToRecoverS) }},
 	{Name: "upstream_requests_during_fault", Kind: KindCount, Worse: +1, Attribution: FigureBySend,
-		Get:   func(f *Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil },
-		Set:   func(f *Figures, v float64, _ bool) { f.UpstreamRequestsDuringFault = int64(v) },
-		Group: GroupFault, Order: 4, Label: "Requests reaching the upstream", Short: "requests reaching the upstream", AtUpstream: true,
+		FromPhases: &FromPhases{Value: "upstream_requests"},
+		Get:        func(f *Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil },
+		Set:        func(f *Figures, v float64, _ bool) { f.UpstreamRequestsDuringFault = int64(v) },
+		Group:      GroupFault, Order: 4, Label: "Requests reaching the upstream", Short: "requests reaching the upstream", AtUpstream: true,
 		Hint:       "load the breaker shed from the sick dependency",
 		TargetHint: "as the upstream counted them: what the service's breaker, cache or fallback kept from the sick dependency",
 		Text:       func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) }},
@@ -145,16 +151,18 @@ var Catalogue = []Figure{
 		Hint: "the endpoint that calls the sick upstream",
 		Text: func(a *Arm) string { return Percent(a.Figures.APISuccessDuringFault) }},
 	{Name: "inflight_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent,
-		Get:   func(f *Figures) (float64, error) { return float64(f.InflightPeak), nil },
-		Set:   func(f *Figures, v float64, _ bool) { f.InflightPeak = int64(v) },
-		Group: GroupFault, Order: 6, Label: "Gateway in-flight peak", Short: "gateway in-flight peak",
+		FromPhases: &FromPhases{Value: "inflight_peak"},
+		Get:        func(f *Figures) (float64, error) { return float64(f.InflightPeak), nil },
+		Set:        func(f *Figures, v float64, _ bool) { f.InflightPeak = int64(v) },
+		Group:      GroupFault, Order: 6, Label: "Gateway in-flight peak", Short: "gateway in-flight peak",
 		Hint:       "most requests held at once during the fault, queued or running",
 		TargetHint: "requests sent and not yet answered during the fault: the service's own in-flight count is not visible",
 		Text:       func(a *Arm) string { return count(a.Figures.InflightPeak) }},
 	{Name: "inflight_peak_whole_run", Kind: KindCount, Worse: +1, Attribution: FigureByEvent,
-		Get:   func(f *Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil },
-		Set:   func(f *Figures, v float64, _ bool) { f.InflightPeakWholeRun = int64(v) },
-		Group: GroupRun, Order: 1, Label: "Gateway in-flight peak", Short: "  (whole run)",
+		FromPhases: &FromPhases{Value: "inflight_peak", All: true},
+		Get:        func(f *Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil },
+		Set:        func(f *Figures, v float64, _ bool) { f.InflightPeakWholeRun = int64(v) },
+		Group:      GroupRun, Order: 1, Label: "Gateway in-flight peak", Short: "  (whole run)",
 		Hint:       "most requests held at once over every phase, queued or running",
 		TargetHint: "requests sent and not yet answered, over every phase",
 		Text:       func(a *Arm) string { return count(a.Figures.InflightPeakWholeRun) }},
@@ -185,6 +193,24 @@ var Catalogue = []Figure{
 			}
 			return optional(f.AfterTrigger.TimeToRecoverS, "its goodput never recovered")
 		}},
+}
+
+// FromPhases names the per-phase value (a PhaseValue with a Raw.Phase) a
+// figure is derived from, and over which phases: the fault phases, or
+// every phase with All.
+type FromPhases struct {
+	Value string
+	All   bool
+}
+
+// PhaseValueNamed returns the PhaseValues row named name, or nil.
+func PhaseValueNamed(name string) *PhaseValue {
+	for i := range PhaseValues {
+		if PhaseValues[i].Name == name {
+			return &PhaseValues[i]
+		}
+	}
+	return nil
 }
 
 // CatalogueFigure returns the catalogue's row named name, or nil.

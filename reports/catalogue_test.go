@@ -168,3 +168,17 @@ func TestCombine(t *testing.T) {
 		}
 	}
 }
+
+// TestCatalogueFromPhases: a figure derived from a per-phase value names
+// one that is derived from the raw seconds, so Derive can read it.
+func TestCatalogueFromPhases(t *testing.T) {
+	for _, f := range Catalogue {
+		if f.FromPhases == nil {
+			continue
+		}
+		v := PhaseValueNamed(f.FromPhases.Value)
+		if v == nil || v.Raw.Phase == nil || f.Set == nil {
+			t.Errorf("%s: derived from %q, which is no per-phase value with a Raw.Phase, or the figure has no Set", f.Name, f.FromPhases.Value)
+		}
+	}
+}
