@@ -72,6 +72,8 @@ var outcomes = func() []string {
 // consecutive such rows are grouped under each arm in turn.
 type RunValue struct {
 	Path, Kind string
+	// Key marks a value `cbload compare` shows without --all.
+	Key bool
 	// Get reads the value for arm ("" unless Path holds <arm>); an
 	// errNoData error says why there is none.
 	Get func(r *Report, arm string) (float64, error)
@@ -79,46 +81,68 @@ type RunValue struct {
 
 // RunValues lists the values of the whole run, in path order.
 var RunValues = []RunValue{
-	{"verdict.cascade_prevented", KindBool, func(r *Report, _ string) (float64, error) {
+	{"verdict.cascade_prevented", KindBool, false, func(r *Report, _ string) (float64, error) {
 		return boolValue(r.Verdict.CascadePrevented), nil
 	}},
-	{"verdict.outcome", KindOutcome, func(r *Report, _ string) (float64, error) {
+	{"verdict.outcome", KindOutcome, true, func(r *Report, _ string) (float64, error) {
 		return outcomeValue(r.Verdict.Outcome, "no verdict")
 	}},
 	steadyValue("contained", func(st *SteadyState) SteadyCheck { return st.Contained }),
 	steadyValue("shed", func(st *SteadyState) SteadyCheck { return st.Shed }),
 	steadyValue("failed_fast", func(st *SteadyState) SteadyCheck { return st.FailedFast }),
 	steadyValue("recovered", func(st *SteadyState) SteadyCheck { return st.Recovered }),
-	{"verdict.<arm>.cascade_prevented", KindBool, func(r *Report, arm string) (float64, error) {
+	{"verdict.<arm>.cascade_prevented", KindBool, false, func(r *Report, arm string) (float64, error) {
 		av, err := armVerdict(r, arm)
 		if err != nil {
 			return 0, err
 		}
 		return boolValue(av.CascadePrevented), nil
 	}},
-	{"verdict.<arm>.outcome", KindOutcome, func(r *Report, arm string) (float64, error) {
+	{"verdict.<arm>.outcome", KindOutcome, false, func(r *Report, arm string) (float64, error) {
 		av, err := armVerdict(r, arm)
 		if err != nil {
 			return 0, err
 		}
 		return outcomeValue(av.Outcome, "no verdict on arm "+arm)
 	}},
-	{"validity.valid", KindBool, func(r *Report, _ string) (float64, error) {
+	{"validity.valid", KindBool, true, func(r *Report, _ string) (float64, error) {
 		if r.Validity == nil {
 			return 0, errNoData{"the report has no validity checks (upgraded from " + r.UpgradedFrom + ")"}
 		}
 		return boolValue(r.Validity.Valid), nil
 	}},
-	{"partial", KindBool, func(r *Report, _ string) (float64, error) { return boolValue(r.Partial), nil }},
+	{"partial", KindBool, false, func(r *Report, _ string) (float64, error) { return boolValue(r.Partial), nil }},
 }
 
 // PerArm reports whether the row is one value per policy arm.
 func (v RunValue) PerArm() bool { return strings.Contains(v.Path, "<arm>") }
 
+// IsRunValue reports whether path names a value of the whole run (a
+// RunValues row's) rather than one of an arm: by its first segment.
+func IsRunValue(path string) bool {
+	first, _, _ := strings.Cut(path, ".")
+	for _, v := range RunValues {
+		if root, _, _ := strings.Cut(v.Path, "."); root == first {
+			return true
+		}
+	}
+	return false
+}
+
+// KeyRunValue reports whether path is a Key row of RunValues.
+func KeyRunValue(path string) bool {
+	for _, v := range RunValues {
+		if v.Key && v.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
 // steadyValue is the row of a part of the verdict on one arm (a run with a
 // single target).
 func steadyValue(part string, get func(st *SteadyState) SteadyCheck) RunValue {
-	return RunValue{"verdict." + part, KindBool, func(r *Report, _ string) (float64, error) {
+	return RunValue{"verdict." + part, KindBool, false, func(r *Report, _ string) (float64, error) {
 		st := r.Verdict.Steady
 		if st == nil {
 			return 0, errNoData{"no verdict on one arm: verdict." + part + " judges a run with a single target"}

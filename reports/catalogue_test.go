@@ -182,3 +182,18 @@ func TestCatalogueFromPhases(t *testing.T) {
 		}
 	}
 }
+
+// TestRunValueRoots: a path is the run's by its first segment among the
+// RunValues rows', and compare's key run values are the Key rows.
+func TestRunValueRoots(t *testing.T) {
+	for path, want := range map[string]bool{"verdict.outcome": true, "verdict.throttle.outcome": true, "validity.valid": true, "partial": true, "breaker.figures.opens": false, "verdicts.outcome": false} {
+		if got := IsRunValue(path); got != want {
+			t.Errorf("IsRunValue(%q) = %v; want %v", path, got, want)
+		}
+	}
+	for path, want := range map[string]bool{"verdict.outcome": true, "validity.valid": true, "partial": false, "verdict.cascade_prevented": false} {
+		if got := KeyRunValue(path); got != want {
+			t.Errorf("KeyRunValue(%q) = %v; want %v", path, got, want)
+		}
+	}
+}
