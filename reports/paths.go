@@ -29,6 +29,26 @@ const (
 // kinds lists every Kind constant.
 var kinds = []string{KindNumber, KindCount, KindRatio, KindMS, KindSeconds, KindBool, KindOutcome}
 
+// durationKind reports whether k is a duration.
+func durationKind(k string) bool { return k == KindMS || k == KindSeconds }
+
+// kindName says what a value of kind k is, in words.
+func kindName(k string) string {
+	switch k {
+	case KindCount:
+		return "a count"
+	case KindRatio:
+		return "a ratio"
+	case KindMS, KindSeconds:
+		return "a duration"
+	case KindBool:
+		return "true/false"
+	case KindOutcome:
+		return "an outcome"
+	}
+	return "a number"
+}
+
 // PathValue is one value of a report, named by the path a threshold uses
 // for it (breaker.fault.collateral.success_ratio).
 type PathValue struct {

@@ -346,24 +346,6 @@ func boolSide(t Threshold, ks [2]string) string {
 	return t.right.text
 }
 
-func durationKind(k string) bool { return k == KindMS || k == KindSeconds }
-
-func kindName(k string) string {
-	switch k {
-	case KindCount:
-		return "a count"
-	case KindRatio:
-		return "a ratio"
-	case KindMS, KindSeconds:
-		return "a duration"
-	case KindBool:
-		return "true/false"
-	case KindOutcome:
-		return "an outcome"
-	}
-	return "a number"
-}
-
 // kind is the operand's kind: that of its one dimensioned factor, or none.
 func (o operand) kind(root *pathNode) (string, error) {
 	k := KindNumber
