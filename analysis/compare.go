@@ -289,7 +289,7 @@ func newRow(path string, arms, phases []string, base, next map[string]reports.Pa
 	for _, a := range arms {
 		armNames[a] = true
 	}
-	if len(segs) > 1 && !armNames[segs[0]] && !isRunLevel(segs[0]) {
+	if len(segs) > 1 && !armNames[segs[0]] && !reports.IsRunValue(path) {
 		return nil
 	}
 	if armNames[segs[0]] && len(segs) > 1 {
@@ -325,12 +325,6 @@ func newRow(path string, arms, phases []string, base, next map[string]reports.Pa
 	return row
 }
 
-// isRunLevel reports whether a path's first segment names a value of the
-// whole run rather than an arm.
-func isRunLevel(seg string) bool {
-	return seg == "verdict" || seg == "validity" || seg == "partial"
-}
-
 // keyNames are the per-phase values shown without --all: the catalogue's
 // key values.
 var keyNames = reports.KeyPhaseValues()
@@ -338,7 +332,7 @@ var keyNames = reports.KeyPhaseValues()
 func key(row reports.ComparisonRow) bool {
 	switch {
 	case row.Arm == "":
-		return row.Path == "verdict.outcome" || row.Path == "validity.valid"
+		return reports.KeyRunValue(row.Path)
 	case row.Phase == "":
 		return strings.HasPrefix(row.Name, "figures.")
 	}

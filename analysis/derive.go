@@ -33,13 +33,12 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 	type acc struct {
 		api, collateral reports.Bucket
 		calls           *reports.Histogram
-		// values are the catalogue's PhaseValues derived from the seconds
-		// (FromSecond), in its order.
-		values []int64
-		// the upstream's work done, and done for callers that had gone
-		completed, forGone int64
-		queuePeak          int64
+		// raw are the phase's combined raw counts (reports.RawCounts
+		// with a Phase), in raw's order.
+		raw       []int64
+		queuePeak int64
 	}
+	raw := reports.RawCounts()
 	per := make([]acc, len(phases))
 	var sendLag *reports.Histogram
 	var scheduled, sent int64
@@ -62,18 +61,12 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		addBucket(&pa.collateral, &s.Collateral)
 		pa.calls = pa.calls.Merge(s.UpstreamCallHist)
 		calls = calls || s.UpstreamCallHist != nil
-		pa.completed += s.UpstreamCompleted
-		pa.forGone += s.UpstreamCompletedForGone
-		if pa.values == nil {
-			pa.values = make([]int64, len(reports.PhaseValues))
+		if pa.raw == nil {
+			pa.raw = make([]int64, len(raw))
 		}
-		for k, v := range reports.PhaseValues {
-			switch {
-			case v.FromSecond == nil:
-			case v.Max:
-				pa.values[k] = max(pa.values[k], v.FromSecond(s))
-			default:
-				pa.values[k] += v.FromSecond(s)
+		for k, c := range raw {
+			if c.Phase != nil {
+				pa.raw[k] = reports.Combine(c.Seconds, pa.raw[k], *c.Second(s))
 			}
 		}
 		pa.queuePeak = max(pa.queuePeak, s.UpstreamQueuePeak)
@@ -85,7 +78,6 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 	a.Summary = make(map[string]reports.PhaseSummary, len(phases))
 	a.Figures = reports.Figures{}
 	var fault acc
-	var faultUpstream int64
 	for i, p := range phases {
 		pa := &per[i]
 		// What is not derived here (per-upstream counts, symptoms,
@@ -95,16 +87,15 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		copyDetail(&api, &ps.API)
 		copyDetail(&coll, &ps.Collateral)
 		ps.API, ps.Collateral = api, coll
-		for k, v := range reports.PhaseValues {
-			if v.FromSecond != nil {
+		for k, c := range raw {
+			if c.Phase != nil {
 				var x int64
-				if pa.values != nil {
-					x = pa.values[k]
+				if pa.raw != nil {
+					x = pa.raw[k]
 				}
-				v.Set(&ps, x)
+				*c.Phase(&ps) = x
 			}
 		}
-		ps.UpstreamCompleted, ps.UpstreamCompletedForGone = pa.completed, pa.forGone
 		ps.UpstreamQueuePeak = nil
 		if a.UpstreamQueue == reports.QueueMeasured {
 			q := pa.queuePeak
@@ -119,13 +110,10 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		if len(p.Faults) > 0 {
 			addBucket(&fault.api, &pa.api)
 			addBucket(&fault.collateral, &pa.collateral)
-			faultUpstream += ps.UpstreamRequests
-			a.Figures.InflightPeak = max(a.Figures.InflightPeak, ps.InflightPeak)
 		}
-		a.Figures.InflightPeakWholeRun = max(a.Figures.InflightPeakWholeRun, ps.InflightPeak)
 	}
+	fromPhases(a, phases)
 	fs, cs := stats(&fault.api), stats(&fault.collateral)
-	a.Figures.UpstreamRequestsDuringFault = faultUpstream
 	a.Figures.APISuccessDuringFault = round4(fs.SuccessRatio)
 	a.Figures.CollateralSuccessDuringFault = round4(cs.SuccessRatio)
 	a.Figures.CollateralP99DuringFaultMS = cs.LatencyMS.P99
@@ -135,6 +123,26 @@ func Derive(a *reports.Arm, phases []reports.Phase) {
 		a.Load.Scheduled = scheduled
 		a.Load.Sent = sent
 		a.Load.SendLagMS = sendLag.Latency()
+	}
+}
+
+// fromPhases derives the figures the catalogue derives from a per-phase
+// value (Figure.FromPhases): the value's phase summaries over the fault
+// phases, or every phase, combined by its rule.
+func fromPhases(a *reports.Arm, phases []reports.Phase) {
+	for _, f := range reports.Catalogue {
+		if f.FromPhases == nil {
+			continue
+		}
+		v := reports.PhaseValueNamed(f.FromPhases.Value)
+		var x int64
+		for _, p := range phases {
+			if f.FromPhases.All || len(p.Faults) > 0 {
+				ps := a.Summary[p.Name]
+				x = reports.Combine(v.Raw.Seconds, x, *v.Raw.Phase(&ps))
+			}
+		}
+		f.Set(&a.Figures, float64(x), true)
 	}
 }
 

@@ -278,6 +278,7 @@ func mergeArm(ctx context.Context, arms []*reports.Arm, from []int, n int) (*rep
 		"merged from %d of %d shards (%s): counts are sums and percentiles come from the merged histograms; the breaker state and transitions are shard %d's; in-flight peaks per second are the sum of the shards' peaks (an upper bound), goroutines and the upstream's queue the largest shard's",
 		len(arms), n, joinInts(from), from[0]))
 	seconds := map[int]*reports.Second{}
+	raw := reports.RawCounts()
 	// Per-phase raw data: details and the counts of upstreams each shard
 	// ran for itself add; Merge reads the fault → symptom figures from the
 	// sums. A shared upstream (external) is counted by no shard.
@@ -329,19 +330,12 @@ func mergeArm(ctx context.Context, arms []*reports.Arm, from []int, n int) (*rep
 				m = &reports.Second{T: s.T, State: s.State}
 				seconds[s.T] = m
 			}
-			m.Scheduled += s.Scheduled
-			m.Sent += s.Sent
+			// Each count by its row's rule (reports.RawCounts).
+			for _, c := range raw {
+				*c.Second(m) = reports.Combine(c.Shards, *c.Second(m), *c.Second(s))
+			}
 			m.SendLagHist = m.SendLagHist.Merge(s.SendLagHist)
-			m.InflightPeak += s.InflightPeak
 			m.Goroutines = max(m.Goroutines, s.Goroutines)
-			m.UpstreamRequests += s.UpstreamRequests
-			m.APIAttempts += s.APIAttempts
-			m.UpstreamCompleted += s.UpstreamCompleted
-			m.UpstreamCompletedForGone += s.UpstreamCompletedForGone
-			// Every shard watches the same upstream: its queue is the
-			// largest any shard saw, not their sum.
-			m.UpstreamQueuePeak = max(m.UpstreamQueuePeak, s.UpstreamQueuePeak)
-			m.UpstreamQueueLen = max(m.UpstreamQueueLen, s.UpstreamQueueLen)
 			m.UpstreamCallHist = m.UpstreamCallHist.Merge(s.UpstreamCallHist)
 			for _, pair := range [][2]*reports.Bucket{{&m.API, &s.API}, {&m.Collateral, &s.Collateral}} {
 				dst, src := pair[0], pair[1]

@@ -1,16 +1,21 @@
 package reports
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// This file is the value catalogue: every figure of an arm and every
-// outcome class declared once, with its path, words, unit, the way it gets
-// worse, how it is attributed in time and its getter. Thresholds, compare
-// (through Values), the trials' spread, merge, the renderers and the
-// schema's test read these tables; a new figure is its row here plus the
-// field it is measured into.
+// This file is the value catalogue: every figure of an arm, every value
+// of a phase and of an endpoint, and every outcome class declared once,
+// with its path, words, unit, the way it gets worse, how it is attributed
+// in time, its getter and, for a value derived from the raw seconds, how
+// it combines (RawCount). Thresholds, compare and the reference page
+// (through the path tree, paths.go), the trials' spread, Derive and merge
+// (analysis), the renderers and the schema (generated from these rows by
+// TestSchemaGeneratedFromCatalogue -update) read these tables; a new
+// figure is its row here plus the field it is measured into. The run's
+// values and the verdict outcome table are in catalogue_run.go.
 
 // Attributions of a figure in time, as Figure.Attribution names them.
 const (
@@ -68,6 +73,11 @@ type Figure struct {
 	// Set stores v, or "never" when ok is false, for the trials' spread;
 	// nil when the figure is spread with others (AfterTrigger).
 	Set func(f *Figures, v float64, ok bool)
+	// FromPhases, when set, derives the figure from a per-phase value
+	// whenever a report's figures are derived (the end of a run, a
+	// merge): its phase summaries combined by the value's rule over the
+	// phases (Raw.Seconds: summed, or the largest).
+	FromPhases *FromPhases
 
 	// Group, Order, Label, Hint and TargetHint place the figure in the
 	// key figure tables (every renderer's): Group "" keeps it out of them.
@@ -115,9 +125,10 @@ var Catalogue = []Figure{
 		Hint: "from the end of the fault until /api stays ≥ 99% for a full second with the breaker closed (100 ms resolution)",
 		Text: func(a *Arm) string { return secs(a.Figures.TimeToRecoverS) }},
 	{Name: "upstream_requests_during_fault", Kind: KindCount, Worse: +1, Attribution: FigureBySend,
-		Get:   func(f *Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil },
-		Set:   func(f *Figures, v float64, _ bool) { f.UpstreamRequestsDuringFault = int64(v) },
-		Group: GroupFault, Order: 4, Label: "Requests reaching the upstream", Short: "requests reaching the upstream", AtUpstream: true,
+		FromPhases: &FromPhases{Value: "upstream_requests"},
+		Get:        func(f *Figures) (float64, error) { return float64(f.UpstreamRequestsDuringFault), nil },
+		Set:        func(f *Figures, v float64, _ bool) { f.UpstreamRequestsDuringFault = int64(v) },
+		Group:      GroupFault, Order: 4, Label: "Requests reaching the upstream", Short: "requests reaching the upstream", AtUpstream: true,
 		Hint:       "load the breaker shed from the sick dependency",
 		TargetHint: "as the upstream counted them: what the service's breaker, cache or fallback kept from the sick dependency",
 		Text:       func(a *Arm) string { return count(a.Figures.UpstreamRequestsDuringFault) }},
@@ -140,16 +151,18 @@ var Catalogue = []Figure{
 		Hint: "the endpoint that calls the sick upstream",
 		Text: func(a *Arm) string { return Percent(a.Figures.APISuccessDuringFault) }},
 	{Name: "inflight_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent,
-		Get:   func(f *Figures) (float64, error) { return float64(f.InflightPeak), nil },
-		Set:   func(f *Figures, v float64, _ bool) { f.InflightPeak = int64(v) },
-		Group: GroupFault, Order: 6, Label: "Gateway in-flight peak", Short: "gateway in-flight peak",
+		FromPhases: &FromPhases{Value: "inflight_peak"},
+		Get:        func(f *Figures) (float64, error) { return float64(f.InflightPeak), nil },
+		Set:        func(f *Figures, v float64, _ bool) { f.InflightPeak = int64(v) },
+		Group:      GroupFault, Order: 6, Label: "Gateway in-flight peak", Short: "gateway in-flight peak",
 		Hint:       "most requests held at once during the fault, queued or running",
 		TargetHint: "requests sent and not yet answered during the fault: the service's own in-flight count is not visible",
 		Text:       func(a *Arm) string { return count(a.Figures.InflightPeak) }},
 	{Name: "inflight_peak_whole_run", Kind: KindCount, Worse: +1, Attribution: FigureByEvent,
-		Get:   func(f *Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil },
-		Set:   func(f *Figures, v float64, _ bool) { f.InflightPeakWholeRun = int64(v) },
-		Group: GroupRun, Order: 1, Label: "Gateway in-flight peak", Short: "  (whole run)",
+		FromPhases: &FromPhases{Value: "inflight_peak", All: true},
+		Get:        func(f *Figures) (float64, error) { return float64(f.InflightPeakWholeRun), nil },
+		Set:        func(f *Figures, v float64, _ bool) { f.InflightPeakWholeRun = int64(v) },
+		Group:      GroupRun, Order: 1, Label: "Gateway in-flight peak", Short: "  (whole run)",
 		Hint:       "most requests held at once over every phase, queued or running",
 		TargetHint: "requests sent and not yet answered, over every phase",
 		Text:       func(a *Arm) string { return count(a.Figures.InflightPeakWholeRun) }},
@@ -180,6 +193,24 @@ var Catalogue = []Figure{
 			}
 			return optional(f.AfterTrigger.TimeToRecoverS, "its goodput never recovered")
 		}},
+}
+
+// FromPhases names the per-phase value (a PhaseValue with a Raw.Phase) a
+// figure is derived from, and over which phases: the fault phases, or
+// every phase with All.
+type FromPhases struct {
+	Value string
+	All   bool
+}
+
+// PhaseValueNamed returns the PhaseValues row named name, or nil.
+func PhaseValueNamed(name string) *PhaseValue {
+	for i := range PhaseValues {
+		if PhaseValues[i].Name == name {
+			return &PhaseValues[i]
+		}
+	}
+	return nil
 }
 
 // CatalogueFigure returns the catalogue's row named name, or nil.
@@ -229,13 +260,11 @@ type PhaseValue struct {
 	// AtUpstream marks a value counted at cbload's upstream: unknown when
 	// another process runs it (--upstream-external).
 	AtUpstream bool
-	// FromSecond, when set, derives the value from the raw seconds
-	// whenever a report's summaries are derived (the end of a run, a
-	// merge): the phase's sum of the second's field, or its largest with
-	// Max; Set stores it in the phase's summary.
-	FromSecond func(s *Second) int64
-	Max        bool
-	Set        func(ps *PhaseSummary, v int64)
+	// Raw, when its Second is set, is the raw count of a second the value
+	// is derived from whenever a report's summaries are derived (the end
+	// of a run, a merge), with how it combines over a phase's seconds and
+	// over the shards of a merge.
+	Raw RawCount
 }
 
 // PhaseValues lists the values of a phase besides its endpoints', in the
@@ -246,16 +275,18 @@ var PhaseValues = []PhaseValue{
 		Column:     func(Terms) (string, string) { return "Upstream requests", "Upstream req" },
 		Text:       func(s *PhaseSummary) string { return count(s.UpstreamRequests) },
 		AtUpstream: true,
-		FromSecond: func(s *Second) int64 { return s.UpstreamRequests },
-		Set:        func(ps *PhaseSummary, v int64) { ps.UpstreamRequests = v }},
+		Raw: RawCount{Second: func(s *Second) *int64 { return &s.UpstreamRequests }, Shards: CombineSum,
+			Phase: func(ps *PhaseSummary) *int64 { return &ps.UpstreamRequests }, Seconds: CombineSum}},
 	{Name: "attempts_per_request", Kind: KindNumber, Worse: +1, Attribution: FigureBySend,
 		Get: func(_ *Report, s *PhaseSummary) (float64, error) { return s.AttemptsPerRequest, nil }},
 	{Name: "inflight_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent, Key: true,
-		Get:        func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.InflightPeak), nil },
-		Column:     func(t Terms) (string, string) { return t.InflightPeak(), t.InflightPeak() },
-		Text:       func(s *PhaseSummary) string { return count(s.InflightPeak) },
-		FromSecond: func(s *Second) int64 { return s.InflightPeak }, Max: true,
-		Set: func(ps *PhaseSummary, v int64) { ps.InflightPeak = v }},
+		Get:    func(_ *Report, s *PhaseSummary) (float64, error) { return float64(s.InflightPeak), nil },
+		Column: func(t Terms) (string, string) { return t.InflightPeak(), t.InflightPeak() },
+		Text:   func(s *PhaseSummary) string { return count(s.InflightPeak) },
+		// Each shard's peaks add: an upper bound, as they need not
+		// coincide.
+		Raw: RawCount{Second: func(s *Second) *int64 { return &s.InflightPeak }, Shards: CombineSum,
+			Phase: func(ps *PhaseSummary) *int64 { return &ps.InflightPeak }, Seconds: CombineMax}},
 	{Name: "upstream_queue_peak", Kind: KindCount, Worse: +1, Attribution: FigureByEvent,
 		Get: func(r *Report, s *PhaseSummary) (float64, error) {
 			if s.UpstreamQueuePeak == nil {
@@ -291,6 +322,9 @@ type EndpointValue struct {
 	Worse int
 	// Key marks a value `cbload compare` shows without --all.
 	Key bool
+	// V1, when set, names what v1 reports did not record, so the value is
+	// no data in a report upgraded from one.
+	V1  string
 	Get func(s *Stats) float64
 }
 
@@ -299,6 +333,64 @@ var EndpointValues = []EndpointValue{
 	{Name: "requests", Kind: KindCount, Worse: -1, Key: true, Get: func(s *Stats) float64 { return float64(s.Requests) }},
 	{Name: "ok", Kind: KindCount, Worse: -1, Get: func(s *Stats) float64 { return float64(s.OK) }},
 	{Name: "success_ratio", Kind: KindRatio, Worse: -1, Key: true, Get: func(s *Stats) float64 { return s.SuccessRatio }},
+}
+
+// EndpointDetails lists an endpoint's details: its status codes by class
+// (each code of a report is a path too: status_codes.503), its error set
+// and its bytes, shown after its outcomes and latency.
+var EndpointDetails = func() []EndpointValue {
+	var out []EndpointValue
+	for _, class := range []string{"1xx", "2xx", "3xx", "4xx", "5xx"} {
+		out = append(out, EndpointValue{Name: "status_codes." + class, Kind: KindCount, Worse: +1, V1: "status codes",
+			Get: func(s *Stats) float64 {
+				var n int64
+				for code, c := range s.StatusCodes {
+					if len(code) == 3 && code[0] == class[0] {
+						n += c
+					}
+				}
+				return float64(n)
+			}})
+	}
+	return append(out,
+		EndpointValue{Name: "errors.total", Kind: KindCount, Worse: +1, V1: "the error set", Get: func(s *Stats) float64 {
+			n := s.ErrorsOther
+			for _, e := range s.Errors {
+				n += e.Count
+			}
+			return float64(n)
+		}},
+		EndpointValue{Name: "errors.distinct", Kind: KindCount, Worse: +1, V1: "the error set", Get: func(s *Stats) float64 { return float64(len(s.Errors)) }},
+		EndpointValue{Name: "errors.other", Kind: KindCount, Worse: +1, V1: "the error set", Get: func(s *Stats) float64 { return float64(s.ErrorsOther) }},
+		EndpointValue{Name: "bytes_in", Kind: KindCount, Worse: -1, V1: "bytes", Get: func(s *Stats) float64 { return float64(s.BytesIn) }},
+		EndpointValue{Name: "bytes_out", Kind: KindCount, Worse: -1, V1: "bytes", Get: func(s *Stats) float64 { return float64(s.BytesOut) }},
+	)
+}()
+
+// endpointRows lists every value of an endpoint, in path order: its
+// EndpointValues, its outcome classes (outcomes.<class>) and where the
+// timeouts happened (outcomes.timeout_at.<where>), its LatencyValues
+// (latency_ms.<stat>) and its EndpointDetails.
+func endpointRows() []EndpointValue {
+	out := slices.Clone(EndpointValues)
+	for _, c := range OutcomeClasses {
+		out = append(out, EndpointValue{Name: "outcomes." + c.Key, Kind: KindCount,
+			Get: func(s *Stats) float64 { return float64(c.Get(s.Outcomes)) }})
+	}
+	out = append(out,
+		EndpointValue{Name: "outcomes.timeout_at.load_runner", Kind: KindCount, Worse: +1,
+			Get: func(s *Stats) float64 { return float64(s.Outcomes.TimeoutAt.LoadRunner) }},
+		EndpointValue{Name: "outcomes.timeout_at.upstream_call", Kind: KindCount, Worse: +1,
+			Get: func(s *Stats) float64 { return float64(s.Outcomes.TimeoutAt.UpstreamCall) }})
+	for _, l := range LatencyValues {
+		v := EndpointValue{Name: "latency_ms." + l.Name, Kind: KindMS, Worse: +1, Key: l.Key,
+			Get: func(s *Stats) float64 { return l.Get(&s.LatencyMS) }}
+		if l.SinceV2 {
+			v.V1 = "latency " + l.Name
+		}
+		out = append(out, v)
+	}
+	return append(out, EndpointDetails...)
 }
 
 // LatencyValue is a statistic of an endpoint's latency, named
@@ -353,22 +445,27 @@ type OutcomeClass struct {
 	// Key is the class's JSON field and path segment; Label its words in
 	// the reports; Color its colour in the HTML report's charts.
 	Key, Label, Color string
-	Get               func(o Outcomes) int64
+	// Count is the class's counter in o: Outcomes.Total and Add, and so
+	// the series, summaries and merge, count every class by it.
+	Count func(o *Outcomes) *int64
 }
+
+// Get returns the class's count in o.
+func (c OutcomeClass) Get(o Outcomes) int64 { return *c.Count(&o) }
 
 // OutcomeClasses lists the outcome classes in the order they are shown,
 // from good to bad.
 var OutcomeClasses = []OutcomeClass{
-	{"ok", "ok", "#16a34a", func(o Outcomes) int64 { return o.OK }},
-	{"upstream_error", "upstream 5xx", "#dc2626", func(o Outcomes) int64 { return o.UpstreamError }},
-	{"timeout", "timeout", "#9333ea", func(o Outcomes) int64 { return o.Timeout }},
-	{"rejected", "rejected (breaker)", "#eab308", func(o Outcomes) int64 { return o.Rejected }},
-	{"saturated", "saturated (queue)", "#7f1d1d", func(o Outcomes) int64 { return o.Saturated }},
-	{"connection_error", "connection error", "#0e7490", func(o Outcomes) int64 { return o.ConnectionError }},
-	{"redirect", "redirect (3xx)", "#a16207", func(o Outcomes) int64 { return o.Redirect }},
-	{"client_error", "client error", "#db2777", func(o Outcomes) int64 { return o.ClientError }},
-	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o Outcomes) int64 { return o.AssertionFailed }},
-	{"shed", "shed by the service (429, 503 + Retry-After)", "#475569", func(o Outcomes) int64 { return o.Shed }},
+	{"ok", "ok", "#16a34a", func(o *Outcomes) *int64 { return &o.OK }},
+	{"upstream_error", "upstream 5xx", "#dc2626", func(o *Outcomes) *int64 { return &o.UpstreamError }},
+	{"timeout", "timeout", "#9333ea", func(o *Outcomes) *int64 { return &o.Timeout }},
+	{"rejected", "rejected (breaker)", "#eab308", func(o *Outcomes) *int64 { return &o.Rejected }},
+	{"saturated", "saturated (queue)", "#7f1d1d", func(o *Outcomes) *int64 { return &o.Saturated }},
+	{"connection_error", "connection error", "#0e7490", func(o *Outcomes) *int64 { return &o.ConnectionError }},
+	{"redirect", "redirect (3xx)", "#a16207", func(o *Outcomes) *int64 { return &o.Redirect }},
+	{"client_error", "client error", "#db2777", func(o *Outcomes) *int64 { return &o.ClientError }},
+	{"assertion_failed", "assertion failed (--expect)", "#c2410c", func(o *Outcomes) *int64 { return &o.AssertionFailed }},
+	{"shed", "shed by the service (429, 503 + Retry-After)", "#475569", func(o *Outcomes) *int64 { return &o.Shed }},
 }
 
 // figureNumber formats an arm's figure in its unit without the words a
@@ -395,53 +492,6 @@ func figureNumber(fig *Figure, a *Arm) string {
 		return strconv.FormatBool(v != 0)
 	}
 	return num(v)
-}
-
-// Tones of a verdict outcome, as VerdictOutcome.Tone names them.
-const (
-	ToneGood    = "good"
-	ToneBad     = "bad"
-	ToneNeutral = "neutral"
-)
-
-// VerdictOutcome is one row of the verdict outcome table: the outcome's
-// word (verdict.outcome), its headline, its mark in Markdown and its tone
-// (the HTML report's colour; a bad one fails the JUnit verdict case).
-type VerdictOutcome struct {
-	Name, Label, Emoji, Tone string
-	// Skip marks the outcome that judged nothing: JUnit skips the verdict
-	// case.
-	Skip bool
-}
-
-// VerdictOutcomes lists every verdict outcome, in the order thresholds
-// number them.
-var VerdictOutcomes = []VerdictOutcome{
-	{OutcomePrevented, "Cascade prevented", "✅", ToneGood, false},
-	{OutcomeNotPrevented, "Cascade not prevented", "❌", ToneBad, false},
-	{OutcomeNothingToPrevent, "Nothing to prevent", "➖", ToneNeutral, false},
-	{OutcomeWorse, "The breaker made things worse", "❌", ToneBad, false},
-	{OutcomeInconclusive, "Inconclusive", "❔", ToneNeutral, true},
-	{OutcomeHeld, "Steady state held", "✅", ToneGood, false},
-	{OutcomeNotContained, "Damage not contained", "❌", ToneBad, false},
-	{OutcomeStuck, "Did not recover", "❌", ToneBad, false},
-	{OutcomeNotShed, "Kept calling the sick dependency", "❌", ToneBad, false},
-	{OutcomeSlowFailure, "Failed slowly", "❌", ToneBad, false},
-}
-
-// verdictOutcome returns the row of outcome, or the inconclusive one for
-// a word the table does not have (no verdict).
-func verdictOutcome(outcome string) VerdictOutcome {
-	inconclusive := VerdictOutcome{}
-	for _, o := range VerdictOutcomes {
-		if o.Name == outcome {
-			return o
-		}
-		if o.Name == OutcomeInconclusive {
-			inconclusive = o
-		}
-	}
-	return inconclusive
 }
 
 // text formats the value for the per-phase tables: "unknown" for a value

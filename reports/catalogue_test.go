@@ -2,6 +2,7 @@ package reports
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -63,7 +64,7 @@ func TestCatalogueRows(t *testing.T) {
 		groups[g.ID] = true
 	}
 	for _, f := range Catalogue {
-		if kindOf(f.Kind) == kindNone && f.Kind != KindNumber {
+		if !slices.Contains(kinds, f.Kind) {
 			t.Errorf("%s: unknown kind %q", f.Name, f.Kind)
 		}
 		if f.Worse != 1 && f.Worse != -1 {
@@ -123,6 +124,76 @@ func TestOutcomeClassesCoverOutcomes(t *testing.T) {
 		reflect.ValueOf(&o).Elem().Field(i).SetInt(7)
 		if got := c.Get(o); got != 7 {
 			t.Errorf("outcome class %s reads %d from Outcomes.%s = 7", name, got, typ.Field(i).Name)
+		}
+	}
+}
+
+// TestRawCountsCoverSecond: every count of a second (each int64 field of
+// Second) is one raw count, a PhaseValue's Raw or a row of SecondCounts,
+// with its rules, so a merge and the phase summaries combine it by its
+// row and a new recorder count cannot be dropped or combined by accident.
+func TestRawCountsCoverSecond(t *testing.T) {
+	var s Second
+	base := reflect.ValueOf(&s).Pointer()
+	byOffset := map[uintptr]int{}
+	for _, c := range RawCounts() {
+		byOffset[reflect.ValueOf(c.Second(&s)).Pointer()-base]++
+		if c.Shards != CombineSum && c.Shards != CombineMax {
+			t.Errorf("raw count at offset %d: shards rule %q; want %s or %s", reflect.ValueOf(c.Second(&s)).Pointer()-base, c.Shards, CombineSum, CombineMax)
+		}
+		if c.Phase != nil && c.Seconds != CombineSum && c.Seconds != CombineMax {
+			t.Errorf("raw count at offset %d: seconds rule %q; want %s or %s", reflect.ValueOf(c.Second(&s)).Pointer()-base, c.Seconds, CombineSum, CombineMax)
+		}
+	}
+	typ := reflect.TypeOf(s)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Type.Kind() != reflect.Int64 {
+			continue
+		}
+		if n := byOffset[f.Offset]; n != 1 {
+			t.Errorf("Second.%s is declared by %d raw counts; want 1 (a PhaseValue's Raw or a row of SecondCounts)", f.Name, n)
+		}
+	}
+}
+
+// TestCombine: the combine rules add or keep the largest.
+func TestCombine(t *testing.T) {
+	for _, tc := range []struct {
+		rule       string
+		a, b, want int64
+	}{{CombineSum, 2, 3, 5}, {CombineMax, 2, 3, 3}, {CombineMax, 3, 2, 3}} {
+		if got := Combine(tc.rule, tc.a, tc.b); got != tc.want {
+			t.Errorf("Combine(%s, %d, %d) = %d; want %d", tc.rule, tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestCatalogueFromPhases: a figure derived from a per-phase value names
+// one that is derived from the raw seconds, so Derive can read it.
+func TestCatalogueFromPhases(t *testing.T) {
+	for _, f := range Catalogue {
+		if f.FromPhases == nil {
+			continue
+		}
+		v := PhaseValueNamed(f.FromPhases.Value)
+		if v == nil || v.Raw.Phase == nil || f.Set == nil {
+			t.Errorf("%s: derived from %q, which is no per-phase value with a Raw.Phase, or the figure has no Set", f.Name, f.FromPhases.Value)
+		}
+	}
+}
+
+// TestRunValueRoots: a path is the run's by its first segment among the
+// RunValues rows', and compare's key run values are the Key rows.
+func TestRunValueRoots(t *testing.T) {
+	for path, want := range map[string]bool{"verdict.outcome": true, "verdict.throttle.outcome": true, "validity.valid": true, "partial": true, "breaker.figures.opens": false, "verdicts.outcome": false} {
+		if got := IsRunValue(path); got != want {
+			t.Errorf("IsRunValue(%q) = %v; want %v", path, got, want)
+		}
+	}
+	for path, want := range map[string]bool{"verdict.outcome": true, "validity.valid": true, "partial": false, "verdict.cascade_prevented": false} {
+		if got := KeyRunValue(path); got != want {
+			t.Errorf("KeyRunValue(%q) = %v; want %v", path, got, want)
 		}
 	}
 }

@@ -7,11 +7,7 @@
 // be re-rendered by newer renderers without rerunning the experiment.
 package reports
 
-import (
-	"encoding/json"
-	"fmt"
-	"time"
-)
+import "time"
 
 // Schema is the value of Report.Schema for this version of the contract.
 // Additive changes keep the version; removing or changing the meaning of a
@@ -131,184 +127,6 @@ type Report struct {
 	Merge *Merge `json:"merge,omitempty"`
 }
 
-// Merge describes a report merged from the shards of one run. Every count
-// is the sum over the shards and every percentile is read from the merged
-// histograms; breaker transitions and states come from the lowest shard
-// present (every shard watches the same service); per-second in-flight
-// peaks are the sum of the shards' peaks (an upper bound: the shards'
-// peaks need not coincide), goroutines the largest shard's, and the
-// upstream's queue (peak and length) the largest any shard saw, since every
-// shard calls the same upstream.
-type Merge struct {
-	// Count is the number of shards the run was split into.
-	Count  int           `json:"count"`
-	Shards []MergedShard `json:"shards"`
-	// Missing lists the shard indexes not given to merge; the report is
-	// then Partial.
-	Missing []int `json:"missing"`
-}
-
-// MergedShard is one shard as merge found it.
-type MergedShard struct {
-	Index       int    `json:"index"`
-	Seed        int64  `json:"seed"`
-	Source      string `json:"source"`
-	ClockOffset string `json:"clock_offset"`
-	// Arms says how each of the shard's arms started and which of its own
-	// validity checks failed.
-	Arms []MergedShardArm `json:"arms"`
-	// Problems says, in words, how this shard started late or fell behind:
-	// its start lag and its own failed validity checks. Empty when it ran
-	// on schedule.
-	Problems []string `json:"problems"`
-}
-
-// MergedShardArm is one arm of one merged shard.
-type MergedShardArm struct {
-	Name string `json:"name"`
-	// StartLagMS is how late the shard started the arm (ArmStart.LagMS).
-	StartLagMS float64 `json:"start_lag_ms"`
-	// FailedChecks names the shard's own validity checks of this arm that
-	// failed.
-	FailedChecks []string `json:"failed_checks"`
-}
-
-// Shard is one process's part in a sharded run.
-type Shard struct {
-	Index int `json:"index"`
-	Count int `json:"count"`
-	// Rate is this shard's share of Config.Rate, the run's total.
-	Rate float64 `json:"rate"`
-	// Seed is this shard's seed, derived from the run's seed and Index.
-	Seed int64 `json:"seed"`
-	// ClockOffset is this machine's clock offset estimate, or "unknown"
-	// with the reason.
-	ClockOffset string `json:"clock_offset"`
-}
-
-// ArmStart is when an arm with a scheduled start began.
-type ArmStart struct {
-	// At is when the arm was scheduled to start; its phases are aligned on
-	// it whatever the lag.
-	At time.Time `json:"at"`
-	// LagMS is how late the load started against At, by this process's
-	// clock.
-	LagMS float64 `json:"lag_ms"`
-	// SkippedSends counts the requests that were due more than 100 ms
-	// before the load started and were not sent, so a late start does not
-	// burst; they show as scheduled but not sent.
-	SkippedSends int64 `json:"skipped_sends"`
-}
-
-// Config is everything needed to rerun an experiment.
-type Config struct {
-	// Rate is the offered load in requests per second, constant over the run.
-	Rate float64 `json:"rate"`
-	// CollateralShare is the fraction of requests sent to /local.
-	CollateralShare float64  `json:"collateral_share"`
-	ClientTimeout   Duration `json:"client_timeout"`
-	GatewayWorkers  int      `json:"gateway_workers"`
-	QueueTimeout    Duration `json:"queue_timeout"`
-	CallTimeout     Duration `json:"call_timeout"`
-	LocalWork       Duration `json:"local_work"`
-	Breaker         Breaker  `json:"breaker"`
-	Upstream        Upstream `json:"upstream"`
-	Arms            []string `json:"arms"`
-	// Trials is how many times each arm ran (1 unless --trials said more).
-	Trials int `json:"trials"`
-	// Tiers is the number of gateways chained before the upstream (1 when
-	// absent); Retries the extra attempts each makes after a failure,
-	// RetryBackoff the base of its full-jitter backoff.
-	Tiers        int      `json:"tiers,omitempty"`
-	Retries      int      `json:"retries,omitempty"`
-	RetryBackoff Duration `json:"retry_backoff,omitempty"`
-	// RetryBudget and Throttle are the settings of the retry-budget and
-	// throttle arms, present when those arms ran.
-	RetryBudget *RetryBudget `json:"retry_budget,omitempty"`
-	Throttle    *Throttle    `json:"throttle,omitempty"`
-	// Targets is set when the system under test is the user's own service
-	// (--target) instead of cbload's built-in gateway.
-	Targets []Target `json:"targets,omitempty"`
-	// Upstreams lists the named dependencies of the user's service
-	// (--upstream NAME=ADDR), each a fault-injecting upstream of its own.
-	Upstreams []NamedUpstream `json:"upstreams,omitempty"`
-	// Expect lists the --expect checks an answer had to meet to count as
-	// ok, as given: an unscoped check (or api:CHECK) judged api answers,
-	// collateral:CHECK collateral answers and all:CHECK every answer.
-	Expect []string `json:"expect,omitempty"`
-}
-
-// Breaker is the circuit breaker's configuration (sony/gobreaker v2 settings
-// plus cbload's trip policy) as the report carries it. The settings are
-// declared and documented once, in package policy (policy.BreakerConfig),
-// and defaulted once, in harness.DefaultConfig; this is their wire form,
-// with durations as strings, filled field by field by package harness (a
-// test there checks that no setting is missing). The same holds for
-// RetryBudget and Throttle.
-type Breaker struct {
-	Timeout      Duration `json:"timeout"`
-	MaxRequests  uint32   `json:"max_requests"`
-	Interval     Duration `json:"interval"`
-	BucketPeriod Duration `json:"bucket_period"`
-	// The breaker trips when ConsecutiveFailures in a row fail, or when the
-	// failure ratio over the window reaches FailureRatio with at least
-	// MinRequests completed calls.
-	ConsecutiveFailures uint32  `json:"consecutive_failures"`
-	FailureRatio        float64 `json:"failure_ratio"`
-	MinRequests         uint32  `json:"min_requests"`
-}
-
-// RetryBudget is the retry-budget arm's configuration: retries at most
-// Ratio of requests over Window.
-type RetryBudget struct {
-	Ratio  float64  `json:"ratio"`
-	Window Duration `json:"window"`
-}
-
-// Throttle is the throttle arm's configuration (client-side adaptive
-// throttling): reject locally with probability
-// max(0, (requests − K·accepts)/(requests + 1)) over Window.
-type Throttle struct {
-	K      float64  `json:"k"`
-	Window Duration `json:"window"`
-}
-
-// Upstream is the fault-injecting upstream's healthy behaviour.
-type Upstream struct {
-	ServiceTime Duration `json:"service_time"`
-	Jitter      Duration `json:"jitter"`
-	Addr        string   `json:"addr,omitempty"`
-	// Concurrency, Queue and HonorCancel are the upstream's finite
-	// capacity (absent: unbounded).
-	Concurrency int  `json:"concurrency,omitempty"`
-	Queue       int  `json:"queue,omitempty"`
-	HonorCancel bool `json:"honor_cancel,omitempty"`
-	// External is true when the upstream was run by another process
-	// (--upstream-external): its faults and request counts were not seen
-	// by this run, and upstream request counts are unknown (reported 0).
-	External bool `json:"external,omitempty"`
-	// TLS is true when the upstream served HTTPS (--upstream-tls).
-	TLS bool `json:"tls,omitempty"`
-	// GRPC is true when the upstreams served gRPC (--upstream-grpc).
-	GRPC bool `json:"grpc,omitempty"`
-}
-
-// NamedUpstream is one named dependency of a user's service.
-type NamedUpstream struct {
-	Name string `json:"name"`
-	Addr string `json:"addr"`
-}
-
-// Target is one endpoint of a user's own service under test.
-type Target struct {
-	Name string `json:"name"`
-	URL  string `json:"url"`
-	// Requests lists the load mix sent to the target, as "METHOD URL", with
-	// " (collateral)" after collateral requests; headers and bodies are
-	// never written, as they may hold secrets.
-	Requests []string `json:"requests,omitempty"`
-}
-
 // Phase is one stretch of the schedule; times are seconds from the start of
 // each arm.
 type Phase struct {
@@ -382,14 +200,6 @@ type Arm struct {
 	APISlots *Slots `json:"api_slots,omitempty"`
 	// Start is set when the arm had a scheduled start (--start-at).
 	Start *ArmStart `json:"start,omitempty"`
-}
-
-// Slots counts /api completions in consecutive slots of WidthMS from the
-// start of the arm: N completed, OK of them succeeded.
-type Slots struct {
-	WidthMS int64   `json:"width_ms"`
-	OK      []int64 `json:"ok"`
-	N       []int64 `json:"n"`
 }
 
 // PhaseSummary totals one phase of one arm.
@@ -486,12 +296,6 @@ type Stats struct {
 	BytesOut int64 `json:"bytes_out"`
 }
 
-// Limits of the error set.
-const (
-	MaxErrorTexts = 20  // distinct error texts kept per endpoint and phase
-	MaxErrorText  = 200 // bytes of one error text
-)
-
 // ErrorCount is one entry of the error set.
 type ErrorCount struct {
 	Error string `json:"error"`
@@ -534,29 +338,24 @@ type TimeoutAt struct {
 	UpstreamCall int64 `json:"upstream_call"` // the gateway's upstream call timeout (a user's service: it answered 504)
 }
 
-// Total returns the number of requests counted.
+// Total returns the number of requests counted: the sum of its outcome
+// classes (OutcomeClasses).
 func (o Outcomes) Total() int64 {
-	return o.OK + o.UpstreamError + o.Timeout + o.Rejected + o.Saturated + o.ConnectionError + o.Redirect + o.ClientError + o.AssertionFailed + o.Shed
+	var n int64
+	for _, c := range OutcomeClasses {
+		n += *c.Count(&o)
+	}
+	return n
 }
 
 // Add returns the element-wise sum of o and p.
 func (o Outcomes) Add(p Outcomes) Outcomes {
-	return Outcomes{
-		OK:            o.OK + p.OK,
-		UpstreamError: o.UpstreamError + p.UpstreamError,
-		Timeout:       o.Timeout + p.Timeout,
-		TimeoutAt: TimeoutAt{
-			LoadRunner:   o.TimeoutAt.LoadRunner + p.TimeoutAt.LoadRunner,
-			UpstreamCall: o.TimeoutAt.UpstreamCall + p.TimeoutAt.UpstreamCall,
-		},
-		Rejected:        o.Rejected + p.Rejected,
-		Saturated:       o.Saturated + p.Saturated,
-		ConnectionError: o.ConnectionError + p.ConnectionError,
-		Redirect:        o.Redirect + p.Redirect,
-		ClientError:     o.ClientError + p.ClientError,
-		AssertionFailed: o.AssertionFailed + p.AssertionFailed,
-		Shed:            o.Shed + p.Shed,
+	for _, c := range OutcomeClasses {
+		*c.Count(&o) += *c.Count(&p)
 	}
+	o.TimeoutAt.LoadRunner += p.TimeoutAt.LoadRunner
+	o.TimeoutAt.UpstreamCall += p.TimeoutAt.UpstreamCall
+	return o
 }
 
 // Latency holds latency percentiles and the mean in milliseconds, measured
@@ -570,72 +369,6 @@ type Latency struct {
 	P99  float64 `json:"p99"`
 	Max  float64 `json:"max"`
 	Mean float64 `json:"mean"`
-}
-
-// Second is one point of an arm's time series, the second [T, T+1) from the
-// start of the arm. Outcomes and latencies count the requests that
-// completed in it; Scheduled, Sent and SendLagMS count by send time.
-// Requests completing after the schedule's end count in its last second.
-type Second struct {
-	T     int    `json:"t_s"`
-	Phase string `json:"phase"`
-	// State is the breaker state at the end of the second.
-	State string `json:"state"`
-	// Scheduled is the number of requests the constant-rate schedule
-	// called for in this second (0 in reports upgraded from v1, which did
-	// not record it); Sent the number the load runner actually sent in it.
-	Scheduled int64 `json:"scheduled"`
-	Sent      int64 `json:"sent"`
-	// SendLagMS is how late the requests sent in this second left against
-	// their scheduled send time (p99 and max).
-	SendLagMS Lag `json:"send_lag_ms"`
-	// SendLagHist is the send lag distribution SendLagMS is read from.
-	SendLagHist      *Histogram `json:"send_lag_hist,omitempty"`
-	InflightPeak     int64      `json:"inflight_peak"`
-	Goroutines       int        `json:"goroutines"`
-	UpstreamRequests int64      `json:"upstream_requests"`
-	// APIAttempts is the attempts that reached the upstream on behalf of
-	// this second's /api requests, as their answers' X-Cbload-Attempts
-	// headers tell (a lower bound: an answer lost to a timeout tells
-	// nothing); UpstreamRequests is the upstream's own count.
-	APIAttempts int64 `json:"api_attempts"`
-	// UpstreamCompleted is the work the upstream completed in this second
-	// (its throughput), UpstreamCompletedForGone the part of it done for
-	// callers that had already gone — work for nobody; goodput is API's
-	// ok count.
-	UpstreamCompleted        int64 `json:"upstream_completed"`
-	UpstreamCompletedForGone int64 `json:"upstream_completed_for_gone"`
-	// UpstreamQueuePeak is the most requests that waited at once for an
-	// upstream worker during the second, UpstreamQueueLen the number
-	// waiting at its end (the sums over the upstreams, when a user's
-	// service has several). Both are 0 unless Arm.UpstreamQueue is
-	// QueueMeasured: without finite capacity there is no queue, and an
-	// external upstream's is not seen.
-	UpstreamQueuePeak int64  `json:"upstream_queue_peak"`
-	UpstreamQueueLen  int64  `json:"upstream_queue_len"`
-	API               Bucket `json:"api"`
-	Collateral        Bucket `json:"collateral"`
-	// UpstreamCallHist is the latency of the gateway's calls to the
-	// upstream that ended in this second, as the gateway timed them; absent
-	// for a user's own service.
-	UpstreamCallHist *Histogram `json:"upstream_call_hist,omitempty"`
-}
-
-// Lag is a send lag distribution in milliseconds.
-type Lag struct {
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
-}
-
-// Bucket is one endpoint's requests within one second: Sent by send time,
-// the rest by completion time.
-type Bucket struct {
-	Sent      int64    `json:"sent"`
-	Requests  int64    `json:"requests"`
-	Outcomes  Outcomes `json:"outcomes"`
-	LatencyMS Latency  `json:"latency_ms"`
-	// LatencyHist is the latency distribution LatencyMS is read from.
-	LatencyHist *Histogram `json:"latency_hist,omitempty"`
 }
 
 // Transition is a breaker state change, at its true time in seconds from the
@@ -731,193 +464,12 @@ type Recovery struct {
 	StuckBy string `json:"stuck_by,omitempty"`
 }
 
-// LoadGen is the load generator's check on itself over one arm.
-type LoadGen struct {
-	// Scheduled is how many requests the constant-rate schedule called
-	// for; Sent how many the load runner sent.
-	Scheduled int64 `json:"scheduled"`
-	Sent      int64 `json:"sent"`
-	// SendLagMS is how late requests left against their scheduled send
-	// time (vegeta's Seq: scheduled = start + (Seq+1)/rate).
-	SendLagMS Latency `json:"send_lag_ms"`
-	// Stalls are the gaps longer than StallThresholdMS that a wall-clock
-	// watchdog saw between its 50 ms ticks: the process did not run (it
-	// was stopped, or starved of CPU). LongestGapMS is the longest gap
-	// seen, stall or not.
-	Stalls           []Stall `json:"stalls"`
-	StallThresholdMS float64 `json:"stall_threshold_ms"`
-	LongestGapMS     float64 `json:"longest_gap_ms"`
-	// ResourceErrors counts failures for lack of local resources (file
-	// descriptors, ephemeral ports), in the load runner and in cbload's
-	// own gateway.
-	ResourceErrors ResourceErrors `json:"resource_errors"`
-}
-
-// Stall is one gap the watchdog saw: it started at TS seconds from the
-// start of the arm and lasted GapMS.
-type Stall struct {
-	TS    float64 `json:"t_s"`
-	GapMS float64 `json:"gap_ms"`
-}
-
-// ResourceErrors counts "too many open files" and "cannot assign requested
-// address" errors, and what the gateway's HTTP server logged about them.
-type ResourceErrors struct {
-	LoadRunner int64 `json:"load_runner"`
-	Gateway    int64 `json:"gateway"`
-	// Last is the last such error message, for the report's reader.
-	Last string `json:"last,omitempty"`
-}
-
-// Validity says whether the experiment can be trusted. Valid is false when
-// any check failed; the verdict is then inconclusive.
-type Validity struct {
-	Valid  bool            `json:"valid"`
-	Checks []ValidityCheck `json:"checks"`
-}
-
-// Validity check names.
-const (
-	CheckOfferedRate     = "offered_rate_held"
-	CheckSendLag         = "send_lag_p99"
-	CheckNoStall         = "no_stall"
-	CheckResourceErrors  = "no_resource_errors"
-	CheckBaselineHealthy = "baseline_healthy"
-	CheckUpstreamReached = "upstream_reached"
-	// In a merged report: every shard is present, started on time and
-	// held its own share of the schedule.
-	CheckShardsPresent = "shards_present"
-	CheckShardsOnTime  = "shards_on_time"
-	CheckShardsValid   = "shards_valid"
-)
-
-// ValidityCheck is one named check of one arm, with the measured value, the
-// limit it was held to and the unit both are in ("ratio", "ms", "count").
-// Trial numbers the trial (from 1) when the experiment ran several.
-type ValidityCheck struct {
-	Name    string  `json:"name"`
-	Arm     string  `json:"arm"`
-	Trial   int     `json:"trial,omitempty"`
-	Pass    bool    `json:"pass"`
-	Value   float64 `json:"value"`
-	Limit   float64 `json:"limit"`
-	Unit    string  `json:"unit"`
-	Message string  `json:"message"`
-}
-
-// Trials is the outcome of repeated trials of the experiment. The arms ran
-// interleaved — A B, then B A, then A B … — so slow drift of the machine
-// lands on both.
-type Trials struct {
-	N int `json:"n"`
-	// Order lists the arm runs in the order they ran, as "arm#trial".
-	Order []string `json:"order"`
-	// Outcomes is each trial's verdict outcome, in trial order; Agree is
-	// true when they are all the same.
-	Outcomes []string   `json:"outcomes"`
-	Agree    bool       `json:"agree"`
-	Arms     []TrialArm `json:"arms"`
-}
-
-// TrialArm is one arm's figures over the trials: Runs in trial order, and
-// per figure the median (the lower median for an even count, so every
-// value is one a trial measured), minimum and maximum. A time that never
-// happened in a trial counts as longer than any that did.
-type TrialArm struct {
-	Name   string    `json:"name"`
-	Runs   []Figures `json:"runs"`
-	Median Figures   `json:"median"`
-	Min    Figures   `json:"min"`
-	Max    Figures   `json:"max"`
-}
-
-// TrialArm returns the trial figures of the named arm, or nil.
-func (t *Trials) TrialArm(name string) *TrialArm {
-	if t == nil {
-		return nil
-	}
-	for i := range t.Arms {
-		if t.Arms[i].Name == name {
-			return &t.Arms[i]
-		}
-	}
-	return nil
-}
-
-// Failed returns the checks that failed, in order.
-func (v *Validity) Failed() []ValidityCheck {
-	if v == nil {
-		return nil
-	}
-	var out []ValidityCheck
-	for _, c := range v.Checks {
-		if !c.Pass {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // Exemplar is a trace worth opening in a tracing backend.
 type Exemplar struct {
 	Phase   string `json:"phase"`
 	Kind    string `json:"kind"` // e.g. "slowest_api", "first_rejection"
 	TraceID string `json:"trace_id"`
 	URL     string `json:"url,omitempty"`
-}
-
-// Verdict outcomes.
-const (
-	OutcomePrevented        = "prevented"          // the breaker kept collateral healthy while the no-breaker arm cascaded
-	OutcomeNotPrevented     = "not_prevented"      // both arms cascaded
-	OutcomeNothingToPrevent = "nothing_to_prevent" // the no-breaker arm did not cascade either
-	OutcomeWorse            = "worse"              // the breaker arm fared worse than the no-breaker arm
-	OutcomeInconclusive     = "inconclusive"       // not enough data (e.g. a single arm, or an interrupted run), or a validity check failed
-)
-
-// Verdict says whether the breaker prevented the cascade, and why.
-type Verdict struct {
-	CascadePrevented bool     `json:"cascade_prevented"`
-	Outcome          string   `json:"outcome"`
-	Summary          string   `json:"summary"`
-	Reasons          []string `json:"reasons"`
-	// Arms is the verdict on each policy arm, each judged against the
-	// control arm (ArmNoBreaker) by the same rule, in the report's arm
-	// order. The headline (Outcome, Summary) is the breaker arm's, or the
-	// first policy arm's when there is no breaker arm. Empty without a
-	// control arm and a policy arm.
-	Arms []ArmVerdict `json:"arms,omitempty"`
-	// Steady is the verdict on one arm, the service as it is, when a run
-	// had a single target (its Outcome is one of OutcomeHeld, …); nil
-	// otherwise.
-	Steady *SteadyState `json:"steady_state,omitempty"`
-}
-
-// ArmVerdict is the verdict on one policy arm against the control arm.
-type ArmVerdict struct {
-	Arm              string `json:"arm"`
-	CascadePrevented bool   `json:"cascade_prevented"`
-	Outcome          string `json:"outcome"`
-	Summary          string `json:"summary"`
-}
-
-// ArmVerdict returns the verdict on the policy arm named arm, or nil.
-func (v *Verdict) ArmVerdict(arm string) *ArmVerdict {
-	for i := range v.Arms {
-		if v.Arms[i].Arm == arm {
-			return &v.Arms[i]
-		}
-	}
-	return nil
-}
-
-// ThresholdResult is the outcome of one threshold check.
-type ThresholdResult struct {
-	Expr     string  `json:"expr"`
-	Value    float64 `json:"value"`
-	Measured string  `json:"measured"` // Value formatted with the expression's unit
-	Pass     bool    `json:"pass"`
-	Message  string  `json:"message,omitempty"`
 }
 
 // ResultsFile is the file of raw results a run streamed, one line per
@@ -964,31 +516,6 @@ type Tracing struct {
 	LastError   string `json:"last_error,omitempty"`
 	JaegerURL   string `json:"jaeger_url,omitempty"`
 }
-
-// Duration is a time.Duration that travels as a Go duration string ("250ms").
-type Duration time.Duration
-
-// MarshalJSON encodes d as a duration string.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON decodes a duration string such as "1.5s".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string like \"250ms\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("duration %q: want a Go duration like \"250ms\" or \"2s\"", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// String formats d like time.Duration.
-func (d Duration) String() string { return time.Duration(d).String() }
 
 // Arm returns the arm with the given name, or nil.
 func (r *Report) Arm(name string) *Arm {

@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -27,16 +26,8 @@ import (
 //	factor  = number [ "%" | "ms" | "s" ] | path | "true" | "false" | outcome
 //	path    = letter segment { "." (letter | digit) segment }   segment = { letter | digit | "_" | "-" }
 //
-// Paths follow report.json: <arm>.<phase>.<api|collateral>.<stat> (stats
-// include status_codes.<code> and .<1xx…5xx>, errors.<total|distinct|other>,
-// bytes_in and bytes_out), <arm>.<phase>.upstream_requests,
-// <arm>.figures.<figure> (the median over trials when there were several),
-// <arm>.worst.<figure> (the worst trial),
-// verdict.cascade_prevented, verdict.outcome (the headline: the breaker
-// arm's), verdict.<arm>.cascade_prevented and verdict.<arm>.outcome for
-// each other policy arm, verdict.contained, verdict.shed,
-// verdict.failed_fast and verdict.recovered (the verdict on one arm, with
-// a single target), validity.valid and partial. A plain number
+// Paths are the tree pathTree builds from the catalogue (ThresholdPaths
+// lists them; docs/reference.md is generated from it). A plain number
 // compared with a path is read in that path's unit (success_ratio 0.99,
 // latency_ms 600, time_to_open_s 2); units convert (600ms = 0.6s, 99% = 0.99).
 
@@ -60,23 +51,10 @@ func (e *ThresholdError) Error() string { return fmt.Sprintf("threshold %q: %s",
 // String returns the expression as given.
 func (t Threshold) String() string { return t.expr }
 
-// valueKind is what a report value means, which decides its unit.
-type valueKind int
-
-const (
-	kindNone    valueKind = iota // a plain number
-	kindCount                    // a number of requests or events
-	kindRatio                    // a fraction in [0,1], written as a percentage
-	kindMS                       // a duration stored in milliseconds
-	kindSeconds                  // a duration stored in seconds
-	kindBool
-	kindOutcome // one of the verdict outcomes
-)
-
 type factor struct {
 	pos  int
-	num  float64   // a number literal, already converted by its unit
-	unit valueKind // kindNone, kindRatio (%), kindMS (ms), kindSeconds (s) for literals
+	num  float64 // a number literal, already converted by its unit
+	unit string  // KindNumber, KindRatio (%), KindMS (ms), KindSeconds (s) for literals
 	path string
 	word string // true, false or an outcome name
 }
@@ -86,16 +64,6 @@ type operand struct {
 	ops     []byte // '*' or '/' between factors
 	text    string
 }
-
-// outcomes are the words a verdict.outcome check may compare with, from
-// the verdict outcome table.
-var outcomes = func() []string {
-	var out []string
-	for _, o := range VerdictOutcomes {
-		out = append(out, o.Name)
-	}
-	return out
-}()
 
 // ParseThreshold parses a threshold expression. It checks only the syntax;
 // Check verifies the paths against a run's arms and phases.
@@ -192,7 +160,7 @@ func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 
 func (p *thParser) factor() (factor, error) {
 	p.space()
-	f := factor{pos: p.i + 1}
+	f := factor{pos: p.i + 1, unit: KindNumber}
 	if p.i >= len(p.src) {
 		return f, errors.New("missing a value at the end; want a number, a path or true/false")
 	}
@@ -248,11 +216,11 @@ func (p *thParser) number(f factor) (factor, error) {
 	case "":
 		f.num = v
 	case "%":
-		f.num, f.unit = v/100, kindRatio
+		f.num, f.unit = v/100, KindRatio
 	case "ms":
-		f.num, f.unit = v/1000, kindMS // durations are compared in seconds
+		f.num, f.unit = v/1000, KindMS // durations are compared in seconds
 	case "s":
-		f.num, f.unit = v, kindSeconds
+		f.num, f.unit = v, KindSeconds
 	default:
 		return f, fmt.Errorf("at column %d: unknown unit %q after %s; want %%, ms or s", j+1, unit, text)
 	}
@@ -329,8 +297,8 @@ func (t Threshold) Check(arms, phases []string) error {
 }
 
 // kinds resolves both sides' kinds against the tree.
-func (t Threshold) kinds(root *pathNode) ([2]valueKind, error) {
-	var ks [2]valueKind
+func (t Threshold) kinds(root *pathNode) ([2]string, error) {
+	var ks [2]string
 	for i, o := range []operand{t.left, t.right} {
 		k, err := o.kind(root)
 		if err != nil {
@@ -341,23 +309,23 @@ func (t Threshold) kinds(root *pathNode) ([2]valueKind, error) {
 	l, r := ks[0], ks[1]
 	eqOnly := t.op == "==" || t.op == "!="
 	switch {
-	case l == kindBool || r == kindBool:
+	case l == KindBool || r == KindBool:
 		if l != r || !eqOnly {
 			return ks, fmt.Errorf("%s is true or false: compare it with == true, == false or != …", boolSide(t, ks))
 		}
-	case l == kindOutcome || r == kindOutcome:
+	case l == KindOutcome || r == KindOutcome:
 		if l != r || !eqOnly {
 			return ks, fmt.Errorf("verdict.outcome is a word: compare it with == or != and one of %s", strings.Join(outcomes, ", "))
 		}
-	case durationKind(l) && (r == kindRatio || r == kindCount) || durationKind(r) && (l == kindRatio || l == kindCount):
+	case durationKind(l) && (r == KindRatio || r == KindCount) || durationKind(r) && (l == KindRatio || l == KindCount):
 		return ks, fmt.Errorf("%s and %s have different units (%s vs %s)", t.left.text, t.right.text, kindName(l), kindName(r))
-	case l == kindRatio && r == kindCount || l == kindCount && r == kindRatio:
+	case l == KindRatio && r == KindCount || l == KindCount && r == KindRatio:
 		return ks, fmt.Errorf("%s and %s have different units (%s vs %s)", t.left.text, t.right.text, kindName(l), kindName(r))
 	}
 	// A bare number above 1 against a ratio is almost surely a percentage
 	// without its sign.
 	for i, o := range []operand{t.left, t.right} {
-		if ks[1-i] == kindRatio && len(o.factors) == 1 && o.factors[0].path == "" && o.factors[0].unit == kindNone && o.factors[0].num > 1 {
+		if ks[1-i] == KindRatio && len(o.factors) == 1 && o.factors[0].path == "" && o.factors[0].unit == KindNumber && o.factors[0].num > 1 {
 			return ks, fmt.Errorf("%s is a ratio from 0 to 1: write %s%% or %s", t.sideWithPath(1-i).text, o.text, strconv.FormatFloat(o.factors[0].num/100, 'f', -1, 64))
 		}
 	}
@@ -371,238 +339,45 @@ func (t Threshold) sideWithPath(i int) operand {
 	return t.right
 }
 
-func boolSide(t Threshold, ks [2]valueKind) string {
-	if ks[0] == kindBool {
+func boolSide(t Threshold, ks [2]string) string {
+	if ks[0] == KindBool {
 		return t.left.text
 	}
 	return t.right.text
 }
 
-func durationKind(k valueKind) bool { return k == kindMS || k == kindSeconds }
-
-func kindName(k valueKind) string {
-	switch k {
-	case kindCount:
-		return "a count"
-	case kindRatio:
-		return "a ratio"
-	case kindMS, kindSeconds:
-		return "a duration"
-	case kindBool:
-		return "true/false"
-	case kindOutcome:
-		return "an outcome"
-	}
-	return "a number"
-}
-
 // kind is the operand's kind: that of its one dimensioned factor, or none.
-func (o operand) kind(root *pathNode) (valueKind, error) {
-	k := kindNone
+func (o operand) kind(root *pathNode) (string, error) {
+	k := KindNumber
 	for i, f := range o.factors {
 		fk := f.unit
 		switch {
 		case f.path != "":
 			n, err := root.lookup(f.path)
 			if err != nil {
-				return 0, err
+				return "", err
 			}
 			fk = n.kind
 		case f.word == "true" || f.word == "false":
-			fk = kindBool
+			fk = KindBool
 		case f.word != "":
-			fk = kindOutcome
+			fk = KindOutcome
 		}
-		if fk == kindNone {
+		if fk == KindNumber {
 			continue
 		}
-		if len(o.factors) > 1 && (fk == kindBool || fk == kindOutcome) {
-			return 0, fmt.Errorf("%s is not a number and cannot be multiplied or divided", f.path)
+		if len(o.factors) > 1 && (fk == KindBool || fk == KindOutcome) {
+			return "", fmt.Errorf("%s is not a number and cannot be multiplied or divided", f.path)
 		}
 		if i > 0 && o.ops[i-1] == '/' {
-			return 0, fmt.Errorf("in %q: divide only by plain numbers (a value with a unit cannot be a divisor)", o.text)
+			return "", fmt.Errorf("in %q: divide only by plain numbers (a value with a unit cannot be a divisor)", o.text)
 		}
-		if k != kindNone {
-			return 0, fmt.Errorf("in %q: at most one value with a unit per side; scale it with plain numbers, like 0.2 * no-breaker.fault.upstream_requests", o.text)
+		if k != KindNumber {
+			return "", fmt.Errorf("in %q: at most one value with a unit per side; scale it with plain numbers, like 0.2 * no-breaker.fault.upstream_requests", o.text)
 		}
 		k = fk
 	}
 	return k, nil
-}
-
-// pathNode is one segment of the tree of values a threshold may name.
-type pathNode struct {
-	name     string
-	children []*pathNode
-	kind     valueKind
-	get      func(r *Report) (float64, error) // leaves only
-	// dynamic, when set, makes a child for a name not among children
-	// (a status code), or returns nil; dynamicName shows what it accepts.
-	dynamic     func(name string) *pathNode
-	dynamicName string
-	// inferred, when set, says whether the leaf's value in r is inferred
-	// rather than measured.
-	inferred func(r *Report) bool
-	// arm and phase, on an arm's node and on a phase's node under it, say
-	// what the values below rest on (see Settled).
-	arm, phase string
-}
-
-func (n *pathNode) child(name string) *pathNode {
-	for _, c := range n.children {
-		if c.name == name {
-			return c
-		}
-	}
-	if n.dynamic != nil {
-		return n.dynamic(name)
-	}
-	return nil
-}
-
-func (n *pathNode) add(c *pathNode) *pathNode {
-	n.children = append(n.children, c)
-	return c
-}
-
-func (n *pathNode) names() []string {
-	out := make([]string, len(n.children))
-	for i, c := range n.children {
-		out[i] = c.name
-	}
-	if n.dynamic != nil {
-		out = append(out, n.dynamicName)
-	}
-	return out
-}
-
-// lookup walks the tree. Its error names the first unknown segment and the
-// valid choices at that point.
-func (n *pathNode) lookup(path string) (*pathNode, error) {
-	segs := strings.Split(path, ".")
-	cur := n
-	for i, s := range segs {
-		next := cur.child(s)
-		if next == nil {
-			at := strings.Join(segs[:i], ".")
-			where := "a path starts with"
-			if at != "" {
-				where = "after " + at + " comes"
-			}
-			msg := fmt.Sprintf("unknown path %s: %q is not a value here; %s one of: %s", path, s, where, strings.Join(cur.names(), ", "))
-			if guess := closest(s, cur.names()); guess != "" {
-				msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(append(segs[:i:i], guess), "."))
-			}
-			return nil, errors.New(msg)
-		}
-		cur = next
-	}
-	if cur.get == nil {
-		var leaves []string
-		for _, c := range cur.children {
-			if c.get != nil {
-				leaves = append(leaves, path+"."+c.name)
-			} else {
-				leaves = append(leaves, path+"."+c.name+".…")
-			}
-		}
-		return nil, fmt.Errorf("%s is a group, not a value; name one inside it: %s", path, strings.Join(leaves, ", "))
-	}
-	return cur, nil
-}
-
-// closest returns the candidate nearest to s by edit distance when it is
-// near enough to be a typo, or one that s is a prefix of; otherwise "".
-func closest(s string, cands []string) string {
-	best, bestD := "", len(s)
-	for _, c := range cands {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if best != "" && bestD <= max(1, min(3, len(s)/3)) {
-		return best
-	}
-	for _, c := range cands {
-		if len(s) >= 2 && strings.HasPrefix(c, s) {
-			return c
-		}
-	}
-	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-// errNoData is a value the report lacks: an arm that did not run, a breaker
-// that never opened.
-type errNoData struct{ why string }
-
-func (e errNoData) Error() string { return e.why }
-
-var timeoutAtLeaves = []struct {
-	name string
-	get  func(t TimeoutAt) int64
-}{
-	{"load_runner", func(t TimeoutAt) int64 { return t.LoadRunner }},
-	{"upstream_call", func(t TimeoutAt) int64 { return t.UpstreamCall }},
-}
-
-// notInV1 is the missing-data error for a value v1 reports did not record.
-func notInV1(r *Report, what string) error {
-	if r.UpgradedFrom != "" {
-		return errNoData{"the report was upgraded from " + r.UpgradedFrom + ", which did not record " + what}
-	}
-	return nil
-}
-
-// statusClasses are the status_codes.<class> leaves: every code in the
-// hundred, as a sum.
-var statusClasses = []string{"1xx", "2xx", "3xx", "4xx", "5xx"}
-
-func optional(v *float64, what string) (float64, error) {
-	if v == nil {
-		return 0, errNoData{what}
-	}
-	return *v, nil
-}
-
-// worstRun returns the worst value of a figure over an arm's trials (the
-// arm's own figure when it ran once); a figure that never happened in some
-// trial is no data.
-func worstRun(r *Report, a *Arm, worse int, get func(f *Figures) (float64, error)) (float64, error) {
-	ta := r.Trials.TrialArm(a.Name)
-	if ta == nil {
-		return get(&a.Figures)
-	}
-	var w float64
-	for i := range ta.Runs {
-		v, err := get(&ta.Runs[i])
-		if err != nil {
-			return 0, errNoData{fmt.Sprintf("%s in trial %d", err, i+1)}
-		}
-		if i == 0 || float64(worse)*(v-w) > 0 {
-			w = v
-		}
-	}
-	return w, nil
 }
 
 // Settled reports whether every value the threshold reads is final — no
@@ -639,274 +414,6 @@ func (t Threshold) Settled(arms, phases []string, armDone func(arm string) bool,
 	return true
 }
 
-// scope returns the arm and phase the value at path rests on: both for a
-// phase's value, the arm alone for an arm's figures, neither for the run's.
-func (n *pathNode) scope(path string) (arm, phase string) {
-	cur := n
-	for _, s := range strings.Split(path, ".") {
-		if cur = cur.child(s); cur == nil {
-			return "", ""
-		}
-		arm, phase = cmp.Or(cur.arm, arm), cmp.Or(cur.phase, phase)
-	}
-	return arm, phase
-}
-
-// ThresholdPaths lists every value a threshold may name in a run with these
-// arms and phases, in report order.
-func ThresholdPaths(arms, phases []string) []string {
-	var out []string
-	var walk func(prefix string, n *pathNode)
-	walk = func(prefix string, n *pathNode) {
-		for _, c := range n.children {
-			p := c.name
-			if prefix != "" {
-				p = prefix + "." + c.name
-			}
-			if c.get != nil {
-				out = append(out, p)
-			}
-			walk(p, c)
-		}
-	}
-	walk("", pathTree(arms, phases))
-	return out
-}
-
-// pathTree builds the tree of values for a run with these arms and phases.
-func pathTree(arms, phases []string) *pathNode {
-	root := &pathNode{}
-	for _, armName := range arms {
-		a := root.add(&pathNode{name: armName, arm: armName})
-		armOf := func(r *Report) (*Arm, error) {
-			if arm := r.Arm(armName); arm != nil {
-				return arm, nil
-			}
-			return nil, errNoData{"arm " + armName + " did not run"}
-		}
-		for _, phName := range phases {
-			ph := a.add(&pathNode{name: phName, phase: phName})
-			summary := func(r *Report) (PhaseSummary, error) {
-				arm, err := armOf(r)
-				if err != nil {
-					return PhaseSummary{}, err
-				}
-				s, ok := arm.Summary[phName]
-				if !ok {
-					return s, errNoData{"arm " + armName + " has no phase " + phName}
-				}
-				return s, nil
-			}
-			for _, ep := range []string{"api", "collateral"} {
-				stats := func(r *Report) (Stats, error) {
-					s, err := summary(r)
-					if ep == "api" {
-						return s.API, err
-					}
-					return s.Collateral, err
-				}
-				e := ph.add(&pathNode{name: ep})
-				for _, l := range EndpointValues {
-					e.add(&pathNode{name: l.Name, kind: kindOf(l.Kind), get: func(r *Report) (float64, error) {
-						s, err := stats(r)
-						return l.Get(&s), err
-					}})
-				}
-				oc := e.add(&pathNode{name: "outcomes"})
-				for _, l := range OutcomeClasses {
-					oc.add(&pathNode{name: l.Key, kind: kindCount, get: func(r *Report) (float64, error) {
-						s, err := stats(r)
-						return float64(l.Get(s.Outcomes)), err
-					}})
-				}
-				at := oc.add(&pathNode{name: "timeout_at"})
-				for _, l := range timeoutAtLeaves {
-					at.add(&pathNode{name: l.name, kind: kindCount, get: func(r *Report) (float64, error) {
-						s, err := stats(r)
-						return float64(l.get(s.Outcomes.TimeoutAt)), err
-					}})
-				}
-				lat := e.add(&pathNode{name: "latency_ms"})
-				for _, l := range LatencyValues {
-					lat.add(&pathNode{name: l.Name, kind: kindMS, get: func(r *Report) (float64, error) {
-						s, err := stats(r)
-						if err == nil && l.SinceV2 {
-							err = notInV1(r, "latency "+l.Name)
-						}
-						return l.Get(&s.LatencyMS), err
-					}})
-				}
-				detail := func(what string, get func(s Stats) float64) func(r *Report) (float64, error) {
-					return func(r *Report) (float64, error) {
-						s, err := stats(r)
-						if err == nil {
-							err = notInV1(r, what)
-						}
-						return get(s), err
-					}
-				}
-				sc := e.add(&pathNode{name: "status_codes", dynamicName: "<code>"})
-				for _, class := range statusClasses {
-					sc.add(&pathNode{name: class, kind: kindCount, get: detail("status codes", func(s Stats) float64 {
-						var n int64
-						for code, c := range s.StatusCodes {
-							if len(code) == 3 && code[0] == class[0] {
-								n += c
-							}
-						}
-						return float64(n)
-					})})
-				}
-				sc.dynamic = func(code string) *pathNode {
-					if n, err := strconv.Atoi(code); err != nil || n < 0 || n > 999 || strconv.Itoa(n) != code {
-						return nil
-					}
-					return &pathNode{name: code, kind: kindCount, get: detail("status codes", func(s Stats) float64 {
-						return float64(s.StatusCodes[code])
-					})}
-				}
-				er := e.add(&pathNode{name: "errors"})
-				er.add(&pathNode{name: "total", kind: kindCount, get: detail("the error set", func(s Stats) float64 {
-					n := s.ErrorsOther
-					for _, e := range s.Errors {
-						n += e.Count
-					}
-					return float64(n)
-				})})
-				er.add(&pathNode{name: "distinct", kind: kindCount, get: detail("the error set", func(s Stats) float64 {
-					return float64(len(s.Errors))
-				})})
-				er.add(&pathNode{name: "other", kind: kindCount, get: detail("the error set", func(s Stats) float64 {
-					return float64(s.ErrorsOther)
-				})})
-				e.add(&pathNode{name: "bytes_in", kind: kindCount, get: detail("bytes", func(s Stats) float64 { return float64(s.BytesIn) })})
-				e.add(&pathNode{name: "bytes_out", kind: kindCount, get: detail("bytes", func(s Stats) float64 { return float64(s.BytesOut) })})
-			}
-			for _, l := range PhaseValues {
-				ph.add(&pathNode{name: l.Name, kind: kindOf(l.Kind), get: func(r *Report) (float64, error) {
-					s, err := summary(r)
-					if err != nil {
-						return 0, err
-					}
-					return l.Get(r, &s)
-				}})
-			}
-		}
-		fig := a.add(&pathNode{name: "figures"})
-		for _, l := range Catalogue {
-			n := fig.add(&pathNode{name: l.Name, kind: kindOf(l.Kind), get: func(r *Report) (float64, error) {
-				arm, err := armOf(r)
-				if err != nil {
-					return 0, err
-				}
-				if l.Breaker && arm.BreakerFigures == BreakerUnknown {
-					return 0, errNoData{"breaker state is not observable"}
-				}
-				return l.Get(&arm.Figures)
-			}})
-			if l.Breaker {
-				n.inferred = func(r *Report) bool {
-					arm, err := armOf(r)
-					return err == nil && arm.BreakerFigures == BreakerInferred
-				}
-			}
-		}
-		worst := a.add(&pathNode{name: "worst"})
-		for _, l := range Catalogue {
-			worst.add(&pathNode{name: l.Name, kind: kindOf(l.Kind), get: func(r *Report) (float64, error) {
-				arm, err := armOf(r)
-				if err != nil {
-					return 0, err
-				}
-				return worstRun(r, arm, l.Worse, l.Get)
-			}})
-		}
-	}
-	v := root.add(&pathNode{name: "verdict"})
-	v.add(&pathNode{name: "cascade_prevented", kind: kindBool, get: func(r *Report) (float64, error) {
-		return boolValue(r.Verdict.CascadePrevented), nil
-	}})
-	v.add(&pathNode{name: "outcome", kind: kindOutcome, get: func(r *Report) (float64, error) {
-		i := slices.Index(outcomes, r.Verdict.Outcome)
-		if i < 0 {
-			return 0, errNoData{"no verdict"}
-		}
-		return float64(i), nil
-	}})
-	// The parts of the verdict on one arm (a run with a single target).
-	for _, part := range []struct {
-		name string
-		get  func(st *SteadyState) SteadyCheck
-	}{
-		{"contained", func(st *SteadyState) SteadyCheck { return st.Contained }},
-		{"shed", func(st *SteadyState) SteadyCheck { return st.Shed }},
-		{"failed_fast", func(st *SteadyState) SteadyCheck { return st.FailedFast }},
-		{"recovered", func(st *SteadyState) SteadyCheck { return st.Recovered }},
-	} {
-		v.add(&pathNode{name: part.name, kind: kindBool, get: func(r *Report) (float64, error) {
-			st := r.Verdict.Steady
-			if st == nil {
-				return 0, errNoData{"no verdict on one arm: verdict." + part.name + " judges a run with a single target"}
-			}
-			c := part.get(st)
-			if !c.Judged {
-				return 0, errNoData{"verdict." + part.name + " cannot be judged: " + c.Finding}
-			}
-			return boolValue(c.Held), nil
-		}})
-	}
-	// Each policy arm but the breaker, whose verdict is the headline's
-	// above, has a verdict of its own against the control arm.
-	for _, armName := range arms {
-		if armName == ArmBreaker || armName == ArmNoBreaker {
-			continue
-		}
-		armVerdict := func(r *Report) (*ArmVerdict, error) {
-			if av := r.Verdict.ArmVerdict(armName); av != nil {
-				return av, nil
-			}
-			return nil, errNoData{"no verdict on arm " + armName + " (it is judged against the " + ArmNoBreaker + " arm)"}
-		}
-		av := v.add(&pathNode{name: armName})
-		av.add(&pathNode{name: "cascade_prevented", kind: kindBool, get: func(r *Report) (float64, error) {
-			a, err := armVerdict(r)
-			if err != nil {
-				return 0, err
-			}
-			return boolValue(a.CascadePrevented), nil
-		}})
-		av.add(&pathNode{name: "outcome", kind: kindOutcome, get: func(r *Report) (float64, error) {
-			a, err := armVerdict(r)
-			if err != nil {
-				return 0, err
-			}
-			i := slices.Index(outcomes, a.Outcome)
-			if i < 0 {
-				return 0, errNoData{"no verdict on arm " + armName}
-			}
-			return float64(i), nil
-		}})
-	}
-	va := root.add(&pathNode{name: "validity"})
-	va.add(&pathNode{name: "valid", kind: kindBool, get: func(r *Report) (float64, error) {
-		if r.Validity == nil {
-			return 0, errNoData{"the report has no validity checks (upgraded from " + r.UpgradedFrom + ")"}
-		}
-		return boolValue(r.Validity.Valid), nil
-	}})
-	root.add(&pathNode{name: "partial", kind: kindBool, get: func(r *Report) (float64, error) {
-		return boolValue(r.Partial), nil
-	}})
-	return root
-}
-
-func boolValue(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // Evaluate checks the threshold against a report. A value the report lacks
 // (an arm that did not run, a breaker that never opened) fails the check
 // with a message saying so. Value and Measured are the left side's.
@@ -933,7 +440,7 @@ func (t Threshold) Evaluate(r *Report) ThresholdResult {
 	}
 	// The unit both sides are shown in: the first path's.
 	unit := ks[0]
-	if unit == kindNone {
+	if unit == KindNumber {
 		unit = ks[1]
 	}
 	lv, lerr := t.left.value(r, root, unit)
@@ -999,9 +506,9 @@ func (o operand) hasPath() bool {
 
 // value computes the operand with durations in seconds and plain numbers
 // read in unit (the path's) when the operand has no unit of its own.
-func (o operand) value(r *Report, root *pathNode, unit valueKind) (float64, error) {
+func (o operand) value(r *Report, root *pathNode, unit string) (float64, error) {
 	var v float64
-	own := kindNone
+	own := KindNumber
 	for i, f := range o.factors {
 		var x float64
 		switch {
@@ -1013,7 +520,7 @@ func (o operand) value(r *Report, root *pathNode, unit valueKind) (float64, erro
 			if x, err = n.get(r); err != nil {
 				return 0, fmt.Errorf("%s: %w", f.path, err)
 			}
-			if n.kind == kindMS {
+			if n.kind == KindMS {
 				x /= 1000
 			}
 			own = n.kind
@@ -1025,13 +532,13 @@ func (o operand) value(r *Report, root *pathNode, unit valueKind) (float64, erro
 			x = float64(slices.Index(outcomes, f.word))
 		default:
 			x = f.num
-			if f.unit != kindNone {
+			if f.unit != KindNumber {
 				own = f.unit
 			}
 		}
 		v = o.combine(i, v, x)
 	}
-	if own == kindNone && unit == kindMS {
+	if own == KindNumber && unit == KindMS {
 		v /= 1000 // a plain number next to a _ms path is milliseconds
 	}
 	return v, nil
@@ -1039,38 +546,11 @@ func (o operand) value(r *Report, root *pathNode, unit valueKind) (float64, erro
 
 // nativeValue turns an internal value back into the report's unit: ms for
 // _ms paths, a fraction for ratios, seconds for _s paths.
-func nativeValue(v float64, unit valueKind) float64 {
-	if unit == kindMS {
+func nativeValue(v float64, unit string) float64 {
+	if unit == KindMS {
 		return v * 1000
 	}
 	return v
-}
-
-func formatValue(v float64, unit valueKind) string {
-	if math.Abs(v) >= 1e15 {
-		return strconv.FormatFloat(v, 'g', 6, 64) // not hundreds of digits
-	}
-	switch unit {
-	case kindRatio:
-		return strconv.FormatFloat(v*100, 'f', 2, 64) + "%"
-	case kindMS:
-		return strconv.FormatFloat(v*1000, 'f', 1, 64) + "ms"
-	case kindSeconds:
-		return strconv.FormatFloat(v, 'f', 3, 64) + "s"
-	case kindBool:
-		return strconv.FormatBool(v != 0)
-	case kindOutcome:
-		if i := int(v); i >= 0 && i < len(outcomes) {
-			return outcomes[i]
-		}
-		return "?"
-	case kindCount:
-		if v == math.Trunc(v) {
-			return strconv.FormatFloat(v, 'f', 0, 64)
-		}
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	}
-	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
 func compare(l float64, op string, r float64) bool {
