@@ -104,6 +104,45 @@ func promQuery(t *testing.T, base, q string) [][]promSample {
 	return series
 }
 
+// promHistogramCount runs an instant query at time at for one native
+// histogram series and returns its count, and whether the answer was a
+// native histogram.
+func promHistogramCount(t *testing.T, base, q string, at time.Time) (int64, bool) {
+	t.Helper()
+	u := base + "/api/v1/query?query=" + url.QueryEscape(q) + "&time=" + strconv.FormatFloat(float64(at.UnixNano())/1e9, 'f', 3, 64)
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("query %s: %v", q, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Histogram []json.RawMessage `json:"histogram"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Status != "success" || len(out.Data.Result) != 1 {
+		t.Fatalf("query %s: status %q, %d series, decode %v; want one series", q, out.Status, len(out.Data.Result), err)
+	}
+	h := out.Data.Result[0].Histogram
+	if len(h) != 2 {
+		return 0, false
+	}
+	var body struct {
+		Count string `json:"count"`
+	}
+	if err := json.Unmarshal(h[1], &body); err != nil {
+		t.Fatalf("query %s: histogram %s: %v", q, h[1], err)
+	}
+	n, err := strconv.ParseFloat(body.Count, 64)
+	if err != nil {
+		t.Fatalf("query %s: histogram count %q", q, body.Count)
+	}
+	return int64(n), true
+}
+
 // scraping reports whether Prometheus has tried to scrape its target.
 func scraping(base string) bool {
 	resp, err := http.Get(base + "/api/v1/targets")
@@ -152,8 +191,10 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	var promLog bytes.Buffer
+	// With native histograms on, Prometheus asks for protobuf: the
+	// latency histogram must then come as a native one.
 	cmd := exec.Command(promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort), "--log.level=warn")
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort), "--log.level=warn", "--enable-feature=native-histograms")
 	cmd.Stdout, cmd.Stderr = &promLog, &promLog
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start prometheus: %v", err)
@@ -306,6 +347,17 @@ wait:
 		if s.v != 0 {
 			t.Errorf("state sample %v after the breaker closed for good; want 0", s)
 		}
+	}
+
+	// The breaker arm's /local latency, as Prometheus stored it at its
+	// last scrape of the run (the arm long over): a native histogram
+	// holding every /local request of the report.
+	var localAll int64
+	for _, s := range b.Series {
+		localAll += s.Collateral.Outcomes.Total()
+	}
+	if n, native := promHistogramCount(t, base, `cbload_request_duration_seconds{arm="breaker",endpoint="local"}`, ss[len(ss)-1].t); !native || n != localAll {
+		t.Errorf("Prometheus has the breaker /local latency as a native histogram %v, count %d; want native, the report's %d", native, n, localAll)
 	}
 	if t.Failed() {
 		t.Logf("report transitions: %v (arm started %v)", b.Transitions, b.StartedAt)
