@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cbload/cbload/internal/testenv"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -33,23 +33,19 @@ func prometheusBinaries(t *testing.T) (server, tool string) {
 	if err1 == nil && err2 == nil {
 		return server, tool
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("prometheus or promtool not on PATH; CI must install them (apt-get install prometheus, in .ci/run)")
-	}
-	t.Skipf("prometheus or promtool not on PATH; apt-get install prometheus to run this test")
+	testenv.Missing(t, "prometheus or promtool on PATH", "CI must install them (apt-get install prometheus, in .ci/run)", "apt-get install prometheus to run this test")
 	return "", ""
 }
 
-// freeLoopbackPort returns a port that was free a moment ago: Prometheus
-// takes no port 0, so the test must name one.
-func freeLoopbackPort(t *testing.T) int {
+// checkMetricsPage fails the test unless promtool check metrics finds
+// nothing to say about page.
+func checkMetricsPage(t *testing.T, promtool string, page []byte) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	check := exec.Command(promtool, "check", "metrics")
+	check.Stdin = bytes.NewReader(page)
+	if msg, err := check.CombinedOutput(); err != nil || len(bytes.TrimSpace(msg)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, msg)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // promSample is one sample Prometheus returned: its time and value.
@@ -177,7 +173,8 @@ func TestPrometheusScrapesRun(t *testing.T) {
 	}
 	promBin, promtool := prometheusBinaries(t)
 	dir := t.TempDir()
-	promPort, metricsPort := freeLoopbackPort(t), freeLoopbackPort(t)
+	// Prometheus takes no port 0: the test names free ones.
+	promPort, metricsPort := testenv.FreePort(t), testenv.FreePort(t)
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
@@ -190,45 +187,18 @@ scrape_configs:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var promLog bytes.Buffer
 	// With native histograms on, Prometheus asks for protobuf: the
 	// latency histogram must then come as a native one.
-	cmd := exec.Command(promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	prom := testenv.Start(t, promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort), "--log.level=warn", "--enable-feature=native-histograms")
-	cmd.Stdout, cmd.Stderr = &promLog, &promLog
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start prometheus: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
 	base := fmt.Sprintf("http://127.0.0.1:%d", promPort)
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("prometheus exited before it was ready:\n%s", promLog.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready within 30s:\n%s", promLog.String())
-		}
-	}
+	prom.WaitHTTP(t, base+"/-/ready", 30*time.Second)
 
 	// Prometheus applies new targets every 5 s: wait until it scrapes the
 	// (not yet listening) metrics address, so that it sees the whole run.
 	for deadline := time.Now().Add(30 * time.Second); !scraping(base); {
 		if time.Now().After(deadline) {
-			t.Fatalf("prometheus did not scrape the target within 30s:\n%s", promLog.String())
+			t.Fatalf("prometheus did not scrape the target within 30s:\n%s", prom.Log())
 		}
 		time.Sleep(100 * time.Millisecond) // polling Prometheus's state, not waiting for it blindly
 	}
@@ -286,11 +256,7 @@ wait:
 	if scrape == nil {
 		t.Fatalf("no scrape of %s during the run showed the breaker state", metricsURL)
 	}
-	check := exec.Command(promtool, "check", "metrics")
-	check.Stdin = bytes.NewReader(scrape)
-	if msg, err := check.CombinedOutput(); err != nil || len(bytes.TrimSpace(msg)) > 0 {
-		t.Errorf("promtool check metrics: %v\n%s", err, msg)
-	}
+	checkMetricsPage(t, promtool, scrape)
 
 	// The breaker arm's /local ok count, as Prometheus last scraped it
 	// (the breaker arm ended a whole arm ago), is the report's.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +16,7 @@ import (
 // TestServeOTLPMetrics checks that serve with an OTLP endpoint, given by
 // --otlp-endpoint or by OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, exports the
 // upstream's counters while it runs, with the values its Prometheus page
-// shows.
+// shows, and that promtool finds nothing to say about that page.
 func TestServeOTLPMetrics(t *testing.T) {
 	for _, how := range []string{"flag", "env"} {
 		t.Run(how, func(t *testing.T) {
@@ -53,6 +55,11 @@ func TestServeOTLPMetrics(t *testing.T) {
 			status, body := do(t, c, "GET", page, "", "")
 			if status != 200 {
 				t.Fatalf("GET %s = %d; want 200", page, status)
+			}
+			if tool, err := exec.LookPath("promtool"); err == nil {
+				checkMetricsPage(t, tool, []byte(body+"\n"))
+			} else if os.Getenv("CI") != "" {
+				t.Error("promtool not on PATH; CI must install it (apt-get install prometheus, in .ci/run)")
 			}
 			fams, err := testenv.ParsePromText(body + "\n")
 			if err != nil {
