@@ -36,7 +36,7 @@ func jaegerBinary(t *testing.T) string {
 		}
 		return abs
 	}
-	testenv.Missing(t, "Jaeger binary "+p, "CI must build it with make jaeger before make test", "run make jaeger (or set CBLOAD_JAEGER_BIN) to run this test")
+	testenv.SkipOrFail(t, "Jaeger binary "+p+" not found; run make jaeger (or set CBLOAD_JAEGER_BIN) to run this test; CI must build it with make jaeger before make test")
 	return ""
 }
 
@@ -463,7 +463,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 	// The same traces in Jaeger's web UI, in a browser.
 	t.Run("ui", func(t *testing.T) {
 		if uiMissing != "" {
-			skipOrFail(t, uiMissing+"; the Jaeger UI test did not run")
+			testenv.SkipOrFail(t, uiMissing+"; the Jaeger UI test did not run")
 		}
 		checkJaegerUI(t, j, r)
 	})

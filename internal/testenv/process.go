@@ -23,15 +23,15 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Missing handles a program a test needs that is not on this machine: it
-// fails the test when CI is set, since CI must install it (ci says how),
-// and skips it otherwise (local says how to get it).
-func Missing(t testing.TB, what, ci, local string) {
+// SkipOrFail skips the test with msg, or fails it when CI is set: a
+// program or asset a test needs is missing, and in CI a missing
+// prerequisite must not pass silently.
+func SkipOrFail(t testing.TB, msg string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
-		t.Fatalf("%s not found; %s", what, ci)
+		t.Fatal(msg)
 	}
-	t.Skipf("%s not found; %s", what, local)
+	t.Skip(msg)
 }
 
 // Process is a program a test started. It is killed when the test ends,
