@@ -38,31 +38,7 @@ const metricsFlushBudget = 4 * time.Second
 // set by c (--otlp-endpoint) or by OTEL_EXPORTER_OTLP_METRICS_ENDPOINT or
 // OTEL_EXPORTER_OTLP_ENDPOINT, and neither OTEL_SDK_DISABLED nor
 // OTEL_METRICS_EXPORTER=none turns them off.
-func (c TracingConfig) ExportingMetrics() bool {
-	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") ||
-		strings.EqualFold(os.Getenv("OTEL_METRICS_EXPORTER"), "none") {
-		return false
-	}
-	return c.metricsEndpoint() != ""
-}
-
-func (c TracingConfig) metricsEndpoint() string {
-	for _, e := range []string{c.Endpoint, os.Getenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")} {
-		if e != "" {
-			return e
-		}
-	}
-	return ""
-}
-
-func (c TracingConfig) metricsProtocol() string {
-	for _, p := range []string{c.Protocol, os.Getenv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")} {
-		if p != "" {
-			return p
-		}
-	}
-	return "http/protobuf"
-}
+func (c TracingConfig) ExportingMetrics() bool { return c.exporting(signalMetrics) }
 
 // MetricsTarget returns where OTLP metrics go, as the exporter will send
 // them — the URL, /v1/metrics added where the SDK adds it, with any
@@ -71,8 +47,8 @@ func (c TracingConfig) MetricsTarget() (endpoint, protocol string) {
 	if !c.ExportingMetrics() {
 		return "", ""
 	}
-	proto := c.metricsProtocol()
-	e := c.metricsEndpoint()
+	proto := c.protocol(signalMetrics)
+	e := c.endpoint(signalMetrics)
 	switch {
 	case c.Endpoint != "":
 		u, err := c.flagMetricsURL(proto)
@@ -125,7 +101,7 @@ func startMetricsExport(ctx context.Context, cfg *Config) (*metricsExport, error
 // newMetricsExport exports what g gathers over OTLP as service, as c and
 // the environment say. The caller has checked c.ExportingMetrics.
 func newMetricsExport(ctx context.Context, c TracingConfig, g prometheus.Gatherer, service string) (*metricsExport, error) {
-	proto := c.metricsProtocol()
+	proto := c.protocol(signalMetrics)
 	if proto != "grpc" && proto != "http/protobuf" {
 		return nil, fmt.Errorf("otlp metrics protocol %q: want grpc or http/protobuf", proto)
 	}

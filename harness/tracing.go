@@ -188,7 +188,7 @@ func newTracing(ctx context.Context, c TracingConfig, runID string, requests flo
 	if !c.Exporting() {
 		return nil, nil
 	}
-	proto := c.protocol()
+	proto := c.protocol(signalTraces)
 	exp, closeIdle, err := newExporter(ctx, c, proto)
 	if err != nil {
 		return nil, err
@@ -200,7 +200,7 @@ func newTracing(ctx context.Context, c TracingConfig, runID string, requests flo
 		exporter:  newCountingExporter(exp, closeIdle),
 		info: reports.Tracing{
 			Enabled:     true,
-			Endpoint:    RedactURL(c.endpoint()),
+			Endpoint:    RedactURL(c.endpoint(signalTraces)),
 			Protocol:    proto,
 			Sampler:     choice.name,
 			SamplerArg:  choice.ratio,

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"os"
@@ -44,30 +45,37 @@ type TracingConfig struct {
 // Exporting reports whether an OTLP endpoint is set, by c or by the
 // environment, and tracing is not disabled (OTEL_SDK_DISABLED,
 // OTEL_TRACES_EXPORTER=none).
-func (c TracingConfig) Exporting() bool {
+func (c TracingConfig) Exporting() bool { return c.exporting(signalTraces) }
+
+// The OpenTelemetry signals cbload exports, as the OTEL_* variables spell
+// them.
+const (
+	signalTraces  = "TRACES"
+	signalMetrics = "METRICS"
+)
+
+// exporting reports whether signal is exported: an endpoint is set for it,
+// by c or by the environment, and neither OTEL_SDK_DISABLED nor
+// OTEL_<signal>_EXPORTER=none turns it off.
+func (c TracingConfig) exporting(signal string) bool {
 	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") ||
-		strings.EqualFold(os.Getenv("OTEL_TRACES_EXPORTER"), "none") {
+		strings.EqualFold(os.Getenv("OTEL_"+signal+"_EXPORTER"), "none") {
 		return false
 	}
-	return c.endpoint() != ""
+	return c.endpoint(signal) != ""
 }
 
-func (c TracingConfig) endpoint() string {
-	for _, e := range []string{c.Endpoint, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")} {
-		if e != "" {
-			return e
-		}
-	}
-	return ""
+// endpoint is where signal goes: --otlp-endpoint, else
+// OTEL_EXPORTER_OTLP_<signal>_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT.
+func (c TracingConfig) endpoint(signal string) string {
+	return cmp.Or(c.Endpoint, os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
 }
 
-func (c TracingConfig) protocol() string {
-	for _, p := range []string{c.Protocol, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")} {
-		if p != "" {
-			return p
-		}
-	}
-	return "http/protobuf"
+// protocol is how signal goes: --otlp-protocol, else
+// OTEL_EXPORTER_OTLP_<signal>_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL,
+// else http/protobuf.
+func (c TracingConfig) protocol(signal string) string {
+	return cmp.Or(c.Protocol, os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"), "http/protobuf")
 }
 
 func (c TracingConfig) validate() error {
@@ -77,7 +85,7 @@ func (c TracingConfig) validate() error {
 	if !c.Exporting() {
 		return nil
 	}
-	switch p := c.protocol(); p {
+	switch p := c.protocol(signalTraces); p {
 	case "grpc", "http/protobuf":
 	default:
 		return fmt.Errorf("otlp protocol %q: want grpc or http/protobuf", p)
