@@ -136,3 +136,31 @@ func TestServeOTLPBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestServeOTLPFinalExport checks that serve exports its counters once
+// more as it stops, so that the last requests are not lost between two
+// exports: with an hour between exports, the only one is the last.
+func TestServeOTLPFinalExport(t *testing.T) {
+	checkLeaks(t)
+	recv := &testenv.MetricsReceiver{}
+	collector := httptest.NewServer(recv)
+	t.Cleanup(collector.Close)
+	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "3600000")
+	// Registered before serve starts, so it runs after serve has stopped.
+	t.Cleanup(func() {
+		n, _, last := recv.Exports()
+		if k := testenv.Key("cbload_upstream_requests_total", nil); n != 1 || last[k] != 2 {
+			t.Errorf("after serve stopped: %d OTLP exports, the last with %s = %v; want one, with 2", n, k, last[k])
+		}
+	})
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	up, _, _ := startServe(t, "--seed", "7", "--otlp-endpoint", collector.URL)
+	for range 2 {
+		do(t, c, "GET", up+"/", "", "")
+	}
+	if n, _, _ := recv.Exports(); n != 0 {
+		t.Errorf("%d OTLP exports while serve runs with an hour between them; want none before it stops", n)
+	}
+}
