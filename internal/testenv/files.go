@@ -35,3 +35,17 @@ func HoldFIFO(t testing.TB, p string) {
 	}
 	t.Cleanup(func() { w.Close() })
 }
+
+// WriteFile writes content to name in dir, making the folders name needs,
+// and returns the file's path.
+func WriteFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
