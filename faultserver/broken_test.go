@@ -2,22 +2,18 @@ package faultserver
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cbload/cbload/internal/testenv"
 )
 
 // seen is what a real Go client saw of one request: the error of Do, the
@@ -270,39 +266,6 @@ func TestSlowUpload(t *testing.T) {
 	}
 }
 
-// testCA makes a self-signed CA certificate for localhost and 127.0.0.1,
-// as --upstream-tls does, and a pool that trusts it.
-func testCA(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "test upstream"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
-}
-
 // tlsClient trusts pool, verifying the server as serverName ("" for the
 // URL's host).
 func tlsClient(t *testing.T, pool *x509.CertPool, serverName string) *http.Client {
@@ -317,7 +280,8 @@ func tlsClient(t *testing.T, pool *x509.CertPool, serverName string) *http.Clien
 // error, before any request reaches the server, and a healthy handshake
 // still works once the fault clears.
 func TestTLSFaultsSeenByGoClient(t *testing.T) {
-	cert, pool := testCA(t)
+	ca := testenv.NewCA(t, "test upstream")
+	cert, pool := ca.Cert, ca.Pool
 	tests := []struct {
 		spec, serverName, want string
 	}{
@@ -355,7 +319,8 @@ func TestTLSFaultsSeenByGoClient(t *testing.T) {
 // keep-alive is off while it is active, and that it needs an HTTPS
 // upstream.
 func TestTLSFaultRatePerRequest(t *testing.T) {
-	cert, pool := testCA(t)
+	ca := testenv.NewCA(t, "test upstream")
+	cert, pool := ca.Cert, ca.Pool
 	s := start(t, Config{Seed: 5, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Faults: mustSpecs(t, "tls:expired,rate=0.5")})
 	c := tlsClient(t, pool, "")
 	const n = 40

@@ -13,31 +13,19 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cbload/cbload/internal/testenv"
 )
 
-// call makes one control API request and returns the status and body.
+// call makes one control API request and returns the status and body;
+// every answer of the control API is JSON.
 func call(t *testing.T, c *http.Client, method, url, token, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, url, err)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+	code, h, b := testenv.Request(t, c, method, url, token, body)
+	if ct := h.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("%s %s: Content-Type = %q; want application/json", method, url, ct)
 	}
-	return resp.StatusCode, string(b)
+	return code, b
 }
 
 func TestControlAPI(t *testing.T) {

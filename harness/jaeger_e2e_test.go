@@ -3,17 +3,16 @@ package harness
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cbload/cbload/internal/testenv"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -37,21 +36,8 @@ func jaegerBinary(t *testing.T) string {
 		}
 		return abs
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("Jaeger binary %s not found; CI must build it with make jaeger before make test", p)
-	}
-	t.Skipf("Jaeger binary %s not found; run make jaeger (or set CBLOAD_JAEGER_BIN) to run this test", p)
+	testenv.SkipOrFail(t, "Jaeger binary "+p+" not found; run make jaeger (or set CBLOAD_JAEGER_BIN) to run this test; CI must build it with make jaeger before make test")
 	return ""
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // jaeger is a running Jaeger all-in-one with in-memory storage.
@@ -113,7 +99,7 @@ func startJaeger(t *testing.T, ui string) *jaeger {
 	t.Helper()
 	bin := jaegerBinary(t)
 	dir := t.TempDir()
-	queryHTTP, queryGRPC, health, grpcPort, httpPort := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
+	queryHTTP, queryGRPC, health, grpcPort, httpPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	cfgPath := filepath.Join(dir, "jaeger.yaml")
 	var uiBlock string
 	if ui != "" {
@@ -122,46 +108,16 @@ func startJaeger(t *testing.T, ui string) *jaeger {
 	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, jaegerConfig, uiBlock, queryHTTP, queryGRPC, health, grpcPort, httpPort), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "jaeger.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf // files: no copying goroutines
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
+	p := testenv.Start(t, bin, "--config", cfgPath)
 	j := &jaeger{
 		otlpHTTP: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 		otlpGRPC: fmt.Sprintf("http://127.0.0.1:%d", grpcPort),
 		query:    fmt.Sprintf("http://127.0.0.1:%d", queryHTTP),
 		client:   &http.Client{Timeout: 30 * time.Second},
 	}
-	t.Cleanup(func() {
-		j.client.CloseIdleConnections()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logf.Name()); err == nil {
-				t.Logf("jaeger log:\n%s", b)
-			}
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := j.client.Get(fmt.Sprintf("http://127.0.0.1:%d/status", health))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return j
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("jaeger not healthy after 30s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	t.Cleanup(j.client.CloseIdleConnections)
+	p.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/status", health), 30*time.Second)
+	return j
 }
 
 func (j *jaeger) get(t *testing.T, path string, q url.Values, v any) int {
@@ -507,7 +463,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 	// The same traces in Jaeger's web UI, in a browser.
 	t.Run("ui", func(t *testing.T) {
 		if uiMissing != "" {
-			skipOrFail(t, uiMissing+"; the Jaeger UI test did not run")
+			testenv.SkipOrFail(t, uiMissing+"; the Jaeger UI test did not run")
 		}
 		checkJaegerUI(t, j, r)
 	})

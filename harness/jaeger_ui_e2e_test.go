@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cbload/cbload/internal/testenv"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -39,56 +40,12 @@ func jaegerUIAssets() (dir, missing string) {
 	return abs, ""
 }
 
-// skipOrFail skips the test with msg, or fails it when CI is set: in CI a
-// missing prerequisite must not pass silently.
-func skipOrFail(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-// chromium returns the path of a Chromium binary, like the browser test of
-// the HTML report in package reports.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("CBLOAD_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	skipOrFail(t, "Chromium is not installed (looked for $CBLOAD_CHROMIUM and /usr/bin/chromium): the Jaeger UI test did not run; install it with: apt-get install -y chromium")
-	return ""
-}
-
 // browser starts headless Chromium and returns its context, cancelled (and
 // the browser stopped) when the test ends.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	exe := chromium(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "chromium-profile")),
-		chromedp.WindowSize(1400, 1000),
-	)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancel() })
+	exe := testenv.Chromium(t, "the Jaeger UI test")
+	bctx, _ := testenv.Browser(t, exe, 2*time.Minute) // stopped when the test ends
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("start Chromium (%s): %v", exe, err)
 	}

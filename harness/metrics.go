@@ -400,9 +400,15 @@ func b2f(b bool) float64 {
 // kind, in flight, the capacity queue and workers, rejected and abandoned
 // work, proxy errors and rejected connections.
 func UpstreamMetrics(stats func() faultserver.Stats) http.Handler {
+	return promhttp.HandlerFor(upstreamRegistry(stats), promhttp.HandlerOpts{EnableOpenMetrics: true})
+}
+
+// upstreamRegistry holds a standalone upstream's collector, which reads
+// stats when gathered: the Prometheus page and OTLP metrics each have one.
+func upstreamRegistry(stats func() faultserver.Stats) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(upstreamCollector{stats: stats})
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+	return reg
 }
 
 // upstreamMetric is one figure of faultserver.Stats as a metric.

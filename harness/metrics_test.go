@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/internal/testenv"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -66,9 +67,11 @@ next:
 
 // TestMetricsMatchReport runs a short A/B experiment with live metrics,
 // scraping them all along (under -race, this checks that a scrape may
-// read the running arm), and checks that the counters at the end agree
-// with the report: requests by outcome, latency counts, offered and sent,
-// upstream requests and injected faults, breaker transitions.
+// read the running arm), and checks that the phase gauges follow the
+// schedule, that the counters at the end agree with the report — requests
+// by outcome, latency counts, offered and sent, upstream requests and
+// injected faults, breaker transitions — and that the series are the
+// closed set the configuration makes, not one more.
 func TestMetricsMatchReport(t *testing.T) {
 	cfg := testConfig(t, "latency:1s")
 	cfg.Phases[0].Duration, cfg.Phases[1].Duration, cfg.Phases[2].Duration = time.Second, 3*time.Second, 3*time.Second
@@ -81,6 +84,8 @@ func TestMetricsMatchReport(t *testing.T) {
 	var wg sync.WaitGroup
 	var scrapes int
 	var scrapeErr error
+	phases := map[float64]bool{}   // cbload_phase values seen
+	phaseInfo := map[string]bool{} // cbload_phase_info arm/phase pairs seen
 	wg.Go(func() {
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
@@ -101,6 +106,30 @@ func TestMetricsMatchReport(t *testing.T) {
 				scrapeErr = &scrapeError{resp.StatusCode, string(body)}
 				return
 			}
+			fams, err := testenv.ParsePromText(string(body))
+			if err != nil {
+				scrapeErr = err
+				return
+			}
+			for _, f := range fams {
+				for _, mt := range f.GetMetric() {
+					switch f.GetName() {
+					case "cbload_phase":
+						phases[mt.GetGauge().GetValue()] = true
+					case "cbload_phase_info":
+						var arm, phase string
+						for _, l := range mt.GetLabel() {
+							switch l.GetName() {
+							case "arm":
+								arm = l.GetValue()
+							case "phase":
+								phase = l.GetValue()
+							}
+						}
+						phaseInfo[arm+"/"+phase] = true
+					}
+				}
+			}
 			scrapes++
 		}
 	})
@@ -112,6 +141,20 @@ func TestMetricsMatchReport(t *testing.T) {
 	}
 	if scrapes < 10 {
 		t.Errorf("%d scrapes during the run; want one every 200ms", scrapes)
+	}
+	// Phases of 1 s, 3 s and 3 s, scraped every 200 ms: each is seen.
+	for i, p := range cfg.Phases {
+		if !phases[float64(i)] {
+			t.Errorf("cbload_phase was never %d (%s) during the run; saw %v", i, p.Name, phases)
+		}
+		for _, a := range cfg.Arms {
+			if !phaseInfo[a+"/"+p.Name] {
+				t.Errorf("cbload_phase_info{arm=%q,phase=%q} never seen during the run; saw %v", a, p.Name, phaseInfo)
+			}
+		}
+	}
+	if len(phases) != len(cfg.Phases) {
+		t.Errorf("cbload_phase took %d values, %v; want the %d phase indexes", len(phases), phases, len(cfg.Phases))
 	}
 
 	fams := gather(t, m)
@@ -189,6 +232,44 @@ func TestMetricsMatchReport(t *testing.T) {
 	}
 	if _, ok := value(fams, "cbload_phase_info", nil); ok {
 		t.Errorf("cbload_phase_info present after the run; want none while no arm runs")
+	}
+
+	// Cardinality: the series are those of the closed sets — arms,
+	// endpoints, outcomes, breaker states, upstreams, fault kinds — so a
+	// longer run has no more of them.
+	arms, breakers := len(r.Arms), 0
+	for _, a := range r.Arms {
+		if a.Name == reports.ArmBreaker {
+			breakers++
+		}
+	}
+	kinds := len(faultserver.Kinds())
+	want := map[string]int{
+		"cbload_requests_total":                 arms * 2 * len(outcomeLabels),
+		"cbload_request_duration_seconds":       arms * 2,
+		"cbload_requests_offered_total":         arms,
+		"cbload_requests_sent_total":            arms,
+		"cbload_in_flight_requests":             arms,
+		"cbload_breaker_state":                  breakers * len(breakerStates),
+		"cbload_breaker_state_code":             breakers,
+		"cbload_breaker_transitions_total":      breakers,
+		"cbload_upstream_requests_total":        arms,
+		"cbload_upstream_in_flight_requests":    arms,
+		"cbload_upstream_faults_injected_total": arms * kinds,
+		"cbload_phase":                          1,
+	}
+	var total, wantTotal int
+	for name, f := range fams {
+		if len(f.GetMetric()) != want[name] {
+			t.Errorf("%s has %d series; want %d", name, len(f.GetMetric()), want[name])
+		}
+		total += len(f.GetMetric())
+	}
+	for _, n := range want {
+		wantTotal += n
+	}
+	if total != wantTotal {
+		t.Errorf("%d series in all; want %d", total, wantTotal)
 	}
 }
 

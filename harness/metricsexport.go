@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	otelprom "go.opentelemetry.io/contrib/bridges/prometheus"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
@@ -17,6 +18,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/cbload/cbload/faultserver"
 )
 
 // OTLP metrics export the instruments of Metrics — the same ones the
@@ -36,33 +39,45 @@ const metricsFlushBudget = 4 * time.Second
 // set by c (--otlp-endpoint) or by OTEL_EXPORTER_OTLP_METRICS_ENDPOINT or
 // OTEL_EXPORTER_OTLP_ENDPOINT, and neither OTEL_SDK_DISABLED nor
 // OTEL_METRICS_EXPORTER=none turns them off.
-func (c TracingConfig) ExportingMetrics() bool {
-	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") ||
-		strings.EqualFold(os.Getenv("OTEL_METRICS_EXPORTER"), "none") {
-		return false
-	}
-	return c.metricsEndpoint() != ""
-}
+func (c TracingConfig) ExportingMetrics() bool { return c.exporting(signalMetrics) }
 
-func (c TracingConfig) metricsEndpoint() string {
-	for _, e := range []string{c.Endpoint, os.Getenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")} {
-		if e != "" {
-			return e
+// MetricsTarget returns where OTLP metrics go, as the exporter will send
+// them — the URL, /v1/metrics added where the SDK adds it, with any
+// credentials redacted — and the protocol; "" when none are exported.
+func (c TracingConfig) MetricsTarget() (endpoint, protocol string) {
+	if !c.ExportingMetrics() {
+		return "", ""
+	}
+	proto := c.protocol(signalMetrics)
+	e := c.endpoint(signalMetrics)
+	switch {
+	case c.Endpoint != "":
+		u, err := c.flagMetricsURL(proto)
+		if err != nil {
+			return RedactURL(c.Endpoint), proto
 		}
+		e = u
+	case os.Getenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") == "" && proto == "http/protobuf":
+		e = strings.TrimRight(e, "/") + "/v1/metrics"
 	}
-	return ""
+	return RedactURL(e), proto
 }
 
-func (c TracingConfig) metricsProtocol() string {
-	for _, p := range []string{c.Protocol, os.Getenv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")} {
-		if p != "" {
-			return p
-		}
+// flagMetricsURL is --otlp-endpoint as the metrics exporter is given it:
+// host:port means http://, and http/protobuf gets /v1/metrics when the URL
+// has no path.
+func (c TracingConfig) flagMetricsURL(proto string) (string, error) {
+	u, err := endpointURL(c.Endpoint)
+	if err != nil {
+		return "", err
 	}
-	return "http/protobuf"
+	if proto == "http/protobuf" && (u.Path == "" || u.Path == "/") {
+		u.Path = "/v1/metrics"
+	}
+	return u.String(), nil
 }
 
-// metricsExport is a run's OTLP metrics pipeline. The caller must call
+// metricsExport is an OTLP metrics pipeline. The caller must call
 // shutdown, which exports the final values.
 type metricsExport struct {
 	mp        *sdkmetric.MeterProvider
@@ -75,24 +90,29 @@ type metricsExport struct {
 // endpoint is set, creating cfg.Metrics if the caller gave none; it
 // returns nil when nothing is to be exported.
 func startMetricsExport(ctx context.Context, cfg *Config) (*metricsExport, error) {
-	c := cfg.Tracing
-	if !c.ExportingMetrics() {
+	if !cfg.Tracing.ExportingMetrics() {
 		return nil, nil
 	}
-	proto := c.metricsProtocol()
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	return newMetricsExport(ctx, cfg.Tracing, cfg.Metrics.reg, serviceLoadgen)
+}
+
+// newMetricsExport exports what g gathers over OTLP as service, as c and
+// the environment say. The caller has checked c.ExportingMetrics.
+func newMetricsExport(ctx context.Context, c TracingConfig, g prometheus.Gatherer, service string) (*metricsExport, error) {
+	proto := c.protocol(signalMetrics)
 	if proto != "grpc" && proto != "http/protobuf" {
 		return nil, fmt.Errorf("otlp metrics protocol %q: want grpc or http/protobuf", proto)
 	}
 	var endpoint string
 	if c.Endpoint != "" {
-		u, err := endpointURL(c.Endpoint)
+		u, err := c.flagMetricsURL(proto)
 		if err != nil {
 			return nil, err
 		}
-		if proto == "http/protobuf" && (u.Path == "" || u.Path == "/") {
-			u.Path = "/v1/metrics"
-		}
-		endpoint = u.String()
+		endpoint = u
 	}
 	var (
 		exp       sdkmetric.Exporter
@@ -130,16 +150,13 @@ func startMetricsExport(ctx context.Context, cfg *Config) (*metricsExport, error
 	if err != nil {
 		return nil, fmt.Errorf("otlp metrics exporter: %w", err)
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = NewMetrics()
-	}
 	var readerOpts []sdkmetric.PeriodicReaderOption
 	if os.Getenv("OTEL_METRIC_EXPORT_INTERVAL") == "" {
 		readerOpts = append(readerOpts, sdkmetric.WithInterval(DefaultMetricsInterval))
 	}
-	readerOpts = append(readerOpts, sdkmetric.WithProducer(otelprom.NewMetricProducer(otelprom.WithGatherer(cfg.Metrics.reg))))
+	readerOpts = append(readerOpts, sdkmetric.WithProducer(otelprom.NewMetricProducer(otelprom.WithGatherer(g))))
 	res, _ := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
-		semconv.ServiceName(serviceLoadgen),
+		semconv.ServiceName(service),
 		semconv.ServiceNamespace("cbload"),
 		semconv.ServiceVersion(c.Version),
 	))
@@ -224,4 +241,37 @@ func (m metricsExporter) Shutdown(ctx context.Context) error {
 		return &SignalError{Signal: "metrics", Err: err}
 	}
 	return nil
+}
+
+// UpstreamExport exports a standalone upstream's counters (cbload serve)
+// as OTLP metrics. The caller must call Close.
+type UpstreamExport struct{ e *metricsExport }
+
+// ExportUpstreamMetrics starts exporting the counters UpstreamMetrics
+// serves, read from stats, to the OTLP endpoint c or the environment names
+// (as for a run: see TracingConfig.ExportingMetrics), from the
+// cbload-upstream service, every DefaultMetricsInterval unless
+// OTEL_METRIC_EXPORT_INTERVAL says otherwise. It returns nil when no
+// metrics are to be exported.
+func ExportUpstreamMetrics(ctx context.Context, c TracingConfig, stats func() faultserver.Stats) (*UpstreamExport, error) {
+	if !c.ExportingMetrics() {
+		return nil, nil
+	}
+	e, err := newMetricsExport(ctx, c, upstreamRegistry(stats), serviceUpstream)
+	if err != nil {
+		return nil, err
+	}
+	return &UpstreamExport{e: e}, nil
+}
+
+// Close exports the final values and stops the export: within a few
+// seconds, or, when interrupted (a signal stops serve), the short budget
+// that keeps a gone collector from holding the exit. A collector that
+// takes nothing costs the budget, not an error. It is nil-safe.
+func (u *UpstreamExport) Close(interrupted bool) {
+	if u == nil {
+		return
+	}
+	u.e.begin(interrupted)
+	<-u.e.done
 }

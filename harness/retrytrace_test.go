@@ -90,7 +90,7 @@ func TestRetriedRequestTrace(t *testing.T) {
 	for _, e := range ex.list() {
 		kinds = append(kinds, e.Kind)
 	}
-	if !equalStrings(kinds, []string{"slowest_api", "most_attempts"}) {
+	if !slices.Equal(kinds, []string{"slowest_api", "most_attempts"}) {
 		t.Errorf("exemplar kinds %v; want slowest_api, most_attempts", kinds)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
+	"github.com/cbload/cbload/internal/testenv"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -234,7 +235,7 @@ func TestJaegerTargetEndToEnd(t *testing.T) {
 
 	t.Run("ui", func(t *testing.T) {
 		if uiMissing != "" {
-			skipOrFail(t, uiMissing+"; the Jaeger UI test did not run")
+			testenv.SkipOrFail(t, uiMissing+"; the Jaeger UI test did not run")
 		}
 		checkTargetTraceUI(t, j, a)
 	})

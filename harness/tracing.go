@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,21 +64,6 @@ const stateChangeSpan = "breaker state_change"
 // never travels on the wire.
 const traceIDHeader = "X-Cbload-Trace-Id"
 
-// DefaultJaegerURL is where exemplar links point unless told otherwise: the
-// Jaeger UI that make jaeger-up starts (or a Docker Jaeger publishing port
-// 16686). It is 127.0.0.1, not localhost, because make jaeger-up binds IPv4
-// loopback only and localhost may resolve to ::1 first.
-const DefaultJaegerURL = "http://127.0.0.1:16686"
-
-// DefaultTraceBudget is how many request traces the default sampler aims for
-// per run: every request of a run that offers at most this many (the
-// default run offers 12,000), a proportional share of longer ones. About
-// six spans a trace keeps a run under ~120k spans, which an in-memory
-// Jaeger holds comfortably, while a run as short as the default one is
-// traced completely, so the request that tripped the breaker and the
-// half-open probes are in the traces.
-const DefaultTraceBudget = 20000
-
 // Tracing timings: export batches often enough that Jaeger shows a run while
 // it runs, give up on an export quickly, and flush within 5 s at the end.
 const (
@@ -96,183 +78,6 @@ const (
 	traceFlushInterrupted = 400 * time.Millisecond
 	traceAbortInterrupted = 150 * time.Millisecond
 )
-
-// TracingConfig configures OpenTelemetry tracing of a run. Nothing is traced
-// unless an OTLP endpoint is set, here or in the standard environment
-// variables.
-type TracingConfig struct {
-	// Endpoint is the OTLP collector, e.g. "http://127.0.0.1:4318" (a URL
-	// without a path gets /v1/traces for http/protobuf). Empty means
-	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT; with
-	// neither set, tracing is off.
-	Endpoint string
-	// Protocol is "grpc" or "http/protobuf". Empty means
-	// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL, else
-	// http/protobuf.
-	Protocol string
-	// SampleRatio, when not nil, is the fraction of requests traced: the
-	// load runner decides and the gateway and upstream follow the parent.
-	// Nil means OTEL_TRACES_SAMPLER(_ARG) when set, else the default: every
-	// request up to DefaultTraceBudget per run, proportionally fewer beyond.
-	SampleRatio *float64
-	// JaegerURL is the base of exemplar links, <JaegerURL>/trace/<id>.
-	JaegerURL string
-	// Version is cbload's version, for the service.version resource
-	// attribute.
-	Version string
-}
-
-// Exporting reports whether an OTLP endpoint is set, by c or by the
-// environment, and tracing is not disabled (OTEL_SDK_DISABLED,
-// OTEL_TRACES_EXPORTER=none).
-func (c TracingConfig) Exporting() bool {
-	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") ||
-		strings.EqualFold(os.Getenv("OTEL_TRACES_EXPORTER"), "none") {
-		return false
-	}
-	return c.endpoint() != ""
-}
-
-func (c TracingConfig) endpoint() string {
-	for _, e := range []string{c.Endpoint, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")} {
-		if e != "" {
-			return e
-		}
-	}
-	return ""
-}
-
-func (c TracingConfig) protocol() string {
-	for _, p := range []string{c.Protocol, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")} {
-		if p != "" {
-			return p
-		}
-	}
-	return "http/protobuf"
-}
-
-func (c TracingConfig) validate() error {
-	if r := c.SampleRatio; r != nil && !(*r >= 0 && *r <= 1) {
-		return fmt.Errorf("trace-sample: %v must be in [0, 1]", *r)
-	}
-	if !c.Exporting() {
-		return nil
-	}
-	switch p := c.protocol(); p {
-	case "grpc", "http/protobuf":
-	default:
-		return fmt.Errorf("otlp protocol %q: want grpc or http/protobuf", p)
-	}
-	if c.Endpoint != "" {
-		if _, err := endpointURL(c.Endpoint); err != nil {
-			return err
-		}
-	}
-	if c.JaegerURL != "" {
-		u, err := url.Parse(c.JaegerURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("jaeger-url %q: want an http:// or https:// URL", c.JaegerURL)
-		}
-	}
-	return nil
-}
-
-// endpointURL reads --otlp-endpoint: a URL, or host:port meaning http://.
-func endpointURL(s string) (*url.URL, error) {
-	if !strings.Contains(s, "://") {
-		s = "http://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("otlp-endpoint %q: want a URL like http://127.0.0.1:4318 or host:port", s)
-	}
-	return u, nil
-}
-
-// samplerChoice is the resolved sampling policy of a run.
-type samplerChoice struct {
-	name  string  // as OTEL_TRACES_SAMPLER spells it
-	ratio float64 // the fraction of root requests sampled
-	desc  string  // for the report
-}
-
-// chooseSampler resolves the sampling policy from the flag, the environment
-// and the default, in that order; requests is how many requests the run
-// offers in total.
-func chooseSampler(c TracingConfig, requests float64) samplerChoice {
-	if c.SampleRatio != nil {
-		return ratioChoice(*c.SampleRatio, "--trace-sample")
-	}
-	name := strings.ToLower(strings.TrimSpace(os.Getenv("OTEL_TRACES_SAMPLER")))
-	arg := 1.0
-	if s := os.Getenv("OTEL_TRACES_SAMPLER_ARG"); s != "" {
-		if v, err := strconv.ParseFloat(s, 64); err == nil && v >= 0 && v <= 1 {
-			arg = v
-		}
-	}
-	switch name {
-	case "always_on", "parentbased_always_on":
-		return samplerChoice{name, 1, "every request (OTEL_TRACES_SAMPLER=" + name + ")"}
-	case "always_off", "parentbased_always_off":
-		return samplerChoice{name, 0, "no requests (OTEL_TRACES_SAMPLER=" + name + "); breaker transitions only"}
-	case "traceidratio", "parentbased_traceidratio":
-		c := ratioChoice(arg, "OTEL_TRACES_SAMPLER="+name)
-		c.name = name
-		return c
-	}
-	ratio := 1.0
-	if requests > DefaultTraceBudget {
-		ratio = DefaultTraceBudget / requests
-	}
-	c2 := ratioChoice(ratio, fmt.Sprintf("the default: at most about %d request traces per run", DefaultTraceBudget))
-	if name != "" {
-		c2.desc += fmt.Sprintf(" (OTEL_TRACES_SAMPLER=%s is not supported)", name)
-	}
-	return c2
-}
-
-func ratioChoice(r float64, from string) samplerChoice {
-	return samplerChoice{
-		name:  "parentbased_traceidratio",
-		ratio: r,
-		desc: fmt.Sprintf("%s of requests, decided by the load runner and followed by the gateway (or your service, when it propagates W3C trace context) and upstream, from %s; breaker state changes always",
-			strconv.FormatFloat(r*100, 'g', 4, 64)+"%", from),
-	}
-}
-
-func (s samplerChoice) sampler() sdktrace.Sampler {
-	var root sdktrace.Sampler
-	switch {
-	case s.ratio >= 1:
-		root = sdktrace.AlwaysSample()
-	case s.ratio <= 0:
-		root = sdktrace.NeverSample()
-	default:
-		root = sdktrace.TraceIDRatioBased(s.ratio)
-	}
-	if strings.HasPrefix(s.name, "parentbased_") {
-		return keepStateChanges{sdktrace.ParentBased(root)}
-	}
-	return keepStateChanges{root}
-}
-
-// keepStateChanges samples every breaker state_change span, whatever the
-// request ratio: they are few and they are what a reader searches for.
-type keepStateChanges struct{ next sdktrace.Sampler }
-
-func (k keepStateChanges) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	if p.Name == stateChangeSpan {
-		return sdktrace.SamplingResult{
-			Decision:   sdktrace.RecordAndSample,
-			Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState(),
-		}
-	}
-	return k.next.ShouldSample(p)
-}
-
-func (k keepStateChanges) Description() string {
-	return "KeepStateChanges{" + k.next.Description() + "}"
-}
 
 // runLabels holds the arm and phase that every span started now is stamped
 // with. The run loop updates it; span processors read it.
@@ -383,7 +188,7 @@ func newTracing(ctx context.Context, c TracingConfig, runID string, requests flo
 	if !c.Exporting() {
 		return nil, nil
 	}
-	proto := c.protocol()
+	proto := c.protocol(signalTraces)
 	exp, closeIdle, err := newExporter(ctx, c, proto)
 	if err != nil {
 		return nil, err
@@ -395,7 +200,7 @@ func newTracing(ctx context.Context, c TracingConfig, runID string, requests flo
 		exporter:  newCountingExporter(exp, closeIdle),
 		info: reports.Tracing{
 			Enabled:     true,
-			Endpoint:    RedactURL(c.endpoint()),
+			Endpoint:    RedactURL(c.endpoint(signalTraces)),
 			Protocol:    proto,
 			Sampler:     choice.name,
 			SamplerArg:  choice.ratio,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -234,11 +235,11 @@ func TestBreakerSpans(t *testing.T) {
 		}
 	}
 	wantOutcomes := []string{"closed:failure", "closed:failure", "open:rejected_open", "half-open:success"}
-	if !equalStrings(outcomes, wantOutcomes) {
+	if !slices.Equal(outcomes, wantOutcomes) {
 		t.Errorf("breaker span outcomes %v; want %v", outcomes, wantOutcomes)
 	}
 	wantChanges := []string{"closed→open", "open→half-open", "half-open→closed"}
-	if !equalStrings(changes, wantChanges) {
+	if !slices.Equal(changes, wantChanges) {
 		t.Errorf("state_change spans %v; want %v", changes, wantChanges)
 	}
 	kinds := map[string]bool{}
@@ -253,18 +254,6 @@ func TestBreakerSpans(t *testing.T) {
 			t.Errorf("exemplars %v; want a %s", ex.list(), k)
 		}
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestExemplarsKeepBest(t *testing.T) {

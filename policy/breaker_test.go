@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -66,13 +67,13 @@ func TestBreakerTripsAndRecovers(t *testing.T) {
 	}
 	tr = b.Transitions(time.Now())
 	want := []string{"closed→open", "open→half-open", "half-open→closed"}
-	if got := changeNames(tr); !equal(got, want) {
+	if got := changeNames(tr); !slices.Equal(got, want) {
 		t.Fatalf("Transitions = %v; want %v", got, want)
 	}
 	if d := tr[1].At.Sub(tr[0].At); d < 50*time.Millisecond || d > 60*time.Millisecond {
 		t.Errorf("recorded half-open dated %v after open; want the 50ms timeout (±10ms)", d)
 	}
-	if got := changeNames(seen); !equal(got, want) {
+	if got := changeNames(seen); !slices.Equal(got, want) {
 		t.Errorf("OnChange saw %v; want %v", got, want)
 	}
 }
@@ -131,18 +132,6 @@ func changeNames(cs []Change) []string {
 		out[i] = c.From + "→" + c.To
 	}
 	return out
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // BenchmarkBreakerAllow measures one admitted call through the breaker.

@@ -20,29 +20,9 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/testenv"
 	"github.com/cbload/cbload/reports"
 )
-
-// chromium returns the path of a Chromium binary. Without one the browser
-// tests skip, saying so, except in CI (the CI variable is set), where a
-// missing browser must fail rather than silently skip.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("CBLOAD_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	msg := "Chromium is not installed (looked for $CBLOAD_CHROMIUM and /usr/bin/chromium): the browser test of the HTML report did not run; install it with: apt-get install -y chromium"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // artifactDir is where screenshots go: $CBLOAD_ARTIFACTS, or
 // testdata/artifacts (ignored by git).
@@ -149,7 +129,7 @@ type layout struct {
 // It saves a full-page screenshot as name-WIDTH.png in the artifact folder.
 func checkInBrowser(t *testing.T, r *reports.Report, name string) {
 	t.Helper()
-	exe := chromium(t)
+	exe := testenv.Chromium(t, "the browser test of the HTML report")
 	dir := t.TempDir()
 	paths, err := reports.WriteAll(context.Background(), dir, r, []string{"html"})
 	if err != nil {
@@ -157,27 +137,8 @@ func checkInBrowser(t *testing.T, r *reports.Report, name string) {
 	}
 	page := "file://" + paths[0]
 
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(filepath.Join(dir, "chromium-profile")),
-		chromedp.WindowSize(1400, 1000),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	bctx, stopBrowser := testenv.Browser(t, exe, 150*time.Second)
+	defer stopBrowser()
 
 	var mu sync.Mutex
 	var requests []string
@@ -444,7 +405,7 @@ func TestBrowserRealRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a real A/B run takes about 20 s; skipped with -short")
 	}
-	chromium(t)
+	testenv.Chromium(t, "the browser test of the HTML report") // before the run: skip at once without a browser
 	faults, err := faultserver.ParseSpecs([]string{"latency"})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,21 +39,9 @@ phases:
 	if ps[1].Duration != 3*time.Second {
 		t.Errorf("down-1 duration %v; want 3s", ps[1].Duration)
 	}
-	if wantLines := []int{3, 6, 7, 6, 7, 6, 7}; !equalInts(lines, wantLines) {
+	if wantLines := []int{3, 6, 7, 6, 7, 6, 7}; !slices.Equal(lines, wantLines) {
 		t.Errorf("ExpandPhases lines = %v; want %v", lines, wantLines)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestErrorFields checks that an *Error carries the line and the field's

@@ -618,6 +618,12 @@ func dryRun(ctx context.Context, w io.Writer, cfg *harness.Config, opts *runOpti
 		}
 		fmt.Fprintf(w, "tracing: %s (%s), sample %s\n", harness.RedactURL(t.Endpoint), cmp.Or(t.Protocol, "protocol from the environment"), sample)
 	}
+	if opts.metricsAddr != "" {
+		fmt.Fprintf(w, "metrics: Prometheus at http://%s/metrics while it runs\n", opts.metricsAddr)
+	}
+	if endpoint, proto := cfg.Tracing.MetricsTarget(); endpoint != "" {
+		fmt.Fprintf(w, "metrics: OTLP to %s (%s), every %v and at the end\n", endpoint, proto, metricsInterval())
+	}
 	if cfg.Trials > 1 {
 		fmt.Fprintf(w, "trials: %d per arm, interleaved\n", cfg.Trials)
 	}

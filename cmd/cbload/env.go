@@ -40,7 +40,8 @@ var (
 )
 
 // envVars lists every variable `cbload run` reads, directly or through the
-// OpenTelemetry SDK; the README's environment table is the same list.
+// OpenTelemetry SDK (`cbload serve` reads those not for traces); the
+// README's environment table is the same list.
 var envVars = []envVar{
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", checkEndpointURL},
 	{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", checkEndpointURL},
@@ -85,7 +86,30 @@ var envVars = []envVar{
 // $GITHUB_STEP_SUMMARY unless the step summary is off. A signal (ctx's
 // end) while reading a file a variable names is errInterrupted.
 func checkEnv(ctx context.Context, stepSummary bool) error {
+	if err := checkEnvVars(ctx, func(string) bool { return true }); err != nil {
+		return err
+	}
+	if v := os.Getenv(stepSummaryEnv); v != "" && stepSummary {
+		if err := checkStepSummary(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMetricsEnv checks the variables `cbload serve` reads: those of
+// envVars that are not for traces alone.
+func checkMetricsEnv(ctx context.Context) error {
+	return checkEnvVars(ctx, func(name string) bool { return !strings.Contains(name, "TRACES") })
+}
+
+// checkEnvVars checks every variable of envVars that is set and that
+// which accepts.
+func checkEnvVars(ctx context.Context, which func(name string) bool) error {
 	for _, e := range envVars {
+		if !which(e.name) {
+			continue
+		}
 		v, ok := os.LookupEnv(e.name)
 		if !ok || strings.TrimSpace(v) == "" {
 			continue
@@ -101,11 +125,6 @@ func checkEnv(ctx context.Context, stepSummary bool) error {
 		}
 		if err != nil {
 			return usagef("$%s %s: %v", e.name, quoteValue(e.name, v), err)
-		}
-	}
-	if v := os.Getenv(stepSummaryEnv); v != "" && stepSummary {
-		if err := checkStepSummary(v); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -6,26 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
+
+	"github.com/cbload/cbload/internal/testenv"
 )
 
 // TestRunFullDisk runs `cbload run` into a 1 MiB tmpfs: the full disk must
 // be found before any load is sent (exit 3, a one-line message), and nothing
 // may be left behind. Mounting needs root; CI runs as root.
 func TestRunFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs; CI runs it")
-	}
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v); CI runs it", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
+	mnt := testenv.SmallDisk(t, "1m")
 	out := filepath.Join(mnt, "run")
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"run", "--fault", "latency", "--out", out}, &stdout, &stderr)
@@ -77,18 +67,7 @@ func (w *signalWriter) String() string {
 // summary must still be printed, what fits written (JSON first), what does
 // not named, and the exit code 5 — load was sent, so not 3.
 func TestRunDiskFillsDuringRun(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs; CI runs it")
-	}
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=16m"); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v); CI runs it", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
+	mnt := testenv.SmallDisk(t, "16m")
 	out := filepath.Join(mnt, "run")
 	var stdout bytes.Buffer
 	stderr := &signalWriter{marker: "[breaker", ready: make(chan struct{})}

@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/cbload/cbload/internal/testenv"
 )
 
 // TestHeaderControlCharacters runs cbload with a CR, LF or NUL in a header
@@ -23,13 +24,7 @@ func TestHeaderControlCharacters(t *testing.T) {
 	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer svc.Close()
 	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, content string) string { return testenv.WriteFile(t, dir, name, content) }
 	httpFile := write("reqs.txt", "GET /api\nX-Trace: secret\rinjected\n\n# cbload: collateral\nGET /local\n")
 	nulFile := write("nul.txt", "GET /api\nX-Trace: secret\x00injected\n")
 	jsonFile := write("reqs.json", `{"method":"GET","url":"/api","header":{"X-Trace":["secret\r\ninjected"]}}`+"\n")

@@ -47,7 +47,8 @@ var serveFlagGroups = []flagGroup{
 	{"Faults and schedule", []string{"fault", "phases", "scenario", "start-at", "exit-after-schedule", "seed"}},
 	{"The run the schedule is for", []string{"arms", "trials", "client-timeout"}},
 	{"Upstream", []string{"service-time", "jitter", "proxy-to", "grpc", "upstream-concurrency", "upstream-queue", "upstream-honor-cancel"}},
-	{"Listeners and control API", []string{"addr", "control-addr", "control-token", "control-host", "metrics-addr", "allow-remote"}},
+	{"Listeners and control API", []string{"addr", "control-addr", "control-token", "control-host", "allow-remote"}},
+	{"Metrics", []string{"metrics-addr", "otlp-endpoint", "otlp-protocol"}},
 	{"Slow clients and connection caps", []string{"read-header-timeout", "read-timeout", "idle-timeout", "stall-timeout", "max-conns", "control-max-conns"}},
 	{"Help", []string{"help"}},
 }
@@ -151,6 +152,7 @@ func registerServeCompletions(cmd *cobra.Command) {
 	mustComplete(cmd, "addr", completeValues("127.0.0.1:8081\tloopback only (the default)", "0.0.0.0:8081\tevery interface (a container)"))
 	mustComplete(cmd, "control-addr", completeValues("127.0.0.1:8474\tloopback only (the default)", "\tno control API"))
 	mustComplete(cmd, "proxy-to", completeValues("http://127.0.0.1:", "https://"))
+	mustComplete(cmd, "otlp-protocol", completeValues("grpc", "http/protobuf"))
 	noFiles(cmd)
 }
 

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cbload/cbload/internal/testenv"
 )
 
 // memLimitKiB caps the address space of the processes runProcess starts
@@ -58,15 +60,6 @@ func runProcess(t *testing.T, sig syscall.Signal, delay time.Duration, args ...s
 	return code, strings.TrimSpace(stderr.String()), took
 }
 
-func mkfifo(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(p, 0o600); err != nil {
-		t.Fatalf("mkfifo: %v", err)
-	}
-	return p
-}
-
 // TestInputSizeCaps gives cbload endless and huge inputs as real processes:
 // each must end quickly with exit 2 and one line naming the limit, instead
 // of reading until memory runs out.
@@ -109,9 +102,9 @@ func TestInputSizeCaps(t *testing.T) {
 func TestInputSignals(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		for _, args := range [][]string{
-			{"report", mkfifo(t)},
-			{"run", "--scenario", mkfifo(t), "--dry-run"},
-			{"run", "--fault", "hang", "--scenario", mkfifo(t)},
+			{"report", testenv.FIFO(t)},
+			{"run", "--scenario", testenv.FIFO(t), "--dry-run"},
+			{"run", "--fault", "hang", "--scenario", testenv.FIFO(t)},
 		} {
 			code, stderr, took := runProcess(t, sig, 300*time.Millisecond, args...)
 			if code != exitInterrupted || took > time.Second+500*time.Millisecond {
@@ -130,18 +123,8 @@ func TestInputTimeout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the 10s read deadline")
 	}
-	p := mkfifo(t)
-	// Hold the FIFO open for writing in this process, writing nothing.
-	r, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := os.OpenFile(p, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	defer w.Close()
+	p := testenv.FIFO(t)
+	testenv.HoldFIFO(t, p)
 	code, stderr, took := runProcess(t, 0, 0, "report", p)
 	if code != exitUsage || !strings.Contains(stderr, "not read to its end within 10s") {
 		t.Errorf("cbload report FIFO = exit %d, stderr %q; want exit %d and the deadline named", code, stderr, exitUsage)

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cbload/cbload/harness"
@@ -72,4 +75,33 @@ func (m *metricsServer) close() {
 		m.srv.Close()
 	}
 	<-m.done
+}
+
+// checkOTLPFlags checks --otlp-endpoint (a URL, or host:port meaning
+// http://) and --otlp-protocol, on run and serve.
+func checkOTLPFlags(endpoint, protocol string) error {
+	switch protocol {
+	case "", "grpc", "http/protobuf":
+	default:
+		return usagef("--otlp-protocol %q: want grpc or http/protobuf", protocol)
+	}
+	if e := endpoint; e != "" {
+		// host:port means http://, as the harness reads it.
+		if !strings.Contains(e, "://") {
+			e = "http://" + e
+		}
+		if err := checkEndpointURL(e); err != nil {
+			return usagef("--otlp-endpoint %q: %v, or host:port", endpoint, err)
+		}
+	}
+	return nil
+}
+
+// metricsInterval is how often OTLP metrics are exported:
+// $OTEL_METRIC_EXPORT_INTERVAL (checked by checkEnv) or the default.
+func metricsInterval() time.Duration {
+	if ms, err := strconv.Atoi(strings.TrimSpace(os.Getenv("OTEL_METRIC_EXPORT_INTERVAL"))); err == nil && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return harness.DefaultMetricsInterval
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cbload/cbload/internal/outfile"
+	"github.com/cbload/cbload/internal/testenv"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -416,18 +417,7 @@ func TestConcurrentRunsOneOut(t *testing.T) {
 // there kept whole, no temporary file left. Mounting needs root; CI runs
 // as root.
 func TestOutputFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs; CI runs it")
-	}
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=64k"); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v); CI runs it", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
+	mnt := testenv.SmallDisk(t, "64k")
 	out := filepath.Join(mnt, "comment.md")
 	if err := os.WriteFile(out, []byte("the last comparison\n"), 0o644); err != nil {
 		t.Fatal(err)

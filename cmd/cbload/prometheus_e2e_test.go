@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cbload/cbload/internal/testenv"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -33,23 +33,19 @@ func prometheusBinaries(t *testing.T) (server, tool string) {
 	if err1 == nil && err2 == nil {
 		return server, tool
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("prometheus or promtool not on PATH; CI must install them (apt-get install prometheus, in .ci/run)")
-	}
-	t.Skipf("prometheus or promtool not on PATH; apt-get install prometheus to run this test")
+	testenv.SkipOrFail(t, "prometheus or promtool not on PATH; apt-get install prometheus to run this test; CI must install them (in .ci/run)")
 	return "", ""
 }
 
-// freeLoopbackPort returns a port that was free a moment ago: Prometheus
-// takes no port 0, so the test must name one.
-func freeLoopbackPort(t *testing.T) int {
+// checkMetricsPage fails the test unless promtool check metrics finds
+// nothing to say about page.
+func checkMetricsPage(t *testing.T, promtool string, page []byte) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	check := exec.Command(promtool, "check", "metrics")
+	check.Stdin = bytes.NewReader(page)
+	if msg, err := check.CombinedOutput(); err != nil || len(bytes.TrimSpace(msg)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, msg)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // promSample is one sample Prometheus returned: its time and value.
@@ -104,6 +100,45 @@ func promQuery(t *testing.T, base, q string) [][]promSample {
 	return series
 }
 
+// promHistogramCount runs an instant query at time at for one native
+// histogram series and returns its count, and whether the answer was a
+// native histogram.
+func promHistogramCount(t *testing.T, base, q string, at time.Time) (int64, bool) {
+	t.Helper()
+	u := base + "/api/v1/query?query=" + url.QueryEscape(q) + "&time=" + strconv.FormatFloat(float64(at.UnixNano())/1e9, 'f', 3, 64)
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("query %s: %v", q, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Histogram []json.RawMessage `json:"histogram"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Status != "success" || len(out.Data.Result) != 1 {
+		t.Fatalf("query %s: status %q, %d series, decode %v; want one series", q, out.Status, len(out.Data.Result), err)
+	}
+	h := out.Data.Result[0].Histogram
+	if len(h) != 2 {
+		return 0, false
+	}
+	var body struct {
+		Count string `json:"count"`
+	}
+	if err := json.Unmarshal(h[1], &body); err != nil {
+		t.Fatalf("query %s: histogram %s: %v", q, h[1], err)
+	}
+	n, err := strconv.ParseFloat(body.Count, 64)
+	if err != nil {
+		t.Fatalf("query %s: histogram count %q", q, body.Count)
+	}
+	return int64(n), true
+}
+
 // scraping reports whether Prometheus has tried to scrape its target.
 func scraping(base string) bool {
 	resp, err := http.Get(base + "/api/v1/targets")
@@ -138,7 +173,8 @@ func TestPrometheusScrapesRun(t *testing.T) {
 	}
 	promBin, promtool := prometheusBinaries(t)
 	dir := t.TempDir()
-	promPort, metricsPort := freeLoopbackPort(t), freeLoopbackPort(t)
+	// Prometheus takes no port 0: the test names free ones.
+	promPort, metricsPort := testenv.FreePort(t), testenv.FreePort(t)
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
@@ -151,43 +187,18 @@ scrape_configs:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var promLog bytes.Buffer
-	cmd := exec.Command(promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort), "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &promLog, &promLog
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start prometheus: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
+	// With native histograms on, Prometheus asks for protobuf: the
+	// latency histogram must then come as a native one.
+	prom := testenv.Start(t, promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort), "--log.level=warn", "--enable-feature=native-histograms")
 	base := fmt.Sprintf("http://127.0.0.1:%d", promPort)
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("prometheus exited before it was ready:\n%s", promLog.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready within 30s:\n%s", promLog.String())
-		}
-	}
+	prom.WaitHTTP(t, base+"/-/ready", 30*time.Second)
 
 	// Prometheus applies new targets every 5 s: wait until it scrapes the
 	// (not yet listening) metrics address, so that it sees the whole run.
 	for deadline := time.Now().Add(30 * time.Second); !scraping(base); {
 		if time.Now().After(deadline) {
-			t.Fatalf("prometheus did not scrape the target within 30s:\n%s", promLog.String())
+			t.Fatalf("prometheus did not scrape the target within 30s:\n%s", prom.Log())
 		}
 		time.Sleep(100 * time.Millisecond) // polling Prometheus's state, not waiting for it blindly
 	}
@@ -245,11 +256,7 @@ wait:
 	if scrape == nil {
 		t.Fatalf("no scrape of %s during the run showed the breaker state", metricsURL)
 	}
-	check := exec.Command(promtool, "check", "metrics")
-	check.Stdin = bytes.NewReader(scrape)
-	if msg, err := check.CombinedOutput(); err != nil || len(bytes.TrimSpace(msg)) > 0 {
-		t.Errorf("promtool check metrics: %v\n%s", err, msg)
-	}
+	checkMetricsPage(t, promtool, scrape)
 
 	// The breaker arm's /local ok count, as Prometheus last scraped it
 	// (the breaker arm ended a whole arm ago), is the report's.
@@ -306,6 +313,17 @@ wait:
 		if s.v != 0 {
 			t.Errorf("state sample %v after the breaker closed for good; want 0", s)
 		}
+	}
+
+	// The breaker arm's /local latency, as Prometheus stored it at its
+	// last scrape of the run (the arm long over): a native histogram
+	// holding every /local request of the report.
+	var localAll int64
+	for _, s := range b.Series {
+		localAll += s.Collateral.Outcomes.Total()
+	}
+	if n, native := promHistogramCount(t, base, `cbload_request_duration_seconds{arm="breaker",endpoint="local"}`, ss[len(ss)-1].t); !native || n != localAll {
+		t.Errorf("Prometheus has the breaker /local latency as a native histogram %v, count %d; want native, the report's %d", native, n, localAll)
 	}
 	if t.Failed() {
 		t.Logf("report transitions: %v (arm started %v)", b.Transitions, b.StartedAt)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cbload/cbload/internal/testenv"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -77,13 +78,7 @@ func TestRunReportOutAndFormat(t *testing.T) {
 // one-line message.
 func TestReportExitCodes(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, content string) string { return testenv.WriteFile(t, dir, name, content) }
 	tests := []struct {
 		name string
 		args []string

@@ -12,17 +12,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/cbload/cbload/internal/testenv"
 )
 
 func TestRequestFlagsBad(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, content string) string { return testenv.WriteFile(t, dir, name, content) }
 	badFile := write("bad.txt", "GET /a\nAccept application/json\n")
 	goodFile := write("good.txt", "GET /a\n")
 	big := write("big.bin", strings.Repeat("x", 1<<20+1))

@@ -307,22 +307,11 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	// The harness checks these only when there is an endpoint to export
 	// to; a typo in a flag given on purpose is still a mistake.
-	switch p := cfg.Tracing.Protocol; p {
-	case "", "grpc", "http/protobuf":
-	default:
-		return usagef("--otlp-protocol %q: want grpc or http/protobuf", p)
+	if err := checkOTLPFlags(cfg.Tracing.Endpoint, cfg.Tracing.Protocol); err != nil {
+		return err
 	}
 	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || checkPort(cfg.Tracing.JaegerURL) != nil) {
 		return usagef("--jaeger-url %q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
-	}
-	if e := cfg.Tracing.Endpoint; e != "" {
-		// host:port means http://, as the harness reads it.
-		if !strings.Contains(e, "://") {
-			e = "http://" + e
-		}
-		if err := checkEndpointURL(e); err != nil {
-			return usagef("--otlp-endpoint %q: %v, or host:port", cfg.Tracing.Endpoint, err)
-		}
 	}
 	cfg.Tracing.Version = version
 	if err := cfg.Validate(); err != nil {

@@ -36,6 +36,8 @@ type serveOptions struct {
 	grpc         bool
 	controlHosts []string
 	metricsAddr  string
+	otlpEndpoint string
+	otlpProtocol string
 
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
@@ -133,6 +135,8 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 	f.IntVar(&opts.queue, "upstream-queue", 0, "requests that wait for a worker; beyond them, 503 at once (needs --upstream-concurrency)")
 	f.BoolVar(&opts.honorCancel, "upstream-honor-cancel", false, "drop queued and running work whose caller gave up (default: do it anyway, for nobody)")
 	f.StringVar(&opts.metricsAddr, "metrics-addr", "", metricsFlagHelp)
+	f.StringVar(&opts.otlpEndpoint, "otlp-endpoint", "", "export the upstream's counters as OTLP metrics to this collector, e.g. http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT; none: no export)")
+	f.StringVar(&opts.otlpProtocol, "otlp-protocol", "", "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)")
 	f.StringArrayVar(&opts.controlHosts, "control-host", nil, "extra Host name the token-less control API answers (repeatable)")
 	f.DurationVar(&opts.readHeaderTimeout, "read-header-timeout", faultserver.DefaultReadHeaderTimeout, "close a connection whose request headers take longer (both listeners)")
 	f.DurationVar(&opts.readTimeout, "read-timeout", faultserver.DefaultReadTimeout, "close a connection whose whole request, body included, takes longer (faults that hold requests are not cut)")
@@ -243,6 +247,12 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	if err := checkMetricsAddr(opts.metricsAddr, allow); err != nil {
 		return err
 	}
+	if err := checkOTLPFlags(opts.otlpEndpoint, opts.otlpProtocol); err != nil {
+		return err
+	}
+	if err := checkMetricsEnv(ctx); err != nil {
+		return err
+	}
 	seed, random := opts.seed, false
 	if seed == 0 {
 		seed, random = randomSeed(), true
@@ -320,6 +330,14 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		}
 		defer ms.close()
 	}
+	otlp := harness.TracingConfig{Endpoint: opts.otlpEndpoint, Protocol: opts.otlpProtocol, Version: version}
+	ux, err := harness.ExportUpstreamMetrics(ctx, otlp, s.Stats)
+	if err != nil {
+		return withCode(exitCouldNotRun, fmt.Errorf("start OTLP metrics export: %w", err))
+	}
+	// After the upstream's own Close below, so the final export has its
+	// final counts.
+	defer func() { ux.Close(ctx.Err() != nil) }()
 
 	if random {
 		fmt.Fprintf(stdout, "cbload serve: seed %d (random; pass --seed %d to repeat)\n", seed, seed)
@@ -353,6 +371,10 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	}
 	if ms != nil {
 		fmt.Fprintf(stdout, "  metrics   %s  (Prometheus: requests, injected faults, in flight, queue)\n", ms.url)
+	}
+	if ux != nil {
+		endpoint, proto := otlp.MetricsTarget()
+		fmt.Fprintf(stdout, "  otlp      %s  (the same counters as OTLP metrics over %s, every %v)\n", endpoint, proto, metricsInterval())
 	}
 	names := make([]string, len(faults))
 	for i, f := range faults {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/cbload/cbload/internal/testenv"
 )
 
 // syncBuffer is an io.Writer that a test can read while a command writes.
@@ -89,20 +91,8 @@ func checkLeaks(t *testing.T) {
 
 func do(t *testing.T, c *http.Client, method, url, token, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(b))
+	code, _, b := testenv.Request(t, c, method, url, token, body)
+	return code, strings.TrimSpace(b)
 }
 
 func TestServe(t *testing.T) {

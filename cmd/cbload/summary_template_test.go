@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cbload/cbload/internal/testenv"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -68,13 +69,7 @@ func TestReportTemplate(t *testing.T) {
 // runs is one line naming its line, exit 2, and nothing on stdout.
 func TestReportTemplateErrors(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, content string) string { return testenv.WriteFile(t, dir, name, content) }
 	huge := write("huge.tmpl", strings.Repeat("x", 1<<20+1))
 	tests := []struct {
 		name, file, want string
@@ -115,13 +110,7 @@ func TestReportTemplateErrors(t *testing.T) {
 // refused before any load is sent.
 func TestRunSummaryTemplate(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, content string) string { return testenv.WriteFile(t, dir, name, content) }
 	tmpl := write("s.tmpl", "{{range .Arms}}arm {{.Name}}: {{(index .Summary \"fault\").API.Requests}} /api requests in the fault\n{{end}}")
 	out := filepath.Join(dir, "out")
 	var stdout, stderr bytes.Buffer

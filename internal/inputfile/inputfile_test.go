@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/cbload/cbload/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -51,33 +53,15 @@ func TestReadDevZero(t *testing.T) {
 	}
 }
 
-func mkfifo(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(p, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err) // not a POSIX file system
-	}
-	return p
-}
-
 // TestReadFIFOCancel cancels while Read waits for a FIFO's writer (in open)
 // and while it waits for data (in read): each returns promptly with the
 // context's error and leaves no goroutine behind (TestMain checks).
 func TestReadFIFOCancel(t *testing.T) {
 	for _, withWriter := range []bool{false, true} {
-		p := mkfifo(t)
+		p := testenv.FIFO(t)
 		if withWriter {
 			// A writer that never writes: open's wait is over, read's begins.
-			r, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, err := os.OpenFile(p, os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.Close()
-			defer w.Close()
+			testenv.HoldFIFO(t, p)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)
@@ -93,7 +77,7 @@ func TestReadFIFOCancel(t *testing.T) {
 }
 
 func TestReadFIFOTimeout(t *testing.T) {
-	p := mkfifo(t)
+	p := testenv.FIFO(t)
 	_, err := Read(context.Background(), p, 1<<20, 200*time.Millisecond)
 	if !errors.Is(err, ErrTimeout) {
 		t.Errorf("Read(FIFO) = %v; want ErrTimeout", err)
@@ -101,7 +85,7 @@ func TestReadFIFOTimeout(t *testing.T) {
 }
 
 func TestReadFIFOWithData(t *testing.T) {
-	p := mkfifo(t)
+	p := testenv.FIFO(t)
 	go func() {
 		w, err := os.OpenFile(p, os.O_WRONLY, 0)
 		if err != nil {
@@ -129,7 +113,7 @@ func TestSize(t *testing.T) {
 // file.
 func TestReadRegular(t *testing.T) {
 	dir := t.TempDir()
-	for path, want := range map[string]string{mkfifo(t): "a FIFO, not a regular file", dir: "a folder, not a regular file"} {
+	for path, want := range map[string]string{testenv.FIFO(t): "a FIFO, not a regular file", dir: "a folder, not a regular file"} {
 		_, err := ReadRegular(context.Background(), path, 1<<20, time.Minute)
 		if !errors.Is(err, ErrNotRegular) || err.Error() != want {
 			t.Errorf("ReadRegular(%s) = %v; want %q", path, err, want)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cbload/cbload/internal/testenv"
 )
 
 func read(t *testing.T, path string) string {
@@ -198,18 +200,7 @@ func TestWriteFullDevice(t *testing.T) {
 // TestWriteFullDisk: a regular file on a full tmpfs is an error, and no
 // temporary file is left.
 func TestWriteFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs; CI runs it")
-	}
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=64k"); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v); CI runs it", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
+	mnt := testenv.SmallDisk(t, "64k")
 	p := filepath.Join(mnt, "report.html")
 	err := Write(context.Background(), p, make([]byte, 1<<20))
 	if !errors.Is(err, syscall.ENOSPC) {

@@ -16,11 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -29,6 +25,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/cbload/cbload/internal/testenv"
 )
 
 func main() {
@@ -67,18 +65,7 @@ func main() {
 		_, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: "cbload.test"})
 		return err
 	}
-	pool := make(chan struct{}, *workers)
-	withWorker := func(h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case pool <- struct{}{}:
-				defer func() { <-pool }()
-				h(w, r)
-			case <-time.After(500 * time.Millisecond):
-				http.Error(w, "saturated", http.StatusServiceUnavailable)
-			}
-		}
-	}
+	withWorker := testenv.Workers(*workers)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api", withWorker(func(w http.ResponseWriter, r *http.Request) {
 		var err error
@@ -105,25 +92,5 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"state\":%q}\n", state)
 	})
-	serve(*addr, mux)
-}
-
-// serve listens, prints "listening on http://ADDR" and serves until
-// SIGTERM or SIGINT.
-func serve(addr string, h http.Handler) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	fmt.Printf("listening on http://%s\n", ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
-	}
+	testenv.Serve(*addr, mux)
 }

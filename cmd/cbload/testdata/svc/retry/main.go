@@ -6,19 +6,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/cbload/cbload/internal/testenv"
 )
 
 func main() {
@@ -39,7 +34,7 @@ func main() {
 		var err error
 		for range *attempts {
 			calls.Add(1)
-			if err = call(r.Context(), client, *upstream, *callTimeout); err == nil {
+			if err = testenv.CallUpstream(r.Context(), client, *upstream, *callTimeout); err == nil {
 				io.WriteString(w, `{"source":"primary"}`)
 				return
 			}
@@ -47,41 +42,5 @@ func main() {
 		http.Error(w, "upstream failed: "+err.Error(), http.StatusBadGateway)
 	})
 	mux.HandleFunc("GET /local", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	fmt.Printf("listening on http://%s\n", ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
-	}
-}
-
-// call makes one upstream call; a 5xx counts as a failure.
-func call(ctx context.Context, c *http.Client, upstream string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, upstream+"/work", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return err
-	}
-	if resp.StatusCode >= 500 {
-		return fmt.Errorf("upstream answered %d", resp.StatusCode)
-	}
-	return nil
+	testenv.Serve(*addr, mux)
 }
