@@ -320,12 +320,13 @@ func TestValidateGRPCUpstream(t *testing.T) {
 	}{
 		{"grpc-error", func(c *Config) { c.Phases[1].Faults = []faultserver.Spec{mustSpec("grpc-error:UNAVAILABLE,rate=0.5")} }, ""},
 		{"latency", func(c *Config) { c.Phases[1].Faults = []faultserver.Spec{mustSpec("latency:1s")} }, ""},
-		{"reset", func(c *Config) { c.Phases[1].Faults = []faultserver.Spec{mustSpec("reset")} }, `fault "reset": reset is an HTTP fault, and --upstream-grpc serves gRPC`},
+		{"reset", func(c *Config) { c.Phases[1].Faults = []faultserver.Spec{mustSpec("reset")} }, ""},
+		{"garbage", func(c *Config) { c.Phases[1].Faults = []faultserver.Spec{mustSpec("garbage")} }, "garbage is an HTTP fault"},
 		{"named truncate", func(c *Config) {
 			c.UpstreamAddr, c.Upstreams = "", []NamedUpstream{{Name: "payments", Addr: "127.0.0.1:9091"}}
 			c.Phases[1].Faults = nil
-			c.Phases[1].AddFault("payments", mustSpec("truncate"))
-		}, "truncate is an HTTP fault"},
+			c.Phases[1].AddFault("payments", mustSpec("truncate:100B,framing=chunked"))
+		}, "framing= is for HTTP answers"},
 		{"tls dir", func(c *Config) { c.UpstreamTLSDir = t.TempDir() }, "upstream-grpc: not with upstream-tls"},
 		{"external", func(c *Config) { c.UpstreamAddr, c.UpstreamExternal = "", true }, "upstream-grpc: not with upstream-external"},
 		{"capacity", func(c *Config) { c.Upstream.Concurrency = 4 }, "upstream-concurrency: not with upstream-grpc"},
