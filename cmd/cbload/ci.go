@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/field"
 	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
 	"github.com/cbload/cbload/scenario"
@@ -166,7 +166,7 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	case errors.As(err, &se):
 		return asUsage(err)
 	case err != nil:
-		return usagef("--scenario: %v", err)
+		return flagErrorf("--scenario", ": %v", err)
 	}
 	ci.scenarioName, ci.description = ci.scenario, s.Description
 	d := &opts.cfg
@@ -241,35 +241,44 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	return nil
 }
 
-// indexedRE matches an error about one of the phases or targets.
-var indexedRE = regexp.MustCompile(`^(phases|targets)\[(\d+)\]`)
-
 // inFile rewrites a usage error about a value that came from the scenario
 // file, found after the file was read, so that it names the file, the line
-// and the field rather than the flag the user did not give.
+// and the field rather than the flag the user did not give. The error says
+// which setting it is about by its type: a flagError names the flag, a
+// field.Error the settings' paths.
 func (ci *ciOptions) inFile(err error) error {
 	var ue *usageError
 	if ci.scenarioName == "" || !errors.As(err, &ue) {
 		return err
 	}
-	msg := err.Error()
-	at := func(line int, rest string) error {
-		return &usageError{err: fmt.Errorf("scenario %s: line %d: %s", ci.scenarioName, line, rest), hint: ue.hint}
+	at := func(line int, msg string) error {
+		return &usageError{err: fmt.Errorf("scenario %s: line %d: %s", ci.scenarioName, line, msg), hint: ue.hint}
 	}
-	for flag, ff := range ci.fileFields {
-		for _, prefix := range []string{"--" + flag, flag} {
-			if rest, ok := strings.CutPrefix(msg, prefix); ok && rest != "" && strings.ContainsRune(": ,", rune(rest[0])) {
-				return at(ff.line, ff.path+rest)
+	switch e := ue.err.(type) {
+	case *flagError:
+		if ff, ok := ci.fileFields[strings.TrimPrefix(e.flag, "--")]; ok {
+			return at(ff.line, ff.path+e.rest)
+		}
+	case *field.Error:
+		names, line := slices.Clone(e.Names), 0
+		for i, p := range e.Paths {
+			for _, ff := range ci.fileFields {
+				if ff.path == p && i < len(names) {
+					names[i] = p
+					if line == 0 {
+						line = ff.line
+					}
+				}
 			}
 		}
-	}
-	if m := indexedRE.FindStringSubmatch(msg); m != nil {
-		i, _ := strconv.Atoi(m[2])
-		switch {
-		case m[1] == "phases" && !ci.phasesFlag && i < len(ci.filePhaseLines):
-			return at(ci.filePhaseLines[i], msg)
-		case m[1] == "targets" && len(ci.targets) == 0 && i < len(ci.fileTargets):
-			return at(ci.fileTargets[i].Line, msg)
+		if line > 0 {
+			return at(line, strings.Join(names, ", ")+": "+e.Detail)
+		}
+		if i, ok := e.Index("phases"); ok && !ci.phasesFlag && i < len(ci.filePhaseLines) {
+			return at(ci.filePhaseLines[i], e.Error())
+		}
+		if i, ok := e.Index("targets"); ok && len(ci.targets) == 0 && i < len(ci.fileTargets) {
+			return at(ci.fileTargets[i].Line, e.Error())
 		}
 	}
 	return err
@@ -285,7 +294,7 @@ func schedule(opts *runOptions) ([]harness.Phase, error) {
 	for _, f := range opts.faults {
 		name, spec, err := harness.ParseUpstreamFault(f)
 		if err != nil {
-			return nil, usagef("--fault: %v", err)
+			return nil, flagErrorf("--fault", ": %v", err)
 		}
 		flagFaults.AddFault(name, spec)
 	}
@@ -299,7 +308,7 @@ func schedule(opts *runOptions) ([]harness.Phase, error) {
 				}
 			}
 			if !replaced {
-				return nil, usagef("--fault: scenario %s has no phase with faults to replace; give --phases too for a baseline,fault,recovery schedule", ci.scenarioName)
+				return nil, flagErrorf("--fault", ": scenario %s has no phase with faults to replace; give --phases too for a baseline,fault,recovery schedule", ci.scenarioName)
 			}
 		}
 		return phases, nil
@@ -314,7 +323,7 @@ func schedule(opts *runOptions) ([]harness.Phase, error) {
 		}
 	}
 	if !faults.Faulty() {
-		return nil, usagef("--fault: required; give a kind (%s) or a spec like latency:2s, or a --scenario file", strings.Join(kindNames(), ", "))
+		return nil, flagErrorf("--fault", ": required; give a kind (%s) or a spec like latency:2s, or a --scenario file", strings.Join(kindNames(), ", "))
 	}
 	return parsePhases(opts.phases, faults)
 }
@@ -329,7 +338,7 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 	}
 	if len(targets) > 0 {
 		if ci.armsFlag {
-			return usagef("--arms: not used with --target; each target is an arm (name them breaker and no-breaker for the A/B verdict)")
+			return flagErrorf("--arms", ": not used with --target; each target is an arm (name them breaker and no-breaker for the A/B verdict)")
 		}
 		// A shard never starts the upstream: every shard's service calls
 		// one, run by another process (cbload serve) on the run's schedule.
@@ -337,17 +346,17 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 			cfg.UpstreamExternal = true
 		}
 		if ci.upstreamAddr == "" && len(opts.req.upstreams) == 0 && !cfg.UpstreamExternal {
-			return usagef("--upstream-addr: required with --target; the loopback host:port your service calls as its upstream, like 127.0.0.1:9090 (or --upstream NAME=ADDR for each of several)")
+			return flagErrorf("--upstream-addr", ": required with --target; the loopback host:port your service calls as its upstream, like 127.0.0.1:9090 (or --upstream NAME=ADDR for each of several)")
 		}
 		cfg.Targets, cfg.UpstreamAddr = targets, ci.upstreamAddr
 	} else {
 		for flag, v := range map[string]string{"collateral": ci.collateral, "breaker-state-url": ci.breakerStateURL, "upstream-addr": ci.upstreamAddr, "breaker-state-metric": ci.stateMetric, "breaker-state-map": ci.stateMap} {
 			if v != "" {
-				return usagef("--%s: only used with --target", flag)
+				return flagErrorf("--"+flag, ": only used with --target")
 			}
 		}
 		if opts.shard.upstreamExternal {
-			return usagef("--upstream-external: only used with --target (cbload's own gateway calls its own upstream)")
+			return flagErrorf("--upstream-external", ": only used with --target (cbload's own gateway calls its own upstream)")
 		}
 	}
 
@@ -389,11 +398,11 @@ func applyCI(cfg *harness.Config, opts *runOptions) error {
 		}
 	}
 	if ci.abortOnFail && len(ci.checks) == 0 {
-		return usagef("--abort-on-fail: no threshold to abort on; give --threshold 'EXPR' (or thresholds: in the scenario)")
+		return flagErrorf("--abort-on-fail", ": no threshold to abort on; give --threshold 'EXPR' (or thresholds: in the scenario)")
 	}
 	if slices.Contains(ci.abort, true) {
 		if cfg.Shard.Sharded() {
-			return usagef("--abort-on-fail: not with --shard; a shard sees only its share of the load and cannot stop the others (check the thresholds with cbload merge)")
+			return flagErrorf("--abort-on-fail", ": not with --shard; a shard sees only its share of the load and cannot stop the others (check the thresholds with cbload merge)")
 		}
 		cfg.OnCheckpoint = ci.abortCheck
 	}
@@ -416,10 +425,10 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 		for _, t := range ci.targets {
 			name, u, ok := strings.Cut(t, "=")
 			if !ok || name == "" || u == "" {
-				return nil, usagef("--target %q: want NAME=URL like breaker=http://127.0.0.1:8080/api", t)
+				return nil, flagErrorf("--target", " %q: want NAME=URL like breaker=http://127.0.0.1:8080/api", t)
 			}
 			if err := checkURL(u, ci.allow); err != nil {
-				return nil, usagef("--target %s: %v", name, err)
+				return nil, flagErrorf("--target", " %s: %v", name, err)
 			}
 			out = append(out, harness.Target{Name: name, URL: u})
 		}
@@ -447,17 +456,17 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 		var err error
 		if ci.collateral != "" && (out[i].Collateral == "" || ci.collateralFlag) {
 			if out[i].Collateral, err = resolveRef(out[i].URL, ci.collateral, ci.allow); err != nil {
-				return nil, usagef("--collateral: %v", err)
+				return nil, flagErrorf("--collateral", ": %v", err)
 			}
 		}
 		if ci.breakerStateURL != "" && (out[i].BreakerStateURL == "" || ci.stateFlag) {
 			if out[i].BreakerStateURL, err = resolveRef(out[i].URL, ci.breakerStateURL, ci.allow); err != nil {
-				return nil, usagef("--breaker-state-url: %v", err)
+				return nil, flagErrorf("--breaker-state-url", ": %v", err)
 			}
 		}
 	}
 	if ci.stateMap != "" && ci.stateMetric == "" {
-		return nil, usagef("--breaker-state-map: only used with --breaker-state-metric")
+		return nil, flagErrorf("--breaker-state-map", ": only used with --breaker-state-metric")
 	}
 	if ci.stateMetric != "" {
 		sm, err := harness.ParseStateMetric(ci.stateMetric, ci.stateMap)
@@ -466,7 +475,7 @@ func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
 		}
 		for i := range out {
 			if out[i].BreakerStateURL == "" {
-				return nil, usagef("--breaker-state-metric: target %s has no --breaker-state-url to read it from", out[i].Name)
+				return nil, flagErrorf("--breaker-state-metric", ": target %s has no --breaker-state-url to read it from", out[i].Name)
 			}
 			out[i].StateMetric = sm
 		}

@@ -26,7 +26,7 @@ func checkFlagCounts(opts *runOptions) error {
 		{"expect", len(opts.req.expect), scenario.MaxExpect, "checks"},
 	} {
 		if c.n > c.limit {
-			return usagef("--%s: given %d times; the limit is %d %s", c.flag, c.n, c.limit, c.what)
+			return flagErrorf("--"+c.flag, ": given %d times; the limit is %d %s", c.n, c.limit, c.what)
 		}
 	}
 	return nil
@@ -52,7 +52,7 @@ func checkSchedule(opts *runOptions, phases []harness.Phase) error {
 	var total int64
 	for _, p := range phases {
 		if int64(p.Duration) > int64(scenario.MaxDuration)-total {
-			return usagef("--phases %q: the schedule is longer than the limit of %v per arm", opts.phases, scenario.MaxDuration)
+			return flagErrorf("--phases", " %q: the schedule is longer than the limit of %v per arm", opts.phases, scenario.MaxDuration)
 		}
 		total += max(int64(p.Duration), 0)
 	}

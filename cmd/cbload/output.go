@@ -40,21 +40,21 @@ func checkOutputFile(flag, path, example string, others []namedPath, force bool)
 	var re *outfile.RefusedError
 	switch {
 	case errors.As(err, &re) && re.Reason == "is a folder":
-		return usagef("%s %s: is a folder; want a file name like %s", flag, path, filepath.Join(path, example))
+		return flagErrorf(flag, " %s: is a folder; want a file name like %s", path, filepath.Join(path, example))
 	case errors.As(err, &re):
-		return usagef("%s %s: %s; want a regular file, a new file name, a device or a FIFO", flag, path, re.Reason)
+		return flagErrorf(flag, " %s: %s; want a regular file, a new file name, a device or a FIFO", path, re.Reason)
 	case err != nil:
-		return usagef("%s %s: %v", flag, path, err)
+		return flagErrorf(flag, " %s: %v", path, err)
 	case t.Special():
 		return nil
 	}
 	for _, o := range others {
 		if o.path != "" && sameFile(path, o.path) {
-			return usagef("%s %s: is %s; choose another file", flag, path, o.name)
+			return flagErrorf(flag, " %s: is %s; choose another file", path, o.name)
 		}
 	}
 	if !force && holdsReport(t.Path) {
-		return usagef("%s %s: holds a cbload report; pass --force to overwrite it or choose another file", flag, path)
+		return flagErrorf(flag, " %s: holds a cbload report; pass --force to overwrite it or choose another file", path)
 	}
 	return nil
 }
@@ -68,11 +68,11 @@ func checkOutputDir(flag, dir string, names []string, inputs []namedPath) error 
 		_, err := outfile.Resolve(p)
 		var re *outfile.RefusedError
 		if errors.As(err, &re) {
-			return usagef("%s %s: %s %s; want a regular file there or none", flag, dir, n, re.Reason)
+			return flagErrorf(flag, " %s: %s %s; want a regular file there or none", dir, n, re.Reason)
 		}
 		for _, in := range inputs {
 			if in.path != "" && sameFile(p, in.path) {
-				return usagef("%s %s: would overwrite %s (%s), an input of this command; choose another folder", flag, dir, in.name, in.path)
+				return flagErrorf(flag, " %s: would overwrite %s (%s), an input of this command; choose another folder", dir, in.name, in.path)
 			}
 		}
 	}
@@ -85,7 +85,7 @@ func checkOutputDir(flag, dir string, names []string, inputs []namedPath) error 
 func lockOut(dir string) (func(), error) {
 	release, err := outfile.Lock(dir)
 	if errors.Is(err, outfile.ErrLocked) {
-		return nil, usagef("--out %s: another cbload process is writing into this folder now; wait for it to finish or choose another folder", dir)
+		return nil, flagErrorf("--out", " %s: another cbload process is writing into this folder now; wait for it to finish or choose another folder", dir)
 	}
 	if err != nil {
 		return nil, withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, unwrapWrite(err)))

@@ -101,7 +101,7 @@ func (o *requestOptions) parseAllow() (harness.AllowList, error) {
 	}
 	a, err := harness.ParseAllowList(o.allow)
 	if err != nil {
-		return nil, usagef("--allow-remote %v", err)
+		return nil, flagErrorf("--allow-remote", " %v", err)
 	}
 	return a, nil
 }
@@ -121,7 +121,7 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	if len(cfg.Targets) == 0 {
 		for _, name := range []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls", "upstream-grpc", "allow-remote", "upstream"} {
 			if given[name] {
-				return usagef("--%s: only used with --target", name)
+				return flagErrorf("--"+name, ": only used with --target")
 			}
 		}
 		return nil
@@ -131,43 +131,43 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 		k, v, ok := strings.Cut(h, ":")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || !validHeaderName(k) {
-			return usagef("--header %q: want 'Name: value' like 'Accept: application/json'", clipInput(redactHeader(h)))
+			return flagErrorf("--header", " %q: want 'Name: value' like 'Accept: application/json'", clipInput(redactHeader(h)))
 		}
 		if err := harness.CheckHeader(k, v); err != nil {
-			return usagef("--header %s: %v", clipInput(k), err)
+			return flagErrorf("--header", " %s: %v", clipInput(k), err)
 		}
 		header.Add(k, v)
 	}
 	for _, h := range o.headerEnv {
 		k, env, ok := strings.Cut(h, "=")
 		if !ok || !validHeaderName(k) || !headerEnvNameRE.MatchString(env) {
-			return usagef("--header-env %q: want Name=ENV_VAR like Authorization=API_TOKEN", clipInput(h))
+			return flagErrorf("--header-env", " %q: want Name=ENV_VAR like Authorization=API_TOKEN", clipInput(h))
 		}
 		v, set := os.LookupEnv(env)
 		if !set || v == "" {
-			return usagef("--header-env %s: $%s is not set or empty; export it with the header's value", h, env)
+			return flagErrorf("--header-env", " %s: $%s is not set or empty; export it with the header's value", h, env)
 		}
 		if err := harness.CheckHeader(k, v); err != nil {
-			return usagef("--header-env %s: $%s: %v", h, env, err)
+			return flagErrorf("--header-env", " %s: $%s: %v", h, env, err)
 		}
 		header.Set(k, v)
 	}
 	if o.method != "" && !methodName(o.method) {
-		return usagef("--method %q: want an HTTP method in capitals like GET or POST", o.method)
+		return flagErrorf("--method", " %q: want an HTTP method in capitals like GET or POST", o.method)
 	}
 	var body []byte
 	switch {
 	case given["body"] && given["body-file"]:
-		return usagef("--body, --body-file: give one or the other")
+		return flagErrorf("--body", ", --body-file: give one or the other")
 	case o.bodyFile != "":
 		b, err := readCapped(ctx, o.bodyFile, harness.MaxBodySize)
 		if err != nil {
-			return usagef("--body-file: %v", err)
+			return flagErrorf("--body-file", ": %v", err)
 		}
 		body = b
 	case given["body"]:
 		if len(o.body) > harness.MaxBodySize {
-			return usagef("--body: %d bytes; a body holds at most %d (1 MiB)", len(o.body), harness.MaxBodySize)
+			return flagErrorf("--body", ": %d bytes; a body holds at most %d (1 MiB)", len(o.body), harness.MaxBodySize)
 		}
 		body = []byte(o.body)
 	}
@@ -175,17 +175,17 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	if o.targets != "" {
 		for _, name := range []string{"method", "body", "body-file"} {
 			if given[name] {
-				return usagef("--%s: not used with --targets; the request file says each request's method, body and role", name)
+				return flagErrorf("--"+name, ": not used with --targets; the request file says each request's method, body and role")
 			}
 		}
 		for _, t := range cfg.Targets {
 			if t.Collateral != "" {
-				return usagef("--collateral: not used with --targets; tag collateral requests in the file with \"# cbload: collateral\"")
+				return flagErrorf("--collateral", ": not used with --targets; tag collateral requests in the file with \"# cbload: collateral\"")
 			}
 		}
 		data, err := readCapped(ctx, o.targets, harness.MaxRequestFileSize)
 		if err != nil {
-			return usagef("--targets: %v", err)
+			return flagErrorf("--targets", ": %v", err)
 		}
 		dir := filepath.Dir(o.targets)
 		reqs, err := harness.ParseRequestFile(o.targets, data, func(p string) ([]byte, error) {
@@ -195,15 +195,15 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 			return readCapped(ctx, p, harness.MaxBodySize)
 		})
 		if err != nil {
-			return usagef("--targets: %v", err)
+			return flagErrorf("--targets", ": %v", err)
 		}
 		for i := range cfg.Targets {
 			t := &cfg.Targets[i]
 			if u, err := url.Parse(t.URL); err == nil && u.Path != "" && u.Path != "/" {
-				return usagef("--target %s: with --targets the paths come from the request file; give the origin only, like %s://%s", t.Name, u.Scheme, u.Host)
+				return flagErrorf("--target", " %s: with --targets the paths come from the request file; give the origin only, like %s://%s", t.Name, u.Scheme, u.Host)
 			}
 			if t.Requests, err = harness.RebaseRequests(reqs, t.URL); err != nil {
-				return usagef("--target %s: %v", t.Name, err)
+				return flagErrorf("--target", " %s: %v", t.Name, err)
 			}
 			for j := range t.Requests {
 				for k, vs := range header {
@@ -224,7 +224,7 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	for _, e := range o.expect {
 		x, err := harness.ParseExpectation(e)
 		if err != nil {
-			return usagef("--expect %v", err)
+			return flagErrorf("--expect", " %v", err)
 		}
 		cfg.Expect = append(cfg.Expect, x)
 	}
@@ -232,7 +232,7 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	if o.caCert != "" {
 		b, err := readCapped(ctx, o.caCert, 1<<20)
 		if err != nil {
-			return usagef("--ca-cert: %v", err)
+			return flagErrorf("--ca-cert", ": %v", err)
 		}
 		cfg.TargetTLS.CAPEM = b
 	}
@@ -242,7 +242,7 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	for _, u := range o.upstreams {
 		name, addr, ok := strings.Cut(u, "=")
 		if !ok || name == "" || addr == "" {
-			return usagef("--upstream %q: want NAME=ADDR like payments=127.0.0.1:3001", u)
+			return flagErrorf("--upstream", " %q: want NAME=ADDR like payments=127.0.0.1:3001", u)
 		}
 		cfg.Upstreams = append(cfg.Upstreams, harness.NamedUpstream{Name: name, Addr: addr})
 	}

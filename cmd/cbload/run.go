@@ -214,14 +214,14 @@ func faultKindsHelp() string {
 func parsePhases(s string, faults harness.Phase) ([]harness.Phase, error) {
 	parts := strings.Split(s, ",")
 	if len(parts) != 3 {
-		return nil, usagef("--phases %q: want three durations baseline,fault,recovery like 5s,15s,10s", s)
+		return nil, flagErrorf("--phases", " %q: want three durations baseline,fault,recovery like 5s,15s,10s", s)
 	}
 	names := []string{"baseline", "fault", "recovery"}
 	var phases []harness.Phase
 	for i, p := range parts {
 		d, err := time.ParseDuration(strings.TrimSpace(p))
 		if err != nil {
-			return nil, usagef("--phases: %s duration %q: want a duration like 5s", names[i], p)
+			return nil, flagErrorf("--phases", ": %s duration %q: want a duration like 5s", names[i], p)
 		}
 		ph := harness.Phase{Name: names[i], Duration: d}
 		if i == 1 {
@@ -266,7 +266,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 			if r < harness.MinRate {
 				// One line that says what to change, not the note and then
 				// the rate's own error.
-				return usagef("--tiers %d, --retries %d: the default rate for them is %.3g req/s (%g / (1+%d)^%d, so a retry storm fits on this machine), below the %d req/s cbload paces; give --rate (%d to %d), or fewer tiers or retries",
+				return flagErrorf("--tiers", " %d, --retries %d: the default rate for them is %.3g req/s (%g / (1+%d)^%d, so a retry storm fits on this machine), below the %d req/s cbload paces; give --rate (%d to %d), or fewer tiers or retries",
 					cfg.Tiers, cfg.Gateway.Retries, r, cfg.Rate, cfg.Gateway.Retries, cfg.Tiers-1, harness.MinRate, harness.MinRate, harness.MaxRate)
 			}
 			cfg.Rate = r
@@ -275,7 +275,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	share, err := scenario.ParseShare(opts.retryBudget)
 	if err != nil {
-		return usagef("--retry-budget %q: want a share of requests like 10%% or 0.1", opts.retryBudget)
+		return flagErrorf("--retry-budget", " %q: want a share of requests like 10%% or 0.1", opts.retryBudget)
 	}
 	cfg.RetryBudget.Ratio = share
 	if err := applyCI(&cfg, opts); err != nil {
@@ -296,12 +296,12 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	switch opts.progress {
 	case "auto", "always", "never":
 	default:
-		return usagef("--progress %q: want auto, always or never", opts.progress)
+		return flagErrorf("--progress", " %q: want auto, always or never", opts.progress)
 	}
 	if opts.traceSample != "auto" {
 		v, err := strconv.ParseFloat(opts.traceSample, 64)
 		if err != nil || !(v >= 0 && v <= 1) {
-			return usagef("--trace-sample %q: want a fraction in [0,1] like 0.1, or auto", opts.traceSample)
+			return flagErrorf("--trace-sample", " %q: want a fraction in [0,1] like 0.1, or auto", opts.traceSample)
 		}
 		cfg.Tracing.SampleRatio = &v
 	}
@@ -310,10 +310,10 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	switch p := cfg.Tracing.Protocol; p {
 	case "", "grpc", "http/protobuf":
 	default:
-		return usagef("--otlp-protocol %q: want grpc or http/protobuf", p)
+		return flagErrorf("--otlp-protocol", " %q: want grpc or http/protobuf", p)
 	}
 	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || checkPort(cfg.Tracing.JaegerURL) != nil) {
-		return usagef("--jaeger-url %q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
+		return flagErrorf("--jaeger-url", " %q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
 	}
 	if e := cfg.Tracing.Endpoint; e != "" {
 		// host:port means http://, as the harness reads it.
@@ -321,12 +321,12 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 			e = "http://" + e
 		}
 		if err := checkEndpointURL(e); err != nil {
-			return usagef("--otlp-endpoint %q: %v, or host:port", cfg.Tracing.Endpoint, err)
+			return flagErrorf("--otlp-endpoint", " %q: %v, or host:port", cfg.Tracing.Endpoint, err)
 		}
 	}
 	cfg.Tracing.Version = version
 	if err := cfg.Validate(); err != nil {
-		return usagef("%v", err)
+		return asUsage(err)
 	}
 	// Before any other output: a run that would not start says nothing else.
 	if opts.out != "" {
@@ -609,7 +609,7 @@ func prepareOut(dir string, force bool) (release func(), err error) {
 // forced.
 func outHoldsReport(dir string, force bool) error {
 	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && !force {
-		return usagef("--out %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
+		return flagErrorf("--out", " %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/field"
 	"github.com/cbload/cbload/scenario"
 	sched "github.com/cbload/cbload/schedule"
 )
@@ -157,13 +158,13 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	if o.scenario == "" && !flags.Changed("phases") {
 		switch {
 		case o.startAt != "":
-			return nil, usagef("--start-at: there is no schedule to start; give --phases or --scenario")
+			return nil, flagErrorf("--start-at", ": there is no schedule to start; give --phases or --scenario")
 		case o.exitAfter:
-			return nil, usagef("--exit-after-schedule: there is no schedule; give --phases or --scenario")
+			return nil, flagErrorf("--exit-after-schedule", ": there is no schedule; give --phases or --scenario")
 		}
 		for _, name := range []string{"arms", "trials", "client-timeout"} {
 			if flags.Changed(name) {
-				return nil, usagef("--%s: describes the run a schedule is for, and there is no schedule; give --phases or --scenario", name)
+				return nil, flagErrorf("--"+name, ": describes the run a schedule is for, and there is no schedule; give --phases or --scenario")
 			}
 		}
 		return nil, nil
@@ -186,13 +187,13 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	// the flags' values.
 	switch up := ro.cfg.Upstream; {
 	case up.ServiceTime <= 0 && !flags.Changed("service-time"):
-		return nil, ro.ci.inFile(usagef("--service-time %v: want a positive duration like 2ms", up.ServiceTime))
+		return nil, ro.ci.inFile(flagErrorf("--service-time", " %v: want a positive duration like 2ms", up.ServiceTime))
 	case up.Jitter < 0 && !flags.Changed("jitter"):
-		return nil, ro.ci.inFile(usagef("--jitter %v: want a duration of zero or more", up.Jitter))
+		return nil, ro.ci.inFile(flagErrorf("--jitter", " %v: want a duration of zero or more", up.Jitter))
 	case ro.cfg.Trials < 1 || ro.cfg.Trials > harness.MaxTrials:
-		return nil, ro.ci.inFile(usagef("--trials %d: want 1 to %d, the run's --trials", ro.cfg.Trials, harness.MaxTrials))
+		return nil, ro.ci.inFile(flagErrorf("--trials", " %d: want 1 to %d, the run's --trials", ro.cfg.Trials, harness.MaxTrials))
 	case ro.cfg.ClientTimeout <= 0 || ro.cfg.ClientTimeout > harness.MaxTimeout:
-		return nil, ro.ci.inFile(usagef("--client-timeout %v: want a positive duration up to %v like 3s, the run's --client-timeout", ro.cfg.ClientTimeout, harness.MaxTimeout))
+		return nil, ro.ci.inFile(flagErrorf("--client-timeout", " %v: want a positive duration up to %v like 3s, the run's --client-timeout", ro.cfg.ClientTimeout, harness.MaxTimeout))
 	}
 	arms, err := o.armNames(ro)
 	if err != nil {
@@ -206,16 +207,16 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	for i, p := range phases {
 		// serve is one upstream: a fault for a named one has nowhere to go.
 		if len(p.UpstreamFaults) > 0 {
-			return nil, ro.ci.inFile(usagef("phases[%d] (%s): fault %s: serve runs one upstream; faults named NAME=SPEC are for cbload run --upstream NAME=ADDR", i, p.Name, p.FaultStrings()[len(p.Faults)]))
+			return nil, ro.ci.inFile(asUsage(field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), "fault %s: serve runs one upstream; faults named NAME=SPEC are for cbload run --upstream NAME=ADDR", p.FaultStrings()[len(p.Faults)])))
 		}
 		ps[i] = sched.Phase{Name: p.Name, Duration: p.Duration, Faults: p.Faults}
 	}
 	s, err := sched.New(ps)
 	switch {
 	case err != nil && ro.ci.phasesFlag:
-		return nil, usagef("--phases %q: %v", o.phases, err)
+		return nil, flagErrorf("--phases", " %q: %v", o.phases, err)
 	case err != nil:
-		return nil, ro.ci.inFile(usagef("%v", err))
+		return nil, ro.ci.inFile(asUsage(err))
 	}
 	plan := &servePlan{sched: s, exitAfter: o.exitAfter, named: len(arms) > 0,
 		run: harness.Config{Phases: phases, Arms: arms, Trials: ro.cfg.Trials, ClientTimeout: ro.cfg.ClientTimeout}}
@@ -225,15 +226,15 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	if o.startAt != "" {
 		t, err := time.Parse(time.RFC3339, o.startAt)
 		if err != nil {
-			return nil, usagef("--start-at %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", clipInput(o.startAt))
+			return nil, flagErrorf("--start-at", " %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", clipInput(o.startAt))
 		}
 		// Compared as times, not as the durations between them, which
 		// saturate at about 292 years (year 9999 is not "2562047h ahead").
 		switch total := plan.total(); {
 		case !t.After(now.Add(-total)):
-			return nil, usagef("--start-at %s is %s in the past: the %v schedule is over; want a time to come, or one less than %v ago to join it", o.startAt, roughSpan(now, t), total, total)
+			return nil, flagErrorf("--start-at", " %s is %s in the past: the %v schedule is over; want a time to come, or one less than %v ago to join it", o.startAt, roughSpan(now, t), total, total)
 		case t.After(now.Add(maxStartAhead)):
-			return nil, usagef("--start-at %s is %s ahead; the limit is %v", o.startAt, roughSpan(now, t), maxStartAhead)
+			return nil, flagErrorf("--start-at", " %s is %s ahead; the limit is %v", o.startAt, roughSpan(now, t), maxStartAhead)
 		}
 		plan.start = t
 	}
@@ -260,7 +261,7 @@ func (o *scheduleOptions) armNames(ro *runOptions) ([]string, error) {
 	}
 	switch {
 	case o.cmd.Flags().Changed("arms") && len(names) == 0:
-		return nil, usagef("--arms: empty; want the run's target names in order, like breaker,no-breaker")
+		return nil, flagErrorf("--arms", ": empty; want the run's target names in order, like breaker,no-breaker")
 	case len(names) > scenario.MaxTargets:
 		return nil, usagef("%s: %d arms; the limit is %d, that of targets", where(scenario.MaxTargets), len(names), scenario.MaxTargets)
 	}
