@@ -409,7 +409,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		cfg.Progress = progress.show
 	}
 
-	rep, runErr := harness.Run(ctx, cfg)
+	rep, runErr := harness.RunValidated(ctx, cfg) // validated above
 	// The load has stopped: what follows writes what was measured, after
 	// a signal too.
 	holdWatchdog(resultsWriteGrace)
