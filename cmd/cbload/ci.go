@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,10 +69,6 @@ type fileField struct {
 	path string
 	line int
 }
-
-// stepSummaryEnv is set by GitHub Actions to a file whose Markdown is shown
-// on the run's summary page.
-const stepSummaryEnv = "GITHUB_STEP_SUMMARY"
 
 const ciHelp = `Thresholds: --threshold 'EXPR' (repeatable) checks a value of the report:
   breaker.fault.collateral.success_ratio >= 99%
@@ -670,108 +664,4 @@ func (ci *ciOptions) abortCheck(r *reports.Report, at harness.Checkpoint) string
 		}
 	}
 	return ""
-}
-
-// evaluateThresholds fills the report's threshold results. After an
-// abort, each result says whether it stopped the run or was judged before
-// all of its inputs were measured.
-func evaluateThresholds(opts *runOptions, r *reports.Report, abort *harness.AbortError) {
-	ci := &opts.ci
-	if len(ci.checks) == 0 {
-		return
-	}
-	r.Thresholds, _ = reports.EvaluateThresholds(ci.checks, r)
-	if abort == nil {
-		return
-	}
-	stopped := false
-	for i, t := range ci.checks {
-		res := &r.Thresholds[i]
-		switch {
-		case !t.Settled(ci.arms, ci.phases, abort.At.ArmDone, abort.At.PhaseDone):
-			res.Message += "; not final: the run was aborted before all of its inputs were measured"
-		case ci.abort[i] && !res.Pass && !stopped:
-			res.Message += "; aborted the run " + abort.At.String()
-			stopped = true
-		}
-	}
-}
-
-// finishCI prints one line per threshold and writes the JUnit file and the
-// step summary. It returns the outputs that could not be written and the
-// threshold outcome (exit 99 when one failed).
-func finishCI(ctx context.Context, stdout io.Writer, opts *runOptions, r *reports.Report) (writeErrs []error, thresholdErr error) {
-	failed := 0
-	if len(r.Thresholds) > 0 {
-		fmt.Fprintln(stdout, "\nthresholds:")
-	}
-	for _, t := range r.Thresholds {
-		mark := "PASS"
-		if !t.Pass {
-			mark = "FAIL"
-			failed++
-		}
-		fmt.Fprintf(stdout, "  %s  %s  measured %s; %s\n", mark, t.Expr, t.Measured, t.Message)
-	}
-	var errs []error
-	if opts.ci.junit != "" {
-		var b bytes.Buffer
-		err := reports.WriteJUnit(&b, r)
-		if err == nil {
-			// checkWritable removed the folders it made for its probe.
-			err = os.MkdirAll(filepath.Dir(opts.ci.junit), 0o755)
-		}
-		if err == nil {
-			err = outfile.Write(ctx, opts.ci.junit, b.Bytes())
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("could not write --junit %s: %w", opts.ci.junit, unwrapWrite(err)))
-		} else {
-			fmt.Fprintf(stdout, "junit: %s\n", opts.ci.junit)
-		}
-	}
-	if path := os.Getenv(stepSummaryEnv); path != "" && !opts.ci.noStepSummary {
-		if err := appendStepSummary(ctx, path, r); err != nil {
-			errs = append(errs, fmt.Errorf("could not append to $%s: %w (pass --no-step-summary to skip it)", stepSummaryEnv, unwrapWrite(err)))
-		}
-	}
-	if failed > 0 {
-		return errs, withCode(exitThreshold, fmt.Errorf("%d of %d thresholds failed", failed, len(r.Thresholds)))
-	}
-	return errs, nil
-}
-
-func appendStepSummary(ctx context.Context, path string, r *reports.Report) error {
-	var b bytes.Buffer
-	if err := reports.WriteMarkdown(&b, r); err != nil {
-		return err
-	}
-	return outfile.Append(ctx, path, append(b.Bytes(), '\n'))
-}
-
-// stepSummaryTimeout is how long appending to $GITHUB_STEP_SUMMARY may
-// take when it is a FIFO whose reader stops reading.
-const stepSummaryTimeout = 10 * time.Second
-
-// errNoReader is appending to a FIFO or socket that nothing reads.
-var errNoReader = errors.New("nothing reads it (a FIFO or socket without a reader)")
-
-// openAppend opens path for appending (with flag os.O_CREATE, creating it)
-// without waiting for anything: O_NONBLOCK makes opening a FIFO that no
-// one reads fail at once (ENXIO) where a plain open would block until a
-// reader came, and puts a FIFO that has one under the runtime's poller,
-// where writes give up at a deadline. On a regular file it changes
-// nothing.
-func openAppend(path string, flag int) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|syscall.O_NONBLOCK|flag, 0o644)
-	if errors.Is(err, syscall.ENXIO) {
-		return nil, &os.PathError{Op: "open", Path: path, Err: errNoReader}
-	}
-	if err != nil {
-		return nil, err
-	}
-	// Fails with os.ErrNoDeadline on a regular file, whose writes never
-	// wait for a reader.
-	_ = f.SetWriteDeadline(time.Now().Add(stepSummaryTimeout))
-	return f, nil
 }

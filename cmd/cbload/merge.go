@@ -194,7 +194,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	analysis.Judge(rep)
 	rep.Command = "cbload merge " + strings.Join(quoteAll(files), " ")
 
-	ro := &runOptions{ci: opts.ci}
+	ci := &opts.ci
 	phases := make([]string, len(rep.Phases))
 	for i, p := range rep.Phases {
 		phases[i] = p.Name
@@ -207,7 +207,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		if err != nil {
 			return usagef("--threshold: %v", err)
 		}
-		ro.ci.checks = append(ro.ci.checks, th)
+		ci.checks = append(ci.checks, th)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -231,7 +231,6 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		return err
 	}
 	defer release()
-	evaluateThresholds(ro, rep, nil)
 	m := rep.Merge
 	// The run id comes from the shards' files: printed escaped, so that a
 	// line break in it cannot forge a line of the output.
@@ -245,23 +244,13 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		}
 	}
 	// As cbload run: the summary first, then the files.
-	_ = reports.WriteTerminal(stdout, rep) // stdout errors are ignored, as every line before it
-	paths, writeErrs := writeReports(ctx, dir, rep, stderr)
-	for _, p := range paths {
-		fmt.Fprintf(stdout, "report: %s\n", p)
-	}
-	ciErrs, thresholdErr := finishCI(ctx, stdout, ro, rep)
-	writeErrs = append(writeErrs, ciErrs...)
-	for _, e := range writeErrs {
-		fmt.Fprintf(stderr, "cbload: %v\n", e)
-	}
+	fin := &finishing{dir: dir, rep: rep, ci: ci}
+	writeErrs, thresholdErr := fin.write(ctx, stdout, stderr)
 	switch {
 	case len(writeErrs) > 0:
-		return withCode(exitNotWritten, fmt.Errorf("the merge's summary above is complete, but %d result file(s) could not be written", len(writeErrs)))
+		return notWritten("the merge's summary above is complete", writeErrs)
 	case len(rep.Validity.Failed()) > 0:
-		c := rep.Validity.Failed()[0]
-		fmt.Fprintf(stderr, "cbload: the merged experiment was not valid (%s failed for the %s arm); the verdict is inconclusive\n", c.Name, c.Arm)
-		return withCode(exitNotValid, errSilent)
+		return notValid(stderr, "the merged experiment", rep)
 	default:
 		return thresholdErr
 	}

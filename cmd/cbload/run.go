@@ -458,46 +458,43 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if !errors.As(runErr, &abort) {
 		abort = nil
 	}
-	evaluateThresholds(opts, rep, abort)
 	// Load was sent: the summary comes first, so the measured results reach
 	// the user even when no file can be written.
-	_ = reports.WriteTerminal(stdout, rep) // stdout errors are ignored, as every line before it
-	paths, writeErrs := writeReports(ctx, dir, rep, stderr)
-	if cfg.UpstreamTLSDir != "" {
+	fin := &finishing{dir: dir, rep: rep, ci: &opts.ci, abort: abort}
+	fin.files = func() ([]string, []error) {
+		if cfg.UpstreamTLSDir == "" {
+			return nil, nil
+		}
 		// After a signal too, like the partial report: the file is a
 		// regular one (the run loaded it), which cannot block.
 		ca, err := copyUpstreamCA(context.WithoutCancel(ctx), cfg.UpstreamTLSDir, dir)
 		if err != nil {
-			writeErrs = append(writeErrs, fmt.Errorf("could not copy the upstream's CA: %w", err))
-		} else {
-			paths = append(paths, ca)
+			return nil, []error{fmt.Errorf("could not copy the upstream's CA: %w", err)}
 		}
+		return []string{ca}, nil
 	}
-	for _, p := range paths {
-		fmt.Fprintf(stdout, "report: %s\n", p)
-	}
-	if s := resultsSum; s != nil {
-		fmt.Fprintf(stdout, "results: %s (%d results, vegeta JSON)\n", s.Path, s.Written)
-		if s.Dropped > 0 && s.Error == "" {
-			fmt.Fprintf(stderr, "cbload: --results %s: reached its limit of %d GiB; the last %d results were not written\n", s.Path, s.LimitBytes>>30, s.Dropped)
+	fin.more = func() []error {
+		var errs []error
+		if s := resultsSum; s != nil {
+			fmt.Fprintf(stdout, "results: %s (%d results, vegeta JSON)\n", s.Path, s.Written)
+			if s.Dropped > 0 && s.Error == "" {
+				fmt.Fprintf(stderr, "cbload: --results %s: reached its limit of %d GiB; the last %d results were not written\n", s.Path, s.LimitBytes>>30, s.Dropped)
+			}
 		}
-	}
-	if resultsErr != nil {
-		writeErrs = append(writeErrs, fmt.Errorf("could not write all results: %w", resultsErr))
-	}
-	if opts.summary != nil {
-		p, err := writeSummaryFile(ctx, dir, opts.summary, opts.summaryTemplate, rep)
-		if err != nil {
-			writeErrs = append(writeErrs, err)
-		} else {
-			fmt.Fprintf(stdout, "summary: %s\n", p)
+		if resultsErr != nil {
+			errs = append(errs, fmt.Errorf("could not write all results: %w", resultsErr))
 		}
+		if opts.summary != nil {
+			p, err := writeSummaryFile(ctx, dir, opts.summary, opts.summaryTemplate, rep)
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				fmt.Fprintf(stdout, "summary: %s\n", p)
+			}
+		}
+		return errs
 	}
-	ciErrs, thresholdErr := finishCI(ctx, stdout, opts, rep)
-	writeErrs = append(writeErrs, ciErrs...)
-	for _, e := range writeErrs {
-		fmt.Fprintf(stderr, "cbload: %v\n", e)
-	}
+	writeErrs, thresholdErr := fin.write(ctx, stdout, stderr)
 	switch {
 	case errors.Is(runErr, context.Canceled):
 		what := "the partial report was written"
@@ -507,52 +504,17 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "cbload: interrupted; %s\n", what)
 		return withCode(exitInterrupted, errSilent)
 	case len(writeErrs) > 0:
-		return withCode(exitNotWritten, fmt.Errorf("load ran and the summary above is complete, but %d result file(s) could not be written", len(writeErrs)))
+		return notWritten("load ran and the summary above is complete", writeErrs)
 	case runErr != nil && abort == nil:
 		return withCode(exitCouldNotRun, runErr)
 	case len(rep.Validity.Failed()) > 0:
-		c := rep.Validity.Failed()[0]
-		fmt.Fprintf(stderr, "cbload: the experiment was not valid (%s failed for the %s arm); the verdict is inconclusive\n", c.Name, c.Arm)
-		return withCode(exitNotValid, errSilent)
+		return notValid(stderr, "the experiment", rep)
 	case abort != nil:
 		fmt.Fprintf(stderr, "cbload: %s; the partial report was written\n", abort.Reason)
 		return withCode(exitThreshold, errSilent)
 	default:
 		return thresholdErr
 	}
-}
-
-// writeReports writes report.json, report.md and report.html into dir, each
-// on its own, in that order: when the disk fills, what fits is written,
-// JSON first, and each file that could not be written has its error. A
-// report too large for cbload to read back loses its raw per-second data
-// first (reports.FitJSON), which it says on stderr.
-func writeReports(ctx context.Context, dir string, rep *reports.Report, stderr io.Writer) ([]string, []error) {
-	var paths []string
-	var errs []error
-	if n, err := reports.FitJSON(rep); err != nil {
-		errs = append(errs, err)
-	} else if n > 0 {
-		fmt.Fprintf(stderr, "cbload: report.json would be %.1f MiB with every second's histograms, over the %d MiB cbload reads back: they are left out (the figures stay; the report cannot be merged), as its notes say\n", float64(n)/(1<<20), reports.MaxJSONSize>>20)
-	}
-	for _, f := range reports.Formats {
-		p, err := reports.WriteAll(ctx, dir, rep, []string{f})
-		paths = append(paths, p...)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("could not write %s: %w", filepath.Join(dir, "report."+f), unwrapWrite(err)))
-		}
-	}
-	return paths, errs
-}
-
-// unwrapWrite drops the "write PATH:" that outfile.Write puts in front of
-// an error, for a message that names the path once.
-func unwrapWrite(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 func kindNames() []string {
