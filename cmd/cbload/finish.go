@@ -111,30 +111,6 @@ func unwrapWrite(err error) error {
 // on the run's summary page.
 const stepSummaryEnv = "GITHUB_STEP_SUMMARY"
 
-// evaluateThresholds fills the report's threshold results. After an
-// abort, each result says whether it stopped the run or was judged before
-// all of its inputs were measured.
-func evaluateThresholds(ci *ciOptions, r *reports.Report, abort *harness.AbortError) {
-	if len(ci.checks) == 0 {
-		return
-	}
-	r.Thresholds, _ = reports.EvaluateThresholds(ci.checks, r)
-	if abort == nil {
-		return
-	}
-	stopped := false
-	for i, t := range ci.checks {
-		res := &r.Thresholds[i]
-		switch {
-		case !t.Settled(ci.arms, ci.phases, abort.At.ArmDone, abort.At.PhaseDone):
-			res.Message += "; not final: the run was aborted before all of its inputs were measured"
-		case ci.abort[i] && !res.Pass && !stopped:
-			res.Message += "; aborted the run " + abort.At.String()
-			stopped = true
-		}
-	}
-}
-
 // finishCI prints one line per threshold and writes the JUnit file and the
 // step summary. It returns the outputs that could not be written and the
 // threshold outcome (exit 99 when one failed).

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/cbload/cbload/internal/outfile"
 )
 
 // prepareOut creates the output folder, refusing to overwrite an existing
@@ -78,3 +80,32 @@ const resultsWriteGrace = 15 * time.Second
 // reportReserve is how much free space prepareOut insists on: a ten-minute
 // run's three reports take about 2 MiB.
 const reportReserve = 8 << 20
+
+// checkWritable checks a file can be created in path's folder. Folders it
+// had to create for the check are removed again: a dry run or a run that
+// fails early leaves nothing behind; the writer creates them when it writes.
+func checkWritable(path string) error {
+	t, err := outfile.Resolve(path)
+	if err != nil {
+		return err
+	}
+	if t.Special() {
+		return outfile.CheckWritable(t) // written through: nothing to create
+	}
+	dir := filepath.Clean(filepath.Dir(t.Path))
+	var created []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		created = append(created, d)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	err = probeDir(dir, 0)
+	for _, d := range created {
+		os.Remove(d)
+	}
+	return err
+}

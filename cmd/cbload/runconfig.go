@@ -65,7 +65,10 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 		return cfg, flagErrorf("--retry-budget", " %q: want a share of requests like 10%% or 0.1", opts.retryBudget)
 	}
 	cfg.RetryBudget.Ratio = share
-	if err := applyCI(&cfg, opts); err != nil {
+	if err := applyTargets(&cfg, opts); err != nil {
+		return cfg, err
+	}
+	if err := applyThresholds(&cfg, opts); err != nil {
 		return cfg, err
 	}
 	// A user's service answers its own timeouts (commonly 1, 3 or 5 s)
