@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/spf13/cobra"
-
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/reports"
 	"github.com/cbload/cbload/scenario"
@@ -102,20 +100,3 @@ Exit codes:
   99   the run completed and a threshold failed, or --abort-on-fail
        stopped it
   130  interrupted (SIGINT/SIGTERM); a partial report was written`
-
-// addCIFlags registers the CI flags on cmd.
-func addCIFlags(cmd *cobra.Command, o *ciOptions) {
-	f := cmd.Flags()
-	f.StringVar(&o.scenario, "scenario", "", "read the experiment from this YAML scenario file; flags override it")
-	f.StringArrayVar(&o.thresholds, "threshold", nil, "check a report value, e.g. 'breaker.fault.collateral.success_ratio >= 99%' (repeatable; exit 99 when one fails)")
-	f.BoolVar(&o.abortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold has failed and can no longer pass (every threshold; in a scenario, abort_on_fail per threshold); exit 99")
-	f.StringVar(&o.junit, "junit", "", "write the threshold and verdict results as JUnit XML to this file")
-	f.BoolVar(&o.noStepSummary, "no-step-summary", false, "do not append the Markdown report to $"+stepSummaryEnv)
-	f.StringArrayVar(&o.targets, "target", nil, "test your own service: NAME=URL of an endpoint that calls the upstream (repeatable; loopback only)")
-	f.StringVar(&o.collateral, "collateral", "", "with --target: an endpoint that does not call the upstream, as a URL or a /path on each target")
-	f.StringVar(&o.upstreamAddr, "upstream-addr", "", "with --target: loopback host:port where the upstream listens and your service calls it")
-	f.BoolVar(&o.dryRun, "dry-run", false, "check the flags, scenario and thresholds, print the plan and exit without running")
-	f.StringVar(&o.breakerStateURL, "breaker-state-url", "", "with --target: URL or /path returning the breaker state as JSON, polled while running")
-	f.StringVar(&o.stateMetric, "breaker-state-metric", "", "with --breaker-state-url: the page is Prometheus text; the series holding the state, like resilience4j_circuitbreaker_state{name=\"backend\"} or app_http_circuit_breaker_state{service=\"payments\"}")
-	f.StringVar(&o.stateMap, "breaker-state-map", "", "with --breaker-state-metric: label:NAME (the state is in label NAME, its series at 1: resilience4j) or VALUE=STATE pairs (default "+harness.DefaultStateMap+")")
-}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,13 +14,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/spf13/cobra"
-
-	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/internal/outfile"
-	"github.com/cbload/cbload/scenario"
 )
 
 // requestOptions holds the flags that say what cbload sends to a user's
@@ -75,24 +70,6 @@ NAME=ADDR (repeatable, instead of --upstream-addr) starts one upstream per
 dependency; a fault for one is NAME=SPEC (--fault 'payments=latency:1s'),
 each phase's faults apply to the upstreams they name, and the report counts
 what each upstream received and injected.`
-
-// addRequestFlags registers the request flags on cmd.
-func addRequestFlags(cmd *cobra.Command, o *requestOptions) {
-	f := cmd.Flags()
-	f.StringVar(&o.method, "method", http.MethodGet, "with --target: HTTP method of the api request")
-	f.StringArrayVar(&o.headers, "header", nil, "with --target: header 'Name: value' on every request (repeatable; use --header-env for secrets)")
-	f.StringArrayVar(&o.headerEnv, "header-env", nil, "with --target: header Name=ENV_VAR whose value is read from $ENV_VAR, never printed (repeatable)")
-	f.StringVar(&o.body, "body", "", "with --target: body of the api request")
-	f.StringVar(&o.bodyFile, "body-file", "", "with --target: file holding the body of the api request")
-	f.StringVar(&o.targets, "targets", "", "with --target NAME=ORIGIN: request file in vegeta's targets format (http or JSON), sent to each target")
-	f.StringArrayVar(&o.expect, "expect", nil, "with --target: check an answer must meet to count as ok: "+harness.ExpectForms+" (repeatable)")
-	f.BoolVar(&o.insecure, "insecure", false, "with --target: do not verify HTTPS targets' certificates")
-	f.StringVar(&o.caCert, "ca-cert", "", "with --target: PEM file of the CA that signed the HTTPS targets' certificates")
-	f.StringArrayVar(&o.upstreams, "upstream", nil, "with --target: a named dependency NAME=ADDR your service calls, each its own upstream; faults for it are NAME=SPEC (repeatable, instead of --upstream-addr)")
-	f.StringVar(&o.allow, "allow-remote", "", "CIDR ranges besides 127.0.0.1/::1 that targets, state URLs and --upstream-addr (with --target) and --metrics-addr may be in, like 10.0.0.0/8 (never by default)")
-	f.StringVar(&o.upstreamTL, "upstream-tls", "", "with --target: serve the upstream over HTTPS with the certificate kept in this folder (created on first use)")
-	f.BoolVar(&o.upstreamGR, "upstream-grpc", false, "with --target: the upstreams serve gRPC, answering any method; faults in gRPC terms ("+strings.Join(faultserver.GRPCKinds(), ", ")+")")
-}
 
 // parseAllow parses --allow-remote.
 func (o *requestOptions) parseAllow() (harness.AllowList, error) {
@@ -319,39 +296,4 @@ func printRequests(w io.Writer, t harness.Target) {
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-// applyRequestScenario applies the scenario's request, expect, tls and
-// allow_remote sections, and upstream.tls_dir, through set (see
-// applyScenario): a flag given on the command line wins.
-func applyRequestScenario(s *scenario.File, set func(flag, path string, present bool, apply func()), o *requestOptions) {
-	r := s.Request
-	set("method", "request.method", r.Method != nil, func() { o.method = *r.Method })
-	set("header", "request.headers", r.Headers != nil, func() {
-		o.headers = nil
-		for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
-			o.headers = append(o.headers, k+": "+r.Headers[k])
-		}
-	})
-	set("header-env", "request.header_env", r.HeaderEnv != nil, func() {
-		o.headerEnv = nil
-		for _, k := range slices.Sorted(maps.Keys(r.HeaderEnv)) {
-			o.headerEnv = append(o.headerEnv, k+"="+r.HeaderEnv[k])
-		}
-	})
-	set("body", "request.body", r.Body != nil, func() { o.body = *r.Body })
-	set("body-file", "request.body_file", r.BodyFile != nil, func() { o.bodyFile = *r.BodyFile })
-	set("targets", "request.targets_file", r.TargetsFile != nil, func() { o.targets = *r.TargetsFile })
-	set("expect", "expect", s.Expect != nil, func() { o.expect = s.Expect })
-	set("insecure", "tls.insecure", s.TLS.Insecure != nil, func() { o.insecure = *s.TLS.Insecure })
-	set("ca-cert", "tls.ca_cert", s.TLS.CACert != nil, func() { o.caCert = *s.TLS.CACert })
-	set("allow-remote", "allow_remote", s.AllowRemote != nil, func() { o.allow = strings.Join(s.AllowRemote, ",") })
-	set("upstream", "upstreams", s.Upstreams != nil, func() {
-		o.upstreams = nil
-		for _, k := range slices.Sorted(maps.Keys(s.Upstreams)) {
-			o.upstreams = append(o.upstreams, k+"="+s.Upstreams[k])
-		}
-	})
-	set("upstream-tls", "upstream.tls_dir", s.Upstream.TLSDir != nil, func() { o.upstreamTL = *s.Upstream.TLSDir })
-	set("upstream-grpc", "upstream.grpc", s.Upstream.GRPC != nil, func() { o.upstreamGR = *s.Upstream.GRPC })
 }

@@ -7,14 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/printable"
-	"github.com/cbload/cbload/policy"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -49,7 +47,6 @@ type runOptions struct {
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &runOptions{cfg: harness.DefaultConfig()}
-	d := &opts.cfg
 	cmd := &cobra.Command{
 		Use:   "run --fault KIND|SPEC [flags]",
 		Short: "Run the A/B experiment: the same fault with and without a circuit breaker",
@@ -122,53 +119,8 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 			return opts.ci.inFile(runRun(cmd.Context(), opts, stdout, stderr))
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.phases, "phases", "5s,15s,10s", "baseline,fault,recovery durations (whole seconds)")
-	f.StringArrayVar(&opts.faults, "fault", nil, "fault for the fault phase: a kind or a spec KIND[:ARG][,key=value...] (repeatable)")
-	f.StringSliceVar(&opts.arms, "arms", d.Arms, "arms to run, in order: "+strings.Join(policy.Arms(), ", "))
-	f.Float64Var(&d.Rate, "rate", d.Rate, "offered load in requests per second (constant, open model)")
-	f.Float64Var(&d.CollateralShare, "collateral-share", d.CollateralShare, "fraction of requests sent to /local, in [0,1)")
-	f.DurationVar(&d.ClientTimeout, "client-timeout", d.ClientTimeout, "load runner timeout per request; with --target the default is "+harness.TargetClientTimeout.String()+", past a service's own 1, 3, 5 or 10 s timeout, so its timeout answer arrives instead of counting as cbload's client timeout")
-	f.IntVar(&d.Gateway.Workers, "gateway-workers", d.Gateway.Workers, "gateway worker pool size, shared by /api and /local")
-	f.DurationVar(&d.Gateway.QueueTimeout, "queue-timeout", d.Gateway.QueueTimeout, "how long a request waits for a worker before 503 saturated")
-	f.DurationVar(&d.Gateway.CallTimeout, "call-timeout", d.Gateway.CallTimeout, "deadline of each upstream call, body included")
-	f.DurationVar(&d.Gateway.LocalWork, "local-work", d.Gateway.LocalWork, "time /local holds its worker")
-	f.IntVar(&d.Tiers, "tiers", d.Tiers, fmt.Sprintf("gateways chained before the upstream, each with its own pool, timeouts, retries and policy (1–%d)", harness.MaxTiers))
-	f.IntVar(&d.Gateway.Retries, "retries", d.Gateway.Retries, fmt.Sprintf("extra attempts per /api request after a failure the breaker would count, at every tier (0–%d)", harness.MaxRetries))
-	f.DurationVar(&d.Gateway.RetryBackoff, "retry-backoff", d.Gateway.RetryBackoff, "base of the full-jitter backoff: retry n waits up to base·2^(n−1) (0: retry at once)")
-	f.StringVar(&opts.retryBudget, "retry-budget", reports.Percent(d.RetryBudget.Ratio), "retry-budget arm: retries at most this share of requests over the window, e.g. 10% or 0.1")
-	f.DurationVar(&d.RetryBudget.Window, "retry-budget-window", d.RetryBudget.Window, "retry-budget arm: rolling window of the budget")
-	f.Float64Var(&d.Throttle.K, "throttle-k", d.Throttle.K, "throttle arm: reject locally once requests exceed K × accepts over the window")
-	f.DurationVar(&d.Throttle.Window, "throttle-window", d.Throttle.Window, "throttle arm: rolling window of requests and accepts")
-	f.DurationVar(&d.Breaker.Timeout, "breaker-timeout", d.Breaker.Timeout, "how long the breaker stays open before half-open")
-	f.Uint32Var(&d.Breaker.MaxRequests, "breaker-max-requests", d.Breaker.MaxRequests, "probes admitted while half-open; that many successes close it")
-	f.DurationVar(&d.Breaker.Interval, "breaker-interval", d.Breaker.Interval, "rolling window for counts while closed (0: until a state change)")
-	f.DurationVar(&d.Breaker.BucketPeriod, "breaker-bucket-period", d.Breaker.BucketPeriod, "granularity of the rolling window")
-	f.Uint32Var(&d.Breaker.ConsecutiveFailures, "breaker-consecutive-failures", d.Breaker.ConsecutiveFailures, "trip after this many failures in a row (0: off)")
-	f.Float64Var(&d.Breaker.FailureRatio, "breaker-failure-ratio", d.Breaker.FailureRatio, "trip when this failure ratio is reached in the window (0: off)")
-	f.Uint32Var(&d.Breaker.MinRequests, "breaker-min-requests", d.Breaker.MinRequests, "completed calls needed before the ratio rule applies")
-	f.DurationVar(&d.Upstream.ServiceTime, "service-time", d.Upstream.ServiceTime, "healthy upstream service time")
-	f.DurationVar(&d.Upstream.Jitter, "jitter", d.Upstream.Jitter, "healthy upstream jitter")
-	f.IntVar(&d.Upstream.Concurrency, "upstream-concurrency", d.Upstream.Concurrency, "upstream workers: finite capacity, each request holding one for its service time (0: unbounded)")
-	f.IntVar(&d.Upstream.Queue, "upstream-queue", d.Upstream.Queue, "requests that wait for an upstream worker; beyond them 503 at once (needs --upstream-concurrency)")
-	f.BoolVar(&d.Upstream.HonorCancel, "upstream-honor-cancel", d.Upstream.HonorCancel, "drop upstream work whose caller gave up (default: do it anyway, for nobody)")
-	f.Int64Var(&d.Seed, "seed", 0, "seed for every random choice (0: pick one and print it)")
-	f.IntVar(&d.Trials, "trials", d.Trials, "run each arm this many times, interleaved A B B A …; figures become medians with their range, and the verdict needs every trial to agree")
-	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/<time>-seed<seed>)")
-	f.BoolVar(&opts.force, "force", false, "overwrite an existing report in --out")
-	f.StringVar(&opts.results, "results", "", fmt.Sprintf("stream every request's result to this file as it completes, in vegeta's JSON results encoding (vegeta report/plot read it); at most %d GiB", harness.MaxResultsFile>>30))
-	f.StringVar(&opts.summaryTemplate, "summary-template", "", "also render this Go text/template over the report into summary.txt in --out (as 'cbload report --template' does)")
-	f.StringVar(&opts.progress, "progress", "auto", "live progress on stderr: auto (when a terminal), always, never")
-	f.StringVar(&d.Tracing.Endpoint, "otlp-endpoint", "", "export traces to this OTLP collector, e.g. http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT; none: no traces)")
-	f.StringVar(&d.Tracing.Protocol, "otlp-protocol", "", "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)")
-	f.StringVar(&opts.traceSample, "trace-sample", "auto", "fraction of requests traced, in [0,1], or auto")
-	f.StringVar(&opts.metricsAddr, "metrics-addr", "", metricsFlagHelp)
-	f.StringVar(&d.Tracing.JaegerURL, "jaeger-url", d.Tracing.JaegerURL, "Jaeger UI base URL for the report's exemplar trace links")
-	addCIFlags(cmd, &opts.ci)
-	addShardFlags(f, &opts.shard)
-	addRequestFlags(cmd, &opts.req)
+	bindRunSettings(cmd, opts)
 	useGroupedHelp(cmd)
-	registerRunCompletions(cmd)
 	return cmd
 }
 

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cbload/cbload/harness"
 )
 
@@ -32,13 +30,6 @@ the same schedule (cbload serve). They share a run id derived from the start
 time and the seed, or --run-id. Each shard's report records its start lag;
 cbload merge combines them exactly.
 `
-
-func addShardFlags(f *pflag.FlagSet, o *shardOptions) {
-	f.StringVar(&o.shard, "shard", "", "run as shard I of N (I/N, 0 ≤ I < N): send rate/N, interleaved with the other shards")
-	f.StringVar(&o.startAt, "start-at", "", "absolute time the first arm starts (RFC 3339, like 2026-12-01T12:00:00Z); the run waits for it")
-	f.StringVar(&o.runID, "run-id", "", "name of the run in the report (default: from the start time and the seed)")
-	f.BoolVar(&o.upstreamExternal, "upstream-external", false, "with --target: start no upstream; another process runs the one your service calls, on the run's schedule")
-}
 
 // applyShard sets the sharding fields of cfg from the flags; it runs
 // before cfg is validated, which checks how they combine.
