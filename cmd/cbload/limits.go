@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/scenario"
 )
 
@@ -60,23 +60,10 @@ func checkSchedule(opts *runOptions, phases []harness.Phase) error {
 }
 
 // maxEchoed is how many characters of a value a message quotes back.
-const maxEchoed = 64
+const maxEchoed = printable.MaxEcho
 
-// clipInput shortens a value quoted in a message to its first maxEchoed
-// characters and "…": a 5000-character flag is named, not echoed whole.
-func clipInput(s string) string {
-	if utf8.RuneCountInString(s) <= maxEchoed {
-		return s
-	}
-	n := 0
-	for i := range s {
-		if n == maxEchoed {
-			return s[:i] + "…"
-		}
-		n++
-	}
-	return s
-}
+// clipInput shortens a value quoted in a message (printable.Echo).
+func clipInput(s string) string { return printable.Echo(s) }
 
 // roughSpan says how far t is from now for a message: a duration up to a
 // few days, beyond that in days or years (a time.Duration saturates at

@@ -95,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // control API's answer) cannot put control sequences on the terminal.
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stdout, stderr = &printable.Writer{W: stdout}, &printable.Writer{W: stderr}
-	quietLibraries(stderr)
+	harness.QuietLibraries(stderr)
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	err := unknownCommand(root, args)

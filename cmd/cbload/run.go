@@ -227,7 +227,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if t := rep.Tracing; t != nil && t.Enabled {
 		fmt.Fprintf(stderr, "cbload: traces: %d spans exported to %s, %d dropped, %d failed\n", t.SpansExported, t.Endpoint, t.SpansDropped, t.SpansFailed)
 		if t.LastError != "" {
-			fmt.Fprintf(stderr, "cbload: traces: last export error: %s\n", printable.String(t.LastError, maxLibraryText))
+			fmt.Fprintf(stderr, "cbload: traces: last export error: %s\n", printable.String(t.LastError, harness.MaxLibraryText))
 		}
 	}
 	rep.Command = opts.repro + fmt.Sprintf(" --seed=%d", cfg.Seed)

@@ -110,7 +110,7 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 		if !strings.Contains(e, "://") {
 			e = "http://" + e
 		}
-		if err := checkEndpointURL(e); err != nil {
+		if err := harness.CheckEndpointURL(e); err != nil {
 			return cfg, flagErrorf("--otlp-endpoint", " %q: %v, or host:port", cfg.Tracing.Endpoint, err)
 		}
 	}

@@ -109,7 +109,7 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 				// and untrimmed: a blank token is refused, not skipped.
 				v := os.Getenv(controlTokenEnv)
 				if err := faultserver.CheckToken(v); err != nil {
-					return usagef("$%s %s: %v", controlTokenEnv, quoteValue(controlTokenEnv, v), err)
+					return usagef("$%s %s: %v", controlTokenEnv, harness.QuoteEnvValue(controlTokenEnv, v), err)
 				}
 				opts.controlToken = v
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/cbload/cbload/harness"
@@ -140,18 +139,4 @@ func checkURL(raw string, allow harness.AllowList) error {
 }
 
 // checkPort checks the port of an absolute URL, if it has one.
-func checkPort(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%q: want an absolute URL like http://127.0.0.1:8080/api", clipInput(harness.RedactURL(raw)))
-	}
-	if strings.HasSuffix(u.Host, ":") {
-		return fmt.Errorf("%q: empty port; want a port from 1 to 65535 after the colon, or none", clipInput(harness.RedactURL(raw)))
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
-			return fmt.Errorf("%q: port %q: want a number from 1 to 65535", clipInput(harness.RedactURL(raw)), clipInput(p))
-		}
-	}
-	return nil
-}
+func checkPort(raw string) error { return harness.CheckPort(raw) }

@@ -116,3 +116,19 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	return w.W.Write(p)
 }
+
+// MaxEcho is how many characters of a value a message quotes back.
+const MaxEcho = 64
+
+// Echo shortens a value quoted in a message to its first MaxEcho
+// characters and "…": a 5000-character input is named, not echoed whole.
+func Echo(s string) string {
+	n := 0
+	for i := range s {
+		if n == MaxEcho {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}

@@ -58,3 +58,16 @@ func TestWriter(t *testing.T) {
 		t.Errorf("written %q; want %q", got, want)
 	}
 }
+
+func TestEcho(t *testing.T) {
+	long := strings.Repeat("é", MaxEcho+10)
+	for _, tt := range []struct{ in, want string }{
+		{"short", "short"},
+		{strings.Repeat("a", MaxEcho), strings.Repeat("a", MaxEcho)},
+		{long, strings.Repeat("é", MaxEcho) + "…"},
+	} {
+		if got := Echo(tt.in); got != tt.want {
+			t.Errorf("Echo(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
