@@ -183,14 +183,14 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	progress := newProgressPrinter(opts.progress, stderr, cfg.Terms())
 	if progress != nil {
-		cfg.Progress = progress.show
+		cfg.Progress = progress.Show
 	}
 
 	rep, runErr := harness.RunValidated(ctx, cfg) // validated above
 	// The load has stopped: what follows writes what was measured, after
 	// a signal too.
 	holdWatchdog(resultsWriteGrace)
-	progress.done()
+	progress.Done()
 	var resultsSum *reports.ResultsFile
 	var resultsErr error
 	if cfg.Results != nil {
