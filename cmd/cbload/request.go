@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/cbload/cbload/harness"
@@ -272,28 +270,4 @@ func copyUpstreamCA(ctx context.Context, tlsDir, outDir string) (string, error) 
 	}
 	p := filepath.Join(outDir, harness.UpstreamCAFile)
 	return p, outfile.Write(ctx, p, b)
-}
-
-// printRequests lists a target's requests for --dry-run: method, URL (its
-// userinfo redacted) and header names, never header values.
-func printRequests(w io.Writer, t harness.Target) {
-	for _, q := range t.Requests {
-		role := "api"
-		if q.Collateral {
-			role = "collateral"
-		}
-		var names []string
-		for k := range q.Header {
-			names = append(names, k)
-		}
-		slices.Sort(names)
-		fmt.Fprintf(w, "  %-10s %s %s", role, q.Method, harness.RedactURL(q.URL))
-		if len(names) > 0 {
-			fmt.Fprintf(w, "  headers %s", strings.Join(names, ", "))
-		}
-		if len(q.Body) > 0 {
-			fmt.Fprintf(w, "  body %d bytes", len(q.Body))
-		}
-		fmt.Fprintln(w)
-	}
 }
