@@ -181,7 +181,6 @@ func readableFile(ctx context.Context, v string) error {
 	return fmt.Errorf("want a readable PEM file: %w", err)
 }
 
-
 func serviceName(v string) error {
 	if len(v) > 255 || strings.IndexFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
 		return errors.New("want a name of at most 255 printable characters (cbload names its three services itself: cbload-loadgen, cbload-gateway, cbload-upstream)")
