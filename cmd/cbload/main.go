@@ -118,7 +118,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		// A message may quote a URL cbload was given, or net/http's error
 		// for it: neither may show its userinfo. A long value is named, not
 		// echoed whole.
-		fmt.Fprintf(stderr, "cbload: %s\n", clipQuoted(harness.RedactText(err.Error())))
+		fmt.Fprintf(stderr, "cbload: %s\n", printable.ClipQuoted(harness.RedactText(err.Error())))
 	}
 	if code == exitUsage {
 		var ue *usageError

@@ -14,6 +14,7 @@ import (
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/field"
+	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/scenario"
 	sched "github.com/cbload/cbload/schedule"
 )
@@ -232,9 +233,9 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 		// saturate at about 292 years (year 9999 is not "2562047h ahead").
 		switch total := plan.total(); {
 		case !t.After(now.Add(-total)):
-			return nil, flagErrorf("--start-at", " %s is %s in the past: the %v schedule is over; want a time to come, or one less than %v ago to join it", o.startAt, roughSpan(now, t), total, total)
+			return nil, flagErrorf("--start-at", " %s is %s in the past: the %v schedule is over; want a time to come, or one less than %v ago to join it", o.startAt, printable.RoughSpan(now, t), total, total)
 		case t.After(now.Add(maxStartAhead)):
-			return nil, flagErrorf("--start-at", " %s is %s ahead; the limit is %v", o.startAt, roughSpan(now, t), maxStartAhead)
+			return nil, flagErrorf("--start-at", " %s is %s ahead; the limit is %v", o.startAt, printable.RoughSpan(now, t), maxStartAhead)
 		}
 		plan.start = t
 	}
