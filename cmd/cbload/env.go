@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/outfile"
 )
 
 // checkEnv checks the OpenTelemetry variables a run reads (see
@@ -42,14 +43,14 @@ func checkStepSummary(path string) error {
 	var err error
 	if _, serr := os.Stat(path); serr == nil {
 		var f *os.File
-		if f, err = openAppend(path, 0); err == nil {
+		if f, err = outfile.OpenAppend(path, 0); err == nil {
 			err = f.Close()
 		}
 		if err != nil {
 			err = errors.Unwrap(err)
 		}
 	} else {
-		err = probeDir(filepath.Dir(path), 0)
+		err = outfile.ProbeDir(filepath.Dir(path), 0)
 	}
 	if err != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("$%s %q: cannot append to it: %w (pass --no-step-summary to skip it)", stepSummaryEnv, path, err))

@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
-	"time"
 
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/outfile"
@@ -161,31 +159,4 @@ func appendStepSummary(ctx context.Context, path string, r *reports.Report) erro
 		return err
 	}
 	return outfile.Append(ctx, path, append(b.Bytes(), '\n'))
-}
-
-// stepSummaryTimeout is how long appending to $GITHUB_STEP_SUMMARY may
-// take when it is a FIFO whose reader stops reading.
-const stepSummaryTimeout = 10 * time.Second
-
-// errNoReader is appending to a FIFO or socket that nothing reads.
-var errNoReader = errors.New("nothing reads it (a FIFO or socket without a reader)")
-
-// openAppend opens path for appending (with flag os.O_CREATE, creating it)
-// without waiting for anything: O_NONBLOCK makes opening a FIFO that no
-// one reads fail at once (ENXIO) where a plain open would block until a
-// reader came, and puts a FIFO that has one under the runtime's poller,
-// where writes give up at a deadline. On a regular file it changes
-// nothing.
-func openAppend(path string, flag int) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|syscall.O_NONBLOCK|flag, 0o644)
-	if errors.Is(err, syscall.ENXIO) {
-		return nil, &os.PathError{Op: "open", Path: path, Err: errNoReader}
-	}
-	if err != nil {
-		return nil, err
-	}
-	// Fails with os.ErrNoDeadline on a regular file, whose writes never
-	// wait for a reader.
-	_ = f.SetWriteDeadline(time.Now().Add(stepSummaryTimeout))
-	return f, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/internal/inputfile"
+	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/reports"
 )
@@ -170,7 +171,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		if err := checkOutputFile("--junit", opts.ci.junit, "junit.xml", others, opts.force); err != nil {
 			return err
 		}
-		if err := checkWritable(opts.ci.junit); err != nil {
+		if err := outfile.CheckCreatable(opts.ci.junit); err != nil {
 			return usagef("--junit %s: %v", opts.ci.junit, err)
 		}
 	}
@@ -221,7 +222,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	}
 	if opts.ci.junit != "" {
 		for _, n := range reportFileNames {
-			if p := filepath.Join(dir, n); sameFile(p, opts.ci.junit) {
+			if p := filepath.Join(dir, n); outfile.Same(p, opts.ci.junit) {
 				return usagef("--junit %s: is the %s of --out %s; choose another file", opts.ci.junit, n, dir)
 			}
 		}

@@ -49,7 +49,7 @@ func checkOutputFile(flag, path, example string, others []namedPath, force bool)
 		return nil
 	}
 	for _, o := range others {
-		if o.path != "" && sameFile(path, o.path) {
+		if o.path != "" && outfile.Same(path, o.path) {
 			return flagErrorf(flag, " %s: is %s; choose another file", path, o.name)
 		}
 	}
@@ -71,7 +71,7 @@ func checkOutputDir(flag, dir string, names []string, inputs []namedPath) error 
 			return flagErrorf(flag, " %s: %s %s; want a regular file there or none", dir, n, re.Reason)
 		}
 		for _, in := range inputs {
-			if in.path != "" && sameFile(p, in.path) {
+			if in.path != "" && outfile.Same(p, in.path) {
 				return flagErrorf(flag, " %s: would overwrite %s (%s), an input of this command; choose another folder", dir, in.name, in.path)
 			}
 		}
@@ -91,36 +91,6 @@ func lockOut(dir string) (func(), error) {
 		return nil, withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, unwrapWrite(err)))
 	}
 	return release, nil
-}
-
-// sameFile says whether a and b name the same file: the same inode when
-// both exist (after following links), else the same absolute path once
-// the links in its folder are resolved.
-func sameFile(a, b string) bool {
-	if fa, err := os.Stat(a); err == nil {
-		if fb, err := os.Stat(b); err == nil {
-			return os.SameFile(fa, fb)
-		}
-		return false
-	}
-	if _, err := os.Stat(b); err == nil {
-		return false
-	}
-	return canonical(a) == canonical(b)
-}
-
-// canonical is path made absolute with the links of its folder resolved,
-// for a path that may not exist yet.
-func canonical(path string) string {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return filepath.Clean(path)
-	}
-	dir, base := filepath.Split(abs)
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		return filepath.Join(real, base)
-	}
-	return abs
 }
 
 // holdsReport says whether the regular file at path is a cbload report: a

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/scenario"
 )
 
@@ -139,7 +140,7 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 		if err := checkOutputFile("--results", opts.results, "results.json", runOutputs(opts, "--results"), opts.force); err != nil {
 			return cfg, err
 		}
-		if err := checkWritable(opts.results); err != nil {
+		if err := outfile.CheckCreatable(opts.results); err != nil {
 			return cfg, withCode(exitCouldNotRun, fmt.Errorf("--results %s: %w", opts.results, err))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -64,7 +65,7 @@ func applyThresholds(cfg *harness.Config, opts *runOptions) error {
 		if err := checkOutputFile("--junit", ci.junit, "junit.xml", runOutputs(opts, "--junit"), opts.force); err != nil {
 			return err
 		}
-		if err := checkWritable(ci.junit); err != nil {
+		if err := outfile.CheckCreatable(ci.junit); err != nil {
 			return withCode(exitCouldNotRun, fmt.Errorf("--junit %s: %w", ci.junit, err))
 		}
 	}
