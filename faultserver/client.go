@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/cbload/cbload/internal/field"
 	"github.com/cbload/cbload/internal/printable"
 )
 
@@ -50,7 +51,7 @@ func (e *APIError) Error() string {
 func NewClient(controlURL, token string) (*Client, error) {
 	u, err := url.Parse(controlURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("control URL %q: want http://HOST:PORT or https://HOST:PORT", controlURL)
+		return nil, field.Invalid(PathControlURL, fmt.Sprintf("control URL %q", controlURL), "want http://HOST:PORT or https://HOST:PORT")
 	}
 	if err := CheckToken(token); err != nil {
 		return nil, err

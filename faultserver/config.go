@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/cbload/cbload/internal/field"
 )
 
 // DefaultServiceTime is the healthy service time when Config.ServiceTime is
@@ -140,7 +142,7 @@ func (cfg *Config) Validate() error {
 	}
 	for _, h := range cfg.ControlHosts {
 		if net.ParseIP(h) == nil && (h == "" || strings.ContainsAny(h, " \t\r\n:/[]")) {
-			return fmt.Errorf("control host %q: want a host name or IP without port, like myhost.internal", h)
+			return field.Invalid(PathControlHosts, fmt.Sprintf("control host %q", h), "want a host name or IP without port, like myhost.internal")
 		}
 	}
 	switch {
@@ -215,6 +217,14 @@ func CheckGRPC(sp Spec) error {
 	return nil
 }
 
+// The paths of the control API's settings in the errors of Validate,
+// NewClient and CheckToken (see field.Error).
+const (
+	PathControlURL   = "control.url"
+	PathControlToken = "control.token"
+	PathControlHosts = "control.hosts"
+)
+
 // CheckToken rejects a control token that no client could send as is: one
 // that is blank or holds whitespace or control characters (header values
 // lose their surrounding whitespace on the way). The empty token, none, is
@@ -226,9 +236,9 @@ func CheckToken(tok string) error {
 	for _, r := range tok {
 		if unicode.IsSpace(r) || unicode.IsControl(r) {
 			if strings.TrimSpace(tok) == "" {
-				return errors.New("control token is only whitespace: want printable characters, or no token")
+				return &field.Error{Paths: []string{PathControlToken}, Detail: "control token is only whitespace: want printable characters, or no token"}
 			}
-			return errors.New("control token holds whitespace or control characters: want printable characters only")
+			return &field.Error{Paths: []string{PathControlToken}, Detail: "control token holds whitespace or control characters: want printable characters only"}
 		}
 	}
 	return nil

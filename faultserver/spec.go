@@ -81,6 +81,15 @@ func (s *Spec) matches(path string) bool {
 
 const commonForm = "[,rate=P][,path=/PREFIX]"
 
+// SpecError is a spec ParseSpec cannot use; its message names Spec, the
+// spec as given, quoted whole.
+type SpecError struct {
+	Spec string
+	msg  string
+}
+
+func (e *SpecError) Error() string { return e.msg }
+
 // ParseSpec parses one fault spec of the form "KIND[:ARG][,key=value...]",
 // for example "latency:200ms,jitter=50ms,rate=0.3,path=/api". KIND is one of
 // the names listed by Kinds; ARG and the kind-specific keys are described
@@ -104,7 +113,7 @@ func ParseSpec(s string) (Spec, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
 	idx := kindIndex(name)
 	if idx < 0 {
-		return Spec{}, fmt.Errorf("fault spec %q: unknown kind %q (form: KIND[:ARG][,key=value...], KIND one of %s)", in, name, kindNames())
+		return Spec{}, &SpecError{Spec: in, msg: fmt.Sprintf("fault spec %q: unknown kind %q (form: KIND[:ARG][,key=value...], KIND one of %s)", in, name, kindNames())}
 	}
 	def := &kindTable[idx]
 	form := def.form
@@ -115,7 +124,7 @@ func ParseSpec(s string) (Spec, error) {
 		form += commonForm
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("fault spec %q: %s (form: %s)", in, fmt.Sprintf(format, args...), form)
+		return &SpecError{Spec: in, msg: fmt.Sprintf("fault spec %q: %s (form: %s)", in, fmt.Sprintf(format, args...), form)}
 	}
 
 	arg = strings.TrimSpace(arg)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/internal/field"
 	"github.com/cbload/cbload/policy"
 	"github.com/cbload/cbload/reports"
 )
@@ -301,26 +302,26 @@ const MinBreakerTimeout = 50 * time.Millisecond
 // the accepted form.
 func (c *Config) Validate() error {
 	if len(c.Phases) == 0 {
-		return fmt.Errorf("phases: need at least one phase")
+		return invalid("phases", "phases", "need at least one phase")
 	}
 	names := map[string]bool{}
 	var total time.Duration
 	for i, p := range c.Phases {
 		if p.Name == "" {
-			return fmt.Errorf("phases[%d].name: must not be empty", i)
+			return invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d].name", i), "must not be empty")
 		}
 		if names[p.Name] {
-			return fmt.Errorf("phases[%d].name: %q is used twice; phase names must be unique", i, p.Name)
+			return invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d].name", i), "%q is used twice; phase names must be unique", p.Name)
 		}
 		names[p.Name] = true
 		if p.Duration < time.Second {
-			return fmt.Errorf("phases[%d] (%s): duration %v is too short; want at least 1s", i, p.Name, p.Duration)
+			return phaseInvalid(i, p, "duration %v is too short; want at least 1s", p.Duration)
 		}
 		if p.Duration%time.Second != 0 {
-			return fmt.Errorf("phases[%d] (%s): duration %v must be a whole number of seconds", i, p.Name, p.Duration)
+			return phaseInvalid(i, p, "duration %v must be a whole number of seconds", p.Duration)
 		}
 		if p.Duration > MaxSchedule-total {
-			return fmt.Errorf("phases[%d] (%s): duration %v makes the schedule longer than the limit of %v per arm", i, p.Name, p.Duration, MaxSchedule)
+			return phaseInvalid(i, p, "duration %v makes the schedule longer than the limit of %v per arm", p.Duration, MaxSchedule)
 		}
 		total += p.Duration
 		for _, name := range append([]string{""}, slices.Sorted(maps.Keys(p.UpstreamFaults))...) {
@@ -334,106 +335,106 @@ func (c *Config) Validate() error {
 				switch {
 				case c.UpstreamExternal:
 				case c.UpstreamGRPC && !slices.Contains(faultserver.GRPCKinds(), f.Kind):
-					return fmt.Errorf("phases[%d] (%s): fault %q: %s is an HTTP fault, and --upstream-grpc serves gRPC; it takes %s", i, p.Name, f.String(), f.Kind, strings.Join(faultserver.GRPCKinds(), ", "))
+					return phaseInvalid(i, p, "fault %q: %s is an HTTP fault, and --upstream-grpc serves gRPC; it takes %s", f.String(), f.Kind, strings.Join(faultserver.GRPCKinds(), ", "))
 				case c.UpstreamGRPC && faultserver.CheckGRPC(f) != nil:
-					return fmt.Errorf("phases[%d] (%s): %v", i, p.Name, faultserver.CheckGRPC(f))
+					return phaseInvalid(i, p, "%v", faultserver.CheckGRPC(f))
 				case f.Kind == "tls" && c.UpstreamTLSDir == "":
-					return fmt.Errorf("phases[%d] (%s): fault %q needs an HTTPS upstream: give --upstream-tls DIR (with --target)", i, p.Name, f.String())
+					return phaseInvalid(i, p, "fault %q needs an HTTPS upstream: give --upstream-tls DIR (with --target)", f.String())
 				case f.Kind == "grpc-error" && !c.UpstreamGRPC:
-					return fmt.Errorf("phases[%d] (%s): fault %q needs a gRPC upstream: give --upstream-grpc (with --target), or run one with cbload serve --grpc", i, p.Name, f.String())
+					return phaseInvalid(i, p, "fault %q needs a gRPC upstream: give --upstream-grpc (with --target), or run one with cbload serve --grpc", f.String())
 				}
 			}
 		}
 	}
 	arms := strings.Join(policy.Arms(), ", ")
 	if len(c.Arms) == 0 {
-		return fmt.Errorf("arms: need at least one of %s", arms)
+		return invalid("arms", "arms", "need at least one of %s", arms)
 	}
 	seen := map[string]bool{}
 	for _, a := range c.Arms {
 		if !slices.Contains(policy.Arms(), a) {
-			return fmt.Errorf("arms: unknown arm %q; want one or more of %s", a, arms)
+			return invalid("arms", "arms", "unknown arm %q; want one or more of %s", a, arms)
 		}
 		if seen[a] {
-			return fmt.Errorf("arms: %q listed twice", a)
+			return invalid("arms", "arms", "%q listed twice", a)
 		}
 		seen[a] = true
 	}
 	switch {
 	case !(c.Rate > 0): // NaN too
-		return fmt.Errorf("rate: %v must be positive (requests per second)", c.Rate)
+		return invalid("load.rate", "rate", "%v must be positive (requests per second)", c.Rate)
 	case c.Rate < MinRate:
-		return fmt.Errorf("rate: %v is below %d request per second, the slowest rate cbload paces; want %d to %d", c.Rate, MinRate, MinRate, MaxRate)
+		return invalid("load.rate", "rate", "%v is below %d request per second, the slowest rate cbload paces; want %d to %d", c.Rate, MinRate, MinRate, MaxRate)
 	case c.Rate > MaxRate:
-		return fmt.Errorf("rate: %v is more than this load runner sends reliably; want at most %d", c.Rate, MaxRate)
+		return invalid("load.rate", "rate", "%v is more than this load runner sends reliably; want at most %d", c.Rate, MaxRate)
 	case !(c.CollateralShare >= 0 && c.CollateralShare < 1):
-		return fmt.Errorf("collateral-share: %v must be in [0, 1)", c.CollateralShare)
+		return invalid("load.collateral_share", "collateral-share", "%v must be in [0, 1)", c.CollateralShare)
 	case c.Trials < 1 || c.Trials > MaxTrials:
-		return fmt.Errorf("trials: %d must be between 1 and %d", c.Trials, MaxTrials)
+		return invalid("trials", "trials", "%d must be between 1 and %d", c.Trials, MaxTrials)
 	case c.ClientTimeout <= 0 || c.ClientTimeout > MaxTimeout:
-		return fmt.Errorf("client-timeout: %v must be positive and at most %v", c.ClientTimeout, MaxTimeout)
+		return invalid("load.client_timeout", "client-timeout", "%v must be positive and at most %v", c.ClientTimeout, MaxTimeout)
 	case c.Gateway.Workers < 1 || c.Gateway.Workers > 100000:
-		return fmt.Errorf("gateway-workers: %d must be between 1 and 100000", c.Gateway.Workers)
+		return invalid("gateway.workers", "gateway-workers", "%d must be between 1 and 100000", c.Gateway.Workers)
 	case c.Gateway.QueueTimeout <= 0 || c.Gateway.QueueTimeout > MaxTimeout:
-		return fmt.Errorf("queue-timeout: %v must be positive and at most %v", c.Gateway.QueueTimeout, MaxTimeout)
+		return invalid("gateway.queue_timeout", "queue-timeout", "%v must be positive and at most %v", c.Gateway.QueueTimeout, MaxTimeout)
 	case c.Gateway.CallTimeout <= 0 || c.Gateway.CallTimeout > MaxTimeout:
-		return fmt.Errorf("call-timeout: %v must be positive and at most %v", c.Gateway.CallTimeout, MaxTimeout)
+		return invalid("gateway.call_timeout", "call-timeout", "%v must be positive and at most %v", c.Gateway.CallTimeout, MaxTimeout)
 	case c.Gateway.LocalWork < 0 || c.Gateway.LocalWork > MaxTimeout:
-		return fmt.Errorf("local-work: %v must be between 0 and %v", c.Gateway.LocalWork, MaxTimeout)
+		return invalid("gateway.local_work", "local-work", "%v must be between 0 and %v", c.Gateway.LocalWork, MaxTimeout)
 	case c.ClientTimeout <= c.Gateway.QueueTimeout+c.Gateway.CallTimeout:
-		return fmt.Errorf("client-timeout: %v must exceed queue-timeout + call-timeout (%v), or the load runner gives up before the gateway can answer",
+		return invalid("load.client_timeout", "client-timeout", "%v must exceed queue-timeout + call-timeout (%v), or the load runner gives up before the gateway can answer",
 			c.ClientTimeout, c.Gateway.QueueTimeout+c.Gateway.CallTimeout)
 	case c.Breaker.Timeout < MinBreakerTimeout:
-		return fmt.Errorf("breaker-timeout: %v must be at least %v (the breaker changes state at most about three times per open timeout, which bounds the transitions a run records)", c.Breaker.Timeout, MinBreakerTimeout)
+		return invalid("breaker.timeout", "breaker-timeout", "%v must be at least %v (the breaker changes state at most about three times per open timeout, which bounds the transitions a run records)", c.Breaker.Timeout, MinBreakerTimeout)
 	case c.Breaker.Timeout > MaxTimeout:
-		return fmt.Errorf("breaker-timeout: %v must be at most %v", c.Breaker.Timeout, MaxTimeout)
+		return invalid("breaker.timeout", "breaker-timeout", "%v must be at most %v", c.Breaker.Timeout, MaxTimeout)
 	case c.Breaker.MaxRequests < 1 || c.Breaker.MaxRequests > MaxBreakerCount:
-		return fmt.Errorf("breaker-max-requests: %d must be between 1 and %d", c.Breaker.MaxRequests, MaxBreakerCount)
+		return invalid("breaker.max_requests", "breaker-max-requests", "%d must be between 1 and %d", c.Breaker.MaxRequests, MaxBreakerCount)
 	case c.Breaker.ConsecutiveFailures > MaxBreakerCount:
-		return fmt.Errorf("breaker-consecutive-failures: %d must be between 0 (off) and %d", c.Breaker.ConsecutiveFailures, MaxBreakerCount)
+		return invalid("breaker.consecutive_failures", "breaker-consecutive-failures", "%d must be between 0 (off) and %d", c.Breaker.ConsecutiveFailures, MaxBreakerCount)
 	case c.Breaker.MinRequests > MaxBreakerCount:
-		return fmt.Errorf("breaker-min-requests: %d must be between 0 and %d", c.Breaker.MinRequests, MaxBreakerCount)
+		return invalid("breaker.min_requests", "breaker-min-requests", "%d must be between 0 and %d", c.Breaker.MinRequests, MaxBreakerCount)
 	case c.Breaker.Interval < 0 || c.Breaker.Interval > MaxTimeout:
-		return fmt.Errorf("breaker-interval: %v must be between 0 (keep counts until the state changes) and %v", c.Breaker.Interval, MaxTimeout)
+		return invalid("breaker.interval", "breaker-interval", "%v must be between 0 (keep counts until the state changes) and %v", c.Breaker.Interval, MaxTimeout)
 	case c.Breaker.BucketPeriod < 0 || (c.Breaker.BucketPeriod > 0 && c.Breaker.BucketPeriod > c.Breaker.Interval):
-		return fmt.Errorf("breaker-bucket-period: %v must be between 0 and breaker-interval (%v)", c.Breaker.BucketPeriod, c.Breaker.Interval)
+		return invalid("breaker.bucket_period", "breaker-bucket-period", "%v must be between 0 and breaker-interval (%v)", c.Breaker.BucketPeriod, c.Breaker.Interval)
 	case c.Breaker.BucketPeriod > 0 && (c.Breaker.Interval-1)/c.Breaker.BucketPeriod >= MaxBreakerBuckets:
-		return fmt.Errorf("breaker-interval, breaker-bucket-period: %v in buckets of %v is more than %d buckets; want a bucket period of at least interval/%d (%v)",
+		return invalidAll([]string{"breaker.interval", "breaker.bucket_period"}, []string{"breaker-interval", "breaker-bucket-period"}, "%v in buckets of %v is more than %d buckets; want a bucket period of at least interval/%d (%v)",
 			c.Breaker.Interval, c.Breaker.BucketPeriod, MaxBreakerBuckets, MaxBreakerBuckets, (c.Breaker.Interval+MaxBreakerBuckets-1)/MaxBreakerBuckets)
 	case c.Breaker.ConsecutiveFailures == 0 && c.Breaker.FailureRatio == 0:
-		return fmt.Errorf("breaker-consecutive-failures, breaker-failure-ratio: at least one trip rule must be set")
+		return invalidAll([]string{"breaker.consecutive_failures", "breaker.failure_ratio"}, []string{"breaker-consecutive-failures", "breaker-failure-ratio"}, "at least one trip rule must be set")
 	case !(c.Breaker.FailureRatio >= 0 && c.Breaker.FailureRatio <= 1):
-		return fmt.Errorf("breaker-failure-ratio: %v must be in [0, 1]", c.Breaker.FailureRatio)
+		return invalid("breaker.failure_ratio", "breaker-failure-ratio", "%v must be in [0, 1]", c.Breaker.FailureRatio)
 	case c.Tiers < 1 || c.Tiers > MaxTiers:
-		return fmt.Errorf("tiers: %d must be between 1 and %d", c.Tiers, MaxTiers)
+		return invalid("gateway.tiers", "tiers", "%d must be between 1 and %d", c.Tiers, MaxTiers)
 	case c.Gateway.Retries < 0 || c.Gateway.Retries > MaxRetries:
-		return fmt.Errorf("retries: %d must be between 0 and %d (extra attempts after a failure)", c.Gateway.Retries, MaxRetries)
+		return invalid("gateway.retries", "retries", "%d must be between 0 and %d (extra attempts after a failure)", c.Gateway.Retries, MaxRetries)
 	case c.Gateway.RetryBackoff < 0 || c.Gateway.RetryBackoff > MaxRetryBackoff:
-		return fmt.Errorf("retry-backoff: %v must be between 0 (retry at once) and %v", c.Gateway.RetryBackoff, MaxRetryBackoff)
+		return invalid("gateway.retry_backoff", "retry-backoff", "%v must be between 0 (retry at once) and %v", c.Gateway.RetryBackoff, MaxRetryBackoff)
 	case !(c.RetryBudget.Ratio > 0 && c.RetryBudget.Ratio <= 1):
-		return fmt.Errorf("retry-budget: %v must be a share of requests in (0, 1], e.g. 10%% or 0.1", c.RetryBudget.Ratio)
+		return invalid("retry_budget.ratio", "retry-budget", "%v must be a share of requests in (0, 1], e.g. 10%% or 0.1", c.RetryBudget.Ratio)
 	case c.RetryBudget.Window < time.Second || c.RetryBudget.Window > time.Hour:
-		return fmt.Errorf("retry-budget-window: %v must be between 1s and 1h", c.RetryBudget.Window)
+		return invalid("retry_budget.window", "retry-budget-window", "%v must be between 1s and 1h", c.RetryBudget.Window)
 	case !(c.Throttle.K >= 1 && c.Throttle.K <= 10):
-		return fmt.Errorf("throttle-k: %v must be between 1 and 10 (the SRE book uses 2)", c.Throttle.K)
+		return invalid("throttle.k", "throttle-k", "%v must be between 1 and 10 (the SRE book uses 2)", c.Throttle.K)
 	case c.Throttle.Window < time.Second || c.Throttle.Window > time.Hour:
-		return fmt.Errorf("throttle-window: %v must be between 1s and 1h", c.Throttle.Window)
+		return invalid("throttle.window", "throttle-window", "%v must be between 1s and 1h", c.Throttle.Window)
 	case c.Upstream.ServiceTime <= 0:
 		// The faultserver reads zero as "its default", which would surprise
 		// whoever asked for zero.
-		return fmt.Errorf("service-time: %v must be positive; use 1us for a near-instant upstream", c.Upstream.ServiceTime)
+		return invalid("upstream.service_time", "service-time", "%v must be positive; use 1us for a near-instant upstream", c.Upstream.ServiceTime)
 	case c.Upstream.ServiceTime > MaxTimeout:
-		return fmt.Errorf("service-time: %v must be at most %v", c.Upstream.ServiceTime, MaxTimeout)
+		return invalid("upstream.service_time", "service-time", "%v must be at most %v", c.Upstream.ServiceTime, MaxTimeout)
 	case c.Upstream.Jitter < 0 || c.Upstream.Jitter > MaxTimeout:
-		return fmt.Errorf("jitter: %v must be between 0 and %v", c.Upstream.Jitter, MaxTimeout)
+		return invalid("upstream.jitter", "jitter", "%v must be between 0 and %v", c.Upstream.Jitter, MaxTimeout)
 	case c.Upstream.Concurrency < 0 || c.Upstream.Concurrency > faultserver.MaxConcurrency:
-		return fmt.Errorf("upstream-concurrency: %d must be between 0 (unbounded) and %d", c.Upstream.Concurrency, faultserver.MaxConcurrency)
+		return invalid("upstream.concurrency", "upstream-concurrency", "%d must be between 0 (unbounded) and %d", c.Upstream.Concurrency, faultserver.MaxConcurrency)
 	case c.Upstream.Queue < 0 || c.Upstream.Queue > faultserver.MaxQueue:
-		return fmt.Errorf("upstream-queue: %d must be between 0 and %d", c.Upstream.Queue, faultserver.MaxQueue)
+		return invalid("upstream.queue", "upstream-queue", "%d must be between 0 and %d", c.Upstream.Queue, faultserver.MaxQueue)
 	case c.Upstream.Concurrency == 0 && c.Upstream.Queue > 0:
-		return fmt.Errorf("upstream-queue: needs upstream-concurrency above 0")
+		return invalid("upstream.queue", "upstream-queue", "needs upstream-concurrency above 0")
 	case c.Upstream.Concurrency == 0 && c.Upstream.HonorCancel:
-		return fmt.Errorf("upstream-honor-cancel: needs upstream-concurrency above 0")
+		return invalid("upstream.honor_cancel", "upstream-honor-cancel", "needs upstream-concurrency above 0")
 	}
 	if err := c.validateTargets(); err != nil {
 		return err
@@ -442,6 +443,27 @@ func (c *Config) Validate() error {
 		return err
 	}
 	return c.Tracing.validate()
+}
+
+// invalid is the error of the setting at path, named name in the message.
+func invalid(path, name, format string, args ...any) error {
+	return field.Invalid(path, name, format, args...)
+}
+
+// invalidAll is the error of a rule that reads the settings at paths, named
+// names in the message.
+func invalidAll(paths, names []string, format string, args ...any) error {
+	return field.All(paths, names, format, args...)
+}
+
+// phaseInvalid is the error of the i-th phase, p.
+func phaseInvalid(i int, p Phase, format string, args ...any) error {
+	return field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), format, args...)
+}
+
+// targetInvalid is the error of the i-th target, named name.
+func targetInvalid(i int, name, format string, args ...any) error {
+	return field.Invalid(fmt.Sprintf("targets[%d]", i), name, format, args...)
 }
 
 // TotalDuration is the length of one arm.

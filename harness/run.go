@@ -36,6 +36,15 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	return RunValidated(ctx, cfg)
+}
+
+// RunValidated is Run for a cfg whose Validate the caller has called, and
+// seen return nil: a command checks its configuration before it prepares
+// any output, and it is not checked twice. Since then the caller may have
+// set only what Validate does not read: Seed and the hooks (Progress,
+// OnSample, Metrics, OnCheckpoint, Results).
+func RunValidated(ctx context.Context, cfg Config) (*reports.Report, error) {
 	mx, err := startMetricsExport(ctx, &cfg)
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("set up metrics export: %w", err)}

@@ -169,7 +169,7 @@ func (c *Config) validateShard() error {
 	case !c.UpstreamExternal:
 		return fmt.Errorf("shard: needs upstream-external; every shard's service calls one upstream, which one process (not a shard) runs on the run's schedule")
 	case c.Trials > 1:
-		return fmt.Errorf("trials: %d with shard %d/%d: not supported; cbload merge needs every second's raw data (the histograms), which a report keeps for its first trial only; run each trial as its own sharded run (its own --start-at and --run-id), or the trials without --shard", c.Trials, s.Index, s.Count)
+		return invalid("trials", "trials", "%d with shard %d/%d: not supported; cbload merge needs every second's raw data (the histograms), which a report keeps for its first trial only; run each trial as its own sharded run (its own --start-at and --run-id), or the trials without --shard", c.Trials, s.Index, s.Count)
 	case c.Rate/float64(s.Count) < MinRate:
 		return fmt.Errorf("shard: rate %v over %d shards is %v per shard, below the %d request per second cbload paces", c.Rate, s.Count, c.Rate/float64(s.Count), MinRate)
 	}

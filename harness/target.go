@@ -94,24 +94,24 @@ var reservedNames = []string{"verdict", "partial", "validity"}
 func (c *Config) validateTargets() error {
 	if len(c.Targets) == 0 {
 		if c.UpstreamAddr != "" || len(c.Upstreams) > 0 {
-			return fmt.Errorf("upstream-addr: only used with --target (cbload's own gateway picks a free port)")
+			return invalid("upstream.addr", "upstream-addr", "only used with --target (cbload's own gateway picks a free port)")
 		}
 		for i, p := range c.Phases {
 			if len(p.UpstreamFaults) > 0 {
-				return fmt.Errorf("phases[%d] (%s): faults for named upstreams are only used with --target and --upstream NAME=ADDR", i, p.Name)
+				return phaseInvalid(i, p, "faults for named upstreams are only used with --target and --upstream NAME=ADDR")
 			}
 		}
 		switch {
 		case len(c.Expect) > 0:
-			return fmt.Errorf("expect: only used with --target; cbload's own gateway says how each request ended")
+			return invalid("expect", "expect", "only used with --target; cbload's own gateway says how each request ended")
 		case c.TargetTLS.Insecure || len(c.TargetTLS.CAPEM) > 0:
-			return fmt.Errorf("insecure, ca-cert: only used with --target; cbload's own gateway is plain HTTP")
+			return invalidAll([]string{"tls.insecure", "tls.ca_cert"}, []string{"insecure", "ca-cert"}, "only used with --target; cbload's own gateway is plain HTTP")
 		case c.UpstreamTLSDir != "":
-			return fmt.Errorf("upstream-tls: only used with --target; cbload's own gateway calls its upstream over plain HTTP")
+			return invalid("upstream.tls_dir", "upstream-tls", "only used with --target; cbload's own gateway calls its upstream over plain HTTP")
 		case c.UpstreamGRPC:
-			return fmt.Errorf("upstream-grpc: only used with --target; cbload's own gateway calls its upstream over plain HTTP")
+			return invalid("upstream.grpc", "upstream-grpc", "only used with --target; cbload's own gateway calls its upstream over plain HTTP")
 		case len(c.AllowRemote) > 0:
-			return fmt.Errorf("allow-remote: only used with --target; cbload's own gateway runs on loopback")
+			return invalid("allow_remote", "allow-remote", "only used with --target; cbload's own gateway runs on loopback")
 		}
 		return nil
 	}
@@ -120,14 +120,14 @@ func (c *Config) validateTargets() error {
 	}
 	switch {
 	case c.UpstreamGRPC && c.UpstreamExternal:
-		return fmt.Errorf("upstream-grpc: not with upstream-external; the process that runs the upstream serves gRPC (cbload serve --grpc)")
+		return invalid("upstream.grpc", "upstream-grpc", "not with upstream-external; the process that runs the upstream serves gRPC (cbload serve --grpc)")
 	case c.UpstreamGRPC && c.UpstreamTLSDir != "":
-		return fmt.Errorf("upstream-grpc: not with upstream-tls; the gRPC upstream serves plain HTTP/2")
+		return invalid("upstream.grpc", "upstream-grpc", "not with upstream-tls; the gRPC upstream serves plain HTTP/2")
 	case c.UpstreamGRPC && c.Upstream.Concurrency > 0:
-		return fmt.Errorf("upstream-concurrency: not with upstream-grpc; the gRPC upstream has unbounded capacity")
+		return invalid("upstream.concurrency", "upstream-concurrency", "not with upstream-grpc; the gRPC upstream has unbounded capacity")
 	}
 	if c.UpstreamExternal && c.Upstream.Concurrency > 0 {
-		return fmt.Errorf("upstream-concurrency: not with upstream-external; the process that runs the upstream sets its capacity (cbload serve --upstream-concurrency)")
+		return invalid("upstream.concurrency", "upstream-concurrency", "not with upstream-external; the process that runs the upstream sets its capacity (cbload serve --upstream-concurrency)")
 	}
 	if !c.UpstreamExternal {
 		if err := c.validateUpstreams(); err != nil {
@@ -136,21 +136,21 @@ func (c *Config) validateTargets() error {
 	}
 	switch {
 	case c.Tiers > 1:
-		return fmt.Errorf("tiers: only used with cbload's own gateway, not with --target")
+		return invalid("gateway.tiers", "tiers", "only used with cbload's own gateway, not with --target")
 	case c.Gateway.Retries > 0:
-		return fmt.Errorf("retries: only used with cbload's own gateway, not with --target")
+		return invalid("gateway.retries", "retries", "only used with cbload's own gateway, not with --target")
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
 		switch {
 		case !targetNameRE.MatchString(t.Name):
-			return fmt.Errorf("targets[%d].name %q: want a letter followed by letters, digits, _ or -", i, t.Name)
+			return targetInvalid(i, fmt.Sprintf("targets[%d].name %q", i, t.Name), "want a letter followed by letters, digits, _ or -")
 		case seen[t.Name]:
-			return fmt.Errorf("targets[%d].name %q: used twice; target names must be unique", i, t.Name)
+			return targetInvalid(i, fmt.Sprintf("targets[%d].name %q", i, t.Name), "used twice; target names must be unique")
 		}
 		for _, r := range reservedNames {
 			if t.Name == r {
-				return fmt.Errorf("targets[%d].name %q: reserved; choose another name", i, t.Name)
+				return targetInvalid(i, fmt.Sprintf("targets[%d].name %q", i, t.Name), "reserved; choose another name")
 			}
 		}
 		seen[t.Name] = true
@@ -159,31 +159,31 @@ func (c *Config) validateTargets() error {
 				continue
 			}
 			if err := CheckTargetURL(u.url, c.AllowRemote); err != nil {
-				return fmt.Errorf("targets[%d] (%s).%s: %w", i, t.Name, u.field, err)
+				return targetInvalid(i, fmt.Sprintf("targets[%d] (%s).%s", i, t.Name, u.field), "%w", err)
 			}
 		}
 		if !c.UpstreamExternal {
 			for _, u := range append(t.requests(), Request{URL: t.BreakerStateURL}) {
 				if up, ok := c.ownUpstream(u.URL); ok {
-					return fmt.Errorf("targets[%d] (%s): %s is cbload's own upstream (%s): the target is your service, the one that calls the upstream", i, t.Name, u.URL, up)
+					return targetInvalid(i, fmt.Sprintf("targets[%d] (%s)", i, t.Name), "%s is cbload's own upstream (%s): the target is your service, the one that calls the upstream", u.URL, up)
 				}
 			}
 		}
 		api := false
 		for j, r := range t.Requests {
 			if !methodRE.MatchString(r.Method) {
-				return fmt.Errorf("targets[%d] (%s).requests[%d]: method %q: want an HTTP method in capitals like GET", i, t.Name, j, r.Method)
+				return targetInvalid(i, fmt.Sprintf("targets[%d] (%s).requests[%d]", i, t.Name, j), "method %q: want an HTTP method in capitals like GET", r.Method)
 			}
 			if err := CheckTargetURL(r.URL, c.AllowRemote); err != nil {
-				return fmt.Errorf("targets[%d] (%s).requests[%d]: %w", i, t.Name, j, err)
+				return targetInvalid(i, fmt.Sprintf("targets[%d] (%s).requests[%d]", i, t.Name, j), "%w", err)
 			}
 			if err := checkHeaders(r.Header); err != nil {
-				return fmt.Errorf("targets[%d] (%s).requests[%d]: %w", i, t.Name, j, err)
+				return targetInvalid(i, fmt.Sprintf("targets[%d] (%s).requests[%d]", i, t.Name, j), "%w", err)
 			}
 			api = api || !r.Collateral
 		}
 		if len(t.Requests) > 0 && !api {
-			return fmt.Errorf("targets[%d] (%s): every request is collateral; at least one must be an api request, one that calls the upstream", i, t.Name)
+			return targetInvalid(i, fmt.Sprintf("targets[%d] (%s)", i, t.Name), "every request is collateral; at least one must be an api request, one that calls the upstream")
 		}
 		if err := checkRoles(fmt.Sprintf("targets[%d] (%s)", i, t.Name), t.Requests); err != nil {
 			return err

@@ -118,10 +118,10 @@ func (p Phase) FaultStrings() []string {
 // them; it is part of validateTargets.
 func (c *Config) validateUpstreams() error {
 	if len(c.Upstreams) > 0 && c.UpstreamAddr != "" {
-		return fmt.Errorf("upstream-addr, upstream: give one upstream with --upstream-addr or name each with --upstream NAME=ADDR, not both")
+		return invalidAll([]string{"upstream.addr", "upstreams"}, []string{"upstream-addr", "upstream"}, "give one upstream with --upstream-addr or name each with --upstream NAME=ADDR, not both")
 	}
 	if len(c.Upstreams) > maxUpstreams {
-		return fmt.Errorf("upstream: %d upstreams; at most %d", len(c.Upstreams), maxUpstreams)
+		return invalid("upstreams", "upstream", "%d upstreams; at most %d", len(c.Upstreams), maxUpstreams)
 	}
 	names := map[string]bool{}
 	addrs := map[string]string{}
@@ -134,24 +134,24 @@ func (c *Config) validateUpstreams() error {
 		case addrs[u.Addr] != "":
 			return fmt.Errorf("upstreams[%d] (%s).addr %q: also the address of %s; each upstream needs its own", i, u.Name, u.Addr, addrs[u.Addr])
 		}
-		where := "upstream-addr"
+		path, where := "upstream.addr", "upstream-addr"
 		if len(c.Upstreams) > 0 {
-			where = fmt.Sprintf("upstreams[%d] (%s).addr", i, u.Name)
+			path, where = fmt.Sprintf("upstreams[%d]", i), fmt.Sprintf("upstreams[%d] (%s).addr", i, u.Name)
 		}
 		if err := c.AllowRemote.checkListenAddr(u.Addr); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
+			return invalid(path, where, "%w", err)
 		}
 		names[u.Name], addrs[u.Addr] = true, u.Name
 	}
 	for i, p := range c.Phases {
 		if len(p.Faults) > 0 && len(c.Upstreams) > 1 {
-			return fmt.Errorf("phases[%d] (%s): fault %s: say which upstream it is for, like %s=%s (upstreams: %s)",
-				i, p.Name, p.Faults[0], c.Upstreams[0].Name, p.Faults[0], strings.Join(slices.Sorted(maps.Keys(names)), ", "))
+			return phaseInvalid(i, p, "fault %s: say which upstream it is for, like %s=%s (upstreams: %s)",
+				p.Faults[0], c.Upstreams[0].Name, p.Faults[0], strings.Join(slices.Sorted(maps.Keys(names)), ", "))
 		}
 		for name := range p.UpstreamFaults {
 			if !names[name] || len(c.Upstreams) == 0 {
-				return fmt.Errorf("phases[%d] (%s): fault for upstream %q: no such upstream; name upstreams with --upstream NAME=ADDR (upstreams: %s)",
-					i, p.Name, name, strings.Join(slices.Sorted(maps.Keys(names)), ", "))
+				return phaseInvalid(i, p, "fault for upstream %q: no such upstream; name upstreams with --upstream NAME=ADDR (upstreams: %s)",
+					name, strings.Join(slices.Sorted(maps.Keys(names)), ", "))
 			}
 		}
 	}

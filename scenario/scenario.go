@@ -264,11 +264,12 @@ func (f *Fault) UnmarshalYAML(n *yaml.Node) error {
 		return lineErr(n, "a fault is a spec string like latency:1s or error:503,rate=0.3")
 	}
 	name, s, err := harness.ParseUpstreamFault(n.Value)
-	if err != nil && !strings.Contains(err.Error(), strconv.Quote(n.Value)) {
+	var se *faultserver.SpecError
+	switch {
+	case errors.As(err, &se) && se.Spec == n.Value:
+		return lineErr(n, "%v", err) // it names the whole spec already
+	case err != nil:
 		return lineErr(n, "fault spec %q: %v", n.Value, err)
-	}
-	if err != nil {
-		return lineErr(n, "%v", err)
 	}
 	f.Upstream, f.Spec = name, s
 	return nil

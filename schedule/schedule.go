@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/internal/field"
 )
 
 // Limits on a schedule; New refuses more. They are those of a scenario
@@ -49,9 +50,9 @@ type Schedule struct {
 func New(phases []Phase) (*Schedule, error) {
 	switch {
 	case len(phases) == 0:
-		return nil, fmt.Errorf("phases: need at least one phase")
+		return nil, field.Invalid("phases", "phases", "need at least one phase")
 	case len(phases) > MaxPhases:
-		return nil, fmt.Errorf("phases: %d phases; the limit is %d", len(phases), MaxPhases)
+		return nil, field.Invalid("phases", "phases", "%d phases; the limit is %d", len(phases), MaxPhases)
 	}
 	s := &Schedule{phases: make([]Phase, len(phases)), starts: make([]time.Duration, len(phases)+1)}
 	names := map[string]bool{}
@@ -59,13 +60,13 @@ func New(phases []Phase) (*Schedule, error) {
 	for i, p := range phases {
 		switch {
 		case p.Name == "":
-			return nil, fmt.Errorf("phases[%d]: the name must not be empty", i)
+			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d]", i), "the name must not be empty")
 		case names[p.Name]:
-			return nil, fmt.Errorf("phases[%d] (%s): the name is used twice; phase names must be unique", i, p.Name)
+			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), "the name is used twice; phase names must be unique")
 		case p.Duration <= 0:
-			return nil, fmt.Errorf("phases[%d] (%s): duration %v: want a positive duration like 5s", i, p.Name, p.Duration)
+			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), "duration %v: want a positive duration like 5s", p.Duration)
 		case p.Duration > MaxDuration-at:
-			return nil, fmt.Errorf("phases[%d] (%s): duration %v makes the schedule longer than the limit of %v", i, p.Name, p.Duration, MaxDuration)
+			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), "duration %v makes the schedule longer than the limit of %v", p.Duration, MaxDuration)
 		}
 		names[p.Name] = true
 		p.Faults = append([]faultserver.Spec(nil), p.Faults...)

@@ -4,90 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
-
-	"github.com/go-logr/logr"
-	"go.opentelemetry.io/otel"
-	"google.golang.org/grpc/grpclog"
 
 	"github.com/cbload/cbload/harness"
-	"github.com/cbload/cbload/internal/inputfile"
-	"github.com/cbload/cbload/internal/printable"
+	"github.com/cbload/cbload/internal/outfile"
 )
 
-// An environment variable cbload honours, with the check that holds it to
-// the same standard as a flag: one line naming the variable and the
-// accepted form, exit 2. Values are trimmed of spaces, as the OpenTelemetry
-// SDK trims them.
-type envVar struct {
-	name string
-	// check is nil for a variable naming a PEM file that the OpenTelemetry
-	// SDK reads by its name: readableFile checks those.
-	check func(v string) error
-}
-
-var (
-	otlpProtocols = []string{"grpc", "http/protobuf"}
-	samplers      = []string{"always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"}
-)
-
-// envVars lists every variable `cbload run` reads, directly or through the
-// OpenTelemetry SDK (`cbload serve` reads those not for traces); the
-// README's environment table is the same list.
-var envVars = []envVar{
-	{"OTEL_EXPORTER_OTLP_ENDPOINT", checkEndpointURL},
-	{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", checkEndpointURL},
-	{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", checkEndpointURL},
-	{"OTEL_EXPORTER_OTLP_PROTOCOL", oneOf(otlpProtocols...)},
-	{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", oneOf(otlpProtocols...)},
-	{"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", oneOf(otlpProtocols...)},
-	{"OTEL_EXPORTER_OTLP_INSECURE", boolean},
-	{"OTEL_EXPORTER_OTLP_TRACES_INSECURE", boolean},
-	{"OTEL_EXPORTER_OTLP_METRICS_INSECURE", boolean},
-	{"OTEL_EXPORTER_OTLP_HEADERS", checkHeaderList},
-	{"OTEL_EXPORTER_OTLP_TRACES_HEADERS", checkHeaderList},
-	{"OTEL_EXPORTER_OTLP_METRICS_HEADERS", checkHeaderList},
-	{"OTEL_EXPORTER_OTLP_TIMEOUT", milliseconds},
-	{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", milliseconds},
-	{"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", milliseconds},
-	{"OTEL_EXPORTER_OTLP_COMPRESSION", oneOf("gzip", "none")},
-	{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", oneOf("gzip", "none")},
-	{"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", oneOf("gzip", "none")},
-	// nil: a PEM file the SDK reads by its name, see readableFile.
-	{"OTEL_EXPORTER_OTLP_CERTIFICATE", nil},
-	{"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", nil},
-	{"OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", nil},
-	{"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", nil},
-	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", nil},
-	{"OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE", nil},
-	{"OTEL_EXPORTER_OTLP_CLIENT_KEY", nil},
-	{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", nil},
-	{"OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", nil},
-	{"OTEL_TRACES_SAMPLER", oneOf(samplers...)},
-	{"OTEL_TRACES_SAMPLER_ARG", fraction},
-	{"OTEL_TRACES_EXPORTER", oneOf("otlp", "none")},
-	{"OTEL_METRICS_EXPORTER", oneOf("otlp", "none")},
-	{"OTEL_METRIC_EXPORT_INTERVAL", positiveMilliseconds},
-	{"OTEL_METRIC_EXPORT_TIMEOUT", positiveMilliseconds},
-	{"OTEL_SDK_DISABLED", boolean},
-	{"OTEL_SERVICE_NAME", serviceName},
-	{"OTEL_RESOURCE_ATTRIBUTES", checkKeyValues},
-}
-
-// checkEnv checks every variable of envVars that is set, then
-// $GITHUB_STEP_SUMMARY unless the step summary is off. A signal (ctx's
-// end) while reading a file a variable names is errInterrupted.
+// checkEnv checks the OpenTelemetry variables a run reads (see
+// harness.CheckEnv), then $GITHUB_STEP_SUMMARY unless the step summary is
+// off. A signal (ctx's end) while reading a file a variable names is
+// errInterrupted.
 func checkEnv(ctx context.Context, stepSummary bool) error {
-	if err := checkEnvVars(ctx, func(string) bool { return true }); err != nil {
-		return err
+	if err := harness.CheckEnv(ctx); ctx.Err() != nil {
+		return errInterrupted
+	} else if err != nil {
+		return asUsage(err)
 	}
 	if v := os.Getenv(stepSummaryEnv); v != "" && stepSummary {
 		if err := checkStepSummary(v); err != nil {
@@ -97,166 +29,14 @@ func checkEnv(ctx context.Context, stepSummary bool) error {
 	return nil
 }
 
-// checkMetricsEnv checks the variables `cbload serve` reads: those of
-// envVars that are not for traces alone.
+// checkMetricsEnv checks the OpenTelemetry variables `cbload serve` reads
+// (see harness.CheckMetricsEnv). A signal while reading a file a variable
+// names is errInterrupted.
 func checkMetricsEnv(ctx context.Context) error {
-	return checkEnvVars(ctx, func(name string) bool { return !strings.Contains(name, "TRACES") })
-}
-
-// checkEnvVars checks every variable of envVars that is set and that
-// which accepts.
-func checkEnvVars(ctx context.Context, which func(name string) bool) error {
-	for _, e := range envVars {
-		if !which(e.name) {
-			continue
-		}
-		v, ok := os.LookupEnv(e.name)
-		if !ok || strings.TrimSpace(v) == "" {
-			continue
-		}
-		var err error
-		if e.check == nil {
-			err = readableFile(ctx, strings.TrimSpace(v))
-		} else {
-			err = e.check(strings.TrimSpace(v))
-		}
-		if ctx.Err() != nil {
-			return errInterrupted
-		}
-		if err != nil {
-			return usagef("$%s %s: %v", e.name, quoteValue(e.name, v), err)
-		}
-	}
-	return nil
-}
-
-// quoteValue quotes a value for a message, except secrets: headers and
-// tokens carry credentials and are never printed.
-func quoteValue(name, v string) string {
-	if strings.HasSuffix(name, "_HEADERS") || strings.HasSuffix(name, "_TOKEN") {
-		return "(value not shown)"
-	}
-	if len(v) > 60 {
-		v = v[:60] + "…"
-	}
-	return strconv.Quote(v)
-}
-
-func oneOf(allowed ...string) func(string) error {
-	return func(v string) error {
-		if !slices.Contains(allowed, v) {
-			if len(allowed) == 1 {
-				return fmt.Errorf("want %s, the only value cbload supports", allowed[0])
-			}
-			return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
-		}
-		return nil
-	}
-}
-
-func boolean(v string) error {
-	if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
-		return errors.New("want true or false")
-	}
-	return nil
-}
-
-// maxMilliseconds is the longest export timeout, 1h, harness.MaxTimeout:
-// the SDK multiplies the number into a time.Duration, which overflows.
-const maxMilliseconds = int(harness.MaxTimeout / time.Millisecond)
-
-func milliseconds(v string) error {
-	if n, err := strconv.Atoi(v); err != nil || n < 0 || n > maxMilliseconds {
-		return fmt.Errorf("want a whole number of milliseconds from 0 to %d (1h) like 10000", maxMilliseconds)
-	}
-	return nil
-}
-
-func positiveMilliseconds(v string) error {
-	if n, err := strconv.Atoi(v); err != nil || n <= 0 || n > 3_600_000 {
-		return errors.New("want a whole number of milliseconds from 1 to 3600000 (an hour) like 5000")
-	}
-	return nil
-}
-
-func fraction(v string) error {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || !(f >= 0 && f <= 1) {
-		return errors.New("want a fraction in [0,1] like 0.1")
-	}
-	return nil
-}
-
-// readableFile checks a PEM file that the OpenTelemetry SDK will read by
-// its name: it must be a regular file (the SDK's own read of a FIFO or a
-// device could block forever, out of reach of a signal), and cbload reads
-// it first, through inputfile, so that an unreadable or huge file is bad
-// input now rather than an exporter error later.
-func readableFile(ctx context.Context, v string) error {
-	_, err := inputfile.ReadRegular(ctx, v, maxPEMFile, inputfile.Timeout)
-	var pe *os.PathError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &pe):
-		return errors.New("want a readable PEM file: " + pe.Err.Error())
-	}
-	return fmt.Errorf("want a readable PEM file: %w", err)
-}
-
-// maxPEMFile is the most cbload reads of a certificate or key file.
-const maxPEMFile = 1 << 20
-
-func serviceName(v string) error {
-	if len(v) > 255 || strings.IndexFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
-		return errors.New("want a name of at most 255 printable characters (cbload names its three services itself: cbload-loadgen, cbload-gateway, cbload-upstream)")
-	}
-	return nil
-}
-
-// checkEndpointURL checks an OTLP endpoint as the SDK reads it: a URL with
-// an http or https scheme and a host; a valid port when it has one.
-func checkEndpointURL(v string) error {
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return errors.New("want a URL like http://127.0.0.1:4318 (http:// or https://, then host[:port])")
-	}
-	if err := checkPort(v); err != nil {
-		return errors.New("want a URL like http://127.0.0.1:4318 with a port from 1 to 65535")
-	}
-	return nil
-}
-
-// checkKeyValues checks a W3C-baggage-like list, key=value,key=value, with
-// percent-encoded values, as OTEL_EXPORTER_OTLP_HEADERS and
-// OTEL_RESOURCE_ATTRIBUTES are written.
-func checkKeyValues(v string) error {
-	for _, kv := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(kv, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" || strings.ContainsAny(k, " \t\"(),/:;<=>?@[\\]{}") {
-			return errors.New("want key=value pairs separated by commas, like key1=value1,key2=value2")
-		}
-		if _, err := url.PathUnescape(val); err != nil {
-			return errors.New("want percent-encoded values (%XX) in key=value pairs")
-		}
-	}
-	return nil
-}
-
-// checkHeaderList checks OTEL_EXPORTER_OTLP_HEADERS: key=value pairs whose
-// decoded values are sent as header values, so may hold no CR, LF or NUL
-// (the exporter would fail each export instead).
-func checkHeaderList(v string) error {
-	if err := checkKeyValues(v); err != nil {
-		return err
-	}
-	for _, kv := range strings.Split(v, ",") {
-		k, val, _ := strings.Cut(kv, "=")
-		val, _ = url.PathUnescape(val)
-		if err := harness.CheckHeader(strings.TrimSpace(k), strings.TrimSpace(val)); err != nil {
-			return fmt.Errorf("key %s: %v", clipInput(strings.TrimSpace(k)), err)
-		}
+	if err := harness.CheckMetricsEnv(ctx); ctx.Err() != nil {
+		return errInterrupted
+	} else if err != nil {
+		return asUsage(err)
 	}
 	return nil
 }
@@ -275,73 +55,17 @@ func checkStepSummary(path string) error {
 	var err error
 	if _, serr := os.Stat(path); serr == nil {
 		var f *os.File
-		if f, err = openAppend(path, 0); err == nil {
+		if f, err = outfile.OpenAppend(path, 0); err == nil {
 			err = f.Close()
 		}
 		if err != nil {
 			err = errors.Unwrap(err)
 		}
 	} else {
-		err = probeDir(filepath.Dir(path), 0)
+		err = outfile.ProbeDir(filepath.Dir(path), 0)
 	}
 	if err != nil {
 		return withCode(exitCouldNotRun, fmt.Errorf("$%s %q: cannot append to it: %w (pass --no-step-summary to skip it)", stepSummaryEnv, path, err))
 	}
 	return nil
-}
-
-// maxLibraryText is where a library's error message (which may quote a
-// collector's answer) is cut on the terminal.
-const maxLibraryText = 400
-
-var (
-	quietOnce  sync.Once
-	libHandler = &onceHandler{seen: map[string]bool{}}
-)
-
-// quietLibraries routes what OpenTelemetry and gRPC would log on their own
-// to w as one line each, prefixed like cbload's messages and printed once
-// per distinct message: the SDK's logger and error handler, and gRPC's
-// logger, default to raw multi-part lines on stderr. These are process-wide
-// settings, so main makes them; each call sends later messages to w.
-func quietLibraries(w io.Writer) {
-	libHandler.reset(w)
-	quietOnce.Do(func() {
-		otel.SetErrorHandler(libHandler)
-		otel.SetLogger(logr.Discard())
-		grpclog.SetLoggerV2(grpclog.NewLoggerV2(io.Discard, io.Discard, io.Discard))
-	})
-}
-
-// onceHandler prints each distinct library error once, on one line, and
-// at most maxLibraryErrors of them.
-type onceHandler struct {
-	mu   sync.Mutex
-	w    io.Writer
-	seen map[string]bool
-}
-
-const maxLibraryErrors = 5
-
-func (h *onceHandler) reset(w io.Writer) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.w, h.seen = w, map[string]bool{}
-}
-
-// Handle implements otel.ErrorHandler.
-func (h *onceHandler) Handle(err error) {
-	// A collector's answer may be quoted in it: one line, escaped, cut.
-	msg := printable.String(strings.Join(strings.Fields(err.Error()), " "), maxLibraryText)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.w == nil || h.seen[msg] || len(h.seen) >= maxLibraryErrors {
-		return
-	}
-	h.seen[msg] = true
-	signal := "tracing"
-	if se := (*harness.SignalError)(nil); errors.As(err, &se) {
-		signal = se.Signal // the metrics exporter's
-	}
-	fmt.Fprintf(h.w, "cbload: %s: %s\n", signal, msg)
 }

@@ -39,6 +39,23 @@ func usagef(format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...)}
 }
 
+// flagError is bad input in the value of one flag, which may have come
+// from a scenario file: its message is the flag, as spelled (--out, or
+// $VAR), then rest.
+type flagError struct {
+	flag string
+	rest string
+}
+
+func (e *flagError) Error() string { return e.flag + e.rest }
+
+// flagErrorf returns a usageError about the value of flag (spelled as the
+// user gives it, like --out); the message is flag followed by the
+// formatted rest, which starts with its own separator (": ", " %q: ").
+func flagErrorf(flag, format string, args ...any) error {
+	return &usageError{err: &flagError{flag: flag, rest: fmt.Sprintf(format, args...)}}
+}
+
 // asUsage wraps err as a usageError; nil stays nil.
 func asUsage(err error) error {
 	if err == nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/field"
 	"github.com/cbload/cbload/internal/printable"
 )
 
@@ -82,7 +83,7 @@ func runFault(ctx context.Context, opts *faultOptions, action string, args []str
 	}
 	c, err := faultserver.NewClient(opts.control, token)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "control URL") {
+		if fe := field.As(err); fe != nil && fe.Path() == faultserver.PathControlURL {
 			return usagef("--control: %v", err)
 		}
 		return usagef("$%s: %v", opts.tokenEnv, err)

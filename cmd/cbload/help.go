@@ -19,27 +19,9 @@ type flagGroup struct {
 	flags []string
 }
 
-// runFlagGroups groups the flags of `cbload run --help`: groups in the
-// order shown, what most runs set first, and the flags of each in the order
-// listed. A new flag needs its name in one row; TestHelpGroups fails for
-// a flag in none.
-var runFlagGroups = []flagGroup{
-	{"Experiment: faults and schedule", []string{"fault", "phases", "scenario", "dry-run", "seed", "trials"}},
-	{"Load", []string{"rate", "collateral-share", "client-timeout"}},
-	{"Thresholds", []string{"threshold", "abort-on-fail"}},
-	{"Output", []string{"out", "force", "progress", "junit", "results", "summary-template", "no-step-summary"}},
-	{"Your own service (targets)", []string{"target", "upstream-addr", "upstream", "upstream-external", "collateral", "breaker-state-url", "breaker-state-metric", "breaker-state-map", "allow-remote"}},
-	{"Requests to your service", []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls", "upstream-grpc"}},
-	{"Beyond one machine (shards)", []string{"shard", "start-at", "run-id"}},
-	{"Gateway", []string{"gateway-workers", "queue-timeout", "call-timeout", "local-work"}},
-	{"Breaker", []string{"arms", "breaker-timeout", "breaker-max-requests", "breaker-interval", "breaker-bucket-period",
-		"breaker-consecutive-failures", "breaker-failure-ratio", "breaker-min-requests"}},
-	{"Retries and tiers", []string{"retries", "retry-backoff", "tiers"}},
-	{"Other policies (arms retry-budget, throttle)", []string{"retry-budget", "retry-budget-window", "throttle-k", "throttle-window"}},
-	{"Upstream (faults apply to it)", []string{"service-time", "jitter", "upstream-concurrency", "upstream-queue", "upstream-honor-cancel"}},
-	{"Tracing and metrics", []string{"otlp-endpoint", "otlp-protocol", "trace-sample", "jaeger-url", "metrics-addr"}},
-	{"Help", []string{"help"}},
-}
+// runFlagGroups groups the flags of `cbload run --help` as the flag ⇄ path
+// table (runSettings) lists them.
+var runFlagGroups = settingGroups(runSettings)
 
 // serveFlagGroups groups the flags of `cbload serve --help`, as
 // runFlagGroups does run's.
@@ -120,26 +102,6 @@ func flagGroups(cmd *cobra.Command) string {
 	})
 	section("Other flags", other)
 	return b.String()
-}
-
-// registerRunCompletions completes the values of every flag of `cbload
-// run`: fault kinds and specs, enumerations, threshold paths, target names;
-// file names only where a file is wanted.
-func registerRunCompletions(cmd *cobra.Command) {
-	mustComplete(cmd, "fault", completeFaults)
-	mustComplete(cmd, "arms", completeList(harness.DefaultConfig().Arms...))
-	mustComplete(cmd, "progress", completeValues("auto\tlive lines when stderr is a terminal", "always", "never"))
-	mustComplete(cmd, "otlp-protocol", completeValues("grpc", "http/protobuf"))
-	mustComplete(cmd, "trace-sample", completeValues("auto\tevery request up to 20,000 per run", "1", "0.1", "0.01", "0"))
-	mustComplete(cmd, "threshold", completeThreshold)
-	mustComplete(cmd, "target", completeValues("breaker=http://127.0.0.1:", "no-breaker=http://127.0.0.1:"))
-	mustComplete(cmd, "phases", completeValues("5s,15s,10s\tbaseline,fault,recovery"))
-	mustComplete(cmd, "scenario", cobra.FixedCompletions([]string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt))
-	mustComplete(cmd, "junit", cobra.FixedCompletions([]string{"xml"}, cobra.ShellCompDirectiveFilterFileExt))
-	mustComplete(cmd, "results", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault))
-	mustComplete(cmd, "summary-template", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault))
-	mustComplete(cmd, "out", cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs))
-	noFiles(cmd)
 }
 
 // registerServeCompletions completes the values of `cbload serve`'s flags:
@@ -277,4 +239,24 @@ func unknownCommand(root *cobra.Command, args []string) error {
 		msg += fmt.Sprintf("; did you mean %s?", s[0])
 	}
 	return &usageError{err: fmt.Errorf("%s", msg), hint: "Run 'cbload --help' for usage."}
+}
+
+func faultKindsHelp() string {
+	var b strings.Builder
+	for _, k := range faultserver.Kinds() {
+		name := k.Name
+		if k.DefaultArg != "" {
+			name += ":" + k.DefaultArg
+		}
+		fmt.Fprintf(&b, "  %-18s %s\n", name, k.Description)
+	}
+	return b.String()
+}
+
+func kindNames() []string {
+	var out []string
+	for _, k := range faultserver.Kinds() {
+		out = append(out, k.Name)
+	}
+	return out
 }

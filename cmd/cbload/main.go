@@ -95,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // control API's answer) cannot put control sequences on the terminal.
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stdout, stderr = &printable.Writer{W: stdout}, &printable.Writer{W: stderr}
-	quietLibraries(stderr)
+	harness.QuietLibraries(stderr)
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	err := unknownCommand(root, args)
@@ -118,7 +118,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		// A message may quote a URL cbload was given, or net/http's error
 		// for it: neither may show its userinfo. A long value is named, not
 		// echoed whole.
-		fmt.Fprintf(stderr, "cbload: %s\n", clipQuoted(harness.RedactText(err.Error())))
+		fmt.Fprintf(stderr, "cbload: %s\n", printable.ClipQuoted(harness.RedactText(err.Error())))
 	}
 	if code == exitUsage {
 		var ue *usageError

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/internal/inputfile"
+	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/reports"
 )
@@ -170,7 +171,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		if err := checkOutputFile("--junit", opts.ci.junit, "junit.xml", others, opts.force); err != nil {
 			return err
 		}
-		if err := checkWritable(opts.ci.junit); err != nil {
+		if err := outfile.CheckCreatable(opts.ci.junit); err != nil {
 			return usagef("--junit %s: %v", opts.ci.junit, err)
 		}
 	}
@@ -194,7 +195,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	analysis.Judge(rep)
 	rep.Command = "cbload merge " + strings.Join(quoteAll(files), " ")
 
-	ro := &runOptions{ci: opts.ci}
+	ci := &opts.ci
 	phases := make([]string, len(rep.Phases))
 	for i, p := range rep.Phases {
 		phases[i] = p.Name
@@ -207,7 +208,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		if err != nil {
 			return usagef("--threshold: %v", err)
 		}
-		ro.ci.checks = append(ro.ci.checks, th)
+		ci.checks = append(ci.checks, th)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -221,7 +222,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	}
 	if opts.ci.junit != "" {
 		for _, n := range reportFileNames {
-			if p := filepath.Join(dir, n); sameFile(p, opts.ci.junit) {
+			if p := filepath.Join(dir, n); outfile.Same(p, opts.ci.junit) {
 				return usagef("--junit %s: is the %s of --out %s; choose another file", opts.ci.junit, n, dir)
 			}
 		}
@@ -231,7 +232,6 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		return err
 	}
 	defer release()
-	evaluateThresholds(ro, rep, nil)
 	m := rep.Merge
 	// The run id comes from the shards' files: printed escaped, so that a
 	// line break in it cannot forge a line of the output.
@@ -245,23 +245,13 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		}
 	}
 	// As cbload run: the summary first, then the files.
-	_ = reports.WriteTerminal(stdout, rep) // stdout errors are ignored, as every line before it
-	paths, writeErrs := writeReports(ctx, dir, rep, stderr)
-	for _, p := range paths {
-		fmt.Fprintf(stdout, "report: %s\n", p)
-	}
-	ciErrs, thresholdErr := finishCI(ctx, stdout, ro, rep)
-	writeErrs = append(writeErrs, ciErrs...)
-	for _, e := range writeErrs {
-		fmt.Fprintf(stderr, "cbload: %v\n", e)
-	}
+	fin := &finishing{dir: dir, rep: rep, ci: ci}
+	writeErrs, thresholdErr := fin.write(ctx, stdout, stderr)
 	switch {
 	case len(writeErrs) > 0:
-		return withCode(exitNotWritten, fmt.Errorf("the merge's summary above is complete, but %d result file(s) could not be written", len(writeErrs)))
+		return notWritten("the merge's summary above is complete", writeErrs)
 	case len(rep.Validity.Failed()) > 0:
-		c := rep.Validity.Failed()[0]
-		fmt.Fprintf(stderr, "cbload: the merged experiment was not valid (%s failed for the %s arm); the verdict is inconclusive\n", c.Name, c.Arm)
-		return withCode(exitNotValid, errSilent)
+		return notValid(stderr, "the merged experiment", rep)
 	default:
 		return thresholdErr
 	}

@@ -83,15 +83,15 @@ func checkOTLPFlags(endpoint, protocol string) error {
 	switch protocol {
 	case "", "grpc", "http/protobuf":
 	default:
-		return usagef("--otlp-protocol %q: want grpc or http/protobuf", protocol)
+		return flagErrorf("--otlp-protocol", " %q: want grpc or http/protobuf", protocol)
 	}
 	if e := endpoint; e != "" {
 		// host:port means http://, as the harness reads it.
 		if !strings.Contains(e, "://") {
 			e = "http://" + e
 		}
-		if err := checkEndpointURL(e); err != nil {
-			return usagef("--otlp-endpoint %q: %v, or host:port", endpoint, err)
+		if err := harness.CheckEndpointURL(e); err != nil {
+			return flagErrorf("--otlp-endpoint", " %q: %v, or host:port", endpoint, err)
 		}
 	}
 	return nil

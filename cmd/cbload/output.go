@@ -40,21 +40,21 @@ func checkOutputFile(flag, path, example string, others []namedPath, force bool)
 	var re *outfile.RefusedError
 	switch {
 	case errors.As(err, &re) && re.Reason == "is a folder":
-		return usagef("%s %s: is a folder; want a file name like %s", flag, path, filepath.Join(path, example))
+		return flagErrorf(flag, " %s: is a folder; want a file name like %s", path, filepath.Join(path, example))
 	case errors.As(err, &re):
-		return usagef("%s %s: %s; want a regular file, a new file name, a device or a FIFO", flag, path, re.Reason)
+		return flagErrorf(flag, " %s: %s; want a regular file, a new file name, a device or a FIFO", path, re.Reason)
 	case err != nil:
-		return usagef("%s %s: %v", flag, path, err)
+		return flagErrorf(flag, " %s: %v", path, err)
 	case t.Special():
 		return nil
 	}
 	for _, o := range others {
-		if o.path != "" && sameFile(path, o.path) {
-			return usagef("%s %s: is %s; choose another file", flag, path, o.name)
+		if o.path != "" && outfile.Same(path, o.path) {
+			return flagErrorf(flag, " %s: is %s; choose another file", path, o.name)
 		}
 	}
 	if !force && holdsReport(t.Path) {
-		return usagef("%s %s: holds a cbload report; pass --force to overwrite it or choose another file", flag, path)
+		return flagErrorf(flag, " %s: holds a cbload report; pass --force to overwrite it or choose another file", path)
 	}
 	return nil
 }
@@ -68,11 +68,11 @@ func checkOutputDir(flag, dir string, names []string, inputs []namedPath) error 
 		_, err := outfile.Resolve(p)
 		var re *outfile.RefusedError
 		if errors.As(err, &re) {
-			return usagef("%s %s: %s %s; want a regular file there or none", flag, dir, n, re.Reason)
+			return flagErrorf(flag, " %s: %s %s; want a regular file there or none", dir, n, re.Reason)
 		}
 		for _, in := range inputs {
-			if in.path != "" && sameFile(p, in.path) {
-				return usagef("%s %s: would overwrite %s (%s), an input of this command; choose another folder", flag, dir, in.name, in.path)
+			if in.path != "" && outfile.Same(p, in.path) {
+				return flagErrorf(flag, " %s: would overwrite %s (%s), an input of this command; choose another folder", dir, in.name, in.path)
 			}
 		}
 	}
@@ -85,42 +85,12 @@ func checkOutputDir(flag, dir string, names []string, inputs []namedPath) error 
 func lockOut(dir string) (func(), error) {
 	release, err := outfile.Lock(dir)
 	if errors.Is(err, outfile.ErrLocked) {
-		return nil, usagef("--out %s: another cbload process is writing into this folder now; wait for it to finish or choose another folder", dir)
+		return nil, flagErrorf("--out", " %s: another cbload process is writing into this folder now; wait for it to finish or choose another folder", dir)
 	}
 	if err != nil {
 		return nil, withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, unwrapWrite(err)))
 	}
 	return release, nil
-}
-
-// sameFile says whether a and b name the same file: the same inode when
-// both exist (after following links), else the same absolute path once
-// the links in its folder are resolved.
-func sameFile(a, b string) bool {
-	if fa, err := os.Stat(a); err == nil {
-		if fb, err := os.Stat(b); err == nil {
-			return os.SameFile(fa, fb)
-		}
-		return false
-	}
-	if _, err := os.Stat(b); err == nil {
-		return false
-	}
-	return canonical(a) == canonical(b)
-}
-
-// canonical is path made absolute with the links of its folder resolved,
-// for a path that may not exist yet.
-func canonical(path string) string {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return filepath.Clean(path)
-	}
-	dir, base := filepath.Split(abs)
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		return filepath.Join(real, base)
-	}
-	return abs
 }
 
 // holdsReport says whether the regular file at path is a cbload report: a

@@ -165,7 +165,7 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	}
 	// Rewriting the input itself would only drop the fields of a newer v1
 	// report that this cbload does not know: leave it as it is.
-	same := sameFile(opts.input, filepath.Join(dir, "report.json"))
+	same := outfile.Same(opts.input, filepath.Join(dir, "report.json"))
 	var write, names []string
 	for _, f := range formats {
 		if f == "json" && same {

@@ -5,23 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 
-	"github.com/spf13/cobra"
-
-	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/internal/outfile"
-	"github.com/cbload/cbload/scenario"
 )
 
 // requestOptions holds the flags that say what cbload sends to a user's
@@ -76,24 +69,6 @@ dependency; a fault for one is NAME=SPEC (--fault 'payments=latency:1s'),
 each phase's faults apply to the upstreams they name, and the report counts
 what each upstream received and injected.`
 
-// addRequestFlags registers the request flags on cmd.
-func addRequestFlags(cmd *cobra.Command, o *requestOptions) {
-	f := cmd.Flags()
-	f.StringVar(&o.method, "method", http.MethodGet, "with --target: HTTP method of the api request")
-	f.StringArrayVar(&o.headers, "header", nil, "with --target: header 'Name: value' on every request (repeatable; use --header-env for secrets)")
-	f.StringArrayVar(&o.headerEnv, "header-env", nil, "with --target: header Name=ENV_VAR whose value is read from $ENV_VAR, never printed (repeatable)")
-	f.StringVar(&o.body, "body", "", "with --target: body of the api request")
-	f.StringVar(&o.bodyFile, "body-file", "", "with --target: file holding the body of the api request")
-	f.StringVar(&o.targets, "targets", "", "with --target NAME=ORIGIN: request file in vegeta's targets format (http or JSON), sent to each target")
-	f.StringArrayVar(&o.expect, "expect", nil, "with --target: check an answer must meet to count as ok: "+harness.ExpectForms+" (repeatable)")
-	f.BoolVar(&o.insecure, "insecure", false, "with --target: do not verify HTTPS targets' certificates")
-	f.StringVar(&o.caCert, "ca-cert", "", "with --target: PEM file of the CA that signed the HTTPS targets' certificates")
-	f.StringArrayVar(&o.upstreams, "upstream", nil, "with --target: a named dependency NAME=ADDR your service calls, each its own upstream; faults for it are NAME=SPEC (repeatable, instead of --upstream-addr)")
-	f.StringVar(&o.allow, "allow-remote", "", "CIDR ranges besides 127.0.0.1/::1 that targets, state URLs and --upstream-addr (with --target) and --metrics-addr may be in, like 10.0.0.0/8 (never by default)")
-	f.StringVar(&o.upstreamTL, "upstream-tls", "", "with --target: serve the upstream over HTTPS with the certificate kept in this folder (created on first use)")
-	f.BoolVar(&o.upstreamGR, "upstream-grpc", false, "with --target: the upstreams serve gRPC, answering any method; faults in gRPC terms ("+strings.Join(faultserver.GRPCKinds(), ", ")+")")
-}
-
 // parseAllow parses --allow-remote.
 func (o *requestOptions) parseAllow() (harness.AllowList, error) {
 	if o.allow == "" {
@@ -101,7 +76,7 @@ func (o *requestOptions) parseAllow() (harness.AllowList, error) {
 	}
 	a, err := harness.ParseAllowList(o.allow)
 	if err != nil {
-		return nil, usagef("--allow-remote %v", err)
+		return nil, flagErrorf("--allow-remote", " %v", err)
 	}
 	return a, nil
 }
@@ -121,7 +96,7 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	if len(cfg.Targets) == 0 {
 		for _, name := range []string{"method", "header", "header-env", "body", "body-file", "targets", "expect", "insecure", "ca-cert", "upstream-tls", "upstream-grpc", "allow-remote", "upstream"} {
 			if given[name] {
-				return usagef("--%s: only used with --target", name)
+				return flagErrorf("--"+name, ": only used with --target")
 			}
 		}
 		return nil
@@ -131,43 +106,43 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 		k, v, ok := strings.Cut(h, ":")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || !validHeaderName(k) {
-			return usagef("--header %q: want 'Name: value' like 'Accept: application/json'", clipInput(redactHeader(h)))
+			return flagErrorf("--header", " %q: want 'Name: value' like 'Accept: application/json'", clipInput(redactHeader(h)))
 		}
 		if err := harness.CheckHeader(k, v); err != nil {
-			return usagef("--header %s: %v", clipInput(k), err)
+			return flagErrorf("--header", " %s: %v", clipInput(k), err)
 		}
 		header.Add(k, v)
 	}
 	for _, h := range o.headerEnv {
 		k, env, ok := strings.Cut(h, "=")
 		if !ok || !validHeaderName(k) || !headerEnvNameRE.MatchString(env) {
-			return usagef("--header-env %q: want Name=ENV_VAR like Authorization=API_TOKEN", clipInput(h))
+			return flagErrorf("--header-env", " %q: want Name=ENV_VAR like Authorization=API_TOKEN", clipInput(h))
 		}
 		v, set := os.LookupEnv(env)
 		if !set || v == "" {
-			return usagef("--header-env %s: $%s is not set or empty; export it with the header's value", h, env)
+			return flagErrorf("--header-env", " %s: $%s is not set or empty; export it with the header's value", h, env)
 		}
 		if err := harness.CheckHeader(k, v); err != nil {
-			return usagef("--header-env %s: $%s: %v", h, env, err)
+			return flagErrorf("--header-env", " %s: $%s: %v", h, env, err)
 		}
 		header.Set(k, v)
 	}
 	if o.method != "" && !methodName(o.method) {
-		return usagef("--method %q: want an HTTP method in capitals like GET or POST", o.method)
+		return flagErrorf("--method", " %q: want an HTTP method in capitals like GET or POST", o.method)
 	}
 	var body []byte
 	switch {
 	case given["body"] && given["body-file"]:
-		return usagef("--body, --body-file: give one or the other")
+		return flagErrorf("--body", ", --body-file: give one or the other")
 	case o.bodyFile != "":
 		b, err := readCapped(ctx, o.bodyFile, harness.MaxBodySize)
 		if err != nil {
-			return usagef("--body-file: %v", err)
+			return flagErrorf("--body-file", ": %v", err)
 		}
 		body = b
 	case given["body"]:
 		if len(o.body) > harness.MaxBodySize {
-			return usagef("--body: %d bytes; a body holds at most %d (1 MiB)", len(o.body), harness.MaxBodySize)
+			return flagErrorf("--body", ": %d bytes; a body holds at most %d (1 MiB)", len(o.body), harness.MaxBodySize)
 		}
 		body = []byte(o.body)
 	}
@@ -175,17 +150,17 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	if o.targets != "" {
 		for _, name := range []string{"method", "body", "body-file"} {
 			if given[name] {
-				return usagef("--%s: not used with --targets; the request file says each request's method, body and role", name)
+				return flagErrorf("--"+name, ": not used with --targets; the request file says each request's method, body and role")
 			}
 		}
 		for _, t := range cfg.Targets {
 			if t.Collateral != "" {
-				return usagef("--collateral: not used with --targets; tag collateral requests in the file with \"# cbload: collateral\"")
+				return flagErrorf("--collateral", ": not used with --targets; tag collateral requests in the file with \"# cbload: collateral\"")
 			}
 		}
 		data, err := readCapped(ctx, o.targets, harness.MaxRequestFileSize)
 		if err != nil {
-			return usagef("--targets: %v", err)
+			return flagErrorf("--targets", ": %v", err)
 		}
 		dir := filepath.Dir(o.targets)
 		reqs, err := harness.ParseRequestFile(o.targets, data, func(p string) ([]byte, error) {
@@ -195,15 +170,15 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 			return readCapped(ctx, p, harness.MaxBodySize)
 		})
 		if err != nil {
-			return usagef("--targets: %v", err)
+			return flagErrorf("--targets", ": %v", err)
 		}
 		for i := range cfg.Targets {
 			t := &cfg.Targets[i]
 			if u, err := url.Parse(t.URL); err == nil && u.Path != "" && u.Path != "/" {
-				return usagef("--target %s: with --targets the paths come from the request file; give the origin only, like %s://%s", t.Name, u.Scheme, u.Host)
+				return flagErrorf("--target", " %s: with --targets the paths come from the request file; give the origin only, like %s://%s", t.Name, u.Scheme, u.Host)
 			}
 			if t.Requests, err = harness.RebaseRequests(reqs, t.URL); err != nil {
-				return usagef("--target %s: %v", t.Name, err)
+				return flagErrorf("--target", " %s: %v", t.Name, err)
 			}
 			for j := range t.Requests {
 				for k, vs := range header {
@@ -224,7 +199,7 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	for _, e := range o.expect {
 		x, err := harness.ParseExpectation(e)
 		if err != nil {
-			return usagef("--expect %v", err)
+			return flagErrorf("--expect", " %v", err)
 		}
 		cfg.Expect = append(cfg.Expect, x)
 	}
@@ -232,7 +207,7 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	if o.caCert != "" {
 		b, err := readCapped(ctx, o.caCert, 1<<20)
 		if err != nil {
-			return usagef("--ca-cert: %v", err)
+			return flagErrorf("--ca-cert", ": %v", err)
 		}
 		cfg.TargetTLS.CAPEM = b
 	}
@@ -242,7 +217,7 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	for _, u := range o.upstreams {
 		name, addr, ok := strings.Cut(u, "=")
 		if !ok || name == "" || addr == "" {
-			return usagef("--upstream %q: want NAME=ADDR like payments=127.0.0.1:3001", u)
+			return flagErrorf("--upstream", " %q: want NAME=ADDR like payments=127.0.0.1:3001", u)
 		}
 		cfg.Upstreams = append(cfg.Upstreams, harness.NamedUpstream{Name: name, Addr: addr})
 	}
@@ -295,63 +270,4 @@ func copyUpstreamCA(ctx context.Context, tlsDir, outDir string) (string, error) 
 	}
 	p := filepath.Join(outDir, harness.UpstreamCAFile)
 	return p, outfile.Write(ctx, p, b)
-}
-
-// printRequests lists a target's requests for --dry-run: method, URL (its
-// userinfo redacted) and header names, never header values.
-func printRequests(w io.Writer, t harness.Target) {
-	for _, q := range t.Requests {
-		role := "api"
-		if q.Collateral {
-			role = "collateral"
-		}
-		var names []string
-		for k := range q.Header {
-			names = append(names, k)
-		}
-		slices.Sort(names)
-		fmt.Fprintf(w, "  %-10s %s %s", role, q.Method, harness.RedactURL(q.URL))
-		if len(names) > 0 {
-			fmt.Fprintf(w, "  headers %s", strings.Join(names, ", "))
-		}
-		if len(q.Body) > 0 {
-			fmt.Fprintf(w, "  body %d bytes", len(q.Body))
-		}
-		fmt.Fprintln(w)
-	}
-}
-
-// applyRequestScenario applies the scenario's request, expect, tls and
-// allow_remote sections, and upstream.tls_dir, through set (see
-// applyScenario): a flag given on the command line wins.
-func applyRequestScenario(s *scenario.File, set func(flag, path string, present bool, apply func()), o *requestOptions) {
-	r := s.Request
-	set("method", "request.method", r.Method != nil, func() { o.method = *r.Method })
-	set("header", "request.headers", r.Headers != nil, func() {
-		o.headers = nil
-		for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
-			o.headers = append(o.headers, k+": "+r.Headers[k])
-		}
-	})
-	set("header-env", "request.header_env", r.HeaderEnv != nil, func() {
-		o.headerEnv = nil
-		for _, k := range slices.Sorted(maps.Keys(r.HeaderEnv)) {
-			o.headerEnv = append(o.headerEnv, k+"="+r.HeaderEnv[k])
-		}
-	})
-	set("body", "request.body", r.Body != nil, func() { o.body = *r.Body })
-	set("body-file", "request.body_file", r.BodyFile != nil, func() { o.bodyFile = *r.BodyFile })
-	set("targets", "request.targets_file", r.TargetsFile != nil, func() { o.targets = *r.TargetsFile })
-	set("expect", "expect", s.Expect != nil, func() { o.expect = s.Expect })
-	set("insecure", "tls.insecure", s.TLS.Insecure != nil, func() { o.insecure = *s.TLS.Insecure })
-	set("ca-cert", "tls.ca_cert", s.TLS.CACert != nil, func() { o.caCert = *s.TLS.CACert })
-	set("allow-remote", "allow_remote", s.AllowRemote != nil, func() { o.allow = strings.Join(s.AllowRemote, ",") })
-	set("upstream", "upstreams", s.Upstreams != nil, func() {
-		o.upstreams = nil
-		for _, k := range slices.Sorted(maps.Keys(s.Upstreams)) {
-			o.upstreams = append(o.upstreams, k+"="+s.Upstreams[k])
-		}
-	})
-	set("upstream-tls", "upstream.tls_dir", s.Upstream.TLSDir != nil, func() { o.upstreamTL = *s.Upstream.TLSDir })
-	set("upstream-grpc", "upstream.grpc", s.Upstream.GRPC != nil, func() { o.upstreamGR = *s.Upstream.GRPC })
 }

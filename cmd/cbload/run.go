@@ -2,28 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
-	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/printable"
-	"github.com/cbload/cbload/policy"
 	"github.com/cbload/cbload/reports"
-	"github.com/cbload/cbload/scenario"
 )
 
 // runOptions holds the flags of `cbload run`.
@@ -57,7 +47,6 @@ type runOptions struct {
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &runOptions{cfg: harness.DefaultConfig()}
-	d := &opts.cfg
 	cmd := &cobra.Command{
 		Use:   "run --fault KIND|SPEC [flags]",
 		Short: "Run the A/B experiment: the same fault with and without a circuit breaker",
@@ -130,217 +119,16 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 			return opts.ci.inFile(runRun(cmd.Context(), opts, stdout, stderr))
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.phases, "phases", "5s,15s,10s", "baseline,fault,recovery durations (whole seconds)")
-	f.StringArrayVar(&opts.faults, "fault", nil, "fault for the fault phase: a kind or a spec KIND[:ARG][,key=value...] (repeatable)")
-	f.StringSliceVar(&opts.arms, "arms", d.Arms, "arms to run, in order: "+strings.Join(policy.Arms(), ", "))
-	f.Float64Var(&d.Rate, "rate", d.Rate, "offered load in requests per second (constant, open model)")
-	f.Float64Var(&d.CollateralShare, "collateral-share", d.CollateralShare, "fraction of requests sent to /local, in [0,1)")
-	f.DurationVar(&d.ClientTimeout, "client-timeout", d.ClientTimeout, "load runner timeout per request; with --target the default is "+harness.TargetClientTimeout.String()+", past a service's own 1, 3, 5 or 10 s timeout, so its timeout answer arrives instead of counting as cbload's client timeout")
-	f.IntVar(&d.Gateway.Workers, "gateway-workers", d.Gateway.Workers, "gateway worker pool size, shared by /api and /local")
-	f.DurationVar(&d.Gateway.QueueTimeout, "queue-timeout", d.Gateway.QueueTimeout, "how long a request waits for a worker before 503 saturated")
-	f.DurationVar(&d.Gateway.CallTimeout, "call-timeout", d.Gateway.CallTimeout, "deadline of each upstream call, body included")
-	f.DurationVar(&d.Gateway.LocalWork, "local-work", d.Gateway.LocalWork, "time /local holds its worker")
-	f.IntVar(&d.Tiers, "tiers", d.Tiers, fmt.Sprintf("gateways chained before the upstream, each with its own pool, timeouts, retries and policy (1–%d)", harness.MaxTiers))
-	f.IntVar(&d.Gateway.Retries, "retries", d.Gateway.Retries, fmt.Sprintf("extra attempts per /api request after a failure the breaker would count, at every tier (0–%d)", harness.MaxRetries))
-	f.DurationVar(&d.Gateway.RetryBackoff, "retry-backoff", d.Gateway.RetryBackoff, "base of the full-jitter backoff: retry n waits up to base·2^(n−1) (0: retry at once)")
-	f.StringVar(&opts.retryBudget, "retry-budget", reports.Percent(d.RetryBudget.Ratio), "retry-budget arm: retries at most this share of requests over the window, e.g. 10% or 0.1")
-	f.DurationVar(&d.RetryBudget.Window, "retry-budget-window", d.RetryBudget.Window, "retry-budget arm: rolling window of the budget")
-	f.Float64Var(&d.Throttle.K, "throttle-k", d.Throttle.K, "throttle arm: reject locally once requests exceed K × accepts over the window")
-	f.DurationVar(&d.Throttle.Window, "throttle-window", d.Throttle.Window, "throttle arm: rolling window of requests and accepts")
-	f.DurationVar(&d.Breaker.Timeout, "breaker-timeout", d.Breaker.Timeout, "how long the breaker stays open before half-open")
-	f.Uint32Var(&d.Breaker.MaxRequests, "breaker-max-requests", d.Breaker.MaxRequests, "probes admitted while half-open; that many successes close it")
-	f.DurationVar(&d.Breaker.Interval, "breaker-interval", d.Breaker.Interval, "rolling window for counts while closed (0: until a state change)")
-	f.DurationVar(&d.Breaker.BucketPeriod, "breaker-bucket-period", d.Breaker.BucketPeriod, "granularity of the rolling window")
-	f.Uint32Var(&d.Breaker.ConsecutiveFailures, "breaker-consecutive-failures", d.Breaker.ConsecutiveFailures, "trip after this many failures in a row (0: off)")
-	f.Float64Var(&d.Breaker.FailureRatio, "breaker-failure-ratio", d.Breaker.FailureRatio, "trip when this failure ratio is reached in the window (0: off)")
-	f.Uint32Var(&d.Breaker.MinRequests, "breaker-min-requests", d.Breaker.MinRequests, "completed calls needed before the ratio rule applies")
-	f.DurationVar(&d.Upstream.ServiceTime, "service-time", d.Upstream.ServiceTime, "healthy upstream service time")
-	f.DurationVar(&d.Upstream.Jitter, "jitter", d.Upstream.Jitter, "healthy upstream jitter")
-	f.IntVar(&d.Upstream.Concurrency, "upstream-concurrency", d.Upstream.Concurrency, "upstream workers: finite capacity, each request holding one for its service time (0: unbounded)")
-	f.IntVar(&d.Upstream.Queue, "upstream-queue", d.Upstream.Queue, "requests that wait for an upstream worker; beyond them 503 at once (needs --upstream-concurrency)")
-	f.BoolVar(&d.Upstream.HonorCancel, "upstream-honor-cancel", d.Upstream.HonorCancel, "drop upstream work whose caller gave up (default: do it anyway, for nobody)")
-	f.Int64Var(&d.Seed, "seed", 0, "seed for every random choice (0: pick one and print it)")
-	f.IntVar(&d.Trials, "trials", d.Trials, "run each arm this many times, interleaved A B B A …; figures become medians with their range, and the verdict needs every trial to agree")
-	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/<time>-seed<seed>)")
-	f.BoolVar(&opts.force, "force", false, "overwrite an existing report in --out")
-	f.StringVar(&opts.results, "results", "", fmt.Sprintf("stream every request's result to this file as it completes, in vegeta's JSON results encoding (vegeta report/plot read it); at most %d GiB", harness.MaxResultsFile>>30))
-	f.StringVar(&opts.summaryTemplate, "summary-template", "", "also render this Go text/template over the report into summary.txt in --out (as 'cbload report --template' does)")
-	f.StringVar(&opts.progress, "progress", "auto", "live progress on stderr: auto (when a terminal), always, never")
-	f.StringVar(&d.Tracing.Endpoint, "otlp-endpoint", "", "export traces to this OTLP collector, e.g. http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT; none: no traces)")
-	f.StringVar(&d.Tracing.Protocol, "otlp-protocol", "", "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)")
-	f.StringVar(&opts.traceSample, "trace-sample", "auto", "fraction of requests traced, in [0,1], or auto")
-	f.StringVar(&opts.metricsAddr, "metrics-addr", "", metricsFlagHelp)
-	f.StringVar(&d.Tracing.JaegerURL, "jaeger-url", d.Tracing.JaegerURL, "Jaeger UI base URL for the report's exemplar trace links")
-	addCIFlags(cmd, &opts.ci)
-	addShardFlags(f, &opts.shard)
-	addRequestFlags(cmd, &opts.req)
+	bindRunSettings(cmd, opts)
 	useGroupedHelp(cmd)
-	registerRunCompletions(cmd)
 	return cmd
-}
-
-// stormRate is the default rate of a chain of tiers that retry: the default
-// divided by (1 + retries)^(tiers − 1), so that when every attempt fails the
-// bottom tier is asked for no more than one tier is at the default rate.
-// Without that a 3 × 3 retry storm at 200 req/s would need ~13k requests/s
-// across the tiers, more than a 2-core machine serves, and the pools'
-// saturation — not the retries — would set what reaches the upstream. why
-// is empty when the default rate stands.
-func stormRate(cfg harness.Config) (rate float64, why string) {
-	if cfg.Tiers <= 1 || cfg.Gateway.Retries == 0 {
-		return cfg.Rate, ""
-	}
-	div := math.Pow(float64(1+cfg.Gateway.Retries), float64(cfg.Tiers-1))
-	rate = cfg.Rate / div
-	return rate, fmt.Sprintf("--rate defaults to %g req/s with %d tiers × %d retries (%g / %g), so a retry storm fits on this machine; set --rate to override",
-		rate, cfg.Tiers, cfg.Gateway.Retries, cfg.Rate, div)
-}
-
-func faultKindsHelp() string {
-	var b strings.Builder
-	for _, k := range faultserver.Kinds() {
-		name := k.Name
-		if k.DefaultArg != "" {
-			name += ":" + k.DefaultArg
-		}
-		fmt.Fprintf(&b, "  %-18s %s\n", name, k.Description)
-	}
-	return b.String()
-}
-
-// parsePhases turns "5s,15s,10s" into baseline, fault and recovery phases;
-// the faults of faults apply in the middle one.
-func parsePhases(s string, faults harness.Phase) ([]harness.Phase, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) != 3 {
-		return nil, usagef("--phases %q: want three durations baseline,fault,recovery like 5s,15s,10s", s)
-	}
-	names := []string{"baseline", "fault", "recovery"}
-	var phases []harness.Phase
-	for i, p := range parts {
-		d, err := time.ParseDuration(strings.TrimSpace(p))
-		if err != nil {
-			return nil, usagef("--phases: %s duration %q: want a duration like 5s", names[i], p)
-		}
-		ph := harness.Phase{Name: names[i], Duration: d}
-		if i == 1 {
-			ph.Faults, ph.UpstreamFaults = faults.Faults, faults.UpstreamFaults
-		}
-		phases = append(phases, ph)
-	}
-	return phases, nil
 }
 
 func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) error {
 	cfg := opts.cfg
-	if err := checkFlagCounts(opts); err != nil {
-		return err
-	}
-	if err := checkEnv(ctx, !opts.ci.noStepSummary); err != nil {
-		return err
-	}
-	phases, err := schedule(opts)
+	cfg, err := runConfig(ctx, opts, stderr)
 	if err != nil {
 		return err
-	}
-	if err := checkSchedule(opts, phases); err != nil {
-		return err
-	}
-	cfg.Phases = phases
-	cfg.Arms = opts.arms
-	if err := applyShard(&cfg, &opts.shard, cfg.Seed != 0); err != nil {
-		return err
-	}
-	allow, err := opts.req.parseAllow()
-	if err != nil {
-		return err
-	}
-	opts.ci.allow = allow
-	if err := checkMetricsAddr(opts.metricsAddr, allow); err != nil {
-		return err
-	}
-	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
-		// Out-of-range tiers or retries are named by Validate, not here.
-		if r, why := stormRate(cfg); why != "" && cfg.Tiers <= harness.MaxTiers && cfg.Gateway.Retries <= harness.MaxRetries {
-			if r < harness.MinRate {
-				// One line that says what to change, not the note and then
-				// the rate's own error.
-				return usagef("--tiers %d, --retries %d: the default rate for them is %.3g req/s (%g / (1+%d)^%d, so a retry storm fits on this machine), below the %d req/s cbload paces; give --rate (%d to %d), or fewer tiers or retries",
-					cfg.Tiers, cfg.Gateway.Retries, r, cfg.Rate, cfg.Gateway.Retries, cfg.Tiers-1, harness.MinRate, harness.MinRate, harness.MaxRate)
-			}
-			cfg.Rate = r
-			fmt.Fprintln(stderr, "cbload: "+why)
-		}
-	}
-	share, err := scenario.ParseShare(opts.retryBudget)
-	if err != nil {
-		return usagef("--retry-budget %q: want a share of requests like 10%% or 0.1", opts.retryBudget)
-	}
-	cfg.RetryBudget.Ratio = share
-	if err := applyCI(&cfg, opts); err != nil {
-		return err
-	}
-	// A user's service answers its own timeouts (commonly 1, 3 or 5 s)
-	// in its own time: the load runner waits past the longest of them.
-	if _, inFile := opts.ci.fileFields["client-timeout"]; len(cfg.Targets) > 0 && !opts.timeoutFlag && !inFile {
-		cfg.ClientTimeout = harness.TargetClientTimeout
-	}
-	reqAllow := allow
-	if len(cfg.Targets) == 0 && opts.metricsAddr != "" {
-		reqAllow = nil // --allow-remote is then for --metrics-addr
-	}
-	if err := applyRequests(ctx, &cfg, &opts.req, reqAllow); err != nil {
-		return err
-	}
-	switch opts.progress {
-	case "auto", "always", "never":
-	default:
-		return usagef("--progress %q: want auto, always or never", opts.progress)
-	}
-	if opts.traceSample != "auto" {
-		v, err := strconv.ParseFloat(opts.traceSample, 64)
-		if err != nil || !(v >= 0 && v <= 1) {
-			return usagef("--trace-sample %q: want a fraction in [0,1] like 0.1, or auto", opts.traceSample)
-		}
-		cfg.Tracing.SampleRatio = &v
-	}
-	// The harness checks these only when there is an endpoint to export
-	// to; a typo in a flag given on purpose is still a mistake.
-	if err := checkOTLPFlags(cfg.Tracing.Endpoint, cfg.Tracing.Protocol); err != nil {
-		return err
-	}
-	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || checkPort(cfg.Tracing.JaegerURL) != nil) {
-		return usagef("--jaeger-url %q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
-	}
-	cfg.Tracing.Version = version
-	if err := cfg.Validate(); err != nil {
-		return usagef("%v", err)
-	}
-	// Before any other output: a run that would not start says nothing else.
-	if opts.out != "" {
-		if err := outHoldsReport(opts.out, opts.force); err != nil {
-			return err
-		}
-		if err := checkOutputDir("--out", opts.out, append(reportFileNames, "summary.txt"), runInputs(opts)); err != nil {
-			return err
-		}
-	}
-	if opts.summaryTemplate != "" {
-		if opts.summary, err = readSummaryTemplate(ctx, opts.summaryTemplate, "--summary-template"); err != nil {
-			return err
-		}
-		if err := checkSummaryFields(ctx, opts.summary, opts.summaryTemplate, &cfg); err != nil {
-			return err
-		}
-	}
-	if opts.results != "" {
-		if err := checkOutputFile("--results", opts.results, "results.json", runOutputs(opts, "--results"), opts.force); err != nil {
-			return err
-		}
-		if err := checkWritable(opts.results); err != nil {
-			return withCode(exitCouldNotRun, fmt.Errorf("--results %s: %w", opts.results, err))
-		}
 	}
 	picked := cfg.Seed == 0
 	if picked {
@@ -395,14 +183,14 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	progress := newProgressPrinter(opts.progress, stderr, cfg.Terms())
 	if progress != nil {
-		cfg.Progress = progress.show
+		cfg.Progress = progress.Show
 	}
 
-	rep, runErr := harness.Run(ctx, cfg)
+	rep, runErr := harness.RunValidated(ctx, cfg) // validated above
 	// The load has stopped: what follows writes what was measured, after
 	// a signal too.
 	holdWatchdog(resultsWriteGrace)
-	progress.done()
+	progress.Done()
 	var resultsSum *reports.ResultsFile
 	var resultsErr error
 	if cfg.Results != nil {
@@ -439,7 +227,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if t := rep.Tracing; t != nil && t.Enabled {
 		fmt.Fprintf(stderr, "cbload: traces: %d spans exported to %s, %d dropped, %d failed\n", t.SpansExported, t.Endpoint, t.SpansDropped, t.SpansFailed)
 		if t.LastError != "" {
-			fmt.Fprintf(stderr, "cbload: traces: last export error: %s\n", printable.String(t.LastError, maxLibraryText))
+			fmt.Fprintf(stderr, "cbload: traces: last export error: %s\n", printable.String(t.LastError, harness.MaxLibraryText))
 		}
 	}
 	rep.Command = opts.repro + fmt.Sprintf(" --seed=%d", cfg.Seed)
@@ -447,46 +235,43 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if !errors.As(runErr, &abort) {
 		abort = nil
 	}
-	evaluateThresholds(opts, rep, abort)
 	// Load was sent: the summary comes first, so the measured results reach
 	// the user even when no file can be written.
-	_ = reports.WriteTerminal(stdout, rep) // stdout errors are ignored, as every line before it
-	paths, writeErrs := writeReports(ctx, dir, rep, stderr)
-	if cfg.UpstreamTLSDir != "" {
+	fin := &finishing{dir: dir, rep: rep, ci: &opts.ci, abort: abort}
+	fin.files = func() ([]string, []error) {
+		if cfg.UpstreamTLSDir == "" {
+			return nil, nil
+		}
 		// After a signal too, like the partial report: the file is a
 		// regular one (the run loaded it), which cannot block.
 		ca, err := copyUpstreamCA(context.WithoutCancel(ctx), cfg.UpstreamTLSDir, dir)
 		if err != nil {
-			writeErrs = append(writeErrs, fmt.Errorf("could not copy the upstream's CA: %w", err))
-		} else {
-			paths = append(paths, ca)
+			return nil, []error{fmt.Errorf("could not copy the upstream's CA: %w", err)}
 		}
+		return []string{ca}, nil
 	}
-	for _, p := range paths {
-		fmt.Fprintf(stdout, "report: %s\n", p)
-	}
-	if s := resultsSum; s != nil {
-		fmt.Fprintf(stdout, "results: %s (%d results, vegeta JSON)\n", s.Path, s.Written)
-		if s.Dropped > 0 && s.Error == "" {
-			fmt.Fprintf(stderr, "cbload: --results %s: reached its limit of %d GiB; the last %d results were not written\n", s.Path, s.LimitBytes>>30, s.Dropped)
+	fin.more = func() []error {
+		var errs []error
+		if s := resultsSum; s != nil {
+			fmt.Fprintf(stdout, "results: %s (%d results, vegeta JSON)\n", s.Path, s.Written)
+			if s.Dropped > 0 && s.Error == "" {
+				fmt.Fprintf(stderr, "cbload: --results %s: reached its limit of %d GiB; the last %d results were not written\n", s.Path, s.LimitBytes>>30, s.Dropped)
+			}
 		}
-	}
-	if resultsErr != nil {
-		writeErrs = append(writeErrs, fmt.Errorf("could not write all results: %w", resultsErr))
-	}
-	if opts.summary != nil {
-		p, err := writeSummaryFile(ctx, dir, opts.summary, opts.summaryTemplate, rep)
-		if err != nil {
-			writeErrs = append(writeErrs, err)
-		} else {
-			fmt.Fprintf(stdout, "summary: %s\n", p)
+		if resultsErr != nil {
+			errs = append(errs, fmt.Errorf("could not write all results: %w", resultsErr))
 		}
+		if opts.summary != nil {
+			p, err := writeSummaryFile(ctx, dir, opts.summary, opts.summaryTemplate, rep)
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				fmt.Fprintf(stdout, "summary: %s\n", p)
+			}
+		}
+		return errs
 	}
-	ciErrs, thresholdErr := finishCI(ctx, stdout, opts, rep)
-	writeErrs = append(writeErrs, ciErrs...)
-	for _, e := range writeErrs {
-		fmt.Fprintf(stderr, "cbload: %v\n", e)
-	}
+	writeErrs, thresholdErr := fin.write(ctx, stdout, stderr)
 	switch {
 	case errors.Is(runErr, context.Canceled):
 		what := "the partial report was written"
@@ -496,272 +281,15 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "cbload: interrupted; %s\n", what)
 		return withCode(exitInterrupted, errSilent)
 	case len(writeErrs) > 0:
-		return withCode(exitNotWritten, fmt.Errorf("load ran and the summary above is complete, but %d result file(s) could not be written", len(writeErrs)))
+		return notWritten("load ran and the summary above is complete", writeErrs)
 	case runErr != nil && abort == nil:
 		return withCode(exitCouldNotRun, runErr)
 	case len(rep.Validity.Failed()) > 0:
-		c := rep.Validity.Failed()[0]
-		fmt.Fprintf(stderr, "cbload: the experiment was not valid (%s failed for the %s arm); the verdict is inconclusive\n", c.Name, c.Arm)
-		return withCode(exitNotValid, errSilent)
+		return notValid(stderr, "the experiment", rep)
 	case abort != nil:
 		fmt.Fprintf(stderr, "cbload: %s; the partial report was written\n", abort.Reason)
 		return withCode(exitThreshold, errSilent)
 	default:
 		return thresholdErr
-	}
-}
-
-// writeReports writes report.json, report.md and report.html into dir, each
-// on its own, in that order: when the disk fills, what fits is written,
-// JSON first, and each file that could not be written has its error. A
-// report too large for cbload to read back loses its raw per-second data
-// first (reports.FitJSON), which it says on stderr.
-func writeReports(ctx context.Context, dir string, rep *reports.Report, stderr io.Writer) ([]string, []error) {
-	var paths []string
-	var errs []error
-	if n, err := reports.FitJSON(rep); err != nil {
-		errs = append(errs, err)
-	} else if n > 0 {
-		fmt.Fprintf(stderr, "cbload: report.json would be %.1f MiB with every second's histograms, over the %d MiB cbload reads back: they are left out (the figures stay; the report cannot be merged), as its notes say\n", float64(n)/(1<<20), reports.MaxJSONSize>>20)
-	}
-	for _, f := range reports.Formats {
-		p, err := reports.WriteAll(ctx, dir, rep, []string{f})
-		paths = append(paths, p...)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("could not write %s: %w", filepath.Join(dir, "report."+f), unwrapWrite(err)))
-		}
-	}
-	return paths, errs
-}
-
-// unwrapWrite drops the "write PATH:" that outfile.Write puts in front of
-// an error, for a message that names the path once.
-func unwrapWrite(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-func kindNames() []string {
-	var out []string
-	for _, k := range faultserver.Kinds() {
-		out = append(out, k.Name)
-	}
-	return out
-}
-
-func randomSeed() int64 {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	s := int64(binary.LittleEndian.Uint64(b[:]) >> 2)
-	if s == 0 {
-		s = 1
-	}
-	return s
-}
-
-// prepareOut creates the output folder, refusing to overwrite an existing
-// report unless forced, takes its lock (lockOut) and checks it is writable
-// before any load is sent. The caller must call release when it has
-// written its files.
-func prepareOut(dir string, force bool) (release func(), err error) {
-	if err := outHoldsReport(dir, force); err != nil {
-		return nil, err
-	}
-	_, statErr := os.Stat(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
-	}
-	release, err = lockOut(dir)
-	if err == nil {
-		// Again under the lock: a run that finished meanwhile wrote one.
-		if err = outHoldsReport(dir, force); err != nil {
-			release()
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err = probeDir(dir, reportReserve); err != nil {
-		release()
-		if statErr != nil {
-			os.Remove(dir) // created here, and empty: leave nothing behind
-		}
-		return nil, withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
-	}
-	return release, nil
-}
-
-// outHoldsReport refuses a folder that holds a report.json already, unless
-// forced.
-func outHoldsReport(dir string, force bool) error {
-	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && !force {
-		return usagef("--out %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
-	}
-	return nil
-}
-
-// probeDir checks that reserve bytes can be written into dir, by writing
-// and removing a probe file: an unwritable folder or a full disk is found
-// before any load is sent, not when the results are due.
-func probeDir(dir string, reserve int) error {
-	probe, err := os.CreateTemp(dir, ".cbload-write-check-*")
-	if err != nil {
-		return fmt.Errorf("not writable: %w", err)
-	}
-	defer os.Remove(probe.Name())
-	_, err = probe.Write(make([]byte, reserve))
-	if err == nil {
-		err = probe.Sync()
-	}
-	if cerr := probe.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("cannot write %d KiB: %w", reserve>>10, err)
-	}
-	return nil
-}
-
-// resultsWriteGrace is how long writing a run's results may hold off the
-// exit after a signal: the largest report the limits allow (about 160
-// MiB) is written in a few seconds.
-const resultsWriteGrace = 15 * time.Second
-
-// reportReserve is how much free space prepareOut insists on: a ten-minute
-// run's three reports take about 2 MiB.
-const reportReserve = 8 << 20
-
-// reproCommand returns the command line that reruns cmd as the user gave
-// it, without the flags that only say where output goes and with the
-// userinfo of every URL and the values of credential headers redacted; the
-// caller appends the seed actually used.
-func reproCommand(cmd *cobra.Command) string {
-	parts := []string{"cbload", cmd.Name()}
-	cmd.Flags().Visit(func(f *pflag.Flag) {
-		switch f.Name {
-		case "seed", "out", "force", "progress":
-			return
-		}
-		value := f.Value.String()
-		if sv, ok := f.Value.(pflag.SliceValue); ok {
-			if f.Value.Type() == "stringArray" {
-				for _, v := range sv.GetSlice() {
-					if f.Name == "header" {
-						v = redactHeader(v)
-					}
-					parts = append(parts, "--"+f.Name, shellQuote(harness.RedactText(v)))
-				}
-				return
-			}
-			value = strings.Join(sv.GetSlice(), ",")
-		}
-		if f.Name == "otlp-endpoint" {
-			value = harness.RedactURL(value) // may be host:port, no scheme
-		}
-		parts = append(parts, "--"+f.Name+"="+shellQuote(harness.RedactText(value)))
-	})
-	return strings.Join(parts, " ")
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=.,:/%+", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// progressLine describes the second that just ended: its phase and span,
-// requests sent against the schedule, api and collateral success of the
-// answers that arrived in it (named in t's terms; no collateral without a
-// collateral endpoint), in-flight requests and the breaker state.
-func progressLine(p harness.Progress, t reports.Terms) string {
-	state := p.State
-	if state == "" || state == reports.StateNone {
-		state = "-"
-	}
-	pct := func(v float64) string {
-		if v < 0 {
-			return "     —"
-		}
-		return fmt.Sprintf("%5.1f%%", v*100)
-	}
-	coll := ""
-	if t.HasCollateral {
-		coll = fmt.Sprintf("  %s ok %s", t.Collateral, pct(p.LocalOK))
-	}
-	inflight := "in-flight"
-	if t.Target {
-		inflight = "in flight at the load runner"
-	}
-	return fmt.Sprintf("[%-10s] %-9s %4s/%-4s sent %5d/%-5d  %s ok %s%s  %s %4d  breaker %s",
-		p.Arm, p.Phase, fmt.Sprintf("%d–%ds", p.Second, p.Second+1), p.Total, p.Sent, p.Scheduled,
-		t.API, pct(p.APIOK), coll, inflight, p.Inflight, state)
-}
-
-// progressPrinter shows the live line. On a terminal it keeps one line per
-// arm and rewrites it in place every second; elsewhere it prints a plain
-// line every `every` seconds.
-type progressPrinter struct {
-	w       io.Writer
-	inPlace bool
-	every   int
-	arm     string
-	terms   reports.Terms
-}
-
-// newProgressPrinter returns the printer for --progress mode on w, or nil
-// for never: auto rewrites a line in place on a terminal and prints a
-// heartbeat every 5 s elsewhere; always prints every second.
-func newProgressPrinter(mode string, w io.Writer, terms reports.Terms) *progressPrinter {
-	term := isTerminal(rawWriter(w))
-	switch {
-	case mode == "never":
-		return nil
-	case term:
-		// Its own control sequences must reach the terminal as they are.
-		return &progressPrinter{w: rawWriter(w), inPlace: true, every: 1, terms: terms}
-	case mode == "always":
-		return &progressPrinter{w: w, every: 1, terms: terms}
-	}
-	return &progressPrinter{w: w, every: heartbeatSeconds, terms: terms}
-}
-
-// heartbeatSeconds is how often the live line is printed when stderr is not
-// a terminal and --progress is auto.
-const heartbeatSeconds = 5
-
-func (p *progressPrinter) show(pr harness.Progress) {
-	if p.inPlace {
-		if p.arm != "" && p.arm != pr.Arm {
-			fmt.Fprintln(p.w)
-		}
-		p.arm = pr.Arm
-		fmt.Fprintf(p.w, "\r\033[K%s", printable.String(progressLine(pr, p.terms), 0))
-		return
-	}
-	if (pr.Second+1)%p.every == 0 {
-		fmt.Fprintln(p.w, progressLine(pr, p.terms))
-	}
-}
-
-// done ends the line being rewritten, if any.
-func (p *progressPrinter) done() {
-	if p != nil && p.inPlace && p.arm != "" {
-		fmt.Fprintln(p.w)
-		p.arm = ""
 	}
 }

@@ -423,3 +423,14 @@ func headerLines(n int) string {
 	}
 	return b.String()
 }
+
+// TestScenarioRuleOverSeveralFields checks that an error of a rule over
+// several settings names each by where it came from: the file's path for
+// those the file set, with the line of the first, and the flag for those
+// given on the command line.
+func TestScenarioRuleOverSeveralFields(t *testing.T) {
+	body := "breaker:\n  interval: 1h\n  bucket_period: 1ns\n"
+	checkScenarioError(t, body, "line 2: breaker.interval, breaker.bucket_period: 1h0m0s in buckets of 1ns is more than 10000 buckets", "--fault", "latency")
+	checkScenarioError(t, "breaker:\n  interval: 1h\n", "line 2: breaker.interval, breaker-bucket-period: 1h0m0s in buckets of 1ns", "--fault", "latency", "--breaker-bucket-period", "1ns")
+	checkScenarioError(t, "seed: 1\nbreaker:\n  bucket_period: 1ns\n", "line 3: breaker-interval, breaker.bucket_period: 1h0m0s in buckets of 1ns", "--fault", "latency", "--breaker-interval", "1h")
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/field"
 )
 
 // controlTokenEnv names the environment variable that supplies the control
@@ -112,7 +113,7 @@ Serve stops cleanly on SIGINT or SIGTERM.`,
 				// and untrimmed: a blank token is refused, not skipped.
 				v := os.Getenv(controlTokenEnv)
 				if err := faultserver.CheckToken(v); err != nil {
-					return usagef("$%s %s: %v", controlTokenEnv, quoteValue(controlTokenEnv, v), err)
+					return usagef("$%s %s: %v", controlTokenEnv, harness.QuoteEnvValue(controlTokenEnv, v), err)
 				}
 				opts.controlToken = v
 			}
@@ -307,10 +308,10 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		GRPC:              opts.grpc,
 	}
 	if err := cfg.Validate(); err != nil {
-		if opts.controlToken != "" && strings.Contains(err.Error(), "control token") {
+		switch field.As(err).Path() {
+		case faultserver.PathControlToken:
 			return usagef("--control-token: %v", err)
-		}
-		if len(opts.controlHosts) > 0 && strings.HasPrefix(err.Error(), "control host") {
+		case faultserver.PathControlHosts:
 			return usagef("--control-host: %v", err)
 		}
 		return asUsage(err)

@@ -610,7 +610,7 @@ phases:
 		case w.Index == len(run.Phases):
 			what = fmt.Sprintf("%sdone  faults none; healthy until %sat %s", label(w), label(want[i+1]), stamp(want[i+1].At))
 		default:
-			what = fmt.Sprintf("%sphase %d/3 %s  faults %s", label(w), w.Index+1, w.Phase, faultNames(w.Faults))
+			what = fmt.Sprintf("%sphase %d/3 %s  faults %s", label(w), w.Index+1, w.Phase, harness.FaultNames(w.Faults))
 		}
 		if m[2] != what {
 			t.Errorf("switch %d = %q; want %q", i, m[2], what)

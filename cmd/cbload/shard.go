@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cbload/cbload/harness"
 )
 
@@ -33,13 +31,6 @@ time and the seed, or --run-id. Each shard's report records its start lag;
 cbload merge combines them exactly.
 `
 
-func addShardFlags(f *pflag.FlagSet, o *shardOptions) {
-	f.StringVar(&o.shard, "shard", "", "run as shard I of N (I/N, 0 ≤ I < N): send rate/N, interleaved with the other shards")
-	f.StringVar(&o.startAt, "start-at", "", "absolute time the first arm starts (RFC 3339, like 2026-12-01T12:00:00Z); the run waits for it")
-	f.StringVar(&o.runID, "run-id", "", "name of the run in the report (default: from the start time and the seed)")
-	f.BoolVar(&o.upstreamExternal, "upstream-external", false, "with --target: start no upstream; another process runs the one your service calls, on the run's schedule")
-}
-
 // applyShard sets the sharding fields of cfg from the flags; it runs
 // before cfg is validated, which checks how they combine.
 func applyShard(cfg *harness.Config, o *shardOptions, seedGiven bool) error {
@@ -48,20 +39,20 @@ func applyShard(cfg *harness.Config, o *shardOptions, seedGiven bool) error {
 		i, err1 := strconv.Atoi(is)
 		n, err2 := strconv.Atoi(ns)
 		if !ok || err1 != nil || err2 != nil || n < 1 || n > harness.MaxShards || i < 0 || i >= n {
-			return usagef("--shard %q: want INDEX/COUNT with 0 ≤ INDEX < COUNT ≤ %d, like 0/3", o.shard, harness.MaxShards)
+			return flagErrorf("--shard", " %q: want INDEX/COUNT with 0 ≤ INDEX < COUNT ≤ %d, like 0/3", o.shard, harness.MaxShards)
 		}
 		cfg.Shard = harness.Shard{Index: i, Count: n}
 		if n > 1 && !seedGiven {
-			return usagef("--shard %s: needs --seed, the same for every shard (each shard's seed is derived from it and the index)", o.shard)
+			return flagErrorf("--shard", " %s: needs --seed, the same for every shard (each shard's seed is derived from it and the index)", o.shard)
 		}
 	}
 	if o.startAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, o.startAt)
 		if err != nil {
-			return usagef("--start-at %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", clipInput(o.startAt))
+			return flagErrorf("--start-at", " %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", clipInput(o.startAt))
 		}
 		if t.IsZero() { // it would read as no start time at all
-			return usagef("--start-at %s: the run's schedule ended long ago; want a time within %v from now, or in the past only while the run's schedule has not ended", o.startAt, maxStartAhead)
+			return flagErrorf("--start-at", " %s: the run's schedule ended long ago; want a time within %v from now, or in the past only while the run's schedule has not ended", o.startAt, maxStartAhead)
 		}
 		cfg.StartAt = t
 	}

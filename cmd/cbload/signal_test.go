@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cbload/cbload/internal/outfile"
 )
 
 // signalled is what became of a cbload process signalled by signalProcess.
@@ -311,7 +313,7 @@ func TestOpenAppend(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "summary.md")
 	for range 2 {
-		f, err := openAppend(p, os.O_CREATE)
+		f, err := outfile.OpenAppend(p, os.O_CREATE)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -326,10 +328,10 @@ func TestOpenAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := openAppend(fifo, 0); !errors.Is(err, errNoReader) {
-		t.Errorf("openAppend(FIFO without a reader) = %v; want errNoReader", err)
+	if _, err := outfile.OpenAppend(fifo, 0); !errors.Is(err, outfile.ErrNoReader) {
+		t.Errorf("outfile.OpenAppend(FIFO without a reader) = %v; want outfile.ErrNoReader", err)
 	}
 	if d := time.Since(start); d > time.Second {
-		t.Errorf("openAppend(FIFO without a reader) took %v; want at once", d)
+		t.Errorf("outfile.OpenAppend(FIFO without a reader) took %v; want at once", d)
 	}
 }

@@ -18,7 +18,7 @@ func TestTargetTerminalSpeaksOfTheService(t *testing.T) {
 	cfg := harness.DefaultConfig()
 	cfg.Targets = []harness.Target{{Name: "svc", URL: "http://127.0.0.1:8081/orders"}}
 	p := harness.Progress{Arm: "svc", Second: 3, Phase: "fault", Total: 10 * time.Second, Scheduled: 100, Sent: 100, APIOK: 0.5, LocalOK: -1, Inflight: 7, State: reports.StateUnknown}
-	line := progressLine(p, cfg.Terms())
+	line := p.Line(cfg.Terms())
 	for _, want := range []string{"/orders ok  50.0%", "in flight at the load runner    7", "breaker unknown"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("live line %q lacks %q", line, want)
@@ -55,7 +55,7 @@ func TestTargetTerminalSpeaksOfTheService(t *testing.T) {
 	}
 
 	own := harness.DefaultConfig()
-	if line := progressLine(p, own.Terms()); !strings.Contains(line, "/api ok") || !strings.Contains(line, "/local ok") || !strings.Contains(line, "in-flight") {
+	if line := p.Line(own.Terms()); !strings.Contains(line, "/api ok") || !strings.Contains(line, "/local ok") || !strings.Contains(line, "in-flight") {
 		t.Errorf("built-in gateway live line %q; want /api, /local and in-flight", line)
 	}
 }

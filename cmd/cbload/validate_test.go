@@ -165,8 +165,8 @@ func TestEnvValidated(t *testing.T) {
 // once, not as the SDK's raw log line.
 func TestLibraryErrorsOneLine(t *testing.T) {
 	var stderr bytes.Buffer
-	quietLibraries(&stderr)
-	defer quietLibraries(os.Stderr)
+	harness.QuietLibraries(&stderr)
+	defer harness.QuietLibraries(os.Stderr)
 	otel.Handle(errors.New("export failed:\n  connection refused"))
 	otel.Handle(errors.New("export failed:\n  connection refused"))
 	if got, want := stderr.String(), "cbload: tracing: export failed: connection refused\n"; got != want {

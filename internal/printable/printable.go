@@ -6,9 +6,11 @@
 package printable
 
 import (
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -115,4 +117,102 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return w.W.Write(p)
+}
+
+// MaxEcho is how many characters of a value a message quotes back.
+const MaxEcho = 64
+
+// Echo shortens a value quoted in a message to its first MaxEcho
+// characters and "…": a 5000-character input is named, not echoed whole.
+func Echo(s string) string {
+	n := 0
+	for i := range s {
+		if n == MaxEcho {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
+// RoughSpan says how far t is from now for a message: a duration up to a
+// few days, beyond that in days or years (a time.Duration saturates at
+// about 292 years, which would print as 2562047h47m16s).
+func RoughSpan(now, t time.Time) string {
+	a, b := now, t
+	if b.Before(a) {
+		a, b = b, a
+	}
+	switch years := b.Year() - a.Year(); {
+	case years > 2:
+		return fmt.Sprintf("about %d years", years)
+	case b.Sub(a) > 72*time.Hour:
+		return fmt.Sprintf("about %d days", int(b.Sub(a).Hours()/24))
+	}
+	return b.Sub(a).Round(time.Second).String()
+}
+
+// ClipQuoted cuts every quoted value in msg ("…", as %q writes it) longer
+// than MaxEcho characters to its first MaxEcho and "…": an error names
+// the 5000-character value it refuses, whichever package or library wrote
+// the message (pflag quotes a flag's value whole), and does not echo it.
+func ClipQuoted(msg string) string {
+	if len(msg) <= MaxEcho {
+		return msg
+	}
+	var b strings.Builder
+	for {
+		start := strings.IndexByte(msg, '"')
+		if start < 0 {
+			break
+		}
+		end := start + 1
+		for end < len(msg) && msg[end] != '"' {
+			if msg[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end >= len(msg) {
+			break // no closing quote: not a quoted value
+		}
+		b.WriteString(msg[:start+1])
+		inner := msg[start+1 : end]
+		if cut := Echo(inner); cut != inner {
+			inner = trimEscape(strings.TrimSuffix(cut, "…")) + "…"
+		}
+		b.WriteString(inner)
+		b.WriteByte('"')
+		msg = msg[end+1:]
+	}
+	b.WriteString(msg)
+	return b.String()
+}
+
+// trimEscape drops an escape sequence (as %q writes them: \", \n, \x1b,
+// \u00e9, \U0001f600, \000) that the end of s cut short.
+func trimEscape(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		n := 2
+		if i+1 < len(s) {
+			switch s[i+1] {
+			case 'x':
+				n = 4
+			case 'u':
+				n = 6
+			case 'U':
+				n = 10
+			case '0', '1', '2', '3', '4', '5', '6', '7':
+				n = 4
+			}
+		}
+		if i+n > len(s) {
+			return s[:i]
+		}
+		i += n - 1
+	}
+	return s
 }

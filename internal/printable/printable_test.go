@@ -1,8 +1,10 @@
 package printable
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestString(t *testing.T) {
@@ -56,5 +58,54 @@ func TestWriter(t *testing.T) {
 	}
 	if got, want := b.String(), "verdict: \\x1b[2Jok\n\tnext\\r\n"; got != want {
 		t.Errorf("written %q; want %q", got, want)
+	}
+}
+
+func TestEcho(t *testing.T) {
+	long := strings.Repeat("é", MaxEcho+10)
+	for _, tt := range []struct{ in, want string }{
+		{"short", "short"},
+		{strings.Repeat("a", MaxEcho), strings.Repeat("a", MaxEcho)},
+		{long, strings.Repeat("é", MaxEcho) + "…"},
+	} {
+		if got := Echo(tt.in); got != tt.want {
+			t.Errorf("Echo(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestRoughSpan(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		t    time.Time
+		want string
+	}{
+		{now.Add(90 * time.Second), "1m30s"},
+		{now.Add(-25 * time.Hour), "25h0m0s"},
+		{now.Add(10 * 24 * time.Hour), "about 10 days"},
+		{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), "about " + strconv.Itoa(9999-2026) + " years"},
+		{time.Time{}, "about 2025 years"},
+	} {
+		if got := RoughSpan(now, c.t); got != c.want {
+			t.Errorf("RoughSpan(%v) = %q; want %q", c.t, got, c.want)
+		}
+	}
+}
+
+func TestClipQuoted(t *testing.T) {
+	long := strings.Repeat("é", 100)
+	for _, c := range []struct{ in, want string }{
+		{`--x "short": want y`, `--x "short": want y`},
+		{`--x "` + long + `": want ` + long, `--x "` + strings.Repeat("é", 64) + `…": want ` + long},
+		{`a "` + strings.Repeat(`\"`, 40) + `" b "` + strings.Repeat("c", 70) + `"`, `a "` + strings.Repeat(`\"`, 32) + `…" b "` + strings.Repeat("c", 64) + `…"`},
+		{`bad "` + strings.Repeat("x", 60) + `\x1b[2J` + strings.Repeat("y", 10) + `"`, `bad "` + strings.Repeat("x", 60) + `\x1b…"`},
+		{`bad "` + strings.Repeat("x", 62) + `\x1b[2J` + strings.Repeat("y", 10) + `"`, `bad "` + strings.Repeat("x", 62) + `…"`},
+		{`unclosed "` + strings.Repeat("z", 100), `unclosed "` + strings.Repeat("z", 100)},
+		{`e "` + strings.Repeat("x", 62) + `\u00e9" f`, `e "` + strings.Repeat("x", 62) + `…" f`},
+		{`e "` + strings.Repeat("x", 58) + `\u00e9y" f`, `e "` + strings.Repeat("x", 58) + `\u00e9…" f`},
+	} {
+		if got := ClipQuoted(c.in); got != c.want {
+			t.Errorf("ClipQuoted(%q) = %q; want %q", c.in, got, c.want)
+		}
 	}
 }

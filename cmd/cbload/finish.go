@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/outfile"
+	"github.com/cbload/cbload/reports"
+)
+
+// finishing is what run and merge leave behind once their report is
+// complete, in one order: the terminal summary first (so the measured
+// results reach the user even when no file can be written), the report
+// files and the command's own files beside them with their paths, what the
+// command prints next, the threshold lines, the JUnit file and the GitHub
+// step summary.
+type finishing struct {
+	dir string
+	rep *reports.Report
+	ci  *ciOptions
+	// abort is the run's abort, if a threshold stopped it.
+	abort *harness.AbortError
+	// files, when set, writes the command's files into dir after the
+	// reports; their paths are printed with the reports'.
+	files func() (paths []string, errs []error)
+	// more, when set, prints and writes what follows the paths.
+	more func() []error
+}
+
+// write finishes: it returns the outputs that could not be written, each
+// already printed on stderr, and the threshold outcome (exit 99 when one
+// failed).
+func (f *finishing) write(ctx context.Context, stdout, stderr io.Writer) (writeErrs []error, thresholdErr error) {
+	evaluateThresholds(f.ci, f.rep, f.abort)
+	_ = reports.WriteTerminal(stdout, f.rep) // stdout errors are ignored, as every line before it
+	paths, writeErrs := writeReports(ctx, f.dir, f.rep, stderr)
+	if f.files != nil {
+		p, errs := f.files()
+		paths, writeErrs = append(paths, p...), append(writeErrs, errs...)
+	}
+	for _, p := range paths {
+		fmt.Fprintf(stdout, "report: %s\n", p)
+	}
+	if f.more != nil {
+		writeErrs = append(writeErrs, f.more()...)
+	}
+	ciErrs, thresholdErr := finishCI(ctx, stdout, f.ci, f.rep)
+	writeErrs = append(writeErrs, ciErrs...)
+	for _, e := range writeErrs {
+		fmt.Fprintf(stderr, "cbload: %v\n", e)
+	}
+	return writeErrs, thresholdErr
+}
+
+// notWritten is the exit (5) when some outputs could not be written; done
+// says what was, like "load ran and the summary above is complete".
+func notWritten(done string, writeErrs []error) error {
+	return withCode(exitNotWritten, fmt.Errorf("%s, but %d result file(s) could not be written", done, len(writeErrs)))
+}
+
+// notValid says on stderr which check failed first and returns the exit (4)
+// of an experiment, named what, that was not valid.
+func notValid(stderr io.Writer, what string, rep *reports.Report) error {
+	c := rep.Validity.Failed()[0]
+	fmt.Fprintf(stderr, "cbload: %s was not valid (%s failed for the %s arm); the verdict is inconclusive\n", what, c.Name, c.Arm)
+	return withCode(exitNotValid, errSilent)
+}
+
+// writeReports writes report.json, report.md and report.html into dir, each
+// on its own, in that order: when the disk fills, what fits is written,
+// JSON first, and each file that could not be written has its error. A
+// report too large for cbload to read back loses its raw per-second data
+// first (reports.FitJSON), which it says on stderr.
+func writeReports(ctx context.Context, dir string, rep *reports.Report, stderr io.Writer) ([]string, []error) {
+	var paths []string
+	var errs []error
+	if n, err := reports.FitJSON(rep); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		fmt.Fprintf(stderr, "cbload: report.json would be %.1f MiB with every second's histograms, over the %d MiB cbload reads back: they are left out (the figures stay; the report cannot be merged), as its notes say\n", float64(n)/(1<<20), reports.MaxJSONSize>>20)
+	}
+	for _, f := range reports.Formats {
+		p, err := reports.WriteAll(ctx, dir, rep, []string{f})
+		paths = append(paths, p...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("could not write %s: %w", filepath.Join(dir, "report."+f), unwrapWrite(err)))
+		}
+	}
+	return paths, errs
+}
+
+// unwrapWrite drops the "write PATH:" that outfile.Write puts in front of
+// an error, for a message that names the path once.
+func unwrapWrite(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// stepSummaryEnv is set by GitHub Actions to a file whose Markdown is shown
+// on the run's summary page.
+const stepSummaryEnv = "GITHUB_STEP_SUMMARY"
+
+// finishCI prints one line per threshold and writes the JUnit file and the
+// step summary. It returns the outputs that could not be written and the
+// threshold outcome (exit 99 when one failed).
+func finishCI(ctx context.Context, stdout io.Writer, ci *ciOptions, r *reports.Report) (writeErrs []error, thresholdErr error) {
+	failed := 0
+	if len(r.Thresholds) > 0 {
+		fmt.Fprintln(stdout, "\nthresholds:")
+	}
+	for _, t := range r.Thresholds {
+		mark := "PASS"
+		if !t.Pass {
+			mark = "FAIL"
+			failed++
+		}
+		fmt.Fprintf(stdout, "  %s  %s  measured %s; %s\n", mark, t.Expr, t.Measured, t.Message)
+	}
+	var errs []error
+	if ci.junit != "" {
+		var b bytes.Buffer
+		err := reports.WriteJUnit(&b, r)
+		if err == nil {
+			// checkWritable removed the folders it made for its probe.
+			err = os.MkdirAll(filepath.Dir(ci.junit), 0o755)
+		}
+		if err == nil {
+			err = outfile.Write(ctx, ci.junit, b.Bytes())
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("could not write --junit %s: %w", ci.junit, unwrapWrite(err)))
+		} else {
+			fmt.Fprintf(stdout, "junit: %s\n", ci.junit)
+		}
+	}
+	if path := os.Getenv(stepSummaryEnv); path != "" && !ci.noStepSummary {
+		if err := appendStepSummary(ctx, path, r); err != nil {
+			errs = append(errs, fmt.Errorf("could not append to $%s: %w (pass --no-step-summary to skip it)", stepSummaryEnv, unwrapWrite(err)))
+		}
+	}
+	if failed > 0 {
+		return errs, withCode(exitThreshold, fmt.Errorf("%d of %d thresholds failed", failed, len(r.Thresholds)))
+	}
+	return errs, nil
+}
+
+func appendStepSummary(ctx context.Context, path string, r *reports.Report) error {
+	var b bytes.Buffer
+	if err := reports.WriteMarkdown(&b, r); err != nil {
+		return err
+	}
+	return outfile.Append(ctx, path, append(b.Bytes(), '\n'))
+}

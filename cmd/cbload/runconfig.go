@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/internal/outfile"
+	"github.com/cbload/cbload/scenario"
+)
+
+// runConfig builds the run's configuration from its options — the
+// scenario file's values under the flags' — and checks it, once, with
+// every input and output, before anything is written: a run that would
+// not start says nothing else. It prints on stderr the notes of defaults
+// it changed.
+func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness.Config, error) {
+	cfg := opts.cfg
+	if err := checkFlagCounts(opts); err != nil {
+		return cfg, err
+	}
+	if err := checkEnv(ctx, !opts.ci.noStepSummary); err != nil {
+		return cfg, err
+	}
+	phases, err := schedule(opts)
+	if err != nil {
+		return cfg, err
+	}
+	if err := checkSchedule(opts, phases); err != nil {
+		return cfg, err
+	}
+	cfg.Phases = phases
+	cfg.Arms = opts.arms
+	if err := applyShard(&cfg, &opts.shard, cfg.Seed != 0); err != nil {
+		return cfg, err
+	}
+	allow, err := opts.req.parseAllow()
+	if err != nil {
+		return cfg, err
+	}
+	opts.ci.allow = allow
+	if err := checkMetricsAddr(opts.metricsAddr, allow); err != nil {
+		return cfg, err
+	}
+	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
+		// Out-of-range tiers or retries are named by Validate, not here.
+		if r, why := stormRate(cfg); why != "" && cfg.Tiers <= harness.MaxTiers && cfg.Gateway.Retries <= harness.MaxRetries {
+			if r < harness.MinRate {
+				// One line that says what to change, not the note and then
+				// the rate's own error.
+				return cfg, flagErrorf("--tiers", " %d, --retries %d: the default rate for them is %.3g req/s (%g / (1+%d)^%d, so a retry storm fits on this machine), below the %d req/s cbload paces; give --rate (%d to %d), or fewer tiers or retries",
+					cfg.Tiers, cfg.Gateway.Retries, r, cfg.Rate, cfg.Gateway.Retries, cfg.Tiers-1, harness.MinRate, harness.MinRate, harness.MaxRate)
+			}
+			cfg.Rate = r
+			fmt.Fprintln(stderr, "cbload: "+why)
+		}
+	}
+	share, err := scenario.ParseShare(opts.retryBudget)
+	if err != nil {
+		return cfg, flagErrorf("--retry-budget", " %q: want a share of requests like 10%% or 0.1", opts.retryBudget)
+	}
+	cfg.RetryBudget.Ratio = share
+	if err := applyTargets(&cfg, opts); err != nil {
+		return cfg, err
+	}
+	if err := applyThresholds(&cfg, opts); err != nil {
+		return cfg, err
+	}
+	// A user's service answers its own timeouts (commonly 1, 3 or 5 s)
+	// in its own time: the load runner waits past the longest of them.
+	if _, inFile := opts.ci.fileFields["client-timeout"]; len(cfg.Targets) > 0 && !opts.timeoutFlag && !inFile {
+		cfg.ClientTimeout = harness.TargetClientTimeout
+	}
+	reqAllow := allow
+	if len(cfg.Targets) == 0 && opts.metricsAddr != "" {
+		reqAllow = nil // --allow-remote is then for --metrics-addr
+	}
+	if err := applyRequests(ctx, &cfg, &opts.req, reqAllow); err != nil {
+		return cfg, err
+	}
+	switch opts.progress {
+	case "auto", "always", "never":
+	default:
+		return cfg, flagErrorf("--progress", " %q: want auto, always or never", opts.progress)
+	}
+	if opts.traceSample != "auto" {
+		v, err := strconv.ParseFloat(opts.traceSample, 64)
+		if err != nil || !(v >= 0 && v <= 1) {
+			return cfg, flagErrorf("--trace-sample", " %q: want a fraction in [0,1] like 0.1, or auto", opts.traceSample)
+		}
+		cfg.Tracing.SampleRatio = &v
+	}
+	// The harness checks these only when there is an endpoint to export
+	// to; a typo in a flag given on purpose is still a mistake.
+	if err := checkOTLPFlags(cfg.Tracing.Endpoint, cfg.Tracing.Protocol); err != nil {
+		return cfg, err
+	}
+	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || checkPort(cfg.Tracing.JaegerURL) != nil) {
+		return cfg, flagErrorf("--jaeger-url", " %q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
+	}
+	cfg.Tracing.Version = version
+	if err := cfg.Validate(); err != nil {
+		return cfg, asUsage(err)
+	}
+	// Before any other output: a run that would not start says nothing else.
+	if opts.out != "" {
+		if err := outHoldsReport(opts.out, opts.force); err != nil {
+			return cfg, err
+		}
+		if err := checkOutputDir("--out", opts.out, append(reportFileNames, "summary.txt"), runInputs(opts)); err != nil {
+			return cfg, err
+		}
+	}
+	if opts.summaryTemplate != "" {
+		if opts.summary, err = readSummaryTemplate(ctx, opts.summaryTemplate, "--summary-template"); err != nil {
+			return cfg, err
+		}
+		if err := checkSummaryFields(ctx, opts.summary, opts.summaryTemplate, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	if opts.results != "" {
+		if err := checkOutputFile("--results", opts.results, "results.json", runOutputs(opts, "--results"), opts.force); err != nil {
+			return cfg, err
+		}
+		if err := outfile.CheckCreatable(opts.results); err != nil {
+			return cfg, withCode(exitCouldNotRun, fmt.Errorf("--results %s: %w", opts.results, err))
+		}
+	}
+	return cfg, nil
+}
+
+// stormRate is the default rate of a chain of tiers that retry: the default
+// divided by (1 + retries)^(tiers − 1), so that when every attempt fails the
+// bottom tier is asked for no more than one tier is at the default rate.
+// Without that a 3 × 3 retry storm at 200 req/s would need ~13k requests/s
+// across the tiers, more than a 2-core machine serves, and the pools'
+// saturation — not the retries — would set what reaches the upstream. why
+// is empty when the default rate stands.
+func stormRate(cfg harness.Config) (rate float64, why string) {
+	if cfg.Tiers <= 1 || cfg.Gateway.Retries == 0 {
+		return cfg.Rate, ""
+	}
+	div := math.Pow(float64(1+cfg.Gateway.Retries), float64(cfg.Tiers-1))
+	rate = cfg.Rate / div
+	return rate, fmt.Sprintf("--rate defaults to %g req/s with %d tiers × %d retries (%g / %g), so a retry storm fits on this machine; set --rate to override",
+		rate, cfg.Tiers, cfg.Gateway.Retries, cfg.Rate, div)
+}
+
+// parsePhases turns "5s,15s,10s" into baseline, fault and recovery phases;
+// the faults of faults apply in the middle one.
+func parsePhases(s string, faults harness.Phase) ([]harness.Phase, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return nil, flagErrorf("--phases", " %q: want three durations baseline,fault,recovery like 5s,15s,10s", s)
+	}
+	names := []string{"baseline", "fault", "recovery"}
+	var phases []harness.Phase
+	for i, p := range parts {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil {
+			return nil, flagErrorf("--phases", ": %s duration %q: want a duration like 5s", names[i], p)
+		}
+		ph := harness.Phase{Name: names[i], Duration: d}
+		if i == 1 {
+			ph.Faults, ph.UpstreamFaults = faults.Faults, faults.UpstreamFaults
+		}
+		phases = append(phases, ph)
+	}
+	return phases, nil
+}
