@@ -90,6 +90,13 @@ type Config struct {
 	// 0 or 1 runs each once. With several, the figures are medians over
 	// the trials and the verdict needs every trial to agree.
 	Trials int
+	// ArmMode is how the arms of a trial run: ArmsSequential (the default;
+	// "" too), one after the other, or ArmsConcurrent, all at once, each
+	// with its own gateway, upstream and load runner, on one clock — a
+	// verdict in the time of one arm, both arms under the same machine
+	// noise at the same moments. Concurrent needs cbload's own gateway
+	// (not Targets) and no tracing.
+	ArmMode string
 	// StartAt, when set, is the absolute time the first arm starts; arm k
 	// starts at ArmStart(k). Run waits for it (cancelling ctx ends the
 	// wait), and aligns each arm's phases on it even when the load starts
@@ -262,6 +269,7 @@ func DefaultConfig() Config {
 		},
 		Arms:            []string{"breaker", "no-breaker"},
 		Trials:          1,
+		ArmMode:         ArmsSequential,
 		Rate:            200,
 		CollateralShare: 0.2,
 		ClientTimeout:   3 * time.Second,
@@ -433,6 +441,9 @@ func (c *Config) Validate() error {
 	case c.Upstream.Concurrency == 0 && c.Upstream.HonorCancel:
 		return fmt.Errorf("upstream-honor-cancel: needs upstream-concurrency above 0")
 	}
+	if err := c.validateArmMode(); err != nil {
+		return err
+	}
 	if err := c.validateTargets(); err != nil {
 		return err
 	}
@@ -440,6 +451,43 @@ func (c *Config) Validate() error {
 		return err
 	}
 	return c.Tracing.validate()
+}
+
+// The arm modes (Config.ArmMode).
+const (
+	ArmsSequential = "sequential"
+	ArmsConcurrent = "concurrent"
+)
+
+// concurrent reports whether the arms of a trial run at once.
+func (c *Config) concurrent() bool { return c.ArmMode == ArmsConcurrent }
+
+// validateArmMode checks ArmMode; it is part of Validate.
+func (c *Config) validateArmMode() error {
+	switch {
+	case c.ArmMode != "" && c.ArmMode != ArmsSequential && c.ArmMode != ArmsConcurrent:
+		return fmt.Errorf("arm-mode: %q; want %s or %s", c.ArmMode, ArmsSequential, ArmsConcurrent)
+	case !c.concurrent():
+		return nil
+	case len(c.Targets) > 0:
+		// The targets call one upstream (--upstream-addr), which cannot be
+		// in two arms' phases at once.
+		return fmt.Errorf("arm-mode: concurrent runs cbload's own gateway only; with --target every target calls the one upstream at --upstream-addr, so run the arms sequential")
+	case c.Tracing.Exporting():
+		// Spans carry the running arm and phase as run-wide labels.
+		return fmt.Errorf("arm-mode: concurrent is not traced; spans are labelled with one running arm at a time: drop the OTLP endpoint (--otlp-endpoint, OTEL_EXPORTER_OTLP_ENDPOINT) or run the arms sequential")
+	}
+	return nil
+}
+
+// armSlot returns the start slot of the k-th arm run (0-based, in running
+// order): its own when the arms run one after the other, its trial's when
+// they run at once.
+func (c *Config) armSlot(k int) int {
+	if !c.concurrent() || len(c.Targets) > 0 {
+		return k
+	}
+	return k / max(len(c.Arms), 1)
 }
 
 // TotalDuration is the length of one arm.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,9 @@ func (e *SetupError) Unwrap() error { return e.Err }
 func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.concurrent() {
+		serialiseCallbacks(&cfg)
 	}
 	mx, err := startMetricsExport(ctx, &cfg)
 	if err != nil {
@@ -68,8 +72,10 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	// k counts the arm runs (trials interleave them): run k starts at
 	// ArmStart(k) when the run has a start time.
 	cp := newCheckpoints(&cfg, r, names)
-	runs, order, runErr := cp.runTrials(cfg.Trials, names, func(name string, k int) (*reports.Arm, error) {
-		return sys.runArm(ctx, newArmRun(&cfg, name, k, tel), cp)
+	runs, order, runErr := cp.runTrials(ctx, &cfg, names, func(ctx context.Context, name string, k int, gate *startGate) (*reports.Arm, error) {
+		a := newArmRun(&cfg, name, k, tel)
+		a.gate = gate
+		return sys.runArm(ctx, a, cp)
 	})
 	// The upstreams stop before tracing does, so the spans of the calls
 	// they still held are exported.
@@ -86,6 +92,28 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 	}
 	finish(r, runs, order, cfg.Trials)
 	return r, runErr
+}
+
+// serialiseCallbacks makes the caller's callbacks (Progress, OnSample) and
+// the results file safe for arms that run at once: each call waits for the
+// one before it, as when one arm ran at a time.
+func serialiseCallbacks(cfg *Config) {
+	var mu sync.Mutex
+	if p := cfg.Progress; p != nil {
+		cfg.Progress = func(pr Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			p(pr)
+		}
+	}
+	if s := cfg.OnSample; s != nil {
+		cfg.OnSample = func(sm Sample) {
+			mu.Lock()
+			defer mu.Unlock()
+			s(sm)
+		}
+	}
+	cfg.Results.shared()
 }
 
 // system is a run's system under test: cbload's own gateway chain,
@@ -455,6 +483,7 @@ func reportConfig(c *Config) reports.Config {
 		Rate:            c.Rate,
 		CollateralShare: c.CollateralShare,
 		ClientTimeout:   reports.Duration(c.ClientTimeout),
+		ArmMode:         cmp.Or(c.ArmMode, ArmsSequential),
 		GatewayWorkers:  c.Gateway.Workers,
 		QueueTimeout:    reports.Duration(c.Gateway.QueueTimeout),
 		CallTimeout:     reports.Duration(c.Gateway.CallTimeout),

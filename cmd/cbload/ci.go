@@ -182,6 +182,7 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	dur := func(v *scenario.Duration) time.Duration { return time.Duration(*v) }
 	set("seed", "seed", s.Seed != nil, func() { d.Seed = int64(*s.Seed) })
 	set("trials", "trials", s.Trials != nil, func() { d.Trials = int(*s.Trials) })
+	set("arm-mode", "arm_mode", s.ArmMode != nil, func() { d.ArmMode = *s.ArmMode })
 	set("rate", "load.rate", s.Load.Rate != nil, func() { d.Rate = *s.Load.Rate })
 	set("collateral-share", "load.collateral_share", s.Load.CollateralShare != nil, func() { d.CollateralShare = *s.Load.CollateralShare })
 	set("client-timeout", "load.client_timeout", s.Load.ClientTimeout != nil, func() { d.ClientTimeout = dur(s.Load.ClientTimeout) })
@@ -612,6 +613,9 @@ func dryRun(ctx context.Context, w io.Writer, cfg *harness.Config, opts *runOpti
 			sample = fmt.Sprint(*t.SampleRatio)
 		}
 		fmt.Fprintf(w, "tracing: %s (%s), sample %s\n", harness.RedactURL(t.Endpoint), cmp.Or(t.Protocol, "protocol from the environment"), sample)
+	}
+	if cfg.ArmMode == harness.ArmsConcurrent {
+		fmt.Fprintf(w, "arms: concurrent, all at once on one clock, each with its own gateway and upstream\n")
 	}
 	if cfg.Trials > 1 {
 		fmt.Fprintf(w, "trials: %d per arm, interleaved\n", cfg.Trials)

@@ -24,7 +24,7 @@ type flagGroup struct {
 // listed. A new flag needs its name in one row; TestHelpGroups fails for
 // a flag in none.
 var runFlagGroups = []flagGroup{
-	{"Experiment: faults and schedule", []string{"fault", "phases", "scenario", "dry-run", "seed", "trials"}},
+	{"Experiment: faults and schedule", []string{"fault", "phases", "scenario", "dry-run", "seed", "trials", "arm-mode"}},
 	{"Load", []string{"rate", "collateral-share", "client-timeout"}},
 	{"Thresholds", []string{"threshold", "abort-on-fail"}},
 	{"Output", []string{"out", "force", "progress", "junit", "results", "summary-template", "no-step-summary"}},

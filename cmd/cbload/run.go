@@ -162,6 +162,7 @@ exemplar traces per arm and phase, linked to --jaeger-url.
 	f.BoolVar(&d.Upstream.HonorCancel, "upstream-honor-cancel", d.Upstream.HonorCancel, "drop upstream work whose caller gave up (default: do it anyway, for nobody)")
 	f.Int64Var(&d.Seed, "seed", 0, "seed for every random choice (0: pick one and print it)")
 	f.IntVar(&d.Trials, "trials", d.Trials, "run each arm this many times, interleaved A B B A …; figures become medians with their range, and the verdict needs every trial to agree")
+	f.StringVar(&d.ArmMode, "arm-mode", d.ArmMode, "how a trial's arms run: sequential, one after the other, or concurrent, at once on one clock, each with its own gateway, upstream and load runner (about half the time; not with --target or tracing)")
 	f.StringVar(&opts.out, "out", "", "output folder (default ./cbload-out/<time>-seed<seed>)")
 	f.BoolVar(&opts.force, "force", false, "overwrite an existing report in --out")
 	f.StringVar(&opts.results, "results", "", fmt.Sprintf("stream every request's result to this file as it completes, in vegeta's JSON results encoding (vegeta report/plot read it); at most %d GiB", harness.MaxResultsFile>>30))
