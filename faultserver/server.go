@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+
+	"github.com/cbload/cbload/internal/pool"
 )
 
 // DefaultServiceTime is the healthy service time when Config.ServiceTime is
@@ -283,8 +285,7 @@ type Server struct {
 	connsRejected    atomic.Int64
 	ctlConnsRejected atomic.Int64
 	injected         [len(kindTable)]atomic.Int64
-	inFlight         atomic.Int64
-	peak             atomic.Int64
+	inFlight         pool.Gauge   // data requests being handled, and their peak
 	heldBytes        atomic.Int64 // request bodies kept for the forward, see body.go
 }
 
@@ -344,7 +345,7 @@ func New(cfg Config) (*Server, error) {
 	baseCtx, cancel := context.WithCancel(context.Background())
 	s.cancelBase = cancel
 	if cfg.Concurrency > 0 {
-		s.pool = newCapacity(cfg.Concurrency, cfg.Queue, cfg.HonorCancel, baseCtx.Done())
+		s.pool = newCapacity(cfg.Concurrency, cfg.Queue, cfg.HonorCancel, baseCtx)
 	}
 	discard := log.New(io.Discard, "", 0)
 	var h http.Handler = http.HandlerFunc(s.serveData)
@@ -672,7 +673,7 @@ func (s *Server) Stats() Stats {
 		Requests:     s.requests.Load(),
 		Injected:     make(map[string]int64, len(kindTable)),
 		InFlight:     s.inFlight.Load(),
-		InFlightPeak: s.peak.Load(),
+		InFlightPeak: s.inFlight.Peak(),
 
 		Completed:            s.completed.Load(),
 		BackendErrors:        s.backendErrors.Load(),
@@ -687,8 +688,8 @@ func (s *Server) Stats() Stats {
 	if c := s.pool; c != nil {
 		st.Completed += c.completed.Load()
 		st.CompletedForGone = c.completedForGone.Load()
-		st.QueueLen = c.queued.Load()
-		st.BusyWorkers = c.busy.Load()
+		st.QueueLen = c.workers.Waiting()
+		st.BusyWorkers = c.workers.Busy()
 		st.Rejected = c.rejected.Load()
 		st.Abandoned = c.abandoned.Load()
 	}
@@ -751,15 +752,6 @@ func (s *Server) enter() bool {
 	return true
 }
 
-// raisePeak records n in-flight requests as the peak if it is one.
-func (s *Server) raisePeak(n int64) {
-	for p := s.peak.Load(); n > p; p = s.peak.Load() {
-		if s.peak.CompareAndSwap(p, n) {
-			return
-		}
-	}
-}
-
 // step is one applied fault's action for one request.
 type step struct {
 	act     action
@@ -808,7 +800,7 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.handlers.Done()
 	s.requests.Add(1)
-	s.raisePeak(s.inFlight.Add(1))
+	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	w = newStallWriter(w, s.stallTimeout)
 
