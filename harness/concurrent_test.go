@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/schedule"
 )
 
 // Concurrent arms run at once, each with its own gateway and upstream, on
@@ -217,5 +218,40 @@ func TestArmStartConcurrent(t *testing.T) {
 	cfg.ArmMode = ""
 	if got := reportConfig(&cfg).ArmMode; got != ArmsSequential {
 		t.Errorf("report arm_mode of the default = %q; want %q", got, ArmsSequential)
+	}
+}
+
+// An arm's phases begin by the schedule's clock; a process that wakes up
+// past several phase starts (stopped, or starting late) is told only of
+// the last, and drive catches up through the ones before it.
+func TestStartClock(t *testing.T) {
+	sched, err := schedule.New([]schedule.Phase{
+		{Name: "a", Duration: 40 * time.Millisecond}, {Name: "b", Duration: 40 * time.Millisecond}, {Name: "c", Duration: time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	begins := make(chan int, sched.Len())
+	stop := startClock(context.Background(), t0, sched, begins)
+	for want := 1; want < sched.Len(); want++ {
+		got := <-begins
+		at := time.Since(t0)
+		if got != want || at < sched.Start(want) || at > sched.Start(want)+200*time.Millisecond {
+			t.Errorf("phase %d began at %v; want phase %d at %v", got, at, want, sched.Start(want))
+		}
+	}
+	stop()
+
+	late := make(chan int, sched.Len())
+	stop = startClock(context.Background(), time.Now().Add(-90*time.Millisecond), sched, late)
+	if got := <-late; got != 2 {
+		t.Errorf("a clock started past two phase starts began phase %d; want 2, the last", got)
+	}
+	stop()
+	select {
+	case got := <-late:
+		t.Errorf("phase %d began after the clock was joined at phase 2", got)
+	default:
 	}
 }

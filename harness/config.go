@@ -16,6 +16,7 @@ import (
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/policy"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/schedule"
 )
 
 // Config describes one experiment. Start from DefaultConfig and change what
@@ -138,6 +139,9 @@ type Config struct {
 	// Results, when set, gets every result as it completes (--results);
 	// the caller closes it after Run.
 	Results *ResultsFile
+
+	// sched is Phases as the clock runs them, set by Run.
+	sched *schedule.Schedule
 }
 
 // Sample is one request as the recorder counted it.
@@ -310,6 +314,9 @@ const MinBreakerTimeout = 50 * time.Millisecond
 func (c *Config) Validate() error {
 	if len(c.Phases) == 0 {
 		return fmt.Errorf("phases: need at least one phase")
+	}
+	if len(c.Phases) > schedule.MaxPhases {
+		return fmt.Errorf("phases: %d phases; the limit is %d", len(c.Phases), schedule.MaxPhases)
 	}
 	names := map[string]bool{}
 	var total time.Duration
@@ -488,6 +495,21 @@ func (c *Config) armSlot(k int) int {
 		return k
 	}
 	return k / max(len(c.Arms), 1)
+}
+
+// schedule returns the phases as a schedule, the one clock of a run's arms
+// (drive switches phases by it) and of the upstream a run's shards share
+// (UpstreamSchedule). Validate checks everything it does first, with the
+// messages of a run's settings.
+func (c *Config) schedule() (*schedule.Schedule, error) {
+	if c.sched != nil {
+		return c.sched, nil
+	}
+	ps := make([]schedule.Phase, len(c.Phases))
+	for i, p := range c.Phases {
+		ps[i] = schedule.Phase{Name: p.Name, Duration: p.Duration, Faults: p.Faults}
+	}
+	return schedule.New(ps)
 }
 
 // TotalDuration is the length of one arm.

@@ -88,9 +88,12 @@ type FaultChange struct {
 // the upstream's faults by wall clock, through every arm's phases and back
 // to healthy after each arm. It is what an upstream shared by the shards of
 // a run (one process in front of the dependency, not in any shard) must
-// follow — cbload serve --start-at follows it; nil without a start time.
+// follow — cbload serve --start-at follows it (with schedule.RunTimes, the
+// clock the run's arms keep); nil without a start time, or when the phases
+// do not make a schedule (Validate says why).
 func (c *Config) UpstreamSchedule() []FaultChange {
-	if c.StartAt.IsZero() {
+	sched, err := c.schedule()
+	if c.StartAt.IsZero() || err != nil {
 		return nil
 	}
 	var out []FaultChange
@@ -99,10 +102,9 @@ func (c *Config) UpstreamSchedule() []FaultChange {
 	for k, name := range runs {
 		at := c.ArmStart(k)
 		for i, p := range c.Phases {
-			out = append(out, FaultChange{At: at, Run: k, Arm: name, Trial: k / perTrial, Index: i, Phase: p.Name, Faults: p.Faults})
-			at = at.Add(p.Duration)
+			out = append(out, FaultChange{At: at.Add(sched.Start(i)), Run: k, Arm: name, Trial: k / perTrial, Index: i, Phase: p.Name, Faults: p.Faults})
 		}
-		out = append(out, FaultChange{At: at, Run: k, Arm: name, Trial: k / perTrial, Index: len(c.Phases)})
+		out = append(out, FaultChange{At: at.Add(sched.Duration()), Run: k, Arm: name, Trial: k / perTrial, Index: len(c.Phases)})
 	}
 	return out
 }
