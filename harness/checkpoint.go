@@ -83,6 +83,9 @@ type checkpoints struct {
 	runs  []map[string]reports.Arm
 	order []string
 	done  map[string]int
+	// stopped is what OnCheckpoint stopped the run with: it is asked
+	// nothing more.
+	stopped *AbortError
 }
 
 // newCheckpoints returns the checkpoints of a run whose report starts as
@@ -137,6 +140,9 @@ func (c *checkpoints) armEnded(name string, k int, a reports.Arm) error {
 // running when not nil; partial, since the run goes on — and asks
 // OnCheckpoint.
 func (c *checkpoints) check(name string, k int, phase string, settled int, running *reports.Arm) error {
+	if c.stopped != nil {
+		return c.stopped // an arm running at once with the one that stopped the run
+	}
 	at := Checkpoint{Arm: name, Trial: c.trialOf(k) + 1, Phase: phase, trials: max(c.cfg.Trials, 1),
 		done: maps.Clone(c.done), settled: settled}
 	for _, p := range c.cfg.Phases {
@@ -171,7 +177,8 @@ func (c *checkpoints) check(name string, k int, phase string, settled int, runni
 	r.Partial, r.PartialReason = true, "still running, "+at.String()
 	finish(&r, runs, order, c.cfg.Trials)
 	if why := c.cfg.OnCheckpoint(&r, at); why != "" {
-		return &AbortError{Reason: why, At: at}
+		c.stopped = &AbortError{Reason: why, At: at}
+		return c.stopped
 	}
 	return nil
 }

@@ -255,3 +255,44 @@ func TestStartClock(t *testing.T) {
 	default:
 	}
 }
+
+// A checkpoint that stops the run stops every arm running at once: Run
+// returns the *AbortError, not the cancellation it caused in the other
+// arm, with both arms' measurements so far, partial.
+func TestRunConcurrentArmsAbort(t *testing.T) {
+	cfg := testConfig(t, "error:503")
+	cfg.ArmMode = ArmsConcurrent
+	cfg.Rate = 50
+	for i := range cfg.Phases {
+		cfg.Phases[i].Duration = 2 * time.Second
+	}
+	var mu sync.Mutex
+	calls := 0
+	cfg.OnCheckpoint = func(r *reports.Report, at Checkpoint) string {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if at.Phase == "baseline" {
+			return "stop at " + at.String()
+		}
+		return ""
+	}
+	start := time.Now()
+	r, err := Run(context.Background(), cfg)
+	var ae *AbortError
+	if !errors.As(err, &ae) {
+		t.Fatalf("Run error = %v; want an *AbortError", err)
+	}
+	if took := time.Since(start); took > cfg.TotalDuration() {
+		t.Errorf("Run took %v; want the arms stopped after the baseline, well within the %v schedule", took, cfg.TotalDuration())
+	}
+	if r == nil || !r.Partial || r.PartialReason != ae.Reason {
+		t.Fatalf("report partial %v (%q); want partial, %q", r != nil && r.Partial, r.PartialReason, ae.Reason)
+	}
+	if len(r.Arms) != 2 {
+		t.Errorf("report arms %d; want both, measured until the stop", len(r.Arms))
+	}
+	if calls != 1 {
+		t.Errorf("OnCheckpoint called %d times; want once, the call that stopped the run", calls)
+	}
+}
