@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -407,6 +408,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	progress := newProgressPrinter(opts.progress, stderr, cfg.Terms())
 	if progress != nil {
+		if cfg.ArmMode == harness.ArmsConcurrent {
+			progress.together = len(cfg.Arms)
+		}
 		cfg.Progress = progress.show
 	}
 
@@ -731,8 +735,12 @@ type progressPrinter struct {
 	w       io.Writer
 	inPlace bool
 	every   int
-	arm     string
 	terms   reports.Terms
+	// lines are the arms with a line on the terminal, the cursor on the
+	// last; together is how many of the last ones may still be rewritten:
+	// the arms that run at once (1, or 0, when they run one at a time).
+	lines    []string
+	together int
 }
 
 // newProgressPrinter returns the printer for --progress mode on w, or nil
@@ -758,11 +766,21 @@ const heartbeatSeconds = 5
 
 func (p *progressPrinter) show(pr harness.Progress) {
 	if p.inPlace {
-		if p.arm != "" && p.arm != pr.Arm {
-			fmt.Fprintln(p.w)
+		live := p.lines[max(len(p.lines)-max(p.together, 1), 0):]
+		up := len(live) - 1 - slices.Index(live, pr.Arm)
+		if up >= len(live) { // not among them: a line of its own below
+			if len(p.lines) > 0 {
+				fmt.Fprintln(p.w)
+			}
+			p.lines, up = append(p.lines, pr.Arm), 0
 		}
-		p.arm = pr.Arm
+		if up > 0 {
+			fmt.Fprintf(p.w, "\033[%dA", up)
+		}
 		fmt.Fprintf(p.w, "\r\033[K%s", printable.String(progressLine(pr, p.terms), 0))
+		if up > 0 {
+			fmt.Fprintf(p.w, "\033[%dB", up)
+		}
 		return
 	}
 	if (pr.Second+1)%p.every == 0 {
@@ -772,8 +790,8 @@ func (p *progressPrinter) show(pr harness.Progress) {
 
 // done ends the line being rewritten, if any.
 func (p *progressPrinter) done() {
-	if p != nil && p.inPlace && p.arm != "" {
+	if p != nil && p.inPlace && len(p.lines) > 0 {
 		fmt.Fprintln(p.w)
-		p.arm = ""
+		p.lines = nil
 	}
 }
