@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -294,5 +295,29 @@ func TestRunConcurrentArmsAbort(t *testing.T) {
 	}
 	if calls != 1 {
 		t.Errorf("OnCheckpoint called %d times; want once, the call that stopped the run", calls)
+	}
+}
+
+// Arms that run at once each have their phase series while they run.
+func TestMetricsPhaseInfoConcurrent(t *testing.T) {
+	m := NewMetrics()
+	for _, arm := range []string{"a", "b"} {
+		m.live.start(arm, &armSource{state: func(time.Time) string { return "" }, inflight: func() int64 { return 0 },
+			sent: new(atomic.Int64), up: &upstreamSet{}})
+		m.live.setPhase(arm, 1, "fault")
+	}
+	fams := gather(t, m)
+	for _, arm := range []string{"a", "b"} {
+		if v, ok := value(fams, "cbload_phase_info", map[string]string{"arm": arm, "phase": "fault"}); !ok || v != 1 {
+			t.Errorf("cbload_phase_info{arm=%q,phase=fault} = %v (present %v); want 1", arm, v, ok)
+		}
+	}
+	m.live.finish("a")
+	fams = gather(t, m)
+	if _, ok := value(fams, "cbload_phase_info", map[string]string{"arm": "a"}); ok {
+		t.Errorf("cbload_phase_info for arm a after it finished; want none")
+	}
+	if _, ok := value(fams, "cbload_phase_info", map[string]string{"arm": "b"}); !ok {
+		t.Errorf("cbload_phase_info for arm b, still running, is gone")
 	}
 }
