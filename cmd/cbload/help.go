@@ -128,6 +128,7 @@ func registerRunCompletions(cmd *cobra.Command) {
 	mustComplete(cmd, "fault", completeFaults)
 	mustComplete(cmd, "arms", completeList(harness.DefaultConfig().Arms...))
 	mustComplete(cmd, "progress", completeValues("auto\tlive lines when stderr is a terminal", "always", "never"))
+	mustComplete(cmd, "arm-mode", completeValues("sequential\tone arm after the other (the default)", "concurrent\tall arms at once, on one clock"))
 	mustComplete(cmd, "otlp-protocol", completeValues("grpc", "http/protobuf"))
 	mustComplete(cmd, "trace-sample", completeValues("auto\tevery request up to 20,000 per run", "1", "0.1", "0.01", "0"))
 	mustComplete(cmd, "threshold", completeThreshold)
