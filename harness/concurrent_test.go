@@ -16,8 +16,10 @@ import (
 )
 
 // Concurrent arms run at once, each with its own gateway and upstream, on
-// one clock: both start at the same instant, and the verdict is the one
-// the arms give one after the other (TestRunCascadeFaults).
+// one clock: both start at the same instant, and each arm's figures are
+// its own — the cascade without the breaker does not reach the arm with
+// it, as when they run one after the other (TestRunCascadeFaults). Whether
+// the verdicts agree both ways is measured, not tested: tools/bench/arms.sh.
 func TestRunConcurrentArms(t *testing.T) {
 	cfg := testConfig(t, "latency:1s")
 	cfg.ArmMode = ArmsConcurrent
@@ -51,8 +53,8 @@ func TestRunConcurrentArms(t *testing.T) {
 	if got := b.Figures.CollateralSuccessDuringFault; got < 0.98 {
 		t.Errorf("breaker arm: /local success during the fault = %.3f; want ≥ 0.98", got)
 	}
-	if r.Verdict.Outcome != reports.OutcomePrevented {
-		t.Errorf("verdict = %s (%s); want prevented", r.Verdict.Outcome, r.Verdict.Summary)
+	if bu, nu := b.Figures.UpstreamRequestsDuringFault, n.Figures.UpstreamRequestsDuringFault; nu < 3*bu {
+		t.Errorf("upstream requests during the fault: %d with breaker, %d without; want ≥ 3× fewer with it", bu, nu)
 	}
 }
 
