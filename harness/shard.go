@@ -9,6 +9,7 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/schedule"
 )
 
 // Shard places a run among the N processes that share one experiment: shard
@@ -180,20 +181,11 @@ func (c *Config) validateShard() error {
 }
 
 // waitUntil blocks until t or until ctx is cancelled, whichever is first,
-// and returns ctx's error in the second case.
+// and returns ctx's error in the second case. It waits on schedule's
+// clock, as the phases do, so a wall clock stepped back cannot end the
+// wait early.
 func waitUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return schedule.RunTimes(ctx, []time.Time{t}, func(int, time.Time) {})
 }
 
 // lateSkip is how late a scheduled send may be at the start of an arm and
