@@ -63,11 +63,13 @@ if [ -z "$bin" ]; then
 fi
 echo "arms.sh: reports in $out; cbload $("$bin" --version 2>/dev/null || echo "$bin")"
 
-# The experiments: name, then the arguments of cbload run.
-declare -A args=(
-	[default]="--fault latency"
-	[metastable]="--scenario $root/examples/metastable.yaml"
-)
+# expargs sets args to experiment $1's arguments of cbload run.
+expargs() {
+	case "$1" in
+	default) args=(--fault latency) ;;
+	metastable) args=(--scenario "$root/examples/metastable.yaml") ;;
+	esac
+}
 experiments=(default metastable)
 [ -n "$only" ] && experiments=("$only")
 extra=(--progress never)
@@ -103,8 +105,8 @@ for e in "${experiments[@]}"; do
 			mkdir -p "$(dirname "$dir")"
 			start=$(date +%s.%N)
 			code=0
-			# shellcheck disable=SC2086 # the experiment's arguments split on purpose
-			"$bin" run ${args[$e]} --seed "$s" --arm-mode "$way" --out "$dir" "${extra[@]}" >"$dir.stdout" 2>"$dir.stderr" || code=$?
+			expargs "$e"
+			"$bin" run "${args[@]}" --seed "$s" --arm-mode "$way" --out "$dir" "${extra[@]}" >"$dir.stdout" 2>"$dir.stderr" || code=$?
 			secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 			if [ ! -f "$dir/report.json" ]; then
 				echo "arms.sh: $e $way seed $s: exit $code and no report; stderr:" >&2
