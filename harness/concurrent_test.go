@@ -323,3 +323,39 @@ func TestMetricsPhaseInfoConcurrent(t *testing.T) {
 		t.Errorf("cbload_phase_info for arm b, still running, is gone")
 	}
 }
+
+// An interrupt stops every arm running at once within about a second,
+// and the report keeps what both measured.
+func TestRunConcurrentArmsInterrupted(t *testing.T) {
+	cfg := testConfig(t, "latency:1s")
+	cfg.ArmMode = ArmsConcurrent
+	cfg.Rate = 50
+	cfg.Phases[1].Duration = 30 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	var stoppedAt time.Time
+	cfg.Progress = func(p Progress) {
+		if p.Phase == "fault" {
+			once.Do(func() {
+				stoppedAt = time.Now()
+				cancel()
+			})
+		}
+	}
+	r, err := Run(ctx, cfg)
+	took := time.Since(stoppedAt)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run error = %v; want context.Canceled", err)
+	}
+	if took > 1500*time.Millisecond {
+		t.Errorf("Run returned %v after the interrupt; want within about a second", took)
+	}
+	if r == nil || !r.Partial || r.PartialReason != "interrupted" {
+		t.Fatalf("report = %+v; want partial, interrupted", r)
+	}
+	for _, name := range []string{reports.ArmBreaker, reports.ArmNoBreaker} {
+		if a := r.Arm(name); a == nil || len(a.Series) < 2 || a.Summary["baseline"].API.Requests == 0 {
+			t.Errorf("arm %s: the partial report lost its measured seconds", name)
+		}
+	}
+}
