@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 ROOT    := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
-.PHONY: build test e2e run bench bench-go stability lint fuzz clean jaeger jaeger-up jaeger-down examples k8s-build k8s-up k8s-down k8s-env k8s-e2e
+.PHONY: build test e2e run bench bench-go bench-arms stability lint fuzz clean jaeger jaeger-up jaeger-down examples k8s-build k8s-up k8s-down k8s-env k8s-e2e
 
 build: ## build bin/cbload
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cbload ./cmd/cbload
@@ -16,7 +16,7 @@ build: ## build bin/cbload
 # Together they take most of the suite's time. `make test` runs
 # everything else; `make e2e` runs exactly these; CI runs both, so it covers
 # every test. A new test that runs a real schedule belongs in this list.
-E2E := ^(TestRunTrials|TestRunCascadeFaults|TestShardsMergeLikeOneProcess|TestMetastableTriggerSweep|TestMetastableBreakerRecovers|TestRunFaultFiguresArePhaseTrue|TestRunErrorFaultNothingToPrevent|TestRunLatencyBelowCallTimeout|TestTracingBadCollector|TestRetryStorm|TestRunTimeToRecoverFollowsTheClose|TestCheckpointsFinal|TestRunUpstreamQueue|TestCollateralExpectationDegradesVerdict|TestTargetFaultsUnseen|TestJaegerEndToEnd|TestReadmeVerdictExamples|TestRunUnsendableRateIsNotValid|TestTargetEndToEnd|TestServicesEndToEnd|TestGRPCServiceEndToEnd|TestCompareRealRuns|TestNoRawLibraryLogs|TestExitCodeInterrupted|TestFaultCommandProcess|TestAbortOnFailTrials|TestAbortOnFailPasses|TestServeScheduleWithTwoArmRun|TestServeScheduleFollowsEveryArmRun|TestRunStoppedProcessIsNotValid|TestExamplesRunShortened|TestBrowserRealRun|TestBrowserTarget|TestBrowserLongRun|TestLargestReportReadsBack|TestInferOpenWithCallsInFlight|TestSuspectSuccesses|TestMetricsMatchReport|TestJaegerTargetEndToEnd|TestSingleTargetVerdict|TestPrometheusScrapesRun|TestBrowserSample|TestBrowserPartial|TestBrowserQueueAndTiers|TestFitJSON|TestInputSizeCaps|TestInputTimeout)$$
+E2E := ^(TestRunTrials|TestRunConcurrentArms|TestRunCascadeFaults|TestShardsMergeLikeOneProcess|TestMetastableTriggerSweep|TestMetastableBreakerRecovers|TestRunFaultFiguresArePhaseTrue|TestRunErrorFaultNothingToPrevent|TestRunLatencyBelowCallTimeout|TestTracingBadCollector|TestRetryStorm|TestRunTimeToRecoverFollowsTheClose|TestCheckpointsFinal|TestRunUpstreamQueue|TestCollateralExpectationDegradesVerdict|TestTargetFaultsUnseen|TestJaegerEndToEnd|TestReadmeVerdictExamples|TestRunUnsendableRateIsNotValid|TestTargetEndToEnd|TestServicesEndToEnd|TestGRPCServiceEndToEnd|TestCompareRealRuns|TestNoRawLibraryLogs|TestExitCodeInterrupted|TestFaultCommandProcess|TestAbortOnFailTrials|TestAbortOnFailPasses|TestServeScheduleWithTwoArmRun|TestServeScheduleFollowsEveryArmRun|TestRunStoppedProcessIsNotValid|TestExamplesRunShortened|TestBrowserRealRun|TestBrowserTarget|TestBrowserLongRun|TestLargestReportReadsBack|TestInferOpenWithCallsInFlight|TestSuspectSuccesses|TestMetricsMatchReport|TestJaegerTargetEndToEnd|TestSingleTargetVerdict|TestPrometheusScrapesRun|TestBrowserSample|TestBrowserPartial|TestBrowserQueueAndTiers|TestFitJSON|TestInputSizeCaps|TestInputTimeout)$$
 
 test: ## vet, then every test but the long experiments (make e2e) with the race detector, then the k8s manifest checks (tools/k8s)
 	$(GO) vet ./...
@@ -61,6 +61,9 @@ bench-go: ## Go benchmarks for the per-request hot paths (compare runs with benc
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	@out=$$($(GO) test -count=1 -v -run '^TestLoadPathAllocs$$' ./harness 2>&1); rc=$$?; \
 		echo "$$out" | grep -E 'allocations per request|^(---|ok|FAIL)'; exit $$rc
+
+bench-arms: build ## concurrent vs sequential arms: 10 seeds each way on the default experiment and examples/metastable.yaml, verdicts and key figures compared (about 35 minutes, on an idle machine)
+	./tools/bench/arms.sh -cbload $(BIN)/cbload
 
 stability: build ## run the default experiment and examples/metastable.yaml 10 times each; all must agree
 	CBLOAD=$(BIN)/cbload ./tools/stability.sh 10

@@ -1,10 +1,14 @@
 package faultserver
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/cbload/cbload/internal/pool"
 )
 
 // capacity gives the synthetic upstream a finite number of workers and a
@@ -16,24 +20,20 @@ import (
 // for nobody is what keeps an overloaded system down — unless honorCancel
 // is set.
 type capacity struct {
-	workers     chan struct{} // one token per busy worker
-	queueMax    int64
+	workers     *pool.Pool // a slot per worker, a queue of bounded length
 	honorCancel bool
-	closing     <-chan struct{} // closed when the server closes
+	// base is the server's base context, done when the server closes;
+	// every request's context derives from it.
+	base context.Context
 
-	queued, busy                                     atomic.Int64
 	completed, completedForGone, rejected, abandoned atomic.Int64
-	// queuePeak is the most requests waiting at once since the last
-	// takeQueuePeak.
-	queuePeak atomic.Int64
 }
 
-func newCapacity(workers, queue int, honorCancel bool, closing <-chan struct{}) *capacity {
+func newCapacity(workers, queue int, honorCancel bool, base context.Context) *capacity {
 	return &capacity{
-		workers:     make(chan struct{}, workers),
-		queueMax:    int64(queue),
+		workers:     pool.NewQueue(workers, queue),
 		honorCancel: honorCancel,
-		closing:     closing,
+		base:        base,
 	}
 }
 
@@ -45,42 +45,33 @@ const atCapacityBody = `{"error":"upstream at capacity","status":503}` + "\n"
 // once when the queue is full, nothing when the caller gave up (and the
 // work was abandoned or done for nobody) or the server closed.
 func (c *capacity) serve(w http.ResponseWriter, r *http.Request, d time.Duration, size int64, answer func(http.ResponseWriter, int64)) {
+	// The wait ends when the server closes, and when the caller goes only
+	// if cancellation is honoured.
+	wait := c.base
+	if c.honorCancel {
+		wait = r.Context()
+	}
+	switch err := c.workers.Acquire(wait, nil); {
+	case errors.Is(err, pool.ErrFull):
+		c.rejected.Add(1)
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(atCapacityBody)))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(atCapacityBody)) //nolint:errcheck // the client may be gone
+		return
+	case err != nil:
+		if c.base.Err() == nil {
+			c.abandoned.Add(1) // the caller left the queue
+		}
+		return
+	}
 	var gone <-chan struct{} // nil, which never fires, unless cancellation is honoured
 	if c.honorCancel {
 		gone = r.Context().Done()
 	}
-	select {
-	case c.workers <- struct{}{}:
-	default:
-		n := c.queued.Add(1)
-		if n > c.queueMax {
-			c.queued.Add(-1)
-			c.rejected.Add(1)
-			h := w.Header()
-			h.Set("Content-Type", "application/json")
-			h.Set("Content-Length", strconv.Itoa(len(atCapacityBody)))
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(atCapacityBody)) //nolint:errcheck // the client may be gone
-			return
-		}
-		for p := c.queuePeak.Load(); n > p && !c.queuePeak.CompareAndSwap(p, n); p = c.queuePeak.Load() {
-		}
-		select {
-		case c.workers <- struct{}{}:
-			c.queued.Add(-1)
-		case <-gone:
-			c.queued.Add(-1)
-			c.abandoned.Add(1)
-			return
-		case <-c.closing:
-			c.queued.Add(-1)
-			return
-		}
-	}
-	c.busy.Add(1)
 	done := c.work(d, gone)
-	c.busy.Add(-1)
-	<-c.workers
+	c.workers.Release()
 	if !done {
 		return
 	}
@@ -102,9 +93,12 @@ func (c *capacity) work(d time.Duration, gone <-chan struct{}) bool {
 	case <-t.C:
 		return true
 	case <-gone:
+		if c.base.Err() != nil {
+			return false // the server closed: every request's context is done
+		}
 		c.abandoned.Add(1)
 		return false
-	case <-c.closing:
+	case <-c.base.Done():
 		return false
 	}
 }
@@ -112,4 +106,4 @@ func (c *capacity) work(d time.Duration, gone <-chan struct{}) bool {
 // takeQueuePeak returns the most requests that waited in the queue at once
 // since its last call (since the start, the first time), and starts the
 // next period from the number waiting now.
-func (c *capacity) takeQueuePeak() int64 { return c.queuePeak.Swap(c.queued.Load()) }
+func (c *capacity) takeQueuePeak() int64 { return c.workers.TakeWaitingPeak() }

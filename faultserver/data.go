@@ -62,7 +62,7 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.handlers.Done()
 	s.requests.Add(1)
-	s.raisePeak(s.inFlight.Add(1))
+	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	w = newStallWriter(w, s.stallTimeout)
 

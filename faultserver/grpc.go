@@ -221,7 +221,7 @@ func (s *Server) serveGRPC(_ any, stream grpc.ServerStream) error {
 	}
 	defer s.handlers.Done()
 	s.requests.Add(1)
-	s.raisePeak(s.inFlight.Add(1))
+	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	method, _ := grpc.MethodFromServerStream(stream)
 	ctx := stream.Context()

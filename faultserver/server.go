@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/cbload/cbload/internal/pool"
 )
 
 // Server is a running fault-injecting upstream. Create one with New; the
@@ -61,8 +63,7 @@ type Server struct {
 	connsRejected    atomic.Int64
 	ctlConnsRejected atomic.Int64
 	injected         [len(kindTable)]atomic.Int64
-	inFlight         atomic.Int64
-	peak             atomic.Int64
+	inFlight         pool.Gauge   // data requests being handled, and their peak
 	heldBytes        atomic.Int64 // request bodies kept for the forward, see body.go
 }
 
@@ -127,7 +128,7 @@ func New(cfg Config) (*Server, error) {
 	baseCtx, cancel := context.WithCancel(context.Background())
 	s.cancelBase = cancel
 	if cfg.Concurrency > 0 {
-		s.pool = newCapacity(cfg.Concurrency, cfg.Queue, cfg.HonorCancel, baseCtx.Done())
+		s.pool = newCapacity(cfg.Concurrency, cfg.Queue, cfg.HonorCancel, baseCtx)
 	}
 	discard := log.New(io.Discard, "", 0)
 	var h http.Handler = http.HandlerFunc(s.serveData)
@@ -372,13 +373,4 @@ func (s *Server) enter() bool {
 	}
 	s.handlers.Add(1)
 	return true
-}
-
-// raisePeak records n in-flight requests as the peak if it is one.
-func (s *Server) raisePeak(n int64) {
-	for p := s.peak.Load(); n > p; p = s.peak.Load() {
-		if s.peak.CompareAndSwap(p, n) {
-			return
-		}
-	}
 }

@@ -86,7 +86,7 @@ func (s *Server) Stats() Stats {
 		Requests:     s.requests.Load(),
 		Injected:     make(map[string]int64, len(kindTable)),
 		InFlight:     s.inFlight.Load(),
-		InFlightPeak: s.peak.Load(),
+		InFlightPeak: s.inFlight.Peak(),
 
 		Completed:            s.completed.Load(),
 		BackendErrors:        s.backendErrors.Load(),
@@ -101,8 +101,8 @@ func (s *Server) Stats() Stats {
 	if c := s.pool; c != nil {
 		st.Completed += c.completed.Load()
 		st.CompletedForGone = c.completedForGone.Load()
-		st.QueueLen = c.queued.Load()
-		st.BusyWorkers = c.busy.Load()
+		st.QueueLen = c.workers.Waiting()
+		st.BusyWorkers = c.workers.Busy()
 		st.Rejected = c.rejected.Load()
 		st.Abandoned = c.abandoned.Load()
 	}

@@ -26,6 +26,9 @@ type armRun struct {
 	tel *tracing
 	ex  *exemplars
 
+	// gate, when set, gives the arm runs that run at once one start.
+	gate *startGate
+
 	begin armStart
 	rec   *recorder
 	// sent counts the requests sent so far, as they are sent.
@@ -65,7 +68,7 @@ func (a *armRun) wrapLoad(inner func(http.RoundTripper) http.RoundTripper) func(
 // faults with fresh counts; withBreaker says the arm runs cbload's own
 // breaker. It returns ctx's error when cancelled while waiting.
 func (a *armRun) start(ctx context.Context, up *upstreamSet, withBreaker bool) error {
-	begin, err := beginArm(ctx, a.cfg, a.k)
+	begin, err := beginArm(ctx, a.cfg, a.k, a.gate)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,11 @@
 package harness
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cbload/cbload/analysis"
@@ -73,12 +75,17 @@ func (e *AbortError) Error() string { return e.Reason }
 // ended, by trial, and judges a copy of the report at each checkpoint as
 // the end of the run judges the real one. A nil *checkpoints does nothing.
 type checkpoints struct {
+	// mu serialises the arm runs that run at once (ArmsConcurrent).
+	mu    sync.Mutex
 	cfg   *Config
 	head  *reports.Report // the report before any arm ran
 	names []string        // the arms, in report order
 	runs  []map[string]reports.Arm
 	order []string
 	done  map[string]int
+	// stopped is what OnCheckpoint stopped the run with: it is asked
+	// nothing more.
+	stopped *AbortError
 }
 
 // newCheckpoints returns the checkpoints of a run whose report starts as
@@ -103,6 +110,8 @@ func (c *checkpoints) phase(name string, k, i int, a reports.Arm) error {
 	if c == nil || i >= len(c.cfg.Phases)-1 {
 		return nil // the last phase settles with the arm run
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.check(name, k, c.cfg.Phases[i].Name, i+1, &a)
 }
 
@@ -112,6 +121,8 @@ func (c *checkpoints) armEnded(name string, k int, a reports.Arm) error {
 	if c == nil {
 		return nil
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	t := c.trialOf(k)
 	for len(c.runs) <= t {
 		c.runs = append(c.runs, map[string]reports.Arm{})
@@ -129,6 +140,9 @@ func (c *checkpoints) armEnded(name string, k int, a reports.Arm) error {
 // running when not nil; partial, since the run goes on — and asks
 // OnCheckpoint.
 func (c *checkpoints) check(name string, k int, phase string, settled int, running *reports.Arm) error {
+	if c.stopped != nil {
+		return c.stopped // an arm running at once with the one that stopped the run
+	}
 	at := Checkpoint{Arm: name, Trial: c.trialOf(k) + 1, Phase: phase, trials: max(c.cfg.Trials, 1),
 		done: maps.Clone(c.done), settled: settled}
 	for _, p := range c.cfg.Phases {
@@ -163,7 +177,8 @@ func (c *checkpoints) check(name string, k int, phase string, settled int, runni
 	r.Partial, r.PartialReason = true, "still running, "+at.String()
 	finish(&r, runs, order, c.cfg.Trials)
 	if why := c.cfg.OnCheckpoint(&r, at); why != "" {
-		return &AbortError{Reason: why, At: at}
+		c.stopped = &AbortError{Reason: why, At: at}
+		return c.stopped
 	}
 	return nil
 }
@@ -183,16 +198,28 @@ func (c *checkpoints) settledFunc(name string, k int, rec *recorder, up *upstrea
 	}
 }
 
-// runTrials runs the trials as the package's runTrials does, telling the
-// checkpoints of each arm run that ends whole.
-func (c *checkpoints) runTrials(trials int, names []string, arm func(name string, k int) (*reports.Arm, error)) ([][]reports.Arm, []string, error) {
-	k := -1
-	return runTrials(trials, names, func(name string) (*reports.Arm, error) {
-		k++
-		a, err := arm(name, k)
+// runTrials runs cfg's trials of names — one arm after the other as the
+// package's runTrials does, or at once as runTogether does — telling the
+// checkpoints of each arm run that ends whole. arm runs the k-th arm run
+// (0-based, in running order) of arm name; gate, when set, starts the arm
+// runs that run at once on one clock.
+func (c *checkpoints) runTrials(ctx context.Context, cfg *Config, names []string, arm func(ctx context.Context, name string, k int, gate *startGate) (*reports.Arm, error)) ([][]reports.Arm, []string, error) {
+	ended := func(name string, k int, a *reports.Arm, err error) error {
 		if err == nil && a != nil {
 			err = c.armEnded(name, k, *a)
 		}
-		return a, err
+		return err
+	}
+	if cfg.concurrent() {
+		return runTogether(ctx, cfg.Trials, names, func(ctx context.Context, name string, k int, gate *startGate) (*reports.Arm, error) {
+			a, err := arm(ctx, name, k, gate)
+			return a, ended(name, k, a, err)
+		})
+	}
+	k := -1
+	return runTrials(cfg.Trials, names, func(name string) (*reports.Arm, error) {
+		k++
+		a, err := arm(ctx, name, k, nil)
+		return a, ended(name, k, a, err)
 	})
 }

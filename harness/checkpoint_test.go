@@ -8,13 +8,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/schedule"
 )
 
 // TestSettler: a phase settles once every request sent before its end has
 // been answered, in whatever order the answers come, and its last second
 // has been sampled.
 func TestSettler(t *testing.T) {
-	s := newSettler([]Phase{{Name: "a", Duration: 2 * time.Second}, {Name: "b", Duration: time.Second}})
+	sched, err := schedule.New([]schedule.Phase{{Name: "a", Duration: 2 * time.Second}, {Name: "b", Duration: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSettler(sched)
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	steps := []struct {
 		seq     uint64

@@ -17,6 +17,7 @@ import (
 	"github.com/cbload/cbload/internal/field"
 	"github.com/cbload/cbload/policy"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/schedule"
 )
 
 // Config describes one experiment. Start from DefaultConfig and change what
@@ -91,6 +92,13 @@ type Config struct {
 	// 0 or 1 runs each once. With several, the figures are medians over
 	// the trials and the verdict needs every trial to agree.
 	Trials int
+	// ArmMode is how the arms of a trial run: ArmsSequential (the default;
+	// "" too), one after the other, or ArmsConcurrent, all at once, each
+	// with its own gateway, upstream and load runner, on one clock — a
+	// verdict in the time of one arm, both arms under the same machine
+	// noise at the same moments. Concurrent needs cbload's own gateway
+	// (not Targets) and no tracing.
+	ArmMode string
 	// StartAt, when set, is the absolute time the first arm starts; arm k
 	// starts at ArmStart(k). Run waits for it (cancelling ctx ends the
 	// wait), and aligns each arm's phases on it even when the load starts
@@ -132,6 +140,9 @@ type Config struct {
 	// Results, when set, gets every result as it completes (--results);
 	// the caller closes it after Run.
 	Results *ResultsFile
+
+	// sched is Phases as the clock runs them, set by Run.
+	sched *schedule.Schedule
 }
 
 // Sample is one request as the recorder counted it.
@@ -263,6 +274,7 @@ func DefaultConfig() Config {
 		},
 		Arms:            []string{"breaker", "no-breaker"},
 		Trials:          1,
+		ArmMode:         ArmsSequential,
 		Rate:            200,
 		CollateralShare: 0.2,
 		ClientTimeout:   3 * time.Second,
@@ -303,6 +315,9 @@ const MinBreakerTimeout = 50 * time.Millisecond
 func (c *Config) Validate() error {
 	if len(c.Phases) == 0 {
 		return invalid("phases", "phases", "need at least one phase")
+	}
+	if len(c.Phases) > schedule.MaxPhases {
+		return invalid("phases", "phases", "%d phases; the limit is %d", len(c.Phases), schedule.MaxPhases)
 	}
 	names := map[string]bool{}
 	var total time.Duration
@@ -436,6 +451,9 @@ func (c *Config) Validate() error {
 	case c.Upstream.Concurrency == 0 && c.Upstream.HonorCancel:
 		return invalid("upstream.honor_cancel", "upstream-honor-cancel", "needs upstream-concurrency above 0")
 	}
+	if err := c.validateArmMode(); err != nil {
+		return err
+	}
 	if err := c.validateTargets(); err != nil {
 		return err
 	}
@@ -464,6 +482,58 @@ func phaseInvalid(i int, p Phase, format string, args ...any) error {
 // targetInvalid is the error of the i-th target, named name.
 func targetInvalid(i int, name, format string, args ...any) error {
 	return field.Invalid(fmt.Sprintf("targets[%d]", i), name, format, args...)
+}
+
+// The arm modes (Config.ArmMode).
+const (
+	ArmsSequential = "sequential"
+	ArmsConcurrent = "concurrent"
+)
+
+// concurrent reports whether the arms of a trial run at once.
+func (c *Config) concurrent() bool { return c.ArmMode == ArmsConcurrent }
+
+// validateArmMode checks ArmMode; it is part of Validate.
+func (c *Config) validateArmMode() error {
+	switch {
+	case c.ArmMode != "" && c.ArmMode != ArmsSequential && c.ArmMode != ArmsConcurrent:
+		return invalid("arm_mode", "arm-mode", "%q; want %s or %s", c.ArmMode, ArmsSequential, ArmsConcurrent)
+	case !c.concurrent():
+		return nil
+	case len(c.Targets) > 0:
+		// The targets call one upstream (--upstream-addr), which cannot be
+		// in two arms' phases at once.
+		return invalid("arm_mode", "arm-mode", "concurrent runs cbload's own gateway only; with --target every target calls the one upstream at --upstream-addr, so run the arms sequential")
+	case c.Tracing.Exporting():
+		// Spans carry the running arm and phase as run-wide labels.
+		return invalid("arm_mode", "arm-mode", "concurrent is not traced; spans are labelled with one running arm at a time: drop the OTLP endpoint (--otlp-endpoint, OTEL_EXPORTER_OTLP_ENDPOINT) or run the arms sequential")
+	}
+	return nil
+}
+
+// armSlot returns the start slot of the k-th arm run (0-based, in running
+// order): its own when the arms run one after the other, its trial's when
+// they run at once.
+func (c *Config) armSlot(k int) int {
+	if !c.concurrent() || len(c.Targets) > 0 {
+		return k
+	}
+	return k / max(len(c.Arms), 1)
+}
+
+// schedule returns the phases as a schedule, the one clock of a run's arms
+// (drive switches phases by it) and of the upstream a run's shards share
+// (UpstreamSchedule). Validate checks everything it does first, with the
+// messages of a run's settings.
+func (c *Config) schedule() (*schedule.Schedule, error) {
+	if c.sched != nil {
+		return c.sched, nil
+	}
+	ps := make([]schedule.Phase, len(c.Phases))
+	for i, p := range c.Phases {
+		ps[i] = schedule.Phase{Name: p.Name, Duration: p.Duration, Faults: p.Faults}
+	}
+	return schedule.New(ps)
 }
 
 // TotalDuration is the length of one arm.

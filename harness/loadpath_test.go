@@ -12,6 +12,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/cbload/cbload/internal/pool"
 )
 
 // The load-path benchmark and its budget measure what one request costs
@@ -128,9 +130,9 @@ func newLoadPath(tb testing.TB, url string) *loadPath {
 		{Method: http.MethodGet, URL: url + "/api", Header: http.Header{}},
 		{Method: http.MethodGet, URL: url + "/local", Header: http.Header{}, Collateral: true},
 	})
-	var inflight, peak atomic.Int64
+	var inflight pool.Gauge
 	p.lr = newLoadRunner(1000, 5*time.Second, nil, func(next http.RoundTripper) http.RoundTripper {
-		return &countingTransport{next: next, inflight: &inflight, peak: &peak}
+		return &countingTransport{next: next, inflight: &inflight}
 	})
 	tb.Cleanup(p.lr.close)
 	p.rec = newRecorder(p.start, p.phases, 1000, time.Second, false)

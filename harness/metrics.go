@@ -219,6 +219,8 @@ type armLive struct {
 	state    string
 	upNames  []string
 	inflight int64
+	// phase is the phase the arm is in while it runs, "" otherwise.
+	phase string
 }
 
 // liveCollector reads the running arm's gauges and counters when scraped,
@@ -230,11 +232,9 @@ type liveCollector struct {
 
 	kinds []string
 
-	mu        sync.Mutex
-	arms      []*armLive
-	phaseIdx  int
-	phaseName string
-	phaseArm  string
+	mu       sync.Mutex
+	arms     []*armLive
+	phaseIdx int // the running arms' phase: one clock runs them all
 }
 
 func newLiveCollector() *liveCollector {
@@ -253,8 +253,8 @@ func newLiveCollector() *liveCollector {
 		upRequests:  prometheus.NewDesc("cbload_upstream_requests_total", "Requests the fault-injecting upstream received, by arm and upstream.", []string{"arm", "upstream"}, nil),
 		upInjected:  prometheus.NewDesc("cbload_upstream_faults_injected_total", "Requests a fault was injected into, by arm, upstream and fault kind.", []string{"arm", "upstream", "kind"}, nil),
 		upInflight:  prometheus.NewDesc("cbload_upstream_in_flight_requests", "Requests the upstream is handling now, by arm and upstream.", []string{"arm", "upstream"}, nil),
-		phase:       prometheus.NewDesc("cbload_phase", "The index of the running arm's current phase in the schedule, from 0.", nil, nil),
-		phaseInfo:   prometheus.NewDesc("cbload_phase_info", "1 for the arm running now and its phase.", []string{"arm", "phase"}, nil),
+		phase:       prometheus.NewDesc("cbload_phase", "The index of the running arms' current phase in the schedule, from 0.", nil, nil),
+		phaseInfo:   prometheus.NewDesc("cbload_phase_info", "1 for each arm running now and its phase (arms run at once with --arm-mode concurrent).", []string{"arm", "phase"}, nil),
 		kinds:       kinds,
 	}
 }
@@ -291,7 +291,8 @@ func (c *liveCollector) start(name string, src *armSource) {
 
 func (c *liveCollector) setPhase(arm string, i int, name string) {
 	c.mu.Lock()
-	c.phaseArm, c.phaseIdx, c.phaseName = arm, i, name
+	c.phaseIdx = i
+	c.arm(arm).phase = name
 	c.mu.Unlock()
 }
 
@@ -309,9 +310,7 @@ func (c *liveCollector) finish(name string) {
 	a.state = a.src.state(now)
 	a.src = nil
 	a.inflight = 0
-	if c.phaseArm == name {
-		c.phaseArm = ""
-	}
+	a.phase = ""
 }
 
 // read returns the arm's counters: its finished runs' plus the running
@@ -382,8 +381,10 @@ func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.phase, prometheus.GaugeValue, float64(c.phaseIdx))
-	if c.phaseArm != "" {
-		ch <- prometheus.MustNewConstMetric(c.phaseInfo, prometheus.GaugeValue, 1, c.phaseArm, c.phaseName)
+	for _, a := range c.arms {
+		if a.phase != "" {
+			ch <- prometheus.MustNewConstMetric(c.phaseInfo, prometheus.GaugeValue, 1, a.name, a.phase)
+		}
 	}
 }
 

@@ -68,6 +68,9 @@ func (c *Config) WritePlan(w io.Writer, seedNote string) {
 		}
 		fmt.Fprintf(w, "tracing: %s (%s), sample %s\n", RedactURL(t.Endpoint), cmp.Or(t.Protocol, "protocol from the environment"), sample)
 	}
+	if c.ArmMode == ArmsConcurrent {
+		fmt.Fprintf(w, "arms: concurrent, all at once on one clock, each with its own gateway and upstream\n")
+	}
 	if c.Trials > 1 {
 		fmt.Fprintf(w, "trials: %d per arm, interleaved\n", c.Trials)
 	}

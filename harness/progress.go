@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/reports"
@@ -43,9 +44,17 @@ type ProgressPrinter struct {
 	w       io.Writer
 	inPlace bool
 	every   int
-	arm     string
 	terms   reports.Terms
+	// lines are the arms with a line on the terminal, the cursor on the
+	// last; together is how many of the last ones may still be rewritten:
+	// the arms that run at once (1, or 0, when they run one at a time).
+	lines    []string
+	together int
 }
+
+// Together tells an in-place printer that n arms run at once: each keeps
+// its own line, rewritten where it is.
+func (p *ProgressPrinter) Together(n int) { p.together = n }
 
 // NewProgressPrinter returns a printer of lines in terms to w: rewritten in
 // place (w must be a terminal, which gets the control sequences) when
@@ -57,11 +66,21 @@ func NewProgressPrinter(w io.Writer, inPlace bool, every int, terms reports.Term
 // Show prints the line of pr; it is a Config.Progress.
 func (p *ProgressPrinter) Show(pr Progress) {
 	if p.inPlace {
-		if p.arm != "" && p.arm != pr.Arm {
-			fmt.Fprintln(p.w)
+		live := p.lines[max(len(p.lines)-max(p.together, 1), 0):]
+		up := len(live) - 1 - slices.Index(live, pr.Arm)
+		if up >= len(live) { // not among them: a line of its own below
+			if len(p.lines) > 0 {
+				fmt.Fprintln(p.w)
+			}
+			p.lines, up = append(p.lines, pr.Arm), 0
 		}
-		p.arm = pr.Arm
+		if up > 0 {
+			fmt.Fprintf(p.w, "\033[%dA", up)
+		}
 		fmt.Fprintf(p.w, "\r\033[K%s", printable.String(pr.Line(p.terms), 0))
+		if up > 0 {
+			fmt.Fprintf(p.w, "\033[%dB", up)
+		}
 		return
 	}
 	if (pr.Second+1)%p.every == 0 {
@@ -71,8 +90,8 @@ func (p *ProgressPrinter) Show(pr Progress) {
 
 // Done ends the line being rewritten, if any; a nil printer does nothing.
 func (p *ProgressPrinter) Done() {
-	if p != nil && p.inPlace && p.arm != "" {
+	if p != nil && p.inPlace && len(p.lines) > 0 {
 		fmt.Fprintln(p.w)
-		p.arm = ""
+		p.lines = nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -31,8 +32,11 @@ const phaseHeader = "X-Cbload-Phase"
 // arm, its only header X-Cbload-Phase the phase it completed in, its body
 // empty and bytes_in the body's size. Memory stays flat: it holds at most one chunk of lines. Past its
 // limit it writes nothing more and counts what it dropped. A ResultsFile is
-// used by one goroutine at a time (Run's, then the caller's Close).
+// used by one goroutine at a time (Run's, then the caller's Close), or by
+// the arms that run at once, each a call at a time, once shared.
 type ResultsFile struct {
+	mu *sync.Mutex // set by shared: several arms write at once
+
 	f     *outfile.File
 	buf   bytes.Buffer
 	line  bytes.Buffer
@@ -65,6 +69,10 @@ func CreateResultsFile(ctx context.Context, path string, limit int64) (*ResultsF
 func (rf *ResultsFile) add(res *vegeta.Result, arm, phase string) {
 	if rf == nil {
 		return
+	}
+	if rf.mu != nil {
+		rf.mu.Lock()
+		defer rf.mu.Unlock()
 	}
 	if rf.sum.Error != "" || rf.sum.Dropped > 0 {
 		rf.sum.Dropped++
@@ -99,13 +107,33 @@ func (rf *ResultsFile) add(res *vegeta.Result, arm, phase string) {
 	rf.sum.Written++
 	rf.sum.Bytes += int64(rf.line.Len())
 	if rf.buf.Len() >= resultsChunk {
-		rf.flush()
+		rf.write()
+	}
+}
+
+// shared makes the file safe for the arms that run at once: add and flush
+// take turns. A nil *ResultsFile does nothing.
+func (rf *ResultsFile) shared() {
+	if rf != nil && rf.mu == nil {
+		rf.mu = new(sync.Mutex)
 	}
 }
 
 // flush writes the lines gathered so far. A nil *ResultsFile does nothing.
 func (rf *ResultsFile) flush() {
-	if rf == nil || rf.buf.Len() == 0 || rf.sum.Error != "" {
+	if rf == nil {
+		return
+	}
+	if rf.mu != nil {
+		rf.mu.Lock()
+		defer rf.mu.Unlock()
+	}
+	rf.write()
+}
+
+// write writes the lines gathered so far; the caller holds mu, if any.
+func (rf *ResultsFile) write() {
+	if rf.buf.Len() == 0 || rf.sum.Error != "" {
 		return
 	}
 	if _, err := rf.f.Write(rf.buf.Bytes()); err != nil {

@@ -42,13 +42,20 @@ func decodeResults(t *testing.T, path string) []vegeta.Result {
 // TestRunResultsFile runs a real short A/B experiment with a results file:
 // vegeta's own decoder reads every line, there is one result per request
 // the report counted, by arm and phase, and its timings are the requests'.
+// Arms that run at once write it in turns (the race detector watches).
 func TestRunResultsFile(t *testing.T) {
+	for _, mode := range []string{ArmsSequential, ArmsConcurrent} {
+		t.Run(mode, func(t *testing.T) { testRunResultsFile(t, mode) })
+	}
+}
+
+func testRunResultsFile(t *testing.T, mode string) {
 	spec, err := faultserver.ParseSpec("error:503")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
-	cfg.Seed, cfg.Rate = 9, 60
+	cfg.Seed, cfg.Rate, cfg.ArmMode = 9, 60, mode
 	cfg.Phases = []Phase{{Name: "baseline", Duration: time.Second}, {Name: "fault", Duration: time.Second, Faults: []faultserver.Spec{spec}}}
 	path := filepath.Join(t.TempDir(), "results.json")
 	if cfg.Results, err = CreateResultsFile(context.Background(), path, MaxResultsFile); err != nil {

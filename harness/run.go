@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/schedule"
 )
 
 // SetupError reports that the experiment could not start: a server could not
@@ -45,6 +47,14 @@ func Run(ctx context.Context, cfg Config) (*reports.Report, error) {
 // set only what Validate does not read: Seed and the hooks (Progress,
 // OnSample, Metrics, OnCheckpoint, Results).
 func RunValidated(ctx context.Context, cfg Config) (*reports.Report, error) {
+	sched, err := cfg.schedule()
+	if err != nil {
+		return nil, err
+	}
+	cfg.sched = sched
+	if cfg.concurrent() {
+		serialiseCallbacks(&cfg)
+	}
 	mx, err := startMetricsExport(ctx, &cfg)
 	if err != nil {
 		return nil, &SetupError{fmt.Errorf("set up metrics export: %w", err)}
@@ -77,8 +87,10 @@ func RunValidated(ctx context.Context, cfg Config) (*reports.Report, error) {
 	// k counts the arm runs (trials interleave them): run k starts at
 	// ArmStart(k) when the run has a start time.
 	cp := newCheckpoints(&cfg, r, names)
-	runs, order, runErr := cp.runTrials(cfg.Trials, names, func(name string, k int) (*reports.Arm, error) {
-		return sys.runArm(ctx, newArmRun(&cfg, name, k, tel), cp)
+	runs, order, runErr := cp.runTrials(ctx, &cfg, names, func(ctx context.Context, name string, k int, gate *startGate) (*reports.Arm, error) {
+		a := newArmRun(&cfg, name, k, tel)
+		a.gate = gate
+		return sys.runArm(ctx, a, cp)
 	})
 	// The upstreams stop before tracing does, so the spans of the calls
 	// they still held are exported.
@@ -95,6 +107,28 @@ func RunValidated(ctx context.Context, cfg Config) (*reports.Report, error) {
 	}
 	finish(r, runs, order, cfg.Trials)
 	return r, runErr
+}
+
+// serialiseCallbacks makes the caller's callbacks (Progress, OnSample) and
+// the results file safe for arms that run at once: each call waits for the
+// one before it, as when one arm ran at a time.
+func serialiseCallbacks(cfg *Config) {
+	var mu sync.Mutex
+	if p := cfg.Progress; p != nil {
+		cfg.Progress = func(pr Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			p(pr)
+		}
+	}
+	if s := cfg.OnSample; s != nil {
+		cfg.OnSample = func(sm Sample) {
+			mu.Lock()
+			defer mu.Unlock()
+			s(sm)
+		}
+	}
+	cfg.Results.shared()
 }
 
 // system is a run's system under test: cbload's own gateway chain,
@@ -146,12 +180,10 @@ func newReport(cfg *Config) *reports.Report {
 			ClockOffset: ClockOffsetUnknown,
 		}
 	}
-	var at time.Duration
-	for _, p := range cfg.Phases {
+	for i, p := range cfg.Phases {
 		r.Phases = append(r.Phases, reports.Phase{
-			Name: p.Name, StartS: at.Seconds(), EndS: (at + p.Duration).Seconds(), Faults: p.FaultStrings(),
+			Name: p.Name, StartS: cfg.sched.Start(i).Seconds(), EndS: cfg.sched.Start(i + 1).Seconds(), Faults: p.FaultStrings(),
 		})
-		at += p.Duration
 	}
 	return r
 }
@@ -271,13 +303,12 @@ type settler struct {
 	ahead   map[uint64]time.Duration
 }
 
-func newSettler(phases []Phase) *settler {
+func newSettler(sched *schedule.Schedule) *settler {
 	s := &settler{ahead: map[uint64]time.Duration{}}
-	var at time.Duration
-	for _, p := range phases {
-		at += p.Duration
-		s.ends = append(s.ends, at)
-		s.lastSec = append(s.lastSec, int((at-1)/time.Second))
+	for i := range sched.Len() {
+		end := sched.Start(i + 1)
+		s.ends = append(s.ends, end)
+		s.lastSec = append(s.lastSec, int((end-1)/time.Second))
 	}
 	return s
 }
@@ -315,12 +346,15 @@ func (s *settler) ready(sampled int) bool {
 func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.Result) (watchdogReport, error) {
 	a, detach := cfg.Metrics.attach(a)
 	defer detach()
-	total := cfg.TotalDuration()
+	sched := cfg.sched
+	total := sched.Duration()
 	totalSecs := int(total / time.Second)
 	phase := 0
-	phaseEnd := a.start.Add(cfg.Phases[0].Duration)
-	phaseTimer := time.NewTimer(time.Until(phaseEnd))
-	defer phaseTimer.Stop()
+	// The schedule's clock tells of each phase as it begins (of the last
+	// of several at once, when the process was stopped past them).
+	begins := make(chan int, sched.Len())
+	stopClock := startClock(ctx, a.start, sched, begins)
+	defer stopClock()
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	if a.onPhase != nil {
@@ -338,7 +372,7 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 	}
 	var settle *settler
 	if a.settled != nil {
-		settle = newSettler(cfg.Phases)
+		settle = newSettler(cfg.sched)
 	}
 	sampled := -1
 	// checkSettled tells a.settled of each phase that has settled: its
@@ -401,17 +435,15 @@ loop:
 				settle.add(res.Seq, res.Timestamp.Sub(a.start))
 				checkSettled()
 			}
-		case now := <-phaseTimer.C:
-			if phase+1 < len(cfg.Phases) {
+		case begun := <-begins:
+			for phase < begun {
 				phase++
 				if a.onPhase != nil {
 					a.onPhase(cfg.Phases[phase].Name)
 				}
 				a.up.next()
-				phaseEnd = phaseEnd.Add(cfg.Phases[phase].Duration)
-				phaseTimer.Reset(phaseEnd.Sub(now))
-				checkSettled()
 			}
+			checkSettled()
 		case now := <-ticker.C:
 			sec := int((now.Sub(a.start)+500*time.Millisecond)/time.Second) - 1
 			if sec <= sampled || sec >= totalSecs {
@@ -453,6 +485,28 @@ loop:
 	return wd.stop(), stopErr
 }
 
+// startClock runs sched's clock for an arm that started at t0: it sends on
+// begins the index of each phase after the first as it begins, from a
+// goroutine that the returned stop ends and waits for. begins must have
+// room for every phase.
+func startClock(ctx context.Context, t0 time.Time, sched *schedule.Schedule, begins chan<- int) (stop func()) {
+	times := make([]time.Time, 0, sched.Len()-1)
+	for i := 1; i < sched.Len(); i++ {
+		times = append(times, t0.Add(sched.Start(i)))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Its only error is ctx's, which drive sees for itself.
+		_ = schedule.RunTimes(ctx, times, func(i int, _ time.Time) { begins <- i + 1 })
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // shardRate is the rate this process sends: its shard's share.
 func (c *Config) shardRate() float64 { return c.Rate / float64(c.Shard.count()) }
 
@@ -464,6 +518,7 @@ func reportConfig(c *Config) reports.Config {
 		Rate:            c.Rate,
 		CollateralShare: c.CollateralShare,
 		ClientTimeout:   reports.Duration(c.ClientTimeout),
+		ArmMode:         cmp.Or(c.ArmMode, ArmsSequential),
 		GatewayWorkers:  c.Gateway.Workers,
 		QueueTimeout:    reports.Duration(c.Gateway.QueueTimeout),
 		CallTimeout:     reports.Duration(c.Gateway.CallTimeout),

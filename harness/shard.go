@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/schedule"
 )
 
 // Shard places a run among the N processes that share one experiment: shard
@@ -55,14 +57,14 @@ func (c *Config) ArmSpan() time.Duration {
 	return c.TotalDuration() + c.ClientTimeout + armSettle
 }
 
-// ArmStart returns when arm k (0-based, in Arms or Targets order) is
-// scheduled to start; zero when the run has no start time and arms start
-// one after the other.
+// ArmStart returns when arm run k (0-based, in running order) is
+// scheduled to start; zero when the run has no start time. Arm runs that
+// run at once (ArmsConcurrent) share their trial's start.
 func (c *Config) ArmStart(k int) time.Time {
 	if c.StartAt.IsZero() {
 		return time.Time{}
 	}
-	return c.StartAt.Add(time.Duration(k) * c.ArmSpan())
+	return c.StartAt.Add(time.Duration(c.armSlot(k)) * c.ArmSpan())
 }
 
 // FaultChange is one change of the upstream's faults in a run with a start
@@ -87,9 +89,12 @@ type FaultChange struct {
 // the upstream's faults by wall clock, through every arm's phases and back
 // to healthy after each arm. It is what an upstream shared by the shards of
 // a run (one process in front of the dependency, not in any shard) must
-// follow — cbload serve --start-at follows it; nil without a start time.
+// follow — cbload serve --start-at follows it (with schedule.RunTimes, the
+// clock the run's arms keep); nil without a start time, or when the phases
+// do not make a schedule (Validate says why).
 func (c *Config) UpstreamSchedule() []FaultChange {
-	if c.StartAt.IsZero() {
+	sched, err := c.schedule()
+	if c.StartAt.IsZero() || err != nil {
 		return nil
 	}
 	var out []FaultChange
@@ -98,10 +103,9 @@ func (c *Config) UpstreamSchedule() []FaultChange {
 	for k, name := range runs {
 		at := c.ArmStart(k)
 		for i, p := range c.Phases {
-			out = append(out, FaultChange{At: at, Run: k, Arm: name, Trial: k / perTrial, Index: i, Phase: p.Name, Faults: p.Faults})
-			at = at.Add(p.Duration)
+			out = append(out, FaultChange{At: at.Add(sched.Start(i)), Run: k, Arm: name, Trial: k / perTrial, Index: i, Phase: p.Name, Faults: p.Faults})
 		}
-		out = append(out, FaultChange{At: at, Run: k, Arm: name, Trial: k / perTrial, Index: len(c.Phases)})
+		out = append(out, FaultChange{At: at.Add(sched.Duration()), Run: k, Arm: name, Trial: k / perTrial, Index: len(c.Phases)})
 	}
 	return out
 }
@@ -177,20 +181,11 @@ func (c *Config) validateShard() error {
 }
 
 // waitUntil blocks until t or until ctx is cancelled, whichever is first,
-// and returns ctx's error in the second case.
+// and returns ctx's error in the second case. It waits on schedule's
+// clock, as the phases do, so a wall clock stepped back cannot end the
+// wait early.
 func waitUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return schedule.RunTimes(ctx, []time.Time{t}, func(int, time.Time) {})
 }
 
 // lateSkip is how late a scheduled send may be at the start of an arm and
@@ -266,10 +261,14 @@ type armStart struct {
 	lag     time.Duration
 }
 
-// beginArm waits for arm k's scheduled start, if the run has one, and
-// returns the arm's start; ctx's error when it was cancelled while waiting.
-func beginArm(ctx context.Context, cfg *Config, k int) (armStart, error) {
+// beginArm waits for arm run k's scheduled start, if the run has one, or
+// else, with gate, for every arm run that starts with it, and returns the
+// arm's start; ctx's error when it was cancelled while waiting.
+func beginArm(ctx context.Context, cfg *Config, k int, gate *startGate) (armStart, error) {
 	at := cfg.ArmStart(k)
+	if at.IsZero() && gate != nil {
+		return gate.wait(ctx)
+	}
 	if at.IsZero() {
 		return armStart{t0: time.Now()}, nil
 	}
@@ -277,6 +276,38 @@ func beginArm(ctx context.Context, cfg *Config, k int) (armStart, error) {
 		return armStart{}, err
 	}
 	return armStart{t0: at, planned: true, lag: max(time.Since(at), 0)}, nil
+}
+
+// startGate starts arm runs that run at once on one clock: each waits in
+// wait until all n have set up their systems, and all get the time the
+// last arrived as their start.
+type startGate struct {
+	n     int
+	ready chan struct{}
+
+	mu      sync.Mutex
+	arrived int
+	t0      time.Time // set before ready closes
+}
+
+func newStartGate(n int) *startGate { return &startGate{n: n, ready: make(chan struct{})} }
+
+// wait returns the common start once every arm run has arrived, or ctx's
+// error when it is cancelled first (a sibling failed to set up, say).
+func (g *startGate) wait(ctx context.Context) (armStart, error) {
+	g.mu.Lock()
+	g.arrived++
+	if g.arrived == g.n {
+		g.t0 = time.Now()
+		close(g.ready)
+	}
+	g.mu.Unlock()
+	select {
+	case <-g.ready:
+		return armStart{t0: g.t0}, nil
+	case <-ctx.Done():
+		return armStart{}, ctx.Err()
+	}
 }
 
 // report returns the arm's start as the report states it; nil for an arm

@@ -14,6 +14,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/cbload/cbload/analysis"
+	"github.com/cbload/cbload/internal/pool"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -21,11 +22,11 @@ import (
 // of each phase that settles. Like runArm, it returns what was measured
 // even when stopped early.
 func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstreamSet, tune func(*http.Transport), cp *checkpoints) (*reports.Arm, error) {
-	var inflight, peak atomic.Int64
+	var inflight pool.Gauge
 	m := newMix(t.requests())
 	var checks *expectTransport
 	lr := newLoadRunner(cfg.shardRate(), cfg.ClientTimeout, tune, a.wrapLoad(func(next http.RoundTripper) http.RoundTripper {
-		next = &countingTransport{next: next, inflight: &inflight, peak: &peak}
+		next = &countingTransport{next: next, inflight: &inflight}
 		if len(cfg.Expect) > 0 {
 			checks = newExpectTransport(next, cfg.Expect, m.collateralRequest)
 			next = checks
@@ -102,7 +103,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 		},
 		state:       state,
 		transitions: countTransitions,
-		takePeak:    func() int64 { return peak.Swap(inflight.Load()) },
+		takePeak:    inflight.TakePeak,
 		inflight:    inflight.Load,
 	}, up, cp, results)
 	var transitions []reports.Transition
@@ -377,18 +378,12 @@ func upstreamLabel(name string) string {
 
 // countingTransport counts requests sent and not yet answered.
 type countingTransport struct {
-	next           http.RoundTripper
-	inflight, peak *atomic.Int64
+	next     http.RoundTripper
+	inflight *pool.Gauge
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	n := c.inflight.Add(1)
-	for {
-		p := c.peak.Load()
-		if n <= p || c.peak.CompareAndSwap(p, n) {
-			break
-		}
-	}
+	c.inflight.Add(1)
 	resp, err := c.next.RoundTrip(r)
 	if err != nil {
 		c.inflight.Add(-1)
@@ -401,7 +396,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // countedBody takes its request off the in-flight count when closed.
 type countedBody struct {
 	io.ReadCloser
-	inflight *atomic.Int64
+	inflight *pool.Gauge
 	closed   atomic.Bool
 }
 

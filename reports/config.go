@@ -22,6 +22,10 @@ type Config struct {
 	Arms            []string `json:"arms"`
 	// Trials is how many times each arm ran (1 unless --trials said more).
 	Trials int `json:"trials"`
+	// ArmMode is how the arms of a trial ran: "sequential", one after the
+	// other, or "concurrent", all at once on one clock (--arm-mode);
+	// absent in reports from before the option, which ran sequential.
+	ArmMode string `json:"arm_mode,omitempty"`
 	// Tiers is the number of gateways chained before the upstream (1 when
 	// absent); Retries the extra attempts each makes after a failure,
 	// RetryBackoff the base of its full-jitter backoff.

@@ -455,12 +455,21 @@ func configRows(r *Report) [][2]string {
 		{"Window", fmt.Sprintf("%s in %s buckets", b.Interval, b.BucketPeriod)},
 		{"Trip policy", tripPolicy(b)},
 		{"Upstream service time", fmt.Sprintf("%s ± %s", c.Upstream.ServiceTime, c.Upstream.Jitter)},
-		{"Arms", strings.Join(c.Arms, ", ")},
+		{"Arms", strings.Join(c.Arms, ", ") + armModeText(c)},
 	}
 	for _, t := range c.Targets {
 		rows = append(rows, [2]string{"Target " + t.Name, t.URL})
 	}
 	return rows
+}
+
+// armModeText says, for a run whose arms ran at once, how; "" for arms
+// one after the other, the default.
+func armModeText(c Config) string {
+	if c.ArmMode != "concurrent" {
+		return ""
+	}
+	return " (concurrent: all at once on one clock, each with its own gateway and upstream)"
 }
 
 func tripPolicy(b Breaker) string {

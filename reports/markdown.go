@@ -35,8 +35,12 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	if len(r.Verdict.Reasons) > 0 {
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "Fault `%s` · phases %s · %s req/s · seed `%d`\n\n",
-		mdCode(faultText(r)), mdEscape(phasesText(r)), num(r.Config.Rate), r.Seed)
+	arms := ""
+	if r.Config.ArmMode == "concurrent" {
+		arms = " · arms concurrent"
+	}
+	fmt.Fprintf(&b, "Fault `%s` · phases %s · %s req/s%s · seed `%d`\n\n",
+		mdCode(faultText(r)), mdEscape(phasesText(r)), num(r.Config.Rate), arms, r.Seed)
 
 	if len(r.Arms) > 0 {
 		b.WriteString("### Key figures\n\n")

@@ -36,6 +36,9 @@ func WriteTerminal(w io.Writer, r *Report) error {
 	if len(r.Validity.Failed()) > 0 {
 		fmt.Fprintln(&b)
 	}
+	if r.Config.ArmMode == "concurrent" {
+		fmt.Fprintln(&b, "arms run concurrently: all at once on one clock, each with its own gateway and upstream")
+	}
 	if r.Trials != nil {
 		fmt.Fprintf(&b, "during the fault, median of %d trials (min–max)\n", r.Trials.N)
 	}

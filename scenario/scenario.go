@@ -132,6 +132,9 @@ type File struct {
 	Output             Output      `yaml:"output"`
 	// Trials is how many times each arm runs, interleaved (--trials).
 	Trials *Int `yaml:"trials"`
+	// ArmMode is how a trial's arms run: sequential or concurrent
+	// (--arm-mode).
+	ArmMode *string `yaml:"arm_mode"`
 
 	// name is the file's name, for errors found after decoding.
 	name string

@@ -109,6 +109,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"run", "--arms", ""}, []string{"breaker", "no-breaker"}, noFiles},
 		{[]string{"run", "--arms", "no-breaker,"}, []string{"no-breaker,breaker"}, noFiles},
 		{[]string{"run", "--progress", ""}, []string{"auto", "always", "never"}, noFiles},
+		{[]string{"run", "--arm-mode", ""}, []string{"sequential", "concurrent"}, noFiles},
 		{[]string{"run", "--otlp-protocol", ""}, []string{"grpc", "http/protobuf"}, noFiles},
 		{[]string{"run", "--trace-sample", ""}, []string{"auto"}, noFiles},
 		{[]string{"run", "--threshold", "breaker.fault.collateral.s"}, []string{"breaker.fault.collateral.success_ratio"}, ":6"},

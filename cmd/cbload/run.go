@@ -183,6 +183,9 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	progress := newProgressPrinter(opts.progress, stderr, cfg.Terms())
 	if progress != nil {
+		if cfg.ArmMode == harness.ArmsConcurrent {
+			progress.Together(len(cfg.Arms))
+		}
 		cfg.Progress = progress.Show
 	}
 

@@ -92,6 +92,8 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"--fault", "latency", "--arms", "breaker,breaker"}, "listed twice"},
 		{[]string{"--fault", "latency", "--arms", "throtle"}, `arms: unknown arm "throtle"; want one or more of breaker, no-breaker, retry-budget, throttle`},
 		{[]string{"--fault", "latency", "--tiers", "0"}, "tiers: 0 must be between 1 and 5"},
+		{[]string{"--fault", "latency", "--arm-mode", "parallel"}, `arm-mode: "parallel"; want sequential or concurrent`},
+		{[]string{"--fault", "latency", "--arm-mode", "concurrent", "--target", "a=http://127.0.0.1:1/api", "--upstream-addr", "127.0.0.1:9"}, "arm-mode: concurrent runs cbload's own gateway only"},
 		{[]string{"--fault", "latency", "--upstream-concurrency", "-1"}, "upstream-concurrency: -1 must be between 0 (unbounded) and 100000"},
 		{[]string{"--fault", "latency", "--upstream-queue", "10"}, "upstream-queue: needs upstream-concurrency above 0"},
 		{[]string{"--fault", "latency", "--upstream-concurrency", "4", "--upstream-queue", "-1"}, "upstream-queue: -1 must be between 0 and 1000000"},

@@ -162,6 +162,8 @@ func TestScenarioFieldMistakes(t *testing.T) {
 		{"gateway.local_work", "-1ms", "-1ms must be between 0 and 1h0m0s"},
 		{"gateway.local_work", "1", "not a duration"},
 		{"gateway.tiers", "0", "tiers: 0 must be between 1 and 5"},
+		{"arm_mode", "parallel", `line 1: arm_mode: "parallel"; want sequential or concurrent`},
+		{"arm_mode", "[concurrent]", "got a list; want a string"},
 		{"gateway.tiers", "2.5", "not a whole number"},
 		{"gateway.retries", "11", "retries: 11 must be between 0 and 10"},
 		{"gateway.retry_backoff", "-1ms", "retry_backoff: -1ms must be between 0"},

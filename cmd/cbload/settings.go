@@ -111,6 +111,9 @@ var runSettings = []settingGroup{
 		{flag: "trials", path: "trials", bind: func(f *pflag.FlagSet, o *runOptions) {
 			f.IntVar(&o.cfg.Trials, "trials", o.cfg.Trials, "run each arm this many times, interleaved A B B A …; figures become medians with their range, and the verdict needs every trial to agree")
 		}, file: func(s *scenario.File, o *runOptions) bool { return put(s.Trials, &o.cfg.Trials) }},
+		{flag: "arm-mode", path: "arm_mode", complete: completeValues("sequential\tone arm after the other (the default)", "concurrent\tall arms at once, on one clock"), bind: func(f *pflag.FlagSet, o *runOptions) {
+			f.StringVar(&o.cfg.ArmMode, "arm-mode", o.cfg.ArmMode, "how a trial's arms run: sequential, one after the other, or concurrent, at once on one clock, each with its own gateway, upstream and load runner (about half the time; not with --target or tracing)")
+		}, file: func(s *scenario.File, o *runOptions) bool { return putAs(s.ArmMode, &o.cfg.ArmMode) }},
 	}},
 	{"Load", []setting{
 		{flag: "rate", path: "load.rate", bind: func(f *pflag.FlagSet, o *runOptions) {
