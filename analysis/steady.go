@@ -256,9 +256,17 @@ func baselineAPISuccess(r *reports.Report, a *reports.Arm) float64 {
 // lateAnswers is what the api answers of the fault's second half show:
 // how many there were, how many failed, how many the client gave up on,
 // their p99 and the limit it is held against.
+//
+// held is how many api requests sent in the fault's second half, early
+// enough to have been answered within the limit before the fault ended,
+// had no answer when it ended — a lower bound, by send time: those sent
+// minus every answer that came back in the second half. A service that
+// holds its callers (a call without a timeout on a hanging dependency)
+// answers nothing until the fault ends, and the answers that did come
+// back say nothing of the ones still held.
 type lateAnswers struct {
-	answers, failures, timeouts int64
-	p99, before, limit          float64
+	answers, failures, timeouts, held int64
+	p99, before, limit                float64
 }
 
 // fast says the answers came back within the limit and none timed out at
@@ -267,7 +275,7 @@ type lateAnswers struct {
 // that of the limit is within it (a service whose call timeout is the
 // limit answers at the limit, and its p99 may read 501.8 ms).
 func (l lateAnswers) fast() bool {
-	return l.answers > 0 && l.p99 <= l.limit*(1+reports.HistogramRelativeError) && l.timeouts == 0
+	return l.answers > 0 && l.p99 <= l.limit*(1+reports.HistogramRelativeError) && l.timeouts == 0 && l.held == 0
 }
 
 // answersLate reads the api answers of the fault's second half.
@@ -293,6 +301,13 @@ func answersLate(r *reports.Report, a *reports.Arm) lateAnswers {
 		l.before = a.Summary[r.Phases[0].Name].API.LatencyMS.P99
 	}
 	l.limit = math.Max(collateralSlowMS, collateralSlowFactor*l.before)
+	var sentEarly int64
+	for _, s := range a.Series {
+		if float64(s.T) >= mid && float64(s.T)+1 <= fe-l.limit/1000 {
+			sentEarly += s.API.Sent
+		}
+	}
+	l.held = max(0, sentEarly-l.answers)
 	return l
 }
 
@@ -302,17 +317,28 @@ func answersLate(r *reports.Report, a *reports.Arm) lateAnswers {
 // on was not fast. With no failed answer there is nothing to judge.
 func failedFast(r *reports.Report, a *reports.Arm, t reports.Terms) reports.SteadyCheck {
 	l := answersLate(r, a)
+	timeout := float64(time.Duration(r.Config.ClientTimeout).Milliseconds())
+	if l.answers == 0 && l.held > 0 {
+		c := reports.SteadyCheck{Judged: true}
+		c.Finding = fmt.Sprintf("no %s answer came back in the fault's second half: at least %d %s requests sent then were held past the limit (%.0f ms, from %s in the baseline) until the fault ended, by send time — the service held its callers instead of failing fast", t.API, l.held, t.API, l.limit, reports.Millis(l.before))
+		if timeout > 0 {
+			c.Finding += fmt.Sprintf("; the client waits %s", reports.Millis(timeout))
+		}
+		return c
+	}
 	if l.answers == 0 {
 		return reports.SteadyCheck{Finding: fmt.Sprintf("no %s answer completed in the fault's second half", t.API)}
 	}
-	if l.failures == 0 {
+	if l.failures == 0 && l.held == 0 {
 		return reports.SteadyCheck{Finding: fmt.Sprintf("no failures to judge: all %d %s answers in the fault's second half were ok (p99 %s against %s in the baseline), so nothing failed, fast or slowly", l.answers, t.API, reports.Millis(l.p99), reports.Millis(l.before))}
 	}
-	timeout := float64(time.Duration(r.Config.ClientTimeout).Milliseconds())
 	c := reports.SteadyCheck{Judged: true, Held: l.fast()}
 	c.Finding = fmt.Sprintf("%s p99 %s in the fault's second half against %s in the baseline (limit %.0f ms, to the latency histogram's %.1f%%)", t.API, reports.Millis(l.p99), reports.Millis(l.before), l.limit, 100*reports.HistogramRelativeError)
 	if timeout > 0 {
 		c.Finding += fmt.Sprintf("; the client waits %s", reports.Millis(timeout))
+	}
+	if l.held > 0 {
+		c.Finding += fmt.Sprintf("; at least %d %s requests sent in the fault's second half were still unanswered when it ended, held past the limit (by send time: those sent less every answer that came back)", l.held, t.API)
 	}
 	if l.timeouts > 0 {
 		c.Finding += fmt.Sprintf("; %d of %d answers had not come when the client gave up (timed out at the client: any answer after that is lost to it)", l.timeouts, l.answers)

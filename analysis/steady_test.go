@@ -288,6 +288,46 @@ func TestSteadyFailedFastTimeouts(t *testing.T) {
 	}
 }
 
+// TestSteadyFailedFastHeldCallers: a service whose dependency call has no
+// timeout holds every caller while the dependency hangs and answers them
+// all when the fault ends. Its answers, counted when they complete, are
+// none in the fault's second half, or only the few fast ones; the
+// requests sent then, by send time, show the rest held: it did not fail
+// fast.
+func TestSteadyFailedFastHeldCallers(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		answered int64 // api answers completing in each second of the fault
+		finding  string
+	}{
+		{"nothing answered", 0, "no /api answer came back in the fault's second half: at least 100 /api requests sent then were held past the limit"},
+		{"a few fast failures", 10, "at least 80 /api requests sent in the fault's second half were still unanswered when it ended"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := steadyReport(breakerService())
+			a := &r.Arms[0]
+			for i := 3; i < 7; i++ {
+				b := &a.Series[i].API
+				b.Requests, b.Outcomes = tc.answered, reports.Outcomes{UpstreamError: tc.answered}
+				var h reports.DenseHistogram
+				for range tc.answered {
+					h.Record(2 * time.Millisecond)
+				}
+				b.LatencyHist = h.Sparse()
+			}
+			a.Series[7].API.Requests += 400 - 4*tc.answered // the held ones, answered when the fault ends
+			c := failedFast(r, a, reports.TermsOf(r.Config))
+			if !c.Judged || c.Held || !strings.Contains(c.Finding, tc.finding) {
+				t.Errorf("failed fast judged %v held %v (%s); want judged, not held, saying %q", c.Judged, c.Held, c.Finding, tc.finding)
+			}
+		})
+	}
+	r := steadyReport(breakerService())
+	if c := failedFast(r, &r.Arms[0], reports.TermsOf(r.Config)); !c.Held || strings.Contains(c.Finding, "unanswered") {
+		t.Errorf("a service answering every request fast: failed fast held %v (%s); want held, none unanswered", c.Held, c.Finding)
+	}
+}
+
 // A service whose call timeout is the 500 ms limit answers its failures
 // at the limit; the histogram's p99 reads a little above it (a bucket's
 // midpoint), which is within the histogram's resolution: fast. Clearly
