@@ -342,6 +342,13 @@ func mergeArm(ctx context.Context, arms []*reports.Arm, from []int, n int) (*rep
 				dst.Sent += src.Sent
 				dst.Outcomes = dst.Outcomes.Add(src.Outcomes)
 				dst.LatencyHist = dst.LatencyHist.Merge(src.LatencyHist)
+				if src.BySend != nil {
+					if dst.BySend == nil {
+						dst.BySend = &reports.SentAnswers{}
+					}
+					dst.BySend.Outcomes = dst.BySend.Outcomes.Add(src.BySend.Outcomes)
+					dst.BySend.LatencyHist = dst.BySend.LatencyHist.Merge(src.BySend.LatencyHist)
+				}
 			}
 		}
 		l := a.Load

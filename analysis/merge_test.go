@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -253,5 +254,42 @@ func TestMergeRefusesAndStops(t *testing.T) {
 	cancel()
 	if _, err := analysis.Merge(ctx, shardsOf(t, 2, false, none)); !errors.Is(err, context.Canceled) {
 		t.Errorf("Merge with a cancelled context = %v; want context.Canceled", err)
+	}
+}
+
+// The api answers by send time add up across shards like the rest of a
+// second: outcomes summed, histograms merged; a shard without them adds
+// nothing, and the shards' own reports are left as they were.
+func TestMergeAnswersBySend(t *testing.T) {
+	var shards []analysis.Shard
+	for i := range 3 {
+		r := readRun(t)
+		r.Shard = &reports.Shard{Index: i, Count: 3}
+		for k := range r.Arms {
+			for j := range r.Arms[k].Series {
+				if i == 2 {
+					continue // an older shard, without them
+				}
+				var h reports.DenseHistogram
+				h.Record(time.Duration(i+1) * time.Second)
+				r.Arms[k].Series[j].API.BySend = &reports.SentAnswers{Outcomes: reports.Outcomes{OK: int64(i + 1)}, LatencyHist: h.Sparse()}
+			}
+		}
+		shards = append(shards, analysis.Shard{Source: fmt.Sprintf("shard-%d", i), Report: r})
+	}
+	m, err := analysis.Merge(context.Background(), shards)
+	if err != nil {
+		t.Fatalf("Merge: %v", err)
+	}
+	for _, a := range m.Arms {
+		for _, s := range a.Series {
+			b := s.API.BySend
+			if b == nil || b.Outcomes.OK != 3 || b.LatencyHist == nil || b.LatencyHist.Count != 2 {
+				t.Fatalf("%s second %d: merged by-send answers %+v; want 3 ok from 2 latencies", a.Name, s.T, b)
+			}
+		}
+	}
+	if b := shards[0].Report.Arms[0].Series[0].API.BySend; b.Outcomes.OK != 1 || b.LatencyHist.Count != 1 {
+		t.Errorf("shard 0's own by-send answers became %+v; want them left as they were", b)
 	}
 }

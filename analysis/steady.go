@@ -256,9 +256,28 @@ func baselineAPISuccess(r *reports.Report, a *reports.Arm) float64 {
 // lateAnswers is what the api answers of the fault's second half show:
 // how many there were, how many failed, how many the client gave up on,
 // their p99 and the limit it is held against.
+//
+// held, read only from a report without answers by send time, is how
+// many api requests sent in the fault's second half, early enough to have
+// been answered within the limit before the fault ended, had no answer
+// when it ended — a lower bound: those sent minus every answer that came
+// back in the second half. A service that holds its callers (a call
+// without a timeout on a hanging dependency) answers nothing until the
+// fault ends, and the answers that did come back say nothing of the ones
+// still held, nor does such a report say how those ended.
 type lateAnswers struct {
-	answers, failures, timeouts int64
-	p99, before, limit          float64
+	answers, failures, timeouts, held int64
+	p99, before, limit                float64
+	bySend                            bool // read from Bucket.BySend
+}
+
+// where says which answers were read: those completed in the fault's
+// second half, or those to the requests sent in it.
+func (l lateAnswers) where() string {
+	if l.bySend {
+		return "for the requests sent in the fault's second half (by send time)"
+	}
+	return "in the fault's second half"
 }
 
 // fast says the answers came back within the limit and none timed out at
@@ -270,10 +289,18 @@ func (l lateAnswers) fast() bool {
 	return l.answers > 0 && l.p99 <= l.limit*(1+reports.HistogramRelativeError) && l.timeouts == 0
 }
 
-// answersLate reads the api answers of the fault's second half.
+// answersLate reads the api answers to the requests sent in the fault's
+// second half, by send time (Bucket.BySend), wherever they completed: a
+// request sent before a breaker opened, answered by the service's own call
+// timeout after it did, is not one of them. A report without them (an
+// older cbload) is read by completion time, and the callers the service
+// still held when the fault ended counted apart (lateAnswers.held).
 func answersLate(r *reports.Report, a *reports.Arm) lateAnswers {
 	fs, fe := faultWindow(r)
 	mid := math.Floor(fs + (fe-fs)/2)
+	if l, ok := answersSentLate(r, a, mid, fe); ok {
+		return l
+	}
 	var h *reports.Histogram
 	var l lateAnswers
 	for _, s := range a.Series {
@@ -293,7 +320,47 @@ func answersLate(r *reports.Report, a *reports.Arm) lateAnswers {
 		l.before = a.Summary[r.Phases[0].Name].API.LatencyMS.P99
 	}
 	l.limit = math.Max(collateralSlowMS, collateralSlowFactor*l.before)
+	var sentEarly int64
+	for _, s := range a.Series {
+		if float64(s.T) >= mid && float64(s.T)+1 <= fe-l.limit/1000 {
+			sentEarly += s.API.Sent
+		}
+	}
+	l.held = max(0, sentEarly-l.answers)
 	return l
+}
+
+// answersSentLate is answersLate by send time; false when a second of the
+// window has no BySend, or no api request was sent in it.
+func answersSentLate(r *reports.Report, a *reports.Arm, mid, fe float64) (lateAnswers, bool) {
+	var h *reports.Histogram
+	var l lateAnswers
+	for _, s := range a.Series {
+		if float64(s.T) < mid || float64(s.T)+1 > fe {
+			continue
+		}
+		b := s.API.BySend
+		if b == nil {
+			if s.API.Sent > 0 {
+				return lateAnswers{}, false
+			}
+			continue
+		}
+		h = h.Merge(b.LatencyHist)
+		l.timeouts += b.Outcomes.TimeoutAt.LoadRunner
+		l.answers += b.Outcomes.Total()
+		l.failures += b.Outcomes.Total() - b.Outcomes.OK
+	}
+	if l.answers == 0 || h == nil || h.Count == 0 {
+		return lateAnswers{}, false
+	}
+	l.bySend = true
+	l.p99 = h.QuantileMS(0.99)
+	if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
+		l.before = a.Summary[r.Phases[0].Name].API.LatencyMS.P99
+	}
+	l.limit = math.Max(collateralSlowMS, collateralSlowFactor*l.before)
+	return l, true
 }
 
 // failedFast judges the api answers' latency in the fault's second half
@@ -302,15 +369,18 @@ func answersLate(r *reports.Report, a *reports.Arm) lateAnswers {
 // on was not fast. With no failed answer there is nothing to judge.
 func failedFast(r *reports.Report, a *reports.Arm, t reports.Terms) reports.SteadyCheck {
 	l := answersLate(r, a)
+	timeout := float64(time.Duration(r.Config.ClientTimeout).Milliseconds())
+	if l.held > 0 {
+		return reports.SteadyCheck{Finding: fmt.Sprintf("%d %s answers completed in the fault's second half, and at least %d %s requests sent then were still held past the limit (%.0f ms) when it ended — how those ended, this report (without answers by send time: an older cbload) cannot say", l.answers, t.API, l.held, t.API, l.limit)}
+	}
 	if l.answers == 0 {
 		return reports.SteadyCheck{Finding: fmt.Sprintf("no %s answer completed in the fault's second half", t.API)}
 	}
 	if l.failures == 0 {
-		return reports.SteadyCheck{Finding: fmt.Sprintf("no failures to judge: all %d %s answers in the fault's second half were ok (p99 %s against %s in the baseline), so nothing failed, fast or slowly", l.answers, t.API, reports.Millis(l.p99), reports.Millis(l.before))}
+		return reports.SteadyCheck{Finding: fmt.Sprintf("no failures to judge: all %d %s answers %s were ok (p99 %s against %s in the baseline), so nothing failed, fast or slowly", l.answers, t.API, l.where(), reports.Millis(l.p99), reports.Millis(l.before))}
 	}
-	timeout := float64(time.Duration(r.Config.ClientTimeout).Milliseconds())
 	c := reports.SteadyCheck{Judged: true, Held: l.fast()}
-	c.Finding = fmt.Sprintf("%s p99 %s in the fault's second half against %s in the baseline (limit %.0f ms, to the latency histogram's %.1f%%)", t.API, reports.Millis(l.p99), reports.Millis(l.before), l.limit, 100*reports.HistogramRelativeError)
+	c.Finding = fmt.Sprintf("%s p99 %s %s against %s in the baseline (limit %.0f ms, to the latency histogram's %.1f%%)", t.API, reports.Millis(l.p99), l.where(), reports.Millis(l.before), l.limit, 100*reports.HistogramRelativeError)
 	if timeout > 0 {
 		c.Finding += fmt.Sprintf("; the client waits %s", reports.Millis(timeout))
 	}

@@ -288,6 +288,93 @@ func TestSteadyFailedFastTimeouts(t *testing.T) {
 	}
 }
 
+// TestSteadyFailedFastHeldCallers: a service whose dependency call has no
+// timeout holds every caller while the dependency hangs and answers them
+// all when the fault ends. In a report without answers by send time its
+// answers, counted when they complete, are none in the fault's second
+// half, or only the few fast ones; the requests sent then show the rest
+// held, and how those ended the report cannot say: not judged, saying so,
+// rather than "fast" from the few.
+func TestSteadyFailedFastHeldCallers(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		answered int64 // api answers completing in each second of the fault
+		finding  string
+	}{
+		{"nothing answered", 0, "0 /api answers completed in the fault's second half, and at least 100 /api requests sent then were still held past the limit (500 ms) when it ended"},
+		{"a few fast failures", 10, "20 /api answers completed in the fault's second half, and at least 80 /api requests sent then were still held"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := steadyReport(breakerService())
+			a := &r.Arms[0]
+			for i := 3; i < 7; i++ {
+				b := &a.Series[i].API
+				b.Requests, b.Outcomes = tc.answered, reports.Outcomes{UpstreamError: tc.answered}
+				var h reports.DenseHistogram
+				for range tc.answered {
+					h.Record(2 * time.Millisecond)
+				}
+				b.LatencyHist = h.Sparse()
+			}
+			a.Series[7].API.Requests += 400 - 4*tc.answered // the held ones, answered when the fault ends
+			c := failedFast(r, a, reports.TermsOf(r.Config))
+			if c.Judged || !strings.Contains(c.Finding, tc.finding) {
+				t.Errorf("failed fast judged %v held %v (%s); want not judged, saying %q", c.Judged, c.Held, c.Finding, tc.finding)
+			}
+		})
+	}
+	r := steadyReport(breakerService())
+	if c := failedFast(r, &r.Arms[0], reports.TermsOf(r.Config)); !c.Held || strings.Contains(c.Finding, "still held") {
+		t.Errorf("a service answering every request fast: failed fast held %v (%s); want held, none unanswered", c.Held, c.Finding)
+	}
+}
+
+// TestSteadyFailedFastBySend: a breaker that opens late in the fault's
+// first half leaves calls sent before it opened to time out in the second
+// half. Their answers complete then, slow, but they answer requests sent
+// before the half: the requests sent in the second half, every one
+// rejected at once, failed fast. With answers by send time the verdict
+// reads those; a report without them is read by completion.
+func TestSteadyFailedFastBySend(t *testing.T) {
+	hist := func(n int64, d time.Duration) *reports.Histogram {
+		var h reports.DenseHistogram
+		for range n {
+			h.Record(d)
+		}
+		return h.Sparse()
+	}
+	s := breakerService()
+	s.latency = func(t int) time.Duration {
+		if t == 5 {
+			return time.Second // the timeouts of the calls sent in second 4, before the open
+		}
+		return 2 * time.Millisecond
+	}
+	r := steadyReport(s)
+	a := &r.Arms[0]
+	if c := failedFast(r, a, reports.TermsOf(r.Config)); c.Held {
+		t.Fatalf("without answers by send time: failed fast held (%s); want the completed answers read, slow", c.Finding)
+	}
+	for i := range a.Series {
+		sec := &a.Series[i]
+		lat := 2 * time.Millisecond
+		if i == 4 {
+			lat = time.Second
+		}
+		sec.API.BySend = &reports.SentAnswers{Outcomes: sec.API.Outcomes, LatencyHist: hist(100, lat)}
+	}
+	c := failedFast(r, a, reports.TermsOf(r.Config))
+	if !c.Judged || !c.Held || !strings.Contains(c.Finding, "for the requests sent in the fault's second half (by send time)") {
+		t.Errorf("with answers by send time: failed fast judged %v held %v (%s); want held, read by send time", c.Judged, c.Held, c.Finding)
+	}
+	// Requests sent in the second half that waited are slow by send time
+	// too, whenever their answers came.
+	a.Series[6].API.BySend.LatencyHist = hist(100, 3*time.Second)
+	if c := failedFast(r, a, reports.TermsOf(r.Config)); c.Held {
+		t.Errorf("requests sent in the second half answered after 3 s: failed fast held (%s); want not", c.Finding)
+	}
+}
+
 // A service whose call timeout is the 500 ms limit answers its failures
 // at the limit; the histogram's p99 reads a little above it (a bucket's
 // midpoint), which is within the histogram's resolution: fast. Clearly

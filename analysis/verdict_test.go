@@ -72,6 +72,41 @@ func TestVerdictSlowCollateralIsDegraded(t *testing.T) {
 	}
 }
 
+// The collateral p99 is read from a histogram, a bucket's midpoint within
+// 0.8% of the answers it stands for: an endpoint answering at the 500 ms
+// limit reads 501.8 ms and is healthy, one clearly above it is degraded —
+// for both arms of the A/B verdict and for the one-target verdict's
+// "contained", as failed fast judges the api's p99.
+func TestVerdictCollateralResolution(t *testing.T) {
+	for _, tc := range []struct {
+		p99      float64
+		degraded bool
+	}{
+		{501.8, false},
+		{503, false},
+		{520, true},
+	} {
+		r := verdictReport(1, 1, 0.1, 0.1)
+		r.Arms[1].Figures.CollateralP99DuringFaultMS = tc.p99
+		want := reports.OutcomeNothingToPrevent
+		if tc.degraded {
+			want = reports.OutcomePrevented
+		}
+		if v := Verdict(r); v.Outcome != want {
+			t.Errorf("no-breaker /local p99 %.1f ms: verdict %s (%s); want %s", tc.p99, v.Outcome, v.Summary, want)
+		}
+		deg, why := degraded(r, &r.Arms[1])
+		if deg != tc.degraded || (deg && !strings.Contains(why, "(degraded: p99 above 500 ms, to the latency histogram's 0.8%)")) {
+			t.Errorf("p99 %.1f ms: degraded %v (%s); want %v, saying the tolerance when degraded", tc.p99, deg, why, tc.degraded)
+		}
+		s := steadyReport(breakerService())
+		s.Arms[0].Figures.CollateralP99DuringFaultMS = tc.p99
+		if c := contained(s, &s.Arms[0], reports.TermsOf(s.Config)); c.Held == tc.degraded {
+			t.Errorf("one target, /health p99 %.1f ms: contained held %v (%s); want %v", tc.p99, c.Held, c.Finding, !tc.degraded)
+		}
+	}
+}
+
 func TestVerdictInconclusive(t *testing.T) {
 	r := verdictReport(1, 0.3, 0.1, 0.1)
 	r.Arms = r.Arms[:1]

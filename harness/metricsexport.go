@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -162,7 +163,7 @@ func newMetricsExport(ctx context.Context, c TracingConfig, g prometheus.Gathere
 	))
 	mp := sdkmetric.NewMeterProvider(
 		sdkmetric.WithResource(res),
-		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricsExporter{exp}, readerOpts...)),
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricsExporter{Exporter: exp, refused: new(atomic.Bool)}, readerOpts...)),
 	)
 	return &metricsExport{mp: mp, closeIdle: closeIdle, done: make(chan struct{})}, nil
 }
@@ -219,14 +220,34 @@ func (e *SignalError) Error() string { return e.Err.Error() }
 func (e *SignalError) Unwrap() error { return e.Err }
 
 // metricsExporter tags the errors of the metrics exporter it wraps as the
-// metrics signal's.
-type metricsExporter struct{ sdkmetric.Exporter }
+// metrics signal's. A collector that takes traces but no metrics — Jaeger,
+// the one the docs start, answers 404 on /v1/metrics (gRPC: Unimplemented)
+// — is told once, in words, and not asked again in the run.
+type metricsExporter struct {
+	sdkmetric.Exporter
+	refused *atomic.Bool
+}
 
 func (m metricsExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	if m.refused != nil && m.refused.Load() {
+		return nil
+	}
 	if err := m.Exporter.Export(ctx, rm); err != nil {
+		if m.refused != nil && takesNoMetrics(err) {
+			m.refused.Store(true)
+			return &SignalError{Signal: "metrics", Err: fmt.Errorf("the collector takes no OTLP metrics (as Jaeger, which stores traces only): traces are exported all the same, metrics are not sent again this run; OTEL_METRICS_EXPORTER=none skips them: %w", err)}
+		}
 		return &SignalError{Signal: "metrics", Err: err}
 	}
 	return nil
+}
+
+// takesNoMetrics says an export error is the collector saying it has no
+// metrics endpoint: HTTP 404 or 501, gRPC Unimplemented.
+func takesNoMetrics(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "404 Not Found") || strings.Contains(s, "501 Not Implemented") ||
+		strings.Contains(s, "code = Unimplemented")
 }
 
 func (m metricsExporter) ForceFlush(ctx context.Context) error {

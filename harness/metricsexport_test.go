@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,5 +96,37 @@ func TestMetricsExportErrorSignal(t *testing.T) {
 	var se *SignalError
 	if !errors.As(err, &se) || se.Signal != "metrics" {
 		t.Errorf("ForceFlush against a refusing collector = %v; want a SignalError of the metrics signal", err)
+	}
+}
+
+// A collector that takes traces but no metrics (Jaeger answers 404 on
+// /v1/metrics) is told once, in words that say traces still go, and not
+// asked again in the run.
+func TestMetricsExportCollectorWithoutMetrics(t *testing.T) {
+	var posts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		posts.Add(1)
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", srv.URL+"/v1/metrics")
+	cfg := testConfig(t, "hang")
+	e, err := startMetricsExport(context.Background(), &cfg)
+	if err != nil || e == nil {
+		t.Fatalf("startMetricsExport = %v, %v; want a pipeline", e, err)
+	}
+	defer e.shutdown()
+	err = e.mp.ForceFlush(context.Background())
+	var se *SignalError
+	if !errors.As(err, &se) || se.Signal != "metrics" || !strings.Contains(err.Error(), "the collector takes no OTLP metrics") || !strings.Contains(err.Error(), "traces are exported all the same") {
+		t.Errorf("ForceFlush against a collector without metrics = %v; want the metrics signal's error saying so", err)
+	}
+	n := posts.Load()
+	if err := e.mp.ForceFlush(context.Background()); err != nil {
+		t.Errorf("second ForceFlush = %v; want nothing more said", err)
+	}
+	if got := posts.Load(); got != n {
+		t.Errorf("the collector was asked %d more times after it said it takes no metrics; want 0", got-n)
 	}
 }

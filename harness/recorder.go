@@ -182,6 +182,8 @@ type secondAcc struct {
 	// By send time.
 	sent, apiSent, collateralSent int64
 	sendLag                       reports.DenseHistogram
+	// apiBySend is what the api requests sent in this second got.
+	apiBySend endpointAcc
 	// By completion time.
 	api, collateral endpointAcc
 	// calls holds the gateway's upstream calls timed in this second.
@@ -387,6 +389,7 @@ func (r *recorder) add(res *vegeta.Result, collateral bool) {
 		return
 	}
 	done.api.add(o, res.Latency)
+	sent.apiBySend.add(o, res.Latency)
 	r.details[r.phaseIndex(doneOff)].api.add(res)
 	done.apiAttempts += attempts(res)
 	r.live.api++
@@ -507,6 +510,9 @@ func (r *recorder) second(k int) reports.Second {
 	s.APIAttempts = acc.apiAttempts
 	s.SendLagHist = acc.sendLag.Sparse()
 	s.API = reports.Bucket{Sent: acc.apiSent, Outcomes: acc.api.outcomes, LatencyHist: acc.api.hist.Sparse()}
+	if acc.apiSent > 0 {
+		s.API.BySend = &reports.SentAnswers{Outcomes: acc.apiBySend.outcomes, LatencyHist: acc.apiBySend.hist.Sparse()}
+	}
 	s.Collateral = reports.Bucket{Sent: acc.collateralSent, Outcomes: acc.collateral.outcomes, LatencyHist: acc.collateral.hist.Sparse()}
 	s.UpstreamCallHist = acc.calls
 	return s

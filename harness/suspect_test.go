@@ -88,7 +88,7 @@ func TestSuspectSuccesses(t *testing.T) {
 				}
 				t.Errorf("fallback: suspect ok %d of %d ok answers during the fault; want most of them", got, fs.OK)
 			}
-			want := "answers were ok while their upstream call failed, timed out or was never made (per second, by send time): fallbacks? check them with --expect"
+			want := "answers were ok while their upstream call failed, timed out, was never made or was still held when the answer came back (per second, by send time): fallbacks? check them with --expect"
 			if !hasNote(a.Notes, want) {
 				t.Errorf("fallback notes %q; want %q", a.Notes, want)
 			}

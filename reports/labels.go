@@ -268,13 +268,15 @@ func breakerValue(fig *Figure, value func(a *Arm) string, unknown string) func(a
 }
 
 // SuspectOKText says, for an arm of a user's service, how many api
-// answers were ok while the upstream call failed, timed out or was never
-// made, and what to do about it; "" when none were, or it is not known.
+// answers were ok while the upstream call failed, timed out, was never
+// made or was still held when the answer came back (a fallback answered
+// while a hang or a delay held its call), and what to do about it; ""
+// when none were, or it is not known.
 func SuspectOKText(a *Arm, api string) string {
 	if a.SuspectOK == nil || *a.SuspectOK == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%d %s answers were ok while their upstream call failed, timed out or was never made (per second, by send time): fallbacks? check them with --expect (what a real answer holds, like --expect json:.source=primary)", *a.SuspectOK, api)
+	return fmt.Sprintf("%d %s answers were ok while their upstream call failed, timed out, was never made or was still held when the answer came back (per second, by send time): fallbacks? check them with --expect (what a real answer holds, like --expect json:.source=primary)", *a.SuspectOK, api)
 }
 
 // RequestMixText lists, for an arm driven with a request mix, each

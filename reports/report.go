@@ -150,10 +150,10 @@ type Arm struct {
 	BreakerFigures string `json:"breaker_figures,omitempty"`
 	// SuspectOK, for a user's service whose upstream this run saw, counts
 	// the api answers of the fault phases that were ok while the
-	// service's upstream call failed, timed out or was never made: per
-	// second, by send time, the ok answers beyond what the calls the
-	// upstream served in full (at the baseline's calls per ok answer)
-	// account for. They are fallbacks, or successes the service claims
+	// service's upstream call failed, timed out, was never made or was
+	// still held when the answer came back: per second, by send time, the
+	// ok answers beyond what the calls the upstream served in full (at the
+	// baseline's calls per ok answer) account for. They are fallbacks, or successes the service claims
 	// without its dependency; --expect tells them apart. Nil when not
 	// known: cbload's own gateway, or an external upstream.
 	SuspectOK *int64 `json:"suspect_ok,omitempty"`

@@ -68,6 +68,20 @@ type Bucket struct {
 	LatencyMS Latency  `json:"latency_ms"`
 	// LatencyHist is the latency distribution LatencyMS is read from.
 	LatencyHist *Histogram `json:"latency_hist,omitempty"`
+	// BySend, on the api endpoint, is what the requests sent in this
+	// second got, whenever their answers came: the verdict judges how
+	// fast the answers to requests sent in the fault's second half came,
+	// not which answers happened to complete then (a timeout of a request
+	// sent before a breaker opened completes after it). Absent for the
+	// collateral endpoint and in reports of cbload versions without it.
+	BySend *SentAnswers `json:"by_send,omitempty"`
+}
+
+// SentAnswers is what the requests sent in one second got: their
+// outcomes and latency, by send time.
+type SentAnswers struct {
+	Outcomes    Outcomes   `json:"outcomes"`
+	LatencyHist *Histogram `json:"latency_hist,omitempty"`
 }
 
 // Slots counts /api completions in consecutive slots of WidthMS from the
