@@ -31,37 +31,10 @@ type mergeOptions struct {
 func newMergeCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &mergeOptions{}
 	cmd := &cobra.Command{
-		Use:   "merge REPORT... [--out DIR] [--threshold EXPR]... [--junit FILE]",
-		Short: "Merge the reports of the shards of one run (cbload run --shard I/N) exactly",
-		Long: `Merge reads the report.json of every shard of one run — files, or folders
-holding a report.json or subfolders that each hold one — checks they belong to
-one run (the same run id, seed, configuration, schedule and shard count, each
-shard index once), and writes the report one process at the run's full rate
-would have written: per second, counts add and latency histograms merge, so
-percentiles come from the merged histogram, never from averaged percentiles.
-Summaries, figures, validity checks, thresholds and the verdict are computed
-again on the merged data.
-
-A shard not given is named, and the merged report is partial: the
-shards_present check fails and the verdict is inconclusive (exit 4). So is a
-shard that started more than 100 ms late (shards_on_time) or failed its own
-checks, e.g. fell behind its rate (shards_valid).
-
-It writes report.json, report.md and report.html into --out (default
-./cbload-out/merged-<run id>) and, with --junit, a JUnit file. At most 1000
-reports of at most 256 MiB each, and 2 GiB in all, are read.
-
-No output may be one of the shards' reports (not even with --force), and
---junit may not be a folder; a run id read from the shards is held to
---run-id's rule before it names the default folder.
-
-Exit codes, as for cbload run: 0 done, 2 bad input (unreadable or malformed
-reports, reports of different runs, a shard given twice, bad thresholds,
-an output that is an input or a folder),
-4 the merged experiment is not valid, 5 a result file could not be written,
-99 a threshold failed.`,
-		Example: `  cbload merge results/shard-0 results/shard-1 results/shard-2
-  cbload merge results/ --out merged --threshold 'breaker.fault.collateral.success_ratio >= 99%' --junit junit.xml`,
+		Use:     "merge REPORT... [--out DIR] [--threshold EXPR]... [--junit FILE]",
+		Short:   "Merge the reports of the shards of one run (cbload run --shard I/N) exactly",
+		Long:    mergeLong,
+		Example: mergeExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("merge: want the shards' report.json files or folders, got none")

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,39 +36,8 @@ type requestOptions struct {
 	upstreams  []string // --upstream NAME=ADDR
 }
 
-const requestHelp = `Requests to your service: --method, --header 'Name: value', --body or
---body-file shape the request sent to each --target URL (its --collateral
-endpoint gets a GET with the same headers). --header-env 'Name=VAR' sends the
-value of $VAR as header Name — use it for tokens: cbload never writes header
-values to reports or logs, and the repro command keeps only the variable's
-name. --targets FILE is a request mix in vegeta's targets format (http or
-JSON); each request is sent to every target's origin (give --target
-NAME=http://127.0.0.1:8081), and "# cbload: collateral" before a request (or
-"cbload":"collateral" in JSON) makes it collateral. --expect CHECK
-(repeatable) says what a real success looks like:
-  status=200-299   body-contains=TEXT   body-lacks=TEXT
-  json:.source=primary   json:.fallback!=true
-A check judges api answers; prefix it to judge others:
-  collateral:body-contains=ok   (collateral answers only)
-  all:status=200-299            (every answer)
-An answer that would count as ok but misses a check counts as
-assertion_failed, in the api or collateral figures, so a fallback 200 is
-not a success. HTTPS targets:
---ca-cert FILE trusts that CA, --insecure skips verification. --upstream-tls
-DIR serves the upstream over HTTPS with a self-signed certificate kept in DIR
-(created on first use): your service must trust DIR/upstream-ca.pem; a copy
-is written next to the report. --upstream-grpc makes the upstreams gRPC
-servers answering any method with an empty message; their faults are
-grpc-error:CODE, latency, hang and slowdown, and the report counts the
-calls by method and status code. Remote services: cbload sends only to
-127.0.0.1, ::1 and localhost unless --allow-remote CIDR,... names more
-ranges; every connection is checked as it is dialled, redirects are never
-followed, and --upstream-addr may then be an address of this machine in
-those ranges (a container bridge, say). Several dependencies: --upstream
-NAME=ADDR (repeatable, instead of --upstream-addr) starts one upstream per
-dependency; a fault for one is NAME=SPEC (--fault 'payments=latency:1s'),
-each phase's faults apply to the upstreams they name, and the report counts
-what each upstream received and injected.`
+//go:embed helptext/requestHelp.txt
+var requestHelp string
 
 // parseAllow parses --allow-remote.
 func (o *requestOptions) parseAllow() (harness.AllowList, error) {

@@ -57,13 +57,7 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [flags]",
 		Short: "Run the fault-injecting upstream standalone",
-		Long: `Serve runs the fault-injecting upstream on its own, for your service or a CI
-job to call. Healthy, it answers every path with 200 and a small JSON body
-after the service time; with --proxy-to it forwards to a real upstream
-instead. With --grpc it is a gRPC dependency: any method of any service is
-answered with an empty message (a valid answer of any proto3 type), or with
---proxy-to grpc://host:port forwarded to your real gRPC service, faults
-act in gRPC's terms (` + strings.Join(faultserver.GRPCKinds(), ", ") + `; path=
+		Long: serveLong + strings.Join(faultserver.GRPCKinds(), ", ") + `; path=
 is a prefix of /package.Service/Method; reset and truncate end the call's
 connection), and /stats counts calls by method and status code. With --upstream-concurrency N it has finite capacity: N workers,
 each request holding one for its service time, a queue of --upstream-queue
@@ -94,13 +88,7 @@ so that a web page cannot reach it through DNS rebinding.
 
 ` + serveLimitsHelp() + `
 Serve stops cleanly on SIGINT or SIGTERM.`,
-		Example: `  cbload serve --fault latency:200ms --seed 7
-  cbload serve --fault 'error:503,rate=0.1' --fault 'latency:300ms,rate=0.3,path=/api'
-  cbload serve --proxy-to http://127.0.0.1:9000 --fault 'reset,rate=0.05'
-  cbload serve --grpc --fault 'grpc-error:UNAVAILABLE,rate=0.5,path=/shop.Payments/'
-  cbload serve --proxy-to grpc://127.0.0.1:50051 --fault 'truncate:100B,rate=0.1'
-  curl -X PUT http://127.0.0.1:8474/faults -d '{"faults": ["hang"]}'
-  cbload fault add stuck hang; cbload fault remove stuck`,
+		Example: serveExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("serve takes no arguments, got %q", args)
