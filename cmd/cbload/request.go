@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/cbload/cbload/harness"
@@ -51,8 +50,6 @@ func (o *requestOptions) parseAllow() (harness.AllowList, error) {
 	return a, nil
 }
 
-var headerEnvNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // applyRequests turns the request flags into the targets' requests and
 // the run's checks. It runs after the targets are resolved, before cfg is
 // validated.
@@ -73,31 +70,20 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	}
 	header := http.Header{}
 	for _, h := range o.headers {
-		k, v, ok := strings.Cut(h, ":")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || !validHeaderName(k) {
-			return flagErrorf("--header", " %q: want 'Name: value' like 'Accept: application/json'", clipInput(redactHeader(h)))
-		}
-		if err := harness.CheckHeader(k, v); err != nil {
-			return flagErrorf("--header", " %s: %v", clipInput(k), err)
+		k, v, err := harness.ParseHeader(h)
+		if err != nil {
+			return flagErrorf("--header", " %v", err)
 		}
 		header.Add(k, v)
 	}
 	for _, h := range o.headerEnv {
-		k, env, ok := strings.Cut(h, "=")
-		if !ok || !validHeaderName(k) || !headerEnvNameRE.MatchString(env) {
-			return flagErrorf("--header-env", " %q: want Name=ENV_VAR like Authorization=API_TOKEN", clipInput(h))
-		}
-		v, set := os.LookupEnv(env)
-		if !set || v == "" {
-			return flagErrorf("--header-env", " %s: $%s is not set or empty; export it with the header's value", h, env)
-		}
-		if err := harness.CheckHeader(k, v); err != nil {
-			return flagErrorf("--header-env", " %s: $%s: %v", h, env, err)
+		k, v, err := harness.ParseHeaderEnv(h, os.LookupEnv)
+		if err != nil {
+			return flagErrorf("--header-env", " %v", err)
 		}
 		header.Set(k, v)
 	}
-	if o.method != "" && !methodName(o.method) {
+	if o.method != "" && !harness.ValidMethod(o.method) {
 		return flagErrorf("--method", " %q: want an HTTP method in capitals like GET or POST", o.method)
 	}
 	var body []byte
@@ -208,27 +194,6 @@ func readCapped(ctx context.Context, path string, limit int) ([]byte, error) {
 		return nil, fmt.Errorf("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", path, inputfile.Timeout)
 	}
 	return b, err
-}
-
-var (
-	headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-	methodNameRE = regexp.MustCompile(`^[A-Z]+$`)
-)
-
-func validHeaderName(s string) bool { return headerNameRE.MatchString(s) }
-func methodName(s string) bool      { return methodNameRE.MatchString(s) }
-
-// sensitiveHeaderRE matches header names whose values are credentials.
-var sensitiveHeaderRE = regexp.MustCompile(`(?i)^(authorization|proxy-authorization|cookie|set-cookie)$|token|secret|key|auth|session|password`)
-
-// redactHeader hides the value of a --header that carries a credential, for
-// the repro command and error messages.
-func redactHeader(h string) string {
-	k, _, ok := strings.Cut(h, ":")
-	if ok && sensitiveHeaderRE.MatchString(strings.TrimSpace(k)) {
-		return strings.TrimSpace(k) + ": <redacted; pass it with --header-env>"
-	}
-	return h
 }
 
 // copyUpstreamCA copies the HTTPS upstream's CA certificate from the
