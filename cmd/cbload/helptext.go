@@ -1,6 +1,9 @@
 package main
 
-import _ "embed"
+import (
+	_ "embed"
+	"strings"
+)
 
 // The long help texts and examples of the commands, kept as text in
 // helptext/ beside the code that shows them.
@@ -32,3 +35,10 @@ var (
 	//go:embed helptext/serveExample.txt
 	serveExample string
 )
+
+// fillHelp returns text with each placeholder of oldnew (a <<name>> in the
+// text file) replaced by the text that follows it, the parts of a help text
+// that come from code.
+func fillHelp(text string, oldnew ...string) string {
+	return strings.NewReplacer(oldnew...).Replace(text)
+}

@@ -48,20 +48,9 @@ type runOptions struct {
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &runOptions{cfg: harness.DefaultConfig()}
 	cmd := &cobra.Command{
-		Use:   "run --fault KIND|SPEC [flags]",
-		Short: "Run the A/B experiment: the same fault with and without a circuit breaker",
-		Long: runLong + faultKindsHelp() + `
-Tracing: with --otlp-endpoint (or the standard OTEL_EXPORTER_OTLP_ENDPOINT,
-OTEL_EXPORTER_OTLP_PROTOCOL=grpc|http/protobuf, ...) the load runner
-(cbload-loadgen), the gateway (cbload-gateway) and the upstream
-(cbload-upstream) export OpenTelemetry traces; one request is one trace across
-all three. --trace-sample sets the fraction of requests traced; the default,
-auto, traces every request of a run offering up to 20,000 (the default run
-offers 12,000) and proportionally fewer beyond, unless OTEL_TRACES_SAMPLER
-says otherwise. Breaker state changes are always traced. The report lists
-exemplar traces per arm and phase, linked to --jaeger-url.
-
-` + ciHelp + "\n\n" + requestHelp + "\n" + shardHelp,
+		Use:     "run --fault KIND|SPEC [flags]",
+		Short:   "Run the A/B experiment: the same fault with and without a circuit breaker",
+		Long:    fillHelp(runLong, "<<faultKinds>>", faultKindsHelp(), "<<ci>>", ciHelp, "<<requests>>", requestHelp, "<<shards>>", shardHelp),
 		Example: runExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {

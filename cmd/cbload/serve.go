@@ -57,37 +57,8 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [flags]",
 		Short: "Run the fault-injecting upstream standalone",
-		Long: serveLong + strings.Join(faultserver.GRPCKinds(), ", ") + `; path=
-is a prefix of /package.Service/Method; reset and truncate end the call's
-connection), and /stats counts calls by method and status code. With --upstream-concurrency N it has finite capacity: N workers,
-each request holding one for its service time, a queue of --upstream-queue
-requests, and 503 at once beyond it; work for callers that gave up is done
-anyway unless --upstream-honor-cancel (the slowdown fault is the capacity
-cut). The faults given with --fault apply from the start; the control API
-switches them while it runs:
-
-  GET    /faults   the active faults
-  PUT    /faults   {"faults": ["latency:200ms", "error:503,rate=0.5"]} replaces them
-  POST   /faults   {"name": "slow-api", "fault": "latency:300ms"} adds one by name
-  DELETE /faults/NAME  removes that one; DELETE /faults removes them all, and
-                   held requests are released at once
-  GET    /stats    requests, injected faults per kind, work completed (and for
-                   callers already gone), queue and busy workers, rejected,
-                   backend errors (proxy mode), in-flight, rejected connections
-
-Faulted responses carry the header X-Cbload-Fault. A spec is
-KIND[:ARG][,key=value...]; every kind but refuse takes rate=P (per request;
-for tls, per connection) and path=/PREFIX (not tls). A request's body is read
-before a fault holds it, so a caller that gives up is seen at once. Fault
-kinds (a bare kind takes the argument shown):
-` + faultKindsHelp() + `
-The control API token may also come from $` + controlTokenEnv + `. Without a
-token the control API answers only requests whose Host (and Origin, if any)
-is localhost, a loopback IP, its own IP or a --control-host (403 otherwise),
-so that a web page cannot reach it through DNS rebinding.
-
-` + serveLimitsHelp() + `
-Serve stops cleanly on SIGINT or SIGTERM.`,
+		Long: fillHelp(serveLong, "<<grpcKinds>>", strings.Join(faultserver.GRPCKinds(), ", "), "<<faultKinds>>", faultKindsHelp(),
+			"<<controlTokenEnv>>", controlTokenEnv, "<<limits>>", serveLimitsHelp()),
 		Example: serveExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
