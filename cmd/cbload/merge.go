@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -90,21 +89,9 @@ func reportFiles(inputs []string) ([]string, error) {
 const maxMergeInput = 2 << 30
 
 func readShard(ctx context.Context, path string) (analysis.Shard, error) {
-	data, err := inputfile.Read(ctx, path, reports.MaxJSONSize, reportReadTimeout)
-	var tl *inputfile.TooLargeError
-	switch {
-	case ctx.Err() != nil:
-		return analysis.Shard{}, errInterrupted
-	case errors.As(err, &tl):
-		return analysis.Shard{}, usagef("%s: larger than the %s limit for a report.json", path, inputfile.Size(tl.Limit))
-	case errors.Is(err, inputfile.ErrTimeout):
-		return analysis.Shard{}, usagef("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", path, reportReadTimeout)
-	case err != nil:
-		return analysis.Shard{}, usagef("%v", err)
-	}
-	r, err := reports.ReadJSON(bytes.NewReader(data))
+	r, err := readReportFile(ctx, path)
 	if err != nil {
-		return analysis.Shard{}, usagef("%s: %v", path, err)
+		return analysis.Shard{}, err
 	}
 	// The run id names the default output folder and terminal lines: it is
 	// held to what --run-id accepts.
