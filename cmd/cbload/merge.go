@@ -124,7 +124,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	if opts.ci.junit != "" {
 		others := inputs
 		if opts.out != "" {
-			for _, n := range reportFileNames {
+			for _, n := range reports.FileNames {
 				others = append(others, namedPath{"the " + n + " of --out", filepath.Join(opts.out, n)})
 			}
 		}
@@ -177,11 +177,11 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	if dir == "" {
 		dir = filepath.Join("cbload-out", "merged-"+rep.RunID)
 	}
-	if err := checkOutputDir("--out", dir, reportFileNames, inputs); err != nil {
+	if err := checkOutputDir("--out", dir, reports.FileNames, inputs); err != nil {
 		return err
 	}
 	if opts.ci.junit != "" {
-		for _, n := range reportFileNames {
+		for _, n := range reports.FileNames {
 			if p := filepath.Join(dir, n); outfile.Same(p, opts.ci.junit) {
 				return usagef("--junit %s: is the %s of --out %s; choose another file", opts.ci.junit, n, dir)
 			}

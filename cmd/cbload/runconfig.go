@@ -12,6 +12,7 @@ import (
 
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/outfile"
+	"github.com/cbload/cbload/reports"
 	"github.com/cbload/cbload/scenario"
 )
 
@@ -113,7 +114,7 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 		if err := outHoldsReport(opts.out, opts.force); err != nil {
 			return cfg, err
 		}
-		if err := checkOutputDir("--out", opts.out, append(reportFileNames, "summary.txt"), runInputs(opts)); err != nil {
+		if err := checkOutputDir("--out", opts.out, append(reports.FileNames, "summary.txt"), runInputs(opts)); err != nil {
 			return cfg, err
 		}
 	}
