@@ -275,8 +275,10 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		}
 		return asUsage(err)
 	}
-	if err := checkPlanFaults(plan, cfg); err != nil {
-		return err
+	if plan != nil {
+		if err := plan.CheckFaults(cfg); err != nil {
+			return asUsage(err)
+		}
 	}
 	s, err := faultserver.New(cfg)
 	if err != nil {

@@ -218,25 +218,6 @@ func ignoredSections(fields map[string]fileField) []string {
 	return out
 }
 
-// checkPlanFaults checks, before anything starts, that the server cfg
-// configures can take every phase's faults (within the active-fault limit,
-// no slowdown in proxy mode), so that no switch fails halfway through a
-// schedule. The error names the first phase and fault it refuses.
-func checkPlanFaults(plan *harness.UpstreamPlan, cfg faultserver.Config) error {
-	if plan == nil {
-		return nil
-	}
-	n := plan.Schedule.Len()
-	for i := range n {
-		p := plan.Schedule.Phase(i)
-		cfg.Faults = p.Faults
-		if err := cfg.Validate(); err != nil {
-			return usagef("phase %d/%d %s: %v", i+1, n, p.Name, err)
-		}
-	}
-	return nil
-}
-
 // serveSchedule follows plan (see harness.UpstreamPlan.Follow) with s,
 // printing each switch to stdout, and returns when ctx is done (nil), or
 // when the schedule ends if the plan says to exit then (nil). Canceled
