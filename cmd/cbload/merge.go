@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/internal/outfile"
-	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -192,18 +190,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		return err
 	}
 	defer release()
-	m := rep.Merge
-	// The run id comes from the shards' files: printed escaped, so that a
-	// line break in it cannot forge a line of the output.
-	fmt.Fprintf(stdout, "merged %d of %d shards of run %s\n", len(m.Shards), m.Count, printable.Clip(rep.RunID))
-	if len(m.Missing) > 0 {
-		fmt.Fprintf(stdout, "MISSING: shard %s of %d; the merged report is partial\n", joinInts(m.Missing), m.Count)
-	}
-	for _, s := range m.Shards {
-		for _, p := range s.Problems {
-			fmt.Fprintf(stdout, "shard %d/%d: %s\n", s.Index, m.Count, p)
-		}
-	}
+	_ = reports.WriteMergeHeader(stdout, rep) // as the lines of the summary below: a failing stdout shows there
 	// As cbload run: the summary first, then the files.
 	fin := &finishing{dir: dir, rep: rep, ci: ci}
 	writeErrs, thresholdErr := fin.write(ctx, stdout, stderr)
@@ -215,14 +202,6 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	default:
 		return thresholdErr
 	}
-}
-
-func joinInts(v []int) string {
-	var parts []string
-	for _, i := range v {
-		parts = append(parts, fmt.Sprint(i))
-	}
-	return strings.Join(parts, ", ")
 }
 
 func quoteAll(v []string) []string {
