@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -225,18 +224,13 @@ func writeSummaryFile(ctx context.Context, dir string, t *reports.SummaryTemplat
 	return out, nil
 }
 
-// checkSummaryFields runs a --summary-template over an empty report with
-// the run's arms and phases, before any load is sent, and refuses one that
-// names a field the report does not have, or runs past a limit (strings
-// built, steps, time, output) over a report with no data yet: that is
-// wrong whatever the run measures. Other failures may depend on what it
-// measures (a figure that stays nil), and wait for the real report.
+// checkSummaryFields refuses, before any load is sent, a --summary-template
+// that is wrong whatever the run measures (SummaryTemplate.CheckFields over
+// the run's arms and phases).
 func checkSummaryFields(ctx context.Context, t *reports.SummaryTemplate, path string, cfg *harness.Config) error {
-	r := &reports.Report{Schema: reports.Schema, Arms: []reports.Arm{}}
-	sum := map[string]reports.PhaseSummary{}
-	for _, p := range cfg.Phases {
-		r.Phases = append(r.Phases, reports.Phase{Name: p.Name})
-		sum[p.Name] = reports.PhaseSummary{}
+	phases := make([]string, len(cfg.Phases))
+	for i, p := range cfg.Phases {
+		phases[i] = p.Name
 	}
 	arms := cfg.Arms
 	if len(cfg.Targets) > 0 {
@@ -245,16 +239,11 @@ func checkSummaryFields(ctx context.Context, t *reports.SummaryTemplate, path st
 			arms = append(arms, tg.Name)
 		}
 	}
-	for _, a := range arms {
-		r.Arms = append(r.Arms, reports.Arm{Name: a, Summary: sum})
-	}
-	var te *reports.TemplateError
-	err := t.Execute(ctx, io.Discard, r)
+	err := t.CheckFields(ctx, arms, phases)
 	if ctx.Err() != nil {
 		return errInterrupted
 	}
-	// Past a limit over a report with no data yet: past it over any.
-	if errors.As(err, &te) && (strings.Contains(te.Msg, "can't evaluate field") || te.Limit) || errors.Is(err, reports.ErrSummaryTooLarge) {
+	if err != nil {
 		return usagef("--summary-template %s: %v", path, err)
 	}
 	return nil
