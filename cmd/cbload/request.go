@@ -14,7 +14,6 @@ import (
 
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
-	"github.com/cbload/cbload/internal/outfile"
 )
 
 // requestOptions holds the flags that say what cbload sends to a user's
@@ -194,15 +193,4 @@ func readCapped(ctx context.Context, path string, limit int) ([]byte, error) {
 		return nil, fmt.Errorf("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", path, inputfile.Timeout)
 	}
 	return b, err
-}
-
-// copyUpstreamCA copies the HTTPS upstream's CA certificate from the
-// folder it is kept in into the report folder and returns the copy's path.
-func copyUpstreamCA(ctx context.Context, tlsDir, outDir string) (string, error) {
-	b, err := inputfile.ReadRegular(ctx, filepath.Join(tlsDir, harness.UpstreamCAFile), 1<<20, inputfile.Timeout)
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(outDir, harness.UpstreamCAFile)
-	return p, outfile.Write(ctx, p, b)
 }

@@ -196,7 +196,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		}
 		// After a signal too, like the partial report: the file is a
 		// regular one (the run loaded it), which cannot block.
-		ca, err := copyUpstreamCA(context.WithoutCancel(ctx), cfg.UpstreamTLSDir, dir)
+		ca, err := harness.CopyUpstreamCA(context.WithoutCancel(ctx), cfg.UpstreamTLSDir, dir)
 		if err != nil {
 			return nil, []error{fmt.Errorf("could not copy the upstream's CA: %w", err)}
 		}
