@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/reports"
@@ -50,7 +51,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "run --fault KIND|SPEC [flags]",
 		Short:   "Run the A/B experiment: the same fault with and without a circuit breaker",
-		Long:    fillHelp(runLong, "<<faultKinds>>", faultKindsHelp(), "<<ci>>", ciHelp, "<<requests>>", requestHelp, "<<shards>>", shardHelp),
+		Long:    fillHelp(runLong, "<<faultKinds>>", faultserver.KindsHelp(), "<<ci>>", ciHelp, "<<requests>>", requestHelp, "<<shards>>", shardHelp),
 		Example: runExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {

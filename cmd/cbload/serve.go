@@ -57,7 +57,7 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [flags]",
 		Short: "Run the fault-injecting upstream standalone",
-		Long: fillHelp(serveLong, "<<grpcKinds>>", strings.Join(faultserver.GRPCKinds(), ", "), "<<faultKinds>>", faultKindsHelp(),
+		Long: fillHelp(serveLong, "<<grpcKinds>>", strings.Join(faultserver.GRPCKinds(), ", "), "<<faultKinds>>", faultserver.KindsHelp(),
 			"<<controlTokenEnv>>", controlTokenEnv, "<<limits>>", serveLimitsHelp()),
 		Example: serveExample,
 		Args: func(cmd *cobra.Command, args []string) error {
