@@ -1,6 +1,7 @@
 package faultserver
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -189,6 +190,24 @@ func kindIndex(name string) int {
 		}
 	}
 	return -1
+}
+
+// KindNames returns the kinds' names in table order, joined by ", ", as
+// the messages that list them do.
+func KindNames() string { return kindNames() }
+
+// KindsHelp lists every kind for --help, one line each: the kind with its
+// default argument, then its description.
+func KindsHelp() string {
+	var b strings.Builder
+	for _, k := range Kinds() {
+		name := k.Name
+		if k.DefaultArg != "" {
+			name += ":" + k.DefaultArg
+		}
+		fmt.Fprintf(&b, "  %-18s %s\n", name, k.Description)
+	}
+	return b.String()
 }
 
 func kindNames() string {

@@ -94,6 +94,18 @@ const (
 	upstreamKeyFile = "upstream-key.pem"
 )
 
+// CopyUpstreamCA copies the HTTPS upstream's CA certificate from the
+// folder it is kept in (Config.UpstreamTLSDir) into outDir, the report's
+// folder, and returns the copy's path.
+func CopyUpstreamCA(ctx context.Context, tlsDir, outDir string) (string, error) {
+	b, err := inputfile.ReadRegular(ctx, filepath.Join(tlsDir, UpstreamCAFile), maxPEMFile, inputfile.Timeout)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(outDir, UpstreamCAFile)
+	return p, outfile.Write(ctx, p, b)
+}
+
 // maxPEMFile is the most cbload reads of a certificate or key file.
 const maxPEMFile = 1 << 20
 

@@ -192,3 +192,19 @@ func FaultNames(specs []faultserver.Spec) string {
 	}
 	return strings.Join(names, "  ")
 }
+
+// CheckFaults checks, before anything starts, that the server cfg
+// configures can take every phase's faults (within the active-fault limit,
+// no slowdown in proxy mode), so that no switch fails halfway through the
+// schedule. The error names the first phase and fault it refuses.
+func (p *UpstreamPlan) CheckFaults(cfg faultserver.Config) error {
+	n := p.Schedule.Len()
+	for i := range n {
+		ph := p.Schedule.Phase(i)
+		cfg.Faults = ph.Faults
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("phase %d/%d %s: %w", i+1, n, ph.Name, err)
+		}
+	}
+	return nil
+}

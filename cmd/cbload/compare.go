@@ -32,49 +32,10 @@ const maxRules = 100
 func newCompareCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &compareOptions{}
 	cmd := &cobra.Command{
-		Use:   "compare BASE NEW [--fail-on 'PATH OP CHANGE']... [--format text|md|junit] [-o FILE]",
-		Short: "Compare two runs figure by figure and fail CI on a regression",
-		Long: `Compare reads two reports — BASE, e.g. the main branch's last run, and NEW,
-the run to judge — and lines up their values for every arm both ran, phase by
-phase, with the change from BASE to NEW, absolute and relative. Each of BASE
-and NEW is a report.json or a folder holding one (cbload run's --out folder,
-or a folder with exactly one such run folder in it). v1 reports are upgraded
-on read.
-
-The reports must share the schedule (phase names and times) and at least one
-arm; otherwise compare exits 2 with one line saying what differs. Other
-differences — an arm only one report has, another rate, breaker setting or
-fault — are listed as notes and the rest is compared.
-
---fail-on 'PATH OP CHANGE' (repeatable) fails the comparison (exit 99) when
-a value changed that way. PATH is a --threshold path; OP is <, <=, > or >=;
-CHANGE is a signed number with % (relative to the base value) or pp, ms, s
-or nothing (absolute, in the path's unit; pp are percentage points):
-
-  breaker.fault.collateral.success_ratio < -1%     fell by more than 1%
-  breaker.fault.collateral.success_ratio < -0.5pp  fell by more than 0.5 points
-  breaker.fault.api.latency_ms.p99 > +50ms         rose by more than 50 ms
-  breaker.figures.time_to_recover_s > 20%          took 20% longer to recover
-
-A rule whose value either report lacks (the breaker never opened) fails.
-
-Without --all it shows every figure and, per phase and endpoint, requests,
-success ratio and latency p50/p95/p99, plus upstream requests, in-flight peak and
-every value a rule names. --format text (default), md (for a pull-request
-comment) or junit; -o FILE writes that format to FILE (the text form still
-goes to stdout). -o never overwrites BASE or NEW, nor without --force
-another cbload report; a device or FIFO (-o /dev/stdout) is written
-through, a symbolic link's file replaced.
-
-Exit codes: 0 no rule failed, 99 a rule failed, 4 either report failed a
-validity check (its verdict is inconclusive, so the comparison is not
-valid), 2 bad input (unreadable, malformed or incompatible reports, a bad
-rule, an -o that is a folder, an input or a report), 1 the output could
-not be written.`,
-		Example: `  cbload compare main/report.json pr/report.json
-  cbload compare base-run/ cbload-out/20261201-101500-seed42 \
-      --fail-on 'breaker.fault.collateral.success_ratio < -1%' \
-      --fail-on 'breaker.fault.api.latency_ms.p99 > +20%' --format md -o comment.md`,
+		Use:     "compare BASE NEW [--fail-on 'PATH OP CHANGE']... [--format text|md|junit] [-o FILE]",
+		Short:   "Compare two runs figure by figure and fail CI on a regression",
+		Long:    compareLong,
+		Example: compareExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return usagef("compare: want two arguments, BASE and NEW (each a report.json or a folder holding one); got %d", len(args))

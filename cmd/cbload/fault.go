@@ -28,27 +28,10 @@ type faultOptions struct {
 func newFaultCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &faultOptions{}
 	cmd := &cobra.Command{
-		Use:   "fault list|set|add|remove|clear [args] [flags]",
-		Short: "Change the faults of a running cbload serve through its control API",
-		Long: `Fault is a client of the control API of a running 'cbload serve': it lists
-the active faults, replaces them, adds or removes one named fault at a time,
-or clears them (held requests are released at once).
-
-  cbload fault list                    the active faults, with their names
-  cbload fault set SPEC...             replace every fault (named ones too)
-  cbload fault add NAME SPEC           add one fault under NAME
-  cbload fault remove NAME             remove the fault named NAME
-  cbload fault clear                   back to healthy
-
-A spec is KIND[:ARG][,key=value...], as for serve --fault; a name is 1 to 64
-letters, digits, '.', '_' or '-'. The bearer token, when the server needs
-one, is read from the environment variable --token-env names, and never
-printed. Exit codes: 0 done, 2 bad input (or refused by the server: bad spec,
-taken or unknown name, wrong token), 3 the server could not be reached.`,
-		Example: `  cbload fault add slow-api 'latency:300ms,path=/api'
-  cbload fault list
-  cbload fault remove slow-api
-  CBLOAD_CONTROL_TOKEN=s3cret cbload fault set 'error:503,rate=0.3' --control http://127.0.0.1:8474`,
+		Use:     "fault list|set|add|remove|clear [args] [flags]",
+		Short:   "Change the faults of a running cbload serve through its control API",
+		Long:    faultLong,
+		Example: faultExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("fault needs an action: list, set, add, remove or clear")

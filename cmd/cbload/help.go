@@ -240,23 +240,3 @@ func unknownCommand(root *cobra.Command, args []string) error {
 	}
 	return &usageError{err: fmt.Errorf("%s", msg), hint: "Run 'cbload --help' for usage."}
 }
-
-func faultKindsHelp() string {
-	var b strings.Builder
-	for _, k := range faultserver.Kinds() {
-		name := k.Name
-		if k.DefaultArg != "" {
-			name += ":" + k.DefaultArg
-		}
-		fmt.Fprintf(&b, "  %-18s %s\n", name, k.Description)
-	}
-	return b.String()
-}
-
-func kindNames() []string {
-	var out []string
-	for _, k := range faultserver.Kinds() {
-		out = append(out, k.Name)
-	}
-	return out
-}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,7 +14,6 @@ import (
 	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/internal/outfile"
-	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -31,37 +28,10 @@ type mergeOptions struct {
 func newMergeCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &mergeOptions{}
 	cmd := &cobra.Command{
-		Use:   "merge REPORT... [--out DIR] [--threshold EXPR]... [--junit FILE]",
-		Short: "Merge the reports of the shards of one run (cbload run --shard I/N) exactly",
-		Long: `Merge reads the report.json of every shard of one run — files, or folders
-holding a report.json or subfolders that each hold one — checks they belong to
-one run (the same run id, seed, configuration, schedule and shard count, each
-shard index once), and writes the report one process at the run's full rate
-would have written: per second, counts add and latency histograms merge, so
-percentiles come from the merged histogram, never from averaged percentiles.
-Summaries, figures, validity checks, thresholds and the verdict are computed
-again on the merged data.
-
-A shard not given is named, and the merged report is partial: the
-shards_present check fails and the verdict is inconclusive (exit 4). So is a
-shard that started more than 100 ms late (shards_on_time) or failed its own
-checks, e.g. fell behind its rate (shards_valid).
-
-It writes report.json, report.md and report.html into --out (default
-./cbload-out/merged-<run id>) and, with --junit, a JUnit file. At most 1000
-reports of at most 256 MiB each, and 2 GiB in all, are read.
-
-No output may be one of the shards' reports (not even with --force), and
---junit may not be a folder; a run id read from the shards is held to
---run-id's rule before it names the default folder.
-
-Exit codes, as for cbload run: 0 done, 2 bad input (unreadable or malformed
-reports, reports of different runs, a shard given twice, bad thresholds,
-an output that is an input or a folder),
-4 the merged experiment is not valid, 5 a result file could not be written,
-99 a threshold failed.`,
-		Example: `  cbload merge results/shard-0 results/shard-1 results/shard-2
-  cbload merge results/ --out merged --threshold 'breaker.fault.collateral.success_ratio >= 99%' --junit junit.xml`,
+		Use:     "merge REPORT... [--out DIR] [--threshold EXPR]... [--junit FILE]",
+		Short:   "Merge the reports of the shards of one run (cbload run --shard I/N) exactly",
+		Long:    mergeLong,
+		Example: mergeExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("merge: want the shards' report.json files or folders, got none")
@@ -117,21 +87,9 @@ func reportFiles(inputs []string) ([]string, error) {
 const maxMergeInput = 2 << 30
 
 func readShard(ctx context.Context, path string) (analysis.Shard, error) {
-	data, err := inputfile.Read(ctx, path, reports.MaxJSONSize, reportReadTimeout)
-	var tl *inputfile.TooLargeError
-	switch {
-	case ctx.Err() != nil:
-		return analysis.Shard{}, errInterrupted
-	case errors.As(err, &tl):
-		return analysis.Shard{}, usagef("%s: larger than the %s limit for a report.json", path, inputfile.Size(tl.Limit))
-	case errors.Is(err, inputfile.ErrTimeout):
-		return analysis.Shard{}, usagef("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", path, reportReadTimeout)
-	case err != nil:
-		return analysis.Shard{}, usagef("%v", err)
-	}
-	r, err := reports.ReadJSON(bytes.NewReader(data))
+	r, err := readReportFile(ctx, path)
 	if err != nil {
-		return analysis.Shard{}, usagef("%s: %v", path, err)
+		return analysis.Shard{}, err
 	}
 	// The run id names the default output folder and terminal lines: it is
 	// held to what --run-id accepts.
@@ -164,7 +122,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	if opts.ci.junit != "" {
 		others := inputs
 		if opts.out != "" {
-			for _, n := range reportFileNames {
+			for _, n := range reports.FileNames {
 				others = append(others, namedPath{"the " + n + " of --out", filepath.Join(opts.out, n)})
 			}
 		}
@@ -217,11 +175,11 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	if dir == "" {
 		dir = filepath.Join("cbload-out", "merged-"+rep.RunID)
 	}
-	if err := checkOutputDir("--out", dir, reportFileNames, inputs); err != nil {
+	if err := checkOutputDir("--out", dir, reports.FileNames, inputs); err != nil {
 		return err
 	}
 	if opts.ci.junit != "" {
-		for _, n := range reportFileNames {
+		for _, n := range reports.FileNames {
 			if p := filepath.Join(dir, n); outfile.Same(p, opts.ci.junit) {
 				return usagef("--junit %s: is the %s of --out %s; choose another file", opts.ci.junit, n, dir)
 			}
@@ -232,18 +190,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		return err
 	}
 	defer release()
-	m := rep.Merge
-	// The run id comes from the shards' files: printed escaped, so that a
-	// line break in it cannot forge a line of the output.
-	fmt.Fprintf(stdout, "merged %d of %d shards of run %s\n", len(m.Shards), m.Count, printable.Clip(rep.RunID))
-	if len(m.Missing) > 0 {
-		fmt.Fprintf(stdout, "MISSING: shard %s of %d; the merged report is partial\n", joinInts(m.Missing), m.Count)
-	}
-	for _, s := range m.Shards {
-		for _, p := range s.Problems {
-			fmt.Fprintf(stdout, "shard %d/%d: %s\n", s.Index, m.Count, p)
-		}
-	}
+	_ = reports.WriteMergeHeader(stdout, rep) // as the lines of the summary below: a failing stdout shows there
 	// As cbload run: the summary first, then the files.
 	fin := &finishing{dir: dir, rep: rep, ci: ci}
 	writeErrs, thresholdErr := fin.write(ctx, stdout, stderr)
@@ -255,14 +202,6 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	default:
 		return thresholdErr
 	}
-}
-
-func joinInts(v []int) string {
-	var parts []string
-	for _, i := range v {
-		parts = append(parts, fmt.Sprint(i))
-	}
-	return strings.Join(parts, ", ")
 }
 
 func quoteAll(v []string) []string {

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
@@ -25,9 +21,6 @@ import (
 type namedPath struct {
 	name, path string
 }
-
-// reportFileNames are the files a report folder holds.
-var reportFileNames = []string{"report.json", "report.md", "report.html"}
 
 // checkOutputFile checks, before any work, the file flag names as an
 // output: it must not be a folder, a socket or a link to nothing (example
@@ -53,7 +46,7 @@ func checkOutputFile(flag, path, example string, others []namedPath, force bool)
 			return flagErrorf(flag, " %s: is %s; choose another file", path, o.name)
 		}
 	}
-	if !force && holdsReport(t.Path) {
+	if !force && reports.HoldsReport(t.Path) {
 		return flagErrorf(flag, " %s: holds a cbload report; pass --force to overwrite it or choose another file", path)
 	}
 	return nil
@@ -93,32 +86,6 @@ func lockOut(dir string) (func(), error) {
 	return release, nil
 }
 
-// holdsReport says whether the regular file at path is a cbload report: a
-// report.json, report.md or report.html beside a report.json, or a file
-// that starts as a report.json does.
-func holdsReport(path string) bool {
-	fi, err := os.Stat(path)
-	if err != nil || !fi.Mode().IsRegular() {
-		return false
-	}
-	dir, base := filepath.Split(path)
-	for _, n := range reportFileNames {
-		if base == n {
-			if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil {
-				return true
-			}
-		}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 512)
-	n, _ := io.ReadFull(f, head)
-	return bytes.Contains(head[:n], []byte(`"schema": "`+strings.TrimSuffix(reports.Schema, "v2")))
-}
-
 // runInputs lists the files a run reads.
 func runInputs(opts *runOptions) []namedPath {
 	return []namedPath{
@@ -141,7 +108,7 @@ func runOutputs(opts *runOptions, flag string) []namedPath {
 		out = append(out, namedPath{"the --results file", opts.results})
 	}
 	if opts.out != "" {
-		for _, n := range append(reportFileNames, "summary.txt") {
+		for _, n := range append(reports.FileNames, "summary.txt") {
 			out = append(out, namedPath{"the " + n + " of --out", filepath.Join(opts.out, n)})
 		}
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 
+	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 )
 
@@ -49,7 +49,7 @@ func schedule(opts *runOptions) ([]harness.Phase, error) {
 		}
 	}
 	if !faults.Faulty() {
-		return nil, flagErrorf("--fault", ": required; give a kind (%s) or a spec like latency:2s, or a --scenario file", strings.Join(kindNames(), ", "))
+		return nil, flagErrorf("--fault", ": required; give a kind (%s) or a spec like latency:2s, or a --scenario file", faultserver.KindNames())
 	}
 	return parsePhases(opts.phases, faults)
 }

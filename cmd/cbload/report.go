@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,47 +36,10 @@ type reportOptions struct {
 func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &reportOptions{}
 	cmd := &cobra.Command{
-		Use:   "report path/to/report.json [--out DIR] [--format html,md,json] [--template FILE.tmpl] [--summary]",
-		Short: "Render a saved report.json again as HTML, Markdown and JSON",
-		Long: `Report reads a report.json written by 'cbload run' and renders it again, so
-a newer cbload can present an old experiment without rerunning it.
-
-It writes report.html (one self-contained page that loads nothing from the
-network), report.md (for a CI job summary or a pull-request comment) and
-report.json into --out, which defaults to the folder of the input file, and
-prints the paths it wrote. It never overwrites its input, nor without
---force an --out folder that holds another run's report.json.
-
-The input may be at most 256 MiB and must be read within 10s. It is checked
-against the schema and the run's own limits (names, enumerated values,
-ranges, shard count, phases, arms named once, counts up to 2^53), so a
-hostile file cannot put markup into report.md nor be written out again.
-
---template FILE.tmpl renders your own summary instead (k6's handleSummary,
-without running code): a Go text/template executed over the report — the v2
-report struct, each field by its Go name as documented in package reports
-(.Verdict.Outcome, .Partial, .PartialReason, .Phases, .Thresholds, and per
-arm in .Arms: .Name, .Figures.CollateralSuccessDuringFault, .Summary (by
-phase name) .API.LatencyMS.P99, …). Besides the builtins it may call
-percent (0.991 → 99.1%), millis (12.5 → 12.5 ms), seconds (a *float64 such
-as .Figures.TimeToOpenS → 1.20 s, nil → never), arm (arm $r "breaker") and
-figure (figure $arm "time_to_open_s": any figure by its report.json name, as
-the reports show it). The output goes to stdout, and only when the whole
-template ran: at most 4 MiB, from a template of at most 1 MiB; a missing map
-key is an error. As it runs, a template may build 16 MiB of strings (printf,
-print, println), run 1,000,000 loop iterations and template calls, and take
-10s.
-With --template the other formats are written only when --format is given.
-
-Exit codes: 0 done, 2 bad input (unreadable, too large, malformed, a value
-the schema does not allow, or an unknown schema version; a template that does
-not parse or fails to run, named by its line; an --out holding another
-run's report without --force, or another cbload writing into it now),
-1 the output could not be written, 130 interrupted.`,
-		Example: `  cbload report cbload-out/20261127-024214-seed42/report.json
-  cbload report report.json --format md --out /tmp/summary
-  cbload report report.json --format md && cat report.md >> "$GITHUB_STEP_SUMMARY"
-  cbload report report.json --template summary.tmpl > summary.txt`,
+		Use:     "report path/to/report.json [--out DIR] [--format html,md,json] [--template FILE.tmpl] [--summary]",
+		Short:   "Render a saved report.json again as HTML, Markdown and JSON",
+		Long:    reportLong,
+		Example: reportExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("report: want one argument, the path to a report.json; got %d", len(args))
@@ -262,18 +224,13 @@ func writeSummaryFile(ctx context.Context, dir string, t *reports.SummaryTemplat
 	return out, nil
 }
 
-// checkSummaryFields runs a --summary-template over an empty report with
-// the run's arms and phases, before any load is sent, and refuses one that
-// names a field the report does not have, or runs past a limit (strings
-// built, steps, time, output) over a report with no data yet: that is
-// wrong whatever the run measures. Other failures may depend on what it
-// measures (a figure that stays nil), and wait for the real report.
+// checkSummaryFields refuses, before any load is sent, a --summary-template
+// that is wrong whatever the run measures (SummaryTemplate.CheckFields over
+// the run's arms and phases).
 func checkSummaryFields(ctx context.Context, t *reports.SummaryTemplate, path string, cfg *harness.Config) error {
-	r := &reports.Report{Schema: reports.Schema, Arms: []reports.Arm{}}
-	sum := map[string]reports.PhaseSummary{}
-	for _, p := range cfg.Phases {
-		r.Phases = append(r.Phases, reports.Phase{Name: p.Name})
-		sum[p.Name] = reports.PhaseSummary{}
+	phases := make([]string, len(cfg.Phases))
+	for i, p := range cfg.Phases {
+		phases[i] = p.Name
 	}
 	arms := cfg.Arms
 	if len(cfg.Targets) > 0 {
@@ -282,16 +239,11 @@ func checkSummaryFields(ctx context.Context, t *reports.SummaryTemplate, path st
 			arms = append(arms, tg.Name)
 		}
 	}
-	for _, a := range arms {
-		r.Arms = append(r.Arms, reports.Arm{Name: a, Summary: sum})
-	}
-	var te *reports.TemplateError
-	err := t.Execute(ctx, io.Discard, r)
+	err := t.CheckFields(ctx, arms, phases)
 	if ctx.Err() != nil {
 		return errInterrupted
 	}
-	// Past a limit over a report with no data yet: past it over any.
-	if errors.As(err, &te) && (strings.Contains(te.Msg, "can't evaluate field") || te.Limit) || errors.Is(err, reports.ErrSummaryTooLarge) {
+	if err != nil {
 		return usagef("--summary-template %s: %v", path, err)
 	}
 	return nil

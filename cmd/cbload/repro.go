@@ -27,7 +27,7 @@ func reproCommand(cmd *cobra.Command) string {
 			if f.Value.Type() == "stringArray" {
 				for _, v := range sv.GetSlice() {
 					if f.Name == "header" {
-						v = redactHeader(v)
+						v = harness.RedactHeader(v)
 					}
 					parts = append(parts, "--"+f.Name, shellQuote(harness.RedactText(v)))
 				}

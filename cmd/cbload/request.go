@@ -3,18 +3,17 @@ package main
 import (
 	"cmp"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/inputfile"
-	"github.com/cbload/cbload/internal/outfile"
 )
 
 // requestOptions holds the flags that say what cbload sends to a user's
@@ -35,39 +34,8 @@ type requestOptions struct {
 	upstreams  []string // --upstream NAME=ADDR
 }
 
-const requestHelp = `Requests to your service: --method, --header 'Name: value', --body or
---body-file shape the request sent to each --target URL (its --collateral
-endpoint gets a GET with the same headers). --header-env 'Name=VAR' sends the
-value of $VAR as header Name — use it for tokens: cbload never writes header
-values to reports or logs, and the repro command keeps only the variable's
-name. --targets FILE is a request mix in vegeta's targets format (http or
-JSON); each request is sent to every target's origin (give --target
-NAME=http://127.0.0.1:8081), and "# cbload: collateral" before a request (or
-"cbload":"collateral" in JSON) makes it collateral. --expect CHECK
-(repeatable) says what a real success looks like:
-  status=200-299   body-contains=TEXT   body-lacks=TEXT
-  json:.source=primary   json:.fallback!=true
-A check judges api answers; prefix it to judge others:
-  collateral:body-contains=ok   (collateral answers only)
-  all:status=200-299            (every answer)
-An answer that would count as ok but misses a check counts as
-assertion_failed, in the api or collateral figures, so a fallback 200 is
-not a success. HTTPS targets:
---ca-cert FILE trusts that CA, --insecure skips verification. --upstream-tls
-DIR serves the upstream over HTTPS with a self-signed certificate kept in DIR
-(created on first use): your service must trust DIR/upstream-ca.pem; a copy
-is written next to the report. --upstream-grpc makes the upstreams gRPC
-servers answering any method with an empty message; their faults are
-grpc-error:CODE, latency, hang and slowdown, and the report counts the
-calls by method and status code. Remote services: cbload sends only to
-127.0.0.1, ::1 and localhost unless --allow-remote CIDR,... names more
-ranges; every connection is checked as it is dialled, redirects are never
-followed, and --upstream-addr may then be an address of this machine in
-those ranges (a container bridge, say). Several dependencies: --upstream
-NAME=ADDR (repeatable, instead of --upstream-addr) starts one upstream per
-dependency; a fault for one is NAME=SPEC (--fault 'payments=latency:1s'),
-each phase's faults apply to the upstreams they name, and the report counts
-what each upstream received and injected.`
+//go:embed helptext/requestHelp.txt
+var requestHelp string
 
 // parseAllow parses --allow-remote.
 func (o *requestOptions) parseAllow() (harness.AllowList, error) {
@@ -80,8 +48,6 @@ func (o *requestOptions) parseAllow() (harness.AllowList, error) {
 	}
 	return a, nil
 }
-
-var headerEnvNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // applyRequests turns the request flags into the targets' requests and
 // the run's checks. It runs after the targets are resolved, before cfg is
@@ -103,31 +69,20 @@ func applyRequests(ctx context.Context, cfg *harness.Config, o *requestOptions, 
 	}
 	header := http.Header{}
 	for _, h := range o.headers {
-		k, v, ok := strings.Cut(h, ":")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || !validHeaderName(k) {
-			return flagErrorf("--header", " %q: want 'Name: value' like 'Accept: application/json'", clipInput(redactHeader(h)))
-		}
-		if err := harness.CheckHeader(k, v); err != nil {
-			return flagErrorf("--header", " %s: %v", clipInput(k), err)
+		k, v, err := harness.ParseHeader(h)
+		if err != nil {
+			return flagErrorf("--header", " %v", err)
 		}
 		header.Add(k, v)
 	}
 	for _, h := range o.headerEnv {
-		k, env, ok := strings.Cut(h, "=")
-		if !ok || !validHeaderName(k) || !headerEnvNameRE.MatchString(env) {
-			return flagErrorf("--header-env", " %q: want Name=ENV_VAR like Authorization=API_TOKEN", clipInput(h))
-		}
-		v, set := os.LookupEnv(env)
-		if !set || v == "" {
-			return flagErrorf("--header-env", " %s: $%s is not set or empty; export it with the header's value", h, env)
-		}
-		if err := harness.CheckHeader(k, v); err != nil {
-			return flagErrorf("--header-env", " %s: $%s: %v", h, env, err)
+		k, v, err := harness.ParseHeaderEnv(h, os.LookupEnv)
+		if err != nil {
+			return flagErrorf("--header-env", " %v", err)
 		}
 		header.Set(k, v)
 	}
-	if o.method != "" && !methodName(o.method) {
+	if o.method != "" && !harness.ValidMethod(o.method) {
 		return flagErrorf("--method", " %q: want an HTTP method in capitals like GET or POST", o.method)
 	}
 	var body []byte
@@ -238,36 +193,4 @@ func readCapped(ctx context.Context, path string, limit int) ([]byte, error) {
 		return nil, fmt.Errorf("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", path, inputfile.Timeout)
 	}
 	return b, err
-}
-
-var (
-	headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-	methodNameRE = regexp.MustCompile(`^[A-Z]+$`)
-)
-
-func validHeaderName(s string) bool { return headerNameRE.MatchString(s) }
-func methodName(s string) bool      { return methodNameRE.MatchString(s) }
-
-// sensitiveHeaderRE matches header names whose values are credentials.
-var sensitiveHeaderRE = regexp.MustCompile(`(?i)^(authorization|proxy-authorization|cookie|set-cookie)$|token|secret|key|auth|session|password`)
-
-// redactHeader hides the value of a --header that carries a credential, for
-// the repro command and error messages.
-func redactHeader(h string) string {
-	k, _, ok := strings.Cut(h, ":")
-	if ok && sensitiveHeaderRE.MatchString(strings.TrimSpace(k)) {
-		return strings.TrimSpace(k) + ": <redacted; pass it with --header-env>"
-	}
-	return h
-}
-
-// copyUpstreamCA copies the HTTPS upstream's CA certificate from the
-// folder it is kept in into the report folder and returns the copy's path.
-func copyUpstreamCA(ctx context.Context, tlsDir, outDir string) (string, error) {
-	b, err := inputfile.ReadRegular(ctx, filepath.Join(tlsDir, harness.UpstreamCAFile), 1<<20, inputfile.Timeout)
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(outDir, harness.UpstreamCAFile)
-	return p, outfile.Write(ctx, p, b)
 }

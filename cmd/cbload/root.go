@@ -15,12 +15,9 @@ var version = "dev"
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "cbload",
-		Short: "Measure whether a circuit breaker prevents a cascading failure",
-		Long: `cbload runs a measured, repeatable experiment: a fault-injecting upstream,
-a gateway with bounded capacity that calls it through a circuit breaker, and
-a constant-rate load, once with the breaker and once without. The report
-shows whether the breaker kept the rest of the service healthy.`,
+		Use:           "cbload",
+		Short:         "Measure whether a circuit breaker prevents a cascading failure",
+		Long:          rootLong,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/reports"
@@ -48,61 +49,10 @@ type runOptions struct {
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &runOptions{cfg: harness.DefaultConfig()}
 	cmd := &cobra.Command{
-		Use:   "run --fault KIND|SPEC [flags]",
-		Short: "Run the A/B experiment: the same fault with and without a circuit breaker",
-		Long: `Run starts, in-process on loopback, a fault-injecting upstream and a gateway
-with a bounded worker pool whose /api calls the upstream (through a circuit
-breaker in the "breaker" arm) and whose /local never does. It drives a
-constant-rate load through baseline → fault → recovery, once per arm, and
-writes report.json, report.md and report.html.
-
-The defaults are sized for a 2-core machine so that a latency fault saturates
-the gateway without the breaker: 200 req/s, 32 workers, 500ms call timeout.
-The breaker opens after 5 consecutive failures, or when ≥ 50% of at least
-20 calls in its 10s window failed; it stays open 2s, then admits 3 probes;
-3 successes close it. With --fault=latency (1s ≫ the 500ms call timeout)
-that gives a clean open → half-open → closed cycle.
-
-Measurements: every outcome and latency counts in the second and phase the
-request completed in (sent and scheduled counts by send time), so "during the
-fault" figures never credit the fault with answers given after it ended. Time
-to recover runs from the end of the fault to the first full second in which
-/api succeeds ≥ 99% with the breaker closed throughout (100 ms resolution).
-
-Trials: --trials N runs each arm N times, interleaved (A B, B A, A B …) so
-drift of the machine lands on both. Every headline figure is then the median
-over the trials with its min–max; thresholds on <arm>.figures.X read the
-median and <arm>.worst.X the worst trial; the verdict is given only when every
-trial agrees, else it is inconclusive ("trials disagree") with the split.
-
-Validity: cbload checks the experiment itself, per arm — the offered rate held
-within 2% every second, send lag p99 ≤ 100ms, no process stall (a watchdog gap
-over 250ms), no file descriptor or port exhaustion, a healthy baseline (/api
-and /local ≥ 99%) and, with --target, the upstream reached in the baseline. A
-failed check makes the verdict inconclusive, names the check first in every
-report and exits 4.
-
-Fault kinds (a bare kind takes the default argument shown):
-` + faultKindsHelp() + `
-Tracing: with --otlp-endpoint (or the standard OTEL_EXPORTER_OTLP_ENDPOINT,
-OTEL_EXPORTER_OTLP_PROTOCOL=grpc|http/protobuf, ...) the load runner
-(cbload-loadgen), the gateway (cbload-gateway) and the upstream
-(cbload-upstream) export OpenTelemetry traces; one request is one trace across
-all three. --trace-sample sets the fraction of requests traced; the default,
-auto, traces every request of a run offering up to 20,000 (the default run
-offers 12,000) and proportionally fewer beyond, unless OTEL_TRACES_SAMPLER
-says otherwise. Breaker state changes are always traced. The report lists
-exemplar traces per arm and phase, linked to --jaeger-url.
-
-` + ciHelp + "\n\n" + requestHelp + "\n" + shardHelp,
-		Example: `  cbload run --fault=latency
-  cbload run --fault=hang --phases 3s,10s,5s
-  cbload run --fault 'error:503,rate=0.3' --fault 'latency:300ms,rate=0.5'
-  cbload run --fault=latency --arms breaker --rate 100 --out ./out --force
-  cbload run --scenario examples/flapping.yaml --junit junit.xml
-  cbload run --fault=latency --threshold 'breaker.fault.collateral.success_ratio >= 99%'
-  cbload run --upstream-addr 127.0.0.1:9090 --fault=hang --collateral /local \
-      --target breaker=http://127.0.0.1:8081/api --target no-breaker=http://127.0.0.1:8082/api`,
+		Use:     "run --fault KIND|SPEC [flags]",
+		Short:   "Run the A/B experiment: the same fault with and without a circuit breaker",
+		Long:    fillHelp(runLong, "<<faultKinds>>", faultserver.KindsHelp(), "<<ci>>", ciHelp, "<<requests>>", requestHelp, "<<shards>>", shardHelp),
+		Example: runExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("run takes no arguments, got %q; faults go in --fault", args)
@@ -247,7 +197,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		}
 		// After a signal too, like the partial report: the file is a
 		// regular one (the run loaded it), which cannot block.
-		ca, err := copyUpstreamCA(context.WithoutCancel(ctx), cfg.UpstreamTLSDir, dir)
+		ca, err := harness.CopyUpstreamCA(context.WithoutCancel(ctx), cfg.UpstreamTLSDir, dir)
 		if err != nil {
 			return nil, []error{fmt.Errorf("could not copy the upstream's CA: %w", err)}
 		}

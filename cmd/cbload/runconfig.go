@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/outfile"
+	"github.com/cbload/cbload/reports"
 	"github.com/cbload/cbload/scenario"
 )
 
@@ -50,7 +50,7 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 	}
 	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
 		// Out-of-range tiers or retries are named by Validate, not here.
-		if r, why := stormRate(cfg); why != "" && cfg.Tiers <= harness.MaxTiers && cfg.Gateway.Retries <= harness.MaxRetries {
+		if r, why := harness.StormRate(cfg); why != "" && cfg.Tiers <= harness.MaxTiers && cfg.Gateway.Retries <= harness.MaxRetries {
 			if r < harness.MinRate {
 				// One line that says what to change, not the note and then
 				// the rate's own error.
@@ -113,7 +113,7 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 		if err := outHoldsReport(opts.out, opts.force); err != nil {
 			return cfg, err
 		}
-		if err := checkOutputDir("--out", opts.out, append(reportFileNames, "summary.txt"), runInputs(opts)); err != nil {
+		if err := checkOutputDir("--out", opts.out, append(reports.FileNames, "summary.txt"), runInputs(opts)); err != nil {
 			return cfg, err
 		}
 	}
@@ -134,23 +134,6 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 		}
 	}
 	return cfg, nil
-}
-
-// stormRate is the default rate of a chain of tiers that retry: the default
-// divided by (1 + retries)^(tiers − 1), so that when every attempt fails the
-// bottom tier is asked for no more than one tier is at the default rate.
-// Without that a 3 × 3 retry storm at 200 req/s would need ~13k requests/s
-// across the tiers, more than a 2-core machine serves, and the pools'
-// saturation — not the retries — would set what reaches the upstream. why
-// is empty when the default rate stands.
-func stormRate(cfg harness.Config) (rate float64, why string) {
-	if cfg.Tiers <= 1 || cfg.Gateway.Retries == 0 {
-		return cfg.Rate, ""
-	}
-	div := math.Pow(float64(1+cfg.Gateway.Retries), float64(cfg.Tiers-1))
-	rate = cfg.Rate / div
-	return rate, fmt.Sprintf("--rate defaults to %g req/s with %d tiers × %d retries (%g / %g), so a retry storm fits on this machine; set --rate to override",
-		rate, cfg.Tiers, cfg.Gateway.Retries, cfg.Rate, div)
 }
 
 // parsePhases turns "5s,15s,10s" into baseline, fault and recovery phases;

@@ -57,50 +57,9 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [flags]",
 		Short: "Run the fault-injecting upstream standalone",
-		Long: `Serve runs the fault-injecting upstream on its own, for your service or a CI
-job to call. Healthy, it answers every path with 200 and a small JSON body
-after the service time; with --proxy-to it forwards to a real upstream
-instead. With --grpc it is a gRPC dependency: any method of any service is
-answered with an empty message (a valid answer of any proto3 type), or with
---proxy-to grpc://host:port forwarded to your real gRPC service, faults
-act in gRPC's terms (` + strings.Join(faultserver.GRPCKinds(), ", ") + `; path=
-is a prefix of /package.Service/Method; reset and truncate end the call's
-connection), and /stats counts calls by method and status code. With --upstream-concurrency N it has finite capacity: N workers,
-each request holding one for its service time, a queue of --upstream-queue
-requests, and 503 at once beyond it; work for callers that gave up is done
-anyway unless --upstream-honor-cancel (the slowdown fault is the capacity
-cut). The faults given with --fault apply from the start; the control API
-switches them while it runs:
-
-  GET    /faults   the active faults
-  PUT    /faults   {"faults": ["latency:200ms", "error:503,rate=0.5"]} replaces them
-  POST   /faults   {"name": "slow-api", "fault": "latency:300ms"} adds one by name
-  DELETE /faults/NAME  removes that one; DELETE /faults removes them all, and
-                   held requests are released at once
-  GET    /stats    requests, injected faults per kind, work completed (and for
-                   callers already gone), queue and busy workers, rejected,
-                   backend errors (proxy mode), in-flight, rejected connections
-
-Faulted responses carry the header X-Cbload-Fault. A spec is
-KIND[:ARG][,key=value...]; every kind but refuse takes rate=P (per request;
-for tls, per connection) and path=/PREFIX (not tls). A request's body is read
-before a fault holds it, so a caller that gives up is seen at once. Fault
-kinds (a bare kind takes the argument shown):
-` + faultKindsHelp() + `
-The control API token may also come from $` + controlTokenEnv + `. Without a
-token the control API answers only requests whose Host (and Origin, if any)
-is localhost, a loopback IP, its own IP or a --control-host (403 otherwise),
-so that a web page cannot reach it through DNS rebinding.
-
-` + serveLimitsHelp() + `
-Serve stops cleanly on SIGINT or SIGTERM.`,
-		Example: `  cbload serve --fault latency:200ms --seed 7
-  cbload serve --fault 'error:503,rate=0.1' --fault 'latency:300ms,rate=0.3,path=/api'
-  cbload serve --proxy-to http://127.0.0.1:9000 --fault 'reset,rate=0.05'
-  cbload serve --grpc --fault 'grpc-error:UNAVAILABLE,rate=0.5,path=/shop.Payments/'
-  cbload serve --proxy-to grpc://127.0.0.1:50051 --fault 'truncate:100B,rate=0.1'
-  curl -X PUT http://127.0.0.1:8474/faults -d '{"faults": ["hang"]}'
-  cbload fault add stuck hang; cbload fault remove stuck`,
+		Long: fillHelp(serveLong, "<<grpcKinds>>", strings.Join(faultserver.GRPCKinds(), ", "), "<<faultKinds>>", faultserver.KindsHelp(),
+			"<<controlTokenEnv>>", controlTokenEnv, "<<limits>>", serveLimitsHelp()),
+		Example: serveExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("serve takes no arguments, got %q", args)
@@ -316,8 +275,10 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		}
 		return asUsage(err)
 	}
-	if err := checkPlanFaults(plan, cfg); err != nil {
-		return err
+	if plan != nil {
+		if err := plan.CheckFaults(cfg); err != nil {
+			return asUsage(err)
+		}
 	}
 	s, err := faultserver.New(cfg)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -39,37 +40,8 @@ type scheduleOptions struct {
 	cmd           *cobra.Command // for which flags were given
 }
 
-const scheduleHelp = `Run a schedule (instead of faults active from the start):
-  --phases 5s,15s,10s --fault SPEC  baseline, fault and recovery, the --fault
-                       faults active in the middle one
-  --scenario FILE      the phases (repeat groups included) and faults of the
-                       file cbload run takes; its seed, upstream.service_time,
-                       upstream.jitter, trials, load.client_timeout and the
-                       names of its targets apply; what configures run only
-                       (the rest of load, gateway, breaker, arms, thresholds,
-                       tracing, output, upstream.addr, …) is ignored, named in
-                       one line on stderr; --fault replaces the faults of its
-                       fault phases, --phases its phases
-  --arms A,B --trials N --client-timeout D  the run the schedule is for, as
-                       cbload run has them: its targets' names in order
-                       (default: the scenario's targets; without any, one
-                       arm), its trials (default 1) and client timeout
-                       (default 3s). Serve follows every arm run — each arm
-                       once per trial, interleaved A B, B A — by the run's
-                       rule: arm run k starts at the start + k × (schedule +
-                       client timeout + 1s), healthy in between
-  --start-at TIME      start at this RFC 3339 time, like 2026-12-01T12:00:00Z,
-                       at most 24h ahead (default: at launch); a time past
-                       joins the schedule where the clock stands (a restarted
-                       serve takes it up again, saying how late and in which
-                       phase); once the whole schedule is over, it is an error
-  --exit-after-schedule  exit 0 after the last phase (default: keep serving)
-Before the start, between arm runs and after the last phase the upstream is
-healthy. Each switch prints one line on stdout: the time (UTC), the offset
-from the start, the arm run (when named or several), the phase and its
-faults. A PUT or DELETE on the control API's /faults holds until the next
-switch, which sets that phase's faults. SIGINT or SIGTERM before the
-schedule has ended exits 130 (after it, 0).`
+//go:embed helptext/scheduleHelp.txt
+var scheduleHelp string
 
 // addScheduleFlags registers the schedule flags on serve's cmd and adds
 // their help to its long text and examples.
@@ -244,25 +216,6 @@ func ignoredSections(fields map[string]fileField) []string {
 		}
 	}
 	return out
-}
-
-// checkPlanFaults checks, before anything starts, that the server cfg
-// configures can take every phase's faults (within the active-fault limit,
-// no slowdown in proxy mode), so that no switch fails halfway through a
-// schedule. The error names the first phase and fault it refuses.
-func checkPlanFaults(plan *harness.UpstreamPlan, cfg faultserver.Config) error {
-	if plan == nil {
-		return nil
-	}
-	n := plan.Schedule.Len()
-	for i := range n {
-		p := plan.Schedule.Phase(i)
-		cfg.Faults = p.Faults
-		if err := cfg.Validate(); err != nil {
-			return usagef("phase %d/%d %s: %v", i+1, n, p.Name, err)
-		}
-	}
-	return nil
 }
 
 // serveSchedule follows plan (see harness.UpstreamPlan.Follow) with s,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,19 +18,8 @@ type shardOptions struct {
 	upstreamExternal bool
 }
 
-const shardHelp = `Beyond one machine: --shard I/N --start-at TIME runs this process as shard I
-of N. It sends rate/N, its requests interleaved with the other shards' (send
-times offset by I/rate) so that together they send the same constant-rate
-schedule as one process at --rate; its seed is derived from --seed and I.
-Every shard waits for --start-at (RFC 3339, e.g. 2026-12-01T12:00:00Z; SIGINT
-or SIGTERM ends the wait) and aligns its phases on it; arm k starts at
-start + k × (schedule + client timeout + 1s). Shards need --target (one
-shared service) and the same --seed; they start no upstream (implied
---upstream-external): the one the service calls is run by another process on
-the same schedule (cbload serve). They share a run id derived from the start
-time and the seed, or --run-id. Each shard's report records its start lag;
-cbload merge combines them exactly.
-`
+//go:embed helptext/shardHelp.txt
+var shardHelp string
 
 // applyShard sets the sharding fields of cfg from the flags; it runs
 // before cfg is validated, which checks how they combine.
