@@ -395,19 +395,27 @@ const (
 	otherPaths      = "(other paths)"
 )
 
-func (p *pathSlots) add(path string, t time.Time) {
-	p.mu.Lock()
-	c := p.paths[path]
-	if c == nil {
-		if len(p.paths) >= maxCountedPaths {
-			path = otherPaths
-			c = p.paths[path]
-		}
-		if c == nil {
-			c = newSlotCounter(p.start, p.total)
-			p.paths[path] = c
+// pathCounter returns the counter of path in m, made by mk when it is new;
+// past maxCountedPaths paths a new path counts as otherPaths. The caller
+// holds the lock that guards m.
+func pathCounter[C any](m map[string]*C, path string, mk func() *C) *C {
+	if c := m[path]; c != nil {
+		return c
+	}
+	if len(m) >= maxCountedPaths {
+		path = otherPaths
+		if c := m[path]; c != nil {
+			return c
 		}
 	}
+	c := mk()
+	m[path] = c
+	return c
+}
+
+func (p *pathSlots) add(path string, t time.Time) {
+	p.mu.Lock()
+	c := pathCounter(p.paths, path, func() *slotCounter { return newSlotCounter(p.start, p.total) })
 	p.mu.Unlock()
 	c.add(t)
 }
@@ -433,17 +441,7 @@ type pathPairs struct {
 
 func (p *pathPairs) add(path string, at, done time.Time) {
 	p.mu.Lock()
-	c := p.paths[path]
-	if c == nil {
-		if len(p.paths) >= maxCountedPaths {
-			path = otherPaths
-			c = p.paths[path]
-		}
-		if c == nil {
-			c = newPairCounter(p.start, p.total)
-			p.paths[path] = c
-		}
-	}
+	c := pathCounter(p.paths, path, func() *pairCounter { return newPairCounter(p.start, p.total) })
 	p.mu.Unlock()
 	c.add(at, done)
 }
