@@ -87,6 +87,18 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	if opts.ci.dryRun {
 		return dryRun(ctx, stdout, &cfg, opts, picked)
 	}
+	// The output folder is locked before anything is said of the run: a
+	// process that says when it starts holds its folder.
+	dir := opts.out
+	if dir == "" {
+		dir = filepath.Join("cbload-out", time.Now().Format("20060102-150405")+fmt.Sprintf("-seed%d", cfg.Seed))
+	}
+	_, statErr := os.Stat(dir)
+	release, err := prepareOut(dir, opts.force)
+	if err != nil {
+		return err
+	}
+	defer release()
 	fmt.Fprintf(stderr, "cbload: seed %d\n", cfg.Seed)
 	if line := shardLine(&cfg); line != "" {
 		fmt.Fprintf(stderr, "cbload: %s\n", line)
@@ -105,16 +117,6 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "cbload: metrics at %s\n", ms.url)
 	}
 
-	dir := opts.out
-	if dir == "" {
-		dir = filepath.Join("cbload-out", time.Now().Format("20060102-150405")+fmt.Sprintf("-seed%d", cfg.Seed))
-	}
-	_, statErr := os.Stat(dir)
-	release, err := prepareOut(dir, opts.force)
-	if err != nil {
-		return err
-	}
-	defer release()
 	if opts.results != "" {
 		// checkWritable removed the folders it made for its probe.
 		err := os.MkdirAll(filepath.Dir(opts.results), 0o755)
