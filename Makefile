@@ -112,7 +112,8 @@ jaeger-down: ## stop the bin/jaeger started by jaeger-up
 # A real single-node Kubernetes for the end-to-end test of examples/k8s
 # (tools/kube/cluster.sh says how it is made). Needs root. The Kubernetes
 # binaries are built from the release tools/kube/go.mod requires into
-# bin/kube/VERSION, once: a present folder is kept (cold: about 22 CPU-minutes,
+# bin/kube/VERSION, once: a present folder is kept, and a copy per user in
+# ~/.cache/cbload/kube/VERSION serves other clones (cold: about 22 CPU-minutes,
 # 85 min measured on 2 busy shared cores). k8s-up leaves it running (make k8s-env);
 # k8s-down stops it and undoes every change; k8s-e2e brings it up, runs the
 # Indexed Job test (tools/kube/e2e.sh) and always tears it down.
