@@ -40,7 +40,7 @@ type armRun struct {
 func newArmRun(cfg *Config, name string, k int, tel *tracing) *armRun {
 	a := &armRun{cfg: cfg, name: name, k: k, tel: tel}
 	if tel != nil {
-		a.ex = newExemplars(time.Now(), cfg.Phases, tel.jaegerURL)
+		a.ex = newExemplars(time.Now(), cfg.sched, tel.jaegerURL)
 		tel.setPhase(name, cfg.Phases[0].Name)
 	}
 	return a
@@ -77,7 +77,7 @@ func (a *armRun) start(ctx context.Context, up *upstreamSet, withBreaker bool) e
 	if a.ex != nil {
 		a.ex.start = t0
 	}
-	a.rec = newRecorder(t0, a.cfg.Phases, a.cfg.Rate, a.cfg.ClientTimeout+time.Second, withBreaker)
+	a.rec = newRecorder(t0, a.cfg.sched, a.cfg.reportPhases(), a.cfg.Rate, a.cfg.ClientTimeout+time.Second, withBreaker)
 	a.rec.queue = queueFigures(a.cfg)
 	a.rec.pace = newSchedulePacer(t0, a.cfg.Rate, a.cfg.TotalDuration(), a.cfg.Shard, time.Now())
 	up.begin()
@@ -124,7 +124,7 @@ func (a *armRun) drive(ctx context.Context, l armLoop, up *upstreamSet, cp *chec
 func (a *armRun) finish(arm *reports.Arm, up *upstreamSet) {
 	arm.StartedAt = a.begin.t0.UTC()
 	addUpstreamCounts(arm, up.finish())
-	analysis.Symptoms(arm, a.rec.reportPhases())
+	analysis.Symptoms(arm, a.rec.plan)
 	arm.Exemplars = a.ex.list()
 	arm.Start = a.begin.report(a.rec.pace)
 }

@@ -193,7 +193,7 @@ func (c *checkpoints) settledFunc(name string, k int, rec *recorder, up *upstrea
 	return func(i int) error {
 		a := rec.snapshot(name)
 		addUpstreamCounts(&a, up.booked())
-		analysis.Symptoms(&a, rec.reportPhases())
+		analysis.Symptoms(&a, rec.plan)
 		return c.phase(name, k, i, a)
 	}
 }

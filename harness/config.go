@@ -536,13 +536,25 @@ func (c *Config) schedule() (*schedule.Schedule, error) {
 	return schedule.New(ps)
 }
 
-// TotalDuration is the length of one arm.
+// TotalDuration is the length of one arm: its schedule's; 0 for phases
+// Validate refuses.
 func (c *Config) TotalDuration() time.Duration {
-	var d time.Duration
-	for _, p := range c.Phases {
-		d += p.Duration
+	s, err := c.schedule()
+	if err != nil {
+		return 0
 	}
-	return d
+	return s.Duration()
+}
+
+// reportPhases returns the schedule as a report states it: each phase's
+// name, its span from the schedule's clock and its faults (those for named
+// upstreams too, as NAME=SPEC). Run's clock must be set.
+func (c *Config) reportPhases() []reports.Phase {
+	out := make([]reports.Phase, len(c.Phases))
+	for i, p := range c.Phases {
+		out[i] = reports.Phase{Name: p.Name, StartS: c.sched.Start(i).Seconds(), EndS: c.sched.Start(i + 1).Seconds(), Faults: p.FaultStrings()}
+	}
+	return out
 }
 
 func specStrings(specs []faultserver.Spec) []string {

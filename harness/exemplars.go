@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/schedule"
 )
 
 // Exemplar kinds, in the order the report lists them within a phase.
@@ -38,8 +39,7 @@ var exemplarKindNames = [numExemplarKinds]string{
 // gateway's handlers offer breaker decisions.
 type exemplars struct {
 	start  time.Time
-	ends   []time.Duration // each phase's end offset
-	names  []string
+	sched  *schedule.Schedule // the arm's clock: which phase a time is in
 	mu     sync.Mutex
 	picks  [][numExemplarKinds]pick
 	linkTo string // Jaeger base URL; "" for no links
@@ -51,25 +51,14 @@ type pick struct {
 	score int64 // a latency in nanoseconds, or a count of attempts
 }
 
-func newExemplars(start time.Time, phases []Phase, jaegerURL string) *exemplars {
-	e := &exemplars{start: start, picks: make([][numExemplarKinds]pick, len(phases)), linkTo: jaegerURL}
-	var at time.Duration
-	for _, p := range phases {
-		at += p.Duration
-		e.ends = append(e.ends, at)
-		e.names = append(e.names, p.Name)
-	}
-	return e
+func newExemplars(start time.Time, sched *schedule.Schedule, jaegerURL string) *exemplars {
+	return &exemplars{start: start, sched: sched, picks: make([][numExemplarKinds]pick, sched.Len()), linkTo: jaegerURL}
 }
 
+// phase returns the phase at falls in; times before the start belong to
+// the first phase, times past the end to the last.
 func (e *exemplars) phase(at time.Time) int {
-	off := at.Sub(e.start)
-	for i, end := range e.ends {
-		if off < end {
-			return i
-		}
-	}
-	return len(e.ends) - 1
+	return min(max(e.sched.At(at.Sub(e.start)), 0), e.sched.Len()-1)
 }
 
 // first keeps id as the kind's pick for the phase of at unless an earlier
@@ -144,7 +133,7 @@ func (e *exemplars) list() []reports.Exemplar {
 			if !p.id.IsValid() {
 				continue
 			}
-			x := reports.Exemplar{Phase: e.names[i], Kind: exemplarKindNames[k], TraceID: p.id.String()}
+			x := reports.Exemplar{Phase: e.sched.Phase(i).Name, Kind: exemplarKindNames[k], TraceID: p.id.String()}
 			if e.linkTo != "" {
 				x.URL = e.linkTo + "/trace/" + x.TraceID
 			}

@@ -159,7 +159,7 @@ func BenchmarkGatewayAPI(b *testing.B) {
 			}
 			defer gw.close()
 			start := time.Now()
-			rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, 200, time.Second, arm == "breaker")
+			rec := testRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, 200, time.Second, arm == "breaker")
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			defer client.CloseIdleConnections()
 			url := gw.url() + "/api"

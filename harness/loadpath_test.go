@@ -135,7 +135,7 @@ func newLoadPath(tb testing.TB, url string) *loadPath {
 		return &countingTransport{next: next, inflight: &inflight}
 	})
 	tb.Cleanup(p.lr.close)
-	p.rec = newRecorder(p.start, p.phases, 1000, time.Second, false)
+	p.rec = testRecorder(p.start, p.phases, 1000, time.Second, false)
 	p.apiSent = newSlotCounter(p.start, time.Hour)
 	return p
 }
@@ -150,7 +150,7 @@ func (p *loadPath) run(n int) {
 		p.rec.add(res, collateral)
 		if p.results != nil {
 			done := p.rec.clamp(res.Timestamp.Add(res.Latency).Sub(p.start))
-			p.results.add(res, "a", p.rec.phases[p.rec.phaseIndex(done)].name)
+			p.results.add(res, "a", p.rec.plan[p.rec.phaseIndex(done)].Name)
 		}
 		if !collateral {
 			p.apiSent.add(res.Timestamp)

@@ -87,7 +87,7 @@ func attackOnce(t *testing.T, url string, rate float64, timeout, du time.Duratio
 	defer lr.close()
 	phases := []Phase{{Name: "p", Duration: du}}
 	start := time.Now()
-	rec := newRecorder(start, phases, rate, time.Second, false)
+	rec := testRecorder(start, phases, rate, time.Second, false)
 	var sent atomic.Int64
 	for res := range lr.attack(mixTargeter(url, url, 0, 1, &sent), rec.pace) {
 		rec.add(res, false)

@@ -162,7 +162,7 @@ func (m *Metrics) attach(a armLoop) (armLoop, func()) {
 		state: a.state, transitions: a.transitions, inflight: a.inflight, sent: a.sent, up: a.up,
 	}
 	if p := a.rec.pace; p != nil {
-		end := a.rec.end
+		end := a.rec.sched.Duration()
 		// As recorder.scheduled counts them: the sends due before now, and
 		// at the end every one, the last due at the end itself.
 		src.offered = func(now time.Time) int64 {

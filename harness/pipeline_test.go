@@ -76,7 +76,7 @@ func BenchmarkPipelineCbload(b *testing.B) {
 	}
 	defer up.Close()
 	start := time.Now()
-	ex := newExemplars(start, []Phase{{Name: "p", Duration: time.Hour}}, "")
+	ex := testExemplars(start, []Phase{{Name: "p", Duration: time.Hour}}, "")
 	gtel := tel.forGateway(ex)
 	_, adm := testPolicy(b, "breaker", DefaultConfig().Breaker, gtel)
 	gw, err := newGateway(GatewayConfig{Workers: 256, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL()+"/work", false, adm, gtel, 1)
@@ -84,7 +84,7 @@ func BenchmarkPipelineCbload(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer gw.close()
-	rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, 200, time.Second, true)
+	rec := testRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, 200, time.Second, true)
 	closedLoop(b, gw.url()+"/api", tel.loadTransport, func(r *vegeta.Result) {
 		rec.add(r, false)
 		ex.observe(r, false)

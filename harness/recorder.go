@@ -16,6 +16,7 @@ import (
 	"github.com/cbload/cbload/analysis"
 	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/schedule"
 )
 
 // Attribution. A request is counted where it completed (sent + latency):
@@ -40,9 +41,11 @@ const slotWidth = 100 * time.Millisecond
 //
 // A recorder is owned by one goroutine; it has no locks.
 type recorder struct {
-	start  time.Time
-	phases []phaseSpan
-	end    time.Duration // the schedule's length
+	start time.Time
+	// sched is the arm's clock: which phase an offset falls in, and the
+	// schedule's end; plan is the same phases as the report states them.
+	sched *schedule.Schedule
+	plan  []reports.Phase
 	// pace is the arm's pacer, which says when each request was due.
 	pace    *schedulePacer
 	lag     time.Duration // how long after a second ends its results may still arrive
@@ -58,12 +61,6 @@ type recorder struct {
 	slots []slot
 	load  loadAcc
 	live  liveAcc
-}
-
-type phaseSpan struct {
-	name       string
-	start, end time.Duration
-	faults     []string
 }
 
 type slot struct{ ok, n int64 }
@@ -218,34 +215,26 @@ type liveAcc struct {
 	api, apiOK, local, localOK int64
 }
 
-func newRecorder(start time.Time, phases []Phase, rate float64, lag time.Duration, withBreaker bool) *recorder {
-	r := &recorder{
+// newRecorder returns the recorder of an arm that starts at start and runs
+// sched, whose phases the report states as plan (Config.reportPhases).
+func newRecorder(start time.Time, sched *schedule.Schedule, plan []reports.Phase, rate float64, lag time.Duration, withBreaker bool) *recorder {
+	return &recorder{
 		start:   start,
+		sched:   sched,
+		plan:    plan,
 		lag:     lag,
 		breaker: withBreaker,
 		seconds: make(map[int]*secondAcc),
 		gauges:  make(map[int]gauge),
-		details: make([]phaseDetail, len(phases)),
+		details: make([]phaseDetail, sched.Len()),
+		pace:    newSchedulePacer(start, rate, sched.Duration(), Shard{}, start),
 	}
-	var at time.Duration
-	for _, p := range phases {
-		r.phases = append(r.phases, phaseSpan{name: p.Name, start: at, end: at + p.Duration, faults: p.FaultStrings()})
-		at += p.Duration
-	}
-	r.end = at
-	r.pace = newSchedulePacer(start, rate, at, Shard{}, start)
-	return r
 }
 
-// phaseIndex returns the phase an offset falls in; offsets past the end
-// belong to the last phase.
+// phaseIndex returns the phase an offset falls in; offsets before the
+// start belong to the first phase, offsets past the end to the last.
 func (r *recorder) phaseIndex(off time.Duration) int {
-	for i, p := range r.phases {
-		if off < p.end {
-			return i
-		}
-	}
-	return len(r.phases) - 1
+	return min(max(r.sched.At(off), 0), r.sched.Len()-1)
 }
 
 // outcome is how one request ended, as the load runner saw it.
@@ -332,7 +321,7 @@ func isResourceError(msg string) bool {
 // clamp keeps an offset within the schedule: vegeta may send the last hit a
 // hair after its end, and answers arrive after it.
 func (r *recorder) clamp(off time.Duration) time.Duration {
-	return min(max(off, 0), r.end-1)
+	return min(max(off, 0), r.sched.Duration()-1)
 }
 
 func (r *recorder) secondAt(sec int) *secondAcc {
@@ -458,7 +447,7 @@ func (r *recorder) scheduled(sec int) int64 {
 		return p.sendsUpTo(int64((x - 1) / p.interval))
 	}
 	from, to := time.Duration(sec)*time.Second, time.Duration(sec+1)*time.Second
-	if to >= r.end {
+	if to >= r.sched.Duration() {
 		return p.sendsUpTo(p.last) - due(from)
 	}
 	return due(to) - due(from)
@@ -491,7 +480,7 @@ func (r *recorder) second(k int) reports.Second {
 	g := r.gauges[k]
 	s := reports.Second{
 		T:                        k,
-		Phase:                    r.phases[r.phaseIndex(time.Duration(k)*time.Second)].name,
+		Phase:                    r.plan[r.phaseIndex(time.Duration(k)*time.Second)].Name,
 		State:                    g.state,
 		Scheduled:                r.scheduled(k),
 		InflightPeak:             g.inflightPeak,
@@ -572,23 +561,14 @@ func (r *recorder) build(name string, series []reports.Second, transitions []rep
 	if a.Load.Stalls == nil {
 		a.Load.Stalls = []reports.Stall{}
 	}
-	analysis.Derive(&a, r.reportPhases())
-	for i, p := range r.phases {
-		ps := a.Summary[p.name]
+	analysis.Derive(&a, r.plan)
+	for i, p := range r.plan {
+		ps := a.Summary[p.Name]
 		r.details[i].api.fill(&ps.API)
 		r.details[i].collateral.fill(&ps.Collateral)
-		a.Summary[p.name] = ps
+		a.Summary[p.Name] = ps
 	}
 	return a
-}
-
-// reportPhases returns the schedule as the report states it.
-func (r *recorder) reportPhases() []reports.Phase {
-	out := make([]reports.Phase, len(r.phases))
-	for i, p := range r.phases {
-		out[i] = reports.Phase{Name: p.name, StartS: p.start.Seconds(), EndS: p.end.Seconds(), Faults: p.faults}
-	}
-	return out
 }
 
 func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }

@@ -13,7 +13,32 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/reports"
+	"github.com/cbload/cbload/schedule"
 )
+
+// testClock returns phases as an arm's clock and its report plan, as Run
+// sets them; the phases must be valid.
+func testClock(phases []Phase) (*schedule.Schedule, []reports.Phase) {
+	cfg := Config{Phases: phases}
+	sched, err := cfg.schedule()
+	if err != nil {
+		panic(err)
+	}
+	cfg.sched = sched
+	return sched, cfg.reportPhases()
+}
+
+// testRecorder is newRecorder over phases.
+func testRecorder(start time.Time, phases []Phase, rate float64, lag time.Duration, withBreaker bool) *recorder {
+	sched, plan := testClock(phases)
+	return newRecorder(start, sched, plan, rate, lag, withBreaker)
+}
+
+// testExemplars is newExemplars over phases.
+func testExemplars(start time.Time, phases []Phase, jaegerURL string) *exemplars {
+	sched, _ := testClock(phases)
+	return newExemplars(start, sched, jaegerURL)
+}
 
 func result(start time.Time, off, lat time.Duration, code uint16, outcome string) *vegeta.Result {
 	h := http.Header{}
@@ -28,7 +53,7 @@ func result(start time.Time, off, lat time.Duration, code uint16, outcome string
 func TestRecorderBucketsByCompletion(t *testing.T) {
 	start := time.Unix(1000, 0)
 	phases := []Phase{{Name: "a", Duration: 2 * time.Second}, {Name: "b", Duration: 2 * time.Second}}
-	rec := newRecorder(start, phases, 10, time.Second, true)
+	rec := testRecorder(start, phases, 10, time.Second, true)
 	rec.add(result(start, 100*time.Millisecond, 5*time.Millisecond, 200, outcomeOK), false)
 	// Sent in second 1 (phase a), answered in second 3 (phase b).
 	rec.add(result(start, 1900*time.Millisecond, 1500*time.Millisecond, 503, outcomeSaturated), true)
@@ -79,7 +104,7 @@ func TestRecorderBucketsByCompletion(t *testing.T) {
 func TestRecorderFaultFiguresArePhaseTrue(t *testing.T) {
 	start := time.Unix(1000, 0)
 	phases := []Phase{{Name: "base", Duration: 2 * time.Second}, {Name: "fault", Duration: 2 * time.Second, Faults: faults(t, "hang")}, {Name: "rec", Duration: 2 * time.Second}}
-	rec := newRecorder(start, phases, 10, time.Second, false)
+	rec := testRecorder(start, phases, 10, time.Second, false)
 	peaks := []int64{40, 3, 7, 2, 90, 1}
 	for s, p := range peaks {
 		rec.sample(s, gauge{inflightPeak: p})
@@ -123,7 +148,7 @@ func TestRecorderTimeToRecover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := newRecorder(start, phases, 100, time.Second, tt.breaker)
+			rec := testRecorder(start, phases, 100, time.Second, tt.breaker)
 			var trans []reports.Transition
 			if tt.breaker {
 				trans = []reports.Transition{{T: 2.5, From: "closed", To: "open"}, {T: 3.5, From: "open", To: "half-open"}, {T: 3.6, From: "half-open", To: "open"}}
@@ -168,7 +193,7 @@ func show(v *float64) string {
 // 1/rate, the first after one interval, the last at or just past the end.
 func TestRecorderScheduled(t *testing.T) {
 	for _, rate := range []float64{1, 2.5, 3, 200, 20000} {
-		rec := newRecorder(time.Now(), []Phase{{Name: "p", Duration: 4 * time.Second}}, rate, time.Second, false)
+		rec := testRecorder(time.Now(), []Phase{{Name: "p", Duration: 4 * time.Second}}, rate, time.Second, false)
 		var total int64
 		for s := range 4 {
 			got := rec.scheduled(s)
@@ -233,7 +258,7 @@ func TestRecorderMemoryIsFlat(t *testing.T) {
 	start := time.Unix(0, 0)
 	const rate = 500
 	phases := []Phase{{Name: "only", Duration: 600 * time.Second}}
-	rec := newRecorder(start, phases, rate, 2*time.Second, true)
+	rec := testRecorder(start, phases, rate, 2*time.Second, true)
 	heapAt := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
@@ -265,7 +290,7 @@ func TestRecorderMemoryIsFlat(t *testing.T) {
 
 func BenchmarkRecorderAdd(b *testing.B) {
 	start := time.Now()
-	rec := newRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, 200, time.Second, true)
+	rec := testRecorder(start, []Phase{{Name: "p", Duration: time.Hour}}, 200, time.Second, true)
 	res := result(start, 0, 3*time.Millisecond, 200, outcomeOK)
 	for i := 0; b.Loop(); i++ {
 		res.Timestamp = start.Add(time.Duration(i) * time.Millisecond)
@@ -281,7 +306,7 @@ func BenchmarkRecorderAdd(b *testing.B) {
 // endpoint.
 func TestRecorderDetails(t *testing.T) {
 	start := time.Unix(1000, 0)
-	rec := newRecorder(start, []Phase{{Name: "a", Duration: 2 * time.Second}}, 10, time.Second, true)
+	rec := testRecorder(start, []Phase{{Name: "a", Duration: 2 * time.Second}}, 10, time.Second, true)
 	add := func(code uint16, errText string, lat time.Duration, bodyBytes string, collateral bool) {
 		res := result(start, 100*time.Millisecond, lat, code, "")
 		res.Error = errText

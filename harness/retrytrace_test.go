@@ -27,7 +27,7 @@ func TestRetriedRequestTrace(t *testing.T) {
 	tel, stop := testTracing(sr, sdktrace.ParentBased(sdktrace.AlwaysSample()))
 	defer stop()
 	start := time.Now()
-	ex := newExemplars(start, []Phase{{Name: "p", Duration: time.Hour}}, "")
+	ex := testExemplars(start, []Phase{{Name: "p", Duration: time.Hour}}, "")
 	cfg := DefaultConfig()
 	cfg.Tiers, cfg.Gateway.Retries = 2, 2
 	ch, err := startChain(&cfg, "no-breaker", up.URL, tel.forGateway(ex))

@@ -180,11 +180,7 @@ func newReport(cfg *Config) *reports.Report {
 			ClockOffset: ClockOffsetUnknown,
 		}
 	}
-	for i, p := range cfg.Phases {
-		r.Phases = append(r.Phases, reports.Phase{
-			Name: p.Name, StartS: cfg.sched.Start(i).Seconds(), EndS: cfg.sched.Start(i + 1).Seconds(), Faults: p.FaultStrings(),
-		})
-	}
+	r.Phases = cfg.reportPhases()
 	return r
 }
 
@@ -422,7 +418,7 @@ loop:
 			a.rec.add(res, collateral)
 			if cfg.OnSample != nil || cfg.Results != nil {
 				done := a.rec.clamp(res.Timestamp.Add(res.Latency).Sub(a.start))
-				phase := a.rec.phases[a.rec.phaseIndex(done)].name
+				phase := a.rec.plan[a.rec.phaseIndex(done)].Name
 				cfg.Results.add(res, a.name, phase)
 				if cfg.OnSample != nil {
 					cfg.OnSample(Sample{Arm: a.name, Phase: phase, Collateral: collateral, OK: classify(res) == oOK, Latency: res.Latency})

@@ -46,7 +46,7 @@ func TestShardPacersUnionIsTheSchedule(t *testing.T) {
 				t.Fatalf("shard %d: sends %d then %d; want every %dth", i, js[k-1], j, n)
 			}
 		}
-		rec := newRecorder(t0, phases, rate, time.Second, false)
+		rec := testRecorder(t0, phases, rate, time.Second, false)
 		rec.pace = p
 		for s := range perSecond {
 			perSecond[s] += rec.scheduled(s)
@@ -60,7 +60,7 @@ func TestShardPacersUnionIsTheSchedule(t *testing.T) {
 	if len(seen) != len(want) {
 		t.Errorf("shards send %d distinct requests; want %d", len(seen), len(want))
 	}
-	rec := newRecorder(t0, phases, rate, time.Second, false)
+	rec := testRecorder(t0, phases, rate, time.Second, false)
 	for s, got := range perSecond {
 		if w := rec.scheduled(s); got != w {
 			t.Errorf("second %d: shards scheduled %d together; one process %d", s, got, w)

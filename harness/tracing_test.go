@@ -180,7 +180,7 @@ func TestBreakerSpans(t *testing.T) {
 	tel, stop := testTracing(sr, sdktrace.ParentBased(sdktrace.AlwaysSample()))
 	defer stop()
 	start := time.Now()
-	ex := newExemplars(start, []Phase{{Name: "p", Duration: time.Hour}}, "http://jaeger")
+	ex := testExemplars(start, []Phase{{Name: "p", Duration: time.Hour}}, "http://jaeger")
 	gtel := tel.forGateway(ex)
 	_, adm := testPolicy(t, "breaker", BreakerConfig{Timeout: 100 * time.Millisecond, MaxRequests: 1, ConsecutiveFailures: 2}, gtel)
 	gw, err := newGateway(GatewayConfig{Workers: 4, QueueTimeout: time.Second, CallTimeout: time.Second}, up.URL+"/work", false, adm, gtel, 1)
@@ -258,7 +258,7 @@ func TestBreakerSpans(t *testing.T) {
 
 func TestExemplarsKeepBest(t *testing.T) {
 	start := time.Now()
-	ex := newExemplars(start, []Phase{{Name: "a", Duration: time.Second}, {Name: "b", Duration: time.Second}}, "")
+	ex := testExemplars(start, []Phase{{Name: "a", Duration: time.Second}, {Name: "b", Duration: time.Second}}, "")
 	id := func(b byte) [16]byte { return [16]byte{15: b} }
 	for i := range 1000 {
 		at := start.Add(time.Duration(i) * time.Millisecond) // phase a
@@ -296,7 +296,7 @@ func BenchmarkGatewayTracing(b *testing.B) {
 			if bc.ratio >= 0 {
 				bsp := sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter(), sdktrace.WithMaxQueueSize(traceQueueSize))
 				tel, stop = testTracing(bsp, samplerChoice{name: "parentbased_traceidratio", ratio: bc.ratio}.sampler())
-				gtel = tel.forGateway(newExemplars(time.Now(), []Phase{{Name: "p", Duration: time.Hour}}, ""))
+				gtel = tel.forGateway(testExemplars(time.Now(), []Phase{{Name: "p", Duration: time.Hour}}, ""))
 				upH = otelhttp.NewHandler(upH, "upstream", tel.httpOptions(tel.upstream)...)
 			}
 			defer stop()
