@@ -136,16 +136,15 @@ func suspectOK(ok, served map[slotPair]int64, base int, fault []bool) (int64, bo
 	return n, true
 }
 
-// faultSlots marks the slots, n of them, of phases that inject a fault.
-func faultSlots(phases []Phase, n int) []bool {
+// faultSlots marks the slots, n of them, of the phases of cfg that inject
+// a fault, on the run's clock.
+func faultSlots(cfg *Config, n int) []bool {
 	out := make([]bool, n)
-	var at time.Duration
-	for _, p := range phases {
-		end := at + p.Duration
-		for i := int(at / slotWidth); i < min(int(end/slotWidth), n); i++ {
+	for k, p := range cfg.Phases {
+		from, end := cfg.sched.Start(k), cfg.sched.Start(k+1)
+		for i := int(from / slotWidth); i < min(int(end/slotWidth), n); i++ {
 			out[i] = p.Faulty()
 		}
-		at = end
 	}
 	return out
 }

@@ -182,7 +182,7 @@ func runTarget(ctx context.Context, cfg *Config, t Target, a *armRun, up *upstre
 			base = int(cfg.Phases[0].Duration / slotWidth)
 		}
 		served := up.servedPairs(gi, dependencySet(up.arrivalSlots(gi, n), base))
-		if k, ok := suspectOK(apiOK.pairs(), served, base, faultSlots(cfg.Phases, n)); ok {
+		if k, ok := suspectOK(apiOK.pairs(), served, base, faultSlots(cfg, n)); ok {
 			arm.SuspectOK = &k
 		}
 	}
