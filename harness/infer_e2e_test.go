@@ -141,28 +141,26 @@ func (s *abandoningService) api(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "dependency timed out", http.StatusGatewayTimeout)
 }
 
-// TestInferOpenWithCallsInFlight runs a hang against a service that keeps
-// its calls in flight — abandoned calls, and a health probe every second
-// on another path — and checks that the open inferred from outside is
-// within 0.5 s of the service's own log, that the span it is shown with
-// holds it, and that the probes are counted apart.
-func TestInferOpenWithCallsInFlight(t *testing.T) {
-	upAddr := freeAddr(t)
-	svc := startAbandoningService(t, upAddr)
+// inferHang runs a hang (4 s, then 3 s of recovery) at rate against the
+// service at url, whose dependency is the upstream at upAddr, and checks
+// the open inferred from outside against the service's own log
+// (firstOpen, read after the run): within 0.5 s, and inside the span it
+// is shown with. It returns the report, the service's arm and the open
+// from the log, in seconds from the fault phase's start.
+func inferHang(t *testing.T, url, upAddr string, rate float64, firstOpen func() time.Time) (*reports.Report, *reports.Arm, float64) {
+	t.Helper()
 	cfg := testConfig(t, "hang")
-	cfg.Rate = 50
+	cfg.Rate = rate
 	cfg.Phases[1].Duration = 4 * time.Second
 	cfg.Phases[2].Duration = 3 * time.Second
-	cfg.Targets = []Target{{Name: "svc", URL: svc.URL + "/api", Collateral: svc.URL + "/local"}}
+	cfg.Targets = []Target{{Name: "svc", URL: url + "/api", Collateral: url + "/local"}}
 	cfg.UpstreamAddr = upAddr
 	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := r.Arm("svc")
-	svc.mu.Lock()
-	first := svc.firstOpen
-	svc.mu.Unlock()
+	first := firstOpen()
 	if first.IsZero() {
 		t.Fatal("the service's breaker never opened")
 	}
@@ -172,12 +170,28 @@ func TestInferOpenWithCallsInFlight(t *testing.T) {
 		t.Fatalf("breaker figures %s, time to open %v, span %v; want an inferred open with its span (notes %q)", a.BreakerFigures, got, span, a.Notes)
 	}
 	if d := *got - truth; d < -0.5 || d > 0.5 {
-		t.Errorf("time to open %.2f s (inferred); the service's log says %.2f s: want within 0.5 s", *got, truth)
+		t.Errorf("time to open %.2f s (inferred); the service's log says %.2f s: want within 0.5 s (notes %q)", *got, truth, a.Notes)
 	}
 	// The span is the claim: it holds the truth, to a slot.
 	if truth < span[0]-0.1 || truth > span[1]+0.1 {
 		t.Errorf("time to open span %.1f–%.1f s does not hold the service's %.2f s", span[0], span[1], truth)
 	}
+	return r, a, truth
+}
+
+// TestInferOpenWithCallsInFlight runs a hang against a service that keeps
+// its calls in flight — abandoned calls, and a health probe every second
+// on another path — and checks that the open inferred from outside is
+// within 0.5 s of the service's own log, that the span it is shown with
+// holds it, and that the probes are counted apart.
+func TestInferOpenWithCallsInFlight(t *testing.T) {
+	upAddr := freeAddr(t)
+	svc := startAbandoningService(t, upAddr)
+	r, a, truth := inferHang(t, svc.URL, upAddr, 50, func() time.Time {
+		svc.mu.Lock()
+		defer svc.mu.Unlock()
+		return svc.firstOpen
+	})
 	if !hasNote(a.Notes, "other paths than the service's dependency calls (/health: ") {
 		t.Errorf("notes %q; want the health probes counted apart", a.Notes)
 	}
@@ -353,34 +367,11 @@ func (s *limitService) api(w http.ResponseWriter, r *http.Request) {
 func TestInferOpenBehindConcurrencyLimit(t *testing.T) {
 	upAddr := freeAddr(t)
 	svc := startLimitService(t, upAddr)
-	cfg := testConfig(t, "hang")
-	cfg.Rate = 100
-	cfg.Phases[1].Duration = 4 * time.Second
-	cfg.Phases[2].Duration = 3 * time.Second
-	cfg.Targets = []Target{{Name: "svc", URL: svc.URL + "/api", Collateral: svc.URL + "/local"}}
-	cfg.UpstreamAddr = upAddr
-	r, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := r.Arm("svc")
-	svc.mu.Lock()
-	first := svc.firstOpen
-	svc.mu.Unlock()
-	if first.IsZero() {
-		t.Fatal("the service's breaker never opened")
-	}
-	truth := first.Sub(a.StartedAt).Seconds() - r.Phases[1].StartS
-	got, span := a.Figures.TimeToOpenS, a.Figures.TimeToOpenSpanS
-	if a.BreakerFigures != reports.BreakerInferred || got == nil || len(span) != 2 {
-		t.Fatalf("breaker figures %s, time to open %v, span %v; want an inferred open with its span (notes %q)", a.BreakerFigures, got, span, a.Notes)
-	}
-	if d := *got - truth; d < -0.5 || d > 0.5 {
-		t.Errorf("time to open %.2f s (inferred); the service's log says %.2f s: want within 0.5 s (notes %q)", *got, truth, a.Notes)
-	}
-	if truth < span[0]-0.1 || truth > span[1]+0.1 {
-		t.Errorf("time to open span %.1f–%.1f s does not hold the service's %.2f s", span[0], span[1], truth)
-	}
+	_, a, truth := inferHang(t, svc.URL, upAddr, 100, func() time.Time {
+		svc.mu.Lock()
+		defer svc.mu.Unlock()
+		return svc.firstOpen
+	})
 	if !hasNote(a.Notes, "breaker state: a concurrency limit") {
 		t.Errorf("notes %q; want the concurrency limit named", a.Notes)
 	}
