@@ -76,23 +76,34 @@ func TestOTLPMetrics(t *testing.T) {
 	}
 }
 
-// TestMetricsExportErrorSignal checks that a failed OTLP metrics export
-// reaches the SDK's error handler as the metrics signal's error
-// (SignalError), so it is labelled metrics, not tracing.
-func TestMetricsExportErrorSignal(t *testing.T) {
+// exportTo starts the metrics export of a run to a collector answering
+// /v1/metrics with answer (the body read first), stopped when the test
+// ends.
+func exportTo(t *testing.T, answer http.HandlerFunc) *metricsExport {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
-		http.Error(w, "bad request", http.StatusBadRequest) // not retried
+		answer(w, r)
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", srv.URL+"/v1/metrics")
 	cfg := testConfig(t, "hang")
 	e, err := startMetricsExport(context.Background(), &cfg)
 	if err != nil || e == nil {
 		t.Fatalf("startMetricsExport = %v, %v; want a pipeline", e, err)
 	}
-	defer e.shutdown()
-	err = e.mp.ForceFlush(context.Background())
+	t.Cleanup(e.shutdown)
+	return e
+}
+
+// TestMetricsExportErrorSignal checks that a failed OTLP metrics export
+// reaches the SDK's error handler as the metrics signal's error
+// (SignalError), so it is labelled metrics, not tracing.
+func TestMetricsExportErrorSignal(t *testing.T) {
+	e := exportTo(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "bad request", http.StatusBadRequest) // not retried
+	})
+	err := e.mp.ForceFlush(context.Background())
 	var se *SignalError
 	if !errors.As(err, &se) || se.Signal != "metrics" {
 		t.Errorf("ForceFlush against a refusing collector = %v; want a SignalError of the metrics signal", err)
@@ -104,20 +115,11 @@ func TestMetricsExportErrorSignal(t *testing.T) {
 // asked again in the run.
 func TestMetricsExportCollectorWithoutMetrics(t *testing.T) {
 	var posts atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+	e := exportTo(t, func(w http.ResponseWriter, r *http.Request) {
 		posts.Add(1)
 		http.NotFound(w, r)
-	}))
-	defer srv.Close()
-	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", srv.URL+"/v1/metrics")
-	cfg := testConfig(t, "hang")
-	e, err := startMetricsExport(context.Background(), &cfg)
-	if err != nil || e == nil {
-		t.Fatalf("startMetricsExport = %v, %v; want a pipeline", e, err)
-	}
-	defer e.shutdown()
-	err = e.mp.ForceFlush(context.Background())
+	})
+	err := e.mp.ForceFlush(context.Background())
 	var se *SignalError
 	if !errors.As(err, &se) || se.Signal != "metrics" || !strings.Contains(err.Error(), "the collector takes no OTLP metrics") || !strings.Contains(err.Error(), "traces are exported all the same") {
 		t.Errorf("ForceFlush against a collector without metrics = %v; want the metrics signal's error saying so", err)
