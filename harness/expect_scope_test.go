@@ -56,17 +56,7 @@ func TestExpectTransportScopes(t *testing.T) {
 	}))
 	defer svc.Close()
 	isColl := func(r *http.Request) bool { return r.URL.Path == "/health" }
-	parse := func(ss ...string) expectations {
-		var es expectations
-		for _, s := range ss {
-			e, err := ParseExpectation(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			es = append(es, e)
-		}
-		return es
-	}
+	parse := func(ss ...string) expectations { return mustExpect(t, ss...) }
 	for _, tt := range []struct {
 		name           string
 		checks         expectations

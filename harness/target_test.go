@@ -117,17 +117,7 @@ func TestProbeRefusesBadAnswers(t *testing.T) {
 	}
 	upAddr := up.Addr().String()
 	up.Close()
-	expect := func(ss ...string) []Expectation {
-		var out []Expectation
-		for _, s := range ss {
-			e, err := ParseExpectation(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, e)
-		}
-		return out
-	}
+	expect := func(ss ...string) []Expectation { return mustExpect(t, ss...) }
 	for _, tt := range []struct {
 		target Target
 		expect []Expectation
@@ -176,4 +166,18 @@ func TestProbeRefusesBadAnswers(t *testing.T) {
 	if !errors.As(err, &se) || r != nil || !strings.Contains(err.Error(), "404 Not Found") {
 		t.Errorf("Run with a typo in the path = %v, %v; want a SetupError naming the 404 and no report", r, err)
 	}
+}
+
+// mustExpect parses each --expect check of ss.
+func mustExpect(t *testing.T, ss ...string) []Expectation {
+	t.Helper()
+	var out []Expectation
+	for _, s := range ss {
+		e, err := ParseExpectation(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
 }
