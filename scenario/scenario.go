@@ -7,6 +7,8 @@
 //
 //	description: what this scenario teaches
 //	seed: 7
+//	trials: 1                     # each arm this many times, interleaved
+//	arm_mode: sequential          # or concurrent
 //	load:     {rate: 200, collateral_share: 0.2, client_timeout: 3s}
 //	gateway:  {workers: 32, queue_timeout: 1s, call_timeout: 500ms, local_work: 1ms,
 //	           tiers: 1, retries: 0, retry_backoff: 0s}
@@ -15,7 +17,7 @@
 //	retry_budget: {ratio: 10%, window: 10s}
 //	throttle: {k: 2, window: 10s}
 //	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090,
-//	           concurrency: 4, queue: 200, honor_cancel: false, tls_dir: cbload-tls}
+//	           concurrency: 4, queue: 200, honor_cancel: false, tls_dir: cbload-tls, grpc: false}
 //	upstreams: {payments: 127.0.0.1:3001, search: 127.0.0.1:3002}   # instead of upstream.addr
 //	arms: [breaker, no-breaker]   # also retry-budget, throttle
 //	targets:  [{name: breaker, url: http://127.0.0.1:8081/api, collateral: /local, breaker_state_url: /breaker}]
@@ -39,7 +41,8 @@
 //	thresholds: ["breaker.figures.opens >= 1"]
 //	tracing: {otlp_endpoint: http://127.0.0.1:4318, otlp_protocol: http/protobuf, sample: auto,
 //	          jaeger_url: http://127.0.0.1:16686}
-//	output: {dir: out, force: true, junit: junit.xml, progress: never, step_summary: false}
+//	output: {dir: out, force: true, junit: junit.xml, progress: never, step_summary: false,
+//	         results: results.json, summary_template: summary.tmpl}
 //
 // A repeated group's phases are named with the repeat number: down-1, up-1,
 // down-2, … so every phase keeps its own summary and threshold paths.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cbload/cbload/harness"
+	"github.com/cbload/cbload/scenario"
 )
 
 // TestSettingsTable checks run's flag ⇄ path table: each flag and each path
@@ -175,4 +178,32 @@ func TestSettingsFileLikeFlag(t *testing.T) {
 	// An unknown key beside known ones is refused, naming its line.
 	checkScenarioError(t, string(body)+"rps: 5\n", fmt.Sprintf(`line %d: unknown field "rps" in the top level`, strings.Count(string(body), "\n")+1))
 	checkScenarioError(t, "gateway:\n  workers: 4\n  worker: 5\n", `line 3: unknown field "worker" in gateway; want one of: workers, queue_timeout, call_timeout, local_work, retries, retry_backoff, tiers`)
+}
+
+// TestScenarioDocExample checks that the format example in the scenario
+// package's doc, the file's user documentation, is a file run reads.
+func TestScenarioDocExample(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "scenario", "scenario.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doc, ok := strings.Cut(string(src), "// A file looks like this:\n//\n")
+	if !ok {
+		t.Fatal(`scenario.go: no "A file looks like this:" in the package doc`)
+	}
+	var example strings.Builder
+	for _, line := range strings.Split(doc, "\n") {
+		text, ok := strings.CutPrefix(line, "//\t")
+		if !ok {
+			break
+		}
+		example.WriteString(text + "\n")
+	}
+	s, err := scenario.Decode("doc", strings.NewReader(example.String()), scenarioFields())
+	if err != nil {
+		t.Fatalf("the doc's example: %v\n%s", err, example.String())
+	}
+	if len(s.Phases) == 0 || s.Line("output.dir") == 0 {
+		t.Errorf("the doc's example, as read, lacks phases or output.dir:\n%s", example.String())
+	}
 }
