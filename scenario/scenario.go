@@ -7,6 +7,8 @@
 //
 //	description: what this scenario teaches
 //	seed: 7
+//	trials: 1                     # each arm this many times, interleaved
+//	arm_mode: sequential          # or concurrent
 //	load:     {rate: 200, collateral_share: 0.2, client_timeout: 3s}
 //	gateway:  {workers: 32, queue_timeout: 1s, call_timeout: 500ms, local_work: 1ms,
 //	           tiers: 1, retries: 0, retry_backoff: 0s}
@@ -15,7 +17,7 @@
 //	retry_budget: {ratio: 10%, window: 10s}
 //	throttle: {k: 2, window: 10s}
 //	upstream: {service_time: 2ms, jitter: 1ms, addr: 127.0.0.1:9090,
-//	           concurrency: 4, queue: 200, honor_cancel: false, tls_dir: cbload-tls}
+//	           concurrency: 4, queue: 200, honor_cancel: false, tls_dir: cbload-tls, grpc: false}
 //	upstreams: {payments: 127.0.0.1:3001, search: 127.0.0.1:3002}   # instead of upstream.addr
 //	arms: [breaker, no-breaker]   # also retry-budget, throttle
 //	targets:  [{name: breaker, url: http://127.0.0.1:8081/api, collateral: /local, breaker_state_url: /breaker}]
@@ -39,7 +41,8 @@
 //	thresholds: ["breaker.figures.opens >= 1"]
 //	tracing: {otlp_endpoint: http://127.0.0.1:4318, otlp_protocol: http/protobuf, sample: auto,
 //	          jaeger_url: http://127.0.0.1:16686}
-//	output: {dir: out, force: true, junit: junit.xml, progress: never, step_summary: false}
+//	output: {dir: out, force: true, junit: junit.xml, progress: never, step_summary: false,
+//	         results: results.json, summary_template: summary.tmpl}
 //
 // A repeated group's phases are named with the repeat number: down-1, up-1,
 // down-2, … so every phase keeps its own summary and threshold paths.
@@ -47,9 +50,12 @@
 // Paths in the file (body_file, targets_file, ca_cert, tls_dir, output) are
 // relative to the working directory, as on the command line.
 //
-// To add a section: add a struct with yaml tags and a field of that type to
-// File, and a row to sections (for the "unknown field" message). Fields that
-// a flag can override are pointers, so "not in the file" is nil.
+// The package reads the file's structured sections itself: description,
+// phases (with their repeat groups), thresholds and targets. Every other
+// setting is declared by the caller, once: Decode takes each one's path and
+// Go type (a Field; cbload run's come from its flag table) and checks the
+// file against them as strictly as against its own sections, and Value reads
+// one into the caller's field. A key that is neither is an unknown field.
 package scenario
 
 import (
@@ -59,6 +65,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -98,103 +105,25 @@ const (
 	MaxExpect = 100
 )
 
-// File is a decoded scenario file. Build one with ReadFile or Decode.
+// File is a decoded scenario file. Build one with ReadFile or Decode. It
+// holds the sections this package reads itself; the settings the caller
+// declared (see Field) are read with Value.
 type File struct {
-	Description string      `yaml:"description"`
-	Seed        *Int        `yaml:"seed"`
-	Load        Load        `yaml:"load"`
-	Gateway     Gateway     `yaml:"gateway"`
-	Breaker     Breaker     `yaml:"breaker"`
-	RetryBudget RetryBudget `yaml:"retry_budget"`
-	Throttle    Throttle    `yaml:"throttle"`
-	Upstream    Upstream    `yaml:"upstream"`
-	// Upstreams maps the names of several dependencies to the addresses
-	// their upstreams listen on (--upstream NAME=ADDR); a fault for one is
-	// NAME=SPEC.
-	Upstreams       map[string]string `yaml:"upstreams"`
-	Arms            []string          `yaml:"arms"`
-	Targets         []Target          `yaml:"targets"`
-	Collateral      *string           `yaml:"collateral"`
-	BreakerStateURL *string           `yaml:"breaker_state_url"`
-	// BreakerStateMetric and BreakerStateMap select the state on a
-	// Prometheus page (--breaker-state-metric, --breaker-state-map).
-	BreakerStateMetric *string     `yaml:"breaker_state_metric"`
-	BreakerStateMap    *string     `yaml:"breaker_state_map"`
-	Request            Request     `yaml:"request"`
-	Expect             []string    `yaml:"expect"`
-	TLS                TLS         `yaml:"tls"`
-	AllowRemote        []string    `yaml:"allow_remote"`
-	Phases             []Phase     `yaml:"phases"`
-	Thresholds         []Threshold `yaml:"thresholds"`
-	Tracing            Tracing     `yaml:"tracing"`
-	Output             Output      `yaml:"output"`
-	// Trials is how many times each arm runs, interleaved (--trials).
-	Trials *Int `yaml:"trials"`
-	// ArmMode is how a trial's arms run: sequential or concurrent
-	// (--arm-mode).
-	ArmMode *string `yaml:"arm_mode"`
+	Description string
+	Phases      []Phase
+	Thresholds  []Threshold
+	Targets     []Target
 
 	// name is the file's name, for errors found after decoding.
 	name string
 	// doc is the file's node tree, for the lines of errors found after
 	// decoding; nil when the file has no mapping at the top.
 	doc *yaml.Node
-}
-
-// Load is the load section: the offered load.
-type Load struct {
-	Rate            *float64  `yaml:"rate"`
-	CollateralShare *float64  `yaml:"collateral_share"`
-	ClientTimeout   *Duration `yaml:"client_timeout"`
-}
-
-// Gateway is the gateway section: the built-in gateway's capacity.
-type Gateway struct {
-	Workers      *Int      `yaml:"workers"`
-	QueueTimeout *Duration `yaml:"queue_timeout"`
-	CallTimeout  *Duration `yaml:"call_timeout"`
-	LocalWork    *Duration `yaml:"local_work"`
-	Tiers        *Int      `yaml:"tiers"`
-	Retries      *Int      `yaml:"retries"`
-	RetryBackoff *Duration `yaml:"retry_backoff"`
-}
-
-// RetryBudget is the retry_budget section: the retry-budget arm's settings.
-type RetryBudget struct {
-	Ratio  *Share    `yaml:"ratio"`
-	Window *Duration `yaml:"window"`
-}
-
-// Throttle is the throttle section: the throttle arm's settings.
-type Throttle struct {
-	K      *float64  `yaml:"k"`
-	Window *Duration `yaml:"window"`
-}
-
-// Breaker is the breaker section: the circuit breaker's settings.
-type Breaker struct {
-	Timeout             *Duration `yaml:"timeout"`
-	MaxRequests         *Count    `yaml:"max_requests"`
-	Interval            *Duration `yaml:"interval"`
-	BucketPeriod        *Duration `yaml:"bucket_period"`
-	ConsecutiveFailures *Count    `yaml:"consecutive_failures"`
-	FailureRatio        *float64  `yaml:"failure_ratio"`
-	MinRequests         *Count    `yaml:"min_requests"`
-}
-
-// Upstream is the upstream section: the healthy fault server.
-type Upstream struct {
-	ServiceTime *Duration `yaml:"service_time"`
-	Jitter      *Duration `yaml:"jitter"`
-	Addr        *string   `yaml:"addr"`
-	Concurrency *Int      `yaml:"concurrency"`
-	Queue       *Int      `yaml:"queue"`
-	HonorCancel *bool     `yaml:"honor_cancel"`
-	// TLSDir is --upstream-tls: the folder of the HTTPS upstream's
-	// certificate.
-	TLSDir *string `yaml:"tls_dir"`
-	// GRPC is --upstream-grpc: the upstreams serve gRPC.
-	GRPC *bool `yaml:"grpc"`
+	// values holds the decoded value of every declared field, by path: a
+	// pointer, slice or map, nil when the file does not have it.
+	values map[string]reflect.Value
+	// types holds the type Value reads each declared field into, by path.
+	types map[string]reflect.Type
 }
 
 // Target is one entry of targets: a user's own service as an arm.
@@ -218,28 +147,6 @@ type Phase struct {
 	Line int `yaml:"-"`
 }
 
-// Tracing is the tracing section; Sample is "auto" or a ratio.
-type Tracing struct {
-	OTLPEndpoint *string `yaml:"otlp_endpoint"`
-	OTLPProtocol *string `yaml:"otlp_protocol"`
-	Sample       *string `yaml:"sample"`
-	JaegerURL    *string `yaml:"jaeger_url"`
-}
-
-// Output is the output section: where the reports go.
-type Output struct {
-	Dir         *string `yaml:"dir"`
-	Force       *bool   `yaml:"force"`
-	JUnit       *string `yaml:"junit"`
-	Progress    *string `yaml:"progress"`
-	StepSummary *bool   `yaml:"step_summary"`
-	// Results is a file to stream every raw result to (--results).
-	Results *string `yaml:"results"`
-	// SummaryTemplate is a text/template rendered over the report into
-	// summary.txt (--summary-template).
-	SummaryTemplate *string `yaml:"summary_template"`
-}
-
 // Error is a problem with a scenario file. Its message is one line:
 // "scenario NAME: " and Msg, which names the line and the field.
 type Error struct {
@@ -254,8 +161,9 @@ func (e *Error) Error() string { return "scenario " + e.File + ": " + e.Msg }
 // ReadFile reads and strictly decodes the scenario file at path, reading at
 // most MaxFileSize bytes within ReadTimeout. It returns ctx's error as soon
 // as ctx is done, even while waiting for a FIFO's writer, and an error
-// opening the file as it is; every other error is an *Error.
-func ReadFile(ctx context.Context, path string) (*File, error) {
+// opening the file as it is; every other error is an *Error. fields are
+// the settings the caller reads, as for Decode.
+func ReadFile(ctx context.Context, path string, fields []Field) (*File, error) {
 	data, err := inputfile.Read(ctx, path, MaxFileSize, ReadTimeout)
 	var tl *inputfile.TooLargeError
 	switch {
@@ -272,12 +180,18 @@ func ReadFile(ctx context.Context, path string) (*File, error) {
 		}
 		return nil, &Error{File: path, Msg: err.Error()}
 	}
-	return Decode(path, bytes.NewReader(data))
+	return Decode(path, bytes.NewReader(data), fields)
 }
 
 // Decode reads and strictly decodes a scenario file of at most MaxFileSize
-// bytes; name is the file's name for error messages. Errors are *Error.
-func Decode(name string, r io.Reader) (*File, error) {
+// bytes; name is the file's name for error messages. fields are the
+// settings the caller reads with Value, besides the sections File holds:
+// any other key is an unknown field, and every value is checked against its
+// field's type here, so that the error is the file's first problem. Errors
+// are *Error. Decode panics when fields cannot describe a file (a path
+// twice, a path that is a value and a section, a type Value does not read):
+// that is the caller's mistake, not the file's.
+func Decode(name string, r io.Reader, fields []Field) (*File, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
 		return nil, &Error{File: name, Msg: err.Error()}
@@ -293,15 +207,17 @@ func Decode(name string, r io.Reader) (*File, error) {
 	if err := yaml.Unmarshal(data, &root); err == nil && len(root.Content) == 1 {
 		doc = root.Content[0]
 	}
+	sc := newSchema(fields)
+	v := reflect.New(sc.typ)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	s := File{name: name}
-	if err := dec.Decode(&s); err != nil {
+	if err := dec.Decode(v.Interface()); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{File: name, Msg: "the file is empty"}
 		}
-		return nil, yamlError(name, err, doc)
+		return nil, yamlError(name, err, doc, sc.sections)
 	}
+	s := sc.file(name, v.Elem())
 	if err := oneDocument(name, data); err != nil {
 		return nil, err
 	}
@@ -312,7 +228,7 @@ func Decode(name string, r io.Reader) (*File, error) {
 	if err := s.checkCounts(); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	return s, nil
 }
 
 // oneDocument checks that data holds exactly one YAML document and that it
@@ -330,7 +246,7 @@ func oneDocument(name string, data []byte) error {
 	case err == nil:
 		return &Error{File: name, Line: second.Line, Msg: fmt.Sprintf("line %d: a second YAML document (after ---); a scenario file holds one document", second.Line)}
 	case !errors.Is(err, io.EOF):
-		return yamlError(name, err, nil)
+		return yamlError(name, err, nil, nil)
 	}
 	if len(first.Content) == 1 && first.Content[0].Tag == "!!null" {
 		return &Error{File: name, Line: first.Line, Msg: "the file is empty"}
@@ -352,14 +268,14 @@ func (s *File) checkCounts() error {
 	if n := len(s.Targets); n > MaxTargets {
 		return fail("targets", n, MaxTargets, "targets")
 	}
-	if n := len(s.Request.Headers) + len(s.Request.HeaderEnv); n > MaxHeaders {
+	if n := s.size("request.headers") + s.size("request.header_env"); n > MaxHeaders {
 		path := "request.headers"
-		if s.Request.Headers == nil {
+		if found, _ := s.has("request.headers"); !found {
 			path = "request.header_env"
 		}
 		return fail(path, n, MaxHeaders, "headers (headers and header_env together)")
 	}
-	if n := len(s.Expect); n > MaxExpect {
+	if n := s.size("expect"); n > MaxExpect {
 		return fail("expect", n, MaxExpect, "checks")
 	}
 	total := 0
@@ -449,23 +365,4 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
-}
-
-// Request is the request section: what is sent to each target (the
-// --method, --header, --header-env, --body, --body-file and --targets
-// flags). Headers and HeaderEnv map a header's name to its value and to the
-// environment variable holding its value.
-type Request struct {
-	Method      *string           `yaml:"method"`
-	Headers     map[string]string `yaml:"headers"`
-	HeaderEnv   map[string]string `yaml:"header_env"`
-	Body        *string           `yaml:"body"`
-	BodyFile    *string           `yaml:"body_file"`
-	TargetsFile *string           `yaml:"targets_file"`
-}
-
-// TLS is the tls section: how HTTPS targets' certificates are checked.
-type TLS struct {
-	Insecure *bool   `yaml:"insecure"`
-	CACert   *string `yaml:"ca_cert"`
 }

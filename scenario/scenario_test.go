@@ -20,7 +20,7 @@ phases:
     phases:
       - {name: down, duration: 3s, faults: [refuse, "latency:200ms,rate=0.5"]}
       - {name: up, duration: 1s}
-`))
+`), testFields)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestErrorFields(t *testing.T) {
 		{"phases:\n  - repeat: 2\n    phases:\n      - {name: a}\n", 4, "phases[0].phases[0]", true},
 	}
 	for _, tt := range tests {
-		s, err := Decode("f.yaml", strings.NewReader(tt.body))
+		s, err := Decode("f.yaml", strings.NewReader(tt.body), testFields)
 		if err == nil && tt.inExpand {
 			_, _, err = s.ExpandPhases()
 		}
@@ -77,7 +77,7 @@ func TestErrorFields(t *testing.T) {
 }
 
 func TestLine(t *testing.T) {
-	s, err := Decode("x", strings.NewReader("seed: 1\nload:\n  rate: 5\n  client_timeout: 3s\n"))
+	s, err := Decode("x", strings.NewReader("seed: 1\nload:\n  rate: 5\n  client_timeout: 3s\n"), testFields)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func FuzzScenario(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		s, err := Decode("fuzz.yaml", strings.NewReader(body))
+		s, err := Decode("fuzz.yaml", strings.NewReader(body), testFields)
 		if err == nil {
 			var ps []harness.Phase
 			ps, _, err = s.ExpandPhases()

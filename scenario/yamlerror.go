@@ -15,34 +15,15 @@ var (
 	// valueErrRE matches the errors of this package's own unmarshalers:
 	// lineErr quotes the value right after the line.
 	valueErrRE = regexp.MustCompile(`^line (\d+): [^"]*("(?:[^"\\]|\\.)*")`)
-	notFoundRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type scenario\.(\w+)$`)
+	notFoundRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (.+)$`)
 	cannotRE   = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `(.*?)`)? into (.+)$")
 	lineRE     = regexp.MustCompile(`^line (\d+): `)
 )
 
-// sections names the file's sections for error messages, by Go type name.
-var sections = map[string]struct {
-	name string
-	typ  reflect.Type
-}{
-	"File":        {"the top level", reflect.TypeFor[File]()},
-	"Load":        {"load", reflect.TypeFor[Load]()},
-	"Gateway":     {"gateway", reflect.TypeFor[Gateway]()},
-	"Breaker":     {"breaker", reflect.TypeFor[Breaker]()},
-	"RetryBudget": {"retry_budget", reflect.TypeFor[RetryBudget]()},
-	"Throttle":    {"throttle", reflect.TypeFor[Throttle]()},
-	"Upstream":    {"upstream", reflect.TypeFor[Upstream]()},
-	"Target":      {"a target", reflect.TypeFor[Target]()},
-	"Phase":       {"a phase", reflect.TypeFor[Phase]()},
-	"Tracing":     {"tracing", reflect.TypeFor[Tracing]()},
-	"Output":      {"output", reflect.TypeFor[Output]()},
-	"Request":     {"request", reflect.TypeFor[Request]()},
-	"TLS":         {"tls", reflect.TypeFor[TLS]()},
-}
-
 // yamlError turns a yaml error into one line a user can act on: the first
 // problem with its line number and field, and how many more there are.
-func yamlError(file string, err error, doc *yaml.Node) *Error {
+// sections names the structs of the file's schema, for unknown fields.
+func yamlError(file string, err error, doc *yaml.Node, sections map[string]section) *Error {
 	e := &Error{File: file}
 	var te *yaml.TypeError
 	if !errors.As(err, &te) || len(te.Errors) == 0 {
@@ -64,11 +45,10 @@ func yamlError(file string, err error, doc *yaml.Node) *Error {
 	}
 	if m := notFoundRE.FindStringSubmatch(msg); m != nil {
 		sec := sections[m[3]]
-		fields := yamlFields(sec.typ)
 		if sec.name == "" {
 			sec.name = "this section"
 		}
-		msg = fmt.Sprintf("line %s: unknown field %q in %s; want one of: %s", m[1], m[2], sec.name, strings.Join(fields, ", "))
+		msg = fmt.Sprintf("line %s: unknown field %q in %s; want one of: %s", m[1], m[2], sec.name, strings.Join(sec.keys, ", "))
 	} else if m := cannotRE.FindStringSubmatch(msg); m != nil {
 		kind, got := yaml.ScalarNode, fmt.Sprintf("%q is %s", m[3], yamlKind(m[2]))
 		switch m[2] {
@@ -145,11 +125,9 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// yamlFields returns the keys of struct type t, in its fields' order.
 func yamlFields(t reflect.Type) []string {
 	var out []string
-	if t == nil {
-		return out
-	}
 	for i := range t.NumField() {
 		if tag := t.Field(i).Tag.Get("yaml"); tag != "" && tag != "-" {
 			out = append(out, strings.Split(tag, ",")[0])

@@ -29,7 +29,7 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	if ci.scenario == "" {
 		return nil
 	}
-	s, err := scenario.ReadFile(cmd.Context(), ci.scenario)
+	s, err := scenario.ReadFile(cmd.Context(), ci.scenario, scenarioFields())
 	var se *scenario.Error
 	switch {
 	case cmd.Context().Err() != nil:
@@ -40,7 +40,9 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 		return flagErrorf("--scenario", ": %v", err)
 	}
 	ci.scenarioName, ci.description = ci.scenario, s.Description
-	overlay(cmd, s, opts)
+	if err := overlay(cmd, s, opts); err != nil {
+		return err
+	}
 	if s.Phases != nil {
 		if ci.filePhases, ci.filePhaseLines, err = s.ExpandPhases(); err != nil {
 			return asUsage(err)

@@ -22,7 +22,7 @@ type runOptions struct {
 	cfg    harness.Config
 	phases string
 	faults []string
-	arms   []string
+	arms   commaList
 	// retryBudget is --retry-budget: a share like 10% or 0.1.
 	retryBudget string
 	rateFlag    bool // --rate was given
@@ -47,7 +47,7 @@ type runOptions struct {
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
-	opts := &runOptions{cfg: harness.DefaultConfig()}
+	opts := newRunOptions()
 	cmd := &cobra.Command{
 		Use:     "run --fault KIND|SPEC [flags]",
 		Short:   "Run the A/B experiment: the same fault with and without a circuit breaker",

@@ -25,7 +25,7 @@ func TestScenarioErrors(t *testing.T) {
 	tests := []struct {
 		name, body, want string
 	}{
-		{"unknown top-level field", "seed: 1\nthreshold: [x]\n", `line 2: unknown field "threshold" in the top level; want one of: description, seed, load`},
+		{"unknown top-level field", "seed: 1\nthreshold: [x]\n", `line 2: unknown field "threshold" in the top level; want one of: description, seed, trials, arm_mode, load`},
 		{"unknown nested field", "load:\n  rate: 10\n  rps: 5\n", `line 3: unknown field "rps" in load; want one of: rate, collateral_share, client_timeout`},
 		{"unknown tracing field", "tracing:\n  sampler: 0.1\n", `line 2: unknown field "sampler" in tracing; want one of: otlp_endpoint, otlp_protocol, sample, jaeger_url`},
 		{"bad trace sample", "phases:\n  - {name: a, duration: 1s, faults: [hang]}\ntracing:\n  sample: lots\n", `line 4: tracing.sample "lots": want a fraction in [0,1] like 0.1, or auto`},
