@@ -32,10 +32,10 @@ const (
 	// more than schedStarvedSeconds-1 times: half the report's timing
 	// resolution, as a request's path wakes several goroutines, each of
 	// which may wait that long. On this project's 2-core machine, ordinary
-	// runs' seconds stay below 10 ms (25 ms with a machine loaded 5× over
-	// its cores from outside), and a process with more runnable
-	// goroutines than CPU waits 100 ms and more in every second (see
-	// docs/experiment.md, "Concurrent arms").
+	// runs' seconds stay mostly below 4 ms, single ones up to 17 ms, and a
+	// process running twice as many busy goroutines as GOMAXPROCS waits
+	// 50–100 ms in every second (see docs/experiment.md, "Concurrent
+	// arms").
 	schedLatencyLimitMS = 50
 	// schedStarvedSeconds is how many seconds over the limit make a
 	// starved process rather than a spike (a GC, a burst of connections).
