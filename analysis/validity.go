@@ -236,7 +236,7 @@ func cpuNotStarved(r *reports.Report, a *reports.Arm) (c reports.ValidityCheck, 
 		Value: round3(secs[min(schedStarvedSeconds, len(secs))-1].p99), Pass: over < schedStarvedSeconds}
 	worst := secs[0]
 	if c.Pass {
-		c.Message = fmt.Sprintf("CPU: %s goroutines waited to run over %d ms at p99 in %d of %d seconds (a starved process: %d or more); the worst second, %d, %.1f ms",
+		c.Message = fmt.Sprintf("CPU: %s goroutines waited to run over %d ms at p99 in %d of %d seconds (%d or more is a starved process); worst second %d: %.1f ms",
 			whose, schedLatencyLimitMS, over, len(secs), schedStarvedSeconds, worst.t, worst.p99)
 		return c, true
 	}
