@@ -336,6 +336,11 @@ func mergeArm(ctx context.Context, arms []*reports.Arm, from []int, n int) (*rep
 			}
 			m.SendLagHist = m.SendLagHist.Merge(s.SendLagHist)
 			m.Goroutines = max(m.Goroutines, s.Goroutines)
+			// Each shard is its own process: the worst one's starvation.
+			if p := s.SchedLatencyP99MS; p != nil && (m.SchedLatencyP99MS == nil || *p > *m.SchedLatencyP99MS) {
+				v := *p
+				m.SchedLatencyP99MS = &v
+			}
 			m.UpstreamCallHist = m.UpstreamCallHist.Merge(s.UpstreamCallHist)
 			for _, pair := range [][2]*reports.Bucket{{&m.API, &s.API}, {&m.Collateral, &s.Collateral}} {
 				dst, src := pair[0], pair[1]

@@ -293,3 +293,55 @@ func TestMergeAnswersBySend(t *testing.T) {
 		t.Errorf("shard 0's own by-send answers became %+v; want them left as they were", b)
 	}
 }
+
+// Each shard is its own process: the merged second's scheduling latency
+// is the worst shard's, a shard without it leaves the other's, and the
+// merged report's cpu_not_starved judges the worst — one starved shard
+// makes the merged run not valid, as its own checks would have.
+func TestMergeSchedLatency(t *testing.T) {
+	var shards []analysis.Shard
+	for i := range 2 {
+		r := readRun(t)
+		r.Shard = &reports.Shard{Index: i, Count: 2}
+		for k := range r.Arms {
+			for j := range r.Arms[k].Series {
+				s := &r.Arms[k].Series[j]
+				// Shard 0 is quiet but for second 1, which it did not
+				// measure; shard 1 is starved in its seconds 2 to 4.
+				v := 0.5
+				if i == 1 && j >= 2 && j <= 4 {
+					v = 120
+				}
+				s.SchedLatencyP99MS = &v
+				if i == 0 && j == 1 {
+					s.SchedLatencyP99MS = nil
+				}
+			}
+		}
+		shards = append(shards, analysis.Shard{Source: []string{"a", "b"}[i], Report: r})
+	}
+	m, err := analysis.Merge(context.Background(), shards)
+	if err != nil {
+		t.Fatalf("Merge: %v", err)
+	}
+	for _, a := range m.Arms {
+		for j, s := range a.Series {
+			want := 0.5
+			if j >= 2 && j <= 4 {
+				want = 120
+			}
+			if s.SchedLatencyP99MS == nil || *s.SchedLatencyP99MS != want {
+				t.Errorf("%s second %d: sched latency p99 %v; want %v (the worse shard's)", a.Name, s.T, s.SchedLatencyP99MS, want)
+			}
+		}
+	}
+	failed := map[string]bool{}
+	for _, c := range analysis.CheckValidity(m).Failed() {
+		if c.Name == reports.CheckCPU {
+			failed[c.Arm] = true
+		}
+	}
+	if len(failed) != len(m.Arms) {
+		t.Errorf("cpu_not_starved failed for %v; want every arm of the merged run", failed)
+	}
+}

@@ -1,8 +1,10 @@
 package analysis
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/cbload/cbload/reports"
@@ -25,6 +27,19 @@ const (
 	// baselineHealthy is the success both endpoints must reach in the
 	// baseline for the comparison to mean anything.
 	baselineHealthy = 0.99
+	// schedLatencyLimitMS is the highest p99 a second's scheduling latency
+	// (how long the process's goroutines waited, runnable, to run) may have
+	// more than schedStarvedSeconds-1 times: half the report's timing
+	// resolution, as a request's path wakes several goroutines, each of
+	// which may wait that long. On this project's 2-core machine, ordinary
+	// runs' seconds stay mostly below 4 ms, single ones up to 17 ms, and a
+	// process running twice as many busy goroutines as GOMAXPROCS waits
+	// 50–100 ms in every second (see docs/experiment.md, "Concurrent
+	// arms").
+	schedLatencyLimitMS = 50
+	// schedStarvedSeconds is how many seconds over the limit make a
+	// starved process rather than a spike (a GC, a burst of connections).
+	schedStarvedSeconds = 3
 )
 
 // CheckValidity runs the validity checks on a report's arms: for each arm,
@@ -49,7 +64,11 @@ func CheckValidity(r *reports.Report) *reports.Validity {
 		if r.Merge != nil {
 			v.Checks = append(v.Checks, shardChecks(r.Merge, a.Name)...)
 		}
-		v.Checks = append(v.Checks, noStall(a), noResourceErrors(r, a), rateHeld(r, a), sendLag(a))
+		v.Checks = append(v.Checks, noStall(a), noResourceErrors(r, a))
+		if c, ok := cpuNotStarved(r, a); ok {
+			v.Checks = append(v.Checks, c)
+		}
+		v.Checks = append(v.Checks, rateHeld(r, a), sendLag(a))
 		if len(r.Phases) > 0 && len(r.Phases[0].Faults) == 0 {
 			v.Checks = append(v.Checks, baselineOK(r, a))
 			if len(r.Config.Targets) > 0 && !r.Config.Upstream.External {
@@ -176,6 +195,54 @@ func noStall(a *reports.Arm) reports.ValidityCheck {
 	c.Message = fmt.Sprintf("the process stalled %d time(s), first at %.1f s for %.0f ms (longest %.0f ms): it was stopped or starved of CPU, so the load was not sent on schedule",
 		len(l.Stalls), s.TS, s.GapMS, l.LongestGapMS)
 	return c
+}
+
+// cpuNotStarved checks that the process was not starved of CPU for
+// several seconds: that its goroutines' scheduling latency p99 was over
+// schedLatencyLimitMS in fewer than schedStarvedSeconds of the arm's
+// seconds. Value is the schedStarvedSeconds-th highest second's p99, so
+// that Value ≤ Limit is the pass. It is the whole process's measure at
+// cbload's side — with concurrent arms, both arms' — and catches what the
+// send lag and the watchdog do not: a process with more work than CPU,
+// whose pacing and watchdog goroutines still run on time while the
+// gateway's and the upstream's wait, slowing the answers measured. Arms
+// recorded without it (reports of cbload versions before it) are not
+// checked: ok is false.
+func cpuNotStarved(r *reports.Report, a *reports.Arm) (c reports.ValidityCheck, ok bool) {
+	type sec struct {
+		t   int
+		p99 float64
+	}
+	var secs []sec
+	over := 0
+	for _, s := range a.Series {
+		if s.SchedLatencyP99MS == nil {
+			continue
+		}
+		secs = append(secs, sec{s.T, *s.SchedLatencyP99MS})
+		if *s.SchedLatencyP99MS > schedLatencyLimitMS {
+			over++
+		}
+	}
+	if len(secs) == 0 {
+		return c, false
+	}
+	slices.SortStableFunc(secs, func(x, y sec) int { return cmp.Compare(y.p99, x.p99) })
+	whose := "the process's"
+	if r.Config.ArmMode == "concurrent" {
+		whose = "the process's (both arms', which ran at once)"
+	}
+	c = reports.ValidityCheck{Name: reports.CheckCPU, Arm: a.Name, Limit: schedLatencyLimitMS, Unit: "ms",
+		Value: round3(secs[min(schedStarvedSeconds, len(secs))-1].p99), Pass: over < schedStarvedSeconds}
+	worst := secs[0]
+	if c.Pass {
+		c.Message = fmt.Sprintf("CPU: %s goroutines waited to run over %d ms at p99 in %d of %d seconds (%d or more is a starved process); worst second %d: %.1f ms",
+			whose, schedLatencyLimitMS, over, len(secs), schedStarvedSeconds, worst.t, worst.p99)
+		return c, true
+	}
+	c.Message = fmt.Sprintf("CPU: %s goroutines waited to run over %d ms at p99 in %d of %d seconds (worst: second %d, %.0f ms): the process had more work than CPU, so its answers were slowed by the wait, not by the system under test",
+		whose, schedLatencyLimitMS, over, len(secs), worst.t, worst.p99)
+	return c, true
 }
 
 func noResourceErrors(r *reports.Report, a *reports.Arm) reports.ValidityCheck {

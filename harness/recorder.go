@@ -190,9 +190,12 @@ type secondAcc struct {
 
 // gauge is what was sampled at the end of a second.
 type gauge struct {
-	state            string
-	inflightPeak     int64
-	goroutines       int
+	state        string
+	inflightPeak int64
+	goroutines   int
+	// schedP99 is the process's scheduling latency p99 over the second
+	// (schedProbe), in ms; nil when the runtime recorded none.
+	schedP99         *float64
 	upstreamRequests int64
 	// The upstream's work completed in the second, the part of it for
 	// callers that had gone, and its queue: the most waiting at once in
@@ -485,6 +488,7 @@ func (r *recorder) second(k int) reports.Second {
 		Scheduled:                r.scheduled(k),
 		InflightPeak:             g.inflightPeak,
 		Goroutines:               g.goroutines,
+		SchedLatencyP99MS:        g.schedP99,
 		UpstreamRequests:         g.upstreamRequests,
 		UpstreamCompleted:        g.completed,
 		UpstreamCompletedForGone: g.completedForGone,

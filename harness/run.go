@@ -385,12 +385,18 @@ func drive(ctx context.Context, cfg *Config, a armLoop, results <-chan *vegeta.R
 	// An external upstream, which this run cannot see, is an empty set:
 	// it counts nothing.
 	last := a.up.Stats()
+	probe := newSchedProbe()
 	sample := func(now time.Time, sec int) {
 		st := a.up.Stats()
+		var schedP99 *float64
+		if p99, ok := probe.take(); ok {
+			schedP99 = &p99
+		}
 		a.rec.sample(sec, gauge{
 			state:            a.state(now),
 			inflightPeak:     a.takePeak(),
 			goroutines:       runtime.NumGoroutine(),
+			schedP99:         schedP99,
 			upstreamRequests: st.Requests - last.Requests,
 			completed:        st.Completed - last.Completed,
 			completedForGone: st.CompletedForGone - last.CompletedForGone,

@@ -88,7 +88,7 @@ func TestRunTrials(t *testing.T) {
 	if !tr.Agree || r.Verdict.Outcome != reports.OutcomePrevented || !strings.HasPrefix(r.Verdict.Summary, "All 3 trials agree.") {
 		t.Errorf("trials %v agree %v; verdict %s: %q; want all prevented", tr.Outcomes, tr.Agree, r.Verdict.Outcome, r.Verdict.Summary)
 	}
-	if n := len(r.Validity.Checks); n != 3*2*5 {
-		t.Errorf("%d validity checks; want 5 per arm and trial", n)
+	if n := len(r.Validity.Checks); n != 3*2*6 {
+		t.Errorf("%d validity checks; want 6 per arm and trial", n)
 	}
 }

@@ -188,6 +188,8 @@ func checkLimit(c ValidityCheck) string {
 		return "≥ " + unitValue(c.Limit, c.Unit)
 	case CheckNoStall:
 		return "no gap > " + unitValue(c.Limit, c.Unit)
+	case CheckCPU:
+		return "≤ " + unitValue(c.Limit, c.Unit) + " at p99, all but the worst seconds"
 	}
 	return "≤ " + unitValue(c.Limit, c.Unit)
 }

@@ -178,7 +178,7 @@ var (
 	states    = []string{StateClosed, StateOpen, StateHalfOpen, StateNone, StateUnknown}
 	protocols = []string{"", "grpc", "http/protobuf"}
 	// validityChecks are the names a validity check may have.
-	validityChecks = []string{CheckOfferedRate, CheckSendLag, CheckNoStall, CheckResourceErrors, CheckBaselineHealthy, CheckUpstreamReached}
+	validityChecks = []string{CheckOfferedRate, CheckSendLag, CheckNoStall, CheckResourceErrors, CheckBaselineHealthy, CheckUpstreamReached, CheckCPU}
 )
 
 // checkContract checks the names and enumerated values of r, which the

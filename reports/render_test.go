@@ -318,6 +318,19 @@ func TestInvalidReportNamesTheCheckFirst(t *testing.T) {
 	}
 }
 
+// A failed cpu_not_starved check shows its limit as what it is — a p99
+// that all but the worst seconds stay under — not as a limit on the
+// measured value alone.
+func TestCPUCheckLimit(t *testing.T) {
+	r := invalidSample(t)
+	r.Validity.Checks = append([]reports.ValidityCheck{{Name: reports.CheckCPU, Arm: r.Arms[0].Name, Value: 67.1, Limit: 50, Unit: "ms",
+		Message: "CPU: the process's goroutines waited to run over 50 ms at p99 in 6 of 6 seconds"}}, r.Validity.Checks...)
+	want := "(measured 67.1 ms; limit: ≤ 50.0 ms at p99, all but the worst seconds)"
+	if md := render(t, reports.WriteMarkdown, r); !strings.Contains(md, want) {
+		t.Errorf("Markdown lacks %q", want)
+	}
+}
+
 // With several trials, every key figure shows the median and its range.
 func TestTrialsRenderMedianAndRange(t *testing.T) {
 	r := sample(t)

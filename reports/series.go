@@ -22,10 +22,18 @@ type Second struct {
 	// their scheduled send time (p99 and max).
 	SendLagMS Lag `json:"send_lag_ms"`
 	// SendLagHist is the send lag distribution SendLagMS is read from.
-	SendLagHist      *Histogram `json:"send_lag_hist,omitempty"`
-	InflightPeak     int64      `json:"inflight_peak"`
-	Goroutines       int        `json:"goroutines"`
-	UpstreamRequests int64      `json:"upstream_requests"`
+	SendLagHist  *Histogram `json:"send_lag_hist,omitempty"`
+	InflightPeak int64      `json:"inflight_peak"`
+	Goroutines   int        `json:"goroutines"`
+	// SchedLatencyP99MS is how long the process's goroutines waited,
+	// runnable, before they ran, at p99 over the second (the Go runtime's
+	// /sched/latencies, the upper bound of the bucket the p99 falls in):
+	// the whole process's CPU starvation — with concurrent arms, both
+	// arms' — as cbload's side saw it. In a merge, the worst shard's.
+	// Absent in reports of cbload versions without it, and for a second
+	// in which the runtime recorded no wait.
+	SchedLatencyP99MS *float64 `json:"sched_latency_p99_ms,omitempty"`
+	UpstreamRequests  int64    `json:"upstream_requests"`
 	// APIAttempts is the attempts that reached the upstream on behalf of
 	// this second's /api requests, as their answers' X-Cbload-Attempts
 	// headers tell (a lower bound: an answer lost to a timeout tells

@@ -110,6 +110,7 @@ func largestReport(t testing.TB, d density, seconds int) *reports.Report {
 		upstreams[fmt.Sprintf("upstream-%d", i)] = reports.UpstreamPhase{Requests: 71999999, Injected: inj}
 	}
 	attempts := 1.234
+	schedP99 := 9999.999
 	r.Arms = nil
 	for a := range capArms {
 		arm := base
@@ -124,7 +125,7 @@ func largestReport(t testing.TB, d density, seconds int) *reports.Report {
 		for s := range seconds {
 			sec := reports.Second{T: s, Phase: r.Phases[min(s/perPhase, capPhases-1)].Name, State: reports.StateHalfOpen,
 				Scheduled: 20000, Sent: 20000, SendLagMS: reports.Lag{P99: 99.999, Max: 99.999}, SendLagHist: hist(d.lag, d.perBucket),
-				InflightPeak: 99999, Goroutines: 99999, UpstreamRequests: 99999, APIAttempts: 99999, UpstreamCompleted: 99999, UpstreamCompletedForGone: 99999, UpstreamQueueLen: 99999,
+				InflightPeak: 99999, Goroutines: 99999, SchedLatencyP99MS: &schedP99, UpstreamRequests: 99999, APIAttempts: 99999, UpstreamCompleted: 99999, UpstreamCompletedForGone: 99999, UpstreamQueueLen: 99999,
 				API:        reports.Bucket{Sent: 19999, Requests: outcomes.Total(), Outcomes: outcomes, LatencyMS: big, LatencyHist: hist(d.api, d.perBucket)},
 				Collateral: reports.Bucket{Sent: 19999, Requests: outcomes.Total(), Outcomes: outcomes, LatencyMS: big, LatencyHist: hist(d.collateral, d.perBucket)}}
 			if d.upstreamCall {
@@ -179,7 +180,7 @@ func largestReport(t testing.TB, d density, seconds int) *reports.Report {
 	r.Validity.Checks = nil
 	for _, a := range r.Arms {
 		for tr := range capTrials {
-			for _, c := range []string{reports.CheckOfferedRate, reports.CheckSendLag, reports.CheckNoStall, reports.CheckResourceErrors, reports.CheckBaselineHealthy, reports.CheckUpstreamReached} {
+			for _, c := range []string{reports.CheckOfferedRate, reports.CheckSendLag, reports.CheckNoStall, reports.CheckResourceErrors, reports.CheckBaselineHealthy, reports.CheckUpstreamReached, reports.CheckCPU} {
 				r.Validity.Checks = append(r.Validity.Checks, reports.ValidityCheck{Name: c, Arm: a.Name, Trial: tr + 1, Pass: true, Value: 0.999, Limit: 0.98, Unit: "ratio", Message: long("the offered rate held ", 200)})
 			}
 		}

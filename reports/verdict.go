@@ -18,6 +18,7 @@ const (
 	CheckResourceErrors  = "no_resource_errors"
 	CheckBaselineHealthy = "baseline_healthy"
 	CheckUpstreamReached = "upstream_reached"
+	CheckCPU             = "cpu_not_starved"
 	// In a merged report: every shard is present, started on time and
 	// held its own share of the schedule.
 	CheckShardsPresent = "shards_present"

@@ -103,9 +103,9 @@ func TestExitCodePassAndJUnitAndStepSummary(t *testing.T) {
 	if err := xml.Unmarshal(b, &suites); err != nil {
 		t.Fatalf("JUnit does not parse: %v\n%s", err, b)
 	}
-	// Two thresholds, five validity checks of the one arm, the verdict.
-	if suites.Tests != 8 || len(suites.Suites) != 1 || suites.Suites[0].Cases[7].Name != "verdict" || suites.Suites[0].Cases[2].Name != "no_stall (breaker)" {
-		t.Errorf("JUnit = %+v; want 8 cases: the thresholds, the validity checks, the verdict", suites)
+	// Two thresholds, six validity checks of the one arm, the verdict.
+	if suites.Tests != 9 || len(suites.Suites) != 1 || suites.Suites[0].Cases[8].Name != "verdict" || suites.Suites[0].Cases[2].Name != "no_stall (breaker)" {
+		t.Errorf("JUnit = %+v; want 9 cases: the thresholds, the validity checks, the verdict", suites)
 	}
 
 	s, err := os.ReadFile(summary)
