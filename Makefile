@@ -113,8 +113,8 @@ jaeger-down: ## stop the bin/jaeger started by jaeger-up
 # (tools/kube/cluster.sh says how it is made). Needs root. The Kubernetes
 # binaries are built from the release tools/kube/go.mod requires into
 # bin/kube/VERSION, once: a present folder is kept, and a copy per user in
-# ~/.cache/cbload/kube/VERSION serves other clones (cold: about 22 CPU-minutes,
-# 85 min measured on 2 busy shared cores). k8s-up leaves it running (make k8s-env);
+# ~/.cache/cbload/kube/VERSION serves other clones (cold, empty Go caches:
+# 22.8 CPU-minutes, 29.5 min measured on 2 cores shared with other jobs). k8s-up leaves it running (make k8s-env);
 # k8s-down stops it and undoes every change; k8s-e2e brings it up, runs the
 # Indexed Job test (tools/kube/e2e.sh) and always tears it down.
 k8s-build: ## build the test cluster's kube-apiserver, controller-manager, scheduler, kubelet, kubectl (cached in bin/kube/VERSION)
