@@ -81,8 +81,11 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 	if len(cfg.Targets) == 0 && opts.metricsAddr != "" {
 		reqAllow = nil // --allow-remote is then for --metrics-addr
 	}
-	if err := applyRequests(ctx, &cfg, &opts.req, reqAllow); err != nil {
-		return cfg, err
+	if err := opts.req.settings().Apply(ctx, &cfg, reqAllow); err != nil {
+		if ctx.Err() != nil {
+			return cfg, errInterrupted
+		}
+		return cfg, asUsage(err)
 	}
 	switch opts.progress {
 	case "auto", "always", "never":
