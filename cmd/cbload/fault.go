@@ -102,7 +102,7 @@ func checkControlURL(raw string) error {
 		u, _ := url.Parse(raw) // NewClient parsed it
 		return usagef("--control %q: host %s is not loopback; want a control API on this machine, like http://127.0.0.1:8474 (127.0.0.1, [::1] or localhost)", raw, u.Hostname())
 	}
-	if err := checkPort(raw); err != nil {
+	if err := harness.CheckPort(raw); err != nil {
 		return usagef("--control %v", err)
 	}
 	return nil

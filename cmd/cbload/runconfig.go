@@ -104,7 +104,7 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 	if err := harness.CheckOTLP(cfg.Tracing.Endpoint, cfg.Tracing.Protocol); err != nil {
 		return cfg, asUsage(err)
 	}
-	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || checkPort(cfg.Tracing.JaegerURL) != nil) {
+	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || harness.CheckPort(cfg.Tracing.JaegerURL) != nil) {
 		return cfg, flagErrorf("--jaeger-url", " %q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
 	}
 	cfg.Tracing.Version = version
