@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,16 +111,52 @@ func (c *Config) UpstreamSchedule() []FaultChange {
 	return out
 }
 
+// ArmNames returns the names of the run's arms, as its report names them:
+// the targets' names in target mode, else Arms.
+func (c *Config) ArmNames() []string {
+	if len(c.Targets) == 0 {
+		return c.Arms
+	}
+	names := make([]string, len(c.Targets))
+	for i, t := range c.Targets {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// PhaseNames returns the names of the phases, in order.
+func (c *Config) PhaseNames() []string {
+	names := make([]string, len(c.Phases))
+	for i, p := range c.Phases {
+		names[i] = p.Name
+	}
+	return names
+}
+
+// ShardLine describes the shard and its start time, for the lines a run
+// starts with; "" when the run is neither sharded nor timed.
+func (c *Config) ShardLine() string {
+	var b strings.Builder
+	if c.Shard.Sharded() {
+		fmt.Fprintf(&b, "shard %d/%d at %g req/s (seed %d, from run seed %d)", c.Shard.Index, c.Shard.Count,
+			c.Rate/float64(c.Shard.Count), ShardSeed(c.Seed, c.Shard.Index, c.Shard.Count), c.Seed)
+	}
+	if !c.StartAt.IsZero() {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "starts at %s", c.StartAt.UTC().Format(time.RFC3339Nano))
+		if d := time.Until(c.StartAt); d > 0 {
+			fmt.Fprintf(&b, " (in %v)", d.Round(time.Millisecond))
+		}
+	}
+	return b.String()
+}
+
 // armRuns returns the arm runs in the order they run: every arm per trial,
 // interleaved as runTrials runs them (A B, then B A, …).
 func (c *Config) armRuns() []string {
-	names := c.Arms
-	if len(c.Targets) > 0 {
-		names = nil
-		for _, t := range c.Targets {
-			names = append(names, t.Name)
-		}
-	}
+	names := c.ArmNames()
 	var out []string
 	for t := range max(c.Trials, 1) {
 		seq := slices.Clone(names)

@@ -3,6 +3,8 @@ package harness
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +221,31 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 	}
 	if got, want := r.RunID, cfg.StartAt.UTC().Format("20060102T150405Z")+"-1"; got != want {
 		t.Errorf("run id %q; want %q, from the start time and the seed", got, want)
+	}
+}
+
+// TestConfigNamesAndShardLine checks the arm names (the targets' in target
+// mode), the phase names and the line a sharded, timed run starts with.
+func TestConfigNamesAndShardLine(t *testing.T) {
+	c := DefaultConfig()
+	c.Phases = []Phase{{Name: "baseline"}, {Name: "fault"}}
+	if got := c.ArmNames(); !slices.Equal(got, c.Arms) {
+		t.Errorf("ArmNames() = %q; want the arms %q", got, c.Arms)
+	}
+	if got := c.PhaseNames(); !slices.Equal(got, []string{"baseline", "fault"}) {
+		t.Errorf("PhaseNames() = %q", got)
+	}
+	c.Targets = []Target{{Name: "svc-a"}, {Name: "svc-b"}}
+	if got := c.ArmNames(); !slices.Equal(got, []string{"svc-a", "svc-b"}) {
+		t.Errorf("ArmNames() in target mode = %q; want the targets' names", got)
+	}
+	if got := c.ShardLine(); got != "" {
+		t.Errorf("ShardLine() of a run neither sharded nor timed = %q; want none", got)
+	}
+	c.Seed, c.Rate, c.Shard = 7, 100, Shard{Index: 1, Count: 4}
+	c.StartAt = time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	want := fmt.Sprintf("shard 1/4 at 25 req/s (seed %d, from run seed 7); starts at 2020-01-02T03:04:05Z", ShardSeed(7, 1, 4))
+	if got := c.ShardLine(); got != want {
+		t.Errorf("ShardLine() = %q; want %q", got, want)
 	}
 }

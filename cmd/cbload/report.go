@@ -209,18 +209,7 @@ func writeSummaryFile(ctx context.Context, dir string, t *reports.SummaryTemplat
 // that is wrong whatever the run measures (SummaryTemplate.CheckFields over
 // the run's arms and phases).
 func checkSummaryFields(ctx context.Context, t *reports.SummaryTemplate, path string, cfg *harness.Config) error {
-	phases := make([]string, len(cfg.Phases))
-	for i, p := range cfg.Phases {
-		phases[i] = p.Name
-	}
-	arms := cfg.Arms
-	if len(cfg.Targets) > 0 {
-		arms = nil
-		for _, tg := range cfg.Targets {
-			arms = append(arms, tg.Name)
-		}
-	}
-	err := t.CheckFields(ctx, arms, phases)
+	err := t.CheckFields(ctx, cfg.ArmNames(), cfg.PhaseNames())
 	if ctx.Err() != nil {
 		return errInterrupted
 	}

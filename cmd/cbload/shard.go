@@ -2,7 +2,6 @@ package main
 
 import (
 	_ "embed"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -49,23 +48,4 @@ func applyShard(cfg *harness.Config, o *shardOptions, seedGiven bool) error {
 	cfg.RunID = o.runID
 	cfg.UpstreamExternal = o.upstreamExternal
 	return nil
-}
-
-// shardLine describes the shard and its start for stderr.
-func shardLine(cfg *harness.Config) string {
-	var b strings.Builder
-	if cfg.Shard.Sharded() {
-		fmt.Fprintf(&b, "shard %d/%d at %g req/s (seed %d, from run seed %d)", cfg.Shard.Index, cfg.Shard.Count,
-			cfg.Rate/float64(cfg.Shard.Count), harness.ShardSeed(cfg.Seed, cfg.Shard.Index, cfg.Shard.Count), cfg.Seed)
-	}
-	if !cfg.StartAt.IsZero() {
-		if b.Len() > 0 {
-			b.WriteString("; ")
-		}
-		fmt.Fprintf(&b, "starts at %s", cfg.StartAt.UTC().Format(time.RFC3339Nano))
-		if d := time.Until(cfg.StartAt); d > 0 {
-			fmt.Fprintf(&b, " (in %v)", d.Round(time.Millisecond))
-		}
-	}
-	return b.String()
 }

@@ -14,18 +14,7 @@ import (
 // one, it sets the run's checkpoint hook. It runs after applyTargets.
 func applyThresholds(cfg *harness.Config, opts *runOptions) error {
 	ci := &opts.ci
-	targets := cfg.Targets
-	arms := cfg.Arms
-	if len(targets) > 0 {
-		arms = nil
-		for _, t := range targets {
-			arms = append(arms, t.Name)
-		}
-	}
-	phases := make([]string, len(cfg.Phases))
-	for i, p := range cfg.Phases {
-		phases[i] = p.Name
-	}
+	arms, phases := cfg.ArmNames(), cfg.PhaseNames()
 	ci.checks, ci.abort, ci.arms, ci.phases = nil, nil, arms, phases
 	add := func(where, expr string, abort bool) error {
 		th, err := reports.ParseThreshold(expr)
