@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -184,4 +185,27 @@ func CheckOTLP(endpoint, protocol string) error {
 		}
 	}
 	return nil
+}
+
+// DescribeUpstream says what the upstream of cfg answers, for the line
+// cbload serve starts with: synthetic answers and its capacity, or the
+// backend it proxies to (its userinfo redacted).
+func DescribeUpstream(cfg *faultserver.Config) string {
+	switch {
+	case cfg.GRPC && cfg.ProxyTo != "":
+		return "gRPC: any method, proxied to " + RedactURL(cfg.ProxyTo)
+	case cfg.GRPC:
+		return fmt.Sprintf("gRPC: any method, an empty message after %v ± %v", cfg.ServiceTime, cfg.Jitter)
+	case cfg.ProxyTo != "":
+		return "proxy to " + RedactURL(cfg.ProxyTo)
+	}
+	what := fmt.Sprintf("synthetic 200 JSON after %v ± %v", cfg.ServiceTime, cfg.Jitter)
+	if cfg.Concurrency > 0 {
+		abandon := "work for callers that gave up is done anyway"
+		if cfg.HonorCancel {
+			abandon = "work for callers that gave up is dropped"
+		}
+		what += fmt.Sprintf("; %d workers, queue %d, %s", cfg.Concurrency, cfg.Queue, abandon)
+	}
+	return what
 }

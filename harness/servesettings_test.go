@@ -43,3 +43,21 @@ func TestServeSettingsConfig(t *testing.T) {
 		t.Errorf("Config with a grpc:// backend = GRPC %v, dial set %v, %v; want a gRPC proxy that dials within the allowed ranges", cfg.GRPC, cfg.ProxyDial != nil, err)
 	}
 }
+
+// TestDescribeUpstream checks serve's line about what its upstream
+// answers, a proxy's userinfo redacted.
+func TestDescribeUpstream(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  faultserver.Config
+		want string
+	}{
+		{faultserver.Config{ServiceTime: 2 * time.Millisecond, Jitter: time.Millisecond}, "synthetic 200 JSON after 2ms ± 1ms"},
+		{faultserver.Config{ServiceTime: time.Millisecond, Concurrency: 4, Queue: 8, HonorCancel: true}, "synthetic 200 JSON after 1ms ± 0s; 4 workers, queue 8, work for callers that gave up is dropped"},
+		{faultserver.Config{ProxyTo: "http://user:secret@127.0.0.1:9000"}, "proxy to http://xxxxx@127.0.0.1:9000"},
+		{faultserver.Config{GRPC: true, ServiceTime: time.Millisecond}, "gRPC: any method, an empty message after 1ms ± 0s"},
+	} {
+		if got := DescribeUpstream(&tt.cfg); got != tt.want {
+			t.Errorf("DescribeUpstream = %q; want %q", got, tt.want)
+		}
+	}
+}

@@ -186,24 +186,7 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	} else {
 		fmt.Fprintf(stdout, "cbload serve: seed %d\n", seed)
 	}
-	what := fmt.Sprintf("synthetic 200 JSON after %v ± %v", cfg.ServiceTime, cfg.Jitter)
-	if cfg.Concurrency > 0 {
-		abandon := "work for callers that gave up is done anyway"
-		if cfg.HonorCancel {
-			abandon = "work for callers that gave up is dropped"
-		}
-		what += fmt.Sprintf("; %d workers, queue %d, %s", cfg.Concurrency, cfg.Queue, abandon)
-	}
-	if cfg.ProxyTo != "" {
-		what = "proxy to " + harness.RedactURL(cfg.ProxyTo)
-	}
-	if cfg.GRPC {
-		what = fmt.Sprintf("gRPC: any method, an empty message after %v ± %v", cfg.ServiceTime, cfg.Jitter)
-		if cfg.ProxyTo != "" {
-			what = "gRPC: any method, proxied to " + harness.RedactURL(cfg.ProxyTo)
-		}
-	}
-	fmt.Fprintf(stdout, "  upstream  %s  (%s)\n", s.URL(), what)
+	fmt.Fprintf(stdout, "  upstream  %s  (%s)\n", s.URL(), harness.DescribeUpstream(&cfg))
 	if c := s.ControlURL(); c != "" {
 		auth := ""
 		if opts.controlToken != "" {
