@@ -37,7 +37,7 @@ type finishing struct {
 // already printed on stderr, and the threshold outcome (exit 99 when one
 // failed).
 func (f *finishing) write(ctx context.Context, stdout, stderr io.Writer) (writeErrs []error, thresholdErr error) {
-	evaluateThresholds(f.ci, f.rep, f.abort)
+	f.ci.th.Evaluate(f.rep, f.abort)
 	_ = reports.WriteTerminal(stdout, f.rep) // stdout errors are ignored, as every line before it
 	paths, trimmed, writeErrs := reports.WriteEach(ctx, f.dir, f.rep)
 	if trimmed > 0 {

@@ -156,7 +156,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		if err != nil {
 			return usagef("--threshold: %v", err)
 		}
-		ci.checks = append(ci.checks, th)
+		ci.th.Checks = append(ci.th.Checks, th)
 	}
 	if err := ctx.Err(); err != nil {
 		return err

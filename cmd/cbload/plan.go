@@ -75,11 +75,11 @@ func dryRun(ctx context.Context, w io.Writer, cfg *harness.Config, opts *runOpti
 	if endpoint, proto := cfg.Tracing.MetricsTarget(); endpoint != "" {
 		fmt.Fprintf(w, "metrics: OTLP to %s (%s), every %v and at the end\n", endpoint, proto, metricsInterval())
 	}
-	if len(opts.ci.checks) > 0 {
+	if th := opts.ci.th; len(th.Checks) > 0 {
 		fmt.Fprintln(w, "thresholds:")
-		for i, t := range opts.ci.checks {
+		for i, t := range th.Checks {
 			abort := ""
-			if opts.ci.abort[i] {
+			if th.Abort[i] {
 				abort = "  (abort on fail)"
 			}
 			fmt.Fprintf(w, "  %s%s\n", t, abort)
