@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cbload/cbload/internal/field"
 )
 
 // drain returns the run-wide indexes a pacer sends, in order, by asking it
@@ -247,5 +249,29 @@ func TestConfigNamesAndShardLine(t *testing.T) {
 	want := fmt.Sprintf("shard 1/4 at 25 req/s (seed %d, from run seed 7); starts at 2020-01-02T03:04:05Z", ShardSeed(7, 1, 4))
 	if got := c.ShardLine(); got != want {
 		t.Errorf("ShardLine() = %q; want %q", got, want)
+	}
+}
+
+// TestShardSettingsApply checks the shard and start time as given, and
+// that a bad one is a field error named by its flag.
+func TestShardSettingsApply(t *testing.T) {
+	var c Config
+	s := ShardSettings{Shard: "1/3", StartAt: "2026-12-01T12:00:00Z", RunID: "r1"}
+	if err := s.Apply(&c, true); err != nil || c.Shard != (Shard{Index: 1, Count: 3}) || c.StartAt.IsZero() || c.RunID != "r1" {
+		t.Fatalf("Apply(%+v) = %v; config shard %+v, start %v, run id %q", s, err, c.Shard, c.StartAt, c.RunID)
+	}
+	for _, tt := range []struct {
+		s         ShardSettings
+		seed      bool
+		path, msg string
+	}{
+		{ShardSettings{Shard: "3/3"}, true, "shard", `--shard "3/3": want INDEX/COUNT`},
+		{ShardSettings{Shard: "0/2"}, false, "shard", "--shard 0/2: needs --seed"},
+		{ShardSettings{StartAt: "noon"}, true, "start_at", `--start-at "noon": want an RFC 3339 time`},
+	} {
+		err := tt.s.Apply(&Config{}, tt.seed)
+		if fe := field.As(err); fe.Path() != tt.path || err == nil || !strings.HasPrefix(err.Error(), tt.msg) {
+			t.Errorf("Apply(%+v) = %v; want %q… at %s", tt.s, err, tt.msg, tt.path)
+		}
 	}
 }
