@@ -3,10 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/cbload/cbload/harness"
 )
@@ -23,13 +19,4 @@ func startMetricsServer(addr string, h http.Handler) (*harness.MetricsServer, er
 		return nil, withCode(exitCouldNotRun, fmt.Errorf("--metrics-addr %s: %w", addr, err))
 	}
 	return ms, nil
-}
-
-// metricsInterval is how often OTLP metrics are exported:
-// $OTEL_METRIC_EXPORT_INTERVAL (checked by checkEnv) or the default.
-func metricsInterval() time.Duration {
-	if ms, err := strconv.Atoi(strings.TrimSpace(os.Getenv("OTEL_METRIC_EXPORT_INTERVAL"))); err == nil && ms > 0 {
-		return time.Duration(ms) * time.Millisecond
-	}
-	return harness.DefaultMetricsInterval
 }

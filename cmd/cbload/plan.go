@@ -73,7 +73,7 @@ func dryRun(ctx context.Context, w io.Writer, cfg *harness.Config, opts *runOpti
 		fmt.Fprintf(w, "metrics: Prometheus at http://%s/metrics while it runs\n", opts.metricsAddr)
 	}
 	if endpoint, proto := cfg.Tracing.MetricsTarget(); endpoint != "" {
-		fmt.Fprintf(w, "metrics: OTLP to %s (%s), every %v and at the end\n", endpoint, proto, metricsInterval())
+		fmt.Fprintf(w, "metrics: OTLP to %s (%s), every %v and at the end\n", endpoint, proto, harness.MetricsInterval())
 	}
 	if th := opts.ci.th; len(th.Checks) > 0 {
 		fmt.Fprintln(w, "thresholds:")

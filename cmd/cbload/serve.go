@@ -199,7 +199,7 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	}
 	if ux != nil {
 		endpoint, proto := otlp.MetricsTarget()
-		fmt.Fprintf(stdout, "  otlp      %s  (the same counters as OTLP metrics over %s, every %v)\n", endpoint, proto, metricsInterval())
+		fmt.Fprintf(stdout, "  otlp      %s  (the same counters as OTLP metrics over %s, every %v)\n", endpoint, proto, harness.MetricsInterval())
 	}
 	names := make([]string, len(faults))
 	for i, f := range faults {
