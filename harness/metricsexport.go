@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -295,4 +296,14 @@ func (u *UpstreamExport) Close(interrupted bool) {
 	}
 	u.e.begin(interrupted)
 	<-u.e.done
+}
+
+// MetricsInterval is how often OTLP metrics are exported:
+// $OTEL_METRIC_EXPORT_INTERVAL (checked by CheckEnv), or else
+// DefaultMetricsInterval.
+func MetricsInterval() time.Duration {
+	if ms, err := strconv.Atoi(strings.TrimSpace(os.Getenv("OTEL_METRIC_EXPORT_INTERVAL"))); err == nil && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return DefaultMetricsInterval
 }

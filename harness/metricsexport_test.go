@@ -132,3 +132,16 @@ func TestMetricsExportCollectorWithoutMetrics(t *testing.T) {
 		t.Errorf("the collector was asked %d more times after it said it takes no metrics; want 0", got-n)
 	}
 }
+
+// TestMetricsInterval checks the export interval: the variable's
+// milliseconds, else the default.
+func TestMetricsInterval(t *testing.T) {
+	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", " 2500 ")
+	if got := MetricsInterval(); got != 2500*time.Millisecond {
+		t.Errorf("MetricsInterval() with 2500 = %v; want 2.5s", got)
+	}
+	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "")
+	if got := MetricsInterval(); got != DefaultMetricsInterval {
+		t.Errorf("MetricsInterval() unset = %v; want %v", got, DefaultMetricsInterval)
+	}
+}

@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/internal/field"
+	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/reports"
 	"github.com/cbload/cbload/schedule"
 )
@@ -110,16 +114,93 @@ func (c *Config) UpstreamSchedule() []FaultChange {
 	return out
 }
 
+// ShardSettings are the settings that spread a run over several
+// processes, as given: the shard I/N, the start time (RFC 3339), the run's
+// id, and whether another process runs the upstream.
+type ShardSettings struct {
+	Shard            string
+	StartAt          string
+	RunID            string
+	UpstreamExternal bool
+}
+
+// Apply sets c's sharding fields from s; seedGiven says the run's seed was
+// given, which every shard of a run needs. Validate checks how the fields
+// combine. Errors are *field.Error named by the flag.
+func (s *ShardSettings) Apply(c *Config, seedGiven bool) error {
+	if s.Shard != "" {
+		is, ns, ok := strings.Cut(s.Shard, "/")
+		i, err1 := strconv.Atoi(is)
+		n, err2 := strconv.Atoi(ns)
+		if !ok || err1 != nil || err2 != nil || n < 1 || n > MaxShards || i < 0 || i >= n {
+			return field.InvalidValue("shard", "--shard", "%q: want INDEX/COUNT with 0 ≤ INDEX < COUNT ≤ %d, like 0/3", s.Shard, MaxShards)
+		}
+		c.Shard = Shard{Index: i, Count: n}
+		if n > 1 && !seedGiven {
+			return field.InvalidValue("shard", "--shard", "%s: needs --seed, the same for every shard (each shard's seed is derived from it and the index)", s.Shard)
+		}
+	}
+	if s.StartAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, s.StartAt)
+		if err != nil {
+			return field.InvalidValue("start_at", "--start-at", "%q: want an RFC 3339 time like 2026-12-01T12:00:00Z", printable.Echo(s.StartAt))
+		}
+		if t.IsZero() { // it would read as no start time at all
+			return field.InvalidValue("start_at", "--start-at", "%s: the run's schedule ended long ago; want a time within %v from now, or in the past only while the run's schedule has not ended", s.StartAt, maxStartAhead)
+		}
+		c.StartAt = t
+	}
+	c.RunID = s.RunID
+	c.UpstreamExternal = s.UpstreamExternal
+	return nil
+}
+
+// ArmNames returns the names of the run's arms, as its report names them:
+// the targets' names in target mode, else Arms.
+func (c *Config) ArmNames() []string {
+	if len(c.Targets) == 0 {
+		return c.Arms
+	}
+	names := make([]string, len(c.Targets))
+	for i, t := range c.Targets {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// PhaseNames returns the names of the phases, in order.
+func (c *Config) PhaseNames() []string {
+	names := make([]string, len(c.Phases))
+	for i, p := range c.Phases {
+		names[i] = p.Name
+	}
+	return names
+}
+
+// ShardLine describes the shard and its start time, for the lines a run
+// starts with; "" when the run is neither sharded nor timed.
+func (c *Config) ShardLine() string {
+	var b strings.Builder
+	if c.Shard.Sharded() {
+		fmt.Fprintf(&b, "shard %d/%d at %g req/s (seed %d, from run seed %d)", c.Shard.Index, c.Shard.Count,
+			c.Rate/float64(c.Shard.Count), ShardSeed(c.Seed, c.Shard.Index, c.Shard.Count), c.Seed)
+	}
+	if !c.StartAt.IsZero() {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "starts at %s", c.StartAt.UTC().Format(time.RFC3339Nano))
+		if d := time.Until(c.StartAt); d > 0 {
+			fmt.Fprintf(&b, " (in %v)", d.Round(time.Millisecond))
+		}
+	}
+	return b.String()
+}
+
 // armRuns returns the arm runs in the order they run: every arm per trial,
 // interleaved as runTrials runs them (A B, then B A, …).
 func (c *Config) armRuns() []string {
-	names := c.Arms
-	if len(c.Targets) > 0 {
-		names = nil
-		for _, t := range c.Targets {
-			names = append(names, t.Name)
-		}
-	}
+	names := c.ArmNames()
 	var out []string
 	for t := range max(c.Trials, 1) {
 		seq := slices.Clone(names)

@@ -3,9 +3,13 @@ package harness
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cbload/cbload/internal/field"
 )
 
 // drain returns the run-wide indexes a pacer sends, in order, by asking it
@@ -219,5 +223,55 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 	}
 	if got, want := r.RunID, cfg.StartAt.UTC().Format("20060102T150405Z")+"-1"; got != want {
 		t.Errorf("run id %q; want %q, from the start time and the seed", got, want)
+	}
+}
+
+// TestConfigNamesAndShardLine checks the arm names (the targets' in target
+// mode), the phase names and the line a sharded, timed run starts with.
+func TestConfigNamesAndShardLine(t *testing.T) {
+	c := DefaultConfig()
+	c.Phases = []Phase{{Name: "baseline"}, {Name: "fault"}}
+	if got := c.ArmNames(); !slices.Equal(got, c.Arms) {
+		t.Errorf("ArmNames() = %q; want the arms %q", got, c.Arms)
+	}
+	if got := c.PhaseNames(); !slices.Equal(got, []string{"baseline", "fault"}) {
+		t.Errorf("PhaseNames() = %q", got)
+	}
+	c.Targets = []Target{{Name: "svc-a"}, {Name: "svc-b"}}
+	if got := c.ArmNames(); !slices.Equal(got, []string{"svc-a", "svc-b"}) {
+		t.Errorf("ArmNames() in target mode = %q; want the targets' names", got)
+	}
+	if got := c.ShardLine(); got != "" {
+		t.Errorf("ShardLine() of a run neither sharded nor timed = %q; want none", got)
+	}
+	c.Seed, c.Rate, c.Shard = 7, 100, Shard{Index: 1, Count: 4}
+	c.StartAt = time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	want := fmt.Sprintf("shard 1/4 at 25 req/s (seed %d, from run seed 7); starts at 2020-01-02T03:04:05Z", ShardSeed(7, 1, 4))
+	if got := c.ShardLine(); got != want {
+		t.Errorf("ShardLine() = %q; want %q", got, want)
+	}
+}
+
+// TestShardSettingsApply checks the shard and start time as given, and
+// that a bad one is a field error named by its flag.
+func TestShardSettingsApply(t *testing.T) {
+	var c Config
+	s := ShardSettings{Shard: "1/3", StartAt: "2026-12-01T12:00:00Z", RunID: "r1"}
+	if err := s.Apply(&c, true); err != nil || c.Shard != (Shard{Index: 1, Count: 3}) || c.StartAt.IsZero() || c.RunID != "r1" {
+		t.Fatalf("Apply(%+v) = %v; config shard %+v, start %v, run id %q", s, err, c.Shard, c.StartAt, c.RunID)
+	}
+	for _, tt := range []struct {
+		s         ShardSettings
+		seed      bool
+		path, msg string
+	}{
+		{ShardSettings{Shard: "3/3"}, true, "shard", `--shard "3/3": want INDEX/COUNT`},
+		{ShardSettings{Shard: "0/2"}, false, "shard", "--shard 0/2: needs --seed"},
+		{ShardSettings{StartAt: "noon"}, true, "start_at", `--start-at "noon": want an RFC 3339 time`},
+	} {
+		err := tt.s.Apply(&Config{}, tt.seed)
+		if fe := field.As(err); fe.Path() != tt.path || err == nil || !strings.HasPrefix(err.Error(), tt.msg) {
+			t.Errorf("Apply(%+v) = %v; want %q… at %s", tt.s, err, tt.msg, tt.path)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -89,4 +90,29 @@ func WriteAll(ctx context.Context, dir string, r *Report, formats []string) ([]s
 		paths = append(paths, o.path)
 	}
 	return paths, nil
+}
+
+// WriteEach writes every format of r into dir as WriteAll does, each file
+// on its own, in the order of Formats: when the disk fills, what fits is
+// written, JSON first, and each file that could not be written has its
+// error, which names it. A report too large to be read back first loses
+// its raw per-second data (FitJSON): trimmed is then the size its JSON
+// would have had, else 0.
+func WriteEach(ctx context.Context, dir string, r *Report) (paths []string, trimmed int, errs []error) {
+	trimmed, err := FitJSON(r)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, f := range Formats {
+		p, err := WriteAll(ctx, dir, r, []string{f})
+		paths = append(paths, p...)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) { // the path is named once, here
+				err = pe.Err
+			}
+			errs = append(errs, fmt.Errorf("could not write %s: %w", filepath.Join(dir, "report."+f), err))
+		}
+	}
+	return paths, trimmed, errs
 }

@@ -130,3 +130,36 @@ func TestWriteAllSpecialFiles(t *testing.T) {
 		t.Errorf("the folder report.html was replaced (%v)", err)
 	}
 }
+
+// TestWriteEach checks that each format is written on its own: a folder in
+// the way of report.md costs that file only, with an error naming it once.
+func TestWriteEach(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "report.md"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	paths, trimmed, errs := reports.WriteEach(context.Background(), dir, sample(t))
+	want := []string{filepath.Join(dir, "report.json"), filepath.Join(dir, "report.html")}
+	if !slices.Equal(paths, want) || trimmed != 0 || len(errs) != 1 {
+		t.Fatalf("WriteEach = %q, %d, %v; want %q, 0 and one error", paths, trimmed, errs, want)
+	}
+	if msg := errs[0].Error(); !strings.HasPrefix(msg, "could not write "+filepath.Join(dir, "report.md")+": ") || strings.Count(msg, "report.md") != 1 {
+		t.Errorf("error %q; want report.md named once", msg)
+	}
+}
+
+// TestWriteThresholdLines checks the PASS and FAIL lines and their count.
+func TestWriteThresholdLines(t *testing.T) {
+	r := &reports.Report{Thresholds: []reports.ThresholdResult{
+		{Expr: "a > 1", Pass: true, Measured: "2", Message: "ok"},
+		{Expr: "b < 1", Measured: "3", Message: "over"},
+	}}
+	var b strings.Builder
+	if failed := reports.WriteThresholdLines(&b, r); failed != 1 || b.String() != "\nthresholds:\n  PASS  a > 1  measured 2; ok\n  FAIL  b < 1  measured 3; over\n" {
+		t.Errorf("WriteThresholdLines = %d, %q", failed, b.String())
+	}
+	b.Reset()
+	if failed := reports.WriteThresholdLines(&b, &reports.Report{}); failed != 0 || b.Len() != 0 {
+		t.Errorf("WriteThresholdLines of none = %d, %q; want nothing", failed, b.String())
+	}
+}

@@ -2,8 +2,8 @@ package main
 
 import (
 	_ "embed"
+
 	"github.com/cbload/cbload/harness"
-	"github.com/cbload/cbload/reports"
 	"github.com/cbload/cbload/scenario"
 )
 
@@ -40,11 +40,7 @@ type ciOptions struct {
 
 	abortOnFail bool // --abort-on-fail: every threshold stops the run once it cannot pass
 
-	// Filled by applyThresholds.
-	checks []reports.Threshold
-	abort  []bool // by check: stop the run once it has failed and can no longer pass
-	// arms and phases are the run's, for thresholds' paths.
-	arms, phases []string
+	th harness.Thresholds // filled by applyThresholds
 }
 
 //go:embed helptext/ciHelp.txt

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -153,22 +152,13 @@ func readCompared(ctx context.Context, path string) (*reports.Report, string, er
 
 // reportFile resolves a compare argument to a report.json.
 func reportFile(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
+	found, err := reports.Find(path)
+	switch {
+	case err != nil:
 		return "", usagef("%v", err)
-	}
-	if !fi.IsDir() {
-		return path, nil
-	}
-	direct := filepath.Join(path, "report.json")
-	if _, err := os.Stat(direct); err == nil {
-		return direct, nil
-	}
-	found, _ := filepath.Glob(filepath.Join(path, "*", "report.json"))
-	switch len(found) {
-	case 1:
+	case len(found) == 1:
 		return found[0], nil
-	case 0:
+	case len(found) == 0:
 		return "", usagef("%s: a folder with no report.json in it or in a run folder below it; name the report.json", path)
 	}
 	var rel []string

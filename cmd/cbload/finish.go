@@ -37,9 +37,12 @@ type finishing struct {
 // already printed on stderr, and the threshold outcome (exit 99 when one
 // failed).
 func (f *finishing) write(ctx context.Context, stdout, stderr io.Writer) (writeErrs []error, thresholdErr error) {
-	evaluateThresholds(f.ci, f.rep, f.abort)
+	f.ci.th.Evaluate(f.rep, f.abort)
 	_ = reports.WriteTerminal(stdout, f.rep) // stdout errors are ignored, as every line before it
-	paths, writeErrs := writeReports(ctx, f.dir, f.rep, stderr)
+	paths, trimmed, writeErrs := reports.WriteEach(ctx, f.dir, f.rep)
+	if trimmed > 0 {
+		fmt.Fprintf(stderr, "cbload: report.json would be %.1f MiB with every second's histograms, over the %d MiB cbload reads back: they are left out (the figures stay; the report cannot be merged), as its notes say\n", float64(trimmed)/(1<<20), reports.MaxJSONSize>>20)
+	}
 	if f.files != nil {
 		p, errs := f.files()
 		paths, writeErrs = append(paths, p...), append(writeErrs, errs...)
@@ -72,29 +75,6 @@ func notValid(stderr io.Writer, what string, rep *reports.Report) error {
 	return withCode(exitNotValid, errSilent)
 }
 
-// writeReports writes report.json, report.md and report.html into dir, each
-// on its own, in that order: when the disk fills, what fits is written,
-// JSON first, and each file that could not be written has its error. A
-// report too large for cbload to read back loses its raw per-second data
-// first (reports.FitJSON), which it says on stderr.
-func writeReports(ctx context.Context, dir string, rep *reports.Report, stderr io.Writer) ([]string, []error) {
-	var paths []string
-	var errs []error
-	if n, err := reports.FitJSON(rep); err != nil {
-		errs = append(errs, err)
-	} else if n > 0 {
-		fmt.Fprintf(stderr, "cbload: report.json would be %.1f MiB with every second's histograms, over the %d MiB cbload reads back: they are left out (the figures stay; the report cannot be merged), as its notes say\n", float64(n)/(1<<20), reports.MaxJSONSize>>20)
-	}
-	for _, f := range reports.Formats {
-		p, err := reports.WriteAll(ctx, dir, rep, []string{f})
-		paths = append(paths, p...)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("could not write %s: %w", filepath.Join(dir, "report."+f), unwrapWrite(err)))
-		}
-	}
-	return paths, errs
-}
-
 // unwrapWrite drops the "write PATH:" that outfile.Write puts in front of
 // an error, for a message that names the path once.
 func unwrapWrite(err error) error {
@@ -113,18 +93,7 @@ const stepSummaryEnv = "GITHUB_STEP_SUMMARY"
 // step summary. It returns the outputs that could not be written and the
 // threshold outcome (exit 99 when one failed).
 func finishCI(ctx context.Context, stdout io.Writer, ci *ciOptions, r *reports.Report) (writeErrs []error, thresholdErr error) {
-	failed := 0
-	if len(r.Thresholds) > 0 {
-		fmt.Fprintln(stdout, "\nthresholds:")
-	}
-	for _, t := range r.Thresholds {
-		mark := "PASS"
-		if !t.Pass {
-			mark = "FAIL"
-			failed++
-		}
-		fmt.Fprintf(stdout, "  %s  %s  measured %s; %s\n", mark, t.Expr, t.Measured, t.Message)
-	}
+	failed := reports.WriteThresholdLines(stdout, r)
 	var errs []error
 	if ci.junit != "" {
 		var b bytes.Buffer

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -52,28 +51,19 @@ func newMergeCmd(stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-// reportFiles expands the inputs: a file is itself; a folder is its
-// report.json, or else the report.json of each of its subfolders.
+// reportFiles expands the inputs (reports.Find): a file is itself; a
+// folder is its report.json, or else the report.json of each of its
+// subfolders.
 func reportFiles(inputs []string) ([]string, error) {
 	var files []string
 	for _, in := range inputs {
-		st, err := os.Stat(in)
+		found, err := reports.Find(in)
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
-		if !st.IsDir() {
-			files = append(files, in)
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(in, "report.json")); err == nil {
-			files = append(files, filepath.Join(in, "report.json"))
-			continue
-		}
-		found, _ := filepath.Glob(filepath.Join(in, "*", "report.json"))
 		if len(found) == 0 {
 			return nil, usagef("%s: no report.json in it or in its subfolders", in)
 		}
-		sort.Strings(found)
 		files = append(files, found...)
 	}
 	if len(files) > analysis.MaxShards {
@@ -166,7 +156,7 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 		if err != nil {
 			return usagef("--threshold: %v", err)
 		}
-		ci.checks = append(ci.checks, th)
+		ci.th.Checks = append(ci.th.Checks, th)
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -85,7 +85,7 @@ func (ci *ciOptions) inFile(err error) error {
 			}
 		}
 		if line > 0 {
-			return at(line, strings.Join(names, ", ")+": "+e.Detail)
+			return at(line, e.Named(names))
 		}
 		if i, ok := e.Index("phases"); ok && !ci.phasesFlag && i < len(ci.filePhaseLines) {
 			return at(ci.filePhaseLines[i], e.Error())

@@ -73,13 +73,13 @@ func dryRun(ctx context.Context, w io.Writer, cfg *harness.Config, opts *runOpti
 		fmt.Fprintf(w, "metrics: Prometheus at http://%s/metrics while it runs\n", opts.metricsAddr)
 	}
 	if endpoint, proto := cfg.Tracing.MetricsTarget(); endpoint != "" {
-		fmt.Fprintf(w, "metrics: OTLP to %s (%s), every %v and at the end\n", endpoint, proto, metricsInterval())
+		fmt.Fprintf(w, "metrics: OTLP to %s (%s), every %v and at the end\n", endpoint, proto, harness.MetricsInterval())
 	}
-	if len(opts.ci.checks) > 0 {
+	if th := opts.ci.th; len(th.Checks) > 0 {
 		fmt.Fprintln(w, "thresholds:")
-		for i, t := range opts.ci.checks {
+		for i, t := range th.Checks {
 			abort := ""
-			if opts.ci.abort[i] {
+			if th.Abort[i] {
 				abort = "  (abort on fail)"
 			}
 			fmt.Fprintf(w, "  %s%s\n", t, abort)

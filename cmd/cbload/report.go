@@ -62,34 +62,15 @@ func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-// reportReadTimeout is how long reading a report.json may take, so a FIFO
-// no one writes to cannot hold the process.
-const reportReadTimeout = 10 * time.Second
-
-// readReportFile reads the report.json at path with the size cap and
-// deadline of every report cbload reads; its errors are ready for the exit
-// code: 2 for a file that cannot be used, 130 when ctx was cancelled.
+// readReportFile reads the report.json at path (reports.ReadFile); its
+// errors are ready for the exit code: 2 for a file that cannot be used,
+// 130 when ctx was cancelled.
 func readReportFile(ctx context.Context, path string) (*reports.Report, error) {
-	data, err := inputfile.Read(ctx, path, reports.MaxJSONSize, reportReadTimeout)
-	var tl *inputfile.TooLargeError
-	switch {
-	case ctx.Err() != nil:
+	r, err := reports.ReadFile(ctx, path)
+	if ctx.Err() != nil {
 		return nil, errInterrupted
-	case errors.As(err, &tl):
-		return nil, usagef("%s: larger than the %s limit for a report.json", path, inputfile.Size(tl.Limit))
-	case errors.Is(err, inputfile.ErrTimeout):
-		return nil, usagef("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", path, reportReadTimeout)
-	case err != nil:
-		return nil, usagef("%v", err)
 	}
-	r, err := reports.ReadJSON(bytes.NewReader(data))
-	switch {
-	case errors.Is(err, reports.ErrSchema), errors.Is(err, reports.ErrMalformed), errors.Is(err, reports.ErrTooLarge):
-		return nil, usagef("%s: %v", path, err)
-	case err != nil:
-		return nil, asUsage(fmt.Errorf("read %s: %w", path, err))
-	}
-	return r, nil
+	return r, asUsage(err)
 }
 
 // runReport renders opts.input into opts.out and prints the paths written.
@@ -169,7 +150,7 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 // readSummaryTemplate reads and parses the template file of flag, with the
 // size cap and deadline of every file cbload reads.
 func readSummaryTemplate(ctx context.Context, path, flag string) (*reports.SummaryTemplate, error) {
-	data, err := inputfile.Read(ctx, path, reports.MaxSummaryTemplate, reportReadTimeout)
+	data, err := inputfile.Read(ctx, path, reports.MaxSummaryTemplate, reports.ReadTimeout)
 	var tl *inputfile.TooLargeError
 	switch {
 	case ctx.Err() != nil:
@@ -177,7 +158,7 @@ func readSummaryTemplate(ctx context.Context, path, flag string) (*reports.Summa
 	case errors.As(err, &tl):
 		return nil, usagef("%s %s: larger than the %s limit for a template", flag, path, inputfile.Size(tl.Limit))
 	case errors.Is(err, inputfile.ErrTimeout):
-		return nil, usagef("%s %s: not read to its end within %v; want a regular file", flag, path, reportReadTimeout)
+		return nil, usagef("%s %s: not read to its end within %v; want a regular file", flag, path, reports.ReadTimeout)
 	case err != nil:
 		return nil, usagef("%s: %v", flag, err)
 	}
@@ -228,18 +209,7 @@ func writeSummaryFile(ctx context.Context, dir string, t *reports.SummaryTemplat
 // that is wrong whatever the run measures (SummaryTemplate.CheckFields over
 // the run's arms and phases).
 func checkSummaryFields(ctx context.Context, t *reports.SummaryTemplate, path string, cfg *harness.Config) error {
-	phases := make([]string, len(cfg.Phases))
-	for i, p := range cfg.Phases {
-		phases[i] = p.Name
-	}
-	arms := cfg.Arms
-	if len(cfg.Targets) > 0 {
-		arms = nil
-		for _, tg := range cfg.Targets {
-			arms = append(arms, tg.Name)
-		}
-	}
-	err := t.CheckFields(ctx, arms, phases)
+	err := t.CheckFields(ctx, cfg.ArmNames(), cfg.PhaseNames())
 	if ctx.Err() != nil {
 		return errInterrupted
 	}

@@ -100,7 +100,7 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 	}
 	defer release()
 	fmt.Fprintf(stderr, "cbload: seed %d\n", cfg.Seed)
-	if line := shardLine(&cfg); line != "" {
+	if line := cfg.ShardLine(); line != "" {
 		fmt.Fprintf(stderr, "cbload: %s\n", line)
 	}
 	if !cfg.Tracing.Exporting() {
@@ -113,8 +113,8 @@ func runRun(ctx context.Context, opts *runOptions, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		defer ms.close()
-		fmt.Fprintf(stderr, "cbload: metrics at %s\n", ms.url)
+		defer ms.Close()
+		fmt.Fprintf(stderr, "cbload: metrics at %s\n", ms.URL)
 	}
 
 	if opts.results != "" {

@@ -45,8 +45,8 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 		return cfg, err
 	}
 	opts.ci.allow = allow
-	if err := checkMetricsAddr(opts.metricsAddr, allow); err != nil {
-		return cfg, err
+	if err := harness.CheckMetricsAddr(opts.metricsAddr, allow); err != nil {
+		return cfg, asUsage(err)
 	}
 	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
 		// Out-of-range tiers or retries are named by Validate, not here.
@@ -81,8 +81,11 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 	if len(cfg.Targets) == 0 && opts.metricsAddr != "" {
 		reqAllow = nil // --allow-remote is then for --metrics-addr
 	}
-	if err := applyRequests(ctx, &cfg, &opts.req, reqAllow); err != nil {
-		return cfg, err
+	if err := opts.req.settings().Apply(ctx, &cfg, reqAllow); err != nil {
+		if ctx.Err() != nil {
+			return cfg, errInterrupted
+		}
+		return cfg, asUsage(err)
 	}
 	switch opts.progress {
 	case "auto", "always", "never":
@@ -98,10 +101,10 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 	}
 	// The harness checks these only when there is an endpoint to export
 	// to; a typo in a flag given on purpose is still a mistake.
-	if err := checkOTLPFlags(cfg.Tracing.Endpoint, cfg.Tracing.Protocol); err != nil {
-		return cfg, err
+	if err := harness.CheckOTLP(cfg.Tracing.Endpoint, cfg.Tracing.Protocol); err != nil {
+		return cfg, asUsage(err)
 	}
-	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || checkPort(cfg.Tracing.JaegerURL) != nil) {
+	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || harness.CheckPort(cfg.Tracing.JaegerURL) != nil) {
 		return cfg, flagErrorf("--jaeger-url", " %q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
 	}
 	cfg.Tracing.Version = version

@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +12,6 @@ import (
 
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
-	"github.com/cbload/cbload/internal/field"
 )
 
 // controlTokenEnv names the environment variable that supplies the control
@@ -122,28 +118,15 @@ func serveLimitsHelp() string {
 		faultserver.MaxHeldBody, faultserver.MaxHeldBodies, faultserver.MaxConnsLimit)
 }
 
-// checkListenAddr checks that addr reads as host:port, so a typo is a usage
-// error rather than a failure to listen (exit 3, which means the address is
-// taken or not this machine's).
-func checkListenAddr(flag, addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return usagef("%s %q: want host:port like 127.0.0.1:8081", flag, addr)
+// settings returns serve's flags' values, for the harness to check.
+func (o *serveOptions) settings() *harness.ServeSettings {
+	return &harness.ServeSettings{
+		Addr: o.addr, ControlAddr: o.controlAddr, ControlToken: o.controlToken, ControlHosts: o.controlHosts, AllowRemote: o.allowRemote,
+		ServiceTime: o.serviceTime, Jitter: o.jitter, ProxyTo: o.proxyTo, GRPC: o.grpc,
+		MetricsAddr: o.metricsAddr, OTLPEndpoint: o.otlpEndpoint, OTLPProtocol: o.otlpProtocol,
+		ReadHeaderTimeout: o.readHeaderTimeout, ReadTimeout: o.readTimeout, IdleTimeout: o.idleTimeout, StallTimeout: o.stallTimeout,
+		MaxConns: o.maxConns, ControlMaxConns: o.controlMaxConns, Concurrency: o.concurrency, Queue: o.queue, HonorCancel: o.honorCancel,
 	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return usagef("%s %q: port %q: want a number from 0 (any free port) to 65535", flag, addr, port)
-	}
-	return nil
-}
-
-// checkListenHost checks that a listen address's host is one serve may
-// listen on: see harness.AllowList.CheckListenHost.
-func checkListenHost(flag, addr string, allow harness.AllowList) error {
-	host, _, _ := net.SplitHostPort(addr)
-	if err := allow.CheckListenHost(host); err != nil {
-		return usagef("%s %q: %v", flag, addr, err)
-	}
-	return nil
 }
 
 // runServe runs the upstream, and its schedule if one was given, until ctx
@@ -161,119 +144,16 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	if plan != nil {
 		faults = nil // they are the schedule's
 	}
-	switch {
-	case opts.serviceTime <= 0 || opts.serviceTime > faultserver.MaxDuration:
-		return usagef("--service-time %v: want a positive duration like 2ms, up to the limit of 1h", opts.serviceTime)
-	case opts.jitter < 0 || opts.jitter > faultserver.MaxDuration:
-		return usagef("--jitter %v: want a duration of zero or more, up to the limit of 1h", opts.jitter)
-	}
-	// The same rule as cbload run's: this machine's loopback, and other
-	// addresses only in ranges the user names.
-	var allow harness.AllowList
-	if opts.allowRemote != "" {
-		if allow, err = harness.ParseAllowList(opts.allowRemote); err != nil {
-			return usagef("--allow-remote %v", err)
-		}
-	}
-	if opts.proxyTo != "" {
-		u, err := url.Parse(opts.proxyTo)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "grpc") || u.Host == "" {
-			return usagef("--proxy-to %q: want an http:// or https:// URL with a host, or grpc://host:port", harness.RedactURL(opts.proxyTo))
-		}
-		if u.Scheme == "grpc" {
-			opts.grpc = true // a gRPC backend is served as gRPC
-		}
-		if err := checkPort(opts.proxyTo); err != nil {
-			return usagef("--proxy-to %v", err)
-		}
-		if err := allow.CheckHost(u.Hostname()); err != nil {
-			return usagef("--proxy-to %q: %v", harness.RedactURL(opts.proxyTo), err)
-		}
-	}
-	if err := checkListenAddr("--addr", opts.addr); err != nil {
-		return err
-	}
-	if err := checkListenHost("--addr", opts.addr, allow); err != nil {
-		return err
-	}
-	if opts.controlAddr != "" {
-		if err := checkListenAddr("--control-addr", opts.controlAddr); err != nil {
-			return err
-		}
-		if err := checkListenHost("--control-addr", opts.controlAddr, allow); err != nil {
-			return err
-		}
-	}
-	if err := checkMetricsAddr(opts.metricsAddr, allow); err != nil {
-		return err
-	}
-	if err := checkOTLPFlags(opts.otlpEndpoint, opts.otlpProtocol); err != nil {
-		return err
-	}
-	if err := checkMetricsEnv(ctx); err != nil {
-		return err
-	}
 	seed, random := opts.seed, false
 	if seed == 0 {
 		seed, random = randomSeed(), true
 	}
-
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{{"--read-header-timeout", opts.readHeaderTimeout}, {"--read-timeout", opts.readTimeout}, {"--idle-timeout", opts.idleTimeout}, {"--stall-timeout", opts.stallTimeout}} {
-		if f.d <= 0 || f.d > faultserver.MaxDuration {
-			return usagef("%s %v: want a positive duration up to the limit of 1h", f.name, f.d)
-		}
-	}
-	for _, f := range []struct {
-		name string
-		n    int
-	}{{"--max-conns", opts.maxConns}, {"--control-max-conns", opts.controlMaxConns}} {
-		if f.n < 1 || f.n > faultserver.MaxConnsLimit {
-			return usagef("%s %d: want a count from 1 to the limit of %d", f.name, f.n, faultserver.MaxConnsLimit)
-		}
-	}
-	switch {
-	case opts.concurrency < 0 || opts.concurrency > faultserver.MaxConcurrency:
-		return usagef("--upstream-concurrency %d: want a number of workers from 0 (unbounded) to the limit of %d", opts.concurrency, faultserver.MaxConcurrency)
-	case opts.queue < 0 || opts.queue > faultserver.MaxQueue:
-		return usagef("--upstream-queue %d: want a length from 0 to the limit of %d", opts.queue, faultserver.MaxQueue)
-	case opts.concurrency == 0 && (opts.queue > 0 || opts.honorCancel):
-		return usagef("--upstream-queue and --upstream-honor-cancel need --upstream-concurrency above 0")
-	case opts.concurrency > 0 && opts.proxyTo != "":
-		return usagef("--upstream-concurrency models the synthetic upstream: with --proxy-to your service's own capacity applies")
-	}
-	cfg := faultserver.Config{
-		Addr:              opts.addr,
-		ControlAddr:       opts.controlAddr,
-		ControlToken:      opts.controlToken,
-		ControlHosts:      opts.controlHosts,
-		Seed:              seed,
-		ServiceTime:       opts.serviceTime,
-		Jitter:            opts.jitter,
-		ProxyTo:           opts.proxyTo,
-		ProxyDial:         allow.DialContext(30 * time.Second),
-		Faults:            faults,
-		ReadHeaderTimeout: opts.readHeaderTimeout,
-		ReadTimeout:       opts.readTimeout,
-		IdleTimeout:       opts.idleTimeout,
-		StallTimeout:      opts.stallTimeout,
-		MaxConns:          opts.maxConns,
-		ControlMaxConns:   opts.controlMaxConns,
-		Concurrency:       opts.concurrency,
-		Queue:             opts.queue,
-		HonorCancel:       opts.honorCancel,
-		GRPC:              opts.grpc,
-	}
-	if err := cfg.Validate(); err != nil {
-		switch field.As(err).Path() {
-		case faultserver.PathControlToken:
-			return usagef("--control-token: %v", err)
-		case faultserver.PathControlHosts:
-			return usagef("--control-host: %v", err)
-		}
+	cfg, err := opts.settings().Config(seed, faults)
+	if err != nil {
 		return asUsage(err)
+	}
+	if err := checkMetricsEnv(ctx); err != nil {
+		return err
 	}
 	if plan != nil {
 		if err := plan.CheckFaults(cfg); err != nil {
@@ -285,12 +165,12 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		return withCode(exitCouldNotRun, fmt.Errorf("start upstream: %w", err))
 	}
 	defer s.Close()
-	var ms *metricsServer
+	var ms *harness.MetricsServer
 	if opts.metricsAddr != "" {
 		if ms, err = startMetricsServer(opts.metricsAddr, harness.UpstreamMetrics(s.Stats)); err != nil {
 			return err
 		}
-		defer ms.close()
+		defer ms.Close()
 	}
 	otlp := harness.TracingConfig{Endpoint: opts.otlpEndpoint, Protocol: opts.otlpProtocol, Version: version}
 	ux, err := harness.ExportUpstreamMetrics(ctx, otlp, s.Stats)
@@ -306,24 +186,7 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	} else {
 		fmt.Fprintf(stdout, "cbload serve: seed %d\n", seed)
 	}
-	what := fmt.Sprintf("synthetic 200 JSON after %v ± %v", opts.serviceTime, opts.jitter)
-	if opts.concurrency > 0 {
-		abandon := "work for callers that gave up is done anyway"
-		if opts.honorCancel {
-			abandon = "work for callers that gave up is dropped"
-		}
-		what += fmt.Sprintf("; %d workers, queue %d, %s", opts.concurrency, opts.queue, abandon)
-	}
-	if opts.proxyTo != "" {
-		what = "proxy to " + harness.RedactURL(opts.proxyTo)
-	}
-	if opts.grpc {
-		what = fmt.Sprintf("gRPC: any method, an empty message after %v ± %v", opts.serviceTime, opts.jitter)
-		if opts.proxyTo != "" {
-			what = "gRPC: any method, proxied to " + harness.RedactURL(opts.proxyTo)
-		}
-	}
-	fmt.Fprintf(stdout, "  upstream  %s  (%s)\n", s.URL(), what)
+	fmt.Fprintf(stdout, "  upstream  %s  (%s)\n", s.URL(), harness.DescribeUpstream(&cfg))
 	if c := s.ControlURL(); c != "" {
 		auth := ""
 		if opts.controlToken != "" {
@@ -332,11 +195,11 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "  control   %s  (GET/PUT/DELETE /faults, GET /stats%s)\n", c, auth)
 	}
 	if ms != nil {
-		fmt.Fprintf(stdout, "  metrics   %s  (Prometheus: requests, injected faults, in flight, queue)\n", ms.url)
+		fmt.Fprintf(stdout, "  metrics   %s  (Prometheus: requests, injected faults, in flight, queue)\n", ms.URL)
 	}
 	if ux != nil {
 		endpoint, proto := otlp.MetricsTarget()
-		fmt.Fprintf(stdout, "  otlp      %s  (the same counters as OTLP metrics over %s, every %v)\n", endpoint, proto, metricsInterval())
+		fmt.Fprintf(stdout, "  otlp      %s  (the same counters as OTLP metrics over %s, every %v)\n", endpoint, proto, harness.MetricsInterval())
 	}
 	names := make([]string, len(faults))
 	for i, f := range faults {

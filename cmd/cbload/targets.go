@@ -1,10 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"net/url"
-	"strings"
-
 	"github.com/cbload/cbload/harness"
 )
 
@@ -43,100 +39,15 @@ func applyTargets(cfg *harness.Config, opts *runOptions) error {
 }
 
 // resolveTargets turns --target flags (or the file's targets) into harness
-// targets, resolving /paths against each target's origin.
+// targets (harness.TargetSettings.Resolve).
 func (ci *ciOptions) resolveTargets() ([]harness.Target, error) {
-	var out []harness.Target
-	if len(ci.targets) > 0 {
-		for _, t := range ci.targets {
-			name, u, ok := strings.Cut(t, "=")
-			if !ok || name == "" || u == "" {
-				return nil, flagErrorf("--target", " %q: want NAME=URL like breaker=http://127.0.0.1:8080/api", t)
-			}
-			if err := checkURL(u, ci.allow); err != nil {
-				return nil, flagErrorf("--target", " %s: %v", name, err)
-			}
-			out = append(out, harness.Target{Name: name, URL: u})
-		}
-	} else {
-		for i, t := range ci.fileTargets {
-			where := fmt.Sprintf("scenario %s: line %d: targets[%d]", ci.scenarioName, t.Line, i)
-			if t.Name == "" || t.URL == "" {
-				return nil, usagef("%s: name and url are required", where)
-			}
-			if err := checkURL(t.URL, ci.allow); err != nil {
-				return nil, usagef("%s.url: %v", where, err)
-			}
-			ht := harness.Target{Name: t.Name, URL: t.URL}
-			var err error
-			if ht.Collateral, err = resolveRef(t.URL, t.Collateral, ci.allow); err != nil {
-				return nil, usagef("%s.collateral: %v", where, err)
-			}
-			if ht.BreakerStateURL, err = resolveRef(t.URL, t.BreakerStateURL, ci.allow); err != nil {
-				return nil, usagef("%s.breaker_state_url: %v", where, err)
-			}
-			out = append(out, ht)
-		}
+	s := harness.TargetSettings{
+		Flags: ci.targets, Collateral: ci.collateral, CollateralFlag: ci.collateralFlag,
+		BreakerStateURL: ci.breakerStateURL, StateFlag: ci.stateFlag, StateMetric: ci.stateMetric, StateMap: ci.stateMap,
 	}
-	for i := range out {
-		var err error
-		if ci.collateral != "" && (out[i].Collateral == "" || ci.collateralFlag) {
-			if out[i].Collateral, err = resolveRef(out[i].URL, ci.collateral, ci.allow); err != nil {
-				return nil, flagErrorf("--collateral", ": %v", err)
-			}
-		}
-		if ci.breakerStateURL != "" && (out[i].BreakerStateURL == "" || ci.stateFlag) {
-			if out[i].BreakerStateURL, err = resolveRef(out[i].URL, ci.breakerStateURL, ci.allow); err != nil {
-				return nil, flagErrorf("--breaker-state-url", ": %v", err)
-			}
-		}
+	for _, t := range ci.fileTargets {
+		s.File = append(s.File, harness.Target{Name: t.Name, URL: t.URL, Collateral: t.Collateral, BreakerStateURL: t.BreakerStateURL})
 	}
-	if ci.stateMap != "" && ci.stateMetric == "" {
-		return nil, flagErrorf("--breaker-state-map", ": only used with --breaker-state-metric")
-	}
-	if ci.stateMetric != "" {
-		sm, err := harness.ParseStateMetric(ci.stateMetric, ci.stateMap)
-		if err != nil {
-			return nil, usagef("--%v", err)
-		}
-		for i := range out {
-			if out[i].BreakerStateURL == "" {
-				return nil, flagErrorf("--breaker-state-metric", ": target %s has no --breaker-state-url to read it from", out[i].Name)
-			}
-			out[i].StateMetric = sm
-		}
-	}
-	return out, nil
+	targets, err := s.Resolve(ci.allow)
+	return targets, asUsage(err)
 }
-
-// resolveRef resolves ref against base when it is a /path; otherwise ref
-// must be a URL cbload may send to itself.
-func resolveRef(base, ref string, allow harness.AllowList) (string, error) {
-	if ref == "" {
-		return "", nil
-	}
-	if strings.HasPrefix(ref, "/") {
-		b, err := url.Parse(base)
-		if err != nil {
-			return "", err
-		}
-		return b.Scheme + "://" + b.Host + ref, nil
-	}
-	if err := checkURL(ref, allow); err != nil {
-		return "", fmt.Errorf("%v (or give a /path on the target)", err)
-	}
-	return ref, nil
-}
-
-// checkURL checks a URL cbload will send requests to: loopback, http(s),
-// and a port, when given, from 1 to 65535. The port is checked here, with
-// the rest, so a bad one is a usage error rather than an unreachable
-// target.
-func checkURL(raw string, allow harness.AllowList) error {
-	if err := harness.CheckTargetURL(raw, allow); err != nil {
-		return err
-	}
-	return checkPort(raw)
-}
-
-// checkPort checks the port of an absolute URL, if it has one.
-func checkPort(raw string) error { return harness.CheckPort(raw) }

@@ -14,19 +14,8 @@ import (
 // one, it sets the run's checkpoint hook. It runs after applyTargets.
 func applyThresholds(cfg *harness.Config, opts *runOptions) error {
 	ci := &opts.ci
-	targets := cfg.Targets
-	arms := cfg.Arms
-	if len(targets) > 0 {
-		arms = nil
-		for _, t := range targets {
-			arms = append(arms, t.Name)
-		}
-	}
-	phases := make([]string, len(cfg.Phases))
-	for i, p := range cfg.Phases {
-		phases[i] = p.Name
-	}
-	ci.checks, ci.abort, ci.arms, ci.phases = nil, nil, arms, phases
+	arms, phases := cfg.ArmNames(), cfg.PhaseNames()
+	ci.th = harness.Thresholds{Arms: arms, Phases: phases}
 	add := func(where, expr string, abort bool) error {
 		th, err := reports.ParseThreshold(expr)
 		if err == nil {
@@ -35,8 +24,8 @@ func applyThresholds(cfg *harness.Config, opts *runOptions) error {
 		if err != nil {
 			return usagef("%s%v", where, err)
 		}
-		ci.checks = append(ci.checks, th)
-		ci.abort = append(ci.abort, abort || ci.abortOnFail)
+		ci.th.Checks = append(ci.th.Checks, th)
+		ci.th.Abort = append(ci.th.Abort, abort || ci.abortOnFail)
 		return nil
 	}
 	if len(ci.thresholds) > 0 {
@@ -52,14 +41,14 @@ func applyThresholds(cfg *harness.Config, opts *runOptions) error {
 			}
 		}
 	}
-	if ci.abortOnFail && len(ci.checks) == 0 {
+	if ci.abortOnFail && len(ci.th.Checks) == 0 {
 		return flagErrorf("--abort-on-fail", ": no threshold to abort on; give --threshold 'EXPR' (or thresholds: in the scenario)")
 	}
-	if slices.Contains(ci.abort, true) {
+	if slices.Contains(ci.th.Abort, true) {
 		if cfg.Shard.Sharded() {
 			return flagErrorf("--abort-on-fail", ": not with --shard; a shard sees only its share of the load and cannot stop the others (check the thresholds with cbload merge)")
 		}
-		cfg.OnCheckpoint = ci.abortCheck
+		cfg.OnCheckpoint = ci.th.OnCheckpoint
 	}
 	if ci.junit != "" {
 		if err := checkOutputFile("--junit", ci.junit, "junit.xml", runOutputs(opts, "--junit"), opts.force); err != nil {
@@ -70,44 +59,4 @@ func applyThresholds(cfg *harness.Config, opts *runOptions) error {
 		}
 	}
 	return nil
-}
-
-// abortCheck is the run's OnCheckpoint with an abort_on_fail threshold:
-// it stops the run, naming the first such threshold whose every input has
-// settled and that fails over them, so that no later measurement could
-// make it pass.
-func (ci *ciOptions) abortCheck(r *reports.Report, at harness.Checkpoint) string {
-	for i, t := range ci.checks {
-		if !ci.abort[i] || !t.Settled(ci.arms, ci.phases, at.ArmDone, at.PhaseDone) {
-			continue
-		}
-		if !t.Evaluate(r).Pass {
-			return fmt.Sprintf("aborted: threshold %s failed and could no longer pass, %s", t, at)
-		}
-	}
-	return ""
-}
-
-// evaluateThresholds fills the report's threshold results. After an
-// abort, each result says whether it stopped the run or was judged before
-// all of its inputs were measured.
-func evaluateThresholds(ci *ciOptions, r *reports.Report, abort *harness.AbortError) {
-	if len(ci.checks) == 0 {
-		return
-	}
-	r.Thresholds, _ = reports.EvaluateThresholds(ci.checks, r)
-	if abort == nil {
-		return
-	}
-	stopped := false
-	for i, t := range ci.checks {
-		res := &r.Thresholds[i]
-		switch {
-		case !t.Settled(ci.arms, ci.phases, abort.At.ArmDone, abort.At.PhaseDone):
-			res.Message += "; not final: the run was aborted before all of its inputs were measured"
-		case ci.abort[i] && !res.Pass && !stopped:
-			res.Message += "; aborted the run " + abort.At.String()
-			stopped = true
-		}
-	}
 }

@@ -1,0 +1,64 @@
+package reports
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cbload/cbload/internal/inputfile"
+)
+
+// ReadTimeout is how long reading a report.json (or a summary template)
+// may take, so that a FIFO no one writes to cannot hold the process.
+const ReadTimeout = 10 * time.Second
+
+// ReadFile reads the report.json at path with the size cap (MaxJSONSize)
+// and deadline (ReadTimeout) of every report cbload reads. Every error
+// names the file, and means it cannot be used; once ctx has ended, the
+// error is ctx's.
+func ReadFile(ctx context.Context, path string) (*Report, error) {
+	data, err := inputfile.Read(ctx, path, MaxJSONSize, ReadTimeout)
+	var tl *inputfile.TooLargeError
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.As(err, &tl):
+		return nil, fmt.Errorf("%s: larger than the %s limit for a report.json", path, inputfile.Size(tl.Limit))
+	case errors.Is(err, inputfile.ErrTimeout):
+		return nil, fmt.Errorf("%s: not read to its end within %v; want a regular file (a pipe must be written and closed)", path, ReadTimeout)
+	case err != nil:
+		return nil, err
+	}
+	r, err := ReadJSON(bytes.NewReader(data))
+	switch {
+	case errors.Is(err, ErrSchema), errors.Is(err, ErrMalformed), errors.Is(err, ErrTooLarge):
+		return nil, fmt.Errorf("%s: %w", path, err)
+	case err != nil:
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Find returns the report files path names: path itself when it is a
+// file; a folder's report.json; or else the report.json of each run
+// folder right below it, in name order — none when it has none. The
+// error is os.Stat's, when path is not there.
+func Find(path string) ([]string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return []string{path}, nil
+	}
+	direct := filepath.Join(path, "report.json")
+	if _, err := os.Stat(direct); err == nil {
+		return []string{direct}, nil
+	}
+	found, _ := filepath.Glob(filepath.Join(path, "*", "report.json")) // sorted
+	return found, nil
+}
