@@ -202,8 +202,8 @@ const (
 // overflowing, and none is a value a real experiment needs more of.
 const (
 	// MaxSchedule is the longest schedule of one arm, the sum of its
-	// phases' durations (scenario.MaxDuration for files and flags).
-	MaxSchedule = time.Hour
+	// phases' durations: schedule.MaxDuration, which schedule.New checks.
+	MaxSchedule = schedule.MaxDuration
 	// MaxTimeout bounds every other duration: the client, queue and call
 	// timeouts, local work, the breaker's timeout and interval, and the
 	// upstream's service time and jitter.
@@ -313,14 +313,7 @@ const MinBreakerTimeout = 50 * time.Millisecond
 // Validate returns an error naming the first field that cannot be used and
 // the accepted form.
 func (c *Config) Validate() error {
-	if len(c.Phases) == 0 {
-		return invalid("phases", "phases", "need at least one phase")
-	}
-	if len(c.Phases) > schedule.MaxPhases {
-		return invalid("phases", "phases", "%d phases; the limit is %d", len(c.Phases), schedule.MaxPhases)
-	}
 	names := map[string]bool{}
-	var total time.Duration
 	for i, p := range c.Phases {
 		if p.Name == "" {
 			return invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d].name", i), "must not be empty")
@@ -335,10 +328,6 @@ func (c *Config) Validate() error {
 		if p.Duration%time.Second != 0 {
 			return phaseInvalid(i, p, "duration %v must be a whole number of seconds", p.Duration)
 		}
-		if p.Duration > MaxSchedule-total {
-			return phaseInvalid(i, p, "duration %v makes the schedule longer than the limit of %v per arm", p.Duration, MaxSchedule)
-		}
-		total += p.Duration
 		for _, name := range append([]string{""}, slices.Sorted(maps.Keys(p.UpstreamFaults))...) {
 			fs := p.Faults
 			if name != "" {
@@ -360,6 +349,11 @@ func (c *Config) Validate() error {
 				}
 			}
 		}
+	}
+	// The schedule's own limits (count, length) are checked once, where
+	// the schedule is built.
+	if _, err := c.schedule(); err != nil {
+		return err
 	}
 	arms := strings.Join(policy.Arms(), ", ")
 	if len(c.Arms) == 0 {

@@ -32,9 +32,6 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 	if err != nil {
 		return cfg, err
 	}
-	if err := checkSchedule(opts, phases); err != nil {
-		return cfg, err
-	}
 	cfg.Phases = phases
 	cfg.Arms = opts.arms
 	if err := applyShard(&cfg, &opts.shard, cfg.Seed != 0); err != nil {

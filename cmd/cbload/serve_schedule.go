@@ -126,10 +126,7 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 		ps[i] = sched.Phase{Name: p.Name, Duration: p.Duration, Faults: p.Faults}
 	}
 	s, err := sched.New(ps)
-	switch {
-	case err != nil && ro.ci.phasesFlag:
-		return nil, flagErrorf("--phases", " %q: %v", o.phases, err)
-	case err != nil:
+	if err != nil {
 		return nil, ro.ci.inFile(asUsage(err))
 	}
 	plan := &harness.UpstreamPlan{Schedule: s, ExitAfter: o.exitAfter, Named: len(arms) > 0,
