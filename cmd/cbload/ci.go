@@ -34,10 +34,10 @@ type ciOptions struct {
 	description    string
 	phasesFlag     bool   // --phases was given
 	phasesArg      string // --phases as given, for the errors of its phases
-	faultsFlag     bool // --fault was given
-	armsFlag       bool // --arms was given (or arms: in the file)
-	collateralFlag bool // --collateral was given: it overrides every target's
-	stateFlag      bool // --breaker-state-url was given: likewise
+	faultsFlag     bool   // --fault was given
+	armsFlag       bool   // --arms was given (or arms: in the file)
+	collateralFlag bool   // --collateral was given: it overrides every target's
+	stateFlag      bool   // --breaker-state-url was given: likewise
 
 	abortOnFail bool // --abort-on-fail: every threshold stops the run once it cannot pass
 
