@@ -12,7 +12,6 @@ import (
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
-	"github.com/cbload/cbload/scenario"
 )
 
 // runConfig builds the run's configuration from its options — the
@@ -58,11 +57,6 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 			fmt.Fprintln(stderr, "cbload: "+why)
 		}
 	}
-	share, err := scenario.ParseShare(opts.retryBudget)
-	if err != nil {
-		return cfg, flagErrorf("--retry-budget", " %q: want a share of requests like 10%% or 0.1", opts.retryBudget)
-	}
-	cfg.RetryBudget.Ratio = share
 	if err := applyTargets(&cfg, opts); err != nil {
 		return cfg, err
 	}
