@@ -42,7 +42,7 @@ func applyShard(cfg *harness.Config, o *shardOptions, seedGiven bool) error {
 			return flagErrorf("--start-at", " %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", clipInput(o.startAt))
 		}
 		if t.IsZero() { // it would read as no start time at all
-			return flagErrorf("--start-at", " %s: the run's schedule ended long ago; want a time within %v from now, or in the past only while the run's schedule has not ended", o.startAt, maxStartAhead)
+			return flagErrorf("--start-at", " %s: the run's schedule ended long ago; want a time within %v from now, or in the past only while the run's schedule has not ended", o.startAt, harness.MaxStartAhead)
 		}
 		cfg.StartAt = t
 	}
