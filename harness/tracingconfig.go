@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+
+	"github.com/cbload/cbload/internal/field"
 )
 
 // The user's tracing settings: the OTLP endpoint and protocol, from flags
@@ -78,9 +81,34 @@ func (c TracingConfig) protocol(signal string) string {
 	return cmp.Or(c.Protocol, os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"), "http/protobuf")
 }
 
+// validate checks the settings c was given, each a *field.Error naming
+// it and quoting its value, and, when traces are exported, the protocol
+// the environment gives.
 func (c TracingConfig) validate() error {
+	bad := func(path, name, value, format string, args ...any) error {
+		return &field.Error{Paths: []string{path}, Names: []string{name}, Value: fmt.Sprintf("%q", value), Detail: fmt.Sprintf(format, args...)}
+	}
 	if r := c.SampleRatio; r != nil && !(*r >= 0 && *r <= 1) {
-		return fmt.Errorf("trace-sample: %v must be in [0, 1]", *r)
+		return bad("tracing.sample", "trace-sample", strconv.FormatFloat(*r, 'g', -1, 64), "want a fraction in [0,1] like 0.1")
+	}
+	switch c.Protocol {
+	case "", "grpc", "http/protobuf":
+	default:
+		return bad("tracing.otlp_protocol", "otlp-protocol", c.Protocol, "want grpc or http/protobuf")
+	}
+	if e := c.Endpoint; e != "" {
+		// host:port means http://, as endpointURL reads it.
+		if !strings.Contains(e, "://") {
+			e = "http://" + e
+		}
+		if err := CheckEndpointURL(e); err != nil {
+			return bad("tracing.otlp_endpoint", "otlp-endpoint", c.Endpoint, "%v, or host:port", err)
+		}
+	}
+	if j := c.JaegerURL; j != "" {
+		if u, err := url.Parse(j); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || CheckPort(j) != nil {
+			return bad("tracing.jaeger_url", "jaeger-url", j, "want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", DefaultJaegerURL)
+		}
 	}
 	if !c.Exporting() {
 		return nil
@@ -89,17 +117,6 @@ func (c TracingConfig) validate() error {
 	case "grpc", "http/protobuf":
 	default:
 		return fmt.Errorf("otlp protocol %q: want grpc or http/protobuf", p)
-	}
-	if c.Endpoint != "" {
-		if _, err := endpointURL(c.Endpoint); err != nil {
-			return err
-		}
-	}
-	if c.JaegerURL != "" {
-		u, err := url.Parse(c.JaegerURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("jaeger-url %q: want an http:// or https:// URL", c.JaegerURL)
-		}
 	}
 	return nil
 }

@@ -68,9 +68,15 @@ func (ci *ciOptions) inFile(err error) error {
 	if !errors.As(err, &ue) {
 		return err
 	}
-	if e, ok := ue.err.(*field.Error); ok && ci.phasesFlag {
-		if _, ok := e.Index("phases"); ok {
+	if e, ok := ue.err.(*field.Error); ok {
+		if _, ok := e.Index("phases"); ok && ci.phasesFlag {
 			return flagErrorf("--phases", " %q: %v", ci.phasesArg, e)
+		}
+		flag := settingFlag(e.Path())
+		if _, inFile := ci.fileFields[flag]; e.Value != "" && flag != "" && !inFile {
+			// A value the error quotes came from its flag: named as a
+			// flagError is.
+			return &usageError{err: &flagError{flag: "--" + flag, rest: " " + e.Value + ": " + e.Detail}, hint: ue.hint}
 		}
 	}
 	if ci.scenarioName == "" {
@@ -97,7 +103,9 @@ func (ci *ciOptions) inFile(err error) error {
 			}
 		}
 		if line > 0 {
-			return at(line, strings.Join(names, ", ")+": "+e.Detail)
+			in := *e
+			in.Names = names
+			return at(line, in.Error())
 		}
 		if i, ok := e.Index("phases"); ok && !ci.phasesFlag && i < len(ci.filePhaseLines) {
 			return at(ci.filePhaseLines[i], e.Error())

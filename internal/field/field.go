@@ -15,11 +15,13 @@ import (
 // settings the rule reads, in the scenario file's terms ("load.rate",
 // "breaker.interval", "phases[1]", "targets[0]"); the first is the one it
 // points at. Names holds how the message names each of them, in the same
-// order; Detail says what is wrong and the accepted form, and Err is the
-// error it came from, if any.
+// order; Value, when set, is the value refused as the message quotes it,
+// after the names; Detail says what is wrong and the accepted form, and
+// Err is the error it came from, if any.
 type Error struct {
 	Paths  []string
 	Names  []string
+	Value  string
 	Detail string
 	Err    error
 }
@@ -38,13 +40,18 @@ func All(paths, names []string, format string, args ...any) *Error {
 	return &Error{Paths: paths, Names: names, Detail: err.Error(), Err: errors.Unwrap(err)}
 }
 
-// Error returns "name, name: detail", or the detail alone when it names
-// the setting itself (Names is empty).
+// Error returns "name, name: detail", "name value: detail" when the
+// value is set, or the detail alone when it names the setting itself
+// (Names is empty).
 func (e *Error) Error() string {
 	if len(e.Names) == 0 {
 		return e.Detail
 	}
-	return strings.Join(e.Names, ", ") + ": " + e.Detail
+	names := strings.Join(e.Names, ", ")
+	if e.Value != "" {
+		names += " " + e.Value
+	}
+	return names + ": " + e.Detail
 }
 
 // Path returns the path of the setting the error points at, or "" (for a

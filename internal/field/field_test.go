@@ -15,6 +15,7 @@ func TestError(t *testing.T) {
 		{All([]string{"breaker.interval", "breaker.bucket_period"}, []string{"breaker-interval", "breaker-bucket-period"}, "too many buckets"),
 			"breaker-interval, breaker-bucket-period: too many buckets"},
 		{&Error{Paths: []string{"control.token"}, Detail: "control token is blank"}, "control token is blank"},
+		{&Error{Paths: []string{"tracing.otlp_protocol"}, Names: []string{"otlp-protocol"}, Value: `"udp"`, Detail: "want grpc or http/protobuf"}, `otlp-protocol "udp": want grpc or http/protobuf`},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
