@@ -44,16 +44,12 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 		return cfg, err
 	}
 	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
-		// Out-of-range tiers or retries are named by Validate, not here.
-		if r, why := harness.StormRate(cfg); why != "" && cfg.Tiers <= harness.MaxTiers && cfg.Gateway.Retries <= harness.MaxRetries {
-			if r < harness.MinRate {
-				// One line that says what to change, not the note and then
-				// the rate's own error.
-				return cfg, flagErrorf("--tiers", " %d, --retries %d: the default rate for them is %.3g req/s (%g / (1+%d)^%d, so a retry storm fits on this machine), below the %d req/s cbload paces; give --rate (%d to %d), or fewer tiers or retries",
-					cfg.Tiers, cfg.Gateway.Retries, r, cfg.Rate, cfg.Gateway.Retries, cfg.Tiers-1, harness.MinRate, harness.MinRate, harness.MaxRate)
-			}
-			cfg.Rate = r
-			fmt.Fprintln(stderr, "cbload: "+why)
+		note, err := cfg.UseStormRate()
+		if err != nil {
+			return cfg, asUsage(err)
+		}
+		if note != "" {
+			fmt.Fprintln(stderr, "cbload: "+note)
 		}
 	}
 	if err := applyTargets(&cfg, opts); err != nil {
