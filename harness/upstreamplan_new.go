@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/cbload/cbload/internal/field"
@@ -20,10 +21,19 @@ const MaxStartAhead = 24 * time.Hour
 // its own (cbload serve): run's Phases as its schedule, for run's Arms
 // (the targets' names; none: one unnamed arm), Trials and ClientTimeout.
 // It starts at launch unless StartAt says otherwise; exitAfter says
-// Follow returns when the schedule ends. An error is a *field.Error
-// naming the phase: a fault for a named upstream (the plan drives one),
-// or a schedule that schedule.New refuses.
+// Follow returns when the schedule ends. An error is a *field.Error: run's
+// Trials or ClientTimeout out of range (quoting the value), or one naming
+// the phase: a fault for a named upstream (the plan drives one), or a
+// schedule that schedule.New refuses.
 func NewUpstreamPlan(run Config, exitAfter bool) (*UpstreamPlan, error) {
+	switch {
+	case run.Trials < 1 || run.Trials > MaxTrials:
+		return nil, &field.Error{Paths: []string{"trials"}, Names: []string{"trials"}, Value: strconv.Itoa(run.Trials),
+			Detail: fmt.Sprintf("want 1 to %d, the run's --trials", MaxTrials)}
+	case run.ClientTimeout <= 0 || run.ClientTimeout > MaxTimeout:
+		return nil, &field.Error{Paths: []string{"load.client_timeout"}, Names: []string{"client-timeout"}, Value: run.ClientTimeout.String(),
+			Detail: fmt.Sprintf("want a positive duration up to %v like 3s, the run's --client-timeout", MaxTimeout)}
+	}
 	ps := make([]schedule.Phase, len(run.Phases))
 	for i, p := range run.Phases {
 		if len(p.UpstreamFaults) > 0 {

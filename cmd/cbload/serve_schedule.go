@@ -96,10 +96,6 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 		return nil, ro.ci.inFile(flagErrorf("--service-time", " %v: want a positive duration like 2ms", up.ServiceTime))
 	case up.Jitter < 0 && !flags.Changed("jitter"):
 		return nil, ro.ci.inFile(flagErrorf("--jitter", " %v: want a duration of zero or more", up.Jitter))
-	case ro.cfg.Trials < 1 || ro.cfg.Trials > harness.MaxTrials:
-		return nil, ro.ci.inFile(flagErrorf("--trials", " %d: want 1 to %d, the run's --trials", ro.cfg.Trials, harness.MaxTrials))
-	case ro.cfg.ClientTimeout <= 0 || ro.cfg.ClientTimeout > harness.MaxTimeout:
-		return nil, ro.ci.inFile(flagErrorf("--client-timeout", " %v: want a positive duration up to %v like 3s, the run's --client-timeout", ro.cfg.ClientTimeout, harness.MaxTimeout))
 	}
 	arms, err := o.armNames(ro)
 	if err != nil {
