@@ -313,15 +313,7 @@ const MinBreakerTimeout = 50 * time.Millisecond
 // Validate returns an error naming the first field that cannot be used and
 // the accepted form.
 func (c *Config) Validate() error {
-	names := map[string]bool{}
 	for i, p := range c.Phases {
-		if p.Name == "" {
-			return invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d].name", i), "must not be empty")
-		}
-		if names[p.Name] {
-			return invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d].name", i), "%q is used twice; phase names must be unique", p.Name)
-		}
-		names[p.Name] = true
 		if p.Duration < time.Second {
 			return phaseInvalid(i, p, "duration %v is too short; want at least 1s", p.Duration)
 		}
@@ -350,8 +342,8 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	// The schedule's own limits (count, length) are checked once, where
-	// the schedule is built.
+	// The schedule's own rules (names, count, length) are checked once,
+	// where the schedule is built.
 	if _, err := c.schedule(); err != nil {
 		return err
 	}

@@ -61,9 +61,9 @@ func New(phases []Phase) (*Schedule, error) {
 	for i, p := range phases {
 		switch {
 		case p.Name == "":
-			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d]", i), "the name must not be empty")
+			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d].name", i), "must not be empty")
 		case names[p.Name]:
-			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), "the name is used twice; phase names must be unique")
+			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d].name", i), "%q is used twice; phase names must be unique", p.Name)
 		case p.Duration <= 0:
 			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), "duration %v: want a positive duration like 5s", p.Duration)
 		case p.Duration > MaxDuration-at:
