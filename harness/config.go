@@ -343,10 +343,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	// The schedule's own rules (names, count, length) are checked once,
-	// where the schedule is built.
-	if _, err := c.schedule(); err != nil {
+	// where the schedule is built; RunValidated runs the one built here.
+	s, err := newSchedule(c.Phases)
+	if err != nil {
 		return err
 	}
+	c.sched = s
 	arms := strings.Join(policy.Arms(), ", ")
 	if len(c.Arms) == 0 {
 		return invalid("arms", "arms", "need at least one of %s", arms)
@@ -509,14 +511,19 @@ func (c *Config) armSlot(k int) int {
 
 // schedule returns the phases as a schedule, the one clock of a run's arms
 // (drive switches phases by it) and of the upstream a run's shards share
-// (UpstreamSchedule). Validate checks everything it does first, with the
-// messages of a run's settings.
+// (UpstreamSchedule): the one Validate built, else a new one.
 func (c *Config) schedule() (*schedule.Schedule, error) {
 	if c.sched != nil {
 		return c.sched, nil
 	}
-	ps := make([]schedule.Phase, len(c.Phases))
-	for i, p := range c.Phases {
+	return newSchedule(c.Phases)
+}
+
+// newSchedule builds phases into a schedule (schedule.New, whose errors
+// name the phase).
+func newSchedule(phases []Phase) (*schedule.Schedule, error) {
+	ps := make([]schedule.Phase, len(phases))
+	for i, p := range phases {
 		ps[i] = schedule.Phase{Name: p.Name, Duration: p.Duration, Faults: p.Faults}
 	}
 	return schedule.New(ps)
