@@ -82,19 +82,16 @@ func (c TracingConfig) protocol(signal string) string {
 }
 
 // validate checks the settings c was given, each a *field.Error naming
-// it and quoting its value, and, when traces are exported, the protocol
-// the environment gives.
+// its flag and quoting its value, and, when traces are exported, the
+// protocol the environment gives.
 func (c TracingConfig) validate() error {
-	bad := func(path, name, value, format string, args ...any) error {
-		return &field.Error{Paths: []string{path}, Names: []string{name}, Value: fmt.Sprintf("%q", value), Detail: fmt.Sprintf(format, args...)}
-	}
 	if r := c.SampleRatio; r != nil && !(*r >= 0 && *r <= 1) {
-		return bad("tracing.sample", "trace-sample", strconv.FormatFloat(*r, 'g', -1, 64), "want a fraction in [0,1] like 0.1")
+		return field.InvalidValue("tracing.sample", "--trace-sample", "%q: want a fraction in [0,1] like 0.1", strconv.FormatFloat(*r, 'g', -1, 64))
 	}
 	switch c.Protocol {
 	case "", "grpc", "http/protobuf":
 	default:
-		return bad("tracing.otlp_protocol", "otlp-protocol", c.Protocol, "want grpc or http/protobuf")
+		return field.InvalidValue("tracing.otlp_protocol", "--otlp-protocol", "%q: want grpc or http/protobuf", c.Protocol)
 	}
 	if e := c.Endpoint; e != "" {
 		// host:port means http://, as endpointURL reads it.
@@ -102,12 +99,12 @@ func (c TracingConfig) validate() error {
 			e = "http://" + e
 		}
 		if err := CheckEndpointURL(e); err != nil {
-			return bad("tracing.otlp_endpoint", "otlp-endpoint", c.Endpoint, "%v, or host:port", err)
+			return field.InvalidValue("tracing.otlp_endpoint", "--otlp-endpoint", "%q: %w, or host:port", c.Endpoint, err)
 		}
 	}
 	if j := c.JaegerURL; j != "" {
 		if u, err := url.Parse(j); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || CheckPort(j) != nil {
-			return bad("tracing.jaeger_url", "jaeger-url", j, "want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", DefaultJaegerURL)
+			return field.InvalidValue("tracing.jaeger_url", "--jaeger-url", "%q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", j, DefaultJaegerURL)
 		}
 	}
 	if !c.Exporting() {

@@ -7,7 +7,7 @@ import (
 )
 
 // TestTracingConfigValidate: a tracing setting given is checked whether or
-// not anything is exported, and refused with its path and its value.
+// not anything is exported, and refused with its path, its flag and its value.
 func TestTracingConfigValidate(t *testing.T) {
 	for _, k := range []string{"OTEL_SDK_DISABLED", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_TRACES_EXPORTER"} {
 		t.Setenv(k, "")
@@ -19,11 +19,11 @@ func TestTracingConfigValidate(t *testing.T) {
 		path, want string
 	}{
 		{TracingConfig{JaegerURL: DefaultJaegerURL}, "", ""},
-		{TracingConfig{Protocol: "udp"}, "tracing.otlp_protocol", `otlp-protocol "udp": want grpc or http/protobuf`},
-		{TracingConfig{Endpoint: "ftp://127.0.0.1:4318"}, "tracing.otlp_endpoint", `otlp-endpoint "ftp://127.0.0.1:4318": want a URL like http://127.0.0.1:4318 (http:// or https://, then host[:port]), or host:port`},
-		{TracingConfig{JaegerURL: "localhost:16686"}, "tracing.jaeger_url", `jaeger-url "localhost:16686": want an http:// or https:// URL like http://127.0.0.1:16686, with a port from 1 to 65535 if any`},
-		{TracingConfig{JaegerURL: "http://127.0.0.1:99999"}, "tracing.jaeger_url", `jaeger-url "http://127.0.0.1:99999": want an http:// or https:// URL like http://127.0.0.1:16686, with a port from 1 to 65535 if any`},
-		{TracingConfig{SampleRatio: &two}, "tracing.sample", `trace-sample "2": want a fraction in [0,1] like 0.1`},
+		{TracingConfig{Protocol: "udp"}, "tracing.otlp_protocol", `--otlp-protocol "udp": want grpc or http/protobuf`},
+		{TracingConfig{Endpoint: "ftp://127.0.0.1:4318"}, "tracing.otlp_endpoint", `--otlp-endpoint "ftp://127.0.0.1:4318": want a URL like http://127.0.0.1:4318 (http:// or https://, then host[:port]), or host:port`},
+		{TracingConfig{JaegerURL: "localhost:16686"}, "tracing.jaeger_url", `--jaeger-url "localhost:16686": want an http:// or https:// URL like http://127.0.0.1:16686, with a port from 1 to 65535 if any`},
+		{TracingConfig{JaegerURL: "http://127.0.0.1:99999"}, "tracing.jaeger_url", `--jaeger-url "http://127.0.0.1:99999": want an http:// or https:// URL like http://127.0.0.1:16686, with a port from 1 to 65535 if any`},
+		{TracingConfig{SampleRatio: &two}, "tracing.sample", `--trace-sample "2": want a fraction in [0,1] like 0.1`},
 	} {
 		err := tt.cfg.validate()
 		fe := field.As(err)

@@ -3,7 +3,6 @@ package harness
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/cbload/cbload/internal/field"
@@ -28,11 +27,9 @@ const MaxStartAhead = 24 * time.Hour
 func NewUpstreamPlan(run Config, exitAfter bool) (*UpstreamPlan, error) {
 	switch {
 	case run.Trials < 1 || run.Trials > MaxTrials:
-		return nil, &field.Error{Paths: []string{"trials"}, Names: []string{"trials"}, Value: strconv.Itoa(run.Trials),
-			Detail: fmt.Sprintf("want 1 to %d, the run's --trials", MaxTrials)}
+		return nil, field.InvalidValue("trials", "--trials", "%d: want 1 to %d, the run's --trials", run.Trials, MaxTrials)
 	case run.ClientTimeout <= 0 || run.ClientTimeout > MaxTimeout:
-		return nil, &field.Error{Paths: []string{"load.client_timeout"}, Names: []string{"client-timeout"}, Value: run.ClientTimeout.String(),
-			Detail: fmt.Sprintf("want a positive duration up to %v like 3s, the run's --client-timeout", MaxTimeout)}
+		return nil, field.InvalidValue("load.client_timeout", "--client-timeout", "%v: want a positive duration up to %v like 3s, the run's --client-timeout", run.ClientTimeout, MaxTimeout)
 	}
 	ps := make([]schedule.Phase, len(run.Phases))
 	for i, p := range run.Phases {

@@ -44,10 +44,10 @@ func TestNewUpstreamPlan(t *testing.T) {
 		timeout   time.Duration
 		path, msg string
 	}{
-		{0, time.Second, "trials", "trials 0: want 1 to 20, the run's --trials"},
-		{MaxTrials + 1, time.Second, "trials", "trials 21: want 1 to 20"},
-		{1, 0, "load.client_timeout", "client-timeout 0s: want a positive duration up to 1h0m0s like 3s, the run's --client-timeout"},
-		{1, MaxTimeout + 1, "load.client_timeout", "client-timeout 1h0m0.000000001s: want a positive duration"},
+		{0, time.Second, "trials", "--trials 0: want 1 to 20, the run's --trials"},
+		{MaxTrials + 1, time.Second, "trials", "--trials 21: want 1 to 20"},
+		{1, 0, "load.client_timeout", "--client-timeout 0s: want a positive duration up to 1h0m0s like 3s, the run's --client-timeout"},
+		{1, MaxTimeout + 1, "load.client_timeout", "--client-timeout 1h0m0.000000001s: want a positive duration"},
 	} {
 		_, err := NewUpstreamPlan(Config{Phases: three, Trials: tt.trials, ClientTimeout: tt.timeout}, false)
 		if fe := field.As(err); fe == nil || fe.Path() != tt.path || !strings.Contains(err.Error(), tt.msg) {

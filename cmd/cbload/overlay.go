@@ -72,12 +72,6 @@ func (ci *ciOptions) inFile(err error) error {
 		if _, ok := e.Index("phases"); ok && ci.phasesFlag {
 			return flagErrorf("--phases", " %q: %v", ci.phasesArg, e)
 		}
-		flag := settingFlag(e.Path())
-		if _, inFile := ci.fileFields[flag]; e.Value != "" && flag != "" && !inFile {
-			// A value the error quotes came from its flag: named as a
-			// flagError is.
-			return &usageError{err: &flagError{flag: "--" + flag, rest: " " + e.Value + ": " + e.Detail}, hint: ue.hint}
-		}
 	}
 	if ci.scenarioName == "" {
 		return err
@@ -103,9 +97,7 @@ func (ci *ciOptions) inFile(err error) error {
 			}
 		}
 		if line > 0 {
-			in := *e
-			in.Names = names
-			return at(line, in.Error())
+			return at(line, e.Named(names))
 		}
 		if i, ok := e.Index("phases"); ok && !ci.phasesFlag && i < len(ci.filePhaseLines) {
 			return at(ci.filePhaseLines[i], e.Error())

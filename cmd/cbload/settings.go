@@ -380,19 +380,6 @@ func settingGroups(table []settingGroup) []flagGroup {
 	return append(out, flagGroup{"Help", []string{"help"}})
 }
 
-// settingFlag returns the flag of the run setting at path in a scenario
-// file, like otlp-protocol for tracing.otlp_protocol; "" for none.
-func settingFlag(path string) string {
-	for _, g := range runSettings {
-		for _, st := range g.rows {
-			if st.path == path && path != "" {
-				return st.flag
-			}
-		}
-	}
-	return ""
-}
-
 // scenarioFields returns the settings a scenario file holds besides the
 // sections the scenario package reads itself: each row's path and the type
 // of its value in the file.

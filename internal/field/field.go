@@ -15,21 +15,31 @@ import (
 // settings the rule reads, in the scenario file's terms ("load.rate",
 // "breaker.interval", "phases[1]", "targets[0]"); the first is the one it
 // points at. Names holds how the message names each of them, in the same
-// order; Value, when set, is the value refused as the message quotes it,
-// after the names; Detail says what is wrong and the accepted form, and
-// Err is the error it came from, if any.
+// order; Detail says what is wrong and the accepted form, and Err is the
+// error it came from, if any. Detail follows the names after ": ", or
+// after a space when Spaced is set, as a detail that starts with the
+// refused value does (`--header "x": want 'Name: value'`).
 type Error struct {
 	Paths  []string
 	Names  []string
-	Value  string
 	Detail string
 	Err    error
+	Spaced bool
 }
 
 // Invalid returns the error of one setting at path, named name in the
 // message: "name: detail". A %w verb in format wraps its error.
 func Invalid(path, name, format string, args ...any) *Error {
 	return All([]string{path}, []string{name}, format, args...)
+}
+
+// InvalidValue returns the error of one setting at path, named name in the
+// message, whose detail starts with the refused value: "name detail". A %w
+// verb in format wraps its error.
+func InvalidValue(path, name, format string, args ...any) *Error {
+	e := Invalid(path, name, format, args...)
+	e.Spaced = true
+	return e
 }
 
 // All returns the error of a rule that reads the settings at paths, named
@@ -40,18 +50,21 @@ func All(paths, names []string, format string, args ...any) *Error {
 	return &Error{Paths: paths, Names: names, Detail: err.Error(), Err: errors.Unwrap(err)}
 }
 
-// Error returns "name, name: detail", "name value: detail" when the
-// value is set, or the detail alone when it names the setting itself
-// (Names is empty).
-func (e *Error) Error() string {
-	if len(e.Names) == 0 {
+// Error returns "name, name: detail", or the detail alone when it names
+// the setting itself (Names is empty).
+func (e *Error) Error() string { return e.Named(e.Names) }
+
+// Named returns the message with names in place of e.Names, as where a
+// value came from names it: "name, name: detail", "name detail" when
+// Spaced, or the detail alone when names is empty.
+func (e *Error) Named(names []string) string {
+	switch {
+	case len(names) == 0:
 		return e.Detail
+	case e.Spaced:
+		return strings.Join(names, ", ") + " " + e.Detail
 	}
-	names := strings.Join(e.Names, ", ")
-	if e.Value != "" {
-		names += " " + e.Value
-	}
-	return names + ": " + e.Detail
+	return strings.Join(names, ", ") + ": " + e.Detail
 }
 
 // Path returns the path of the setting the error points at, or "" (for a

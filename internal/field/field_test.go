@@ -15,11 +15,28 @@ func TestError(t *testing.T) {
 		{All([]string{"breaker.interval", "breaker.bucket_period"}, []string{"breaker-interval", "breaker-bucket-period"}, "too many buckets"),
 			"breaker-interval, breaker-bucket-period: too many buckets"},
 		{&Error{Paths: []string{"control.token"}, Detail: "control token is blank"}, "control token is blank"},
-		{&Error{Paths: []string{"tracing.otlp_protocol"}, Names: []string{"otlp-protocol"}, Value: `"udp"`, Detail: "want grpc or http/protobuf"}, `otlp-protocol "udp": want grpc or http/protobuf`},
+		{InvalidValue("request.method", "--method", "%q: want GET", "post"), `--method "post": want GET`},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
 			t.Errorf("Error() = %q; want %q", got, tt.want)
+		}
+	}
+}
+
+// TestNamed checks the message with the names of where the values came
+// from in place of the error's own.
+func TestNamed(t *testing.T) {
+	tests := []struct {
+		err  *Error
+		want string
+	}{
+		{Invalid("request.body_file", "--body-file", "too large"), "request.body_file: too large"},
+		{InvalidValue("request.method", "--method", "%q: want GET", "post"), `request.method "post": want GET`},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Named([]string{tt.err.Path()}); got != tt.want {
+			t.Errorf("Named(%q) = %q; want %q", tt.err.Path(), got, tt.want)
 		}
 	}
 }
