@@ -202,8 +202,8 @@ const (
 // overflowing, and none is a value a real experiment needs more of.
 const (
 	// MaxSchedule is the longest schedule of one arm, the sum of its
-	// phases' durations (scenario.MaxDuration for files and flags).
-	MaxSchedule = time.Hour
+	// phases' durations: schedule.MaxDuration, which schedule.New checks.
+	MaxSchedule = schedule.MaxDuration
 	// MaxTimeout bounds every other duration: the client, queue and call
 	// timeouts, local work, the breaker's timeout and interval, and the
 	// upstream's service time and jitter.
@@ -313,32 +313,13 @@ const MinBreakerTimeout = 50 * time.Millisecond
 // Validate returns an error naming the first field that cannot be used and
 // the accepted form.
 func (c *Config) Validate() error {
-	if len(c.Phases) == 0 {
-		return invalid("phases", "phases", "need at least one phase")
-	}
-	if len(c.Phases) > schedule.MaxPhases {
-		return invalid("phases", "phases", "%d phases; the limit is %d", len(c.Phases), schedule.MaxPhases)
-	}
-	names := map[string]bool{}
-	var total time.Duration
 	for i, p := range c.Phases {
-		if p.Name == "" {
-			return invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d].name", i), "must not be empty")
-		}
-		if names[p.Name] {
-			return invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d].name", i), "%q is used twice; phase names must be unique", p.Name)
-		}
-		names[p.Name] = true
 		if p.Duration < time.Second {
 			return phaseInvalid(i, p, "duration %v is too short; want at least 1s", p.Duration)
 		}
 		if p.Duration%time.Second != 0 {
 			return phaseInvalid(i, p, "duration %v must be a whole number of seconds", p.Duration)
 		}
-		if p.Duration > MaxSchedule-total {
-			return phaseInvalid(i, p, "duration %v makes the schedule longer than the limit of %v per arm", p.Duration, MaxSchedule)
-		}
-		total += p.Duration
 		for _, name := range append([]string{""}, slices.Sorted(maps.Keys(p.UpstreamFaults))...) {
 			fs := p.Faults
 			if name != "" {
@@ -361,6 +342,13 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	// The schedule's own rules (names, count, length) are checked once,
+	// where the schedule is built; RunValidated runs the one built here.
+	s, err := newSchedule(c.Phases)
+	if err != nil {
+		return err
+	}
+	c.sched = s
 	arms := strings.Join(policy.Arms(), ", ")
 	if len(c.Arms) == 0 {
 		return invalid("arms", "arms", "need at least one of %s", arms)
@@ -523,14 +511,19 @@ func (c *Config) armSlot(k int) int {
 
 // schedule returns the phases as a schedule, the one clock of a run's arms
 // (drive switches phases by it) and of the upstream a run's shards share
-// (UpstreamSchedule). Validate checks everything it does first, with the
-// messages of a run's settings.
+// (UpstreamSchedule): the one Validate built, else a new one.
 func (c *Config) schedule() (*schedule.Schedule, error) {
 	if c.sched != nil {
 		return c.sched, nil
 	}
-	ps := make([]schedule.Phase, len(c.Phases))
-	for i, p := range c.Phases {
+	return newSchedule(c.Phases)
+}
+
+// newSchedule builds phases into a schedule (schedule.New, whose errors
+// name the phase).
+func newSchedule(phases []Phase) (*schedule.Schedule, error) {
+	ps := make([]schedule.Phase, len(phases))
+	for i, p := range phases {
 		ps[i] = schedule.Phase{Name: p.Name, Duration: p.Duration, Faults: p.Faults}
 	}
 	return schedule.New(ps)

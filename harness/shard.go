@@ -146,7 +146,7 @@ func (s *ShardSettings) Apply(c *Config, seedGiven bool) error {
 			return field.InvalidValue("start_at", "--start-at", "%q: want an RFC 3339 time like 2026-12-01T12:00:00Z", printable.Echo(s.StartAt))
 		}
 		if t.IsZero() { // it would read as no start time at all
-			return field.InvalidValue("start_at", "--start-at", "%s: the run's schedule ended long ago; want a time within %v from now, or in the past only while the run's schedule has not ended", s.StartAt, maxStartAhead)
+			return field.InvalidValue("start_at", "--start-at", "%s: the run's schedule ended long ago; want a time within %v from now, or in the past only while the run's schedule has not ended", s.StartAt, MaxStartAhead)
 		}
 		c.StartAt = t
 	}
@@ -212,9 +212,6 @@ func (c *Config) armRuns() []string {
 	return out
 }
 
-// maxStartAhead bounds how far in the future a start time may be: further
-// is a typo, and a process waiting a day for it looks hung.
-const maxStartAhead = 24 * time.Hour
 
 // validateShard checks the sharding settings; it is part of Validate.
 func (c *Config) validateShard() error {
@@ -235,8 +232,8 @@ func (c *Config) validateShard() error {
 		// Compared as times: the duration to a time centuries away
 		// saturates, and would print as 2562047h47m16s.
 		now := time.Now()
-		if c.StartAt.After(now.Add(maxStartAhead)) {
-			return fmt.Errorf("start-at %s: more than %v from now; want a time within %v", c.StartAt.Format(time.RFC3339), maxStartAhead, maxStartAhead)
+		if c.StartAt.After(now.Add(MaxStartAhead)) {
+			return fmt.Errorf("start-at %s: more than %v from now; want a time within %v", c.StartAt.Format(time.RFC3339), MaxStartAhead, MaxStartAhead)
 		}
 		n := len(c.armRuns())
 		if end := c.ArmStart(n - 1).Add(c.TotalDuration()); !end.After(now) {

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+
+	"github.com/cbload/cbload/internal/field"
 )
 
 // The user's tracing settings: the OTLP endpoint and protocol, from flags
@@ -78,9 +81,20 @@ func (c TracingConfig) protocol(signal string) string {
 	return cmp.Or(c.Protocol, os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"), "http/protobuf")
 }
 
+// validate checks the settings c was given, each a *field.Error naming
+// its flag and quoting its value, and, when traces are exported, the
+// protocol the environment gives.
 func (c TracingConfig) validate() error {
 	if r := c.SampleRatio; r != nil && !(*r >= 0 && *r <= 1) {
-		return fmt.Errorf("trace-sample: %v must be in [0, 1]", *r)
+		return field.InvalidValue("tracing.sample", "--trace-sample", "%q: want a fraction in [0,1] like 0.1", strconv.FormatFloat(*r, 'g', -1, 64))
+	}
+	if err := CheckOTLP(c.Endpoint, c.Protocol); err != nil {
+		return err
+	}
+	if j := c.JaegerURL; j != "" {
+		if u, err := url.Parse(j); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || CheckPort(j) != nil {
+			return field.InvalidValue("tracing.jaeger_url", "--jaeger-url", "%q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", j, DefaultJaegerURL)
+		}
 	}
 	if !c.Exporting() {
 		return nil
@@ -89,17 +103,6 @@ func (c TracingConfig) validate() error {
 	case "grpc", "http/protobuf":
 	default:
 		return fmt.Errorf("otlp protocol %q: want grpc or http/protobuf", p)
-	}
-	if c.Endpoint != "" {
-		if _, err := endpointURL(c.Endpoint); err != nil {
-			return err
-		}
-	}
-	if c.JaegerURL != "" {
-		u, err := url.Parse(c.JaegerURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("jaeger-url %q: want an http:// or https:// URL", c.JaegerURL)
-		}
 	}
 	return nil
 }

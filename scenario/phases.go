@@ -14,7 +14,9 @@ import (
 var phaseNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
 // ExpandPhases expands the file's phases, repeat groups included, into the
-// harness's phases, and returns the line of each. Errors are *Error.
+// harness's phases, and returns the line of each. Errors are *Error. The
+// schedule's length is checked where it is built (schedule.New, through
+// harness.Config.Validate); the command puts that error at the line.
 func (s *File) ExpandPhases() ([]harness.Phase, []int, error) {
 	var out []harness.Phase
 	var lines []int
@@ -57,13 +59,6 @@ func (s *File) ExpandPhases() ([]harness.Phase, []int, error) {
 			return nil, nil, fail(path, p.Line, "%v", err)
 		}
 		out, lines = append(out, ph), append(lines, p.Line)
-	}
-	var total time.Duration
-	for i, p := range out {
-		if p.Duration > MaxDuration-total {
-			return nil, nil, fail("", lines[i], "line %d: phase %s (duration %v) makes the schedule longer than the limit of %v per arm", lines[i], p.Name, p.Duration, MaxDuration)
-		}
-		total += max(p.Duration, 0)
 	}
 	return out, lines, nil
 }

@@ -73,6 +73,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cbload/cbload/internal/inputfile"
+	"github.com/cbload/cbload/schedule"
 )
 
 // Limits on what a scenario can ask for; beyond them it is an error. The
@@ -90,8 +91,8 @@ const (
 	// MaxRepeat is the largest count of a repeat group.
 	MaxRepeat = 1000
 	// MaxDuration is the longest schedule, the sum of the phases' durations,
-	// that one arm can run.
-	MaxDuration = time.Hour
+	// that one arm can run: schedule.MaxDuration, checked by schedule.New.
+	MaxDuration = schedule.MaxDuration
 	// MaxFaults is the most fault specs one phase can list.
 	MaxFaults = 16
 	// MaxThresholds is the most thresholds a run can check.

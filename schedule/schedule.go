@@ -19,9 +19,10 @@ import (
 	"github.com/cbload/cbload/internal/field"
 )
 
-// Limits on a schedule; New refuses more. They are those of a scenario
-// file's phases (scenario.MaxPhases and scenario.MaxDuration), so a file
-// that `cbload run` takes is one serve takes too.
+// Limits on a schedule; New refuses more, and is the one check of them:
+// harness.Config.Validate builds the run's schedule with New, and a
+// scenario file's phases are held to them there (scenario.MaxDuration is
+// MaxDuration), so a file that `cbload run` takes is one serve takes too.
 const (
 	// MaxPhases is the most phases a schedule can have.
 	MaxPhases = 200
@@ -60,13 +61,13 @@ func New(phases []Phase) (*Schedule, error) {
 	for i, p := range phases {
 		switch {
 		case p.Name == "":
-			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d]", i), "the name must not be empty")
+			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d].name", i), "must not be empty")
 		case names[p.Name]:
-			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), "the name is used twice; phase names must be unique")
+			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d].name", i), "%q is used twice; phase names must be unique", p.Name)
 		case p.Duration <= 0:
 			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), "duration %v: want a positive duration like 5s", p.Duration)
 		case p.Duration > MaxDuration-at:
-			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), "duration %v makes the schedule longer than the limit of %v", p.Duration, MaxDuration)
+			return nil, field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), "duration %v makes the schedule longer than the limit of %v per arm", p.Duration, MaxDuration)
 		}
 		names[p.Name] = true
 		p.Faults = append([]faultserver.Spec(nil), p.Faults...)

@@ -82,8 +82,8 @@ func TestNewRejects(t *testing.T) {
 	}{
 		{"none", nil, "phases: need at least one phase"},
 		{"too many", many, "the limit is 200"},
-		{"no name", []Phase{{Duration: time.Second}}, "phases[0]: the name must not be empty"},
-		{"twice", []Phase{{Name: "a", Duration: time.Second}, {Name: "a", Duration: time.Second}}, "phases[1] (a): the name is used twice"},
+		{"no name", []Phase{{Duration: time.Second}}, "phases[0].name: must not be empty"},
+		{"twice", []Phase{{Name: "a", Duration: time.Second}, {Name: "a", Duration: time.Second}}, `phases[1].name: "a" is used twice`},
 		{"zero", []Phase{{Name: "a"}}, "phases[0] (a): duration 0s: want a positive duration"},
 		{"negative", []Phase{{Name: "a", Duration: -time.Second}}, "duration -1s"},
 		{"too long", []Phase{{Name: "a", Duration: 40 * time.Minute}, {Name: "b", Duration: 30 * time.Minute}}, "phases[1] (b): duration 30m0s makes the schedule longer than the limit of 1h0m0s"},

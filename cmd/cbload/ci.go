@@ -32,11 +32,12 @@ type ciOptions struct {
 	fileFields     map[string]fileField // by flag name: the values the file set
 	scenarioName   string
 	description    string
-	phasesFlag     bool // --phases was given
-	faultsFlag     bool // --fault was given
-	armsFlag       bool // --arms was given (or arms: in the file)
-	collateralFlag bool // --collateral was given: it overrides every target's
-	stateFlag      bool // --breaker-state-url was given: likewise
+	phasesFlag     bool   // --phases was given
+	phasesArg      string // --phases as given, for the errors of its phases
+	faultsFlag     bool   // --fault was given
+	armsFlag       bool   // --arms was given (or arms: in the file)
+	collateralFlag bool   // --collateral was given: it overrides every target's
+	stateFlag      bool   // --breaker-state-url was given: likewise
 
 	abortOnFail bool // --abort-on-fail: every threshold stops the run once it cannot pass
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/scenario"
 )
@@ -37,22 +36,6 @@ func headerFlags(o *requestOptions) string {
 		return "header"
 	}
 	return "header, --header-env"
-}
-
-// checkSchedule holds the schedule built from --phases to the length a
-// scenario file is held to.
-func checkSchedule(opts *runOptions, phases []harness.Phase) error {
-	if opts.ci.filePhases != nil && !opts.ci.phasesFlag {
-		return nil // checked with its lines when the file was read
-	}
-	var total int64
-	for _, p := range phases {
-		if int64(p.Duration) > int64(scenario.MaxDuration)-total {
-			return flagErrorf("--phases", " %q: the schedule is longer than the limit of %v per arm", opts.phases, scenario.MaxDuration)
-		}
-		total += max(int64(p.Duration), 0)
-	}
-	return nil
 }
 
 // clipInput shortens a value quoted in a message (printable.Echo).

@@ -26,6 +26,9 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 	ci := &opts.ci
 	ci.phasesFlag, ci.faultsFlag, ci.armsFlag = f.Changed("phases"), f.Changed("fault"), f.Changed("arms")
 	ci.collateralFlag, ci.stateFlag = f.Changed("collateral"), f.Changed("breaker-state-url")
+	if ci.phasesFlag {
+		ci.phasesArg = opts.phases
+	}
 	if ci.scenario == "" {
 		return nil
 	}
@@ -56,12 +59,21 @@ func applyScenario(cmd *cobra.Command, opts *runOptions) error {
 
 // inFile rewrites a usage error about a value that came from the scenario
 // file, found after the file was read, so that it names the file, the line
-// and the field rather than the flag the user did not give. The error says
+// and the field rather than the flag the user did not give; an error about
+// a phase built from --phases names the flag and its value. The error says
 // which setting it is about by its type: a flagError names the flag, a
 // field.Error the settings' paths.
 func (ci *ciOptions) inFile(err error) error {
 	var ue *usageError
-	if ci.scenarioName == "" || !errors.As(err, &ue) {
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if e, ok := ue.err.(*field.Error); ok {
+		if _, ok := e.Index("phases"); ok && ci.phasesFlag {
+			return flagErrorf("--phases", " %q: %v", ci.phasesArg, e)
+		}
+	}
+	if ci.scenarioName == "" {
 		return err
 	}
 	at := func(line int, msg string) error {

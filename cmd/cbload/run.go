@@ -19,12 +19,10 @@ import (
 
 // runOptions holds the flags of `cbload run`.
 type runOptions struct {
-	cfg    harness.Config
-	phases string
-	faults []string
-	arms   commaList
-	// retryBudget is --retry-budget: a share like 10% or 0.1.
-	retryBudget string
+	cfg         harness.Config
+	phases      string
+	faults      []string
+	arms        commaList
 	rateFlag    bool // --rate was given
 	timeoutFlag bool // --client-timeout was given
 	out         string

@@ -58,7 +58,7 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"--fault", "latency", "--breaker-failure-ratio", "50%"}, `--breaker-failure-ratio "50%": `},
 		{[]string{"--fault", "latency", "--phases", ""}, "--phases"},
 		{[]string{"--fault", "latency", "--phases", "5s,15s,100000000h"}, `recovery duration "100000000h"`},
-		{[]string{"--fault", "latency", "--phases", "2000000h,2000000h,1s"}, "the schedule is longer than the limit of 1h0m0s per arm"},
+		{[]string{"--fault", "latency", "--phases", "2000000h,2000000h,1s"}, `--phases "2000000h,2000000h,1s": phases[0] (baseline): duration 2000000h0m0s makes the schedule longer than the limit of 1h0m0s per arm`},
 		{[]string{"--fault", "latency", "--shard", "3/3", "--seed", "1"}, `--shard "3/3": want INDEX/COUNT`},
 		{[]string{"--fault", "latency", "--shard", "x", "--seed", "1"}, `--shard "x": want INDEX/COUNT`},
 		{[]string{"--fault", "latency", "--shard", "0/0", "--seed", "1"}, `--shard "0/0"`},

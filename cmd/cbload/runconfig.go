@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
-	"github.com/cbload/cbload/scenario"
 )
 
 // runConfig builds the run's configuration from its options — the
@@ -32,9 +30,6 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 	if err != nil {
 		return cfg, err
 	}
-	if err := checkSchedule(opts, phases); err != nil {
-		return cfg, err
-	}
 	cfg.Phases = phases
 	cfg.Arms = opts.arms
 	if err := applyShard(&cfg, &opts.shard, cfg.Seed != 0); err != nil {
@@ -49,23 +44,14 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 		return cfg, asUsage(err)
 	}
 	if _, inFile := opts.ci.fileFields["rate"]; !opts.rateFlag && !inFile {
-		// Out-of-range tiers or retries are named by Validate, not here.
-		if r, why := harness.StormRate(cfg); why != "" && cfg.Tiers <= harness.MaxTiers && cfg.Gateway.Retries <= harness.MaxRetries {
-			if r < harness.MinRate {
-				// One line that says what to change, not the note and then
-				// the rate's own error.
-				return cfg, flagErrorf("--tiers", " %d, --retries %d: the default rate for them is %.3g req/s (%g / (1+%d)^%d, so a retry storm fits on this machine), below the %d req/s cbload paces; give --rate (%d to %d), or fewer tiers or retries",
-					cfg.Tiers, cfg.Gateway.Retries, r, cfg.Rate, cfg.Gateway.Retries, cfg.Tiers-1, harness.MinRate, harness.MinRate, harness.MaxRate)
-			}
-			cfg.Rate = r
-			fmt.Fprintln(stderr, "cbload: "+why)
+		note, err := cfg.UseStormRate()
+		if err != nil {
+			return cfg, asUsage(err)
+		}
+		if note != "" {
+			fmt.Fprintln(stderr, "cbload: "+note)
 		}
 	}
-	share, err := scenario.ParseShare(opts.retryBudget)
-	if err != nil {
-		return cfg, flagErrorf("--retry-budget", " %q: want a share of requests like 10%% or 0.1", opts.retryBudget)
-	}
-	cfg.RetryBudget.Ratio = share
 	if err := applyTargets(&cfg, opts); err != nil {
 		return cfg, err
 	}
@@ -93,19 +79,12 @@ func runConfig(ctx context.Context, opts *runOptions, stderr io.Writer) (harness
 		return cfg, flagErrorf("--progress", " %q: want auto, always or never", opts.progress)
 	}
 	if opts.traceSample != "auto" {
+		// Its range is Validate's to check.
 		v, err := strconv.ParseFloat(opts.traceSample, 64)
-		if err != nil || !(v >= 0 && v <= 1) {
+		if err != nil {
 			return cfg, flagErrorf("--trace-sample", " %q: want a fraction in [0,1] like 0.1, or auto", opts.traceSample)
 		}
 		cfg.Tracing.SampleRatio = &v
-	}
-	// The harness checks these only when there is an endpoint to export
-	// to; a typo in a flag given on purpose is still a mistake.
-	if err := harness.CheckOTLP(cfg.Tracing.Endpoint, cfg.Tracing.Protocol); err != nil {
-		return cfg, asUsage(err)
-	}
-	if u, err := url.Parse(cfg.Tracing.JaegerURL); cfg.Tracing.JaegerURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || harness.CheckPort(cfg.Tracing.JaegerURL) != nil) {
-		return cfg, flagErrorf("--jaeger-url", " %q: want an http:// or https:// URL like %s, with a port from 1 to 65535 if any", cfg.Tracing.JaegerURL, harness.DefaultJaegerURL)
 	}
 	cfg.Tracing.Version = version
 	if err := cfg.Validate(); err != nil {

@@ -263,7 +263,7 @@ func TestScenarioListMistakes(t *testing.T) {
 		{"phase duration negative", "phases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: -1s, faults: [hang]}\n", "line 3: phases[1] (b): duration -1s is too short"},
 		{"phase duration fraction", "phases:\n  - {name: a, duration: 1500ms, faults: [hang]}\n", "line 2: phases[0] (a): duration 1.5s must be a whole number of seconds"},
 		{"phase duration unit", "phases:\n  - name: a\n    duration: 5\n", `line 3: phases[0].duration: "5" is not a duration`},
-		{"phase duration huge", "phases:\n  - {name: a, duration: 2000000h, faults: [hang]}\n  - {name: b, duration: 2000000h}\n", "line 2: phase a (duration 2000000h0m0s) makes the schedule longer than the limit of 1h0m0s per arm"},
+		{"phase duration huge", "phases:\n  - {name: a, duration: 2000000h, faults: [hang]}\n  - {name: b, duration: 2000000h}\n", "line 2: phases[0] (a): duration 2000000h0m0s makes the schedule longer than the limit of 1h0m0s per arm"},
 		{"phase duration empty", "phases:\n  - name: a\n    duration: ''\n", `line 3: phases[0].duration: "" is not a duration`},
 		{"phase faults not a list", "phases:\n  - name: a\n    duration: 1s\n    faults: hang\n", `line 4: phases[0].faults: "hang" is a string; want a list`},
 		{"phase fault empty", "phases:\n  - name: a\n    duration: 1s\n    faults: ['']\n", `line 4: phases[0].faults[0]: fault spec "": empty`},
@@ -356,8 +356,8 @@ func TestLimits(t *testing.T) {
 		{"targets", up + list("targets", "{name: a, url: 'http://127.0.0.1:1/'}", 9), "targets: 9 targets; the limit is 8"},
 		{"headers", "request:\n  headers:\n" + headerLines(101), "request.headers: 101 headers (headers and header_env together); the limit is 100"},
 		{"expect", list("expect", "status=200", 101), "expect: 101 checks; the limit is 100"},
-		{"duration", "phases:\n  - {name: a, duration: 50m, faults: [hang]}\n  - {name: b, duration: 11m}\n", "line 3: phase b (duration 11m0s) makes the schedule longer than the limit of 1h0m0s per arm"},
-		{"duration in a repeat", "phases:\n  - repeat: 100\n    phases: [{name: a, duration: 1m, faults: [hang]}]\n", "line 3: phase a-61 (duration 1m0s) makes the schedule longer than the limit of 1h0m0s"},
+		{"duration", "phases:\n  - {name: a, duration: 50m, faults: [hang]}\n  - {name: b, duration: 11m}\n", "line 3: phases[1] (b): duration 11m0s makes the schedule longer than the limit of 1h0m0s per arm"},
+		{"duration in a repeat", "phases:\n  - repeat: 100\n    phases: [{name: a, duration: 1m, faults: [hang]}]\n", "line 3: phases[60] (a-61): duration 1m0s makes the schedule longer than the limit of 1h0m0s"},
 		{"file size", "description: " + strings.Repeat("x", 1<<20) + "\n", "the file is larger than the 1 MiB limit for scenario files"},
 	}
 	for _, tt := range tests {
@@ -384,7 +384,7 @@ func TestLimits(t *testing.T) {
 		{"--header", append(flags("--header", "X-A: v", 101), "--fault", "hang"), "--header: given 101 times; the limit is 100 headers (--header and --header-env together)"},
 		{"--header-env", append(append(flags("--header", "X-A: v", 50), flags("--header-env", "X-B=HOME", 51)...), "--fault", "hang"), "--header, --header-env: given 101 times; the limit is 100 headers"},
 		{"--expect", append(flags("--expect", "status=200", 101), "--fault", "hang"), "--expect: given 101 times; the limit is 100 checks"},
-		{"--phases", []string{"--fault", "hang", "--phases", "1s,3600s,1s"}, `--phases "1s,3600s,1s": the schedule is longer than the limit of 1h0m0s per arm`},
+		{"--phases", []string{"--fault", "hang", "--phases", "1s,3600s,1s"}, `--phases "1s,3600s,1s": phases[1] (fault): duration 1h0m0s makes the schedule longer than the limit of 1h0m0s per arm`},
 	}
 	for _, tt := range flagTests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,16 +16,8 @@ import (
 	"github.com/cbload/cbload/faultserver"
 	"github.com/cbload/cbload/harness"
 	"github.com/cbload/cbload/internal/field"
-	"github.com/cbload/cbload/internal/printable"
 	"github.com/cbload/cbload/scenario"
-	sched "github.com/cbload/cbload/schedule"
 )
-
-// maxStartAhead is how far ahead --start-at may be. A start in the past
-// joins the schedule where the clock stands, as long as the schedule has
-// not ended: a serve restarted during the run (a Kubernetes pod, say)
-// takes up the same schedule again.
-const maxStartAhead = 24 * time.Hour
 
 // scheduleOptions holds the flags of `cbload serve` that run a timed fault
 // schedule.
@@ -104,10 +96,6 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 		return nil, ro.ci.inFile(flagErrorf("--service-time", " %v: want a positive duration like 2ms", up.ServiceTime))
 	case up.Jitter < 0 && !flags.Changed("jitter"):
 		return nil, ro.ci.inFile(flagErrorf("--jitter", " %v: want a duration of zero or more", up.Jitter))
-	case ro.cfg.Trials < 1 || ro.cfg.Trials > harness.MaxTrials:
-		return nil, ro.ci.inFile(flagErrorf("--trials", " %d: want 1 to %d, the run's --trials", ro.cfg.Trials, harness.MaxTrials))
-	case ro.cfg.ClientTimeout <= 0 || ro.cfg.ClientTimeout > harness.MaxTimeout:
-		return nil, ro.ci.inFile(flagErrorf("--client-timeout", " %v: want a positive duration up to %v like 3s, the run's --client-timeout", ro.cfg.ClientTimeout, harness.MaxTimeout))
 	}
 	arms, err := o.armNames(ro)
 	if err != nil {
@@ -117,40 +105,18 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	if err != nil {
 		return nil, ro.ci.inFile(err)
 	}
-	ps := make([]sched.Phase, len(phases))
-	for i, p := range phases {
-		// serve is one upstream: a fault for a named one has nowhere to go.
-		if len(p.UpstreamFaults) > 0 {
-			return nil, ro.ci.inFile(asUsage(field.Invalid(fmt.Sprintf("phases[%d]", i), fmt.Sprintf("phases[%d] (%s)", i, p.Name), "fault %s: serve runs one upstream; faults named NAME=SPEC are for cbload run --upstream NAME=ADDR", p.FaultStrings()[len(p.Faults)])))
-		}
-		ps[i] = sched.Phase{Name: p.Name, Duration: p.Duration, Faults: p.Faults}
-	}
-	s, err := sched.New(ps)
-	switch {
-	case err != nil && ro.ci.phasesFlag:
-		return nil, flagErrorf("--phases", " %q: %v", o.phases, err)
-	case err != nil:
+	plan, err := harness.NewUpstreamPlan(harness.Config{Phases: phases, Arms: arms, Trials: ro.cfg.Trials, ClientTimeout: ro.cfg.ClientTimeout}, o.exitAfter)
+	if err != nil {
 		return nil, ro.ci.inFile(asUsage(err))
-	}
-	plan := &harness.UpstreamPlan{Schedule: s, ExitAfter: o.exitAfter, Named: len(arms) > 0,
-		Run: harness.Config{Phases: phases, Arms: arms, Trials: ro.cfg.Trials, ClientTimeout: ro.cfg.ClientTimeout}}
-	if !plan.Named {
-		plan.Run.Arms = []string{""}
 	}
 	if o.startAt != "" {
 		t, err := time.Parse(time.RFC3339, o.startAt)
 		if err != nil {
 			return nil, flagErrorf("--start-at", " %q: want an RFC 3339 time like 2026-12-01T12:00:00Z", clipInput(o.startAt))
 		}
-		// Compared as times, not as the durations between them, which
-		// saturate at about 292 years (year 9999 is not "2562047h ahead").
-		switch total := plan.Total(); {
-		case !t.After(now.Add(-total)):
-			return nil, flagErrorf("--start-at", " %s is %s in the past: the %v schedule is over; want a time to come, or one less than %v ago to join it", o.startAt, printable.RoughSpan(now, t), total, total)
-		case t.After(now.Add(maxStartAhead)):
-			return nil, flagErrorf("--start-at", " %s is %s ahead; the limit is %v", o.startAt, printable.RoughSpan(now, t), maxStartAhead)
+		if err := plan.StartAt(t, now); err != nil {
+			return nil, flagErrorf("--start-at", " %s %s", o.startAt, field.As(err).Detail)
 		}
-		plan.Start = t
 	}
 	opts.seed, opts.serviceTime, opts.jitter = ro.cfg.Seed, ro.cfg.Upstream.ServiceTime, ro.cfg.Upstream.Jitter
 	if ignored := ignoredSections(ro.ci.fileFields); len(ignored) > 0 {
@@ -179,15 +145,9 @@ func (o *scheduleOptions) armNames(ro *runOptions) ([]string, error) {
 	case len(names) > scenario.MaxTargets:
 		return nil, usagef("%s: %d arms; the limit is %d, that of targets", where(scenario.MaxTargets), len(names), scenario.MaxTargets)
 	}
-	for i, n := range names {
-		switch {
-		case n == "":
-			return nil, usagef("%s: an empty name; want the run's target names, like breaker,no-breaker", where(i))
-		case !harness.ValidTargetName(n):
-			return nil, usagef("%s: %q: want a target name, a letter followed by letters, digits, _ or -", where(i), n)
-		case slices.Index(names, n) < i:
-			return nil, usagef("%s: %q is named twice; want each of the run's target names once", where(i), n)
-		}
+	if fe := field.As(harness.CheckArmNames(names)); fe != nil {
+		i, _ := fe.Index("arms")
+		return nil, usagef("%s: %s", where(i), fe.Detail)
 	}
 	return names, nil
 }

@@ -1,12 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -84,6 +84,23 @@ func section(read func(s *scenario.File, o *runOptions) bool) *fileForm {
 // (StringArray).
 type commaList []string
 
+// shareValue is the flag of a scenario.Share field, read as a file's
+// share is (scenario.ParseShare): a percentage like 10% or a fraction like
+// 0.1; its range is Validate's to check. It is a string to pflag, so that
+// --help shows its default as one ("10%").
+type shareValue scenario.Share
+
+func (v *shareValue) String() string { return reports.Percent(float64(*v)) }
+func (v *shareValue) Type() string   { return "string" }
+func (v *shareValue) Set(s string) error {
+	f, err := scenario.ParseShare(s)
+	if err != nil {
+		return errors.New("want a share of requests like 10% or 0.1")
+	}
+	*v = shareValue(f)
+	return nil
+}
+
 // settingGroup is a titled group of run's settings, shown together in
 // --help.
 type settingGroup struct {
@@ -105,7 +122,7 @@ func joined(m map[string]string, sep string) []string {
 // defaults the flags show.
 func newRunOptions() *runOptions {
 	cfg := harness.DefaultConfig()
-	return &runOptions{cfg: cfg, phases: "5s,15s,10s", arms: cfg.Arms, retryBudget: reports.Percent(cfg.RetryBudget.Ratio),
+	return &runOptions{cfg: cfg, phases: "5s,15s,10s", arms: cfg.Arms,
 		progress: "auto", traceSample: "auto", req: requestOptions{method: http.MethodGet}}
 }
 
@@ -270,9 +287,8 @@ var runSettings = []settingGroup{
 			usage: fmt.Sprintf("gateways chained before the upstream, each with its own pool, timeouts, retries and policy (1–%d)", harness.MaxTiers)},
 	}},
 	{"Other policies (arms retry-budget, throttle)", []setting{
-		{flag: "retry-budget", path: "retry_budget.ratio", to: func(o *runOptions) any { return &o.retryBudget },
-			usage: "retry-budget arm: retries at most this share of requests over the window, e.g. 10% or 0.1",
-			file:  as(func(o *runOptions, v scenario.Share) { o.retryBudget = strconv.FormatFloat(float64(v), 'g', -1, 64) })},
+		{flag: "retry-budget", path: "retry_budget.ratio", to: func(o *runOptions) any { return (*scenario.Share)(&o.cfg.RetryBudget.Ratio) },
+			usage: "retry-budget arm: retries at most this share of requests over the window, e.g. 10% or 0.1"},
 		{flag: "retry-budget-window", path: "retry_budget.window", to: func(o *runOptions) any { return &o.cfg.RetryBudget.Window },
 			usage: "retry-budget arm: rolling window of the budget"},
 		{flag: "throttle-k", path: "throttle.k", to: func(o *runOptions) any { return &o.cfg.Throttle.K },
@@ -330,6 +346,8 @@ func (st setting) bind(f *pflag.FlagSet, o *runOptions) {
 		f.StringArrayVar(p, st.flag, *p, st.usage)
 	case *commaList:
 		f.StringSliceVar((*[]string)(p), st.flag, *p, st.usage)
+	case *scenario.Share:
+		f.Var((*shareValue)(p), st.flag, st.usage)
 	default:
 		panic(fmt.Sprintf("--%s: no flag for a %T", st.flag, p))
 	}
