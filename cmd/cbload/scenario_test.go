@@ -436,3 +436,22 @@ func TestScenarioRuleOverSeveralFields(t *testing.T) {
 	checkScenarioError(t, "breaker:\n  interval: 1h\n", "line 2: breaker.interval, breaker-bucket-period: 1h0m0s in buckets of 1ns", "--fault", "latency", "--breaker-bucket-period", "1ns")
 	checkScenarioError(t, "seed: 1\nbreaker:\n  bucket_period: 1ns\n", "line 3: breaker-interval, breaker.bucket_period: 1h0m0s in buckets of 1ns", "--fault", "latency", "--breaker-interval", "1h")
 }
+
+// TestScenarioTargetFieldMistakes covers the settings checked with the
+// targets, after the file was read: a bad value names the file's line and
+// the field, not the flag the user did not give.
+func TestScenarioTargetFieldMistakes(t *testing.T) {
+	const head = "targets:\n  - {name: svc, url: \"http://127.0.0.1:8080/api\"}\nbreaker_state_url: /metrics\nupstream: {addr: \"127.0.0.1:9090\"}\n"
+	tmpl := filepath.Join(t.TempDir(), "missing.tmpl")
+	for _, tt := range []struct{ body, want string }{
+		{`breaker_state_metric: "foo{bar"` + "\n", `line 5: breaker_state_metric "foo{bar": want a metric name`},
+		{`breaker_state_metric: "m{a=b}"` + "\n", `line 5: breaker_state_metric "m{a=b}": label "a=b"`},
+		{"breaker_state_metric: m\nbreaker_state_map: \"0=shut\"\n", `line 6: breaker_state_map "0=shut": "0=shut": want VALUE=STATE pairs`},
+		{"output:\n  summary_template: " + tmpl + "\n", "line 6: output.summary_template: open " + tmpl},
+	} {
+		checkScenarioError(t, head+tt.body, tt.want, "--fault", "hang")
+	}
+	// Given as flags, the same values name the flags.
+	checkScenarioError(t, head, `--breaker-state-metric "foo{bar": want a metric name`, "--fault", "hang", "--breaker-state-metric", "foo{bar")
+	checkScenarioError(t, head, "--summary-template: open "+tmpl, "--fault", "hang", "--summary-template", tmpl)
+}
