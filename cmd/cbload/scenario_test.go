@@ -443,15 +443,23 @@ func TestScenarioRuleOverSeveralFields(t *testing.T) {
 func TestScenarioTargetFieldMistakes(t *testing.T) {
 	const head = "targets:\n  - {name: svc, url: \"http://127.0.0.1:8080/api\"}\nbreaker_state_url: /metrics\nupstream: {addr: \"127.0.0.1:9090\"}\n"
 	tmpl := filepath.Join(t.TempDir(), "missing.tmpl")
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct{ body, want string }{
 		{`breaker_state_metric: "foo{bar"` + "\n", `line 5: breaker_state_metric "foo{bar": want a metric name`},
 		{`breaker_state_metric: "m{a=b}"` + "\n", `line 5: breaker_state_metric "m{a=b}": label "a=b"`},
 		{"breaker_state_metric: m\nbreaker_state_map: \"0=shut\"\n", `line 6: breaker_state_map "0=shut": "0=shut": want VALUE=STATE pairs`},
 		{"output:\n  summary_template: " + tmpl + "\n", "line 6: output.summary_template: open " + tmpl},
+		{"tls:\n  ca_cert: " + notPEM + "\n", "line 6: tls.ca_cert: no PEM certificate found in " + notPEM},
+		{`expect: ["collateral:status=200"]` + "\n", `line 5: expect "collateral:status=200": judges collateral answers`},
 	} {
 		checkScenarioError(t, head+tt.body, tt.want, "--fault", "hang")
 	}
 	// Given as flags, the same values name the flags.
 	checkScenarioError(t, head, `--breaker-state-metric "foo{bar": want a metric name`, "--fault", "hang", "--breaker-state-metric", "foo{bar")
 	checkScenarioError(t, head, "--summary-template: open "+tmpl, "--fault", "hang", "--summary-template", tmpl)
+	checkScenarioError(t, head, "--ca-cert: no PEM certificate found in "+notPEM, "--fault", "hang", "--ca-cert", notPEM)
+	checkScenarioError(t, head, `--expect "collateral:status=200": judges collateral answers`, "--fault", "hang", "--expect", "collateral:status=200")
 }
