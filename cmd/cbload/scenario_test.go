@@ -457,6 +457,15 @@ func TestScenarioTargetFieldMistakes(t *testing.T) {
 	} {
 		checkScenarioError(t, head+tt.body, tt.want, "--fault", "hang")
 	}
+	// Named upstreams, a mapping in the file: the line where it starts.
+	const named = "targets:\n  - {name: svc, url: \"http://127.0.0.1:8080/api\"}\nupstreams:\n"
+	for _, tt := range []struct{ body, want string }{
+		{`  "1pay": "127.0.0.1:9090"` + "\n", `line 4: upstreams "1pay": want a letter`},
+		{`  a: "127.0.0.1:9090"` + "\n" + `  b: "127.0.0.1:9090"` + "\n", `line 4: upstreams "127.0.0.1:9090": also the address of a`},
+		{`  a: "nothost"` + "\n", `line 4: upstreams: "nothost": want a loopback host:port`},
+	} {
+		checkScenarioError(t, named+tt.body, tt.want, "--fault", "a=hang")
+	}
 	// Given as flags, the same values name the flags.
 	checkScenarioError(t, head, `--breaker-state-metric "foo{bar": want a metric name`, "--fault", "hang", "--breaker-state-metric", "foo{bar")
 	checkScenarioError(t, head, "--summary-template: open "+tmpl, "--fault", "hang", "--summary-template", tmpl)
