@@ -146,7 +146,7 @@ func TestScenarioFieldMistakes(t *testing.T) {
 		{"load.client_timeout", "3", "not a duration"},
 		{"load.client_timeout", "3 seconds", "not a duration"},
 		{"load.client_timeout", "100000000h", "not a duration"},
-		{"load.client_timeout", "1s", "must exceed queue-timeout + call-timeout"},
+		{"load.client_timeout", "1s", "must exceed 1s + 500ms (1.5s)"},
 		{"load.client_timeout", `""`, "not a duration"},
 		{"gateway.workers", "-1", "must be between 1 and 100000"},
 		{"gateway.workers", "0", "must be between 1 and 100000"},
@@ -435,6 +435,10 @@ func TestScenarioRuleOverSeveralFields(t *testing.T) {
 	checkScenarioError(t, body, "line 2: breaker.interval, breaker.bucket_period: 1h0m0s in buckets of 1ns is more than 10000 buckets", "--fault", "latency")
 	checkScenarioError(t, "breaker:\n  interval: 1h\n", "line 2: breaker.interval, breaker-bucket-period: 1h0m0s in buckets of 1ns", "--fault", "latency", "--breaker-bucket-period", "1ns")
 	checkScenarioError(t, "seed: 1\nbreaker:\n  bucket_period: 1ns\n", "line 3: breaker-interval, breaker.bucket_period: 1h0m0s in buckets of 1ns", "--fault", "latency", "--breaker-interval", "1h")
+	// The client's timeout against the gateway's two, given in the file
+	// or not: the line of the first the file gave.
+	checkScenarioError(t, "seed: 1\ngateway:\n  queue_timeout: 1h\n  call_timeout: 1h\n", "line 3: client-timeout, gateway.queue_timeout, gateway.call_timeout: 3s must exceed 1h0m0s + 1h0m0s (2h0m0s)", "--fault", "latency")
+	checkScenarioError(t, "seed: 1\nload:\n  client_timeout: 1s\n", "line 3: load.client_timeout, queue-timeout, call-timeout: 1s must exceed", "--fault", "latency")
 }
 
 // TestScenarioTargetFieldMistakes covers the settings checked with the
