@@ -385,8 +385,9 @@ func (c *Config) Validate() error {
 	case c.Gateway.LocalWork < 0 || c.Gateway.LocalWork > MaxTimeout:
 		return invalid("gateway.local_work", "local-work", "%v must be between 0 and %v", c.Gateway.LocalWork, MaxTimeout)
 	case c.ClientTimeout <= c.Gateway.QueueTimeout+c.Gateway.CallTimeout:
-		return invalid("load.client_timeout", "client-timeout", "%v must exceed queue-timeout + call-timeout (%v), or the load runner gives up before the gateway can answer",
-			c.ClientTimeout, c.Gateway.QueueTimeout+c.Gateway.CallTimeout)
+		return invalidAll([]string{"load.client_timeout", "gateway.queue_timeout", "gateway.call_timeout"}, []string{"client-timeout", "queue-timeout", "call-timeout"},
+			"%v must exceed %v + %v (%v), or the load runner gives up before the gateway can answer",
+			c.ClientTimeout, c.Gateway.QueueTimeout, c.Gateway.CallTimeout, c.Gateway.QueueTimeout+c.Gateway.CallTimeout)
 	case c.Breaker.Timeout < MinBreakerTimeout:
 		return invalid("breaker.timeout", "breaker-timeout", "%v must be at least %v (the breaker changes state at most about three times per open timeout, which bounds the transitions a run records)", c.Breaker.Timeout, MinBreakerTimeout)
 	case c.Breaker.Timeout > MaxTimeout:

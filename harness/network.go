@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cbload/cbload/internal/field"
 	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/internal/outfile"
 )
@@ -40,11 +41,14 @@ type TargetTLS struct {
 func (t TargetTLS) validate() error {
 	if len(t.CAPEM) > 0 {
 		if _, err := t.clientConfig(); err != nil {
-			return err
+			return field.Invalid("tls.ca_cert", "--ca-cert", "%w", err)
 		}
 	}
 	return nil
 }
+
+// errNoPEM is a --ca-cert file without a certificate.
+var errNoPEM = errors.New("no PEM certificate found; want a file with -----BEGIN CERTIFICATE----- blocks")
 
 // clientConfig returns the TLS settings of every client that talks to the
 // user's service, or nil for Go's defaults.
@@ -56,7 +60,7 @@ func (t TargetTLS) clientConfig() (*tls.Config, error) {
 	if len(t.CAPEM) > 0 {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(t.CAPEM) {
-			return nil, errors.New("ca-cert: no PEM certificate found; want a file with -----BEGIN CERTIFICATE----- blocks")
+			return nil, errNoPEM
 		}
 		c.RootCAs = pool
 	}

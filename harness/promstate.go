@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/cbload/cbload/internal/field"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -51,25 +52,26 @@ const DefaultStateMap = "0=closed,1=open,2=half-open"
 // resilience4j_circuitbreaker_state{name="backend"}, and
 // --breaker-state-map, "label:NAME" (the state is in label NAME, its
 // series at 1) or VALUE=STATE pairs like 0=closed,1=open,2=half-open
-// ("" for DefaultStateMap).
+// ("" for DefaultStateMap). A value it cannot use is a *field.Error at
+// breaker_state_metric or breaker_state_map, named by its flag.
 func ParseStateMetric(selector, mapping string) (*StateMetric, error) {
 	m := promSelectorRE.FindStringSubmatch(strings.TrimSpace(selector))
 	if m == nil {
-		return nil, fmt.Errorf("breaker-state-metric %q: want a metric name with optional labels, like resilience4j_circuitbreaker_state{name=\"backend\"}", selector)
+		return nil, field.InvalidValue("breaker_state_metric", "--breaker-state-metric", "%q: want a metric name with optional labels, like resilience4j_circuitbreaker_state{name=\"backend\"}", selector)
 	}
 	sm := &StateMetric{Metric: m[1], Labels: map[string]string{}}
 	if strings.TrimSpace(m[2]) != "" {
 		for _, part := range splitLabels(m[2]) {
 			lm := promLabelRE.FindStringSubmatch(part)
 			if lm == nil {
-				return nil, fmt.Errorf("breaker-state-metric %q: label %q: want name=\"value\"", selector, part)
+				return nil, field.InvalidValue("breaker_state_metric", "--breaker-state-metric", "%q: label %q: want name=\"value\"", selector, part)
 			}
 			v, err := strconv.Unquote(`"` + lm[2] + `"`)
 			if err != nil {
-				return nil, fmt.Errorf("breaker-state-metric %q: label %q: %w", selector, part, err)
+				return nil, field.InvalidValue("breaker_state_metric", "--breaker-state-metric", "%q: label %q: %w", selector, part, err)
 			}
 			if _, dup := sm.Labels[lm[1]]; dup {
-				return nil, fmt.Errorf("breaker-state-metric %q: label %s given twice", selector, lm[1])
+				return nil, field.InvalidValue("breaker_state_metric", "--breaker-state-metric", "%q: label %s given twice", selector, lm[1])
 			}
 			sm.Labels[lm[1]] = v
 		}
@@ -79,10 +81,10 @@ func ParseStateMetric(selector, mapping string) (*StateMetric, error) {
 	}
 	if l, ok := strings.CutPrefix(mapping, "label:"); ok {
 		if !promLabelRE.MatchString(l + `=""`) {
-			return nil, fmt.Errorf("breaker-state-map %q: want label:NAME with a label name like state", mapping)
+			return nil, field.InvalidValue("breaker_state_map", "--breaker-state-map", "%q: want label:NAME with a label name like state", mapping)
 		}
 		if _, ok := sm.Labels[l]; ok {
-			return nil, fmt.Errorf("breaker-state-map %q: the selector fixes label %s; leave it out, the state is read from it", mapping, l)
+			return nil, field.InvalidValue("breaker_state_map", "--breaker-state-map", "%q: the selector fixes label %s; leave it out, the state is read from it", mapping, l)
 		}
 		sm.ByLabel = l
 		return sm, nil
@@ -93,7 +95,7 @@ func ParseStateMetric(selector, mapping string) (*StateMetric, error) {
 		f, err := strconv.ParseFloat(strings.TrimSpace(k), 64)
 		st := stateWord(v)
 		if !ok || err != nil || st == reports.StateUnknown {
-			return nil, fmt.Errorf("breaker-state-map %q: %q: want VALUE=STATE pairs like %s (states closed, open, half-open), or label:NAME", mapping, pair, DefaultStateMap)
+			return nil, field.InvalidValue("breaker_state_map", "--breaker-state-map", "%q: %q: want VALUE=STATE pairs like %s (states closed, open, half-open), or label:NAME", mapping, pair, DefaultStateMap)
 		}
 		sm.Values[f] = st
 	}

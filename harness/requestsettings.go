@@ -188,6 +188,9 @@ func (s *RequestSettings) Apply(ctx context.Context, cfg *Config, allow AllowLis
 			return orCtx(ctx, bad("--ca-cert", "%w", err))
 		}
 		cfg.TargetTLS.CAPEM = b
+		if _, err := cfg.TargetTLS.clientConfig(); errors.Is(err, errNoPEM) {
+			return bad("--ca-cert", "no PEM certificate found in %s; want a file with -----BEGIN CERTIFICATE----- blocks", s.CACert)
+		}
 	}
 	cfg.UpstreamTLSDir = s.UpstreamTLSDir
 	cfg.UpstreamGRPC = s.UpstreamGRPC

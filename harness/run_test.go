@@ -220,7 +220,7 @@ func TestValidate(t *testing.T) {
 		{"share one", func(c *Config) { c.CollateralShare = 1 }, "collateral-share: 1 must be in [0, 1)"},
 		{"no workers", func(c *Config) { c.Gateway.Workers = 0 }, "gateway-workers: 0 must be between 1 and 100000"},
 		{"client gives up first", func(c *Config) { c.ClientTimeout = time.Second },
-			"client-timeout: 1s must exceed queue-timeout + call-timeout (1.5s), or the load runner gives up before the gateway can answer"},
+			"client-timeout, queue-timeout, call-timeout: 1s must exceed 1s + 500ms (1.5s), or the load runner gives up before the gateway can answer"},
 		{"unknown arm", func(c *Config) { c.Arms = []string{"breakr"} }, `arms: unknown arm "breakr"; want one or more of ` + strings.Join(policy.Arms(), ", ")},
 		{"no tiers", func(c *Config) { c.Tiers = 0 }, "tiers: 0 must be between 1 and 5"},
 		{"too many tiers", func(c *Config) { c.Tiers = 6 }, "tiers: 6 must be between 1 and 5"},

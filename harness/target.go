@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cbload/cbload/internal/field"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -194,7 +195,7 @@ func (c *Config) validateTargets() error {
 	}
 	for _, e := range c.Expect {
 		if e.scope == scopeCollateral && !slices.ContainsFunc(c.Targets, Target.hasCollateral) {
-			return fmt.Errorf("expect %q: judges collateral answers, and no target has a collateral endpoint (--collateral, or a collateral request in --targets)", e)
+			return field.InvalidValue("expect", "--expect", "%q: judges collateral answers, and no target has a collateral endpoint (--collateral, or a collateral request in --targets)", e)
 		}
 	}
 	return nil

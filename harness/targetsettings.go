@@ -90,8 +90,7 @@ func (s *TargetSettings) Resolve(allow AllowList) ([]Target, error) {
 	if s.StateMetric != "" {
 		sm, err := ParseStateMetric(s.StateMetric, s.StateMap)
 		if err != nil {
-			// ParseStateMetric's message names the setting itself.
-			return nil, &field.Error{Paths: []string{"breaker_state_metric"}, Detail: "--" + err.Error(), Err: err}
+			return nil, err // a *field.Error at the setting it is about
 		}
 		for i := range out {
 			if out[i].BreakerStateURL == "" {

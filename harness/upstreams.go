@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cbload/cbload/faultserver"
+	"github.com/cbload/cbload/internal/field"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -126,17 +127,20 @@ func (c *Config) validateUpstreams() error {
 	names := map[string]bool{}
 	addrs := map[string]string{}
 	for i, u := range c.upstreamList() {
+		// A named upstream's error points at upstreams, a mapping in a
+		// scenario file, whose line names it there; the message names the
+		// entry by its place in the list.
 		switch {
 		case len(c.Upstreams) > 0 && !upstreamNameRE.MatchString(u.Name):
-			return fmt.Errorf("upstreams[%d].name %q: want a letter followed by letters, digits, _ or -", i, u.Name)
+			return field.InvalidValue("upstreams", fmt.Sprintf("upstreams[%d].name", i), "%q: want a letter followed by letters, digits, _ or -", u.Name)
 		case names[u.Name]:
-			return fmt.Errorf("upstreams[%d].name %q: used twice; upstream names must be unique", i, u.Name)
+			return field.InvalidValue("upstreams", fmt.Sprintf("upstreams[%d].name", i), "%q: used twice; upstream names must be unique", u.Name)
 		case addrs[u.Addr] != "":
-			return fmt.Errorf("upstreams[%d] (%s).addr %q: also the address of %s; each upstream needs its own", i, u.Name, u.Addr, addrs[u.Addr])
+			return field.InvalidValue("upstreams", fmt.Sprintf("upstreams[%d] (%s).addr", i, u.Name), "%q: also the address of %s; each upstream needs its own", u.Addr, addrs[u.Addr])
 		}
 		path, where := "upstream.addr", "upstream-addr"
 		if len(c.Upstreams) > 0 {
-			path, where = fmt.Sprintf("upstreams[%d]", i), fmt.Sprintf("upstreams[%d] (%s).addr", i, u.Name)
+			path, where = "upstreams", fmt.Sprintf("upstreams[%d] (%s).addr", i, u.Name)
 		}
 		if err := c.AllowRemote.checkListenAddr(u.Addr); err != nil {
 			return invalid(path, where, "%w", err)

@@ -156,15 +156,15 @@ func readSummaryTemplate(ctx context.Context, path, flag string) (*reports.Summa
 	case ctx.Err() != nil:
 		return nil, errInterrupted
 	case errors.As(err, &tl):
-		return nil, usagef("%s %s: larger than the %s limit for a template", flag, path, inputfile.Size(tl.Limit))
+		return nil, flagErrorf(flag, " %s: larger than the %s limit for a template", path, inputfile.Size(tl.Limit))
 	case errors.Is(err, inputfile.ErrTimeout):
-		return nil, usagef("%s %s: not read to its end within %v; want a regular file", flag, path, reports.ReadTimeout)
+		return nil, flagErrorf(flag, " %s: not read to its end within %v; want a regular file", path, reports.ReadTimeout)
 	case err != nil:
-		return nil, usagef("%s: %v", flag, err)
+		return nil, flagErrorf(flag, ": %v", err)
 	}
 	t, err := reports.ParseSummaryTemplate(string(data))
 	if err != nil {
-		return nil, usagef("%s %s: %v", flag, path, err)
+		return nil, flagErrorf(flag, " %s: %v", path, err)
 	}
 	return t, nil
 }

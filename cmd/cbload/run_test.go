@@ -42,7 +42,7 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"--fault", "latency", "--queue-timeout", "0s"}, "queue-timeout"},
 		{[]string{"--fault", "latency", "--call-timeout", "-1s"}, "call-timeout"},
 		{[]string{"--fault", "latency", "--call-timeout", "500"}, `--call-timeout "500": `},
-		{[]string{"--fault", "latency", "--client-timeout", "1s"}, "client-timeout: 1s must exceed"},
+		{[]string{"--fault", "latency", "--client-timeout", "1s"}, "client-timeout, queue-timeout, call-timeout: 1s must exceed 1s + 500ms (1.5s)"},
 		{[]string{"--fault", "latency", "--breaker-timeout", "0s"}, "breaker-timeout"},
 		{[]string{"--fault", "latency", "--breaker-max-requests", "0"}, "breaker-max-requests"},
 		{[]string{"--fault", "latency", "--breaker-max-requests", "-1"}, `--breaker-max-requests "-1": `},

@@ -146,7 +146,7 @@ func TestScenarioFieldMistakes(t *testing.T) {
 		{"load.client_timeout", "3", "not a duration"},
 		{"load.client_timeout", "3 seconds", "not a duration"},
 		{"load.client_timeout", "100000000h", "not a duration"},
-		{"load.client_timeout", "1s", "must exceed queue-timeout + call-timeout"},
+		{"load.client_timeout", "1s", "must exceed 1s + 500ms (1.5s)"},
 		{"load.client_timeout", `""`, "not a duration"},
 		{"gateway.workers", "-1", "must be between 1 and 100000"},
 		{"gateway.workers", "0", "must be between 1 and 100000"},
@@ -435,4 +435,44 @@ func TestScenarioRuleOverSeveralFields(t *testing.T) {
 	checkScenarioError(t, body, "line 2: breaker.interval, breaker.bucket_period: 1h0m0s in buckets of 1ns is more than 10000 buckets", "--fault", "latency")
 	checkScenarioError(t, "breaker:\n  interval: 1h\n", "line 2: breaker.interval, breaker-bucket-period: 1h0m0s in buckets of 1ns", "--fault", "latency", "--breaker-bucket-period", "1ns")
 	checkScenarioError(t, "seed: 1\nbreaker:\n  bucket_period: 1ns\n", "line 3: breaker-interval, breaker.bucket_period: 1h0m0s in buckets of 1ns", "--fault", "latency", "--breaker-interval", "1h")
+	// The client's timeout against the gateway's two, given in the file
+	// or not: the line of the first the file gave.
+	checkScenarioError(t, "seed: 1\ngateway:\n  queue_timeout: 1h\n  call_timeout: 1h\n", "line 3: client-timeout, gateway.queue_timeout, gateway.call_timeout: 3s must exceed 1h0m0s + 1h0m0s (2h0m0s)", "--fault", "latency")
+	checkScenarioError(t, "seed: 1\nload:\n  client_timeout: 1s\n", "line 3: load.client_timeout, queue-timeout, call-timeout: 1s must exceed", "--fault", "latency")
+}
+
+// TestScenarioTargetFieldMistakes covers the settings checked with the
+// targets, after the file was read: a bad value names the file's line and
+// the field, not the flag the user did not give.
+func TestScenarioTargetFieldMistakes(t *testing.T) {
+	const head = "targets:\n  - {name: svc, url: \"http://127.0.0.1:8080/api\"}\nbreaker_state_url: /metrics\nupstream: {addr: \"127.0.0.1:9090\"}\n"
+	tmpl := filepath.Join(t.TempDir(), "missing.tmpl")
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ body, want string }{
+		{`breaker_state_metric: "foo{bar"` + "\n", `line 5: breaker_state_metric "foo{bar": want a metric name`},
+		{`breaker_state_metric: "m{a=b}"` + "\n", `line 5: breaker_state_metric "m{a=b}": label "a=b"`},
+		{"breaker_state_metric: m\nbreaker_state_map: \"0=shut\"\n", `line 6: breaker_state_map "0=shut": "0=shut": want VALUE=STATE pairs`},
+		{"output:\n  summary_template: " + tmpl + "\n", "line 6: output.summary_template: open " + tmpl},
+		{"tls:\n  ca_cert: " + notPEM + "\n", "line 6: tls.ca_cert: no PEM certificate found in " + notPEM},
+		{`expect: ["collateral:status=200"]` + "\n", `line 5: expect "collateral:status=200": judges collateral answers`},
+	} {
+		checkScenarioError(t, head+tt.body, tt.want, "--fault", "hang")
+	}
+	// Named upstreams, a mapping in the file: the line where it starts.
+	const named = "targets:\n  - {name: svc, url: \"http://127.0.0.1:8080/api\"}\nupstreams:\n"
+	for _, tt := range []struct{ body, want string }{
+		{`  "1pay": "127.0.0.1:9090"` + "\n", `line 4: upstreams "1pay": want a letter`},
+		{`  a: "127.0.0.1:9090"` + "\n" + `  b: "127.0.0.1:9090"` + "\n", `line 4: upstreams "127.0.0.1:9090": also the address of a`},
+		{`  a: "nothost"` + "\n", `line 4: upstreams: "nothost": want a loopback host:port`},
+	} {
+		checkScenarioError(t, named+tt.body, tt.want, "--fault", "a=hang")
+	}
+	// Given as flags, the same values name the flags.
+	checkScenarioError(t, head, `--breaker-state-metric "foo{bar": want a metric name`, "--fault", "hang", "--breaker-state-metric", "foo{bar")
+	checkScenarioError(t, head, "--summary-template: open "+tmpl, "--fault", "hang", "--summary-template", tmpl)
+	checkScenarioError(t, head, "--ca-cert: no PEM certificate found in "+notPEM, "--fault", "hang", "--ca-cert", notPEM)
+	checkScenarioError(t, head, `--expect "collateral:status=200": judges collateral answers`, "--fault", "hang", "--expect", "collateral:status=200")
 }
