@@ -324,6 +324,9 @@ func checkAtWidth(t *testing.T, bctx context.Context, r *reports.Report, page st
 	if !terms.HasCollateral {
 		wantCharts = slices.DeleteFunc(wantCharts, func(c string) bool { return c == "local" })
 	}
+	if r.Config.Upstream.External { // not counted: said in words, not drawn as zero
+		wantCharts = slices.DeleteFunc(wantCharts, func(c string) bool { return c == "upstream" || c == "attempts" })
+	}
 	if measured, _ := reports.UpstreamQueue(r); measured {
 		wantCharts = append(wantCharts, "queue")
 	}
@@ -390,13 +393,19 @@ func TestBrowserLongRun(t *testing.T) {
 
 // TestBrowserTarget renders reports of a user's service: with a collateral
 // endpoint and an inferred breaker, and without one and with an unknown
-// breaker (no collateral chart).
+// breaker (no collateral chart), and with an upstream another process ran
+// (no upstream charts).
 func TestBrowserTarget(t *testing.T) {
 	t.Run("collateral", func(t *testing.T) {
 		checkInBrowser(t, targetSample(t, true, reports.BreakerInferred), "report-target")
 	})
 	t.Run("no-collateral", func(t *testing.T) {
 		checkInBrowser(t, targetSample(t, false, reports.BreakerUnknown), "report-target-no-collateral")
+	})
+	t.Run("external-upstream", func(t *testing.T) {
+		r := targetSample(t, true, reports.BreakerInferred)
+		r.Config.Upstream.External = true
+		checkInBrowser(t, r, "report-target-external")
 	})
 }
 

@@ -123,6 +123,10 @@ type htmlView struct {
 	// when it is: the upstream's capacity and each phase's peak.
 	QueueNote    string
 	QueueCaption string
+	// UpstreamNote says why the charts of requests reaching the upstream
+	// and attempts per request are not drawn — another process ran the
+	// upstream and cbload counted nothing there — or is empty.
+	UpstreamNote string
 	// ExemplarLinks is false when no span reached the collector: the trace
 	// IDs are then shown without links, and ExemplarNote says why.
 	ExemplarLinks bool
@@ -181,6 +185,9 @@ type chartData struct {
 	Focus chartFocus `json:"focus"`
 	// Refs are the in-flight chart's reference lines.
 	Refs []chartRef `json:"refs"`
+	// Upstream is set when cbload counted what reached the upstream (not
+	// so when another process ran it).
+	Upstream bool `json:"upstream"`
 	// Queue is set when an arm measured the upstream's queue, whose
 	// length limit is QueueMax.
 	Queue    bool           `json:"queue"`
@@ -346,6 +353,9 @@ func newHTMLView(r *Report) *htmlView {
 	v.Config = configRows(r)
 	v.Data = newChartData(r)
 	v.Data.Refs, v.InflightNote = inflightRefs(r.Config)
+	if v.Data.Upstream = !r.Config.Upstream.External; !v.Data.Upstream {
+		v.UpstreamNote = "Unknown: the upstream was run by another process (--upstream-external), so cbload did not count the requests that reached it, nor the attempts per " + v.T.API + " request; that process's own counts (cbload serve's /stats) have them."
+	}
 	if measured, why := UpstreamQueue(r); measured {
 		v.Data.Queue, v.Data.QueueMax = true, r.Config.Upstream.Queue
 		v.QueueCaption = "The upstream has " + queueLimitText(r.Config) + "."

@@ -22,6 +22,7 @@ type pageData struct {
 		Label string  `json:"label"`
 		Value float64 `json:"value"`
 	} `json:"refs"`
+	Upstream bool `json:"upstream"`
 }
 
 func chartData(t *testing.T, html string) pageData {
@@ -207,5 +208,37 @@ func TestHTMLLoadChartNamesThroughputOnlyWhenDrawn(t *testing.T) {
 	}
 	if !strings.Contains(with.String(), dashed) {
 		t.Errorf("an arm measured upstream completions, but the load chart's subtitle does not say %q", dashed)
+	}
+}
+
+// An upstream another process ran (--upstream-external) was not counted:
+// the page draws no chart of requests reaching it or attempts per request
+// — a flat zero would read as "the service never called it" — and says
+// why instead.
+func TestHTMLExternalUpstreamNotCharted(t *testing.T) {
+	r := sample(t)
+	var counted bytes.Buffer
+	if err := reports.WriteHTML(&counted, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(counted.String(), `id="chart-upstream"`) || !chartData(t, counted.String()).Upstream {
+		t.Fatal("a counted upstream's chart is missing")
+	}
+	r.Config.Upstream.External = true
+	var ext bytes.Buffer
+	if err := reports.WriteHTML(&ext, r); err != nil {
+		t.Fatal(err)
+	}
+	page := ext.String()
+	for _, id := range []string{`id="chart-upstream"`, `id="chart-attempts"`} {
+		if strings.Contains(page, id) {
+			t.Errorf("an external upstream's report draws %s", id)
+		}
+	}
+	if chartData(t, page).Upstream {
+		t.Error("chart data says the upstream was counted")
+	}
+	if !strings.Contains(page, `id="chart-upstream-none"`) || !strings.Contains(page, "Unknown: the upstream was run by another process (--upstream-external)") {
+		t.Error("the page does not say why the upstream charts are missing")
 	}
 }
