@@ -192,6 +192,13 @@ func (s *RequestSettings) Apply(ctx context.Context, cfg *Config, allow AllowLis
 			return bad("--ca-cert", "no PEM certificate found in %s; want a file with -----BEGIN CERTIFICATE----- blocks", s.CACert)
 		}
 	}
+	if d := s.UpstreamTLSDir; d != "" {
+		// Made on first use; anything but a folder there cannot hold the
+		// certificate, and the run would stop after it started.
+		if st, err := os.Stat(d); err == nil && !st.IsDir() {
+			return bad("--upstream-tls", "%s is not a folder; want a folder to keep the upstream's certificate in (made if missing)", d)
+		}
+	}
 	cfg.UpstreamTLSDir = s.UpstreamTLSDir
 	cfg.UpstreamGRPC = s.UpstreamGRPC
 	cfg.AllowRemote = allow

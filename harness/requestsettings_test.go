@@ -34,6 +34,7 @@ func TestRequestSettingsApply(t *testing.T) {
 		{target(), RequestSettings{BodyFile: filepath.Join(dir, "missing")}, "request.body_file", "--body-file: open "},
 		{target(), RequestSettings{TargetsFile: bodyFile}, "request.targets_file", "--targets: "},
 		{target(), RequestSettings{Upstreams: []string{"payments"}}, "upstreams", `--upstream "payments": want NAME=ADDR`},
+		{target(), RequestSettings{UpstreamTLSDir: bodyFile}, "upstream.tls_dir", "--upstream-tls: " + bodyFile + " is not a folder"},
 	} {
 		err := tt.s.Apply(context.Background(), tt.cfg, nil)
 		fe := field.As(err)

@@ -470,9 +470,13 @@ func TestScenarioTargetFieldMistakes(t *testing.T) {
 	} {
 		checkScenarioError(t, named+tt.body, tt.want, "--fault", "a=hang")
 	}
+	// A file where the upstream's certificate folder should be.
+	checkScenarioError(t, "targets:\n  - {name: svc, url: \"http://127.0.0.1:8080/api\"}\nupstream:\n  addr: \"127.0.0.1:9090\"\n  tls_dir: "+notPEM+"\n",
+		"line 5: upstream.tls_dir: "+notPEM+" is not a folder", "--fault", "hang")
 	// Given as flags, the same values name the flags.
 	checkScenarioError(t, head, `--breaker-state-metric "foo{bar": want a metric name`, "--fault", "hang", "--breaker-state-metric", "foo{bar")
 	checkScenarioError(t, head, "--summary-template: open "+tmpl, "--fault", "hang", "--summary-template", tmpl)
 	checkScenarioError(t, head, "--ca-cert: no PEM certificate found in "+notPEM, "--fault", "hang", "--ca-cert", notPEM)
+	checkScenarioError(t, head, "--upstream-tls: "+notPEM+" is not a folder", "--fault", "hang", "--upstream-tls", notPEM)
 	checkScenarioError(t, head, `--expect "collateral:status=200": judges collateral answers`, "--fault", "hang", "--expect", "collateral:status=200")
 }
