@@ -212,7 +212,6 @@ func (c *Config) armRuns() []string {
 	return out
 }
 
-
 // validateShard checks the sharding settings; it is part of Validate.
 func (c *Config) validateShard() error {
 	s := c.Shard
