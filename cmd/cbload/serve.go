@@ -150,7 +150,7 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	}
 	cfg, err := opts.settings().Config(seed, faults)
 	if err != nil {
-		return asUsage(err)
+		return opts.timed.inFile(asUsage(err))
 	}
 	if err := checkMetricsEnv(ctx); err != nil {
 		return err

@@ -30,6 +30,18 @@ type scheduleOptions struct {
 	trials        int            // --trials, as the run's
 	clientTimeout time.Duration  // --client-timeout, as the run's
 	cmd           *cobra.Command // for which flags were given
+	// file is where the scenario's values came from, once load has read
+	// it: errors found later about them name the file's line.
+	file *ciOptions
+}
+
+// inFile names the scenario file's line in err when err is about a value
+// the file gave (ciOptions.inFile).
+func (o *scheduleOptions) inFile(err error) error {
+	if o.file == nil {
+		return err
+	}
+	return o.file.inFile(err)
 }
 
 //go:embed helptext/scheduleHelp.txt
@@ -55,8 +67,8 @@ func addScheduleFlags(cmd *cobra.Command, o *scheduleOptions) {
 }
 
 // load builds the schedule from --scenario, --phases and --fault, and
-// applies the scenario's seed, service time and jitter to opts where their
-// flags were not given. It returns nil when no schedule was asked for. It
+// applies the scenario's seed and upstream (service time, jitter,
+// capacity) to opts where their flags were not given. It returns nil when no schedule was asked for. It
 // reads the file as cbload run does, through applyScenario, and builds the
 // phases by run's rules, through schedule.
 func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writer) (*harness.UpstreamPlan, error) {
@@ -82,7 +94,8 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	ro.ci.scenario = o.scenario
 	ro.cfg.Seed = opts.seed
 	ro.cfg.Trials, ro.cfg.ClientTimeout = o.trials, o.clientTimeout
-	ro.cfg.Upstream = harness.UpstreamConfig{ServiceTime: opts.serviceTime, Jitter: opts.jitter}
+	ro.cfg.Upstream = harness.UpstreamConfig{ServiceTime: opts.serviceTime, Jitter: opts.jitter,
+		Concurrency: opts.concurrency, Queue: opts.queue, HonorCancel: opts.honorCancel}
 	if err := checkFlagCounts(ro); err != nil {
 		return nil, err
 	}
@@ -118,7 +131,10 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 			return nil, flagErrorf("--start-at", " %s %s", o.startAt, field.As(err).Detail)
 		}
 	}
-	opts.seed, opts.serviceTime, opts.jitter = ro.cfg.Seed, ro.cfg.Upstream.ServiceTime, ro.cfg.Upstream.Jitter
+	up := ro.cfg.Upstream
+	opts.seed, opts.serviceTime, opts.jitter = ro.cfg.Seed, up.ServiceTime, up.Jitter
+	opts.concurrency, opts.queue, opts.honorCancel = up.Concurrency, up.Queue, up.HonorCancel
+	o.file = &ro.ci
 	if ignored := ignoredSections(ro.ci.fileFields); len(ignored) > 0 {
 		fmt.Fprintf(stderr, "cbload serve: scenario %s: ignoring %s (they configure cbload run)\n", o.scenario, strings.Join(ignored, ", "))
 	}
@@ -159,7 +175,7 @@ func ignoredSections(fields map[string]fileField) []string {
 	var used []fileField
 	for flag, ff := range fields {
 		switch flag {
-		case "seed", "service-time", "jitter", "trials", "client-timeout", "target":
+		case "seed", "service-time", "jitter", "upstream-concurrency", "upstream-queue", "upstream-honor-cancel", "trials", "client-timeout", "target":
 			continue
 		}
 		section, _, _ := strings.Cut(ff.path, ".")

@@ -325,7 +325,8 @@ func TestServeScheduleSignals(t *testing.T) {
 }
 
 // TestServeScheduleScenario runs a scenario file shared with cbload run:
-// its seed, service time and phases (a repeat group included) apply, the
+// its seed, service time, capacity and phases (a repeat group included)
+// apply, the
 // sections for run are named once on stderr, and --fault replaces the
 // faults of its fault phases.
 func TestServeScheduleScenario(t *testing.T) {
@@ -334,7 +335,7 @@ func TestServeScheduleScenario(t *testing.T) {
 	writeFile(t, file, `seed: 7
 load: {rate: 100}
 gateway: {workers: 4}
-upstream: {service_time: 3ms, addr: 127.0.0.1:9999}
+upstream: {service_time: 3ms, addr: 127.0.0.1:9999, concurrency: 2, queue: 5}
 arms: [breaker]
 phases:
   - {name: base, duration: 100ms}
@@ -364,7 +365,7 @@ thresholds: ["breaker.figures.opens >= 1"]
 			t.Fatalf("serve --scenario %v = %v; want nil\nstderr:\n%s", tt.extra, err, &stderr)
 		}
 		out := stdout.String()
-		for _, want := range []string{"seed 7\n", "after 3ms ± 1ms", "  schedule  " + tt.header + ", starting at launch\n"} {
+		for _, want := range []string{"seed 7\n", "after 3ms ± 1ms", "2 workers, queue 5", "  schedule  " + tt.header + ", starting at launch\n"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("serve --scenario %v stdout lacks %q:\n%s", tt.extra, want, out)
 			}
@@ -383,6 +384,20 @@ thresholds: ["breaker.figures.opens >= 1"]
 		if first, _, _ := strings.Cut(stderr.String(), "cbload serve: shutting down"); first != wantIgnored {
 			t.Errorf("serve --scenario %v stderr before shutting down = %q; want %q", tt.extra, first, wantIgnored)
 		}
+	}
+}
+
+// A bad upstream capacity in the scenario file is named by its line and
+// path, not by the flag the user did not give.
+func TestServeScenarioCapacityLine(t *testing.T) {
+	checkLeaks(t)
+	file := filepath.Join(t.TempDir(), "s.yaml")
+	writeFile(t, file, "seed: 7\nupstream:\n  concurrency: -1\nphases:\n  - {name: a, duration: 1s, faults: [refuse]}\n")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"serve", "--scenario", file, "--addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0", "--exit-after-schedule"}, &stdout, &stderr)
+	want := "scenario " + file + ": line 3: upstream.concurrency -1: want a number of workers"
+	if code != exitUsage || !strings.Contains(stderr.String(), want) {
+		t.Errorf("serve with upstream.concurrency -1 in the file = exit %d, stderr %q; want %d and %q", code, stderr.String(), exitUsage, want)
 	}
 }
 
