@@ -87,15 +87,8 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 	rep.Command = "cbload merge " + strings.Join(quoteAll(files), " ")
 
 	ci := &opts.ci
-	phases := make([]string, len(rep.Phases))
-	for i, p := range rep.Phases {
-		phases[i] = p.Name
-	}
 	for _, expr := range opts.ci.thresholds {
-		th, err := reports.ParseThreshold(expr)
-		if err == nil {
-			err = th.Check(rep.Config.Arms, phases)
-		}
+		th, err := reports.ParseThresholdFor(expr, rep.Config.Arms, rep.PhaseNames())
 		if err != nil {
 			return usagef("--threshold: %v", err)
 		}
