@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cbload/cbload/internal/inputfile"
@@ -61,4 +62,29 @@ func Find(path string) ([]string, error) {
 	}
 	found, _ := filepath.Glob(filepath.Join(path, "*", "report.json")) // sorted
 	return found, nil
+}
+
+// FindOne returns the one report file path names (Find): a folder must
+// hold one report.json, in it or in a single run folder below it. Its
+// error says what path holds instead, and ends "name the one to " + verb
+// when it holds several runs.
+func FindOne(path, verb string) (string, error) {
+	found, err := Find(path)
+	switch {
+	case err != nil:
+		return "", err
+	case len(found) == 1:
+		return found[0], nil
+	case len(found) == 0:
+		return "", fmt.Errorf("%s: a folder with no report.json in it or in a run folder below it; name the report.json", path)
+	}
+	var rel []string
+	for _, f := range found[:min(len(found), 3)] {
+		rel = append(rel, strings.TrimPrefix(f, path+string(filepath.Separator)))
+	}
+	more := ""
+	if len(found) > 3 {
+		more = ", …"
+	}
+	return "", fmt.Errorf("%s: holds %d runs (%s%s); name the one to %s", path, len(found), strings.Join(rel, ", "), more, verb)
 }

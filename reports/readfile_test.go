@@ -45,6 +45,22 @@ func TestFind(t *testing.T) {
 	if _, err := Find(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Find(missing) error %v; want os.ErrNotExist", err)
 	}
+	for _, tt := range []struct{ path, want, err string }{
+		{filepath.Join(dir, "one"), file, ""},
+		{filepath.Join(dir, "empty"), "", filepath.Join(dir, "empty") + ": a folder with no report.json in it or in a run folder below it; name the report.json"},
+		{filepath.Join(dir, "runs"), "", filepath.Join(dir, "runs") + ": holds 2 runs (a/report.json, b/report.json); name the one to compare"},
+	} {
+		got, err := FindOne(tt.path, "compare")
+		if got != tt.want || (err == nil) != (tt.err == "") || err != nil && err.Error() != tt.err {
+			t.Errorf("FindOne(%q) = %q, %v; want %q, %q", tt.path, got, err, tt.want, tt.err)
+		}
+	}
+	for _, r := range []string{"c", "d"} {
+		mk("runs/" + r + "/report.json")
+	}
+	if _, err := FindOne(filepath.Join(dir, "runs"), "compare"); err == nil || !strings.Contains(err.Error(), "holds 4 runs (a/report.json, b/report.json, c/report.json, …)") {
+		t.Errorf("FindOne(4 runs) = %v; want the first three and …", err)
+	}
 	if _, err := ReadFile(context.Background(), file); err == nil || !strings.HasPrefix(err.Error(), file+": ") {
 		t.Errorf("ReadFile(%q) = %v; want an error naming the file", file, err)
 	}
