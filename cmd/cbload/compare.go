@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -64,19 +63,9 @@ func newCompareCmd(stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-var compareFormats = map[string]func(io.Writer, *reports.Comparison) error{
-	"text":  reports.WriteComparisonText,
-	"md":    reports.WriteComparisonMarkdown,
-	"junit": reports.WriteComparisonJUnit,
-}
-
 // runCompare compares opts.base with opts.next and writes the comparison.
 func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Writer) error {
-	format := strings.ToLower(strings.TrimSpace(opts.format))
-	if format == "markdown" {
-		format = "md"
-	}
-	write, ok := compareFormats[format]
+	format, write, ok := reports.ComparisonWriter(opts.format)
 	if !ok {
 		return usagef("--format %q: want text, md or junit", opts.format)
 	}
