@@ -88,3 +88,40 @@ func FindOne(path, verb string) (string, error) {
 	}
 	return "", fmt.Errorf("%s: holds %d runs (%s%s); name the one to %s", path, len(found), strings.Join(rel, ", "), more, verb)
 }
+
+// TemplateFileError is a summary template file that cannot be used; its
+// message names the file.
+type TemplateFileError struct {
+	Path string
+	Err  error
+}
+
+func (e *TemplateFileError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *TemplateFileError) Unwrap() error { return e.Err }
+
+// ReadSummaryTemplate reads and parses the summary template file at path,
+// with the size cap (MaxSummaryTemplate) and deadline (ReadTimeout) of
+// every file cbload reads. A file too large, not read in time or that does
+// not parse is a *TemplateFileError; one that cannot be read at all has
+// the file system's error; once ctx has ended, the error is ctx's.
+func ReadSummaryTemplate(ctx context.Context, path string) (*SummaryTemplate, error) {
+	data, err := inputfile.Read(ctx, path, MaxSummaryTemplate, ReadTimeout)
+	var tl *inputfile.TooLargeError
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.As(err, &tl):
+		return nil, &TemplateFileError{path, fmt.Errorf("larger than the %s limit for a template", inputfile.Size(tl.Limit))}
+	case errors.Is(err, inputfile.ErrTimeout):
+		return nil, &TemplateFileError{path, fmt.Errorf("not read to its end within %v; want a regular file", ReadTimeout)}
+	case err != nil:
+		return nil, err
+	}
+	t, err := ParseSummaryTemplate(string(data))
+	if err != nil {
+		return nil, &TemplateFileError{path, err}
+	}
+	return t, nil
+}

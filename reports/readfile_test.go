@@ -65,3 +65,33 @@ func TestFind(t *testing.T) {
 		t.Errorf("ReadFile(%q) = %v; want an error naming the file", file, err)
 	}
 }
+
+// ReadSummaryTemplate reads and parses a template file; a file that does
+// not parse or is too large names itself in a *TemplateFileError, a
+// missing one has the file system's error.
+func TestReadSummaryTemplate(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ctx := context.Background()
+	if _, err := ReadSummaryTemplate(ctx, write("ok.tmpl", "{{.RunID}}\n")); err != nil {
+		t.Errorf("ReadSummaryTemplate(ok) = %v", err)
+	}
+	var fe *TemplateFileError
+	bad := write("bad.tmpl", "{{.RunID")
+	if _, err := ReadSummaryTemplate(ctx, bad); !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), bad+": ") {
+		t.Errorf("ReadSummaryTemplate(bad) = %v; want a *TemplateFileError naming it", err)
+	}
+	huge := write("huge.tmpl", strings.Repeat("x", MaxSummaryTemplate+1))
+	if _, err := ReadSummaryTemplate(ctx, huge); !errors.As(err, &fe) || err.Error() != huge+": larger than the 1 MiB limit for a template" {
+		t.Errorf("ReadSummaryTemplate(huge) = %v; want a *TemplateFileError on its size", err)
+	}
+	if _, err := ReadSummaryTemplate(ctx, filepath.Join(dir, "gone")); errors.As(err, &fe) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadSummaryTemplate(missing) = %v; want the file system's error", err)
+	}
+}
