@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/cbload/cbload/reports"
 )
@@ -53,5 +54,21 @@ func (t *Thresholds) Evaluate(r *reports.Report, abort *AbortError) {
 			res.Message += "; aborted the run " + abort.At.String()
 			stopped = true
 		}
+	}
+}
+
+// WritePlan lists the thresholds for a dry run, each on its line, marking
+// those that abort the run; nothing when there are none.
+func (t *Thresholds) WritePlan(w io.Writer) {
+	if len(t.Checks) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "thresholds:")
+	for i, th := range t.Checks {
+		abort := ""
+		if t.Abort[i] {
+			abort = "  (abort on fail)"
+		}
+		fmt.Fprintf(w, "  %s%s\n", th, abort)
 	}
 }

@@ -2,8 +2,10 @@ package reports
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Comparison is the result of `cbload compare BASE NEW`: the values of two
@@ -175,4 +177,23 @@ func signedPercent(rel float64) string {
 		s = "±0.0%"
 	}
 	return s
+}
+
+// comparisonWriters are the formats a comparison is written in.
+var comparisonWriters = map[string]func(io.Writer, *Comparison) error{
+	"text":  WriteComparisonText,
+	"md":    WriteComparisonMarkdown,
+	"junit": WriteComparisonJUnit,
+}
+
+// ComparisonWriter returns the writer of the comparison format s — text,
+// md (or markdown) or junit, in any case — and the format's name; ok is
+// false for any other.
+func ComparisonWriter(s string) (format string, write func(io.Writer, *Comparison) error, ok bool) {
+	format = strings.ToLower(strings.TrimSpace(s))
+	if format == "markdown" {
+		format = "md"
+	}
+	write, ok = comparisonWriters[format]
+	return format, write, ok
 }

@@ -527,6 +527,15 @@ func (r *Report) Arm(name string) *Arm {
 	return nil
 }
 
+// PhaseNames returns the names of the phases, in order.
+func (r *Report) PhaseNames() []string {
+	names := make([]string, len(r.Phases))
+	for i, p := range r.Phases {
+		names[i] = p.Name
+	}
+	return names
+}
+
 // FaultPhase returns the first phase with faults, or nil.
 func (r *Report) FaultPhase() *Phase {
 	for i := range r.Phases {

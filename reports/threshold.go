@@ -285,6 +285,16 @@ func (o operand) withValuesOne() float64 {
 // finite reports whether v is neither infinite nor NaN.
 func finite(v float64) bool { return !math.IsInf(v, 0) && !math.IsNaN(v) }
 
+// ParseThresholdFor parses a threshold expression (ParseThreshold) and
+// checks it against a run with these arms and phases (Check).
+func ParseThresholdFor(s string, arms, phases []string) (Threshold, error) {
+	t, err := ParseThreshold(s)
+	if err == nil {
+		err = t.Check(arms, phases)
+	}
+	return t, err
+}
+
 // Check verifies that every path names a value a run with these arms and
 // phases reports, and that units and comparisons fit. Its error names the
 // bad part and lists the valid paths near it.

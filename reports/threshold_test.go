@@ -3,6 +3,7 @@ package reports
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -154,10 +155,7 @@ func TestThresholdErrors(t *testing.T) {
 		{"breaker.fault.api.requests > 1e5", []string{`unknown unit "e"`}},
 	}
 	for _, tt := range tests {
-		th, err := ParseThreshold(tt.expr)
-		if err == nil {
-			err = th.Check(thArms, thPhases)
-		}
+		_, err := ParseThresholdFor(tt.expr, thArms, thPhases)
 		if tt.want == nil {
 			if err != nil {
 				t.Errorf("ParseThreshold+Check(%q) = %v; want no error", tt.expr, err)
@@ -449,5 +447,13 @@ func TestThresholdArmVerdict(t *testing.T) {
 	th, _ := ParseThreshold("verdict.throttle.outcome != worse")
 	if res := th.Evaluate(r); res.Pass || !strings.Contains(res.Message, "no verdict on arm throttle") {
 		t.Errorf("without the arm's verdict: %v %q; want a failure saying there is none", res.Pass, res.Message)
+	}
+}
+
+// A report's phase names are what its thresholds are checked against.
+func TestReportPhaseNames(t *testing.T) {
+	r := &Report{Phases: []Phase{{Name: "baseline"}, {Name: "fault"}, {Name: "recovery"}}}
+	if got := r.PhaseNames(); !slices.Equal(got, thPhases) {
+		t.Errorf("PhaseNames = %q; want %q", got, thPhases)
 	}
 }

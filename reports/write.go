@@ -116,3 +116,27 @@ func WriteEach(ctx context.Context, dir string, r *Report) (paths []string, trim
 	}
 	return paths, trimmed, errs
 }
+
+// WriteJUnitFile writes r's JUnit XML (WriteJUnit) to path, creating its
+// folder (internal/outfile, as WriteAll).
+func WriteJUnitFile(ctx context.Context, path string, r *Report) error {
+	var b bytes.Buffer
+	err := WriteJUnit(&b, r)
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(path), 0o755)
+	}
+	if err == nil {
+		err = outfile.Write(ctx, path, b.Bytes())
+	}
+	return err
+}
+
+// AppendMarkdown appends r's Markdown (WriteMarkdown) and a blank line to
+// the file at path, as a GitHub step summary wants it.
+func AppendMarkdown(ctx context.Context, path string, r *Report) error {
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, r); err != nil {
+		return err
+	}
+	return outfile.Append(ctx, path, append(b.Bytes(), '\n'))
+}

@@ -163,3 +163,33 @@ func TestWriteThresholdLines(t *testing.T) {
 		t.Errorf("WriteThresholdLines of none = %d, %q; want nothing", failed, b.String())
 	}
 }
+
+// WriteJUnitFile creates the file's folder and writes what WriteJUnit
+// does; AppendMarkdown adds the Markdown and a blank line each time.
+func TestWriteJUnitFileAppendMarkdown(t *testing.T) {
+	ctx, r := context.Background(), sample(t)
+	path := filepath.Join(t.TempDir(), "ci", "junit.xml")
+	if err := reports.WriteJUnitFile(ctx, path, r); err != nil {
+		t.Fatalf("WriteJUnitFile: %v", err)
+	}
+	var want strings.Builder
+	if err := reports.WriteJUnit(&want, r); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != want.String() {
+		t.Errorf("WriteJUnitFile wrote %d bytes; want the %d of WriteJUnit", len(got), want.Len())
+	}
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	for range 2 {
+		if err := reports.AppendMarkdown(ctx, summary, r); err != nil {
+			t.Fatalf("AppendMarkdown: %v", err)
+		}
+	}
+	var md strings.Builder
+	if err := reports.WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(summary); string(got) != strings.Repeat(md.String()+"\n", 2) {
+		t.Errorf("two AppendMarkdown calls wrote %d bytes; want the Markdown and a blank line twice (%d)", len(got), 2*(md.Len()+1))
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -65,19 +63,9 @@ func newCompareCmd(stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-var compareFormats = map[string]func(io.Writer, *reports.Comparison) error{
-	"text":  reports.WriteComparisonText,
-	"md":    reports.WriteComparisonMarkdown,
-	"junit": reports.WriteComparisonJUnit,
-}
-
 // runCompare compares opts.base with opts.next and writes the comparison.
 func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Writer) error {
-	format := strings.ToLower(strings.TrimSpace(opts.format))
-	if format == "markdown" {
-		format = "md"
-	}
-	write, ok := compareFormats[format]
+	format, write, ok := reports.ComparisonWriter(opts.format)
 	if !ok {
 		return usagef("--format %q: want text, md or junit", opts.format)
 	}
@@ -139,35 +127,13 @@ func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Wri
 }
 
 // readCompared reads the report at path — a report.json, or a folder that
-// holds one or holds exactly one run folder with one — like `cbload report`
-// does, and returns it with the path of the file read.
+// holds one or holds exactly one run folder with one (reports.FindOne) —
+// like `cbload report` does, and returns it with the path of the file read.
 func readCompared(ctx context.Context, path string) (*reports.Report, string, error) {
-	file, err := reportFile(path)
+	file, err := reports.FindOne(path, "compare")
 	if err != nil {
-		return nil, "", err
+		return nil, "", asUsage(err)
 	}
 	r, err := readReportFile(ctx, file)
 	return r, file, err
-}
-
-// reportFile resolves a compare argument to a report.json.
-func reportFile(path string) (string, error) {
-	found, err := reports.Find(path)
-	switch {
-	case err != nil:
-		return "", usagef("%v", err)
-	case len(found) == 1:
-		return found[0], nil
-	case len(found) == 0:
-		return "", usagef("%s: a folder with no report.json in it or in a run folder below it; name the report.json", path)
-	}
-	var rel []string
-	for _, f := range found[:min(len(found), 3)] {
-		rel = append(rel, strings.TrimPrefix(f, path+string(filepath.Separator)))
-	}
-	more := ""
-	if len(found) > 3 {
-		more = ", …"
-	}
-	return "", usagef("%s: holds %d runs (%s%s); name the one to compare", path, len(found), strings.Join(rel, ", "), more)
 }

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/cbload/cbload/harness"
-	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
 )
 
@@ -96,23 +93,15 @@ func finishCI(ctx context.Context, stdout io.Writer, ci *ciOptions, r *reports.R
 	failed := reports.WriteThresholdLines(stdout, r)
 	var errs []error
 	if ci.junit != "" {
-		var b bytes.Buffer
-		err := reports.WriteJUnit(&b, r)
-		if err == nil {
-			// checkWritable removed the folders it made for its probe.
-			err = os.MkdirAll(filepath.Dir(ci.junit), 0o755)
-		}
-		if err == nil {
-			err = outfile.Write(ctx, ci.junit, b.Bytes())
-		}
-		if err != nil {
+		// CheckCreatable removed the folders it made for its probe.
+		if err := reports.WriteJUnitFile(ctx, ci.junit, r); err != nil {
 			errs = append(errs, fmt.Errorf("could not write --junit %s: %w", ci.junit, unwrapWrite(err)))
 		} else {
 			fmt.Fprintf(stdout, "junit: %s\n", ci.junit)
 		}
 	}
 	if path := os.Getenv(stepSummaryEnv); path != "" && !ci.noStepSummary {
-		if err := appendStepSummary(ctx, path, r); err != nil {
+		if err := reports.AppendMarkdown(ctx, path, r); err != nil {
 			errs = append(errs, fmt.Errorf("could not append to $%s: %w (pass --no-step-summary to skip it)", stepSummaryEnv, unwrapWrite(err)))
 		}
 	}
@@ -120,12 +109,4 @@ func finishCI(ctx context.Context, stdout io.Writer, ci *ciOptions, r *reports.R
 		return errs, withCode(exitThreshold, fmt.Errorf("%d of %d thresholds failed", failed, len(r.Thresholds)))
 	}
 	return errs, nil
-}
-
-func appendStepSummary(ctx context.Context, path string, r *reports.Report) error {
-	var b bytes.Buffer
-	if err := reports.WriteMarkdown(&b, r); err != nil {
-		return err
-	}
-	return outfile.Append(ctx, path, append(b.Bytes(), '\n'))
 }

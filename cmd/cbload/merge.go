@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/analysis"
-	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
 )
@@ -51,59 +49,12 @@ func newMergeCmd(stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-// reportFiles expands the inputs (reports.Find): a file is itself; a
-// folder is its report.json, or else the report.json of each of its
-// subfolders.
-func reportFiles(inputs []string) ([]string, error) {
-	var files []string
-	for _, in := range inputs {
-		found, err := reports.Find(in)
-		if err != nil {
-			return nil, usagef("%v", err)
-		}
-		if len(found) == 0 {
-			return nil, usagef("%s: no report.json in it or in its subfolders", in)
-		}
-		files = append(files, found...)
-	}
-	if len(files) > analysis.MaxShards {
-		return nil, usagef("merge: %d reports, more than the %d shards a run may have", len(files), analysis.MaxShards)
-	}
-	return files, nil
-}
-
-// maxMergeInput bounds the bytes of all the reports one merge reads: it
-// holds every report in memory at once, a few times its size decoded.
-const maxMergeInput = 2 << 30
-
-func readShard(ctx context.Context, path string) (analysis.Shard, error) {
-	r, err := readReportFile(ctx, path)
-	if err != nil {
-		return analysis.Shard{}, err
-	}
-	// The run id names the default output folder and terminal lines: it is
-	// held to what --run-id accepts.
-	if err := reports.CheckRunID(r.RunID); err != nil {
-		return analysis.Shard{}, usagef("%s: run_id %v", path, err)
-	}
-	return analysis.Shard{Source: path, Report: r}, nil
-}
-
 // runMerge merges the shards' reports, judges the merged data and writes
 // every format.
 func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer) error {
-	files, err := reportFiles(opts.inputs)
+	files, err := analysis.ShardFiles(opts.inputs)
 	if err != nil {
-		return err
-	}
-	var total int64
-	for _, p := range files {
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			total += st.Size()
-		}
-	}
-	if total > maxMergeInput {
-		return usagef("merge: the %d reports hold %s in all, more than the %s limit (merge holds every report in memory); want fewer or smaller shard reports", len(files), inputfile.Size(total), inputfile.Size(maxMergeInput))
+		return asUsage(err)
 	}
 	var inputs []namedPath
 	for _, p := range files {
@@ -123,36 +74,21 @@ func runMerge(ctx context.Context, opts *mergeOptions, stdout, stderr io.Writer)
 			return usagef("--junit %s: %v", opts.ci.junit, err)
 		}
 	}
-	var shards []analysis.Shard
-	for _, p := range files {
-		s, err := readShard(ctx, p)
-		if err != nil {
-			return err
-		}
-		shards = append(shards, s)
-	}
-	rep, err := analysis.Merge(ctx, shards)
-	var mm *analysis.MismatchError
-	if ctx.Err() != nil {
+	rep, err := analysis.MergeFiles(ctx, files)
+	var ie *analysis.InputError
+	switch {
+	case ctx.Err() != nil:
 		return errInterrupted
-	} else if errors.As(err, &mm) {
-		return usagef("merge: %v", err)
-	} else if err != nil {
+	case errors.As(err, &ie):
+		return asUsage(err)
+	case err != nil:
 		return err
 	}
-	analysis.Judge(rep)
 	rep.Command = "cbload merge " + strings.Join(quoteAll(files), " ")
 
 	ci := &opts.ci
-	phases := make([]string, len(rep.Phases))
-	for i, p := range rep.Phases {
-		phases[i] = p.Name
-	}
 	for _, expr := range opts.ci.thresholds {
-		th, err := reports.ParseThreshold(expr)
-		if err == nil {
-			err = th.Check(rep.Config.Arms, phases)
-		}
+		th, err := reports.ParseThresholdFor(expr, rep.Config.Arms, rep.PhaseNames())
 		if err != nil {
 			return usagef("--threshold: %v", err)
 		}

@@ -1,53 +1,40 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cbload/cbload/internal/outfile"
 )
 
-// prepareOut creates the output folder, refusing to overwrite an existing
-// report unless forced, takes its lock (lockOut) and checks it is writable
-// before any load is sent. The caller must call release when it has
-// written its files.
+// prepareOut readies the output folder before any load is sent
+// (outfile.PrepareDir): it refuses to overwrite an existing report unless
+// forced, creates the folder, takes its lock and checks it is writable.
+// The caller must call release when it has written its files.
 func prepareOut(dir string, force bool) (release func(), err error) {
-	if err := outHoldsReport(dir, force); err != nil {
-		return nil, err
-	}
-	_, statErr := os.Stat(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
-	}
-	release, err = lockOut(dir)
-	if err == nil {
-		// Again under the lock: a run that finished meanwhile wrote one.
-		if err = outHoldsReport(dir, force); err != nil {
-			release()
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err = outfile.ProbeDir(dir, reportReserve); err != nil {
-		release()
-		if statErr != nil {
-			os.Remove(dir) // created here, and empty: leave nothing behind
-		}
-		return nil, withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
-	}
-	return release, nil
+	release, err = outfile.PrepareDir(dir, "report.json", force, reportReserve)
+	return release, outDirError(dir, err)
 }
 
 // outHoldsReport refuses a folder that holds a report.json already, unless
 // forced.
 func outHoldsReport(dir string, force bool) error {
-	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil && !force {
+	return outDirError(dir, outfile.CheckAbsent(dir, "report.json", force))
+}
+
+// outDirError is the exit of an error readying the output folder dir: 2
+// for one that holds a report or is being written into, 3 otherwise.
+func outDirError(dir string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, outfile.ErrExists):
 		return flagErrorf("--out", " %s: already holds a report; pass --force to overwrite it or choose another folder", dir)
+	case errors.Is(err, outfile.ErrLocked):
+		return lockedOut(dir)
 	}
-	return nil
+	return withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, err))
 }
 
 // resultsWriteGrace is how long writing a run's results may hold off the

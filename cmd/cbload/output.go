@@ -78,12 +78,17 @@ func checkOutputDir(flag, dir string, names []string, inputs []namedPath) error 
 func lockOut(dir string) (func(), error) {
 	release, err := outfile.Lock(dir)
 	if errors.Is(err, outfile.ErrLocked) {
-		return nil, flagErrorf("--out", " %s: another cbload process is writing into this folder now; wait for it to finish or choose another folder", dir)
+		return nil, lockedOut(dir)
 	}
 	if err != nil {
 		return nil, withCode(exitCouldNotRun, fmt.Errorf("--out %s: %w", dir, unwrapWrite(err)))
 	}
 	return release, nil
+}
+
+// lockedOut says another cbload process is writing into the folder dir.
+func lockedOut(dir string) error {
+	return flagErrorf("--out", " %s: another cbload process is writing into this folder now; wait for it to finish or choose another folder", dir)
 }
 
 // runInputs lists the files a run reads.

@@ -75,16 +75,7 @@ func dryRun(ctx context.Context, w io.Writer, cfg *harness.Config, opts *runOpti
 	if endpoint, proto := cfg.Tracing.MetricsTarget(); endpoint != "" {
 		fmt.Fprintf(w, "metrics: OTLP to %s (%s), every %v and at the end\n", endpoint, proto, harness.MetricsInterval())
 	}
-	if th := opts.ci.th; len(th.Checks) > 0 {
-		fmt.Fprintln(w, "thresholds:")
-		for i, t := range th.Checks {
-			abort := ""
-			if th.Abort[i] {
-				abort = "  (abort on fail)"
-			}
-			fmt.Fprintf(w, "  %s%s\n", t, abort)
-		}
-	}
+	opts.ci.th.WritePlan(w)
 	if dir := cfg.UpstreamTLSDir; dir != "" {
 		created, err := harness.EnsureUpstreamCert(ctx, dir)
 		if err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cbload/cbload/harness"
-	"github.com/cbload/cbload/internal/inputfile"
 	"github.com/cbload/cbload/internal/outfile"
 	"github.com/cbload/cbload/reports"
 )
@@ -150,21 +149,16 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 // readSummaryTemplate reads and parses the template file of flag, with the
 // size cap and deadline of every file cbload reads.
 func readSummaryTemplate(ctx context.Context, path, flag string) (*reports.SummaryTemplate, error) {
-	data, err := inputfile.Read(ctx, path, reports.MaxSummaryTemplate, reports.ReadTimeout)
-	var tl *inputfile.TooLargeError
+	t, err := reports.ReadSummaryTemplate(ctx, path)
+	var fe *reports.TemplateFileError
 	switch {
 	case ctx.Err() != nil:
 		return nil, errInterrupted
-	case errors.As(err, &tl):
-		return nil, flagErrorf(flag, " %s: larger than the %s limit for a template", path, inputfile.Size(tl.Limit))
-	case errors.Is(err, inputfile.ErrTimeout):
-		return nil, flagErrorf(flag, " %s: not read to its end within %v; want a regular file", path, reports.ReadTimeout)
+	case errors.As(err, &fe):
+		// A flagError, so a value from a scenario file is named by its line.
+		return nil, flagErrorf(flag, " %v", err)
 	case err != nil:
 		return nil, flagErrorf(flag, ": %v", err)
-	}
-	t, err := reports.ParseSummaryTemplate(string(data))
-	if err != nil {
-		return nil, flagErrorf(flag, " %s: %v", path, err)
 	}
 	return t, nil
 }

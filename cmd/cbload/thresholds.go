@@ -17,10 +17,7 @@ func applyThresholds(cfg *harness.Config, opts *runOptions) error {
 	arms, phases := cfg.ArmNames(), cfg.PhaseNames()
 	ci.th = harness.Thresholds{Arms: arms, Phases: phases}
 	add := func(where, expr string, abort bool) error {
-		th, err := reports.ParseThreshold(expr)
-		if err == nil {
-			err = th.Check(arms, phases)
-		}
+		th, err := reports.ParseThresholdFor(expr, arms, phases)
 		if err != nil {
 			return usagef("%s%v", where, err)
 		}
