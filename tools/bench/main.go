@@ -319,6 +319,7 @@ func heldFigure(o options, tmp string, add func(figure)) error {
 	if o.wrk == "" {
 		fmt.Println("  wrk not given (-wrk): no closed-loop reference for the machine's limit; install Debian's wrk package")
 	} else {
+		settlePorts()
 		max, err := wrkMax(o.wrk, url, o.heldFor)
 		if err != nil {
 			return err
@@ -330,6 +331,7 @@ func heldFigure(o options, tmp string, add func(figure)) error {
 	rate := math.Max(firstHeldRate, math.Round(math.Min(slices.Min(cbRates), slices.Min(vgRates))/2))
 	var cpu [2]float64
 	for i, g := range gens {
+		settlePorts()
 		_, us, err := g.judge(rate)
 		if err != nil {
 			return err
@@ -391,6 +393,7 @@ type held struct {
 // is under 2% of the rate (five steps at most): finer near the edge.
 func highestRate(g loadGen, o options) (held, error) {
 	try := func(rate float64) (string, error) {
+		settlePorts()
 		why, _, err := g.judge(rate)
 		if err == nil {
 			fmt.Fprintf(os.Stderr, "  %s at %.0f req/s: %s\n", g.name, rate, cmp.Or(why, "held"))
@@ -437,6 +440,38 @@ func highestRate(g loadGen, o options) (held, error) {
 	}
 	return held{rate: ok, failed: fmt.Sprintf("%s: %s", g.name, why)}, nil
 }
+
+// settlePorts waits, up to portSettleMax, until the machine's TCP sockets
+// in TIME_WAIT (/proc/net/sockstat's tw) are fewer than portSettleTW. A try
+// at 20,000 req/s leaves tens of thousands of them for a minute — about
+// the whole ephemeral port range — and the next try would then fail to
+// connect for want of a port, not for its own pace: each try starts from a
+// free port range instead. Where sockstat cannot be read it does nothing.
+func settlePorts() {
+	start := time.Now()
+	for waited := false; ; waited = true {
+		b, err := os.ReadFile("/proc/net/sockstat")
+		m := regexp.MustCompile(`\btw (\d+)`).FindSubmatch(b)
+		if err != nil || m == nil {
+			return
+		}
+		tw, _ := strconv.Atoi(string(m[1]))
+		if tw < portSettleTW || time.Since(start) > portSettleMax {
+			if waited {
+				fmt.Fprintf(os.Stderr, "  (waited %.0f s for TIME_WAIT sockets to clear: %d left)\n", time.Since(start).Seconds(), tw)
+			}
+			return
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// portSettleTW and portSettleMax bound settlePorts: Linux keeps a socket
+// in TIME_WAIT for 60 s.
+const (
+	portSettleTW  = 2000
+	portSettleMax = 75 * time.Second
+)
 
 // firstHeldRate and maxHeldRate bound the rates the held-rate search
 // tries; maxHeldRate is the most cbload run accepts.
