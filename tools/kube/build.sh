@@ -20,7 +20,7 @@ v=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2}' go.mod)
 [ -n "$v" ] || { echo "tools/kube/go.mod: no k8s.io/kubernetes version" >&2; exit 1; }
 out=$ROOT/bin/kube/$v
 cmds="kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl"
-cache=${CBLOAD_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cbload/kube}/$v
+cache=${CBLOAD_KUBE_CACHE:-${XDG_CACHE_HOME:-${HOME:-$ROOT/bin}/.cache}/cbload/kube}/$v
 has_all() { for c in $cmds; do [ -x "$1/$c" ] || return 1; done; }
 # copy_all puts the binaries of $1 into $2 whole or not at all: hard links
 # when both are on one file system, else copies.
