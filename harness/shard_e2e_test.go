@@ -202,8 +202,14 @@ func TestShardsMergeLikeOneProcess(t *testing.T) {
 		for _, p := range one.Phases {
 			gm, go1 := m.Summary[p.Name], a.Summary[p.Name]
 			cm, co := gm.API.Requests+gm.Collateral.Requests, go1.API.Requests+go1.Collateral.Requests
-			if math.Abs(float64(cm-co)) > 0.01*float64(co) {
-				t.Errorf("%s %s: %d requests merged, %d in one process; want within 1%%", a.Name, p.Name, cm, co)
+			// Requests count in the phase they completed in: a send that
+			// left late at a phase boundary meets the next phase's
+			// upstream and may complete across it, in either run — at
+			// most the rate times the latest send of the second before
+			// each boundary (as the rate validity check reasons).
+			moved := boundaryMoves(single.Rate, p, m, &a)
+			if math.Abs(float64(cm-co)) > 0.01*float64(co)+moved {
+				t.Errorf("%s %s: %d requests merged, %d in one process; want within 1%% and the %.0f that late sends can move across its boundaries", a.Name, p.Name, cm, co, moved)
 			}
 			for _, ep := range []struct {
 				name string
@@ -264,4 +270,22 @@ func TestShardsMergeLikeOneProcess(t *testing.T) {
 	if part.Verdict.Outcome != reports.OutcomeInconclusive || !strings.Contains(part.Verdict.Summary, "1/3") {
 		t.Errorf("merge without shard 1: verdict %q (%s); want inconclusive, naming shard 1/3", part.Verdict.Outcome, part.Verdict.Summary)
 	}
+}
+
+// boundaryMoves is how many requests at rate, per second, the send lag of
+// the arms can move across the boundaries of phase p: for each boundary
+// inside the schedule, rate × the latest send (SendLagMS.Max) of the
+// second before it, in each arm.
+func boundaryMoves(rate float64, p reports.Phase, arms ...*reports.Arm) float64 {
+	var moved float64
+	for _, b := range []float64{p.StartS, p.EndS} {
+		for _, a := range arms {
+			for _, sec := range a.Series {
+				if b > 0 && float64(sec.T+1) == b {
+					moved += rate * sec.SendLagMS.Max / 1000
+				}
+			}
+		}
+	}
+	return moved
 }
