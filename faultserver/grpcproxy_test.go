@@ -123,7 +123,7 @@ func TestGRPCProxyFaults(t *testing.T) {
 		"grpc-error:UNAVAILABLE,path=/shop.Payments/Fail", "reset,path=/grpc.health.v1.Health/Watch",
 		"latency:200ms,path=/grpc.health.v1.Health/Check", "truncate:1KiB,path=/shop.Payments/Echo")})
 	var read atomic.Int64
-	cc := countingClient(t, s, &read)
+	cc := countingClient(t, s, &read, new(atomic.Bool))
 	ctx := context.Background()
 
 	if err := cc.Invoke(ctx, "/shop.Payments/Fail", wrapperspb.String("x"), &wrapperspb.StringValue{}); grpcstatus.Convert(err).Message() != "injected fault" {
