@@ -1,7 +1,9 @@
 package main
 
 import (
+	"strings"
 	"testing"
+	"time"
 )
 
 // The held-rate search never reports a rate that did not hold, and its
@@ -9,12 +11,12 @@ import (
 func TestHighestRateBisectsNearTheEdge(t *testing.T) {
 	for _, limit := range []float64{150, 7300, 12700, 19999} {
 		var tried []float64
-		g := loadGen{name: "fake", judge: func(rate float64) (string, float64, error) {
+		g := loadGen{name: "fake", judge: func(rate float64, _ time.Duration) (string, usage, error) {
 			tried = append(tried, rate)
 			if rate > limit {
-				return "too fast", 0, nil
+				return "too fast", usage{}, nil
 			}
-			return "", 0, nil
+			return "", usage{}, nil
 		}}
 		h, err := highestRate(g, options{maxRate: maxHeldRate})
 		if err != nil {
@@ -28,7 +30,7 @@ func TestHighestRateBisectsNearTheEdge(t *testing.T) {
 
 // A generator that holds nothing is reported at 0, with why.
 func TestHighestRateNothingHeld(t *testing.T) {
-	g := loadGen{name: "fake", judge: func(float64) (string, float64, error) { return "late", 0, nil }}
+	g := loadGen{name: "fake", judge: func(float64, time.Duration) (string, usage, error) { return "late", usage{}, nil }}
 	h, err := highestRate(g, options{maxRate: maxHeldRate})
 	if err != nil {
 		t.Fatal(err)
@@ -45,5 +47,39 @@ func TestSummarize(t *testing.T) {
 	}
 	if s := got.span(); s != "0.90–1.20" {
 		t.Errorf("span = %q; want %q", s, "0.90–1.20")
+	}
+}
+
+// The CPU figure is each generator's marginal cost per request: a fixed
+// cost per process (cbload's start-up, probe and report) does not count
+// as per-request work, however short the tries.
+func TestCPUFigureLeavesOutFixedCost(t *testing.T) {
+	gen := func(name string, fixedUS, perUS float64) loadGen {
+		return loadGen{name: name, judge: func(rate float64, d time.Duration) (string, usage, error) {
+			n := int64(rate * d.Seconds())
+			return "", usage{cpuUS: fixedUS + perUS*float64(n), sent: n}, nil
+		}}
+	}
+	// cbload: 400 ms fixed, 20 µs a request; vegeta: 20 ms, 25 µs. Over a
+	// 5 s try at 1000 req/s the totals would say 100 vs 29 µs.
+	gens := []loadGen{gen("cbload", 400e3, 20), gen("vegeta", 20e3, 25)}
+	var figs []figure
+	if err := cpuFigure(gens, 1000, 5*time.Second, func(f figure) { figs = append(figs, f) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(figs) != 1 || !figs[0].ok || !strings.HasPrefix(figs[0].value, "cbload 20.0, vegeta 25.0 µs = 0.80×") {
+		t.Errorf("figures = %+v; want one, met, cbload 20.0 and vegeta 25.0 µs", figs)
+	}
+}
+
+// A generator that sends no more in the long try than in the short one
+// has no marginal cost to measure: an error, not a figure.
+func TestCPUFigureNeedsMoreRequests(t *testing.T) {
+	flat := loadGen{name: "stuck", judge: func(float64, time.Duration) (string, usage, error) {
+		return "", usage{cpuUS: 1000, sent: 10}, nil
+	}}
+	err := cpuFigure([]loadGen{flat, flat}, 1000, time.Second, func(figure) { t.Error("a figure from no marginal requests") })
+	if err == nil || !strings.Contains(err.Error(), "no marginal cost") {
+		t.Errorf("cpuFigure = %v; want an error saying there is no marginal cost", err)
 	}
 }
