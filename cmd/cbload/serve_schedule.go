@@ -102,14 +102,6 @@ func (o *scheduleOptions) load(opts *serveOptions, now time.Time, stderr io.Writ
 	if err := applyScenario(o.cmd, ro); err != nil {
 		return nil, err
 	}
-	// Checked here, where the error can name the file's line; serve checks
-	// the flags' values.
-	switch up := ro.cfg.Upstream; {
-	case up.ServiceTime <= 0 && !flags.Changed("service-time"):
-		return nil, ro.ci.inFile(flagErrorf("--service-time", " %v: want a positive duration like 2ms", up.ServiceTime))
-	case up.Jitter < 0 && !flags.Changed("jitter"):
-		return nil, ro.ci.inFile(flagErrorf("--jitter", " %v: want a duration of zero or more", up.Jitter))
-	}
 	arms, err := o.armNames(ro)
 	if err != nil {
 		return nil, err

@@ -474,6 +474,8 @@ func TestServeScheduleBadInput(t *testing.T) {
 	writeFile(t, named, "phases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: 1s, faults: [payments=hang]}\n")
 	zeroService := filepath.Join(dir, "zero.yaml")
 	writeFile(t, zeroService, "upstream:\n  service_time: 0s\nphases:\n  - {name: a, duration: 1s}\n")
+	badJitter := filepath.Join(dir, "jitter.yaml")
+	writeFile(t, badJitter, "upstream:\n  service_time: 2ms\n  jitter: -1ms\nphases:\n  - {name: a, duration: 1s}\n")
 	slowdown := filepath.Join(dir, "slowdown.yaml")
 	writeFile(t, slowdown, "phases:\n  - {name: a, duration: 1s}\n  - {name: b, duration: 1s, faults: [hang]}\n  - {name: cut, duration: 1s, faults: [slowdown:3x]}\n")
 	trials := filepath.Join(dir, "trials.yaml")
@@ -504,6 +506,9 @@ func TestServeScheduleBadInput(t *testing.T) {
 		{[]string{"--scenario", badYAML}, "scenario " + badYAML + ": line 2: "},
 		{[]string{"--scenario", negative}, "scenario " + negative + ": line 4: phases[1] (b): duration -1s: want a positive duration"},
 		{[]string{"--scenario", zeroService}, "scenario " + zeroService + ": line 2: upstream.service_time 0s: want a positive duration"},
+		{[]string{"--scenario", badJitter}, "scenario " + badJitter + ": line 3: upstream.jitter -1ms: want a duration of zero or more"},
+		// The flag replaces the file's value, so the message names the flag.
+		{[]string{"--scenario", zeroService, "--service-time", "-1s"}, "--service-time -1s: want a positive duration"},
 		{[]string{"--scenario", noFaults, "--fault", "hang"}, "--fault: scenario " + noFaults + " has no phase with faults to replace"},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "tomorrow"}, `--start-at "tomorrow": want an RFC 3339 time like 2026-12-01T12:00:00Z`},
 		{[]string{"--phases", "1s,1s,1s", "--fault", "hang", "--start-at", "2026-12-01 12:00:00"}, `--start-at "2026-12-01 12:00:00": want an RFC 3339 time`},
