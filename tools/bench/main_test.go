@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -50,36 +53,64 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-// The CPU figure is each generator's marginal cost per request: a fixed
-// cost per process (cbload's start-up, probe and report) does not count
-// as per-request work, however short the tries.
+// The CPU figure is each generator's cost per request net of its
+// process's cost without the load (cbload's start-up, probe and report),
+// the median of the rounds' ratios.
 func TestCPUFigureLeavesOutFixedCost(t *testing.T) {
-	gen := func(name string, fixedUS, perUS float64) loadGen {
+	gen := func(name string, fixedUS float64, perUS ...float64) loadGen {
+		tries := 0
 		return loadGen{name: name, judge: func(rate float64, d time.Duration) (string, usage, error) {
 			n := int64(rate * d.Seconds())
-			return "", usage{cpuUS: fixedUS + perUS*float64(n), sent: n}, nil
+			if rate == 1 {
+				return "", usage{cpuUS: fixedUS + 30*float64(n), sent: n}, nil
+			}
+			p := perUS[tries%len(perUS)]
+			tries++
+			return "", usage{cpuUS: fixedUS + p*float64(n), sent: n}, nil
 		}}
 	}
-	// cbload: 400 ms fixed, 20 µs a request; vegeta: 20 ms, 25 µs. Over a
-	// 5 s try at 1000 req/s the totals would say 100 vs 29 µs.
-	gens := []loadGen{gen("cbload", 400e3, 20), gen("vegeta", 20e3, 25)}
+	// cbload: 400 ms fixed, 20 µs a request but 40 in one noisy round;
+	// vegeta: 20 ms, 25 µs. Over 10 s at 1000 req/s the totals would say
+	// 60 vs 27 µs.
+	gens := []loadGen{gen("cbload", 400e3, 20, 40, 20), gen("vegeta", 20e3, 25)}
 	var figs []figure
-	if err := cpuFigure(gens, 1000, 5*time.Second, func(f figure) { figs = append(figs, f) }); err != nil {
+	if err := cpuFigure(gens, 1000, 3, func(f figure) { figs = append(figs, f) }); err != nil {
 		t.Fatal(err)
 	}
-	if len(figs) != 1 || !figs[0].ok || !strings.HasPrefix(figs[0].value, "cbload 20.0, vegeta 25.0 µs = 0.80×") {
-		t.Errorf("figures = %+v; want one, met, cbload 20.0 and vegeta 25.0 µs", figs)
+	if len(figs) != 1 || !figs[0].ok || !strings.HasPrefix(figs[0].value, "0.80× vegeta (0.80–1.60; median 20.0 vs 25.0 µs)") {
+		t.Errorf("figures = %+v; want one, met: 0.80× (0.80–1.60), 20.0 vs 25.0 µs", figs)
 	}
 }
 
-// A generator that sends no more in the long try than in the short one
-// has no marginal cost to measure: an error, not a figure.
+// A generator that sends no more at the rate than at 1 req/s has no cost
+// per request to measure: an error, not a figure.
 func TestCPUFigureNeedsMoreRequests(t *testing.T) {
 	flat := loadGen{name: "stuck", judge: func(float64, time.Duration) (string, usage, error) {
 		return "", usage{cpuUS: 1000, sent: 10}, nil
 	}}
-	err := cpuFigure([]loadGen{flat, flat}, 1000, time.Second, func(figure) { t.Error("a figure from no marginal requests") })
-	if err == nil || !strings.Contains(err.Error(), "no marginal cost") {
-		t.Errorf("cpuFigure = %v; want an error saying there is no marginal cost", err)
+	err := cpuFigure([]loadGen{flat, flat}, 1000, 3, func(figure) { t.Error("a figure from no requests") })
+	if err == nil || !strings.Contains(err.Error(), "no cost per request") {
+		t.Errorf("cpuFigure = %v; want an error saying there is no cost per request", err)
 	}
+}
+
+// A child's peak resident set is its own: not the parent's, which Linux
+// folds into the child's rusage Maxrss at exec.
+func TestRunWatchedPeakIsTheChilds(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc here: runWatched falls back to the rusage")
+	}
+	const parent = 256 << 20
+	ballast := make([]byte, parent)
+	for i := range ballast { // touched, so resident
+		ballast[i] = 1
+	}
+	p, err := runWatched(exec.Command("sleep", "0.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.peakKiB <= 0 || p.peakKiB >= 64<<10 {
+		t.Errorf("sleep's peak = %d KiB; want its own few MiB, not this test's %d MiB (rusage Maxrss says %d KiB)", p.peakKiB, parent>>20, p.ru.Maxrss)
+	}
+	runtime.KeepAlive(ballast)
 }
