@@ -75,7 +75,7 @@ func heldFigure(o options, tmp string, add func(figure)) error {
 		add(figure{"held rate, share of wrk's maximum", fmt.Sprintf("%.0f of %.0f req/s = %.2f", c.median, max, c.median/max), "— (the machine's limit)", true})
 	}
 
-	return cpuFigure(gens, cpuRate(cbRates, vgRates), o.rounds, add)
+	return cpuFigure(gens, cpuRate(cbRates, vgRates), o.cpuFor, o.rounds, add)
 }
 
 // cpuRate is the rate the CPU figure is measured at: half the lowest rate
@@ -85,7 +85,7 @@ func cpuRate(cbRates, vgRates []float64) float64 {
 }
 
 // cpuFigure adds the CPU each generator spends per request at rate, net
-// of what its process costs without the load: each first runs for cpuFor
+// of what its process costs without the load: each first runs for d
 // at 1 req/s (start-up, and for cbload its probe and report in three
 // formats, plus the runtime's idle work over the same time), and each
 // round's try at rate is counted above that. One try's CPU varies by a
@@ -93,11 +93,11 @@ func cpuRate(cbRates, vgRates []float64) float64 {
 // open-model sender), so the tries run in rounds, interleaved with the
 // order swapped each round, and the figure is the median of the rounds'
 // ratios, with their range.
-func cpuFigure(gens []loadGen, rate float64, rounds int, add func(figure)) error {
+func cpuFigure(gens []loadGen, rate float64, d time.Duration, rounds int, add func(figure)) error {
 	var idle [2]usage
 	for i, g := range gens {
 		settlePorts()
-		_, u, err := g.judge(1, cpuFor)
+		_, u, err := g.judge(1, d)
 		if err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func cpuFigure(gens []loadGen, rate float64, rounds int, add func(figure)) error
 				i = len(gens) - 1 - k
 			}
 			settlePorts()
-			_, u, err := gens[i].judge(rate, cpuFor)
+			_, u, err := gens[i].judge(rate, d)
 			if err != nil {
 				return err
 			}
@@ -126,14 +126,11 @@ func cpuFigure(gens []loadGen, rate float64, rounds int, add func(figure)) error
 		}
 		ratios = append(ratios, got[0]/got[1])
 	}
-	fmt.Printf("  CPU per request: net of each process's cost at 1 req/s over %v (cbload %.0f ms, vegeta %.0f ms: start-up, cbload's probe and report, idle runtime)\n", cpuFor, idle[0].cpuUS/1e3, idle[1].cpuUS/1e3)
+	fmt.Printf("  CPU per request: net of each process's cost at 1 req/s over %v (cbload %.0f ms, vegeta %.0f ms: start-up, cbload's probe and report, idle runtime)\n", d, idle[0].cpuUS/1e3, idle[1].cpuUS/1e3)
 	c, v, r := summarize(per[0]), summarize(per[1]), summarize(ratios)
 	add(figure{fmt.Sprintf("CPU per request at %.0f req/s", rate), fmt.Sprintf("%.2f× vegeta (%s; median %.1f vs %.1f µs)", r.median, r.span(), c.median, v.median), "≤ 1.00 × vegeta's", r.median <= 1})
 	return nil
 }
-
-// cpuFor is how long each try of the CPU figure runs.
-const cpuFor = 10 * time.Second
 
 // usage is what one try of a load generator cost: the µs of CPU, user and
 // system, its process spent, and the requests it sent.

@@ -36,9 +36,9 @@ func main() {
 	smoke := flag.Bool("smoke", false, "tiny settings that only prove the bench runs end to end (seconds, not minutes); its figures mean nothing")
 	flag.Parse()
 	o := options{bin: *bin, vegeta: *vegetaBin, wrk: *wrkBin, heldOnly: *heldOnly, short: *short, long: *long,
-		rounds: 3, maxRate: maxHeldRate, heldFor: 5 * time.Second, pipelineN: 20000, pipelineRounds: 3}
+		rounds: 3, maxRate: maxHeldRate, heldFor: 5 * time.Second, cpuFor: 10 * time.Second, pipelineN: 20000, pipelineRounds: 3}
 	if *smoke {
-		o.long, o.maxRate, o.heldFor, o.pipelineN, o.smoke = 0, 200, 3*time.Second, 500, true
+		o.long, o.maxRate, o.heldFor, o.cpuFor, o.pipelineN, o.smoke = 0, 200, 3*time.Second, 3*time.Second, 500, true
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -53,10 +53,11 @@ type options struct {
 	short, long      time.Duration
 	// rounds is how many times each load generator's held-rate search
 	// runs, interleaved; maxRate the highest rate it tries; heldFor how
-	// long each rate is tried.
+	// long each rate is tried; cpuFor how long each try of the CPU
+	// figure runs.
 	rounds, pipelineRounds int
 	maxRate                float64
-	heldFor                time.Duration
+	heldFor, cpuFor        time.Duration
 	pipelineN              int
 }
 

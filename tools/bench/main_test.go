@@ -74,7 +74,7 @@ func TestCPUFigureLeavesOutFixedCost(t *testing.T) {
 	// 60 vs 27 µs.
 	gens := []loadGen{gen("cbload", 400e3, 20, 40, 20), gen("vegeta", 20e3, 25)}
 	var figs []figure
-	if err := cpuFigure(gens, 1000, 3, func(f figure) { figs = append(figs, f) }); err != nil {
+	if err := cpuFigure(gens, 1000, 10*time.Second, 3, func(f figure) { figs = append(figs, f) }); err != nil {
 		t.Fatal(err)
 	}
 	if len(figs) != 1 || !figs[0].ok || !strings.HasPrefix(figs[0].value, "0.80× vegeta (0.80–1.60; median 20.0 vs 25.0 µs)") {
@@ -88,7 +88,7 @@ func TestCPUFigureNeedsMoreRequests(t *testing.T) {
 	flat := loadGen{name: "stuck", judge: func(float64, time.Duration) (string, usage, error) {
 		return "", usage{cpuUS: 1000, sent: 10}, nil
 	}}
-	err := cpuFigure([]loadGen{flat, flat}, 1000, 3, func(figure) { t.Error("a figure from no requests") })
+	err := cpuFigure([]loadGen{flat, flat}, 1000, time.Second, 3, func(figure) { t.Error("a figure from no requests") })
 	if err == nil || !strings.Contains(err.Error(), "no cost per request") {
 		t.Errorf("cpuFigure = %v; want an error saying there is no cost per request", err)
 	}
